@@ -1,0 +1,129 @@
+namespace Capacity.Core;
+
+/// <summary>A field of a partial update: either left as it is or set to a value (which may be null).</summary>
+public readonly record struct Change<T>(bool IsSet, T Value)
+{
+    public static Change<T> Keep => default;
+    public static Change<T> To(T value) => new(true, value);
+    public T Or(T current) => IsSet ? Value : current;
+}
+
+/// <summary>
+/// Every state change is one of these. Ids of new rows are chosen by the caller, so that deciding is
+/// deterministic: the same commands in the same order give the same state.
+/// </summary>
+public abstract record Command
+{
+    /// <summary>Adds the ids this command reads, so the engine can load them before deciding.</summary>
+    public abstract void CollectKeys(LoadKeys keys);
+}
+
+public sealed record CreateCapacity(
+    Guid TenantId,
+    Guid Id,
+    string EventId,
+    string? ScheduleId,
+    string SectionName,
+    string? SectionCode,
+    int? Total,
+    Guid[] ParentIds,
+    bool IsActive,
+    CapacityMode? Mode) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Capacities.UnionWith(ParentIds);
+}
+
+public sealed record UpdateCapacity(
+    Guid TenantId,
+    Guid Id,
+    Change<string> SectionName,
+    Change<string?> SectionCode,
+    Change<int?> Total,
+    Change<bool> IsActive) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Capacities.Add(Id);
+}
+
+public sealed record CreatePrice(
+    Guid TenantId,
+    Guid Id,
+    Guid CapacityId,
+    string Name,
+    decimal BasePrice,
+    decimal? CurrentPrice,
+    decimal ServiceFee,
+    decimal FacilityFee,
+    decimal TaxRate,
+    string Currency) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Capacities.Add(CapacityId);
+}
+
+public sealed record UpdatePrice(
+    Guid TenantId,
+    Guid Id,
+    Change<string> Name,
+    Change<decimal> BasePrice,
+    Change<decimal?> CurrentPrice,
+    Change<decimal> ServiceFee,
+    Change<decimal> FacilityFee,
+    Change<decimal> TaxRate,
+    Change<string> Currency) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Prices.Add(Id);
+}
+
+public readonly record struct HoldItem(Guid CapacityId, int Quantity, Guid? PricingId);
+
+public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes) : Command
+{
+    public override void CollectKeys(LoadKeys keys)
+    {
+        foreach (var item in Items)
+        {
+            keys.Capacities.Add(item.CapacityId);
+            if (item.PricingId is { } p)
+            {
+                keys.Prices.Add(p);
+            }
+        }
+    }
+}
+
+public enum Transition
+{
+    Confirm,
+    Release,
+    Cancel,
+}
+
+public sealed record TransitionReservation(Guid TenantId, Guid ReservationId, Transition Transition) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
+}
+
+public sealed record ExtendReservation(Guid TenantId, Guid ReservationId, int Minutes) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
+}
+
+/// <summary>The sweeper's command: expire those of these holds that are still active and due.</summary>
+public sealed record ExpireDue(Guid[] ReservationIds) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Reservations.UnionWith(ReservationIds);
+}
+
+/// <summary>What a batch must load: rows by id. Capacities are loaded with all their ancestors.</summary>
+public sealed class LoadKeys
+{
+    public HashSet<Guid> Capacities { get; } = [];
+    public HashSet<Guid> Reservations { get; } = [];
+    public HashSet<Guid> Prices { get; } = [];
+
+    public void Clear()
+    {
+        Capacities.Clear();
+        Reservations.Clear();
+        Prices.Clear();
+    }
+}

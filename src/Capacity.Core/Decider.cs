@@ -1,0 +1,494 @@
+namespace Capacity.Core;
+
+/// <summary>
+/// The only place that decides. Each command is checked in full before anything is applied, so a
+/// refused command leaves the working set exactly as it was (a cart is all-or-nothing).
+/// </summary>
+public static class Decider
+{
+    public static Outcome Decide(WorkingSet ws, Command command, DateTimeOffset now, CoreLimits limits) => command switch
+    {
+        PlaceHold c => Hold(ws, c, now, limits),
+        TransitionReservation c => Transit(ws, c, now),
+        ExtendReservation c => Extend(ws, c, now, limits),
+        ExpireDue c => Expire(ws, c, now),
+        CreateCapacity c => Create(ws, c, now, limits),
+        UpdateCapacity c => Update(ws, c, now, limits),
+        CreatePrice c => CreatePricing(ws, c, now, limits),
+        UpdatePrice c => UpdatePricing(ws, c, now, limits),
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command."),
+    };
+
+    private static Outcome Hold(WorkingSet ws, PlaceHold c, DateTimeOffset now, CoreLimits limits)
+    {
+        if (c.Items.Length == 0 || c.Items.Length > limits.MaxItemsPerReservation)
+        {
+            return Outcome.Invalid("items", $"A reservation holds 1 to {limits.MaxItemsPerReservation} items.");
+        }
+
+        var maxMinutes = Math.Min(limits.MaxHoldMinutes, limits.MaxLifetimeMinutes);
+        if (c.Minutes < 1 || c.Minutes > maxMinutes)
+        {
+            return Outcome.Invalid("reservation_minutes", $"reservation_minutes must be between 1 and {maxMinutes}.");
+        }
+
+        var items = new ReservationItem[c.Items.Length];
+        for (var i = 0; i < c.Items.Length; i++)
+        {
+            var item = c.Items[i];
+            if (item.Quantity < 1 || item.Quantity > limits.MaxQuantityPerItem)
+            {
+                return new Outcome(OutcomeCode.InvalidQuantity, $"Quantity must be between 1 and {limits.MaxQuantityPerItem}.", $"items[{i}].quantity");
+            }
+
+            var node = ws.FindCapacity(item.CapacityId);
+            if (node is null || node.TenantId != c.TenantId)
+            {
+                return Outcome.NotFound($"Capacity {item.CapacityId} was not found.");
+            }
+
+            LockedPrice? locked = null;
+            if (item.PricingId is { } pricingId)
+            {
+                var price = ws.FindPrice(pricingId);
+                if (price is null || price.TenantId != c.TenantId || price.CapacityId != item.CapacityId)
+                {
+                    return Outcome.Invalid($"items[{i}].pricing_id", $"Pricing {pricingId} does not belong to capacity {item.CapacityId}.");
+                }
+
+                locked = new LockedPrice(price.Id, price.Name, price.UnitPrice, price.ServiceFee, price.FacilityFee, price.TaxRate, price.Currency, now);
+            }
+
+            items[i] = new ReservationItem(item.CapacityId, item.Quantity, locked);
+        }
+
+        if (!SumDemand(ws, items, out var inactive))
+        {
+            return new Outcome(OutcomeCode.CapacityInactive, $"Capacity {inactive!.Id} ({inactive.SectionName}) is inactive and takes no new holds.");
+        }
+
+        foreach (var (id, quantity) in ws.Demand)
+        {
+            var node = ws.FindCapacity(id)!;
+            if (node.Headroom is { } headroom && headroom < quantity)
+            {
+                var first = FirstItemDrawingFrom(ws, items, id);
+                var available = Graph.Available(first, ws, ws.Closure);
+                return new Outcome(
+                    OutcomeCode.InsufficientCapacity,
+                    $"Not enough capacity in {node.SectionName}: {quantity} requested, {headroom} left.",
+                    Available: available);
+            }
+        }
+
+        var reservation = new Reservation(c.ReservationId, c.TenantId, ReservationStatus.Active, items, now, now.AddMinutes(c.Minutes), null, null);
+        ApplyDemand(ws, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        ws.AddNew(reservation);
+        var first0 = ws.FindCapacity(items[0].CapacityId)!;
+        return new Outcome(OutcomeCode.Ok, Reservation: reservation, Capacity: Graph.View(first0, ws, ws.Closure));
+    }
+
+    private static Outcome Transit(WorkingSet ws, TransitionReservation c, DateTimeOffset now)
+    {
+        var r = ws.FindReservation(c.ReservationId);
+        if (r is null || r.TenantId != c.TenantId)
+        {
+            return Outcome.NotFound($"Reservation {c.ReservationId} was not found.");
+        }
+
+        // A due hold is expired now, whether or not the sweeper got to it: it can never be confirmed.
+        if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
+        {
+            r = ExpireNow(ws, r, now);
+        }
+
+        switch (c.Transition, r.Status)
+        {
+            case (Transition.Confirm, ReservationStatus.Active):
+                SumDemand(ws, r.Items, out _);
+                ApplyDemand(ws, r.Id, LedgerKind.Confirm, reservedSign: -1, soldSign: 1, now);
+                r = r with { Status = ReservationStatus.Confirmed, ConfirmedAt = now };
+                ws.Replace(r);
+                return new Outcome(OutcomeCode.Ok, Reservation: r);
+            case (Transition.Release, ReservationStatus.Active):
+                SumDemand(ws, r.Items, out _);
+                ApplyDemand(ws, r.Id, LedgerKind.Release, reservedSign: -1, soldSign: 0, now);
+                r = r with { Status = ReservationStatus.Released, EndedAt = now };
+                ws.Replace(r);
+                return new Outcome(OutcomeCode.Ok, Reservation: r);
+            case (Transition.Cancel, ReservationStatus.Confirmed):
+                SumDemand(ws, r.Items, out _);
+                ApplyDemand(ws, r.Id, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
+                r = r with { Status = ReservationStatus.Cancelled, EndedAt = now };
+                ws.Replace(r);
+                return new Outcome(OutcomeCode.Ok, Reservation: r);
+            case (Transition.Confirm, ReservationStatus.Confirmed):
+            case (Transition.Release, ReservationStatus.Released):
+                return new Outcome(OutcomeCode.Unchanged, Reservation: r);
+            case (_, ReservationStatus.Expired):
+                return new Outcome(OutcomeCode.ReservationExpired, $"Reservation {r.Id} expired at {r.ExpiresAt:O}.", Reservation: r);
+            case (Transition.Cancel, ReservationStatus.Active):
+                return new Outcome(OutcomeCode.ReservationNotActive, $"Reservation {r.Id} is not confirmed; release a hold instead of cancelling it.", Reservation: r);
+            default:
+                return new Outcome(OutcomeCode.ReservationNotActive, $"Reservation {r.Id} is {r.Status.ToString().ToLowerInvariant()}.", Reservation: r);
+        }
+    }
+
+    private static Outcome Extend(WorkingSet ws, ExtendReservation c, DateTimeOffset now, CoreLimits limits)
+    {
+        if (c.Minutes < 1 || c.Minutes > limits.MaxHoldMinutes)
+        {
+            return Outcome.Invalid("minutes", $"minutes must be between 1 and {limits.MaxHoldMinutes}.");
+        }
+
+        var r = ws.FindReservation(c.ReservationId);
+        if (r is null || r.TenantId != c.TenantId)
+        {
+            return Outcome.NotFound($"Reservation {c.ReservationId} was not found.");
+        }
+
+        if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
+        {
+            r = ExpireNow(ws, r, now);
+        }
+
+        if (r.Status == ReservationStatus.Expired)
+        {
+            return new Outcome(OutcomeCode.ReservationExpired, $"Reservation {r.Id} expired at {r.ExpiresAt:O}.", Reservation: r);
+        }
+
+        if (r.Status != ReservationStatus.Active)
+        {
+            return new Outcome(OutcomeCode.ReservationNotActive, $"Reservation {r.Id} is {r.Status.ToString().ToLowerInvariant()}.", Reservation: r);
+        }
+
+        var expiresAt = now.AddMinutes(c.Minutes);
+        var latest = r.CreatedAt.AddMinutes(limits.MaxLifetimeMinutes);
+        if (expiresAt > latest)
+        {
+            return new Outcome(
+                OutcomeCode.ExtensionLimit,
+                $"A hold may live at most {limits.MaxLifetimeMinutes} minutes from creation; this one can be extended until {latest:O}.",
+                Reservation: r);
+        }
+
+        r = r with { ExpiresAt = expiresAt };
+        ws.Replace(r);
+        return new Outcome(OutcomeCode.Ok, Reservation: r);
+    }
+
+    private static Outcome Expire(WorkingSet ws, ExpireDue c, DateTimeOffset now)
+    {
+        var count = 0;
+        foreach (var id in c.ReservationIds)
+        {
+            var r = ws.FindReservation(id);
+            if (r is { Status: ReservationStatus.Active } && now >= r.ExpiresAt)
+            {
+                ExpireNow(ws, r, now);
+                count++;
+            }
+        }
+
+        return new Outcome(OutcomeCode.Ok, Count: count);
+    }
+
+    private static Reservation ExpireNow(WorkingSet ws, Reservation r, DateTimeOffset now)
+    {
+        SumDemand(ws, r.Items, out _);
+        ApplyDemand(ws, r.Id, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
+        r = r with { Status = ReservationStatus.Expired, EndedAt = now };
+        ws.Replace(r);
+        return r;
+    }
+
+    /// <summary>
+    /// Sums what the items take from each node: an item charges its capacity and every ancestor once;
+    /// two items reaching one pool both charge it. Fails on the first inactive node met.
+    /// </summary>
+    private static bool SumDemand(WorkingSet ws, ReservationItem[] items, out CapacityNode? inactive)
+    {
+        ws.Demand.Clear();
+        inactive = null;
+        foreach (var item in items)
+        {
+            var node = ws.FindCapacity(item.CapacityId)
+                ?? throw new InvalidOperationException($"Capacity {item.CapacityId} of a reservation was not loaded.");
+            Graph.Closure(node, ws, ws.Closure);
+            foreach (var n in ws.Closure)
+            {
+                if (!n.IsActive && inactive is null)
+                {
+                    inactive = n;
+                }
+
+                ws.Demand[n.Id] = ws.Demand.GetValueOrDefault(n.Id) + item.Quantity;
+            }
+        }
+
+        return inactive is null;
+    }
+
+    private static void ApplyDemand(WorkingSet ws, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
+    {
+        foreach (var (id, quantity) in ws.Demand)
+        {
+            var node = ws.FindCapacity(id)!;
+            node.Reserved += reservedSign * quantity;
+            node.Sold += soldSign * quantity;
+            if (node.Reserved < 0 || node.Sold < 0)
+            {
+                // Only a corrupted store can get here; refusing keeps the corruption out of the ledger.
+                throw new InvalidOperationException($"Counters of capacity {id} would go negative.");
+            }
+
+            ws.Touch(node);
+            ws.Append(new LedgerEntry(kind, node.TenantId, node.EventId, id, reservationId, reservedSign * quantity, soldSign * quantity, now));
+        }
+    }
+
+    private static CapacityNode FirstItemDrawingFrom(WorkingSet ws, ReservationItem[] items, Guid nodeId)
+    {
+        foreach (var item in items)
+        {
+            var node = ws.FindCapacity(item.CapacityId)!;
+            Graph.Closure(node, ws, ws.Closure);
+            foreach (var n in ws.Closure)
+            {
+                if (n.Id == nodeId)
+                {
+                    return node;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("No item draws from the short node.");
+    }
+
+    private static Outcome Create(WorkingSet ws, CreateCapacity c, DateTimeOffset now, CoreLimits limits)
+    {
+        if (!Rules.IsValidEventId(c.EventId))
+        {
+            return Outcome.Invalid("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+        }
+
+        if (c.ScheduleId is not null && !Rules.IsValidEventId(c.ScheduleId))
+        {
+            return Outcome.Invalid("schedule_id", "schedule_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+        }
+
+        var shape = CheckShape(c.SectionName, c.SectionCode, c.Total, limits);
+        if (shape is not null)
+        {
+            return shape;
+        }
+
+        if (c.ParentIds.Length > limits.MaxParents)
+        {
+            return Outcome.Invalid("parent_ids", $"A capacity has at most {limits.MaxParents} parents.");
+        }
+
+        var mode = (c.Total is null, c.ParentIds.Length == 0) switch
+        {
+            (false, true) => CapacityMode.Own,
+            (false, false) => CapacityMode.Capped,
+            (true, false) => CapacityMode.Shared,
+            (true, true) => CapacityMode.Unlimited,
+        };
+        if (c.Mode is { } asked && asked != mode)
+        {
+            return Outcome.Invalid("mode", $"mode '{asked.ToString().ToLowerInvariant()}' disagrees with the other fields, which describe '{mode.ToString().ToLowerInvariant()}'. "
+                + "own: limited, no parents; capped: limited, with parents; shared: unlimited, with parents; unlimited: unlimited, no parents.");
+        }
+
+        if (ws.HasCapacity(c.Id))
+        {
+            return Outcome.Invalid("id", $"Capacity {c.Id} already exists.");
+        }
+
+        for (var i = 0; i < c.ParentIds.Length; i++)
+        {
+            var parent = ws.FindCapacity(c.ParentIds[i]);
+            if (parent is null || parent.TenantId != c.TenantId)
+            {
+                return Outcome.Invalid($"parent_ids[{i}]", $"Capacity {c.ParentIds[i]} does not exist.");
+            }
+
+            if (Array.IndexOf(c.ParentIds, c.ParentIds[i]) != i)
+            {
+                return Outcome.Invalid($"parent_ids[{i}]", $"Capacity {c.ParentIds[i]} is named twice.");
+            }
+        }
+
+        var node = new CapacityNode
+        {
+            Id = c.Id,
+            TenantId = c.TenantId,
+            EventId = c.EventId,
+            ScheduleId = c.ScheduleId,
+            SectionName = c.SectionName,
+            SectionCode = c.SectionCode,
+            Total = c.Total,
+            ParentIds = c.ParentIds,
+            IsActive = c.IsActive,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+
+        // Parents exist before their children and never change, so a new node cannot close a cycle;
+        // depth is the only graph rule left to check.
+        if (Graph.Depth(node, ws) > limits.MaxDepth)
+        {
+            return Outcome.Invalid("parent_ids", $"Capacities nest at most {limits.MaxDepth} levels deep.");
+        }
+
+        ws.AddNew(node);
+        return new Outcome(OutcomeCode.Ok, Capacity: Graph.View(node, ws, ws.Closure));
+    }
+
+    private static Outcome Update(WorkingSet ws, UpdateCapacity c, DateTimeOffset now, CoreLimits limits)
+    {
+        var node = ws.FindCapacity(c.Id);
+        if (node is null || node.TenantId != c.TenantId)
+        {
+            return Outcome.NotFound($"Capacity {c.Id} was not found.");
+        }
+
+        var name = c.SectionName.Or(node.SectionName);
+        var code = c.SectionCode.Or(node.SectionCode);
+        var total = c.Total.Or(node.Total);
+        var shape = CheckShape(name, code, total, limits);
+        if (shape is not null)
+        {
+            return shape;
+        }
+
+        var committed = node.Reserved + node.Sold;
+        if (total is { } t && t < committed)
+        {
+            return new Outcome(
+                OutcomeCode.BelowCommitted,
+                $"total_capacity {t} is below the {committed} tickets already held or sold ({node.Reserved} reserved, {node.Sold} sold).",
+                "total_capacity");
+        }
+
+        node.SectionName = name;
+        node.SectionCode = code;
+        node.Total = total;
+        node.IsActive = c.IsActive.Or(node.IsActive);
+        node.UpdatedAt = now;
+        ws.Touch(node);
+        return new Outcome(OutcomeCode.Ok, Capacity: Graph.View(node, ws, ws.Closure));
+    }
+
+    private static Outcome? CheckShape(string name, string? code, int? total, CoreLimits limits)
+    {
+        if (!Rules.IsValidName(name, limits.MaxNameLength))
+        {
+            return Outcome.Invalid("section_name", $"section_name must be 1 to {limits.MaxNameLength} characters, not blank.");
+        }
+
+        if (code is not null && !Rules.IsValidName(code, limits.MaxCodeLength))
+        {
+            return Outcome.Invalid("section_code", $"section_code must be 1 to {limits.MaxCodeLength} characters, not blank.");
+        }
+
+        if (total is < 0 || total > limits.MaxTotalCapacity)
+        {
+            return Outcome.Invalid("total_capacity", $"total_capacity must be between 0 and {limits.MaxTotalCapacity}, or null for unlimited.");
+        }
+
+        return null;
+    }
+
+    private static Outcome CreatePricing(WorkingSet ws, CreatePrice c, DateTimeOffset now, CoreLimits limits)
+    {
+        var node = ws.FindCapacity(c.CapacityId);
+        if (node is null || node.TenantId != c.TenantId)
+        {
+            return Outcome.NotFound($"Capacity {c.CapacityId} was not found.");
+        }
+
+        var price = new PriceEntry(c.Id, c.TenantId, c.CapacityId, c.Name, c.BasePrice, c.CurrentPrice, c.ServiceFee, c.FacilityFee, c.TaxRate, c.Currency, now, now);
+        if (CheckPrice(price, limits) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (ws.FindPrice(c.Id) is not null)
+        {
+            return Outcome.Invalid("id", $"Pricing {c.Id} already exists.");
+        }
+
+        ws.AddNew(price);
+        return new Outcome(OutcomeCode.Ok, Price: price);
+    }
+
+    private static Outcome UpdatePricing(WorkingSet ws, UpdatePrice c, DateTimeOffset now, CoreLimits limits)
+    {
+        var current = ws.FindPrice(c.Id);
+        if (current is null || current.TenantId != c.TenantId)
+        {
+            return Outcome.NotFound($"Pricing {c.Id} was not found.");
+        }
+
+        var price = current with
+        {
+            Name = c.Name.Or(current.Name),
+            BasePrice = c.BasePrice.Or(current.BasePrice),
+            CurrentPrice = c.CurrentPrice.Or(current.CurrentPrice),
+            ServiceFee = c.ServiceFee.Or(current.ServiceFee),
+            FacilityFee = c.FacilityFee.Or(current.FacilityFee),
+            TaxRate = c.TaxRate.Or(current.TaxRate),
+            Currency = c.Currency.Or(current.Currency),
+            UpdatedAt = now,
+        };
+        if (CheckPrice(price, limits) is { } invalid)
+        {
+            return invalid;
+        }
+
+        ws.Replace(price);
+        return new Outcome(OutcomeCode.Ok, Price: price);
+    }
+
+    private static Outcome? CheckPrice(PriceEntry p, CoreLimits limits)
+    {
+        if (!Rules.IsValidName(p.Name, limits.MaxNameLength))
+        {
+            return Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank.");
+        }
+
+        if (!Rules.IsValidMoney(p.BasePrice, limits.MaxPrice))
+        {
+            return Outcome.Invalid("base_price", $"base_price must be between 0 and {limits.MaxPrice} with at most 4 decimals.");
+        }
+
+        if (p.CurrentPrice is { } cp && !Rules.IsValidMoney(cp, limits.MaxPrice))
+        {
+            return Outcome.Invalid("current_price", $"current_price must be between 0 and {limits.MaxPrice} with at most 4 decimals, or null.");
+        }
+
+        if (!Rules.IsValidMoney(p.ServiceFee, limits.MaxPrice))
+        {
+            return Outcome.Invalid("service_fee", $"service_fee must be between 0 and {limits.MaxPrice} with at most 4 decimals.");
+        }
+
+        if (!Rules.IsValidMoney(p.FacilityFee, limits.MaxPrice))
+        {
+            return Outcome.Invalid("facility_fee", $"facility_fee must be between 0 and {limits.MaxPrice} with at most 4 decimals.");
+        }
+
+        if (!Rules.IsValidTaxRate(p.TaxRate))
+        {
+            return Outcome.Invalid("tax_rate", "tax_rate must be between 0 and 1 with at most 6 decimals.");
+        }
+
+        if (!Rules.IsValidCurrency(p.Currency))
+        {
+            return Outcome.Invalid("currency", "currency must be an ISO 4217 code such as EUR or USD.");
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,104 @@
+namespace Capacity.Core;
+
+/// <summary>The capacity graph: ancestors, effective availability and depth.</summary>
+public static class Graph
+{
+    /// <summary>
+    /// Fills <paramref name="into"/> with <paramref name="node"/> and every ancestor, each once, even
+    /// when reachable by several paths (a weekend pass whose day pools share a venue pool charges the
+    /// venue once). Closures are a handful of nodes, so a list beats a hash set here.
+    /// </summary>
+    public static void Closure(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> into)
+    {
+        into.Clear();
+        into.Add(node);
+        for (var i = 0; i < into.Count; i++)
+        {
+            foreach (var parentId in into[i].ParentIds)
+            {
+                if (Contains(into, parentId))
+                {
+                    continue;
+                }
+
+                var parent = lookup.FindCapacity(parentId)
+                    ?? throw new InvalidOperationException($"Capacity {into[i].Id} names parent {parentId}, which was not loaded.");
+                into.Add(parent);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The minimum headroom over the node and its limited ancestors, floored at 0; null when all are
+    /// unlimited. Unlimited never wins the minimum (seed 004's MIN(current_value) returned -1 there).
+    /// </summary>
+    public static long? Available(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> scratch)
+    {
+        Closure(node, lookup, scratch);
+        long? min = null;
+        foreach (var n in scratch)
+        {
+            if (n.Headroom is { } h && (min is null || h < min))
+            {
+                min = h;
+            }
+        }
+
+        return min;
+    }
+
+    public static long? Available(CapacityNode node, ICapacityLookup lookup) => Available(node, lookup, []);
+
+    /// <summary>Nodes on the longest path from <paramref name="node"/> to a root, the node included.</summary>
+    public static int Depth(CapacityNode node, ICapacityLookup lookup) => Depth(node, lookup, []);
+
+    private static int Depth(CapacityNode node, ICapacityLookup lookup, Dictionary<Guid, int> memo)
+    {
+        if (memo.TryGetValue(node.Id, out var known))
+        {
+            return known;
+        }
+
+        var deepest = 0;
+        foreach (var parentId in node.ParentIds)
+        {
+            var parent = lookup.FindCapacity(parentId)
+                ?? throw new InvalidOperationException($"Capacity {node.Id} names parent {parentId}, which was not loaded.");
+            deepest = Math.Max(deepest, Depth(parent, lookup, memo));
+        }
+
+        memo[node.Id] = deepest + 1;
+        return deepest + 1;
+    }
+
+    public static CapacityView View(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> scratch) => new(
+        node.Id,
+        node.EventId,
+        node.ScheduleId,
+        node.SectionName,
+        node.SectionCode,
+        node.Mode,
+        node.Total,
+        Available(node, lookup, scratch),
+        node.Reserved,
+        node.Sold,
+        node.IsActive,
+        node.ParentIds,
+        node.CreatedAt,
+        node.UpdatedAt);
+
+    public static CapacityView View(CapacityNode node, ICapacityLookup lookup) => View(node, lookup, []);
+
+    private static bool Contains(List<CapacityNode> nodes, Guid id)
+    {
+        foreach (var n in nodes)
+        {
+            if (n.Id == id)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

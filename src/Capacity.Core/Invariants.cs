@@ -1,0 +1,89 @@
+namespace Capacity.Core;
+
+/// <summary>
+/// What must always hold, stated once. Tests call it after every step; the verify operation calls
+/// it against the whole store.
+/// </summary>
+public static class Invariants
+{
+    /// <summary>
+    /// Per node: counters are never negative, a limited node never holds more than its limit, and the
+    /// counters equal what the holds add up to (active holds in reserved, confirmed ones in sold).
+    /// Returns one line per violation; empty means everything holds.
+    /// </summary>
+    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, IEnumerable<Reservation> reservations)
+    {
+        var violations = new List<string>();
+        var byId = new Lookup(nodes);
+        var expected = nodes.ToDictionary(n => n.Id, _ => (Reserved: 0L, Sold: 0L));
+        var closure = new List<CapacityNode>();
+        foreach (var r in reservations)
+        {
+            if (r.Status is not (ReservationStatus.Active or ReservationStatus.Confirmed))
+            {
+                continue;
+            }
+
+            foreach (var item in r.Items)
+            {
+                var node = byId.FindCapacity(item.CapacityId);
+                if (node is null)
+                {
+                    violations.Add($"reservation {r.Id} names capacity {item.CapacityId}, which does not exist");
+                    continue;
+                }
+
+                Graph.Closure(node, byId, closure);
+                foreach (var n in closure)
+                {
+                    var e = expected[n.Id];
+                    expected[n.Id] = r.Status == ReservationStatus.Active ? (e.Reserved + item.Quantity, e.Sold) : (e.Reserved, e.Sold + item.Quantity);
+                }
+            }
+        }
+
+        foreach (var n in nodes)
+        {
+            if (n.Reserved < 0 || n.Sold < 0)
+            {
+                violations.Add($"capacity {n.Id}: negative counters (reserved {n.Reserved}, sold {n.Sold})");
+            }
+
+            if (n.Total is { } t && n.Reserved + n.Sold > t)
+            {
+                violations.Add($"capacity {n.Id}: oversold (reserved {n.Reserved} + sold {n.Sold} > total {t})");
+            }
+
+            var e = expected[n.Id];
+            if (e.Reserved != n.Reserved || e.Sold != n.Sold)
+            {
+                violations.Add($"capacity {n.Id}: counters (reserved {n.Reserved}, sold {n.Sold}) differ from its holds (reserved {e.Reserved}, sold {e.Sold})");
+            }
+        }
+
+        return violations;
+    }
+
+    /// <summary>Compares every node's counters with the sums of its ledger entries.</summary>
+    public static List<string> CheckLedger(IEnumerable<CapacityNode> nodes, IReadOnlyDictionary<Guid, (long Reserved, long Sold)> ledgerSums)
+    {
+        var violations = new List<string>();
+        foreach (var n in nodes)
+        {
+            var (reserved, sold) = ledgerSums.GetValueOrDefault(n.Id);
+            if (reserved != n.Reserved || sold != n.Sold)
+            {
+                violations.Add($"capacity {n.Id}: counters (reserved {n.Reserved}, sold {n.Sold}) differ from the ledger (reserved {reserved}, sold {sold})");
+            }
+        }
+
+        return violations;
+    }
+
+    private sealed class Lookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
+    {
+        private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
+
+        public CapacityNode? FindCapacity(Guid id) => _byId.GetValueOrDefault(id);
+    }
+}

@@ -1,0 +1,130 @@
+namespace Capacity.Core;
+
+/// <summary>How a capacity draws tickets, derived from whether it is limited and whether it has parents.</summary>
+public enum CapacityMode
+{
+    /// <summary>Limited, no parents: its own pool.</summary>
+    Own,
+    /// <summary>Limited and drawing from parents: a cap inside a shared pool.</summary>
+    Capped,
+    /// <summary>Unlimited itself, drawing from parents: sells straight from its pools.</summary>
+    Shared,
+    /// <summary>Unlimited, no parents: never runs out.</summary>
+    Unlimited,
+}
+
+/// <summary>
+/// A capacity node as the core sees it. Mutable on purpose: the engine's working set owns one instance
+/// per row for the length of a batch and the core updates counters in place (no allocation per hold).
+/// </summary>
+public sealed class CapacityNode
+{
+    public required Guid Id { get; init; }
+    public required Guid TenantId { get; init; }
+    public required string EventId { get; init; }
+    public string? ScheduleId { get; init; }
+    public required string SectionName { get; set; }
+    public string? SectionCode { get; set; }
+    /// <summary>The limit, or null for unlimited.</summary>
+    public int? Total { get; set; }
+    /// <summary>Parents are fixed at creation, which is what keeps the graph acyclic.</summary>
+    public required Guid[] ParentIds { get; init; }
+    public bool IsActive { get; set; } = true;
+    public long Reserved { get; set; }
+    public long Sold { get; set; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; set; }
+
+    public CapacityMode Mode => (Total is null, ParentIds.Length == 0) switch
+    {
+        (false, true) => CapacityMode.Own,
+        (false, false) => CapacityMode.Capped,
+        (true, false) => CapacityMode.Shared,
+        (true, true) => CapacityMode.Unlimited,
+    };
+
+    /// <summary>What this node alone could still give, or null when it is unlimited.</summary>
+    public long? Headroom => Total is { } t ? Math.Max(0, t - Reserved - Sold) : null;
+
+    public CapacityNode Clone() => (CapacityNode)MemberwiseClone();
+}
+
+public enum ReservationStatus
+{
+    Active,
+    Confirmed,
+    Released,
+    Expired,
+    Cancelled,
+}
+
+/// <summary>A price entry of a capacity. Money is decimal, never floating point.</summary>
+public sealed record PriceEntry(
+    Guid Id,
+    Guid TenantId,
+    Guid CapacityId,
+    string Name,
+    decimal BasePrice,
+    decimal? CurrentPrice,
+    decimal ServiceFee,
+    decimal FacilityFee,
+    decimal TaxRate,
+    string Currency,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>The price a buyer pays now: the dynamic price when set, else the base. Zero is a real price.</summary>
+    public decimal UnitPrice => CurrentPrice ?? BasePrice;
+}
+
+/// <summary>A snapshot of a price taken when the hold was placed; later price changes never alter it.</summary>
+public sealed record LockedPrice(
+    Guid PricingId,
+    string Name,
+    decimal UnitPrice,
+    decimal ServiceFee,
+    decimal FacilityFee,
+    decimal TaxRate,
+    string Currency,
+    DateTimeOffset LockedAt);
+
+public sealed record ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice);
+
+/// <summary>A hold. Immutable: every transition replaces the instance in the working set.</summary>
+public sealed record Reservation(
+    Guid Id,
+    Guid TenantId,
+    ReservationStatus Status,
+    ReservationItem[] Items,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? ConfirmedAt,
+    DateTimeOffset? EndedAt)
+{
+    /// <summary>
+    /// The status a caller sees: a hold past its expiry is expired even if the sweeper has not
+    /// written that yet, because it can no longer be confirmed.
+    /// </summary>
+    public ReservationStatus EffectiveStatus(DateTimeOffset now) =>
+        Status == ReservationStatus.Active && now >= ExpiresAt ? ReservationStatus.Expired : Status;
+}
+
+public enum LedgerKind
+{
+    Hold,
+    Confirm,
+    Release,
+    Expire,
+    Cancel,
+}
+
+/// <summary>One change to one node's counters. The store assigns the sequence.</summary>
+public readonly record struct LedgerEntry(
+    LedgerKind Kind,
+    Guid TenantId,
+    string EventId,
+    Guid CapacityId,
+    Guid ReservationId,
+    long ReservedDelta,
+    long SoldDelta,
+    DateTimeOffset At);

@@ -1,0 +1,54 @@
+namespace Capacity.Core;
+
+/// <summary>Shape rules shared by the core and the HTTP layer, so both say the same thing.</summary>
+public static class Rules
+{
+    public const int MaxEventIdLength = 64;
+
+    /// <summary>Event and schedule ids are opaque: 1..64 of letters, digits, '.', '_', ':' and '-'.</summary>
+    public static bool IsValidEventId(string? value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > MaxEventIdLength)
+        {
+            return false;
+        }
+
+        foreach (var ch in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(ch) || ch is '.' or '_' or ':' or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>An ISO 4217 code's shape: three upper-case ASCII letters.</summary>
+    public static bool IsValidCurrency(string? value) =>
+        value is { Length: 3 } && char.IsAsciiLetterUpper(value[0]) && char.IsAsciiLetterUpper(value[1]) && char.IsAsciiLetterUpper(value[2]);
+
+    /// <summary>A display name: not blank, not too long, no control characters.</summary>
+    public static bool IsValidName(string? value, int maxLength)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > maxLength)
+        {
+            return false;
+        }
+
+        foreach (var ch in value)
+        {
+            if (char.IsControl(ch))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Money: non-negative, bounded, at most four decimal places.</summary>
+    public static bool IsValidMoney(decimal value, decimal max) => value >= 0 && value <= max && value.Scale <= 4;
+
+    public static bool IsValidTaxRate(decimal value) => value >= 0 && value <= 1 && value.Scale <= 6;
+}
