@@ -113,17 +113,31 @@ public sealed record ExpireDue(Guid[] ReservationIds) : Command
     public override void CollectKeys(LoadKeys keys) => keys.Reservations.UnionWith(ReservationIds);
 }
 
+public sealed record CreateTenant(Guid Id, string Name, byte[] KeyHash) : Command
+{
+    public override void CollectKeys(LoadKeys keys)
+    {
+    }
+}
+
+public sealed record AddApiKey(Guid TenantId, byte[] KeyHash) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
+}
+
 /// <summary>What a batch must load: rows by id. Capacities are loaded with all their ancestors.</summary>
 public sealed class LoadKeys
 {
     public HashSet<Guid> Capacities { get; } = [];
     public HashSet<Guid> Reservations { get; } = [];
     public HashSet<Guid> Prices { get; } = [];
+    public HashSet<Guid> Tenants { get; } = [];
 
     public void Clear()
     {
         Capacities.Clear();
         Reservations.Clear();
         Prices.Clear();
+        Tenants.Clear();
     }
 }

@@ -16,6 +16,8 @@ public static class Decider
         UpdateCapacity c => Update(ws, c, now, limits),
         CreatePrice c => CreatePricing(ws, c, now, limits),
         UpdatePrice c => UpdatePricing(ws, c, now, limits),
+        CreateTenant c => NewTenant(ws, c, now, limits),
+        AddApiKey c => NewKey(ws, c, now),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command."),
     };
 
@@ -490,5 +492,30 @@ public static class Decider
         }
 
         return null;
+    }
+
+    private static Outcome NewTenant(WorkingSet ws, CreateTenant c, DateTimeOffset now, CoreLimits limits)
+    {
+        if (!Rules.IsValidName(c.Name, limits.MaxNameLength))
+        {
+            return Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank.");
+        }
+
+        var tenant = new Tenant(c.Id, c.Name, now);
+        ws.AddNew(tenant);
+        ws.AddNew(new ApiKey(c.KeyHash, c.Id, now));
+        return new Outcome(OutcomeCode.Ok, Tenant: tenant);
+    }
+
+    private static Outcome NewKey(WorkingSet ws, AddApiKey c, DateTimeOffset now)
+    {
+        var tenant = ws.FindTenant(c.TenantId);
+        if (tenant is null)
+        {
+            return Outcome.NotFound($"Tenant {c.TenantId} was not found.");
+        }
+
+        ws.AddNew(new ApiKey(c.KeyHash, c.TenantId, now));
+        return new Outcome(OutcomeCode.Ok, Tenant: tenant);
     }
 }

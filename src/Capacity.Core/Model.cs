@@ -128,3 +128,8 @@ public readonly record struct LedgerEntry(
     long ReservedDelta,
     long SoldDelta,
     DateTimeOffset At);
+
+public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt);
+
+/// <summary>An API key as stored: only its SHA-256 hash, never the key itself.</summary>
+public sealed record ApiKey(byte[] KeyHash, Guid TenantId, DateTimeOffset CreatedAt);

@@ -49,6 +49,7 @@ public sealed record Outcome(
     CapacityView? Capacity = null,
     Reservation? Reservation = null,
     PriceEntry? Price = null,
+    Tenant? Tenant = null,
     int Count = 0)
 {
     public bool Succeeded => Code is OutcomeCode.Ok or OutcomeCode.Unchanged;

@@ -24,6 +24,9 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly HashSet<Guid> _newPrices = [];
     private readonly HashSet<Guid> _changedPrices = [];
     private readonly List<LedgerEntry> _ledger = [];
+    private readonly Dictionary<Guid, Tenant> _tenants = [];
+    private readonly List<Tenant> _newTenants = [];
+    private readonly List<ApiKey> _newKeys = [];
 
     // Scratch space for the decide path, reused so that a hold allocates nothing it does not keep.
     internal readonly Dictionary<Guid, long> Demand = [];
@@ -35,12 +38,15 @@ public sealed class WorkingSet : ICapacityLookup
     public Reservation? FindReservation(Guid id) => _reservations.GetValueOrDefault(id);
     public PriceEntry? FindPrice(Guid id) => _prices.GetValueOrDefault(id);
 
+    public Tenant? FindTenant(Guid id) => _tenants.GetValueOrDefault(id);
+
     public bool HasCapacity(Guid id) => _capacities.ContainsKey(id);
 
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node) => _capacities.TryAdd(node.Id, node);
     public void Load(Reservation reservation) => _reservations.TryAdd(reservation.Id, reservation);
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
+    public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
 
     // Changes, recorded by the core.
     internal void AddNew(CapacityNode node)
@@ -89,6 +95,14 @@ public sealed class WorkingSet : ICapacityLookup
 
     internal void Append(in LedgerEntry entry) => _ledger.Add(entry);
 
+    internal void AddNew(Tenant tenant)
+    {
+        _tenants.Add(tenant.Id, tenant);
+        _newTenants.Add(tenant);
+    }
+
+    internal void AddNew(ApiKey key) => _newKeys.Add(key);
+
     public IEnumerable<CapacityNode> NewCapacities => _newCapacities.Select(id => _capacities[id]);
     public IEnumerable<CapacityNode> ChangedCapacities => _changedCapacities.Select(id => _capacities[id]);
     public IEnumerable<Reservation> NewReservations => _newReservations.Select(id => _reservations[id]);
@@ -96,10 +110,12 @@ public sealed class WorkingSet : ICapacityLookup
     public IEnumerable<PriceEntry> NewPrices => _newPrices.Select(id => _prices[id]);
     public IEnumerable<PriceEntry> ChangedPrices => _changedPrices.Select(id => _prices[id]);
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
+    public IReadOnlyList<Tenant> NewTenants => _newTenants;
+    public IReadOnlyList<ApiKey> NewKeys => _newKeys;
 
     public bool HasChanges =>
         _newCapacities.Count + _changedCapacities.Count + _newReservations.Count + _changedReservations.Count
-        + _newPrices.Count + _changedPrices.Count + _ledger.Count > 0;
+        + _newPrices.Count + _changedPrices.Count + _ledger.Count + _newTenants.Count + _newKeys.Count > 0;
 
     /// <summary>Forgets the change marks once the store has written them; the rows stay loaded.</summary>
     public void AcceptChanges()
@@ -111,6 +127,8 @@ public sealed class WorkingSet : ICapacityLookup
         _newPrices.Clear();
         _changedPrices.Clear();
         _ledger.Clear();
+        _newTenants.Clear();
+        _newKeys.Clear();
     }
 
     /// <summary>Forgets everything, rows included, so the instance can serve the next batch.</summary>
@@ -120,5 +138,6 @@ public sealed class WorkingSet : ICapacityLookup
         _capacities.Clear();
         _reservations.Clear();
         _prices.Clear();
+        _tenants.Clear();
     }
 }

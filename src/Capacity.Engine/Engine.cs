@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Capacity.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Capacity.Engine;
+
+public sealed record EngineOptions
+{
+    /// <summary>Most commands applied in one transaction.</summary>
+    public int MaxBatch { get; init; } = 1000;
+
+    /// <summary>Commands waiting beyond this are refused at once rather than queued without limit.</summary>
+    public int QueueLimit { get; init; } = 50_000;
+
+    /// <summary>Off applies one command per transaction: the seed's approach, kept for comparison.</summary>
+    public bool Batching { get; init; } = true;
+}
+
+/// <summary>What a request carrying an Idempotency-Key asks for, besides its command.</summary>
+public sealed record IdempotencyRequest(Guid TenantId, string Key, string Method, string Path, byte[] RequestHash);
+
+/// <summary>A response as it is stored for replay.</summary>
+public sealed record StoredResponse(int Status, byte[] Body, string? Location);
+
+public enum EngineStatus
+{
+    /// <summary>The core decided; <see cref="EngineResult.Outcome"/> holds the answer and it is durable.</summary>
+    Decided,
+    /// <summary>The key was seen before with the same request: <see cref="EngineResult.Response"/> is the original answer.</summary>
+    Replayed,
+    /// <summary>The key was seen before with a different method, path or body.</summary>
+    KeyReused,
+    /// <summary>The store failed; nothing of the batch was applied.</summary>
+    Unavailable,
+    /// <summary>The queue is full; the command was never queued.</summary>
+    Overloaded,
+}
+
+public readonly record struct EngineResult(EngineStatus Status, Outcome? Outcome = null, StoredResponse? Response = null);
+
+/// <summary>
+/// The write path. Callers submit commands; one writer drains whatever is queued (up to a batch
+/// limit) and applies it in one store transaction: load the touched rows, let the core decide each
+/// command in arrival order, write, commit once, and only then answer. There is no timer: at low
+/// load a batch is one command, under load batches grow by themselves, and the cost of the durable
+/// commit is shared by everything in it.
+/// </summary>
+public sealed class CommandEngine : IAsyncDisposable
+{
+    public static readonly Meter Meter = new("Capacity.Engine");
+    private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("capacity.engine.batch_size", description: "Commands per committed batch");
+    private static readonly Histogram<double> CommitLatency = Meter.CreateHistogram<double>("capacity.engine.commit_duration", "ms", "Time from opening a batch transaction to its durable commit");
+    private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
+
+    private readonly ICapacityStore _store;
+    private readonly TimeProvider _time;
+    private readonly CoreLimits _limits;
+    private readonly EngineOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<Submission> _queue;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _writer;
+    private int _queued;
+
+    // Reused across batches by the single writer.
+    private readonly WorkingSet _ws = new();
+    private readonly LoadKeys _keys = new();
+    private readonly List<Submission> _batch = [];
+    private readonly List<IdempotencyKey> _idempotencyKeys = [];
+    private readonly Dictionary<IdempotencyKey, IdempotencyRecord> _records = [];
+    private readonly List<IdempotencyRecord> _newRecords = [];
+
+    public CommandEngine(ICapacityStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger)
+    {
+        _store = store;
+        _time = time;
+        _limits = limits;
+        _options = options;
+        _logger = logger;
+        _queue = Channel.CreateUnbounded<Submission>(new UnboundedChannelOptions { SingleReader = true });
+        Meter.CreateObservableGauge("capacity.engine.queue_depth", () => Volatile.Read(ref _queued), description: "Commands waiting for the writer");
+        _writer = Task.Run(RunAsync);
+    }
+
+    public int QueueDepth => Volatile.Read(ref _queued);
+
+    /// <summary>
+    /// Submits a command and waits for its durable answer. <paramref name="render"/> turns the outcome
+    /// into the HTTP answer that is stored with the idempotency key, inside the same transaction.
+    /// </summary>
+    public Task<EngineResult> SubmitAsync(Command command, IdempotencyRequest? idempotency = null, Func<Outcome, StoredResponse>? render = null)
+    {
+        if (idempotency is not null && render is null)
+        {
+            throw new ArgumentException("An idempotent submission needs a renderer for its stored response.", nameof(render));
+        }
+
+        // The bound is a counter rather than a bounded channel so that a full queue refuses at once
+        // instead of making callers wait: under an on-sale stampede a fast 503 beats a slow timeout.
+        if (Interlocked.Increment(ref _queued) > _options.QueueLimit)
+        {
+            Interlocked.Decrement(ref _queued);
+            return Task.FromResult(new EngineResult(EngineStatus.Overloaded));
+        }
+
+        var submission = new Submission(command, idempotency, render);
+        if (!_queue.Writer.TryWrite(submission))
+        {
+            Interlocked.Decrement(ref _queued);
+            return Task.FromResult(new EngineResult(EngineStatus.Unavailable));
+        }
+
+        return submission.Completion.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        var max = _options.Batching ? _options.MaxBatch : 1;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                _batch.Clear();
+                while (_batch.Count < max && reader.TryRead(out var s))
+                {
+                    _batch.Add(s);
+                }
+
+                Interlocked.Add(ref _queued, -_batch.Count);
+                await ProcessAsync(_batch).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+
+        while (reader.TryRead(out var left))
+        {
+            left.Completion.TrySetResult(new EngineResult(EngineStatus.Unavailable));
+        }
+    }
+
+    private async Task ProcessAsync(List<Submission> batch)
+    {
+        // Millisecond precision: that is what the stores keep, so a decision never depends on
+        // precision that a reload would lose.
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(nowMs);
+        var results = new EngineResult[batch.Count];
+        var started = Stopwatch.GetTimestamp();
+
+        _keys.Clear();
+        _idempotencyKeys.Clear();
+        _records.Clear();
+        _newRecords.Clear();
+        _ws.Clear();
+        foreach (var s in batch)
+        {
+            s.Command.CollectKeys(_keys);
+            if (s.Idempotency is { } idem)
+            {
+                _idempotencyKeys.Add(new IdempotencyKey(idem.TenantId, idem.Key));
+            }
+        }
+
+        try
+        {
+            await using var tx = await _store.BeginWriteAsync(_stopping.Token).ConfigureAwait(false);
+            await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
+            if (_idempotencyKeys.Count > 0)
+            {
+                await tx.LoadIdempotencyAsync(_idempotencyKeys, _records, _stopping.Token).ConfigureAwait(false);
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                results[i] = Decide(batch[i], now);
+            }
+
+            await tx.WriteAsync(_ws, _newRecords, _stopping.Token).ConfigureAwait(false);
+            await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        {
+            Failures.Add(1);
+            _logger.LogError(ex, "Batch of {Count} commands failed; none was applied", batch.Count);
+            foreach (var s in batch)
+            {
+                s.Completion.TrySetResult(new EngineResult(EngineStatus.Unavailable));
+            }
+
+            return;
+        }
+
+        BatchSize.Record(batch.Count);
+        CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.TrySetResult(results[i]);
+        }
+    }
+
+    private EngineResult Decide(Submission s, DateTimeOffset now)
+    {
+        if (s.Idempotency is not { } idem)
+        {
+            return new EngineResult(EngineStatus.Decided, Decider.Decide(_ws, s.Command, now, _limits));
+        }
+
+        // A key seen before, in an earlier batch or earlier in this one, replays its first answer:
+        // that is what makes fifty concurrent copies of one request take effect once.
+        var key = new IdempotencyKey(idem.TenantId, idem.Key);
+        if (_records.TryGetValue(key, out var record))
+        {
+            var same = record.Method == idem.Method && record.Path == idem.Path && record.RequestHash.AsSpan().SequenceEqual(idem.RequestHash);
+            return same
+                ? new EngineResult(EngineStatus.Replayed, Response: new StoredResponse(record.Status, record.Body, record.Location))
+                : new EngineResult(EngineStatus.KeyReused);
+        }
+
+        var outcome = Decider.Decide(_ws, s.Command, now, _limits);
+        var response = s.Render!(outcome);
+        if (response.Status < 500)
+        {
+            record = new IdempotencyRecord(idem.TenantId, idem.Key, idem.Method, idem.Path, idem.RequestHash, response.Status, response.Body, response.Location, now);
+            _records[key] = record;
+            _newRecords.Add(record);
+        }
+
+        return new EngineResult(EngineStatus.Decided, outcome, response);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _writer.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private sealed class Submission(Command command, IdempotencyRequest? idempotency, Func<Outcome, StoredResponse>? render)
+    {
+        public Command Command { get; } = command;
+        public IdempotencyRequest? Idempotency { get; } = idempotency;
+        public Func<Outcome, StoredResponse>? Render { get; } = render;
+
+        // Continuations run off the writer thread, so a slow caller never stalls the next batch.
+        public TaskCompletionSource<EngineResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

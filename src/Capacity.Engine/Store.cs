@@ -1,0 +1,88 @@
+using Capacity.Core;
+
+namespace Capacity.Engine;
+
+/// <summary>
+/// A durable store. It reads and writes; it never decides. The engine is its only writer: every
+/// change goes through <see cref="BeginWriteAsync"/>, one transaction per batch. Reads may run
+/// concurrently with that transaction and see the last committed state.
+/// </summary>
+public interface ICapacityStore : IAsyncDisposable
+{
+    /// <summary>Creates or upgrades the schema from the versioned scripts. Safe to call on every start.</summary>
+    Task MigrateAsync(CancellationToken ct);
+
+    /// <summary>True when the database answers and the schema is current.</summary>
+    Task<bool> IsReadyAsync(CancellationToken ct);
+
+    Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct);
+
+    /// <summary>The tenant's capacities with these ids, plus all their ancestors.</summary>
+    Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct);
+
+    /// <summary>The tenant's capacities of one event, plus their ancestors (which may belong to other events).</summary>
+    Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct);
+
+    Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct);
+
+    /// <summary>Ledger entries of the event's capacities with a sequence above <paramref name="after"/>, in sequence order.</summary>
+    Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct);
+
+    Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct);
+
+    Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct);
+
+    /// <summary>Ids of active holds whose expiry is at or before <paramref name="now"/>, oldest first.</summary>
+    Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct);
+
+    /// <summary>Deletes idempotency records created before <paramref name="before"/>.</summary>
+    Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct);
+
+    /// <summary>Everything <see cref="Invariants"/> needs to audit the whole store.</summary>
+    Task<AuditData> ReadAuditDataAsync(CancellationToken ct);
+}
+
+/// <summary>One batch's transaction. Disposing without <see cref="CommitAsync"/> rolls everything back.</summary>
+public interface IWriteTransaction : IAsyncDisposable
+{
+    /// <summary>
+    /// Loads the named rows into the working set: reservations first, then every capacity named
+    /// directly or by those reservations' items, with all ancestors, then prices and tenants.
+    /// A store shared by several processes locks what it loads here.
+    /// </summary>
+    Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct);
+
+    Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct);
+
+    /// <summary>Writes what the working set marks as new or changed, its ledger entries, and the idempotency records.</summary>
+    Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct);
+
+    /// <summary>Returns only once the commit is durable.</summary>
+    Task CommitAsync(CancellationToken ct);
+}
+
+/// <summary>Idempotency keys are scoped per tenant; admin requests use <see cref="Guid.Empty"/>.</summary>
+public readonly record struct IdempotencyKey(Guid TenantId, string Key);
+
+/// <summary>What a request with an Idempotency-Key answered, written in the same transaction as its effect.</summary>
+public sealed record IdempotencyRecord(
+    Guid TenantId,
+    string Key,
+    string Method,
+    string Path,
+    byte[] RequestHash,
+    int Status,
+    byte[] Body,
+    string? Location,
+    DateTimeOffset CreatedAt);
+
+public sealed record LedgerRow(long Sequence, LedgerEntry Entry);
+
+public sealed record AuditData(
+    IReadOnlyList<CapacityNode> Capacities,
+    IReadOnlyList<Reservation> LiveReservations,
+    IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums);

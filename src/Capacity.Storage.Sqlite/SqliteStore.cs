@@ -1,0 +1,352 @@
+using System.Reflection;
+using Capacity.Core;
+using Capacity.Engine;
+using Microsoft.Data.Sqlite;
+using static Capacity.Engine.RowFormat;
+
+namespace Capacity.Storage.Sqlite;
+
+/// <summary>
+/// The embedded default. One connection, owned by the engine's single writer, does every write:
+/// SQLite allows one writer at a time anyway, and keeping it open keeps its prepared statements.
+/// Reads use pooled connections; in WAL mode they never block the writer or each other.
+/// </summary>
+public sealed class SqliteStore : ICapacityStore
+{
+    private const string CapacityColumns =
+        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
+
+    private const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
+
+    private const string PriceColumns =
+        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
+
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly SqliteWriteTransaction _tx;
+
+    public SqliteStore(string path)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 10,
+        }.ToString();
+        FilePath = full;
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+
+        // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
+        // Group commit is what makes that affordable.
+        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
+        _tx = new SqliteWriteTransaction(_writer);
+    }
+
+    public string FilePath { get; }
+
+    public static int LatestVersion => Migrations().Max(m => m.Version);
+
+    public Task MigrateAsync(CancellationToken ct)
+    {
+        Execute(_writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+        foreach (var (version, name, sql) in Migrations())
+        {
+            using var tx = _writer.BeginTransaction();
+            using var check = new SqliteCommand("SELECT COUNT(*) FROM schema_migrations WHERE version = $v", _writer, tx);
+            check.Parameters.AddWithValue("$v", version);
+            if ((long)check.ExecuteScalar()! > 0)
+            {
+                continue;
+            }
+
+            using (var apply = new SqliteCommand(sql, _writer, tx))
+            {
+                apply.ExecuteNonQuery();
+            }
+
+            using var mark = new SqliteCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($v, $n, $t)", _writer, tx);
+            mark.Parameters.AddWithValue("$v", version);
+            mark.Parameters.AddWithValue("$n", name);
+            mark.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            mark.ExecuteNonQuery();
+            tx.Commit();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The versioned scripts embedded in this assembly: <c>NNN_name.sql</c>, applied in order.</summary>
+    private static IEnumerable<(int Version, string Name, string Sql)> Migrations()
+    {
+        var assembly = typeof(SqliteStore).Assembly;
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var file = resource.Split('.')[^2];
+            var version = int.Parse(file.AsSpan(0, file.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
+            yield return (version, file, reader.ReadToEnd());
+        }
+    }
+
+    public async Task<bool> IsReadyAsync(CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT MAX(version) FROM schema_migrations", c);
+        return cmd.ExecuteScalar() is long v && v >= LatestVersion;
+    }
+
+    public Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct)
+    {
+        _tx.Begin();
+        return Task.FromResult<IWriteTransaction>(_tx);
+    }
+
+    public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND id IN (SELECT value FROM json_each($ids))", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$ids", IdArray(ids));
+        var nodes = ReadCapacities(cmd);
+        LoadAncestors(c, null, nodes);
+        return nodes;
+    }
+
+    public async Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$e", eventId);
+        var nodes = ReadCapacities(cmd);
+        LoadAncestors(c, null, nodes);
+        return nodes;
+    }
+
+    public async Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = $id AND tenant_id = $t", c);
+        cmd.Parameters.AddWithValue("$id", Id(id));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? ReadReservation(r) : null;
+    }
+
+    public async Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {PriceColumns} FROM pricing WHERE id = $id AND tenant_id = $t", c);
+        cmd.Parameters.AddWithValue("$id", Id(id));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? ReadPrice(r) : null;
+    }
+
+    public async Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {PriceColumns} FROM pricing WHERE capacity_id = $c AND tenant_id = $t ORDER BY created_at, id", c);
+        cmd.Parameters.AddWithValue("$c", Id(capacityId));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        using var r = cmd.ExecuteReader();
+        var prices = new List<PriceEntry>();
+        while (r.Read())
+        {
+            prices.Add(ReadPrice(r));
+        }
+
+        return prices;
+    }
+
+    public async Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            "SELECT seq, kind, tenant_id, event_id, capacity_id, reservation_id, reserved_delta, sold_delta, at FROM ledger "
+            + "WHERE tenant_id = $t AND event_id = $e AND seq > $after ORDER BY seq LIMIT $limit", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$e", eventId);
+        cmd.Parameters.AddWithValue("$after", after);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var r = cmd.ExecuteReader();
+        var rows = new List<LedgerRow>();
+        while (r.Read())
+        {
+            rows.Add(new LedgerRow(r.GetInt64(0), new LedgerEntry(
+                (LedgerKind)r.GetInt32(1), Id(r.GetString(2)), r.GetString(3), Id(r.GetString(4)), Id(r.GetString(5)), r.GetInt64(6), r.GetInt64(7), Time(r.GetInt64(8)))));
+        }
+
+        return rows;
+    }
+
+    public async Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT key_hash, tenant_id, created_at FROM api_keys WHERE key_hash = $h", c);
+        cmd.Parameters.AddWithValue("$h", keyHash);
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? new ApiKey((byte[])r.GetValue(0), Id(r.GetString(1)), Time(r.GetInt64(2))) : null;
+    }
+
+    public async Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT 1 FROM tenants WHERE id = $id", c);
+        cmd.Parameters.AddWithValue("$id", Id(tenantId));
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    public async Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT id FROM reservations WHERE status = 0 AND expires_at <= $now ORDER BY expires_at LIMIT $limit", c);
+        cmd.Parameters.AddWithValue("$now", Time(now));
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var r = cmd.ExecuteReader();
+        var ids = new List<Guid>();
+        while (r.Read())
+        {
+            ids.Add(Id(r.GetString(0)));
+        }
+
+        return ids;
+    }
+
+    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("DELETE FROM idempotency WHERE created_at < $before", c);
+        cmd.Parameters.AddWithValue("$before", Time(before));
+        return cmd.ExecuteNonQuery();
+    }
+
+    public async Task<AuditData> ReadAuditDataAsync(CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+
+        // One read transaction: in WAL mode it sees a single committed state, so the three reads agree.
+        using var tx = c.BeginTransaction(deferred: true);
+        using var nodesCmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
+        var nodes = ReadCapacities(nodesCmd);
+
+        using var resCmd = new SqliteCommand($"SELECT {ReservationColumns} FROM reservations WHERE status IN (0, 1)", c, tx);
+        var reservations = new List<Reservation>();
+        using (var r = resCmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                reservations.Add(ReadReservation(r));
+            }
+        }
+
+        using var sumCmd = new SqliteCommand("SELECT capacity_id, SUM(reserved_delta), SUM(sold_delta) FROM ledger GROUP BY capacity_id", c, tx);
+        var sums = new Dictionary<Guid, (long, long)>();
+        using (var r = sumCmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                sums[Id(r.GetString(0))] = (r.GetInt64(1), r.GetInt64(2));
+            }
+        }
+
+        tx.Commit();
+        return new AuditData(nodes, reservations, sums);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _tx.DisposeCommands();
+        _writer.Dispose();
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<SqliteConnection> OpenReadAsync(CancellationToken ct)
+    {
+        var c = new SqliteConnection(_connectionString);
+        await c.OpenAsync(ct).ConfigureAwait(false);
+        return c;
+    }
+
+    private static void Execute(SqliteConnection c, string sql)
+    {
+        using var cmd = new SqliteCommand(sql, c);
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Adds every ancestor not yet in <paramref name="nodes"/>, level by level.</summary>
+    internal static void LoadAncestors(SqliteConnection c, SqliteTransaction? tx, List<CapacityNode> nodes)
+    {
+        var known = nodes.Select(n => n.Id).ToHashSet();
+        var missing = nodes.SelectMany(n => n.ParentIds).Where(known.Add).ToList();
+        using var cmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))", c, tx);
+        var ids = cmd.Parameters.Add("$ids", SqliteType.Text);
+        while (missing.Count > 0)
+        {
+            ids.Value = IdArray(missing);
+            var found = ReadCapacities(cmd);
+            nodes.AddRange(found);
+            missing = found.SelectMany(n => n.ParentIds).Where(known.Add).ToList();
+        }
+    }
+
+    internal static List<CapacityNode> ReadCapacities(SqliteCommand cmd)
+    {
+        using var r = cmd.ExecuteReader();
+        var nodes = new List<CapacityNode>();
+        while (r.Read())
+        {
+            nodes.Add(new CapacityNode
+            {
+                Id = Id(r.GetString(0)),
+                TenantId = Id(r.GetString(1)),
+                EventId = r.GetString(2),
+                ScheduleId = r.IsDBNull(3) ? null : r.GetString(3),
+                SectionName = r.GetString(4),
+                SectionCode = r.IsDBNull(5) ? null : r.GetString(5),
+                Total = r.IsDBNull(6) ? null : r.GetInt32(6),
+                ParentIds = Ids(r.GetString(7)),
+                IsActive = r.GetInt64(8) != 0,
+                Reserved = r.GetInt64(9),
+                Sold = r.GetInt64(10),
+                CreatedAt = Time(r.GetInt64(11)),
+                UpdatedAt = Time(r.GetInt64(12)),
+            });
+        }
+
+        return nodes;
+    }
+
+    internal static Reservation ReadReservation(SqliteDataReader r) => new(
+        Id(r.GetString(0)),
+        Id(r.GetString(1)),
+        (ReservationStatus)r.GetInt32(2),
+        Items(r.GetString(3)),
+        Time(r.GetInt64(4)),
+        Time(r.GetInt64(5)),
+        r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
+        r.IsDBNull(7) ? null : Time(r.GetInt64(7)));
+
+    internal static PriceEntry ReadPrice(SqliteDataReader r) => new(
+        Id(r.GetString(0)),
+        Id(r.GetString(1)),
+        Id(r.GetString(2)),
+        r.GetString(3),
+        Money(r.GetString(4)),
+        r.IsDBNull(5) ? null : Money(r.GetString(5)),
+        Money(r.GetString(6)),
+        Money(r.GetString(7)),
+        Money(r.GetString(8)),
+        r.GetString(9),
+        Time(r.GetInt64(10)),
+        Time(r.GetInt64(11)));
+
+    internal const string SelectCapacities = $"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))";
+    internal const string SelectReservations = $"SELECT {ReservationColumns} FROM reservations WHERE id IN (SELECT value FROM json_each($ids))";
+    internal const string SelectPrices = $"SELECT {PriceColumns} FROM pricing WHERE id IN (SELECT value FROM json_each($ids))";
+}

@@ -1,0 +1,246 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Microsoft.Data.Sqlite;
+using static Capacity.Engine.RowFormat;
+
+namespace Capacity.Storage.Sqlite;
+
+/// <summary>
+/// The engine's batch transaction on the writer connection. One instance lives as long as the
+/// store and is reused batch after batch, with its statements prepared once: the engine runs one
+/// batch at a time, so there is never more than one in use.
+/// </summary>
+internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWriteTransaction
+{
+    private readonly Dictionary<string, SqliteCommand> _commands = [];
+    private SqliteTransaction? _tx;
+
+    public void Begin()
+    {
+        if (_tx is not null)
+        {
+            throw new InvalidOperationException("A batch transaction is already open.");
+        }
+
+        // BEGIN IMMEDIATE: take the write lock up front, so nothing read here can change before commit.
+        _tx = connection.BeginTransaction(deferred: false);
+    }
+
+    public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
+        var capacityIds = new HashSet<Guid>(keys.Capacities);
+        if (keys.Reservations.Count > 0)
+        {
+            var cmd = Command(SqliteStore.SelectReservations, "$ids");
+            cmd.Parameters[0].Value = IdArray(keys.Reservations);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var reservation = SqliteStore.ReadReservation(r);
+                ws.Load(reservation);
+                foreach (var item in reservation.Items)
+                {
+                    capacityIds.Add(item.CapacityId);
+                }
+            }
+        }
+
+        if (keys.Prices.Count > 0)
+        {
+            var cmd = Command(SqliteStore.SelectPrices, "$ids");
+            cmd.Parameters[0].Value = IdArray(keys.Prices);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                ws.Load(SqliteStore.ReadPrice(r));
+            }
+        }
+
+        if (capacityIds.Count > 0)
+        {
+            var cmd = Command(SqliteStore.SelectCapacities, "$ids");
+            cmd.Parameters[0].Value = IdArray(capacityIds);
+            var nodes = SqliteStore.ReadCapacities(cmd);
+            SqliteStore.LoadAncestors(connection, _tx, nodes);
+            foreach (var node in nodes)
+            {
+                ws.Load(node);
+            }
+        }
+
+        if (keys.Tenants.Count > 0)
+        {
+            var cmd = Command("SELECT id, name, created_at FROM tenants WHERE id IN (SELECT value FROM json_each($ids))", "$ids");
+            cmd.Parameters[0].Value = IdArray(keys.Tenants);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                ws.Load(new Tenant(Id(r.GetString(0)), r.GetString(1), Time(r.GetInt64(2))));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct)
+    {
+        var cmd = Command(
+            "SELECT tenant_id, key, method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = $t AND key = $k",
+            "$t", "$k");
+        foreach (var key in keys)
+        {
+            cmd.Parameters[0].Value = Id(key.TenantId);
+            cmd.Parameters[1].Value = key.Key;
+            using var r = cmd.ExecuteReader();
+            if (r.Read())
+            {
+                into[key] = new IdempotencyRecord(
+                    Id(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4),
+                    r.GetInt32(5), (byte[])r.GetValue(6), r.IsDBNull(7) ? null : r.GetString(7), Time(r.GetInt64(8)));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
+    {
+        foreach (var t in ws.NewTenants)
+        {
+            Run(Command("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), Id(t.Id), t.Name, Time(t.CreatedAt));
+        }
+
+        foreach (var k in ws.NewKeys)
+        {
+            Run(Command("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), k.KeyHash, Id(k.TenantId), Time(k.CreatedAt));
+        }
+
+        foreach (var n in ws.NewCapacities)
+        {
+            Run(
+                Command(
+                    "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13"),
+                Id(n.Id), Id(n.TenantId), n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, Ids(n.ParentIds), n.IsActive ? 1 : 0,
+                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt));
+        }
+
+        foreach (var n in ws.ChangedCapacities)
+        {
+            Run(
+                Command(
+                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8 WHERE id = $1",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
+                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt));
+        }
+
+        foreach (var p in ws.NewPrices)
+        {
+            Run(
+                Command(
+                    "INSERT INTO pricing (id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12"),
+                Id(p.Id), Id(p.TenantId), Id(p.CapacityId), p.Name, Money(p.BasePrice), p.CurrentPrice is { } cp ? Money(cp) : null,
+                Money(p.ServiceFee), Money(p.FacilityFee), Money(p.TaxRate), p.Currency, Time(p.CreatedAt), Time(p.UpdatedAt));
+        }
+
+        foreach (var p in ws.ChangedPrices)
+        {
+            Run(
+                Command(
+                    "UPDATE pricing SET name = $2, base_price = $3, current_price = $4, service_fee = $5, facility_fee = $6, tax_rate = $7, currency = $8, updated_at = $9 WHERE id = $1",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
+                Id(p.Id), p.Name, Money(p.BasePrice), p.CurrentPrice is { } cp ? Money(cp) : null,
+                Money(p.ServiceFee), Money(p.FacilityFee), Money(p.TaxRate), p.Currency, Time(p.UpdatedAt));
+        }
+
+        foreach (var r in ws.NewReservations)
+        {
+            Run(
+                Command(
+                    "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
+                Id(r.Id), Id(r.TenantId), (int)r.Status, Items(r.Items), Time(r.CreatedAt), Time(r.ExpiresAt),
+                r.ConfirmedAt is { } ca ? Time(ca) : null, r.EndedAt is { } ea ? Time(ea) : null);
+        }
+
+        foreach (var r in ws.ChangedReservations)
+        {
+            Run(
+                Command("UPDATE reservations SET status = $2, expires_at = $3, confirmed_at = $4, ended_at = $5 WHERE id = $1", "$1", "$2", "$3", "$4", "$5"),
+                Id(r.Id), (int)r.Status, Time(r.ExpiresAt), r.ConfirmedAt is { } ca ? Time(ca) : null, r.EndedAt is { } ea ? Time(ea) : null);
+        }
+
+        var ledger = Command(
+            "INSERT INTO ledger (tenant_id, event_id, capacity_id, reservation_id, kind, reserved_delta, sold_delta, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8");
+        foreach (var e in ws.Ledger)
+        {
+            Run(ledger, Id(e.TenantId), e.EventId, Id(e.CapacityId), Id(e.ReservationId), (int)e.Kind, e.ReservedDelta, e.SoldDelta, Time(e.At));
+        }
+
+        foreach (var rec in records)
+        {
+            Run(
+                Command(
+                    "INSERT INTO idempotency (tenant_id, key, method, path, request_hash, status, body, location, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
+                Id(rec.TenantId), rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.Status, rec.Body, rec.Location, Time(rec.CreatedAt));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task CommitAsync(CancellationToken ct)
+    {
+        _tx!.Commit();
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        // Without a commit this rolls back: a failed batch leaves nothing behind.
+        _tx?.Dispose();
+        _tx = null;
+        return ValueTask.CompletedTask;
+    }
+
+    public void DisposeCommands()
+    {
+        foreach (var cmd in _commands.Values)
+        {
+            cmd.Dispose();
+        }
+
+        _commands.Clear();
+    }
+
+    private SqliteCommand Command(string sql, params string[] parameters)
+    {
+        if (!_commands.TryGetValue(sql, out var cmd))
+        {
+            cmd = new SqliteCommand(sql, connection);
+            foreach (var p in parameters)
+            {
+                cmd.Parameters.Add(new SqliteParameter(p, null));
+            }
+
+            _commands[sql] = cmd;
+        }
+
+        cmd.Transaction = _tx;
+        return cmd;
+    }
+
+    private static void Run(SqliteCommand cmd, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
+        cmd.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,186 @@
+namespace Capacity.Core.Tests;
+
+/// <summary>
+/// One working set fed commands in order, as the engine would, plus what a test needs around it: a
+/// clock, the ids of every row created or loaded (the working set cannot enumerate its rows), and
+/// the ledger accumulated across steps so that its sums can be compared with the counters.
+/// </summary>
+internal sealed class Scenario
+{
+    public static readonly Guid TenantA = new("aaaaaaaa-0000-0000-0000-000000000001");
+    public static readonly Guid TenantB = new("bbbbbbbb-0000-0000-0000-000000000002");
+    public static readonly DateTimeOffset Start = new(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private readonly List<Guid> _capacityIds = [];
+    private readonly List<Guid> _reservationIds = [];
+    private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
+    private readonly List<LedgerEntry> _ledger = [];
+    private int _nextId;
+
+    public WorkingSet Ws { get; } = new();
+    public DateTimeOffset Now { get; set; } = Start;
+    public CoreLimits Limits { get; init; } = CoreLimits.Default;
+    public Guid Tenant { get; set; } = TenantA;
+    public string EventId { get; set; } = "evt-1";
+
+    /// <summary>Every ledger entry appended so far, in order.</summary>
+    public IReadOnlyList<LedgerEntry> Ledger => _ledger;
+
+    /// <summary>The ledger entries appended by the last command.</summary>
+    public IReadOnlyList<LedgerEntry> LastLedger { get; private set; } = [];
+
+    public IReadOnlyList<CapacityNode> Nodes => [.. _capacityIds.Select(id => Ws.FindCapacity(id)!)];
+    public IReadOnlyList<Reservation> Reservations => [.. _reservationIds.Select(id => Ws.FindReservation(id)!)];
+
+    /// <summary>A fresh, deterministic id.</summary>
+    public Guid NewId()
+    {
+        _nextId++;
+        return new Guid(_nextId, 0x5c, 0x5c, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    public void Advance(TimeSpan by) => Now += by;
+
+    public void AdvanceMinutes(double minutes) => Now = Now.AddMinutes(minutes);
+
+    /// <summary>Decides one command, records the new rows and the ledger it appended, and accepts the changes.</summary>
+    public Outcome Do(Command command)
+    {
+        var outcome = Decider.Decide(Ws, command, Now, Limits);
+        _capacityIds.AddRange(Ws.NewCapacities.Select(n => n.Id));
+        _reservationIds.AddRange(Ws.NewReservations.Select(r => r.Id));
+        LastLedger = [.. Ws.Ledger];
+        foreach (var e in Ws.Ledger)
+        {
+            _ledger.Add(e);
+            var (r, s) = _ledgerSums.GetValueOrDefault(e.CapacityId);
+            _ledgerSums[e.CapacityId] = (r + e.ReservedDelta, s + e.SoldDelta);
+        }
+
+        Ws.AcceptChanges();
+        return outcome;
+    }
+
+    /// <summary>Loads a row as the store has it; its counters count as already in the ledger.</summary>
+    public void Load(CapacityNode node)
+    {
+        Ws.Load(node);
+        _capacityIds.Add(node.Id);
+        _ledgerSums[node.Id] = (node.Reserved, node.Sold);
+    }
+
+    public void Load(Reservation reservation)
+    {
+        Ws.Load(reservation);
+        _reservationIds.Add(reservation.Id);
+    }
+
+    // ---- capacities ----
+
+    public CreateCapacity CreateCommand(int? total, Guid[]? parents = null, string name = "Section", CapacityMode? mode = null, bool active = true, Guid? tenant = null) =>
+        new(tenant ?? Tenant, NewId(), EventId, null, name, null, total, parents ?? [], active, mode);
+
+    public Guid Create(int? total, Guid[]? parents = null, string name = "Section", bool active = true, Guid? tenant = null)
+    {
+        var command = CreateCommand(total, parents, name, null, active, tenant);
+        var outcome = Do(command);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"creating {name} answered {outcome.Code}: {outcome.Detail}");
+        return command.Id;
+    }
+
+    public Guid Own(int total, string name = "Own") => Create(total, null, name);
+
+    public Guid Capped(int total, params Guid[] parents) => Create(total, parents, "Capped");
+
+    public Guid Shared(params Guid[] parents) => Create(null, parents, "Shared");
+
+    public Guid Unlimited(string name = "Unlimited") => Create(null, null, name);
+
+    public Outcome Resize(Guid id, int? total, Guid? tenant = null) =>
+        Do(new UpdateCapacity(tenant ?? Tenant, id, Change<string>.Keep, Change<string?>.Keep, Change<int?>.To(total), Change<bool>.Keep));
+
+    public Outcome SetActive(Guid id, bool active, Guid? tenant = null) =>
+        Do(new UpdateCapacity(tenant ?? Tenant, id, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.To(active)));
+
+    public CapacityNode Node(Guid id) => Ws.FindCapacity(id) ?? throw new InvalidOperationException($"capacity {id} is not in the working set");
+
+    public long? Available(Guid id) => Graph.Available(Node(id), Ws);
+
+    // ---- prices ----
+
+    public Guid Price(Guid capacityId, decimal basePrice, decimal? currentPrice = null, string currency = "EUR", decimal serviceFee = 0m, decimal facilityFee = 0m, decimal taxRate = 0m, Guid? tenant = null)
+    {
+        var id = NewId();
+        var outcome = Do(new CreatePrice(tenant ?? Tenant, id, capacityId, "Standard", basePrice, currentPrice, serviceFee, facilityFee, taxRate, currency));
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"creating a price answered {outcome.Code}: {outcome.Detail}");
+        return id;
+    }
+
+    public Outcome SetCurrentPrice(Guid priceId, decimal? currentPrice, Guid? tenant = null) =>
+        Do(new UpdatePrice(tenant ?? Tenant, priceId, Change<string>.Keep, Change<decimal>.Keep, Change<decimal?>.To(currentPrice), Change<decimal>.Keep, Change<decimal>.Keep, Change<decimal>.Keep, Change<string>.Keep));
+
+    // ---- reservations ----
+
+    public PlaceHold HoldCommand(int minutes, params HoldItem[] items) => new(Tenant, NewId(), items, minutes);
+
+    public Outcome Hold(params (Guid Capacity, int Quantity)[] items) => HoldFor(15, items);
+
+    public Outcome HoldFor(int minutes, params (Guid Capacity, int Quantity)[] items) =>
+        Do(HoldCommand(minutes, [.. items.Select(i => new HoldItem(i.Capacity, i.Quantity, null))]));
+
+    public Guid HoldOk(params (Guid Capacity, int Quantity)[] items) => HoldOkFor(15, items);
+
+    public Guid HoldOkFor(int minutes, params (Guid Capacity, int Quantity)[] items)
+    {
+        var outcome = HoldFor(minutes, items);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"hold answered {outcome.Code}: {outcome.Detail}");
+        return outcome.Reservation!.Id;
+    }
+
+    public Outcome Confirm(Guid id, Guid? tenant = null) => Do(new TransitionReservation(tenant ?? Tenant, id, Transition.Confirm));
+
+    public Outcome Release(Guid id, Guid? tenant = null) => Do(new TransitionReservation(tenant ?? Tenant, id, Transition.Release));
+
+    public Outcome Cancel(Guid id, Guid? tenant = null) => Do(new TransitionReservation(tenant ?? Tenant, id, Transition.Cancel));
+
+    public Outcome Extend(Guid id, int minutes, Guid? tenant = null) => Do(new ExtendReservation(tenant ?? Tenant, id, minutes));
+
+    public Outcome ExpireDue(params Guid[] ids) => Do(new ExpireDue(ids));
+
+    public Reservation Reservation(Guid id) => Ws.FindReservation(id) ?? throw new InvalidOperationException($"reservation {id} is not in the working set");
+
+    // ---- checks ----
+
+    /// <summary>A picture of every counter, reservation and the ledger length, to show that a refused command changed nothing.</summary>
+    public string Snapshot()
+    {
+        var nodes = string.Join("; ", Nodes.Select(n => $"{n.Id}:{n.Total}/{n.Reserved}/{n.Sold}/{n.IsActive}"));
+        var reservations = string.Join("; ", Reservations.Select(r => $"{r.Id}:{r.Status}/{r.ExpiresAt:O}"));
+        return $"nodes[{nodes}] reservations[{reservations}] capacities={Ws.CapacityCount} ledger={_ledger.Count}";
+    }
+
+    /// <summary>
+    /// What must hold after every step: the invariants, the ledger sums equal to the counters, and
+    /// every ledger entry a single nonzero change to one node of the right tenant and event.
+    /// </summary>
+    public void AssertConsistent()
+    {
+        var nodes = Nodes;
+        var violations = Invariants.Check(nodes, Reservations);
+        Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
+        var ledger = Invariants.CheckLedger(nodes, _ledgerSums);
+        Assert.True(ledger.Count == 0, "ledger: " + string.Join(Environment.NewLine, ledger));
+        foreach (var e in _ledger)
+        {
+            var node = Node(e.CapacityId);
+            Assert.Equal(node.TenantId, e.TenantId);
+            Assert.Equal(node.EventId, e.EventId);
+            Assert.True(e.ReservedDelta != 0 || e.SoldDelta != 0, $"ledger entry {e} changes nothing");
+        }
+
+        foreach (var n in nodes)
+        {
+            Assert.True(n.Total is null || n.Reserved + n.Sold <= n.Total, $"capacity {n.SectionName} is oversold");
+        }
+    }
+}
