@@ -477,9 +477,13 @@ public sealed class HoldTests
         var retry = first with { Items = [new HoldItem(pool, 3, null)] };
         var thrown = Record.Exception(() => s.Do(retry));
 
-        Assert.Null(thrown);
+        // Checked before the exception so that a failure shows the damage: the pool was charged for a
+        // hold that was never recorded.
+        Assert.Equal(2, s.Node(pool).Reserved);
         Assert.Equal(before, s.Snapshot());
+        Assert.Null(thrown);
         Assert.Equal(8, s.Available(pool));
+        Assert.Equal(2, s.Reservation(first.ReservationId).Items[0].Quantity);
         s.AssertConsistent();
     }
 }

@@ -1,0 +1,20 @@
+using Capacity.Core;
+
+namespace Capacity.Engine;
+
+public sealed record AuditReport(bool Ok, int Capacities, int LiveReservations, IReadOnlyList<string> Violations);
+
+public static class Audit
+{
+    /// <summary>
+    /// Recomputes every counter twice, from the ledger and from the live holds, and checks the
+    /// per-pool limits. One consistent read of the store; decides nothing.
+    /// </summary>
+    public static async Task<AuditReport> RunAsync(ICapacityStore store, CancellationToken ct)
+    {
+        var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
+        var violations = Invariants.Check(data.Capacities, data.LiveReservations);
+        violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
+        return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveReservations.Count, violations);
+    }
+}

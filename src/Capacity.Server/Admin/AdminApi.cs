@@ -1,0 +1,82 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Admin;
+
+public sealed record CreateTenantRequest
+{
+    public required string Name { get; init; }
+}
+
+/// <summary><c>api_key</c> is shown once, here; a replay of the request shows null, because only its hash is kept.</summary>
+public sealed record TenantKeyResponse(Guid TenantId, string Name, string? ApiKey);
+
+public sealed record VerifyResponse(bool Ok, int Capacities, int LiveReservations, string[] Violations);
+
+/// <summary>Operator routes, for the admin key only.</summary>
+public static class AdminApi
+{
+    public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/admin").RequireAccess(Access.Admin).WithTags("Admin");
+        group.MapPost("/tenants", CreateTenant);
+        group.MapPost("/tenants/{id}/keys", IssueKey);
+        group.MapGet("/verify", Verify);
+        return group;
+    }
+
+    private static async Task<Results<Created<TenantKeyResponse>, ProblemHttpResult, StoredResult>> CreateTenant(
+        HttpContext context, Writes writes, ServerOptions options)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateTenantRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        var key = Authenticator.NewKey(Authenticator.TenantKeyPrefix);
+        var command = new CreateTenant(Guid.CreateVersion7(), request!.Name, Authenticator.Hash(key));
+        return await writes.ExecuteAsync(context, Guid.Empty, bytes, command, o => Answer(o, key), o => Answer(o, null));
+    }
+
+    private static async Task<Results<Created<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(
+        string id, HttpContext context, Writes writes, ServerOptions options)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        if (RequestBody.RequireEmpty(bytes) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (!Guid.TryParse(id, out var tenantId))
+        {
+            return ApiErrors.NotFound($"Tenant {id} was not found.");
+        }
+
+        var key = Authenticator.NewKey(Authenticator.TenantKeyPrefix);
+        var command = new AddApiKey(tenantId, Authenticator.Hash(key));
+        return await writes.ExecuteAsync(context, Guid.Empty, bytes, command, o => Answer(o, key), o => Answer(o, null));
+    }
+
+    private static Results<Created<TenantKeyResponse>, ProblemHttpResult> Answer(Outcome o, string? key) =>
+        o.Succeeded ? TypedResults.Created($"/admin/tenants/{o.Tenant!.Id}", new TenantKeyResponse(o.Tenant.Id, o.Tenant.Name, key)) : ApiErrors.FromOutcome(o);
+
+    private static async Task<Ok<VerifyResponse>> Verify(ICapacityStore store, CancellationToken ct)
+    {
+        var report = await Audit.RunAsync(store, ct);
+        return TypedResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
+    }
+}

@@ -1,0 +1,233 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Capacities;
+
+/// <summary>Capacities: create, read, resize and check. Counters are never writable here.</summary>
+public static class CapacityApi
+{
+    public static RouteGroupBuilder MapCapacities(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Capacities");
+        group.MapPost("/events/{eventId}/capacity", Create);
+        group.MapGet("/events/{eventId}/capacity", List);
+        group.MapGet("/events/{eventId}/capacity/total", Totals);
+        group.MapGet("/capacity/{id}", Get);
+        group.MapPut("/capacity/{id}", Update);
+        group.MapPost("/capacity/{id}/check", Check);
+        return group;
+    }
+
+    private static async Task<Results<Created<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
+        string eventId, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        if (!Rules.IsValidEventId(eventId))
+        {
+            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateCapacityRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        CapacityMode? mode = null;
+        if (request!.Mode is not null)
+        {
+            if (!Enum.TryParse<CapacityMode>(request.Mode, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(request.Mode, out _))
+            {
+                return ApiErrors.Validation("mode", "mode must be one of own, capped, shared, unlimited.");
+            }
+
+            mode = parsed;
+        }
+
+        var command = new CreateCapacity(
+            caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
+            request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode);
+        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Created);
+    }
+
+    internal static Results<Created<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
+        o.Succeeded ? TypedResults.Created($"/capacity/{o.Capacity!.Id}", CapacityResponse.From(o.Capacity)) : ApiErrors.FromOutcome(o);
+
+    private static async Task<Results<Ok<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    {
+        if (!Rules.IsValidEventId(eventId))
+        {
+            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+        }
+
+        var nodes = await store.GetEventCapacitiesAsync(caller.TenantId, eventId, ct);
+        var lookup = new NodeLookup(nodes);
+        var scratch = new List<CapacityNode>();
+        var views = nodes.Where(n => n.EventId == eventId).Select(n => CapacityResponse.From(Graph.View(n, lookup, scratch))).ToArray();
+        return TypedResults.Ok(new CapacityListResponse(views));
+    }
+
+    /// <summary>
+    /// Totals over the event's roots (capacities without parents): each pool counts once, where the
+    /// seed summed every section and counted shared pools twice.
+    /// </summary>
+    private static async Task<Results<Ok<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    {
+        if (!Rules.IsValidEventId(eventId))
+        {
+            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+        }
+
+        var nodes = await store.GetEventCapacitiesAsync(caller.TenantId, eventId, ct);
+        long total = 0, available = 0, reserved = 0, sold = 0;
+        var hasUnlimited = false;
+        foreach (var root in nodes.Where(n => n.EventId == eventId && n.ParentIds.Length == 0))
+        {
+            reserved += root.Reserved;
+            sold += root.Sold;
+            if (root.Total is { } t)
+            {
+                total += t;
+                available += root.Headroom!.Value;
+            }
+            else
+            {
+                hasUnlimited = true;
+            }
+        }
+
+        return TypedResults.Ok(new CapacityTotalsResponse(eventId, total, available, reserved, sold, hasUnlimited));
+    }
+
+    private static async Task<Results<Ok<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    {
+        var view = await Load(id, caller, store, ct);
+        return view is null ? NotFound(id) : TypedResults.Ok(CapacityResponse.From(view));
+    }
+
+    private static async Task<Results<Ok<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
+        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        if (!Guid.TryParse(id, out var capacityId))
+        {
+            return NotFound(id);
+        }
+
+        if (!PatchReader.TryOpen(bytes, out var document, out var error))
+        {
+            return ApiErrors.Validation("body", error!);
+        }
+
+        using (document)
+        {
+            var reader = new PatchReader();
+            Change<string> name = default;
+            Change<string?> code = default;
+            Change<int?> total = default;
+            Change<bool> active = default;
+            foreach (var p in document!.RootElement.EnumerateObject())
+            {
+                switch (p.Name)
+                {
+                    case "section_name": name = reader.String(p); break;
+                    case "section_code": code = reader.NullableString(p); break;
+                    case "total_capacity": total = reader.NullableInt(p); break;
+                    case "is_active": active = reader.Bool(p); break;
+                    case "available_capacity" or "reserved_capacity" or "sold_count":
+                        reader.Fail(p.Name, $"{p.Name} is a counter: it changes only through holds, confirmations and releases.");
+                        break;
+                    default: reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are section_name, section_code, total_capacity and is_active."); break;
+                }
+            }
+
+            if (reader.Errors.Count > 0)
+            {
+                return ApiErrors.Validation(reader.Errors);
+            }
+
+            var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active);
+            return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Updated);
+        }
+    }
+
+    private static Results<Ok<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
+        o.Succeeded ? TypedResults.Ok(CapacityResponse.From(o.Capacity!)) : ApiErrors.FromOutcome(o);
+
+    /// <summary>
+    /// A read: it answers from the last committed state and decides nothing, so a "yes" here is
+    /// advice, and only a hold takes the tickets.
+    /// </summary>
+    private static async Task<Results<Ok<CheckResponse>, ProblemHttpResult>> Check(
+        string id, TenantCaller caller, HttpContext context, ICapacityStore store, ServerOptions options, Core.CoreLimits limits)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CheckRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (request!.Quantity < 1 || request.Quantity > limits.MaxQuantityPerItem)
+        {
+            return ApiErrors.InvalidQuantity($"Quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+        }
+
+        if (!Guid.TryParse(id, out var capacityId))
+        {
+            return NotFound(id);
+        }
+
+        var nodes = await store.GetCapacitiesAsync(caller.TenantId, [capacityId], context.RequestAborted);
+        var node = nodes.FirstOrDefault(n => n.Id == capacityId);
+        if (node is null)
+        {
+            return NotFound(id);
+        }
+
+        var lookup = new NodeLookup(nodes);
+        var closure = new List<CapacityNode>();
+        var available = Graph.Available(node, lookup, closure);
+        var active = closure.All(n => n.IsActive);
+        return TypedResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
+    }
+
+    internal static async Task<CapacityView?> Load(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var capacityId))
+        {
+            return null;
+        }
+
+        var nodes = await store.GetCapacitiesAsync(caller.TenantId, [capacityId], ct);
+        var node = nodes.FirstOrDefault(n => n.Id == capacityId);
+        return node is null ? null : Graph.View(node, new NodeLookup(nodes));
+    }
+
+    internal static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Capacity {id} was not found.");
+}
+
+/// <summary>A lookup over rows a read loaded.</summary>
+internal sealed class NodeLookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
+{
+    private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
+
+    public CapacityNode? FindCapacity(Guid id) => _byId.GetValueOrDefault(id);
+}

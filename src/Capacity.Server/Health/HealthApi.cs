@@ -1,0 +1,38 @@
+using Capacity.Engine;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Health;
+
+public sealed record HealthResponse(string Status);
+
+/// <summary>Liveness (the process answers) and readiness (the database answers and its schema is current).</summary>
+public static class HealthApi
+{
+    public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").RequireAccess(Access.Anonymous).WithTags("Health");
+        group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")));
+        group.MapGet("/readyz", Ready);
+        return group;
+    }
+
+    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> Ready(ICapacityStore store, CancellationToken ct)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            if (await store.IsReadyAsync(timeout.Token))
+            {
+                return TypedResults.Ok(new HealthResponse("ready"));
+            }
+
+            return ApiErrors.ServiceUnavailable("The database schema is not current.");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return ApiErrors.ServiceUnavailable("The database does not answer.");
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Capacity.Core;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// Every failure the API can answer, one factory each, with a stable <c>code</c> and <c>type</c>.
+/// Clients branch on <c>code</c>; <c>detail</c> is for people.
+/// </summary>
+public static class ApiErrors
+{
+    public static ProblemHttpResult Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    public static ProblemHttpResult Validation(IDictionary<string, string[]> errors) =>
+        Problem(400, "VALIDATION_ERROR", "The request is not valid.", string.Join(" ", errors.SelectMany(e => e.Value)), new() { ["errors"] = errors });
+
+    public static ProblemHttpResult InvalidQuantity(string detail) => Problem(400, "INVALID_QUANTITY", "The quantity is not valid.", detail);
+
+    public static ProblemHttpResult Unauthorized(string detail) => Problem(401, "UNAUTHORIZED", "Authentication is required.", detail);
+
+    public static ProblemHttpResult Forbidden(string detail) => Problem(403, "FORBIDDEN", "This credential may not use this route.", detail);
+
+    public static ProblemHttpResult NotFound(string detail) => Problem(404, "NOT_FOUND", "The resource was not found.", detail);
+
+    public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(405, "METHOD_NOT_ALLOWED", "The method is not allowed on this route.", detail);
+
+    public static ProblemHttpResult InsufficientCapacity(string detail, long? available) =>
+        Problem(409, "INSUFFICIENT_CAPACITY", "Not enough capacity.", detail, new() { ["available_capacity"] = available });
+
+    public static ProblemHttpResult CapacityInactive(string detail) => Problem(409, "CAPACITY_INACTIVE", "The capacity is inactive.", detail);
+
+    public static ProblemHttpResult BelowCommitted(string detail) => Problem(409, "CAPACITY_BELOW_COMMITTED", "The capacity cannot shrink below what is held and sold.", detail);
+
+    public static ProblemHttpResult ReservationExpired(string detail) => Problem(409, "RESERVATION_EXPIRED", "The reservation has expired.", detail);
+
+    public static ProblemHttpResult ReservationNotActive(string detail) => Problem(409, "RESERVATION_NOT_ACTIVE", "The reservation is not in a state that allows this.", detail);
+
+    public static ProblemHttpResult ExtensionLimit(string detail) => Problem(409, "RESERVATION_EXTENSION_LIMIT", "The reservation cannot be extended that far.", detail);
+
+    public static ProblemHttpResult IdempotencyInProgress() =>
+        Problem(409, "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still in progress.", "Retry shortly to receive its answer.");
+
+    public static ProblemHttpResult IdempotencyKeyReused() =>
+        Problem(422, "IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used for a different request.", "The key was first used with another method, path or body; use a new key for a new request.");
+
+    public static ProblemHttpResult PayloadTooLarge(long limit) =>
+        Problem(413, "PAYLOAD_TOO_LARGE", "The request body is too large.", $"Request bodies are limited to {limit} bytes.");
+
+    public static ProblemHttpResult ServiceUnavailable(string detail) => Problem(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable.", detail);
+
+    public static ProblemHttpResult Internal() => Problem(500, "INTERNAL_ERROR", "An unexpected error occurred.", "The error was logged.");
+
+    /// <summary>Translates a refused core decision into its problem.</summary>
+    public static ProblemHttpResult FromOutcome(Outcome o) => o.Code switch
+    {
+        OutcomeCode.Invalid => Validation(o.Field ?? "body", o.Detail ?? "Invalid value."),
+        OutcomeCode.InvalidQuantity => InvalidQuantity(o.Detail ?? "Invalid quantity."),
+        OutcomeCode.NotFound => NotFound(o.Detail ?? "Not found."),
+        OutcomeCode.InsufficientCapacity => InsufficientCapacity(o.Detail ?? "Not enough capacity.", o.Available),
+        OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive."),
+        OutcomeCode.BelowCommitted => BelowCommitted(o.Detail ?? "Below committed."),
+        OutcomeCode.ReservationExpired => ReservationExpired(o.Detail ?? "Expired."),
+        OutcomeCode.ReservationNotActive => ReservationNotActive(o.Detail ?? "Not active."),
+        OutcomeCode.ExtensionLimit => ExtensionLimit(o.Detail ?? "Extension limit."),
+        _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
+    };
+
+    private static ProblemHttpResult Problem(int status, string code, string title, string detail, Dictionary<string, object?>? extensions = null)
+    {
+        var problem = new ProblemDetails
+        {
+            Type = "/problems/" + code.ToLowerInvariant().Replace('_', '-'),
+            Title = title,
+            Status = status,
+            Detail = detail,
+        };
+        problem.Extensions["code"] = code;
+        if (extensions is not null)
+        {
+            foreach (var (k, v) in extensions)
+            {
+                problem.Extensions[k] = v;
+            }
+        }
+
+        return TypedResults.Problem(problem);
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.Json.Serialization;
+using Capacity.Server.Admin;
+using Capacity.Server.Capacities;
+using Capacity.Server.Ledger;
+using Capacity.Server.Pricing;
+using Capacity.Server.Reservations;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// Source-generated serialisation for every request and response: no reflection on the hot path.
+/// Requests are strict: unknown fields, nulls where a value is required, and numbers that do not
+/// fit are errors (400), not silently ignored.
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(CreateCapacityRequest))]
+[JsonSerializable(typeof(CapacityResponse))]
+[JsonSerializable(typeof(CapacityListResponse))]
+[JsonSerializable(typeof(CapacityTotalsResponse))]
+[JsonSerializable(typeof(CheckRequest))]
+[JsonSerializable(typeof(CheckResponse))]
+[JsonSerializable(typeof(ReserveRequest))]
+[JsonSerializable(typeof(ReserveResponse))]
+[JsonSerializable(typeof(CreateReservationRequest))]
+[JsonSerializable(typeof(ReservationResponse))]
+[JsonSerializable(typeof(ExtendRequest))]
+[JsonSerializable(typeof(CreatePricingRequest))]
+[JsonSerializable(typeof(PricingResponse))]
+[JsonSerializable(typeof(PricingListResponse))]
+[JsonSerializable(typeof(LedgerPageResponse))]
+[JsonSerializable(typeof(CreateTenantRequest))]
+[JsonSerializable(typeof(TenantKeyResponse))]
+[JsonSerializable(typeof(VerifyResponse))]
+[JsonSerializable(typeof(Health.HealthResponse))]
+public sealed partial class AppJson : JsonSerializerContext;

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using Capacity.Engine;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Capacity.Server.Http;
+
+/// <summary>Who may call a route group.</summary>
+public enum Access
+{
+    Anonymous,
+    Tenant,
+    Admin,
+}
+
+/// <summary>The authenticated tenant, bound as a handler parameter on tenant routes.</summary>
+public sealed record TenantCaller(Guid TenantId)
+{
+    internal const string ItemKey = "capacity.tenant";
+
+    public static ValueTask<TenantCaller?> BindAsync(HttpContext context, ParameterInfo parameter) =>
+        ValueTask.FromResult(context.Items[ItemKey] as TenantCaller);
+}
+
+public sealed class AuthOptions
+{
+    /// <summary>The admin key. When unset, one is generated on first start and kept in the data directory.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>HS256 key for tenant JWTs, at least 32 bytes. When unset, JWTs are refused.</summary>
+    public string? JwtSigningKey { get; set; }
+}
+
+/// <summary>
+/// Resolves a bearer token to a tenant or the admin. API keys are looked up by their SHA-256 hash,
+/// the only form the store keeps, and compared in constant time; a resolved hash is cached, so the
+/// store is asked once per key, not once per request. Tokens are never logged.
+/// </summary>
+public sealed class Authenticator
+{
+    public const string TenantKeyPrefix = "cap_";
+    public const string AdminKeyPrefix = "capadmin_";
+
+    private readonly ICapacityStore _store;
+    private readonly byte[] _adminHash;
+    private readonly JsonWebTokenHandler _jwt = new();
+    private readonly TokenValidationParameters? _jwtParameters;
+    private readonly ConcurrentDictionary<UInt128, Guid> _keys = new();
+    private readonly ConcurrentDictionary<Guid, bool> _knownTenants = new();
+
+    public Authenticator(ICapacityStore store, string adminKey, string? jwtSigningKey)
+    {
+        _store = store;
+        _adminHash = Hash(adminKey);
+        if (!string.IsNullOrEmpty(jwtSigningKey))
+        {
+            _jwtParameters = new TokenValidationParameters
+            {
+                ValidateIssuer = false,
+                ValidateAudience = false,
+                ValidateLifetime = true,
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(jwtSigningKey)),
+                ClockSkew = TimeSpan.FromSeconds(30),
+            };
+        }
+    }
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    public static string NewKey(string prefix) => prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    public enum Kind
+    {
+        None,
+        Tenant,
+        Admin,
+    }
+
+    public async ValueTask<(Kind Kind, Guid TenantId)> AuthenticateAsync(string? authorization, CancellationToken ct)
+    {
+        if (authorization is null || !authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return (Kind.None, Guid.Empty);
+        }
+
+        var token = authorization[7..].Trim();
+        if (token.Length is 0 or > 4096)
+        {
+            return (Kind.None, Guid.Empty);
+        }
+
+        if (token.Count(c => c == '.') == 2)
+        {
+            return await ValidateJwtAsync(token).ConfigureAwait(false);
+        }
+
+        var hash = Hash(token);
+        if (CryptographicOperations.FixedTimeEquals(hash, _adminHash))
+        {
+            return (Kind.Admin, Guid.Empty);
+        }
+
+        var cacheKey = new UInt128(BitConverter.ToUInt64(hash, 0), BitConverter.ToUInt64(hash, 8));
+        if (_keys.TryGetValue(cacheKey, out var cached))
+        {
+            return (Kind.Tenant, cached);
+        }
+
+        var stored = await _store.FindApiKeyAsync(hash, ct).ConfigureAwait(false);
+        if (stored is null || !CryptographicOperations.FixedTimeEquals(stored.KeyHash, hash))
+        {
+            return (Kind.None, Guid.Empty);
+        }
+
+        _keys[cacheKey] = stored.TenantId;
+        return (Kind.Tenant, stored.TenantId);
+    }
+
+    private async ValueTask<(Kind, Guid)> ValidateJwtAsync(string token)
+    {
+        if (_jwtParameters is null)
+        {
+            return (Kind.None, Guid.Empty);
+        }
+
+        var result = await _jwt.ValidateTokenAsync(token, _jwtParameters).ConfigureAwait(false);
+        if (!result.IsValid
+            || !result.Claims.TryGetValue("tenant_id", out var claim)
+            || claim is not string text
+            || !Guid.TryParse(text, out var tenantId))
+        {
+            return (Kind.None, Guid.Empty);
+        }
+
+        if (!_knownTenants.ContainsKey(tenantId))
+        {
+            if (!await _store.TenantExistsAsync(tenantId, CancellationToken.None).ConfigureAwait(false))
+            {
+                return (Kind.None, Guid.Empty);
+            }
+
+            _knownTenants[tenantId] = true;
+        }
+
+        return (Kind.Tenant, tenantId);
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>
+/// Runs after routing, so it knows the matched route's <see cref="Access"/>. Unauthenticated is 401;
+/// the wrong kind of credential (an admin key on a tenant route, or the reverse) is 403.
+/// </summary>
+public sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var access = context.GetEndpoint()?.Metadata.GetMetadata<AccessMetadata>()?.Access ?? Access.Anonymous;
+        if (access == Access.Anonymous)
+        {
+            await next(context);
+            return;
+        }
+
+        var (kind, tenantId) = await authenticator.AuthenticateAsync(context.Request.Headers.Authorization, context.RequestAborted);
+        if (kind == Authenticator.Kind.None)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await ApiErrors.Unauthorized("Send Authorization: Bearer <api key or JWT>.").ExecuteAsync(context);
+            return;
+        }
+
+        if (access == Access.Tenant && kind != Authenticator.Kind.Tenant)
+        {
+            await ApiErrors.Forbidden("The admin key cannot use tenant routes; use a tenant API key.").ExecuteAsync(context);
+            return;
+        }
+
+        if (access == Access.Admin && kind != Authenticator.Kind.Admin)
+        {
+            await ApiErrors.Forbidden("Tenant credentials cannot use admin routes.").ExecuteAsync(context);
+            return;
+        }
+
+        if (kind == Authenticator.Kind.Tenant)
+        {
+            context.Items[TenantCaller.ItemKey] = new TenantCaller(tenantId);
+        }
+
+        await next(context);
+    }
+}
+
+public sealed record AccessMetadata(Access Access);
+
+public static class AccessExtensions
+{
+    public static TBuilder RequireAccess<TBuilder>(this TBuilder builder, Access access)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new AccessMetadata(access));
+}

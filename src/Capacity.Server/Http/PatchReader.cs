@@ -1,0 +1,123 @@
+using System.Text.Json;
+using Capacity.Core;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// Reads a PUT body field by field, because a partial update must tell "absent" (leave it) from
+/// "null" (clear it), which typed deserialisation cannot. Collects one error per bad field.
+/// </summary>
+public sealed class PatchReader
+{
+    public Dictionary<string, string[]> Errors { get; } = [];
+
+    public static bool TryOpen(byte[] body, out JsonDocument? document, out string? error)
+    {
+        document = null;
+        error = null;
+        if (body.Length == 0)
+        {
+            error = "A JSON object body is required.";
+            return false;
+        }
+
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException)
+        {
+            error = "The body is not valid JSON.";
+            return false;
+        }
+
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            document = null;
+            error = "The body must be a JSON object.";
+            return false;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in document.RootElement.EnumerateObject())
+        {
+            if (!seen.Add(p.Name))
+            {
+                document.Dispose();
+                document = null;
+                error = $"{p.Name} appears twice.";
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public void Fail(string field, string message) => Errors[field] = [message];
+
+    public Change<string> String(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.String)
+        {
+            return Change<string>.To(p.Value.GetString()!);
+        }
+
+        Fail(p.Name, $"{p.Name} must be a string.");
+        return default;
+    }
+
+    public Change<string?> NullableString(JsonProperty p) =>
+        p.Value.ValueKind == JsonValueKind.Null ? Change<string?>.To(null) : Widen(String(p));
+
+    public Change<int?> NullableInt(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.Null)
+        {
+            return Change<int?>.To(null);
+        }
+
+        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out var value))
+        {
+            return Change<int?>.To(value);
+        }
+
+        Fail(p.Name, $"{p.Name} must be a whole number or null.");
+        return default;
+    }
+
+    public Change<bool> Bool(JsonProperty p)
+    {
+        if (p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return Change<bool>.To(p.Value.GetBoolean());
+        }
+
+        Fail(p.Name, $"{p.Name} must be true or false.");
+        return default;
+    }
+
+    public Change<decimal> Decimal(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDecimal(out var value))
+        {
+            return Change<decimal>.To(value);
+        }
+
+        Fail(p.Name, $"{p.Name} must be a number.");
+        return default;
+    }
+
+    public Change<decimal?> NullableDecimal(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.Null)
+        {
+            return Change<decimal?>.To(null);
+        }
+
+        var d = Decimal(p);
+        return d.IsSet ? Change<decimal?>.To(d.Value) : default;
+    }
+
+    private static Change<string?> Widen(Change<string> c) => c.IsSet ? Change<string?>.To(c.Value) : default;
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// Reads request bodies by hand rather than through parameter binding: the raw bytes are needed
+/// for the Idempotency-Key hash, and every malformed body must become a 400 problem that names
+/// the field, never a 500 or a bare 400 with no body.
+/// </summary>
+public static partial class RequestBody
+{
+    public static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long limit, CancellationToken ct)
+    {
+        if (request.ContentLength > limit)
+        {
+            return ([], ApiErrors.PayloadTooLarge(limit));
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return ([], ApiErrors.PayloadTooLarge(limit));
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return (buffer.ToArray(), null);
+    }
+
+    /// <summary>Parses a JSON object body. Unknown fields, wrong types and overflow are 400s.</summary>
+    public static (T? Value, ProblemHttpResult? Problem) Parse<T>(byte[] bytes, JsonTypeInfo<T> type)
+        where T : class
+    {
+        if (bytes.Length == 0)
+        {
+            return (null, ApiErrors.Validation("body", "A JSON object body is required."));
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize(bytes, type);
+            return value is null ? (null, ApiErrors.Validation("body", "The body must be a JSON object.")) : (value, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, ApiErrors.Validation(FieldOf(ex), Explain(ex)));
+        }
+    }
+
+    /// <summary>Confirm, release and cancel take no fields: an empty body or <c>{}</c>.</summary>
+    public static ProblemHttpResult? RequireEmpty(byte[] bytes)
+    {
+        if (bytes.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && !doc.RootElement.EnumerateObject().Any())
+            {
+                return null;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return ApiErrors.Validation("body", "This route takes no body, or an empty JSON object.");
+    }
+
+    private static string FieldOf(JsonException ex)
+    {
+        var missing = MissingProperty().Match(ex.Message);
+        if (missing.Success)
+        {
+            return missing.Groups[1].Value;
+        }
+
+        var unknown = UnknownProperty().Match(ex.Message);
+        if (unknown.Success)
+        {
+            return unknown.Groups[1].Value;
+        }
+
+        var path = ex.Path;
+        return string.IsNullOrEmpty(path) || path == "$" ? "body" : path.TrimStart('$').TrimStart('.');
+    }
+
+    private static string Explain(JsonException ex)
+    {
+        if (MissingProperty().IsMatch(ex.Message))
+        {
+            return $"{FieldOf(ex)} is required.";
+        }
+
+        if (UnknownProperty().IsMatch(ex.Message))
+        {
+            return $"{FieldOf(ex)} is not a field of this request.";
+        }
+
+        if (ex.Message.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            return $"{FieldOf(ex)} has the wrong type or is out of range.";
+        }
+
+        return ex.Path is null or "$" ? "The body is not valid JSON." : $"The body is not valid JSON near {FieldOf(ex)}.";
+    }
+
+    [GeneratedRegex("missing required properties including: '([^']+)'")]
+    private static partial Regex MissingProperty();
+
+    [GeneratedRegex("The JSON property '([^']+)' could not be mapped")]
+    private static partial Regex UnknownProperty();
+}

@@ -1,0 +1,14 @@
+namespace Capacity.Server.Http;
+
+/// <summary>The server's own limits and periods, bound from the <c>Capacity</c> configuration section.</summary>
+public sealed class ServerOptions
+{
+    public long MaxBodyBytes { get; set; } = 64 * 1024;
+    public int DefaultPageSize { get; set; } = 100;
+    public int MaxPageSize { get; set; } = 1000;
+    public int SweepIntervalMs { get; set; } = 1000;
+    public int IdempotencyRetentionHours { get; set; } = 24;
+    public int IdempotencyWaitMs { get; set; } = 10_000;
+
+    public TimeSpan IdempotencyWait => TimeSpan.FromMilliseconds(IdempotencyWaitMs);
+}

@@ -1,0 +1,134 @@
+using System.Data.Common;
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Admin;
+using Capacity.Server.Capacities;
+using Capacity.Server.Health;
+using Capacity.Server.Ledger;
+using Capacity.Server.Pricing;
+using Capacity.Server.Reservations;
+using Capacity.Storage.Sqlite;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Http;
+
+/// <summary>Wires the service together: configuration, the store, the engine, and the pipeline.</summary>
+public static class Setup
+{
+    public static void AddCapacity(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        var services = builder.Services;
+
+        var serverOptions = config.GetSection("Capacity").Get<ServerOptions>() ?? new ServerOptions();
+        var limits = config.GetSection("Capacity:Limits").Get<CoreLimits>() ?? CoreLimits.Default;
+        var engineOptions = config.GetSection("Capacity:Engine").Get<EngineOptions>() ?? new EngineOptions();
+        var dataDirectory = config["Storage:DataDirectory"] ?? "./data";
+
+        services.AddSingleton(serverOptions);
+        services.AddSingleton(limits);
+        services.AddSingleton(engineOptions);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => CreateStore(config, dataDirectory));
+        services.AddSingleton<CommandEngine>();
+        services.AddSingleton<ExpirySweeper>();
+        services.AddSingleton<Writes>();
+        services.AddHostedService<SweepService>();
+        services.AddSingleton(sp => new Authenticator(
+            sp.GetRequiredService<ICapacityStore>(),
+            ResolveAdminKey(config["Auth:AdminKey"], dataDirectory),
+            config["Auth:JwtSigningKey"]));
+
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default);
+        });
+    }
+
+    public static void UseCapacity(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleException });
+        app.UseStatusCodePages(async context =>
+        {
+            var response = context.HttpContext.Response;
+            ProblemHttpResult problem = response.StatusCode switch
+            {
+                404 => ApiErrors.NotFound($"No route matches {context.HttpContext.Request.Path}."),
+                405 => ApiErrors.MethodNotAllowed($"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}."),
+                413 => ApiErrors.PayloadTooLarge(app.Services.GetRequiredService<ServerOptions>().MaxBodyBytes),
+                _ => ApiErrors.Validation("request", "The request could not be processed."),
+            };
+            await problem.ExecuteAsync(context.HttpContext);
+        });
+        app.UseRouting();
+        app.UseMiddleware<AuthMiddleware>();
+
+        app.MapHealth();
+        app.MapCapacities();
+        app.MapReservations();
+        app.MapPricing();
+        app.MapLedger();
+        app.MapAdmin();
+    }
+
+    private static ICapacityStore CreateStore(IConfiguration config, string dataDirectory)
+    {
+        var provider = config["Storage:Provider"] ?? "sqlite";
+        return provider.ToLowerInvariant() switch
+        {
+            "sqlite" => new SqliteStore(config["Storage:Sqlite:Path"] ?? Path.Combine(dataDirectory, "capacity.db")),
+            _ => throw new InvalidOperationException($"Storage:Provider '{provider}' is not known; use 'sqlite'."),
+        };
+    }
+
+    /// <summary>
+    /// The configured admin key, else the one saved in the data directory, else a new one, saved
+    /// there (readable by the owner only) and printed this once.
+    /// </summary>
+    private static string ResolveAdminKey(string? configured, string dataDirectory)
+    {
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return configured;
+        }
+
+        var file = Path.Combine(dataDirectory, "admin.key");
+        if (File.Exists(file))
+        {
+            return File.ReadAllText(file).Trim();
+        }
+
+        Directory.CreateDirectory(dataDirectory);
+        var key = Authenticator.NewKey(Authenticator.AdminKeyPrefix);
+        File.WriteAllText(file, key);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        Console.WriteLine($"Generated the admin key, saved in {Path.GetFullPath(file)}:");
+        Console.WriteLine(key);
+        return key;
+    }
+
+    private static async Task HandleException(HttpContext context)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        ProblemHttpResult problem = error switch
+        {
+            BadHttpRequestException { StatusCode: 413 } => ApiErrors.PayloadTooLarge(context.RequestServices.GetRequiredService<ServerOptions>().MaxBodyBytes),
+            BadHttpRequestException => ApiErrors.Validation("request", "The request could not be read."),
+            DbException or TimeoutException or InvalidOperationException { InnerException: DbException } =>
+                ApiErrors.ServiceUnavailable("The database is not answering; retry shortly."),
+            _ => ApiErrors.Internal(),
+        };
+        if (problem.StatusCode == 503)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+
+        await problem.ExecuteAsync(context);
+    }
+}

@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Capacity.Core;
+using Capacity.Engine;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// Sends a command to the engine on behalf of an endpoint, with the Idempotency-Key contract: the
+/// answer is rendered and stored in the same transaction as the effect, a repeat gets the stored
+/// answer back, and a failed batch (503) stores nothing so the client can simply retry.
+/// </summary>
+public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, ServerOptions options)
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
+    private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
+
+    /// <param name="scope">The tenant, or <see cref="Guid.Empty"/> for admin requests.</param>
+    /// <param name="map">Turns the core's outcome into the answer.</param>
+    /// <param name="mapForStorage">A different answer to store for replays, when the live one holds a secret.</param>
+    public async Task<Results<TOk, ProblemHttpResult, StoredResult>> ExecuteAsync<TOk>(
+        HttpContext context,
+        Guid scope,
+        byte[] body,
+        Command command,
+        Func<Outcome, Results<TOk, ProblemHttpResult>> map,
+        Func<Outcome, Results<TOk, ProblemHttpResult>>? mapForStorage = null)
+        where TOk : IResult
+    {
+        IdempotencyRequest? idempotency = null;
+        if (context.Request.Headers.TryGetValue(IdempotencyHeader, out var values))
+        {
+            var key = values.Count == 1 ? values[0] : null;
+            if (!IsValidKey(key))
+            {
+                return ApiErrors.Validation(IdempotencyHeader, "Idempotency-Key must be one header of 1 to 255 printable ASCII characters.");
+            }
+
+            idempotency = new IdempotencyRequest(scope, key!, context.Request.Method, context.Request.Path.Value ?? "/", SHA256.HashData(body));
+        }
+
+        var storageMap = mapForStorage ?? map;
+        var submitted = engine.SubmitAsync(command, idempotency, idempotency is null ? null : o => Store(storageMap(o).Result));
+
+        EngineResult result;
+        if (idempotency is null)
+        {
+            result = await submitted;
+        }
+        else
+        {
+            // The engine always answers, but a client holding a key would rather hear "still in
+            // progress, ask again" than hang; the stored answer will be there when it does.
+            var finished = await Task.WhenAny(submitted, Task.Delay(options.IdempotencyWait, context.RequestAborted));
+            if (finished != submitted)
+            {
+                return ApiErrors.IdempotencyInProgress();
+            }
+
+            result = await submitted;
+        }
+
+        switch (result.Status)
+        {
+            case EngineStatus.Decided:
+                var answer = map(result.Outcome!).Result;
+                return answer is TOk ok ? ok : (ProblemHttpResult)answer;
+            case EngineStatus.Replayed:
+                return new StoredResult(result.Response!);
+            case EngineStatus.KeyReused:
+                return ApiErrors.IdempotencyKeyReused();
+            case EngineStatus.Overloaded:
+                context.Response.Headers.RetryAfter = "1";
+                return ApiErrors.ServiceUnavailable("The service is at capacity; retry after a second.");
+            default:
+                context.Response.Headers.RetryAfter = "1";
+                return ApiErrors.ServiceUnavailable("The change could not be stored and was not applied; retry with the same Idempotency-Key.");
+        }
+    }
+
+    private static bool IsValidKey(string? key)
+    {
+        if (string.IsNullOrEmpty(key) || key.Length > 255)
+        {
+            return false;
+        }
+
+        foreach (var ch in key)
+        {
+            if (ch is < ' ' or > '~')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private StoredResponse Store(IResult result)
+    {
+        var status = (result as IStatusCodeHttpResult)?.StatusCode ?? 200;
+        var value = (result as IValueHttpResult)?.Value;
+        var body = value is null ? [] : JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), _json);
+        return new StoredResponse(status, body, LocationOf(result));
+    }
+
+    // Created<T> has a Location but no interface exposes it; one property lookup per result type.
+    private static readonly ConcurrentDictionary<Type, System.Reflection.PropertyInfo?> LocationProperties = new();
+
+    private static string? LocationOf(IResult result) =>
+        LocationProperties.GetOrAdd(result.GetType(), t => t.GetProperty("Location"))?.GetValue(result) as string;
+}
+
+/// <summary>An answer replayed from the idempotency store, exactly as first given.</summary>
+public sealed class StoredResult(StoredResponse response) : IResult
+{
+    public StoredResponse Response { get; } = response;
+
+    public async Task ExecuteAsync(HttpContext context)
+    {
+        context.Response.StatusCode = Response.Status;
+        context.Response.Headers[Writes.ReplayedHeader] = "true";
+        if (Response.Location is not null)
+        {
+            context.Response.Headers.Location = Response.Location;
+        }
+
+        if (Response.Body.Length > 0)
+        {
+            context.Response.ContentType = Response.Status >= 400 ? "application/problem+json" : "application/json; charset=utf-8";
+            await context.Response.Body.WriteAsync(Response.Body, context.RequestAborted);
+        }
+    }
+}

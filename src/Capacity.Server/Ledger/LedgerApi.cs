@@ -1,0 +1,56 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Ledger;
+
+public sealed record LedgerEntryResponse(
+    long Sequence,
+    string Kind,
+    Guid CapacityId,
+    Guid ReservationId,
+    long ReservedDelta,
+    long SoldDelta,
+    DateTimeOffset At);
+
+/// <summary>A page of entries; pass <c>next_after</c> as <c>after</c> for the next page (null when this one is the last so far).</summary>
+public sealed record LedgerPageResponse(string EventId, LedgerEntryResponse[] Entries, long? NextAfter);
+
+/// <summary>The append-only record of every counter change of an event's capacities.</summary>
+public static class LedgerApi
+{
+    public static RouteGroupBuilder MapLedger(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Ledger");
+        group.MapGet("/events/{eventId}/ledger", Page);
+        return group;
+    }
+
+    private static async Task<Results<Ok<LedgerPageResponse>, ProblemHttpResult>> Page(
+        string eventId, string? after, string? limit, TenantCaller caller, ICapacityStore store, ServerOptions options, CancellationToken ct)
+    {
+        if (!Rules.IsValidEventId(eventId))
+        {
+            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+        }
+
+        long afterSeq = 0;
+        if (after is not null && (!long.TryParse(after, out afterSeq) || afterSeq < 0))
+        {
+            return ApiErrors.Validation("after", "after must be a sequence number (0 or more).");
+        }
+
+        var size = options.DefaultPageSize;
+        if (limit is not null && (!int.TryParse(limit, out size) || size < 1 || size > options.MaxPageSize))
+        {
+            return ApiErrors.Validation("limit", $"limit must be between 1 and {options.MaxPageSize}.");
+        }
+
+        var rows = await store.GetLedgerAsync(caller.TenantId, eventId, afterSeq, size, ct);
+        var entries = rows.Select(r => new LedgerEntryResponse(
+            r.Sequence, r.Entry.Kind.ToString().ToLowerInvariant(), r.Entry.CapacityId, r.Entry.ReservationId,
+            r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At)).ToArray();
+        return TypedResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == size ? entries[^1].Sequence : null));
+    }
+}

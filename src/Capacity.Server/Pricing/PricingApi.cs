@@ -1,0 +1,121 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Capacities;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Pricing;
+
+/// <summary>Price entries of a capacity. Changing a price never touches a price already locked by a hold.</summary>
+public static class PricingApi
+{
+    public static RouteGroupBuilder MapPricing(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Pricing");
+        group.MapPost("/capacity/{id}/pricing", Create);
+        group.MapGet("/capacity/{id}/pricing", List);
+        group.MapGet("/pricing/{id}", Get);
+        group.MapPut("/pricing/{id}", Update);
+        return group;
+    }
+
+    private static async Task<Results<Created<PricingResponse>, ProblemHttpResult, StoredResult>> Create(
+        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreatePricingRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (!Guid.TryParse(id, out var capacityId))
+        {
+            return CapacityApi.NotFound(id);
+        }
+
+        var r = request!;
+        var command = new CreatePrice(
+            caller.TenantId, Guid.CreateVersion7(), capacityId, r.Name, r.BasePrice, r.CurrentPrice,
+            r.ServiceFee ?? 0, r.FacilityFee ?? 0, r.TaxRate ?? 0, r.Currency);
+        return await writes.ExecuteAsync<Created<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+            ? TypedResults.Created($"/pricing/{o.Price!.Id}", PricingResponse.From(o.Price))
+            : ApiErrors.FromOutcome(o));
+    }
+
+    private static async Task<Results<Ok<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    {
+        if (await CapacityApi.Load(id, caller, store, ct) is null)
+        {
+            return CapacityApi.NotFound(id);
+        }
+
+        var prices = await store.GetPricesAsync(caller.TenantId, Guid.Parse(id), ct);
+        return TypedResults.Ok(new PricingListResponse([.. prices.Select(PricingResponse.From)]));
+    }
+
+    private static async Task<Results<Ok<PricingResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    {
+        var price = Guid.TryParse(id, out var priceId) ? await store.GetPriceAsync(caller.TenantId, priceId, ct) : null;
+        return price is null ? NotFound(id) : TypedResults.Ok(PricingResponse.From(price));
+    }
+
+    private static async Task<Results<Ok<PricingResponse>, ProblemHttpResult, StoredResult>> Update(
+        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        if (!Guid.TryParse(id, out var priceId))
+        {
+            return NotFound(id);
+        }
+
+        if (!PatchReader.TryOpen(bytes, out var document, out var error))
+        {
+            return ApiErrors.Validation("body", error!);
+        }
+
+        using (document)
+        {
+            var reader = new PatchReader();
+            Change<string> name = default, currency = default;
+            Change<decimal> basePrice = default, serviceFee = default, facilityFee = default, taxRate = default;
+            Change<decimal?> currentPrice = default;
+            foreach (var p in document!.RootElement.EnumerateObject())
+            {
+                switch (p.Name)
+                {
+                    case "name": name = reader.String(p); break;
+                    case "base_price": basePrice = reader.Decimal(p); break;
+                    case "current_price": currentPrice = reader.NullableDecimal(p); break;
+                    case "service_fee": serviceFee = reader.Decimal(p); break;
+                    case "facility_fee": facilityFee = reader.Decimal(p); break;
+                    case "tax_rate": taxRate = reader.Decimal(p); break;
+                    case "currency": currency = reader.String(p); break;
+                    default: reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are name, base_price, current_price, service_fee, facility_fee, tax_rate and currency."); break;
+                }
+            }
+
+            if (reader.Errors.Count > 0)
+            {
+                return ApiErrors.Validation(reader.Errors);
+            }
+
+            var command = new UpdatePrice(caller.TenantId, priceId, name, basePrice, currentPrice, serviceFee, facilityFee, taxRate, currency);
+            return await writes.ExecuteAsync<Ok<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+                ? TypedResults.Ok(PricingResponse.From(o.Price!))
+                : ApiErrors.FromOutcome(o));
+        }
+    }
+
+    private static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Pricing {id} was not found.");
+}

@@ -1,0 +1,34 @@
+using Capacity.Core;
+
+namespace Capacity.Server.Pricing;
+
+public sealed record CreatePricingRequest
+{
+    public required string Name { get; init; }
+    public required decimal BasePrice { get; init; }
+    public decimal? CurrentPrice { get; init; }
+    public decimal? ServiceFee { get; init; }
+    public decimal? FacilityFee { get; init; }
+    public decimal? TaxRate { get; init; }
+    public required string Currency { get; init; }
+}
+
+public sealed record PricingResponse(
+    Guid Id,
+    Guid CapacityId,
+    string Name,
+    decimal BasePrice,
+    decimal? CurrentPrice,
+    decimal UnitPrice,
+    decimal ServiceFee,
+    decimal FacilityFee,
+    decimal TaxRate,
+    string Currency,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    public static PricingResponse From(PriceEntry p) => new(
+        p.Id, p.CapacityId, p.Name, p.BasePrice, p.CurrentPrice, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.CreatedAt, p.UpdatedAt);
+}
+
+public sealed record PricingListResponse(PricingResponse[] Pricing);

@@ -1,0 +1,178 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Capacities;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Reservations;
+
+/// <summary>Holds and their lifecycle: place, read, confirm, release, cancel, extend.</summary>
+public static class ReservationApi
+{
+    public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Reservations");
+        group.MapPost("/capacity/{id}/reserve", Reserve);
+        group.MapPost("/reservations", Create);
+        group.MapGet("/reservations/{id}", Get);
+        group.MapPost("/reservations/{id}/confirm", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
+            Transit(id, Transition.Confirm, caller, context, writes, options, time));
+        group.MapPost("/reservations/{id}/release", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
+            Transit(id, Transition.Release, caller, context, writes, options, time));
+        group.MapPost("/reservations/{id}/cancel", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
+            Transit(id, Transition.Cancel, caller, context, writes, options, time));
+        group.MapPost("/reservations/{id}/extend", Extend);
+        return group;
+    }
+
+    /// <summary>The seed's single-capacity hold, kept with its path and fields; a one-item reservation underneath.</summary>
+    private static async Task<Results<Created<ReserveResponse>, ProblemHttpResult, StoredResult>> Reserve(
+        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.ReserveRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (request!.Quantity < 1 || request.Quantity > limits.MaxQuantityPerItem)
+        {
+            return ApiErrors.InvalidQuantity($"Quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+        }
+
+        if (!Guid.TryParse(id, out var capacityId))
+        {
+            return CapacityApi.NotFound(id);
+        }
+
+        var command = new PlaceHold(
+            caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId)],
+            request.ReservationMinutes ?? limits.DefaultHoldMinutes);
+        return await writes.ExecuteAsync<Created<ReserveResponse>>(context, caller.TenantId, bytes, command, o =>
+        {
+            if (!o.Succeeded)
+            {
+                return ApiErrors.FromOutcome(o);
+            }
+
+            var reservation = ReservationResponse.From(o.Reservation!, time.GetUtcNow());
+            return TypedResults.Created(
+                $"/reservations/{o.Reservation!.Id}",
+                new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!), reservation.Items[0].LockedPrice));
+        });
+    }
+
+    private static async Task<Results<Created<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
+        TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateReservationRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (request!.Items.Length == 0 || request.Items.Length > limits.MaxItemsPerReservation)
+        {
+            return ApiErrors.Validation("items", $"A reservation holds 1 to {limits.MaxItemsPerReservation} items.");
+        }
+
+        for (var i = 0; i < request.Items.Length; i++)
+        {
+            if (request.Items[i] is null)
+            {
+                return ApiErrors.Validation($"items[{i}]", "Each item must be an object.");
+            }
+
+            if (request.Items[i].Quantity < 1 || request.Items[i].Quantity > limits.MaxQuantityPerItem)
+            {
+                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+            }
+        }
+
+        var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
+        var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes);
+        return await writes.ExecuteAsync<Created<ReservationResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+            ? TypedResults.Created($"/reservations/{o.Reservation!.Id}", ReservationResponse.From(o.Reservation, time.GetUtcNow()))
+            : ApiErrors.FromOutcome(o));
+    }
+
+    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, TimeProvider time, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var reservationId))
+        {
+            return NotFound(id);
+        }
+
+        var reservation = await store.GetReservationAsync(caller.TenantId, reservationId, ct);
+        return reservation is null ? NotFound(id) : TypedResults.Ok(ReservationResponse.From(reservation, time.GetUtcNow()));
+    }
+
+    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
+        string id, Transition transition, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        if (RequestBody.RequireEmpty(bytes) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (!Guid.TryParse(id, out var reservationId))
+        {
+            return NotFound(id);
+        }
+
+        var command = new TransitionReservation(caller.TenantId, reservationId, transition);
+        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, o => Answer(o, time));
+    }
+
+    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult, StoredResult>> Extend(
+        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
+    {
+        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.ExtendRequest);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (request!.Minutes < 1 || request.Minutes > limits.MaxHoldMinutes)
+        {
+            return ApiErrors.Validation("minutes", $"minutes must be between 1 and {limits.MaxHoldMinutes}.");
+        }
+
+        if (!Guid.TryParse(id, out var reservationId))
+        {
+            return NotFound(id);
+        }
+
+        var command = new ExtendReservation(caller.TenantId, reservationId, request.Minutes);
+        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, o => Answer(o, time));
+    }
+
+    private static Results<Ok<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time) =>
+        o.Succeeded ? TypedResults.Ok(ReservationResponse.From(o.Reservation!, time.GetUtcNow())) : ApiErrors.FromOutcome(o);
+
+    private static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Reservation {id} was not found.");
+}

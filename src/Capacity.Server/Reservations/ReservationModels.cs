@@ -1,0 +1,71 @@
+using Capacity.Core;
+using Capacity.Server.Capacities;
+
+namespace Capacity.Server.Reservations;
+
+public sealed record ReserveRequest
+{
+    public required int Quantity { get; init; }
+    public int? ReservationMinutes { get; init; }
+    public Guid? PricingId { get; init; }
+}
+
+public sealed record CreateReservationRequest
+{
+    public required ReservationItemRequest[] Items { get; init; }
+    public int? ReservationMinutes { get; init; }
+}
+
+public sealed record ReservationItemRequest
+{
+    public required Guid CapacityId { get; init; }
+    public required int Quantity { get; init; }
+    public Guid? PricingId { get; init; }
+}
+
+public sealed record ExtendRequest
+{
+    public required int Minutes { get; init; }
+}
+
+public sealed record LockedPriceResponse(
+    Guid PricingId,
+    string Name,
+    decimal UnitPrice,
+    decimal ServiceFee,
+    decimal FacilityFee,
+    decimal TaxRate,
+    string Currency,
+    DateTimeOffset LockedAt)
+{
+    public static LockedPriceResponse? From(LockedPrice? p) =>
+        p is null ? null : new(p.PricingId, p.Name, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.LockedAt);
+}
+
+public sealed record ReservationItemResponse(Guid CapacityId, int Quantity, LockedPriceResponse? LockedPrice);
+
+public sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
+
+public sealed record ReservationResponse(
+    Guid Id,
+    string Status,
+    ReservationItemResponse[] Items,
+    TotalResponse[] Totals,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? ConfirmedAt,
+    DateTimeOffset? EndedAt)
+{
+    /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
+    public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
+        r.Id,
+        r.EffectiveStatus(now).ToString().ToLowerInvariant(),
+        [.. r.Items.Select(i => new ReservationItemResponse(i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice)))],
+        [.. Core.Totals.Of(r).Select(t => new TotalResponse(t.Currency, t.Subtotal, t.Fees, t.Tax, t.Total))],
+        r.CreatedAt,
+        r.ExpiresAt,
+        r.ConfirmedAt,
+        r.EndedAt);
+}
+
+public sealed record ReserveResponse(string Message, ReservationResponse Reservation, CapacityResponse Capacity, LockedPriceResponse? LockedPrice);
