@@ -161,6 +161,12 @@ internal static class Scripts
         (3, Gen.Choose(0, 30)),
         (1, Gen.Constant(Unknown)));
 
+    /// <summary>Like <see cref="Pick"/>, with fewer unknown ids: most transitions should find their hold.</summary>
+    private static readonly Gen<int> ReservationPick = Gen.Frequency(
+        (12, Gen.Choose(0, 3)),
+        (6, Gen.Choose(0, 30)),
+        (1, Gen.Constant(Unknown)));
+
     private static readonly Gen<int?> Total = Gen.Frequency(
         (3, Gen.Constant<int?>(null)),
         (6, Gen.Choose(0, 25).Select(x => (int?)x)),
@@ -178,7 +184,7 @@ internal static class Scripts
             (1, Gen.Constant(CreateTwist.DuplicateParent)),
             (1, Gen.Constant(CreateTwist.MissingParent)),
             (1, Gen.Constant(CreateTwist.ForeignParent)),
-            (4, Gen.Constant(CreateTwist.DeepChain)),
+            (6, Gen.Constant(CreateTwist.DeepChain)),
             (1, Gen.Constant(CreateTwist.ReuseId)))
         from active in Chance(92)
         select (Op)new CreateOp(otherTenant, total, parents, twist, active);
@@ -196,7 +202,7 @@ internal static class Scripts
     private static Gen<ItemPick> Item(Gen<int> capacity) =>
         from cap in capacity
         from quantity in Quantity
-        from price in Gen.Frequency((4, Gen.Constant(-1)), (1, Pick))
+        from price in Gen.Frequency((6, Gen.Constant(-1)), (1, Pick))
         select new ItemPick(cap, quantity, price);
 
     private static Gen<Op> Hold(Gen<int> capacity) =>
@@ -208,20 +214,20 @@ internal static class Scripts
 
     private static readonly Gen<Op> Transit =
         from wrongTenant in Chance(5)
-        from reservation in Pick
+        from reservation in ReservationPick
         from transition in Gen.Frequency((3, Gen.Constant(Transition.Confirm)), (2, Gen.Constant(Transition.Release)), (2, Gen.Constant(Transition.Cancel)))
         select (Op)new TransitionOp(wrongTenant, reservation, transition);
 
     private static readonly Gen<Op> Extend =
         from wrongTenant in Chance(5)
-        from reservation in Pick
-        from minutes in Gen.Frequency((8, Gen.Choose(1, 40)), (1, Gen.Elements(0, 120, 121)))
+        from reservation in ReservationPick
+        from minutes in Gen.Frequency((5, Gen.Choose(1, 40)), (3, Gen.Choose(41, 120)), (1, Gen.Elements(0, 121)))
         select (Op)new ExtendOp(wrongTenant, reservation, minutes);
 
     private static readonly Gen<Op> Expire =
         from all in Chance(60)
         from count in Gen.Choose(1, 4)
-        from picks in Gen.ArrayOf(Pick, count)
+        from picks in Gen.ArrayOf(ReservationPick, count)
         select (Op)new ExpireOp(all, picks);
 
     private static readonly Gen<Op> Advance = Gen.Frequency(
@@ -234,13 +240,13 @@ internal static class Scripts
         from wrongTenant in Chance(5)
         from cap in capacity
         from kind in Gen.Frequency((1, Gen.Constant(ResizeKind.Unlimited)), (5, Gen.Constant(ResizeKind.RelativeToCommitted)), (2, Gen.Constant(ResizeKind.Absolute)))
-        from value in Gen.Choose(-3, 10)
+        from value in Gen.Choose(-4, 8)
         select (Op)new ResizeOp(wrongTenant, cap, kind, kind == ResizeKind.Absolute ? Math.Abs(value) * 3 : value);
 
     private static Gen<Op> Activate(Gen<int> capacity) =>
         from wrongTenant in Chance(5)
         from cap in capacity
-        from active in Chance(50)
+        from active in Chance(65)
         select (Op)new ActivateOp(wrongTenant, cap, active);
 
     private static Gen<Op> Price(Gen<int> capacity) =>
@@ -262,7 +268,7 @@ internal static class Scripts
         (createWeight, Create),
         (8, Hold(capacity)),
         (6, Transit),
-        (2, Extend),
+        (3, Extend),
         (2, Expire),
         (4, Advance),
         (2, Resize(capacity)),
@@ -271,13 +277,15 @@ internal static class Scripts
         (1, Reprice),
     }.Where(w => w.Item1 > 0));
 
-    /// <summary>Starts with a few capacities, then up to about 60 steps of everything.</summary>
+    /// <summary>Starts with a few capacities and holds, then up to about 60 steps of everything.</summary>
     public static Arbitrary<Script> Mixed { get; } = Arb.From(
         from prefixLength in Gen.Choose(2, 6)
         from prefix in Gen.ArrayOf(Create, prefixLength)
-        from length in Gen.Choose(1, 56)
+        from holdCount in Gen.Choose(1, 3)
+        from holds in Gen.ArrayOf(Hold(Pick), holdCount)
+        from length in Gen.Choose(1, 52)
         from body in Gen.ArrayOf(Step(Pick, 4), length)
-        select new Script([.. prefix, .. body]),
+        select new Script([.. prefix, .. holds, .. body]),
         Shrink);
 
     /// <summary>
@@ -427,8 +435,8 @@ internal sealed class ModelRun
                     }
                     else if (pick.Price >= 0)
                     {
-                        var own = _model.PriceOrder.Where(p => _model.Prices[p].Capacity == capacity).ToList();
-                        var pool = pick.Price % 2 == 0 && own.Count > 0 ? own : _model.PriceOrder;
+                        // Mostly a price of this capacity (none if it has none), sometimes any price at all.
+                        var pool = pick.Price % 4 == 3 ? _model.PriceOrder : [.. _model.PriceOrder.Where(p => _model.Prices[p].Capacity == capacity)];
                         pricing = pool.Count > 0 ? Choose(pool, pick.Price, NewId) : null;
                     }
 
