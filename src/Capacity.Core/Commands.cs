@@ -30,7 +30,11 @@ public sealed record CreateCapacity(
     bool IsActive,
     CapacityMode? Mode) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Capacities.UnionWith(ParentIds);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Capacities.Add(Id);
+        keys.Capacities.UnionWith(ParentIds);
+    }
 }
 
 public sealed record UpdateCapacity(
@@ -56,7 +60,11 @@ public sealed record CreatePrice(
     decimal TaxRate,
     string Currency) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Capacities.Add(CapacityId);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Capacities.Add(CapacityId);
+        keys.Prices.Add(Id);
+    }
 }
 
 public sealed record UpdatePrice(
@@ -79,6 +87,9 @@ public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Ite
 {
     public override void CollectKeys(LoadKeys keys)
     {
+        // The id is loaded too, so that a reused id is refused by the core, not by a key conflict
+        // that would fail the whole batch.
+        keys.Reservations.Add(ReservationId);
         foreach (var item in Items)
         {
             keys.Capacities.Add(item.CapacityId);

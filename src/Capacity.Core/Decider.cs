@@ -34,6 +34,11 @@ public static class Decider
             return Outcome.Invalid("reservation_minutes", $"reservation_minutes must be between 1 and {maxMinutes}.");
         }
 
+        if (ws.FindReservation(c.ReservationId) is not null)
+        {
+            return Outcome.Invalid("id", $"Reservation {c.ReservationId} already exists.");
+        }
+
         var items = new ReservationItem[c.Items.Length];
         for (var i = 0; i < c.Items.Length; i++)
         {
@@ -331,7 +336,8 @@ public static class Decider
             SectionName = c.SectionName,
             SectionCode = c.SectionCode,
             Total = c.Total,
-            ParentIds = c.ParentIds,
+            // A copy: the graph must not change if the caller reuses its array.
+            ParentIds = [.. c.ParentIds],
             IsActive = c.IsActive,
             CreatedAt = now,
             UpdatedAt = now,

@@ -33,7 +33,16 @@ public static class Invariants
                     continue;
                 }
 
-                Graph.Closure(node, byId, closure);
+                try
+                {
+                    Graph.Closure(node, byId, closure);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    violations.Add($"reservation {r.Id}: {ex.Message}");
+                    continue;
+                }
+
                 foreach (var n in closure)
                 {
                     var e = expected[n.Id];
@@ -44,6 +53,14 @@ public static class Invariants
 
         foreach (var n in nodes)
         {
+            foreach (var parentId in n.ParentIds)
+            {
+                if (byId.FindCapacity(parentId) is null)
+                {
+                    violations.Add($"capacity {n.Id}: parent {parentId} does not exist");
+                }
+            }
+
             if (n.Reserved < 0 || n.Sold < 0)
             {
                 violations.Add($"capacity {n.Id}: negative counters (reserved {n.Reserved}, sold {n.Sold})");

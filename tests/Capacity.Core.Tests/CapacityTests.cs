@@ -216,6 +216,7 @@ public sealed class CapacityTests
         Assert.Equal(OutcomeCode.Invalid, outcome.Code);
         Assert.Equal("total_capacity", outcome.Field);
         Assert.Equal(0, s.Ws.CapacityCount);
+        s.AssertConsistent();
     }
 
     [Theory]
@@ -230,6 +231,7 @@ public sealed class CapacityTests
         Assert.Equal(OutcomeCode.Invalid, outcome.Code);
         Assert.Equal("event_id", outcome.Field);
         Assert.Equal(0, s.Ws.CapacityCount);
+        s.AssertConsistent();
     }
 
     [Fact]

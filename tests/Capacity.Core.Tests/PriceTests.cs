@@ -227,8 +227,9 @@ public sealed class PriceTests
     [Fact]
     public void Totals_round_tax_half_away_from_zero()
     {
-        var r = new Reservation(Guid.NewGuid(), Scenario.TenantA, ReservationStatus.Active,
-            [new ReservationItem(Guid.NewGuid(), 1, new LockedPrice(Guid.NewGuid(), "P", 0.5m, 0m, 0m, 0.05m, "EUR", Scenario.Start))],
+        var s = new Scenario();
+        var r = new Reservation(s.NewId(), Scenario.TenantA, ReservationStatus.Active,
+            [new ReservationItem(s.NewId(), 1, new LockedPrice(s.NewId(), "P", 0.5m, 0m, 0m, 0.05m, "EUR", Scenario.Start))],
             Scenario.Start, Scenario.Start.AddMinutes(15), null, null);
 
         // 0.5 × 0.05 = 0.025 → 0.03, not the banker's 0.02.

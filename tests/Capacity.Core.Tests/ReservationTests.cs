@@ -371,6 +371,23 @@ public sealed class ReservationTests
     }
 
     [Fact]
+    public void Extend_sets_now_plus_minutes_even_when_that_shortens_the_hold()
+    {
+        // The spec says expires_at = now + minutes; it does not say "never earlier than before".
+        var (s, pool, adult, _) = Theatre();
+        var id = s.HoldOkFor(60, (adult, 2));
+        s.AdvanceMinutes(1);
+
+        Assert.Equal(OutcomeCode.Ok, s.Extend(id, 5).Code);
+        Assert.Equal(s.Now.AddMinutes(5), s.Reservation(id).ExpiresAt);
+
+        s.AdvanceMinutes(5);
+        Assert.Equal(1, s.ExpireDue(id).Count);
+        Assert.Equal(0, s.Node(pool).Reserved);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Extend_may_reach_exactly_the_lifetime_limit_and_not_one_tick_beyond()
     {
         var (s, _, adult, _) = Theatre();
