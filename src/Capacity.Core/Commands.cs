@@ -121,7 +121,7 @@ public sealed record ExtendReservation(Guid TenantId, Guid ReservationId, int Mi
 /// <summary>The sweeper's command: expire those of these holds that are still active and due.</summary>
 public sealed record ExpireDue(Guid[] ReservationIds) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Reservations.UnionWith(ReservationIds);
+    public override void CollectKeys(LoadKeys keys) => keys.ExpiryCandidates.UnionWith(ReservationIds);
 }
 
 public sealed record CreateTenant(Guid Id, string Name, byte[] KeyHash) : Command
@@ -144,11 +144,18 @@ public sealed class LoadKeys
     public HashSet<Guid> Prices { get; } = [];
     public HashSet<Guid> Tenants { get; } = [];
 
+    /// <summary>
+    /// Holds the sweeper believes are due. A store shared by several nodes may skip those another
+    /// node is expiring right now (they are not lost: that node expires them).
+    /// </summary>
+    public HashSet<Guid> ExpiryCandidates { get; } = [];
+
     public void Clear()
     {
         Capacities.Clear();
         Reservations.Clear();
         Prices.Clear();
         Tenants.Clear();
+        ExpiryCandidates.Clear();
     }
 }

@@ -29,10 +29,12 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
     public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
-        if (keys.Reservations.Count > 0)
+
+        // One writer holds the lock, so expiry candidates need no different treatment here.
+        if (keys.Reservations.Count + keys.ExpiryCandidates.Count > 0)
         {
             var cmd = Command(SqliteStore.SelectReservations, "$ids");
-            cmd.Parameters[0].Value = IdArray(keys.Reservations);
+            cmd.Parameters[0].Value = IdArray(keys.Reservations.Concat(keys.ExpiryCandidates));
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {

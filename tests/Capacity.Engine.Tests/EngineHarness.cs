@@ -1,5 +1,7 @@
 using Capacity.Core;
+using Capacity.Storage.Postgres;
 using Capacity.Storage.Sqlite;
+using Capacity.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Capacity.Engine.Tests;
@@ -93,38 +95,51 @@ public sealed class ManualTime(DateTimeOffset start) : TimeProvider
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }
 
-/// <summary>An engine over a fresh SQLite file; reopen it to see what survived.</summary>
+/// <summary>An engine over a fresh store (a SQLite file or a PostgreSQL schema); reopen it to see what survived.</summary>
 public sealed class EngineHarness : IAsyncDisposable
 {
     public static readonly Guid TenantA = Guid.Parse("00000000-0000-0000-0000-00000000000a");
 
-    private EngineHarness(string path, FaultyStore store, CommandEngine engine, ManualTime clock)
+    private EngineHarness(StoreKind kind, string location, FaultyStore store, CommandEngine engine, ManualTime clock)
     {
-        DatabasePath = path;
+        Kind = kind;
+        Location = location;
         Store = store;
         Engine = engine;
         Clock = clock;
     }
 
-    public string DatabasePath { get; }
+    public StoreKind Kind { get; }
+
+    /// <summary>The SQLite file, or the PostgreSQL connection string of the schema.</summary>
+    public string Location { get; }
     public FaultyStore Store { get; }
     public CommandEngine Engine { get; }
     public ManualTime Clock { get; }
 
-    public static async Task<EngineHarness> OpenAsync(string? path = null, EngineOptions? options = null, ManualTime? clock = null)
+    public static async Task<EngineHarness> OpenAsync(StoreKind kind, EngineOptions? options = null)
     {
-        path ??= Path.Combine(Path.GetTempPath(), "capacity-engine-tests", Guid.NewGuid().ToString("N"), "capacity.db");
-        var store = new FaultyStore(new SqliteStore(path));
+        var location = kind == StoreKind.Sqlite
+            ? Path.Combine(Path.GetTempPath(), "capacity-engine-tests", Guid.NewGuid().ToString("N"), "capacity.db")
+            : await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        return await OpenAtAsync(kind, location, options, new ManualTime(DateTimeOffset.UtcNow));
+    }
+
+    public static ICapacityStore CreateStore(StoreKind kind, string location) =>
+        kind == StoreKind.Sqlite ? new SqliteStore(location) : new PostgresStore(location);
+
+    private static async Task<EngineHarness> OpenAtAsync(StoreKind kind, string location, EngineOptions? options, ManualTime clock)
+    {
+        var store = new FaultyStore(CreateStore(kind, location));
         await store.MigrateAsync(CancellationToken.None);
-        clock ??= new ManualTime(DateTimeOffset.UtcNow);
         var engine = new CommandEngine(store, clock, CoreLimits.Default, options ?? new EngineOptions(), NullLogger<CommandEngine>.Instance);
-        return new EngineHarness(path, store, engine, clock);
+        return new EngineHarness(kind, location, store, engine, clock);
     }
 
     public async Task<EngineHarness> ReopenAsync()
     {
         await DisposeEngineAsync();
-        return await OpenAsync(DatabasePath, clock: Clock);
+        return await OpenAtAsync(Kind, Location, null, Clock);
     }
 
     public ExpirySweeper Sweeper() => new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance);
@@ -157,12 +172,15 @@ public sealed class EngineHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await DisposeEngineAsync();
-        try
+        if (Kind == StoreKind.Sqlite)
         {
-            Directory.Delete(Path.GetDirectoryName(DatabasePath)!, recursive: true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                Directory.Delete(Path.GetDirectoryName(Location)!, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 }

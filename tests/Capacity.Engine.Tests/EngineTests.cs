@@ -1,9 +1,15 @@
 using System.Diagnostics.Metrics;
 using Capacity.Core;
+using Capacity.Testing;
 
 namespace Capacity.Engine.Tests;
 
-public sealed class EngineTests
+public sealed class EngineTests_on_sqlite() : EngineTests(StoreKind.Sqlite);
+
+public sealed class EngineTests_on_postgres() : EngineTests(StoreKind.Postgres);
+
+/// <summary>The engine over a real store, written once and run against each store.</summary>
+public abstract class EngineTests(StoreKind kind)
 {
     [Theory]
     [InlineData(FaultPoint.Begin)]
@@ -12,7 +18,7 @@ public sealed class EngineTests
     [InlineData(FaultPoint.Commit)]
     public async Task A_failed_batch_answers_unavailable_to_every_command_and_applies_nothing(FaultPoint point)
     {
-        await using var h = await EngineHarness.OpenAsync();
+        await using var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 100);
         var before = await h.NodeAsync(pool);
 
@@ -35,7 +41,7 @@ public sealed class EngineTests
     [Fact]
     public async Task A_failed_batch_records_no_idempotency_key_so_the_retry_applies_once()
     {
-        await using var h = await EngineHarness.OpenAsync();
+        await using var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 10);
         var idem = new IdempotencyRequest(EngineHarness.TenantA, "k-1", "POST", "/x", [1, 2, 3]);
         var command = new PlaceHold(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 4, null)], 15);
@@ -60,7 +66,7 @@ public sealed class EngineTests
     [Fact]
     public async Task Acknowledged_holds_survive_closing_and_reopening_the_database()
     {
-        var h = await EngineHarness.OpenAsync();
+        var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 1000);
         var child = await h.CreateAsync("Child", 500, pool);
         var results = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => h.HoldAsync(i % 2 == 0 ? pool : child, 2)));
@@ -100,7 +106,7 @@ public sealed class EngineTests
         });
         listener.Start();
 
-        await using var h = await EngineHarness.OpenAsync();
+        await using var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 10_000);
         lock (sizes)
         {
@@ -123,7 +129,7 @@ public sealed class EngineTests
     [Fact]
     public async Task Without_batching_every_command_gets_its_own_transaction_and_the_result_is_the_same()
     {
-        await using var h = await EngineHarness.OpenAsync(options: new EngineOptions { Batching = false });
+        await using var h = await EngineHarness.OpenAsync(kind, options: new EngineOptions { Batching = false });
         var pool = await h.CreateAsync("Pool", 100);
         var results = await Task.WhenAll(Enumerable.Range(0, 150).Select(_ => h.HoldAsync(pool, 1)));
         Assert.Equal(100, results.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
@@ -134,7 +140,7 @@ public sealed class EngineTests
     [Fact]
     public async Task A_full_queue_refuses_new_commands_at_once()
     {
-        await using var h = await EngineHarness.OpenAsync(options: new EngineOptions { QueueLimit = 10 });
+        await using var h = await EngineHarness.OpenAsync(kind, options: new EngineOptions { QueueLimit = 10 });
         var pool = await h.CreateAsync("Pool", 100_000);
         var results = await Task.WhenAll(Enumerable.Range(0, 2000).Select(_ => h.HoldAsync(pool, 1)));
         var refused = results.Count(r => r.Status == EngineStatus.Overloaded);
@@ -148,7 +154,7 @@ public sealed class EngineTests
     [Fact]
     public async Task The_sweeper_expires_every_due_hold_and_returns_the_tickets()
     {
-        await using var h = await EngineHarness.OpenAsync();
+        await using var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 20_000);
         var child = await h.CreateAsync("Child", null, pool);
         await Task.WhenAll(Enumerable.Range(0, 6000).Select(i => h.HoldAsync(i % 2 == 0 ? pool : child, 1, minutes: i % 3 == 0 ? 30 : 1)));
@@ -165,7 +171,7 @@ public sealed class EngineTests
     [Fact]
     public async Task Migrations_run_once_and_a_second_start_changes_nothing()
     {
-        var h = await EngineHarness.OpenAsync();
+        var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 10);
         await h.Store.MigrateAsync(CancellationToken.None);
         await using var reopened = await h.ReopenAsync();

@@ -1,0 +1,323 @@
+using System.Data;
+using Capacity.Core;
+using Capacity.Engine;
+using Npgsql;
+using static Capacity.Engine.RowFormat;
+
+namespace Capacity.Storage.Postgres;
+
+/// <summary>
+/// PostgreSQL, for several server nodes on one database. Each node's engine still batches; across
+/// nodes, correctness comes from row locks taken in one global order (reservations, then capacities,
+/// then prices, each by ascending id), so batches on different nodes queue behind each other on a hot
+/// pool instead of deadlocking.
+/// </summary>
+public sealed class PostgresStore : ICapacityStore
+{
+    internal const string CapacityColumns =
+        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
+
+    internal const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
+
+    internal const string PriceColumns =
+        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    public PostgresStore(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+
+        // Fail fast when the database is down: a request should get its 503 within about a second,
+        // not after the 15 s default connect timeout.
+        if (!builder.ContainsKey("Timeout"))
+        {
+            builder.Timeout = 1;
+        }
+
+        if (!builder.ContainsKey("Command Timeout"))
+        {
+            builder.CommandTimeout = 10;
+        }
+
+        _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+    }
+
+    public static int LatestVersion => Migrations.All.Max(m => m.Version);
+
+    /// <summary>
+    /// Applies the versioned scripts under a session advisory lock, so that several nodes starting
+    /// at once migrate one at a time and the later ones find nothing left to do.
+    /// </summary>
+    public async Task MigrateAsync(CancellationToken ct)
+    {
+        await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await Execute(c, null, "SELECT pg_advisory_lock(hashtext('capacity-migrations:' || current_schema()))", ct).ConfigureAwait(false);
+        try
+        {
+            await Execute(c, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)", ct).ConfigureAwait(false);
+            foreach (var (version, name, sql) in Migrations.All)
+            {
+                await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+                await using (var check = new NpgsqlCommand("SELECT count(*) FROM schema_migrations WHERE version = @v", c, tx))
+                {
+                    check.Parameters.AddWithValue("v", version);
+                    if ((long)(await check.ExecuteScalarAsync(ct).ConfigureAwait(false))! > 0)
+                    {
+                        continue;
+                    }
+                }
+
+                await Execute(c, tx, sql, ct).ConfigureAwait(false);
+                await using (var mark = new NpgsqlCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @t)", c, tx))
+                {
+                    mark.Parameters.AddWithValue("v", version);
+                    mark.Parameters.AddWithValue("n", name);
+                    mark.Parameters.AddWithValue("t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                    await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+
+                await tx.CommitAsync(ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await Execute(c, null, "SELECT pg_advisory_unlock(hashtext('capacity-migrations:' || current_schema()))", CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<bool> IsReadyAsync(CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT max(version) FROM schema_migrations");
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is int v && v >= LatestVersion;
+    }
+
+    public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct) =>
+        await PostgresWriteTransaction.BeginAsync(_dataSource, ct).ConfigureAwait(false);
+
+    public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(ClosureQuery("WHERE id = ANY(@ids) AND tenant_id = @t"));
+        cmd.Parameters.AddWithValue("ids", ids.ToArray());
+        cmd.Parameters.AddWithValue("t", tenantId);
+        return await ReadCapacitiesAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(ClosureQuery("WHERE tenant_id = @t AND event_id = @e") + " ORDER BY created_at, id");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("e", eventId);
+        return await ReadCapacitiesAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The rows matching <paramref name="where"/> and all their ancestors, in one round trip.</summary>
+    private static string ClosureQuery(string where) =>
+        $"WITH RECURSIVE c AS (SELECT {CapacityColumns} FROM capacities {where} "
+        + $"UNION SELECT {Prefixed("p")} FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT {CapacityColumns} FROM c";
+
+    private static string Prefixed(string alias) => string.Join(", ", CapacityColumns.Split(", ").Select(c => $"{alias}.{c}"));
+
+    public async Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = @id AND tenant_id = @t");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadReservation(r) : null;
+    }
+
+    public async Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {PriceColumns} FROM pricing WHERE id = @id AND tenant_id = @t");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadPrice(r) : null;
+    }
+
+    public async Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {PriceColumns} FROM pricing WHERE capacity_id = @c AND tenant_id = @t ORDER BY created_at, id");
+        cmd.Parameters.AddWithValue("c", capacityId);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var prices = new List<PriceEntry>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            prices.Add(ReadPrice(r));
+        }
+
+        return prices;
+    }
+
+    public async Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(
+            "SELECT seq, kind, tenant_id, event_id, capacity_id, reservation_id, reserved_delta, sold_delta, at FROM ledger "
+            + "WHERE tenant_id = @t AND event_id = @e AND seq > @after ORDER BY seq LIMIT @limit");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("e", eventId);
+        cmd.Parameters.AddWithValue("after", after);
+        cmd.Parameters.AddWithValue("limit", limit);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var rows = new List<LedgerRow>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            rows.Add(new LedgerRow(r.GetInt64(0), new LedgerEntry(
+                (LedgerKind)r.GetInt16(1), r.GetGuid(2), r.GetString(3), r.GetGuid(4), r.GetGuid(5), r.GetInt64(6), r.GetInt64(7), Time(r.GetInt64(8)))));
+        }
+
+        return rows;
+    }
+
+    public async Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT key_hash, tenant_id, created_at FROM api_keys WHERE key_hash = @h");
+        cmd.Parameters.AddWithValue("h", keyHash);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? new ApiKey((byte[])r.GetValue(0), r.GetGuid(1), Time(r.GetInt64(2))) : null;
+    }
+
+    public async Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT 1 FROM tenants WHERE id = @id");
+        cmd.Parameters.AddWithValue("id", tenantId);
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null;
+    }
+
+    public async Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT id FROM reservations WHERE status = 0 AND expires_at <= @now ORDER BY expires_at LIMIT @limit");
+        cmd.Parameters.AddWithValue("now", Time(now));
+        cmd.Parameters.AddWithValue("limit", limit);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var ids = new List<Guid>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            ids.Add(r.GetGuid(0));
+        }
+
+        return ids;
+    }
+
+    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("DELETE FROM idempotency WHERE created_at < @before");
+        cmd.Parameters.AddWithValue("before", Time(before));
+        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<AuditData> ReadAuditDataAsync(CancellationToken ct)
+    {
+        await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+
+        // One snapshot for all three reads, so they agree with each other while other nodes write.
+        await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+        await using var nodesCmd = new NpgsqlCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
+        var nodes = await ReadCapacitiesAsync(nodesCmd, ct).ConfigureAwait(false);
+
+        var reservations = new List<Reservation>();
+        await using (var resCmd = new NpgsqlCommand($"SELECT {ReservationColumns} FROM reservations WHERE status IN (0, 1)", c, tx))
+        await using (var r = await resCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                reservations.Add(ReadReservation(r));
+            }
+        }
+
+        var sums = new Dictionary<Guid, (long, long)>();
+        await using (var sumCmd = new NpgsqlCommand("SELECT capacity_id, sum(reserved_delta)::bigint, sum(sold_delta)::bigint FROM ledger GROUP BY capacity_id", c, tx))
+        await using (var r = await sumCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                sums[r.GetGuid(0)] = (r.GetInt64(1), r.GetInt64(2));
+            }
+        }
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return new AuditData(nodes, reservations, sums);
+    }
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private static async Task Execute(NpgsqlConnection c, NpgsqlTransaction? tx, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, c, tx);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    internal static async Task<List<CapacityNode>> ReadCapacitiesAsync(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var nodes = new List<CapacityNode>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            nodes.Add(new CapacityNode
+            {
+                Id = r.GetGuid(0),
+                TenantId = r.GetGuid(1),
+                EventId = r.GetString(2),
+                ScheduleId = r.IsDBNull(3) ? null : r.GetString(3),
+                SectionName = r.GetString(4),
+                SectionCode = r.IsDBNull(5) ? null : r.GetString(5),
+                Total = r.IsDBNull(6) ? null : r.GetInt32(6),
+                ParentIds = r.GetFieldValue<Guid[]>(7),
+                IsActive = r.GetBoolean(8),
+                Reserved = r.GetInt64(9),
+                Sold = r.GetInt64(10),
+                CreatedAt = Time(r.GetInt64(11)),
+                UpdatedAt = Time(r.GetInt64(12)),
+            });
+        }
+
+        return nodes;
+    }
+
+    internal static Reservation ReadReservation(NpgsqlDataReader r) => new(
+        r.GetGuid(0),
+        r.GetGuid(1),
+        (ReservationStatus)r.GetInt16(2),
+        Items(r.GetString(3)),
+        Time(r.GetInt64(4)),
+        Time(r.GetInt64(5)),
+        r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
+        r.IsDBNull(7) ? null : Time(r.GetInt64(7)));
+
+    internal static PriceEntry ReadPrice(NpgsqlDataReader r) => new(
+        r.GetGuid(0),
+        r.GetGuid(1),
+        r.GetGuid(2),
+        r.GetString(3),
+        r.GetDecimal(4),
+        r.IsDBNull(5) ? null : r.GetDecimal(5),
+        r.GetDecimal(6),
+        r.GetDecimal(7),
+        r.GetDecimal(8),
+        r.GetString(9),
+        Time(r.GetInt64(10)),
+        Time(r.GetInt64(11)));
+}
+
+/// <summary>The versioned scripts embedded in this assembly: <c>NNN_name.sql</c>, applied in order.</summary>
+internal static class Migrations
+{
+    public static readonly IReadOnlyList<(int Version, string Name, string Sql)> All = Load();
+
+    private static List<(int, string, string)> Load()
+    {
+        var assembly = typeof(Migrations).Assembly;
+        var scripts = new List<(int, string, string)>();
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var file = resource.Split('.')[^2];
+            var version = int.Parse(file.AsSpan(0, file.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
+            scripts.Add((version, file, reader.ReadToEnd()));
+        }
+
+        return scripts;
+    }
+}

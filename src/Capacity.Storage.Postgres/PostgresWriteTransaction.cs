@@ -1,0 +1,306 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Npgsql;
+using NpgsqlTypes;
+using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.Postgres.PostgresStore;
+
+namespace Capacity.Storage.Postgres;
+
+/// <summary>
+/// One engine batch on PostgreSQL. Locks follow one global order (idempotency keys are taken after
+/// rows, and hold no row) so that batches of different nodes wait for each other but never deadlock:
+/// reservations, capacities with all their ancestors, prices, each by ascending id, FOR UPDATE.
+/// Decisions are made against the locked rows; writes go out as one batch of set-based statements.
+/// </summary>
+internal sealed class PostgresWriteTransaction : IWriteTransaction
+{
+    private readonly NpgsqlConnection _connection;
+    private readonly NpgsqlTransaction _tx;
+
+    private PostgresWriteTransaction(NpgsqlConnection connection, NpgsqlTransaction tx)
+    {
+        _connection = connection;
+        _tx = tx;
+    }
+
+    public static async Task<PostgresWriteTransaction> BeginAsync(NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        var connection = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+
+            // A wait longer than this means something is wrong (a stuck node); failing the batch
+            // with a 503 beats holding every caller hostage.
+            await using var timeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, tx);
+            await timeout.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return new PostgresWriteTransaction(connection, tx);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
+        var capacityIds = new HashSet<Guid>(keys.Capacities);
+        var loaded = new HashSet<Guid>();
+        if (keys.Reservations.Count > 0)
+        {
+            await LoadReservationsAsync($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", keys.Reservations, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        }
+
+        var candidates = keys.ExpiryCandidates.Where(id => !loaded.Contains(id)).ToArray();
+        if (candidates.Length > 0)
+        {
+            // Another node sweeping the same holds has them locked: skip them rather than wait, and
+            // leave them to that node. That is what lets every node sweep without double work.
+            await LoadReservationsAsync(
+                $"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED",
+                candidates, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        }
+
+        if (capacityIds.Count > 0)
+        {
+            // Parents never change, so the closure can be found without locks, then locked in order.
+            var closure = new List<Guid>();
+            await using (var cmd = Command(
+                "WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY(@ids) "
+                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT id FROM c"))
+            {
+                cmd.Parameters.AddWithValue("ids", capacityIds.ToArray());
+                await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    closure.Add(r.GetGuid(0));
+                }
+            }
+
+            if (closure.Count > 0)
+            {
+                await using var cmd = Command($"SELECT {CapacityColumns} FROM capacities WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
+                cmd.Parameters.AddWithValue("ids", closure.ToArray());
+                foreach (var node in await ReadCapacitiesAsync(cmd, ct).ConfigureAwait(false))
+                {
+                    ws.Load(node);
+                }
+            }
+        }
+
+        if (keys.Prices.Count > 0)
+        {
+            await using var cmd = Command($"SELECT {PriceColumns} FROM pricing WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
+            cmd.Parameters.AddWithValue("ids", keys.Prices.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                ws.Load(ReadPrice(r));
+            }
+        }
+
+        if (keys.Tenants.Count > 0)
+        {
+            await using var cmd = Command("SELECT id, name, created_at FROM tenants WHERE id = ANY(@ids)");
+            cmd.Parameters.AddWithValue("ids", keys.Tenants.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                ws.Load(new Tenant(r.GetGuid(0), r.GetString(1), Time(r.GetInt64(2))));
+            }
+        }
+    }
+
+    private async Task LoadReservationsAsync(string sql, IEnumerable<Guid> ids, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
+    {
+        await using var cmd = Command(sql);
+        cmd.Parameters.AddWithValue("ids", ids.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var reservation = ReadReservation(r);
+            ws.Load(reservation);
+            loaded.Add(reservation.Id);
+            foreach (var item in reservation.Items)
+            {
+                capacityIds.Add(item.CapacityId);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes a transaction-scoped advisory lock per key (in order) before reading the records: a
+    /// copy of the request on another node waits here until the first commits, then finds its record
+    /// and replays it, instead of both applying it.
+    /// </summary>
+    public async Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct)
+    {
+        var tenants = keys.Select(k => k.TenantId).ToArray();
+        var names = keys.Select(k => k.Key).ToArray();
+        await using (var lockCmd = Command(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(t::text || ':' || k, 0) AS h FROM unnest(@t, @k) AS u(t, k) ORDER BY 1) s"))
+        {
+            lockCmd.Parameters.AddWithValue("t", tenants);
+            lockCmd.Parameters.AddWithValue("k", names);
+            await lockCmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        await using var cmd = Command(
+            "SELECT i.tenant_id, i.key, method, path, request_hash, status, body, location, created_at FROM idempotency i "
+            + "JOIN unnest(@t, @k) AS u(t, k) ON i.tenant_id = u.t AND i.key = u.k");
+        cmd.Parameters.AddWithValue("t", tenants);
+        cmd.Parameters.AddWithValue("k", names);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var record = new IdempotencyRecord(
+                r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4),
+                r.GetInt32(5), (byte[])r.GetValue(6), r.IsDBNull(7) ? null : r.GetString(7), Time(r.GetInt64(8)));
+            into[new IdempotencyKey(record.TenantId, record.Key)] = record;
+        }
+    }
+
+    public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(_connection, _tx);
+
+        foreach (var t in ws.NewTenants)
+        {
+            Add(batch, "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", t.Id, t.Name, Time(t.CreatedAt));
+        }
+
+        foreach (var k in ws.NewKeys)
+        {
+            Add(batch, "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)", k.KeyHash, k.TenantId, Time(k.CreatedAt));
+        }
+
+        foreach (var n in ws.NewCapacities)
+        {
+            Add(batch,
+                "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                n.Id, n.TenantId, n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, n.ParentIds, n.IsActive, n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt));
+        }
+
+        var changed = ws.ChangedCapacities.ToList();
+        if (changed.Count > 0)
+        {
+            // One statement for every changed node: on a hot pool that is one row, many holds.
+            var cmd = new NpgsqlBatchCommand(
+                "UPDATE capacities c SET section_name = u.name, section_code = u.code, total_capacity = u.total, is_active = u.active, "
+                + "reserved = u.reserved, sold = u.sold, updated_at = u.updated "
+                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[]) "
+                + "AS u(id, name, code, total, active, reserved, sold, updated) WHERE c.id = u.id");
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.Id).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionName).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionCode).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.Total).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.IsActive).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.Reserved).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.Sold).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => Time(n.UpdatedAt)).ToArray() });
+            batch.BatchCommands.Add(cmd);
+        }
+
+        foreach (var p in ws.NewPrices)
+        {
+            Add(batch,
+                "INSERT INTO pricing (id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                p.Id, p.TenantId, p.CapacityId, p.Name, p.BasePrice, p.CurrentPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, Time(p.CreatedAt), Time(p.UpdatedAt));
+        }
+
+        foreach (var p in ws.ChangedPrices)
+        {
+            Add(batch,
+                "UPDATE pricing SET name = $2, base_price = $3, current_price = $4, service_fee = $5, facility_fee = $6, tax_rate = $7, currency = $8, updated_at = $9 WHERE id = $1",
+                p.Id, p.Name, p.BasePrice, p.CurrentPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, Time(p.UpdatedAt));
+        }
+
+        var created = ws.NewReservations.ToList();
+        if (created.Count > 0)
+        {
+            var cmd = new NpgsqlBatchCommand(
+                "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) "
+                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])");
+            cmd.Parameters.Add(new() { Value = created.Select(r => r.Id).ToArray() });
+            cmd.Parameters.Add(new() { Value = created.Select(r => r.TenantId).ToArray() });
+            cmd.Parameters.Add(new() { Value = created.Select(r => (short)r.Status).ToArray() });
+            cmd.Parameters.Add(new() { Value = created.Select(r => Items(r.Items)).ToArray() });
+            cmd.Parameters.Add(new() { Value = created.Select(r => Time(r.CreatedAt)).ToArray() });
+            cmd.Parameters.Add(new() { Value = created.Select(r => Time(r.ExpiresAt)).ToArray() });
+            cmd.Parameters.Add(NullableTimes(created.Select(r => r.ConfirmedAt)));
+            cmd.Parameters.Add(NullableTimes(created.Select(r => r.EndedAt)));
+            batch.BatchCommands.Add(cmd);
+        }
+
+        var updated = ws.ChangedReservations.ToList();
+        if (updated.Count > 0)
+        {
+            var cmd = new NpgsqlBatchCommand(
+                "UPDATE reservations r SET status = u.status, expires_at = u.expires, confirmed_at = u.confirmed, ended_at = u.ended "
+                + "FROM unnest($1::uuid[], $2::smallint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, status, expires, confirmed, ended) WHERE r.id = u.id");
+            cmd.Parameters.Add(new() { Value = updated.Select(r => r.Id).ToArray() });
+            cmd.Parameters.Add(new() { Value = updated.Select(r => (short)r.Status).ToArray() });
+            cmd.Parameters.Add(new() { Value = updated.Select(r => Time(r.ExpiresAt)).ToArray() });
+            cmd.Parameters.Add(NullableTimes(updated.Select(r => r.ConfirmedAt)));
+            cmd.Parameters.Add(NullableTimes(updated.Select(r => r.EndedAt)));
+            batch.BatchCommands.Add(cmd);
+        }
+
+        var ledger = ws.Ledger;
+        if (ledger.Count > 0)
+        {
+            var cmd = new NpgsqlBatchCommand(
+                "INSERT INTO ledger (tenant_id, event_id, capacity_id, reservation_id, kind, reserved_delta, sold_delta, at) "
+                + "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::smallint[], $6::bigint[], $7::bigint[], $8::bigint[])");
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.TenantId).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.EventId).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.CapacityId).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.ReservationId).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => (short)e.Kind).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.ReservedDelta).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.SoldDelta).ToArray() });
+            cmd.Parameters.Add(new() { Value = ledger.Select(e => Time(e.At)).ToArray() });
+            batch.BatchCommands.Add(cmd);
+        }
+
+        foreach (var rec in records)
+        {
+            Add(batch,
+                "INSERT INTO idempotency (tenant_id, key, method, path, request_hash, status, body, location, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                rec.TenantId, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.Status, rec.Body, rec.Location, Time(rec.CreatedAt));
+        }
+
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    public Task CommitAsync(CancellationToken ct) => _tx.CommitAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _tx.DisposeAsync().ConfigureAwait(false);
+        await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private NpgsqlCommand Command(string sql) => new(sql, _connection, _tx);
+
+    private static void Add(NpgsqlBatch batch, string sql, params object?[] values)
+    {
+        var cmd = new NpgsqlBatchCommand(sql);
+        foreach (var v in values)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
+        }
+
+        batch.BatchCommands.Add(cmd);
+    }
+
+    private static NpgsqlParameter NullableTimes(IEnumerable<DateTimeOffset?> times) =>
+        new() { Value = times.Select(t => t is { } v ? Time(v) : (long?)null).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
+}
