@@ -7,6 +7,7 @@ using Capacity.Server.Health;
 using Capacity.Server.Ledger;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
+using Capacity.Storage.Postgres;
 using Capacity.Storage.Sqlite;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -79,7 +80,9 @@ public static class Setup
         return provider.ToLowerInvariant() switch
         {
             "sqlite" => new SqliteStore(config["Storage:Sqlite:Path"] ?? Path.Combine(dataDirectory, "capacity.db")),
-            _ => throw new InvalidOperationException($"Storage:Provider '{provider}' is not known; use 'sqlite'."),
+            "postgres" => new PostgresStore(config["Storage:Postgres:ConnectionString"]
+                ?? throw new InvalidOperationException("Storage:Provider is 'postgres' but Storage:Postgres:ConnectionString is not set.")),
+            _ => throw new InvalidOperationException($"Storage:Provider '{provider}' is not known; use 'sqlite' or 'postgres'."),
         };
     }
 

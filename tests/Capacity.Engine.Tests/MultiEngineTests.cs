@@ -1,0 +1,129 @@
+using Capacity.Core;
+using Capacity.Storage.Postgres;
+using Capacity.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Capacity.Engine.Tests;
+
+/// <summary>
+/// Two engines, each with its own store and connection pool, on one PostgreSQL schema: what two
+/// server nodes are, without the HTTP around them.
+/// </summary>
+public sealed class MultiEngineTests : IAsyncLifetime
+{
+    private static readonly Guid Tenant = EngineHarness.TenantA;
+    private readonly ManualTime _clock = new(DateTimeOffset.UtcNow);
+    private readonly List<(PostgresStore Store, CommandEngine Engine)> _nodes = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            var store = new PostgresStore(schema);
+            await store.MigrateAsync(CancellationToken.None);
+            _nodes.Add((store, new CommandEngine(store, _clock, CoreLimits.Default, new EngineOptions(), NullLogger<CommandEngine>.Instance)));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (store, engine) in _nodes)
+        {
+            await engine.DisposeAsync();
+            await store.DisposeAsync();
+        }
+    }
+
+    private CommandEngine Node(int i) => _nodes[i % 2].Engine;
+
+    private async Task<Guid> CreateAsync(string name, int? total, params Guid[] parents)
+    {
+        var id = Guid.CreateVersion7();
+        var r = await Node(0).SubmitAsync(new CreateCapacity(Tenant, id, "e", null, name, null, total, parents, true, null));
+        Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code);
+        return id;
+    }
+
+    private async Task AssertAuditCleanAsync()
+    {
+        var report = await Audit.RunAsync(_nodes[1].Store, CancellationToken.None);
+        Assert.True(report.Ok, string.Join("\n", report.Violations));
+    }
+
+    [Fact]
+    public async Task Two_nodes_racing_for_a_pool_of_100_sell_exactly_100()
+    {
+        var pool = await CreateAsync("Pool", 100);
+        var capped = await CreateAsync("Capped", 70, pool);
+        var shared = await CreateAsync("Shared", null, pool);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 600).Select(i =>
+            Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(i % 3 == 0 ? shared : capped, 1, null)], 15))));
+
+        Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
+        Assert.Equal(100, results.Count(r => r.Outcome!.Code == OutcomeCode.Ok));
+        Assert.Equal(500, results.Count(r => r.Outcome!.Code == OutcomeCode.InsufficientCapacity));
+        await AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task The_same_idempotency_key_on_both_nodes_takes_effect_once()
+    {
+        var pool = await CreateAsync("Pool", 100);
+        var idem = new IdempotencyRequest(Tenant, "same-key", "POST", "/capacity/x/reserve", [7]);
+        static StoredResponse Render(Outcome o) => new(o.Succeeded ? 201 : 409, System.Text.Encoding.UTF8.GetBytes(o.Reservation?.Id.ToString() ?? ""), null);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 2, null)], 15), idem, Render)));
+
+        Assert.All(results, r => Assert.True(r.Status is EngineStatus.Decided or EngineStatus.Replayed, r.Status.ToString()));
+        Assert.Single(results, r => r.Status == EngineStatus.Decided);
+        Assert.Single(results.Select(r => System.Text.Encoding.UTF8.GetString(r.Response!.Body)).Distinct());
+        var node = (await _nodes[0].Store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single(n => n.Id == pool);
+        Assert.Equal(2, node.Reserved);
+        await AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Confirms_and_releases_on_two_nodes_apply_once_per_reservation()
+    {
+        var pool = await CreateAsync("Pool", 500);
+        var holds = new List<Guid>();
+        foreach (var batch in Enumerable.Range(0, 100).Chunk(25))
+        {
+            var placed = await Task.WhenAll(batch.Select(i => Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15))));
+            holds.AddRange(placed.Select(p => p.Outcome!.Reservation!.Id));
+        }
+
+        var results = await Task.WhenAll(holds.SelectMany((h, i) => new[]
+        {
+            Node(i).SubmitAsync(new TransitionReservation(Tenant, h, Transition.Confirm)),
+            Node(i + 1).SubmitAsync(new TransitionReservation(Tenant, h, Transition.Release)),
+        }));
+
+        // Per hold exactly one of the two won; the other saw a finished reservation.
+        foreach (var pair in results.Chunk(2))
+        {
+            Assert.Single(pair, r => r.Outcome!.Code == OutcomeCode.Ok);
+        }
+
+        await AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Both_nodes_sweeping_the_same_due_holds_expire_each_exactly_once()
+    {
+        var pool = await CreateAsync("Pool", 5000);
+        await Task.WhenAll(Enumerable.Range(0, 2000).Select(i => Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 1))));
+        _clock.Advance(TimeSpan.FromMinutes(1));
+
+        var sweepers = _nodes.Select(n => new ExpirySweeper(n.Store, n.Engine, _clock, NullLogger<ExpirySweeper>.Instance) { BatchSize = 500 }).ToList();
+        var counts = await Task.WhenAll(sweepers.Select(s => s.SweepOnceAsync(CancellationToken.None)));
+
+        Assert.Equal(2000, counts.Sum());
+        var node = (await _nodes[0].Store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single(n => n.Id == pool);
+        Assert.Equal(0, node.Reserved);
+        await AssertAuditCleanAsync();
+    }
+}
