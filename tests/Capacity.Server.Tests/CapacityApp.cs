@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Capacity.Engine;
+using Capacity.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -52,6 +53,22 @@ public sealed class CapacityApp : WebApplicationFactory<Program>
         {
             Clock = new ManualTime(DateTimeOffset.UtcNow);
         }
+    }
+
+    /// <summary>
+    /// The same app on the chosen store: SQLite on a fresh file, or PostgreSQL on a fresh schema of
+    /// the cluster the tests started.
+    /// </summary>
+    public static async Task<CapacityApp> CreateAsync(StoreKind store, Dictionary<string, string?>? settings = null, bool manualClock = false)
+    {
+        var all = new Dictionary<string, string?>(settings ?? []);
+        if (store == StoreKind.Postgres)
+        {
+            all["Storage:Provider"] = "postgres";
+            all["Storage:Postgres:ConnectionString"] = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        }
+
+        return new CapacityApp(all, manualClock);
     }
 
     public string Directory { get; }

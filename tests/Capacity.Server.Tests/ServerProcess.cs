@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// The real server as a separate process (`dotnet Capacity.Server.dll`, from this test project's
+/// output), for what an in-process host cannot show: several nodes on one database, a kill.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, string url)
+    {
+        _process = process;
+        Url = url;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Url { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    {
+        var port = FreePort();
+        var url = $"http://127.0.0.1:{port}";
+        var dll = Path.Combine(AppContext.BaseDirectory, "Capacity.Server.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(url);
+        foreach (var (k, v) in settings)
+        {
+            start.ArgumentList.Add($"--{k}={v}");
+        }
+
+        var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), url);
+        using var probe = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (server._process.HasExited)
+            {
+                throw new InvalidOperationException($"The server exited at start:\n{server.Output}");
+            }
+
+            try
+            {
+                if ((await probe.GetAsync("/healthz")).IsSuccessStatusCode)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                await server.DisposeAsync();
+                throw new TimeoutException($"The server did not answer /healthz within 60 s:\n{server.Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public HttpClient Client(string? token = null)
+    {
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        var client = new HttpClient(handler) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    /// <summary>SIGKILL: no shutdown, no flush, exactly like a crash.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
