@@ -1,13 +1,19 @@
 using System.Net;
 
+using Capacity.Testing;
+
 namespace Capacity.Server.Tests;
 
 /// <summary>Many callers at once through the real pipeline: nothing oversells, everything happens once.</summary>
-public sealed class ConcurrencyTests : IAsyncLifetime
-{
-    private readonly CapacityApp _app = new();
+public sealed class ConcurrencyTests_on_sqlite() : ConcurrencyTests(StoreKind.Sqlite);
 
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+public sealed class ConcurrencyTests_on_postgres() : ConcurrencyTests(StoreKind.Postgres);
+
+public abstract class ConcurrencyTests(StoreKind store) : IAsyncLifetime
+{
+    private CapacityApp _app = null!;
+
+    public async ValueTask InitializeAsync() => _app = await CapacityApp.CreateAsync(store);
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 

@@ -1,13 +1,19 @@
 using System.Net;
 
+using Capacity.Testing;
+
 namespace Capacity.Server.Tests;
 
 /// <summary>Holds lapse on time, return their tickets, and can never be confirmed afterwards.</summary>
-public sealed class ExpiryTests : IAsyncLifetime
-{
-    private readonly CapacityApp _app = new(manualClock: true);
+public sealed class ExpiryTests_on_sqlite() : ExpiryTests(StoreKind.Sqlite);
 
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+public sealed class ExpiryTests_on_postgres() : ExpiryTests(StoreKind.Postgres);
+
+public abstract class ExpiryTests(StoreKind store) : IAsyncLifetime
+{
+    private CapacityApp _app = null!;
+
+    public async ValueTask InitializeAsync() => _app = await CapacityApp.CreateAsync(store, manualClock: true);
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
@@ -38,7 +44,7 @@ public sealed class ExpiryTests : IAsyncLifetime
     [Fact]
     public async Task A_hold_past_its_expiry_cannot_be_confirmed_even_before_the_sweeper_runs()
     {
-        await using var app = new CapacityApp(new() { ["Capacity:SweepIntervalMs"] = "3600000" }, manualClock: true);
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:SweepIntervalMs"] = "3600000" }, manualClock: true);
         var t = (await app.NewTenantAsync()).Client;
         var pool = await t.CreateCapacityAsync("e", "Pool", 10);
         var hold = await t.HoldAsync(pool, 2, minutes: 1);
@@ -56,7 +62,7 @@ public sealed class ExpiryTests : IAsyncLifetime
     [Fact]
     public async Task A_confirm_racing_the_expiry_has_exactly_one_winner()
     {
-        await using var app = new CapacityApp(new() { ["Capacity:SweepIntervalMs"] = "3600000" }, manualClock: true);
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:SweepIntervalMs"] = "3600000" }, manualClock: true);
         var t = (await app.NewTenantAsync()).Client;
         var pool = await t.CreateCapacityAsync("e", "Pool", 200);
         var holds = new List<string>();

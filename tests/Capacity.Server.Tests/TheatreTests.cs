@@ -1,13 +1,19 @@
 using System.Net.Http.Json;
 
+using Capacity.Testing;
+
 namespace Capacity.Server.Tests;
 
 /// <summary>Seed 004's theatre, end to end through the HTTP API.</summary>
-public sealed class TheatreTests : IAsyncLifetime
-{
-    private readonly CapacityApp _app = new();
+public sealed class TheatreTests_on_sqlite() : TheatreTests(StoreKind.Sqlite);
 
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+public sealed class TheatreTests_on_postgres() : TheatreTests(StoreKind.Postgres);
+
+public abstract class TheatreTests(StoreKind store) : IAsyncLifetime
+{
+    private CapacityApp _app = null!;
+
+    public async ValueTask InitializeAsync() => _app = await CapacityApp.CreateAsync(store);
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
