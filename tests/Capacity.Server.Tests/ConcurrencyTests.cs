@@ -165,4 +165,52 @@ public abstract class ConcurrencyTests(StoreKind store) : IAsyncLifetime
         Assert.Equal(15, p["reserved_capacity"]!.GetValue<long>());
         await _app.AssertInvariantsAsync();
     }
+
+    [Fact]
+    public async Task Concurrent_creates_price_changes_and_priced_holds_all_land_and_every_lock_keeps_its_price()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e", "Pool", 1000);
+        var created = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => t.CreateCapacityAsync("e", $"Child {i}", i % 2 == 0 ? 100 : null, pool)));
+        Assert.Equal(40, created.Distinct().Count());
+
+        var price = await Api.ReadAsync(await t.PostAsync($"/capacity/{created[0]}/pricing", Api.Json(new { name = "Std", base_price = 10m, currency = "EUR" })), 201);
+        var priceId = price["id"]!.GetValue<string>();
+
+        // Holds lock whatever price is current when each is decided; updates race them.
+        var work = Enumerable.Range(0, 120).Select(i => i % 4 == 0
+            ? t.PutAsync($"/pricing/{priceId}", Api.Json(new { current_price = 10m + i }))
+            : t.PostAsync($"/capacity/{created[0]}/reserve", Api.Json(new { quantity = 1, pricing_id = priceId })));
+        var responses = await Task.WhenAll(work);
+        Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created, r.StatusCode.ToString()));
+
+        var prices = (await Api.ReadAsync(await t.GetAsync($"/capacity/{created[0]}/pricing"), 200))["pricing"]!.AsArray();
+        Assert.Single(prices);
+        foreach (var response in responses.Where(r => r.StatusCode == HttpStatusCode.Created))
+        {
+            var body = await Api.ReadAsync(response, 201);
+            var id = body["reservation"]!["id"]!.GetValue<string>();
+            var locked = body["locked_price"]!["unit_price"]!.GetValue<decimal>();
+            var stored = await Api.ReadAsync(await t.GetAsync($"/reservations/{id}"), 200);
+            Assert.Equal(locked, stored["items"]![0]!["locked_price"]!["unit_price"]!.GetValue<decimal>());
+        }
+
+        Assert.Equal(100 - 90, await t.AvailableAsync(created[0]));
+        await _app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Concurrent_tenant_creation_gives_every_tenant_its_own_working_key()
+    {
+        var tenants = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => _app.NewTenantAsync($"T{i}")));
+        Assert.Equal(30, tenants.Select(x => x.Id).Distinct().Count());
+        var pools = await Task.WhenAll(tenants.Select(x => x.Client.CreateCapacityAsync("shared-event-id", "Pool", 10)));
+        for (var i = 0; i < tenants.Length; i++)
+        {
+            var list = (await Api.ReadAsync(await tenants[i].Client.GetAsync("/events/shared-event-id/capacity"), 200))["capacity"]!.AsArray();
+            Assert.Equal(pools[i], Assert.Single(list)!["id"]!.GetValue<string>());
+        }
+
+        await _app.AssertInvariantsAsync();
+    }
 }
