@@ -53,6 +53,8 @@ public sealed class CommandEngine : IAsyncDisposable
     private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("capacity.engine.batch_size", description: "Commands per committed batch");
     private static readonly Histogram<double> CommitLatency = Meter.CreateHistogram<double>("capacity.engine.commit_duration", "ms", "Time from opening a batch transaction to its durable commit");
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
+    private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
+    private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
     private readonly ICapacityStore _store;
     private readonly TimeProvider _time;
@@ -199,9 +201,31 @@ public sealed class CommandEngine : IAsyncDisposable
         CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         for (var i = 0; i < batch.Count; i++)
         {
+            if (results[i].Outcome is { } outcome)
+            {
+                Commands.Add(1, new("command", NameOf(batch[i].Command)), new("outcome", OutcomeNames[(int)outcome.Code]));
+            }
+
             batch[i].Completion.TrySetResult(results[i]);
         }
     }
+
+    private static string NameOf(Command command) => command switch
+    {
+        PlaceHold => "hold",
+        TransitionReservation { Transition: Transition.Confirm } => "confirm",
+        TransitionReservation { Transition: Transition.Release } => "release",
+        TransitionReservation => "cancel",
+        ExtendReservation => "extend",
+        ExpireDue => "expire",
+        CreateCapacity => "create_capacity",
+        UpdateCapacity => "update_capacity",
+        CreatePrice => "create_price",
+        UpdatePrice => "update_price",
+        CreateTenant => "create_tenant",
+        AddApiKey => "add_api_key",
+        _ => "other",
+    };
 
     private EngineResult Decide(Submission s, DateTimeOffset now)
     {

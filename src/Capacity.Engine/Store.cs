@@ -25,6 +25,18 @@ public interface ICapacityStore : IAsyncDisposable
 
     Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct);
 
+    /// <summary>The tenant's events: every event id that has a capacity, oldest first.</summary>
+    Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct);
+
+    /// <summary>
+    /// The tenant's active holds on any of these capacities: how many, how many tickets, and the
+    /// <paramref name="limit"/> that expire soonest.
+    /// </summary>
+    Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct);
+
+    /// <summary>All active holds, and the expiry of the oldest one still active (for the expiry-lag metric).</summary>
+    Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct);
+
     Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct);
 
     Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct);
@@ -81,6 +93,10 @@ public sealed record IdempotencyRecord(
     DateTimeOffset CreatedAt);
 
 public sealed record LedgerRow(long Sequence, LedgerEntry Entry);
+
+public sealed record EventSummary(string EventId, int Capacities, DateTimeOffset CreatedAt);
+
+public sealed record HoldSummary(long Active, IReadOnlyList<Reservation> Soonest);
 
 public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,

@@ -127,6 +127,61 @@ public sealed class PostgresStore : ICapacityStore
         return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadReservation(r) : null;
     }
 
+    public async Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(
+            "SELECT event_id, count(*)::int, min(created_at) FROM capacities WHERE tenant_id = @t GROUP BY event_id ORDER BY min(created_at), event_id");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var events = new List<EventSummary>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            events.Add(new EventSummary(r.GetString(0), r.GetInt32(1), Time(r.GetInt64(2))));
+        }
+
+        return events;
+    }
+
+    public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
+    {
+        const string Touching =
+            "FROM reservations r WHERE tenant_id = @t AND status = 0 AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.items::jsonb) j "
+            + "WHERE (j->>'capacity_id')::uuid = ANY(@ids))";
+        await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+        long active;
+        await using (var count = new NpgsqlCommand("SELECT count(*) " + Touching, c, tx))
+        {
+            count.Parameters.AddWithValue("t", tenantId);
+            count.Parameters.AddWithValue("ids", capacityIds.ToArray());
+            active = (long)(await count.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
+
+        var holds = new List<Reservation>();
+        await using (var soonest = new NpgsqlCommand($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT @limit", c, tx))
+        {
+            soonest.Parameters.AddWithValue("t", tenantId);
+            soonest.Parameters.AddWithValue("ids", capacityIds.ToArray());
+            soonest.Parameters.AddWithValue("limit", limit);
+            await using var r = await soonest.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                holds.Add(ReadReservation(r));
+            }
+        }
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return new HoldSummary(active, holds);
+    }
+
+    public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT count(*), min(expires_at) FROM reservations WHERE status = 0");
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        return (r.GetInt64(0), r.IsDBNull(1) ? null : Time(r.GetInt64(1)));
+    }
+
     public async Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand($"SELECT {PriceColumns} FROM pricing WHERE id = @id AND tenant_id = @t");

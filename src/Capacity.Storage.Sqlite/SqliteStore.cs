@@ -137,6 +137,59 @@ public sealed class SqliteStore : ICapacityStore
         return r.Read() ? ReadReservation(r) : null;
     }
 
+    public async Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            "SELECT event_id, COUNT(*), MIN(created_at) FROM capacities WHERE tenant_id = $t GROUP BY event_id ORDER BY MIN(created_at), event_id", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        using var r = cmd.ExecuteReader();
+        var events = new List<EventSummary>();
+        while (r.Read())
+        {
+            events.Add(new EventSummary(r.GetString(0), r.GetInt32(1), Time(r.GetInt64(2))));
+        }
+
+        return events;
+    }
+
+    public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        const string Touching =
+            "FROM reservations r WHERE tenant_id = $t AND status = 0 AND EXISTS (SELECT 1 FROM json_each(r.items) j "
+            + "WHERE json_extract(j.value, '$.capacity_id') IN (SELECT value FROM json_each($ids)))";
+        using var tx = c.BeginTransaction(deferred: true);
+        using var count = new SqliteCommand("SELECT COUNT(*) " + Touching, c, tx);
+        count.Parameters.AddWithValue("$t", Id(tenantId));
+        count.Parameters.AddWithValue("$ids", IdArray(capacityIds));
+        var active = (long)count.ExecuteScalar()!;
+        using var soonest = new SqliteCommand($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT $limit", c, tx);
+        soonest.Parameters.AddWithValue("$t", Id(tenantId));
+        soonest.Parameters.AddWithValue("$ids", IdArray(capacityIds));
+        soonest.Parameters.AddWithValue("$limit", limit);
+        var holds = new List<Reservation>();
+        using (var r = soonest.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                holds.Add(ReadReservation(r));
+            }
+        }
+
+        tx.Commit();
+        return new HoldSummary(active, holds);
+    }
+
+    public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT COUNT(*), MIN(expires_at) FROM reservations WHERE status = 0", c);
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.IsDBNull(1) ? null : Time(r.GetInt64(1)));
+    }
+
     public async Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);

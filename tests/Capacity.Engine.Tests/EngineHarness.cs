@@ -74,6 +74,9 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => inner.GetCapacitiesAsync(tenantId, ids, ct);
     public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => inner.GetEventCapacitiesAsync(tenantId, eventId, ct);
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetReservationAsync(tenantId, id, ct);
+    public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => inner.GetEventsAsync(tenantId, ct);
+    public Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct) => inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+    public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => inner.GetHoldStatsAsync(ct);
     public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetPriceAsync(tenantId, id, ct);
     public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => inner.GetPricesAsync(tenantId, capacityId, ct);
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => inner.GetLedgerAsync(tenantId, eventId, after, limit, ct);

@@ -31,7 +31,7 @@ public static class CapacityApi
 
         if (!Rules.IsValidEventId(eventId))
         {
-            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+            return InvalidEventId();
         }
 
         var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateCapacityRequest);
@@ -64,47 +64,26 @@ public static class CapacityApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+            return InvalidEventId();
         }
 
-        var nodes = await store.GetEventCapacitiesAsync(caller.TenantId, eventId, ct);
-        var lookup = new NodeLookup(nodes);
-        var scratch = new List<CapacityNode>();
-        var views = nodes.Where(n => n.EventId == eventId).Select(n => CapacityResponse.From(Graph.View(n, lookup, scratch))).ToArray();
-        return TypedResults.Ok(new CapacityListResponse(views));
+        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
+        return TypedResults.Ok(new CapacityListResponse(snapshot.Capacity));
     }
 
-    /// <summary>
-    /// Totals over the event's roots (capacities without parents): each pool counts once, where the
-    /// seed summed every section and counted shared pools twice.
-    /// </summary>
     private static async Task<Results<Ok<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+            return InvalidEventId();
         }
 
-        var nodes = await store.GetEventCapacitiesAsync(caller.TenantId, eventId, ct);
-        long total = 0, available = 0, reserved = 0, sold = 0;
-        var hasUnlimited = false;
-        foreach (var root in nodes.Where(n => n.EventId == eventId && n.ParentIds.Length == 0))
-        {
-            reserved += root.Reserved;
-            sold += root.Sold;
-            if (root.Total is { } t)
-            {
-                total += t;
-                available += root.Headroom!.Value;
-            }
-            else
-            {
-                hasUnlimited = true;
-            }
-        }
-
-        return TypedResults.Ok(new CapacityTotalsResponse(eventId, total, available, reserved, sold, hasUnlimited));
+        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
+        return TypedResults.Ok(snapshot.Totals);
     }
+
+    internal static ProblemHttpResult InvalidEventId() =>
+        ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
 
     private static async Task<Results<Ok<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {

@@ -37,4 +37,6 @@ namespace Capacity.Server.Http;
 [JsonSerializable(typeof(TenantKeyResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
 [JsonSerializable(typeof(Health.HealthResponse))]
+[JsonSerializable(typeof(Events.EventListResponse))]
+[JsonSerializable(typeof(Events.EventStreamSnapshot))]
 public sealed partial class AppJson : JsonSerializerContext;

@@ -158,7 +158,7 @@ public sealed class Authenticator
 /// Runs after routing, so it knows the matched route's <see cref="Access"/>. Unauthenticated is 401;
 /// the wrong kind of credential (an admin key on a tenant route, or the reverse) is 403.
 /// </summary>
-public sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator)
+public sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, ILogger<AuthMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -189,12 +189,19 @@ public sealed class AuthMiddleware(RequestDelegate next, Authenticator authentic
             return;
         }
 
-        if (kind == Authenticator.Kind.Tenant)
+        if (kind != Authenticator.Kind.Tenant)
         {
-            context.Items[TenantCaller.ItemKey] = new TenantCaller(tenantId);
+            await next(context);
+            return;
         }
 
-        await next(context);
+        context.Items[TenantCaller.ItemKey] = new TenantCaller(tenantId);
+
+        // Every log line of the request carries the tenant (the request id comes from the host's scope).
+        using (logger.BeginScope(new TenantScope(tenantId)))
+        {
+            await next(context);
+        }
     }
 }
 
@@ -205,4 +212,21 @@ public static class AccessExtensions
     public static TBuilder RequireAccess<TBuilder>(this TBuilder builder, Access access)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AccessMetadata(access));
+}
+
+/// <summary>A logging scope that renders as <c>TenantId=…</c> and exposes it as a structured field.</summary>
+internal sealed class TenantScope(Guid tenantId) : IReadOnlyList<KeyValuePair<string, object>>
+{
+    public KeyValuePair<string, object> this[int index] => index == 0 ? new("TenantId", tenantId) : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public int Count => 1;
+
+    public IEnumerator<KeyValuePair<string, object>> GetEnumerator()
+    {
+        yield return this[0];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public override string ToString() => $"TenantId={tenantId}";
 }

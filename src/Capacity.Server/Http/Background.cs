@@ -1,17 +1,19 @@
 using Capacity.Engine;
+using Capacity.Server.Metrics;
 
 namespace Capacity.Server.Http;
 
 /// <summary>
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
-/// about a second, and purges old idempotency records once a minute.
+/// about a second, refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
 /// </summary>
-public sealed class SweepService(ExpirySweeper sweeper, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
+public sealed class SweepService(ExpirySweeper sweeper, ICapacityStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.SweepIntervalMs));
         var lastPurge = DateTime.UtcNow;
+        var lastStats = DateTime.MinValue;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
@@ -20,6 +22,14 @@ public sealed class SweepService(ExpirySweeper sweeper, ServerOptions options, I
                 if (expired > 0)
                 {
                     logger.LogDebug("Expired {Count} holds", expired);
+                }
+
+                if (DateTime.UtcNow - lastStats > TimeSpan.FromSeconds(5))
+                {
+                    lastStats = DateTime.UtcNow;
+                    var (active, oldest) = await store.GetHoldStatsAsync(stoppingToken);
+                    var lag = oldest is { } o ? Math.Max(0, (time.GetUtcNow() - o).TotalSeconds) : 0;
+                    ServerMetrics.SetHoldStats(active, lag);
                 }
 
                 if (DateTime.UtcNow - lastPurge > TimeSpan.FromMinutes(1))

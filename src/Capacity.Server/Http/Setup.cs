@@ -3,8 +3,10 @@ using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Admin;
 using Capacity.Server.Capacities;
+using Capacity.Server.Events;
 using Capacity.Server.Health;
 using Capacity.Server.Ledger;
+using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Storage.Postgres;
@@ -35,6 +37,7 @@ public static class Setup
         services.AddSingleton<CommandEngine>();
         services.AddSingleton<ExpirySweeper>();
         services.AddSingleton<Writes>();
+        services.AddSingleton<MetricsCollector>();
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<ICapacityStore>(),
@@ -64,14 +67,20 @@ public static class Setup
             await problem.ExecuteAsync(context.HttpContext);
         });
         app.UseRouting();
+        app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();
 
         app.MapHealth();
         app.MapCapacities();
+        app.MapEvents();
         app.MapReservations();
         app.MapPricing();
         app.MapLedger();
         app.MapAdmin();
+        app.MapMetrics();
+
+        // Created now, not at the first scrape, so it counts from start-up.
+        app.Services.GetRequiredService<MetricsCollector>();
     }
 
     private static ICapacityStore CreateStore(IConfiguration config, string dataDirectory)

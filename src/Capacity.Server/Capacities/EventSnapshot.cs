@@ -1,0 +1,40 @@
+using Capacity.Core;
+using Capacity.Engine;
+
+namespace Capacity.Server.Capacities;
+
+/// <summary>
+/// One event as the API shows it: its capacities with effective availability, and the totals over
+/// its roots, where each pool counts once (the seed summed every section and counted shared pools
+/// twice). Shared by the list, the totals and the live stream so they can never disagree.
+/// </summary>
+public sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity, CapacityTotalsResponse Totals)
+{
+    public static async Task<EventSnapshot> ReadAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
+    {
+        var nodes = await store.GetEventCapacitiesAsync(tenantId, eventId, ct);
+        var lookup = new NodeLookup(nodes);
+        var scratch = new List<CapacityNode>();
+        var own = nodes.Where(n => n.EventId == eventId).ToList();
+        var views = own.Select(n => CapacityResponse.From(Graph.View(n, lookup, scratch))).ToArray();
+
+        long total = 0, available = 0, reserved = 0, sold = 0;
+        var hasUnlimited = false;
+        foreach (var root in own.Where(n => n.ParentIds.Length == 0))
+        {
+            reserved += root.Reserved;
+            sold += root.Sold;
+            if (root.Total is { } t)
+            {
+                total += t;
+                available += root.Headroom!.Value;
+            }
+            else
+            {
+                hasUnlimited = true;
+            }
+        }
+
+        return new EventSnapshot(eventId, views, new CapacityTotalsResponse(eventId, total, available, reserved, sold, hasUnlimited));
+    }
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Capacity.Server.Metrics;
+
+/// <summary>The server's own instruments; the engine publishes its own (batch size, commit latency, queue depth, commands).</summary>
+public static class ServerMetrics
+{
+    public static readonly Meter Meter = new("Capacity.Server");
+
+    private static readonly Counter<long> Requests = Meter.CreateCounter<long>("capacity.http.requests", description: "HTTP requests by route, method and status");
+    private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("capacity.http.request_duration", "ms", "HTTP request duration by route");
+
+    private static long _activeHolds;
+    private static double _expiryLagSeconds;
+
+    static ServerMetrics()
+    {
+        Meter.CreateObservableGauge("capacity.holds.active", () => Interlocked.Read(ref _activeHolds), description: "Active holds in the store");
+        Meter.CreateObservableGauge("capacity.expiry.lag", () => Volatile.Read(ref _expiryLagSeconds), "s", "How long the oldest due hold has waited to be expired");
+    }
+
+    public static void SetHoldStats(long active, double expiryLagSeconds)
+    {
+        Interlocked.Exchange(ref _activeHolds, active);
+        Volatile.Write(ref _expiryLagSeconds, expiryLagSeconds);
+    }
+
+    /// <summary>Counts and times every request by its route template (never the raw path, whose ids would explode the series).</summary>
+    public static async Task MeasureAsync(HttpContext context, RequestDelegate next)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            Requests.Add(1, new("route", route), new("method", context.Request.Method), new("status", StatusText(context.Response.StatusCode)));
+            Duration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("route", route));
+        }
+    }
+
+    private static readonly string[] Statuses = [.. Enumerable.Range(0, 600).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+    private static string StatusText(int status) => status is >= 0 and < 600 ? Statuses[status] : "other";
+}
+
+public static class MetricsApi
+{
+    public static IEndpointConventionBuilder MapMetrics(this IEndpointRouteBuilder app) =>
+        app.MapGet("/metrics", (MetricsCollector collector) => TypedResults.Text(collector.Scrape(), "text/plain; version=0.0.4; charset=utf-8"))
+            .RequireAccess(Access.Anonymous)
+            .WithTags("Operations");
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Capacity.Testing;
+
+namespace Capacity.Server.Tests;
+
+public sealed class OperationsTests_on_sqlite() : OperationsTests(StoreKind.Sqlite);
+
+public sealed class OperationsTests_on_postgres() : OperationsTests(StoreKind.Postgres);
+
+/// <summary>What operators and dashboards read: health, metrics, the events list and the live stream.</summary>
+public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
+{
+    private CapacityApp _app = null!;
+
+    public async ValueTask InitializeAsync() => _app = await CapacityApp.CreateAsync(store);
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    [Fact]
+    public async Task Health_and_readiness_answer_without_credentials()
+    {
+        using var anonymous = _app.CreateClient();
+        Assert.Equal("ok", (await Api.ReadAsync(await anonymous.GetAsync("/healthz"), 200))["status"]!.GetValue<string>());
+        Assert.Equal("ready", (await Api.ReadAsync(await anonymous.GetAsync("/readyz"), 200))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Metrics_count_requests_holds_by_outcome_batches_and_commit_latency_in_prometheus_format()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e", "Pool", 2);
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => t.ReserveAsync(pool, 1)));
+
+        using var anonymous = _app.CreateClient();
+        var response = await anonymous.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
+        var samples = ParsePrometheus(await response.Content.ReadAsStringAsync());
+
+        Assert.True(Sample(samples, "capacity_http_requests_total", "route=\"/capacity/{id}/reserve\"", "status=\"201\"") >= 2);
+        Assert.True(Sample(samples, "capacity_http_requests_total", "route=\"/capacity/{id}/reserve\"", "status=\"409\"") >= 3);
+        Assert.True(Sample(samples, "capacity_engine_commands_total", "command=\"hold\"", "outcome=\"ok\"") >= 2);
+        Assert.True(Sample(samples, "capacity_engine_commands_total", "command=\"hold\"", "outcome=\"insufficientcapacity\"") >= 3);
+        Assert.True(Sample(samples, "capacity_engine_batch_size_count") >= 1);
+        Assert.True(Sample(samples, "capacity_engine_commit_duration_ms_bucket", "le=\"+Inf\"") >= 1);
+        Assert.Contains(samples, s => s.Name == "capacity_engine_queue_depth");
+        Assert.Contains(samples, s => s.Name == "capacity_http_request_duration_ms_sum");
+    }
+
+    [Fact]
+    public async Task The_events_list_names_each_event_once_with_its_capacity_count()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("night-1", "Pool", 10);
+        await t.CreateCapacityAsync("night-1", "Child", null, pool);
+        await t.CreateCapacityAsync("night-2", "Pool", 10);
+
+        var events = (await Api.ReadAsync(await t.GetAsync("/events"), 200))["events"]!.AsArray();
+        Assert.Equal(["night-1", "night-2"], events.Select(e => e!["event_id"]!.GetValue<string>()));
+        Assert.Equal(2, events[0]!["capacities"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task The_stream_sends_a_snapshot_at_once_and_another_within_a_second_of_a_change()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("live", "Pool", 10);
+        var child = await t.CreateCapacityAsync("live", "Child", null, pool);
+
+        using var response = await t.GetAsync("/events/live/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        var first = await NextSnapshotAsync(reader);
+        Assert.Equal(10, first["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(0, first["holds"]!["active"]!.GetValue<long>());
+
+        var hold = await t.HoldAsync(child, 3);
+        var second = await NextSnapshotAsync(reader).WaitAsync(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(7, second["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(1, second["holds"]!["active"]!.GetValue<long>());
+        Assert.Equal(hold, second["holds"]!["expiring"]![0]!["reservation_id"]!.GetValue<string>());
+        Assert.Equal(3, second["holds"]!["expiring"]![0]!["quantity"]!.GetValue<int>());
+        Assert.Equal(2, second["capacity"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task The_stream_of_an_invalid_event_id_is_a_problem_not_a_stream()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        await Api.ProblemAsync(await t.GetAsync("/events/bad%20id/capacity/stream"), 400, "VALIDATION_ERROR");
+    }
+
+    private static async Task<JsonObject> NextSnapshotAsync(StreamReader reader)
+    {
+        string? eventName = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                eventName = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal) && eventName == "snapshot")
+            {
+                return JsonNode.Parse(line["data: ".Length..])!.AsObject();
+            }
+        }
+
+        throw new EndOfStreamException("The stream ended.");
+    }
+
+    internal sealed record PromSample(string Name, string Labels, double Value);
+
+    /// <summary>A strict enough parser: every non-comment line must be <c>name{labels} value</c>.</summary>
+    internal static List<PromSample> ParsePrometheus(string text)
+    {
+        var samples = new List<PromSample>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith('#'))
+            {
+                Assert.Matches(@"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$", line);
+                continue;
+            }
+
+            var match = System.Text.RegularExpressions.Regex.Match(line, @"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$");
+            Assert.True(match.Success, $"not a Prometheus sample: {line}");
+            samples.Add(new PromSample(match.Groups[1].Value, match.Groups[3].Value, double.Parse(match.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return samples;
+    }
+
+    private static double Sample(List<PromSample> samples, string name, params string[] labels) =>
+        samples.Where(s => s.Name == name && labels.All(l => s.Labels.Contains(l, StringComparison.Ordinal))).Sum(s => s.Value);
+}
