@@ -1,5 +1,6 @@
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -20,10 +21,12 @@ public static class AdminApi
 {
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/admin").RequireAccess(Access.Admin).WithTags("Admin");
-        group.MapPost("/tenants", CreateTenant);
-        group.MapPost("/tenants/{id}/keys", IssueKey);
-        group.MapGet("/verify", Verify);
+        var group = app.MapGroup("/admin").RequireAccess(Access.Admin).WithTags("Admin").CommonProblems();
+        group.MapPost("/tenants", CreateTenant).Body<CreateTenantRequest>().Doc(
+            "Create a tenant", "Answers its first API key, once: only its hash is stored (a replay answers `api_key` null).", 400, 409, 413, 422);
+        group.MapPost("/tenants/{id}/keys", IssueKey).Doc("Issue another API key", "For rotation: old keys keep working.", 400, 404, 409, 422);
+        group.MapGet("/verify", Verify).Doc(
+            "Audit every counter", "Recomputes each counter from the ledger and from the live holds, and checks every pool's limit.");
         return group;
     }
 

@@ -1,5 +1,6 @@
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -10,13 +11,25 @@ public static class CapacityApi
 {
     public static RouteGroupBuilder MapCapacities(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Capacities");
-        group.MapPost("/events/{eventId}/capacity", Create);
-        group.MapGet("/events/{eventId}/capacity", List);
-        group.MapGet("/events/{eventId}/capacity/total", Totals);
-        group.MapGet("/capacity/{id}", Get);
-        group.MapPut("/capacity/{id}", Update);
-        group.MapPost("/capacity/{id}/check", Check);
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Capacities").CommonProblems();
+        group.MapPost("/events/{eventId}/capacity", Create).Body<CreateCapacityRequest>().Doc(
+            "Create a capacity",
+            "A pool, a cap inside pools, or a section of its own. `total_capacity` null or absent means unlimited; `parent_ids` names "
+            + "capacities (of any of your events) it also draws from, up to 8 levels deep. `mode` is derived (own, capped, shared, unlimited); "
+            + "if sent it must agree with the other fields.",
+            400, 409, 413, 422);
+        group.MapGet("/events/{eventId}/capacity", List).Doc(
+            "List an event's capacities", "Each with its effective `available_capacity`: the minimum over it and its limited ancestors.", 400);
+        group.MapGet("/events/{eventId}/capacity/total", Totals).Doc(
+            "An event's totals", "Sums over the event's roots (capacities without parents), so each pool counts once.", 400);
+        group.MapGet("/capacity/{id}", Get).Doc("Get a capacity", "Counters and effective availability as last committed.", 404);
+        group.MapPut("/capacity/{id}", Update).Body<UpdateCapacityRequest>().Doc(
+            "Update a capacity",
+            "Send only the fields to change. `total_capacity` may not go below reserved + sold (409 CAPACITY_BELOW_COMMITTED); null makes it unlimited. "
+            + "Counters are never writable. A deactivated capacity refuses new holds; existing holds can still be confirmed or released.",
+            400, 404, 409, 413, 422);
+        group.MapPost("/capacity/{id}/check", Check).Body<CheckRequest>().Doc(
+            "Check availability", "Advice from the last committed state: only a hold takes tickets.", 400, 404, 413);
         return group;
     }
 

@@ -14,6 +14,9 @@ public sealed record CreateCapacityRequest
     public bool? IsActive { get; init; }
 }
 
+/// <summary>The fields a PUT may send, each optional; read field by field so that null can clear a value.</summary>
+public sealed record UpdateCapacityRequest(string? SectionName, string? SectionCode, int? TotalCapacity, bool? IsActive);
+
 public sealed record CapacityResponse(
     Guid Id,
     string EventId,

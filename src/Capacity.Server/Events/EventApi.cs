@@ -4,6 +4,7 @@ using System.Text.Json;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Capacities;
+using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -34,9 +35,13 @@ public static class EventApi
 
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Events");
-        group.MapGet("/events", List);
-        group.MapGet("/events/{eventId}/capacity/stream", Stream);
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Events").CommonProblems();
+        group.MapGet("/events", List).Doc("List your events", "Every event id that has a capacity, oldest first.");
+        group.MapGet("/events/{eventId}/capacity/stream", Stream).Doc(
+            "Watch an event live (Server-Sent Events)",
+            "`snapshot` events carry an EventStreamSnapshot as JSON (capacities, totals, holds expiring soonest), sent on connect and within "
+            + "250 ms of any change; `heartbeat` events every 15 s.",
+            400);
         return group;
     }
 

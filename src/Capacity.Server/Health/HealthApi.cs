@@ -12,8 +12,11 @@ public static class HealthApi
     public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").RequireAccess(Access.Anonymous).WithTags("Health");
-        group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")));
-        group.MapGet("/readyz", Ready);
+        group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")))
+            .WithSummary("Liveness").WithDescription("The process answers.");
+        group.MapGet("/readyz", Ready)
+            .WithSummary("Readiness").WithDescription("The database answers within 2 s and its schema is current; 503 otherwise.")
+            .ProducesProblem(503);
         return group;
     }
 

@@ -19,6 +19,8 @@ namespace Capacity.Server.Http;
     RespectRequiredConstructorParameters = true,
     NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(CreateCapacityRequest))]
+[JsonSerializable(typeof(UpdateCapacityRequest))]
+[JsonSerializable(typeof(UpdatePricingRequest))]
 [JsonSerializable(typeof(CapacityResponse))]
 [JsonSerializable(typeof(CapacityListResponse))]
 [JsonSerializable(typeof(CapacityTotalsResponse))]

@@ -3,6 +3,7 @@ using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Admin;
 using Capacity.Server.Capacities;
+using Capacity.Server.Docs;
 using Capacity.Server.Events;
 using Capacity.Server.Health;
 using Capacity.Server.Ledger;
@@ -38,6 +39,7 @@ public static class Setup
         services.AddSingleton<ExpirySweeper>();
         services.AddSingleton<Writes>();
         services.AddSingleton<MetricsCollector>();
+        services.AddApiDocs();
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<ICapacityStore>(),
@@ -78,6 +80,7 @@ public static class Setup
         app.MapLedger();
         app.MapAdmin();
         app.MapMetrics();
+        app.MapApiDocs();
 
         // Created now, not at the first scrape, so it counts from start-up.
         app.Services.GetRequiredService<MetricsCollector>();

@@ -1,5 +1,6 @@
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -22,8 +23,11 @@ public static class LedgerApi
 {
     public static RouteGroupBuilder MapLedger(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Ledger");
-        group.MapGet("/events/{eventId}/ledger", Page);
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Ledger").CommonProblems();
+        group.MapGet("/events/{eventId}/ledger", Page).Doc(
+            "Page through an event's ledger",
+            "Every change to any counter of the event's capacities, in sequence order. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
+            400);
         return group;
     }
 

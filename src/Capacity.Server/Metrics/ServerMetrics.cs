@@ -54,5 +54,7 @@ public static class MetricsApi
     public static IEndpointConventionBuilder MapMetrics(this IEndpointRouteBuilder app) =>
         app.MapGet("/metrics", (MetricsCollector collector) => TypedResults.Text(collector.Scrape(), "text/plain; version=0.0.4; charset=utf-8"))
             .RequireAccess(Access.Anonymous)
-            .WithTags("Operations");
+            .WithTags("Operations")
+            .WithSummary("Prometheus metrics")
+            .WithDescription("Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag.");
 }

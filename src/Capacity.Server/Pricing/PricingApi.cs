@@ -1,6 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Capacities;
+using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,11 +12,13 @@ public static class PricingApi
 {
     public static RouteGroupBuilder MapPricing(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Pricing");
-        group.MapPost("/capacity/{id}/pricing", Create);
-        group.MapGet("/capacity/{id}/pricing", List);
-        group.MapGet("/pricing/{id}", Get);
-        group.MapPut("/pricing/{id}", Update);
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Pricing").CommonProblems();
+        group.MapPost("/capacity/{id}/pricing", Create).Body<CreatePricingRequest>().Doc(
+            "Add a price to a capacity", "Money is exact decimal. The unit price is `current_price` when set, else `base_price`; 0 is a real price.", 400, 404, 409, 413, 422);
+        group.MapGet("/capacity/{id}/pricing", List).Doc("List a capacity's prices", "In creation order.", 404);
+        group.MapGet("/pricing/{id}", Get).Doc("Get a price", "As it is now; locked prices live on reservations.", 404);
+        group.MapPut("/pricing/{id}", Update).Body<UpdatePricingRequest>().Doc(
+            "Change a price", "Send only the fields to change; `current_price` null clears it. Never alters a price already locked by a hold.", 400, 404, 409, 413, 422);
         return group;
     }
 

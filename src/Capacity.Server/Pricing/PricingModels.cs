@@ -13,6 +13,16 @@ public sealed record CreatePricingRequest
     public required string Currency { get; init; }
 }
 
+/// <summary>The fields a PUT may send, each optional; read field by field so that null can clear <c>current_price</c>.</summary>
+public sealed record UpdatePricingRequest(
+    string? Name,
+    decimal? BasePrice,
+    decimal? CurrentPrice,
+    decimal? ServiceFee,
+    decimal? FacilityFee,
+    decimal? TaxRate,
+    string? Currency);
+
 public sealed record PricingResponse(
     Guid Id,
     Guid CapacityId,

@@ -1,6 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Capacities;
+using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,17 +12,27 @@ public static class ReservationApi
 {
     public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Reservations");
-        group.MapPost("/capacity/{id}/reserve", Reserve);
-        group.MapPost("/reservations", Create);
-        group.MapGet("/reservations/{id}", Get);
+        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Reservations").CommonProblems();
+        group.MapPost("/capacity/{id}/reserve", Reserve).Body<ReserveRequest>().Doc(
+            "Hold tickets of one capacity",
+            "Takes `quantity` from the capacity and every pool it draws from, for `reservation_minutes` (default 15). With `pricing_id`, "
+            + "the price is locked for this hold. 409 INSUFFICIENT_CAPACITY carries the current `available_capacity`.",
+            400, 404, 409, 413, 422);
+        group.MapPost("/reservations", Create).Body<CreateReservationRequest>().Doc(
+            "Hold a cart", "Several items, possibly across events, all or nothing.", 400, 404, 409, 413, 422);
+        group.MapGet("/reservations/{id}", Get).Doc(
+            "Get a reservation", "With locked prices and totals per currency. A hold past its expiry reads `expired` at once.", 404);
         group.MapPost("/reservations/{id}/confirm", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
-            Transit(id, Transition.Confirm, caller, context, writes, options, time));
+            Transit(id, Transition.Confirm, caller, context, writes, options, time)).Doc(
+            "Confirm a hold into a sale", "Only before `expires_at`. Confirming a confirmed reservation answers 200 and changes nothing.", 400, 404, 409, 422);
         group.MapPost("/reservations/{id}/release", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
-            Transit(id, Transition.Release, caller, context, writes, options, time));
+            Transit(id, Transition.Release, caller, context, writes, options, time)).Doc(
+            "Release a hold", "Returns its tickets. Releasing a released reservation answers 200 and changes nothing.", 400, 404, 409, 422);
         group.MapPost("/reservations/{id}/cancel", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
-            Transit(id, Transition.Cancel, caller, context, writes, options, time));
-        group.MapPost("/reservations/{id}/extend", Extend);
+            Transit(id, Transition.Cancel, caller, context, writes, options, time)).Doc(
+            "Cancel a sale (refund)", "Confirmed → cancelled: the tickets return to every pool they came from.", 400, 404, 409, 422);
+        group.MapPost("/reservations/{id}/extend", Extend).Body<ExtendRequest>().Doc(
+            "Extend a hold", "Sets `expires_at` to now + `minutes`, within the lifetime limit (120 minutes from creation by default).", 400, 404, 409, 413, 422);
         return group;
     }
 

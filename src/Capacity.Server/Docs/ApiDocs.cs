@@ -1,0 +1,136 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Capacity.Server.Docs;
+
+/// <summary>
+/// The OpenAPI 3.1 document at <c>/openapi/v1.json</c>, generated from the endpoints, and Swagger UI
+/// at <c>/docs</c>. What the endpoints cannot say about themselves (the bearer scheme, the problem
+/// fields, request examples) is added here, in one place.
+/// </summary>
+public static class ApiDocs
+{
+    public static void AddApiDocs(this IServiceCollection services) =>
+        services.AddOpenApi("v1", options =>
+        {
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info = new OpenApiInfo
+                {
+                    Title = "Capacity",
+                    Version = "v1",
+                    Description = "Ticket capacity under concurrent load: pools (own, capped, shared, unlimited), holds, "
+                        + "confirmations, releases, expiry, price locks, exactly-once retries with Idempotency-Key, and tenant isolation. "
+                        + "Every error is RFC 9457 application/problem+json with a stable `code`.",
+                };
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http,
+                    Scheme = "bearer",
+                    Description = "A tenant API key, a tenant JWT (HS256, claims tenant_id and exp), or on /admin routes the admin key.",
+                };
+                document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] }];
+                return Task.CompletedTask;
+            });
+            options.AddSchemaTransformer((schema, context, _) =>
+            {
+                if (context.JsonTypeInfo.Type == typeof(ProblemDetails))
+                {
+                    schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
+                    schema.Properties["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Stable error code, e.g. INSUFFICIENT_CAPACITY; branch on this." };
+                    schema.Properties["errors"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object,
+                        Description = "VALIDATION_ERROR only: each invalid field with its messages.",
+                        AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+                    };
+                    schema.Properties["available_capacity"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer | JsonSchemaType.Null,
+                        Description = "INSUFFICIENT_CAPACITY only: what is available now.",
+                    };
+                }
+
+                return Task.CompletedTask;
+            });
+            options.AddOperationTransformer((operation, context, _) =>
+            {
+                var route = (context.Description.HttpMethod ?? "") + " /" + context.Description.RelativePath;
+                if (Examples.TryGetValue(route, out var example) && operation.RequestBody?.Content is { } content)
+                {
+                    foreach (var media in content.Values)
+                    {
+                        media.Example = JsonNode.Parse(example);
+                    }
+                }
+
+                if (context.Description.HttpMethod is "POST" or "PUT")
+                {
+                    operation.Parameters ??= [];
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = "Idempotency-Key",
+                        In = ParameterLocation.Header,
+                        Required = false,
+                        Description = "1 to 255 printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                    });
+                }
+
+                return Task.CompletedTask;
+            });
+        });
+
+    public static void MapApiDocs(this WebApplication app)
+    {
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.UseSwaggerUI(options =>
+        {
+            options.RoutePrefix = "docs";
+            options.SwaggerEndpoint("/openapi/v1.json", "Capacity v1");
+            options.DocumentTitle = "Capacity API";
+        });
+    }
+
+    /// <summary>Request examples by "METHOD /route", shown in the document and in Swagger UI.</summary>
+    private static readonly Dictionary<string, string> Examples = new(StringComparer.Ordinal)
+    {
+        ["POST /events/{eventId}/capacity"] = """{"section_name":"Adult","total_capacity":50,"parent_ids":["01a1fe6e-3555-735a-8b75-b740e2b5ae2f"],"mode":"capped"}""",
+        ["PUT /capacity/{id}"] = """{"total_capacity":120,"is_active":true}""",
+        ["POST /capacity/{id}/check"] = """{"quantity":2}""",
+        ["POST /capacity/{id}/reserve"] = """{"quantity":2,"reservation_minutes":15,"pricing_id":"01a1fe71-d367-7b1d-9f6d-30612fc3d060"}""",
+        ["POST /reservations"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":2},{"capacity_id":"01a1fe6e-3633-772d-9dfc-ef1ca9402d59","quantity":1}],"reservation_minutes":15}""",
+        ["POST /reservations/{id}/extend"] = """{"minutes":10}""",
+        ["POST /capacity/{id}/pricing"] = """{"name":"Adult","base_price":42.50,"service_fee":2.00,"facility_fee":1.00,"tax_rate":0.2,"currency":"EUR"}""",
+        ["PUT /pricing/{id}"] = """{"current_price":39.00}""",
+        ["POST /admin/tenants"] = """{"name":"Theatre Co"}""",
+    };
+}
+
+/// <summary>Documentation helpers for route builders, so each route states its summary and failures in one line.</summary>
+public static class RouteDocs
+{
+    /// <summary>A summary, a description and the problem statuses the route can answer.</summary>
+    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder builder, string summary, string description, params int[] problems)
+    {
+        builder.WithSummary(summary).WithDescription(description);
+        foreach (var status in problems)
+        {
+            builder.ProducesProblem(status);
+        }
+
+        return builder;
+    }
+
+    /// <summary>The JSON body a route reads by hand (bodies are read raw for the idempotency hash).</summary>
+    public static RouteHandlerBuilder Body<T>(this RouteHandlerBuilder builder)
+        where T : notnull => builder.Accepts<T>("application/json");
+
+    /// <summary>Failures every authenticated route can answer.</summary>
+    public static RouteGroupBuilder CommonProblems(this RouteGroupBuilder group) =>
+        group.ProducesProblem(401).ProducesProblem(403).ProducesProblem(503);
+}

@@ -1,0 +1,184 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// The OpenAPI document must describe the API as it is: every route is in it, every answer a route
+/// gives is a documented status, and every JSON body has exactly the fields its documented schema names.
+/// </summary>
+public sealed class OpenApiTests : IAsyncLifetime
+{
+    private readonly CapacityApp _app = new();
+    private JsonObject _document = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        using var anonymous = _app.CreateClient();
+        _document = await Api.ReadAsync(await anonymous.GetAsync("/openapi/v1.json"), 200);
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    [Fact]
+    public void The_document_is_openapi_3_1_with_the_bearer_scheme()
+    {
+        Assert.StartsWith("3.1", _document["openapi"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("bearer", _document["components"]!["securitySchemes"]!["bearer"]!["scheme"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Every_route_of_the_app_is_in_the_document_with_a_summary()
+    {
+        var endpoints = _app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Select(e => (Path: "/" + e.RoutePattern.RawText!.TrimStart('/'), Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []))
+            .Where(e => !e.Path.StartsWith("/openapi", StringComparison.Ordinal))
+            .ToList();
+        Assert.NotEmpty(endpoints);
+        foreach (var (path, methods) in endpoints)
+        {
+            foreach (var method in methods)
+            {
+                var operation = _document["paths"]?[path]?[method.ToLowerInvariant()];
+                Assert.True(operation is not null, $"{method} {path} is not in the OpenAPI document");
+                Assert.False(string.IsNullOrWhiteSpace(operation!["summary"]?.GetValue<string>()), $"{method} {path} has no summary");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Every_answer_of_a_full_scenario_is_documented_and_matches_its_schema()
+    {
+        var checkedCount = 0;
+        async Task<JsonObject> Call(HttpClient client, HttpMethod method, string template, string path, object? body = null)
+        {
+            var request = new HttpRequestMessage(method, path);
+            if (body is not null)
+            {
+                request.Content = body as HttpContent ?? JsonContent.Create(body);
+            }
+
+            var response = await client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            var status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var operation = _document["paths"]![template]![method.Method.ToLowerInvariant()]!;
+            var documented = operation["responses"]![status];
+            Assert.True(documented is not null, $"{method} {template} answered {status}, which is not documented: {text}");
+            var content = documented!["content"]?.AsObject();
+            if (content is not null && text.Length > 0)
+            {
+                var media = response.Content.Headers.ContentType!.MediaType!;
+                var schema = content[media]?["schema"];
+                Assert.True(schema is not null, $"{method} {template} {status} answered {media}, documented as {string.Join(", ", content.Select(c => c.Key))}");
+                AssertMatches(JsonNode.Parse(text)!, schema!, $"{method} {template} {status}");
+            }
+
+            checkedCount++;
+            return text.Length > 0 && text[0] == '{' ? JsonNode.Parse(text)!.AsObject() : [];
+        }
+
+        using var admin = _app.Admin();
+        var tenant = await Call(admin, HttpMethod.Post, "/admin/tenants", "/admin/tenants", new { name = "Docs" });
+        var t = _app.WithToken(tenant["api_key"]!.GetValue<string>());
+        var tenantId = tenant["tenant_id"]!.GetValue<string>();
+        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys");
+        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{Guid.NewGuid()}/keys");
+        await Call(admin, HttpMethod.Get, "/admin/verify", "/admin/verify");
+        await Call(t, HttpMethod.Get, "/admin/verify", "/admin/verify");
+
+        var pool = (await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Pool", total_capacity = 10 }))["id"]!.GetValue<string>();
+        var child = (await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Child", parent_ids = new[] { pool } }))["id"]!.GetValue<string>();
+        await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "X", unknown = 1 });
+        await Call(t, HttpMethod.Get, "/events/{eventId}/capacity", "/events/docs/capacity");
+        await Call(t, HttpMethod.Get, "/events/{eventId}/capacity/total", "/events/docs/capacity/total");
+        await Call(t, HttpMethod.Get, "/events", "/events");
+        await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{child}");
+        await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{Guid.NewGuid()}");
+        await Call(t, HttpMethod.Put, "/capacity/{id}", $"/capacity/{pool}", new { total_capacity = 12 });
+        await Call(t, HttpMethod.Post, "/capacity/{id}/check", $"/capacity/{child}/check", new { quantity = 2 });
+        var price = (await Call(t, HttpMethod.Post, "/capacity/{id}/pricing", $"/capacity/{child}/pricing", new { name = "Std", base_price = 10.5m, currency = "EUR" }))["id"]!.GetValue<string>();
+        await Call(t, HttpMethod.Get, "/capacity/{id}/pricing", $"/capacity/{child}/pricing");
+        await Call(t, HttpMethod.Get, "/pricing/{id}", $"/pricing/{price}");
+        await Call(t, HttpMethod.Put, "/pricing/{id}", $"/pricing/{price}", new { current_price = 11m });
+        var hold = (await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{child}/reserve", new { quantity = 2, pricing_id = price }))["reservation"]!["id"]!.GetValue<string>();
+        await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{child}/reserve", new { quantity = 50 });
+        await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{child}/reserve", new { quantity = 0 });
+        var cart = (await Call(t, HttpMethod.Post, "/reservations", "/reservations", new { items = new[] { new { capacity_id = child, quantity = 1 } } }))["id"]!.GetValue<string>();
+        await Call(t, HttpMethod.Get, "/reservations/{id}", $"/reservations/{hold}");
+        await Call(t, HttpMethod.Post, "/reservations/{id}/extend", $"/reservations/{hold}/extend", new { minutes = 20 });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/confirm", $"/reservations/{hold}/confirm");
+        await Call(t, HttpMethod.Post, "/reservations/{id}/release", $"/reservations/{hold}/release");
+        await Call(t, HttpMethod.Post, "/reservations/{id}/cancel", $"/reservations/{hold}/cancel");
+        await Call(t, HttpMethod.Post, "/reservations/{id}/release", $"/reservations/{cart}/release");
+        await Call(t, HttpMethod.Get, "/events/{eventId}/ledger", "/events/docs/ledger?limit=5");
+        await Call(t, HttpMethod.Get, "/events/{eventId}/ledger", "/events/docs/ledger?limit=0");
+        using var anonymous = _app.CreateClient();
+        await Call(anonymous, HttpMethod.Get, "/capacity/{id}", $"/capacity/{pool}");
+        await Call(anonymous, HttpMethod.Get, "/healthz", "/healthz");
+        await Call(anonymous, HttpMethod.Get, "/readyz", "/readyz");
+
+        Assert.True(checkedCount >= 30);
+    }
+
+    /// <summary>Object fields must be exactly the schema's properties; arrays and references are followed.</summary>
+    private void AssertMatches(JsonNode value, JsonNode schema, string where)
+    {
+        schema = Resolve(schema);
+        if (schema["oneOf"] is JsonArray oneOf || schema["anyOf"] is JsonArray anyOf && (oneOf = anyOf) is not null)
+        {
+            var candidates = oneOf.Select(s => Resolve(s!)).Where(s => s["properties"] is not null || s["items"] is not null).ToList();
+            if (candidates.Count == 1)
+            {
+                AssertMatches(value, candidates[0], where);
+            }
+
+            return;
+        }
+
+        switch (value)
+        {
+            case JsonObject obj when schema["properties"] is JsonObject properties:
+                var allowsMore = schema["additionalProperties"] is JsonObject or JsonValue { } && schema["additionalProperties"]!.ToJsonString() != "false";
+                foreach (var (name, child) in obj)
+                {
+                    if (properties[name] is not { } propertySchema)
+                    {
+                        Assert.True(allowsMore, $"{where}: field '{name}' is not in the documented schema");
+                        continue;
+                    }
+
+                    if (child is not null)
+                    {
+                        AssertMatches(child, propertySchema, $"{where}.{name}");
+                    }
+                }
+
+                foreach (var required in schema["required"]?.AsArray().Select(r => r!.GetValue<string>()) ?? [])
+                {
+                    Assert.True(obj.ContainsKey(required), $"{where}: required field '{required}' is missing");
+                }
+
+                break;
+            case JsonArray array when schema["items"] is { } items:
+                foreach (var item in array.Where(i => i is not null))
+                {
+                    AssertMatches(item!, items, where + "[]");
+                }
+
+                break;
+        }
+    }
+
+    private JsonNode Resolve(JsonNode schema)
+    {
+        while (schema["$ref"]?.GetValue<string>() is { } reference)
+        {
+            var name = reference.Split('/')[^1];
+            schema = _document["components"]!["schemas"]![name]!;
+        }
+
+        return schema;
+    }
+}
