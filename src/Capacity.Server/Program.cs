@@ -1,7 +1,13 @@
 using Capacity.Engine;
 using Capacity.Server.Http;
 
-var builder = WebApplication.CreateBuilder(args);
+// The web root (the dashboard) is looked up next to the binary, not in the working directory, which
+// `dotnet run` sets to wherever it was typed.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+});
 builder.AddCapacity();
 
 var app = builder.Build();

@@ -68,6 +68,10 @@ public static class Setup
             };
             await problem.ExecuteAsync(context.HttpContext);
         });
+        // The dashboard is static files, no build step; it signs in with a tenant key in the browser.
+        app.MapGet("/dashboard", () => TypedResults.Redirect("/dashboard/")).ExcludeFromDescription();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.UseRouting();
         app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();

@@ -4,11 +4,12 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Capacity.Server.Tests;
+namespace Capacity.Testing;
 
 /// <summary>
 /// The real server as a separate process (`dotnet Capacity.Server.dll`, from this test project's
-/// output), for what an in-process host cannot show: several nodes on one database, a kill.
+/// output, which must reference the server project), for what an in-process host cannot show:
+/// several nodes on one database, a kill, a real browser.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {

@@ -1,0 +1,198 @@
+// The Capacity dashboard: plain browser JavaScript, no build step. It signs in with a tenant key,
+// lists the tenant's events, and follows one live through GET /events/{id}/capacity/stream.
+// fetch() reads the stream instead of EventSource because EventSource cannot send an
+// Authorization header, and putting the key in the URL would leak it into logs.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let key = sessionStorage.getItem("capacity.key");
+let streamAbort = null;
+let currentEvent = null;
+let lastSnapshot = null;
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    const error = new Error(problem.detail || `${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return response.json();
+}
+
+async function signIn(candidate) {
+  key = candidate;
+  try {
+    const list = await api("/events");
+    sessionStorage.setItem("capacity.key", key);
+    $("sign-in").hidden = true;
+    $("main").hidden = false;
+    $("sign-out").hidden = false;
+    setStatus("signed-in", "signed in");
+    renderEvents(list.events);
+  } catch (error) {
+    key = null;
+    sessionStorage.removeItem("capacity.key");
+    $("sign-in-error").textContent = error.status === 401 ? "That key was not accepted." : `Could not sign in: ${error.message}`;
+  }
+}
+
+function signOut() {
+  if (streamAbort) streamAbort.abort();
+  sessionStorage.removeItem("capacity.key");
+  location.reload();
+}
+
+function setStatus(state, text) {
+  $("status").dataset.state = state;
+  $("status").textContent = text;
+}
+
+function renderEvents(events) {
+  const list = $("events");
+  list.replaceChildren(...events.map((e) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.textContent = `${e.event_id} (${e.capacities})`;
+    button.dataset.eventId = e.event_id;
+    button.addEventListener("click", () => follow(e.event_id));
+    item.append(button);
+    return item;
+  }));
+  if (events.length === 0) list.innerHTML = "<li>No events yet.</li>";
+}
+
+async function follow(eventId) {
+  if (streamAbort) streamAbort.abort();
+  currentEvent = eventId;
+  for (const b of document.querySelectorAll("#events button")) b.setAttribute("aria-current", String(b.dataset.eventId === eventId));
+  $("event").hidden = false;
+  $("event-title").textContent = eventId;
+  const abort = new AbortController();
+  streamAbort = abort;
+  while (!abort.signal.aborted) {
+    try {
+      await readStream(eventId, abort.signal);
+    } catch (error) {
+      if (abort.signal.aborted) return;
+    }
+    // The stream dropped (server restart, network): say so and reconnect.
+    setStatus("reconnecting", "reconnecting…");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function readStream(eventId, signal) {
+  const response = await fetch(`/events/${encodeURIComponent(eventId)}/capacity/stream`, {
+    headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" },
+    signal,
+  });
+  if (!response.ok) throw new Error(`${response.status}`);
+  setStatus("live", "live");
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trimStart()]));
+      if (fields.event === "snapshot" && currentEvent === eventId) render(JSON.parse(fields.data));
+    }
+  }
+}
+
+function render(snapshot) {
+  lastSnapshot = snapshot;
+  const t = snapshot.totals;
+  $("total-capacity").textContent = t.has_unlimited ? `${t.total_capacity} + unlimited` : t.total_capacity;
+  $("total-sold").textContent = t.sold_count;
+  $("total-reserved").textContent = t.reserved_capacity;
+  $("total-available").textContent = t.available_capacity;
+  $("active-holds").textContent = snapshot.holds.active;
+  renderTree(snapshot.capacity);
+  renderExpiring();
+}
+
+// Pools as a tree: a capacity sits under each parent of this event (a weekend pass may appear under
+// two days); one whose parents all belong to other events is shown at the top level.
+function renderTree(capacities) {
+  const byId = new Map(capacities.map((c) => [c.id, c]));
+  const children = new Map();
+  const roots = [];
+  for (const c of capacities) {
+    const parents = c.parent_ids.filter((p) => byId.has(p));
+    if (parents.length === 0) roots.push(c);
+    for (const p of parents) {
+      if (!children.has(p)) children.set(p, []);
+      children.get(p).push(c);
+    }
+  }
+  const build = (c, depth) => {
+    const item = document.createElement("li");
+    item.append(capacityRow(c));
+    const kids = children.get(c.id) || [];
+    if (kids.length > 0 && depth < 8) {
+      const list = document.createElement("ul");
+      list.append(...kids.map((k) => build(k, depth + 1)));
+      item.append(list);
+    }
+    return item;
+  };
+  $("tree").replaceChildren(...roots.map((r) => build(r, 0)));
+}
+
+function capacityRow(c) {
+  const row = document.createElement("div");
+  row.className = "capacity";
+  row.dataset.capacityId = c.id;
+  const available = c.available_capacity;
+  // An unlimited node's bar is scaled to what it has taken, so the proportions still read.
+  const scale = c.total_capacity ?? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0));
+  const pct = (n) => `${Math.min(100, (100 * n) / Math.max(1, scale))}%`;
+  row.innerHTML = `
+    <div class="head">
+      <span class="name"></span><span class="mode">${c.mode}</span>
+      ${c.is_active ? "" : '<span class="inactive">inactive</span>'}
+      <span class="numbers">
+        sold <b data-field="sold">${c.sold_count}</b> ·
+        reserved <b data-field="reserved">${c.reserved_capacity}</b> ·
+        available <b data-field="available">${available ?? "∞"}</b>
+        ${c.total_capacity === null ? "" : `/ ${c.total_capacity}`}
+      </span>
+    </div>
+    <div class="bar">
+      <span class="sold" style="width:${pct(c.sold_count)}"></span>
+      <span class="reserved" style="width:${pct(c.reserved_capacity)}"></span>
+      <span class="available" style="width:${available === null ? 0 : pct(available)}"></span>
+    </div>`;
+  row.querySelector(".name").textContent = c.section_name;
+  return row;
+}
+
+function renderExpiring() {
+  if (!lastSnapshot) return;
+  const now = Date.now();
+  const rows = lastSnapshot.holds.expiring.map((h) => {
+    const seconds = Math.max(0, Math.round((Date.parse(h.expires_at) - now) / 1000));
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td class="mono"></td><td>${h.quantity}</td><td>${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}</td>`;
+    tr.firstChild.textContent = h.reservation_id;
+    return tr;
+  });
+  $("expiring").tBodies[0].replaceChildren(...rows);
+}
+
+$("sign-in-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  $("sign-in-error").textContent = "";
+  signIn($("api-key").value.trim());
+});
+$("sign-out").addEventListener("click", signOut);
+setInterval(renderExpiring, 1000);
+if (key) signIn(key);
