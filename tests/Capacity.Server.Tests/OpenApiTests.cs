@@ -33,7 +33,7 @@ public sealed class OpenApiTests : IAsyncLifetime
     public void Every_route_of_the_app_is_in_the_document_with_a_summary()
     {
         var endpoints = _app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IExcludeFromDescriptionMetadata>() is not { ExcludeFromDescription: true })
+            .Where(e => e.Metadata.GetMetadata<IExcludeFromDescriptionMetadata>() is not { ExcludeFromDescription: true })
             .Select(e => (Path: "/" + e.RoutePattern.RawText!.TrimStart('/'), Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []))
             .Where(e => !e.Path.StartsWith("/openapi", StringComparison.Ordinal))
             .ToList();

@@ -21,7 +21,7 @@ public static class AdminApi
 {
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/admin").RequireAccess(Access.Admin).WithTags("Admin").CommonProblems();
+        var group = app.MapGroup("/admin").Secured(Access.Admin, "Admin");
         group.MapPost("/tenants", CreateTenant).Body<CreateTenantRequest>().Doc(
             "Create a tenant", "Answers its first API key, once: only its hash is stored (a replay answers `api_key` null).", 400, 409, 413, 422);
         group.MapPost("/tenants/{id}/keys", IssueKey).Doc("Issue another API key", "For rotation: old keys keep working.", 400, 404, 409, 422);

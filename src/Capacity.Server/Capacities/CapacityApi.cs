@@ -11,7 +11,7 @@ public static class CapacityApi
 {
     public static RouteGroupBuilder MapCapacities(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Capacities").CommonProblems();
+        var group = app.MapTenantGroup("Capacities");
         group.MapPost("/events/{eventId}/capacity", Create).Body<CreateCapacityRequest>().Doc(
             "Create a capacity",
             "A pool, a cap inside pools, or a section of its own. `total_capacity` null or absent means unlimited; `parent_ids` names "

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Capacity.Server.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -130,7 +131,15 @@ public static class RouteDocs
     public static RouteHandlerBuilder Body<T>(this RouteHandlerBuilder builder)
         where T : notnull => builder.Accepts<T>("application/json");
 
-    /// <summary>Failures every authenticated route can answer.</summary>
-    public static RouteGroupBuilder CommonProblems(this RouteGroupBuilder group) =>
-        group.ProducesProblem(401).ProducesProblem(403).ProducesProblem(503);
+    /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
+    public static RouteGroupBuilder MapTenantGroup(this IEndpointRouteBuilder app, string tag) => app.MapGroup("").Secured(Access.Tenant, tag);
+
+    public static RouteGroupBuilder Secured(this RouteGroupBuilder group, Access access, string tag) =>
+        group.RequireAccess(access)
+            .RequireRateLimiting(RateLimits.PerTenant)
+            .WithTags(tag)
+            .ProducesProblem(401)
+            .ProducesProblem(403)
+            .ProducesProblem(429)
+            .ProducesProblem(503);
 }

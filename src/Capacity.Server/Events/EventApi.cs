@@ -35,7 +35,7 @@ public static class EventApi
 
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Events").CommonProblems();
+        var group = app.MapTenantGroup("Events");
         group.MapGet("/events", List).Doc("List your events", "Every event id that has a capacity, oldest first.");
         group.MapGet("/events/{eventId}/capacity/stream", Stream).Doc(
             "Watch an event live (Server-Sent Events)",

@@ -42,6 +42,9 @@ public static class ApiErrors
     public static ProblemHttpResult IdempotencyInProgress() =>
         Problem(409, "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still in progress.", "Retry shortly to receive its answer.");
 
+    public static ProblemHttpResult RateLimited(int retryAfterSeconds) =>
+        Problem(429, "RATE_LIMITED", "Too many requests.", $"This tenant is over its request budget; retry after {retryAfterSeconds} s.");
+
     public static ProblemHttpResult IdempotencyKeyReused() =>
         Problem(422, "IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used for a different request.", "The key was first used with another method, path or body; use a new key for a new request.");
 

@@ -29,6 +29,7 @@ public static class Setup
         var limits = config.GetSection("Capacity:Limits").Get<CoreLimits>() ?? CoreLimits.Default;
         var engineOptions = config.GetSection("Capacity:Engine").Get<EngineOptions>() ?? new EngineOptions();
         var dataDirectory = config["Storage:DataDirectory"] ?? "./data";
+        var rateLimits = config.GetSection("Capacity:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions();
 
         services.AddSingleton(serverOptions);
         services.AddSingleton(limits);
@@ -40,6 +41,7 @@ public static class Setup
         services.AddSingleton<Writes>();
         services.AddSingleton<MetricsCollector>();
         services.AddApiDocs();
+        services.AddRateLimits(rateLimits);
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<ICapacityStore>(),
@@ -75,6 +77,7 @@ public static class Setup
         app.UseRouting();
         app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();
+        app.UseRateLimiter();
 
         app.MapHealth();
         app.MapCapacities();

@@ -23,7 +23,7 @@ public static class LedgerApi
 {
     public static RouteGroupBuilder MapLedger(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Ledger").CommonProblems();
+        var group = app.MapTenantGroup("Ledger");
         group.MapGet("/events/{eventId}/ledger", Page).Doc(
             "Page through an event's ledger",
             "Every change to any counter of the event's capacities, in sequence order. Pass `next_after` as `after` for the next page; `limit` 1..1000.",

@@ -12,7 +12,7 @@ public static class PricingApi
 {
     public static RouteGroupBuilder MapPricing(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Pricing").CommonProblems();
+        var group = app.MapTenantGroup("Pricing");
         group.MapPost("/capacity/{id}/pricing", Create).Body<CreatePricingRequest>().Doc(
             "Add a price to a capacity", "Money is exact decimal. The unit price is `current_price` when set, else `base_price`; 0 is a real price.", 400, 404, 409, 413, 422);
         group.MapGet("/capacity/{id}/pricing", List).Doc("List a capacity's prices", "In creation order.", 404);

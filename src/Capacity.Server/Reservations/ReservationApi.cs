@@ -12,7 +12,7 @@ public static class ReservationApi
 {
     public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").RequireAccess(Access.Tenant).WithTags("Reservations").CommonProblems();
+        var group = app.MapTenantGroup("Reservations");
         group.MapPost("/capacity/{id}/reserve", Reserve).Body<ReserveRequest>().Doc(
             "Hold tickets of one capacity",
             "Takes `quantity` from the capacity and every pool it draws from, for `reservation_minutes` (default 15). With `pricing_id`, "

@@ -1,0 +1,296 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Capacity.Testing;
+
+namespace Capacity.Server.Tests;
+
+public sealed class CrashTests_on_sqlite() : CrashTests(StoreKind.Sqlite);
+
+public sealed class CrashTests_on_postgres() : CrashTests(StoreKind.Postgres);
+
+/// <summary>
+/// Kill -9 the real server at random moments while many clients hold, confirm, release, extend and
+/// cancel with Idempotency-Keys; restart it and check that everything acknowledged is there as
+/// acknowledged, that nothing exists that no request asked for, that every in-doubt request gets a
+/// definite answer on retry and applies at most once, and that the invariants and the ledger hold.
+/// CAPACITY_CRASH_CYCLES sets the cycles (10 by default; tests/soak/crash.sh runs more) and
+/// CAPACITY_CRASH_SEED replays a run; the seed is in every failure message.
+/// </summary>
+public abstract class CrashTests(StoreKind store)
+{
+    private const int Workers = 12;
+
+    [Fact]
+    public async Task Killing_the_server_mid_batch_loses_nothing_acknowledged_and_applies_nothing_twice()
+    {
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("CAPACITY_CRASH_SEED"), CultureInfo.InvariantCulture, out var s) ? s : Random.Shared.Next();
+        var cycles = int.TryParse(Environment.GetEnvironmentVariable("CAPACITY_CRASH_CYCLES"), CultureInfo.InvariantCulture, out var c) ? c : 10;
+        var run = new Run(seed);
+        try
+        {
+            await run.ExecuteAsync(store, cycles);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException($"Crash test failed on {store} with seed {seed} (replay: CAPACITY_CRASH_SEED={seed}). {ex.Message}", ex);
+        }
+    }
+
+    private sealed record Sent(string Key, HttpMethod Method, string Path, object? Body, string? Reservation, string Action);
+
+    private sealed class Run(int seed)
+    {
+        private readonly Random _random = new(seed);
+        private readonly ConcurrentDictionary<string, string> _acknowledged = new(); // reservation id → last acknowledged status
+        private readonly ConcurrentDictionary<string, Sent> _inDoubt = new();
+        private readonly ConcurrentDictionary<string, byte> _known = new();
+        private readonly ConcurrentDictionary<string, byte> _busy = new();
+        private int _keys;
+        private int _resolved;
+
+        public async Task ExecuteAsync(StoreKind kind, int cycles)
+        {
+            var directory = Path.Combine(Path.GetTempPath(), "capacity-crash", Guid.NewGuid().ToString("N"));
+            var settings = new Dictionary<string, string>
+            {
+                ["Storage:DataDirectory"] = directory,
+                ["Auth:AdminKey"] = CapacityApp.AdminKey,
+                ["Capacity:SweepIntervalMs"] = "200",
+            };
+            if (kind == StoreKind.Postgres)
+            {
+                settings["Storage:Provider"] = "postgres";
+                settings["Storage:Postgres:ConnectionString"] = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+            }
+
+            var server = await ServerProcess.StartAsync(settings);
+            string key, pool, capped, shared;
+            using (var admin = server.Client(CapacityApp.AdminKey))
+            {
+                key = (await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Crash" }), 201))["api_key"]!.GetValue<string>();
+            }
+
+            using (var setup = server.Client(key))
+            {
+                pool = await setup.CreateCapacityAsync("crash", "Pool", 5000);
+                capped = await setup.CreateCapacityAsync("crash", "Capped", 3000, pool);
+                shared = await setup.CreateCapacityAsync("crash", "Shared", null, pool);
+            }
+
+            for (var cycle = 0; cycle < cycles; cycle++)
+            {
+                using (var client = server.Client(key))
+                {
+                    using var stop = new CancellationTokenSource();
+                    var workers = Enumerable.Range(0, Workers).Select(w => WorkAsync(client, [capped, shared], w * 7919 + cycle, stop.Token)).ToList();
+                    await Task.Delay(_random.Next(150, 900));
+                    server.Kill();
+                    await stop.CancelAsync();
+                    await Task.WhenAll(workers);
+                }
+
+                await server.DisposeAsync();
+                server = await ServerProcess.StartAsync(settings);
+                using var check = server.Client(key);
+                await ResolveInDoubtAsync(check);
+                await CheckAsync(server, check, pool, $"cycle {cycle}");
+            }
+
+            await server.DisposeAsync();
+
+            // Guard against a run that proves nothing: the kills must have cut requests in flight.
+            Assert.True(_resolved > 0, "no request was in flight at any kill");
+            Assert.True(_acknowledged.Count > 50, $"only {_acknowledged.Count} holds were acknowledged");
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        private async Task WorkAsync(HttpClient client, string[] capacities, int workerSeed, CancellationToken stop)
+        {
+            var random = new Random(seed ^ workerSeed);
+            while (!stop.IsCancellationRequested)
+            {
+                var known = _acknowledged.ToArray();
+                Sent next;
+                var roll = random.Next(10);
+                if (roll < 5 || known.Length == 0)
+                {
+                    next = New(HttpMethod.Post, $"/capacity/{capacities[random.Next(capacities.Length)]}/reserve", new { quantity = random.Next(1, 4) }, null, "hold");
+                }
+                else
+                {
+                    var (id, status) = known[random.Next(known.Length)];
+                    next = status switch
+                    {
+                        "active" => random.Next(3) switch
+                        {
+                            0 => New(HttpMethod.Post, $"/reservations/{id}/confirm", null, id, "confirm"),
+                            1 => New(HttpMethod.Post, $"/reservations/{id}/release", null, id, "release"),
+                            _ => New(HttpMethod.Post, $"/reservations/{id}/extend", new { minutes = 30 }, id, "extend"),
+                        },
+                        "confirmed" => New(HttpMethod.Post, $"/reservations/{id}/cancel", null, id, "cancel"),
+                        _ => New(HttpMethod.Post, $"/reservations/{id}/confirm", null, id, "confirm"),
+                    };
+                }
+
+                if (!await SendAsync(client, next))
+                {
+                    return; // the server is gone
+                }
+            }
+        }
+
+        private Sent New(HttpMethod method, string path, object? body, string? reservation, string action) =>
+            new($"k{Interlocked.Increment(ref _keys)}", method, path, body, reservation, action);
+
+        /// <summary>Sends one request; false when the connection died, leaving the request in doubt.</summary>
+        private async Task<bool> SendAsync(HttpClient client, Sent sent)
+        {
+            // One request per reservation at a time, so "last acknowledged" has a meaning.
+            if (sent.Reservation is not null && !_busy.TryAdd(sent.Reservation, 0))
+            {
+                return true;
+            }
+
+            try
+            {
+                _inDoubt[sent.Key] = sent;
+                HttpResponseMessage response;
+                try
+                {
+                    response = await client.SendAsync(Request(sent));
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+                catch (TaskCanceledException)
+                {
+                    return false;
+                }
+
+                var text = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    return true; // not applied, not recorded: stays in doubt, resolved by a retry later
+                }
+
+                _inDoubt.TryRemove(sent.Key, out _);
+                Record(sent, response.StatusCode, text);
+                return true;
+            }
+            finally
+            {
+                if (sent.Reservation is not null)
+                {
+                    _busy.TryRemove(sent.Reservation, out _);
+                }
+            }
+        }
+
+        private static HttpRequestMessage Request(Sent sent)
+        {
+            var request = new HttpRequestMessage(sent.Method, sent.Path);
+            request.Headers.Add("Idempotency-Key", sent.Key);
+            if (sent.Body is not null)
+            {
+                request.Content = JsonContent.Create(sent.Body);
+            }
+
+            return request;
+        }
+
+        private void Record(Sent sent, HttpStatusCode status, string text)
+        {
+            if (status is HttpStatusCode.Created or HttpStatusCode.OK)
+            {
+                var body = JsonNode.Parse(text)!.AsObject();
+                var reservation = (body["reservation"] ?? body).AsObject();
+                var id = reservation["id"]!.GetValue<string>();
+                _known[id] = 0;
+                _acknowledged[id] = reservation["status"]!.GetValue<string>();
+                return;
+            }
+
+            Assert.True(status is HttpStatusCode.Conflict or HttpStatusCode.UnprocessableEntity, $"{sent.Action} {sent.Path} answered {(int)status}: {text}");
+            if (sent.Reservation is not null && JsonNode.Parse(text)?["code"]?.GetValue<string>() == "RESERVATION_NOT_ACTIVE")
+            {
+                return;
+            }
+        }
+
+        /// <summary>Every request that never got an answer is retried with its key: the answer must now be definite, and a second retry must replay it.</summary>
+        private async Task ResolveInDoubtAsync(HttpClient client)
+        {
+            foreach (var sent in _inDoubt.Values.OrderBy(s => int.Parse(s.Key[1..], CultureInfo.InvariantCulture)).ToList())
+            {
+                var first = await client.SendAsync(Request(sent));
+                var firstText = await first.Content.ReadAsStringAsync();
+                Assert.True(first.StatusCode != HttpStatusCode.ServiceUnavailable, $"in-doubt {sent.Action} {sent.Key} still unavailable after restart");
+                var again = await client.SendAsync(Request(sent));
+                Assert.Equal(first.StatusCode, again.StatusCode);
+                Assert.Equal(firstText, await again.Content.ReadAsStringAsync());
+                Assert.True(again.Headers.Contains("Idempotent-Replayed"), $"retry of {sent.Key} was not replayed");
+                _inDoubt.TryRemove(sent.Key, out _);
+                Interlocked.Increment(ref _resolved);
+                Record(sent, first.StatusCode, firstText);
+            }
+        }
+
+        private async Task CheckAsync(ServerProcess server, HttpClient client, string pool, string where)
+        {
+            using var admin = server.Client(CapacityApp.AdminKey);
+            var verify = await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
+            Assert.True(verify["ok"]!.GetValue<bool>(), $"{where}: {verify.ToJsonString()}");
+
+            var expectedReserved = 0L;
+            var expectedSold = 0L;
+            foreach (var (id, status) in _acknowledged)
+            {
+                var stored = await Api.ReadAsync(await client.GetAsync($"/reservations/{id}"), 200);
+                Assert.True(stored["status"]!.GetValue<string>() == status, $"{where}: reservation {id} acknowledged {status}, stored {stored["status"]}");
+                var expires = DateTimeOffset.Parse(stored["expires_at"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+                if (stored["confirmed_at"]?.GetValue<string>() is { } confirmed)
+                {
+                    Assert.True(DateTimeOffset.Parse(confirmed, CultureInfo.InvariantCulture) < expires, $"{where}: {id} confirmed after its expiry");
+                }
+
+                var quantity = stored["items"]!.AsArray().Sum(i => i!["quantity"]!.GetValue<long>());
+                expectedReserved += status == "active" ? quantity : 0;
+                expectedSold += status == "confirmed" ? quantity : 0;
+            }
+
+            // Nothing exists that no request asked for: every reservation in the ledger is one we heard of.
+            long after = 0;
+            while (true)
+            {
+                var page = await Api.ReadAsync(await client.GetAsync($"/events/crash/ledger?after={after}&limit=1000"), 200);
+                foreach (var entry in page["entries"]!.AsArray())
+                {
+                    var reservation = entry!["reservation_id"]!.GetValue<string>();
+                    Assert.True(_known.ContainsKey(reservation), $"{where}: the ledger names reservation {reservation}, which no acknowledged or retried request created");
+                }
+
+                if (page["next_after"] is null)
+                {
+                    break;
+                }
+
+                after = page["next_after"]!.GetValue<long>();
+            }
+
+            // The pool holds exactly what the acknowledged (and resolved) holds add up to.
+            var p = await client.GetCapacityAsync(pool);
+            Assert.Equal(expectedReserved, p["reserved_capacity"]!.GetValue<long>());
+            Assert.Equal(expectedSold, p["sold_count"]!.GetValue<long>());
+        }
+    }
+}
