@@ -24,7 +24,7 @@ public sealed class ManualTime(DateTimeOffset start) : TimeProvider
 /// The real server pipeline on a fresh SQLite file of its own: every test builds one, so no test
 /// sees another's data.
 /// </summary>
-public sealed class CapacityApp : WebApplicationFactory<Program>
+public class CapacityApp : WebApplicationFactory<Program>
 {
     public const string AdminKey = "capadmin_test-admin-key";
     public const string JwtKey = "test-jwt-signing-key-of-at-least-32-bytes!!";

@@ -56,12 +56,12 @@ public static class CapacityApi
         CapacityMode? mode = null;
         if (request!.Mode is not null)
         {
-            if (!Enum.TryParse<CapacityMode>(request.Mode, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(request.Mode, out _))
+            // Exact names only: Enum.TryParse would also take "1" or "capped,shared".
+            mode = Enum.GetValues<CapacityMode>().Cast<CapacityMode?>().FirstOrDefault(m => CapacityResponse.ModeName(m!.Value) == request.Mode);
+            if (mode is null)
             {
                 return ApiErrors.Validation("mode", "mode must be one of own, capped, shared, unlimited.");
             }
-
-            mode = parsed;
         }
 
         var command = new CreateCapacity(

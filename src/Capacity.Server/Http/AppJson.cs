@@ -9,15 +9,16 @@ namespace Capacity.Server.Http;
 
 /// <summary>
 /// Source-generated serialisation for every request and response: no reflection on the hot path.
-/// Requests are strict: unknown fields, nulls where a value is required, and numbers that do not
-/// fit are errors (400), not silently ignored.
+/// Requests are strict: unknown fields, repeated fields, nulls where a value is required, and
+/// numbers that do not fit are errors (400), not silently ignored.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,
-    NumberHandling = JsonNumberHandling.Strict)]
+    NumberHandling = JsonNumberHandling.Strict,
+    AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(CreateCapacityRequest))]
 [JsonSerializable(typeof(UpdateCapacityRequest))]
 [JsonSerializable(typeof(UpdatePricingRequest))]

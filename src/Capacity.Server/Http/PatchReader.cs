@@ -42,13 +42,30 @@ public sealed class PatchReader
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var p in document.RootElement.EnumerateObject())
         {
-            if (!seen.Add(p.Name))
+            // A name that is not valid text (a lone surrogate, bad UTF-8) cannot be a field of ours.
+            string? name = null;
+            try
             {
-                document.Dispose();
-                document = null;
-                error = $"{p.Name} appears twice.";
-                return false;
+                name = p.Name;
             }
+            catch (InvalidOperationException)
+            {
+                error = "A field name is not valid text.";
+            }
+            catch (ArgumentException)
+            {
+                error = "A field name is not valid text.";
+            }
+
+            if (error is null && seen.Add(name!))
+            {
+                continue;
+            }
+
+            error ??= $"{name} appears twice.";
+            document.Dispose();
+            document = null;
+            return false;
         }
 
         return true;
@@ -60,7 +77,15 @@ public sealed class PatchReader
     {
         if (p.Value.ValueKind == JsonValueKind.String)
         {
-            return Change<string>.To(p.Value.GetString()!);
+            try
+            {
+                return Change<string>.To(p.Value.GetString()!);
+            }
+            catch (InvalidOperationException)
+            {
+                Fail(p.Name, $"{p.Name} is not valid text (a lone surrogate or invalid UTF-8).");
+                return default;
+            }
         }
 
         Fail(p.Name, $"{p.Name} must be a string.");

@@ -1,0 +1,992 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// What a test can see of the service's state: the API's answers about one tenant's event, and every
+/// row of the database but the idempotency records (a refused request with a key keeps its answer there,
+/// by design, so a retry gets the same refusal).
+/// </summary>
+public static class StateSnapshot
+{
+    private static readonly string[] Tables = ["tenants", "api_keys", "capacities", "pricing", "reservations", "ledger"];
+
+    public static async Task<string> OfEventAsync(HttpClient client, string eventId, IEnumerable<string> capacities, IEnumerable<string> reservations, IEnumerable<string> prices)
+    {
+        var paths = new List<string> { $"/events/{eventId}/capacity", $"/events/{eventId}/capacity/total", $"/events/{eventId}/ledger?limit=1000" };
+        foreach (var c in capacities)
+        {
+            paths.Add($"/capacity/{c}");
+            paths.Add($"/capacity/{c}/pricing");
+        }
+
+        paths.AddRange(reservations.Select(r => $"/reservations/{r}"));
+        paths.AddRange(prices.Select(p => $"/pricing/{p}"));
+
+        var text = new StringBuilder();
+        foreach (var path in paths)
+        {
+            var response = await client.GetAsync(path);
+            text.Append(path).Append(" -> ").Append((int)response.StatusCode).Append(' ').AppendLine(await response.Content.ReadAsStringAsync());
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations or the ledger.</summary>
+    public static string OfDatabase(CapacityApp app)
+    {
+        using var connection = Open(app);
+        var text = new StringBuilder();
+        foreach (var table in Tables)
+        {
+            text.Append("# ").AppendLine(table);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT * FROM " + table + " ORDER BY rowid";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                for (var i = 0; i < reader.FieldCount; i++)
+                {
+                    var value = reader.GetValue(i);
+                    text.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
+                }
+
+                text.AppendLine();
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>A read-only, unpooled connection to the app's SQLite file, so nothing stays open after the test.</summary>
+    public static SqliteConnection Open(CapacityApp app)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(app.Directory, "capacity.db"),
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString());
+        connection.Open();
+        return connection;
+    }
+}
+
+/// <summary>
+/// One tenant's event, seeded once for the whole class: a pool, a capped child, a price on each, an
+/// active hold on the child and a confirmed sale on the pool. Every test sends something bad and
+/// checks that it was refused with the right problem and that this state did not move.
+/// </summary>
+public sealed class BadInputWorld : IAsyncLifetime
+{
+    public const string Event = "bad-ev";
+
+    public CapacityApp App { get; } = new();
+
+    public Tenant Tenant { get; private set; } = null!;
+
+    public HttpClient Admin { get; private set; } = null!;
+
+    public string Pool { get; private set; } = "";
+
+    public string Child { get; private set; } = "";
+
+    public string PoolPrice { get; private set; } = "";
+
+    public string ChildPrice { get; private set; } = "";
+
+    public string Hold { get; private set; } = "";
+
+    public string Sold { get; private set; } = "";
+
+    /// <summary>Set while a request is being tried, cleared when it is proven to have changed nothing.</summary>
+    private bool _dirty;
+
+    public async ValueTask InitializeAsync()
+    {
+        Admin = App.Admin();
+        await SeedAsync();
+    }
+
+    /// <summary>For a test that changes the seeded state on purpose: the next test starts from a fresh tenant.</summary>
+    public void MarkChanged() => _dirty = true;
+
+    /// <summary>
+    /// After a test that failed (a bad request that did change something), the next test starts
+    /// from a fresh tenant, so one server bug fails one test rather than every test after it.
+    /// </summary>
+    public async Task EnsureCleanAsync()
+    {
+        if (_dirty)
+        {
+            await SeedAsync();
+            _dirty = false;
+        }
+    }
+
+    private async Task SeedAsync()
+    {
+        Tenant = await App.NewTenantAsync("Bad input");
+        var t = Tenant.Client;
+        Pool = await t.CreateCapacityAsync(Event, "Pool", 100);
+        Child = await t.CreateCapacityAsync(Event, "Child", 50, Pool);
+        PoolPrice = await PriceAsync(Pool, "Standard");
+        ChildPrice = await PriceAsync(Child, "Reduced");
+        Hold = await t.HoldAsync(Child, 2, 60);
+        Sold = await t.HoldAsync(Pool, 3, 60);
+        await Api.ReadAsync(await t.TransitAsync(Sold, "confirm"), 200);
+    }
+
+    private async Task<string> PriceAsync(string capacity, string name)
+    {
+        var response = await Tenant.Client.PostAsync($"/capacity/{capacity}/pricing", Api.Json(new { name, base_price = 40.5m, service_fee = 2m, tax_rate = 0.2m, currency = "EUR" }));
+        return (await Api.ReadAsync(response, 201))["id"]!.GetValue<string>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Admin?.Dispose();
+        await App.DisposeAsync();
+    }
+
+    public async Task<string> SnapshotAsync() =>
+        await StateSnapshot.OfEventAsync(Tenant.Client, Event, [Pool, Child], [Hold, Sold], [PoolPrice, ChildPrice]) + StateSnapshot.OfDatabase(App);
+
+    /// <summary>
+    /// Turns a template into text: <c>'</c> becomes <c>"</c> (so JSON fits in an attribute) and
+    /// <c>{name}</c> tokens become the seeded ids or generated values.
+    /// </summary>
+    public string Fill(string template)
+    {
+        var text = template.Replace('\'', '"');
+        if (!text.Contains('{', StringComparison.Ordinal))
+        {
+            return text;
+        }
+
+        return text
+            .Replace("{ev}", Event, StringComparison.Ordinal)
+            .Replace("{pool}", Pool, StringComparison.Ordinal)
+            .Replace("{child}", Child, StringComparison.Ordinal)
+            .Replace("{pool_price}", PoolPrice, StringComparison.Ordinal)
+            .Replace("{child_price}", ChildPrice, StringComparison.Ordinal)
+            .Replace("{hold}", Hold, StringComparison.Ordinal)
+            .Replace("{sold}", Sold, StringComparison.Ordinal)
+            .Replace("{tenant}", Tenant.Id.ToString(), StringComparison.Ordinal)
+            .Replace("{random}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
+            .Replace("{x10k}", new string('x', 10_000), StringComparison.Ordinal)
+            .Replace("{x201}", new string('x', 201), StringComparison.Ordinal)
+            .Replace("{x65}", new string('x', 65), StringComparison.Ordinal)
+            .Replace("{17parents}", "[" + string.Join(",", Enumerable.Range(0, 17).Select(_ => $"\"{Guid.NewGuid()}\"")) + "]", StringComparison.Ordinal)
+            .Replace("{51items}", "[" + string.Join(",", Enumerable.Range(0, 51).Select(_ => $"{{\"capacity_id\":\"{Child}\",\"quantity\":1}}")) + "]", StringComparison.Ordinal)
+            .Replace("{nested}", new string('[', 500) + new string(']', 500), StringComparison.Ordinal);
+    }
+
+    public Task<HttpResponseMessage> SendAsync(string method, string path, string? body, Action<HttpRequestMessage>? configure = null, bool admin = false) =>
+        SendAsync(method, path, body is null ? null : Encoding.UTF8.GetBytes(Fill(body)), configure, admin);
+
+    public async Task<HttpResponseMessage> SendAsync(string method, string path, byte[]? body, Action<HttpRequestMessage>? configure = null, bool admin = false)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), Fill(path));
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        configure?.Invoke(request);
+        return await (admin ? Admin : Tenant.Client).SendAsync(request);
+    }
+
+    /// <summary>
+    /// Sends straight into the pipeline, below HttpClient, which drops a header whose value is empty
+    /// (Kestrel delivers <c>Idempotency-Key:</c> with no value as an empty string).
+    /// </summary>
+    public async Task<HttpResponseMessage> SendRawAsync(string method, string path, string? body, string header, string value, bool admin = false)
+    {
+        var filled = Fill(path);
+        var bytes = body is null ? [] : Encoding.UTF8.GetBytes(Fill(body));
+        var context = await App.Server.SendAsync(c =>
+        {
+            c.Request.Method = method;
+            var query = filled.IndexOf('?', StringComparison.Ordinal);
+            c.Request.Path = query < 0 ? filled : filled[..query];
+            c.Request.QueryString = query < 0 ? default : new Microsoft.AspNetCore.Http.QueryString(filled[query..]);
+            c.Request.Headers.Authorization = "Bearer " + (admin ? CapacityApp.AdminKey : Tenant.Key);
+            c.Request.Headers[header] = value;
+            c.Request.ContentType = "application/json";
+            c.Request.ContentLength = bytes.Length;
+            c.Request.Body = new MemoryStream(bytes);
+        });
+        using var answer = new MemoryStream();
+        await context.Response.Body.CopyToAsync(answer);
+        var response = new HttpResponseMessage((HttpStatusCode)context.Response.StatusCode) { Content = new ByteArrayContent(answer.ToArray()) };
+        if (context.Response.ContentType is { } type)
+        {
+            response.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(type);
+        }
+
+        return response;
+    }
+
+    /// <summary>
+    /// Sends the request, asserts the problem (and, for a validation error, its <c>errors</c> object
+    /// naming <paramref name="field"/>), then asserts that nothing changed and the ledger still adds up.
+    /// </summary>
+    public async Task<JsonObject> AssertRefusedAsync(Func<Task<HttpResponseMessage>> send, int status, string code, string? field = null)
+    {
+        await EnsureCleanAsync();
+        var before = await SnapshotAsync();
+        _dirty = true;
+        using var response = await send();
+        var problem = await Api.ProblemAsync(response, status, code);
+        if (code == "VALIDATION_ERROR")
+        {
+            var errors = Assert.IsType<JsonObject>(problem["errors"]);
+            Assert.NotEmpty(errors);
+            if (field is not null)
+            {
+                Assert.True(errors.ContainsKey(field), $"Expected an error for '{field}', got: {errors.ToJsonString()}");
+            }
+        }
+
+        Assert.Equal(before, await SnapshotAsync());
+        await App.AssertInvariantsAsync();
+        _dirty = false;
+        return problem;
+    }
+
+    public Task<JsonObject> AssertRefusedAsync(string method, string path, string? body, int status, string code, string? field = null, bool admin = false) =>
+        AssertRefusedAsync(() => SendAsync(method, path, body, null, admin), status, code, field);
+}
+
+/// <summary>
+/// Every route that takes input refuses bad input with a stable problem code, never a 5xx, and
+/// refuses it whole: nothing about the event, its prices, its holds or its ledger changes.
+/// </summary>
+public sealed class BadInputTests(BadInputWorld world) : IClassFixture<BadInputWorld>
+{
+    private const string Create = "/events/{ev}/capacity";
+
+    [Theory]
+    // Not JSON, or not an object.
+    [InlineData(null, "body")]
+    [InlineData("", "body")]
+    [InlineData("   ", "body")]
+    [InlineData("{'section_name':", null)]
+    [InlineData("{'section_name':'A','total_capacity':10", null)]
+    [InlineData("{'section_name':'A'}}", null)]
+    [InlineData("not json", null)]
+    [InlineData("[]", "body")]
+    [InlineData("[{'section_name':'A'}]", "body")]
+    [InlineData("42", "body")]
+    [InlineData("'a string'", "body")]
+    [InlineData("null", "body")]
+    [InlineData("true", "body")]
+    [InlineData("{nested}", "body")]
+    // Unknown fields, counters, missing and null required fields.
+    [InlineData("{'section_name':'A','total_capacity':10,'colour':'red'}", "colour")]
+    [InlineData("{'section_name':'A','total_capacity':10,'available_capacity':5}", "available_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':10,'id':'{random}'}", "id")]
+    [InlineData("{}", "section_name")]
+    [InlineData("{'total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':null,'total_capacity':10}", "section_name")]
+    // Wrong types.
+    [InlineData("{'section_name':123,'total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':['A'],'total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'A','total_capacity':true}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':'10'}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':10.5}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':{}}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':10,'is_active':'yes'}", "is_active")]
+    [InlineData("{'section_name':'A','total_capacity':10,'section_code':7}", "section_code")]
+    [InlineData("{'section_name':'A','total_capacity':10,'mode':1}", "mode")]
+    [InlineData("{'section_name':'A','parent_ids':'{pool}'}", "parent_ids")]
+    // Out of range and overflow.
+    [InlineData("{'section_name':'A','total_capacity':-1}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':1000001}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':2147483647}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':99999999999}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':-99999999999}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':1e40}", "total_capacity")]
+    [InlineData("{'section_name':'A','total_capacity':1e3}", "total_capacity")]
+    // Names: too long, blank, control characters.
+    [InlineData("{'section_name':'{x10k}','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'{x201}','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'   ','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'A\\u0000B','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'A\\u001bB','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'A\\nB','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'A\\u007fB','total_capacity':10}", "section_name")]
+    [InlineData("{'section_name':'A\tB','total_capacity':10}", null)]
+    [InlineData("{'section_name':'A','section_code':'','total_capacity':10}", "section_code")]
+    [InlineData("{'section_name':'A','section_code':'{x65}','total_capacity':10}", "section_code")]
+    [InlineData("{'section_name':'A','section_code':'C\\u0007','total_capacity':10}", "section_code")]
+    [InlineData("{'section_name':'A','schedule_id':'a b','total_capacity':10}", "schedule_id")]
+    [InlineData("{'section_name':'A','schedule_id':'{x65}','total_capacity':10}", "schedule_id")]
+    [InlineData("{'section_name':'A','schedule_id':'','total_capacity':10}", "schedule_id")]
+    // Parents: not GUIDs, unknown, repeated, too many.
+    [InlineData("{'section_name':'A','parent_ids':['not-a-guid']}", "parent_ids[0]")]
+    [InlineData("{'section_name':'A','parent_ids':[null]}", "parent_ids[0]")]
+    [InlineData("{'section_name':'A','parent_ids':[42]}", "parent_ids[0]")]
+    [InlineData("{'section_name':'A','parent_ids':['{random}']}", "parent_ids[0]")]
+    [InlineData("{'section_name':'A','parent_ids':['{pool}','{random}']}", "parent_ids[1]")]
+    [InlineData("{'section_name':'A','parent_ids':['{pool}','{pool}']}", "parent_ids[1]")]
+    [InlineData("{'section_name':'A','parent_ids':{17parents}}", "parent_ids")]
+    // Modes that do not exist or disagree with the fields.
+    [InlineData("{'section_name':'A','mode':'bogus'}", "mode")]
+    [InlineData("{'section_name':'A','mode':'1'}", "mode")]
+    [InlineData("{'section_name':'A','mode':''}", "mode")]
+    [InlineData("{'section_name':'A','total_capacity':10,'mode':'shared'}", "mode")]
+    [InlineData("{'section_name':'A','mode':'capped,shared'}", "mode")]
+    public async Task Creating_a_capacity_with_a_bad_body_is_a_validation_error_that_creates_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", Create, body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("POST", Create, "{'section_name':'A','section_name':'B','total_capacity':10}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'quantity':2}")]
+    [InlineData("POST", "/capacity/{child}/pricing", "{'name':'P','base_price':1,'base_price':0,'currency':'EUR'}")]
+    public async Task A_repeated_field_in_a_create_body_is_a_validation_error_as_it_is_in_an_update(string method, string path, string body) =>
+        await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
+
+    [Theory]
+    [InlineData("POST", Create, "{'section_name':'\\ud800','total_capacity':10}")]
+    [InlineData("POST", Create, "{'section_name':'A','section_code':'\\udc00'}")]
+    [InlineData("POST", "/capacity/{child}/pricing", "{'name':'\\ud800','base_price':1,'currency':'EUR'}")]
+    [InlineData("POST", "/capacity/{child}/pricing", "{'name':'P','base_price':1,'currency':'EU\\udfff'}")]
+    [InlineData("POST", "/reservations/{hold}/confirm", "{'\\ud800':1}")]
+    [InlineData("PUT", "/capacity/{pool}", "{'section_name':'\\ud800'}")]
+    [InlineData("PUT", "/capacity/{pool}", "{'section_code':'\\udfff'}")]
+    [InlineData("PUT", "/capacity/{pool}", "{'\\ud800':1}")]
+    [InlineData("PUT", "/pricing/{child_price}", "{'name':'\\ud800'}")]
+    [InlineData("PUT", "/pricing/{child_price}", "{'currency':'EU\\udc00'}")]
+    public async Task A_string_with_a_lone_surrogate_is_a_validation_error(string method, string path, string body) =>
+        await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
+
+    [Fact]
+    public async Task A_lone_surrogate_in_a_tenant_name_is_a_validation_error() =>
+        await world.AssertRefusedAsync("POST", "/admin/tenants", "{'name':'T\\ud800'}", 400, "VALIDATION_ERROR", admin: true);
+
+    [Theory]
+    [InlineData("a%20b")]
+    [InlineData("a+b")]
+    [InlineData("%01")]
+    [InlineData("ev%1F")]
+    [InlineData("ev%7F")]
+    [InlineData("caf%C3%A9")]
+    [InlineData("a%2Fb")]
+    [InlineData("a%0Ab")]
+    [InlineData("%E2%80%8B")]
+    [InlineData("ev!")]
+    [InlineData("ev%22%3B")]
+    [InlineData("{x65}")]
+    public async Task Creating_under_a_bad_event_id_is_a_validation_error_that_creates_nothing(string eventId) =>
+        await world.AssertRefusedAsync("POST", $"/events/{eventId}/capacity", "{'section_name':'A','total_capacity':10}", 400, "VALIDATION_ERROR", "event_id");
+
+    [Theory]
+    [InlineData("/events/{0}/capacity", "a%20b")]
+    [InlineData("/events/{0}/capacity", "%01")]
+    [InlineData("/events/{0}/capacity", "{x65}")]
+    [InlineData("/events/{0}/capacity/total", "a%20b")]
+    [InlineData("/events/{0}/capacity/total", "%1F")]
+    [InlineData("/events/{0}/capacity/total", "{x65}")]
+    [InlineData("/events/{0}/ledger", "a%20b")]
+    [InlineData("/events/{0}/ledger", "%7F")]
+    [InlineData("/events/{0}/ledger", "{x65}")]
+    [InlineData("/events/{0}/ledger?limit=10", "caf%C3%A9")]
+    [InlineData("/events/{0}/capacity/stream", "a%20b")]
+    [InlineData("/events/{0}/capacity/stream", "{x65}")]
+    public async Task Reading_an_event_with_a_bad_event_id_is_a_validation_error(string route, string eventId) =>
+        await world.AssertRefusedAsync("GET", string.Format(System.Globalization.CultureInfo.InvariantCulture, route, eventId), null, 400, "VALIDATION_ERROR", "event_id");
+
+    [Fact]
+    public async Task The_longest_valid_event_id_is_accepted_on_reads()
+    {
+        var id = new string('e', 64);
+        var list = await Api.ReadAsync(await world.Tenant.Client.GetAsync($"/events/{id}/capacity"), 200);
+        Assert.Empty(list["capacity"]!.AsArray());
+    }
+
+    [Theory]
+    [InlineData("{pool}", null, "body")]
+    [InlineData("{pool}", "", "body")]
+    [InlineData("{pool}", "{'section_name':", "body")]
+    [InlineData("{pool}", "{'section_name':'A'", "body")]
+    [InlineData("{pool}", "not json", "body")]
+    [InlineData("{pool}", "[]", "body")]
+    [InlineData("{pool}", "[{'section_name':'A'}]", "body")]
+    [InlineData("{pool}", "42", "body")]
+    [InlineData("{pool}", "'a string'", "body")]
+    [InlineData("{pool}", "null", "body")]
+    [InlineData("{pool}", "{nested}", "body")]
+    [InlineData("{pool}", "{'colour':'red'}", "colour")]
+    [InlineData("{pool}", "{'id':'{random}'}", "id")]
+    [InlineData("{pool}", "{'event_id':'other'}", "event_id")]
+    [InlineData("{pool}", "{'parent_ids':[]}", "parent_ids")]
+    [InlineData("{pool}", "{'mode':'own'}", "mode")]
+    [InlineData("{pool}", "{'available_capacity':1000}", "available_capacity")]
+    [InlineData("{pool}", "{'reserved_capacity':0}", "reserved_capacity")]
+    [InlineData("{pool}", "{'sold_count':0}", "sold_count")]
+    [InlineData("{pool}", "{'section_name':123}", "section_name")]
+    [InlineData("{pool}", "{'section_name':null}", "section_name")]
+    [InlineData("{pool}", "{'total_capacity':true}", "total_capacity")]
+    [InlineData("{pool}", "{'total_capacity':'10'}", "total_capacity")]
+    [InlineData("{pool}", "{'total_capacity':10.5}", "total_capacity")]
+    [InlineData("{pool}", "{'total_capacity':99999999999}", "total_capacity")]
+    [InlineData("{pool}", "{'total_capacity':1e40}", "total_capacity")]
+    [InlineData("{pool}", "{'total_capacity':-1}", "total_capacity")]
+    [InlineData("{pool}", "{'total_capacity':1000001}", "total_capacity")]
+    [InlineData("{pool}", "{'is_active':'no'}", "is_active")]
+    [InlineData("{pool}", "{'is_active':null}", "is_active")]
+    [InlineData("{pool}", "{'section_name':'{x10k}'}", "section_name")]
+    [InlineData("{pool}", "{'section_name':'A\\u0000B'}", "section_name")]
+    [InlineData("{pool}", "{'section_name':'   '}", "section_name")]
+    [InlineData("{pool}", "{'section_code':''}", "section_code")]
+    [InlineData("{pool}", "{'section_code':'{x65}'}", "section_code")]
+    [InlineData("{child}", "{'section_name':'Renamed','total_capacity':-5}", "total_capacity")]
+    [InlineData("{pool}", "{'section_name':'A','section_name':'B'}", "body")]
+    [InlineData("{pool}", "{'total_capacity':1,'total_capacity':null}", "body")]
+    public async Task Updating_a_capacity_with_a_bad_body_is_a_validation_error_that_changes_nothing(string id, string? body, string? field) =>
+        await world.AssertRefusedAsync("PUT", "/capacity/" + id, body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("POST", "/events/{ev}/capacity", "{\"section_name\":\"", "\",\"total_capacity\":10}")]
+    [InlineData("PUT", "/capacity/{pool}", "{\"section_name\":\"", "\"}")]
+    [InlineData("PUT", "/capacity/{pool}", "{\"", "\":1}")]
+    [InlineData("POST", "/capacity/{pool}/pricing", "{\"name\":\"", "\",\"base_price\":1,\"currency\":\"EUR\"}")]
+    [InlineData("PUT", "/pricing/{pool_price}", "{\"name\":\"", "\"}")]
+    [InlineData("POST", "/reservations/{hold}/confirm", "{\"", "\":1}")]
+    [InlineData("POST", "/admin/tenants", "{\"name\":\"", "\"}")]
+    public async Task A_body_that_is_not_valid_utf8_is_a_validation_error(string method, string path, string head, string tail)
+    {
+        byte[] body = [.. Encoding.UTF8.GetBytes(head), 0xFF, 0xFE, 0xC3, (byte)'x', .. Encoding.UTF8.GetBytes(tail)];
+        await world.AssertRefusedAsync(() => world.SendAsync(method, path, body, admin: path.StartsWith("/admin", StringComparison.Ordinal)), 400, "VALIDATION_ERROR");
+    }
+
+    [Theory]
+    [InlineData("/capacity/{child}", "{'total_capacity':1}")]
+    [InlineData("/capacity/{pool}", "{'total_capacity':4}")]
+    [InlineData("/capacity/{pool}", "{'total_capacity':0}")]
+    public async Task Shrinking_a_capacity_below_what_is_held_and_sold_is_refused_and_changes_nothing(string path, string body) =>
+        await world.AssertRefusedAsync("PUT", path, body, 409, "CAPACITY_BELOW_COMMITTED");
+
+    [Theory]
+    [InlineData("PUT", "/capacity/not-a-guid", "{'section_name':'A'}")]
+    [InlineData("PUT", "/capacity/{random}", "{'section_name':'A'}")]
+    [InlineData("PUT", "/capacity/{pool_price}", "{'section_name':'A'}")]
+    [InlineData("PUT", "/capacity/{hold}", "{'section_name':'A'}")]
+    [InlineData("GET", "/capacity/not-a-guid", null)]
+    [InlineData("GET", "/capacity/{random}", null)]
+    [InlineData("GET", "/capacity/%01", null)]
+    [InlineData("GET", "/capacity/{x65}", null)]
+    [InlineData("GET", "/capacity/{pool_price}", null)]
+    [InlineData("POST", "/capacity/not-a-guid/check", "{'quantity':1}")]
+    [InlineData("POST", "/capacity/{random}/check", "{'quantity':1}")]
+    [InlineData("POST", "/capacity/{hold}/check", "{'quantity':1}")]
+    [InlineData("POST", "/capacity/not-a-guid/reserve", "{'quantity':1}")]
+    [InlineData("POST", "/capacity/{random}/reserve", "{'quantity':1}")]
+    [InlineData("POST", "/capacity/{pool_price}/reserve", "{'quantity':1}")]
+    [InlineData("POST", "/capacity/not-a-guid/pricing", "{'name':'P','base_price':1,'currency':'EUR'}")]
+    [InlineData("POST", "/capacity/{random}/pricing", "{'name':'P','base_price':1,'currency':'EUR'}")]
+    [InlineData("GET", "/capacity/not-a-guid/pricing", null)]
+    [InlineData("GET", "/capacity/{random}/pricing", null)]
+    [InlineData("GET", "/pricing/not-a-guid", null)]
+    [InlineData("GET", "/pricing/{random}", null)]
+    [InlineData("GET", "/pricing/{pool}", null)]
+    [InlineData("PUT", "/pricing/not-a-guid", "{'name':'P'}")]
+    [InlineData("PUT", "/pricing/{random}", "{'name':'P'}")]
+    [InlineData("PUT", "/pricing/{pool}", "{'name':'P'}")]
+    [InlineData("GET", "/reservations/not-a-guid", null)]
+    [InlineData("GET", "/reservations/{random}", null)]
+    [InlineData("GET", "/reservations/{pool}", null)]
+    [InlineData("POST", "/reservations/not-a-guid/confirm", null)]
+    [InlineData("POST", "/reservations/{random}/confirm", null)]
+    [InlineData("POST", "/reservations/{pool}/confirm", "{}")]
+    [InlineData("POST", "/reservations/not-a-guid/release", null)]
+    [InlineData("POST", "/reservations/{random}/release", "{}")]
+    [InlineData("POST", "/reservations/not-a-guid/cancel", null)]
+    [InlineData("POST", "/reservations/{random}/cancel", null)]
+    [InlineData("POST", "/reservations/not-a-guid/extend", "{'minutes':10}")]
+    [InlineData("POST", "/reservations/{random}/extend", "{'minutes':10}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{random}','quantity':1}]}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{random}','quantity':1}]}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{pool_price}','quantity':1}]}")]
+    [InlineData("GET", "/nothing-here", null)]
+    [InlineData("POST", "/events/{ev}/capacity/nothing-here", "{}")]
+    [InlineData("GET", "/reservations/{hold}/nothing-here", null)]
+    public async Task An_id_that_names_nothing_is_not_found_and_changes_nothing(string method, string path, string? body) =>
+        await world.AssertRefusedAsync(method, path, body, 404, "NOT_FOUND");
+
+    [Theory]
+    [InlineData(null, "VALIDATION_ERROR", "body")]
+    [InlineData("{'quantity':", "VALIDATION_ERROR", null)]
+    [InlineData("{'quantity':1", "VALIDATION_ERROR", null)]
+    [InlineData("[]", "VALIDATION_ERROR", "body")]
+    [InlineData("1", "VALIDATION_ERROR", "body")]
+    [InlineData("'1'", "VALIDATION_ERROR", "body")]
+    [InlineData("null", "VALIDATION_ERROR", "body")]
+    [InlineData("{}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':null}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':'1'}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':1.5}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':true}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':99999999999}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':1e40}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':1,'reservation_minutes':10}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':0}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':-1}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':-2147483648}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':101}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':2147483647}", "INVALID_QUANTITY", null)]
+    public async Task Checking_with_a_bad_body_is_refused(string? body, string code, string? field) =>
+        await world.AssertRefusedAsync("POST", "/capacity/{child}/check", body, 400, code, field);
+
+    [Theory]
+    [InlineData(null, "VALIDATION_ERROR", "body")]
+    [InlineData("", "VALIDATION_ERROR", "body")]
+    [InlineData("{'quantity':", "VALIDATION_ERROR", null)]
+    [InlineData("{'quantity':1", "VALIDATION_ERROR", null)]
+    [InlineData("not json", "VALIDATION_ERROR", null)]
+    [InlineData("[]", "VALIDATION_ERROR", "body")]
+    [InlineData("[{'quantity':1}]", "VALIDATION_ERROR", "body")]
+    [InlineData("1", "VALIDATION_ERROR", "body")]
+    [InlineData("'1'", "VALIDATION_ERROR", "body")]
+    [InlineData("null", "VALIDATION_ERROR", "body")]
+    [InlineData("{nested}", "VALIDATION_ERROR", "body")]
+    [InlineData("{}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'reservation_minutes':10}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':1,'colour':'red'}", "VALIDATION_ERROR", "colour")]
+    [InlineData("{'quantity':1,'capacity_id':'{child}'}", "VALIDATION_ERROR", "capacity_id")]
+    [InlineData("{'quantity':null}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':'1'}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':1.5}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':[1]}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':99999999999}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':-99999999999}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':1e40}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'quantity':0}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':-1}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':101}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':2147483647}", "INVALID_QUANTITY", null)]
+    [InlineData("{'quantity':1,'reservation_minutes':0}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':1,'reservation_minutes':-5}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':1,'reservation_minutes':121}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':1,'reservation_minutes':2147483647}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':1,'reservation_minutes':99999999999}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':1,'reservation_minutes':'15'}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'quantity':1,'pricing_id':'not-a-guid'}", "VALIDATION_ERROR", "pricing_id")]
+    [InlineData("{'quantity':1,'pricing_id':42}", "VALIDATION_ERROR", "pricing_id")]
+    [InlineData("{'quantity':1,'pricing_id':''}", "VALIDATION_ERROR", "pricing_id")]
+    [InlineData("{'quantity':1,'pricing_id':'{random}'}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'quantity':1,'pricing_id':'{pool_price}'}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'quantity':1,'pricing_id':'{child}'}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    public async Task Reserving_with_a_bad_body_is_refused_and_holds_nothing(string? body, string code, string? field) =>
+        await world.AssertRefusedAsync("POST", "/capacity/{child}/reserve", body, 400, code, field);
+
+    [Theory]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':49}")]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':100}")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':40},{'capacity_id':'{pool}','quantity':60}]}")]
+    public async Task Reserving_more_than_is_left_is_refused_and_holds_nothing(string path, string body) =>
+        await world.AssertRefusedAsync("POST", path, body, 409, "INSUFFICIENT_CAPACITY");
+
+    [Theory]
+    [InlineData(null, "VALIDATION_ERROR", "body")]
+    [InlineData("{'items':", "VALIDATION_ERROR", null)]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}]", "VALIDATION_ERROR", null)]
+    [InlineData("not json", "VALIDATION_ERROR", null)]
+    [InlineData("[]", "VALIDATION_ERROR", "body")]
+    [InlineData("[{'capacity_id':'{child}','quantity':1}]", "VALIDATION_ERROR", "body")]
+    [InlineData("7", "VALIDATION_ERROR", "body")]
+    [InlineData("'items'", "VALIDATION_ERROR", "body")]
+    [InlineData("null", "VALIDATION_ERROR", "body")]
+    [InlineData("{}", "VALIDATION_ERROR", "items")]
+    [InlineData("{'items':null}", "VALIDATION_ERROR", "items")]
+    [InlineData("{'items':'{child}'}", "VALIDATION_ERROR", "items")]
+    [InlineData("{'items':{'capacity_id':'{child}','quantity':1}}", "VALIDATION_ERROR", "items")]
+    [InlineData("{'items':[]}", "VALIDATION_ERROR", "items")]
+    [InlineData("{'items':{51items}}", "VALIDATION_ERROR", "items")]
+    [InlineData("{'items':[null]}", "VALIDATION_ERROR", "items[0]")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1},null]}", "VALIDATION_ERROR", "items[1]")]
+    [InlineData("{'items':[1]}", "VALIDATION_ERROR", "items[0]")]
+    [InlineData("{'items':[{nested}]}", "VALIDATION_ERROR", null)]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'colour':'red'}", "VALIDATION_ERROR", "colour")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'colour':'red'}]}", "VALIDATION_ERROR", "colour")]
+    [InlineData("{'items':[{'quantity':1}]}", "VALIDATION_ERROR", "capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}'}]}", "VALIDATION_ERROR", "quantity")]
+    [InlineData("{'items':[{'capacity_id':null,'quantity':1}]}", "VALIDATION_ERROR", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'not-a-guid','quantity':1}]}", "VALIDATION_ERROR", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}x','quantity':1}]}", "VALIDATION_ERROR", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':42,'quantity':1}]}", "VALIDATION_ERROR", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':'1'}]}", "VALIDATION_ERROR", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':99999999999}]}", "VALIDATION_ERROR", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1e40}]}", "VALIDATION_ERROR", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'nope'}]}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'{pool_price}'}]}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{pool}','quantity':1,'pricing_id':'{child_price}'}]}", "VALIDATION_ERROR", "items[1].pricing_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'{random}'}]}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'reservation_minutes':0}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'reservation_minutes':121}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'reservation_minutes':'5'}", "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':0}]}", "INVALID_QUANTITY", null)]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':-3}]}", "INVALID_QUANTITY", null)]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':101}]}", "INVALID_QUANTITY", null)]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{pool}','quantity':0}]}", "INVALID_QUANTITY", null)]
+    public async Task Placing_a_reservation_with_a_bad_body_is_refused_and_holds_nothing(string? body, string code, string? field) =>
+        await world.AssertRefusedAsync("POST", "/reservations", body, 400, code, field);
+
+    [Theory]
+    [InlineData("confirm", "{hold}", "[]")]
+    [InlineData("confirm", "{hold}", "{'a':1}")]
+    [InlineData("confirm", "{hold}", "{'minutes':10}")]
+    [InlineData("confirm", "{hold}", "null")]
+    [InlineData("confirm", "{hold}", "0")]
+    [InlineData("confirm", "{hold}", "'confirm'")]
+    [InlineData("confirm", "{hold}", "{")]
+    [InlineData("confirm", "{hold}", "{}}")]
+    [InlineData("confirm", "{hold}", "{nested}")]
+    [InlineData("confirm", "{hold}", "   ")]
+    [InlineData("release", "{hold}", "[]")]
+    [InlineData("release", "{hold}", "{'reason':'changed my mind'}")]
+    [InlineData("release", "{hold}", "null")]
+    [InlineData("release", "{hold}", "not json")]
+    [InlineData("cancel", "{sold}", "[]")]
+    [InlineData("cancel", "{sold}", "{'refund':true}")]
+    [InlineData("cancel", "{sold}", "false")]
+    [InlineData("cancel", "{sold}", "{'")]
+    public async Task A_lifecycle_step_with_a_body_other_than_nothing_or_an_empty_object_is_refused(string action, string reservation, string body) =>
+        await world.AssertRefusedAsync("POST", $"/reservations/{reservation}/{action}", body, 400, "VALIDATION_ERROR", "body");
+
+    [Theory]
+    [InlineData("cancel", "{hold}", "RESERVATION_NOT_ACTIVE")]
+    [InlineData("release", "{sold}", "RESERVATION_NOT_ACTIVE")]
+    public async Task A_lifecycle_step_that_does_not_apply_is_refused_and_changes_nothing(string action, string reservation, string code) =>
+        await world.AssertRefusedAsync("POST", $"/reservations/{reservation}/{action}", null, 409, code);
+
+    [Theory]
+    [InlineData("{hold}", null, 400, "VALIDATION_ERROR", "body")]
+    [InlineData("{hold}", "", 400, "VALIDATION_ERROR", "body")]
+    [InlineData("{hold}", "{'minutes':", 400, "VALIDATION_ERROR", null)]
+    [InlineData("{hold}", "{'minutes':10", 400, "VALIDATION_ERROR", null)]
+    [InlineData("{hold}", "[]", 400, "VALIDATION_ERROR", "body")]
+    [InlineData("{hold}", "10", 400, "VALIDATION_ERROR", "body")]
+    [InlineData("{hold}", "null", 400, "VALIDATION_ERROR", "body")]
+    [InlineData("{hold}", "{}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':null}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':'10'}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':10.5}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':99999999999}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':1e40}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':10,'colour':'red'}", 400, "VALIDATION_ERROR", "colour")]
+    [InlineData("{hold}", "{'reservation_minutes':10}", 400, "VALIDATION_ERROR", "reservation_minutes")]
+    [InlineData("{hold}", "{'minutes':0}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':-1}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':121}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':2147483647}", 400, "VALIDATION_ERROR", "minutes")]
+    [InlineData("{hold}", "{'minutes':120}", 409, "RESERVATION_EXTENSION_LIMIT", null)]
+    [InlineData("{sold}", "{'minutes':10}", 409, "RESERVATION_NOT_ACTIVE", null)]
+    public async Task Extending_with_bad_input_is_refused_and_keeps_the_expiry(string reservation, string? body, int status, string code, string? field) =>
+        await world.AssertRefusedAsync("POST", $"/reservations/{reservation}/extend", body, status, code, field);
+
+    [Theory]
+    [InlineData(null, "body")]
+    [InlineData("{'name':", null)]
+    [InlineData("{'name':'P','base_price':1,'currency':'EUR'", null)]
+    [InlineData("not json", null)]
+    [InlineData("[]", "body")]
+    [InlineData("1", "body")]
+    [InlineData("'P'", "body")]
+    [InlineData("null", "body")]
+    [InlineData("{nested}", "body")]
+    [InlineData("{}", null)]
+    [InlineData("{'base_price':1,'currency':'EUR'}", "name")]
+    [InlineData("{'name':'P','currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1}", "currency")]
+    [InlineData("{'name':null,'base_price':1,'currency':'EUR'}", "name")]
+    [InlineData("{'name':'P','base_price':null,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1,'currency':'EUR','colour':'red'}", "colour")]
+    [InlineData("{'name':'P','base_price':1,'currency':'EUR','unit_price':1}", "unit_price")]
+    [InlineData("{'name':'P','base_price':1,'currency':'EUR','capacity_id':'{child}'}", "capacity_id")]
+    [InlineData("{'name':7,'base_price':1,'currency':'EUR'}", "name")]
+    [InlineData("{'name':'P','base_price':'10','currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':true,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1,'currency':978}", "currency")]
+    [InlineData("{'name':'P','base_price':1e40,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':-1,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':-0.01,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1.00001,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1000000001,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1,'current_price':-1,'currency':'EUR'}", "current_price")]
+    [InlineData("{'name':'P','base_price':1,'current_price':0.123456,'currency':'EUR'}", "current_price")]
+    [InlineData("{'name':'P','base_price':1,'service_fee':-0.5,'currency':'EUR'}", "service_fee")]
+    [InlineData("{'name':'P','base_price':1,'service_fee':0.00001,'currency':'EUR'}", "service_fee")]
+    [InlineData("{'name':'P','base_price':1,'facility_fee':-2,'currency':'EUR'}", "facility_fee")]
+    [InlineData("{'name':'P','base_price':1,'facility_fee':1e12,'currency':'EUR'}", "facility_fee")]
+    [InlineData("{'name':'P','base_price':1,'tax_rate':1.5,'currency':'EUR'}", "tax_rate")]
+    [InlineData("{'name':'P','base_price':1,'tax_rate':1.0000001,'currency':'EUR'}", "tax_rate")]
+    [InlineData("{'name':'P','base_price':1,'tax_rate':-0.1,'currency':'EUR'}", "tax_rate")]
+    [InlineData("{'name':'P','base_price':1,'tax_rate':0.1234567,'currency':'EUR'}", "tax_rate")]
+    [InlineData("{'name':'P','base_price':1,'currency':'eur'}", "currency")]
+    [InlineData("{'name':'P','base_price':1,'currency':'EURO'}", "currency")]
+    [InlineData("{'name':'P','base_price':1,'currency':'EU'}", "currency")]
+    [InlineData("{'name':'P','base_price':1,'currency':''}", "currency")]
+    [InlineData("{'name':'P','base_price':1,'currency':'E1R'}", "currency")]
+    [InlineData("{'name':'P','base_price':1,'currency':'ÉUR'}", "currency")]
+    [InlineData("{'name':'','base_price':1,'currency':'EUR'}", "name")]
+    [InlineData("{'name':'  ','base_price':1,'currency':'EUR'}", "name")]
+    [InlineData("{'name':'{x10k}','base_price':1,'currency':'EUR'}", "name")]
+    [InlineData("{'name':'P\\u0000','base_price':1,'currency':'EUR'}", "name")]
+    public async Task Creating_a_price_with_a_bad_body_is_a_validation_error_that_creates_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", "/capacity/{child}/pricing", body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData(null, "body")]
+    [InlineData("", "body")]
+    [InlineData("{'name':", "body")]
+    [InlineData("not json", "body")]
+    [InlineData("[]", "body")]
+    [InlineData("1", "body")]
+    [InlineData("null", "body")]
+    [InlineData("{nested}", "body")]
+    [InlineData("{'name':'A','name':'B'}", "body")]
+    [InlineData("{'colour':'red'}", "colour")]
+    [InlineData("{'id':'{random}'}", "id")]
+    [InlineData("{'capacity_id':'{pool}'}", "capacity_id")]
+    [InlineData("{'unit_price':1}", "unit_price")]
+    [InlineData("{'name':null}", "name")]
+    [InlineData("{'name':7}", "name")]
+    [InlineData("{'name':''}", "name")]
+    [InlineData("{'name':'{x10k}'}", "name")]
+    [InlineData("{'name':'P\\u0001'}", "name")]
+    [InlineData("{'base_price':null}", "base_price")]
+    [InlineData("{'base_price':'10'}", "base_price")]
+    [InlineData("{'base_price':-1}", "base_price")]
+    [InlineData("{'base_price':1.00001}", "base_price")]
+    [InlineData("{'base_price':1e40}", "base_price")]
+    [InlineData("{'base_price':1000000001}", "base_price")]
+    [InlineData("{'current_price':'x'}", "current_price")]
+    [InlineData("{'current_price':-3}", "current_price")]
+    [InlineData("{'service_fee':null}", "service_fee")]
+    [InlineData("{'service_fee':-1}", "service_fee")]
+    [InlineData("{'facility_fee':0.00001}", "facility_fee")]
+    [InlineData("{'tax_rate':1.01}", "tax_rate")]
+    [InlineData("{'tax_rate':-0.5}", "tax_rate")]
+    [InlineData("{'tax_rate':'0.2'}", "tax_rate")]
+    [InlineData("{'currency':'eur'}", "currency")]
+    [InlineData("{'currency':'EURO'}", "currency")]
+    [InlineData("{'currency':null}", "currency")]
+    [InlineData("{'currency':978}", "currency")]
+    [InlineData("{'name':'Renamed','tax_rate':2}", "tax_rate")]
+    public async Task Updating_a_price_with_a_bad_body_is_a_validation_error_that_changes_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("PUT", "/pricing/{child_price}", body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("after=-1", "after")]
+    [InlineData("after=abc", "after")]
+    [InlineData("after=1.5", "after")]
+    [InlineData("after=", "after")]
+    [InlineData("after=99999999999999999999", "after")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=-1", "limit")]
+    [InlineData("limit=1001", "limit")]
+    [InlineData("limit=abc", "limit")]
+    [InlineData("limit=", "limit")]
+    [InlineData("limit=1e3", "limit")]
+    [InlineData("limit=99999999999", "limit")]
+    [InlineData("after=0&limit=0", "limit")]
+    public async Task Reading_the_ledger_with_a_bad_page_is_a_validation_error(string query, string field) =>
+        await world.AssertRefusedAsync("GET", "/events/{ev}/ledger?" + query, null, 400, "VALIDATION_ERROR", field);
+
+    [Fact]
+    public async Task Reading_the_ledger_at_the_edges_of_its_bounds_works()
+    {
+        await world.EnsureCleanAsync();
+        var all = await Api.ReadAsync(await world.Tenant.Client.GetAsync($"/events/{BadInputWorld.Event}/ledger?after=0&limit=1000"), 200);
+        Assert.NotEmpty(all["entries"]!.AsArray());
+        var one = await Api.ReadAsync(await world.Tenant.Client.GetAsync($"/events/{BadInputWorld.Event}/ledger?limit=1"), 200);
+        Assert.Single(one["entries"]!.AsArray());
+        var beyond = await Api.ReadAsync(await world.Tenant.Client.GetAsync($"/events/{BadInputWorld.Event}/ledger?after={long.MaxValue}"), 200);
+        Assert.Empty(beyond["entries"]!.AsArray());
+    }
+
+    [Theory]
+    [InlineData(null, "body")]
+    [InlineData("", "body")]
+    [InlineData("{'name':", null)]
+    [InlineData("{'name':'T'", null)]
+    [InlineData("[]", "body")]
+    [InlineData("'T'", "body")]
+    [InlineData("null", "body")]
+    [InlineData("{}", "name")]
+    [InlineData("{'name':null}", "name")]
+    [InlineData("{'name':7}", "name")]
+    [InlineData("{'name':'T','colour':'red'}", "colour")]
+    [InlineData("{'name':'T','api_key':'cap_mine'}", "api_key")]
+    [InlineData("{'name':''}", "name")]
+    [InlineData("{'name':'   '}", "name")]
+    [InlineData("{'name':'{x10k}'}", "name")]
+    [InlineData("{'name':'T\\u0000'}", "name")]
+    [InlineData("{'name':'T\\u0085'}", "name")]
+    public async Task Creating_a_tenant_with_a_bad_body_is_a_validation_error_that_creates_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", "/admin/tenants", body, 400, "VALIDATION_ERROR", field, admin: true);
+
+    [Theory]
+    [InlineData("/admin/tenants/{tenant}/keys", "[]", 400, "VALIDATION_ERROR")]
+    [InlineData("/admin/tenants/{tenant}/keys", "{'name':'second'}", 400, "VALIDATION_ERROR")]
+    [InlineData("/admin/tenants/{tenant}/keys", "null", 400, "VALIDATION_ERROR")]
+    [InlineData("/admin/tenants/{tenant}/keys", "{", 400, "VALIDATION_ERROR")]
+    [InlineData("/admin/tenants/not-a-guid/keys", null, 404, "NOT_FOUND")]
+    [InlineData("/admin/tenants/{random}/keys", null, 404, "NOT_FOUND")]
+    [InlineData("/admin/tenants/{random}/keys", "{}", 404, "NOT_FOUND")]
+    [InlineData("/admin/tenants/{pool}/keys", null, 404, "NOT_FOUND")]
+    public async Task Issuing_a_key_with_bad_input_is_refused_and_issues_nothing(string path, string? body, int status, string code) =>
+        await world.AssertRefusedAsync("POST", path, body, status, code, admin: true);
+
+    [Theory]
+    [InlineData("DELETE", "/capacity/{pool}", false)]
+    [InlineData("PATCH", "/capacity/{pool}", false)]
+    [InlineData("POST", "/capacity/{pool}", false)]
+    [InlineData("GET", "/capacity/{pool}/check", false)]
+    [InlineData("GET", "/capacity/{pool}/reserve", false)]
+    [InlineData("PUT", "/events/{ev}/capacity", false)]
+    [InlineData("DELETE", "/events/{ev}/capacity", false)]
+    [InlineData("POST", "/events/{ev}/capacity/total", false)]
+    [InlineData("POST", "/events/{ev}/ledger", false)]
+    [InlineData("GET", "/reservations", false)]
+    [InlineData("DELETE", "/reservations/{hold}", false)]
+    [InlineData("PUT", "/reservations/{hold}", false)]
+    [InlineData("GET", "/reservations/{hold}/confirm", false)]
+    [InlineData("PUT", "/reservations/{hold}/release", false)]
+    [InlineData("DELETE", "/reservations/{sold}/cancel", false)]
+    [InlineData("GET", "/reservations/{hold}/extend", false)]
+    [InlineData("DELETE", "/pricing/{pool_price}", false)]
+    [InlineData("POST", "/pricing/{pool_price}", false)]
+    [InlineData("DELETE", "/capacity/{pool}/pricing", false)]
+    [InlineData("GET", "/admin/tenants", true)]
+    [InlineData("DELETE", "/admin/tenants/{tenant}/keys", true)]
+    [InlineData("POST", "/admin/verify", true)]
+    [InlineData("POST", "/healthz", false)]
+    [InlineData("DELETE", "/readyz", false)]
+    public async Task A_method_a_route_does_not_take_is_method_not_allowed(string method, string path, bool admin) =>
+        await world.AssertRefusedAsync(method, path, method is "GET" or "DELETE" ? null : "{}", 405, "METHOD_NOT_ALLOWED", admin: admin);
+
+    [Theory]
+    [InlineData("POST", "/events/{ev}/capacity", false)]
+    [InlineData("PUT", "/capacity/{pool}", false)]
+    [InlineData("PUT", "/capacity/not-a-guid", false)]
+    [InlineData("POST", "/capacity/{child}/check", false)]
+    [InlineData("POST", "/capacity/{child}/reserve", false)]
+    [InlineData("POST", "/reservations", false)]
+    [InlineData("POST", "/reservations/{hold}/confirm", false)]
+    [InlineData("POST", "/reservations/{hold}/release", false)]
+    [InlineData("POST", "/reservations/{sold}/cancel", false)]
+    [InlineData("POST", "/reservations/{hold}/extend", false)]
+    [InlineData("POST", "/capacity/{child}/pricing", false)]
+    [InlineData("PUT", "/pricing/{child_price}", false)]
+    [InlineData("POST", "/admin/tenants", true)]
+    [InlineData("POST", "/admin/tenants/{tenant}/keys", true)]
+    public async Task A_body_over_64_KiB_is_payload_too_large_whether_its_length_is_declared_or_not(string method, string path, bool admin)
+    {
+        // Valid JSON padded past the limit: only its size is wrong.
+        var json = Encoding.UTF8.GetBytes("{\"section_name\":\"" + new string('x', 64 * 1024) + "\"}");
+        await world.AssertRefusedAsync(() => world.SendAsync(method, path, json, admin: admin), 413, "PAYLOAD_TOO_LARGE");
+        await world.AssertRefusedAsync(
+            () => world.SendAsync(method, path, (byte[]?)null, r => r.Content = new UnsizedContent(json), admin),
+            413,
+            "PAYLOAD_TOO_LARGE");
+    }
+
+    [Fact]
+    public async Task A_body_of_exactly_64_KiB_is_read_and_one_byte_more_is_payload_too_large()
+    {
+        await world.EnsureCleanAsync();
+        var json = "{\"quantity\":1}";
+        var exact = Encoding.UTF8.GetBytes(json + new string(' ', (64 * 1024) - json.Length));
+        Assert.Equal(65536, exact.Length);
+        using var ok = await world.SendAsync("POST", "/capacity/{child}/check", exact);
+        Assert.True((await Api.ReadAsync(ok, 200))["available"]!.GetValue<bool>());
+
+        byte[] over = [.. exact, (byte)' '];
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{child}/check", over), 413, "PAYLOAD_TOO_LARGE");
+    }
+
+    [Theory]
+    [InlineData("POST", "/events/{ev}/capacity", "{'section_name':'Keyed','total_capacity':5}", false)]
+    [InlineData("PUT", "/capacity/{pool}", "{'section_name':'Renamed'}", false)]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1}", false)]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}]}", false)]
+    [InlineData("POST", "/reservations/{hold}/confirm", null, false)]
+    [InlineData("POST", "/reservations/{hold}/release", "{}", false)]
+    [InlineData("POST", "/reservations/{sold}/cancel", null, false)]
+    [InlineData("POST", "/reservations/{hold}/extend", "{'minutes':30}", false)]
+    [InlineData("POST", "/capacity/{child}/pricing", "{'name':'Keyed','base_price':1,'currency':'EUR'}", false)]
+    [InlineData("PUT", "/pricing/{child_price}", "{'base_price':99}", false)]
+    [InlineData("POST", "/admin/tenants", "{'name':'Keyed'}", true)]
+    [InlineData("POST", "/admin/tenants/{tenant}/keys", null, true)]
+    public async Task A_bad_idempotency_key_refuses_an_otherwise_good_write(string method, string path, string? body, bool admin)
+    {
+        await world.AssertRefusedAsync(() => world.SendRawAsync(method, path, body, "Idempotency-Key", "", admin), 400, "VALIDATION_ERROR", "Idempotency-Key");
+
+        string[][] keys =
+        [
+            [new string('k', 256)],
+            ["clé-1"],
+            ["key\u00a0one"],
+            ["key-\u4e00"],
+            ["first", "second"],
+        ];
+        foreach (var values in keys)
+        {
+            await world.AssertRefusedAsync(
+                () => world.SendAsync(method, path, body, r => r.Headers.TryAddWithoutValidation("Idempotency-Key", values), admin),
+                400,
+                "VALIDATION_ERROR",
+                "Idempotency-Key");
+        }
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_reused_for_another_request_is_refused_and_changes_nothing()
+    {
+        await world.EnsureCleanAsync();
+        var key = "reuse-" + Guid.NewGuid().ToString("N");
+        void Keyed(HttpRequestMessage r) => r.Headers.Add("Idempotency-Key", key);
+        using (var first = await world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':1}", Keyed))
+        {
+            await Api.ReadAsync(first, 201);
+        }
+
+        // Same key: another path, another method, another body on the same path.
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/reservations/{hold}/confirm", (string?)null, Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("PUT", "/capacity/{child}", "{'section_name':'Reused'}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':2}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':1}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        world.MarkChanged();
+    }
+
+    [Fact]
+    public async Task Refused_requests_answer_problem_json_even_when_the_client_accepts_only_json() =>
+        await world.AssertRefusedAsync(
+            () => world.SendAsync("POST", Create, "[]", r => r.Headers.Accept.ParseAdd("application/json")),
+            400,
+            "VALIDATION_ERROR",
+            "body");
+
+    /// <summary>A body whose length is not declared, so the server must count while it reads.</summary>
+    private sealed class UnsizedContent(byte[] bytes) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(bytes, 0, bytes.Length);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = -1;
+            return false;
+        }
+    }
+}
