@@ -12,6 +12,9 @@ public enum FaultPoint
     Load,
     Write,
     Commit,
+
+    /// <summary>The commit succeeds, then the answer is lost: the caller hears 503 for a change that happened.</summary>
+    AfterCommit,
 }
 
 /// <summary>
@@ -63,8 +66,19 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
             }
         }
 
-        public Task CommitAsync(CancellationToken ct) =>
-            owner.Take(FaultPoint.Commit) ? throw new IOException("injected: commit") : inner.CommitAsync(ct);
+        public async Task CommitAsync(CancellationToken ct)
+        {
+            if (owner.Take(FaultPoint.Commit))
+            {
+                throw new IOException("injected: commit");
+            }
+
+            await inner.CommitAsync(ct);
+            if (owner.Take(FaultPoint.AfterCommit))
+            {
+                throw new IOException("injected: after commit, before the answer");
+            }
+        }
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
