@@ -1,0 +1,359 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.Text.Json;
+using Capacity.Client;
+using Spectre.Console;
+
+namespace Capacity.Cli;
+
+/// <summary>The <c>capacity</c> command: its entry point and its command tree.</summary>
+public static class CapacityCli
+{
+    private const string DefaultUrl = "http://localhost:5050";
+
+    public static async Task<int> Main(string[] args)
+    {
+        using var interrupt = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl+C stops the command cleanly; a second one ends the process at once.
+            e.Cancel = !interrupt.IsCancellationRequested;
+            interrupt.Cancel();
+        };
+        return await RunAsync(args, null, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interrupt.Token);
+    }
+
+    /// <summary>
+    /// Runs one command line. Main passes the real console and environment; tests pass the test
+    /// server's handler, writers they read back, and the variables they want.
+    /// </summary>
+    /// <param name="args">The command line, without the program name.</param>
+    /// <param name="handler">The HTTP handler to use; a new socket handler when null.</param>
+    /// <param name="output">Where results go: tables, or JSON lines with --json.</param>
+    /// <param name="error">Where errors go.</param>
+    /// <param name="environment">Reads CAPACITY_URL, CAPACITY_KEY and CAPACITY_ADMIN_KEY.</param>
+    /// <param name="cancellationToken">Ctrl+C: stops the running command.</param>
+    /// <returns>One of <see cref="ExitCodes"/>.</returns>
+    public static async Task<int> RunAsync(
+        string[] args, HttpMessageHandler? handler, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken)
+    {
+        var root = Build(new Host(handler, output, error, environment));
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            foreach (var e in parse.Errors)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+            }
+
+            await error.WriteLineAsync("Run 'capacity --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        // Ctrl+C is handled by Main (or the test), which owns the token; unexpected exceptions are
+        // bugs and should surface with their stack, not as an exit code that means something else.
+        var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+        return await parse.InvokeAsync(configuration, cancellationToken);
+    }
+
+    /// <summary>What every command shares: where to write, how to connect, and the global options.</summary>
+    private sealed class Host(HttpMessageHandler? handler, TextWriter output, TextWriter error, Func<string, string?> environment)
+    {
+        public HttpMessageHandler? Handler { get; } = handler;
+
+        public TextWriter Output { get; } = output;
+
+        public TextWriter Error { get; } = error;
+
+        public Func<string, string?> Environment { get; } = environment;
+
+        public readonly Option<string?> Url = new("--url")
+        {
+            Description = $"The service's URL [env: CAPACITY_URL; default: {DefaultUrl}]",
+            Recursive = true,
+        };
+
+        public readonly Option<string?> Key = new("--key")
+        {
+            Description = "The API key; for tenants and verify, the admin key [env: CAPACITY_KEY; admin: CAPACITY_ADMIN_KEY, then CAPACITY_KEY]",
+            Recursive = true,
+        };
+
+        public readonly Option<bool> Json = new("--json")
+        {
+            Description = "Print the API's JSON, one document per line, instead of tables",
+            Recursive = true,
+        };
+    }
+
+    private static RootCommand Build(Host host)
+    {
+        var root = new RootCommand("Capacity: tenants, events, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        {
+            host.Url, host.Key, host.Json,
+        };
+
+        var tenantName = new Argument<string>("name") { Description = "The tenant's name" };
+        var createTenant = new Command("create", "Create a tenant and its first API key (admin)") { tenantName };
+        createTenant.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
+        {
+            var key = await client.CreateTenantAsync(p.GetRequiredValue(tenantName), cancellationToken: ct);
+            c.Write(key, CliJson.Default.TenantKey, () => Views.Tenant(key));
+            return ExitCodes.Ok;
+        }));
+
+        var tenantId = new Argument<Guid>("tenant-id") { Description = "The tenant" };
+        var issueKey = new Command("keys", "Issue another API key for a tenant (admin)") { tenantId };
+        issueKey.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
+        {
+            var key = await client.IssueKeyAsync(p.GetValue(tenantId), cancellationToken: ct);
+            c.Write(key, CliJson.Default.TenantKey, () => Views.Tenant(key));
+            return ExitCodes.Ok;
+        }));
+
+        var listEvents = new Command("list", "List the tenant's events");
+        listEvents.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var events = await client.ListEventsAsync(ct);
+            c.Write(new EventList(events), CliJson.Default.EventList, () => Views.Events(events));
+            return ExitCodes.Ok;
+        }));
+
+        var showEvent = EventArgument();
+        var show = new Command("show", "Show an event's capacities as a tree, with counters, bars and totals") { showEvent };
+        show.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var eventId = p.GetRequiredValue(showEvent);
+            var capacity = await client.ListCapacityAsync(eventId, ct);
+            if (capacity.Count == 0)
+            {
+                // The API answers an empty list for an event it has never seen; to a person that is "not found".
+                await c.Host.Error.WriteLineAsync($"error: event {eventId} has no capacities.");
+                return ExitCodes.NotFound;
+            }
+
+            var totals = await client.GetTotalsAsync(eventId, ct);
+            c.Write(new EventView(eventId, capacity, totals), CliJson.Default.EventView, () => Views.Event(eventId, capacity, totals));
+            return ExitCodes.Ok;
+        }));
+
+        var capacityId = new Argument<Guid>("capacity-id") { Description = "The capacity to hold tickets of" };
+        var quantity = new Option<int>("--quantity", "-q") { Description = "Tickets to hold", Required = true };
+        var minutes = new Option<int?>("--minutes", "-m") { Description = "How long the hold lasts (the service's default: 15)" };
+        var pricing = new Option<Guid?>("--pricing", "-p") { Description = "A price entry whose price the hold locks" };
+        var reserve = new Command("reserve", "Hold tickets of one capacity") { capacityId, quantity, minutes, pricing };
+        reserve.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var request = new ReserveRequest { Quantity = p.GetValue(quantity), ReservationMinutes = p.GetValue(minutes), PricingId = p.GetValue(pricing) };
+            var result = await client.ReserveAsync(p.GetValue(capacityId), request, cancellationToken: ct);
+            c.Write(result, CliJson.Default.ReserveResult, () => Views.Reservation(result.Reservation, result.Capacity));
+            return ExitCodes.Ok;
+        }));
+
+        var confirm = Transition(host, "confirm", "Confirm a hold: the tickets are sold", (client, id, ct) => client.ConfirmAsync(id, cancellationToken: ct));
+        var release = Transition(host, "release", "Release a hold: the tickets go back", (client, id, ct) => client.ReleaseAsync(id, cancellationToken: ct));
+
+        var watchEvent = EventArgument();
+        var watch = new Command("watch", "Follow an event live, redrawn on every change (Ctrl+C stops; --json prints each snapshot as a line)") { watchEvent };
+        watch.SetAction((p, ct) => Run(host, p, admin: false, ct, (c, client) => WatchAsync(c, client, p.GetRequiredValue(watchEvent), ct)));
+
+        var verify = new Command("verify", "Audit every counter against the ledger (admin); exit code 1 when something disagrees");
+        verify.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
+        {
+            var report = await client.VerifyAsync(ct);
+            c.Write(report, CliJson.Default.VerifyReport, () => Views.Verify(report));
+            return report.Ok ? ExitCodes.Ok : ExitCodes.Violations;
+        }));
+
+        root.Add(new Command("tenants", "Tenants and their API keys (admin)") { createTenant, issueKey });
+        root.Add(new Command("events", "The tenant's events") { listEvents, show });
+        root.Add(reserve);
+        root.Add(confirm);
+        root.Add(release);
+        root.Add(watch);
+        root.Add(verify);
+        return root;
+    }
+
+    private static Argument<string> EventArgument() => new("event") { Description = "The event id" };
+
+    private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<Reservation>> call)
+    {
+        var reservationId = new Argument<Guid>("reservation-id") { Description = "The reservation" };
+        var command = new Command(name, description) { reservationId };
+        command.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var reservation = await call(client, p.GetValue(reservationId), ct);
+            c.Write(reservation, CliJson.Default.Reservation, () => Views.Reservation(reservation));
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// Redraws the event on every snapshot until Ctrl+C. In a terminal the view is updated in place;
+    /// when the output is a file or a pipe, each snapshot is written after the last.
+    /// </summary>
+    private static async Task<int> WatchAsync(Invocation c, CapacityClient client, string eventId, CancellationToken ct)
+    {
+        try
+        {
+            var snapshots = client.WatchAsync(eventId, ct);
+            if (c.Json || !c.Console.Profile.Capabilities.Interactive)
+            {
+                await foreach (var snapshot in snapshots)
+                {
+                    c.Write(snapshot, CliJson.Default.EventSnapshot, () => View(snapshot));
+                    await c.Host.Output.FlushAsync(ct);
+                }
+            }
+            else
+            {
+                await using var enumerator = snapshots.GetAsyncEnumerator(ct);
+                if (await enumerator.MoveNextAsync())
+                {
+                    await c.Console.Live(View(enumerator.Current)).AutoClear(false).StartAsync(async live =>
+                    {
+                        while (await enumerator.MoveNextAsync())
+                        {
+                            live.UpdateTarget(View(enumerator.Current));
+                            live.Refresh();
+                        }
+                    });
+                }
+            }
+
+            // Only Ctrl+C ends a watch on purpose; a stream that ends means the service went away.
+            await c.Host.Error.WriteLineAsync("error: the service closed the stream.");
+            return ExitCodes.Unavailable;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Ctrl+C is how a watch ends.
+            return ExitCodes.Ok;
+        }
+
+        static Spectre.Console.Rendering.IRenderable View(EventSnapshot s) =>
+            new Rows(
+                new Markup($"[grey]Live: {Views.Time(DateTimeOffset.UtcNow)} (Ctrl+C to stop)[/]"),
+                Views.Event(s.EventId, s.Capacity, s.Totals, s.Holds));
+    }
+
+    /// <summary>Runs one command's body with a client for the right key, and turns failures into exit codes.</summary>
+    private static async Task<int> Run(Host host, ParseResult parse, bool admin, CancellationToken ct, Func<Invocation, CapacityClient, Task<int>> body)
+    {
+        var json = parse.GetValue(host.Json);
+        var url = Value(parse.GetValue(host.Url)) ?? Value(host.Environment("CAPACITY_URL")) ?? DefaultUrl;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
+        {
+            await host.Error.WriteLineAsync($"error: --url must be an http or https URL, not '{url}'.");
+            return ExitCodes.Usage;
+        }
+
+        var key = Value(parse.GetValue(host.Key))
+            ?? (admin ? Value(host.Environment("CAPACITY_ADMIN_KEY")) : null)
+            ?? Value(host.Environment("CAPACITY_KEY"));
+        if (key is null)
+        {
+            await host.Error.WriteLineAsync(admin
+                ? "error: this command needs the admin key: pass --key, or set CAPACITY_ADMIN_KEY or CAPACITY_KEY."
+                : "error: this command needs an API key: pass --key or set CAPACITY_KEY.");
+            return ExitCodes.Usage;
+        }
+
+        using var http = new HttpClient(host.Handler ?? new SocketsHttpHandler(), disposeHandler: host.Handler is null)
+        {
+            BaseAddress = baseAddress,
+
+            // Per attempt. A watch is not cut by it: the timeout ends once the stream's headers arrive.
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        var client = new CapacityClient(http, key);
+        var invocation = new Invocation(host, CreateConsole(host.Output), json);
+        try
+        {
+            return await body(invocation, client);
+        }
+        catch (CapacityApiException ex)
+        {
+            if (json && ex.Problem is { } problem)
+            {
+                await host.Error.WriteLineAsync(problem.GetRawText());
+            }
+            else
+            {
+                await host.Error.WriteLineAsync($"error: {ex.Message}");
+                foreach (var (field, messages) in ex.Errors)
+                {
+                    await host.Error.WriteLineAsync($"  {field}: {string.Join(" ", messages)}");
+                }
+            }
+
+            return ExitCodes.FromStatus(ex.Status);
+        }
+        catch (HttpRequestException ex)
+        {
+            await host.Error.WriteLineAsync($"error: cannot reach {baseAddress}: {ex.Message}");
+            return ExitCodes.Unavailable;
+        }
+        catch (IOException ex)
+        {
+            // A connection that broke while a response (a watch's stream, say) was being read.
+            await host.Error.WriteLineAsync($"error: the connection to {baseAddress} broke: {ex.Message}");
+            return ExitCodes.Unavailable;
+        }
+        catch (JsonException ex)
+        {
+            await host.Error.WriteLineAsync($"error: the service sent an answer this command cannot read: {ex.Message}");
+            return ExitCodes.ApiError;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await host.Error.WriteLineAsync("Interrupted.");
+            return ExitCodes.Interrupted;
+        }
+    }
+
+    private static string? Value(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
+
+    /// <summary>
+    /// A real terminal gets colours and live redraws; anything else (a file, a pipe, a test's
+    /// writer) gets plain text, wide enough that a table of ids does not wrap.
+    /// </summary>
+    private static IAnsiConsole CreateConsole(TextWriter output)
+    {
+        var target = new AnsiConsoleOutput(output);
+        if (target.IsTerminal)
+        {
+            return AnsiConsole.Create(new AnsiConsoleSettings { Out = target });
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = target,
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 160;
+        return console;
+    }
+
+    /// <summary>One command's run: the host, its console, and whether to print JSON.</summary>
+    private sealed record Invocation(Host Host, IAnsiConsole Console, bool Json)
+    {
+        /// <summary>Writes a result: the API's JSON on one line, or its human view.</summary>
+        public void Write<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, Func<Spectre.Console.Rendering.IRenderable> view)
+        {
+            if (Json)
+            {
+                Host.Output.WriteLine(JsonSerializer.Serialize(value, type));
+            }
+            else
+            {
+                Console.Write(view());
+                Console.WriteLine();
+            }
+        }
+    }
+}

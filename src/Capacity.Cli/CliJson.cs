@@ -1,0 +1,24 @@
+using System.Text.Json.Serialization;
+using Capacity.Client;
+
+namespace Capacity.Cli;
+
+/// <summary>
+/// <c>events show --json</c>: the two reads the table is built from, in one document, with the
+/// fields exactly as the API names them.
+/// </summary>
+internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> Capacity, CapacityTotals Totals);
+
+/// <summary>
+/// What <c>--json</c> prints: the SDK's records written back in the API's own shape (snake_case,
+/// nulls included), one document per line so a script can read it line by line.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(TenantKey))]
+[JsonSerializable(typeof(EventList))]
+[JsonSerializable(typeof(EventView))]
+[JsonSerializable(typeof(ReserveResult))]
+[JsonSerializable(typeof(Reservation))]
+[JsonSerializable(typeof(EventSnapshot))]
+[JsonSerializable(typeof(VerifyReport))]
+internal sealed partial class CliJson : JsonSerializerContext;

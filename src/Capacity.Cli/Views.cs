@@ -1,0 +1,249 @@
+using System.Globalization;
+using Capacity.Client;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace Capacity.Cli;
+
+/// <summary>How the human (non-<c>--json</c>) output looks.</summary>
+internal static class Views
+{
+    private const int BarWidth = 20;
+
+    public const string Legend = "█ sold  ▒ reserved  ░ available  · held back by a parent pool";
+
+    /// <summary>An event's capacities as a tree by parent_ids, each with its counters and a bar, then the totals.</summary>
+    public static IRenderable Event(string eventId, IReadOnlyList<CapacityDetails> capacity, CapacityTotals totals, HoldSummary? holds = null)
+    {
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle($"Event {Markup.Escape(eventId)}") };
+        table.AddColumn("Section");
+        table.AddColumn("Id");
+        table.AddColumn("Mode");
+        table.AddColumn(new TableColumn("Total").RightAligned());
+        table.AddColumn(new TableColumn("Sold").RightAligned());
+        table.AddColumn(new TableColumn("Reserved").RightAligned());
+        table.AddColumn(new TableColumn("Available").RightAligned());
+        table.AddColumn("");
+
+        foreach (var (node, label) in Tree(capacity))
+        {
+            var name = Markup.Escape(label) + (node.IsActive ? "" : " [grey](inactive)[/]");
+            table.AddRow(
+                name,
+                node.Id.ToString(),
+                Mode(node.Mode),
+                node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞",
+                Number(node.SoldCount),
+                Number(node.ReservedCapacity),
+                node.AvailableCapacity is { } a ? Number(a) : "∞",
+                Bar(node));
+        }
+
+        var rows = new List<IRenderable>
+        {
+            table,
+            new Markup($"[grey]{Legend}[/]"),
+            new Markup(
+                $"Totals over the roots: [bold]{Number(totals.TotalCapacity)}[/] total, [green]{Number(totals.AvailableCapacity)}[/] available, " +
+                $"[yellow]{Number(totals.ReservedCapacity)}[/] reserved, [red]{Number(totals.SoldCount)}[/] sold" +
+                (totals.HasUnlimited ? ", plus unlimited capacity" : "")),
+        };
+
+        if (holds is not null)
+        {
+            rows.Add(new Markup($"Active holds: [bold]{Number(holds.Active)}[/]"));
+            foreach (var hold in holds.Expiring)
+            {
+                rows.Add(new Markup($"  {hold.ReservationId} × {hold.Quantity} expires {Time(hold.ExpiresAt)}"));
+            }
+        }
+
+        return new Rows(rows);
+    }
+
+    /// <summary>
+    /// Rows in tree order: each root, then its children under it, indented. A capacity drawing from
+    /// several pools appears under each of them. Parents outside this event (a weekend pass drawing
+    /// from each day's event) make it a root here.
+    /// </summary>
+    public static List<(CapacityDetails Node, string Label)> Tree(IReadOnlyList<CapacityDetails> capacity)
+    {
+        var ids = capacity.Select(c => c.Id).ToHashSet();
+        var children = capacity.ToDictionary(c => c.Id, _ => new List<CapacityDetails>());
+        var roots = new List<CapacityDetails>();
+        foreach (var c in capacity)
+        {
+            var parents = c.ParentIds.Where(ids.Contains).ToList();
+            if (parents.Count == 0)
+            {
+                roots.Add(c);
+            }
+
+            foreach (var p in parents)
+            {
+                children[p].Add(c);
+            }
+        }
+
+        var rows = new List<(CapacityDetails, string)>();
+        foreach (var root in roots)
+        {
+            rows.Add((root, root.SectionName));
+            Walk(root, "", [root.Id]);
+        }
+
+        return rows;
+
+        void Walk(CapacityDetails node, string indent, HashSet<Guid> path)
+        {
+            var kids = children[node.Id];
+            for (var i = 0; i < kids.Count; i++)
+            {
+                var kid = kids[i];
+                var last = i == kids.Count - 1;
+
+                // The server refuses cycles; the guard keeps a bad answer from looping forever.
+                if (!path.Add(kid.Id))
+                {
+                    continue;
+                }
+
+                rows.Add((kid, indent + (last ? "└─ " : "├─ ") + kid.SectionName));
+                Walk(kid, indent + (last ? "   " : "│  "), path);
+                path.Remove(kid.Id);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sold, reserved and available as shares of the capacity's own total; what is left is held
+    /// back because a parent pool has less to give.
+    /// </summary>
+    public static string Bar(CapacityDetails c)
+    {
+        if (c.TotalCapacity is not { } total)
+        {
+            return c.Mode == CapacityMode.Shared ? "[grey]draws from its pools[/]" : "[grey]unlimited[/]";
+        }
+
+        if (total == 0)
+        {
+            return "[grey]" + new string('·', BarWidth) + "[/]";
+        }
+
+        var available = c.AvailableCapacity ?? 0;
+        var sold = Cells(c.SoldCount, total);
+        var reserved = Cells(c.SoldCount + c.ReservedCapacity, total) - sold;
+        var free = Cells(c.SoldCount + c.ReservedCapacity + available, total) - sold - reserved;
+        var blocked = BarWidth - sold - reserved - free;
+        return $"[red]{new string('█', sold)}[/][yellow]{new string('▒', reserved)}[/][green]{new string('░', free)}[/][grey]{new string('·', blocked)}[/]";
+    }
+
+    // Rounds cumulative edges rather than each share, so the shares always add up to the width.
+    private static int Cells(long value, long total) => (int)Math.Clamp(Math.Round((double)value * BarWidth / total), 0, BarWidth);
+
+    public static IRenderable Tenant(TenantKey key)
+    {
+        var grid = Pairs(("Tenant", Markup.Escape(key.Name)), ("Tenant id", key.TenantId.ToString()));
+        grid.AddRow("API key", key.ApiKey is null
+            ? "[grey](not shown: this answer was a replay)[/]"
+            : $"[bold]{Markup.Escape(key.ApiKey)}[/] [grey](shown once: store it now)[/]");
+        return grid;
+    }
+
+    public static IRenderable Events(IReadOnlyList<EventSummary> events)
+    {
+        if (events.Count == 0)
+        {
+            return new Markup("[grey]No events yet.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded };
+        table.AddColumn("Event");
+        table.AddColumn(new TableColumn("Capacities").RightAligned());
+        table.AddColumn("Created");
+        foreach (var e in events)
+        {
+            table.AddRow(Markup.Escape(e.EventId), Number(e.Capacities), Time(e.CreatedAt));
+        }
+
+        return table;
+    }
+
+    public static IRenderable Reservation(Reservation r, CapacityDetails? capacity = null)
+    {
+        var grid = Pairs(("Reservation", r.Id.ToString()), ("Status", Status(r.Status)));
+        foreach (var item in r.Items)
+        {
+            var price = item.LockedPrice is { } p
+                ? $" at {Money(p.UnitPrice, p.Currency)} ({Markup.Escape(p.Name)})"
+                : "";
+            grid.AddRow("Item", $"{item.Quantity} × {item.CapacityId}{price}");
+        }
+
+        foreach (var t in r.Totals)
+        {
+            grid.AddRow("Total", $"{Money(t.Total, t.Currency)} [grey]({Money(t.Subtotal, t.Currency)} + fees {Money(t.Fees, t.Currency)} + tax {Money(t.Tax, t.Currency)})[/]");
+        }
+
+        grid.AddRow(r.Status == ReservationStatus.Active ? "Expires" : "Expiry was", Time(r.ExpiresAt));
+        if (r.ConfirmedAt is { } confirmed)
+        {
+            grid.AddRow("Confirmed", Time(confirmed));
+        }
+
+        if (r.EndedAt is { } ended)
+        {
+            grid.AddRow("Ended", Time(ended));
+        }
+
+        if (capacity is not null)
+        {
+            grid.AddRow("Now available", $"{(capacity.AvailableCapacity is { } a ? Number(a) : "∞")} in {Markup.Escape(capacity.SectionName)}");
+        }
+
+        return grid;
+    }
+
+    public static IRenderable Verify(VerifyReport report)
+    {
+        var summary = $"{Number(report.Capacities)} capacities, {Number(report.LiveReservations)} live reservations";
+        if (report.Ok)
+        {
+            return new Markup($"[green]OK[/]: every counter agrees with the ledger ({summary}).");
+        }
+
+        var rows = new List<IRenderable> { new Markup($"[red]{report.Violations.Count} violation(s)[/] ({summary}):") };
+        rows.AddRange(report.Violations.Select(v => new Markup("  " + Markup.Escape(v))));
+        return new Rows(rows);
+    }
+
+    private static Grid Pairs(params (string Name, string Value)[] pairs)
+    {
+        var grid = new Grid();
+        grid.AddColumn(new GridColumn().NoWrap());
+        grid.AddColumn();
+        foreach (var (name, value) in pairs)
+        {
+            grid.AddRow($"[grey]{name}[/]", value);
+        }
+
+        return grid;
+    }
+
+    private static string Mode(CapacityMode mode) => mode.ToString().ToLowerInvariant();
+
+    private static string Status(ReservationStatus status) => status switch
+    {
+        ReservationStatus.Active => "[yellow]active[/]",
+        ReservationStatus.Confirmed => "[green]confirmed[/]",
+        _ => $"[grey]{status.ToString().ToLowerInvariant()}[/]",
+    };
+
+    private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Money(decimal amount, string currency) =>
+        Markup.Escape($"{amount.ToString("0.00", CultureInfo.InvariantCulture)} {currency}");
+
+    public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,135 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Capacity.Client;
+
+/// <summary>
+/// Any error answer of the Capacity API: an RFC 9457 problem with a stable <see cref="Code"/>.
+/// Branch on <see cref="Code"/> (or <see cref="Status"/>); <see cref="Detail"/> is for people.
+/// </summary>
+public sealed class CapacityApiException : Exception
+{
+    /// <summary>Creates the exception for one problem answer.</summary>
+    /// <param name="status">The HTTP status.</param>
+    /// <param name="code">The problem's <c>code</c>, such as <c>INSUFFICIENT_CAPACITY</c>.</param>
+    /// <param name="title">The problem's <c>title</c>.</param>
+    /// <param name="detail">The problem's <c>detail</c>, if any.</param>
+    /// <param name="errors">For validation errors, each field's messages; otherwise empty.</param>
+    /// <param name="availableCapacity">For <c>INSUFFICIENT_CAPACITY</c>, the availability at the time.</param>
+    /// <param name="problem">The whole problem document, when the body was JSON.</param>
+    public CapacityApiException(
+        int status,
+        string code,
+        string title,
+        string? detail,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? errors = null,
+        long? availableCapacity = null,
+        JsonElement? problem = null)
+        : base($"{status} {code}: {detail ?? title}")
+    {
+        Status = status;
+        Code = code;
+        Title = title;
+        Detail = detail;
+        Errors = errors ?? new Dictionary<string, IReadOnlyList<string>>();
+        AvailableCapacity = availableCapacity;
+        Problem = problem;
+    }
+
+    /// <summary>The HTTP status, such as 409.</summary>
+    public int Status { get; }
+
+    /// <summary>
+    /// The stable error code (<c>VALIDATION_ERROR</c>, <c>NOT_FOUND</c>, <c>INSUFFICIENT_CAPACITY</c>, …);
+    /// <c>HTTP_{status}</c> when the answer was not a problem document, as from a proxy.
+    /// </summary>
+    public string Code { get; }
+
+    /// <summary>A short summary of the kind of problem.</summary>
+    public string Title { get; }
+
+    /// <summary>What went wrong with this request, for people.</summary>
+    public string? Detail { get; }
+
+    /// <summary>For <c>VALIDATION_ERROR</c>: each offending field (or header) and its messages.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Errors { get; }
+
+    /// <summary>For <c>INSUFFICIENT_CAPACITY</c>: how many tickets were available; null when not given.</summary>
+    public long? AvailableCapacity { get; }
+
+    /// <summary>The problem document as the server sent it, for fields this type does not model.</summary>
+    public JsonElement? Problem { get; }
+
+    /// <summary>Reads an error answer into an exception; the caller disposes the response.</summary>
+    internal static async Task<CapacityApiException> FromResponseAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var status = (int)response.StatusCode;
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        if (IsJson(response.Content.Headers.ContentType) && TryParse(bytes) is { } document)
+        {
+            using (document)
+            {
+                var root = document.RootElement;
+                return new CapacityApiException(
+                    root.TryGetProperty("status", out var s) && s.TryGetInt32(out var parsed) ? parsed : status,
+                    String(root, "code") ?? $"HTTP_{status}",
+                    String(root, "title") ?? response.ReasonPhrase ?? $"HTTP {status}",
+                    String(root, "detail"),
+                    ReadErrors(root),
+                    root.TryGetProperty("available_capacity", out var a) && a.TryGetInt64(out var available) ? available : null,
+                    root.Clone());
+            }
+        }
+
+        // Not a problem document: a proxy's page, say. Keep the start of it as the detail.
+        var text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 500)).Trim();
+        return new CapacityApiException(status, $"HTTP_{status}", response.ReasonPhrase ?? $"HTTP {status}", text.Length == 0 ? null : text);
+    }
+
+    private static bool IsJson(MediaTypeHeaderValue? type) =>
+        type?.MediaType is { } media && (media.EndsWith("/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static JsonDocument? TryParse(byte[] bytes)
+    {
+        try
+        {
+            var document = JsonDocument.Parse(bytes);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                return document;
+            }
+
+            document.Dispose();
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? String(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static Dictionary<string, IReadOnlyList<string>> ReadErrors(JsonElement root)
+    {
+        var errors = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        if (!root.TryGetProperty("errors", out var element) || element.ValueKind != JsonValueKind.Object)
+        {
+            return errors;
+        }
+
+        foreach (var field in element.EnumerateObject())
+        {
+            errors[field.Name] = field.Value.ValueKind switch
+            {
+                JsonValueKind.Array => [.. field.Value.EnumerateArray().Select(m => m.ValueKind == JsonValueKind.String ? m.GetString()! : m.GetRawText())],
+                JsonValueKind.String => [field.Value.GetString()!],
+                _ => [field.Value.GetRawText()],
+            };
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,229 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+
+namespace Capacity.Client;
+
+// One method per route, in the order of docs/api.md. Writes take an optional Idempotency-Key:
+// pass your own to make a call repeatable across processes (say, a checkout retried after a crash).
+public sealed partial class CapacityClient
+{
+    /// <summary><c>POST /events/{eventId}/capacity</c>: creates a capacity.</summary>
+    /// <param name="eventId">1 to 64 letters, digits, '.', '_', ':' or '-'.</param>
+    /// <param name="request">The new capacity.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<CapacityDetails> CreateCapacityAsync(string eventId, CreateCapacityRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"events/{Segment(eventId)}/capacity", Body(request, ClientJson.Default.CreateCapacityRequest), ClientJson.Default.CapacityDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /events/{eventId}/capacity</c>: the event's capacities in creation order (empty for an unknown event).</summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<CapacityDetails>> ListCapacityAsync(string eventId, CancellationToken cancellationToken = default) =>
+        (await GetAsync($"events/{Segment(eventId)}/capacity", ClientJson.Default.CapacityList, cancellationToken).ConfigureAwait(false)).Capacity;
+
+    /// <summary><c>GET /events/{eventId}/capacity/total</c>: the event's totals over its roots.</summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CapacityTotals> GetTotalsAsync(string eventId, CancellationToken cancellationToken = default) =>
+        GetAsync($"events/{Segment(eventId)}/capacity/total", ClientJson.Default.CapacityTotals, cancellationToken);
+
+    /// <summary><c>GET /capacity/{id}</c>: one capacity with its counters.</summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CapacityDetails> GetCapacityAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
+        GetAsync($"capacity/{capacityId}", ClientJson.Default.CapacityDetails, cancellationToken);
+
+    /// <summary><c>PUT /capacity/{id}</c>: changes the fields set in <paramref name="request"/> and leaves the others.</summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="request">The fields to change.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<CapacityDetails> UpdateCapacityAsync(Guid capacityId, UpdateCapacityRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PutAsync($"capacity/{capacityId}", Body(request, ClientJson.Default.UpdateCapacityRequest), ClientJson.Default.CapacityDetails, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /capacity/{id}/check</c>: whether <paramref name="quantity"/> tickets could be held now.
+    /// Advice only; a hold is what takes the tickets.
+    /// </summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="quantity">Tickets, 1 to the server's per-item limit.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CapacityCheck> CheckAsync(Guid capacityId, int quantity, CancellationToken cancellationToken = default) =>
+        PostAsync($"capacity/{capacityId}/check", Body(new CheckRequest(quantity), ClientJson.Default.CheckRequest), ClientJson.Default.CapacityCheck, null, cancellationToken);
+
+    /// <summary><c>POST /capacity/{id}/reserve</c>: holds tickets of one capacity.</summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="request">How many, for how long, at which price.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>INSUFFICIENT_CAPACITY</c> (with <see cref="CapacityApiException.AvailableCapacity"/>) or
+    /// <c>CAPACITY_INACTIVE</c>; 400 <c>INVALID_QUANTITY</c>; 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<ReserveResult> ReserveAsync(Guid capacityId, ReserveRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"capacity/{capacityId}/reserve", Body(request, ClientJson.Default.ReserveRequest), ClientJson.Default.ReserveResult, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /reservations</c>: holds a cart of items, all or nothing.</summary>
+    /// <param name="request">The items and the hold's length.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<Reservation> CreateReservationAsync(CreateReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync("reservations", Body(request, ClientJson.Default.CreateReservationRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /reservations/{id}</c>: one reservation with its effective status.</summary>
+    /// <param name="reservationId">The reservation.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Reservation> GetReservationAsync(Guid reservationId, CancellationToken cancellationToken = default) =>
+        GetAsync($"reservations/{reservationId}", ClientJson.Default.Reservation, cancellationToken);
+
+    /// <summary><c>POST /reservations/{id}/confirm</c>: turns an active hold into a sale. Confirming twice changes nothing.</summary>
+    /// <param name="reservationId">The reservation.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">409 <c>RESERVATION_EXPIRED</c> or <c>RESERVATION_NOT_ACTIVE</c>; 404 <c>NOT_FOUND</c>.</exception>
+    public Task<Reservation> ConfirmAsync(Guid reservationId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"reservations/{reservationId}/confirm", null, ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /reservations/{id}/release</c>: gives an active hold back. Releasing twice changes nothing.</summary>
+    /// <param name="reservationId">The reservation.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<Reservation> ReleaseAsync(Guid reservationId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"reservations/{reservationId}/release", null, ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /reservations/{id}/cancel</c>: refunds a confirmed reservation; its tickets return to every pool.</summary>
+    /// <param name="reservationId">The reservation.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<Reservation> CancelAsync(Guid reservationId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"reservations/{reservationId}/cancel", null, ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /reservations/{id}/extend</c>: makes an active hold expire <paramref name="minutes"/> from now
+    /// (not from its current expiry, so a small number can shorten it).
+    /// </summary>
+    /// <param name="reservationId">The reservation.</param>
+    /// <param name="minutes">1 to the server's longest hold (120 by default); a hold lives at most 120 minutes from creation.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">409 <c>RESERVATION_EXTENSION_LIMIT</c>, <c>RESERVATION_EXPIRED</c> or <c>RESERVATION_NOT_ACTIVE</c>.</exception>
+    public Task<Reservation> ExtendAsync(Guid reservationId, int minutes, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"reservations/{reservationId}/extend", Body(new ExtendRequest(minutes), ClientJson.Default.ExtendRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /capacity/{id}/pricing</c>: adds a price entry to a capacity.</summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="request">The price.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<PricingDetails> CreatePricingAsync(Guid capacityId, CreatePricingRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"capacity/{capacityId}/pricing", Body(request, ClientJson.Default.CreatePricingRequest), ClientJson.Default.PricingDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /capacity/{id}/pricing</c>: a capacity's price entries.</summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<PricingDetails>> ListPricingAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
+        (await GetAsync($"capacity/{capacityId}/pricing", ClientJson.Default.PricingList, cancellationToken).ConfigureAwait(false)).Pricing;
+
+    /// <summary><c>GET /pricing/{id}</c>: one price entry.</summary>
+    /// <param name="pricingId">The price entry.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<PricingDetails> GetPricingAsync(Guid pricingId, CancellationToken cancellationToken = default) =>
+        GetAsync($"pricing/{pricingId}", ClientJson.Default.PricingDetails, cancellationToken);
+
+    /// <summary><c>PUT /pricing/{id}</c>: changes the fields set in <paramref name="request"/>; prices already locked by holds stay.</summary>
+    /// <param name="pricingId">The price entry.</param>
+    /// <param name="request">The fields to change.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<PricingDetails> UpdatePricingAsync(Guid pricingId, UpdatePricingRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PutAsync($"pricing/{pricingId}", Body(request, ClientJson.Default.UpdatePricingRequest), ClientJson.Default.PricingDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /events/{eventId}/ledger</c>: one page of the event's counter changes.</summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="after">The <see cref="LedgerPage.NextAfter"/> of the previous page; from the start when null.</param>
+    /// <param name="limit">Entries per page, 1 to 1000; the server's default (100) when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<LedgerPage> GetLedgerAsync(string eventId, long? after = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        var query = new List<string>(2);
+        if (after is { } a)
+        {
+            query.Add($"after={a}");
+        }
+
+        if (limit is { } l)
+        {
+            query.Add($"limit={l}");
+        }
+
+        var path = $"events/{Segment(eventId)}/ledger" + (query.Count == 0 ? "" : "?" + string.Join('&', query));
+        return GetAsync(path, ClientJson.Default.LedgerPage, cancellationToken);
+    }
+
+    /// <summary><c>GET /events</c>: the tenant's events.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<EventSummary>> ListEventsAsync(CancellationToken cancellationToken = default) =>
+        (await GetAsync("events", ClientJson.Default.EventList, cancellationToken).ConfigureAwait(false)).Events;
+
+    /// <summary>
+    /// <c>GET /events/{eventId}/capacity/stream</c>: the event's live snapshots, the first at once and
+    /// then one whenever something in it changes. Heartbeats are skipped. The sequence ends when the
+    /// server closes the stream; cancel the token to stop watching. <see cref="HttpClient.Timeout"/>
+    /// bounds only the wait for the connection, not how long the stream stays open.
+    /// </summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="cancellationToken">Stops the stream.</param>
+    public async IAsyncEnumerable<EventSnapshot> WatchAsync(string eventId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Only the connection goes through the retry pipeline; a stream that breaks later ends the sequence.
+        using var response = await SendAsync(
+            HttpMethod.Get, $"events/{Segment(eventId)}/capacity/stream", null, null, "text/event-stream",
+            HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var parser = SseParser.Create<EventSnapshot?>(
+                stream, (type, data) => type == "snapshot" ? JsonSerializer.Deserialize(data, ClientJson.Default.EventSnapshot) : null);
+            await foreach (var item in parser.EnumerateAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (item.Data is { } snapshot)
+                {
+                    yield return snapshot;
+                }
+            }
+        }
+    }
+
+    /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key.</summary>
+    /// <param name="name">The tenant's name.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<TenantKey> CreateTenantAsync(string name, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync("admin/tenants", Body(new CreateTenantRequest(name), ClientJson.Default.CreateTenantRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /admin/tenants/{id}/keys</c> (admin key): issues another API key for a tenant.</summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<TenantKey> IssueKeyAsync(Guid tenantId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"admin/tenants/{tenantId}/keys", null, ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /admin/verify</c> (admin key): audits every counter against the ledger.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) =>
+        GetAsync("admin/verify", ClientJson.Default.VerifyReport, cancellationToken);
+
+    /// <summary><c>GET /healthz</c>: liveness; needs no token.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<HealthStatus> GetHealthAsync(CancellationToken cancellationToken = default) =>
+        GetAsync("healthz", ClientJson.Default.HealthStatus, cancellationToken);
+
+    /// <summary>
+    /// <c>GET /readyz</c>: readiness (the database answers and its schema is current); needs no token.
+    /// A 503 is retried like any other, then thrown as <see cref="CapacityApiException"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<HealthStatus> GetReadinessAsync(CancellationToken cancellationToken = default) =>
+        GetAsync("readyz", ClientJson.Default.HealthStatus, cancellationToken);
+}

@@ -1,0 +1,203 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Polly;
+using Polly.Retry;
+
+namespace Capacity.Client;
+
+/// <summary>
+/// A typed client for the Capacity API. One instance per credential: a tenant API key (or JWT) for
+/// the tenant routes, the admin key for <see cref="CreateTenantAsync"/>, <see cref="IssueKeyAsync"/>
+/// and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
+/// </summary>
+/// <remarks>
+/// Every POST and PUT carries an <c>Idempotency-Key</c>, generated per call unless the caller passes
+/// one, and the same key is sent on every retry of that call, so a retried write takes effect once.
+/// 503, 429, 409 <c>IDEMPOTENCY_IN_PROGRESS</c> and connection failures are retried with exponential
+/// backoff and jitter, or after the server's <c>Retry-After</c>; see <see cref="CapacityClientOptions"/>.
+/// Every error answer is thrown as <see cref="CapacityApiException"/>.
+/// </remarks>
+public sealed partial class CapacityClient
+{
+    /// <summary>The header that makes a write safe to repeat.</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    private readonly HttpClient _http;
+    private readonly Uri _baseAddress;
+    private readonly string? _token;
+    private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
+
+    /// <summary>Creates a client over <paramref name="http"/>, whose <see cref="HttpClient.BaseAddress"/> is the service's URL.</summary>
+    /// <param name="http">The HTTP client; its <c>BaseAddress</c> must be set, such as <c>http://localhost:5050/</c>.</param>
+    /// <param name="token">The bearer token sent on every request; null for the health routes only.</param>
+    /// <param name="options">Retry settings; the defaults when null.</param>
+    public CapacityClient(HttpClient http, string? token, CapacityClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var baseAddress = http.BaseAddress ?? throw new ArgumentException("The HttpClient needs a BaseAddress, such as http://localhost:5050/.", nameof(http));
+
+        // Paths are resolved against the base, so a base with a path prefix needs its trailing slash.
+        _baseAddress = baseAddress.AbsoluteUri.EndsWith('/') ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
+        _http = http;
+        _token = token;
+        _pipeline = BuildPipeline(options ?? new CapacityClientOptions());
+    }
+
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(CapacityClientOptions options)
+    {
+        if (options.MaxAttempts <= 1)
+        {
+            return ResiliencePipeline<HttpResponseMessage>.Empty;
+        }
+
+        return new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = options.MaxAttempts - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryDelay,
+                MaxDelay = options.MaxRetryDelay,
+                ShouldHandle = args => IsTransientAsync(args.Outcome, options, args.Context.CancellationToken),
+
+                // Null falls back to the exponential backoff above.
+                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Result)),
+            })
+            .Build();
+    }
+
+    private static async ValueTask<bool> IsTransientAsync(Outcome<HttpResponseMessage> outcome, CapacityClientOptions options, CancellationToken ct)
+    {
+        if (outcome.Exception is not null)
+        {
+            // Safe to repeat even for writes: the retry carries the same Idempotency-Key.
+            return outcome.Exception is HttpRequestException or TaskCanceledException { InnerException: TimeoutException };
+        }
+
+        var response = outcome.Result!;
+        if (RetryAfter(response) > options.MaxRetryDelay)
+        {
+            return false;
+        }
+
+        return response.StatusCode switch
+        {
+            HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests => true,
+            HttpStatusCode.Conflict => await IsInProgressAsync(response, ct).ConfigureAwait(false),
+            _ => false,
+        };
+    }
+
+    /// <summary>The first request with this key is still running on the server: asking again later gets its answer.</summary>
+    private static async Task<bool> IsInProgressAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        // Reading buffers the body, so it can still be read into an exception if this is the last attempt.
+        var body = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("code", out var code)
+                && code.ValueKind == JsonValueKind.String
+                && code.ValueEquals("IDEMPOTENCY_IN_PROGRESS");
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage? response)
+    {
+        var header = response?.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - DateTimeOffset.UtcNow;
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+
+        return null;
+    }
+
+    private static string NewIdempotencyKey() => Guid.NewGuid().ToString("N");
+
+    private static string Segment(string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        return Uri.EscapeDataString(value);
+    }
+
+    private static byte[] Body<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToUtf8Bytes(value, type);
+
+    private Task<T> GetAsync<T>(string path, JsonTypeInfo<T> answer, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, path, null, answer, null, ct);
+
+    private Task<T> PostAsync<T>(string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, path, body, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
+
+    private Task<T> PutAsync<T>(string path, byte[] body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, path, body, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct)
+    {
+        using var response = await SendAsync(method, path, body, idempotencyKey, "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+        var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            return await JsonSerializer.DeserializeAsync(stream, answer, ct).ConfigureAwait(false)
+                ?? throw new JsonException($"The server answered {method} {path} with null.");
+        }
+    }
+
+    /// <summary>
+    /// Sends one logical call through the retry pipeline, building a fresh request per attempt
+    /// (a request message cannot be sent twice) with the same body and Idempotency-Key.
+    /// Returns a successful response; throws <see cref="CapacityApiException"/> for any other.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(
+        HttpMethod method, string path, byte[]? body, string? idempotencyKey, string accept, HttpCompletionOption completion, CancellationToken ct)
+    {
+        var uri = new Uri(_baseAddress, path);
+        var response = await _pipeline.ExecuteAsync(
+            async token =>
+            {
+                using var request = new HttpRequestMessage(method, uri);
+                request.Headers.Accept.ParseAdd(accept);
+                if (_token is not null)
+                {
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+                }
+
+                if (idempotencyKey is not null)
+                {
+                    request.Headers.Add(IdempotencyKeyHeader, idempotencyKey);
+                }
+
+                if (body is not null)
+                {
+                    request.Content = new ByteArrayContent(body);
+                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                }
+
+                return await _http.SendAsync(request, completion, token).ConfigureAwait(false);
+            },
+            ct).ConfigureAwait(false);
+
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            throw await CapacityApiException.FromResponseAsync(response, ct).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.Json.Serialization;
+
+namespace Capacity.Client;
+
+/// <summary>
+/// Source-generated serialisation for every request and response, snake_case like the API.
+/// Lenient on reading (fields a newer server adds are ignored); requests carry only the fields
+/// the server knows, since it refuses unknown ones.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(CreateCapacityRequest))]
+[JsonSerializable(typeof(UpdateCapacityRequest))]
+[JsonSerializable(typeof(CapacityDetails))]
+[JsonSerializable(typeof(CapacityList))]
+[JsonSerializable(typeof(CapacityTotals))]
+[JsonSerializable(typeof(CheckRequest))]
+[JsonSerializable(typeof(CapacityCheck))]
+[JsonSerializable(typeof(ReserveRequest))]
+[JsonSerializable(typeof(ReserveResult))]
+[JsonSerializable(typeof(CreateReservationRequest))]
+[JsonSerializable(typeof(Reservation))]
+[JsonSerializable(typeof(ExtendRequest))]
+[JsonSerializable(typeof(CreatePricingRequest))]
+[JsonSerializable(typeof(UpdatePricingRequest))]
+[JsonSerializable(typeof(PricingDetails))]
+[JsonSerializable(typeof(PricingList))]
+[JsonSerializable(typeof(EventList))]
+[JsonSerializable(typeof(EventSnapshot))]
+[JsonSerializable(typeof(LedgerPage))]
+[JsonSerializable(typeof(CreateTenantRequest))]
+[JsonSerializable(typeof(TenantKey))]
+[JsonSerializable(typeof(VerifyReport))]
+[JsonSerializable(typeof(HealthStatus))]
+// The values inside Optional<T>, which its converter serialises through this context.
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int?))]
+[JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(decimal))]
+[JsonSerializable(typeof(decimal?))]
+internal sealed partial class ClientJson : JsonSerializerContext;

@@ -1,0 +1,136 @@
+using System.Text.Json.Serialization;
+
+namespace Capacity.Client;
+
+/// <summary>How a capacity counts its tickets. The server derives it from the total and the parents.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<CapacityMode>))]
+public enum CapacityMode
+{
+    /// <summary>Limited, no parents: its own pool.</summary>
+    [JsonStringEnumMemberName("own")]
+    Own,
+
+    /// <summary>Limited and drawing from parents: a cap inside a shared pool.</summary>
+    [JsonStringEnumMemberName("capped")]
+    Capped,
+
+    /// <summary>Unlimited itself, drawing from its parents: sells straight from their pools.</summary>
+    [JsonStringEnumMemberName("shared")]
+    Shared,
+
+    /// <summary>Unlimited, no parents: never runs out.</summary>
+    [JsonStringEnumMemberName("unlimited")]
+    Unlimited,
+}
+
+/// <summary>A section of an event with its counters, as <c>GET /capacity/{id}</c> answers it.</summary>
+/// <param name="Id">The capacity's id, chosen by the server.</param>
+/// <param name="EventId">The event it belongs to.</param>
+/// <param name="ScheduleId">An optional schedule (performance) id within the event.</param>
+/// <param name="SectionName">The display name.</param>
+/// <param name="SectionCode">An optional short code, such as a ticket type code.</param>
+/// <param name="Mode">How it counts; see <see cref="CapacityMode"/>.</param>
+/// <param name="TotalCapacity">Its own limit, or null when it has none.</param>
+/// <param name="AvailableCapacity">
+/// What can still be held right now: the minimum of <c>total − reserved − sold</c> over this
+/// capacity and its limited ancestors, or null when none of them is limited.
+/// </param>
+/// <param name="ReservedCapacity">Tickets in active holds.</param>
+/// <param name="SoldCount">Tickets in confirmed reservations.</param>
+/// <param name="IsActive">False when deactivated: holds on it, or on a capacity drawing from it, are refused.</param>
+/// <param name="ParentIds">The pools it draws from.</param>
+/// <param name="CreatedAt">When it was created.</param>
+/// <param name="UpdatedAt">When its definition or counters last changed.</param>
+public sealed record CapacityDetails(
+    Guid Id,
+    string EventId,
+    string? ScheduleId,
+    string SectionName,
+    string? SectionCode,
+    CapacityMode Mode,
+    int? TotalCapacity,
+    long? AvailableCapacity,
+    long ReservedCapacity,
+    long SoldCount,
+    bool IsActive,
+    IReadOnlyList<Guid> ParentIds,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>The answer of <c>GET /events/{eventId}/capacity</c>.</summary>
+/// <param name="Capacity">The event's capacities in creation order.</param>
+public sealed record CapacityList(IReadOnlyList<CapacityDetails> Capacity);
+
+/// <summary>
+/// An event's totals, summed over its roots (capacities without parents) so that each pool counts once.
+/// </summary>
+/// <param name="EventId">The event.</param>
+/// <param name="TotalCapacity">The sum of the limited roots' totals.</param>
+/// <param name="AvailableCapacity">The sum of the limited roots' availability.</param>
+/// <param name="ReservedCapacity">Tickets held, over all roots.</param>
+/// <param name="SoldCount">Tickets sold, over all roots.</param>
+/// <param name="HasUnlimited">True when some root is unlimited, so the totals are not the whole story.</param>
+public sealed record CapacityTotals(
+    string EventId,
+    long TotalCapacity,
+    long AvailableCapacity,
+    long ReservedCapacity,
+    long SoldCount,
+    bool HasUnlimited);
+
+/// <summary>The body of <c>POST /events/{eventId}/capacity</c>.</summary>
+public sealed record CreateCapacityRequest
+{
+    /// <summary>The display name (required).</summary>
+    public required string SectionName { get; init; }
+
+    /// <summary>An optional short code.</summary>
+    public string? SectionCode { get; init; }
+
+    /// <summary>The limit, 0 to 1,000,000; null for unlimited.</summary>
+    public int? TotalCapacity { get; init; }
+
+    /// <summary>The pools this capacity draws from (up to 16); none for a root.</summary>
+    public IReadOnlyList<Guid>? ParentIds { get; init; }
+
+    /// <summary>An optional assertion of the mode; the server refuses one that disagrees with the total and parents.</summary>
+    public CapacityMode? Mode { get; init; }
+
+    /// <summary>An optional schedule (performance) id.</summary>
+    public string? ScheduleId { get; init; }
+
+    /// <summary>Whether it starts active; the server's default is true.</summary>
+    public bool? IsActive { get; init; }
+}
+
+/// <summary>
+/// The body of <c>PUT /capacity/{id}</c>: only the fields that are set are sent. Counters are
+/// never writable; they change only through holds, confirmations and releases.
+/// </summary>
+public sealed record UpdateCapacityRequest
+{
+    /// <summary>A new display name.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<string> SectionName { get; init; }
+
+    /// <summary>A new short code, or null to clear it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<string?> SectionCode { get; init; }
+
+    /// <summary>A new limit, or null to make the capacity unlimited. Refused below <c>reserved + sold</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<int?> TotalCapacity { get; init; }
+
+    /// <summary>Activates or deactivates the capacity.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<bool> IsActive { get; init; }
+}
+
+/// <summary>The answer of <c>POST /capacity/{id}/check</c>: advice from the last committed state, not a hold.</summary>
+/// <param name="Available">True when the quantity could be held right now.</param>
+/// <param name="Quantity">The quantity asked about.</param>
+/// <param name="AvailableCapacity">The effective availability, or null when unlimited.</param>
+/// <param name="IsActive">False when the capacity or a pool it draws from is deactivated.</param>
+public sealed record CapacityCheck(bool Available, int Quantity, long? AvailableCapacity, bool IsActive);
+
+internal sealed record CheckRequest(int Quantity);

@@ -1,0 +1,79 @@
+using System.Text.Json.Serialization;
+
+namespace Capacity.Client;
+
+/// <summary>One of the tenant's events.</summary>
+/// <param name="EventId">The event's id.</param>
+/// <param name="Capacities">How many capacities it has.</param>
+/// <param name="CreatedAt">When its first capacity was created.</param>
+public sealed record EventSummary(string EventId, int Capacities, DateTimeOffset CreatedAt);
+
+/// <summary>The answer of <c>GET /events</c>.</summary>
+/// <param name="Events">The tenant's events.</param>
+public sealed record EventList(IReadOnlyList<EventSummary> Events);
+
+/// <summary>One <c>snapshot</c> of the live stream: the whole event as it is now.</summary>
+/// <param name="EventId">The event.</param>
+/// <param name="Capacity">Its capacities in creation order.</param>
+/// <param name="Totals">Its totals over the roots.</param>
+/// <param name="Holds">Its active holds.</param>
+public sealed record EventSnapshot(string EventId, IReadOnlyList<CapacityDetails> Capacity, CapacityTotals Totals, HoldSummary Holds);
+
+/// <summary>The active holds on an event's capacities.</summary>
+/// <param name="Active">How many holds are active.</param>
+/// <param name="Expiring">The ones that expire soonest (up to ten), soonest first.</param>
+public sealed record HoldSummary(long Active, IReadOnlyList<ExpiringHold> Expiring);
+
+/// <summary>An active hold and when it runs out.</summary>
+/// <param name="ReservationId">The hold's reservation.</param>
+/// <param name="ExpiresAt">When it expires unless confirmed or extended.</param>
+/// <param name="Quantity">Tickets it holds, over all its items.</param>
+public sealed record ExpiringHold(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity);
+
+/// <summary>What a change to a capacity's counters was caused by.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LedgerEntryKind>))]
+public enum LedgerEntryKind
+{
+    /// <summary>A hold took tickets (reserved up).</summary>
+    [JsonStringEnumMemberName("hold")]
+    Hold,
+
+    /// <summary>A hold became a sale (reserved down, sold up).</summary>
+    [JsonStringEnumMemberName("confirm")]
+    Confirm,
+
+    /// <summary>A hold was released (reserved down).</summary>
+    [JsonStringEnumMemberName("release")]
+    Release,
+
+    /// <summary>A hold expired (reserved down).</summary>
+    [JsonStringEnumMemberName("expire")]
+    Expire,
+
+    /// <summary>A sale was cancelled (sold down).</summary>
+    [JsonStringEnumMemberName("cancel")]
+    Cancel,
+}
+
+/// <summary>A page of an event's ledger, the append-only record of every counter change.</summary>
+/// <param name="EventId">The event.</param>
+/// <param name="Entries">The entries, in sequence order.</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page; null when this page is the last so far.</param>
+public sealed record LedgerPage(string EventId, IReadOnlyList<LedgerEntry> Entries, long? NextAfter);
+
+/// <summary>One change to one capacity's counters.</summary>
+/// <param name="Sequence">Its place in the ledger.</param>
+/// <param name="Kind">What caused it.</param>
+/// <param name="CapacityId">The capacity whose counters changed (each pool a hold draws from has its own entry).</param>
+/// <param name="ReservationId">The reservation that caused it.</param>
+/// <param name="ReservedDelta">The change to <c>reserved_capacity</c>.</param>
+/// <param name="SoldDelta">The change to <c>sold_count</c>.</param>
+/// <param name="At">When it happened.</param>
+public sealed record LedgerEntry(
+    long Sequence,
+    LedgerEntryKind Kind,
+    Guid CapacityId,
+    Guid ReservationId,
+    long ReservedDelta,
+    long SoldDelta,
+    DateTimeOffset At);

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Text;
+using Capacity.Cli;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace Capacity.Client.Tests;
+
+/// <summary>
+/// The real server, in process, on a SQLite file of its own. Used as a class fixture, so each test
+/// class has its own database; tests in a class keep apart by each creating its own tenant.
+/// </summary>
+public sealed class CapacityHost : WebApplicationFactory<Program>
+{
+    public const string AdminKey = "capadmin_client-tests";
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "capacity-client-tests", Guid.NewGuid().ToString("N"));
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        Directory.CreateDirectory(_directory);
+        builder.UseSetting("Storage:Provider", "sqlite");
+        builder.UseSetting("Storage:DataDirectory", _directory);
+        builder.UseSetting("Storage:Sqlite:Path", Path.Combine(_directory, "capacity.db"));
+        builder.UseSetting("Auth:AdminKey", AdminKey);
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+    }
+
+    /// <summary>An SDK client through the in-process server, with optional handlers in between.</summary>
+    public CapacityClient Client(string? token, CapacityClientOptions? options = null, params DelegatingHandler[] handlers) =>
+        new(CreateDefaultClient(new Uri("http://localhost/"), handlers), token, options);
+
+    public CapacityClient Admin() => Client(AdminKey);
+
+    /// <summary>A new tenant, so a test sees only its own data.</summary>
+    public async Task<TestTenant> NewTenantAsync(string name = "Tenant")
+    {
+        var key = await Admin().CreateTenantAsync(name);
+        return new TestTenant(key.TenantId, key.ApiKey!, Client(key.ApiKey));
+    }
+
+    /// <summary>Runs the capacity command against this server, capturing what it prints.</summary>
+    public async Task<CliRun> RunCliAsync(params string[] args) => await RunCliAsync(args, null, CancellationToken.None);
+
+    public async Task<CliRun> RunCliAsync(string[] args, Dictionary<string, string>? environment, CancellationToken ct, TextWriter? output = null)
+    {
+        var stdout = output ?? new StringWriter();
+        var stderr = new StringWriter();
+        var exit = await CapacityCli.RunAsync(
+            ["--url", "http://localhost/", .. args], Server.CreateHandler(), stdout, stderr,
+            name => environment?.GetValueOrDefault(name), ct);
+        return new CliRun(exit, stdout.ToString()!, stderr.ToString());
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open is left for the OS to clean; it is under the temp directory.
+        }
+    }
+}
+
+public sealed record TestTenant(Guid Id, string Key, CapacityClient Client);
+
+public sealed record CliRun(int ExitCode, string Output, string Error);
+
+/// <summary>Answers every request itself without a server: for the answers a real server cannot be made to give.</summary>
+public sealed class StubHandler(Func<HttpRequestMessage, int, HttpResponseMessage> answer) : HttpMessageHandler
+{
+    private int _calls;
+
+    public int Calls => _calls;
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Task.FromResult(answer(request, Interlocked.Increment(ref _calls)));
+
+    public static HttpResponseMessage Json(HttpStatusCode status, string json, TimeSpan? retryAfter = null)
+    {
+        var response = new HttpResponseMessage(status)
+        {
+            Content = new StringContent(json, Encoding.UTF8, (int)status >= 400 ? "application/problem+json" : "application/json"),
+        };
+        if (retryAfter is { } delay)
+        {
+            response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(delay);
+        }
+
+        return response;
+    }
+
+    public static HttpResponseMessage Unavailable(TimeSpan? retryAfter = null) =>
+        Json(HttpStatusCode.ServiceUnavailable, """{"type":"/problems/service-unavailable","title":"The service is temporarily unavailable.","status":503,"detail":"Test.","code":"SERVICE_UNAVAILABLE"}""", retryAfter);
+}
