@@ -172,9 +172,9 @@ public static class CapacityApi
         }
 
         var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CheckRequest);
-        if (invalid is not null)
+        if ((invalid ?? Writes.InvalidKey(context)) is { } problem)
         {
-            return invalid;
+            return problem;
         }
 
         if (request!.Quantity < 1 || request.Quantity > limits.MaxQuantityPerItem)

@@ -33,17 +33,14 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
         Func<Outcome, Results<TOk, ProblemHttpResult>>? mapForStorage = null)
         where TOk : IResult
     {
-        IdempotencyRequest? idempotency = null;
-        if (context.Request.Headers.TryGetValue(IdempotencyHeader, out var values))
+        if (InvalidKey(context) is { } invalid)
         {
-            var key = values.Count == 1 ? values[0] : null;
-            if (!IsValidKey(key))
-            {
-                return ApiErrors.Validation(IdempotencyHeader, "Idempotency-Key must be one header of 1 to 255 printable ASCII characters.");
-            }
-
-            idempotency = new IdempotencyRequest(scope, key!, context.Request.Method, context.Request.Path.Value ?? "/", SHA256.HashData(body));
+            return invalid;
         }
+
+        IdempotencyRequest? idempotency = context.Request.Headers.TryGetValue(IdempotencyHeader, out var values)
+            ? new IdempotencyRequest(scope, values[0]!, context.Request.Method, context.Request.Path.Value ?? "/", SHA256.HashData(body))
+            : null;
 
         var storageMap = mapForStorage ?? map;
         var submitted = engine.SubmitAsync(command, idempotency, idempotency is null ? null : o => Store(storageMap(o).Result));
@@ -82,6 +79,22 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
                 context.Response.Headers.RetryAfter = "1";
                 return ApiErrors.ServiceUnavailable("The change could not be stored and was not applied; retry with the same Idempotency-Key.");
         }
+    }
+
+    /// <summary>
+    /// A malformed Idempotency-Key is refused on every POST and PUT, reads included (check), so a
+    /// client learns of the mistake before it relies on the key.
+    /// </summary>
+    public static ProblemHttpResult? InvalidKey(HttpContext context)
+    {
+        if (!context.Request.Headers.TryGetValue(IdempotencyHeader, out var values))
+        {
+            return null;
+        }
+
+        return values.Count == 1 && IsValidKey(values[0])
+            ? null
+            : ApiErrors.Validation(IdempotencyHeader, "Idempotency-Key must be one header of 1 to 255 printable ASCII characters.");
     }
 
     private static bool IsValidKey(string? key)
