@@ -82,11 +82,21 @@ public class CapacityApp : WebApplicationFactory<Program>
             builder.UseSetting(k, v);
         }
 
-        if (Clock is not null)
+        builder.ConfigureServices(services =>
         {
-            builder.ConfigureServices(s => s.AddSingleton<TimeProvider>(Clock));
-        }
+            if (Clock is not null)
+            {
+                services.AddSingleton<TimeProvider>(Clock);
+            }
+
+            // The real store, behind a switch a test can use to fail or slow the next batch.
+            var real = services.Last(d => d.ServiceType == typeof(ICapacityStore));
+            services.Remove(real);
+            services.AddSingleton<ICapacityStore>(sp => new FaultyStore((ICapacityStore)real.ImplementationFactory!(sp)));
+        });
     }
+
+    public FaultyStore Faults => (FaultyStore)Store;
 
     public HttpClient Admin()
     {

@@ -213,4 +213,32 @@ public abstract class ConcurrencyTests(StoreKind store) : IAsyncLifetime
 
         await _app.AssertInvariantsAsync();
     }
+
+    [Fact]
+    public async Task A_repeat_of_a_request_still_in_flight_past_the_bound_answers_in_progress_then_replays()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:IdempotencyWaitMs"] = "200" });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e", "Pool", 10);
+        HttpRequestMessage Keyed()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/capacity/{pool}/reserve") { Content = Api.Json(new { quantity = 2 }) };
+            request.Headers.Add("Idempotency-Key", "slow-one");
+            return request;
+        }
+
+        app.Faults.DelayNextCommit(TimeSpan.FromSeconds(1));
+        var first = t.SendAsync(Keyed());
+        await Task.Delay(50);
+        var repeat = await t.SendAsync(Keyed());
+        await Api.ProblemAsync(repeat, 409, "IDEMPOTENCY_IN_PROGRESS");
+
+        // The first waits for its own answer; after it, the same key replays it: one effect in all.
+        await Api.ReadAsync(await first, 201);
+        var replay = await t.SendAsync(Keyed());
+        await Api.ReadAsync(replay, 201);
+        Assert.True(replay.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(8, await t.AvailableAsync(pool));
+        await app.AssertInvariantsAsync();
+    }
 }

@@ -21,6 +21,10 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
 
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
+    // Keys with a request in flight on this node, and how many: the first waits for its answer, a
+    // repeat waits only up to the bound.
+    private readonly ConcurrentDictionary<IdempotencyKey, int> _inFlight = new();
+
     /// <param name="scope">The tenant, or <see cref="Guid.Empty"/> for admin requests.</param>
     /// <param name="map">Turns the core's outcome into the answer.</param>
     /// <param name="mapForStorage">A different answer to store for replays, when the live one holds a secret.</param>
@@ -52,15 +56,26 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
         }
         else
         {
-            // The engine always answers, but a client holding a key would rather hear "still in
-            // progress, ask again" than hang; the stored answer will be there when it does.
-            var finished = await Task.WhenAny(submitted, Task.Delay(options.IdempotencyWait, context.RequestAborted));
-            if (finished != submitted)
+            var key = new IdempotencyKey(scope, idempotency.Key);
+            var repeat = _inFlight.AddOrUpdate(key, 1, (_, n) => n + 1) > 1;
+            try
             {
-                return ApiErrors.IdempotencyInProgress();
-            }
+                // A repeat of a request still in flight would rather hear "in progress, ask again"
+                // than hang behind it; the stored answer will be there when it asks.
+                if (repeat && await Task.WhenAny(submitted, Task.Delay(options.IdempotencyWait, context.RequestAborted)) != submitted)
+                {
+                    return ApiErrors.IdempotencyInProgress();
+                }
 
-            result = await submitted;
+                result = await submitted;
+            }
+            finally
+            {
+                if (_inFlight.AddOrUpdate(key, 0, (_, n) => n - 1) == 0)
+                {
+                    _inFlight.TryRemove(new KeyValuePair<IdempotencyKey, int>(key, 0));
+                }
+            }
         }
 
         switch (result.Status)

@@ -1,0 +1,111 @@
+using Capacity.Core;
+using Capacity.Engine;
+
+namespace Capacity.Testing;
+
+public enum FaultPoint
+{
+    Begin,
+    Load,
+    Write,
+    Commit,
+
+    /// <summary>The commit succeeds, then the answer is lost: the caller hears 503 for a change that happened.</summary>
+    AfterCommit,
+}
+
+/// <summary>
+/// A real store with a switch: the next batch transaction throws at the chosen point. Everything
+/// else passes straight through to the real store.
+/// </summary>
+public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
+{
+    private FaultPoint? _fail;
+    private TimeSpan _commitDelay;
+
+    public void FailNextBatchAt(FaultPoint point) => _fail = point;
+
+    /// <summary>The next commit takes this long: a request that is still in flight.</summary>
+    public void DelayNextCommit(TimeSpan delay) => _commitDelay = delay;
+
+    public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct)
+    {
+        if (Take(FaultPoint.Begin))
+        {
+            throw new IOException("injected: begin");
+        }
+
+        return new Tx(this, await inner.BeginWriteAsync(ct));
+    }
+
+    private bool Take(FaultPoint point)
+    {
+        if (_fail != point)
+        {
+            return false;
+        }
+
+        _fail = null;
+        return true;
+    }
+
+    private sealed class Tx(FaultyStore owner, IWriteTransaction inner) : IWriteTransaction
+    {
+        public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct) =>
+            owner.Take(FaultPoint.Load) ? throw new IOException("injected: load") : inner.LoadAsync(keys, ws, ct);
+
+        public Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct) =>
+            inner.LoadIdempotencyAsync(keys, into, ct);
+
+        public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
+        {
+            // Write first, then fail: the rows are in the transaction and must still vanish.
+            await inner.WriteAsync(ws, records, ct);
+            if (owner.Take(FaultPoint.Write))
+            {
+                throw new IOException("injected: after write");
+            }
+        }
+
+        public async Task CommitAsync(CancellationToken ct)
+        {
+            if (owner.Take(FaultPoint.Commit))
+            {
+                throw new IOException("injected: commit");
+            }
+
+            if (owner._commitDelay > TimeSpan.Zero)
+            {
+                var delay = owner._commitDelay;
+                owner._commitDelay = TimeSpan.Zero;
+                await Task.Delay(delay, ct);
+            }
+
+            await inner.CommitAsync(ct);
+            if (owner.Take(FaultPoint.AfterCommit))
+            {
+                throw new IOException("injected: after commit, before the answer");
+            }
+        }
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    public Task MigrateAsync(CancellationToken ct) => inner.MigrateAsync(ct);
+    public Task<bool> IsReadyAsync(CancellationToken ct) => inner.IsReadyAsync(ct);
+    public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => inner.GetCapacitiesAsync(tenantId, ids, ct);
+    public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => inner.GetEventCapacitiesAsync(tenantId, eventId, ct);
+    public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetReservationAsync(tenantId, id, ct);
+    public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => inner.GetEventsAsync(tenantId, ct);
+    public Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct) => inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+    public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => inner.GetHoldStatsAsync(ct);
+    public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetPriceAsync(tenantId, id, ct);
+    public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => inner.GetPricesAsync(tenantId, capacityId, ct);
+    public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => inner.GetLedgerAsync(tenantId, eventId, after, limit, ct);
+    public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => inner.FindApiKeyAsync(keyHash, ct);
+    public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => inner.TenantExistsAsync(tenantId, ct);
+    public Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct) => inner.GetDueReservationsAsync(now, limit, ct);
+    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct) => inner.PurgeIdempotencyAsync(before, ct);
+    public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => inner.ReadAuditDataAsync(ct);
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
