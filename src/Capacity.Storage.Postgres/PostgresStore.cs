@@ -356,23 +356,7 @@ public sealed class PostgresStore : ICapacityStore
         Time(r.GetInt64(11)));
 }
 
-/// <summary>The versioned scripts embedded in this assembly: <c>NNN_name.sql</c>, applied in order.</summary>
 internal static class Migrations
 {
-    public static readonly IReadOnlyList<(int Version, string Name, string Sql)> All = Load();
-
-    private static List<(int, string, string)> Load()
-    {
-        var assembly = typeof(Migrations).Assembly;
-        var scripts = new List<(int, string, string)>();
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-        {
-            var file = resource.Split('.')[^2];
-            var version = int.Parse(file.AsSpan(0, file.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
-            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-            scripts.Add((version, file, reader.ReadToEnd()));
-        }
-
-        return scripts;
-    }
+    public static readonly IReadOnlyList<(int Version, string Name, string Sql)> All = MigrationScripts.Load(typeof(Migrations).Assembly);
 }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Capacity.Core;
 using Capacity.Engine;
 using Microsoft.Data.Sqlite;
@@ -79,18 +78,7 @@ public sealed class SqliteStore : ICapacityStore
         return Task.CompletedTask;
     }
 
-    /// <summary>The versioned scripts embedded in this assembly: <c>NNN_name.sql</c>, applied in order.</summary>
-    private static IEnumerable<(int Version, string Name, string Sql)> Migrations()
-    {
-        var assembly = typeof(SqliteStore).Assembly;
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-        {
-            var file = resource.Split('.')[^2];
-            var version = int.Parse(file.AsSpan(0, file.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
-            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-            yield return (version, file, reader.ReadToEnd());
-        }
-    }
+    private static IReadOnlyList<(int Version, string Name, string Sql)> Migrations() => MigrationScripts.Load(typeof(SqliteStore).Assembly);
 
     public async Task<bool> IsReadyAsync(CancellationToken ct)
     {
