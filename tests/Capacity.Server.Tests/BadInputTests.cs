@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 
+using Capacity.Testing;
+
 namespace Capacity.Server.Tests;
 
 /// <summary>
@@ -13,7 +15,8 @@ namespace Capacity.Server.Tests;
 /// </summary>
 public static class StateSnapshot
 {
-    private static readonly string[] Tables = ["tenants", "api_keys", "capacities", "pricing", "reservations", "ledger"];
+    private static readonly (string Table, string Key)[] Tables =
+        [("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("ledger", "seq")];
 
     public static async Task<string> OfEventAsync(HttpClient client, string eventId, IEnumerable<string> capacities, IEnumerable<string> reservations, IEnumerable<string> prices)
     {
@@ -37,23 +40,27 @@ public static class StateSnapshot
         return text.ToString();
     }
 
-    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations or the ledger.</summary>
+    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations or the ledger, on either store.</summary>
     public static string OfDatabase(CapacityApp app)
     {
-        using var connection = Open(app);
+        using var connection = app.Kind == StoreKind.Sqlite ? (System.Data.Common.DbConnection)Open(app) : OpenPostgres(app);
         var text = new StringBuilder();
-        foreach (var table in Tables)
+        foreach (var (table, key) in Tables)
         {
             text.Append("# ").AppendLine(table);
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT * FROM " + table + " ORDER BY rowid";
+            command.CommandText = $"SELECT * FROM {table} ORDER BY {key}";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
                 for (var i = 0; i < reader.FieldCount; i++)
                 {
-                    var value = reader.GetValue(i);
-                    text.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
+                    text.Append(reader.GetValue(i) switch
+                    {
+                        byte[] bytes => Convert.ToHexString(bytes),
+                        Array array => string.Join(',', array.Cast<object>()),
+                        var value => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
+                    }).Append('|');
                 }
 
                 text.AppendLine();
@@ -61,6 +68,13 @@ public static class StateSnapshot
         }
 
         return text.ToString();
+    }
+
+    private static Npgsql.NpgsqlConnection OpenPostgres(CapacityApp app)
+    {
+        var connection = new Npgsql.NpgsqlConnection(app.PostgresConnectionString + ";Pooling=false");
+        connection.Open();
+        return connection;
     }
 
     /// <summary>A read-only, unpooled connection to the app's SQLite file, so nothing stays open after the test.</summary>
@@ -82,11 +96,15 @@ public static class StateSnapshot
 /// active hold on the child and a confirmed sale on the pool. Every test sends something bad and
 /// checks that it was refused with the right problem and that this state did not move.
 /// </summary>
-public sealed class BadInputWorld : IAsyncLifetime
+public sealed class BadInputWorldOnSqlite() : BadInputWorld(StoreKind.Sqlite);
+
+public sealed class BadInputWorldOnPostgres() : BadInputWorld(StoreKind.Postgres);
+
+public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
 {
     public const string Event = "bad-ev";
 
-    public CapacityApp App { get; } = new();
+    public CapacityApp App { get; private set; } = null!;
 
     public Tenant Tenant { get; private set; } = null!;
 
@@ -109,6 +127,7 @@ public sealed class BadInputWorld : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        App = await CapacityApp.CreateAsync(kind);
         Admin = App.Admin();
         await SeedAsync();
     }
@@ -151,7 +170,10 @@ public sealed class BadInputWorld : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         Admin?.Dispose();
-        await App.DisposeAsync();
+        if (App is not null)
+        {
+            await App.DisposeAsync();
+        }
     }
 
     public async Task<string> SnapshotAsync() =>
@@ -269,7 +291,12 @@ public sealed class BadInputWorld : IAsyncLifetime
 /// Every route that takes input refuses bad input with a stable problem code, never a 5xx, and
 /// refuses it whole: nothing about the event, its prices, its holds or its ledger changes.
 /// </summary>
-public sealed class BadInputTests(BadInputWorld world) : IClassFixture<BadInputWorld>
+public sealed class BadInputTests_on_sqlite(BadInputWorldOnSqlite world) : BadInputTests<BadInputWorldOnSqlite>(world);
+
+public sealed class BadInputTests_on_postgres(BadInputWorldOnPostgres world) : BadInputTests<BadInputWorldOnPostgres>(world);
+
+public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld>
+    where TWorld : BadInputWorld
 {
     private const string Create = "/events/{ev}/capacity";
 

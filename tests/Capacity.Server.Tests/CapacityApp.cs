@@ -68,8 +68,12 @@ public class CapacityApp : WebApplicationFactory<Program>
             all["Storage:Postgres:ConnectionString"] = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
         }
 
-        return new CapacityApp(all, manualClock);
+        return new CapacityApp(all, manualClock) { Kind = store, PostgresConnectionString = all.GetValueOrDefault("Storage:Postgres:ConnectionString") };
     }
+
+    public StoreKind Kind { get; private init; } = StoreKind.Sqlite;
+
+    public string? PostgresConnectionString { get; private init; }
 
     public string Directory { get; }
 

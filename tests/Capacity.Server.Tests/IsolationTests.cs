@@ -2,18 +2,26 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 
+using Capacity.Testing;
+
 namespace Capacity.Server.Tests;
 
 /// <summary>
 /// Tenant A's event, seeded once: a pool, a capped child, a price on the child, an active hold on the
 /// child and a confirmed sale on the pool. Tenant B has one capacity of its own in another event.
 /// </summary>
-public sealed class TwoTenants : IAsyncLifetime
+public sealed class TwoTenantsOnSqlite() : TwoTenants(StoreKind.Sqlite);
+
+public sealed class TwoTenantsOnPostgres() : TwoTenants(StoreKind.Postgres);
+
+public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 {
+    public StoreKind Kind => kind;
+
     public const string AEvent = "iso-ev";
     public const string BEvent = "b-ev";
 
-    public CapacityApp App { get; } = new();
+    public CapacityApp App { get; private set; } = null!;
 
     public Tenant A { get; private set; } = null!;
 
@@ -33,6 +41,7 @@ public sealed class TwoTenants : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        App = await CapacityApp.CreateAsync(kind);
         A = await App.NewTenantAsync("A");
         B = await App.NewTenantAsync("B");
         Pool = await A.Client.CreateCapacityAsync(AEvent, "Pool", 100);
@@ -45,7 +54,13 @@ public sealed class TwoTenants : IAsyncLifetime
         BCapacity = await B.Client.CreateCapacityAsync(BEvent, "B's own", 10);
     }
 
-    public async ValueTask DisposeAsync() => await App.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (App is not null)
+        {
+            await App.DisposeAsync();
+        }
+    }
 
     /// <summary>A's event as A sees it, plus every row of the database.</summary>
     public async Task<string> SnapshotAsync() =>
@@ -71,7 +86,12 @@ public sealed class TwoTenants : IAsyncLifetime
 /// Tenants cannot see or touch each other's data: another tenant's id answers exactly like an id that
 /// does not exist, another tenant's event reads as empty, and idempotency keys are per tenant.
 /// </summary>
-public sealed class IsolationTests(TwoTenants world) : IClassFixture<TwoTenants>
+public sealed class IsolationTests_on_sqlite(TwoTenantsOnSqlite world) : IsolationTests<TwoTenantsOnSqlite>(world);
+
+public sealed class IsolationTests_on_postgres(TwoTenantsOnPostgres world) : IsolationTests<TwoTenantsOnPostgres>(world);
+
+public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorld>
+    where TWorld : TwoTenants
 {
     [Theory]
     [InlineData("GET", "/capacity/{pool}", null, 404)]
@@ -216,7 +236,7 @@ public sealed class IsolationTests(TwoTenants world) : IClassFixture<TwoTenants>
     [Fact]
     public async Task Two_tenants_using_one_event_id_each_see_only_their_own_capacities_and_ledger()
     {
-        await using var app = new CapacityApp();
+        await using var app = await CapacityApp.CreateAsync(world.Kind);
         var a = (await app.NewTenantAsync("A")).Client;
         var b = (await app.NewTenantAsync("B")).Client;
         var aPool = await a.CreateCapacityAsync("same-ev", "A pool", 10);
@@ -242,7 +262,7 @@ public sealed class IsolationTests(TwoTenants world) : IClassFixture<TwoTenants>
     [Fact]
     public async Task One_idempotency_key_used_by_two_tenants_on_one_path_is_two_independent_keys()
     {
-        await using var app = new CapacityApp();
+        await using var app = await CapacityApp.CreateAsync(world.Kind);
         var a = (await app.NewTenantAsync("A")).Client;
         var b = (await app.NewTenantAsync("B")).Client;
         const string key = "order-1";
