@@ -1,0 +1,244 @@
+using System.Diagnostics;
+using Capacity.Bench;
+using Capacity.Core;
+using Capacity.Engine;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Capacity.EngineBench;
+
+/// <summary>
+/// Holds through the real <see cref="CommandEngine"/> into a real durable store, then the audit.
+/// Scenarios: <c>onsale</c> (totals so large every hold succeeds), <c>soldout</c> (a pool of 100,
+/// so nearly every hold is refused), <c>expiry</c> (place holds, move the clock past their expiry,
+/// time one sweep), <c>fill</c> (place many holds, report resident memory before and during the audit).
+/// </summary>
+internal static class Bench
+{
+    private static readonly Guid Tenant = Guid.Parse("0197a000-0000-7000-8000-0000000000be");
+
+    // The default total limit (1,000,000) would end an on-sale run early; the decide path is the same.
+    private static readonly CoreLimits Limits = CoreLimits.Default with { MaxTotalCapacity = int.MaxValue };
+
+    public static async Task<int> RunAsync(Settings s, CancellationToken ct)
+    {
+        await using var bench = await BenchStore.OpenAsync(s, ct);
+        var load = s.Scenario is "onsale" or "soldout";
+        var window = load ? new Window(TimeSpan.FromSeconds(s.Warmup), TimeSpan.FromSeconds(s.Duration)) : null;
+        var phases = new PhaseTimes(() => window?.Contains(Stopwatch.GetTimestamp()) ?? true);
+        var clock = new ShiftedClock();
+        var options = new EngineOptions
+        {
+            Batching = s.Batching,
+            MaxBatch = s.MaxBatch,
+            QueueLimit = Math.Max(new EngineOptions().QueueLimit, s.Clients),
+        };
+        await using var engine = new CommandEngine(TimedStore.Wrap(bench.Store, phases), clock, Limits, options, NullLogger<CommandEngine>.Instance);
+
+        Console.WriteLine($"Capacity.EngineBench: {s.Scenario} on {bench.Description}");
+        Console.WriteLine($"  batching {(s.Batching ? $"on (limit {s.MaxBatch})" : "off (one transaction per command)")}, {s.Clients} concurrent submitters");
+
+        var soldOut = s.Scenario == "soldout";
+        var hot = await HotEvent.CreateAsync(engine, Tenant, soldOut ? 100 : int.MaxValue, soldOut ? 50 : int.MaxValue);
+        var fields = new List<(string, object)>
+        {
+            ("scenario", s.Scenario), ("store", s.Store), ("batching", s.Batching ? "on" : "off"), ("clients", s.Clients),
+        };
+
+        var (passed, expectedReserved) = s.Scenario switch
+        {
+            "expiry" => await ExpiryAsync(s, engine, bench.Store, clock, hot, fields, ct),
+            "fill" => await FillAsync(s, engine, hot, fields, ct),
+            _ => await LoadAsync(s, engine, window!, hot, fields, ct),
+        };
+
+        PrintPhases(phases, window);
+
+        passed &= await CheckAsync(bench.Store, hot, expectedReserved, fields, ct);
+        if (s.Scenario == "fill")
+        {
+            var (rss, peak) = Report.Memory();
+            Console.WriteLine($"  memory          after the audit: resident {Report.N(rss)} MiB, peak {Report.N(peak)} MiB");
+            fields.Add(("peak_mib", peak));
+        }
+
+        fields.Add(("passed", passed));
+        Report.Result([.. fields]);
+        return passed ? 0 : 1;
+    }
+
+    /// <summary>Closed loop: each submitter places one single-ticket hold, waits for its durable answer, and goes again.</summary>
+    private static async Task<(bool, long)> LoadAsync(
+        Settings s, CommandEngine engine, Window window, HotEvent hot, List<(string, object)> fields, CancellationToken ct)
+    {
+        using var batches = new BatchRecorder(() => window.Contains(Stopwatch.GetTimestamp()));
+        var cpu = window.CoresUsedAsync(Process.GetCurrentProcess(), ct);
+        var tallies = await Task.WhenAll(Enumerable.Range(0, s.Clients).Select(i => Task.Run(() => SubmitterAsync(engine, hot, i, window, ct), ct)));
+
+        var latency = LatencySamples.Summarise(tallies.Select(t => t.Latency));
+        var ok = tallies.Sum(t => t.Ok);
+        var refused = tallies.Sum(t => t.Refused);
+        var unavailable = tallies.Sum(t => t.Unavailable);
+        var overloaded = tallies.Sum(t => t.Overloaded);
+        var perSecond = latency.Count / window.Seconds;
+        Console.WriteLine($"  window          {s.Warmup:0.#} s warm-up, {s.Duration:0.#} s measured");
+        Console.WriteLine($"  commands/s      {Report.N(perSecond)}   (holds placed {Report.N(ok / window.Seconds)}/s, refused {Report.N(refused / window.Seconds)}/s)");
+        Console.WriteLine($"  latency         {latency}");
+        Console.WriteLine($"  outcomes        ok {Report.N(ok)}  refused {Report.N(refused)}  unavailable {Report.N(unavailable)}  overloaded {Report.N(overloaded)}");
+
+        var (p50, p99) = batches.BatchMs();
+        Console.WriteLine($"  batches         {Report.N(batches.Batches)} committed, mean {Report.N(batches.MeanSize, "0.0")} commands, "
+            + $"BEGIN to durable COMMIT p50 {p50:0.00} ms p99 {p99:0.00} ms, {batches.Failed} failed");
+        batches.Print(s.Batching ? s.MaxBatch : 1);
+        var cores = await cpu;
+        Console.WriteLine($"  cpu             {cores:0.00} of {Environment.ProcessorCount} cores used by this process (engine, store and submitters)");
+
+        fields.AddRange([
+            ("commands_per_s", perSecond), ("holds_per_s", ok / window.Seconds),
+            ("p50_ms", latency.P50), ("p99_ms", latency.P99), ("p999_ms", latency.P999),
+            ("mean_batch", batches.MeanSize), ("batch_p50_ms", p50), ("unavailable", unavailable + overloaded),
+        ]);
+        return (unavailable + overloaded == 0 && batches.Failed == 0, tallies.Sum(t => t.Acknowledged));
+    }
+
+    /// <summary>Where a batch's time goes, as seen from the store's side of the interface.</summary>
+    private static void PrintPhases(PhaseTimes phases, Window? window)
+    {
+        var (batches, meanMs) = phases.Snapshot();
+        if (batches == 0)
+        {
+            return;
+        }
+
+        var parts = string.Join(", ", PhaseTimes.Names.Select((p, i) => $"{p} {meanMs[i]:0.00}"));
+        var busy = window is null ? "" : $"busy {100 * batches * meanMs.Sum() / 1000 / window.Seconds:0}% of the window; ";
+        Console.WriteLine($"  writer          {busy}mean ms per batch: {parts}");
+    }
+
+    private static async Task<Tally> SubmitterAsync(CommandEngine engine, HotEvent hot, long n, Window window, CancellationToken ct)
+    {
+        var tally = new Tally();
+        while (!window.Over && !ct.IsCancellationRequested)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var result = await engine.SubmitAsync(hot.Hold(n++, 15));
+            var completed = Stopwatch.GetTimestamp();
+            var ok = result is { Status: EngineStatus.Decided, Outcome.Code: OutcomeCode.Ok };
+            if (ok)
+            {
+                tally.Acknowledged++;
+            }
+
+            if (!window.Contains(completed))
+            {
+                continue;
+            }
+
+            tally.Latency.Add(completed - started);
+            switch (result.Status)
+            {
+                case EngineStatus.Decided when ok:
+                    tally.Ok++;
+                    break;
+                case EngineStatus.Decided:
+                    tally.Refused++;
+                    break;
+                case EngineStatus.Overloaded:
+                    tally.Overloaded++;
+                    break;
+                default:
+                    tally.Unavailable++;
+                    break;
+            }
+        }
+
+        return tally;
+    }
+
+    /// <summary>Places <see cref="Settings.Holds"/> one-minute holds, moves the clock two minutes on, and times one sweep.</summary>
+    private static async Task<(bool, long)> ExpiryAsync(
+        Settings s, CommandEngine engine, ICapacityStore store, ShiftedClock clock, HotEvent hot, List<(string, object)> fields, CancellationToken ct)
+    {
+        var (placed, failed, seconds) = await PlaceAsync(engine, hot, s.Holds, s.Clients, minutes: 1, ct);
+        Console.WriteLine($"  placed          {Report.N(placed)} one-minute holds in {seconds:0.00} s ({Report.N(placed / seconds)}/s), {failed} not placed");
+
+        clock.Advance(TimeSpan.FromMinutes(2));
+        var sweeper = new ExpirySweeper(store, engine, clock, NullLogger<ExpirySweeper>.Instance);
+        var sw = Stopwatch.StartNew();
+        var expired = await sweeper.SweepOnceAsync(ct);
+        sw.Stop();
+        Console.WriteLine($"  expiry          one sweep expired {Report.N(expired)} due holds in {sw.Elapsed.TotalSeconds:0.000} s "
+            + $"({Report.N(expired / sw.Elapsed.TotalSeconds)}/s, batches of {sweeper.BatchSize})");
+
+        fields.AddRange([("holds", placed), ("expired", expired), ("expiry_s", sw.Elapsed.TotalSeconds)]);
+        return (failed == 0 && expired == placed, 0);
+    }
+
+    /// <summary>Places <see cref="Settings.Holds"/> long holds and reports this process's resident memory.</summary>
+    private static async Task<(bool, long)> FillAsync(Settings s, CommandEngine engine, HotEvent hot, List<(string, object)> fields, CancellationToken ct)
+    {
+        var (placed, failed, seconds) = await PlaceAsync(engine, hot, s.Holds, s.Clients, Limits.MaxLifetimeMinutes, ct);
+        Console.WriteLine($"  placed          {Report.N(placed)} holds in {seconds:0.00} s ({Report.N(placed / seconds)}/s), {failed} not placed");
+
+        // What stays resident, not what is waiting for the next collection.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var (rss, peak) = Report.Memory();
+        Console.WriteLine($"  memory          after placing: resident {Report.N(rss)} MiB, peak so far {Report.N(peak)} MiB");
+        fields.AddRange([("holds", placed), ("fill_per_s", placed / seconds), ("rss_mib", rss)]);
+        return (failed == 0, placed);
+    }
+
+    private static async Task<(long Placed, long Failed, double Seconds)> PlaceAsync(
+        CommandEngine engine, HotEvent hot, int count, int clients, int minutes, CancellationToken ct)
+    {
+        long next = 0, placed = 0, failed = 0;
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(
+            async () =>
+            {
+                long n;
+                while ((n = Interlocked.Increment(ref next)) <= count && !ct.IsCancellationRequested)
+                {
+                    var result = await engine.SubmitAsync(hot.Hold(n, minutes));
+                    Interlocked.Increment(ref result is { Status: EngineStatus.Decided, Outcome.Code: OutcomeCode.Ok } ? ref placed : ref failed);
+                }
+            },
+            ct)));
+        return (placed, failed, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The audit (every counter recomputed from the holds and from the ledger, no pool over its
+    /// limit), and no acknowledged hold lost: the pool holds exactly what was acknowledged.
+    /// </summary>
+    private static async Task<bool> CheckAsync(ICapacityStore store, HotEvent hot, long expectedReserved, List<(string, object)> fields, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var report = await Audit.RunAsync(store, ct);
+        sw.Stop();
+        Console.WriteLine(report.Ok
+            ? $"  audit           ok in {sw.Elapsed.TotalSeconds:0.00} s: {report.Capacities} capacities, {Report.N(report.LiveReservations)} live reservations; "
+                + "counters equal the holds and the ledger, nothing oversold"
+            : $"  audit           FAILED in {sw.Elapsed.TotalSeconds:0.00} s:{Environment.NewLine}    {string.Join(Environment.NewLine + "    ", report.Violations.Take(20))}");
+
+        var pool = (await store.GetCapacitiesAsync(hot.Tenant, [hot.Pool], ct)).Single(n => n.Id == hot.Pool);
+        var kept = pool.Reserved == expectedReserved;
+        Console.WriteLine($"  acknowledged    {Report.N(expectedReserved)} tickets held by acknowledged holds, pool reserved {Report.N(pool.Reserved)}: {(kept ? "equal" : "DIFFERENT")}");
+        fields.AddRange([("audit", report.Ok ? "ok" : "failed"), ("audit_s", sw.Elapsed.TotalSeconds)]);
+        return report.Ok && kept;
+    }
+
+    private sealed class Tally
+    {
+        public LatencySamples Latency { get; } = new();
+
+        /// <summary>Successful holds in or out of the window: the tickets the pool must hold at the end.</summary>
+        public long Acknowledged { get; set; }
+
+        public long Ok { get; set; }
+        public long Refused { get; set; }
+        public long Unavailable { get; set; }
+        public long Overloaded { get; set; }
+    }
+}

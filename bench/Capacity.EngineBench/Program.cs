@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Capacity.Engine;
+using Capacity.EngineBench;
+
+// In-process durable holds: N concurrent submitters on one hot event, through the real engine and a
+// real store, then the audit. Exits non-zero when an invariant or an acknowledged hold is broken.
+var store = new Option<string>("--store") { Description = "sqlite or postgres", DefaultValueFactory = _ => "sqlite" };
+store.AcceptOnlyFromAmong("sqlite", "postgres");
+var batching = new Option<string>("--batching") { Description = "on: group commit; off: one transaction per command", DefaultValueFactory = _ => "on" };
+batching.AcceptOnlyFromAmong("on", "off");
+var clients = new Option<int>("--clients") { Description = "concurrent submitters, each waiting for its answer before the next hold", DefaultValueFactory = _ => 1000 };
+var duration = new Option<double>("--duration") { Description = "measured seconds (onsale, soldout)", DefaultValueFactory = _ => 5 };
+var warmup = new Option<double>("--warmup") { Description = "seconds run before measuring (onsale, soldout)", DefaultValueFactory = _ => 1 };
+var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string; without it a throwaway cluster is started (fsync on)" };
+var scenario = new Option<string>("--scenario") { Description = "onsale, soldout, expiry or fill", DefaultValueFactory = _ => "onsale" };
+scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill");
+var holds = new Option<int>("--holds") { Description = "holds to place (expiry, fill)", DefaultValueFactory = _ => 100_000 };
+var maxBatch = new Option<int>("--max-batch") { Description = "most commands per transaction", DefaultValueFactory = _ => new EngineOptions().MaxBatch };
+var sqlitePath = new Option<string?>("--sqlite-path") { Description = "create the SQLite database here and keep it (default: a temporary file, deleted)" };
+
+var root = new RootCommand("Capacity engine benchmark: durable single-ticket holds on one hot event")
+{
+    store, batching, clients, duration, warmup, connection, scenario, holds, maxBatch, sqlitePath,
+};
+root.SetAction((parse, ct) =>
+{
+    var settings = new Settings(
+        parse.GetValue(store)!,
+        parse.GetValue(batching) == "on",
+        parse.GetValue(clients),
+        parse.GetValue(duration),
+        parse.GetValue(warmup),
+        parse.GetValue(connection),
+        parse.GetValue(scenario)!,
+        parse.GetValue(holds),
+        parse.GetValue(maxBatch),
+        parse.GetValue(sqlitePath));
+    if (settings.Clients < 1 || settings.Duration <= 0 || settings.Warmup < 0 || settings.Holds < 1 || settings.MaxBatch < 1)
+    {
+        Console.Error.WriteLine("--clients, --holds and --max-batch must be at least 1, --duration above 0, --warmup at least 0.");
+        return Task.FromResult(2);
+    }
+
+    return Bench.RunAsync(settings, ct);
+});
+return await root.Parse(args).InvokeAsync();

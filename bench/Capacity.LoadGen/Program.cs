@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Capacity.LoadGen;
+
+// HTTP load against a running Capacity server, from its own tenant and event; then the server's audit.
+var url = new Option<string>("--url") { Description = "the server", DefaultValueFactory = _ => "http://127.0.0.1:5050" };
+var adminKey = new Option<string?>("--admin-key") { Description = "the server's admin key (default: $CAPACITY_ADMIN_KEY)" };
+var connections = new Option<int>("--connections") { Description = "keep-alive connections, one request in flight on each", DefaultValueFactory = _ => 64 };
+var duration = new Option<double>("--duration") { Description = "measured seconds", DefaultValueFactory = _ => 10 };
+var warmup = new Option<double>("--warmup") { Description = "seconds of load before measuring", DefaultValueFactory = _ => 1 };
+var scenario = new Option<string>("--scenario") { Description = "onsale, soldout, reads or mix", DefaultValueFactory = _ => "onsale" };
+scenario.AcceptOnlyFromAmong("onsale", "soldout", "reads", "mix");
+var mix = new Option<string>("--mix") { Description = "mix weights: hold, cart, confirm, release, check, read", DefaultValueFactory = _ => Plan.DefaultMix };
+var pool = new Option<int?>("--pool") { Description = "total of the pool (default 1,000,000; 100 for soldout)" };
+var serverPid = new Option<int?>("--server-pid") { Description = "also report the CPU the server process used during the measured window" };
+var setupOnly = new Option<bool>("--setup-only") { Description = "create the tenant and event, print their key and ids, and exit" };
+
+var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, setupOnly };
+root.SetAction((parse, ct) =>
+{
+    Plan plan;
+    try
+    {
+        plan = Plan.For(parse.GetValue(scenario)!, parse.GetValue(mix)!, parse.GetValue(pool));
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine(e.Message);
+        return Task.FromResult(2);
+    }
+
+    var key = parse.GetValue(adminKey) ?? Environment.GetEnvironmentVariable("CAPACITY_ADMIN_KEY");
+    var settings = new Settings(
+        parse.GetValue(url)!, key ?? "", parse.GetValue(connections), parse.GetValue(duration), parse.GetValue(warmup), plan, parse.GetValue(serverPid), parse.GetValue(setupOnly));
+    if (string.IsNullOrEmpty(settings.AdminKey) || settings.Connections < 1 || settings.Duration <= 0 || settings.Warmup < 0)
+    {
+        Console.Error.WriteLine("--admin-key (or CAPACITY_ADMIN_KEY) is required; --connections must be at least 1, --duration above 0, --warmup at least 0.");
+        return Task.FromResult(2);
+    }
+
+    return Runner.RunAsync(settings, ct);
+});
+return await root.Parse(args).InvokeAsync();
