@@ -1,5 +1,7 @@
 using Capacity.Engine;
 using Capacity.Server.Http;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
 
 // The web root (the dashboard) is looked up next to the binary, not in the working directory, which
 // `dotnet run` sets to wherever it was typed.
@@ -7,6 +9,15 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
     Args = args,
     WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+});
+// appsettings.json ships next to the binary, but the working directory can be anywhere (`dotnet run`
+// from the repository root, a service manager). Without it every request would be logged at
+// Information. Inserted first, so environment variables and the command line still override it.
+builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+{
+    Path = "appsettings.json",
+    Optional = true,
+    FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
 });
 builder.AddCapacity();
 

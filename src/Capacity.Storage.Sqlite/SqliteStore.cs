@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Capacity.Core;
 using Capacity.Engine;
 using Microsoft.Data.Sqlite;
@@ -23,6 +24,10 @@ public sealed class SqliteStore : ICapacityStore
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteWriteTransaction _tx;
+
+    // Open read connections with their statements prepared, rented by the hot reads.
+    private readonly ConcurrentBag<StatementCache> _readers = new();
+    private volatile bool _disposed;
 
     public SqliteStore(string path)
     {
@@ -93,37 +98,36 @@ public sealed class SqliteStore : ICapacityStore
         return Task.FromResult<IWriteTransaction>(_tx);
     }
 
-    public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => Read(reader =>
     {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND id IN (SELECT value FROM json_each($ids))", c);
-        cmd.Parameters.AddWithValue("$t", Id(tenantId));
-        cmd.Parameters.AddWithValue("$ids", IdArray(ids));
+        // "+tenant_id" keeps SQLite on the primary key: on the plain column it picks the tenant's
+        // index and scans every capacity of the tenant for each read.
+        var cmd = reader.Get($"SELECT {CapacityColumns} FROM capacities WHERE +tenant_id = $t AND id IN (SELECT value FROM json_each($ids))", null, "$t", "$ids");
+        cmd.Parameters[0].Value = Id(tenantId);
+        cmd.Parameters[1].Value = IdArray(ids);
         var nodes = ReadCapacities(cmd);
-        LoadAncestors(c, null, nodes);
-        return nodes;
-    }
+        LoadAncestors(reader.Get(SelectCapacities, null, "$ids"), nodes);
+        return (IReadOnlyList<CapacityNode>)nodes;
+    });
 
-    public async Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct)
+    public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => Read(reader =>
     {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", c);
-        cmd.Parameters.AddWithValue("$t", Id(tenantId));
-        cmd.Parameters.AddWithValue("$e", eventId);
+        var cmd = reader.Get($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", null, "$t", "$e");
+        cmd.Parameters[0].Value = Id(tenantId);
+        cmd.Parameters[1].Value = eventId;
         var nodes = ReadCapacities(cmd);
-        LoadAncestors(c, null, nodes);
-        return nodes;
-    }
+        LoadAncestors(reader.Get(SelectCapacities, null, "$ids"), nodes);
+        return (IReadOnlyList<CapacityNode>)nodes;
+    });
 
-    public async Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct)
+    public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => Read(reader =>
     {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = $id AND tenant_id = $t", c);
-        cmd.Parameters.AddWithValue("$id", Id(id));
-        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        var cmd = reader.Get($"SELECT {ReservationColumns} FROM reservations WHERE id = $id AND tenant_id = $t", null, "$id", "$t");
+        cmd.Parameters[0].Value = Id(id);
+        cmd.Parameters[1].Value = Id(tenantId);
         using var r = cmd.ExecuteReader();
         return r.Read() ? ReadReservation(r) : null;
-    }
+    });
 
     public async Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct)
     {
@@ -178,15 +182,14 @@ public sealed class SqliteStore : ICapacityStore
         return (r.GetInt64(0), r.IsDBNull(1) ? null : Time(r.GetInt64(1)));
     }
 
-    public async Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct)
+    public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => Read(reader =>
     {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand($"SELECT {PriceColumns} FROM pricing WHERE id = $id AND tenant_id = $t", c);
-        cmd.Parameters.AddWithValue("$id", Id(id));
-        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        var cmd = reader.Get($"SELECT {PriceColumns} FROM pricing WHERE id = $id AND tenant_id = $t", null, "$id", "$t");
+        cmd.Parameters[0].Value = Id(id);
+        cmd.Parameters[1].Value = Id(tenantId);
         using var r = cmd.ExecuteReader();
         return r.Read() ? ReadPrice(r) : null;
-    }
+    });
 
     public async Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct)
     {
@@ -225,14 +228,13 @@ public sealed class SqliteStore : ICapacityStore
         return rows;
     }
 
-    public async Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct)
+    public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => Read(reader =>
     {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand("SELECT key_hash, tenant_id, created_at FROM api_keys WHERE key_hash = $h", c);
-        cmd.Parameters.AddWithValue("$h", keyHash);
+        var cmd = reader.Get("SELECT key_hash, tenant_id, created_at FROM api_keys WHERE key_hash = $h", null, "$h");
+        cmd.Parameters[0].Value = keyHash;
         using var r = cmd.ExecuteReader();
         return r.Read() ? new ApiKey((byte[])r.GetValue(0), Id(r.GetString(1)), Time(r.GetInt64(2))) : null;
-    }
+    });
 
     public async Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct)
     {
@@ -301,10 +303,45 @@ public sealed class SqliteStore : ICapacityStore
 
     public ValueTask DisposeAsync()
     {
+        _disposed = true;
+        while (_readers.TryTake(out var reader))
+        {
+            reader.Dispose();
+            reader.Connection.Dispose();
+        }
+
         _tx.DisposeCommands();
         _writer.Dispose();
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Runs a read on a rented connection with prepared statements, and returns it.</summary>
+    private Task<T> Read<T>(Func<StatementCache, T> read)
+    {
+        if (!_readers.TryTake(out var reader))
+        {
+            var connection = new SqliteConnection(_connectionString);
+            connection.Open();
+            reader = new StatementCache(connection);
+        }
+
+        try
+        {
+            return Task.FromResult(read(reader));
+        }
+        finally
+        {
+            if (_disposed || _readers.Count >= 64)
+            {
+                reader.Dispose();
+                reader.Connection.Dispose();
+            }
+            else
+            {
+                _readers.Add(reader);
+            }
+        }
     }
 
     private async Task<SqliteConnection> OpenReadAsync(CancellationToken ct)
@@ -320,17 +357,18 @@ public sealed class SqliteStore : ICapacityStore
         cmd.ExecuteNonQuery();
     }
 
-    /// <summary>Adds every ancestor not yet in <paramref name="nodes"/>, level by level.</summary>
-    internal static void LoadAncestors(SqliteConnection c, SqliteTransaction? tx, List<CapacityNode> nodes)
+    /// <summary>
+    /// Adds every ancestor not yet in <paramref name="nodes"/>, level by level, with
+    /// <paramref name="byIds"/>: a prepared <see cref="SelectCapacities"/>.
+    /// </summary>
+    internal static void LoadAncestors(SqliteCommand byIds, List<CapacityNode> nodes)
     {
         var known = nodes.Select(n => n.Id).ToHashSet();
         var missing = nodes.SelectMany(n => n.ParentIds).Where(known.Add).ToList();
-        using var cmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))", c, tx);
-        var ids = cmd.Parameters.Add("$ids", SqliteType.Text);
         while (missing.Count > 0)
         {
-            ids.Value = IdArray(missing);
-            var found = ReadCapacities(cmd);
+            byIds.Parameters[0].Value = IdArray(missing);
+            var found = ReadCapacities(byIds);
             nodes.AddRange(found);
             missing = found.SelectMany(n => n.ParentIds).Where(known.Add).ToList();
         }

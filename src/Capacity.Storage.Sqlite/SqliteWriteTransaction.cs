@@ -12,7 +12,7 @@ namespace Capacity.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWriteTransaction
 {
-    private readonly Dictionary<string, SqliteCommand> _commands = [];
+    private readonly StatementCache _statements = new(connection);
     private SqliteTransaction? _tx;
 
     public void Begin()
@@ -63,7 +63,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
             var cmd = Command(SqliteStore.SelectCapacities, "$ids");
             cmd.Parameters[0].Value = IdArray(capacityIds);
             var nodes = SqliteStore.ReadCapacities(cmd);
-            SqliteStore.LoadAncestors(connection, _tx, nodes);
+            SqliteStore.LoadAncestors(cmd, nodes);
             foreach (var node in nodes)
             {
                 ws.Load(node);
@@ -209,32 +209,9 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
         return ValueTask.CompletedTask;
     }
 
-    public void DisposeCommands()
-    {
-        foreach (var cmd in _commands.Values)
-        {
-            cmd.Dispose();
-        }
+    public void DisposeCommands() => _statements.Dispose();
 
-        _commands.Clear();
-    }
-
-    private SqliteCommand Command(string sql, params string[] parameters)
-    {
-        if (!_commands.TryGetValue(sql, out var cmd))
-        {
-            cmd = new SqliteCommand(sql, connection);
-            foreach (var p in parameters)
-            {
-                cmd.Parameters.Add(new SqliteParameter(p, null));
-            }
-
-            _commands[sql] = cmd;
-        }
-
-        cmd.Transaction = _tx;
-        return cmd;
-    }
+    private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
 
     private static void Run(SqliteCommand cmd, params object?[] values)
     {

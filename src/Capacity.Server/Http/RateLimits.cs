@@ -30,10 +30,11 @@ public static class RateLimits
             {
                 if (options.PermitsPerSecond <= 0)
                 {
-                    return RateLimitPartition.GetNoLimiter("off");
+                    return RateLimitPartition.GetNoLimiter(Guid.Empty);
                 }
 
-                var partition = context.Items[TenantCaller.ItemKey] is TenantCaller caller ? caller.TenantId.ToString() : "admin";
+                // The admin key shares the empty id, which no tenant has.
+                var partition = context.Items[TenantCaller.ItemKey] is TenantCaller caller ? caller.TenantId : Guid.Empty;
                 return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = Math.Max(1, options.Burst),

@@ -19,6 +19,25 @@ public static partial class RequestBody
             return ([], ApiErrors.PayloadTooLarge(limit));
         }
 
+        // The common case: the length is announced, so read straight into a buffer of that size.
+        if (request.ContentLength is { } length)
+        {
+            var exact = new byte[length];
+            var filled = 0;
+            while (filled < exact.Length)
+            {
+                var n = await request.Body.ReadAsync(exact.AsMemory(filled), ct);
+                if (n == 0)
+                {
+                    return ([], ApiErrors.Validation("body", "The body is shorter than its Content-Length."));
+                }
+
+                filled += n;
+            }
+
+            return (exact, null);
+        }
+
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;

@@ -71,9 +71,11 @@ public static class Setup
             await problem.ExecuteAsync(context.HttpContext);
         });
         // The dashboard is static files, no build step; it signs in with a tenant key in the browser.
+        // Scoped to /dashboard so that no API request pays for a file-system lookup.
+        var dashboard = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.Combine(app.Environment.WebRootPath, "dashboard"));
         app.MapGet("/dashboard", () => TypedResults.Redirect("/dashboard/")).ExcludeFromDescription();
-        app.UseDefaultFiles();
-        app.UseStaticFiles();
+        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = dashboard });
+        app.UseStaticFiles(new StaticFileOptions { RequestPath = "/dashboard", FileProvider = dashboard });
         app.UseRouting();
         app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();

@@ -17,7 +17,9 @@ public sealed class MetricsCollector : IDisposable
     private static readonly double[] SizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
     private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<(Instrument Instrument, string Labels), Series> _series = new();
+    // Keyed by the tag values (our instruments carry at most three, always in the same order), so a
+    // measurement allocates nothing; the label text is built once, when the series is created.
+    private readonly ConcurrentDictionary<(Instrument Instrument, object? A, object? B, object? C), Series> _series = new();
 
     public MetricsCollector()
     {
@@ -36,7 +38,12 @@ public sealed class MetricsCollector : IDisposable
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
-        var series = _series.GetOrAdd((instrument, Labels(tags)), key => new Series(Kind(key.Instrument), Buckets(key.Instrument)));
+        var key = (instrument, tags.Length > 0 ? tags[0].Value : null, tags.Length > 1 ? tags[1].Value : null, tags.Length > 2 ? tags[2].Value : null);
+        if (!_series.TryGetValue(key, out var series))
+        {
+            series = _series.GetOrAdd(key, new Series(Kind(instrument), Buckets(instrument), Labels(tags)));
+        }
+
         series.Record(value);
     }
 
@@ -52,9 +59,9 @@ public sealed class MetricsCollector : IDisposable
             var name = Name(instrument);
             text.Append("# HELP ").Append(name).Append(' ').AppendLine(instrument.Description ?? instrument.Name);
             text.Append("# TYPE ").Append(name).Append(' ').AppendLine(kind switch { SeriesKind.Counter => "counter", SeriesKind.Gauge => "gauge", _ => "histogram" });
-            foreach (var ((_, labels), series) in group.OrderBy(s => s.Key.Labels, StringComparer.Ordinal))
+            foreach (var series in group.Select(s => s.Value).OrderBy(s => s.Labels, StringComparer.Ordinal))
             {
-                series.Write(text, name, labels);
+                series.Write(text, name);
             }
         }
 
@@ -109,8 +116,10 @@ public sealed class MetricsCollector : IDisposable
         Histogram,
     }
 
-    private sealed class Series(SeriesKind kind, double[] bounds)
+    private sealed class Series(SeriesKind kind, double[] bounds, string labels)
     {
+        public string Labels => labels;
+
         private readonly long[] _buckets = kind == SeriesKind.Histogram ? new long[bounds.Length] : [];
         private double _sum;
         private long _count;
@@ -134,7 +143,7 @@ public sealed class MetricsCollector : IDisposable
             }
         }
 
-        public void Write(StringBuilder text, string name, string labels)
+        public void Write(StringBuilder text, string name)
         {
             lock (this)
             {
