@@ -178,4 +178,28 @@ public abstract class EngineTests(StoreKind kind)
         Assert.True(await reopened.Store.IsReadyAsync(CancellationToken.None));
         Assert.Equal(10, (await reopened.NodeAsync(pool)).Total);
     }
+
+    [Fact]
+    public async Task Idempotency_records_older_than_the_retention_are_purged_and_newer_ones_kept()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        static StoredResponse Render(Outcome o) => new(201, [1], null);
+        PlaceHold Hold() => new(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15);
+        var old = new IdempotencyRequest(EngineHarness.TenantA, "old", "POST", "/x", [1]);
+        var recent = new IdempotencyRequest(EngineHarness.TenantA, "recent", "POST", "/x", [1]);
+
+        Assert.Equal(EngineStatus.Decided, (await h.Engine.SubmitAsync(Hold(), old, Render)).Status);
+        h.Clock.Advance(TimeSpan.FromHours(23));
+        Assert.Equal(EngineStatus.Decided, (await h.Engine.SubmitAsync(Hold(), recent, Render)).Status);
+        h.Clock.Advance(TimeSpan.FromHours(2));
+
+        Assert.Equal(1, await h.Sweeper().PurgeAsync(TimeSpan.FromHours(24), CancellationToken.None));
+
+        // The purged key is forgotten (a new request with it applies); the kept one still replays.
+        Assert.Equal(EngineStatus.Decided, (await h.Engine.SubmitAsync(Hold(), old, Render)).Status);
+        Assert.Equal(EngineStatus.Replayed, (await h.Engine.SubmitAsync(Hold(), recent, Render)).Status);
+        Assert.Equal(3, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
 }
