@@ -32,6 +32,8 @@ public enum EngineStatus
     Replayed,
     /// <summary>The key was seen before with a different method, path or body.</summary>
     KeyReused,
+    /// <summary>Another node is applying the first request with this key right now; ask again shortly.</summary>
+    InProgress,
     /// <summary>The store failed; nothing of the batch was applied.</summary>
     Unavailable,
     /// <summary>The queue is full; the command was never queued.</summary>
@@ -72,6 +74,7 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly List<Submission> _batch = [];
     private readonly List<IdempotencyKey> _idempotencyKeys = [];
     private readonly Dictionary<IdempotencyKey, IdempotencyRecord> _records = [];
+    private readonly HashSet<IdempotencyKey> _busy = [];
     private readonly List<IdempotencyRecord> _newRecords = [];
 
     public CommandEngine(ICapacityStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger)
@@ -157,6 +160,7 @@ public sealed class CommandEngine : IAsyncDisposable
         _keys.Clear();
         _idempotencyKeys.Clear();
         _records.Clear();
+        _busy.Clear();
         _newRecords.Clear();
         _ws.Clear();
         foreach (var s in batch)
@@ -174,7 +178,7 @@ public sealed class CommandEngine : IAsyncDisposable
             await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
             if (_idempotencyKeys.Count > 0)
             {
-                await tx.LoadIdempotencyAsync(_idempotencyKeys, _records, _stopping.Token).ConfigureAwait(false);
+                await tx.LoadIdempotencyAsync(_idempotencyKeys, _records, _busy, _stopping.Token).ConfigureAwait(false);
             }
 
             for (var i = 0; i < batch.Count; i++)
@@ -237,6 +241,11 @@ public sealed class CommandEngine : IAsyncDisposable
         // A key seen before, in an earlier batch or earlier in this one, replays its first answer:
         // that is what makes fifty concurrent copies of one request take effect once.
         var key = new IdempotencyKey(idem.TenantId, idem.Key);
+        if (_busy.Contains(key))
+        {
+            return new EngineResult(EngineStatus.InProgress);
+        }
+
         if (_records.TryGetValue(key, out var record))
         {
             var same = record.Method == idem.Method && record.Path == idem.Path && record.RequestHash.AsSpan().SequenceEqual(idem.RequestHash);

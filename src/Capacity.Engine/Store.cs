@@ -68,7 +68,13 @@ public interface IWriteTransaction : IAsyncDisposable
     /// </summary>
     Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct);
 
-    Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct);
+    /// <summary>
+    /// Reads the records of these keys into <paramref name="into"/>. A store shared by several nodes
+    /// puts into <paramref name="busy"/> the keys whose first request another node is applying right
+    /// now; their commands are not decided in this batch, and the caller asks again shortly.
+    /// </summary>
+    Task LoadIdempotencyAsync(
+        IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct);
 
     /// <summary>Writes what the working set marks as new or changed, its ledger entries, and the idempotency records.</summary>
     Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct);

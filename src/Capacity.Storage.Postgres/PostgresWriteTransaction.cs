@@ -131,20 +131,29 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>
-    /// Takes a transaction-scoped advisory lock per key (in order) before reading the records: a
-    /// copy of the request on another node waits here until the first commits, then finds its record
-    /// and replays it, instead of both applying it.
+    /// Tries a transaction-scoped advisory lock per key before reading the records. A key another
+    /// node holds is busy: its first request is being applied there right now. Trying instead of
+    /// waiting keeps one duplicate from holding up this node's whole batch; the caller asks again
+    /// shortly, and then finds the record and replays it.
     /// </summary>
-    public async Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct)
+    public async Task LoadIdempotencyAsync(
+        IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct)
     {
         var tenants = keys.Select(k => k.TenantId).ToArray();
         var names = keys.Select(k => k.Key).ToArray();
         await using (var lockCmd = Command(
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(t::text || ':' || k, 0) AS h FROM unnest(@t, @k) AS u(t, k) ORDER BY 1) s"))
+            "SELECT t, k, pg_try_advisory_xact_lock(hashtextextended(t::text || ':' || k, 0)) FROM (SELECT DISTINCT t, k FROM unnest(@t, @k) AS u(t, k)) s"))
         {
             lockCmd.Parameters.AddWithValue("t", tenants);
             lockCmd.Parameters.AddWithValue("k", names);
-            await lockCmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await using var locks = await lockCmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await locks.ReadAsync(ct).ConfigureAwait(false))
+            {
+                if (!locks.GetBoolean(2))
+                {
+                    busy.Add(new IdempotencyKey(locks.GetGuid(0), locks.GetString(1)));
+                }
+            }
         }
 
         await using var cmd = Command(

@@ -84,7 +84,9 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
         return Task.CompletedTask;
     }
 
-    public Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct)
+    // One process, one writer: no other node can be applying a key, so nothing is ever busy.
+    public Task LoadIdempotencyAsync(
+        IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct)
     {
         var cmd = Command(
             "SELECT tenant_id, key, method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = $t AND key = $k",

@@ -13,14 +13,14 @@ public sealed class MultiEngineTests : IAsyncLifetime
 {
     private static readonly Guid Tenant = EngineHarness.TenantA;
     private readonly ManualTime _clock = new(DateTimeOffset.UtcNow);
-    private readonly List<(PostgresStore Store, CommandEngine Engine)> _nodes = [];
+    private readonly List<(FaultyStore Store, CommandEngine Engine)> _nodes = [];
 
     public async ValueTask InitializeAsync()
     {
         var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
         for (var i = 0; i < 2; i++)
         {
-            var store = new PostgresStore(schema);
+            var store = new FaultyStore(new PostgresStore(schema));
             await store.MigrateAsync(CancellationToken.None);
             _nodes.Add((store, new CommandEngine(store, _clock, CoreLimits.Default, new EngineOptions(), NullLogger<CommandEngine>.Instance)));
         }
@@ -74,8 +74,22 @@ public sealed class MultiEngineTests : IAsyncLifetime
         var idem = new IdempotencyRequest(Tenant, "same-key", "POST", "/capacity/x/reserve", [7]);
         static StoredResponse Render(Outcome o) => new(o.Succeeded ? 201 : 409, System.Text.Encoding.UTF8.GetBytes(o.Reservation?.Id.ToString() ?? ""), null);
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
-            Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 2, null)], 15), idem, Render)));
+        // Like the HTTP layer: a copy that finds the key busy on the other node asks again.
+        async Task<EngineResult> SubmitUntilAnsweredAsync(int i)
+        {
+            while (true)
+            {
+                var result = await Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 2, null)], 15), idem, Render);
+                if (result.Status != EngineStatus.InProgress)
+                {
+                    return result;
+                }
+
+                await Task.Delay(10);
+            }
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(SubmitUntilAnsweredAsync));
 
         Assert.All(results, r => Assert.True(r.Status is EngineStatus.Decided or EngineStatus.Replayed, r.Status.ToString()));
         Assert.Single(results, r => r.Status == EngineStatus.Decided);
@@ -124,6 +138,37 @@ public sealed class MultiEngineTests : IAsyncLifetime
         Assert.Equal(2000, counts.Sum());
         var node = (await _nodes[0].Store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single(n => n.Id == pool);
         Assert.Equal(0, node.Reserved);
+        await AssertAuditCleanAsync();
+    }
+
+    /// <remarks>
+    /// A copy of a hold waits on the pool's row lock before it gets here; the key's lock matters for
+    /// commands that lock no existing row, such as creating a capacity or a tenant, shown here.
+    /// </remarks>
+    [Fact]
+    public async Task A_key_being_applied_on_one_node_is_in_progress_on_the_other_until_it_commits()
+    {
+        var pool = await CreateAsync("Pool", 10);
+        var idem = new IdempotencyRequest(Tenant, "slow-key", "POST", "/events/e/capacity", [3]);
+        static StoredResponse Render(Outcome o) => new(201, [], null);
+        CreateCapacity Create() => new(Tenant, Guid.CreateVersion7(), "e", null, "Balcony", null, 30, [], true, null);
+
+        // Node A holds the key's lock through a slow commit.
+        _nodes[0].Store.DelayNextCommit(TimeSpan.FromSeconds(1.5));
+        var first = Node(0).SubmitAsync(Create(), idem, Render);
+        await Task.Delay(500);
+        Assert.False(first.IsCompleted);
+
+        var meanwhile = await Node(1).SubmitAsync(Create(), idem, Render);
+        Assert.Equal(EngineStatus.InProgress, meanwhile.Status);
+
+        // Other work on node B is not held up by it.
+        var hold = await Node(1).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15));
+        Assert.Equal(OutcomeCode.Ok, hold.Outcome?.Code);
+        Assert.False(first.IsCompleted);
+
+        Assert.Equal(EngineStatus.Decided, (await first).Status);
+        Assert.Equal(EngineStatus.Replayed, (await Node(1).SubmitAsync(Create(), idem, Render)).Status);
         await AssertAuditCleanAsync();
     }
 }

@@ -54,8 +54,9 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
         public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct) =>
             owner.Take(FaultPoint.Load) ? throw new IOException("injected: load") : inner.LoadAsync(keys, ws, ct);
 
-        public Task LoadIdempotencyAsync(IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, CancellationToken ct) =>
-            inner.LoadIdempotencyAsync(keys, into, ct);
+        public Task LoadIdempotencyAsync(
+            IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct) =>
+            inner.LoadIdempotencyAsync(keys, into, busy, ct);
 
         public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
         {

@@ -47,27 +47,47 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
             : null;
 
         var storageMap = mapForStorage ?? map;
-        var submitted = engine.SubmitAsync(command, idempotency, idempotency is null ? null : o => Store(storageMap(o).Result));
 
         EngineResult result;
         if (idempotency is null)
         {
-            result = await submitted;
+            result = await engine.SubmitAsync(command);
         }
         else
         {
             var key = new IdempotencyKey(scope, idempotency.Key);
             var repeat = _inFlight.AddOrUpdate(key, 1, (_, n) => n + 1) > 1;
+            var deadline = DateTime.UtcNow + options.IdempotencyWait;
             try
             {
-                // A repeat of a request still in flight would rather hear "in progress, ask again"
-                // than hang behind it; the stored answer will be there when it asks.
-                if (repeat && await Task.WhenAny(submitted, Task.Delay(options.IdempotencyWait, context.RequestAborted)) != submitted)
+                while (true)
                 {
-                    return ApiErrors.IdempotencyInProgress();
-                }
+                    var submitted = engine.SubmitAsync(command, idempotency, o => Store(storageMap(o).Result));
 
-                result = await submitted;
+                    // A repeat of a request still in flight would rather hear "in progress, ask
+                    // again" than hang behind it; the stored answer will be there when it asks.
+                    var remaining = deadline - DateTime.UtcNow;
+                    if (repeat && (remaining <= TimeSpan.Zero || await Task.WhenAny(submitted, Task.Delay(remaining, context.RequestAborted)) != submitted))
+                    {
+                        return ApiErrors.IdempotencyInProgress();
+                    }
+
+                    result = await submitted;
+
+                    // Another node is applying this key: ask again until it has committed (then the
+                    // answer is its stored one) or the wait bound has passed.
+                    if (result.Status != EngineStatus.InProgress)
+                    {
+                        break;
+                    }
+
+                    if (DateTime.UtcNow >= deadline)
+                    {
+                        return ApiErrors.IdempotencyInProgress();
+                    }
+
+                    await Task.Delay(25, context.RequestAborted);
+                }
             }
             finally
             {
@@ -87,6 +107,8 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
                 return new StoredResult(result.Response!);
             case EngineStatus.KeyReused:
                 return ApiErrors.IdempotencyKeyReused();
+            case EngineStatus.InProgress:
+                return ApiErrors.IdempotencyInProgress();
             case EngineStatus.Overloaded:
                 context.Response.Headers.RetryAfter = "1";
                 return ApiErrors.ServiceUnavailable("The service is at capacity; retry after a second.");
