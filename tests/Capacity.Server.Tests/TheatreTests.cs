@@ -213,4 +213,18 @@ public abstract class TheatreTests(StoreKind store) : IAsyncLifetime
         await Api.ProblemAsync(await admin.PostAsync($"/admin/tenants/{Guid.NewGuid()}/keys", null), 404, "NOT_FOUND");
         await Api.ProblemAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "" }), 400, "VALIDATION_ERROR");
     }
+
+    [Fact]
+    public async Task A_body_sent_as_anything_but_json_is_refused_with_415_and_changes_nothing()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e1", "Pool", 10);
+        var form = new StringContent("{\"quantity\":1}", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded");
+        await Api.ProblemAsync(await t.PostAsync($"/capacity/{pool}/reserve", form), 415, "UNSUPPORTED_MEDIA_TYPE");
+        var text = new StringContent("{\"section_name\":\"X\"}", System.Text.Encoding.UTF8, "text/plain");
+        await Api.ProblemAsync(await t.PostAsync("/events/e1/capacity", text), 415, "UNSUPPORTED_MEDIA_TYPE");
+        Assert.Equal(10, await t.AvailableAsync(pool));
+        Assert.Single((await Api.ReadAsync(await t.GetAsync("/events/e1/capacity"), 200))["capacity"]!.AsArray());
+        await _app.AssertInvariantsAsync();
+    }
 }

@@ -127,9 +127,12 @@ public static class RouteDocs
         return builder;
     }
 
-    /// <summary>The JSON body a route reads by hand (bodies are read raw for the idempotency hash).</summary>
+    /// <summary>
+    /// The JSON body a route reads by hand (bodies are read raw for the idempotency hash). Routing
+    /// refuses another Content-Type with 415, which is documented here too.
+    /// </summary>
     public static RouteHandlerBuilder Body<T>(this RouteHandlerBuilder builder)
-        where T : notnull => builder.Accepts<T>("application/json");
+        where T : notnull => builder.Accepts<T>("application/json").ProducesProblem(415);
 
     /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
     public static RouteGroupBuilder MapTenantGroup(this IEndpointRouteBuilder app, string tag) => app.MapGroup("").Secured(Access.Tenant, tag);

@@ -51,6 +51,13 @@ public static class ApiErrors
     public static ProblemHttpResult PayloadTooLarge(long limit) =>
         Problem(413, "PAYLOAD_TOO_LARGE", "The request body is too large.", $"Request bodies are limited to {limit} bytes.");
 
+    public static ProblemHttpResult UnsupportedMediaType() =>
+        Problem(415, "UNSUPPORTED_MEDIA_TYPE", "The body must be JSON.", "Send the body with Content-Type: application/json.");
+
+    /// <summary>Any other status the framework answers by itself, kept as it is, with a problem body.</summary>
+    public static ProblemHttpResult Status(int status) =>
+        Problem(status, "HTTP_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture), "The request could not be processed.", $"The server answered {status}.");
+
     public static ProblemHttpResult ServiceUnavailable(string detail) => Problem(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable.", detail);
 
     public static ProblemHttpResult Internal() => Problem(500, "INTERNAL_ERROR", "An unexpected error occurred.", "The error was logged.");

@@ -66,7 +66,8 @@ public static class Setup
                 404 => ApiErrors.NotFound($"No route matches {context.HttpContext.Request.Path}."),
                 405 => ApiErrors.MethodNotAllowed($"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}."),
                 413 => ApiErrors.PayloadTooLarge(app.Services.GetRequiredService<ServerOptions>().MaxBodyBytes),
-                _ => ApiErrors.Validation("request", "The request could not be processed."),
+                415 => ApiErrors.UnsupportedMediaType(),
+                _ => ApiErrors.Status(response.StatusCode),
             };
             await problem.ExecuteAsync(context.HttpContext);
         });
