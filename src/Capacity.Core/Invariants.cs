@@ -13,41 +13,49 @@ public static class Invariants
     /// </summary>
     public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, IEnumerable<Reservation> reservations)
     {
+        var sums = new HoldSums();
+        foreach (var r in reservations)
+        {
+            sums.Add(r);
+        }
+
+        return Check(nodes, sums);
+    }
+
+    /// <summary>
+    /// The same check from per-capacity sums of the holds, so that a whole store can be audited
+    /// without keeping its holds in memory: each capacity's direct sums are charged to it and to
+    /// every ancestor once, exactly as a hold charges them.
+    /// </summary>
+    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, HoldSums holds)
+    {
         var violations = new List<string>();
         var byId = new Lookup(nodes);
         var expected = nodes.ToDictionary(n => n.Id, _ => (Reserved: 0L, Sold: 0L));
         var closure = new List<CapacityNode>();
-        foreach (var r in reservations)
+        foreach (var (capacityId, (reserved, sold)) in holds.ByCapacity)
         {
-            if (r.Status is not (ReservationStatus.Active or ReservationStatus.Confirmed))
+            var node = byId.FindCapacity(capacityId);
+            if (node is null)
             {
+                violations.Add($"holds name capacity {capacityId}, which does not exist");
                 continue;
             }
 
-            foreach (var item in r.Items)
+            try
             {
-                var node = byId.FindCapacity(item.CapacityId);
-                if (node is null)
-                {
-                    violations.Add($"reservation {r.Id} names capacity {item.CapacityId}, which does not exist");
-                    continue;
-                }
+                Graph.Closure(node, byId, closure);
+            }
+            catch (InvalidOperationException ex)
+            {
+                violations.Add($"holds on capacity {capacityId}: {ex.Message}");
+                continue;
+            }
 
-                try
-                {
-                    Graph.Closure(node, byId, closure);
-                }
-                catch (InvalidOperationException ex)
-                {
-                    violations.Add($"reservation {r.Id}: {ex.Message}");
-                    continue;
-                }
-
-                foreach (var n in closure)
-                {
-                    var e = expected[n.Id];
-                    expected[n.Id] = r.Status == ReservationStatus.Active ? (e.Reserved + item.Quantity, e.Sold) : (e.Reserved, e.Sold + item.Quantity);
-                }
+            foreach (var n in closure)
+            {
+                var e = expected[n.Id];
+                expected[n.Id] = (e.Reserved + reserved, e.Sold + sold);
             }
         }
 
@@ -102,5 +110,35 @@ public static class Invariants
         private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
 
         public CapacityNode? FindCapacity(Guid id) => _byId.GetValueOrDefault(id);
+    }
+}
+
+/// <summary>
+/// What the live holds put directly on each capacity (before charging ancestors): active quantities
+/// as reserved, confirmed ones as sold. Small whatever the number of holds: one entry per capacity.
+/// </summary>
+public sealed class HoldSums
+{
+    private readonly Dictionary<Guid, (long Reserved, long Sold)> _byCapacity = [];
+
+    /// <summary>How many live (active or confirmed) holds were added.</summary>
+    public int Count { get; private set; }
+
+    public IReadOnlyDictionary<Guid, (long Reserved, long Sold)> ByCapacity => _byCapacity;
+
+    public void Add(Reservation reservation)
+    {
+        if (reservation.Status is not (ReservationStatus.Active or ReservationStatus.Confirmed))
+        {
+            return;
+        }
+
+        Count++;
+        var active = reservation.Status == ReservationStatus.Active;
+        foreach (var item in reservation.Items)
+        {
+            var (reserved, sold) = _byCapacity.GetValueOrDefault(item.CapacityId);
+            _byCapacity[item.CapacityId] = active ? (reserved + item.Quantity, sold) : (reserved, sold + item.Quantity);
+        }
     }
 }

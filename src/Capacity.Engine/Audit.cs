@@ -13,8 +13,8 @@ public static class Audit
     public static async Task<AuditReport> RunAsync(ICapacityStore store, CancellationToken ct)
     {
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
-        var violations = Invariants.Check(data.Capacities, data.LiveReservations);
+        var violations = Invariants.Check(data.Capacities, data.LiveHolds);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
-        return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveReservations.Count, violations);
+        return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }
 }

@@ -106,5 +106,5 @@ public sealed record HoldSummary(long Active, IReadOnlyList<Reservation> Soonest
 
 public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,
-    IReadOnlyList<Reservation> LiveReservations,
+    HoldSums LiveHolds,
     IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums);

@@ -272,13 +272,14 @@ public sealed class PostgresStore : ICapacityStore
         await using var nodesCmd = new NpgsqlCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
         var nodes = await ReadCapacitiesAsync(nodesCmd, ct).ConfigureAwait(false);
 
-        var reservations = new List<Reservation>();
+        // Summed as they are read, not kept: a million holds would otherwise sit in memory at once.
+        var holds = new HoldSums();
         await using (var resCmd = new NpgsqlCommand($"SELECT {ReservationColumns} FROM reservations WHERE status IN (0, 1)", c, tx))
         await using (var r = await resCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                reservations.Add(ReadReservation(r));
+                holds.Add(ReadReservation(r));
             }
         }
 
@@ -293,7 +294,7 @@ public sealed class PostgresStore : ICapacityStore
         }
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, reservations, sums);
+        return new AuditData(nodes, holds, sums);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

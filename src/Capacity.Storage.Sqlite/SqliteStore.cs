@@ -278,12 +278,13 @@ public sealed class SqliteStore : ICapacityStore
         var nodes = ReadCapacities(nodesCmd);
 
         using var resCmd = new SqliteCommand($"SELECT {ReservationColumns} FROM reservations WHERE status IN (0, 1)", c, tx);
-        var reservations = new List<Reservation>();
+        // Summed as they are read, not kept: a million holds would otherwise sit in memory at once.
+        var holds = new HoldSums();
         using (var r = resCmd.ExecuteReader())
         {
             while (r.Read())
             {
-                reservations.Add(ReadReservation(r));
+                holds.Add(ReadReservation(r));
             }
         }
 
@@ -298,7 +299,7 @@ public sealed class SqliteStore : ICapacityStore
         }
 
         tx.Commit();
-        return new AuditData(nodes, reservations, sums);
+        return new AuditData(nodes, holds, sums);
     }
 
     public ValueTask DisposeAsync()
