@@ -208,19 +208,18 @@ public sealed class PostgresStore : ICapacityStore
 
     public async Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct)
     {
+        // Chunks whose last entry is past the cursor, read until the page is full.
         await using var cmd = _dataSource.CreateCommand(
-            "SELECT seq, kind, tenant_id, event_id, capacity_id, reservation_id, reserved_delta, sold_delta, at FROM ledger "
-            + "WHERE tenant_id = @t AND event_id = @e AND seq > @after ORDER BY seq LIMIT @limit");
+            "SELECT last_seq, count, entries FROM ledger_chunks WHERE tenant_id = @t AND event_id = @e AND last_seq > @after ORDER BY last_seq LIMIT @limit");
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("e", eventId);
         cmd.Parameters.AddWithValue("after", after);
         cmd.Parameters.AddWithValue("limit", limit);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var rows = new List<LedgerRow>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        while (rows.Count < limit && await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            rows.Add(new LedgerRow(r.GetInt64(0), new LedgerEntry(
-                (LedgerKind)r.GetInt16(1), r.GetGuid(2), r.GetString(3), r.GetGuid(4), r.GetGuid(5), r.GetInt64(6), r.GetInt64(7), Time(r.GetInt64(8)))));
+            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), (byte[])r.GetValue(2), after, limit, rows);
         }
 
         return rows;
@@ -284,12 +283,12 @@ public sealed class PostgresStore : ICapacityStore
         }
 
         var sums = new Dictionary<Guid, (long, long)>();
-        await using (var sumCmd = new NpgsqlCommand("SELECT capacity_id, sum(reserved_delta)::bigint, sum(sold_delta)::bigint FROM ledger GROUP BY capacity_id", c, tx))
+        await using (var sumCmd = new NpgsqlCommand("SELECT entries FROM ledger_chunks", c, tx))
         await using (var r = await sumCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                sums[r.GetGuid(0)] = (r.GetInt64(1), r.GetInt64(2));
+                LedgerChunks.Sum((byte[])r.GetValue(0), sums);
             }
         }
 

@@ -259,20 +259,18 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             batch.BatchCommands.Add(cmd);
         }
 
-        var ledger = ws.Ledger;
-        if (ledger.Count > 0)
+        var chunks = LedgerChunks.Encode(ws.Ledger);
+        if (chunks.Count > 0)
         {
+            // nextval is the chunk's first sequence number (see migration 003).
             var cmd = new NpgsqlBatchCommand(
-                "INSERT INTO ledger (tenant_id, event_id, capacity_id, reservation_id, kind, reserved_delta, sold_delta, at) "
-                + "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::smallint[], $6::bigint[], $7::bigint[], $8::bigint[])");
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.TenantId).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.EventId).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.CapacityId).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.ReservationId).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => (short)e.Kind).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.ReservedDelta).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => e.SoldDelta).ToArray() });
-            cmd.Parameters.Add(new() { Value = ledger.Select(e => Time(e.At)).ToArray() });
+                "INSERT INTO ledger_chunks (last_seq, tenant_id, event_id, count, entries) "
+                + "SELECT nextval('ledger_blocks') + u.count - 1, u.tenant_id, u.event_id, u.count, u.entries "
+                + "FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bytea[]) AS u(tenant_id, event_id, count, entries)");
+            cmd.Parameters.Add(new() { Value = chunks.Select(c => c.TenantId).ToArray() });
+            cmd.Parameters.Add(new() { Value = chunks.Select(c => c.EventId).ToArray() });
+            cmd.Parameters.Add(new() { Value = chunks.Select(c => c.Count).ToArray() });
+            cmd.Parameters.Add(new() { Value = chunks.Select(c => c.Entries).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
 

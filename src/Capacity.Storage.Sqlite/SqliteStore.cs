@@ -210,19 +210,18 @@ public sealed class SqliteStore : ICapacityStore
     public async Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        // Chunks whose last entry is past the cursor, read until the page is full.
         using var cmd = new SqliteCommand(
-            "SELECT seq, kind, tenant_id, event_id, capacity_id, reservation_id, reserved_delta, sold_delta, at FROM ledger "
-            + "WHERE tenant_id = $t AND event_id = $e AND seq > $after ORDER BY seq LIMIT $limit", c);
+            "SELECT last_seq, count, entries FROM ledger_chunks WHERE tenant_id = $t AND event_id = $e AND last_seq > $after ORDER BY last_seq LIMIT $limit", c);
         cmd.Parameters.AddWithValue("$t", Id(tenantId));
         cmd.Parameters.AddWithValue("$e", eventId);
         cmd.Parameters.AddWithValue("$after", after);
         cmd.Parameters.AddWithValue("$limit", limit);
         using var r = cmd.ExecuteReader();
         var rows = new List<LedgerRow>();
-        while (r.Read())
+        while (rows.Count < limit && r.Read())
         {
-            rows.Add(new LedgerRow(r.GetInt64(0), new LedgerEntry(
-                (LedgerKind)r.GetInt32(1), Id(r.GetString(2)), r.GetString(3), Id(r.GetString(4)), Id(r.GetString(5)), r.GetInt64(6), r.GetInt64(7), Time(r.GetInt64(8)))));
+            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), r.GetFieldValue<byte[]>(2), after, limit, rows);
         }
 
         return rows;
@@ -288,13 +287,13 @@ public sealed class SqliteStore : ICapacityStore
             }
         }
 
-        using var sumCmd = new SqliteCommand("SELECT capacity_id, SUM(reserved_delta), SUM(sold_delta) FROM ledger GROUP BY capacity_id", c, tx);
+        using var sumCmd = new SqliteCommand("SELECT entries FROM ledger_chunks", c, tx);
         var sums = new Dictionary<Guid, (long, long)>();
         using (var r = sumCmd.ExecuteReader())
         {
             while (r.Read())
             {
-                sums[Id(r.GetString(0))] = (r.GetInt64(1), r.GetInt64(2));
+                LedgerChunks.Sum(r.GetFieldValue<byte[]>(0), sums);
             }
         }
 

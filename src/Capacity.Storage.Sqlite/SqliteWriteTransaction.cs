@@ -15,6 +15,12 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
     private readonly StatementCache _statements = new(connection);
     private SqliteTransaction? _tx;
 
+    // The two statements run once per hold, bound directly (see RawStatement); the rest go through
+    // Microsoft.Data.Sqlite, where a few rows per batch make its overhead irrelevant.
+    private RawStatement? _insertReservation;
+    private RawStatement? _updateReservation;
+    private readonly JsonRowBuffer _items = new();
+
     public void Begin()
     {
         if (_tx is not null)
@@ -160,29 +166,47 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
                 Money(p.ServiceFee), Money(p.FacilityFee), Money(p.TaxRate), p.Currency, Time(p.UpdatedAt));
         }
 
+        var insertReservation = _insertReservation ??= new RawStatement(
+            connection,
+            "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
         foreach (var r in ws.NewReservations)
         {
-            Run(
-                Command(
-                    "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
-                Id(r.Id), Id(r.TenantId), (int)r.Status, Items(r.Items), Time(r.CreatedAt), Time(r.ExpiresAt),
-                r.ConfirmedAt is { } ca ? Time(ca) : null, r.EndedAt is { } ea ? Time(ea) : null);
+            Items(r.Items, _items.Start());
+            insertReservation.Bind(1, r.Id);
+            insertReservation.Bind(2, r.TenantId);
+            insertReservation.Bind(3, (long)r.Status);
+            insertReservation.BindText(4, _items.Written());
+            insertReservation.Bind(5, Time(r.CreatedAt));
+            insertReservation.Bind(6, Time(r.ExpiresAt));
+            insertReservation.Bind(7, r.ConfirmedAt is { } ca ? Time(ca) : null);
+            insertReservation.Bind(8, r.EndedAt is { } ea ? Time(ea) : null);
+            insertReservation.Run();
         }
 
+        var updateReservation = _updateReservation ??= new RawStatement(
+            connection, "UPDATE reservations SET status = ?2, expires_at = ?3, confirmed_at = ?4, ended_at = ?5 WHERE id = ?1");
         foreach (var r in ws.ChangedReservations)
         {
-            Run(
-                Command("UPDATE reservations SET status = $2, expires_at = $3, confirmed_at = $4, ended_at = $5 WHERE id = $1", "$1", "$2", "$3", "$4", "$5"),
-                Id(r.Id), (int)r.Status, Time(r.ExpiresAt), r.ConfirmedAt is { } ca ? Time(ca) : null, r.EndedAt is { } ea ? Time(ea) : null);
+            updateReservation.Bind(1, r.Id);
+            updateReservation.Bind(2, (long)r.Status);
+            updateReservation.Bind(3, Time(r.ExpiresAt));
+            updateReservation.Bind(4, r.ConfirmedAt is { } ca ? Time(ca) : null);
+            updateReservation.Bind(5, r.EndedAt is { } ea ? Time(ea) : null);
+            updateReservation.Run();
         }
 
-        var ledger = Command(
-            "INSERT INTO ledger (tenant_id, event_id, capacity_id, reservation_id, kind, reserved_delta, sold_delta, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8");
-        foreach (var e in ws.Ledger)
+        var chunks = LedgerChunks.Encode(ws.Ledger);
+        if (chunks.Count > 0)
         {
-            Run(ledger, Id(e.TenantId), e.EventId, Id(e.CapacityId), Id(e.ReservationId), (int)e.Kind, e.ReservedDelta, e.SoldDelta, Time(e.At));
+            // Numbered on from the last chunk: last_seq is the rowid, so MAX is one B-tree descent.
+            var last = (long)Command("SELECT COALESCE(MAX(last_seq), 0) FROM ledger_chunks").ExecuteScalar()!;
+            var insert = Command(
+                "INSERT INTO ledger_chunks (last_seq, tenant_id, event_id, count, entries) VALUES ($1, $2, $3, $4, $5)", "$1", "$2", "$3", "$4", "$5");
+            foreach (var chunk in chunks)
+            {
+                last += chunk.Count;
+                Run(insert, last, Id(chunk.TenantId), chunk.EventId, chunk.Count, chunk.Entries);
+            }
         }
 
         foreach (var rec in records)
@@ -211,7 +235,13 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
         return ValueTask.CompletedTask;
     }
 
-    public void DisposeCommands() => _statements.Dispose();
+    public void DisposeCommands()
+    {
+        _statements.Dispose();
+        _insertReservation?.Dispose();
+        _updateReservation?.Dispose();
+        _items.Dispose();
+    }
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
 

@@ -38,13 +38,25 @@ public sealed class EngineHarness : IAsyncDisposable
     public CommandEngine Engine { get; }
     public ManualTime Clock { get; }
 
-    public static async Task<EngineHarness> OpenAsync(StoreKind kind, EngineOptions? options = null)
+    public static async Task<EngineHarness> OpenAsync(StoreKind kind, EngineOptions? options = null) =>
+        await OpenAtAsync(kind, await NewLocationAsync(kind), options, new ManualTime(DateTimeOffset.UtcNow));
+
+    /// <summary>A place for a fresh store that nothing has opened yet: a SQLite file path or a PostgreSQL schema.</summary>
+    public static async Task<string> NewLocationAsync(StoreKind kind)
     {
-        var location = kind == StoreKind.Sqlite
-            ? Path.Combine(Path.GetTempPath(), "capacity-engine-tests", Guid.NewGuid().ToString("N"), "capacity.db")
-            : await (await PostgresServer.SharedAsync()).NewSchemaAsync();
-        return await OpenAtAsync(kind, location, options, new ManualTime(DateTimeOffset.UtcNow));
+        if (kind == StoreKind.Postgres)
+        {
+            return await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        }
+
+        var path = Path.Combine(Path.GetTempPath(), "capacity-engine-tests", Guid.NewGuid().ToString("N"), "capacity.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return path;
     }
+
+    /// <summary>Opens (and migrates) a store that something else created at <paramref name="location"/>.</summary>
+    public static Task<EngineHarness> OpenExistingAsync(StoreKind kind, string location) =>
+        OpenAtAsync(kind, location, null, new ManualTime(DateTimeOffset.UtcNow));
 
     public static ICapacityStore CreateStore(StoreKind kind, string location) =>
         kind == StoreKind.Sqlite ? new SqliteStore(location) : new PostgresStore(location);

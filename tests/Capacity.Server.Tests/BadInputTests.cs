@@ -16,7 +16,7 @@ namespace Capacity.Server.Tests;
 public static class StateSnapshot
 {
     private static readonly (string Table, string Key)[] Tables =
-        [("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("ledger", "seq")];
+        [("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("ledger_chunks", "last_seq")];
 
     public static async Task<string> OfEventAsync(HttpClient client, string eventId, IEnumerable<string> capacities, IEnumerable<string> reservations, IEnumerable<string> prices)
     {

@@ -1,0 +1,212 @@
+using System.Buffers;
+using System.Text.Json;
+using Capacity.Core;
+
+namespace Capacity.Engine;
+
+/// <summary>
+/// The ledger as it is stored: one row ("chunk") per event per batch, holding that batch's entries
+/// for the event in order, rather than one row per entry. An on-sale batch of 500 holds on a pool
+/// with a child writes one row instead of a thousand; per-row B-tree and index work was most of
+/// the cost of a durable hold (docs/performance.md).
+/// <para>
+/// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c>, so every entry
+/// keeps its own sequence number and paging by <c>after</c> works as it did with one row per entry.
+/// The payload is JSON so that a migration can build it in SQL from older rows:
+/// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at], ...]}</c>.
+/// </para>
+/// </summary>
+public static class LedgerChunks
+{
+    /// <summary>Most entries in one chunk; a bigger group is split. Far above what one batch writes to one event.</summary>
+    public const int MaxEntries = 65_536;
+
+    public readonly record struct Chunk(Guid TenantId, string EventId, int Count, byte[] Entries);
+
+    /// <summary>Groups a batch's entries by event, keeping their order within each event.</summary>
+    public static List<Chunk> Encode(IReadOnlyList<LedgerEntry> entries)
+    {
+        var chunks = new List<Chunk>();
+        if (entries.Count == 0)
+        {
+            return chunks;
+        }
+
+        // Almost every batch touches one event, so a linear scan over the groups beats a dictionary.
+        var groups = new List<(Guid Tenant, string Event, List<int> Indexes)>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            var g = groups.FindIndex(x => x.Tenant == e.TenantId && x.Event == e.EventId);
+            if (g < 0)
+            {
+                groups.Add((e.TenantId, e.EventId, [i]));
+            }
+            else
+            {
+                groups[g].Indexes.Add(i);
+            }
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var capacities = new List<Guid>();
+        foreach (var (tenant, eventId, indexes) in groups)
+        {
+            for (var start = 0; start < indexes.Count; start += MaxEntries)
+            {
+                var count = Math.Min(MaxEntries, indexes.Count - start);
+                buffer.ResetWrittenCount();
+                capacities.Clear();
+                using (var w = new Utf8JsonWriter(buffer))
+                {
+                    w.WriteStartObject();
+                    w.WriteStartArray("e");
+                    for (var k = start; k < start + count; k++)
+                    {
+                        var e = entries[indexes[k]];
+                        var ci = capacities.IndexOf(e.CapacityId);
+                        if (ci < 0)
+                        {
+                            ci = capacities.Count;
+                            capacities.Add(e.CapacityId);
+                        }
+
+                        w.WriteStartArray();
+                        w.WriteNumberValue(ci);
+                        w.WriteStringValue(e.ReservationId);
+                        w.WriteNumberValue((int)e.Kind);
+                        w.WriteNumberValue(e.ReservedDelta);
+                        w.WriteNumberValue(e.SoldDelta);
+                        w.WriteNumberValue(e.At.ToUnixTimeMilliseconds());
+                        w.WriteEndArray();
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteStartArray("c");
+                    foreach (var id in capacities)
+                    {
+                        w.WriteStringValue(id);
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+
+                chunks.Add(new Chunk(tenant, eventId, count, buffer.WrittenSpan.ToArray()));
+            }
+        }
+
+        return chunks;
+    }
+
+    /// <summary>
+    /// Appends the chunk's entries with a sequence above <paramref name="after"/> to <paramref name="into"/>,
+    /// until it holds <paramref name="limit"/> rows.
+    /// </summary>
+    public static void Decode(Guid tenantId, string eventId, long lastSeq, int count, ReadOnlySpan<byte> json, long after, int limit, List<LedgerRow> into)
+    {
+        var first = lastSeq - count + 1;
+        var i = 0;
+        Read(json, (capacityId, reservationId, kind, reserved, sold, at) =>
+        {
+            var seq = first + i++;
+            if (seq > after && into.Count < limit)
+            {
+                into.Add(new LedgerRow(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at)));
+            }
+        });
+        if (i != count)
+        {
+            throw new InvalidDataException($"Ledger chunk {lastSeq} holds {i} entries, not {count}.");
+        }
+    }
+
+    /// <summary>Adds each entry's deltas to its capacity's sums (for the audit).</summary>
+    public static void Sum(ReadOnlySpan<byte> json, Dictionary<Guid, (long Reserved, long Sold)> sums) =>
+        Read(json, (capacityId, _, _, reserved, sold, _) =>
+        {
+            var (r, s) = sums.GetValueOrDefault(capacityId);
+            sums[capacityId] = (r + reserved, s + sold);
+        });
+
+    private delegate void EntryVisitor(Guid capacityId, Guid reservationId, LedgerKind kind, long reserved, long sold, DateTimeOffset at);
+
+    private static void Read(ReadOnlySpan<byte> json, EntryVisitor visit)
+    {
+        try
+        {
+            ReadEntries(json, visit);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or ArgumentOutOfRangeException or InvalidOperationException)
+        {
+            throw new InvalidDataException("A ledger chunk is not valid.", ex);
+        }
+    }
+
+    private static void ReadEntries(ReadOnlySpan<byte> json, EntryVisitor visit)
+    {
+        // Two passes: the capacity table follows the entries, and entries refer to it by index.
+        var capacities = new List<Guid>();
+        var r = new Utf8JsonReader(json);
+        Expect(ref r, JsonTokenType.StartObject);
+        while (Next(ref r) == JsonTokenType.PropertyName)
+        {
+            var isCapacities = r.ValueTextEquals("c"u8);
+            if (isCapacities)
+            {
+                Expect(ref r, JsonTokenType.StartArray);
+                while (Next(ref r) == JsonTokenType.String)
+                {
+                    capacities.Add(r.GetGuid());
+                }
+            }
+            else
+            {
+                Next(ref r);
+                r.Skip();
+            }
+        }
+
+        r = new Utf8JsonReader(json);
+        Expect(ref r, JsonTokenType.StartObject);
+        while (Next(ref r) == JsonTokenType.PropertyName)
+        {
+            if (!r.ValueTextEquals("e"u8))
+            {
+                Next(ref r);
+                r.Skip();
+                continue;
+            }
+
+            Expect(ref r, JsonTokenType.StartArray);
+            while (Next(ref r) == JsonTokenType.StartArray)
+            {
+                Expect(ref r, JsonTokenType.Number);
+                var capacity = capacities[r.GetInt32()];
+                Expect(ref r, JsonTokenType.String);
+                var reservation = r.GetGuid();
+                Expect(ref r, JsonTokenType.Number);
+                var kind = (LedgerKind)r.GetInt32();
+                Expect(ref r, JsonTokenType.Number);
+                var reserved = r.GetInt64();
+                Expect(ref r, JsonTokenType.Number);
+                var sold = r.GetInt64();
+                Expect(ref r, JsonTokenType.Number);
+                var at = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64());
+                Expect(ref r, JsonTokenType.EndArray);
+                visit(capacity, reservation, kind, reserved, sold, at);
+            }
+        }
+    }
+
+    private static JsonTokenType Next(ref Utf8JsonReader r) =>
+        r.Read() ? r.TokenType : throw new InvalidDataException("A ledger chunk ends early.");
+
+    private static void Expect(ref Utf8JsonReader r, JsonTokenType type)
+    {
+        if (Next(ref r) != type)
+        {
+            throw new InvalidDataException($"A ledger chunk has {r.TokenType} where {type} belongs.");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace Capacity.Storage.Sqlite;
+
+/// <summary>
+/// A statement prepared once on a connection and bound straight through SQLite's C API. Used only
+/// for the rows written once per hold: there Microsoft.Data.Sqlite's per-execution work (a data
+/// reader per statement, boxed parameter values, type inference) cost about as much as SQLite's
+/// own insert (a reservation row: 5.7 µs through SqliteCommand, 3.0 µs bound directly). It runs
+/// inside whatever transaction the connection has open.
+/// </summary>
+internal sealed class RawStatement : IDisposable
+{
+    private readonly sqlite3 _db;
+    private readonly sqlite3_stmt _stmt;
+
+    public RawStatement(SqliteConnection connection, string sql)
+    {
+        _db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
+        Check(raw.sqlite3_prepare_v2(_db, sql, out _stmt));
+    }
+
+    public void Bind(int index, long value) => Check(raw.sqlite3_bind_int64(_stmt, index, value));
+
+    public void Bind(int index, long? value) => Check(value is { } v ? raw.sqlite3_bind_int64(_stmt, index, v) : raw.sqlite3_bind_null(_stmt, index));
+
+    /// <summary>A GUID as the lower-case "D" text every table keys on, formatted without allocating.</summary>
+    public void Bind(int index, Guid value)
+    {
+        Span<byte> text = stackalloc byte[36];
+        value.TryFormat(text, out _, "D");
+        Check(raw.sqlite3_bind_text(_stmt, index, text));
+    }
+
+    /// <summary>UTF-8 text; SQLite copies it before returning.</summary>
+    public void BindText(int index, ReadOnlySpan<byte> utf8) => Check(raw.sqlite3_bind_text(_stmt, index, utf8));
+
+    /// <summary>Runs the statement, which must return no rows, and resets it for the next use.</summary>
+    public void Run()
+    {
+        var rc = raw.sqlite3_step(_stmt);
+        raw.sqlite3_reset(_stmt);
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+            throw new InvalidOperationException($"SQLite returned {rc} for a statement without rows.");
+        }
+    }
+
+    public void Dispose() => _stmt.Dispose();
+
+    private void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+    }
+}
+
+/// <summary>A reusable JSON writer for a column built per row (a reservation's items), so writing a row allocates no text.</summary>
+internal sealed class JsonRowBuffer : IDisposable
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(512);
+    private readonly Utf8JsonWriter _writer;
+
+    public JsonRowBuffer() => _writer = new Utf8JsonWriter(_buffer);
+
+    /// <summary>Empties the buffer and returns the writer for the next value.</summary>
+    public Utf8JsonWriter Start()
+    {
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        return _writer;
+    }
+
+    /// <summary>What was written since <see cref="Start"/>.</summary>
+    public ReadOnlySpan<byte> Written()
+    {
+        _writer.Flush();
+        return _buffer.WrittenSpan;
+    }
+
+    public void Dispose() => _writer.Dispose();
+}

@@ -1,0 +1,176 @@
+using Capacity.Core;
+using Capacity.Storage.Postgres;
+using Capacity.Storage.Sqlite;
+using Capacity.Testing;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Capacity.Engine.Tests;
+
+public sealed class LedgerTests_on_sqlite() : LedgerTests(StoreKind.Sqlite);
+
+public sealed class LedgerTests_on_postgres() : LedgerTests(StoreKind.Postgres);
+
+/// <summary>The chunk format on its own.</summary>
+public sealed class LedgerChunkTests
+{
+    private static readonly Guid Tenant = EngineHarness.TenantA;
+
+    [Fact]
+    public void A_chunk_keeps_each_events_entries_in_order_and_a_huge_group_is_split()
+    {
+        var capacity = Guid.CreateVersion7();
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
+        var entries = new List<LedgerEntry>();
+        for (var i = 0; i < LedgerChunks.MaxEntries + 10; i++)
+        {
+            // Interleaved with a second event, whose three entries must come out as a chunk of their own.
+            if (i % 30_000 == 0)
+            {
+                entries.Add(new LedgerEntry(LedgerKind.Release, Tenant, "other", capacity, Guid.CreateVersion7(), -i, 0, at));
+            }
+
+            entries.Add(new LedgerEntry(LedgerKind.Hold, Tenant, "e1", capacity, Guid.CreateVersion7(), i, -i, at));
+        }
+
+        var chunks = LedgerChunks.Encode(entries);
+
+        Assert.Equal([("other", 3), ("e1", LedgerChunks.MaxEntries), ("e1", 10)], chunks.Select(c => (c.EventId, c.Count)));
+        var decoded = new List<LedgerRow>();
+        var last = 0L;
+        foreach (var chunk in chunks.Where(c => c.EventId == "e1"))
+        {
+            last += chunk.Count;
+            LedgerChunks.Decode(Tenant, "e1", last, chunk.Count, chunk.Entries, after: 0, limit: int.MaxValue, decoded);
+        }
+
+        Assert.Equal(entries.Where(e => e.EventId == "e1"), decoded.Select(r => r.Entry));
+        Assert.Equal(Enumerable.Range(1, decoded.Count).Select(i => (long)i), decoded.Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public void A_chunk_that_does_not_hold_as_many_entries_as_its_row_says_is_refused()
+    {
+        var entry = new LedgerEntry(LedgerKind.Hold, Tenant, "e1", Guid.CreateVersion7(), Guid.CreateVersion7(), 1, 0, DateTimeOffset.UnixEpoch);
+        var chunk = LedgerChunks.Encode([entry, entry]).Single();
+
+        Assert.Throws<InvalidDataException>(() => LedgerChunks.Decode(Tenant, "e1", 10, 3, chunk.Entries, 0, 100, []));
+        Assert.Throws<InvalidDataException>(() => LedgerChunks.Decode(Tenant, "e1", 10, 2, chunk.Entries.AsSpan(0, chunk.Entries.Length - 2), 0, 100, []));
+    }
+}
+
+/// <summary>The ledger is stored one chunk per event per batch; readers must still see one entry per sequence number.</summary>
+public abstract class LedgerTests(StoreKind kind)
+{
+    private static readonly Guid Tenant = EngineHarness.TenantA;
+
+    [Fact]
+    public async Task Pages_that_start_and_end_inside_a_batch_return_every_entry_once_in_order()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10_000);
+        var child = await h.CreateAsync("Child", 500, pool);
+
+        // Concurrent holds land in a few large batches, so each chunk holds many entries.
+        var holds = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => h.HoldAsync(i % 2 == 0 ? pool : child, 1 + (i % 3))));
+        Assert.All(holds, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        var all = await h.Store.GetLedgerAsync(Tenant, "e1", 0, int.MaxValue, CancellationToken.None);
+        var paged = new List<LedgerRow>();
+        var after = 0L;
+        while (true)
+        {
+            var page = await h.Store.GetLedgerAsync(Tenant, "e1", after, 7, CancellationToken.None);
+            Assert.True(page.Count <= 7);
+            paged.AddRange(page);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            after = page[^1].Sequence;
+        }
+
+        // A hold on the child charges the pool too: 150 entries for pool holds, 2 × 150 for child holds.
+        Assert.Equal(450, all.Count);
+        Assert.Equal(all, paged);
+        Assert.True(all.Zip(all.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence), "sequence numbers must increase");
+        Assert.Equal(all.Count, all.Select(r => r.Sequence).Distinct().Count());
+        var poolNode = await h.NodeAsync(pool);
+        Assert.Equal(poolNode.Reserved, all.Where(r => r.Entry.CapacityId == pool).Sum(r => r.Entry.ReservedDelta));
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Entries_written_one_row_each_before_migration_3_keep_their_sequence_numbers_and_new_ones_follow()
+    {
+        var location = await EngineHarness.NewLocationAsync(kind);
+        var capacity = Guid.CreateVersion7();
+        var reservation = Guid.CreateVersion7();
+        await SeedVersion2Async(location, capacity, reservation);
+
+        await using var h = await EngineHarness.OpenExistingAsync(kind, location);
+
+        var legacy = await h.Store.GetLedgerAsync(Tenant, "e1", 0, 100, CancellationToken.None);
+        Assert.Equal([1L, 2L, 7L], legacy.Select(r => r.Sequence));
+        Assert.Equal(new LedgerEntry(LedgerKind.Hold, Tenant, "e1", capacity, reservation, 3, 0, At), legacy[0].Entry);
+        Assert.Equal(new LedgerEntry(LedgerKind.Confirm, Tenant, "e1", capacity, reservation, -3, 3, At), legacy[1].Entry);
+        Assert.Equal(LedgerKind.Release, legacy[2].Entry.Kind);
+        Assert.Equal([9L], (await h.Store.GetLedgerAsync(Tenant, "e2", 0, 100, CancellationToken.None)).Select(r => r.Sequence));
+
+        var pool = await h.CreateAsync("Pool", 10);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 2)).Outcome?.Code);
+        var after = await h.Store.GetLedgerAsync(Tenant, "e1", 2, 100, CancellationToken.None);
+        Assert.Equal(2, after.Count);
+        Assert.Equal(7, after[0].Sequence);
+        Assert.True(after[1].Sequence > 9, $"a new entry must be numbered after every old one, got {after[1].Sequence}");
+        Assert.Equal((pool, 2L), (after[1].Entry.CapacityId, after[1].Entry.ReservedDelta));
+    }
+
+    private static readonly DateTimeOffset At = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+
+    /// <summary>A store as versions 1 and 2 of the schema left it, with ledger rows of the old shape.</summary>
+    private async Task SeedVersion2Async(string location, Guid capacity, Guid reservation)
+    {
+        var assembly = kind == StoreKind.Sqlite ? typeof(SqliteStore).Assembly : typeof(PostgresStore).Assembly;
+        var scripts = MigrationScripts.Load(assembly).Where(m => m.Version <= 2).ToList();
+        var rows = new (long Seq, string Event, int Kind, long Reserved, long Sold)[]
+        {
+            (1, "e1", (int)LedgerKind.Hold, 3, 0),
+            (2, "e1", (int)LedgerKind.Confirm, -3, 3),
+            (7, "e1", (int)LedgerKind.Release, 0, -3),
+            (9, "e2", (int)LedgerKind.Hold, 1, 0),
+        };
+        var statements = new List<string>
+        {
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        };
+        statements.AddRange(scripts.Select(m => m.Sql));
+        statements.AddRange(scripts.Select(m => $"INSERT INTO schema_migrations VALUES ({m.Version}, '{m.Name}', 0)"));
+        var overriding = kind == StoreKind.Postgres ? "OVERRIDING SYSTEM VALUE" : "";
+        statements.AddRange(rows.Select(r =>
+            $"INSERT INTO ledger (seq, tenant_id, event_id, capacity_id, reservation_id, kind, reserved_delta, sold_delta, at) {overriding} "
+            + $"VALUES ({r.Seq}, '{Tenant}', '{r.Event}', '{capacity}', '{reservation}', {r.Kind}, {r.Reserved}, {r.Sold}, {At.ToUnixTimeMilliseconds()})"));
+
+        if (kind == StoreKind.Sqlite)
+        {
+            await using var c = new SqliteConnection($"Data Source={location};Pooling=false");
+            await c.OpenAsync();
+            foreach (var sql in statements)
+            {
+                await using var cmd = new SqliteCommand(sql, c);
+                await cmd.ExecuteNonQueryAsync();
+            }
+        }
+        else
+        {
+            await using var c = new NpgsqlConnection(location);
+            await c.OpenAsync();
+            foreach (var sql in statements)
+            {
+                await using var cmd = new NpgsqlCommand(sql, c);
+                await cmd.ExecuteNonQueryAsync();
+            }
+        }
+    }
+}
