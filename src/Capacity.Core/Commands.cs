@@ -87,9 +87,9 @@ public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Ite
 {
     public override void CollectKeys(LoadKeys keys)
     {
-        // The id is loaded too, so that a reused id is refused by the core, not by a key conflict
+        // The id is looked up too, so that a reused id is refused by the core, not by a key conflict
         // that would fail the whole batch.
-        keys.Reservations.Add(ReservationId);
+        keys.NewReservations.Add(ReservationId);
         foreach (var item in Items)
         {
             keys.Capacities.Add(item.CapacityId);
@@ -141,6 +141,13 @@ public sealed class LoadKeys
 {
     public HashSet<Guid> Capacities { get; } = [];
     public HashSet<Guid> Reservations { get; } = [];
+
+    /// <summary>
+    /// Ids that commands are about to create. The store only has to load any that already exist, so
+    /// the core can refuse the reuse; they need no lock (a missing row cannot be locked), which lets a
+    /// shared store look them up in the same round trip as the capacities.
+    /// </summary>
+    public HashSet<Guid> NewReservations { get; } = [];
     public HashSet<Guid> Prices { get; } = [];
     public HashSet<Guid> Tenants { get; } = [];
 
@@ -154,6 +161,7 @@ public sealed class LoadKeys
     {
         Capacities.Clear();
         Reservations.Clear();
+        NewReservations.Clear();
         Prices.Clear();
         Tenants.Clear();
         ExpiryCandidates.Clear();

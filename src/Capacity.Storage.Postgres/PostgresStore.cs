@@ -40,6 +40,14 @@ public sealed class PostgresStore : ICapacityStore
             builder.CommandTimeout = 10;
         }
 
+        // A batch waiting longer than this for a lock means something is wrong (a stuck node):
+        // failing it with a 503 beats holding every caller hostage. Set for the session, not per
+        // transaction, so that a batch costs no extra round trip for it; reads take no locks.
+        if (builder.Options is not { } options || !options.Contains("lock_timeout", StringComparison.Ordinal))
+        {
+            builder.Options = $"{builder.Options} -c lock_timeout=5s".Trim();
+        }
+
         _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
     }
 
@@ -307,6 +315,11 @@ public sealed class PostgresStore : ICapacityStore
     internal static async Task<List<CapacityNode>> ReadCapacitiesAsync(NpgsqlCommand cmd, CancellationToken ct)
     {
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await ReadCapacitiesAsync(r, ct).ConfigureAwait(false);
+    }
+
+    internal static async Task<List<CapacityNode>> ReadCapacitiesAsync(NpgsqlDataReader r, CancellationToken ct)
+    {
         var nodes = new List<CapacityNode>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {

@@ -29,12 +29,9 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         var connection = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         try
         {
+            // Npgsql sends BEGIN with the batch's first statement, so it costs no round trip of its
+            // own; lock_timeout is a session setting of every connection (PostgresStore).
             var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-
-            // A wait longer than this means something is wrong (a stuck node); failing the batch
-            // with a 503 beats holding every caller hostage.
-            await using var timeout = new NpgsqlCommand("SET LOCAL lock_timeout = '5s'", connection, tx);
-            await timeout.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return new PostgresWriteTransaction(connection, tx);
         }
         catch
@@ -63,30 +60,36 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 candidates, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         }
 
-        if (capacityIds.Count > 0)
+        if (capacityIds.Count + keys.NewReservations.Count > 0)
         {
-            // Parents never change, so the closure can be found without locks, then locked in order.
-            var closure = new List<Guid>();
-            await using (var cmd = Command(
-                "WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY(@ids) "
-                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT id FROM c"))
+            await using var batch = new NpgsqlBatch(_connection, _tx);
+
+            // Ids about to be created need no lock, only a look: a row found here is a reuse the core refuses.
+            var newIds = keys.NewReservations.Where(id => !loaded.Contains(id)).ToArray();
+            var existing = new NpgsqlBatchCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY($1)");
+            existing.Parameters.Add(new() { Value = newIds });
+            batch.BatchCommands.Add(existing);
+
+            // Parents never change, so the closure can be found without locks and locked in order,
+            // in the same round trip.
+            var closure = new NpgsqlBatchCommand(
+                $"SELECT {CapacityColumns} FROM capacities WHERE id IN ("
+                + "WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY($1) "
+                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT id FROM c) "
+                + "ORDER BY id FOR UPDATE");
+            closure.Parameters.Add(new() { Value = capacityIds.ToArray() });
+            batch.BatchCommands.Add(closure);
+
+            await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                cmd.Parameters.AddWithValue("ids", capacityIds.ToArray());
-                await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await r.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    closure.Add(r.GetGuid(0));
-                }
+                ws.Load(ReadReservation(r));
             }
 
-            if (closure.Count > 0)
+            await r.NextResultAsync(ct).ConfigureAwait(false);
+            foreach (var node in await ReadCapacitiesAsync(r, ct).ConfigureAwait(false))
             {
-                await using var cmd = Command($"SELECT {CapacityColumns} FROM capacities WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
-                cmd.Parameters.AddWithValue("ids", closure.ToArray());
-                foreach (var node in await ReadCapacitiesAsync(cmd, ct).ConfigureAwait(false))
-                {
-                    ws.Load(node);
-                }
+                ws.Load(node);
             }
         }
 

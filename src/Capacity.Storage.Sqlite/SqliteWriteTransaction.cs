@@ -37,10 +37,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
         var capacityIds = new HashSet<Guid>(keys.Capacities);
 
         // One writer holds the lock, so expiry candidates need no different treatment here.
-        if (keys.Reservations.Count + keys.ExpiryCandidates.Count > 0)
+        if (keys.Reservations.Count + keys.NewReservations.Count + keys.ExpiryCandidates.Count > 0)
         {
             var cmd = Command(SqliteStore.SelectReservations, "$ids");
-            cmd.Parameters[0].Value = IdArray(keys.Reservations.Concat(keys.ExpiryCandidates));
+            cmd.Parameters[0].Value = IdArray(keys.Reservations.Concat(keys.NewReservations).Concat(keys.ExpiryCandidates));
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
