@@ -10,6 +10,12 @@ namespace Capacity.Storage.Sqlite;
 /// The embedded default. One connection, owned by the engine's single writer, does every write:
 /// SQLite allows one writer at a time anyway, and keeping it open keeps its prepared statements.
 /// Reads use pooled connections; in WAL mode they never block the writer or each other.
+/// <para>
+/// One store per database file, in one process: it holds a lock file (<c>capacity.db.lock</c>) for as
+/// long as it is open, because it keeps the committed capacity rows in memory
+/// (<see cref="CommittedCapacities"/>) and would serve stale ones if another process wrote the file.
+/// Several nodes share PostgreSQL instead.
+/// </para>
 /// </summary>
 public sealed class SqliteStore : ICapacityStore
 {
@@ -24,6 +30,8 @@ public sealed class SqliteStore : ICapacityStore
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteWriteTransaction _tx;
+    private readonly CommittedCapacities _capacities = new();
+    private readonly FileStream _lock;
 
     // Open read connections with their statements prepared, rented by the hot reads.
     private readonly ConcurrentBag<StatementCache> _readers = new();
@@ -33,6 +41,7 @@ public sealed class SqliteStore : ICapacityStore
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        _lock = TakeLock(full);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = full,
@@ -47,7 +56,23 @@ public sealed class SqliteStore : ICapacityStore
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
         // Group commit is what makes that affordable.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
-        _tx = new SqliteWriteTransaction(_writer);
+        _tx = new SqliteWriteTransaction(_writer, _capacities);
+    }
+
+    private static FileStream TakeLock(string database)
+    {
+        try
+        {
+            // FileShare.None is an exclusive flock on Unix: the kernel drops it when the process dies,
+            // so a crashed server never leaves the file locked.
+            return new FileStream(database + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException(
+                $"{database} is already open in another Capacity server (or another store in this process). "
+                + "A SQLite database serves one node; run several nodes on PostgreSQL.", ex);
+        }
     }
 
     public string FilePath { get; }
@@ -98,17 +123,27 @@ public sealed class SqliteStore : ICapacityStore
         return Task.FromResult<IWriteTransaction>(_tx);
     }
 
-    public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => Read(reader =>
+    public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
-        // "+tenant_id" keeps SQLite on the primary key: on the plain column it picks the tenant's
-        // index and scans every capacity of the tenant for each read.
-        var cmd = reader.Get($"SELECT {CapacityColumns} FROM capacities WHERE +tenant_id = $t AND id IN (SELECT value FROM json_each($ids))", null, "$t", "$ids");
-        cmd.Parameters[0].Value = Id(tenantId);
-        cmd.Parameters[1].Value = IdArray(ids);
-        var nodes = ReadCapacities(cmd);
-        LoadAncestors(reader.Get(SelectCapacities, null, "$ids"), nodes);
-        return (IReadOnlyList<CapacityNode>)nodes;
-    });
+        if (_capacities.TryGetClosure(tenantId, ids, out var cached))
+        {
+            return Task.FromResult<IReadOnlyList<CapacityNode>>(cached);
+        }
+
+        var generation = _capacities.Generation;
+        return Read(reader =>
+        {
+            // "+tenant_id" keeps SQLite on the primary key: on the plain column it picks the tenant's
+            // index and scans every capacity of the tenant for each read.
+            var cmd = reader.Get($"SELECT {CapacityColumns} FROM capacities WHERE +tenant_id = $t AND id IN (SELECT value FROM json_each($ids))", null, "$t", "$ids");
+            cmd.Parameters[0].Value = Id(tenantId);
+            cmd.Parameters[1].Value = IdArray(ids);
+            var nodes = ReadCapacities(cmd);
+            LoadAncestors(reader.Get(SelectCapacities, null, "$ids"), nodes);
+            _capacities.Offer(nodes, generation);
+            return (IReadOnlyList<CapacityNode>)nodes;
+        });
+    }
 
     public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => Read(reader =>
     {
@@ -313,6 +348,7 @@ public sealed class SqliteStore : ICapacityStore
         _tx.DisposeCommands();
         _writer.Dispose();
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        _lock.Dispose();
         return ValueTask.CompletedTask;
     }
 

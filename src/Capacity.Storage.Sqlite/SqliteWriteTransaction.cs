@@ -10,8 +10,11 @@ namespace Capacity.Storage.Sqlite;
 /// store and is reused batch after batch, with its statements prepared once: the engine runs one
 /// batch at a time, so there is never more than one in use.
 /// </summary>
-internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWriteTransaction
+internal sealed class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed) : IWriteTransaction
 {
+    // What this batch changed, published to the in-memory rows once (and only if) it commits.
+    private readonly List<CapacityNode> _changed = [];
+
     private readonly StatementCache _statements = new(connection);
     private SqliteTransaction? _tx;
 
@@ -29,6 +32,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
         }
 
         // BEGIN IMMEDIATE: take the write lock up front, so nothing read here can change before commit.
+        _changed.Clear();
         _tx = connection.BeginTransaction(deferred: false);
     }
 
@@ -64,12 +68,23 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
             }
         }
 
-        if (capacityIds.Count > 0)
+        // This connection is the file's only writer, so the rows it last committed are the rows in the
+        // file: no need to read them again. Copies, since the core changes them in place.
+        if (capacityIds.Count > 0 && committed.TryGetClosure(null, capacityIds, out var known))
         {
+            foreach (var node in known)
+            {
+                ws.Load(node);
+            }
+        }
+        else if (capacityIds.Count > 0)
+        {
+            var generation = committed.Generation;
             var cmd = Command(SqliteStore.SelectCapacities, "$ids");
             cmd.Parameters[0].Value = IdArray(capacityIds);
             var nodes = SqliteStore.ReadCapacities(cmd);
             SqliteStore.LoadAncestors(cmd, nodes);
+            committed.Offer(nodes, generation);
             foreach (var node in nodes)
             {
                 ws.Load(node);
@@ -115,6 +130,9 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
 
     public Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
     {
+        _changed.AddRange(ws.NewCapacities);
+        _changed.AddRange(ws.ChangedCapacities);
+
         foreach (var t in ws.NewTenants)
         {
             Run(Command("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), Id(t.Id), t.Name, Time(t.CreatedAt));
@@ -223,7 +241,19 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection) : IWri
 
     public Task CommitAsync(CancellationToken ct)
     {
-        _tx!.Commit();
+        try
+        {
+            _tx!.Commit();
+        }
+        catch
+        {
+            // A failed COMMIT may or may not have reached the file; the rows in memory can no longer be trusted.
+            committed.Invalidate();
+            throw;
+        }
+
+        committed.Publish(_changed);
+        _changed.Clear();
         return Task.CompletedTask;
     }
 

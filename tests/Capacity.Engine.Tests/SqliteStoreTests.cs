@@ -1,0 +1,182 @@
+using Capacity.Core;
+using Capacity.Storage.Sqlite;
+using Capacity.Testing;
+
+namespace Capacity.Engine.Tests;
+
+/// <summary>What the SQLite store adds of its own: the committed rows it keeps in memory, and its lock on the file.</summary>
+public sealed class SqliteStoreTests
+{
+    private static readonly Guid Tenant = EngineHarness.TenantA;
+
+    [Fact]
+    public async Task Reads_racing_a_stream_of_holds_never_go_backwards_and_end_on_the_committed_counters()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 1500);
+        var capped = await h.CreateAsync("Capped", 700, pool);
+        var shared = await h.CreateAsync("Shared", null, pool);
+
+        using var done = new CancellationTokenSource();
+        var started = 0;
+        var readers = Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            var last = 0L;
+            var reads = 0;
+            while (!done.IsCancellationRequested)
+            {
+                var nodes = await h.Store.GetCapacitiesAsync(Tenant, [i % 2 == 0 ? capped : shared], CancellationToken.None);
+                var seen = nodes.Single(n => n.Id == pool).Reserved;
+                Assert.True(seen >= last, $"a read went back from {last} to {seen}");
+                Assert.True(seen <= 1500, $"a read saw the pool over its limit: {seen}");
+                last = seen;
+                if (reads++ == 0)
+                {
+                    Interlocked.Increment(ref started);
+                }
+
+                // A read served from memory completes synchronously; yield so eight readers share two cores with the writer.
+                await Task.Yield();
+            }
+
+            return reads;
+        })).ToList();
+
+        // Every reader is reading before the first hold, and the holds come in waves so reads interleave with commits.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref started) < 8)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30) && readers.All(r => !r.IsFaulted), "the readers did not start");
+            await Task.Delay(10);
+        }
+
+        var holds = new List<EngineResult>();
+        for (var wave = 0; wave < 20; wave++)
+        {
+            holds.AddRange(await Task.WhenAll(Enumerable.Range(0, 100).Select(i => h.HoldAsync(i % 2 == 0 ? capped : shared, 1))));
+        }
+
+        await done.CancelAsync();
+        Assert.All(await Task.WhenAll(readers), reads => Assert.True(reads > 0));
+
+        var held = holds.Count(r => r.Outcome?.Code == OutcomeCode.Ok);
+        Assert.Equal(1500, held);
+        var after = await h.Store.GetCapacitiesAsync(Tenant, [capped, shared], CancellationToken.None);
+        Assert.Equal(1500, after.Single(n => n.Id == pool).Reserved);
+        Assert.Equal(holds.Where((r, i) => i % 2 == 0 && r.Outcome?.Code == OutcomeCode.Ok).Count(), after.Single(n => n.Id == capped).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_failed_commit_leaves_reads_on_the_last_committed_counters()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 10);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 3)).Outcome?.Code);
+        Assert.Equal(3, (await h.NodeAsync(pool)).Reserved);
+
+        h.Store.FailNextBatchAt(FaultPoint.Commit);
+        Assert.Equal(EngineStatus.Unavailable, (await h.HoldAsync(pool, 4)).Status);
+
+        Assert.Equal(3, (await h.NodeAsync(pool)).Reserved);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 2)).Outcome?.Code);
+        Assert.Equal(5, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_second_store_on_the_same_file_is_refused_until_the_first_is_closed()
+    {
+        var path = await EngineHarness.NewLocationAsync(StoreKind.Sqlite);
+        var first = new SqliteStore(path);
+        await first.MigrateAsync(CancellationToken.None);
+
+        var refused = Assert.Throws<InvalidOperationException>(() => new SqliteStore(path));
+        Assert.Contains("already open", refused.Message, StringComparison.Ordinal);
+
+        await first.DisposeAsync();
+        await using var second = new SqliteStore(path);
+        Assert.True(await second.IsReadyAsync(CancellationToken.None));
+    }
+}
+
+/// <summary>The in-memory rows on their own, with the races that matter played out by hand.</summary>
+public sealed class CommittedCapacitiesTests
+{
+    private static readonly Guid Tenant = Guid.CreateVersion7();
+
+    private static CapacityNode Node(long reserved, Guid? id = null, Guid? tenant = null, params Guid[] parents) => new()
+    {
+        Id = id ?? Guid.CreateVersion7(),
+        TenantId = tenant ?? Tenant,
+        EventId = "e1",
+        SectionName = "S",
+        Total = 100,
+        ParentIds = parents,
+        Reserved = reserved,
+        CreatedAt = DateTimeOffset.UnixEpoch,
+        UpdatedAt = DateTimeOffset.UnixEpoch,
+    };
+
+    [Fact]
+    public void A_row_read_before_a_publish_never_replaces_the_published_row()
+    {
+        var rows = new CommittedCapacities();
+        var id = Guid.CreateVersion7();
+        var generation = rows.Generation;
+        var readBeforeCommit = Node(1, id);
+
+        rows.Publish([Node(2, id)]);
+        rows.Offer([readBeforeCommit], generation);
+
+        Assert.True(rows.TryGetClosure(Tenant, [id], out var found));
+        Assert.Equal(2, found.Single().Reserved);
+    }
+
+    [Fact]
+    public void Rows_read_before_an_invalidation_are_not_kept()
+    {
+        var rows = new CommittedCapacities();
+        var node = Node(1);
+        var generation = rows.Generation;
+
+        rows.Invalidate();
+        rows.Offer([node], generation);
+
+        Assert.False(rows.TryGetClosure(Tenant, [node.Id], out _));
+        rows.Offer([node], rows.Generation);
+        Assert.True(rows.TryGetClosure(Tenant, [node.Id], out _));
+    }
+
+    [Fact]
+    public void A_closure_with_an_ancestor_missing_is_a_miss_and_another_tenants_row_is_left_out()
+    {
+        var rows = new CommittedCapacities();
+        var pool = Node(0);
+        var child = Node(0, parents: pool.Id);
+        var foreign = Node(0, tenant: Guid.CreateVersion7());
+
+        rows.Publish([child, foreign]);
+        Assert.False(rows.TryGetClosure(Tenant, [child.Id], out _));
+
+        rows.Publish([pool]);
+        Assert.True(rows.TryGetClosure(Tenant, [child.Id, foreign.Id], out var found));
+        Assert.Equal(new[] { child.Id, pool.Id }.Order(), found.Select(n => n.Id).Order());
+        Assert.True(rows.TryGetClosure(null, [foreign.Id], out var any));
+        Assert.Equal(foreign.Id, any.Single().Id);
+    }
+
+    [Fact]
+    public void Callers_get_copies_that_cannot_change_the_rows_kept()
+    {
+        var rows = new CommittedCapacities();
+        var node = Node(5);
+        rows.Publish([node]);
+        node.Reserved = 99;
+
+        Assert.True(rows.TryGetClosure(Tenant, [node.Id], out var first));
+        first.Single().Reserved = 42;
+        Assert.True(rows.TryGetClosure(Tenant, [node.Id], out var second));
+        Assert.Equal(5, second.Single().Reserved);
+    }
+}
