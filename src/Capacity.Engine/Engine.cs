@@ -16,6 +16,12 @@ public sealed record EngineOptions
 
     /// <summary>Off applies one command per transaction: the seed's approach, kept for comparison.</summary>
     public bool Batching { get; init; } = true;
+
+    /// <summary>
+    /// Refuses a hold without queueing it when the committed rows already show it cannot fit, where
+    /// the store has them in memory (<see cref="ICapacityStore.GetCommittedCapacities"/>).
+    /// </summary>
+    public bool EarlyRefusals { get; init; } = true;
 }
 
 /// <summary>What a request carrying an Idempotency-Key asks for, besides its command.</summary>
@@ -102,6 +108,12 @@ public sealed class CommandEngine : IAsyncDisposable
             throw new ArgumentException("An idempotent submission needs a renderer for its stored response.", nameof(render));
         }
 
+        if (idempotency is null && command is PlaceHold hold && _options.EarlyRefusals && RefuseEarly(hold) is { } refusal)
+        {
+            Commands.Add(1, new("command", "hold"), new("outcome", OutcomeNames[(int)refusal.Code]));
+            return Task.FromResult(new EngineResult(EngineStatus.Decided, refusal));
+        }
+
         // The bound is a counter rather than a bounded channel so that a full queue refuses at once
         // instead of making callers wait: under an on-sale stampede a fast 503 beats a slow timeout.
         if (Interlocked.Increment(ref _queued) > _options.QueueLimit)
@@ -119,6 +131,45 @@ public sealed class CommandEngine : IAsyncDisposable
 
         return submission.Completion.Task;
     }
+
+    /// <summary>
+    /// The answer of a hold that cannot fit, decided by the core on a copy of the committed rows; null
+    /// when it might fit, or when the store cannot say without reading. A refusal changes nothing, so
+    /// deciding it against the last committed state is as if it ran in a batch of its own right now:
+    /// holds and releases still queued have not taken effect yet. That is what makes an on-sale's
+    /// thousands of "sold out" cost no queue slot, no batch and no commit. Keyed requests still
+    /// queue, because their refusal must be stored for replay.
+    /// </summary>
+    private Outcome? RefuseEarly(PlaceHold hold)
+    {
+        var ids = new Guid[hold.Items.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = hold.Items[i].CapacityId;
+        }
+
+        if (_store.GetCommittedCapacities(ids) is not { } nodes)
+        {
+            return null;
+        }
+
+        // A priced item can never get past the price check here (no prices are loaded), so it
+        // always goes to the writer; the two refusals kept below come after every other check.
+        var ws = t_scratch ??= new WorkingSet();
+        ws.Clear();
+        foreach (var node in nodes)
+        {
+            ws.Load(node);
+        }
+
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        var outcome = Decider.Decide(ws, hold, now, _limits);
+        ws.Clear();
+        return outcome.Code is OutcomeCode.InsufficientCapacity or OutcomeCode.CapacityInactive ? outcome : null;
+    }
+
+    [ThreadStatic]
+    private static WorkingSet? t_scratch;
 
     private async Task RunAsync()
     {

@@ -20,6 +20,14 @@ public interface ICapacityStore : IAsyncDisposable
     /// <summary>The tenant's capacities with these ids, plus all their ancestors.</summary>
     Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct);
 
+    /// <summary>
+    /// The last committed rows of these capacities and all their ancestors, without reading the
+    /// database: only a store that is the sole writer of its rows and keeps them in memory can answer
+    /// (the SQLite store); any other returns null. They are then exactly what the next batch would
+    /// load, which is what lets the engine refuse a hold that cannot fit without queueing it.
+    /// </summary>
+    IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids);
+
     /// <summary>The tenant's capacities of one event, plus their ancestors (which may belong to other events).</summary>
     Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct);
 

@@ -103,6 +103,9 @@ public sealed class PostgresStore : ICapacityStore
     public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct) =>
         await PostgresWriteTransaction.BeginAsync(_dataSource, ct).ConfigureAwait(false);
 
+    /// <summary>Other nodes write the same rows, so what this one saw last may be stale: always null.</summary>
+    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => null;
+
     public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(ClosureQuery("WHERE id = ANY(@ids) AND tenant_id = @t"));

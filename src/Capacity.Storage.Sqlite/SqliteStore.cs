@@ -123,6 +123,9 @@ public sealed class SqliteStore : ICapacityStore
         return Task.FromResult<IWriteTransaction>(_tx);
     }
 
+    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) =>
+        _capacities.TryGetClosure(null, ids, out var nodes) ? nodes : null;
+
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
         if (_capacities.TryGetClosure(tenantId, ids, out var cached))

@@ -180,3 +180,94 @@ public sealed class CommittedCapacitiesTests
         Assert.Equal(5, second.Single().Reserved);
     }
 }
+
+/// <summary>Holds that cannot fit are refused from the committed rows, without a batch, where the store keeps them in memory.</summary>
+public sealed class EarlyRefusalTests
+{
+    private static readonly Guid Tenant = EngineHarness.TenantA;
+
+    [Fact]
+    public async Task A_hold_that_cannot_fit_is_refused_without_a_batch_with_the_answer_a_batch_gives()
+    {
+        await using var early = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        await using var queued = await EngineHarness.OpenAsync(StoreKind.Sqlite, new EngineOptions { EarlyRefusals = false });
+        var answers = new List<Outcome>();
+        foreach (var h in new[] { early, queued })
+        {
+            var pool = await h.CreateAsync("Pool", 10);
+            var capped = await h.CreateAsync("Capped", 4, pool);
+            Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 7)).Outcome?.Code);
+            var batches = h.Store.Batches;
+
+            var refused = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => h.HoldAsync(capped, 4)));
+
+            Assert.All(refused, r => Assert.Equal(OutcomeCode.InsufficientCapacity, r.Outcome?.Code));
+            if (h == early)
+            {
+                Assert.Equal(batches, h.Store.Batches);
+            }
+            else
+            {
+                Assert.True(h.Store.Batches > batches, "with early refusals off, the refusals go through batches");
+            }
+
+            answers.Add(refused[0].Outcome!);
+            Assert.Equal(7, (await h.NodeAsync(pool)).Reserved);
+            await h.AssertAuditCleanAsync();
+        }
+
+        Assert.Equal(answers[1].Detail, answers[0].Detail);
+        Assert.Equal(answers[1].Available, answers[0].Available);
+    }
+
+    [Fact]
+    public async Task A_release_that_was_acknowledged_is_seen_by_the_next_hold_at_once()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 5);
+        var first = await h.HoldAsync(pool, 5);
+        Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+
+        var release = await h.Engine.SubmitAsync(new TransitionReservation(Tenant, first.Outcome!.Reservation!.Id, Transition.Release));
+        Assert.Equal(OutcomeCode.Ok, release.Outcome?.Code);
+
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 5)).Outcome?.Code);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Holds_and_releases_racing_on_a_full_pool_never_oversell_and_every_refusal_was_true_when_given()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 20);
+        var held = new System.Collections.Concurrent.ConcurrentQueue<Guid>();
+        foreach (var r in await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => h.HoldAsync(pool, 1))))
+        {
+            held.Enqueue(r.Outcome!.Reservation!.Id);
+        }
+
+        // Releasers free tickets while holders keep asking; each freed ticket can go to one holder only.
+        var releases = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var freed = 0;
+            while (held.TryDequeue(out var id))
+            {
+                var r = await h.Engine.SubmitAsync(new TransitionReservation(Tenant, id, Transition.Release));
+                Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code);
+                freed++;
+                await Task.Yield();
+            }
+
+            return freed;
+        })).ToList();
+        var holds = await Task.WhenAll(Enumerable.Range(0, 400).Select(_ => Task.Run(() => h.HoldAsync(pool, 1))));
+        var freed = (await Task.WhenAll(releases)).Sum();
+
+        var won = holds.Count(r => r.Outcome?.Code == OutcomeCode.Ok);
+        Assert.Equal(20, freed);
+        Assert.All(holds, r => Assert.True(r.Outcome?.Code is OutcomeCode.Ok or OutcomeCode.InsufficientCapacity));
+        Assert.True(won <= 20, $"{won} holds won 20 freed tickets");
+        Assert.Equal(won, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+}

@@ -22,6 +22,10 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
 {
     private FaultPoint? _fail;
     private TimeSpan _commitDelay;
+    private int _batches;
+
+    /// <summary>Batch transactions begun so far.</summary>
+    public int Batches => Volatile.Read(ref _batches);
 
     public void FailNextBatchAt(FaultPoint point) => _fail = point;
 
@@ -30,6 +34,7 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
 
     public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct)
     {
+        Interlocked.Increment(ref _batches);
         if (Take(FaultPoint.Begin))
         {
             throw new IOException("injected: begin");
@@ -95,6 +100,8 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     public Task MigrateAsync(CancellationToken ct) => inner.MigrateAsync(ct);
     public Task<bool> IsReadyAsync(CancellationToken ct) => inner.IsReadyAsync(ct);
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => inner.GetCapacitiesAsync(tenantId, ids, ct);
+
+    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => inner.GetCommittedCapacities(ids);
     public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => inner.GetEventCapacitiesAsync(tenantId, eventId, ct);
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetReservationAsync(tenantId, id, ct);
     public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => inner.GetEventsAsync(tenantId, ct);
