@@ -14,6 +14,21 @@ public static partial class RequestBody
 {
     public static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long limit, CancellationToken ct)
     {
+        try
+        {
+            return await ReadAllAsync(request, limit, ct);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode != StatusCodes.Status413PayloadTooLarge)
+        {
+            // The client closed the connection mid-body (a load generator stopping, a phone losing
+            // signal). Nobody is left to read the answer; what matters is that it is not logged as
+            // a server error, and nothing was applied.
+            return ([], ApiErrors.Validation("body", "The body ended before its Content-Length."));
+        }
+    }
+
+    private static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAllAsync(HttpRequest request, long limit, CancellationToken ct)
+    {
         if (request.ContentLength > limit)
         {
             return ([], ApiErrors.PayloadTooLarge(limit));
