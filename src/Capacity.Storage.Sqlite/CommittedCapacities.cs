@@ -14,8 +14,13 @@ namespace Capacity.Storage.Sqlite;
 /// fails in a way that leaves its outcome unknown, everything is dropped and read again. Nothing is
 /// ever handed out that a caller could change: callers get copies.
 /// </para>
+/// <para>
+/// It holds at most <c>maxRows</c> rows (about 300 bytes each): once full, rows already here are still
+/// kept up to date but no new ones are added, and those are read from SQLite as before. Capacities
+/// outlive their events, so without a bound a long-lived server would keep every one it ever saw.
+/// </para>
 /// </summary>
-internal sealed class CommittedCapacities
+internal sealed class CommittedCapacities(int maxRows = 100_000)
 {
     private readonly Dictionary<Guid, CapacityNode> _nodes = [];
     private readonly Lock _gate = new();
@@ -96,7 +101,10 @@ internal sealed class CommittedCapacities
 
             foreach (var node in nodes)
             {
-                _nodes.TryAdd(node.Id, node.Clone());
+                if (_nodes.Count < maxRows)
+                {
+                    _nodes.TryAdd(node.Id, node.Clone());
+                }
             }
         }
     }
@@ -113,7 +121,11 @@ internal sealed class CommittedCapacities
         {
             foreach (var node in nodes)
             {
-                _nodes[node.Id] = node.Clone();
+                // A row not kept is read from SQLite next time; a row kept must never fall behind.
+                if (_nodes.Count < maxRows || _nodes.ContainsKey(node.Id))
+                {
+                    _nodes[node.Id] = node.Clone();
+                }
             }
         }
     }

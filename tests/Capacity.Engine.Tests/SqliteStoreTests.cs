@@ -167,6 +167,25 @@ public sealed class CommittedCapacitiesTests
     }
 
     [Fact]
+    public void When_full_it_adds_no_new_row_but_keeps_the_rows_it_has_up_to_date()
+    {
+        var rows = new CommittedCapacities(maxRows: 2);
+        var a = Node(1);
+        var b = Node(1);
+        var c = Node(1);
+        rows.Publish([a, b]);
+
+        rows.Publish([c]);
+        rows.Offer([c], rows.Generation);
+        a.Reserved = 7;
+        rows.Publish([a]);
+
+        Assert.False(rows.TryGetClosure(Tenant, [c.Id], out _));
+        Assert.True(rows.TryGetClosure(Tenant, [a.Id], out var found));
+        Assert.Equal(7, found.Single().Reserved);
+    }
+
+    [Fact]
     public void Callers_get_copies_that_cannot_change_the_rows_kept()
     {
         var rows = new CommittedCapacities();
