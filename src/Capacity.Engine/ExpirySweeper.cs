@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Capacity.Core;
 using Microsoft.Extensions.Logging;
 
@@ -15,28 +16,40 @@ public sealed class ExpirySweeper(ICapacityStore store, CommandEngine engine, Ti
     /// <summary>Expires everything due now. Returns how many holds it expired.</summary>
     public async Task<int> SweepOnceAsync(CancellationToken ct)
     {
+        var now = time.GetUtcNow();
         var expired = 0;
-        while (true)
+        var page = await store.GetDueReservationsAsync(now, BatchSize, null, ct).ConfigureAwait(false);
+        while (page.Count > 0)
         {
-            var due = await store.GetDueReservationsAsync(time.GetUtcNow(), BatchSize, ct).ConfigureAwait(false);
-            if (due.Count == 0)
-            {
-                return expired;
-            }
+            var submitted = engine.SubmitAsync(new ExpireDue([.. page.Select(d => d.Id)]));
 
-            var result = await engine.SubmitAsync(new ExpireDue([.. due])).ConfigureAwait(false);
+            // The next page is read while the engine applies this one. It starts after this page's last
+            // hold in (expiry, id) order, so it never repeats a hold of this page, committed or not; and
+            // a hold it names that is gone by the time its batch runs is simply left alone by the core.
+            var next = page.Count < BatchSize
+                ? Task.FromResult<IReadOnlyList<DueHold>>([])
+                : store.GetDueReservationsAsync(now, BatchSize, page[^1], ct);
+            var result = await submitted.ConfigureAwait(false);
             if (result.Status != EngineStatus.Decided)
             {
                 logger.LogWarning("Expiry sweep stopped: the engine answered {Status}", result.Status);
+                try
+                {
+                    await next.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is DbException or TimeoutException or InvalidOperationException)
+                {
+                    // The store is failing too; the engine's answer above is what gets reported.
+                }
+
                 return expired;
             }
 
             expired += result.Outcome!.Count;
-            if (due.Count < BatchSize || result.Outcome.Count == 0)
-            {
-                return expired;
-            }
+            page = await next.ConfigureAwait(false);
         }
+
+        return expired;
     }
 
     /// <summary>Purges idempotency records older than the retention period.</summary>

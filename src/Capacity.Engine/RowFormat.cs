@@ -32,6 +32,9 @@ public static class RowFormat
     /// <summary>The same JSON as <see cref="Items(ReservationItem[])"/>, written to a caller's buffer.</summary>
     public static void Items(ReservationItem[] items, Utf8JsonWriter into) => JsonSerializer.Serialize(into, items, RowJson.Default.ReservationItemArray);
 
+    public static ReservationItem[] Items(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, RowJson.Default.ReservationItemArray) ?? throw new InvalidDataException("Reservation items are null.");
+
     public static ReservationItem[] Items(string json) =>
         JsonSerializer.Deserialize(json, RowJson.Default.ReservationItemArray) ?? throw new InvalidDataException("Reservation items are null.");
 }

@@ -56,8 +56,11 @@ public interface ICapacityStore : IAsyncDisposable
 
     Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct);
 
-    /// <summary>Ids of active holds whose expiry is at or before <paramref name="now"/>, oldest first.</summary>
-    Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct);
+    /// <summary>
+    /// Active holds whose expiry is at or before <paramref name="now"/>, in (expiry, id) order, starting
+    /// after <paramref name="after"/> when it is given (a page's last hold: the next page never repeats it).
+    /// </summary>
+    Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct);
 
     /// <summary>Deletes idempotency records created before <paramref name="before"/>.</summary>
     Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct);
@@ -107,6 +110,9 @@ public sealed record IdempotencyRecord(
     DateTimeOffset CreatedAt);
 
 public sealed record LedgerRow(long Sequence, LedgerEntry Entry);
+
+/// <summary>A hold the sweeper found due, with the expiry it was found with (the paging key).</summary>
+public readonly record struct DueHold(Guid Id, DateTimeOffset ExpiresAt);
 
 public sealed record EventSummary(string EventId, int Capacities, DateTimeOffset CreatedAt);
 

@@ -251,19 +251,28 @@ public sealed class PostgresStore : ICapacityStore
         return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null;
     }
 
-    public async Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    public async Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct)
     {
-        await using var cmd = _dataSource.CreateCommand("SELECT id FROM reservations WHERE status = 0 AND expires_at <= @now ORDER BY expires_at LIMIT @limit");
+        await using var cmd = _dataSource.CreateCommand(
+            "SELECT id, expires_at FROM reservations WHERE status = 0 AND expires_at <= @now "
+            + (after is null ? "" : "AND (expires_at, id) > (@e, @id) ")
+            + "ORDER BY expires_at, id LIMIT @limit");
         cmd.Parameters.AddWithValue("now", Time(now));
         cmd.Parameters.AddWithValue("limit", limit);
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var ids = new List<Guid>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        if (after is { } a)
         {
-            ids.Add(r.GetGuid(0));
+            cmd.Parameters.AddWithValue("e", Time(a.ExpiresAt));
+            cmd.Parameters.AddWithValue("id", a.Id);
         }
 
-        return ids;
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var due = new List<DueHold>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            due.Add(new DueHold(r.GetGuid(0), Time(r.GetInt64(1))));
+        }
+
+        return due;
     }
 
     public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)

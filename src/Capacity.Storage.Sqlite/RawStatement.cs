@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -49,6 +50,40 @@ internal sealed class RawStatement : IDisposable
             throw new InvalidOperationException($"SQLite returned {rc} for a statement without rows.");
         }
     }
+
+    /// <summary>Steps a query: true with a row to read, false (and reset for the next use) when there are no more.</summary>
+    public bool Step()
+    {
+        var rc = raw.sqlite3_step(_stmt);
+        if (rc == raw.SQLITE_ROW)
+        {
+            return true;
+        }
+
+        raw.sqlite3_reset(_stmt);
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+
+        return false;
+    }
+
+    /// <summary>Stops a query before its last row, so the statement holds no read lock.</summary>
+    public void Reset() => raw.sqlite3_reset(_stmt);
+
+    public bool IsNull(int column) => raw.sqlite3_column_type(_stmt, column) == raw.SQLITE_NULL;
+
+    public long Int64(int column) => raw.sqlite3_column_int64(_stmt, column);
+
+    /// <summary>A text or blob column's bytes (text as UTF-8), valid until the next step or reset.</summary>
+    public ReadOnlySpan<byte> Bytes(int column) => raw.sqlite3_column_blob(_stmt, column);
+
+    /// <summary>A GUID kept as "D" text.</summary>
+    public Guid Guid(int column) =>
+        Utf8Parser.TryParse(Bytes(column), out Guid id, out var used, 'D') && used == 36
+            ? id
+            : throw new InvalidDataException($"Column {column} does not hold a GUID.");
 
     public void Dispose() => _stmt.Dispose();
 

@@ -281,20 +281,29 @@ public sealed class SqliteStore : ICapacityStore
         return cmd.ExecuteScalar() is not null;
     }
 
-    public async Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    public async Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand("SELECT id FROM reservations WHERE status = 0 AND expires_at <= $now ORDER BY expires_at LIMIT $limit", c);
+        using var cmd = new SqliteCommand(
+            "SELECT id, expires_at FROM reservations WHERE status = 0 AND expires_at <= $now "
+            + (after is null ? "" : "AND (expires_at, id) > ($e, $id) ")
+            + "ORDER BY expires_at, id LIMIT $limit", c);
         cmd.Parameters.AddWithValue("$now", Time(now));
         cmd.Parameters.AddWithValue("$limit", limit);
-        using var r = cmd.ExecuteReader();
-        var ids = new List<Guid>();
-        while (r.Read())
+        if (after is { } a)
         {
-            ids.Add(Id(r.GetString(0)));
+            cmd.Parameters.AddWithValue("$e", Time(a.ExpiresAt));
+            cmd.Parameters.AddWithValue("$id", Id(a.Id));
         }
 
-        return ids;
+        using var r = cmd.ExecuteReader();
+        var due = new List<DueHold>();
+        while (r.Read())
+        {
+            due.Add(new DueHold(Id(r.GetString(0)), Time(r.GetInt64(1))));
+        }
+
+        return due;
     }
 
     public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
@@ -465,6 +474,6 @@ public sealed class SqliteStore : ICapacityStore
         Time(r.GetInt64(11)));
 
     internal const string SelectCapacities = $"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))";
-    internal const string SelectReservations = $"SELECT {ReservationColumns} FROM reservations WHERE id IN (SELECT value FROM json_each($ids))";
+    internal const string SelectReservation = $"SELECT {ReservationColumns} FROM reservations WHERE id = ?1";
     internal const string SelectPrices = $"SELECT {PriceColumns} FROM pricing WHERE id IN (SELECT value FROM json_each($ids))";
 }

@@ -75,7 +75,7 @@ public sealed class EngineHarness : IAsyncDisposable
         return await OpenAtAsync(Kind, Location, null, Clock);
     }
 
-    public ExpirySweeper Sweeper() => new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance);
+    public ExpirySweeper Sweeper(int batchSize = 5000) => new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance) { BatchSize = batchSize };
 
     public async Task<Guid> CreateAsync(string name, int? total, params Guid[] parents)
     {

@@ -112,7 +112,8 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => inner.GetLedgerAsync(tenantId, eventId, after, limit, ct);
     public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => inner.FindApiKeyAsync(keyHash, ct);
     public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => inner.TenantExistsAsync(tenantId, ct);
-    public Task<IReadOnlyList<Guid>> GetDueReservationsAsync(DateTimeOffset now, int limit, CancellationToken ct) => inner.GetDueReservationsAsync(now, limit, ct);
+    public Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct) =>
+        inner.GetDueReservationsAsync(now, limit, after, ct);
     public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct) => inner.PurgeIdempotencyAsync(before, ct);
     public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => inner.ReadAuditDataAsync(ct);
     public ValueTask DisposeAsync() => inner.DisposeAsync();
