@@ -193,10 +193,13 @@ public sealed class CommandEngine : IAsyncDisposable
         {
         }
 
+        var leftover = new List<(Submission, EngineResult)>();
         while (reader.TryRead(out var left))
         {
-            left.Completion.TrySetResult(new EngineResult(EngineStatus.Unavailable));
+            leftover.Add((left, new EngineResult(EngineStatus.Unavailable)));
         }
+
+        Complete(leftover);
     }
 
     private async Task ProcessAsync(List<Submission> batch)
@@ -244,16 +247,13 @@ public sealed class CommandEngine : IAsyncDisposable
         {
             Failures.Add(1);
             _logger.LogError(ex, "Batch of {Count} commands failed; none was applied", batch.Count);
-            foreach (var s in batch)
-            {
-                s.Completion.TrySetResult(new EngineResult(EngineStatus.Unavailable));
-            }
-
+            Complete([.. batch.Select(s => (s, new EngineResult(EngineStatus.Unavailable)))]);
             return;
         }
 
         BatchSize.Record(batch.Count);
         CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var answers = new List<(Submission, EngineResult)>(batch.Count);
         for (var i = 0; i < batch.Count; i++)
         {
             if (results[i].Outcome is { } outcome)
@@ -261,7 +261,41 @@ public sealed class CommandEngine : IAsyncDisposable
                 Commands.Add(1, new("command", NameOf(batch[i].Command)), new("outcome", OutcomeNames[(int)outcome.Code]));
             }
 
-            batch[i].Completion.TrySetResult(results[i]);
+            answers.Add((batch[i], results[i]));
+        }
+
+        Complete(answers);
+    }
+
+    /// <summary>
+    /// Hands the answers to the callers, off the writer thread (a caller's continuation must never
+    /// delay the next batch) and in one work item per core rather than one per caller: each work item
+    /// completes its share in turn, running the callers' continuations (rendering and sending the
+    /// HTTP answer) inline. A batch of 500 then costs two thread-pool dispatches instead of 500, and
+    /// far fewer thread wake-ups and context switches.
+    /// </summary>
+    private static void Complete(List<(Submission Submission, EngineResult Result)> answers)
+    {
+        if (answers.Count == 0)
+        {
+            return;
+        }
+
+        var parts = Math.Min(Environment.ProcessorCount, answers.Count);
+        var size = (answers.Count + parts - 1) / parts;
+        for (var start = 0; start < answers.Count; start += size)
+        {
+            var part = answers.GetRange(start, Math.Min(size, answers.Count - start));
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static part =>
+                {
+                    foreach (var (submission, result) in part)
+                    {
+                        submission.Completion.TrySetResult(result);
+                    }
+                },
+                part,
+                preferLocal: false);
         }
     }
 
@@ -331,7 +365,8 @@ public sealed class CommandEngine : IAsyncDisposable
         public IdempotencyRequest? Idempotency { get; } = idempotency;
         public Func<Outcome, StoredResponse>? Render { get; } = render;
 
-        // Continuations run off the writer thread, so a slow caller never stalls the next batch.
-        public TaskCompletionSource<EngineResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed only from thread-pool work items (Complete), never on the writer thread, so its
+        // continuations may run inline.
+        public TaskCompletionSource<EngineResult> Completion { get; } = new();
     }
 }

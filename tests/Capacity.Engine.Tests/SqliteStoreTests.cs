@@ -290,3 +290,45 @@ public sealed class EarlyRefusalTests
         await h.AssertAuditCleanAsync();
     }
 }
+
+/// <summary>Answers reach callers off the writer thread, in a few work items per batch.</summary>
+public sealed class CompletionTests
+{
+    [Fact]
+    public async Task A_caller_that_blocks_in_its_continuation_does_not_hold_up_the_next_batch()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 100);
+        using var release = new ManualResetEventSlim();
+
+        // The continuation runs inline where the answer is delivered: if that were the writer, this would stall it.
+        var blocked = h.HoldAsync(pool, 1).ContinueWith(
+            t =>
+            {
+                release.Wait(TimeSpan.FromSeconds(10));
+                return t.Result;
+            },
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        var next = await h.HoldAsync(pool, 1).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(OutcomeCode.Ok, next.Outcome?.Code);
+        release.Set();
+        Assert.Equal(OutcomeCode.Ok, (await blocked).Outcome?.Code);
+        Assert.Equal(2, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Every_caller_of_a_large_batch_gets_its_own_answer()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 3000);
+        var results = await Task.WhenAll(Enumerable.Range(0, 2000).Select(i => h.HoldAsync(pool, 1 + (i % 2))));
+
+        var ids = results.Select(r => r.Outcome!.Reservation!.Id).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Equal(results.Sum(r => r.Outcome!.Reservation!.Items[0].Quantity), (await h.NodeAsync(pool)).Reserved);
+        Assert.Equal(1000 * 1 + 1000 * 2, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+}
