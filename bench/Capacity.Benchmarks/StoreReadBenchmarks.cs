@@ -9,8 +9,9 @@ namespace Capacity.Benchmarks;
 
 /// <summary>
 /// The store read behind <c>GET /capacity/{id}</c> and <c>POST /capacity/{id}/check</c>: a capped
-/// child with its pool, from a real SQLite file (WAL). The baseline opens a pooled connection and
-/// runs <c>SELECT 1</c>, so the difference is what the two lookups themselves cost.
+/// child with its pool, from a real SQLite store. The store serves it from the capacity rows it
+/// committed (<c>CommittedCapacities</c>), so this measures the in-memory path; the baseline opens a
+/// pooled connection to the same file and runs <c>SELECT 1</c>, the least any read from SQLite costs.
 /// </summary>
 [MemoryDiagnoser]
 public class StoreReadBenchmarks
