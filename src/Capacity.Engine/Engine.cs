@@ -153,6 +153,20 @@ public sealed class CommandEngine : IAsyncDisposable
             return null;
         }
 
+        // Only an inactive node, or one with less headroom than the whole hold, can refuse it. With
+        // neither, the hold fits as far as the committed rows go (the usual case during an on-sale
+        // until the last tickets), and deciding it here would be work thrown away.
+        var total = 0L;
+        foreach (var item in hold.Items)
+        {
+            total += item.Quantity;
+        }
+
+        if (!nodes.Any(n => !n.IsActive || n.Headroom < total))
+        {
+            return null;
+        }
+
         // A priced item can never get past the price check here (no prices are loaded), so it
         // always goes to the writer; the two refusals kept below come after every other check.
         var ws = t_scratch ??= new WorkingSet();
