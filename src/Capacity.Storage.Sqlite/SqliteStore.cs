@@ -459,6 +459,17 @@ public sealed class SqliteStore : ICapacityStore
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
         r.IsDBNull(7) ? null : Time(r.GetInt64(7)));
 
+    /// <summary>The same row through the C API (the writer's point lookups); valid until the statement steps or resets.</summary>
+    internal static Reservation ReadReservation(RawStatement r) => new(
+        r.Guid(0),
+        r.Guid(1),
+        (ReservationStatus)r.Int64(2),
+        Items(r.Bytes(3)),
+        Time(r.Int64(4)),
+        Time(r.Int64(5)),
+        r.IsNull(6) ? null : Time(r.Int64(6)),
+        r.IsNull(7) ? null : Time(r.Int64(7)));
+
     internal static PriceEntry ReadPrice(SqliteDataReader r) => new(
         Id(r.GetString(0)),
         Id(r.GetString(1)),

@@ -18,7 +18,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     private readonly StatementCache _statements = new(connection);
     private SqliteTransaction? _tx;
 
-    // The two statements run once per hold, bound directly (see RawStatement); the rest go through
+    // The statements run once per hold, bound directly (see RawStatement); the rest go through
     // Microsoft.Data.Sqlite, where a few rows per batch make its overhead irrelevant.
     private RawStatement? _selectReservation;
     private RawStatement? _insertReservation;
@@ -56,15 +56,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             Reservation reservation;
             try
             {
-                reservation = new Reservation(
-                    select.Guid(0),
-                    select.Guid(1),
-                    (ReservationStatus)select.Int64(2),
-                    Items(select.Bytes(3)),
-                    Time(select.Int64(4)),
-                    Time(select.Int64(5)),
-                    select.IsNull(6) ? null : Time(select.Int64(6)),
-                    select.IsNull(7) ? null : Time(select.Int64(7)));
+                reservation = SqliteStore.ReadReservation(select);
             }
             finally
             {
