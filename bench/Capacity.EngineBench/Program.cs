@@ -10,7 +10,7 @@ var batching = new Option<string>("--batching") { Description = "on: group commi
 batching.AcceptOnlyFromAmong("on", "off");
 var clients = new Option<int>("--clients") { Description = "concurrent submitters, each waiting for its answer before the next hold", DefaultValueFactory = _ => 1000 };
 var duration = new Option<double>("--duration") { Description = "measured seconds (onsale, soldout)", DefaultValueFactory = _ => 5 };
-var warmup = new Option<double>("--warmup") { Description = "seconds run before measuring (onsale, soldout)", DefaultValueFactory = _ => 1 };
+var warmup = new Option<double>("--warmup") { Description = "seconds run before measuring (onsale, soldout; expiry: seconds of smaller place-and-sweep rounds)", DefaultValueFactory = _ => 1 };
 var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string; without it a throwaway cluster is started (fsync on)" };
 var scenario = new Option<string>("--scenario") { Description = "onsale, soldout, expiry or fill", DefaultValueFactory = _ => "onsale" };
 scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill");

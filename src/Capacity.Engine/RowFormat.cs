@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Capacity.Core;
@@ -27,19 +29,179 @@ public static class RowFormat
 
     public static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
-    public static string Items(ReservationItem[] items) => JsonSerializer.Serialize(items, RowJson.Default.ReservationItemArray);
+    public static string Items(ReservationItem[] items)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            Items(items, w);
+        }
 
-    /// <summary>The same JSON as <see cref="Items(ReservationItem[])"/>, written to a caller's buffer.</summary>
-    public static void Items(ReservationItem[] items, Utf8JsonWriter into) => JsonSerializer.Serialize(into, items, RowJson.Default.ReservationItemArray);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
-    public static ReservationItem[] Items(ReadOnlySpan<byte> utf8) =>
-        JsonSerializer.Deserialize(utf8, RowJson.Default.ReservationItemArray) ?? throw new InvalidDataException("Reservation items are null.");
+    /// <summary>
+    /// A reservation's items as JSON, written to a caller's buffer:
+    /// <c>[{"capacity_id":…,"quantity":…,"locked_price":null | {"pricing_id":…,"name":…,"unit_price":…,
+    /// "service_fee":…,"facility_fee":…,"tax_rate":…,"currency":…,"locked_at":…}}]</c>. Written and read by
+    /// hand rather than by the source-generated serializer: every hold writes it and every expiry reads
+    /// it, and the serializer's per-call setup cost several times the work (4 µs of an expiry's 7 µs per
+    /// hold). The text is the same as the serializer's (snake_case, declaration order), so rows written
+    /// before are read the same way.
+    /// </summary>
+    public static void Items(ReservationItem[] items, Utf8JsonWriter w)
+    {
+        w.WriteStartArray();
+        foreach (var item in items)
+        {
+            w.WriteStartObject();
+            w.WriteString(ItemNames.CapacityId, item.CapacityId);
+            w.WriteNumber(ItemNames.Quantity, item.Quantity);
+            if (item.LockedPrice is not { } p)
+            {
+                w.WriteNull(ItemNames.LockedPrice);
+            }
+            else
+            {
+                w.WriteStartObject(ItemNames.LockedPrice);
+                w.WriteString(ItemNames.PricingId, p.PricingId);
+                w.WriteString(ItemNames.Name, p.Name);
+                w.WriteNumber(ItemNames.UnitPrice, p.UnitPrice);
+                w.WriteNumber(ItemNames.ServiceFee, p.ServiceFee);
+                w.WriteNumber(ItemNames.FacilityFee, p.FacilityFee);
+                w.WriteNumber(ItemNames.TaxRate, p.TaxRate);
+                w.WriteString(ItemNames.Currency, p.Currency);
+                w.WriteString(ItemNames.LockedAt, p.LockedAt);
+                w.WriteEndObject();
+            }
 
-    public static ReservationItem[] Items(string json) =>
-        JsonSerializer.Deserialize(json, RowJson.Default.ReservationItemArray) ?? throw new InvalidDataException("Reservation items are null.");
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    /// <summary>
+    /// Reads what <see cref="Items(ReservationItem[], Utf8JsonWriter)"/> writes, in any property order and
+    /// spacing (PostgreSQL's jsonb reorders keys). Anything else is <see cref="InvalidDataException"/>: a
+    /// row that does not say what it holds must not be guessed at.
+    /// </summary>
+    public static ReservationItem[] Items(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            var r = new Utf8JsonReader(utf8);
+            Expect(ref r, JsonTokenType.StartArray);
+            var items = new List<ReservationItem>(1);
+            while (Next(ref r) != JsonTokenType.EndArray)
+            {
+                Require(r.TokenType == JsonTokenType.StartObject);
+                Guid? capacity = null;
+                int? quantity = null;
+                LockedPrice? price = null;
+                while (Next(ref r) != JsonTokenType.EndObject)
+                {
+                    Require(r.TokenType == JsonTokenType.PropertyName);
+                    if (r.ValueTextEquals(ItemNames.CapacityId.EncodedUtf8Bytes))
+                    {
+                        Require(capacity is null);
+                        Next(ref r);
+                        capacity = r.GetGuid();
+                    }
+                    else if (r.ValueTextEquals(ItemNames.Quantity.EncodedUtf8Bytes))
+                    {
+                        Require(quantity is null);
+                        Next(ref r);
+                        quantity = r.GetInt32();
+                    }
+                    else if (r.ValueTextEquals(ItemNames.LockedPrice.EncodedUtf8Bytes))
+                    {
+                        price = Next(ref r) == JsonTokenType.Null ? null : ReadPrice(ref r);
+                    }
+                    else
+                    {
+                        throw new InvalidDataException($"Reservation items have an unknown property {r.GetString()}.");
+                    }
+                }
+
+                Require(capacity is not null && quantity is not null);
+                items.Add(new ReservationItem(capacity!.Value, quantity!.Value, price));
+            }
+
+            Require(!r.Read());
+            return [.. items];
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException("Reservation items are not valid JSON of the expected shape.", e);
+        }
+    }
+
+    public static ReservationItem[] Items(string json) => Items(Encoding.UTF8.GetBytes(json));
+
+    private static LockedPrice ReadPrice(ref Utf8JsonReader r)
+    {
+        Require(r.TokenType == JsonTokenType.StartObject);
+        Guid? id = null;
+        string? name = null, currency = null;
+        decimal? unit = null, service = null, facility = null, tax = null;
+        DateTimeOffset? at = null;
+        while (Next(ref r) != JsonTokenType.EndObject)
+        {
+            Require(r.TokenType == JsonTokenType.PropertyName);
+            var property = r.GetString();
+            Next(ref r);
+            switch (property)
+            {
+                case "pricing_id": id = r.GetGuid(); break;
+                case "name": name = r.GetString(); break;
+                case "unit_price": unit = r.GetDecimal(); break;
+                case "service_fee": service = r.GetDecimal(); break;
+                case "facility_fee": facility = r.GetDecimal(); break;
+                case "tax_rate": tax = r.GetDecimal(); break;
+                case "currency": currency = r.GetString(); break;
+                case "locked_at": at = r.GetDateTimeOffset(); break;
+                default: throw new InvalidDataException($"A locked price has an unknown property {property}.");
+            }
+        }
+
+        Require(id is not null && name is not null && unit is not null && service is not null && facility is not null
+            && tax is not null && currency is not null && at is not null);
+        return new LockedPrice(id!.Value, name!, unit!.Value, service!.Value, facility!.Value, tax!.Value, currency!, at!.Value);
+    }
+
+    private static JsonTokenType Next(ref Utf8JsonReader r)
+    {
+        Require(r.Read());
+        return r.TokenType;
+    }
+
+    private static void Expect(ref Utf8JsonReader r, JsonTokenType type) => Require(Next(ref r) == type);
+
+    private static void Require(bool condition)
+    {
+        if (!condition)
+        {
+            throw new InvalidDataException("Reservation items are not valid JSON of the expected shape.");
+        }
+    }
+
+    private static class ItemNames
+    {
+        public static readonly JsonEncodedText CapacityId = JsonEncodedText.Encode("capacity_id");
+        public static readonly JsonEncodedText Quantity = JsonEncodedText.Encode("quantity");
+        public static readonly JsonEncodedText LockedPrice = JsonEncodedText.Encode("locked_price");
+        public static readonly JsonEncodedText PricingId = JsonEncodedText.Encode("pricing_id");
+        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+        public static readonly JsonEncodedText UnitPrice = JsonEncodedText.Encode("unit_price");
+        public static readonly JsonEncodedText ServiceFee = JsonEncodedText.Encode("service_fee");
+        public static readonly JsonEncodedText FacilityFee = JsonEncodedText.Encode("facility_fee");
+        public static readonly JsonEncodedText TaxRate = JsonEncodedText.Encode("tax_rate");
+        public static readonly JsonEncodedText Currency = JsonEncodedText.Encode("currency");
+        public static readonly JsonEncodedText LockedAt = JsonEncodedText.Encode("locked_at");
+    }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-[JsonSerializable(typeof(ReservationItem[]))]
 [JsonSerializable(typeof(string[]), TypeInfoPropertyName = "StringArray")]
 internal sealed partial class RowJson : JsonSerializerContext;

@@ -22,7 +22,7 @@ public sealed class SqliteStore : ICapacityStore
     private const string CapacityColumns =
         "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
 
-    private const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
+    internal const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
 
     private const string PriceColumns =
         "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";

@@ -25,6 +25,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     private RawStatement? _updateReservation;
     private readonly JsonRowBuffer _items = new();
 
+    // The rowid of each reservation this batch loaded, so that its update finds the row with one
+    // B-tree descent instead of two (the id's index, then the table): an expiry updates 5000 rows.
+    private readonly Dictionary<Guid, long> _rowids = [];
+
     public void Begin()
     {
         if (_tx is not null)
@@ -34,6 +38,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
         // BEGIN IMMEDIATE: take the write lock up front, so nothing read here can change before commit.
         _changed.Clear();
+        _rowids.Clear();
         _tx = connection.BeginTransaction(deferred: false);
     }
 
@@ -44,7 +49,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         // One writer holds the lock, so expiry candidates need no different treatment here. A point
         // lookup per id, bound and read through the C API: an expiry batch loads 5000 holds, and
         // through json_each and SqliteDataReader that was most of its time.
-        var select = _selectReservation ??= new RawStatement(connection, SqliteStore.SelectReservation);
+        var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
         foreach (var id in keys.Reservations.Concat(keys.NewReservations).Concat(keys.ExpiryCandidates))
         {
             select.Bind(1, id);
@@ -57,6 +62,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             try
             {
                 reservation = SqliteStore.ReadReservation(select);
+                _rowids[reservation.Id] = select.Int64(RowidColumn);
             }
             finally
             {
@@ -215,10 +221,13 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         }
 
         var updateReservation = _updateReservation ??= new RawStatement(
-            connection, "UPDATE reservations SET status = ?2, expires_at = ?3, confirmed_at = ?4, ended_at = ?5 WHERE id = ?1");
+            connection, "UPDATE reservations SET status = ?2, expires_at = ?3, confirmed_at = ?4, ended_at = ?5 WHERE rowid = ?1");
         foreach (var r in ws.ChangedReservations)
         {
-            updateReservation.Bind(1, r.Id);
+            // The core changes only rows it was given, and this batch loaded every one of them.
+            updateReservation.Bind(1, _rowids.TryGetValue(r.Id, out var rowid)
+                ? rowid
+                : throw new InvalidOperationException($"Reservation {r.Id} changed without being loaded in this batch."));
             updateReservation.Bind(2, (long)r.Status);
             updateReservation.Bind(3, Time(r.ExpiresAt));
             updateReservation.Bind(4, r.ConfirmedAt is { } ca ? Time(ca) : null);
@@ -286,6 +295,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         _updateReservation?.Dispose();
         _items.Dispose();
     }
+
+    // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.
+    private const string SelectReservationAndRowid = $"SELECT {SqliteStore.ReservationColumns}, rowid FROM reservations WHERE id = ?1";
+    private const int RowidColumn = 8;
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
 
