@@ -32,20 +32,27 @@ public static class LedgerChunks
             return chunks;
         }
 
-        // Almost every batch touches one event, so a linear scan over the groups beats a dictionary.
+        // Almost every batch touches one event, so a linear scan over the groups beats a dictionary,
+        // starting from the group of the entry before (a hold's entries come together).
         var groups = new List<(Guid Tenant, string Event, List<int> Indexes)>();
+        var last = -1;
         for (var i = 0; i < entries.Count; i++)
         {
             var e = entries[i];
-            var g = groups.FindIndex(x => x.Tenant == e.TenantId && x.Event == e.EventId);
+            var g = last >= 0 && SameEvent(groups[last], e) ? last : -1;
+            for (var k = 0; g < 0 && k < groups.Count; k++)
+            {
+                g = SameEvent(groups[k], e) ? k : -1;
+            }
+
             if (g < 0)
             {
-                groups.Add((e.TenantId, e.EventId, [i]));
+                g = groups.Count;
+                groups.Add((e.TenantId, e.EventId, new List<int>(groups.Count == 0 ? entries.Count : 16)));
             }
-            else
-            {
-                groups[g].Indexes.Add(i);
-            }
+
+            groups[g].Indexes.Add(i);
+            last = g;
         }
 
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -98,6 +105,9 @@ public static class LedgerChunks
 
         return chunks;
     }
+
+    private static bool SameEvent((Guid Tenant, string Event, List<int> Indexes) group, LedgerEntry e) =>
+        group.Tenant == e.TenantId && string.Equals(group.Event, e.EventId, StringComparison.Ordinal);
 
     /// <summary>
     /// Appends the chunk's entries with a sequence above <paramref name="after"/> to <paramref name="into"/>,

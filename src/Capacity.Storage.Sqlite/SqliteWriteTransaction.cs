@@ -1,3 +1,4 @@
+using System.Text;
 using Capacity.Core;
 using Capacity.Engine;
 using Microsoft.Data.Sqlite;
@@ -29,6 +30,15 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     // B-tree descent instead of two (the id's index, then the table): an expiry updates 5000 rows.
     private readonly Dictionary<Guid, long> _rowids = [];
 
+    // The greatest reservation id in the file, as the "D" text the table keys on (empty when there are
+    // none, null when unknown), and the greatest this batch inserts. A new id above it cannot be in the
+    // table, so it needs no lookup: the server's ids are time-ordered (version 7), so nearly every new
+    // hold skips one, about a ninth of a hold's cost on the writer. Any other id is looked up as before,
+    // so this never depends on how ids are made.
+    private byte[]? _maxId;
+    private readonly byte[] _batchMaxId = new byte[36];
+    private bool _batchInserted;
+
     public void Begin()
     {
         if (_tx is not null)
@@ -39,6 +49,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         // BEGIN IMMEDIATE: take the write lock up front, so nothing read here can change before commit.
         _changed.Clear();
         _rowids.Clear();
+        _batchInserted = false;
         _tx = connection.BeginTransaction(deferred: false);
     }
 
@@ -50,7 +61,8 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         // lookup per id, bound and read through the C API: an expiry batch loads 5000 holds, and
         // through json_each and SqliteDataReader that was most of its time.
         var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
-        foreach (var id in keys.Reservations.Concat(keys.NewReservations).Concat(keys.ExpiryCandidates))
+        _maxId ??= Command("SELECT MAX(id) FROM reservations").ExecuteScalar() is string max ? Encoding.UTF8.GetBytes(max) : [];
+        foreach (var id in keys.Reservations.Concat(keys.NewReservations.Where(MayExist)).Concat(keys.ExpiryCandidates))
         {
             select.Bind(1, id);
             if (!select.Step())
@@ -206,10 +218,18 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         var insertReservation = _insertReservation ??= new RawStatement(
             connection,
             "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        Span<byte> id = stackalloc byte[36];
         foreach (var r in ws.NewReservations)
         {
+            r.Id.TryFormat(id, out _, "D");
+            if (!_batchInserted || id.SequenceCompareTo(_batchMaxId) > 0)
+            {
+                id.CopyTo(_batchMaxId);
+                _batchInserted = true;
+            }
+
             Items(r.Items, _items.Start());
-            insertReservation.Bind(1, r.Id);
+            insertReservation.BindText(1, id);
             insertReservation.Bind(2, r.TenantId);
             insertReservation.Bind(3, (long)r.Status);
             insertReservation.BindText(4, _items.Written());
@@ -271,7 +291,13 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         {
             // A failed COMMIT may or may not have reached the file; the rows in memory can no longer be trusted.
             committed.Invalidate();
+            _maxId = null;
             throw;
+        }
+
+        if (_batchInserted && _maxId is not null && _batchMaxId.AsSpan().SequenceCompareTo(_maxId) > 0)
+        {
+            _maxId = [.. _batchMaxId];
         }
 
         committed.Publish(_changed);
@@ -294,6 +320,19 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         _insertReservation?.Dispose();
         _updateReservation?.Dispose();
         _items.Dispose();
+    }
+
+    /// <summary>False only for an id above every id in the file, compared byte by byte as SQLite compares TEXT.</summary>
+    private bool MayExist(Guid id)
+    {
+        if (_maxId is null)
+        {
+            return true;
+        }
+
+        Span<byte> text = stackalloc byte[36];
+        id.TryFormat(text, out _, "D");
+        return text.SequenceCompareTo(_maxId) <= 0;
     }
 
     // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.

@@ -11,6 +11,45 @@ public sealed class EngineTests_on_postgres() : EngineTests(StoreKind.Postgres);
 /// <summary>The engine over a real store, written once and run against each store.</summary>
 public abstract class EngineTests(StoreKind kind)
 {
+    /// <summary>
+    /// The SQLite writer looks up only new ids that do not sort above every stored id; this checks both
+    /// sides of that line, a batch that failed after inserting the highest id, and a reopened store.
+    /// </summary>
+    [Fact]
+    public async Task A_hold_that_reuses_a_stored_id_is_refused_wherever_the_id_sorts_and_changes_nothing()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var low = Guid.Parse("00000000-0000-7000-8000-000000000001");
+        var high = Guid.Parse("ffffffff-ffff-7fff-bfff-fffffffffffe");
+        var highest = Guid.Parse("ffffffff-ffff-7fff-bfff-ffffffffffff");
+        var newest = (await h.HoldAsync(pool, 1)).Outcome!.Reservation!.Id;
+        Assert.Equal(OutcomeCode.Ok, (await Hold(h, low)).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await Hold(h, high)).Outcome?.Code);
+        await AssertRefusedAsync(h, low, newest, high);
+
+        // A batch that inserts the highest id of all and then fails leaves that id unused.
+        h.Store.FailNextBatchAt(FaultPoint.Commit);
+        Assert.Equal(EngineStatus.Unavailable, (await Hold(h, highest)).Status);
+
+        await using var reopened = await h.ReopenAsync();
+        await AssertRefusedAsync(reopened, low, newest, high);
+        Assert.Equal(OutcomeCode.Ok, (await Hold(reopened, highest)).Outcome?.Code);
+        await AssertRefusedAsync(reopened, highest);
+        Assert.Equal(4, (await reopened.NodeAsync(pool)).Reserved);
+        await reopened.AssertAuditCleanAsync();
+
+        Task<EngineResult> Hold(EngineHarness harness, Guid id) =>
+            harness.Engine.SubmitAsync(new PlaceHold(EngineHarness.TenantA, id, [new HoldItem(pool, 1, null)], 15));
+
+        // Each in a crowd of the same, so that some share a batch with their twin.
+        async Task AssertRefusedAsync(EngineHarness harness, params Guid[] ids)
+        {
+            var results = await Task.WhenAll(ids.SelectMany(id => Enumerable.Repeat(id, 10)).Select(id => Hold(harness, id)));
+            Assert.All(results, r => Assert.Equal(("id", OutcomeCode.Invalid), (r.Outcome?.Field, r.Outcome?.Code)));
+        }
+    }
+
     [Theory]
     [InlineData(FaultPoint.Begin)]
     [InlineData(FaultPoint.Load)]
