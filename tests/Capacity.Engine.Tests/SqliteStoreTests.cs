@@ -322,13 +322,24 @@ public sealed class CompletionTests
     public async Task Every_caller_of_a_large_batch_gets_its_own_answer()
     {
         await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
-        var pool = await h.CreateAsync("Pool", 3000);
-        var results = await Task.WhenAll(Enumerable.Range(0, 2000).Select(i => h.HoldAsync(pool, 1 + (i % 2))));
+        var pool = await h.CreateAsync("Pool", 5000);
 
-        var ids = results.Select(r => r.Outcome!.Reservation!.Id).ToList();
-        Assert.Equal(ids.Count, ids.Distinct().Count());
-        Assert.Equal(results.Sum(r => r.Outcome!.Reservation!.Items[0].Quantity), (await h.NodeAsync(pool)).Reserved);
-        Assert.Equal(1000 * 1 + 1000 * 2, (await h.NodeAsync(pool)).Reserved);
+        // Each caller's command differs from its neighbours' in id and quantity, so an answer handed to
+        // the wrong caller would show (totals alone would not: swapped answers keep the sum).
+        var commands = Enumerable.Range(0, 2000)
+            .Select(i => new PlaceHold(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1 + (i % 4), null)], 15))
+            .ToList();
+        var results = await Task.WhenAll(commands.Select(c => h.Engine.SubmitAsync(c)));
+
+        for (var i = 0; i < commands.Count; i++)
+        {
+            var reservation = results[i].Outcome?.Reservation;
+            Assert.NotNull(reservation);
+            Assert.Equal(commands[i].ReservationId, reservation.Id);
+            Assert.Equal(commands[i].Items[0].Quantity, reservation.Items[0].Quantity);
+        }
+
+        Assert.Equal(500 * (1 + 2 + 3 + 4), (await h.NodeAsync(pool)).Reserved);
         await h.AssertAuditCleanAsync();
     }
 }
