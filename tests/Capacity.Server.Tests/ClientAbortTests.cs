@@ -9,7 +9,7 @@ namespace Capacity.Server.Tests;
 public sealed class ClientAbortTests
 {
     [Fact]
-    public async Task A_client_that_closes_the_connection_mid_body_is_not_logged_as_a_server_error_and_changes_nothing()
+    public async Task A_client_that_closes_the_connection_mid_body_or_before_its_answer_is_not_logged_as_a_server_error_and_changes_nothing()
     {
         var directory = Path.Combine(Path.GetTempPath(), "capacity-tests", Guid.NewGuid().ToString("N"));
         await using var server = await ServerProcess.StartAsync(new Dictionary<string, string>
@@ -36,6 +36,19 @@ public sealed class ClientAbortTests
                 + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"quantity\":";
             await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
             await stream.FlushAsync();
+        }
+
+        // And clients that send a whole request that is refused (more than the pool holds), then close
+        // before reading: the problem body goes to a closed connection.
+        for (var i = 0; i < 20; i++)
+        {
+            using var socket = new TcpClient();
+            await socket.ConnectAsync(uri.Host, uri.Port);
+            var body = "{\"quantity\":11}";
+            var request = $"POST /capacity/{pool}/reserve HTTP/1.1\r\nHost: {uri.Authority}\r\nAuthorization: Bearer {key}\r\n"
+                + $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}";
+            await socket.GetStream().WriteAsync(Encoding.ASCII.GetBytes(request));
+            socket.Client.Shutdown(SocketShutdown.Both);
         }
 
         // The sockets are closed; give the server a moment to notice, then check it is still well.

@@ -48,7 +48,9 @@ public sealed class ProblemJson(IOptions<JsonOptions> json) : IProblemDetailsSer
         writer.Flush();
         response.ContentLength = buffer.WrittenCount;
         response.BodyWriter.Write(buffer.WrittenSpan);
-        await response.BodyWriter.FlushAsync(context.HttpContext.RequestAborted);
+        // No cancellation token: a client that has gone away must not turn its answer into a server
+        // error; Kestrel completes a flush to a closed connection without throwing.
+        await response.BodyWriter.FlushAsync();
     }
 
     public async ValueTask<bool> TryWriteAsync(ProblemDetailsContext context)
