@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Capacity.Server.Http;
+using Capacity.Testing;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -46,7 +47,7 @@ public sealed class ProblemJsonTests
     }
 
     [Fact]
-    public async Task A_sold_out_refusal_has_its_length_and_its_replay_is_the_same_bytes()
+    public async Task Refusals_written_on_many_threads_at_once_are_the_same_bytes_and_so_is_their_replay()
     {
         await using var app = new CapacityApp();
         var tenant = await app.NewTenantAsync();
@@ -65,8 +66,6 @@ public sealed class ProblemJsonTests
             using var response = await tenant.Client.SendAsync(request);
             var body = await response.Content.ReadAsByteArrayAsync();
             await Api.ProblemAsync(response, 409, "INSUFFICIENT_CAPACITY");
-            Assert.Equal(body.Length, response.Content.Headers.ContentLength);
-            Assert.False(response.Headers.TransferEncodingChunked ?? false);
             return body;
         }));
         Assert.All(refusals, body => Assert.Equal(refusals[0], body));
@@ -78,5 +77,28 @@ public sealed class ProblemJsonTests
         Assert.Equal(refusals[0], await replay.Content.ReadAsByteArrayAsync());
         Assert.Equal(0, await tenant.Client.AvailableAsync(capacity));
         await app.AssertInvariantsAsync();
+    }
+
+    /// <summary>Through real Kestrel, not the test host (which reports a length for any body it buffers).</summary>
+    [Fact]
+    public async Task Over_kestrel_a_problem_goes_out_with_its_length_rather_than_chunked()
+    {
+        await using var server = await ServerProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Storage:DataDirectory"] = Path.Combine(Path.GetTempPath(), "capacity-tests", Guid.NewGuid().ToString("N")),
+            ["Auth:AdminKey"] = CapacityApp.AdminKey,
+        });
+        using var admin = server.Client(CapacityApp.AdminKey);
+        var key = (await Api.ReadAsync(await admin.PostAsync("/admin/tenants", Api.Json("""{"name":"Length"}""")), 201))["api_key"]!.GetValue<string>();
+        using var client = server.Client(key);
+        var pool = await client.CreateCapacityAsync("ev-length", "Pool", 1);
+
+        using var refused = await client.PostAsync($"/capacity/{pool}/reserve", Api.Json("""{"quantity":2}"""));
+
+        var body = await refused.Content.ReadAsByteArrayAsync();
+        await Api.ProblemAsync(refused, 409, "INSUFFICIENT_CAPACITY");
+        Assert.NotEqual(true, refused.Headers.TransferEncodingChunked);
+        Assert.Equal(body.Length, refused.Content.Headers.ContentLength);
+        Assert.Equal(1, await client.AvailableAsync(pool));
     }
 }
