@@ -30,7 +30,7 @@ public static class AdminApi
         return group;
     }
 
-    private static async Task<Results<Created<TenantKeyResponse>, ProblemHttpResult, StoredResult>> CreateTenant(
+    private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> CreateTenant(
         HttpContext context, Writes writes, ServerOptions options)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -50,7 +50,7 @@ public static class AdminApi
         return await writes.ExecuteAsync(context, Guid.Empty, bytes, command, o => Answer(o, key), o => Answer(o, null));
     }
 
-    private static async Task<Results<Created<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(
+    private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(
         string id, HttpContext context, Writes writes, ServerOptions options)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -74,12 +74,12 @@ public static class AdminApi
         return await writes.ExecuteAsync(context, Guid.Empty, bytes, command, o => Answer(o, key), o => Answer(o, null));
     }
 
-    private static Results<Created<TenantKeyResponse>, ProblemHttpResult> Answer(Outcome o, string? key) =>
-        o.Succeeded ? TypedResults.Created($"/admin/tenants/{o.Tenant!.Id}", new TenantKeyResponse(o.Tenant.Id, o.Tenant.Name, key)) : ApiErrors.FromOutcome(o);
+    private static Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult> Answer(Outcome o, string? key) =>
+        o.Succeeded ? JsonResults.Created($"/admin/tenants/{o.Tenant!.Id}", new TenantKeyResponse(o.Tenant.Id, o.Tenant.Name, key)) : ApiErrors.FromOutcome(o);
 
-    private static async Task<Ok<VerifyResponse>> Verify(ICapacityStore store, CancellationToken ct)
+    private static async Task<JsonOk<VerifyResponse>> Verify(ICapacityStore store, CancellationToken ct)
     {
         var report = await Audit.RunAsync(store, ct);
-        return TypedResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
+        return JsonResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
     }
 }

@@ -33,7 +33,7 @@ public static class CapacityApi
         return group;
     }
 
-    private static async Task<Results<Created<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
+    private static async Task<Results<JsonCreated<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
         string eventId, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -70,10 +70,10 @@ public static class CapacityApi
         return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Created);
     }
 
-    internal static Results<Created<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
-        o.Succeeded ? TypedResults.Created($"/capacity/{o.Capacity!.Id}", CapacityResponse.From(o.Capacity)) : ApiErrors.FromOutcome(o);
+    internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
+        o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Id}", CapacityResponse.From(o.Capacity)) : ApiErrors.FromOutcome(o);
 
-    private static async Task<Results<Ok<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -81,10 +81,10 @@ public static class CapacityApi
         }
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
-        return TypedResults.Ok(new CapacityListResponse(snapshot.Capacity));
+        return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
     }
 
-    private static async Task<Results<Ok<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -92,19 +92,19 @@ public static class CapacityApi
         }
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
-        return TypedResults.Ok(snapshot.Totals);
+        return JsonResults.Ok(snapshot.Totals);
     }
 
     internal static ProblemHttpResult InvalidEventId() =>
         ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
 
-    private static async Task<Results<Ok<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         var view = await Load(id, caller, store, ct);
-        return view is null ? NotFound(id) : TypedResults.Ok(CapacityResponse.From(view));
+        return view is null ? NotFound(id) : JsonResults.Ok(CapacityResponse.From(view));
     }
 
-    private static async Task<Results<Ok<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
+    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
         string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -155,14 +155,14 @@ public static class CapacityApi
         }
     }
 
-    private static Results<Ok<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
-        o.Succeeded ? TypedResults.Ok(CapacityResponse.From(o.Capacity!)) : ApiErrors.FromOutcome(o);
+    private static Results<JsonOk<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
+        o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!)) : ApiErrors.FromOutcome(o);
 
     /// <summary>
     /// A read: it answers from the last committed state and decides nothing, so a "yes" here is
     /// advice, and only a hold takes the tickets.
     /// </summary>
-    private static async Task<Results<Ok<CheckResponse>, ProblemHttpResult>> Check(
+    private static async Task<Results<JsonOk<CheckResponse>, ProblemHttpResult>> Check(
         string id, TenantCaller caller, HttpContext context, ICapacityStore store, ServerOptions options, Core.CoreLimits limits)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -198,7 +198,7 @@ public static class CapacityApi
         var closure = new List<CapacityNode>();
         var available = Graph.Available(node, lookup, closure);
         var active = closure.All(n => n.IsActive);
-        return TypedResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
+        return JsonResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
     }
 
     internal static async Task<CapacityView?> Load(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)

@@ -45,10 +45,10 @@ public static class EventApi
         return group;
     }
 
-    private static async Task<Ok<EventListResponse>> List(TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<JsonOk<EventListResponse>> List(TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         var events = await store.GetEventsAsync(caller.TenantId, ct);
-        return TypedResults.Ok(new EventListResponse([.. events.Select(e => new EventSummaryResponse(e.EventId, e.Capacities, e.CreatedAt))]));
+        return JsonResults.Ok(new EventListResponse([.. events.Select(e => new EventSummaryResponse(e.EventId, e.Capacities, e.CreatedAt))]));
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ public static class HealthApi
     public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").RequireAccess(Access.Anonymous).WithTags("Health");
-        group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")))
+        group.MapGet("/healthz", () => JsonResults.Ok(new HealthResponse("ok")))
             .WithSummary("Liveness").WithDescription("The process answers.");
         group.MapGet("/readyz", Ready)
             .WithSummary("Readiness").WithDescription("The database answers within 2 s and its schema is current; 503 otherwise.")
@@ -20,7 +20,7 @@ public static class HealthApi
         return group;
     }
 
-    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> Ready(ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<HealthResponse>, ProblemHttpResult>> Ready(ICapacityStore store, CancellationToken ct)
     {
         try
         {
@@ -28,7 +28,7 @@ public static class HealthApi
             timeout.CancelAfter(TimeSpan.FromSeconds(2));
             if (await store.IsReadyAsync(timeout.Token))
             {
-                return TypedResults.Ok(new HealthResponse("ready"));
+                return JsonResults.Ok(new HealthResponse("ready"));
             }
 
             return ApiErrors.ServiceUnavailable("The database schema is not current.");

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
 using ProblemDetails = Microsoft.AspNetCore.Mvc.ProblemDetails;
@@ -12,7 +11,7 @@ namespace Capacity.Server.Http;
 /// through the serializer's asynchronous path with the extension dictionary serialized by runtime type,
 /// a tenth of the server's CPU in a sold-out run, where nearly every answer is a 409. The text is
 /// the serializer's (same property order, same escaping), so a live answer and its stored replay agree,
-/// and it is sent with a Content-Length instead of chunked.
+/// and it is sent in one piece with a Content-Length (<see cref="JsonBody"/>).
 /// </summary>
 public sealed class ProblemJson(IOptions<JsonOptions> json) : IProblemDetailsService
 {
@@ -24,34 +23,10 @@ public sealed class ProblemJson(IOptions<JsonOptions> json) : IProblemDetailsSer
     private static readonly JsonEncodedText Detail = JsonEncodedText.Encode("detail");
     private static readonly JsonEncodedText Instance = JsonEncodedText.Encode("instance");
 
-    [ThreadStatic]
-    private static (JsonSerializerOptions Options, ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? t_scratch;
-
     private readonly JsonSerializerOptions _options = json.Value.SerializerOptions;
 
-    public async ValueTask WriteAsync(ProblemDetailsContext context)
-    {
-        var response = context.HttpContext.Response;
-        response.ContentType = ContentType;
-
-        // Serialized to a reused buffer first, so that the length is known before the headers go out;
-        // copied into the response before the first await, so the buffer is free again on this thread.
-        if (t_scratch?.Options != _options)
-        {
-            t_scratch = NewScratch(_options);
-        }
-
-        var (_, buffer, writer) = t_scratch.Value;
-        buffer.ResetWrittenCount();
-        writer.Reset(buffer);
-        Write(writer, context.ProblemDetails, _options);
-        writer.Flush();
-        response.ContentLength = buffer.WrittenCount;
-        response.BodyWriter.Write(buffer.WrittenSpan);
-        // No cancellation token: a client that has gone away must not turn its answer into a server
-        // error; Kestrel completes a flush to a closed connection without throwing.
-        await response.BodyWriter.FlushAsync();
-    }
+    public ValueTask WriteAsync(ProblemDetailsContext context) =>
+        new(JsonBody.WriteAsync(context.HttpContext.Response, ContentType, _options, (context.ProblemDetails, _options), static (w, s) => Write(w, s.ProblemDetails, s._options)));
 
     /// <summary>The problem as the serializer writes <see cref="ProblemDetails"/>: the standard members, then each extension.</summary>
     public static void Write(Utf8JsonWriter w, ProblemDetails problem, JsonSerializerOptions options)
@@ -106,12 +81,5 @@ public sealed class ProblemJson(IOptions<JsonOptions> json) : IProblemDetailsSer
         }
 
         w.WriteEndObject();
-    }
-
-    // One per thread and options (a test host may run several servers in one process).
-    private static (JsonSerializerOptions, ArrayBufferWriter<byte>, Utf8JsonWriter) NewScratch(JsonSerializerOptions options)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        return (options, buffer, new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = options.Encoder, Indented = options.WriteIndented }));
     }
 }

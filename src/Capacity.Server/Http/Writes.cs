@@ -160,11 +160,7 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
         return new StoredResponse(status, body, LocationOf(result));
     }
 
-    // Created<T> has a Location but no interface exposes it; one property lookup per result type.
-    private static readonly ConcurrentDictionary<Type, System.Reflection.PropertyInfo?> LocationProperties = new();
-
-    private static string? LocationOf(IResult result) =>
-        LocationProperties.GetOrAdd(result.GetType(), t => t.GetProperty("Location"))?.GetValue(result) as string;
+    private static string? LocationOf(IResult result) => (result as ILocationHttpResult)?.Location;
 }
 
 /// <summary>An answer replayed from the idempotency store, exactly as first given.</summary>
@@ -183,7 +179,8 @@ public sealed class StoredResult(StoredResponse response) : IResult
 
         if (Response.Body.Length > 0)
         {
-            context.Response.ContentType = Response.Status >= 400 ? "application/problem+json" : "application/json; charset=utf-8";
+            context.Response.ContentType = Response.Status >= 400 ? ProblemJson.ContentType : JsonBody.Json;
+            context.Response.ContentLength = Response.Body.Length;
             await context.Response.Body.WriteAsync(Response.Body, context.RequestAborted);
         }
     }

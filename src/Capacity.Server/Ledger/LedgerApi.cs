@@ -31,7 +31,7 @@ public static class LedgerApi
         return group;
     }
 
-    private static async Task<Results<Ok<LedgerPageResponse>, ProblemHttpResult>> Page(
+    private static async Task<Results<JsonOk<LedgerPageResponse>, ProblemHttpResult>> Page(
         string eventId, string? after, string? limit, TenantCaller caller, ICapacityStore store, ServerOptions options, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
@@ -55,6 +55,6 @@ public static class LedgerApi
         var entries = rows.Select(r => new LedgerEntryResponse(
             r.Sequence, r.Entry.Kind.ToString().ToLowerInvariant(), r.Entry.CapacityId, r.Entry.ReservationId,
             r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At)).ToArray();
-        return TypedResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == size ? entries[^1].Sequence : null));
+        return JsonResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == size ? entries[^1].Sequence : null));
     }
 }

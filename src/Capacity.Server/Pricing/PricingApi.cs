@@ -22,7 +22,7 @@ public static class PricingApi
         return group;
     }
 
-    private static async Task<Results<Created<PricingResponse>, ProblemHttpResult, StoredResult>> Create(
+    private static async Task<Results<JsonCreated<PricingResponse>, ProblemHttpResult, StoredResult>> Create(
         string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -46,12 +46,12 @@ public static class PricingApi
         var command = new CreatePrice(
             caller.TenantId, Guid.CreateVersion7(), capacityId, r.Name, r.BasePrice, r.CurrentPrice,
             r.ServiceFee ?? 0, r.FacilityFee ?? 0, r.TaxRate ?? 0, r.Currency);
-        return await writes.ExecuteAsync<Created<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
-            ? TypedResults.Created($"/pricing/{o.Price!.Id}", PricingResponse.From(o.Price))
+        return await writes.ExecuteAsync<JsonCreated<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+            ? JsonResults.Created($"/pricing/{o.Price!.Id}", PricingResponse.From(o.Price))
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<Ok<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         if (await CapacityApi.Load(id, caller, store, ct) is null)
         {
@@ -59,16 +59,16 @@ public static class PricingApi
         }
 
         var prices = await store.GetPricesAsync(caller.TenantId, Guid.Parse(id), ct);
-        return TypedResults.Ok(new PricingListResponse([.. prices.Select(PricingResponse.From)]));
+        return JsonResults.Ok(new PricingListResponse([.. prices.Select(PricingResponse.From)]));
     }
 
-    private static async Task<Results<Ok<PricingResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         var price = Guid.TryParse(id, out var priceId) ? await store.GetPriceAsync(caller.TenantId, priceId, ct) : null;
-        return price is null ? NotFound(id) : TypedResults.Ok(PricingResponse.From(price));
+        return price is null ? NotFound(id) : JsonResults.Ok(PricingResponse.From(price));
     }
 
-    private static async Task<Results<Ok<PricingResponse>, ProblemHttpResult, StoredResult>> Update(
+    private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult, StoredResult>> Update(
         string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -114,8 +114,8 @@ public static class PricingApi
             }
 
             var command = new UpdatePrice(caller.TenantId, priceId, name, basePrice, currentPrice, serviceFee, facilityFee, taxRate, currency);
-            return await writes.ExecuteAsync<Ok<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
-                ? TypedResults.Ok(PricingResponse.From(o.Price!))
+            return await writes.ExecuteAsync<JsonOk<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+                ? JsonResults.Ok(PricingResponse.From(o.Price!))
                 : ApiErrors.FromOutcome(o));
         }
     }

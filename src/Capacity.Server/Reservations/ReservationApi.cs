@@ -37,7 +37,7 @@ public static class ReservationApi
     }
 
     /// <summary>The seed's single-capacity hold, kept with its path and fields; a one-item reservation underneath.</summary>
-    private static async Task<Results<Created<ReserveResponse>, ProblemHttpResult, StoredResult>> Reserve(
+    private static async Task<Results<JsonCreated<ReserveResponse>, ProblemHttpResult, StoredResult>> Reserve(
         string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -65,7 +65,7 @@ public static class ReservationApi
         var command = new PlaceHold(
             caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId)],
             request.ReservationMinutes ?? limits.DefaultHoldMinutes);
-        return await writes.ExecuteAsync<Created<ReserveResponse>>(context, caller.TenantId, bytes, command, o =>
+        return await writes.ExecuteAsync<JsonCreated<ReserveResponse>>(context, caller.TenantId, bytes, command, o =>
         {
             if (!o.Succeeded)
             {
@@ -73,13 +73,13 @@ public static class ReservationApi
             }
 
             var reservation = ReservationResponse.From(o.Reservation!, time.GetUtcNow());
-            return TypedResults.Created(
+            return JsonResults.Created(
                 $"/reservations/{o.Reservation!.Id}",
                 new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!), reservation.Items[0].LockedPrice));
         });
     }
 
-    private static async Task<Results<Created<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
+    private static async Task<Results<JsonCreated<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
         TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -114,12 +114,12 @@ public static class ReservationApi
 
         var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
         var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes);
-        return await writes.ExecuteAsync<Created<ReservationResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
-            ? TypedResults.Created($"/reservations/{o.Reservation!.Id}", ReservationResponse.From(o.Reservation, time.GetUtcNow()))
+        return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+            ? JsonResults.Created($"/reservations/{o.Reservation!.Id}", ReservationResponse.From(o.Reservation, time.GetUtcNow()))
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, TimeProvider time, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var reservationId))
         {
@@ -127,10 +127,10 @@ public static class ReservationApi
         }
 
         var reservation = await store.GetReservationAsync(caller.TenantId, reservationId, ct);
-        return reservation is null ? NotFound(id) : TypedResults.Ok(ReservationResponse.From(reservation, time.GetUtcNow()));
+        return reservation is null ? NotFound(id) : JsonResults.Ok(ReservationResponse.From(reservation, time.GetUtcNow()));
     }
 
-    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
         string id, Transition transition, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -153,7 +153,7 @@ public static class ReservationApi
         return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, o => Answer(o, time));
     }
 
-    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult, StoredResult>> Extend(
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Extend(
         string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
@@ -182,8 +182,8 @@ public static class ReservationApi
         return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, o => Answer(o, time));
     }
 
-    private static Results<Ok<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time) =>
-        o.Succeeded ? TypedResults.Ok(ReservationResponse.From(o.Reservation!, time.GetUtcNow())) : ApiErrors.FromOutcome(o);
+    private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time) =>
+        o.Succeeded ? JsonResults.Ok(ReservationResponse.From(o.Reservation!, time.GetUtcNow())) : ApiErrors.FromOutcome(o);
 
     private static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Reservation {id} was not found.");
 }
