@@ -265,6 +265,20 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         var chunks = LedgerChunks.Encode(ws.Ledger);
         if (chunks.Count > 0)
         {
+            // Readers page through an event's ledger by sequence number, so an event's chunks must
+            // become visible in sequence order. Two nodes writing to one event without a row in common
+            // (two sections with no shared pool) lock nothing in common, and the one that drew the
+            // lower number could commit last, behind a reader that had already passed it. A lock per
+            // event, held from drawing the number to the commit, makes the order of numbers the order
+            // of commits. Taken in one order (by hash), so two batches over the same events cannot
+            // deadlock; taken last, so no other lock is waited for while holding it.
+            var order = new NpgsqlBatchCommand(
+                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('ledger:' || t::text || ':' || e, 0) AS h "
+                + "FROM unnest($1::uuid[], $2::text[]) AS u(t, e) ORDER BY h) s");
+            order.Parameters.Add(new() { Value = chunks.Select(c => c.TenantId).ToArray() });
+            order.Parameters.Add(new() { Value = chunks.Select(c => c.EventId).ToArray() });
+            batch.BatchCommands.Add(order);
+
             // nextval is the chunk's first sequence number (see migration 003).
             var cmd = new NpgsqlBatchCommand(
                 "INSERT INTO ledger_chunks (last_seq, tenant_id, event_id, count, entries) "

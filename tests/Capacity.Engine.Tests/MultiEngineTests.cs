@@ -171,4 +171,66 @@ public sealed class MultiEngineTests : IAsyncLifetime
         Assert.Equal(EngineStatus.Replayed, (await Node(1).SubmitAsync(Create(), idem, Render)).Status);
         await AssertAuditCleanAsync();
     }
+
+    [Fact]
+    public async Task Readers_tailing_two_events_ledgers_while_two_nodes_sell_carts_across_both_miss_no_entry()
+    {
+        // Each node sells its own sections, one in each event, with no pool in common: the nodes lock
+        // disjoint rows, so nothing but the ledger's own ordering stops one node's entries from
+        // becoming visible behind sequence numbers a reader has already passed. Carts span both
+        // events, so every batch orders two events' chunks, in whatever order its commands name them.
+        string[] events = ["east", "west"];
+        var sections = new Guid[2, 2];
+        for (var node = 0; node < 2; node++)
+        {
+            for (var e = 0; e < 2; e++)
+            {
+                sections[node, e] = Guid.CreateVersion7();
+                var created = await Node(0).SubmitAsync(new CreateCapacity(Tenant, sections[node, e], events[e], null, $"Section {node}", null, null, [], true, null));
+                Assert.Equal(OutcomeCode.Ok, created.Outcome?.Code);
+            }
+        }
+
+        var writers = Task.WhenAll(Enumerable.Range(0, 2).SelectMany(node => Enumerable.Range(0, 20).Select(client => Task.Run(async () =>
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                var (first, second) = (i + client) % 2 == 0 ? (0, 1) : (1, 0);
+                var r = await Node(node).SubmitAsync(new PlaceHold(
+                    Tenant, Guid.CreateVersion7(), [new HoldItem(sections[node, first], 1, null), new HoldItem(sections[node, second], 1, null)], 15));
+                Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code);
+            }
+        }))));
+
+        // Consumers as the API describes them: each page starts after the last entry seen.
+        var seen = new[] { new List<long>(), new List<long>() };
+        var after = new long[2];
+        while (true)
+        {
+            var finished = writers.IsCompleted;
+            var empty = true;
+            for (var e = 0; e < 2; e++)
+            {
+                var page = await _nodes[e].Store.GetLedgerAsync(Tenant, events[e], after[e], 1000, CancellationToken.None);
+                seen[e].AddRange(page.Select(x => x.Sequence));
+                after[e] = page.Count > 0 ? page[^1].Sequence : after[e];
+                empty &= page.Count == 0;
+            }
+
+            if (finished && empty)
+            {
+                break;
+            }
+        }
+
+        await writers;
+        for (var e = 0; e < 2; e++)
+        {
+            var all = await _nodes[0].Store.GetLedgerAsync(Tenant, events[e], 0, 10_000, CancellationToken.None);
+            Assert.Equal(2 * 20 * 30, all.Count);
+            Assert.Equal(all.Select(x => x.Sequence), seen[e]);
+        }
+
+        await AssertAuditCleanAsync();
+    }
 }
