@@ -66,9 +66,12 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
 
             // Ids about to be created need no lock, only a look: a row found here is a reuse the core refuses.
             var newIds = keys.NewReservations.Where(id => !loaded.Contains(id)).ToArray();
-            var existing = new NpgsqlBatchCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY($1)");
-            existing.Parameters.Add(new() { Value = newIds });
-            batch.BatchCommands.Add(existing);
+            if (newIds.Length > 0)
+            {
+                var existing = new NpgsqlBatchCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY($1)");
+                existing.Parameters.Add(new() { Value = newIds });
+                batch.BatchCommands.Add(existing);
+            }
 
             // Parents never change, so the closure can be found without locks and locked in order,
             // in the same round trip.
@@ -81,12 +84,16 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             batch.BatchCommands.Add(closure);
 
             await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            if (newIds.Length > 0)
             {
-                ws.Load(ReadReservation(r));
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    ws.Load(ReadReservation(r));
+                }
+
+                await r.NextResultAsync(ct).ConfigureAwait(false);
             }
 
-            await r.NextResultAsync(ct).ConfigureAwait(false);
             foreach (var node in await ReadCapacitiesAsync(r, ct).ConfigureAwait(false))
             {
                 ws.Load(node);

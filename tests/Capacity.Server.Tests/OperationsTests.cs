@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Capacity.Server.Events;
 using Capacity.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Capacity.Server.Tests;
 
@@ -83,6 +85,114 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         Assert.Equal(hold, second["holds"]!["expiring"]![0]!["reservation_id"]!.GetValue<string>());
         Assert.Equal(3, second["holds"]!["expiring"]![0]!["quantity"]!.GetValue<int>());
         Assert.Equal(2, second["capacity"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task Twenty_viewers_of_one_event_share_one_poll_of_the_store_and_each_sees_a_change_within_a_second()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("wall", "Pool", 100);
+        var child = await t.CreateCapacityAsync("wall", "Child", null, pool);
+        var feeds = _app.Services.GetRequiredService<EventFeeds>();
+
+        var viewers = new List<(HttpResponseMessage Response, StreamReader Reader)>();
+        for (var i = 0; i < 20; i++)
+        {
+            var response = await t.GetAsync("/events/wall/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+            var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            Assert.Equal(100, (await NextSnapshotAsync(reader))["totals"]!["available_capacity"]!.GetValue<long>());
+            viewers.Add((response, reader));
+        }
+
+        Assert.Equal(1, feeds.Active);
+        var readsBefore = _app.Faults.HoldSummaryReads;
+        await t.HoldAsync(child, 3);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await Task.WhenAll(viewers.Select(async v =>
+        {
+            var next = await NextSnapshotAsync(v.Reader).WaitAsync(TimeSpan.FromSeconds(1.5));
+            Assert.Equal(97, next["totals"]!["available_capacity"]!.GetValue<long>());
+        }));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // One poll every 250 ms, however many watch: each viewer polling on its own would read 20 times as often.
+        var polls = _app.Faults.HoldSummaryReads - readsBefore;
+        var rounds = (int)Math.Ceiling(started.Elapsed / EventFeeds.PollInterval) + 2;
+        Assert.InRange(polls, 1, rounds);
+
+        foreach (var (response, reader) in viewers)
+        {
+            reader.Dispose();
+            response.Dispose();
+        }
+
+        await WaitUntilAsync(() => feeds.Active == 0);
+        var readsAfterLeaving = _app.Faults.HoldSummaryReads;
+        await Task.Delay(EventFeeds.PollInterval * 3);
+        Assert.Equal(readsAfterLeaving, _app.Faults.HoldSummaryReads);
+        await _app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Viewers_of_one_event_id_in_two_tenants_each_see_only_their_own_tenants_event()
+    {
+        var a = (await _app.NewTenantAsync("A")).Client;
+        var b = (await _app.NewTenantAsync("B")).Client;
+        var poolA = await a.CreateCapacityAsync("same-name", "Pool", 10);
+        await b.CreateCapacityAsync("same-name", "Pool", 50);
+
+        using var responseA = await a.GetAsync("/events/same-name/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var readerA = new StreamReader(await responseA.Content.ReadAsStreamAsync());
+        using var responseB = await b.GetAsync("/events/same-name/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var readerB = new StreamReader(await responseB.Content.ReadAsStreamAsync());
+        Assert.Equal(10, (await NextSnapshotAsync(readerA))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(50, (await NextSnapshotAsync(readerB))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(2, _app.Services.GetRequiredService<EventFeeds>().Active);
+
+        await a.HoldAsync(poolA, 4);
+        Assert.Equal(6, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(1.5)))["totals"]!["available_capacity"]!.GetValue<long>());
+
+        // B's stream stays quiet: its next snapshot does not come within three poll rounds.
+        var quiet = NextSnapshotAsync(readerB);
+        Assert.NotSame(quiet, await Task.WhenAny(quiet, Task.Delay(EventFeeds.PollInterval * 3)));
+        await _app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Viewers_coming_and_going_in_crowds_while_holds_are_placed_leave_no_poller_behind_and_a_new_viewer_sees_the_latest()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("churn", "Pool", 1000);
+        var feeds = _app.Services.GetRequiredService<EventFeeds>();
+
+        var holds = Task.WhenAll(Enumerable.Range(0, 40).Select(_ => t.HoldAsync(pool, 1)));
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                using var response = await t.GetAsync("/events/churn/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+                await NextSnapshotAsync(reader);
+            }
+        }));
+        await holds;
+
+        await WaitUntilAsync(() => feeds.Active == 0);
+        using var last = await t.GetAsync("/events/churn/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var lastReader = new StreamReader(await last.Content.ReadAsStreamAsync());
+        Assert.Equal(960, (await NextSnapshotAsync(lastReader))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(1, feeds.Active);
+        await _app.AssertInvariantsAsync();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within 5 s.");
+            await Task.Delay(20);
+        }
     }
 
     [Fact]

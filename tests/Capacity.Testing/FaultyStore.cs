@@ -23,9 +23,13 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     private FaultPoint? _fail;
     private TimeSpan _commitDelay;
     private int _batches;
+    private int _holdSummaries;
 
     /// <summary>Batch transactions begun so far.</summary>
     public int Batches => Volatile.Read(ref _batches);
+
+    /// <summary>Reads of live-hold summaries (what the event stream polls) so far.</summary>
+    public int HoldSummaryReads => Volatile.Read(ref _holdSummaries);
 
     public void FailNextBatchAt(FaultPoint point) => _fail = point;
 
@@ -105,7 +109,12 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => inner.GetEventCapacitiesAsync(tenantId, eventId, ct);
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetReservationAsync(tenantId, id, ct);
     public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => inner.GetEventsAsync(tenantId, ct);
-    public Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct) => inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+    public Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _holdSummaries);
+        return inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+    }
+
     public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => inner.GetHoldStatsAsync(ct);
     public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetPriceAsync(tenantId, id, ct);
     public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => inner.GetPricesAsync(tenantId, capacityId, ct);

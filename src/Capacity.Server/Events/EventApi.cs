@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -28,9 +29,6 @@ public sealed record EventStreamSnapshot(
 /// <summary>The tenant's events, and a live view of one for dashboards and `capacity watch`.</summary>
 public static class EventApi
 {
-    /// <summary>How often the stream looks for changes: the dashboard must follow within a second.</summary>
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
-
     private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
 
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
@@ -40,7 +38,7 @@ public static class EventApi
         group.MapGet("/events/{eventId}/capacity/stream", Stream).Doc(
             "Watch an event live (Server-Sent Events)",
             "`snapshot` events carry an EventStreamSnapshot as JSON (capacities, totals, holds expiring soonest), sent on connect and within "
-            + "250 ms of any change; `heartbeat` events every 15 s.",
+            + "250 ms of any change; `heartbeat` events every 15 s. Viewers of one event share one poll of the store.",
             400);
         return group;
     }
@@ -55,68 +53,76 @@ public static class EventApi
     /// Server-Sent Events: a <c>snapshot</c> on connect and whenever anything in it changes, and a
     /// <c>heartbeat</c> every 15 s so proxies keep the connection open. Polling the store (not a
     /// signal from this node's engine) is deliberate: with several nodes, changes arrive through
-    /// any of them.
+    /// any of them. The polling is shared by all viewers of an event (<see cref="EventFeeds"/>).
     /// </summary>
     private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> Stream(
-        string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+        string eventId, TenantCaller caller, ICapacityStore store, EventFeeds feeds, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
             return CapacityApi.InvalidEventId();
         }
 
-        // Fail before the stream starts if the store is down: a problem, not an empty stream.
+        // Fail before the stream starts if the store is down: a problem, not an empty stream. The
+        // viewer's own read also means it never waits for the shared poller's next round to start.
+        var readStarted = Stopwatch.GetTimestamp();
         var first = await SnapshotJsonAsync(store, caller.TenantId, eventId, ct);
-        return TypedResults.ServerSentEvents(Snapshots(store, caller.TenantId, eventId, first, ct));
+        return TypedResults.ServerSentEvents(Snapshots(feeds, caller.TenantId, eventId, new Snapshot(first, readStarted), ct));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> Snapshots(
-        ICapacityStore store, Guid tenantId, string eventId, string first, [EnumeratorCancellation] CancellationToken ct)
+        EventFeeds feeds, Guid tenantId, string eventId, Snapshot first, [EnumeratorCancellation] CancellationToken ct)
     {
-        var last = first;
-        var lastSent = DateTime.UtcNow;
-        yield return new SseItem<string>(first, "snapshot");
-        using var timer = new PeriodicTimer(PollInterval);
-        while (await WaitAsync(timer, ct))
+        var feed = feeds.Join(tenantId, eventId);
+        try
         {
-            string current;
-            try
+            var last = first.Json;
+            var lastSent = DateTime.UtcNow;
+            yield return new SseItem<string>(last, "snapshot");
+            while (!ct.IsCancellationRequested)
             {
-                current = await SnapshotJsonAsync(store, tenantId, eventId, ct);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // The store is unavailable: keep the stream and try again; the client sees no update.
-                continue;
-            }
+                var changed = feed.Changed;
 
-            if (current != last)
-            {
-                last = current;
-                lastSent = DateTime.UtcNow;
-                yield return new SseItem<string>(current, "snapshot");
+                // A poll that began before this viewer's own read may be older than what it was sent;
+                // the next one, at most a poll interval away, is not.
+                if (feed.Latest is { } latest && latest.ReadStarted >= first.ReadStarted && latest.Json != last)
+                {
+                    last = latest.Json;
+                    lastSent = DateTime.UtcNow;
+                    yield return new SseItem<string>(last, "snapshot");
+                    continue;
+                }
+
+                var heartbeatDue = HeartbeatInterval - (DateTime.UtcNow - lastSent);
+                if (heartbeatDue <= TimeSpan.Zero)
+                {
+                    lastSent = DateTime.UtcNow;
+                    yield return new SseItem<string>("{}", "heartbeat");
+                    continue;
+                }
+
+                await WaitAsync(changed, heartbeatDue, ct);
             }
-            else if (DateTime.UtcNow - lastSent > HeartbeatInterval)
-            {
-                lastSent = DateTime.UtcNow;
-                yield return new SseItem<string>("{}", "heartbeat");
-            }
+        }
+        finally
+        {
+            feed.Leave();
         }
     }
 
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    /// <summary>Until the feed changes, the heartbeat is due or the viewer goes away, whichever is first.</summary>
+    private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct)
     {
         try
         {
-            return await timer.WaitForNextTickAsync(ct);
+            await changed.WaitAsync(timeout, ct);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            return false;
         }
     }
 
-    private static async Task<string> SnapshotJsonAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
+    internal static async Task<string> SnapshotJsonAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
     {
         var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ct);
         var ids = snapshot.Capacity.Select(c => c.Id).ToArray();

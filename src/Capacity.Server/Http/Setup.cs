@@ -39,6 +39,7 @@ public static class Setup
         services.AddSingleton<CommandEngine>();
         services.AddSingleton<ExpirySweeper>();
         services.AddSingleton<Writes>();
+        services.AddSingleton<EventFeeds>();
         services.AddSingleton<IProblemDetailsService, ProblemJson>();
         services.AddSingleton<MetricsCollector>();
         services.AddApiDocs();
