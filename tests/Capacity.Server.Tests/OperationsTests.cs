@@ -185,6 +185,20 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         await _app.AssertInvariantsAsync();
     }
 
+    [Fact]
+    public async Task A_stream_whose_feed_is_stopped_by_shutdown_ends_instead_of_spinning()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        await t.CreateCapacityAsync("closing", "Pool", 5);
+        using var response = await t.GetAsync("/events/closing/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        await NextSnapshotAsync(reader);
+
+        _app.Services.GetRequiredService<EventFeeds>().Dispose();
+
+        await Assert.ThrowsAsync<EndOfStreamException>(() => NextSnapshotAsync(reader).WaitAsync(TimeSpan.FromSeconds(2)));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);

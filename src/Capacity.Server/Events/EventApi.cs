@@ -79,7 +79,9 @@ public static class EventApi
             var last = first.Json;
             var lastSent = DateTime.UtcNow;
             yield return new SseItem<string>(last, "snapshot");
-            while (!ct.IsCancellationRequested)
+            // A stopped feed (only at shutdown, while this viewer still holds it) ends the stream
+            // rather than leaving it to spin on a signal that has fired for good.
+            while (!ct.IsCancellationRequested && !feed.Stopped)
             {
                 var changed = feed.Changed;
 

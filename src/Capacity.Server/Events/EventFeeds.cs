@@ -107,6 +107,9 @@ public sealed class EventFeeds(ICapacityStore store) : IDisposable
         /// <summary>Completes at the next change. Take it before reading <see cref="Latest"/>, so no change falls between the two.</summary>
         public Task Changed => Volatile.Read(ref _changed).Task;
 
+        /// <summary>True once the feed has stopped (its last viewer left, or the server is shutting down).</summary>
+        public bool Stopped => _stop.IsCancellationRequested;
+
         public void Leave() => _owner.Leave(this);
 
         internal void Start() => _ = Task.Run(PollAsync);
