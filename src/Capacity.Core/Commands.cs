@@ -81,7 +81,18 @@ public sealed record UpdatePrice(
     public override void CollectKeys(LoadKeys keys) => keys.Prices.Add(Id);
 }
 
-public readonly record struct HoldItem(Guid CapacityId, int Quantity, Guid? PricingId);
+public readonly record struct HoldItem(Guid CapacityId, int Quantity, Guid? PricingId) : IDemand;
+
+/// <summary>
+/// A quantity drawn from a capacity: what the core sums per node, whether it comes from a command's
+/// items or a stored hold's. The core's generic methods take it as a type argument, so each item
+/// type gets its own compiled code and nothing is boxed.
+/// </summary>
+public interface IDemand
+{
+    Guid CapacityId { get; }
+    int Quantity { get; }
+}
 
 public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes) : Command
 {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Capacity.Core;
 
 /// <summary>
@@ -25,82 +27,107 @@ public static class Decider
     {
         if (c.Items.Length == 0 || c.Items.Length > limits.MaxItemsPerReservation)
         {
-            return Outcome.Invalid("items", $"A reservation holds 1 to {limits.MaxItemsPerReservation} items.");
+            return Answers.ItemCount(limits);
         }
 
         var maxMinutes = Math.Min(limits.MaxHoldMinutes, limits.MaxLifetimeMinutes);
         if (c.Minutes < 1 || c.Minutes > maxMinutes)
         {
-            return Outcome.Invalid("reservation_minutes", $"reservation_minutes must be between 1 and {maxMinutes}.");
+            return Answers.HoldMinutes(maxMinutes);
         }
 
-        if (ws.FindReservation(c.ReservationId) is not null)
+        if (ws.HasReservation(c.ReservationId))
         {
-            return Outcome.Invalid("id", $"Reservation {c.ReservationId} already exists.");
+            return Answers.ReservationExists(c.ReservationId);
         }
 
-        var items = new ReservationItem[c.Items.Length];
+        // Every item is checked before anything is built, so that a refused hold allocates nothing.
+        var priced = false;
         for (var i = 0; i < c.Items.Length; i++)
         {
             var item = c.Items[i];
             if (item.Quantity < 1 || item.Quantity > limits.MaxQuantityPerItem)
             {
-                return new Outcome(OutcomeCode.InvalidQuantity, $"Quantity must be between 1 and {limits.MaxQuantityPerItem}.", $"items[{i}].quantity");
+                return Answers.Quantity(limits, i);
             }
 
             var node = ws.FindCapacity(item.CapacityId);
             if (node is null || node.TenantId != c.TenantId)
             {
-                return Outcome.NotFound($"Capacity {item.CapacityId} was not found.");
+                return Answers.CapacityNotFound(item.CapacityId);
             }
 
-            LockedPrice? locked = null;
             if (item.PricingId is { } pricingId)
             {
                 var price = ws.FindPrice(pricingId);
                 if (price is null || price.TenantId != c.TenantId || price.CapacityId != item.CapacityId)
                 {
-                    return Outcome.Invalid($"items[{i}].pricing_id", $"Pricing {pricingId} does not belong to capacity {item.CapacityId}.");
+                    return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId);
                 }
 
+                priced = true;
+            }
+        }
+
+        if (!SumDemand(ws, c.Items, out var inactive))
+        {
+            return Answers.Inactive(inactive!);
+        }
+
+        foreach (var (node, quantity) in ws.Demand)
+        {
+            if (node.Headroom is { } headroom && headroom < quantity)
+            {
+                var drawing = FirstItemDrawingFrom(ws, c.Items, node);
+                return Answers.Short(node, quantity, headroom, Graph.Available(drawing, ws, ws.Closure));
+            }
+        }
+
+        return Place(ws, c, priced, now);
+    }
+
+    /// <summary>
+    /// Places a hold that passed every check. Apart from the checks so that its frame holds only the
+    /// few structs placing needs (see <see cref="Answers"/> for why frames matter).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Outcome Place(WorkingSet ws, PlaceHold c, bool priced, DateTimeOffset now)
+    {
+        var items = priced ? LockPrices(ws, c.Items, now) : ws.PlainItems(c.Items);
+        var reservation = new Reservation(c.ReservationId, c.TenantId, ReservationStatus.Active, items, now, now.AddMinutes(c.Minutes), null, null);
+        ApplyDemand(ws, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        ws.AddNew(reservation);
+        // The answer shows the first item's capacity as it is now. With one item, SumDemand left that
+        // item's closure in ws.Closure, and the counters changed in place, so it need not be walked again.
+        var first = ws.FindCapacity(items[0].CapacityId)!;
+        return items.Length == 1 ? Answers.Held(reservation, Graph.ViewOf(first, ws.Closure)) : Answers.Held(reservation, Graph.View(first, ws, ws.Closure));
+    }
+
+    /// <summary>The items of a hold with a price lock: each priced item snapshots its price as it is now.</summary>
+    private static ReservationItem[] LockPrices(WorkingSet ws, HoldItem[] holdItems, DateTimeOffset now)
+    {
+        var items = new ReservationItem[holdItems.Length];
+        for (var i = 0; i < holdItems.Length; i++)
+        {
+            var item = holdItems[i];
+            LockedPrice? locked = null;
+            if (item.PricingId is { } pricingId)
+            {
+                var price = ws.FindPrice(pricingId)!;
                 locked = new LockedPrice(price.Id, price.Name, price.UnitPrice, price.ServiceFee, price.FacilityFee, price.TaxRate, price.Currency, now);
             }
 
             items[i] = new ReservationItem(item.CapacityId, item.Quantity, locked);
         }
 
-        if (!SumDemand(ws, items, out var inactive))
-        {
-            return new Outcome(OutcomeCode.CapacityInactive, $"Capacity {inactive!.Id} ({inactive.SectionName}) is inactive and takes no new holds.");
-        }
-
-        foreach (var (id, quantity) in ws.Demand)
-        {
-            var node = ws.FindCapacity(id)!;
-            if (node.Headroom is { } headroom && headroom < quantity)
-            {
-                var first = FirstItemDrawingFrom(ws, items, id);
-                var available = Graph.Available(first, ws, ws.Closure);
-                return new Outcome(
-                    OutcomeCode.InsufficientCapacity,
-                    $"Not enough capacity in {node.SectionName}: {quantity} requested, {headroom} left.",
-                    Available: available);
-            }
-        }
-
-        var reservation = new Reservation(c.ReservationId, c.TenantId, ReservationStatus.Active, items, now, now.AddMinutes(c.Minutes), null, null);
-        ApplyDemand(ws, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
-        ws.AddNew(reservation);
-        var first0 = ws.FindCapacity(items[0].CapacityId)!;
-        return new Outcome(OutcomeCode.Ok, Reservation: reservation, Capacity: Graph.View(first0, ws, ws.Closure));
+        return items;
     }
 
     private static Outcome Transit(WorkingSet ws, TransitionReservation c, DateTimeOffset now)
     {
-        var r = ws.FindReservation(c.ReservationId);
-        if (r is null || r.TenantId != c.TenantId)
+        if (!ws.TryGetReservation(c.ReservationId, out var r) || r.TenantId != c.TenantId)
         {
-            return Outcome.NotFound($"Reservation {c.ReservationId} was not found.");
+            return Answers.ReservationNotFound(c.ReservationId);
         }
 
         // A due hold is expired now, whether or not the sweeper got to it: it can never be confirmed.
@@ -115,43 +142,42 @@ public static class Decider
                 SumDemand(ws, r.Items, out _);
                 ApplyDemand(ws, r.Id, LedgerKind.Confirm, reservedSign: -1, soldSign: 1, now);
                 r = r with { Status = ReservationStatus.Confirmed, ConfirmedAt = now };
-                ws.Replace(r);
-                return new Outcome(OutcomeCode.Ok, Reservation: r);
+                break;
             case (Transition.Release, ReservationStatus.Active):
                 SumDemand(ws, r.Items, out _);
                 ApplyDemand(ws, r.Id, LedgerKind.Release, reservedSign: -1, soldSign: 0, now);
                 r = r with { Status = ReservationStatus.Released, EndedAt = now };
-                ws.Replace(r);
-                return new Outcome(OutcomeCode.Ok, Reservation: r);
+                break;
             case (Transition.Cancel, ReservationStatus.Confirmed):
                 SumDemand(ws, r.Items, out _);
                 ApplyDemand(ws, r.Id, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
                 r = r with { Status = ReservationStatus.Cancelled, EndedAt = now };
-                ws.Replace(r);
-                return new Outcome(OutcomeCode.Ok, Reservation: r);
+                break;
             case (Transition.Confirm, ReservationStatus.Confirmed):
             case (Transition.Release, ReservationStatus.Released):
-                return new Outcome(OutcomeCode.Unchanged, Reservation: r);
+                return Answers.Of(OutcomeCode.Unchanged, r);
             case (_, ReservationStatus.Expired):
-                return new Outcome(OutcomeCode.ReservationExpired, $"Reservation {r.Id} expired at {r.ExpiresAt:O}.", Reservation: r);
+                return Answers.Expired(r);
             case (Transition.Cancel, ReservationStatus.Active):
-                return new Outcome(OutcomeCode.ReservationNotActive, $"Reservation {r.Id} is not confirmed; release a hold instead of cancelling it.", Reservation: r);
+                return Answers.CancelNotConfirmed(r);
             default:
-                return new Outcome(OutcomeCode.ReservationNotActive, $"Reservation {r.Id} is {r.Status.ToString().ToLowerInvariant()}.", Reservation: r);
+                return Answers.NotActive(r);
         }
+
+        ws.Replace(r);
+        return Answers.Of(OutcomeCode.Ok, r);
     }
 
     private static Outcome Extend(WorkingSet ws, ExtendReservation c, DateTimeOffset now, CoreLimits limits)
     {
         if (c.Minutes < 1 || c.Minutes > limits.MaxHoldMinutes)
         {
-            return Outcome.Invalid("minutes", $"minutes must be between 1 and {limits.MaxHoldMinutes}.");
+            return Answers.ExtendMinutes(limits);
         }
 
-        var r = ws.FindReservation(c.ReservationId);
-        if (r is null || r.TenantId != c.TenantId)
+        if (!ws.TryGetReservation(c.ReservationId, out var r) || r.TenantId != c.TenantId)
         {
-            return Outcome.NotFound($"Reservation {c.ReservationId} was not found.");
+            return Answers.ReservationNotFound(c.ReservationId);
         }
 
         if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
@@ -161,27 +187,24 @@ public static class Decider
 
         if (r.Status == ReservationStatus.Expired)
         {
-            return new Outcome(OutcomeCode.ReservationExpired, $"Reservation {r.Id} expired at {r.ExpiresAt:O}.", Reservation: r);
+            return Answers.Expired(r);
         }
 
         if (r.Status != ReservationStatus.Active)
         {
-            return new Outcome(OutcomeCode.ReservationNotActive, $"Reservation {r.Id} is {r.Status.ToString().ToLowerInvariant()}.", Reservation: r);
+            return Answers.NotActive(r);
         }
 
         var expiresAt = now.AddMinutes(c.Minutes);
         var latest = r.CreatedAt.AddMinutes(limits.MaxLifetimeMinutes);
         if (expiresAt > latest)
         {
-            return new Outcome(
-                OutcomeCode.ExtensionLimit,
-                $"A hold may live at most {limits.MaxLifetimeMinutes} minutes from creation; this one can be extended until {latest:O}.",
-                Reservation: r);
+            return Answers.ExtensionLimit(r, limits, latest);
         }
 
         r = r with { ExpiresAt = expiresAt };
         ws.Replace(r);
-        return new Outcome(OutcomeCode.Ok, Reservation: r);
+        return Answers.Of(OutcomeCode.Ok, r);
     }
 
     private static Outcome Expire(WorkingSet ws, ExpireDue c, DateTimeOffset now)
@@ -189,33 +212,35 @@ public static class Decider
         var count = 0;
         foreach (var id in c.ReservationIds)
         {
-            var r = ws.FindReservation(id);
-            if (r is { Status: ReservationStatus.Active } && now >= r.ExpiresAt)
+            if (ws.TryGetReservation(id, out var r) && r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
             {
                 ExpireNow(ws, r, now);
                 count++;
             }
         }
 
-        return new Outcome(OutcomeCode.Ok, Count: count);
+        return new Outcome(OutcomeCode.Ok) { Count = count };
     }
 
-    private static Reservation ExpireNow(WorkingSet ws, Reservation r, DateTimeOffset now)
+    private static Reservation ExpireNow(WorkingSet ws, in Reservation r, DateTimeOffset now)
     {
         SumDemand(ws, r.Items, out _);
         ApplyDemand(ws, r.Id, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
-        r = r with { Status = ReservationStatus.Expired, EndedAt = now };
-        ws.Replace(r);
-        return r;
+        var expired = r with { Status = ReservationStatus.Expired, EndedAt = now };
+        ws.Replace(expired);
+        return expired;
     }
 
     /// <summary>
-    /// Sums what the items take from each node: an item charges its capacity and every ancestor once;
-    /// two items reaching one pool both charge it. Fails on the first inactive node met.
+    /// Sums what the items take from each node into <see cref="WorkingSet.Demand"/>: an item charges its
+    /// capacity and every ancestor once; two items reaching one pool both charge it. Fails on the first
+    /// inactive node met. Nodes are compared by reference: the working set holds one instance per row.
     /// </summary>
-    private static bool SumDemand(WorkingSet ws, ReservationItem[] items, out CapacityNode? inactive)
+    private static bool SumDemand<T>(WorkingSet ws, T[] items, out CapacityNode? inactive)
+        where T : struct, IDemand
     {
-        ws.Demand.Clear();
+        var demand = ws.Demand;
+        demand.Clear();
         inactive = null;
         foreach (var item in items)
         {
@@ -229,43 +254,53 @@ public static class Decider
                     inactive = n;
                 }
 
-                ws.Demand[n.Id] = ws.Demand.GetValueOrDefault(n.Id) + item.Quantity;
+                Charge(demand, n, item.Quantity);
             }
         }
 
         return inactive is null;
     }
 
+    private static void Charge(List<(CapacityNode Node, long Quantity)> demand, CapacityNode node, long quantity)
+    {
+        for (var i = 0; i < demand.Count; i++)
+        {
+            if (ReferenceEquals(demand[i].Node, node))
+            {
+                demand[i] = (node, demand[i].Quantity + quantity);
+                return;
+            }
+        }
+
+        demand.Add((node, quantity));
+    }
+
     private static void ApplyDemand(WorkingSet ws, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
     {
-        foreach (var (id, quantity) in ws.Demand)
+        foreach (var (node, quantity) in ws.Demand)
         {
-            var node = ws.FindCapacity(id)!;
             node.Reserved += reservedSign * quantity;
             node.Sold += soldSign * quantity;
             if (node.Reserved < 0 || node.Sold < 0)
             {
                 // Only a corrupted store can get here; refusing keeps the corruption out of the ledger.
-                throw new InvalidOperationException($"Counters of capacity {id} would go negative.");
+                throw new InvalidOperationException($"Counters of capacity {node.Id} would go negative.");
             }
 
             ws.Touch(node);
-            ws.Append(new LedgerEntry(kind, node.TenantId, node.EventId, id, reservationId, reservedSign * quantity, soldSign * quantity, now));
+            ws.Append(new LedgerEntry(kind, node.TenantId, node.EventId, node.Id, reservationId, reservedSign * quantity, soldSign * quantity, now));
         }
     }
 
-    private static CapacityNode FirstItemDrawingFrom(WorkingSet ws, ReservationItem[] items, Guid nodeId)
+    private static CapacityNode FirstItemDrawingFrom(WorkingSet ws, HoldItem[] items, CapacityNode shortNode)
     {
         foreach (var item in items)
         {
             var node = ws.FindCapacity(item.CapacityId)!;
             Graph.Closure(node, ws, ws.Closure);
-            foreach (var n in ws.Closure)
+            if (ws.Closure.Contains(shortNode))
             {
-                if (n.Id == nodeId)
-                {
-                    return node;
-                }
+                return node;
             }
         }
 
@@ -284,8 +319,7 @@ public static class Decider
             return Outcome.Invalid("schedule_id", "schedule_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
         }
 
-        var shape = CheckShape(c.SectionName, c.SectionCode, c.Total, limits);
-        if (shape is not null)
+        if (CheckShape(c.SectionName, c.SectionCode, c.Total, limits) is { } shape)
         {
             return shape;
         }
@@ -351,7 +385,7 @@ public static class Decider
         }
 
         ws.AddNew(node);
-        return new Outcome(OutcomeCode.Ok, Capacity: Graph.View(node, ws, ws.Closure));
+        return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, ws, ws.Closure) };
     }
 
     private static Outcome Update(WorkingSet ws, UpdateCapacity c, DateTimeOffset now, CoreLimits limits)
@@ -365,8 +399,7 @@ public static class Decider
         var name = c.SectionName.Or(node.SectionName);
         var code = c.SectionCode.Or(node.SectionCode);
         var total = c.Total.Or(node.Total);
-        var shape = CheckShape(name, code, total, limits);
-        if (shape is not null)
+        if (CheckShape(name, code, total, limits) is { } shape)
         {
             return shape;
         }
@@ -374,10 +407,7 @@ public static class Decider
         var committed = node.Reserved + node.Sold;
         if (total is { } t && t < committed)
         {
-            return new Outcome(
-                OutcomeCode.BelowCommitted,
-                $"total_capacity {t} is below the {committed} tickets already held or sold ({node.Reserved} reserved, {node.Sold} sold).",
-                "total_capacity");
+            return new Outcome(OutcomeCode.BelowCommitted, $"total_capacity {t} is below the {committed} tickets already held or sold ({node.Reserved} reserved, {node.Sold} sold).", "total_capacity");
         }
 
         node.SectionName = name;
@@ -386,7 +416,7 @@ public static class Decider
         node.IsActive = c.IsActive.Or(node.IsActive);
         node.UpdatedAt = now;
         ws.Touch(node);
-        return new Outcome(OutcomeCode.Ok, Capacity: Graph.View(node, ws, ws.Closure));
+        return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, ws, ws.Closure) };
     }
 
     private static Outcome? CheckShape(string name, string? code, int? total, CoreLimits limits)
@@ -429,7 +459,7 @@ public static class Decider
         }
 
         ws.AddNew(price);
-        return new Outcome(OutcomeCode.Ok, Price: price);
+        return new Outcome(OutcomeCode.Ok) { Price = price };
     }
 
     private static Outcome UpdatePricing(WorkingSet ws, UpdatePrice c, DateTimeOffset now, CoreLimits limits)
@@ -457,7 +487,7 @@ public static class Decider
         }
 
         ws.Replace(price);
-        return new Outcome(OutcomeCode.Ok, Price: price);
+        return new Outcome(OutcomeCode.Ok) { Price = price };
     }
 
     private static Outcome? CheckPrice(PriceEntry p, CoreLimits limits)
@@ -510,7 +540,7 @@ public static class Decider
         var tenant = new Tenant(c.Id, c.Name, now);
         ws.AddNew(tenant);
         ws.AddNew(new ApiKey(c.KeyHash, c.Id, now));
-        return new Outcome(OutcomeCode.Ok, Tenant: tenant);
+        return new Outcome(OutcomeCode.Ok) { Tenant = tenant };
     }
 
     private static Outcome NewKey(WorkingSet ws, AddApiKey c, DateTimeOffset now)
@@ -522,6 +552,6 @@ public static class Decider
         }
 
         ws.AddNew(new ApiKey(c.KeyHash, c.TenantId, now));
-        return new Outcome(OutcomeCode.Ok, Tenant: tenant);
+        return new Outcome(OutcomeCode.Ok) { Tenant = tenant };
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Capacity.Core;
 
 /// <summary>The capacity graph: ancestors, effective availability and depth.</summary>
@@ -35,8 +37,13 @@ public static class Graph
     public static long? Available(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> scratch)
     {
         Closure(node, lookup, scratch);
+        return MinHeadroom(scratch);
+    }
+
+    private static long? MinHeadroom(List<CapacityNode> closure)
+    {
         long? min = null;
-        foreach (var n in scratch)
+        foreach (var n in closure)
         {
             if (n.Headroom is { } h && (min is null || h < min))
             {
@@ -71,7 +78,15 @@ public static class Graph
         return deepest + 1;
     }
 
-    public static CapacityView View(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> scratch) => new(
+    public static CapacityView View(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> scratch)
+    {
+        Closure(node, lookup, scratch);
+        return ViewOf(node, scratch);
+    }
+
+    /// <summary>The view of a node whose closure the caller has just computed into <paramref name="closure"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static CapacityView ViewOf(CapacityNode node, List<CapacityNode> closure) => new(
         node.Id,
         node.EventId,
         node.ScheduleId,
@@ -79,7 +94,7 @@ public static class Graph
         node.SectionCode,
         node.Mode,
         node.Total,
-        Available(node, lookup, scratch),
+        MinHeadroom(closure),
         node.Reserved,
         node.Sold,
         node.IsActive,

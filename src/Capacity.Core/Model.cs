@@ -46,7 +46,34 @@ public sealed class CapacityNode
     /// <summary>What this node alone could still give, or null when it is unlimited.</summary>
     public long? Headroom => Total is { } t ? Math.Max(0, t - Reserved - Sold) : null;
 
-    public CapacityNode Clone() => (CapacityNode)MemberwiseClone();
+    /// <summary>The working-set epoch in which this node's change was last recorded; see <see cref="WorkingSet"/>.</summary>
+    internal long RecordedIn;
+
+    // The items array of an unpriced single-item hold on this node, one per small quantity, shared by
+    // every such hold: an on-sale's holds are a few shapes repeated thousands of times, and sharing
+    // them is what lets a hold allocate nothing. Safe because a hold's items never change once placed;
+    // a copy of the node may share them too.
+    private const int SharedQuantities = 8;
+    private ReservationItem[]?[]? _plainItems;
+
+    internal ReservationItem[] PlainItems(int quantity)
+    {
+        if (quantity > SharedQuantities)
+        {
+            return [new ReservationItem(Id, quantity, null)];
+        }
+
+        _plainItems ??= new ReservationItem[]?[SharedQuantities + 1];
+        return _plainItems[quantity] ??= [new ReservationItem(Id, quantity, null)];
+    }
+
+    /// <summary>A copy with its own counters; it carries no working set's record of changes.</summary>
+    public CapacityNode Clone()
+    {
+        var copy = (CapacityNode)MemberwiseClone();
+        copy.RecordedIn = 0;
+        return copy;
+    }
 }
 
 public enum ReservationStatus
@@ -88,10 +115,17 @@ public sealed record LockedPrice(
     string Currency,
     DateTimeOffset LockedAt);
 
-public sealed record ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice);
+/// <summary>
+/// What a hold takes from one capacity. A struct, so an item is stored inline in its hold's array.
+/// </summary>
+public readonly record struct ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice) : IDemand;
 
-/// <summary>A hold. Immutable: every transition replaces the instance in the working set.</summary>
-public sealed record Reservation(
+/// <summary>
+/// A hold. A value, not an object: the working set stores it inline and every transition replaces
+/// it, so placing, confirming and releasing a hold allocates nothing on the heap (its items array
+/// is the one exception, and plain single-item arrays are shared, see <see cref="WorkingSet"/>).
+/// </summary>
+public readonly record struct Reservation(
     Guid Id,
     Guid TenantId,
     ReservationStatus Status,

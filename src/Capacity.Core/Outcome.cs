@@ -19,9 +19,10 @@ public enum OutcomeCode
 
 /// <summary>
 /// A capacity as it was at the moment of a decision, with its effective availability (the minimum
-/// over itself and its limited ancestors; null when none is limited).
+/// over itself and its limited ancestors; null when none is limited). A value: a hold's answer
+/// carries one without a heap allocation.
 /// </summary>
-public sealed record CapacityView(
+public readonly record struct CapacityView(
     Guid Id,
     string EventId,
     string? ScheduleId,
@@ -38,20 +39,51 @@ public sealed record CapacityView(
     DateTimeOffset UpdatedAt);
 
 /// <summary>
+/// Why a hold did not fit: the node that ran short, what the hold asked of it and what it had left.
+/// The refusal keeps the numbers and writes its sentence only when someone reads it, so that an
+/// on-sale's thousands of "sold out" answers cost no string each inside the core.
+/// </summary>
+public readonly record struct Shortage(string SectionName, long Requested, long Left)
+{
+    public string Describe() => $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left.";
+}
+
+/// <summary>
 /// The answer to one command. <see cref="Field"/> and <see cref="Detail"/> explain a failure;
 /// <see cref="Available"/> carries the current availability with <see cref="OutcomeCode.InsufficientCapacity"/>.
+/// A value rather than an object, so that deciding allocates nothing of its own. The parts an answer
+/// carries are set with initializers, not constructor arguments: an answer is a few hundred bytes,
+/// and passing every part by value to a constructor would copy all of them on every decision.
 /// </summary>
-public sealed record Outcome(
-    OutcomeCode Code,
-    string? Detail = null,
-    string? Field = null,
-    long? Available = null,
-    CapacityView? Capacity = null,
-    Reservation? Reservation = null,
-    PriceEntry? Price = null,
-    Tenant? Tenant = null,
-    int Count = 0)
+public readonly record struct Outcome
 {
+    private readonly string? _detail;
+
+    public Outcome(OutcomeCode code, string? detail = null, string? field = null)
+    {
+        Code = code;
+        _detail = detail;
+        Field = field;
+    }
+
+    public OutcomeCode Code { get; init; }
+
+    /// <summary>The sentence explaining a failure; a shortage's is written from its numbers when read.</summary>
+    public string? Detail
+    {
+        get => _detail ?? Shortage?.Describe();
+        init => _detail = value;
+    }
+
+    public string? Field { get; init; }
+    public long? Available { get; init; }
+    public CapacityView? Capacity { get; init; }
+    public Reservation? Reservation { get; init; }
+    public PriceEntry? Price { get; init; }
+    public Tenant? Tenant { get; init; }
+    public int Count { get; init; }
+    public Shortage? Shortage { get; init; }
+
     public bool Succeeded => Code is OutcomeCode.Ok or OutcomeCode.Unchanged;
 
     public static Outcome Invalid(string field, string detail) => new(OutcomeCode.Invalid, detail, field);

@@ -45,7 +45,7 @@ public sealed class ExpirySweeper(ICapacityStore store, CommandEngine engine, Ti
                 return expired;
             }
 
-            expired += result.Outcome!.Count;
+            expired += result.Outcome!.Value.Count;
             page = await next.ConfigureAwait(false);
         }
 

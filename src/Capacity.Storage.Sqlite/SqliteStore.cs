@@ -158,7 +158,7 @@ public sealed class SqliteStore : ICapacityStore
         return (IReadOnlyList<CapacityNode>)nodes;
     });
 
-    public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => Read(reader =>
+    public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => Read<Reservation?>(reader =>
     {
         var cmd = reader.Get($"SELECT {ReservationColumns} FROM reservations WHERE id = $id AND tenant_id = $t", null, "$id", "$t");
         cmd.Parameters[0].Value = Id(id);

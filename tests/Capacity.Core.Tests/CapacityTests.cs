@@ -21,8 +21,8 @@ public sealed class CapacityTests
         var outcome = s.Do(s.CreateCommand(limited ? 10 : null, withParent ? [root] : []));
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(expected, outcome.Capacity!.Mode);
-        Assert.Equal(expected, s.Node(outcome.Capacity.Id).Mode);
+        Assert.Equal(expected, outcome.Capacity!.Value.Mode);
+        Assert.Equal(expected, s.Node(outcome.Capacity!.Value.Id).Mode);
         s.AssertConsistent();
     }
 
@@ -41,7 +41,7 @@ public sealed class CapacityTests
             if (asked == derived)
             {
                 Assert.Equal(OutcomeCode.Ok, outcome.Code);
-                Assert.Equal(derived, outcome.Capacity!.Mode);
+                Assert.Equal(derived, outcome.Capacity!.Value.Mode);
             }
             else
             {
@@ -61,7 +61,7 @@ public sealed class CapacityTests
         var outcome = s.Do(s.CreateCommand(42, name: "Stalls"));
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        var view = outcome.Capacity!;
+        var view = outcome.Capacity!.Value;
         Assert.Equal(42, view.Total);
         Assert.Equal(42, view.Available);
         Assert.Equal(0, view.Reserved);
@@ -264,7 +264,7 @@ public sealed class CapacityTests
         var outcome = s.Resize(pool, 9);
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(0, outcome.Capacity!.Available);
+        Assert.Equal(0, outcome.Capacity!.Value.Available);
         Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
     }
@@ -431,7 +431,7 @@ public sealed class CapacityTests
         Assert.Equal("C", s.Node(pool).SectionCode);
         Assert.Equal(10, s.Node(pool).Total);
         Assert.True(s.Node(pool).IsActive);
-        Assert.Equal(8, outcome.Capacity!.Available);
+        Assert.Equal(8, outcome.Capacity!.Value.Available);
         s.AssertConsistent();
     }
 }

@@ -37,7 +37,7 @@ public sealed class HoldTests
         var before = (Pool: s.Available(pool), Adult: s.Available(adult), Child: s.Available(child), Vip: s.Available(vip));
         var streamHold = s.Hold((stream, 1));
         Assert.Equal(OutcomeCode.Ok, streamHold.Code);
-        Assert.Null(streamHold.Capacity!.Available);
+        Assert.Null(streamHold.Capacity!.Value.Available);
         Assert.Null(s.Available(stream));
         Assert.Equal(before, (s.Available(pool), s.Available(adult), s.Available(child), s.Available(vip)));
 
@@ -55,9 +55,9 @@ public sealed class HoldTests
         var outcome = s.Hold((section, 4));
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(ReservationStatus.Active, outcome.Reservation!.Status);
-        Assert.Equal(s.Now.AddMinutes(15), outcome.Reservation.ExpiresAt);
-        Assert.Equal(26, outcome.Capacity!.Available);
+        Assert.Equal(ReservationStatus.Active, outcome.Reservation!.Value.Status);
+        Assert.Equal(s.Now.AddMinutes(15), outcome.Reservation!.Value.ExpiresAt);
+        Assert.Equal(26, outcome.Capacity!.Value.Available);
         Assert.Equal(4, s.Node(section).Reserved);
         Assert.Equal(4, s.Node(level).Reserved);
         Assert.Equal(4, s.Node(venue).Reserved);

@@ -16,7 +16,7 @@ public sealed class PriceTests
         var outcome = HoldPriced(s, (pool, 2, price));
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        var locked = outcome.Reservation!.Items[0].LockedPrice!;
+        var locked = outcome.Reservation!.Value.Items[0].LockedPrice!;
         Assert.Equal(price, locked.PricingId);
         Assert.Equal(42.5m, locked.UnitPrice);
         Assert.Equal(1.25m, locked.ServiceFee);
@@ -37,7 +37,7 @@ public sealed class PriceTests
 
         var outcome = HoldPriced(s, (pool, 1, price));
 
-        Assert.Equal(50m, outcome.Reservation!.Items[0].LockedPrice!.UnitPrice);
+        Assert.Equal(50m, outcome.Reservation!.Value.Items[0].LockedPrice!.UnitPrice);
         s.AssertConsistent();
     }
 
@@ -50,8 +50,8 @@ public sealed class PriceTests
 
         var outcome = HoldPriced(s, (pool, 3, price));
 
-        Assert.Equal(0m, outcome.Reservation!.Items[0].LockedPrice!.UnitPrice);
-        var total = Assert.Single(Totals.Of(outcome.Reservation));
+        Assert.Equal(0m, outcome.Reservation!.Value.Items[0].LockedPrice!.UnitPrice);
+        var total = Assert.Single(Totals.Of(outcome.Reservation!.Value));
         Assert.Equal(0m, total.Subtotal);
         Assert.Equal(0m, total.Total);
         s.AssertConsistent();
@@ -65,8 +65,8 @@ public sealed class PriceTests
 
         var outcome = s.Hold((pool, 2));
 
-        Assert.Null(outcome.Reservation!.Items[0].LockedPrice);
-        Assert.Empty(Totals.Of(outcome.Reservation));
+        Assert.Null(outcome.Reservation!.Value.Items[0].LockedPrice);
+        Assert.Empty(Totals.Of(outcome.Reservation!.Value));
         s.AssertConsistent();
     }
 
@@ -76,7 +76,7 @@ public sealed class PriceTests
         var s = new Scenario();
         var pool = s.Own(10);
         var price = s.Price(pool, basePrice: 50m, currentPrice: 40m);
-        var first = HoldPriced(s, (pool, 1, price)).Reservation!.Id;
+        var first = HoldPriced(s, (pool, 1, price)).Reservation!.Value.Id;
 
         Assert.Equal(OutcomeCode.Ok, s.SetCurrentPrice(price, 75m).Code);
         Assert.Equal(OutcomeCode.Ok, s.Do(new UpdatePrice(s.Tenant, price, Change<string>.To("Renamed"), Change<decimal>.To(90m), Change<decimal?>.Keep,
@@ -91,7 +91,7 @@ public sealed class PriceTests
         Assert.Equal("EUR", locked.Currency);
 
         // A new hold takes the new price.
-        var second = HoldPriced(s, (pool, 1, price)).Reservation!;
+        var second = HoldPriced(s, (pool, 1, price)).Reservation!.Value;
         Assert.Equal(75m, second.Items[0].LockedPrice!.UnitPrice);
         Assert.Equal("USD", second.Items[0].LockedPrice!.Currency);
         s.AssertConsistent();
@@ -106,7 +106,7 @@ public sealed class PriceTests
 
         s.SetCurrentPrice(price, null);
 
-        Assert.Equal(50m, HoldPriced(s, (pool, 1, price)).Reservation!.Items[0].LockedPrice!.UnitPrice);
+        Assert.Equal(50m, HoldPriced(s, (pool, 1, price)).Reservation!.Value.Items[0].LockedPrice!.UnitPrice);
         s.AssertConsistent();
     }
 
@@ -209,7 +209,7 @@ public sealed class PriceTests
         var eurB = s.Price(pool, basePrice: 3.33m, taxRate: 0.07m);
         var usd = s.Price(pool, basePrice: 20m, currentPrice: 25m, currency: "USD", serviceFee: 2m, taxRate: 0.1m);
 
-        var r = HoldPriced(s, (pool, 2, eurA), (pool, 3, eurB), (pool, 1, usd), (pool, 4, null)).Reservation!;
+        var r = HoldPriced(s, (pool, 2, eurA), (pool, 3, eurB), (pool, 1, usd), (pool, 4, null)).Reservation!.Value;
         var totals = Totals.Of(r);
 
         Assert.Equal(2, totals.Length);

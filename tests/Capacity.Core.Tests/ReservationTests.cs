@@ -22,8 +22,8 @@ public sealed class ReservationTests
         var outcome = s.Confirm(id);
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(ReservationStatus.Confirmed, outcome.Reservation!.Status);
-        Assert.Equal(s.Now, outcome.Reservation.ConfirmedAt);
+        Assert.Equal(ReservationStatus.Confirmed, outcome.Reservation!.Value.Status);
+        Assert.Equal(s.Now, outcome.Reservation!.Value.ConfirmedAt);
         Assert.Equal((0L, 3L), (s.Node(pool).Reserved, s.Node(pool).Sold));
         Assert.Equal((0L, 2L), (s.Node(adult).Reserved, s.Node(adult).Sold));
         Assert.Equal((0L, 1L), (s.Node(child).Reserved, s.Node(child).Sold));
@@ -42,8 +42,8 @@ public sealed class ReservationTests
         var outcome = s.Release(id);
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(ReservationStatus.Released, outcome.Reservation!.Status);
-        Assert.Equal(s.Now, outcome.Reservation.EndedAt);
+        Assert.Equal(ReservationStatus.Released, outcome.Reservation!.Value.Status);
+        Assert.Equal(s.Now, outcome.Reservation!.Value.EndedAt);
         Assert.Equal(20, s.Available(pool));
         Assert.Equal(10, s.Available(adult));
         Assert.All([pool, adult, child], n => Assert.Equal(0, s.Node(n).Reserved));
@@ -62,7 +62,7 @@ public sealed class ReservationTests
         var outcome = s.Cancel(id);
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(ReservationStatus.Cancelled, outcome.Reservation!.Status);
+        Assert.Equal(ReservationStatus.Cancelled, outcome.Reservation!.Value.Status);
         Assert.All([pool, adult, child], n => Assert.Equal((0L, 0L), (s.Node(n).Reserved, s.Node(n).Sold)));
         Assert.Equal(20, s.Available(pool));
         Assert.Equal(3, s.LastLedger.Count);
@@ -230,7 +230,7 @@ public sealed class ReservationTests
 
         Assert.Equal(OutcomeCode.Unchanged, outcome.Code);
         Assert.True(outcome.Succeeded);
-        Assert.Equal(ReservationStatus.Confirmed, outcome.Reservation!.Status);
+        Assert.Equal(ReservationStatus.Confirmed, outcome.Reservation!.Value.Status);
         Assert.Empty(s.LastLedger);
         Assert.Equal(before, s.Snapshot());
         Assert.Equal(2, s.Node(pool).Sold);
@@ -361,7 +361,7 @@ public sealed class ReservationTests
         var outcome = s.Extend(id, 30);
 
         Assert.Equal(OutcomeCode.Ok, outcome.Code);
-        Assert.Equal(s.Now.AddMinutes(30), outcome.Reservation!.ExpiresAt);
+        Assert.Equal(s.Now.AddMinutes(30), outcome.Reservation!.Value.ExpiresAt);
         Assert.Equal(s.Now.AddMinutes(30), s.Reservation(id).ExpiresAt);
         Assert.Empty(s.LastLedger);
 

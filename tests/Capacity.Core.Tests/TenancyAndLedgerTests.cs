@@ -146,7 +146,7 @@ public sealed class TenancyAndLedgerTests
             var outcome = s.HoldFor(5 + (i % 7), (nodes[i % 4], 1 + (i % 3)));
             if (outcome.Code == OutcomeCode.Ok)
             {
-                holds.Add(outcome.Reservation!.Id);
+                holds.Add(outcome.Reservation!.Value.Id);
             }
 
             s.AdvanceMinutes(1);

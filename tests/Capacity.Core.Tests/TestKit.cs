@@ -30,7 +30,7 @@ internal sealed class Scenario
     public IReadOnlyList<LedgerEntry> LastLedger { get; private set; } = [];
 
     public IReadOnlyList<CapacityNode> Nodes => [.. _capacityIds.Select(id => Ws.FindCapacity(id)!)];
-    public IReadOnlyList<Reservation> Reservations => [.. _reservationIds.Select(id => Ws.FindReservation(id)!)];
+    public IReadOnlyList<Reservation> Reservations => [.. _reservationIds.Select(id => Ws.FindReservation(id)!.Value)];
 
     /// <summary>A fresh, deterministic id.</summary>
     public Guid NewId()
@@ -134,7 +134,7 @@ internal sealed class Scenario
     {
         var outcome = HoldFor(minutes, items);
         Assert.True(outcome.Code == OutcomeCode.Ok, $"hold answered {outcome.Code}: {outcome.Detail}");
-        return outcome.Reservation!.Id;
+        return outcome.Reservation!.Value.Id;
     }
 
     public Outcome Confirm(Guid id, Guid? tenant = null) => Do(new TransitionReservation(tenant ?? Tenant, id, Transition.Confirm));

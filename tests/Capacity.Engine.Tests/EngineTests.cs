@@ -23,7 +23,7 @@ public abstract class EngineTests(StoreKind kind)
         var low = Guid.Parse("00000000-0000-7000-8000-000000000001");
         var high = Guid.Parse("ffffffff-ffff-7fff-bfff-fffffffffffe");
         var highest = Guid.Parse("ffffffff-ffff-7fff-bfff-ffffffffffff");
-        var newest = (await h.HoldAsync(pool, 1)).Outcome!.Reservation!.Id;
+        var newest = (await h.HoldAsync(pool, 1)).Outcome!.Value.Reservation!.Value.Id;
         Assert.Equal(OutcomeCode.Ok, (await Hold(h, low)).Outcome?.Code);
         Assert.Equal(OutcomeCode.Ok, (await Hold(h, high)).Outcome?.Code);
         await AssertRefusedAsync(h, low, newest, high);
@@ -114,9 +114,9 @@ public abstract class EngineTests(StoreKind kind)
         await using var reopened = await h.ReopenAsync();
         foreach (var r in results)
         {
-            var stored = await reopened.Store.GetReservationAsync(EngineHarness.TenantA, r.Outcome!.Reservation!.Id, CancellationToken.None);
+            var stored = await reopened.Store.GetReservationAsync(EngineHarness.TenantA, r.Outcome!.Value.Reservation!.Value.Id, CancellationToken.None);
             Assert.NotNull(stored);
-            Assert.Equal(ReservationStatus.Active, stored.Status);
+            Assert.Equal(ReservationStatus.Active, stored.Value.Status);
         }
 
         Assert.Equal(600, (await reopened.NodeAsync(pool)).Reserved);

@@ -62,8 +62,8 @@ public sealed class MultiEngineTests : IAsyncLifetime
             Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(i % 3 == 0 ? shared : capped, 1, null)], 15))));
 
         Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
-        Assert.Equal(100, results.Count(r => r.Outcome!.Code == OutcomeCode.Ok));
-        Assert.Equal(500, results.Count(r => r.Outcome!.Code == OutcomeCode.InsufficientCapacity));
+        Assert.Equal(100, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.Ok));
+        Assert.Equal(500, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.InsufficientCapacity));
         await AssertAuditCleanAsync();
     }
 
@@ -107,7 +107,7 @@ public sealed class MultiEngineTests : IAsyncLifetime
         foreach (var batch in Enumerable.Range(0, 100).Chunk(25))
         {
             var placed = await Task.WhenAll(batch.Select(i => Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15))));
-            holds.AddRange(placed.Select(p => p.Outcome!.Reservation!.Id));
+            holds.AddRange(placed.Select(p => p.Outcome!.Value.Reservation!.Value.Id));
         }
 
         var results = await Task.WhenAll(holds.SelectMany((h, i) => new[]
@@ -119,7 +119,7 @@ public sealed class MultiEngineTests : IAsyncLifetime
         // Per hold exactly one of the two won; the other saw a finished reservation.
         foreach (var pair in results.Chunk(2))
         {
-            Assert.Single(pair, r => r.Outcome!.Code == OutcomeCode.Ok);
+            Assert.Single(pair, r => r.Outcome!.Value.Code == OutcomeCode.Ok);
         }
 
         await AssertAuditCleanAsync();

@@ -95,7 +95,7 @@ public abstract class SimulationTests(StoreKind kind)
                 switch (result.Status)
                 {
                     case EngineStatus.Decided:
-                        return Status(result.Outcome!);
+                        return Status(result.Outcome!.Value);
                     case EngineStatus.Replayed:
                         Replays++;
                         return result.Response!.Status;
@@ -183,7 +183,7 @@ public abstract class SimulationTests(StoreKind kind)
             Assert.Equal(_capacities.Count, data.Capacities.Count);
             foreach (var id in _reservations)
             {
-                var expected = _reference.FindReservation(id)!;
+                var expected = _reference.FindReservation(id)!.Value;
                 var stored = await h.Store.GetReservationAsync(Tenant, id, CancellationToken.None)
                     ?? throw new InvalidOperationException($"reservation {id} is missing from the store");
                 Assert.Equal(expected.Status, stored.Status);

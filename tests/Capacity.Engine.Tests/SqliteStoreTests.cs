@@ -230,7 +230,7 @@ public sealed class EarlyRefusalTests
                 Assert.True(h.Store.Batches > batches, "with early refusals off, the refusals go through batches");
             }
 
-            answers.Add(refused[0].Outcome!);
+            answers.Add(refused[0].Outcome!.Value);
             Assert.Equal(7, (await h.NodeAsync(pool)).Reserved);
             await h.AssertAuditCleanAsync();
         }
@@ -247,7 +247,7 @@ public sealed class EarlyRefusalTests
         var first = await h.HoldAsync(pool, 5);
         Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(pool, 1)).Outcome?.Code);
 
-        var release = await h.Engine.SubmitAsync(new TransitionReservation(Tenant, first.Outcome!.Reservation!.Id, Transition.Release));
+        var release = await h.Engine.SubmitAsync(new TransitionReservation(Tenant, first.Outcome!.Value.Reservation!.Value.Id, Transition.Release));
         Assert.Equal(OutcomeCode.Ok, release.Outcome?.Code);
 
         Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 5)).Outcome?.Code);
@@ -262,7 +262,7 @@ public sealed class EarlyRefusalTests
         var held = new System.Collections.Concurrent.ConcurrentQueue<Guid>();
         foreach (var r in await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => h.HoldAsync(pool, 1))))
         {
-            held.Enqueue(r.Outcome!.Reservation!.Id);
+            held.Enqueue(r.Outcome!.Value.Reservation!.Value.Id);
         }
 
         // Releasers free tickets while holders keep asking; each freed ticket can go to one holder only.
@@ -335,8 +335,8 @@ public sealed class CompletionTests
         {
             var reservation = results[i].Outcome?.Reservation;
             Assert.NotNull(reservation);
-            Assert.Equal(commands[i].ReservationId, reservation.Id);
-            Assert.Equal(commands[i].Items[0].Quantity, reservation.Items[0].Quantity);
+            Assert.Equal(commands[i].ReservationId, reservation.Value.Id);
+            Assert.Equal(commands[i].Items[0].Quantity, reservation.Value.Items[0].Quantity);
         }
 
         Assert.Equal(500 * (1 + 2 + 3 + 4), (await h.NodeAsync(pool)).Reserved);

@@ -35,7 +35,7 @@ public abstract class SweepTests(StoreKind kind)
             after = page[^1];
         }
 
-        Assert.Equal(holds.Select(r => r.Outcome!.Reservation!.Id).Order(), seen.Order());
+        Assert.Equal(holds.Select(r => r.Outcome!.Value.Reservation!.Value.Id).Order(), seen.Order());
         Assert.Equal(seen.Count, seen.Distinct().Count());
     }
 
@@ -45,7 +45,7 @@ public abstract class SweepTests(StoreKind kind)
         await using var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 1000);
         var due = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => h.HoldAsync(pool, 2, minutes: 1)));
-        var confirmed = due[0].Outcome!.Reservation!.Id;
+        var confirmed = due[0].Outcome!.Value.Reservation!.Value.Id;
         Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new TransitionReservation(Tenant, confirmed, Transition.Confirm))).Outcome?.Code);
         var later = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => h.HoldAsync(pool, 1, minutes: 30)));
         h.Clock.Advance(TimeSpan.FromMinutes(2));

@@ -71,7 +71,7 @@ public static class CapacityApi
     }
 
     internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
-        o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Id}", CapacityResponse.From(o.Capacity)) : ApiErrors.FromOutcome(o);
+        o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Value.Id}", CapacityResponse.From(o.Capacity.Value)) : ApiErrors.FromOutcome(o);
 
     private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
@@ -101,7 +101,7 @@ public static class CapacityApi
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
         var view = await Load(id, caller, store, ct);
-        return view is null ? NotFound(id) : JsonResults.Ok(CapacityResponse.From(view));
+        return view is { } v ? JsonResults.Ok(CapacityResponse.From(v)) : NotFound(id);
     }
 
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
@@ -156,7 +156,7 @@ public static class CapacityApi
     }
 
     private static Results<JsonOk<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
-        o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!)) : ApiErrors.FromOutcome(o);
+        o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!.Value)) : ApiErrors.FromOutcome(o);
 
     /// <summary>
     /// A read: it answers from the last committed state and decides nothing, so a "yes" here is

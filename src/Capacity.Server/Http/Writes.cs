@@ -101,7 +101,7 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
         switch (result.Status)
         {
             case EngineStatus.Decided:
-                var answer = map(result.Outcome!).Result;
+                var answer = map(result.Outcome!.Value).Result;
                 return answer is TOk ok ? ok : (ProblemHttpResult)answer;
             case EngineStatus.Replayed:
                 return new StoredResult(result.Response!);

@@ -72,10 +72,10 @@ public static class ReservationApi
                 return ApiErrors.FromOutcome(o);
             }
 
-            var reservation = ReservationResponse.From(o.Reservation!, time.GetUtcNow());
+            var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
             return JsonResults.Created(
-                $"/reservations/{o.Reservation!.Id}",
-                new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!), reservation.Items[0].LockedPrice));
+                $"/reservations/{o.Reservation!.Value.Id}",
+                new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!.Value), reservation.Items[0].LockedPrice));
         });
     }
 
@@ -115,7 +115,7 @@ public static class ReservationApi
         var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
         var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes);
         return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
-            ? JsonResults.Created($"/reservations/{o.Reservation!.Id}", ReservationResponse.From(o.Reservation, time.GetUtcNow()))
+            ? JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()))
             : ApiErrors.FromOutcome(o));
     }
 
@@ -127,7 +127,7 @@ public static class ReservationApi
         }
 
         var reservation = await store.GetReservationAsync(caller.TenantId, reservationId, ct);
-        return reservation is null ? NotFound(id) : JsonResults.Ok(ReservationResponse.From(reservation, time.GetUtcNow()));
+        return reservation is { } r ? JsonResults.Ok(ReservationResponse.From(r, time.GetUtcNow())) : NotFound(id);
     }
 
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
@@ -183,7 +183,7 @@ public static class ReservationApi
     }
 
     private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time) =>
-        o.Succeeded ? JsonResults.Ok(ReservationResponse.From(o.Reservation!, time.GetUtcNow())) : ApiErrors.FromOutcome(o);
+        o.Succeeded ? JsonResults.Ok(ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow())) : ApiErrors.FromOutcome(o);
 
     private static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Reservation {id} was not found.");
 }

@@ -1,0 +1,292 @@
+namespace Capacity.Core.Tests;
+
+/// <summary>
+/// The working set's bookkeeping, which the decide path keeps cheap (epochs instead of hash lookups,
+/// shared items arrays, answers as values): what it records must stay exactly what the store has to
+/// write, and deciding must allocate nothing.
+/// </summary>
+public sealed class WorkingSetTests
+{
+    private static readonly Guid Tenant = Scenario.TenantA;
+    private static readonly DateTimeOffset Now = Scenario.Start;
+
+    [Fact]
+    public void Holds_refusals_confirms_and_releases_allocate_nothing_once_the_working_set_is_warm()
+    {
+        var hot = new HotEvent(holds: 500);
+
+        // The first round sizes the working set's tables and lists and runs every path once.
+        hot.Run(poolTotal: int.MaxValue);
+        var allocated = hot.Run(poolTotal: int.MaxValue);
+
+        Assert.Equal(new Allocations(0, 0, 0, 0), allocated);
+        hot.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_refusal_keeps_its_numbers_and_writes_the_same_sentence_whenever_it_is_read()
+    {
+        var s = new Scenario();
+        var pool = s.Create(5, name: "Parkett");
+        s.HoldOk((pool, 4));
+
+        var refused = s.Hold((pool, 3));
+
+        Assert.Equal(OutcomeCode.InsufficientCapacity, refused.Code);
+        Assert.Equal(new Shortage("Parkett", 3, 1), refused.Shortage);
+        Assert.Equal("Not enough capacity in Parkett: 3 requested, 1 left.", refused.Detail);
+        Assert.Equal(refused.Detail, refused.Detail);
+        Assert.Equal(1, refused.Available);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Single_item_holds_of_one_shape_share_their_items_and_every_other_hold_gets_its_own()
+    {
+        var s = new Scenario();
+        var pool = s.Own(100);
+        var other = s.Own(100);
+        var price = s.Price(pool, 10m);
+
+        var a = s.Reservation(s.HoldOk((pool, 2))).Items;
+        var b = s.Reservation(s.HoldOk((pool, 2))).Items;
+        var three = s.Reservation(s.HoldOk((pool, 3))).Items;
+        var otherPool = s.Reservation(s.HoldOk((other, 2))).Items;
+        var cart = s.Reservation(s.HoldOk((pool, 2), (other, 2))).Items;
+        var priced = s.Do(s.HoldCommand(15, new HoldItem(pool, 2, price))).Reservation!.Value.Items;
+        var large = s.Reservation(s.HoldOk((pool, 9))).Items;
+        var large2 = s.Reservation(s.HoldOk((pool, 9))).Items;
+
+        Assert.Same(a, b);
+        Assert.Equal([new ReservationItem(pool, 2, null)], a);
+        Assert.NotSame(a, three);
+        Assert.Equal([new ReservationItem(pool, 3, null)], three);
+        Assert.NotSame(a, otherPool);
+        Assert.Equal(2, cart.Length);
+        Assert.NotNull(Assert.Single(priced).LockedPrice);
+        Assert.NotSame(large, large2);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_hold_placed_and_confirmed_in_one_batch_is_written_once_as_new_in_its_last_state()
+    {
+        var (ws, capped) = Loaded();
+        var id = Guid.CreateVersion7();
+
+        Decide(ws, new PlaceHold(Tenant, id, [new HoldItem(capped.Id, 1, null)], 15));
+        Decide(ws, new TransitionReservation(Tenant, id, Transition.Confirm));
+
+        var written = Assert.Single(ws.NewReservations);
+        Assert.Equal(ReservationStatus.Confirmed, written.Status);
+        Assert.Empty(ws.ChangedReservations);
+    }
+
+    [Fact]
+    public void A_hold_from_an_accepted_batch_is_written_as_changed_once_however_often_it_changes()
+    {
+        var (ws, capped) = Loaded();
+        var id = Guid.CreateVersion7();
+        Decide(ws, new PlaceHold(Tenant, id, [new HoldItem(capped.Id, 1, null)], 15));
+        ws.AcceptChanges();
+
+        Decide(ws, new ExtendReservation(Tenant, id, 20));
+        Decide(ws, new TransitionReservation(Tenant, id, Transition.Confirm));
+
+        Assert.Empty(ws.NewReservations);
+        var written = Assert.Single(ws.ChangedReservations);
+        Assert.Equal(ReservationStatus.Confirmed, written.Status);
+        Assert.Equal(Now.AddMinutes(20), written.ExpiresAt);
+    }
+
+    [Fact]
+    public void A_node_is_recorded_as_changed_once_per_batch_and_again_in_the_next()
+    {
+        var (ws, capped) = Loaded();
+
+        for (var i = 0; i < 3; i++)
+        {
+            Decide(ws, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+        }
+
+        Assert.Equal(2, ws.ChangedCapacities.Count());
+        Assert.Equal(6, ws.Ledger.Count);
+        ws.AcceptChanges();
+        Assert.Empty(ws.ChangedCapacities);
+
+        Decide(ws, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+
+        Assert.Equal(2, ws.ChangedCapacities.Count());
+        Assert.Contains(ws.ChangedCapacities, n => n.Id == capped.Id);
+        Assert.Contains(ws.ChangedCapacities, n => n.Id == capped.ParentIds[0]);
+    }
+
+    [Fact]
+    public void One_node_object_in_two_working_sets_is_recorded_by_each_exactly_once()
+    {
+        var (a, capped) = Loaded();
+        var pool = a.FindCapacity(capped.ParentIds[0])!;
+        var b = new WorkingSet();
+        b.Load(pool);
+        b.Load(capped);
+
+        // Alternating, so that each working set finds the node last marked by the other.
+        Decide(a, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+        Decide(b, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+        Decide(a, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+        Decide(b, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+
+        foreach (var ws in new[] { a, b })
+        {
+            Assert.Equal(2, ws.ChangedCapacities.Count());
+            Assert.Single(ws.ChangedCapacities, n => n.Id == capped.Id);
+        }
+    }
+
+    [Fact]
+    public void A_copy_of_a_node_changed_elsewhere_is_recorded_by_the_working_set_it_is_loaded_into()
+    {
+        var (a, capped) = Loaded();
+        Decide(a, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+        var b = new WorkingSet();
+        b.Load(a.FindCapacity(capped.ParentIds[0])!.Clone());
+        b.Load(capped.Clone());
+
+        Decide(b, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15));
+
+        Assert.Equal(2, b.ChangedCapacities.Count());
+        Assert.Equal(2, b.FindCapacity(capped.Id)!.Reserved);
+        Assert.Equal(1, capped.Reserved);
+    }
+
+    private static void Decide(WorkingSet ws, Command command)
+    {
+        var outcome = Decider.Decide(ws, command, Now, CoreLimits.Default);
+        Assert.True(outcome.Succeeded, $"{command.GetType().Name} answered {outcome.Code}: {outcome.Detail}");
+    }
+
+    /// <summary>A working set holding a pool of 100 and a capped child of 50, as a store would load them.</summary>
+    private static (WorkingSet Ws, CapacityNode Capped) Loaded()
+    {
+        var pool = HotEvent.Node([], 100);
+        var capped = HotEvent.Node([pool.Id], 50);
+        var ws = new WorkingSet();
+        ws.Load(pool);
+        ws.Load(capped);
+        return (ws, capped);
+    }
+
+    private readonly record struct Allocations(long Holds, long Refusals, long Confirms, long Releases);
+
+    /// <summary>
+    /// The on-sale shape of the decide benchmark: a pool with a capped and a shared child, single-ticket
+    /// holds alternating between the children, each path run as one batch on a reused working set.
+    /// </summary>
+    private sealed class HotEvent
+    {
+        private readonly WorkingSet _ws = new();
+        private readonly CapacityNode _pool = Node([], 0);
+        private readonly CapacityNode _capped;
+        private readonly CapacityNode _shared;
+        private readonly PlaceHold[] _holds;
+        private readonly TransitionReservation[] _confirms;
+        private readonly TransitionReservation[] _releases;
+        private readonly List<Reservation> _placed = [];
+
+        public HotEvent(int holds)
+        {
+            _capped = Node([_pool.Id], 0);
+            _shared = Node([_pool.Id], null);
+            _holds = new PlaceHold[holds];
+            _confirms = new TransitionReservation[holds];
+            _releases = new TransitionReservation[holds];
+            for (var i = 0; i < holds; i++)
+            {
+                var id = Guid.CreateVersion7();
+                _holds[i] = new PlaceHold(Tenant, id, [new HoldItem(i % 2 == 0 ? _capped.Id : _shared.Id, 1, null)], 15);
+                _confirms[i] = new TransitionReservation(Tenant, id, Transition.Confirm);
+                _releases[i] = new TransitionReservation(Tenant, id, Transition.Release);
+            }
+        }
+
+        public static CapacityNode Node(Guid[] parents, int? total) => new()
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = Tenant,
+            EventId = "on-sale",
+            SectionName = "Section",
+            ParentIds = parents,
+            Total = total,
+            CreatedAt = Now,
+            UpdatedAt = Now,
+        };
+
+        /// <summary>Runs each path as a batch of its own and returns the bytes each allocated on this thread.</summary>
+        public Allocations Run(int poolTotal)
+        {
+            Open(total: 0, held: 0);
+            var refusals = Measure(_holds, OutcomeCode.InsufficientCapacity);
+
+            Open(total: poolTotal, held: 0);
+            var holds = Measure(_holds, OutcomeCode.Ok);
+            _placed.Clear();
+            _placed.AddRange(_ws.NewReservations);
+
+            Open(total: poolTotal, held: _holds.Length);
+            var confirms = Measure(_confirms, OutcomeCode.Ok);
+
+            Open(total: poolTotal, held: _holds.Length);
+            var releases = Measure(_releases, OutcomeCode.Ok);
+            return new Allocations(holds, refusals, confirms, releases);
+        }
+
+        public void AssertConsistent()
+        {
+            // After the releases every hold is back: nothing reserved, nothing sold, the ledger balanced.
+            var nodes = new[] { _pool, _capped, _shared };
+            var released = _ws.NewReservations.Concat(_ws.ChangedReservations).ToList();
+            Assert.Equal(_holds.Length, released.Count);
+            Assert.All(released, r => Assert.Equal(ReservationStatus.Released, r.Status));
+            Assert.Empty(Invariants.Check(nodes, released));
+            Assert.All(nodes, n => Assert.Equal((0L, 0L), (n.Reserved, n.Sold)));
+            Assert.All(nodes, n => Assert.Equal(-(long)_holds.Length / (n == _pool ? 1 : 2), _ws.Ledger.Where(e => e.CapacityId == n.Id).Sum(e => e.ReservedDelta)));
+        }
+
+        private long Measure(Command[] commands, OutcomeCode expected)
+        {
+            var wrong = 0;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            foreach (var c in commands)
+            {
+                if (Decider.Decide(_ws, c, Now, CoreLimits.Default).Code != expected)
+                {
+                    wrong++;
+                }
+            }
+
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(0, wrong);
+            return allocated;
+        }
+
+        /// <summary>A fresh batch: the nodes with their counters as stored, and the placed holds when there are any.</summary>
+        private void Open(int total, int held)
+        {
+            _ws.Clear();
+            _pool.Total = total;
+            _capped.Total = total;
+            (_pool.Reserved, _capped.Reserved, _shared.Reserved) = (held, held / 2, held / 2);
+            (_pool.Sold, _capped.Sold, _shared.Sold) = (0, 0, 0);
+            _ws.Load(_pool);
+            _ws.Load(_capped);
+            _ws.Load(_shared);
+            if (held > 0)
+            {
+                foreach (var r in _placed)
+                {
+                    _ws.Load(r);
+                }
+            }
+        }
+    }
+}
