@@ -13,12 +13,11 @@ namespace Capacity.Core;
 internal static class Answers
 {
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Outcome Held(in Reservation reservation, in CapacityView capacity) =>
-        new(OutcomeCode.Ok) { Reservation = reservation, Capacity = capacity };
+    public static Outcome Held(in Reservation reservation, in CapacityView capacity) => new(OutcomeCode.Ok, reservation, capacity);
 
     /// <summary>A hold's state after a transition, or as it stands when the transition was already done.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Outcome Of(OutcomeCode code, in Reservation reservation) => new(code) { Reservation = reservation };
+    public static Outcome Of(OutcomeCode code, in Reservation reservation) => new(code, reservation);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome ItemCount(CoreLimits limits) =>

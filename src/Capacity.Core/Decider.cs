@@ -43,6 +43,7 @@ public static class Decider
 
         // Every item is checked before anything is built, so that a refused hold allocates nothing.
         var priced = false;
+        CapacityNode? first = null;
         for (var i = 0; i < c.Items.Length; i++)
         {
             var item = c.Items[i];
@@ -56,6 +57,8 @@ public static class Decider
             {
                 return Answers.CapacityNotFound(item.CapacityId);
             }
+
+            first ??= node;
 
             if (item.PricingId is { } pricingId)
             {
@@ -83,7 +86,7 @@ public static class Decider
             }
         }
 
-        return Place(ws, c, priced, now);
+        return Place(ws, c, first!, priced, now);
     }
 
     /// <summary>
@@ -91,16 +94,29 @@ public static class Decider
     /// few structs placing needs (see <see cref="Answers"/> for why frames matter).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Outcome Place(WorkingSet ws, PlaceHold c, bool priced, DateTimeOffset now)
+    private static Outcome Place(WorkingSet ws, PlaceHold c, CapacityNode first, bool priced, DateTimeOffset now)
     {
-        var items = priced ? LockPrices(ws, c.Items, now) : ws.PlainItems(c.Items);
+        var single = c.Items.Length == 1;
+        var items = priced ? LockPrices(ws, c.Items, now)
+            : single ? first.PlainItems(c.Items[0].Quantity)
+            : Unpriced(c.Items);
         var reservation = new Reservation(c.ReservationId, c.TenantId, ReservationStatus.Active, items, now, now.AddMinutes(c.Minutes), null, null);
         ApplyDemand(ws, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
         ws.AddNew(reservation);
         // The answer shows the first item's capacity as it is now. With one item, SumDemand left that
         // item's closure in ws.Closure, and the counters changed in place, so it need not be walked again.
-        var first = ws.FindCapacity(items[0].CapacityId)!;
-        return items.Length == 1 ? Answers.Held(reservation, Graph.ViewOf(first, ws.Closure)) : Answers.Held(reservation, Graph.View(first, ws, ws.Closure));
+        return single ? Answers.Held(reservation, Graph.ViewOf(first, ws.Closure)) : Answers.Held(reservation, Graph.View(first, ws, ws.Closure));
+    }
+
+    private static ReservationItem[] Unpriced(HoldItem[] holdItems)
+    {
+        var items = new ReservationItem[holdItems.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            items[i] = new ReservationItem(holdItems[i].CapacityId, holdItems[i].Quantity, null);
+        }
+
+        return items;
     }
 
     /// <summary>The items of a hold with a price lock: each priced item snapshots its price as it is now.</summary>

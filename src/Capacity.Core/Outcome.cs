@@ -66,6 +66,21 @@ public readonly record struct Outcome
         Field = field;
     }
 
+    /// <summary>An answer about a hold; the fields are written straight into the answer's own storage.</summary>
+    internal Outcome(OutcomeCode code, in Reservation reservation)
+    {
+        Code = code;
+        Reservation = reservation;
+    }
+
+    /// <summary>A new hold with the first item's capacity as the hold left it.</summary>
+    internal Outcome(OutcomeCode code, in Reservation reservation, in CapacityView capacity)
+    {
+        Code = code;
+        Reservation = reservation;
+        Capacity = capacity;
+    }
+
     public OutcomeCode Code { get; init; }
 
     /// <summary>The sentence explaining a failure; a shortage's is written from its numbers when read.</summary>

@@ -77,7 +77,7 @@ public sealed class WorkingSet : ICapacityLookup
 
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node) => _capacities.TryAdd(node.Id, node);
-    public void Load(Reservation reservation) => _reservations.TryAdd(reservation.Id, new ReservationSlot(reservation, 0));
+    public void Load(Reservation reservation) => _reservations.TryAdd(reservation.Id, new ReservationSlot { Value = reservation });
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
 
@@ -112,7 +112,8 @@ public sealed class WorkingSet : ICapacityLookup
             throw new InvalidOperationException($"Reservation {reservation.Id} is already in the working set.");
         }
 
-        slot = new ReservationSlot(reservation, _epoch);
+        slot.Value = reservation;
+        slot.RecordedIn = _epoch;
         _newReservations.Add(reservation.Id);
     }
 
@@ -124,7 +125,8 @@ public sealed class WorkingSet : ICapacityLookup
             _changedReservations.Add(reservation.Id);
         }
 
-        slot = new ReservationSlot(reservation, _epoch);
+        slot.Value = reservation;
+        slot.RecordedIn = _epoch;
     }
 
     internal void AddNew(PriceEntry price)
@@ -143,23 +145,6 @@ public sealed class WorkingSet : ICapacityLookup
     }
 
     internal void Append(in LedgerEntry entry) => _ledger.Add(entry);
-
-    /// <summary>The items of a hold none of whose items lock a price; a single item's array is shared (see <see cref="CapacityNode.PlainItems"/>).</summary>
-    internal ReservationItem[] PlainItems(HoldItem[] holdItems)
-    {
-        if (holdItems.Length == 1)
-        {
-            return FindCapacity(holdItems[0].CapacityId)!.PlainItems(holdItems[0].Quantity);
-        }
-
-        var items = new ReservationItem[holdItems.Length];
-        for (var i = 0; i < items.Length; i++)
-        {
-            items[i] = new ReservationItem(holdItems[i].CapacityId, holdItems[i].Quantity, null);
-        }
-
-        return items;
-    }
 
     internal void AddNew(Tenant tenant)
     {
@@ -209,5 +194,13 @@ public sealed class WorkingSet : ICapacityLookup
     }
 }
 
-/// <summary>A loaded or changed hold, with the epoch in which the working set last recorded it (0: only loaded).</summary>
-internal readonly record struct ReservationSlot(Reservation Value, long RecordedIn);
+/// <summary>
+/// A loaded or changed hold, with the epoch in which the working set last recorded it (0: only
+/// loaded). Mutable fields, written in place in the dictionary's storage: building a new slot and
+/// assigning it would copy the hold through a temporary.
+/// </summary>
+internal struct ReservationSlot
+{
+    public Reservation Value;
+    public long RecordedIn;
+}
