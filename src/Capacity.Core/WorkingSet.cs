@@ -156,6 +156,8 @@ public sealed class WorkingSet : ICapacityLookup
 
     public IEnumerable<CapacityNode> NewCapacities => _newCapacities.Select(id => _capacities[id]);
     public IEnumerable<CapacityNode> ChangedCapacities => _changedCapacities.Select(id => _capacities[id]);
+    public int NewReservationCount => _newReservations.Count;
+    public int ChangedReservationCount => _changedReservations.Count;
     public IEnumerable<Reservation> NewReservations => _newReservations.Select(id => _reservations[id].Value);
     public IEnumerable<Reservation> ChangedReservations => _changedReservations.Select(id => _reservations[id].Value);
     public IEnumerable<PriceEntry> NewPrices => _newPrices.Select(id => _prices[id]);

@@ -27,6 +27,8 @@ public static class RowFormat
 
     public static long Time(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
 
+    public static long? Time(DateTimeOffset? t) => t?.ToUnixTimeMilliseconds();
+
     public static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
     public static string Items(ReservationItem[] items)

@@ -238,34 +238,52 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 p.Id, p.Name, p.BasePrice, p.CurrentPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, Time(p.UpdatedAt));
         }
 
-        var created = ws.NewReservations.ToList();
-        if (created.Count > 0)
+        // Column arrays filled in one pass over the holds, not a list of them: a hold is a struct of
+        // over a hundred bytes, and a list of a full batch's would be a large-object allocation.
+        if (ws.NewReservationCount is var created and > 0)
         {
+            var (ids, tenants, statuses, items) = (new Guid[created], new Guid[created], new short[created], new string[created]);
+            var (createdAt, expiresAt, confirmedAt, endedAt) = (new long[created], new long[created], new long?[created], new long?[created]);
+            var i = 0;
+            foreach (var r in ws.NewReservations)
+            {
+                (ids[i], tenants[i], statuses[i], items[i]) = (r.Id, r.TenantId, (short)r.Status, Items(r.Items));
+                (createdAt[i], expiresAt[i], confirmedAt[i], endedAt[i]) = (Time(r.CreatedAt), Time(r.ExpiresAt), Time(r.ConfirmedAt), Time(r.EndedAt));
+                i++;
+            }
+
             var cmd = new NpgsqlBatchCommand(
                 "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) "
                 + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])");
-            cmd.Parameters.Add(new() { Value = created.Select(r => r.Id).ToArray() });
-            cmd.Parameters.Add(new() { Value = created.Select(r => r.TenantId).ToArray() });
-            cmd.Parameters.Add(new() { Value = created.Select(r => (short)r.Status).ToArray() });
-            cmd.Parameters.Add(new() { Value = created.Select(r => Items(r.Items)).ToArray() });
-            cmd.Parameters.Add(new() { Value = created.Select(r => Time(r.CreatedAt)).ToArray() });
-            cmd.Parameters.Add(new() { Value = created.Select(r => Time(r.ExpiresAt)).ToArray() });
-            cmd.Parameters.Add(NullableTimes(created.Select(r => r.ConfirmedAt)));
-            cmd.Parameters.Add(NullableTimes(created.Select(r => r.EndedAt)));
+            cmd.Parameters.Add(new() { Value = ids });
+            cmd.Parameters.Add(new() { Value = tenants });
+            cmd.Parameters.Add(new() { Value = statuses });
+            cmd.Parameters.Add(new() { Value = items });
+            cmd.Parameters.Add(new() { Value = createdAt });
+            cmd.Parameters.Add(new() { Value = expiresAt });
+            cmd.Parameters.Add(NullableTimes(confirmedAt));
+            cmd.Parameters.Add(NullableTimes(endedAt));
             batch.BatchCommands.Add(cmd);
         }
 
-        var updated = ws.ChangedReservations.ToList();
-        if (updated.Count > 0)
+        if (ws.ChangedReservationCount is var updated and > 0)
         {
+            var (ids, statuses, expiresAt, confirmedAt, endedAt) = (new Guid[updated], new short[updated], new long[updated], new long?[updated], new long?[updated]);
+            var i = 0;
+            foreach (var r in ws.ChangedReservations)
+            {
+                (ids[i], statuses[i], expiresAt[i], confirmedAt[i], endedAt[i]) = (r.Id, (short)r.Status, Time(r.ExpiresAt), Time(r.ConfirmedAt), Time(r.EndedAt));
+                i++;
+            }
+
             var cmd = new NpgsqlBatchCommand(
                 "UPDATE reservations r SET status = u.status, expires_at = u.expires, confirmed_at = u.confirmed, ended_at = u.ended "
                 + "FROM unnest($1::uuid[], $2::smallint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, status, expires, confirmed, ended) WHERE r.id = u.id");
-            cmd.Parameters.Add(new() { Value = updated.Select(r => r.Id).ToArray() });
-            cmd.Parameters.Add(new() { Value = updated.Select(r => (short)r.Status).ToArray() });
-            cmd.Parameters.Add(new() { Value = updated.Select(r => Time(r.ExpiresAt)).ToArray() });
-            cmd.Parameters.Add(NullableTimes(updated.Select(r => r.ConfirmedAt)));
-            cmd.Parameters.Add(NullableTimes(updated.Select(r => r.EndedAt)));
+            cmd.Parameters.Add(new() { Value = ids });
+            cmd.Parameters.Add(new() { Value = statuses });
+            cmd.Parameters.Add(new() { Value = expiresAt });
+            cmd.Parameters.Add(NullableTimes(confirmedAt));
+            cmd.Parameters.Add(NullableTimes(endedAt));
             batch.BatchCommands.Add(cmd);
         }
 
@@ -332,6 +350,5 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         batch.BatchCommands.Add(cmd);
     }
 
-    private static NpgsqlParameter NullableTimes(IEnumerable<DateTimeOffset?> times) =>
-        new() { Value = times.Select(t => t is { } v ? Time(v) : (long?)null).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
+    private static NpgsqlParameter NullableTimes(long?[] times) => new() { Value = times, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
 }
