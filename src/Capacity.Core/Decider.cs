@@ -304,7 +304,7 @@ public static class Decider
             }
 
             ws.Touch(node);
-            ws.Append(new LedgerEntry(kind, node.TenantId, node.EventId, node.Id, reservationId, reservedSign * quantity, soldSign * quantity, now));
+            ws.Append(node, kind, reservationId, reservedSign * quantity, soldSign * quantity, now);
         }
     }
 
