@@ -8,20 +8,26 @@ namespace Capacity.Core;
 /// </summary>
 public static class Decider
 {
-    public static Outcome Decide(WorkingSet ws, Command command, DateTimeOffset now, CoreLimits limits) => command switch
+    // A switch statement with a return per case rather than a switch expression: the expression
+    // puts each answer in a temporary and copies it out (an answer is a few hundred bytes), while a
+    // returned call writes straight into the caller's slot.
+    public static Outcome Decide(WorkingSet ws, Command command, DateTimeOffset now, CoreLimits limits)
     {
-        PlaceHold c => Hold(ws, c, now, limits),
-        TransitionReservation c => Transit(ws, c, now),
-        ExtendReservation c => Extend(ws, c, now, limits),
-        ExpireDue c => Expire(ws, c, now),
-        CreateCapacity c => Create(ws, c, now, limits),
-        UpdateCapacity c => Update(ws, c, now, limits),
-        CreatePrice c => CreatePricing(ws, c, now, limits),
-        UpdatePrice c => UpdatePricing(ws, c, now, limits),
-        CreateTenant c => NewTenant(ws, c, now, limits),
-        AddApiKey c => NewKey(ws, c, now),
-        _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command."),
-    };
+        switch (command)
+        {
+            case PlaceHold c: return Hold(ws, c, now, limits);
+            case TransitionReservation c: return Transit(ws, c, now);
+            case ExtendReservation c: return Extend(ws, c, now, limits);
+            case ExpireDue c: return Expire(ws, c, now);
+            case CreateCapacity c: return Create(ws, c, now, limits);
+            case UpdateCapacity c: return Update(ws, c, now, limits);
+            case CreatePrice c: return CreatePricing(ws, c, now, limits);
+            case UpdatePrice c: return UpdatePricing(ws, c, now, limits);
+            case CreateTenant c: return NewTenant(ws, c, now, limits);
+            case AddApiKey c: return NewKey(ws, c, now);
+            default: throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command.");
+        }
+    }
 
     private static Outcome Hold(WorkingSet ws, PlaceHold c, DateTimeOffset now, CoreLimits limits)
     {

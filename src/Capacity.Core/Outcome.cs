@@ -59,6 +59,14 @@ public readonly record struct Outcome
 {
     private readonly string? _detail;
 
+    // The hold and the view are kept as plain fields with a flag rather than as nullables: a
+    // constructor then copies each straight into place, where wrapping it in a nullable first made
+    // a temporary of a hundred-odd bytes and a second copy.
+    private readonly Reservation _reservation;
+    private readonly CapacityView _capacity;
+    private readonly bool _hasReservation;
+    private readonly bool _hasCapacity;
+
     public Outcome(OutcomeCode code, string? detail = null, string? field = null)
     {
         Code = code;
@@ -70,15 +78,18 @@ public readonly record struct Outcome
     internal Outcome(OutcomeCode code, in Reservation reservation)
     {
         Code = code;
-        Reservation = reservation;
+        _reservation = reservation;
+        _hasReservation = true;
     }
 
     /// <summary>A new hold with the first item's capacity as the hold left it.</summary>
     internal Outcome(OutcomeCode code, in Reservation reservation, in CapacityView capacity)
     {
         Code = code;
-        Reservation = reservation;
-        Capacity = capacity;
+        _reservation = reservation;
+        _hasReservation = true;
+        _capacity = capacity;
+        _hasCapacity = true;
     }
 
     public OutcomeCode Code { get; init; }
@@ -92,8 +103,17 @@ public readonly record struct Outcome
 
     public string? Field { get; init; }
     public long? Available { get; init; }
-    public CapacityView? Capacity { get; init; }
-    public Reservation? Reservation { get; init; }
+    public CapacityView? Capacity
+    {
+        get => _hasCapacity ? _capacity : null;
+        init => (_capacity, _hasCapacity) = (value.GetValueOrDefault(), value.HasValue);
+    }
+
+    public Reservation? Reservation
+    {
+        get => _hasReservation ? _reservation : null;
+        init => (_reservation, _hasReservation) = (value.GetValueOrDefault(), value.HasValue);
+    }
     public PriceEntry? Price { get; init; }
     public Tenant? Tenant { get; init; }
     public int Count { get; init; }
