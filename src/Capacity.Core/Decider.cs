@@ -83,13 +83,22 @@ public static class Decider
             return Answers.Inactive(inactive!);
         }
 
+        // The refusal is returned after the loop, not from inside it: returned from the loop, its
+        // answer went through a temporary that the method zeroed on every call, refused or not.
+        CapacityNode? shortNode = null;
+        var (requested, left) = (0L, 0L);
         foreach (var (node, quantity) in ws.Demand)
         {
             if (node.Headroom is { } headroom && headroom < quantity)
             {
-                var drawing = FirstItemDrawingFrom(ws, c.Items, node);
-                return Answers.Short(node, quantity, headroom, Graph.Available(drawing, ws, ws.Closure));
+                (shortNode, requested, left) = (node, quantity, headroom);
+                break;
             }
+        }
+
+        if (shortNode is not null)
+        {
+            return Short(ws, c.Items, shortNode, requested, left);
         }
 
         return Place(ws, c, first!, priced, now);
@@ -312,6 +321,14 @@ public static class Decider
             ws.Touch(node);
             ws.Append(node, kind, reservationId, reservedSign * quantity, soldSign * quantity, now);
         }
+    }
+
+    /// <summary>The refusal of a hold that does not fit, with the availability of the first item that draws from the short node.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Outcome Short(WorkingSet ws, HoldItem[] items, CapacityNode shortNode, long requested, long left)
+    {
+        var drawing = FirstItemDrawingFrom(ws, items, shortNode);
+        return Answers.Short(shortNode, requested, left, Graph.Available(drawing, ws, ws.Closure));
     }
 
     private static CapacityNode FirstItemDrawingFrom(WorkingSet ws, HoldItem[] items, CapacityNode shortNode)
