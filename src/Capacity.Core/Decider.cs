@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Capacity.Core;
 
@@ -87,8 +88,9 @@ public static class Decider
         // answer went through a temporary that the method zeroed on every call, refused or not.
         CapacityNode? shortNode = null;
         var (requested, left) = (0L, 0L);
-        foreach (var (node, quantity) in ws.Demand)
+        foreach (ref readonly var d in CollectionsMarshal.AsSpan(ws.Demand))
         {
+            var (node, quantity) = d;
             if (node.Headroom is { } headroom && headroom < quantity)
             {
                 (shortNode, requested, left) = (node, quantity, headroom);
@@ -294,11 +296,11 @@ public static class Decider
 
     private static void Charge(List<(CapacityNode Node, long Quantity)> demand, CapacityNode node, long quantity)
     {
-        for (var i = 0; i < demand.Count; i++)
+        foreach (ref var d in CollectionsMarshal.AsSpan(demand))
         {
-            if (ReferenceEquals(demand[i].Node, node))
+            if (ReferenceEquals(d.Node, node))
             {
-                demand[i] = (node, demand[i].Quantity + quantity);
+                d.Quantity += quantity;
                 return;
             }
         }
@@ -308,8 +310,11 @@ public static class Decider
 
     private static void ApplyDemand(WorkingSet ws, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
     {
-        foreach (var (node, quantity) in ws.Demand)
+        // Over the list's storage, not its enumerator: the enumerator and its copies of each entry are
+        // temporaries in the frame of every method this is inlined into.
+        foreach (ref readonly var d in CollectionsMarshal.AsSpan(ws.Demand))
         {
+            var (node, quantity) = d;
             node.Reserved += reservedSign * quantity;
             node.Sold += soldSign * quantity;
             if (node.Reserved < 0 || node.Sold < 0)
