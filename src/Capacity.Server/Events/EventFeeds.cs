@@ -17,6 +17,7 @@ public sealed class EventFeeds(ICapacityStore store) : IDisposable
     private readonly Dictionary<(Guid Tenant, string EventId), Feed> _feeds = [];
     private ICapacityStore Store => store;
     private readonly Lock _lock = new();
+    private int _polling;
 
     /// <summary>Feeds with a poller running: one per watched event.</summary>
     public int Active
@@ -29,6 +30,12 @@ public sealed class EventFeeds(ICapacityStore store) : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Pollers still running. A poller ends shortly after its feed stops: a poll already under way when
+    /// the last viewer leaves finishes its read first, so this can trail <see cref="Active"/> by one poll.
+    /// </summary>
+    public int Polling => Volatile.Read(ref _polling);
 
     /// <summary>Starts watching; dispose the result to stop. The first viewer of an event starts its poller.</summary>
     public Feed Join(Guid tenantId, string eventId)
@@ -112,7 +119,11 @@ public sealed class EventFeeds(ICapacityStore store) : IDisposable
 
         public void Leave() => _owner.Leave(this);
 
-        internal void Start() => _ = Task.Run(PollAsync);
+        internal void Start()
+        {
+            Interlocked.Increment(ref _owner._polling);
+            _ = Task.Run(PollAsync);
+        }
 
         // Idempotent: the last viewer and shutdown may both stop a feed.
         internal void Stop()
@@ -123,6 +134,18 @@ public sealed class EventFeeds(ICapacityStore store) : IDisposable
         }
 
         private async Task PollAsync()
+        {
+            try
+            {
+                await PollUntilStoppedAsync();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _owner._polling);
+            }
+        }
+
+        private async Task PollUntilStoppedAsync()
         {
             using var timer = new PeriodicTimer(PollInterval);
             var ct = _stop.Token;
