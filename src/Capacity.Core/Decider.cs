@@ -107,8 +107,8 @@ public static class Decider
     }
 
     /// <summary>
-    /// Places a hold that passed every check. Apart from the checks so that its frame holds only the
-    /// few structs placing needs (see <see cref="Answers"/> for why frames matter).
+    /// Places a hold that passed every check. A method of its own, so that the checks' frame does not
+    /// carry the structs that placing needs (see <see cref="Answers"/> for why frames matter).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Outcome Place(WorkingSet ws, PlaceHold c, CapacityNode first, bool priced, DateTimeOffset now)
