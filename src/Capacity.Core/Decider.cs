@@ -79,7 +79,7 @@ public static class Decider
             }
         }
 
-        if (!SumDemand(ws, c.Items, out var inactive))
+        if (!SumDemand(ws, c.Items, out var inactive, first))
         {
             return Answers.Inactive(inactive!);
         }
@@ -117,7 +117,9 @@ public static class Decider
         var items = priced ? LockPrices(ws, c.Items, now)
             : single ? first.PlainItems(c.Items[0].Quantity)
             : Unpriced(c.Items);
-        var reservation = new Reservation(c.ReservationId, c.TenantId, ReservationStatus.Active, items, now, now.AddMinutes(c.Minutes), null, null);
+        // Whole minutes in ticks: the same instant as AddMinutes, without its floating-point path.
+        var expiresAt = now.AddTicks(c.Minutes * TimeSpan.TicksPerMinute);
+        var reservation = new Reservation(c.ReservationId, c.TenantId, ReservationStatus.Active, items, now, expiresAt, null, null);
         ApplyDemand(ws, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
         ws.AddNew(reservation);
         // The answer shows the first item's capacity as it is now. With one item, SumDemand left that
@@ -269,15 +271,17 @@ public static class Decider
     /// capacity and every ancestor once; two items reaching one pool both charge it. Fails on the first
     /// inactive node met. Nodes are compared by reference: the working set holds one instance per row.
     /// </summary>
-    private static bool SumDemand<T>(WorkingSet ws, T[] items, out CapacityNode? inactive)
+    private static bool SumDemand<T>(WorkingSet ws, T[] items, out CapacityNode? inactive, CapacityNode? firstNode = null)
         where T : struct, IDemand
     {
         var demand = ws.Demand;
         demand.Clear();
         inactive = null;
-        foreach (var item in items)
+        for (var i = 0; i < items.Length; i++)
         {
-            var node = ws.FindCapacity(item.CapacityId)
+            var item = items[i];
+            // A hold has already found its first item's node; a stored hold's items are looked up.
+            var node = (i == 0 ? firstNode : null) ?? ws.FindCapacity(item.CapacityId)
                 ?? throw new InvalidOperationException($"Capacity {item.CapacityId} of a reservation was not loaded.");
             Graph.Closure(node, ws, ws.Closure);
             foreach (var n in ws.Closure)
