@@ -160,15 +160,18 @@ public static class Decider
 
     private static Outcome Transit(WorkingSet ws, TransitionReservation c, DateTimeOffset now)
     {
-        if (!ws.TryGetReservation(c.ReservationId, out var r) || r.TenantId != c.TenantId)
+        ref var slot = ref ws.SlotOf(c.ReservationId);
+        if (Unsafe.IsNullRef(ref slot) || slot.Value.TenantId != c.TenantId)
         {
             return Answers.ReservationNotFound(c.ReservationId);
         }
 
+        var r = slot.Value;
+
         // A due hold is expired now, whether or not the sweeper got to it: it can never be confirmed.
         if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
         {
-            r = ExpireNow(ws, r, now);
+            r = ExpireNow(ws, ref slot, now);
         }
 
         switch (c.Transition, r.Status)
@@ -199,7 +202,7 @@ public static class Decider
                 return Answers.NotActive(r);
         }
 
-        ws.Replace(r);
+        ws.Replace(ref slot, r);
         return Answers.Of(OutcomeCode.Ok, r);
     }
 
@@ -210,14 +213,16 @@ public static class Decider
             return Answers.ExtendMinutes(limits);
         }
 
-        if (!ws.TryGetReservation(c.ReservationId, out var r) || r.TenantId != c.TenantId)
+        ref var slot = ref ws.SlotOf(c.ReservationId);
+        if (Unsafe.IsNullRef(ref slot) || slot.Value.TenantId != c.TenantId)
         {
             return Answers.ReservationNotFound(c.ReservationId);
         }
 
+        var r = slot.Value;
         if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
         {
-            r = ExpireNow(ws, r, now);
+            r = ExpireNow(ws, ref slot, now);
         }
 
         if (r.Status == ReservationStatus.Expired)
@@ -238,7 +243,7 @@ public static class Decider
         }
 
         r = r with { ExpiresAt = expiresAt };
-        ws.Replace(r);
+        ws.Replace(ref slot, r);
         return Answers.Of(OutcomeCode.Ok, r);
     }
 
@@ -247,9 +252,10 @@ public static class Decider
         var count = 0;
         foreach (var id in c.ReservationIds)
         {
-            if (ws.TryGetReservation(id, out var r) && r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
+            ref var slot = ref ws.SlotOf(id);
+            if (!Unsafe.IsNullRef(ref slot) && slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
             {
-                ExpireNow(ws, r, now);
+                ExpireNow(ws, ref slot, now);
                 count++;
             }
         }
@@ -257,12 +263,12 @@ public static class Decider
         return new Outcome(OutcomeCode.Ok) { Count = count };
     }
 
-    private static Reservation ExpireNow(WorkingSet ws, in Reservation r, DateTimeOffset now)
+    private static Reservation ExpireNow(WorkingSet ws, ref ReservationSlot slot, DateTimeOffset now)
     {
-        SumDemand(ws, r.Items, out _);
-        ApplyDemand(ws, r.Id, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
-        var expired = r with { Status = ReservationStatus.Expired, EndedAt = now };
-        ws.Replace(expired);
+        SumDemand(ws, slot.Value.Items, out _);
+        ApplyDemand(ws, slot.Value.Id, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
+        var expired = slot.Value with { Status = ReservationStatus.Expired, EndedAt = now };
+        ws.Replace(ref slot, expired);
         return expired;
     }
 
