@@ -188,6 +188,38 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_idle_stream_sends_a_heartbeat_after_each_silence_of_the_configured_length_and_a_change_still_comes_as_a_snapshot()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:StreamHeartbeatMs"] = "300" });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("idle", "Pool", 5);
+        using var response = await t.GetAsync("/events/idle/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("snapshot", (await NextEventAsync(reader)).Name);
+
+        var silence = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(("heartbeat", "{}"), await NextEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(3)));
+        }
+
+        // Three silences of 300 ms each: not a burst of heartbeats (the first may follow the snapshot
+        // by a little less than 300 ms, since the clock here starts once the snapshot was read).
+        Assert.True(silence.Elapsed >= TimeSpan.FromMilliseconds(600), $"three heartbeats came within {silence.Elapsed}");
+
+        await t.HoldAsync(pool, 2);
+        var next = await NextEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(3));
+        while (next.Name == "heartbeat")
+        {
+            next = await NextEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(3));
+        }
+
+        Assert.Equal("snapshot", next.Name);
+        Assert.Equal(3, JsonNode.Parse(next.Data)!["totals"]!["available_capacity"]!.GetValue<long>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_stream_whose_feed_is_stopped_by_shutdown_ends_instead_of_spinning()
     {
         var t = (await _app.NewTenantAsync()).Client;
@@ -218,6 +250,25 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
     {
         var t = (await _app.NewTenantAsync()).Client;
         await Api.ProblemAsync(await t.GetAsync("/events/bad%20id/capacity/stream"), 400, "VALIDATION_ERROR");
+    }
+
+    /// <summary>The next Server-Sent Event, whatever its name.</summary>
+    private static async Task<(string Name, string Data)> NextEventAsync(StreamReader reader)
+    {
+        string? eventName = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                eventName = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal) && eventName is not null)
+            {
+                return (eventName, line["data: ".Length..]);
+            }
+        }
+
+        throw new EndOfStreamException("The stream ended.");
     }
 
     private static async Task<JsonObject> NextSnapshotAsync(StreamReader reader)

@@ -29,8 +29,6 @@ public sealed record EventStreamSnapshot(
 /// <summary>The tenant's events, and a live view of one for dashboards and `capacity watch`.</summary>
 public static class EventApi
 {
-    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
-
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Events");
@@ -51,12 +49,12 @@ public static class EventApi
 
     /// <summary>
     /// Server-Sent Events: a <c>snapshot</c> on connect and whenever anything in it changes, and a
-    /// <c>heartbeat</c> every 15 s so proxies keep the connection open. Polling the store (not a
+    /// <c>heartbeat</c> after 15 s of silence (<c>Capacity:StreamHeartbeatMs</c>) so proxies keep the connection open. Polling the store (not a
     /// signal from this node's engine) is deliberate: with several nodes, changes arrive through
     /// any of them. The polling is shared by all viewers of an event (<see cref="EventFeeds"/>).
     /// </summary>
     private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> Stream(
-        string eventId, TenantCaller caller, ICapacityStore store, EventFeeds feeds, CancellationToken ct)
+        string eventId, TenantCaller caller, ICapacityStore store, EventFeeds feeds, ServerOptions options, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -67,11 +65,11 @@ public static class EventApi
         // viewer's own read also means it never waits for the shared poller's next round to start.
         var readStarted = Stopwatch.GetTimestamp();
         var first = await SnapshotJsonAsync(store, caller.TenantId, eventId, ct);
-        return TypedResults.ServerSentEvents(Snapshots(feeds, caller.TenantId, eventId, new Snapshot(first, readStarted), ct));
+        return TypedResults.ServerSentEvents(Snapshots(feeds, caller.TenantId, eventId, new Snapshot(first, readStarted), options.StreamHeartbeat, ct));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> Snapshots(
-        EventFeeds feeds, Guid tenantId, string eventId, Snapshot first, [EnumeratorCancellation] CancellationToken ct)
+        EventFeeds feeds, Guid tenantId, string eventId, Snapshot first, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken ct)
     {
         var feed = feeds.Join(tenantId, eventId);
         try
@@ -95,7 +93,7 @@ public static class EventApi
                     continue;
                 }
 
-                var heartbeatDue = HeartbeatInterval - (DateTime.UtcNow - lastSent);
+                var heartbeatDue = heartbeat - (DateTime.UtcNow - lastSent);
                 if (heartbeatDue <= TimeSpan.Zero)
                 {
                     lastSent = DateTime.UtcNow;
@@ -112,17 +110,13 @@ public static class EventApi
         }
     }
 
-    /// <summary>Until the feed changes, the heartbeat is due or the viewer goes away, whichever is first.</summary>
-    private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct)
-    {
-        try
-        {
-            await changed.WaitAsync(timeout, ct);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-        }
-    }
+    /// <summary>
+    /// Until the feed changes, the heartbeat is due or the viewer goes away, whichever is first. The
+    /// timeout and the cancellation are expected outcomes, so they are not thrown: a thrown exception
+    /// per viewer per heartbeat is work for nothing.
+    /// </summary>
+    private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct) =>
+        await changed.WaitAsync(timeout, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
     internal static async Task<string> SnapshotJsonAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
     {

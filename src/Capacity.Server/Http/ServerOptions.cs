@@ -10,5 +10,10 @@ public sealed class ServerOptions
     public int IdempotencyRetentionHours { get; set; } = 24;
     public int IdempotencyWaitMs { get; set; } = 10_000;
 
+    /// <summary>How long a live stream may stay silent before it sends a heartbeat, so proxies keep it open.</summary>
+    public int StreamHeartbeatMs { get; set; } = 15_000;
+
     public TimeSpan IdempotencyWait => TimeSpan.FromMilliseconds(IdempotencyWaitMs);
+
+    public TimeSpan StreamHeartbeat => TimeSpan.FromMilliseconds(StreamHeartbeatMs);
 }
