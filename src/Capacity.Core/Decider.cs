@@ -166,12 +166,14 @@ public static class Decider
             return Answers.ReservationNotFound(c.ReservationId);
         }
 
-        var r = slot.Value;
+        // The hold is read and rewritten in its slot, never copied out: each state below is the
+        // slot's current one, the expiry included.
+        ref readonly var r = ref slot.Value;
 
         // A due hold is expired now, whether or not the sweeper got to it: it can never be confirmed.
         if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
         {
-            r = ExpireNow(ws, ref slot, now);
+            ExpireNow(ws, ref slot, now);
         }
 
         switch (c.Transition, r.Status)
@@ -179,17 +181,17 @@ public static class Decider
             case (Transition.Confirm, ReservationStatus.Active):
                 SumDemand(ws, r.Items, out _);
                 ApplyDemand(ws, r.Id, LedgerKind.Confirm, reservedSign: -1, soldSign: 1, now);
-                r = r with { Status = ReservationStatus.Confirmed, ConfirmedAt = now };
+                ws.Replace(ref slot, r with { Status = ReservationStatus.Confirmed, ConfirmedAt = now });
                 break;
             case (Transition.Release, ReservationStatus.Active):
                 SumDemand(ws, r.Items, out _);
                 ApplyDemand(ws, r.Id, LedgerKind.Release, reservedSign: -1, soldSign: 0, now);
-                r = r with { Status = ReservationStatus.Released, EndedAt = now };
+                ws.Replace(ref slot, r with { Status = ReservationStatus.Released, EndedAt = now });
                 break;
             case (Transition.Cancel, ReservationStatus.Confirmed):
                 SumDemand(ws, r.Items, out _);
                 ApplyDemand(ws, r.Id, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
-                r = r with { Status = ReservationStatus.Cancelled, EndedAt = now };
+                ws.Replace(ref slot, r with { Status = ReservationStatus.Cancelled, EndedAt = now });
                 break;
             case (Transition.Confirm, ReservationStatus.Confirmed):
             case (Transition.Release, ReservationStatus.Released):
@@ -202,7 +204,6 @@ public static class Decider
                 return Answers.NotActive(r);
         }
 
-        ws.Replace(ref slot, r);
         return Answers.Of(OutcomeCode.Ok, r);
     }
 
