@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Capacity.Core;
@@ -52,9 +51,9 @@ public sealed class WorkingSet : ICapacityLookup
     public Reservation? FindReservation(Guid id) => _reservations.TryGetValue(id, out var slot) ? slot.Value : null;
 
     /// <summary>
-    /// The slot of a loaded hold, or a null reference. A transition reads the hold from it and writes
-    /// the new state back through it: one lookup instead of two, and the hold (over a hundred bytes)
-    /// copied once each way. Valid until a hold is added, which a transition never does.
+    /// The slot of a loaded hold, or a null reference. A transition reads the hold in the slot and
+    /// writes the new state back through it: one lookup instead of two, and the hold (over a hundred
+    /// bytes) never copied out to be decided on. Valid until a hold is added, which a transition never does.
     /// </summary>
     internal ref ReservationSlot SlotOf(Guid id) => ref CollectionsMarshal.GetValueRefOrNullRef(_reservations, id);
 

@@ -208,14 +208,8 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         Assert.True(silence.Elapsed >= TimeSpan.FromMilliseconds(600), $"three heartbeats came within {silence.Elapsed}");
 
         await t.HoldAsync(pool, 2);
-        var next = await NextEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(3));
-        while (next.Name == "heartbeat")
-        {
-            next = await NextEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(3));
-        }
-
-        Assert.Equal("snapshot", next.Name);
-        Assert.Equal(3, JsonNode.Parse(next.Data)!["totals"]!["available_capacity"]!.GetValue<long>());
+        var next = await NextSnapshotAsync(reader).WaitAsync(TimeSpan.FromSeconds(3));
+        Assert.Equal(3, next["totals"]!["available_capacity"]!.GetValue<long>());
         await app.AssertInvariantsAsync();
     }
 
@@ -271,22 +265,17 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         throw new EndOfStreamException("The stream ended.");
     }
 
+    /// <summary>The next snapshot, past any heartbeats.</summary>
     private static async Task<JsonObject> NextSnapshotAsync(StreamReader reader)
     {
-        string? eventName = null;
-        while (await reader.ReadLineAsync() is { } line)
+        while (true)
         {
-            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            var (name, data) = await NextEventAsync(reader);
+            if (name == "snapshot")
             {
-                eventName = line["event: ".Length..];
-            }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal) && eventName == "snapshot")
-            {
-                return JsonNode.Parse(line["data: ".Length..])!.AsObject();
+                return JsonNode.Parse(data)!.AsObject();
             }
         }
-
-        throw new EndOfStreamException("The stream ended.");
     }
 
     internal sealed record PromSample(string Name, string Labels, double Value);
