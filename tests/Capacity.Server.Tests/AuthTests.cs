@@ -2,6 +2,8 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Capacity.Server.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -212,6 +214,48 @@ public sealed class AuthTests : IAsyncLifetime
         // Another tenant's keys are untouched and see none of it.
         var other = await _app.NewTenantAsync("Other");
         await Api.ProblemAsync(await other.Client.GetAsync($"/capacity/{pool}"), 404, "NOT_FOUND");
+        await _app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_resolved_key_is_remembered_and_keys_that_only_resemble_it_are_still_refused()
+    {
+        var tenant = await _app.NewTenantAsync();
+        var pool = await tenant.Client.CreateCapacityAsync("remembered-ev", "Pool", 10);
+        using var admin = _app.Admin();
+        var fresh = (await Api.ReadAsync(await admin.PostAsync($"/admin/tenants/{tenant.Id}/keys", null), 201))["api_key"]!.GetValue<string>();
+        var auth = _app.Services.GetRequiredService<Authenticator>();
+        var before = auth.RememberedKeys;
+
+        // Many first uses at once all resolve to the tenant, and the key is remembered once.
+        var first = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() => auth.AuthenticateAsync("Bearer " + fresh, CancellationToken.None).AsTask())));
+        Assert.All(first, answer => Assert.Equal((Authenticator.Kind.Tenant, tenant.Id), answer));
+        Assert.Equal(before + 1, auth.RememberedKeys);
+        Assert.Equal((Authenticator.Kind.Tenant, tenant.Id), await auth.AuthenticateAsync("bearer   " + fresh + " ", CancellationToken.None));
+
+        string[] resembling =
+        [
+            fresh + "x", fresh[..^1], "x" + fresh, fresh.ToUpperInvariant(), fresh[..^1] + (fresh[^1] == 'A' ? 'B' : 'A'),
+            fresh + ".", fresh + ".x.y", fresh + "\0",
+        ];
+        foreach (var token in resembling)
+        {
+            Assert.Equal(Authenticator.Kind.None, (await auth.AuthenticateAsync("Bearer " + token, CancellationToken.None)).Kind);
+        }
+
+        // Made-up keys are never remembered, however many arrive.
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal(Authenticator.Kind.None, (await auth.AuthenticateAsync($"Bearer cap_made-up-{i}", CancellationToken.None)).Kind);
+        }
+
+        Assert.Equal(before + 1, auth.RememberedKeys);
+        Assert.Equal((Authenticator.Kind.Admin, Guid.Empty), await auth.AuthenticateAsync("Bearer " + CapacityApp.AdminKey, CancellationToken.None));
+
+        using var remembered = _app.WithToken(fresh);
+        using var near = _app.WithToken(resembling[4]);
+        Assert.Equal(10, await remembered.AvailableAsync(pool));
+        await Api.ProblemAsync(await near.GetAsync($"/capacity/{pool}"), 401, "UNAUTHORIZED");
         await _app.AssertInvariantsAsync();
     }
 
