@@ -1,6 +1,14 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Capacity.Server.Capacities;
+using Capacity.Server.Http;
+using Capacity.Server.Ledger;
+using Capacity.Server.Reservations;
 using Capacity.Testing;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Capacity.Server.Tests;
 
@@ -23,7 +31,7 @@ public sealed class JsonBodyTests
         using var admin = server.Client(CapacityApp.AdminKey);
         var key = (await Api.ReadAsync(await admin.PostAsync("/admin/tenants", Api.Json("""{"name":"Length"}""")), 201))["api_key"]!.GetValue<string>();
         using var client = server.Client(key);
-        var pool = await client.CreateCapacityAsync("ev-length", "Pool", 2);
+        var pool = await client.CreateCapacityAsync("ev-length", "Pool \"Ü\" <Stalls>", 2);
 
         async Task<byte[]> SendAsync(HttpMethod method, string path, string? json, string? idempotencyKey, HttpStatusCode status)
         {
@@ -93,5 +101,41 @@ public sealed class JsonBodyTests
 
         Assert.Equal(1000 - live.Select((_, i) => 1 + (i % 7)).Sum(), await tenant.Client.AvailableAsync(pool));
         await app.AssertInvariantsAsync();
+    }
+    /// <summary>
+    /// Answers are written with the source-generated context's own contract (its fast path), not
+    /// through the host's options: the two must write the same text, nulls, decimals, times, quotes
+    /// and non-ASCII letters included (the context's own encoder escapes the last two differently).
+    /// </summary>
+    [Fact]
+    public async Task The_generated_contract_writes_every_answer_exactly_as_the_hosts_options_would()
+    {
+        await using var app = new CapacityApp();
+        var host = app.Services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        var at = new DateTimeOffset(2026, 11, 21, 23, 23, 9, 603, TimeSpan.FromHours(1));
+        var price = new LockedPriceResponse(Guid.CreateVersion7(), "Adult \"front\" row", 49.5m, 2.25m, 0m, 0.2m, "EUR", at);
+        var capacity = new CapacityResponse(
+            Guid.CreateVersion7(), "ev-1", null, "Stalls ü", null, "unlimited", null, null, 3, 0, false, [], at, at);
+        var reservation = new ReservationResponse(
+            Guid.CreateVersion7(), "confirmed",
+            [new ReservationItemResponse(capacity.Id, 2, price), new ReservationItemResponse(Guid.CreateVersion7(), 1, null)],
+            [new TotalResponse("EUR", 99m, 4.5m, 20.7m, 124.2m)], at, at.AddMinutes(15), at.AddMinutes(1), null);
+        object[] answers =
+        [
+            new ReserveResponse("Capacity reserved successfully", reservation, capacity, price),
+            new ReserveResponse("Capacity reserved successfully", reservation with { Totals = [] }, capacity with { TotalCapacity = 10, AvailableCapacity = 7 }, null),
+            reservation,
+            capacity,
+            new CapacityListResponse([capacity, capacity with { ParentIds = [Guid.CreateVersion7()] }]),
+            new LedgerPageResponse("ev-1", [new LedgerEntryResponse(9, "hold", capacity.Id, reservation.Id, 2, 0, at)], null),
+        ];
+
+        foreach (var answer in answers)
+        {
+            var generated = JsonResults.ToUtf8Bytes(answer, host);
+            var viaHost = JsonSerializer.SerializeToUtf8Bytes(answer, answer.GetType(), host);
+            Assert.Equal(System.Text.Encoding.UTF8.GetString(viaHost), System.Text.Encoding.UTF8.GetString(generated));
+            Assert.Same(AppJson.Default.Options, JsonResults.TypeInfo(answer.GetType(), host).Options);
+        }
     }
 }

@@ -9,13 +9,20 @@ namespace Capacity.Server.Http;
 /// (what <c>TypedResults.JsonOk</c> and <c>JsonCreated</c> use) costs a state machine and a chunked
 /// encoding per answer, for bodies that are a few hundred bytes.
 /// </summary>
-internal static class JsonBody
+public static class JsonBody
 {
     public const string Json = "application/json; charset=utf-8";
 
     // One per thread and options (a test host may run several servers in one process).
     [ThreadStatic]
     private static (JsonSerializerOptions Options, ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? t_scratch;
+
+    /// <summary>
+    /// The writer takes the host's encoder (ASP.NET Core's relaxed one): it decides how every string
+    /// is escaped, whichever contract the serializer follows.
+    /// </summary>
+    public static JsonWriterOptions WriterOptions(JsonSerializerOptions options) =>
+        new() { Encoder = options.Encoder, Indented = options.WriteIndented };
 
     /// <summary>Writes the body that <paramref name="write"/> produces from <paramref name="state"/>.</summary>
     public static async Task WriteAsync<TState>(
@@ -25,7 +32,7 @@ internal static class JsonBody
         if (t_scratch?.Options != options)
         {
             var fresh = new ArrayBufferWriter<byte>(512);
-            t_scratch = (options, fresh, new Utf8JsonWriter(fresh, new JsonWriterOptions { Encoder = options.Encoder, Indented = options.WriteIndented }));
+            t_scratch = (options, fresh, new Utf8JsonWriter(fresh, WriterOptions(options)));
         }
 
         // The buffer is copied into the response before the first await, so it is free again for

@@ -156,7 +156,7 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
     {
         var status = (result as IStatusCodeHttpResult)?.StatusCode ?? 200;
         var value = (result as IValueHttpResult)?.Value;
-        var body = value is null ? [] : JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), _json);
+        var body = value is null ? [] : JsonResults.ToUtf8Bytes(value, _json);
         return new StoredResponse(status, body, LocationOf(result));
     }
 
