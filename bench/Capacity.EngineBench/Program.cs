@@ -12,8 +12,12 @@ var clients = new Option<int>("--clients") { Description = "concurrent submitter
 var duration = new Option<double>("--duration") { Description = "measured seconds (onsale, soldout)", DefaultValueFactory = _ => 5 };
 var warmup = new Option<double>("--warmup") { Description = "seconds run before measuring (onsale, soldout; expiry: seconds of smaller place-and-sweep rounds)", DefaultValueFactory = _ => 1 };
 var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string; without it a throwaway cluster is started (fsync on)" };
-var scenario = new Option<string>("--scenario") { Description = "onsale, soldout, expiry or fill", DefaultValueFactory = _ => "onsale" };
-scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill");
+var scenario = new Option<string>("--scenario")
+{
+    Description = "onsale, soldout, expiry, fill, or floor (SQLite: the reservation rows alone, as the writer inserts them, nothing decided)",
+    DefaultValueFactory = _ => "onsale",
+};
+scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill", "floor");
 var holds = new Option<int>("--holds") { Description = "holds to place (expiry, fill)", DefaultValueFactory = _ => 100_000 };
 var maxBatch = new Option<int>("--max-batch") { Description = "most commands per transaction", DefaultValueFactory = _ => new EngineOptions().MaxBatch };
 var sqlitePath = new Option<string?>("--sqlite-path") { Description = "create the SQLite database here and keep it (default: a temporary file, deleted)" };
@@ -37,10 +41,20 @@ root.SetAction((parse, ct) =>
         parse.GetValue(sqlitePath));
     if (settings.Clients < 1 || settings.Duration <= 0 || settings.Warmup < 0 || settings.Holds < 1 || settings.MaxBatch < 1)
     {
-        Console.Error.WriteLine("--clients, --holds and --max-batch must be at least 1, --duration above 0, --warmup at least 0.");
-        return Task.FromResult(2);
+        return Task.FromResult(Fail("--clients, --holds and --max-batch must be at least 1, --duration above 0, --warmup at least 0."));
+    }
+
+    if (settings.Scenario == "floor")
+    {
+        return settings.Store == "sqlite" ? RowFloor.RunAsync(settings, ct) : Task.FromResult(Fail("--scenario floor measures SQLite only."));
     }
 
     return Bench.RunAsync(settings, ct);
 });
 return await root.Parse(args).InvokeAsync();
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine(message);
+    return 2;
+}
