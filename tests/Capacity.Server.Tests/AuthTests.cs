@@ -249,8 +249,12 @@ public sealed class AuthTests : IAsyncLifetime
             Assert.Equal(Authenticator.Kind.None, (await auth.AuthenticateAsync($"Bearer cap_made-up-{i}", CancellationToken.None)).Kind);
         }
 
-        Assert.Equal(before + 1, auth.RememberedKeys);
+        // Nor are JWTs (they expire) or the admin key: they are checked every time.
+        var jwt = Jwt(tenant.Id.ToString());
+        Assert.Equal((Authenticator.Kind.Tenant, tenant.Id), await auth.AuthenticateAsync("Bearer " + jwt, CancellationToken.None));
+        Assert.Equal((Authenticator.Kind.Tenant, tenant.Id), await auth.AuthenticateAsync("Bearer " + jwt, CancellationToken.None));
         Assert.Equal((Authenticator.Kind.Admin, Guid.Empty), await auth.AuthenticateAsync("Bearer " + CapacityApp.AdminKey, CancellationToken.None));
+        Assert.Equal(before + 1, auth.RememberedKeys);
 
         using var remembered = _app.WithToken(fresh);
         using var near = _app.WithToken(resembling[4]);
