@@ -213,6 +213,46 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         await app.AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// A shared poll that began before a new viewer's own first read, and finished after it, carries
+    /// older numbers than the viewer was sent: the viewer must skip it rather than go back in time.
+    /// </summary>
+    [Fact]
+    public async Task A_viewer_is_never_sent_a_shared_snapshot_older_than_its_own_first_one()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("stale", "Pool", 10);
+
+        using var responseA = await t.GetAsync("/events/stale/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var readerA = new StreamReader(await responseA.Content.ReadAsStreamAsync());
+        Assert.Equal(10, (await NextSnapshotAsync(readerA))["totals"]!["available_capacity"]!.GetValue<long>());
+
+        // The shared poller reads the capacities (10 available), then stops before its second read.
+        var release = new TaskCompletionSource();
+        await _app.Faults.HoldNextSummaryRead(release.Task).WaitAsync(TimeSpan.FromSeconds(5));
+        await t.HoldAsync(pool, 3);
+
+        // B's own first read sees the hold.
+        using var responseB = await t.GetAsync("/events/stale/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var readerB = new StreamReader(await responseB.Content.ReadAsStreamAsync());
+        Assert.Equal(7, (await NextSnapshotAsync(readerB))["totals"]!["available_capacity"]!.GetValue<long>());
+
+        // The held poll now finishes with the older numbers. A, whose first read was earlier, gets
+        // it and then the current one; B gets neither, since it already has the current one.
+        release.SetResult();
+        var staleForA = await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal(10, staleForA["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(1, staleForA["holds"]!["active"]!.GetValue<long>());
+        Assert.Equal(7, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
+        var quiet = NextSnapshotAsync(readerB);
+        await Assert.ThrowsAsync<TimeoutException>(() => quiet.WaitAsync(TimeSpan.FromSeconds(1)));
+
+        await t.HoldAsync(pool, 2);
+        Assert.Equal(5, (await quiet.WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(5, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
+        await _app.AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task A_stream_whose_feed_is_stopped_by_shutdown_ends_instead_of_spinning()
     {

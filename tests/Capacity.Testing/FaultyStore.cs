@@ -24,6 +24,7 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     private TimeSpan _commitDelay;
     private int _batches;
     private int _holdSummaries;
+    private SummaryGate? _summaryGate;
 
     /// <summary>Batch transactions begun so far.</summary>
     public int Batches => Volatile.Read(ref _batches);
@@ -109,11 +110,31 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
     public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => inner.GetEventCapacitiesAsync(tenantId, eventId, ct);
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetReservationAsync(tenantId, id, ct);
     public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => inner.GetEventsAsync(tenantId, ct);
-    public Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
+    public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
     {
         Interlocked.Increment(ref _holdSummaries);
-        return inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+        if (Interlocked.Exchange(ref _summaryGate, null) is { } gate)
+        {
+            gate.Waiting.TrySetResult();
+            await gate.Release.WaitAsync(ct);
+        }
+
+        return await inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
     }
+
+    /// <summary>
+    /// The next live-hold summary read (a stream snapshot's second read, after the capacities) stops
+    /// at its start until <paramref name="release"/> completes: a snapshot whose read began before
+    /// and ends after other reads. The task returned completes once a read is waiting there.
+    /// </summary>
+    public Task HoldNextSummaryRead(Task release)
+    {
+        var gate = new SummaryGate(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), release);
+        Volatile.Write(ref _summaryGate, gate);
+        return gate.Waiting.Task;
+    }
+
+    private sealed record SummaryGate(TaskCompletionSource Waiting, Task Release);
 
     public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => inner.GetHoldStatsAsync(ct);
     public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetPriceAsync(tenantId, id, ct);
