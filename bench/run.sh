@@ -104,8 +104,10 @@ for project in src/Capacity.Server bench/Capacity.EngineBench bench/Capacity.Loa
 done
 
 ENGINE=(dotnet bench/Capacity.EngineBench/bin/Release/net10.0/Capacity.EngineBench.dll --clients "$CLIENTS" --duration "$DURATION" --warmup "$ENGINE_WARMUP")
+# Without --duration, which each use adds once: the option takes a single value, and a second one is
+# an error, not an override.
 LOADGEN=(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --url "http://127.0.0.1:$PORT" --admin-key "$ADMIN"
-         --connections "$CONNECTIONS" --duration "$DURATION")
+         --connections "$CONNECTIONS")
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say "== engine: durable single-ticket holds in process, $CLIENTS submitters, ${DURATION} s each, $RUNS runs"
@@ -127,11 +129,14 @@ start_server "$work/http"
 # CPU (perf), and holds measured 13-15k/s after a 3 s warm-up against 21k/s after 20 s. A mixed
 # warm-up is not enough: its pool sells out early, leaving the path of a successful hold cold.
 for scenario in onsale soldout reads; do
-  "${LOADGEN[@]}" --scenario "$scenario" --duration "$WARMUP" >> "$log" 2>&1 || true
+  if ! "${LOADGEN[@]}" --scenario "$scenario" --duration "$WARMUP" >> "$log" 2>&1; then
+    failures=$((failures + 1))
+    say "  FAILED: the $scenario warm-up; see $log"
+  fi
 done
 for run in $(seq 1 "$RUNS"); do
   for scenario in onsale soldout reads; do
-    record "http-$scenario" "$run" "${LOADGEN[@]}" --scenario "$scenario" --server-pid "$server_pid"
+    record "http-$scenario" "$run" "${LOADGEN[@]}" --duration "$DURATION" --scenario "$scenario" --server-pid "$server_pid"
   done
 done
 
