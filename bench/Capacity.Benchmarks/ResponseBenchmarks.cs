@@ -32,11 +32,11 @@ public class ResponseBenchmarks
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
     private Utf8JsonWriter _writer = null!;
 
-    /// <summary>What <c>ConfigureHttpJsonOptions</c> in the server sets up.</summary>
+    /// <summary>The server's host options: ASP.NET Core's defaults (with its relaxed encoder), set up as the server sets them.</summary>
     public static JsonSerializerOptions HostOptions()
     {
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-        options.TypeInfoResolverChain.Insert(0, AppJson.Default);
+        var options = new Microsoft.AspNetCore.Http.Json.JsonOptions().SerializerOptions;
+        AppJson.ConfigureHost(options);
         return options;
     }
 

@@ -7,8 +7,8 @@ using Microsoft.Data.Sqlite;
 namespace Capacity.EngineBench;
 
 /// <summary>
-/// The ceiling that "a hold is a row" puts on SQLite: reservation rows inserted exactly as the writer
-/// inserts a new hold (its statement, columns, text and binding), into the store's own schema with
+/// The ceiling that "a hold is a row" puts on SQLite: reservation rows inserted by the writer's own
+/// <see cref="SqliteWriteTransaction.InsertReservation"/>, into the store's own schema with
 /// its indexes, as many to a transaction as the on-sale batches hold, WAL with synchronous=FULL, on
 /// one thread like the writer, and nothing else: no command, no decision, no load, no counters, no
 /// ledger, no callers. Durable holds through the engine cannot be faster than this.
@@ -40,12 +40,10 @@ internal static class RowFloor
             Console.WriteLine($"Capacity.EngineBench: floor on SQLite {path} (WAL, synchronous=FULL), {RowsPerCommit} rows a commit");
             using var begin = new RawStatement(connection, "BEGIN IMMEDIATE");
             using var commit = new RawStatement(connection, "COMMIT");
-            using var insert = new RawStatement(
-                connection,
-                "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+            using var insert = new RawStatement(connection, SqliteWriteTransaction.InsertReservationSql);
             var tenant = Guid.CreateVersion7();
             using var items = new JsonRowBuffer();
-            var item = new[] { new ReservationItem(Guid.CreateVersion7(), 1, null) };
+            ReservationItem[] item = [new(Guid.CreateVersion7(), 1, null)];
             Span<byte> id = stackalloc byte[36];
 
             var until = Stopwatch.GetTimestamp() + Seconds(s.Warmup);
@@ -71,18 +69,9 @@ internal static class RowFloor
                 var at = DateTimeOffset.UtcNow;
                 for (var i = 0; i < RowsPerCommit; i++)
                 {
-                    // What SqliteWriteTransaction does for each new hold.
-                    Guid.CreateVersion7(at).TryFormat(id, out _, "D");
-                    RowFormat.Items(item, items.Start());
-                    insert.BindText(1, id);
-                    insert.Bind(2, tenant);
-                    insert.Bind(3, (long)ReservationStatus.Active);
-                    insert.BindText(4, items.Written());
-                    insert.Bind(5, RowFormat.Time(at));
-                    insert.Bind(6, RowFormat.Time(at.AddMinutes(15)));
-                    insert.Bind(7, (long?)null);
-                    insert.Bind(8, (long?)null);
-                    insert.Run();
+                    var hold = new Reservation(Guid.CreateVersion7(at), tenant, ReservationStatus.Active, item, at, at.AddMinutes(15), null, null);
+                    hold.Id.TryFormat(id, out _, "D");
+                    SqliteWriteTransaction.InsertReservation(insert, id, hold, items);
                 }
 
                 var t1 = Stopwatch.GetTimestamp();
@@ -106,7 +95,6 @@ internal static class RowFloor
         }
         finally
         {
-            SqliteConnection.ClearAllPools();
             if (Directory.Exists(folder))
             {
                 Directory.Delete(folder, recursive: true);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Capacity.Server.Admin;
 using Capacity.Server.Capacities;
@@ -42,4 +43,15 @@ namespace Capacity.Server.Http;
 [JsonSerializable(typeof(Health.HealthResponse))]
 [JsonSerializable(typeof(Events.EventListResponse))]
 [JsonSerializable(typeof(Events.EventStreamSnapshot))]
-public sealed partial class AppJson : JsonSerializerContext;
+public sealed partial class AppJson : JsonSerializerContext
+{
+    /// <summary>
+    /// The host's JSON options (ASP.NET Core's web defaults and relaxed encoder) as the server sets
+    /// them up: snake_case, with this contract first. The response benchmark starts from the same.
+    /// </summary>
+    public static void ConfigureHost(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.TypeInfoResolverChain.Insert(0, Default);
+    }
+}

@@ -50,11 +50,7 @@ public static class Setup
             ResolveAdminKey(config["Auth:AdminKey"], dataDirectory),
             config["Auth:JwtSigningKey"]));
 
-        services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
-            o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default);
-        });
+        services.ConfigureHttpJsonOptions(o => AppJson.ConfigureHost(o.SerializerOptions));
     }
 
     public static void UseCapacity(this WebApplication app)
