@@ -5,6 +5,9 @@ public static class Rules
 {
     public const int MaxEventIdLength = 64;
 
+    /// <summary>What <see cref="IsValidEventId"/> accepts, as the sentence every refusal of an event or schedule id ends with.</summary>
+    public static readonly string EventIdRule = $"must be 1 to {MaxEventIdLength} letters, digits, '.', '_', ':' or '-'.";
+
     /// <summary>Event and schedule ids are opaque: 1..64 of letters, digits, '.', '_', ':' and '-'.</summary>
     public static bool IsValidEventId(string? value)
     {
@@ -23,6 +26,12 @@ public static class Rules
 
         return true;
     }
+
+    /// <summary>A quantity of one item: at least one ticket, at most the configured bound.</summary>
+    public static bool IsValidQuantity(int quantity, CoreLimits limits) => quantity >= 1 && quantity <= limits.MaxQuantityPerItem;
+
+    /// <summary>The sentence every refusal of a quantity ends with.</summary>
+    public static string QuantityRule(CoreLimits limits) => $"must be between 1 and {limits.MaxQuantityPerItem}.";
 
     /// <summary>An ISO 4217 code's shape: three upper-case ASCII letters.</summary>
     public static bool IsValidCurrency(string? value) =>

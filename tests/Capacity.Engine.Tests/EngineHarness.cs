@@ -6,16 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Capacity.Engine.Tests;
 
-/// <summary>A clock the test moves by hand.</summary>
-public sealed class ManualTime(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks = start.UtcTicks;
-
-    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-}
-
 /// <summary>An engine over a fresh store (a SQLite file or a PostgreSQL schema); reopen it to see what survived.</summary>
 public sealed class EngineHarness : IAsyncDisposable
 {

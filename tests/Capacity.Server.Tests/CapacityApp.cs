@@ -10,16 +10,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Capacity.Server.Tests;
 
-/// <summary>A clock the test moves by hand.</summary>
-public sealed class ManualTime(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks = start.UtcTicks;
-
-    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-}
-
 /// <summary>
 /// The real server pipeline on a fresh SQLite file of its own: every test builds one, so no test
 /// sees another's data.
