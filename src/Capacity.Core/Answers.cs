@@ -32,7 +32,7 @@ internal static class Answers
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Quantity(CoreLimits limits, int index) =>
-        new(OutcomeCode.InvalidQuantity, $"Quantity must be between 1 and {limits.MaxQuantityPerItem}.", $"items[{index}].quantity");
+        new(OutcomeCode.InvalidQuantity, $"Quantity {Rules.QuantityRule(limits)}", $"items[{index}].quantity");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome CapacityNotFound(Guid id) => Outcome.NotFound($"Capacity {id} was not found.");

@@ -35,7 +35,10 @@ public sealed class CapacityNode
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; set; }
 
-    public CapacityMode Mode => (Total is null, ParentIds.Length == 0) switch
+    public CapacityMode Mode => ModeOf(Total, ParentIds);
+
+    /// <summary>The mode a capacity with this total and these parents has.</summary>
+    internal static CapacityMode ModeOf(int? total, Guid[] parentIds) => (total is null, parentIds.Length == 0) switch
     {
         (false, true) => CapacityMode.Own,
         (false, false) => CapacityMode.Capped,

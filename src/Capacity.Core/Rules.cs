@@ -56,8 +56,15 @@ public static class Rules
         return true;
     }
 
-    /// <summary>Money: non-negative, bounded, at most four decimal places.</summary>
-    public static bool IsValidMoney(decimal value, decimal max) => value >= 0 && value <= max && value.Scale <= 4;
+    /// <summary>Decimal places a price or fee may have.</summary>
+    public const int MaxMoneyDecimals = 4;
 
-    public static bool IsValidTaxRate(decimal value) => value >= 0 && value <= 1 && value.Scale <= 6;
+    /// <summary>Decimal places a tax rate (a fraction of 1) may have.</summary>
+    public const int MaxTaxRateDecimals = 6;
+
+    /// <summary>Money: non-negative, bounded, at most <see cref="MaxMoneyDecimals"/> decimal places.</summary>
+    public static bool IsValidMoney(decimal value, decimal max) => value >= 0 && value <= max && value.Scale <= MaxMoneyDecimals;
+
+    /// <summary>A tax rate: a fraction between 0 and 1, at most <see cref="MaxTaxRateDecimals"/> decimal places.</summary>
+    public static bool IsValidTaxRate(decimal value) => value >= 0 && value <= 1 && value.Scale <= MaxTaxRateDecimals;
 }

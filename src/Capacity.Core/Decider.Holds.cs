@@ -1,0 +1,352 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Capacity.Core;
+
+// The hot path: every hold, confirm, release, extend and expiry goes through this file, and deciding
+// one allocates nothing (WorkingSetTests fails on a single byte; figures in docs/performance.md).
+// The rules that keep it so, stated once here instead of at every site:
+// - A switch statement with a return per case, never a switch expression: the expression puts each
+//   answer (a few hundred bytes) in a temporary and copies it out; a returned call writes straight
+//   into the caller's slot.
+// - Answers are built out of line, in Answers: an answer built inline is a temporary in the frame,
+//   which the runtime zeroes on every call, whether that answer is given or not.
+// - A refusal found in a loop is returned after the loop, not from inside it, for the same reason.
+// - Holds are read and written through their dictionary slot (WorkingSet.SlotOf), never copied out.
+// - Nothing is allocated: no LINQ, no closures, no strings outside a refusal's answer; lists are
+//   walked over their storage (CollectionsMarshal.AsSpan), not through their enumerators.
+public static partial class Decider
+{
+    private static Outcome PlaceHold(WorkingSet set, PlaceHold command, DateTimeOffset now, CoreLimits limits)
+    {
+        if (command.Items.Length == 0 || command.Items.Length > limits.MaxItemsPerReservation)
+        {
+            return Answers.ItemCount(limits);
+        }
+
+        var maxMinutes = Math.Min(limits.MaxHoldMinutes, limits.MaxLifetimeMinutes);
+        if (command.Minutes < 1 || command.Minutes > maxMinutes)
+        {
+            return Answers.HoldMinutes(maxMinutes);
+        }
+
+        if (set.HasReservation(command.ReservationId))
+        {
+            return Answers.ReservationExists(command.ReservationId);
+        }
+
+        // Every item is checked before anything is built, so that a refused hold allocates nothing.
+        var priced = false;
+        CapacityNode? first = null;
+        for (var i = 0; i < command.Items.Length; i++)
+        {
+            var item = command.Items[i];
+            if (!Rules.IsValidQuantity(item.Quantity, limits))
+            {
+                return Answers.Quantity(limits, i);
+            }
+
+            var node = set.FindCapacity(item.CapacityId);
+            if (node is null || node.TenantId != command.TenantId)
+            {
+                return Answers.CapacityNotFound(item.CapacityId);
+            }
+
+            first ??= node;
+
+            if (item.PricingId is { } pricingId)
+            {
+                var price = set.FindPrice(pricingId);
+                if (price is null || price.TenantId != command.TenantId || price.CapacityId != item.CapacityId)
+                {
+                    return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId);
+                }
+
+                priced = true;
+            }
+        }
+
+        if (!SumDemand(set, command.Items, out var inactive, first))
+        {
+            return Answers.Inactive(inactive!);
+        }
+
+        var shortNode = FirstShortNode(set.Demand, out var requested, out var left);
+        if (shortNode is not null)
+        {
+            return Short(set, command.Items, shortNode, requested, left);
+        }
+
+        return Place(set, command, first!, priced, now);
+    }
+
+    /// <summary>The first node the summed demand does not fit in, with what was asked of it and what it had left.</summary>
+    private static CapacityNode? FirstShortNode(List<(CapacityNode Node, long Quantity)> demand, out long requested, out long left)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(demand))
+        {
+            if (charge.Node.Headroom is { } headroom && headroom < charge.Quantity)
+            {
+                (requested, left) = (charge.Quantity, headroom);
+                return charge.Node;
+            }
+        }
+
+        (requested, left) = (0, 0);
+        return null;
+    }
+
+    /// <summary>
+    /// Places a hold that passed every check. A method of its own, so that the checks' frame does not
+    /// carry the structs that placing needs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Outcome Place(WorkingSet set, PlaceHold command, CapacityNode first, bool priced, DateTimeOffset now)
+    {
+        var single = command.Items.Length == 1;
+        var items = priced ? LockPrices(set, command.Items, now)
+            : single ? first.PlainItems(command.Items[0].Quantity)
+            : Unpriced(command.Items);
+        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, command.Minutes), null, null);
+        ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        set.AddNew(reservation);
+        // With one item, SumDemand left its closure in set.Closure and the counters changed in place: no second walk.
+        return single ? Answers.Held(reservation, Graph.ViewOf(first, set.Closure)) : Answers.Held(reservation, Graph.View(first, set, set.Closure));
+    }
+
+    /// <summary>Whole minutes in ticks: the same instant as AddMinutes, without its floating-point path.</summary>
+    private static DateTimeOffset AfterMinutes(DateTimeOffset at, int minutes) => at.AddTicks(minutes * TimeSpan.TicksPerMinute);
+
+    private static ReservationItem[] Unpriced(HoldItem[] holdItems)
+    {
+        var items = new ReservationItem[holdItems.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            items[i] = new ReservationItem(holdItems[i].CapacityId, holdItems[i].Quantity, null);
+        }
+
+        return items;
+    }
+
+    /// <summary>The items of a hold with a price lock: each priced item snapshots its price as it is now.</summary>
+    private static ReservationItem[] LockPrices(WorkingSet set, HoldItem[] holdItems, DateTimeOffset now)
+    {
+        var items = new ReservationItem[holdItems.Length];
+        for (var i = 0; i < holdItems.Length; i++)
+        {
+            var item = holdItems[i];
+            LockedPrice? locked = null;
+            if (item.PricingId is { } pricingId)
+            {
+                var price = set.FindPrice(pricingId)!;
+                locked = new LockedPrice(price.Id, price.Name, price.UnitPrice, price.ServiceFee, price.FacilityFee, price.TaxRate, price.Currency, now);
+            }
+
+            items[i] = new ReservationItem(item.CapacityId, item.Quantity, locked);
+        }
+
+        return items;
+    }
+
+    private static Outcome TransitionReservation(WorkingSet set, TransitionReservation command, DateTimeOffset now)
+    {
+        ref var slot = ref set.SlotOf(command.ReservationId);
+        if (Unsafe.IsNullRef(ref slot) || slot.Value.TenantId != command.TenantId)
+        {
+            return Answers.ReservationNotFound(command.ReservationId);
+        }
+
+        // Read in its slot: each state below is the slot's current one, the expiry included.
+        ref readonly var hold = ref slot.Value;
+
+        // A due hold is expired now, whether or not the sweeper got to it: it can never be confirmed.
+        if (hold.Status == ReservationStatus.Active && now >= hold.ExpiresAt)
+        {
+            ExpireNow(set, ref slot, now);
+        }
+
+        switch (command.Transition, hold.Status)
+        {
+            case (Transition.Confirm, ReservationStatus.Active):
+                SumDemand(set, hold.Items, out _);
+                ApplyDemand(set, hold.Id, LedgerKind.Confirm, reservedSign: -1, soldSign: 1, now);
+                set.Replace(ref slot, hold with { Status = ReservationStatus.Confirmed, ConfirmedAt = now });
+                break;
+            case (Transition.Release, ReservationStatus.Active):
+                SumDemand(set, hold.Items, out _);
+                ApplyDemand(set, hold.Id, LedgerKind.Release, reservedSign: -1, soldSign: 0, now);
+                set.Replace(ref slot, hold with { Status = ReservationStatus.Released, EndedAt = now });
+                break;
+            case (Transition.Cancel, ReservationStatus.Confirmed):
+                SumDemand(set, hold.Items, out _);
+                ApplyDemand(set, hold.Id, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
+                set.Replace(ref slot, hold with { Status = ReservationStatus.Cancelled, EndedAt = now });
+                break;
+            case (Transition.Confirm, ReservationStatus.Confirmed):
+            case (Transition.Release, ReservationStatus.Released):
+                return Answers.Of(OutcomeCode.Unchanged, hold);
+            case (_, ReservationStatus.Expired):
+                return Answers.Expired(hold);
+            case (Transition.Cancel, ReservationStatus.Active):
+                return Answers.CancelNotConfirmed(hold);
+            default:
+                return Answers.NotActive(hold);
+        }
+
+        return Answers.Of(OutcomeCode.Ok, hold);
+    }
+
+    private static Outcome ExtendReservation(WorkingSet set, ExtendReservation command, DateTimeOffset now, CoreLimits limits)
+    {
+        if (command.Minutes < 1 || command.Minutes > limits.MaxHoldMinutes)
+        {
+            return Answers.ExtendMinutes(limits);
+        }
+
+        ref var slot = ref set.SlotOf(command.ReservationId);
+        if (Unsafe.IsNullRef(ref slot) || slot.Value.TenantId != command.TenantId)
+        {
+            return Answers.ReservationNotFound(command.ReservationId);
+        }
+
+        var hold = slot.Value;
+        if (hold.Status == ReservationStatus.Active && now >= hold.ExpiresAt)
+        {
+            hold = ExpireNow(set, ref slot, now);
+        }
+
+        if (hold.Status == ReservationStatus.Expired)
+        {
+            return Answers.Expired(hold);
+        }
+
+        if (hold.Status != ReservationStatus.Active)
+        {
+            return Answers.NotActive(hold);
+        }
+
+        var expiresAt = AfterMinutes(now, command.Minutes);
+        var latest = AfterMinutes(hold.CreatedAt, limits.MaxLifetimeMinutes);
+        if (expiresAt > latest)
+        {
+            return Answers.ExtensionLimit(hold, limits, latest);
+        }
+
+        hold = hold with { ExpiresAt = expiresAt };
+        set.Replace(ref slot, hold);
+        return Answers.Of(OutcomeCode.Ok, hold);
+    }
+
+    private static Outcome ExpireDue(WorkingSet set, ExpireDue command, DateTimeOffset now)
+    {
+        var count = 0;
+        foreach (var id in command.ReservationIds)
+        {
+            ref var slot = ref set.SlotOf(id);
+            if (!Unsafe.IsNullRef(ref slot) && slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
+            {
+                ExpireNow(set, ref slot, now);
+                count++;
+            }
+        }
+
+        return new Outcome(OutcomeCode.Ok) { Count = count };
+    }
+
+    private static Reservation ExpireNow(WorkingSet set, ref ReservationSlot slot, DateTimeOffset now)
+    {
+        SumDemand(set, slot.Value.Items, out _);
+        ApplyDemand(set, slot.Value.Id, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
+        var expired = slot.Value with { Status = ReservationStatus.Expired, EndedAt = now };
+        set.Replace(ref slot, expired);
+        return expired;
+    }
+
+    /// <summary>
+    /// Sums what the items take from each node into <see cref="WorkingSet.Demand"/>: an item charges its
+    /// capacity and every ancestor once; two items reaching one pool both charge it. Fails on the first
+    /// inactive node met. Nodes are compared by reference: the working set holds one instance per row.
+    /// </summary>
+    private static bool SumDemand<T>(WorkingSet set, T[] items, out CapacityNode? inactive, CapacityNode? firstNode = null)
+        where T : struct, IDemand
+    {
+        var demand = set.Demand;
+        demand.Clear();
+        inactive = null;
+        for (var i = 0; i < items.Length; i++)
+        {
+            var item = items[i];
+            // A new hold has already found its first item's node; a stored hold's items are looked up.
+            var node = (i == 0 ? firstNode : null) ?? set.FindCapacity(item.CapacityId)
+                ?? throw new InvalidOperationException($"Capacity {item.CapacityId} of a reservation was not loaded.");
+            Graph.Closure(node, set, set.Closure);
+            foreach (var reached in set.Closure)
+            {
+                if (!reached.IsActive && inactive is null)
+                {
+                    inactive = reached;
+                }
+
+                Charge(demand, reached, item.Quantity);
+            }
+        }
+
+        return inactive is null;
+    }
+
+    private static void Charge(List<(CapacityNode Node, long Quantity)> demand, CapacityNode node, long quantity)
+    {
+        foreach (ref var charge in CollectionsMarshal.AsSpan(demand))
+        {
+            if (ReferenceEquals(charge.Node, node))
+            {
+                charge.Quantity += quantity;
+                return;
+            }
+        }
+
+        demand.Add((node, quantity));
+    }
+
+    private static void ApplyDemand(WorkingSet set, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            var (node, quantity) = charge;
+            node.Reserved += reservedSign * quantity;
+            node.Sold += soldSign * quantity;
+            if (node.Reserved < 0 || node.Sold < 0)
+            {
+                // Only a corrupted store can get here; refusing keeps the corruption out of the ledger.
+                throw new InvalidOperationException($"Counters of capacity {node.Id} would go negative.");
+            }
+
+            set.Touch(node);
+            set.Append(node, kind, reservationId, reservedSign * quantity, soldSign * quantity, now);
+        }
+
+    }
+
+    /// <summary>The refusal of a hold that does not fit, with the availability of the first item that draws from the short node.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Outcome Short(WorkingSet set, HoldItem[] items, CapacityNode shortNode, long requested, long left)
+    {
+        var drawing = FirstItemDrawingFrom(set, items, shortNode);
+        return Answers.Short(shortNode, requested, left, Graph.Available(drawing, set, set.Closure));
+    }
+
+    private static CapacityNode FirstItemDrawingFrom(WorkingSet set, HoldItem[] items, CapacityNode shortNode)
+    {
+        foreach (var item in items)
+        {
+            var node = set.FindCapacity(item.CapacityId)!;
+            Graph.Closure(node, set, set.Closure);
+            if (set.Closure.Contains(shortNode))
+            {
+                return node;
+            }
+        }
+
+        throw new InvalidOperationException("No item draws from the short node.");
+    }
+}
