@@ -146,35 +146,3 @@ public sealed record AddApiKey(Guid TenantId, byte[] KeyHash) : Command
 {
     public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
 }
-
-/// <summary>What a batch must load: rows by id. Capacities are loaded with all their ancestors.</summary>
-public sealed class LoadKeys
-{
-    public HashSet<Guid> Capacities { get; } = [];
-    public HashSet<Guid> Reservations { get; } = [];
-
-    /// <summary>
-    /// Ids that commands are about to create. The store only has to load any that already exist, so
-    /// the core can refuse the reuse; they need no lock (a missing row cannot be locked), which lets a
-    /// shared store look them up in the same round trip as the capacities.
-    /// </summary>
-    public HashSet<Guid> NewReservations { get; } = [];
-    public HashSet<Guid> Prices { get; } = [];
-    public HashSet<Guid> Tenants { get; } = [];
-
-    /// <summary>
-    /// Holds the sweeper believes are due. A store shared by several nodes may skip those another
-    /// node is expiring right now (they are not lost: that node expires them).
-    /// </summary>
-    public HashSet<Guid> ExpiryCandidates { get; } = [];
-
-    public void Clear()
-    {
-        Capacities.Clear();
-        Reservations.Clear();
-        NewReservations.Clear();
-        Prices.Clear();
-        Tenants.Clear();
-        ExpiryCandidates.Clear();
-    }
-}
