@@ -15,6 +15,7 @@ namespace Capacity.Core;
 // - Holds are read and written through their dictionary slot (WorkingSet.SlotOf), never copied out.
 // - Nothing is allocated: no LINQ, no closures, no strings outside a refusal's answer; lists are
 //   walked over their storage (CollectionsMarshal.AsSpan), not through their enumerators.
+// What must hold after each decision that moves counters is asserted in Debug builds (CoreAssert).
 public static partial class Decider
 {
     private static Outcome PlaceHold(WorkingSet set, PlaceHold command, DateTimeOffset now, CoreLimits limits)
@@ -108,6 +109,7 @@ public static partial class Decider
             : single ? first.PlainItems(command.Items[0].Quantity)
             : Unpriced(command.Items);
         var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, command.Minutes), null, null);
+        CoreAssert.ItemsAddUpToDemand(set, reservation);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
         set.AddNew(reservation);
         // With one item, SumDemand left its closure in set.Closure and the counters changed in place: no second walk.
@@ -324,6 +326,8 @@ public static partial class Decider
             set.Touch(node);
             set.Append(node, kind, reservationId, reservedSign * quantity, soldSign * quantity, now);
         }
+
+        CoreAssert.DemandWithinBounds(set);
 
     }
 

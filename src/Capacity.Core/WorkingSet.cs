@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace Capacity.Core;
@@ -43,6 +44,15 @@ public sealed class WorkingSet : ICapacityLookup
     internal readonly List<(CapacityNode Node, long Quantity)> Demand = [];
     internal readonly List<CapacityNode> Closure = [];
 
+#if DEBUG
+    // For the Debug-build assertions only (CoreAssert, AssertBatchConsistent): each capacity's
+    // counters as loaded or as last accepted, and scratch space, so that a passing check allocates
+    // nothing. Release builds carry none of it.
+    private readonly Dictionary<Guid, (long Reserved, long Sold)> _countersAsLoaded = [];
+    private readonly Dictionary<Guid, (long Reserved, long Sold)> _chargedSinceLoaded = [];
+    internal readonly List<CapacityNode> AssertScratch = [];
+#endif
+
     public int CapacityCount => _capacities.Count;
 
     // TryGetValue rather than GetValueOrDefault: the extension method goes through IReadOnlyDictionary,
@@ -65,7 +75,14 @@ public sealed class WorkingSet : ICapacityLookup
     public bool HasCapacity(Guid id) => _capacities.ContainsKey(id);
 
     // Loading: rows as the store has them. Loading never marks anything changed.
-    public void Load(CapacityNode node) => _capacities.TryAdd(node.Id, node);
+    public void Load(CapacityNode node)
+    {
+        if (_capacities.TryAdd(node.Id, node))
+        {
+            RememberCounters(node);
+        }
+    }
+
     public void Load(Reservation reservation) => _reservations.TryAdd(reservation.Id, new ReservationSlot { Value = reservation });
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
@@ -76,6 +93,7 @@ public sealed class WorkingSet : ICapacityLookup
         _capacities.Add(node.Id, node);
         _newCapacities.Add(node.Id);
         node.RecordedIn = _epoch;
+        RememberCounters(node);
     }
 
     internal void Touch(CapacityNode node)
@@ -156,13 +174,79 @@ public sealed class WorkingSet : ICapacityLookup
     public IReadOnlyList<Tenant> NewTenants => _newTenants;
     public IReadOnlyList<ApiKey> NewKeys => _newKeys;
 
-    public bool HasChanges =>
-        _newCapacities.Count + _changedCapacities.Count + _newReservations.Count + _changedReservations.Count
-        + _newPrices.Count + _changedPrices.Count + _ledger.Count + _newTenants.Count + _newKeys.Count > 0;
+    /// <summary>
+    /// Checks, in Debug builds, what a batch is about to write: every capacity it created or changed
+    /// has non-negative counters and, when limited, reserved + sold at most its total; and the ledger
+    /// charges to each node add up to how far its counters moved since it was loaded (or since the
+    /// last <see cref="AcceptChanges"/>), every charged node being one that will be written. Throws
+    /// <see cref="InvariantViolationException"/> otherwise. The engine calls it right before it writes
+    /// a batch; in Release builds the call is compiled away.
+    /// </summary>
+    [Conditional("DEBUG")]
+    public void AssertBatchConsistent()
+    {
+#if DEBUG
+        var charged = _chargedSinceLoaded;
+        charged.Clear();
+        for (var i = 0; i < _ledger.Count; i++)
+        {
+            var node = _ledger.NodeAt(i);
+            var charge = _ledger.ChargeAt(i);
+            if (!_newCapacities.Contains(node.Id) && !_changedCapacities.Contains(node.Id))
+            {
+                CoreAssert.Fail($"The ledger charges capacity {node.Id}, which is not recorded as changed, so its counters would not be written.");
+            }
+
+            ref var sum = ref CollectionsMarshal.GetValueRefOrAddDefault(charged, node.Id, out _);
+            sum = (sum.Reserved + charge.ReservedDelta, sum.Sold + charge.SoldDelta);
+        }
+
+        AssertMovedAsCharged(_newCapacities);
+        AssertMovedAsCharged(_changedCapacities);
+#endif
+    }
+
+#if DEBUG
+    private void AssertMovedAsCharged(HashSet<Guid> ids)
+    {
+        foreach (var id in ids)
+        {
+            var node = _capacities[id];
+            CoreAssert.WithinBounds(node);
+            _countersAsLoaded.TryGetValue(id, out var loaded);
+            _chargedSinceLoaded.TryGetValue(id, out var charged);
+            if (node.Reserved - loaded.Reserved != charged.Reserved || node.Sold - loaded.Sold != charged.Sold)
+            {
+                CoreAssert.Fail($"Capacity {id}: counters moved from (reserved {loaded.Reserved}, sold {loaded.Sold}) to (reserved {node.Reserved}, sold {node.Sold}), "
+                    + $"but the batch's ledger charges it (reserved {charged.Reserved}, sold {charged.Sold}).");
+            }
+        }
+    }
+#endif
+
+    [Conditional("DEBUG")]
+    private void RememberCounters(CapacityNode node)
+    {
+#if DEBUG
+        _countersAsLoaded[node.Id] = (node.Reserved, node.Sold);
+#endif
+    }
 
     /// <summary>Forgets the change marks once the store has written them; the rows stay loaded.</summary>
     public void AcceptChanges()
     {
+#if DEBUG
+        foreach (var id in _newCapacities)
+        {
+            RememberCounters(_capacities[id]);
+        }
+
+        foreach (var id in _changedCapacities)
+        {
+            RememberCounters(_capacities[id]);
+        }
+#endif
+
         _epoch = Interlocked.Increment(ref s_epochs);
         _newCapacities.Clear();
         _changedCapacities.Clear();
@@ -183,6 +267,9 @@ public sealed class WorkingSet : ICapacityLookup
         _reservations.Clear();
         _prices.Clear();
         _tenants.Clear();
+#if DEBUG
+        _countersAsLoaded.Clear();
+#endif
     }
 }
 
@@ -222,6 +309,10 @@ internal sealed class LedgerList : IReadOnlyList<LedgerEntry>
             return new LedgerEntry(c.Kind, node.TenantId, node.EventId, node.Id, c.ReservationId, c.ReservedDelta, c.SoldDelta, c.At);
         }
     }
+
+    public CapacityNode NodeAt(int index) => _nodes[index];
+
+    public LedgerCharge ChargeAt(int index) => _charges[index];
 
     public void Add(CapacityNode node, in LedgerCharge charge)
     {

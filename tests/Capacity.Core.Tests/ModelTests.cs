@@ -562,6 +562,15 @@ internal sealed class ModelRun
             _ledgerSums[e.CapacityId] = (r + e.ReservedDelta, s + e.SoldDelta);
         }
 
+        try
+        {
+            _ws.AssertBatchConsistent();
+        }
+        catch (InvariantViolationException ex)
+        {
+            throw Failure($"{Describe(command)} left the batch inconsistent: {ex.Message}");
+        }
+
         _ws.AcceptChanges();
     }
 

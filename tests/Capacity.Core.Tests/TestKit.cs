@@ -47,6 +47,7 @@ internal sealed class Scenario
     public Outcome Do(Command command)
     {
         var outcome = Decider.Decide(Ws, command, Now, Limits);
+        Ws.AssertBatchConsistent();
         _capacityIds.AddRange(Ws.NewCapacities.Select(n => n.Id));
         _reservationIds.AddRange(Ws.NewReservations.Select(r => r.Id));
         LastLedger = [.. Ws.Ledger];
