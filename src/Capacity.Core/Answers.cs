@@ -6,8 +6,8 @@ namespace Capacity.Core;
 /// The answers of the hot commands (hold, confirm, release, extend), each built in a small method of
 /// its own that is never inlined. An <see cref="Outcome"/> is a few hundred bytes and a refusal formats
 /// a sentence; built inline, every one of them becomes a temporary in the deciding method's frame,
-/// which the runtime zeroes on every call whether that answer is given or not. Hold's frame was 3 KB
-/// that way, and zeroing it took a fifth of a hold's time. Built here, the answer is written straight
+/// which the runtime zeroes on every call whether that answer is given or not (the cost is measured
+/// by <c>DecideBenchmarks</c>; see docs/performance.md). Built here, the answer is written straight
 /// into the caller's return slot.
 /// </summary>
 internal static class Answers

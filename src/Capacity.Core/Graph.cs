@@ -57,7 +57,7 @@ public static class Graph
     public static long? Available(CapacityNode node, ICapacityLookup lookup) => Available(node, lookup, []);
 
     /// <summary>Nodes on the longest path from <paramref name="node"/> to a root, the node included.</summary>
-    public static int Depth(CapacityNode node, ICapacityLookup lookup) => Depth(node, lookup, []);
+    internal static int Depth(CapacityNode node, ICapacityLookup lookup) => Depth(node, lookup, []);
 
     private static int Depth(CapacityNode node, ICapacityLookup lookup, Dictionary<Guid, int> memo)
     {

@@ -5,6 +5,9 @@ public sealed record PriceTotal(string Currency, decimal Subtotal, decimal Fees,
 
 public static class Totals
 {
+    /// <summary>Tax is rounded to cents.</summary>
+    private const int CentDecimals = 2;
+
     /// <summary>
     /// Sums the locked prices per currency (a cart across events may mix them). Tax applies to the
     /// unit price, not to fees, and is rounded to cents per line, half away from zero. Items held
@@ -22,7 +25,7 @@ public static class Totals
 
             var subtotal = item.Quantity * p.UnitPrice;
             var fees = item.Quantity * (p.ServiceFee + p.FacilityFee);
-            var tax = Math.Round(subtotal * p.TaxRate, 2, MidpointRounding.AwayFromZero);
+            var tax = Math.Round(subtotal * p.TaxRate, CentDecimals, MidpointRounding.AwayFromZero);
             var index = totals.FindIndex(t => t.Currency == p.Currency);
             if (index < 0)
             {

@@ -53,12 +53,12 @@ public sealed class WorkingSet : ICapacityLookup
     internal readonly List<CapacityNode> AssertScratch = [];
 #endif
 
-    public int CapacityCount => _capacities.Count;
+    internal int CapacityCount => _capacities.Count;
 
     // TryGetValue rather than GetValueOrDefault: the extension method goes through IReadOnlyDictionary,
     // an interface call on the hottest lookup of the decide path.
     public CapacityNode? FindCapacity(Guid id) => _capacities.TryGetValue(id, out var node) ? node : null;
-    public Reservation? FindReservation(Guid id) => _reservations.TryGetValue(id, out var slot) ? slot.Value : null;
+    internal Reservation? FindReservation(Guid id) => _reservations.TryGetValue(id, out var slot) ? slot.Value : null;
 
     /// <summary>
     /// The slot of a loaded hold, or a null reference. A transition reads the hold in the slot and
@@ -68,11 +68,11 @@ public sealed class WorkingSet : ICapacityLookup
     internal ref ReservationSlot SlotOf(Guid id) => ref CollectionsMarshal.GetValueRefOrNullRef(_reservations, id);
 
     internal bool HasReservation(Guid id) => _reservations.ContainsKey(id);
-    public PriceEntry? FindPrice(Guid id) => _prices.TryGetValue(id, out var price) ? price : null;
+    internal PriceEntry? FindPrice(Guid id) => _prices.TryGetValue(id, out var price) ? price : null;
 
-    public Tenant? FindTenant(Guid id) => _tenants.TryGetValue(id, out var tenant) ? tenant : null;
+    internal Tenant? FindTenant(Guid id) => _tenants.TryGetValue(id, out var tenant) ? tenant : null;
 
-    public bool HasCapacity(Guid id) => _capacities.ContainsKey(id);
+    internal bool HasCapacity(Guid id) => _capacities.ContainsKey(id);
 
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node)
@@ -233,7 +233,7 @@ public sealed class WorkingSet : ICapacityLookup
     }
 
     /// <summary>Forgets the change marks once the store has written them; the rows stay loaded.</summary>
-    public void AcceptChanges()
+    internal void AcceptChanges()
     {
 #if DEBUG
         foreach (var id in _newCapacities)
@@ -290,8 +290,8 @@ internal readonly record struct LedgerCharge(LedgerKind Kind, Guid ReservationId
 /// <summary>
 /// A batch's ledger, kept as the node each entry charges and what it charges, in two lists. A
 /// <see cref="LedgerEntry"/> carries the event id, a reference, so appending whole entries copied each
-/// through the write barrier and a string move (a tenth of a hold's time); the entries are put
-/// together when the store reads them. A node's tenant, event and id never change, so they are the
+/// through the write barrier and a string move (measured by <c>DecideBenchmarks</c>; see
+/// docs/performance.md); the entries are put together when the store reads them. A node's tenant, event and id never change, so they are the
 /// same then as when the entry was appended.
 /// </summary>
 internal sealed class LedgerList : IReadOnlyList<LedgerEntry>
