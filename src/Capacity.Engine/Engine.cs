@@ -6,48 +6,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Capacity.Engine;
 
-public sealed record EngineOptions
-{
-    /// <summary>Most commands applied in one transaction.</summary>
-    public int MaxBatch { get; init; } = 1000;
-
-    /// <summary>Commands waiting beyond this are refused at once rather than queued without limit.</summary>
-    public int QueueLimit { get; init; } = 50_000;
-
-    /// <summary>Off applies one command per transaction: the seed's approach, kept for comparison.</summary>
-    public bool Batching { get; init; } = true;
-
-    /// <summary>
-    /// Refuses a hold without queueing it when the committed rows already show it cannot fit, where
-    /// the store has them in memory (<see cref="ICapacityStore.GetCommittedCapacities"/>).
-    /// </summary>
-    public bool EarlyRefusals { get; init; } = true;
-}
-
-/// <summary>What a request carrying an Idempotency-Key asks for, besides its command.</summary>
-public sealed record IdempotencyRequest(Guid TenantId, string Key, string Method, string Path, byte[] RequestHash);
-
-/// <summary>A response as it is stored for replay.</summary>
-public sealed record StoredResponse(int Status, byte[] Body, string? Location);
-
-public enum EngineStatus
-{
-    /// <summary>The core decided; <see cref="EngineResult.Outcome"/> holds the answer and it is durable.</summary>
-    Decided,
-    /// <summary>The key was seen before with the same request: <see cref="EngineResult.Response"/> is the original answer.</summary>
-    Replayed,
-    /// <summary>The key was seen before with a different method, path or body.</summary>
-    KeyReused,
-    /// <summary>Another node is applying the first request with this key right now; ask again shortly.</summary>
-    InProgress,
-    /// <summary>The store failed; nothing of the batch was applied.</summary>
-    Unavailable,
-    /// <summary>The queue is full; the command was never queued.</summary>
-    Overloaded,
-}
-
-public readonly record struct EngineResult(EngineStatus Status, Outcome? Outcome = null, StoredResponse? Response = null);
-
 /// <summary>
 /// The write path. Callers submit commands; one writer drains whatever is queued (up to a batch
 /// limit) and applies it in one store transaction: load the touched rows, let the core decide each

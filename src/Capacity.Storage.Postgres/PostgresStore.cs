@@ -1,8 +1,10 @@
 using System.Data;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Npgsql;
-using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Postgres;
 
@@ -14,14 +16,6 @@ namespace Capacity.Storage.Postgres;
 /// </summary>
 public sealed class PostgresStore : ICapacityStore
 {
-    internal const string CapacityColumns =
-        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
-
-    internal const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
-
-    internal const string PriceColumns =
-        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
-
     private readonly NpgsqlDataSource _dataSource;
 
     public PostgresStore(string connectionString)
@@ -230,7 +224,7 @@ public sealed class PostgresStore : ICapacityStore
         var rows = new List<LedgerRow>();
         while (rows.Count < limit && await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), (byte[])r.GetValue(2), after, limit, rows);
+            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), (byte[])r.GetValue(2), after, limit, rows, static (seq, entry) => new LedgerRow(seq, entry));
         }
 
         return rows;

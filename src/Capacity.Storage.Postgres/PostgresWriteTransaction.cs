@@ -1,9 +1,11 @@
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Npgsql;
 using NpgsqlTypes;
-using static Capacity.Engine.RowFormat;
 using static Capacity.Storage.Postgres.PostgresStore;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Postgres;
 

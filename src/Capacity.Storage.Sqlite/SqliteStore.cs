@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Microsoft.Data.Sqlite;
-using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Sqlite;
 
@@ -19,14 +21,6 @@ namespace Capacity.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteStore : ICapacityStore
 {
-    private const string CapacityColumns =
-        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
-
-    internal const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
-
-    private const string PriceColumns =
-        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
-
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteWriteTransaction _tx;
@@ -259,7 +253,7 @@ public sealed class SqliteStore : ICapacityStore
         var rows = new List<LedgerRow>();
         while (rows.Count < limit && r.Read())
         {
-            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), r.GetFieldValue<byte[]>(2), after, limit, rows);
+            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), r.GetFieldValue<byte[]>(2), after, limit, rows, static (seq, entry) => new LedgerRow(seq, entry));
         }
 
         return rows;

@@ -1,8 +1,10 @@
 using System.Text;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Microsoft.Data.Sqlite;
-using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Sqlite;
 
@@ -325,7 +327,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     }
 
     // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.
-    private const string SelectReservationAndRowid = $"SELECT {SqliteStore.ReservationColumns}, rowid FROM reservations WHERE id = ?1";
+    private const string SelectReservationAndRowid = $"SELECT {ReservationColumns}, rowid FROM reservations WHERE id = ?1";
     private const int RowidColumn = 8;
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Capacity.Core;
 
-namespace Capacity.Engine;
+namespace Capacity.Storage;
 
 /// <summary>How rows are encoded in columns, shared by the stores so both keep the same format.</summary>
 public static class RowFormat

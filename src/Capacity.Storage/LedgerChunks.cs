@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Capacity.Core;
 
-namespace Capacity.Engine;
+namespace Capacity.Storage;
 
 /// <summary>
 /// The ledger as it is stored: one row ("chunk") per event per batch, holding that batch's entries
@@ -111,9 +111,11 @@ public static class LedgerChunks
 
     /// <summary>
     /// Appends the chunk's entries with a sequence above <paramref name="after"/> to <paramref name="into"/>,
-    /// until it holds <paramref name="limit"/> rows.
+    /// until it holds <paramref name="limit"/> rows; <paramref name="row"/> makes a row of an entry and its
+    /// sequence number (the row type belongs to the storage port, which this project does not reference).
     /// </summary>
-    public static void Decode(Guid tenantId, string eventId, long lastSeq, int count, ReadOnlySpan<byte> json, long after, int limit, List<LedgerRow> into)
+    public static void Decode<TRow>(
+        Guid tenantId, string eventId, long lastSeq, int count, ReadOnlySpan<byte> json, long after, int limit, List<TRow> into, Func<long, LedgerEntry, TRow> row)
     {
         var first = lastSeq - count + 1;
         var i = 0;
@@ -122,7 +124,7 @@ public static class LedgerChunks
             var seq = first + i++;
             if (seq > after && into.Count < limit)
             {
-                into.Add(new LedgerRow(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at)));
+                into.Add(row(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at)));
             }
         });
         if (i != count)
