@@ -13,7 +13,7 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Refuses a hold without queueing it when the committed rows already show it cannot fit, where
-    /// the store has them in memory (<see cref="ICapacityStore.GetCommittedCapacities"/>).
+    /// the store has them in memory (<see cref="ICommittedRows"/>).
     /// </summary>
     public bool EarlyRefusals { get; init; } = true;
 }

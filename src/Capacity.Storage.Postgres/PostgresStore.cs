@@ -12,9 +12,10 @@ namespace Capacity.Storage.Postgres;
 /// PostgreSQL, for several server nodes on one database. Each node's engine still batches; across
 /// nodes, correctness comes from row locks taken in one global order (reservations, then capacities,
 /// then prices, each by ascending id), so batches on different nodes queue behind each other on a hot
-/// pool instead of deadlocking.
+/// pool instead of deadlocking. It has no <see cref="ICommittedRows"/>: other nodes write the same
+/// rows, so what this one saw last may be stale.
 /// </summary>
-public sealed class PostgresStore : ICapacityStore
+public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
 
@@ -96,9 +97,6 @@ public sealed class PostgresStore : ICapacityStore
 
     public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct) =>
         await PostgresWriteTransaction.BeginAsync(_dataSource, ct).ConfigureAwait(false);
-
-    /// <summary>Other nodes write the same rows, so what this one saw last may be stale: always null.</summary>
-    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => null;
 
     public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
@@ -267,13 +265,6 @@ public sealed class PostgresStore : ICapacityStore
         }
 
         return due;
-    }
-
-    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
-    {
-        await using var cmd = _dataSource.CreateCommand("DELETE FROM idempotency WHERE created_at < @before");
-        cmd.Parameters.AddWithValue("before", Time(before));
-        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     public async Task<AuditData> ReadAuditDataAsync(CancellationToken ct)

@@ -331,6 +331,13 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
+    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var cmd = Command("DELETE FROM idempotency WHERE created_at < @before");
+        cmd.Parameters.AddWithValue("before", Time(before));
+        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
     public Task CommitAsync(CancellationToken ct) => _tx.CommitAsync(ct);
 
     public async ValueTask DisposeAsync()

@@ -19,7 +19,7 @@ namespace Capacity.Storage.Sqlite;
 /// Several nodes share PostgreSQL instead.
 /// </para>
 /// </summary>
-public sealed class SqliteStore : ICapacityStore
+public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyncDisposable
 {
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
@@ -298,14 +298,6 @@ public sealed class SqliteStore : ICapacityStore
         }
 
         return due;
-    }
-
-    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
-    {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand("DELETE FROM idempotency WHERE created_at < $before", c);
-        cmd.Parameters.AddWithValue("$before", Time(before));
-        return cmd.ExecuteNonQuery();
     }
 
     public async Task<AuditData> ReadAuditDataAsync(CancellationToken ct)

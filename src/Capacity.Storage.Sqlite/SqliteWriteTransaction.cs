@@ -272,6 +272,13 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         return Task.CompletedTask;
     }
 
+    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        var cmd = Command("DELETE FROM idempotency WHERE created_at < $before", "$before");
+        cmd.Parameters[0].Value = Time(before);
+        return Task.FromResult(cmd.ExecuteNonQuery());
+    }
+
     public Task CommitAsync(CancellationToken ct)
     {
         try
