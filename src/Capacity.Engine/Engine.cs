@@ -235,8 +235,8 @@ public sealed class CommandEngine : IAsyncDisposable
         // A copy of the list of submissions, which the writer reuses for the next batch. The answers
         // stay in the submissions: an answer is a struct of a few hundred bytes, and an array of a
         // batch's answers would be a large-object allocation per batch, which the GC pays for with
-        // full collections (it did: gen2 collections in the engine bench went from 11 to 48, and
-        // throughput fell by 10-20 %).
+        // full collections (it did: measured by EngineBench, and LargeObjectTests now fails on it;
+        // see docs/performance.md).
         Complete([.. batch]);
     }
 

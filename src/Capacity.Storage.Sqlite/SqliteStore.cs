@@ -11,7 +11,9 @@ namespace Capacity.Storage.Sqlite;
 /// <summary>
 /// The embedded default. One connection, owned by the engine's single writer, does every write:
 /// SQLite allows one writer at a time anyway, and keeping it open keeps its prepared statements.
-/// Reads use pooled connections; in WAL mode they never block the writer or each other.
+/// Reads use pooled connections; in WAL mode they never block the writer or each other. They run
+/// synchronously and observe <c>ct</c> at most when opening a connection: Microsoft.Data.Sqlite's async
+/// methods are synchronous anyway.
 /// <para>
 /// One store per database file, in one process: it holds a lock file (<c>capacity.db.lock</c>) for as
 /// long as it is open, because it keeps the committed capacity rows in memory
@@ -27,7 +29,9 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
     private readonly CommittedCapacities _capacities = new();
     private readonly FileStream _lock;
 
-    // Open read connections with their statements prepared, rented by the hot reads.
+    // Open read connections with their statements prepared, rented by the hot reads. Beyond this
+    // many idle ones, a returned connection is closed: more only outlive a burst of readers.
+    private const int MaxIdleReaders = 64;
     private readonly ConcurrentBag<StatementCache> _readers = new();
     private volatile bool _disposed;
 
@@ -43,7 +47,6 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
             Pooling = true,
             DefaultTimeout = 10,
         }.ToString();
-        FilePath = full;
         _writer = new SqliteConnection(_connectionString);
         _writer.Open();
 
@@ -68,8 +71,6 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
                 + "A SQLite database serves one node; run several nodes on PostgreSQL.", ex);
         }
     }
-
-    public string FilePath { get; }
 
     public static int LatestVersion => Migrations().Max(m => m.Version);
 
@@ -366,7 +367,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         }
         finally
         {
-            if (_disposed || _readers.Count >= 64)
+            if (_disposed || _readers.Count >= MaxIdleReaders)
             {
                 reader.Dispose();
                 reader.Connection.Dispose();

@@ -32,6 +32,24 @@ public static class LedgerChunks
             return chunks;
         }
 
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var capacities = new List<Guid>();
+        foreach (var (tenant, eventId, indexes) in GroupByEvent(entries))
+        {
+            for (var start = 0; start < indexes.Count; start += MaxEntries)
+            {
+                var count = Math.Min(MaxEntries, indexes.Count - start);
+                WritePayload(entries, indexes, start, count, buffer, capacities);
+                chunks.Add(new Chunk(tenant, eventId, count, buffer.WrittenSpan.ToArray()));
+            }
+        }
+
+        return chunks;
+    }
+
+    /// <summary>The indexes of each event's entries, events in order of first appearance.</summary>
+    private static List<(Guid Tenant, string Event, List<int> Indexes)> GroupByEvent(IReadOnlyList<LedgerEntry> entries)
+    {
         // Almost every batch touches one event, so a linear scan over the groups beats a dictionary,
         // starting from the group of the entry before (a hold's entries come together).
         var groups = new List<(Guid Tenant, string Event, List<int> Indexes)>();
@@ -55,55 +73,47 @@ public static class LedgerChunks
             last = g;
         }
 
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        var capacities = new List<Guid>();
-        foreach (var (tenant, eventId, indexes) in groups)
+        return groups;
+    }
+
+    /// <summary>Writes one chunk's payload (<c>count</c> entries from <c>start</c>) into <paramref name="buffer"/>, emptied first.</summary>
+    private static void WritePayload(
+        IReadOnlyList<LedgerEntry> entries, List<int> indexes, int start, int count, ArrayBufferWriter<byte> buffer, List<Guid> capacities)
+    {
+        buffer.ResetWrittenCount();
+        capacities.Clear();
+        using var w = new Utf8JsonWriter(buffer);
+        w.WriteStartObject();
+        w.WriteStartArray("e");
+        for (var k = start; k < start + count; k++)
         {
-            for (var start = 0; start < indexes.Count; start += MaxEntries)
+            var e = entries[indexes[k]];
+            var ci = capacities.IndexOf(e.CapacityId);
+            if (ci < 0)
             {
-                var count = Math.Min(MaxEntries, indexes.Count - start);
-                buffer.ResetWrittenCount();
-                capacities.Clear();
-                using (var w = new Utf8JsonWriter(buffer))
-                {
-                    w.WriteStartObject();
-                    w.WriteStartArray("e");
-                    for (var k = start; k < start + count; k++)
-                    {
-                        var e = entries[indexes[k]];
-                        var ci = capacities.IndexOf(e.CapacityId);
-                        if (ci < 0)
-                        {
-                            ci = capacities.Count;
-                            capacities.Add(e.CapacityId);
-                        }
-
-                        w.WriteStartArray();
-                        w.WriteNumberValue(ci);
-                        w.WriteStringValue(e.ReservationId);
-                        w.WriteNumberValue((int)e.Kind);
-                        w.WriteNumberValue(e.ReservedDelta);
-                        w.WriteNumberValue(e.SoldDelta);
-                        w.WriteNumberValue(e.At.ToUnixTimeMilliseconds());
-                        w.WriteEndArray();
-                    }
-
-                    w.WriteEndArray();
-                    w.WriteStartArray("c");
-                    foreach (var id in capacities)
-                    {
-                        w.WriteStringValue(id);
-                    }
-
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }
-
-                chunks.Add(new Chunk(tenant, eventId, count, buffer.WrittenSpan.ToArray()));
+                ci = capacities.Count;
+                capacities.Add(e.CapacityId);
             }
+
+            w.WriteStartArray();
+            w.WriteNumberValue(ci);
+            w.WriteStringValue(e.ReservationId);
+            w.WriteNumberValue((int)e.Kind);
+            w.WriteNumberValue(e.ReservedDelta);
+            w.WriteNumberValue(e.SoldDelta);
+            w.WriteNumberValue(e.At.ToUnixTimeMilliseconds());
+            w.WriteEndArray();
         }
 
-        return chunks;
+        w.WriteEndArray();
+        w.WriteStartArray("c");
+        foreach (var id in capacities)
+        {
+            w.WriteStringValue(id);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private static bool SameEvent((Guid Tenant, string Event, List<int> Indexes) group, LedgerEntry e) =>
