@@ -35,7 +35,7 @@ internal static class Bench
             MaxBatch = s.MaxBatch,
             QueueLimit = Math.Max(new EngineOptions().QueueLimit, s.Clients),
         };
-        await using var engine = new CommandEngine(TimedStore.Wrap(bench.Store, phases), clock, Limits, options, NullLogger<CommandEngine>.Instance);
+        await using var engine = new CommandEngine(TimedStore.Wrap(bench.Write, phases), clock, Limits, options, NullLogger<CommandEngine>.Instance);
 
         Console.WriteLine($"Capacity.EngineBench: {s.Scenario} on {bench.Description}");
         Console.WriteLine($"  batching {(s.Batching ? $"on (limit {s.MaxBatch})" : "off (one transaction per command)")}, {s.Clients} concurrent submitters");
@@ -49,14 +49,14 @@ internal static class Bench
 
         var (passed, expectedReserved) = s.Scenario switch
         {
-            "expiry" => await ExpiryAsync(s, engine, bench.Store, clock, hot, sweeping, fields, ct),
+            "expiry" => await ExpiryAsync(s, engine, bench.Write, clock, hot, sweeping, fields, ct),
             "fill" => await FillAsync(s, engine, hot, fields, ct),
             _ => await LoadAsync(s, engine, window!, hot, fields, ct),
         };
 
         PrintPhases(phases, window);
 
-        passed &= await CheckAsync(bench.Store, hot, expectedReserved, fields, ct);
+        passed &= await CheckAsync(bench.Read, hot, expectedReserved, fields, ct);
         if (s.Scenario == "fill")
         {
             var (rss, peak) = Report.Memory();
@@ -166,7 +166,7 @@ internal static class Bench
     /// a single warm round does not give it (one round left the per-hold load at twice its warm cost).
     /// </summary>
     private static async Task<(bool, long)> ExpiryAsync(
-        Settings s, CommandEngine engine, ICapacityStore store, ShiftedClock clock, HotEvent hot, StrongBox<bool> sweeping,
+        Settings s, CommandEngine engine, IWriteStore store, ShiftedClock clock, HotEvent hot, StrongBox<bool> sweeping,
         List<(string, object)> fields, CancellationToken ct)
     {
         var sweeper = new ExpirySweeper(store, engine, clock, NullLogger<ExpirySweeper>.Instance);
@@ -250,7 +250,7 @@ internal static class Bench
     /// The audit (every counter recomputed from the holds and from the ledger, no pool over its
     /// limit), and no acknowledged hold lost: the pool holds exactly what was acknowledged.
     /// </summary>
-    private static async Task<bool> CheckAsync(ICapacityStore store, HotEvent hot, long expectedReserved, List<(string, object)> fields, CancellationToken ct)
+    private static async Task<bool> CheckAsync(IReadStore store, HotEvent hot, long expectedReserved, List<(string, object)> fields, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var report = await Audit.RunAsync(store, ct);

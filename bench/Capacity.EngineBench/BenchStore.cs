@@ -14,14 +14,17 @@ internal sealed class BenchStore : IAsyncDisposable
 {
     private readonly Func<ValueTask> _cleanUp;
 
-    private BenchStore(ICapacityStore store, string description, Func<ValueTask> cleanUp)
+    private BenchStore(IWriteStore write, IReadStore read, string description, Func<ValueTask> cleanUp)
     {
-        Store = store;
+        Write = write;
+        Read = read;
         Description = description;
         _cleanUp = cleanUp;
     }
 
-    public ICapacityStore Store { get; }
+    public IWriteStore Write { get; }
+
+    public IReadStore Read { get; }
 
     public string Description { get; }
 
@@ -30,7 +33,7 @@ internal sealed class BenchStore : IAsyncDisposable
         var bench = settings.Store == "postgres" ? await OpenPostgresAsync(settings.Connection, ct) : OpenSqlite(settings.SqlitePath);
         try
         {
-            await bench.Store.MigrateAsync(ct);
+            await bench.Write.MigrateAsync(ct);
             return bench;
         }
         catch
@@ -50,7 +53,7 @@ internal sealed class BenchStore : IAsyncDisposable
         }
 
         var store = new SqliteStore(path);
-        return new BenchStore(store, $"SQLite {path} (WAL, synchronous=FULL)", async () =>
+        return new BenchStore(store, store, $"SQLite {path} (WAL, synchronous=FULL)", async () =>
         {
             await store.DisposeAsync();
             if (folder is not null)
@@ -70,7 +73,7 @@ internal sealed class BenchStore : IAsyncDisposable
         await ExecuteAsync(admin, $"CREATE SCHEMA {schema}", ct);
         var store = new PostgresStore(new NpgsqlConnectionStringBuilder(admin) { SearchPath = schema }.ConnectionString);
         var where = cluster is null ? "the given server" : $"a throwaway cluster ({PostgresCluster.Settings})";
-        return new BenchStore(store, $"PostgreSQL schema {schema} on {where}", async () =>
+        return new BenchStore(store, store, $"PostgreSQL schema {schema} on {where}", async () =>
         {
             await store.DisposeAsync();
             if (cluster is null)

@@ -44,7 +44,7 @@ internal static class RowFloor
             var tenant = Guid.CreateVersion7();
             using var items = new JsonRowBuffer();
             ReservationItem[] item = [new(Guid.CreateVersion7(), 1, null)];
-            Span<byte> id = stackalloc byte[36];
+            Span<byte> id = stackalloc byte[RawStatement.GuidTextLength];
 
             var until = Stopwatch.GetTimestamp() + Seconds(s.Warmup);
             var measuring = false;

@@ -46,18 +46,22 @@ internal sealed class PhaseTimes(Func<bool> counts)
 }
 
 /// <summary>
-/// Wraps the real store so that every batch transaction reports its phases to <see cref="PhaseTimes"/>.
-/// A <see cref="DispatchProxy"/> rather than a hand-written decorator: the store interface grows with
-/// src/, and the proxy forwards every member it does not time without needing an edit.
+/// Wraps the real store's write side so that every batch transaction reports its phases to
+/// <see cref="PhaseTimes"/>. A <see cref="DispatchProxy"/> rather than a hand-written decorator: the
+/// store interface grows with src/, and the proxy forwards every member it does not time without
+/// needing an edit. It has <see cref="ICommittedRows"/> when the real store has, so the engine's early
+/// refusals are measured as they run in the server.
 /// </summary>
 internal class TimedStore : DispatchProxy
 {
-    private ICapacityStore _inner = null!;
+    private IWriteStore _inner = null!;
     private PhaseTimes _times = null!;
 
-    public static ICapacityStore Wrap(ICapacityStore inner, PhaseTimes times)
+    public interface ICommittedWriteStore : IWriteStore, ICommittedRows;
+
+    public static IWriteStore Wrap(IWriteStore inner, PhaseTimes times)
     {
-        var proxy = Create<ICapacityStore, TimedStore>();
+        var proxy = inner is ICommittedRows ? Create<ICommittedWriteStore, TimedStore>() : Create<IWriteStore, TimedStore>();
         var self = (TimedStore)(object)proxy;
         self._inner = inner;
         self._times = times;
@@ -65,7 +69,7 @@ internal class TimedStore : DispatchProxy
     }
 
     protected override object? Invoke(MethodInfo? method, object?[]? args) =>
-        method!.Name == nameof(ICapacityStore.BeginWriteAsync) ? BeginAsync((CancellationToken)args![0]!) : Forward(method, _inner, args);
+        method!.Name == nameof(IWriteStore.BeginWriteAsync) ? BeginAsync((CancellationToken)args![0]!) : Forward(method, _inner, args);
 
     private async Task<IWriteTransaction> BeginAsync(CancellationToken ct)
     {

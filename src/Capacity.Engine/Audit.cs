@@ -10,7 +10,7 @@ public static class Audit
     /// Recomputes every counter twice, from the ledger and from the live holds, and checks the
     /// per-pool limits. One consistent read of the store; decides nothing.
     /// </summary>
-    public static async Task<AuditReport> RunAsync(ICapacityStore store, CancellationToken ct)
+    public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct)
     {
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
         var violations = Invariants.Check(data.Capacities, data.LiveHolds);

@@ -6,54 +6,13 @@ using Microsoft.Extensions.Logging;
 
 namespace Capacity.Engine;
 
-public sealed record EngineOptions
-{
-    /// <summary>Most commands applied in one transaction.</summary>
-    public int MaxBatch { get; init; } = 1000;
-
-    /// <summary>Commands waiting beyond this are refused at once rather than queued without limit.</summary>
-    public int QueueLimit { get; init; } = 50_000;
-
-    /// <summary>Off applies one command per transaction: the seed's approach, kept for comparison.</summary>
-    public bool Batching { get; init; } = true;
-
-    /// <summary>
-    /// Refuses a hold without queueing it when the committed rows already show it cannot fit, where
-    /// the store has them in memory (<see cref="ICapacityStore.GetCommittedCapacities"/>).
-    /// </summary>
-    public bool EarlyRefusals { get; init; } = true;
-}
-
-/// <summary>What a request carrying an Idempotency-Key asks for, besides its command.</summary>
-public sealed record IdempotencyRequest(Guid TenantId, string Key, string Method, string Path, byte[] RequestHash);
-
-/// <summary>A response as it is stored for replay.</summary>
-public sealed record StoredResponse(int Status, byte[] Body, string? Location);
-
-public enum EngineStatus
-{
-    /// <summary>The core decided; <see cref="EngineResult.Outcome"/> holds the answer and it is durable.</summary>
-    Decided,
-    /// <summary>The key was seen before with the same request: <see cref="EngineResult.Response"/> is the original answer.</summary>
-    Replayed,
-    /// <summary>The key was seen before with a different method, path or body.</summary>
-    KeyReused,
-    /// <summary>Another node is applying the first request with this key right now; ask again shortly.</summary>
-    InProgress,
-    /// <summary>The store failed; nothing of the batch was applied.</summary>
-    Unavailable,
-    /// <summary>The queue is full; the command was never queued.</summary>
-    Overloaded,
-}
-
-public readonly record struct EngineResult(EngineStatus Status, Outcome? Outcome = null, StoredResponse? Response = null);
-
 /// <summary>
 /// The write path. Callers submit commands; one writer drains whatever is queued (up to a batch
 /// limit) and applies it in one store transaction: load the touched rows, let the core decide each
 /// command in arrival order, write, commit once, and only then answer. There is no timer: at low
 /// load a batch is one command, under load batches grow by themselves, and the cost of the durable
-/// commit is shared by everything in it.
+/// commit is shared by everything in it. Maintenance that deletes (the idempotency purge) is queued
+/// to the same writer and runs in a transaction of its own, so every write goes through it.
 /// </summary>
 public sealed class CommandEngine : IAsyncDisposable
 {
@@ -64,12 +23,13 @@ public sealed class CommandEngine : IAsyncDisposable
     private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
     private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
-    private readonly ICapacityStore _store;
+    private readonly IWriteStore _store;
     private readonly TimeProvider _time;
     private readonly CoreLimits _limits;
     private readonly EngineOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<Submission> _queue;
+    private readonly EarlyRefusal? _earlyRefusal;
+    private readonly Channel<WorkItem> _queue;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _writer;
     private int _queued;
@@ -82,20 +42,20 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly Dictionary<IdempotencyKey, IdempotencyRecord> _records = [];
     private readonly HashSet<IdempotencyKey> _busy = [];
     private readonly List<IdempotencyRecord> _newRecords = [];
+    private readonly List<Purge> _purges = [];
 
-    public CommandEngine(ICapacityStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger)
+    public CommandEngine(IWriteStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger)
     {
         _store = store;
         _time = time;
         _limits = limits;
         _options = options;
         _logger = logger;
-        _queue = Channel.CreateUnbounded<Submission>(new UnboundedChannelOptions { SingleReader = true });
+        _earlyRefusal = options.EarlyRefusals && store is ICommittedRows rows ? new EarlyRefusal(rows, time, limits) : null;
+        _queue = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
         Meter.CreateObservableGauge("capacity.engine.queue_depth", () => Volatile.Read(ref _queued), description: "Commands waiting for the writer");
         _writer = Task.Run(RunAsync);
     }
-
-    public int QueueDepth => Volatile.Read(ref _queued);
 
     /// <summary>
     /// Submits a command and waits for its durable answer. <paramref name="render"/> turns the outcome
@@ -108,7 +68,7 @@ public sealed class CommandEngine : IAsyncDisposable
             throw new ArgumentException("An idempotent submission needs a renderer for its stored response.", nameof(render));
         }
 
-        if (idempotency is null && command is PlaceHold hold && _options.EarlyRefusals && RefuseEarly(hold) is { } refusal)
+        if (idempotency is null && command is PlaceHold hold && _earlyRefusal?.Refuse(hold) is { } refusal)
         {
             Commands.Add(1, new("command", "hold"), new("outcome", OutcomeNames[(int)refusal.Code]));
             return Task.FromResult(new EngineResult(EngineStatus.Decided, refusal));
@@ -133,57 +93,20 @@ public sealed class CommandEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// The answer of a hold that cannot fit, decided by the core on a copy of the committed rows; null
-    /// when it might fit, or when the store cannot say without reading. A refusal changes nothing, so
-    /// deciding it against the last committed state is as if it ran in a batch of its own right now:
-    /// holds and releases still queued have not taken effect yet. That is what makes an on-sale's
-    /// thousands of "sold out" cost no queue slot, no batch and no commit. Keyed requests still
-    /// queue, because their refusal must be stored for replay.
+    /// Deletes the idempotency records created before <paramref name="before"/>, in a write
+    /// transaction of the writer's own between batches. Returns how many it deleted; a store failure
+    /// comes back as its exception, and a stopping engine as <see cref="OperationCanceledException"/>.
     /// </summary>
-    private Outcome? RefuseEarly(PlaceHold hold)
+    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
     {
-        var ids = new Guid[hold.Items.Length];
-        for (var i = 0; i < ids.Length; i++)
+        var purge = new Purge(before);
+        if (!_queue.Writer.TryWrite(purge))
         {
-            ids[i] = hold.Items[i].CapacityId;
+            return Task.FromCanceled<int>(new CancellationToken(canceled: true));
         }
 
-        if (_store.GetCommittedCapacities(ids) is not { } nodes)
-        {
-            return null;
-        }
-
-        // Only an inactive node, or one with less headroom than the whole hold, can refuse it. With
-        // neither, the hold fits as far as the committed rows go (the usual case during an on-sale
-        // until the last tickets), and deciding it here would be work thrown away.
-        var total = 0L;
-        foreach (var item in hold.Items)
-        {
-            total += item.Quantity;
-        }
-
-        if (!nodes.Any(n => !n.IsActive || n.Headroom < total))
-        {
-            return null;
-        }
-
-        // A priced item can never get past the price check here (no prices are loaded), so it
-        // always goes to the writer; the two refusals kept below come after every other check.
-        var ws = t_scratch ??= new WorkingSet();
-        ws.Clear();
-        foreach (var node in nodes)
-        {
-            ws.Load(node);
-        }
-
-        var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        var outcome = Decider.Decide(ws, hold, now, _limits);
-        ws.Clear();
-        return outcome.Code is OutcomeCode.InsufficientCapacity or OutcomeCode.CapacityInactive ? outcome : null;
+        return purge.Completion.Task.WaitAsync(ct);
     }
-
-    [ThreadStatic]
-    private static WorkingSet? t_scratch;
 
     private async Task RunAsync()
     {
@@ -194,13 +117,30 @@ public sealed class CommandEngine : IAsyncDisposable
             while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
                 _batch.Clear();
-                while (_batch.Count < max && reader.TryRead(out var s))
+                while (_batch.Count < max && reader.TryRead(out var item))
                 {
-                    _batch.Add(s);
+                    if (item is Submission s)
+                    {
+                        _batch.Add(s);
+                    }
+                    else
+                    {
+                        _purges.Add((Purge)item);
+                    }
                 }
 
                 Interlocked.Add(ref _queued, -_batch.Count);
-                await ProcessAsync(_batch).ConfigureAwait(false);
+                if (_batch.Count > 0)
+                {
+                    await ProcessAsync(_batch).ConfigureAwait(false);
+                }
+
+                foreach (var purge in _purges)
+                {
+                    await PurgeAsync(purge).ConfigureAwait(false);
+                }
+
+                _purges.Clear();
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -210,8 +150,20 @@ public sealed class CommandEngine : IAsyncDisposable
         var leftover = new List<Submission>();
         while (reader.TryRead(out var left))
         {
-            left.Result = new EngineResult(EngineStatus.Unavailable);
-            leftover.Add(left);
+            if (left is Submission s)
+            {
+                s.Result = new EngineResult(EngineStatus.Unavailable);
+                leftover.Add(s);
+            }
+            else
+            {
+                ((Purge)left).Completion.TrySetCanceled();
+            }
+        }
+
+        foreach (var purge in _purges)
+        {
+            purge.Completion.TrySetCanceled();
         }
 
         Complete(leftover);
@@ -283,9 +235,28 @@ public sealed class CommandEngine : IAsyncDisposable
         // A copy of the list of submissions, which the writer reuses for the next batch. The answers
         // stay in the submissions: an answer is a struct of a few hundred bytes, and an array of a
         // batch's answers would be a large-object allocation per batch, which the GC pays for with
-        // full collections (it did: gen2 collections in the engine bench went from 11 to 48, and
-        // throughput fell by 10-20 %).
+        // full collections (it did: measured by EngineBench, and LargeObjectTests now fails on it;
+        // see docs/performance.md).
         Complete([.. batch]);
+    }
+
+    private async Task PurgeAsync(Purge purge)
+    {
+        try
+        {
+            await using var tx = await _store.BeginWriteAsync(_stopping.Token).ConfigureAwait(false);
+            var purged = await tx.PurgeIdempotencyAsync(purge.Before, _stopping.Token).ConfigureAwait(false);
+            await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
+            purge.Completion.TrySetResult(purged);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            purge.Completion.TrySetCanceled();
+        }
+        catch (Exception ex)
+        {
+            purge.Completion.TrySetException(ex);
+        }
     }
 
     /// <summary>
@@ -380,7 +351,10 @@ public sealed class CommandEngine : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private sealed class Submission(Command command, IdempotencyRequest? idempotency, Func<Outcome, StoredResponse>? render)
+    /// <summary>What the writer drains: commands (<see cref="Submission"/>) and, rarely, maintenance (<see cref="Purge"/>).</summary>
+    private abstract class WorkItem;
+
+    private sealed class Submission(Command command, IdempotencyRequest? idempotency, Func<Outcome, StoredResponse>? render) : WorkItem
     {
         public Command Command { get; } = command;
         public IdempotencyRequest? Idempotency { get; } = idempotency;
@@ -392,5 +366,13 @@ public sealed class CommandEngine : IAsyncDisposable
 
         /// <summary>The answer, set by the writer once the batch is decided (or has failed) and handed over by Complete.</summary>
         public EngineResult Result;
+    }
+
+    private sealed class Purge(DateTimeOffset before) : WorkItem
+    {
+        public DateTimeOffset Before { get; } = before;
+
+        // Completed on the writer thread, so its caller's continuation must not run there.
+        public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -9,7 +9,7 @@ namespace Capacity.Engine;
 /// an engine command, decided by the core against the locked rows, so a hold confirmed a moment
 /// before is left alone and a hold is never expired twice, however many nodes sweep.
 /// </summary>
-public sealed class ExpirySweeper(ICapacityStore store, CommandEngine engine, TimeProvider time, ILogger<ExpirySweeper> logger)
+public sealed class ExpirySweeper(IWriteStore store, CommandEngine engine, TimeProvider time, ILogger<ExpirySweeper> logger)
 {
     public int BatchSize { get; init; } = 5000;
 
@@ -52,7 +52,7 @@ public sealed class ExpirySweeper(ICapacityStore store, CommandEngine engine, Ti
         return expired;
     }
 
-    /// <summary>Purges idempotency records older than the retention period.</summary>
+    /// <summary>Purges idempotency records older than the retention period, through the engine's writer.</summary>
     public Task<int> PurgeAsync(TimeSpan retention, CancellationToken ct) =>
-        store.PurgeIdempotencyAsync(time.GetUtcNow() - retention, ct);
+        engine.PurgeIdempotencyAsync(time.GetUtcNow() - retention, ct);
 }

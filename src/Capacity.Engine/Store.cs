@@ -3,30 +3,36 @@ using Capacity.Core;
 namespace Capacity.Engine;
 
 /// <summary>
-/// A durable store. It reads and writes; it never decides. The engine is its only writer: every
-/// change goes through <see cref="BeginWriteAsync"/>, one transaction per batch. Reads may run
-/// concurrently with that transaction and see the last committed state.
+/// A durable store's write side. It writes; it never decides. Only the engine and the expiry sweeper
+/// hold it: every change goes through <see cref="BeginWriteAsync"/>, one transaction per batch, run
+/// by the engine's single writer. A store class implements this, <see cref="IReadStore"/> and
+/// <see cref="IAsyncDisposable"/>; whoever creates it hands each side to its users.
 /// </summary>
-public interface ICapacityStore : IAsyncDisposable
+public interface IWriteStore
 {
     /// <summary>Creates or upgrades the schema from the versioned scripts. Safe to call on every start.</summary>
     Task MigrateAsync(CancellationToken ct);
 
+    Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Active holds whose expiry is at or before <paramref name="now"/>, in (expiry, id) order, starting
+    /// after <paramref name="after"/> when it is given (a page's last hold: the next page never repeats it).
+    /// </summary>
+    Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct);
+}
+
+/// <summary>
+/// A durable store's read side: what the endpoints, authentication, the event stream, health and the
+/// audit read. Reads may run concurrently with the engine's transaction and see the last committed state.
+/// </summary>
+public interface IReadStore
+{
     /// <summary>True when the database answers and the schema is current.</summary>
     Task<bool> IsReadyAsync(CancellationToken ct);
 
-    Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct);
-
     /// <summary>The tenant's capacities with these ids, plus all their ancestors.</summary>
     Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct);
-
-    /// <summary>
-    /// The last committed rows of these capacities and all their ancestors, without reading the
-    /// database: only a store that is the sole writer of its rows and keeps them in memory can answer
-    /// (the SQLite store); any other returns null. They are then exactly what the next batch would
-    /// load, which is what lets the engine refuse a hold that cannot fit without queueing it.
-    /// </summary>
-    IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids);
 
     /// <summary>The tenant's capacities of one event, plus their ancestors (which may belong to other events).</summary>
     Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct);
@@ -56,17 +62,21 @@ public interface ICapacityStore : IAsyncDisposable
 
     Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct);
 
-    /// <summary>
-    /// Active holds whose expiry is at or before <paramref name="now"/>, in (expiry, id) order, starting
-    /// after <paramref name="after"/> when it is given (a page's last hold: the next page never repeats it).
-    /// </summary>
-    Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct);
-
-    /// <summary>Deletes idempotency records created before <paramref name="before"/>.</summary>
-    Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct);
-
     /// <summary>Everything <see cref="Invariants"/> needs to audit the whole store.</summary>
     Task<AuditData> ReadAuditDataAsync(CancellationToken ct);
+}
+
+/// <summary>
+/// An optional capability of a write store: the last committed capacity rows, without reading the
+/// database. Only a store that is the sole writer of its rows and keeps them in memory has it (the
+/// SQLite store); a store shared by several nodes does not, since what it saw last may be stale. The
+/// rows are exactly what the next batch would load, which is what lets the engine refuse a hold that
+/// cannot fit without queueing it (<see cref="EarlyRefusal"/>).
+/// </summary>
+public interface ICommittedRows
+{
+    /// <summary>These capacities and all their ancestors as last committed, or null when any of them is not in memory.</summary>
+    IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids);
 }
 
 /// <summary>One batch's transaction. Disposing without <see cref="CommitAsync"/> rolls everything back.</summary>
@@ -89,6 +99,12 @@ public interface IWriteTransaction : IAsyncDisposable
 
     /// <summary>Writes what the working set marks as new or changed, its ledger entries, and the idempotency records.</summary>
     Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct);
+
+    /// <summary>
+    /// Deletes the idempotency records created before <paramref name="before"/> and returns how many;
+    /// the engine runs it in a transaction of its own, apart from any batch.
+    /// </summary>
+    Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct);
 
     /// <summary>Returns only once the commit is durable.</summary>
     Task CommitAsync(CancellationToken ct);

@@ -1,4 +1,3 @@
-using Capacity.Engine;
 using Capacity.Server.Http;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
@@ -24,7 +23,7 @@ builder.AddCapacity();
 var app = builder.Build();
 
 // Schema first: the engine's writer must never see an old schema.
-await app.Services.GetRequiredService<ICapacityStore>().MigrateAsync(CancellationToken.None);
+await app.MigrateStoreAsync();
 app.UseCapacity();
 await app.RunAsync();
 

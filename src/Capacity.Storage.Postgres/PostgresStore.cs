@@ -1,8 +1,10 @@
 using System.Data;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Npgsql;
-using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Postgres;
 
@@ -10,18 +12,11 @@ namespace Capacity.Storage.Postgres;
 /// PostgreSQL, for several server nodes on one database. Each node's engine still batches; across
 /// nodes, correctness comes from row locks taken in one global order (reservations, then capacities,
 /// then prices, each by ascending id), so batches on different nodes queue behind each other on a hot
-/// pool instead of deadlocking.
+/// pool instead of deadlocking. It has no <see cref="ICommittedRows"/>: other nodes write the same
+/// rows, so what this one saw last may be stale.
 /// </summary>
-public sealed class PostgresStore : ICapacityStore
+public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
 {
-    internal const string CapacityColumns =
-        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
-
-    internal const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
-
-    internal const string PriceColumns =
-        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
-
     private readonly NpgsqlDataSource _dataSource;
 
     public PostgresStore(string connectionString)
@@ -102,9 +97,6 @@ public sealed class PostgresStore : ICapacityStore
 
     public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct) =>
         await PostgresWriteTransaction.BeginAsync(_dataSource, ct).ConfigureAwait(false);
-
-    /// <summary>Other nodes write the same rows, so what this one saw last may be stale: always null.</summary>
-    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => null;
 
     public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
@@ -230,7 +222,7 @@ public sealed class PostgresStore : ICapacityStore
         var rows = new List<LedgerRow>();
         while (rows.Count < limit && await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), (byte[])r.GetValue(2), after, limit, rows);
+            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), (byte[])r.GetValue(2), after, limit, rows, static (seq, entry) => new LedgerRow(seq, entry));
         }
 
         return rows;
@@ -273,13 +265,6 @@ public sealed class PostgresStore : ICapacityStore
         }
 
         return due;
-    }
-
-    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
-    {
-        await using var cmd = _dataSource.CreateCommand("DELETE FROM idempotency WHERE created_at < @before");
-        cmd.Parameters.AddWithValue("before", Time(before));
-        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     public async Task<AuditData> ReadAuditDataAsync(CancellationToken ct)

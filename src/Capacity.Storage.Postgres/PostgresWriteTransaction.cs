@@ -1,9 +1,11 @@
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Npgsql;
 using NpgsqlTypes;
-using static Capacity.Engine.RowFormat;
 using static Capacity.Storage.Postgres.PostgresStore;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Postgres;
 
@@ -41,10 +43,22 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
+    /// <summary>
+    /// In the global lock order: reservations (which name more capacities), then capacities with their
+    /// ancestors (and a look at ids about to be created, in the same round trip), prices, tenants.
+    /// </summary>
     public async Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         var loaded = new HashSet<Guid>();
+        await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        await LockCapacitiesAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        await LockPricesAsync(keys, ws, ct).ConfigureAwait(false);
+        await LoadTenantsAsync(keys, ws, ct).ConfigureAwait(false);
+    }
+
+    private async Task LockReservationsAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
+    {
         if (keys.Reservations.Count > 0)
         {
             await LoadReservationsAsync($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", keys.Reservations, ws, capacityIds, loaded, ct).ConfigureAwait(false);
@@ -59,7 +73,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 $"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED",
                 candidates, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         }
+    }
 
+    private async Task LockCapacitiesAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
+    {
         if (capacityIds.Count + keys.NewReservations.Count > 0)
         {
             await using var batch = new NpgsqlBatch(_connection, _tx);
@@ -99,7 +116,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 ws.Load(node);
             }
         }
+    }
 
+    private async Task LockPricesAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
         if (keys.Prices.Count > 0)
         {
             await using var cmd = Command($"SELECT {PriceColumns} FROM pricing WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
@@ -110,7 +130,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 ws.Load(ReadPrice(r));
             }
         }
+    }
 
+    private async Task LoadTenantsAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
         if (keys.Tenants.Count > 0)
         {
             await using var cmd = Command("SELECT id, name, created_at FROM tenants WHERE id = ANY(@ids)");
@@ -181,10 +204,28 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
+    /// <summary>
+    /// One round trip: a batch with one step per table, in this order: tenants and keys, capacities,
+    /// prices, new holds, changed holds, the ledger, idempotency records.
+    /// </summary>
     public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
     {
         await using var batch = new NpgsqlBatch(_connection, _tx);
+        AddTenants(batch, ws);
+        AddCapacities(batch, ws);
+        AddPrices(batch, ws);
+        AddNewReservations(batch, ws);
+        AddChangedReservations(batch, ws);
+        AddLedger(batch, ws);
+        AddIdempotency(batch, records);
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
 
+    private static void AddTenants(NpgsqlBatch batch, WorkingSet ws)
+    {
         foreach (var t in ws.NewTenants)
         {
             Add(batch, "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", t.Id, t.Name, Time(t.CreatedAt));
@@ -194,7 +235,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         {
             Add(batch, "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)", k.KeyHash, k.TenantId, Time(k.CreatedAt));
         }
+    }
 
+    private static void AddCapacities(NpgsqlBatch batch, WorkingSet ws)
+    {
         foreach (var n in ws.NewCapacities)
         {
             Add(batch,
@@ -222,7 +266,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = changed.Select(n => Time(n.UpdatedAt)).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
+    }
 
+    private static void AddPrices(NpgsqlBatch batch, WorkingSet ws)
+    {
         foreach (var p in ws.NewPrices)
         {
             Add(batch,
@@ -237,7 +284,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 "UPDATE pricing SET name = $2, base_price = $3, current_price = $4, service_fee = $5, facility_fee = $6, tax_rate = $7, currency = $8, updated_at = $9 WHERE id = $1",
                 p.Id, p.Name, p.BasePrice, p.CurrentPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, Time(p.UpdatedAt));
         }
+    }
 
+    private static void AddNewReservations(NpgsqlBatch batch, WorkingSet ws)
+    {
         // Column arrays filled in one pass over the holds, not a list of them: a hold is a struct of
         // over a hundred bytes, and a list of a full batch's would be a large-object allocation.
         if (ws.NewReservationCount is var created and > 0)
@@ -265,7 +315,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(NullableTimes(endedAt));
             batch.BatchCommands.Add(cmd);
         }
+    }
 
+    private static void AddChangedReservations(NpgsqlBatch batch, WorkingSet ws)
+    {
         if (ws.ChangedReservationCount is var updated and > 0)
         {
             var (ids, statuses, expiresAt, confirmedAt, endedAt) = (new Guid[updated], new short[updated], new long[updated], new long?[updated], new long?[updated]);
@@ -286,7 +339,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(NullableTimes(endedAt));
             batch.BatchCommands.Add(cmd);
         }
+    }
 
+    private static void AddLedger(NpgsqlBatch batch, WorkingSet ws)
+    {
         var chunks = LedgerChunks.Encode(ws.Ledger);
         if (chunks.Count > 0)
         {
@@ -315,18 +371,23 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = chunks.Select(c => c.Entries).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
+    }
 
+    private static void AddIdempotency(NpgsqlBatch batch, IReadOnlyList<IdempotencyRecord> records)
+    {
         foreach (var rec in records)
         {
             Add(batch,
                 "INSERT INTO idempotency (tenant_id, key, method, path, request_hash, status, body, location, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 rec.TenantId, rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.Status, rec.Body, rec.Location, Time(rec.CreatedAt));
         }
+    }
 
-        if (batch.BatchCommands.Count > 0)
-        {
-            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
+    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var cmd = Command("DELETE FROM idempotency WHERE created_at < @before");
+        cmd.Parameters.AddWithValue("before", Time(before));
+        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     public Task CommitAsync(CancellationToken ct) => _tx.CommitAsync(ct);

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Buffers.Text;
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -10,11 +8,14 @@ namespace Capacity.Storage.Sqlite;
 /// A statement prepared once on a connection and bound straight through SQLite's C API. Used only
 /// for the rows the writer reads or writes once per hold: there Microsoft.Data.Sqlite's
 /// per-execution work (a data reader per statement, boxed parameter values, type inference) cost
-/// about as much as SQLite's own insert (a reservation row and two ledger rows: 12.9 µs through
-/// SqliteCommand, 7.0 µs bound directly). It runs inside whatever transaction the connection has open.
+/// about as much as SQLite's own insert (measured by <c>EngineBench --scenario onsale</c> on SQLite;
+/// see docs/performance.md). It runs inside whatever transaction the connection has open.
 /// </summary>
 internal sealed class RawStatement : IDisposable
 {
+    /// <summary>A GUID as the "D" text every table keys on: 32 hex digits and 4 hyphens.</summary>
+    public const int GuidTextLength = 36;
+
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _stmt;
 
@@ -31,7 +32,7 @@ internal sealed class RawStatement : IDisposable
     /// <summary>A GUID as the lower-case "D" text every table keys on, formatted without allocating.</summary>
     public void Bind(int index, Guid value)
     {
-        Span<byte> text = stackalloc byte[36];
+        Span<byte> text = stackalloc byte[GuidTextLength];
         value.TryFormat(text, out _, "D");
         Check(raw.sqlite3_bind_text(_stmt, index, text));
     }
@@ -81,7 +82,7 @@ internal sealed class RawStatement : IDisposable
 
     /// <summary>A GUID kept as "D" text.</summary>
     public Guid Guid(int column) =>
-        Utf8Parser.TryParse(Bytes(column), out Guid id, out var used, 'D') && used == 36
+        Utf8Parser.TryParse(Bytes(column), out Guid id, out var used, 'D') && used == GuidTextLength
             ? id
             : throw new InvalidDataException($"Column {column} does not hold a GUID.");
 
@@ -94,30 +95,4 @@ internal sealed class RawStatement : IDisposable
             SqliteException.ThrowExceptionForRC(rc, _db);
         }
     }
-}
-
-/// <summary>A reusable JSON writer for a column built per row (a reservation's items), so writing a row allocates no text.</summary>
-internal sealed class JsonRowBuffer : IDisposable
-{
-    private readonly ArrayBufferWriter<byte> _buffer = new(512);
-    private readonly Utf8JsonWriter _writer;
-
-    public JsonRowBuffer() => _writer = new Utf8JsonWriter(_buffer);
-
-    /// <summary>Empties the buffer and returns the writer for the next value.</summary>
-    public Utf8JsonWriter Start()
-    {
-        _buffer.ResetWrittenCount();
-        _writer.Reset(_buffer);
-        return _writer;
-    }
-
-    /// <summary>What was written since <see cref="Start"/>.</summary>
-    public ReadOnlySpan<byte> Written()
-    {
-        _writer.Flush();
-        return _buffer.WrittenSpan;
-    }
-
-    public void Dispose() => _writer.Dispose();
 }

@@ -1,15 +1,19 @@
 using System.Collections.Concurrent;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Microsoft.Data.Sqlite;
-using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Sqlite;
 
 /// <summary>
 /// The embedded default. One connection, owned by the engine's single writer, does every write:
 /// SQLite allows one writer at a time anyway, and keeping it open keeps its prepared statements.
-/// Reads use pooled connections; in WAL mode they never block the writer or each other.
+/// Reads use pooled connections; in WAL mode they never block the writer or each other. They run
+/// synchronously and observe <c>ct</c> at most when opening a connection: Microsoft.Data.Sqlite's async
+/// methods are synchronous anyway.
 /// <para>
 /// One store per database file, in one process: it holds a lock file (<c>capacity.db.lock</c>) for as
 /// long as it is open, because it keeps the committed capacity rows in memory
@@ -17,23 +21,17 @@ namespace Capacity.Storage.Sqlite;
 /// Several nodes share PostgreSQL instead.
 /// </para>
 /// </summary>
-public sealed class SqliteStore : ICapacityStore
+public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyncDisposable
 {
-    private const string CapacityColumns =
-        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
-
-    internal const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
-
-    private const string PriceColumns =
-        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
-
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteWriteTransaction _tx;
     private readonly CommittedCapacities _capacities = new();
     private readonly FileStream _lock;
 
-    // Open read connections with their statements prepared, rented by the hot reads.
+    // Open read connections with their statements prepared, rented by the hot reads. Beyond this
+    // many idle ones, a returned connection is closed: more only outlive a burst of readers.
+    private const int MaxIdleReaders = 64;
     private readonly ConcurrentBag<StatementCache> _readers = new();
     private volatile bool _disposed;
 
@@ -49,7 +47,6 @@ public sealed class SqliteStore : ICapacityStore
             Pooling = true,
             DefaultTimeout = 10,
         }.ToString();
-        FilePath = full;
         _writer = new SqliteConnection(_connectionString);
         _writer.Open();
 
@@ -74,8 +71,6 @@ public sealed class SqliteStore : ICapacityStore
                 + "A SQLite database serves one node; run several nodes on PostgreSQL.", ex);
         }
     }
-
-    public string FilePath { get; }
 
     public static int LatestVersion => Migrations().Max(m => m.Version);
 
@@ -259,7 +254,7 @@ public sealed class SqliteStore : ICapacityStore
         var rows = new List<LedgerRow>();
         while (rows.Count < limit && r.Read())
         {
-            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), r.GetFieldValue<byte[]>(2), after, limit, rows);
+            LedgerChunks.Decode(tenantId, eventId, r.GetInt64(0), r.GetInt32(1), r.GetFieldValue<byte[]>(2), after, limit, rows, static (seq, entry) => new LedgerRow(seq, entry));
         }
 
         return rows;
@@ -304,14 +299,6 @@ public sealed class SqliteStore : ICapacityStore
         }
 
         return due;
-    }
-
-    public async Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
-    {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand("DELETE FROM idempotency WHERE created_at < $before", c);
-        cmd.Parameters.AddWithValue("$before", Time(before));
-        return cmd.ExecuteNonQuery();
     }
 
     public async Task<AuditData> ReadAuditDataAsync(CancellationToken ct)
@@ -380,7 +367,7 @@ public sealed class SqliteStore : ICapacityStore
         }
         finally
         {
-            if (_disposed || _readers.Count >= 64)
+            if (_disposed || _readers.Count >= MaxIdleReaders)
             {
                 reader.Dispose();
                 reader.Connection.Dispose();

@@ -1,8 +1,10 @@
 using System.Text;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Storage;
 using Microsoft.Data.Sqlite;
-using static Capacity.Engine.RowFormat;
+using static Capacity.Storage.RowFormat;
+using static Capacity.Storage.TableColumns;
 
 namespace Capacity.Storage.Sqlite;
 
@@ -36,7 +38,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     // hold skips one, about a ninth of a hold's cost on the writer. Any other id is looked up as before,
     // so this never depends on how ids are made.
     private byte[]? _maxId;
-    private readonly byte[] _batchMaxId = new byte[36];
+    private readonly byte[] _batchMaxId = new byte[RawStatement.GuidTextLength];
     private bool _batchInserted;
 
     public void Begin()
@@ -53,10 +55,19 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         _tx = connection.BeginTransaction(deferred: false);
     }
 
+    /// <summary>One step per table: reservations (which name more capacities), prices, capacities, tenants.</summary>
     public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
+        LoadReservations(keys, ws, capacityIds);
+        LoadPrices(keys, ws);
+        LoadCapacities(capacityIds, ws);
+        LoadTenants(keys, ws);
+        return Task.CompletedTask;
+    }
 
+    private void LoadReservations(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds)
+    {
         // One writer holds the lock, so expiry candidates need no different treatment here. A point
         // lookup per id, bound and read through the C API: an expiry batch loads 5000 holds, and
         // through json_each and SqliteDataReader that was most of its time.
@@ -87,7 +98,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 capacityIds.Add(item.CapacityId);
             }
         }
+    }
 
+    private void LoadPrices(LoadKeys keys, WorkingSet ws)
+    {
         if (keys.Prices.Count > 0)
         {
             var cmd = Command(SqliteStore.SelectPrices, "$ids");
@@ -98,7 +112,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 ws.Load(SqliteStore.ReadPrice(r));
             }
         }
+    }
 
+    private void LoadCapacities(HashSet<Guid> capacityIds, WorkingSet ws)
+    {
         // This connection is the file's only writer, so the rows it last committed are the rows in the
         // file: no need to read them again. Copies, since the core changes them in place.
         if (capacityIds.Count > 0 && committed.TryGetClosure(null, capacityIds, out var known))
@@ -121,7 +138,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 ws.Load(node);
             }
         }
+    }
 
+    private void LoadTenants(LoadKeys keys, WorkingSet ws)
+    {
         if (keys.Tenants.Count > 0)
         {
             var cmd = Command("SELECT id, name, created_at FROM tenants WHERE id IN (SELECT value FROM json_each($ids))", "$ids");
@@ -132,8 +152,6 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 ws.Load(new Tenant(Id(r.GetString(0)), r.GetString(1), Time(r.GetInt64(2))));
             }
         }
-
-        return Task.CompletedTask;
     }
 
     // One process, one writer: no other node can be applying a key, so nothing is ever busy.
@@ -159,11 +177,26 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// One step per table, in this order: tenants and keys, capacities, prices, new holds, changed
+    /// holds, the ledger, idempotency records.
+    /// </summary>
     public Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
     {
         _changed.AddRange(ws.NewCapacities);
         _changed.AddRange(ws.ChangedCapacities);
+        WriteTenants(ws);
+        WriteCapacities(ws);
+        WritePrices(ws);
+        InsertReservations(ws);
+        UpdateReservations(ws);
+        WriteLedger(ws);
+        WriteIdempotency(records);
+        return Task.CompletedTask;
+    }
 
+    private void WriteTenants(WorkingSet ws)
+    {
         foreach (var t in ws.NewTenants)
         {
             Run(Command("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), Id(t.Id), t.Name, Time(t.CreatedAt));
@@ -173,7 +206,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         {
             Run(Command("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), k.KeyHash, Id(k.TenantId), Time(k.CreatedAt));
         }
+    }
 
+    private void WriteCapacities(WorkingSet ws)
+    {
         foreach (var n in ws.NewCapacities)
         {
             Run(
@@ -193,7 +229,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
                 Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt));
         }
+    }
 
+    private void WritePrices(WorkingSet ws)
+    {
         foreach (var p in ws.NewPrices)
         {
             Run(
@@ -214,9 +253,12 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 Id(p.Id), p.Name, Money(p.BasePrice), p.CurrentPrice is { } cp ? Money(cp) : null,
                 Money(p.ServiceFee), Money(p.FacilityFee), Money(p.TaxRate), p.Currency, Time(p.UpdatedAt));
         }
+    }
 
+    private void InsertReservations(WorkingSet ws)
+    {
         var insertReservation = _insertReservation ??= new RawStatement(connection, InsertReservationSql);
-        Span<byte> id = stackalloc byte[36];
+        Span<byte> id = stackalloc byte[RawStatement.GuidTextLength];
         foreach (var r in ws.NewReservations)
         {
             r.Id.TryFormat(id, out _, "D");
@@ -228,7 +270,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
             InsertReservation(insertReservation, id, r, _items);
         }
+    }
 
+    private void UpdateReservations(WorkingSet ws)
+    {
         var updateReservation = _updateReservation ??= new RawStatement(
             connection, "UPDATE reservations SET status = ?2, expires_at = ?3, confirmed_at = ?4, ended_at = ?5 WHERE rowid = ?1");
         foreach (var r in ws.ChangedReservations)
@@ -243,7 +288,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             updateReservation.Bind(5, r.EndedAt is { } ea ? Time(ea) : null);
             updateReservation.Run();
         }
+    }
 
+    private void WriteLedger(WorkingSet ws)
+    {
         var chunks = LedgerChunks.Encode(ws.Ledger);
         if (chunks.Count > 0)
         {
@@ -257,7 +305,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 Run(insert, last, Id(chunk.TenantId), chunk.EventId, chunk.Count, chunk.Entries);
             }
         }
+    }
 
+    private void WriteIdempotency(IReadOnlyList<IdempotencyRecord> records)
+    {
         foreach (var rec in records)
         {
             Run(
@@ -266,8 +317,13 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
                 Id(rec.TenantId), rec.Key, rec.Method, rec.Path, rec.RequestHash, rec.Status, rec.Body, rec.Location, Time(rec.CreatedAt));
         }
+    }
 
-        return Task.CompletedTask;
+    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        var cmd = Command("DELETE FROM idempotency WHERE created_at < $before", "$before");
+        cmd.Parameters[0].Value = Time(before);
+        return Task.FromResult(cmd.ExecuteNonQuery());
     }
 
     public Task CommitAsync(CancellationToken ct)
@@ -319,13 +375,13 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             return true;
         }
 
-        Span<byte> text = stackalloc byte[36];
+        Span<byte> text = stackalloc byte[RawStatement.GuidTextLength];
         id.TryFormat(text, out _, "D");
         return text.SequenceCompareTo(_maxId) <= 0;
     }
 
     // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.
-    private const string SelectReservationAndRowid = $"SELECT {SqliteStore.ReservationColumns}, rowid FROM reservations WHERE id = ?1";
+    private const string SelectReservationAndRowid = $"SELECT {ReservationColumns}, rowid FROM reservations WHERE id = ?1";
     private const int RowidColumn = 8;
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);

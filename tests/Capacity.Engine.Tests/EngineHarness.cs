@@ -48,12 +48,13 @@ public sealed class EngineHarness : IAsyncDisposable
     public static Task<EngineHarness> OpenExistingAsync(StoreKind kind, string location) =>
         OpenAtAsync(kind, location, null, new ManualTime(DateTimeOffset.UtcNow));
 
-    public static ICapacityStore CreateStore(StoreKind kind, string location) =>
-        kind == StoreKind.Sqlite ? new SqliteStore(location) : new PostgresStore(location);
+    /// <summary>The real store, behind the switch of <see cref="FaultyStore"/>.</summary>
+    public static FaultyStore CreateStore(StoreKind kind, string location) =>
+        kind == StoreKind.Sqlite ? FaultyStore.Over(new SqliteStore(location)) : FaultyStore.Over(new PostgresStore(location));
 
     private static async Task<EngineHarness> OpenAtAsync(StoreKind kind, string location, EngineOptions? options, ManualTime clock)
     {
-        var store = new FaultyStore(CreateStore(kind, location));
+        var store = CreateStore(kind, location);
         await store.MigrateAsync(CancellationToken.None);
         var engine = new CommandEngine(store, clock, CoreLimits.Default, options ?? new EngineOptions(), NullLogger<CommandEngine>.Instance);
         return new EngineHarness(kind, location, store, engine, clock);

@@ -241,4 +241,60 @@ public abstract class EngineTests(StoreKind kind)
         Assert.Equal(3, (await h.NodeAsync(pool)).Reserved);
         await h.AssertAuditCleanAsync();
     }
+
+    [Fact]
+    public async Task The_idempotency_purge_is_a_write_transaction_of_the_engine_and_leaves_concurrent_holds_alone()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 1000);
+        static StoredResponse Render(Outcome o) => new(201, [1], null);
+        PlaceHold Hold() => new(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15);
+        for (var i = 0; i < 20; i++)
+        {
+            var key = new IdempotencyRequest(EngineHarness.TenantA, $"old-{i}", "POST", "/x", [1]);
+            Assert.Equal(EngineStatus.Decided, (await h.Engine.SubmitAsync(Hold(), key, Render)).Status);
+        }
+
+        h.Clock.Advance(TimeSpan.FromHours(25));
+        var batches = h.Store.Batches;
+
+        // Holds, keyed and not, queued around the purge: each is decided once, and only the old records go.
+        var before = Enumerable.Range(0, 50).Select(i => i % 2 == 0
+            ? h.Engine.SubmitAsync(Hold())
+            : h.Engine.SubmitAsync(Hold(), new IdempotencyRequest(EngineHarness.TenantA, $"new-{i}", "POST", "/x", [1]), Render)).ToList();
+        var purge = h.Engine.PurgeIdempotencyAsync(h.Clock.GetUtcNow() - TimeSpan.FromHours(24), CancellationToken.None);
+        var after = Enumerable.Range(0, 50).Select(_ => h.Engine.SubmitAsync(Hold())).ToList();
+
+        Assert.Equal(20, await purge);
+        foreach (var result in await Task.WhenAll(before.Concat(after)))
+        {
+            Assert.Equal(OutcomeCode.Ok, result.Outcome?.Code);
+        }
+
+        // The purge took a write transaction of its own, through the store's write side.
+        Assert.True(h.Store.Batches > batches);
+        Assert.Equal(120, (await h.NodeAsync(pool)).Reserved);
+        Assert.Equal(EngineStatus.Decided, (await h.Engine.SubmitAsync(Hold(), new IdempotencyRequest(EngineHarness.TenantA, "old-0", "POST", "/x", [1]), Render)).Status);
+        Assert.Equal(EngineStatus.Replayed, (await h.Engine.SubmitAsync(Hold(), new IdempotencyRequest(EngineHarness.TenantA, "new-1", "POST", "/x", [1]), Render)).Status);
+        Assert.Equal(121, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_failed_idempotency_purge_reports_its_error_and_deletes_nothing()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10);
+        static StoredResponse Render(Outcome o) => new(201, [1], null);
+        var key = new IdempotencyRequest(EngineHarness.TenantA, "k", "POST", "/x", [1]);
+        PlaceHold Hold() => new(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15);
+        Assert.Equal(EngineStatus.Decided, (await h.Engine.SubmitAsync(Hold(), key, Render)).Status);
+        h.Clock.Advance(TimeSpan.FromHours(25));
+
+        h.Store.FailNextBatchAt(FaultPoint.Commit);
+        await Assert.ThrowsAsync<IOException>(() => h.Sweeper().PurgeAsync(TimeSpan.FromHours(24), CancellationToken.None));
+
+        Assert.Equal(EngineStatus.Replayed, (await h.Engine.SubmitAsync(Hold(), key, Render)).Status);
+        Assert.Equal(1, await h.Sweeper().PurgeAsync(TimeSpan.FromHours(24), CancellationToken.None));
+    }
 }

@@ -1,4 +1,5 @@
 using Capacity.Core;
+using Capacity.Storage;
 using Capacity.Storage.Postgres;
 using Capacity.Storage.Sqlite;
 using Capacity.Testing;
@@ -15,6 +16,8 @@ public sealed class LedgerTests_on_postgres() : LedgerTests(StoreKind.Postgres);
 public sealed class LedgerChunkTests
 {
     private static readonly Guid Tenant = EngineHarness.TenantA;
+
+    private static LedgerRow Row(long sequence, LedgerEntry entry) => new(sequence, entry);
 
     [Fact]
     public void A_chunk_keeps_each_events_entries_in_order_and_a_huge_group_is_split()
@@ -41,7 +44,7 @@ public sealed class LedgerChunkTests
         foreach (var chunk in chunks.Where(c => c.EventId == "e1"))
         {
             last += chunk.Count;
-            LedgerChunks.Decode(Tenant, "e1", last, chunk.Count, chunk.Entries, after: 0, limit: int.MaxValue, decoded);
+            LedgerChunks.Decode(Tenant, "e1", last, chunk.Count, chunk.Entries, after: 0, limit: int.MaxValue, decoded, Row);
         }
 
         Assert.Equal(entries.Where(e => e.EventId == "e1"), decoded.Select(r => r.Entry));
@@ -54,8 +57,8 @@ public sealed class LedgerChunkTests
         var entry = new LedgerEntry(LedgerKind.Hold, Tenant, "e1", Guid.CreateVersion7(), Guid.CreateVersion7(), 1, 0, DateTimeOffset.UnixEpoch);
         var chunk = LedgerChunks.Encode([entry, entry]).Single();
 
-        Assert.Throws<InvalidDataException>(() => LedgerChunks.Decode(Tenant, "e1", 10, 3, chunk.Entries, 0, 100, []));
-        Assert.Throws<InvalidDataException>(() => LedgerChunks.Decode(Tenant, "e1", 10, 2, chunk.Entries.AsSpan(0, chunk.Entries.Length - 2), 0, 100, []));
+        Assert.Throws<InvalidDataException>(() => LedgerChunks.Decode(Tenant, "e1", 10, 3, chunk.Entries, 0, 100, new List<LedgerRow>(), Row));
+        Assert.Throws<InvalidDataException>(() => LedgerChunks.Decode(Tenant, "e1", 10, 2, chunk.Entries.AsSpan(0, chunk.Entries.Length - 2), 0, 100, new List<LedgerRow>(), Row));
     }
 }
 

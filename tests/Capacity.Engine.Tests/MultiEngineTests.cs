@@ -20,7 +20,7 @@ public sealed class MultiEngineTests : IAsyncLifetime
         var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
         for (var i = 0; i < 2; i++)
         {
-            var store = new FaultyStore(new PostgresStore(schema));
+            var store = FaultyStore.Over(new PostgresStore(schema));
             await store.MigrateAsync(CancellationToken.None);
             _nodes.Add((store, new CommandEngine(store, _clock, CoreLimits.Default, new EngineOptions(), NullLogger<CommandEngine>.Instance)));
         }

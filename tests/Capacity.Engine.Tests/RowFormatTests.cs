@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Capacity.Core;
+using Capacity.Storage;
 
 namespace Capacity.Engine.Tests;
 

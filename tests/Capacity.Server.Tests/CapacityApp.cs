@@ -84,9 +84,13 @@ public class CapacityApp : WebApplicationFactory<Program>
             }
 
             // The real store, behind a switch a test can use to fail or slow the next batch.
-            var real = services.Last(d => d.ServiceType == typeof(ICapacityStore));
+            var real = services.Last(d => d.ServiceType == typeof(IReadStore));
             services.Remove(real);
-            services.AddSingleton<ICapacityStore>(sp => new FaultyStore((ICapacityStore)real.ImplementationFactory!(sp)));
+            services.AddSingleton<IReadStore>(sp =>
+            {
+                var store = real.ImplementationFactory!(sp);
+                return FaultyStore.Over((IWriteStore)store, (IReadStore)store, (IAsyncDisposable)store);
+            });
         });
     }
 
@@ -125,7 +129,7 @@ public class CapacityApp : WebApplicationFactory<Program>
         Assert.True(body["ok"]!.GetValue<bool>(), "Invariants violated:\n" + string.Join("\n", violations));
     }
 
-    public ICapacityStore Store => Services.GetRequiredService<ICapacityStore>();
+    public IReadStore Store => Services.GetRequiredService<IReadStore>();
 
     public ExpirySweeper Sweeper => Services.GetRequiredService<ExpirySweeper>();
 

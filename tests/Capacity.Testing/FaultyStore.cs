@@ -16,15 +16,38 @@ public enum FaultPoint
 
 /// <summary>
 /// A real store with a switch: the next batch transaction throws at the chosen point. Everything
-/// else passes straight through to the real store.
+/// else passes straight through to the real store, and it has <see cref="ICommittedRows"/> exactly
+/// when the real store has (so the engine's early refusals stay as they are without the switch).
 /// </summary>
-public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
+public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
 {
+    private readonly IWriteStore _write;
+    private readonly IReadStore _read;
+    private readonly IAsyncDisposable _owner;
     private FaultPoint? _fail;
     private TimeSpan _commitDelay;
     private int _batches;
     private int _holdSummaries;
     private SummaryGate? _summaryGate;
+
+    private FaultyStore(IWriteStore write, IReadStore read, IAsyncDisposable owner)
+    {
+        _write = write;
+        _read = read;
+        _owner = owner;
+    }
+
+    public static FaultyStore Over<TStore>(TStore store) where TStore : IWriteStore, IReadStore, IAsyncDisposable => Over(store, store, store);
+
+    /// <summary>The sides of one real store (a store class implements all three).</summary>
+    public static FaultyStore Over(IWriteStore write, IReadStore read, IAsyncDisposable owner) =>
+        write is ICommittedRows rows ? new WithCommittedRows(write, read, owner, rows) : new FaultyStore(write, read, owner);
+
+    private sealed class WithCommittedRows(IWriteStore write, IReadStore read, IAsyncDisposable owner, ICommittedRows rows)
+        : FaultyStore(write, read, owner), ICommittedRows
+    {
+        public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => rows.GetCommittedCapacities(ids);
+    }
 
     /// <summary>Batch transactions begun so far.</summary>
     public int Batches => Volatile.Read(ref _batches);
@@ -45,7 +68,7 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
             throw new IOException("injected: begin");
         }
 
-        return new Tx(this, await inner.BeginWriteAsync(ct));
+        return new Tx(this, await _write.BeginWriteAsync(ct));
     }
 
     private bool Take(FaultPoint point)
@@ -78,6 +101,8 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
             }
         }
 
+        public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct) => inner.PurgeIdempotencyAsync(before, ct);
+
         public async Task CommitAsync(CancellationToken ct)
         {
             if (owner.Take(FaultPoint.Commit))
@@ -102,14 +127,15 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
-    public Task MigrateAsync(CancellationToken ct) => inner.MigrateAsync(ct);
-    public Task<bool> IsReadyAsync(CancellationToken ct) => inner.IsReadyAsync(ct);
-    public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => inner.GetCapacitiesAsync(tenantId, ids, ct);
+    public Task MigrateAsync(CancellationToken ct) => _write.MigrateAsync(ct);
+    public Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct) =>
+        _write.GetDueReservationsAsync(now, limit, after, ct);
 
-    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => inner.GetCommittedCapacities(ids);
-    public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => inner.GetEventCapacitiesAsync(tenantId, eventId, ct);
-    public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetReservationAsync(tenantId, id, ct);
-    public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => inner.GetEventsAsync(tenantId, ct);
+    public Task<bool> IsReadyAsync(CancellationToken ct) => _read.IsReadyAsync(ct);
+    public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => _read.GetCapacitiesAsync(tenantId, ids, ct);
+    public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetEventCapacitiesAsync(tenantId, eventId, ct);
+    public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetReservationAsync(tenantId, id, ct);
+    public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => _read.GetEventsAsync(tenantId, ct);
     public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
     {
         Interlocked.Increment(ref _holdSummaries);
@@ -119,7 +145,7 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
             await gate.Release.WaitAsync(ct);
         }
 
-        return await inner.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+        return await _read.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
     }
 
     /// <summary>
@@ -136,15 +162,12 @@ public sealed class FaultyStore(ICapacityStore inner) : ICapacityStore
 
     private sealed record SummaryGate(TaskCompletionSource Waiting, Task Release);
 
-    public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => inner.GetHoldStatsAsync(ct);
-    public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => inner.GetPriceAsync(tenantId, id, ct);
-    public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => inner.GetPricesAsync(tenantId, capacityId, ct);
-    public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => inner.GetLedgerAsync(tenantId, eventId, after, limit, ct);
-    public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => inner.FindApiKeyAsync(keyHash, ct);
-    public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => inner.TenantExistsAsync(tenantId, ct);
-    public Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct) =>
-        inner.GetDueReservationsAsync(now, limit, after, ct);
-    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct) => inner.PurgeIdempotencyAsync(before, ct);
-    public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => inner.ReadAuditDataAsync(ct);
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
+    public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => _read.GetHoldStatsAsync(ct);
+    public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetPriceAsync(tenantId, id, ct);
+    public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => _read.GetPricesAsync(tenantId, capacityId, ct);
+    public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
+    public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
+    public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);
+    public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => _read.ReadAuditDataAsync(ct);
+    public ValueTask DisposeAsync() => _owner.DisposeAsync();
 }

@@ -73,7 +73,7 @@ public static class CapacityApi
     internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
         o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Value.Id}", CapacityResponse.From(o.Capacity.Value)) : ApiErrors.FromOutcome(o);
 
-    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -84,7 +84,7 @@ public static class CapacityApi
         return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
     }
 
-    private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -98,7 +98,7 @@ public static class CapacityApi
     internal static ProblemHttpResult InvalidEventId() =>
         ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
 
-    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         var view = await Load(id, caller, store, ct);
         return view is { } v ? JsonResults.Ok(CapacityResponse.From(v)) : NotFound(id);
@@ -163,7 +163,7 @@ public static class CapacityApi
     /// advice, and only a hold takes the tickets.
     /// </summary>
     private static async Task<Results<JsonOk<CheckResponse>, ProblemHttpResult>> Check(
-        string id, TenantCaller caller, HttpContext context, ICapacityStore store, ServerOptions options, Core.CoreLimits limits)
+        string id, TenantCaller caller, HttpContext context, IReadStore store, ServerOptions options, Core.CoreLimits limits)
     {
         var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
         if (tooLarge is not null)
@@ -201,7 +201,7 @@ public static class CapacityApi
         return JsonResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
     }
 
-    internal static async Task<CapacityView?> Load(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    internal static async Task<CapacityView?> Load(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var capacityId))
         {

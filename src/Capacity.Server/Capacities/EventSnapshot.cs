@@ -10,7 +10,7 @@ namespace Capacity.Server.Capacities;
 /// </summary>
 public sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity, CapacityTotalsResponse Totals)
 {
-    public static async Task<EventSnapshot> ReadAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
+    public static async Task<EventSnapshot> ReadAsync(IReadStore store, Guid tenantId, string eventId, CancellationToken ct)
     {
         var nodes = await store.GetEventCapacitiesAsync(tenantId, eventId, ct);
         var lookup = new NodeLookup(nodes);

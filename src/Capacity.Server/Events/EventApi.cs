@@ -41,7 +41,7 @@ public static class EventApi
         return group;
     }
 
-    private static async Task<JsonOk<EventListResponse>> List(TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<JsonOk<EventListResponse>> List(TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         var events = await store.GetEventsAsync(caller.TenantId, ct);
         return JsonResults.Ok(new EventListResponse([.. events.Select(e => new EventSummaryResponse(e.EventId, e.Capacities, e.CreatedAt))]));
@@ -54,7 +54,7 @@ public static class EventApi
     /// any of them. The polling is shared by all viewers of an event (<see cref="EventFeeds"/>).
     /// </summary>
     private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> Stream(
-        string eventId, TenantCaller caller, ICapacityStore store, EventFeeds feeds, ServerOptions options, CancellationToken ct)
+        string eventId, TenantCaller caller, IReadStore store, EventFeeds feeds, ServerOptions options, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -118,7 +118,7 @@ public static class EventApi
     private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct) =>
         await changed.WaitAsync(timeout, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-    internal static async Task<string> SnapshotJsonAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
+    internal static async Task<string> SnapshotJsonAsync(IReadStore store, Guid tenantId, string eventId, CancellationToken ct)
     {
         var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ct);
         var ids = snapshot.Capacity.Select(c => c.Id).ToArray();

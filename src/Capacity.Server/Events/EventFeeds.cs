@@ -9,13 +9,13 @@ namespace Capacity.Server.Events;
 /// capacities and counted its live holds four times a second per viewer. Now it is four times a
 /// second per event while anyone watches, and nothing once the last viewer has gone.
 /// </summary>
-public sealed class EventFeeds(ICapacityStore store) : IDisposable
+public sealed class EventFeeds(IReadStore store) : IDisposable
 {
     /// <summary>How often a feed looks for changes: a dashboard must follow within a second.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly Dictionary<(Guid Tenant, string EventId), Feed> _feeds = [];
-    private ICapacityStore Store => store;
+    private IReadStore Store => store;
     private readonly Lock _lock = new();
     private int _polling;
 

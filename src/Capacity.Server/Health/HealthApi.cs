@@ -20,7 +20,7 @@ public static class HealthApi
         return group;
     }
 
-    private static async Task<Results<JsonOk<HealthResponse>, ProblemHttpResult>> Ready(ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<HealthResponse>, ProblemHttpResult>> Ready(IReadStore store, CancellationToken ct)
     {
         try
         {

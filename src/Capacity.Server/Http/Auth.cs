@@ -46,7 +46,7 @@ public sealed class Authenticator
     public const string TenantKeyPrefix = "cap_";
     public const string AdminKeyPrefix = "capadmin_";
 
-    private readonly ICapacityStore _store;
+    private readonly IReadStore _store;
     private readonly byte[] _adminHash;
     private readonly JsonWebTokenHandler _jwt = new();
     private readonly TokenValidationParameters? _jwtParameters;
@@ -54,7 +54,7 @@ public sealed class Authenticator
     private readonly ConcurrentDictionary<string, Guid>.AlternateLookup<ReadOnlySpan<char>> _resolved;
     private readonly ConcurrentDictionary<Guid, bool> _knownTenants = new();
 
-    public Authenticator(ICapacityStore store, string adminKey, string? jwtSigningKey)
+    public Authenticator(IReadStore store, string adminKey, string? jwtSigningKey)
     {
         _store = store;
         _adminHash = Hash(adminKey);

@@ -7,7 +7,7 @@ namespace Capacity.Server.Http;
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
 /// about a second, refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
 /// </summary>
-public sealed class SweepService(ExpirySweeper sweeper, ICapacityStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
+public sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

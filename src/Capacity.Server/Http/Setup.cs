@@ -35,9 +35,11 @@ public static class Setup
         services.AddSingleton(limits);
         services.AddSingleton(engineOptions);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(_ => CreateStore(config, dataDirectory));
-        services.AddSingleton<CommandEngine>();
-        services.AddSingleton<ExpirySweeper>();
+        // The container holds the store as its read side only, so no endpoint can open a write
+        // transaction; the engine and the sweeper are built here with its write side (WriteSide).
+        services.AddSingleton<IReadStore>(_ => CreateStore(config, dataDirectory));
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<CommandEngine>(sp, WriteSide(sp)));
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ExpirySweeper>(sp, WriteSide(sp)));
         services.AddSingleton<Writes>();
         services.AddSingleton<EventFeeds>();
         services.AddSingleton<IProblemDetailsService, ProblemJson>();
@@ -46,7 +48,7 @@ public static class Setup
         services.AddRateLimits(rateLimits);
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
-            sp.GetRequiredService<ICapacityStore>(),
+            sp.GetRequiredService<IReadStore>(),
             ResolveAdminKey(config["Auth:AdminKey"], dataDirectory),
             config["Auth:JwtSigningKey"]));
 
@@ -94,7 +96,16 @@ public static class Setup
         app.Services.GetRequiredService<MetricsCollector>();
     }
 
-    private static ICapacityStore CreateStore(IConfiguration config, string dataDirectory)
+    /// <summary>Creates or upgrades the store's schema; run before anything reads or writes.</summary>
+    public static Task MigrateStoreAsync(this WebApplication app) => WriteSide(app.Services).MigrateAsync(CancellationToken.None);
+
+    /// <summary>
+    /// The write side of the one store the container holds (as <see cref="IReadStore"/>): every store
+    /// class implements both. Taken here, in the composition root, and nowhere else.
+    /// </summary>
+    private static IWriteStore WriteSide(IServiceProvider services) => (IWriteStore)services.GetRequiredService<IReadStore>();
+
+    private static IReadStore CreateStore(IConfiguration config, string dataDirectory)
     {
         var provider = config["Storage:Provider"] ?? "sqlite";
         return provider.ToLowerInvariant() switch

@@ -32,7 +32,7 @@ public static class LedgerApi
     }
 
     private static async Task<Results<JsonOk<LedgerPageResponse>, ProblemHttpResult>> Page(
-        string eventId, string? after, string? limit, TenantCaller caller, ICapacityStore store, ServerOptions options, CancellationToken ct)
+        string eventId, string? after, string? limit, TenantCaller caller, IReadStore store, ServerOptions options, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {

@@ -51,7 +51,7 @@ public static class PricingApi
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         if (await CapacityApi.Load(id, caller, store, ct) is null)
         {
@@ -62,7 +62,7 @@ public static class PricingApi
         return JsonResults.Ok(new PricingListResponse([.. prices.Select(PricingResponse.From)]));
     }
 
-    private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
         var price = Guid.TryParse(id, out var priceId) ? await store.GetPriceAsync(caller.TenantId, priceId, ct) : null;
         return price is null ? NotFound(id) : JsonResults.Ok(PricingResponse.From(price));

@@ -119,7 +119,7 @@ public static class ReservationApi
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var reservationId))
         {

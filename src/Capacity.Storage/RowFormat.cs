@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Capacity.Core;
 
-namespace Capacity.Engine;
+namespace Capacity.Storage;
 
 /// <summary>How rows are encoded in columns, shared by the stores so both keep the same format.</summary>
 public static class RowFormat
@@ -47,9 +47,9 @@ public static class RowFormat
     /// <c>[{"capacity_id":…,"quantity":…,"locked_price":null | {"pricing_id":…,"name":…,"unit_price":…,
     /// "service_fee":…,"facility_fee":…,"tax_rate":…,"currency":…,"locked_at":…}}]</c>. Written and read by
     /// hand rather than by the source-generated serializer: every hold writes it and every expiry reads
-    /// it, and the serializer's per-call set-up was most of the time it took to read a hold back (3.4–4.3
-    /// against 2.5–2.7 µs by hand, timed in the expiry bench). The text is the same as the serializer's
-    /// (snake_case, declaration order), so rows written before are read the same way.
+    /// it, and the serializer's per-call set-up was most of the time it took to read a hold back
+    /// (measured by <c>EngineBench --scenario expiry</c>; see docs/performance.md). The text is the same
+    /// as the serializer's (snake_case, declaration order), so rows written before are read the same way.
     /// </summary>
     public static void Items(ReservationItem[] items, Utf8JsonWriter w)
     {

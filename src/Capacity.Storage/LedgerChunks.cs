@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Capacity.Core;
 
-namespace Capacity.Engine;
+namespace Capacity.Storage;
 
 /// <summary>
 /// The ledger as it is stored: one row ("chunk") per event per batch, holding that batch's entries
@@ -32,6 +32,24 @@ public static class LedgerChunks
             return chunks;
         }
 
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var capacities = new List<Guid>();
+        foreach (var (tenant, eventId, indexes) in GroupByEvent(entries))
+        {
+            for (var start = 0; start < indexes.Count; start += MaxEntries)
+            {
+                var count = Math.Min(MaxEntries, indexes.Count - start);
+                WritePayload(entries, indexes, start, count, buffer, capacities);
+                chunks.Add(new Chunk(tenant, eventId, count, buffer.WrittenSpan.ToArray()));
+            }
+        }
+
+        return chunks;
+    }
+
+    /// <summary>The indexes of each event's entries, events in order of first appearance.</summary>
+    private static List<(Guid Tenant, string Event, List<int> Indexes)> GroupByEvent(IReadOnlyList<LedgerEntry> entries)
+    {
         // Almost every batch touches one event, so a linear scan over the groups beats a dictionary,
         // starting from the group of the entry before (a hold's entries come together).
         var groups = new List<(Guid Tenant, string Event, List<int> Indexes)>();
@@ -55,55 +73,47 @@ public static class LedgerChunks
             last = g;
         }
 
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        var capacities = new List<Guid>();
-        foreach (var (tenant, eventId, indexes) in groups)
+        return groups;
+    }
+
+    /// <summary>Writes one chunk's payload (<c>count</c> entries from <c>start</c>) into <paramref name="buffer"/>, emptied first.</summary>
+    private static void WritePayload(
+        IReadOnlyList<LedgerEntry> entries, List<int> indexes, int start, int count, ArrayBufferWriter<byte> buffer, List<Guid> capacities)
+    {
+        buffer.ResetWrittenCount();
+        capacities.Clear();
+        using var w = new Utf8JsonWriter(buffer);
+        w.WriteStartObject();
+        w.WriteStartArray("e");
+        for (var k = start; k < start + count; k++)
         {
-            for (var start = 0; start < indexes.Count; start += MaxEntries)
+            var e = entries[indexes[k]];
+            var ci = capacities.IndexOf(e.CapacityId);
+            if (ci < 0)
             {
-                var count = Math.Min(MaxEntries, indexes.Count - start);
-                buffer.ResetWrittenCount();
-                capacities.Clear();
-                using (var w = new Utf8JsonWriter(buffer))
-                {
-                    w.WriteStartObject();
-                    w.WriteStartArray("e");
-                    for (var k = start; k < start + count; k++)
-                    {
-                        var e = entries[indexes[k]];
-                        var ci = capacities.IndexOf(e.CapacityId);
-                        if (ci < 0)
-                        {
-                            ci = capacities.Count;
-                            capacities.Add(e.CapacityId);
-                        }
-
-                        w.WriteStartArray();
-                        w.WriteNumberValue(ci);
-                        w.WriteStringValue(e.ReservationId);
-                        w.WriteNumberValue((int)e.Kind);
-                        w.WriteNumberValue(e.ReservedDelta);
-                        w.WriteNumberValue(e.SoldDelta);
-                        w.WriteNumberValue(e.At.ToUnixTimeMilliseconds());
-                        w.WriteEndArray();
-                    }
-
-                    w.WriteEndArray();
-                    w.WriteStartArray("c");
-                    foreach (var id in capacities)
-                    {
-                        w.WriteStringValue(id);
-                    }
-
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }
-
-                chunks.Add(new Chunk(tenant, eventId, count, buffer.WrittenSpan.ToArray()));
+                ci = capacities.Count;
+                capacities.Add(e.CapacityId);
             }
+
+            w.WriteStartArray();
+            w.WriteNumberValue(ci);
+            w.WriteStringValue(e.ReservationId);
+            w.WriteNumberValue((int)e.Kind);
+            w.WriteNumberValue(e.ReservedDelta);
+            w.WriteNumberValue(e.SoldDelta);
+            w.WriteNumberValue(e.At.ToUnixTimeMilliseconds());
+            w.WriteEndArray();
         }
 
-        return chunks;
+        w.WriteEndArray();
+        w.WriteStartArray("c");
+        foreach (var id in capacities)
+        {
+            w.WriteStringValue(id);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private static bool SameEvent((Guid Tenant, string Event, List<int> Indexes) group, LedgerEntry e) =>
@@ -111,9 +121,11 @@ public static class LedgerChunks
 
     /// <summary>
     /// Appends the chunk's entries with a sequence above <paramref name="after"/> to <paramref name="into"/>,
-    /// until it holds <paramref name="limit"/> rows.
+    /// until it holds <paramref name="limit"/> rows; <paramref name="row"/> makes a row of an entry and its
+    /// sequence number (the row type belongs to the storage port, which this project does not reference).
     /// </summary>
-    public static void Decode(Guid tenantId, string eventId, long lastSeq, int count, ReadOnlySpan<byte> json, long after, int limit, List<LedgerRow> into)
+    public static void Decode<TRow>(
+        Guid tenantId, string eventId, long lastSeq, int count, ReadOnlySpan<byte> json, long after, int limit, List<TRow> into, Func<long, LedgerEntry, TRow> row)
     {
         var first = lastSeq - count + 1;
         var i = 0;
@@ -122,7 +134,7 @@ public static class LedgerChunks
             var seq = first + i++;
             if (seq > after && into.Count < limit)
             {
-                into.Add(new LedgerRow(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at)));
+                into.Add(row(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at)));
             }
         });
         if (i != count)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 
-namespace Capacity.Engine;
+namespace Capacity.Storage;
 
 /// <summary>
 /// A store's versioned schema scripts, embedded in its assembly as <c>Migrations/NNN_name.sql</c> and

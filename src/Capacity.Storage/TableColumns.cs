@@ -1,0 +1,16 @@
+namespace Capacity.Storage;
+
+/// <summary>
+/// The columns both stores select, in the order their row readers expect: one spelling, so that a
+/// column added to the schema is added to every query at once.
+/// </summary>
+public static class TableColumns
+{
+    public const string CapacityColumns =
+        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at";
+
+    public const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at";
+
+    public const string PriceColumns =
+        "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
+}
