@@ -206,6 +206,8 @@ public sealed class CommandEngine : IAsyncDisposable
                 batch[i].Result = Decide(batch[i], now);
             }
 
+            // Debug builds check what is about to be written (bounds, ledger = counter movement); Release compiles it away.
+            _ws.AssertBatchConsistent();
             await tx.WriteAsync(_ws, _newRecords, _stopping.Token).ConfigureAwait(false);
             await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
         }
