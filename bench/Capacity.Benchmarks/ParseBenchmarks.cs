@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Capacity.Server;
 using Capacity.Server.Http;
 using Capacity.Server.Reservations;
 

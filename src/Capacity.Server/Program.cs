@@ -1,5 +1,5 @@
 using Capacity.Engine;
-using Capacity.Server.Http;
+using Capacity.Server;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 

@@ -1,6 +1,5 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 

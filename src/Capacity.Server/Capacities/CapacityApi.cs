@@ -1,7 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Capacities;
@@ -44,7 +44,7 @@ public static class CapacityApi
 
         if (!Rules.IsValidEventId(eventId))
         {
-            return InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
         var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateCapacityRequest);
@@ -77,7 +77,7 @@ public static class CapacityApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
@@ -88,19 +88,16 @@ public static class CapacityApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
         return JsonResults.Ok(snapshot.Totals);
     }
 
-    internal static ProblemHttpResult InvalidEventId() =>
-        ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
-
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
-        var view = await Load(id, caller, store, ct);
+        var view = await CapacityReads.Load(id, caller.TenantId, store, ct);
         return view is { } v ? JsonResults.Ok(CapacityResponse.From(v)) : NotFound(id);
     }
 
@@ -201,25 +198,5 @@ public static class CapacityApi
         return JsonResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
     }
 
-    internal static async Task<CapacityView?> Load(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
-    {
-        if (!Guid.TryParse(id, out var capacityId))
-        {
-            return null;
-        }
-
-        var nodes = await store.GetCapacitiesAsync(caller.TenantId, [capacityId], ct);
-        var node = nodes.FirstOrDefault(n => n.Id == capacityId);
-        return node is null ? null : Graph.View(node, new NodeLookup(nodes));
-    }
-
-    internal static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Capacity {id} was not found.");
-}
-
-/// <summary>A lookup over rows a read loaded.</summary>
-internal sealed class NodeLookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
-{
-    private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
-
-    public CapacityNode? FindCapacity(Guid id) => _byId.GetValueOrDefault(id);
+    private static ProblemHttpResult NotFound(string id) => ApiErrors.CapacityNotFound(id);
 }

@@ -111,38 +111,3 @@ public static class ApiDocs
         ["POST /admin/tenants"] = """{"name":"Theatre Co"}""",
     };
 }
-
-/// <summary>Documentation helpers for route builders, so each route states its summary and failures in one line.</summary>
-public static class RouteDocs
-{
-    /// <summary>A summary, a description and the problem statuses the route can answer.</summary>
-    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder builder, string summary, string description, params int[] problems)
-    {
-        builder.WithSummary(summary).WithDescription(description);
-        foreach (var status in problems)
-        {
-            builder.ProducesProblem(status);
-        }
-
-        return builder;
-    }
-
-    /// <summary>
-    /// The JSON body a route reads by hand (bodies are read raw for the idempotency hash). Routing
-    /// refuses another Content-Type with 415, which is documented here too.
-    /// </summary>
-    public static RouteHandlerBuilder Body<T>(this RouteHandlerBuilder builder)
-        where T : notnull => builder.Accepts<T>("application/json").ProducesProblem(415);
-
-    /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
-    public static RouteGroupBuilder MapTenantGroup(this IEndpointRouteBuilder app, string tag) => app.MapGroup("").Secured(Access.Tenant, tag);
-
-    public static RouteGroupBuilder Secured(this RouteGroupBuilder group, Access access, string tag) =>
-        group.RequireAccess(access)
-            .RequireRateLimiting(RateLimits.PerTenant)
-            .WithTags(tag)
-            .ProducesProblem(401)
-            .ProducesProblem(403)
-            .ProducesProblem(429)
-            .ProducesProblem(503);
-}

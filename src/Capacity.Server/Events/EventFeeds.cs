@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization.Metadata;
 using Capacity.Engine;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 
 namespace Capacity.Server.Events;
 
@@ -9,8 +13,11 @@ namespace Capacity.Server.Events;
 /// capacities and counted its live holds four times a second per viewer. Now it is four times a
 /// second per event while anyone watches, and nothing once the last viewer has gone.
 /// </summary>
-public sealed class EventFeeds(ICapacityStore store) : IDisposable
+public sealed class EventFeeds(ICapacityStore store, IOptions<JsonOptions> json) : IDisposable
 {
+    /// <summary>How a snapshot is written: the generated contract's own, as every viewer is sent it.</summary>
+    internal JsonTypeInfo<EventStreamSnapshot> Json { get; } = JsonContract.For<EventStreamSnapshot>(json.Value.SerializerOptions);
+
     /// <summary>How often a feed looks for changes: a dashboard must follow within a second.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
@@ -155,7 +162,7 @@ public sealed class EventFeeds(ICapacityStore store) : IDisposable
                 string current;
                 try
                 {
-                    current = await EventApi.SnapshotJsonAsync(_owner.Store, TenantId, EventId, ct);
+                    current = await EventApi.SnapshotJsonAsync(_owner.Store, _owner.Json, TenantId, EventId, ct);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {

@@ -1,6 +1,5 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -36,7 +35,7 @@ public static class LedgerApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+            return ApiErrors.InvalidEventId();
         }
 
         long afterSeq = 0;

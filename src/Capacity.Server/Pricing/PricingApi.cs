@@ -1,8 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Capacities;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Pricing;
@@ -39,7 +38,7 @@ public static class PricingApi
 
         if (!Guid.TryParse(id, out var capacityId))
         {
-            return CapacityApi.NotFound(id);
+            return ApiErrors.CapacityNotFound(id);
         }
 
         var r = request!;
@@ -53,9 +52,9 @@ public static class PricingApi
 
     private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, ICapacityStore store, CancellationToken ct)
     {
-        if (await CapacityApi.Load(id, caller, store, ct) is null)
+        if (await CapacityReads.Load(id, caller.TenantId, store, ct) is null)
         {
-            return CapacityApi.NotFound(id);
+            return ApiErrors.CapacityNotFound(id);
         }
 
         var prices = await store.GetPricesAsync(caller.TenantId, Guid.Parse(id), ct);

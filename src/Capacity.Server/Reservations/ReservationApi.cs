@@ -1,8 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Capacities;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Reservations;
@@ -59,7 +58,7 @@ public static class ReservationApi
 
         if (!Guid.TryParse(id, out var capacityId))
         {
-            return CapacityApi.NotFound(id);
+            return ApiErrors.CapacityNotFound(id);
         }
 
         var command = new PlaceHold(

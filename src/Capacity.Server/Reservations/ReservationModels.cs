@@ -1,5 +1,5 @@
 using Capacity.Core;
-using Capacity.Server.Capacities;
+using Capacity.Server.Views;
 
 namespace Capacity.Server.Reservations;
 

@@ -5,7 +5,9 @@ using Capacity.Server.Admin;
 using Capacity.Server.Capacities;
 using Capacity.Server.Docs;
 using Capacity.Server.Events;
+using Capacity.Server.Expiry;
 using Capacity.Server.Health;
+using Capacity.Server.Http;
 using Capacity.Server.Ledger;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
@@ -15,7 +17,7 @@ using Capacity.Storage.Sqlite;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Capacity.Server.Http;
+namespace Capacity.Server;
 
 /// <summary>Wires the service together: configuration, the store, the engine, and the pipeline.</summary>
 public static class Setup

@@ -1,7 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
 
-namespace Capacity.Server.Capacities;
+namespace Capacity.Server.Views;
 
 /// <summary>
 /// One event as the API shows it: its capacities with effective availability, and the totals over

@@ -1,7 +1,7 @@
 using Capacity.Engine;
-using Capacity.Server.Metrics;
+using Capacity.Server.Http;
 
-namespace Capacity.Server.Http;
+namespace Capacity.Server.Expiry;
 
 /// <summary>
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
