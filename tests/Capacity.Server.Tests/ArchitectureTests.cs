@@ -6,7 +6,8 @@ namespace Capacity.Server.Tests;
 /// <summary>
 /// The Server's folders depend one way: the root (Program, Setup, AppJson) sees everything; each feature
 /// folder sees only <c>Views/</c> (what several features show) and <c>Http/</c> (plumbing); <c>Views/</c>
-/// sees only <c>Http/</c>; <c>Http/</c> sees no other folder. Read from the sources' <c>using</c> lines.
+/// sees only <c>Http/</c>; <c>Http/</c> sees no other folder. Read from the sources' <c>using</c> lines and
+/// from the names of the root's types, which every folder could reach without a <c>using</c>.
 /// </summary>
 public sealed partial class ArchitectureTests
 {
@@ -40,6 +41,19 @@ public sealed partial class ArchitectureTests
         Assert.Empty(violations);
     }
 
+    [Fact]
+    public void Only_the_root_names_the_root_types()
+    {
+        var violations = ServerSources()
+            .Where(f => Folder(f) is not null)
+            .SelectMany(f => File.ReadLines(f)
+                .Where(line => !line.TrimStart().StartsWith("//", StringComparison.Ordinal) && RootType().IsMatch(line))
+                .Select(line => $"{Relative(f)}: {line.Trim()}"))
+            .ToList();
+
+        Assert.Empty(violations);
+    }
+
     private static string ServerRoot([CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "src", "Capacity.Server"));
 
@@ -58,4 +72,7 @@ public sealed partial class ArchitectureTests
 
     [GeneratedRegex(@"^using Capacity\.Server\.([A-Za-z.]+);", RegexOptions.Multiline)]
     private static partial Regex ServerUsing();
+
+    [GeneratedRegex(@"\b(AppJson|Setup)\.")]
+    private static partial Regex RootType();
 }

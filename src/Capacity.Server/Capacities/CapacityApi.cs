@@ -34,12 +34,11 @@ public static class CapacityApi
     }
 
     private static async Task<Results<JsonCreated<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
-        string eventId, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        if (body.Unread is { } unread)
         {
-            return tooLarge;
+            return unread;
         }
 
         if (!Rules.IsValidEventId(eventId))
@@ -47,14 +46,14 @@ public static class CapacityApi
             return ApiErrors.InvalidEventId();
         }
 
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateCapacityRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
 
+        var request = body.Value;
         CapacityMode? mode = null;
-        if (request!.Mode is not null)
+        if (request.Mode is not null)
         {
             // Exact names only: Enum.TryParse would also take "1" or "capped,shared".
             mode = Enum.GetValues<CapacityMode>().Cast<CapacityMode?>().FirstOrDefault(m => CapacityResponse.ModeName(m!.Value) == request.Mode);
@@ -67,7 +66,7 @@ public static class CapacityApi
         var command = new CreateCapacity(
             caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
             request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode);
-        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Created);
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Created);
     }
 
     internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
@@ -102,12 +101,11 @@ public static class CapacityApi
     }
 
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        if (body.Unread is { } unread)
         {
-            return tooLarge;
+            return unread;
         }
 
         if (!Guid.TryParse(id, out var capacityId))
@@ -115,7 +113,7 @@ public static class CapacityApi
             return NotFound(id);
         }
 
-        if (!PatchReader.TryOpen(bytes, out var document, out var error))
+        if (!PatchReader.TryOpen(body.Bytes, out var document, out var error))
         {
             return ApiErrors.Validation("body", error!);
         }
@@ -148,7 +146,7 @@ public static class CapacityApi
             }
 
             var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active);
-            return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Updated);
+            return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Updated);
         }
     }
 
@@ -160,23 +158,17 @@ public static class CapacityApi
     /// advice, and only a hold takes the tickets.
     /// </summary>
     private static async Task<Results<JsonOk<CheckResponse>, ProblemHttpResult>> Check(
-        string id, TenantCaller caller, HttpContext context, ICapacityStore store, ServerOptions options, Core.CoreLimits limits)
+        string id, TenantCaller caller, JsonRequest<CheckRequest> body, HttpContext context, ICapacityStore store, CoreLimits limits)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CheckRequest);
-        if ((invalid ?? Writes.InvalidKey(context)) is { } problem)
+        if ((body.Problem ?? Writes.InvalidKey(context)) is { } problem)
         {
             return problem;
         }
 
-        if (request!.Quantity < 1 || request.Quantity > limits.MaxQuantityPerItem)
+        var request = body.Value;
+        if (!Rules.IsValidQuantity(request.Quantity, limits))
         {
-            return ApiErrors.InvalidQuantity($"Quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+            return ApiErrors.InvalidQuantity("Quantity " + Rules.QuantityRule(limits));
         }
 
         if (!Guid.TryParse(id, out var capacityId))

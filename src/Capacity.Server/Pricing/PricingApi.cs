@@ -22,16 +22,9 @@ public static class PricingApi
     }
 
     private static async Task<Results<JsonCreated<PricingResponse>, ProblemHttpResult, StoredResult>> Create(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string id, TenantCaller caller, JsonRequest<CreatePricingRequest> body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreatePricingRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
@@ -41,11 +34,11 @@ public static class PricingApi
             return ApiErrors.CapacityNotFound(id);
         }
 
-        var r = request!;
+        var r = body.Value;
         var command = new CreatePrice(
             caller.TenantId, Guid.CreateVersion7(), capacityId, r.Name, r.BasePrice, r.CurrentPrice,
             r.ServiceFee ?? 0, r.FacilityFee ?? 0, r.TaxRate ?? 0, r.Currency);
-        return await writes.ExecuteAsync<JsonCreated<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+        return await writes.ExecuteAsync<JsonCreated<PricingResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/pricing/{o.Price!.Id}", PricingResponse.From(o.Price))
             : ApiErrors.FromOutcome(o));
     }
@@ -68,12 +61,11 @@ public static class PricingApi
     }
 
     private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult, StoredResult>> Update(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        if (body.Unread is { } unread)
         {
-            return tooLarge;
+            return unread;
         }
 
         if (!Guid.TryParse(id, out var priceId))
@@ -81,7 +73,7 @@ public static class PricingApi
             return NotFound(id);
         }
 
-        if (!PatchReader.TryOpen(bytes, out var document, out var error))
+        if (!PatchReader.TryOpen(body.Bytes, out var document, out var error))
         {
             return ApiErrors.Validation("body", error!);
         }
@@ -113,7 +105,7 @@ public static class PricingApi
             }
 
             var command = new UpdatePrice(caller.TenantId, priceId, name, basePrice, currentPrice, serviceFee, facilityFee, taxRate, currency);
-            return await writes.ExecuteAsync<JsonOk<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+            return await writes.ExecuteAsync<JsonOk<PricingResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
                 ? JsonResults.Ok(PricingResponse.From(o.Price!))
                 : ApiErrors.FromOutcome(o));
         }
