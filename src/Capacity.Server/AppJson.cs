@@ -46,7 +46,7 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(EventListResponse))]
 [JsonSerializable(typeof(EventStreamSnapshot))]
-public sealed partial class AppJson : JsonSerializerContext
+internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>
     /// The host's JSON options (ASP.NET Core's web defaults and relaxed encoder) as the server sets

@@ -20,7 +20,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Capacity.Server;
 
 /// <summary>Wires the service together: configuration, the store, the engine, and the pipeline.</summary>
-public static class Setup
+internal static class Setup
 {
     public static void AddCapacity(this WebApplicationBuilder builder)
     {
@@ -32,6 +32,7 @@ public static class Setup
         var engineOptions = config.GetSection("Capacity:Engine").Get<EngineOptions>() ?? new EngineOptions();
         var dataDirectory = config["Storage:DataDirectory"] ?? "./data";
         var rateLimits = config.GetSection("Capacity:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions();
+        var auth = config.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
 
         services.AddSingleton(serverOptions);
         services.AddSingleton(limits);
@@ -49,8 +50,8 @@ public static class Setup
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<ICapacityStore>(),
-            ResolveAdminKey(config["Auth:AdminKey"], dataDirectory),
-            config["Auth:JwtSigningKey"]));
+            ResolveAdminKey(auth.AdminKey, dataDirectory),
+            auth.JwtSigningKey));
 
         services.ConfigureHttpJsonOptions(o => AppJson.ConfigureHost(o.SerializerOptions));
     }

@@ -5,18 +5,18 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Admin;
 
-public sealed record CreateTenantRequest
+internal sealed record CreateTenantRequest
 {
     public required string Name { get; init; }
 }
 
 /// <summary><c>api_key</c> is shown once, here; a replay of the request shows null, because only its hash is kept.</summary>
-public sealed record TenantKeyResponse(Guid TenantId, string Name, string? ApiKey);
+internal sealed record TenantKeyResponse(Guid TenantId, string Name, string? ApiKey);
 
-public sealed record VerifyResponse(bool Ok, int Capacities, int LiveReservations, string[] Violations);
+internal sealed record VerifyResponse(bool Ok, int Capacities, int LiveReservations, string[] Violations);
 
 /// <summary>Operator routes, for the admin key only.</summary>
-public static class AdminApi
+internal static class AdminApi
 {
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {

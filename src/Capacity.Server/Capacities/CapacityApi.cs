@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Capacity.Server.Capacities;
 
 /// <summary>Capacities: create, read, resize and check. Counters are never writable here.</summary>
-public static class CapacityApi
+internal static class CapacityApi
 {
     public static RouteGroupBuilder MapCapacities(this IEndpointRouteBuilder app)
     {

@@ -3,7 +3,7 @@ using Capacity.Server.Views;
 
 namespace Capacity.Server.Capacities;
 
-public sealed record CreateCapacityRequest
+internal sealed record CreateCapacityRequest
 {
     public required string SectionName { get; init; }
     public string? SectionCode { get; init; }
@@ -16,13 +16,13 @@ public sealed record CreateCapacityRequest
 }
 
 /// <summary>The fields a PUT may send, each optional; read field by field so that null can clear a value.</summary>
-public sealed record UpdateCapacityRequest(string? SectionName, string? SectionCode, int? TotalCapacity, bool? IsActive);
+internal sealed record UpdateCapacityRequest(string? SectionName, string? SectionCode, int? TotalCapacity, bool? IsActive);
 
-public sealed record CapacityListResponse(CapacityResponse[] Capacity);
+internal sealed record CapacityListResponse(CapacityResponse[] Capacity);
 
-public sealed record CheckRequest
+internal sealed record CheckRequest
 {
     public required int Quantity { get; init; }
 }
 
-public sealed record CheckResponse(bool Available, int Quantity, long? AvailableCapacity, bool IsActive);
+internal sealed record CheckResponse(bool Available, int Quantity, long? AvailableCapacity, bool IsActive);

@@ -11,7 +11,7 @@ namespace Capacity.Server.Docs;
 /// at <c>/docs</c>. What the endpoints cannot say about themselves (the bearer scheme, the problem
 /// fields, request examples) is added here, in one place.
 /// </summary>
-public static class ApiDocs
+internal static class ApiDocs
 {
     public static void AddApiDocs(this IServiceCollection services) =>
         services.AddOpenApi("v1", options =>
@@ -77,8 +77,8 @@ public static class ApiDocs
                         Name = "Idempotency-Key",
                         In = ParameterLocation.Header,
                         Required = false,
-                        Description = "1 to 255 printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
-                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                        Description = $"1 to {Writes.MaxKeyLength} printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = Writes.MaxKeyLength },
                     });
                 }
 

@@ -12,8 +12,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Capacity.Server.Events;
 
 /// <summary>The tenant's events, and a live view of one for dashboards and `capacity watch`.</summary>
-public static class EventApi
+internal static class EventApi
 {
+    /// <summary>How many of the holds expiring soonest a snapshot lists.</summary>
+    private const int ExpiringHoldsShown = 10;
+
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Events");
@@ -107,7 +110,7 @@ public static class EventApi
     {
         var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ct);
         var ids = snapshot.Capacity.Select(c => c.Id).ToArray();
-        var holds = ids.Length == 0 ? new HoldSummary(0, []) : await store.GetActiveHoldsAsync(tenantId, ids, 10, ct);
+        var holds = ids.Length == 0 ? new HoldSummary(0, []) : await store.GetActiveHoldsAsync(tenantId, ids, ExpiringHoldsShown, ct);
         var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
         return JsonSerializer.Serialize(body, json);

@@ -13,7 +13,7 @@ namespace Capacity.Server.Events;
 /// capacities and counted its live holds four times a second per viewer. Now it is four times a
 /// second per event while anyone watches, and nothing once the last viewer has gone.
 /// </summary>
-public sealed class EventFeeds(ICapacityStore store, IOptions<JsonOptions> json) : IDisposable
+internal sealed class EventFeeds(ICapacityStore store, IOptions<JsonOptions> json) : IDisposable
 {
     /// <summary>How a snapshot is written: the generated contract's own, as every viewer is sent it.</summary>
     internal JsonTypeInfo<EventStreamSnapshot> Json { get; } = JsonContract.For<EventStreamSnapshot>(json.Value.SerializerOptions);
@@ -42,7 +42,7 @@ public sealed class EventFeeds(ICapacityStore store, IOptions<JsonOptions> json)
     /// Pollers still running. A poller ends shortly after its feed stops: a poll already under way when
     /// the last viewer leaves finishes its read first, so this can trail <see cref="Active"/> by one poll.
     /// </summary>
-    public int Polling => Volatile.Read(ref _polling);
+    internal int Polling => Volatile.Read(ref _polling);
 
     /// <summary>Starts watching; dispose the result to stop. The first viewer of an event starts its poller.</summary>
     public Feed Join(Guid tenantId, string eventId)
@@ -200,4 +200,4 @@ public sealed class EventFeeds(ICapacityStore store, IOptions<JsonOptions> json)
 
 /// <param name="Json">The snapshot as the stream sends it.</param>
 /// <param name="ReadStarted">When its read began (<see cref="Stopwatch.GetTimestamp"/>): a viewer that read its own first snapshot later must not be sent this one after it.</param>
-public sealed record Snapshot(string Json, long ReadStarted);
+internal sealed record Snapshot(string Json, long ReadStarted);

@@ -8,7 +8,7 @@ namespace Capacity.Server.Http;
 /// Every failure the API can answer, one factory each, with a stable <c>code</c> and <c>type</c>.
 /// Clients branch on <c>code</c>; <c>detail</c> is for people.
 /// </summary>
-public static class ApiErrors
+internal static class ApiErrors
 {
     public static ProblemHttpResult Validation(string field, string message) =>
         Validation(new Dictionary<string, string[]> { [field] = [message] });

@@ -9,7 +9,7 @@ namespace Capacity.Server.Http;
 /// puts it first in the host options' resolver chain, so this layer and the features reach it through
 /// the options instead of naming a type that lists every feature's records.
 /// </summary>
-public static class JsonContract
+internal static class JsonContract
 {
     /// <summary>The generated context, or null when the options were set up without one.</summary>
     public static JsonSerializerContext? Of(JsonSerializerOptions host) =>

@@ -14,7 +14,7 @@ namespace Capacity.Server.Http;
 /// the problem is answered, so the order of the 400s stays the handler's to state.
 /// </summary>
 /// <remarks>Bound through <see cref="BindAsync"/>; pair the route with <c>.Body&lt;T&gt;()</c> for its OpenAPI entry and 415.</remarks>
-public sealed class JsonRequest<T>
+internal sealed class JsonRequest<T>
     where T : class
 {
     // The generated context is the same for every host in the process, so its metadata for T is looked up once.

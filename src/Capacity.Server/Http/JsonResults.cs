@@ -12,7 +12,7 @@ namespace Capacity.Server.Http;
 /// The service's success answers: <c>TypedResults.Ok</c> and <c>Created</c> with the same status,
 /// headers, text and OpenAPI metadata, but the body is sent in one piece (<see cref="JsonBody"/>).
 /// </summary>
-public static class JsonResults
+internal static class JsonResults
 {
     public static JsonOk<T> Ok<T>(T value) => new(value);
 
@@ -57,7 +57,7 @@ public static class JsonResults
 }
 
 /// <summary>200 with a JSON body.</summary>
-public sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
+internal sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
 {
     public T Value { get; } = value;
     object? IValueHttpResult.Value => Value;
@@ -71,13 +71,13 @@ public sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueH
 }
 
 /// <summary>A result that sends a Location header, so that a stored answer can replay it.</summary>
-public interface ILocationHttpResult
+internal interface ILocationHttpResult
 {
     string Location { get; }
 }
 
 /// <summary>201 with a Location and a JSON body.</summary>
-public sealed class JsonCreated<T>(string location, T value) : ILocationHttpResult, IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
+internal sealed class JsonCreated<T>(string location, T value) : ILocationHttpResult, IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
 {
     public string Location { get; } = location;
     public T Value { get; } = value;

@@ -8,7 +8,7 @@ namespace Capacity.Server.Http;
 /// one (<see cref="PatchReader"/>), and for the routes that take no fields. The bytes are kept for the
 /// Idempotency-Key hash.
 /// </summary>
-public sealed class RawRequest
+internal sealed class RawRequest
 {
     private RawRequest(byte[] bytes, ProblemHttpResult? unread)
     {

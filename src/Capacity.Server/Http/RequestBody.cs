@@ -11,7 +11,7 @@ namespace Capacity.Server.Http;
 /// the field, never a 500 or a bare 400 with no body. Handlers receive the result as a
 /// <see cref="JsonRequest{T}"/> or <see cref="RawRequest"/> parameter.
 /// </summary>
-public static partial class RequestBody
+internal static partial class RequestBody
 {
     public static async ValueTask<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long limit, CancellationToken ct)
     {

@@ -1,7 +1,7 @@
 namespace Capacity.Server.Http;
 
 /// <summary>Documentation helpers for route builders, so each route states its summary and failures in one line.</summary>
-public static class RouteDocs
+internal static class RouteDocs
 {
     /// <summary>A summary, a description and the problem statuses the route can answer.</summary>
     public static RouteHandlerBuilder Doc(this RouteHandlerBuilder builder, string summary, string description, params int[] problems)

@@ -1,7 +1,7 @@
 namespace Capacity.Server.Http;
 
 /// <summary>Route groups with their access level, rate limit, tag and the failures every route of the group can answer, set once per group.</summary>
-public static class RouteGroups
+internal static class RouteGroups
 {
     /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
     public static RouteGroupBuilder MapTenantGroup(this IEndpointRouteBuilder app, string tag) => app.MapGroup("").Secured(Access.Tenant, tag);

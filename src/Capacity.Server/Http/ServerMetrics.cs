@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Capacity.Server.Http;
 
 /// <summary>The server's own instruments; the engine publishes its own (batch size, commit latency, queue depth, commands).</summary>
-public static class ServerMetrics
+internal static class ServerMetrics
 {
     public static readonly Meter Meter = new("Capacity.Server");
 

@@ -3,7 +3,7 @@ using Capacity.Server.Http;
 namespace Capacity.Server.Metrics;
 
 /// <summary>The Prometheus scrape of every <c>Capacity.*</c> meter (<see cref="MetricsCollector"/>).</summary>
-public static class MetricsApi
+internal static class MetricsApi
 {
     public static IEndpointConventionBuilder MapMetrics(this IEndpointRouteBuilder app) =>
         app.MapGet("/metrics", (MetricsCollector collector) => TypedResults.Text(collector.Scrape(), "text/plain; version=0.0.4; charset=utf-8"))

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Capacity.Server.Pricing;
 
 /// <summary>Price entries of a capacity. Changing a price never touches a price already locked by a hold.</summary>
-public static class PricingApi
+internal static class PricingApi
 {
     public static RouteGroupBuilder MapPricing(this IEndpointRouteBuilder app)
     {

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Capacity.Server.Reservations;
 
 /// <summary>Holds and their lifecycle: place, read, confirm, release, cancel, extend.</summary>
-public static class ReservationApi
+internal static class ReservationApi
 {
     public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
     {

@@ -4,7 +4,7 @@ using Capacity.Engine;
 namespace Capacity.Server.Views;
 
 /// <summary>Reads of one capacity as last committed, for every feature that names a capacity in its route.</summary>
-public static class CapacityReads
+internal static class CapacityReads
 {
     /// <summary>The capacity with its effective availability, or null when the id is not a capacity of this tenant.</summary>
     public static async Task<CapacityView?> Load(string id, Guid tenantId, ICapacityStore store, CancellationToken ct)
@@ -21,7 +21,7 @@ public static class CapacityReads
 }
 
 /// <summary>A lookup over rows a read loaded.</summary>
-public sealed class NodeLookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
+internal sealed class NodeLookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
 {
     private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
 

@@ -3,7 +3,7 @@ using Capacity.Core;
 namespace Capacity.Server.Views;
 
 /// <summary>A capacity as every route that shows one shows it: its own answer, a hold's answer and the live stream.</summary>
-public sealed record CapacityResponse(
+internal sealed record CapacityResponse(
     Guid Id,
     string EventId,
     string? ScheduleId,
@@ -27,7 +27,7 @@ public sealed record CapacityResponse(
 }
 
 /// <summary>An event's totals over its roots, so each pool counts once.</summary>
-public sealed record CapacityTotalsResponse(
+internal sealed record CapacityTotalsResponse(
     string EventId,
     long TotalCapacity,
     long AvailableCapacity,

@@ -8,7 +8,7 @@ namespace Capacity.Server.Views;
 /// its roots, where each pool counts once (the seed summed every section and counted shared pools
 /// twice). Shared by the list, the totals and the live stream so they can never disagree.
 /// </summary>
-public sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity, CapacityTotalsResponse Totals)
+internal sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity, CapacityTotalsResponse Totals)
 {
     public static async Task<EventSnapshot> ReadAsync(ICapacityStore store, Guid tenantId, string eventId, CancellationToken ct)
     {
