@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Capacity.Server.Capacities;
+using Capacity.Server;
 using Capacity.Server.Http;
 using Capacity.Server.Reservations;
+using Capacity.Server.Views;
 
 namespace Capacity.Benchmarks;
 

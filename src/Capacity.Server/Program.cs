@@ -1,4 +1,4 @@
-using Capacity.Server.Http;
+using Capacity.Server;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 

@@ -5,6 +5,7 @@ using Capacity.Server.Capacities;
 using Capacity.Server.Http;
 using Capacity.Server.Ledger;
 using Capacity.Server.Reservations;
+using Capacity.Server.Views;
 using Capacity.Testing;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;

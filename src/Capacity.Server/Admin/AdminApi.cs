@@ -1,23 +1,22 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Admin;
 
-public sealed record CreateTenantRequest
+internal sealed record CreateTenantRequest
 {
     public required string Name { get; init; }
 }
 
 /// <summary><c>api_key</c> is shown once, here; a replay of the request shows null, because only its hash is kept.</summary>
-public sealed record TenantKeyResponse(Guid TenantId, string Name, string? ApiKey);
+internal sealed record TenantKeyResponse(Guid TenantId, string Name, string? ApiKey);
 
-public sealed record VerifyResponse(bool Ok, int Capacities, int LiveReservations, string[] Violations);
+internal sealed record VerifyResponse(bool Ok, int Capacities, int LiveReservations, string[] Violations);
 
 /// <summary>Operator routes, for the admin key only.</summary>
-public static class AdminApi
+internal static class AdminApi
 {
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
@@ -31,35 +30,22 @@ public static class AdminApi
     }
 
     private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> CreateTenant(
-        HttpContext context, Writes writes, ServerOptions options)
+        JsonRequest<CreateTenantRequest> body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateTenantRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
 
         var key = Authenticator.NewKey(Authenticator.TenantKeyPrefix);
-        var command = new CreateTenant(Guid.CreateVersion7(), request!.Name, Authenticator.Hash(key));
-        return await writes.ExecuteAsync(context, Guid.Empty, bytes, command, o => Answer(o, key), o => Answer(o, null));
+        var command = new CreateTenant(Guid.CreateVersion7(), body.Value.Name, Authenticator.Hash(key));
+        return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, command, o => Answer(o, key), o => Answer(o, null));
     }
 
     private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(
-        string id, HttpContext context, Writes writes, ServerOptions options)
+        string id, RawRequest body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        if (RequestBody.RequireEmpty(bytes) is { } invalid)
+        if (body.UnlessEmpty() is { } invalid)
         {
             return invalid;
         }
@@ -71,7 +57,7 @@ public static class AdminApi
 
         var key = Authenticator.NewKey(Authenticator.TenantKeyPrefix);
         var command = new AddApiKey(tenantId, Authenticator.Hash(key));
-        return await writes.ExecuteAsync(context, Guid.Empty, bytes, command, o => Answer(o, key), o => Answer(o, null));
+        return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, command, o => Answer(o, key), o => Answer(o, null));
     }
 
     private static Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult> Answer(Outcome o, string? key) =>

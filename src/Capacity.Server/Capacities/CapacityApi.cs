@@ -1,13 +1,13 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Capacities;
 
 /// <summary>Capacities: create, read, resize and check. Counters are never writable here.</summary>
-public static class CapacityApi
+internal static class CapacityApi
 {
     public static RouteGroupBuilder MapCapacities(this IEndpointRouteBuilder app)
     {
@@ -34,27 +34,26 @@ public static class CapacityApi
     }
 
     private static async Task<Results<JsonCreated<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
-        string eventId, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        if (body.Unread is { } unread)
         {
-            return tooLarge;
+            return unread;
         }
 
         if (!Rules.IsValidEventId(eventId))
         {
-            return InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateCapacityRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
 
+        var request = body.Value;
         CapacityMode? mode = null;
-        if (request!.Mode is not null)
+        if (request.Mode is not null)
         {
             // Exact names only: Enum.TryParse would also take "1" or "capped,shared".
             mode = Enum.GetValues<CapacityMode>().Cast<CapacityMode?>().FirstOrDefault(m => CapacityResponse.ModeName(m!.Value) == request.Mode);
@@ -67,7 +66,7 @@ public static class CapacityApi
         var command = new CreateCapacity(
             caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
             request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode);
-        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Created);
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Created);
     }
 
     internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
@@ -77,7 +76,7 @@ public static class CapacityApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
@@ -88,29 +87,25 @@ public static class CapacityApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
         return JsonResults.Ok(snapshot.Totals);
     }
 
-    internal static ProblemHttpResult InvalidEventId() =>
-        ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
-
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
-        var view = await Load(id, caller, store, ct);
+        var view = await CapacityReads.Load(id, caller.TenantId, store, ct);
         return view is { } v ? JsonResults.Ok(CapacityResponse.From(v)) : NotFound(id);
     }
 
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        if (body.Unread is { } unread)
         {
-            return tooLarge;
+            return unread;
         }
 
         if (!Guid.TryParse(id, out var capacityId))
@@ -118,7 +113,7 @@ public static class CapacityApi
             return NotFound(id);
         }
 
-        if (!PatchReader.TryOpen(bytes, out var document, out var error))
+        if (!PatchReader.TryOpen(body.Bytes, out var document, out var error))
         {
             return ApiErrors.Validation("body", error!);
         }
@@ -151,7 +146,7 @@ public static class CapacityApi
             }
 
             var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active);
-            return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, Updated);
+            return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Updated);
         }
     }
 
@@ -163,23 +158,17 @@ public static class CapacityApi
     /// advice, and only a hold takes the tickets.
     /// </summary>
     private static async Task<Results<JsonOk<CheckResponse>, ProblemHttpResult>> Check(
-        string id, TenantCaller caller, HttpContext context, IReadStore store, ServerOptions options, Core.CoreLimits limits)
+        string id, TenantCaller caller, JsonRequest<CheckRequest> body, HttpContext context, IReadStore store, CoreLimits limits)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CheckRequest);
-        if ((invalid ?? Writes.InvalidKey(context)) is { } problem)
+        if ((body.Problem ?? Writes.InvalidKey(context)) is { } problem)
         {
             return problem;
         }
 
-        if (request!.Quantity < 1 || request.Quantity > limits.MaxQuantityPerItem)
+        var request = body.Value;
+        if (!Rules.IsValidQuantity(request.Quantity, limits))
         {
-            return ApiErrors.InvalidQuantity($"Quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+            return ApiErrors.InvalidQuantity("Quantity " + Rules.QuantityRule(limits));
         }
 
         if (!Guid.TryParse(id, out var capacityId))
@@ -201,25 +190,5 @@ public static class CapacityApi
         return JsonResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
     }
 
-    internal static async Task<CapacityView?> Load(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
-    {
-        if (!Guid.TryParse(id, out var capacityId))
-        {
-            return null;
-        }
-
-        var nodes = await store.GetCapacitiesAsync(caller.TenantId, [capacityId], ct);
-        var node = nodes.FirstOrDefault(n => n.Id == capacityId);
-        return node is null ? null : Graph.View(node, new NodeLookup(nodes));
-    }
-
-    internal static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Capacity {id} was not found.");
-}
-
-/// <summary>A lookup over rows a read loaded.</summary>
-internal sealed class NodeLookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
-{
-    private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
-
-    public CapacityNode? FindCapacity(Guid id) => _byId.GetValueOrDefault(id);
+    private static ProblemHttpResult NotFound(string id) => ApiErrors.CapacityNotFound(id);
 }

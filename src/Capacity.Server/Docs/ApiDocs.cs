@@ -11,7 +11,7 @@ namespace Capacity.Server.Docs;
 /// at <c>/docs</c>. What the endpoints cannot say about themselves (the bearer scheme, the problem
 /// fields, request examples) is added here, in one place.
 /// </summary>
-public static class ApiDocs
+internal static class ApiDocs
 {
     public static void AddApiDocs(this IServiceCollection services) =>
         services.AddOpenApi("v1", options =>
@@ -77,8 +77,8 @@ public static class ApiDocs
                         Name = "Idempotency-Key",
                         In = ParameterLocation.Header,
                         Required = false,
-                        Description = "1 to 255 printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
-                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                        Description = $"1 to {Writes.MaxKeyLength} printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = Writes.MaxKeyLength },
                     });
                 }
 
@@ -110,39 +110,4 @@ public static class ApiDocs
         ["PUT /pricing/{id}"] = """{"current_price":39.00}""",
         ["POST /admin/tenants"] = """{"name":"Theatre Co"}""",
     };
-}
-
-/// <summary>Documentation helpers for route builders, so each route states its summary and failures in one line.</summary>
-public static class RouteDocs
-{
-    /// <summary>A summary, a description and the problem statuses the route can answer.</summary>
-    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder builder, string summary, string description, params int[] problems)
-    {
-        builder.WithSummary(summary).WithDescription(description);
-        foreach (var status in problems)
-        {
-            builder.ProducesProblem(status);
-        }
-
-        return builder;
-    }
-
-    /// <summary>
-    /// The JSON body a route reads by hand (bodies are read raw for the idempotency hash). Routing
-    /// refuses another Content-Type with 415, which is documented here too.
-    /// </summary>
-    public static RouteHandlerBuilder Body<T>(this RouteHandlerBuilder builder)
-        where T : notnull => builder.Accepts<T>("application/json").ProducesProblem(415);
-
-    /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
-    public static RouteGroupBuilder MapTenantGroup(this IEndpointRouteBuilder app, string tag) => app.MapGroup("").Secured(Access.Tenant, tag);
-
-    public static RouteGroupBuilder Secured(this RouteGroupBuilder group, Access access, string tag) =>
-        group.RequireAccess(access)
-            .RequireRateLimiting(RateLimits.PerTenant)
-            .WithTags(tag)
-            .ProducesProblem(401)
-            .ProducesProblem(403)
-            .ProducesProblem(429)
-            .ProducesProblem(503);
 }

@@ -2,33 +2,21 @@ using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Capacities;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Events;
 
-public sealed record EventSummaryResponse(string EventId, int Capacities, DateTimeOffset CreatedAt);
-
-public sealed record EventListResponse(EventSummaryResponse[] Events);
-
-public sealed record ExpiringHoldResponse(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity);
-
-public sealed record HoldsResponse(long Active, ExpiringHoldResponse[] Expiring);
-
-/// <summary>What the live stream sends: the event's capacities, totals and holds about to expire.</summary>
-public sealed record EventStreamSnapshot(
-    string EventId,
-    CapacityResponse[] Capacity,
-    CapacityTotalsResponse Totals,
-    HoldsResponse Holds);
-
 /// <summary>The tenant's events, and a live view of one for dashboards and `capacity watch`.</summary>
-public static class EventApi
+internal static class EventApi
 {
+    /// <summary>How many of the holds expiring soonest a snapshot lists.</summary>
+    private const int ExpiringHoldsShown = 10;
+
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Events");
@@ -58,13 +46,13 @@ public static class EventApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return CapacityApi.InvalidEventId();
+            return ApiErrors.InvalidEventId();
         }
 
         // Fail before the stream starts if the store is down: a problem, not an empty stream. The
         // viewer's own read also means it never waits for the shared poller's next round to start.
         var readStarted = Stopwatch.GetTimestamp();
-        var first = await SnapshotJsonAsync(store, caller.TenantId, eventId, ct);
+        var first = await SnapshotJsonAsync(store, feeds.Json, caller.TenantId, eventId, ct);
         return TypedResults.ServerSentEvents(Snapshots(feeds, caller.TenantId, eventId, new Snapshot(first, readStarted), options.StreamHeartbeat, ct));
     }
 
@@ -118,13 +106,13 @@ public static class EventApi
     private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct) =>
         await changed.WaitAsync(timeout, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-    internal static async Task<string> SnapshotJsonAsync(IReadStore store, Guid tenantId, string eventId, CancellationToken ct)
+    internal static async Task<string> SnapshotJsonAsync(IReadStore store, JsonTypeInfo<EventStreamSnapshot> json, Guid tenantId, string eventId, CancellationToken ct)
     {
         var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ct);
         var ids = snapshot.Capacity.Select(c => c.Id).ToArray();
-        var holds = ids.Length == 0 ? new HoldSummary(0, []) : await store.GetActiveHoldsAsync(tenantId, ids, 10, ct);
+        var holds = ids.Length == 0 ? new HoldSummary(0, []) : await store.GetActiveHoldsAsync(tenantId, ids, ExpiringHoldsShown, ct);
         var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
-        return JsonSerializer.Serialize(body, AppJson.Default.EventStreamSnapshot);
+        return JsonSerializer.Serialize(body, json);
     }
 }

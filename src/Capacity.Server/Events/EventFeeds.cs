@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization.Metadata;
 using Capacity.Engine;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 
 namespace Capacity.Server.Events;
 
@@ -9,8 +13,11 @@ namespace Capacity.Server.Events;
 /// capacities and counted its live holds four times a second per viewer. Now it is four times a
 /// second per event while anyone watches, and nothing once the last viewer has gone.
 /// </summary>
-public sealed class EventFeeds(IReadStore store) : IDisposable
+internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) : IDisposable
 {
+    /// <summary>How a snapshot is written: the generated contract's own, as every viewer is sent it.</summary>
+    internal JsonTypeInfo<EventStreamSnapshot> Json { get; } = JsonContract.For<EventStreamSnapshot>(json.Value.SerializerOptions);
+
     /// <summary>How often a feed looks for changes: a dashboard must follow within a second.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
@@ -35,7 +42,7 @@ public sealed class EventFeeds(IReadStore store) : IDisposable
     /// Pollers still running. A poller ends shortly after its feed stops: a poll already under way when
     /// the last viewer leaves finishes its read first, so this can trail <see cref="Active"/> by one poll.
     /// </summary>
-    public int Polling => Volatile.Read(ref _polling);
+    internal int Polling => Volatile.Read(ref _polling);
 
     /// <summary>Starts watching; dispose the result to stop. The first viewer of an event starts its poller.</summary>
     public Feed Join(Guid tenantId, string eventId)
@@ -155,7 +162,7 @@ public sealed class EventFeeds(IReadStore store) : IDisposable
                 string current;
                 try
                 {
-                    current = await EventApi.SnapshotJsonAsync(_owner.Store, TenantId, EventId, ct);
+                    current = await EventApi.SnapshotJsonAsync(_owner.Store, _owner.Json, TenantId, EventId, ct);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -193,4 +200,4 @@ public sealed class EventFeeds(IReadStore store) : IDisposable
 
 /// <param name="Json">The snapshot as the stream sends it.</param>
 /// <param name="ReadStarted">When its read began (<see cref="Stopwatch.GetTimestamp"/>): a viewer that read its own first snapshot later must not be sent this one after it.</param>
-public sealed record Snapshot(string Json, long ReadStarted);
+internal sealed record Snapshot(string Json, long ReadStarted);

@@ -4,10 +4,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Health;
 
-public sealed record HealthResponse(string Status);
+internal sealed record HealthResponse(string Status);
 
 /// <summary>Liveness (the process answers) and readiness (the database answers and its schema is current).</summary>
-public static class HealthApi
+internal static class HealthApi
 {
     public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
     {

@@ -8,13 +8,16 @@ namespace Capacity.Server.Http;
 /// Every failure the API can answer, one factory each, with a stable <c>code</c> and <c>type</c>.
 /// Clients branch on <c>code</c>; <c>detail</c> is for people.
 /// </summary>
-public static class ApiErrors
+internal static class ApiErrors
 {
     public static ProblemHttpResult Validation(string field, string message) =>
         Validation(new Dictionary<string, string[]> { [field] = [message] });
 
     public static ProblemHttpResult Validation(IDictionary<string, string[]> errors) =>
         Problem(400, "VALIDATION_ERROR", "The request is not valid.", string.Join(" ", errors.SelectMany(e => e.Value)), new() { ["errors"] = errors });
+
+    /// <summary>An event id in a route that <see cref="Rules.IsValidEventId"/> refuses.</summary>
+    public static ProblemHttpResult InvalidEventId() => Validation("event_id", "event_id " + Rules.EventIdRule);
 
     public static ProblemHttpResult InvalidQuantity(string detail) => Problem(400, "INVALID_QUANTITY", "The quantity is not valid.", detail);
 
@@ -23,6 +26,9 @@ public static class ApiErrors
     public static ProblemHttpResult Forbidden(string detail) => Problem(403, "FORBIDDEN", "This credential may not use this route.", detail);
 
     public static ProblemHttpResult NotFound(string detail) => Problem(404, "NOT_FOUND", "The resource was not found.", detail);
+
+    /// <summary>A capacity id in a route that is not a capacity of this tenant (or not an id at all).</summary>
+    public static ProblemHttpResult CapacityNotFound(string id) => NotFound($"Capacity {id} was not found.");
 
     public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(405, "METHOD_NOT_ALLOWED", "The method is not allowed on this route.", detail);
 

@@ -9,7 +9,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace Capacity.Server.Http;
 
 /// <summary>Who may call a route group.</summary>
-public enum Access
+internal enum Access
 {
     Anonymous,
     Tenant,
@@ -17,7 +17,7 @@ public enum Access
 }
 
 /// <summary>The authenticated tenant, bound as a handler parameter on tenant routes.</summary>
-public sealed record TenantCaller(Guid TenantId)
+internal sealed record TenantCaller(Guid TenantId)
 {
     internal const string ItemKey = "capacity.tenant";
 
@@ -25,7 +25,8 @@ public sealed record TenantCaller(Guid TenantId)
         ValueTask.FromResult(context.Items[ItemKey] as TenantCaller);
 }
 
-public sealed class AuthOptions
+/// <summary>Credentials, bound from the <c>Auth</c> configuration section.</summary>
+internal sealed class AuthOptions
 {
     /// <summary>The admin key. When unset, one is generated on first start and kept in the data directory.</summary>
     public string? AdminKey { get; set; }
@@ -38,13 +39,17 @@ public sealed class AuthOptions
 /// Resolves a bearer token to a tenant or the admin. API keys are looked up by their SHA-256 hash,
 /// the only form the store keeps, and compared in constant time. A tenant key that resolved is
 /// remembered by its text, so the store is asked once per key and the hash is computed once per key,
-/// not once per request (SHA-256 through OpenSSL was about 2 % of a request's CPU under load).
+/// not once per request (the hash's share of a request's CPU was measured under load with LoadGen;
+/// see docs/performance.md).
 /// Tokens are never logged.
 /// </summary>
-public sealed class Authenticator
+internal sealed class Authenticator
 {
     public const string TenantKeyPrefix = "cap_";
     public const string AdminKeyPrefix = "capadmin_";
+
+    /// <summary>Longer bearer tokens are refused unread: no key or JWT of ours comes near it.</summary>
+    private const int MaxTokenLength = 4096;
 
     private readonly IReadStore _store;
     private readonly byte[] _adminHash;
@@ -76,7 +81,7 @@ public sealed class Authenticator
     }
 
     /// <summary>How many tenant keys this process has resolved and remembers.</summary>
-    public int RememberedKeys => _keys.Count;
+    internal int RememberedKeys => _keys.Count;
 
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
@@ -98,7 +103,7 @@ public sealed class Authenticator
         }
 
         var token = header[7..].Trim();
-        if (token.Length is 0 or > 4096)
+        if (token.Length is 0 or > MaxTokenLength)
         {
             return ValueTask.FromResult((Kind.None, Guid.Empty));
         }
@@ -169,7 +174,7 @@ public sealed class Authenticator
 /// Runs after routing, so it knows the matched route's <see cref="Access"/>. Unauthenticated is 401;
 /// the wrong kind of credential (an admin key on a tenant route, or the reverse) is 403.
 /// </summary>
-public sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, ILogger<AuthMiddleware> logger)
+internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, ILogger<AuthMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -216,9 +221,9 @@ public sealed class AuthMiddleware(RequestDelegate next, Authenticator authentic
     }
 }
 
-public sealed record AccessMetadata(Access Access);
+internal sealed record AccessMetadata(Access Access);
 
-public static class AccessExtensions
+internal static class AccessExtensions
 {
     public static TBuilder RequireAccess<TBuilder>(this TBuilder builder, Access access)
         where TBuilder : IEndpointConventionBuilder =>

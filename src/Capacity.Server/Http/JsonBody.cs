@@ -9,7 +9,7 @@ namespace Capacity.Server.Http;
 /// (what <c>TypedResults.JsonOk</c> and <c>JsonCreated</c> use) costs a state machine and a chunked
 /// encoding per answer, for bodies that are a few hundred bytes.
 /// </summary>
-public static class JsonBody
+internal static class JsonBody
 {
     public const string Json = "application/json; charset=utf-8";
 

@@ -12,7 +12,7 @@ namespace Capacity.Server.Http;
 /// The service's success answers: <c>TypedResults.Ok</c> and <c>Created</c> with the same status,
 /// headers, text and OpenAPI metadata, but the body is sent in one piece (<see cref="JsonBody"/>).
 /// </summary>
-public static class JsonResults
+internal static class JsonResults
 {
     public static JsonOk<T> Ok<T>(T value) => new(value);
 
@@ -28,17 +28,17 @@ public static class JsonResults
     }
 
     /// <summary>
-    /// The source-generated context's own contract for a type where it has one, else the host's. Through
-    /// the host's options (web defaults plus snake_case, with the context first in the resolver chain)
-    /// the serializer cannot use the generated fast path, because those options differ from the
-    /// context's: it walks the metadata property by property instead, 1.8 µs and 312 B for a hold's
-    /// answer against 1.0 µs and nothing (<c>ResponseBenchmarks</c>, which also checks that both
-    /// write the same bytes). The text is the same as long as the writer has the host's encoder
+    /// The source-generated context's own contract for a type where it has one (<see cref="JsonContract"/>),
+    /// else the host's. Through the host's options (web defaults plus snake_case, with the context first
+    /// in the resolver chain) the serializer cannot use the generated fast path, because those options
+    /// differ from the context's: it walks the metadata property by property instead, slower and
+    /// allocating, measured by <c>ResponseBenchmarks</c> (which also checks that both write the same
+    /// bytes); see docs/performance.md. The text is the same as long as the writer has the host's encoder
     /// (<see cref="JsonBody.WriterOptions"/>): the context's own would escape quotes and non-ASCII
     /// letters differently.
     /// </summary>
     public static JsonTypeInfo TypeInfo(Type type, JsonSerializerOptions host) =>
-        AppJson.Default.GetTypeInfo(type) ?? host.GetTypeInfo(type);
+        JsonContract.Of(host)?.GetTypeInfo(type) ?? host.GetTypeInfo(type);
 
     /// <summary>An answer's body as <see cref="WriteAsync"/> sends it: what an idempotency record keeps, so that a replay is the live answer's bytes.</summary>
     public static byte[] ToUtf8Bytes(object value, JsonSerializerOptions host)
@@ -57,7 +57,7 @@ public static class JsonResults
 }
 
 /// <summary>200 with a JSON body.</summary>
-public sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
+internal sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
 {
     public T Value { get; } = value;
     object? IValueHttpResult.Value => Value;
@@ -71,13 +71,13 @@ public sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueH
 }
 
 /// <summary>A result that sends a Location header, so that a stored answer can replay it.</summary>
-public interface ILocationHttpResult
+internal interface ILocationHttpResult
 {
     string Location { get; }
 }
 
 /// <summary>201 with a Location and a JSON body.</summary>
-public sealed class JsonCreated<T>(string location, T value) : ILocationHttpResult, IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
+internal sealed class JsonCreated<T>(string location, T value) : ILocationHttpResult, IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
 {
     public string Location { get; } = location;
     public T Value { get; } = value;

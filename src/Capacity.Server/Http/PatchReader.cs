@@ -7,7 +7,7 @@ namespace Capacity.Server.Http;
 /// Reads a PUT body field by field, because a partial update must tell "absent" (leave it) from
 /// "null" (clear it), which typed deserialisation cannot. Collects one error per bad field.
 /// </summary>
-public sealed class PatchReader
+internal sealed class PatchReader
 {
     public Dictionary<string, string[]> Errors { get; } = [];
 

@@ -9,11 +9,12 @@ namespace Capacity.Server.Http;
 /// Writes every problem body (<see cref="ApiErrors"/>, status pages, the exception handler): ASP.NET Core's
 /// results hand problems to the registered <see cref="IProblemDetailsService"/>. Without one, each went
 /// through the serializer's asynchronous path with the extension dictionary serialized by runtime type,
-/// a tenth of the server's CPU in a sold-out run, where nearly every answer is a 409. The text is
+/// a large share of the server's CPU in a sold-out run, where nearly every answer is a 409 (measured
+/// with LoadGen; see docs/performance.md). The text is
 /// the serializer's (same property order, same escaping), so a live answer and its stored replay agree,
 /// and it is sent in one piece with a Content-Length (<see cref="JsonBody"/>).
 /// </summary>
-public sealed class ProblemJson(IOptions<JsonOptions> json) : IProblemDetailsService
+internal sealed class ProblemJson(IOptions<JsonOptions> json) : IProblemDetailsService
 {
     public const string ContentType = "application/problem+json";
 

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.RateLimiting;
 namespace Capacity.Server.Http;
 
 /// <summary>Per-tenant request budget, bound from <c>Capacity:RateLimit</c>.</summary>
-public sealed class RateLimitOptions
+internal sealed class RateLimitOptions
 {
     /// <summary>Requests each tenant may make per second, sustained. 0 turns limiting off.</summary>
     public int PermitsPerSecond { get; set; } = 50_000;
@@ -18,7 +18,7 @@ public sealed class RateLimitOptions
 /// A token bucket per tenant (the admin key has one of its own), so one tenant's stampede cannot
 /// starve the others. Over budget is answered at once with 429 and Retry-After; nothing queues.
 /// </summary>
-public static class RateLimits
+internal static class RateLimits
 {
     public const string PerTenant = "per-tenant";
 

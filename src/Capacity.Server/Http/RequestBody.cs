@@ -6,13 +6,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Capacity.Server.Http;
 
 /// <summary>
-/// Reads request bodies by hand rather than through parameter binding: the raw bytes are needed
-/// for the Idempotency-Key hash, and every malformed body must become a 400 problem that names
-/// the field, never a 500 or a bare 400 with no body.
+/// Reads request bodies by hand rather than through the framework's body binding: the raw bytes are
+/// needed for the Idempotency-Key hash, and every malformed body must become a 400 problem that names
+/// the field, never a 500 or a bare 400 with no body. Handlers receive the result as a
+/// <see cref="JsonRequest{T}"/> or <see cref="RawRequest"/> parameter.
 /// </summary>
-public static partial class RequestBody
+internal static partial class RequestBody
 {
-    public static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long limit, CancellationToken ct)
+    public static async ValueTask<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long limit, CancellationToken ct)
     {
         try
         {
@@ -27,7 +28,7 @@ public static partial class RequestBody
         }
     }
 
-    private static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAllAsync(HttpRequest request, long limit, CancellationToken ct)
+    private static async ValueTask<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAllAsync(HttpRequest request, long limit, CancellationToken ct)
     {
         if (request.ContentLength > limit)
         {

@@ -1,7 +1,7 @@
 namespace Capacity.Server.Http;
 
 /// <summary>The server's own limits and periods, bound from the <c>Capacity</c> configuration section.</summary>
-public sealed class ServerOptions
+internal sealed class ServerOptions
 {
     public long MaxBodyBytes { get; set; } = 64 * 1024;
     public int DefaultPageSize { get; set; } = 100;

@@ -14,10 +14,18 @@ namespace Capacity.Server.Http;
 /// answer is rendered and stored in the same transaction as the effect, a repeat gets the stored
 /// answer back, and a failed batch (503) stores nothing so the client can simply retry.
 /// </summary>
-public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, ServerOptions options)
+internal sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, ServerOptions options, TimeProvider time)
 {
     public const string IdempotencyHeader = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>The longest Idempotency-Key accepted, in characters.</summary>
+    public const int MaxKeyLength = 255;
+
+    /// <summary>How often a request asks again while another node applies its key.</summary>
+    private static readonly TimeSpan InProgressRetryDelay = TimeSpan.FromMilliseconds(25);
+
+    private static readonly string KeyRule = $"Idempotency-Key must be one header of 1 to {MaxKeyLength} printable ASCII characters.";
 
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
@@ -57,7 +65,8 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
         {
             var key = new IdempotencyKey(scope, idempotency.Key);
             var repeat = _inFlight.AddOrUpdate(key, 1, (_, n) => n + 1) > 1;
-            var deadline = DateTime.UtcNow + options.IdempotencyWait;
+            // Elapsed time on the provider's monotonic clock: a wall-clock step must not end or stretch the wait.
+            var started = time.GetTimestamp();
             try
             {
                 while (true)
@@ -66,7 +75,7 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
 
                     // A repeat of a request still in flight would rather hear "in progress, ask
                     // again" than hang behind it; the stored answer will be there when it asks.
-                    var remaining = deadline - DateTime.UtcNow;
+                    var remaining = options.IdempotencyWait - time.GetElapsedTime(started);
                     if (repeat && (remaining <= TimeSpan.Zero || await Task.WhenAny(submitted, Task.Delay(remaining, context.RequestAborted)) != submitted))
                     {
                         return ApiErrors.IdempotencyInProgress();
@@ -81,12 +90,12 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
                         break;
                     }
 
-                    if (DateTime.UtcNow >= deadline)
+                    if (time.GetElapsedTime(started) >= options.IdempotencyWait)
                     {
                         return ApiErrors.IdempotencyInProgress();
                     }
 
-                    await Task.Delay(25, context.RequestAborted);
+                    await Task.Delay(InProgressRetryDelay, context.RequestAborted);
                 }
             }
             finally
@@ -131,12 +140,12 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
 
         return values.Count == 1 && IsValidKey(values[0])
             ? null
-            : ApiErrors.Validation(IdempotencyHeader, "Idempotency-Key must be one header of 1 to 255 printable ASCII characters.");
+            : ApiErrors.Validation(IdempotencyHeader, KeyRule);
     }
 
     private static bool IsValidKey(string? key)
     {
-        if (string.IsNullOrEmpty(key) || key.Length > 255)
+        if (string.IsNullOrEmpty(key) || key.Length > MaxKeyLength)
         {
             return false;
         }
@@ -164,7 +173,7 @@ public sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, Ser
 }
 
 /// <summary>An answer replayed from the idempotency store, exactly as first given.</summary>
-public sealed class StoredResult(StoredResponse response) : IResult
+internal sealed class StoredResult(StoredResponse response) : IResult
 {
     public StoredResponse Response { get; } = response;
 

@@ -1,12 +1,11 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Ledger;
 
-public sealed record LedgerEntryResponse(
+internal sealed record LedgerEntryResponse(
     long Sequence,
     string Kind,
     Guid CapacityId,
@@ -16,10 +15,10 @@ public sealed record LedgerEntryResponse(
     DateTimeOffset At);
 
 /// <summary>A page of entries; pass <c>next_after</c> as <c>after</c> for the next page (null when this one is the last so far).</summary>
-public sealed record LedgerPageResponse(string EventId, LedgerEntryResponse[] Entries, long? NextAfter);
+internal sealed record LedgerPageResponse(string EventId, LedgerEntryResponse[] Entries, long? NextAfter);
 
 /// <summary>The append-only record of every counter change of an event's capacities.</summary>
-public static class LedgerApi
+internal static class LedgerApi
 {
     public static RouteGroupBuilder MapLedger(this IEndpointRouteBuilder app)
     {
@@ -36,7 +35,7 @@ public static class LedgerApi
     {
         if (!Rules.IsValidEventId(eventId))
         {
-            return ApiErrors.Validation("event_id", "event_id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.");
+            return ApiErrors.InvalidEventId();
         }
 
         long afterSeq = 0;

@@ -11,7 +11,7 @@ namespace Capacity.Server.Metrics;
 /// restores here, and this is small enough to own: series are keyed by instrument and label values,
 /// and created once.
 /// </summary>
-public sealed class MetricsCollector : IDisposable
+internal sealed class MetricsCollector : IDisposable
 {
     private static readonly double[] LatencyBucketsMs = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
     private static readonly double[] SizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];

@@ -1,14 +1,13 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Capacities;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Pricing;
 
 /// <summary>Price entries of a capacity. Changing a price never touches a price already locked by a hold.</summary>
-public static class PricingApi
+internal static class PricingApi
 {
     public static RouteGroupBuilder MapPricing(this IEndpointRouteBuilder app)
     {
@@ -23,39 +22,32 @@ public static class PricingApi
     }
 
     private static async Task<Results<JsonCreated<PricingResponse>, ProblemHttpResult, StoredResult>> Create(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string id, TenantCaller caller, JsonRequest<CreatePricingRequest> body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreatePricingRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
 
         if (!Guid.TryParse(id, out var capacityId))
         {
-            return CapacityApi.NotFound(id);
+            return ApiErrors.CapacityNotFound(id);
         }
 
-        var r = request!;
+        var r = body.Value;
         var command = new CreatePrice(
             caller.TenantId, Guid.CreateVersion7(), capacityId, r.Name, r.BasePrice, r.CurrentPrice,
             r.ServiceFee ?? 0, r.FacilityFee ?? 0, r.TaxRate ?? 0, r.Currency);
-        return await writes.ExecuteAsync<JsonCreated<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+        return await writes.ExecuteAsync<JsonCreated<PricingResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/pricing/{o.Price!.Id}", PricingResponse.From(o.Price))
             : ApiErrors.FromOutcome(o));
     }
 
     private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
-        if (await CapacityApi.Load(id, caller, store, ct) is null)
+        if (await CapacityReads.Load(id, caller.TenantId, store, ct) is null)
         {
-            return CapacityApi.NotFound(id);
+            return ApiErrors.CapacityNotFound(id);
         }
 
         var prices = await store.GetPricesAsync(caller.TenantId, Guid.Parse(id), ct);
@@ -69,12 +61,11 @@ public static class PricingApi
     }
 
     private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult, StoredResult>> Update(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options)
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
+        if (body.Unread is { } unread)
         {
-            return tooLarge;
+            return unread;
         }
 
         if (!Guid.TryParse(id, out var priceId))
@@ -82,7 +73,7 @@ public static class PricingApi
             return NotFound(id);
         }
 
-        if (!PatchReader.TryOpen(bytes, out var document, out var error))
+        if (!PatchReader.TryOpen(body.Bytes, out var document, out var error))
         {
             return ApiErrors.Validation("body", error!);
         }
@@ -114,7 +105,7 @@ public static class PricingApi
             }
 
             var command = new UpdatePrice(caller.TenantId, priceId, name, basePrice, currentPrice, serviceFee, facilityFee, taxRate, currency);
-            return await writes.ExecuteAsync<JsonOk<PricingResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
+            return await writes.ExecuteAsync<JsonOk<PricingResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
                 ? JsonResults.Ok(PricingResponse.From(o.Price!))
                 : ApiErrors.FromOutcome(o));
         }

@@ -2,7 +2,7 @@ using Capacity.Core;
 
 namespace Capacity.Server.Pricing;
 
-public sealed record CreatePricingRequest
+internal sealed record CreatePricingRequest
 {
     public required string Name { get; init; }
     public required decimal BasePrice { get; init; }
@@ -14,7 +14,7 @@ public sealed record CreatePricingRequest
 }
 
 /// <summary>The fields a PUT may send, each optional; read field by field so that null can clear <c>current_price</c>.</summary>
-public sealed record UpdatePricingRequest(
+internal sealed record UpdatePricingRequest(
     string? Name,
     decimal? BasePrice,
     decimal? CurrentPrice,
@@ -23,7 +23,7 @@ public sealed record UpdatePricingRequest(
     decimal? TaxRate,
     string? Currency);
 
-public sealed record PricingResponse(
+internal sealed record PricingResponse(
     Guid Id,
     Guid CapacityId,
     string Name,
@@ -41,4 +41,4 @@ public sealed record PricingResponse(
         p.Id, p.CapacityId, p.Name, p.BasePrice, p.CurrentPrice, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.CreatedAt, p.UpdatedAt);
 }
 
-public sealed record PricingListResponse(PricingResponse[] Pricing);
+internal sealed record PricingListResponse(PricingResponse[] Pricing);

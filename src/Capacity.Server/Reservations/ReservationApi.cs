@@ -1,14 +1,13 @@
 using Capacity.Core;
 using Capacity.Engine;
-using Capacity.Server.Capacities;
-using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Reservations;
 
 /// <summary>Holds and their lifecycle: place, read, confirm, release, cancel, extend.</summary>
-public static class ReservationApi
+internal static class ReservationApi
 {
     public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
     {
@@ -22,14 +21,11 @@ public static class ReservationApi
             "Hold a cart", "Several items, possibly across events, all or nothing.", 400, 404, 409, 413, 422);
         group.MapGet("/reservations/{id}", Get).Doc(
             "Get a reservation", "With locked prices and totals per currency. A hold past its expiry reads `expired` at once.", 404);
-        group.MapPost("/reservations/{id}/confirm", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
-            Transit(id, Transition.Confirm, caller, context, writes, options, time)).Doc(
+        MapTransition(group, "confirm", Transition.Confirm).Doc(
             "Confirm a hold into a sale", "Only before `expires_at`. Confirming a confirmed reservation answers 200 and changes nothing.", 400, 404, 409, 422);
-        group.MapPost("/reservations/{id}/release", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
-            Transit(id, Transition.Release, caller, context, writes, options, time)).Doc(
+        MapTransition(group, "release", Transition.Release).Doc(
             "Release a hold", "Returns its tickets. Releasing a released reservation answers 200 and changes nothing.", 400, 404, 409, 422);
-        group.MapPost("/reservations/{id}/cancel", (string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time) =>
-            Transit(id, Transition.Cancel, caller, context, writes, options, time)).Doc(
+        MapTransition(group, "cancel", Transition.Cancel).Doc(
             "Cancel a sale (refund)", "Confirmed → cancelled: the tickets return to every pool they came from.", 400, 404, 409, 422);
         group.MapPost("/reservations/{id}/extend", Extend).Body<ExtendRequest>().Doc(
             "Extend a hold", "Sets `expires_at` to now + `minutes`, within the lifetime limit (120 minutes from creation by default).", 400, 404, 409, 413, 422);
@@ -38,85 +34,81 @@ public static class ReservationApi
 
     /// <summary>The seed's single-capacity hold, kept with its path and fields; a one-item reservation underneath.</summary>
     private static async Task<Results<JsonCreated<ReserveResponse>, ProblemHttpResult, StoredResult>> Reserve(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
+        string id, TenantCaller caller, JsonRequest<ReserveRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.ReserveRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
 
-        if (request!.Quantity < 1 || request.Quantity > limits.MaxQuantityPerItem)
+        var request = body.Value;
+        if (!Rules.IsValidQuantity(request.Quantity, limits))
         {
-            return ApiErrors.InvalidQuantity($"Quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+            return ApiErrors.InvalidQuantity("Quantity " + Rules.QuantityRule(limits));
         }
 
         if (!Guid.TryParse(id, out var capacityId))
         {
-            return CapacityApi.NotFound(id);
+            return ApiErrors.CapacityNotFound(id);
         }
 
         var command = new PlaceHold(
             caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId)],
             request.ReservationMinutes ?? limits.DefaultHoldMinutes);
-        return await writes.ExecuteAsync<JsonCreated<ReserveResponse>>(context, caller.TenantId, bytes, command, o =>
-        {
-            if (!o.Succeeded)
-            {
-                return ApiErrors.FromOutcome(o);
-            }
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Held(o, time));
+    }
 
-            var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
-            return JsonResults.Created(
-                $"/reservations/{o.Reservation!.Value.Id}",
-                new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!.Value), reservation.Items[0].LockedPrice));
-        });
+    private static Results<JsonCreated<ReserveResponse>, ProblemHttpResult> Held(Outcome o, TimeProvider time)
+    {
+        if (!o.Succeeded)
+        {
+            return ApiErrors.FromOutcome(o);
+        }
+
+        var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
+        return JsonResults.Created(
+            $"/reservations/{o.Reservation!.Value.Id}",
+            new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!.Value), reservation.Items[0].LockedPrice));
     }
 
     private static async Task<Results<JsonCreated<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
-        TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
+        TenantCaller caller, JsonRequest<CreateReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.CreateReservationRequest);
-        if (invalid is not null)
+        if ((body.Problem ?? InvalidItems(body.Value.Items, limits)) is { } invalid)
         {
             return invalid;
         }
 
-        if (request!.Items.Length == 0 || request.Items.Length > limits.MaxItemsPerReservation)
+        var request = body.Value;
+        var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
+        var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes);
+        return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
+            ? JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()))
+            : ApiErrors.FromOutcome(o));
+    }
+
+    /// <summary>A cart's shape, checked before anything is stored for its Idempotency-Key.</summary>
+    private static ProblemHttpResult? InvalidItems(ReservationItemRequest[] items, CoreLimits limits)
+    {
+        if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
         {
             return ApiErrors.Validation("items", $"A reservation holds 1 to {limits.MaxItemsPerReservation} items.");
         }
 
-        for (var i = 0; i < request.Items.Length; i++)
+        for (var i = 0; i < items.Length; i++)
         {
-            if (request.Items[i] is null)
+            if (items[i] is null)
             {
                 return ApiErrors.Validation($"items[{i}]", "Each item must be an object.");
             }
 
-            if (request.Items[i].Quantity < 1 || request.Items[i].Quantity > limits.MaxQuantityPerItem)
+            if (!Rules.IsValidQuantity(items[i].Quantity, limits))
             {
-                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between 1 and {limits.MaxQuantityPerItem}.");
+                return ApiErrors.InvalidQuantity($"items[{i}].quantity " + Rules.QuantityRule(limits));
             }
         }
 
-        var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
-        var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes);
-        return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, bytes, command, o => o.Succeeded
-            ? JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()))
-            : ApiErrors.FromOutcome(o));
+        return null;
     }
 
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
@@ -130,16 +122,15 @@ public static class ReservationApi
         return reservation is { } r ? JsonResults.Ok(ReservationResponse.From(r, time.GetUtcNow())) : NotFound(id);
     }
 
-    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
-        string id, Transition transition, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, TimeProvider time)
-    {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
+    /// <summary>Confirm, release and cancel: one route each, the same body (none) and the same answer.</summary>
+    private static RouteHandlerBuilder MapTransition(RouteGroupBuilder group, string verb, Transition transition) =>
+        group.MapPost("/reservations/{id}/" + verb, (string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, TimeProvider time) =>
+            Transit(id, transition, caller, body, context, writes, time));
 
-        if (RequestBody.RequireEmpty(bytes) is { } invalid)
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
+        string id, Transition transition, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, TimeProvider time)
+    {
+        if (body.UnlessEmpty() is { } invalid)
         {
             return invalid;
         }
@@ -150,25 +141,18 @@ public static class ReservationApi
         }
 
         var command = new TransitionReservation(caller.TenantId, reservationId, transition);
-        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, o => Answer(o, time));
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
     }
 
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Extend(
-        string id, TenantCaller caller, HttpContext context, Writes writes, ServerOptions options, CoreLimits limits, TimeProvider time)
+        string id, TenantCaller caller, JsonRequest<ExtendRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
     {
-        var (bytes, tooLarge) = await RequestBody.ReadAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (request, invalid) = RequestBody.Parse(bytes, AppJson.Default.ExtendRequest);
-        if (invalid is not null)
+        if (body.Problem is { } invalid)
         {
             return invalid;
         }
 
-        if (request!.Minutes < 1 || request.Minutes > limits.MaxHoldMinutes)
+        if (body.Value.Minutes < 1 || body.Value.Minutes > limits.MaxHoldMinutes)
         {
             return ApiErrors.Validation("minutes", $"minutes must be between 1 and {limits.MaxHoldMinutes}.");
         }
@@ -178,8 +162,8 @@ public static class ReservationApi
             return NotFound(id);
         }
 
-        var command = new ExtendReservation(caller.TenantId, reservationId, request.Minutes);
-        return await writes.ExecuteAsync(context, caller.TenantId, bytes, command, o => Answer(o, time));
+        var command = new ExtendReservation(caller.TenantId, reservationId, body.Value.Minutes);
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
     }
 
     private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time) =>

@@ -1,34 +1,34 @@
 using Capacity.Core;
-using Capacity.Server.Capacities;
+using Capacity.Server.Views;
 
 namespace Capacity.Server.Reservations;
 
-public sealed record ReserveRequest
+internal sealed record ReserveRequest
 {
     public required int Quantity { get; init; }
     public int? ReservationMinutes { get; init; }
     public Guid? PricingId { get; init; }
 }
 
-public sealed record CreateReservationRequest
+internal sealed record CreateReservationRequest
 {
     public required ReservationItemRequest[] Items { get; init; }
     public int? ReservationMinutes { get; init; }
 }
 
-public sealed record ReservationItemRequest
+internal sealed record ReservationItemRequest
 {
     public required Guid CapacityId { get; init; }
     public required int Quantity { get; init; }
     public Guid? PricingId { get; init; }
 }
 
-public sealed record ExtendRequest
+internal sealed record ExtendRequest
 {
     public required int Minutes { get; init; }
 }
 
-public sealed record LockedPriceResponse(
+internal sealed record LockedPriceResponse(
     Guid PricingId,
     string Name,
     decimal UnitPrice,
@@ -42,11 +42,11 @@ public sealed record LockedPriceResponse(
         p is null ? null : new(p.PricingId, p.Name, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.LockedAt);
 }
 
-public sealed record ReservationItemResponse(Guid CapacityId, int Quantity, LockedPriceResponse? LockedPrice);
+internal sealed record ReservationItemResponse(Guid CapacityId, int Quantity, LockedPriceResponse? LockedPrice);
 
-public sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
+internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
 
-public sealed record ReservationResponse(
+internal sealed record ReservationResponse(
     Guid Id,
     string Status,
     ReservationItemResponse[] Items,
@@ -68,4 +68,4 @@ public sealed record ReservationResponse(
         r.EndedAt);
 }
 
-public sealed record ReserveResponse(string Message, ReservationResponse Reservation, CapacityResponse Capacity, LockedPriceResponse? LockedPrice);
+internal sealed record ReserveResponse(string Message, ReservationResponse Reservation, CapacityResponse Capacity, LockedPriceResponse? LockedPrice);

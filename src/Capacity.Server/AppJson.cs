@@ -2,11 +2,14 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Capacity.Server.Admin;
 using Capacity.Server.Capacities;
+using Capacity.Server.Events;
+using Capacity.Server.Health;
 using Capacity.Server.Ledger;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
+using Capacity.Server.Views;
 
-namespace Capacity.Server.Http;
+namespace Capacity.Server;
 
 /// <summary>
 /// Source-generated serialisation for every request and response: no reflection on the hot path.
@@ -40,10 +43,10 @@ namespace Capacity.Server.Http;
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKeyResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
-[JsonSerializable(typeof(Health.HealthResponse))]
-[JsonSerializable(typeof(Events.EventListResponse))]
-[JsonSerializable(typeof(Events.EventStreamSnapshot))]
-public sealed partial class AppJson : JsonSerializerContext
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(EventListResponse))]
+[JsonSerializable(typeof(EventStreamSnapshot))]
+internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>
     /// The host's JSON options (ASP.NET Core's web defaults and relaxed encoder) as the server sets

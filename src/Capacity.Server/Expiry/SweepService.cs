@@ -1,19 +1,23 @@
 using Capacity.Engine;
-using Capacity.Server.Metrics;
+using Capacity.Server.Http;
 
-namespace Capacity.Server.Http;
+namespace Capacity.Server.Expiry;
 
 /// <summary>
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
 /// about a second, refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
 /// </summary>
-public sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
+internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
 {
+    private static readonly TimeSpan StatsInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.SweepIntervalMs));
-        var lastPurge = DateTime.UtcNow;
-        var lastStats = DateTime.MinValue;
+        // Periods on the provider's monotonic clock; the first stats are read at the first tick.
+        var lastPurge = time.GetTimestamp();
+        long? lastStats = null;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
@@ -24,17 +28,17 @@ public sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimePr
                     logger.LogDebug("Expired {Count} holds", expired);
                 }
 
-                if (DateTime.UtcNow - lastStats > TimeSpan.FromSeconds(5))
+                if (lastStats is not { } statsRead || time.GetElapsedTime(statsRead) > StatsInterval)
                 {
-                    lastStats = DateTime.UtcNow;
+                    lastStats = time.GetTimestamp();
                     var (active, oldest) = await store.GetHoldStatsAsync(stoppingToken);
                     var lag = oldest is { } o ? Math.Max(0, (time.GetUtcNow() - o).TotalSeconds) : 0;
                     ServerMetrics.SetHoldStats(active, lag);
                 }
 
-                if (DateTime.UtcNow - lastPurge > TimeSpan.FromMinutes(1))
+                if (time.GetElapsedTime(lastPurge) > PurgeInterval)
                 {
-                    lastPurge = DateTime.UtcNow;
+                    lastPurge = time.GetTimestamp();
                     await sweeper.PurgeAsync(TimeSpan.FromHours(options.IdempotencyRetentionHours), stoppingToken);
                 }
             }

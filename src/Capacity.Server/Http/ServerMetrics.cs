@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Capacity.Server.Http;
 using Microsoft.AspNetCore.Routing;
 
-namespace Capacity.Server.Metrics;
+namespace Capacity.Server.Http;
 
 /// <summary>The server's own instruments; the engine publishes its own (batch size, commit latency, queue depth, commands).</summary>
-public static class ServerMetrics
+internal static class ServerMetrics
 {
     public static readonly Meter Meter = new("Capacity.Server");
 
@@ -47,14 +46,4 @@ public static class ServerMetrics
     private static readonly string[] Statuses = [.. Enumerable.Range(0, 600).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private static string StatusText(int status) => status is >= 0 and < 600 ? Statuses[status] : "other";
-}
-
-public static class MetricsApi
-{
-    public static IEndpointConventionBuilder MapMetrics(this IEndpointRouteBuilder app) =>
-        app.MapGet("/metrics", (MetricsCollector collector) => TypedResults.Text(collector.Scrape(), "text/plain; version=0.0.4; charset=utf-8"))
-            .RequireAccess(Access.Anonymous)
-            .WithTags("Operations")
-            .WithSummary("Prometheus metrics")
-            .WithDescription("Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag.");
 }

@@ -1,14 +1,14 @@
 using Capacity.Core;
 using Capacity.Engine;
 
-namespace Capacity.Server.Capacities;
+namespace Capacity.Server.Views;
 
 /// <summary>
 /// One event as the API shows it: its capacities with effective availability, and the totals over
 /// its roots, where each pool counts once (the seed summed every section and counted shared pools
 /// twice). Shared by the list, the totals and the live stream so they can never disagree.
 /// </summary>
-public sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity, CapacityTotalsResponse Totals)
+internal sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity, CapacityTotalsResponse Totals)
 {
     public static async Task<EventSnapshot> ReadAsync(IReadStore store, Guid tenantId, string eventId, CancellationToken ct)
     {

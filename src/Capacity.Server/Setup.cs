@@ -5,7 +5,9 @@ using Capacity.Server.Admin;
 using Capacity.Server.Capacities;
 using Capacity.Server.Docs;
 using Capacity.Server.Events;
+using Capacity.Server.Expiry;
 using Capacity.Server.Health;
+using Capacity.Server.Http;
 using Capacity.Server.Ledger;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
@@ -15,10 +17,10 @@ using Capacity.Storage.Sqlite;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Capacity.Server.Http;
+namespace Capacity.Server;
 
 /// <summary>Wires the service together: configuration, the store, the engine, and the pipeline.</summary>
-public static class Setup
+internal static class Setup
 {
     public static void AddCapacity(this WebApplicationBuilder builder)
     {
@@ -30,6 +32,7 @@ public static class Setup
         var engineOptions = config.GetSection("Capacity:Engine").Get<EngineOptions>() ?? new EngineOptions();
         var dataDirectory = config["Storage:DataDirectory"] ?? "./data";
         var rateLimits = config.GetSection("Capacity:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions();
+        var auth = config.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
 
         services.AddSingleton(serverOptions);
         services.AddSingleton(limits);
@@ -49,8 +52,8 @@ public static class Setup
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<IReadStore>(),
-            ResolveAdminKey(config["Auth:AdminKey"], dataDirectory),
-            config["Auth:JwtSigningKey"]));
+            ResolveAdminKey(auth.AdminKey, dataDirectory),
+            auth.JwtSigningKey));
 
         services.ConfigureHttpJsonOptions(o => AppJson.ConfigureHost(o.SerializerOptions));
     }

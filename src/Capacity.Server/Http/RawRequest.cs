@@ -1,0 +1,37 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// A body as a handler parameter, read but not parsed: for the PUTs, which read their fields one by
+/// one (<see cref="PatchReader"/>), and for the routes that take no fields. The bytes are kept for the
+/// Idempotency-Key hash.
+/// </summary>
+internal sealed class RawRequest
+{
+    private RawRequest(byte[] bytes, ProblemHttpResult? unread)
+    {
+        Bytes = bytes;
+        Unread = unread;
+    }
+
+    /// <summary>The body as sent.</summary>
+    public byte[] Bytes { get; }
+
+    /// <summary>Why the body could not be read at all (too large, cut short), as the request's answer.</summary>
+    public ProblemHttpResult? Unread { get; }
+
+    /// <summary>For routes that take no fields: the problem unless the body was read and is empty or <c>{}</c>.</summary>
+    public ProblemHttpResult? UnlessEmpty() => Unread ?? RequestBody.RequireEmpty(Bytes);
+
+    public static async ValueTask<RawRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
+    {
+        var (bytes, unread) = await ReadAsync(context);
+        return new RawRequest(bytes, unread);
+    }
+
+    /// <summary>The body, up to <see cref="ServerOptions.MaxBodyBytes"/>.</summary>
+    internal static ValueTask<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpContext context) =>
+        RequestBody.ReadAsync(context.Request, context.RequestServices.GetRequiredService<ServerOptions>().MaxBodyBytes, context.RequestAborted);
+}

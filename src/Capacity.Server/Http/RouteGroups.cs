@@ -1,0 +1,17 @@
+namespace Capacity.Server.Http;
+
+/// <summary>Route groups with their access level, rate limit, tag and the failures every route of the group can answer, set once per group.</summary>
+internal static class RouteGroups
+{
+    /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
+    public static RouteGroupBuilder MapTenantGroup(this IEndpointRouteBuilder app, string tag) => app.MapGroup("").Secured(Access.Tenant, tag);
+
+    public static RouteGroupBuilder Secured(this RouteGroupBuilder group, Access access, string tag) =>
+        group.RequireAccess(access)
+            .RequireRateLimiting(RateLimits.PerTenant)
+            .WithTags(tag)
+            .ProducesProblem(401)
+            .ProducesProblem(403)
+            .ProducesProblem(429)
+            .ProducesProblem(503);
+}
