@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Capacity.Core;
 
 // Allocations: blocks of a capacity set aside. Cold commands, written plainly; the hold path's part
@@ -228,9 +230,240 @@ public static partial class Decider
         foreach (var n in set.Closure)
         {
             n.Reserved += reservedDelta;
-            Assert.Counters(n);
+            CoreAssert.WithinBounds(n);
             set.Touch(n);
             set.Append(n, kind, Guid.Empty, allocationId, reservedDelta, 0, now);
         }
+    }
+
+    // Holds drawn from allocations. Off the hot path: a hold names an allocation only at a box office
+    // or a channel, and a hold that names none never comes here.
+
+    /// <summary>
+    /// Places a hold of which at least one item draws from an allocation. Allocated units are already
+    /// reserved on every node (the allocation's size is), so they move from the allocation's idle to
+    /// its held and charge no node; the other items are charged as any hold's. All or nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Outcome PlaceFromAllocations(WorkingSet set, PlaceHold command, CapacityNode first, DateTimeOffset now)
+    {
+        var items = command.Items;
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (items[i].AllocationId is not { } allocationId)
+            {
+                continue;
+            }
+
+            var allocation = set.FindAllocation(allocationId);
+            if (allocation is null || allocation.TenantId != command.TenantId)
+            {
+                return Answers.AllocationNotFound(allocationId);
+            }
+
+            if (allocation.CapacityId != items[i].CapacityId)
+            {
+                return Answers.AllocationNotOfCapacity(i, allocationId, items[i].CapacityId);
+            }
+
+            if (allocation.Status == AllocationStatus.Closed)
+            {
+                return Answers.AllocationClosed(allocation);
+            }
+
+            var requested = QuantityFrom(items, allocationId);
+            if (requested > allocation.Idle)
+            {
+                return Answers.AllocationShort(allocation, requested);
+            }
+        }
+
+        // An inactive capacity takes no holds, from an allocation or not.
+        if (!SumDemand(set, items, out var inactive, first))
+        {
+            return Answers.Inactive(inactive!);
+        }
+
+        SumDemandFrom(set, items, allocationId: null);
+        var shortNode = FirstShortNode(set.Demand, out var shortBy, out var left);
+        if (shortNode is not null)
+        {
+            return Short(set, items, shortNode, shortBy, left);
+        }
+
+        var reservationItems = new ReservationItem[items.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var item = items[i];
+            LockedPrice? locked = null;
+            if (item.PricingId is { } pricingId)
+            {
+                var price = set.FindPrice(pricingId)!;
+                locked = new LockedPrice(price.Id, price.Name, price.UnitPrice, price.ServiceFee, price.FacilityFee, price.TaxRate, price.Currency, now);
+            }
+
+            reservationItems[i] = new ReservationItem(item.CapacityId, item.Quantity, locked, item.AllocationId);
+        }
+
+        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null);
+        ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (items[i].AllocationId is { } allocationId)
+            {
+                var allocation = set.FindAllocation(allocationId)!;
+                allocation.Held += items[i].Quantity;
+                allocation.UpdatedAt = now;
+                set.Touch(allocation);
+                // Nothing moves on the node, but the ledger still tells which hold took which allocated units.
+                set.Append(set.FindCapacity(items[i].CapacityId)!, LedgerKind.Hold, reservation.Id, allocationId, 0, 0, now);
+            }
+        }
+
+        set.AddNew(reservation);
+        return Answers.Held(reservation, Graph.View(first, set, set.Closure));
+    }
+
+    /// <summary>
+    /// Ends a hold or a sale with items from allocations. Public items are charged as any hold's; for
+    /// each allocation: a confirm moves its units from held to sold (and from reserved to sold on the
+    /// nodes); a release or expiry returns them to its idle, or, once it is closed, to the public; a
+    /// cancelled sale returns them to the public and the allocation shrinks by as many.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void EndWithAllocations(WorkingSet set, in Reservation hold, LedgerKind kind, DateTimeOffset now)
+    {
+        var (reservedSign, soldSign) = Signs(kind);
+        SumDemandFrom(set, hold.Items, allocationId: null);
+        ApplyDemand(set, hold.Id, kind, reservedSign, soldSign, now);
+
+        var items = hold.Items;
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (items[i].AllocationId is not { } allocationId || FirstIndexOf(items, allocationId) != i)
+            {
+                continue;
+            }
+
+            var allocation = set.FindAllocation(allocationId)
+                ?? throw new InvalidOperationException($"Allocation {allocationId} of reservation {hold.Id} was not loaded.");
+            var quantity = QuantityFrom(items, allocationId);
+            switch (kind)
+            {
+                case LedgerKind.Confirm:
+                    allocation.Held -= quantity;
+                    allocation.Sold += quantity;
+                    break;
+                case LedgerKind.Release or LedgerKind.Expire:
+                    allocation.Held -= quantity;
+                    if (allocation.Status == AllocationStatus.Open)
+                    {
+                        // Back to the allocation's idle: the nodes keep them reserved for it.
+                        (reservedSign, soldSign) = (0, 0);
+                    }
+                    else
+                    {
+                        allocation.Size -= quantity;
+                    }
+
+                    break;
+                case LedgerKind.Cancel:
+                    allocation.Sold -= quantity;
+                    allocation.Size -= quantity;
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a way for a hold to end.");
+            }
+
+            if (allocation.Held < 0 || allocation.Sold < 0 || allocation.Idle < 0)
+            {
+                throw new InvalidOperationException($"Counters of allocation {allocation.Id} would go negative.");
+            }
+
+            allocation.UpdatedAt = now;
+            set.Touch(allocation);
+            if (reservedSign == 0 && soldSign == 0)
+            {
+                AppendUnmoved(set, items, allocationId, kind, hold.Id, now);
+            }
+            else
+            {
+                SumDemandFrom(set, items, allocationId);
+                ApplyDemand(set, hold.Id, kind, reservedSign, soldSign, now, allocationId);
+            }
+
+            (reservedSign, soldSign) = Signs(kind);
+        }
+    }
+
+    private static (int Reserved, int Sold) Signs(LedgerKind kind) => kind switch
+    {
+        LedgerKind.Confirm => (-1, 1),
+        LedgerKind.Release or LedgerKind.Expire => (-1, 0),
+        LedgerKind.Cancel => (0, -1),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a way for a hold to end."),
+    };
+
+    /// <summary>A ledger entry per item drawn from the allocation on its own node, moving nothing.</summary>
+    private static void AppendUnmoved(WorkingSet set, ReservationItem[] items, Guid allocationId, LedgerKind kind, Guid reservationId, DateTimeOffset now)
+    {
+        foreach (var item in items)
+        {
+            if (item.AllocationId == allocationId)
+            {
+                set.Append(set.FindCapacity(item.CapacityId)!, kind, reservationId, allocationId, 0, 0, now);
+            }
+        }
+    }
+
+    /// <summary>Sums into <see cref="WorkingSet.Demand"/> what the items drawing from <paramref name="allocationId"/> (null: the public pool) take from each node.</summary>
+    private static void SumDemandFrom<T>(WorkingSet set, T[] items, Guid? allocationId)
+        where T : struct, IDemand
+    {
+        var demand = set.Demand;
+        demand.Clear();
+        foreach (var item in items)
+        {
+            if (item.AllocationId != allocationId)
+            {
+                continue;
+            }
+
+            var node = set.FindCapacity(item.CapacityId)
+                ?? throw new InvalidOperationException($"Capacity {item.CapacityId} of a reservation was not loaded.");
+            Graph.Closure(node, set, set.Closure);
+            foreach (var reached in set.Closure)
+            {
+                Charge(demand, reached, item.Quantity);
+            }
+        }
+    }
+
+    private static long QuantityFrom<T>(T[] items, Guid allocationId)
+        where T : struct, IDemand
+    {
+        long quantity = 0;
+        foreach (var item in items)
+        {
+            if (item.AllocationId == allocationId)
+            {
+                quantity += item.Quantity;
+            }
+        }
+
+        return quantity;
+    }
+
+    private static int FirstIndexOf(ReservationItem[] items, Guid allocationId)
+    {
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (items[i].AllocationId == allocationId)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 }
