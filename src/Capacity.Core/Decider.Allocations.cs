@@ -55,6 +55,7 @@ public static partial class Decider
             UpdatedAt = now,
         };
         set.AddNew(allocation);
+        node.AllocationCount++;
         ChargeClosure(set, node, allocation.Id, LedgerKind.Allocate, command.Size, now);
         return Answers.OfAllocation(allocation);
     }

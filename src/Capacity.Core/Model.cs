@@ -35,6 +35,12 @@ public sealed class CapacityNode
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>
+    /// How many allocations were ever made on this capacity: a read shows its allocations only when
+    /// there are some, so a capacity that never had one costs a read nothing more.
+    /// </summary>
+    public int AllocationCount { get; set; }
+
     public CapacityMode Mode => ModeOf(Total, ParentIds);
 
     /// <summary>The mode a capacity with this total and these parents has.</summary>
