@@ -39,6 +39,14 @@ internal static class ApiDocs
             });
             options.AddSchemaTransformer((schema, context, _) =>
             {
+                // A date-time read by hand (Instant) is still a date-time, or null.
+                if (context.JsonPropertyInfo?.CustomConverter is InstantConverter)
+                {
+                    schema.Type = JsonSchemaType.String | JsonSchemaType.Null;
+                    schema.Format = "date-time";
+                    schema.Description = "RFC 3339 with an offset (Z or ±hh:mm).";
+                }
+
                 if (context.JsonTypeInfo.Type == typeof(ProblemDetails))
                 {
                     schema.Properties ??= new Dictionary<string, IOpenApiSchema>();

@@ -50,9 +50,9 @@ internal sealed record LockedPriceResponse(
 /// <summary><c>allocation_id</c> is there only on an item drawn from an allocation: a public item reads as it always did.</summary>
 internal sealed record ReservationItemResponse(
     Guid CapacityId,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId,
     int Quantity,
-    LockedPriceResponse? LockedPrice);
+    LockedPriceResponse? LockedPrice,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
 
 internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
 
@@ -70,7 +70,7 @@ internal sealed record ReservationResponse(
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
         r.Id,
         r.EffectiveStatus(now).ToString().ToLowerInvariant(),
-        [.. r.Items.Select(i => new ReservationItemResponse(i.CapacityId, i.AllocationId, i.Quantity, LockedPriceResponse.From(i.LockedPrice)))],
+        [.. r.Items.Select(i => new ReservationItemResponse(i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice), i.AllocationId))],
         [.. Core.Totals.Of(r).Select(t => new TotalResponse(t.Currency, t.Subtotal, t.Fees, t.Tax, t.Total))],
         r.CreatedAt,
         r.ExpiresAt,
