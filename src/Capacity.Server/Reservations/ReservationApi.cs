@@ -9,6 +9,9 @@ namespace Capacity.Server.Reservations;
 /// <summary>Holds and their lifecycle: place, read, confirm, release, cancel, extend.</summary>
 internal static class ReservationApi
 {
+    /// <summary>How the core names the allocation of the one item a single-capacity hold makes.</summary>
+    private const string ItemAllocationField = "items[0].allocation_id";
+
     public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Reservations");
@@ -59,8 +62,6 @@ internal static class ReservationApi
             request.ReservationMinutes ?? limits.DefaultHoldMinutes);
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Held(o, time));
     }
-
-    private const string ItemAllocationField = "items[0].allocation_id";
 
     private static Results<JsonCreated<ReserveResponse>, ProblemHttpResult> Held(Outcome o, TimeProvider time)
     {
