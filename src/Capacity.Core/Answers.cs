@@ -71,4 +71,27 @@ internal static class Answers
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome ExtensionLimit(in Reservation r, CoreLimits limits, DateTimeOffset latest) =>
         new(OutcomeCode.ExtensionLimit, $"A hold may live at most {limits.MaxLifetimeMinutes} minutes from creation; this one can be extended until {latest:O}.") { Reservation = r };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Outcome OfAllocation(Allocation allocation, OutcomeCode code = OutcomeCode.Ok) =>
+        new(code) { Allocation = AllocationView.Of(allocation) };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Outcome AllocationNotFound(Guid id) => Outcome.NotFound($"Allocation {id} was not found.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Outcome AllocationClosed(Allocation allocation) =>
+        new(OutcomeCode.AllocationClosed, $"Allocation {allocation.Id} ({allocation.Name}) is closed.") { Allocation = AllocationView.Of(allocation) };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Outcome AllocationShort(Allocation allocation, long requested) =>
+        new(OutcomeCode.AllocationInsufficient, $"Not enough idle tickets in allocation {allocation.Name}: {requested} requested, {allocation.Idle} idle.")
+        {
+            Available = allocation.Idle,
+            Allocation = AllocationView.Of(allocation),
+        };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Outcome AllocationNotOfCapacity(int index, Guid allocationId, Guid capacityId) =>
+        Outcome.Invalid($"items[{index}].allocation_id", $"Allocation {allocationId} does not belong to capacity {capacityId}.");
 }

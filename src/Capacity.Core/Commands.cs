@@ -81,7 +81,8 @@ public sealed record UpdatePrice(
     public override void CollectKeys(LoadKeys keys) => keys.Prices.Add(Id);
 }
 
-public readonly record struct HoldItem(Guid CapacityId, int Quantity, Guid? PricingId) : IDemand;
+/// <summary>One item of a hold: a quantity of a capacity, optionally at a price and drawn from an allocation.</summary>
+public readonly record struct HoldItem(Guid CapacityId, int Quantity, Guid? PricingId, Guid? AllocationId = null) : IDemand;
 
 /// <summary>
 /// A quantity drawn from a capacity: what the core sums per node, whether it comes from a command's
@@ -92,6 +93,9 @@ public interface IDemand
 {
     Guid CapacityId { get; }
     int Quantity { get; }
+
+    /// <summary>The allocation the quantity is drawn from, or null for the public pool.</summary>
+    Guid? AllocationId { get; }
 }
 
 public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes) : Command
@@ -107,6 +111,11 @@ public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Ite
             if (item.PricingId is { } p)
             {
                 keys.Prices.Add(p);
+            }
+
+            if (item.AllocationId is { } a)
+            {
+                keys.Allocations.Add(a);
             }
         }
     }

@@ -38,6 +38,7 @@ public static partial class Decider
 
         // Every item is checked before anything is built, so that a refused hold allocates nothing.
         var priced = false;
+        var allocated = false;
         CapacityNode? first = null;
         for (var i = 0; i < command.Items.Length; i++)
         {
@@ -65,6 +66,13 @@ public static partial class Decider
 
                 priced = true;
             }
+
+            allocated |= item.AllocationId.HasValue;
+        }
+
+        if (allocated)
+        {
+            return PlaceFromAllocations(set, command, first!, now);
         }
 
         if (!SumDemand(set, command.Items, out var inactive, first))
@@ -170,18 +178,15 @@ public static partial class Decider
         switch (command.Transition, hold.Status)
         {
             case (Transition.Confirm, ReservationStatus.Active):
-                SumDemand(set, hold.Items, out _);
-                ApplyDemand(set, hold.Id, LedgerKind.Confirm, reservedSign: -1, soldSign: 1, now);
+                End(set, hold, LedgerKind.Confirm, reservedSign: -1, soldSign: 1, now);
                 set.Replace(ref slot, hold with { Status = ReservationStatus.Confirmed, ConfirmedAt = now });
                 break;
             case (Transition.Release, ReservationStatus.Active):
-                SumDemand(set, hold.Items, out _);
-                ApplyDemand(set, hold.Id, LedgerKind.Release, reservedSign: -1, soldSign: 0, now);
+                End(set, hold, LedgerKind.Release, reservedSign: -1, soldSign: 0, now);
                 set.Replace(ref slot, hold with { Status = ReservationStatus.Released, EndedAt = now });
                 break;
             case (Transition.Cancel, ReservationStatus.Confirmed):
-                SumDemand(set, hold.Items, out _);
-                ApplyDemand(set, hold.Id, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
+                End(set, hold, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
                 set.Replace(ref slot, hold with { Status = ReservationStatus.Cancelled, EndedAt = now });
                 break;
             case (Transition.Confirm, ReservationStatus.Confirmed):
@@ -257,8 +262,7 @@ public static partial class Decider
 
     private static Reservation ExpireNow(WorkingSet set, ref ReservationSlot slot, DateTimeOffset now)
     {
-        SumDemand(set, slot.Value.Items, out _);
-        ApplyDemand(set, slot.Value.Id, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
+        End(set, slot.Value, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
         var expired = slot.Value with { Status = ReservationStatus.Expired, EndedAt = now };
         set.Replace(ref slot, expired);
         return expired;
@@ -310,7 +314,36 @@ public static partial class Decider
         demand.Add((node, quantity));
     }
 
-    private static void ApplyDemand(WorkingSet set, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
+    /// <summary>
+    /// Moves a hold's units as it is confirmed, released, expired or cancelled. A hold that draws from
+    /// an allocation takes the allocation's path (Decider.Allocations.cs); any other is charged whole.
+    /// </summary>
+    private static void End(WorkingSet set, in Reservation hold, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
+    {
+        if (DrawsFromAllocation(hold.Items))
+        {
+            EndWithAllocations(set, hold, kind, now);
+            return;
+        }
+
+        SumDemand(set, hold.Items, out _);
+        ApplyDemand(set, hold.Id, kind, reservedSign, soldSign, now);
+    }
+
+    private static bool DrawsFromAllocation(ReservationItem[] items)
+    {
+        foreach (ref readonly var item in items.AsSpan())
+        {
+            if (item.AllocationId.HasValue)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static void ApplyDemand(WorkingSet set, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now, Guid allocationId = default)
     {
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
@@ -324,11 +357,10 @@ public static partial class Decider
             }
 
             set.Touch(node);
-            set.Append(node, kind, reservationId, reservedSign * quantity, soldSign * quantity, now);
+            set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now);
         }
 
         CoreAssert.DemandWithinBounds(set);
-
     }
 
     /// <summary>The refusal of a hold that does not fit, with the availability of the first item that draws from the short node.</summary>

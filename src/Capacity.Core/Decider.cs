@@ -3,7 +3,7 @@ namespace Capacity.Core;
 /// <summary>
 /// The only place that decides. Each command is checked in full before anything is applied, so a
 /// refused command leaves the working set exactly as it was (a cart is all-or-nothing). One file
-/// per aggregate: holds (the hot path), capacities, prices and tenants.
+/// per aggregate: holds (the hot path), capacities, allocations, prices and tenants.
 /// </summary>
 public static partial class Decider
 {
@@ -22,6 +22,11 @@ public static partial class Decider
             case UpdatePrice updatePrice: return UpdatePrice(set, updatePrice, now, limits);
             case CreateTenant createTenant: return CreateTenant(set, createTenant, now, limits);
             case AddApiKey addApiKey: return AddApiKey(set, addApiKey, now);
+            case CreateAllocation createAllocation: return CreateAllocation(set, createAllocation, now, limits);
+            case UpdateAllocation updateAllocation: return UpdateAllocation(set, updateAllocation, now, limits);
+            case ReleaseAllocation releaseAllocation: return ReleaseAllocation(set, releaseAllocation, now, limits);
+            case CloseAllocation closeAllocation: return CloseAllocation(set, closeAllocation, now);
+            case CloseDueAllocations closeDue: return CloseDueAllocations(set, closeDue, now);
             default: throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command.");
         }
     }

@@ -11,7 +11,11 @@ public static class Invariants
     /// counters equal what the holds add up to (active holds in reserved, confirmed ones in sold).
     /// Returns one line per violation; empty means everything holds.
     /// </summary>
-    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, IEnumerable<Reservation> reservations)
+    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, IEnumerable<Reservation> reservations) =>
+        Check(nodes, reservations, []);
+
+    /// <summary>The same, with the allocations the holds may draw from.</summary>
+    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, IEnumerable<Reservation> reservations, IReadOnlyCollection<Allocation> allocations)
     {
         var sums = new HoldSums();
         foreach (var r in reservations)
@@ -19,7 +23,7 @@ public static class Invariants
             sums.Add(r);
         }
 
-        return Check(nodes, sums);
+        return Check(nodes, sums, allocations);
     }
 
     /// <summary>
@@ -27,13 +31,28 @@ public static class Invariants
     /// without keeping its holds in memory: each capacity's direct sums are charged to it and to
     /// every ancestor once, exactly as a hold charges them.
     /// </summary>
-    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, HoldSums holds)
+    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, HoldSums holds) => Check(nodes, holds, []);
+
+    /// <summary>
+    /// The same, with allocations: a capacity's reserved is its live public holds plus every
+    /// allocation's size less what it sold (charged to it and every ancestor); each allocation's held
+    /// and sold equal its live holds and sales, its idle is never negative, and a closed one keeps no idle.
+    /// </summary>
+    public static List<string> Check(IReadOnlyCollection<CapacityNode> nodes, HoldSums holds, IReadOnlyCollection<Allocation> allocations)
     {
         var violations = new List<string>();
         var byId = new Lookup(nodes);
         var expected = nodes.ToDictionary(n => n.Id, _ => (Reserved: 0L, Sold: 0L));
         var closure = new List<CapacityNode>();
-        foreach (var (capacityId, (reserved, sold)) in holds.ByCapacity)
+        var direct = holds.ByCapacity.ToDictionary(e => e.Key, e => e.Value);
+        foreach (var a in allocations)
+        {
+            var (reserved, sold) = direct.GetValueOrDefault(a.CapacityId);
+            direct[a.CapacityId] = (reserved + a.Charged, sold);
+            CheckAllocation(a, holds, violations);
+        }
+
+        foreach (var (capacityId, (reserved, sold)) in direct)
         {
             var node = byId.FindCapacity(capacityId);
             if (node is null)
@@ -89,6 +108,25 @@ public static class Invariants
         return violations;
     }
 
+    private static void CheckAllocation(Allocation a, HoldSums holds, List<string> violations)
+    {
+        var (held, sold) = holds.ByAllocation.GetValueOrDefault(a.Id);
+        if (a.Held < 0 || a.Sold < 0 || a.Idle < 0)
+        {
+            violations.Add($"allocation {a.Id}: negative counters (size {a.Size}, held {a.Held}, sold {a.Sold})");
+        }
+
+        if (a.Held != held || a.Sold != sold)
+        {
+            violations.Add($"allocation {a.Id}: counters (held {a.Held}, sold {a.Sold}) differ from its holds (held {held}, sold {sold})");
+        }
+
+        if (a.Status == AllocationStatus.Closed && a.Idle != 0)
+        {
+            violations.Add($"allocation {a.Id}: closed with {a.Idle} idle units kept from the public");
+        }
+    }
+
     /// <summary>Compares every node's counters with the sums of its ledger entries.</summary>
     public static List<string> CheckLedger(IEnumerable<CapacityNode> nodes, IReadOnlyDictionary<Guid, (long Reserved, long Sold)> ledgerSums)
     {
@@ -115,16 +153,22 @@ public static class Invariants
 
 /// <summary>
 /// What the live holds put directly on each capacity (before charging ancestors): active quantities
-/// as reserved, confirmed ones as sold. Small whatever the number of holds: one entry per capacity.
+/// as reserved, confirmed ones as sold. An active item drawn from an allocation puts nothing on its
+/// capacity (the allocation's size already does) and counts as held by the allocation; a confirmed
+/// one counts as sold on both. Small whatever the number of holds: one entry per capacity and allocation.
 /// </summary>
 public sealed class HoldSums
 {
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _byCapacity = [];
+    private readonly Dictionary<Guid, (long Held, long Sold)> _byAllocation = [];
 
     /// <summary>How many live (active or confirmed) holds were added.</summary>
     public int Count { get; private set; }
 
     public IReadOnlyDictionary<Guid, (long Reserved, long Sold)> ByCapacity => _byCapacity;
+
+    /// <summary>Per allocation: units in its active holds, and units sold from it.</summary>
+    public IReadOnlyDictionary<Guid, (long Held, long Sold)> ByAllocation => _byAllocation;
 
     public void Add(Reservation reservation)
     {
@@ -138,6 +182,14 @@ public sealed class HoldSums
         foreach (var item in reservation.Items)
         {
             var (reserved, sold) = _byCapacity.GetValueOrDefault(item.CapacityId);
+            if (item.AllocationId is { } allocationId)
+            {
+                var (held, allocationSold) = _byAllocation.GetValueOrDefault(allocationId);
+                _byAllocation[allocationId] = active ? (held + item.Quantity, allocationSold) : (held, allocationSold + item.Quantity);
+                _byCapacity[item.CapacityId] = active ? (reserved, sold) : (reserved, sold + item.Quantity);
+                continue;
+            }
+
             _byCapacity[item.CapacityId] = active ? (reserved + item.Quantity, sold) : (reserved, sold + item.Quantity);
         }
     }

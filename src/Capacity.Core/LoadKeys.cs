@@ -19,6 +19,13 @@ public sealed class LoadKeys
     public HashSet<Guid> Tenants { get; } = [];
 
     /// <summary>
+    /// Allocations by id. The store also loads every allocation that a loaded hold's items draw from,
+    /// and the capacities (with ancestors) of every allocation it loads: ending a hold from an
+    /// allocation moves the allocation's counters, and giving units back charges its nodes.
+    /// </summary>
+    public HashSet<Guid> Allocations { get; } = [];
+
+    /// <summary>
     /// Holds the sweeper believes are due. The core expires those that are loaded and still due, and
     /// passes over any that are not loaded: such a hold stays due for a later <see cref="ExpireDue"/>.
     /// </summary>
@@ -31,6 +38,7 @@ public sealed class LoadKeys
         NewReservations.Clear();
         Prices.Clear();
         Tenants.Clear();
+        Allocations.Clear();
         ExpiryCandidates.Clear();
     }
 }

@@ -35,6 +35,12 @@ public sealed class CapacityNode
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>
+    /// How many allocations were ever made on this capacity: a read shows its allocations only when
+    /// there are some, so a capacity that never had one costs a read nothing more.
+    /// </summary>
+    public int AllocationCount { get; set; }
+
     public CapacityMode Mode => ModeOf(Total, ParentIds);
 
     /// <summary>The mode a capacity with this total and these parents has.</summary>
@@ -121,7 +127,7 @@ public sealed record LockedPrice(
 /// <summary>
 /// What a hold takes from one capacity. A struct, so an item is stored inline in its hold's array.
 /// </summary>
-public readonly record struct ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice) : IDemand;
+public readonly record struct ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice, Guid? AllocationId = null) : IDemand;
 
 /// <summary>
 /// A hold. A value, not an object: the working set stores it inline and every transition replaces
@@ -153,6 +159,10 @@ public enum LedgerKind
     Release,
     Expire,
     Cancel,
+    /// <summary>Units set aside for an allocation, or an allocation grown: reserved on every node it charges.</summary>
+    Allocate,
+    /// <summary>Idle units of an allocation given back to the public (release, shrink or close).</summary>
+    Deallocate,
 }
 
 /// <summary>One change to one node's counters. The store assigns the sequence.</summary>
@@ -164,7 +174,8 @@ public readonly record struct LedgerEntry(
     Guid ReservationId,
     long ReservedDelta,
     long SoldDelta,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    Guid? AllocationId = null);
 
 public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt);
 

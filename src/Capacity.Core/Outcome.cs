@@ -15,6 +15,12 @@ public enum OutcomeCode
     ReservationExpired,
     ReservationNotActive,
     ExtensionLimit,
+    /// <summary>The allocation is closed and takes no holds, releases or resizes.</summary>
+    AllocationClosed,
+    /// <summary>The allocation has fewer idle units than asked; <see cref="Outcome.Available"/> carries its idle units.</summary>
+    AllocationInsufficient,
+    /// <summary>An allocation cannot shrink below what its holds and sales have taken from it.</summary>
+    AllocationBelowCommitted,
 }
 
 /// <summary>
@@ -115,6 +121,7 @@ public readonly record struct Outcome
         init => (_reservation, _hasReservation) = (value.GetValueOrDefault(), value.HasValue);
     }
     public PriceEntry? Price { get; init; }
+    public AllocationView? Allocation { get; init; }
     public Tenant? Tenant { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }

@@ -19,6 +19,7 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly Dictionary<Guid, CapacityNode> _capacities = [];
     private readonly Dictionary<Guid, ReservationSlot> _reservations = [];
     private readonly Dictionary<Guid, PriceEntry> _prices = [];
+    private readonly Dictionary<Guid, Allocation> _allocations = [];
 
     private readonly HashSet<Guid> _newCapacities = [];
     private readonly HashSet<Guid> _changedCapacities = [];
@@ -26,6 +27,8 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly List<Guid> _changedReservations = [];
     private readonly HashSet<Guid> _newPrices = [];
     private readonly HashSet<Guid> _changedPrices = [];
+    private readonly List<Allocation> _newAllocations = [];
+    private readonly List<Allocation> _changedAllocations = [];
     private readonly LedgerList _ledger = new();
     private readonly Dictionary<Guid, Tenant> _tenants = [];
     private readonly List<Tenant> _newTenants = [];
@@ -74,6 +77,8 @@ public sealed class WorkingSet : ICapacityLookup
 
     internal bool HasCapacity(Guid id) => _capacities.ContainsKey(id);
 
+    public Allocation? FindAllocation(Guid id) => _allocations.TryGetValue(id, out var allocation) ? allocation : null;
+
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node)
     {
@@ -86,6 +91,7 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(Reservation reservation) => _reservations.TryAdd(reservation.Id, new ReservationSlot { Value = reservation });
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
+    public void Load(Allocation allocation) => _allocations.TryAdd(allocation.Id, allocation);
 
     // Changes, recorded by the core.
     internal void AddNew(CapacityNode node)
@@ -154,6 +160,25 @@ public sealed class WorkingSet : ICapacityLookup
     internal void Append(CapacityNode node, LedgerKind kind, Guid reservationId, long reservedDelta, long soldDelta, DateTimeOffset at) =>
         _ledger.Add(node, new LedgerCharge(kind, reservationId, reservedDelta, soldDelta, at));
 
+    internal void Append(CapacityNode node, LedgerKind kind, Guid reservationId, Guid allocationId, long reservedDelta, long soldDelta, DateTimeOffset at) =>
+        _ledger.Add(node, new LedgerCharge(kind, reservationId, reservedDelta, soldDelta, at, allocationId));
+
+    internal void AddNew(Allocation allocation)
+    {
+        _allocations.Add(allocation.Id, allocation);
+        _newAllocations.Add(allocation);
+        allocation.RecordedIn = _epoch;
+    }
+
+    internal void Touch(Allocation allocation)
+    {
+        if (allocation.RecordedIn != _epoch)
+        {
+            _changedAllocations.Add(allocation);
+            allocation.RecordedIn = _epoch;
+        }
+    }
+
     internal void AddNew(Tenant tenant)
     {
         _tenants.Add(tenant.Id, tenant);
@@ -170,6 +195,8 @@ public sealed class WorkingSet : ICapacityLookup
     public IEnumerable<Reservation> ChangedReservations => _changedReservations.Select(id => _reservations[id].Value);
     public IEnumerable<PriceEntry> NewPrices => _newPrices.Select(id => _prices[id]);
     public IEnumerable<PriceEntry> ChangedPrices => _changedPrices.Select(id => _prices[id]);
+    public IReadOnlyList<Allocation> NewAllocations => _newAllocations;
+    public IReadOnlyList<Allocation> ChangedAllocations => _changedAllocations;
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
     public IReadOnlyList<Tenant> NewTenants => _newTenants;
     public IReadOnlyList<ApiKey> NewKeys => _newKeys;
@@ -192,7 +219,8 @@ public sealed class WorkingSet : ICapacityLookup
         {
             var node = _ledger.NodeAt(i);
             var charge = _ledger.ChargeAt(i);
-            if (!_newCapacities.Contains(node.Id) && !_changedCapacities.Contains(node.Id))
+            // An entry that moves nothing (a hold drawn from an allocation) needs no written node.
+            if ((charge.ReservedDelta != 0 || charge.SoldDelta != 0) && !_newCapacities.Contains(node.Id) && !_changedCapacities.Contains(node.Id))
             {
                 CoreAssert.Fail($"The ledger charges capacity {node.Id}, which is not recorded as changed, so its counters would not be written.");
             }
@@ -254,6 +282,8 @@ public sealed class WorkingSet : ICapacityLookup
         _changedReservations.Clear();
         _newPrices.Clear();
         _changedPrices.Clear();
+        _newAllocations.Clear();
+        _changedAllocations.Clear();
         _ledger.Clear();
         _newTenants.Clear();
         _newKeys.Clear();
@@ -267,6 +297,7 @@ public sealed class WorkingSet : ICapacityLookup
         _reservations.Clear();
         _prices.Clear();
         _tenants.Clear();
+        _allocations.Clear();
 #if DEBUG
         _countersAsLoaded.Clear();
 #endif
@@ -284,8 +315,8 @@ internal struct ReservationSlot
     public long RecordedIn;
 }
 
-/// <summary>What a ledger entry says beyond its node: no references, so appending one is a plain copy.</summary>
-internal readonly record struct LedgerCharge(LedgerKind Kind, Guid ReservationId, long ReservedDelta, long SoldDelta, DateTimeOffset At);
+/// <summary>What a ledger entry says beyond its node: no references, so appending one is a plain copy. An empty allocation id is none.</summary>
+internal readonly record struct LedgerCharge(LedgerKind Kind, Guid ReservationId, long ReservedDelta, long SoldDelta, DateTimeOffset At, Guid AllocationId = default);
 
 /// <summary>
 /// A batch's ledger, kept as the node each entry charges and what it charges, in two lists. A
@@ -306,7 +337,8 @@ internal sealed class LedgerList : IReadOnlyList<LedgerEntry>
         get
         {
             var (node, c) = (_nodes[index], _charges[index]);
-            return new LedgerEntry(c.Kind, node.TenantId, node.EventId, node.Id, c.ReservationId, c.ReservedDelta, c.SoldDelta, c.At);
+            return new LedgerEntry(
+                c.Kind, node.TenantId, node.EventId, node.Id, c.ReservationId, c.ReservedDelta, c.SoldDelta, c.At, c.AllocationId == Guid.Empty ? null : c.AllocationId);
         }
     }
 

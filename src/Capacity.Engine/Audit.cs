@@ -7,13 +7,14 @@ public sealed record AuditReport(bool Ok, int Capacities, int LiveReservations, 
 public static class Audit
 {
     /// <summary>
-    /// Recomputes every counter twice, from the ledger and from the live holds, and checks the
-    /// per-pool limits. One consistent read of the store; decides nothing.
+    /// Recomputes every counter twice, from the ledger and from the live holds and allocations, and
+    /// checks the per-pool limits and every allocation's counters. One consistent read of the store;
+    /// decides nothing.
     /// </summary>
     public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct)
     {
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
-        var violations = Invariants.Check(data.Capacities, data.LiveHolds);
+        var violations = Invariants.Check(data.Capacities, data.LiveHolds, data.Allocations);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }

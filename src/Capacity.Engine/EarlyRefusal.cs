@@ -45,8 +45,9 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
             return null;
         }
 
-        // A priced item can never get past the price check here (no prices are loaded), so it
-        // always goes to the writer; the two refusals kept below come after every other check.
+        // A priced item can never get past the price check here, nor an item drawn from an allocation
+        // past the allocation check (no prices or allocations are loaded), so such a hold always goes
+        // to the writer; the two refusals kept below come after every other check.
         var ws = t_scratch ??= new WorkingSet();
         ws.Clear();
         foreach (var node in nodes)

@@ -52,6 +52,29 @@ public sealed class ExpirySweeper(IWriteStore store, CommandEngine engine, TimeP
         return expired;
     }
 
+    /// <summary>
+    /// Closes the open allocations past their expiry, giving their idle units back to the public.
+    /// Like expiry, the close is a command: an allocation closed a moment before (by hand, or by
+    /// another node's sweep) is left alone, so its units are given back once. Returns how many it closed.
+    /// </summary>
+    public async Task<int> CloseDueAllocationsAsync(CancellationToken ct)
+    {
+        var due = await store.GetDueAllocationsAsync(time.GetUtcNow(), BatchSize, ct).ConfigureAwait(false);
+        if (due.Count == 0)
+        {
+            return 0;
+        }
+
+        var result = await engine.SubmitAsync(new CloseDueAllocations([.. due])).ConfigureAwait(false);
+        if (result.Status != EngineStatus.Decided)
+        {
+            logger.LogWarning("Allocation sweep stopped: the engine answered {Status}", result.Status);
+            return 0;
+        }
+
+        return result.Outcome!.Value.Count;
+    }
+
     /// <summary>Purges idempotency records older than the retention period, through the engine's writer.</summary>
     public Task<int> PurgeAsync(TimeSpan retention, CancellationToken ct) =>
         engine.PurgeIdempotencyAsync(time.GetUtcNow() - retention, ct);

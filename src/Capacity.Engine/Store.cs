@@ -20,6 +20,9 @@ public interface IWriteStore
     /// after <paramref name="after"/> when it is given (a page's last hold: the next page never repeats it).
     /// </summary>
     Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct);
+
+    /// <summary>Open allocations whose expiry is at or before <paramref name="now"/>, soonest first.</summary>
+    Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct);
 }
 
 /// <summary>
@@ -54,6 +57,14 @@ public interface IReadStore
     Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct);
 
     Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct);
+
+    Task<Allocation?> GetAllocationAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    /// <summary>The tenant's allocations on one capacity, oldest first.</summary>
+    Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct);
+
+    /// <summary>The tenant's allocations on the capacities of one event, oldest first.</summary>
+    Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct);
 
     /// <summary>Ledger entries of the event's capacities with a sequence above <paramref name="after"/>, in sequence order.</summary>
     Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct);
@@ -137,4 +148,5 @@ public sealed record HoldSummary(long Active, IReadOnlyList<Reservation> Soonest
 public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,
     HoldSums LiveHolds,
-    IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums);
+    IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums,
+    IReadOnlyList<Allocation> Allocations);

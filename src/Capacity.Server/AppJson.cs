@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Capacity.Server.Admin;
+using Capacity.Server.Allocations;
 using Capacity.Server.Capacities;
 using Capacity.Server.Events;
 using Capacity.Server.Health;
@@ -39,6 +40,11 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(CreatePricingRequest))]
 [JsonSerializable(typeof(PricingResponse))]
 [JsonSerializable(typeof(PricingListResponse))]
+[JsonSerializable(typeof(CreateAllocationRequest))]
+[JsonSerializable(typeof(UpdateAllocationRequest))]
+[JsonSerializable(typeof(ReleaseAllocationRequest))]
+[JsonSerializable(typeof(AllocationResponse))]
+[JsonSerializable(typeof(AllocationListResponse))]
 [JsonSerializable(typeof(LedgerPageResponse))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKeyResponse))]

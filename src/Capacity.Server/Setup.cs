@@ -2,6 +2,7 @@ using System.Data.Common;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Admin;
+using Capacity.Server.Allocations;
 using Capacity.Server.Capacities;
 using Capacity.Server.Docs;
 using Capacity.Server.Events;
@@ -90,6 +91,7 @@ internal static class Setup
         app.MapEvents();
         app.MapReservations();
         app.MapPricing();
+        app.MapAllocations();
         app.MapLedger();
         app.MapAdmin();
         app.MapMetrics();

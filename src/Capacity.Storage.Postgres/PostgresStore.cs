@@ -209,6 +209,46 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         return prices;
     }
 
+    public async Task<Allocation?> GetAllocationAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {AllocationColumns} FROM allocations WHERE id = @id AND tenant_id = @t");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        return await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false) is [var allocation] ? allocation : null;
+    }
+
+    public async Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {AllocationColumns} FROM allocations WHERE capacity_id = @c AND tenant_id = @t ORDER BY created_at, id");
+        cmd.Parameters.AddWithValue("c", capacityId);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        return await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = @t AND event_id = @e ORDER BY created_at, id");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("e", eventId);
+        return await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(
+            "SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= @now ORDER BY expires_at, id LIMIT @limit");
+        cmd.Parameters.AddWithValue("now", Time(now));
+        cmd.Parameters.AddWithValue("limit", limit);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var due = new List<Guid>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            due.Add(r.GetGuid(0));
+        }
+
+        return due;
+    }
+
     public async Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct)
     {
         // Chunks whose last entry is past the cursor, read until the page is full.
@@ -271,7 +311,7 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
     {
         await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
 
-        // One snapshot for all three reads, so they agree with each other while other nodes write.
+        // One snapshot for all four reads, so they agree with each other while other nodes write.
         await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
         await using var nodesCmd = new NpgsqlCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
         var nodes = await ReadCapacitiesAsync(nodesCmd, ct).ConfigureAwait(false);
@@ -297,8 +337,11 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
             }
         }
 
+        await using var allocationsCmd = new NpgsqlCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
+        var allocations = await ReadAllocationsAsync(allocationsCmd, ct).ConfigureAwait(false);
+
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums);
+        return new AuditData(nodes, holds, sums, allocations);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
@@ -313,6 +356,32 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
     {
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         return await ReadCapacitiesAsync(r, ct).ConfigureAwait(false);
+    }
+
+    internal static async Task<List<Allocation>> ReadAllocationsAsync(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var allocations = new List<Allocation>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            allocations.Add(new Allocation
+            {
+                Id = r.GetGuid(0),
+                TenantId = r.GetGuid(1),
+                CapacityId = r.GetGuid(2),
+                EventId = r.GetString(3),
+                Name = r.GetString(4),
+                Size = r.GetInt64(5),
+                Held = r.GetInt64(6),
+                Sold = r.GetInt64(7),
+                ExpiresAt = r.IsDBNull(8) ? null : Time(r.GetInt64(8)),
+                Status = (AllocationStatus)r.GetInt16(9),
+                CreatedAt = Time(r.GetInt64(10)),
+                UpdatedAt = Time(r.GetInt64(11)),
+            });
+        }
+
+        return allocations;
     }
 
     internal static async Task<List<CapacityNode>> ReadCapacitiesAsync(NpgsqlDataReader r, CancellationToken ct)
@@ -335,6 +404,7 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
                 Sold = r.GetInt64(10),
                 CreatedAt = Time(r.GetInt64(11)),
                 UpdatedAt = Time(r.GetInt64(12)),
+                AllocationCount = r.GetInt32(13),
             });
         }
 

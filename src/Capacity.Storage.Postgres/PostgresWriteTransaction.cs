@@ -12,7 +12,7 @@ namespace Capacity.Storage.Postgres;
 /// <summary>
 /// One engine batch on PostgreSQL. Locks follow one global order (idempotency keys are taken after
 /// rows, and hold no row) so that batches of different nodes wait for each other but never deadlock:
-/// reservations, capacities with all their ancestors, prices, each by ascending id, FOR UPDATE.
+/// reservations, allocations, capacities with all their ancestors, prices, each by ascending id, FOR UPDATE.
 /// Decisions are made against the locked rows; writes go out as one batch of set-based statements.
 /// </summary>
 internal sealed class PostgresWriteTransaction : IWriteTransaction
@@ -44,14 +44,16 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>
-    /// In the global lock order: reservations (which name more capacities), then capacities with their
-    /// ancestors (and a look at ids about to be created, in the same round trip), prices, tenants.
+    /// In the global lock order: reservations (which name more capacities and allocations), then
+    /// allocations (which name more capacities), capacities with their ancestors (and a look at ids
+    /// about to be created, in the same round trip), prices, tenants.
     /// </summary>
     public async Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         var loaded = new HashSet<Guid>();
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
         await LockCapacitiesAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockPricesAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadTenantsAsync(keys, ws, ct).ConfigureAwait(false);
@@ -61,7 +63,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
     {
         if (keys.Reservations.Count > 0)
         {
-            await LoadReservationsAsync($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", keys.Reservations, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+            await LoadReservationsAsync($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", keys.Reservations, keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         }
 
         var candidates = keys.ExpiryCandidates.Where(id => !loaded.Contains(id)).ToArray();
@@ -71,7 +73,25 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             // leave them to that node. That is what lets every node sweep without double work.
             await LoadReservationsAsync(
                 $"SELECT {ReservationColumns} FROM reservations WHERE id = ANY(@ids) AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED",
-                candidates, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+                candidates, keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Locked, not skipped: two nodes closing the same expired allocation queue behind each other, and
+    /// the second finds it closed, so its idle units are given back once.
+    /// </summary>
+    private async Task LockAllocationsAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, CancellationToken ct)
+    {
+        if (keys.Allocations.Count > 0)
+        {
+            await using var cmd = Command($"SELECT {AllocationColumns} FROM allocations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
+            cmd.Parameters.AddWithValue("ids", keys.Allocations.ToArray());
+            foreach (var allocation in await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false))
+            {
+                ws.Load(allocation);
+                capacityIds.Add(allocation.CapacityId);
+            }
         }
     }
 
@@ -146,7 +166,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
-    private async Task LoadReservationsAsync(string sql, IEnumerable<Guid> ids, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
+    private async Task LoadReservationsAsync(string sql, IEnumerable<Guid> ids, LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
     {
         await using var cmd = Command(sql);
         cmd.Parameters.AddWithValue("ids", ids.ToArray());
@@ -159,6 +179,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             foreach (var item in reservation.Items)
             {
                 capacityIds.Add(item.CapacityId);
+                if (item.AllocationId is { } allocationId)
+                {
+                    keys.Allocations.Add(allocationId);
+                }
             }
         }
     }
@@ -213,6 +237,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         await using var batch = new NpgsqlBatch(_connection, _tx);
         AddTenants(batch, ws);
         AddCapacities(batch, ws);
+        AddAllocations(batch, ws);
         AddPrices(batch, ws);
         AddNewReservations(batch, ws);
         AddChangedReservations(batch, ws);
@@ -242,9 +267,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         foreach (var n in ws.NewCapacities)
         {
             Add(batch,
-                "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at) "
-                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                n.Id, n.TenantId, n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, n.ParentIds, n.IsActive, n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt));
+                "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                n.Id, n.TenantId, n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, n.ParentIds, n.IsActive, n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt),
+                n.AllocationCount);
         }
 
         var changed = ws.ChangedCapacities.ToList();
@@ -253,9 +279,9 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             // One statement for every changed node: on a hot pool that is one row, many holds.
             var cmd = new NpgsqlBatchCommand(
                 "UPDATE capacities c SET section_name = u.name, section_code = u.code, total_capacity = u.total, is_active = u.active, "
-                + "reserved = u.reserved, sold = u.sold, updated_at = u.updated "
-                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[]) "
-                + "AS u(id, name, code, total, active, reserved, sold, updated) WHERE c.id = u.id");
+                + "reserved = u.reserved, sold = u.sold, updated_at = u.updated, allocations = u.allocations "
+                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[]) "
+                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations) WHERE c.id = u.id");
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Id).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionName).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionCode).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -264,7 +290,26 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Reserved).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Sold).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => Time(n.UpdatedAt)).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.AllocationCount).ToArray() });
             batch.BatchCommands.Add(cmd);
+        }
+    }
+
+    private static void AddAllocations(NpgsqlBatch batch, WorkingSet ws)
+    {
+        foreach (var a in ws.NewAllocations)
+        {
+            Add(batch,
+                "INSERT INTO allocations (id, tenant_id, capacity_id, event_id, name, size, held, sold, expires_at, status, created_at, updated_at) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                a.Id, a.TenantId, a.CapacityId, a.EventId, a.Name, a.Size, a.Held, a.Sold, Time(a.ExpiresAt), (short)a.Status, Time(a.CreatedAt), Time(a.UpdatedAt));
+        }
+
+        foreach (var a in ws.ChangedAllocations)
+        {
+            Add(batch,
+                "UPDATE allocations SET name = $2, size = $3, held = $4, sold = $5, expires_at = $6, status = $7, updated_at = $8 WHERE id = $1",
+                a.Id, a.Name, a.Size, a.Held, a.Sold, Time(a.ExpiresAt), (short)a.Status, Time(a.UpdatedAt));
         }
     }
 

@@ -240,6 +240,50 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         return prices;
     }
 
+    public async Task<Allocation?> GetAllocationAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations WHERE id = $id AND tenant_id = $t", c);
+        cmd.Parameters.AddWithValue("$id", Id(id));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        return ReadAllocations(cmd) is [var allocation] ? allocation : null;
+    }
+
+    public async Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations WHERE capacity_id = $c AND tenant_id = $t ORDER BY created_at, id", c);
+        cmd.Parameters.AddWithValue("$c", Id(capacityId));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        return ReadAllocations(cmd);
+    }
+
+    public async Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$e", eventId);
+        return ReadAllocations(cmd);
+    }
+
+    public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            "SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= $now ORDER BY expires_at, id LIMIT $limit", c);
+        cmd.Parameters.AddWithValue("$now", Time(now));
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var r = cmd.ExecuteReader();
+        var due = new List<Guid>();
+        while (r.Read())
+        {
+            due.Add(Id(r.GetString(0)));
+        }
+
+        return due;
+    }
+
     public async Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
@@ -305,7 +349,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
 
-        // One read transaction: in WAL mode it sees a single committed state, so the three reads agree.
+        // One read transaction: in WAL mode it sees a single committed state, so the four reads agree.
         using var tx = c.BeginTransaction(deferred: true);
         using var nodesCmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
         var nodes = ReadCapacities(nodesCmd);
@@ -331,8 +375,11 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
             }
         }
 
+        using var allocationsCmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
+        var allocations = ReadAllocations(allocationsCmd);
+
         tx.Commit();
-        return new AuditData(nodes, holds, sums);
+        return new AuditData(nodes, holds, sums, allocations);
     }
 
     public ValueTask DisposeAsync()
@@ -430,6 +477,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
                 Sold = r.GetInt64(10),
                 CreatedAt = Time(r.GetInt64(11)),
                 UpdatedAt = Time(r.GetInt64(12)),
+                AllocationCount = r.GetInt32(13),
             });
         }
 
@@ -457,6 +505,34 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         r.IsNull(6) ? null : Time(r.Int64(6)),
         r.IsNull(7) ? null : Time(r.Int64(7)));
 
+    internal static Allocation ReadAllocation(SqliteDataReader r) => new()
+    {
+        Id = Id(r.GetString(0)),
+        TenantId = Id(r.GetString(1)),
+        CapacityId = Id(r.GetString(2)),
+        EventId = r.GetString(3),
+        Name = r.GetString(4),
+        Size = r.GetInt64(5),
+        Held = r.GetInt64(6),
+        Sold = r.GetInt64(7),
+        ExpiresAt = r.IsDBNull(8) ? null : Time(r.GetInt64(8)),
+        Status = (AllocationStatus)r.GetInt32(9),
+        CreatedAt = Time(r.GetInt64(10)),
+        UpdatedAt = Time(r.GetInt64(11)),
+    };
+
+    internal static List<Allocation> ReadAllocations(SqliteCommand cmd)
+    {
+        using var r = cmd.ExecuteReader();
+        var allocations = new List<Allocation>();
+        while (r.Read())
+        {
+            allocations.Add(ReadAllocation(r));
+        }
+
+        return allocations;
+    }
+
     internal static PriceEntry ReadPrice(SqliteDataReader r) => new(
         Id(r.GetString(0)),
         Id(r.GetString(1)),
@@ -474,4 +550,5 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
     internal const string SelectCapacities = $"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))";
     internal const string SelectReservation = $"SELECT {ReservationColumns} FROM reservations WHERE id = ?1";
     internal const string SelectPrices = $"SELECT {PriceColumns} FROM pricing WHERE id IN (SELECT value FROM json_each($ids))";
+    internal const string SelectAllocations = $"SELECT {AllocationColumns} FROM allocations WHERE id IN (SELECT value FROM json_each($ids))";
 }

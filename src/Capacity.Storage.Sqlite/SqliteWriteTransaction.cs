@@ -55,11 +55,15 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         _tx = connection.BeginTransaction(deferred: false);
     }
 
-    /// <summary>One step per table: reservations (which name more capacities), prices, capacities, tenants.</summary>
+    /// <summary>
+    /// One step per table: reservations (which name more capacities and allocations), allocations
+    /// (which name more capacities), prices, capacities, tenants.
+    /// </summary>
     public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         LoadReservations(keys, ws, capacityIds);
+        LoadAllocations(keys, ws, capacityIds);
         LoadPrices(keys, ws);
         LoadCapacities(capacityIds, ws);
         LoadTenants(keys, ws);
@@ -96,6 +100,24 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             foreach (var item in reservation.Items)
             {
                 capacityIds.Add(item.CapacityId);
+                if (item.AllocationId is { } allocationId)
+                {
+                    keys.Allocations.Add(allocationId);
+                }
+            }
+        }
+    }
+
+    private void LoadAllocations(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds)
+    {
+        if (keys.Allocations.Count > 0)
+        {
+            var cmd = Command(SqliteStore.SelectAllocations, "$ids");
+            cmd.Parameters[0].Value = IdArray(keys.Allocations);
+            foreach (var allocation in SqliteStore.ReadAllocations(cmd))
+            {
+                ws.Load(allocation);
+                capacityIds.Add(allocation.CapacityId);
             }
         }
     }
@@ -187,6 +209,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         _changed.AddRange(ws.ChangedCapacities);
         WriteTenants(ws);
         WriteCapacities(ws);
+        WriteAllocations(ws);
         WritePrices(ws);
         InsertReservations(ws);
         UpdateReservations(ws);
@@ -214,20 +237,43 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         {
             Run(
                 Command(
-                    "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at) "
-                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13"),
+                    "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14"),
                 Id(n.Id), Id(n.TenantId), n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, Ids(n.ParentIds), n.IsActive ? 1 : 0,
-                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt));
+                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount);
         }
 
         foreach (var n in ws.ChangedCapacities)
         {
             Run(
                 Command(
-                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8 WHERE id = $1",
+                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9 WHERE id = $1",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
+                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount);
+        }
+    }
+
+    private void WriteAllocations(WorkingSet ws)
+    {
+        foreach (var a in ws.NewAllocations)
+        {
+            Run(
+                Command(
+                    "INSERT INTO allocations (id, tenant_id, capacity_id, event_id, name, size, held, sold, expires_at, status, created_at, updated_at) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12"),
+                Id(a.Id), Id(a.TenantId), Id(a.CapacityId), a.EventId, a.Name, a.Size, a.Held, a.Sold, Time(a.ExpiresAt), (int)a.Status,
+                Time(a.CreatedAt), Time(a.UpdatedAt));
+        }
+
+        foreach (var a in ws.ChangedAllocations)
+        {
+            Run(
+                Command(
+                    "UPDATE allocations SET name = $2, size = $3, held = $4, sold = $5, expires_at = $6, status = $7, updated_at = $8 WHERE id = $1",
                     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
-                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt));
+                Id(a.Id), a.Name, a.Size, a.Held, a.Sold, Time(a.ExpiresAt), (int)a.Status, Time(a.UpdatedAt));
         }
     }
 

@@ -13,7 +13,8 @@ namespace Capacity.Storage;
 /// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c>, so every entry
 /// keeps its own sequence number and paging by <c>after</c> works as it did with one row per entry.
 /// The payload is JSON so that a migration can build it in SQL from older rows:
-/// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at], ...]}</c>.
+/// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at(, allocation id)], ...]}</c>.
+/// The allocation id is written only for an entry that has one, so chunks without allocations are as before.
 /// </para>
 /// </summary>
 public static class LedgerChunks
@@ -102,6 +103,11 @@ public static class LedgerChunks
             w.WriteNumberValue(e.ReservedDelta);
             w.WriteNumberValue(e.SoldDelta);
             w.WriteNumberValue(e.At.ToUnixTimeMilliseconds());
+            if (e.AllocationId is { } allocationId)
+            {
+                w.WriteStringValue(allocationId);
+            }
+
             w.WriteEndArray();
         }
 
@@ -129,12 +135,12 @@ public static class LedgerChunks
     {
         var first = lastSeq - count + 1;
         var i = 0;
-        Read(json, (capacityId, reservationId, kind, reserved, sold, at) =>
+        Read(json, (capacityId, reservationId, kind, reserved, sold, at, allocationId) =>
         {
             var seq = first + i++;
             if (seq > after && into.Count < limit)
             {
-                into.Add(row(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at)));
+                into.Add(row(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at, allocationId)));
             }
         });
         if (i != count)
@@ -145,13 +151,13 @@ public static class LedgerChunks
 
     /// <summary>Adds each entry's deltas to its capacity's sums (for the audit).</summary>
     public static void Sum(ReadOnlySpan<byte> json, Dictionary<Guid, (long Reserved, long Sold)> sums) =>
-        Read(json, (capacityId, _, _, reserved, sold, _) =>
+        Read(json, (capacityId, _, _, reserved, sold, _, _) =>
         {
             var (r, s) = sums.GetValueOrDefault(capacityId);
             sums[capacityId] = (r + reserved, s + sold);
         });
 
-    private delegate void EntryVisitor(Guid capacityId, Guid reservationId, LedgerKind kind, long reserved, long sold, DateTimeOffset at);
+    private delegate void EntryVisitor(Guid capacityId, Guid reservationId, LedgerKind kind, long reserved, long sold, DateTimeOffset at, Guid? allocationId);
 
     private static void Read(ReadOnlySpan<byte> json, EntryVisitor visit)
     {
@@ -215,8 +221,19 @@ public static class LedgerChunks
                 var sold = r.GetInt64();
                 Expect(ref r, JsonTokenType.Number);
                 var at = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64());
-                Expect(ref r, JsonTokenType.EndArray);
-                visit(capacity, reservation, kind, reserved, sold, at);
+                Guid? allocation = null;
+                if (Next(ref r) == JsonTokenType.String)
+                {
+                    allocation = r.GetGuid();
+                    Next(ref r);
+                }
+
+                if (r.TokenType != JsonTokenType.EndArray)
+                {
+                    throw new InvalidDataException("A ledger entry has more fields than it should.");
+                }
+
+                visit(capacity, reservation, kind, reserved, sold, at, allocation);
             }
         }
     }

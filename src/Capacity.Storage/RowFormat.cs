@@ -45,7 +45,8 @@ public static class RowFormat
     /// <summary>
     /// A reservation's items as JSON, written to a caller's buffer:
     /// <c>[{"capacity_id":…,"quantity":…,"locked_price":null | {"pricing_id":…,"name":…,"unit_price":…,
-    /// "service_fee":…,"facility_fee":…,"tax_rate":…,"currency":…,"locked_at":…}}]</c>. Written and read by
+    /// "service_fee":…,"facility_fee":…,"tax_rate":…,"currency":…,"locked_at":…}(,"allocation_id":…)}]</c>,
+    /// the allocation id only on an item drawn from one. Written and read by
     /// hand rather than by the source-generated serializer: every hold writes it and every expiry reads
     /// it, and the serializer's per-call set-up was most of the time it took to read a hold back
     /// (measured by <c>EngineBench --scenario expiry</c>; see docs/performance.md). The text is the same
@@ -77,6 +78,11 @@ public static class RowFormat
                 w.WriteEndObject();
             }
 
+            if (item.AllocationId is { } allocationId)
+            {
+                w.WriteString(ItemNames.AllocationId, allocationId);
+            }
+
             w.WriteEndObject();
         }
 
@@ -101,6 +107,7 @@ public static class RowFormat
                 Guid? capacity = null;
                 int? quantity = null;
                 LockedPrice? price = null;
+                Guid? allocation = null;
                 while (Next(ref r) != JsonTokenType.EndObject)
                 {
                     Require(r.TokenType == JsonTokenType.PropertyName);
@@ -120,6 +127,12 @@ public static class RowFormat
                     {
                         price = Next(ref r) == JsonTokenType.Null ? null : ReadPrice(ref r);
                     }
+                    else if (r.ValueTextEquals(ItemNames.AllocationId.EncodedUtf8Bytes))
+                    {
+                        Require(allocation is null);
+                        Next(ref r);
+                        allocation = r.GetGuid();
+                    }
                     else
                     {
                         throw new InvalidDataException($"Reservation items have an unknown property {r.GetString()}.");
@@ -127,7 +140,7 @@ public static class RowFormat
                 }
 
                 Require(capacity is not null && quantity is not null);
-                items.Add(new ReservationItem(capacity!.Value, quantity!.Value, price));
+                items.Add(new ReservationItem(capacity!.Value, quantity!.Value, price, allocation));
             }
 
             Require(!r.Read());
@@ -201,6 +214,7 @@ public static class RowFormat
         public static readonly JsonEncodedText TaxRate = JsonEncodedText.Encode("tax_rate");
         public static readonly JsonEncodedText Currency = JsonEncodedText.Encode("currency");
         public static readonly JsonEncodedText LockedAt = JsonEncodedText.Encode("locked_at");
+        public static readonly JsonEncodedText AllocationId = JsonEncodedText.Encode("allocation_id");
     }
 }
 

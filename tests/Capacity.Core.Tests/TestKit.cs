@@ -13,6 +13,7 @@ internal sealed class Scenario
 
     private readonly List<Guid> _capacityIds = [];
     private readonly List<Guid> _reservationIds = [];
+    private readonly List<Guid> _allocationIds = [];
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
     private readonly List<LedgerEntry> _ledger = [];
     private int _nextId;
@@ -31,6 +32,7 @@ internal sealed class Scenario
 
     public IReadOnlyList<CapacityNode> Nodes => [.. _capacityIds.Select(id => Ws.FindCapacity(id)!)];
     public IReadOnlyList<Reservation> Reservations => [.. _reservationIds.Select(id => Ws.FindReservation(id)!.Value)];
+    public IReadOnlyList<Allocation> Allocations => [.. _allocationIds.Select(id => Ws.FindAllocation(id)!)];
 
     /// <summary>A fresh, deterministic id.</summary>
     public Guid NewId()
@@ -50,6 +52,7 @@ internal sealed class Scenario
         Ws.AssertBatchConsistent();
         _capacityIds.AddRange(Ws.NewCapacities.Select(n => n.Id));
         _reservationIds.AddRange(Ws.NewReservations.Select(r => r.Id));
+        _allocationIds.AddRange(Ws.NewAllocations.Select(a => a.Id));
         LastLedger = [.. Ws.Ledger];
         foreach (var e in Ws.Ledger)
         {
@@ -150,6 +153,40 @@ internal sealed class Scenario
 
     public Reservation Reservation(Guid id) => Ws.FindReservation(id) ?? throw new InvalidOperationException($"reservation {id} is not in the working set");
 
+    // ---- allocations ----
+
+    public Outcome Allocate(Guid capacityId, int size, string name = "Box office", DateTimeOffset? expiresAt = null, Guid? tenant = null, Guid? id = null) =>
+        Do(new CreateAllocation(tenant ?? Tenant, id ?? NewId(), capacityId, name, size, expiresAt));
+
+    public Guid AllocateOk(Guid capacityId, int size, string name = "Box office", DateTimeOffset? expiresAt = null)
+    {
+        var outcome = Allocate(capacityId, size, name, expiresAt);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"allocating answered {outcome.Code}: {outcome.Detail}");
+        return outcome.Allocation!.Id;
+    }
+
+    public Outcome ResizeAllocation(Guid id, int size, Guid? tenant = null) =>
+        Do(new UpdateAllocation(tenant ?? Tenant, id, Change<string>.Keep, Change<int>.To(size), Change<DateTimeOffset?>.Keep));
+
+    public Outcome ReleaseAllocation(Guid id, int quantity, Guid? tenant = null) => Do(new ReleaseAllocation(tenant ?? Tenant, id, quantity));
+
+    public Outcome CloseAllocation(Guid id, Guid? tenant = null) => Do(new CloseAllocation(tenant ?? Tenant, id));
+
+    public Outcome CloseDueAllocations(params Guid[] ids) => Do(new CloseDueAllocations(ids));
+
+    /// <summary>A hold whose items draw from allocations (or from the public pool where the allocation is null).</summary>
+    public Outcome HoldFrom(params (Guid Capacity, int Quantity, Guid? Allocation)[] items) =>
+        Do(HoldCommand(15, [.. items.Select(i => new HoldItem(i.Capacity, i.Quantity, null, i.Allocation))]));
+
+    public Guid HoldFromOk(params (Guid Capacity, int Quantity, Guid? Allocation)[] items)
+    {
+        var outcome = HoldFrom(items);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"hold answered {outcome.Code}: {outcome.Detail}");
+        return outcome.Reservation!.Value.Id;
+    }
+
+    public Allocation AllocationOf(Guid id) => Ws.FindAllocation(id) ?? throw new InvalidOperationException($"allocation {id} is not in the working set");
+
     // ---- checks ----
 
     /// <summary>A picture of every counter, reservation and the ledger length, to show that a refused command changed nothing.</summary>
@@ -157,7 +194,8 @@ internal sealed class Scenario
     {
         var nodes = string.Join("; ", Nodes.Select(n => $"{n.Id}:{n.Total}/{n.Reserved}/{n.Sold}/{n.IsActive}"));
         var reservations = string.Join("; ", Reservations.Select(r => $"{r.Id}:{r.Status}/{r.ExpiresAt:O}"));
-        return $"nodes[{nodes}] reservations[{reservations}] capacities={Ws.CapacityCount} ledger={_ledger.Count}";
+        var allocations = string.Join("; ", Allocations.Select(a => $"{a.Id}:{a.Size}/{a.Held}/{a.Sold}/{a.Status}/{a.Name}/{a.ExpiresAt:O}"));
+        return $"nodes[{nodes}] reservations[{reservations}] allocations[{allocations}] capacities={Ws.CapacityCount} ledger={_ledger.Count}";
     }
 
     /// <summary>
@@ -167,7 +205,7 @@ internal sealed class Scenario
     public void AssertConsistent()
     {
         var nodes = Nodes;
-        var violations = Invariants.Check(nodes, Reservations);
+        var violations = Invariants.Check(nodes, Reservations, Allocations);
         Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
         var ledger = Invariants.CheckLedger(nodes, _ledgerSums);
         Assert.True(ledger.Count == 0, "ledger: " + string.Join(Environment.NewLine, ledger));
@@ -176,7 +214,8 @@ internal sealed class Scenario
             var node = Node(e.CapacityId);
             Assert.Equal(node.TenantId, e.TenantId);
             Assert.Equal(node.EventId, e.EventId);
-            Assert.True(e.ReservedDelta != 0 || e.SoldDelta != 0, $"ledger entry {e} changes nothing");
+            // Only a hold's units moving inside an allocation leave the nodes as they were.
+            Assert.True(e.ReservedDelta != 0 || e.SoldDelta != 0 || e.AllocationId is not null, $"ledger entry {e} changes nothing");
         }
 
         foreach (var n in nodes)

@@ -141,6 +141,39 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    [Fact]
+    public async Task Two_nodes_closing_the_same_expired_allocation_give_its_idle_units_back_once()
+    {
+        var pool = await CreateAsync("Pool", 100);
+        var box = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await Node(0).SubmitAsync(new CreateAllocation(Tenant, box, pool, "Sponsor", 40, _clock.GetUtcNow().AddMinutes(5)))).Outcome?.Code);
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null, box)], 30))));
+        _clock.Advance(TimeSpan.FromMinutes(6));
+
+        var sweepers = _nodes.Select(n => new ExpirySweeper(n.Store, n.Engine, _clock, NullLogger<ExpirySweeper>.Instance)).ToList();
+        var closed = await Task.WhenAll(sweepers.Concat(sweepers).Select(s => s.CloseDueAllocationsAsync(CancellationToken.None)));
+
+        Assert.Equal(1, closed.Sum());
+        var node = (await _nodes[0].Store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single(n => n.Id == pool);
+        Assert.Equal(10, node.Reserved);
+        await AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Two_nodes_racing_holds_from_one_allocation_and_the_public_pool_never_overdraw_either()
+    {
+        var pool = await CreateAsync("Pool", 100);
+        var box = Guid.CreateVersion7();
+        await Node(1).SubmitAsync(new CreateAllocation(Tenant, box, pool, "Box office", 30, null));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null, i % 2 == 0 ? box : null)], 15))));
+
+        Assert.Equal(30, results.Where((_, i) => i % 2 == 0).Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        Assert.Equal(70, results.Where((_, i) => i % 2 == 1).Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        await AssertAuditCleanAsync();
+    }
+
     /// <remarks>
     /// A copy of a hold waits on the pool's row lock before it gets here; the key's lock matters for
     /// commands that lock no existing row, such as creating a capacity or a tenant, shown here.

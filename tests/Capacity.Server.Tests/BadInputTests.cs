@@ -16,16 +16,20 @@ namespace Capacity.Server.Tests;
 public static class StateSnapshot
 {
     private static readonly (string Table, string Key)[] Tables =
-        [("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("ledger_chunks", "last_seq")];
+        [("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("allocations", "id"), ("ledger_chunks", "last_seq")];
 
-    public static async Task<string> OfEventAsync(HttpClient client, string eventId, IEnumerable<string> capacities, IEnumerable<string> reservations, IEnumerable<string> prices)
+    public static async Task<string> OfEventAsync(
+        HttpClient client, string eventId, IEnumerable<string> capacities, IEnumerable<string> reservations, IEnumerable<string> prices, IEnumerable<string>? allocations = null)
     {
         var paths = new List<string> { $"/events/{eventId}/capacity", $"/events/{eventId}/capacity/total", $"/events/{eventId}/ledger?limit=1000" };
         foreach (var c in capacities)
         {
             paths.Add($"/capacity/{c}");
             paths.Add($"/capacity/{c}/pricing");
+            paths.Add($"/capacity/{c}/allocations");
         }
+
+        paths.AddRange((allocations ?? []).Select(a => $"/allocations/{a}"));
 
         paths.AddRange(reservations.Select(r => $"/reservations/{r}"));
         paths.AddRange(prices.Select(p => $"/pricing/{p}"));
@@ -93,7 +97,8 @@ public static class StateSnapshot
 
 /// <summary>
 /// One tenant's event, seeded once for the whole class: a pool, a capped child, a price on each, an
-/// active hold on the child and a confirmed sale on the pool. Every test sends something bad and
+/// active hold on the child, a confirmed sale on the pool, an open allocation of 10 on the child with
+/// a hold of 2 drawn from it, and a closed allocation on the pool. Every test sends something bad and
 /// checks that it was refused with the right problem and that this state did not move.
 /// </summary>
 public sealed class BadInputWorldOnSqlite() : BadInputWorld(StoreKind.Sqlite);
@@ -121,6 +126,14 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
     public string Hold { get; private set; } = "";
 
     public string Sold { get; private set; } = "";
+
+    /// <summary>An open allocation of 10 on the child: 2 held, 8 idle.</summary>
+    public string Allocation { get; private set; } = "";
+
+    public string AllocationHold { get; private set; } = "";
+
+    /// <summary>A closed allocation on the pool.</summary>
+    public string ClosedAllocation { get; private set; } = "";
 
     /// <summary>Set while a request is being tried, cleared when it is proven to have changed nothing.</summary>
     private bool _dirty;
@@ -159,6 +172,10 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
         Hold = await t.HoldAsync(Child, 2, 60);
         Sold = await t.HoldAsync(Pool, 3, 60);
         await Api.ReadAsync(await t.TransitAsync(Sold, "confirm"), 200);
+        Allocation = await t.AllocateAsync(Child, "Box office", 10, DateTimeOffset.UtcNow.AddDays(7));
+        AllocationHold = (await Api.ReadAsync(await t.ReserveFromAsync(Child, 2, Allocation, 60), 201))["reservation"]!["id"]!.GetValue<string>();
+        ClosedAllocation = await t.AllocateAsync(Pool, "Closed", 5);
+        await Api.ReadAsync(await t.PostAsync($"/allocations/{ClosedAllocation}/close", null), 200);
     }
 
     private async Task<string> PriceAsync(string capacity, string name)
@@ -177,7 +194,8 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
     }
 
     public async Task<string> SnapshotAsync() =>
-        await StateSnapshot.OfEventAsync(Tenant.Client, Event, [Pool, Child], [Hold, Sold], [PoolPrice, ChildPrice]) + StateSnapshot.OfDatabase(App);
+        await StateSnapshot.OfEventAsync(Tenant.Client, Event, [Pool, Child], [Hold, Sold, AllocationHold], [PoolPrice, ChildPrice], [Allocation, ClosedAllocation])
+        + StateSnapshot.OfDatabase(App);
 
     /// <summary>
     /// Turns a template into text: <c>'</c> becomes <c>"</c> (so JSON fits in an attribute) and
@@ -199,6 +217,8 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
             .Replace("{child_price}", ChildPrice, StringComparison.Ordinal)
             .Replace("{hold}", Hold, StringComparison.Ordinal)
             .Replace("{sold}", Sold, StringComparison.Ordinal)
+            .Replace("{alloc}", Allocation, StringComparison.Ordinal)
+            .Replace("{closed_alloc}", ClosedAllocation, StringComparison.Ordinal)
             .Replace("{tenant}", Tenant.Id.ToString(), StringComparison.Ordinal)
             .Replace("{random}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{x10k}", new string('x', 10_000), StringComparison.Ordinal)
@@ -393,6 +413,12 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/capacity/{pool}", "{'\\ud800':1}")]
     [InlineData("PUT", "/pricing/{child_price}", "{'name':'\\ud800'}")]
     [InlineData("PUT", "/pricing/{child_price}", "{'currency':'EU\\udc00'}")]
+    [InlineData("POST", "/capacity/{child}/allocations", "{'name':'\\ud800','quantity':1}")]
+    [InlineData("POST", "/capacity/{child}/allocations", "{'name':'B','quantity':1,'expires_at':'2030-01-01T00:00:00Z\\ud800'}")]
+    [InlineData("PUT", "/allocations/{alloc}", "{'name':'\\ud800'}")]
+    [InlineData("PUT", "/allocations/{alloc}", "{'expires_at':'\\udc00'}")]
+    [InlineData("PUT", "/allocations/{alloc}", "{'\\ud800':1}")]
+    [InlineData("POST", "/allocations/{alloc}/close", "{'\\ud800':1}")]
     public async Task A_string_with_a_lone_surrogate_is_a_validation_error(string method, string path, string body) =>
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
 
@@ -488,6 +514,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/capacity/{pool}", "{\"", "\":1}")]
     [InlineData("POST", "/capacity/{pool}/pricing", "{\"name\":\"", "\",\"base_price\":1,\"currency\":\"EUR\"}")]
     [InlineData("PUT", "/pricing/{pool_price}", "{\"name\":\"", "\"}")]
+    [InlineData("POST", "/capacity/{child}/allocations", "{\"name\":\"", "\",\"quantity\":1}")]
+    [InlineData("POST", "/capacity/{child}/allocations", "{\"name\":\"B\",\"quantity\":1,\"expires_at\":\"", "\"}")]
+    [InlineData("PUT", "/allocations/{alloc}", "{\"name\":\"", "\"}")]
+    [InlineData("PUT", "/allocations/{alloc}", "{\"expires_at\":\"", "\"}")]
     [InlineData("POST", "/reservations/{hold}/confirm", "{\"", "\":1}")]
     [InlineData("POST", "/admin/tenants", "{\"name\":\"", "\"}")]
     public async Task A_body_that_is_not_valid_utf8_is_a_validation_error(string method, string path, string head, string tail)
@@ -544,6 +574,30 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{random}','quantity':1}]}")]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{random}','quantity':1}]}")]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{pool_price}','quantity':1}]}")]
+    [InlineData("GET", "/allocations/not-a-guid", null)]
+    [InlineData("GET", "/allocations/{random}", null)]
+    [InlineData("GET", "/allocations/{pool}", null)]
+    [InlineData("GET", "/allocations/{hold}", null)]
+    [InlineData("GET", "/allocations/%01", null)]
+    [InlineData("PUT", "/allocations/not-a-guid", "{'name':'A'}")]
+    [InlineData("PUT", "/allocations/{random}", "{'name':'A'}")]
+    [InlineData("PUT", "/allocations/{child}", "{'quantity':1}")]
+    [InlineData("POST", "/allocations/not-a-guid/release", "{'quantity':1}")]
+    [InlineData("POST", "/allocations/{random}/release", "{'quantity':1}")]
+    [InlineData("POST", "/allocations/{hold}/release", "{'quantity':1}")]
+    [InlineData("POST", "/allocations/not-a-guid/close", null)]
+    [InlineData("POST", "/allocations/{random}/close", "{}")]
+    [InlineData("POST", "/allocations/{child}/close", null)]
+    [InlineData("GET", "/capacity/not-a-guid/allocations", null)]
+    [InlineData("GET", "/capacity/{random}/allocations", null)]
+    [InlineData("GET", "/capacity/{alloc}/allocations", null)]
+    [InlineData("POST", "/capacity/not-a-guid/allocations", "{'name':'B','quantity':1}")]
+    [InlineData("POST", "/capacity/{random}/allocations", "{'name':'B','quantity':1}")]
+    [InlineData("POST", "/capacity/{alloc}/allocations", "{'name':'B','quantity':1}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{random}'}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{hold}'}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{child}'}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{child}','quantity':1,'allocation_id':'{random}'}]}")]
     [InlineData("GET", "/nothing-here", null)]
     [InlineData("POST", "/events/{ev}/capacity/nothing-here", "{}")]
     [InlineData("GET", "/reservations/{hold}/nothing-here", null)]
@@ -613,6 +667,12 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("{'quantity':1,'pricing_id':'{random}'}", "VALIDATION_ERROR", "items[0].pricing_id")]
     [InlineData("{'quantity':1,'pricing_id':'{pool_price}'}", "VALIDATION_ERROR", "items[0].pricing_id")]
     [InlineData("{'quantity':1,'pricing_id':'{child}'}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'quantity':1,'allocation_id':'nope'}", "VALIDATION_ERROR", "allocation_id")]
+    [InlineData("{'quantity':1,'allocation_id':42}", "VALIDATION_ERROR", "allocation_id")]
+    [InlineData("{'quantity':1,'allocation_id':''}", "VALIDATION_ERROR", "allocation_id")]
+    [InlineData("{'quantity':1,'allocation_id':['{alloc}']}", "VALIDATION_ERROR", "allocation_id")]
+    [InlineData("{'quantity':1,'allocation_id':'{closed_alloc}'}", "VALIDATION_ERROR", "allocation_id")]
+    [InlineData("{'quantity':0,'allocation_id':'{alloc}'}", "INVALID_QUANTITY", null)]
     public async Task Reserving_with_a_bad_body_is_refused_and_holds_nothing(string? body, string code, string? field) =>
         await world.AssertRefusedAsync("POST", "/capacity/{child}/reserve", body, 400, code, field);
 
@@ -622,6 +682,23 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':40},{'capacity_id':'{pool}','quantity':60}]}")]
     public async Task Reserving_more_than_is_left_is_refused_and_holds_nothing(string path, string body) =>
         await world.AssertRefusedAsync("POST", path, body, 409, "INSUFFICIENT_CAPACITY");
+
+    [Theory]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':9,'allocation_id':'{alloc}'}", "ALLOCATION_INSUFFICIENT")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':5,'allocation_id':'{alloc}'},{'capacity_id':'{child}','quantity':4,'allocation_id':'{alloc}'}]}", "ALLOCATION_INSUFFICIENT")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{pool}','quantity':1},{'capacity_id':'{child}','quantity':9,'allocation_id':'{alloc}'}]}", "ALLOCATION_INSUFFICIENT")]
+    [InlineData("/capacity/{pool}/reserve", "{'quantity':1,'allocation_id':'{closed_alloc}'}", "ALLOCATION_CLOSED")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'},{'capacity_id':'{pool}','quantity':1,'allocation_id':'{closed_alloc}'}]}", "ALLOCATION_CLOSED")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'},{'capacity_id':'{pool}','quantity':86}]}", "INSUFFICIENT_CAPACITY")]
+    public async Task Reserving_from_an_allocation_that_cannot_give_it_is_refused_and_holds_nothing(string path, string body, string code)
+    {
+        var problem = await world.AssertRefusedAsync("POST", path, body, 409, code);
+        if (code == "ALLOCATION_INSUFFICIENT")
+        {
+            Assert.Equal(8, problem["idle"]!.GetValue<long>());
+            Assert.Equal(world.Allocation, problem["allocation_id"]!.GetValue<string>());
+        }
+    }
 
     [Theory]
     [InlineData(null, "VALIDATION_ERROR", "body")]
@@ -658,6 +735,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'{pool_price}'}]}", "VALIDATION_ERROR", "items[0].pricing_id")]
     [InlineData("{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{pool}','quantity':1,'pricing_id':'{child_price}'}]}", "VALIDATION_ERROR", "items[1].pricing_id")]
     [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'{random}'}]}", "VALIDATION_ERROR", "items[0].pricing_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'nope'}]}", "VALIDATION_ERROR", "items[0].allocation_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':7}]}", "VALIDATION_ERROR", "items[0].allocation_id")]
+    [InlineData("{'items':[{'capacity_id':'{pool}','quantity':1,'allocation_id':'{alloc}'}]}", "VALIDATION_ERROR", "items[0].allocation_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{child}','quantity':1,'allocation_id':'{closed_alloc}'}]}", "VALIDATION_ERROR", "items[1].allocation_id")]
     [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'reservation_minutes':0}", "VALIDATION_ERROR", "reservation_minutes")]
     [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'reservation_minutes':121}", "VALIDATION_ERROR", "reservation_minutes")]
     [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'reservation_minutes':'5'}", "VALIDATION_ERROR", "reservation_minutes")]
@@ -814,6 +895,182 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         await world.AssertRefusedAsync("PUT", "/pricing/{child_price}", body, 400, "VALIDATION_ERROR", field);
 
     [Theory]
+    // Not JSON, or not an object.
+    [InlineData(null, "body")]
+    [InlineData("", "body")]
+    [InlineData("{'name':", null)]
+    [InlineData("{'name':'B','quantity':1", null)]
+    [InlineData("not json", null)]
+    [InlineData("[]", "body")]
+    [InlineData("42", "body")]
+    [InlineData("null", "body")]
+    [InlineData("{nested}", "body")]
+    // Unknown fields, counters, missing, repeated and null required fields.
+    [InlineData("{'name':'B','quantity':5,'colour':'red'}", "colour")]
+    [InlineData("{'name':'B','quantity':5,'id':'{random}'}", "id")]
+    [InlineData("{'name':'B','quantity':5,'capacity_id':'{pool}'}", "capacity_id")]
+    [InlineData("{'name':'B','quantity':5,'size':5}", "size")]
+    [InlineData("{'name':'B','quantity':5,'held':0}", "held")]
+    [InlineData("{'name':'B','quantity':5,'status':'open'}", "status")]
+    [InlineData("{}", "name")]
+    [InlineData("{'quantity':5}", "name")]
+    [InlineData("{'name':'B'}", "quantity")]
+    [InlineData("{'name':'B','quantity':5,'name':'C'}", null)]
+    [InlineData("{'name':null,'quantity':5}", "name")]
+    [InlineData("{'name':'B','quantity':null}", "quantity")]
+    // Wrong types and overflow.
+    [InlineData("{'name':7,'quantity':5}", "name")]
+    [InlineData("{'name':['B'],'quantity':5}", "name")]
+    [InlineData("{'name':'B','quantity':'5'}", "quantity")]
+    [InlineData("{'name':'B','quantity':5.5}", "quantity")]
+    [InlineData("{'name':'B','quantity':true}", "quantity")]
+    [InlineData("{'name':'B','quantity':[5]}", "quantity")]
+    [InlineData("{'name':'B','quantity':99999999999}", "quantity")]
+    [InlineData("{'name':'B','quantity':-99999999999}", "quantity")]
+    [InlineData("{'name':'B','quantity':1e40}", "quantity")]
+    // Names: blank, too long, control characters.
+    [InlineData("{'name':'','quantity':5}", "name")]
+    [InlineData("{'name':'   ','quantity':5}", "name")]
+    [InlineData("{'name':'{x201}','quantity':5}", "name")]
+    [InlineData("{'name':'{x10k}','quantity':5}", "name")]
+    [InlineData("{'name':'B\\u0000','quantity':5}", "name")]
+    [InlineData("{'name':'B\\nC','quantity':5}", "name")]
+    [InlineData("{'name':'B\\u007f','quantity':5}", "name")]
+    // Dates: not RFC 3339 with an offset, impossible, out of range, in the past.
+    [InlineData("{'name':'B','quantity':5,'expires_at':'tomorrow'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':''}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-01-01T00:00:00'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-01-01'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-01-01 00:00:00Z'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-13-01T00:00:00Z'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-02-30T00:00:00Z'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-01-01T25:00:00Z'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2030-01-01T00:00:00+25:00'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'0001-01-01T00:00:00+01:00'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':'2000-01-01T00:00:00Z'}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':1893456000}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':{}}", "expires_at")]
+    [InlineData("{'name':'B','quantity':5,'expires_at':true}", "expires_at")]
+    public async Task Creating_an_allocation_with_a_bad_body_is_a_validation_error_that_sets_nothing_aside(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", "/capacity/{child}/allocations", body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("/capacity/{child}/allocations", "{'name':'B','quantity':0}", 400, "INVALID_QUANTITY")]
+    [InlineData("/capacity/{child}/allocations", "{'name':'B','quantity':-1}", 400, "INVALID_QUANTITY")]
+    [InlineData("/capacity/{child}/allocations", "{'name':'B','quantity':-2147483648}", 400, "INVALID_QUANTITY")]
+    [InlineData("/capacity/{child}/allocations", "{'name':'B','quantity':1000001}", 400, "INVALID_QUANTITY")]
+    [InlineData("/capacity/{child}/allocations", "{'name':'B','quantity':2147483647}", 400, "INVALID_QUANTITY")]
+    [InlineData("/capacity/{child}/allocations", "{'name':'B','quantity':39}", 409, "INSUFFICIENT_CAPACITY")]
+    [InlineData("/capacity/{pool}/allocations", "{'name':'B','quantity':86}", 409, "INSUFFICIENT_CAPACITY")]
+    [InlineData("/allocations/{alloc}/release", "{'quantity':0}", 400, "INVALID_QUANTITY")]
+    [InlineData("/allocations/{alloc}/release", "{'quantity':-1}", 400, "INVALID_QUANTITY")]
+    [InlineData("/allocations/{alloc}/release", "{'quantity':2147483647}", 400, "INVALID_QUANTITY")]
+    [InlineData("/allocations/{alloc}/release", "{'quantity':9}", 409, "ALLOCATION_INSUFFICIENT")]
+    [InlineData("/allocations/{alloc}/release", "{'quantity':1000000}", 409, "ALLOCATION_INSUFFICIENT")]
+    [InlineData("/allocations/{closed_alloc}/release", "{'quantity':1}", 409, "ALLOCATION_CLOSED")]
+    public async Task Setting_aside_or_giving_back_a_quantity_that_cannot_be_is_refused_and_changes_nothing(string path, string body, int status, string code)
+    {
+        var problem = await world.AssertRefusedAsync("POST", path, body, status, code);
+        if (code == "INSUFFICIENT_CAPACITY")
+        {
+            Assert.NotNull(problem["available_capacity"]);
+        }
+        else if (code == "ALLOCATION_INSUFFICIENT")
+        {
+            Assert.Equal(8, problem["idle"]!.GetValue<long>());
+        }
+    }
+
+    [Theory]
+    [InlineData(null, "body")]
+    [InlineData("", "body")]
+    [InlineData("{'quantity':", null)]
+    [InlineData("not json", null)]
+    [InlineData("[]", "body")]
+    [InlineData("1", "body")]
+    [InlineData("null", "body")]
+    [InlineData("{nested}", "body")]
+    [InlineData("{}", "quantity")]
+    [InlineData("{'quantity':null}", "quantity")]
+    [InlineData("{'quantity':'1'}", "quantity")]
+    [InlineData("{'quantity':1.5}", "quantity")]
+    [InlineData("{'quantity':true}", "quantity")]
+    [InlineData("{'quantity':99999999999}", "quantity")]
+    [InlineData("{'quantity':1e40}", "quantity")]
+    [InlineData("{'quantity':1,'colour':'red'}", "colour")]
+    [InlineData("{'quantity':1,'allocation_id':'{alloc}'}", "allocation_id")]
+    [InlineData("{'quantity':1,'quantity':2}", null)]
+    public async Task Releasing_from_an_allocation_with_a_bad_body_is_a_validation_error_that_changes_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", "/allocations/{alloc}/release", body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData(null, "body")]
+    [InlineData("", "body")]
+    [InlineData("{'name':", "body")]
+    [InlineData("not json", "body")]
+    [InlineData("[]", "body")]
+    [InlineData("1", "body")]
+    [InlineData("null", "body")]
+    [InlineData("{nested}", "body")]
+    [InlineData("{'name':'A','name':'B'}", "body")]
+    [InlineData("{'colour':'red'}", "colour")]
+    [InlineData("{'id':'{random}'}", "id")]
+    [InlineData("{'capacity_id':'{pool}'}", "capacity_id")]
+    [InlineData("{'event_id':'other'}", "event_id")]
+    [InlineData("{'status':'closed'}", "status")]
+    [InlineData("{'size':5}", "size")]
+    [InlineData("{'held':0}", "held")]
+    [InlineData("{'sold':0}", "sold")]
+    [InlineData("{'idle':100}", "idle")]
+    [InlineData("{'name':null}", "name")]
+    [InlineData("{'name':7}", "name")]
+    [InlineData("{'name':''}", "name")]
+    [InlineData("{'name':'   '}", "name")]
+    [InlineData("{'name':'{x201}'}", "name")]
+    [InlineData("{'name':'A\\u0001'}", "name")]
+    [InlineData("{'quantity':null}", "quantity")]
+    [InlineData("{'quantity':'5'}", "quantity")]
+    [InlineData("{'quantity':5.5}", "quantity")]
+    [InlineData("{'quantity':true}", "quantity")]
+    [InlineData("{'quantity':99999999999}", "quantity")]
+    [InlineData("{'quantity':1e40}", "quantity")]
+    [InlineData("{'expires_at':'soon'}", "expires_at")]
+    [InlineData("{'expires_at':''}", "expires_at")]
+    [InlineData("{'expires_at':'2030-01-01T00:00:00'}", "expires_at")]
+    [InlineData("{'expires_at':'2030-02-30T00:00:00Z'}", "expires_at")]
+    [InlineData("{'expires_at':'2000-01-01T00:00:00Z'}", "expires_at")]
+    [InlineData("{'expires_at':1}", "expires_at")]
+    [InlineData("{'expires_at':false}", "expires_at")]
+    [InlineData("{'name':'Renamed','quantity':'x'}", "quantity")]
+    public async Task Updating_an_allocation_with_a_bad_body_is_a_validation_error_that_changes_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("PUT", "/allocations/{alloc}", body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("{alloc}", "{'quantity':-1}", 400, "INVALID_QUANTITY")]
+    [InlineData("{alloc}", "{'quantity':1000001}", 400, "INVALID_QUANTITY")]
+    [InlineData("{alloc}", "{'quantity':0}", 409, "ALLOCATION_BELOW_COMMITTED")]
+    [InlineData("{alloc}", "{'quantity':1}", 409, "ALLOCATION_BELOW_COMMITTED")]
+    [InlineData("{alloc}", "{'quantity':49}", 409, "INSUFFICIENT_CAPACITY")]
+    [InlineData("{alloc}", "{'name':'Renamed','quantity':1000000}", 409, "INSUFFICIENT_CAPACITY")]
+    [InlineData("{closed_alloc}", "{'name':'Reopened'}", 409, "ALLOCATION_CLOSED")]
+    [InlineData("{closed_alloc}", "{'quantity':5}", 409, "ALLOCATION_CLOSED")]
+    [InlineData("{closed_alloc}", "{'expires_at':null}", 409, "ALLOCATION_CLOSED")]
+    public async Task Resizing_an_allocation_beyond_what_it_may_be_is_refused_and_changes_nothing(string allocation, string body, int status, string code) =>
+        await world.AssertRefusedAsync("PUT", "/allocations/" + allocation, body, status, code);
+
+    [Theory]
+    [InlineData("[]")]
+    [InlineData("{'a':1}")]
+    [InlineData("{'quantity':1}")]
+    [InlineData("null")]
+    [InlineData("0")]
+    [InlineData("{")]
+    [InlineData("not json")]
+    [InlineData("{nested}")]
+    public async Task Closing_an_allocation_with_a_body_other_than_nothing_or_an_empty_object_is_refused(string body) =>
+        await world.AssertRefusedAsync("POST", "/allocations/{alloc}/close", body, 400, "VALIDATION_ERROR", "body");
+
+    [Theory]
     [InlineData("after=-1", "after")]
     [InlineData("after=abc", "after")]
     [InlineData("after=1.5", "after")]
@@ -895,6 +1152,13 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("DELETE", "/pricing/{pool_price}", false)]
     [InlineData("POST", "/pricing/{pool_price}", false)]
     [InlineData("DELETE", "/capacity/{pool}/pricing", false)]
+    [InlineData("DELETE", "/allocations/{alloc}", false)]
+    [InlineData("PATCH", "/allocations/{alloc}", false)]
+    [InlineData("POST", "/allocations/{alloc}", false)]
+    [InlineData("GET", "/allocations/{alloc}/release", false)]
+    [InlineData("PUT", "/allocations/{alloc}/close", false)]
+    [InlineData("DELETE", "/capacity/{pool}/allocations", false)]
+    [InlineData("PUT", "/capacity/{pool}/allocations", false)]
     [InlineData("GET", "/admin/tenants", true)]
     [InlineData("DELETE", "/admin/tenants/{tenant}/keys", true)]
     [InlineData("POST", "/admin/verify", true)]
@@ -916,6 +1180,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/reservations/{hold}/extend", false)]
     [InlineData("POST", "/capacity/{child}/pricing", false)]
     [InlineData("PUT", "/pricing/{child_price}", false)]
+    [InlineData("POST", "/capacity/{child}/allocations", false)]
+    [InlineData("PUT", "/allocations/{alloc}", false)]
+    [InlineData("POST", "/allocations/{alloc}/release", false)]
+    [InlineData("POST", "/allocations/{alloc}/close", false)]
     [InlineData("POST", "/admin/tenants", true)]
     [InlineData("POST", "/admin/tenants/{tenant}/keys", true)]
     public async Task A_body_over_64_KiB_is_payload_too_large_whether_its_length_is_declared_or_not(string method, string path, bool admin)
@@ -954,6 +1222,11 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/reservations/{hold}/extend", "{'minutes':30}", false)]
     [InlineData("POST", "/capacity/{child}/pricing", "{'name':'Keyed','base_price':1,'currency':'EUR'}", false)]
     [InlineData("PUT", "/pricing/{child_price}", "{'base_price':99}", false)]
+    [InlineData("POST", "/capacity/{child}/allocations", "{'name':'Keyed','quantity':1}", false)]
+    [InlineData("PUT", "/allocations/{alloc}", "{'name':'Keyed'}", false)]
+    [InlineData("POST", "/allocations/{alloc}/release", "{'quantity':1}", false)]
+    [InlineData("POST", "/allocations/{alloc}/close", null, false)]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{alloc}'}", false)]
     [InlineData("POST", "/admin/tenants", "{'name':'Keyed'}", true)]
     [InlineData("POST", "/admin/tenants/{tenant}/keys", null, true)]
     public async Task A_bad_idempotency_key_refuses_an_otherwise_good_write(string method, string path, string? body, bool admin)

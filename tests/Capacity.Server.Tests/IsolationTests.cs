@@ -8,7 +8,7 @@ namespace Capacity.Server.Tests;
 
 /// <summary>
 /// Tenant A's event, seeded once: a pool, a capped child, a price on the child, an active hold on the
-/// child and a confirmed sale on the pool. Tenant B has one capacity of its own in another event.
+/// child, a confirmed sale on the pool and an allocation on the child with a hold drawn from it. Tenant B has one capacity of its own in another event.
 /// </summary>
 public sealed class TwoTenantsOnSqlite() : TwoTenants(StoreKind.Sqlite);
 
@@ -39,6 +39,10 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     public string BCapacity { get; private set; } = "";
 
+    public string Allocation { get; private set; } = "";
+
+    public string AllocationHold { get; private set; } = "";
+
     public async ValueTask InitializeAsync()
     {
         App = await CapacityApp.CreateAsync(kind);
@@ -52,6 +56,8 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
         Sold = await A.Client.HoldAsync(Pool, 3, 60);
         await Api.ReadAsync(await A.Client.TransitAsync(Sold, "confirm"), 200);
         BCapacity = await B.Client.CreateCapacityAsync(BEvent, "B's own", 10);
+        Allocation = await A.Client.AllocateAsync(Child, "A's box office", 5);
+        AllocationHold = (await Api.ReadAsync(await A.Client.ReserveFromAsync(Child, 1, Allocation, 60), 201))["reservation"]!["id"]!.GetValue<string>();
     }
 
     public async ValueTask DisposeAsync()
@@ -64,7 +70,7 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     /// <summary>A's event as A sees it, plus every row of the database.</summary>
     public async Task<string> SnapshotAsync() =>
-        await StateSnapshot.OfEventAsync(A.Client, AEvent, [Pool, Child], [Hold, Sold], [Price])
+        await StateSnapshot.OfEventAsync(A.Client, AEvent, [Pool, Child], [Hold, Sold, AllocationHold], [Price], [Allocation])
         + await StateSnapshot.OfEventAsync(B.Client, BEvent, [BCapacity], [], [])
         + StateSnapshot.OfDatabase(App);
 
@@ -78,6 +84,7 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
             .Replace("{price}", Id(Price), StringComparison.Ordinal)
             .Replace("{hold}", Id(Hold), StringComparison.Ordinal)
             .Replace("{sold}", Id(Sold), StringComparison.Ordinal)
+            .Replace("{alloc}", Id(Allocation), StringComparison.Ordinal)
             .Replace("{b_capacity}", BCapacity, StringComparison.Ordinal);
     }
 }
@@ -119,6 +126,16 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
     [InlineData("POST", "/capacity/{b_capacity}/reserve", "{'quantity':1,'pricing_id':'{price}'}", 400)]
     [InlineData("POST", "/events/b-ev/capacity", "{'section_name':'Under A','total_capacity':5,'parent_ids':['{pool}']}", 400)]
     [InlineData("POST", "/events/iso-ev/capacity", "{'section_name':'Under A','parent_ids':['{child}']}", 400)]
+    [InlineData("GET", "/allocations/{alloc}", null, 404)]
+    [InlineData("PUT", "/allocations/{alloc}", "{'quantity':50}", 404)]
+    [InlineData("PUT", "/allocations/{alloc}", "{'name':'Taken over','expires_at':null}", 404)]
+    [InlineData("POST", "/allocations/{alloc}/release", "{'quantity':1}", 404)]
+    [InlineData("POST", "/allocations/{alloc}/close", null, 404)]
+    [InlineData("GET", "/capacity/{child}/allocations", null, 404)]
+    [InlineData("POST", "/capacity/{child}/allocations", "{'name':'Mine now','quantity':1}", 404)]
+    [InlineData("POST", "/capacity/{b_capacity}/reserve", "{'quantity':1,'allocation_id':'{alloc}'}", 404)]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{b_capacity}','quantity':1,'allocation_id':'{alloc}'}]}", 404)]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'}]}", 404)]
     [InlineData("POST", "/events/b-ev/capacity", "{'section_name':'Under A','parent_ids':['{b_capacity}','{pool}']}", 400)]
     public async Task Another_tenants_id_answers_exactly_like_an_id_that_does_not_exist(string method, string path, string? body, int status)
     {
@@ -335,6 +352,12 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         { "GET", "/capacity/{child}/pricing" },
         { "GET", "/pricing/{price}" },
         { "PUT", "/pricing/{price}" },
+        { "POST", "/capacity/{child}/allocations" },
+        { "GET", "/capacity/{child}/allocations" },
+        { "GET", "/allocations/{alloc}" },
+        { "PUT", "/allocations/{alloc}" },
+        { "POST", "/allocations/{alloc}/release" },
+        { "POST", "/allocations/{alloc}/close" },
         { "GET", "/events/iso-ev/ledger" },
         { "GET", "/events" },
         { "GET", "/events/iso-ev/capacity/stream" },
@@ -358,6 +381,9 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         (_, "/reservations/{hold}/extend") => "{'minutes':30}",
         (_, "/capacity/{child}/pricing") => "{'name':'Sneaky','base_price':0,'currency':'EUR'}",
         (_, "/pricing/{price}") => "{'base_price':0}",
+        (_, "/capacity/{child}/allocations") => "{'name':'Sneaky','quantity':1}",
+        (_, "/allocations/{alloc}") => "{'quantity':50}",
+        (_, "/allocations/{alloc}/release") => "{'quantity':1}",
         (_, "/admin/tenants") => "{'name':'Sneaky'}",
         _ => null,
     };

@@ -131,6 +131,8 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
     public Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct) =>
         _write.GetDueReservationsAsync(now, limit, after, ct);
 
+    public Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct) => _write.GetDueAllocationsAsync(now, limit, ct);
+
     public Task<bool> IsReadyAsync(CancellationToken ct) => _read.IsReadyAsync(ct);
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => _read.GetCapacitiesAsync(tenantId, ids, ct);
     public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetEventCapacitiesAsync(tenantId, eventId, ct);
@@ -165,6 +167,12 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
     public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => _read.GetHoldStatsAsync(ct);
     public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetPriceAsync(tenantId, id, ct);
     public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => _read.GetPricesAsync(tenantId, capacityId, ct);
+
+    public Task<Allocation?> GetAllocationAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetAllocationAsync(tenantId, id, ct);
+
+    public Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => _read.GetAllocationsAsync(tenantId, capacityId, ct);
+
+    public Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetEventAllocationsAsync(tenantId, eventId, ct);
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
     public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
     public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);

@@ -22,7 +22,9 @@ internal static class CapacityApi
             "List an event's capacities", "Each with its effective `available_capacity`: the minimum over it and its limited ancestors.", 400);
         group.MapGet("/events/{eventId}/capacity/total", Totals).Doc(
             "An event's totals", "Sums over the event's roots (capacities without parents), so each pool counts once.", 400);
-        group.MapGet("/capacity/{id}", Get).Doc("Get a capacity", "Counters and effective availability as last committed.", 404);
+        group.MapGet("/capacity/{id}", Get).Doc(
+            "Get a capacity",
+            "Counters and effective availability as last committed; `allocations` lists its allocations, only once it has had one.", 404);
         group.MapPut("/capacity/{id}", Update).Body<UpdateCapacityRequest>().Doc(
             "Update a capacity",
             "Send only the fields to change. `total_capacity` may not go below reserved + sold (409 CAPACITY_BELOW_COMMITTED); null makes it unlimited. "
@@ -96,8 +98,8 @@ internal static class CapacityApi
 
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
-        var view = await CapacityReads.Load(id, caller.TenantId, store, ct);
-        return view is { } v ? JsonResults.Ok(CapacityResponse.From(v)) : NotFound(id);
+        var capacity = await CapacityReads.Show(id, caller.TenantId, store, ct);
+        return capacity is not null ? JsonResults.Ok(capacity) : NotFound(id);
     }
 
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(

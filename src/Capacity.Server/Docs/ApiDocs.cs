@@ -23,7 +23,7 @@ internal static class ApiDocs
                     Title = "Capacity",
                     Version = "v1",
                     Description = "Ticket capacity under concurrent load: pools (own, capped, shared, unlimited), holds, "
-                        + "confirmations, releases, expiry, price locks, exactly-once retries with Idempotency-Key, and tenant isolation. "
+                        + "confirmations, releases, expiry, allocations (tickets set aside), price locks, exactly-once retries with Idempotency-Key, and tenant isolation. "
                         + "Every error is RFC 9457 application/problem+json with a stable `code`.",
                 };
                 document.Components ??= new OpenApiComponents();
@@ -39,6 +39,14 @@ internal static class ApiDocs
             });
             options.AddSchemaTransformer((schema, context, _) =>
             {
+                // A date-time read by hand (Instant) is still a date-time, or null.
+                if (context.JsonPropertyInfo?.CustomConverter is InstantConverter)
+                {
+                    schema.Type = JsonSchemaType.String | JsonSchemaType.Null;
+                    schema.Format = "date-time";
+                    schema.Description = "RFC 3339 with an offset (Z or ±hh:mm).";
+                }
+
                 if (context.JsonTypeInfo.Type == typeof(ProblemDetails))
                 {
                     schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
@@ -53,6 +61,17 @@ internal static class ApiDocs
                     {
                         Type = JsonSchemaType.Integer | JsonSchemaType.Null,
                         Description = "INSUFFICIENT_CAPACITY only: what is available now.",
+                    };
+                    schema.Properties["idle"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer,
+                        Description = "ALLOCATION_INSUFFICIENT only: the allocation's idle tickets now.",
+                    };
+                    schema.Properties["allocation_id"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Format = "uuid",
+                        Description = "ALLOCATION_CLOSED, ALLOCATION_INSUFFICIENT and ALLOCATION_BELOW_COMMITTED: the allocation refused.",
                     };
                 }
 
@@ -108,6 +127,9 @@ internal static class ApiDocs
         ["POST /reservations/{id}/extend"] = """{"minutes":10}""",
         ["POST /capacity/{id}/pricing"] = """{"name":"Adult","base_price":42.50,"service_fee":2.00,"facility_fee":1.00,"tax_rate":0.2,"currency":"EUR"}""",
         ["PUT /pricing/{id}"] = """{"current_price":39.00}""",
+        ["POST /capacity/{id}/allocations"] = """{"name":"Box office","quantity":40,"expires_at":"2030-05-01T18:00:00Z"}""",
+        ["PUT /allocations/{id}"] = """{"quantity":30,"expires_at":null}""",
+        ["POST /allocations/{id}/release"] = """{"quantity":10}""",
         ["POST /admin/tenants"] = """{"name":"Theatre Co"}""",
     };
 }

@@ -5,7 +5,7 @@ namespace Capacity.Server.Expiry;
 
 /// <summary>
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
-/// about a second, refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
+/// about a second (and an expired allocation's idle tickets with them), refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
 /// </summary>
 internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
 {
@@ -26,6 +26,13 @@ internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, Time
                 if (expired > 0)
                 {
                     logger.LogDebug("Expired {Count} holds", expired);
+                }
+
+                // After the holds, so a hold that lapsed in the same second goes back to its allocation first.
+                var closed = await sweeper.CloseDueAllocationsAsync(stoppingToken);
+                if (closed > 0)
+                {
+                    logger.LogInformation("Closed {Count} expired allocations", closed);
                 }
 
                 if (lastStats is not { } statsRead || time.GetElapsedTime(statsRead) > StatsInterval)

@@ -45,6 +45,19 @@ internal static class ApiErrors
 
     public static ProblemHttpResult ExtensionLimit(string detail) => Problem(409, "RESERVATION_EXTENSION_LIMIT", "The reservation cannot be extended that far.", detail);
 
+    /// <summary>An allocation id in a route that is not an allocation of this tenant (or not an id at all).</summary>
+    public static ProblemHttpResult AllocationNotFound(string id) => NotFound($"Allocation {id} was not found.");
+
+    public static ProblemHttpResult AllocationClosed(string detail, Guid? allocationId) =>
+        Problem(409, "ALLOCATION_CLOSED", "The allocation is closed.", detail, new() { ["allocation_id"] = allocationId });
+
+    /// <summary>Fewer idle tickets in the allocation than asked; <c>idle</c> is how many it has now.</summary>
+    public static ProblemHttpResult AllocationInsufficient(string detail, long? idle, Guid? allocationId) =>
+        Problem(409, "ALLOCATION_INSUFFICIENT", "Not enough idle tickets in the allocation.", detail, new() { ["idle"] = idle, ["allocation_id"] = allocationId });
+
+    public static ProblemHttpResult AllocationBelowCommitted(string detail, Guid? allocationId) =>
+        Problem(409, "ALLOCATION_BELOW_COMMITTED", "The allocation cannot shrink below what is held and sold from it.", detail, new() { ["allocation_id"] = allocationId });
+
     public static ProblemHttpResult IdempotencyInProgress() =>
         Problem(409, "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still in progress.", "Retry shortly to receive its answer.");
 
@@ -80,6 +93,9 @@ internal static class ApiErrors
         OutcomeCode.ReservationExpired => ReservationExpired(o.Detail ?? "Expired."),
         OutcomeCode.ReservationNotActive => ReservationNotActive(o.Detail ?? "Not active."),
         OutcomeCode.ExtensionLimit => ExtensionLimit(o.Detail ?? "Extension limit."),
+        OutcomeCode.AllocationClosed => AllocationClosed(o.Detail ?? "Closed.", o.Allocation?.Id),
+        OutcomeCode.AllocationInsufficient => AllocationInsufficient(o.Detail ?? "Not enough idle tickets.", o.Available, o.Allocation?.Id),
+        OutcomeCode.AllocationBelowCommitted => AllocationBelowCommitted(o.Detail ?? "Below committed.", o.Allocation?.Id),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 

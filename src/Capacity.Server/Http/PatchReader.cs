@@ -111,6 +111,47 @@ internal sealed class PatchReader
         return default;
     }
 
+    public Change<int> Int(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out var value))
+        {
+            return Change<int>.To(value);
+        }
+
+        Fail(p.Name, $"{p.Name} must be a whole number.");
+        return default;
+    }
+
+    /// <summary>A date-time as <see cref="Instant"/> reads it, or null to clear it.</summary>
+    public Change<DateTimeOffset?> NullableInstant(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.Null)
+        {
+            return Change<DateTimeOffset?>.To(null);
+        }
+
+        string? text = null;
+        if (p.Value.ValueKind == JsonValueKind.String)
+        {
+            try
+            {
+                text = p.Value.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                // Not valid text: refused below.
+            }
+        }
+
+        if (Instant.TryParse(text, out var value))
+        {
+            return Change<DateTimeOffset?>.To(value);
+        }
+
+        Fail(p.Name, $"{p.Name} {Instant.Rule[..^1]}, or null.");
+        return default;
+    }
+
     public Change<bool> Bool(JsonProperty p)
     {
         if (p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)

@@ -133,6 +133,11 @@ internal static partial class RequestBody
 
     private static string Explain(JsonException ex)
     {
+        if (ex is JsonFieldException field)
+        {
+            return $"{FieldOf(ex)} {field.Rule}";
+        }
+
         if (MissingProperty().IsMatch(ex.Message))
         {
             return $"{FieldOf(ex)} is required.";

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
@@ -5,14 +6,19 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Ledger;
 
+/// <summary>
+/// One counter change. <c>reservation_id</c> is null on the entries of an allocation itself (allocate,
+/// deallocate); <c>allocation_id</c> is there only on entries that concern an allocation.
+/// </summary>
 internal sealed record LedgerEntryResponse(
     long Sequence,
     string Kind,
     Guid CapacityId,
-    Guid ReservationId,
+    Guid? ReservationId,
     long ReservedDelta,
     long SoldDelta,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
 
 /// <summary>A page of entries; pass <c>next_after</c> as <c>after</c> for the next page (null when this one is the last so far).</summary>
 internal sealed record LedgerPageResponse(string EventId, LedgerEntryResponse[] Entries, long? NextAfter);
@@ -25,7 +31,8 @@ internal static class LedgerApi
         var group = app.MapTenantGroup("Ledger");
         group.MapGet("/events/{eventId}/ledger", Page).Doc(
             "Page through an event's ledger",
-            "Every change to any counter of the event's capacities, in sequence order. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
+            "Every change to any counter of the event's capacities, in sequence order: kinds hold, confirm, release, expire, cancel, allocate and deallocate. "
+            + "Entries of an allocation carry `allocation_id`; allocate and deallocate entries have `reservation_id` null. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
             400);
         return group;
     }
@@ -52,8 +59,8 @@ internal static class LedgerApi
 
         var rows = await store.GetLedgerAsync(caller.TenantId, eventId, afterSeq, size, ct);
         var entries = rows.Select(r => new LedgerEntryResponse(
-            r.Sequence, r.Entry.Kind.ToString().ToLowerInvariant(), r.Entry.CapacityId, r.Entry.ReservationId,
-            r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At)).ToArray();
+            r.Sequence, r.Entry.Kind.ToString().ToLowerInvariant(), r.Entry.CapacityId, r.Entry.ReservationId == Guid.Empty ? null : r.Entry.ReservationId,
+            r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At, r.Entry.AllocationId)).ToArray();
         return JsonResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == size ? entries[^1].Sequence : null));
     }
 }

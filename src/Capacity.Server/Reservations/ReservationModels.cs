@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Capacity.Core;
 using Capacity.Server.Views;
 
@@ -8,6 +9,8 @@ internal sealed record ReserveRequest
     public required int Quantity { get; init; }
     public int? ReservationMinutes { get; init; }
     public Guid? PricingId { get; init; }
+    /// <summary>Draws the tickets from this allocation of the capacity instead of the public pool.</summary>
+    public Guid? AllocationId { get; init; }
 }
 
 internal sealed record CreateReservationRequest
@@ -21,6 +24,8 @@ internal sealed record ReservationItemRequest
     public required Guid CapacityId { get; init; }
     public required int Quantity { get; init; }
     public Guid? PricingId { get; init; }
+    /// <summary>Draws the item from this allocation of its capacity instead of the public pool.</summary>
+    public Guid? AllocationId { get; init; }
 }
 
 internal sealed record ExtendRequest
@@ -42,7 +47,12 @@ internal sealed record LockedPriceResponse(
         p is null ? null : new(p.PricingId, p.Name, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.LockedAt);
 }
 
-internal sealed record ReservationItemResponse(Guid CapacityId, int Quantity, LockedPriceResponse? LockedPrice);
+/// <summary><c>allocation_id</c> is there only on an item drawn from an allocation: a public item reads as it always did.</summary>
+internal sealed record ReservationItemResponse(
+    Guid CapacityId,
+    int Quantity,
+    LockedPriceResponse? LockedPrice,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
 
 internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
 
@@ -60,7 +70,7 @@ internal sealed record ReservationResponse(
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
         r.Id,
         r.EffectiveStatus(now).ToString().ToLowerInvariant(),
-        [.. r.Items.Select(i => new ReservationItemResponse(i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice)))],
+        [.. r.Items.Select(i => new ReservationItemResponse(i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice), i.AllocationId))],
         [.. Core.Totals.Of(r).Select(t => new TotalResponse(t.Currency, t.Subtotal, t.Fees, t.Tax, t.Total))],
         r.CreatedAt,
         r.ExpiresAt,

@@ -1,8 +1,13 @@
+using System.Text.Json.Serialization;
 using Capacity.Core;
 
 namespace Capacity.Server.Views;
 
-/// <summary>A capacity as every route that shows one shows it: its own answer, a hold's answer and the live stream.</summary>
+/// <summary>
+/// A capacity as every route that shows one shows it: its own answer, a hold's answer and the live stream.
+/// <c>allocations</c> is there only for a capacity that has had one (<see cref="CapacityNode.AllocationCount"/>),
+/// so a capacity without any reads as it always did and costs no read of allocations.
+/// </summary>
 internal sealed record CapacityResponse(
     Guid Id,
     string EventId,
@@ -17,13 +22,35 @@ internal sealed record CapacityResponse(
     bool IsActive,
     Guid[] ParentIds,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AllocationSummaryResponse[]? Allocations = null)
 {
     public static CapacityResponse From(CapacityView v) => new(
         v.Id, v.EventId, v.ScheduleId, v.SectionName, v.SectionCode, ModeName(v.Mode), v.Total, v.Available,
         v.Reserved, v.Sold, v.IsActive, v.ParentIds, v.CreatedAt, v.UpdatedAt);
 
+    /// <summary>The capacity with its allocations, oldest first; null for a capacity that has none, which omits the member.</summary>
+    public static CapacityResponse From(CapacityView v, IReadOnlyList<Allocation>? allocations) =>
+        allocations is null ? From(v) : From(v) with { Allocations = [.. allocations.Select(AllocationSummaryResponse.From)] };
+
     public static string ModeName(CapacityMode mode) => mode.ToString().ToLowerInvariant();
+}
+
+/// <summary>An allocation as a capacity lists it: what was set aside and where its units are.</summary>
+internal sealed record AllocationSummaryResponse(
+    Guid Id,
+    string Name,
+    long Size,
+    long Held,
+    long Sold,
+    long Idle,
+    string Status,
+    DateTimeOffset? ExpiresAt)
+{
+    public static AllocationSummaryResponse From(Allocation a) =>
+        new(a.Id, a.Name, a.Size, a.Held, a.Sold, a.Idle, StatusName(a.Status), a.ExpiresAt);
+
+    public static string StatusName(AllocationStatus status) => status == AllocationStatus.Open ? "open" : "closed";
 }
 
 /// <summary>An event's totals over its roots, so each pool counts once.</summary>

@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// A point in time sent by a client: an RFC 3339 date-time with an explicit offset. The serializer's
+/// own reading takes a time without one as the server's local time, which a client cannot know; here
+/// it is refused. Kept as UTC to the millisecond, as the stores keep it, so an answer rendered from the
+/// decision reads the same as the row read back later.
+/// </summary>
+internal static partial class Instant
+{
+    /// <summary>The sentence every refusal of a date-time ends with.</summary>
+    public const string Rule = "must be an RFC 3339 date-time with an offset, e.g. 2030-05-01T18:00:00Z.";
+
+    public static bool TryParse(string? text, out DateTimeOffset value)
+    {
+        value = default;
+        if (text is null || !Shape().IsMatch(text)
+            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
+        {
+            return false;
+        }
+
+        value = DateTimeOffset.FromUnixTimeMilliseconds(parsed.ToUnixTimeMilliseconds());
+        return true;
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
+    private static partial Regex Shape();
+}
+
+/// <summary>Reads an optional <see cref="Instant"/> in a request body; null stays null.</summary>
+internal sealed class InstantConverter : JsonConverter<DateTimeOffset?>
+{
+    public override DateTimeOffset? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        string? text = null;
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            try
+            {
+                text = reader.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                // Not valid text (a lone surrogate): refused below like any other bad date.
+            }
+        }
+
+        return Instant.TryParse(text, out var value) ? value : throw new JsonFieldException(Instant.Rule);
+    }
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset? value, JsonSerializerOptions options)
+    {
+        if (value is { } v)
+        {
+            writer.WriteStringValue(v);
+        }
+        else
+        {
+            writer.WriteNullValue();
+        }
+    }
+}
+
+/// <summary>A field a converter refused, with the sentence that says why; <see cref="RequestBody"/> names the field.</summary>
+internal sealed class JsonFieldException(string rule) : JsonException(rule)
+{
+    public string Rule { get; } = rule;
+}
