@@ -62,7 +62,7 @@ public static partial class Decider
 
     private static Outcome UpdateAllocation(WorkingSet set, UpdateAllocation command, DateTimeOffset now, CoreLimits limits)
     {
-        if (FindOpenAllocation(set, command.TenantId, command.Id, out var allocation) is { } missingOrClosed)
+        if (FindOpenAllocation(set, command.TenantId, command.Id, now, out var allocation) is { } missingOrClosed)
         {
             return missingOrClosed;
         }
@@ -126,7 +126,7 @@ public static partial class Decider
             return new Outcome(OutcomeCode.InvalidQuantity, $"quantity must be between 1 and {limits.MaxTotalCapacity}.", "quantity");
         }
 
-        if (FindOpenAllocation(set, command.TenantId, command.Id, out var allocation) is { } missingOrClosed)
+        if (FindOpenAllocation(set, command.TenantId, command.Id, now, out var allocation) is { } missingOrClosed)
         {
             return missingOrClosed;
         }
@@ -193,7 +193,11 @@ public static partial class Decider
         }
     }
 
-    private static Outcome? FindOpenAllocation(WorkingSet set, Guid tenantId, Guid id, out Allocation allocation)
+    /// <summary>
+    /// The tenant's allocation, or the refusal: missing, or closed. One past its expiry is closed to
+    /// new business at once, whether or not the sweep has closed it yet (as a due hold is expired).
+    /// </summary>
+    private static Outcome? FindOpenAllocation(WorkingSet set, Guid tenantId, Guid id, DateTimeOffset now, out Allocation allocation)
     {
         allocation = set.FindAllocation(id)!;
         if (allocation is null || allocation.TenantId != tenantId)
@@ -201,8 +205,11 @@ public static partial class Decider
             return Answers.AllocationNotFound(id);
         }
 
-        return allocation.Status == AllocationStatus.Closed ? Answers.AllocationClosed(allocation) : null;
+        return ClosedAt(allocation, now) ? Answers.AllocationClosed(allocation) : null;
     }
+
+    private static bool ClosedAt(Allocation allocation, DateTimeOffset now) =>
+        allocation.Status == AllocationStatus.Closed || allocation.ExpiresAt <= now;
 
     private static Outcome? CheckAllocationName(string name, CoreLimits limits) =>
         Rules.IsValidName(name, limits.MaxNameLength)
@@ -267,7 +274,7 @@ public static partial class Decider
                 return Answers.AllocationNotOfCapacity(i, allocationId, items[i].CapacityId);
             }
 
-            if (allocation.Status == AllocationStatus.Closed)
+            if (ClosedAt(allocation, now))
             {
                 return Answers.AllocationClosed(allocation);
             }

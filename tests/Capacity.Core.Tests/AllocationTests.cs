@@ -393,4 +393,21 @@ public sealed class AllocationTests
         Assert.Equal(OutcomeCode.Ok, s.Resize(pool, 60).Code);
         Assert.Equal(0, s.Available(pool));
     }
+
+    [Fact]
+    public void An_allocation_past_its_expiry_takes_no_holds_releases_or_resizes_even_before_the_sweep()
+    {
+        var s = new Scenario();
+        var pool = s.Own(100);
+        var box = s.AllocateOk(pool, 10, expiresAt: s.Now.AddMinutes(5));
+        s.AdvanceMinutes(5);
+        var before = s.Snapshot();
+
+        Assert.Equal(OutcomeCode.AllocationClosed, s.HoldFrom((pool, 1, box)).Code);
+        Assert.Equal(OutcomeCode.AllocationClosed, s.ReleaseAllocation(box, 1).Code);
+        Assert.Equal(OutcomeCode.AllocationClosed, s.ResizeAllocation(box, 20).Code);
+        Assert.Equal(before, s.Snapshot());
+        Assert.Equal(1, s.CloseDueAllocations(box).Count);
+        s.AssertConsistent();
+    }
 }

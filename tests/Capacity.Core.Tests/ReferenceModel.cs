@@ -263,7 +263,7 @@ internal sealed class ReferenceModel
         ExpireDue c => ExpireAll(c, now, moves),
         CreateAllocation c => Allocate(c, now, moves),
         UpdateAllocation c => ResizeAllocation(c, now, moves),
-        ReleaseAllocation c => GiveBack(c, moves),
+        ReleaseAllocation c => GiveBack(c, now, moves),
         CloseAllocation c => CloseOne(c, moves),
         CloseDueAllocations c => CloseDue(c, now, moves),
         _ => throw new ArgumentOutOfRangeException(nameof(command)),
@@ -437,7 +437,7 @@ internal sealed class ReferenceModel
                 return OutcomeCode.Invalid;
             }
 
-            if (a.Status == AllocationStatus.Closed)
+            if (a.Status == AllocationStatus.Closed || a.ExpiresAt <= now)
             {
                 return OutcomeCode.AllocationClosed;
             }
@@ -664,7 +664,8 @@ internal sealed class ReferenceModel
             return OutcomeCode.NotFound;
         }
 
-        if (a.Status == AllocationStatus.Closed)
+        // Past its expiry an allocation takes no new business, swept or not.
+        if (a.Status == AllocationStatus.Closed || a.ExpiresAt <= now)
         {
             return OutcomeCode.AllocationClosed;
         }
@@ -699,7 +700,7 @@ internal sealed class ReferenceModel
         return OutcomeCode.Ok;
     }
 
-    private OutcomeCode GiveBack(ReleaseAllocation c, List<Move> moves)
+    private OutcomeCode GiveBack(ReleaseAllocation c, DateTimeOffset now, List<Move> moves)
     {
         if (c.Quantity is < 1 or > MaxAllocationSize)
         {
@@ -711,7 +712,8 @@ internal sealed class ReferenceModel
             return OutcomeCode.NotFound;
         }
 
-        if (a.Status == AllocationStatus.Closed)
+        // Past its expiry an allocation takes no new business, swept or not.
+        if (a.Status == AllocationStatus.Closed || a.ExpiresAt <= now)
         {
             return OutcomeCode.AllocationClosed;
         }

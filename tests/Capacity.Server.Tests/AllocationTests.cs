@@ -515,7 +515,7 @@ public abstract class AllocationTests(StoreKind store)
         Assert.Contains(verify["violations"]!.AsArray(), v => v!.GetValue<string>().Contains(box, StringComparison.OrdinalIgnoreCase));
     }
 
-    [Fact(Skip = "Core: a hold may still draw from an allocation past its expires_at until the sweeper closes it (Decider.PlaceFromAllocations checks only Status); see the report.")]
+    [Fact]
     public async Task An_allocation_past_its_expiry_takes_no_holds_even_before_the_sweep()
     {
         await using var app = await NewAppAsync(manualClock: true, settings: new() { ["Capacity:SweepIntervalMs"] = "3600000" });
