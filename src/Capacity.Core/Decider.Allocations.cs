@@ -292,6 +292,11 @@ public static partial class Decider
             return Short(set, items, shortNode, shortBy, left);
         }
 
+        if (MeetsLimits(set, items, command.BuyerKey) && CheckBuyerLimits(set, items, command.BuyerKey) is { } overLimit)
+        {
+            return overLimit;
+        }
+
         var reservationItems = new ReservationItem[items.Length];
         for (var i = 0; i < items.Length; i++)
         {
@@ -306,8 +311,14 @@ public static partial class Decider
             reservationItems[i] = new ReservationItem(item.CapacityId, item.Quantity, locked, item.AllocationId);
         }
 
-        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null);
+        var reservation = new Reservation(
+            command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        if (command.BuyerKey is not null)
+        {
+            CountUsage(set, reservation, 1);
+        }
+
         for (var i = 0; i < items.Length; i++)
         {
             if (items[i].AllocationId is { } allocationId)
