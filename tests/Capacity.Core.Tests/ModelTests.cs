@@ -9,9 +9,10 @@ namespace Capacity.Core.Tests;
 /// <summary>
 /// Model-based tests: FsCheck generates scripts of abstract steps (random small graphs with diamonds,
 /// carts, transitions, extensions, expiry, time passing, resizes, deactivation, prices, wrong
-/// tenants); each script is run against the real core and against <see cref="ReferenceModel"/>, and
-/// after every step the two must agree on the outcome, the counters, availability, reservation
-/// states, locked prices and the ledger entries, and the core's own invariants must hold.
+/// tenants, allocations and carts drawing from them); each script is run against the real core and
+/// against <see cref="ReferenceModel"/>, and after every step the two must agree on the outcome, the
+/// counters of every capacity and allocation, availability, reservation states, locked prices and
+/// the ledger entries (kinds and allocation ids included), and the core's own invariants must hold.
 /// </summary>
 /// <remarks>
 /// Runs are deterministic: FsCheck starts from a fixed seed, printed with any failure. To explore
@@ -29,6 +30,10 @@ public sealed class ModelTests
     [Fact]
     public void Contended_carts_on_a_fixed_diamond_agree_with_the_reference_model() =>
         CheckScripts(Scripts.Contended, seedOffset: 1, defaultCount: 150);
+
+    [Fact]
+    public void Carts_drawing_from_allocations_agree_with_the_reference_model() =>
+        CheckScripts(Scripts.Blocks, seedOffset: 2, defaultCount: 150);
 
     private static void CheckScripts(Arbitrary<Script> scripts, ulong seedOffset, int defaultCount)
     {
@@ -69,6 +74,35 @@ public sealed class ModelTests
         Assert.NotNull(failure);
         Assert.Contains("step 2", failure.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_runner_catches_a_core_whose_allocation_counters_disagree_with_the_model()
+    {
+        // An allocation of 4, a hold of all 4 from it, then a hold of 1 more that must be refused. If the
+        // core's allocation silently grows by one after the first hold, it takes the second: step 3 fails.
+        var script = new Script(
+        [
+            new CreateOp(false, 10, [], CreateTwist.None, true),
+            new AllocateOp(0, 4, null, AllocationTwist.None),
+            new HoldOp(false, [new ItemPick(0, 4, -1, 0)], 10),
+            new HoldOp(false, [new ItemPick(0, 1, -1, 0)], 10),
+            new TransitionOp(false, 0, Transition.Confirm),
+        ]);
+        ModelRun.Execute(script);
+
+        var failure = Record.Exception(() => ModelRun.Execute(script, corruptAfterStep: 2, Corruption.AllocationSize));
+        Assert.NotNull(failure);
+        Assert.Contains("step 3", failure.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>What the self-test corrupts in the core's working set.</summary>
+internal enum Corruption
+{
+    /// <summary>The first capacity forgets one reserved ticket.</summary>
+    NodeReserved,
+    /// <summary>The first allocation grows by one unit, unseen by the nodes and the ledger.</summary>
+    AllocationSize,
 }
 
 // ---------------------------------------------------------------- scripts
@@ -105,9 +139,24 @@ internal sealed record CreateOp(bool OtherTenant, int? Total, int[] ParentPicks,
         $"Create(total {Total?.ToString(CultureInfo.InvariantCulture) ?? "∞"}, parents [{string.Join(",", ParentPicks)}], {Twist}{(Active ? "" : ", inactive")}{(OtherTenant ? ", tenant B" : "")})";
 }
 
-internal readonly record struct ItemPick(int Capacity, int Quantity, int Price)
+/// <summary>How an item that draws from an allocation names it.</summary>
+internal enum DrawTwist
 {
-    public override string ToString() => $"{Quantity}×cap{Capacity}{(Price >= 0 ? $"@price{Price}" : "")}";
+    /// <summary>A picked allocation, on its own capacity (the item's capacity pick is ignored).</summary>
+    None,
+    /// <summary>A picked allocation, on the item's picked capacity, mostly not the allocation's.</summary>
+    OtherCapacity,
+    /// <summary>A picked closed allocation, on its own capacity.</summary>
+    Closed,
+    /// <summary>An allocation that exists nowhere.</summary>
+    Unknown,
+}
+
+/// <summary>An item of a cart; <paramref name="Allocation"/> is a pick of the allocation it draws from, or -1 for the public pool.</summary>
+internal readonly record struct ItemPick(int Capacity, int Quantity, int Price, int Allocation = -1, DrawTwist Draw = DrawTwist.None)
+{
+    public override string ToString() =>
+        $"{Quantity}×cap{Capacity}{(Price >= 0 ? $"@price{Price}" : "")}{(Allocation >= 0 ? $" from alloc{Allocation}{(Draw == DrawTwist.None ? "" : $" ({Draw})")}" : "")}";
 }
 
 internal sealed record HoldOp(bool WrongTenant, ItemPick[] Items, int Minutes) : Op
@@ -142,6 +191,52 @@ internal sealed record ActivateOp(bool WrongTenant, int Capacity, bool Active) :
 internal sealed record PriceOp(bool WrongTenant, int Capacity, decimal Base, decimal? Current, string Currency) : Op;
 
 internal sealed record RepriceOp(bool WrongTenant, int Price, decimal? Current) : Op;
+
+internal enum AllocationTwist
+{
+    None,
+    OtherTenant,
+    BlankName,
+    ReuseId,
+    PastExpiry,
+}
+
+/// <summary>Sets aside a block of a capacity; <paramref name="ExpiryMinutes"/> from now (before now with <see cref="AllocationTwist.PastExpiry"/>).</summary>
+internal sealed record AllocateOp(int Capacity, int Size, int? ExpiryMinutes, AllocationTwist Twist) : Op
+{
+    public override string ToString() =>
+        $"Allocate(cap{Capacity}, {Size}{(ExpiryMinutes is { } m ? $", expires {(Twist == AllocationTwist.PastExpiry ? -m : m)} min" : "")}{(Twist == AllocationTwist.None ? "" : $", {Twist}")})";
+}
+
+/// <summary>Resizes an allocation to <paramref name="Value"/>, or to its held + sold + <paramref name="Value"/> when relative.</summary>
+internal sealed record ResizeAllocationOp(bool WrongTenant, int Allocation, bool Relative, int Value) : Op
+{
+    public override string ToString() =>
+        $"ResizeAllocation(alloc{Allocation}, {(Relative ? $"committed{Value:+0;-0;+0}" : Value.ToString(CultureInfo.InvariantCulture))}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+/// <summary>Gives units of an allocation back: <paramref name="Value"/>, or its idle + <paramref name="Value"/> when relative.</summary>
+internal sealed record ReleaseAllocationOp(bool WrongTenant, int Allocation, bool Relative, int Value) : Op
+{
+    public override string ToString() =>
+        $"ReleaseAllocation(alloc{Allocation}, {(Relative ? $"idle{Value:+0;-0;+0}" : Value.ToString(CultureInfo.InvariantCulture))}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+internal sealed record CloseAllocationOp(bool WrongTenant, int Allocation) : Op
+{
+    public override string ToString() => $"CloseAllocation(alloc{Allocation}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+/// <summary>Time passes to a picked allocation's expiry, <paramref name="Seconds"/> off (not at all if it has none or it is past).</summary>
+internal sealed record AdvanceToExpiryOp(int Allocation, int Seconds) : Op
+{
+    public override string ToString() => $"AdvanceToExpiry(alloc{Allocation}{(Seconds == 0 ? "" : $", {Seconds:+0;-0}s")})";
+}
+
+internal sealed record CloseDueOp(bool All, int[] Allocations) : Op
+{
+    public override string ToString() => All ? "CloseDueAllocations(all)" : $"CloseDueAllocations([{string.Join(",", Allocations)}])";
+}
 
 internal sealed record Script(Op[] Ops)
 {
@@ -199,16 +294,35 @@ internal static class Scripts
         (1, Gen.Choose(31, 120)),
         (1, Gen.Elements(0, -1, 120, 121)));
 
-    private static Gen<ItemPick> Item(Gen<int> capacity) =>
-        from cap in capacity
-        from quantity in Quantity
-        from price in Gen.Frequency((6, Gen.Constant(-1)), (1, Pick))
-        select new ItemPick(cap, quantity, price);
+    /// <summary>The public pool or an allocation, in these proportions; now and then a wrong allocation.</summary>
+    private static Gen<(int Pick, DrawTwist Twist)> Draw(int plain, int drawn) => Gen.Frequency(
+        (plain, Gen.Constant((-1, DrawTwist.None))),
+        (drawn, Gen.Choose(0, 3).Select(p => (p, DrawTwist.None))),
+        (1, Gen.Elements(DrawTwist.OtherCapacity, DrawTwist.Closed, DrawTwist.Unknown).Select(t => (0, t))));
 
-    private static Gen<Op> Hold(Gen<int> capacity) =>
+    /// <summary>Where the allocations are only part of the story: about one item in four draws from one.</summary>
+    private static readonly Gen<(int Pick, DrawTwist Twist)> SomeDraws = Draw(14, 4);
+
+    /// <summary>Where the fight is for the public pool: about one item in nine draws from an allocation.</summary>
+    private static readonly Gen<(int Pick, DrawTwist Twist)> FewDraws = Draw(24, 2);
+
+    /// <summary>Allocations are small blocks: an item drawn from one asks for a few units, sometimes a wrong quantity.</summary>
+    private static readonly Gen<int> DrawnQuantity = Gen.Frequency(
+        (10, Gen.Choose(1, 3)),
+        (3, Gen.Choose(4, 8)),
+        (1, Gen.Elements(0, 101)));
+
+    private static Gen<ItemPick> Item(Gen<int> capacity, Gen<(int Pick, DrawTwist Twist)> draws) =>
+        from cap in capacity
+        from draw in draws
+        from quantity in draw.Pick >= 0 ? DrawnQuantity : Quantity
+        from price in Gen.Frequency((6, Gen.Constant(-1)), (1, Pick))
+        select new ItemPick(cap, quantity, price, draw.Pick, draw.Twist);
+
+    private static Gen<Op> Hold(Gen<int> capacity, Gen<(int Pick, DrawTwist Twist)> draws) =>
         from wrongTenant in Chance(5)
         from count in Gen.Frequency((12, Gen.Constant(1)), (6, Gen.Choose(2, 3)), (2, Gen.Choose(4, 6)), (1, Gen.Elements(0, 51)))
-        from items in Gen.ArrayOf(Item(capacity), count)
+        from items in Gen.ArrayOf(Item(capacity, draws), count)
         from minutes in HoldMinutes
         select (Op)new HoldOp(wrongTenant, items, minutes);
 
@@ -263,10 +377,62 @@ internal static class Scripts
         from current in Gen.Elements<decimal?>(null, 0m, 7m, 30m)
         select (Op)new RepriceOp(wrongTenant, price, current);
 
-    private static Gen<Op> Step(Gen<int> capacity, int createWeight) => Gen.Frequency(new (int, Gen<Op>)[]
+    private static Gen<Op> Allocate(Gen<int> capacity) =>
+        from cap in capacity
+        from size in Gen.Frequency(
+            (12, Gen.Choose(1, 8)),
+            (2, Gen.Choose(9, 30)),
+            (1, Gen.Elements(0, -1, 1_000_000, 1_000_001)))
+        from expiry in Gen.Frequency((6, Gen.Constant<int?>(null)), (1, Gen.Choose(1, 3).Select(m => (int?)m)), (1, Gen.Choose(4, 10).Select(m => (int?)m)))
+        from twist in Gen.Frequency(
+            (16, Gen.Constant(AllocationTwist.None)),
+            (1, Gen.Constant(AllocationTwist.OtherTenant)),
+            (1, Gen.Constant(AllocationTwist.BlankName)),
+            (1, Gen.Constant(AllocationTwist.ReuseId)),
+            (1, Gen.Constant(AllocationTwist.PastExpiry)))
+        select (Op)new AllocateOp(cap, size, twist == AllocationTwist.PastExpiry ? (expiry ?? 1) % 2 : expiry, twist);
+
+    private static readonly Gen<Op> ResizeAllocation =
+        from wrongTenant in Chance(5)
+        from allocation in Pick
+        from relative in Chance(75)
+        from value in relative ? Gen.Choose(-2, 6) : Gen.Frequency((6, Gen.Choose(0, 12)), (1, Gen.Elements(-1, 1_000_001)))
+        select (Op)new ResizeAllocationOp(wrongTenant, allocation, relative, value);
+
+    private static readonly Gen<Op> ReleaseAllocation =
+        from wrongTenant in Chance(5)
+        from allocation in Pick
+        from relative in Chance(40)
+        from value in relative ? Gen.Choose(-1, 1) : Gen.Frequency((8, Gen.Choose(1, 4)), (1, Gen.Elements(0, -1, 1_000_001)))
+        select (Op)new ReleaseAllocationOp(wrongTenant, allocation, relative, value);
+
+    private static readonly Gen<Op> CloseAllocation =
+        from wrongTenant in Chance(5)
+        from allocation in Pick
+        select (Op)new CloseAllocationOp(wrongTenant, allocation);
+
+    private static readonly Gen<Op> AdvanceToExpiry =
+        from allocation in Gen.Choose(0, 3)
+        from seconds in Gen.Elements(-1, 0, 0, 1)
+        select (Op)new AdvanceToExpiryOp(allocation, seconds);
+
+    private static readonly Gen<Op> CloseDue =
+        from all in Chance(60)
+        from count in Gen.Choose(1, 3)
+        from picks in Gen.ArrayOf(Pick, count)
+        select (Op)new CloseDueOp(all, picks);
+
+    /// <summary>The steps on an existing allocation, sharing one weight so they do not crowd out the rest.</summary>
+    private static readonly Gen<Op> AllocationStep = Gen.Frequency(
+        (2, ResizeAllocation),
+        (2, ReleaseAllocation),
+        (1, CloseAllocation),
+        (1, CloseDue));
+
+    private static Gen<Op> Step(Gen<int> capacity, int createWeight, Gen<(int Pick, DrawTwist Twist)> draws) => Gen.Frequency(new (int, Gen<Op>)[]
     {
         (createWeight, Create),
-        (8, Hold(capacity)),
+        (8, Hold(capacity, draws)),
         (6, Transit),
         (3, Extend),
         (2, Expire),
@@ -275,37 +441,81 @@ internal static class Scripts
         (1, Activate(capacity)),
         (1, Price(capacity)),
         (1, Reprice),
+        (2, Allocate(capacity)),
+        (2, AllocationStep),
     }.Where(w => w.Item1 > 0));
 
-    /// <summary>Starts with a few capacities and holds, then up to about 60 steps of everything.</summary>
+    /// <summary>Starts with a few capacities, maybe allocations, and holds, then up to about 70 steps of everything.</summary>
     public static Arbitrary<Script> Mixed { get; } = Arb.From(
         from prefixLength in Gen.Choose(2, 6)
         from prefix in Gen.ArrayOf(Create, prefixLength)
+        from allocationCount in Gen.Frequency((1, Gen.Constant(0)), (1, Gen.Choose(1, 2)))
+        from allocations in Gen.ArrayOf(Allocate(Pick), allocationCount)
         from holdCount in Gen.Choose(1, 3)
-        from holds in Gen.ArrayOf(Hold(Pick), holdCount)
-        from length in Gen.Choose(1, 52)
-        from body in Gen.ArrayOf(Step(Pick, 4), length)
-        select new Script([.. prefix, .. holds, .. body]),
+        from holds in Gen.ArrayOf(Hold(Pick, SomeDraws), holdCount)
+        from length in Gen.Choose(1, 64)
+        from body in Gen.ArrayOf(Step(Pick, 4, SomeDraws), length)
+        select new Script([.. prefix, .. allocations, .. holds, .. body]),
         Shrink);
 
     /// <summary>
     /// A venue of 12 over two capped days and a weekend pass drawing from both, then many small carts
-    /// against it: most holds end in a fight for the last tickets.
+    /// against it: most holds end in a fight for the last tickets (sometimes with a block set aside).
     /// </summary>
     public static Arbitrary<Script> Contended { get; } = Arb.From(
         from venue in Gen.Choose(4, 16)
         from day in Gen.Choose(2, 10)
-        from length in Gen.Choose(10, 60)
-        from body in Gen.ArrayOf(Step(Gen.Choose(0, 3), 0), length)
+        from allocationCount in Gen.Frequency((3, Gen.Constant(0)), (1, Gen.Constant(1)))
+        from allocations in Gen.ArrayOf(Allocate(Gen.Choose(0, 3)), allocationCount)
+        from length in Gen.Choose(10, 74)
+        from body in Gen.ArrayOf(Step(Gen.Choose(0, 3), 0, FewDraws), length)
         select new Script(
         [
             new CreateOp(false, venue, [], CreateTwist.None, true),
             new CreateOp(false, day, [0], CreateTwist.None, true),
             new CreateOp(false, day, [1], CreateTwist.None, true),
             new CreateOp(false, null, [0, 1], CreateTwist.None, true),
+            .. allocations,
             .. body,
         ]),
         Shrink);
+
+    /// <summary>
+    /// Blocks set aside in a small venue (a capped section, a shared one, a pass over both) and carts
+    /// drawing mostly from them while blocks are resized, given back and closed: the ways an allocated
+    /// hold ends (into an open block or a closed one, sold, cancelled) are rare in the other scripts.
+    /// </summary>
+    public static Arbitrary<Script> Blocks { get; } = Arb.From(
+        from venue in Gen.Choose(8, 30)
+        from section in Gen.Choose(3, 12)
+        from allocationCount in Gen.Choose(1, 3)
+        from allocations in Gen.ArrayOf(Allocate(Gen.Choose(0, 3)), allocationCount)
+        from length in Gen.Choose(10, 50)
+        from body in Gen.ArrayOf(BlockStep, length)
+        select new Script(
+        [
+            new CreateOp(false, venue, [], CreateTwist.None, true),
+            new CreateOp(false, section, [0], CreateTwist.None, true),
+            new CreateOp(false, null, [1], CreateTwist.None, true),
+            new CreateOp(false, null, [1, 2], CreateTwist.None, true),
+            .. allocations,
+            .. body,
+        ]),
+        Shrink);
+
+    private static readonly Gen<Op> BlockStep = Gen.Frequency(
+        (8, Hold(Gen.Choose(0, 3), Draw(3, 6))),
+        (7, Transit),
+        (2, Extend),
+        (2, Expire),
+        (4, Advance),
+        (1, Resize(Gen.Choose(0, 3))),
+        (1, Activate(Gen.Choose(0, 3))),
+        (3, Allocate(Gen.Choose(0, 3))),
+        (4, AllocationStep),
+        (2, CloseAllocation),
+        (2, AdvanceToExpiry),
+        (2, CloseDue));
 
     /// <summary>Removes runs of steps, longest first; picks adapt, so every shorter script still runs.</summary>
     private static IEnumerable<Script> Shrink(Script script)
@@ -330,6 +540,7 @@ internal sealed class ModelRun
     private readonly WorkingSet _ws = new();
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
     private readonly List<Guid> _refusedHolds = [];
+    private readonly List<Guid> _refusedAllocations = [];
     private readonly StringBuilder _trace = new();
     private DateTimeOffset _now = Scenario.Start;
     private int _nextId;
@@ -337,17 +548,27 @@ internal sealed class ModelRun
 
     public static void Execute(Script script) => Execute(script, corruptAfterStep: -1);
 
-    public static void Execute(Script script, int corruptAfterStep)
+    public static void Execute(Script script, int corruptAfterStep, Corruption corruption = Corruption.NodeReserved)
     {
         var run = new ModelRun();
         for (run._step = 0; run._step < script.Ops.Length; run._step++)
         {
             run.Step(script.Ops[run._step]);
-            if (run._step == corruptAfterStep && run._model.CapOrder.Count > 0)
+            if (run._step != corruptAfterStep)
             {
-                // Only for the self-test: the core forgets one ticket, unseen by the ledger.
+                continue;
+            }
+
+            // Only for the self-test.
+            if (corruption == Corruption.NodeReserved && run._model.CapOrder.Count > 0)
+            {
+                // The core forgets one ticket, unseen by the ledger.
                 var node = run._ws.FindCapacity(run._model.CapOrder[0])!;
                 node.Reserved = Math.Max(0, node.Reserved - 1);
+            }
+            else if (corruption == Corruption.AllocationSize && run._model.AllocOrder.Count > 0)
+            {
+                run._ws.FindAllocation(run._model.AllocOrder[0])!.Size++;
             }
         }
     }
@@ -362,6 +583,14 @@ internal sealed class ModelRun
     private Guid PickCapacity(int pick) => Choose(_model.CapOrder, pick, NewId);
 
     private Guid PickReservation(int pick) => Choose(_model.ResOrder, pick, NewId);
+
+    private Guid PickAllocation(int pick) => Choose(_model.AllocOrder, pick, NewId);
+
+    private Guid OwnerOfAllocation(Guid id, bool wrong)
+    {
+        var owner = _model.Allocations.TryGetValue(id, out var a) ? a.Tenant : Scenario.TenantA;
+        return wrong ? OtherTenant(owner) : owner;
+    }
 
     private Guid OwnerOfCapacity(Guid id, bool wrong)
     {
@@ -380,7 +609,7 @@ internal sealed class ModelRun
     {
         switch (op)
         {
-            case AdvanceOp:
+            case AdvanceOp or AdvanceToExpiryOp:
                 return null;
             case CreateOp c:
             {
@@ -428,6 +657,27 @@ internal sealed class ModelRun
                 {
                     var pick = h.Items[i];
                     var capacity = PickCapacity(pick.Capacity);
+                    Guid? allocation = null;
+                    if (pick.Allocation >= 0)
+                    {
+                        // The allocation is picked first and the item goes to its capacity, unless the twist says otherwise.
+                        List<Guid> pool = pick.Draw == DrawTwist.Closed
+                            ? [.. _model.AllocOrder.Where(a => _model.Allocations[a].Status == AllocationStatus.Closed)]
+                            : _model.AllocOrder;
+                        if (pick.Draw == DrawTwist.Unknown)
+                        {
+                            allocation = NewId();
+                        }
+                        else if (pool.Count > 0)
+                        {
+                            allocation = Choose(pool, pick.Allocation, NewId);
+                            if (pick.Draw != DrawTwist.OtherCapacity)
+                            {
+                                capacity = _model.Allocations[allocation.Value].Capacity;
+                            }
+                        }
+                    }
+
                     Guid? pricing = null;
                     if (pick.Price == Scripts.Unknown)
                     {
@@ -440,7 +690,7 @@ internal sealed class ModelRun
                         pricing = pool.Count > 0 ? Choose(pool, pick.Price, NewId) : null;
                     }
 
-                    items[i] = new HoldItem(capacity, pick.Quantity, pricing);
+                    items[i] = new HoldItem(capacity, pick.Quantity, pricing, allocation);
                 }
 
                 var tenant = items.Length > 0 ? OwnerOfCapacity(items[0].CapacityId, h.WrongTenant) : Scenario.TenantA;
@@ -493,6 +743,41 @@ internal sealed class ModelRun
                     Change<decimal>.Keep, Change<decimal>.Keep, Change<decimal>.Keep, Change<string>.Keep);
             }
 
+            case AllocateOp a:
+            {
+                var capacity = PickCapacity(a.Capacity);
+                var id = a.Twist == AllocationTwist.ReuseId && _model.AllocOrder.Count > 0 ? PickAllocation(a.Capacity) : NewId();
+                var name = a.Twist == AllocationTwist.BlankName ? "  " : $"Block {_nextId}";
+                DateTimeOffset? expiresAt = a.ExpiryMinutes is not { } minutes ? null
+                    : a.Twist == AllocationTwist.PastExpiry ? _now.AddMinutes(-minutes)
+                    : _now.AddMinutes(minutes);
+                return new CreateAllocation(OwnerOfCapacity(capacity, a.Twist == AllocationTwist.OtherTenant), id, capacity, name, a.Size, expiresAt);
+            }
+
+            case ResizeAllocationOp ra:
+            {
+                var id = PickAllocation(ra.Allocation);
+                var (held, sold) = _model.Allocations.ContainsKey(id) ? _model.HeldSold(id) : (0, 0);
+                var size = ra.Relative ? (int)Math.Max(0, held + sold + ra.Value) : ra.Value;
+                return new UpdateAllocation(OwnerOfAllocation(id, ra.WrongTenant), id, Change<string>.Keep, Change<int>.To(size), Change<DateTimeOffset?>.Keep);
+            }
+
+            case ReleaseAllocationOp rl:
+            {
+                var id = PickAllocation(rl.Allocation);
+                var idle = _model.Allocations.TryGetValue(id, out var known) ? known.Idle : 0;
+                var quantity = rl.Relative ? (int)(idle + rl.Value) : rl.Value;
+                return new ReleaseAllocation(OwnerOfAllocation(id, rl.WrongTenant), id, quantity);
+            }
+
+            case CloseAllocationOp ca:
+            {
+                var id = PickAllocation(ca.Allocation);
+                return new CloseAllocation(OwnerOfAllocation(id, ca.WrongTenant), id);
+            }
+
+            case CloseDueOp cd:
+                return new CloseDueAllocations(cd.All ? [.. _model.AllocOrder] : [.. cd.Allocations.Select(PickAllocation)]);
             default:
                 throw new ArgumentOutOfRangeException(nameof(op), op, null);
         }
@@ -503,8 +788,12 @@ internal sealed class ModelRun
         var command = Build(op);
         if (command is null)
         {
-            var seconds = ((AdvanceOp)op).Seconds;
-            _now = _now.AddSeconds(seconds);
+            _now = _now.AddSeconds(op switch
+            {
+                AdvanceOp a => a.Seconds,
+                AdvanceToExpiryOp t => SecondsToExpiry(t),
+                _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
+            });
             _trace.AppendLine(CultureInfo.InvariantCulture, $"  step {_step}: {op} -> now {_now:HH:mm:ss}");
             CheckState();
             return;
@@ -536,15 +825,27 @@ internal sealed class ModelRun
             _refusedHolds.Add(refused.ReservationId);
         }
 
+        if (command is CreateAllocation { } refusedAllocation && actual.Code != OutcomeCode.Ok)
+        {
+            _refusedAllocations.Add(refusedAllocation.Id);
+        }
+
         CheckState();
+    }
+
+    /// <summary>Seconds from now to the picked allocation's expiry and the twist, never negative; 0 if it has none.</summary>
+    private double SecondsToExpiry(AdvanceToExpiryOp t)
+    {
+        var id = PickAllocation(t.Allocation);
+        return _model.Allocations.TryGetValue(id, out var a) && a.ExpiresAt is { } at
+            ? Math.Max(0, (at - _now).TotalSeconds + t.Seconds)
+            : 0;
     }
 
     private void CheckLedger(Command command, List<ReferenceModel.Move> expectedMoves)
     {
-        var actual = _ws.Ledger
-            .Select(e => new ReferenceModel.Move(e.Kind, e.ReservationId, e.CapacityId, e.ReservedDelta, e.SoldDelta))
-            .OrderBy(m => m.Reservation).ThenBy(m => m.Capacity).ThenBy(m => m.Kind).ToList();
-        var expected = expectedMoves.OrderBy(m => m.Reservation).ThenBy(m => m.Capacity).ThenBy(m => m.Kind).ToList();
+        var actual = InOrder(_ws.Ledger.Select(e => new ReferenceModel.Move(e.Kind, e.ReservationId, e.CapacityId, e.ReservedDelta, e.SoldDelta, e.AllocationId)));
+        var expected = InOrder(expectedMoves);
         if (!actual.SequenceEqual(expected))
         {
             throw Failure($"{Describe(command)} wrote the ledger{Environment.NewLine}      [{string.Join(", ", actual)}]{Environment.NewLine}    the model expects{Environment.NewLine}      [{string.Join(", ", expected)}]");
@@ -574,6 +875,13 @@ internal sealed class ModelRun
         _ws.AcceptChanges();
     }
 
+    /// <summary>Entries in a canonical order: the spec says which entries a step appends, not in which order.</summary>
+    private static List<ReferenceModel.Move> InOrder(IEnumerable<ReferenceModel.Move> moves) =>
+    [
+        .. moves.OrderBy(m => m.Reservation).ThenBy(m => m.Capacity).ThenBy(m => m.Kind)
+            .ThenBy(m => m.Allocation ?? Guid.Empty).ThenBy(m => m.Reserved).ThenBy(m => m.Sold),
+    ];
+
     private void CheckOutcome(Command command, Outcome actual)
     {
         switch (command)
@@ -591,10 +899,34 @@ internal sealed class ModelRun
                 break;
             }
 
-            case PlaceHold when actual.Code == OutcomeCode.InsufficientCapacity && actual.Available is null:
+            case PlaceHold or CreateAllocation or UpdateAllocation when actual.Code == OutcomeCode.InsufficientCapacity && actual.Available is null:
                 throw Failure($"{Describe(command)} was refused for capacity without saying what is available");
+            case CloseDueAllocations when actual.Count != _model.LastClosedCount:
+                throw Failure($"{Describe(command)} counted {actual.Count} closed allocations; the model closed {_model.LastClosedCount}");
+            case CreateAllocation c when actual.Code == OutcomeCode.Ok && actual.Allocation?.Id != c.Id:
+                throw Failure($"{Describe(command)} answered allocation {actual.Allocation?.Id}, not {c.Id}");
+            case CreateAllocation or UpdateAllocation or ReleaseAllocation or CloseAllocation when actual.Succeeded && actual.Allocation is null:
+                throw Failure($"{Describe(command)} answered {actual.Code} without the allocation");
             case TransitionReservation or ExtendReservation when actual.Code is not (OutcomeCode.NotFound or OutcomeCode.Invalid) && actual.Reservation is null:
                 throw Failure($"{Describe(command)} answered {actual.Code} without the reservation");
+        }
+
+        if (_model.LastAvailable is { } expectedAvailable && actual.Available != expectedAvailable)
+        {
+            throw Failure($"{Describe(command)} answered {actual.Code} with available {actual.Available?.ToString(CultureInfo.InvariantCulture) ?? "null"}; the model expects {expectedAvailable}");
+        }
+
+        // An answer that carries an allocation carries it as it now stands.
+        if (actual.Allocation is { } view)
+        {
+            var (size, held, sold, status) = _model.Allocations.TryGetValue(view.Id, out var m)
+                ? (_model.SizeOf(view.Id), _model.HeldSold(view.Id).Held, _model.HeldSold(view.Id).Sold, m.Status)
+                : throw Failure($"{Describe(command)} answered with allocation {view.Id}, which the model does not have");
+            if ((view.Size, view.Held, view.Sold, view.Idle, view.Status, view.CapacityId) != (size, held, sold, m.Idle, status, m.Capacity))
+            {
+                throw Failure($"{Describe(command)} answered allocation {Name(view.Id)} as size {view.Size} held {view.Held} sold {view.Sold} idle {view.Idle} {view.Status}; "
+                    + $"the model has size {size} held {held} sold {sold} idle {m.Idle} {status}");
+            }
         }
     }
 
@@ -646,7 +978,8 @@ internal sealed class ModelRun
             for (var i = 0; i < r.Items.Length; i++)
             {
                 var lockNow = r.Items[i].LockedPrice is { } p ? new ReferenceModel.Lock(p.PricingId, p.UnitPrice, p.Currency) : null;
-                if (r.Items[i].CapacityId != m.Items[i].Capacity || r.Items[i].Quantity != m.Items[i].Quantity || lockNow != m.Items[i].Lock)
+                if (r.Items[i].CapacityId != m.Items[i].Capacity || r.Items[i].Quantity != m.Items[i].Quantity || lockNow != m.Items[i].Lock
+                    || r.Items[i].AllocationId != m.Items[i].Allocation)
                 {
                     throw Failure($"reservation {Name(id)} item {i}: core {r.Items[i]}; model {m.Items[i]}");
                 }
@@ -671,7 +1004,30 @@ internal sealed class ModelRun
             }
         }
 
-        var violations = Invariants.Check(nodes, reservations);
+        var allocations = new List<Allocation>();
+        foreach (var id in _model.AllocOrder)
+        {
+            var m = _model.Allocations[id];
+            var a = _ws.FindAllocation(id) ?? throw Failure($"allocation {Name(id)} is missing from the core");
+            allocations.Add(a);
+            var (held, sold) = _model.HeldSold(id);
+            var size = m.Idle + held + sold;
+            if (a.Size != size || a.Held != held || a.Sold != sold || a.Status != m.Status || a.TenantId != m.Tenant || a.CapacityId != m.Capacity || a.ExpiresAt != m.ExpiresAt)
+            {
+                throw Failure($"allocation {Name(id)}: core size {a.Size} held {a.Held} sold {a.Sold} {a.Status}; "
+                    + $"model size {size} held {held} sold {sold} (idle {m.Idle}) {m.Status}");
+            }
+        }
+
+        foreach (var id in _refusedAllocations)
+        {
+            if (_ws.FindAllocation(id) is not null && !_model.Allocations.ContainsKey(id))
+            {
+                throw Failure($"refused allocation {id} exists in the core");
+            }
+        }
+
+        var violations = Invariants.Check(nodes, reservations, allocations);
         violations.AddRange(Invariants.CheckLedger(nodes, _ledgerSums));
         if (violations.Count > 0)
         {
@@ -680,11 +1036,19 @@ internal sealed class ModelRun
     }
 
     private string Name(Guid id) =>
-        _model.CapOrder.IndexOf(id) is var c and >= 0 ? $"cap#{c}" : _model.ResOrder.IndexOf(id) is var r and >= 0 ? $"res#{r}" : id.ToString();
+        _model.CapOrder.IndexOf(id) is var c and >= 0 ? $"cap#{c}"
+        : _model.ResOrder.IndexOf(id) is var r and >= 0 ? $"res#{r}"
+        : _model.AllocOrder.IndexOf(id) is var a and >= 0 ? $"alloc#{a}"
+        : id.ToString();
 
     private string Describe(Command command) => command switch
     {
-        PlaceHold h => $"PlaceHold({string.Join(", ", h.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}"))}, {h.Minutes} min)",
+        PlaceHold h => $"PlaceHold({string.Join(", ", h.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}{(i.AllocationId is { } a ? $" from {Name(a)}" : "")}"))}, {h.Minutes} min)",
+        CreateAllocation a => $"CreateAllocation({Name(a.Id)}, {Name(a.CapacityId)}, size {a.Size}, '{a.Name}'{(a.ExpiresAt is { } at ? $", expires {at:HH:mm:ss}" : "")})",
+        UpdateAllocation u => $"ResizeAllocation({Name(u.Id)}, {u.Size.Value})",
+        ReleaseAllocation rl => $"ReleaseAllocation({Name(rl.Id)}, {rl.Quantity})",
+        CloseAllocation ca => $"CloseAllocation({Name(ca.Id)})",
+        CloseDueAllocations cd => $"CloseDueAllocations([{string.Join(", ", cd.AllocationIds.Select(Name))}])",
         TransitionReservation t => $"{t.Transition}({Name(t.ReservationId)})",
         ExtendReservation e => $"Extend({Name(e.ReservationId)}, {e.Minutes} min)",
         CreateCapacity c => $"CreateCapacity(total {c.Total}, parents [{string.Join(", ", c.ParentIds.Select(Name))}], mode {c.Mode})",

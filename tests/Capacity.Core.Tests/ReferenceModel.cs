@@ -6,6 +6,13 @@ namespace Capacity.Core.Tests;
 /// every time it is asked, and ancestors are found by a plain graph walk. Each Decide method states
 /// the spec's checks in order and returns the expected code and the ledger entries the step must append.
 /// </summary>
+/// <remarks>
+/// Allocations are kept differently from the core on purpose. The core stores an allocation's size,
+/// held and sold and charges its nodes size − sold; the model stores only how many units sit idle in
+/// it (set aside, in no hold and no sale) and whether it is open. Held and sold are recomputed from
+/// the live holds, the size is idle + held + sold, and a node's reserved is every active hold's units
+/// (public or allocated) plus the idle units of every allocation on it or below it.
+/// </remarks>
 internal sealed class ReferenceModel
 {
     public const int MaxDepth = 8;
@@ -13,6 +20,7 @@ internal sealed class ReferenceModel
     public const int MaxQuantity = 100;
     public const int MaxHoldMinutes = 120;
     public const int MaxLifetimeMinutes = 120;
+    public const int MaxTotal = 1_000_000;
 
     public sealed class Cap
     {
@@ -26,7 +34,7 @@ internal sealed class ReferenceModel
 
     public sealed record Lock(Guid PricingId, decimal UnitPrice, string Currency);
 
-    public sealed record Item(Guid Capacity, int Quantity, Lock? Lock);
+    public sealed record Item(Guid Capacity, int Quantity, Lock? Lock, Guid? Allocation = null);
 
     public sealed class Res
     {
@@ -48,8 +56,19 @@ internal sealed class ReferenceModel
         public required string Currency { get; set; }
     }
 
-    /// <summary>An expected ledger entry: which reservation moved which node by how much.</summary>
-    public readonly record struct Move(LedgerKind Kind, Guid Reservation, Guid Capacity, long Reserved, long Sold);
+    /// <summary>A block of one capacity set aside: only its idle units and its status are state; see the remarks.</summary>
+    public sealed class Alloc
+    {
+        public required Guid Id { get; init; }
+        public required Guid Tenant { get; init; }
+        public required Guid Capacity { get; init; }
+        public DateTimeOffset? ExpiresAt { get; init; }
+        public long Idle { get; set; }
+        public AllocationStatus Status { get; set; }
+    }
+
+    /// <summary>An expected ledger entry: which reservation (or none) moved which node by how much, for which allocation (or none).</summary>
+    public readonly record struct Move(LedgerKind Kind, Guid Reservation, Guid Capacity, long Reserved, long Sold, Guid? Allocation = null);
 
     public Dictionary<Guid, Cap> Caps { get; } = [];
     public List<Guid> CapOrder { get; } = [];
@@ -57,6 +76,8 @@ internal sealed class ReferenceModel
     public List<Guid> ResOrder { get; } = [];
     public Dictionary<Guid, Price> Prices { get; } = [];
     public List<Guid> PriceOrder { get; } = [];
+    public Dictionary<Guid, Alloc> Allocations { get; } = [];
+    public List<Guid> AllocOrder { get; } = [];
 
     // ---- derived, from scratch ----
 
@@ -103,10 +124,23 @@ internal sealed class ReferenceModel
         return depth;
     }
 
-    /// <summary>What every node holds, recomputed from the live reservations: active ones are reserved, confirmed ones sold.</summary>
+    /// <summary>
+    /// What every node holds, recomputed from the live reservations and the allocations: active holds
+    /// are reserved, whether drawn from an allocation or not; confirmed ones are sold; the idle units of
+    /// every allocation are reserved too, since they are kept from the public.
+    /// </summary>
     public Dictionary<Guid, (long Reserved, long Sold)> UsedAll()
     {
         var used = Caps.Keys.ToDictionary(id => id, _ => (Reserved: 0L, Sold: 0L));
+        foreach (var a in Allocations.Values)
+        {
+            foreach (var n in Closure(a.Capacity))
+            {
+                var (reserved, sold) = used[n];
+                used[n] = (reserved + a.Idle, sold);
+            }
+        }
+
         foreach (var r in Reservations.Values)
         {
             if (r.Status is not (ReservationStatus.Active or ReservationStatus.Confirmed))
@@ -128,6 +162,35 @@ internal sealed class ReferenceModel
     }
 
     public (long Reserved, long Sold) Used(Guid node) => UsedAll()[node];
+
+    /// <summary>An allocation's units in active holds and in sales, recomputed from the reservations.</summary>
+    public (long Held, long Sold) HeldSold(Guid allocation)
+    {
+        long held = 0, sold = 0;
+        foreach (var r in Reservations.Values)
+        {
+            foreach (var item in r.Items.Where(i => i.Allocation == allocation))
+            {
+                if (r.Status == ReservationStatus.Active)
+                {
+                    held += item.Quantity;
+                }
+                else if (r.Status == ReservationStatus.Confirmed)
+                {
+                    sold += item.Quantity;
+                }
+            }
+        }
+
+        return (held, sold);
+    }
+
+    /// <summary>An allocation's size: idle, held and sold together.</summary>
+    public long SizeOf(Guid allocation)
+    {
+        var (held, sold) = HeldSold(allocation);
+        return Allocations[allocation].Idle + held + sold;
+    }
 
     /// <summary>The minimum over the node and its limited ancestors of total − reserved − sold, floored at 0; null if none is limited.</summary>
     public long? Available(Guid id, Dictionary<Guid, (long Reserved, long Sold)> used)
@@ -161,14 +224,34 @@ internal sealed class ReferenceModel
         return demand;
     }
 
-    private List<Move> Moves(Res r, LedgerKind kind, int reservedSign, int soldSign) =>
-        [.. Demand(r.Items.Select(i => (i.Capacity, i.Quantity))).Select(d => new Move(kind, r.Id, d.Key, reservedSign * d.Value, soldSign * d.Value))];
+    /// <summary>One entry per node the items reach, summed over the items, tagged with the allocation they draw from (or none).</summary>
+    private List<Move> Moves(Guid reservation, IEnumerable<Item> items, LedgerKind kind, int reservedSign, int soldSign, Guid? allocation) =>
+        [.. Demand(items.Select(i => (i.Capacity, i.Quantity))).Select(d => new Move(kind, reservation, d.Key, reservedSign * d.Value, soldSign * d.Value, allocation))];
+
+    /// <summary>An allocation's size set aside or given back: the node and every ancestor once, no reservation.</summary>
+    private List<Move> AllocationMoves(Alloc a, LedgerKind kind, long reservedDelta) =>
+        [.. Closure(a.Capacity).Select(n => new Move(kind, Guid.Empty, n, reservedDelta, 0, a.Id))];
 
     private bool Visible(Guid tenant, Guid capacity) => Caps.TryGetValue(capacity, out var c) && c.Tenant == tenant;
 
+    private Alloc? VisibleAllocation(Guid tenant, Guid id) => Allocations.TryGetValue(id, out var a) && a.Tenant == tenant ? a : null;
+
+    /// <summary>Whether <paramref name="quantity"/> more reserved units fit on the node and every limited ancestor.</summary>
+    private bool Fits(Guid capacity, long quantity)
+    {
+        var used = UsedAll();
+        return Closure(capacity).All(n => Caps[n].Total is not { } total || total - used[n].Reserved - used[n].Sold >= quantity);
+    }
+
     // ---- decisions ----
 
-    public OutcomeCode Decide(Command command, DateTimeOffset now, List<Move> moves) => command switch
+    public OutcomeCode Decide(Command command, DateTimeOffset now, List<Move> moves)
+    {
+        LastAvailable = null;
+        return DecideOne(command, now, moves);
+    }
+
+    private OutcomeCode DecideOne(Command command, DateTimeOffset now, List<Move> moves) => command switch
     {
         CreateCapacity c => Create(c, now),
         UpdateCapacity c => Update(c),
@@ -178,11 +261,27 @@ internal sealed class ReferenceModel
         TransitionReservation c => Transit(c, now, moves),
         ExtendReservation c => Extend(c, now, moves),
         ExpireDue c => ExpireAll(c, now, moves),
+        CreateAllocation c => Allocate(c, now, moves),
+        UpdateAllocation c => ResizeAllocation(c, now, moves),
+        ReleaseAllocation c => GiveBack(c, moves),
+        CloseAllocation c => CloseOne(c, moves),
+        CloseDueAllocations c => CloseDue(c, now, moves),
         _ => throw new ArgumentOutOfRangeException(nameof(command)),
     };
 
     /// <summary>The count an ExpireDue must report; set by the last ExpireDue decided.</summary>
     public int LastExpiredCount { get; private set; }
+
+    /// <summary>The count a CloseDueAllocations must report; set by the last one decided.</summary>
+    public int LastClosedCount { get; private set; }
+
+    /// <summary>
+    /// What the last command's refusal must carry as available, where the spec says: an allocation's
+    /// idle units for AllocationInsufficient, the capacity's availability for an allocation that does
+    /// not fit. Null otherwise (a hold's InsufficientCapacity names the node that ran short first,
+    /// an order the model does not state).
+    /// </summary>
+    public long? LastAvailable { get; private set; }
 
     private OutcomeCode Create(CreateCapacity c, DateTimeOffset now)
     {
@@ -194,6 +293,11 @@ internal sealed class ReferenceModel
             (true, false) => CapacityMode.Shared,
             (true, true) => CapacityMode.Unlimited,
         };
+        if (c.Total is < 0 or > MaxTotal)
+        {
+            return OutcomeCode.Invalid;
+        }
+
         if (c.Mode is { } asked && asked != derived)
         {
             return OutcomeCode.Invalid;
@@ -228,6 +332,12 @@ internal sealed class ReferenceModel
 
         var cap = Caps[c.Id];
         var total = c.Total.Or(cap.Total);
+        if (total is < 0 or > MaxTotal)
+        {
+            // Reachable since allocations: blocks of up to a million each can put more than a million on an unlimited node.
+            return OutcomeCode.Invalid;
+        }
+
         var (r, s) = Used(c.Id);
         if (total is { } t && t < r + s)
         {
@@ -305,15 +415,49 @@ internal sealed class ReferenceModel
                 locked = new Lock(pid, price.Current ?? price.Base, price.Currency);
             }
 
-            items.Add(new Item(item.CapacityId, item.Quantity, locked));
+            items.Add(new Item(item.CapacityId, item.Quantity, locked, item.AllocationId));
         }
 
-        var demand = Demand(items.Select(i => (i.Capacity, i.Quantity)));
-        if (demand.Keys.Any(n => !Caps[n].Active))
+        // Then the allocations, item by item, each checked in full before the next item: it exists and
+        // is the tenant's, is the item's capacity's, is open, and has idle units for all the cart draws from it.
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i].Allocation is not { } allocationId)
+            {
+                continue;
+            }
+
+            if (VisibleAllocation(c.TenantId, allocationId) is not { } a)
+            {
+                return OutcomeCode.NotFound;
+            }
+
+            if (a.Capacity != items[i].Capacity)
+            {
+                return OutcomeCode.Invalid;
+            }
+
+            if (a.Status == AllocationStatus.Closed)
+            {
+                return OutcomeCode.AllocationClosed;
+            }
+
+            if (items.Where(x => x.Allocation == allocationId).Sum(x => (long)x.Quantity) > a.Idle)
+            {
+                LastAvailable = a.Idle;
+                return OutcomeCode.AllocationInsufficient;
+            }
+        }
+
+        // Any inactive node reached by any item refuses the hold, allocated or not.
+        if (Demand(items.Select(i => (i.Capacity, i.Quantity))).Keys.Any(n => !Caps[n].Active))
         {
             return OutcomeCode.CapacityInactive;
         }
 
+        // Only the public items take room: allocated ones are already kept aside.
+        var publicItems = items.Where(i => i.Allocation is null).ToList();
+        var demand = Demand(publicItems.Select(i => (i.Capacity, i.Quantity)));
         var used = UsedAll();
         foreach (var (node, quantity) in demand)
         {
@@ -330,16 +474,55 @@ internal sealed class ReferenceModel
         var res = new Res { Id = c.ReservationId, Tenant = c.TenantId, Items = [.. items], CreatedAt = now, ExpiresAt = now.AddMinutes(c.Minutes), Status = ReservationStatus.Active };
         Reservations[res.Id] = res;
         ResOrder.Add(res.Id);
-        moves.AddRange(Moves(res, LedgerKind.Hold, 1, 0));
+        moves.AddRange(Moves(res.Id, publicItems, LedgerKind.Hold, 1, 0, null));
+        foreach (var item in items.Where(i => i.Allocation is not null))
+        {
+            // Idle to held: the nodes keep the units reserved; the ledger still names the hold.
+            Allocations[item.Allocation!.Value].Idle -= item.Quantity;
+            moves.Add(new Move(LedgerKind.Hold, res.Id, item.Capacity, 0, 0, item.Allocation));
+        }
+
         return OutcomeCode.Ok;
+    }
+
+    /// <summary>
+    /// A hold or sale ends (confirm, release, expiry, cancel). Public items move their nodes as ever.
+    /// Allocated units: a confirm sells them (reserved to sold on the nodes); a release or expiry puts
+    /// them back in an open allocation's idle (nodes unmoved, an empty entry per item) or, once it is
+    /// closed, frees them to the public; a cancelled sale frees them to the public.
+    /// </summary>
+    private void End(Res r, LedgerKind kind, ReservationStatus status, List<Move> moves)
+    {
+        var (reservedSign, soldSign) = kind switch
+        {
+            LedgerKind.Confirm => (-1, 1),
+            LedgerKind.Release or LedgerKind.Expire => (-1, 0),
+            LedgerKind.Cancel => (0, -1),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        moves.AddRange(Moves(r.Id, r.Items.Where(i => i.Allocation is null), kind, reservedSign, soldSign, null));
+        foreach (var drawn in r.Items.Where(i => i.Allocation is not null).GroupBy(i => i.Allocation!.Value))
+        {
+            var a = Allocations[drawn.Key];
+            if (kind is LedgerKind.Release or LedgerKind.Expire && a.Status == AllocationStatus.Open)
+            {
+                a.Idle += drawn.Sum(i => i.Quantity);
+                moves.AddRange(drawn.Select(i => new Move(kind, r.Id, i.Capacity, 0, 0, a.Id)));
+            }
+            else
+            {
+                moves.AddRange(Moves(r.Id, drawn, kind, reservedSign, soldSign, a.Id));
+            }
+        }
+
+        r.Status = status;
     }
 
     private void ExpireIfDue(Res r, DateTimeOffset now, List<Move> moves)
     {
         if (r.Status == ReservationStatus.Active && now >= r.ExpiresAt)
         {
-            moves.AddRange(Moves(r, LedgerKind.Expire, -1, 0));
-            r.Status = ReservationStatus.Expired;
+            End(r, LedgerKind.Expire, ReservationStatus.Expired, moves);
         }
     }
 
@@ -354,16 +537,13 @@ internal sealed class ReferenceModel
         switch (c.Transition, r.Status)
         {
             case (Transition.Confirm, ReservationStatus.Active):
-                moves.AddRange(Moves(r, LedgerKind.Confirm, -1, 1));
-                r.Status = ReservationStatus.Confirmed;
+                End(r, LedgerKind.Confirm, ReservationStatus.Confirmed, moves);
                 return OutcomeCode.Ok;
             case (Transition.Release, ReservationStatus.Active):
-                moves.AddRange(Moves(r, LedgerKind.Release, -1, 0));
-                r.Status = ReservationStatus.Released;
+                End(r, LedgerKind.Release, ReservationStatus.Released, moves);
                 return OutcomeCode.Ok;
             case (Transition.Cancel, ReservationStatus.Confirmed):
-                moves.AddRange(Moves(r, LedgerKind.Cancel, 0, -1));
-                r.Status = ReservationStatus.Cancelled;
+                End(r, LedgerKind.Cancel, ReservationStatus.Cancelled, moves);
                 return OutcomeCode.Ok;
             case (Transition.Confirm, ReservationStatus.Confirmed):
             case (Transition.Release, ReservationStatus.Released):
@@ -421,6 +601,174 @@ internal sealed class ReferenceModel
         }
 
         LastExpiredCount = count;
+        return OutcomeCode.Ok;
+    }
+
+    // ---- allocations ----
+
+    public const int MaxAllocationSize = MaxTotal;
+    public const int MaxNameLength = 200;
+
+    private OutcomeCode Allocate(CreateAllocation c, DateTimeOffset now, List<Move> moves)
+    {
+        if (string.IsNullOrWhiteSpace(c.Name) || c.Name.Length > MaxNameLength || c.Name.Any(char.IsControl))
+        {
+            return OutcomeCode.Invalid;
+        }
+
+        if (c.Size is < 1 or > MaxAllocationSize)
+        {
+            return OutcomeCode.InvalidQuantity;
+        }
+
+        if (c.ExpiresAt is { } at && at <= now)
+        {
+            return OutcomeCode.Invalid;
+        }
+
+        if (!Visible(c.TenantId, c.CapacityId))
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        if (Allocations.ContainsKey(c.Id))
+        {
+            return OutcomeCode.Invalid;
+        }
+
+        // Taken like a hold of its size, inactive or not.
+        if (!Fits(c.CapacityId, c.Size))
+        {
+            LastAvailable = Available(c.CapacityId, UsedAll());
+            return OutcomeCode.InsufficientCapacity;
+        }
+
+        var a = new Alloc { Id = c.Id, Tenant = c.TenantId, Capacity = c.CapacityId, ExpiresAt = c.ExpiresAt, Idle = c.Size, Status = AllocationStatus.Open };
+        Allocations[a.Id] = a;
+        AllocOrder.Add(a.Id);
+        moves.AddRange(AllocationMoves(a, LedgerKind.Allocate, c.Size));
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>Only the size is changed by the scripts; name and expiry are kept.</summary>
+    private OutcomeCode ResizeAllocation(UpdateAllocation c, DateTimeOffset now, List<Move> moves)
+    {
+        _ = now;
+        if (c.Name.IsSet || c.ExpiresAt.IsSet)
+        {
+            throw new ArgumentOutOfRangeException(nameof(c), "The model only resizes allocations.");
+        }
+
+        if (VisibleAllocation(c.TenantId, c.Id) is not { } a)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        if (a.Status == AllocationStatus.Closed)
+        {
+            return OutcomeCode.AllocationClosed;
+        }
+
+        var size = SizeOf(a.Id);
+        var wanted = c.Size.Or((int)size);
+        if (wanted is < 0 or > MaxAllocationSize)
+        {
+            return OutcomeCode.InvalidQuantity;
+        }
+
+        var (held, sold) = HeldSold(a.Id);
+        if (wanted < held + sold)
+        {
+            return OutcomeCode.AllocationBelowCommitted;
+        }
+
+        var delta = wanted - size;
+        if (delta > 0 && !Fits(a.Capacity, delta))
+        {
+            LastAvailable = Available(a.Capacity, UsedAll());
+            return OutcomeCode.InsufficientCapacity;
+        }
+
+        if (delta == 0)
+        {
+            return OutcomeCode.Unchanged;
+        }
+
+        a.Idle += delta;
+        moves.AddRange(AllocationMoves(a, delta > 0 ? LedgerKind.Allocate : LedgerKind.Deallocate, delta));
+        return OutcomeCode.Ok;
+    }
+
+    private OutcomeCode GiveBack(ReleaseAllocation c, List<Move> moves)
+    {
+        if (c.Quantity is < 1 or > MaxAllocationSize)
+        {
+            return OutcomeCode.InvalidQuantity;
+        }
+
+        if (VisibleAllocation(c.TenantId, c.Id) is not { } a)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        if (a.Status == AllocationStatus.Closed)
+        {
+            return OutcomeCode.AllocationClosed;
+        }
+
+        if (c.Quantity > a.Idle)
+        {
+            LastAvailable = a.Idle;
+            return OutcomeCode.AllocationInsufficient;
+        }
+
+        a.Idle -= c.Quantity;
+        moves.AddRange(AllocationMoves(a, LedgerKind.Deallocate, -c.Quantity));
+        return OutcomeCode.Ok;
+    }
+
+    private OutcomeCode CloseOne(CloseAllocation c, List<Move> moves)
+    {
+        if (VisibleAllocation(c.TenantId, c.Id) is not { } a)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        if (a.Status == AllocationStatus.Closed)
+        {
+            return OutcomeCode.Unchanged;
+        }
+
+        Close(a, moves);
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>Every idle unit back to the public; from now on its holds' units go back to the public too.</summary>
+    private void Close(Alloc a, List<Move> moves)
+    {
+        if (a.Idle > 0)
+        {
+            moves.AddRange(AllocationMoves(a, LedgerKind.Deallocate, -a.Idle));
+        }
+
+        a.Idle = 0;
+        a.Status = AllocationStatus.Closed;
+    }
+
+    /// <summary>The sweep: any tenant's, open and due; an id named twice is closed once.</summary>
+    private OutcomeCode CloseDue(CloseDueAllocations c, DateTimeOffset now, List<Move> moves)
+    {
+        var count = 0;
+        foreach (var id in c.AllocationIds)
+        {
+            if (Allocations.TryGetValue(id, out var a) && a.Status == AllocationStatus.Open && a.ExpiresAt is { } at && at <= now)
+            {
+                Close(a, moves);
+                count++;
+            }
+        }
+
+        LastClosedCount = count;
         return OutcomeCode.Ok;
     }
 }

@@ -29,7 +29,9 @@ public sealed class RowFormatTests
 
             var byHand = RowFormat.Items(items);
 
-            Assert.Equal(JsonSerializer.Serialize(items, SerializerFormat), byHand);
+            // The allocation id is written only on an item drawn from one, so rows of items without
+            // one are exactly what the serializer wrote before allocations existed.
+            Assert.Equal(JsonSerializer.Serialize(items, SerializerFormat).Replace(",\"allocation_id\":null", "", StringComparison.Ordinal), byHand);
             Assert.Equal(items, RowFormat.Items(Encoding.UTF8.GetBytes(byHand)));
             Assert.Equal(items, RowFormat.Items(byHand));
         }
@@ -94,7 +96,7 @@ public sealed class RowFormatTests
                     random.Next(0, 30) / 100m,
                     random.Next(2) == 0 ? "EUR" : "USD",
                     DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000 + random.NextInt64(0, 100_000_000_000)));
-            items[i] = new ReservationItem(Guid.CreateVersion7(), random.Next(1, 10_001), price);
+            items[i] = new ReservationItem(Guid.CreateVersion7(), random.Next(1, 10_001), price, random.Next(4) == 0 ? Guid.CreateVersion7() : null);
         }
 
         return items;
