@@ -297,20 +297,7 @@ public static partial class Decider
             return overLimit;
         }
 
-        var reservationItems = new ReservationItem[items.Length];
-        for (var i = 0; i < items.Length; i++)
-        {
-            var item = items[i];
-            LockedPrice? locked = null;
-            if (item.PricingId is { } pricingId)
-            {
-                var price = set.FindPrice(pricingId)!;
-                locked = new LockedPrice(price.Id, price.Name, price.UnitPrice, price.ServiceFee, price.FacilityFee, price.TaxRate, price.Currency, now);
-            }
-
-            reservationItems[i] = new ReservationItem(item.CapacityId, item.Quantity, locked, item.AllocationId);
-        }
-
+        var reservationItems = LockPrices(set, items, now);
         var reservation = new Reservation(
             command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);

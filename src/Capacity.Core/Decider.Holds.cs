@@ -158,7 +158,10 @@ public static partial class Decider
         return items;
     }
 
-    /// <summary>The items of a hold with a price lock: each priced item snapshots its price as it is now.</summary>
+    /// <summary>
+    /// The items of a hold with a price lock or an allocation: each priced item snapshots its price as
+    /// it is now, and each keeps the allocation it draws from.
+    /// </summary>
     private static ReservationItem[] LockPrices(WorkingSet set, HoldItem[] holdItems, DateTimeOffset now)
     {
         var items = new ReservationItem[holdItems.Length];
@@ -172,7 +175,7 @@ public static partial class Decider
                 locked = new LockedPrice(price.Id, price.Name, price.UnitPrice, price.ServiceFee, price.FacilityFee, price.TaxRate, price.Currency, now);
             }
 
-            items[i] = new ReservationItem(item.CapacityId, item.Quantity, locked);
+            items[i] = new ReservationItem(item.CapacityId, item.Quantity, locked, item.AllocationId);
         }
 
         return items;
