@@ -94,4 +94,7 @@ internal static class Answers
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome AllocationNotOfCapacity(int index, Guid allocationId, Guid capacityId) =>
         Outcome.Invalid($"items[{index}].allocation_id", $"Allocation {allocationId} does not belong to capacity {capacityId}.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Outcome BuyerKey() => Outcome.Invalid("buyer_key", $"buyer_key {Rules.BuyerKeyRule}");
 }

@@ -98,7 +98,8 @@ public interface IDemand
     Guid? AllocationId { get; }
 }
 
-public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes) : Command
+/// <summary>Places a hold; <paramref name="BuyerKey"/> names the buyer for per-buyer limits.</summary>
+public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes, string? BuyerKey = null) : Command
 {
     public override void CollectKeys(LoadKeys keys)
     {
@@ -116,6 +117,11 @@ public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Ite
             if (item.AllocationId is { } a)
             {
                 keys.Allocations.Add(a);
+            }
+
+            if (BuyerKey is not null)
+            {
+                keys.Buyers.Add((item.CapacityId, BuyerKey));
             }
         }
     }

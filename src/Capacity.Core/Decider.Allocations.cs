@@ -299,9 +299,20 @@ public static partial class Decider
             return Short(set, items, shortNode, shortBy, left);
         }
 
+        if (MeetsLimits(set, items, command.BuyerKey) && CheckBuyerLimits(set, items, command.BuyerKey) is { } overLimit)
+        {
+            return overLimit;
+        }
+
         var reservationItems = LockPrices(set, items, now);
-        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null);
+        var reservation = new Reservation(
+            command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        if (command.BuyerKey is not null)
+        {
+            CountUsage(set, reservation, 1);
+        }
+
         for (var i = 0; i < items.Length; i++)
         {
             if (items[i].AllocationId is { } allocationId)

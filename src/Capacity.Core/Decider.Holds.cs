@@ -36,6 +36,11 @@ public static partial class Decider
             return Answers.ReservationExists(command.ReservationId);
         }
 
+        if (command.BuyerKey is not null && !Rules.IsValidBuyerKey(command.BuyerKey))
+        {
+            return Answers.BuyerKey();
+        }
+
         // Every item is checked before anything is built, so that a refused hold allocates nothing.
         var priced = false;
         var allocated = false;
@@ -86,8 +91,18 @@ public static partial class Decider
             return Short(set, command.Items, shortNode, requested, left);
         }
 
+        if (MeetsLimits(set, command.Items, command.BuyerKey))
+        {
+            return PlaceWithinLimits(set, command, first!, priced, now);
+        }
+
         return Place(set, command, first!, priced, now);
     }
+
+    /// <summary>A hold that fits, placed only if it keeps every buyer limit over its capacities.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Outcome PlaceWithinLimits(WorkingSet set, PlaceHold command, CapacityNode first, bool priced, DateTimeOffset now) =>
+        CheckBuyerLimits(set, command.Items, command.BuyerKey) ?? Place(set, command, first, priced, now);
 
     /// <summary>The first node the summed demand does not fit in, with what was asked of it and what it had left.</summary>
     private static CapacityNode? FirstShortNode(List<(CapacityNode Node, long Quantity)> demand, out long requested, out long left)
@@ -116,9 +131,14 @@ public static partial class Decider
         var items = priced ? LockPrices(set, command.Items, now)
             : single ? first.PlainItems(command.Items[0].Quantity)
             : Unpriced(command.Items);
-        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, command.Minutes), null, null);
+        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey);
         CoreAssert.ItemsAddUpToDemand(set, reservation);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        if (command.BuyerKey is not null)
+        {
+            CountUsage(set, reservation, 1);
+        }
+
         set.AddNew(reservation);
         // With one item, SumDemand left its closure in set.Closure and the counters changed in place: no second walk.
         return single ? Answers.Held(reservation, Graph.ViewOf(first, set.Closure)) : Answers.Held(reservation, Graph.View(first, set, set.Closure));
@@ -323,6 +343,12 @@ public static partial class Decider
     /// </summary>
     private static void End(WorkingSet set, in Reservation hold, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now)
     {
+        // A buyer's active holds and sales both count against a limit: only the ways out give tickets back.
+        if (hold.BuyerKey is not null && kind != LedgerKind.Confirm)
+        {
+            CountUsage(set, hold, -1);
+        }
+
         if (DrawsFromAllocation(hold.Items))
         {
             EndWithAllocations(set, hold, kind, now);

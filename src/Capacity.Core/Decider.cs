@@ -3,7 +3,7 @@ namespace Capacity.Core;
 /// <summary>
 /// The only place that decides. Each command is checked in full before anything is applied, so a
 /// refused command leaves the working set exactly as it was (a cart is all-or-nothing). One file
-/// per aggregate: holds (the hot path), capacities, allocations, prices and tenants.
+/// per aggregate: holds (the hot path), capacities, allocations, buyer limits, prices and tenants.
 /// </summary>
 public static partial class Decider
 {
@@ -27,6 +27,9 @@ public static partial class Decider
             case ReleaseAllocation releaseAllocation: return ReleaseAllocation(set, releaseAllocation, now, limits);
             case CloseAllocation closeAllocation: return CloseAllocation(set, closeAllocation, now);
             case CloseDueAllocations closeDue: return CloseDueAllocations(set, closeDue, now);
+            case CreateBuyerLimit createLimit: return CreateBuyerLimit(set, createLimit, now, limits);
+            case UpdateBuyerLimit updateLimit: return UpdateBuyerLimit(set, updateLimit, now, limits);
+            case DeleteBuyerLimit deleteLimit: return DeleteBuyerLimit(set, deleteLimit);
             default: throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command.");
         }
     }

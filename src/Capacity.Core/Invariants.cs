@@ -127,6 +127,35 @@ public static class Invariants
         }
     }
 
+    /// <summary>
+    /// Every buyer's usage row equals the tickets of that buyer's live holds and sales on that
+    /// capacity, and every buyer with live tickets has its row.
+    /// </summary>
+    public static List<string> CheckUsage(IEnumerable<BuyerUsage> usage, HoldSums holds)
+    {
+        var violations = new List<string>();
+        var seen = new HashSet<(Guid, string)>();
+        foreach (var row in usage)
+        {
+            seen.Add((row.CapacityId, row.BuyerKey));
+            var expected = holds.ByBuyer.GetValueOrDefault((row.CapacityId, row.BuyerKey));
+            if (row.Used != expected)
+            {
+                violations.Add($"capacity {row.CapacityId}: buyer usage {row.Used} differs from the buyer's live tickets ({expected})");
+            }
+        }
+
+        foreach (var ((capacityId, buyerKey), expected) in holds.ByBuyer)
+        {
+            if (expected != 0 && !seen.Contains((capacityId, buyerKey)))
+            {
+                violations.Add($"capacity {capacityId}: a buyer has {expected} live tickets and no usage row");
+            }
+        }
+
+        return violations;
+    }
+
     /// <summary>Compares every node's counters with the sums of its ledger entries.</summary>
     public static List<string> CheckLedger(IEnumerable<CapacityNode> nodes, IReadOnlyDictionary<Guid, (long Reserved, long Sold)> ledgerSums)
     {
@@ -161,6 +190,7 @@ public sealed class HoldSums
 {
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _byCapacity = [];
     private readonly Dictionary<Guid, (long Held, long Sold)> _byAllocation = [];
+    private readonly Dictionary<(Guid CapacityId, string BuyerKey), long> _byBuyer = [];
 
     /// <summary>How many live (active or confirmed) holds were added.</summary>
     public int Count { get; private set; }
@@ -169,6 +199,9 @@ public sealed class HoldSums
 
     /// <summary>Per allocation: units in its active holds, and units sold from it.</summary>
     public IReadOnlyDictionary<Guid, (long Held, long Sold)> ByAllocation => _byAllocation;
+
+    /// <summary>Per capacity and buyer key: tickets in that buyer's live holds and sales.</summary>
+    public IReadOnlyDictionary<(Guid CapacityId, string BuyerKey), long> ByBuyer => _byBuyer;
 
     public void Add(Reservation reservation)
     {
@@ -181,6 +214,11 @@ public sealed class HoldSums
         var active = reservation.Status == ReservationStatus.Active;
         foreach (var item in reservation.Items)
         {
+            if (reservation.BuyerKey is { } buyer)
+            {
+                _byBuyer[(item.CapacityId, buyer)] = _byBuyer.GetValueOrDefault((item.CapacityId, buyer)) + item.Quantity;
+            }
+
             var (reserved, sold) = _byCapacity.GetValueOrDefault(item.CapacityId);
             if (item.AllocationId is { } allocationId)
             {

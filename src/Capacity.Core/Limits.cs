@@ -20,5 +20,8 @@ public sealed record CoreLimits
     public int MaxCodeLength { get; init; } = 64;
     public decimal MaxPrice { get; init; } = 1_000_000_000m;
 
+    /// <summary>Most capacities one buyer limit may cover.</summary>
+    public int MaxLimitCapacities { get; init; } = 100;
+
     public static CoreLimits Default { get; } = new();
 }

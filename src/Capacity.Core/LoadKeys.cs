@@ -26,6 +26,19 @@ public sealed class LoadKeys
     public HashSet<Guid> Allocations { get; } = [];
 
     /// <summary>
+    /// Buyer limits by id. The store also loads every limit that a loaded capacity names
+    /// (<see cref="CapacityNode.LimitIds"/>), and the capacities a named limit covers.
+    /// </summary>
+    public HashSet<Guid> Limits { get; } = [];
+
+    /// <summary>
+    /// A buyer's usage rows by (capacity, buyer key): a keyed hold's items, and a loaded keyed hold's.
+    /// The store widens them to every capacity of the limits that cover them (<see cref="UsageKeys"/>)
+    /// before it loads them, since a limit adds up its buyer's tickets over all its capacities.
+    /// </summary>
+    public HashSet<(Guid CapacityId, string BuyerKey)> Buyers { get; } = [];
+
+    /// <summary>
     /// Holds the sweeper believes are due. The core expires those that are loaded and still due, and
     /// passes over any that are not loaded: such a hold stays due for a later <see cref="ExpireDue"/>.
     /// </summary>
@@ -39,6 +52,37 @@ public sealed class LoadKeys
         Prices.Clear();
         Tenants.Clear();
         Allocations.Clear();
+        Limits.Clear();
+        Buyers.Clear();
         ExpiryCandidates.Clear();
+    }
+
+    /// <summary>
+    /// The usage rows a batch needs once its capacities and limits are loaded: each (capacity, buyer)
+    /// named, and the same buyer on every capacity of each loaded limit that covers that capacity.
+    /// </summary>
+    public HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set)
+    {
+        var usage = new HashSet<(Guid, string)>(Buyers);
+        foreach (var (capacityId, buyerKey) in Buyers)
+        {
+            if (set.FindCapacity(capacityId) is not { } node)
+            {
+                continue;
+            }
+
+            foreach (var limitId in node.LimitIds)
+            {
+                if (set.FindLimit(limitId) is { } limit)
+                {
+                    foreach (var covered in limit.CapacityIds)
+                    {
+                        usage.Add((covered, buyerKey));
+                    }
+                }
+            }
+        }
+
+        return usage;
     }
 }

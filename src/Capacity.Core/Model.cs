@@ -41,6 +41,12 @@ public sealed class CapacityNode
     /// </summary>
     public int AllocationCount { get; set; }
 
+    /// <summary>
+    /// The buyer limits that count this capacity's tickets. Empty for nearly every capacity, and then a
+    /// hold on it never looks at limits. Replaced, never changed in place (copies share it).
+    /// </summary>
+    public Guid[] LimitIds { get; set; } = [];
+
     public CapacityMode Mode => ModeOf(Total, ParentIds);
 
     /// <summary>The mode a capacity with this total and these parents has.</summary>
@@ -142,7 +148,8 @@ public readonly record struct Reservation(
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset? ConfirmedAt,
-    DateTimeOffset? EndedAt)
+    DateTimeOffset? EndedAt,
+    string? BuyerKey = null)
 {
     /// <summary>
     /// The status a caller sees: a hold past its expiry is expired even if the sweeper has not

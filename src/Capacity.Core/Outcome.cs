@@ -21,6 +21,10 @@ public enum OutcomeCode
     AllocationInsufficient,
     /// <summary>An allocation cannot shrink below what its holds and sales have taken from it.</summary>
     AllocationBelowCommitted,
+    /// <summary>The hold would take a buyer past a limit; <see cref="Outcome.LimitExcess"/> says which and by how much.</summary>
+    BuyerLimitExceeded,
+    /// <summary>A limit over one of the hold's capacities requires a buyer key, and the hold has none.</summary>
+    BuyerKeyRequired,
 }
 
 /// <summary>
@@ -122,6 +126,8 @@ public readonly record struct Outcome
     }
     public PriceEntry? Price { get; init; }
     public AllocationView? Allocation { get; init; }
+    public BuyerLimitView? Limit { get; init; }
+    public BuyerLimitExcess? LimitExcess { get; init; }
     public Tenant? Tenant { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }

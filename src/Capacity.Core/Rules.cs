@@ -27,6 +27,33 @@ public static class Rules
         return true;
     }
 
+    public const int MaxBuyerKeyLength = 128;
+
+    /// <summary>What <see cref="IsValidBuyerKey"/> accepts, as the sentence its refusal ends with.</summary>
+    public static readonly string BuyerKeyRule = $"must be 1 to {MaxBuyerKeyLength} printable characters.";
+
+    /// <summary>
+    /// A buyer key is opaque (the platform sends a hash of an e-mail, an account or a card): 1..128
+    /// printable characters, no control or format characters, not blank.
+    /// </summary>
+    public static bool IsValidBuyerKey(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > MaxBuyerKeyLength)
+        {
+            return false;
+        }
+
+        foreach (var ch in value)
+        {
+            if (char.IsControl(ch) || char.GetUnicodeCategory(ch) == System.Globalization.UnicodeCategory.Format)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>A quantity of one item: at least one ticket, at most the configured bound.</summary>
     public static bool IsValidQuantity(int quantity, CoreLimits limits) => quantity >= 1 && quantity <= limits.MaxQuantityPerItem;
 

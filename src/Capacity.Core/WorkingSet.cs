@@ -20,6 +20,8 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly Dictionary<Guid, ReservationSlot> _reservations = [];
     private readonly Dictionary<Guid, PriceEntry> _prices = [];
     private readonly Dictionary<Guid, Allocation> _allocations = [];
+    private readonly Dictionary<Guid, BuyerLimit> _limits = [];
+    private readonly Dictionary<(Guid CapacityId, string BuyerKey), BuyerUsage> _usage = [];
 
     private readonly HashSet<Guid> _newCapacities = [];
     private readonly HashSet<Guid> _changedCapacities = [];
@@ -29,6 +31,10 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly HashSet<Guid> _changedPrices = [];
     private readonly List<Allocation> _newAllocations = [];
     private readonly List<Allocation> _changedAllocations = [];
+    private readonly List<BuyerLimit> _newLimits = [];
+    private readonly List<BuyerLimit> _changedLimits = [];
+    private readonly List<BuyerUsage> _newUsage = [];
+    private readonly List<BuyerUsage> _changedUsage = [];
     private readonly LedgerList _ledger = new();
     private readonly Dictionary<Guid, Tenant> _tenants = [];
     private readonly List<Tenant> _newTenants = [];
@@ -79,6 +85,11 @@ public sealed class WorkingSet : ICapacityLookup
 
     public Allocation? FindAllocation(Guid id) => _allocations.TryGetValue(id, out var allocation) ? allocation : null;
 
+    public BuyerLimit? FindLimit(Guid id) => _limits.TryGetValue(id, out var limit) ? limit : null;
+
+    /// <summary>A buyer's tickets on a capacity as loaded or changed in this batch; 0 when the row does not exist yet.</summary>
+    public long UsageOf(Guid capacityId, string buyerKey) => _usage.TryGetValue((capacityId, buyerKey), out var usage) ? usage.Used : 0;
+
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node)
     {
@@ -92,6 +103,8 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
     public void Load(Allocation allocation) => _allocations.TryAdd(allocation.Id, allocation);
+    public void Load(BuyerLimit limit) => _limits.TryAdd(limit.Id, limit);
+    public void Load(BuyerUsage usage) => _usage.TryAdd((usage.CapacityId, usage.BuyerKey), usage);
 
     // Changes, recorded by the core.
     internal void AddNew(CapacityNode node)
@@ -170,6 +183,45 @@ public sealed class WorkingSet : ICapacityLookup
         allocation.RecordedIn = _epoch;
     }
 
+    internal void AddNew(BuyerLimit limit)
+    {
+        _limits.Add(limit.Id, limit);
+        _newLimits.Add(limit);
+        limit.RecordedIn = _epoch;
+    }
+
+    internal void Touch(BuyerLimit limit)
+    {
+        if (limit.RecordedIn != _epoch)
+        {
+            _changedLimits.Add(limit);
+            limit.RecordedIn = _epoch;
+        }
+    }
+
+    /// <summary>Moves a buyer's tickets on a capacity, creating the row on first use.</summary>
+    internal void AddUsage(Guid tenantId, Guid capacityId, string buyerKey, long delta)
+    {
+        if (!_usage.TryGetValue((capacityId, buyerKey), out var usage))
+        {
+            usage = new BuyerUsage { TenantId = tenantId, CapacityId = capacityId, BuyerKey = buyerKey };
+            _usage.Add((capacityId, buyerKey), usage);
+            _newUsage.Add(usage);
+            usage.RecordedIn = _epoch;
+        }
+        else if (usage.RecordedIn != _epoch)
+        {
+            _changedUsage.Add(usage);
+            usage.RecordedIn = _epoch;
+        }
+
+        usage.Used += delta;
+        if (usage.Used < 0)
+        {
+            throw new InvalidOperationException($"Buyer usage on capacity {capacityId} would go negative.");
+        }
+    }
+
     internal void Touch(Allocation allocation)
     {
         if (allocation.RecordedIn != _epoch)
@@ -197,6 +249,12 @@ public sealed class WorkingSet : ICapacityLookup
     public IEnumerable<PriceEntry> ChangedPrices => _changedPrices.Select(id => _prices[id]);
     public IReadOnlyList<Allocation> NewAllocations => _newAllocations;
     public IReadOnlyList<Allocation> ChangedAllocations => _changedAllocations;
+    public IReadOnlyList<BuyerLimit> NewLimits => _newLimits;
+    public IReadOnlyList<BuyerLimit> ChangedLimits => _changedLimits;
+
+    /// <summary>Usage rows this batch created; a row once created is only ever updated (it may fall to 0).</summary>
+    public IReadOnlyList<BuyerUsage> NewUsage => _newUsage;
+    public IReadOnlyList<BuyerUsage> ChangedUsage => _changedUsage;
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
     public IReadOnlyList<Tenant> NewTenants => _newTenants;
     public IReadOnlyList<ApiKey> NewKeys => _newKeys;
@@ -284,6 +342,10 @@ public sealed class WorkingSet : ICapacityLookup
         _changedPrices.Clear();
         _newAllocations.Clear();
         _changedAllocations.Clear();
+        _newLimits.Clear();
+        _changedLimits.Clear();
+        _newUsage.Clear();
+        _changedUsage.Clear();
         _ledger.Clear();
         _newTenants.Clear();
         _newKeys.Clear();
@@ -298,6 +360,8 @@ public sealed class WorkingSet : ICapacityLookup
         _prices.Clear();
         _tenants.Clear();
         _allocations.Clear();
+        _limits.Clear();
+        _usage.Clear();
 #if DEBUG
         _countersAsLoaded.Clear();
 #endif

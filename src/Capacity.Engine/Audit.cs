@@ -8,14 +8,15 @@ public static class Audit
 {
     /// <summary>
     /// Recomputes every counter twice, from the ledger and from the live holds and allocations, and
-    /// checks the per-pool limits and every allocation's counters. One consistent read of the store;
-    /// decides nothing.
+    /// checks the per-pool limits, every allocation's counters and every buyer's usage. One
+    /// consistent read of the store; decides nothing.
     /// </summary>
     public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct)
     {
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
         var violations = Invariants.Check(data.Capacities, data.LiveHolds, data.Allocations);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
+        violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }
 }

@@ -56,7 +56,19 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
         }
 
         var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
-        var outcome = Decider.Decide(ws, hold, now, limits);
+        Outcome outcome;
+        try
+        {
+            outcome = Decider.Decide(ws, hold, now, limits);
+        }
+        catch (MissingRowException)
+        {
+            // The hold fits as far as the counters go and a buyer limit covers it: the copy has no
+            // limits, so only the batch can decide.
+            ws.Clear();
+            return null;
+        }
+
         ws.Clear();
         return outcome.Code is OutcomeCode.InsufficientCapacity or OutcomeCode.CapacityInactive ? outcome : null;
     }

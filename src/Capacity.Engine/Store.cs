@@ -66,6 +66,14 @@ public interface IReadStore
     /// <summary>The tenant's allocations on the capacities of one event, oldest first.</summary>
     Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct);
 
+    Task<BuyerLimit?> GetBuyerLimitAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    /// <summary>The tenant's buyer limits of one event, oldest first.</summary>
+    Task<IReadOnlyList<BuyerLimit>> GetBuyerLimitsAsync(Guid tenantId, string eventId, CancellationToken ct);
+
+    /// <summary>A buyer's tickets in active holds and sales over these capacities of the tenant's.</summary>
+    Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct);
+
     /// <summary>Ledger entries of the event's capacities with a sequence above <paramref name="after"/>, in sequence order.</summary>
     Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct);
 
@@ -149,4 +157,5 @@ public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,
     HoldSums LiveHolds,
     IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums,
-    IReadOnlyList<Allocation> Allocations);
+    IReadOnlyList<Allocation> Allocations,
+    IReadOnlyList<BuyerUsage> Usage);

@@ -233,6 +233,32 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         return await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false);
     }
 
+    public async Task<BuyerLimit?> GetBuyerLimitAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {LimitColumns} FROM buyer_limits WHERE id = @id AND tenant_id = @t");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        return await ReadLimitsAsync(cmd, ct).ConfigureAwait(false) is [var limit] ? limit : null;
+    }
+
+    public async Task<IReadOnlyList<BuyerLimit>> GetBuyerLimitsAsync(Guid tenantId, string eventId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {LimitColumns} FROM buyer_limits WHERE tenant_id = @t AND event_id = @e ORDER BY created_at, id");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("e", eventId);
+        return await ReadLimitsAsync(cmd, ct).ConfigureAwait(false);
+    }
+
+    public async Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(
+            "SELECT COALESCE(SUM(used), 0)::bigint FROM buyer_usage WHERE tenant_id = @t AND buyer_key = @k AND capacity_id = ANY(@ids)");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("k", buyerKey);
+        cmd.Parameters.AddWithValue("ids", capacityIds.ToArray());
+        return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+    }
+
     public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(
@@ -311,7 +337,7 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
     {
         await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
 
-        // One snapshot for all four reads, so they agree with each other while other nodes write.
+        // One snapshot for all the reads, so they agree with each other while other nodes write.
         await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
         await using var nodesCmd = new NpgsqlCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
         var nodes = await ReadCapacitiesAsync(nodesCmd, ct).ConfigureAwait(false);
@@ -339,9 +365,11 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
 
         await using var allocationsCmd = new NpgsqlCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = await ReadAllocationsAsync(allocationsCmd, ct).ConfigureAwait(false);
+        await using var usageCmd = new NpgsqlCommand("SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage", c, tx);
+        var usage = await ReadUsageAsync(usageCmd, ct).ConfigureAwait(false);
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums, allocations);
+        return new AuditData(nodes, holds, sums, allocations, usage);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
@@ -356,6 +384,41 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
     {
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         return await ReadCapacitiesAsync(r, ct).ConfigureAwait(false);
+    }
+
+    internal static async Task<List<BuyerLimit>> ReadLimitsAsync(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var limits = new List<BuyerLimit>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            limits.Add(new BuyerLimit
+            {
+                Id = r.GetGuid(0),
+                TenantId = r.GetGuid(1),
+                EventId = r.GetString(2),
+                Name = r.GetString(3),
+                CapacityIds = r.GetFieldValue<Guid[]>(4),
+                PerBuyerMax = r.GetInt32(5),
+                RequireBuyerKey = r.GetBoolean(6),
+                CreatedAt = Time(r.GetInt64(7)),
+                UpdatedAt = Time(r.GetInt64(8)),
+            });
+        }
+
+        return limits;
+    }
+
+    internal static async Task<List<BuyerUsage>> ReadUsageAsync(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var usage = new List<BuyerUsage>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            usage.Add(new BuyerUsage { CapacityId = r.GetGuid(0), BuyerKey = r.GetString(1), TenantId = r.GetGuid(2), Used = r.GetInt64(3) });
+        }
+
+        return usage;
     }
 
     internal static async Task<List<Allocation>> ReadAllocationsAsync(NpgsqlCommand cmd, CancellationToken ct)
@@ -405,6 +468,7 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
                 CreatedAt = Time(r.GetInt64(11)),
                 UpdatedAt = Time(r.GetInt64(12)),
                 AllocationCount = r.GetInt32(13),
+                LimitIds = r.GetFieldValue<Guid[]>(14),
             });
         }
 
@@ -419,7 +483,8 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         Time(r.GetInt64(4)),
         Time(r.GetInt64(5)),
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
-        r.IsDBNull(7) ? null : Time(r.GetInt64(7)));
+        r.IsDBNull(7) ? null : Time(r.GetInt64(7)),
+        r.IsDBNull(8) ? null : r.GetString(8));
 
     internal static PriceEntry ReadPrice(NpgsqlDataReader r) => new(
         r.GetGuid(0),

@@ -12,7 +12,8 @@ namespace Capacity.Storage.Postgres;
 /// <summary>
 /// One engine batch on PostgreSQL. Locks follow one global order (idempotency keys are taken after
 /// rows, and hold no row) so that batches of different nodes wait for each other but never deadlock:
-/// reservations, allocations, capacities with all their ancestors, prices, each by ascending id, FOR UPDATE.
+/// reservations, allocations, capacities with all their ancestors, buyer limits, prices, each by
+/// ascending id, FOR UPDATE. Buyer usage rows are read after the locks that guard them (see migration 006).
 /// Decisions are made against the locked rows; writes go out as one batch of set-based statements.
 /// </summary>
 internal sealed class PostgresWriteTransaction : IWriteTransaction
@@ -54,7 +55,11 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         var loaded = new HashSet<Guid>();
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
-        await LockCapacitiesAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
+        await AddLimitCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
+        var limitIds = new HashSet<Guid>(keys.Limits);
+        await LockCapacitiesAsync(keys, ws, capacityIds, loaded, limitIds, ct).ConfigureAwait(false);
+        await LockLimitsAsync(limitIds, ws, ct).ConfigureAwait(false);
+        await LoadUsageAsync(keys, ws, ct).ConfigureAwait(false);
         await LockPricesAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadTenantsAsync(keys, ws, ct).ConfigureAwait(false);
     }
@@ -95,7 +100,58 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
-    private async Task LockCapacitiesAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
+    /// <summary>A named limit's capacities, read without a lock: they never change, and the capacities come next in the lock order.</summary>
+    private async Task AddLimitCapacitiesAsync(LoadKeys keys, HashSet<Guid> capacityIds, CancellationToken ct)
+    {
+        if (keys.Limits.Count > 0)
+        {
+            await using var cmd = Command("SELECT capacity_ids FROM buyer_limits WHERE id = ANY(@ids)");
+            cmd.Parameters.AddWithValue("ids", keys.Limits.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                capacityIds.UnionWith(r.GetFieldValue<Guid[]>(0));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Named limits and those covering a loaded capacity, locked after the capacities: every hold on a
+    /// covered capacity takes its limit's lock, so a hold reading a buyer's usage on the limit's other
+    /// capacities waits for any batch writing it.
+    /// </summary>
+    private async Task LockLimitsAsync(HashSet<Guid> limitIds, WorkingSet ws, CancellationToken ct)
+    {
+        if (limitIds.Count > 0)
+        {
+            await using var cmd = Command($"SELECT {LimitColumns} FROM buyer_limits WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
+            cmd.Parameters.AddWithValue("ids", limitIds.ToArray());
+            foreach (var limit in await ReadLimitsAsync(cmd, ct).ConfigureAwait(false))
+            {
+                ws.Load(limit);
+            }
+        }
+    }
+
+    private async Task LoadUsageAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
+        if (keys.Buyers.Count == 0)
+        {
+            return;
+        }
+
+        var wanted = keys.UsageKeys(ws);
+        await using var cmd = Command(
+            "SELECT u.capacity_id, u.buyer_key, u.tenant_id, u.used FROM buyer_usage u JOIN unnest(@c, @k) AS w(c, k) ON u.capacity_id = w.c AND u.buyer_key = w.k");
+        cmd.Parameters.AddWithValue("c", wanted.Select(w => w.CapacityId).ToArray());
+        cmd.Parameters.AddWithValue("k", wanted.Select(w => w.BuyerKey).ToArray());
+        foreach (var usage in await ReadUsageAsync(cmd, ct).ConfigureAwait(false))
+        {
+            ws.Load(usage);
+        }
+    }
+
+    private async Task LockCapacitiesAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, HashSet<Guid> limitIds, CancellationToken ct)
     {
         if (capacityIds.Count + keys.NewReservations.Count > 0)
         {
@@ -134,6 +190,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             foreach (var node in await ReadCapacitiesAsync(r, ct).ConfigureAwait(false))
             {
                 ws.Load(node);
+                limitIds.UnionWith(node.LimitIds);
             }
         }
     }
@@ -182,6 +239,11 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 if (item.AllocationId is { } allocationId)
                 {
                     keys.Allocations.Add(allocationId);
+                }
+
+                if (reservation.BuyerKey is { } buyerKey)
+                {
+                    keys.Buyers.Add((item.CapacityId, buyerKey));
                 }
             }
         }
@@ -238,6 +300,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         AddTenants(batch, ws);
         AddCapacities(batch, ws);
         AddAllocations(batch, ws);
+        AddLimits(batch, ws);
         AddPrices(batch, ws);
         AddNewReservations(batch, ws);
         AddChangedReservations(batch, ws);
@@ -267,10 +330,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         foreach (var n in ws.NewCapacities)
         {
             Add(batch,
-                "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations) "
-                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations, limit_ids) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 n.Id, n.TenantId, n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, n.ParentIds, n.IsActive, n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt),
-                n.AllocationCount);
+                n.AllocationCount, n.LimitIds);
         }
 
         var changed = ws.ChangedCapacities.ToList();
@@ -279,9 +342,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             // One statement for every changed node: on a hot pool that is one row, many holds.
             var cmd = new NpgsqlBatchCommand(
                 "UPDATE capacities c SET section_name = u.name, section_code = u.code, total_capacity = u.total, is_active = u.active, "
-                + "reserved = u.reserved, sold = u.sold, updated_at = u.updated, allocations = u.allocations "
-                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[]) "
-                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations) WHERE c.id = u.id");
+                + "reserved = u.reserved, sold = u.sold, updated_at = u.updated, allocations = u.allocations, "
+                + "limit_ids = CASE WHEN u.limits = '' THEN '{}'::uuid[] ELSE string_to_array(u.limits, ',')::uuid[] END "
+                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::text[]) "
+                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations, limits) WHERE c.id = u.id");
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Id).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionName).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionCode).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -291,6 +355,8 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Sold).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => Time(n.UpdatedAt)).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.AllocationCount).ToArray() });
+            // unnest cannot take an array of arrays of different lengths, so each node's limits travel as text.
+            cmd.Parameters.Add(new() { Value = changed.Select(n => Ids(n.LimitIds)).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
     }
@@ -310,6 +376,40 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             Add(batch,
                 "UPDATE allocations SET name = $2, size = $3, held = $4, sold = $5, expires_at = $6, status = $7, updated_at = $8 WHERE id = $1",
                 a.Id, a.Name, a.Size, a.Held, a.Sold, Time(a.ExpiresAt), (short)a.Status, Time(a.UpdatedAt));
+        }
+    }
+
+    private static void AddLimits(NpgsqlBatch batch, WorkingSet ws)
+    {
+        foreach (var l in ws.NewLimits.Where(l => !l.Deleted))
+        {
+            Add(batch,
+                "INSERT INTO buyer_limits (id, tenant_id, event_id, name, capacity_ids, per_buyer_max, require_buyer_key, created_at, updated_at) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                l.Id, l.TenantId, l.EventId, l.Name, l.CapacityIds, l.PerBuyerMax, l.RequireBuyerKey, Time(l.CreatedAt), Time(l.UpdatedAt));
+        }
+
+        foreach (var l in ws.ChangedLimits)
+        {
+            if (l.Deleted)
+            {
+                Add(batch, "DELETE FROM buyer_limits WHERE id = $1", l.Id);
+            }
+            else
+            {
+                Add(batch, "UPDATE buyer_limits SET name = $2, per_buyer_max = $3, require_buyer_key = $4, updated_at = $5 WHERE id = $1",
+                    l.Id, l.Name, l.PerBuyerMax, l.RequireBuyerKey, Time(l.UpdatedAt));
+            }
+        }
+
+        foreach (var u in ws.NewUsage)
+        {
+            Add(batch, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4)", u.CapacityId, u.BuyerKey, u.TenantId, u.Used);
+        }
+
+        foreach (var u in ws.ChangedUsage)
+        {
+            Add(batch, "UPDATE buyer_usage SET used = $3 WHERE capacity_id = $1 AND buyer_key = $2", u.CapacityId, u.BuyerKey, u.Used);
         }
     }
 
@@ -339,17 +439,19 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         {
             var (ids, tenants, statuses, items) = (new Guid[created], new Guid[created], new short[created], new string[created]);
             var (createdAt, expiresAt, confirmedAt, endedAt) = (new long[created], new long[created], new long?[created], new long?[created]);
+            var buyers = new string?[created];
             var i = 0;
             foreach (var r in ws.NewReservations)
             {
                 (ids[i], tenants[i], statuses[i], items[i]) = (r.Id, r.TenantId, (short)r.Status, Items(r.Items));
                 (createdAt[i], expiresAt[i], confirmedAt[i], endedAt[i]) = (Time(r.CreatedAt), Time(r.ExpiresAt), Time(r.ConfirmedAt), Time(r.EndedAt));
+                buyers[i] = r.BuyerKey;
                 i++;
             }
 
             var cmd = new NpgsqlBatchCommand(
-                "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) "
-                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])");
+                "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key) "
+                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])");
             cmd.Parameters.Add(new() { Value = ids });
             cmd.Parameters.Add(new() { Value = tenants });
             cmd.Parameters.Add(new() { Value = statuses });
@@ -358,6 +460,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = expiresAt });
             cmd.Parameters.Add(NullableTimes(confirmedAt));
             cmd.Parameters.Add(NullableTimes(endedAt));
+            cmd.Parameters.Add(new() { Value = buyers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             batch.BatchCommands.Add(cmd);
         }
     }

@@ -267,6 +267,35 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         return ReadAllocations(cmd);
     }
 
+    public async Task<BuyerLimit?> GetBuyerLimitAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {LimitColumns} FROM buyer_limits WHERE id = $id AND tenant_id = $t", c);
+        cmd.Parameters.AddWithValue("$id", Id(id));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        return ReadLimits(cmd) is [var limit] ? limit : null;
+    }
+
+    public async Task<IReadOnlyList<BuyerLimit>> GetBuyerLimitsAsync(Guid tenantId, string eventId, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {LimitColumns} FROM buyer_limits WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$e", eventId);
+        return ReadLimits(cmd);
+    }
+
+    public async Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            "SELECT COALESCE(SUM(used), 0) FROM buyer_usage WHERE tenant_id = $t AND buyer_key = $k AND capacity_id IN (SELECT value FROM json_each($ids))", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$k", buyerKey);
+        cmd.Parameters.AddWithValue("$ids", IdArray(capacityIds));
+        return (long)cmd.ExecuteScalar()!;
+    }
+
     public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
@@ -349,7 +378,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
 
-        // One read transaction: in WAL mode it sees a single committed state, so the four reads agree.
+        // One read transaction: in WAL mode it sees a single committed state, so the reads agree.
         using var tx = c.BeginTransaction(deferred: true);
         using var nodesCmd = new SqliteCommand($"SELECT {CapacityColumns} FROM capacities", c, tx);
         var nodes = ReadCapacities(nodesCmd);
@@ -378,8 +407,18 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         using var allocationsCmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = ReadAllocations(allocationsCmd);
 
+        using var usageCmd = new SqliteCommand("SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage", c, tx);
+        var usage = new List<BuyerUsage>();
+        using (var r = usageCmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                usage.Add(new BuyerUsage { CapacityId = Id(r.GetString(0)), BuyerKey = r.GetString(1), TenantId = Id(r.GetString(2)), Used = r.GetInt64(3) });
+            }
+        }
+
         tx.Commit();
-        return new AuditData(nodes, holds, sums, allocations);
+        return new AuditData(nodes, holds, sums, allocations, usage);
     }
 
     public ValueTask DisposeAsync()
@@ -478,6 +517,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
                 CreatedAt = Time(r.GetInt64(11)),
                 UpdatedAt = Time(r.GetInt64(12)),
                 AllocationCount = r.GetInt32(13),
+                LimitIds = Ids(r.GetString(14)),
             });
         }
 
@@ -492,7 +532,8 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         Time(r.GetInt64(4)),
         Time(r.GetInt64(5)),
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
-        r.IsDBNull(7) ? null : Time(r.GetInt64(7)));
+        r.IsDBNull(7) ? null : Time(r.GetInt64(7)),
+        r.IsDBNull(8) ? null : r.GetString(8));
 
     /// <summary>The same row through the C API (the writer's point lookups); valid until the statement steps or resets.</summary>
     internal static Reservation ReadReservation(RawStatement r) => new(
@@ -503,7 +544,8 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         Time(r.Int64(4)),
         Time(r.Int64(5)),
         r.IsNull(6) ? null : Time(r.Int64(6)),
-        r.IsNull(7) ? null : Time(r.Int64(7)));
+        r.IsNull(7) ? null : Time(r.Int64(7)),
+        r.Text(8));
 
     internal static Allocation ReadAllocation(SqliteDataReader r) => new()
     {
@@ -533,6 +575,29 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         return allocations;
     }
 
+    internal static List<BuyerLimit> ReadLimits(SqliteCommand cmd)
+    {
+        using var r = cmd.ExecuteReader();
+        var limits = new List<BuyerLimit>();
+        while (r.Read())
+        {
+            limits.Add(new BuyerLimit
+            {
+                Id = Id(r.GetString(0)),
+                TenantId = Id(r.GetString(1)),
+                EventId = r.GetString(2),
+                Name = r.GetString(3),
+                CapacityIds = Ids(r.GetString(4)),
+                PerBuyerMax = r.GetInt32(5),
+                RequireBuyerKey = r.GetInt64(6) != 0,
+                CreatedAt = Time(r.GetInt64(7)),
+                UpdatedAt = Time(r.GetInt64(8)),
+            });
+        }
+
+        return limits;
+    }
+
     internal static PriceEntry ReadPrice(SqliteDataReader r) => new(
         Id(r.GetString(0)),
         Id(r.GetString(1)),
@@ -550,5 +615,6 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
     internal const string SelectCapacities = $"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))";
     internal const string SelectReservation = $"SELECT {ReservationColumns} FROM reservations WHERE id = ?1";
     internal const string SelectPrices = $"SELECT {PriceColumns} FROM pricing WHERE id IN (SELECT value FROM json_each($ids))";
+    internal const string SelectLimits = $"SELECT {LimitColumns} FROM buyer_limits WHERE id IN (SELECT value FROM json_each($ids))";
     internal const string SelectAllocations = $"SELECT {AllocationColumns} FROM allocations WHERE id IN (SELECT value FROM json_each($ids))";
 }

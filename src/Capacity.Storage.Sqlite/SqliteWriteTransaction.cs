@@ -56,18 +56,58 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     }
 
     /// <summary>
-    /// One step per table: reservations (which name more capacities and allocations), allocations
-    /// (which name more capacities), prices, capacities, tenants.
+    /// One step per table: reservations (which name more capacities, allocations and buyers),
+    /// allocations and named limits (which name more capacities), prices, capacities, the limits that
+    /// cover them, the buyers' usage, tenants.
     /// </summary>
     public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
+        var limitIds = new HashSet<Guid>();
         LoadReservations(keys, ws, capacityIds);
         LoadAllocations(keys, ws, capacityIds);
+        LoadLimits(keys.Limits, ws, capacityIds);
         LoadPrices(keys, ws);
-        LoadCapacities(capacityIds, ws);
+        LoadCapacities(capacityIds, ws, limitIds);
+        limitIds.ExceptWith(keys.Limits);
+        LoadLimits(limitIds, ws, null);
+        LoadUsage(keys, ws);
         LoadTenants(keys, ws);
         return Task.CompletedTask;
+    }
+
+    private void LoadLimits(HashSet<Guid> ids, WorkingSet ws, HashSet<Guid>? capacityIds)
+    {
+        if (ids.Count > 0)
+        {
+            var cmd = Command(SqliteStore.SelectLimits, "$ids");
+            cmd.Parameters[0].Value = IdArray(ids);
+            foreach (var limit in SqliteStore.ReadLimits(cmd))
+            {
+                ws.Load(limit);
+                capacityIds?.UnionWith(limit.CapacityIds);
+            }
+        }
+    }
+
+    private void LoadUsage(LoadKeys keys, WorkingSet ws)
+    {
+        if (keys.Buyers.Count == 0)
+        {
+            return;
+        }
+
+        var cmd = Command("SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = $c AND buyer_key = $k", "$c", "$k");
+        foreach (var (capacityId, buyerKey) in keys.UsageKeys(ws))
+        {
+            cmd.Parameters[0].Value = Id(capacityId);
+            cmd.Parameters[1].Value = buyerKey;
+            using var r = cmd.ExecuteReader();
+            if (r.Read())
+            {
+                ws.Load(new BuyerUsage { TenantId = Id(r.GetString(0)), CapacityId = capacityId, BuyerKey = buyerKey, Used = r.GetInt64(1) });
+            }
+        }
     }
 
     private void LoadReservations(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds)
@@ -104,6 +144,11 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 {
                     keys.Allocations.Add(allocationId);
                 }
+
+                if (reservation.BuyerKey is { } buyerKey)
+                {
+                    keys.Buyers.Add((item.CapacityId, buyerKey));
+                }
             }
         }
     }
@@ -136,7 +181,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         }
     }
 
-    private void LoadCapacities(HashSet<Guid> capacityIds, WorkingSet ws)
+    private void LoadCapacities(HashSet<Guid> capacityIds, WorkingSet ws, HashSet<Guid> limitIds)
     {
         // This connection is the file's only writer, so the rows it last committed are the rows in the
         // file: no need to read them again. Copies, since the core changes them in place.
@@ -145,6 +190,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             foreach (var node in known)
             {
                 ws.Load(node);
+                limitIds.UnionWith(node.LimitIds);
             }
         }
         else if (capacityIds.Count > 0)
@@ -158,6 +204,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             foreach (var node in nodes)
             {
                 ws.Load(node);
+                limitIds.UnionWith(node.LimitIds);
             }
         }
     }
@@ -210,6 +257,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         WriteTenants(ws);
         WriteCapacities(ws);
         WriteAllocations(ws);
+        WriteLimits(ws);
         WritePrices(ws);
         InsertReservations(ws);
         UpdateReservations(ws);
@@ -237,20 +285,20 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         {
             Run(
                 Command(
-                    "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations) "
-                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14"),
+                    "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations, limit_ids) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15"),
                 Id(n.Id), Id(n.TenantId), n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, Ids(n.ParentIds), n.IsActive ? 1 : 0,
-                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount);
+                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds));
         }
 
         foreach (var n in ws.ChangedCapacities)
         {
             Run(
                 Command(
-                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9 WHERE id = $1",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
-                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount);
+                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9, limit_ids = $10 WHERE id = $1",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"),
+                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds));
         }
     }
 
@@ -274,6 +322,44 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                     "UPDATE allocations SET name = $2, size = $3, held = $4, sold = $5, expires_at = $6, status = $7, updated_at = $8 WHERE id = $1",
                     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"),
                 Id(a.Id), a.Name, a.Size, a.Held, a.Sold, Time(a.ExpiresAt), (int)a.Status, Time(a.UpdatedAt));
+        }
+    }
+
+    private void WriteLimits(WorkingSet ws)
+    {
+        foreach (var l in ws.NewLimits.Where(l => !l.Deleted))
+        {
+            Run(
+                Command(
+                    "INSERT INTO buyer_limits (id, tenant_id, event_id, name, capacity_ids, per_buyer_max, require_buyer_key, created_at, updated_at) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
+                Id(l.Id), Id(l.TenantId), l.EventId, l.Name, Ids(l.CapacityIds), l.PerBuyerMax, l.RequireBuyerKey ? 1 : 0, Time(l.CreatedAt), Time(l.UpdatedAt));
+        }
+
+        foreach (var l in ws.ChangedLimits)
+        {
+            if (l.Deleted)
+            {
+                Run(Command("DELETE FROM buyer_limits WHERE id = $1", "$1"), Id(l.Id));
+            }
+            else if (!ws.NewLimits.Contains(l))
+            {
+                Run(
+                    Command("UPDATE buyer_limits SET name = $2, per_buyer_max = $3, require_buyer_key = $4, updated_at = $5 WHERE id = $1", "$1", "$2", "$3", "$4", "$5"),
+                    Id(l.Id), l.Name, l.PerBuyerMax, l.RequireBuyerKey ? 1 : 0, Time(l.UpdatedAt));
+            }
+        }
+
+        foreach (var u in ws.NewUsage)
+        {
+            Run(Command("INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4)", "$1", "$2", "$3", "$4"),
+                Id(u.CapacityId), u.BuyerKey, Id(u.TenantId), u.Used);
+        }
+
+        foreach (var u in ws.ChangedUsage)
+        {
+            Run(Command("UPDATE buyer_usage SET used = $3 WHERE capacity_id = $1 AND buyer_key = $2", "$1", "$2", "$3"), Id(u.CapacityId), u.BuyerKey, u.Used);
         }
     }
 
@@ -428,7 +514,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
     // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.
     private const string SelectReservationAndRowid = $"SELECT {ReservationColumns}, rowid FROM reservations WHERE id = ?1";
-    private const int RowidColumn = 8;
+    private const int RowidColumn = 9;
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
 
@@ -443,7 +529,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     }
 
     internal const string InsertReservationSql =
-        "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
     /// <summary>
     /// Inserts a new hold's row, <paramref name="id"/> being its id as text. The one place a hold
@@ -460,6 +546,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         insert.Bind(6, Time(r.ExpiresAt));
         insert.Bind(7, r.ConfirmedAt is { } ca ? Time(ca) : null);
         insert.Bind(8, r.EndedAt is { } ea ? Time(ea) : null);
+        insert.Bind(9, r.BuyerKey);
         insert.Run();
     }
 }

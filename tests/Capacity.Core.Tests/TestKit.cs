@@ -14,6 +14,7 @@ internal sealed class Scenario
     private readonly List<Guid> _capacityIds = [];
     private readonly List<Guid> _reservationIds = [];
     private readonly List<Guid> _allocationIds = [];
+    private readonly List<BuyerUsage> _usage = [];
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
     private readonly List<LedgerEntry> _ledger = [];
     private int _nextId;
@@ -53,6 +54,7 @@ internal sealed class Scenario
         _capacityIds.AddRange(Ws.NewCapacities.Select(n => n.Id));
         _reservationIds.AddRange(Ws.NewReservations.Select(r => r.Id));
         _allocationIds.AddRange(Ws.NewAllocations.Select(a => a.Id));
+        _usage.AddRange(Ws.NewUsage);
         LastLedger = [.. Ws.Ledger];
         foreach (var e in Ws.Ledger)
         {
@@ -185,6 +187,29 @@ internal sealed class Scenario
         return outcome.Reservation!.Value.Id;
     }
 
+    // ---- buyer limits ----
+
+    public Outcome Limit(int perBuyerMax, Guid[] capacities, bool requireKey = false, string name = "Four per person", Guid? tenant = null, Guid? id = null) =>
+        Do(new CreateBuyerLimit(tenant ?? Tenant, id ?? NewId(), EventId, name, capacities, perBuyerMax, requireKey));
+
+    public Guid LimitOk(int perBuyerMax, params Guid[] capacities)
+    {
+        var outcome = Limit(perBuyerMax, capacities);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"creating a limit answered {outcome.Code}: {outcome.Detail}");
+        return outcome.Limit!.Id;
+    }
+
+    public Outcome SetLimit(Guid id, int perBuyerMax, Guid? tenant = null) =>
+        Do(new UpdateBuyerLimit(tenant ?? Tenant, id, Change<string>.Keep, Change<int>.To(perBuyerMax), Change<bool>.Keep));
+
+    public Outcome DeleteLimit(Guid id, Guid? tenant = null) => Do(new DeleteBuyerLimit(tenant ?? Tenant, id));
+
+    /// <summary>A hold for a buyer (or none, when <paramref name="buyer"/> is null).</summary>
+    public Outcome HoldFor(string? buyer, params (Guid Capacity, int Quantity)[] items) =>
+        Do(new PlaceHold(Tenant, NewId(), [.. items.Select(i => new HoldItem(i.Capacity, i.Quantity, null))], 15, buyer));
+
+    public long Used(string buyer, params Guid[] capacities) => capacities.Sum(c => Ws.UsageOf(c, buyer));
+
     public Allocation AllocationOf(Guid id) => Ws.FindAllocation(id) ?? throw new InvalidOperationException($"allocation {id} is not in the working set");
 
     // ---- checks ----
@@ -206,6 +231,13 @@ internal sealed class Scenario
     {
         var nodes = Nodes;
         var violations = Invariants.Check(nodes, Reservations, Allocations);
+        var sums = new HoldSums();
+        foreach (var r in Reservations)
+        {
+            sums.Add(r);
+        }
+
+        violations.AddRange(Invariants.CheckUsage(_usage, sums));
         Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
         var ledger = Invariants.CheckLedger(nodes, _ledgerSums);
         Assert.True(ledger.Count == 0, "ledger: " + string.Join(Environment.NewLine, ledger));

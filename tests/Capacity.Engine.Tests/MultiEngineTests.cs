@@ -174,6 +174,22 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    [Fact]
+    public async Task Fifty_holds_with_one_key_across_two_nodes_and_two_capacities_take_exactly_the_limit()
+    {
+        var stalls = await CreateAsync("Stalls", 1000);
+        var circle = await CreateAsync("Circle", 1000);
+        Assert.Equal(OutcomeCode.Ok, (await Node(0).SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e", "Four each", [stalls, circle], 4, false))).Outcome?.Code);
+
+        // Holds on different capacities lock different rows; the limit's lock is what keeps usage exact.
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(i % 4 < 2 ? stalls : circle, 1, null)], 15, "buyer"))));
+
+        Assert.Equal(4, results.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        Assert.Equal(4, await _nodes[1].Store.GetBuyerUsageAsync(Tenant, [stalls, circle], "buyer", CancellationToken.None));
+        await AssertAuditCleanAsync();
+    }
+
     /// <remarks>
     /// A copy of a hold waits on the pool's row lock before it gets here; the key's lock matters for
     /// commands that lock no existing row, such as creating a capacity or a tenant, shown here.

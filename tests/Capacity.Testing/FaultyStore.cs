@@ -173,6 +173,13 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
     public Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => _read.GetAllocationsAsync(tenantId, capacityId, ct);
 
     public Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetEventAllocationsAsync(tenantId, eventId, ct);
+
+    public Task<BuyerLimit?> GetBuyerLimitAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetBuyerLimitAsync(tenantId, id, ct);
+
+    public Task<IReadOnlyList<BuyerLimit>> GetBuyerLimitsAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetBuyerLimitsAsync(tenantId, eventId, ct);
+
+    public Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct) =>
+        _read.GetBuyerUsageAsync(tenantId, capacityIds, buyerKey, ct);
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
     public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
     public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);

@@ -1,0 +1,32 @@
+namespace Capacity.Core;
+
+public sealed record CreateBuyerLimit(
+    Guid TenantId,
+    Guid Id,
+    string EventId,
+    string Name,
+    Guid[] CapacityIds,
+    int PerBuyerMax,
+    bool RequireBuyerKey) : Command
+{
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Capacities.UnionWith(CapacityIds);
+        keys.Limits.Add(Id);
+    }
+}
+
+public sealed record UpdateBuyerLimit(
+    Guid TenantId,
+    Guid Id,
+    Change<string> Name,
+    Change<int> PerBuyerMax,
+    Change<bool> RequireBuyerKey) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Limits.Add(Id);
+}
+
+public sealed record DeleteBuyerLimit(Guid TenantId, Guid Id) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Limits.Add(Id);
+}

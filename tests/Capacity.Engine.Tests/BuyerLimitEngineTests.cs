@@ -1,0 +1,108 @@
+using Capacity.Core;
+using Capacity.Testing;
+
+namespace Capacity.Engine.Tests;
+
+public sealed class BuyerLimitEngineTests_on_sqlite() : BuyerLimitEngineTests(StoreKind.Sqlite);
+
+public sealed class BuyerLimitEngineTests_on_postgres() : BuyerLimitEngineTests(StoreKind.Postgres);
+
+/// <summary>Per-buyer limits through the real engine and store: exact under concurrency, durable, audited.</summary>
+public abstract class BuyerLimitEngineTests(StoreKind kind)
+{
+    private static readonly Guid Tenant = EngineHarness.TenantA;
+
+    [Fact]
+    public async Task Twenty_concurrent_single_holds_with_one_key_take_exactly_four_and_an_expiry_lets_the_next_one_in()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 1000);
+        var limit = await LimitAsync(h, 4, pool);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => HoldAsync(h, pool, 1, "buyer", minutes: i < 10 ? 5 : 30)));
+
+        Assert.Equal(4, results.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        Assert.All(results.Where(r => r.Outcome?.Code != OutcomeCode.Ok), r => Assert.Equal(OutcomeCode.BuyerLimitExceeded, r.Outcome?.Code));
+        Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "buyer", CancellationToken.None));
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(h, pool, 1, "buyer")).Outcome?.Code);
+
+        // Expire whichever of the four were short holds; each lets exactly one more in.
+        h.Clock.Advance(TimeSpan.FromMinutes(6));
+        var expired = await h.Sweeper().SweepOnceAsync(CancellationToken.None);
+        var again = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => HoldAsync(h, pool, 1, "buyer")));
+        Assert.Equal(expired, again.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "buyer", CancellationToken.None));
+        Assert.NotNull(await h.Store.GetBuyerLimitAsync(Tenant, limit, CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Cancelling_a_sale_lowers_usage_and_a_limit_created_after_the_sales_counts_them()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var stalls = await h.CreateAsync("Stalls", 100);
+        var circle = await h.CreateAsync("Circle", 100);
+        var sold = (await HoldAsync(h, stalls, 3, "buyer")).Outcome!.Value.Reservation!.Value.Id;
+        await h.Engine.SubmitAsync(new TransitionReservation(Tenant, sold, Transition.Confirm));
+
+        await LimitAsync(h, 4, stalls, circle);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(h, circle, 2, "buyer")).Outcome?.Code);
+
+        await h.Engine.SubmitAsync(new TransitionReservation(Tenant, sold, Transition.Cancel));
+        Assert.Equal(0, await h.Store.GetBuyerUsageAsync(Tenant, [stalls, circle], "buyer", CancellationToken.None));
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, circle, 4, "buyer")).Outcome?.Code);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task Limits_usage_and_buyer_keys_survive_a_reopen_and_a_deleted_limit_frees_its_capacities()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var limit = await LimitAsync(h, 2, pool, requireKey: true);
+        var held = (await HoldAsync(h, pool, 2, "buyer")).Outcome!.Value.Reservation!.Value.Id;
+
+        await using var reopened = await h.ReopenAsync();
+        Assert.Equal("buyer", (await reopened.Store.GetReservationAsync(Tenant, held, CancellationToken.None))!.Value.BuyerKey);
+        Assert.Equal([limit], (await reopened.NodeAsync(pool)).LimitIds);
+        Assert.Single(await reopened.Store.GetBuyerLimitsAsync(Tenant, "e1", CancellationToken.None));
+        Assert.Equal(OutcomeCode.BuyerKeyRequired, (await HoldAsync(reopened, pool, 1, null)).Outcome?.Code);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(reopened, pool, 1, "buyer")).Outcome?.Code);
+
+        Assert.Equal(OutcomeCode.Ok, (await reopened.Engine.SubmitAsync(new DeleteBuyerLimit(Tenant, limit))).Outcome?.Code);
+        Assert.Null(await reopened.Store.GetBuyerLimitAsync(Tenant, limit, CancellationToken.None));
+        Assert.Empty((await reopened.NodeAsync(pool)).LimitIds);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(reopened, pool, 1, null)).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(reopened, pool, 5, "buyer")).Outcome?.Code);
+        await reopened.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_sold_out_pool_still_refuses_for_capacity_first_when_holds_are_keyed_and_limited()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10);
+        await LimitAsync(h, 4, pool);
+        var results = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => HoldAsync(h, pool, 1, $"buyer-{i % 6}")));
+
+        Assert.Equal(10, results.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        Assert.Equal(50, results.Count(r => r.Outcome?.Code is OutcomeCode.InsufficientCapacity or OutcomeCode.BuyerLimitExceeded));
+        await h.AssertAuditCleanAsync();
+    }
+
+    private static async Task<Guid> LimitAsync(EngineHarness h, int max, Guid capacity, bool requireKey = false) =>
+        await LimitAsync(h, max, [capacity], requireKey);
+
+    private static Task<Guid> LimitAsync(EngineHarness h, int max, Guid first, Guid second) => LimitAsync(h, max, [first, second], false);
+
+    private static async Task<Guid> LimitAsync(EngineHarness h, int max, Guid[] capacities, bool requireKey)
+    {
+        var id = Guid.CreateVersion7();
+        var result = await h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, id, "e1", "Per person", capacities, max, requireKey));
+        Assert.Equal(OutcomeCode.Ok, result.Outcome?.Code);
+        return id;
+    }
+
+    private static Task<EngineResult> HoldAsync(EngineHarness h, Guid capacity, int quantity, string? buyer, int minutes = 15) =>
+        h.Engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capacity, quantity, null)], minutes, buyer));
+}
