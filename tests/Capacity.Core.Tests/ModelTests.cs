@@ -9,10 +9,12 @@ namespace Capacity.Core.Tests;
 /// <summary>
 /// Model-based tests: FsCheck generates scripts of abstract steps (random small graphs with diamonds,
 /// carts, transitions, extensions, expiry, time passing, resizes, deactivation, prices, wrong
-/// tenants, allocations and carts drawing from them); each script is run against the real core and
-/// against <see cref="ReferenceModel"/>, and after every step the two must agree on the outcome, the
-/// counters of every capacity and allocation, availability, reservation states, locked prices and
-/// the ledger entries (kinds and allocation ids included), and the core's own invariants must hold.
+/// tenants, allocations and carts drawing from them, per-buyer limits and holds naming a buyer); each
+/// script is run against the real core and against <see cref="ReferenceModel"/>, and after every step
+/// the two must agree on the outcome, the counters of every capacity and allocation, availability,
+/// reservation states, locked prices, the ledger entries (kinds and allocation ids included), every
+/// limit and the limits each capacity names, and every buyer's usage of every capacity; a limit's
+/// refusal must carry the same numbers; and the core's own invariants must hold.
 /// </summary>
 /// <remarks>
 /// Runs are deterministic: FsCheck starts from a fixed seed, printed with any failure. To explore
@@ -35,8 +37,10 @@ public sealed class ModelTests
     public void Carts_drawing_from_allocations_agree_with_the_reference_model() =>
         CheckScripts(Scripts.Blocks, seedOffset: 2, defaultCount: 150);
 
-    private static void CheckScripts(Arbitrary<Script> scripts, ulong seedOffset, int defaultCount)
+    /// <param name="atLeast">Answers the scripts must give at least so many times per hundred scripts (checked from 100 scripts on), so that a generator that stops reaching them fails.</param>
+    private static void CheckScripts(Arbitrary<Script> scripts, ulong seedOffset, int defaultCount, params (OutcomeCode Code, int PerHundred)[] atLeast)
     {
+        var codes = new Dictionary<OutcomeCode, int>();
         var seed = EnvNumber("CAPACITY_MODEL_SEED") ?? DefaultSeed;
         var count = (int)(EnvNumber("CAPACITY_MODEL_TESTS") ?? (ulong)defaultCount);
         var config = Config.QuickThrowOnFailure
@@ -45,16 +49,26 @@ public sealed class ModelTests
             .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(seed + seedOffset), FSharpOption<int>.None)));
         try
         {
-            Check.One(config, Prop.ForAll(scripts, script => ModelRun.Execute(script)));
+            Check.One(config, Prop.ForAll(scripts, script => ModelRun.Execute(script, codes)));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Assert.Fail($"Model test failed; FsCheck seed {seed + seedOffset} (rerun with CAPACITY_MODEL_SEED={seed}).{Environment.NewLine}{ex.Message}");
         }
+
+        foreach (var (code, perHundred) in atLeast)
+        {
+            var seen = codes.GetValueOrDefault(code);
+            Assert.True(count < 100 || seen * 100L >= perHundred * (long)count, $"{count} scripts answered {code} {seen} times; expected at least {perHundred} per hundred scripts");
+        }
     }
 
     private static ulong? EnvNumber(string name) =>
         ulong.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    [Fact]
+    public void Buyers_holding_under_per_buyer_limits_agree_with_the_reference_model() =>
+        CheckScripts(Scripts.Limits, seedOffset: 3, defaultCount: 150, (OutcomeCode.BuyerLimitExceeded, 40), (OutcomeCode.BuyerKeyRequired, 10));
 
     [Fact]
     public void The_runner_catches_a_core_that_disagrees_with_the_model()
@@ -94,15 +108,41 @@ public sealed class ModelTests
         Assert.NotNull(failure);
         Assert.Contains("step 3", failure.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(Corruption.UsageRow)]
+    [InlineData(Corruption.LimitMax)]
+    public void The_runner_catches_a_core_whose_buyer_limits_disagree_with_the_model(Corruption corruption)
+    {
+        // A limit of 2 per buyer, buyer a holds 2, then asks for 1 more, which must be refused. If the
+        // core forgets one of a's tickets, or its limit silently allows one more, it takes it: step 3 fails.
+        var script = new Script(
+        [
+            new CreateOp(false, 10, [], CreateTwist.None, true),
+            new CreateLimitOp(0, [], 2, false, LimitTwist.None),
+            new HoldOp(false, [new ItemPick(0, 2, -1)], 10, "a"),
+            new HoldOp(false, [new ItemPick(0, 1, -1)], 10, "a"),
+            new HoldOp(false, [new ItemPick(0, 2, -1)], 10, "b"),
+        ]);
+        ModelRun.Execute(script);
+
+        var failure = Record.Exception(() => ModelRun.Execute(script, corruptAfterStep: 2, corruption));
+        Assert.NotNull(failure);
+        Assert.Contains("step 3", failure.Message, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>What the self-test corrupts in the core's working set.</summary>
-internal enum Corruption
+public enum Corruption
 {
     /// <summary>The first capacity forgets one reserved ticket.</summary>
     NodeReserved,
     /// <summary>The first allocation grows by one unit, unseen by the nodes and the ledger.</summary>
     AllocationSize,
+    /// <summary>The first buyer usage row the core created forgets one ticket.</summary>
+    UsageRow,
+    /// <summary>The first limit allows one ticket more per buyer.</summary>
+    LimitMax,
 }
 
 // ---------------------------------------------------------------- scripts
@@ -117,6 +157,8 @@ internal enum CreateTwist
     ForeignParent,
     DeepChain,
     ReuseId,
+    /// <summary>On another event of the same tenant: a limit over the tenant's usual event cannot name it.</summary>
+    OtherEvent,
 }
 
 internal enum ResizeKind
@@ -152,16 +194,27 @@ internal enum DrawTwist
     Unknown,
 }
 
-/// <summary>An item of a cart; <paramref name="Allocation"/> is a pick of the allocation it draws from, or -1 for the public pool.</summary>
-internal readonly record struct ItemPick(int Capacity, int Quantity, int Price, int Allocation = -1, DrawTwist Draw = DrawTwist.None)
+/// <summary>
+/// An item of a cart; <paramref name="Allocation"/> is a pick of the allocation it draws from, or -1 for
+/// the public pool. With a <paramref name="Limit"/> pick (not -1), the item is on a capacity of that
+/// limit (the <paramref name="Capacity"/> pick among the limit's capacities) while the limit is live.
+/// </summary>
+internal readonly record struct ItemPick(int Capacity, int Quantity, int Price, int Allocation = -1, DrawTwist Draw = DrawTwist.None, int Limit = -1)
 {
     public override string ToString() =>
-        $"{Quantity}×cap{Capacity}{(Price >= 0 ? $"@price{Price}" : "")}{(Allocation >= 0 ? $" from alloc{Allocation}{(Draw == DrawTwist.None ? "" : $" ({Draw})")}" : "")}";
+        $"{Quantity}×{(Limit >= 0 ? $"limit{Limit}." : "")}cap{Capacity}{(Price >= 0 ? $"@price{Price}" : "")}{(Allocation >= 0 ? $" from alloc{Allocation}{(Draw == DrawTwist.None ? "" : $" ({Draw})")}" : "")}";
 }
 
-internal sealed record HoldOp(bool WrongTenant, ItemPick[] Items, int Minutes) : Op
+/// <summary>A cart; <paramref name="BuyerKey"/> names the buyer (or none when null), now and then an invalid key.</summary>
+internal sealed record HoldOp(bool WrongTenant, ItemPick[] Items, int Minutes, string? BuyerKey = null) : Op
 {
-    public override string ToString() => $"Hold([{string.Join(", ", Items)}], {Minutes} min{(WrongTenant ? ", wrong tenant" : "")})";
+    public override string ToString() =>
+        $"Hold([{string.Join(", ", Items)}], {Minutes} min{(BuyerKey is null ? "" : $", buyer {Show(BuyerKey)}")}{(WrongTenant ? ", wrong tenant" : "")})";
+
+    /// <summary>A key as it can be read in a trace: long ones by length, invisible characters escaped.</summary>
+    public static string Show(string key) =>
+        key.Length > 10 ? $"'{key[0]}'×{key.Length}"
+        : "'" + string.Concat(key.Select(ch => char.IsControl(ch) || char.IsWhiteSpace(ch) || ch > '~' ? $"\\u{(int)ch:x4}" : ch.ToString())) + "'";
 }
 
 internal sealed record TransitionOp(bool WrongTenant, int Reservation, Transition Transition) : Op
@@ -238,6 +291,46 @@ internal sealed record CloseDueOp(bool All, int[] Allocations) : Op
     public override string ToString() => All ? "CloseDueAllocations(all)" : $"CloseDueAllocations([{string.Join(",", Allocations)}])";
 }
 
+/// <summary>How a limit's creation goes wrong, if it does.</summary>
+internal enum LimitTwist
+{
+    None,
+    /// <summary>One capacity is another tenant's.</summary>
+    ForeignCapacity,
+    /// <summary>One capacity is of another event of the tenant (or, if it has none, the limit is on another event).</summary>
+    OtherEvent,
+    DuplicateCapacity,
+    UnknownCapacity,
+    NoCapacities,
+    /// <summary>101 capacities (the tenant's, repeated).</summary>
+    TooManyCapacities,
+    BlankName,
+    BadEvent,
+    ReuseId,
+}
+
+/// <summary>
+/// A limit over the picked capacity's event and tenant: that capacity and up to a few more of the same
+/// tenant and event, <paramref name="Max"/> per buyer, maybe requiring a buyer key.
+/// </summary>
+internal sealed record CreateLimitOp(int Capacity, int[] MorePicks, int Max, bool RequireKey, LimitTwist Twist) : Op
+{
+    public override string ToString() =>
+        $"CreateLimit(cap{Capacity}{string.Concat(MorePicks.Select(p => $", cap{p}"))}, max {Max}{(RequireKey ? ", key required" : "")}{(Twist == LimitTwist.None ? "" : $", {Twist}")})";
+}
+
+/// <summary>Changes a limit: its maximum (to <paramref name="Max"/>, or by it when relative; kept when null), toggles requiring a key, maybe blanks its name.</summary>
+internal sealed record UpdateLimitOp(bool WrongTenant, int Limit, bool Relative, int? Max, bool ToggleRequire, bool BlankName) : Op
+{
+    public override string ToString() =>
+        $"UpdateLimit(limit{Limit}{(Max is not { } m ? "" : Relative ? $", max{m:+0;-0;+0}" : $", max {m}")}{(ToggleRequire ? ", toggle key" : "")}{(BlankName ? ", blank name" : "")}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+internal sealed record DeleteLimitOp(bool WrongTenant, int Limit) : Op
+{
+    public override string ToString() => $"DeleteLimit(limit{Limit}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
 internal sealed record Script(Op[] Ops)
 {
     public override string ToString() =>
@@ -280,7 +373,8 @@ internal static class Scripts
             (1, Gen.Constant(CreateTwist.MissingParent)),
             (1, Gen.Constant(CreateTwist.ForeignParent)),
             (6, Gen.Constant(CreateTwist.DeepChain)),
-            (1, Gen.Constant(CreateTwist.ReuseId)))
+            (1, Gen.Constant(CreateTwist.ReuseId)),
+            (1, Gen.Constant(CreateTwist.OtherEvent)))
         from active in Chance(92)
         select (Op)new CreateOp(otherTenant, total, parents, twist, active);
 
@@ -319,12 +413,75 @@ internal static class Scripts
         from price in Gen.Frequency((6, Gen.Constant(-1)), (1, Pick))
         select new ItemPick(cap, quantity, price, draw.Pick, draw.Twist);
 
-    private static Gen<Op> Hold(Gen<int> capacity, Gen<(int Pick, DrawTwist Twist)> draws) =>
+    private static Gen<Op> Hold(Gen<int> capacity, Gen<(int Pick, DrawTwist Twist)> draws, Gen<string?> keys) =>
         from wrongTenant in Chance(5)
         from count in Gen.Frequency((12, Gen.Constant(1)), (6, Gen.Choose(2, 3)), (2, Gen.Choose(4, 6)), (1, Gen.Elements(0, 51)))
         from items in Gen.ArrayOf(Item(capacity, draws), count)
         from minutes in HoldMinutes
-        select (Op)new HoldOp(wrongTenant, items, minutes);
+        from key in keys
+        select (Op)new HoldOp(wrongTenant, items, minutes, key);
+
+    /// <summary>Keys that are refused: blank, too long, a control or an invisible format character; and the longest that is not.</summary>
+    private static readonly Gen<string?> OddKey = Gen.Elements<string?>("", "  ", new string('k', 129), "tab\there", "zero\u200bwidth", new string('k', 128));
+
+    /// <summary>A few buyers, so that they meet their limits; a hold names none in these proportions; rarely an odd key.</summary>
+    private static Gen<string?> Keys(int none) => Gen.Frequency(
+        (none, Gen.Constant<string?>(null)),
+        (12, Gen.Elements<string?>("a", "b", "c")),
+        (1, OddKey));
+
+    /// <summary>Where limits are part of the story: half the holds name a buyer.</summary>
+    private static readonly Gen<string?> SomeKeys = Keys(12);
+
+    /// <summary>Mostly small maxima, so that a buyer reaches them; now and then one out of range, or the largest allowed.</summary>
+    private static readonly Gen<int> PerBuyerMax = Gen.Frequency(
+        (12, Gen.Choose(1, 6)),
+        (2, Gen.Choose(7, 20)),
+        (1, Gen.Elements(0, -1, 1_000_000, 1_000_001)));
+
+    private static readonly Gen<int> FewMore = Gen.Frequency((5, Gen.Constant(0)), (3, Gen.Constant(1)), (2, Gen.Constant(2)));
+
+    private static Gen<Op> CreateLimit(Gen<int> capacity) => CreateLimit(capacity, FewMore);
+
+    /// <summary>A limit over a picked capacity and <paramref name="moreCounts"/> more picks (duplicates dropped).</summary>
+    private static Gen<Op> CreateLimit(Gen<int> capacity, Gen<int> moreCounts) =>
+        from cap in capacity
+        from moreCount in moreCounts
+        from more in Gen.ArrayOf(capacity, moreCount)
+        from max in PerBuyerMax
+        from requireKey in Chance(25)
+        from twist in Gen.Frequency(
+            (24, Gen.Constant(LimitTwist.None)),
+            (1, Gen.Constant(LimitTwist.ForeignCapacity)),
+            (2, Gen.Constant(LimitTwist.OtherEvent)),
+            (1, Gen.Constant(LimitTwist.DuplicateCapacity)),
+            (1, Gen.Constant(LimitTwist.UnknownCapacity)),
+            (1, Gen.Elements(LimitTwist.NoCapacities, LimitTwist.TooManyCapacities)),
+            (1, Gen.Constant(LimitTwist.BlankName)),
+            (1, Gen.Constant(LimitTwist.BadEvent)),
+            (1, Gen.Constant(LimitTwist.ReuseId)))
+        select (Op)new CreateLimitOp(cap, more, max, requireKey, twist);
+
+    private static readonly Gen<Op> UpdateLimit =
+        from wrongTenant in Chance(5)
+        from limit in Pick
+        from change in Gen.Frequency(
+            (6, Gen.Choose(-3, 2).Select(d => (Relative: true, Max: (int?)d))),
+            (2, PerBuyerMax.Select(m => (Relative: false, Max: (int?)m))),
+            (2, Gen.Constant((Relative: false, Max: (int?)null))))
+        from toggle in Chance(35)
+        from blankName in Chance(4)
+        select (Op)new UpdateLimitOp(wrongTenant, limit, change.Relative, change.Max, toggle, blankName);
+
+    private static readonly Gen<Op> DeleteLimit =
+        from wrongTenant in Chance(5)
+        from limit in Pick
+        select (Op)new DeleteLimitOp(wrongTenant, limit);
+
+    /// <summary>The steps on an existing limit, sharing one weight.</summary>
+    private static readonly Gen<Op> LimitStep = Gen.Frequency(
+        (3, UpdateLimit),
+        (1, DeleteLimit));
 
     private static readonly Gen<Op> Transit =
         from wrongTenant in Chance(5)
@@ -432,7 +589,7 @@ internal static class Scripts
     private static Gen<Op> Step(Gen<int> capacity, int createWeight, Gen<(int Pick, DrawTwist Twist)> draws) => Gen.Frequency(new (int, Gen<Op>)[]
     {
         (createWeight, Create),
-        (8, Hold(capacity, draws)),
+        (8, Hold(capacity, draws, SomeKeys)),
         (6, Transit),
         (3, Extend),
         (2, Expire),
@@ -443,6 +600,8 @@ internal static class Scripts
         (1, Reprice),
         (2, Allocate(capacity)),
         (2, AllocationStep),
+        (1, CreateLimit(capacity)),
+        (1, LimitStep),
     }.Where(w => w.Item1 > 0));
 
     /// <summary>Starts with a few capacities, maybe allocations, and holds, then up to about 70 steps of everything.</summary>
@@ -452,7 +611,7 @@ internal static class Scripts
         from allocationCount in Gen.Frequency((1, Gen.Constant(0)), (1, Gen.Choose(1, 2)))
         from allocations in Gen.ArrayOf(Allocate(Pick), allocationCount)
         from holdCount in Gen.Choose(1, 3)
-        from holds in Gen.ArrayOf(Hold(Pick, SomeDraws), holdCount)
+        from holds in Gen.ArrayOf(Hold(Pick, SomeDraws, SomeKeys), holdCount)
         from length in Gen.Choose(1, 64)
         from body in Gen.ArrayOf(Step(Pick, 4, SomeDraws), length)
         select new Script([.. prefix, .. allocations, .. holds, .. body]),
@@ -504,7 +663,7 @@ internal static class Scripts
         Shrink);
 
     private static readonly Gen<Op> BlockStep = Gen.Frequency(
-        (8, Hold(Gen.Choose(0, 3), Draw(3, 6))),
+        (8, Hold(Gen.Choose(0, 3), Draw(3, 6), SomeKeys)),
         (7, Transit),
         (2, Extend),
         (2, Expire),
@@ -515,7 +674,80 @@ internal static class Scripts
         (4, AllocationStep),
         (2, CloseAllocation),
         (2, AdvanceToExpiry),
-        (2, CloseDue));
+        (2, CloseDue),
+        (2, CreateLimit(Gen.Choose(0, 3))),
+        (1, LimitStep));
+
+    /// <summary>Small carts: a buyer reaches a small maximum in a few holds.</summary>
+    private static readonly Gen<int> SmallQuantity = Gen.Frequency(
+        (12, Gen.Choose(1, 2)),
+        (4, Gen.Choose(3, 4)),
+        (1, Gen.Choose(5, 8)),
+        (1, Gen.Elements(0, 101)));
+
+    /// <summary>Tenant A's capacities, now and then tenant B's.</summary>
+    private static readonly Gen<int> LimitsCapacity = Gen.Frequency((10, Gen.Choose(0, 4)), (1, Gen.Constant(5)));
+
+    /// <summary>Where they are the story: most holds name a buyer.</summary>
+    private static readonly Gen<string?> MostKeys = Keys(4);
+
+    private static readonly Gen<Op> KeyedHold =
+        from wrongTenant in Chance(3)
+        from count in Gen.Frequency((10, Gen.Constant(1)), (5, Gen.Choose(2, 3)), (1, Gen.Choose(4, 6)))
+        from items in Gen.ArrayOf(
+            from cap in LimitsCapacity
+            from limit in Gen.Frequency((1, Gen.Constant(-1)), (1, Gen.Choose(0, 3)))
+            from draw in Draw(20, 3)
+            from quantity in SmallQuantity
+            select new ItemPick(cap, quantity, -1, draw.Pick, draw.Twist, limit),
+            count)
+        from minutes in HoldMinutes
+        from key in MostKeys
+        select (Op)new HoldOp(wrongTenant, items, minutes, key);
+
+    private static readonly Gen<Op> LimitsStep = Gen.Frequency(
+        (12, KeyedHold),
+        (7, Transit),
+        (1, Extend),
+        (2, Expire),
+        (3, Advance),
+        (1, Resize(LimitsCapacity)),
+        (1, Activate(LimitsCapacity)),
+        (1, Allocate(LimitsCapacity)),
+        (1, AllocationStep),
+        (2, CreateLimit(LimitsCapacity, Gen.Choose(0, 3))),
+        (4, LimitStep));
+
+    /// <summary>
+    /// Buyers against limits: a venue with two capped sections and a pass over both, a section of
+    /// another event and one of another tenant, one to three limits over them, then mostly small keyed
+    /// carts (now and then from a block) while holds are confirmed, released, cancelled and expire and
+    /// limits are raised, lowered, made to require a key and deleted: BuyerLimitExceeded and
+    /// BuyerKeyRequired are everyday answers here, and rare elsewhere.
+    /// </summary>
+    public static Arbitrary<Script> Limits { get; } = Arb.From(
+        from venue in Gen.Frequency((3, Gen.Choose(10, 40)), (1, Gen.Constant(0)))
+        from section in Gen.Choose(4, 15)
+        from limitCount in Gen.Choose(1, 3)
+        from limits in Gen.ArrayOf(CreateLimit(LimitsCapacity, Gen.Choose(0, 3)), limitCount)
+        from allocationCount in Gen.Frequency((3, Gen.Constant(0)), (1, Gen.Constant(1)))
+        from allocations in Gen.ArrayOf(Allocate(LimitsCapacity), allocationCount)
+        from length in Gen.Choose(10, 60)
+        from body in Gen.ArrayOf(LimitsStep, length)
+        select new Script(
+        [
+            // Picks 0 to 5 then name: the other event's section, the pass, the sections, the venue, tenant B's.
+            new CreateOp(true, 20, [], CreateTwist.None, true),
+            new CreateOp(false, venue == 0 ? null : venue, [], CreateTwist.None, true),
+            new CreateOp(false, section, [0], CreateTwist.None, true),
+            new CreateOp(false, section, [1], CreateTwist.None, true),
+            new CreateOp(false, null, [0, 1], CreateTwist.None, true),
+            new CreateOp(false, 20, [], CreateTwist.OtherEvent, true),
+            .. limits,
+            .. allocations,
+            .. body,
+        ]),
+        Shrink);
 
     /// <summary>Removes runs of steps, longest first; picks adapt, so every shorter script still runs.</summary>
     private static IEnumerable<Script> Shrink(Script script)
@@ -541,16 +773,24 @@ internal sealed class ModelRun
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
     private readonly List<Guid> _refusedHolds = [];
     private readonly List<Guid> _refusedAllocations = [];
+    private readonly List<Guid> _refusedLimits = [];
+    private readonly List<BuyerUsage> _usage = [];
     private readonly StringBuilder _trace = new();
+    private readonly Dictionary<OutcomeCode, int>? _codes;
     private DateTimeOffset _now = Scenario.Start;
     private int _nextId;
     private int _step;
 
+    private ModelRun(Dictionary<OutcomeCode, int>? codes) => _codes = codes;
+
     public static void Execute(Script script) => Execute(script, corruptAfterStep: -1);
 
-    public static void Execute(Script script, int corruptAfterStep, Corruption corruption = Corruption.NodeReserved)
+    /// <summary>Runs a script, counting the core's answers into <paramref name="codes"/>.</summary>
+    public static void Execute(Script script, Dictionary<OutcomeCode, int> codes) => Execute(script, -1, Corruption.NodeReserved, codes);
+
+    public static void Execute(Script script, int corruptAfterStep, Corruption corruption = Corruption.NodeReserved, Dictionary<OutcomeCode, int>? codes = null)
     {
-        var run = new ModelRun();
+        var run = new ModelRun(codes);
         for (run._step = 0; run._step < script.Ops.Length; run._step++)
         {
             run.Step(script.Ops[run._step]);
@@ -570,6 +810,14 @@ internal sealed class ModelRun
             {
                 run._ws.FindAllocation(run._model.AllocOrder[0])!.Size++;
             }
+            else if (corruption == Corruption.UsageRow && run._usage.Count > 0)
+            {
+                run._usage[0].Used--;
+            }
+            else if (corruption == Corruption.LimitMax && run._model.LimitOrder.Count > 0)
+            {
+                run._ws.FindLimit(run._model.LimitOrder[0])!.PerBuyerMax++;
+            }
         }
     }
 
@@ -585,6 +833,14 @@ internal sealed class ModelRun
     private Guid PickReservation(int pick) => Choose(_model.ResOrder, pick, NewId);
 
     private Guid PickAllocation(int pick) => Choose(_model.AllocOrder, pick, NewId);
+
+    private Guid PickLimit(int pick) => Choose(_model.LimitOrder, pick, NewId);
+
+    private Guid OwnerOfLimit(Guid id, bool wrong)
+    {
+        var owner = _model.Limits.TryGetValue(id, out var l) ? l.Tenant : Scenario.TenantA;
+        return wrong ? OtherTenant(owner) : owner;
+    }
 
     private Guid OwnerOfAllocation(Guid id, bool wrong)
     {
@@ -646,7 +902,7 @@ internal sealed class ModelRun
                     _ => null,
                 };
                 var id = c.Twist == CreateTwist.ReuseId && _model.CapOrder.Count > 0 ? PickCapacity(c.ParentPicks.FirstOrDefault()) : NewId();
-                var eventId = tenant == Scenario.TenantA ? "evt-a" : "evt-b";
+                var eventId = (tenant == Scenario.TenantA ? "evt-a" : "evt-b") + (c.Twist == CreateTwist.OtherEvent ? "2" : "");
                 return new CreateCapacity(tenant, id, eventId, null, $"Section {_nextId}", null, c.Total, [.. parents], c.Active, mode);
             }
 
@@ -657,6 +913,12 @@ internal sealed class ModelRun
                 {
                     var pick = h.Items[i];
                     var capacity = PickCapacity(pick.Capacity);
+                    var live = _model.LimitOrder.Where(l => !_model.Limits[l].Deleted).ToList();
+                    if (pick.Limit >= 0 && live.Count > 0)
+                    {
+                        capacity = Choose(_model.Limits[Choose(live, pick.Limit, NewId)].Capacities, pick.Capacity, NewId);
+                    }
+
                     Guid? allocation = null;
                     if (pick.Allocation >= 0)
                     {
@@ -694,7 +956,7 @@ internal sealed class ModelRun
                 }
 
                 var tenant = items.Length > 0 ? OwnerOfCapacity(items[0].CapacityId, h.WrongTenant) : Scenario.TenantA;
-                return new PlaceHold(tenant, NewId(), items, h.Minutes);
+                return new PlaceHold(tenant, NewId(), items, h.Minutes, h.BuyerKey);
             }
 
             case TransitionOp t:
@@ -778,9 +1040,94 @@ internal sealed class ModelRun
 
             case CloseDueOp cd:
                 return new CloseDueAllocations(cd.All ? [.. _model.AllocOrder] : [.. cd.Allocations.Select(PickAllocation)]);
+            case CreateLimitOp cl:
+                return BuildLimit(cl);
+            case UpdateLimitOp ul:
+            {
+                var id = PickLimit(ul.Limit);
+                var known = _model.Limits.GetValueOrDefault(id);
+                var max = ul.Max is not { } m ? Change<int>.Keep
+                    : ul.Relative ? Change<int>.To((known?.Max ?? 1) + m)
+                    : Change<int>.To(m);
+                var require = ul.ToggleRequire ? Change<bool>.To(!(known?.RequireKey ?? false)) : Change<bool>.Keep;
+                var name = ul.BlankName ? Change<string>.To(" ") : Change<string>.Keep;
+                return new UpdateBuyerLimit(OwnerOfLimit(id, ul.WrongTenant), id, name, max, require);
+            }
+
+            case DeleteLimitOp dl:
+            {
+                var id = PickLimit(dl.Limit);
+                return new DeleteBuyerLimit(OwnerOfLimit(id, dl.WrongTenant), id);
+            }
+
             default:
                 throw new ArgumentOutOfRangeException(nameof(op), op, null);
         }
+    }
+
+    /// <summary>
+    /// A limit over the picked capacity's tenant and event: that capacity, then the other picks among
+    /// the capacities of the same tenant and event (each once), then the twist.
+    /// </summary>
+    private CreateBuyerLimit BuildLimit(CreateLimitOp cl)
+    {
+        var first = PickCapacity(cl.Capacity);
+        var (tenant, eventId) = _model.Caps.TryGetValue(first, out var cap) ? (cap.Tenant, cap.EventId) : (Scenario.TenantA, "evt-a");
+        var same = _model.CapOrder.Where(id => _model.Caps[id].Tenant == tenant && _model.Caps[id].EventId == eventId).ToList();
+        var capacities = new List<Guid> { first };
+        capacities.AddRange(cl.MorePicks.Select(p => Choose(same, p, NewId)));
+        capacities = [.. capacities.Distinct()];
+        var name = $"Per buyer {_nextId}";
+        var id = NewId();
+        switch (cl.Twist)
+        {
+            case LimitTwist.ForeignCapacity:
+                capacities.Insert(capacities.Count / 2, Choose([.. _model.CapOrder.Where(c => _model.Caps[c].Tenant != tenant)], cl.Capacity, NewId));
+                break;
+            case LimitTwist.OtherEvent:
+                var elsewhere = _model.CapOrder.Where(c => _model.Caps[c].Tenant == tenant && _model.Caps[c].EventId != eventId).ToList();
+                if (elsewhere.Count > 0)
+                {
+                    capacities.Add(Choose(elsewhere, cl.Capacity, NewId));
+                }
+                else
+                {
+                    eventId += "-other";
+                }
+
+                break;
+            case LimitTwist.DuplicateCapacity:
+                capacities.Add(capacities[0]);
+                break;
+            case LimitTwist.UnknownCapacity:
+                capacities.Insert(capacities.Count / 2, NewId());
+                break;
+            case LimitTwist.NoCapacities:
+                capacities.Clear();
+                break;
+            case LimitTwist.TooManyCapacities:
+                capacities = [.. Enumerable.Range(0, 101).Select(i => capacities[i % capacities.Count])];
+                break;
+            case LimitTwist.BlankName:
+                name = "   ";
+                break;
+            case LimitTwist.BadEvent:
+                // Sometimes with a blank name too: the event is checked first.
+                eventId = cl.Max % 2 == 0 ? "" : "evt a";
+                name = cl.MorePicks.Length > 0 ? " " : name;
+                break;
+            case LimitTwist.ReuseId when _model.LimitOrder.Count > 0:
+                // Sometimes with a capacity named twice too: the capacities are checked before the id.
+                id = PickLimit(cl.Capacity);
+                if (cl.MorePicks.Length > 0)
+                {
+                    capacities.Add(capacities[^1]);
+                }
+
+                break;
+        }
+
+        return new CreateBuyerLimit(tenant, id, eventId, name, [.. capacities], cl.Max, cl.RequireKey);
     }
 
     private void Step(Op op)
@@ -820,6 +1167,11 @@ internal sealed class ModelRun
 
         CheckLedger(command, expectedMoves);
         CheckOutcome(command, actual);
+        if (_codes is not null)
+        {
+            _codes[actual.Code] = _codes.GetValueOrDefault(actual.Code) + 1;
+        }
+
         if (command is PlaceHold { } refused && actual.Code != OutcomeCode.Ok)
         {
             _refusedHolds.Add(refused.ReservationId);
@@ -828,6 +1180,11 @@ internal sealed class ModelRun
         if (command is CreateAllocation { } refusedAllocation && actual.Code != OutcomeCode.Ok)
         {
             _refusedAllocations.Add(refusedAllocation.Id);
+        }
+
+        if (command is CreateBuyerLimit { } refusedLimit && actual.Code != OutcomeCode.Ok)
+        {
+            _refusedLimits.Add(refusedLimit.Id);
         }
 
         CheckState();
@@ -872,6 +1229,8 @@ internal sealed class ModelRun
             throw Failure($"{Describe(command)} left the batch inconsistent: {ex.Message}");
         }
 
+        // The usage rows the core created, as the store would write them: CheckUsage audits them all.
+        _usage.AddRange(_ws.NewUsage);
         _ws.AcceptChanges();
     }
 
@@ -909,6 +1268,32 @@ internal sealed class ModelRun
                 throw Failure($"{Describe(command)} answered {actual.Code} without the allocation");
             case TransitionReservation or ExtendReservation when actual.Code is not (OutcomeCode.NotFound or OutcomeCode.Invalid) && actual.Reservation is null:
                 throw Failure($"{Describe(command)} answered {actual.Code} without the reservation");
+        }
+
+        if (_model.LastField is { } field && actual.Field != field)
+        {
+            throw Failure($"{Describe(command)} answered {actual.Code} on field {actual.Field ?? "null"} ({actual.Detail}); the model expects {field}");
+        }
+
+        if (actual.LimitExcess != _model.LastExcess)
+        {
+            throw Failure($"{Describe(command)} answered {actual.Code} with {Show(actual.LimitExcess)}; the model expects {Show(_model.LastExcess)}");
+        }
+
+        if (actual.Code is OutcomeCode.BuyerKeyRequired or OutcomeCode.BuyerLimitExceeded && actual.Limit?.Id != _model.LastLimit)
+        {
+            throw Failure($"{Describe(command)} answered {actual.Code} naming limit {(actual.Limit is { } l ? Name(l.Id) : "none")}; the model expects {Name(_model.LastLimit ?? Guid.Empty)}");
+        }
+
+        // A limit command that succeeded answers with the limit as it now stands.
+        if (command is CreateBuyerLimit or UpdateBuyerLimit or DeleteBuyerLimit && actual.Succeeded)
+        {
+            var m = _model.Limits[_model.LastLimit!.Value];
+            if (actual.Limit is not { } limitView || limitView.Id != m.Id || limitView.PerBuyerMax != m.Max || limitView.RequireBuyerKey != m.RequireKey
+                || limitView.Name != m.Name || limitView.EventId != m.EventId || !limitView.CapacityIds.SequenceEqual(m.Capacities))
+            {
+                throw Failure($"{Describe(command)} answered {actual.Code} with limit {actual.Limit}; the model has {Name(m.Id)} max {m.Max} key required {m.RequireKey}");
+            }
         }
 
         if (_model.LastAvailable is { } expectedAvailable && actual.Available != expectedAvailable)
@@ -956,6 +1341,12 @@ internal sealed class ModelRun
                 throw Failure($"capacity {Name(id)} is oversold: {node.Reserved} + {node.Sold} > {total}");
             }
 
+            var limitsOn = _model.LimitsOn(id).Select(l => l.Id).ToList();
+            if (!node.LimitIds.SequenceEqual(limitsOn))
+            {
+                throw Failure($"capacity {Name(id)} names limits [{string.Join(", ", node.LimitIds.Select(Name))}]; the model has [{string.Join(", ", limitsOn.Select(Name))}]");
+            }
+
             var available = Graph.Available(node, _ws);
             var expected = _model.Available(id, used);
             if (available != expected)
@@ -970,7 +1361,7 @@ internal sealed class ModelRun
             var m = _model.Reservations[id];
             var r = _ws.FindReservation(id) ?? throw Failure($"reservation {id} is missing from the core");
             reservations.Add(r);
-            if (r.Status != m.Status || r.ExpiresAt != m.ExpiresAt || r.TenantId != m.Tenant || r.Items.Length != m.Items.Length)
+            if (r.Status != m.Status || r.ExpiresAt != m.ExpiresAt || r.TenantId != m.Tenant || r.Items.Length != m.Items.Length || r.BuyerKey != m.BuyerKey)
             {
                 throw Failure($"reservation {Name(id)}: core {r.Status} until {r.ExpiresAt:HH:mm:ss}; model {m.Status} until {m.ExpiresAt:HH:mm:ss}");
             }
@@ -1027,23 +1418,77 @@ internal sealed class ModelRun
             }
         }
 
+        CheckLimits();
+        var sums = new HoldSums();
+        foreach (var r in reservations)
+        {
+            sums.Add(r);
+        }
+
         var violations = Invariants.Check(nodes, reservations, allocations);
         violations.AddRange(Invariants.CheckLedger(nodes, _ledgerSums));
+        violations.AddRange(Invariants.CheckUsage(_usage, sums));
         if (violations.Count > 0)
         {
             throw Failure("invariants: " + string.Join("; ", violations));
         }
     }
 
+    /// <summary>Every limit as the model has it (deleted ones marked), and every buyer's tickets on every capacity, summed from the live holds.</summary>
+    private void CheckLimits()
+    {
+        foreach (var id in _model.LimitOrder)
+        {
+            var m = _model.Limits[id];
+            var l = _ws.FindLimit(id) ?? throw Failure($"limit {Name(id)} is missing from the core");
+            if (l.TenantId != m.Tenant || l.EventId != m.EventId || !l.CapacityIds.SequenceEqual(m.Capacities) || l.PerBuyerMax != m.Max
+                || l.RequireBuyerKey != m.RequireKey || l.Deleted != m.Deleted || l.Name != m.Name)
+            {
+                throw Failure($"limit {Name(id)}: core max {l.PerBuyerMax} key required {l.RequireBuyerKey} deleted {l.Deleted} over [{string.Join(", ", l.CapacityIds.Select(Name))}]; "
+                    + $"model max {m.Max} key required {m.RequireKey} deleted {m.Deleted} over [{string.Join(", ", m.Capacities.Select(Name))}]");
+            }
+        }
+
+        foreach (var id in _refusedLimits)
+        {
+            if (_ws.FindLimit(id) is not null && !_model.Limits.ContainsKey(id))
+            {
+                throw Failure($"refused limit {id} exists in the core");
+            }
+        }
+
+        var buyers = _model.Reservations.Values.Select(r => r.BuyerKey).OfType<string>().Concat(["a", "b", "c"]).Distinct().ToList();
+        foreach (var capacity in _model.CapOrder)
+        {
+            var tenant = _model.Caps[capacity].Tenant;
+            foreach (var buyer in buyers)
+            {
+                var expected = _model.BuyerHas(tenant, buyer, [capacity]);
+                var actual = _ws.UsageOf(capacity, buyer);
+                if (actual != expected)
+                {
+                    throw Failure($"buyer {HoldOp.Show(buyer)} has {actual} tickets on capacity {Name(capacity)} in the core; the model counts {expected}");
+                }
+            }
+        }
+    }
+
+    private string Show(BuyerLimitExcess? excess) =>
+        excess is { } e ? $"excess(limit {Name(e.LimitId)}, used {e.Used}, requested {e.Requested}, max {e.PerBuyerMax})" : "no excess";
+
     private string Name(Guid id) =>
         _model.CapOrder.IndexOf(id) is var c and >= 0 ? $"cap#{c}"
         : _model.ResOrder.IndexOf(id) is var r and >= 0 ? $"res#{r}"
         : _model.AllocOrder.IndexOf(id) is var a and >= 0 ? $"alloc#{a}"
+        : _model.LimitOrder.IndexOf(id) is var l and >= 0 ? $"limit#{l}"
         : id.ToString();
 
     private string Describe(Command command) => command switch
     {
-        PlaceHold h => $"PlaceHold({string.Join(", ", h.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}{(i.AllocationId is { } a ? $" from {Name(a)}" : "")}"))}, {h.Minutes} min)",
+        PlaceHold h => $"PlaceHold({string.Join(", ", h.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}{(i.AllocationId is { } a ? $" from {Name(a)}" : "")}"))}, {h.Minutes} min{(h.BuyerKey is { } k ? $", buyer {HoldOp.Show(k)}" : "")})",
+        CreateBuyerLimit l => $"CreateBuyerLimit({Name(l.Id)}, '{l.EventId}', [{string.Join(", ", l.CapacityIds.Select(Name))}], max {l.PerBuyerMax}{(l.RequireBuyerKey ? ", key required" : "")}, '{l.Name}')",
+        UpdateBuyerLimit u => $"UpdateBuyerLimit({Name(u.Id)}{(u.PerBuyerMax.IsSet ? $", max {u.PerBuyerMax.Value}" : "")}{(u.RequireBuyerKey.IsSet ? $", key required {u.RequireBuyerKey.Value}" : "")}{(u.Name.IsSet ? $", name '{u.Name.Value}'" : "")})",
+        DeleteBuyerLimit d => $"DeleteBuyerLimit({Name(d.Id)})",
         CreateAllocation a => $"CreateAllocation({Name(a.Id)}, {Name(a.CapacityId)}, size {a.Size}, '{a.Name}'{(a.ExpiresAt is { } at ? $", expires {at:HH:mm:ss}" : "")})",
         UpdateAllocation u => $"ResizeAllocation({Name(u.Id)}, {u.Size.Value})",
         ReleaseAllocation rl => $"ReleaseAllocation({Name(rl.Id)}, {rl.Quantity})",

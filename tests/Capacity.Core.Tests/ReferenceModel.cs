@@ -12,6 +12,10 @@ namespace Capacity.Core.Tests;
 /// it (set aside, in no hold and no sale) and whether it is open. Held and sold are recomputed from
 /// the live holds, the size is idle + held + sold, and a node's reserved is every active hold's units
 /// (public or allocated) plus the idle units of every allocation on it or below it.
+///
+/// Per-buyer limits likewise keep no usage: what a buyer has under a limit is summed, every time it
+/// is asked, over the buyer's live (active or confirmed) reservations' items on the limit's own
+/// capacities, and the limits over a capacity are found by scanning the limits in creation order.
 /// </remarks>
 internal sealed class ReferenceModel
 {
@@ -44,6 +48,7 @@ internal sealed class ReferenceModel
         public required DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset ExpiresAt { get; set; }
         public ReservationStatus Status { get; set; }
+        public string? BuyerKey { get; init; }
     }
 
     public sealed class Price
@@ -67,6 +72,19 @@ internal sealed class ReferenceModel
         public AllocationStatus Status { get; set; }
     }
 
+    /// <summary>"At most Max tickets per buyer over these capacities"; a deleted one stays here, marked, so its id stays taken.</summary>
+    public sealed class Limit
+    {
+        public required Guid Id { get; init; }
+        public required Guid Tenant { get; init; }
+        public required string EventId { get; init; }
+        public required Guid[] Capacities { get; init; }
+        public required string Name { get; set; }
+        public int Max { get; set; }
+        public bool RequireKey { get; set; }
+        public bool Deleted { get; set; }
+    }
+
     /// <summary>An expected ledger entry: which reservation (or none) moved which node by how much, for which allocation (or none).</summary>
     public readonly record struct Move(LedgerKind Kind, Guid Reservation, Guid Capacity, long Reserved, long Sold, Guid? Allocation = null);
 
@@ -78,6 +96,8 @@ internal sealed class ReferenceModel
     public List<Guid> PriceOrder { get; } = [];
     public Dictionary<Guid, Alloc> Allocations { get; } = [];
     public List<Guid> AllocOrder { get; } = [];
+    public Dictionary<Guid, Limit> Limits { get; } = [];
+    public List<Guid> LimitOrder { get; } = [];
 
     // ---- derived, from scratch ----
 
@@ -232,6 +252,21 @@ internal sealed class ReferenceModel
     private List<Move> AllocationMoves(Alloc a, LedgerKind kind, long reservedDelta) =>
         [.. Closure(a.Capacity).Select(n => new Move(kind, Guid.Empty, n, reservedDelta, 0, a.Id))];
 
+    /// <summary>The limits, not deleted, that name this capacity, in the order they were created.</summary>
+    public List<Limit> LimitsOn(Guid capacity) =>
+        [.. LimitOrder.Select(id => Limits[id]).Where(l => !l.Deleted && l.Capacities.Contains(capacity))];
+
+    /// <summary>
+    /// A buyer's tickets on some capacities: the items on them of the buyer's active and confirmed
+    /// holds of that tenant. Released, expired and cancelled ones count nothing; ancestors do not count.
+    /// </summary>
+    public long BuyerHas(Guid tenant, string buyerKey, IReadOnlyCollection<Guid> capacities) =>
+        Reservations.Values
+            .Where(r => r.Tenant == tenant && r.BuyerKey == buyerKey && r.Status is ReservationStatus.Active or ReservationStatus.Confirmed)
+            .SelectMany(r => r.Items)
+            .Where(i => capacities.Contains(i.Capacity))
+            .Sum(i => (long)i.Quantity);
+
     private bool Visible(Guid tenant, Guid capacity) => Caps.TryGetValue(capacity, out var c) && c.Tenant == tenant;
 
     private Alloc? VisibleAllocation(Guid tenant, Guid id) => Allocations.TryGetValue(id, out var a) && a.Tenant == tenant ? a : null;
@@ -248,6 +283,9 @@ internal sealed class ReferenceModel
     public OutcomeCode Decide(Command command, DateTimeOffset now, List<Move> moves)
     {
         LastAvailable = null;
+        LastField = null;
+        LastExcess = null;
+        LastLimit = null;
         return DecideOne(command, now, moves);
     }
 
@@ -266,6 +304,9 @@ internal sealed class ReferenceModel
         ReleaseAllocation c => GiveBack(c, now, moves),
         CloseAllocation c => CloseOne(c, moves),
         CloseDueAllocations c => CloseDue(c, now, moves),
+        CreateBuyerLimit c => CreateLimit(c),
+        UpdateBuyerLimit c => UpdateLimit(c),
+        DeleteBuyerLimit c => DeleteLimit(c),
         _ => throw new ArgumentOutOfRangeException(nameof(command)),
     };
 
@@ -282,6 +323,15 @@ internal sealed class ReferenceModel
     /// an order the model does not state).
     /// </summary>
     public long? LastAvailable { get; private set; }
+
+    /// <summary>The field the last refusal must name, where the model states it (limits, buyer keys); null otherwise.</summary>
+    public string? LastField { get; private set; }
+
+    /// <summary>What the last BuyerLimitExceeded must carry: the limit, the buyer's tickets, the hold's and the maximum.</summary>
+    public BuyerLimitExcess? LastExcess { get; private set; }
+
+    /// <summary>The limit a BuyerKeyRequired names, or a limit command acted on.</summary>
+    public Guid? LastLimit { get; private set; }
 
     private OutcomeCode Create(CreateCapacity c, DateTimeOffset now)
     {
@@ -391,6 +441,12 @@ internal sealed class ReferenceModel
             return OutcomeCode.Invalid;
         }
 
+        if (c.BuyerKey is { } key && !ValidBuyerKey(key))
+        {
+            LastField = "buyer_key";
+            return OutcomeCode.Invalid;
+        }
+
         var items = new List<Item>();
         foreach (var item in c.Items)
         {
@@ -471,7 +527,43 @@ internal sealed class ReferenceModel
             }
         }
 
-        var res = new Res { Id = c.ReservationId, Tenant = c.TenantId, Items = [.. items], CreatedAt = now, ExpiresAt = now.AddMinutes(c.Minutes), Status = ReservationStatus.Active };
+        // Last, the buyer limits: every limit over any item's capacity, once, items in order and each
+        // capacity's limits in creation order; the first that refuses answers.
+        var seen = new HashSet<Guid>();
+        foreach (var limit in items.SelectMany(i => LimitsOn(i.Capacity)))
+        {
+            if (!seen.Add(limit.Id))
+            {
+                continue;
+            }
+
+            if (c.BuyerKey is not { } buyer)
+            {
+                if (limit.RequireKey)
+                {
+                    LastField = "buyer_key";
+                    LastLimit = limit.Id;
+                    return OutcomeCode.BuyerKeyRequired;
+                }
+
+                continue;
+            }
+
+            var has = BuyerHas(c.TenantId, buyer, limit.Capacities);
+            var asks = items.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
+            if (has + asks > limit.Max)
+            {
+                LastExcess = new BuyerLimitExcess(limit.Id, has, asks, limit.Max);
+                LastLimit = limit.Id;
+                return OutcomeCode.BuyerLimitExceeded;
+            }
+        }
+
+        var res = new Res
+        {
+            Id = c.ReservationId, Tenant = c.TenantId, Items = [.. items], CreatedAt = now, ExpiresAt = now.AddMinutes(c.Minutes),
+            Status = ReservationStatus.Active, BuyerKey = c.BuyerKey,
+        };
         Reservations[res.Id] = res;
         ResOrder.Add(res.Id);
         moves.AddRange(Moves(res.Id, publicItems, LedgerKind.Hold, 1, 0, null));
@@ -771,6 +863,119 @@ internal sealed class ReferenceModel
         }
 
         LastClosedCount = count;
+        return OutcomeCode.Ok;
+    }
+
+    // ---- buyer limits ----
+
+    public const int MaxLimitCapacities = 100;
+    public const int MaxPerBuyer = 1_000_000;
+    public const int MaxBuyerKeyLength = 128;
+
+    /// <summary>An event id: 1 to 64 ASCII letters, digits, '.', '_', ':' or '-'.</summary>
+    public static bool ValidEventId(string id) =>
+        System.Text.RegularExpressions.Regex.IsMatch(id, @"\A[A-Za-z0-9._:\-]{1,64}\z");
+
+    /// <summary>A buyer key: 1 to 128 characters, not blank, none a control or format character.</summary>
+    public static bool ValidBuyerKey(string key) =>
+        key.Length is >= 1 and <= MaxBuyerKeyLength
+        && !key.All(char.IsWhiteSpace)
+        && !key.Any(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) == System.Globalization.UnicodeCategory.Format);
+
+    private static bool ValidName(string name) => !string.IsNullOrWhiteSpace(name) && name.Length <= MaxNameLength && !name.Any(char.IsControl);
+
+    private OutcomeCode Refuse(string field)
+    {
+        LastField = field;
+        return OutcomeCode.Invalid;
+    }
+
+    /// <summary>Event id, name, maximum, how many capacities, then each capacity in order (the tenant's, the event's, named once), then the id.</summary>
+    private OutcomeCode CreateLimit(CreateBuyerLimit c)
+    {
+        if (!ValidEventId(c.EventId))
+        {
+            return Refuse("event_id");
+        }
+
+        if (!ValidName(c.Name))
+        {
+            return Refuse("name");
+        }
+
+        if (c.PerBuyerMax is < 1 or > MaxPerBuyer)
+        {
+            return Refuse("per_buyer_max");
+        }
+
+        if (c.CapacityIds.Length is 0 or > MaxLimitCapacities)
+        {
+            return Refuse("capacity_ids");
+        }
+
+        for (var i = 0; i < c.CapacityIds.Length; i++)
+        {
+            var id = c.CapacityIds[i];
+            if (!Visible(c.TenantId, id) || Caps[id].EventId != c.EventId || c.CapacityIds[..i].Contains(id))
+            {
+                return Refuse($"capacity_ids[{i}]");
+            }
+        }
+
+        if (Limits.ContainsKey(c.Id))
+        {
+            return Refuse("id");
+        }
+
+        Limits[c.Id] = new Limit
+        {
+            Id = c.Id, Tenant = c.TenantId, EventId = c.EventId, Capacities = [.. c.CapacityIds], Name = c.Name, Max = c.PerBuyerMax, RequireKey = c.RequireBuyerKey,
+        };
+        LimitOrder.Add(c.Id);
+        LastLimit = c.Id;
+        return OutcomeCode.Ok;
+    }
+
+    private Limit? VisibleLimit(Guid tenant, Guid id) => Limits.TryGetValue(id, out var l) && l.Tenant == tenant && !l.Deleted ? l : null;
+
+    /// <summary>A new maximum applies to the next holds only: nothing held or sold is touched.</summary>
+    private OutcomeCode UpdateLimit(UpdateBuyerLimit c)
+    {
+        if (VisibleLimit(c.TenantId, c.Id) is not { } l)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        LastLimit = l.Id;
+        var (name, max, require) = (c.Name.Or(l.Name), c.PerBuyerMax.Or(l.Max), c.RequireBuyerKey.Or(l.RequireKey));
+        if (!ValidName(name))
+        {
+            return Refuse("name");
+        }
+
+        if (max is < 1 or > MaxPerBuyer)
+        {
+            return Refuse("per_buyer_max");
+        }
+
+        if ((name, max, require) == (l.Name, l.Max, l.RequireKey))
+        {
+            return OutcomeCode.Unchanged;
+        }
+
+        (l.Name, l.Max, l.RequireKey) = (name, max, require);
+        return OutcomeCode.Ok;
+    }
+
+    private OutcomeCode DeleteLimit(DeleteBuyerLimit c)
+    {
+        if (VisibleLimit(c.TenantId, c.Id) is not { } l)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        LastLimit = l.Id;
+        l.Deleted = true;
         return OutcomeCode.Ok;
     }
 }
