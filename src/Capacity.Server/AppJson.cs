@@ -6,6 +6,7 @@ using Capacity.Server.Capacities;
 using Capacity.Server.Events;
 using Capacity.Server.Health;
 using Capacity.Server.Ledger;
+using Capacity.Server.Limits;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Server.Views;
@@ -45,6 +46,11 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(ReleaseAllocationRequest))]
 [JsonSerializable(typeof(AllocationResponse))]
 [JsonSerializable(typeof(AllocationListResponse))]
+[JsonSerializable(typeof(CreateLimitRequest))]
+[JsonSerializable(typeof(UpdateLimitRequest))]
+[JsonSerializable(typeof(LimitResponse))]
+[JsonSerializable(typeof(LimitListResponse))]
+[JsonSerializable(typeof(LimitUsageResponse))]
 [JsonSerializable(typeof(LedgerPageResponse))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKeyResponse))]

@@ -10,6 +10,7 @@ using Capacity.Server.Expiry;
 using Capacity.Server.Health;
 using Capacity.Server.Http;
 using Capacity.Server.Ledger;
+using Capacity.Server.Limits;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
@@ -92,6 +93,7 @@ internal static class Setup
         app.MapReservations();
         app.MapPricing();
         app.MapAllocations();
+        app.MapLimits();
         app.MapLedger();
         app.MapAdmin();
         app.MapMetrics();

@@ -73,6 +73,27 @@ internal static class ApiDocs
                         Format = "uuid",
                         Description = "ALLOCATION_CLOSED, ALLOCATION_INSUFFICIENT and ALLOCATION_BELOW_COMMITTED: the allocation refused.",
                     };
+                    schema.Properties["limit_id"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Format = "uuid",
+                        Description = "BUYER_LIMIT_EXCEEDED and BUYER_KEY_REQUIRED: the buyer limit that refused.",
+                    };
+                    schema.Properties["used"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer,
+                        Description = "BUYER_LIMIT_EXCEEDED only: the buyer's tickets in active holds and sales over the limit's capacities.",
+                    };
+                    schema.Properties["requested"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer,
+                        Description = "BUYER_LIMIT_EXCEEDED only: the tickets the refused hold asked for on the limit's capacities.",
+                    };
+                    schema.Properties["per_buyer_max"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer,
+                        Description = "BUYER_LIMIT_EXCEEDED only: the limit's maximum per buyer.",
+                    };
                 }
 
                 return Task.CompletedTask;
@@ -88,7 +109,7 @@ internal static class ApiDocs
                     }
                 }
 
-                if (context.Description.HttpMethod is "POST" or "PUT")
+                if (context.Description.HttpMethod is "POST" or "PUT" or "DELETE")
                 {
                     operation.Parameters ??= [];
                     operation.Parameters.Add(new OpenApiParameter
@@ -123,13 +144,15 @@ internal static class ApiDocs
         ["PUT /capacity/{id}"] = """{"total_capacity":120,"is_active":true}""",
         ["POST /capacity/{id}/check"] = """{"quantity":2}""",
         ["POST /capacity/{id}/reserve"] = """{"quantity":2,"reservation_minutes":15,"pricing_id":"01a1fe71-d367-7b1d-9f6d-30612fc3d060"}""",
-        ["POST /reservations"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":2},{"capacity_id":"01a1fe6e-3633-772d-9dfc-ef1ca9402d59","quantity":1}],"reservation_minutes":15}""",
+        ["POST /reservations"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":2},{"capacity_id":"01a1fe6e-3633-772d-9dfc-ef1ca9402d59","quantity":1}],"reservation_minutes":15,"buyer_key":"sha256:9f2c41d0"}""",
         ["POST /reservations/{id}/extend"] = """{"minutes":10}""",
         ["POST /capacity/{id}/pricing"] = """{"name":"Adult","base_price":42.50,"service_fee":2.00,"facility_fee":1.00,"tax_rate":0.2,"currency":"EUR"}""",
         ["PUT /pricing/{id}"] = """{"current_price":39.00}""",
         ["POST /capacity/{id}/allocations"] = """{"name":"Box office","quantity":40,"expires_at":"2030-05-01T18:00:00Z"}""",
         ["PUT /allocations/{id}"] = """{"quantity":30,"expires_at":null}""",
         ["POST /allocations/{id}/release"] = """{"quantity":10}""",
+        ["POST /events/{eventId}/limits"] = """{"name":"Four per person","capacity_ids":["01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","01a1fe6e-3633-772d-9dfc-ef1ca9402d59"],"per_buyer_max":4,"require_buyer_key":true}""",
+        ["PUT /limits/{id}"] = """{"per_buyer_max":6}""",
         ["POST /admin/tenants"] = """{"name":"Theatre Co"}""",
     };
 }

@@ -58,6 +58,22 @@ internal static class ApiErrors
     public static ProblemHttpResult AllocationBelowCommitted(string detail, Guid? allocationId) =>
         Problem(409, "ALLOCATION_BELOW_COMMITTED", "The allocation cannot shrink below what is held and sold from it.", detail, new() { ["allocation_id"] = allocationId });
 
+    /// <summary>A buyer limit id in a route that is not a limit of this tenant (or not an id at all).</summary>
+    public static ProblemHttpResult LimitNotFound(string id) => NotFound($"Buyer limit {id} was not found.");
+
+    /// <summary>The hold would take its buyer past a limit: which one, what the buyer has, asks for, and may have.</summary>
+    public static ProblemHttpResult BuyerLimitExceeded(string detail, BuyerLimitExcess? excess) =>
+        Problem(409, "BUYER_LIMIT_EXCEEDED", "The buyer would go past a per-buyer limit.", detail, new()
+        {
+            ["limit_id"] = excess?.LimitId,
+            ["used"] = excess?.Used,
+            ["requested"] = excess?.Requested,
+            ["per_buyer_max"] = excess?.PerBuyerMax,
+        });
+
+    public static ProblemHttpResult BuyerKeyRequired(string detail, Guid? limitId) =>
+        Problem(400, "BUYER_KEY_REQUIRED", "A buyer_key is required.", detail, new() { ["limit_id"] = limitId });
+
     public static ProblemHttpResult IdempotencyInProgress() =>
         Problem(409, "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still in progress.", "Retry shortly to receive its answer.");
 
@@ -96,6 +112,8 @@ internal static class ApiErrors
         OutcomeCode.AllocationClosed => AllocationClosed(o.Detail ?? "Closed.", o.Allocation?.Id),
         OutcomeCode.AllocationInsufficient => AllocationInsufficient(o.Detail ?? "Not enough idle tickets.", o.Available, o.Allocation?.Id),
         OutcomeCode.AllocationBelowCommitted => AllocationBelowCommitted(o.Detail ?? "Below committed.", o.Allocation?.Id),
+        OutcomeCode.BuyerLimitExceeded => BuyerLimitExceeded(o.Detail ?? "Over a buyer limit.", o.LimitExcess),
+        OutcomeCode.BuyerKeyRequired => BuyerKeyRequired(o.Detail ?? "A buyer_key is required.", o.Limit?.Id),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 

@@ -20,10 +20,12 @@ internal static class ReservationApi
             "Takes `quantity` from the capacity and every pool it draws from, for `reservation_minutes` (default 15). With `pricing_id`, "
             + "the price is locked for this hold. With `allocation_id`, the tickets come from that allocation of the capacity "
             + "(409 ALLOCATION_INSUFFICIENT carries its `idle`; 409 ALLOCATION_CLOSED) and public availability does not move. "
-            + "409 INSUFFICIENT_CAPACITY carries the current `available_capacity`.",
+            + "409 INSUFFICIENT_CAPACITY carries the current `available_capacity`. `buyer_key` names the buyer for per-buyer limits "
+            + "(409 BUYER_LIMIT_EXCEEDED, 400 BUYER_KEY_REQUIRED).",
             400, 404, 409, 413, 422);
         group.MapPost("/reservations", Create).Body<CreateReservationRequest>().Doc(
-            "Hold a cart", "Several items, possibly across events, all or nothing. An item with `allocation_id` draws from that allocation of its capacity.", 400, 404, 409, 413, 422);
+            "Hold a cart", "Several items, possibly across events, all or nothing. An item with `allocation_id` draws from that allocation of its capacity. "
+            + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole).", 400, 404, 409, 413, 422);
         group.MapGet("/reservations/{id}", Get).Doc(
             "Get a reservation", "With locked prices and totals per currency. A hold past its expiry reads `expired` at once.", 404);
         MapTransition(group, "confirm", Transition.Confirm).Doc(
@@ -59,7 +61,7 @@ internal static class ReservationApi
 
         var command = new PlaceHold(
             caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId, request.AllocationId)],
-            request.ReservationMinutes ?? limits.DefaultHoldMinutes);
+            request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey);
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Held(o, time));
     }
 
@@ -89,7 +91,7 @@ internal static class ReservationApi
 
         var request = body.Value;
         var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId, i.AllocationId));
-        var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes);
+        var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey);
         return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()))
             : ApiErrors.FromOutcome(o));

@@ -11,12 +11,18 @@ internal sealed record ReserveRequest
     public Guid? PricingId { get; init; }
     /// <summary>Draws the tickets from this allocation of the capacity instead of the public pool.</summary>
     public Guid? AllocationId { get; init; }
+
+    /// <summary>Names the buyer for per-buyer limits: an opaque key the platform derives (a hash of an e-mail, an account or a card).</summary>
+    public string? BuyerKey { get; init; }
 }
 
 internal sealed record CreateReservationRequest
 {
     public required ReservationItemRequest[] Items { get; init; }
     public int? ReservationMinutes { get; init; }
+
+    /// <summary>Names the buyer for per-buyer limits; every item counts towards the limits over its capacity.</summary>
+    public string? BuyerKey { get; init; }
 }
 
 internal sealed record ReservationItemRequest
@@ -56,6 +62,7 @@ internal sealed record ReservationItemResponse(
 
 internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
 
+/// <summary><c>buyer_key</c> is there only on a hold that named its buyer.</summary>
 internal sealed record ReservationResponse(
     Guid Id,
     string Status,
@@ -64,7 +71,8 @@ internal sealed record ReservationResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset? ConfirmedAt,
-    DateTimeOffset? EndedAt)
+    DateTimeOffset? EndedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null)
 {
     /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
@@ -75,7 +83,8 @@ internal sealed record ReservationResponse(
         r.CreatedAt,
         r.ExpiresAt,
         r.ConfirmedAt,
-        r.EndedAt);
+        r.EndedAt,
+        r.BuyerKey);
 }
 
 internal sealed record ReserveResponse(string Message, ReservationResponse Reservation, CapacityResponse Capacity, LockedPriceResponse? LockedPrice);
