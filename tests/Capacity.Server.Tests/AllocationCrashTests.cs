@@ -27,11 +27,10 @@ public abstract class AllocationCrashTests(StoreKind store)
     [Fact]
     public async Task Killing_the_server_amid_allocation_traffic_loses_no_acknowledged_change_and_applies_none_twice()
     {
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("CAPACITY_CRASH_SEED"), CultureInfo.InvariantCulture, out var s) ? s : Random.Shared.Next();
-        var cycles = int.TryParse(Environment.GetEnvironmentVariable("CAPACITY_CRASH_CYCLES"), CultureInfo.InvariantCulture, out var c) ? c : 4;
+        var seed = CrashHarness<Sent>.Seed();
         try
         {
-            await new Run(seed).ExecuteAsync(store, cycles);
+            await new Run(seed).ExecuteAsync(store, CrashHarness<Sent>.Cycles(4));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -56,83 +55,49 @@ public abstract class AllocationCrashTests(StoreKind store)
 
     /// <param name="Allocation">The allocation the request touches (null for a create or a public hold).</param>
     /// <param name="Hold">The hold it confirms or releases.</param>
-    private sealed record Sent(string Key, string Action, string Path, object? Body, string? Allocation, string? Hold, int Quantity);
+    private sealed record Sent(string Key, string Action, string Path, object? Body, string? Allocation, string? Hold, int Quantity) : ICrashRequest;
 
-    private sealed class Run(int seed)
+    private sealed class Run
     {
-        private readonly Random _random = new(seed);
+        private readonly int _seed;
+        private readonly Random _random;
+        private readonly CrashHarness<Sent> _harness;
         private readonly ConcurrentDictionary<string, Expected> _allocations = new();
         private readonly ConcurrentDictionary<string, HoldState> _holds = new();
-        private readonly ConcurrentDictionary<string, Sent> _inDoubt = new();
         private readonly ConcurrentDictionary<string, byte> _busy = new();
         private int _keys;
-        private int _resolved;
-        private int _acknowledged;
+
+        public Run(int seed)
+        {
+            (_seed, _random) = (seed, new Random(seed));
+            _harness = new CrashHarness<Sent>(Record);
+        }
 
         public async Task ExecuteAsync(StoreKind kind, int cycles)
         {
-            var directory = Path.Combine(Path.GetTempPath(), "capacity-crash", Guid.NewGuid().ToString("N"));
-            var settings = new Dictionary<string, string>
-            {
-                ["Storage:DataDirectory"] = directory,
-                ["Auth:AdminKey"] = CapacityApp.AdminKey,
-                ["Capacity:SweepIntervalMs"] = "200",
-            };
-            if (kind == StoreKind.Postgres)
-            {
-                settings["Storage:Provider"] = "postgres";
-                settings["Storage:Postgres:ConnectionString"] = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
-            }
-
-            var server = await ServerProcess.StartAsync(settings);
-            string key, pool, stalls;
-            using (var admin = server.Client(CapacityApp.AdminKey))
-            {
-                key = (await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Allocation crash" }), 201))["api_key"]!.GetValue<string>();
-            }
-
-            using (var setup = server.Client(key))
+            await using var server = await CrashServer.StartAsync(kind, "Allocation crash");
+            string pool, stalls;
+            using (var setup = server.Client())
             {
                 pool = await setup.CreateCapacityAsync("alloc-crash", "Pool", 20_000);
                 stalls = await setup.CreateCapacityAsync("alloc-crash", "Stalls", 10_000, pool);
             }
 
-            for (var cycle = 0; cycle < cycles; cycle++)
-            {
-                using (var client = server.Client(key))
+            await _harness.RunAsync(
+                server, cycles, _random, Workers, (client, workerSeed, stop) => WorkAsync(client, pool, stalls, workerSeed, stop),
+                async (client, where) =>
                 {
-                    using var stop = new CancellationTokenSource();
-                    var workers = Enumerable.Range(0, Workers).Select(w => WorkAsync(client, pool, stalls, w * 7919 + cycle, stop.Token)).ToList();
-                    await Task.Delay(_random.Next(300, 1200));
-                    server.Kill();
-                    await stop.CancelAsync();
-                    await Task.WhenAll(workers);
-                }
+                    await server.AssertVerifiedAsync(where);
+                    await CheckAsync(client, [pool, stalls], where);
+                });
 
-                await server.DisposeAsync();
-                server = await ServerProcess.StartAsync(settings);
-                using var check = server.Client(key);
-                await ResolveInDoubtAsync(check);
-                await CheckAsync(server, check, [pool, stalls], $"cycle {cycle}");
-            }
-
-            await server.DisposeAsync();
-
-            Assert.True(_resolved > 0, "no request was in flight at any kill");
             Assert.True(_allocations.Count > 5, $"only {_allocations.Count} allocations were acknowledged");
-            Assert.True(_acknowledged > 100, $"only {_acknowledged} requests were acknowledged");
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            Assert.True(_harness.Acknowledged > 100, $"only {_harness.Acknowledged} requests were acknowledged");
         }
 
         private async Task WorkAsync(HttpClient client, string pool, string stalls, int workerSeed, CancellationToken stop)
         {
-            var random = new Random(seed ^ workerSeed);
+            var random = new Random(_seed ^ workerSeed);
             while (!stop.IsCancellationRequested)
             {
                 var allocations = _allocations.Keys.ToArray();
@@ -186,7 +151,7 @@ public abstract class AllocationCrashTests(StoreKind store)
         private Sent New(string action, string path, object? body, string? allocation, string? hold, int quantity) =>
             new($"a{Interlocked.Increment(ref _keys)}", action, path, body, allocation, hold, quantity);
 
-        /// <summary>Sends one request; false when the connection died, leaving the request in doubt.</summary>
+        /// <summary>Sends one request unless its allocation is busy or its hold has moved on; false when the connection died.</summary>
         private async Task<bool> SendAsync(HttpClient client, Sent sent)
         {
             if (sent.Allocation is not null && !_busy.TryAdd(sent.Allocation, 0))
@@ -197,35 +162,7 @@ public abstract class AllocationCrashTests(StoreKind store)
             try
             {
                 // The hold may have been confirmed or released since it was picked.
-                if (sent.Hold is not null && _holds[sent.Hold].Status != "active")
-                {
-                    return true;
-                }
-
-                _inDoubt[sent.Key] = sent;
-                HttpResponseMessage response;
-                try
-                {
-                    response = await client.SendAsync(Request(sent));
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-                catch (TaskCanceledException)
-                {
-                    return false;
-                }
-
-                var text = await response.Content.ReadAsStringAsync();
-                _inDoubt.TryRemove(sent.Key, out _);
-                // A 503 stored and applied nothing: a definite "not done".
-                if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
-                {
-                    Record(sent, response.StatusCode, text);
-                }
-
-                return true;
+                return sent.Hold is not null && _holds[sent.Hold].Status != "active" || await _harness.SendAsync(client, sent);
             }
             finally
             {
@@ -236,22 +173,9 @@ public abstract class AllocationCrashTests(StoreKind store)
             }
         }
 
-        private static HttpRequestMessage Request(Sent sent)
-        {
-            var request = new HttpRequestMessage(HttpMethod.Post, sent.Path);
-            request.Headers.Add("Idempotency-Key", sent.Key);
-            if (sent.Body is not null)
-            {
-                request.Content = JsonContent.Create(sent.Body);
-            }
-
-            return request;
-        }
-
         /// <summary>Applies an answer to the model, checking every allocation answer against it.</summary>
         private void Record(Sent sent, HttpStatusCode status, string text)
         {
-            Interlocked.Increment(ref _acknowledged);
             var body = JsonNode.Parse(text)!.AsObject();
             var where = $"{sent.Action} {sent.Path} ({sent.Key}) answered {(int)status}: {text}";
             var expected = sent.Allocation is null ? null : _allocations[sent.Allocation];
@@ -342,32 +266,8 @@ public abstract class AllocationCrashTests(StoreKind store)
             Assert.Equal(expected.Idle, allocation["idle"]!.GetValue<long>());
         }
 
-        /// <summary>Every request that never got an answer is retried with its key: the answer must now be definite, and a second retry must replay it.</summary>
-        private async Task ResolveInDoubtAsync(HttpClient client)
+        private async Task CheckAsync(HttpClient client, string[] capacities, string where)
         {
-            foreach (var sent in _inDoubt.Values.OrderBy(s => int.Parse(s.Key[1..], CultureInfo.InvariantCulture)).ToList())
-            {
-                var first = await client.SendAsync(Request(sent));
-                var firstText = await first.Content.ReadAsStringAsync();
-                Assert.True(first.StatusCode != HttpStatusCode.ServiceUnavailable, $"in-doubt {sent.Action} {sent.Key} still unavailable after restart");
-                var again = await client.SendAsync(Request(sent));
-                Assert.Equal(first.StatusCode, again.StatusCode);
-                Assert.Equal(firstText, await again.Content.ReadAsStringAsync());
-                Assert.True(again.Headers.Contains("Idempotent-Replayed"), $"retry of {sent.Key} was not replayed");
-                _inDoubt.TryRemove(sent.Key, out _);
-                Interlocked.Increment(ref _resolved);
-                Record(sent, first.StatusCode, firstText);
-            }
-        }
-
-        private async Task CheckAsync(ServerProcess server, HttpClient client, string[] capacities, string where)
-        {
-            using (var admin = server.Client(CapacityApp.AdminKey))
-            {
-                var verify = await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
-                Assert.True(verify["ok"]!.GetValue<bool>(), $"{where}: {verify.ToJsonString()}");
-            }
-
             // Nothing exists that no request asked for, and each allocation reads as acknowledged.
             var stored = new HashSet<string>();
             foreach (var capacity in capacities)
