@@ -47,7 +47,7 @@ internal static class Answers
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Short(CapacityNode node, long requested, long left, long? available) =>
-        new(OutcomeCode.InsufficientCapacity) { Available = available, Shortage = new Shortage(node.SectionName, requested, left) };
+        new(OutcomeCode.InsufficientCapacity) { Available = available, Shortage = new Shortage(node.SectionName, requested, left, node.QueueDemand) };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome ReservationNotFound(Guid id) => Outcome.NotFound($"Reservation {id} was not found.");

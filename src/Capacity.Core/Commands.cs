@@ -43,7 +43,8 @@ public sealed record UpdateCapacity(
     Change<string> SectionName,
     Change<string?> SectionCode,
     Change<int?> Total,
-    Change<bool> IsActive) : Command
+    Change<bool> IsActive,
+    Change<WaitlistSettings> Waitlist = default) : Command
 {
     public override void CollectKeys(LoadKeys keys) => keys.Capacities.Add(Id);
 }

@@ -238,6 +238,11 @@ public static partial class Decider
         foreach (var n in set.Closure)
         {
             n.Reserved += reservedDelta;
+            if (reservedDelta < 0)
+            {
+                NoteFreed(set, n);
+            }
+
             CoreAssert.WithinBounds(n);
             set.Touch(n);
             set.Append(n, kind, Guid.Empty, allocationId, reservedDelta, 0, now);

@@ -108,6 +108,12 @@ public static partial class Decider
             return shape;
         }
 
+        var waitlist = command.Waitlist.Or(node.Waitlist!);
+        if (waitlist is not null && (waitlist.OfferMinutes < 1 || waitlist.OfferMinutes > limits.MaxOfferMinutes))
+        {
+            return Outcome.Invalid("waitlist.offer_minutes", $"offer_minutes must be between 1 and {limits.MaxOfferMinutes}.");
+        }
+
         var committed = node.Reserved + node.Sold;
         if (total is { } newTotal && newTotal < committed)
         {
@@ -118,8 +124,16 @@ public static partial class Decider
         node.SectionCode = code;
         node.Total = total;
         node.IsActive = command.IsActive.Or(node.IsActive);
+        node.Waitlist = waitlist;
         node.UpdatedAt = now;
         set.Touch(node);
+
+        // A larger total, a reopened capacity or a changed policy may fit entries that waited.
+        if (node.QueueDemand > 0)
+        {
+            set.Unsettled.Add((node.TenantId, node.EventId));
+        }
+
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
     }
 

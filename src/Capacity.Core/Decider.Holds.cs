@@ -349,6 +349,11 @@ public static partial class Decider
             CountUsage(set, hold, -1);
         }
 
+        if (hold.WaitlistId is { } entryId)
+        {
+            EndOffer(set, entryId, kind, now);
+        }
+
         if (DrawsFromAllocation(hold.Items))
         {
             EndWithAllocations(set, hold, kind, now);
@@ -387,6 +392,13 @@ public static partial class Decider
 
             set.Touch(node);
             set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now);
+
+            // Units back on a node that a waiting entry draws from: the engine settles the queue
+            // after this command, before any other can take them.
+            if (node.QueueDemand > 0 && reservedSign + soldSign < 0)
+            {
+                NoteFreed(set, node);
+            }
         }
 
         CoreAssert.DemandWithinBounds(set);

@@ -30,7 +30,17 @@ public static partial class Decider
             case CreateBuyerLimit createLimit: return CreateBuyerLimit(set, createLimit, now, limits);
             case UpdateBuyerLimit updateLimit: return UpdateBuyerLimit(set, updateLimit, now, limits);
             case DeleteBuyerLimit deleteLimit: return DeleteBuyerLimit(set, deleteLimit);
+            case JoinWaitlist join: return JoinWaitlist(set, join, now, limits);
+            case LeaveWaitlist leave: return LeaveWaitlist(set, leave, now);
             default: throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command.");
         }
     }
+
+    /// <summary>
+    /// Offers freed units to waiting lists. The engine calls it after every command that left an
+    /// event unsettled (<see cref="WorkingSet.HasUnsettled"/>): after the command, not inside it, so
+    /// that no offer is made while a command still reads a hold in place, and before the next
+    /// command, so that nothing can take units a waiting entry fits.
+    /// </summary>
+    public static void SettleWaitlists(WorkingSet set, DateTimeOffset now) => SettleUnsettled(set, now);
 }

@@ -23,5 +23,14 @@ public sealed record CoreLimits
     /// <summary>Most capacities one buyer limit may cover.</summary>
     public int MaxLimitCapacities { get; init; } = 100;
 
+    /// <summary>Longest a waiting-list offer may be held before it lapses (<c>offer_minutes</c>).</summary>
+    public int MaxOfferMinutes { get; init; } = 120;
+
+    /// <summary>How long an offer lasts when a waiting list is turned on without <c>offer_minutes</c>.</summary>
+    public int DefaultOfferMinutes { get; init; } = 30;
+
+    /// <summary>Most characters of a waiting-list entry's <c>external_ref</c>.</summary>
+    public int MaxExternalRefLength { get; init; } = 128;
+
     public static CoreLimits Default { get; } = new();
 }

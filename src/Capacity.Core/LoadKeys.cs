@@ -39,6 +39,14 @@ public sealed class LoadKeys
     public HashSet<(Guid CapacityId, string BuyerKey)> Buyers { get; } = [];
 
     /// <summary>
+    /// Waiting-list entries by id. The store also loads the entry of every loaded offer
+    /// (<see cref="Reservation.WaitlistId"/>), its capacities, and, for every event with a loaded
+    /// capacity whose <see cref="CapacityNode.QueueDemand"/> is above 0 or whose waiting list is on,
+    /// every waiting entry of that event and their capacities (<see cref="WorkingSet.LoadWaitlist"/>).
+    /// </summary>
+    public HashSet<Guid> Waitlist { get; } = [];
+
+    /// <summary>
     /// Holds the sweeper believes are due. The core expires those that are loaded and still due, and
     /// passes over any that are not loaded: such a hold stays due for a later <see cref="ExpireDue"/>.
     /// </summary>
@@ -54,6 +62,7 @@ public sealed class LoadKeys
         Allocations.Clear();
         Limits.Clear();
         Buyers.Clear();
+        Waitlist.Clear();
         ExpiryCandidates.Clear();
     }
 

@@ -47,6 +47,19 @@ public sealed class CapacityNode
     /// </summary>
     public Guid[] LimitIds { get; set; } = [];
 
+    /// <summary>The waiting list's settings; null for a capacity that never had one.</summary>
+    public WaitlistSettings? Waitlist { get; set; }
+
+    /// <summary>Units in waiting entries on this capacity itself: what its waiting list is owed.</summary>
+    public long WaitingUnits { get; set; }
+
+    /// <summary>
+    /// Units in waiting entries on this capacity or any below it. A public hold sees them as taken
+    /// (<see cref="Headroom"/>), so nobody can jump the queue through a sibling that shares this pool.
+    /// 0 on nearly every capacity, and then it costs a hold one subtraction.
+    /// </summary>
+    public long QueueDemand { get; set; }
+
     public CapacityMode Mode => ModeOf(Total, ParentIds);
 
     /// <summary>The mode a capacity with this total and these parents has.</summary>
@@ -58,8 +71,11 @@ public sealed class CapacityNode
         (true, true) => CapacityMode.Unlimited,
     };
 
-    /// <summary>What this node alone could still give, or null when it is unlimited.</summary>
-    public long? Headroom => Total is { } t ? Math.Max(0, t - Reserved - Sold) : null;
+    /// <summary>What this node alone could still give a public hold (units owed to waiting lists excluded), or null when it is unlimited.</summary>
+    public long? Headroom => Total is { } t ? Math.Max(0, t - Reserved - Sold - QueueDemand) : null;
+
+    /// <summary>What this node alone could still give anyone, the waiting lists' entries included; null when it is unlimited.</summary>
+    public long? Free => Total is { } t ? Math.Max(0, t - Reserved - Sold) : null;
 
     /// <summary>The working-set epoch in which this node's change was last recorded; see <see cref="WorkingSet"/>.</summary>
     internal long RecordedIn;
@@ -149,7 +165,8 @@ public readonly record struct Reservation(
     DateTimeOffset ExpiresAt,
     DateTimeOffset? ConfirmedAt,
     DateTimeOffset? EndedAt,
-    string? BuyerKey = null)
+    string? BuyerKey = null,
+    Guid? WaitlistId = null)
 {
     /// <summary>
     /// The status a caller sees: a hold past its expiry is expired even if the sweeper has not

@@ -25,6 +25,8 @@ public enum OutcomeCode
     BuyerLimitExceeded,
     /// <summary>A limit over one of the hold's capacities requires a buyer key, and the hold has none.</summary>
     BuyerKeyRequired,
+    /// <summary>A capacity of a waiting-list entry does not take entries.</summary>
+    WaitlistDisabled,
 }
 
 /// <summary>
@@ -53,7 +55,11 @@ public readonly record struct CapacityView(
 /// The refusal keeps the numbers and writes its sentence only when someone reads it, so that an
 /// on-sale's thousands of "sold out" answers cost no string each inside the core.
 /// </summary>
-public readonly record struct Shortage(string SectionName, long Requested, long Left)
+/// <param name="SectionName">The short node's name.</param>
+/// <param name="Requested">What the hold asked of it.</param>
+/// <param name="Left">What it had left for a public hold.</param>
+/// <param name="Owed">Units on the short node owed to waiting lists, which a public hold cannot take.</param>
+public readonly record struct Shortage(string SectionName, long Requested, long Left, long Owed = 0)
 {
     public string Describe() => $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left.";
 }
@@ -128,6 +134,7 @@ public readonly record struct Outcome
     public AllocationView? Allocation { get; init; }
     public BuyerLimitView? Limit { get; init; }
     public BuyerLimitExcess? LimitExcess { get; init; }
+    public WaitlistEntryView? Entry { get; init; }
     public Tenant? Tenant { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }

@@ -35,6 +35,11 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly List<BuyerLimit> _changedLimits = [];
     private readonly List<BuyerUsage> _newUsage = [];
     private readonly List<BuyerUsage> _changedUsage = [];
+    private readonly Dictionary<Guid, WaitlistEntry> _entries = [];
+    private readonly Dictionary<(Guid TenantId, string EventId), List<WaitlistEntry>> _queues = [];
+    private readonly List<WaitlistEntry> _newEntries = [];
+    private readonly List<WaitlistEntry> _changedEntries = [];
+    private readonly HashSet<(Guid TenantId, string EventId)> _unsettled = [];
     private readonly LedgerList _ledger = new();
     private readonly Dictionary<Guid, Tenant> _tenants = [];
     private readonly List<Tenant> _newTenants = [];
@@ -90,6 +95,23 @@ public sealed class WorkingSet : ICapacityLookup
     /// <summary>A buyer's tickets on a capacity as loaded or changed in this batch; 0 when the row does not exist yet.</summary>
     public long UsageOf(Guid capacityId, string buyerKey) => _usage.TryGetValue((capacityId, buyerKey), out var usage) ? usage.Used : 0;
 
+    public WaitlistEntry? FindEntry(Guid id) => _entries.TryGetValue(id, out var entry) ? entry : null;
+
+    /// <summary>
+    /// The event's entries that were waiting when loaded or joined in this batch, in the order they
+    /// joined (some may have been offered or left since); null when the store did not load the event's list.
+    /// </summary>
+    internal List<WaitlistEntry>? QueueOf(Guid tenantId, string eventId) => _queues.TryGetValue((tenantId, eventId), out var queue) ? queue : null;
+
+    /// <summary>Events whose waiting lists may now fit an entry: freed units, a join, a leave, a setting changed.</summary>
+    internal HashSet<(Guid TenantId, string EventId)> Unsettled => _unsettled;
+
+    /// <summary>Whether a command left a waiting list to settle (<see cref="Decider.SettleWaitlists"/>).</summary>
+    public bool HasUnsettled => _unsettled.Count > 0;
+
+    /// <summary>Scratch for the walk of a waiting list: units that entries keeping their place need on each node.</summary>
+    internal readonly Dictionary<CapacityNode, long> Ahead = new(ReferenceEqualityComparer.Instance);
+
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node)
     {
@@ -105,6 +127,29 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(Allocation allocation) => _allocations.TryAdd(allocation.Id, allocation);
     public void Load(BuyerLimit limit) => _limits.TryAdd(limit.Id, limit);
     public void Load(BuyerUsage usage) => _usage.TryAdd((usage.CapacityId, usage.BuyerKey), usage);
+    public void Load(WaitlistEntry entry) => _entries.TryAdd(entry.Id, entry);
+
+    /// <summary>
+    /// Every waiting entry of one event, from the store: the core walks them when units come free.
+    /// Entries already loaded by id keep their instance.
+    /// </summary>
+    public void LoadWaitlist(Guid tenantId, string eventId, IEnumerable<WaitlistEntry> waiting)
+    {
+        if (_queues.ContainsKey((tenantId, eventId)))
+        {
+            return;
+        }
+
+        var queue = new List<WaitlistEntry>();
+        foreach (var entry in waiting)
+        {
+            _entries.TryAdd(entry.Id, entry);
+            queue.Add(_entries[entry.Id]);
+        }
+
+        queue.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+        _queues.Add((tenantId, eventId), queue);
+    }
 
     // Changes, recorded by the core.
     internal void AddNew(CapacityNode node)
@@ -222,6 +267,23 @@ public sealed class WorkingSet : ICapacityLookup
         }
     }
 
+    internal void AddNew(WaitlistEntry entry)
+    {
+        _entries.Add(entry.Id, entry);
+        _newEntries.Add(entry);
+        entry.RecordedIn = _epoch;
+        QueueOf(entry.TenantId, entry.EventId)!.Add(entry);
+    }
+
+    internal void Touch(WaitlistEntry entry)
+    {
+        if (entry.RecordedIn != _epoch)
+        {
+            _changedEntries.Add(entry);
+            entry.RecordedIn = _epoch;
+        }
+    }
+
     internal void Touch(Allocation allocation)
     {
         if (allocation.RecordedIn != _epoch)
@@ -255,6 +317,8 @@ public sealed class WorkingSet : ICapacityLookup
     /// <summary>Usage rows this batch created; a row once created is only ever updated (it may fall to 0).</summary>
     public IReadOnlyList<BuyerUsage> NewUsage => _newUsage;
     public IReadOnlyList<BuyerUsage> ChangedUsage => _changedUsage;
+    public IReadOnlyList<WaitlistEntry> NewEntries => _newEntries;
+    public IReadOnlyList<WaitlistEntry> ChangedEntries => _changedEntries;
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
     public IReadOnlyList<Tenant> NewTenants => _newTenants;
     public IReadOnlyList<ApiKey> NewKeys => _newKeys;
@@ -346,6 +410,9 @@ public sealed class WorkingSet : ICapacityLookup
         _changedLimits.Clear();
         _newUsage.Clear();
         _changedUsage.Clear();
+        _newEntries.Clear();
+        _changedEntries.Clear();
+        _unsettled.Clear();
         _ledger.Clear();
         _newTenants.Clear();
         _newKeys.Clear();
@@ -362,6 +429,8 @@ public sealed class WorkingSet : ICapacityLookup
         _allocations.Clear();
         _limits.Clear();
         _usage.Clear();
+        _entries.Clear();
+        _queues.Clear();
 #if DEBUG
         _countersAsLoaded.Clear();
 #endif

@@ -204,6 +204,12 @@ public sealed class CommandEngine : IAsyncDisposable
             for (var i = 0; i < batch.Count; i++)
             {
                 batch[i].Result = Decide(batch[i], now);
+
+                // Units freed for a waiting list become offers before the next command can see them.
+                if (_ws.HasUnsettled)
+                {
+                    Decider.SettleWaitlists(_ws, now);
+                }
             }
 
             // Debug builds check what is about to be written (bounds, ledger = counter movement); Release compiles it away.

@@ -50,6 +50,11 @@ internal sealed class Scenario
     public Outcome Do(Command command)
     {
         var outcome = Decider.Decide(Ws, command, Now, Limits);
+        if (Ws.HasUnsettled)
+        {
+            Decider.SettleWaitlists(Ws, Now);
+        }
+
         Ws.AssertBatchConsistent();
         _capacityIds.AddRange(Ws.NewCapacities.Select(n => n.Id));
         _reservationIds.AddRange(Ws.NewReservations.Select(r => r.Id));
@@ -209,6 +214,31 @@ internal sealed class Scenario
         Do(new PlaceHold(Tenant, NewId(), [.. items.Select(i => new HoldItem(i.Capacity, i.Quantity, null))], 15, buyer));
 
     public long Used(string buyer, params Guid[] capacities) => capacities.Sum(c => Ws.UsageOf(c, buyer));
+
+    // ---- waiting lists ----
+
+    /// <summary>Turns a capacity's waiting list on; the event's (empty) list counts as loaded, as the store would load it.</summary>
+    public Outcome EnableWaitlist(Guid capacityId, WaitlistPolicy policy = WaitlistPolicy.Fifo, int offerMinutes = 30, bool enabled = true)
+    {
+        Ws.LoadWaitlist(Tenant, Node(capacityId).EventId, []);
+        return Do(new UpdateCapacity(
+            Tenant, capacityId, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep,
+            Change<WaitlistSettings>.To(new WaitlistSettings(enabled, offerMinutes, policy))));
+    }
+
+    public Outcome Join(string? buyer, params (Guid Capacity, int Quantity)[] items) =>
+        Do(new JoinWaitlist(Tenant, NewId(), [.. items.Select(i => new WaitlistItem(i.Capacity, i.Quantity))], buyer, null));
+
+    public Guid JoinOk(params (Guid Capacity, int Quantity)[] items)
+    {
+        var outcome = Join(null, items);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"joining answered {outcome.Code}: {outcome.Detail}");
+        return outcome.Entry!.Id;
+    }
+
+    public Outcome Leave(Guid entryId, Guid? tenant = null) => Do(new LeaveWaitlist(tenant ?? Tenant, entryId));
+
+    public WaitlistEntry Entry(Guid id) => Ws.FindEntry(id) ?? throw new InvalidOperationException($"entry {id} is not in the working set");
 
     public Allocation AllocationOf(Guid id) => Ws.FindAllocation(id) ?? throw new InvalidOperationException($"allocation {id} is not in the working set");
 

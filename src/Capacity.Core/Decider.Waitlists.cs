@@ -1,0 +1,295 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Capacity.Core;
+
+// Waiting lists. Entries of an event are walked in the order they joined whenever units may have
+// come free for them, in the same command that freed them, so that freed units become offers before
+// anyone else can see them. While entries wait, their units count as owed on every node they draw
+// from (CapacityNode.QueueDemand), so public holds cannot take them, directly or through a sibling.
+public static partial class Decider
+{
+    private static Outcome JoinWaitlist(WorkingSet set, JoinWaitlist command, DateTimeOffset now, CoreLimits limits)
+    {
+        if (command.Items.Length == 0 || command.Items.Length > limits.MaxItemsPerReservation)
+        {
+            return Outcome.Invalid("items", $"A waiting-list entry has 1 to {limits.MaxItemsPerReservation} items.");
+        }
+
+        if (command.BuyerKey is not null && !Rules.IsValidBuyerKey(command.BuyerKey))
+        {
+            return Answers.BuyerKey();
+        }
+
+        if (command.ExternalRef is { } reference && !Rules.IsValidName(reference, limits.MaxExternalRefLength))
+        {
+            return Outcome.Invalid("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank.");
+        }
+
+        string? eventId = null;
+        for (var i = 0; i < command.Items.Length; i++)
+        {
+            var item = command.Items[i];
+            if (!Rules.IsValidQuantity(item.Quantity, limits))
+            {
+                return Answers.Quantity(limits, i);
+            }
+
+            var node = set.FindCapacity(item.CapacityId);
+            if (node is null || node.TenantId != command.TenantId)
+            {
+                return Answers.CapacityNotFound(item.CapacityId);
+            }
+
+            eventId ??= node.EventId;
+            if (!string.Equals(node.EventId, eventId, StringComparison.Ordinal))
+            {
+                return Outcome.Invalid($"items[{i}].capacity_id", "A waiting-list entry's capacities belong to one event.");
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (command.Items[j].CapacityId == item.CapacityId)
+                {
+                    return Outcome.Invalid($"items[{i}].capacity_id", $"Capacity {item.CapacityId} is named twice.");
+                }
+            }
+
+            if (node.Waitlist is not { Enabled: true })
+            {
+                return new Outcome(OutcomeCode.WaitlistDisabled, $"Capacity {node.SectionName} ({node.Id}) has no waiting list open.", $"items[{i}].capacity_id");
+            }
+        }
+
+        if (set.FindEntry(command.Id) is not null)
+        {
+            return Outcome.Invalid("id", $"Waiting-list entry {command.Id} already exists.");
+        }
+
+        // A buyer may not queue for more than a limit would let them hold: what they have now plus this.
+        if (MeetsLimits(set, command.Items, command.BuyerKey) && CheckBuyerLimits(set, command.Items, command.BuyerKey) is { } overLimit)
+        {
+            return overLimit;
+        }
+
+        var queue = set.QueueOf(command.TenantId, eventId!) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
+        var entry = new WaitlistEntry
+        {
+            Id = command.Id,
+            TenantId = command.TenantId,
+            EventId = eventId!,
+            Items = [.. command.Items],
+            BuyerKey = command.BuyerKey,
+            ExternalRef = command.ExternalRef,
+            // After every entry of the event that waits, whatever the clocks of the nodes say.
+            Sequence = queue.Count == 0 ? now.UtcTicks : Math.Max(now.UtcTicks, queue[^1].Sequence + 1),
+            Status = WaitlistStatus.Waiting,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        set.AddNew(entry);
+        Owe(set, entry, 1);
+        Settle(set, command.TenantId, entry.EventId, now);
+        return new Outcome(OutcomeCode.Ok) { Entry = WaitlistEntryView.Of(entry) };
+    }
+
+    private static Outcome LeaveWaitlist(WorkingSet set, LeaveWaitlist command, DateTimeOffset now)
+    {
+        var entry = set.FindEntry(command.Id);
+        if (entry is null || entry.TenantId != command.TenantId)
+        {
+            return Outcome.NotFound($"Waiting-list entry {command.Id} was not found.");
+        }
+
+        switch (entry.Status)
+        {
+            case WaitlistStatus.Waiting:
+                Owe(set, entry, -1);
+                break;
+            case WaitlistStatus.Offered:
+                // Its offer is released like any hold; the units go to the next in line below.
+                ref var slot = ref set.SlotOf(entry.OfferReservationId!.Value);
+                if (Unsafe.IsNullRef(ref slot))
+                {
+                    throw new MissingRowException($"Offer {entry.OfferReservationId} of waiting-list entry {entry.Id} was not loaded.");
+                }
+
+                // Leaving first, so that ending the offer does not mark the entry lapsed.
+                (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Left, now);
+                if (slot.Value.Status == ReservationStatus.Active)
+                {
+                    var kind = now >= slot.Value.ExpiresAt ? LedgerKind.Expire : LedgerKind.Release;
+                    End(set, slot.Value, kind, reservedSign: -1, soldSign: 0, now);
+                    set.Replace(ref slot, slot.Value with { Status = kind == LedgerKind.Expire ? ReservationStatus.Expired : ReservationStatus.Released, EndedAt = now });
+                }
+
+                break;
+            default:
+                // Leaving is idempotent; an entry whose offer was accepted or lapsed has nothing left to leave.
+                return new Outcome(entry.Status == WaitlistStatus.Left ? OutcomeCode.Unchanged : OutcomeCode.Ok) { Entry = WaitlistEntryView.Of(entry) };
+        }
+
+        // A fifo entry that left may have held back those behind it.
+        (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Left, now);
+        set.Touch(entry);
+        set.Unsettled.Add((entry.TenantId, entry.EventId));
+        return new Outcome(OutcomeCode.Ok) { Entry = WaitlistEntryView.Of(entry) };
+    }
+
+    /// <summary>Adds (sign 1) or removes (sign -1) a waiting entry's units from what its capacities and every node above them are owed.</summary>
+    private static void Owe(WorkingSet set, WaitlistEntry entry, int sign)
+    {
+        foreach (var item in entry.Items)
+        {
+            var node = set.FindCapacity(item.CapacityId) ?? throw new MissingRowException($"Capacity {item.CapacityId} of waiting-list entry {entry.Id} was not loaded.");
+            node.WaitingUnits += sign * item.Quantity;
+            set.Touch(node);
+            Graph.Closure(node, set, set.Closure);
+            foreach (var reached in set.Closure)
+            {
+                reached.QueueDemand += sign * item.Quantity;
+                if (reached.QueueDemand < 0 || node.WaitingUnits < 0)
+                {
+                    throw new InvalidOperationException($"Waiting-list counters of capacity {reached.Id} would go negative.");
+                }
+
+                set.Touch(reached);
+            }
+        }
+    }
+
+    /// <summary>Notes that units came free on nodes some waiting entry draws from; the command settles before it answers.</summary>
+    private static void NoteFreed(WorkingSet set, CapacityNode node)
+    {
+        if (node.QueueDemand > 0)
+        {
+            set.Unsettled.Add((node.TenantId, node.EventId));
+        }
+    }
+
+    /// <summary>Walks every event whose waiting list may now fit an entry.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SettleUnsettled(WorkingSet set, DateTimeOffset now)
+    {
+        while (set.Unsettled.Count > 0)
+        {
+            var (tenantId, eventId) = set.Unsettled.First();
+            set.Unsettled.Remove((tenantId, eventId));
+            Settle(set, tenantId, eventId, now);
+        }
+    }
+
+    /// <summary>
+    /// Offers every waiting entry of the event that fits, in the order they joined. An entry fits when
+    /// every node it draws from has the units free, less what entries ahead of it on a <c>fifo</c> list
+    /// (which keep their place while they do not fit) need there. An entry its buyer's limit would
+    /// refuse is passed over and keeps waiting.
+    /// </summary>
+    private static void Settle(WorkingSet set, Guid tenantId, string eventId, DateTimeOffset now)
+    {
+        var queue = set.QueueOf(tenantId, eventId) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
+        var ahead = set.Ahead;
+        ahead.Clear();
+        foreach (var entry in queue)
+        {
+            if (entry.Status != WaitlistStatus.Waiting)
+            {
+                continue;
+            }
+
+            var items = entry.Items;
+            var fits = SumDemand(set, items, out _) && FitsAhead(set.Demand, ahead);
+            if (fits && !(MeetsLimits(set, items, entry.BuyerKey) && CheckBuyerLimits(set, items, entry.BuyerKey) is not null))
+            {
+                Offer(set, entry, now);
+                continue;
+            }
+
+            if (fits || !KeepsItsPlace(set, entry))
+            {
+                continue;
+            }
+
+            foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+            {
+                ref var owed = ref CollectionsMarshal.GetValueRefOrAddDefault(ahead, charge.Node, out _);
+                owed += charge.Quantity;
+            }
+        }
+
+        ahead.Clear();
+    }
+
+    private static bool FitsAhead(List<(CapacityNode Node, long Quantity)> demand, Dictionary<CapacityNode, long> ahead)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(demand))
+        {
+            if (charge.Node.Free is { } free && free - ahead.GetValueOrDefault(charge.Node) < charge.Quantity)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether an entry that does not fit holds back those behind it: it does when any of its capacities' lists is <c>fifo</c>.</summary>
+    private static bool KeepsItsPlace(WorkingSet set, WaitlistEntry entry)
+    {
+        foreach (var item in entry.Items)
+        {
+            if (set.FindCapacity(item.CapacityId)!.Waitlist is not { Policy: WaitlistPolicy.FirstFit })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Turns a waiting entry into an offer: an ordinary hold of its items for the shortest
+    /// <c>offer_minutes</c> of its capacities, with the entry's id as the reservation's id (an entry
+    /// is offered at most once) and the buyer's key, counted against the buyer's limits.
+    /// </summary>
+    private static void Offer(WorkingSet set, WaitlistEntry entry, DateTimeOffset now)
+    {
+        Owe(set, entry, -1);
+        var minutes = int.MaxValue;
+        var items = new ReservationItem[entry.Items.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var item = entry.Items[i];
+            minutes = Math.Min(minutes, set.FindCapacity(item.CapacityId)!.Waitlist!.OfferMinutes);
+            items[i] = new ReservationItem(item.CapacityId, item.Quantity, null);
+        }
+
+        var offer = new Reservation(entry.Id, entry.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, minutes), null, null, entry.BuyerKey, entry.Id);
+        SumDemand(set, items, out _);
+        ApplyDemand(set, offer.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        if (offer.BuyerKey is not null)
+        {
+            CountUsage(set, offer, 1);
+        }
+
+        set.AddNew(offer);
+        (entry.Status, entry.OfferReservationId, entry.UpdatedAt) = (WaitlistStatus.Offered, offer.Id, now);
+        set.Touch(entry);
+    }
+
+    /// <summary>An offer ended: confirmed, its entry is accepted; released or expired, the entry lapses and its units go on down the line.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void EndOffer(WorkingSet set, Guid entryId, LedgerKind kind, DateTimeOffset now)
+    {
+        var entry = set.FindEntry(entryId) ?? throw new MissingRowException($"Waiting-list entry {entryId} of an offer was not loaded.");
+        if (entry.Status != WaitlistStatus.Offered)
+        {
+            // Left already (leaving releases the offer), or a refund of an accepted offer: the entry stays as it is.
+            return;
+        }
+
+        entry.Status = kind == LedgerKind.Confirm ? WaitlistStatus.Accepted : WaitlistStatus.Lapsed;
+        entry.UpdatedAt = now;
+        set.Touch(entry);
+    }
+}

@@ -1,0 +1,103 @@
+namespace Capacity.Core;
+
+/// <summary>How a capacity's waiting list hands out freed units.</summary>
+public enum WaitlistPolicy
+{
+    /// <summary>In order, stopping at the first entry that does not fit: a group is never overtaken by a smaller one behind it.</summary>
+    Fifo,
+    /// <summary>In order, skipping entries that do not fit.</summary>
+    FirstFit,
+}
+
+/// <summary>A capacity's waiting list: whether it takes entries, how long an offer lasts, and its policy.</summary>
+public sealed record WaitlistSettings(bool Enabled, int OfferMinutes, WaitlistPolicy Policy);
+
+public enum WaitlistStatus
+{
+    /// <summary>In the queue, its units counted as owed to it.</summary>
+    Waiting,
+    /// <summary>Its units are held by an offer (an ordinary reservation) until it is confirmed, released or expires.</summary>
+    Offered,
+    /// <summary>Its offer was confirmed.</summary>
+    Accepted,
+    /// <summary>Its offer expired or was released; it does not rejoin.</summary>
+    Lapsed,
+    /// <summary>The buyer left the queue (or left with an offer, which was released).</summary>
+    Left,
+}
+
+/// <summary>One line of an entry: units of one capacity, offered all together with the entry's other lines.</summary>
+public readonly record struct WaitlistItem(Guid CapacityId, int Quantity) : IDemand
+{
+    Guid? IDemand.AllocationId => null;
+}
+
+/// <summary>
+/// A place in the waiting lists of one event: one or more capacities with quantities, offered
+/// all-or-nothing. Entries of an event are walked in <see cref="Sequence"/> order, which is the order
+/// they joined in. Mutable for the same reason as <see cref="CapacityNode"/>: the working set owns
+/// one instance per row for the length of a batch.
+/// </summary>
+public sealed class WaitlistEntry
+{
+    public required Guid Id { get; init; }
+    public required Guid TenantId { get; init; }
+    public required string EventId { get; init; }
+    public required WaitlistItem[] Items { get; init; }
+    public string? BuyerKey { get; init; }
+
+    /// <summary>The platform's own reference (an order or a customer id), kept and shown, never read.</summary>
+    public string? ExternalRef { get; init; }
+
+    /// <summary>The order of joining within the event: larger joined later.</summary>
+    public required long Sequence { get; init; }
+
+    public WaitlistStatus Status { get; set; }
+
+    /// <summary>The reservation that holds the offered units; set once offered.</summary>
+    public Guid? OfferReservationId { get; set; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Units of all lines together.</summary>
+    public long Units
+    {
+        get
+        {
+            long units = 0;
+            foreach (var item in Items)
+            {
+                units += item.Quantity;
+            }
+
+            return units;
+        }
+    }
+
+    internal long RecordedIn;
+
+    public WaitlistEntry Clone()
+    {
+        var copy = (WaitlistEntry)MemberwiseClone();
+        copy.RecordedIn = 0;
+        return copy;
+    }
+}
+
+/// <summary>An entry as it was at the moment of a decision: what an answer carries.</summary>
+public sealed record WaitlistEntryView(
+    Guid Id,
+    string EventId,
+    WaitlistStatus Status,
+    WaitlistItem[] Items,
+    string? BuyerKey,
+    string? ExternalRef,
+    long Sequence,
+    Guid? OfferReservationId,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    public static WaitlistEntryView Of(WaitlistEntry e) =>
+        new(e.Id, e.EventId, e.Status, e.Items, e.BuyerKey, e.ExternalRef, e.Sequence, e.OfferReservationId, e.CreatedAt, e.UpdatedAt);
+}

@@ -1,0 +1,25 @@
+namespace Capacity.Core;
+
+/// <summary>Joins the waiting lists of one event's capacities; offered at once when the units are there and nobody waits ahead.</summary>
+public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, string? BuyerKey, string? ExternalRef) : Command
+{
+    public override void CollectKeys(LoadKeys keys)
+    {
+        foreach (var item in Items)
+        {
+            keys.Capacities.Add(item.CapacityId);
+            if (BuyerKey is not null)
+            {
+                keys.Buyers.Add((item.CapacityId, BuyerKey));
+            }
+        }
+
+        keys.Waitlist.Add(Id);
+    }
+}
+
+/// <summary>Leaves a waiting list; a live offer is released and its units go to the next in line.</summary>
+public sealed record LeaveWaitlist(Guid TenantId, Guid Id) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Waitlist.Add(Id);
+}

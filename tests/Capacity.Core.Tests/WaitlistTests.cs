@@ -1,0 +1,218 @@
+namespace Capacity.Core.Tests;
+
+/// <summary>Waiting lists: freed units become offers in the same step, in order, and the queue cannot be jumped.</summary>
+public sealed class WaitlistTests
+{
+    /// <summary>A pool of 10, sold out in ten holds of one, with a queue of 4, 1 and 2 behind it.</summary>
+    private static (Scenario S, Guid Pool, Guid[] Holds, Guid[] Queue) SoldOutWithQueue(WaitlistPolicy policy)
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        s.EnableWaitlist(pool, policy);
+        var holds = Enumerable.Range(0, 10).Select(_ => s.HoldOk((pool, 1))).ToArray();
+        var queue = new[] { s.JoinOk((pool, 4)), s.JoinOk((pool, 1)), s.JoinOk((pool, 2)) };
+        Assert.All(queue, id => Assert.Equal(WaitlistStatus.Waiting, s.Entry(id).Status));
+        Assert.Equal(7, s.Node(pool).WaitingUnits);
+        return (s, pool, holds, queue);
+    }
+
+    [Fact]
+    public void Under_fifo_three_freed_units_wait_for_the_group_of_four_and_the_fourth_offers_it()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 3; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        Assert.All(queue, id => Assert.Equal(WaitlistStatus.Waiting, s.Entry(id).Status));
+        var refused = s.Hold((pool, 1));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, refused.Code);
+        Assert.Equal(7, refused.Shortage!.Value.Owed);
+        Assert.Equal(0, s.Available(pool));
+
+        s.Release(holds[3]);
+        var four = s.Entry(queue[0]);
+        Assert.Equal(WaitlistStatus.Offered, four.Status);
+        var offer = s.Reservation(four.OfferReservationId!.Value);
+        Assert.Equal((ReservationStatus.Active, 4, (Guid?)four.Id), (offer.Status, offer.Items[0].Quantity, offer.WaitlistId));
+        Assert.Equal(s.Now.AddMinutes(30), offer.ExpiresAt);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(queue[1]).Status);
+        Assert.Equal((10L, 3L), (s.Node(pool).Reserved, s.Node(pool).WaitingUnits));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Under_first_fit_three_freed_units_go_to_the_one_and_the_two_behind_the_four()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.FirstFit);
+        for (var i = 0; i < 3; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        Assert.Equal(
+            [WaitlistStatus.Waiting, WaitlistStatus.Offered, WaitlistStatus.Offered],
+            queue.Select(id => s.Entry(id).Status).ToArray());
+        Assert.Equal(4, s.Node(pool).QueueDemand);
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_offer_that_expires_goes_to_the_next_entry_in_the_same_step_and_its_entry_lapses_for_good()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 4; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        var offer = s.Entry(queue[0]).OfferReservationId!.Value;
+        s.AdvanceMinutes(31);
+        s.ExpireDue(offer);
+
+        Assert.Equal(ReservationStatus.Expired, s.Reservation(offer).Status);
+        Assert.Equal(
+            [WaitlistStatus.Lapsed, WaitlistStatus.Offered, WaitlistStatus.Offered],
+            queue.Select(id => s.Entry(id).Status).ToArray());
+        Assert.Equal((0L, 1L), (s.Node(pool).QueueDemand, s.Available(pool)!.Value));
+        Assert.Equal(OutcomeCode.Ok, s.Hold((pool, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_confirmed_offer_is_accepted_and_its_refund_does_not_bring_the_entry_back()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 4; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        var offer = s.Entry(queue[0]).OfferReservationId!.Value;
+        Assert.Equal(OutcomeCode.Ok, s.Confirm(offer).Code);
+        Assert.Equal(WaitlistStatus.Accepted, s.Entry(queue[0]).Status);
+
+        Assert.Equal(OutcomeCode.Ok, s.Cancel(offer).Code);
+        Assert.Equal(WaitlistStatus.Accepted, s.Entry(queue[0]).Status);
+        Assert.Equal(
+            [WaitlistStatus.Offered, WaitlistStatus.Offered],
+            queue.Skip(1).Select(id => s.Entry(id).Status).ToArray());
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_entry_over_two_capacities_is_offered_only_when_both_fit()
+    {
+        var s = new Scenario();
+        var stalls = s.Own(2, "Stalls");
+        var circle = s.Own(2, "Circle");
+        s.EnableWaitlist(stalls);
+        s.EnableWaitlist(circle);
+        var stallsHolds = new[] { s.HoldOk((stalls, 1)), s.HoldOk((stalls, 1)) };
+        var circleHolds = new[] { s.HoldOk((circle, 1)), s.HoldOk((circle, 1)) };
+        var both = s.JoinOk((stalls, 1), (circle, 1));
+
+        s.Release(stallsHolds[0]);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(both).Status);
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((stalls, 1)).Code);
+
+        s.Release(circleHolds[1]);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(both).Status);
+        Assert.Equal(2, s.Reservation(both).Items.Length);
+        Assert.Equal((0L, 0L), (s.Node(stalls).QueueDemand, s.Node(circle).QueueDemand));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_sibling_cannot_take_units_of_a_shared_pool_that_an_entry_below_it_is_owed()
+    {
+        var s = new Scenario();
+        var venue = s.Own(4, "Venue");
+        var stalls = s.Capped(4, venue);
+        var circle = s.Capped(4, venue);
+        s.EnableWaitlist(stalls);
+        var held = new[] { s.HoldOk((circle, 2)), s.HoldOk((stalls, 2)) };
+        var entry = s.JoinOk((stalls, 2));
+
+        s.Release(held[0]);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((circle, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Joining_when_units_are_free_and_nobody_waits_is_an_offer_at_once()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10);
+        s.EnableWaitlist(pool);
+        var joined = s.Join("fan", (pool, 3));
+        Assert.Equal((OutcomeCode.Ok, WaitlistStatus.Offered), (joined.Code, joined.Entry!.Status));
+        Assert.Equal("fan", s.Reservation(joined.Entry.Id).BuyerKey);
+        Assert.Equal(3, s.Used("fan", pool));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Leaving_with_an_offer_releases_it_to_the_next_and_leaving_again_changes_nothing()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 4; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        Assert.Equal(OutcomeCode.Ok, s.Leave(queue[0]).Code);
+        Assert.Equal(ReservationStatus.Released, s.Reservation(queue[0]).Status);
+        Assert.Equal(
+            [WaitlistStatus.Left, WaitlistStatus.Offered, WaitlistStatus.Offered],
+            queue.Select(id => s.Entry(id).Status).ToArray());
+        var before = s.Snapshot();
+        Assert.Equal(OutcomeCode.Unchanged, s.Leave(queue[0]).Code);
+        Assert.Equal(before, s.Snapshot());
+        Assert.Equal(OutcomeCode.NotFound, s.Leave(queue[1], Scenario.TenantB).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_fifo_head_that_leaves_lets_those_behind_it_have_the_units_it_held_back()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 3; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        s.Leave(queue[0]);
+        Assert.Equal([WaitlistStatus.Offered, WaitlistStatus.Offered], queue.Skip(1).Select(id => s.Entry(id).Status).ToArray());
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Joining_a_capacity_without_an_open_list_is_refused_and_changes_nothing()
+    {
+        var s = new Scenario();
+        var open = s.Own(10, "Open");
+        var closed = s.Own(10, "Closed");
+        s.EnableWaitlist(open);
+        s.EnableWaitlist(closed, enabled: false);
+        var before = s.Snapshot();
+        var refused = s.Join(null, (open, 1), (closed, 1));
+        Assert.Equal((OutcomeCode.WaitlistDisabled, "items[1].capacity_id"), (refused.Code, refused.Field));
+        Assert.Equal(before, s.Snapshot());
+    }
+
+    [Fact]
+    public void Growing_the_pool_offers_the_queue_before_the_public()
+    {
+        var (s, pool, _, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        Assert.Equal(OutcomeCode.Ok, s.Resize(pool, 15).Code);
+        Assert.Equal(
+            [WaitlistStatus.Offered, WaitlistStatus.Offered, WaitlistStatus.Waiting],
+            queue.Select(id => s.Entry(id).Status).ToArray());
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
+        s.AssertConsistent();
+    }
+}
