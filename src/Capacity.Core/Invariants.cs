@@ -156,6 +156,111 @@ public static class Invariants
         return violations;
     }
 
+    /// <summary>
+    /// Waiting lists: each capacity's <see cref="CapacityNode.WaitingUnits"/> and
+    /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (an entry's units
+    /// owed to its capacity and every node above it); an entry is offered exactly while its offer is
+    /// active; and no entry waits while it fits (settling the lists as they are would offer nothing).
+    /// <paramref name="live"/> holds every waiting or offered entry and <paramref name="offers"/> the
+    /// status of every offer that is active or belongs to one of them.
+    /// </summary>
+    public static List<string> CheckWaitlists(
+        IReadOnlyCollection<CapacityNode> nodes,
+        IReadOnlyCollection<WaitlistEntry> live,
+        IReadOnlyDictionary<Guid, ReservationStatus> offers,
+        IReadOnlyCollection<BuyerLimit> limits,
+        IReadOnlyCollection<BuyerUsage> usage)
+    {
+        var violations = new List<string>();
+        var byId = new Lookup(nodes);
+        var owed = nodes.ToDictionary(n => n.Id, _ => (Own: 0L, Below: 0L));
+        var closure = new List<CapacityNode>();
+        foreach (var entry in live)
+        {
+            var offer = entry.OfferReservationId is { } id && offers.TryGetValue(id, out var status) ? status : (ReservationStatus?)null;
+            if ((entry.Status == WaitlistStatus.Offered) != (offer == ReservationStatus.Active))
+            {
+                violations.Add($"waiting-list entry {entry.Id}: {entry.Status} with its offer {offer?.ToString() ?? "absent"}");
+            }
+
+            if (entry.Status != WaitlistStatus.Waiting)
+            {
+                continue;
+            }
+
+            foreach (var item in entry.Items)
+            {
+                if (byId.FindCapacity(item.CapacityId) is not { } node)
+                {
+                    violations.Add($"waiting-list entry {entry.Id} names capacity {item.CapacityId}, which does not exist");
+                    continue;
+                }
+
+                owed[node.Id] = (owed[node.Id].Own + item.Quantity, owed[node.Id].Below);
+                Graph.Closure(node, byId, closure);
+                foreach (var n in closure)
+                {
+                    owed[n.Id] = (owed[n.Id].Own, owed[n.Id].Below + item.Quantity);
+                }
+            }
+        }
+
+        foreach (var (entryId, status) in offers)
+        {
+            if (status == ReservationStatus.Active && !live.Any(e => e.OfferReservationId == entryId && e.Status == WaitlistStatus.Offered))
+            {
+                violations.Add($"offer {entryId} is active but its waiting-list entry is not offered");
+            }
+        }
+
+        foreach (var n in nodes)
+        {
+            if (n.WaitingUnits != owed[n.Id].Own || n.QueueDemand != owed[n.Id].Below)
+            {
+                violations.Add($"capacity {n.Id}: waiting units {n.WaitingUnits} and queue demand {n.QueueDemand} differ from its waiting entries ({owed[n.Id].Own}, {owed[n.Id].Below})");
+            }
+        }
+
+        if (violations.Count == 0)
+        {
+            violations.AddRange(UnofferedFits(nodes, live, limits, usage));
+        }
+
+        return violations;
+    }
+
+    /// <summary>Settles every event's list on copies of the rows: any entry that would be offered was left waiting while it fit.</summary>
+    private static IEnumerable<string> UnofferedFits(
+        IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, IReadOnlyCollection<BuyerUsage> usage)
+    {
+        var set = new WorkingSet();
+        foreach (var n in nodes)
+        {
+            set.Load(n.Clone());
+        }
+
+        foreach (var l in limits)
+        {
+            set.Load(l);
+        }
+
+        foreach (var u in usage)
+        {
+            set.Load(new BuyerUsage { TenantId = u.TenantId, CapacityId = u.CapacityId, BuyerKey = u.BuyerKey, Used = u.Used });
+        }
+
+        var waiting = live.Where(e => e.Status == WaitlistStatus.Waiting).Select(e => e.Clone()).ToList();
+        foreach (var queue in waiting.GroupBy(e => (e.TenantId, e.EventId)))
+        {
+            set.LoadWaitlist(queue.Key.TenantId, queue.Key.EventId, queue);
+            set.Unsettled.Add(queue.Key);
+        }
+
+        Decider.SettleWaitlists(set, DateTimeOffset.UnixEpoch);
+        return waiting.Where(e => e.Status != WaitlistStatus.Waiting)
+            .Select(e => $"waiting-list entry {e.Id} is waiting, but its items fit: it should have been offered");
+    }
+
     /// <summary>Compares every node's counters with the sums of its ledger entries.</summary>
     public static List<string> CheckLedger(IEnumerable<CapacityNode> nodes, IReadOnlyDictionary<Guid, (long Reserved, long Sold)> ledgerSums)
     {

@@ -15,6 +15,8 @@ internal sealed class Scenario
     private readonly List<Guid> _reservationIds = [];
     private readonly List<Guid> _allocationIds = [];
     private readonly List<BuyerUsage> _usage = [];
+    private readonly List<Guid> _entryIds = [];
+    private readonly List<Guid> _limitIds = [];
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
     private readonly List<LedgerEntry> _ledger = [];
     private int _nextId;
@@ -60,6 +62,8 @@ internal sealed class Scenario
         _reservationIds.AddRange(Ws.NewReservations.Select(r => r.Id));
         _allocationIds.AddRange(Ws.NewAllocations.Select(a => a.Id));
         _usage.AddRange(Ws.NewUsage);
+        _entryIds.AddRange(Ws.NewEntries.Select(e => e.Id));
+        _limitIds.AddRange(Ws.NewLimits.Select(l => l.Id));
         LastLedger = [.. Ws.Ledger];
         foreach (var e in Ws.Ledger)
         {
@@ -268,6 +272,10 @@ internal sealed class Scenario
         }
 
         violations.AddRange(Invariants.CheckUsage(_usage, sums));
+        var entries = _entryIds.Select(Entry).ToList();
+        var offers = Reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
+        var limits = _limitIds.Select(id => Ws.FindLimit(id)).OfType<BuyerLimit>().Where(l => !l.Deleted).ToList();
+        violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, limits, _usage));
         Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
         var ledger = Invariants.CheckLedger(nodes, _ledgerSums);
         Assert.True(ledger.Count == 0, "ledger: " + string.Join(Environment.NewLine, ledger));

@@ -215,4 +215,26 @@ public sealed class WaitlistTests
         Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
     }
+
+    [Fact]
+    public void Verify_finds_an_entry_left_waiting_while_it_fits_and_counters_that_disagree_with_the_entries()
+    {
+        var (s, pool, _, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        s.AssertConsistent();
+        var nodes = new[] { s.Node(pool).Clone() };
+        var live = queue.Select(id => s.Entry(id).Clone()).ToList();
+        var none = new Dictionary<Guid, ReservationStatus>();
+
+        // Four units freed behind the core's back: the head fits and was not offered.
+        nodes[0].Reserved -= 4;
+        var fits = Invariants.CheckWaitlists(nodes, live, none, [], []);
+        Assert.Contains(fits, v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("should have been offered", StringComparison.Ordinal));
+
+        nodes[0].QueueDemand = 6;
+        Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, [], []), v => v.Contains("queue demand 6", StringComparison.Ordinal));
+
+        live[1].Status = WaitlistStatus.Offered;
+        live[1].OfferReservationId = live[1].Id;
+        Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, [], []), v => v.Contains("Offered with its offer absent", StringComparison.Ordinal));
+    }
 }
