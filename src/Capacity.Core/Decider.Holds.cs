@@ -349,9 +349,9 @@ public static partial class Decider
             CountUsage(set, hold, -1);
         }
 
-        if (hold.WaitlistId is { } entryId)
+        if (hold.WaitlistId is not null)
         {
-            EndOffer(set, entryId, kind, now);
+            EndOffer(set, hold, kind, now);
         }
 
         if (DrawsFromAllocation(hold.Items))

@@ -273,18 +273,38 @@ public static partial class Decider
         }
 
         set.AddNew(offer);
+        CountOffered(set, entry.Items, 1);
         (entry.Status, entry.OfferReservationId, entry.UpdatedAt) = (WaitlistStatus.Offered, offer.Id, now);
         set.Touch(entry);
     }
 
+    private static void CountOffered<T>(WorkingSet set, T[] items, int sign)
+        where T : struct, IDemand
+    {
+        foreach (var item in items)
+        {
+            var node = set.FindCapacity(item.CapacityId)!;
+            node.OfferedUnits += sign * item.Quantity;
+            set.Touch(node);
+        }
+    }
+
     /// <summary>An offer ended: confirmed, its entry is accepted; released or expired, the entry lapses and its units go on down the line.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void EndOffer(WorkingSet set, Guid entryId, LedgerKind kind, DateTimeOffset now)
+    private static void EndOffer(WorkingSet set, in Reservation offer, LedgerKind kind, DateTimeOffset now)
     {
+        if (kind == LedgerKind.Cancel)
+        {
+            // A refund of an accepted offer: a sale like any other.
+            return;
+        }
+
+        CountOffered(set, offer.Items, -1);
+        var entryId = offer.WaitlistId!.Value;
         var entry = set.FindEntry(entryId) ?? throw new MissingRowException($"Waiting-list entry {entryId} of an offer was not loaded.");
         if (entry.Status != WaitlistStatus.Offered)
         {
-            // Left already (leaving releases the offer), or a refund of an accepted offer: the entry stays as it is.
+            // Left already: leaving releases the offer.
             return;
         }
 

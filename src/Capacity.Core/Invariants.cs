@@ -160,7 +160,8 @@ public static class Invariants
     /// Waiting lists: each capacity's <see cref="CapacityNode.WaitingUnits"/> and
     /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (an entry's units
     /// owed to its capacity and every node above it); an entry is offered exactly while its offer is
-    /// active; and no entry waits while it fits (settling the lists as they are would offer nothing).
+    /// active; each capacity's <see cref="CapacityNode.OfferedUnits"/> equals its live offers'; and no
+    /// entry waits while it fits (settling the lists as they are would offer nothing).
     /// <paramref name="live"/> holds every waiting or offered entry and <paramref name="offers"/> the
     /// status of every offer that is active or belongs to one of them.
     /// </summary>
@@ -168,6 +169,7 @@ public static class Invariants
         IReadOnlyCollection<CapacityNode> nodes,
         IReadOnlyCollection<WaitlistEntry> live,
         IReadOnlyDictionary<Guid, ReservationStatus> offers,
+        HoldSums holds,
         IReadOnlyCollection<BuyerLimit> limits,
         IReadOnlyCollection<BuyerUsage> usage)
     {
@@ -218,6 +220,11 @@ public static class Invariants
             if (n.WaitingUnits != owed[n.Id].Own || n.QueueDemand != owed[n.Id].Below)
             {
                 violations.Add($"capacity {n.Id}: waiting units {n.WaitingUnits} and queue demand {n.QueueDemand} differ from its waiting entries ({owed[n.Id].Own}, {owed[n.Id].Below})");
+            }
+
+            if (n.OfferedUnits != holds.Offered.GetValueOrDefault(n.Id))
+            {
+                violations.Add($"capacity {n.Id}: offered units {n.OfferedUnits} differ from its live offers ({holds.Offered.GetValueOrDefault(n.Id)})");
             }
         }
 
@@ -296,6 +303,7 @@ public sealed class HoldSums
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _byCapacity = [];
     private readonly Dictionary<Guid, (long Held, long Sold)> _byAllocation = [];
     private readonly Dictionary<(Guid CapacityId, string BuyerKey), long> _byBuyer = [];
+    private readonly Dictionary<Guid, long> _offered = [];
 
     /// <summary>How many live (active or confirmed) holds were added.</summary>
     public int Count { get; private set; }
@@ -307,6 +315,9 @@ public sealed class HoldSums
 
     /// <summary>Per capacity and buyer key: tickets in that buyer's live holds and sales.</summary>
     public IReadOnlyDictionary<(Guid CapacityId, string BuyerKey), long> ByBuyer => _byBuyer;
+
+    /// <summary>Per capacity: units in active waiting-list offers.</summary>
+    public IReadOnlyDictionary<Guid, long> Offered => _offered;
 
     public void Add(Reservation reservation)
     {
@@ -322,6 +333,11 @@ public sealed class HoldSums
             if (reservation.BuyerKey is { } buyer)
             {
                 _byBuyer[(item.CapacityId, buyer)] = _byBuyer.GetValueOrDefault((item.CapacityId, buyer)) + item.Quantity;
+            }
+
+            if (active && reservation.WaitlistId is not null)
+            {
+                _offered[item.CapacityId] = _offered.GetValueOrDefault(item.CapacityId) + item.Quantity;
             }
 
             var (reserved, sold) = _byCapacity.GetValueOrDefault(item.CapacityId);

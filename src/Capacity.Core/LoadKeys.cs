@@ -46,6 +46,51 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<Guid> Waitlist { get; } = [];
 
+    /// <summary>Capacities whose event's waiting list a command needs whole (a join: it takes its place behind the others).</summary>
+    public HashSet<Guid> Queues { get; } = [];
+
+    /// <summary>A keyed entry's buyer on each of its capacities: an offer counts against the buyer's limits.</summary>
+    public void AddBuyersOf(IEnumerable<WaitlistEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            if (entry.BuyerKey is { } buyerKey)
+            {
+                foreach (var item in entry.Items)
+                {
+                    Buyers.Add((item.CapacityId, buyerKey));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The events whose waiting lists a batch must see whole, once its capacities and entries are
+    /// loaded: those of the capacities in <see cref="Queues"/>, of every loaded entry, and of every
+    /// loaded capacity that waiting entries are owed units on.
+    /// </summary>
+    public HashSet<(Guid TenantId, string EventId)> QueueEvents(WorkingSet set, IEnumerable<CapacityNode> loaded)
+    {
+        var events = new HashSet<(Guid, string)>();
+        foreach (var node in loaded)
+        {
+            if (node.QueueDemand > 0 || Queues.Contains(node.Id))
+            {
+                events.Add((node.TenantId, node.EventId));
+            }
+        }
+
+        foreach (var id in Waitlist)
+        {
+            if (set.FindEntry(id) is { } entry)
+            {
+                events.Add((entry.TenantId, entry.EventId));
+            }
+        }
+
+        return events;
+    }
+
     /// <summary>
     /// Holds the sweeper believes are due. The core expires those that are loaded and still due, and
     /// passes over any that are not loaded: such a hold stays due for a later <see cref="ExpireDue"/>.
@@ -63,6 +108,7 @@ public sealed class LoadKeys
         Limits.Clear();
         Buyers.Clear();
         Waitlist.Clear();
+        Queues.Clear();
         ExpiryCandidates.Clear();
     }
 

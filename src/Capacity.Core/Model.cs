@@ -60,6 +60,9 @@ public sealed class CapacityNode
     /// </summary>
     public long QueueDemand { get; set; }
 
+    /// <summary>Units of this capacity held by live waiting-list offers: shown beside <see cref="WaitingUnits"/>.</summary>
+    public long OfferedUnits { get; set; }
+
     public CapacityMode Mode => ModeOf(Total, ParentIds);
 
     /// <summary>The mode a capacity with this total and these parents has.</summary>

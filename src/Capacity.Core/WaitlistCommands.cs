@@ -8,6 +8,7 @@ public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, 
         foreach (var item in Items)
         {
             keys.Capacities.Add(item.CapacityId);
+            keys.Queues.Add(item.CapacityId);
             if (BuyerKey is not null)
             {
                 keys.Buyers.Add((item.CapacityId, BuyerKey));

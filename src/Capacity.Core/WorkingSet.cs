@@ -69,6 +69,9 @@ public sealed class WorkingSet : ICapacityLookup
 
     internal int CapacityCount => _capacities.Count;
 
+    /// <summary>Every capacity loaded or created in this batch.</summary>
+    public IEnumerable<CapacityNode> Capacities => _capacities.Values;
+
     // TryGetValue rather than GetValueOrDefault: the extension method goes through IReadOnlyDictionary,
     // an interface call on the hottest lookup of the decide path.
     public CapacityNode? FindCapacity(Guid id) => _capacities.TryGetValue(id, out var node) ? node : null;

@@ -8,7 +8,8 @@ public static class Audit
 {
     /// <summary>
     /// Recomputes every counter twice, from the ledger and from the live holds and allocations, and
-    /// checks the per-pool limits, every allocation's counters and every buyer's usage. One
+    /// checks the per-pool limits, every allocation's counters, every buyer's usage and the waiting
+    /// lists (owed and offered units, offers, and no entry left waiting while it fits). One
     /// consistent read of the store; decides nothing.
     /// </summary>
     public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct)
@@ -17,6 +18,7 @@ public static class Audit
         var violations = Invariants.Check(data.Capacities, data.LiveHolds, data.Allocations);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
         violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
+        violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }
 }

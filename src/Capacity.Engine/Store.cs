@@ -74,6 +74,17 @@ public interface IReadStore
     /// <summary>A buyer's tickets in active holds and sales over these capacities of the tenant's.</summary>
     Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct);
 
+    Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    /// <summary>
+    /// A waiting entry's place: 1 + the waiting entries that joined before it and want any of its
+    /// capacities. Null when it no longer waits.
+    /// </summary>
+    Task<long?> GetWaitlistPositionAsync(WaitlistEntry entry, CancellationToken ct);
+
+    /// <summary>The tenant's entries with a line on this capacity, in the order they joined, after <paramref name="afterSequence"/>, of every status.</summary>
+    Task<IReadOnlyList<WaitlistEntry>> GetWaitlistAsync(Guid tenantId, Guid capacityId, long afterSequence, int limit, CancellationToken ct);
+
     /// <summary>Ledger entries of the event's capacities with a sequence above <paramref name="after"/>, in sequence order.</summary>
     Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct);
 
@@ -158,4 +169,7 @@ public sealed record AuditData(
     HoldSums LiveHolds,
     IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums,
     IReadOnlyList<Allocation> Allocations,
-    IReadOnlyList<BuyerUsage> Usage);
+    IReadOnlyList<BuyerUsage> Usage,
+    IReadOnlyList<BuyerLimit> Limits,
+    IReadOnlyList<WaitlistEntry> LiveEntries,
+    IReadOnlyDictionary<Guid, ReservationStatus> Offers);

@@ -259,6 +259,41 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 
+    public async Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE id = @id AND tenant_id = @t");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        return await ReadEntriesAsync(cmd, ct).ConfigureAwait(false) is [var entry] ? entry : null;
+    }
+
+    public async Task<long?> GetWaitlistPositionAsync(WaitlistEntry entry, CancellationToken ct)
+    {
+        if (entry.Status != WaitlistStatus.Waiting)
+        {
+            return null;
+        }
+
+        await using var cmd = _dataSource.CreateCommand(
+            "SELECT COUNT(DISTINCT l.entry_id) FROM waitlist_lines l JOIN waitlist_entries e ON e.id = l.entry_id "
+            + "WHERE l.capacity_id = ANY(@ids) AND l.sequence < @s AND e.status = 0");
+        cmd.Parameters.AddWithValue("ids", entry.Items.Select(i => i.CapacityId).ToArray());
+        cmd.Parameters.AddWithValue("s", entry.Sequence);
+        return 1 + (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+    }
+
+    public async Task<IReadOnlyList<WaitlistEntry>> GetWaitlistAsync(Guid tenantId, Guid capacityId, long afterSequence, int limit, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand(
+            $"SELECT {Of(EntryColumns, "e")} FROM waitlist_lines l JOIN waitlist_entries e ON e.id = l.entry_id "
+            + "WHERE l.capacity_id = @c AND l.sequence > @after AND e.tenant_id = @t ORDER BY l.sequence, l.entry_id LIMIT @limit");
+        cmd.Parameters.AddWithValue("c", capacityId);
+        cmd.Parameters.AddWithValue("after", afterSequence);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("limit", limit);
+        return await ReadEntriesAsync(cmd, ct).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(
@@ -368,8 +403,26 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         await using var usageCmd = new NpgsqlCommand("SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage", c, tx);
         var usage = await ReadUsageAsync(usageCmd, ct).ConfigureAwait(false);
 
+        await using var limitsCmd = new NpgsqlCommand($"SELECT {LimitColumns} FROM buyer_limits", c, tx);
+        var limits = await ReadLimitsAsync(limitsCmd, ct).ConfigureAwait(false);
+
+        // Every entry waiting or offered, and the status of every offer that is active or theirs.
+        await using var entriesCmd = new NpgsqlCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE status IN (0, 1)", c, tx);
+        var entries = await ReadEntriesAsync(entriesCmd, ct).ConfigureAwait(false);
+        var offers = new Dictionary<Guid, ReservationStatus>();
+        await using (var offersCmd = new NpgsqlCommand(
+            "SELECT r.id, r.status FROM reservations r WHERE r.waitlist_id IS NOT NULL "
+            + "AND (r.status = 0 OR r.id IN (SELECT offer_reservation_id FROM waitlist_entries WHERE status IN (0, 1)))", c, tx))
+        await using (var r = await offersCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                offers[r.GetGuid(0)] = (ReservationStatus)r.GetInt16(1);
+            }
+        }
+
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums, allocations, usage);
+        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
@@ -469,6 +522,10 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
                 UpdatedAt = Time(r.GetInt64(12)),
                 AllocationCount = r.GetInt32(13),
                 LimitIds = r.GetFieldValue<Guid[]>(14),
+                Waitlist = Waitlist(r.IsDBNull(15) ? null : r.GetString(15)),
+                WaitingUnits = r.GetInt64(16),
+                QueueDemand = r.GetInt64(17),
+                OfferedUnits = r.GetInt64(18),
             });
         }
 
@@ -484,7 +541,33 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         Time(r.GetInt64(5)),
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
         r.IsDBNull(7) ? null : Time(r.GetInt64(7)),
-        r.IsDBNull(8) ? null : r.GetString(8));
+        r.IsDBNull(8) ? null : r.GetString(8),
+        r.IsDBNull(9) ? null : r.GetGuid(9));
+
+    internal static async Task<List<WaitlistEntry>> ReadEntriesAsync(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var entries = new List<WaitlistEntry>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            entries.Add(new WaitlistEntry
+            {
+                Id = r.GetGuid(0),
+                TenantId = r.GetGuid(1),
+                EventId = r.GetString(2),
+                Items = Lines(r.GetString(3)),
+                BuyerKey = r.IsDBNull(4) ? null : r.GetString(4),
+                ExternalRef = r.IsDBNull(5) ? null : r.GetString(5),
+                Sequence = r.GetInt64(6),
+                Status = (WaitlistStatus)r.GetInt16(7),
+                OfferReservationId = r.IsDBNull(8) ? null : r.GetGuid(8),
+                CreatedAt = Time(r.GetInt64(9)),
+                UpdatedAt = Time(r.GetInt64(10)),
+            });
+        }
+
+        return entries;
+    }
 
     internal static PriceEntry ReadPrice(NpgsqlDataReader r) => new(
         r.GetGuid(0),

@@ -56,8 +56,11 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
         await AddLimitCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
+        await AddEntryCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
         var limitIds = new HashSet<Guid>(keys.Limits);
         await LockCapacitiesAsync(keys, ws, capacityIds, loaded, limitIds, ct).ConfigureAwait(false);
+        await LoadEntriesAsync(keys, ws, ct).ConfigureAwait(false);
+        await LoadQueuesAsync(keys, ws, limitIds, ct).ConfigureAwait(false);
         await LockLimitsAsync(limitIds, ws, ct).ConfigureAwait(false);
         await LoadUsageAsync(keys, ws, ct).ConfigureAwait(false);
         await LockPricesAsync(keys, ws, ct).ConfigureAwait(false);
@@ -116,6 +119,81 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>
+    /// A named entry's capacities, read without a lock: an entry's lines never change, and an entry
+    /// itself changes only under the locks of all its capacities, which come next.
+    /// </summary>
+    private async Task AddEntryCapacitiesAsync(LoadKeys keys, HashSet<Guid> capacityIds, CancellationToken ct)
+    {
+        if (keys.Waitlist.Count > 0)
+        {
+            await using var cmd = Command("SELECT capacity_ids FROM waitlist_entries WHERE id = ANY(@ids)");
+            cmd.Parameters.AddWithValue("ids", keys.Waitlist.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                capacityIds.UnionWith(r.GetFieldValue<Guid[]>(0));
+            }
+        }
+    }
+
+    /// <summary>Named entries, read under their capacities' locks.</summary>
+    private async Task LoadEntriesAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
+        if (keys.Waitlist.Count > 0)
+        {
+            await using var cmd = Command($"SELECT {EntryColumns} FROM waitlist_entries WHERE id = ANY(@ids)");
+            cmd.Parameters.AddWithValue("ids", keys.Waitlist.ToArray());
+            var entries = await PostgresStore.ReadEntriesAsync(cmd, ct).ConfigureAwait(false);
+            foreach (var entry in entries)
+            {
+                ws.Load(entry);
+            }
+
+            keys.AddBuyersOf(entries);
+        }
+    }
+
+    /// <summary>
+    /// Every waiting entry of each event whose list the batch may walk (<see cref="LoadKeys.QueueEvents"/>),
+    /// read under the locks of all their capacities: the capacity query already locked the
+    /// capacities of the entries waiting when it ran. An entry that joined between that query's
+    /// snapshot and its locks may name a capacity not yet locked; those are locked here, after the
+    /// others (the only place locks are taken out of order, and PostgreSQL breaks the rare deadlock
+    /// that can follow by failing one batch, which is answered 503 and applies nothing).
+    /// </summary>
+    private async Task LoadQueuesAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> limitIds, CancellationToken ct)
+    {
+        var events = keys.QueueEvents(ws, ws.Capacities);
+        foreach (var (tenantId, eventId) in events)
+        {
+            await using var cmd = Command($"SELECT {EntryColumns} FROM waitlist_entries WHERE tenant_id = @t AND event_id = @e AND status = 0 ORDER BY sequence");
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.AddWithValue("e", eventId);
+            var waiting = await PostgresStore.ReadEntriesAsync(cmd, ct).ConfigureAwait(false);
+            var missing = waiting.SelectMany(e => e.Items).Select(i => i.CapacityId).Where(id => ws.FindCapacity(id) is null).ToHashSet();
+            if (missing.Count > 0)
+            {
+                await using var more = Command(
+                    $"SELECT {CapacityColumns} FROM capacities WHERE id IN ({ClosureOf("@ids")}) ORDER BY id FOR UPDATE");
+                more.Parameters.AddWithValue("ids", missing.ToArray());
+                foreach (var node in await PostgresStore.ReadCapacitiesAsync(more, ct).ConfigureAwait(false))
+                {
+                    ws.Load(node);
+                    limitIds.UnionWith(node.LimitIds);
+                }
+            }
+
+            ws.LoadWaitlist(tenantId, eventId, waiting);
+            keys.AddBuyersOf(waiting);
+        }
+    }
+
+    /// <summary>The ids of these capacities and all their ancestors, as a subquery over <paramref name="ids"/>.</summary>
+    private static string ClosureOf(string ids) =>
+        $"WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY({ids}) "
+        + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT id FROM c";
+
+    /// <summary>
     /// Named limits and those covering a loaded capacity, locked after the capacities: every hold on a
     /// covered capacity takes its limit's lock, so a hold reading a buyer's usage on the limit's other
     /// capacities waits for any batch writing it.
@@ -167,13 +245,20 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             }
 
             // Parents never change, so the closure can be found without locks and locked in order,
-            // in the same round trip.
+            // in the same round trip. Where waiting entries are owed units on a node of it (or a
+            // command joins a list), the capacities of every waiting entry of that event are locked
+            // with it: a batch may walk the event's list and offer any of them.
             var closure = new NpgsqlBatchCommand(
                 $"SELECT {CapacityColumns} FROM capacities WHERE id IN ("
                 + "WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY($1) "
-                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT id FROM c) "
+                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)), "
+                + "q AS (SELECT DISTINCT k.tenant_id, k.event_id FROM capacities k WHERE k.id IN (SELECT id FROM c) AND (k.queue_demand > 0 OR k.id = ANY($2))), "
+                + "x AS (SELECT DISTINCT unnest(w.capacity_ids) AS id FROM waitlist_entries w JOIN q ON w.tenant_id = q.tenant_id AND w.event_id = q.event_id WHERE w.status = 0), "
+                + "c2 AS (SELECT id, parent_ids FROM capacities WHERE id IN (SELECT id FROM c UNION SELECT id FROM x) "
+                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c2 ON p.id = ANY(c2.parent_ids)) SELECT id FROM c2) "
                 + "ORDER BY id FOR UPDATE");
             closure.Parameters.Add(new() { Value = capacityIds.ToArray() });
+            closure.Parameters.Add(new() { Value = keys.Queues.ToArray() });
             batch.BatchCommands.Add(closure);
 
             await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -246,6 +331,11 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                     keys.Buyers.Add((item.CapacityId, buyerKey));
                 }
             }
+
+            if (reservation.WaitlistId is { } entryId)
+            {
+                keys.Waitlist.Add(entryId);
+            }
         }
     }
 
@@ -301,6 +391,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         AddCapacities(batch, ws);
         AddAllocations(batch, ws);
         AddLimits(batch, ws);
+        AddEntries(batch, ws);
         AddPrices(batch, ws);
         AddNewReservations(batch, ws);
         AddChangedReservations(batch, ws);
@@ -330,10 +421,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         foreach (var n in ws.NewCapacities)
         {
             Add(batch,
-                "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations, limit_ids) "
-                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                $"INSERT INTO capacities ({CapacityColumns}) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                 n.Id, n.TenantId, n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, n.ParentIds, n.IsActive, n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt),
-                n.AllocationCount, n.LimitIds);
+                n.AllocationCount, n.LimitIds, Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits);
         }
 
         var changed = ws.ChangedCapacities.ToList();
@@ -343,9 +434,11 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             var cmd = new NpgsqlBatchCommand(
                 "UPDATE capacities c SET section_name = u.name, section_code = u.code, total_capacity = u.total, is_active = u.active, "
                 + "reserved = u.reserved, sold = u.sold, updated_at = u.updated, allocations = u.allocations, "
-                + "limit_ids = CASE WHEN u.limits = '' THEN '{}'::uuid[] ELSE string_to_array(u.limits, ',')::uuid[] END "
-                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::text[]) "
-                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations, limits) WHERE c.id = u.id");
+                + "limit_ids = CASE WHEN u.limits = '' THEN '{}'::uuid[] ELSE string_to_array(u.limits, ',')::uuid[] END, "
+                + "waitlist = u.waitlist, waiting_units = u.waiting, queue_demand = u.owed, offered_units = u.offered "
+                + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::text[], "
+                + "$11::text[], $12::bigint[], $13::bigint[], $14::bigint[]) "
+                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations, limits, waitlist, waiting, owed, offered) WHERE c.id = u.id");
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Id).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionName).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionCode).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -357,6 +450,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.AllocationCount).ToArray() });
             // unnest cannot take an array of arrays of different lengths, so each node's limits travel as text.
             cmd.Parameters.Add(new() { Value = changed.Select(n => Ids(n.LimitIds)).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => Waitlist(n.Waitlist)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.WaitingUnits).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.QueueDemand).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.OfferedUnits).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
     }
@@ -413,6 +510,27 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
+    private static void AddEntries(NpgsqlBatch batch, WorkingSet ws)
+    {
+        foreach (var e in ws.NewEntries)
+        {
+            Add(batch,
+                $"INSERT INTO waitlist_entries ({EntryColumns}, capacity_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                e.Id, e.TenantId, e.EventId, Lines(e.Items), e.BuyerKey, e.ExternalRef, e.Sequence, (short)e.Status, e.OfferReservationId,
+                Time(e.CreatedAt), Time(e.UpdatedAt), e.Items.Select(i => i.CapacityId).ToArray());
+            foreach (var item in e.Items)
+            {
+                Add(batch, "INSERT INTO waitlist_lines (capacity_id, sequence, entry_id) VALUES ($1, $2, $3)", item.CapacityId, e.Sequence, e.Id);
+            }
+        }
+
+        foreach (var e in ws.ChangedEntries)
+        {
+            Add(batch, "UPDATE waitlist_entries SET status = $2, offer_reservation_id = $3, updated_at = $4 WHERE id = $1",
+                e.Id, (short)e.Status, e.OfferReservationId, Time(e.UpdatedAt));
+        }
+    }
+
     private static void AddPrices(NpgsqlBatch batch, WorkingSet ws)
     {
         foreach (var p in ws.NewPrices)
@@ -439,19 +557,19 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         {
             var (ids, tenants, statuses, items) = (new Guid[created], new Guid[created], new short[created], new string[created]);
             var (createdAt, expiresAt, confirmedAt, endedAt) = (new long[created], new long[created], new long?[created], new long?[created]);
-            var buyers = new string?[created];
+            var (buyers, waitlists) = (new string?[created], new Guid?[created]);
             var i = 0;
             foreach (var r in ws.NewReservations)
             {
                 (ids[i], tenants[i], statuses[i], items[i]) = (r.Id, r.TenantId, (short)r.Status, Items(r.Items));
                 (createdAt[i], expiresAt[i], confirmedAt[i], endedAt[i]) = (Time(r.CreatedAt), Time(r.ExpiresAt), Time(r.ConfirmedAt), Time(r.EndedAt));
-                buyers[i] = r.BuyerKey;
+                (buyers[i], waitlists[i]) = (r.BuyerKey, r.WaitlistId);
                 i++;
             }
 
             var cmd = new NpgsqlBatchCommand(
-                "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key) "
-                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])");
+                $"INSERT INTO reservations ({ReservationColumns}) "
+                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::uuid[])");
             cmd.Parameters.Add(new() { Value = ids });
             cmd.Parameters.Add(new() { Value = tenants });
             cmd.Parameters.Add(new() { Value = statuses });
@@ -461,6 +579,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(NullableTimes(confirmedAt));
             cmd.Parameters.Add(NullableTimes(endedAt));
             cmd.Parameters.Add(new() { Value = buyers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = waitlists, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
             batch.BatchCommands.Add(cmd);
         }
     }

@@ -285,6 +285,44 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         return ReadLimits(cmd);
     }
 
+    public async Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE id = $id AND tenant_id = $t", c);
+        cmd.Parameters.AddWithValue("$id", Id(id));
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        return ReadEntries(cmd) is [var entry] ? entry : null;
+    }
+
+    public async Task<long?> GetWaitlistPositionAsync(WaitlistEntry entry, CancellationToken ct)
+    {
+        if (entry.Status != WaitlistStatus.Waiting)
+        {
+            return null;
+        }
+
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            "SELECT COUNT(DISTINCT l.entry_id) FROM waitlist_lines l JOIN waitlist_entries e ON e.id = l.entry_id "
+            + "WHERE l.capacity_id IN (SELECT value FROM json_each($ids)) AND l.sequence < $s AND e.status = 0", c);
+        cmd.Parameters.AddWithValue("$ids", IdArray(entry.Items.Select(i => i.CapacityId)));
+        cmd.Parameters.AddWithValue("$s", entry.Sequence);
+        return 1 + (long)cmd.ExecuteScalar()!;
+    }
+
+    public async Task<IReadOnlyList<WaitlistEntry>> GetWaitlistAsync(Guid tenantId, Guid capacityId, long afterSequence, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            $"SELECT {Of(EntryColumns, "e")} FROM waitlist_lines l JOIN waitlist_entries e ON e.id = l.entry_id "
+            + "WHERE l.capacity_id = $c AND l.sequence > $after AND e.tenant_id = $t ORDER BY l.sequence, l.entry_id LIMIT $limit", c);
+        cmd.Parameters.AddWithValue("$c", Id(capacityId));
+        cmd.Parameters.AddWithValue("$after", afterSequence);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$limit", limit);
+        return ReadEntries(cmd);
+    }
+
     public async Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
@@ -417,8 +455,26 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
             }
         }
 
+        using var limitsCmd = new SqliteCommand($"SELECT {LimitColumns} FROM buyer_limits", c, tx);
+        var limits = ReadLimits(limitsCmd);
+
+        // Every entry waiting or offered, and the status of every offer that is active or theirs.
+        using var entriesCmd = new SqliteCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE status IN (0, 1)", c, tx);
+        var entries = ReadEntries(entriesCmd);
+        using var offersCmd = new SqliteCommand(
+            "SELECT r.id, r.status FROM reservations r WHERE r.waitlist_id IS NOT NULL AND (r.status = 0 OR r.id IN (SELECT offer_reservation_id FROM waitlist_entries WHERE status IN (0, 1)))",
+            c, tx);
+        var offers = new Dictionary<Guid, ReservationStatus>();
+        using (var r = offersCmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                offers[Id(r.GetString(0))] = (ReservationStatus)r.GetInt32(1);
+            }
+        }
+
         tx.Commit();
-        return new AuditData(nodes, holds, sums, allocations, usage);
+        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers);
     }
 
     public ValueTask DisposeAsync()
@@ -518,6 +574,10 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
                 UpdatedAt = Time(r.GetInt64(12)),
                 AllocationCount = r.GetInt32(13),
                 LimitIds = Ids(r.GetString(14)),
+                Waitlist = Waitlist(r.IsDBNull(15) ? null : r.GetString(15)),
+                WaitingUnits = r.GetInt64(16),
+                QueueDemand = r.GetInt64(17),
+                OfferedUnits = r.GetInt64(18),
             });
         }
 
@@ -533,7 +593,8 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         Time(r.GetInt64(5)),
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
         r.IsDBNull(7) ? null : Time(r.GetInt64(7)),
-        r.IsDBNull(8) ? null : r.GetString(8));
+        r.IsDBNull(8) ? null : r.GetString(8),
+        r.IsDBNull(9) ? null : Id(r.GetString(9)));
 
     /// <summary>The same row through the C API (the writer's point lookups); valid until the statement steps or resets.</summary>
     internal static Reservation ReadReservation(RawStatement r) => new(
@@ -545,7 +606,35 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         Time(r.Int64(5)),
         r.IsNull(6) ? null : Time(r.Int64(6)),
         r.IsNull(7) ? null : Time(r.Int64(7)),
-        r.Text(8));
+        r.Text(8),
+        r.IsNull(9) ? null : r.Guid(9));
+
+    internal static WaitlistEntry ReadEntry(SqliteDataReader r) => new()
+    {
+        Id = Id(r.GetString(0)),
+        TenantId = Id(r.GetString(1)),
+        EventId = r.GetString(2),
+        Items = Lines(r.GetString(3)),
+        BuyerKey = r.IsDBNull(4) ? null : r.GetString(4),
+        ExternalRef = r.IsDBNull(5) ? null : r.GetString(5),
+        Sequence = r.GetInt64(6),
+        Status = (WaitlistStatus)r.GetInt32(7),
+        OfferReservationId = r.IsDBNull(8) ? null : Id(r.GetString(8)),
+        CreatedAt = Time(r.GetInt64(9)),
+        UpdatedAt = Time(r.GetInt64(10)),
+    };
+
+    internal static List<WaitlistEntry> ReadEntries(SqliteCommand cmd)
+    {
+        using var r = cmd.ExecuteReader();
+        var entries = new List<WaitlistEntry>();
+        while (r.Read())
+        {
+            entries.Add(ReadEntry(r));
+        }
+
+        return entries;
+    }
 
     internal static Allocation ReadAllocation(SqliteDataReader r) => new()
     {

@@ -67,8 +67,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         LoadReservations(keys, ws, capacityIds);
         LoadAllocations(keys, ws, capacityIds);
         LoadLimits(keys.Limits, ws, capacityIds);
+        LoadEntries(keys, ws, capacityIds);
         LoadPrices(keys, ws);
         LoadCapacities(capacityIds, ws, limitIds);
+        LoadQueues(keys, ws, limitIds);
         limitIds.ExceptWith(keys.Limits);
         LoadLimits(limitIds, ws, null);
         LoadUsage(keys, ws);
@@ -150,6 +152,57 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                     keys.Buyers.Add((item.CapacityId, buyerKey));
                 }
             }
+
+            if (reservation.WaitlistId is { } entryId)
+            {
+                keys.Waitlist.Add(entryId);
+            }
+        }
+    }
+
+    private void LoadEntries(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds)
+    {
+        if (keys.Waitlist.Count > 0)
+        {
+            var cmd = Command($"SELECT {EntryColumns} FROM waitlist_entries WHERE id IN (SELECT value FROM json_each($ids))", "$ids");
+            cmd.Parameters[0].Value = IdArray(keys.Waitlist);
+            foreach (var entry in SqliteStore.ReadEntries(cmd))
+            {
+                ws.Load(entry);
+                capacityIds.UnionWith(entry.Items.Select(i => i.CapacityId));
+                keys.AddBuyersOf([entry]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every waiting entry of each event whose list the batch may walk (<see cref="LoadKeys.QueueEvents"/>),
+    /// in order, with the capacities they name. Most batches have none: a capacity nobody waits for
+    /// costs this one look at its counter.
+    /// </summary>
+    private void LoadQueues(LoadKeys keys, WorkingSet ws, HashSet<Guid> limitIds)
+    {
+        var events = keys.QueueEvents(ws, ws.Capacities);
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var cmd = Command(
+            $"SELECT {EntryColumns} FROM waitlist_entries WHERE tenant_id = $t AND event_id = $e AND status = 0 ORDER BY sequence", "$t", "$e");
+        foreach (var (tenantId, eventId) in events)
+        {
+            cmd.Parameters[0].Value = Id(tenantId);
+            cmd.Parameters[1].Value = eventId;
+            var waiting = SqliteStore.ReadEntries(cmd);
+            var more = waiting.SelectMany(e => e.Items).Select(i => i.CapacityId).Where(id => ws.FindCapacity(id) is null).ToHashSet();
+            if (more.Count > 0)
+            {
+                LoadCapacities(more, ws, limitIds);
+            }
+
+            ws.LoadWaitlist(tenantId, eventId, waiting);
+            keys.AddBuyersOf(waiting);
         }
     }
 
@@ -258,6 +311,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         WriteCapacities(ws);
         WriteAllocations(ws);
         WriteLimits(ws);
+        WriteEntries(ws);
         WritePrices(ws);
         InsertReservations(ws);
         UpdateReservations(ws);
@@ -285,20 +339,46 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         {
             Run(
                 Command(
-                    "INSERT INTO capacities (id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations, limit_ids) "
-                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15"),
+                    $"INSERT INTO capacities ({CapacityColumns}) "
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17", "$18", "$19"),
                 Id(n.Id), Id(n.TenantId), n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, Ids(n.ParentIds), n.IsActive ? 1 : 0,
-                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds));
+                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds), Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits);
         }
 
         foreach (var n in ws.ChangedCapacities)
         {
             Run(
                 Command(
-                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9, limit_ids = $10 WHERE id = $1",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"),
-                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds));
+                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9, limit_ids = $10, "
+                    + "waitlist = $11, waiting_units = $12, queue_demand = $13, offered_units = $14 WHERE id = $1",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14"),
+                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds),
+                Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits);
+        }
+    }
+
+    private void WriteEntries(WorkingSet ws)
+    {
+        foreach (var e in ws.NewEntries)
+        {
+            Run(
+                Command(
+                    $"INSERT INTO waitlist_entries ({EntryColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11"),
+                Id(e.Id), Id(e.TenantId), e.EventId, Lines(e.Items), e.BuyerKey, e.ExternalRef, e.Sequence, (int)e.Status,
+                e.OfferReservationId is { } offer ? Id(offer) : null, Time(e.CreatedAt), Time(e.UpdatedAt));
+            foreach (var item in e.Items)
+            {
+                Run(Command("INSERT INTO waitlist_lines (capacity_id, sequence, entry_id) VALUES ($1, $2, $3)", "$1", "$2", "$3"), Id(item.CapacityId), e.Sequence, Id(e.Id));
+            }
+        }
+
+        foreach (var e in ws.ChangedEntries)
+        {
+            Run(
+                Command("UPDATE waitlist_entries SET status = $2, offer_reservation_id = $3, updated_at = $4 WHERE id = $1", "$1", "$2", "$3", "$4"),
+                Id(e.Id), (int)e.Status, e.OfferReservationId is { } offer ? Id(offer) : null, Time(e.UpdatedAt));
         }
     }
 
@@ -514,7 +594,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
     // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.
     private const string SelectReservationAndRowid = $"SELECT {ReservationColumns}, rowid FROM reservations WHERE id = ?1";
-    private const int RowidColumn = 9;
+    private const int RowidColumn = 10;
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
 
@@ -529,7 +609,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     }
 
     internal const string InsertReservationSql =
-        "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+        "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key, waitlist_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
     /// <summary>
     /// Inserts a new hold's row, <paramref name="id"/> being its id as text. The one place a hold
@@ -547,6 +627,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         insert.Bind(7, r.ConfirmedAt is { } ca ? Time(ca) : null);
         insert.Bind(8, r.EndedAt is { } ea ? Time(ea) : null);
         insert.Bind(9, r.BuyerKey);
+        insert.Bind(10, r.WaitlistId is { } waitlistId ? Id(waitlistId) : null);
         insert.Run();
     }
 }

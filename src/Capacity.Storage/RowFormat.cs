@@ -31,6 +31,32 @@ public static class RowFormat
 
     public static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
+    /// <summary>A waiting list's settings as "enabled:offer_minutes:policy" (1:30:fifo), or null for a capacity that never had one.</summary>
+    public static string? Waitlist(WaitlistSettings? settings) => settings is null
+        ? null
+        : string.Create(CultureInfo.InvariantCulture, $"{(settings.Enabled ? 1 : 0)}:{settings.OfferMinutes}:{(settings.Policy == WaitlistPolicy.Fifo ? "fifo" : "first_fit")}");
+
+    public static WaitlistSettings? Waitlist(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        var parts = text.Split(':');
+        return new WaitlistSettings(parts[0] == "1", int.Parse(parts[1], CultureInfo.InvariantCulture), parts[2] == "fifo" ? WaitlistPolicy.Fifo : WaitlistPolicy.FirstFit);
+    }
+
+    /// <summary>A waiting-list entry's lines as "capacity_id:quantity" joined by ','.</summary>
+    public static string Lines(WaitlistItem[] items) =>
+        string.Join(',', items.Select(i => string.Create(CultureInfo.InvariantCulture, $"{Id(i.CapacityId)}:{i.Quantity}")));
+
+    public static WaitlistItem[] Lines(string text) => Array.ConvertAll(text.Split(','), line =>
+    {
+        var colon = line.IndexOf(':', StringComparison.Ordinal);
+        return new WaitlistItem(Id(line[..colon]), int.Parse(line.AsSpan(colon + 1), CultureInfo.InvariantCulture));
+    });
+
     public static string Items(ReservationItem[] items)
     {
         var buffer = new ArrayBufferWriter<byte>(256);

@@ -180,6 +180,14 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
 
     public Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct) =>
         _read.GetBuyerUsageAsync(tenantId, capacityIds, buyerKey, ct);
+
+    public Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetWaitlistEntryAsync(tenantId, id, ct);
+
+    public Task<long?> GetWaitlistPositionAsync(WaitlistEntry entry, CancellationToken ct) => _read.GetWaitlistPositionAsync(entry, ct);
+
+    public Task<IReadOnlyList<WaitlistEntry>> GetWaitlistAsync(Guid tenantId, Guid capacityId, long afterSequence, int limit, CancellationToken ct) =>
+        _read.GetWaitlistAsync(tenantId, capacityId, afterSequence, limit, ct);
+
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
     public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
     public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);
