@@ -140,7 +140,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var reserve = await host.RunCliAsync("reserve", adult.Id.ToString(), "-q", "3", "--key", tenant.Key);
         Assert.Equal(ExitCodes.Ok, reserve.ExitCode);
         Assert.Contains("Now available", reserve.Output, StringComparison.Ordinal);
-        var hold = (await tenant.Client.GetLedgerAsync("play")).Entries[0].ReservationId;
+        var hold = Assert.NotNull((await tenant.Client.GetLedgerAsync("play")).Entries[0].ReservationId);
 
         var release = await host.RunCliAsync("release", hold.ToString(), "--key", tenant.Key);
         Assert.Equal(ExitCodes.Ok, release.ExitCode);
