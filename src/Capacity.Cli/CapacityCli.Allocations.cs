@@ -10,27 +10,20 @@ public static partial class CapacityCli
 
     private static Command AllocationCommands(Host host)
     {
-        var capacityId = new Argument<Guid>("capacity-id") { Description = "The capacity to set tickets aside from" };
         var name = new Option<string>("--name", "-n") { Description = "Who the tickets are for, such as \"Box office\"", Required = true };
         var quantity = new Option<int>("--quantity", "-q") { Description = "Tickets to set aside: taken from the public at once", Required = true };
         var expires = new Option<DateTimeOffset?>("--expires") { Description = ExpiresDescription + " [default: never]" };
-        var create = new Command("create", "Set tickets of a capacity aside; only holds that name the allocation can take them") { capacityId, name, quantity, expires };
-        create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
-        {
-            var request = new CreateAllocationRequest { Name = p.GetRequiredValue(name), Quantity = p.GetValue(quantity), ExpiresAt = p.GetValue(expires) };
-            var allocation = await client.CreateAllocationAsync(p.GetValue(capacityId), request, cancellationToken: ct);
-            c.Write(allocation, CliJson.Default.AllocationDetails, () => Views.Allocation(allocation));
-            return ExitCodes.Ok;
-        }));
+        var create = Call(host, "create", "Set tickets of a capacity aside; only holds that name the allocation can take them",
+            new Argument<Guid>("capacity-id") { Description = "The capacity to set tickets aside from" }, CliJson.Default.AllocationDetails, Views.Allocation,
+            (p, client, capacityId, ct) => client.CreateAllocationAsync(
+                capacityId,
+                new CreateAllocationRequest { Name = p.GetRequiredValue(name), Quantity = p.GetValue(quantity), ExpiresAt = p.GetValue(expires) },
+                cancellationToken: ct),
+            name, quantity, expires);
 
-        var listCapacity = new Argument<Guid>("capacity-id") { Description = "The capacity" };
-        var list = new Command("list", "List a capacity's allocations, closed ones included") { listCapacity };
-        list.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
-        {
-            var allocations = await client.ListAllocationsAsync(p.GetValue(listCapacity), ct);
-            c.Write(new AllocationList(allocations), CliJson.Default.AllocationList, () => Views.Allocations(allocations));
-            return ExitCodes.Ok;
-        }));
+        var list = Call(host, "list", "List a capacity's allocations, closed ones included",
+            new Argument<Guid>("capacity-id") { Description = "The capacity" }, CliJson.Default.AllocationList, l => Views.Allocations(l.Allocations),
+            async (_, client, capacityId, ct) => new AllocationList(await client.ListAllocationsAsync(capacityId, ct)));
 
         var show = OnAllocation(host, "show", "Show an allocation: its size and where its tickets are", (_, client, id, ct) => client.GetAllocationAsync(id, ct));
 
@@ -67,6 +60,6 @@ public static partial class CapacityCli
 
     private static Command OnAllocation(
         Host host, string name, string description, Func<ParseResult, CapacityClient, Guid, CancellationToken, Task<AllocationDetails>> call, params Option[] options) =>
-        OnId(host, name, description, new Argument<Guid>("allocation-id") { Description = "The allocation" },
+        Call(host, name, description, new Argument<Guid>("allocation-id") { Description = "The allocation" },
             CliJson.Default.AllocationDetails, Views.Allocation, call, options);
 }

@@ -9,7 +9,6 @@ public static partial class CapacityCli
 {
     private static Command LimitCommands(Host host)
     {
-        var eventId = EventArgument();
         var name = new Option<string>("--name", "-n") { Description = "The limit's name, such as \"Four per person\"", Required = true };
         var max = new Option<int>("--max") { Description = "The most tickets one buyer may have in active holds and sales", Required = true };
         var capacities = new Option<Guid[]>("--capacity", "-c")
@@ -18,29 +17,19 @@ public static partial class CapacityCli
             Required = true,
         };
         var requireKey = new Option<bool>("--require-key") { Description = "Refuse holds on these capacities that name no buyer" };
-        var create = new Command("create", "Limit the tickets one buyer may have over some of an event's capacities") { eventId, name, max, capacities, requireKey };
-        create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
-        {
-            var request = new CreateLimitRequest
+        var create = Call(host, "create", "Limit the tickets one buyer may have over some of an event's capacities",
+            EventArgument(), CliJson.Default.LimitDetails, Views.Limit,
+            (p, client, eventId, ct) => client.CreateLimitAsync(eventId, new CreateLimitRequest
             {
                 Name = p.GetRequiredValue(name),
                 CapacityIds = p.GetRequiredValue(capacities),
                 PerBuyerMax = p.GetValue(max),
                 RequireBuyerKey = p.GetValue(requireKey),
-            };
-            var limit = await client.CreateLimitAsync(p.GetRequiredValue(eventId), request, cancellationToken: ct);
-            c.Write(limit, CliJson.Default.LimitDetails, () => Views.Limit(limit));
-            return ExitCodes.Ok;
-        }));
+            }, cancellationToken: ct),
+            name, max, capacities, requireKey);
 
-        var listEvent = EventArgument();
-        var list = new Command("list", "List an event's per-buyer limits") { listEvent };
-        list.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
-        {
-            var limits = await client.ListLimitsAsync(p.GetRequiredValue(listEvent), ct);
-            c.Write(new LimitList(limits), CliJson.Default.LimitList, () => Views.Limits(limits));
-            return ExitCodes.Ok;
-        }));
+        var list = Call(host, "list", "List an event's per-buyer limits", EventArgument(), CliJson.Default.LimitList, l => Views.Limits(l.Limits),
+            async (_, client, eventId, ct) => new LimitList(await client.ListLimitsAsync(eventId, ct)));
 
         var show = OnLimit(host, "show", "Show a per-buyer limit", (_, client, id, ct) => client.GetLimitAsync(id, ct));
 
@@ -73,7 +62,7 @@ public static partial class CapacityCli
         }));
 
         var buyer = new Option<string>("--buyer", "-b") { Description = "The buyer's key", Required = true };
-        var usage = OnId(host, "usage", "How many tickets one buyer has under a limit", LimitArgument(), CliJson.Default.LimitUsage, Views.Usage,
+        var usage = Call(host, "usage", "How many tickets one buyer has under a limit", LimitArgument(), CliJson.Default.LimitUsage, Views.Usage,
             (p, client, id, ct) => client.GetLimitUsageAsync(id, p.GetRequiredValue(buyer), ct), buyer);
 
         return new Command("limits", "Per-buyer limits: at most N tickets per buyer over some of an event's capacities") { create, list, show, update, delete, usage };
@@ -81,7 +70,7 @@ public static partial class CapacityCli
 
     private static Command OnLimit(
         Host host, string name, string description, Func<ParseResult, CapacityClient, Guid, CancellationToken, Task<LimitDetails>> call, params Option[] options) =>
-        OnId(host, name, description, LimitArgument(), CliJson.Default.LimitDetails, Views.Limit, call, options);
+        Call(host, name, description, LimitArgument(), CliJson.Default.LimitDetails, Views.Limit, call, options);
 
     private static Argument<Guid> LimitArgument() => new("limit-id") { Description = "The limit" };
 }

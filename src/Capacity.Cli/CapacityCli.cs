@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -189,24 +189,24 @@ public static partial class CapacityCli
     private static Argument<string> EventArgument() => new("event") { Description = "The event id" };
 
     private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<Reservation>> call) =>
-        OnId(host, name, description, new Argument<Guid>("reservation-id") { Description = "The reservation" },
+        Call(host, name, description, new Argument<Guid>("reservation-id") { Description = "The reservation" },
             CliJson.Default.Reservation, r => Views.Reservation(r), (_, client, id, ct) => call(client, id, ct));
 
     /// <summary>
-    /// A command on one thing named by its id (a reservation, an allocation, a limit) that prints what
-    /// the service answers: the view, or its JSON with --json.
+    /// A tenant command with one argument (the id of a reservation, capacity, allocation or limit, or an
+    /// event) that makes one call and prints what the service answers: the view, or its JSON with --json.
     /// </summary>
-    private static Command OnId<T>(
+    private static Command Call<TArgument, T>(
         Host host,
         string name,
         string description,
-        Argument<Guid> id,
+        Argument<TArgument> argument,
         System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type,
         Func<T, Spectre.Console.Rendering.IRenderable> view,
-        Func<ParseResult, CapacityClient, Guid, CancellationToken, Task<T>> call,
+        Func<ParseResult, CapacityClient, TArgument, CancellationToken, Task<T>> call,
         params Option[] options)
     {
-        var command = new Command(name, description) { id };
+        var command = new Command(name, description) { argument };
         foreach (var option in options)
         {
             command.Options.Add(option);
@@ -214,7 +214,7 @@ public static partial class CapacityCli
 
         command.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
-            var result = await call(p, client, p.GetValue(id), ct);
+            var result = await call(p, client, p.GetRequiredValue(argument), ct);
             c.Write(result, type, () => view(result));
             return ExitCodes.Ok;
         }));

@@ -250,15 +250,10 @@ internal static class Views
             return new Markup("[grey]No allocations.[/]");
         }
 
-        var table = new Table { Border = TableBorder.Rounded };
-        table.AddColumn("Allocation");
-        table.AddColumn("Id");
-        table.AddColumn("Status");
-        table.AddColumn(new TableColumn("Size").RightAligned());
-        table.AddColumn(new TableColumn("Held").RightAligned());
-        table.AddColumn(new TableColumn("Sold").RightAligned());
-        table.AddColumn(new TableColumn("Idle").RightAligned());
-        table.AddColumn("Expires");
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Allocation", "Id", "Status")
+            .AddColumns(Counts("Size", "Held", "Sold", "Idle"))
+            .AddColumns("Expires");
         foreach (var a in allocations)
         {
             table.AddRow(
@@ -284,12 +279,10 @@ internal static class Views
             return new Markup("[grey]No limits.[/]");
         }
 
-        var table = new Table { Border = TableBorder.Rounded };
-        table.AddColumn("Limit");
-        table.AddColumn("Id");
-        table.AddColumn(new TableColumn("Per buyer").RightAligned());
-        table.AddColumn("Buyer key");
-        table.AddColumn("Capacities");
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Limit", "Id")
+            .AddColumns(Counts("Per buyer"))
+            .AddColumns("Buyer key", "Capacities");
         foreach (var l in limits)
         {
             table.AddRow(Markup.Escape(l.Name), l.Id.ToString(), Number(l.PerBuyerMax), BuyerKeyRule(l.RequireBuyerKey), string.Join("\n", l.CapacityIds));
@@ -338,6 +331,9 @@ internal static class Views
         ReservationStatus.Confirmed => "[green]confirmed[/]",
         _ => $"[grey]{status.ToString().ToLowerInvariant()}[/]",
     };
+
+    /// <summary>Columns of numbers, right-aligned so that the digits line up.</summary>
+    private static TableColumn[] Counts(params string[] names) => [.. names.Select(n => new TableColumn(n).RightAligned())];
 
     private static string AllocationState(AllocationStatus status) =>
         status == AllocationStatus.Open ? "[green]open[/]" : "[grey]closed[/]";

@@ -41,10 +41,8 @@ public sealed class AllocationTests(CapacityHost host) : IClassFixture<CapacityH
     [Fact]
     public async Task Holds_drawn_from_an_allocation_carry_its_id_and_leave_public_availability_alone()
     {
-        var t = (await host.NewTenantAsync()).Client;
-        var pool = await t.CreateCapacityAsync("cup", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 100 });
+        var (t, pool, box) = await PoolWithAllocationAsync("cup", "Sponsor", 10);
         var parking = await t.CreateCapacityAsync("cup", new CreateCapacityRequest { SectionName = "Parking", TotalCapacity = 10 });
-        var box = await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Sponsor", Quantity = 10 });
 
         var held = await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 4, AllocationId = box.Id });
         Assert.Equal(box.Id, Assert.Single(held.Reservation.Items).AllocationId);
@@ -82,9 +80,7 @@ public sealed class AllocationTests(CapacityHost host) : IClassFixture<CapacityH
     [Fact]
     public async Task The_ledger_records_allocate_and_deallocate_entries_without_a_reservation()
     {
-        var t = (await host.NewTenantAsync()).Client;
-        var pool = await t.CreateCapacityAsync("fair", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 100 });
-        var box = await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Press", Quantity = 10 });
+        var (t, pool, box) = await PoolWithAllocationAsync("fair", "Press", 10);
         var fromBox = await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 3, AllocationId = box.Id });
         await t.ReleaseAllocationAsync(box.Id, 5);
         var publicHold = await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 2 });
@@ -108,9 +104,7 @@ public sealed class AllocationTests(CapacityHost host) : IClassFixture<CapacityH
     [Fact]
     public async Task More_than_the_idle_tickets_is_allocation_insufficient_and_a_size_below_the_committed_is_allocation_below_committed()
     {
-        var t = (await host.NewTenantAsync()).Client;
-        var pool = await t.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 100 });
-        var box = await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Box office", Quantity = 10 });
+        var (t, pool, box) = await PoolWithAllocationAsync("e", "Box office", 10);
         await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 4, AllocationId = box.Id });
 
         var hold = await Assert.ThrowsAsync<CapacityApiException>(() => t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 7, AllocationId = box.Id }));
@@ -130,9 +124,7 @@ public sealed class AllocationTests(CapacityHost host) : IClassFixture<CapacityH
     [Fact]
     public async Task A_closed_allocation_refuses_holds_releases_and_resizes_as_allocation_closed()
     {
-        var t = (await host.NewTenantAsync()).Client;
-        var pool = await t.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 100 });
-        var box = await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Box office", Quantity = 10 });
+        var (t, pool, box) = await PoolWithAllocationAsync("e", "Box office", 10);
         await t.CloseAllocationAsync(box.Id);
 
         var refusals = new[]
@@ -145,6 +137,14 @@ public sealed class AllocationTests(CapacityHost host) : IClassFixture<CapacityH
         Assert.All(refusals, ex => Assert.Equal((409, "ALLOCATION_CLOSED", box.Id), (ex.Status, ex.Code, ex.AllocationId)));
         Assert.Equal(100, (await t.GetCapacityAsync(pool.Id)).AvailableCapacity);
         await host.AssertInvariantsAsync();
+    }
+
+    /// <summary>A new tenant with a pool of 100 on <paramref name="eventId"/>, <paramref name="size"/> of it set aside.</summary>
+    private async Task<(CapacityClient Client, CapacityDetails Pool, AllocationDetails Allocation)> PoolWithAllocationAsync(string eventId, string name, int size)
+    {
+        var t = (await host.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync(eventId, new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 100 });
+        return (t, pool, await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = name, Quantity = size }));
     }
 
     private static (long Size, long Held, long Sold, long Idle, AllocationStatus Status) Counters(AllocationDetails a) =>
