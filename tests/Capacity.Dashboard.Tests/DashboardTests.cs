@@ -9,7 +9,8 @@ namespace Capacity.Dashboard.Tests;
 /// <summary>
 /// The dashboard in real Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
 /// downloaded) against the real server process: holds placed and confirmed through the API show on
-/// the page within a second, and so do changes to allocations.
+/// the page within a second, and so do changes to allocations; buyer limits show on the page's next
+/// read of them.
 /// </summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
@@ -166,6 +167,37 @@ public sealed class DashboardTests : IAsyncLifetime
         await AssertInvariantsAsync();
     }
 
+    [Fact]
+    public async Task The_limits_panel_lists_each_limit_and_picks_up_a_new_one_at_its_next_refresh()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 100, []);
+        var circle = await CreateAsync(api, "Circle", 50, []);
+        var standing = await CreateAsync(api, "Standing", null, []);
+        var seated = await CreateLimitAsync(api, "Four <em>per</em> person", [stalls, circle], 4, requireBuyerKey: true);
+
+        // The page's clock is Playwright's, so the test can skip to the 10 s refresh instead of waiting for it.
+        var page = await _browser.NewPageAsync();
+        await page.Clock.InstallAsync();
+        await OpenGalaAsync(page, key);
+        var first = page.Locator($"#limits-list .limit[data-limit-id='{seated}']");
+        await Expect(first.Locator(".name")).ToHaveTextAsync("Four <em>per</em> person");
+        await Expect(first.Locator("em")).ToHaveCountAsync(0);
+        await ExpectFieldsAsync(first, new() { ["max"] = "4 per buyer", ["sections"] = "Stalls, Circle", ["key-required"] = "key required" });
+
+        var open = await CreateLimitAsync(api, "Two standing", [standing], 2, requireBuyerKey: false);
+        await Expect(page.Locator("#limits-list .limit")).ToHaveCountAsync(1);
+        await page.Clock.FastForwardAsync("00:10");
+        var second = page.Locator($"#limits-list .limit[data-limit-id='{open}']");
+        await ExpectFieldsAsync(second, new() { ["max"] = "2 per buyer", ["sections"] = "Standing" });
+        await Expect(second.Locator("[data-field='key-required']")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#limits-error")).ToBeEmptyAsync();
+
+        await SaveScreenshotAsync(page, "limits.png");
+        await AssertInvariantsAsync();
+    }
+
     private async Task<string> NewTenantAsync()
     {
         using var admin = _server.Client(AdminKey);
@@ -215,6 +247,12 @@ public sealed class DashboardTests : IAsyncLifetime
     {
         var body = new Dictionary<string, object?> { ["quantity"] = quantity, ["allocation_id"] = allocationId };
         return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
+    }
+
+    private static async Task<string> CreateLimitAsync(HttpClient api, string name, string[] capacityIds, int max, bool requireBuyerKey)
+    {
+        var body = new { name, capacity_ids = capacityIds, per_buyer_max = max, require_buyer_key = requireBuyerKey };
+        return (await ReadAsync(await api.PostAsJsonAsync("/events/gala/limits", body)))["id"]!.GetValue<string>();
     }
 
     private static async Task<string> CreateAsync(HttpClient api, string name, int? total, string[] parents)

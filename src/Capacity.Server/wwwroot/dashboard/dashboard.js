@@ -9,6 +9,11 @@ let key = sessionStorage.getItem("capacity.key");
 let streamAbort = null;
 let currentEvent = null;
 let lastSnapshot = null;
+let lastLimits = null;
+let limitsTimer = null;
+
+// Buyer limits are not in the snapshot and change rarely, so the panel re-reads them on a slow timer.
+const LIMITS_REFRESH_MS = 10000;
 
 async function api(path) {
   const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
@@ -69,6 +74,7 @@ async function follow(eventId) {
   for (const b of document.querySelectorAll("#events button")) b.setAttribute("aria-current", String(b.dataset.eventId === eventId));
   $("event").hidden = false;
   $("event-title").textContent = eventId;
+  followLimits(eventId);
   const abort = new AbortController();
   streamAbort = abort;
   while (!abort.signal.aborted) {
@@ -117,6 +123,8 @@ function render(snapshot) {
   $("active-holds").textContent = snapshot.holds.active;
   renderTree(snapshot.capacity);
   renderExpiring();
+  // Section names may have changed or arrived after the limits did.
+  renderLimits();
 }
 
 // Pools as a tree: a capacity sits under each parent of this event (a weekend pass may appear under
@@ -246,6 +254,52 @@ function renderExpiring() {
     return tr;
   });
   $("expiring").tBodies[0].replaceChildren(...rows);
+}
+
+// Reads the event's limits now and every LIMITS_REFRESH_MS while it is followed, skipping a hidden tab.
+function followLimits(eventId) {
+  clearInterval(limitsTimer);
+  lastLimits = null;
+  $("limits-list").replaceChildren();
+  $("limits-error").textContent = "";
+  loadLimits(eventId);
+  limitsTimer = setInterval(() => {
+    if (!document.hidden) loadLimits(eventId);
+  }, LIMITS_REFRESH_MS);
+}
+
+async function loadLimits(eventId) {
+  try {
+    const body = await api(`/events/${encodeURIComponent(eventId)}/limits`);
+    // An answer for an event the viewer has since left is dropped.
+    if (currentEvent !== eventId) return;
+    lastLimits = body.limits;
+    $("limits-error").textContent = "";
+    renderLimits();
+  } catch (error) {
+    if (currentEvent === eventId) $("limits-error").textContent = `Could not load limits: ${error.message}`;
+  }
+}
+
+function renderLimits() {
+  if (!lastLimits) return;
+  const names = new Map((lastSnapshot ? lastSnapshot.capacity : []).map((c) => [c.id, c.section_name]));
+  const list = $("limits-list");
+  list.replaceChildren(...lastLimits.map((l) => {
+    const item = document.createElement("li");
+    item.className = "limit";
+    item.dataset.limitId = l.id;
+    item.innerHTML = `
+      <span class="name"></span>
+      <span data-field="max">${l.per_buyer_max} per buyer</span>
+      ${l.require_buyer_key ? '<span class="badge" data-field="key-required">key required</span>' : ""}
+      <span class="covers">on <span data-field="sections"></span></span>`;
+    item.querySelector(".name").textContent = l.name;
+    // Until the first snapshot names them, capacities show by id.
+    item.querySelector("[data-field='sections']").textContent = l.capacity_ids.map((id) => names.get(id) ?? id).join(", ");
+    return item;
+  }));
+  if (lastLimits.length === 0) list.innerHTML = "<li>No limits.</li>";
 }
 
 $("sign-in-form").addEventListener("submit", (e) => {
