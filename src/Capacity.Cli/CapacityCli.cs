@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace Capacity.Cli;
 
 /// <summary>The <c>capacity</c> command: its entry point and its command tree.</summary>
-public static class CapacityCli
+public static partial class CapacityCli
 {
     private const string DefaultUrl = "http://localhost:5050";
 
@@ -88,7 +88,7 @@ public static class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -141,10 +141,19 @@ public static class CapacityCli
         var quantity = new Option<int>("--quantity", "-q") { Description = "Tickets to hold", Required = true };
         var minutes = new Option<int?>("--minutes", "-m") { Description = "How long the hold lasts (the service's default: 15)" };
         var pricing = new Option<Guid?>("--pricing", "-p") { Description = "A price entry whose price the hold locks" };
-        var reserve = new Command("reserve", "Hold tickets of one capacity") { capacityId, quantity, minutes, pricing };
+        var allocation = new Option<Guid?>("--allocation", "-a") { Description = "An allocation of the capacity to draw the tickets from" };
+        var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key, for per-buyer limits (1 to 128 printable characters)" };
+        var reserve = new Command("reserve", "Hold tickets of one capacity") { capacityId, quantity, minutes, pricing, allocation, buyer };
         reserve.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
-            var request = new ReserveRequest { Quantity = p.GetValue(quantity), ReservationMinutes = p.GetValue(minutes), PricingId = p.GetValue(pricing) };
+            var request = new ReserveRequest
+            {
+                Quantity = p.GetValue(quantity),
+                ReservationMinutes = p.GetValue(minutes),
+                PricingId = p.GetValue(pricing),
+                AllocationId = p.GetValue(allocation),
+                BuyerKey = p.GetValue(buyer),
+            };
             var result = await client.ReserveAsync(p.GetValue(capacityId), request, cancellationToken: ct);
             c.Write(result, CliJson.Default.ReserveResult, () => Views.Reservation(result.Reservation, result.Capacity));
             return ExitCodes.Ok;
@@ -167,6 +176,8 @@ public static class CapacityCli
 
         root.Add(new Command("tenants", "Tenants and their API keys (admin)") { createTenant, issueKey });
         root.Add(new Command("events", "The tenant's events") { listEvents, show });
+        root.Add(AllocationCommands(host));
+        root.Add(LimitCommands(host));
         root.Add(reserve);
         root.Add(confirm);
         root.Add(release);
@@ -177,18 +188,52 @@ public static class CapacityCli
 
     private static Argument<string> EventArgument() => new("event") { Description = "The event id" };
 
-    private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<Reservation>> call)
+    private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<Reservation>> call) =>
+        Call(host, name, description, new Argument<Guid>("reservation-id") { Description = "The reservation" },
+            CliJson.Default.Reservation, r => Views.Reservation(r), (_, client, id, ct) => call(client, id, ct));
+
+    /// <summary>
+    /// A tenant command with one argument (the id of a reservation, capacity, allocation or limit, or an
+    /// event) that makes one call and prints what the service answers: the view, or its JSON with --json.
+    /// </summary>
+    private static Command Call<TArgument, T>(
+        Host host,
+        string name,
+        string description,
+        Argument<TArgument> argument,
+        System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type,
+        Func<T, Spectre.Console.Rendering.IRenderable> view,
+        Func<ParseResult, CapacityClient, TArgument, CancellationToken, Task<T>> call,
+        params Option[] options)
     {
-        var reservationId = new Argument<Guid>("reservation-id") { Description = "The reservation" };
-        var command = new Command(name, description) { reservationId };
+        var command = new Command(name, description) { argument };
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
-            var reservation = await call(client, p.GetValue(reservationId), ct);
-            c.Write(reservation, CliJson.Default.Reservation, () => Views.Reservation(reservation));
+            var result = await call(p, client, p.GetRequiredValue(argument), ct);
+            c.Write(result, type, () => view(result));
             return ExitCodes.Ok;
         }));
         return command;
     }
+
+    /// <summary>An update with nothing to change is a slip on the command line, refused before anything is sent.</summary>
+    private static void RequireAny(Command command, params Option[] options) =>
+        command.Validators.Add(result =>
+        {
+            if (options.All(o => result.GetResult(o) is null))
+            {
+                result.AddError($"Give at least one of {string.Join(", ", options.Select(o => o.Name))}.");
+            }
+        });
+
+    /// <summary>An option as a field of a partial update: sent when it is on the command line, left out otherwise.</summary>
+    private static Optional<T> Given<T>(ParseResult parse, Option<T> option) =>
+        parse.GetResult(option) is null ? default : new Optional<T>(parse.GetValue(option)!);
 
     /// <summary>
     /// Redraws the event on every snapshot until Ctrl+C. In a terminal the view is updated in place;

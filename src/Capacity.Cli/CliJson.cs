@@ -11,7 +11,9 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 
 /// <summary>
 /// What <c>--json</c> prints: the SDK's records written back in the API's own shape (snake_case,
-/// nulls included), one document per line so a script can read it line by line.
+/// nulls included), one document per line so a script can read it line by line. The members the API
+/// leaves out when they do not apply (<c>allocations</c>, <c>allocation_id</c>, <c>buyer_key</c>) are
+/// left out here too: the SDK's records say so on those properties.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TenantKey))]
@@ -20,5 +22,10 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 [JsonSerializable(typeof(ReserveResult))]
 [JsonSerializable(typeof(Reservation))]
 [JsonSerializable(typeof(EventSnapshot))]
+[JsonSerializable(typeof(AllocationDetails))]
+[JsonSerializable(typeof(AllocationList))]
+[JsonSerializable(typeof(LimitDetails))]
+[JsonSerializable(typeof(LimitList))]
+[JsonSerializable(typeof(LimitUsage))]
 [JsonSerializable(typeof(VerifyReport))]
 internal sealed partial class CliJson : JsonSerializerContext;

@@ -12,6 +12,8 @@ internal static class Views
 
     public const string Legend = "█ sold  ▒ reserved  ░ available  · held back by a parent pool";
 
+    public const string AllocationLegend = "◇ allocation of the capacity above: Total is its size, Reserved its held, Available its idle (for holds that name it)";
+
     /// <summary>An event's capacities as a tree by parent_ids, each with its counters and a bar, then the totals.</summary>
     public static IRenderable Event(string eventId, IReadOnlyList<CapacityDetails> capacity, CapacityTotals totals, HoldSummary? holds = null)
     {
@@ -25,8 +27,22 @@ internal static class Views
         table.AddColumn(new TableColumn("Available").RightAligned());
         table.AddColumn("");
 
-        foreach (var (node, label) in Tree(capacity))
+        foreach (var (node, allocation, label) in Tree(capacity))
         {
+            if (allocation is { } block)
+            {
+                table.AddRow(
+                    Markup.Escape(label) + (block.Status == AllocationStatus.Open ? "" : " [grey](closed)[/]"),
+                    block.Id.ToString(),
+                    "allocation",
+                    Number(block.Size),
+                    Number(block.Sold),
+                    Number(block.Held),
+                    Number(block.Idle),
+                    Bar(block.Size, block.Sold, block.Held, block.Idle));
+                continue;
+            }
+
             var name = Markup.Escape(label) + (node.IsActive ? "" : " [grey](inactive)[/]");
             table.AddRow(
                 name,
@@ -39,15 +55,16 @@ internal static class Views
                 Bar(node));
         }
 
-        var rows = new List<IRenderable>
+        var rows = new List<IRenderable> { table, new Markup($"[grey]{Legend}[/]") };
+        if (capacity.Any(c => c.Allocations is { Count: > 0 }))
         {
-            table,
-            new Markup($"[grey]{Legend}[/]"),
-            new Markup(
+            rows.Add(new Markup($"[grey]{AllocationLegend}[/]"));
+        }
+
+        rows.Add(new Markup(
                 $"Totals over the roots: [bold]{Number(totals.TotalCapacity)}[/] total, [green]{Number(totals.AvailableCapacity)}[/] available, " +
                 $"[yellow]{Number(totals.ReservedCapacity)}[/] reserved, [red]{Number(totals.SoldCount)}[/] sold" +
-                (totals.HasUnlimited ? ", plus unlimited capacity" : "")),
-        };
+                (totals.HasUnlimited ? ", plus unlimited capacity" : "")));
 
         if (holds is not null)
         {
@@ -64,9 +81,10 @@ internal static class Views
     /// <summary>
     /// Rows in tree order: each root, then its children under it, indented. A capacity drawing from
     /// several pools appears under each of them. Parents outside this event (a weekend pass drawing
-    /// from each day's event) make it a root here.
+    /// from each day's event) make it a root here. A capacity's allocations come first under it, as
+    /// rows with <c>Allocation</c> set: they are part of it, not pools below it.
     /// </summary>
-    public static List<(CapacityDetails Node, string Label)> Tree(IReadOnlyList<CapacityDetails> capacity)
+    public static List<(CapacityDetails Node, AllocationSummary? Allocation, string Label)> Tree(IReadOnlyList<CapacityDetails> capacity)
     {
         var ids = capacity.Select(c => c.Id).ToHashSet();
         var children = capacity.ToDictionary(c => c.Id, _ => new List<CapacityDetails>());
@@ -85,10 +103,10 @@ internal static class Views
             }
         }
 
-        var rows = new List<(CapacityDetails, string)>();
+        var rows = new List<(CapacityDetails, AllocationSummary?, string)>();
         foreach (var root in roots)
         {
-            rows.Add((root, root.SectionName));
+            rows.Add((root, null, root.SectionName));
             Walk(root, "", [root.Id]);
         }
 
@@ -96,7 +114,14 @@ internal static class Views
 
         void Walk(CapacityDetails node, string indent, HashSet<Guid> path)
         {
+            var allocations = node.Allocations ?? [];
             var kids = children[node.Id];
+            for (var i = 0; i < allocations.Count; i++)
+            {
+                var last = i == allocations.Count - 1 && kids.Count == 0;
+                rows.Add((node, allocations[i], indent + (last ? "└─ " : "├─ ") + "◇ " + allocations[i].Name));
+            }
+
             for (var i = 0; i < kids.Count; i++)
             {
                 var kid = kids[i];
@@ -108,7 +133,7 @@ internal static class Views
                     continue;
                 }
 
-                rows.Add((kid, indent + (last ? "└─ " : "├─ ") + kid.SectionName));
+                rows.Add((kid, null, indent + (last ? "└─ " : "├─ ") + kid.SectionName));
                 Walk(kid, indent + (last ? "   " : "│  "), path);
                 path.Remove(kid.Id);
             }
@@ -119,22 +144,21 @@ internal static class Views
     /// Sold, reserved and available as shares of the capacity's own total; what is left is held
     /// back because a parent pool has less to give.
     /// </summary>
-    public static string Bar(CapacityDetails c)
-    {
-        if (c.TotalCapacity is not { } total)
-        {
-            return c.Mode == CapacityMode.Shared ? "[grey]draws from its pools[/]" : "[grey]unlimited[/]";
-        }
+    public static string Bar(CapacityDetails c) => c.TotalCapacity is { } total
+        ? Bar(total, c.SoldCount, c.ReservedCapacity, c.AvailableCapacity ?? 0)
+        : c.Mode == CapacityMode.Shared ? "[grey]draws from its pools[/]" : "[grey]unlimited[/]";
 
+    /// <summary>The bar of a limited capacity, or of an allocation (whose sold, held and idle always fill its size).</summary>
+    private static string Bar(long total, long soldCount, long reservedCount, long available)
+    {
         if (total == 0)
         {
             return "[grey]" + new string('·', BarWidth) + "[/]";
         }
 
-        var available = c.AvailableCapacity ?? 0;
-        var sold = Cells(c.SoldCount, total);
-        var reserved = Cells(c.SoldCount + c.ReservedCapacity, total) - sold;
-        var free = Cells(c.SoldCount + c.ReservedCapacity + available, total) - sold - reserved;
+        var sold = Cells(soldCount, total);
+        var reserved = Cells(soldCount + reservedCount, total) - sold;
+        var free = Cells(soldCount + reservedCount + available, total) - sold - reserved;
         var blocked = BarWidth - sold - reserved - free;
         return $"[red]{new string('█', sold)}[/][yellow]{new string('▒', reserved)}[/][green]{new string('░', free)}[/][grey]{new string('·', blocked)}[/]";
     }
@@ -173,12 +197,18 @@ internal static class Views
     public static IRenderable Reservation(Reservation r, CapacityDetails? capacity = null)
     {
         var grid = Pairs(("Reservation", r.Id.ToString()), ("Status", Status(r.Status)));
+        if (r.BuyerKey is { } buyer)
+        {
+            grid.AddRow("Buyer", Markup.Escape(buyer));
+        }
+
         foreach (var item in r.Items)
         {
             var price = item.LockedPrice is { } p
                 ? $" at {Money(p.UnitPrice, p.Currency)} ({Markup.Escape(p.Name)})"
                 : "";
-            grid.AddRow("Item", $"{item.Quantity} × {item.CapacityId}{price}");
+            var allocation = item.AllocationId is { } a ? $" from allocation {a}" : "";
+            grid.AddRow("Item", $"{item.Quantity} × {item.CapacityId}{allocation}{price}");
         }
 
         foreach (var t in r.Totals)
@@ -204,6 +234,68 @@ internal static class Views
 
         return grid;
     }
+
+    public static IRenderable Allocation(AllocationDetails a) => Pairs(
+        ("Allocation", a.Id.ToString()),
+        ("Name", Markup.Escape(a.Name)),
+        ("Status", AllocationState(a.Status)),
+        ("Capacity", $"{a.CapacityId} [grey](event {Markup.Escape(a.EventId)})[/]"),
+        ("Size", $"[bold]{Number(a.Size)}[/]: {Number(a.Held)} held, {Number(a.Sold)} sold, [green]{Number(a.Idle)}[/] idle"),
+        ("Expires", Expiry(a.ExpiresAt)));
+
+    public static IRenderable Allocations(IReadOnlyList<AllocationDetails> allocations)
+    {
+        if (allocations.Count == 0)
+        {
+            return new Markup("[grey]No allocations.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Allocation", "Id", "Status")
+            .AddColumns(Counts("Size", "Held", "Sold", "Idle"))
+            .AddColumns("Expires");
+        foreach (var a in allocations)
+        {
+            table.AddRow(
+                Markup.Escape(a.Name), a.Id.ToString(), AllocationState(a.Status),
+                Number(a.Size), Number(a.Held), Number(a.Sold), Number(a.Idle), Expiry(a.ExpiresAt));
+        }
+
+        return table;
+    }
+
+    public static IRenderable Limit(LimitDetails l) => Pairs(
+        ("Limit", l.Id.ToString()),
+        ("Name", Markup.Escape(l.Name)),
+        ("Event", Markup.Escape(l.EventId)),
+        ("Per buyer", $"at most [bold]{Number(l.PerBuyerMax)}[/] tickets"),
+        ("Buyer key", BuyerKeyRule(l.RequireBuyerKey)),
+        ("Capacities", string.Join("\n", l.CapacityIds)));
+
+    public static IRenderable Limits(IReadOnlyList<LimitDetails> limits)
+    {
+        if (limits.Count == 0)
+        {
+            return new Markup("[grey]No limits.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Limit", "Id")
+            .AddColumns(Counts("Per buyer"))
+            .AddColumns("Buyer key", "Capacities");
+        foreach (var l in limits)
+        {
+            table.AddRow(Markup.Escape(l.Name), l.Id.ToString(), Number(l.PerBuyerMax), BuyerKeyRule(l.RequireBuyerKey), string.Join("\n", l.CapacityIds));
+        }
+
+        return table;
+    }
+
+    public static IRenderable Usage(LimitUsage u) => Pairs(
+        ("Limit", u.LimitId.ToString()),
+        ("Buyer", Markup.Escape(u.BuyerKey)),
+        ("Used", $"[bold]{Number(u.Used)}[/] of {Number(u.PerBuyerMax)} [grey](active holds and sales)[/]"),
+        ("Left", Number(Math.Max(0, u.PerBuyerMax - u.Used))));
 
     public static IRenderable Verify(VerifyReport report)
     {
@@ -239,6 +331,16 @@ internal static class Views
         ReservationStatus.Confirmed => "[green]confirmed[/]",
         _ => $"[grey]{status.ToString().ToLowerInvariant()}[/]",
     };
+
+    /// <summary>Columns of numbers, right-aligned so that the digits line up.</summary>
+    private static TableColumn[] Counts(params string[] names) => [.. names.Select(n => new TableColumn(n).RightAligned())];
+
+    private static string AllocationState(AllocationStatus status) =>
+        status == AllocationStatus.Open ? "[green]open[/]" : "[grey]closed[/]";
+
+    private static string Expiry(DateTimeOffset? at) => at is { } e ? Time(e) : "[grey]never[/]";
+
+    private static string BuyerKeyRule(bool required) => required ? "required" : "optional";
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 

@@ -61,6 +61,30 @@ public sealed class CapacityApiException : Exception
     /// <summary>The problem document as the server sent it, for fields this type does not model.</summary>
     public JsonElement? Problem { get; }
 
+    // The extensions below are read from the problem document when asked for, so that the constructor
+    // does not grow a parameter per error code.
+
+    /// <summary>For <c>ALLOCATION_INSUFFICIENT</c>: how many idle tickets the allocation had; null when not given.</summary>
+    public long? Idle => Int64(Problem, "idle");
+
+    /// <summary>
+    /// For <c>ALLOCATION_CLOSED</c>, <c>ALLOCATION_INSUFFICIENT</c> and <c>ALLOCATION_BELOW_COMMITTED</c>:
+    /// the allocation that refused; null when not given.
+    /// </summary>
+    public Guid? AllocationId => Id(Problem, "allocation_id");
+
+    /// <summary>For <c>BUYER_LIMIT_EXCEEDED</c> and <c>BUYER_KEY_REQUIRED</c>: the limit that refused; null when not given.</summary>
+    public Guid? LimitId => Id(Problem, "limit_id");
+
+    /// <summary>For <c>BUYER_LIMIT_EXCEEDED</c>: the buyer's tickets already counted against the limit; null when not given.</summary>
+    public long? Used => Int64(Problem, "used");
+
+    /// <summary>For <c>BUYER_LIMIT_EXCEEDED</c>: the tickets the refused hold or cart asked for under the limit; null when not given.</summary>
+    public long? Requested => Int64(Problem, "requested");
+
+    /// <summary>For <c>BUYER_LIMIT_EXCEEDED</c>: the limit's maximum per buyer; null when not given.</summary>
+    public int? PerBuyerMax => Field(Problem, "per_buyer_max", JsonValueKind.Number) is { } v && v.TryGetInt32(out var max) ? max : null;
+
     /// <summary>Reads an error answer into an exception; the caller disposes the response.</summary>
     internal static async Task<CapacityApiException> FromResponseAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -77,7 +101,7 @@ public sealed class CapacityApiException : Exception
                     String(root, "title") ?? response.ReasonPhrase ?? $"HTTP {status}",
                     String(root, "detail"),
                     ReadErrors(root),
-                    root.TryGetProperty("available_capacity", out var a) && a.TryGetInt64(out var available) ? available : null,
+                    Int64(root, "available_capacity"),
                     root.Clone());
             }
         }
@@ -109,8 +133,20 @@ public sealed class CapacityApiException : Exception
         }
     }
 
-    private static string? String(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    private static string? String(JsonElement root, string name) => Field(root, name, JsonValueKind.String)?.GetString();
+
+    private static long? Int64(JsonElement? root, string name) =>
+        Field(root, name, JsonValueKind.Number) is { } v && v.TryGetInt64(out var number) ? number : null;
+
+    private static Guid? Id(JsonElement? root, string name) =>
+        Field(root, name, JsonValueKind.String) is { } v && v.TryGetGuid(out var id) ? id : null;
+
+    /// <summary>
+    /// The member when it has the expected kind. Checked first because the TryGet methods throw on any
+    /// other kind, and the server sends null for an extension it has no value for.
+    /// </summary>
+    private static JsonElement? Field(JsonElement? root, string name, JsonValueKind kind) =>
+        root is { } r && r.TryGetProperty(name, out var value) && value.ValueKind == kind ? value : null;
 
     private static Dictionary<string, IReadOnlyList<string>> ReadErrors(JsonElement root)
     {

@@ -58,8 +58,12 @@ public sealed partial class CapacityClient
     /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
     /// <exception cref="CapacityApiException">
-    /// 409 <c>INSUFFICIENT_CAPACITY</c> (with <see cref="CapacityApiException.AvailableCapacity"/>) or
-    /// <c>CAPACITY_INACTIVE</c>; 400 <c>INVALID_QUANTITY</c>; 404 <c>NOT_FOUND</c>; among others.
+    /// 409 <c>INSUFFICIENT_CAPACITY</c> (with <see cref="CapacityApiException.AvailableCapacity"/>),
+    /// <c>CAPACITY_INACTIVE</c>, <c>ALLOCATION_CLOSED</c>, <c>ALLOCATION_INSUFFICIENT</c> (with
+    /// <see cref="CapacityApiException.Idle"/>) or <c>BUYER_LIMIT_EXCEEDED</c> (with
+    /// <see cref="CapacityApiException.LimitId"/>, <see cref="CapacityApiException.Used"/>,
+    /// <see cref="CapacityApiException.Requested"/> and <see cref="CapacityApiException.PerBuyerMax"/>);
+    /// 400 <c>INVALID_QUANTITY</c> or <c>BUYER_KEY_REQUIRED</c>; 404 <c>NOT_FOUND</c>; among others.
     /// </exception>
     public Task<ReserveResult> ReserveAsync(Guid capacityId, ReserveRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"capacity/{capacityId}/reserve", Body(request, ClientJson.Default.ReserveRequest), ClientJson.Default.ReserveResult, idempotencyKey, cancellationToken);
@@ -68,6 +72,7 @@ public sealed partial class CapacityClient
     /// <param name="request">The items and the hold's length.</param>
     /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">The refusals of <see cref="ReserveAsync"/>, for the cart as a whole.</exception>
     public Task<Reservation> CreateReservationAsync(CreateReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync("reservations", Body(request, ClientJson.Default.CreateReservationRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
 
@@ -226,4 +231,111 @@ public sealed partial class CapacityClient
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<HealthStatus> GetReadinessAsync(CancellationToken cancellationToken = default) =>
         GetAsync("readyz", ClientJson.Default.HealthStatus, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /capacity/{id}/allocations</c>: sets tickets of a capacity aside for holds that name the
+    /// allocation. They are charged on the capacity and every pool above it as a hold of that size would be.
+    /// </summary>
+    /// <param name="capacityId">The capacity; it may be inactive.</param>
+    /// <param name="request">Who for, how many, until when.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>INSUFFICIENT_CAPACITY</c> (with <see cref="CapacityApiException.AvailableCapacity"/>); 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<AllocationDetails> CreateAllocationAsync(Guid capacityId, CreateAllocationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"capacity/{capacityId}/allocations", Body(request, ClientJson.Default.CreateAllocationRequest), ClientJson.Default.AllocationDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /capacity/{id}/allocations</c>: a capacity's allocations, oldest first, closed ones included.</summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<AllocationDetails>> ListAllocationsAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
+        (await GetAsync($"capacity/{capacityId}/allocations", ClientJson.Default.AllocationList, cancellationToken).ConfigureAwait(false)).Allocations;
+
+    /// <summary><c>GET /allocations/{id}</c>: one allocation with its counters.</summary>
+    /// <param name="allocationId">The allocation.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<AllocationDetails> GetAllocationAsync(Guid allocationId, CancellationToken cancellationToken = default) =>
+        GetAsync($"allocations/{allocationId}", ClientJson.Default.AllocationDetails, cancellationToken);
+
+    /// <summary><c>PUT /allocations/{id}</c>: changes the fields set in <paramref name="request"/> and leaves the others.</summary>
+    /// <param name="allocationId">The allocation.</param>
+    /// <param name="request">The fields to change; <see cref="UpdateAllocationRequest.Quantity"/> resizes it.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>ALLOCATION_BELOW_COMMITTED</c> (with <see cref="CapacityApiException.AllocationId"/>),
+    /// <c>ALLOCATION_CLOSED</c> or <c>INSUFFICIENT_CAPACITY</c>; among others.
+    /// </exception>
+    public Task<AllocationDetails> UpdateAllocationAsync(Guid allocationId, UpdateAllocationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PutAsync($"allocations/{allocationId}", Body(request, ClientJson.Default.UpdateAllocationRequest), ClientJson.Default.AllocationDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /allocations/{id}/release</c>: gives <paramref name="quantity"/> idle tickets back to the public at once.</summary>
+    /// <param name="allocationId">The allocation.</param>
+    /// <param name="quantity">Idle tickets to give back.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>ALLOCATION_INSUFFICIENT</c> (with <see cref="CapacityApiException.Idle"/>) or <c>ALLOCATION_CLOSED</c>; among others.
+    /// </exception>
+    public Task<AllocationDetails> ReleaseAllocationAsync(Guid allocationId, int quantity, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"allocations/{allocationId}/release", Body(new ReleaseAllocationRequest(quantity), ClientJson.Default.ReleaseAllocationRequest), ClientJson.Default.AllocationDetails, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /allocations/{id}/close</c>: gives every idle ticket back and takes no more holds; its live
+    /// holds can still be confirmed. Closing twice changes nothing.
+    /// </summary>
+    /// <param name="allocationId">The allocation.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<AllocationDetails> CloseAllocationAsync(Guid allocationId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"allocations/{allocationId}/close", null, ClientJson.Default.AllocationDetails, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /events/{eventId}/limits</c>: limits the tickets one buyer (a <see cref="ReserveRequest.BuyerKey"/>)
+    /// may have over some of the event's capacities. Sales made before it count at once.
+    /// </summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="request">The capacities and the maximum.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<LimitDetails> CreateLimitAsync(string eventId, CreateLimitRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"events/{Segment(eventId)}/limits", Body(request, ClientJson.Default.CreateLimitRequest), ClientJson.Default.LimitDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /events/{eventId}/limits</c>: the event's per-buyer limits, oldest first (empty for an unknown event).</summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<LimitDetails>> ListLimitsAsync(string eventId, CancellationToken cancellationToken = default) =>
+        (await GetAsync($"events/{Segment(eventId)}/limits", ClientJson.Default.LimitList, cancellationToken).ConfigureAwait(false)).Limits;
+
+    /// <summary><c>GET /limits/{id}</c>: one per-buyer limit.</summary>
+    /// <param name="limitId">The limit.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<LimitDetails> GetLimitAsync(Guid limitId, CancellationToken cancellationToken = default) =>
+        GetAsync($"limits/{limitId}", ClientJson.Default.LimitDetails, cancellationToken);
+
+    /// <summary><c>PUT /limits/{id}</c>: changes the fields set in <paramref name="request"/>; no hold or sale is cancelled.</summary>
+    /// <param name="limitId">The limit.</param>
+    /// <param name="request">The fields to change.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<LimitDetails> UpdateLimitAsync(Guid limitId, UpdateLimitRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PutAsync($"limits/{limitId}", Body(request, ClientJson.Default.UpdateLimitRequest), ClientJson.Default.LimitDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>DELETE /limits/{id}</c>: deletes a limit; the next holds on its capacities no longer count against it.</summary>
+    /// <param name="limitId">The limit.</param>
+    /// <param name="idempotencyKey">
+    /// The key for this call; a new one when null. Sending a delete again with the same key answers as the
+    /// first did, where a new key gets 404 <c>NOT_FOUND</c> for a limit already deleted.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task DeleteLimitAsync(Guid limitId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        DeleteAsync($"limits/{limitId}", idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /limits/{id}/usage</c>: one buyer's tickets in active holds and sales over the limit's capacities.</summary>
+    /// <param name="limitId">The limit.</param>
+    /// <param name="buyerKey">The buyer, 1 to 128 printable characters.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<LimitUsage> GetLimitUsageAsync(Guid limitId, string buyerKey, CancellationToken cancellationToken = default) =>
+        GetAsync($"limits/{limitId}/usage?buyer_key={Segment(buyerKey)}", ClientJson.Default.LimitUsage, cancellationToken);
 }

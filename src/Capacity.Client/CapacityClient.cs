@@ -13,8 +13,9 @@ namespace Capacity.Client;
 /// and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
 /// </summary>
 /// <remarks>
-/// Every POST and PUT carries an <c>Idempotency-Key</c>, generated per call unless the caller passes
-/// one, and the same key is sent on every retry of that call, so a retried write takes effect once.
+/// Every POST, PUT and DELETE carries an <c>Idempotency-Key</c>, generated per call unless the caller
+/// passes one, and the same key is sent on every retry of that call, so a retried write takes effect
+/// once (a retried delete gets the first 204 back rather than a 404 for what it already deleted).
 /// 503, 429, 409 <c>IDEMPOTENCY_IN_PROGRESS</c> and connection failures are retried with exponential
 /// backoff and jitter, or after the server's <c>Retry-After</c>; see <see cref="CapacityClientOptions"/>.
 /// Every error answer is thrown as <see cref="CapacityApiException"/>.
@@ -144,6 +145,13 @@ public sealed partial class CapacityClient
 
     private Task<T> PutAsync<T>(string path, byte[] body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct) =>
         SendAsync(HttpMethod.Put, path, body, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
+
+    /// <summary>A DELETE, which answers 204 with no body; keyed like the other writes so a retry replays the 204.</summary>
+    private async Task DeleteAsync(string path, string? idempotencyKey, CancellationToken ct)
+    {
+        using var response = await SendAsync(
+            HttpMethod.Delete, path, null, idempotencyKey ?? NewIdempotencyKey(), "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+    }
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct)
     {

@@ -5,7 +5,9 @@ namespace Capacity.Client;
 /// <summary>
 /// Source-generated serialisation for every request and response, snake_case like the API.
 /// Lenient on reading (fields a newer server adds are ignored); requests carry only the fields
-/// the server knows, since it refuses unknown ones.
+/// the server knows, since it refuses unknown ones. For that reason the request fields that came
+/// with allocations and per-buyer limits (<c>allocation_id</c>, <c>buyer_key</c>) are left out when
+/// null: a hold that uses neither reads the same to a server that predates them.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(CreateCapacityRequest))]
@@ -27,14 +29,26 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(EventList))]
 [JsonSerializable(typeof(EventSnapshot))]
 [JsonSerializable(typeof(LedgerPage))]
+[JsonSerializable(typeof(CreateAllocationRequest))]
+[JsonSerializable(typeof(UpdateAllocationRequest))]
+[JsonSerializable(typeof(ReleaseAllocationRequest))]
+[JsonSerializable(typeof(AllocationDetails))]
+[JsonSerializable(typeof(AllocationList))]
+[JsonSerializable(typeof(CreateLimitRequest))]
+[JsonSerializable(typeof(UpdateLimitRequest))]
+[JsonSerializable(typeof(LimitDetails))]
+[JsonSerializable(typeof(LimitList))]
+[JsonSerializable(typeof(LimitUsage))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKey))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(HealthStatus))]
 // The values inside Optional<T>, which its converter serialises through this context.
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(int?))]
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(decimal))]
 [JsonSerializable(typeof(decimal?))]
+[JsonSerializable(typeof(DateTimeOffset?))]
 internal sealed partial class ClientJson : JsonSerializerContext;

@@ -120,9 +120,11 @@ public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Ite
                 keys.Allocations.Add(a);
             }
 
-            if (BuyerKey is not null)
+            // An invalid key is refused by the decider; it must never reach the store's usage lookup,
+            // where a NUL character would fail the whole batch instead of this one command.
+            if (Rules.IsValidBuyerKey(BuyerKey))
             {
-                keys.Buyers.Add((item.CapacityId, BuyerKey));
+                keys.Buyers.Add((item.CapacityId, BuyerKey!));
             }
         }
     }

@@ -39,6 +39,16 @@ public sealed class CapacityHost : WebApplicationFactory<Program>
         return new TestTenant(key.TenantId, key.ApiKey!, Client(key.ApiKey));
     }
 
+    /// <summary>
+    /// The server's own audit, as the server's tests end: every counter agrees with the ledger, the live
+    /// holds and the allocations, and every buyer's usage with the reservations.
+    /// </summary>
+    public async Task AssertInvariantsAsync()
+    {
+        var report = await Admin().VerifyAsync();
+        Assert.True(report.Ok, "Invariants violated:\n" + string.Join("\n", report.Violations));
+    }
+
     /// <summary>Runs the capacity command against this server, capturing what it prints.</summary>
     public async Task<CliRun> RunCliAsync(params string[] args) => await RunCliAsync(args, null, CancellationToken.None);
 

@@ -140,7 +140,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var reserve = await host.RunCliAsync("reserve", adult.Id.ToString(), "-q", "3", "--key", tenant.Key);
         Assert.Equal(ExitCodes.Ok, reserve.ExitCode);
         Assert.Contains("Now available", reserve.Output, StringComparison.Ordinal);
-        var hold = (await tenant.Client.GetLedgerAsync("play")).Entries[0].ReservationId;
+        var hold = Assert.NotNull((await tenant.Client.GetLedgerAsync("play")).Entries[0].ReservationId);
 
         var release = await host.RunCliAsync("release", hold.ToString(), "--key", tenant.Key);
         Assert.Equal(ExitCodes.Ok, release.ExitCode);
@@ -150,6 +150,165 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var confirm = await host.RunCliAsync("confirm", hold.ToString(), "--key", tenant.Key);
         Assert.Equal(ExitCodes.Conflict, confirm.ExitCode);
         Assert.Contains("RESERVATION_NOT_ACTIVE", confirm.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Allocations_commands_create_list_resize_release_and_close_an_allocation()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, _, _) = await TheatreAsync(tenant.Client, "gala");
+
+        var create = await host.RunCliAsync(
+            "allocations", "create", pool.Id.ToString(), "--name", "Box office", "-q", "20", "--expires", "2030-05-01T18:00:00Z", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, create.ExitCode);
+        using var created = JsonDocument.Parse(create.Output);
+        var id = created.RootElement.GetProperty("id").GetString()!;
+        Assert.Equal(("open", 20L), (created.RootElement.GetProperty("status").GetString(), created.RootElement.GetProperty("idle").GetInt64()));
+        Assert.Equal("2030-05-01T18:00:00+00:00", created.RootElement.GetProperty("expires_at").GetString());
+        Assert.Equal(80, (await tenant.Client.GetCapacityAsync(pool.Id)).AvailableCapacity);
+
+        var list = await host.RunCliAsync("allocations", "list", pool.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, list.ExitCode);
+        Assert.Contains("Box office", Assert.Single(list.Output.Split('\n'), l => l.Contains(id, StringComparison.Ordinal)), StringComparison.Ordinal);
+
+        var resize = await host.RunCliAsync("allocations", "resize", id, "-q", "15", "--no-expiry", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, resize.ExitCode);
+        using (var resized = JsonDocument.Parse(resize.Output))
+        {
+            Assert.Equal(15, resized.RootElement.GetProperty("size").GetInt64());
+            Assert.Equal(JsonValueKind.Null, resized.RootElement.GetProperty("expires_at").ValueKind);
+        }
+
+        var release = await host.RunCliAsync("allocations", "release", id, "-q", "5", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, release.ExitCode);
+        Assert.Contains("10: 0 held, 0 sold, 10 idle", release.Output, StringComparison.Ordinal);
+
+        var tooMany = await host.RunCliAsync("allocations", "release", id, "-q", "11", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, tooMany.ExitCode);
+        using (var problem = JsonDocument.Parse(tooMany.Error))
+        {
+            Assert.Equal("ALLOCATION_INSUFFICIENT", problem.RootElement.GetProperty("code").GetString());
+            Assert.Equal(10, problem.RootElement.GetProperty("idle").GetInt64());
+        }
+
+        var nothing = await host.RunCliAsync("allocations", "update", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, nothing.ExitCode);
+        Assert.Contains("--quantity", nothing.Error, StringComparison.Ordinal);
+
+        var close = await host.RunCliAsync("allocations", "close", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, close.ExitCode);
+        Assert.Contains("closed", close.Output, StringComparison.Ordinal);
+        Assert.Equal(100, (await tenant.Client.GetCapacityAsync(pool.Id)).AvailableCapacity);
+
+        var show = await host.RunCliAsync("allocations", "show", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        Assert.Contains("Box office", show.Output, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Events_show_lists_a_capacitys_allocations_under_it()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, _) = await TheatreAsync(tenant.Client, "fest");
+        var box = await tenant.Client.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Box office", Quantity = 20 });
+        await tenant.Client.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 5, AllocationId = box.Id });
+
+        var run = await host.RunCliAsync("events", "show", "fest", "--key", tenant.Key);
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        var lines = run.Output.Split('\n');
+        var boxRow = Assert.Single(lines, l => l.Contains(box.Id.ToString(), StringComparison.Ordinal));
+        var adultRow = Assert.Single(lines, l => l.Contains(adult.Id.ToString(), StringComparison.Ordinal));
+        Assert.Contains("├─ ◇ Box office", boxRow, StringComparison.Ordinal);
+        Assert.Contains("allocation", boxRow, StringComparison.Ordinal);
+
+        // Size 20 of which 5 held and 15 idle: 5 + 15 cells of the 20-cell bar.
+        Assert.Contains("▒▒▒▒▒░░░░░░░░░░░░░░░", boxRow, StringComparison.Ordinal);
+        Assert.True(Array.IndexOf(lines, boxRow) < Array.IndexOf(lines, adultRow));
+        Assert.Contains("◇ allocation", run.Output, StringComparison.Ordinal);
+
+        // In JSON, as the API shows it: the member only on the capacity that has one.
+        var json = await host.RunCliAsync("events", "show", "fest", "--json", "--key", tenant.Key);
+        using var doc = JsonDocument.Parse(json.Output);
+        var capacity = doc.RootElement.GetProperty("capacity");
+        Assert.Equal(15, capacity[0].GetProperty("allocations")[0].GetProperty("idle").GetInt64());
+        Assert.False(capacity[1].TryGetProperty("allocations", out _));
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Reserve_from_an_allocation_for_a_buyer_shows_both_on_the_hold()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, _, _) = await TheatreAsync(tenant.Client, "play");
+        var box = await tenant.Client.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Sponsor", Quantity = 10 });
+
+        var json = await host.RunCliAsync("reserve", pool.Id.ToString(), "-q", "2", "--allocation", box.Id.ToString(), "--buyer", "fan-7", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, json.ExitCode);
+        using var held = JsonDocument.Parse(json.Output);
+        var reservation = held.RootElement.GetProperty("reservation");
+        Assert.Equal("fan-7", reservation.GetProperty("buyer_key").GetString());
+        Assert.Equal(box.Id, reservation.GetProperty("items")[0].GetProperty("allocation_id").GetGuid());
+
+        var table = await host.RunCliAsync("reserve", pool.Id.ToString(), "-q", "1", "-a", box.Id.ToString(), "-b", "fan-8", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, table.ExitCode);
+        Assert.Contains("fan-8", table.Output, StringComparison.Ordinal);
+        Assert.Contains($"from allocation {box.Id}", table.Output, StringComparison.Ordinal);
+        Assert.Equal(3, (await tenant.Client.GetAllocationAsync(box.Id)).Held);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Limits_commands_create_list_update_show_usage_and_delete_a_limit()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, child) = await TheatreAsync(tenant.Client, "final");
+
+        var create = await host.RunCliAsync(
+            "limits", "create", "final", "--name", "Four per person", "--max", "4", "-c", adult.Id.ToString(), "-c", child.Id.ToString(), "--require-key", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, create.ExitCode);
+        using var created = JsonDocument.Parse(create.Output);
+        var id = created.RootElement.GetProperty("id").GetString()!;
+        Assert.Equal([adult.Id, child.Id], created.RootElement.GetProperty("capacity_ids").EnumerateArray().Select(c => c.GetGuid()));
+        Assert.True(created.RootElement.GetProperty("require_buyer_key").GetBoolean());
+
+        var list = await host.RunCliAsync("limits", "list", "final", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, list.ExitCode);
+        Assert.Contains("Four per person", list.Output, StringComparison.Ordinal);
+
+        var noKey = await host.RunCliAsync("reserve", adult.Id.ToString(), "-q", "1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, noKey.ExitCode);
+        Assert.Contains("BUYER_KEY_REQUIRED", noKey.Error, StringComparison.Ordinal);
+
+        var update = await host.RunCliAsync("limits", "update", id, "--max", "3", "--require-key", "false", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, update.ExitCode);
+        var show = await host.RunCliAsync("limits", "show", id, "--key", tenant.Key);
+        Assert.Contains("at most 3 tickets", show.Output, StringComparison.Ordinal);
+        Assert.Contains("optional", show.Output, StringComparison.Ordinal);
+
+        Assert.Equal(ExitCodes.Ok, (await host.RunCliAsync("reserve", child.Id.ToString(), "-q", "2", "--buyer", "fan", "--key", tenant.Key)).ExitCode);
+        var over = await host.RunCliAsync("reserve", adult.Id.ToString(), "-q", "2", "--buyer", "fan", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, over.ExitCode);
+        using (var problem = JsonDocument.Parse(over.Error))
+        {
+            Assert.Equal("BUYER_LIMIT_EXCEEDED", problem.RootElement.GetProperty("code").GetString());
+            Assert.Equal(2, problem.RootElement.GetProperty("used").GetInt64());
+        }
+
+        var usage = await host.RunCliAsync("limits", "usage", id, "--buyer", "fan", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, usage.ExitCode);
+        using (var used = JsonDocument.Parse(usage.Output))
+        {
+            Assert.Equal((2L, 3), (used.RootElement.GetProperty("used").GetInt64(), used.RootElement.GetProperty("per_buyer_max").GetInt32()));
+        }
+
+        var delete = await host.RunCliAsync("limits", "delete", id, "--json", "--key", tenant.Key);
+        Assert.Equal((ExitCodes.Ok, ""), (delete.ExitCode, delete.Output));
+        var again = await host.RunCliAsync("limits", "delete", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.NotFound, again.ExitCode);
+        Assert.Empty(await tenant.Client.ListLimitsAsync("final"));
+        await host.AssertInvariantsAsync();
     }
 
     [Fact]
@@ -192,7 +351,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "reserve", "confirm", "release", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "allocations", "limits", "reserve", "confirm", "release", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }

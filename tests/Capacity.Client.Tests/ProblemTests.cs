@@ -91,6 +91,21 @@ public sealed class ProblemTests(CapacityHost host) : IClassFixture<CapacityHost
     }
 
     [Fact]
+    public async Task An_extension_the_server_sends_as_null_reads_as_null()
+    {
+        var stub = new StubHandler((_, _) => StubHandler.Json(HttpStatusCode.Conflict,
+            """{"status":409,"title":"The allocation is closed.","code":"ALLOCATION_CLOSED","allocation_id":null,"available_capacity":null,"idle":null}"""));
+        var client = new CapacityClient(new HttpClient(stub) { BaseAddress = new Uri("http://localhost/") }, "k");
+
+        var ex = await Assert.ThrowsAsync<CapacityApiException>(() => client.CloseAllocationAsync(Guid.NewGuid()));
+
+        Assert.Equal((409, "ALLOCATION_CLOSED"), (ex.Status, ex.Code));
+        Assert.Null(ex.AllocationId);
+        Assert.Null(ex.AvailableCapacity);
+        Assert.Null(ex.Idle);
+    }
+
+    [Fact]
     public async Task An_error_page_that_is_not_a_problem_still_becomes_the_exception_with_its_text()
     {
         var handler = new StubHandler((_, _) => new HttpResponseMessage(HttpStatusCode.BadGateway)

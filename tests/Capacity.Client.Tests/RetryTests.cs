@@ -28,6 +28,23 @@ public sealed class RetryTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task A_delete_whose_answer_was_lost_is_retried_with_the_same_key_and_gets_the_204_not_a_404()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hall = await tenant.Client.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 10 });
+        var limit = await tenant.Client.CreateLimitAsync("e", new CreateLimitRequest { Name = "Two", CapacityIds = [hall.Id], PerBuyerMax = 2 });
+        var lose = new LoseFirstAnswer();
+
+        await host.Client(tenant.Key, Fast, lose).DeleteLimitAsync(limit.Id);
+
+        Assert.Equal(2, lose.Seen.Count);
+        Assert.NotNull(lose.Seen[0].Key);
+        Assert.Equal(lose.Seen[0].Key, lose.Seen[1].Key);
+        Assert.Equal([false, true], lose.Seen.Select(s => s.Replayed));
+        Assert.Empty(await tenant.Client.ListLimitsAsync("e"));
+    }
+
+    [Fact]
     public async Task A_key_given_by_the_caller_replays_the_first_answer_and_refuses_a_different_body()
     {
         var t = (await host.NewTenantAsync()).Client;
@@ -53,13 +70,15 @@ public sealed class RetryTests(CapacityHost host) : IClassFixture<CapacityHost>
         await t.UpdateCapacityAsync(hall.Id, new UpdateCapacityRequest { TotalCapacity = 20 });
         var hold = await t.ReserveAsync(hall.Id, new ReserveRequest { Quantity = 1 });
         await t.ConfirmAsync(hold.Reservation.Id);
+        var limit = await t.CreateLimitAsync("e", new CreateLimitRequest { Name = "Two", CapacityIds = [hall.Id], PerBuyerMax = 2 });
+        await t.DeleteLimitAsync(limit.Id);
         await t.GetCapacityAsync(hall.Id);
         await t.ListEventsAsync();
 
-        var writes = record.Requests.Where(r => r.Method is "POST" or "PUT").ToList();
-        Assert.Equal(4, writes.Count);
+        var writes = record.Requests.Where(r => r.Method is "POST" or "PUT" or "DELETE").ToList();
+        Assert.Equal(6, writes.Count);
         Assert.All(writes, w => Assert.False(string.IsNullOrEmpty(w.Key)));
-        Assert.Equal(4, writes.Select(w => w.Key).Distinct().Count());
+        Assert.Equal(6, writes.Select(w => w.Key).Distinct().Count());
         Assert.All(record.Requests.Where(r => r.Method == "GET"), r => Assert.Null(r.Key));
     }
 

@@ -9,7 +9,8 @@ namespace Capacity.Dashboard.Tests;
 /// <summary>
 /// The dashboard in real Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
 /// downloaded) against the real server process: holds placed and confirmed through the API show on
-/// the page within a second.
+/// the page within a second, and so do changes to allocations; buyer limits show on the page's next
+/// read of them.
 /// </summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
@@ -73,11 +74,12 @@ public sealed class DashboardTests : IAsyncLifetime
         }
     }
 
+    private static readonly LocatorAssertionsToHaveTextOptions Within = new() { Timeout = 1000 };
+
     [Fact]
     public async Task The_page_follows_holds_and_confirmations_within_a_second()
     {
-        using var admin = _server.Client(AdminKey);
-        var key = (await ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Gala" })))["api_key"]!.GetValue<string>();
+        var key = await NewTenantAsync();
         using var api = _server.Client(key);
         var pool = await CreateAsync(api, "Hall", 100, []);
         var stalls = await CreateAsync(api, "Stalls", 40, [pool]);
@@ -85,35 +87,26 @@ public sealed class DashboardTests : IAsyncLifetime
         await CreateAsync(api, "Stream", null, []);
 
         var page = await _browser.NewPageAsync();
-        await page.GotoAsync(_server.Url + "/dashboard/");
-        await page.FillAsync("#api-key", key);
-        await page.ClickAsync("#sign-in-form button");
-        await page.ClickAsync("#events button[data-event-id='gala']");
-        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await OpenGalaAsync(page, key);
         await Expect(page.Locator("#total-available")).ToHaveTextAsync("100");
         await Expect(page.Locator(".capacity")).ToHaveCountAsync(4);
 
         // The tree: Stalls and Standing sit under Hall.
         await Expect(page.Locator($".tree > li > .capacity[data-capacity-id='{pool}'] + ul .capacity[data-capacity-id='{stalls}']")).ToHaveCountAsync(1);
 
-        var hold = (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/reserve", new { quantity = 3 })))["reservation"]!["id"]!.GetValue<string>();
-        var within = new LocatorAssertionsToHaveTextOptions { Timeout = 1000 };
-        await Expect(page.Locator("#total-available")).ToHaveTextAsync("97", within);
-        await Expect(page.Locator("#total-reserved")).ToHaveTextAsync("3", within);
-        await Expect(page.Locator($".capacity[data-capacity-id='{stalls}'] [data-field='available']")).ToHaveTextAsync("37", within);
-        await Expect(page.Locator("#active-holds")).ToHaveTextAsync("1", within);
-        await Expect(page.Locator("#expiring tbody td").First).ToHaveTextAsync(hold, within);
+        var hold = await ReserveAsync(api, stalls, 3, null);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("97", Within);
+        await Expect(page.Locator("#total-reserved")).ToHaveTextAsync("3", Within);
+        await Expect(page.Locator($".capacity[data-capacity-id='{stalls}'] [data-field='available']")).ToHaveTextAsync("37", Within);
+        await Expect(page.Locator("#active-holds")).ToHaveTextAsync("1", Within);
+        await Expect(page.Locator("#expiring tbody td").First).ToHaveTextAsync(hold, Within);
 
         await ReadAsync(await api.PostAsync($"/reservations/{hold}/confirm", null));
-        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("3", within);
-        await Expect(page.Locator("#total-reserved")).ToHaveTextAsync("0", within);
-        await Expect(page.Locator($".capacity[data-capacity-id='{stalls}'] [data-field='sold']")).ToHaveTextAsync("3", within);
+        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("3", Within);
+        await Expect(page.Locator("#total-reserved")).ToHaveTextAsync("0", Within);
+        await Expect(page.Locator($".capacity[data-capacity-id='{stalls}'] [data-field='sold']")).ToHaveTextAsync("3", Within);
 
-        var screenshot = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
-        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
-        Directory.CreateDirectory(artifacts);
-        await File.WriteAllBytesAsync(Path.Combine(artifacts, "dashboard.png"), screenshot);
-        TestContext.Current.AddAttachment("dashboard.png", screenshot, "image/png");
+        await SaveScreenshotAsync(page, "dashboard.png");
     }
 
     [Fact]
@@ -125,6 +118,141 @@ public sealed class DashboardTests : IAsyncLifetime
         await page.ClickAsync("#sign-in-form button");
         await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("That key was not accepted.");
         await Expect(page.Locator("#main")).ToBeHiddenAsync();
+    }
+
+    [Fact]
+    public async Task Allocations_show_under_their_capacity_and_follow_holds_sales_and_closing_live()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var hall = await CreateAsync(api, "Hall", 200, []);
+        var stalls = await CreateAsync(api, "Stalls", 100, [hall]);
+        var expiresAt = DateTimeOffset.UtcNow.AddHours(2).ToString("O");
+        var box = await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Box office", quantity = 10, expires_at = expiresAt }));
+        var sponsor = (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Sponsor", quantity = 6 })))["id"]!.GetValue<string>();
+        var boxId = box["id"]!.GetValue<string>();
+
+        var page = await _browser.NewPageAsync();
+        await OpenGalaAsync(page, key);
+        var boxRow = page.Locator($".capacity[data-capacity-id='{stalls}'] tr.allocation[data-allocation-id='{boxId}']");
+        var sponsorRow = page.Locator($".capacity[data-capacity-id='{stalls}'] tr.allocation[data-allocation-id='{sponsor}']");
+        await ExpectFieldsAsync(boxRow, new() { ["sold"] = "0", ["held"] = "0", ["idle"] = "10", ["size"] = "10", ["status"] = "open" });
+        await Expect(boxRow.Locator(".name")).ToHaveTextAsync("Box office");
+        await Expect(boxRow.Locator("time")).ToHaveAttributeAsync("datetime", box["expires_at"]!.GetValue<string>());
+        await Expect(boxRow.Locator("time")).Not.ToBeEmptyAsync();
+        await ExpectFieldsAsync(sponsorRow, new() { ["idle"] = "6", ["size"] = "6", ["status"] = "open" });
+        await Expect(sponsorRow.Locator("time")).ToBeEmptyAsync();
+
+        // Every idle ticket is set aside, on Stalls and on the pool above it.
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "16", ["set-aside"] = "16", ["available"] = "84" });
+        await ExpectFieldsAsync(Head(page, hall), new() { ["reserved"] = "16", ["set-aside"] = "16", ["available"] = "184" });
+
+        var sold = await ReserveAsync(api, stalls, 3, boxId);
+        await ReserveAsync(api, stalls, 2, boxId);
+        await ReserveAsync(api, stalls, 1, sponsor);
+        await ReserveAsync(api, stalls, 4, null);
+        await ReadAsync(await api.PostAsync($"/reservations/{sold}/confirm", null));
+        await ReadAsync(await api.PostAsync($"/allocations/{sponsor}/close", null));
+
+        // Closing gave the Sponsor's idle tickets back; its live hold keeps one ticket in it.
+        await ExpectFieldsAsync(boxRow, new() { ["sold"] = "3", ["held"] = "2", ["idle"] = "5", ["size"] = "10", ["status"] = "open" }, Within);
+        await ExpectFieldsAsync(sponsorRow, new() { ["sold"] = "0", ["held"] = "1", ["idle"] = "0", ["size"] = "1", ["status"] = "closed" }, Within);
+        await Expect(sponsorRow).ToHaveAttributeAsync("data-status", "closed");
+
+        // Reserved is 4 public + 2 + 1 held from allocations + 5 idle; only the idle part is set aside.
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["sold"] = "3", ["reserved"] = "12", ["set-aside"] = "5", ["available"] = "85" }, Within);
+        await ExpectFieldsAsync(Head(page, hall), new() { ["sold"] = "3", ["reserved"] = "12", ["set-aside"] = "5", ["available"] = "185" }, Within);
+
+        await SaveScreenshotAsync(page, "allocations.png");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task The_limits_panel_lists_each_limit_and_picks_up_a_new_one_at_its_next_refresh()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 100, []);
+        var circle = await CreateAsync(api, "Circle", 50, []);
+        var standing = await CreateAsync(api, "Standing", null, []);
+        var seated = await CreateLimitAsync(api, "Four <em>per</em> person", [stalls, circle], 4, requireBuyerKey: true);
+
+        // The page's clock is Playwright's, so the test can skip to the 10 s refresh instead of waiting for it.
+        var page = await _browser.NewPageAsync();
+        await page.Clock.InstallAsync();
+        await OpenGalaAsync(page, key);
+        var first = page.Locator($"#limits-list .limit[data-limit-id='{seated}']");
+        await Expect(first.Locator(".name")).ToHaveTextAsync("Four <em>per</em> person");
+        await Expect(first.Locator("em")).ToHaveCountAsync(0);
+        await ExpectFieldsAsync(first, new() { ["max"] = "4 per buyer", ["sections"] = "Stalls, Circle", ["key-required"] = "key required" });
+
+        var open = await CreateLimitAsync(api, "Two standing", [standing], 2, requireBuyerKey: false);
+        await Expect(page.Locator("#limits-list .limit")).ToHaveCountAsync(1);
+        await page.Clock.FastForwardAsync("00:10");
+        var second = page.Locator($"#limits-list .limit[data-limit-id='{open}']");
+        await ExpectFieldsAsync(second, new() { ["max"] = "2 per buyer", ["sections"] = "Standing" });
+        await Expect(second.Locator("[data-field='key-required']")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#limits-error")).ToBeEmptyAsync();
+
+        await SaveScreenshotAsync(page, "limits.png");
+        await AssertInvariantsAsync();
+    }
+
+    private async Task<string> NewTenantAsync()
+    {
+        using var admin = _server.Client(AdminKey);
+        return (await ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Gala" })))["api_key"]!.GetValue<string>();
+    }
+
+    /// <summary>Signs in with the tenant key and follows event "gala" until the stream is live.</summary>
+    private async Task OpenGalaAsync(IPage page, string key)
+    {
+        await page.GotoAsync(_server.Url + "/dashboard/");
+        await page.FillAsync("#api-key", key);
+        await page.ClickAsync("#sign-in-form button");
+        await page.ClickAsync("#events button[data-event-id='gala']");
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+    }
+
+    /// <summary>The whole page, under artifacts/ in the test output and attached to the test's result.</summary>
+    private static async Task SaveScreenshotAsync(IPage page, string name)
+    {
+        var screenshot = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
+        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        await File.WriteAllBytesAsync(Path.Combine(artifacts, name), screenshot);
+        TestContext.Current.AddAttachment(name, screenshot, "image/png");
+    }
+
+    /// <summary>Runs the ledger audit through the API and fails the test on any violation.</summary>
+    private async Task AssertInvariantsAsync()
+    {
+        using var admin = _server.Client(AdminKey);
+        var verify = await ReadAsync(await admin.GetAsync("/admin/verify"));
+        Assert.True(verify["ok"]!.GetValue<bool>(), "Invariants violated:\n" + string.Join("\n", verify["violations"]!.AsArray()));
+    }
+
+    /// <summary>The capacity's own numbers, apart from those of its allocations' rows.</summary>
+    private static ILocator Head(IPage page, string capacityId) => page.Locator($".capacity[data-capacity-id='{capacityId}'] > .head");
+
+    private static async Task ExpectFieldsAsync(ILocator scope, Dictionary<string, string> fields, LocatorAssertionsToHaveTextOptions? options = null)
+    {
+        foreach (var (field, text) in fields)
+        {
+            await Expect(scope.Locator($"[data-field='{field}']")).ToHaveTextAsync(text, options);
+        }
+    }
+
+    private static async Task<string> ReserveAsync(HttpClient api, string capacityId, int quantity, string? allocationId)
+    {
+        var body = new Dictionary<string, object?> { ["quantity"] = quantity, ["allocation_id"] = allocationId };
+        return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
+    }
+
+    private static async Task<string> CreateLimitAsync(HttpClient api, string name, string[] capacityIds, int max, bool requireBuyerKey)
+    {
+        var body = new { name, capacity_ids = capacityIds, per_buyer_max = max, require_buyer_key = requireBuyerKey };
+        return (await ReadAsync(await api.PostAsJsonAsync("/events/gala/limits", body)))["id"]!.GetValue<string>();
     }
 
     private static async Task<string> CreateAsync(HttpClient api, string name, int? total, string[] parents)

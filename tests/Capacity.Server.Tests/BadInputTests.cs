@@ -16,12 +16,26 @@ namespace Capacity.Server.Tests;
 public static class StateSnapshot
 {
     private static readonly (string Table, string Key)[] Tables =
-        [("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("allocations", "id"), ("ledger_chunks", "last_seq")];
+    [
+        ("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("allocations", "id"),
+        ("ledger_chunks", "last_seq"), ("buyer_limits", "id"), ("buyer_usage", "capacity_id, buyer_key"),
+    ];
 
+    /// <param name="limits">Buyer limits to read, each with its usage by every one of <paramref name="buyers"/>.</param>
     public static async Task<string> OfEventAsync(
-        HttpClient client, string eventId, IEnumerable<string> capacities, IEnumerable<string> reservations, IEnumerable<string> prices, IEnumerable<string>? allocations = null)
+        HttpClient client,
+        string eventId,
+        IEnumerable<string> capacities,
+        IEnumerable<string> reservations,
+        IEnumerable<string> prices,
+        IEnumerable<string>? allocations = null,
+        IEnumerable<string>? limits = null,
+        IReadOnlyCollection<string>? buyers = null)
     {
-        var paths = new List<string> { $"/events/{eventId}/capacity", $"/events/{eventId}/capacity/total", $"/events/{eventId}/ledger?limit=1000" };
+        var paths = new List<string>
+        {
+            $"/events/{eventId}/capacity", $"/events/{eventId}/capacity/total", $"/events/{eventId}/ledger?limit=1000", $"/events/{eventId}/limits",
+        };
         foreach (var c in capacities)
         {
             paths.Add($"/capacity/{c}");
@@ -33,6 +47,11 @@ public static class StateSnapshot
 
         paths.AddRange(reservations.Select(r => $"/reservations/{r}"));
         paths.AddRange(prices.Select(p => $"/pricing/{p}"));
+        foreach (var limit in limits ?? [])
+        {
+            paths.Add($"/limits/{limit}");
+            paths.AddRange((buyers ?? []).Select(b => $"/limits/{limit}/usage?buyer_key={Uri.EscapeDataString(b)}"));
+        }
 
         var text = new StringBuilder();
         foreach (var path in paths)
@@ -44,7 +63,7 @@ public static class StateSnapshot
         return text.ToString();
     }
 
-    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations or the ledger, on either store.</summary>
+    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations, the ledger or buyer limits and their usage, on either store.</summary>
     public static string OfDatabase(CapacityApp app)
     {
         using var connection = app.Kind == StoreKind.Sqlite ? (System.Data.Common.DbConnection)Open(app) : OpenPostgres(app);
@@ -98,8 +117,10 @@ public static class StateSnapshot
 /// <summary>
 /// One tenant's event, seeded once for the whole class: a pool, a capped child, a price on each, an
 /// active hold on the child, a confirmed sale on the pool, an open allocation of 10 on the child with
-/// a hold of 2 drawn from it, and a closed allocation on the pool. Every test sends something bad and
-/// checks that it was refused with the right problem and that this state did not move.
+/// a hold of 2 drawn from it, and a closed allocation on the pool; a buyer limit of 4 over the child
+/// that requires a buyer key, with a hold of 3 by <see cref="Buyer"/>, and a limit that was deleted.
+/// Every test sends something bad and checks that it was refused with the right problem and that this
+/// state did not move.
 /// </summary>
 public sealed class BadInputWorldOnSqlite() : BadInputWorld(StoreKind.Sqlite);
 
@@ -108,6 +129,9 @@ public sealed class BadInputWorldOnPostgres() : BadInputWorld(StoreKind.Postgres
 public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
 {
     public const string Event = "bad-ev";
+
+    /// <summary>The buyer of the keyed hold: 3 of the 4 tickets the limit allows.</summary>
+    public const string Buyer = "fan";
 
     public CapacityApp App { get; private set; } = null!;
 
@@ -134,6 +158,15 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
 
     /// <summary>A closed allocation on the pool.</summary>
     public string ClosedAllocation { get; private set; } = "";
+
+    /// <summary>At most 4 tickets of the child per buyer, and a hold on the child must name its buyer.</summary>
+    public string Limit { get; private set; } = "";
+
+    /// <summary><see cref="Buyer"/>'s hold of 3 on the child.</summary>
+    public string KeyedHold { get; private set; } = "";
+
+    /// <summary>A limit over the pool, created and deleted: its id names nothing any more.</summary>
+    public string DeletedLimit { get; private set; } = "";
 
     /// <summary>Set while a request is being tried, cleared when it is proven to have changed nothing.</summary>
     private bool _dirty;
@@ -176,6 +209,12 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
         AllocationHold = (await Api.ReadAsync(await t.ReserveFromAsync(Child, 2, Allocation, 60), 201))["reservation"]!["id"]!.GetValue<string>();
         ClosedAllocation = await t.AllocateAsync(Pool, "Closed", 5);
         await Api.ReadAsync(await t.PostAsync($"/allocations/{ClosedAllocation}/close", null), 200);
+
+        // The limit comes after the unkeyed holds above, which it lets stand.
+        Limit = await t.CreateLimitAsync(Event, "Four per person", 4, requireKey: true, Child);
+        KeyedHold = (await Api.ReadAsync(await t.ReserveAsBuyerAsync(Child, 3, Buyer, 60), 201))["reservation"]!["id"]!.GetValue<string>();
+        DeletedLimit = await t.CreateLimitAsync(Event, "Gone", 1, Pool);
+        Assert.Equal(HttpStatusCode.NoContent, (await t.DeleteAsync($"/limits/{DeletedLimit}")).StatusCode);
     }
 
     private async Task<string> PriceAsync(string capacity, string name)
@@ -193,8 +232,10 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
         }
     }
 
+    /// <summary>The state, with the usage of the seeded buyer and of a buyer no hold names (whom refused holds must not count).</summary>
     public async Task<string> SnapshotAsync() =>
-        await StateSnapshot.OfEventAsync(Tenant.Client, Event, [Pool, Child], [Hold, Sold, AllocationHold], [PoolPrice, ChildPrice], [Allocation, ClosedAllocation])
+        await StateSnapshot.OfEventAsync(
+            Tenant.Client, Event, [Pool, Child], [Hold, Sold, AllocationHold, KeyedHold], [PoolPrice, ChildPrice], [Allocation, ClosedAllocation], [Limit], [Buyer, "newcomer"])
         + StateSnapshot.OfDatabase(App);
 
     /// <summary>
@@ -219,15 +260,23 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
             .Replace("{sold}", Sold, StringComparison.Ordinal)
             .Replace("{alloc}", Allocation, StringComparison.Ordinal)
             .Replace("{closed_alloc}", ClosedAllocation, StringComparison.Ordinal)
+            .Replace("{limit}", Limit, StringComparison.Ordinal)
+            .Replace("{deleted_limit}", DeletedLimit, StringComparison.Ordinal)
+            .Replace("{keyed_hold}", KeyedHold, StringComparison.Ordinal)
             .Replace("{tenant}", Tenant.Id.ToString(), StringComparison.Ordinal)
             .Replace("{random}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{x10k}", new string('x', 10_000), StringComparison.Ordinal)
             .Replace("{x201}", new string('x', 201), StringComparison.Ordinal)
             .Replace("{x65}", new string('x', 65), StringComparison.Ordinal)
-            .Replace("{17parents}", "[" + string.Join(",", Enumerable.Range(0, 17).Select(_ => $"\"{Guid.NewGuid()}\"")) + "]", StringComparison.Ordinal)
+            .Replace("{x129}", new string('x', 129), StringComparison.Ordinal)
+            .Replace("{101ids}", RandomIds(101), StringComparison.Ordinal)
+            .Replace("{17parents}", RandomIds(17), StringComparison.Ordinal)
             .Replace("{51items}", "[" + string.Join(",", Enumerable.Range(0, 51).Select(_ => $"{{\"capacity_id\":\"{Child}\",\"quantity\":1}}")) + "]", StringComparison.Ordinal)
             .Replace("{nested}", new string('[', 500) + new string(']', 500), StringComparison.Ordinal);
     }
+
+    /// <summary>A JSON array of <paramref name="count"/> GUIDs that name nothing.</summary>
+    private static string RandomIds(int count) => "[" + string.Join(",", Enumerable.Range(0, count).Select(_ => $"\"{Guid.NewGuid()}\"")) + "]";
 
     public Task<HttpResponseMessage> SendAsync(string method, string path, string? body, Action<HttpRequestMessage>? configure = null, bool admin = false) =>
         SendAsync(method, path, body is null ? null : Encoding.UTF8.GetBytes(Fill(body)), configure, admin);
@@ -399,6 +448,9 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", Create, "{'section_name':'A','section_name':'B','total_capacity':10}")]
     [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'quantity':2}")]
     [InlineData("POST", "/capacity/{child}/pricing", "{'name':'P','base_price':1,'base_price':0,'currency':'EUR'}")]
+    [InlineData("POST", "/events/{ev}/limits", "{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'per_buyer_max':400}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'buyer_key':'fan','buyer_key':'someone-else'}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'fan','buyer_key':'someone-else'}")]
     public async Task A_repeated_field_in_a_create_body_is_a_validation_error_as_it_is_in_an_update(string method, string path, string body) =>
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
 
@@ -419,6 +471,15 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/allocations/{alloc}", "{'expires_at':'\\udc00'}")]
     [InlineData("PUT", "/allocations/{alloc}", "{'\\ud800':1}")]
     [InlineData("POST", "/allocations/{alloc}/close", "{'\\ud800':1}")]
+    [InlineData("POST", "/events/{ev}/limits", "{'name':'\\ud800','capacity_ids':['{child}'],'per_buyer_max':4}")]
+    [InlineData("POST", "/events/{ev}/limits", "{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'\\ud800':1}")]
+    [InlineData("PUT", "/limits/{limit}", "{'name':'Four \\udfff'}")]
+    [InlineData("PUT", "/limits/{limit}", "{'\\ud800':1}")]
+    [InlineData("DELETE", "/limits/{limit}", "{'\\ud800':1}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'buyer_key':'\\ud800'}")]
+    [InlineData("POST", "/capacity/{pool}/reserve", "{'quantity':1,'buyer_key':'fan\\udc00'}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'\\udfff'}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{pool}','quantity':1}],'buyer_key':'\\udc00\\ud800'}")]
     public async Task A_string_with_a_lone_surrogate_is_a_validation_error(string method, string path, string body) =>
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
 
@@ -455,6 +516,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("/events/{0}/ledger?limit=10", "caf%C3%A9")]
     [InlineData("/events/{0}/capacity/stream", "a%20b")]
     [InlineData("/events/{0}/capacity/stream", "{x65}")]
+    [InlineData("/events/{0}/limits", "a%20b")]
+    [InlineData("/events/{0}/limits", "%01")]
+    [InlineData("/events/{0}/limits", "caf%C3%A9")]
+    [InlineData("/events/{0}/limits", "{x65}")]
     public async Task Reading_an_event_with_a_bad_event_id_is_a_validation_error(string route, string eventId) =>
         await world.AssertRefusedAsync("GET", string.Format(System.Globalization.CultureInfo.InvariantCulture, route, eventId), null, 400, "VALIDATION_ERROR", "event_id");
 
@@ -519,11 +584,18 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/allocations/{alloc}", "{\"name\":\"", "\"}")]
     [InlineData("PUT", "/allocations/{alloc}", "{\"expires_at\":\"", "\"}")]
     [InlineData("POST", "/reservations/{hold}/confirm", "{\"", "\":1}")]
+    [InlineData("POST", "/events/{ev}/limits", "{\"name\":\"", "\",\"capacity_ids\":[\"{child}\"],\"per_buyer_max\":4}")]
+    [InlineData("PUT", "/limits/{limit}", "{\"name\":\"", "\"}")]
+    [InlineData("PUT", "/limits/{limit}", "{\"", "\":1}")]
+    [InlineData("DELETE", "/limits/{limit}", "{\"", "\":1}")]
+    [InlineData("POST", "/capacity/{child}/reserve", "{\"quantity\":1,\"buyer_key\":\"", "\"}")]
+    [InlineData("POST", "/reservations", "{\"items\":[{\"capacity_id\":\"{child}\",\"quantity\":1}],\"buyer_key\":\"", "\"}")]
     [InlineData("POST", "/admin/tenants", "{\"name\":\"", "\"}")]
     public async Task A_body_that_is_not_valid_utf8_is_a_validation_error(string method, string path, string head, string tail)
     {
-        byte[] body = [.. Encoding.UTF8.GetBytes(head), 0xFF, 0xFE, 0xC3, (byte)'x', .. Encoding.UTF8.GetBytes(tail)];
-        await world.AssertRefusedAsync(() => world.SendAsync(method, path, body, admin: path.StartsWith("/admin", StringComparison.Ordinal)), 400, "VALIDATION_ERROR");
+        // Filled when sent (after any reseeding), so that the bytes are the only thing wrong with the body.
+        byte[] Body() => [.. Encoding.UTF8.GetBytes(world.Fill(head)), 0xFF, 0xFE, 0xC3, (byte)'x', .. Encoding.UTF8.GetBytes(world.Fill(tail))];
+        await world.AssertRefusedAsync(() => world.SendAsync(method, path, Body(), admin: path.StartsWith("/admin", StringComparison.Ordinal)), 400, "VALIDATION_ERROR");
     }
 
     [Theory]
@@ -598,6 +670,41 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{hold}'}")]
     [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{child}'}")]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{child}','quantity':1,'allocation_id':'{random}'}]}")]
+    [InlineData("GET", "/limits/not-a-guid", null)]
+    [InlineData("GET", "/limits/{random}", null)]
+    [InlineData("GET", "/limits/{deleted_limit}", null)]
+    [InlineData("GET", "/limits/{child}", null)]
+    [InlineData("GET", "/limits/{keyed_hold}", null)]
+    [InlineData("GET", "/limits/{alloc}", null)]
+    [InlineData("GET", "/limits/{child_price}", null)]
+    [InlineData("GET", "/limits/%01", null)]
+    [InlineData("GET", "/limits/{x65}", null)]
+    [InlineData("PUT", "/limits/not-a-guid", "{'name':'A'}")]
+    [InlineData("PUT", "/limits/{random}", "{'per_buyer_max':10}")]
+    [InlineData("PUT", "/limits/{deleted_limit}", "{'per_buyer_max':10}")]
+    [InlineData("PUT", "/limits/{child}", "{'per_buyer_max':10}")]
+    [InlineData("PUT", "/limits/{keyed_hold}", "{'name':'A'}")]
+    [InlineData("DELETE", "/limits/not-a-guid", null)]
+    [InlineData("DELETE", "/limits/{random}", null)]
+    [InlineData("DELETE", "/limits/{deleted_limit}", null)]
+    [InlineData("DELETE", "/limits/{deleted_limit}", "{}")]
+    [InlineData("DELETE", "/limits/{pool}", null)]
+    [InlineData("DELETE", "/limits/{keyed_hold}", null)]
+    [InlineData("DELETE", "/limits/{alloc}", null)]
+    [InlineData("GET", "/limits/not-a-guid/usage?buyer_key=fan", null)]
+    [InlineData("GET", "/limits/{random}/usage?buyer_key=fan", null)]
+    [InlineData("GET", "/limits/{deleted_limit}/usage?buyer_key=fan", null)]
+    [InlineData("GET", "/limits/{child}/usage?buyer_key=fan", null)]
+    [InlineData("GET", "/limits/{keyed_hold}/usage?buyer_key=fan", null)]
+    [InlineData("GET", "/limits/{random}/usage", null)]
+    [InlineData("GET", "/capacity/{limit}", null)]
+    [InlineData("POST", "/capacity/{limit}/reserve", "{'quantity':1,'buyer_key':'fan'}")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{limit}','quantity':1}],'buyer_key':'fan'}")]
+    [InlineData("GET", "/reservations/{limit}", null)]
+    [InlineData("POST", "/reservations/{limit}/release", null)]
+    [InlineData("GET", "/allocations/{limit}", null)]
+    [InlineData("GET", "/pricing/{limit}", null)]
+    [InlineData("GET", "/events/{ev}/limits/nothing-here", null)]
     [InlineData("GET", "/nothing-here", null)]
     [InlineData("POST", "/events/{ev}/capacity/nothing-here", "{}")]
     [InlineData("GET", "/reservations/{hold}/nothing-here", null)]
@@ -680,6 +787,9 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("/capacity/{child}/reserve", "{'quantity':49}")]
     [InlineData("/capacity/{child}/reserve", "{'quantity':100}")]
     [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':40},{'capacity_id':'{pool}','quantity':60}]}")]
+    // Refused for capacity before the buyer limit is looked at.
+    [InlineData("/capacity/{child}/reserve", "{'quantity':49,'buyer_key':'fan'}")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':40},{'capacity_id':'{pool}','quantity':60}],'buyer_key':'newcomer'}")]
     public async Task Reserving_more_than_is_left_is_refused_and_holds_nothing(string path, string body) =>
         await world.AssertRefusedAsync("POST", path, body, 409, "INSUFFICIENT_CAPACITY");
 
@@ -1022,12 +1132,7 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("{'held':0}", "held")]
     [InlineData("{'sold':0}", "sold")]
     [InlineData("{'idle':100}", "idle")]
-    [InlineData("{'name':null}", "name")]
-    [InlineData("{'name':7}", "name")]
-    [InlineData("{'name':''}", "name")]
-    [InlineData("{'name':'   '}", "name")]
-    [InlineData("{'name':'{x201}'}", "name")]
-    [InlineData("{'name':'A\\u0001'}", "name")]
+    [MemberData(nameof(BadNamesInAnUpdate))]
     [InlineData("{'quantity':null}", "quantity")]
     [InlineData("{'quantity':'5'}", "quantity")]
     [InlineData("{'quantity':5.5}", "quantity")]
@@ -1058,17 +1163,287 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     public async Task Resizing_an_allocation_beyond_what_it_may_be_is_refused_and_changes_nothing(string allocation, string body, int status, string code) =>
         await world.AssertRefusedAsync("PUT", "/allocations/" + allocation, body, status, code);
 
+    /// <summary>Every body but none and <c>{}</c>, for a route that takes no fields.</summary>
+    public static TheoryData<string, string, string> BodiesOtherThanNothing(string method, string path)
+    {
+        var data = new TheoryData<string, string, string>();
+        foreach (var body in new[] { "[]", "{'a':1}", "{'quantity':1}", "{'per_buyer_max':1}", "null", "0", "   ", "{", "not json", "{nested}" })
+        {
+            data.Add(method, path, body);
+        }
+
+        return data;
+    }
+
     [Theory]
-    [InlineData("[]")]
-    [InlineData("{'a':1}")]
-    [InlineData("{'quantity':1}")]
-    [InlineData("null")]
+    [MemberData(nameof(BodiesOtherThanNothing), "POST", "/allocations/{alloc}/close")]
+    [MemberData(nameof(BodiesOtherThanNothing), "DELETE", "/limits/{limit}")]
+    public async Task Closing_an_allocation_or_deleting_a_limit_with_a_body_other_than_nothing_or_an_empty_object_is_refused(string method, string path, string body) =>
+        await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR", "body");
+
+    private const string CreateLimit = "/events/{ev}/limits";
+
+    /// <summary>
+    /// Bodies that are not a JSON object, with the field the refusal names (null where it depends on
+    /// where the parser stopped), for both the create, parsed whole, and the PUT, read field by field.
+    /// </summary>
+    public static TheoryData<string?, string?> NotAJsonObject() => new()
+    {
+        { null, "body" },
+        { "", "body" },
+        { "   ", "body" },
+        { "{'name':", null },
+        { "{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4", null },
+        { "{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4}}", null },
+        { "not json", null },
+        { "[]", "body" },
+        { "[{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4}]", "body" },
+        { "42", "body" },
+        { "'L'", "body" },
+        { "null", "body" },
+        { "true", "body" },
+        { "{nested}", "body" },
+    };
+
+    /// <summary>Names a PUT refuses: not a string, blank, too long, control characters.</summary>
+    public static TheoryData<string?, string?> BadNamesInAnUpdate() => new()
+    {
+        { "{'name':null}", "name" },
+        { "{'name':7}", "name" },
+        { "{'name':['A']}", "name" },
+        { "{'name':''}", "name" },
+        { "{'name':'   '}", "name" },
+        { "{'name':'{x201}'}", "name" },
+        { "{'name':'A\\u0001'}", "name" },
+        { "{'name':'A\\u007f'}", "name" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotAJsonObject))]
+    // Unknown fields, fields the server sets, missing and null required fields.
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'colour':'red'}", "colour")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'id':'{random}'}", "id")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'event_id':'{ev}'}", "event_id")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'created_at':'2030-01-01T00:00:00Z'}", "created_at")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'used':0}", "used")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'buyer_key':'fan'}", "buyer_key")]
+    [InlineData("{'name':'L','capacity_id':'{child}','capacity_ids':['{child}'],'per_buyer_max':4}", "capacity_id")]
+    [InlineData("{}", "name")]
+    [InlineData("{'capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'L','per_buyer_max':4}", "capacity_ids")]
+    [InlineData("{'name':'L','capacity_ids':['{child}']}", "per_buyer_max")]
+    [InlineData("{'name':null,'capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'L','capacity_ids':null,'per_buyer_max':4}", "capacity_ids")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':null}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'require_buyer_key':null}", "require_buyer_key")]
+    // Wrong types.
+    [InlineData("{'name':7,'capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':['L'],'capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'L','capacity_ids':'{child}','per_buyer_max':4}", "capacity_ids")]
+    [InlineData("{'name':'L','capacity_ids':{'id':'{child}'},'per_buyer_max':4}", "capacity_ids")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':'4'}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4.5}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':true}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':[4]}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'require_buyer_key':'true'}", "require_buyer_key")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'require_buyer_key':1}", "require_buyer_key")]
+    // Out of range and overflow.
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':0}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':-1}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':-2147483648}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':1000001}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':2147483647}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':99999999999}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':-99999999999}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':1e40}", "per_buyer_max")]
+    [InlineData("{'name':'L','capacity_ids':['{child}'],'per_buyer_max':1e3}", "per_buyer_max")]
+    // Names: blank, too long, control characters.
+    [InlineData("{'name':'','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'   ','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'{x201}','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'{x10k}','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'L\\u0000','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'A\\nB','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'A\\u001bB','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'A\\u007f','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    [InlineData("{'name':'A\\u0085','capacity_ids':['{child}'],'per_buyer_max':4}", "name")]
+    // Capacities: none, too many, not GUIDs, null, unknown, another kind's id, named twice.
+    [InlineData("{'name':'L','capacity_ids':[],'per_buyer_max':4}", "capacity_ids")]
+    [InlineData("{'name':'L','capacity_ids':{101ids},'per_buyer_max':4}", "capacity_ids")]
+    [InlineData("{'name':'L','capacity_ids':['not-a-guid'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':[''],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{child}x'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':[42],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':[['{child}']],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':[null],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{child}',null],'per_buyer_max':4}", "capacity_ids[1]")]
+    [InlineData("{'name':'L','capacity_ids':['{random}'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{child}','{random}'],'per_buyer_max':4}", "capacity_ids[1]")]
+    [InlineData("{'name':'L','capacity_ids':['{child_price}'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{keyed_hold}'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{alloc}'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{limit}'],'per_buyer_max':4}", "capacity_ids[0]")]
+    [InlineData("{'name':'L','capacity_ids':['{child}','{child}'],'per_buyer_max':4}", "capacity_ids[1]")]
+    [InlineData("{'name':'L','capacity_ids':['{pool}','{child}','{pool}'],'per_buyer_max':4}", "capacity_ids[2]")]
+    public async Task Creating_a_limit_with_a_bad_body_is_a_validation_error_that_creates_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", CreateLimit, body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    // The capacities belong to another event: event ids are compared exactly.
+    [InlineData("other-ev", "capacity_ids[0]")]
+    [InlineData("BAD-EV", "capacity_ids[0]")]
+    [InlineData("bad-ev-2", "capacity_ids[0]")]
+    // The event id itself is not one.
+    [InlineData("a%20b", "event_id")]
+    [InlineData("%01", "event_id")]
+    [InlineData("caf%C3%A9", "event_id")]
+    [InlineData("a%2Fb", "event_id")]
+    [InlineData("ev!", "event_id")]
+    [InlineData("{x65}", "event_id")]
+    public async Task Creating_a_limit_under_another_or_an_invalid_event_id_is_a_validation_error_that_creates_nothing(string eventId, string field) =>
+        await world.AssertRefusedAsync("POST", $"/events/{eventId}/limits", "{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4}", 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [MemberData(nameof(NotAJsonObject))]
+    [InlineData("{'name':'A','name':'B'}", "body")]
+    // The capacities are fixed; other fields are not the client's to set.
+    [InlineData("{'capacity_ids':['{child}']}", "capacity_ids")]
+    [InlineData("{'capacity_ids':[]}", "capacity_ids")]
+    [InlineData("{'capacity_ids':null}", "capacity_ids")]
+    [InlineData("{'name':'Renamed','capacity_ids':['{pool}']}", "capacity_ids")]
+    [InlineData("{'colour':'red'}", "colour")]
+    [InlineData("{'id':'{random}'}", "id")]
+    [InlineData("{'event_id':'other'}", "event_id")]
+    [InlineData("{'created_at':'2030-01-01T00:00:00Z'}", "created_at")]
+    [InlineData("{'buyer_key':'fan'}", "buyer_key")]
+    [InlineData("{'used':0}", "used")]
+    [InlineData("{'require_buyer_key':false,'colour':'red'}", "colour")]
+    [MemberData(nameof(BadNamesInAnUpdate))]
+    // The maximum: out of range, overflow, wrong types.
+    [InlineData("{'per_buyer_max':0}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':-1}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':-2147483648}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':1000001}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':2147483647}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':99999999999}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':1e40}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':4.5}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':'4'}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':null}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':true}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':[4]}", "per_buyer_max")]
+    [InlineData("{'require_buyer_key':null}", "require_buyer_key")]
+    [InlineData("{'require_buyer_key':'true'}", "require_buyer_key")]
+    [InlineData("{'require_buyer_key':0}", "require_buyer_key")]
+    // One bad field refuses the good ones with it.
+    [InlineData("{'name':'Renamed','per_buyer_max':0}", "per_buyer_max")]
+    [InlineData("{'per_buyer_max':10,'require_buyer_key':'no'}", "require_buyer_key")]
+    [InlineData("{'name':'','require_buyer_key':false}", "name")]
+    public async Task Updating_a_limit_with_a_bad_body_is_a_validation_error_that_changes_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("PUT", "/limits/{limit}", body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    // Blank, too long.
+    [InlineData("''")]
+    [InlineData("'   '")]
+    [InlineData("'\\t'")]
+    [InlineData("'\\u00a0'")]
+    [InlineData("'\\u2028'")]
+    [InlineData("'{x129}'")]
+    // Control and format characters.
+    [InlineData("'a\\u0000b'")]
+    [InlineData("'a\\u0001'")]
+    [InlineData("'a\\nb'")]
+    [InlineData("'a\\u001b'")]
+    [InlineData("'a\\u007f'")]
+    [InlineData("'a\\u0085'")]
+    [InlineData("'a\\u200bb'")]
+    [InlineData("'a\\ufeff'")]
+    [InlineData("'\\u202efan'")]
+    // Not a string.
+    [InlineData("7")]
     [InlineData("0")]
-    [InlineData("{")]
-    [InlineData("not json")]
-    [InlineData("{nested}")]
-    public async Task Closing_an_allocation_with_a_body_other_than_nothing_or_an_empty_object_is_refused(string body) =>
-        await world.AssertRefusedAsync("POST", "/allocations/{alloc}/close", body, 400, "VALIDATION_ERROR", "body");
+    [InlineData("true")]
+    [InlineData("['fan']")]
+    [InlineData("{'key':'fan'}")]
+    public async Task A_bad_buyer_key_on_a_hold_or_a_cart_is_a_validation_error_that_holds_nothing(string key)
+    {
+        // On the limited child and on the pool no limit covers: a key is checked whether or not a limit counts it.
+        (string Path, string Body)[] requests =
+        [
+            ("/capacity/{child}/reserve", "{'quantity':1,'buyer_key':KEY}"),
+            ("/capacity/{pool}/reserve", "{'quantity':1,'buyer_key':KEY}"),
+            ("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':KEY}"),
+            ("/reservations", "{'buyer_key':KEY,'items':[{'capacity_id':'{pool}','quantity':1},{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'}]}"),
+        ];
+        foreach (var (path, body) in requests)
+        {
+            await world.AssertRefusedAsync("POST", path, body.Replace("KEY", key, StringComparison.Ordinal), 400, "VALIDATION_ERROR", "buyer_key");
+        }
+    }
+
+    [Theory]
+    // A null key is no key; a price, an allocation or another item in the cart does not stand in for one.
+    [InlineData("/capacity/{child}/reserve", "{'quantity':1}")]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':1,'buyer_key':null}")]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':1,'pricing_id':'{child_price}','reservation_minutes':5}")]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{alloc}'}")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}]}")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{pool}','quantity':1},{'capacity_id':'{child}','quantity':1}]}")]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'}],'buyer_key':null}")]
+    public async Task A_hold_without_a_buyer_key_on_a_capacity_whose_limit_requires_one_is_refused_and_holds_nothing(string path, string body)
+    {
+        var problem = await world.AssertRefusedAsync("POST", path, body, 400, "BUYER_KEY_REQUIRED");
+        Assert.Equal(world.Limit, problem["limit_id"]!.GetValue<string>());
+    }
+
+    [Theory]
+    // The seeded buyer has 3 of 4; a newcomer has none. Pool items count towards no limit; allocation items count like any other.
+    [InlineData("/capacity/{child}/reserve", "{'quantity':2,'buyer_key':'fan'}", 3, 2)]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':2,'buyer_key':'fan','pricing_id':'{child_price}'}", 3, 2)]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':2,'buyer_key':'fan','allocation_id':'{alloc}'}", 3, 2)]
+    [InlineData("/capacity/{child}/reserve", "{'quantity':5,'buyer_key':'newcomer'}", 0, 5)]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{child}','quantity':1}],'buyer_key':'fan'}", 3, 2)]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{pool}','quantity':10},{'capacity_id':'{child}','quantity':2}],'buyer_key':'fan'}", 3, 2)]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'},{'capacity_id':'{child}','quantity':1}],'buyer_key':'fan'}", 3, 2)]
+    [InlineData("/reservations", "{'items':[{'capacity_id':'{child}','quantity':3},{'capacity_id':'{child}','quantity':2}],'buyer_key':'newcomer'}", 0, 5)]
+    public async Task A_hold_that_would_take_its_buyer_past_the_limit_is_refused_whole_and_holds_nothing(string path, string body, long used, long requested)
+    {
+        var problem = await world.AssertRefusedAsync("POST", path, body, 409, "BUYER_LIMIT_EXCEEDED");
+        Assert.Equal("/problems/buyer-limit-exceeded", problem["type"]!.GetValue<string>());
+        Assert.Equal(world.Limit, problem["limit_id"]!.GetValue<string>());
+        Assert.Equal((used, requested, 4L), (problem["used"]!.GetValue<long>(), problem["requested"]!.GetValue<long>(), problem["per_buyer_max"]!.GetValue<long>()));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("?buyer_key=")]
+    [InlineData("?buyer_key")]
+    [InlineData("?buyer_key=%20")]
+    [InlineData("?buyer_key=+++")]
+    [InlineData("?buyer_key=%09")]
+    [InlineData("?buyer_key=%C2%A0")]
+    [InlineData("?buyer_key={x129}")]
+    [InlineData("?buyer_key=a%00b")]
+    [InlineData("?buyer_key=%01")]
+    [InlineData("?buyer_key=a%0Ab")]
+    [InlineData("?buyer_key=%7F")]
+    [InlineData("?buyer_key=a%C2%85")]
+    [InlineData("?buyer_key=a%E2%80%8Bb")]
+    [InlineData("?buyerkey=fan")]
+    [InlineData("?key=fan")]
+    public async Task Reading_usage_with_a_missing_blank_or_bad_buyer_key_is_a_validation_error(string query) =>
+        await world.AssertRefusedAsync("GET", "/limits/{limit}/usage" + query, null, 400, "VALIDATION_ERROR", "buyer_key");
+
+    [Fact]
+    public async Task Reading_usage_at_the_edges_of_the_buyer_key_rule_works()
+    {
+        await world.EnsureCleanAsync();
+        var t = world.Tenant.Client;
+        Assert.Equal(3, await t.UsageAsync(world.Limit, BadInputWorld.Buyer));
+        Assert.Equal(0, await t.UsageAsync(world.Limit, new string('k', 128)));
+        Assert.Equal(0, await t.UsageAsync(world.Limit, "FAN"));
+    }
 
     [Theory]
     [InlineData("after=-1", "after")]
@@ -1159,6 +1534,12 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/allocations/{alloc}/close", false)]
     [InlineData("DELETE", "/capacity/{pool}/allocations", false)]
     [InlineData("PUT", "/capacity/{pool}/allocations", false)]
+    [InlineData("PUT", "/events/{ev}/limits", false)]
+    [InlineData("DELETE", "/events/{ev}/limits", false)]
+    [InlineData("POST", "/limits/{limit}", false)]
+    [InlineData("PATCH", "/limits/{limit}", false)]
+    [InlineData("POST", "/limits/{limit}/usage", false)]
+    [InlineData("DELETE", "/limits/{limit}/usage", false)]
     [InlineData("GET", "/admin/tenants", true)]
     [InlineData("DELETE", "/admin/tenants/{tenant}/keys", true)]
     [InlineData("POST", "/admin/verify", true)]
@@ -1184,6 +1565,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/allocations/{alloc}", false)]
     [InlineData("POST", "/allocations/{alloc}/release", false)]
     [InlineData("POST", "/allocations/{alloc}/close", false)]
+    [InlineData("POST", "/events/{ev}/limits", false)]
+    [InlineData("PUT", "/limits/{limit}", false)]
+    [InlineData("PUT", "/limits/not-a-guid", false)]
+    [InlineData("DELETE", "/limits/{limit}", false)]
     [InlineData("POST", "/admin/tenants", true)]
     [InlineData("POST", "/admin/tenants/{tenant}/keys", true)]
     public async Task A_body_over_64_KiB_is_payload_too_large_whether_its_length_is_declared_or_not(string method, string path, bool admin)
@@ -1214,8 +1599,8 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [Theory]
     [InlineData("POST", "/events/{ev}/capacity", "{'section_name':'Keyed','total_capacity':5}", false)]
     [InlineData("PUT", "/capacity/{pool}", "{'section_name':'Renamed'}", false)]
-    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1}", false)]
-    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}]}", false)]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'buyer_key':'other-fan'}", false)]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'other-fan'}", false)]
     [InlineData("POST", "/reservations/{hold}/confirm", null, false)]
     [InlineData("POST", "/reservations/{hold}/release", "{}", false)]
     [InlineData("POST", "/reservations/{sold}/cancel", null, false)]
@@ -1226,7 +1611,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/allocations/{alloc}", "{'name':'Keyed'}", false)]
     [InlineData("POST", "/allocations/{alloc}/release", "{'quantity':1}", false)]
     [InlineData("POST", "/allocations/{alloc}/close", null, false)]
-    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{alloc}'}", false)]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'allocation_id':'{alloc}','buyer_key':'other-fan'}", false)]
+    [InlineData("POST", "/events/{ev}/limits", "{'name':'Keyed','capacity_ids':['{pool}'],'per_buyer_max':2}", false)]
+    [InlineData("PUT", "/limits/{limit}", "{'per_buyer_max':10}", false)]
+    [InlineData("DELETE", "/limits/{limit}", null, false)]
     [InlineData("POST", "/admin/tenants", "{'name':'Keyed'}", true)]
     [InlineData("POST", "/admin/tenants/{tenant}/keys", null, true)]
     public async Task A_bad_idempotency_key_refuses_an_otherwise_good_write(string method, string path, string? body, bool admin)
@@ -1257,7 +1645,7 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         await world.EnsureCleanAsync();
         var key = "reuse-" + Guid.NewGuid().ToString("N");
         void Keyed(HttpRequestMessage r) => r.Headers.Add("Idempotency-Key", key);
-        using (var first = await world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':1}", Keyed))
+        using (var first = await world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':1,'buyer_key':'other-fan'}", Keyed))
         {
             await Api.ReadAsync(first, 201);
         }
@@ -1265,8 +1653,9 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         // Same key: another path, another method, another body on the same path.
         await world.AssertRefusedAsync(() => world.SendAsync("POST", "/reservations/{hold}/confirm", (string?)null, Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
         await world.AssertRefusedAsync(() => world.SendAsync("PUT", "/capacity/{child}", "{'section_name':'Reused'}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
-        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':2}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':2,'buyer_key':'other-fan'}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
         await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':1}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("DELETE", "/limits/{limit}", (string?)null, Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
         world.MarkChanged();
     }
 

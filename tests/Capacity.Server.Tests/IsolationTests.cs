@@ -8,7 +8,9 @@ namespace Capacity.Server.Tests;
 
 /// <summary>
 /// Tenant A's event, seeded once: a pool, a capped child, a price on the child, an active hold on the
-/// child, a confirmed sale on the pool and an allocation on the child with a hold drawn from it. Tenant B has one capacity of its own in another event.
+/// child, a confirmed sale on the pool and an allocation on the child with a hold drawn from it; a
+/// buyer limit of 4 over the child that requires a buyer key, and a hold of 2 by <see cref="Buyer"/>.
+/// Tenant B has one capacity of its own in another event.
 /// </summary>
 public sealed class TwoTenantsOnSqlite() : TwoTenants(StoreKind.Sqlite);
 
@@ -20,6 +22,9 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     public const string AEvent = "iso-ev";
     public const string BEvent = "b-ev";
+
+    /// <summary>The buyer of A's keyed hold; the same key means another buyer in B.</summary>
+    public const string Buyer = "same-hash";
 
     public CapacityApp App { get; private set; } = null!;
 
@@ -43,6 +48,10 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     public string AllocationHold { get; private set; } = "";
 
+    public string Limit { get; private set; } = "";
+
+    public string KeyedHold { get; private set; } = "";
+
     public async ValueTask InitializeAsync()
     {
         App = await CapacityApp.CreateAsync(kind);
@@ -58,6 +67,8 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
         BCapacity = await B.Client.CreateCapacityAsync(BEvent, "B's own", 10);
         Allocation = await A.Client.AllocateAsync(Child, "A's box office", 5);
         AllocationHold = (await Api.ReadAsync(await A.Client.ReserveFromAsync(Child, 1, Allocation, 60), 201))["reservation"]!["id"]!.GetValue<string>();
+        Limit = await A.Client.CreateLimitAsync(AEvent, "Four per person", 4, requireKey: true, Child);
+        KeyedHold = (await Api.ReadAsync(await A.Client.ReserveAsBuyerAsync(Child, 2, Buyer, 60), 201))["reservation"]!["id"]!.GetValue<string>();
     }
 
     public async ValueTask DisposeAsync()
@@ -70,7 +81,7 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     /// <summary>A's event as A sees it, plus every row of the database.</summary>
     public async Task<string> SnapshotAsync() =>
-        await StateSnapshot.OfEventAsync(A.Client, AEvent, [Pool, Child], [Hold, Sold, AllocationHold], [Price], [Allocation])
+        await StateSnapshot.OfEventAsync(A.Client, AEvent, [Pool, Child], [Hold, Sold, AllocationHold, KeyedHold], [Price], [Allocation], [Limit], [Buyer])
         + await StateSnapshot.OfEventAsync(B.Client, BEvent, [BCapacity], [], [])
         + StateSnapshot.OfDatabase(App);
 
@@ -85,6 +96,8 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
             .Replace("{hold}", Id(Hold), StringComparison.Ordinal)
             .Replace("{sold}", Id(Sold), StringComparison.Ordinal)
             .Replace("{alloc}", Id(Allocation), StringComparison.Ordinal)
+            .Replace("{limit}", Id(Limit), StringComparison.Ordinal)
+            .Replace("{keyed_hold}", Id(KeyedHold), StringComparison.Ordinal)
             .Replace("{b_capacity}", BCapacity, StringComparison.Ordinal);
     }
 }
@@ -137,6 +150,21 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{b_capacity}','quantity':1,'allocation_id':'{alloc}'}]}", 404)]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'}]}", 404)]
     [InlineData("POST", "/events/b-ev/capacity", "{'section_name':'Under A','parent_ids':['{b_capacity}','{pool}']}", 400)]
+    [InlineData("GET", "/limits/{limit}", null, 404)]
+    [InlineData("GET", "/limits/{limit}/usage?buyer_key=same-hash", null, 404)]
+    [InlineData("GET", "/limits/{limit}/usage", null, 404)]
+    [InlineData("PUT", "/limits/{limit}", "{'per_buyer_max':1000}", 404)]
+    [InlineData("PUT", "/limits/{limit}", "{'name':'Taken over','require_buyer_key':false}", 404)]
+    [InlineData("PUT", "/limits/{limit}", "{}", 404)]
+    [InlineData("DELETE", "/limits/{limit}", null, 404)]
+    [InlineData("DELETE", "/limits/{limit}", "{}", 404)]
+    [InlineData("POST", "/events/b-ev/limits", "{'name':'Theirs','capacity_ids':['{child}'],'per_buyer_max':1}", 400)]
+    [InlineData("POST", "/events/iso-ev/limits", "{'name':'Theirs','capacity_ids':['{pool}'],'per_buyer_max':1,'require_buyer_key':true}", 400)]
+    [InlineData("POST", "/events/b-ev/limits", "{'name':'Mixed','capacity_ids':['{b_capacity}','{child}'],'per_buyer_max':1}", 400)]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'buyer_key':'same-hash'}", 404)]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{b_capacity}','quantity':1},{'capacity_id':'{child}','quantity':1}],'buyer_key':'same-hash'}", 404)]
+    [InlineData("GET", "/reservations/{keyed_hold}", null, 404)]
+    [InlineData("POST", "/reservations/{keyed_hold}/release", null, 404)]
     public async Task Another_tenants_id_answers_exactly_like_an_id_that_does_not_exist(string method, string path, string? body, int status)
     {
         var before = await world.SnapshotAsync();
@@ -204,6 +232,10 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
             Assert.Null(ledger["next_after"]);
         }
 
+        var limits = await Api.ReadAsync(await b.GetAsync($"/events/{TwoTenants.AEvent}/limits"), 200);
+        Assert.Empty(limits["limits"]!.AsArray());
+        Assert.Equal((await Api.ReadAsync(await b.GetAsync($"/events/{unused}/limits"), 200)).ToJsonString(), limits.ToJsonString());
+
         var events = (await Api.ReadAsync(await b.GetAsync("/events"), 200))["events"]!.AsArray();
         Assert.Equal([TwoTenants.BEvent], events.Select(e => e!["event_id"]!.GetValue<string>()));
 
@@ -223,6 +255,8 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         Assert.Equal(2, own["capacity"]!.AsArray().Count);
         var ownLedger = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/ledger"), 200);
         Assert.NotEmpty(ownLedger["entries"]!.AsArray());
+        var ownLimits = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/limits"), 200);
+        Assert.Equal(world.Limit, Assert.Single(ownLimits["limits"]!.AsArray())!["id"]!.GetValue<string>());
 
         Assert.Equal(before, await world.SnapshotAsync());
     }
@@ -326,6 +360,40 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         await app.AssertInvariantsAsync();
     }
 
+    [Fact]
+    public async Task One_buyer_key_in_two_tenants_is_two_buyers_whose_tickets_count_only_in_their_own_tenant()
+    {
+        await using var app = await CapacityApp.CreateAsync(world.Kind);
+        var a = (await app.NewTenantAsync("A")).Client;
+        var b = (await app.NewTenantAsync("B")).Client;
+        var aFloor = await a.CreateCapacityAsync("same-ev", "Floor", 20);
+        var bFloor = await b.CreateCapacityAsync("same-ev", "Floor", 20);
+
+        // B's buyer buys before any limit exists: usage is kept for every keyed hold, but in B only.
+        var sale = (await Api.ReadAsync(await b.ReserveAsBuyerAsync(bFloor, 3, TwoTenants.Buyer), 201))["reservation"]!["id"]!.GetValue<string>();
+        await Api.ReadAsync(await b.TransitAsync(sale, "confirm"), 200);
+        var aLimit = await a.CreateLimitAsync("same-ev", "Four", 4, aFloor);
+        var bLimit = await b.CreateLimitAsync("same-ev", "Four", 4, bFloor);
+        Assert.Equal(0, await a.UsageAsync(aLimit, TwoTenants.Buyer));
+        Assert.Equal(3, await b.UsageAsync(bLimit, TwoTenants.Buyer));
+
+        // A's buyer takes all of A's allowance; B's buyer still has exactly one left in B.
+        await Api.ReadAsync(await a.CartAsync(TwoTenants.Buyer, (aFloor, 4)), 201);
+        var aRefused = await Api.ProblemAsync(await a.ReserveAsBuyerAsync(aFloor, 1, TwoTenants.Buyer), 409, "BUYER_LIMIT_EXCEEDED");
+        Assert.Equal((aLimit, 4L), (aRefused["limit_id"]!.GetValue<string>(), aRefused["used"]!.GetValue<long>()));
+        await Api.ReadAsync(await b.ReserveAsBuyerAsync(bFloor, 1, TwoTenants.Buyer), 201);
+        var bRefused = await Api.ProblemAsync(await b.CartAsync(TwoTenants.Buyer, (bFloor, 1)), 409, "BUYER_LIMIT_EXCEEDED");
+        Assert.Equal((bLimit, 4L), (bRefused["limit_id"]!.GetValue<string>(), bRefused["used"]!.GetValue<long>()));
+        Assert.Equal(4, await a.UsageAsync(aLimit, TwoTenants.Buyer));
+        Assert.Equal(4, await b.UsageAsync(bLimit, TwoTenants.Buyer));
+
+        // Under the one event id each tenant lists only its own limit, and cannot read the other's.
+        Assert.Equal(aLimit, Assert.Single((await Api.ReadAsync(await a.GetAsync("/events/same-ev/limits"), 200))["limits"]!.AsArray())!["id"]!.GetValue<string>());
+        Assert.Equal(bLimit, Assert.Single((await Api.ReadAsync(await b.GetAsync("/events/same-ev/limits"), 200))["limits"]!.AsArray())!["id"]!.GetValue<string>());
+        await Api.ProblemAsync(await a.GetAsync($"/limits/{bLimit}/usage?buyer_key={TwoTenants.Buyer}"), 404, "NOT_FOUND");
+        await app.AssertInvariantsAsync();
+    }
+
     private static async Task<HttpResponseMessage> PostWithKeyAsync(HttpClient client, string path, string body, string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Api.Json(body) };
@@ -361,6 +429,12 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         { "GET", "/events/iso-ev/ledger" },
         { "GET", "/events" },
         { "GET", "/events/iso-ev/capacity/stream" },
+        { "POST", "/events/iso-ev/limits" },
+        { "GET", "/events/iso-ev/limits" },
+        { "GET", "/limits/{limit}" },
+        { "PUT", "/limits/{limit}" },
+        { "DELETE", "/limits/{limit}" },
+        { "GET", "/limits/{limit}/usage?buyer_key=same-hash" },
     };
 
     public static TheoryData<string, string> AdminRoutes() => new()
@@ -373,17 +447,19 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
     /// <summary>A body each write would accept, so that only the credential is wrong.</summary>
     private static string? GoodBody(string method, string path) => (method, path) switch
     {
-        ("GET", _) => null,
+        ("GET" or "DELETE", _) => null,
         (_, "/events/iso-ev/capacity") => "{'section_name':'Sneaky','total_capacity':5}",
         (_, "/capacity/{pool}") => "{'section_name':'Sneaky'}",
         (_, "/capacity/{pool}/check" or "/capacity/{pool}/reserve") => "{'quantity':1}",
-        (_, "/reservations") => "{'items':[{'capacity_id':'{child}','quantity':1}]}",
+        (_, "/reservations") => "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'same-hash'}",
         (_, "/reservations/{hold}/extend") => "{'minutes':30}",
         (_, "/capacity/{child}/pricing") => "{'name':'Sneaky','base_price':0,'currency':'EUR'}",
         (_, "/pricing/{price}") => "{'base_price':0}",
         (_, "/capacity/{child}/allocations") => "{'name':'Sneaky','quantity':1}",
         (_, "/allocations/{alloc}") => "{'quantity':50}",
         (_, "/allocations/{alloc}/release") => "{'quantity':1}",
+        (_, "/events/iso-ev/limits") => "{'name':'Sneaky','capacity_ids':['{pool}'],'per_buyer_max':1}",
+        (_, "/limits/{limit}") => "{'per_buyer_max':1}",
         (_, "/admin/tenants") => "{'name':'Sneaky'}",
         _ => null,
     };

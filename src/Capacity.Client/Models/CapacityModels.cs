@@ -41,6 +41,10 @@ public enum CapacityMode
 /// <param name="ParentIds">The pools it draws from.</param>
 /// <param name="CreatedAt">When it was created.</param>
 /// <param name="UpdatedAt">When its definition or counters last changed.</param>
+/// <param name="Allocations">
+/// Its allocations, oldest first, closed ones included; null for a capacity that has never had one,
+/// whose answer has no <c>allocations</c> member.
+/// </param>
 public sealed record CapacityDetails(
     Guid Id,
     string EventId,
@@ -55,7 +59,8 @@ public sealed record CapacityDetails(
     bool IsActive,
     IReadOnlyList<Guid> ParentIds,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<AllocationSummary>? Allocations = null);
 
 /// <summary>The answer of <c>GET /events/{eventId}/capacity</c>.</summary>
 /// <param name="Capacity">The event's capacities in creation order.</param>

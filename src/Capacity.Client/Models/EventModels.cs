@@ -53,6 +53,14 @@ public enum LedgerEntryKind
     /// <summary>A sale was cancelled (sold down).</summary>
     [JsonStringEnumMemberName("cancel")]
     Cancel,
+
+    /// <summary>Tickets were set aside for an allocation, or one grew (reserved up); no reservation.</summary>
+    [JsonStringEnumMemberName("allocate")]
+    Allocate,
+
+    /// <summary>An allocation gave idle tickets back to the public (reserved down); no reservation.</summary>
+    [JsonStringEnumMemberName("deallocate")]
+    Deallocate,
 }
 
 /// <summary>A page of an event's ledger, the append-only record of every counter change.</summary>
@@ -65,15 +73,24 @@ public sealed record LedgerPage(string EventId, IReadOnlyList<LedgerEntry> Entri
 /// <param name="Sequence">Its place in the ledger.</param>
 /// <param name="Kind">What caused it.</param>
 /// <param name="CapacityId">The capacity whose counters changed (each pool a hold draws from has its own entry).</param>
-/// <param name="ReservationId">The reservation that caused it.</param>
+/// <param name="ReservationId">
+/// The reservation that caused it; null on <see cref="LedgerEntryKind.Allocate"/> and
+/// <see cref="LedgerEntryKind.Deallocate"/> entries, which an allocation causes by itself.
+/// </param>
 /// <param name="ReservedDelta">The change to <c>reserved_capacity</c>.</param>
 /// <param name="SoldDelta">The change to <c>sold_count</c>.</param>
 /// <param name="At">When it happened.</param>
+/// <param name="AllocationId">
+/// The allocation the entry concerns: on its allocate and deallocate entries and on the entries of holds
+/// drawn from it (a hold or release inside an open allocation moves nothing on the pool, and still has
+/// its entry); null otherwise.
+/// </param>
 public sealed record LedgerEntry(
     long Sequence,
     LedgerEntryKind Kind,
     Guid CapacityId,
-    Guid ReservationId,
+    Guid? ReservationId,
     long ReservedDelta,
     long SoldDelta,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);

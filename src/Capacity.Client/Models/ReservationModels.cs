@@ -38,6 +38,17 @@ public sealed record ReserveRequest
 
     /// <summary>A price entry of this capacity whose price is locked for the hold.</summary>
     public Guid? PricingId { get; init; }
+
+    /// <summary>An allocation of this capacity to draw the tickets from instead of the public pool.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Guid? AllocationId { get; init; }
+
+    /// <summary>
+    /// Names the buyer for per-buyer limits: 1 to 128 printable characters, opaque to the service (send
+    /// a hash of an e-mail, an account or a card). Without one, the hold counts against no one.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BuyerKey { get; init; }
 }
 
 /// <summary>The answer of <c>POST /capacity/{id}/reserve</c>.</summary>
@@ -55,6 +66,13 @@ public sealed record CreateReservationRequest
 
     /// <summary>How long the hold lasts; the server's default (15) when null.</summary>
     public int? ReservationMinutes { get; init; }
+
+    /// <summary>
+    /// Names the buyer for per-buyer limits (see <see cref="ReserveRequest.BuyerKey"/>); every item counts
+    /// towards the limits over its capacity, and a cart that would pass one is refused whole.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BuyerKey { get; init; }
 }
 
 /// <summary>One item of a cart.</summary>
@@ -68,6 +86,10 @@ public sealed record ReservationItemRequest
 
     /// <summary>A price entry of that capacity whose price is locked for this item.</summary>
     public Guid? PricingId { get; init; }
+
+    /// <summary>An allocation of that capacity to draw this item from instead of the public pool.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Guid? AllocationId { get; init; }
 }
 
 /// <summary>A reservation: a hold, a sale, or one that ended.</summary>
@@ -79,6 +101,7 @@ public sealed record ReservationItemRequest
 /// <param name="ExpiresAt">When an unconfirmed hold expires.</param>
 /// <param name="ConfirmedAt">When it was confirmed, if it was.</param>
 /// <param name="EndedAt">When it was released, expired or cancelled, if it was.</param>
+/// <param name="BuyerKey">The buyer the hold named, or null when it named none.</param>
 public sealed record Reservation(
     Guid Id,
     ReservationStatus Status,
@@ -87,13 +110,19 @@ public sealed record Reservation(
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset? ConfirmedAt,
-    DateTimeOffset? EndedAt);
+    DateTimeOffset? EndedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null);
 
 /// <summary>One item of a reservation.</summary>
 /// <param name="CapacityId">The capacity the tickets come from.</param>
 /// <param name="Quantity">How many tickets.</param>
 /// <param name="LockedPrice">The price taken when the hold was placed, if one was asked for.</param>
-public sealed record ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice);
+/// <param name="AllocationId">The allocation the tickets were drawn from, or null for the public pool.</param>
+public sealed record ReservationItem(
+    Guid CapacityId,
+    int Quantity,
+    LockedPrice? LockedPrice,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
 
 /// <summary>A snapshot of a price entry, taken when the hold was placed; later price changes do not touch it.</summary>
 /// <param name="PricingId">The price entry it was taken from.</param>

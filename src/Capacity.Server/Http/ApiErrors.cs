@@ -71,6 +71,10 @@ internal static class ApiErrors
             ["per_buyer_max"] = excess?.PerBuyerMax,
         });
 
+    /// <summary>Refuses a malformed buyer_key before the command is queued: the key is sent to the store to read usage.</summary>
+    public static ProblemHttpResult? InvalidBuyerKey(string? key) =>
+        key is null || Rules.IsValidBuyerKey(key) ? null : Validation("buyer_key", "buyer_key " + Rules.BuyerKeyRule);
+
     public static ProblemHttpResult BuyerKeyRequired(string detail, Guid? limitId) =>
         Problem(400, "BUYER_KEY_REQUIRED", "A buyer_key is required.", detail, new() { ["limit_id"] = limitId });
 

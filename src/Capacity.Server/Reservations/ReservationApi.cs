@@ -54,6 +54,11 @@ internal static class ReservationApi
             return ApiErrors.InvalidQuantity("Quantity " + Rules.QuantityRule(limits));
         }
 
+        if (ApiErrors.InvalidBuyerKey(request.BuyerKey) is { } badKey)
+        {
+            return badKey;
+        }
+
         if (!Guid.TryParse(id, out var capacityId))
         {
             return ApiErrors.CapacityNotFound(id);
@@ -84,7 +89,7 @@ internal static class ReservationApi
     private static async Task<Results<JsonCreated<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
         TenantCaller caller, JsonRequest<CreateReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
     {
-        if ((body.Problem ?? InvalidItems(body.Value.Items, limits)) is { } invalid)
+        if ((body.Problem ?? InvalidItems(body.Value.Items, limits) ?? ApiErrors.InvalidBuyerKey(body.Value.BuyerKey)) is { } invalid)
         {
             return invalid;
         }

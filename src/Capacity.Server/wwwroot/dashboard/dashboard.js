@@ -9,6 +9,11 @@ let key = sessionStorage.getItem("capacity.key");
 let streamAbort = null;
 let currentEvent = null;
 let lastSnapshot = null;
+let lastLimits = null;
+let limitsTimer = null;
+
+// Buyer limits are not in the snapshot and change rarely, so the panel re-reads them on a slow timer.
+const LIMITS_REFRESH_MS = 10000;
 
 async function api(path) {
   const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
@@ -69,6 +74,7 @@ async function follow(eventId) {
   for (const b of document.querySelectorAll("#events button")) b.setAttribute("aria-current", String(b.dataset.eventId === eventId));
   $("event").hidden = false;
   $("event-title").textContent = eventId;
+  followLimits(eventId);
   const abort = new AbortController();
   streamAbort = abort;
   while (!abort.signal.aborted) {
@@ -117,6 +123,8 @@ function render(snapshot) {
   $("active-holds").textContent = snapshot.holds.active;
   renderTree(snapshot.capacity);
   renderExpiring();
+  // Section names may have changed or arrived after the limits did.
+  renderLimits();
 }
 
 // Pools as a tree: a capacity sits under each parent of this event (a weekend pass may appear under
@@ -133,9 +141,10 @@ function renderTree(capacities) {
       children.get(p).push(c);
     }
   }
+  const setAside = setAsideByCapacity(capacities, byId);
   const build = (c, depth) => {
     const item = document.createElement("li");
-    item.append(capacityRow(c));
+    item.append(capacityRow(c, setAside.get(c.id) || 0));
     const kids = children.get(c.id) || [];
     if (kids.length > 0 && depth < 8) {
       const list = document.createElement("ul");
@@ -147,32 +156,91 @@ function renderTree(capacities) {
   $("tree").replaceChildren(...roots.map((r) => build(r, 0)));
 }
 
-function capacityRow(c) {
+// Idle tickets of an open allocation are reserved on its capacity and on every pool above it (each
+// once), so each bar can show them apart from holds. The walk stops at pools of other events, which
+// the snapshot does not carry: there the tickets simply stay within reserved.
+function setAsideByCapacity(capacities, byId) {
+  const setAside = new Map();
+  for (const c of capacities) {
+    const idle = (c.allocations || []).reduce((sum, a) => sum + (a.status === "open" ? a.idle : 0), 0);
+    if (idle === 0) continue;
+    const seen = new Set();
+    const climb = (id) => {
+      if (seen.has(id) || !byId.has(id)) return;
+      seen.add(id);
+      setAside.set(id, (setAside.get(id) || 0) + idle);
+      for (const p of byId.get(id).parent_ids) climb(p);
+    };
+    climb(c.id);
+  }
+  return setAside;
+}
+
+// A stacked bar: one span per [class, count], each as a share of scale.
+function bar(scale, parts) {
+  const spans = parts.map(([name, n]) => `<span class="${name}" style="width:${Math.min(100, (100 * n) / Math.max(1, scale))}%"></span>`);
+  return `<div class="bar">${spans.join("")}</div>`;
+}
+
+function capacityRow(c, setAside) {
   const row = document.createElement("div");
   row.className = "capacity";
   row.dataset.capacityId = c.id;
   const available = c.available_capacity;
+  // Capacities and allocations are read separately for a snapshot, so for one snapshot they may
+  // disagree by a change; the set-aside part never outgrows reserved.
+  const aside = Math.min(setAside, c.reserved_capacity);
   // An unlimited node's bar is scaled to what it has taken, so the proportions still read.
   const scale = c.total_capacity ?? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0));
-  const pct = (n) => `${Math.min(100, (100 * n) / Math.max(1, scale))}%`;
   row.innerHTML = `
     <div class="head">
       <span class="name"></span><span class="mode">${c.mode}</span>
       ${c.is_active ? "" : '<span class="inactive">inactive</span>'}
       <span class="numbers">
         sold <b data-field="sold">${c.sold_count}</b> ·
-        reserved <b data-field="reserved">${c.reserved_capacity}</b> ·
+        reserved <b data-field="reserved">${c.reserved_capacity}</b>
+        ${aside === 0 ? "" : `(<b data-field="set-aside">${aside}</b> set aside)`} ·
         available <b data-field="available">${available ?? "∞"}</b>
         ${c.total_capacity === null ? "" : `/ ${c.total_capacity}`}
       </span>
     </div>
-    <div class="bar">
-      <span class="sold" style="width:${pct(c.sold_count)}"></span>
-      <span class="reserved" style="width:${pct(c.reserved_capacity)}"></span>
-      <span class="available" style="width:${available === null ? 0 : pct(available)}"></span>
-    </div>`;
+    ${bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["available", available ?? 0]])}`;
   row.querySelector(".name").textContent = c.section_name;
+  if (c.allocations && c.allocations.length > 0) row.append(allocationTable(c));
   return row;
+}
+
+function allocationTable(c) {
+  const table = document.createElement("table");
+  table.className = "allocations";
+  table.setAttribute("aria-label", `Allocations of ${c.section_name}`);
+  table.innerHTML = "<thead><tr><th>Allocation</th><th>Sold · held · idle</th><th>Size</th><th>Status</th><th>Expires</th></tr></thead><tbody></tbody>";
+  table.tBodies[0].append(...c.allocations.map(allocationRow));
+  return table;
+}
+
+function allocationRow(a) {
+  const tr = document.createElement("tr");
+  tr.className = "allocation";
+  tr.dataset.allocationId = a.id;
+  tr.dataset.status = a.status;
+  tr.innerHTML = `
+    <td class="name"></td>
+    <td>
+      ${bar(a.size, [["sold", a.sold], ["reserved", a.held], ["set-aside", a.idle]])}
+      <span class="numbers"><b data-field="sold">${a.sold}</b> · <b data-field="held">${a.held}</b> · <b data-field="idle">${a.idle}</b></span>
+    </td>
+    <td data-field="size">${a.size}</td>
+    <td data-field="status"></td>
+    <td><time data-field="expires"></time></td>`;
+  tr.querySelector(".name").textContent = a.name;
+  tr.querySelector("[data-field='status']").textContent = a.status;
+  if (a.expires_at) {
+    const time = tr.querySelector("time");
+    time.dateTime = a.expires_at;
+    time.textContent = new Date(a.expires_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  return tr;
 }
 
 function renderExpiring() {
@@ -186,6 +254,52 @@ function renderExpiring() {
     return tr;
   });
   $("expiring").tBodies[0].replaceChildren(...rows);
+}
+
+// Reads the event's limits now and every LIMITS_REFRESH_MS while it is followed, skipping a hidden tab.
+function followLimits(eventId) {
+  clearInterval(limitsTimer);
+  lastLimits = null;
+  $("limits-list").replaceChildren();
+  $("limits-error").textContent = "";
+  loadLimits(eventId);
+  limitsTimer = setInterval(() => {
+    if (!document.hidden) loadLimits(eventId);
+  }, LIMITS_REFRESH_MS);
+}
+
+async function loadLimits(eventId) {
+  try {
+    const body = await api(`/events/${encodeURIComponent(eventId)}/limits`);
+    // An answer for an event the viewer has since left is dropped.
+    if (currentEvent !== eventId) return;
+    lastLimits = body.limits;
+    $("limits-error").textContent = "";
+    renderLimits();
+  } catch (error) {
+    if (currentEvent === eventId) $("limits-error").textContent = `Could not load limits: ${error.message}`;
+  }
+}
+
+function renderLimits() {
+  if (!lastLimits) return;
+  const names = new Map((lastSnapshot ? lastSnapshot.capacity : []).map((c) => [c.id, c.section_name]));
+  const list = $("limits-list");
+  list.replaceChildren(...lastLimits.map((l) => {
+    const item = document.createElement("li");
+    item.className = "limit";
+    item.dataset.limitId = l.id;
+    item.innerHTML = `
+      <span class="name"></span>
+      <span data-field="max">${l.per_buyer_max} per buyer</span>
+      ${l.require_buyer_key ? '<span class="badge" data-field="key-required">key required</span>' : ""}
+      <span class="covers">on <span data-field="sections"></span></span>`;
+    item.querySelector(".name").textContent = l.name;
+    // Until the first snapshot names them, capacities show by id.
+    item.querySelector("[data-field='sections']").textContent = l.capacity_ids.map((id) => names.get(id) ?? id).join(", ");
+    return item;
+  }));
+  if (lastLimits.length === 0) list.innerHTML = "<li>No limits.</li>";
 }
 
 $("sign-in-form").addEventListener("submit", (e) => {
