@@ -9,9 +9,10 @@ public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, 
         {
             keys.Capacities.Add(item.CapacityId);
             keys.Queues.Add(item.CapacityId);
-            if (BuyerKey is not null)
+            // As for holds: an invalid key is refused by the decider and never sent to the store.
+            if (Rules.IsValidBuyerKey(BuyerKey))
             {
-                keys.Buyers.Add((item.CapacityId, BuyerKey));
+                keys.Buyers.Add((item.CapacityId, BuyerKey!));
             }
         }
 
