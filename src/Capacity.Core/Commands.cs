@@ -44,7 +44,7 @@ public sealed record UpdateCapacity(
     Change<string?> SectionCode,
     Change<int?> Total,
     Change<bool> IsActive,
-    Change<WaitlistSettings> Waitlist = default) : Command
+    WaitlistPatch? Waitlist = null) : Command
 {
     public override void CollectKeys(LoadKeys keys) => keys.Capacities.Add(Id);
 }

@@ -108,7 +108,7 @@ public static partial class Decider
             return shape;
         }
 
-        var waitlist = command.Waitlist.Or(node.Waitlist!);
+        var waitlist = command.Waitlist is { } patch ? patch.Apply(node.Waitlist, limits) : node.Waitlist;
         if (waitlist is not null && (waitlist.OfferMinutes < 1 || waitlist.OfferMinutes > limits.MaxOfferMinutes))
         {
             return Outcome.Invalid("waitlist.offer_minutes", $"offer_minutes must be between 1 and {limits.MaxOfferMinutes}.");

@@ -361,7 +361,7 @@ public static partial class Decider
         }
 
         SumDemand(set, hold.Items, out _);
-        ApplyDemand(set, hold.Id, kind, reservedSign, soldSign, now);
+        ApplyDemand(set, hold.Id, kind, reservedSign, soldSign, now, offer: hold.WaitlistId is not null);
     }
 
     private static bool DrawsFromAllocation(ReservationItem[] items)
@@ -377,7 +377,8 @@ public static partial class Decider
         return false;
     }
 
-    private static void ApplyDemand(WorkingSet set, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now, Guid allocationId = default)
+    private static void ApplyDemand(
+        WorkingSet set, Guid reservationId, LedgerKind kind, int reservedSign, int soldSign, DateTimeOffset now, Guid allocationId = default, bool offer = false)
     {
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
@@ -391,7 +392,7 @@ public static partial class Decider
             }
 
             set.Touch(node);
-            set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now);
+            set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now, offer);
 
             // Units back on a node that a waiting entry draws from: the engine settles the queue
             // after this command, before any other can take them.

@@ -90,7 +90,39 @@ public static partial class Decider
         set.AddNew(entry);
         Owe(set, entry, 1);
         Settle(set, command.TenantId, entry.EventId, now);
-        return new Outcome(OutcomeCode.Ok) { Entry = WaitlistEntryView.Of(entry) };
+        var view = WaitlistEntryView.Of(entry);
+        return new Outcome(OutcomeCode.Ok) { Entry = entry.Status == WaitlistStatus.Waiting ? view with { Position = Position(queue, entry) } : view };
+    }
+
+    /// <summary>Where a waiting entry stands: 1 + the entries ahead of it that still wait and share a capacity with it.</summary>
+    public static long Position(IEnumerable<WaitlistEntry> queue, WaitlistEntry entry)
+    {
+        long position = 1;
+        foreach (var other in queue)
+        {
+            if (other.Status == WaitlistStatus.Waiting && other.Sequence < entry.Sequence && SharesCapacity(other, entry))
+            {
+                position++;
+            }
+        }
+
+        return position;
+    }
+
+    private static bool SharesCapacity(WaitlistEntry a, WaitlistEntry b)
+    {
+        foreach (var x in a.Items)
+        {
+            foreach (var y in b.Items)
+            {
+                if (x.CapacityId == y.CapacityId)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private static Outcome LeaveWaitlist(WorkingSet set, LeaveWaitlist command, DateTimeOffset now)
@@ -266,7 +298,7 @@ public static partial class Decider
 
         var offer = new Reservation(entry.Id, entry.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, minutes), null, null, entry.BuyerKey, entry.Id);
         SumDemand(set, items, out _);
-        ApplyDemand(set, offer.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
+        ApplyDemand(set, offer.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now, offer: true);
         if (offer.BuyerKey is not null)
         {
             CountUsage(set, offer, 1);

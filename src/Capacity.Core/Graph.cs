@@ -100,7 +100,11 @@ public static class Graph
         node.IsActive,
         node.ParentIds,
         node.CreatedAt,
-        node.UpdatedAt);
+        node.UpdatedAt,
+        node.Waitlist,
+        node.QueueDemand,
+        node.WaitingUnits,
+        node.OfferedUnits);
 
     public static CapacityView View(CapacityNode node, ICapacityLookup lookup) => View(node, lookup, []);
 

@@ -202,7 +202,8 @@ public readonly record struct LedgerEntry(
     long ReservedDelta,
     long SoldDelta,
     DateTimeOffset At,
-    Guid? AllocationId = null);
+    Guid? AllocationId = null,
+    Guid? WaitlistId = null);
 
 public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt);
 

@@ -48,7 +48,11 @@ public readonly record struct CapacityView(
     bool IsActive,
     Guid[] ParentIds,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    WaitlistSettings? Waitlist = null,
+    long WaitlistDemand = 0,
+    long Waiting = 0,
+    long Offered = 0);
 
 /// <summary>
 /// Why a hold did not fit: the node that ran short, what the hold asked of it and what it had left.
@@ -61,7 +65,9 @@ public readonly record struct CapacityView(
 /// <param name="Owed">Units on the short node owed to waiting lists, which a public hold cannot take.</param>
 public readonly record struct Shortage(string SectionName, long Requested, long Left, long Owed = 0)
 {
-    public string Describe() => $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left.";
+    public string Describe() => Owed > 0
+        ? $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left; {Owed} are owed to its waiting list."
+        : $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left.";
 }
 
 /// <summary>

@@ -12,6 +12,20 @@ public enum WaitlistPolicy
 /// <summary>A capacity's waiting list: whether it takes entries, how long an offer lasts, and its policy.</summary>
 public sealed record WaitlistSettings(bool Enabled, int OfferMinutes, WaitlistPolicy Policy);
 
+/// <summary>
+/// A change to a capacity's waiting list: each field left null keeps its current value, or, on a
+/// capacity that never had a list, takes the default (enabled, <see cref="CoreLimits.DefaultOfferMinutes"/>,
+/// fifo). Merged inside the batch, so two concurrent changes of different fields both land.
+/// Disabling a list refuses new entries; entries already waiting stay and are still offered.
+/// </summary>
+public sealed record WaitlistPatch(bool? Enabled = null, int? OfferMinutes = null, WaitlistPolicy? Policy = null)
+{
+    public WaitlistSettings Apply(WaitlistSettings? current, CoreLimits limits) => new(
+        Enabled ?? current?.Enabled ?? true,
+        OfferMinutes ?? current?.OfferMinutes ?? limits.DefaultOfferMinutes,
+        Policy ?? current?.Policy ?? WaitlistPolicy.Fifo);
+}
+
 public enum WaitlistStatus
 {
     /// <summary>In the queue, its units counted as owed to it.</summary>
@@ -85,7 +99,10 @@ public sealed class WaitlistEntry
     }
 }
 
-/// <summary>An entry as it was at the moment of a decision: what an answer carries.</summary>
+/// <summary>
+/// An entry as it was at the moment of a decision: what an answer carries. <see cref="Position"/> is
+/// set only while it waits: 1 + the entries that joined before it, still wait, and share a capacity with it.
+/// </summary>
 public sealed record WaitlistEntryView(
     Guid Id,
     string EventId,
@@ -96,7 +113,8 @@ public sealed record WaitlistEntryView(
     long Sequence,
     Guid? OfferReservationId,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    long? Position = null)
 {
     public static WaitlistEntryView Of(WaitlistEntry e) =>
         new(e.Id, e.EventId, e.Status, e.Items, e.BuyerKey, e.ExternalRef, e.Sequence, e.OfferReservationId, e.CreatedAt, e.UpdatedAt);

@@ -23,5 +23,11 @@ public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, 
 /// <summary>Leaves a waiting list; a live offer is released and its units go to the next in line.</summary>
 public sealed record LeaveWaitlist(Guid TenantId, Guid Id) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Waitlist.Add(Id);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Waitlist.Add(Id);
+
+        // An offer's reservation has its entry's id: loading it (if there is one) lets leaving release it.
+        keys.Reservations.Add(Id);
+    }
 }

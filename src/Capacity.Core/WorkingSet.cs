@@ -219,10 +219,10 @@ public sealed class WorkingSet : ICapacityLookup
     }
 
     internal void Append(CapacityNode node, LedgerKind kind, Guid reservationId, long reservedDelta, long soldDelta, DateTimeOffset at) =>
-        _ledger.Add(node, new LedgerCharge(kind, reservationId, reservedDelta, soldDelta, at));
+        _ledger.Add(node, new LedgerCharge(kind, false, reservationId, reservedDelta, soldDelta, at));
 
-    internal void Append(CapacityNode node, LedgerKind kind, Guid reservationId, Guid allocationId, long reservedDelta, long soldDelta, DateTimeOffset at) =>
-        _ledger.Add(node, new LedgerCharge(kind, reservationId, reservedDelta, soldDelta, at, allocationId));
+    internal void Append(CapacityNode node, LedgerKind kind, Guid reservationId, Guid allocationId, long reservedDelta, long soldDelta, DateTimeOffset at, bool offer = false) =>
+        _ledger.Add(node, new LedgerCharge(kind, offer, reservationId, reservedDelta, soldDelta, at, allocationId));
 
     internal void AddNew(Allocation allocation)
     {
@@ -451,8 +451,12 @@ internal struct ReservationSlot
     public long RecordedIn;
 }
 
-/// <summary>What a ledger entry says beyond its node: no references, so appending one is a plain copy. An empty allocation id is none.</summary>
-internal readonly record struct LedgerCharge(LedgerKind Kind, Guid ReservationId, long ReservedDelta, long SoldDelta, DateTimeOffset At, Guid AllocationId = default);
+/// <summary>
+/// What a ledger entry says beyond its node: no references, so appending one is a plain copy. An empty
+/// allocation id is none. <see cref="Offer"/> marks the entries of a waiting-list offer, whose waitlist
+/// id is its reservation id; it sits in the padding after <see cref="Kind"/>, so the struct is no larger.
+/// </summary>
+internal readonly record struct LedgerCharge(LedgerKind Kind, bool Offer, Guid ReservationId, long ReservedDelta, long SoldDelta, DateTimeOffset At, Guid AllocationId = default);
 
 /// <summary>
 /// A batch's ledger, kept as the node each entry charges and what it charges, in two lists. A
@@ -474,7 +478,8 @@ internal sealed class LedgerList : IReadOnlyList<LedgerEntry>
         {
             var (node, c) = (_nodes[index], _charges[index]);
             return new LedgerEntry(
-                c.Kind, node.TenantId, node.EventId, node.Id, c.ReservationId, c.ReservedDelta, c.SoldDelta, c.At, c.AllocationId == Guid.Empty ? null : c.AllocationId);
+                c.Kind, node.TenantId, node.EventId, node.Id, c.ReservationId, c.ReservedDelta, c.SoldDelta, c.At, c.AllocationId == Guid.Empty ? null : c.AllocationId,
+                c.Offer ? c.ReservationId : null);
         }
     }
 

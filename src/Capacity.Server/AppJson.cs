@@ -10,6 +10,7 @@ using Capacity.Server.Limits;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Server.Views;
+using Capacity.Server.Waitlists;
 
 namespace Capacity.Server;
 
@@ -51,6 +52,9 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(LimitResponse))]
 [JsonSerializable(typeof(LimitListResponse))]
 [JsonSerializable(typeof(LimitUsageResponse))]
+[JsonSerializable(typeof(JoinWaitlistRequest))]
+[JsonSerializable(typeof(WaitlistEntryResponse))]
+[JsonSerializable(typeof(WaitlistPageResponse))]
 [JsonSerializable(typeof(LedgerPageResponse))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKeyResponse))]

@@ -14,6 +14,7 @@ using Capacity.Server.Limits;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
+using Capacity.Server.Waitlists;
 using Capacity.Storage.Postgres;
 using Capacity.Storage.Sqlite;
 using Microsoft.AspNetCore.Diagnostics;
@@ -94,6 +95,7 @@ internal static class Setup
         app.MapPricing();
         app.MapAllocations();
         app.MapLimits();
+        app.MapWaitlists();
         app.MapLedger();
         app.MapAdmin();
         app.MapMetrics();

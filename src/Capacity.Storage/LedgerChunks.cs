@@ -13,8 +13,9 @@ namespace Capacity.Storage;
 /// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c>, so every entry
 /// keeps its own sequence number and paging by <c>after</c> works as it did with one row per entry.
 /// The payload is JSON so that a migration can build it in SQL from older rows:
-/// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at(, allocation id)], ...]}</c>.
-/// The allocation id is written only for an entry that has one, so chunks without allocations are as before.
+/// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at(, allocation id or null(, true))], ...]}</c>.
+/// The allocation id is written only for an entry that has one, and the trailing <c>true</c> only for an
+/// entry of a waiting-list offer (whose waitlist id is its reservation id), so other chunks are as before.
 /// </para>
 /// </summary>
 public static class LedgerChunks
@@ -107,6 +108,15 @@ public static class LedgerChunks
             {
                 w.WriteStringValue(allocationId);
             }
+            else if (e.WaitlistId is not null)
+            {
+                w.WriteNullValue();
+            }
+
+            if (e.WaitlistId is not null)
+            {
+                w.WriteBooleanValue(true);
+            }
 
             w.WriteEndArray();
         }
@@ -135,12 +145,12 @@ public static class LedgerChunks
     {
         var first = lastSeq - count + 1;
         var i = 0;
-        Read(json, (capacityId, reservationId, kind, reserved, sold, at, allocationId) =>
+        Read(json, (capacityId, reservationId, kind, reserved, sold, at, allocationId, offer) =>
         {
             var seq = first + i++;
             if (seq > after && into.Count < limit)
             {
-                into.Add(row(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at, allocationId)));
+                into.Add(row(seq, new LedgerEntry(kind, tenantId, eventId, capacityId, reservationId, reserved, sold, at, allocationId, offer ? reservationId : null)));
             }
         });
         if (i != count)
@@ -151,13 +161,13 @@ public static class LedgerChunks
 
     /// <summary>Adds each entry's deltas to its capacity's sums (for the audit).</summary>
     public static void Sum(ReadOnlySpan<byte> json, Dictionary<Guid, (long Reserved, long Sold)> sums) =>
-        Read(json, (capacityId, _, _, reserved, sold, _, _) =>
+        Read(json, (capacityId, _, _, reserved, sold, _, _, _) =>
         {
             var (r, s) = sums.GetValueOrDefault(capacityId);
             sums[capacityId] = (r + reserved, s + sold);
         });
 
-    private delegate void EntryVisitor(Guid capacityId, Guid reservationId, LedgerKind kind, long reserved, long sold, DateTimeOffset at, Guid? allocationId);
+    private delegate void EntryVisitor(Guid capacityId, Guid reservationId, LedgerKind kind, long reserved, long sold, DateTimeOffset at, Guid? allocationId, bool offer);
 
     private static void Read(ReadOnlySpan<byte> json, EntryVisitor visit)
     {
@@ -222,10 +232,15 @@ public static class LedgerChunks
                 Expect(ref r, JsonTokenType.Number);
                 var at = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64());
                 Guid? allocation = null;
-                if (Next(ref r) == JsonTokenType.String)
+                var offer = false;
+                if (Next(ref r) is JsonTokenType.String or JsonTokenType.Null)
                 {
-                    allocation = r.GetGuid();
-                    Next(ref r);
+                    allocation = r.TokenType == JsonTokenType.String ? r.GetGuid() : null;
+                    if (Next(ref r) == JsonTokenType.True)
+                    {
+                        offer = true;
+                        Next(ref r);
+                    }
                 }
 
                 if (r.TokenType != JsonTokenType.EndArray)
@@ -233,7 +248,7 @@ public static class LedgerChunks
                     throw new InvalidDataException("A ledger entry has more fields than it should.");
                 }
 
-                visit(capacity, reservation, kind, reserved, sold, at, allocation);
+                visit(capacity, reservation, kind, reserved, sold, at, allocation, offer);
             }
         }
     }

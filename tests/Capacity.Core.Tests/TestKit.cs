@@ -227,7 +227,7 @@ internal sealed class Scenario
         Ws.LoadWaitlist(Tenant, Node(capacityId).EventId, []);
         return Do(new UpdateCapacity(
             Tenant, capacityId, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep,
-            Change<WaitlistSettings>.To(new WaitlistSettings(enabled, offerMinutes, policy))));
+            new WaitlistPatch(enabled, offerMinutes, policy)));
     }
 
     public Outcome Join(string? buyer, params (Guid Capacity, int Quantity)[] items) =>

@@ -101,7 +101,7 @@ public abstract class WaitlistEngineTests(StoreKind kind)
     {
         var result = await h.Engine.SubmitAsync(new UpdateCapacity(
             Tenant, capacity, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep,
-            Change<WaitlistSettings>.To(new WaitlistSettings(true, offerMinutes, policy))));
+            new WaitlistPatch(true, offerMinutes, policy)));
         Assert.Equal(OutcomeCode.Ok, result.Outcome?.Code);
     }
 

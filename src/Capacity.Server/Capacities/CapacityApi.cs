@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
@@ -28,7 +29,9 @@ internal static class CapacityApi
         group.MapPut("/capacity/{id}", Update).Body<UpdateCapacityRequest>().Doc(
             "Update a capacity",
             "Send only the fields to change. `total_capacity` may not go below reserved + sold (409 CAPACITY_BELOW_COMMITTED); null makes it unlimited. "
-            + "Counters are never writable. A deactivated capacity refuses new holds; existing holds can still be confirmed or released.",
+            + "Counters are never writable. A deactivated capacity refuses new holds; existing holds can still be confirmed or released. "
+            + "`waitlist: {enabled, offer_minutes, policy}` opens, changes or closes its waiting list (fields left out keep their value; "
+            + "a first list defaults to enabled, 30 minutes, fifo); closing it refuses new entries and keeps serving those waiting.",
             400, 404, 409, 413, 422);
         group.MapPost("/capacity/{id}/check", Check).Body<CheckRequest>().Doc(
             "Check availability", "Advice from the last committed state: only a hold takes tickets.", 400, 404, 413);
@@ -127,6 +130,7 @@ internal static class CapacityApi
             Change<string?> code = default;
             Change<int?> total = default;
             Change<bool> active = default;
+            WaitlistPatch? waitlist = null;
             foreach (var p in document!.RootElement.EnumerateObject())
             {
                 switch (p.Name)
@@ -135,10 +139,11 @@ internal static class CapacityApi
                     case "section_code": code = reader.NullableString(p); break;
                     case "total_capacity": total = reader.NullableInt(p); break;
                     case "is_active": active = reader.Bool(p); break;
+                    case "waitlist": waitlist = ReadWaitlist(reader, p.Value); break;
                     case "available_capacity" or "reserved_capacity" or "sold_count":
                         reader.Fail(p.Name, $"{p.Name} is a counter: it changes only through holds, confirmations and releases.");
                         break;
-                    default: reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are section_name, section_code, total_capacity and is_active."); break;
+                    default: reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are section_name, section_code, total_capacity, is_active and waitlist."); break;
                 }
             }
 
@@ -147,10 +152,71 @@ internal static class CapacityApi
                 return ApiErrors.Validation(reader.Errors);
             }
 
-            var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active);
+            var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active, waitlist);
             return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Updated);
         }
     }
+
+    /// <summary>
+    /// <c>waitlist: {enabled?, offer_minutes?, policy?}</c>: the fields sent change, the others keep their
+    /// value (merged in the batch, see <see cref="WaitlistPatch"/>). The range of <c>offer_minutes</c> is the core's rule.
+    /// </summary>
+    private static WaitlistPatch? ReadWaitlist(PatchReader reader, JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            reader.Fail("waitlist", "waitlist must be an object with any of enabled, offer_minutes and policy; send {\"enabled\": false} to close the list.");
+            return null;
+        }
+
+        bool? enabled = null;
+        int? minutes = null;
+        WaitlistPolicy? policy = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var f in value.EnumerateObject())
+        {
+            string name;
+            try
+            {
+                name = f.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                reader.Fail("waitlist", "A field name in waitlist is not valid text.");
+                return null;
+            }
+
+            var field = "waitlist." + name;
+            if (!seen.Add(name))
+            {
+                reader.Fail(field, $"{field} appears twice.");
+                return null;
+            }
+
+            switch (name)
+            {
+                case "enabled" when f.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
+                    enabled = f.Value.GetBoolean();
+                    break;
+                case "offer_minutes" when f.Value.ValueKind == JsonValueKind.Number && f.Value.TryGetInt32(out var m):
+                    minutes = m;
+                    break;
+                case "policy" when f.Value.ValueKind == JsonValueKind.String && PolicyOf(f.Value) is { } p:
+                    policy = p;
+                    break;
+                case "enabled": reader.Fail(field, $"{field} must be true or false."); break;
+                case "offer_minutes": reader.Fail(field, $"{field} must be a whole number of minutes."); break;
+                case "policy": reader.Fail(field, $"{field} must be fifo or first_fit."); break;
+                default: reader.Fail(field, $"{field} is not a waiting-list setting; they are enabled, offer_minutes and policy."); break;
+            }
+        }
+
+        return new WaitlistPatch(enabled, minutes, policy);
+    }
+
+    private static WaitlistPolicy? PolicyOf(JsonElement value) => value.ValueEquals("fifo"u8) ? WaitlistPolicy.Fifo
+        : value.ValueEquals("first_fit"u8) ? WaitlistPolicy.FirstFit
+        : null;
 
     private static Results<JsonOk<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
         o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!.Value)) : ApiErrors.FromOutcome(o);

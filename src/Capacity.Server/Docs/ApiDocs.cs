@@ -62,6 +62,11 @@ internal static class ApiDocs
                         Type = JsonSchemaType.Integer | JsonSchemaType.Null,
                         Description = "INSUFFICIENT_CAPACITY only: what is available now.",
                     };
+                    schema.Properties["waitlist_demand"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer,
+                        Description = "INSUFFICIENT_CAPACITY only, when a waiting list is owed units on the short pool: those units, which public holds cannot take.",
+                    };
                     schema.Properties["idle"] = new OpenApiSchema
                     {
                         Type = JsonSchemaType.Integer,
@@ -141,7 +146,7 @@ internal static class ApiDocs
     private static readonly Dictionary<string, string> Examples = new(StringComparer.Ordinal)
     {
         ["POST /events/{eventId}/capacity"] = """{"section_name":"Adult","total_capacity":50,"parent_ids":["01a1fe6e-3555-735a-8b75-b740e2b5ae2f"],"mode":"capped"}""",
-        ["PUT /capacity/{id}"] = """{"total_capacity":120,"is_active":true}""",
+        ["PUT /capacity/{id}"] = """{"total_capacity":120,"is_active":true,"waitlist":{"enabled":true,"offer_minutes":20,"policy":"fifo"}}""",
         ["POST /capacity/{id}/check"] = """{"quantity":2}""",
         ["POST /capacity/{id}/reserve"] = """{"quantity":2,"reservation_minutes":15,"pricing_id":"01a1fe71-d367-7b1d-9f6d-30612fc3d060"}""",
         ["POST /reservations"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":2},{"capacity_id":"01a1fe6e-3633-772d-9dfc-ef1ca9402d59","quantity":1}],"reservation_minutes":15,"buyer_key":"sha256:9f2c41d0"}""",
@@ -153,6 +158,7 @@ internal static class ApiDocs
         ["POST /allocations/{id}/release"] = """{"quantity":10}""",
         ["POST /events/{eventId}/limits"] = """{"name":"Four per person","capacity_ids":["01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","01a1fe6e-3633-772d-9dfc-ef1ca9402d59"],"per_buyer_max":4,"require_buyer_key":true}""",
         ["PUT /limits/{id}"] = """{"per_buyer_max":6}""",
+        ["POST /waitlist"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":4}],"buyer_key":"sha256:9f2c41d0","external_ref":"order-1187"}""",
         ["POST /admin/tenants"] = """{"name":"Theatre Co"}""",
     };
 }

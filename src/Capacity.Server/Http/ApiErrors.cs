@@ -32,8 +32,15 @@ internal static class ApiErrors
 
     public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(405, "METHOD_NOT_ALLOWED", "The method is not allowed on this route.", detail);
 
-    public static ProblemHttpResult InsufficientCapacity(string detail, long? available) =>
-        Problem(409, "INSUFFICIENT_CAPACITY", "Not enough capacity.", detail, new() { ["available_capacity"] = available });
+    /// <summary><c>waitlist_demand</c> is there only when a waiting list is owed units on the short pool: those are why it is short.</summary>
+    public static ProblemHttpResult InsufficientCapacity(string detail, long? available, long waitlistDemand = 0) =>
+        Problem(409, "INSUFFICIENT_CAPACITY", "Not enough capacity.", detail, waitlistDemand > 0
+            ? new() { ["available_capacity"] = available, ["waitlist_demand"] = waitlistDemand }
+            : new() { ["available_capacity"] = available });
+
+    public static ProblemHttpResult WaitlistDisabled(string detail) => Problem(409, "WAITLIST_DISABLED", "The waiting list is not open.", detail);
+
+    public static ProblemHttpResult WaitlistEntryNotFound(string id) => NotFound($"Waiting-list entry {id} was not found.");
 
     public static ProblemHttpResult CapacityInactive(string detail) => Problem(409, "CAPACITY_INACTIVE", "The capacity is inactive.", detail);
 
@@ -107,7 +114,8 @@ internal static class ApiErrors
         OutcomeCode.Invalid => Validation(o.Field ?? "body", o.Detail ?? "Invalid value."),
         OutcomeCode.InvalidQuantity => InvalidQuantity(o.Detail ?? "Invalid quantity."),
         OutcomeCode.NotFound => NotFound(o.Detail ?? "Not found."),
-        OutcomeCode.InsufficientCapacity => InsufficientCapacity(o.Detail ?? "Not enough capacity.", o.Available),
+        OutcomeCode.InsufficientCapacity => InsufficientCapacity(o.Detail ?? "Not enough capacity.", o.Available, o.Shortage?.Owed ?? 0),
+        OutcomeCode.WaitlistDisabled => WaitlistDisabled(o.Detail ?? "The waiting list is not open."),
         OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive."),
         OutcomeCode.BelowCommitted => BelowCommitted(o.Detail ?? "Below committed."),
         OutcomeCode.ReservationExpired => ReservationExpired(o.Detail ?? "Expired."),

@@ -8,7 +8,8 @@ namespace Capacity.Server.Ledger;
 
 /// <summary>
 /// One counter change. <c>reservation_id</c> is null on the entries of an allocation itself (allocate,
-/// deallocate); <c>allocation_id</c> is there only on entries that concern an allocation.
+/// deallocate); <c>allocation_id</c> is there only on entries that concern an allocation, <c>waitlist_id</c>
+/// only on the entries of a waiting-list offer (it equals the reservation id: an offer is its entry's hold).
 /// </summary>
 internal sealed record LedgerEntryResponse(
     long Sequence,
@@ -18,7 +19,8 @@ internal sealed record LedgerEntryResponse(
     long ReservedDelta,
     long SoldDelta,
     DateTimeOffset At,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null);
 
 /// <summary>A page of entries; pass <c>next_after</c> as <c>after</c> for the next page (null when this one is the last so far).</summary>
 internal sealed record LedgerPageResponse(string EventId, LedgerEntryResponse[] Entries, long? NextAfter);
@@ -32,7 +34,7 @@ internal static class LedgerApi
         group.MapGet("/events/{eventId}/ledger", Page).Doc(
             "Page through an event's ledger",
             "Every change to any counter of the event's capacities, in sequence order: kinds hold, confirm, release, expire, cancel, allocate and deallocate. "
-            + "Entries of an allocation carry `allocation_id`; allocate and deallocate entries have `reservation_id` null. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
+            + "Entries of an allocation carry `allocation_id`, entries of a waiting-list offer `waitlist_id`; allocate and deallocate entries have `reservation_id` null. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
             400);
         return group;
     }
@@ -45,22 +47,15 @@ internal static class LedgerApi
             return ApiErrors.InvalidEventId();
         }
 
-        long afterSeq = 0;
-        if (after is not null && (!long.TryParse(after, out afterSeq) || afterSeq < 0))
+        if (Paging.TryRead(after, limit, options, out var page) is { } invalid)
         {
-            return ApiErrors.Validation("after", "after must be a sequence number (0 or more).");
+            return invalid;
         }
 
-        var size = options.DefaultPageSize;
-        if (limit is not null && (!int.TryParse(limit, out size) || size < 1 || size > options.MaxPageSize))
-        {
-            return ApiErrors.Validation("limit", $"limit must be between 1 and {options.MaxPageSize}.");
-        }
-
-        var rows = await store.GetLedgerAsync(caller.TenantId, eventId, afterSeq, size, ct);
+        var rows = await store.GetLedgerAsync(caller.TenantId, eventId, page.After, page.Limit, ct);
         var entries = rows.Select(r => new LedgerEntryResponse(
             r.Sequence, r.Entry.Kind.ToString().ToLowerInvariant(), r.Entry.CapacityId, r.Entry.ReservationId == Guid.Empty ? null : r.Entry.ReservationId,
-            r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At, r.Entry.AllocationId)).ToArray();
-        return JsonResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == size ? entries[^1].Sequence : null));
+            r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At, r.Entry.AllocationId, r.Entry.WaitlistId)).ToArray();
+        return JsonResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == 0 ? null : page.Next(entries.Length, entries[^1].Sequence)));
     }
 }

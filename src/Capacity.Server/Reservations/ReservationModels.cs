@@ -62,7 +62,7 @@ internal sealed record ReservationItemResponse(
 
 internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
 
-/// <summary><c>buyer_key</c> is there only on a hold that named its buyer.</summary>
+/// <summary><c>buyer_key</c> is there only on a hold that named its buyer, <c>waitlist_id</c> only on a waiting-list offer.</summary>
 internal sealed record ReservationResponse(
     Guid Id,
     string Status,
@@ -72,7 +72,8 @@ internal sealed record ReservationResponse(
     DateTimeOffset ExpiresAt,
     DateTimeOffset? ConfirmedAt,
     DateTimeOffset? EndedAt,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null)
 {
     /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
@@ -84,7 +85,8 @@ internal sealed record ReservationResponse(
         r.ExpiresAt,
         r.ConfirmedAt,
         r.EndedAt,
-        r.BuyerKey);
+        r.BuyerKey,
+        r.WaitlistId);
 }
 
 internal sealed record ReserveResponse(string Message, ReservationResponse Reservation, CapacityResponse Capacity, LockedPriceResponse? LockedPrice);

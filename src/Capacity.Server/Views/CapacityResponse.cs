@@ -6,7 +6,10 @@ namespace Capacity.Server.Views;
 /// <summary>
 /// A capacity as every route that shows one shows it: its own answer, a hold's answer and the live stream.
 /// <c>allocations</c> is there only for a capacity that has had one (<see cref="CapacityNode.AllocationCount"/>),
-/// so a capacity without any reads as it always did and costs no read of allocations.
+/// so a capacity without any reads as it always did and costs no read of allocations. <c>waitlist</c>
+/// is there once the capacity has had a waiting list, and <c>waitlist_demand</c> (units owed to
+/// waiting entries, its own and its children's, which public holds cannot take) once it has one or is
+/// owed units; both come from the row, so they cost no read either.
 /// </summary>
 internal sealed record CapacityResponse(
     Guid Id,
@@ -23,11 +26,17 @@ internal sealed record CapacityResponse(
     Guid[] ParentIds,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AllocationSummaryResponse[]? Allocations = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AllocationSummaryResponse[]? Allocations = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WaitlistSettingsResponse? Waitlist = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? WaitlistDemand = null)
 {
     public static CapacityResponse From(CapacityView v) => new(
         v.Id, v.EventId, v.ScheduleId, v.SectionName, v.SectionCode, ModeName(v.Mode), v.Total, v.Available,
-        v.Reserved, v.Sold, v.IsActive, v.ParentIds, v.CreatedAt, v.UpdatedAt);
+        v.Reserved, v.Sold, v.IsActive, v.ParentIds, v.CreatedAt, v.UpdatedAt, null,
+        v.Waitlist is { } w ? new WaitlistSettingsResponse(w.Enabled, w.OfferMinutes, PolicyName(w.Policy), v.Waiting, v.Offered) : null,
+        v.Waitlist is not null || v.WaitlistDemand > 0 ? v.WaitlistDemand : null);
+
+    public static string PolicyName(WaitlistPolicy policy) => policy == WaitlistPolicy.Fifo ? "fifo" : "first_fit";
 
     /// <summary>The capacity with its allocations, oldest first; null for a capacity that has none, which omits the member.</summary>
     public static CapacityResponse From(CapacityView v, IReadOnlyList<Allocation>? allocations) =>
@@ -35,6 +44,9 @@ internal sealed record CapacityResponse(
 
     public static string ModeName(CapacityMode mode) => mode.ToString().ToLowerInvariant();
 }
+
+/// <summary>A capacity's waiting list: its settings, and the units of its own entries waiting and offered now.</summary>
+internal sealed record WaitlistSettingsResponse(bool Enabled, int OfferMinutes, string Policy, long Waiting, long Offered);
 
 /// <summary>An allocation as a capacity lists it: what was set aside and where its units are.</summary>
 internal sealed record AllocationSummaryResponse(

@@ -1,0 +1,125 @@
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Http;
+using Capacity.Server.Views;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capacity.Server.Waitlists;
+
+/// <summary>
+/// Waiting lists: buyers queue for units of a sold-out event, and units that come free are offered to
+/// them in the same batch that frees them, as ordinary holds, before any public hold can take them.
+/// </summary>
+internal static class WaitlistApi
+{
+    public static RouteGroupBuilder MapWaitlists(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapTenantGroup("Waiting lists");
+        group.MapPost("/waitlist", Join).Body<JoinWaitlistRequest>().Doc(
+            "Join a waiting list",
+            "For `items` of one event's capacities, each with its waiting list enabled (else 409 WAITLIST_DISABLED); quantities as for holds. "
+            + "The entry waits until every item fits, then is offered all together as a hold (`offer_reservation_id`) lasting the capacities' "
+            + "shortest `offer_minutes`; if the units are free and nobody waits ahead it is offered at once. `buyer_key` counts the offer "
+            + "towards the buyer's limits (a buyer cannot queue for more than a limit allows).",
+            400, 404, 409, 413, 422);
+        group.MapGet("/waitlist/{id}", Get).Doc(
+            "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released) or left; `position` while waiting.", 404);
+        group.MapDelete("/waitlist/{id}", Leave).Doc(
+            "Leave a waiting list",
+            "A waiting entry leaves the queue; an offered one's hold is released and its units go to the next in line, in the same batch. "
+            + "Leaving again changes nothing; an accepted or lapsed entry is answered as it is.",
+            404, 422);
+        group.MapGet("/capacity/{id}/waitlist", List).Doc(
+            "List a capacity's waiting list",
+            "Every entry that names the capacity, in the order they joined, whatever their status. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
+            400, 404);
+        return group;
+    }
+
+    private static async Task<Results<JsonCreated<WaitlistEntryResponse>, ProblemHttpResult, StoredResult>> Join(
+        TenantCaller caller, JsonRequest<JoinWaitlistRequest> body, HttpContext context, Writes writes, CoreLimits limits)
+    {
+        if ((body.Problem ?? InvalidItems(body.Value.Items, limits) ?? ApiErrors.InvalidBuyerKey(body.Value.BuyerKey)) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var r = body.Value;
+        var command = new JoinWaitlist(
+            caller.TenantId, Guid.CreateVersion7(), Array.ConvertAll(r.Items, i => new WaitlistItem(i.CapacityId, i.Quantity)), r.BuyerKey, r.ExternalRef);
+        return await writes.ExecuteAsync<JsonCreated<WaitlistEntryResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
+            ? JsonResults.Created($"/waitlist/{o.Entry!.Id}", WaitlistEntryResponse.From(o.Entry))
+            : ApiErrors.FromOutcome(o));
+    }
+
+    /// <summary>An entry's shape, checked before anything is stored for its Idempotency-Key.</summary>
+    private static ProblemHttpResult? InvalidItems(WaitlistItemRequest[] items, CoreLimits limits)
+    {
+        if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
+        {
+            return ApiErrors.Validation("items", $"A waiting-list entry has 1 to {limits.MaxItemsPerReservation} items.");
+        }
+
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (items[i] is null)
+            {
+                return ApiErrors.Validation($"items[{i}]", "Each item must be an object.");
+            }
+
+            if (!Rules.IsValidQuantity(items[i].Quantity, limits))
+            {
+                return ApiErrors.InvalidQuantity($"items[{i}].quantity " + Rules.QuantityRule(limits));
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task<Results<JsonOk<WaitlistEntryResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var entryId) || await store.GetWaitlistEntryAsync(caller.TenantId, entryId, ct) is not { } entry)
+        {
+            return ApiErrors.WaitlistEntryNotFound(id);
+        }
+
+        var position = await store.GetWaitlistPositionAsync(entry, ct);
+        return JsonResults.Ok(WaitlistEntryResponse.From(WaitlistEntryView.Of(entry) with { Position = position }));
+    }
+
+    private static async Task<Results<JsonOk<WaitlistEntryResponse>, ProblemHttpResult, StoredResult>> Leave(
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes)
+    {
+        if (body.UnlessEmpty() is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (!Guid.TryParse(id, out var entryId))
+        {
+            return ApiErrors.WaitlistEntryNotFound(id);
+        }
+
+        return await writes.ExecuteAsync<JsonOk<WaitlistEntryResponse>>(context, caller.TenantId, body.Bytes, new LeaveWaitlist(caller.TenantId, entryId), o => o.Succeeded
+            ? JsonResults.Ok(WaitlistEntryResponse.From(o.Entry!))
+            : ApiErrors.FromOutcome(o));
+    }
+
+    private static async Task<Results<JsonOk<WaitlistPageResponse>, ProblemHttpResult>> List(
+        string id, string? after, string? limit, TenantCaller caller, IReadStore store, ServerOptions options, CancellationToken ct)
+    {
+        if (await CapacityReads.Find(id, caller.TenantId, store, ct) is not { } capacity)
+        {
+            return ApiErrors.CapacityNotFound(id);
+        }
+
+        if (Paging.TryRead(after, limit, options, out var page) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var entries = await store.GetWaitlistAsync(caller.TenantId, capacity.Node.Id, page.After, page.Limit, ct);
+        var views = entries.Select(e => WaitlistEntryResponse.From(WaitlistEntryView.Of(e))).ToArray();
+        return JsonResults.Ok(new WaitlistPageResponse(capacity.Node.Id, views, views.Length == 0 ? null : page.Next(views.Length, views[^1].Sequence)));
+    }
+}
