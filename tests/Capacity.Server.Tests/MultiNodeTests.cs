@@ -10,23 +10,8 @@ public sealed class MultiNodeTests
     [Fact]
     public async Task Two_nodes_with_300_clients_each_sell_a_pool_of_100_exactly_once()
     {
-        var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
-        var directory = Path.Combine(Path.GetTempPath(), "capacity-nodes", Guid.NewGuid().ToString("N"));
-        var settings = new Dictionary<string, string>
-        {
-            ["Storage:Provider"] = "postgres",
-            ["Storage:Postgres:ConnectionString"] = schema,
-            ["Storage:DataDirectory"] = directory,
-            ["Auth:AdminKey"] = CapacityApp.AdminKey,
-        };
-        await using var one = await ServerProcess.StartAsync(settings);
-        await using var two = await ServerProcess.StartAsync(settings);
-
-        using var admin = one.Client(CapacityApp.AdminKey);
-        var tenant = await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Arena" }), 201);
-        var key = tenant["api_key"]!.GetValue<string>();
-        using var a = one.Client(key);
-        using var b = two.Client(key);
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
         var pool = await a.CreateCapacityAsync("final", "Pool", 100);
         var capped = await a.CreateCapacityAsync("final", "Capped", 80, pool);
         var shared = await b.CreateCapacityAsync("final", "Shared", null, pool);
@@ -49,30 +34,14 @@ public sealed class MultiNodeTests
         Assert.Equal(19, keyed.Count(r => r.Headers.Contains("Idempotent-Replayed")));
         Assert.Equal(50, await a.AvailableAsync(pool));
 
-        using var admin2 = two.Client(CapacityApp.AdminKey);
-        var verify = await Api.ReadAsync(await admin2.GetAsync("/admin/verify"), 200);
-        Assert.True(verify["ok"]!.GetValue<bool>(), verify.ToJsonString());
+        await nodes.AssertVerifiedAsync();
     }
 
     [Fact]
     public async Task Fifty_concurrent_holds_of_one_buyer_across_two_nodes_place_exactly_the_limit()
     {
-        var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
-        var settings = new Dictionary<string, string>
-        {
-            ["Storage:Provider"] = "postgres",
-            ["Storage:Postgres:ConnectionString"] = schema,
-            ["Storage:DataDirectory"] = Path.Combine(Path.GetTempPath(), "capacity-nodes", Guid.NewGuid().ToString("N")),
-            ["Auth:AdminKey"] = CapacityApp.AdminKey,
-        };
-        await using var one = await ServerProcess.StartAsync(settings);
-        await using var two = await ServerProcess.StartAsync(settings);
-
-        using var admin = one.Client(CapacityApp.AdminKey);
-        var tenant = await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Arena" }), 201);
-        var key = tenant["api_key"]!.GetValue<string>();
-        using var a = one.Client(key);
-        using var b = two.Client(key);
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
         var venue = await a.CreateCapacityAsync("final", "Venue", 1000);
         var stalls = await a.CreateCapacityAsync("final", "Stalls", 500, venue);
         var circle = await b.CreateCapacityAsync("final", "Circle", 500, venue);
@@ -88,8 +57,89 @@ public sealed class MultiNodeTests
         Assert.Equal(4, await b.UsageAsync(limit, "one-buyer"));
         Assert.Equal(996, await b.AvailableAsync(venue));
 
-        using var admin2 = two.Client(CapacityApp.AdminKey);
-        var verify = await Api.ReadAsync(await admin2.GetAsync("/admin/verify"), 200);
-        Assert.True(verify["ok"]!.GetValue<bool>(), verify.ToJsonString());
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
+    public async Task Tickets_freed_through_two_nodes_are_each_offered_once_to_a_queue_and_the_public_gets_none_while_it_waits()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+        var pool = await a.CreateCapacityAsync("final", "Pool", 60);
+        var holds = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => (i % 2 == 0 ? a : b).HoldAsync(pool, 1)));
+        await b.EnableWaitlistAsync(pool, "fifo");
+        var entries = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            entries.Add((await (i % 2 == 0 ? a : b).JoinOkAsync($"fan-{i}", (pool, 1)))["id"]!.GetValue<string>());
+        }
+
+        // Releases and public holds through both nodes at once.
+        var releases = holds.Select((h, i) => (i % 2 == 0 ? b : a).TransitAsync(h, "release"));
+        var publicHolds = Enumerable.Range(0, 60).Select(i => (i % 2 == 0 ? a : b).ReserveAsync(pool, 1));
+        var responses = await Task.WhenAll(releases.Concat(publicHolds));
+        Assert.All(responses.Take(60), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var publicPlaced = responses.Skip(60).Count(r => r.StatusCode == HttpStatusCode.Created);
+
+        var offers = new HashSet<string>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var read = await (i % 2 == 0 ? b : a).EntryAsync(entries[i]);
+            Assert.Equal("offered", read["status"]!.GetValue<string>());
+            Assert.True(offers.Add(read["offer_reservation_id"]!.GetValue<string>()));
+        }
+
+        var view = await a.GetCapacityAsync(pool);
+        Assert.Equal((40L, 0L), (view["waitlist"]!["offered"]!.GetValue<long>(), view["waitlist_demand"]!.GetValue<long>()));
+        Assert.InRange(publicPlaced, 0, 20);
+        Assert.Equal(20 - publicPlaced, view["available_capacity"]!.GetValue<long>());
+        await nodes.AssertVerifiedAsync();
+    }
+
+    /// <summary>Two server processes on one fresh PostgreSQL schema, with a tenant's client on each.</summary>
+    private sealed class Nodes : IAsyncDisposable
+    {
+        private readonly ServerProcess _one;
+        private readonly ServerProcess _two;
+
+        private Nodes(ServerProcess one, ServerProcess two, HttpClient a, HttpClient b) => (_one, _two, A, B) = (one, two, a, b);
+
+        public HttpClient A { get; }
+
+        public HttpClient B { get; }
+
+        public static async Task<Nodes> StartAsync()
+        {
+            var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+            var settings = new Dictionary<string, string>
+            {
+                ["Storage:Provider"] = "postgres",
+                ["Storage:Postgres:ConnectionString"] = schema,
+                ["Storage:DataDirectory"] = Path.Combine(Path.GetTempPath(), "capacity-nodes", Guid.NewGuid().ToString("N")),
+                ["Auth:AdminKey"] = CapacityApp.AdminKey,
+            };
+            var one = await ServerProcess.StartAsync(settings);
+            var two = await ServerProcess.StartAsync(settings);
+            using var admin = one.Client(CapacityApp.AdminKey);
+            var tenant = await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Arena" }), 201);
+            var key = tenant["api_key"]!.GetValue<string>();
+            return new Nodes(one, two, one.Client(key), two.Client(key));
+        }
+
+        /// <summary>The invariants, read through the second node.</summary>
+        public async Task AssertVerifiedAsync()
+        {
+            using var admin = _two.Client(CapacityApp.AdminKey);
+            var verify = await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
+            Assert.True(verify["ok"]!.GetValue<bool>(), verify.ToJsonString());
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            A.Dispose();
+            B.Dispose();
+            await _two.DisposeAsync();
+            await _one.DisposeAsync();
+        }
     }
 }
