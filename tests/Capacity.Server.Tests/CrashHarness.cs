@@ -14,6 +14,9 @@ internal interface ICrashRequest
     string Path { get; }
 
     object? Body { get; }
+
+    /// <summary>POST unless the request says otherwise (leaving a waiting list is a DELETE).</summary>
+    HttpMethod Method => HttpMethod.Post;
 }
 
 /// <summary>A real server process on a fresh store with one tenant, restarted in place after each kill.</summary>
@@ -189,7 +192,7 @@ internal sealed class CrashHarness<TSent>(Action<TSent, HttpStatusCode, string> 
 
     private static HttpRequestMessage Request(TSent sent)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, sent.Path);
+        var request = new HttpRequestMessage(sent.Method, sent.Path);
         request.Headers.Add("Idempotency-Key", sent.Key);
         if (sent.Body is not null)
         {
