@@ -37,19 +37,21 @@ public interface IReadStore
     /// <summary>The tenant's capacities with these ids, plus all their ancestors.</summary>
     Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct);
 
-    /// <summary>The tenant's capacities of one event, plus their ancestors (which may belong to other events).</summary>
-    Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct);
+    /// <summary>
+    /// One event as one committed state, all of it read in a single read transaction, so that a batch
+    /// committing meanwhile shows in every part or in none (separate reads let a snapshot's counters,
+    /// allocations and hold count disagree): the tenant's capacities of the event, plus their ancestors
+    /// (which may belong to other events); the event's allocations, oldest first, read only when one of
+    /// its capacities has had any (<see cref="CapacityNode.AllocationCount"/>) and null otherwise; and,
+    /// when <paramref name="soonestHolds"/> is given, the tenant's active holds on the event's own
+    /// capacities with that many that expire soonest (null when it is not).
+    /// </summary>
+    Task<EventRead> ReadEventAsync(Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct);
 
     Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct);
 
     /// <summary>The tenant's events: every event id that has a capacity, oldest first.</summary>
     Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct);
-
-    /// <summary>
-    /// The tenant's active holds on any of these capacities: how many, how many tickets, and the
-    /// <paramref name="limit"/> that expire soonest.
-    /// </summary>
-    Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct);
 
     /// <summary>All active holds, and the expiry of the oldest one still active (for the expiry-lag metric).</summary>
     Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct);
@@ -62,9 +64,6 @@ public interface IReadStore
 
     /// <summary>The tenant's allocations on one capacity, oldest first.</summary>
     Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct);
-
-    /// <summary>The tenant's allocations on the capacities of one event, oldest first.</summary>
-    Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct);
 
     Task<BuyerLimit?> GetBuyerLimitAsync(Guid tenantId, Guid id, CancellationToken ct);
 
@@ -162,7 +161,14 @@ public readonly record struct DueHold(Guid Id, DateTimeOffset ExpiresAt);
 
 public sealed record EventSummary(string EventId, int Capacities, DateTimeOffset CreatedAt);
 
+/// <summary>Active holds: how many, and the ones that expire soonest, soonest first.</summary>
 public sealed record HoldSummary(long Active, IReadOnlyList<Reservation> Soonest);
+
+/// <summary>What <see cref="IReadStore.ReadEventAsync"/> read, all of it from one committed state.</summary>
+/// <param name="Capacities">The event's capacities and their ancestors, the event's own oldest first.</param>
+/// <param name="Allocations">The event's allocations, oldest first; null when none of its capacities has had one (none were read).</param>
+/// <param name="Holds">The active holds on the event's capacities; null when they were not asked for.</param>
+public sealed record EventRead(IReadOnlyList<CapacityNode> Capacities, IReadOnlyList<Allocation>? Allocations, HoldSummary? Holds);
 
 public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,

@@ -106,12 +106,83 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         return await ReadCapacitiesAsync(cmd, ct).ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct)
+    /// <summary>
+    /// In one REPEATABLE READ READ ONLY transaction, whose snapshot (taken at its first query) every
+    /// read shares, in at most two round trips and the commit: the capacities with their ancestors
+    /// first (they say whether there are allocations to read), then the allocations and the holds
+    /// together. Npgsql sends BEGIN with the first batch.
+    /// </summary>
+    public async Task<EventRead> ReadEventAsync(Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct)
     {
-        await using var cmd = _dataSource.CreateCommand(ClosureQuery("WHERE tenant_id = @t AND event_id = @e") + " ORDER BY created_at, id");
-        cmd.Parameters.AddWithValue("t", tenantId);
-        cmd.Parameters.AddWithValue("e", eventId);
-        return await ReadCapacitiesAsync(cmd, ct).ConfigureAwait(false);
+        await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+        List<CapacityNode> nodes;
+        await using (var first = new NpgsqlBatch(c, tx))
+        {
+            first.BatchCommands.Add(new NpgsqlBatchCommand("SET TRANSACTION READ ONLY"));
+            first.BatchCommands.Add(BatchCommand(ClosureQuery("WHERE tenant_id = $1 AND event_id = $2") + " ORDER BY created_at, id", tenantId, eventId));
+            await using var r = await first.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            nodes = await ReadCapacitiesAsync(r, ct).ConfigureAwait(false);
+        }
+
+        var own = nodes.Where(n => n.EventId == eventId).ToList();
+        var withAllocations = own.Exists(n => n.AllocationCount > 0);
+        var withHolds = soonestHolds is not null && own.Count > 0;
+        List<Allocation>? allocations = null;
+        HoldSummary? holds = soonestHolds is null ? null : new HoldSummary(0, []);
+        if (withAllocations || withHolds)
+        {
+            await using var second = new NpgsqlBatch(c, tx);
+            if (withAllocations)
+            {
+                second.BatchCommands.Add(BatchCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = $1 AND event_id = $2 ORDER BY created_at, id", tenantId, eventId));
+            }
+
+            const string Touching =
+                "FROM reservations r WHERE tenant_id = $1 AND status = 0 AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.items::jsonb) j "
+                + "WHERE (j->>'capacity_id')::uuid = ANY($2))";
+            var ids = own.Select(n => n.Id).ToArray();
+            if (withHolds)
+            {
+                second.BatchCommands.Add(BatchCommand("SELECT count(*) " + Touching, tenantId, ids));
+                second.BatchCommands.Add(BatchCommand($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT $3", tenantId, ids, soonestHolds!.Value));
+            }
+
+            await using var r = await second.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            if (withAllocations)
+            {
+                allocations = await ReadAllocationsAsync(r, ct).ConfigureAwait(false);
+                await r.NextResultAsync(ct).ConfigureAwait(false);
+            }
+
+            if (withHolds)
+            {
+                await r.ReadAsync(ct).ConfigureAwait(false);
+                var active = r.GetInt64(0);
+                await r.NextResultAsync(ct).ConfigureAwait(false);
+                var soonest = new List<Reservation>();
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    soonest.Add(ReadReservation(r));
+                }
+
+                holds = new HoldSummary(active, soonest);
+            }
+        }
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return new EventRead(nodes, allocations, holds);
+    }
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, params object[] values)
+    {
+        var cmd = new NpgsqlBatchCommand(sql);
+        foreach (var v in values)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = v });
+        }
+
+        return cmd;
     }
 
     /// <summary>The rows matching <paramref name="where"/> and all their ancestors, in one round trip.</summary>
@@ -143,38 +214,6 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         }
 
         return events;
-    }
-
-    public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
-    {
-        const string Touching =
-            "FROM reservations r WHERE tenant_id = @t AND status = 0 AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.items::jsonb) j "
-            + "WHERE (j->>'capacity_id')::uuid = ANY(@ids))";
-        await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-        await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
-        long active;
-        await using (var count = new NpgsqlCommand("SELECT count(*) " + Touching, c, tx))
-        {
-            count.Parameters.AddWithValue("t", tenantId);
-            count.Parameters.AddWithValue("ids", capacityIds.ToArray());
-            active = (long)(await count.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
-        }
-
-        var holds = new List<Reservation>();
-        await using (var soonest = new NpgsqlCommand($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT @limit", c, tx))
-        {
-            soonest.Parameters.AddWithValue("t", tenantId);
-            soonest.Parameters.AddWithValue("ids", capacityIds.ToArray());
-            soonest.Parameters.AddWithValue("limit", limit);
-            await using var r = await soonest.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await r.ReadAsync(ct).ConfigureAwait(false))
-            {
-                holds.Add(ReadReservation(r));
-            }
-        }
-
-        await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new HoldSummary(active, holds);
     }
 
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)
@@ -222,14 +261,6 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         await using var cmd = _dataSource.CreateCommand($"SELECT {AllocationColumns} FROM allocations WHERE capacity_id = @c AND tenant_id = @t ORDER BY created_at, id");
         cmd.Parameters.AddWithValue("c", capacityId);
         cmd.Parameters.AddWithValue("t", tenantId);
-        return await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false);
-    }
-
-    public async Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct)
-    {
-        await using var cmd = _dataSource.CreateCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = @t AND event_id = @e ORDER BY created_at, id");
-        cmd.Parameters.AddWithValue("t", tenantId);
-        cmd.Parameters.AddWithValue("e", eventId);
         return await ReadAllocationsAsync(cmd, ct).ConfigureAwait(false);
     }
 
@@ -477,6 +508,12 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
     internal static async Task<List<Allocation>> ReadAllocationsAsync(NpgsqlCommand cmd, CancellationToken ct)
     {
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await ReadAllocationsAsync(r, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The allocations of the reader's current result.</summary>
+    internal static async Task<List<Allocation>> ReadAllocationsAsync(NpgsqlDataReader r, CancellationToken ct)
+    {
         var allocations = new List<Allocation>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {

@@ -143,15 +143,62 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         });
     }
 
-    public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => Read(reader =>
+    public Task<EventRead> ReadEventAsync(Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct) => Read(reader =>
     {
-        var cmd = reader.Get($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", null, "$t", "$e");
+        // One deferred read transaction: in WAL mode it sees one committed state from its first SELECT
+        // to its end, so the capacities, the ancestors, the allocations and the holds agree.
+        using var tx = reader.Connection.BeginTransaction(deferred: true);
+        var cmd = reader.Get($"SELECT {CapacityColumns} FROM capacities WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", tx, "$t", "$e");
         cmd.Parameters[0].Value = Id(tenantId);
         cmd.Parameters[1].Value = eventId;
         var nodes = ReadCapacities(cmd);
-        LoadAncestors(reader.Get(SelectCapacities, null, "$ids"), nodes);
-        return (IReadOnlyList<CapacityNode>)nodes;
+        var own = nodes.ConvertAll(n => n.Id);
+        var hasAllocations = nodes.Exists(n => n.AllocationCount > 0);
+        LoadAncestors(reader.Get(SelectCapacities, tx, "$ids"), nodes);
+
+        List<Allocation>? allocations = null;
+        if (hasAllocations)
+        {
+            var allocationsCmd = reader.Get($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", tx, "$t", "$e");
+            allocationsCmd.Parameters[0].Value = Id(tenantId);
+            allocationsCmd.Parameters[1].Value = eventId;
+            allocations = ReadAllocations(allocationsCmd);
+        }
+
+        var holds = soonestHolds is not { } limit ? null
+            : own.Count == 0 ? new HoldSummary(0, [])
+            : ReadActiveHolds(reader, tx, tenantId, own, limit);
+        tx.Commit();
+        return new EventRead(nodes, allocations, holds);
     });
+
+    /// <summary>The tenant's active holds on any of these capacities: how many, and the <paramref name="limit"/> that expire soonest.</summary>
+    private static HoldSummary ReadActiveHolds(StatementCache reader, SqliteTransaction tx, Guid tenantId, List<Guid> capacityIds, int limit)
+    {
+        const string Touching =
+            "FROM reservations r WHERE tenant_id = $t AND status = 0 AND EXISTS (SELECT 1 FROM json_each(r.items) j "
+            + "WHERE json_extract(j.value, '$.capacity_id') IN (SELECT value FROM json_each($ids)))";
+        var ids = IdArray(capacityIds);
+        var count = reader.Get("SELECT COUNT(*) " + Touching, tx, "$t", "$ids");
+        count.Parameters[0].Value = Id(tenantId);
+        count.Parameters[1].Value = ids;
+        var active = (long)count.ExecuteScalar()!;
+
+        var soonest = reader.Get($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT $limit", tx, "$t", "$ids", "$limit");
+        soonest.Parameters[0].Value = Id(tenantId);
+        soonest.Parameters[1].Value = ids;
+        soonest.Parameters[2].Value = limit;
+        var holds = new List<Reservation>();
+        using (var r = soonest.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                holds.Add(ReadReservation(r));
+            }
+        }
+
+        return new HoldSummary(active, holds);
+    }
 
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => Read<Reservation?>(reader =>
     {
@@ -176,34 +223,6 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         }
 
         return events;
-    }
-
-    public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
-    {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        const string Touching =
-            "FROM reservations r WHERE tenant_id = $t AND status = 0 AND EXISTS (SELECT 1 FROM json_each(r.items) j "
-            + "WHERE json_extract(j.value, '$.capacity_id') IN (SELECT value FROM json_each($ids)))";
-        using var tx = c.BeginTransaction(deferred: true);
-        using var count = new SqliteCommand("SELECT COUNT(*) " + Touching, c, tx);
-        count.Parameters.AddWithValue("$t", Id(tenantId));
-        count.Parameters.AddWithValue("$ids", IdArray(capacityIds));
-        var active = (long)count.ExecuteScalar()!;
-        using var soonest = new SqliteCommand($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT $limit", c, tx);
-        soonest.Parameters.AddWithValue("$t", Id(tenantId));
-        soonest.Parameters.AddWithValue("$ids", IdArray(capacityIds));
-        soonest.Parameters.AddWithValue("$limit", limit);
-        var holds = new List<Reservation>();
-        using (var r = soonest.ExecuteReader())
-        {
-            while (r.Read())
-            {
-                holds.Add(ReadReservation(r));
-            }
-        }
-
-        tx.Commit();
-        return new HoldSummary(active, holds);
     }
 
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)
@@ -255,15 +274,6 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         using var cmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations WHERE capacity_id = $c AND tenant_id = $t ORDER BY created_at, id", c);
         cmd.Parameters.AddWithValue("$c", Id(capacityId));
         cmd.Parameters.AddWithValue("$t", Id(tenantId));
-        return ReadAllocations(cmd);
-    }
-
-    public async Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct)
-    {
-        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = $t AND event_id = $e ORDER BY created_at, id", c);
-        cmd.Parameters.AddWithValue("$t", Id(tenantId));
-        cmd.Parameters.AddWithValue("$e", eventId);
         return ReadAllocations(cmd);
     }
 

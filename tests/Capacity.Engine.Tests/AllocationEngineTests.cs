@@ -101,7 +101,7 @@ public abstract class AllocationEngineTests(StoreKind kind)
         Assert.Equal(1, (await reopened.NodeAsync(pool)).AllocationCount);
         var listed = await reopened.Store.GetAllocationsAsync(Tenant, pool, CancellationToken.None);
         Assert.Equal(box, Assert.Single(listed).Id);
-        Assert.Single(await reopened.Store.GetEventAllocationsAsync(Tenant, "e1", CancellationToken.None));
+        Assert.Single((await reopened.Store.ReadEventAsync(Tenant, "e1", null, CancellationToken.None)).Allocations!);
         Assert.Null(await reopened.Store.GetAllocationAsync(Guid.NewGuid(), box, CancellationToken.None));
 
         var ledger = await reopened.Store.GetLedgerAsync(Tenant, "e1", 0, 100, CancellationToken.None);
@@ -146,6 +146,44 @@ public abstract class AllocationEngineTests(StoreKind kind)
             await using var cmd = new Npgsql.NpgsqlCommand(sql, c);
             await cmd.ExecuteNonQueryAsync();
         }
+    }
+
+    [Fact]
+    public async Task An_event_read_brings_ancestors_of_other_events_and_reads_allocations_only_when_it_has_some_and_holds_only_when_asked()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var ct = CancellationToken.None;
+        var venue = await h.CreateAsync("Venue", 100);
+        var stalls = Guid.CreateVersion7();
+        var created = await h.Engine.SubmitAsync(new CreateCapacity(Tenant, stalls, "e2", null, "Stalls", null, 60, [venue], true, null));
+        Assert.Equal(OutcomeCode.Ok, created.Outcome?.Code);
+        await h.HoldAsync(stalls, 2);
+        await h.HoldAsync(venue, 5);
+
+        var plain = await h.Store.ReadEventAsync(Tenant, "e2", null, ct);
+        Assert.Equal(new[] { venue, stalls }.Order(), plain.Capacities.Select(n => n.Id).Order());
+        Assert.Equal((7L, 2L), (plain.Capacities.Single(n => n.Id == venue).Reserved, plain.Capacities.Single(n => n.Id == stalls).Reserved));
+        Assert.Null(plain.Allocations);
+        Assert.Null(plain.Holds);
+
+        // The holds are those on the event's own capacities: the venue's is event e1's.
+        var withHolds = await h.Store.ReadEventAsync(Tenant, "e2", 10, ct);
+        Assert.Equal(1, withHolds.Holds!.Active);
+        Assert.Equal(2, Assert.Single(Assert.Single(withHolds.Holds.Soonest).Items).Quantity);
+        Assert.Null(withHolds.Allocations);
+
+        var box = await AllocateAsync(h, stalls, 10);
+        await HoldFromAsync(h, stalls, 1, box);
+        var withAllocations = await h.Store.ReadEventAsync(Tenant, "e2", 1, ct);
+        Assert.Equal(box, Assert.Single(withAllocations.Allocations!).Id);
+        Assert.Equal(2, withAllocations.Holds!.Active);
+        Assert.Single(withAllocations.Holds.Soonest);
+        Assert.Null((await h.Store.ReadEventAsync(Tenant, "e1", null, ct)).Allocations);
+
+        var empty = await h.Store.ReadEventAsync(Tenant, "nothing", 10, ct);
+        Assert.Empty(empty.Capacities);
+        Assert.Equal((0L, 0), (empty.Holds!.Active, empty.Holds.Soonest.Count));
+        await h.AssertAuditCleanAsync();
     }
 
     private static async Task<Guid> AllocateAsync(EngineHarness h, Guid capacity, int size, DateTimeOffset? expiresAt = null)

@@ -227,29 +227,35 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         using var readerA = new StreamReader(await responseA.Content.ReadAsStreamAsync());
         Assert.Equal(10, (await NextSnapshotAsync(readerA))["totals"]!["available_capacity"]!.GetValue<long>());
 
-        // The shared poller reads the capacities (10 available), then stops before its second read.
+        // The shared poller's next read sees the first hold (7 available), then is held back before
+        // it answers while a second hold commits.
+        var proceed = new TaskCompletionSource();
         var release = new TaskCompletionSource();
-        await _app.Faults.HoldNextSummaryRead(release.Task).WaitAsync(TimeSpan.FromSeconds(5));
+        var held = _app.Faults.HoldNextSummaryRead(proceed.Task, release.Task);
         await t.HoldAsync(pool, 3);
+        proceed.SetResult();
+        await held.WaitAsync(TimeSpan.FromSeconds(5));
+        await t.HoldAsync(pool, 2);
 
-        // B's own first read sees the hold.
+        // B's own first read sees both holds.
         using var responseB = await t.GetAsync("/events/stale/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
         using var readerB = new StreamReader(await responseB.Content.ReadAsStreamAsync());
-        Assert.Equal(7, (await NextSnapshotAsync(readerB))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(5, (await NextSnapshotAsync(readerB))["totals"]!["available_capacity"]!.GetValue<long>());
 
-        // The held poll now finishes with the older numbers. A, whose first read was earlier, gets
-        // it and then the current one; B gets neither, since it already has the current one.
+        // The held poll now finishes with the older numbers, all of them from one state (one read).
+        // A, whose first read was earlier, gets it and then the current one; B gets neither, since
+        // it already has the current one.
         release.SetResult();
         var staleForA = await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2));
-        Assert.Equal(10, staleForA["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(7, staleForA["totals"]!["available_capacity"]!.GetValue<long>());
         Assert.Equal(1, staleForA["holds"]!["active"]!.GetValue<long>());
-        Assert.Equal(7, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(5, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
         var quiet = NextSnapshotAsync(readerB);
         await Assert.ThrowsAsync<TimeoutException>(() => quiet.WaitAsync(TimeSpan.FromSeconds(1)));
 
-        await t.HoldAsync(pool, 2);
-        Assert.Equal(5, (await quiet.WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
-        Assert.Equal(5, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
+        await t.HoldAsync(pool, 1);
+        Assert.Equal(4, (await quiet.WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
+        Assert.Equal(4, (await NextSnapshotAsync(readerA).WaitAsync(TimeSpan.FromSeconds(2)))["totals"]!["available_capacity"]!.GetValue<long>());
         await _app.AssertInvariantsAsync();
     }
 

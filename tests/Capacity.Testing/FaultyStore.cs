@@ -52,7 +52,7 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
     /// <summary>Batch transactions begun so far.</summary>
     public int Batches => Volatile.Read(ref _batches);
 
-    /// <summary>Reads of live-hold summaries (what the event stream polls) so far.</summary>
+    /// <summary>Event reads with live holds (what the event stream polls) so far.</summary>
     public int HoldSummaryReads => Volatile.Read(ref _holdSummaries);
 
     public void FailNextBatchAt(FaultPoint point) => _fail = point;
@@ -135,34 +135,46 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
 
     public Task<bool> IsReadyAsync(CancellationToken ct) => _read.IsReadyAsync(ct);
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => _read.GetCapacitiesAsync(tenantId, ids, ct);
-    public Task<IReadOnlyList<CapacityNode>> GetEventCapacitiesAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetEventCapacitiesAsync(tenantId, eventId, ct);
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetReservationAsync(tenantId, id, ct);
     public Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct) => _read.GetEventsAsync(tenantId, ct);
-    public async Task<HoldSummary> GetActiveHoldsAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, int limit, CancellationToken ct)
+    public async Task<EventRead> ReadEventAsync(Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct)
     {
-        Interlocked.Increment(ref _holdSummaries);
-        if (Interlocked.Exchange(ref _summaryGate, null) is { } gate)
+        if (soonestHolds is null)
         {
-            gate.Waiting.TrySetResult();
-            await gate.Release.WaitAsync(ct);
+            return await _read.ReadEventAsync(tenantId, eventId, soonestHolds, ct);
         }
 
-        return await _read.GetActiveHoldsAsync(tenantId, capacityIds, limit, ct);
+        Interlocked.Increment(ref _holdSummaries);
+        var gate = Interlocked.Exchange(ref _summaryGate, null);
+        if (gate is not null)
+        {
+            await gate.Start.WaitAsync(ct);
+        }
+
+        var read = await _read.ReadEventAsync(tenantId, eventId, soonestHolds, ct);
+        if (gate is not null)
+        {
+            gate.Read.TrySetResult();
+            await gate.Answer.WaitAsync(ct);
+        }
+
+        return read;
     }
 
     /// <summary>
-    /// The next live-hold summary read (a stream snapshot's second read, after the capacities) stops
-    /// at its start until <paramref name="release"/> completes: a snapshot whose read began before
-    /// and ends after other reads. The task returned completes once a read is waiting there.
+    /// The next event read with live holds (a stream snapshot) waits until <paramref name="start"/>
+    /// completes, reads, then is kept from its caller until <paramref name="answer"/> completes: a
+    /// snapshot of the state at <paramref name="start"/> that other reads, begun later, overtake. The
+    /// task returned completes once it has read and waits to answer.
     /// </summary>
-    public Task HoldNextSummaryRead(Task release)
+    public Task HoldNextSummaryRead(Task start, Task answer)
     {
-        var gate = new SummaryGate(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), release);
+        var gate = new SummaryGate(start, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), answer);
         Volatile.Write(ref _summaryGate, gate);
-        return gate.Waiting.Task;
+        return gate.Read.Task;
     }
 
-    private sealed record SummaryGate(TaskCompletionSource Waiting, Task Release);
+    private sealed record SummaryGate(Task Start, TaskCompletionSource Read, Task Answer);
 
     public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => _read.GetHoldStatsAsync(ct);
     public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetPriceAsync(tenantId, id, ct);
@@ -171,8 +183,6 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
     public Task<Allocation?> GetAllocationAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetAllocationAsync(tenantId, id, ct);
 
     public Task<IReadOnlyList<Allocation>> GetAllocationsAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => _read.GetAllocationsAsync(tenantId, capacityId, ct);
-
-    public Task<IReadOnlyList<Allocation>> GetEventAllocationsAsync(Guid tenantId, string eventId, CancellationToken ct) => _read.GetEventAllocationsAsync(tenantId, eventId, ct);
 
     public Task<BuyerLimit?> GetBuyerLimitAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetBuyerLimitAsync(tenantId, id, ct);
 

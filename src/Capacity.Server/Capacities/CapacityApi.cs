@@ -84,7 +84,7 @@ internal static class CapacityApi
             return ApiErrors.InvalidEventId();
         }
 
-        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
+        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, ct);
         return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
     }
 
@@ -95,7 +95,7 @@ internal static class CapacityApi
             return ApiErrors.InvalidEventId();
         }
 
-        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, ct);
+        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, ct);
         return JsonResults.Ok(snapshot.Totals);
     }
 

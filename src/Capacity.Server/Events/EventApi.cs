@@ -108,9 +108,9 @@ internal static class EventApi
 
     internal static async Task<string> SnapshotJsonAsync(IReadStore store, JsonTypeInfo<EventStreamSnapshot> json, Guid tenantId, string eventId, CancellationToken ct)
     {
-        var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ct);
-        var ids = snapshot.Capacity.Select(c => c.Id).ToArray();
-        var holds = ids.Length == 0 ? new HoldSummary(0, []) : await store.GetActiveHoldsAsync(tenantId, ids, ExpiringHoldsShown, ct);
+        // One read: the holds are counted in the same committed state as the capacities they charge.
+        var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ExpiringHoldsShown, ct);
+        var holds = snapshot.Holds!;
         var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
         return JsonSerializer.Serialize(body, json);
