@@ -9,8 +9,8 @@ namespace Capacity.Dashboard.Tests;
 /// <summary>
 /// The dashboard in real Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
 /// downloaded) against the real server process: holds placed and confirmed through the API show on
-/// the page within a second, and so do changes to allocations; buyer limits show on the page's next
-/// read of them.
+/// the page within a second, and so do changes to allocations and waiting lists; buyer limits show on
+/// the page's next read of them.
 /// </summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
@@ -164,6 +164,45 @@ public sealed class DashboardTests : IAsyncLifetime
         await ExpectFieldsAsync(Head(page, hall), new() { ["sold"] = "3", ["reserved"] = "12", ["set-aside"] = "5", ["available"] = "185" }, Within);
 
         await SaveScreenshotAsync(page, "allocations.png");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_waiting_list_shows_its_queue_and_the_tickets_owed_to_it_and_follows_offers_live()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var hall = await CreateAsync(api, "Hall", 10, []);
+        var stalls = await CreateAsync(api, "Stalls", 10, [hall]);
+        var first = await ReserveAsync(api, stalls, 6, null);
+        var second = await ReserveAsync(api, stalls, 4, null);
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{stalls}", new { waitlist = new { enabled = true, offer_minutes = 20, policy = "fifo" } }));
+        await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = stalls, quantity = 3 } } }));
+        await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = stalls, quantity = 5 } } }));
+
+        var page = await _browser.NewPageAsync();
+        await OpenGalaAsync(page, key);
+        var line = page.Locator($".capacity[data-capacity-id='{stalls}'] > .waitlist");
+        await ExpectFieldsAsync(line, new() { ["waiting"] = "8", ["offered"] = "0" });
+        await Expect(line).ToContainTextAsync("fifo, offers last 20 min");
+        await Expect(line.Locator(".badge")).ToHaveTextAsync("open");
+
+        // Four come back: the 3 is offered, the 5 waits and is owed what is left, on Stalls and the Hall above.
+        await ReadAsync(await api.PostAsync($"/reservations/{second}/release", null));
+        await ExpectFieldsAsync(line, new() { ["waiting"] = "5", ["offered"] = "3" }, Within);
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "9", ["owed"] = "5", ["available"] = "0" }, Within);
+        await ExpectFieldsAsync(Head(page, hall), new() { ["owed"] = "5", ["available"] = "0" }, Within);
+        await Expect(page.Locator($".capacity[data-capacity-id='{hall}'] > .waitlist")).ToHaveCountAsync(0);
+
+        // Six more come back: the 5 is offered, nothing is owed, one ticket is public again.
+        await ReadAsync(await api.PostAsync($"/reservations/{first}/release", null));
+        await ExpectFieldsAsync(line, new() { ["waiting"] = "0", ["offered"] = "8" }, Within);
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "8", ["available"] = "2" }, Within);
+        await Expect(Head(page, stalls).Locator("[data-field='owed']")).ToHaveCountAsync(0);
+
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{stalls}", new { waitlist = new { enabled = false } }));
+        await Expect(line.Locator(".badge")).ToHaveTextAsync("closed", Within);
+        await SaveScreenshotAsync(page, "waitlist.png");
         await AssertInvariantsAsync();
     }
 

@@ -187,11 +187,13 @@ function capacityRow(c, setAside) {
   row.className = "capacity";
   row.dataset.capacityId = c.id;
   const available = c.available_capacity;
-  // Capacities and allocations are read separately for a snapshot, so for one snapshot they may
-  // disagree by a change; the set-aside part never outgrows reserved.
+  // Set-aside tickets are reserved; idle ones of a pool's children can never outgrow it.
   const aside = Math.min(setAside, c.reserved_capacity);
+  // Units owed to waiting entries are free but not available: the public cannot take them.
+  const owed = c.waitlist_demand ?? 0;
   // An unlimited node's bar is scaled to what it has taken, so the proportions still read.
-  const scale = c.total_capacity ?? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0));
+  const scale = c.total_capacity ?? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0) + owed);
+  const owedShown = Math.min(owed, Math.max(0, scale - c.sold_count - c.reserved_capacity - (available ?? 0)));
   row.innerHTML = `
     <div class="head">
       <span class="name"></span><span class="mode">${c.mode}</span>
@@ -200,14 +202,28 @@ function capacityRow(c, setAside) {
         sold <b data-field="sold">${c.sold_count}</b> ·
         reserved <b data-field="reserved">${c.reserved_capacity}</b>
         ${aside === 0 ? "" : `(<b data-field="set-aside">${aside}</b> set aside)`} ·
+        ${owed === 0 ? "" : `owed <b data-field="owed">${owed}</b> to the queue ·`}
         available <b data-field="available">${available ?? "∞"}</b>
         ${c.total_capacity === null ? "" : `/ ${c.total_capacity}`}
       </span>
     </div>
-    ${bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["available", available ?? 0]])}`;
+    ${bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["owed", owedShown], ["available", available ?? 0]])}`;
   row.querySelector(".name").textContent = c.section_name;
+  if (c.waitlist) row.append(waitlistLine(c.waitlist));
   if (c.allocations && c.allocations.length > 0) row.append(allocationTable(c));
   return row;
+}
+
+// A capacity's waiting list: its policy and offer length, and its own entries' units waiting and offered.
+function waitlistLine(w) {
+  const line = document.createElement("div");
+  line.className = "waitlist";
+  line.dataset.enabled = String(w.enabled);
+  const policy = w.policy === "first_fit" ? "first fit" : "fifo";
+  line.innerHTML = `
+    waiting list <span class="badge">${w.enabled ? "open" : "closed"}</span> ${policy}, offers last ${w.offer_minutes} min ·
+    waiting <b data-field="waiting">${w.waiting}</b> · offered <b data-field="offered">${w.offered}</b>`;
+  return line;
 }
 
 function allocationTable(c) {
