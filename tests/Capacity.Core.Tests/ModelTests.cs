@@ -9,12 +9,14 @@ namespace Capacity.Core.Tests;
 /// <summary>
 /// Model-based tests: FsCheck generates scripts of abstract steps (random small graphs with diamonds,
 /// carts, transitions, extensions, expiry, time passing, resizes, deactivation, prices, wrong
-/// tenants, allocations and carts drawing from them, per-buyer limits and holds naming a buyer); each
-/// script is run against the real core and against <see cref="ReferenceModel"/>, and after every step
+/// tenants, allocations and carts drawing from them, per-buyer limits and holds naming a buyer, waiting
+/// lists switched on and off, joined, left and offered); each script is run against the real core,
+/// settled as the engine settles it, and against <see cref="ReferenceModel"/>, and after every step
 /// the two must agree on the outcome, the counters of every capacity and allocation, availability,
-/// reservation states, locked prices, the ledger entries (kinds and allocation ids included), every
-/// limit and the limits each capacity names, and every buyer's usage of every capacity; a limit's
-/// refusal must carry the same numbers; and the core's own invariants must hold.
+/// reservation states (offers included), locked prices, the ledger entries (kinds and allocation ids
+/// included), every limit and the limits each capacity names, every buyer's usage of every capacity,
+/// every waiting-list entry's status and offer, and every capacity's list settings and waiting, owed
+/// and offered units; a limit's refusal must carry the same numbers; and the core's own invariants must hold.
 /// </summary>
 /// <remarks>
 /// Runs are deterministic: FsCheck starts from a fixed seed, printed with any failure. To explore
@@ -37,10 +39,34 @@ public sealed class ModelTests
     public void Carts_drawing_from_allocations_agree_with_the_reference_model() =>
         CheckScripts(Scripts.Blocks, seedOffset: 2, defaultCount: 150);
 
+    [Fact]
+    public void Waiting_lists_offering_freed_units_in_order_agree_with_the_reference_model() =>
+        CheckScripts(Scripts.Waitlists, seedOffset: 4, defaultCount: 150, [(OutcomeCode.WaitlistDisabled, 3)],
+        [
+            // About half the rarest rate seen over several seeds: an entry passed over for its buyer's
+            // limit is rare by nature, as the units it waits for keep that buyer's other holds out too.
+            (WaitlistEvent.OfferedOnJoining, 80),
+            (WaitlistEvent.Waited, 100),
+            (WaitlistEvent.OfferedLater, 25),
+            (WaitlistEvent.Accepted, 25),
+            (WaitlistEvent.Lapsed, 40),
+            (WaitlistEvent.LeftWaiting, 15),
+            (WaitlistEvent.LeftWithOffer, 10),
+            (WaitlistEvent.HeldBackByFifo, 20),
+            (WaitlistEvent.OvertookUnderFirstFit, 10),
+            (WaitlistEvent.PassedOverForLimit, 1),
+        ]);
+
     /// <param name="atLeast">Answers the scripts must give at least so many times per hundred scripts (checked from 100 scripts on), so that a generator that stops reaching them fails.</param>
-    private static void CheckScripts(Arbitrary<Script> scripts, ulong seedOffset, int defaultCount, params (OutcomeCode Code, int PerHundred)[] atLeast)
+    private static void CheckScripts(Arbitrary<Script> scripts, ulong seedOffset, int defaultCount, params (OutcomeCode Code, int PerHundred)[] atLeast) =>
+        CheckScripts(scripts, seedOffset, defaultCount, atLeast, []);
+
+    /// <param name="eventsAtLeast">Likewise, what must happen to waiting lists, as the model counts it.</param>
+    private static void CheckScripts(
+        Arbitrary<Script> scripts, ulong seedOffset, int defaultCount, (OutcomeCode Code, int PerHundred)[] atLeast, (WaitlistEvent Event, int PerHundred)[] eventsAtLeast)
     {
         var codes = new Dictionary<OutcomeCode, int>();
+        var events = new Dictionary<WaitlistEvent, int>();
         var seed = EnvNumber("CAPACITY_MODEL_SEED") ?? DefaultSeed;
         var count = (int)(EnvNumber("CAPACITY_MODEL_TESTS") ?? (ulong)defaultCount);
         var config = Config.QuickThrowOnFailure
@@ -49,7 +75,7 @@ public sealed class ModelTests
             .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(seed + seedOffset), FSharpOption<int>.None)));
         try
         {
-            Check.One(config, Prop.ForAll(scripts, script => ModelRun.Execute(script, codes)));
+            Check.One(config, Prop.ForAll(scripts, script => ModelRun.Execute(script, codes, events)));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -60,6 +86,12 @@ public sealed class ModelTests
         {
             var seen = codes.GetValueOrDefault(code);
             Assert.True(count < 100 || seen * 100L >= perHundred * (long)count, $"{count} scripts answered {code} {seen} times; expected at least {perHundred} per hundred scripts");
+        }
+
+        foreach (var (what, perHundred) in eventsAtLeast)
+        {
+            var seen = events.GetValueOrDefault(what);
+            Assert.True(count < 100 || seen * 100L >= perHundred * (long)count, $"{count} scripts saw {what} {seen} times; expected at least {perHundred} per hundred scripts");
         }
     }
 
@@ -130,6 +162,28 @@ public sealed class ModelTests
         Assert.NotNull(failure);
         Assert.Contains("step 3", failure.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_runner_catches_a_core_that_lets_the_public_take_what_a_waiting_list_is_owed()
+    {
+        // A pool of 3 with a list, 2 held, a buyer waiting for 2, then a public hold of 1, which must be
+        // refused: the free unit is owed to the queue. If the core forgets what the queue is owed, it
+        // takes the hold, jumping the queue: step 4 fails. Then the release offers the 2 to the buyer.
+        var script = new Script(
+        [
+            new CreateOp(false, 3, [], CreateTwist.None, true),
+            new WaitlistOp(false, 0, true, 10, WaitlistPolicy.Fifo),
+            new HoldOp(false, [new ItemPick(0, 2, -1)], 10),
+            new JoinOp([new JoinItem(0, 2)], "a", false, JoinTwist.None),
+            new HoldOp(false, [new ItemPick(0, 1, -1)], 10),
+            new TransitionOp(false, 1, Transition.Release),
+        ]);
+        ModelRun.Execute(script);
+
+        var failure = Record.Exception(() => ModelRun.Execute(script, corruptAfterStep: 3, Corruption.QueueDemand));
+        Assert.NotNull(failure);
+        Assert.Contains("step 4", failure.Message, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>What the self-test corrupts in the core's working set.</summary>
@@ -143,6 +197,8 @@ public enum Corruption
     UsageRow,
     /// <summary>The first limit allows one ticket more per buyer.</summary>
     LimitMax,
+    /// <summary>The first capacity forgets what waiting entries are owed on it.</summary>
+    QueueDemand,
 }
 
 // ---------------------------------------------------------------- scripts
@@ -331,6 +387,52 @@ internal sealed record DeleteLimitOp(bool WrongTenant, int Limit) : Op
     public override string ToString() => $"DeleteLimit(limit{Limit}{(WrongTenant ? ", wrong tenant" : "")})";
 }
 
+/// <summary>
+/// Sets a capacity's waiting list: on or off, and its offer minutes and policy, each kept as it is (or,
+/// for a capacity that never had a list, 30 minutes and fifo) when null.
+/// </summary>
+internal sealed record WaitlistOp(bool WrongTenant, int Capacity, bool Enabled, int? OfferMinutes, WaitlistPolicy? Policy) : Op
+{
+    public override string ToString() =>
+        $"Waitlist(cap{Capacity}, {(Enabled ? "on" : "off")}, {OfferMinutes?.ToString(CultureInfo.InvariantCulture) ?? "same"} min, {Policy?.ToString() ?? "same policy"}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+/// <summary>How a join goes wrong, if it does.</summary>
+internal enum JoinTwist
+{
+    None,
+    /// <summary>Its capacities are picked among all, not among those with an open list: often a closed list, another event or another tenant.</summary>
+    AnyCapacity,
+    DuplicateCapacity,
+    ReuseId,
+    WrongTenant,
+    BadExternalRef,
+    NoItems,
+}
+
+/// <summary>A line of a join: a pick among the capacities with an open list (the first line's event's, after the first), and a quantity.</summary>
+internal readonly record struct JoinItem(int Capacity, int Quantity)
+{
+    public override string ToString() => $"{Quantity}×cap{Capacity}";
+}
+
+internal sealed record JoinOp(JoinItem[] Items, string? BuyerKey, bool WithRef, JoinTwist Twist) : Op
+{
+    public override string ToString() =>
+        $"Join([{string.Join(", ", Items)}]{(BuyerKey is null ? "" : $", buyer {HoldOp.Show(BuyerKey)}")}{(WithRef ? ", ref" : "")}{(Twist == JoinTwist.None ? "" : $", {Twist}")})";
+}
+
+internal sealed record LeaveOp(bool WrongTenant, int Entry) : Op
+{
+    public override string ToString() => $"Leave(entry{Entry}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+/// <summary>A buyer answers an offer: a pick among the live offers (none is an unknown id), confirmed or released.</summary>
+internal sealed record AnswerOp(int Offer, bool Accept) : Op
+{
+    public override string ToString() => $"{(Accept ? "Accept" : "Decline")}(offer{Offer})";
+}
+
 internal sealed record Script(Op[] Ops)
 {
     public override string ToString() =>
@@ -483,10 +585,12 @@ internal static class Scripts
         (3, UpdateLimit),
         (1, DeleteLimit));
 
-    private static readonly Gen<Op> Transit =
+    private static readonly Gen<Op> Transit = Transitions(confirm: 3, release: 2, cancel: 2);
+
+    private static Gen<Op> Transitions(int confirm, int release, int cancel) =>
         from wrongTenant in Chance(5)
         from reservation in ReservationPick
-        from transition in Gen.Frequency((3, Gen.Constant(Transition.Confirm)), (2, Gen.Constant(Transition.Release)), (2, Gen.Constant(Transition.Cancel)))
+        from transition in Gen.Frequency((confirm, Gen.Constant(Transition.Confirm)), (release, Gen.Constant(Transition.Release)), (cancel, Gen.Constant(Transition.Cancel)))
         select (Op)new TransitionOp(wrongTenant, reservation, transition);
 
     private static readonly Gen<Op> Extend =
@@ -586,6 +690,57 @@ internal static class Scripts
         (1, CloseAllocation),
         (1, CloseDue));
 
+    /// <summary>Mostly short offers, so that time passing lets them lapse; now and then one out of range, or the longest allowed.</summary>
+    private static readonly Gen<int> OfferMinutes = Gen.Frequency(
+        (10, Gen.Choose(1, 10)),
+        (3, Gen.Choose(11, 40)),
+        (1, Gen.Elements(0, -1, 120, 121)));
+
+    private static readonly Gen<WaitlistPolicy> Policy = Gen.Elements(WaitlistPolicy.Fifo, WaitlistPolicy.FirstFit);
+
+    private static Gen<Op> Waitlist(Gen<int> capacity) =>
+        from wrongTenant in Chance(4)
+        from cap in capacity
+        from enabled in Chance(85)
+        from minutes in Gen.Frequency((3, OfferMinutes.Select(m => (int?)m)), (1, Gen.Constant<int?>(null)))
+        from policy in Gen.Frequency((4, Policy.Select(p => (WaitlistPolicy?)p)), (1, Gen.Constant<WaitlistPolicy?>(null)))
+        select (Op)new WaitlistOp(wrongTenant, cap, enabled, minutes, policy);
+
+    /// <summary>Mostly small groups, often one bigger than what comes free at once, now and then more than a small pool holds, rarely a wrong quantity.</summary>
+    private static readonly Gen<int> JoinQuantity = Gen.Frequency(
+        (12, Gen.Choose(1, 2)),
+        (4, Gen.Choose(3, 4)),
+        (1, Gen.Choose(5, 10)),
+        (1, Gen.Elements(0, 101)));
+
+    private static Gen<Op> Join(Gen<int> capacity, Gen<string?> keys) =>
+        from count in Gen.Frequency((3, Gen.Constant(1)), (1, Gen.Constant(2)))
+        from items in Gen.ArrayOf(
+            from cap in capacity
+            from quantity in JoinQuantity
+            select new JoinItem(cap, quantity),
+            count)
+        from key in keys
+        from withRef in Chance(30)
+        from twist in Gen.Frequency(
+            (30, Gen.Constant(JoinTwist.None)),
+            (3, Gen.Constant(JoinTwist.AnyCapacity)),
+            (1, Gen.Constant(JoinTwist.DuplicateCapacity)),
+            (1, Gen.Constant(JoinTwist.ReuseId)),
+            (1, Gen.Constant(JoinTwist.WrongTenant)),
+            (1, Gen.Elements(JoinTwist.BadExternalRef, JoinTwist.NoItems)))
+        select (Op)new JoinOp(items, key, withRef, twist);
+
+    private static readonly Gen<Op> Leave =
+        from wrongTenant in Chance(5)
+        from entry in ReservationPick
+        select (Op)new LeaveOp(wrongTenant, entry);
+
+    private static readonly Gen<Op> Answer =
+        from offer in Gen.Choose(0, 3)
+        from accept in Chance(60)
+        select (Op)new AnswerOp(offer, accept);
+
     private static Gen<Op> Step(Gen<int> capacity, int createWeight, Gen<(int Pick, DrawTwist Twist)> draws) => Gen.Frequency(new (int, Gen<Op>)[]
     {
         (createWeight, Create),
@@ -602,6 +757,9 @@ internal static class Scripts
         (2, AllocationStep),
         (1, CreateLimit(capacity)),
         (1, LimitStep),
+        (2, Waitlist(capacity)),
+        (2, Join(capacity, SomeKeys)),
+        (1, Leave),
     }.Where(w => w.Item1 > 0));
 
     /// <summary>Starts with a few capacities, maybe allocations, and holds, then up to about 70 steps of everything.</summary>
@@ -749,6 +907,85 @@ internal static class Scripts
         ]),
         Shrink);
 
+    /// <summary>
+    /// Carts of a line or two of a few tickets, mostly naming a buyer: they fill small pools a few at a
+    /// time and free them as they end, and take buyers who wait towards their limits.
+    /// </summary>
+    private static readonly Gen<Op> SmallHold =
+        from wrongTenant in Chance(3)
+        from count in Gen.Frequency((6, Gen.Constant(1)), (2, Gen.Constant(2)))
+        from items in Gen.ArrayOf(
+            from cap in Gen.Choose(0, 4)
+            from draw in Draw(24, 2)
+            from quantity in SmallQuantity
+            select new ItemPick(cap, quantity, -1, draw.Pick, draw.Twist),
+            count)
+        from minutes in HoldMinutes
+        from key in Keys(6)
+        select (Op)new HoldOp(wrongTenant, items, minutes, key);
+
+    /// <summary>
+    /// Where the waiting lists are the story: holds, joins and leaves, holds and offers ending every
+    /// way, time passing, resizes, lists switched and their policies changed, a few blocks and limits,
+    /// on small pools that sell out (so that joins wait) and come free again (so that waits end in offers).
+    /// </summary>
+    private static readonly Gen<Op> WaitlistStep = Gen.Frequency(
+        (12, SmallHold),
+        (8, Join(Gen.Choose(0, 4), Keys(6))),
+        (2, Leave),
+        (3, Answer),
+
+        // More releases and refunds than elsewhere: units that come free are what a waiting list is for.
+        (9, Transitions(confirm: 3, release: 4, cancel: 2)),
+        (1, Extend),
+        (4, Expire),
+        (4, Advance),
+        (2, Resize(Gen.Choose(0, 4))),
+        (1, Activate(Gen.Choose(0, 4))),
+        (2, Waitlist(Gen.Choose(0, 4))),
+        (1, Allocate(Gen.Choose(0, 4))),
+        (1, AllocationStep),
+        (1, CreateLimit(Gen.Choose(0, 4))),
+        (1, LimitStep));
+
+    /// <summary>
+    /// A venue with two capped sections and a pass over both (as in <see cref="Contended"/>), and a
+    /// separate small box; most of them with a list open (fifo or first_fit, short offers), in
+    /// some scripts a limit per buyer over up to three of them, a few holds, then <see cref="WaitlistStep"/>s.
+    /// </summary>
+    public static Arbitrary<Script> Waitlists { get; } = Arb.From(
+        from venue in Gen.Choose(5, 16)
+        from section in Gen.Choose(2, 8)
+        from box in Gen.Choose(1, 6)
+        from open in Gen.ArrayOf(Chance(80), 5)
+        from minutes in Gen.ArrayOf(OfferMinutes, 5)
+        from policies in Gen.ArrayOf(Policy, 5)
+        from limitCount in Gen.Frequency((1, Gen.Constant(0)), (1, Gen.Constant(1)))
+        from limits in Gen.ArrayOf(
+            from cap in Gen.Choose(0, 4)
+            from more in Gen.ArrayOf(Gen.Choose(0, 4), 2)
+            from max in Gen.Choose(2, 4)
+            select (Op)new CreateLimitOp(cap, more, max, false, LimitTwist.None),
+            limitCount)
+        from holdCount in Gen.Choose(2, 6)
+        from holds in Gen.ArrayOf(SmallHold, holdCount)
+        from length in Gen.Choose(10, 70)
+        from body in Gen.ArrayOf(WaitlistStep, length)
+        select new Script(
+        [
+            // Picks 0 to 4 then name: the box, the pass, the circle, the stalls, the venue.
+            new CreateOp(false, venue, [], CreateTwist.None, true),
+            new CreateOp(false, section, [0], CreateTwist.None, true),
+            new CreateOp(false, section, [1], CreateTwist.None, true),
+            new CreateOp(false, null, [0, 1], CreateTwist.None, true),
+            new CreateOp(false, box, [], CreateTwist.None, true),
+            .. Enumerable.Range(0, 5).Where(i => open[i]).Select(i => new WaitlistOp(false, i, true, Math.Clamp(minutes[i], 1, 120), policies[i])),
+            .. limits,
+            .. holds,
+            .. body,
+        ]),
+        Shrink);
+
     /// <summary>Removes runs of steps, longest first; picks adapt, so every shorter script still runs.</summary>
     private static IEnumerable<Script> Shrink(Script script)
     {
@@ -774,6 +1011,7 @@ internal sealed class ModelRun
     private readonly List<Guid> _refusedHolds = [];
     private readonly List<Guid> _refusedAllocations = [];
     private readonly List<Guid> _refusedLimits = [];
+    private readonly List<Guid> _refusedEntries = [];
     private readonly List<BuyerUsage> _usage = [];
     private readonly StringBuilder _trace = new();
     private readonly Dictionary<OutcomeCode, int>? _codes;
@@ -781,14 +1019,26 @@ internal sealed class ModelRun
     private int _nextId;
     private int _step;
 
-    private ModelRun(Dictionary<OutcomeCode, int>? codes) => _codes = codes;
+    private ModelRun(Dictionary<OutcomeCode, int>? codes)
+    {
+        _codes = codes;
+
+        // The store loads an event's waiting list with its capacities; here every event the scripts
+        // create capacities in has its list, empty to begin with, kept across steps as the store keeps it.
+        foreach (var (tenant, eventId) in new[] { (Scenario.TenantA, "evt-a"), (Scenario.TenantA, "evt-a2"), (Scenario.TenantB, "evt-b"), (Scenario.TenantB, "evt-b2") })
+        {
+            _ws.LoadWaitlist(tenant, eventId, []);
+        }
+    }
 
     public static void Execute(Script script) => Execute(script, corruptAfterStep: -1);
 
-    /// <summary>Runs a script, counting the core's answers into <paramref name="codes"/>.</summary>
-    public static void Execute(Script script, Dictionary<OutcomeCode, int> codes) => Execute(script, -1, Corruption.NodeReserved, codes);
+    /// <summary>Runs a script, counting the core's answers into <paramref name="codes"/> and what happened to waiting lists into <paramref name="events"/>.</summary>
+    public static void Execute(Script script, Dictionary<OutcomeCode, int> codes, Dictionary<WaitlistEvent, int>? events = null) =>
+        Execute(script, -1, Corruption.NodeReserved, codes, events);
 
-    public static void Execute(Script script, int corruptAfterStep, Corruption corruption = Corruption.NodeReserved, Dictionary<OutcomeCode, int>? codes = null)
+    public static void Execute(
+        Script script, int corruptAfterStep, Corruption corruption = Corruption.NodeReserved, Dictionary<OutcomeCode, int>? codes = null, Dictionary<WaitlistEvent, int>? events = null)
     {
         var run = new ModelRun(codes);
         for (run._step = 0; run._step < script.Ops.Length; run._step++)
@@ -818,6 +1068,15 @@ internal sealed class ModelRun
             {
                 run._ws.FindLimit(run._model.LimitOrder[0])!.PerBuyerMax++;
             }
+            else if (corruption == Corruption.QueueDemand && run._model.CapOrder.Count > 0)
+            {
+                run._ws.FindCapacity(run._model.CapOrder[0])!.QueueDemand = 0;
+            }
+        }
+
+        foreach (var (what, count) in run._model.WaitlistEvents)
+        {
+            events?[what] = events.GetValueOrDefault(what) + count;
         }
     }
 
@@ -835,6 +1094,8 @@ internal sealed class ModelRun
     private Guid PickAllocation(int pick) => Choose(_model.AllocOrder, pick, NewId);
 
     private Guid PickLimit(int pick) => Choose(_model.LimitOrder, pick, NewId);
+
+    private Guid PickEntry(int pick) => Choose(_model.EntryOrder, pick, NewId);
 
     private Guid OwnerOfLimit(Guid id, bool wrong)
     {
@@ -1040,6 +1301,31 @@ internal sealed class ModelRun
 
             case CloseDueOp cd:
                 return new CloseDueAllocations(cd.All ? [.. _model.AllocOrder] : [.. cd.Allocations.Select(PickAllocation)]);
+            case WaitlistOp w:
+            {
+                var id = PickCapacity(w.Capacity);
+                var current = _model.Caps.TryGetValue(id, out var cap) ? cap.Waitlist : null;
+                var settings = new WaitlistSettings(w.Enabled, w.OfferMinutes ?? current?.OfferMinutes ?? 30, w.Policy ?? current?.Policy ?? WaitlistPolicy.Fifo);
+                return new UpdateCapacity(OwnerOfCapacity(id, w.WrongTenant), id, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep,
+                    Change<WaitlistSettings>.To(settings));
+            }
+
+            case JoinOp j:
+                return BuildJoin(j);
+            case AnswerOp a:
+            {
+                var offers = _model.ResOrder.Where(id => _model.Reservations[id] is { WaitlistId: not null, Status: ReservationStatus.Active }).ToList();
+                var id = Choose(offers, a.Offer, NewId);
+                return new TransitionReservation(OwnerOfReservation(id, false), id, a.Accept ? Transition.Confirm : Transition.Release);
+            }
+
+            case LeaveOp l:
+            {
+                var id = PickEntry(l.Entry);
+                var owner = _model.Entries.TryGetValue(id, out var entry) ? entry.Tenant : Scenario.TenantA;
+                return new LeaveWaitlist(l.WrongTenant ? OtherTenant(owner) : owner, id);
+            }
+
             case CreateLimitOp cl:
                 return BuildLimit(cl);
             case UpdateLimitOp ul:
@@ -1063,6 +1349,50 @@ internal sealed class ModelRun
             default:
                 throw new ArgumentOutOfRangeException(nameof(op), op, null);
         }
+    }
+
+    /// <summary>
+    /// A join: the first line on a picked capacity with an open list, each further line on another of
+    /// the same tenant and event (dropped when there is none), then the twist. Without any open list,
+    /// or with <see cref="JoinTwist.AnyCapacity"/>, the lines pick among all capacities.
+    /// </summary>
+    private JoinWaitlist BuildJoin(JoinOp j)
+    {
+        var open = _model.CapOrder.Where(id => _model.Caps[id].Waitlist is { Enabled: true }).ToList();
+        var anywhere = j.Twist == JoinTwist.AnyCapacity || open.Count == 0;
+        var items = new List<WaitlistItem>();
+        foreach (var pick in j.Items)
+        {
+            if (anywhere)
+            {
+                items.Add(new WaitlistItem(PickCapacity(pick.Capacity), pick.Quantity));
+                continue;
+            }
+
+            // After an unknown first capacity, any open list that is not named yet.
+            var first = items.Count == 0 ? null : _model.Caps.GetValueOrDefault(items[0].CapacityId);
+            var pool = items.Count == 0 ? open
+                : [.. open.Where(id => (first is null || (_model.Caps[id].Tenant == first.Tenant && _model.Caps[id].EventId == first.EventId)) && items.All(i => i.CapacityId != id))];
+            if (pool.Count > 0)
+            {
+                items.Add(new WaitlistItem(Choose(pool, pick.Capacity, NewId), pick.Quantity));
+            }
+        }
+
+        switch (j.Twist)
+        {
+            case JoinTwist.DuplicateCapacity when items.Count > 0:
+                items.Add(items[0] with { Quantity = 1 });
+                break;
+            case JoinTwist.NoItems:
+                items.Clear();
+                break;
+        }
+
+        var tenant = items.Count > 0 ? OwnerOfCapacity(items[0].CapacityId, j.Twist == JoinTwist.WrongTenant) : Scenario.TenantA;
+        var id = j.Twist == JoinTwist.ReuseId && _model.EntryOrder.Count > 0 ? PickEntry(j.Items[0].Capacity) : NewId();
+        var reference = j.Twist == JoinTwist.BadExternalRef ? " " : j.WithRef ? $"order-{_nextId}" : null;
+        return new JoinWaitlist(tenant, id, [.. items], j.BuyerKey, reference);
     }
 
     /// <summary>
@@ -1147,11 +1477,18 @@ internal sealed class ModelRun
         }
 
         var expectedMoves = new List<ReferenceModel.Move>();
+        var before = _model.EntryOrder.Select(id => _model.Entries[id].Status).ToList();
         var expected = _model.Decide(command, _now, expectedMoves);
         Outcome actual;
         try
         {
             actual = Decider.Decide(_ws, command, _now, CoreLimits.Default);
+
+            // As the engine does: units that came free become offers in the same batch, whatever the command answered.
+            if (_ws.HasUnsettled)
+            {
+                Decider.SettleWaitlists(_ws, _now);
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -1159,7 +1496,7 @@ internal sealed class ModelRun
             throw Failure($"the core threw on {Describe(command)}: {ex.GetType().Name}: {ex.Message}");
         }
 
-        _trace.AppendLine(CultureInfo.InvariantCulture, $"  step {_step}: {op} -> {actual.Code}{(actual.Code == expected ? "" : $" (model: {expected})")}");
+        _trace.AppendLine(CultureInfo.InvariantCulture, $"  step {_step}: {op} -> {actual.Code}{(actual.Code == expected ? "" : $" (model: {expected})")}{EntriesChanged(before)}");
         if (actual.Code != expected)
         {
             throw Failure($"{Describe(command)} answered {actual.Code} ({actual.Field}: {actual.Detail}); the model expects {expected}");
@@ -1187,7 +1524,22 @@ internal sealed class ModelRun
             _refusedLimits.Add(refusedLimit.Id);
         }
 
+        if (command is JoinWaitlist { } refusedJoin && actual.Code != OutcomeCode.Ok)
+        {
+            _refusedEntries.Add(refusedJoin.Id);
+        }
+
         CheckState();
+    }
+
+    /// <summary>For the trace: the entries the model says this step added or moved, with their new status.</summary>
+    private string EntriesChanged(List<WaitlistStatus> before)
+    {
+        var changed = _model.EntryOrder.Select((id, i) => (Id: id, Status: _model.Entries[id].Status, Was: i < before.Count ? before[i] : (WaitlistStatus?)null))
+            .Where(e => e.Status != e.Was)
+            .Select(e => $"{Name(e.Id)} {e.Status}")
+            .ToList();
+        return changed.Count == 0 ? "" : $"; model: {string.Join(", ", changed)}";
     }
 
     /// <summary>Seconds from now to the picked allocation's expiry and the twist, never negative; 0 if it has none.</summary>
@@ -1268,6 +1620,18 @@ internal sealed class ModelRun
                 throw Failure($"{Describe(command)} answered {actual.Code} without the allocation");
             case TransitionReservation or ExtendReservation when actual.Code is not (OutcomeCode.NotFound or OutcomeCode.Invalid) && actual.Reservation is null:
                 throw Failure($"{Describe(command)} answered {actual.Code} without the reservation");
+
+            // A join answers with its entry as settled (offered at once, or waiting), a leave with the entry as it now stands.
+            case JoinWaitlist or LeaveWaitlist when actual.Succeeded:
+            {
+                var id = command is JoinWaitlist j ? j.Id : ((LeaveWaitlist)command).Id;
+                if (actual.Entry?.Id != id || actual.Entry.Status != _model.Entries[id].Status)
+                {
+                    throw Failure($"{Describe(command)} answered {actual.Code} with entry {(actual.Entry is { } e ? $"{Name(e.Id)} {e.Status}" : "none")}; the model has {Name(id)} {_model.Entries[id].Status}");
+                }
+
+                break;
+            }
         }
 
         if (_model.LastField is { } field && actual.Field != field)
@@ -1323,6 +1687,7 @@ internal sealed class ModelRun
         }
 
         var used = _model.UsedAll();
+        var owed = _model.Owed();
         var nodes = new List<CapacityNode>();
         foreach (var id in _model.CapOrder)
         {
@@ -1339,6 +1704,13 @@ internal sealed class ModelRun
             if (node.Total is { } total && node.Reserved + node.Sold > total)
             {
                 throw Failure($"capacity {Name(id)} is oversold: {node.Reserved} + {node.Sold} > {total}");
+            }
+
+            var offered = _model.Offered(id);
+            if (node.Waitlist != cap.Waitlist || node.WaitingUnits != owed[id].Own || node.QueueDemand != owed[id].Below || node.OfferedUnits != offered)
+            {
+                throw Failure($"capacity {Name(id)}: core waiting list {Show(node.Waitlist)}, waiting {node.WaitingUnits}, owed {node.QueueDemand}, offered {node.OfferedUnits}; "
+                    + $"model {Show(cap.Waitlist)}, waiting {owed[id].Own}, owed {owed[id].Below}, offered {offered}");
             }
 
             var limitsOn = _model.LimitsOn(id).Select(l => l.Id).ToList();
@@ -1361,9 +1733,10 @@ internal sealed class ModelRun
             var m = _model.Reservations[id];
             var r = _ws.FindReservation(id) ?? throw Failure($"reservation {id} is missing from the core");
             reservations.Add(r);
-            if (r.Status != m.Status || r.ExpiresAt != m.ExpiresAt || r.TenantId != m.Tenant || r.Items.Length != m.Items.Length || r.BuyerKey != m.BuyerKey)
+            if (r.Status != m.Status || r.ExpiresAt != m.ExpiresAt || r.TenantId != m.Tenant || r.Items.Length != m.Items.Length || r.BuyerKey != m.BuyerKey || r.WaitlistId != m.WaitlistId)
             {
-                throw Failure($"reservation {Name(id)}: core {r.Status} until {r.ExpiresAt:HH:mm:ss}; model {m.Status} until {m.ExpiresAt:HH:mm:ss}");
+                throw Failure($"reservation {Name(id)}: core {r.Status} until {r.ExpiresAt:HH:mm:ss}{(r.WaitlistId is null ? "" : " (an offer)")}; "
+                    + $"model {m.Status} until {m.ExpiresAt:HH:mm:ss}{(m.WaitlistId is null ? "" : " (an offer)")}");
             }
 
             for (var i = 0; i < r.Items.Length; i++)
@@ -1419,6 +1792,7 @@ internal sealed class ModelRun
         }
 
         CheckLimits();
+        var live = CheckEntries();
         var sums = new HoldSums();
         foreach (var r in reservations)
         {
@@ -1428,11 +1802,65 @@ internal sealed class ModelRun
         var violations = Invariants.Check(nodes, reservations, allocations);
         violations.AddRange(Invariants.CheckLedger(nodes, _ledgerSums));
         violations.AddRange(Invariants.CheckUsage(_usage, sums));
+        if (_model.EntryOrder.Count > 0)
+        {
+            // The waiting lists' invariants too, among them that no entry waits while it fits, which the
+            // core checks by settling copies of the rows: a second opinion beside the model's own settling.
+            var offers = reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
+            var limits = _model.LimitOrder.Select(id => _ws.FindLimit(id)!).Where(l => !l.Deleted).ToList();
+            violations.AddRange(Invariants.CheckWaitlists(nodes, live, offers, sums, limits, _usage));
+        }
         if (violations.Count > 0)
         {
             throw Failure("invariants: " + string.Join("; ", violations));
         }
     }
+
+    /// <summary>
+    /// Every entry as the model has it: status, offer, tenant, event, buyer and lines; an event's
+    /// entries in the order they joined; no refused join left an entry. Returns the core's waiting and
+    /// offered entries, for the invariants.
+    /// </summary>
+    private List<WaitlistEntry> CheckEntries()
+    {
+        var live = new List<WaitlistEntry>();
+        var last = new Dictionary<(Guid, string), long>();
+        foreach (var id in _model.EntryOrder)
+        {
+            var m = _model.Entries[id];
+            var e = _ws.FindEntry(id) ?? throw Failure($"entry {Name(id)} is missing from the core");
+            if (e.Status != m.Status || e.OfferReservationId != m.Offer || e.TenantId != m.Tenant || e.EventId != m.EventId || e.BuyerKey != m.BuyerKey
+                || !e.Items.SequenceEqual(m.Items.Select(i => new WaitlistItem(i.Capacity, i.Quantity))))
+            {
+                throw Failure($"entry {Name(id)}: core {e.Status}{(e.OfferReservationId is { } o ? $" offer {Name(o)}" : "")}; "
+                    + $"model {m.Status}{(m.Offer is { } mo ? $" offer {Name(mo)}" : "")}");
+            }
+
+            if (last.TryGetValue((e.TenantId, e.EventId), out var before) && e.Sequence <= before)
+            {
+                throw Failure($"entry {Name(id)} joined after an entry of its event, yet its sequence {e.Sequence} is not after {before}");
+            }
+
+            last[(e.TenantId, e.EventId)] = e.Sequence;
+            if (e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)
+            {
+                live.Add(e);
+            }
+        }
+
+        foreach (var id in _refusedEntries)
+        {
+            if (_ws.FindEntry(id) is not null && !_model.Entries.ContainsKey(id))
+            {
+                throw Failure($"refused entry {id} exists in the core");
+            }
+        }
+
+        return live;
+    }
+
+    private static string Show(WaitlistSettings? settings) =>
+        settings is { } w ? $"{(w.Enabled ? "on" : "off")}/{w.OfferMinutes} min/{w.Policy}" : "none";
 
     /// <summary>Every limit as the model has it (deleted ones marked), and every buyer's tickets on every capacity, summed from the live holds.</summary>
     private void CheckLimits()
@@ -1478,9 +1906,10 @@ internal sealed class ModelRun
 
     private string Name(Guid id) =>
         _model.CapOrder.IndexOf(id) is var c and >= 0 ? $"cap#{c}"
-        : _model.ResOrder.IndexOf(id) is var r and >= 0 ? $"res#{r}"
+        : _model.ResOrder.IndexOf(id) is var r and >= 0 ? $"res#{r}{(_model.Reservations[id].WaitlistId is null ? "" : $"=offer of entry#{_model.EntryOrder.IndexOf(id)}")}"
         : _model.AllocOrder.IndexOf(id) is var a and >= 0 ? $"alloc#{a}"
         : _model.LimitOrder.IndexOf(id) is var l and >= 0 ? $"limit#{l}"
+        : _model.EntryOrder.IndexOf(id) is var w and >= 0 ? $"entry#{w}"
         : id.ToString();
 
     private string Describe(Command command) => command switch
@@ -1497,6 +1926,9 @@ internal sealed class ModelRun
         TransitionReservation t => $"{t.Transition}({Name(t.ReservationId)})",
         ExtendReservation e => $"Extend({Name(e.ReservationId)}, {e.Minutes} min)",
         CreateCapacity c => $"CreateCapacity(total {c.Total}, parents [{string.Join(", ", c.ParentIds.Select(Name))}], mode {c.Mode})",
+        UpdateCapacity u when u.Waitlist.IsSet => $"UpdateCapacity({Name(u.Id)}, waiting list {Show(u.Waitlist.Value)})",
+        JoinWaitlist j => $"JoinWaitlist({Name(j.Id)}, [{string.Join(", ", j.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}"))}]{(j.BuyerKey is { } k ? $", buyer {HoldOp.Show(k)}" : "")})",
+        LeaveWaitlist l => $"LeaveWaitlist({Name(l.Id)})",
         _ => command.GetType().Name,
     };
 

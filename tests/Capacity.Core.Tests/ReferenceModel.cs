@@ -16,6 +16,11 @@ namespace Capacity.Core.Tests;
 /// Per-buyer limits likewise keep no usage: what a buyer has under a limit is summed, every time it
 /// is asked, over the buyer's live (active or confirmed) reservations' items on the limit's own
 /// capacities, and the limits over a capacity are found by scanning the limits in creation order.
+///
+/// Waiting lists keep no counters either: the entries are one list in the order they joined, and what
+/// a node is owed is summed from the waiting ones when asked. After every command, whatever it was and
+/// whether or not it succeeded, every event's list is settled again from scratch by a plain scan (see
+/// <see cref="Settle"/>); the core instead settles only the events a command marked.
 /// </remarks>
 internal sealed class ReferenceModel
 {
@@ -34,6 +39,7 @@ internal sealed class ReferenceModel
         public required Guid[] Parents { get; init; }
         public int? Total { get; set; }
         public bool Active { get; set; }
+        public WaitlistSettings? Waitlist { get; set; }
     }
 
     public sealed record Lock(Guid PricingId, decimal UnitPrice, string Currency);
@@ -49,6 +55,9 @@ internal sealed class ReferenceModel
         public DateTimeOffset ExpiresAt { get; set; }
         public ReservationStatus Status { get; set; }
         public string? BuyerKey { get; init; }
+
+        /// <summary>The waiting-list entry this hold is the offer of, or null for an ordinary hold.</summary>
+        public Guid? WaitlistId { get; init; }
     }
 
     public sealed class Price
@@ -85,6 +94,18 @@ internal sealed class ReferenceModel
         public bool Deleted { get; set; }
     }
 
+    /// <summary>A place in one event's waiting lists; its offer, once made, is the reservation with the entry's own id.</summary>
+    public sealed class Entry
+    {
+        public required Guid Id { get; init; }
+        public required Guid Tenant { get; init; }
+        public required string EventId { get; init; }
+        public required (Guid Capacity, int Quantity)[] Items { get; init; }
+        public string? BuyerKey { get; init; }
+        public WaitlistStatus Status { get; set; }
+        public Guid? Offer { get; set; }
+    }
+
     /// <summary>An expected ledger entry: which reservation (or none) moved which node by how much, for which allocation (or none).</summary>
     public readonly record struct Move(LedgerKind Kind, Guid Reservation, Guid Capacity, long Reserved, long Sold, Guid? Allocation = null);
 
@@ -98,6 +119,13 @@ internal sealed class ReferenceModel
     public List<Guid> AllocOrder { get; } = [];
     public Dictionary<Guid, Limit> Limits { get; } = [];
     public List<Guid> LimitOrder { get; } = [];
+    public Dictionary<Guid, Entry> Entries { get; } = [];
+
+    /// <summary>Every entry in the order it joined: an event's queue is this list filtered to the event.</summary>
+    public List<Guid> EntryOrder { get; } = [];
+
+    /// <summary>What happened to waiting lists so far, counted to show that the scripts reach each situation.</summary>
+    public Dictionary<WaitlistEvent, int> WaitlistEvents { get; } = [];
 
     // ---- derived, from scratch ----
 
@@ -212,16 +240,48 @@ internal sealed class ReferenceModel
         return Allocations[allocation].Idle + held + sold;
     }
 
-    /// <summary>The minimum over the node and its limited ancestors of total − reserved − sold, floored at 0; null if none is limited.</summary>
+    /// <summary>
+    /// What the waiting entries are owed on each node: Own, the units of entries' items on the node
+    /// itself; Below, the units of every item whose closure reaches the node. Offered, lapsed, accepted
+    /// and departed entries are owed nothing.
+    /// </summary>
+    public Dictionary<Guid, (long Own, long Below)> Owed()
+    {
+        var owed = Caps.Keys.ToDictionary(id => id, _ => (Own: 0L, Below: 0L));
+        foreach (var e in Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting))
+        {
+            foreach (var (capacity, quantity) in e.Items)
+            {
+                owed[capacity] = (owed[capacity].Own + quantity, owed[capacity].Below);
+                foreach (var n in Closure(capacity))
+                {
+                    owed[n] = (owed[n].Own, owed[n].Below + quantity);
+                }
+            }
+        }
+
+        return owed;
+    }
+
+    /// <summary>Units of the capacity itself in active offers.</summary>
+    public long Offered(Guid capacity) =>
+        Reservations.Values.Where(r => r.WaitlistId is not null && r.Status == ReservationStatus.Active)
+            .SelectMany(r => r.Items).Where(i => i.Capacity == capacity).Sum(i => (long)i.Quantity);
+
+    /// <summary>
+    /// The minimum over the node and its limited ancestors of total − reserved − sold − owed to waiting
+    /// entries, floored at 0; null if none is limited. What the queue is owed is nobody else's.
+    /// </summary>
     public long? Available(Guid id, Dictionary<Guid, (long Reserved, long Sold)> used)
     {
+        var owed = Owed();
         long? min = null;
         foreach (var n in Closure(id))
         {
             if (Caps[n].Total is { } total)
             {
                 var (r, s) = used[n];
-                var left = Math.Max(0, total - r - s);
+                var left = Math.Max(0, total - r - s - owed[n].Below);
                 min = min is null ? left : Math.Min(min.Value, left);
             }
         }
@@ -271,11 +331,12 @@ internal sealed class ReferenceModel
 
     private Alloc? VisibleAllocation(Guid tenant, Guid id) => Allocations.TryGetValue(id, out var a) && a.Tenant == tenant ? a : null;
 
-    /// <summary>Whether <paramref name="quantity"/> more reserved units fit on the node and every limited ancestor.</summary>
+    /// <summary>Whether <paramref name="quantity"/> more reserved units fit on the node and every limited ancestor, beside what waiting entries are owed.</summary>
     private bool Fits(Guid capacity, long quantity)
     {
         var used = UsedAll();
-        return Closure(capacity).All(n => Caps[n].Total is not { } total || total - used[n].Reserved - used[n].Sold >= quantity);
+        var owed = Owed();
+        return Closure(capacity).All(n => Caps[n].Total is not { } total || total - used[n].Reserved - used[n].Sold - owed[n].Below >= quantity);
     }
 
     // ---- decisions ----
@@ -286,7 +347,15 @@ internal sealed class ReferenceModel
         LastField = null;
         LastExcess = null;
         LastLimit = null;
-        return DecideOne(command, now, moves);
+        _joined = null;
+        var code = DecideOne(command, now, moves);
+        Settle(now, moves);
+        if (_joined is { } joined && Entries[joined].Status == WaitlistStatus.Waiting)
+        {
+            Tally(WaitlistEvent.Waited);
+        }
+
+        return code;
     }
 
     private OutcomeCode DecideOne(Command command, DateTimeOffset now, List<Move> moves) => command switch
@@ -307,6 +376,8 @@ internal sealed class ReferenceModel
         CreateBuyerLimit c => CreateLimit(c),
         UpdateBuyerLimit c => UpdateLimit(c),
         DeleteBuyerLimit c => DeleteLimit(c),
+        JoinWaitlist c => Join(c),
+        LeaveWaitlist c => Leave(c, now, moves),
         _ => throw new ArgumentOutOfRangeException(nameof(command)),
     };
 
@@ -388,6 +459,13 @@ internal sealed class ReferenceModel
             return OutcomeCode.Invalid;
         }
 
+        var waitlist = c.Waitlist.IsSet ? c.Waitlist.Value : cap.Waitlist;
+        if (waitlist is { OfferMinutes: < 1 or > MaxOfferMinutes })
+        {
+            return Refuse("waitlist.offer_minutes");
+        }
+
+        // Only what is held and sold binds a new total: what the queue is owed may go unmet.
         var (r, s) = Used(c.Id);
         if (total is { } t && t < r + s)
         {
@@ -396,6 +474,7 @@ internal sealed class ReferenceModel
 
         cap.Total = total;
         cap.Active = c.IsActive.Or(cap.Active);
+        cap.Waitlist = waitlist;
         return OutcomeCode.Ok;
     }
 
@@ -427,6 +506,59 @@ internal sealed class ReferenceModel
         p.Current = c.CurrentPrice.Or(p.Current);
         p.Currency = c.Currency.Or(p.Currency);
         return OutcomeCode.Ok;
+    }
+
+    /// <summary>Why the buyer limits refuse some items: the code, the limit that refuses, and for an excess the numbers.</summary>
+    public readonly record struct LimitRefusalOf(OutcomeCode Code, Guid Limit, BuyerLimitExcess? Excess);
+
+    /// <summary>
+    /// Every limit over any item's capacity, once, items in order and each capacity's limits in
+    /// creation order; the first that refuses answers: without a key, a limit that requires one;
+    /// with one, a limit the buyer's live tickets and these items together would exceed. Null when none refuses.
+    /// </summary>
+    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items)
+    {
+        var list = items.ToList();
+        var seen = new HashSet<Guid>();
+        foreach (var limit in list.SelectMany(i => LimitsOn(i.Capacity)))
+        {
+            if (!seen.Add(limit.Id))
+            {
+                continue;
+            }
+
+            if (buyerKey is null)
+            {
+                if (limit.RequireKey)
+                {
+                    return new LimitRefusalOf(OutcomeCode.BuyerKeyRequired, limit.Id, null);
+                }
+
+                continue;
+            }
+
+            var has = BuyerHas(tenant, buyerKey, limit.Capacities);
+            var asks = list.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
+            if (has + asks > limit.Max)
+            {
+                return new LimitRefusalOf(OutcomeCode.BuyerLimitExceeded, limit.Id, new BuyerLimitExcess(limit.Id, has, asks, limit.Max));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Records what a limit's refusal must carry and answers its code.</summary>
+    private OutcomeCode Refused(LimitRefusalOf refusal)
+    {
+        LastLimit = refusal.Limit;
+        LastExcess = refusal.Excess;
+        if (refusal.Code == OutcomeCode.BuyerKeyRequired)
+        {
+            LastField = "buyer_key";
+        }
+
+        return refusal.Code;
     }
 
     private OutcomeCode Hold(PlaceHold c, DateTimeOffset now, List<Move> moves)
@@ -515,48 +647,23 @@ internal sealed class ReferenceModel
         var publicItems = items.Where(i => i.Allocation is null).ToList();
         var demand = Demand(publicItems.Select(i => (i.Capacity, i.Quantity)));
         var used = UsedAll();
+        var owed = Owed();
         foreach (var (node, quantity) in demand)
         {
             if (Caps[node].Total is { } total)
             {
                 var (r, s) = used[node];
-                if (total - r - s < quantity)
+                if (total - r - s - owed[node].Below < quantity)
                 {
                     return OutcomeCode.InsufficientCapacity;
                 }
             }
         }
 
-        // Last, the buyer limits: every limit over any item's capacity, once, items in order and each
-        // capacity's limits in creation order; the first that refuses answers.
-        var seen = new HashSet<Guid>();
-        foreach (var limit in items.SelectMany(i => LimitsOn(i.Capacity)))
+        // Last, the buyer limits.
+        if (LimitRefusal(c.TenantId, c.BuyerKey, items.Select(i => (i.Capacity, i.Quantity))) is { } refusal)
         {
-            if (!seen.Add(limit.Id))
-            {
-                continue;
-            }
-
-            if (c.BuyerKey is not { } buyer)
-            {
-                if (limit.RequireKey)
-                {
-                    LastField = "buyer_key";
-                    LastLimit = limit.Id;
-                    return OutcomeCode.BuyerKeyRequired;
-                }
-
-                continue;
-            }
-
-            var has = BuyerHas(c.TenantId, buyer, limit.Capacities);
-            var asks = items.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
-            if (has + asks > limit.Max)
-            {
-                LastExcess = new BuyerLimitExcess(limit.Id, has, asks, limit.Max);
-                LastLimit = limit.Id;
-                return OutcomeCode.BuyerLimitExceeded;
-            }
+            return Refused(refusal);
         }
 
         var res = new Res
@@ -592,6 +699,15 @@ internal sealed class ReferenceModel
             LedgerKind.Cancel => (0, -1),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
+
+        // An offer's end is its entry's: confirmed, accepted; released or expired, lapsed for good. A
+        // refund of an accepted offer is a sale like any other, and an entry that left stays left.
+        if (r.WaitlistId is { } entryId && kind != LedgerKind.Cancel && Entries[entryId] is { Status: WaitlistStatus.Offered } entry)
+        {
+            entry.Status = kind == LedgerKind.Confirm ? WaitlistStatus.Accepted : WaitlistStatus.Lapsed;
+            Tally(kind == LedgerKind.Confirm ? WaitlistEvent.Accepted : WaitlistEvent.Lapsed);
+        }
+
         moves.AddRange(Moves(r.Id, r.Items.Where(i => i.Allocation is null), kind, reservedSign, soldSign, null));
         foreach (var drawn in r.Items.Where(i => i.Allocation is not null).GroupBy(i => i.Allocation!.Value))
         {
@@ -882,7 +998,7 @@ internal sealed class ReferenceModel
         && !key.All(char.IsWhiteSpace)
         && !key.Any(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) == System.Globalization.UnicodeCategory.Format);
 
-    private static bool ValidName(string name) => !string.IsNullOrWhiteSpace(name) && name.Length <= MaxNameLength && !name.Any(char.IsControl);
+    private static bool ValidName(string name, int maxLength = MaxNameLength) => !string.IsNullOrWhiteSpace(name) && name.Length <= maxLength && !name.Any(char.IsControl);
 
     private OutcomeCode Refuse(string field)
     {
@@ -978,4 +1094,230 @@ internal sealed class ReferenceModel
         l.Deleted = true;
         return OutcomeCode.Ok;
     }
+
+    // ---- waiting lists ----
+
+    public const int MaxOfferMinutes = 120;
+    public const int MaxExternalRefLength = 128;
+
+    /// <summary>The entry the command being decided added, so that an offer made in the same step counts as made on joining.</summary>
+    private Guid? _joined;
+
+    /// <summary>Entries already counted as held back or passed over: a list is settled after every step, and each entry counts once.</summary>
+    private readonly HashSet<(WaitlistEvent, Guid)> _tallied = [];
+
+    private void Tally(WaitlistEvent what) => WaitlistEvents[what] = WaitlistEvents.GetValueOrDefault(what) + 1;
+
+    private void TallyOnce(WaitlistEvent what, Guid entry)
+    {
+        if (_tallied.Add((what, entry)))
+        {
+            Tally(what);
+        }
+    }
+
+    /// <summary>
+    /// The item count, the buyer key, the external reference; then item by item: its quantity, a
+    /// capacity of the tenant, of the first item's event, named once, with its list open; then the id;
+    /// then the buyer limits, as for a hold (a buyer may not queue for more than they could hold now).
+    /// The entry joins waiting; the settling that follows every command offers it if it fits.
+    /// </summary>
+    private OutcomeCode Join(JoinWaitlist c)
+    {
+        if (c.Items.Length is 0 or > MaxItems)
+        {
+            return Refuse("items");
+        }
+
+        if (c.BuyerKey is { } key && !ValidBuyerKey(key))
+        {
+            return Refuse("buyer_key");
+        }
+
+        if (c.ExternalRef is { } reference && !ValidName(reference, MaxExternalRefLength))
+        {
+            return Refuse("external_ref");
+        }
+
+        for (var i = 0; i < c.Items.Length; i++)
+        {
+            var item = c.Items[i];
+            if (item.Quantity is < 1 or > MaxQuantity)
+            {
+                LastField = $"items[{i}].quantity";
+                return OutcomeCode.InvalidQuantity;
+            }
+
+            if (!Visible(c.TenantId, item.CapacityId))
+            {
+                return OutcomeCode.NotFound;
+            }
+
+            if (Caps[item.CapacityId].EventId != Caps[c.Items[0].CapacityId].EventId || c.Items[..i].Any(x => x.CapacityId == item.CapacityId))
+            {
+                return Refuse($"items[{i}].capacity_id");
+            }
+
+            if (Caps[item.CapacityId].Waitlist is not { Enabled: true })
+            {
+                LastField = $"items[{i}].capacity_id";
+                return OutcomeCode.WaitlistDisabled;
+            }
+        }
+
+        if (Entries.ContainsKey(c.Id))
+        {
+            return Refuse("id");
+        }
+
+        var items = c.Items.Select(i => (i.CapacityId, i.Quantity)).ToArray();
+        if (LimitRefusal(c.TenantId, c.BuyerKey, items) is { } refusal)
+        {
+            return Refused(refusal);
+        }
+
+        Entries[c.Id] = new Entry
+        {
+            Id = c.Id, Tenant = c.TenantId, EventId = Caps[items[0].CapacityId].EventId, Items = items, BuyerKey = c.BuyerKey, Status = WaitlistStatus.Waiting,
+        };
+        EntryOrder.Add(c.Id);
+        _joined = c.Id;
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>
+    /// A waiting entry leaves; an offered one leaves and its offer ends (expired if already due,
+    /// released otherwise), without lapsing. Leaving again changes nothing; an accepted or lapsed
+    /// entry has nothing left to leave.
+    /// </summary>
+    private OutcomeCode Leave(LeaveWaitlist c, DateTimeOffset now, List<Move> moves)
+    {
+        if (!Entries.TryGetValue(c.Id, out var e) || e.Tenant != c.TenantId)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        switch (e.Status)
+        {
+            case WaitlistStatus.Waiting:
+                e.Status = WaitlistStatus.Left;
+                Tally(WaitlistEvent.LeftWaiting);
+                return OutcomeCode.Ok;
+            case WaitlistStatus.Offered:
+                e.Status = WaitlistStatus.Left;
+                Tally(WaitlistEvent.LeftWithOffer);
+                var offer = Reservations[e.Offer!.Value];
+                if (now >= offer.ExpiresAt)
+                {
+                    End(offer, LedgerKind.Expire, ReservationStatus.Expired, moves);
+                }
+                else
+                {
+                    End(offer, LedgerKind.Release, ReservationStatus.Released, moves);
+                }
+
+                return OutcomeCode.Ok;
+            case WaitlistStatus.Left:
+                return OutcomeCode.Unchanged;
+            default:
+                return OutcomeCode.Ok;
+        }
+    }
+
+    /// <summary>
+    /// Settles every event's list from scratch, each in the order its entries joined. An entry fits
+    /// when every node its items reach is active and, where limited, has free (total − reserved −
+    /// sold) at least what the entry takes there plus what entries ahead of it that keep their place
+    /// wait for there. An entry that fits is offered, unless its buyer's limits would refuse it: then
+    /// it is passed over and keeps waiting, holding nobody back. An entry that does not fit keeps its
+    /// place (its units are waited for, ahead of everyone behind it) unless every one of its
+    /// capacities' lists is first_fit. One pass is enough: an offer only ever takes units.
+    /// </summary>
+    private void Settle(DateTimeOffset now, List<Move> moves)
+    {
+        var queues = EntryOrder.Select(id => Entries[id]).Where(e => e.Status == WaitlistStatus.Waiting).GroupBy(e => (e.Tenant, e.EventId)).ToList();
+        foreach (var queue in queues)
+        {
+            var ahead = new Dictionary<Guid, long>();
+            var passed = new List<HashSet<Guid>>();
+            foreach (var e in queue)
+            {
+                var demand = Demand(e.Items);
+                var used = UsedAll();
+                bool FitsBeside(Func<Guid, long> waitedFor) => demand.All(d => Caps[d.Key].Active
+                    && (Caps[d.Key].Total is not { } total || Math.Max(0, total - used[d.Key].Reserved - used[d.Key].Sold) - waitedFor(d.Key) >= d.Value));
+
+                if (FitsBeside(n => ahead.GetValueOrDefault(n)))
+                {
+                    if (LimitRefusal(e.Tenant, e.BuyerKey, e.Items) is not null)
+                    {
+                        TallyOnce(WaitlistEvent.PassedOverForLimit, e.Id);
+                        continue;
+                    }
+
+                    if (passed.Any(p => p.Overlaps(demand.Keys)))
+                    {
+                        Tally(WaitlistEvent.OvertookUnderFirstFit);
+                    }
+
+                    Offer(e, now, moves);
+                    continue;
+                }
+
+                if (FitsBeside(_ => 0))
+                {
+                    TallyOnce(WaitlistEvent.HeldBackByFifo, e.Id);
+                }
+
+                if (e.Items.All(i => Caps[i.Capacity].Waitlist is { Policy: WaitlistPolicy.FirstFit }))
+                {
+                    passed.Add([.. demand.Keys]);
+                    continue;
+                }
+
+                foreach (var (node, quantity) in demand)
+                {
+                    ahead[node] = ahead.GetValueOrDefault(node) + quantity;
+                }
+            }
+        }
+    }
+
+    /// <summary>An offer is an ordinary hold with the entry's id and buyer, for the shortest offer_minutes of its capacities.</summary>
+    private void Offer(Entry e, DateTimeOffset now, List<Move> moves)
+    {
+        var items = e.Items.Select(i => new Item(i.Capacity, i.Quantity, null)).ToArray();
+        var offer = new Res
+        {
+            Id = e.Id, Tenant = e.Tenant, Items = items, CreatedAt = now, ExpiresAt = now.AddMinutes(e.Items.Min(i => Caps[i.Capacity].Waitlist!.OfferMinutes)),
+            Status = ReservationStatus.Active, BuyerKey = e.BuyerKey, WaitlistId = e.Id,
+        };
+        Reservations[offer.Id] = offer;
+        ResOrder.Add(offer.Id);
+        moves.AddRange(Moves(offer.Id, items, LedgerKind.Hold, 1, 0, null));
+        (e.Status, e.Offer) = (WaitlistStatus.Offered, offer.Id);
+        Tally(e.Id == _joined ? WaitlistEvent.OfferedOnJoining : WaitlistEvent.OfferedLater);
+    }
+}
+
+/// <summary>Situations of waiting lists the model counts, so that a test can require its scripts to reach them.</summary>
+internal enum WaitlistEvent
+{
+    /// <summary>Offered in the step it joined: units were free and nobody waited ahead for them.</summary>
+    OfferedOnJoining,
+    /// <summary>Joined, and still waiting once its step settled.</summary>
+    Waited,
+    /// <summary>Offered in a later step, as units came free.</summary>
+    OfferedLater,
+    Accepted,
+    /// <summary>An offer released or expired.</summary>
+    Lapsed,
+    LeftWaiting,
+    LeftWithOffer,
+    /// <summary>An entry whose units were free, but waited for by a fifo entry ahead that did not fit.</summary>
+    HeldBackByFifo,
+    /// <summary>An entry offered past an earlier one on a node they share, which did not fit and, all first_fit, kept no place.</summary>
+    OvertookUnderFirstFit,
+    /// <summary>An entry that fit, passed over because its buyer's limits would refuse it.</summary>
+    PassedOverForLimit,
 }
