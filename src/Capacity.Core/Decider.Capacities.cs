@@ -92,6 +92,20 @@ public static partial class Decider
         return null;
     }
 
+    private static CapacityNode? OtherEventAbove(WorkingSet set, CapacityNode node)
+    {
+        Graph.Closure(node, set, set.Closure);
+        foreach (var reached in set.Closure)
+        {
+            if (!string.Equals(reached.EventId, node.EventId, StringComparison.Ordinal))
+            {
+                return reached;
+            }
+        }
+
+        return null;
+    }
+
     private static Outcome UpdateCapacity(WorkingSet set, UpdateCapacity command, DateTimeOffset now, CoreLimits limits)
     {
         var node = set.FindCapacity(command.Id);
@@ -112,6 +126,14 @@ public static partial class Decider
         if (waitlist is not null && (waitlist.OfferMinutes < 1 || waitlist.OfferMinutes > limits.MaxOfferMinutes))
         {
             return Outcome.Invalid("waitlist.offer_minutes", $"offer_minutes must be between 1 and {limits.MaxOfferMinutes}.");
+        }
+
+        // Units freed on a pool wake the waiting list of the pool's own event; a list on a capacity that
+        // draws from another event's pool would be owed units there that no one would know to offer.
+        if (waitlist is { Enabled: true } && command.Waitlist is not null && OtherEventAbove(set, node) is { } foreign)
+        {
+            return Outcome.Invalid(
+                "waitlist", $"A waiting list needs every pool its capacity draws from in the same event; {foreign.SectionName} ({foreign.Id}) is in event {foreign.EventId}.");
         }
 
         var committed = node.Reserved + node.Sold;

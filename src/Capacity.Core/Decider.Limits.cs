@@ -97,6 +97,7 @@ public static partial class Decider
 
         (limit.Name, limit.PerBuyerMax, limit.RequireBuyerKey, limit.UpdatedAt) = (name, max, require, now);
         set.Touch(limit);
+        NoteLimitEased(set, limit.TenantId, limit.EventId);
         return new Outcome(OutcomeCode.Ok) { Limit = BuyerLimitView.Of(limit) };
     }
 
@@ -116,6 +117,8 @@ public static partial class Decider
             node.LimitIds = Array.FindAll(node.LimitIds, other => other != limit.Id);
             set.Touch(node);
         }
+
+        NoteLimitEased(set, limit.TenantId, limit.EventId);
 
         return new Outcome(OutcomeCode.Ok) { Limit = BuyerLimitView.Of(limit) };
     }
@@ -230,12 +233,31 @@ public static partial class Decider
         return false;
     }
 
-    /// <summary>A keyed hold's tickets added to (sign 1) or taken from (sign -1) its buyer's usage on each item's capacity.</summary>
+    /// <summary>
+    /// A keyed hold's tickets added to (sign 1) or taken from (sign -1) its buyer's usage on each item's
+    /// capacity. Less usage under a limit may let an entry of that buyer that its limit held back be offered.
+    /// </summary>
     private static void CountUsage(WorkingSet set, in Reservation hold, int sign)
     {
         foreach (var item in hold.Items)
         {
             set.AddUsage(hold.TenantId, item.CapacityId, hold.BuyerKey!, sign * item.Quantity);
+            if (sign < 0 && set.FindCapacity(item.CapacityId) is { LimitIds.Length: > 0 } node)
+            {
+                NoteLimitEased(set, node.TenantId, node.EventId);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A limit was raised or deleted, or a buyer's usage under one fell: an entry its buyer's limit held
+    /// back may fit now. The batch loaded the event's waiting list if it has one (LoadKeys.QueueEvents).
+    /// </summary>
+    private static void NoteLimitEased(WorkingSet set, Guid tenantId, string eventId)
+    {
+        if (set.QueueOf(tenantId, eventId) is { Count: > 0 })
+        {
+            set.Unsettled.Add((tenantId, eventId));
         }
     }
 }

@@ -66,8 +66,10 @@ public sealed class LoadKeys
 
     /// <summary>
     /// The events whose waiting lists a batch must see whole, once its capacities and entries are
-    /// loaded: those of the capacities in <see cref="Queues"/>, of every loaded entry, and of every
-    /// loaded capacity that waiting entries are owed units on.
+    /// loaded: those of the capacities in <see cref="Queues"/>, of every loaded entry, of every loaded
+    /// capacity that waiting entries are owed units on, and of every loaded capacity under a buyer
+    /// limit that a loaded keyed hold draws from (ending it lowers its buyer's usage, which may let an
+    /// entry the limit held back be offered). Limits are per event, so that event is the one to settle.
     /// </summary>
     public HashSet<(Guid TenantId, string EventId)> QueueEvents(WorkingSet set, IEnumerable<CapacityNode> loaded)
     {
@@ -75,6 +77,14 @@ public sealed class LoadKeys
         foreach (var node in loaded)
         {
             if (node.QueueDemand > 0 || Queues.Contains(node.Id))
+            {
+                events.Add((node.TenantId, node.EventId));
+            }
+        }
+
+        foreach (var (capacityId, _) in Buyers)
+        {
+            if (set.FindCapacity(capacityId) is { LimitIds.Length: > 0 } node && HoldsEnding(set, capacityId))
             {
                 events.Add((node.TenantId, node.EventId));
             }
@@ -89,6 +99,27 @@ public sealed class LoadKeys
         }
 
         return events;
+    }
+
+    /// <summary>Whether a loaded keyed hold (one that this batch may end) draws from the capacity.</summary>
+    private bool HoldsEnding(WorkingSet set, Guid capacityId)
+    {
+        foreach (var id in Reservations.Concat(ExpiryCandidates))
+        {
+            ref var slot = ref set.SlotOf(id);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && slot.Value.BuyerKey is not null)
+            {
+                foreach (var item in slot.Value.Items)
+                {
+                    if (item.CapacityId == capacityId)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

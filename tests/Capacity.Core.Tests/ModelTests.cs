@@ -43,8 +43,9 @@ public sealed class ModelTests
     public void Waiting_lists_offering_freed_units_in_order_agree_with_the_reference_model() =>
         CheckScripts(Scripts.Waitlists, seedOffset: 4, defaultCount: 150, [(OutcomeCode.WaitlistDisabled, 3)],
         [
-            // About half the rarest rate seen over several seeds: an entry passed over for its buyer's
-            // limit is rare by nature, as the units it waits for keep that buyer's other holds out too.
+            // About half the rarest rate seen over several seeds. An entry passed over for its buyer's
+            // limit is too rare here to guard (a seed or two in ten see it once): the units it waits for
+            // keep that buyer's other holds out too. WaitlistTests covers it by hand.
             (WaitlistEvent.OfferedOnJoining, 80),
             (WaitlistEvent.Waited, 100),
             (WaitlistEvent.OfferedLater, 25),
@@ -54,7 +55,6 @@ public sealed class ModelTests
             (WaitlistEvent.LeftWithOffer, 10),
             (WaitlistEvent.HeldBackByFifo, 20),
             (WaitlistEvent.OvertookUnderFirstFit, 10),
-            (WaitlistEvent.PassedOverForLimit, 1),
         ]);
 
     /// <param name="atLeast">Answers the scripts must give at least so many times per hundred scripts (checked from 100 scripts on), so that a generator that stops reaching them fails.</param>
@@ -1304,10 +1304,8 @@ internal sealed class ModelRun
             case WaitlistOp w:
             {
                 var id = PickCapacity(w.Capacity);
-                var current = _model.Caps.TryGetValue(id, out var cap) ? cap.Waitlist : null;
-                var settings = new WaitlistSettings(w.Enabled, w.OfferMinutes ?? current?.OfferMinutes ?? 30, w.Policy ?? current?.Policy ?? WaitlistPolicy.Fifo);
                 return new UpdateCapacity(OwnerOfCapacity(id, w.WrongTenant), id, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep,
-                    Change<WaitlistSettings>.To(settings));
+                    new WaitlistPatch(w.Enabled, w.OfferMinutes, w.Policy));
             }
 
             case JoinOp j:
@@ -1926,7 +1924,7 @@ internal sealed class ModelRun
         TransitionReservation t => $"{t.Transition}({Name(t.ReservationId)})",
         ExtendReservation e => $"Extend({Name(e.ReservationId)}, {e.Minutes} min)",
         CreateCapacity c => $"CreateCapacity(total {c.Total}, parents [{string.Join(", ", c.ParentIds.Select(Name))}], mode {c.Mode})",
-        UpdateCapacity u when u.Waitlist.IsSet => $"UpdateCapacity({Name(u.Id)}, waiting list {Show(u.Waitlist.Value)})",
+        UpdateCapacity u when u.Waitlist is { } patch => $"UpdateCapacity({Name(u.Id)}, waiting list {patch})",
         JoinWaitlist j => $"JoinWaitlist({Name(j.Id)}, [{string.Join(", ", j.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}"))}]{(j.BuyerKey is { } k ? $", buyer {HoldOp.Show(k)}" : "")})",
         LeaveWaitlist l => $"LeaveWaitlist({Name(l.Id)})",
         _ => command.GetType().Name,

@@ -459,10 +459,19 @@ internal sealed class ReferenceModel
             return OutcomeCode.Invalid;
         }
 
-        var waitlist = c.Waitlist.IsSet ? c.Waitlist.Value : cap.Waitlist;
+        // A patch: what it names changes, the rest keeps its value or, on a first list, the default.
+        var waitlist = c.Waitlist is { } p
+            ? new WaitlistSettings(p.Enabled ?? cap.Waitlist?.Enabled ?? true, p.OfferMinutes ?? cap.Waitlist?.OfferMinutes ?? 30, p.Policy ?? cap.Waitlist?.Policy ?? WaitlistPolicy.Fifo)
+            : cap.Waitlist;
         if (waitlist is { OfferMinutes: < 1 or > MaxOfferMinutes })
         {
             return Refuse("waitlist.offer_minutes");
+        }
+
+        // Freed units wake only their own event's lists: a list may not draw from another event's pool.
+        if (c.Waitlist is not null && waitlist is { Enabled: true } && Closure(c.Id).Any(n => Caps[n].EventId != cap.EventId))
+        {
+            return Refuse("waitlist");
         }
 
         // Only what is held and sold binds a new total: what the queue is owed may go unmet.

@@ -237,4 +237,84 @@ public sealed class WaitlistTests
         live[1].OfferReservationId = live[1].Id;
         Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], []), v => v.Contains("Offered with its offer absent", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void An_entry_its_buyers_limit_held_back_is_offered_once_the_buyer_gives_tickets_back_elsewhere_under_the_limit()
+    {
+        var s = new Scenario();
+        var stalls = s.Own(1, "Stalls");
+        var circle = s.Own(10, "Circle");
+        s.EnableWaitlist(stalls);
+        s.LimitOk(2, stalls, circle);
+        var other = s.HoldOk((stalls, 1));
+        var entry = s.Join("fan", (stalls, 1)).Entry!.Id;
+        var fans = s.HoldFor("fan", (circle, 2)).Reservation!.Value.Id;
+
+        // The unit comes back, but the fan already has two under the limit: passed over, still waiting.
+        s.Release(other);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(entry).Status);
+
+        s.Release(fans);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        Assert.Equal(1, s.Used("fan", stalls));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Raising_or_deleting_the_limit_that_held_an_entry_back_offers_it()
+    {
+        var s = new Scenario();
+        var pool = s.Own(3, "Pool");
+        s.EnableWaitlist(pool, WaitlistPolicy.FirstFit);
+        var limit = s.LimitOk(4, pool);
+        var first = s.Join("c", (pool, 2)).Entry!.Id;
+        var second = s.Join("c", (pool, 2)).Entry!.Id;
+        var third = s.Join("c", (pool, 1)).Entry!.Id;
+        Assert.Equal(
+            [WaitlistStatus.Offered, WaitlistStatus.Waiting, WaitlistStatus.Offered],
+            new[] { first, second, third }.Select(e => s.Entry(e).Status));
+
+        // Room for all, but 2 + 1 + 2 would pass the limit of 4.
+        s.Resize(pool, null);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(second).Status);
+        s.SetLimit(limit, 5);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(second).Status);
+        s.AssertConsistent();
+
+        // A buyer may queue within the limit, then reach it with a hold elsewhere under it.
+        var t = new Scenario();
+        var tPool = t.Own(10, "Pool");
+        var circle = t.Own(10, "Circle");
+        t.EnableWaitlist(tPool);
+        var tLimit = t.LimitOk(2, tPool, circle);
+        t.HoldFor("c", (tPool, 1));
+        t.HoldOk((tPool, 9));
+        var keyed = t.Join("c", (tPool, 1)).Entry!.Id;
+        t.HoldFor("c", (circle, 1));
+        var held = t.Join(null, (tPool, 1)).Entry!.Id;
+        t.Resize(tPool, 12);
+        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Waiting), (t.Entry(held).Status, t.Entry(keyed).Status));
+        t.DeleteLimit(tLimit);
+        Assert.Equal(WaitlistStatus.Offered, t.Entry(keyed).Status);
+        t.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_waiting_list_cannot_open_on_a_capacity_that_draws_from_another_events_pool()
+    {
+        var s = new Scenario();
+        var day = s.Own(100, "Saturday");
+        s.EventId = "weekend";
+        var pass = s.Capped(20, day);
+        var refused = s.EnableWaitlist(pass);
+        Assert.Equal((OutcomeCode.Invalid, "waitlist"), (refused.Code, refused.Field));
+        Assert.Contains("Saturday", refused.Detail);
+        Assert.Null(s.Node(pass).Waitlist);
+
+        // Closing is always allowed; a pool of the capacity's own event may open.
+        Assert.Equal(OutcomeCode.Ok, s.EnableWaitlist(pass, enabled: false).Code);
+        s.EventId = "evt-1";
+        Assert.Equal(OutcomeCode.Ok, s.EnableWaitlist(s.Capped(10, day)).Code);
+        s.AssertConsistent();
+    }
 }
