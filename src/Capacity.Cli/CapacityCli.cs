@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, waiting lists, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -178,6 +178,7 @@ public static partial class CapacityCli
         root.Add(new Command("events", "The tenant's events") { listEvents, show });
         root.Add(AllocationCommands(host));
         root.Add(LimitCommands(host));
+        root.Add(WaitlistCommands(host));
         root.Add(reserve);
         root.Add(confirm);
         root.Add(release);

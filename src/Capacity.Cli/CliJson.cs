@@ -12,7 +12,8 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 /// <summary>
 /// What <c>--json</c> prints: the SDK's records written back in the API's own shape (snake_case,
 /// nulls included), one document per line so a script can read it line by line. The members the API
-/// leaves out when they do not apply (<c>allocations</c>, <c>allocation_id</c>, <c>buyer_key</c>) are
+/// leaves out when they do not apply (<c>allocations</c>, <c>allocation_id</c>, <c>buyer_key</c>,
+/// <c>waitlist</c>, <c>waitlist_demand</c>, <c>waitlist_id</c>, <c>external_ref</c>) are
 /// left out here too: the SDK's records say so on those properties.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
@@ -27,5 +28,8 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 [JsonSerializable(typeof(LimitDetails))]
 [JsonSerializable(typeof(LimitList))]
 [JsonSerializable(typeof(LimitUsage))]
+[JsonSerializable(typeof(CapacityDetails))]
+[JsonSerializable(typeof(WaitlistEntry))]
+[JsonSerializable(typeof(WaitlistPage))]
 [JsonSerializable(typeof(VerifyReport))]
 internal sealed partial class CliJson : JsonSerializerContext;

@@ -12,6 +12,8 @@ internal static class Views
 
     public const string Legend = "█ sold  ▒ reserved  ░ available  · held back by a parent pool";
 
+    public const string WaitlistLegend = "Waiting: tickets the capacity's waiting list asks for; Offered: tickets held by its offers (counted in Reserved)";
+
     public const string AllocationLegend = "◇ allocation of the capacity above: Total is its size, Reserved its held, Available its idle (for holds that name it)";
 
     /// <summary>An event's capacities as a tree by parent_ids, each with its counters and a bar, then the totals.</summary>
@@ -27,11 +29,18 @@ internal static class Views
         table.AddColumn(new TableColumn("Available").RightAligned());
         table.AddColumn("");
 
+        // Only an event with a waiting list gets its columns: the others read as they always did.
+        var queues = capacity.Any(c => c.Waitlist is not null);
+        if (queues)
+        {
+            table.AddColumns(Counts("Waiting", "Offered"));
+        }
+
         foreach (var (node, allocation, label) in Tree(capacity))
         {
-            if (allocation is { } block)
-            {
-                table.AddRow(
+            string[] cells = allocation is { } block
+                ?
+                [
                     Markup.Escape(label) + (block.Status == AllocationStatus.Open ? "" : " [grey](closed)[/]"),
                     block.Id.ToString(),
                     "allocation",
@@ -39,26 +48,31 @@ internal static class Views
                     Number(block.Sold),
                     Number(block.Held),
                     Number(block.Idle),
-                    Bar(block.Size, block.Sold, block.Held, block.Idle));
-                continue;
-            }
-
-            var name = Markup.Escape(label) + (node.IsActive ? "" : " [grey](inactive)[/]");
-            table.AddRow(
-                name,
-                node.Id.ToString(),
-                Mode(node.Mode),
-                node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞",
-                Number(node.SoldCount),
-                Number(node.ReservedCapacity),
-                node.AvailableCapacity is { } a ? Number(a) : "∞",
-                Bar(node));
+                    Bar(block.Size, block.Sold, block.Held, block.Idle),
+                ]
+                :
+                [
+                    Markup.Escape(label) + (node.IsActive ? "" : " [grey](inactive)[/]"),
+                    node.Id.ToString(),
+                    Mode(node.Mode),
+                    node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞",
+                    Number(node.SoldCount),
+                    Number(node.ReservedCapacity),
+                    node.AvailableCapacity is { } a ? Number(a) : "∞",
+                    Bar(node),
+                ];
+            table.AddRow(queues ? [.. cells, .. Queue(allocation is null ? node.Waitlist : null)] : cells);
         }
 
         var rows = new List<IRenderable> { table, new Markup($"[grey]{Legend}[/]") };
         if (capacity.Any(c => c.Allocations is { Count: > 0 }))
         {
             rows.Add(new Markup($"[grey]{AllocationLegend}[/]"));
+        }
+
+        if (queues)
+        {
+            rows.Add(new Markup($"[grey]{WaitlistLegend}[/]"));
         }
 
         rows.Add(new Markup(
@@ -77,6 +91,11 @@ internal static class Views
 
         return new Rows(rows);
     }
+
+    /// <summary>A capacity's waiting-list cells: blank without a list, and a closed list says so.</summary>
+    private static string[] Queue(WaitlistSettings? w) => w is null
+        ? ["", ""]
+        : [Number(w.Waiting) + (w.Enabled ? "" : " [grey](closed)[/]"), Number(w.Offered)];
 
     /// <summary>
     /// Rows in tree order: each root, then its children under it, indented. A capacity drawing from
@@ -202,6 +221,11 @@ internal static class Views
             grid.AddRow("Buyer", Markup.Escape(buyer));
         }
 
+        if (r.WaitlistId is { } entry)
+        {
+            grid.AddRow("Offer to", $"waiting-list entry {entry}");
+        }
+
         foreach (var item in r.Items)
         {
             var price = item.LockedPrice is { } p
@@ -297,6 +321,85 @@ internal static class Views
         ("Used", $"[bold]{Number(u.Used)}[/] of {Number(u.PerBuyerMax)} [grey](active holds and sales)[/]"),
         ("Left", Number(Math.Max(0, u.PerBuyerMax - u.Used))));
 
+    public static IRenderable WaitlistEntry(WaitlistEntry e)
+    {
+        var grid = Pairs(("Entry", e.Id.ToString()), ("Status", WaitlistState(e.Status)), ("Event", Markup.Escape(e.EventId)));
+        if (e.Position is { } position)
+        {
+            grid.AddRow("Position", $"[bold]{Number(position)}[/] in line");
+        }
+
+        if (e.OfferReservationId is { } offer)
+        {
+            grid.AddRow("Offer", $"reservation {offer}" + (e.Status == WaitlistStatus.Offered ? " [grey](confirm or release it like any hold)[/]" : ""));
+        }
+
+        foreach (var item in e.Items)
+        {
+            grid.AddRow("Item", $"{item.Quantity} × {item.CapacityId}");
+        }
+
+        if (e.BuyerKey is { } buyer)
+        {
+            grid.AddRow("Buyer", Markup.Escape(buyer));
+        }
+
+        if (e.ExternalRef is { } reference)
+        {
+            grid.AddRow("Ref", Markup.Escape(reference));
+        }
+
+        grid.AddRow("Joined", Time(e.CreatedAt));
+        grid.AddRow("Updated", Time(e.UpdatedAt));
+        return grid;
+    }
+
+    /// <summary>A page of a capacity's entries; when there are more, how to ask for them.</summary>
+    public static IRenderable Waitlist(WaitlistPage page)
+    {
+        if (page.Entries.Count == 0)
+        {
+            return new Markup("[grey]No entries.[/]");
+        }
+
+        // No position column: the list does not count places in line (show an entry for its position).
+        var table = new Table { Border = TableBorder.Rounded }.AddColumns("Entry", "Status", "Items", "Buyer", "Ref", "Joined");
+        foreach (var e in page.Entries)
+        {
+            table.AddRow(
+                e.Id.ToString(), WaitlistState(e.Status),
+                string.Join("\n", e.Items.Select(i => $"{i.Quantity} × {i.CapacityId}")),
+                Markup.Escape(e.BuyerKey ?? ""), Markup.Escape(e.ExternalRef ?? ""), Time(e.CreatedAt));
+        }
+
+        return page.NextAfter is { } next
+            ? new Rows(table, new Markup($"[grey]More: --after {next.ToString(CultureInfo.InvariantCulture)}, or --all[/]"))
+            : table;
+    }
+
+    /// <summary>A capacity's waiting list as the capacity shows it: settings, and what is waiting and offered.</summary>
+    public static IRenderable WaitlistSettings(CapacityDetails c)
+    {
+        var grid = Pairs(("Capacity", $"{c.Id} [grey]({Markup.Escape(c.SectionName)}, event {Markup.Escape(c.EventId)})[/]"));
+        if (c.Waitlist is not { } w)
+        {
+            grid.AddRow("Waiting list", "[grey]none[/]");
+            return grid;
+        }
+
+        grid.AddRow("Waiting list", w.Enabled ? "[green]open[/]" : "[grey]closed[/] [grey](refuses new entries; serves those in it)[/]");
+        grid.AddRow("Policy", w.Policy == WaitlistPolicy.Fifo ? "fifo" : "first_fit");
+        grid.AddRow("Offers last", $"{Number(w.OfferMinutes)} minutes");
+        grid.AddRow("Waiting", $"{Number(w.Waiting)} tickets");
+        grid.AddRow("Offered", $"{Number(w.Offered)} tickets");
+        if (c.WaitlistDemand is { } owed)
+        {
+            grid.AddRow("Owed", $"{Number(owed)} tickets [grey](to waiting entries here and below: public holds cannot take them)[/]");
+        }
+
+        return grid;
+    }
+
     public static IRenderable Verify(VerifyReport report)
     {
         var summary = $"{Number(report.Capacities)} capacities, {Number(report.LiveReservations)} live reservations";
@@ -337,6 +440,14 @@ internal static class Views
 
     private static string AllocationState(AllocationStatus status) =>
         status == AllocationStatus.Open ? "[green]open[/]" : "[grey]closed[/]";
+
+    private static string WaitlistState(WaitlistStatus status) => status switch
+    {
+        WaitlistStatus.Waiting => "[yellow]waiting[/]",
+        WaitlistStatus.Offered => "[blue]offered[/]",
+        WaitlistStatus.Accepted => "[green]accepted[/]",
+        _ => $"[grey]{status.ToString().ToLowerInvariant()}[/]",
+    };
 
     private static string Expiry(DateTimeOffset? at) => at is { } e ? Time(e) : "[grey]never[/]";
 

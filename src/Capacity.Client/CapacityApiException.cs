@@ -41,7 +41,7 @@ public sealed class CapacityApiException : Exception
     public int Status { get; }
 
     /// <summary>
-    /// The stable error code (<c>VALIDATION_ERROR</c>, <c>NOT_FOUND</c>, <c>INSUFFICIENT_CAPACITY</c>, …);
+    /// The stable error code (<c>VALIDATION_ERROR</c>, <c>NOT_FOUND</c>, <c>INSUFFICIENT_CAPACITY</c>, <c>WAITLIST_DISABLED</c>, …);
     /// <c>HTTP_{status}</c> when the answer was not a problem document, as from a proxy.
     /// </summary>
     public string Code { get; }
@@ -84,6 +84,12 @@ public sealed class CapacityApiException : Exception
 
     /// <summary>For <c>BUYER_LIMIT_EXCEEDED</c>: the limit's maximum per buyer; null when not given.</summary>
     public int? PerBuyerMax => Field(Problem, "per_buyer_max", JsonValueKind.Number) is { } v && v.TryGetInt32(out var max) ? max : null;
+
+    /// <summary>
+    /// For <c>INSUFFICIENT_CAPACITY</c>: the tickets owed to a waiting list on the pool that fell short,
+    /// which is why they could not be held; null when no list is owed any (the server then leaves it out).
+    /// </summary>
+    public long? WaitlistDemand => Int64(Problem, "waitlist_demand");
 
     /// <summary>Reads an error answer into an exception; the caller disposes the response.</summary>
     internal static async Task<CapacityApiException> FromResponseAsync(HttpResponseMessage response, CancellationToken ct)

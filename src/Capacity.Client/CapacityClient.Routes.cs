@@ -149,22 +149,8 @@ public sealed partial class CapacityClient
     /// <param name="after">The <see cref="LedgerPage.NextAfter"/> of the previous page; from the start when null.</param>
     /// <param name="limit">Entries per page, 1 to 1000; the server's default (100) when null.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task<LedgerPage> GetLedgerAsync(string eventId, long? after = null, int? limit = null, CancellationToken cancellationToken = default)
-    {
-        var query = new List<string>(2);
-        if (after is { } a)
-        {
-            query.Add($"after={a}");
-        }
-
-        if (limit is { } l)
-        {
-            query.Add($"limit={l}");
-        }
-
-        var path = $"events/{Segment(eventId)}/ledger" + (query.Count == 0 ? "" : "?" + string.Join('&', query));
-        return GetAsync(path, ClientJson.Default.LedgerPage, cancellationToken);
-    }
+    public Task<LedgerPage> GetLedgerAsync(string eventId, long? after = null, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"events/{Segment(eventId)}/ledger", after, limit), ClientJson.Default.LedgerPage, cancellationToken);
 
     /// <summary><c>GET /events</c>: the tenant's events.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -338,4 +324,52 @@ public sealed partial class CapacityClient
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<LimitUsage> GetLimitUsageAsync(Guid limitId, string buyerKey, CancellationToken cancellationToken = default) =>
         GetAsync($"limits/{limitId}/usage?buyer_key={Segment(buyerKey)}", ClientJson.Default.LimitUsage, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /waitlist</c>: joins the waiting lists of one event's capacities. The entry waits until every
+    /// item fits, then is offered all together as a hold (a reservation with the entry's id) lasting the
+    /// capacities' shortest offer time; with the tickets free and nobody ahead, it is offered at once.
+    /// Open a capacity's list with <see cref="UpdateCapacityRequest.Waitlist"/>.
+    /// </summary>
+    /// <param name="request">The capacities and quantities, and optionally the buyer and your reference.</param>
+    /// <param name="idempotencyKey">
+    /// The key for this call; a new one when null. Pass your own (say, the buyer's request id) so that a join
+    /// sent again after a crash answers the same entry instead of queueing twice.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>WAITLIST_DISABLED</c> when a capacity's list is not open; 400 <c>VALIDATION_ERROR</c> (capacities of
+    /// different events, a malformed buyer key) or <c>INVALID_QUANTITY</c>; 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<WaitlistEntry> JoinWaitlistAsync(JoinWaitlistRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync("waitlist", Body(request, ClientJson.Default.JoinWaitlistRequest), ClientJson.Default.WaitlistEntry, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /waitlist/{id}</c>: one entry with its status, and its position while it waits.</summary>
+    /// <param name="entryId">The entry.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<WaitlistEntry> GetWaitlistEntryAsync(Guid entryId, CancellationToken cancellationToken = default) =>
+        GetAsync($"waitlist/{entryId}", ClientJson.Default.WaitlistEntry, cancellationToken);
+
+    /// <summary>
+    /// <c>DELETE /waitlist/{id}</c>: leaves the waiting list. A waiting entry leaves the queue; an offered one's
+    /// hold is released and its tickets go to the next in line. Leaving again changes nothing, and an accepted
+    /// or lapsed entry is answered as it is.
+    /// </summary>
+    /// <param name="entryId">The entry.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <returns>The entry after leaving.</returns>
+    public Task<WaitlistEntry> LeaveWaitlistAsync(Guid entryId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        DeleteAsync($"waitlist/{entryId}", ClientJson.Default.WaitlistEntry, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>GET /capacity/{id}/waitlist</c>: one page of the entries that name the capacity, in the order they
+    /// joined, whatever their status.
+    /// </summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="after">The <see cref="WaitlistPage.NextAfter"/> of the previous page; from the start when null.</param>
+    /// <param name="limit">Entries per page, 1 to 1000; the server's default (100) when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<WaitlistPage> GetWaitlistAsync(Guid capacityId, long? after = null, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"capacity/{capacityId}/waitlist", after, limit), ClientJson.Default.WaitlistPage, cancellationToken);
 }

@@ -153,6 +153,27 @@ public sealed partial class CapacityClient
             HttpMethod.Delete, path, null, idempotencyKey ?? NewIdempotencyKey(), "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
     }
 
+    /// <summary>A DELETE that answers with a document (leaving a waiting list answers the entry); keyed like the other writes.</summary>
+    private Task<T> DeleteAsync<T>(string path, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Delete, path, null, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
+
+    /// <summary>A paged route's path: <c>after</c> and <c>limit</c> in the query when given, the server's defaults otherwise.</summary>
+    private static string Paged(string path, long? after, int? limit)
+    {
+        var query = new List<string>(2);
+        if (after is { } a)
+        {
+            query.Add($"after={a}");
+        }
+
+        if (limit is { } l)
+        {
+            query.Add($"limit={l}");
+        }
+
+        return query.Count == 0 ? path : path + "?" + string.Join('&', query);
+    }
+
     private async Task<T> SendAsync<T>(HttpMethod method, string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct)
     {
         using var response = await SendAsync(method, path, body, idempotencyKey, "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);

@@ -6,8 +6,9 @@ namespace Capacity.Client;
 /// Source-generated serialisation for every request and response, snake_case like the API.
 /// Lenient on reading (fields a newer server adds are ignored); requests carry only the fields
 /// the server knows, since it refuses unknown ones. For that reason the request fields that came
-/// with allocations and per-buyer limits (<c>allocation_id</c>, <c>buyer_key</c>) are left out when
-/// null: a hold that uses neither reads the same to a server that predates them.
+/// with allocations, per-buyer limits and waiting lists (<c>allocation_id</c>, <c>buyer_key</c>,
+/// <c>waitlist</c>) are left out when null: a request that uses none reads the same to a server that
+/// predates them.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(CreateCapacityRequest))]
@@ -39,6 +40,9 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(LimitDetails))]
 [JsonSerializable(typeof(LimitList))]
 [JsonSerializable(typeof(LimitUsage))]
+[JsonSerializable(typeof(JoinWaitlistRequest))]
+[JsonSerializable(typeof(WaitlistEntry))]
+[JsonSerializable(typeof(WaitlistPage))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKey))]
 [JsonSerializable(typeof(VerifyReport))]
@@ -51,4 +55,5 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(decimal))]
 [JsonSerializable(typeof(decimal?))]
 [JsonSerializable(typeof(DateTimeOffset?))]
+[JsonSerializable(typeof(WaitlistPolicy))]
 internal sealed partial class ClientJson : JsonSerializerContext;

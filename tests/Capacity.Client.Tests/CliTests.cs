@@ -312,6 +312,149 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Waitlist_commands_join_show_list_and_leave_entries_and_an_offer_shows_as_a_hold()
+    {
+        var tenant = await host.NewTenantAsync();
+        var floor = await tenant.Client.CreateCapacityAsync("gig", new CreateCapacityRequest { SectionName = "Floor", TotalCapacity = 2 });
+        var hold = await tenant.Client.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 2 });
+
+        var enable = await host.RunCliAsync("waitlist", "enable", floor.Id.ToString(), "--policy", "first_fit", "--offer-minutes", "15", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, enable.ExitCode);
+        using (var capacity = JsonDocument.Parse(enable.Output))
+        {
+            var list = capacity.RootElement.GetProperty("waitlist");
+            Assert.Equal((true, 15, "first_fit"), (list.GetProperty("enabled").GetBoolean(), list.GetProperty("offer_minutes").GetInt32(), list.GetProperty("policy").GetString()));
+        }
+
+        var join = await host.RunCliAsync("waitlist", "join", $"{floor.Id}:2", "--buyer", "fan-1", "--ref", "order-1", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, join.ExitCode);
+        using var first = JsonDocument.Parse(join.Output);
+        var firstId = first.RootElement.GetProperty("id").GetString()!;
+        Assert.Equal(("waiting", 1L, "fan-1"), (first.RootElement.GetProperty("status").GetString(), first.RootElement.GetProperty("position").GetInt64(),
+            first.RootElement.GetProperty("buyer_key").GetString()));
+
+        var second = await host.RunCliAsync("waitlist", "join", $"{floor.Id}:1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, second.ExitCode);
+        Assert.Contains("2 in line", second.Output, StringComparison.Ordinal);
+        var secondId = Assert.Single(second.Output.Split('\n'), l => l.StartsWith("Entry", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+
+        var show = await host.RunCliAsync("waitlist", "show", firstId, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        foreach (var text in new[] { "waiting", "1 in line", "fan-1", "order-1", $"2 × {floor.Id}" })
+        {
+            Assert.Contains(text, show.Output, StringComparison.Ordinal);
+        }
+
+        // A page of one says how to go on; --all reads every page.
+        var page = await host.RunCliAsync("waitlist", "list", floor.Id.ToString(), "--limit", "1", "--json", "--key", tenant.Key);
+        using (var one = JsonDocument.Parse(page.Output))
+        {
+            Assert.Equal(firstId, one.RootElement.GetProperty("entries").EnumerateArray().Single().GetProperty("id").GetString());
+            Assert.Equal(first.RootElement.GetProperty("sequence").GetInt64(), one.RootElement.GetProperty("next_after").GetInt64());
+        }
+
+        Assert.Contains("More: --after", (await host.RunCliAsync("waitlist", "list", floor.Id.ToString(), "--limit", "1", "--key", tenant.Key)).Output, StringComparison.Ordinal);
+        var all = await host.RunCliAsync("waitlist", "list", floor.Id.ToString(), "--all", "--limit", "1", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, all.ExitCode);
+        using (var every = JsonDocument.Parse(all.Output))
+        {
+            Assert.Equal([firstId, secondId], every.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("id").GetString()));
+            Assert.Equal(JsonValueKind.Null, every.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        // Two tickets come back: the first in line is offered them, as a hold with the entry's id.
+        await tenant.Client.ReleaseAsync(hold.Reservation.Id);
+        var offered = await host.RunCliAsync("waitlist", "show", firstId, "--key", tenant.Key);
+        Assert.Contains("offered", offered.Output, StringComparison.Ordinal);
+        Assert.Contains($"reservation {firstId}", offered.Output, StringComparison.Ordinal);
+        var confirm = await host.RunCliAsync("confirm", firstId, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, confirm.ExitCode);
+        Assert.Contains($"waiting-list entry {firstId}", confirm.Output, StringComparison.Ordinal);
+
+        var leave = await host.RunCliAsync("waitlist", "leave", secondId, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, leave.ExitCode);
+        Assert.Contains("left", leave.Output, StringComparison.Ordinal);
+        var again = await host.RunCliAsync("waitlist", "leave", secondId, "--json", "--key", tenant.Key);
+        using (var left = JsonDocument.Parse(again.Output))
+        {
+            Assert.Equal("left", left.RootElement.GetProperty("status").GetString());
+        }
+
+        Assert.Equal(WaitlistStatus.Accepted, (await tenant.Client.GetWaitlistEntryAsync(Guid.Parse(firstId))).Status);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Waitlist_enable_and_disable_set_a_capacitys_list_and_events_show_adds_waiting_and_offered_columns()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, _) = await TheatreAsync(tenant.Client, "play");
+        Assert.DoesNotContain("Waiting", (await host.RunCliAsync("events", "show", "play", "--key", tenant.Key)).Output, StringComparison.Ordinal);
+
+        var enable = await host.RunCliAsync("waitlist", "enable", adult.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, enable.ExitCode);
+        foreach (var text in new[] { "open", "fifo", "30 minutes", "Adult" })
+        {
+            Assert.Contains(text, enable.Output, StringComparison.Ordinal);
+        }
+
+        await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 50 });
+        await tenant.Client.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(adult.Id, 3)] });
+        var show = await host.RunCliAsync("events", "show", "play", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        var lines = show.Output.Split('\n');
+        Assert.Contains("│ Waiting │ Offered │", Assert.Single(lines, l => l.Contains("│ Section", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.EndsWith("│       3 │       0 │", Assert.Single(lines, l => l.Contains(adult.Id.ToString(), StringComparison.Ordinal)).TrimEnd(), StringComparison.Ordinal);
+        Assert.EndsWith("│         │         │", Assert.Single(lines, l => l.Contains(pool.Id.ToString(), StringComparison.Ordinal)).TrimEnd(), StringComparison.Ordinal);
+        Assert.Contains("Offered: tickets held by its offers", show.Output, StringComparison.Ordinal);
+
+        var disable = await host.RunCliAsync("waitlist", "disable", adult.Id.ToString(), "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, disable.ExitCode);
+        using (var capacity = JsonDocument.Parse(disable.Output))
+        {
+            Assert.False(capacity.RootElement.GetProperty("waitlist").GetProperty("enabled").GetBoolean());
+            Assert.Equal(3, capacity.RootElement.GetProperty("waitlist_demand").GetInt64());
+        }
+
+        var refused = await host.RunCliAsync("waitlist", "join", $"{adult.Id}:1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, refused.ExitCode);
+        Assert.Contains("WAITLIST_DISABLED", refused.Error, StringComparison.Ordinal);
+        var closed = await host.RunCliAsync("events", "show", "play", "--key", tenant.Key);
+        Assert.Contains("3 (closed)", Assert.Single(closed.Output.Split('\n'), l => l.Contains(adult.Id.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
+        using (var json = JsonDocument.Parse((await host.RunCliAsync("events", "show", "play", "--json", "--key", tenant.Key)).Output))
+        {
+            var capacity = json.RootElement.GetProperty("capacity");
+            Assert.Equal(3, capacity[1].GetProperty("waitlist").GetProperty("waiting").GetInt64());
+            Assert.False(capacity[0].TryGetProperty("waitlist", out _));
+        }
+
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_waitlist_item_or_policy_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var id = Guid.NewGuid().ToString();
+        foreach (var args in new[]
+        {
+            new[] { "waitlist", "join", id },
+            ["waitlist", "join", $"{id}:two"],
+            ["waitlist", "join", $"{id}:1", "not-a-guid:1"],
+            ["waitlist", "join"],
+            ["waitlist", "enable", id, "--policy", "lifo"],
+            ["waitlist", "enable", id, "--policy", "FirstFit"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
     public async Task Exit_codes_tell_conflict_not_found_auth_and_usage_apart()
     {
         var tenant = await host.NewTenantAsync();
@@ -351,7 +494,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "allocations", "limits", "reserve", "confirm", "release", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "allocations", "limits", "waitlist", "reserve", "confirm", "release", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }

@@ -45,6 +45,26 @@ public sealed class RetryTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task A_leave_whose_answer_was_lost_is_retried_with_the_same_key_and_gets_the_entry_back()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hall = await tenant.Client.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 1 });
+        await tenant.Client.ReserveAsync(hall.Id, new ReserveRequest { Quantity = 1 });
+        await tenant.Client.UpdateCapacityAsync(hall.Id, new UpdateCapacityRequest { Waitlist = new WaitlistPatch { Enabled = true } });
+        var entry = await tenant.Client.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(hall.Id, 1)] });
+        var lose = new LoseFirstAnswer();
+
+        var left = await host.Client(tenant.Key, Fast, lose).LeaveWaitlistAsync(entry.Id);
+
+        Assert.Equal((entry.Id, WaitlistStatus.Left), (left.Id, left.Status));
+        Assert.Equal(2, lose.Seen.Count);
+        Assert.NotNull(lose.Seen[0].Key);
+        Assert.Equal(lose.Seen[0].Key, lose.Seen[1].Key);
+        Assert.Equal([false, true], lose.Seen.Select(s => s.Replayed));
+        Assert.Equal(0, (await tenant.Client.GetCapacityAsync(hall.Id)).WaitlistDemand);
+    }
+
+    [Fact]
     public async Task A_key_given_by_the_caller_replays_the_first_answer_and_refuses_a_different_body()
     {
         var t = (await host.NewTenantAsync()).Client;

@@ -45,6 +45,11 @@ public enum CapacityMode
 /// Its allocations, oldest first, closed ones included; null for a capacity that has never had one,
 /// whose answer has no <c>allocations</c> member.
 /// </param>
+/// <param name="Waitlist">Its waiting list's settings and counts; null for a capacity that has never had one.</param>
+/// <param name="WaitlistDemand">
+/// Tickets owed to waiting entries, its own and those of capacities drawing from it, which public holds
+/// cannot take; null for a capacity that has no list and is owed nothing.
+/// </param>
 public sealed record CapacityDetails(
     Guid Id,
     string EventId,
@@ -60,7 +65,9 @@ public sealed record CapacityDetails(
     IReadOnlyList<Guid> ParentIds,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<AllocationSummary>? Allocations = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<AllocationSummary>? Allocations = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WaitlistSettings? Waitlist = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? WaitlistDemand = null);
 
 /// <summary>The answer of <c>GET /events/{eventId}/capacity</c>.</summary>
 /// <param name="Capacity">The event's capacities in creation order.</param>
@@ -129,6 +136,13 @@ public sealed record UpdateCapacityRequest
     /// <summary>Activates or deactivates the capacity.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Optional<bool> IsActive { get; init; }
+
+    /// <summary>
+    /// Opens, changes or closes its waiting list; only the patch's fields that are set change. Null (the
+    /// default) leaves the list alone: the server refuses a <c>waitlist</c> of null, so null is never sent.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public WaitlistPatch? Waitlist { get; init; }
 }
 
 /// <summary>The answer of <c>POST /capacity/{id}/check</c>: advice from the last committed state, not a hold.</summary>

@@ -85,6 +85,7 @@ public sealed record LedgerPage(string EventId, IReadOnlyList<LedgerEntry> Entri
 /// drawn from it (a hold or release inside an open allocation moves nothing on the pool, and still has
 /// its entry); null otherwise.
 /// </param>
+/// <param name="WaitlistId">The waiting-list entry whose offer caused it (equal to <paramref name="ReservationId"/>); null otherwise.</param>
 public sealed record LedgerEntry(
     long Sequence,
     LedgerEntryKind Kind,
@@ -93,4 +94,5 @@ public sealed record LedgerEntry(
     long ReservedDelta,
     long SoldDelta,
     DateTimeOffset At,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null);

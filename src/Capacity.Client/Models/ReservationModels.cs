@@ -102,6 +102,9 @@ public sealed record ReservationItemRequest
 /// <param name="ConfirmedAt">When it was confirmed, if it was.</param>
 /// <param name="EndedAt">When it was released, expired or cancelled, if it was.</param>
 /// <param name="BuyerKey">The buyer the hold named, or null when it named none.</param>
+/// <param name="WaitlistId">
+/// On a waiting-list offer, the entry it was offered to (the same id as the reservation's); null on any other hold.
+/// </param>
 public sealed record Reservation(
     Guid Id,
     ReservationStatus Status,
@@ -111,7 +114,8 @@ public sealed record Reservation(
     DateTimeOffset ExpiresAt,
     DateTimeOffset? ConfirmedAt,
     DateTimeOffset? EndedAt,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null);
 
 /// <summary>One item of a reservation.</summary>
 /// <param name="CapacityId">The capacity the tickets come from.</param>
