@@ -81,8 +81,9 @@ public static partial class Decider
             Items = [.. command.Items],
             BuyerKey = command.BuyerKey,
             ExternalRef = command.ExternalRef,
-            // After every entry of the event that waits, whatever the clocks of the nodes say.
-            Sequence = queue.Count == 0 ? now.UtcTicks : Math.Max(now.UtcTicks, queue[^1].Sequence + 1),
+            // After every entry the event ever had (offered, left and lapsed ones too), so that a
+            // capacity's list pages by sequence without ties, whatever the clocks of the nodes say.
+            Sequence = set.NextSequence(command.TenantId, eventId!),
             Status = WaitlistStatus.Waiting,
             CreatedAt = now,
             UpdatedAt = now,

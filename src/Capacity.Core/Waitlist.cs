@@ -63,7 +63,10 @@ public sealed class WaitlistEntry
     /// <summary>The platform's own reference (an order or a customer id), kept and shown, never read.</summary>
     public string? ExternalRef { get; init; }
 
-    /// <summary>The order of joining within the event: larger joined later.</summary>
+    /// <summary>
+    /// The order of joining within the event: 1, 2, 3… (larger joined later). Two entries that share a
+    /// capacity never share a sequence: their joins lock that capacity in turn.
+    /// </summary>
     public required long Sequence { get; init; }
 
     public WaitlistStatus Status { get; set; }

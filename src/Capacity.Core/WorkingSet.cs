@@ -37,6 +37,7 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly List<BuyerUsage> _changedUsage = [];
     private readonly Dictionary<Guid, WaitlistEntry> _entries = [];
     private readonly Dictionary<(Guid TenantId, string EventId), List<WaitlistEntry>> _queues = [];
+    private readonly Dictionary<(Guid TenantId, string EventId), long> _lastSequences = [];
     private readonly List<WaitlistEntry> _newEntries = [];
     private readonly List<WaitlistEntry> _changedEntries = [];
     private readonly HashSet<(Guid TenantId, string EventId)> _unsettled = [];
@@ -134,9 +135,10 @@ public sealed class WorkingSet : ICapacityLookup
 
     /// <summary>
     /// Every waiting entry of one event, from the store: the core walks them when units come free.
-    /// Entries already loaded by id keep their instance.
+    /// Entries already loaded by id keep their instance. <paramref name="lastSequence"/> is the highest
+    /// sequence any entry of the event ever had, waiting or not: the next join takes the one after it.
     /// </summary>
-    public void LoadWaitlist(Guid tenantId, string eventId, IEnumerable<WaitlistEntry> waiting)
+    public void LoadWaitlist(Guid tenantId, string eventId, IEnumerable<WaitlistEntry> waiting, long lastSequence = 0)
     {
         if (_queues.ContainsKey((tenantId, eventId)))
         {
@@ -148,10 +150,19 @@ public sealed class WorkingSet : ICapacityLookup
         {
             _entries.TryAdd(entry.Id, entry);
             queue.Add(_entries[entry.Id]);
+            lastSequence = Math.Max(lastSequence, entry.Sequence);
         }
 
         queue.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
         _queues.Add((tenantId, eventId), queue);
+        _lastSequences[(tenantId, eventId)] = lastSequence;
+    }
+
+    /// <summary>The sequence of a new entry of the event: one after the highest it ever gave.</summary>
+    internal long NextSequence(Guid tenantId, string eventId)
+    {
+        ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_lastSequences, (tenantId, eventId), out _);
+        return ++last;
     }
 
     // Changes, recorded by the core.
@@ -434,6 +445,7 @@ public sealed class WorkingSet : ICapacityLookup
         _usage.Clear();
         _entries.Clear();
         _queues.Clear();
+        _lastSequences.Clear();
 #if DEBUG
         _countersAsLoaded.Clear();
 #endif

@@ -170,6 +170,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.AddWithValue("t", tenantId);
             cmd.Parameters.AddWithValue("e", eventId);
             var waiting = await PostgresStore.ReadEntriesAsync(cmd, ct).ConfigureAwait(false);
+            await using var last = Command("SELECT COALESCE(MAX(sequence), 0) FROM waitlist_entries WHERE tenant_id = @t AND event_id = @e");
+            last.Parameters.AddWithValue("t", tenantId);
+            last.Parameters.AddWithValue("e", eventId);
+            var lastSequence = (long)(await last.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
             var missing = waiting.SelectMany(e => e.Items).Select(i => i.CapacityId).Where(id => ws.FindCapacity(id) is null).ToHashSet();
             if (missing.Count > 0)
             {
@@ -183,7 +187,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 }
             }
 
-            ws.LoadWaitlist(tenantId, eventId, waiting);
+            ws.LoadWaitlist(tenantId, eventId, waiting, lastSequence);
             keys.AddBuyersOf(waiting);
         }
     }

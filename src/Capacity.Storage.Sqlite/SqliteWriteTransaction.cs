@@ -190,18 +190,20 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
         var cmd = Command(
             $"SELECT {EntryColumns} FROM waitlist_entries WHERE tenant_id = $t AND event_id = $e AND status = 0 ORDER BY sequence", "$t", "$e");
+        var last = Command("SELECT COALESCE(MAX(sequence), 0) FROM waitlist_entries WHERE tenant_id = $t AND event_id = $e", "$t", "$e");
         foreach (var (tenantId, eventId) in events)
         {
-            cmd.Parameters[0].Value = Id(tenantId);
-            cmd.Parameters[1].Value = eventId;
+            cmd.Parameters[0].Value = last.Parameters[0].Value = Id(tenantId);
+            cmd.Parameters[1].Value = last.Parameters[1].Value = eventId;
             var waiting = SqliteStore.ReadEntries(cmd);
+            var lastSequence = (long)last.ExecuteScalar()!;
             var more = waiting.SelectMany(e => e.Items).Select(i => i.CapacityId).Where(id => ws.FindCapacity(id) is null).ToHashSet();
             if (more.Count > 0)
             {
                 LoadCapacities(more, ws, limitIds);
             }
 
-            ws.LoadWaitlist(tenantId, eventId, waiting);
+            ws.LoadWaitlist(tenantId, eventId, waiting, lastSequence);
             keys.AddBuyersOf(waiting);
         }
     }

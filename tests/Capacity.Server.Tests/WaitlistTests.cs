@@ -248,6 +248,40 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Entries_offered_at_once_still_take_the_next_sequence_so_paging_lists_every_entry_once_even_within_one_millisecond()
+    {
+        // A manual clock: every join happens in the same millisecond.
+        await using var app = await NewAppAsync(manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 150);
+        await t.EnableWaitlistAsync(pool, "fifo");
+        var sequences = new List<long>();
+        for (var i = 0; i < 100; i++)
+        {
+            sequences.Add((await t.JoinOkAsync(null, (pool, 1)))["sequence"]!.GetValue<long>());
+        }
+
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ => (await t.JoinOkAsync(null, (pool, 1)))["sequence"]!.GetValue<long>()));
+        sequences.AddRange(concurrent);
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), sequences.Take(100));
+        Assert.Equal(200, sequences.Distinct().Count());
+
+        var listed = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await Api.ReadAsync(await t.GetAsync($"/capacity/{pool}/waitlist?limit=7" + (after is null ? "" : $"&after={after}")), 200);
+            listed.AddRange(page["entries"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()));
+            after = page["next_after"]?.GetValue<long>().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        while (after is not null);
+
+        Assert.Equal(200, listed.Distinct().Count());
+        Assert.Equal(200, listed.Count);
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Joining_a_closed_list_is_409_WAITLIST_DISABLED_bad_settings_are_400_and_nothing_changes()
     {
         await using var app = await NewAppAsync();

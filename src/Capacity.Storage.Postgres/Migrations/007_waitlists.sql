@@ -18,6 +18,8 @@ CREATE TABLE waitlist_entries (
     updated_at            bigint NOT NULL
 );
 CREATE INDEX waitlist_waiting ON waitlist_entries (tenant_id, event_id, sequence) WHERE status = 0;
+-- The last sequence an event gave, whatever its entries' status: a join takes the next.
+CREATE INDEX waitlist_sequence ON waitlist_entries (tenant_id, event_id, sequence);
 
 CREATE TABLE waitlist_lines (
     capacity_id  uuid NOT NULL,

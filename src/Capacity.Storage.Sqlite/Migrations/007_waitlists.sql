@@ -17,6 +17,8 @@ CREATE TABLE waitlist_entries (
 );
 -- The queue a batch walks: an event's waiting entries in order.
 CREATE INDEX waitlist_waiting ON waitlist_entries (tenant_id, event_id, sequence) WHERE status = 0;
+-- The last sequence an event gave, whatever its entries' status: a join takes the next.
+CREATE INDEX waitlist_sequence ON waitlist_entries (tenant_id, event_id, sequence);
 
 -- One row per line, never changed: a capacity's list in order, and an entry's place in it.
 CREATE TABLE waitlist_lines (
