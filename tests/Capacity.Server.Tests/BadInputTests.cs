@@ -19,9 +19,12 @@ public static class StateSnapshot
     [
         ("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("allocations", "id"),
         ("ledger_chunks", "last_seq"), ("buyer_limits", "id"), ("buyer_usage", "capacity_id, buyer_key"),
+        ("waitlist_entries", "id"), ("waitlist_lines", "capacity_id, sequence, entry_id"),
     ];
 
+    /// <param name="capacities">Capacities to read, each with its prices, allocations and waiting list.</param>
     /// <param name="limits">Buyer limits to read, each with its usage by every one of <paramref name="buyers"/>.</param>
+    /// <param name="entries">Waiting-list entries to read (with their position while they wait).</param>
     public static async Task<string> OfEventAsync(
         HttpClient client,
         string eventId,
@@ -30,7 +33,8 @@ public static class StateSnapshot
         IEnumerable<string> prices,
         IEnumerable<string>? allocations = null,
         IEnumerable<string>? limits = null,
-        IReadOnlyCollection<string>? buyers = null)
+        IReadOnlyCollection<string>? buyers = null,
+        IEnumerable<string>? entries = null)
     {
         var paths = new List<string>
         {
@@ -41,12 +45,14 @@ public static class StateSnapshot
             paths.Add($"/capacity/{c}");
             paths.Add($"/capacity/{c}/pricing");
             paths.Add($"/capacity/{c}/allocations");
+            paths.Add($"/capacity/{c}/waitlist?limit=1000");
         }
 
         paths.AddRange((allocations ?? []).Select(a => $"/allocations/{a}"));
 
         paths.AddRange(reservations.Select(r => $"/reservations/{r}"));
         paths.AddRange(prices.Select(p => $"/pricing/{p}"));
+        paths.AddRange((entries ?? []).Select(e => $"/waitlist/{e}"));
         foreach (var limit in limits ?? [])
         {
             paths.Add($"/limits/{limit}");
@@ -63,7 +69,7 @@ public static class StateSnapshot
         return text.ToString();
     }
 
-    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations, the ledger or buyer limits and their usage, on either store.</summary>
+    /// <summary>Every row of every table that holds tenants, keys, capacities, prices, reservations, the ledger, buyer limits and their usage, or waiting lists, on either store.</summary>
     public static string OfDatabase(CapacityApp app)
     {
         using var connection = app.Kind == StoreKind.Sqlite ? (System.Data.Common.DbConnection)Open(app) : OpenPostgres(app);
@@ -119,6 +125,9 @@ public static class StateSnapshot
 /// active hold on the child, a confirmed sale on the pool, an open allocation of 10 on the child with
 /// a hold of 2 drawn from it, and a closed allocation on the pool; a buyer limit of 4 over the child
 /// that requires a buyer key, with a hold of 3 by <see cref="Buyer"/>, and a limit that was deleted.
+/// Waiting lists: a sold-out capacity whose list is open, with one entry waiting and one that left; a
+/// capacity whose list was opened and closed again; the child's list open (so a join meets its buyer
+/// limit); and an open list in another event.
 /// Every test sends something bad and checks that it was refused with the right problem and that this
 /// state did not move.
 /// </summary>
@@ -132,6 +141,12 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
 
     /// <summary>The buyer of the keyed hold: 3 of the 4 tickets the limit allows.</summary>
     public const string Buyer = "fan";
+
+    /// <summary>An event of its own for <see cref="Elsewhere"/>: one waiting-list entry cannot span two events.</summary>
+    public const string OtherEvent = "bad-ev-wl";
+
+    /// <summary>The buyer of the waiting entry.</summary>
+    public const string QueueBuyer = "queuer";
 
     public CapacityApp App { get; private set; } = null!;
 
@@ -167,6 +182,23 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
 
     /// <summary>A limit over the pool, created and deleted: its id names nothing any more.</summary>
     public string DeletedLimit { get; private set; } = "";
+
+    /// <summary>A capacity of 2, both held by <see cref="QueueHold"/>, with its waiting list open (fifo, offers of 10 minutes).</summary>
+    public string Queue { get; private set; } = "";
+
+    public string QueueHold { get; private set; } = "";
+
+    /// <summary><see cref="QueueBuyer"/>'s entry for 2 of the queue, waiting first in line, with an external_ref.</summary>
+    public string Entry { get; private set; } = "";
+
+    /// <summary>An entry for 1 of the queue that left while it waited.</summary>
+    public string LeftEntry { get; private set; } = "";
+
+    /// <summary>A capacity of 5 whose waiting list was opened (first_fit) and closed again.</summary>
+    public string ClosedList { get; private set; } = "";
+
+    /// <summary>A capacity of 5 in <see cref="OtherEvent"/> with its waiting list open.</summary>
+    public string Elsewhere { get; private set; } = "";
 
     /// <summary>Set while a request is being tried, cleared when it is proven to have changed nothing.</summary>
     private bool _dirty;
@@ -215,6 +247,22 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
         KeyedHold = (await Api.ReadAsync(await t.ReserveAsBuyerAsync(Child, 3, Buyer, 60), 201))["reservation"]!["id"]!.GetValue<string>();
         DeletedLimit = await t.CreateLimitAsync(Event, "Gone", 1, Pool);
         Assert.Equal(HttpStatusCode.NoContent, (await t.DeleteAsync($"/limits/{DeletedLimit}")).StatusCode);
+
+        // Sold out before its list opens, so the entries wait rather than being offered at once.
+        Queue = await t.CreateCapacityAsync(Event, "Queue", 2);
+        QueueHold = await t.HoldAsync(Queue, 2, 60);
+        await t.EnableWaitlistAsync(Queue, "fifo", offerMinutes: 10);
+        var entry = await Api.ReadAsync(await t.PostAsync("/waitlist", Api.Json(new { items = new[] { new { capacity_id = Queue, quantity = 2 } }, buyer_key = QueueBuyer, external_ref = "order-1" })), 201);
+        Assert.Equal("waiting", entry["status"]!.GetValue<string>());
+        Entry = entry["id"]!.GetValue<string>();
+        LeftEntry = (await t.JoinOkAsync(null, (Queue, 1)))["id"]!.GetValue<string>();
+        Assert.Equal("left", (await Api.ReadAsync(await t.DeleteAsync($"/waitlist/{LeftEntry}"), 200))["status"]!.GetValue<string>());
+        ClosedList = await t.CreateCapacityAsync(Event, "Closed list", 5);
+        await t.EnableWaitlistAsync(ClosedList, "first_fit");
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{ClosedList}", Api.Json("{\"waitlist\":{\"enabled\":false}}")), 200);
+        Elsewhere = await t.CreateCapacityAsync(OtherEvent, "Elsewhere", 5);
+        await t.EnableWaitlistAsync(Elsewhere, "fifo");
+        await t.EnableWaitlistAsync(Child, "first_fit", offerMinutes: 15);
     }
 
     private async Task<string> PriceAsync(string capacity, string name)
@@ -232,10 +280,21 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
         }
     }
 
-    /// <summary>The state, with the usage of the seeded buyer and of a buyer no hold names (whom refused holds must not count).</summary>
+    /// <summary>
+    /// The state, with the usage of the seeded buyer and of a buyer no hold names (whom refused holds
+    /// must not count), and every capacity's waiting list, the other event's included.
+    /// </summary>
     public async Task<string> SnapshotAsync() =>
         await StateSnapshot.OfEventAsync(
-            Tenant.Client, Event, [Pool, Child], [Hold, Sold, AllocationHold, KeyedHold], [PoolPrice, ChildPrice], [Allocation, ClosedAllocation], [Limit], [Buyer, "newcomer"])
+            Tenant.Client,
+            Event,
+            [Pool, Child, Queue, ClosedList, Elsewhere],
+            [Hold, Sold, AllocationHold, KeyedHold, QueueHold],
+            [PoolPrice, ChildPrice],
+            [Allocation, ClosedAllocation],
+            [Limit],
+            [Buyer, "newcomer", QueueBuyer],
+            [Entry, LeftEntry])
         + StateSnapshot.OfDatabase(App);
 
     /// <summary>
@@ -263,6 +322,12 @@ public abstract class BadInputWorld(StoreKind kind) : IAsyncLifetime
             .Replace("{limit}", Limit, StringComparison.Ordinal)
             .Replace("{deleted_limit}", DeletedLimit, StringComparison.Ordinal)
             .Replace("{keyed_hold}", KeyedHold, StringComparison.Ordinal)
+            .Replace("{queue}", Queue, StringComparison.Ordinal)
+            .Replace("{queue_hold}", QueueHold, StringComparison.Ordinal)
+            .Replace("{left_entry}", LeftEntry, StringComparison.Ordinal)
+            .Replace("{entry}", Entry, StringComparison.Ordinal)
+            .Replace("{closed_list}", ClosedList, StringComparison.Ordinal)
+            .Replace("{elsewhere}", Elsewhere, StringComparison.Ordinal)
             .Replace("{tenant}", Tenant.Id.ToString(), StringComparison.Ordinal)
             .Replace("{random}", Guid.NewGuid().ToString(), StringComparison.Ordinal)
             .Replace("{x10k}", new string('x', 10_000), StringComparison.Ordinal)
@@ -451,6 +516,13 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/events/{ev}/limits", "{'name':'L','capacity_ids':['{child}'],'per_buyer_max':4,'per_buyer_max':400}")]
     [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'buyer_key':'fan','buyer_key':'someone-else'}")]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'fan','buyer_key':'someone-else'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'items':[{'capacity_id':'{queue}','quantity':2}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1,'quantity':2}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','capacity_id':'{child}','quantity':1}],'buyer_key':'fan'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'buyer_key':'fan','buyer_key':'someone-else'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'external_ref':'a','external_ref':'b'}")]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'enabled':false,'enabled':false}}")]
+    [InlineData("PUT", "/capacity/{pool}", "{'waitlist':{'enabled':true},'waitlist':{'enabled':true}}")]
     public async Task A_repeated_field_in_a_create_body_is_a_validation_error_as_it_is_in_an_update(string method, string path, string body) =>
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
 
@@ -480,6 +552,19 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/capacity/{pool}/reserve", "{'quantity':1,'buyer_key':'fan\\udc00'}")]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'\\udfff'}")]
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{pool}','quantity':1}],'buyer_key':'\\udc00\\ud800'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'buyer_key':'\\ud800'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'external_ref':'\\udc00'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'external_ref':'order \\udfff'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'\\ud800':1}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1,'\\ud800':1}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'\\ud800','quantity':1}]}")]
+    // A policy is compared with its escapes decoded, and a name inside the list is read as text: both must refuse a lone surrogate.
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'policy':'\\ud800'}}")]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'policy':'fifo\\udc00'}}")]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'policy':'first_fit\\udfff'}}")]
+    [InlineData("PUT", "/capacity/{pool}", "{'waitlist':{'\\ud800':true}}")]
+    [InlineData("PUT", "/capacity/{queue}", "{'section_name':'Renamed','waitlist':{'enabled':false,'\\udc00':1}}")]
+    [InlineData("DELETE", "/waitlist/{entry}", "{'\\ud800':1}")]
     public async Task A_string_with_a_lone_surrogate_is_a_validation_error(string method, string path, string body) =>
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
 
@@ -590,6 +675,14 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("DELETE", "/limits/{limit}", "{\"", "\":1}")]
     [InlineData("POST", "/capacity/{child}/reserve", "{\"quantity\":1,\"buyer_key\":\"", "\"}")]
     [InlineData("POST", "/reservations", "{\"items\":[{\"capacity_id\":\"{child}\",\"quantity\":1}],\"buyer_key\":\"", "\"}")]
+    [InlineData("POST", "/waitlist", "{\"items\":[{\"capacity_id\":\"{queue}\",\"quantity\":1}],\"buyer_key\":\"", "\"}")]
+    [InlineData("POST", "/waitlist", "{\"items\":[{\"capacity_id\":\"{queue}\",\"quantity\":1}],\"external_ref\":\"", "\"}")]
+    [InlineData("POST", "/waitlist", "{\"items\":[{\"capacity_id\":\"{queue}\",\"quantity\":1,\"", "\":1}]}")]
+    [InlineData("PUT", "/capacity/{queue}", "{\"waitlist\":{\"policy\":\"", "\"}}")]
+    [InlineData("PUT", "/capacity/{queue}", "{\"waitlist\":{\"policy\":\"fifo", "\"}}")]
+    [InlineData("PUT", "/capacity/{pool}", "{\"waitlist\":{\"", "\":true}}")]
+    [InlineData("PUT", "/capacity/{queue}", "{\"section_name\":\"Renamed\",\"waitlist\":{\"enabled\":false,\"", "\":1}}")]
+    [InlineData("DELETE", "/waitlist/{entry}", "{\"", "\":1}")]
     [InlineData("POST", "/admin/tenants", "{\"name\":\"", "\"}")]
     public async Task A_body_that_is_not_valid_utf8_is_a_validation_error(string method, string path, string head, string tail)
     {
@@ -602,6 +695,8 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("/capacity/{child}", "{'total_capacity':1}")]
     [InlineData("/capacity/{pool}", "{'total_capacity':4}")]
     [InlineData("/capacity/{pool}", "{'total_capacity':0}")]
+    [InlineData("/capacity/{queue}", "{'total_capacity':1,'waitlist':{'enabled':false}}")]
+    [InlineData("/capacity/{queue}", "{'waitlist':{'policy':'first_fit','offer_minutes':60},'total_capacity':0}")]
     public async Task Shrinking_a_capacity_below_what_is_held_and_sold_is_refused_and_changes_nothing(string path, string body) =>
         await world.AssertRefusedAsync("PUT", path, body, 409, "CAPACITY_BELOW_COMMITTED");
 
@@ -704,6 +799,52 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/reservations/{limit}/release", null)]
     [InlineData("GET", "/allocations/{limit}", null)]
     [InlineData("GET", "/pricing/{limit}", null)]
+    [InlineData("GET", "/waitlist/not-a-guid", null)]
+    [InlineData("GET", "/waitlist/{random}", null)]
+    [InlineData("GET", "/waitlist/{queue}", null)]
+    [InlineData("GET", "/waitlist/{queue_hold}", null)]
+    [InlineData("GET", "/waitlist/{keyed_hold}", null)]
+    [InlineData("GET", "/waitlist/{limit}", null)]
+    [InlineData("GET", "/waitlist/{alloc}", null)]
+    [InlineData("GET", "/waitlist/%01", null)]
+    [InlineData("GET", "/waitlist/{x65}", null)]
+    [InlineData("GET", "/waitlist/{entry}x", null)]
+    [InlineData("DELETE", "/waitlist/not-a-guid", null)]
+    [InlineData("DELETE", "/waitlist/{random}", null)]
+    [InlineData("DELETE", "/waitlist/{random}", "{}")]
+    [InlineData("DELETE", "/waitlist/{queue}", null)]
+    [InlineData("DELETE", "/waitlist/{queue_hold}", null)]
+    [InlineData("DELETE", "/waitlist/{hold}", null)]
+    [InlineData("DELETE", "/waitlist/{limit}", null)]
+    [InlineData("DELETE", "/waitlist/%01", null)]
+    [InlineData("GET", "/capacity/not-a-guid/waitlist", null)]
+    [InlineData("GET", "/capacity/{random}/waitlist", null)]
+    [InlineData("GET", "/capacity/{entry}/waitlist", null)]
+    [InlineData("GET", "/capacity/{queue_hold}/waitlist", null)]
+    [InlineData("GET", "/capacity/{limit}/waitlist", null)]
+    [InlineData("GET", "/capacity/%01/waitlist", null)]
+    [InlineData("GET", "/capacity/{x65}/waitlist", null)]
+    [InlineData("GET", "/capacity/{random}/waitlist?limit=0", null)]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{random}','quantity':1}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{random}','quantity':1}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{entry}','quantity':1}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue_hold}','quantity':1}],'buyer_key':'fan'}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{pool_price}','quantity':1}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{limit}','quantity':1}]}")]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{alloc}','quantity':1}],'external_ref':'order-2'}")]
+    [InlineData("PUT", "/capacity/not-a-guid", "{'waitlist':{'enabled':true}}")]
+    [InlineData("PUT", "/capacity/{random}", "{'waitlist':{'enabled':true}}")]
+    [InlineData("PUT", "/capacity/{random}", "{'waitlist':{'offer_minutes':0}}")]
+    [InlineData("PUT", "/capacity/{entry}", "{'waitlist':{'enabled':false}}")]
+    [InlineData("GET", "/capacity/{entry}", null)]
+    [InlineData("POST", "/capacity/{entry}/reserve", "{'quantity':1}")]
+    [InlineData("GET", "/reservations/{entry}", null)]
+    [InlineData("POST", "/reservations/{entry}/confirm", null)]
+    [InlineData("POST", "/reservations/{left_entry}/release", null)]
+    [InlineData("GET", "/limits/{entry}", null)]
+    [InlineData("GET", "/allocations/{entry}", null)]
+    [InlineData("GET", "/pricing/{entry}", null)]
+    [InlineData("GET", "/waitlist/{entry}/nothing-here", null)]
     [InlineData("GET", "/events/{ev}/limits/nothing-here", null)]
     [InlineData("GET", "/nothing-here", null)]
     [InlineData("POST", "/events/{ev}/capacity/nothing-here", "{}")]
@@ -1178,7 +1319,9 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [Theory]
     [MemberData(nameof(BodiesOtherThanNothing), "POST", "/allocations/{alloc}/close")]
     [MemberData(nameof(BodiesOtherThanNothing), "DELETE", "/limits/{limit}")]
-    public async Task Closing_an_allocation_or_deleting_a_limit_with_a_body_other_than_nothing_or_an_empty_object_is_refused(string method, string path, string body) =>
+    [MemberData(nameof(BodiesOtherThanNothing), "DELETE", "/waitlist/{entry}")]
+    [MemberData(nameof(BodiesOtherThanNothing), "DELETE", "/waitlist/{left_entry}")]
+    public async Task Closing_an_allocation_deleting_a_limit_or_leaving_a_waiting_list_with_a_body_other_than_nothing_or_an_empty_object_is_refused(string method, string path, string body) =>
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR", "body");
 
     private const string CreateLimit = "/events/{ev}/limits";
@@ -1342,30 +1485,36 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     public async Task Updating_a_limit_with_a_bad_body_is_a_validation_error_that_changes_nothing(string? body, string? field) =>
         await world.AssertRefusedAsync("PUT", "/limits/{limit}", body, 400, "VALIDATION_ERROR", field);
 
+    /// <summary>buyer_key values every route that takes one refuses, as JSON (with <c>'</c> for <c>"</c>).</summary>
+    public static TheoryData<string> BadBuyerKeys() =>
+    [
+        // Blank, too long.
+        "''",
+        "'   '",
+        "'\\t'",
+        "'\\u00a0'",
+        "'\\u2028'",
+        "'{x129}'",
+        // Control and format characters.
+        "'a\\u0000b'",
+        "'a\\u0001'",
+        "'a\\nb'",
+        "'a\\u001b'",
+        "'a\\u007f'",
+        "'a\\u0085'",
+        "'a\\u200bb'",
+        "'a\\ufeff'",
+        "'\\u202efan'",
+        // Not a string.
+        "7",
+        "0",
+        "true",
+        "['fan']",
+        "{'key':'fan'}",
+    ];
+
     [Theory]
-    // Blank, too long.
-    [InlineData("''")]
-    [InlineData("'   '")]
-    [InlineData("'\\t'")]
-    [InlineData("'\\u00a0'")]
-    [InlineData("'\\u2028'")]
-    [InlineData("'{x129}'")]
-    // Control and format characters.
-    [InlineData("'a\\u0000b'")]
-    [InlineData("'a\\u0001'")]
-    [InlineData("'a\\nb'")]
-    [InlineData("'a\\u001b'")]
-    [InlineData("'a\\u007f'")]
-    [InlineData("'a\\u0085'")]
-    [InlineData("'a\\u200bb'")]
-    [InlineData("'a\\ufeff'")]
-    [InlineData("'\\u202efan'")]
-    // Not a string.
-    [InlineData("7")]
-    [InlineData("0")]
-    [InlineData("true")]
-    [InlineData("['fan']")]
-    [InlineData("{'key':'fan'}")]
+    [MemberData(nameof(BadBuyerKeys))]
     public async Task A_bad_buyer_key_on_a_hold_or_a_cart_is_a_validation_error_that_holds_nothing(string key)
     {
         // On the limited child and on the pool no limit covers: a key is checked whether or not a limit counts it.
@@ -1413,6 +1562,321 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         Assert.Equal("/problems/buyer-limit-exceeded", problem["type"]!.GetValue<string>());
         Assert.Equal(world.Limit, problem["limit_id"]!.GetValue<string>());
         Assert.Equal((used, requested, 4L), (problem["used"]!.GetValue<long>(), problem["requested"]!.GetValue<long>(), problem["per_buyer_max"]!.GetValue<long>()));
+    }
+
+    private const string Join = "/waitlist";
+
+    [Theory]
+    [MemberData(nameof(NotAJsonObject))]
+    [InlineData("[{'capacity_id':'{queue}','quantity':1}]", "body")]
+    // Unknown fields, and fields the server sets: an entry's id, place and state are not the client's.
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'colour':'red'}", "colour")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'id':'{random}'}", "id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'status':'offered'}", "status")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'position':1}", "position")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'sequence':0}", "sequence")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'offer_reservation_id':'{hold}'}", "offer_reservation_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'event_id':'{ev}'}", "event_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'tenant_id':'{tenant}'}", "tenant_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'created_at':'2030-01-01T00:00:00Z'}", "created_at")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'updated_at':'2030-01-01T00:00:00Z'}", "updated_at")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'offer_minutes':5}", "offer_minutes")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1}],'reservation_minutes':5}", "reservation_minutes")]
+    [InlineData("{'capacity_id':'{queue}','quantity':1}", "capacity_id")]
+    // An item takes a capacity and a quantity, nothing else: no price, no allocation.
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1,'colour':'red'}]}", "colour")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'{child_price}'}]}", "pricing_id")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1,'allocation_id':'{alloc}'}]}", "allocation_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1,'status':'waiting'}]}", "status")]
+    // Items: missing, null, not an array, none, too many, null or not objects.
+    [InlineData("{}", "items")]
+    [InlineData("{'buyer_key':'fan'}", "items")]
+    [InlineData("{'items':null}", "items")]
+    [InlineData("{'items':'{queue}'}", "items")]
+    [InlineData("{'items':7}", "items")]
+    [InlineData("{'items':{'capacity_id':'{queue}','quantity':1}}", "items")]
+    [InlineData("{'items':[]}", "items")]
+    [InlineData("{'items':[],'buyer_key':''}", "items")]
+    [InlineData("{'items':{51items}}", "items")]
+    [InlineData("{'items':[null]}", "items[0]")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},null]}", "items[1]")]
+    [InlineData("{'items':[1]}", "items[0]")]
+    [InlineData("{'items':['{queue}']}", "items[0]")]
+    [InlineData("{'items':[[{'capacity_id':'{queue}','quantity':1}]]}", "items[0]")]
+    [InlineData("{'items':[{nested}]}", null)]
+    // An item's fields: missing, null, wrong types, overflow.
+    [InlineData("{'items':[{'quantity':1}]}", "capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}'}]}", "quantity")]
+    [InlineData("{'items':[{}]}", null)]
+    [InlineData("{'items':[{'capacity_id':null,'quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':null}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':'1'}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1.5}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':true}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':[1]}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':{}}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':99999999999}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':-99999999999}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':2147483648}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1e40}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1e3}]}", "items[0].quantity")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{child}','quantity':'2'}]}", "items[1].quantity")]
+    // Capacity ids that are not GUIDs.
+    [InlineData("{'items':[{'capacity_id':'not-a-guid','quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'','quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}x','quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':42,'quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':true,'quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':['{queue}'],'quantity':1}]}", "items[0].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'nope','quantity':1}]}", "items[1].capacity_id")]
+    // One event per entry, each capacity once.
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{elsewhere}','quantity':1}]}", "items[1].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{elsewhere}','quantity':1},{'capacity_id':'{queue}','quantity':1}]}", "items[1].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{queue}','quantity':1}]}", "items[1].capacity_id")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':2},{'capacity_id':'{child}','quantity':1},{'capacity_id':'{queue}','quantity':1}],'buyer_key':'fan'}", "items[2].capacity_id")]
+    public async Task Joining_a_waiting_list_with_a_bad_body_is_a_validation_error_that_queues_nothing(string? body, string? field) =>
+        await world.AssertRefusedAsync("POST", Join, body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':0}]}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':-1}]}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':-2147483648}]}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':101}]}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':2147483647}]}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{child}','quantity':0}],'buyer_key':'fan'}")]
+    // The quantity is refused before the capacity is looked up.
+    [InlineData("{'items':[{'capacity_id':'{random}','quantity':0}]}")]
+    [InlineData("{'items':[{'capacity_id':'{pool}','quantity':-5}]}")]
+    public async Task Joining_for_a_quantity_a_hold_could_not_have_is_refused_and_queues_nothing(string body) =>
+        await world.AssertRefusedAsync("POST", Join, body, 400, "INVALID_QUANTITY");
+
+    [Theory]
+    [MemberData(nameof(BadBuyerKeys))]
+    public async Task A_bad_buyer_key_on_a_join_is_a_validation_error_that_queues_nothing(string key)
+    {
+        // On a list no limit covers and on the limited child: a key is checked whether or not a limit counts it.
+        string[] bodies =
+        [
+            "{'items':[{'capacity_id':'{queue}','quantity':1}],'buyer_key':KEY}",
+            "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':KEY}",
+            "{'buyer_key':KEY,'external_ref':'order-2','items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{child}','quantity':1}]}",
+        ];
+        foreach (var body in bodies)
+        {
+            await world.AssertRefusedAsync("POST", Join, body.Replace("KEY", key, StringComparison.Ordinal), 400, "VALIDATION_ERROR", "buyer_key");
+        }
+    }
+
+    [Theory]
+    // Blank (white space of any kind), too long.
+    [InlineData("''")]
+    [InlineData("' '")]
+    [InlineData("'   '")]
+    [InlineData("'\\t'")]
+    [InlineData("'\\u00a0'")]
+    [InlineData("'\\u2028'")]
+    [InlineData("'{x129}'")]
+    [InlineData("'{x10k}'")]
+    // Control characters (Rules.IsValidName refuses char.IsControl: C0, DEL and C1).
+    [InlineData("'a\\u0000b'")]
+    [InlineData("'a\\u0001'")]
+    [InlineData("'a\\nb'")]
+    [InlineData("'a\\rb'")]
+    [InlineData("'order\\tone'")]
+    [InlineData("'a\\u001b'")]
+    [InlineData("'a\\u007f'")]
+    [InlineData("'a\\u0085'")]
+    [InlineData("'a\\u009f'")]
+    // Not a string.
+    [InlineData("7")]
+    [InlineData("true")]
+    [InlineData("['order-1']")]
+    [InlineData("{'id':'order-1'}")]
+    public async Task A_bad_external_ref_is_a_validation_error_that_queues_nothing(string reference) =>
+        await world.AssertRefusedAsync("POST", Join, "{'items':[{'capacity_id':'{queue}','quantity':1}],'external_ref':" + reference + "}", 400, "VALIDATION_ERROR", "external_ref");
+
+    [Fact]
+    public async Task Joining_at_the_edges_of_the_buyer_key_and_external_ref_rules_works()
+    {
+        await world.EnsureCleanAsync();
+        world.MarkChanged();
+
+        // external_ref follows the rule of names: format characters are not control characters, and are kept as sent.
+        foreach (var (key, reference) in new[] { (new string('k', 128), new string('r', 128)), ("FAN", "order\u200b\u202e-2\ufeff"), (BadInputWorld.QueueBuyer, "o") })
+        {
+            var body = Api.Json(new { items = new[] { new { capacity_id = world.Queue, quantity = 1 } }, buyer_key = key, external_ref = reference });
+            var entry = await Api.ReadAsync(await world.Tenant.Client.PostAsync(Join, body), 201);
+            Assert.Equal(("waiting", key, reference), (entry["status"]!.GetValue<string>(), entry["buyer_key"]!.GetValue<string>(), entry["external_ref"]!.GetValue<string>()));
+            Assert.Equal(reference, (await world.Tenant.Client.EntryAsync(entry["id"]!.GetValue<string>()))["external_ref"]!.GetValue<string>());
+        }
+
+        await world.App.AssertInvariantsAsync();
+    }
+
+    [Theory]
+    // No list, a closed list, and either among open ones: the entry is refused whole.
+    [InlineData("{'items':[{'capacity_id':'{pool}','quantity':1}]}", "{pool}")]
+    [InlineData("{'items':[{'capacity_id':'{closed_list}','quantity':1}]}", "{closed_list}")]
+    [InlineData("{'items':[{'capacity_id':'{closed_list}','quantity':1}],'buyer_key':'fan','external_ref':'order-2'}", "{closed_list}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{pool}','quantity':1}]}", "{pool}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{closed_list}','quantity':1}]}", "{closed_list}")]
+    [InlineData("{'items':[{'capacity_id':'{pool}','quantity':1},{'capacity_id':'{queue}','quantity':1}]}", "{pool}")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1},{'capacity_id':'{closed_list}','quantity':5}],'buyer_key':'newcomer'}", "{closed_list}")]
+    public async Task Joining_a_capacity_whose_waiting_list_is_not_open_is_refused_and_queues_nothing(string body, string capacity)
+    {
+        var problem = await world.AssertRefusedAsync("POST", Join, body, 409, "WAITLIST_DISABLED");
+        Assert.Equal("/problems/waitlist-disabled", problem["type"]!.GetValue<string>());
+        Assert.Contains(world.Fill(capacity), problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    // A null key is no key; another item in the entry does not stand in for one.
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}]}")]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':null}")]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':1},{'capacity_id':'{child}','quantity':1}],'external_ref':'order-2'}")]
+    public async Task Joining_a_list_whose_capacity_has_a_limit_that_requires_a_key_without_one_is_refused_and_queues_nothing(string body)
+    {
+        var problem = await world.AssertRefusedAsync("POST", Join, body, 400, "BUYER_KEY_REQUIRED");
+        Assert.Equal(world.Limit, problem["limit_id"]!.GetValue<string>());
+    }
+
+    [Theory]
+    // The seeded buyer holds 3 of 4; a buyer cannot queue for more than the limit would let them hold.
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':2}],'buyer_key':'fan'}", 3, 2)]
+    [InlineData("{'items':[{'capacity_id':'{queue}','quantity':2},{'capacity_id':'{child}','quantity':2}],'buyer_key':'fan'}", 3, 2)]
+    [InlineData("{'items':[{'capacity_id':'{child}','quantity':5}],'buyer_key':'newcomer'}", 0, 5)]
+    public async Task Joining_for_more_than_a_buyer_limit_allows_is_refused_and_queues_nothing(string body, long used, long requested)
+    {
+        var problem = await world.AssertRefusedAsync("POST", Join, body, 409, "BUYER_LIMIT_EXCEEDED");
+        Assert.Equal(world.Limit, problem["limit_id"]!.GetValue<string>());
+        Assert.Equal((used, requested, 4L), (problem["used"]!.GetValue<long>(), problem["requested"]!.GetValue<long>(), problem["per_buyer_max"]!.GetValue<long>()));
+    }
+
+    [Theory]
+    // Not an object.
+    [InlineData("{queue}", "{'waitlist':null}", "waitlist")]
+    [InlineData("{queue}", "{'waitlist':true}", "waitlist")]
+    [InlineData("{queue}", "{'waitlist':false}", "waitlist")]
+    [InlineData("{queue}", "{'waitlist':'fifo'}", "waitlist")]
+    [InlineData("{queue}", "{'waitlist':30}", "waitlist")]
+    [InlineData("{queue}", "{'waitlist':[]}", "waitlist")]
+    [InlineData("{pool}", "{'waitlist':[{'enabled':true}]}", "waitlist")]
+    // Unknown fields, the list's counters, names in another case.
+    [InlineData("{queue}", "{'waitlist':{'size':3}}", "waitlist.size")]
+    [InlineData("{queue}", "{'waitlist':{'waiting':0}}", "waitlist.waiting")]
+    [InlineData("{queue}", "{'waitlist':{'offered':0}}", "waitlist.offered")]
+    [InlineData("{queue}", "{'waitlist':{'Enabled':false}}", "waitlist.Enabled")]
+    [InlineData("{queue}", "{'waitlist':{'offerMinutes':5}}", "waitlist.offerMinutes")]
+    [InlineData("{pool}", "{'waitlist':{'enabled':true,'colour':'red'}}", "waitlist.colour")]
+    [InlineData("{pool}", "{'waitlist_demand':0}", "waitlist_demand")]
+    [InlineData("{pool}", "{'enabled':true}", "enabled")]
+    // enabled: true or false only.
+    [InlineData("{queue}", "{'waitlist':{'enabled':null}}", "waitlist.enabled")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':'false'}}", "waitlist.enabled")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':0}}", "waitlist.enabled")]
+    [InlineData("{pool}", "{'waitlist':{'enabled':1}}", "waitlist.enabled")]
+    [InlineData("{pool}", "{'waitlist':{'enabled':[true]}}", "waitlist.enabled")]
+    // offer_minutes: a whole number of minutes, 1 to 120.
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':0}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':121}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':-1}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':-2147483648}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':2147483647}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':2147483648}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':99999999999}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':-99999999999}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':1e40}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':1e1}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':15.5}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':'15'}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':null}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':true}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'offer_minutes':[15]}}", "waitlist.offer_minutes")]
+    [InlineData("{pool}", "{'waitlist':{'offer_minutes':0}}", "waitlist.offer_minutes")]
+    [InlineData("{pool}", "{'waitlist':{'enabled':false,'offer_minutes':121}}", "waitlist.offer_minutes")]
+    [InlineData("{closed_list}", "{'waitlist':{'enabled':true,'offer_minutes':0}}", "waitlist.offer_minutes")]
+    // policy: fifo or first_fit, exactly.
+    [InlineData("{queue}", "{'waitlist':{'policy':'lifo'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'FIFO'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'Fifo'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'first-fit'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'firstFit'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'FirstFit'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':' fifo'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'fifo '}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':''}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'fifo\\u0000'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':0}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':1}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':null}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':true}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'policy':['fifo']}}", "waitlist.policy")]
+    [InlineData("{pool}", "{'waitlist':{'policy':'lifo'}}", "waitlist.policy")]
+    // A field twice, inside the list or the list itself.
+    [InlineData("{queue}", "{'waitlist':{'enabled':true,'enabled':false}}", "waitlist.enabled")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'fifo','offer_minutes':5,'policy':'first_fit'}}", "waitlist.policy")]
+    [InlineData("{pool}", "{'waitlist':{'offer_minutes':5,'offer_minutes':6}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':false},'waitlist':{'enabled':true}}", "body")]
+    // One bad field refuses the good ones with it, whichever side of the list it is on.
+    [InlineData("{queue}", "{'waitlist':{'enabled':false,'policy':'lifo'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':false,'offer_minutes':0}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'policy':'first_fit','colour':'red'}}", "waitlist.colour")]
+    [InlineData("{queue}", "{'section_name':'Renamed','waitlist':{'policy':'lifo'}}", "waitlist.policy")]
+    [InlineData("{queue}", "{'section_name':'Renamed','section_code':'Q','is_active':false,'waitlist':{'enabled':false,'offer_minutes':121}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'total_capacity':20,'waitlist':{'offer_minutes':'5'}}", "waitlist.offer_minutes")]
+    [InlineData("{pool}", "{'section_name':'Renamed','waitlist':{'enabled':true,'offer_minutes':0}}", "waitlist.offer_minutes")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':false},'total_capacity':-1}", "total_capacity")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':false},'section_name':''}", "section_name")]
+    [InlineData("{queue}", "{'waitlist':{'enabled':false},'colour':'red'}", "colour")]
+    [InlineData("{pool}", "{'waitlist':{'enabled':true},'total_capacity':'100'}", "total_capacity")]
+    public async Task Updating_a_waiting_list_with_bad_settings_is_a_validation_error_that_changes_nothing_of_the_update(string id, string body, string field) =>
+        await world.AssertRefusedAsync("PUT", "/capacity/" + id, body, 400, "VALIDATION_ERROR", field);
+
+    [Theory]
+    [InlineData("after=-1", "after")]
+    [InlineData("after=abc", "after")]
+    [InlineData("after=1.5", "after")]
+    [InlineData("after=", "after")]
+    [InlineData("after=1e3", "after")]
+    [InlineData("after=99999999999999999999", "after")]
+    [InlineData("after=-9223372036854775808", "after")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=-1", "limit")]
+    [InlineData("limit=1001", "limit")]
+    [InlineData("limit=abc", "limit")]
+    [InlineData("limit=", "limit")]
+    [InlineData("limit=1.0", "limit")]
+    [InlineData("limit=1e3", "limit")]
+    [InlineData("limit=99999999999", "limit")]
+    [InlineData("after=0&limit=0", "limit")]
+    [InlineData("after=x&limit=10", "after")]
+    // Given twice: one value or the other would be a guess.
+    [InlineData("after=0&after=1", "after")]
+    [InlineData("limit=1&limit=2", "limit")]
+    public async Task Reading_a_waiting_list_with_a_bad_page_is_a_validation_error(string query, string field)
+    {
+        // On a list with entries, on a list nobody joined and on a capacity that never had one: the page is checked alike.
+        foreach (var capacity in new[] { "{queue}", "{closed_list}", "{pool}" })
+        {
+            await world.AssertRefusedAsync("GET", $"/capacity/{capacity}/waitlist?" + query, null, 400, "VALIDATION_ERROR", field);
+        }
+    }
+
+    [Fact]
+    public async Task Reading_a_waiting_list_at_the_edges_of_its_bounds_works()
+    {
+        await world.EnsureCleanAsync();
+        var t = world.Tenant.Client;
+        var all = await Api.ReadAsync(await t.GetAsync($"/capacity/{world.Queue}/waitlist?after=0&limit=1000"), 200);
+        Assert.Equal([world.Entry, world.LeftEntry], all["entries"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()));
+        Assert.Null(all["next_after"]);
+        var one = await Api.ReadAsync(await t.GetAsync($"/capacity/{world.Queue}/waitlist?limit=1"), 200);
+        Assert.Equal(world.Entry, Assert.Single(one["entries"]!.AsArray())!["id"]!.GetValue<string>());
+        var rest = await Api.ReadAsync(await t.GetAsync($"/capacity/{world.Queue}/waitlist?limit=1&after={one["next_after"]!.GetValue<long>()}"), 200);
+        Assert.Equal(world.LeftEntry, Assert.Single(rest["entries"]!.AsArray())!["id"]!.GetValue<string>());
+        var beyond = await Api.ReadAsync(await t.GetAsync($"/capacity/{world.Queue}/waitlist?after={long.MaxValue}"), 200);
+        Assert.Empty(beyond["entries"]!.AsArray());
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync($"/capacity/{world.Pool}/waitlist"), 200))["entries"]!.AsArray());
     }
 
     [Theory]
@@ -1540,6 +2004,15 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PATCH", "/limits/{limit}", false)]
     [InlineData("POST", "/limits/{limit}/usage", false)]
     [InlineData("DELETE", "/limits/{limit}/usage", false)]
+    [InlineData("GET", "/waitlist", false)]
+    [InlineData("PUT", "/waitlist", false)]
+    [InlineData("DELETE", "/waitlist", false)]
+    [InlineData("POST", "/waitlist/{entry}", false)]
+    [InlineData("PUT", "/waitlist/{entry}", false)]
+    [InlineData("PATCH", "/waitlist/{entry}", false)]
+    [InlineData("POST", "/capacity/{queue}/waitlist", false)]
+    [InlineData("PUT", "/capacity/{queue}/waitlist", false)]
+    [InlineData("DELETE", "/capacity/{queue}/waitlist", false)]
     [InlineData("GET", "/admin/tenants", true)]
     [InlineData("DELETE", "/admin/tenants/{tenant}/keys", true)]
     [InlineData("POST", "/admin/verify", true)]
@@ -1569,6 +2042,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("PUT", "/limits/{limit}", false)]
     [InlineData("PUT", "/limits/not-a-guid", false)]
     [InlineData("DELETE", "/limits/{limit}", false)]
+    [InlineData("POST", "/waitlist", false)]
+    [InlineData("DELETE", "/waitlist/{entry}", false)]
+    [InlineData("DELETE", "/waitlist/not-a-guid", false)]
+    [InlineData("PUT", "/capacity/{queue}", false)]
     [InlineData("POST", "/admin/tenants", true)]
     [InlineData("POST", "/admin/tenants/{tenant}/keys", true)]
     public async Task A_body_over_64_KiB_is_payload_too_large_whether_its_length_is_declared_or_not(string method, string path, bool admin)
@@ -1615,6 +2092,9 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/events/{ev}/limits", "{'name':'Keyed','capacity_ids':['{pool}'],'per_buyer_max':2}", false)]
     [InlineData("PUT", "/limits/{limit}", "{'per_buyer_max':10}", false)]
     [InlineData("DELETE", "/limits/{limit}", null, false)]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'buyer_key':'other-fan','external_ref':'keyed'}", false)]
+    [InlineData("DELETE", "/waitlist/{entry}", null, false)]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'enabled':false,'offer_minutes':5,'policy':'first_fit'}}", false)]
     [InlineData("POST", "/admin/tenants", "{'name':'Keyed'}", true)]
     [InlineData("POST", "/admin/tenants/{tenant}/keys", null, true)]
     public async Task A_bad_idempotency_key_refuses_an_otherwise_good_write(string method, string path, string? body, bool admin)
@@ -1656,6 +2136,8 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{child}/reserve", "{'quantity':2,'buyer_key':'other-fan'}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
         await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':1}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
         await world.AssertRefusedAsync(() => world.SendAsync("DELETE", "/limits/{limit}", (string?)null, Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("DELETE", "/waitlist/{entry}", (string?)null, Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}]}", Keyed), 422, "IDEMPOTENCY_KEY_REUSED");
         world.MarkChanged();
     }
 

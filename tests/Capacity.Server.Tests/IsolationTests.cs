@@ -9,8 +9,9 @@ namespace Capacity.Server.Tests;
 /// <summary>
 /// Tenant A's event, seeded once: a pool, a capped child, a price on the child, an active hold on the
 /// child, a confirmed sale on the pool and an allocation on the child with a hold drawn from it; a
-/// buyer limit of 4 over the child that requires a buyer key, and a hold of 2 by <see cref="Buyer"/>.
-/// Tenant B has one capacity of its own in another event.
+/// buyer limit of 4 over the child that requires a buyer key, and a hold of 2 by <see cref="Buyer"/>;
+/// a sold-out capacity whose waiting list is open, with an entry of <see cref="Buyer"/> waiting.
+/// Tenant B has one capacity of its own in another event, with its waiting list open.
 /// </summary>
 public sealed class TwoTenantsOnSqlite() : TwoTenants(StoreKind.Sqlite);
 
@@ -52,6 +53,14 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     public string KeyedHold { get; private set; } = "";
 
+    /// <summary>A's capacity of 1, held by <see cref="QueueHold"/>, with its waiting list open.</summary>
+    public string Queue { get; private set; } = "";
+
+    public string QueueHold { get; private set; } = "";
+
+    /// <summary>A's entry for the queue's one ticket, waiting.</summary>
+    public string Entry { get; private set; } = "";
+
     public async ValueTask InitializeAsync()
     {
         App = await CapacityApp.CreateAsync(kind);
@@ -69,6 +78,16 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
         AllocationHold = (await Api.ReadAsync(await A.Client.ReserveFromAsync(Child, 1, Allocation, 60), 201))["reservation"]!["id"]!.GetValue<string>();
         Limit = await A.Client.CreateLimitAsync(AEvent, "Four per person", 4, requireKey: true, Child);
         KeyedHold = (await Api.ReadAsync(await A.Client.ReserveAsBuyerAsync(Child, 2, Buyer, 60), 201))["reservation"]!["id"]!.GetValue<string>();
+
+        // Sold out before its list opens, so the entry waits. B's list is open too, so that a join
+        // naming B's capacity first gets as far as A's.
+        Queue = await A.Client.CreateCapacityAsync(AEvent, "Queue", 1);
+        QueueHold = await A.Client.HoldAsync(Queue, 1, 60);
+        await A.Client.EnableWaitlistAsync(Queue, "fifo", offerMinutes: 10);
+        var entry = await A.Client.JoinOkAsync(Buyer, (Queue, 1));
+        Assert.Equal("waiting", entry["status"]!.GetValue<string>());
+        Entry = entry["id"]!.GetValue<string>();
+        await B.Client.EnableWaitlistAsync(BCapacity, "fifo");
     }
 
     public async ValueTask DisposeAsync()
@@ -81,7 +100,7 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
 
     /// <summary>A's event as A sees it, plus every row of the database.</summary>
     public async Task<string> SnapshotAsync() =>
-        await StateSnapshot.OfEventAsync(A.Client, AEvent, [Pool, Child], [Hold, Sold, AllocationHold, KeyedHold], [Price], [Allocation], [Limit], [Buyer])
+        await StateSnapshot.OfEventAsync(A.Client, AEvent, [Pool, Child, Queue], [Hold, Sold, AllocationHold, KeyedHold, QueueHold], [Price], [Allocation], [Limit], [Buyer], [Entry])
         + await StateSnapshot.OfEventAsync(B.Client, BEvent, [BCapacity], [], [])
         + StateSnapshot.OfDatabase(App);
 
@@ -98,6 +117,8 @@ public abstract class TwoTenants(StoreKind kind) : IAsyncLifetime
             .Replace("{alloc}", Id(Allocation), StringComparison.Ordinal)
             .Replace("{limit}", Id(Limit), StringComparison.Ordinal)
             .Replace("{keyed_hold}", Id(KeyedHold), StringComparison.Ordinal)
+            .Replace("{queue}", Id(Queue), StringComparison.Ordinal)
+            .Replace("{entry}", Id(Entry), StringComparison.Ordinal)
             .Replace("{b_capacity}", BCapacity, StringComparison.Ordinal);
     }
 }
@@ -165,6 +186,27 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
     [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{b_capacity}','quantity':1},{'capacity_id':'{child}','quantity':1}],'buyer_key':'same-hash'}", 404)]
     [InlineData("GET", "/reservations/{keyed_hold}", null, 404)]
     [InlineData("POST", "/reservations/{keyed_hold}/release", null, 404)]
+    // A's entry, its capacity's list, joining it and changing its settings. A bad page or bad settings
+    // on A's capacity are 404 too: the id is looked up first, so the order of checks tells B nothing.
+    [InlineData("GET", "/waitlist/{entry}", null, 404)]
+    [InlineData("DELETE", "/waitlist/{entry}", null, 404)]
+    [InlineData("DELETE", "/waitlist/{entry}", "{}", 404)]
+    [InlineData("GET", "/capacity/{queue}/waitlist", null, 404)]
+    [InlineData("GET", "/capacity/{queue}/waitlist?after=0&limit=1000", null, 404)]
+    [InlineData("GET", "/capacity/{queue}/waitlist?limit=0", null, 404)]
+    [InlineData("GET", "/capacity/{child}/waitlist", null, 404)]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}]}", 404)]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{queue}','quantity':1}],'buyer_key':'same-hash','external_ref':'theirs'}", 404)]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{b_capacity}','quantity':1},{'capacity_id':'{queue}','quantity':1}]}", 404)]
+    // A's pool has no list: 404, not 409 WAITLIST_DISABLED, which would say the capacity exists.
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{pool}','quantity':1}]}", 404)]
+    [InlineData("POST", "/waitlist", "{'items':[{'capacity_id':'{child}','quantity':1}],'buyer_key':'same-hash'}", 404)]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'enabled':false}}", 404)]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'offer_minutes':120,'policy':'first_fit'}}", 404)]
+    [InlineData("PUT", "/capacity/{queue}", "{'waitlist':{'offer_minutes':0}}", 404)]
+    [InlineData("PUT", "/capacity/{queue}", "{'total_capacity':5}", 404)]
+    [InlineData("PUT", "/capacity/{pool}", "{'waitlist':{'enabled':true}}", 404)]
+    [InlineData("PUT", "/capacity/{child}", "{'waitlist':{}}", 404)]
     public async Task Another_tenants_id_answers_exactly_like_an_id_that_does_not_exist(string method, string path, string? body, int status)
     {
         var before = await world.SnapshotAsync();
@@ -250,13 +292,15 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         Assert.Contains(
             TwoTenants.AEvent,
             (await Api.ReadAsync(await world.A.Client.GetAsync("/events"), 200))["events"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()));
-        Assert.Equal(2, (await FirstSnapshotAsync(world.A.Client, TwoTenants.AEvent))["capacity"]!.AsArray().Count);
+        Assert.Equal(3, (await FirstSnapshotAsync(world.A.Client, TwoTenants.AEvent))["capacity"]!.AsArray().Count);
         var own = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/capacity"), 200);
-        Assert.Equal(2, own["capacity"]!.AsArray().Count);
+        Assert.Equal(3, own["capacity"]!.AsArray().Count);
         var ownLedger = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/ledger"), 200);
         Assert.NotEmpty(ownLedger["entries"]!.AsArray());
         var ownLimits = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/limits"), 200);
         Assert.Equal(world.Limit, Assert.Single(ownLimits["limits"]!.AsArray())!["id"]!.GetValue<string>());
+        var ownQueue = await Api.ReadAsync(await world.A.Client.GetAsync($"/capacity/{world.Queue}/waitlist"), 200);
+        Assert.Equal(world.Entry, Assert.Single(ownQueue["entries"]!.AsArray())!["id"]!.GetValue<string>());
 
         Assert.Equal(before, await world.SnapshotAsync());
     }
@@ -435,6 +479,11 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         { "PUT", "/limits/{limit}" },
         { "DELETE", "/limits/{limit}" },
         { "GET", "/limits/{limit}/usage?buyer_key=same-hash" },
+        { "POST", "/waitlist" },
+        { "GET", "/waitlist/{entry}" },
+        { "DELETE", "/waitlist/{entry}" },
+        { "GET", "/capacity/{queue}/waitlist" },
+        { "PUT", "/capacity/{queue}" },
     };
 
     public static TheoryData<string, string> AdminRoutes() => new()
@@ -460,6 +509,8 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         (_, "/allocations/{alloc}/release") => "{'quantity':1}",
         (_, "/events/iso-ev/limits") => "{'name':'Sneaky','capacity_ids':['{pool}'],'per_buyer_max':1}",
         (_, "/limits/{limit}") => "{'per_buyer_max':1}",
+        (_, "/waitlist") => "{'items':[{'capacity_id':'{queue}','quantity':1}],'buyer_key':'same-hash'}",
+        (_, "/capacity/{queue}") => "{'waitlist':{'enabled':false}}",
         (_, "/admin/tenants") => "{'name':'Sneaky'}",
         _ => null,
     };
