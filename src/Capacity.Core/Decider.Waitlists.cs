@@ -61,6 +61,18 @@ public static partial class Decider
             }
         }
 
+        // An entry bigger than a pool it draws from could never be offered, yet it would be owed units
+        // there for good: public holds and every fifo entry behind it would wait for nothing.
+        SumDemand(set, command.Items, out _);
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (charge.Node.Total is { } total && charge.Quantity > total)
+            {
+                return Outcome.Invalid(
+                    "items", $"The entry asks {charge.Quantity} of {charge.Node.SectionName} ({charge.Node.Id}), which holds {total} in all: it could never be offered.");
+            }
+        }
+
         if (set.FindEntry(command.Id) is not null)
         {
             return Outcome.Invalid("id", $"Waiting-list entry {command.Id} already exists.");

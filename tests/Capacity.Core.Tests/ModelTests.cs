@@ -53,7 +53,7 @@ public sealed class ModelTests
             (WaitlistEvent.Lapsed, 40),
             (WaitlistEvent.LeftWaiting, 15),
             (WaitlistEvent.LeftWithOffer, 10),
-            (WaitlistEvent.HeldBackByFifo, 20),
+            (WaitlistEvent.HeldBackByFifo, 8),
             (WaitlistEvent.OvertookUnderFirstFit, 10),
         ]);
 

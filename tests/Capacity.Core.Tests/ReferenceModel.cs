@@ -1174,6 +1174,13 @@ internal sealed class ReferenceModel
             }
         }
 
+        // An entry larger than a limited pool it reaches could never be offered.
+        var reach = c.Items.SelectMany(i => Closure(i.CapacityId).Select(n => (Node: n, i.Quantity))).GroupBy(x => x.Node);
+        if (reach.Any(g => Caps[g.Key].Total is { } total && g.Sum(x => (long)x.Quantity) > total))
+        {
+            return Refuse("items");
+        }
+
         if (Entries.ContainsKey(c.Id))
         {
             return Refuse("id");

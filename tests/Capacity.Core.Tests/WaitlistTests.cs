@@ -317,4 +317,20 @@ public sealed class WaitlistTests
         Assert.Equal(OutcomeCode.Ok, s.EnableWaitlist(s.Capped(10, day)).Code);
         s.AssertConsistent();
     }
+
+    [Fact]
+    public void An_entry_bigger_than_a_pool_it_draws_from_is_refused_because_it_could_never_be_offered()
+    {
+        var s = new Scenario();
+        var venue = s.Own(5, "Venue");
+        var stalls = s.Capped(10, venue);
+        s.EnableWaitlist(stalls);
+        s.HoldOk((stalls, 5));
+        var refused = s.Join(null, (stalls, 6));
+        Assert.Equal((OutcomeCode.Invalid, "items"), (refused.Code, refused.Field));
+        Assert.Contains("Venue", refused.Detail);
+        Assert.Equal(0, s.Node(venue).QueueDemand);
+        Assert.Equal(OutcomeCode.Ok, s.Join(null, (stalls, 5)).Code);
+        s.AssertConsistent();
+    }
 }

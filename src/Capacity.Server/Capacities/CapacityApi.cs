@@ -214,9 +214,18 @@ internal static class CapacityApi
         return new WaitlistPatch(enabled, minutes, policy);
     }
 
-    private static WaitlistPolicy? PolicyOf(JsonElement value) => value.ValueEquals("fifo"u8) ? WaitlistPolicy.Fifo
-        : value.ValueEquals("first_fit"u8) ? WaitlistPolicy.FirstFit
-        : null;
+    private static WaitlistPolicy? PolicyOf(JsonElement value)
+    {
+        try
+        {
+            return value.ValueEquals("fifo"u8) ? WaitlistPolicy.Fifo : value.ValueEquals("first_fit"u8) ? WaitlistPolicy.FirstFit : null;
+        }
+        catch (InvalidOperationException)
+        {
+            // ValueEquals decodes the escapes and throws on a lone surrogate: no policy either.
+            return null;
+        }
+    }
 
     private static Results<JsonOk<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
         o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!.Value)) : ApiErrors.FromOutcome(o);
