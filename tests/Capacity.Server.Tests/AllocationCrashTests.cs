@@ -27,15 +27,7 @@ public abstract class AllocationCrashTests(StoreKind store)
     [Fact]
     public async Task Killing_the_server_amid_allocation_traffic_loses_no_acknowledged_change_and_applies_none_twice()
     {
-        var seed = CrashHarness<Sent>.Seed();
-        try
-        {
-            await new Run(seed).ExecuteAsync(store, CrashHarness<Sent>.Cycles(4));
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new InvalidOperationException($"Allocation crash test failed on {store} with seed {seed} (replay: CAPACITY_CRASH_SEED={seed}). {ex.Message}", ex);
-        }
+        await CrashHarness<Sent>.RunSeededAsync("Allocation crash test", store, 4, (seed, cycles) => new Run(seed).ExecuteAsync(store, cycles));
     }
 
     /// <summary>An allocation as the acknowledged answers left it.</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
@@ -108,6 +109,43 @@ internal sealed class CrashHarness<TSent>(Action<TSent, HttpStatusCode, string> 
 
     public static int Seed() =>
         int.TryParse(Environment.GetEnvironmentVariable("CAPACITY_CRASH_SEED"), CultureInfo.InvariantCulture, out var s) ? s : Random.Shared.Next();
+
+    /// <summary>Runs a crash test under its seed and cycles; a failure names the seed, so the run can be replayed.</summary>
+    public static async Task RunSeededAsync(string test, StoreKind store, int defaultCycles, Func<int, int, Task> run)
+    {
+        var seed = Seed();
+        try
+        {
+            await run(seed, Cycles(defaultCycles));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException($"{test} failed on {store} with seed {seed} (replay: CAPACITY_CRASH_SEED={seed}). {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Checks the answer to a confirm, release or cancel of a hold the test placed, and returns the
+    /// hold's status after it. A step the hold already took (an earlier request left in doubt and
+    /// retried moved it) answers 200 for a repeat of the same step or 409 for another, and changes
+    /// nothing; otherwise the step must succeed.
+    /// </summary>
+    public static string HoldStep(string action, string known, HttpStatusCode status, JsonObject body, string where)
+    {
+        var wanted = action switch { "confirm" => "confirmed", "release" => "released", _ => "cancelled" };
+        var from = action == "cancel" ? "confirmed" : "active";
+        if (known != from)
+        {
+            Assert.True(
+                status == HttpStatusCode.OK && body["status"]!.GetValue<string>() == known
+                || status == HttpStatusCode.Conflict && body["code"]!.GetValue<string>() == "RESERVATION_NOT_ACTIVE",
+                $"{where}; the hold is already {known}");
+            return known;
+        }
+
+        Assert.True(status == HttpStatusCode.OK && body["status"]!.GetValue<string>() == wanted, where);
+        return wanted;
+    }
 
     public static int Cycles(int byDefault) =>
         int.TryParse(Environment.GetEnvironmentVariable("CAPACITY_CRASH_CYCLES"), CultureInfo.InvariantCulture, out var c) ? c : byDefault;
