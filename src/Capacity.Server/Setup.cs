@@ -29,16 +29,16 @@ internal static class Setup
         var config = builder.Configuration;
         var services = builder.Services;
 
-        var serverOptions = config.GetSection("Capacity").Get<ServerOptions>() ?? new ServerOptions();
-        var limits = config.GetSection("Capacity:Limits").Get<CoreLimits>() ?? CoreLimits.Default;
-        var engineOptions = config.GetSection("Capacity:Engine").Get<EngineOptions>() ?? new EngineOptions();
-        var store = StoreSettings.From(config);
-        var rateLimits = config.GetSection("Capacity:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions();
-        var auth = config.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
+        // Every setting bound and checked here, before anything opens: a typo or a value out of range
+        // stops the start with the setting's name instead of being ignored or failing later.
+        var settings = Settings.Read(config);
+        var store = StoreSettings.From(settings.Storage);
+        var auth = settings.Auth;
 
-        services.AddSingleton(serverOptions);
-        services.AddSingleton(limits);
-        services.AddSingleton(engineOptions);
+        services.AddSingleton(settings);
+        services.AddSingleton(settings.Server);
+        services.AddSingleton(settings.Limits);
+        services.AddSingleton(settings.Engine);
         services.AddSingleton(TimeProvider.System);
         // The container holds the store as its read side only, so no endpoint can open a write
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
@@ -51,7 +51,7 @@ internal static class Setup
         services.AddSingleton<IProblemDetailsService, ProblemJson>();
         services.AddSingleton<MetricsCollector>();
         services.AddApiDocs();
-        services.AddRateLimits(rateLimits);
+        services.AddRateLimits(settings.RateLimit);
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<IReadStore>(),
@@ -135,7 +135,7 @@ internal static class Setup
         app.Logger.LogInformation("Capacity {Version} starting in {Environment}; store: {Store}", IndexApi.Version, app.Environment.EnvironmentName, store.Describe());
         try
         {
-            store.EnsureWritable(adminKeyConfigured: !string.IsNullOrWhiteSpace(app.Configuration["Auth:AdminKey"]));
+            store.EnsureWritable(adminKeyConfigured: !string.IsNullOrWhiteSpace(app.Services.GetRequiredService<Settings>().Auth.AdminKey));
             await WriteSide(app.Services).MigrateAsync(CancellationToken.None);
             app.Services.GetRequiredService<Authenticator>();
         }

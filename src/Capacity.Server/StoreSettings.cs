@@ -8,27 +8,24 @@ using Npgsql;
 namespace Capacity.Server;
 
 /// <summary>
-/// Which store the server opens and where, read once from <c>Storage</c>: what the first log line
+/// Which store the server opens and where, from the <c>Storage</c> section: what the first log line
 /// names, and what a failure to open it is explained with (<see cref="Explain"/>).
 /// </summary>
 internal sealed record StoreSettings(string Provider, string DataDirectory, string? SqlitePath, string? PostgresConnectionString)
 {
-    public const string DefaultDataDirectory = "./data";
-
     /// <summary>Whether the SQLite file was named by <c>Storage:Sqlite:Path</c> rather than put in the data directory.</summary>
     private bool SqlitePathConfigured { get; init; }
 
-    public static StoreSettings From(IConfiguration config)
+    public static StoreSettings From(StorageOptions options)
     {
-        var dataDirectory = config["Storage:DataDirectory"] ?? DefaultDataDirectory;
-        var provider = config["Storage:Provider"] ?? "sqlite";
-        switch (provider.ToLowerInvariant())
+        var dataDirectory = options.DataDirectory;
+        switch (options.Provider.ToLowerInvariant())
         {
             case "sqlite":
-                var path = config["Storage:Sqlite:Path"];
+                var path = options.Sqlite.Path;
                 return new StoreSettings("sqlite", dataDirectory, path ?? Path.Combine(dataDirectory, "capacity.db"), null) { SqlitePathConfigured = path is not null };
             case "postgres":
-                var connectionString = config["Storage:Postgres:ConnectionString"];
+                var connectionString = options.Postgres.ConnectionString;
                 if (string.IsNullOrWhiteSpace(connectionString))
                 {
                     throw StartupFailure.Configuration(
@@ -48,7 +45,7 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
 
                 return new StoreSettings("postgres", dataDirectory, null, connectionString);
             default:
-                throw StartupFailure.Configuration($"Storage:Provider is '{provider}', which is not a store; set it to sqlite (the default) or postgres.");
+                throw StartupFailure.Configuration($"Storage:Provider is '{options.Provider}', which is not a store; set it to sqlite (the default) or postgres.");
         }
     }
 

@@ -56,6 +56,22 @@ public sealed class StartupTests : IDisposable
     }
 
     [Fact]
+    public async Task A_misspelt_setting_stops_the_start_with_exit_78_and_the_nearest_valid_name()
+    {
+        await using var run = ServerRun.Start(Settings(("Storage:Providr", "postgres")));
+        var line = await AssertRefusedAsync(run, 78, "Storage:Providr");
+        Assert.Contains("did you mean Storage:Provider?", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_setting_out_of_range_stops_the_start_with_exit_78_and_its_rule()
+    {
+        await using var run = ServerRun.Start(Settings(("Capacity:Limits:DefaultHoldMinutes", "0")));
+        var line = await AssertRefusedAsync(run, 78, "Capacity:Limits:DefaultHoldMinutes");
+        Assert.Contains("must be at least 1", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_data_directory_that_cannot_be_written_stops_the_start_with_exit_73()
     {
         // The tests run as root, whom permissions do not stop; a path through a regular file cannot
