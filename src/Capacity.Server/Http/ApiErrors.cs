@@ -23,6 +23,23 @@ internal static class ApiErrors
 
     public static ProblemHttpResult Unauthorized(string detail) => Problem(401, "UNAUTHORIZED", "Authentication is required.", detail);
 
+    /// <summary>401 with the case in its detail; the code stays UNAUTHORIZED for every case.</summary>
+    public static ProblemHttpResult Unauthorized(Refusal refusal) => Unauthorized(refusal switch
+    {
+        Refusal.NoCredential => "No credential: send Authorization: Bearer <API key or JWT>.",
+        Refusal.NotBearer => "The Authorization header is not a Bearer credential: send Authorization: Bearer <API key or JWT>.",
+        Refusal.UnknownKey => "Unknown API key: it is not a key this server issued. Check it was copied whole; a lost key is replaced with POST /admin/tenants/{id}/keys.",
+        Refusal.JwtNotAccepted => "This server accepts no JWTs (it has no Auth:JwtSigningKey); send an API key.",
+        Refusal.Expired => "The JWT has expired (its exp is past); get a new one.",
+        Refusal.NotYetValid => "The JWT is not valid yet (its nbf is in the future).",
+        Refusal.NoExpiry => "The JWT has no exp claim; tokens must expire.",
+        Refusal.WrongAlgorithm => "The JWT is not signed with HS256, the only algorithm accepted.",
+        Refusal.WrongSignature => "The JWT's signature is wrong: it was not signed with this server's signing key, or was changed after signing.",
+        Refusal.NoTenant => "The JWT has no tenant_id claim holding a tenant id (a UUID).",
+        Refusal.UnknownTenant => "The JWT's tenant_id names no tenant of this server.",
+        _ => "The bearer token is malformed: it is neither an API key nor a well-formed JWT.",
+    });
+
     public static ProblemHttpResult Forbidden(string detail) => Problem(403, "FORBIDDEN", "This credential may not use this route.", detail);
 
     public static ProblemHttpResult NotFound(string detail) => Problem(404, "NOT_FOUND", "The resource was not found.", detail);
