@@ -106,6 +106,7 @@ internal static class Setup
         app.MapAdmin();
         app.MapMetrics();
         app.MapApiDocs();
+        app.MapProblemPages();
 
         // Created now, not at the first scrape, so it counts from start-up.
         app.Services.GetRequiredService<MetricsCollector>();

@@ -195,7 +195,7 @@ public sealed class StartupTests : IDisposable
         Assert.Equal(IndexApi.Version, index["version"]!.GetValue<string>());
 
         var links = index["links"]!.AsObject();
-        Assert.Equal(["dashboard", "docs", "openapi", "health", "ready", "metrics"], links.Select(l => l.Key));
+        Assert.Equal(["dashboard", "docs", "openapi", "problems", "health", "ready", "metrics"], links.Select(l => l.Key));
         foreach (var (name, link) in links)
         {
             var response = await anonymous.GetAsync(link!.GetValue<string>());

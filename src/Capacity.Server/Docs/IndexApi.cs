@@ -4,7 +4,7 @@ using Capacity.Server.Http;
 namespace Capacity.Server.Docs;
 
 /// <summary>Where to go from the service's root: relative links, so they hold behind any proxy.</summary>
-internal sealed record IndexLinks(string Dashboard, string Docs, string Openapi, string Health, string Ready, string Metrics);
+internal sealed record IndexLinks(string Dashboard, string Docs, string Openapi, string Problems, string Health, string Ready, string Metrics);
 
 internal sealed record IndexResponse(string Service, string Version, IndexLinks Links);
 
@@ -22,6 +22,7 @@ internal static class IndexApi
         Dashboard: "/dashboard/",
         Docs: "/docs",
         Openapi: "/openapi/v1.json",
+        Problems: "/problems",
         Health: "/healthz",
         Ready: "/readyz",
         Metrics: "/metrics"));
@@ -31,5 +32,5 @@ internal static class IndexApi
             .RequireAccess(Access.Anonymous)
             .WithTags("Operations")
             .WithSummary("Index")
-            .WithDescription("The version and links to the dashboard, the API docs, the OpenAPI document, health, readiness and metrics. No credentials needed.");
+            .WithDescription("The version and links to the dashboard, the API docs, the OpenAPI document, the error pages, health, readiness and metrics. No credentials needed.");
 }
