@@ -2,6 +2,12 @@ using Capacity.Server;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 
+// The container's HEALTHCHECK: a request to the server beside it, not a second server.
+if (args is [HealthProbe.Command, ..])
+{
+    return await HealthProbe.RunAsync(args[1..]);
+}
+
 try
 {
     // The web root (the dashboard) is looked up next to the binary, not in the working directory, which
