@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Admin;
@@ -40,6 +39,7 @@ internal static class Setup
         services.AddSingleton(settings.Limits);
         services.AddSingleton(settings.Engine);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<OutageLog>();
         // The container holds the store as its read side only, so no endpoint can open a write
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
         services.AddSingleton(store);
@@ -68,7 +68,15 @@ internal static class Setup
 
     public static void UseCapacity(this WebApplication app)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleException });
+        // Outermost, so its line has the final status, whatever answered.
+        app.UseMiddleware<RequestLog>();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = HandleException,
+            // A read that fails because the database is down is the outage's to log (HandleException),
+            // not a trace per request from the middleware.
+            SuppressDiagnosticsCallback = c => OutageLog.IsStoreFailure(c.Exception),
+        });
         app.UseStatusCodePages(async context =>
         {
             var response = context.HttpContext.Response;
@@ -213,13 +221,17 @@ internal static class Setup
         {
             BadHttpRequestException { StatusCode: 413 } => ApiErrors.PayloadTooLarge(context.RequestServices.GetRequiredService<ServerOptions>().MaxBodyBytes),
             BadHttpRequestException => ApiErrors.Validation("request", "The request could not be read."),
-            DbException or TimeoutException or InvalidOperationException { InnerException: DbException } =>
-                ApiErrors.ServiceUnavailable("The database is not answering; retry shortly."),
+            { } e when OutageLog.IsStoreFailure(e) => ApiErrors.ServiceUnavailable("The database is not answering; retry shortly."),
             _ => ApiErrors.Internal(),
         };
         if (problem.StatusCode == 503)
         {
             context.Response.Headers.RetryAfter = "1";
+        }
+
+        if (error is not null && OutageLog.IsStoreFailure(error))
+        {
+            context.RequestServices.GetRequiredService<OutageLog>().Failed("read", error);
         }
 
         await problem.ExecuteAsync(context);
