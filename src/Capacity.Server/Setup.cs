@@ -40,9 +40,9 @@ internal static class Setup
         services.AddSingleton(settings.Engine);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<OutageLog>();
+        services.AddSingleton(store);
         // The container holds the store as its read side only, so no endpoint can open a write
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
-        services.AddSingleton(store);
         services.AddSingleton<IReadStore>(_ => store.Open());
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<CommandEngine>(sp, WriteSide(sp)));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ExpirySweeper>(sp, WriteSide(sp)));
