@@ -28,6 +28,7 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly CoreLimits _limits;
     private readonly EngineOptions _options;
     private readonly ILogger _logger;
+    private readonly OutageLog? _outage;
     private readonly EarlyRefusal? _earlyRefusal;
     private readonly Channel<WorkItem> _queue;
     private readonly CancellationTokenSource _stopping = new();
@@ -44,8 +45,9 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly List<IdempotencyRecord> _newRecords = [];
     private readonly List<Purge> _purges = [];
 
-    public CommandEngine(IWriteStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger)
+    public CommandEngine(IWriteStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger, OutageLog? outage = null)
     {
+        _outage = outage;
         _store = store;
         _time = time;
         _limits = limits;
@@ -220,7 +222,16 @@ public sealed class CommandEngine : IAsyncDisposable
         catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
         {
             Failures.Add(1);
-            _logger.LogError(ex, "Batch of {Count} commands failed; none was applied", batch.Count);
+            if (_outage is not null && OutageLog.IsStoreFailure(ex))
+            {
+                // An outage fails every batch: one warning and periodic summaries, not a trace per batch.
+                _outage.Failed("batch", ex);
+            }
+            else
+            {
+                _logger.LogError(ex, "Batch of {Count} commands failed; none was applied", batch.Count);
+            }
+
             foreach (var s in batch)
             {
                 s.Result = new EngineResult(EngineStatus.Unavailable);
@@ -230,6 +241,7 @@ public sealed class CommandEngine : IAsyncDisposable
             return;
         }
 
+        _outage?.Succeeded();
         BatchSize.Record(batch.Count);
         CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         foreach (var s in batch)

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Capacity.Server.Admin;
 using Capacity.Server.Allocations;
 using Capacity.Server.Capacities;
+using Capacity.Server.Docs;
 using Capacity.Server.Events;
 using Capacity.Server.Health;
 using Capacity.Server.Ledger;
@@ -60,6 +61,7 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(TenantKeyResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(IndexResponse))]
 [JsonSerializable(typeof(EventListResponse))]
 [JsonSerializable(typeof(EventStreamSnapshot))]
 internal sealed partial class AppJson : JsonSerializerContext

@@ -2,30 +2,53 @@ using Capacity.Server;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 
-// The web root (the dashboard) is looked up next to the binary, not in the working directory, which
-// `dotnet run` sets to wherever it was typed.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+// The container's HEALTHCHECK: a request to the server beside it, not a second server.
+if (args is [HealthProbe.Command, ..])
 {
-    Args = args,
-    WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
-});
-// appsettings.json ships next to the binary, but the working directory can be anywhere (`dotnet run`
-// from the repository root, a service manager). Without it every request would be logged at
-// Information. Inserted first, so environment variables and the command line still override it.
-builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+    return await HealthProbe.RunAsync(args[1..]);
+}
+
+try
 {
-    Path = "appsettings.json",
-    Optional = true,
-    FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
-});
-builder.AddCapacity();
+    // The web root (the dashboard) is looked up next to the binary, not in the working directory, which
+    // `dotnet run` sets to wherever it was typed.
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+    {
+        Args = args,
+        WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+    });
+    // appsettings.json ships next to the binary, but the working directory can be anywhere (`dotnet run`
+    // from the repository root, a service manager). Without it every request would be logged at
+    // Information. Inserted first, so environment variables and the command line still override it.
+    builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+    {
+        Path = "appsettings.json",
+        Optional = true,
+        FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+    });
+    builder.AddCapacity();
 
-var app = builder.Build();
+    await using var app = builder.Build();
 
-// Schema first: the engine's writer must never see an old schema.
-await app.MigrateStoreAsync();
-app.UseCapacity();
-await app.RunAsync();
+    // Schema first: the engine's writer must never see an old schema.
+    await app.OpenStoreAsync();
+    app.UseCapacity();
+    await app.StartListeningAsync();
+    await app.WaitForShutdownAsync();
+    return 0;
+}
+catch (StartupFailure failure)
+{
+    await Console.Error.WriteLineAsync(failure.Message);
+    return failure.ExitCode;
+}
+catch (Exception e) when (e is not HostAbortedException)
+{
+    // Not a setting the operator can fix: a bug, so the whole trace (WebApplicationFactory's own
+    // HostAbortedException, which ends the entry point once it has the host, passes through).
+    await Console.Error.WriteLineAsync($"Capacity stopped on an unexpected error; please report it with this trace:{Environment.NewLine}{e}");
+    return StartupFailure.Unexpected;
+}
 
 /// <summary>Visible to WebApplicationFactory, which hosts the real pipeline in the tests.</summary>
 public partial class Program;

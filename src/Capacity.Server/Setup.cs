@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Admin;
@@ -15,8 +14,7 @@ using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Server.Waitlists;
-using Capacity.Storage.Postgres;
-using Capacity.Storage.Sqlite;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -30,20 +28,22 @@ internal static class Setup
         var config = builder.Configuration;
         var services = builder.Services;
 
-        var serverOptions = config.GetSection("Capacity").Get<ServerOptions>() ?? new ServerOptions();
-        var limits = config.GetSection("Capacity:Limits").Get<CoreLimits>() ?? CoreLimits.Default;
-        var engineOptions = config.GetSection("Capacity:Engine").Get<EngineOptions>() ?? new EngineOptions();
-        var dataDirectory = config["Storage:DataDirectory"] ?? "./data";
-        var rateLimits = config.GetSection("Capacity:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions();
-        var auth = config.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
+        // Every setting bound and checked here, before anything opens: a typo or a value out of range
+        // stops the start with the setting's name instead of being ignored or failing later.
+        var settings = Settings.Read(config);
+        var store = StoreSettings.From(settings.Storage);
+        var auth = settings.Auth;
 
-        services.AddSingleton(serverOptions);
-        services.AddSingleton(limits);
-        services.AddSingleton(engineOptions);
+        services.AddSingleton(settings);
+        services.AddSingleton(settings.Server);
+        services.AddSingleton(settings.Limits);
+        services.AddSingleton(settings.Engine);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<OutageLog>();
+        services.AddSingleton(store);
         // The container holds the store as its read side only, so no endpoint can open a write
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
-        services.AddSingleton<IReadStore>(_ => CreateStore(config, dataDirectory));
+        services.AddSingleton<IReadStore>(_ => store.Open());
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<CommandEngine>(sp, WriteSide(sp)));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ExpirySweeper>(sp, WriteSide(sp)));
         services.AddSingleton<Writes>();
@@ -51,19 +51,32 @@ internal static class Setup
         services.AddSingleton<IProblemDetailsService, ProblemJson>();
         services.AddSingleton<MetricsCollector>();
         services.AddApiDocs();
-        services.AddRateLimits(rateLimits);
+        services.AddRateLimits(settings.RateLimit);
         services.AddHostedService<SweepService>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<IReadStore>(),
-            ResolveAdminKey(auth.AdminKey, dataDirectory),
+            ResolveAdminKey(auth.AdminKey, store.DataDirectory),
             auth.JwtSigningKey));
 
         services.ConfigureHttpJsonOptions(o => AppJson.ConfigureHost(o.SerializerOptions));
+
+        // The host logs a failed start as an error with the exception's whole trace; Program prints
+        // one sentence instead (StartupFailure), or the trace itself when it is a bug. What the host
+        // logs at Critical (a background service that stopped it) is still logged.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
     }
 
     public static void UseCapacity(this WebApplication app)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleException });
+        // Outermost, so its line has the final status, whatever answered.
+        app.UseMiddleware<RequestLog>();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = HandleException,
+            // A read that fails because the database is down is the outage's to log (HandleException),
+            // not a trace per request from the middleware.
+            SuppressDiagnosticsCallback = c => OutageLog.IsStoreFailure(c.Exception),
+        });
         app.UseStatusCodePages(async context =>
         {
             var response = context.HttpContext.Response;
@@ -88,6 +101,7 @@ internal static class Setup
         app.UseMiddleware<AuthMiddleware>();
         app.UseRateLimiter();
 
+        app.MapIndex();
         app.MapHealth();
         app.MapCapacities();
         app.MapEvents();
@@ -100,31 +114,75 @@ internal static class Setup
         app.MapAdmin();
         app.MapMetrics();
         app.MapApiDocs();
+        app.MapProblemPages();
 
         // Created now, not at the first scrape, so it counts from start-up.
         app.Services.GetRequiredService<MetricsCollector>();
+
+        // A live stream never ends by itself, so on SIGTERM the server would wait for each one until
+        // its shutdown timeout (30 s, Kubernetes' whole grace period) and a deploy would wait on a
+        // viewer. Streams end as soon as stopping begins; other requests in flight, and the batches
+        // they wait on, still finish and commit before the server stops, and the engine is disposed
+        // only after that.
+        var feeds = app.Services.GetRequiredService<EventFeeds>();
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            app.Logger.LogInformation("Stopping: ending {Feeds} live event feeds, finishing the requests in flight", feeds.Active);
+            feeds.Dispose();
+        });
+        app.Lifetime.ApplicationStopped.Register(() => app.Logger.LogInformation("Stopped"));
     }
 
-    /// <summary>Creates or upgrades the store's schema; run before anything reads or writes.</summary>
-    public static Task MigrateStoreAsync(this WebApplication app) => WriteSide(app.Services).MigrateAsync(CancellationToken.None);
+    /// <summary>
+    /// Says what is starting, then opens the store and creates or upgrades its schema (before anything
+    /// reads or writes) and settles the admin key. A failure an operator can fix becomes a
+    /// <see cref="StartupFailure"/> naming the setting.
+    /// </summary>
+    public static async Task OpenStoreAsync(this WebApplication app)
+    {
+        var store = app.Services.GetRequiredService<StoreSettings>();
+        app.Logger.LogInformation("Capacity {Version} starting in {Environment}; store: {Store}", IndexApi.Version, app.Environment.EnvironmentName, store.Describe());
+        try
+        {
+            store.EnsureWritable(adminKeyConfigured: !string.IsNullOrWhiteSpace(app.Services.GetRequiredService<Settings>().Auth.AdminKey));
+            await WriteSide(app.Services).MigrateAsync(CancellationToken.None);
+            app.Services.GetRequiredService<Authenticator>();
+        }
+        catch (Exception e) when (store.Explain(e) is { } failure)
+        {
+            throw failure;
+        }
+    }
+
+    /// <summary>Starts listening, then says where: the URLs, the dashboard and the API docs.</summary>
+    public static async Task StartListeningAsync(this WebApplication app)
+    {
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (IOException e) when (e.InnerException is AddressInUseException)
+        {
+            // The services that did start (the sweeper) are stopped as on any shutdown: disposed
+            // without it, the sweeper would report its cancellation as a crash.
+            await app.StopAsync();
+            throw new StartupFailure(
+                StartupFailure.InUse,
+                $"{StartupFailure.Reason(e)}; stop what listens there, or choose another address with --urls (or ASPNETCORE_URLS).");
+        }
+
+        var urls = app.Urls.ToList();
+        var first = urls.FirstOrDefault()?.TrimEnd('/') ?? "";
+        app.Logger.LogInformation(
+            "Listening on {Urls}; dashboard at {Dashboard}, API docs at {Docs}, OpenAPI document at {OpenApi}, index at {Index}",
+            string.Join(", ", urls), first + "/dashboard/", first + "/docs", first + "/openapi/v1.json", first + "/");
+    }
 
     /// <summary>
     /// The write side of the one store the container holds (as <see cref="IReadStore"/>): every store
     /// class implements both. Taken here, in the composition root, and nowhere else.
     /// </summary>
     private static IWriteStore WriteSide(IServiceProvider services) => (IWriteStore)services.GetRequiredService<IReadStore>();
-
-    private static IReadStore CreateStore(IConfiguration config, string dataDirectory)
-    {
-        var provider = config["Storage:Provider"] ?? "sqlite";
-        return provider.ToLowerInvariant() switch
-        {
-            "sqlite" => new SqliteStore(config["Storage:Sqlite:Path"] ?? Path.Combine(dataDirectory, "capacity.db")),
-            "postgres" => new PostgresStore(config["Storage:Postgres:ConnectionString"]
-                ?? throw new InvalidOperationException("Storage:Provider is 'postgres' but Storage:Postgres:ConnectionString is not set.")),
-            _ => throw new InvalidOperationException($"Storage:Provider '{provider}' is not known; use 'sqlite' or 'postgres'."),
-        };
-    }
 
     /// <summary>
     /// The configured admin key, else the one saved in the data directory, else a new one, saved
@@ -163,13 +221,17 @@ internal static class Setup
         {
             BadHttpRequestException { StatusCode: 413 } => ApiErrors.PayloadTooLarge(context.RequestServices.GetRequiredService<ServerOptions>().MaxBodyBytes),
             BadHttpRequestException => ApiErrors.Validation("request", "The request could not be read."),
-            DbException or TimeoutException or InvalidOperationException { InnerException: DbException } =>
-                ApiErrors.ServiceUnavailable("The database is not answering; retry shortly."),
+            { } e when OutageLog.IsStoreFailure(e) => ApiErrors.ServiceUnavailable("The database is not answering; retry shortly."),
             _ => ApiErrors.Internal(),
         };
         if (problem.StatusCode == 503)
         {
             context.Response.Headers.RetryAfter = "1";
+        }
+
+        if (error is not null && OutageLog.IsStoreFailure(error))
+        {
+            context.RequestServices.GetRequiredService<OutageLog>().Failed("read", error);
         }
 
         await problem.ExecuteAsync(context);

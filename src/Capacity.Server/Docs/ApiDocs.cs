@@ -106,6 +106,16 @@ internal static class ApiDocs
             options.AddOperationTransformer((operation, context, _) =>
             {
                 var route = (context.Description.HttpMethod ?? "") + " /" + context.Description.RelativePath;
+                operation.OperationId ??= OperationId(context.Description.HttpMethod ?? "GET", context.Description.RelativePath ?? "");
+
+                // The document requires the bearer scheme everywhere; routes open to anyone (health,
+                // metrics, the index, the error pages) say so with an empty requirement of their own.
+                var access = context.Description.ActionDescriptor.EndpointMetadata.OfType<AccessMetadata>().LastOrDefault()?.Access ?? Access.Anonymous;
+                if (access == Access.Anonymous)
+                {
+                    operation.Security = [];
+                }
+
                 if (Examples.TryGetValue(route, out var example) && operation.RequestBody?.Content is { } content)
                 {
                     foreach (var media in content.Values)
@@ -140,6 +150,49 @@ internal static class ApiDocs
             options.SwaggerEndpoint("/openapi/v1.json", "Capacity v1");
             options.DocumentTitle = "Capacity API";
         });
+    }
+
+    /// <summary>
+    /// The operationId of a route that names none (<c>WithName</c>): the method and the route's words,
+    /// <c>GET /events/{eventId}/capacity/stream</c> → <c>getEventsCapacityStream</c>, with "By" and the
+    /// parameter when the route ends in one (<c>DELETE /limits/{id}</c> → <c>deleteLimitsById</c>). Made
+    /// from the route alone, so it changes only when the route does: generated clients name their
+    /// methods after it. <c>OpenApiOperationTests</c> keeps them unique.
+    /// </summary>
+    internal static string OperationId(string method, string relativePath)
+    {
+        var id = new System.Text.StringBuilder(method.ToLowerInvariant());
+        var segments = relativePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (segments.Length == 0)
+        {
+            return id.Append("Index").ToString();
+        }
+
+        for (var i = 0; i < segments.Length; i++)
+        {
+            var segment = segments[i];
+            var isParameter = segment.StartsWith('{');
+            if (isParameter && i < segments.Length - 1)
+            {
+                continue;
+            }
+
+            if (isParameter)
+            {
+                id.Append("By");
+                segment = segment.Trim('{', '}').Split(':')[0];
+            }
+
+            foreach (var word in segment.Split('-', '_', '.'))
+            {
+                if (word.Length > 0)
+                {
+                    id.Append(char.ToUpperInvariant(word[0])).Append(word.AsSpan(1));
+                }
+            }
+        }
+
+        return id.ToString();
     }
 
     /// <summary>Request examples by "METHOD /route", shown in the document and in Swagger UI.</summary>

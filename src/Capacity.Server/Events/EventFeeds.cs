@@ -25,6 +25,7 @@ internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) :
     private IReadStore Store => store;
     private readonly Lock _lock = new();
     private int _polling;
+    private bool _closed;
 
     /// <summary>Feeds with a poller running: one per watched event.</summary>
     public int Active
@@ -49,6 +50,15 @@ internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) :
     {
         lock (_lock)
         {
+            // Shutting down: a viewer arriving now gets its first snapshot and an end, not a poller
+            // that nothing would stop.
+            if (_closed)
+            {
+                var stopped = new Feed(this, tenantId, eventId) { Viewers = 1 };
+                stopped.Stop();
+                return stopped;
+            }
+
             if (!_feeds.TryGetValue((tenantId, eventId), out var feed))
             {
                 feed = new Feed(this, tenantId, eventId);
@@ -70,7 +80,11 @@ internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) :
                 return;
             }
 
-            _feeds.Remove((feed.TenantId, feed.EventId));
+            // Only this feed: one stopped at shutdown is no longer in the map.
+            if (_feeds.TryGetValue((feed.TenantId, feed.EventId), out var current) && current == feed)
+            {
+                _feeds.Remove((feed.TenantId, feed.EventId));
+            }
         }
 
         feed.Stop();
@@ -81,6 +95,7 @@ internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) :
         Feed[] all;
         lock (_lock)
         {
+            _closed = true;
             all = [.. _feeds.Values];
             _feeds.Clear();
         }

@@ -7,7 +7,7 @@ namespace Capacity.Server.Expiry;
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
 /// about a second (and an expired allocation's idle tickets with them), refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
 /// </summary>
-internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, ILogger<SweepService> logger) : BackgroundService
+internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, OutageLog outage, ILogger<SweepService> logger) : BackgroundService
 {
     private static readonly TimeSpan StatsInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(1);
@@ -48,11 +48,22 @@ internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, Time
                     lastPurge = time.GetTimestamp();
                     await sweeper.PurgeAsync(TimeSpan.FromHours(options.IdempotencyRetentionHours), stoppingToken);
                 }
+
+                // The sweep read the store: if it was failing, it answers again.
+                outage.Succeeded();
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // A store outage must not end the sweeper: it tries again on the next tick.
-                logger.LogWarning(ex, "Expiry sweep failed; retrying next tick");
+                // A store outage must not end the sweeper: it tries again on the next tick, and the
+                // outage is logged once with summaries (OutageLog), not once a tick.
+                if (OutageLog.IsStoreFailure(ex))
+                {
+                    outage.Failed("expiry sweep", ex);
+                }
+                else
+                {
+                    logger.LogWarning(ex, "Expiry sweep failed; retrying next tick");
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Capacity.Core;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -5,72 +6,202 @@ using Microsoft.AspNetCore.Mvc;
 namespace Capacity.Server.Http;
 
 /// <summary>
-/// Every failure the API can answer, one factory each, with a stable <c>code</c> and <c>type</c>.
-/// Clients branch on <c>code</c>; <c>detail</c> is for people.
+/// One kind of failure: its stable <c>code</c>, its status and title, and what its page at
+/// <see cref="Type"/> (<c>GET /problems/…</c>) explains. Defined once, in <see cref="ApiErrors"/>: the
+/// answers and the pages are made from the same record.
+/// </summary>
+internal sealed record ErrorKind(string Code, int Status, string Title, string Explanation)
+{
+    /// <summary>The problem's <c>type</c>: the path of the page that explains it.</summary>
+    public string Type { get; } = "/problems/" + Code.ToLowerInvariant().Replace('_', '-');
+
+    /// <summary>A status the framework answers by itself (<see cref="ApiErrors.Status"/>), with a page of its own.</summary>
+    public static ErrorKind OtherStatus(int status) => new(
+        "HTTP_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        status,
+        "The request could not be processed.",
+        $"The server answered HTTP {status} by itself, before any route of the API handled the request.");
+}
+
+/// <summary>
+/// Every failure the API can answer: each kind once (an <see cref="ErrorKind"/> field, with the page
+/// that explains it), then one factory per failure. Clients branch on <c>code</c>; <c>detail</c> is
+/// for people, and <c>type</c> links to the kind's page.
 /// </summary>
 internal static class ApiErrors
 {
+    public static readonly ErrorKind ValidationKind = new("VALIDATION_ERROR", 400, "The request is not valid.",
+        "The body, a route value or a query parameter is malformed or out of range: JSON that does not parse, a field the route does not know, a repeated field, a wrong type, a number out of range, an id that is not a UUID. `errors` maps each field to its messages; fix those and send the request again. Nothing was changed.");
+
+    public static readonly ErrorKind InvalidQuantityKind = new("INVALID_QUANTITY", 400, "The quantity is not valid.",
+        "A quantity is out of its range: an item's below 1 or above `Capacity:Limits:MaxQuantityPerItem` (100 by default), or an allocation's size or release outside 1 to `Capacity:Limits:MaxTotalCapacity`. Nothing was changed.");
+
+    public static readonly ErrorKind UnauthorizedKind = new("UNAUTHORIZED", 401, "Authentication is required.",
+        "The request carries no usable credential. Send `Authorization: Bearer <token>` with a tenant API key, a tenant JWT (HS256 with `tenant_id` and `exp`), or on `/admin` routes the admin key. `detail` says which case it is: no credential, another scheme, a malformed token, an unknown API key, or a JWT that has expired, is not valid yet, has no `exp`, is not HS256, has a wrong signature, or names no tenant.");
+
+    public static readonly ErrorKind ForbiddenKind = new("FORBIDDEN", 403, "This credential may not use this route.",
+        "The credential is valid but of the wrong kind: the admin key on a tenant route, or a tenant key or JWT on an `/admin` route.");
+
+    public static readonly ErrorKind NotFoundKind = new("NOT_FOUND", 404, "The resource was not found.",
+        "No such route, or no such id for this tenant. Another tenant's ids answer exactly the same, so a 404 never tells whether an id exists elsewhere.");
+
+    public static readonly ErrorKind MethodNotAllowedKind = new("METHOD_NOT_ALLOWED", 405, "The method is not allowed on this route.",
+        "The route exists but not with this HTTP method; the API document at `/openapi/v1.json` lists the methods of every route.");
+
+    public static readonly ErrorKind InsufficientCapacityKind = new("INSUFFICIENT_CAPACITY", 409, "Not enough capacity.",
+        "Not enough tickets are available on the capacity or on a pool it draws from. `available_capacity` is what is available now; `waitlist_demand`, when present, is the units owed to a waiting list on the short pool, which public holds cannot take. A cart is all or nothing: nothing was held.");
+
+    public static readonly ErrorKind WaitlistDisabledKind = new("WAITLIST_DISABLED", 409, "The waiting list is not open.",
+        "An entry names a capacity whose waiting list is not enabled. Open it with `PUT /capacity/{id}` and `\"waitlist\": {\"enabled\": true}`.");
+
+    public static readonly ErrorKind CapacityInactiveKind = new("CAPACITY_INACTIVE", 409, "The capacity is inactive.",
+        "The capacity, or a pool it draws from, is deactivated (`is_active: false`): it takes no new holds until it is activated again.");
+
+    public static readonly ErrorKind BelowCommittedKind = new("CAPACITY_BELOW_COMMITTED", 409, "The capacity cannot shrink below what is held and sold.",
+        "A resize asked for a `total_capacity` below the capacity's `reserved + sold`. Release holds first, or resize to at least that.");
+
+    public static readonly ErrorKind ReservationExpiredKind = new("RESERVATION_EXPIRED", 409, "The reservation has expired.",
+        "The hold passed its `expires_at` before this confirm, release or extend; its tickets are back in their pools. Place a new hold.");
+
+    public static readonly ErrorKind ReservationNotActiveKind = new("RESERVATION_NOT_ACTIVE", 409, "The reservation is not in a state that allows this.",
+        "The transition is not allowed from the reservation's current status (for example, confirming a released hold, or cancelling one that is not confirmed).");
+
+    public static readonly ErrorKind ExtensionLimitKind = new("RESERVATION_EXTENSION_LIMIT", 409, "The reservation cannot be extended that far.",
+        "The extension would take the hold past `Capacity:Limits:MaxLifetimeMinutes` from its creation; `detail` says until when it can still be extended.");
+
+    public static readonly ErrorKind AllocationClosedKind = new("ALLOCATION_CLOSED", 409, "The allocation is closed.",
+        "The allocation (`allocation_id`) was closed or has expired: it takes no holds, releases or resizes.");
+
+    public static readonly ErrorKind AllocationInsufficientKind = new("ALLOCATION_INSUFFICIENT", 409, "Not enough idle tickets in the allocation.",
+        "The hold or release wants more than the allocation's idle tickets; `idle` is how many it has now.");
+
+    public static readonly ErrorKind AllocationBelowCommittedKind = new("ALLOCATION_BELOW_COMMITTED", 409, "The allocation cannot shrink below what is held and sold from it.",
+        "A resize asked for fewer tickets than the allocation's `held + sold`.");
+
+    public static readonly ErrorKind BuyerLimitExceededKind = new("BUYER_LIMIT_EXCEEDED", 409, "The buyer would go past a per-buyer limit.",
+        "The hold would take its `buyer_key` past a limit: `limit_id` names it, `used` is what the buyer has in active holds and sales over its capacities, `requested` what this hold asked for there, and `per_buyer_max` the most allowed.");
+
+    public static readonly ErrorKind BuyerKeyRequiredKind = new("BUYER_KEY_REQUIRED", 400, "A buyer_key is required.",
+        "A buyer limit over one of the hold's capacities (`limit_id`) requires every hold to name its buyer with `buyer_key`.");
+
+    public static readonly ErrorKind IdempotencyInProgressKind = new("IDEMPOTENCY_IN_PROGRESS", 409, "A request with this Idempotency-Key is still in progress.",
+        "A repeat arrived while the first request with this key was still being applied, and it did not finish within `Capacity:IdempotencyWaitMs`. Retry with the same key to receive its answer.");
+
+    public static readonly ErrorKind RateLimitedKind = new("RATE_LIMITED", 429, "Too many requests.",
+        "This tenant is over its request budget (`Capacity:RateLimit`, a token bucket per tenant). Retry after the seconds in `Retry-After`.");
+
+    public static readonly ErrorKind IdempotencyKeyReusedKind = new("IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used for a different request.",
+        "The key was first used with another method, path or body. A key names one request: use a new key for a new request.");
+
+    public static readonly ErrorKind PayloadTooLargeKind = new("PAYLOAD_TOO_LARGE", 413, "The request body is too large.",
+        "The body is over `Capacity:MaxBodyBytes` (64 KiB by default).");
+
+    public static readonly ErrorKind UnsupportedMediaTypeKind = new("UNSUPPORTED_MEDIA_TYPE", 415, "The body must be JSON.",
+        "A route that takes a body was sent one without `Content-Type: application/json`.");
+
+    public static readonly ErrorKind ServiceUnavailableKind = new("SERVICE_UNAVAILABLE", 503, "The service is temporarily unavailable.",
+        "The store failed or the engine's queue is full; nothing was applied. Retry after `Retry-After`, with the same Idempotency-Key for a write: a write whose commit was cut off may have happened, and the key makes the retry safe.");
+
+    public static readonly ErrorKind InternalKind = new("INTERNAL_ERROR", 500, "An unexpected error occurred.",
+        "A bug: the server logged the error. Nothing half-applied: every change is one transaction.");
+
+    /// <summary>Every kind above, in the order written: what <c>GET /problems</c> lists.</summary>
+    public static IReadOnlyList<ErrorKind> Kinds { get; } =
+        [.. typeof(ApiErrors).GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.FieldType == typeof(ErrorKind)).Select(f => (ErrorKind)f.GetValue(null)!)];
+
+    /// <summary>The kind whose <see cref="ErrorKind.Type"/> ends in <paramref name="slug"/> (<c>insufficient-capacity</c>, <c>http-502</c>), or null.</summary>
+    public static ErrorKind? Find(string slug)
+    {
+        if (Kinds.FirstOrDefault(k => k.Type.AsSpan("/problems/".Length).Equals(slug, StringComparison.OrdinalIgnoreCase)) is { } kind)
+        {
+            return kind;
+        }
+
+        return slug.StartsWith("http-", StringComparison.OrdinalIgnoreCase)
+            && int.TryParse(slug.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var status)
+            && status is >= 400 and <= 599
+                ? ErrorKind.OtherStatus(status)
+                : null;
+    }
+
     public static ProblemHttpResult Validation(string field, string message) =>
         Validation(new Dictionary<string, string[]> { [field] = [message] });
 
     public static ProblemHttpResult Validation(IDictionary<string, string[]> errors) =>
-        Problem(400, "VALIDATION_ERROR", "The request is not valid.", string.Join(" ", errors.SelectMany(e => e.Value)), new() { ["errors"] = errors });
+        Problem(ValidationKind, string.Join(" ", errors.SelectMany(e => e.Value)), new() { ["errors"] = errors });
 
     /// <summary>An event id in a route that <see cref="Rules.IsValidEventId"/> refuses.</summary>
     public static ProblemHttpResult InvalidEventId() => Validation("event_id", "event_id " + Rules.EventIdRule);
 
-    public static ProblemHttpResult InvalidQuantity(string detail) => Problem(400, "INVALID_QUANTITY", "The quantity is not valid.", detail);
+    public static ProblemHttpResult InvalidQuantity(string detail) => Problem(InvalidQuantityKind, detail);
 
-    public static ProblemHttpResult Unauthorized(string detail) => Problem(401, "UNAUTHORIZED", "Authentication is required.", detail);
+    public static ProblemHttpResult Unauthorized(string detail) => Problem(UnauthorizedKind, detail);
 
-    public static ProblemHttpResult Forbidden(string detail) => Problem(403, "FORBIDDEN", "This credential may not use this route.", detail);
+    /// <summary>401 with the case in its detail; the code stays UNAUTHORIZED for every case.</summary>
+    public static ProblemHttpResult Unauthorized(Refusal refusal) => Unauthorized(refusal switch
+    {
+        Refusal.NoCredential => "No credential: send Authorization: Bearer <API key or JWT>.",
+        Refusal.NotBearer => "The Authorization header is not a Bearer credential: send Authorization: Bearer <API key or JWT>.",
+        Refusal.UnknownKey => "Unknown API key: it is not a key this server issued. Check it was copied whole; a lost key is replaced with POST /admin/tenants/{id}/keys.",
+        Refusal.JwtNotAccepted => "This server accepts no JWTs (it has no Auth:JwtSigningKey); send an API key.",
+        Refusal.Expired => "The JWT has expired (its exp is past); get a new one.",
+        Refusal.NotYetValid => "The JWT is not valid yet (its nbf is in the future).",
+        Refusal.NoExpiry => "The JWT has no exp claim; tokens must expire.",
+        Refusal.WrongAlgorithm => "The JWT is not signed with HS256, the only algorithm accepted.",
+        Refusal.WrongSignature => "The JWT's signature is wrong: it was not signed with this server's signing key, or was changed after signing.",
+        Refusal.NoTenant => "The JWT has no tenant_id claim holding a tenant id (a UUID).",
+        Refusal.UnknownTenant => "The JWT's tenant_id names no tenant of this server.",
+        _ => "The bearer token is malformed: it is neither an API key nor a well-formed JWT.",
+    });
 
-    public static ProblemHttpResult NotFound(string detail) => Problem(404, "NOT_FOUND", "The resource was not found.", detail);
+    public static ProblemHttpResult Forbidden(string detail) => Problem(ForbiddenKind, detail);
+
+    public static ProblemHttpResult NotFound(string detail) => Problem(NotFoundKind, detail);
 
     /// <summary>A capacity id in a route that is not a capacity of this tenant (or not an id at all).</summary>
     public static ProblemHttpResult CapacityNotFound(string id) => NotFound($"Capacity {id} was not found.");
 
-    public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(405, "METHOD_NOT_ALLOWED", "The method is not allowed on this route.", detail);
+    public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(MethodNotAllowedKind, detail);
 
     /// <summary><c>waitlist_demand</c> is there only when a waiting list is owed units on the short pool: those are why it is short.</summary>
     public static ProblemHttpResult InsufficientCapacity(string detail, long? available, long waitlistDemand = 0) =>
-        Problem(409, "INSUFFICIENT_CAPACITY", "Not enough capacity.", detail, waitlistDemand > 0
+        Problem(InsufficientCapacityKind, detail, waitlistDemand > 0
             ? new() { ["available_capacity"] = available, ["waitlist_demand"] = waitlistDemand }
             : new() { ["available_capacity"] = available });
 
-    public static ProblemHttpResult WaitlistDisabled(string detail) => Problem(409, "WAITLIST_DISABLED", "The waiting list is not open.", detail);
+    public static ProblemHttpResult WaitlistDisabled(string detail) => Problem(WaitlistDisabledKind, detail);
 
     public static ProblemHttpResult WaitlistEntryNotFound(string id) => NotFound($"Waiting-list entry {id} was not found.");
 
-    public static ProblemHttpResult CapacityInactive(string detail) => Problem(409, "CAPACITY_INACTIVE", "The capacity is inactive.", detail);
+    public static ProblemHttpResult CapacityInactive(string detail) => Problem(CapacityInactiveKind, detail);
 
-    public static ProblemHttpResult BelowCommitted(string detail) => Problem(409, "CAPACITY_BELOW_COMMITTED", "The capacity cannot shrink below what is held and sold.", detail);
+    public static ProblemHttpResult BelowCommitted(string detail) => Problem(BelowCommittedKind, detail);
 
-    public static ProblemHttpResult ReservationExpired(string detail) => Problem(409, "RESERVATION_EXPIRED", "The reservation has expired.", detail);
+    public static ProblemHttpResult ReservationExpired(string detail) => Problem(ReservationExpiredKind, detail);
 
-    public static ProblemHttpResult ReservationNotActive(string detail) => Problem(409, "RESERVATION_NOT_ACTIVE", "The reservation is not in a state that allows this.", detail);
+    public static ProblemHttpResult ReservationNotActive(string detail) => Problem(ReservationNotActiveKind, detail);
 
-    public static ProblemHttpResult ExtensionLimit(string detail) => Problem(409, "RESERVATION_EXTENSION_LIMIT", "The reservation cannot be extended that far.", detail);
+    public static ProblemHttpResult ExtensionLimit(string detail) => Problem(ExtensionLimitKind, detail);
 
     /// <summary>An allocation id in a route that is not an allocation of this tenant (or not an id at all).</summary>
     public static ProblemHttpResult AllocationNotFound(string id) => NotFound($"Allocation {id} was not found.");
 
     public static ProblemHttpResult AllocationClosed(string detail, Guid? allocationId) =>
-        Problem(409, "ALLOCATION_CLOSED", "The allocation is closed.", detail, new() { ["allocation_id"] = allocationId });
+        Problem(AllocationClosedKind, detail, new() { ["allocation_id"] = allocationId });
 
     /// <summary>Fewer idle tickets in the allocation than asked; <c>idle</c> is how many it has now.</summary>
     public static ProblemHttpResult AllocationInsufficient(string detail, long? idle, Guid? allocationId) =>
-        Problem(409, "ALLOCATION_INSUFFICIENT", "Not enough idle tickets in the allocation.", detail, new() { ["idle"] = idle, ["allocation_id"] = allocationId });
+        Problem(AllocationInsufficientKind, detail, new() { ["idle"] = idle, ["allocation_id"] = allocationId });
 
     public static ProblemHttpResult AllocationBelowCommitted(string detail, Guid? allocationId) =>
-        Problem(409, "ALLOCATION_BELOW_COMMITTED", "The allocation cannot shrink below what is held and sold from it.", detail, new() { ["allocation_id"] = allocationId });
+        Problem(AllocationBelowCommittedKind, detail, new() { ["allocation_id"] = allocationId });
 
     /// <summary>A buyer limit id in a route that is not a limit of this tenant (or not an id at all).</summary>
     public static ProblemHttpResult LimitNotFound(string id) => NotFound($"Buyer limit {id} was not found.");
 
     /// <summary>The hold would take its buyer past a limit: which one, what the buyer has, asks for, and may have.</summary>
     public static ProblemHttpResult BuyerLimitExceeded(string detail, BuyerLimitExcess? excess) =>
-        Problem(409, "BUYER_LIMIT_EXCEEDED", "The buyer would go past a per-buyer limit.", detail, new()
+        Problem(BuyerLimitExceededKind, detail, new()
         {
             ["limit_id"] = excess?.LimitId,
             ["used"] = excess?.Used,
@@ -83,30 +214,30 @@ internal static class ApiErrors
         key is null || Rules.IsValidBuyerKey(key) ? null : Validation("buyer_key", "buyer_key " + Rules.BuyerKeyRule);
 
     public static ProblemHttpResult BuyerKeyRequired(string detail, Guid? limitId) =>
-        Problem(400, "BUYER_KEY_REQUIRED", "A buyer_key is required.", detail, new() { ["limit_id"] = limitId });
+        Problem(BuyerKeyRequiredKind, detail, new() { ["limit_id"] = limitId });
 
     public static ProblemHttpResult IdempotencyInProgress() =>
-        Problem(409, "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still in progress.", "Retry shortly to receive its answer.");
+        Problem(IdempotencyInProgressKind, "Retry shortly to receive its answer.");
 
     public static ProblemHttpResult RateLimited(int retryAfterSeconds) =>
-        Problem(429, "RATE_LIMITED", "Too many requests.", $"This tenant is over its request budget; retry after {retryAfterSeconds} s.");
+        Problem(RateLimitedKind, $"This tenant is over its request budget; retry after {retryAfterSeconds} s.");
 
     public static ProblemHttpResult IdempotencyKeyReused() =>
-        Problem(422, "IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used for a different request.", "The key was first used with another method, path or body; use a new key for a new request.");
+        Problem(IdempotencyKeyReusedKind, "The key was first used with another method, path or body; use a new key for a new request.");
 
     public static ProblemHttpResult PayloadTooLarge(long limit) =>
-        Problem(413, "PAYLOAD_TOO_LARGE", "The request body is too large.", $"Request bodies are limited to {limit} bytes.");
+        Problem(PayloadTooLargeKind, $"Request bodies are limited to {limit} bytes.");
 
     public static ProblemHttpResult UnsupportedMediaType() =>
-        Problem(415, "UNSUPPORTED_MEDIA_TYPE", "The body must be JSON.", "Send the body with Content-Type: application/json.");
+        Problem(UnsupportedMediaTypeKind, "Send the body with Content-Type: application/json.");
 
     /// <summary>Any other status the framework answers by itself, kept as it is, with a problem body.</summary>
     public static ProblemHttpResult Status(int status) =>
-        Problem(status, "HTTP_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture), "The request could not be processed.", $"The server answered {status}.");
+        Problem(ErrorKind.OtherStatus(status), $"The server answered {status}.");
 
-    public static ProblemHttpResult ServiceUnavailable(string detail) => Problem(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable.", detail);
+    public static ProblemHttpResult ServiceUnavailable(string detail) => Problem(ServiceUnavailableKind, detail);
 
-    public static ProblemHttpResult Internal() => Problem(500, "INTERNAL_ERROR", "An unexpected error occurred.", "The error was logged.");
+    public static ProblemHttpResult Internal() => Problem(InternalKind, "The error was logged.");
 
     /// <summary>Translates a refused core decision into its problem.</summary>
     public static ProblemHttpResult FromOutcome(Outcome o) => o.Code switch
@@ -129,16 +260,16 @@ internal static class ApiErrors
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 
-    private static ProblemHttpResult Problem(int status, string code, string title, string detail, Dictionary<string, object?>? extensions = null)
+    private static ProblemHttpResult Problem(ErrorKind kind, string detail, Dictionary<string, object?>? extensions = null)
     {
         var problem = new ProblemDetails
         {
-            Type = "/problems/" + code.ToLowerInvariant().Replace('_', '-'),
-            Title = title,
-            Status = status,
+            Type = kind.Type,
+            Title = kind.Title,
+            Status = kind.Status,
             Detail = detail,
         };
-        problem.Extensions["code"] = code;
+        problem.Extensions["code"] = kind.Code;
         if (extensions is not null)
         {
             foreach (var (k, v) in extensions)

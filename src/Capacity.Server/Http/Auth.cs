@@ -94,77 +94,125 @@ internal sealed class Authenticator
         Admin,
     }
 
-    public ValueTask<(Kind Kind, Guid TenantId)> AuthenticateAsync(string? authorization, CancellationToken ct)
+    /// <summary>Who the caller is, or, when <see cref="Kind"/> is <see cref="Kind.None"/>, why not.</summary>
+    public readonly record struct Credential(Kind Kind, Guid TenantId, Refusal Refusal = Refusal.None)
+    {
+        public static Credential Refused(Refusal refusal) => new(Kind.None, Guid.Empty, refusal);
+    }
+
+    /// <summary>The kind and the tenant alone, as <see cref="IdentifyAsync"/> finds them.</summary>
+    public async ValueTask<(Kind Kind, Guid TenantId)> AuthenticateAsync(string? authorization, CancellationToken ct)
+    {
+        var credential = await IdentifyAsync(authorization, ct).ConfigureAwait(false);
+        return (credential.Kind, credential.TenantId);
+    }
+
+    public ValueTask<Credential> IdentifyAsync(string? authorization, CancellationToken ct)
     {
         var header = authorization.AsSpan();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (header.IsWhiteSpace())
         {
-            return ValueTask.FromResult((Kind.None, Guid.Empty));
+            return ValueTask.FromResult(Credential.Refused(Refusal.NoCredential));
         }
 
-        var token = header[7..].Trim();
+        // "Bearer" alone is a bearer credential without its token: malformed, not another scheme.
+        if (!header.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) || (header.Length > 6 && header[6] != ' '))
+        {
+            return ValueTask.FromResult(Credential.Refused(Refusal.NotBearer));
+        }
+
+        var token = header[6..].Trim();
         if (token.Length is 0 or > MaxTokenLength)
         {
-            return ValueTask.FromResult((Kind.None, Guid.Empty));
+            return ValueTask.FromResult(Credential.Refused(Refusal.Malformed));
         }
 
         // The common case: a tenant key this process has resolved before. It is found by its text,
         // without copying it, encoding it or hashing it.
         if (_resolved.TryGetValue(token, out var known))
         {
-            return ValueTask.FromResult((Kind.Tenant, known));
+            return ValueTask.FromResult(new Credential(Kind.Tenant, known));
         }
 
         return token.Count('.') == 2 ? ValidateJwtAsync(token.ToString()) : ResolveKeyAsync(token.ToString(), ct);
     }
 
-    private async ValueTask<(Kind, Guid)> ResolveKeyAsync(string token, CancellationToken ct)
+    private async ValueTask<Credential> ResolveKeyAsync(string token, CancellationToken ct)
     {
         var hash = Hash(token);
         if (CryptographicOperations.FixedTimeEquals(hash, _adminHash))
         {
-            return (Kind.Admin, Guid.Empty);
+            return new Credential(Kind.Admin, Guid.Empty);
         }
 
+        // One refusal for every key the store does not know, whatever it looks like: the answer must
+        // not tell a guessed key of one tenant from any other made-up string.
         var stored = await _store.FindApiKeyAsync(hash, ct).ConfigureAwait(false);
         if (stored is null || !CryptographicOperations.FixedTimeEquals(stored.KeyHash, hash))
         {
-            return (Kind.None, Guid.Empty);
+            return Credential.Refused(Refusal.UnknownKey);
         }
 
         // Only keys the store knows are remembered, so the cache is bounded by the keys issued
         // (none is ever revoked), and a stream of made-up keys cannot grow it.
         _keys[token] = stored.TenantId;
-        return (Kind.Tenant, stored.TenantId);
+        return new Credential(Kind.Tenant, stored.TenantId);
     }
 
-    private async ValueTask<(Kind, Guid)> ValidateJwtAsync(string token)
+    private async ValueTask<Credential> ValidateJwtAsync(string token)
     {
         if (_jwtParameters is null)
         {
-            return (Kind.None, Guid.Empty);
+            return Credential.Refused(Refusal.JwtNotAccepted);
         }
 
         var result = await _jwt.ValidateTokenAsync(token, _jwtParameters).ConfigureAwait(false);
-        if (!result.IsValid
-            || !result.Claims.TryGetValue("tenant_id", out var claim)
-            || claim is not string text
-            || !Guid.TryParse(text, out var tenantId))
+        if (!result.IsValid)
         {
-            return (Kind.None, Guid.Empty);
+            return Credential.Refused(result.Exception switch
+            {
+                SecurityTokenExpiredException => Refusal.Expired,
+                SecurityTokenNotYetValidException => Refusal.NotYetValid,
+                SecurityTokenNoExpirationException => Refusal.NoExpiry,
+                SecurityTokenInvalidAlgorithmException => Refusal.WrongAlgorithm,
+                // IdentityModel reports another algorithm (HS384, none) as a bad signature too.
+                SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
+                    Algorithm(token) == SecurityAlgorithms.HmacSha256 ? Refusal.WrongSignature : Refusal.WrongAlgorithm,
+                _ => Refusal.Malformed,
+            });
+        }
+
+        if (!result.Claims.TryGetValue("tenant_id", out var claim) || claim is not string text || !Guid.TryParse(text, out var tenantId))
+        {
+            return Credential.Refused(Refusal.NoTenant);
         }
 
         if (!_knownTenants.ContainsKey(tenantId))
         {
+            // Only a holder of the signing key gets this far, so saying the tenant is unknown tells
+            // nobody else anything.
             if (!await _store.TenantExistsAsync(tenantId, CancellationToken.None).ConfigureAwait(false))
             {
-                return (Kind.None, Guid.Empty);
+                return Credential.Refused(Refusal.UnknownTenant);
             }
 
             _knownTenants[tenantId] = true;
         }
 
-        return (Kind.Tenant, tenantId);
+        return new Credential(Kind.Tenant, tenantId);
+    }
+
+    /// <summary>The algorithm a token's header names, or null when the header cannot be read.</summary>
+    private string? Algorithm(string token)
+    {
+        try
+        {
+            return _jwt.ReadJsonWebToken(token).Alg;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
@@ -185,11 +233,11 @@ internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authent
             return;
         }
 
-        var (kind, tenantId) = await authenticator.AuthenticateAsync(context.Request.Headers.Authorization, context.RequestAborted);
+        var (kind, tenantId, refusal) = await authenticator.IdentifyAsync(context.Request.Headers.Authorization, context.RequestAborted);
         if (kind == Authenticator.Kind.None)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            await ApiErrors.Unauthorized("Send Authorization: Bearer <api key or JWT>.").ExecuteAsync(context);
+            await ApiErrors.Unauthorized(refusal).ExecuteAsync(context);
             return;
         }
 
@@ -219,6 +267,42 @@ internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authent
             await next(context);
         }
     }
+}
+
+/// <summary>
+/// Why a request is not authenticated: the 401's detail says which (<see cref="ApiErrors.Unauthorized(Refusal)"/>),
+/// so a client knows whether to send a credential, fix one, or get a fresh token.
+/// </summary>
+internal enum Refusal
+{
+    None,
+
+    /// <summary>No Authorization header at all.</summary>
+    NoCredential,
+
+    /// <summary>An Authorization header of another scheme (Basic, …).</summary>
+    NotBearer,
+
+    /// <summary>An empty or oversized token, or one shaped like a JWT that does not parse.</summary>
+    Malformed,
+
+    /// <summary>An API key the store does not know: the same answer whatever it resembles.</summary>
+    UnknownKey,
+
+    /// <summary>A JWT, where no signing key is configured.</summary>
+    JwtNotAccepted,
+
+    Expired,
+    NotYetValid,
+    NoExpiry,
+    WrongAlgorithm,
+    WrongSignature,
+
+    /// <summary>A valid JWT without a tenant_id that is a UUID.</summary>
+    NoTenant,
+
+    /// <summary>A valid JWT whose tenant does not exist.</summary>
+    UnknownTenant,
 }
 
 internal sealed record AccessMetadata(Access Access);

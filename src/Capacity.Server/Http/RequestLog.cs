@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Routing;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// One log line per request (category <c>Capacity.Requests</c>): method, route template, status,
+/// duration, tenant and request id; at Information, or at Warning for a 5xx so a failure is logged
+/// even where Information is off. appsettings.json turns the Information lines off by default: a JSON
+/// console line per request was a measurable share of a request's cost under load (docs/performance.md),
+/// so an operator turns them on (<c>Logging:LogLevel:Capacity.Requests=Information</c>) when wanted.
+/// Nothing is formatted unless the line is written.
+/// <para>
+/// The request id is the caller's <c>X-Request-Id</c> when it sends a sane one, else the trace id of
+/// its <c>traceparent</c>, else the server's own; it becomes the request's <c>TraceIdentifier</c> and
+/// is echoed in the answer's <c>X-Request-Id</c>, so a client can quote it and an operator find it.
+/// </para>
+/// </summary>
+internal sealed partial class RequestLog(RequestDelegate next, ILoggerFactory loggers)
+{
+    public const string Header = "X-Request-Id";
+    public const string Category = "Capacity.Requests";
+
+    /// <summary>Longer ids, or ids with other characters, are not the caller's to choose: they are replaced, not echoed.</summary>
+    private const int MaxIdLength = 128;
+
+    private readonly ILogger _logger = loggers.CreateLogger(Category);
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var id = RequestId(context);
+        context.TraceIdentifier = id;
+        context.Response.Headers[Header] = id;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var status = context.Response.StatusCode;
+            var level = status >= 500 ? LogLevel.Warning : LogLevel.Information;
+            if (_logger.IsEnabled(level))
+            {
+                var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+                var tenant = context.Items[TenantCaller.ItemKey] is TenantCaller caller ? caller.TenantId : (Guid?)null;
+                Write(_logger, level, context.Request.Method, route, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, tenant, id);
+            }
+        }
+    }
+
+    private static string RequestId(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        if (headers[Header] is [{ } sent] && IsSane(sent))
+        {
+            return sent;
+        }
+
+        if (headers.TraceParent is [{ } traceparent] && ActivityContext.TryParse(traceparent, null, out var trace))
+        {
+            return trace.TraceId.ToHexString();
+        }
+
+        return context.TraceIdentifier;
+    }
+
+    private static bool IsSane(string id) => id.Length is > 0 and <= MaxIdLength && !id.AsSpan().ContainsAnyExceptInRange('!', '~');
+
+    [LoggerMessage(EventId = 1, Message = "{Method} {Route} {Status} in {ElapsedMs:0.0} ms, tenant {TenantId}, request {RequestId}")]
+    private static partial void Write(ILogger logger, LogLevel level, string method, string route, int status, double elapsedMs, Guid? tenantId, string requestId);
+}

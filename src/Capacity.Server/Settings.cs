@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Http;
+
+namespace Capacity.Server;
+
+/// <summary>
+/// Every setting the server reads under <c>Storage</c>, <c>Auth</c> and <c>Capacity</c>, bound once at
+/// start and checked before anything opens: a key no options class has (a typo such as
+/// <c>Storage:Providr</c>, which would otherwise be ignored in silence) is refused with the nearest
+/// known name, a value of the wrong type or outside its rule is refused with the rule. The known keys
+/// are read from the options classes themselves (<see cref="Sections"/>), so the list cannot drift from
+/// what is bound; the README's table is tested against it.
+/// </summary>
+internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit)
+{
+    /// <summary>The sections the server owns; any key under them must be one of <see cref="KnownKeys"/>.</summary>
+    public static readonly string[] Roots = ["Storage", "Auth", "Capacity"];
+
+    /// <summary>Each section and the options class bound from it: the one list of what the server reads.</summary>
+    private static readonly (string Section, Type Options)[] Sections =
+    [
+        ("Storage", typeof(StorageOptions)),
+        ("Auth", typeof(AuthOptions)),
+        ("Capacity", typeof(ServerOptions)),
+        ("Capacity:Limits", typeof(CoreLimits)),
+        ("Capacity:Engine", typeof(EngineOptions)),
+        ("Capacity:RateLimit", typeof(RateLimitOptions)),
+    ];
+
+    /// <summary>Settings whose values are secrets: a refusal says how long they are, never what they are.</summary>
+    private static readonly HashSet<string> Secrets = new(["Auth:AdminKey", "Auth:JwtSigningKey", "Storage:Postgres:ConnectionString"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Every key the server reads, with the type its value must parse as, in the options classes' order.</summary>
+    public static IReadOnlyList<(string Key, Type Type)> KnownKeys { get; } = [.. Sections.SelectMany(s => Leaves(s.Section, s.Options))];
+
+    private static readonly Dictionary<string, Type> KeyTypes = KnownKeys.ToDictionary(k => k.Key, k => k.Type, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Every section above a known key (<c>Storage</c>, <c>Storage:Sqlite</c>, <c>Capacity:Limits</c>, …).</summary>
+    private static readonly HashSet<string> SectionNames = new(
+        KnownKeys.SelectMany(k => k.Key.Split(':')[..^1].Select((_, i) => string.Join(':', k.Key.Split(':')[..(i + 1)]))),
+        StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Binds and checks every section; a setting that cannot work is a <see cref="StartupFailure"/> naming it.</summary>
+    public static Settings Read(IConfiguration config)
+    {
+        foreach (var (key, value) in Roots.SelectMany(r => config.GetSection(r).AsEnumerable()).Where(kv => kv.Value is not null))
+        {
+            // Some sources (the test host's) give a section itself an empty value.
+            if (value!.Length == 0 && SectionNames.Contains(key))
+            {
+                continue;
+            }
+
+            if (!KeyTypes.TryGetValue(key, out var type))
+            {
+                throw StartupFailure.Configuration(
+                    $"{key} is not a setting; did you mean {Nearest(key)}? (Every setting is listed in README.md, \"Configuration\".)");
+            }
+
+            if (ParseError(value, type) is { } expected)
+            {
+                throw StartupFailure.Configuration($"{key} is '{value}', which is not {expected}; set it to {expected} or remove it to use the default.");
+            }
+        }
+
+        var settings = new Settings(
+            Bind<StorageOptions>(config, "Storage"),
+            Bind<AuthOptions>(config, "Auth"),
+            Bind<ServerOptions>(config, "Capacity"),
+            Bind<CoreLimits>(config, "Capacity:Limits"),
+            Bind<EngineOptions>(config, "Capacity:Engine"),
+            Bind<RateLimitOptions>(config, "Capacity:RateLimit"));
+        foreach (var (key, holds, must) in settings.Rules())
+        {
+            if (!holds)
+            {
+                var value = config[key];
+                var shown = value is null ? "unset (the default)"
+                    : !Secrets.Contains(key) ? value
+                    : key.Equals("Auth:JwtSigningKey", StringComparison.OrdinalIgnoreCase) ? $"{Encoding.UTF8.GetByteCount(value)} bytes long"
+                    : $"{value.Length} characters long";
+                throw StartupFailure.Configuration($"{key} is {shown}, but it must be {must}.");
+            }
+        }
+
+        return settings;
+    }
+
+    /// <summary>
+    /// The range of every setting that has one, each setting checked on its own before the rules that
+    /// relate it to another, so a refusal names the setting that is wrong rather than its neighbour.
+    /// Values are the bound ones, defaults included.
+    /// </summary>
+    private IEnumerable<(string Key, bool Holds, string Must)> Rules()
+    {
+        var l = Limits;
+        yield return ("Capacity:Limits:MaxTotalCapacity", l.MaxTotalCapacity >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxQuantityPerItem", l.MaxQuantityPerItem >= 1 && l.MaxQuantityPerItem <= l.MaxTotalCapacity, $"at least 1 and at most Capacity:Limits:MaxTotalCapacity ({l.MaxTotalCapacity})");
+        yield return ("Capacity:Limits:MaxItemsPerReservation", l.MaxItemsPerReservation >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxLifetimeMinutes", l.MaxLifetimeMinutes >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxHoldMinutes", l.MaxHoldMinutes >= 1 && l.MaxHoldMinutes <= l.MaxLifetimeMinutes, $"at least 1 and at most Capacity:Limits:MaxLifetimeMinutes ({l.MaxLifetimeMinutes})");
+        yield return ("Capacity:Limits:DefaultHoldMinutes", l.DefaultHoldMinutes >= 1 && l.DefaultHoldMinutes <= l.MaxHoldMinutes, $"at least 1 and at most Capacity:Limits:MaxHoldMinutes ({l.MaxHoldMinutes})");
+        yield return ("Capacity:Limits:MaxDepth", l.MaxDepth >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxParents", l.MaxParents >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxNameLength", l.MaxNameLength >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxCodeLength", l.MaxCodeLength >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxPrice", l.MaxPrice > 0, "more than 0");
+        yield return ("Capacity:Limits:MaxLimitCapacities", l.MaxLimitCapacities >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxOfferMinutes", l.MaxOfferMinutes >= 1, "at least 1");
+        yield return ("Capacity:Limits:DefaultOfferMinutes", l.DefaultOfferMinutes >= 1 && l.DefaultOfferMinutes <= l.MaxOfferMinutes, $"at least 1 and at most Capacity:Limits:MaxOfferMinutes ({l.MaxOfferMinutes})");
+        yield return ("Capacity:Limits:MaxExternalRefLength", l.MaxExternalRefLength >= 1, "at least 1");
+
+        var s = Server;
+        yield return ("Capacity:MaxBodyBytes", s.MaxBodyBytes >= 1024, "at least 1024 (a cart of many items needs a few kilobytes)");
+        yield return ("Capacity:MaxPageSize", s.MaxPageSize >= 1, "at least 1");
+        yield return ("Capacity:DefaultPageSize", s.DefaultPageSize >= 1 && s.DefaultPageSize <= s.MaxPageSize, $"at least 1 and at most Capacity:MaxPageSize ({s.MaxPageSize})");
+        yield return ("Capacity:SweepIntervalMs", s.SweepIntervalMs >= 1, "at least 1");
+        yield return ("Capacity:IdempotencyRetentionHours", s.IdempotencyRetentionHours >= 1, "at least 1 (a retry must find the answer it repeats)");
+        yield return ("Capacity:IdempotencyWaitMs", s.IdempotencyWaitMs >= 0, "0 or more");
+        yield return ("Capacity:StreamHeartbeatMs", s.StreamHeartbeatMs >= 100, "at least 100");
+
+        yield return ("Capacity:Engine:MaxBatch", Engine.MaxBatch >= 1, "at least 1");
+        yield return ("Capacity:Engine:QueueLimit", Engine.QueueLimit >= 1, "at least 1");
+        yield return ("Capacity:RateLimit:PermitsPerSecond", RateLimit.PermitsPerSecond >= 0, "0 (no limit) or more");
+        yield return ("Capacity:RateLimit:Burst", RateLimit.Burst >= 1, "at least 1");
+
+        yield return ("Auth:AdminKey", Auth.AdminKey is null || Auth.AdminKey.Trim().Length >= 16, "at least 16 characters, or unset to have one generated in the data directory");
+        yield return ("Auth:JwtSigningKey", string.IsNullOrEmpty(Auth.JwtSigningKey) || Encoding.UTF8.GetByteCount(Auth.JwtSigningKey) >= 32,
+            "at least 32 bytes (HS256 needs a 256-bit key; `openssl rand -base64 48` makes one), or unset to refuse JWTs");
+    }
+
+    /// <summary>The known key closest to <paramref name="key"/> by edit distance, ignoring case.</summary>
+    internal static string Nearest(string key) =>
+        KnownKeys.MinBy(k => Distance(key.ToUpperInvariant(), k.Key.ToUpperInvariant())).Key;
+
+    /// <summary>
+    /// Levenshtein distance from a typo to a known key, where a letter the typo lacks costs half of any
+    /// other edit: a shortened name (<c>Auth:JwtKey</c>) is nearer the long one it abbreviates
+    /// (<c>Auth:JwtSigningKey</c>) than a different name of similar length (<c>Auth:AdminKey</c>). Two
+    /// rows: keys are short and this runs once, on a typo.
+    /// </summary>
+    private static int Distance(string typo, string known)
+    {
+        const int Insert = 1, Delete = 2, Substitute = 2;
+        var previous = new int[known.Length + 1];
+        var current = new int[known.Length + 1];
+        for (var j = 0; j <= known.Length; j++)
+        {
+            previous[j] = j * Insert;
+        }
+
+        for (var i = 1; i <= typo.Length; i++)
+        {
+            current[0] = i * Delete;
+            for (var j = 1; j <= known.Length; j++)
+            {
+                var substitution = previous[j - 1] + (typo[i - 1] == known[j - 1] ? 0 : Substitute);
+                current[j] = Math.Min(substitution, Math.Min(previous[j] + Delete, current[j - 1] + Insert));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[known.Length];
+    }
+
+    /// <summary>The keys an options class binds: its settable instance properties, nested classes followed.</summary>
+    private static IEnumerable<(string Key, Type Type)> Leaves(string prefix, Type options)
+    {
+        foreach (var property in options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true }))
+        {
+            var key = $"{prefix}:{property.Name}";
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (type.IsPrimitive || type == typeof(string) || type == typeof(decimal))
+            {
+                yield return (key, type);
+            }
+            else
+            {
+                foreach (var leaf in Leaves(key, type))
+                {
+                    yield return leaf;
+                }
+            }
+        }
+    }
+
+    /// <summary>What a value must be and is not, or null when it parses as the binder will read it.</summary>
+    private static string? ParseError(string value, Type type) => type switch
+    {
+        _ when type == typeof(int) => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? null : "a whole number",
+        _ when type == typeof(long) => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? null : "a whole number",
+        _ when type == typeof(decimal) => decimal.TryParse(value, NumberStyles.Number, CultureInfo.InvariantCulture, out _) ? null : "a number",
+        _ when type == typeof(bool) => bool.TryParse(value, out _) ? null : "true or false",
+        _ => null,
+    };
+
+    private static T Bind<T>(IConfiguration config, string section)
+        where T : new() => config.GetSection(section).Get<T>() ?? new T();
+}
+
+/// <summary>The <c>Storage</c> section: which store, and where (<see cref="StoreSettings"/>).</summary>
+internal sealed class StorageOptions
+{
+    /// <summary><c>sqlite</c> (the default, embedded) or <c>postgres</c>.</summary>
+    public string Provider { get; set; } = "sqlite";
+
+    /// <summary>Where the admin key, and by default the SQLite file, are kept.</summary>
+    public string DataDirectory { get; set; } = "./data";
+
+    public SqliteOptions Sqlite { get; set; } = new();
+
+    public PostgresOptions Postgres { get; set; } = new();
+}
+
+internal sealed class SqliteOptions
+{
+    /// <summary>The database file; <c>capacity.db</c> in the data directory when unset.</summary>
+    public string? Path { get; set; }
+}
+
+internal sealed class PostgresOptions
+{
+    /// <summary>An Npgsql connection string; required with <c>Provider=postgres</c>.</summary>
+    public string? ConnectionString { get; set; }
+}

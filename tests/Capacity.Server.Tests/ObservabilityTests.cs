@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Capacity.Engine;
+using Capacity.Server.Http;
+using Capacity.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>One log line per request with its id; a database outage as one warning, summaries, and one line when it ends.</summary>
+public sealed class ObservabilityTests
+{
+    [Fact]
+    public async Task With_request_logs_on_each_request_is_one_line_with_method_route_status_tenant_duration_and_its_id()
+    {
+        var log = new RecordingLog();
+        await using var app = new LoggingApp(log, new() { ["Logging:LogLevel:Capacity.Requests"] = "Information" });
+        var tenant = await app.NewTenantAsync();
+        var pool = await tenant.Client.CreateCapacityAsync("e", "Pool", 1);
+        log.Clear();
+
+        var held = await tenant.Client.ReserveAsync(pool, 1);
+        var refused = await tenant.Client.ReserveAsync(pool, 1);
+        using var anonymous = app.CreateClient();
+        var unauthorized = await anonymous.GetAsync("/events");
+
+        var lines = log.Entries.Where(e => e.Category == RequestLog.Category).ToList();
+        Assert.Equal(3, lines.Count);
+        Assert.All(lines, l => Assert.Equal(LogLevel.Information, l.Level));
+        Assert.Equal(["POST", "POST", "GET"], lines.Select(l => l.State["Method"]));
+        Assert.Equal(["/capacity/{id}/reserve", "/capacity/{id}/reserve", "/events"], lines.Select(l => l.State["Route"]));
+        Assert.Equal([201, 409, 401], lines.Select(l => l.State["Status"]));
+        Assert.Equal([tenant.Id, tenant.Id, null], lines.Select(l => l.State["TenantId"]));
+        Assert.All(lines, l => Assert.InRange((double)l.State["ElapsedMs"]!, 0, 30_000));
+        Assert.Equal(
+            new[] { held, refused, unauthorized }.Select(r => r.Headers.GetValues(RequestLog.Header).Single()),
+            lines.Select(l => l.State["RequestId"]));
+        Assert.Equal(3, lines.Select(l => l.State["RequestId"]).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_request_id_or_a_traceparent_sent_by_the_caller_is_honoured_and_echoed_and_a_malformed_one_is_replaced()
+    {
+        var log = new RecordingLog();
+        await using var app = new LoggingApp(log, new() { ["Logging:LogLevel:Capacity.Requests"] = "Information" });
+        using var client = app.CreateClient();
+
+        async Task<string> Echo(string header, string value)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/healthz");
+            request.Headers.TryAddWithoutValidation(header, value);
+            var response = await client.SendAsync(request);
+            return response.Headers.GetValues(RequestLog.Header).Single();
+        }
+
+        Assert.Equal("checkout-7f3a", await Echo("X-Request-Id", "checkout-7f3a"));
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", await Echo("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
+        var tooLong = await Echo("X-Request-Id", new string('x', 200));
+        Assert.NotEqual(new string('x', 200), tooLong);
+        Assert.NotEqual("two words", await Echo("X-Request-Id", "two words"));
+
+        Assert.Contains(log.Entries, e => e.Category == RequestLog.Category && (string?)e.State["RequestId"] == "checkout-7f3a");
+    }
+
+    [Fact]
+    public async Task By_default_only_requests_answered_with_a_server_error_are_logged_and_at_warning()
+    {
+        var log = new RecordingLog();
+        await using var app = new LoggingApp(log);
+        var tenant = await app.NewTenantAsync();
+        var pool = await tenant.Client.CreateCapacityAsync("e", "Pool", 5);
+        await tenant.Client.HoldAsync(pool, 1);
+        app.Faults.FailNextBatchAt(FaultPoint.Commit);
+        await Api.ProblemAsync(await tenant.Client.ReserveAsync(pool, 1), 503, "SERVICE_UNAVAILABLE");
+
+        var line = Assert.Single(log.Entries, e => e.Category == RequestLog.Category);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Equal(503, line.State["Status"]);
+    }
+
+    [Fact]
+    public void An_outage_is_one_warning_with_its_trace_then_a_summary_every_30_seconds_then_one_line_when_it_ends()
+    {
+        var log = new RecordingLog();
+        var clock = new ManualTime(DateTimeOffset.UtcNow);
+        var outage = new OutageLog(log.CreateLogger<OutageLog>(), clock);
+        var down = new TimeoutException("connect timed out");
+
+        outage.Succeeded();
+        Assert.Empty(log.Entries);
+
+        // 70 s of failures, ten a second from three sources.
+        for (var tick = 0; tick < 700; tick++)
+        {
+            outage.Failed(tick % 3 == 0 ? "read" : tick % 3 == 1 ? "batch" : "expiry sweep", down);
+            clock.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.True(outage.Failing);
+        var first = log.Entries[0];
+        Assert.Equal(LogLevel.Warning, first.Level);
+        Assert.Same(down, first.Exception);
+        Assert.StartsWith("The database is failing (read): connect timed out", first.Message, StringComparison.Ordinal);
+        var summaries = log.Entries.Skip(1).ToList();
+        Assert.Equal(2, summaries.Count);
+        Assert.All(summaries, s => Assert.Null(s.Exception));
+        Assert.StartsWith("The database is still failing after 00:00:30: 300 failures in the last 30 s (", summaries[0].Message, StringComparison.Ordinal);
+        Assert.Contains("read ", summaries[0].Message, StringComparison.Ordinal);
+        Assert.Contains("expiry sweep ", summaries[0].Message, StringComparison.Ordinal);
+
+        outage.Succeeded();
+        outage.Succeeded();
+        Assert.False(outage.Failing);
+        var back = log.Entries[^1];
+        Assert.Equal(LogLevel.Information, back.Level);
+        Assert.Equal("The database answers again, after 00:01:10 and 700 failures", back.Message);
+        Assert.Equal(4, log.Entries.Count);
+
+        // The next outage is a new story, with its own first warning.
+        outage.Failed("batch", down);
+        Assert.Equal(5, log.Entries.Count);
+        Assert.Same(down, log.Entries[^1].Exception);
+    }
+
+    [Fact]
+    public async Task While_postgres_is_down_reads_writes_and_sweeps_log_one_warning_not_a_trace_each_and_its_return_is_logged()
+    {
+        await PostgresServer.SharedAsync(); // skips or fails with the reason when PostgreSQL is missing
+        await using var pg = await PostgresServer.StartPrivateAsync();
+        var log = new RecordingLog();
+        await using var app = new LoggingApp(log, new()
+        {
+            ["Storage:Provider"] = "postgres",
+            ["Storage:Postgres:ConnectionString"] = await pg.NewSchemaAsync(),
+        });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e", "Pool", 100);
+        log.Clear();
+
+        await pg.StopAsync();
+        var answers = new List<HttpStatusCode>();
+        var until = DateTime.UtcNow.AddSeconds(3);
+        while (DateTime.UtcNow < until)
+        {
+            answers.Add((await t.ReserveAsync(pool, 1)).StatusCode);
+            answers.Add((await t.GetAsync($"/capacity/{pool}")).StatusCode);
+        }
+
+        Assert.All(answers, s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
+        Assert.True(app.Services.GetRequiredService<OutageLog>().Failing);
+        var traced = log.Entries.Where(e => e.Exception is not null).ToList();
+        var warning = Assert.Single(traced);
+        Assert.Equal(typeof(OutageLog).FullName, warning.Category);
+        Assert.StartsWith("The database is failing", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(log.Entries, e => e.Level >= LogLevel.Error);
+
+        await pg.RestartAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await t.ReserveAsync(pool, 1)).StatusCode != HttpStatusCode.Created)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no hold succeeded within 20 s of the restart");
+            await Task.Delay(100);
+        }
+
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Information && e.Message.StartsWith("The database answers again", StringComparison.Ordinal));
+        await app.AssertInvariantsAsync();
+    }
+
+    /// <summary>The test app with every log entry recorded (levels as configured, as in production).</summary>
+    private sealed class LoggingApp(RecordingLog log, Dictionary<string, string?>? settings = null) : CapacityApp(settings)
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureLogging(logging => logging.AddProvider(log));
+        }
+    }
+}
+
+/// <summary>Every entry written, with its category, level, message, exception and structured values.</summary>
+internal sealed class RecordingLog : ILoggerProvider
+{
+    private readonly ConcurrentQueue<Entry> _entries = new();
+
+    public List<Entry> Entries => [.. _entries];
+
+    public void Clear() => _entries.Clear();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public ILogger<T> CreateLogger<T>() => new Logger<T>(new Factory(this));
+
+    public void Dispose()
+    {
+    }
+
+    internal sealed record Entry(string Category, LogLevel Level, string Message, Exception? Exception, Dictionary<string, object?> State);
+
+    private sealed class Logger(RecordingLog owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var values = state is IEnumerable<KeyValuePair<string, object?>> pairs ? pairs.ToDictionary(p => p.Key, p => p.Value) : [];
+            owner._entries.Enqueue(new Entry(category, logLevel, formatter(state, exception), exception, values));
+        }
+    }
+
+    private sealed class Factory(RecordingLog owner) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => owner.CreateLogger(categoryName);
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Capacity.Server.Docs;
+using Capacity.Server.Http;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// What a generated client and a reader of the document rely on: every operation has its own
+/// operationId, the routes open to anyone say so, and every problem's <c>type</c> is a page that
+/// explains it.
+/// </summary>
+public sealed class OpenApiOperationTests : IAsyncLifetime
+{
+    private readonly CapacityApp _app = new();
+    private JsonObject _document = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        using var anonymous = _app.CreateClient();
+        _document = await Api.ReadAsync(await anonymous.GetAsync("/openapi/v1.json"), 200);
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private IEnumerable<(string Method, string Path, JsonObject Operation)> Operations() =>
+        _document["paths"]!.AsObject().SelectMany(path => path.Value!.AsObject()
+            .Where(m => m.Key is "get" or "post" or "put" or "delete" or "patch")
+            .Select(m => (m.Key.ToUpperInvariant(), path.Key, m.Value!.AsObject())));
+
+    [Fact]
+    public void Every_operation_has_an_operation_id_and_no_two_share_one()
+    {
+        var ids = Operations().Select(o => (o.Method, o.Path, Id: o.Operation["operationId"]?.GetValue<string>())).ToList();
+        Assert.True(ids.Count > 30);
+        Assert.All(ids, o => Assert.False(string.IsNullOrEmpty(o.Id), $"{o.Method} {o.Path} has no operationId"));
+        var shared = ids.GroupBy(o => o.Id).Where(g => g.Count() > 1).Select(g => $"{g.Key}: {string.Join(", ", g.Select(o => $"{o.Method} {o.Path}"))}");
+        Assert.Empty(shared);
+    }
+
+    [Theory]
+    [InlineData("GET", "", "getIndex")]
+    [InlineData("GET", "events/{eventId}/capacity/stream", "getEventsCapacityStream")]
+    [InlineData("DELETE", "limits/{id}", "deleteLimitsById")]
+    [InlineData("POST", "admin/tenants/{id}/keys", "postAdminTenantsKeys")]
+    [InlineData("GET", "problems/{name}", "getProblemsByName")]
+    public void An_operation_id_is_made_from_the_method_and_the_route(string method, string path, string id)
+    {
+        Assert.Equal(id, ApiDocs.OperationId(method, path));
+    }
+
+    [Fact]
+    public void Health_readiness_metrics_the_index_and_the_error_pages_need_no_credentials_and_the_rest_need_the_bearer_scheme()
+    {
+        Assert.Equal("bearer", _document["security"]![0]!.AsObject().Single().Key);
+        var open = new[] { "/healthz", "/readyz", "/metrics", "/", "/problems", "/problems/{name}" };
+        foreach (var (method, path, operation) in Operations())
+        {
+            var security = operation["security"]?.AsArray();
+            if (open.Contains(path))
+            {
+                Assert.True(security is { Count: 0 }, $"{method} {path} should say it needs no credentials (security: [])");
+            }
+            else
+            {
+                Assert.True(security is null, $"{method} {path} overrides the document's bearer requirement");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Every_kind_of_error_has_a_page_that_explains_it_without_credentials()
+    {
+        using var anonymous = _app.CreateClient();
+        Assert.True(ApiErrors.Kinds.Count >= 25);
+        foreach (var kind in ApiErrors.Kinds)
+        {
+            var response = await anonymous.GetAsync(kind.Type);
+            var page = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{kind.Type} answered {(int)response.StatusCode}");
+            Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
+            Assert.Contains($"<code>{kind.Code}</code>", page, StringComparison.Ordinal);
+            Assert.Contains($"<strong>{kind.Status}</strong>", page, StringComparison.Ordinal);
+            Assert.Contains(System.Net.WebUtility.HtmlEncode(kind.Title), page, StringComparison.Ordinal);
+            Assert.Contains(System.Net.WebUtility.HtmlEncode(kind.Explanation.Split('`')[0]), page, StringComparison.Ordinal);
+        }
+
+        var index = await (await anonymous.GetAsync("/problems")).Content.ReadAsStringAsync();
+        Assert.All(ApiErrors.Kinds, kind => Assert.Contains($"href=\"{kind.Type}\"", index, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_type_of_real_answers_links_to_their_page_and_an_unknown_page_is_a_404_problem()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("ev", "Pool", 1);
+        using var anonymous = _app.CreateClient();
+        var answers = new[]
+        {
+            await t.ReserveAsync(pool, 2),
+            await t.ReserveAsync(pool, 0),
+            await t.GetAsync($"/capacity/{Guid.NewGuid()}"),
+            await anonymous.GetAsync("/events"),
+            await t.DeleteAsync("/events"),
+            await t.PostAsync($"/capacity/{pool}/reserve", new StringContent("{}", System.Text.Encoding.UTF8, "text/plain")),
+        };
+        foreach (var answer in answers)
+        {
+            var type = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!["type"]!.GetValue<string>();
+            var page = await anonymous.GetAsync(type);
+            Assert.True(page.StatusCode == HttpStatusCode.OK, $"{type} answered {(int)page.StatusCode}");
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/problems/http-502")).StatusCode);
+        await Api.ProblemAsync(await anonymous.GetAsync("/problems/no-such-error"), 404, "NOT_FOUND");
+    }
+}
