@@ -16,6 +16,24 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<Guid> NewReservations { get; } = [];
     public HashSet<Guid> Prices { get; } = [];
+
+    /// <summary>Reservations whose items' prices the batch needs (a change adds units at an item's current price).</summary>
+    public HashSet<Guid> ReservationPrices { get; } = [];
+
+    /// <summary>Adds the price entries of a loaded reservation's items, when a command asked for them.</summary>
+    public void AddPricesOf(in Reservation reservation)
+    {
+        if (ReservationPrices.Contains(reservation.Id))
+        {
+            foreach (var item in reservation.Items)
+            {
+                if (item.LockedPrice is { } locked)
+                {
+                    Prices.Add(locked.PricingId);
+                }
+            }
+        }
+    }
     public HashSet<Guid> Tenants { get; } = [];
 
     /// <summary>
@@ -134,6 +152,7 @@ public sealed class LoadKeys
         Reservations.Clear();
         NewReservations.Clear();
         Prices.Clear();
+        ReservationPrices.Clear();
         Tenants.Clear();
         Allocations.Clear();
         Limits.Clear();

@@ -336,6 +336,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 }
             }
 
+            keys.AddPricesOf(reservation);
             if (reservation.WaitlistId is { } entryId)
             {
                 keys.Waitlist.Add(entryId);

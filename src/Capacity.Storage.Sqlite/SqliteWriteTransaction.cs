@@ -153,6 +153,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 }
             }
 
+            keys.AddPricesOf(reservation);
             if (reservation.WaitlistId is { } entryId)
             {
                 keys.Waitlist.Add(entryId);
