@@ -18,8 +18,10 @@ public sealed record ChangeHold(Guid TenantId, Guid ReservationId, HoldItem[] It
     {
         keys.Reservations.Add(ReservationId);
 
-        // Units added to a priced item without a pricing_id lock the current price of the item's own entry.
+        // Units added to a priced item without a pricing_id lock the current price of the item's own entry;
+        // units added to a keyed hold count against its buyer's usage on their capacity.
         keys.ReservationPrices.Add(ReservationId);
+        keys.ReservationTargets[ReservationId] = Array.ConvertAll(Items, i => i.CapacityId);
         foreach (var item in Items)
         {
             keys.Capacities.Add(item.CapacityId);

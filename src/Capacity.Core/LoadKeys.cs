@@ -20,8 +20,17 @@ public sealed class LoadKeys
     /// <summary>Reservations whose items' prices the batch needs (a change adds units at an item's current price).</summary>
     public HashSet<Guid> ReservationPrices { get; } = [];
 
-    /// <summary>Adds the price entries of a loaded reservation's items, when a command asked for them.</summary>
-    public void AddPricesOf(in Reservation reservation)
+    /// <summary>
+    /// Capacities a change may add to a reservation, by reservation: a keyed hold's buyer is known only
+    /// once its row is loaded, and units added under a limit count against that buyer's usage there.
+    /// </summary>
+    public Dictionary<Guid, Guid[]> ReservationTargets { get; } = [];
+
+    /// <summary>
+    /// What a change needs of a reservation once its row is loaded: the price entries of its items, and
+    /// its buyer's usage on every capacity the change names (<see cref="ReservationPrices"/>, <see cref="ReservationTargets"/>).
+    /// </summary>
+    public void AddChangeKeysOf(in Reservation reservation)
     {
         if (ReservationPrices.Contains(reservation.Id))
         {
@@ -31,6 +40,14 @@ public sealed class LoadKeys
                 {
                     Prices.Add(locked.PricingId);
                 }
+            }
+        }
+
+        if (reservation.BuyerKey is { } buyerKey && ReservationTargets.TryGetValue(reservation.Id, out var targets))
+        {
+            foreach (var capacityId in targets)
+            {
+                Buyers.Add((capacityId, buyerKey));
             }
         }
     }
@@ -153,6 +170,7 @@ public sealed class LoadKeys
         NewReservations.Clear();
         Prices.Clear();
         ReservationPrices.Clear();
+        ReservationTargets.Clear();
         Tenants.Clear();
         Allocations.Clear();
         Limits.Clear();
