@@ -48,6 +48,16 @@ internal static class ApiErrors
 
     public static ProblemHttpResult ReservationExpired(string detail) => Problem(409, "RESERVATION_EXPIRED", "The reservation has expired.", detail);
 
+    /// <summary>A reclaim refused: <c>shortfall</c> lists each capacity that lacks the tickets, with what it has now.</summary>
+    public static ProblemHttpResult ReservationExpired(string detail, ShortfallItem[] shortfall) =>
+        Problem(409, "RESERVATION_EXPIRED", "The reservation has expired.", detail, new()
+        {
+            ["shortfall"] = Array.ConvertAll(shortfall, s => new ShortfallResponse(s.CapacityId, s.Requested, s.Available)),
+        });
+
+    /// <summary>A change in part of a hold that moves only whole: drawn from an allocation, or a waiting-list offer.</summary>
+    public static ProblemHttpResult NotChangeable(string detail) => Problem(409, "RESERVATION_NOT_CHANGEABLE", "The reservation cannot be changed this way.", detail);
+
     public static ProblemHttpResult ReservationNotActive(string detail) => Problem(409, "RESERVATION_NOT_ACTIVE", "The reservation is not in a state that allows this.", detail);
 
     public static ProblemHttpResult ExtensionLimit(string detail) => Problem(409, "RESERVATION_EXTENSION_LIMIT", "The reservation cannot be extended that far.", detail);
@@ -118,7 +128,7 @@ internal static class ApiErrors
         OutcomeCode.WaitlistDisabled => WaitlistDisabled(o.Detail ?? "The waiting list is not open."),
         OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive."),
         OutcomeCode.BelowCommitted => BelowCommitted(o.Detail ?? "Below committed."),
-        OutcomeCode.ReservationExpired => ReservationExpired(o.Detail ?? "Expired."),
+        OutcomeCode.ReservationExpired => o.Shortfall is { } shortfall ? ReservationExpired(o.Detail ?? "Expired.", shortfall) : ReservationExpired(o.Detail ?? "Expired."),
         OutcomeCode.ReservationNotActive => ReservationNotActive(o.Detail ?? "Not active."),
         OutcomeCode.ExtensionLimit => ExtensionLimit(o.Detail ?? "Extension limit."),
         OutcomeCode.AllocationClosed => AllocationClosed(o.Detail ?? "Closed.", o.Allocation?.Id),
@@ -126,6 +136,7 @@ internal static class ApiErrors
         OutcomeCode.AllocationBelowCommitted => AllocationBelowCommitted(o.Detail ?? "Below committed.", o.Allocation?.Id),
         OutcomeCode.BuyerLimitExceeded => BuyerLimitExceeded(o.Detail ?? "Over a buyer limit.", o.LimitExcess),
         OutcomeCode.BuyerKeyRequired => BuyerKeyRequired(o.Detail ?? "A buyer_key is required.", o.Limit?.Id),
+        OutcomeCode.NotChangeable => NotChangeable(o.Detail ?? "Not changeable."),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 
@@ -150,3 +161,6 @@ internal static class ApiErrors
         return TypedResults.Problem(problem);
     }
 }
+
+/// <summary>One capacity an expired hold's reclaim lacks tickets on: what the hold asks of it and what it has now.</summary>
+internal sealed record ShortfallResponse(Guid CapacityId, long Requested, long Available);
