@@ -32,6 +32,9 @@ public static partial class Decider
             case DeleteBuyerLimit deleteLimit: return DeleteBuyerLimit(set, deleteLimit);
             case JoinWaitlist join: return JoinWaitlist(set, join, now, limits);
             case LeaveWaitlist leave: return LeaveWaitlist(set, leave, now);
+            case ChangeHold change: return ChangeHold(set, change, now, limits);
+            case ConfirmHold confirm: return ConfirmHold(set, confirm, now);
+            case CancelSale cancel: return CancelSale(set, cancel, now);
             default: throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command.");
         }
     }

@@ -16,6 +16,41 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<Guid> NewReservations { get; } = [];
     public HashSet<Guid> Prices { get; } = [];
+
+    /// <summary>Reservations whose items' prices the batch needs (a change adds units at an item's current price).</summary>
+    public HashSet<Guid> ReservationPrices { get; } = [];
+
+    /// <summary>
+    /// Capacities a change may add to a reservation, by reservation: a keyed hold's buyer is known only
+    /// once its row is loaded, and units added under a limit count against that buyer's usage there.
+    /// </summary>
+    public Dictionary<Guid, Guid[]> ReservationTargets { get; } = [];
+
+    /// <summary>
+    /// What a change needs of a reservation once its row is loaded: the price entries of its items, and
+    /// its buyer's usage on every capacity the change names (<see cref="ReservationPrices"/>, <see cref="ReservationTargets"/>).
+    /// </summary>
+    public void AddChangeKeysOf(in Reservation reservation)
+    {
+        if (ReservationPrices.Contains(reservation.Id))
+        {
+            foreach (var item in reservation.Items)
+            {
+                if (item.LockedPrice is { } locked)
+                {
+                    Prices.Add(locked.PricingId);
+                }
+            }
+        }
+
+        if (reservation.BuyerKey is { } buyerKey && ReservationTargets.TryGetValue(reservation.Id, out var targets))
+        {
+            foreach (var capacityId in targets)
+            {
+                Buyers.Add((capacityId, buyerKey));
+            }
+        }
+    }
     public HashSet<Guid> Tenants { get; } = [];
 
     /// <summary>
@@ -134,6 +169,8 @@ public sealed class LoadKeys
         Reservations.Clear();
         NewReservations.Clear();
         Prices.Clear();
+        ReservationPrices.Clear();
+        ReservationTargets.Clear();
         Tenants.Clear();
         Allocations.Clear();
         Limits.Clear();

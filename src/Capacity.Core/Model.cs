@@ -152,7 +152,11 @@ public sealed record LockedPrice(
 /// <summary>
 /// What a hold takes from one capacity. A struct, so an item is stored inline in its hold's array.
 /// </summary>
-public readonly record struct ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice, Guid? AllocationId = null) : IDemand;
+/// <remarks>
+/// <see cref="Quantity"/> is what the item holds or sold and still has: a partial refund moves units
+/// from it to <see cref="CancelledQuantity"/>, which only shows what was refunded.
+/// </remarks>
+public readonly record struct ReservationItem(Guid CapacityId, int Quantity, LockedPrice? LockedPrice, Guid? AllocationId = null, int CancelledQuantity = 0) : IDemand;
 
 /// <summary>
 /// A hold. A value, not an object: the working set stores it inline and every transition replaces
@@ -190,6 +194,8 @@ public enum LedgerKind
     Allocate,
     /// <summary>Idle units of an allocation given back to the public (release, shrink or close).</summary>
     Deallocate,
+    /// <summary>An expired hold confirmed after all (<c>on_expired: reclaim</c>): its units go straight to sold.</summary>
+    Reclaim,
 }
 
 /// <summary>One change to one node's counters. The store assigns the sequence.</summary>

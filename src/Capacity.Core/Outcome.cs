@@ -27,7 +27,12 @@ public enum OutcomeCode
     BuyerKeyRequired,
     /// <summary>A capacity of a waiting-list entry does not take entries.</summary>
     WaitlistDisabled,
+    /// <summary>The change is not open to this hold: it draws from an allocation, or it is a waiting-list offer.</summary>
+    NotChangeable,
 }
+
+/// <summary>What an expired hold asked of one capacity and what that capacity has for it now.</summary>
+public readonly record struct ShortfallItem(Guid CapacityId, long Requested, long Available);
 
 /// <summary>
 /// A capacity as it was at the moment of a decision, with its effective availability (the minimum
@@ -144,6 +149,12 @@ public readonly record struct Outcome
     public Tenant? Tenant { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }
+
+    /// <summary>A reclaim refused: each capacity that lacks the tickets, with what it has.</summary>
+    public ShortfallItem[]? Shortfall { get; init; }
+
+    /// <summary>The hold was confirmed after it expired, its tickets taken back (<c>on_expired: reclaim</c>).</summary>
+    public bool Reclaimed { get; init; }
 
     public bool Succeeded => Code is OutcomeCode.Ok or OutcomeCode.Unchanged;
 

@@ -27,6 +27,10 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly HashSet<Guid> _changedCapacities = [];
     private readonly List<Guid> _newReservations = [];
     private readonly List<Guid> _changedReservations = [];
+
+    // Loaded holds whose items changed too (a change in part): the store writes their items, which
+    // for every other change (a confirm, a release, an expiry) stay as they were and are not written.
+    private readonly List<Guid> _changedItems = [];
     private readonly HashSet<Guid> _newPrices = [];
     private readonly HashSet<Guid> _changedPrices = [];
     private readonly List<Allocation> _newAllocations = [];
@@ -199,15 +203,25 @@ public sealed class WorkingSet : ICapacityLookup
 
         slot.Value = reservation;
         slot.RecordedIn = _epoch;
+        slot.AddedIn = _epoch;
         _newReservations.Add(reservation.Id);
     }
 
-    /// <summary>Writes a hold's new state into its slot (from <see cref="SlotOf"/>) and records the change.</summary>
+    /// <summary>
+    /// Writes a hold's new state into its slot (from <see cref="SlotOf"/>) and records the change. A new
+    /// items array (the core never changes one in place) marks a loaded hold's items as changed too.
+    /// </summary>
     internal void Replace(ref ReservationSlot slot, in Reservation reservation)
     {
         if (slot.RecordedIn != _epoch)
         {
             _changedReservations.Add(reservation.Id);
+        }
+
+        if (!ReferenceEquals(slot.Value.Items, reservation.Items) && slot.AddedIn != _epoch && slot.ItemsRecordedIn != _epoch)
+        {
+            slot.ItemsRecordedIn = _epoch;
+            _changedItems.Add(reservation.Id);
         }
 
         slot.Value = reservation;
@@ -321,6 +335,12 @@ public sealed class WorkingSet : ICapacityLookup
     public int ChangedReservationCount => _changedReservations.Count;
     public IEnumerable<Reservation> NewReservations => _newReservations.Select(id => _reservations[id].Value);
     public IEnumerable<Reservation> ChangedReservations => _changedReservations.Select(id => _reservations[id].Value);
+
+    /// <summary>How many of <see cref="ChangedReservations"/> have new items, which the store writes as well.</summary>
+    public int ChangedItemsCount => _changedItems.Count;
+
+    /// <summary>The changed reservations whose items changed (a change in part); always among <see cref="ChangedReservations"/>.</summary>
+    public IEnumerable<Reservation> ChangedItems => _changedItems.Select(id => _reservations[id].Value);
     public IEnumerable<PriceEntry> NewPrices => _newPrices.Select(id => _prices[id]);
     public IEnumerable<PriceEntry> ChangedPrices => _changedPrices.Select(id => _prices[id]);
     public IReadOnlyList<Allocation> NewAllocations => _newAllocations;
@@ -416,6 +436,7 @@ public sealed class WorkingSet : ICapacityLookup
         _changedCapacities.Clear();
         _newReservations.Clear();
         _changedReservations.Clear();
+        _changedItems.Clear();
         _newPrices.Clear();
         _changedPrices.Clear();
         _newAllocations.Clear();
@@ -461,6 +482,12 @@ internal struct ReservationSlot
 {
     public Reservation Value;
     public long RecordedIn;
+
+    /// <summary>The epoch that added it (a new hold, written whole by its insert); 0 for one loaded.</summary>
+    public long AddedIn;
+
+    /// <summary>The epoch whose changed-items list has it.</summary>
+    public long ItemsRecordedIn;
 }
 
 /// <summary>

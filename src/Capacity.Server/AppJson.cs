@@ -6,6 +6,7 @@ using Capacity.Server.Capacities;
 using Capacity.Server.Docs;
 using Capacity.Server.Events;
 using Capacity.Server.Health;
+using Capacity.Server.Http;
 using Capacity.Server.Ledger;
 using Capacity.Server.Limits;
 using Capacity.Server.Pricing;
@@ -40,6 +41,10 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(CreateReservationRequest))]
 [JsonSerializable(typeof(ReservationResponse))]
 [JsonSerializable(typeof(ExtendRequest))]
+[JsonSerializable(typeof(ChangeReservationRequest))]
+[JsonSerializable(typeof(ConfirmRequest))]
+[JsonSerializable(typeof(CancelRequest))]
+[JsonSerializable(typeof(ShortfallResponse[]))]
 [JsonSerializable(typeof(CreatePricingRequest))]
 [JsonSerializable(typeof(PricingResponse))]
 [JsonSerializable(typeof(PricingListResponse))]

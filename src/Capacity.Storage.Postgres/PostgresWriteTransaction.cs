@@ -336,6 +336,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 }
             }
 
+            keys.AddChangeKeysOf(reservation);
             if (reservation.WaitlistId is { } entryId)
             {
                 keys.Waitlist.Add(entryId);
@@ -608,6 +609,24 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = expiresAt });
             cmd.Parameters.Add(NullableTimes(confirmedAt));
             cmd.Parameters.Add(NullableTimes(endedAt));
+            batch.BatchCommands.Add(cmd);
+        }
+
+        // Items change only in a change in part (a new target, a partial confirm or refund), so they
+        // are written only then, not with every confirmed or expired hold.
+        if (ws.ChangedItemsCount is var changedItems and > 0)
+        {
+            var (ids, items) = (new Guid[changedItems], new string[changedItems]);
+            var i = 0;
+            foreach (var r in ws.ChangedItems)
+            {
+                (ids[i], items[i]) = (r.Id, Items(r.Items));
+                i++;
+            }
+
+            var cmd = new NpgsqlBatchCommand("UPDATE reservations r SET items = u.items FROM unnest($1::uuid[], $2::text[]) AS u(id, items) WHERE r.id = u.id");
+            cmd.Parameters.Add(new() { Value = ids });
+            cmd.Parameters.Add(new() { Value = items });
             batch.BatchCommands.Add(cmd);
         }
     }

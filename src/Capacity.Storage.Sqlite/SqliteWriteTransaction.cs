@@ -153,6 +153,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 }
             }
 
+            keys.AddChangeKeysOf(reservation);
             if (reservation.WaitlistId is { } entryId)
             {
                 keys.Waitlist.Add(entryId);
@@ -501,6 +502,17 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             updateReservation.Bind(4, r.ConfirmedAt is { } ca ? Time(ca) : null);
             updateReservation.Bind(5, r.EndedAt is { } ea ? Time(ea) : null);
             updateReservation.Run();
+        }
+
+        // Items change only in a change in part (a new target, a partial confirm or refund): rare, so
+        // a statement of their own rather than rewriting every confirmed or expired hold's items.
+        if (ws.ChangedItemsCount > 0)
+        {
+            var updateItems = Command("UPDATE reservations SET items = $items WHERE rowid = $rowid", "$rowid", "$items");
+            foreach (var r in ws.ChangedItems)
+            {
+                Run(updateItems, _rowids[r.Id], Items(r.Items));
+            }
         }
     }
 

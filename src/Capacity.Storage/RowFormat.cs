@@ -109,6 +109,12 @@ public static class RowFormat
                 w.WriteString(ItemNames.AllocationId, allocationId);
             }
 
+            // Only after a partial refund, so every other hold's row reads as it always did.
+            if (item.CancelledQuantity > 0)
+            {
+                w.WriteNumber(ItemNames.CancelledQuantity, item.CancelledQuantity);
+            }
+
             w.WriteEndObject();
         }
 
@@ -134,6 +140,7 @@ public static class RowFormat
                 int? quantity = null;
                 LockedPrice? price = null;
                 Guid? allocation = null;
+                var cancelled = 0;
                 while (Next(ref r) != JsonTokenType.EndObject)
                 {
                     Require(r.TokenType == JsonTokenType.PropertyName);
@@ -159,6 +166,11 @@ public static class RowFormat
                         Next(ref r);
                         allocation = r.GetGuid();
                     }
+                    else if (r.ValueTextEquals(ItemNames.CancelledQuantity.EncodedUtf8Bytes))
+                    {
+                        Next(ref r);
+                        cancelled = r.GetInt32();
+                    }
                     else
                     {
                         throw new InvalidDataException($"Reservation items have an unknown property {r.GetString()}.");
@@ -166,7 +178,7 @@ public static class RowFormat
                 }
 
                 Require(capacity is not null && quantity is not null);
-                items.Add(new ReservationItem(capacity!.Value, quantity!.Value, price, allocation));
+                items.Add(new ReservationItem(capacity!.Value, quantity!.Value, price, allocation, cancelled));
             }
 
             Require(!r.Read());
@@ -241,6 +253,7 @@ public static class RowFormat
         public static readonly JsonEncodedText Currency = JsonEncodedText.Encode("currency");
         public static readonly JsonEncodedText LockedAt = JsonEncodedText.Encode("locked_at");
         public static readonly JsonEncodedText AllocationId = JsonEncodedText.Encode("allocation_id");
+        public static readonly JsonEncodedText CancelledQuantity = JsonEncodedText.Encode("cancelled_quantity");
     }
 }
 

@@ -10,13 +10,15 @@ namespace Capacity.Core.Tests;
 /// Model-based tests: FsCheck generates scripts of abstract steps (random small graphs with diamonds,
 /// carts, transitions, extensions, expiry, time passing, resizes, deactivation, prices, wrong
 /// tenants, allocations and carts drawing from them, per-buyer limits and holds naming a buyer, waiting
-/// lists switched on and off, joined, left and offered); each script is run against the real core,
+/// lists switched on and off, joined, left and offered, holds changed in part: new targets, partial
+/// confirms, confirms after expiry and partial refunds); each script is run against the real core,
 /// settled as the engine settles it, and against <see cref="ReferenceModel"/>, and after every step
 /// the two must agree on the outcome, the counters of every capacity and allocation, availability,
 /// reservation states (offers included), locked prices, the ledger entries (kinds and allocation ids
 /// included), every limit and the limits each capacity names, every buyer's usage of every capacity,
 /// every waiting-list entry's status and offer, and every capacity's list settings and waiting, owed
-/// and offered units; a limit's refusal must carry the same numbers; and the core's own invariants must hold.
+/// and offered units; a limit's refusal must carry the same numbers, a refused reclaim the same shortfall;
+/// and the core's own invariants must hold.
 /// </summary>
 /// <remarks>
 /// Runs are deterministic: FsCheck starts from a fixed seed, printed with any failure. To explore
@@ -62,11 +64,18 @@ public sealed class ModelTests
         CheckScripts(scripts, seedOffset, defaultCount, atLeast, []);
 
     /// <param name="eventsAtLeast">Likewise, what must happen to waiting lists, as the model counts it.</param>
+    /// <param name="changesAtLeast">Likewise, what changes in part must do, as the model counts it.</param>
     private static void CheckScripts(
-        Arbitrary<Script> scripts, ulong seedOffset, int defaultCount, (OutcomeCode Code, int PerHundred)[] atLeast, (WaitlistEvent Event, int PerHundred)[] eventsAtLeast)
+        Arbitrary<Script> scripts,
+        ulong seedOffset,
+        int defaultCount,
+        (OutcomeCode Code, int PerHundred)[] atLeast,
+        (WaitlistEvent Event, int PerHundred)[] eventsAtLeast,
+        (ChangeEvent Event, int PerHundred)[]? changesAtLeast = null)
     {
         var codes = new Dictionary<OutcomeCode, int>();
         var events = new Dictionary<WaitlistEvent, int>();
+        var changes = new Dictionary<ChangeEvent, int>();
         var seed = EnvNumber("CAPACITY_MODEL_SEED") ?? DefaultSeed;
         var count = (int)(EnvNumber("CAPACITY_MODEL_TESTS") ?? (ulong)defaultCount);
         var config = Config.QuickThrowOnFailure
@@ -75,7 +84,7 @@ public sealed class ModelTests
             .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(seed + seedOffset), FSharpOption<int>.None)));
         try
         {
-            Check.One(config, Prop.ForAll(scripts, script => ModelRun.Execute(script, codes, events)));
+            Check.One(config, Prop.ForAll(scripts, script => ModelRun.Execute(script, codes, events, changes)));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -93,10 +102,32 @@ public sealed class ModelTests
             var seen = events.GetValueOrDefault(what);
             Assert.True(count < 100 || seen * 100L >= perHundred * (long)count, $"{count} scripts saw {what} {seen} times; expected at least {perHundred} per hundred scripts");
         }
+
+        foreach (var (what, perHundred) in changesAtLeast ?? [])
+        {
+            var seen = changes.GetValueOrDefault(what);
+            Assert.True(count < 100 || seen * 100L >= perHundred * (long)count, $"{count} scripts saw {what} {seen} times; expected at least {perHundred} per hundred scripts");
+        }
     }
 
     private static ulong? EnvNumber(string name) =>
         ulong.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    [Fact]
+    public void Holds_changed_confirmed_in_part_reclaimed_and_refunded_in_part_agree_with_the_reference_model() =>
+        CheckScripts(Scripts.Changes, seedOffset: 5, defaultCount: 300, [(OutcomeCode.NotChangeable, 10), (OutcomeCode.ExtensionLimit, 4)], [],
+        [
+            // About half the rarest rate seen over several seeds.
+            (ChangeEvent.Lowered, 20),
+            (ChangeEvent.Raised, 20),
+            (ChangeEvent.Added, 7),
+            (ChangeEvent.ReleasedByChange, 6),
+            (ChangeEvent.ConfirmedPart, 12),
+            (ChangeEvent.Reclaimed, 18),
+            (ChangeEvent.ReclaimShort, 6),
+            (ChangeEvent.RefundedPart, 14),
+            (ChangeEvent.RefundedLast, 8),
+        ]);
 
     [Fact]
     public void Buyers_holding_under_per_buyer_limits_agree_with_the_reference_model() =>
@@ -431,6 +462,39 @@ internal sealed record LeaveOp(bool WrongTenant, int Entry) : Op
 internal sealed record AnswerOp(int Offer, bool Accept) : Op
 {
     public override string ToString() => $"{(Accept ? "Accept" : "Decline")}(offer{Offer})";
+}
+
+/// <summary>
+/// A capacity and quantity named by a change, a partial confirm or a refund: <paramref name="Capacity"/>
+/// picks among the reservation's own capacities (shifted by the line's place, so lines mostly differ),
+/// or among all capacities when <paramref name="Other"/>; the quantity is absolute, or what the
+/// reservation has there plus <paramref name="Quantity"/> when <paramref name="Relative"/>;
+/// <paramref name="Price"/> picks a price of that capacity (-1 none).
+/// </summary>
+internal readonly record struct TargetPick(int Capacity, bool Other, int Quantity, bool Relative, int Price = -1)
+{
+    public override string ToString() =>
+        $"{(Relative ? $"has{Quantity:+0;-0;+0}" : Quantity.ToString(CultureInfo.InvariantCulture))}×{(Other ? "cap" : "own")}{Capacity}{(Price >= 0 ? $"@price{Price}" : "")}";
+}
+
+/// <summary>New targets for a hold (mostly an active one), maybe with new minutes.</summary>
+internal sealed record ChangeOp(bool WrongTenant, int Reservation, TargetPick[] Targets, int? Minutes) : Op
+{
+    public override string ToString() =>
+        $"Change(res{Reservation}, [{string.Join(", ", Targets)}]{(Minutes is { } m ? $", {m} min" : "")}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+/// <summary>A confirm naming quantities (or none), maybe reclaiming: of an expired or due hold when reclaiming, else mostly of an active one.</summary>
+internal sealed record ConfirmPartOp(bool WrongTenant, int Reservation, TargetPick[]? Parts, bool Reclaim) : Op
+{
+    public override string ToString() =>
+        $"Confirm(res{Reservation}{(Parts is null ? "" : $", [{string.Join(", ", Parts)}]")}{(Reclaim ? ", reclaim" : "")}{(WrongTenant ? ", wrong tenant" : "")})";
+}
+
+/// <summary>A refund of part of a sale (mostly a confirmed one).</summary>
+internal sealed record CancelPartOp(bool WrongTenant, int Reservation, TargetPick[] Parts) : Op
+{
+    public override string ToString() => $"Refund(res{Reservation}, [{string.Join(", ", Parts)}]{(WrongTenant ? ", wrong tenant" : "")})";
 }
 
 internal sealed record Script(Op[] Ops)
@@ -986,6 +1050,132 @@ internal static class Scripts
         ]),
         Shrink);
 
+    /// <summary>A change's target: mostly near what the hold has, sometimes another capacity, now and then out of range.</summary>
+    private static readonly Gen<TargetPick> Target =
+        from cap in Gen.Choose(0, 3)
+        from other in Chance(10)
+        from relative in Chance(70)
+        from quantity in relative
+            ? Gen.Frequency((8, Gen.Choose(-2, 2)), (2, Gen.Choose(-6, 6)))
+            : Gen.Frequency((8, Gen.Choose(0, 6)), (1, Gen.Elements(-1, 100, 101)))
+        from price in Gen.Frequency((5, Gen.Constant(-1)), (1, Pick))
+        select new TargetPick(cap, other, quantity, relative, price);
+
+    private static readonly Gen<Op> Change =
+        from wrongTenant in Chance(4)
+        from reservation in ReservationPick
+        from count in Gen.Frequency((8, Gen.Constant(1)), (4, Gen.Constant(2)), (1, Gen.Constant(3)), (1, Gen.Elements(0, 51)))
+        from targets in Gen.ArrayOf(Target, count)
+        from minutes in Gen.Frequency((6, Gen.Constant<int?>(null)), (2, Gen.Choose(1, 40).Select(m => (int?)m)), (2, Gen.Elements<int?>(0, 110, 120, 120, 121)))
+        select (Op)new ChangeOp(wrongTenant, reservation, targets, minutes);
+
+    /// <summary>A part to keep or refund: mostly what the reservation has or a little less, now and then more or out of range.</summary>
+    private static readonly Gen<TargetPick> Part =
+        from cap in Gen.Choose(0, 3)
+        from other in Chance(4)
+        from relative in Chance(85)
+        from quantity in relative ? Gen.Frequency((8, Gen.Choose(-3, 0)), (1, Gen.Elements(1, -10))) : Gen.Frequency((4, Gen.Choose(0, 4)), (1, Gen.Elements(-1, 101)))
+        select new TargetPick(cap, other, quantity, relative);
+
+    private static readonly Gen<Op> ConfirmPart =
+        from wrongTenant in Chance(4)
+        from reservation in ReservationPick
+        from reclaim in Chance(60)
+        from count in Gen.Frequency((3, Gen.Constant(-1)), (6, Gen.Constant(1)), (3, Gen.Constant(2)), (1, Gen.Constant(0)))
+        from parts in Gen.ArrayOf(Part, Math.Max(0, count))
+        select (Op)new ConfirmPartOp(wrongTenant, reservation, count < 0 ? null : parts, reclaim);
+
+    private static readonly Gen<Op> CancelPart =
+        from wrongTenant in Chance(4)
+        from reservation in ReservationPick
+        from count in Gen.Frequency((8, Gen.Constant(1)), (3, Gen.Constant(2)), (1, Gen.Constant(0)))
+        from parts in Gen.ArrayOf(Part, count)
+        select (Op)new CancelPartOp(wrongTenant, reservation, parts);
+
+    /// <summary>Mostly a few minutes: holds live long enough to be changed, and some lapse to be reclaimed.</summary>
+    private static readonly Gen<Op> ShortAdvance = Gen.Frequency(
+        (5, Gen.Choose(1, 5).Select(m => m * 60)),
+        (3, Gen.Choose(1, 59)),
+        (1, Gen.Choose(10, 30).Select(m => m * 60))).Select(s => (Op)new AdvanceOp(s));
+
+    /// <summary>Holds naming prices now and then (so that changes lock today's), some keyed, a few from blocks.</summary>
+    private static readonly Gen<Op> PricedHold = Hold(Gen.Choose(0, 4), Draw(24, 2), Keys(10));
+
+    /// <summary>
+    /// Where holds change in part: changes, partial confirms, reclaims and refunds among holds placed,
+    /// repriced, confirmed, released, expiring and swept, on small pools with queues, limits and blocks.
+    /// </summary>
+    private static readonly Gen<Op> ChangeStep = Gen.Frequency(
+        (10, PricedHold),
+        (10, Change),
+        (7, ConfirmPart),
+        (5, CancelPart),
+        (4, Transit),
+        (1, Extend),
+        (3, Expire),
+        (5, ShortAdvance),
+        (2, Reprice),
+        (1, Price(Gen.Choose(0, 4))),
+        (1, Resize(Gen.Choose(0, 4))),
+        (1, Activate(Gen.Choose(0, 4))),
+        (1, Allocate(Gen.Choose(0, 4))),
+        (1, AllocationStep),
+        (1, Waitlist(Gen.Choose(0, 4))),
+        (2, Join(Gen.Choose(0, 4), Keys(6))),
+        (1, Answer),
+        (1, CreateLimit(Gen.Choose(0, 4))),
+        (1, LimitStep));
+
+    /// <summary>
+    /// A venue with two capped days and a pass over both, and a box on its own, as in <see cref="Waitlists"/>;
+    /// prices on some of them, maybe a list on the box, a limit, a block; a few holds; then <see cref="ChangeStep"/>s.
+    /// </summary>
+    public static Arbitrary<Script> Changes { get; } = Arb.From(
+        from venue in Gen.Choose(6, 20)
+        from day in Gen.Choose(3, 12)
+        from box in Gen.Choose(2, 8)
+        from prices in Gen.ArrayOf(Price(Gen.Choose(0, 4)), 3)
+        from listed in Chance(40)
+        from limitCount in Gen.Frequency((2, Gen.Constant(0)), (1, Gen.Constant(1)))
+        from limits in Gen.ArrayOf(CreateLimit(Gen.Choose(0, 4), Gen.Choose(0, 2)), limitCount)
+        from allocationCount in Gen.Frequency((2, Gen.Constant(0)), (1, Gen.Constant(1)))
+        from allocations in Gen.ArrayOf(Allocate(Gen.Choose(0, 4)), allocationCount)
+        from holdCount in Gen.Choose(2, 5)
+        from holds in Gen.ArrayOf(PricedHold, holdCount)
+        from late in Chance(50)
+        from lapsed in Gen.Choose(1, 4)
+        from taken in Gen.Choose(0, 8)
+        from length in Gen.Choose(10, 60)
+        from body in Gen.ArrayOf(ChangeStep, length)
+        select new Script(
+        [
+            // Picks 0 to 4 then name: the box, the pass, the second day, the first day, the venue.
+            new CreateOp(false, venue, [], CreateTwist.None, true),
+            new CreateOp(false, day, [0], CreateTwist.None, true),
+            new CreateOp(false, day, [1], CreateTwist.None, true),
+            new CreateOp(false, null, [0, 1], CreateTwist.None, true),
+            new CreateOp(false, box, [], CreateTwist.None, true),
+            .. prices,
+            .. listed ? new Op[] { new WaitlistOp(false, 0, true, 5, WaitlistPolicy.Fifo) } : [],
+            .. limits,
+            .. allocations,
+            .. holds,
+
+            // In some scripts a hold on the box lapses, others may take its tickets, and it is reclaimed.
+            .. late
+                ? new Op[]
+                {
+                    new HoldOp(false, [new ItemPick(0, lapsed, -1)], 1),
+                    new AdvanceOp(90),
+                    new ExpireOp(true, []),
+                    new HoldOp(false, [new ItemPick(0, taken, -1)], 30),
+                    new ConfirmPartOp(false, 0, null, true),
+                }
+                : [],
+            .. body,
+        ]),
+        Shrink);
+
     /// <summary>Removes runs of steps, longest first; picks adapt, so every shorter script still runs.</summary>
     private static IEnumerable<Script> Shrink(Script script)
     {
@@ -1033,12 +1223,20 @@ internal sealed class ModelRun
 
     public static void Execute(Script script) => Execute(script, corruptAfterStep: -1);
 
-    /// <summary>Runs a script, counting the core's answers into <paramref name="codes"/> and what happened to waiting lists into <paramref name="events"/>.</summary>
-    public static void Execute(Script script, Dictionary<OutcomeCode, int> codes, Dictionary<WaitlistEvent, int>? events = null) =>
-        Execute(script, -1, Corruption.NodeReserved, codes, events);
+    /// <summary>
+    /// Runs a script, counting the core's answers into <paramref name="codes"/>, what happened to waiting
+    /// lists into <paramref name="events"/> and what changes in part did into <paramref name="changes"/>.
+    /// </summary>
+    public static void Execute(Script script, Dictionary<OutcomeCode, int> codes, Dictionary<WaitlistEvent, int>? events = null, Dictionary<ChangeEvent, int>? changes = null) =>
+        Execute(script, -1, Corruption.NodeReserved, codes, events, changes);
 
     public static void Execute(
-        Script script, int corruptAfterStep, Corruption corruption = Corruption.NodeReserved, Dictionary<OutcomeCode, int>? codes = null, Dictionary<WaitlistEvent, int>? events = null)
+        Script script,
+        int corruptAfterStep,
+        Corruption corruption = Corruption.NodeReserved,
+        Dictionary<OutcomeCode, int>? codes = null,
+        Dictionary<WaitlistEvent, int>? events = null,
+        Dictionary<ChangeEvent, int>? changes = null)
     {
         var run = new ModelRun(codes);
         for (run._step = 0; run._step < script.Ops.Length; run._step++)
@@ -1077,6 +1275,11 @@ internal sealed class ModelRun
         foreach (var (what, count) in run._model.WaitlistEvents)
         {
             events?[what] = events.GetValueOrDefault(what) + count;
+        }
+
+        foreach (var (what, count) in run._model.ChangeEvents)
+        {
+            changes?[what] = changes.GetValueOrDefault(what) + count;
         }
     }
 
@@ -1324,6 +1527,29 @@ internal sealed class ModelRun
                 return new LeaveWaitlist(l.WrongTenant ? OtherTenant(owner) : owner, id);
             }
 
+            case ChangeOp ch:
+            {
+                var id = PickWhere(ch.Reservation, r => r.Status == ReservationStatus.Active && r.ExpiresAt > _now);
+                var targets = ch.Targets.Select((t, i) => Target(id, t, i)).Select(t => new HoldItem(t.Capacity, t.Quantity, t.Pricing)).ToArray();
+                return new ChangeHold(OwnerOfReservation(id, ch.WrongTenant), id, targets, ch.Minutes);
+            }
+
+            case ConfirmPartOp cp:
+            {
+                var id = cp.Reclaim
+                    ? PickWhere(cp.Reservation, r => r.Status == ReservationStatus.Expired || (r.Status == ReservationStatus.Active && r.ExpiresAt <= _now))
+                    : PickWhere(cp.Reservation, r => r.Status == ReservationStatus.Active && r.ExpiresAt > _now);
+                ItemQuantity[]? parts = cp.Parts?.Select((t, i) => Target(id, t, i)).Select(t => new ItemQuantity(t.Capacity, t.Quantity)).ToArray();
+                return new ConfirmHold(OwnerOfReservation(id, cp.WrongTenant), id, parts, cp.Reclaim);
+            }
+
+            case CancelPartOp cs:
+            {
+                var id = PickWhere(cs.Reservation, r => r.Status == ReservationStatus.Confirmed);
+                var parts = cs.Parts.Select((t, i) => Target(id, t, i)).Select(t => new ItemQuantity(t.Capacity, t.Quantity)).ToArray();
+                return new CancelSale(OwnerOfReservation(id, cs.WrongTenant), id, parts);
+            }
+
             case CreateLimitOp cl:
                 return BuildLimit(cl);
             case UpdateLimitOp ul:
@@ -1347,6 +1573,31 @@ internal sealed class ModelRun
             default:
                 throw new ArgumentOutOfRangeException(nameof(op), op, null);
         }
+    }
+
+    /// <summary>Mostly a reservation that fits the step (the pick among those), else any; an unknown id for <see cref="Scripts.Unknown"/>.</summary>
+    private Guid PickWhere(int pick, Func<ReferenceModel.Res, bool> fits)
+    {
+        if (pick == Scripts.Unknown)
+        {
+            return NewId();
+        }
+
+        var pool = _model.ResOrder.Where(id => fits(_model.Reservations[id])).ToList();
+        return pool.Count > 0 && pick % 5 != 4 ? Choose(pool, pick, NewId) : PickReservation(pick);
+    }
+
+    /// <summary>A line of a change, partial confirm or refund against the reservation as the model has it; see <see cref="TargetPick"/>.</summary>
+    private (Guid Capacity, int Quantity, Guid? Pricing) Target(Guid reservation, TargetPick t, int line)
+    {
+        var own = _model.Reservations.TryGetValue(reservation, out var r) ? r.Items.Select(i => i.Capacity).Distinct().ToList() : [];
+        var capacity = t.Other || line >= own.Count ? PickCapacity(t.Capacity) : own[(t.Capacity + line) % own.Count];
+        var held = r?.Items.Where(i => i.Capacity == capacity).Sum(i => i.Quantity) ?? 0;
+        Guid? pricing = t.Price == Scripts.Unknown ? NewId()
+            : t.Price < 0 ? null
+            : _model.PriceOrder.Where(p => _model.Prices[p].Capacity == capacity).ToList() is { Count: > 0 } prices ? Choose(prices, t.Price, NewId)
+            : null;
+        return (capacity, t.Relative ? held + t.Quantity : t.Quantity, pricing);
     }
 
     /// <summary>
@@ -1619,6 +1870,19 @@ internal sealed class ModelRun
             case TransitionReservation or ExtendReservation when actual.Code is not (OutcomeCode.NotFound or OutcomeCode.Invalid) && actual.Reservation is null:
                 throw Failure($"{Describe(command)} answered {actual.Code} without the reservation");
 
+            // A change in part answers with the reservation as it now stands.
+            case ChangeHold or ConfirmHold or CancelSale when actual.Succeeded:
+            {
+                var id = command switch { ChangeHold ch => ch.ReservationId, ConfirmHold cp => cp.ReservationId, _ => ((CancelSale)command).ReservationId };
+                var m = _model.Reservations[id];
+                if (actual.Reservation is not { } r || r.Id != id || r.Status != m.Status || r.Items.Length != m.Items.Length)
+                {
+                    throw Failure($"{Describe(command)} answered {actual.Code} with {(actual.Reservation is { } a ? $"{Name(a.Id)} {a.Status}" : "no reservation")}; the model has {Name(id)} {m.Status}");
+                }
+
+                break;
+            }
+
             // A join answers with its entry as settled (offered at once, or waiting), a leave with the entry as it now stands.
             case JoinWaitlist or LeaveWaitlist when actual.Succeeded:
             {
@@ -1656,6 +1920,17 @@ internal sealed class ModelRun
             {
                 throw Failure($"{Describe(command)} answered {actual.Code} with limit {actual.Limit}; the model has {Name(m.Id)} max {m.Max} key required {m.RequireKey}");
             }
+        }
+
+        if (!(actual.Shortfall ?? []).SequenceEqual(_model.LastShortfall ?? []))
+        {
+            throw Failure($"{Describe(command)} answered {actual.Code} with shortfall [{string.Join(", ", (actual.Shortfall ?? []).Select(Show))}]; "
+                + $"the model expects [{string.Join(", ", (_model.LastShortfall ?? []).Select(Show))}]");
+        }
+
+        if (actual.Reclaimed != _model.LastReclaimed)
+        {
+            throw Failure($"{Describe(command)} answered {actual.Code}, reclaimed {actual.Reclaimed}; the model expects reclaimed {_model.LastReclaimed}");
         }
 
         if (_model.LastAvailable is { } expectedAvailable && actual.Available != expectedAvailable)
@@ -1733,15 +2008,15 @@ internal sealed class ModelRun
             reservations.Add(r);
             if (r.Status != m.Status || r.ExpiresAt != m.ExpiresAt || r.TenantId != m.Tenant || r.Items.Length != m.Items.Length || r.BuyerKey != m.BuyerKey || r.WaitlistId != m.WaitlistId)
             {
-                throw Failure($"reservation {Name(id)}: core {r.Status} until {r.ExpiresAt:HH:mm:ss}{(r.WaitlistId is null ? "" : " (an offer)")}; "
-                    + $"model {m.Status} until {m.ExpiresAt:HH:mm:ss}{(m.WaitlistId is null ? "" : " (an offer)")}");
+                throw Failure($"reservation {Name(id)}: core {r.Status} until {r.ExpiresAt:HH:mm:ss}{(r.WaitlistId is null ? "" : " (an offer)")} with {r.Items.Length} items; "
+                    + $"model {m.Status} until {m.ExpiresAt:HH:mm:ss}{(m.WaitlistId is null ? "" : " (an offer)")} with {m.Items.Length} items");
             }
 
             for (var i = 0; i < r.Items.Length; i++)
             {
                 var lockNow = r.Items[i].LockedPrice is { } p ? new ReferenceModel.Lock(p.PricingId, p.UnitPrice, p.Currency) : null;
                 if (r.Items[i].CapacityId != m.Items[i].Capacity || r.Items[i].Quantity != m.Items[i].Quantity || lockNow != m.Items[i].Lock
-                    || r.Items[i].AllocationId != m.Items[i].Allocation)
+                    || r.Items[i].AllocationId != m.Items[i].Allocation || r.Items[i].CancelledQuantity != m.Items[i].Cancelled)
                 {
                     throw Failure($"reservation {Name(id)} item {i}: core {r.Items[i]}; model {m.Items[i]}");
                 }
@@ -1899,6 +2174,8 @@ internal sealed class ModelRun
         }
     }
 
+    private string Show(ShortfallItem s) => $"{Name(s.CapacityId)}: {s.Requested} asked, {s.Available} available";
+
     private string Show(BuyerLimitExcess? excess) =>
         excess is { } e ? $"excess(limit {Name(e.LimitId)}, used {e.Used}, requested {e.Requested}, max {e.PerBuyerMax})" : "no excess";
 
@@ -1927,6 +2204,9 @@ internal sealed class ModelRun
         UpdateCapacity u when u.Waitlist is { } patch => $"UpdateCapacity({Name(u.Id)}, waiting list {patch})",
         JoinWaitlist j => $"JoinWaitlist({Name(j.Id)}, [{string.Join(", ", j.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}"))}]{(j.BuyerKey is { } k ? $", buyer {HoldOp.Show(k)}" : "")})",
         LeaveWaitlist l => $"LeaveWaitlist({Name(l.Id)})",
+        ChangeHold ch => $"ChangeHold({Name(ch.ReservationId)}, [{string.Join(", ", ch.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}{(i.PricingId is { } p ? $"@{p}" : "")}"))}]{(ch.Minutes is { } m ? $", {m} min" : "")})",
+        ConfirmHold cp => $"ConfirmHold({Name(cp.ReservationId)}{(cp.Items is { } parts ? $", [{string.Join(", ", parts.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}"))}]" : "")}{(cp.Reclaim ? ", reclaim" : "")})",
+        CancelSale cs => $"CancelSale({Name(cs.ReservationId)}, [{string.Join(", ", cs.Items.Select(i => $"{i.Quantity}×{Name(i.CapacityId)}"))}])",
         _ => command.GetType().Name,
     };
 

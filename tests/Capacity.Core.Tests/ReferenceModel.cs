@@ -44,13 +44,14 @@ internal sealed class ReferenceModel
 
     public sealed record Lock(Guid PricingId, decimal UnitPrice, string Currency);
 
-    public sealed record Item(Guid Capacity, int Quantity, Lock? Lock, Guid? Allocation = null);
+    /// <summary>Units of one capacity at one locked price; <paramref name="Cancelled"/> counts the units refunded from it (no longer in <paramref name="Quantity"/>).</summary>
+    public sealed record Item(Guid Capacity, int Quantity, Lock? Lock, Guid? Allocation = null, int Cancelled = 0);
 
     public sealed class Res
     {
         public required Guid Id { get; init; }
         public required Guid Tenant { get; init; }
-        public required Item[] Items { get; init; }
+        public required Item[] Items { get; set; }
         public required DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset ExpiresAt { get; set; }
         public ReservationStatus Status { get; set; }
@@ -344,6 +345,8 @@ internal sealed class ReferenceModel
     public OutcomeCode Decide(Command command, DateTimeOffset now, List<Move> moves)
     {
         LastAvailable = null;
+        LastShortfall = null;
+        LastReclaimed = false;
         LastField = null;
         LastExcess = null;
         LastLimit = null;
@@ -377,6 +380,9 @@ internal sealed class ReferenceModel
         UpdateBuyerLimit c => UpdateLimit(c),
         DeleteBuyerLimit c => DeleteLimit(c),
         JoinWaitlist c => Join(c),
+        ChangeHold c => Change(c, now, moves),
+        ConfirmHold c => ConfirmPart(c, now, moves),
+        CancelSale c => Refund(c, moves),
         LeaveWaitlist c => Leave(c, now, moves),
         _ => throw new ArgumentOutOfRangeException(nameof(command)),
     };
@@ -1104,6 +1110,404 @@ internal sealed class ReferenceModel
         return OutcomeCode.Ok;
     }
 
+    // ---- holds changed in part ----
+
+    /// <summary>What the last refused reclaim must list: each capacity short, in the order of the hold's items.</summary>
+    public List<ShortfallItem>? LastShortfall { get; private set; }
+
+    /// <summary>Whether the last command confirmed an expired hold after all.</summary>
+    public bool LastReclaimed { get; private set; }
+
+    /// <summary>What changes in part did, counted to show that the scripts reach each situation.</summary>
+    public Dictionary<ChangeEvent, int> ChangeEvents { get; } = [];
+
+    private void Tally(ChangeEvent what) => ChangeEvents[what] = ChangeEvents.GetValueOrDefault(what) + 1;
+
+    private static int Held(IEnumerable<Item> items, Guid capacity) => items.Where(i => i.Capacity == capacity).Sum(i => i.Quantity);
+
+    /// <summary>
+    /// Takes units of a capacity off a hold, the ones added last first. A refund keeps every item and
+    /// counts what left it as cancelled; otherwise an item left empty goes.
+    /// </summary>
+    private static List<Item> Take(List<Item> items, Guid capacity, int units, bool refund)
+    {
+        var result = new List<Item>(items);
+        for (var i = result.Count - 1; i >= 0 && units > 0; i--)
+        {
+            if (result[i].Capacity == capacity)
+            {
+                var take = Math.Min(units, result[i].Quantity);
+                units -= take;
+                result[i] = result[i] with { Quantity = result[i].Quantity - take, Cancelled = result[i].Cancelled + (refund ? take : 0) };
+            }
+        }
+
+        return refund ? result : [.. result.Where(i => i.Quantity > 0)];
+    }
+
+    /// <summary>
+    /// Adds units of a capacity: they lock today's price of the named entry, or else of the entry the
+    /// capacity's last item locked; at the same price as that item they join it, otherwise they are an item of their own.
+    /// </summary>
+    private List<Item> Put(List<Item> items, Guid capacity, int units, Guid? pricing)
+    {
+        var last = items.FindLastIndex(i => i.Capacity == capacity);
+        pricing ??= last >= 0 ? items[last].Lock?.PricingId : null;
+        var locked = pricing is { } id ? new Lock(id, Prices[id].Current ?? Prices[id].Base, Prices[id].Currency) : null;
+        var result = new List<Item>(items);
+        if (last >= 0 && result[last].Lock == locked)
+        {
+            result[last] = result[last] with { Quantity = result[last].Quantity + units };
+        }
+        else
+        {
+            result.Add(new Item(capacity, units, locked));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// New target quantities for an active hold. The request's shape first (item count, minutes, then
+    /// item by item: quantity 0..100, no allocation, each capacity once); then the hold (the tenant's,
+    /// expired on the spot if due, active, neither drawn from an allocation nor an offer); then item by
+    /// item its capacity and price; then the lifetime. Targets all 0 release the hold. Units added are
+    /// checked as a new hold's are (inactive nodes, room beside the queues, the buyer's limits), against
+    /// the state before anything of this change is given back; then what is lowered is released, newest
+    /// units first, and what is added held.
+    /// </summary>
+    private OutcomeCode Change(ChangeHold c, DateTimeOffset now, List<Move> moves)
+    {
+        if (c.Items.Length is 0 or > MaxItems)
+        {
+            return Refuse("items");
+        }
+
+        if (c.Minutes is { } asked && asked is < 1 or > MaxHoldMinutes)
+        {
+            return Refuse("reservation_minutes");
+        }
+
+        for (var i = 0; i < c.Items.Length; i++)
+        {
+            if (c.Items[i].Quantity is < 0 or > MaxQuantity)
+            {
+                LastField = $"items[{i}].quantity";
+                return OutcomeCode.InvalidQuantity;
+            }
+
+            if (c.Items[i].AllocationId is not null)
+            {
+                return Refuse($"items[{i}].allocation_id");
+            }
+
+            if (c.Items[..i].Any(x => x.CapacityId == c.Items[i].CapacityId))
+            {
+                return Refuse($"items[{i}].capacity_id");
+            }
+        }
+
+        if (!Reservations.TryGetValue(c.ReservationId, out var r) || r.Tenant != c.TenantId)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        ExpireIfDue(r, now, moves);
+        if (r.Status != ReservationStatus.Active)
+        {
+            return r.Status == ReservationStatus.Expired ? OutcomeCode.ReservationExpired : OutcomeCode.ReservationNotActive;
+        }
+
+        if (r.Items.Any(i => i.Allocation is not null) || r.WaitlistId is not null)
+        {
+            return OutcomeCode.NotChangeable;
+        }
+
+        var up = new List<(Guid Capacity, int Quantity, Guid? Pricing)>();
+        var down = new List<(Guid Capacity, int Quantity)>();
+        for (var i = 0; i < c.Items.Length; i++)
+        {
+            var target = c.Items[i];
+            if (!Visible(c.TenantId, target.CapacityId))
+            {
+                return OutcomeCode.NotFound;
+            }
+
+            if (target.PricingId is { } pid && (!Prices.TryGetValue(pid, out var price) || price.Tenant != c.TenantId || price.Capacity != target.CapacityId))
+            {
+                return Refuse($"items[{i}].pricing_id");
+            }
+
+            var held = Held(r.Items, target.CapacityId);
+            if (target.Quantity > held)
+            {
+                up.Add((target.CapacityId, target.Quantity - held, target.PricingId));
+            }
+            else if (target.Quantity < held)
+            {
+                down.Add((target.CapacityId, held - target.Quantity));
+            }
+        }
+
+        var expiresAt = c.Minutes is { } minutes ? now.AddMinutes(minutes) : r.ExpiresAt;
+        if (expiresAt > r.CreatedAt.AddMinutes(MaxLifetimeMinutes))
+        {
+            return OutcomeCode.ExtensionLimit;
+        }
+
+        var items = r.Items.ToList();
+        foreach (var (capacity, units) in down)
+        {
+            items = Take(items, capacity, units, refund: false);
+        }
+
+        if (items.Count == 0 && up.Count == 0)
+        {
+            End(r, LedgerKind.Release, ReservationStatus.Released, moves);
+            Tally(ChangeEvent.ReleasedByChange);
+            return OutcomeCode.Ok;
+        }
+
+        if (up.Count > 0)
+        {
+            var demand = Demand(up.Select(u => (u.Capacity, u.Quantity)));
+            if (demand.Keys.Any(n => !Caps[n].Active))
+            {
+                return OutcomeCode.CapacityInactive;
+            }
+
+            var used = UsedAll();
+            var owed = Owed();
+            if (demand.Any(d => Caps[d.Key].Total is { } total && total - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below < d.Value))
+            {
+                return OutcomeCode.InsufficientCapacity;
+            }
+
+            if (LimitRefusal(r.Tenant, r.BuyerKey, up.Select(u => (u.Capacity, u.Quantity))) is { } refusal)
+            {
+                return Refused(refusal);
+            }
+        }
+
+        moves.AddRange(Moves(r.Id, down.Select(d => new Item(d.Capacity, d.Quantity, null)), LedgerKind.Release, -1, 0, null));
+        moves.AddRange(Moves(r.Id, up.Select(u => new Item(u.Capacity, u.Quantity, null)), LedgerKind.Hold, 1, 0, null));
+        foreach (var (capacity, units, pricing) in up)
+        {
+            items = Put(items, capacity, units, pricing);
+            Tally(Held(r.Items, capacity) == 0 ? ChangeEvent.Added : ChangeEvent.Raised);
+        }
+
+        if (down.Count > 0)
+        {
+            Tally(ChangeEvent.Lowered);
+        }
+
+        r.Items = [.. items];
+        r.ExpiresAt = expiresAt;
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>
+    /// A confirm that names quantities, or that reclaims an expired hold. The hold (the tenant's, expired
+    /// on the spot if due): a sale asked for nothing more is unchanged; an expired hold needs a reclaim;
+    /// otherwise it must be active or expired. Then the quantities (at least one, each a capacity of the
+    /// hold named once, 0 up to what it has there, not all 0); a capacity not named keeps none. A hold
+    /// drawn from an allocation confirms only whole and is never reclaimed; an offer is never reclaimed.
+    /// An active hold sells what it keeps and releases the rest; an expired one is reclaimed.
+    /// </summary>
+    private OutcomeCode ConfirmPart(ConfirmHold c, DateTimeOffset now, List<Move> moves)
+    {
+        if (!Reservations.TryGetValue(c.ReservationId, out var r) || r.Tenant != c.TenantId)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        ExpireIfDue(r, now, moves);
+        switch (r.Status)
+        {
+            case ReservationStatus.Confirmed when c.Items is null:
+                return OutcomeCode.Unchanged;
+            case ReservationStatus.Expired when !c.Reclaim:
+                return OutcomeCode.ReservationExpired;
+            case ReservationStatus.Active or ReservationStatus.Expired:
+                break;
+            default:
+                return OutcomeCode.ReservationNotActive;
+        }
+
+        var kept = r.Items.ToList();
+        var rest = new List<(Guid Capacity, int Quantity)>();
+        if (c.Items is { } parts)
+        {
+            if (PartsRefusal(r, parts, least: 0) is { } refused)
+            {
+                return refused;
+            }
+
+            if (parts.Sum(p => p.Quantity) == 0)
+            {
+                return Refuse("items");
+            }
+
+            foreach (var capacity in r.Items.Select(i => i.Capacity).Distinct())
+            {
+                var keep = parts.Where(p => p.CapacityId == capacity).Sum(p => p.Quantity);
+                var held = Held(r.Items, capacity);
+                if (held > keep)
+                {
+                    rest.Add((capacity, held - keep));
+                    kept = Take(kept, capacity, held - keep, refund: false);
+                }
+            }
+        }
+
+        var drawn = r.Items.Any(i => i.Allocation is not null);
+        if (r.Status == ReservationStatus.Expired ? drawn || r.WaitlistId is not null : drawn && rest.Count > 0)
+        {
+            return OutcomeCode.NotChangeable;
+        }
+
+        if (r.Status == ReservationStatus.Expired)
+        {
+            return Reclaim(r, kept, moves);
+        }
+
+        moves.AddRange(Moves(r.Id, rest.Select(x => new Item(x.Capacity, x.Quantity, null)), LedgerKind.Release, -1, 0, null));
+        r.Items = [.. kept];
+        End(r, LedgerKind.Confirm, ReservationStatus.Confirmed, moves);
+        if (rest.Count > 0)
+        {
+            Tally(ChangeEvent.ConfirmedPart);
+        }
+
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>
+    /// An expired hold sold after all, if what it asks for is free now as for a new public hold: no
+    /// inactive node; on each of its capacities, availability (less what queues are owed) at least what
+    /// it asks there, else each such capacity is short; and, if each fits alone, all of them together,
+    /// else every capacity is listed; then the buyer's limits. The units go straight to sold at the
+    /// prices the hold locked.
+    /// </summary>
+    private OutcomeCode Reclaim(Res r, List<Item> items, List<Move> moves)
+    {
+        var demand = Demand(items.Select(i => (i.Capacity, i.Quantity)));
+        if (demand.Keys.Any(n => !Caps[n].Active))
+        {
+            return OutcomeCode.CapacityInactive;
+        }
+
+        var used = UsedAll();
+        var capacities = items.Select(i => i.Capacity).Distinct().ToList();
+        var shortfall = capacities
+            .Select(cap => new ShortfallItem(cap, Held(items, cap), Available(cap, used) ?? long.MaxValue))
+            .Where(s => s.Available < s.Requested)
+            .ToList();
+        var owed = Owed();
+        if (shortfall.Count == 0 && demand.Any(d => Caps[d.Key].Total is { } total && total - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below < d.Value))
+        {
+            shortfall = [.. capacities.Select(cap => new ShortfallItem(cap, Held(items, cap), Available(cap, used) ?? 0))];
+        }
+
+        if (shortfall.Count > 0)
+        {
+            LastShortfall = shortfall;
+            Tally(ChangeEvent.ReclaimShort);
+            return OutcomeCode.ReservationExpired;
+        }
+
+        if (LimitRefusal(r.Tenant, r.BuyerKey, items.Select(i => (i.Capacity, i.Quantity))) is { } refusal)
+        {
+            return Refused(refusal);
+        }
+
+        r.Items = [.. items];
+        r.Status = ReservationStatus.Confirmed;
+        moves.AddRange(Moves(r.Id, items, LedgerKind.Reclaim, 0, 1, null));
+        LastReclaimed = true;
+        Tally(ChangeEvent.Reclaimed);
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>
+    /// A partial refund of a sale (nothing else), the quantities checked as for a partial confirm but
+    /// from 1; a sale drawn from an allocation is refunded only whole. The units leave the newest items
+    /// first, which keep the count; the sale is cancelled once nothing is left.
+    /// </summary>
+    private OutcomeCode Refund(CancelSale c, List<Move> moves)
+    {
+        if (!Reservations.TryGetValue(c.ReservationId, out var r) || r.Tenant != c.TenantId)
+        {
+            return OutcomeCode.NotFound;
+        }
+
+        if (r.Status != ReservationStatus.Confirmed)
+        {
+            return OutcomeCode.ReservationNotActive;
+        }
+
+        if (PartsRefusal(r, c.Items, least: 1) is { } refused)
+        {
+            return refused;
+        }
+
+        if (r.Items.Any(i => i.Allocation is not null))
+        {
+            return OutcomeCode.NotChangeable;
+        }
+
+        var items = r.Items.ToList();
+        foreach (var part in c.Items)
+        {
+            items = Take(items, part.CapacityId, part.Quantity, refund: true);
+        }
+
+        moves.AddRange(Moves(r.Id, c.Items.Select(p => new Item(p.CapacityId, p.Quantity, null)), LedgerKind.Cancel, 0, -1, null));
+        r.Items = [.. items];
+        if (items.All(i => i.Quantity == 0))
+        {
+            r.Status = ReservationStatus.Cancelled;
+            Tally(ChangeEvent.RefundedLast);
+        }
+        else
+        {
+            Tally(ChangeEvent.RefundedPart);
+        }
+
+        return OutcomeCode.Ok;
+    }
+
+    /// <summary>At least one part; item by item a capacity the reservation has, <paramref name="least"/> up to what it has there, named once.</summary>
+    private OutcomeCode? PartsRefusal(Res r, ItemQuantity[] parts, int least)
+    {
+        if (parts.Length == 0)
+        {
+            return Refuse("items");
+        }
+
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (r.Items.All(x => x.Capacity != parts[i].CapacityId))
+            {
+                return Refuse($"items[{i}].capacity_id");
+            }
+
+            if (parts[i].Quantity < least || parts[i].Quantity > Held(r.Items, parts[i].CapacityId))
+            {
+                LastField = $"items[{i}].quantity";
+                return OutcomeCode.InvalidQuantity;
+            }
+
+            if (parts[..i].Any(p => p.CapacityId == parts[i].CapacityId))
+            {
+                return Refuse($"items[{i}].capacity_id");
+            }
+        }
+
+        return null;
+    }
+
     // ---- waiting lists ----
 
     public const int MaxOfferMinutes = 120;
@@ -1314,6 +1718,28 @@ internal sealed class ReferenceModel
         (e.Status, e.Offer) = (WaitlistStatus.Offered, offer.Id);
         Tally(e.Id == _joined ? WaitlistEvent.OfferedOnJoining : WaitlistEvent.OfferedLater);
     }
+}
+
+/// <summary>What changes in part did, counted by the model, so that a test can require its scripts to reach each.</summary>
+internal enum ChangeEvent
+{
+    /// <summary>A change gave units back (and the hold lives on).</summary>
+    Lowered,
+    /// <summary>A change added units to a capacity the hold had.</summary>
+    Raised,
+    /// <summary>A change added a capacity.</summary>
+    Added,
+    /// <summary>A change with every target 0 released the hold.</summary>
+    ReleasedByChange,
+    /// <summary>A confirm sold part and released the rest.</summary>
+    ConfirmedPart,
+    Reclaimed,
+    /// <summary>A reclaim refused with a shortfall.</summary>
+    ReclaimShort,
+    /// <summary>A refund of part, the sale still confirmed.</summary>
+    RefundedPart,
+    /// <summary>A refund in part of the last units, cancelling the sale.</summary>
+    RefundedLast,
 }
 
 /// <summary>Situations of waiting lists the model counts, so that a test can require its scripts to reach them.</summary>

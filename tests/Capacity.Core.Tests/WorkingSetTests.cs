@@ -99,6 +99,54 @@ public sealed class WorkingSetTests
     }
 
     [Fact]
+    public void A_loaded_hold_changed_in_part_has_its_items_written_and_one_that_only_moves_through_its_lifecycle_does_not()
+    {
+        var (ws, capped) = Loaded();
+        var changed = Guid.CreateVersion7();
+        var confirmed = Guid.CreateVersion7();
+        Decide(ws, new PlaceHold(Tenant, changed, [new HoldItem(capped.Id, 4, null)], 15));
+        Decide(ws, new PlaceHold(Tenant, confirmed, [new HoldItem(capped.Id, 2, null)], 15));
+        ws.AcceptChanges();
+
+        Decide(ws, new ChangeHold(Tenant, changed, [new HoldItem(capped.Id, 2, null)], null));
+        Decide(ws, new ChangeHold(Tenant, changed, [new HoldItem(capped.Id, 3, null)], null));
+        Decide(ws, new TransitionReservation(Tenant, confirmed, Transition.Confirm));
+
+        Assert.Equal(2, ws.ChangedReservations.Count());
+        var written = Assert.Single(ws.ChangedItems);
+        Assert.Equal((changed, 3), (written.Id, Assert.Single(written.Items).Quantity));
+        Assert.Equal(1, ws.ChangedItemsCount);
+
+        // The next batch starts with nothing to write; a new hold changed in its own batch is written whole by its insert.
+        ws.AcceptChanges();
+        Assert.Empty(ws.ChangedItems);
+        var fresh = Guid.CreateVersion7();
+        Decide(ws, new PlaceHold(Tenant, fresh, [new HoldItem(capped.Id, 1, null)], 15));
+        Decide(ws, new ChangeHold(Tenant, fresh, [new HoldItem(capped.Id, 5, null)], null));
+        Assert.Equal(5, Assert.Single(ws.NewReservations).Items.Single().Quantity);
+        Assert.Empty(ws.ChangedItems);
+        Assert.Empty(ws.ChangedReservations);
+    }
+
+    [Fact]
+    public void A_change_asks_the_store_for_the_buyers_usage_on_every_capacity_it_names_once_the_hold_is_loaded()
+    {
+        var hold = Guid.CreateVersion7();
+        var (stalls, vip) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        var keys = new LoadKeys();
+        new ChangeHold(Tenant, hold, [new HoldItem(stalls, 2, null), new HoldItem(vip, 1, null)], null).CollectKeys(keys);
+
+        keys.AddChangeKeysOf(Keyed(hold, stalls, "fan"));
+
+        Assert.True(keys.Buyers.SetEquals([(stalls, "fan"), (vip, "fan")]), string.Join(", ", keys.Buyers));
+        keys.AddChangeKeysOf(Keyed(Guid.CreateVersion7(), stalls, "other"));
+        Assert.Equal(2, keys.Buyers.Count);
+
+        static Reservation Keyed(Guid id, Guid capacityId, string buyerKey) =>
+            new(id, Tenant, ReservationStatus.Active, [new ReservationItem(capacityId, 2, null)], Now, Now.AddMinutes(15), null, null, buyerKey);
+    }
+
+    [Fact]
     public void A_node_is_recorded_as_changed_once_per_batch_and_again_in_the_next()
     {
         var (ws, capped) = Loaded();

@@ -11,7 +11,7 @@ namespace Capacity.Server.Tests;
 /// </summary>
 public sealed class OpenApiTests : IAsyncLifetime
 {
-    private readonly CapacityApp _app = new();
+    private readonly CapacityApp _app = new(manualClock: true);
     private JsonObject _document = null!;
 
     public async ValueTask InitializeAsync()
@@ -114,6 +114,26 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(t, HttpMethod.Post, "/reservations/{id}/cancel", $"/reservations/{hold}/cancel");
         await Call(t, HttpMethod.Post, "/reservations/{id}/release", $"/reservations/{cart}/release");
 
+        // Holds changed in part: a new target, a partial confirm, a partial refund, a reclaim refused with its shortfall.
+        var late = (await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Late", total_capacity = 4 }))["id"]!.GetValue<string>();
+        var changing = (await Call(t, HttpMethod.Post, "/reservations", "/reservations", new { items = new[] { new { capacity_id = late, quantity = 1 } } }))["id"]!.GetValue<string>();
+        await Call(t, HttpMethod.Patch, "/reservations/{id}", $"/reservations/{changing}", new { items = new[] { new { capacity_id = late, quantity = 3 } } });
+        await Call(t, HttpMethod.Patch, "/reservations/{id}", $"/reservations/{changing}", new { items = new[] { new { capacity_id = late, quantity = 9 } } });
+        await Call(t, HttpMethod.Patch, "/reservations/{id}", $"/reservations/{changing}", new { items = new[] { new { capacity_id = late, quantity = -1 } } });
+        await Call(t, HttpMethod.Patch, "/reservations/{id}", $"/reservations/{Guid.NewGuid()}", new { items = new[] { new { capacity_id = late, quantity = 1 } } });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/confirm", $"/reservations/{changing}/confirm", new { items = new[] { new { capacity_id = late, quantity = 2 } } });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/cancel", $"/reservations/{changing}/cancel", new { items = new[] { new { capacity_id = late, quantity = 1 } } });
+        await Call(t, HttpMethod.Get, "/reservations/{id}", $"/reservations/{changing}");
+        var lapsed = (await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{late}/reserve", new { quantity = 3, reservation_minutes = 1 }))["reservation"]!["id"]!.GetValue<string>();
+        _app.Clock!.Advance(TimeSpan.FromMinutes(2));
+        await _app.Sweeper.SweepOnceAsync(CancellationToken.None);
+        await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{late}/reserve", new { quantity = 2 });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/confirm", $"/reservations/{lapsed}/confirm", new { on_expired = "reclaim" });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/confirm", $"/reservations/{lapsed}/confirm", new { on_expired = "later" });
+        await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{late}/reserve", new { quantity = 1 });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/confirm", $"/reservations/{lapsed}/confirm", new { items = new[] { new { capacity_id = late, quantity = 1 } }, on_expired = "reclaim" });
+        await Call(t, HttpMethod.Post, "/reservations/{id}/confirm", $"/reservations/{lapsed}/confirm", new StringContent("{}", System.Text.Encoding.UTF8, "text/plain"));
+
         var box = (await Call(t, HttpMethod.Post, "/capacity/{id}/allocations", $"/capacity/{child}/allocations", new { name = "Box", quantity = 3, expires_at = DateTimeOffset.UtcNow.AddDays(1) }))["id"]!.GetValue<string>();
         await Call(t, HttpMethod.Post, "/capacity/{id}/allocations", $"/capacity/{child}/allocations", new { name = "Too big", quantity = 50 });
         await Call(t, HttpMethod.Post, "/capacity/{id}/allocations", $"/capacity/{child}/allocations", new { name = "None", quantity = 0 });
@@ -127,6 +147,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{child}/reserve", new { quantity = 2, allocation_id = box });
         await Call(t, HttpMethod.Post, "/reservations", "/reservations", new { items = new object[] { new { capacity_id = child, quantity = 1, allocation_id = box }, new { capacity_id = child, quantity = 1 } } });
         await Call(t, HttpMethod.Get, "/reservations/{id}", $"/reservations/{fromBox}");
+        await Call(t, HttpMethod.Patch, "/reservations/{id}", $"/reservations/{fromBox}", new { items = new[] { new { capacity_id = child, quantity = 1 } } });
         await Call(t, HttpMethod.Get, "/allocations/{id}", $"/allocations/{box}");
         await Call(t, HttpMethod.Get, "/allocations/{id}", $"/allocations/{Guid.NewGuid()}");
         await Call(t, HttpMethod.Put, "/allocations/{id}", $"/allocations/{box}", new { quantity = 4, name = "Box office" });

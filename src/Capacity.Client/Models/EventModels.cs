@@ -50,9 +50,13 @@ public enum LedgerEntryKind
     [JsonStringEnumMemberName("expire")]
     Expire,
 
-    /// <summary>A sale was cancelled (sold down).</summary>
+    /// <summary>A sale was cancelled, whole or in part (sold down).</summary>
     [JsonStringEnumMemberName("cancel")]
     Cancel,
+
+    /// <summary>An expired hold was confirmed after all (sold up, reserved unchanged).</summary>
+    [JsonStringEnumMemberName("reclaim")]
+    Reclaim,
 
     /// <summary>Tickets were set aside for an allocation, or one grew (reserved up); no reservation.</summary>
     [JsonStringEnumMemberName("allocate")]

@@ -67,6 +67,22 @@ internal static class ApiDocs
                         Type = JsonSchemaType.Integer,
                         Description = "INSUFFICIENT_CAPACITY only, when a waiting list is owed units on the short pool: those units, which public holds cannot take.",
                     };
+                    schema.Properties["shortfall"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Array,
+                        Description = "RESERVATION_EXPIRED only, when a reclaim (`on_expired: reclaim`) is refused: each capacity that lacks the tickets, "
+                            + "with what the hold asks of it and what it has available now.",
+                        Items = new OpenApiSchema
+                        {
+                            Type = JsonSchemaType.Object,
+                            Properties = new Dictionary<string, IOpenApiSchema>
+                            {
+                                ["capacity_id"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" },
+                                ["requested"] = new OpenApiSchema { Type = JsonSchemaType.Integer },
+                                ["available"] = new OpenApiSchema { Type = JsonSchemaType.Integer },
+                            },
+                        },
+                    };
                     schema.Properties["idle"] = new OpenApiSchema
                     {
                         Type = JsonSchemaType.Integer,
@@ -124,7 +140,7 @@ internal static class ApiDocs
                     }
                 }
 
-                if (context.Description.HttpMethod is "POST" or "PUT" or "DELETE")
+                if (context.Description.HttpMethod is "POST" or "PUT" or "PATCH" or "DELETE")
                 {
                     operation.Parameters ??= [];
                     operation.Parameters.Add(new OpenApiParameter
@@ -204,6 +220,9 @@ internal static class ApiDocs
         ["POST /capacity/{id}/reserve"] = """{"quantity":2,"reservation_minutes":15,"pricing_id":"01a1fe71-d367-7b1d-9f6d-30612fc3d060"}""",
         ["POST /reservations"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":2},{"capacity_id":"01a1fe6e-3633-772d-9dfc-ef1ca9402d59","quantity":1}],"reservation_minutes":15,"buyer_key":"sha256:9f2c41d0"}""",
         ["POST /reservations/{id}/extend"] = """{"minutes":10}""",
+        ["PATCH /reservations/{id}"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":3},{"capacity_id":"01a1fe6e-3633-772d-9dfc-ef1ca9402d59","quantity":0}]}""",
+        ["POST /reservations/{id}/confirm"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":2}],"on_expired":"reclaim"}""",
+        ["POST /reservations/{id}/cancel"] = """{"items":[{"capacity_id":"01a1fe6e-35c4-74cc-88bc-a16eb640d7f6","quantity":1}]}""",
         ["POST /capacity/{id}/pricing"] = """{"name":"Adult","base_price":42.50,"service_fee":2.00,"facility_fee":1.00,"tax_rate":0.2,"currency":"EUR"}""",
         ["PUT /pricing/{id}"] = """{"current_price":39.00}""",
         ["POST /capacity/{id}/allocations"] = """{"name":"Box office","quantity":40,"expires_at":"2030-05-01T18:00:00Z"}""",

@@ -61,10 +61,13 @@ internal static class ApiErrors
         "A resize asked for a `total_capacity` below the capacity's `reserved + sold`. Release holds first, or resize to at least that.");
 
     public static readonly ErrorKind ReservationExpiredKind = new("RESERVATION_EXPIRED", 409, "The reservation has expired.",
-        "The hold passed its `expires_at` before this confirm, release or extend; its tickets are back in their pools. Place a new hold.");
+        "The hold passed its `expires_at` before this confirm, release or extend; its tickets are back in their pools. Place a new hold, or confirm with `on_expired: \"reclaim\"` to take them back if they are still free (a refusal then lists each capacity's `shortfall`).");
 
     public static readonly ErrorKind ReservationNotActiveKind = new("RESERVATION_NOT_ACTIVE", 409, "The reservation is not in a state that allows this.",
         "The transition is not allowed from the reservation's current status (for example, confirming a released hold, or cancelling one that is not confirmed).");
+
+    public static readonly ErrorKind NotChangeableKind = new("RESERVATION_NOT_CHANGEABLE", 409, "The reservation cannot be changed this way.",
+        "A change in part (PATCH, a partial confirm or refund, a reclaim) of a hold drawn from an allocation, or a change or reclaim of a waiting-list offer: those move only whole. Confirm, release or cancel the whole reservation instead.");
 
     public static readonly ErrorKind ExtensionLimitKind = new("RESERVATION_EXTENSION_LIMIT", 409, "The reservation cannot be extended that far.",
         "The extension would take the hold past `Capacity:Limits:MaxLifetimeMinutes` from its creation; `detail` says until when it can still be extended.");
@@ -179,6 +182,16 @@ internal static class ApiErrors
 
     public static ProblemHttpResult ReservationExpired(string detail) => Problem(ReservationExpiredKind, detail);
 
+    /// <summary>A reclaim refused: <c>shortfall</c> lists each capacity that lacks the tickets, with what it has now.</summary>
+    public static ProblemHttpResult ReservationExpired(string detail, ShortfallItem[] shortfall) =>
+        Problem(ReservationExpiredKind, detail, new()
+        {
+            ["shortfall"] = Array.ConvertAll(shortfall, s => new ShortfallResponse(s.CapacityId, s.Requested, s.Available)),
+        });
+
+    /// <summary>A change in part of a hold that moves only whole: drawn from an allocation, or a waiting-list offer.</summary>
+    public static ProblemHttpResult NotChangeable(string detail) => Problem(NotChangeableKind, detail);
+
     public static ProblemHttpResult ReservationNotActive(string detail) => Problem(ReservationNotActiveKind, detail);
 
     public static ProblemHttpResult ExtensionLimit(string detail) => Problem(ExtensionLimitKind, detail);
@@ -249,7 +262,7 @@ internal static class ApiErrors
         OutcomeCode.WaitlistDisabled => WaitlistDisabled(o.Detail ?? "The waiting list is not open."),
         OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive."),
         OutcomeCode.BelowCommitted => BelowCommitted(o.Detail ?? "Below committed."),
-        OutcomeCode.ReservationExpired => ReservationExpired(o.Detail ?? "Expired."),
+        OutcomeCode.ReservationExpired => o.Shortfall is { } shortfall ? ReservationExpired(o.Detail ?? "Expired.", shortfall) : ReservationExpired(o.Detail ?? "Expired."),
         OutcomeCode.ReservationNotActive => ReservationNotActive(o.Detail ?? "Not active."),
         OutcomeCode.ExtensionLimit => ExtensionLimit(o.Detail ?? "Extension limit."),
         OutcomeCode.AllocationClosed => AllocationClosed(o.Detail ?? "Closed.", o.Allocation?.Id),
@@ -257,6 +270,7 @@ internal static class ApiErrors
         OutcomeCode.AllocationBelowCommitted => AllocationBelowCommitted(o.Detail ?? "Below committed.", o.Allocation?.Id),
         OutcomeCode.BuyerLimitExceeded => BuyerLimitExceeded(o.Detail ?? "Over a buyer limit.", o.LimitExcess),
         OutcomeCode.BuyerKeyRequired => BuyerKeyRequired(o.Detail ?? "A buyer_key is required.", o.Limit?.Id),
+        OutcomeCode.NotChangeable => NotChangeable(o.Detail ?? "Not changeable."),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 
@@ -281,3 +295,6 @@ internal static class ApiErrors
         return TypedResults.Problem(problem);
     }
 }
+
+/// <summary>One capacity an expired hold's reclaim lacks tickets on: what the hold asks of it and what it has now.</summary>
+internal sealed record ShortfallResponse(Guid CapacityId, long Requested, long Available);

@@ -50,8 +50,17 @@ internal sealed class JsonRequest<T>
             return new JsonRequest<T>(bytes, null, unread, unread: true);
         }
 
-        var contract = s_contract ??= JsonContract.For<T>(context.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
-        var (value, invalid) = RequestBody.Parse(bytes, contract);
+        var (value, invalid) = Parse(context, bytes);
         return new JsonRequest<T>(bytes, value, invalid, unread: false);
+    }
+
+    /// <summary>
+    /// Parses a body read raw (<see cref="RawRequest"/>) with the generated contract, for a route whose
+    /// body is optional and parsed only when there is one.
+    /// </summary>
+    public static (T? Value, ProblemHttpResult? Problem) Parse(HttpContext context, byte[] bytes)
+    {
+        var contract = s_contract ??= JsonContract.For<T>(context.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
+        return RequestBody.Parse(bytes, contract);
     }
 }

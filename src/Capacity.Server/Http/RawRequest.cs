@@ -25,6 +25,9 @@ internal sealed class RawRequest
     /// <summary>For routes that take no fields: the problem unless the body was read and is empty or <c>{}</c>.</summary>
     public ProblemHttpResult? UnlessEmpty() => Unread ?? RequestBody.RequireEmpty(Bytes);
 
+    /// <summary>Read, and nothing or <c>{}</c>: for routes whose fields are optional, the request that names none.</summary>
+    public bool IsEmpty => Unread is null && (Bytes.Length == 0 || RequestBody.IsEmptyObject(Bytes));
+
     public static async ValueTask<RawRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
         var (bytes, unread) = await ReadAsync(context);

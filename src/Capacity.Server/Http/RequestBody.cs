@@ -91,26 +91,21 @@ internal static partial class RequestBody
     }
 
     /// <summary>Confirm, release and cancel take no fields: an empty body or <c>{}</c>.</summary>
-    public static ProblemHttpResult? RequireEmpty(byte[] bytes)
-    {
-        if (bytes.Length == 0)
-        {
-            return null;
-        }
+    public static ProblemHttpResult? RequireEmpty(byte[] bytes) =>
+        bytes.Length == 0 || IsEmptyObject(bytes) ? null : ApiErrors.Validation("body", "This route takes no body, or an empty JSON object.");
 
+    /// <summary>Whether the body is exactly an object with no members (whitespace allowed).</summary>
+    public static bool IsEmptyObject(byte[] bytes)
+    {
         try
         {
             using var doc = JsonDocument.Parse(bytes);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object && !doc.RootElement.EnumerateObject().Any())
-            {
-                return null;
-            }
+            return doc.RootElement.ValueKind == JsonValueKind.Object && !doc.RootElement.EnumerateObject().Any();
         }
         catch (JsonException)
         {
+            return false;
         }
-
-        return ApiErrors.Validation("body", "This route takes no body, or an empty JSON object.");
     }
 
     private static string FieldOf(JsonException ex)

@@ -21,4 +21,12 @@ internal static class RouteDocs
     /// </summary>
     public static RouteHandlerBuilder Body<T>(this RouteHandlerBuilder builder)
         where T : notnull => builder.Accepts<T>("application/json").ProducesProblem(415);
+
+    /// <summary>
+    /// A JSON body the route may also go without (nothing, or <c>{}</c>, is its plain form). A body sent
+    /// with another Content-Type is refused with 415 as on every route that reads JSON; a request with no
+    /// Content-Type is not.
+    /// </summary>
+    public static RouteHandlerBuilder OptionalBody<T>(this RouteHandlerBuilder builder)
+        where T : notnull => builder.Accepts<T>(isOptional: true, "application/json").ProducesProblem(415);
 }

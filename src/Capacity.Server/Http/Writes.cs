@@ -128,7 +128,7 @@ internal sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, S
     }
 
     /// <summary>
-    /// A malformed Idempotency-Key is refused on every POST and PUT, reads included (check), so a
+    /// A malformed Idempotency-Key is refused on every POST, PUT and PATCH, reads included (check), so a
     /// client learns of the mistake before it relies on the key.
     /// </summary>
     public static ProblemHttpResult? InvalidKey(HttpContext context)

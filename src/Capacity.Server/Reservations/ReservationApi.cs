@@ -6,11 +6,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capacity.Server.Reservations;
 
-/// <summary>Holds and their lifecycle: place, read, confirm, release, cancel, extend.</summary>
+/// <summary>Holds and their lifecycle: place, read, change, confirm (in part, or after expiry), release, cancel (in part), extend.</summary>
 internal static class ReservationApi
 {
     /// <summary>How the core names the allocation of the one item a single-capacity hold makes.</summary>
     private const string ItemAllocationField = "items[0].allocation_id";
+
+    /// <summary>The one value <c>on_expired</c> takes.</summary>
+    private const string ReclaimOnExpired = "reclaim";
 
     public static RouteGroupBuilder MapReservations(this IEndpointRouteBuilder app)
     {
@@ -28,12 +31,28 @@ internal static class ReservationApi
             + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole).", 400, 404, 409, 413, 422);
         group.MapGet("/reservations/{id}", Get).Doc(
             "Get a reservation", "With locked prices and totals per currency. A hold past its expiry reads `expired` at once.", 404);
-        MapTransition(group, "confirm", Transition.Confirm).Doc(
-            "Confirm a hold into a sale", "Only before `expires_at`. Confirming a confirmed reservation answers 200 and changes nothing.", 400, 404, 409, 422);
+        group.MapPatch("/reservations/{id}", Change).Body<ChangeReservationRequest>().Doc(
+            "Change a hold",
+            "New target quantities for an active hold, per capacity: a lower one gives units back, higher ones and new capacities are checked "
+            + "all or nothing (409 INSUFFICIENT_CAPACITY, BUYER_LIMIT_EXCEEDED), 0 removes a capacity, and all 0 releases the hold. Capacities not named "
+            + "keep what they hold. Units held keep their locked price; added units lock the current one (of `pricing_id`, or of the item's own entry). "
+            + "`expires_at` stays unless `reservation_minutes` is given (within the lifetime limit). 409 RESERVATION_NOT_CHANGEABLE for a hold drawn from "
+            + "an allocation or a waiting-list offer.",
+            400, 404, 409, 413, 422);
+        group.MapPost("/reservations/{id}/confirm", Confirm).OptionalBody<ConfirmRequest>().Doc(
+            "Confirm a hold into a sale",
+            "Only before `expires_at`. Confirming a confirmed reservation answers 200 and changes nothing. With `items`, confirms these quantities "
+            + "(0 to what the hold has of each; capacities not named confirm none) and releases the rest, atomically. With `on_expired: \"reclaim\"`, "
+            + "a hold that has expired is confirmed after all if its tickets are still available under every rule, at the prices it locked; the answer "
+            + "then has `reclaimed: true`. Otherwise 409 RESERVATION_EXPIRED with `shortfall` and nothing changes. Released or cancelled holds are never reclaimed.",
+            400, 404, 409, 413, 422);
         MapTransition(group, "release", Transition.Release).Doc(
             "Release a hold", "Returns its tickets. Releasing a released reservation answers 200 and changes nothing.", 400, 404, 409, 422);
-        MapTransition(group, "cancel", Transition.Cancel).Doc(
-            "Cancel a sale (refund)", "Confirmed → cancelled: the tickets return to every pool they came from.", 400, 404, 409, 422);
+        group.MapPost("/reservations/{id}/cancel", Cancel).OptionalBody<CancelRequest>().Doc(
+            "Cancel a sale (refund)",
+            "Confirmed → cancelled: the tickets return to every pool they came from. With `items`, refunds only these quantities: the sale stays "
+            + "confirmed, each item showing its `cancelled_quantity`, until its last ticket is refunded.",
+            400, 404, 409, 413, 422);
         group.MapPost("/reservations/{id}/extend", Extend).Body<ExtendRequest>().Doc(
             "Extend a hold", "Sets `expires_at` to now + `minutes`, within the lifetime limit (120 minutes from creation by default).", 400, 404, 409, 413, 422);
         return group;
@@ -137,7 +156,7 @@ internal static class ReservationApi
         return reservation is { } r ? JsonResults.Ok(ReservationResponse.From(r, time.GetUtcNow())) : NotFound(id);
     }
 
-    /// <summary>Confirm, release and cancel: one route each, the same body (none) and the same answer.</summary>
+    /// <summary>Release: no body, and the answer every step gives. Confirm and cancel take the same path when their body names nothing.</summary>
     private static RouteHandlerBuilder MapTransition(RouteGroupBuilder group, string verb, Transition transition) =>
         group.MapPost("/reservations/{id}/" + verb, (string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, TimeProvider time) =>
             Transit(id, transition, caller, body, context, writes, time));
@@ -150,13 +169,140 @@ internal static class ReservationApi
             return invalid;
         }
 
+        return await Transit(id, transition, caller, body.Bytes, context, writes, time);
+    }
+
+    /// <summary>The whole step, for a body already found to name nothing.</summary>
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Transit(
+        string id, Transition transition, TenantCaller caller, byte[] body, HttpContext context, Writes writes, TimeProvider time)
+    {
         if (!Guid.TryParse(id, out var reservationId))
         {
             return NotFound(id);
         }
 
         var command = new TransitionReservation(caller.TenantId, reservationId, transition);
+        return await writes.ExecuteAsync(context, caller.TenantId, body, command, o => Answer(o, time));
+    }
+
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Change(
+        string id, TenantCaller caller, JsonRequest<ChangeReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
+    {
+        if ((body.Problem ?? InvalidParts(body.Value.Items, limits, i => i.Quantity, min: 0)) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (!Guid.TryParse(id, out var reservationId))
+        {
+            return NotFound(id);
+        }
+
+        var request = body.Value;
+        var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
+        var command = new ChangeHold(caller.TenantId, reservationId, items, request.ReservationMinutes);
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+    }
+
+    /// <summary>
+    /// The plain confirm (no body, or <c>{}</c>) is the hot path and goes exactly as it always did; a
+    /// body naming items or <c>on_expired</c> is parsed only then, and decided as a partial confirm or reclaim.
+    /// </summary>
+    private static Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Confirm(
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time) =>
+        body.IsEmpty ? Transit(id, Transition.Confirm, caller, body.Bytes, context, writes, time) : ConfirmWithBody(id, caller, body, context, writes, limits, time);
+
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> ConfirmWithBody(
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
+    {
+        var (request, problem) = body.Unread is { } unread ? (null, unread) : JsonRequest<ConfirmRequest>.Parse(context, body.Bytes);
+        if ((problem ?? InvalidParts(request!.Items, limits, min: 0)) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (request!.OnExpired is not (null or ReclaimOnExpired))
+        {
+            return ApiErrors.Validation("on_expired", $"on_expired must be \"{ReclaimOnExpired}\" or absent.");
+        }
+
+        if (request.Items is null && request.OnExpired is null)
+        {
+            return await Transit(id, Transition.Confirm, caller, body.Bytes, context, writes, time);
+        }
+
+        if (!Guid.TryParse(id, out var reservationId))
+        {
+            return NotFound(id);
+        }
+
+        var command = new ConfirmHold(caller.TenantId, reservationId, Parts(request.Items), request.OnExpired is not null);
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+    }
+
+    /// <summary>The whole cancel (no body, or <c>{}</c>) as it always was; with <c>items</c>, a partial refund.</summary>
+    private static Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Cancel(
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time) =>
+        body.IsEmpty ? Transit(id, Transition.Cancel, caller, body.Bytes, context, writes, time) : CancelWithBody(id, caller, body, context, writes, limits, time);
+
+    private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> CancelWithBody(
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
+    {
+        var (request, problem) = body.Unread is { } unread ? (null, unread) : JsonRequest<CancelRequest>.Parse(context, body.Bytes);
+        if ((problem ?? InvalidParts(request!.Items, limits, min: 1)) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (request!.Items is null)
+        {
+            return await Transit(id, Transition.Cancel, caller, body.Bytes, context, writes, time);
+        }
+
+        if (!Guid.TryParse(id, out var reservationId))
+        {
+            return NotFound(id);
+        }
+
+        var command = new CancelSale(caller.TenantId, reservationId, Parts(request.Items)!);
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+    }
+
+    private static ItemQuantity[]? Parts(ItemQuantityRequest[]? items) =>
+        items is null ? null : Array.ConvertAll(items, i => new ItemQuantity(i.CapacityId, i.Quantity));
+
+    private static ProblemHttpResult? InvalidParts(ItemQuantityRequest[]? items, CoreLimits limits, int min) =>
+        items is null ? null : InvalidParts(items, limits, i => i.Quantity, min);
+
+    /// <summary>
+    /// The shape of the items a change, partial confirm or refund names, checked before anything is
+    /// stored for its Idempotency-Key: 1 to the cart's most items, each an object, each quantity from
+    /// <paramref name="min"/> to the most an item may have. What they are checked against (the hold's
+    /// items, the capacities) is the core's.
+    /// </summary>
+    private static ProblemHttpResult? InvalidParts<T>(T[] items, CoreLimits limits, Func<T, int> quantityOf, int min)
+        where T : class
+    {
+        if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
+        {
+            return ApiErrors.Validation("items", $"Name 1 to {limits.MaxItemsPerReservation} items.");
+        }
+
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (items[i] is null)
+            {
+                return ApiErrors.Validation($"items[{i}]", "Each item must be an object.");
+            }
+
+            var quantity = quantityOf(items[i]);
+            if (quantity < min || quantity > limits.MaxQuantityPerItem)
+            {
+                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between {min} and {limits.MaxQuantityPerItem}.");
+            }
+        }
+
+        return null;
     }
 
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Extend(
@@ -181,8 +327,16 @@ internal static class ReservationApi
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
     }
 
-    private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time) =>
-        o.Succeeded ? JsonResults.Ok(ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow())) : ApiErrors.FromOutcome(o);
+    private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time)
+    {
+        if (!o.Succeeded)
+        {
+            return ApiErrors.FromOutcome(o);
+        }
+
+        var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
+        return JsonResults.Ok(o.Reclaimed ? reservation with { Reclaimed = true } : reservation);
+    }
 
     private static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Reservation {id} was not found.");
 }

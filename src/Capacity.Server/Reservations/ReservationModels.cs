@@ -39,6 +39,46 @@ internal sealed record ExtendRequest
     public required int Minutes { get; init; }
 }
 
+/// <summary><c>PATCH /reservations/{id}</c>: new target quantities for an active hold, per capacity.</summary>
+internal sealed record ChangeReservationRequest
+{
+    public required ChangeItemRequest[] Items { get; init; }
+
+    /// <summary>When given, the hold expires this many minutes from now (within its lifetime); otherwise <c>expires_at</c> stays.</summary>
+    public int? ReservationMinutes { get; init; }
+}
+
+/// <summary>A capacity's target quantity: 0 removes it; <c>pricing_id</c> prices the units the change adds.</summary>
+internal sealed record ChangeItemRequest
+{
+    public required Guid CapacityId { get; init; }
+    public required int Quantity { get; init; }
+    public Guid? PricingId { get; init; }
+}
+
+/// <summary>Units of one capacity of a reservation, named by a partial confirm or refund.</summary>
+internal sealed record ItemQuantityRequest
+{
+    public required Guid CapacityId { get; init; }
+    public required int Quantity { get; init; }
+}
+
+/// <summary>
+/// <c>POST /reservations/{id}/confirm</c>'s optional body: <c>items</c> confirms these quantities and
+/// releases the rest; <c>on_expired: "reclaim"</c> confirms an expired hold if its tickets are still free.
+/// </summary>
+internal sealed record ConfirmRequest
+{
+    public ItemQuantityRequest[]? Items { get; init; }
+    public string? OnExpired { get; init; }
+}
+
+/// <summary><c>POST /reservations/{id}/cancel</c>'s optional body: <c>items</c> refunds these quantities only.</summary>
+internal sealed record CancelRequest
+{
+    public ItemQuantityRequest[]? Items { get; init; }
+}
+
 internal sealed record LockedPriceResponse(
     Guid PricingId,
     string Name,
@@ -53,16 +93,23 @@ internal sealed record LockedPriceResponse(
         p is null ? null : new(p.PricingId, p.Name, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.LockedAt);
 }
 
-/// <summary><c>allocation_id</c> is there only on an item drawn from an allocation: a public item reads as it always did.</summary>
+/// <summary>
+/// <c>allocation_id</c> is there only on an item drawn from an allocation, <c>cancelled_quantity</c> only
+/// on an item partly or wholly refunded (<c>quantity</c> is what it still has): any other item reads as it always did.
+/// </summary>
 internal sealed record ReservationItemResponse(
     Guid CapacityId,
     int Quantity,
     LockedPriceResponse? LockedPrice,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? AllocationId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? CancelledQuantity = null);
 
 internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal Fees, decimal Tax, decimal Total);
 
-/// <summary><c>buyer_key</c> is there only on a hold that named its buyer, <c>waitlist_id</c> only on a waiting-list offer.</summary>
+/// <summary>
+/// <c>buyer_key</c> is there only on a hold that named its buyer, <c>waitlist_id</c> only on a waiting-list
+/// offer, <c>reclaimed</c> only on the answer to a confirm that reclaimed an expired hold.
+/// </summary>
 internal sealed record ReservationResponse(
     Guid Id,
     string Status,
@@ -73,13 +120,15 @@ internal sealed record ReservationResponse(
     DateTimeOffset? ConfirmedAt,
     DateTimeOffset? EndedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Reclaimed = null)
 {
     /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
         r.Id,
         r.EffectiveStatus(now).ToString().ToLowerInvariant(),
-        [.. r.Items.Select(i => new ReservationItemResponse(i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice), i.AllocationId))],
+        [.. r.Items.Select(i => new ReservationItemResponse(
+            i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice), i.AllocationId, i.CancelledQuantity > 0 ? i.CancelledQuantity : null))],
         [.. Core.Totals.Of(r).Select(t => new TotalResponse(t.Currency, t.Subtotal, t.Fees, t.Tax, t.Total))],
         r.CreatedAt,
         r.ExpiresAt,

@@ -1,0 +1,213 @@
+namespace Capacity.Core.Tests;
+
+/// <summary>Holds that change in part: new target quantities, partial confirms and refunds, and a confirm after expiry.</summary>
+public sealed class HoldChangeTests
+{
+    private static Outcome Change(Scenario s, Guid hold, int? minutes, params (Guid Capacity, int Quantity, Guid? Pricing)[] targets) =>
+        s.Do(new ChangeHold(s.Tenant, hold, [.. targets.Select(t => new HoldItem(t.Capacity, t.Quantity, t.Pricing))], minutes));
+
+    private static Outcome ConfirmPart(Scenario s, Guid hold, bool reclaim, params (Guid Capacity, int Quantity)[] parts) =>
+        s.Do(new ConfirmHold(s.Tenant, hold, parts.Length == 0 ? null : [.. parts.Select(p => new ItemQuantity(p.Capacity, p.Quantity))], reclaim));
+
+    private static Outcome CancelPart(Scenario s, Guid sale, params (Guid Capacity, int Quantity)[] parts) =>
+        s.Do(new CancelSale(s.Tenant, sale, [.. parts.Select(p => new ItemQuantity(p.Capacity, p.Quantity))]));
+
+    [Fact]
+    public void Lowering_a_hold_from_4_to_2_gives_2_back_and_keeps_its_expiry_and_raising_it_past_what_is_free_changes_nothing()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var hold = s.HoldOk((pool, 4));
+        s.HoldOk((pool, 5));
+        var expires = s.Reservation(hold).ExpiresAt;
+        s.AdvanceMinutes(3);
+
+        var lowered = Change(s, hold, null, (pool, 2, null));
+        Assert.Equal(OutcomeCode.Ok, lowered.Code);
+        Assert.Equal((2, expires), (s.Reservation(hold).Items.Single().Quantity, s.Reservation(hold).ExpiresAt));
+        Assert.Equal(3, s.Available(pool));
+        Assert.Equal([(LedgerKind.Release, -2L)], s.LastLedger.Select(e => (e.Kind, e.ReservedDelta)));
+
+        // 1 free after another hold of 2: 6 would need 4 more.
+        s.HoldOk((pool, 2));
+        var refused = Change(s, hold, null, (pool, 6, null));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, refused.Code);
+        Assert.Equal(2, s.Reservation(hold).Items.Single().Quantity);
+        Assert.Empty(s.LastLedger);
+
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, 30, (pool, 3, null)).Code);
+        Assert.Equal((3, s.Now.AddMinutes(30)), (s.Reservation(hold).Items.Single().Quantity, s.Reservation(hold).ExpiresAt));
+        Assert.Equal(0, s.Available(pool));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_change_adds_a_capacity_removes_one_at_0_and_releases_the_hold_when_every_target_is_0()
+    {
+        var s = new Scenario();
+        var stalls = s.Own(10, "Stalls");
+        var circle = s.Own(10, "Circle");
+        var hold = s.HoldOk((stalls, 2));
+
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (stalls, 0, null), (circle, 3, null)).Code);
+        var items = s.Reservation(hold).Items;
+        Assert.Equal([(circle, 3)], items.Select(i => (i.CapacityId, i.Quantity)));
+        Assert.Equal((10L, 7L), (s.Available(stalls), s.Available(circle)));
+
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (circle, 0, null)).Code);
+        Assert.Equal(ReservationStatus.Released, s.Reservation(hold).Status);
+        Assert.Equal(10, s.Available(circle));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Units_already_held_keep_their_locked_price_and_added_units_lock_the_current_one()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var price = s.Price(pool, 40m);
+        var hold = s.Do(new PlaceHold(s.Tenant, s.NewId(), [new HoldItem(pool, 2, price)], 15)).Reservation!.Value.Id;
+        s.SetCurrentPrice(price, 55m);
+
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (pool, 5, null)).Code);
+        var items = s.Reservation(hold).Items;
+        Assert.Equal([(2, 40m), (3, 55m)], items.Select(i => (i.Quantity, i.LockedPrice!.UnitPrice)));
+
+        // Lowering takes the units added last first.
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (pool, 3, null)).Code);
+        Assert.Equal([(2, 40m), (1, 55m)], s.Reservation(hold).Items.Select(i => (i.Quantity, i.LockedPrice!.UnitPrice)));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Confirming_3_of_5_sells_3_and_gives_2_back_and_refunding_1_of_3_lowers_sold_on_every_pool_above()
+    {
+        var s = new Scenario();
+        var venue = s.Own(100, "Venue");
+        var stalls = s.Capped(50, venue);
+        var hold = s.HoldOk((stalls, 5));
+
+        Assert.Equal(OutcomeCode.Ok, ConfirmPart(s, hold, false, (stalls, 3)).Code);
+        var sale = s.Reservation(hold);
+        Assert.Equal((ReservationStatus.Confirmed, 3), (sale.Status, sale.Items.Single().Quantity));
+        Assert.Equal((0L, 3L, 0L, 3L), (s.Node(stalls).Reserved, s.Node(stalls).Sold, s.Node(venue).Reserved, s.Node(venue).Sold));
+
+        Assert.Equal(OutcomeCode.Ok, CancelPart(s, hold, (stalls, 1)).Code);
+        sale = s.Reservation(hold);
+        Assert.Equal((ReservationStatus.Confirmed, 2, 1), (sale.Status, sale.Items.Single().Quantity, sale.Items.Single().CancelledQuantity));
+        Assert.Equal((2L, 2L), (s.Node(stalls).Sold, s.Node(venue).Sold));
+        Assert.Equal([(LedgerKind.Cancel, -1L), (LedgerKind.Cancel, -1L)], s.LastLedger.Select(e => (e.Kind, e.SoldDelta)));
+
+        // The last two refunded: the sale is cancelled.
+        Assert.Equal(OutcomeCode.Ok, CancelPart(s, hold, (stalls, 2)).Code);
+        Assert.Equal(ReservationStatus.Cancelled, s.Reservation(hold).Status);
+        Assert.Equal(0, s.Node(venue).Sold);
+        Assert.Equal(OutcomeCode.InvalidQuantity, ConfirmPart(s, s.HoldOk((stalls, 1)), false, (stalls, 2)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_expired_hold_with_room_is_reclaimed_at_its_locked_price_and_without_room_the_shortfall_is_exact_and_nothing_moves()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var price = s.Price(pool, 40m);
+        var hold = s.Do(new PlaceHold(s.Tenant, s.NewId(), [new HoldItem(pool, 4, price)], 5)).Reservation!.Value.Id;
+        s.SetCurrentPrice(price, 90m);
+        s.AdvanceMinutes(6);
+
+        // Without on_expired the answer is as before.
+        Assert.Equal(OutcomeCode.ReservationExpired, ConfirmPart(s, hold, false).Code);
+        var reclaimed = ConfirmPart(s, hold, true);
+        Assert.Equal((OutcomeCode.Ok, true), (reclaimed.Code, reclaimed.Reclaimed));
+        var sale = s.Reservation(hold);
+        Assert.Equal((ReservationStatus.Confirmed, 40m), (sale.Status, sale.Items.Single().LockedPrice!.UnitPrice));
+        Assert.Equal([(LedgerKind.Reclaim, 0L, 4L)], s.LastLedger.Select(e => (e.Kind, e.ReservedDelta, e.SoldDelta)));
+        Assert.Equal(6, s.Available(pool));
+
+        var late = s.HoldOkFor(5, (pool, 4));
+        s.AdvanceMinutes(6);
+        s.Do(new ExpireDue([late]));
+        s.HoldOk((pool, 5));
+        var short_ = ConfirmPart(s, late, true);
+        Assert.Equal(OutcomeCode.ReservationExpired, short_.Code);
+        Assert.Equal([new ShortfallItem(pool, 4, 1)], short_.Shortfall!);
+        Assert.Equal(ReservationStatus.Expired, s.Reservation(late).Status);
+        Assert.Empty(s.LastLedger);
+
+        var released = s.HoldOk((pool, 1));
+        s.Release(released);
+        Assert.Equal(OutcomeCode.ReservationNotActive, ConfirmPart(s, released, true).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_reclaim_cannot_take_units_a_waiting_list_is_owed_nor_pass_its_buyers_limit()
+    {
+        var s = new Scenario();
+        var pool = s.Own(4, "Pool");
+        s.EnableWaitlist(pool);
+        var lapsed = s.HoldOkFor(5, (pool, 2));
+        s.HoldOk((pool, 2));
+        s.AdvanceMinutes(6);
+        s.Do(new ExpireDue([lapsed]));
+
+        // Two units are free, but an entry of 3 is owed them: the public, and a reclaim, see none.
+        s.JoinOk((pool, 3));
+        var owed = ConfirmPart(s, lapsed, true);
+        Assert.Equal(OutcomeCode.ReservationExpired, owed.Code);
+        Assert.Equal([new ShortfallItem(pool, 2, 0)], owed.Shortfall!);
+
+        var t = new Scenario();
+        var floor = t.Own(10, "Floor");
+        t.LimitOk(3, floor);
+        var keyed = t.Do(new PlaceHold(t.Tenant, t.NewId(), [new HoldItem(floor, 2, null)], 5, "fan")).Reservation!.Value.Id;
+        t.AdvanceMinutes(6);
+        t.Do(new ExpireDue([keyed]));
+        t.HoldFor("fan", (floor, 2));
+
+        // Room enough, but the fan has 2 of 3 now.
+        var refused = ConfirmPart(t, keyed, true);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, refused.Code);
+        Assert.Equal(ReservationStatus.Expired, t.Reservation(keyed).Status);
+        s.AssertConsistent();
+        t.AssertConsistent();
+    }
+
+    [Fact]
+    public void Confirming_part_of_a_waiting_list_offer_accepts_it_and_the_rest_goes_to_the_next_in_line()
+    {
+        var s = new Scenario();
+        var pool = s.Own(4, "Pool");
+        var hold = s.HoldOk((pool, 4));
+        s.EnableWaitlist(pool);
+        var first = s.JoinOk((pool, 3));
+        var second = s.JoinOk((pool, 1));
+        s.Release(hold);
+        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Offered), (s.Entry(first).Status, s.Entry(second).Status));
+
+        var third = s.JoinOk((pool, 1));
+        Assert.Equal(OutcomeCode.Ok, ConfirmPart(s, first, false, (pool, 2)).Code);
+        Assert.Equal(WaitlistStatus.Accepted, s.Entry(first).Status);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(third).Status);
+        Assert.Equal(2, s.Node(pool).Sold);
+
+        // An offer cannot grow.
+        Assert.Equal(OutcomeCode.NotChangeable, Change(s, second, null, (pool, 2, null)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_hold_drawn_from_an_allocation_moves_only_whole()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var box = s.AllocateOk(pool, 4);
+        var hold = s.Do(new PlaceHold(s.Tenant, s.NewId(), [new HoldItem(pool, 3, null, box)], 15)).Reservation!.Value.Id;
+        Assert.Equal(OutcomeCode.NotChangeable, Change(s, hold, null, (pool, 1, null)).Code);
+        Assert.Equal(OutcomeCode.NotChangeable, ConfirmPart(s, hold, false, (pool, 1)).Code);
+        Assert.Equal(OutcomeCode.Ok, ConfirmPart(s, hold, false, (pool, 3)).Code);
+        Assert.Equal(OutcomeCode.NotChangeable, CancelPart(s, hold, (pool, 1)).Code);
+        s.AssertConsistent();
+    }
+}
