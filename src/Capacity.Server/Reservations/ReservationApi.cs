@@ -122,28 +122,8 @@ internal static class ReservationApi
     }
 
     /// <summary>A cart's shape, checked before anything is stored for its Idempotency-Key.</summary>
-    private static ProblemHttpResult? InvalidItems(ReservationItemRequest[] items, CoreLimits limits)
-    {
-        if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
-        {
-            return ApiErrors.Validation("items", $"A reservation holds 1 to {limits.MaxItemsPerReservation} items.");
-        }
-
-        for (var i = 0; i < items.Length; i++)
-        {
-            if (items[i] is null)
-            {
-                return ApiErrors.Validation($"items[{i}]", "Each item must be an object.");
-            }
-
-            if (!Rules.IsValidQuantity(items[i].Quantity, limits))
-            {
-                return ApiErrors.InvalidQuantity($"items[{i}].quantity " + Rules.QuantityRule(limits));
-            }
-        }
-
-        return null;
-    }
+    private static ProblemHttpResult? InvalidItems(ReservationItemRequest[] items, CoreLimits limits) =>
+        ItemShape.Invalid(items, i => i.Quantity, "A reservation holds", limits);
 
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
     {

@@ -53,28 +53,8 @@ internal static class WaitlistApi
     }
 
     /// <summary>An entry's shape, checked before anything is stored for its Idempotency-Key.</summary>
-    private static ProblemHttpResult? InvalidItems(WaitlistItemRequest[] items, CoreLimits limits)
-    {
-        if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
-        {
-            return ApiErrors.Validation("items", $"A waiting-list entry has 1 to {limits.MaxItemsPerReservation} items.");
-        }
-
-        for (var i = 0; i < items.Length; i++)
-        {
-            if (items[i] is null)
-            {
-                return ApiErrors.Validation($"items[{i}]", "Each item must be an object.");
-            }
-
-            if (!Rules.IsValidQuantity(items[i].Quantity, limits))
-            {
-                return ApiErrors.InvalidQuantity($"items[{i}].quantity " + Rules.QuantityRule(limits));
-            }
-        }
-
-        return null;
-    }
+    private static ProblemHttpResult? InvalidItems(WaitlistItemRequest[] items, CoreLimits limits) =>
+        ItemShape.Invalid(items, i => i.Quantity, "A waiting-list entry has", limits);
 
     private static async Task<Results<JsonOk<WaitlistEntryResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
     {
