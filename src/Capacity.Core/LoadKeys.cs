@@ -117,13 +117,8 @@ public sealed class LoadKeys
             }
         }
 
-        foreach (var (capacityId, _) in Buyers)
-        {
-            if (set.FindCapacity(capacityId) is { LimitIds.Length: > 0 } node && HoldsEnding(set, capacityId))
-            {
-                events.Add((node.TenantId, node.EventId));
-            }
-        }
+        AddEventsOfEndingKeyedHolds(set, Reservations, events);
+        AddEventsOfEndingKeyedHolds(set, ExpiryCandidates, events);
 
         foreach (var id in Waitlist)
         {
@@ -136,25 +131,28 @@ public sealed class LoadKeys
         return events;
     }
 
-    /// <summary>Whether a loaded keyed hold (one that this batch may end) draws from the capacity.</summary>
-    private bool HoldsEnding(WorkingSet set, Guid capacityId)
+    /// <summary>
+    /// The events of the limited capacities that loaded keyed holds (which this batch may end) draw
+    /// from: one pass over those holds' items, whatever the number of buyers.
+    /// </summary>
+    private static void AddEventsOfEndingKeyedHolds(WorkingSet set, HashSet<Guid> ids, HashSet<(Guid, string)> events)
     {
-        foreach (var id in Reservations.Concat(ExpiryCandidates))
+        foreach (var id in ids)
         {
             ref var slot = ref set.SlotOf(id);
-            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && slot.Value.BuyerKey is not null)
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.Value.BuyerKey is null)
             {
-                foreach (var item in slot.Value.Items)
+                continue;
+            }
+
+            foreach (var item in slot.Value.Items)
+            {
+                if (set.FindCapacity(item.CapacityId) is { LimitIds.Length: > 0 } node)
                 {
-                    if (item.CapacityId == capacityId)
-                    {
-                        return true;
-                    }
+                    events.Add((node.TenantId, node.EventId));
                 }
             }
         }
-
-        return false;
     }
 
     /// <summary>
