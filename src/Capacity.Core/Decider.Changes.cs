@@ -132,12 +132,17 @@ public static partial class Decider
                 return Answers.Inactive(inactive!);
             }
 
+            // Judged on the end state: what this change gives back counts against what it adds, pool
+            // by pool and limit by limit, so a swap between two sections of a sold-out venue, or at a
+            // buyer's limit, is not refused for units the hold already has.
+            var givenBack = removed.ToArray();
+            GiveBack(set, givenBack);
             if (FirstShortNode(set.Demand, out var requested, out var left) is { } shortNode)
             {
                 return Short(set, [.. addedItems.Select(a => new HoldItem(a.CapacityId, a.Quantity, null))], shortNode, requested, left);
             }
 
-            if (MeetsLimits(set, addedItems, hold.BuyerKey) && CheckBuyerLimits(set, addedItems, hold.BuyerKey) is { } overLimit)
+            if (MeetsLimits(set, addedItems, hold.BuyerKey) && CheckBuyerLimits(set, addedItems, hold.BuyerKey, givenBack) is { } overLimit)
             {
                 return overLimit;
             }
@@ -166,6 +171,25 @@ public static partial class Decider
 
         set.Replace(ref slot, hold with { Items = items, ExpiresAt = expiresAt });
         return Answers.Of(OutcomeCode.Ok, slot.Value);
+    }
+
+    /// <summary>Takes units a change gives back off the summed demand of what it adds, on the nodes both reach.</summary>
+    private static void GiveBack(WorkingSet set, ItemQuantity[] givenBack)
+    {
+        foreach (var item in givenBack)
+        {
+            Graph.Closure(set.FindCapacity(item.CapacityId)!, set, set.Closure);
+            foreach (var reached in set.Closure)
+            {
+                foreach (ref var charge in CollectionsMarshal.AsSpan(set.Demand))
+                {
+                    if (ReferenceEquals(charge.Node, reached))
+                    {
+                        charge.Quantity -= item.Quantity;
+                    }
+                }
+            }
+        }
     }
 
     private static Outcome ConfirmHold(WorkingSet set, ConfirmHold command, DateTimeOffset now)

@@ -139,10 +139,11 @@ public static partial class Decider
     /// Checks a hold against every limit over any of its items' capacities, each once: a limit that
     /// requires a buyer key refuses a hold without one; a keyed hold is refused when it would take its
     /// buyer past a limit's maximum, counting the buyer's active holds and sales on all the limit's
-    /// capacities (earlier commands of this batch included). Null when the hold passes.
+    /// capacities (earlier commands of this batch included), less what a change gives back in the
+    /// same command (<paramref name="givenBack"/>). Null when the hold passes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey)
+    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, ItemQuantity[]? givenBack = null)
         where T : struct, IDemand
     {
         for (var i = 0; i < items.Length; i++)
@@ -173,6 +174,14 @@ public static partial class Decider
                 foreach (var capacityId in limit.CapacityIds)
                 {
                     used += set.UsageOf(capacityId, buyerKey);
+                }
+
+                foreach (var back in givenBack ?? [])
+                {
+                    if (Array.IndexOf(limit.CapacityIds, back.CapacityId) >= 0)
+                    {
+                        used -= back.Quantity;
+                    }
                 }
 
                 foreach (var item in items)

@@ -61,6 +61,28 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_swap_between_two_sections_of_a_sold_out_venue_or_at_a_buyers_limit_is_judged_on_the_end_state()
+    {
+        var s = new Scenario();
+        var venue = s.Own(4, "Venue");
+        var stalls = s.Shared(venue);
+        var circle = s.Shared(venue);
+        s.LimitOk(4, stalls, circle);
+        var hold = s.Do(new PlaceHold(s.Tenant, s.NewId(), [new HoldItem(stalls, 4, null)], 15, "fan")).Reservation!.Value.Id;
+
+        // The venue has nothing free and the fan is at 4 of 4, but stalls 4 -> 0 gives back what circle 0 -> 4 takes.
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (stalls, 0, null), (circle, 4, null)).Code);
+        Assert.Equal([(circle, 4)], s.Reservation(hold).Items.Select(i => (i.CapacityId, i.Quantity)));
+        Assert.Equal((0L, 4L, 0L), (s.Node(stalls).Reserved, s.Node(circle).Reserved, s.Available(venue)));
+
+        // Netting never lets a change end past the pool or the limit: 3 back, 4 on, one too many.
+        var over = Change(s, hold, null, (circle, 1, null), (stalls, 4, null));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, over.Code);
+        Assert.Equal([(circle, 4)], s.Reservation(hold).Items.Select(i => (i.CapacityId, i.Quantity)));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Units_already_held_keep_their_locked_price_and_added_units_lock_the_current_one()
     {
         var s = new Scenario();

@@ -531,7 +531,7 @@ internal sealed class ReferenceModel
     /// creation order; the first that refuses answers: without a key, a limit that requires one;
     /// with one, a limit the buyer's live tickets and these items together would exceed. Null when none refuses.
     /// </summary>
-    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items)
+    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, List<(Guid Capacity, int Quantity)>? givenBack = null)
     {
         var list = items.ToList();
         var seen = new HashSet<Guid>();
@@ -552,7 +552,8 @@ internal sealed class ReferenceModel
                 continue;
             }
 
-            var has = BuyerHas(tenant, buyerKey, limit.Capacities);
+            var has = BuyerHas(tenant, buyerKey, limit.Capacities)
+                - (givenBack ?? []).Where(b => limit.Capacities.Contains(b.Capacity)).Sum(b => (long)b.Quantity);
             var asks = list.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
             if (has + asks > limit.Max)
             {
@@ -1172,9 +1173,10 @@ internal sealed class ReferenceModel
     /// item by item: quantity 0..100, no allocation, each capacity once); then the hold (the tenant's,
     /// expired on the spot if due, active, neither drawn from an allocation nor an offer); then item by
     /// item its capacity and price; then the lifetime. Targets all 0 release the hold. Units added are
-    /// checked as a new hold's are (inactive nodes, room beside the queues, the buyer's limits), against
-    /// the state before anything of this change is given back; then what is lowered is released, newest
-    /// units first, and what is added held.
+    /// checked as a new hold's are (inactive nodes, room beside the queues, the buyer's limits), net of
+    /// what this change gives back: per node the units added less the units lowered below it, per limit
+    /// the buyer's tickets less those lowered on its capacities; then what is lowered is released,
+    /// newest units first, and what is added held.
     /// </summary>
     private OutcomeCode Change(ChangeHold c, DateTimeOffset now, List<Move> moves)
     {
@@ -1276,14 +1278,16 @@ internal sealed class ReferenceModel
                 return OutcomeCode.CapacityInactive;
             }
 
+            var back = Demand(down);
             var used = UsedAll();
             var owed = Owed();
-            if (demand.Any(d => Caps[d.Key].Total is { } total && total - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below < d.Value))
+            if (demand.Any(d => Caps[d.Key].Total is { } total
+                && Math.Max(0, total - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below) < d.Value - back.GetValueOrDefault(d.Key)))
             {
                 return OutcomeCode.InsufficientCapacity;
             }
 
-            if (LimitRefusal(r.Tenant, r.BuyerKey, up.Select(u => (u.Capacity, u.Quantity))) is { } refusal)
+            if (LimitRefusal(r.Tenant, r.BuyerKey, up.Select(u => (u.Capacity, u.Quantity)), down) is { } refusal)
             {
                 return Refused(refusal);
             }
