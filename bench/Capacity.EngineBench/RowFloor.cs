@@ -71,7 +71,7 @@ internal static class RowFloor
                 {
                     var hold = new Reservation(Guid.CreateVersion7(at), tenant, ReservationStatus.Active, item, at, at.AddMinutes(15), null, null);
                     hold.Id.TryFormat(id, out _, "D");
-                    SqliteWriteTransaction.InsertReservation(insert, id, hold, items);
+                    SqliteWriteTransaction.InsertReservation(insert, id, hold, items, "bench"u8);
                 }
 
                 var t1 = Stopwatch.GetTimestamp();

@@ -99,8 +99,11 @@ public interface IDemand
     Guid? AllocationId { get; }
 }
 
-/// <summary>Places a hold; <paramref name="BuyerKey"/> names the buyer for per-buyer limits.</summary>
-public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes, string? BuyerKey = null) : Command
+/// <summary>
+/// Places a hold; <paramref name="BuyerKey"/> names the buyer for per-buyer limits, <paramref name="Labels"/>
+/// carries the platform's own reference and metadata.
+/// </summary>
+public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes, string? BuyerKey = null, ReservationLabels? Labels = null) : Command
 {
     public override void CollectKeys(LoadKeys keys)
     {

@@ -311,7 +311,7 @@ public static partial class Decider
 
         var reservationItems = LockPrices(set, items, now);
         var reservation = new Reservation(
-            command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey);
+            command.ReservationId, command.TenantId, ReservationStatus.Active, reservationItems, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey, Labels: command.Labels);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
         if (command.BuyerKey is not null)
         {

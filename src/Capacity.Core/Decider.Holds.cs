@@ -41,6 +41,11 @@ public static partial class Decider
             return Answers.BuyerKey();
         }
 
+        if (command.Labels is not null && Rules.CheckLabels(command.Labels, limits) is { } badLabel)
+        {
+            return badLabel;
+        }
+
         // Every item is checked before anything is built, so that a refused hold allocates nothing.
         var priced = false;
         var allocated = false;
@@ -131,7 +136,7 @@ public static partial class Decider
         var items = priced ? LockPrices(set, command.Items, now)
             : single ? first.PlainItems(command.Items[0].Quantity)
             : Unpriced(command.Items);
-        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey);
+        var reservation = new Reservation(command.ReservationId, command.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, command.Minutes), null, null, command.BuyerKey, Labels: command.Labels);
         CoreAssert.ItemsAddUpToDemand(set, reservation);
         ApplyDemand(set, reservation.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now);
         if (command.BuyerKey is not null)

@@ -309,7 +309,8 @@ public static partial class Decider
             items[i] = new ReservationItem(item.CapacityId, item.Quantity, null);
         }
 
-        var offer = new Reservation(entry.Id, entry.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, minutes), null, null, entry.BuyerKey, entry.Id);
+        var offer = new Reservation(entry.Id, entry.TenantId, ReservationStatus.Active, items, now, AfterMinutes(now, minutes), null, null, entry.BuyerKey, entry.Id,
+            entry.ExternalRef is { } reference ? new ReservationLabels(reference, null) : null);
         SumDemand(set, items, out _);
         ApplyDemand(set, offer.Id, LedgerKind.Hold, reservedSign: 1, soldSign: 0, now, offer: true);
         if (offer.BuyerKey is not null)

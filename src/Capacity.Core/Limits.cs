@@ -29,7 +29,7 @@ public sealed record CoreLimits
     /// <summary>How long an offer lasts when a waiting list is turned on without <c>offer_minutes</c>.</summary>
     public int DefaultOfferMinutes { get; init; } = 30;
 
-    /// <summary>Most characters of a waiting-list entry's <c>external_ref</c>.</summary>
+    /// <summary>Most characters of an <c>external_ref</c>, on a hold or a waiting-list entry.</summary>
     public int MaxExternalRefLength { get; init; } = 128;
 
     public static CoreLimits Default { get; } = new();

@@ -173,7 +173,8 @@ public readonly record struct Reservation(
     DateTimeOffset? ConfirmedAt,
     DateTimeOffset? EndedAt,
     string? BuyerKey = null,
-    Guid? WaitlistId = null)
+    Guid? WaitlistId = null,
+    ReservationLabels? Labels = null)
 {
     /// <summary>
     /// The status a caller sees: a hold past its expiry is expired even if the sweeper has not
@@ -182,6 +183,13 @@ public readonly record struct Reservation(
     public ReservationStatus EffectiveStatus(DateTimeOffset now) =>
         Status == ReservationStatus.Active && now >= ExpiresAt ? ReservationStatus.Expired : Status;
 }
+
+/// <summary>
+/// The platform's own names for a hold: <see cref="ExternalRef"/> (its order or cart id) and flat
+/// string <see cref="Metadata"/>, kept and shown, never interpreted. A class, so that a hold without
+/// them (nearly every hold) carries one null reference, not two fields.
+/// </summary>
+public sealed record ReservationLabels(string? ExternalRef, KeyValuePair<string, string>[]? Metadata);
 
 public enum LedgerKind
 {

@@ -83,6 +83,64 @@ public static class Rules
         return true;
     }
 
+    public const int MaxMetadataKeys = 16;
+    public const int MaxMetadataKeyLength = 40;
+    public const int MaxMetadataValueLength = 256;
+    public const int MaxMetadataBytes = 4096;
+
+    /// <summary>
+    /// A hold's <c>external_ref</c> (1 to <see cref="CoreLimits.MaxExternalRefLength"/> characters, not blank, no control characters) and
+    /// <c>metadata</c>: at most 16 keys of 1 to 40 characters, each once, string values of up to 256
+    /// characters, no control characters anywhere (a NUL cannot be stored in a PostgreSQL text), and
+    /// 4,096 bytes of UTF-8 in keys and values together. The refusal, or null when they pass.
+    /// </summary>
+    public static Outcome? CheckLabels(ReservationLabels labels, CoreLimits limits)
+    {
+        if (labels.ExternalRef is { } reference && !IsValidName(reference, limits.MaxExternalRefLength))
+        {
+            return Outcome.Invalid("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control characters.");
+        }
+
+        if (labels.Metadata is not { } metadata)
+        {
+            return null;
+        }
+
+        if (metadata.Length > MaxMetadataKeys)
+        {
+            return Outcome.Invalid("metadata", $"metadata has {metadata.Length} keys; at most {MaxMetadataKeys} are allowed.");
+        }
+
+        var bytes = 0;
+        for (var i = 0; i < metadata.Length; i++)
+        {
+            var (key, value) = (metadata[i].Key, metadata[i].Value);
+            if (!IsValidName(key, MaxMetadataKeyLength))
+            {
+                return Outcome.Invalid("metadata", $"metadata keys must be 1 to {MaxMetadataKeyLength} characters, not blank, without control characters.");
+            }
+
+            if (value is null || value.Length > MaxMetadataValueLength || value.Any(char.IsControl))
+            {
+                return Outcome.Invalid($"metadata.{key}", $"metadata values must be strings of up to {MaxMetadataValueLength} characters without control characters.");
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (metadata[j].Key == key)
+                {
+                    return Outcome.Invalid($"metadata.{key}", $"metadata key {key} is given twice.");
+                }
+            }
+
+            bytes += System.Text.Encoding.UTF8.GetByteCount(key) + System.Text.Encoding.UTF8.GetByteCount(value);
+        }
+
+        return bytes > MaxMetadataBytes
+            ? Outcome.Invalid("metadata", $"metadata holds {bytes} bytes of keys and values; at most {MaxMetadataBytes} are allowed.")
+            : null;
+    }
+
     /// <summary>Decimal places a price or fee may have.</summary>
     public const int MaxMoneyDecimals = 4;
 

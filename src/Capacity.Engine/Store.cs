@@ -84,6 +84,12 @@ public interface IReadStore
     /// <summary>The tenant's entries with a line on this capacity, in the order they joined, after <paramref name="afterSequence"/>, of every status.</summary>
     Task<IReadOnlyList<WaitlistEntry>> GetWaitlistAsync(Guid tenantId, Guid capacityId, long afterSequence, int limit, CancellationToken ct);
 
+    /// <summary>
+    /// The tenant's reservations that match <paramref name="query"/>, newest first (by creation, then
+    /// id), after its cursor. A reservation is found under every event one of its items belongs to.
+    /// </summary>
+    Task<IReadOnlyList<Reservation>> ListReservationsAsync(ReservationQuery query, CancellationToken ct);
+
     /// <summary>Ledger entries of the event's capacities with a sequence above <paramref name="after"/>, in sequence order.</summary>
     Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct);
 
@@ -179,3 +185,18 @@ public sealed record AuditData(
     IReadOnlyList<BuyerLimit> Limits,
     IReadOnlyList<WaitlistEntry> LiveEntries,
     IReadOnlyDictionary<Guid, ReservationStatus> Offers);
+
+/// <summary>
+/// A search of a tenant's reservations: by event or by the platform's reference (at least one), and
+/// optionally by status (the effective one at <see cref="Now"/>: a due hold is expired) and buyer.
+/// <see cref="Before"/> is the last reservation of the previous page (its creation and id).
+/// </summary>
+public sealed record ReservationQuery(
+    Guid TenantId,
+    string? EventId,
+    string? ExternalRef,
+    string? BuyerKey,
+    ReservationStatus? Status,
+    DateTimeOffset Now,
+    (DateTimeOffset CreatedAt, Guid Id)? Before,
+    int Limit);

@@ -325,6 +325,48 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         return await ReadEntriesAsync(cmd, ct).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<Reservation>> ListReservationsAsync(ReservationQuery q, CancellationToken ct)
+    {
+        var sql = ReservationSearch.Sql(q.EventId is not null, q.ExternalRef is not null, q.BuyerKey is not null, q.Status, q.Before is not null);
+        await using var cmd = _dataSource.CreateCommand(sql);
+        cmd.Parameters.AddWithValue("t", q.TenantId);
+        cmd.Parameters.AddWithValue("limit", q.Limit);
+        if (sql.Contains("@now", StringComparison.Ordinal))
+        {
+            cmd.Parameters.AddWithValue("now", Time(q.Now));
+        }
+
+        if (q.EventId is { } eventId)
+        {
+            cmd.Parameters.AddWithValue("event", eventId);
+        }
+
+        if (q.ExternalRef is { } reference)
+        {
+            cmd.Parameters.AddWithValue("ref", reference);
+        }
+
+        if (q.BuyerKey is { } buyer)
+        {
+            cmd.Parameters.AddWithValue("buyer", buyer);
+        }
+
+        if (q.Before is { } before)
+        {
+            cmd.Parameters.AddWithValue("before_at", Time(before.CreatedAt));
+            cmd.Parameters.AddWithValue("before_id", before.Id);
+        }
+
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var page = new List<Reservation>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            page.Add(ReadReservation(r));
+        }
+
+        return page;
+    }
+
     public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(
@@ -579,7 +621,8 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
         r.IsDBNull(7) ? null : Time(r.GetInt64(7)),
         r.IsDBNull(8) ? null : r.GetString(8),
-        r.IsDBNull(9) ? null : r.GetGuid(9));
+        r.IsDBNull(9) ? null : r.GetGuid(9),
+        Labels(r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11)));
 
     internal static async Task<List<WaitlistEntry>> ReadEntriesAsync(NpgsqlCommand cmd, CancellationToken ct)
     {

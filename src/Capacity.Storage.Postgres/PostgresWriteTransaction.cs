@@ -563,18 +563,30 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             var (ids, tenants, statuses, items) = (new Guid[created], new Guid[created], new short[created], new string[created]);
             var (createdAt, expiresAt, confirmedAt, endedAt) = (new long[created], new long[created], new long?[created], new long?[created]);
             var (buyers, waitlists) = (new string?[created], new Guid?[created]);
+            var (references, metadata, events) = (new string?[created], new string?[created], new string[created]);
+            List<(Reservation Hold, string EventId)>? alsoListed = null;
             var i = 0;
             foreach (var r in ws.NewReservations)
             {
                 (ids[i], tenants[i], statuses[i], items[i]) = (r.Id, r.TenantId, (short)r.Status, Items(r.Items));
                 (createdAt[i], expiresAt[i], confirmedAt[i], endedAt[i]) = (Time(r.CreatedAt), Time(r.ExpiresAt), Time(r.ConfirmedAt), Time(r.EndedAt));
                 (buyers[i], waitlists[i]) = (r.BuyerKey, r.WaitlistId);
+                (references[i], metadata[i], events[i]) = (r.Labels?.ExternalRef, Metadata(r.Labels), EventOf(ws, r));
+                if (r.Items.Length > 1)
+                {
+                    foreach (var other in OtherEventsOf(ws, r))
+                    {
+                        (alsoListed ??= []).Add((r, other));
+                    }
+                }
+
                 i++;
             }
 
             var cmd = new NpgsqlBatchCommand(
-                $"INSERT INTO reservations ({ReservationColumns}) "
-                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::uuid[])");
+                $"INSERT INTO reservations ({ReservationColumns}, event_id) "
+                + "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::uuid[], "
+                + "$11::text[], $12::text[], $13::text[])");
             cmd.Parameters.Add(new() { Value = ids });
             cmd.Parameters.Add(new() { Value = tenants });
             cmd.Parameters.Add(new() { Value = statuses });
@@ -585,9 +597,21 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(NullableTimes(endedAt));
             cmd.Parameters.Add(new() { Value = buyers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             cmd.Parameters.Add(new() { Value = waitlists, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            cmd.Parameters.Add(new() { Value = references, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = metadata, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = events });
             batch.BatchCommands.Add(cmd);
+            foreach (var (hold, eventId) in alsoListed ?? [])
+            {
+                AddListedUnder(batch, hold, eventId);
+            }
         }
     }
+
+    /// <summary>A cart across events is listed under each of them, not only its first item's.</summary>
+    private static void AddListedUnder(NpgsqlBatch batch, in Reservation r, string eventId) =>
+        Add(batch, "INSERT INTO reservation_events (tenant_id, event_id, created_at, reservation_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            r.TenantId, eventId, Time(r.CreatedAt), r.Id);
 
     private static void AddChangedReservations(NpgsqlBatch batch, WorkingSet ws)
     {
@@ -622,6 +646,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             {
                 (ids[i], items[i]) = (r.Id, Items(r.Items));
                 i++;
+                foreach (var other in OtherEventsOf(ws, r))
+                {
+                    AddListedUnder(batch, r, other);
+                }
             }
 
             var cmd = new NpgsqlBatchCommand("UPDATE reservations r SET items = u.items FROM unnest($1::uuid[], $2::text[]) AS u(id, items) WHERE r.id = u.id");

@@ -333,6 +333,44 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         return ReadEntries(cmd);
     }
 
+    public async Task<IReadOnlyList<Reservation>> ListReservationsAsync(ReservationQuery q, CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand(
+            ReservationSearch.Sql(q.EventId is not null, q.ExternalRef is not null, q.BuyerKey is not null, q.Status, q.Before is not null), c);
+        cmd.Parameters.AddWithValue("@t", Id(q.TenantId));
+        cmd.Parameters.AddWithValue("@now", Time(q.Now));
+        cmd.Parameters.AddWithValue("@limit", q.Limit);
+        if (q.EventId is { } eventId)
+        {
+            cmd.Parameters.AddWithValue("@event", eventId);
+        }
+
+        if (q.ExternalRef is { } reference)
+        {
+            cmd.Parameters.AddWithValue("@ref", reference);
+        }
+
+        if (q.BuyerKey is { } buyer)
+        {
+            cmd.Parameters.AddWithValue("@buyer", buyer);
+        }
+
+        if (q.Before is { } before)
+        {
+            cmd.Parameters.AddWithValue("@before_at", Time(before.CreatedAt));
+            cmd.Parameters.AddWithValue("@before_id", Id(before.Id));
+        }
+        using var r = cmd.ExecuteReader();
+        var page = new List<Reservation>();
+        while (r.Read())
+        {
+            page.Add(ReadReservation(r));
+        }
+
+        return page;
+    }
+
     public async Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
@@ -604,7 +642,8 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)),
         r.IsDBNull(7) ? null : Time(r.GetInt64(7)),
         r.IsDBNull(8) ? null : r.GetString(8),
-        r.IsDBNull(9) ? null : Id(r.GetString(9)));
+        r.IsDBNull(9) ? null : Id(r.GetString(9)),
+        Labels(r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11)));
 
     /// <summary>The same row through the C API (the writer's point lookups); valid until the statement steps or resets.</summary>
     internal static Reservation ReadReservation(RawStatement r) => new(
@@ -617,7 +656,8 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         r.IsNull(6) ? null : Time(r.Int64(6)),
         r.IsNull(7) ? null : Time(r.Int64(7)),
         r.Text(8),
-        r.IsNull(9) ? null : r.Guid(9));
+        r.IsNull(9) ? null : r.Guid(9),
+        r.IsNull(10) && r.IsNull(11) ? null : Labels(r.Text(10), r.Text(11)));
 
     internal static WaitlistEntry ReadEntry(SqliteDataReader r) => new()
     {

@@ -27,6 +27,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     private RawStatement? _insertReservation;
     private RawStatement? _updateReservation;
     private readonly JsonRowBuffer _items = new();
+    private readonly Dictionary<string, byte[]> _eventUtf8 = [];
 
     // The rowid of each reservation this batch loaded, so that its update finds the row with one
     // B-tree descent instead of two (the id's index, then the table): an expiry updates 5000 rows.
@@ -483,8 +484,39 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
                 _batchInserted = true;
             }
 
-            InsertReservation(insertReservation, id, r, _items);
+            InsertReservation(insertReservation, id, r, _items, EventUtf8(EventOf(ws, r)));
+            if (r.Items.Length > 1)
+            {
+                ListUnderOtherEvents(ws, r);
+            }
         }
+    }
+
+    /// <summary>A cart across events is listed under each of them, not only its first item's.</summary>
+    private void ListUnderOtherEvents(WorkingSet ws, in Reservation r)
+    {
+        foreach (var eventId in OtherEventsOf(ws, r))
+        {
+            Run(
+                Command("INSERT OR IGNORE INTO reservation_events (tenant_id, event_id, created_at, reservation_id) VALUES ($1, $2, $3, $4)", "$1", "$2", "$3", "$4"),
+                Id(r.TenantId), eventId, Time(r.CreatedAt), Id(r.Id));
+        }
+    }
+
+    /// <summary>An event id as UTF-8, kept per event so that a batch of holds on one event encodes it once.</summary>
+    private byte[] EventUtf8(string eventId)
+    {
+        if (!_eventUtf8.TryGetValue(eventId, out var utf8))
+        {
+            if (_eventUtf8.Count >= 1024)
+            {
+                _eventUtf8.Clear();
+            }
+
+            _eventUtf8[eventId] = utf8 = Encoding.UTF8.GetBytes(eventId);
+        }
+
+        return utf8;
     }
 
     private void UpdateReservations(WorkingSet ws)
@@ -512,6 +544,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             foreach (var r in ws.ChangedItems)
             {
                 Run(updateItems, _rowids[r.Id], Items(r.Items));
+                ListUnderOtherEvents(ws, r);
             }
         }
     }
@@ -608,7 +641,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
     // The store's columns (0-7) and the rowid after them, so the store's row reader applies unchanged.
     private const string SelectReservationAndRowid = $"SELECT {ReservationColumns}, rowid FROM reservations WHERE id = ?1";
-    private const int RowidColumn = 10;
+    private const int RowidColumn = 12;
 
     private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
 
@@ -623,13 +656,14 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
     }
 
     internal const string InsertReservationSql =
-        "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key, waitlist_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        "INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key, waitlist_id, external_ref, metadata, event_id) "
+        + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
     /// <summary>
     /// Inserts a new hold's row, <paramref name="id"/> being its id as text. The one place a hold
     /// becomes a row: the writer uses it, and so does the engine bench's floor, which measures it alone.
     /// </summary>
-    internal static void InsertReservation(RawStatement insert, ReadOnlySpan<byte> id, in Reservation r, JsonRowBuffer items)
+    internal static void InsertReservation(RawStatement insert, ReadOnlySpan<byte> id, in Reservation r, JsonRowBuffer items, ReadOnlySpan<byte> eventId)
     {
         Items(r.Items, items.Start());
         insert.BindText(1, id);
@@ -642,6 +676,9 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         insert.Bind(8, r.EndedAt is { } ea ? Time(ea) : null);
         insert.Bind(9, r.BuyerKey);
         insert.Bind(10, r.WaitlistId is { } waitlistId ? Id(waitlistId) : null);
+        insert.Bind(11, r.Labels?.ExternalRef);
+        insert.Bind(12, Metadata(r.Labels));
+        insert.BindText(13, eventId);
         insert.Run();
     }
 }

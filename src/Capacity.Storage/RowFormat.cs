@@ -31,6 +31,71 @@ public static class RowFormat
 
     public static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
+    /// <summary>A hold's metadata as a JSON object of strings, in the order given; null when it has none.</summary>
+    public static string? Metadata(ReservationLabels? labels)
+    {
+        if (labels?.Metadata is not { } metadata)
+        {
+            return null;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var (key, value) in metadata)
+            {
+                w.WriteString(key, value);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>A hold's labels from its <c>external_ref</c> and <c>metadata</c> columns; null when both are null.</summary>
+    public static ReservationLabels? Labels(string? externalRef, string? metadata)
+    {
+        if (externalRef is null && metadata is null)
+        {
+            return null;
+        }
+
+        KeyValuePair<string, string>[]? pairs = null;
+        if (metadata is not null)
+        {
+            using var doc = JsonDocument.Parse(metadata);
+            pairs = [.. doc.RootElement.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, p.Value.GetString()!))];
+        }
+
+        return new ReservationLabels(externalRef, pairs);
+    }
+
+    /// <summary>The event of a hold's first item: the event it is listed under (the store's <c>event_id</c> column).</summary>
+    public static string EventOf(WorkingSet ws, in Reservation r) =>
+        (ws.FindCapacity(r.Items[0].CapacityId) ?? throw new InvalidOperationException($"Capacity {r.Items[0].CapacityId} of reservation {r.Id} was not loaded.")).EventId;
+
+    /// <summary>
+    /// The events of a hold's items other than its first item's, each once (a cart across events is
+    /// listed under each); empty for nearly every hold, and then it allocates nothing.
+    /// </summary>
+    public static IEnumerable<string> OtherEventsOf(WorkingSet ws, Reservation r)
+    {
+        var first = EventOf(ws, r);
+        List<string>? seen = null;
+        for (var i = 1; i < r.Items.Length; i++)
+        {
+            var eventId = ws.FindCapacity(r.Items[i].CapacityId)?.EventId;
+            if (eventId is not null && eventId != first && !(seen?.Contains(eventId) ?? false))
+            {
+                (seen ??= []).Add(eventId);
+            }
+        }
+
+        return seen ?? (IEnumerable<string>)[];
+    }
+
     /// <summary>A waiting list's settings as "enabled:offer_minutes:policy" (1:30:fifo), or null for a capacity that never had one.</summary>
     public static string? Waitlist(WaitlistSettings? settings) => settings is null
         ? null

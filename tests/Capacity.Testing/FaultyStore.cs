@@ -198,6 +198,8 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
     public Task<IReadOnlyList<WaitlistEntry>> GetWaitlistAsync(Guid tenantId, Guid capacityId, long afterSequence, int limit, CancellationToken ct) =>
         _read.GetWaitlistAsync(tenantId, capacityId, afterSequence, limit, ct);
 
+    public Task<IReadOnlyList<Reservation>> ListReservationsAsync(ReservationQuery query, CancellationToken ct) => _read.ListReservationsAsync(query, ct);
+
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
     public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
     public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);

@@ -3,6 +3,7 @@ using Capacity.Engine;
 using Capacity.Server.Http;
 using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Reservations;
 
@@ -29,6 +30,12 @@ internal static class ReservationApi
         group.MapPost("/reservations", Create).Body<CreateReservationRequest>().Doc(
             "Hold a cart", "Several items, possibly across events, all or nothing. An item with `allocation_id` draws from that allocation of its capacity. "
             + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole).", 400, 404, 409, 413, 422);
+        group.MapGet("/reservations", List).Doc(
+            "List reservations",
+            "The tenant's reservations, newest first, by `event_id` (a cart across events is listed under each of its events) or by `external_ref` "
+            + "(at least one of the two), optionally only those of one `status` (the effective one: a hold past its expiry is `expired`) or one "
+            + "`buyer_key`. Pass `next_after` as `after` for the next page (an opaque cursor); `limit` 1..1000 (default 100).",
+            400);
         group.MapGet("/reservations/{id}", Get).Doc(
             "Get a reservation", "With locked prices and totals per currency. A hold past its expiry reads `expired` at once.", 404);
         group.MapPatch("/reservations/{id}", Change).Body<ChangeReservationRequest>().Doc(
@@ -85,7 +92,7 @@ internal static class ReservationApi
 
         var command = new PlaceHold(
             caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId, request.AllocationId)],
-            request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey);
+            request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey, Labels.Of(request.ExternalRef, request.Metadata));
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Held(o, time));
     }
 
@@ -115,7 +122,9 @@ internal static class ReservationApi
 
         var request = body.Value;
         var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId, i.AllocationId));
-        var command = new PlaceHold(caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey);
+        var command = new PlaceHold(
+            caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey,
+            Labels.Of(request.ExternalRef, request.Metadata));
         return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()))
             : ApiErrors.FromOutcome(o));
@@ -134,6 +143,73 @@ internal static class ReservationApi
 
         var reservation = await store.GetReservationAsync(caller.TenantId, reservationId, ct);
         return reservation is { } r ? JsonResults.Ok(ReservationResponse.From(r, time.GetUtcNow())) : NotFound(id);
+    }
+
+    private static async Task<Results<JsonOk<ReservationPageResponse>, ProblemHttpResult>> List(
+        [FromQuery(Name = "event_id")] string? eventId,
+        [FromQuery(Name = "external_ref")] string? externalRef,
+        [FromQuery(Name = "buyer_key")] string? buyerKey,
+        string? status,
+        string? after,
+        string? limit,
+        TenantCaller caller,
+        IReadStore store,
+        ServerOptions options,
+        CoreLimits limits,
+        TimeProvider time,
+        CancellationToken ct)
+    {
+        if (eventId is null && externalRef is null)
+        {
+            return ApiErrors.Validation("event_id", "Name an event_id or an external_ref (or both).");
+        }
+
+        if (eventId is not null && !Rules.IsValidEventId(eventId))
+        {
+            return ApiErrors.InvalidEventId();
+        }
+
+        if (externalRef is not null && !Rules.IsValidName(externalRef, limits.MaxExternalRefLength))
+        {
+            return ApiErrors.Validation("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control characters.");
+        }
+
+        ReservationStatus? wanted = null;
+        if (status is not null)
+        {
+            if (!Enum.TryParse<ReservationStatus>(status, ignoreCase: true, out var parsed) || status != parsed.ToString().ToLowerInvariant())
+            {
+                return ApiErrors.Validation("status", "status must be one of active, confirmed, released, expired, cancelled.");
+            }
+
+            wanted = parsed;
+        }
+
+        if (ApiErrors.InvalidBuyerKey(buyerKey) is { } badKey)
+        {
+            return badKey;
+        }
+
+        if (Paging.TryRead(null, limit, options, out var page) is { } badLimit)
+        {
+            return badLimit;
+        }
+
+        (DateTimeOffset, Guid)? before = null;
+        if (after is not null)
+        {
+            if (ReservationCursor.TryRead(after) is not { } cursor)
+            {
+                return ApiErrors.Validation("after", "after must be the next_after of a previous page.");
+            }
+
+            before = cursor;
+        }
+
+        var now = time.GetUtcNow();
+        var rows = await store.ListReservationsAsync(new ReservationQuery(caller.TenantId, eventId, externalRef, buyerKey, wanted, now, before, page.Limit), ct);
+        var next = rows.Count == page.Limit ? ReservationCursor.Write(rows[^1]) : null;
+        return JsonResults.Ok(new ReservationPageResponse([.. rows.Select(r => ReservationResponse.From(r, now))], next));
     }
 
     /// <summary>Release: no body, and the answer every step gives. Confirm and cancel take the same path when their body names nothing.</summary>
@@ -319,4 +395,25 @@ internal static class ReservationApi
     }
 
     private static ProblemHttpResult NotFound(string id) => ApiErrors.NotFound($"Reservation {id} was not found.");
+}
+
+/// <summary>
+/// The cursor of <c>GET /reservations</c>: the last row's creation (Unix milliseconds, as stored) and
+/// id, as "ms_id". Opaque to callers; a malformed one is refused, never guessed at.
+/// </summary>
+internal static class ReservationCursor
+{
+    public static string Write(Reservation r) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{r.CreatedAt.ToUnixTimeMilliseconds()}_{r.Id:N}");
+
+    public static (DateTimeOffset CreatedAt, Guid Id)? TryRead(string text)
+    {
+        var cut = text.IndexOf('_', StringComparison.Ordinal);
+        return cut > 0
+            && long.TryParse(text.AsSpan(0, cut), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            && ms <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+            && Guid.TryParseExact(text.AsSpan(cut + 1), "N", out var id)
+                ? (DateTimeOffset.FromUnixTimeMilliseconds(ms), id)
+                : null;
+    }
 }

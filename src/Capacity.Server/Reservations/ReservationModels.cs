@@ -14,6 +14,12 @@ internal sealed record ReserveRequest
 
     /// <summary>Names the buyer for per-buyer limits: an opaque key the platform derives (a hash of an e-mail, an account or a card).</summary>
     public string? BuyerKey { get; init; }
+
+    /// <summary>The platform's own reference (its order or cart id), 1 to 128 characters; kept, shown and searchable.</summary>
+    public string? ExternalRef { get; init; }
+
+    /// <summary>A flat object of strings the platform keeps with the hold: at most 16 keys, values up to 256 characters, 4 KB in all.</summary>
+    public Dictionary<string, string>? Metadata { get; init; }
 }
 
 internal sealed record CreateReservationRequest
@@ -23,6 +29,19 @@ internal sealed record CreateReservationRequest
 
     /// <summary>Names the buyer for per-buyer limits; every item counts towards the limits over its capacity.</summary>
     public string? BuyerKey { get; init; }
+
+    /// <summary>The platform's own reference (its order or cart id), 1 to 128 characters; kept, shown and searchable.</summary>
+    public string? ExternalRef { get; init; }
+
+    /// <summary>A flat object of strings the platform keeps with the hold: at most 16 keys, values up to 256 characters, 4 KB in all.</summary>
+    public Dictionary<string, string>? Metadata { get; init; }
+}
+
+/// <summary>The labels a hold request carries, as the core takes them: null when it has neither.</summary>
+internal static class Labels
+{
+    public static ReservationLabels? Of(string? externalRef, Dictionary<string, string>? metadata) =>
+        externalRef is null && metadata is null ? null : new ReservationLabels(externalRef, metadata is null ? null : [.. metadata]);
 }
 
 internal sealed record ReservationItemRequest
@@ -108,7 +127,8 @@ internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal 
 
 /// <summary>
 /// <c>buyer_key</c> is there only on a hold that named its buyer, <c>waitlist_id</c> only on a waiting-list
-/// offer, <c>reclaimed</c> only on the answer to a confirm that reclaimed an expired hold.
+/// offer, <c>external_ref</c> and <c>metadata</c> only when the hold was given them (an offer carries its
+/// entry's <c>external_ref</c>), <c>reclaimed</c> only on the answer to a confirm that reclaimed an expired hold.
 /// </summary>
 internal sealed record ReservationResponse(
     Guid Id,
@@ -121,6 +141,8 @@ internal sealed record ReservationResponse(
     DateTimeOffset? EndedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? WaitlistId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Dictionary<string, string>? Metadata = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Reclaimed = null)
 {
     /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
@@ -135,7 +157,12 @@ internal sealed record ReservationResponse(
         r.ConfirmedAt,
         r.EndedAt,
         r.BuyerKey,
-        r.WaitlistId);
+        r.WaitlistId,
+        r.Labels?.ExternalRef,
+        r.Labels?.Metadata is { } metadata ? new Dictionary<string, string>(metadata) : null);
 }
 
 internal sealed record ReserveResponse(string Message, ReservationResponse Reservation, CapacityResponse Capacity, LockedPriceResponse? LockedPrice);
+
+/// <summary>A page of <c>GET /reservations</c>, newest first; pass <c>next_after</c> as <c>after</c> for the next (null on the last page).</summary>
+internal sealed record ReservationPageResponse(ReservationResponse[] Reservations, string? NextAfter);
