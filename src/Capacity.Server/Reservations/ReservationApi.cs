@@ -25,11 +25,13 @@ internal static class ReservationApi
             + "the price is locked for this hold. With `allocation_id`, the tickets come from that allocation of the capacity "
             + "(409 ALLOCATION_INSUFFICIENT carries its `idle`; 409 ALLOCATION_CLOSED) and public availability does not move. "
             + "409 INSUFFICIENT_CAPACITY carries the current `available_capacity`. `buyer_key` names the buyer for per-buyer limits "
-            + "(409 BUYER_LIMIT_EXCEEDED, 400 BUYER_KEY_REQUIRED).",
+            + "(409 BUYER_LIMIT_EXCEEDED, 400 BUYER_KEY_REQUIRED). `external_ref` (your order or cart id) and `metadata` (a flat object of strings: "
+            + "16 keys, values up to 256 characters, 4 KB) are kept and shown on every read.",
             400, 404, 409, 413, 422);
         group.MapPost("/reservations", Create).Body<CreateReservationRequest>().Doc(
             "Hold a cart", "Several items, possibly across events, all or nothing. An item with `allocation_id` draws from that allocation of its capacity. "
-            + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole).", 400, 404, 409, 413, 422);
+            + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole). "
+            + "`external_ref` and `metadata` as on a single hold.", 400, 404, 409, 413, 422);
         group.MapGet("/reservations", List).Doc(
             "List reservations",
             "The tenant's reservations, newest first, by `event_id` (a cart across events is listed under each of its events) or by `external_ref` "
