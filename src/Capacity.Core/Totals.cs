@@ -5,13 +5,11 @@ public sealed record PriceTotal(string Currency, decimal Subtotal, decimal Fees,
 
 public static class Totals
 {
-    /// <summary>Tax is rounded to cents.</summary>
-    private const int CentDecimals = 2;
-
     /// <summary>
     /// Sums the locked prices per currency (a cart across events may mix them). Tax applies to the
-    /// unit price, not to fees, and is rounded to cents per line, half away from zero. Items held
-    /// without a price contribute nothing.
+    /// unit price, not to fees, and is rounded to the currency's minor unit per line, half away from
+    /// zero (cents for EUR, whole yen for JPY). Items held without a price contribute nothing. Every
+    /// amount has the currency's digits (<see cref="Money.Show"/>).
     /// </summary>
     public static PriceTotal[] Of(Reservation reservation)
     {
@@ -25,7 +23,7 @@ public static class Totals
 
             var subtotal = item.Quantity * p.UnitPrice;
             var fees = item.Quantity * (p.ServiceFee + p.FacilityFee);
-            var tax = Math.Round(subtotal * p.TaxRate, CentDecimals, MidpointRounding.AwayFromZero);
+            var tax = Money.Round(subtotal * p.TaxRate, p.Currency);
             var index = totals.FindIndex(t => t.Currency == p.Currency);
             if (index < 0)
             {
@@ -38,6 +36,7 @@ public static class Totals
             }
         }
 
-        return [.. totals];
+        return [.. totals.Select(t => new PriceTotal(
+            t.Currency, Money.Show(t.Subtotal, t.Currency), Money.Show(t.Fees, t.Currency), Money.Show(t.Tax, t.Currency), Money.Show(t.Total, t.Currency)))];
     }
 }

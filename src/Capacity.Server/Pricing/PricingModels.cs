@@ -38,7 +38,8 @@ internal sealed record PricingResponse(
     DateTimeOffset UpdatedAt)
 {
     public static PricingResponse From(PriceEntry p) => new(
-        p.Id, p.CapacityId, p.Name, p.BasePrice, p.CurrentPrice, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.CreatedAt, p.UpdatedAt);
+        p.Id, p.CapacityId, p.Name, Money.Show(p.BasePrice, p.Currency), p.CurrentPrice is { } current ? Money.Show(current, p.Currency) : null,
+        Money.Show(p.UnitPrice, p.Currency), Money.Show(p.ServiceFee, p.Currency), Money.Show(p.FacilityFee, p.Currency), p.TaxRate, p.Currency, p.CreatedAt, p.UpdatedAt);
 }
 
 internal sealed record PricingListResponse(PricingResponse[] Pricing);

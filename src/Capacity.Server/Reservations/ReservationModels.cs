@@ -109,7 +109,9 @@ internal sealed record LockedPriceResponse(
     DateTimeOffset LockedAt)
 {
     public static LockedPriceResponse? From(LockedPrice? p) =>
-        p is null ? null : new(p.PricingId, p.Name, p.UnitPrice, p.ServiceFee, p.FacilityFee, p.TaxRate, p.Currency, p.LockedAt);
+        p is null
+            ? null
+            : new(p.PricingId, p.Name, Money.Show(p.UnitPrice, p.Currency), Money.Show(p.ServiceFee, p.Currency), Money.Show(p.FacilityFee, p.Currency), p.TaxRate, p.Currency, p.LockedAt);
 }
 
 /// <summary>
