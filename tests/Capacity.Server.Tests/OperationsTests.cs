@@ -45,9 +45,23 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         Assert.True(Sample(samples, "capacity_engine_commands_total", "command=\"hold\"", "outcome=\"ok\"") >= 2);
         Assert.True(Sample(samples, "capacity_engine_commands_total", "command=\"hold\"", "outcome=\"insufficientcapacity\"") >= 3);
         Assert.True(Sample(samples, "capacity_engine_batch_size_count") >= 1);
-        Assert.True(Sample(samples, "capacity_engine_commit_duration_ms_bucket", "le=\"+Inf\"") >= 1);
+        Assert.True(Sample(samples, "capacity_engine_commit_duration_seconds_bucket", "le=\"+Inf\"") >= 1);
         Assert.Contains(samples, s => s.Name == "capacity_engine_queue_depth");
-        Assert.Contains(samples, s => s.Name == "capacity_http_request_duration_ms_sum");
+
+        // Base units: a request is a few ms, so its duration in seconds is well under one per request.
+        var requests = samples.Where(s => s.Name == "capacity_http_request_duration_seconds_count").Sum(s => s.Value);
+        var seconds = samples.Where(s => s.Name == "capacity_http_request_duration_seconds_sum").Sum(s => s.Value);
+        Assert.True(requests >= 5 && seconds > 0 && seconds < requests, $"{seconds} s over {requests} requests");
+        Assert.Contains(samples, s => s.Name == "capacity_engine_commit_duration_seconds_bucket" && s.Labels.Contains("le=\"0.001\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(samples, s => s.Name.Contains("_ms", StringComparison.Ordinal));
+
+        // What every Prometheus set-up expects of a process, and the runtime's own.
+        Assert.True(Sample(samples, "process_cpu_seconds_total") > 0);
+        Assert.True(Sample(samples, "process_resident_memory_bytes") > 1_000_000);
+        Assert.True(Sample(samples, "process_start_time_seconds") > 1_600_000_000);
+        Assert.True(Sample(samples, "dotnet_gc_heap_bytes") > 0);
+        Assert.True(Sample(samples, "dotnet_threadpool_threads") >= 1);
+        Assert.Contains(samples, s => s.Name == "dotnet_gc_collections_total" && s.Labels.Contains("generation=\"0\"", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -7,13 +7,15 @@ namespace Capacity.Server.Metrics;
 
 /// <summary>
 /// Listens to every <c>Capacity.*</c> meter and keeps, per series, a counter sum, a gauge's last value
-/// or a histogram's buckets, then writes them in the Prometheus text format. No exporter package
+/// or a histogram's buckets, then writes them in the Prometheus text format with Prometheus' naming:
+/// base units (durations recorded in ms are exposed in seconds, <c>_seconds</c>), counters ending in
+/// <c>_total</c>, and the usual <c>process_*</c> and runtime series beside ours. No exporter package
 /// restores here, and this is small enough to own: series are keyed by instrument and label values,
 /// and created once.
 /// </summary>
 internal sealed class MetricsCollector : IDisposable
 {
-    private static readonly double[] LatencyBucketsMs = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+    private static readonly double[] LatencyBucketsSeconds = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
     private static readonly double[] SizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
     private readonly MeterListener _listener = new();
@@ -44,7 +46,8 @@ internal sealed class MetricsCollector : IDisposable
             series = _series.GetOrAdd(key, new Series(Kind(instrument), Buckets(instrument), Labels(tags)));
         }
 
-        series.Record(value);
+        // Prometheus wants base units: a duration the code measures in ms is exposed in seconds.
+        series.Record(instrument.Unit == "ms" ? value / 1000 : value);
     }
 
     /// <summary>The exposition: observable gauges are read now, everything else as accumulated.</summary>
@@ -65,8 +68,43 @@ internal sealed class MetricsCollector : IDisposable
             }
         }
 
+        WriteProcess(text);
         return text.ToString();
     }
+
+    /// <summary>
+    /// The series every Prometheus set-up expects of a process (the names the official client
+    /// libraries use), and the .NET runtime's own: read at scrape time, so they cost nothing between scrapes.
+    /// </summary>
+    private static void WriteProcess(StringBuilder text)
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var gc = GC.GetGCMemoryInfo();
+        Metric(text, "process_cpu_seconds_total", "counter", "CPU time used by the process, user and system", process.TotalProcessorTime.TotalSeconds);
+        Metric(text, "process_resident_memory_bytes", "gauge", "Resident memory of the process", process.WorkingSet64);
+        Metric(text, "process_start_time_seconds", "gauge", "When the process started, in Unix seconds", new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
+        if (Directory.Exists("/proc/self/fd"))
+        {
+            Metric(text, "process_open_fds", "gauge", "Open file descriptors", Directory.GetFileSystemEntries("/proc/self/fd").Length);
+        }
+
+        Metric(text, "dotnet_gc_heap_bytes", "gauge", "Managed heap size after the last collection", gc.HeapSizeBytes);
+        Metric(text, "dotnet_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap since start", GC.GetTotalAllocatedBytes());
+        Metric(text, "dotnet_gc_pause_seconds_total", "counter", "Time the runtime paused for garbage collections", GC.GetTotalPauseDuration().TotalSeconds);
+        text.AppendLine("# HELP dotnet_gc_collections_total Garbage collections by generation").AppendLine("# TYPE dotnet_gc_collections_total counter");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            text.Append("dotnet_gc_collections_total{generation=\"").Append(generation).Append("\"} ").AppendLine(GC.CollectionCount(generation).ToString(CultureInfo.InvariantCulture));
+        }
+
+        Metric(text, "dotnet_threadpool_threads", "gauge", "Thread-pool threads", ThreadPool.ThreadCount);
+        Metric(text, "dotnet_threadpool_queue_length", "gauge", "Work items waiting for a thread-pool thread", ThreadPool.PendingWorkItemCount);
+    }
+
+    private static void Metric(StringBuilder text, string name, string type, string help, double value) =>
+        text.Append("# HELP ").Append(name).Append(' ').AppendLine(help)
+            .Append("# TYPE ").Append(name).Append(' ').AppendLine(type)
+            .Append(name).Append(' ').AppendLine(value.ToString("R", CultureInfo.InvariantCulture));
 
     public void Dispose() => _listener.Dispose();
 
@@ -77,13 +115,21 @@ internal sealed class MetricsCollector : IDisposable
         _ => SeriesKind.Gauge,
     };
 
-    private static double[] Buckets(Instrument instrument) => instrument.Unit == "ms" ? LatencyBucketsMs : SizeBuckets;
+    private static double[] Buckets(Instrument instrument) => instrument.Unit is "ms" or "s" ? LatencyBucketsSeconds : SizeBuckets;
 
-    /// <summary><c>capacity.engine.commit_duration</c> in ms becomes <c>capacity_engine_commit_duration_ms</c>; counters end in <c>_total</c>.</summary>
+    /// <summary>
+    /// <c>capacity.engine.commit_duration</c> in ms becomes <c>capacity_engine_commit_duration_seconds</c>
+    /// (its values divided by 1,000), <c>capacity.expiry.lag</c> in s <c>capacity_expiry_lag_seconds</c>;
+    /// counters end in <c>_total</c>.
+    /// </summary>
     private static string Name(Instrument instrument)
     {
         var name = instrument.Name.Replace('.', '_').Replace('-', '_');
-        if (!string.IsNullOrEmpty(instrument.Unit) && instrument.Unit != "{count}")
+        if (instrument.Unit is "ms" or "s")
+        {
+            name += "_seconds";
+        }
+        else if (!string.IsNullOrEmpty(instrument.Unit) && instrument.Unit != "{count}")
         {
             name += "_" + instrument.Unit.Replace('/', '_');
         }
