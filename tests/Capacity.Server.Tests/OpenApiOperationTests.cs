@@ -29,6 +29,40 @@ public sealed class OpenApiOperationTests : IAsyncLifetime
             .Select(m => (m.Key.ToUpperInvariant(), path.Key, m.Value!.AsObject())));
 
     [Fact]
+    public async Task The_document_reads_back_without_errors_or_rule_violations_as_a_client_generator_would_read_it()
+    {
+        using var anonymous = _app.CreateClient();
+        var text = await anonymous.GetStringAsync("/openapi/v1.json");
+        var read = Microsoft.OpenApi.Reader.OpenApiModelFactory.Parse(text, "json", new Microsoft.OpenApi.Reader.OpenApiReaderSettings());
+        Assert.NotNull(read.Document);
+        Assert.Empty(read.Diagnostic!.Errors);
+        var violations = Microsoft.OpenApi.OpenApiElementExtensions.Validate(read.Document!, Microsoft.OpenApi.ValidationRuleSet.GetDefaultRuleSet())!.Select(e => $"{e.Pointer}: {e.Message}");
+        Assert.Empty(violations);
+        Assert.True(read.Document.Paths.Count > 30);
+    }
+
+    [Fact]
+    public void Closed_sets_of_values_are_enums_and_an_unlimited_total_is_an_integer_or_null()
+    {
+        JsonNode Property(string schema, string name) => _document["components"]!["schemas"]![schema]!["properties"]![name]!;
+        string[] Values(JsonNode property) => [.. property["enum"]!.AsArray().Select(v => v!.GetValue<string>())];
+
+        Assert.Equal(["active", "confirmed", "released", "expired", "cancelled"], Values(Property("ReservationResponse", "status")));
+        Assert.Equal(["capped", "own", "shared", "unlimited"], Values(Property("CapacityResponse", "mode")).Order());
+        Assert.Equal(["waiting", "offered", "accepted", "lapsed", "left"], Values(Property("WaitlistEntryResponse", "status")));
+        Assert.Equal(["open", "closed"], Values(Property("AllocationResponse", "status")));
+        Assert.Equal(["fifo", "first_fit"], Values(Property("WaitlistSettingsResponse", "policy")));
+        Assert.Contains("reclaim", Values(Property("LedgerEntryResponse", "kind")));
+
+        var total = Property("CapacityResponse", "total_capacity")["type"]!;
+        Assert.Equal(["integer", "null"], total is JsonArray types ? types.Select(t => t!.GetValue<string>()).Order().ToArray() : [total.GetValue<string>()]);
+
+        var code = Property("ProblemDetails", "code")["anyOf"]!.AsArray();
+        Assert.Equal(ApiErrors.Kinds.Select(k => k.Code), code[0]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
+        Assert.Equal("^HTTP_[0-9]{3}$", code[1]!["pattern"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Every_operation_has_an_operation_id_and_no_two_share_one()
     {
         var ids = Operations().Select(o => (o.Method, o.Path, Id: o.Operation["operationId"]?.GetValue<string>())).ToList();

@@ -37,7 +37,7 @@ internal sealed record AllocationResponse(
     long Sold,
     long Idle,
     DateTimeOffset? ExpiresAt,
-    string Status,
+    [property: OneOf(typeof(AllocationStatus))] string Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {

@@ -47,10 +47,33 @@ internal static class ApiDocs
                     schema.Description = "RFC 3339 with an offset (Z or ±hh:mm).";
                 }
 
+                // Numbers are written as numbers: the generator's "or a string of digits" (from the
+                // serializer's number handling) would make a generated client type every count as a union.
+                if (schema.Type is { } type && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0 && (type & JsonSchemaType.String) != 0)
+                {
+                    schema.Type = type & ~JsonSchemaType.String;
+                    schema.Pattern = null;
+                }
+
+                // A string field with a closed set of values is an enum, so a generated client gets one.
+                if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(OneOfAttribute), false) is [OneOfAttribute oneOf, ..])
+                {
+                    schema.Enum = [.. oneOf.Values.Select(v => (JsonNode)JsonValue.Create(v))];
+                }
+
                 if (context.JsonTypeInfo.Type == typeof(ProblemDetails))
                 {
                     schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
-                    schema.Properties["code"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Stable error code, e.g. INSUFFICIENT_CAPACITY; branch on this." };
+                    schema.Properties["code"] = new OpenApiSchema
+                    {
+                        Description = "Stable error code, e.g. INSUFFICIENT_CAPACITY; branch on this. One of the catalog's codes (`GET /problems`), "
+                            + "or HTTP_<status> for a status the framework answers by itself.",
+                        AnyOf =
+                        [
+                            new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. ApiErrors.Kinds.Select(k => (JsonNode)JsonValue.Create(k.Code))] },
+                            new OpenApiSchema { Type = JsonSchemaType.String, Pattern = "^HTTP_[0-9]{3}$" },
+                        ],
+                    };
                     schema.Properties["errors"] = new OpenApiSchema
                     {
                         Type = JsonSchemaType.Object,

@@ -13,7 +13,7 @@ namespace Capacity.Server.Ledger;
 /// </summary>
 internal sealed record LedgerEntryResponse(
     long Sequence,
-    string Kind,
+    [property: OneOf(typeof(LedgerKind))] string Kind,
     Guid CapacityId,
     Guid? ReservationId,
     long ReservedDelta,

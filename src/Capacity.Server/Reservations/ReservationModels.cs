@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Capacity.Core;
 using Capacity.Server.Views;
+using Capacity.Server.Http;
 
 namespace Capacity.Server.Reservations;
 
@@ -134,7 +135,7 @@ internal sealed record TotalResponse(string Currency, decimal Subtotal, decimal 
 /// </summary>
 internal sealed record ReservationResponse(
     Guid Id,
-    string Status,
+    [property: OneOf(typeof(ReservationStatus))] string Status,
     ReservationItemResponse[] Items,
     TotalResponse[] Totals,
     DateTimeOffset CreatedAt,

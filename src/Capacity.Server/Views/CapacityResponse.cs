@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Capacity.Core;
+using Capacity.Server.Http;
 
 namespace Capacity.Server.Views;
 
@@ -17,7 +18,7 @@ internal sealed record CapacityResponse(
     string? ScheduleId,
     string SectionName,
     string? SectionCode,
-    string Mode,
+    [property: OneOf(typeof(CapacityMode))] string Mode,
     int? TotalCapacity,
     long? AvailableCapacity,
     long ReservedCapacity,
@@ -46,7 +47,7 @@ internal sealed record CapacityResponse(
 }
 
 /// <summary>A capacity's waiting list: its settings, and the units of its own entries waiting and offered now.</summary>
-internal sealed record WaitlistSettingsResponse(bool Enabled, int OfferMinutes, string Policy, long Waiting, long Offered);
+internal sealed record WaitlistSettingsResponse(bool Enabled, int OfferMinutes, [property: OneOf("fifo", "first_fit")] string Policy, long Waiting, long Offered);
 
 /// <summary>An allocation as a capacity lists it: what was set aside and where its units are.</summary>
 internal sealed record AllocationSummaryResponse(
@@ -56,7 +57,7 @@ internal sealed record AllocationSummaryResponse(
     long Held,
     long Sold,
     long Idle,
-    string Status,
+    [property: OneOf(typeof(AllocationStatus))] string Status,
     DateTimeOffset? ExpiresAt)
 {
     public static AllocationSummaryResponse From(Allocation a) =>

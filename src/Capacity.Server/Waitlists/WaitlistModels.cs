@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Capacity.Core;
+using Capacity.Server.Http;
 
 namespace Capacity.Server.Waitlists;
 
@@ -30,7 +31,7 @@ internal sealed record WaitlistItemResponse(Guid CapacityId, int Quantity);
 internal sealed record WaitlistEntryResponse(
     Guid Id,
     string EventId,
-    string Status,
+    [property: OneOf(typeof(WaitlistStatus))] string Status,
     WaitlistItemResponse[] Items,
     long? Position,
     Guid? OfferReservationId,
