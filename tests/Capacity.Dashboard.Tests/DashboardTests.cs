@@ -11,7 +11,7 @@ namespace Capacity.Dashboard.Tests;
 /// downloaded) against the real server process: holds placed and confirmed through the API show on
 /// the page within a second, and so do changes to allocations and waiting lists; buyer limits show on
 /// the page's next read of them; the reservations panel lists, filters and pages an event's
-/// reservations and shows the platform's data as text.
+/// reservations, releases, confirms and cancels them, and shows the platform's data as text.
 /// </summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
@@ -274,10 +274,13 @@ public sealed class DashboardTests : IAsyncLifetime
         await ExpectFieldsAsync(firstRow, new() { ["status"] = "active", ["items"] = "Stalls ×2", ["ref"] = "order-1", ["buyer"] = "buyer-a" });
         await Expect(firstRow.Locator("[data-field='metadata'] .pair")).ToHaveTextAsync(["channel=web", "seat=A1"]);
         await Expect(firstRow.Locator("[data-field='expires']")).Not.ToBeEmptyAsync();
+        await Expect(firstRow.Locator("button")).ToHaveTextAsync(["Release", "Confirm"]);
         await ExpectFieldsAsync(Row(page, second), new() { ["items"] = "Circle ×1", ["ref"] = "order-2", ["buyer"] = "" });
         await ExpectFieldsAsync(Row(page, cart), new() { ["items"] = "Stalls ×1, Circle ×3", ["ref"] = "shared-ref" });
         await ExpectFieldsAsync(Row(page, sale), new() { ["status"] = "confirmed", ["items"] = "Stalls ×2 (1 cancelled)", ["expires"] = "" });
+        await Expect(Row(page, sale).Locator("button")).ToHaveTextAsync(["Cancel"]);
         await ExpectFieldsAsync(Row(page, released), new() { ["status"] = "released", ["ref"] = "", ["metadata"] = "" });
+        await Expect(Row(page, released).Locator("button")).ToHaveCountAsync(0);
 
         await page.SelectOptionAsync("#reservations-status", "confirmed");
         await ExpectRowsAsync(page, sale);
@@ -317,6 +320,81 @@ public sealed class DashboardTests : IAsyncLifetime
         await ExpectFieldsAsync(Row(page, picnic), new() { ["items"] = "Lawn ×1" });
 
         await SaveScreenshotAsync(page, "reservations.png");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Releasing_a_hold_from_the_panel_after_confirming_frees_its_tickets_and_a_refused_action_shows_the_problem_detail()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 10, []);
+        var released = await HoldAsync(api, stalls, 4, "order-a");
+        var stale = await HoldAsync(api, stalls, 2, "order-b");
+        var sold = await HoldAsync(api, stalls, 1, "order-c");
+
+        var page = await _browser.NewPageAsync();
+        var questions = new List<string>();
+        var accept = false;
+        page.Dialog += async (_, dialog) =>
+        {
+            questions.Add(dialog.Message);
+            await (accept ? dialog.AcceptAsync() : dialog.DismissAsync());
+        };
+        var keys = new List<string?>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST")
+            {
+                keys.Add(request.Headers.GetValueOrDefault("idempotency-key"));
+            }
+        };
+        await OpenGalaAsync(page, key);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("3");
+
+        // Saying no to the question sends nothing.
+        await Row(page, released).Locator("button[data-action='release']").ClickAsync();
+        await Expect(Row(page, released)).ToHaveAttributeAsync("data-status", "active");
+        Assert.Equal("Release this hold? Its tickets go back on sale.\n\nStalls ×4 · order-a", Assert.Single(questions));
+        Assert.Empty(keys);
+        Assert.Equal("active", await StatusAsync(api, released));
+
+        accept = true;
+        await Row(page, released).Locator("button[data-action='release']").ClickAsync();
+        await ExpectFieldsAsync(Row(page, released), new() { ["status"] = "released", ["expires"] = "" });
+        await Expect(Row(page, released).Locator("button")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("7", Within);
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "3", ["available"] = "7" }, Within);
+        Assert.Equal("released", await StatusAsync(api, released));
+        Assert.Equal(7, (await ReadAsync(await api.GetAsync($"/capacity/{stalls}")))["available_capacity"]!.GetValue<int>());
+
+        // Another client releases a hold the panel still shows as active: confirming it is refused with the API's reason.
+        await ReadAsync(await api.PostAsync($"/reservations/{stale}/release", null));
+        await Row(page, stale).Locator("button[data-action='confirm']").ClickAsync();
+        var refusal = await api.PostAsync($"/reservations/{stale}/confirm", null);
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, refusal.StatusCode);
+        var detail = JsonNode.Parse(await refusal.Content.ReadAsStringAsync())!["detail"]!.GetValue<string>();
+        await Expect(page.Locator("#reservations-error")).ToHaveTextAsync($"Could not confirm the reservation: {detail}");
+        await ExpectFieldsAsync(Row(page, stale), new() { ["status"] = "released" });
+        Assert.Equal("released", await StatusAsync(api, stale));
+
+        // Confirmed, then refunded: a cancel puts the ticket back.
+        await Row(page, sold).Locator("button[data-action='confirm']").ClickAsync();
+        await ExpectFieldsAsync(Row(page, sold), new() { ["status"] = "confirmed" });
+        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("1", Within);
+        await Expect(page.Locator("#reservations-error")).ToBeEmptyAsync();
+        await Row(page, sold).Locator("button[data-action='cancel']").ClickAsync();
+        await ExpectFieldsAsync(Row(page, sold), new() { ["status"] = "cancelled" });
+        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("0", Within);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("10", Within);
+        Assert.Equal("cancelled", await StatusAsync(api, sold));
+
+        // One key per write (release, the refused confirm, confirm, cancel), each fresh.
+        Assert.Equal(4, keys.Count);
+        Assert.All(keys, k => Assert.True(Guid.TryParse(k, out _), $"not a UUID: {k}"));
+        Assert.Equal(4, keys.Distinct().Count());
+
+        await SaveScreenshotAsync(page, "reservation-actions.png");
         await AssertInvariantsAsync();
     }
 
@@ -427,6 +505,9 @@ public sealed class DashboardTests : IAsyncLifetime
         var body = new Dictionary<string, object?> { ["quantity"] = quantity, ["external_ref"] = externalRef, ["metadata"] = metadata, ["buyer_key"] = buyerKey };
         return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
     }
+
+    private static async Task<string> StatusAsync(HttpClient api, string reservationId) =>
+        (await ReadAsync(await api.GetAsync($"/reservations/{reservationId}")))["status"]!.GetValue<string>();
 
     private static async Task<string> CreateLimitAsync(HttpClient api, string name, string[] capacityIds, int max, bool requireBuyerKey)
     {

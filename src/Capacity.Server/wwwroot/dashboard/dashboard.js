@@ -2,7 +2,7 @@
 // lists the tenant's events, and follows one live through GET /events/{id}/capacity/stream.
 // fetch() reads the stream instead of EventSource because EventSource cannot send an
 // Authorization header, and putting the key in the URL would leak it into logs. The event's
-// reservations are listed below its capacities.
+// reservations are listed below its capacities, with release, confirm and cancel on each row.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -32,8 +32,8 @@ function pageSize(text) {
   return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 50;
 }
 
-async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
+async function api(path, { method = "GET", headers = {} } = {}) {
+  const response = await fetch(path, { method, headers: { ...headers, Authorization: `Bearer ${key}` } });
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
     const error = new Error(problem.detail || `${response.status}`);
@@ -41,6 +41,19 @@ async function api(path) {
     throw error;
   }
   return response.json();
+}
+
+// Every write carries a fresh Idempotency-Key, so a request sent twice (a browser or a proxy retrying
+// on a dropped connection) is applied once.
+function post(path) {
+  return api(path, { method: "POST", headers: { "Idempotency-Key": idempotencyKey() } });
+}
+
+// crypto.randomUUID exists only in secure contexts (https, localhost); a dashboard opened over plain
+// http on another host still needs a key, and getRandomValues works everywhere.
+function idempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function signIn(candidate) {
@@ -390,6 +403,17 @@ async function loadReservationPage(after) {
   }
 }
 
+const RESERVATION_ACTIONS = {
+  active: [["release", "Release"], ["confirm", "Confirm"]],
+  confirmed: [["cancel", "Cancel"]],
+};
+
+const ACTION_QUESTIONS = {
+  release: "Release this hold? Its tickets go back on sale.",
+  confirm: "Confirm this hold into a sale?",
+  cancel: "Cancel this sale and refund it? Its tickets go back on sale.",
+};
+
 function reservationRow(r) {
   const tr = document.createElement("tr");
   tr.className = "reservation";
@@ -404,7 +428,8 @@ function reservationRow(r) {
     <td class="mono" data-field="ref"></td>
     <td class="metadata" data-field="metadata"></td>
     <td class="mono" data-field="buyer"></td>
-    <td><time data-field="expires"></time></td>`;
+    <td><time data-field="expires"></time></td>
+    <td class="actions"></td>`;
   setTime(tr.querySelector("[data-field='created']"), r.created_at);
   tr.querySelector("[data-field='status']").textContent = r.status;
   tr.querySelector("[data-field='items']").textContent = itemsText(r, capacityNames());
@@ -418,6 +443,14 @@ function reservationRow(r) {
   tr.querySelector("[data-field='buyer']").textContent = r.buyer_key ?? "";
   // Only an active hold's expiry means anything to whoever reads the list.
   if (r.status === "active") setTime(tr.querySelector("[data-field='expires']"), r.expires_at);
+  tr.querySelector(".actions").append(...(RESERVATION_ACTIONS[r.status] ?? []).map(([action, label]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.action = action;
+    button.textContent = label;
+    button.addEventListener("click", () => act(r.id, action));
+    return button;
+  }));
   return tr;
 }
 
@@ -444,6 +477,37 @@ function renameReservationItems() {
   for (const tr of $("reservations-table").tBodies[0].rows) {
     const r = shownReservations.get(tr.dataset.reservationId);
     if (r) tr.querySelector("[data-field='items']").textContent = itemsText(r, names);
+  }
+}
+
+// Puts a reservation as the server now has it in place of its row, if the list still shows it. The
+// row stays even when it no longer matches the status filter, so the user sees what their action did.
+function showReservation(r) {
+  if (!shownReservations.has(r.id)) return;
+  shownReservations.set(r.id, r);
+  const old = $("reservations-table").querySelector(`tr[data-reservation-id="${CSS.escape(r.id)}"]`);
+  if (old) old.replaceWith(reservationRow(r));
+}
+
+// Release, confirm or cancel after the user says yes. The capacity bars follow through the stream.
+async function act(id, action) {
+  const r = shownReservations.get(id);
+  if (!r || !confirm(`${ACTION_QUESTIONS[action]}\n\n${itemsText(r, capacityNames())}${r.external_ref ? ` · ${r.external_ref}` : ""}`)) return;
+  const generation = reservationsGeneration;
+  const row = $("reservations-table").querySelector(`tr[data-reservation-id="${CSS.escape(id)}"]`);
+  for (const button of row ? row.querySelectorAll("button") : []) button.disabled = true;
+  $("reservations-error").textContent = "";
+  try {
+    showReservation(await post(`/reservations/${encodeURIComponent(id)}/${action}`));
+  } catch (error) {
+    // The problem's detail says why (409: it is no longer active, or already expired), unless the viewer has moved on.
+    if (generation === reservationsGeneration) $("reservations-error").textContent = `Could not ${action} the reservation: ${error.message}`;
+    // Most refusals mean another client moved it first: show it as it is now.
+    try {
+      showReservation(await api(`/reservations/${encodeURIComponent(id)}`));
+    } catch {
+      if (generation === reservationsGeneration) showReservation(r);
+    }
   }
 }
 
