@@ -10,7 +10,8 @@ namespace Capacity.Dashboard.Tests;
 /// The dashboard in real Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
 /// downloaded) against the real server process: holds placed and confirmed through the API show on
 /// the page within a second, and so do changes to allocations and waiting lists; buyer limits show on
-/// the page's next read of them.
+/// the page's next read of them; the reservations panel lists, filters and pages an event's
+/// reservations, releases, confirms and cancels them, and shows the platform's data as text.
 /// </summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
@@ -237,6 +238,202 @@ public sealed class DashboardTests : IAsyncLifetime
         await AssertInvariantsAsync();
     }
 
+    [Fact]
+    public async Task The_reservations_panel_lists_an_events_holds_newest_first_filters_them_and_loads_more()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 100, []);
+        var circle = await CreateAsync(api, "Circle", 50, []);
+        var lawn = await CreateAsync(api, "Lawn", 30, [], eventId: "picnic");
+        var first = await HoldAsync(api, stalls, 2, "order-1", new() { ["channel"] = "web", ["seat"] = "A1" }, "buyer-a");
+        var second = await HoldAsync(api, circle, 1, "order-2", new() { ["channel"] = "box" });
+        var cart = (await ReadAsync(await api.PostAsJsonAsync("/reservations", new
+        {
+            items = new[] { new { capacity_id = stalls, quantity = 1 }, new { capacity_id = circle, quantity = 3 } },
+            external_ref = "shared-ref",
+        })))["id"]!.GetValue<string>();
+        var sale = await HoldAsync(api, stalls, 3, "order-4");
+        await ReadAsync(await api.PostAsync($"/reservations/{sale}/confirm", null));
+        await ReadAsync(await api.PostAsJsonAsync($"/reservations/{sale}/cancel", new { items = new[] { new { capacity_id = stalls, quantity = 1 } } }));
+        var released = await HoldAsync(api, circle, 1);
+        await ReadAsync(await api.PostAsync($"/reservations/{released}/release", null));
+        var picnic = await HoldAsync(api, lawn, 1, "shared-ref");
+
+        // Two to a page, so five holds take three pages; the last one is short and ends the list.
+        var page = await _browser.NewPageAsync();
+        await OpenGalaAsync(page, key, "?page_size=2");
+        await ExpectRowsAsync(page, released, sale);
+        await page.ClickAsync("#reservations-more");
+        await ExpectRowsAsync(page, released, sale, cart, second);
+        await page.ClickAsync("#reservations-more");
+        await ExpectRowsAsync(page, released, sale, cart, second, first);
+        await Expect(page.Locator("#reservations-more")).ToBeHiddenAsync();
+
+        var firstRow = Row(page, first);
+        await ExpectFieldsAsync(firstRow, new() { ["status"] = "active", ["items"] = "Stalls ×2", ["ref"] = "order-1", ["buyer"] = "buyer-a" });
+        await Expect(firstRow.Locator("[data-field='metadata'] .pair")).ToHaveTextAsync(["channel=web", "seat=A1"]);
+        await Expect(firstRow.Locator("[data-field='expires']")).Not.ToBeEmptyAsync();
+        await Expect(firstRow.Locator("button")).ToHaveTextAsync(["Release", "Confirm"]);
+        await ExpectFieldsAsync(Row(page, second), new() { ["items"] = "Circle ×1", ["ref"] = "order-2", ["buyer"] = "" });
+        await ExpectFieldsAsync(Row(page, cart), new() { ["items"] = "Stalls ×1, Circle ×3", ["ref"] = "shared-ref" });
+        await ExpectFieldsAsync(Row(page, sale), new() { ["status"] = "confirmed", ["items"] = "Stalls ×2 (1 cancelled)", ["expires"] = "" });
+        await Expect(Row(page, sale).Locator("button")).ToHaveTextAsync(["Cancel"]);
+        await ExpectFieldsAsync(Row(page, released), new() { ["status"] = "released", ["ref"] = "", ["metadata"] = "" });
+        await Expect(Row(page, released).Locator("button")).ToHaveCountAsync(0);
+
+        await page.SelectOptionAsync("#reservations-status", "confirmed");
+        await ExpectRowsAsync(page, sale);
+        await page.SelectOptionAsync("#reservations-status", "released");
+        await ExpectRowsAsync(page, released);
+        await page.SelectOptionAsync("#reservations-status", "");
+        await page.FillAsync("#reservations-buyer", "buyer-a");
+        await page.PressAsync("#reservations-buyer", "Enter");
+        await ExpectRowsAsync(page, first);
+
+        // A bad filter is the API's 400, its detail shown in the panel.
+        await page.FillAsync("#reservations-buyer", new string('b', 129));
+        await page.PressAsync("#reservations-buyer", "Enter");
+        await Expect(page.Locator("#reservations-error")).ToHaveTextAsync("Could not list reservations: buyer_key must be 1 to 128 printable characters.");
+        await page.FillAsync("#reservations-buyer", "");
+
+        // A reference is searched in every event: the picnic's capacity is not in this event's snapshot, so it shows by id.
+        await page.FillAsync("#reservations-ref", "shared-ref");
+        await page.PressAsync("#reservations-ref", "Enter");
+        await ExpectRowsAsync(page, picnic, cart);
+        await Expect(page.Locator("#reservations-error")).ToBeEmptyAsync();
+        await Expect(page.Locator("#reservations-scope")).ToHaveTextAsync("Reference “shared-ref” in every event");
+        await ExpectFieldsAsync(Row(page, picnic), new() { ["items"] = $"{lawn} ×1" });
+
+        // The list is read again on Refresh, not as holds come in.
+        await page.FillAsync("#reservations-ref", "");
+        await page.PressAsync("#reservations-ref", "Enter");
+        await ExpectRowsAsync(page, released, sale);
+        var late = await HoldAsync(api, stalls, 1, "order-late");
+        await page.ClickAsync("#reservations-refresh");
+        await ExpectRowsAsync(page, late, released);
+
+        // Following another event lists its own reservations, named from its snapshot.
+        await page.ClickAsync("#events button[data-event-id='picnic']");
+        await ExpectRowsAsync(page, picnic);
+        await Expect(page.Locator("#reservations-scope")).ToHaveTextAsync("Event picnic");
+        await ExpectFieldsAsync(Row(page, picnic), new() { ["items"] = "Lawn ×1" });
+
+        await SaveScreenshotAsync(page, "reservations.png");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Releasing_a_hold_from_the_panel_after_confirming_frees_its_tickets_and_a_refused_action_shows_the_problem_detail()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 10, []);
+        var released = await HoldAsync(api, stalls, 4, "order-a");
+        var stale = await HoldAsync(api, stalls, 2, "order-b");
+        var sold = await HoldAsync(api, stalls, 1, "order-c");
+
+        var page = await _browser.NewPageAsync();
+        var questions = new List<string>();
+        var accept = false;
+        page.Dialog += async (_, dialog) =>
+        {
+            questions.Add(dialog.Message);
+            await (accept ? dialog.AcceptAsync() : dialog.DismissAsync());
+        };
+        var keys = new List<string?>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST")
+            {
+                keys.Add(request.Headers.GetValueOrDefault("idempotency-key"));
+            }
+        };
+        await OpenGalaAsync(page, key);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("3");
+
+        // Saying no to the question sends nothing.
+        await Row(page, released).Locator("button[data-action='release']").ClickAsync();
+        await Expect(Row(page, released)).ToHaveAttributeAsync("data-status", "active");
+        Assert.Equal("Release this hold? Its tickets go back on sale.\n\nStalls ×4 · order-a", Assert.Single(questions));
+        Assert.Empty(keys);
+        Assert.Equal("active", await StatusAsync(api, released));
+
+        accept = true;
+        await Row(page, released).Locator("button[data-action='release']").ClickAsync();
+        await ExpectFieldsAsync(Row(page, released), new() { ["status"] = "released", ["expires"] = "" });
+        await Expect(Row(page, released).Locator("button")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("7", Within);
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "3", ["available"] = "7" }, Within);
+        Assert.Equal("released", await StatusAsync(api, released));
+        Assert.Equal(7, (await ReadAsync(await api.GetAsync($"/capacity/{stalls}")))["available_capacity"]!.GetValue<int>());
+
+        // Another client releases a hold the panel still shows as active: confirming it is refused with the API's reason.
+        await ReadAsync(await api.PostAsync($"/reservations/{stale}/release", null));
+        await Row(page, stale).Locator("button[data-action='confirm']").ClickAsync();
+        var refusal = await api.PostAsync($"/reservations/{stale}/confirm", null);
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, refusal.StatusCode);
+        var detail = JsonNode.Parse(await refusal.Content.ReadAsStringAsync())!["detail"]!.GetValue<string>();
+        await Expect(page.Locator("#reservations-error")).ToHaveTextAsync($"Could not confirm the reservation: {detail}");
+        await ExpectFieldsAsync(Row(page, stale), new() { ["status"] = "released" });
+        Assert.Equal("released", await StatusAsync(api, stale));
+
+        // Confirmed, then refunded: a cancel puts the ticket back.
+        await Row(page, sold).Locator("button[data-action='confirm']").ClickAsync();
+        await ExpectFieldsAsync(Row(page, sold), new() { ["status"] = "confirmed" });
+        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("1", Within);
+        await Expect(page.Locator("#reservations-error")).ToBeEmptyAsync();
+        await Row(page, sold).Locator("button[data-action='cancel']").ClickAsync();
+        await ExpectFieldsAsync(Row(page, sold), new() { ["status"] = "cancelled" });
+        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("0", Within);
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("10", Within);
+        Assert.Equal("cancelled", await StatusAsync(api, sold));
+
+        // One key per write (release, the refused confirm, confirm, cancel), each fresh.
+        Assert.Equal(4, keys.Count);
+        Assert.All(keys, k => Assert.True(Guid.TryParse(k, out _), $"not a UUID: {k}"));
+        Assert.Equal(4, keys.Distinct().Count());
+
+        await SaveScreenshotAsync(page, "reservation-actions.png");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Markup_in_a_reference_metadata_or_buyer_key_is_shown_as_text_and_never_run()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 10, []);
+        const string Img = "<img src=x onerror=alert(1)>";
+        var hold = await HoldAsync(api, stalls, 1, "<b>order</b>", new() { ["note"] = Img, ["<i>k</i>"] = "v" }, "<script>alert(2)</script>");
+
+        var page = await _browser.NewPageAsync();
+        var dialogs = new List<string>();
+        page.Dialog += async (_, dialog) =>
+        {
+            dialogs.Add(dialog.Message);
+            await dialog.DismissAsync();
+        };
+        await OpenGalaAsync(page, key);
+        var row = Row(page, hold);
+        await ExpectFieldsAsync(row, new() { ["ref"] = "<b>order</b>", ["buyer"] = "<script>alert(2)</script>" });
+        var pairs = row.Locator("[data-field='metadata'] .pair");
+        await Expect(pairs).ToHaveCountAsync(2);
+        Assert.Equal(new[] { "<i>k</i>=v", $"note={Img}" }, (await pairs.AllTextContentsAsync()).Order(StringComparer.Ordinal));
+
+        // Searching by that reference shows it as text too.
+        await page.FillAsync("#reservations-ref", "<b>order</b>");
+        await page.PressAsync("#reservations-ref", "Enter");
+        await Expect(page.Locator("#reservations-scope")).ToHaveTextAsync("Reference “<b>order</b>” in every event");
+        await ExpectRowsAsync(page, hold);
+        await Expect(page.Locator("#reservations").Locator("img, b, i, script")).ToHaveCountAsync(0);
+
+        // Give a broken image's onerror the time to fire, had it been markup.
+        await page.WaitForTimeoutAsync(300);
+        Assert.Empty(dialogs);
+        await AssertInvariantsAsync();
+    }
+
     private async Task<string> NewTenantAsync()
     {
         using var admin = _server.Client(AdminKey);
@@ -244,9 +441,9 @@ public sealed class DashboardTests : IAsyncLifetime
     }
 
     /// <summary>Signs in with the tenant key and follows event "gala" until the stream is live.</summary>
-    private async Task OpenGalaAsync(IPage page, string key)
+    private async Task OpenGalaAsync(IPage page, string key, string query = "")
     {
-        await page.GotoAsync(_server.Url + "/dashboard/");
+        await page.GotoAsync(_server.Url + "/dashboard/" + query);
         await page.FillAsync("#api-key", key);
         await page.ClickAsync("#sign-in-form button");
         await page.ClickAsync("#events button[data-event-id='gala']");
@@ -274,6 +471,19 @@ public sealed class DashboardTests : IAsyncLifetime
     /// <summary>The capacity's own numbers, apart from those of its allocations' rows.</summary>
     private static ILocator Head(IPage page, string capacityId) => page.Locator($".capacity[data-capacity-id='{capacityId}'] > .head");
 
+    private static ILocator Row(IPage page, string reservationId) => page.Locator($"#reservations-table tr[data-reservation-id='{reservationId}']");
+
+    /// <summary>The panel shows exactly these reservations, in this order.</summary>
+    private static async Task ExpectRowsAsync(IPage page, params string[] reservationIds)
+    {
+        var rows = page.Locator("#reservations-table tbody tr");
+        await Expect(rows).ToHaveCountAsync(reservationIds.Length);
+        for (var i = 0; i < reservationIds.Length; i++)
+        {
+            await Expect(rows.Nth(i)).ToHaveAttributeAsync("data-reservation-id", reservationIds[i]);
+        }
+    }
+
     private static async Task ExpectFieldsAsync(ILocator scope, Dictionary<string, string> fields, LocatorAssertionsToHaveTextOptions? options = null)
     {
         foreach (var (field, text) in fields)
@@ -288,16 +498,27 @@ public sealed class DashboardTests : IAsyncLifetime
         return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
     }
 
+    /// <summary>A single-capacity hold with the platform's labels, as a checkout would place it.</summary>
+    private static async Task<string> HoldAsync(
+        HttpClient api, string capacityId, int quantity, string? externalRef = null, Dictionary<string, string>? metadata = null, string? buyerKey = null)
+    {
+        var body = new Dictionary<string, object?> { ["quantity"] = quantity, ["external_ref"] = externalRef, ["metadata"] = metadata, ["buyer_key"] = buyerKey };
+        return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
+    }
+
+    private static async Task<string> StatusAsync(HttpClient api, string reservationId) =>
+        (await ReadAsync(await api.GetAsync($"/reservations/{reservationId}")))["status"]!.GetValue<string>();
+
     private static async Task<string> CreateLimitAsync(HttpClient api, string name, string[] capacityIds, int max, bool requireBuyerKey)
     {
         var body = new { name, capacity_ids = capacityIds, per_buyer_max = max, require_buyer_key = requireBuyerKey };
         return (await ReadAsync(await api.PostAsJsonAsync("/events/gala/limits", body)))["id"]!.GetValue<string>();
     }
 
-    private static async Task<string> CreateAsync(HttpClient api, string name, int? total, string[] parents)
+    private static async Task<string> CreateAsync(HttpClient api, string name, int? total, string[] parents, string eventId = "gala")
     {
         var body = new Dictionary<string, object?> { ["section_name"] = name, ["total_capacity"] = total, ["parent_ids"] = parents };
-        return (await ReadAsync(await api.PostAsJsonAsync("/events/gala/capacity", body)))["id"]!.GetValue<string>();
+        return (await ReadAsync(await api.PostAsJsonAsync($"/events/{eventId}/capacity", body)))["id"]!.GetValue<string>();
     }
 
     private static async Task<JsonObject> ReadAsync(HttpResponseMessage response)

@@ -1,7 +1,8 @@
 // The Capacity dashboard: plain browser JavaScript, no build step. It signs in with a tenant key,
 // lists the tenant's events, and follows one live through GET /events/{id}/capacity/stream.
 // fetch() reads the stream instead of EventSource because EventSource cannot send an
-// Authorization header, and putting the key in the URL would leak it into logs.
+// Authorization header, and putting the key in the URL would leak it into logs. The event's
+// reservations are listed below its capacities, with release, confirm and cancel on each row.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -15,8 +16,24 @@ let limitsTimer = null;
 // Buyer limits are not in the snapshot and change rarely, so the panel re-reads them on a slow timer.
 const LIMITS_REFRESH_MS = 10000;
 
-async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
+// The reservations list is read when asked for (event opened, a filter, Refresh, Load more), never
+// on the stream's beat: a busy event sends a snapshot up to every 250 ms, and while one poller serves
+// every viewer of the stream, each list read is a store query of its own viewer's.
+// ?page_size=N on the dashboard's URL sets the page (1..1000, default 50).
+const RESERVATIONS_PAGE = pageSize(new URLSearchParams(location.search).get("page_size"));
+let reservationsQuery = null;
+let reservationsNext = null;
+let reservationsGeneration = 0;
+const shownReservations = new Map();
+let shownNames = "";
+
+function pageSize(text) {
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 50;
+}
+
+async function api(path, { method = "GET", headers = {} } = {}) {
+  const response = await fetch(path, { method, headers: { ...headers, Authorization: `Bearer ${key}` } });
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
     const error = new Error(problem.detail || `${response.status}`);
@@ -24,6 +41,19 @@ async function api(path) {
     throw error;
   }
   return response.json();
+}
+
+// Every write carries a fresh Idempotency-Key, so a request sent twice (a browser or a proxy retrying
+// on a dropped connection) is applied once.
+function post(path) {
+  return api(path, { method: "POST", headers: { "Idempotency-Key": idempotencyKey() } });
+}
+
+// crypto.randomUUID exists only in secure contexts (https, localhost); a dashboard opened over plain
+// http on another host still needs a key, and getRandomValues works everywhere.
+function idempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function signIn(candidate) {
@@ -75,6 +105,7 @@ async function follow(eventId) {
   $("event").hidden = false;
   $("event-title").textContent = eventId;
   followLimits(eventId);
+  loadReservations();
   const abort = new AbortController();
   streamAbort = abort;
   while (!abort.signal.aborted) {
@@ -123,8 +154,9 @@ function render(snapshot) {
   $("active-holds").textContent = snapshot.holds.active;
   renderTree(snapshot.capacity);
   renderExpiring();
-  // Section names may have changed or arrived after the limits did.
+  // Section names may have changed or arrived after the limits and the reservations did.
   renderLimits();
+  renameReservationItems();
 }
 
 // Pools as a tree: a capacity sits under each parent of this event (a weekend pass may appear under
@@ -297,9 +329,14 @@ async function loadLimits(eventId) {
   }
 }
 
+// The names of the followed event's capacities; other events' capacities are not in its snapshot.
+function capacityNames() {
+  return new Map((lastSnapshot ? lastSnapshot.capacity : []).map((c) => [c.id, c.section_name]));
+}
+
 function renderLimits() {
   if (!lastLimits) return;
-  const names = new Map((lastSnapshot ? lastSnapshot.capacity : []).map((c) => [c.id, c.section_name]));
+  const names = capacityNames();
   const list = $("limits-list");
   list.replaceChildren(...lastLimits.map((l) => {
     const item = document.createElement("li");
@@ -318,6 +355,169 @@ function renderLimits() {
   if (lastLimits.length === 0) list.innerHTML = "<li>No limits.</li>";
 }
 
+// Reads the first page for the filters as they are now. A reference is the platform's order or cart
+// id, so it is searched in every event (a cart may span several); without one, the followed event's.
+function loadReservations() {
+  const params = new URLSearchParams();
+  const ref = $("reservations-ref").value.trim();
+  const buyer = $("reservations-buyer").value.trim();
+  const status = $("reservations-status").value;
+  if (ref) params.set("external_ref", ref);
+  else params.set("event_id", currentEvent);
+  $("reservations-scope").textContent = ref ? `Reference “${ref}” in every event` : `Event ${currentEvent}`;
+  if (status) params.set("status", status);
+  if (buyer) params.set("buyer_key", buyer);
+  params.set("limit", String(RESERVATIONS_PAGE));
+  reservationsQuery = params.toString();
+  reservationsGeneration++;
+  shownReservations.clear();
+  $("reservations-table").tBodies[0].replaceChildren();
+  $("reservations-error").textContent = "";
+  $("reservations-empty").hidden = true;
+  $("reservations-more").hidden = true;
+  return loadReservationPage(null);
+}
+
+async function loadReservationPage(after) {
+  // A page that answers after a newer search (another event, filter or Refresh) began is dropped.
+  const generation = reservationsGeneration;
+  const path = `/reservations?${reservationsQuery}` + (after ? `&after=${encodeURIComponent(after)}` : "");
+  $("reservations").setAttribute("aria-busy", "true");
+  $("reservations-more").disabled = true;
+  try {
+    const page = await api(path);
+    if (generation !== reservationsGeneration) return;
+    for (const r of page.reservations) shownReservations.set(r.id, r);
+    $("reservations-table").tBodies[0].append(...page.reservations.map(reservationRow));
+    $("reservations-empty").hidden = shownReservations.size > 0;
+    // The server sets next_after whenever a page is full, so the last "Load more" may bring nothing.
+    reservationsNext = page.next_after;
+    $("reservations-more").hidden = reservationsNext === null;
+  } catch (error) {
+    if (generation === reservationsGeneration) $("reservations-error").textContent = `Could not list reservations: ${error.message}`;
+  } finally {
+    if (generation === reservationsGeneration) {
+      $("reservations").setAttribute("aria-busy", "false");
+      $("reservations-more").disabled = false;
+    }
+  }
+}
+
+const RESERVATION_ACTIONS = {
+  active: [["release", "Release"], ["confirm", "Confirm"]],
+  confirmed: [["cancel", "Cancel"]],
+};
+
+const ACTION_QUESTIONS = {
+  release: "Release this hold? Its tickets go back on sale.",
+  confirm: "Confirm this hold into a sale?",
+  cancel: "Cancel this sale and refund it? Its tickets go back on sale.",
+};
+
+function reservationRow(r) {
+  const tr = document.createElement("tr");
+  tr.className = "reservation";
+  tr.dataset.reservationId = r.id;
+  tr.dataset.status = r.status;
+  // A fixed skeleton: every value of the reservation goes in as text (references, metadata and buyer
+  // keys are the platform's data, and could hold markup).
+  tr.innerHTML = `
+    <td><time data-field="created"></time></td>
+    <td><span class="badge" data-field="status"></span></td>
+    <td data-field="items"></td>
+    <td class="mono" data-field="ref"></td>
+    <td class="metadata" data-field="metadata"></td>
+    <td class="mono" data-field="buyer"></td>
+    <td><time data-field="expires"></time></td>
+    <td class="actions"></td>`;
+  setTime(tr.querySelector("[data-field='created']"), r.created_at);
+  tr.querySelector("[data-field='status']").textContent = r.status;
+  tr.querySelector("[data-field='items']").textContent = itemsText(r, capacityNames());
+  tr.querySelector("[data-field='ref']").textContent = r.external_ref ?? "";
+  tr.querySelector("[data-field='metadata']").append(...Object.entries(r.metadata ?? {}).map(([k, v]) => {
+    const pair = document.createElement("span");
+    pair.className = "pair";
+    pair.textContent = `${k}=${v}`;
+    return pair;
+  }));
+  tr.querySelector("[data-field='buyer']").textContent = r.buyer_key ?? "";
+  // Only an active hold's expiry means anything to whoever reads the list.
+  if (r.status === "active") setTime(tr.querySelector("[data-field='expires']"), r.expires_at);
+  tr.querySelector(".actions").append(...(RESERVATION_ACTIONS[r.status] ?? []).map(([action, label]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.action = action;
+    button.textContent = label;
+    button.addEventListener("click", () => act(r.id, action));
+    return button;
+  }));
+  return tr;
+}
+
+// "Stalls ×2, Circle ×1 (1 cancelled)": the followed event's capacities by name, others by id.
+function itemsText(r, names) {
+  return r.items.map((i) => {
+    const cancelled = i.cancelled_quantity ? ` (${i.cancelled_quantity} cancelled)` : "";
+    return `${names.get(i.capacity_id) ?? i.capacity_id} ×${i.quantity}${cancelled}`;
+  }).join(", ");
+}
+
+function setTime(time, iso) {
+  time.dateTime = iso;
+  time.textContent = new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "medium" });
+}
+
+// The rows shown before the first snapshot (or before a section was renamed) name capacities by id;
+// they are named again only when the names change, not on every snapshot.
+function renameReservationItems() {
+  const names = capacityNames();
+  const signature = JSON.stringify([...names]);
+  if (signature === shownNames) return;
+  shownNames = signature;
+  for (const tr of $("reservations-table").tBodies[0].rows) {
+    const r = shownReservations.get(tr.dataset.reservationId);
+    if (r) tr.querySelector("[data-field='items']").textContent = itemsText(r, names);
+  }
+}
+
+// Puts a reservation as the server now has it in place of its row, if the list still shows it. The
+// row stays even when it no longer matches the status filter, so the user sees what their action did.
+function showReservation(r) {
+  if (!shownReservations.has(r.id)) return;
+  shownReservations.set(r.id, r);
+  const old = $("reservations-table").querySelector(`tr[data-reservation-id="${CSS.escape(r.id)}"]`);
+  if (old) old.replaceWith(reservationRow(r));
+}
+
+// Release, confirm or cancel after the user says yes. The capacity bars follow through the stream.
+async function act(id, action) {
+  const r = shownReservations.get(id);
+  if (!r || !confirm(`${ACTION_QUESTIONS[action]}\n\n${itemsText(r, capacityNames())}${r.external_ref ? ` · ${r.external_ref}` : ""}`)) return;
+  const generation = reservationsGeneration;
+  const row = $("reservations-table").querySelector(`tr[data-reservation-id="${CSS.escape(id)}"]`);
+  for (const button of row ? row.querySelectorAll("button") : []) button.disabled = true;
+  $("reservations-error").textContent = "";
+  try {
+    showReservation(await post(`/reservations/${encodeURIComponent(id)}/${action}`));
+  } catch (error) {
+    // The problem's detail says why (409: it is no longer active, or already expired), unless the viewer has moved on.
+    if (generation === reservationsGeneration) $("reservations-error").textContent = `Could not ${action} the reservation: ${error.message}`;
+    // Most refusals mean another client moved it first: show it as it is now.
+    try {
+      showReservation(await api(`/reservations/${encodeURIComponent(id)}`));
+    } catch {
+      if (generation === reservationsGeneration) showReservation(r);
+    }
+  }
+}
+
+$("reservations-filter").addEventListener("submit", (e) => {
+  e.preventDefault();
+  loadReservations();
+});
+$("reservations-status").addEventListener("change", loadReservations);
+$("reservations-refresh").addEventListener("click", loadReservations);
+$("reservations-more").addEventListener("click", () => loadReservationPage(reservationsNext));
 $("sign-in-form").addEventListener("submit", (e) => {
   e.preventDefault();
   $("sign-in-error").textContent = "";
