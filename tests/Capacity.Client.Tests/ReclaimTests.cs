@@ -1,9 +1,12 @@
+using System.Text.Json;
+using Capacity.Cli;
+
 namespace Capacity.Client.Tests;
 
 /// <summary>
 /// Confirming a hold after it expired (<see cref="ExpiredHoldAction.Reclaim"/>) through the SDK, on a server
 /// whose clock the tests move: taken back at its locked price when its tickets are still free, refused
-/// with the exact shortfall when they are not.
+/// with the exact shortfall when they are not; and <c>capacity confirm --reclaim</c>.
 /// </summary>
 public sealed class ReclaimTests(ClockedHost host) : IClassFixture<ClockedHost>
 {
@@ -71,6 +74,43 @@ public sealed class ReclaimTests(ClockedHost host) : IClassFixture<ClockedHost>
         var never = await Assert.ThrowsAsync<CapacityApiException>(() => t.ConfirmAsync(released.Id, Reclaim));
         Assert.Equal((409, "RESERVATION_NOT_ACTIVE", null), (never.Status, never.Code, never.Shortfall));
         Assert.Equal(8, (await t.GetCapacityAsync(parking.Id)).AvailableCapacity);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Confirm_reclaim_prints_the_shortfall_of_a_refusal_and_then_the_sale_it_took_back()
+    {
+        var tenant = await host.NewTenantAsync();
+        var t = tenant.Client;
+        var pool = await t.CreateCapacityAsync("late-cli", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 10 });
+        var hold = (await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 4, ReservationMinutes = 1 })).Reservation;
+        await host.AdvanceAndSweepAsync(TimeSpan.FromMinutes(2));
+        var other = (await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 9 })).Reservation;
+        var id = hold.Id.ToString();
+
+        var plain = await host.RunCliAsync("confirm", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, plain.ExitCode);
+        Assert.Contains("RESERVATION_EXPIRED", plain.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("asked for", plain.Error, StringComparison.Ordinal);
+
+        var refused = await host.RunCliAsync("confirm", id, "--reclaim", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, refused.ExitCode);
+        Assert.Contains($"  {pool.Id}: 4 asked for, 1 available", refused.Error, StringComparison.Ordinal);
+        var json = await host.RunCliAsync("confirm", id, "--reclaim", "--json", "--key", tenant.Key);
+        using (var problem = JsonDocument.Parse(json.Error))
+        {
+            var shortfall = Assert.Single(problem.RootElement.GetProperty("shortfall").EnumerateArray());
+            Assert.Equal((4L, 1L), (shortfall.GetProperty("requested").GetInt64(), shortfall.GetProperty("available").GetInt64()));
+        }
+
+        // With the other hold given back there is room: the sale says it was taken back, at 4 tickets.
+        await t.ReleaseAsync(other.Id);
+        var sale = await host.RunCliAsync("confirm", id, "--reclaim", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, sale.ExitCode);
+        Assert.Contains("confirmed", sale.Output, StringComparison.Ordinal);
+        Assert.Contains("Reclaimed", sale.Output, StringComparison.Ordinal);
+        Assert.Contains($"4 × {pool.Id}", sale.Output, StringComparison.Ordinal);
+        Assert.Equal(4, (await t.GetCapacityAsync(pool.Id)).SoldCount);
         await host.AssertInvariantsAsync();
     }
 }
