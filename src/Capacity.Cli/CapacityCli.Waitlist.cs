@@ -14,7 +14,7 @@ public static partial class CapacityCli
         {
             Description = "What to queue for, as <capacity-id>:<quantity>; give several (of one event) for one entry offered all together",
             Arity = ArgumentArity.OneOrMore,
-            CustomParser = ParseItems,
+            CustomParser = r => ItemsOf(r, (capacityId, quantity) => new WaitlistItem(capacityId, quantity)),
         };
         var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key: the offer counts towards the buyer's per-buyer limits" };
         var reference = new Option<string?>("--ref") { Description = "Your own reference, such as an order or customer id: kept and shown" };
@@ -62,10 +62,13 @@ public static partial class CapacityCli
         };
     }
 
-    /// <summary>Reads <c>capacity-id:quantity</c> tokens: a malformed one is a usage error before anything is sent.</summary>
-    private static WaitlistItem[] ParseItems(ArgumentResult result)
+    /// <summary>
+    /// Reads <c>capacity-id:quantity</c> tokens, of a waiting-list entry, a change or a partial confirm or refund:
+    /// a malformed one is a usage error before anything is sent.
+    /// </summary>
+    private static T[] ItemsOf<T>(ArgumentResult result, Func<Guid, int, T> item)
     {
-        var items = new List<WaitlistItem>(result.Tokens.Count);
+        var items = new List<T>(result.Tokens.Count);
         foreach (var token in result.Tokens)
         {
             var parts = token.Value.Split(':');
@@ -76,7 +79,7 @@ public static partial class CapacityCli
                 return [];
             }
 
-            items.Add(new WaitlistItem(capacityId, quantity));
+            items.Add(item(capacityId, quantity));
         }
 
         return [.. items];

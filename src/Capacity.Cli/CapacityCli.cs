@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, waiting lists, holds and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, waiting lists, holds and sales, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -143,7 +143,15 @@ public static partial class CapacityCli
         var pricing = new Option<Guid?>("--pricing", "-p") { Description = "A price entry whose price the hold locks" };
         var allocation = new Option<Guid?>("--allocation", "-a") { Description = "An allocation of the capacity to draw the tickets from" };
         var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key, for per-buyer limits (1 to 128 printable characters)" };
-        var reserve = new Command("reserve", "Hold tickets of one capacity") { capacityId, quantity, minutes, pricing, allocation, buyer };
+        var reference = new Option<string?>("--ref") { Description = "Your own reference, such as an order or cart id (1 to 128 characters): kept, shown, and found by reservations list --ref" };
+        var meta = new Option<Dictionary<string, string>?>("--meta")
+        {
+            Description = "Your own note on the hold as key=value, kept and shown; repeat for each (at most 16)",
+            HelpName = "key=value",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = MetadataOf,
+        };
+        var reserve = new Command("reserve", "Hold tickets of one capacity") { capacityId, quantity, minutes, pricing, allocation, buyer, reference, meta };
         reserve.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var request = new ReserveRequest
@@ -153,13 +161,14 @@ public static partial class CapacityCli
                 PricingId = p.GetValue(pricing),
                 AllocationId = p.GetValue(allocation),
                 BuyerKey = p.GetValue(buyer),
+                ExternalRef = p.GetValue(reference),
+                Metadata = p.GetValue(meta),
             };
             var result = await client.ReserveAsync(p.GetValue(capacityId), request, cancellationToken: ct);
             c.Write(result, CliJson.Default.ReserveResult, () => Views.Reservation(result.Reservation, result.Capacity));
             return ExitCodes.Ok;
         }));
 
-        var confirm = Transition(host, "confirm", "Confirm a hold: the tickets are sold", (client, id, ct) => client.ConfirmAsync(id, cancellationToken: ct));
         var release = Transition(host, "release", "Release a hold: the tickets go back", (client, id, ct) => client.ReleaseAsync(id, cancellationToken: ct));
 
         var watchEvent = EventArgument();
@@ -179,9 +188,12 @@ public static partial class CapacityCli
         root.Add(AllocationCommands(host));
         root.Add(LimitCommands(host));
         root.Add(WaitlistCommands(host));
+        root.Add(ReservationCommands(host));
         root.Add(reserve);
-        root.Add(confirm);
+        root.Add(ChangeCommand(host));
+        root.Add(ConfirmCommand(host));
         root.Add(release);
+        root.Add(CancelCommand(host));
         root.Add(watch);
         root.Add(verify);
         return root;
@@ -190,7 +202,7 @@ public static partial class CapacityCli
     private static Argument<string> EventArgument() => new("event") { Description = "The event id" };
 
     private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<Reservation>> call) =>
-        Call(host, name, description, new Argument<Guid>("reservation-id") { Description = "The reservation" },
+        Call(host, name, description, ReservationArgument(),
             CliJson.Default.Reservation, r => Views.Reservation(r), (_, client, id, ct) => call(client, id, ct));
 
     /// <summary>
@@ -332,6 +344,12 @@ public static partial class CapacityCli
                 foreach (var (field, messages) in ex.Errors)
                 {
                     await host.Error.WriteLineAsync($"  {field}: {string.Join(" ", messages)}");
+                }
+
+                // A refused reclaim says which capacities fall short: what to lower, or to wait for.
+                foreach (var shortfall in ex.Shortfall ?? [])
+                {
+                    await host.Error.WriteLineAsync($"  {shortfall.CapacityId}: {shortfall.Requested} asked for, {shortfall.Available} available");
                 }
             }
 

@@ -13,8 +13,10 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 /// What <c>--json</c> prints: the SDK's records written back in the API's own shape (snake_case,
 /// nulls included), one document per line so a script can read it line by line. The members the API
 /// leaves out when they do not apply (<c>allocations</c>, <c>allocation_id</c>, <c>buyer_key</c>,
-/// <c>waitlist</c>, <c>waitlist_demand</c>, <c>waitlist_id</c>, <c>external_ref</c>) are
-/// left out here too: the SDK's records say so on those properties.
+/// <c>waitlist</c>, <c>waitlist_demand</c>, <c>waitlist_id</c>, <c>external_ref</c>, <c>metadata</c>,
+/// <c>cancelled_quantity</c>, <c>reclaimed</c>) are left out here too: the SDK's records say so on those
+/// properties. Metadata keys are written as they were given, not in snake_case: the naming policy is
+/// for property names, not dictionary keys.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TenantKey))]
@@ -22,6 +24,7 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 [JsonSerializable(typeof(EventView))]
 [JsonSerializable(typeof(ReserveResult))]
 [JsonSerializable(typeof(Reservation))]
+[JsonSerializable(typeof(ReservationPage))]
 [JsonSerializable(typeof(EventSnapshot))]
 [JsonSerializable(typeof(AllocationDetails))]
 [JsonSerializable(typeof(AllocationList))]

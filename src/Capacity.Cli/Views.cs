@@ -226,13 +226,28 @@ internal static class Views
             grid.AddRow("Offer to", $"waiting-list entry {entry}");
         }
 
+        if (r.ExternalRef is { } reference)
+        {
+            grid.AddRow("Ref", Markup.Escape(reference));
+        }
+
+        foreach (var (key, value) in r.Metadata ?? new Dictionary<string, string>())
+        {
+            grid.AddRow("Meta", Markup.Escape($"{key}={value}"));
+        }
+
+        if (r.Reclaimed)
+        {
+            grid.AddRow("Reclaimed", "[green]yes[/] [grey](it had expired; its tickets were still free)[/]");
+        }
+
         foreach (var item in r.Items)
         {
             var price = item.LockedPrice is { } p
                 ? $" at {Money(p.UnitPrice, p.Currency)} ({Markup.Escape(p.Name)})"
                 : "";
             var allocation = item.AllocationId is { } a ? $" from allocation {a}" : "";
-            grid.AddRow("Item", $"{item.Quantity} × {item.CapacityId}{allocation}{price}");
+            grid.AddRow("Item", $"{Item(item)}{allocation}{price}");
         }
 
         foreach (var t in r.Totals)
@@ -258,6 +273,31 @@ internal static class Views
 
         return grid;
     }
+
+    /// <summary>A page of reservations; when there are more, how to ask for them.</summary>
+    public static IRenderable Reservations(ReservationPage page)
+    {
+        if (page.Reservations.Count == 0)
+        {
+            return new Markup("[grey]No reservations.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }.AddColumns("Reservation", "Status", "Items", "Buyer", "Ref", "Created");
+        foreach (var r in page.Reservations)
+        {
+            table.AddRow(
+                r.Id.ToString(), Status(r.Status), string.Join("\n", r.Items.Select(Item)),
+                Markup.Escape(r.BuyerKey ?? ""), Markup.Escape(r.ExternalRef ?? ""), Time(r.CreatedAt));
+        }
+
+        return page.NextAfter is { } next
+            ? new Rows(table, new Markup($"[grey]More: --after {Markup.Escape(next)}, or --all[/]"))
+            : table;
+    }
+
+    /// <summary>An item's tickets, with those refunded from it when there are any.</summary>
+    private static string Item(ReservationItem item) =>
+        $"{Number(item.Quantity)} × {item.CapacityId}" + (item.CancelledQuantity > 0 ? $" [grey]({Number(item.CancelledQuantity)} refunded)[/]" : "");
 
     public static IRenderable Allocation(AllocationDetails a) => Pairs(
         ("Allocation", a.Id.ToString()),

@@ -91,6 +91,13 @@ public sealed class CapacityApiException : Exception
     /// </summary>
     public long? WaitlistDemand => Int64(Problem, "waitlist_demand");
 
+    /// <summary>
+    /// For <c>RESERVATION_EXPIRED</c> in answer to a reclaim (<see cref="ExpiredHoldAction.Reclaim"/>): each
+    /// capacity that lacks the tickets, with what it has free now; null when not given, as on a plain confirm
+    /// of an expired hold.
+    /// </summary>
+    public IReadOnlyList<ShortfallItem>? Shortfall => Field(Problem, "shortfall", JsonValueKind.Array) is { } list ? ReadShortfall(list) : null;
+
     /// <summary>Reads an error answer into an exception; the caller disposes the response.</summary>
     internal static async Task<CapacityApiException> FromResponseAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -153,6 +160,23 @@ public sealed class CapacityApiException : Exception
     /// </summary>
     private static JsonElement? Field(JsonElement? root, string name, JsonValueKind kind) =>
         root is { } r && r.TryGetProperty(name, out var value) && value.ValueKind == kind ? value : null;
+
+    /// <summary>The shortfall's entries; one without the three members it should have is left out rather than thrown on.</summary>
+    private static List<ShortfallItem> ReadShortfall(JsonElement list)
+    {
+        var items = new List<ShortfallItem>(list.GetArrayLength());
+        foreach (var entry in list.EnumerateArray())
+        {
+            // TryGetProperty throws on anything but an object, so the kind is checked first.
+            if (entry.ValueKind == JsonValueKind.Object
+                && Id(entry, "capacity_id") is { } capacityId && Int64(entry, "requested") is { } requested && Int64(entry, "available") is { } available)
+            {
+                items.Add(new ShortfallItem(capacityId, requested, available));
+            }
+        }
+
+        return items;
+    }
 
     private static Dictionary<string, IReadOnlyList<string>> ReadErrors(JsonElement root)
     {

@@ -76,11 +76,44 @@ public sealed partial class CapacityClient
     public Task<Reservation> CreateReservationAsync(CreateReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync("reservations", Body(request, ClientJson.Default.CreateReservationRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
 
+    /// <summary>
+    /// <c>GET /reservations</c>: one page of the tenant's reservations that <paramref name="query"/> finds,
+    /// newest first. Pass each page's <see cref="ReservationPage.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="query">An event or an external reference (at least one), and optionally a status and a buyer.</param>
+    /// <param name="after">The <see cref="ReservationPage.NextAfter"/> of the previous page; from the newest when null.</param>
+    /// <param name="limit">Reservations per page, 1 to 1000; the server's default (100) when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a query with neither an event nor a reference, or a malformed field.</exception>
+    public Task<ReservationPage> ListReservationsAsync(ReservationQuery query, string? after = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return GetAsync(ReservationsPath(query, after, limit), ClientJson.Default.ReservationPage, cancellationToken);
+    }
+
     /// <summary><c>GET /reservations/{id}</c>: one reservation with its effective status.</summary>
     /// <param name="reservationId">The reservation.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<Reservation> GetReservationAsync(Guid reservationId, CancellationToken cancellationToken = default) =>
         GetAsync($"reservations/{reservationId}", ClientJson.Default.Reservation, cancellationToken);
+
+    /// <summary>
+    /// <c>PATCH /reservations/{id}</c>: sets new quantities for an active hold, per capacity. Lower ones give
+    /// tickets back at once; higher ones and new capacities are checked together, all or nothing, and a
+    /// refusal changes nothing. All 0 releases the hold.
+    /// </summary>
+    /// <param name="reservationId">The hold.</param>
+    /// <param name="request">The capacities' target quantities, and optionally a new length.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <returns>The hold as it is after the change.</returns>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>INSUFFICIENT_CAPACITY</c> or <c>BUYER_LIMIT_EXCEEDED</c> as for a hold; <c>RESERVATION_NOT_CHANGEABLE</c> for a
+    /// hold drawn from an allocation or a waiting-list offer; <c>RESERVATION_EXPIRED</c> or <c>RESERVATION_NOT_ACTIVE</c>;
+    /// 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<Reservation> ChangeReservationAsync(Guid reservationId, ChangeReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PatchAsync($"reservations/{reservationId}", Body(request, ClientJson.Default.ChangeReservationRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
 
     /// <summary><c>POST /reservations/{id}/confirm</c>: turns an active hold into a sale. Confirming twice changes nothing.</summary>
     /// <param name="reservationId">The reservation.</param>
@@ -89,6 +122,24 @@ public sealed partial class CapacityClient
     /// <exception cref="CapacityApiException">409 <c>RESERVATION_EXPIRED</c> or <c>RESERVATION_NOT_ACTIVE</c>; 404 <c>NOT_FOUND</c>.</exception>
     public Task<Reservation> ConfirmAsync(Guid reservationId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"reservations/{reservationId}/confirm", null, ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /reservations/{id}/confirm</c> with a body: confirms part of a hold and releases the rest in the
+    /// same step (<see cref="ConfirmReservationRequest.Items"/>), or takes back a hold that has expired if its
+    /// tickets are still free (<see cref="ConfirmReservationRequest.OnExpired"/>), or both.
+    /// </summary>
+    /// <param name="reservationId">The hold.</param>
+    /// <param name="request">What to confirm, and what to do if the hold has expired.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <returns>The sale; <see cref="Reservation.Reclaimed"/> is true when it was an expired hold taken back.</returns>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>RESERVATION_EXPIRED</c> (after a refused reclaim, with <see cref="CapacityApiException.Shortfall"/>),
+    /// <c>RESERVATION_NOT_ACTIVE</c> (a released or cancelled hold is never reclaimed) or <c>RESERVATION_NOT_CHANGEABLE</c>
+    /// (part of a hold drawn from an allocation; a reclaim of a waiting-list offer); 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<Reservation> ConfirmAsync(Guid reservationId, ConfirmReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"reservations/{reservationId}/confirm", Body(request, ClientJson.Default.ConfirmReservationRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
 
     /// <summary><c>POST /reservations/{id}/release</c>: gives an active hold back. Releasing twice changes nothing.</summary>
     /// <param name="reservationId">The reservation.</param>
@@ -103,6 +154,25 @@ public sealed partial class CapacityClient
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
     public Task<Reservation> CancelAsync(Guid reservationId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"reservations/{reservationId}/cancel", null, ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /reservations/{id}/cancel</c> with <c>items</c>: refunds part of a sale; those tickets return to
+    /// every pool. The sale stays confirmed, each item showing its <see cref="ReservationItem.CancelledQuantity"/>,
+    /// until its last ticket is refunded and it is cancelled.
+    /// </summary>
+    /// <param name="reservationId">The sale.</param>
+    /// <param name="items">The tickets to refund: 1 to what the sale still has of each capacity named.</param>
+    /// <param name="idempotencyKey">
+    /// The key for this call; a new one when null. Pass your own for a refund that may be sent again: a
+    /// second partial refund with a new key refunds again.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>RESERVATION_NOT_ACTIVE</c> (not confirmed) or <c>RESERVATION_NOT_CHANGEABLE</c> (drawn from an allocation);
+    /// 400 <c>INVALID_QUANTITY</c> for more than the sale has; 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<Reservation> CancelAsync(Guid reservationId, IReadOnlyList<ItemQuantity> items, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"reservations/{reservationId}/cancel", Body(new CancelRequest(items), ClientJson.Default.CancelRequest), ClientJson.Default.Reservation, idempotencyKey, cancellationToken);
 
     /// <summary>
     /// <c>POST /reservations/{id}/extend</c>: makes an active hold expire <paramref name="minutes"/> from now

@@ -13,7 +13,7 @@ namespace Capacity.Client;
 /// and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
 /// </summary>
 /// <remarks>
-/// Every POST, PUT and DELETE carries an <c>Idempotency-Key</c>, generated per call unless the caller
+/// Every POST, PUT, PATCH and DELETE carries an <c>Idempotency-Key</c>, generated per call unless the caller
 /// passes one, and the same key is sent on every retry of that call, so a retried write takes effect
 /// once (a retried delete gets the first 204 back rather than a 404 for what it already deleted).
 /// 503, 429, 409 <c>IDEMPOTENCY_IN_PROGRESS</c> and connection failures are retried with exponential
@@ -146,6 +146,9 @@ public sealed partial class CapacityClient
     private Task<T> PutAsync<T>(string path, byte[] body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct) =>
         SendAsync(HttpMethod.Put, path, body, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
 
+    private Task<T> PatchAsync<T>(string path, byte[] body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Patch, path, body, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
+
     /// <summary>A DELETE, which answers 204 with no body; keyed like the other writes so a retry replays the 204.</summary>
     private async Task DeleteAsync(string path, string? idempotencyKey, CancellationToken ct)
     {
@@ -172,6 +175,29 @@ public sealed partial class CapacityClient
         }
 
         return query.Count == 0 ? path : path + "?" + string.Join('&', query);
+    }
+
+    /// <summary><c>GET /reservations</c>'s path: each filter that is set, then the paging, every value escaped.</summary>
+    private static string ReservationsPath(ReservationQuery query, string? after, int? limit)
+    {
+        var parameters = new List<string>(6);
+        Add("event_id", query.EventId);
+        Add("external_ref", query.ExternalRef);
+
+        // The API's names are the members' in lower case, as the server itself checks them.
+        Add("status", query.Status?.ToString().ToLowerInvariant());
+        Add("buyer_key", query.BuyerKey);
+        Add("after", after);
+        Add("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return parameters.Count == 0 ? "reservations" : "reservations?" + string.Join('&', parameters);
+
+        void Add(string name, string? value)
+        {
+            if (value is not null)
+            {
+                parameters.Add(name + "=" + Uri.EscapeDataString(value));
+            }
+        }
     }
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct)

@@ -1,8 +1,11 @@
 using System.Net;
 using System.Text;
 using Capacity.Cli;
+using Capacity.Engine;
+using Capacity.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Capacity.Client.Tests;
 
@@ -10,11 +13,21 @@ namespace Capacity.Client.Tests;
 /// The real server, in process, on a SQLite file of its own. Used as a class fixture, so each test
 /// class has its own database; tests in a class keep apart by each creating its own tenant.
 /// </summary>
-public sealed class CapacityHost : WebApplicationFactory<Program>
+public class CapacityHost : WebApplicationFactory<Program>
 {
     public const string AdminKey = "capadmin_client-tests";
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "capacity-client-tests", Guid.NewGuid().ToString("N"));
+
+    public CapacityHost()
+    {
+    }
+
+    /// <summary>The server on <paramref name="clock"/> instead of the system's.</summary>
+    protected CapacityHost(ManualTime clock) => Clock = clock;
+
+    /// <summary>The server's clock when a test moves it by hand; null on the system clock.</summary>
+    public ManualTime? Clock { get; }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -24,6 +37,10 @@ public sealed class CapacityHost : WebApplicationFactory<Program>
         builder.UseSetting("Storage:Sqlite:Path", Path.Combine(_directory, "capacity.db"));
         builder.UseSetting("Auth:AdminKey", AdminKey);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        if (Clock is not null)
+        {
+            builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
+        }
     }
 
     /// <summary>An SDK client through the in-process server, with optional handlers in between.</summary>
@@ -73,6 +90,20 @@ public sealed class CapacityHost : WebApplicationFactory<Program>
         {
             // A file still open is left for the OS to clean; it is under the temp directory.
         }
+    }
+}
+
+/// <summary>
+/// The same server on a clock the test moves by hand: a hold of one minute expires when the test says,
+/// not a minute later. Its tests share the clock, so each moves it only past holds of its own.
+/// </summary>
+public sealed class ClockedHost() : CapacityHost(new ManualTime(DateTimeOffset.UtcNow))
+{
+    /// <summary>Moves the clock on, then expires the holds now due at once, as the background sweep would at its next pass.</summary>
+    public async Task AdvanceAndSweepAsync(TimeSpan by)
+    {
+        Clock!.Advance(by);
+        await Services.GetRequiredService<ExpirySweeper>().SweepOnceAsync(CancellationToken.None);
     }
 }
 

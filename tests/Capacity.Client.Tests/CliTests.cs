@@ -455,6 +455,202 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Reserve_with_a_ref_and_metadata_shows_them_and_reservations_list_finds_the_hold_by_its_ref()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, child) = await TheatreAsync(tenant.Client, "play");
+
+        var json = await host.RunCliAsync(
+            "reserve", adult.Id.ToString(), "-q", "2", "--ref", "order-1", "--meta", "channel=web", "--meta", "Campaign Name=spring=2026", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, json.ExitCode);
+        using var held = JsonDocument.Parse(json.Output);
+        var reservation = held.RootElement.GetProperty("reservation");
+        var id = reservation.GetProperty("id").GetString()!;
+        Assert.Equal("order-1", reservation.GetProperty("external_ref").GetString());
+
+        // Keys as given (not snake_case), and a value may hold an '='.
+        Assert.Equal("""{"channel":"web","Campaign Name":"spring=2026"}""", reservation.GetProperty("metadata").GetRawText());
+
+        var table = await host.RunCliAsync("reserve", child.Id.ToString(), "-q", "1", "--ref", "order-2", "--meta", "seat=aisle", "--buyer", "fan-1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, table.ExitCode);
+        Assert.Contains("order-2", Assert.Single(table.Output.Split('\n'), l => l.StartsWith("Ref", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("seat=aisle", Assert.Single(table.Output.Split('\n'), l => l.StartsWith("Meta", StringComparison.Ordinal)), StringComparison.Ordinal);
+
+        var byRef = await host.RunCliAsync("reservations", "list", "--ref", "order-1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, byRef.ExitCode);
+        var row = Assert.Single(byRef.Output.Split('\n'), l => l.Contains(id, StringComparison.Ordinal));
+        foreach (var text in new[] { "active", $"2 × {adult.Id}", "order-1" })
+        {
+            Assert.Contains(text, row, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("More:", byRef.Output, StringComparison.Ordinal);
+        var byBuyer = await host.RunCliAsync("reservations", "list", "--event", "play", "--buyer", "fan-1", "--status", "active", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, byBuyer.ExitCode);
+        using (var page = JsonDocument.Parse(byBuyer.Output))
+        {
+            var only = Assert.Single(page.RootElement.GetProperty("reservations").EnumerateArray());
+            Assert.Equal(("order-2", "aisle"), (only.GetProperty("external_ref").GetString(), only.GetProperty("metadata").GetProperty("seat").GetString()));
+            Assert.Equal(JsonValueKind.Null, page.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        Assert.Contains("No reservations.", (await host.RunCliAsync("reservations", "list", "--event", "play", "--status", "cancelled", "--key", tenant.Key)).Output, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Reservations_list_reads_a_page_at_a_time_by_its_cursor_and_all_reads_every_page()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, _, _) = await TheatreAsync(tenant.Client, "gala");
+        var made = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            made.Add((await tenant.Client.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 1 })).Reservation.Id.ToString());
+        }
+
+        var first = await host.RunCliAsync("reservations", "list", "--event", "gala", "--limit", "2", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, first.ExitCode);
+        using var page = JsonDocument.Parse(first.Output);
+        Assert.Equal([made[2], made[1]], page.RootElement.GetProperty("reservations").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+        var cursor = page.RootElement.GetProperty("next_after").GetString()!;
+
+        var table = await host.RunCliAsync("reservations", "list", "--event", "gala", "--limit", "2", "--key", tenant.Key);
+        Assert.Contains($"More: --after {cursor}, or --all", table.Output, StringComparison.Ordinal);
+        var rest = await host.RunCliAsync("reservations", "list", "-e", "gala", "--after", cursor, "--json", "--key", tenant.Key);
+        using (var last = JsonDocument.Parse(rest.Output))
+        {
+            Assert.Equal([made[0]], last.RootElement.GetProperty("reservations").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+        }
+
+        var all = await host.RunCliAsync("reservations", "list", "--event", "gala", "--all", "--limit", "2", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, all.ExitCode);
+        using (var every = JsonDocument.Parse(all.Output))
+        {
+            Assert.Equal(Enumerable.Reverse(made), every.RootElement.GetProperty("reservations").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+            Assert.Equal(JsonValueKind.Null, every.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        var badCursor = await host.RunCliAsync("reservations", "list", "--event", "gala", "--after", "7", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, badCursor.ExitCode);
+        Assert.Contains("after", badCursor.Error, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Change_sets_a_holds_new_quantities_and_a_change_past_what_is_free_is_a_conflict_that_changes_nothing()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, child) = await TheatreAsync(tenant.Client, "play");
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 4 })).Reservation;
+
+        var changed = await host.RunCliAsync("change", hold.Id.ToString(), $"{adult.Id}:2", $"{child.Id}:3", "--minutes", "30", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, changed.ExitCode);
+        foreach (var text in new[] { "active", $"2 × {adult.Id}", $"3 × {child.Id}" })
+        {
+            Assert.Contains(text, changed.Output, StringComparison.Ordinal);
+        }
+
+        Assert.Equal((48L, 95L), ((await tenant.Client.GetCapacityAsync(adult.Id)).AvailableCapacity!.Value, (await tenant.Client.GetCapacityAsync(pool.Id)).AvailableCapacity!.Value));
+        Assert.InRange((await tenant.Client.GetReservationAsync(hold.Id)).ExpiresAt, hold.CreatedAt.AddMinutes(30), DateTimeOffset.UtcNow.AddMinutes(30));
+
+        var tooMany = await host.RunCliAsync("change", hold.Id.ToString(), $"{adult.Id}:51", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, tooMany.ExitCode);
+        using (var problem = JsonDocument.Parse(tooMany.Error))
+        {
+            Assert.Equal(("INSUFFICIENT_CAPACITY", 48L), (problem.RootElement.GetProperty("code").GetString(), problem.RootElement.GetProperty("available_capacity").GetInt64()));
+        }
+
+        Assert.Equal([(adult.Id, 2), (child.Id, 3)], (await tenant.Client.GetReservationAsync(hold.Id)).Items.Select(i => (i.CapacityId, i.Quantity)));
+
+        var released = await host.RunCliAsync("change", hold.Id.ToString(), $"{adult.Id}:0", $"{child.Id}:0", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, released.ExitCode);
+        using (var reservation = JsonDocument.Parse(released.Output))
+        {
+            Assert.Equal("released", reservation.RootElement.GetProperty("status").GetString());
+        }
+
+        Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("change", Guid.NewGuid().ToString(), $"{adult.Id}:1", "--key", tenant.Key)).ExitCode);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Confirm_items_sells_part_of_a_hold_and_cancel_items_refunds_part_of_the_sale_until_cancel_refunds_the_rest()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, child) = await TheatreAsync(tenant.Client, "final");
+        var cart = await tenant.Client.CreateReservationAsync(new CreateReservationRequest
+        {
+            Items = [new ReservationItemRequest { CapacityId = adult.Id, Quantity = 5 }, new ReservationItemRequest { CapacityId = child.Id, Quantity = 2 }],
+        });
+        var id = cart.Id.ToString();
+
+        var sale = await host.RunCliAsync("confirm", id, "--items", $"{adult.Id}:3", $"{child.Id}:0", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, sale.ExitCode);
+        using (var sold = JsonDocument.Parse(sale.Output))
+        {
+            Assert.Equal("confirmed", sold.RootElement.GetProperty("status").GetString());
+            Assert.Equal([(adult.Id, 3)], sold.RootElement.GetProperty("items").EnumerateArray().Select(i => (i.GetProperty("capacity_id").GetGuid(), i.GetProperty("quantity").GetInt32())));
+            Assert.False(sold.RootElement.TryGetProperty("reclaimed", out _));
+        }
+
+        Assert.Equal((3L, 47L), ((await tenant.Client.GetCapacityAsync(adult.Id)).SoldCount, (await tenant.Client.GetCapacityAsync(adult.Id)).AvailableCapacity!.Value));
+
+        var refund = await host.RunCliAsync("cancel", id, "--items", $"{adult.Id}:1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, refund.ExitCode);
+        Assert.Contains("confirmed", refund.Output, StringComparison.Ordinal);
+        Assert.Contains($"2 × {adult.Id} (1 refunded)", refund.Output, StringComparison.Ordinal);
+
+        var tooMany = await host.RunCliAsync("cancel", id, "--items", $"{adult.Id}:3", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, tooMany.ExitCode);
+        Assert.Contains("INVALID_QUANTITY", tooMany.Error, StringComparison.Ordinal);
+
+        var rest = await host.RunCliAsync("cancel", id, "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, rest.ExitCode);
+        using (var cancelled = JsonDocument.Parse(rest.Output))
+        {
+            var item = Assert.Single(cancelled.RootElement.GetProperty("items").EnumerateArray());
+            Assert.Equal(("cancelled", 2, 1), (cancelled.RootElement.GetProperty("status").GetString(), item.GetProperty("quantity").GetInt32(), item.GetProperty("cancelled_quantity").GetInt32()));
+        }
+
+        Assert.Equal(0, (await tenant.Client.GetCapacityAsync(adult.Id)).SoldCount);
+        var again = await host.RunCliAsync("cancel", id, "--items", $"{adult.Id}:1", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, again.ExitCode);
+        Assert.Contains("RESERVATION_NOT_ACTIVE", again.Error, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_reservation_command_line_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var id = Guid.NewGuid().ToString();
+        foreach (var args in new[]
+        {
+            new[] { "reservations", "list" },
+            ["reservations", "list", "--status", "active"],
+            ["reservations", "list", "--event", "e", "--status", "Active"],
+            ["reservations", "list", "--event", "e", "--status", "done"],
+            ["change", id],
+            ["change", id, $"{id}:-1"],
+            ["change", id, "2"],
+            ["confirm", id, "--items"],
+            ["confirm", id, "--items", $"{id}:x"],
+            ["cancel", id, "--items", "not-a-guid:1"],
+            ["reserve", id, "-q", "1", "--meta", "no-equals-sign"],
+            ["reserve", id, "-q", "1", "--meta", "=value"],
+            ["reserve", id, "-q", "1", "--meta", "a=1", "--meta", "a=2"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
     public async Task Exit_codes_tell_conflict_not_found_auth_and_usage_apart()
     {
         var tenant = await host.NewTenantAsync();
@@ -494,7 +690,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "allocations", "limits", "waitlist", "reserve", "confirm", "release", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "confirm", "release", "cancel", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }

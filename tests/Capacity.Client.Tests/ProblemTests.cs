@@ -106,6 +106,26 @@ public sealed class ProblemTests(CapacityHost host) : IClassFixture<CapacityHost
     }
 
     [Fact]
+    public async Task A_shortfall_sent_as_null_reads_as_null_and_an_entry_without_its_members_is_left_out()
+    {
+        var capacityId = Guid.NewGuid();
+        var answers = new[]
+        {
+            """{"status":409,"title":"The reservation has expired.","code":"RESERVATION_EXPIRED","shortfall":null}""",
+            $$"""{"status":409,"title":"The reservation has expired.","code":"RESERVATION_EXPIRED","shortfall":[{"capacity_id":"{{capacityId}}","requested":4,"available":1},{"capacity_id":"{{capacityId}}"},7]}""",
+        };
+        var stub = new StubHandler((_, call) => StubHandler.Json(HttpStatusCode.Conflict, answers[call - 1]));
+        var client = new CapacityClient(new HttpClient(stub) { BaseAddress = new Uri("http://localhost/") }, "k");
+        var reclaim = new ConfirmReservationRequest { OnExpired = ExpiredHoldAction.Reclaim };
+
+        var none = await Assert.ThrowsAsync<CapacityApiException>(() => client.ConfirmAsync(Guid.NewGuid(), reclaim));
+        var some = await Assert.ThrowsAsync<CapacityApiException>(() => client.ConfirmAsync(Guid.NewGuid(), reclaim));
+
+        Assert.Equal(("RESERVATION_EXPIRED", null), (none.Code, none.Shortfall));
+        Assert.Equal([new ShortfallItem(capacityId, 4, 1)], some.Shortfall!);
+    }
+
+    [Fact]
     public async Task An_error_page_that_is_not_a_problem_still_becomes_the_exception_with_its_text()
     {
         var handler = new StubHandler((_, _) => new HttpResponseMessage(HttpStatusCode.BadGateway)

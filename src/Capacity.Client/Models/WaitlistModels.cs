@@ -106,7 +106,7 @@ public sealed record WaitlistItem(Guid CapacityId, int Quantity);
 /// While it waits, its place in line among the entries that share a capacity with it (1: next);
 /// null otherwise, and in the pages of <see cref="CapacityClient.GetWaitlistAsync"/>, which do not count it.
 /// </param>
-/// <param name="OfferReservationId">The reservation holding its offer, once offered; pass it to <see cref="CapacityClient.ConfirmAsync"/>.</param>
+/// <param name="OfferReservationId">The reservation holding its offer, once offered; pass it to <see cref="CapacityClient.ConfirmAsync(Guid, string?, CancellationToken)"/>.</param>
 /// <param name="Sequence">The order of joining within the event; the cursor of a capacity's list.</param>
 /// <param name="CreatedAt">When it joined.</param>
 /// <param name="UpdatedAt">When its status last changed.</param>

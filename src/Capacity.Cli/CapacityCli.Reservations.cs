@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using Capacity.Client;
+
+namespace Capacity.Cli;
+
+/// <summary>
+/// A hold's life after <c>reserve</c>: <c>confirm</c> (in part, or after it expired), <c>change</c>, <c>cancel</c>
+/// (in part), beside <c>release</c>; and <c>reservations list</c>, which finds them by event or reference.
+/// </summary>
+public static partial class CapacityCli
+{
+    private static Command ConfirmCommand(Host host)
+    {
+        var items = PartsOption("Confirm only these tickets, as <capacity-id>:<quantity> (0 to what the hold has); the rest of the hold is released");
+        var reclaim = new Option<bool>("--reclaim") { Description = "If the hold has expired, take it back when its tickets are still free, at the prices it locked" };
+        return Call(host, "confirm", "Confirm a hold: the tickets are sold", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+            (p, client, id, ct) =>
+            {
+                // Without either option this is the plain confirm it always was: no body at all.
+                var parts = GivenItems(p, items);
+                var onExpired = p.GetValue(reclaim) ? ExpiredHoldAction.Reclaim : (ExpiredHoldAction?)null;
+                return parts is null && onExpired is null
+                    ? client.ConfirmAsync(id, cancellationToken: ct)
+                    : client.ConfirmAsync(id, new ConfirmReservationRequest { Items = parts, OnExpired = onExpired }, cancellationToken: ct);
+            },
+            items, reclaim);
+    }
+
+    private static Command CancelCommand(Host host)
+    {
+        var items = PartsOption("Refund only these tickets, as <capacity-id>:<quantity>; the sale stays confirmed until its last ticket is refunded");
+        return Call(host, "cancel", "Cancel a sale (a refund): its tickets go back to every pool", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+            (p, client, id, ct) => GivenItems(p, items) is { } parts
+                ? client.CancelAsync(id, parts, cancellationToken: ct)
+                : client.CancelAsync(id, cancellationToken: ct),
+            items);
+    }
+
+    private static Command ChangeCommand(Host host)
+    {
+        var items = new Argument<ChangeItemRequest[]>("items")
+        {
+            Description = "Each capacity's new quantity as <capacity-id>:<quantity>: lower gives tickets back, higher is checked all or nothing, 0 removes it; capacities not named keep theirs",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = r => ItemsOf(r, (capacityId, quantity) => new ChangeItemRequest { CapacityId = capacityId, Quantity = quantity }),
+        };
+        var minutes = new Option<int?>("--minutes", "-m") { Description = "The hold then expires this many minutes from now [default: its expiry stays]" };
+        var change = Call(host, "change", "Change an active hold's quantities; all 0 releases it", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+            (p, client, id, ct) => client.ChangeReservationAsync(
+                id, new ChangeReservationRequest { Items = p.GetRequiredValue(items), ReservationMinutes = p.GetValue(minutes) }, cancellationToken: ct),
+            minutes);
+        change.Arguments.Add(items);
+        return change;
+    }
+
+    private static Command ReservationCommands(Host host)
+    {
+        var eventId = new Option<string?>("--event", "-e") { Description = "An event: its reservations, a cart across events under each of them" };
+        var reference = new Option<string?>("--ref") { Description = "The reference the holds were given with reserve --ref" };
+        var status = new Option<ReservationStatus?>("--status")
+        {
+            Description = "Only those with this status (a hold past its expiry is expired)",
+            HelpName = "active|confirmed|released|expired|cancelled",
+
+            // The API's names only: the default enum parsing would take "Active" or "1" too.
+            CustomParser = StatusOf,
+        };
+        var buyer = new Option<string?>("--buyer", "-b") { Description = "Only those that named this buyer" };
+        var after = new Option<string?>("--after") { Description = "Start after this cursor: the next_after of the previous page" };
+        var limit = new Option<int?>("--limit") { Description = "Reservations per page, 1 to 1000 (the service's default: 100)" };
+        var all = new Option<bool>("--all") { Description = "Read every page, --limit reservations at a time, and print them together" };
+        var list = new Command("list", "List reservations newest first, by event or by reference (at least one), whatever their status")
+        {
+            eventId, reference, status, buyer, after, limit, all,
+        };
+        RequireAny(list, eventId, reference);
+        list.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var query = new ReservationQuery { EventId = p.GetValue(eventId), ExternalRef = p.GetValue(reference), Status = p.GetValue(status), BuyerKey = p.GetValue(buyer) };
+            var page = p.GetValue(all)
+                ? await ReadAllReservationsAsync(client, query, p.GetValue(after), p.GetValue(limit), ct)
+                : await client.ListReservationsAsync(query, p.GetValue(after), p.GetValue(limit), ct);
+            c.Write(page, CliJson.Default.ReservationPage, () => Views.Reservations(page));
+            return ExitCodes.Ok;
+        }));
+
+        return new Command("reservations", "Find reservations by event or by your own reference") { list };
+    }
+
+    private static Argument<Guid> ReservationArgument() => new("reservation-id") { Description = "The reservation" };
+
+    /// <summary>
+    /// <c>--items a:1 b:2</c>, or <c>--items a:1 --items b:2</c>. Put it after the reservation id: it takes
+    /// every word that follows until the next option.
+    /// </summary>
+    private static Option<ItemQuantity[]> PartsOption(string description) => new("--items")
+    {
+        Description = description,
+        HelpName = "capacity-id:quantity",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = r => ItemsOf(r, (capacityId, quantity) => new ItemQuantity(capacityId, quantity)),
+    };
+
+    /// <summary>The items of <c>--items</c>, or null when it is not on the command line (the whole hold or sale).</summary>
+    private static ItemQuantity[]? GivenItems(ParseResult parse, Option<ItemQuantity[]> option) =>
+        parse.GetResult(option) is null ? null : parse.GetValue(option);
+
+    /// <summary>Every page from <paramref name="after"/> on, as one page: the last one read says there is no next.</summary>
+    private static async Task<ReservationPage> ReadAllReservationsAsync(CapacityClient client, ReservationQuery query, string? after, int? limit, CancellationToken ct)
+    {
+        var reservations = new List<Reservation>();
+        ReservationPage page;
+        do
+        {
+            page = await client.ListReservationsAsync(query, after, limit, ct);
+            reservations.AddRange(page.Reservations);
+            after = page.NextAfter;
+        }
+        while (after is not null);
+
+        return page with { Reservations = reservations };
+    }
+
+    private static ReservationStatus? StatusOf(ArgumentResult result)
+    {
+        switch (result.Tokens.Single().Value)
+        {
+            case "active": return ReservationStatus.Active;
+            case "confirmed": return ReservationStatus.Confirmed;
+            case "released": return ReservationStatus.Released;
+            case "expired": return ReservationStatus.Expired;
+            case "cancelled": return ReservationStatus.Cancelled;
+            case var other:
+                result.AddError($"--status must be active, confirmed, released, expired or cancelled, not '{other}'.");
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads <c>--meta key=value</c>, repeated: split at the first '=', so a value may hold one. A word without
+    /// '=' or a key given twice is a usage error before anything is sent; what the service allows of keys and
+    /// values is left to it.
+    /// </summary>
+    private static Dictionary<string, string>? MetadataOf(ArgumentResult result)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var token in result.Tokens)
+        {
+            var cut = token.Value.IndexOf('=', StringComparison.Ordinal);
+            if (cut <= 0)
+            {
+                result.AddError($"'{token.Value}' is not <key>=<value>, such as channel=web.");
+                return null;
+            }
+
+            if (!metadata.TryAdd(token.Value[..cut], token.Value[(cut + 1)..]))
+            {
+                result.AddError($"--meta {token.Value[..cut]} is given twice.");
+                return null;
+            }
+        }
+
+        return metadata;
+    }
+}
