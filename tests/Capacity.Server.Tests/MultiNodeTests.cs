@@ -61,6 +61,45 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task Changes_partial_confirms_and_new_holds_racing_through_two_nodes_never_oversell_and_every_ticket_is_accounted_for()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+        var pool = await a.CreateCapacityAsync("final", "Pool", 20);
+        var holds = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            holds.Add(await (i % 2 == 0 ? a : b).HoldAsync(pool, 2));
+        }
+
+        // Sold out. Each hold is lowered to 1 through one node while the other node tries to raise it
+        // to 3 and confirm 1 of it; new holds race for whatever comes free, half through each node.
+        HttpRequestMessage Patch(string hold, int quantity) =>
+            new(HttpMethod.Patch, $"/reservations/{hold}") { Content = Api.Json(new { items = new[] { new { capacity_id = pool, quantity } } }) };
+        var racing = new List<Task<HttpResponseMessage>>();
+        for (var i = 0; i < holds.Count; i++)
+        {
+            var (mine, other) = i % 2 == 0 ? (a, b) : (b, a);
+            racing.Add(mine.SendAsync(Patch(holds[i], 1)));
+            racing.Add(other.SendAsync(Patch(holds[i], 3)));
+            racing.Add(other.PostAsync($"/reservations/{holds[i]}/confirm", Api.Json(new { items = new[] { new { capacity_id = pool, quantity = 1 } } })));
+        }
+
+        racing.AddRange(Enumerable.Range(0, 30).Select(i => (i % 2 == 0 ? a : b).ReserveAsync(pool, 1)));
+        var answers = await Task.WhenAll(racing);
+        Assert.All(answers, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created or HttpStatusCode.Conflict, $"{r.StatusCode}"));
+
+        // Every ticket taken is in a listed reservation, and the pool never went past 20.
+        var listed = await Api.ReadAsync(await b.GetAsync("/reservations?event_id=final&limit=1000"), 200);
+        var kept = listed["reservations"]!.AsArray()
+            .Where(r => r!["status"]!.GetValue<string>() is "active" or "confirmed")
+            .Sum(r => r!["items"]!.AsArray().Sum(item => item!["quantity"]!.GetValue<int>()));
+        Assert.InRange(kept, 10, 20);
+        Assert.Equal(20 - kept, await a.AvailableAsync(pool));
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
     public async Task Tickets_freed_through_two_nodes_are_each_offered_once_to_a_queue_and_the_public_gets_none_while_it_waits()
     {
         await using var nodes = await Nodes.StartAsync();
