@@ -17,6 +17,13 @@ namespace Capacity.Engine;
 public sealed class CommandEngine : IAsyncDisposable
 {
     public static readonly Meter Meter = new("Capacity.Engine");
+
+    /// <summary>
+    /// Spans of the write path: one per batch (<c>capacity.engine.batch</c>, linked to the requests in
+    /// it) and one per command under its request's span (<c>capacity.engine.command</c>, from enqueue to
+    /// answer, linked to its batch). Nothing is captured unless a tracer listens to this source.
+    /// </summary>
+    public static readonly ActivitySource Tracing = new("Capacity.Engine");
     private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("capacity.engine.batch_size", description: "Commands per committed batch");
     private static readonly Histogram<double> CommitLatency = Meter.CreateHistogram<double>("capacity.engine.commit_duration", "ms", "Time from opening a batch transaction to its durable commit");
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
@@ -85,6 +92,11 @@ public sealed class CommandEngine : IAsyncDisposable
         }
 
         var submission = new Submission(command, idempotency, render);
+        if (Tracing.HasListeners())
+        {
+            submission.Trace(Activity.Current);
+        }
+
         if (!_queue.Writer.TryWrite(submission))
         {
             Interlocked.Decrement(ref _queued);
@@ -178,6 +190,7 @@ public sealed class CommandEngine : IAsyncDisposable
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var now = DateTimeOffset.FromUnixTimeMilliseconds(nowMs);
         var started = Stopwatch.GetTimestamp();
+        using var span = Tracing.HasListeners() ? StartBatchSpan(batch) : null;
 
         _keys.Clear();
         _idempotencyKeys.Clear();
@@ -237,6 +250,12 @@ public sealed class CommandEngine : IAsyncDisposable
                 s.Result = new EngineResult(EngineStatus.Unavailable);
             }
 
+            if (span is not null)
+            {
+                span.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+                EndCommandSpans(batch, span);
+            }
+
             Complete([.. batch]);
             return;
         }
@@ -250,6 +269,11 @@ public sealed class CommandEngine : IAsyncDisposable
             {
                 Commands.Add(1, new("command", NameOf(s.Command)), new("outcome", OutcomeNames[(int)outcome.Code]));
             }
+        }
+
+        if (span is not null)
+        {
+            EndCommandSpans(batch, span);
         }
 
         // A copy of the list of submissions, which the writer reuses for the next batch. The answers
@@ -286,6 +310,57 @@ public sealed class CommandEngine : IAsyncDisposable
     /// HTTP answer) inline. A batch of 500 then costs two thread-pool dispatches instead of 500, and
     /// far fewer thread wake-ups and context switches.
     /// </summary>
+    /// <summary>The batch's span, linked to the span of each request in it that was traced.</summary>
+    private static Activity? StartBatchSpan(List<Submission> batch)
+    {
+        var links = new List<ActivityLink>();
+        foreach (var s in batch)
+        {
+            if (s.Parent.TraceId != default)
+            {
+                links.Add(new ActivityLink(s.Parent));
+            }
+        }
+
+        var span = Tracing.StartActivity("capacity.engine.batch", ActivityKind.Internal, parentContext: default, links: links);
+        span?.SetTag("capacity.batch.size", batch.Count);
+        return span;
+    }
+
+    /// <summary>
+    /// Each traced command's span under its request's: from when it was queued to its answer, with its
+    /// outcome, linked to the batch that decided it (a batch serves many requests, so it is a link, not a parent).
+    /// </summary>
+    private static void EndCommandSpans(List<Submission> batch, Activity batchSpan)
+    {
+        ActivityLink[] toBatch = [new ActivityLink(batchSpan.Context)];
+        foreach (var s in batch)
+        {
+            if (s.Parent.TraceId == default)
+            {
+                continue;
+            }
+
+            using var span = Tracing.StartActivity("capacity.engine.command", ActivityKind.Internal, s.Parent, links: toBatch, startTime: s.QueuedAt);
+            if (span is null)
+            {
+                continue;
+            }
+
+            span.SetTag("capacity.command", NameOf(s.Command));
+            span.SetTag("capacity.engine.status", s.Result.Status.ToString());
+            if (s.Result.Outcome is { } outcome)
+            {
+                span.SetTag("capacity.outcome", OutcomeNames[(int)outcome.Code]);
+            }
+
+            if (s.Result.Status == EngineStatus.Unavailable)
+            {
+                span.SetStatus(ActivityStatusCode.Error, s.Result.Status.ToString());
+            }
+        }
+    }
+
     private static void Complete(List<Submission> answers)
     {
         if (answers.Count == 0)
@@ -389,6 +464,20 @@ public sealed class CommandEngine : IAsyncDisposable
 
         /// <summary>The answer, set by the writer once the batch is decided (or has failed) and handed over by Complete.</summary>
         public EngineResult Result;
+
+        /// <summary>The span of the request that submitted it, when tracing is on; default otherwise.</summary>
+        public ActivityContext Parent;
+
+        /// <summary>When it was queued, for its command span; set only when tracing is on.</summary>
+        public DateTimeOffset QueuedAt;
+
+        public void Trace(Activity? caller)
+        {
+            if (caller is not null)
+            {
+                (Parent, QueuedAt) = (caller.Context, DateTimeOffset.UtcNow);
+            }
+        }
     }
 
     private sealed class Purge(DateTimeOffset before) : WorkItem

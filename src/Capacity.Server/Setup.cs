@@ -17,6 +17,9 @@ using Capacity.Server.Waitlists;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Capacity.Server;
 
@@ -59,11 +62,39 @@ internal static class Setup
             auth.JwtSigningKey));
 
         services.ConfigureHttpJsonOptions(o => AppJson.ConfigureHost(o.SerializerOptions));
+        AddTracing(services, settings.Server.OtlpEndpoint ?? Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
 
         // The host logs a failed start as an error with the exception's whole trace; Program prints
         // one sentence instead (StartupFailure), or the trace itself when it is a bug. What the host
         // logs at Critical (a background service that stopped it) is still logged.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+    }
+
+    /// <summary>
+    /// OpenTelemetry traces, only when a collector is named: each request's span (ASP.NET Core's), its
+    /// command's span through the engine and the batch's (<see cref="CommandEngine.Tracing"/>), sent over
+    /// OTLP/HTTP. Without a collector nothing listens, and the engine captures nothing.
+    /// </summary>
+    private static void AddTracing(IServiceCollection services, string? endpoint)
+    {
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            return;
+        }
+
+        // OTLP/HTTP posts traces to {endpoint}/v1/traces; a base address is what operators configure.
+        var traces = new Uri(endpoint.TrimEnd('/').EndsWith("/v1/traces", StringComparison.Ordinal) ? endpoint : endpoint.TrimEnd('/') + "/v1/traces");
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("capacity", serviceVersion: typeof(Setup).Assembly.GetName().Version?.ToString()))
+            .WithTracing(tracing => tracing
+                .AddSource(CommandEngine.Tracing.Name)
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(otlp =>
+                {
+                    otlp.Endpoint = traces;
+                    otlp.Protocol = OtlpExportProtocol.HttpProtobuf;
+                    otlp.BatchExportProcessorOptions.ScheduledDelayMilliseconds = 1000;
+                }));
     }
 
     public static void UseCapacity(this WebApplication app)

@@ -13,6 +13,13 @@ internal sealed class ServerOptions
     /// <summary>How long a live stream may stay silent before it sends a heartbeat, so proxies keep it open.</summary>
     public int StreamHeartbeatMs { get; set; } = 15_000;
 
+    /// <summary>
+    /// An OpenTelemetry collector's OTLP/HTTP address (<c>http://collector:4318</c>): traces of each
+    /// request through the engine's batch are exported there. Unset (and no <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
+    /// in the environment): no tracing at all, which costs the hot path nothing.
+    /// </summary>
+    public string? OtlpEndpoint { get; set; }
+
     public TimeSpan IdempotencyWait => TimeSpan.FromMilliseconds(IdempotencyWaitMs);
 
     public TimeSpan StreamHeartbeat => TimeSpan.FromMilliseconds(StreamHeartbeatMs);
