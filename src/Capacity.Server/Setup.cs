@@ -101,6 +101,7 @@ internal static class Setup
     {
         // Outermost, so its line has the final status, whatever answered.
         app.UseMiddleware<RequestLog>();
+        app.Use(SecurityHeaders.ApplyAsync);
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             ExceptionHandler = HandleException,
@@ -124,8 +125,19 @@ internal static class Setup
         // The dashboard is static files, no build step; it signs in with a tenant key in the browser.
         // Scoped to /dashboard so that no API request pays for a file-system lookup.
         var dashboard = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.Combine(app.Environment.WebRootPath, "dashboard"));
-        app.MapGet("/dashboard", () => TypedResults.Redirect("/dashboard/")).ExcludeFromDescription();
-        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = dashboard });
+        // The files middleware's own redirect to /dashboard/ names the request's Host header (an open
+        // redirect for anyone who can set it); this one answers with a path, the query kept.
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.Value == "/dashboard")
+            {
+                context.Response.Redirect("/dashboard/" + context.Request.QueryString);
+                return Task.CompletedTask;
+            }
+
+            return next(context);
+        });
+        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = dashboard, RedirectToAppendTrailingSlash = false });
         app.UseStaticFiles(new StaticFileOptions { RequestPath = "/dashboard", FileProvider = dashboard });
         app.UseRouting();
         app.Use(ServerMetrics.MeasureAsync);
