@@ -185,9 +185,11 @@ public static partial class Decider
 
     /// <summary>
     /// After a command: every capacity with a sold-out rule that the command took units from, and whose
-    /// availability is now 0, sells out. The first time, the tiers that follow it open; with
-    /// <c>close_when_sold_out</c> it closes (until a PUT reopens it). Each is one ledger entry, in the
-    /// same batch as the hold that took the last ticket, so every node sees the tier open at once.
+    /// availability is now 0, sells out. The first time, the tiers that follow it open and it closes
+    /// (tickets that come back to an early bird go to the next tier, not to a reopened early bird);
+    /// with <c>close_when_sold_out</c> it closes too. A PUT with <c>is_active: true</c> reopens a closed
+    /// one. Each step is one ledger entry, in the same batch as the hold that took the last ticket, so
+    /// every node sees the tier open at once.
     /// </summary>
     public static void ApplySellOuts(WorkingSet set, DateTimeOffset now)
     {
@@ -199,9 +201,11 @@ public static partial class Decider
             }
 
             var next = rules;
+            var close = rules.CloseWhenSoldOut;
             if (rules.SoldOutAt is null)
             {
                 next = next with { SoldOutAt = now };
+                close |= rules.Successors is { Length: > 0 };
                 foreach (var followerId in rules.Successors ?? [])
                 {
                     var follower = set.FindCapacity(followerId) ?? throw new MissingRowException($"Capacity {followerId}, which opens after {node.Id}, was not loaded.");
@@ -212,7 +216,7 @@ public static partial class Decider
                 }
             }
 
-            if (rules.CloseWhenSoldOut && node.IsActive)
+            if (close && node.IsActive)
             {
                 node.IsActive = false;
                 next = next with { ClosedReason = SaleRules.SoldOutReason };

@@ -62,17 +62,20 @@ public sealed class SaleRulesTests
         Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular, 1)).Code);
 
         s.HoldOk((early, 1));
-        Assert.Equal([(LedgerKind.Hold, early), (LedgerKind.Hold, venue), (LedgerKind.Open, regular)], s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
+        Assert.Equal(
+            [(LedgerKind.Hold, early), (LedgerKind.Hold, venue), (LedgerKind.Open, regular), (LedgerKind.Close, early)],
+            s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
         Assert.True(s.Node(regular).Sale!.TierOpen);
         Assert.Equal(s.Now, s.Node(early).Sale!.SoldOutAt);
+        Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(early).IsActive, s.Node(early).Sale!.ClosedReason));
         s.HoldOk((regular, 1));
 
-        // Tickets back on the early bird do not close the regular tier, and the early bird sells on.
+        // Tickets back on the early bird go to the regular tier: the early bird does not reopen, the regular stays open.
         s.Release(first);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
         s.HoldOk((regular, 1));
-        s.HoldOk((early, 1));
-        Assert.DoesNotContain(s.Ledger, e => e.Kind == LedgerKind.Open && e.CapacityId != regular);
         Assert.Single(s.Ledger, e => e.Kind == LedgerKind.Open);
+        Assert.Single(s.Ledger, e => e.Kind == LedgerKind.Close);
         s.AssertConsistent();
     }
 
@@ -107,10 +110,10 @@ public sealed class SaleRulesTests
         var other = s.CreateCommand(1, null, "Elsewhere") with { Sale = new SaleRules(OpensAfter: c) };
         Assert.Equal(OutcomeCode.Invalid, s.Do(other).Code);
 
-        // C may follow A (a second tier after the same one).
+        // C may follow A (a second tier after the same one); both open when A sells out, and A closes.
         Assert.Equal(OutcomeCode.Ok, Patch(s, c, Only(after: Change<Guid?>.To(a))).Code);
         s.HoldOk((a, 1));
-        Assert.True(s.Node(b).Sale!.TierOpen && s.Node(c).Sale!.TierOpen);
+        Assert.True(s.Node(b).Sale!.TierOpen && s.Node(c).Sale!.TierOpen && !s.Node(a).IsActive);
         s.AssertConsistent();
     }
 
