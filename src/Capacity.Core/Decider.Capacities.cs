@@ -60,7 +60,9 @@ public static partial class Decider
             IsActive = command.IsActive,
             CreatedAt = now,
             UpdatedAt = now,
-            Sale = sale is null ? null : sale with { TierOpen = false, SoldOutAt = null, ClosedReason = null, Successors = null },
+            Sale = sale is null
+                ? null
+                : sale with { StartsAt = Ms(sale.StartsAt), EndsAt = Ms(sale.EndsAt), TierOpen = false, SoldOutAt = null, ClosedReason = null, Successors = null },
         };
 
         // Parents exist before their children and never change, so a new node cannot close a cycle;
@@ -351,13 +353,16 @@ public static partial class Decider
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
     }
 
+    /// <summary>An instant to the millisecond, as the stores keep it: a decision must not depend on precision a reload loses.</summary>
+    private static DateTimeOffset? Ms(DateTimeOffset? at) => at is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.ToUnixTimeMilliseconds()) : null;
+
     private static SaleRules Patched(SaleRules? current, SalePatch patch)
     {
         var rules = current ?? new SaleRules();
         return rules with
         {
-            StartsAt = patch.StartsAt.Or(rules.StartsAt),
-            EndsAt = patch.EndsAt.Or(rules.EndsAt),
+            StartsAt = Ms(patch.StartsAt.Or(rules.StartsAt)),
+            EndsAt = Ms(patch.EndsAt.Or(rules.EndsAt)),
             OpensAfter = patch.OpensAfter.Or(rules.OpensAfter),
             CloseWhenSoldOut = patch.CloseWhenSoldOut.Or(rules.CloseWhenSoldOut),
             OverbookLimit = patch.OverbookLimit.Or(rules.OverbookLimit),
