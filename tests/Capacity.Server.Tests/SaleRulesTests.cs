@@ -163,4 +163,24 @@ public abstract class SaleRulesTests(StoreKind store)
         await t.HoldAsync(windowed, 1);
         await app.AssertInvariantsAsync();
     }
+
+    [Fact]
+    public async Task The_live_stream_sends_a_snapshot_when_a_window_opens_by_the_clock()
+    {
+        await using var app = await NewAppAsync(manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var starts = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().AddMinutes(5).ToUnixTimeMilliseconds());
+        await CreateAsync(t, "doors", new { section_name = "Floor", total_capacity = 10, sale_starts_at = starts });
+
+        using var response = await t.GetAsync("/events/doors/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var first = await OperationsTests.NextSnapshotAsync(reader);
+        Assert.Equal(("scheduled", starts), (first["capacity"]![0]!["state"]!.GetValue<string>(), first["capacity"]![0]!["next_change_at"]!.GetValue<DateTimeOffset>()));
+
+        // Nothing is written when the window opens: the snapshot changes because the clock did.
+        app.Clock.Advance(TimeSpan.FromMinutes(5));
+        var opened = await OperationsTests.NextSnapshotAsync(reader).WaitAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal("on_sale", opened["capacity"]![0]!["state"]!.GetValue<string>());
+        await app.AssertInvariantsAsync();
+    }
 }
