@@ -338,8 +338,9 @@ public static partial class Decider
             FollowTier(set, node, newlyFollowing, now);
         }
 
-        // A rule set on a capacity that is sold out already applies now.
-        if (node.Sale is { WatchesSellOut: true })
+        // A rule set on a capacity that is sold out already applies now; a hand that reopens one is
+        // obeyed until the next hold takes its last ticket.
+        if (command.Sale is not null && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
         {
             set.SellOutCandidates.Add(node);
         }

@@ -133,6 +133,15 @@ public sealed class SaleRulesTests
         Assert.Equal(OutcomeCode.Ok, Patch(s, pool, Only(), active: Change<bool>.To(true)).Code);
         Assert.Null(s.Node(pool).Sale!.ClosedReason);
         s.HoldOk((pool, 1));
+        var last = s.HoldOk((pool, 1));
+        Assert.False(s.Node(pool).IsActive);
+
+        // Reopened by hand while still sold out, it stays open until a hold takes the last ticket again.
+        Assert.Equal(OutcomeCode.Ok, Patch(s, pool, Only(), active: Change<bool>.To(true)).Code);
+        Assert.True(s.Node(pool).IsActive);
+        s.Release(last);
+        s.HoldOk((pool, 1));
+        Assert.False(s.Node(pool).IsActive);
         s.AssertConsistent();
     }
 
