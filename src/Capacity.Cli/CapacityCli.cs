@@ -238,7 +238,7 @@ public static partial class CapacityCli
     private static void RequireAny(Command command, params Option[] options) =>
         command.Validators.Add(result =>
         {
-            if (options.All(o => result.GetResult(o) is null))
+            if (!options.Any(o => IsGiven(result.GetResult(o))))
             {
                 result.AddError($"Give at least one of {string.Join(", ", options.Select(o => o.Name))}.");
             }
@@ -246,7 +246,32 @@ public static partial class CapacityCli
 
     /// <summary>An option as a field of a partial update: sent when it is on the command line, left out otherwise.</summary>
     private static Optional<T> Given<T>(ParseResult parse, Option<T> option) =>
-        parse.GetResult(option) is null ? default : new Optional<T>(parse.GetValue(option)!);
+        IsGiven(parse.GetResult(option)) ? new Optional<T>(parse.GetValue(option)!) : default;
+
+    /// <summary>
+    /// Whether the option is on the command line. A bool option has a result even when it is not (an implicit
+    /// one, for its default of false), so "has a result" would send <c>false</c> for every switch left out.
+    /// </summary>
+    private static bool IsGiven(System.CommandLine.Parsing.OptionResult? result) => result is { Implicit: false };
+
+    /// <summary>
+    /// Reads a repeated id option (<c>--capacity</c>, <c>--parent</c>). Without it, a malformed id in a list is not a
+    /// parse error: reading the value throws instead, and the command ends with a stack trace rather than exit 2.
+    /// </summary>
+    private static Guid[] IdsOf(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var ids = new Guid[result.Tokens.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!Guid.TryParse(result.Tokens[i].Value, out ids[i]))
+            {
+                result.AddError($"'{result.Tokens[i].Value}' is not a capacity id, such as 0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f.");
+                return [];
+            }
+        }
+
+        return ids;
+    }
 
     /// <summary>
     /// Redraws the event on every snapshot until Ctrl+C. In a terminal the view is updated in place;

@@ -651,6 +651,26 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Limits_update_leaves_a_switch_it_is_not_given_alone_and_a_malformed_capacity_id_is_a_usage_error()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "kept");
+        var limit = await tenant.Client.CreateLimitAsync("kept", new CreateLimitRequest { Name = "Two", CapacityIds = [adult.Id], PerBuyerMax = 2, RequireBuyerKey = true });
+
+        // A switch left out is not sent as false: the limit still requires a buyer key.
+        Assert.Equal(ExitCodes.Ok, (await host.RunCliAsync("limits", "update", limit.Id.ToString(), "--max", "3", "--key", tenant.Key)).ExitCode);
+        var kept = await tenant.Client.GetLimitAsync(limit.Id);
+        Assert.Equal((3, true), (kept.PerBuyerMax, kept.RequireBuyerKey));
+
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var error = new StringWriter();
+        var exit = await CapacityCli.RunAsync(
+            ["limits", "create", "kept", "--name", "Two", "--max", "2", "-c", adult.Id.ToString(), "-c", "not-a-guid", "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+        Assert.Equal((ExitCodes.Usage, 0), (exit, stub.Calls));
+        Assert.Contains("'not-a-guid' is not a capacity id", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Exit_codes_tell_conflict_not_found_auth_and_usage_apart()
     {
         var tenant = await host.NewTenantAsync();
