@@ -42,7 +42,7 @@ public static partial class CapacityCli
         RequireAny(update, newName, size, newExpiry, noExpiry);
         update.Validators.Add(result =>
         {
-            if (result.GetResult(newExpiry) is not null && result.GetResult(noExpiry) is not null)
+            if (IsGiven(result.GetResult(newExpiry)) && IsGiven(result.GetResult(noExpiry)))
             {
                 result.AddError("Give --expires or --no-expiry, not both.");
             }

@@ -15,6 +15,7 @@ public static partial class CapacityCli
         {
             Description = "A capacity of the event whose tickets count; repeat for each section the limit covers",
             Required = true,
+            CustomParser = IdsOf,
         };
         var requireKey = new Option<bool>("--require-key") { Description = "Refuse holds on these capacities that name no buyer" };
         var create = Call(host, "create", "Limit the tickets one buyer may have over some of an event's capacities",

@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, allocations, per-buyer limits, waiting lists, holds and sales, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, allocations, per-buyer limits, waiting lists, holds and sales, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -185,6 +185,7 @@ public static partial class CapacityCli
 
         root.Add(new Command("tenants", "Tenants and their API keys (admin)") { createTenant, issueKey });
         root.Add(new Command("events", "The tenant's events") { listEvents, show });
+        root.Add(CapacityCommands(host));
         root.Add(AllocationCommands(host));
         root.Add(LimitCommands(host));
         root.Add(WaitlistCommands(host));
@@ -238,7 +239,7 @@ public static partial class CapacityCli
     private static void RequireAny(Command command, params Option[] options) =>
         command.Validators.Add(result =>
         {
-            if (options.All(o => result.GetResult(o) is null))
+            if (!options.Any(o => IsGiven(result.GetResult(o))))
             {
                 result.AddError($"Give at least one of {string.Join(", ", options.Select(o => o.Name))}.");
             }
@@ -246,7 +247,32 @@ public static partial class CapacityCli
 
     /// <summary>An option as a field of a partial update: sent when it is on the command line, left out otherwise.</summary>
     private static Optional<T> Given<T>(ParseResult parse, Option<T> option) =>
-        parse.GetResult(option) is null ? default : new Optional<T>(parse.GetValue(option)!);
+        IsGiven(parse.GetResult(option)) ? new Optional<T>(parse.GetValue(option)!) : default;
+
+    /// <summary>
+    /// Whether the option is on the command line. A bool option has a result even when it is not (an implicit
+    /// one, for its default of false), so "has a result" would send <c>false</c> for every switch left out.
+    /// </summary>
+    private static bool IsGiven(System.CommandLine.Parsing.OptionResult? result) => result is { Implicit: false };
+
+    /// <summary>
+    /// Reads a repeated id option (<c>--capacity</c>, <c>--parent</c>). Without it, a malformed id in a list is not a
+    /// parse error: reading the value throws instead, and the command ends with a stack trace rather than exit 2.
+    /// </summary>
+    private static Guid[] IdsOf(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var ids = new Guid[result.Tokens.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!Guid.TryParse(result.Tokens[i].Value, out ids[i]))
+            {
+                result.AddError($"'{result.Tokens[i].Value}' is not a capacity id, such as 0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f.");
+                return [];
+            }
+        }
+
+        return ids;
+    }
 
     /// <summary>
     /// Redraws the event on every snapshot until Ctrl+C. In a terminal the view is updated in place;

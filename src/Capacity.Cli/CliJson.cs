@@ -14,7 +14,7 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 /// nulls included), one document per line so a script can read it line by line. The members the API
 /// leaves out when they do not apply (<c>allocations</c>, <c>allocation_id</c>, <c>buyer_key</c>,
 /// <c>waitlist</c>, <c>waitlist_demand</c>, <c>waitlist_id</c>, <c>external_ref</c>, <c>metadata</c>,
-/// <c>cancelled_quantity</c>, <c>reclaimed</c>) are left out here too: the SDK's records say so on those
+/// <c>cancelled_quantity</c>, <c>reclaimed</c>, <c>next_change_at</c> and the sale rules' members) are left out here too: the SDK's records say so on those
 /// properties. Metadata keys are written as they were given, not in snake_case: the naming policy is
 /// for property names, not dictionary keys.
 /// </summary>

@@ -16,12 +16,16 @@ internal static class Views
 
     public const string AllocationLegend = "◇ allocation of the capacity above: Total is its size, Reserved its held, Available its idle (for holds that name it)";
 
+    public const string SaleLegend = "Sale: where each capacity stands for buyers and when that changes next; +N after a total is its overbooking allowance (counted in Available)";
+
     /// <summary>An event's capacities as a tree by parent_ids, each with its counters and a bar, then the totals.</summary>
     public static IRenderable Event(string eventId, IReadOnlyList<CapacityDetails> capacity, CapacityTotals totals, HoldSummary? holds = null)
     {
         var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle($"Event {Markup.Escape(eventId)}") };
         table.AddColumn("Section");
-        table.AddColumn("Id");
+
+        // An id cut in two cannot be copied; with the optional columns the table may be wider than the console.
+        table.AddColumn(new TableColumn("Id").NoWrap());
         table.AddColumn("Mode");
         table.AddColumn(new TableColumn("Total").RightAligned());
         table.AddColumn(new TableColumn("Sold").RightAligned());
@@ -29,13 +33,20 @@ internal static class Views
         table.AddColumn(new TableColumn("Available").RightAligned());
         table.AddColumn("");
 
-        // Only an event with a waiting list gets its columns: the others read as they always did.
+        // Only an event with sale rules gets their column, and one with a waiting list its columns: the others read as they always did.
+        var rules = capacity.Any(HasSaleRules);
+        if (rules)
+        {
+            table.AddColumn("Sale");
+        }
+
         var queues = capacity.Any(c => c.Waitlist is not null);
         if (queues)
         {
             table.AddColumns(Counts("Waiting", "Offered"));
         }
 
+        var names = capacity.ToDictionary(c => c.Id, c => c.SectionName);
         foreach (var (node, allocation, label) in Tree(capacity))
         {
             string[] cells = allocation is { } block
@@ -52,15 +63,21 @@ internal static class Views
                 ]
                 :
                 [
-                    Markup.Escape(label) + (node.IsActive ? "" : " [grey](inactive)[/]"),
+                    // The Sale column says "closed" and why, so the label need not say it too.
+                    Markup.Escape(label) + (node.IsActive || rules ? "" : " [grey](inactive)[/]"),
                     node.Id.ToString(),
                     Mode(node.Mode),
-                    node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞",
+                    (node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞") + (node.OverbookLimit is > 0 and var allowance ? $" +{Number(allowance)}" : ""),
                     Number(node.SoldCount),
                     Number(node.ReservedCapacity),
                     node.AvailableCapacity is { } a ? Number(a) : "∞",
                     Bar(node),
                 ];
+            if (rules)
+            {
+                cells = [.. cells, allocation is null ? SaleCell(node, names) : ""];
+            }
+
             table.AddRow(queues ? [.. cells, .. Queue(allocation is null ? node.Waitlist : null)] : cells);
         }
 
@@ -68,6 +85,11 @@ internal static class Views
         if (capacity.Any(c => c.Allocations is { Count: > 0 }))
         {
             rows.Add(new Markup($"[grey]{AllocationLegend}[/]"));
+        }
+
+        if (rules)
+        {
+            rows.Add(new Markup($"[grey]{SaleLegend}[/]"));
         }
 
         if (queues)
@@ -90,6 +112,102 @@ internal static class Views
         }
 
         return new Rows(rows);
+    }
+
+    /// <summary>
+    /// Whether the capacity has sale rules: the server shows <c>close_when_sold_out</c> and <c>overbook_limit</c>
+    /// on every capacity that has any rule, and on no other.
+    /// </summary>
+    private static bool HasSaleRules(CapacityDetails c) => c.CloseWhenSoldOut is not null || c.OverbookLimit is not null;
+
+    /// <summary>
+    /// A capacity's state, and under it what changes it next ("opens …", "after Early bird", "until …") and how far
+    /// past its total it is: one line each, so the column stays narrow. A tier it opens after is named when it is in the event.
+    /// </summary>
+    private static string SaleCell(CapacityDetails c, IReadOnlyDictionary<Guid, string> names)
+    {
+        var lines = new List<string> { CapacityState(c) };
+        switch (c)
+        {
+            case { State: SaleState.Scheduled, NextChangeAt: { } at }:
+                lines.Add($"opens {Time(at)}");
+                break;
+            case { State: SaleState.Scheduled, OpensAfterSoldOutOf: { } earlier }:
+                lines.Add($"after {Markup.Escape(names.GetValueOrDefault(earlier) ?? earlier.ToString())}");
+                break;
+            case { NextChangeAt: { } at }:
+                lines.Add($"until {Time(at)}");
+                break;
+        }
+
+        if (c.OverbookedBy is > 0 and var past)
+        {
+            lines.Add($"{Number(past)} past total");
+        }
+
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>The state as a word, and for a closed capacity why: its sold-out rule, a deactivation, or the end of its window.</summary>
+    private static string CapacityState(CapacityDetails c) => c.State switch
+    {
+        SaleState.Scheduled => "[blue]scheduled[/]",
+        SaleState.OnSale => "[green]on sale[/]",
+        SaleState.SoldOut => "[yellow]sold out[/]",
+        _ when c.ClosedReason == ClosedReason.SoldOut => "[grey]closed (sold out)[/]",
+        _ when !c.IsActive => "[grey]closed (deactivated)[/]",
+        _ => "[grey]closed (sale ended)[/]",
+    };
+
+    /// <summary>One capacity with its counters, where it stands for sale, and its sale rules (each only when it has it).</summary>
+    public static IRenderable Capacity(CapacityDetails c)
+    {
+        var grid = Pairs(
+            ("Capacity", c.Id.ToString()),
+            ("Name", Markup.Escape(c.SectionName)),
+            ("Event", Markup.Escape(c.EventId)),
+            ("Mode", Mode(c.Mode)),
+            ("Total", c.TotalCapacity is { } total ? Number(total) : "∞"),
+            ("Counters", $"{Number(c.SoldCount)} sold, {Number(c.ReservedCapacity)} reserved, [green]{(c.AvailableCapacity is { } a ? Number(a) : "∞")}[/] available"));
+        if (c.ParentIds.Count > 0)
+        {
+            grid.AddRow("Parents", string.Join("\n", c.ParentIds));
+        }
+
+        grid.AddRow("State", CapacityState(c));
+        if (c.NextChangeAt is { } next)
+        {
+            grid.AddRow("Next change", Time(next));
+        }
+
+        var window = (c.SaleStartsAt, c.SaleEndsAt) switch
+        {
+            ({ } from, { } until) => $"{Time(from)} to {Time(until)}",
+            ({ } from, null) => $"from {Time(from)}",
+            (null, { } until) => $"until {Time(until)}",
+            _ => null,
+        };
+        if (window is not null)
+        {
+            grid.AddRow("Sale window", window);
+        }
+
+        if (c.OpensAfterSoldOutOf is { } earlier)
+        {
+            grid.AddRow("Opens after", $"{earlier} sells out");
+        }
+
+        if (c.CloseWhenSoldOut == true)
+        {
+            grid.AddRow("When sold out", "closes [grey](until reopened with --active)[/]");
+        }
+
+        if (c.OverbookLimit is > 0 and var allowance)
+        {
+            grid.AddRow("Overbooking", $"up to {Number(allowance)} past total, {Number(c.OverbookedBy ?? 0)} used");
+        }
+
+        return grid;
     }
 
     /// <summary>A capacity's waiting-list cells: blank without a list, and a closed list says so.</summary>

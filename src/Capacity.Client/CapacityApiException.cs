@@ -98,6 +98,24 @@ public sealed class CapacityApiException : Exception
     /// </summary>
     public IReadOnlyList<ShortfallItem>? Shortfall => Field(Problem, "shortfall", JsonValueKind.Array) is { } list ? ReadShortfall(list) : null;
 
+    /// <summary>
+    /// For <c>SALE_NOT_OPEN</c> and <c>SALE_CLOSED</c>: the capacity that is not on sale, which may be a pool the
+    /// hold draws from rather than the capacity it named; null when not given.
+    /// </summary>
+    public Guid? CapacityId => Id(Problem, "capacity_id");
+
+    /// <summary>
+    /// For <c>SALE_NOT_OPEN</c>: when the capacity's sale starts, if it has a start (one already past when only the tier
+    /// before it holds it back); null when it has none.
+    /// </summary>
+    public DateTimeOffset? SaleStartsAt => Instant(Problem, "sale_starts_at");
+
+    /// <summary>For <c>SALE_CLOSED</c>: when the capacity's sale ended; null when not given.</summary>
+    public DateTimeOffset? SaleEndsAt => Instant(Problem, "sale_ends_at");
+
+    /// <summary>For <c>SALE_NOT_OPEN</c>: the capacity whose first sell-out opens this one; null when it follows none.</summary>
+    public Guid? OpensAfterSoldOutOf => Id(Problem, "opens_after_sold_out_of");
+
     /// <summary>Reads an error answer into an exception; the caller disposes the response.</summary>
     internal static async Task<CapacityApiException> FromResponseAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -153,6 +171,9 @@ public sealed class CapacityApiException : Exception
 
     private static Guid? Id(JsonElement? root, string name) =>
         Field(root, name, JsonValueKind.String) is { } v && v.TryGetGuid(out var id) ? id : null;
+
+    private static DateTimeOffset? Instant(JsonElement? root, string name) =>
+        Field(root, name, JsonValueKind.String) is { } v && v.TryGetDateTimeOffset(out var at) ? at : null;
 
     /// <summary>
     /// The member when it has the expected kind. Checked first because the TryGet methods throw on any

@@ -49,6 +49,9 @@ public sealed partial class CapacityClient
     /// <param name="capacityId">The capacity.</param>
     /// <param name="quantity">Tickets, 1 to the server's per-item limit.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">
+    /// 409 <c>SALE_NOT_OPEN</c> or <c>SALE_CLOSED</c> when the capacity, or a pool it draws from, is not on sale now, as a hold would be refused.
+    /// </exception>
     public Task<CapacityCheck> CheckAsync(Guid capacityId, int quantity, CancellationToken cancellationToken = default) =>
         PostAsync($"capacity/{capacityId}/check", Body(new CheckRequest(quantity), ClientJson.Default.CheckRequest), ClientJson.Default.CapacityCheck, null, cancellationToken);
 
@@ -62,7 +65,9 @@ public sealed partial class CapacityClient
     /// <c>CAPACITY_INACTIVE</c>, <c>ALLOCATION_CLOSED</c>, <c>ALLOCATION_INSUFFICIENT</c> (with
     /// <see cref="CapacityApiException.Idle"/>) or <c>BUYER_LIMIT_EXCEEDED</c> (with
     /// <see cref="CapacityApiException.LimitId"/>, <see cref="CapacityApiException.Used"/>,
-    /// <see cref="CapacityApiException.Requested"/> and <see cref="CapacityApiException.PerBuyerMax"/>);
+    /// <see cref="CapacityApiException.Requested"/> and <see cref="CapacityApiException.PerBuyerMax"/>),
+    /// <c>SALE_NOT_OPEN</c> (with <see cref="CapacityApiException.SaleStartsAt"/> or <see cref="CapacityApiException.OpensAfterSoldOutOf"/>)
+    /// or <c>SALE_CLOSED</c> (with <see cref="CapacityApiException.SaleEndsAt"/>), each with <see cref="CapacityApiException.CapacityId"/>;
     /// 400 <c>INVALID_QUANTITY</c> or <c>BUYER_KEY_REQUIRED</c>; 404 <c>NOT_FOUND</c>; among others.
     /// </exception>
     public Task<ReserveResult> ReserveAsync(Guid capacityId, ReserveRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>

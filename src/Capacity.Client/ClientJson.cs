@@ -6,9 +6,9 @@ namespace Capacity.Client;
 /// Source-generated serialisation for every request and response, snake_case like the API.
 /// Lenient on reading (fields a newer server adds are ignored); requests carry only the fields
 /// the server knows, since it refuses unknown ones. For that reason the request fields that came
-/// with allocations, per-buyer limits, waiting lists and labels (<c>allocation_id</c>, <c>buyer_key</c>,
-/// <c>waitlist</c>, <c>external_ref</c>, <c>metadata</c>) are left out when null: a request that uses none
-/// reads the same to a server that predates them.
+/// with allocations, per-buyer limits, waiting lists, labels and sale rules (<c>allocation_id</c>, <c>buyer_key</c>,
+/// <c>waitlist</c>, <c>external_ref</c>, <c>metadata</c>, <c>sale_starts_at</c> and the other rules of a new
+/// capacity) are left out when null: a request that uses none reads the same to a server that predates them.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(CreateCapacityRequest))]
@@ -56,6 +56,7 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(int?))]
 [JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(Guid))]
 [JsonSerializable(typeof(decimal))]
 [JsonSerializable(typeof(decimal?))]
 [JsonSerializable(typeof(DateTimeOffset?))]

@@ -28,12 +28,17 @@ public sealed record CreateCapacity(
     int? Total,
     Guid[] ParentIds,
     bool IsActive,
-    CapacityMode? Mode) : Command
+    CapacityMode? Mode,
+    SaleRules? Sale = null) : Command
 {
     public override void CollectKeys(LoadKeys keys)
     {
         keys.Capacities.Add(Id);
         keys.Capacities.UnionWith(ParentIds);
+        if (Sale?.OpensAfter is { } earlier)
+        {
+            keys.Capacities.Add(earlier);
+        }
     }
 }
 
@@ -44,9 +49,17 @@ public sealed record UpdateCapacity(
     Change<string?> SectionCode,
     Change<int?> Total,
     Change<bool> IsActive,
-    WaitlistPatch? Waitlist = null) : Command
+    WaitlistPatch? Waitlist = null,
+    SalePatch? Sale = null) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Capacities.Add(Id);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Capacities.Add(Id);
+        if (Sale?.OpensAfter is { IsSet: true, Value: { } earlier })
+        {
+            keys.Capacities.Add(earlier);
+        }
+    }
 }
 
 public sealed record CreatePrice(

@@ -14,14 +14,14 @@ namespace Capacity.Core;
 /// </summary>
 internal static class CoreAssert
 {
-    /// <summary>Counters are never negative, and a limited node never holds more than its total.</summary>
+    /// <summary>Counters are never negative, and a limited node never holds more than its total and overbooking allowance.</summary>
     [Conditional("DEBUG")]
     public static void WithinBounds(CapacityNode node)
     {
-        if (node.Reserved < 0 || node.Sold < 0 || (node.Total is { } total && node.Reserved + node.Sold > total))
+        if (node.Reserved < 0 || node.Sold < 0 || (node.Ceiling is { } ceiling && node.Reserved + node.Sold > ceiling))
         {
-            Fail($"Capacity {node.Id}: reserved {node.Reserved}, sold {node.Sold}, total {node.Total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"}; "
-                + "counters must not be negative, and reserved + sold must not exceed a total.");
+            Fail($"Capacity {node.Id}: reserved {node.Reserved}, sold {node.Sold}, total {node.Total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"}, "
+                + $"overbook limit {node.OverbookLimit}; counters must not be negative, and reserved + sold must not exceed a total and its overbooking allowance.");
         }
     }
 

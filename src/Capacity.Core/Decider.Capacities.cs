@@ -40,6 +40,12 @@ public static partial class Decider
             return parents;
         }
 
+        var sale = command.Sale;
+        if (sale is not null && CheckSale(set, command.TenantId, command.Id, command.EventId, command.Total, sale, null, limits) is { } badSale)
+        {
+            return badSale;
+        }
+
         var node = new CapacityNode
         {
             Id = command.Id,
@@ -54,6 +60,9 @@ public static partial class Decider
             IsActive = command.IsActive,
             CreatedAt = now,
             UpdatedAt = now,
+            Sale = sale is null
+                ? null
+                : sale with { StartsAt = Ms(sale.StartsAt), EndsAt = Ms(sale.EndsAt), TierOpen = false, SoldOutAt = null, ClosedReason = null, Successors = null },
         };
 
         // Parents exist before their children and never change, so a new node cannot close a cycle;
@@ -64,7 +73,164 @@ public static partial class Decider
         }
 
         set.AddNew(node);
+        if (node.Sale?.OpensAfter is { } earlier)
+        {
+            FollowTier(set, node, set.FindCapacity(earlier)!, now);
+        }
+
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
+    }
+
+    /// <summary>
+    /// Checks sale rules as they would stand on a capacity: overbooking only on a limited capacity and
+    /// within bounds, a window that ends after it starts, and a tier that follows another capacity of
+    /// the same tenant and event. A tier is set once (at creation or by the first update that names
+    /// one) and only on a capacity no other tier follows, so a chain can never close into a cycle.
+    /// </summary>
+    private static Outcome? CheckSale(
+        WorkingSet set, Guid tenantId, Guid id, string eventId, int? total, SaleRules rules, SaleRules? current, CoreLimits limits)
+    {
+        if (rules.OverbookLimit < 0 || rules.OverbookLimit > limits.MaxTotalCapacity)
+        {
+            return Outcome.Invalid("overbook_limit", $"overbook_limit must be between 0 and {limits.MaxTotalCapacity}.");
+        }
+
+        if (rules.OverbookLimit > 0 && total is null)
+        {
+            return Outcome.Invalid("overbook_limit", "overbook_limit applies to a limited capacity; an unlimited one has no total to go past.");
+        }
+
+        if (rules.StartsAt is { } starts && rules.EndsAt is { } ends && ends <= starts)
+        {
+            return Outcome.Invalid("sale_ends_at", "sale_ends_at must be after sale_starts_at.");
+        }
+
+        if (current?.OpensAfter is { } fixedEarlier && rules.OpensAfter != fixedEarlier)
+        {
+            return Outcome.Invalid("opens_after_sold_out_of", $"opens_after_sold_out_of is set once; this capacity opens after {fixedEarlier}.");
+        }
+
+        if (rules.OpensAfter is not { } earlierId || current?.OpensAfter == earlierId)
+        {
+            return null;
+        }
+
+        if (current?.Successors is { Length: > 0 } followers)
+        {
+            return Outcome.Invalid(
+                "opens_after_sold_out_of", $"Capacity {followers[0]} opens after this one; a tier that others follow cannot follow another (a chain must not close into a cycle).");
+        }
+
+        var earlier = set.FindCapacity(earlierId);
+        if (earlier is null || earlier.TenantId != tenantId)
+        {
+            return Outcome.Invalid("opens_after_sold_out_of", $"Capacity {earlierId} does not exist.");
+        }
+
+        if (earlier.Id == id)
+        {
+            return Outcome.Invalid("opens_after_sold_out_of", "A capacity cannot open after itself.");
+        }
+
+        return string.Equals(earlier.EventId, eventId, StringComparison.Ordinal)
+            ? null
+            : Outcome.Invalid("opens_after_sold_out_of", $"Capacity {earlierId} is in event {earlier.EventId}; a tier follows a capacity of its own event.");
+    }
+
+    /// <summary>
+    /// Makes <paramref name="tier"/> follow <paramref name="earlier"/>: the earlier capacity lists it, so
+    /// the batch that sells the earlier one out opens it; if that has happened already (or the earlier
+    /// one has nothing available now), it opens now.
+    /// </summary>
+    private static void FollowTier(WorkingSet set, CapacityNode tier, CapacityNode earlier, DateTimeOffset now)
+    {
+        var rules = earlier.Sale ?? new SaleRules();
+        var soldOutAt = rules.SoldOutAt ?? (Graph.Available(earlier, set, set.Closure) == 0 ? now : null);
+        earlier.Sale = rules with { Successors = [.. rules.Successors ?? [], tier.Id], SoldOutAt = soldOutAt };
+        earlier.UpdatedAt = now;
+        set.Touch(earlier);
+        if (soldOutAt is not null)
+        {
+            OpenTier(set, tier, now);
+        }
+    }
+
+    private static void OpenTier(WorkingSet set, CapacityNode tier, DateTimeOffset now)
+    {
+        tier.Sale = tier.Sale! with { TierOpen = true };
+        tier.UpdatedAt = now;
+        set.Touch(tier);
+        set.Append(tier, LedgerKind.Open, Guid.Empty, 0, 0, now);
+    }
+
+    /// <summary>
+    /// What follows a command in its batch, before the next one is decided: capacities it sold out
+    /// (tiers open, capacities close), then waiting lists it freed units for (whose offers may sell
+    /// out more). The engine and every test of the core call this one method, so they agree.
+    /// </summary>
+    public static void AfterCommand(WorkingSet set, DateTimeOffset now)
+    {
+        if (set.HasSellOutCandidates)
+        {
+            ApplySellOuts(set, now);
+        }
+
+        if (set.HasUnsettled)
+        {
+            SettleWaitlists(set, now);
+            if (set.HasSellOutCandidates)
+            {
+                ApplySellOuts(set, now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// After a command: every capacity with a sold-out rule that the command took units from, and whose
+    /// availability is now 0, sells out. The first time, the tiers that follow it open and it closes
+    /// (tickets that come back to an early bird go to the next tier, not to a reopened early bird);
+    /// with <c>close_when_sold_out</c> it closes too. A PUT with <c>is_active: true</c> reopens a closed
+    /// one. Each step is one ledger entry, in the same batch as the hold that took the last ticket, so
+    /// every node sees the tier open at once.
+    /// </summary>
+    public static void ApplySellOuts(WorkingSet set, DateTimeOffset now)
+    {
+        foreach (var node in set.SellOutCandidates)
+        {
+            if (node.Sale is not { WatchesSellOut: true } rules || Graph.Available(node, set, set.Closure) != 0)
+            {
+                continue;
+            }
+
+            var next = rules;
+            var close = rules.CloseWhenSoldOut;
+            if (rules.SoldOutAt is null)
+            {
+                next = next with { SoldOutAt = now };
+                close |= rules.Successors is { Length: > 0 };
+                foreach (var followerId in rules.Successors ?? [])
+                {
+                    var follower = set.FindCapacity(followerId) ?? throw new MissingRowException($"Capacity {followerId}, which opens after {node.Id}, was not loaded.");
+                    if (follower.Sale is { TierOpen: false })
+                    {
+                        OpenTier(set, follower, now);
+                    }
+                }
+            }
+
+            if (close && node.IsActive)
+            {
+                node.IsActive = false;
+                next = next with { ClosedReason = SaleRules.SoldOutReason };
+                set.Append(node, LedgerKind.Close, Guid.Empty, 0, 0, now);
+            }
+
+            node.Sale = next;
+            node.UpdatedAt = now;
+            set.Touch(node);
+        }
+
+        set.SellOutCandidates.Clear();
     }
 
     private static Outcome ModeDisagrees(CapacityMode asked, CapacityMode described) =>
@@ -136,19 +302,48 @@ public static partial class Decider
                 "waitlist", $"A waiting list needs every pool its capacity draws from in the same event; {foreign.SectionName} ({foreign.Id}) is in event {foreign.EventId}.");
         }
 
-        var committed = node.Reserved + node.Sold;
-        if (total is { } newTotal && newTotal < committed)
+        var sale = command.Sale is { } patch2 ? Patched(node.Sale, patch2) : node.Sale;
+        if (sale is not null && (command.Sale is not null || command.Total.IsSet)
+            && CheckSale(set, node.TenantId, node.Id, node.EventId, total, sale, node.Sale, limits) is { } badSale)
         {
-            return new Outcome(OutcomeCode.BelowCommitted, $"total_capacity {newTotal} is below the {committed} tickets already held or sold ({node.Reserved} reserved, {node.Sold} sold).", "total_capacity");
+            return badSale;
         }
 
+        var committed = node.Reserved + node.Sold;
+        var overbook = sale?.OverbookLimit ?? 0;
+        if (total is { } newTotal && newTotal + overbook < committed)
+        {
+            return new Outcome(
+                OutcomeCode.BelowCommitted,
+                overbook == 0
+                    ? $"total_capacity {newTotal} is below the {committed} tickets already held or sold ({node.Reserved} reserved, {node.Sold} sold)."
+                    : $"total_capacity {newTotal} with overbook_limit {overbook} is below the {committed} tickets already held or sold ({node.Reserved} reserved, {node.Sold} sold).",
+                command.Total.IsSet ? "total_capacity" : "overbook_limit");
+        }
+
+        var isActive = command.IsActive.Or(node.IsActive);
+        var newlyFollowing = sale?.OpensAfter is { } earlierId && node.Sale?.OpensAfter is null ? set.FindCapacity(earlierId) : null;
         node.SectionName = name;
         node.SectionCode = code;
         node.Total = total;
-        node.IsActive = command.IsActive.Or(node.IsActive);
+        node.IsActive = isActive;
         node.Waitlist = waitlist;
+        // A hand on is_active overrides the sold-out rule's closing, either way: the reason goes.
+        node.Sale = command.IsActive.IsSet && sale?.ClosedReason is not null ? sale with { ClosedReason = null } : sale;
         node.UpdatedAt = now;
         set.Touch(node);
+        if (newlyFollowing is not null)
+        {
+            node.Sale = node.Sale! with { TierOpen = false };
+            FollowTier(set, node, newlyFollowing, now);
+        }
+
+        // A rule set on a capacity that is sold out already applies now; a hand that reopens one is
+        // obeyed until the next hold takes its last ticket.
+        if (command.Sale is not null && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
+        {
+            set.SellOutCandidates.Add(node);
+        }
 
         // A larger total, a reopened capacity or a changed policy may fit entries that waited.
         if (node.QueueDemand > 0)
@@ -157,6 +352,22 @@ public static partial class Decider
         }
 
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
+    }
+
+    /// <summary>An instant to the millisecond, as the stores keep it: a decision must not depend on precision a reload loses.</summary>
+    private static DateTimeOffset? Ms(DateTimeOffset? at) => at is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.ToUnixTimeMilliseconds()) : null;
+
+    private static SaleRules Patched(SaleRules? current, SalePatch patch)
+    {
+        var rules = current ?? new SaleRules();
+        return rules with
+        {
+            StartsAt = Ms(patch.StartsAt.Or(rules.StartsAt)),
+            EndsAt = Ms(patch.EndsAt.Or(rules.EndsAt)),
+            OpensAfter = patch.OpensAfter.Or(rules.OpensAfter),
+            CloseWhenSoldOut = patch.CloseWhenSoldOut.Or(rules.CloseWhenSoldOut),
+            OverbookLimit = patch.OverbookLimit.Or(rules.OverbookLimit),
+        };
     }
 
     private static Outcome? CheckShape(string name, string? code, int? total, CoreLimits limits)

@@ -132,6 +132,11 @@ public static partial class Decider
                 return Answers.Inactive(inactive!);
             }
 
+            if (set.DemandHasRules && FirstClosedForSale(set, now) is { } closed)
+            {
+                return Answers.NotOnSale(set, closed, now);
+            }
+
             // Judged on the end state: what this change gives back counts against what it adds, pool
             // by pool and limit by limit, so a swap between two sections of a sold-out venue, or at a
             // buyer's limit, is not refused for units the hold already has.

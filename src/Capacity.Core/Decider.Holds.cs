@@ -90,6 +90,11 @@ public static partial class Decider
             return Answers.Inactive(inactive!);
         }
 
+        if (set.DemandHasRules && FirstClosedForSale(set, now) is { } closed)
+        {
+            return Answers.NotOnSale(set, closed, now);
+        }
+
         var shortNode = FirstShortNode(set.Demand, out var requested, out var left);
         if (shortNode is not null)
         {
@@ -108,6 +113,21 @@ public static partial class Decider
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Outcome PlaceWithinLimits(WorkingSet set, PlaceHold command, CapacityNode first, bool priced, DateTimeOffset now) =>
         CheckBuyerLimits(set, command.Items, command.BuyerKey) ?? Place(set, command, first, priced, now);
+
+    /// <summary>The first node of the summed demand that does not take holds at <paramref name="now"/>: outside its window, or a tier not yet open.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CapacityNode? FirstClosedForSale(WorkingSet set, DateTimeOffset now)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (charge.Node.Sale is { Gates: true } rules && (rules.StartsAt > now || rules.EndsAt <= now || rules.OpensAfter is not null && !rules.TierOpen))
+            {
+                return charge.Node;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The first node the summed demand does not fit in, with what was asked of it and what it had left.</summary>
     private static CapacityNode? FirstShortNode(List<(CapacityNode Node, long Quantity)> demand, out long requested, out long left)
@@ -306,6 +326,7 @@ public static partial class Decider
     {
         var demand = set.Demand;
         demand.Clear();
+        set.DemandHasRules = false;
         inactive = null;
         for (var i = 0; i < items.Length; i++)
         {
@@ -320,6 +341,8 @@ public static partial class Decider
                 {
                     inactive = reached;
                 }
+
+                set.DemandHasRules |= reached.Sale is not null;
 
                 Charge(demand, reached, item.Quantity);
             }
@@ -398,6 +421,12 @@ public static partial class Decider
 
             set.Touch(node);
             set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now, offer);
+
+            // Units taken from a capacity whose selling out opens a tier or closes it: looked at after this command.
+            if (node.Sale is { WatchesSellOut: true } && reservedSign + soldSign > 0)
+            {
+                set.SellOutCandidates.Add(node);
+            }
 
             // Units back on a node that a waiting entry draws from: the engine settles the queue
             // after this command, before any other can take them.

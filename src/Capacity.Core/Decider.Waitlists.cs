@@ -66,7 +66,7 @@ public static partial class Decider
         SumDemand(set, command.Items, out _);
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            if (charge.Node.Total is { } total && charge.Quantity > total)
+            if (charge.Node.Ceiling is { } total && charge.Quantity > total)
             {
                 return Outcome.Invalid(
                     "items", $"The entry asks {charge.Quantity} of {charge.Node.SectionName} ({charge.Node.Id}), which holds {total} in all: it could never be offered.");

@@ -104,7 +104,8 @@ public static class Graph
         node.Waitlist,
         node.QueueDemand,
         node.WaitingUnits,
-        node.OfferedUnits);
+        node.OfferedUnits,
+        node.Sale);
 
     public static CapacityView View(CapacityNode node, ICapacityLookup lookup) => View(node, lookup, []);
 

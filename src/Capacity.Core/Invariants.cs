@@ -93,9 +93,11 @@ public static class Invariants
                 violations.Add($"capacity {n.Id}: negative counters (reserved {n.Reserved}, sold {n.Sold})");
             }
 
-            if (n.Total is { } t && n.Reserved + n.Sold > t)
+            if (n.Ceiling is { } ceiling && n.Reserved + n.Sold > ceiling)
             {
-                violations.Add($"capacity {n.Id}: oversold (reserved {n.Reserved} + sold {n.Sold} > total {t})");
+                violations.Add(n.OverbookLimit == 0
+                    ? $"capacity {n.Id}: oversold (reserved {n.Reserved} + sold {n.Sold} > total {n.Total})"
+                    : $"capacity {n.Id}: oversold (reserved {n.Reserved} + sold {n.Sold} > total {n.Total} + overbook limit {n.OverbookLimit})");
             }
 
             var e = expected[n.Id];

@@ -50,6 +50,12 @@ public sealed class CapacityNode
     /// <summary>The waiting list's settings; null for a capacity that never had one.</summary>
     public WaitlistSettings? Waitlist { get; set; }
 
+    /// <summary>Its sale window, tier, sold-out rule and overbooking allowance; null for a capacity that has none.</summary>
+    public SaleRules? Sale { get; set; }
+
+    /// <summary>Units past <see cref="Total"/> that holds may take on purpose (overbooking); 0 on nearly every capacity.</summary>
+    public int OverbookLimit => Sale?.OverbookLimit ?? 0;
+
     /// <summary>Units in waiting entries on this capacity itself: what its waiting list is owed.</summary>
     public long WaitingUnits { get; set; }
 
@@ -75,10 +81,13 @@ public sealed class CapacityNode
     };
 
     /// <summary>What this node alone could still give a public hold (units owed to waiting lists excluded), or null when it is unlimited.</summary>
-    public long? Headroom => Total is { } t ? Math.Max(0, t - Reserved - Sold - QueueDemand) : null;
+    public long? Headroom => Total is { } t ? Math.Max(0, t + OverbookLimit - Reserved - Sold - QueueDemand) : null;
 
     /// <summary>What this node alone could still give anyone, the waiting lists' entries included; null when it is unlimited.</summary>
-    public long? Free => Total is { } t ? Math.Max(0, t - Reserved - Sold) : null;
+    public long? Free => Total is { } t ? Math.Max(0, t + OverbookLimit - Reserved - Sold) : null;
+
+    /// <summary>The most it may have held and sold together: its total and its overbooking allowance; null when unlimited.</summary>
+    public long? Ceiling => Total is { } t ? t + OverbookLimit : null;
 
     /// <summary>The working-set epoch in which this node's change was last recorded; see <see cref="WorkingSet"/>.</summary>
     internal long RecordedIn;
@@ -204,6 +213,10 @@ public enum LedgerKind
     Deallocate,
     /// <summary>An expired hold confirmed after all (<c>on_expired: reclaim</c>): its units go straight to sold.</summary>
     Reclaim,
+    /// <summary>A tier opened because the capacity before it sold out (no counter moves).</summary>
+    Open,
+    /// <summary>A capacity closed by its rule when it sold out (no counter moves).</summary>
+    Close,
 }
 
 /// <summary>One change to one node's counters. The store assigns the sequence.</summary>

@@ -29,6 +29,10 @@ public enum OutcomeCode
     WaitlistDisabled,
     /// <summary>The change is not open to this hold: it draws from an allocation, or it is a waiting-list offer.</summary>
     NotChangeable,
+    /// <summary>A capacity of the hold is not on sale yet: its window has not started, or the tier before it has not sold out. <see cref="Outcome.Capacity"/> is that capacity.</summary>
+    SaleNotOpen,
+    /// <summary>A capacity of the hold is no longer on sale: its window has ended. <see cref="Outcome.Capacity"/> is that capacity.</summary>
+    SaleClosed,
 }
 
 /// <summary>What an expired hold asked of one capacity and what that capacity has for it now.</summary>
@@ -57,7 +61,8 @@ public readonly record struct CapacityView(
     WaitlistSettings? Waitlist = null,
     long WaitlistDemand = 0,
     long Waiting = 0,
-    long Offered = 0);
+    long Offered = 0,
+    SaleRules? Sale = null);
 
 /// <summary>
 /// Why a hold did not fit: the node that ran short, what the hold asked of it and what it had left.

@@ -63,6 +63,46 @@ public sealed class WorkingSet : ICapacityLookup
     internal readonly List<(CapacityNode Node, long Quantity)> Demand = [];
     internal readonly List<CapacityNode> Closure = [];
 
+    /// <summary>Whether a node of the last summed demand has sale rules (a window, a tier, overbooking): only then are they looked at.</summary>
+    internal bool DemandHasRules;
+
+    /// <summary>Capacities with a sold-out rule that the last command took units from (<see cref="Decider.ApplySellOuts"/>).</summary>
+    internal readonly HashSet<CapacityNode> SellOutCandidates = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// The tiers that open after a loaded capacity that has not sold out yet, and are not loaded: a
+    /// batch that may sell that capacity out must hold them too, to open them in the same transaction.
+    /// Empty unless some capacity is the earlier tier of another (and then a store loads these, and
+    /// asks again with what it just loaded, until it is empty; one asked for and still missing does not exist).
+    /// </summary>
+    public IReadOnlyCollection<Guid> UnloadedTiers(IReadOnlyCollection<Guid>? justLoaded = null)
+    {
+        HashSet<Guid>? missing = null;
+        foreach (var node in _capacities.Values)
+        {
+            if (node.Sale is { SoldOutAt: null, Successors: { Length: > 0 } followers })
+            {
+                foreach (var id in followers)
+                {
+                    if (!_capacities.ContainsKey(id))
+                    {
+                        if (justLoaded?.Contains(id) == true)
+                        {
+                            throw new MissingRowException($"Capacity {id}, which opens after {node.Id}, does not exist.");
+                        }
+
+                        (missing ??= []).Add(id);
+                    }
+                }
+            }
+        }
+
+        return missing ?? (IReadOnlyCollection<Guid>)[];
+    }
+
+    /// <summary>Whether a command left a capacity whose sell-out must be looked at.</summary>
+    public bool HasSellOutCandidates => SellOutCandidates.Count > 0;
+
 #if DEBUG
     // For the Debug-build assertions only (CoreAssert, AssertBatchConsistent): each capacity's
     // counters as loaded or as last accepted, and scratch space, so that a passing check allocates
@@ -457,6 +497,7 @@ public sealed class WorkingSet : ICapacityLookup
     public void Clear()
     {
         AcceptChanges();
+        SellOutCandidates.Clear();
         _capacities.Clear();
         _reservations.Clear();
         _prices.Clear();

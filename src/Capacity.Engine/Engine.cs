@@ -220,10 +220,10 @@ public sealed class CommandEngine : IAsyncDisposable
             {
                 batch[i].Result = Decide(batch[i], now);
 
-                // Units freed for a waiting list become offers before the next command can see them.
-                if (_ws.HasUnsettled)
+                // Tiers a sell-out opens, and offers for freed units, before the next command can see them.
+                if (_ws.HasSellOutCandidates || _ws.HasUnsettled)
                 {
-                    Decider.SettleWaitlists(_ws, now);
+                    Decider.AfterCommand(_ws, now);
                 }
             }
 

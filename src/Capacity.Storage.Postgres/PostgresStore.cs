@@ -605,6 +605,7 @@ public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
                 WaitingUnits = r.GetInt64(16),
                 QueueDemand = r.GetInt64(17),
                 OfferedUnits = r.GetInt64(18),
+                Sale = Sale(r.IsDBNull(19) ? null : r.GetString(19)),
             });
         }
 

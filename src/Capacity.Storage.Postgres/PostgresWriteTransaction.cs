@@ -59,6 +59,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         await AddEntryCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
         var limitIds = new HashSet<Guid>(keys.Limits);
         await LockCapacitiesAsync(keys, ws, capacityIds, loaded, limitIds, ct).ConfigureAwait(false);
+        await LockTiersAsync(ws, limitIds, ct).ConfigureAwait(false);
         await LoadEntriesAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadQueuesAsync(keys, ws, limitIds, ct).ConfigureAwait(false);
         await LockLimitsAsync(limitIds, ws, ct).ConfigureAwait(false);
@@ -189,6 +190,25 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
 
             ws.LoadWaitlist(tenantId, eventId, waiting, lastSequence);
             keys.AddBuyersOf(waiting);
+        }
+    }
+
+    /// <summary>
+    /// The tiers that open after a loaded capacity that has not sold out, locked after the others (like
+    /// the capacities of a late-loaded queue, and with the same rare deadlock answered 503), so that
+    /// the batch that sells the earlier tier out opens them in its own transaction, once, on any node.
+    /// </summary>
+    private async Task LockTiersAsync(WorkingSet ws, HashSet<Guid> limitIds, CancellationToken ct)
+    {
+        for (var tiers = ws.UnloadedTiers(); tiers.Count > 0; tiers = ws.UnloadedTiers(tiers))
+        {
+            await using var more = Command($"SELECT {CapacityColumns} FROM capacities WHERE id IN ({ClosureOf("@ids")}) ORDER BY id FOR UPDATE");
+            more.Parameters.AddWithValue("ids", tiers.ToArray());
+            foreach (var node in await PostgresStore.ReadCapacitiesAsync(more, ct).ConfigureAwait(false))
+            {
+                ws.Load(node);
+                limitIds.UnionWith(node.LimitIds);
+            }
         }
     }
 
@@ -427,9 +447,9 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         {
             Add(batch,
                 $"INSERT INTO capacities ({CapacityColumns}) "
-                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
                 n.Id, n.TenantId, n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, n.ParentIds, n.IsActive, n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt),
-                n.AllocationCount, n.LimitIds, Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits);
+                n.AllocationCount, n.LimitIds, Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits, Sale(n.Sale), n.OverbookLimit);
         }
 
         var changed = ws.ChangedCapacities.ToList();
@@ -440,10 +460,10 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
                 "UPDATE capacities c SET section_name = u.name, section_code = u.code, total_capacity = u.total, is_active = u.active, "
                 + "reserved = u.reserved, sold = u.sold, updated_at = u.updated, allocations = u.allocations, "
                 + "limit_ids = CASE WHEN u.limits = '' THEN '{}'::uuid[] ELSE string_to_array(u.limits, ',')::uuid[] END, "
-                + "waitlist = u.waitlist, waiting_units = u.waiting, queue_demand = u.owed, offered_units = u.offered "
+                + "waitlist = u.waitlist, waiting_units = u.waiting, queue_demand = u.owed, offered_units = u.offered, sale = u.sale, overbook_limit = u.overbook "
                 + "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::text[], "
-                + "$11::text[], $12::bigint[], $13::bigint[], $14::bigint[]) "
-                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations, limits, waitlist, waiting, owed, offered) WHERE c.id = u.id");
+                + "$11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::integer[]) "
+                + "AS u(id, name, code, total, active, reserved, sold, updated, allocations, limits, waitlist, waiting, owed, offered, sale, overbook) WHERE c.id = u.id");
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.Id).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionName).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.SectionCode).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -459,6 +479,8 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.WaitingUnits).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.QueueDemand).ToArray() });
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.OfferedUnits).ToArray() });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => Sale(n.Sale)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = changed.Select(n => n.OverbookLimit).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
     }

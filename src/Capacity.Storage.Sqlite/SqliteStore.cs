@@ -79,17 +79,58 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         Execute(_writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
         foreach (var (version, name, sql) in Migrations())
         {
+            // A script that rebuilds a table others refer to runs with foreign keys off (SQLite cannot
+            // turn them off inside a transaction, and dropping the old table would fail its references),
+            // and proves before it commits that every reference still holds.
+            var rebuild = sql.StartsWith(RebuildMarker, StringComparison.Ordinal);
+            if (rebuild)
+            {
+                Execute(_writer, "PRAGMA foreign_keys=OFF");
+            }
+
+            try
+            {
+                ApplyMigration(version, name, sql, rebuild);
+            }
+            finally
+            {
+                if (rebuild)
+                {
+                    Execute(_writer, "PRAGMA foreign_keys=ON");
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The first line of a migration that rebuilds a table other tables refer to.</summary>
+    private const string RebuildMarker = "-- rebuilds a table";
+
+    private void ApplyMigration(int version, string name, string sql, bool rebuild)
+    {
+        {
             using var tx = _writer.BeginTransaction();
             using var check = new SqliteCommand("SELECT COUNT(*) FROM schema_migrations WHERE version = $v", _writer, tx);
             check.Parameters.AddWithValue("$v", version);
             if ((long)check.ExecuteScalar()! > 0)
             {
-                continue;
+                return;
             }
 
             using (var apply = new SqliteCommand(sql, _writer, tx))
             {
                 apply.ExecuteNonQuery();
+            }
+
+            if (rebuild)
+            {
+                using var references = new SqliteCommand("PRAGMA foreign_key_check", _writer, tx);
+                using var broken = references.ExecuteReader();
+                if (broken.Read())
+                {
+                    throw new InvalidOperationException($"Migration {name} left a reference to a missing row in {broken.GetString(0)}.");
+                }
             }
 
             using var mark = new SqliteCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($v, $n, $t)", _writer, tx);
@@ -99,8 +140,6 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
             mark.ExecuteNonQuery();
             tx.Commit();
         }
-
-        return Task.CompletedTask;
     }
 
     private static IReadOnlyList<(int Version, string Name, string Sql)> Migrations() => MigrationScripts.Load(typeof(SqliteStore).Assembly);
@@ -626,6 +665,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
                 WaitingUnits = r.GetInt64(16),
                 QueueDemand = r.GetInt64(17),
                 OfferedUnits = r.GetInt64(18),
+                Sale = Sale(r.IsDBNull(19) ? null : r.GetString(19)),
             });
         }
 

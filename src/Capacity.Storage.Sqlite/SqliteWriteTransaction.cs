@@ -71,6 +71,12 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         LoadEntries(keys, ws, capacityIds);
         LoadPrices(keys, ws);
         LoadCapacities(capacityIds, ws, limitIds);
+        for (var tiers = ws.UnloadedTiers(); tiers.Count > 0;)
+        {
+            LoadCapacities([.. tiers], ws, limitIds);
+            tiers = ws.UnloadedTiers(tiers);
+        }
+
         LoadQueues(keys, ws, limitIds);
         limitIds.ExceptWith(keys.Limits);
         LoadLimits(limitIds, ws, null);
@@ -344,10 +350,11 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             Run(
                 Command(
                     $"INSERT INTO capacities ({CapacityColumns}) "
-                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17", "$18", "$19"),
+                    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17", "$18", "$19", "$20", "$21"),
                 Id(n.Id), Id(n.TenantId), n.EventId, n.ScheduleId, n.SectionName, n.SectionCode, n.Total, Ids(n.ParentIds), n.IsActive ? 1 : 0,
-                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds), Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits);
+                n.Reserved, n.Sold, Time(n.CreatedAt), Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds), Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits,
+                Sale(n.Sale), n.OverbookLimit);
         }
 
         foreach (var n in ws.ChangedCapacities)
@@ -355,10 +362,10 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             Run(
                 Command(
                     "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9, limit_ids = $10, "
-                    + "waitlist = $11, waiting_units = $12, queue_demand = $13, offered_units = $14 WHERE id = $1",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14"),
+                    + "waitlist = $11, waiting_units = $12, queue_demand = $13, offered_units = $14, sale = $15, overbook_limit = $16 WHERE id = $1",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"),
                 Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds),
-                Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits);
+                Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits, Sale(n.Sale), n.OverbookLimit);
         }
     }
 

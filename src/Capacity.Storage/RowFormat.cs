@@ -96,6 +96,95 @@ public static class RowFormat
         return seen ?? (IEnumerable<string>)[];
     }
 
+    /// <summary>
+    /// A capacity's sale rules as a JSON object of the fields that are set (<c>starts_at</c>, <c>ends_at</c>
+    /// and <c>sold_out_at</c> in Unix ms, <c>opens_after</c>, <c>close_when_sold_out</c>, <c>overbook_limit</c>,
+    /// <c>tier_open</c>, <c>closed_reason</c>, <c>successors</c>), or null for a capacity without any.
+    /// </summary>
+    public static string? Sale(SaleRules? rules)
+    {
+        if (rules is null)
+        {
+            return null;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            if (rules.StartsAt is { } starts)
+            {
+                w.WriteNumber("starts_at", Time(starts));
+            }
+
+            if (rules.EndsAt is { } ends)
+            {
+                w.WriteNumber("ends_at", Time(ends));
+            }
+
+            if (rules.OpensAfter is { } earlier)
+            {
+                w.WriteString("opens_after", Id(earlier));
+            }
+
+            if (rules.CloseWhenSoldOut)
+            {
+                w.WriteBoolean("close_when_sold_out", true);
+            }
+
+            if (rules.OverbookLimit != 0)
+            {
+                w.WriteNumber("overbook_limit", rules.OverbookLimit);
+            }
+
+            if (rules.TierOpen)
+            {
+                w.WriteBoolean("tier_open", true);
+            }
+
+            if (rules.SoldOutAt is { } soldOut)
+            {
+                w.WriteNumber("sold_out_at", Time(soldOut));
+            }
+
+            if (rules.ClosedReason is { } reason)
+            {
+                w.WriteString("closed_reason", reason);
+            }
+
+            if (rules.Successors is { Length: > 0 } successors)
+            {
+                w.WriteString("successors", Ids(successors));
+            }
+
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public static SaleRules? Sale(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        using var doc = JsonDocument.Parse(text);
+        var o = doc.RootElement;
+        DateTimeOffset? At(string name) => o.TryGetProperty(name, out var v) ? Time(v.GetInt64()) : null;
+        return new SaleRules(
+            At("starts_at"),
+            At("ends_at"),
+            o.TryGetProperty("opens_after", out var earlier) ? Id(earlier.GetString()!) : null,
+            o.TryGetProperty("close_when_sold_out", out var close) && close.GetBoolean(),
+            o.TryGetProperty("overbook_limit", out var overbook) ? overbook.GetInt32() : 0,
+            o.TryGetProperty("tier_open", out var open) && open.GetBoolean(),
+            At("sold_out_at"),
+            o.TryGetProperty("closed_reason", out var reason) ? reason.GetString() : null,
+            o.TryGetProperty("successors", out var successors) ? Ids(successors.GetString()!) : null);
+    }
+
     /// <summary>A waiting list's settings as "enabled:offer_minutes:policy" (1:30:fifo), or null for a capacity that never had one.</summary>
     public static string? Waitlist(WaitlistSettings? settings) => settings is null
         ? null

@@ -7,7 +7,7 @@ namespace Capacity.Storage;
 public static class TableColumns
 {
     public const string CapacityColumns =
-        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations, limit_ids, waitlist, waiting_units, queue_demand, offered_units";
+        "id, tenant_id, event_id, schedule_id, section_name, section_code, total_capacity, parent_ids, is_active, reserved, sold, created_at, updated_at, allocations, limit_ids, waitlist, waiting_units, queue_demand, offered_units, sale, overbook_limit";
 
     public const string ReservationColumns = "id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, buyer_key, waitlist_id, external_ref, metadata";
 

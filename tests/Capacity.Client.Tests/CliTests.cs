@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Capacity.Cli;
@@ -651,6 +652,172 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Capacities_create_makes_pools_tiers_and_windows_and_events_show_adds_where_each_stands_for_sale()
+    {
+        var tenant = await host.NewTenantAsync();
+        var venue = await CreateByCliAsync(tenant, "tiers", "Venue", "--total", "100");
+        var early = await CreateByCliAsync(tenant, "tiers", "Early bird", "--total", "3", "--parent", venue.ToString(), "--close-when-sold-out");
+        var regular = await host.RunCliAsync(
+            "capacities", "create", "tiers", "Regular", "--total", "50", "--parent", venue.ToString(), "--opens-after", early.ToString(), "--overbook", "2", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, regular.ExitCode);
+        Guid regularId;
+        using (var created = JsonDocument.Parse(regular.Output))
+        {
+            var c = created.RootElement;
+            regularId = c.GetProperty("id").GetGuid();
+            Assert.Equal(("capped", "scheduled", early, 2, 52L), (c.GetProperty("mode").GetString(), c.GetProperty("state").GetString(),
+                c.GetProperty("opens_after_sold_out_of").GetGuid(), c.GetProperty("overbook_limit").GetInt32(), c.GetProperty("available_capacity").GetInt64()));
+            Assert.Equal([venue], c.GetProperty("parent_ids").EnumerateArray().Select(p => p.GetGuid()));
+            Assert.False(c.TryGetProperty("next_change_at", out _));
+        }
+
+        var presale = await host.RunCliAsync(
+            "capacities", "create", "tiers", "Presale", "--total", "10", "--sale-starts", "2030-05-01T18:00:00Z", "--sale-ends", "2030-05-02T18:00:00Z", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, presale.ExitCode);
+        Assert.Equal(("Presale", "scheduled", "2030-05-01 18:00:00Z"), (Pair(presale.Output, "Name"), Pair(presale.Output, "State"), Pair(presale.Output, "Next change")));
+        Assert.Equal("2030-05-01 18:00:00Z to 2030-05-02 18:00:00Z", Pair(presale.Output, "Sale window"));
+        var presaleId = Guid.Parse(Pair(presale.Output, "Capacity"));
+
+        // A capacity made without rules reads as one always did: no rule in its answer.
+        var plain = await host.RunCliAsync("capacities", "create", "tiers", "Stream", "--json", "--key", tenant.Key);
+        using (var created = JsonDocument.Parse(plain.Output))
+        {
+            Assert.Equal(("unlimited", "on_sale"), (created.RootElement.GetProperty("mode").GetString(), created.RootElement.GetProperty("state").GetString()));
+            Assert.False(created.RootElement.TryGetProperty("close_when_sold_out", out _));
+        }
+
+        var before = await host.RunCliAsync("events", "show", "tiers", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, before.ExitCode);
+        var lines = before.Output.Split('\n');
+        Assert.Contains("│ Sale", Assert.Single(lines, l => l.Contains("│ Section", StringComparison.Ordinal)), StringComparison.Ordinal);
+        var regularRow = Array.FindIndex(lines, l => l.Contains(regularId.ToString(), StringComparison.Ordinal));
+        Assert.Contains("│ 50 +2 │", lines[regularRow], StringComparison.Ordinal);
+        Assert.Contains("scheduled", lines[regularRow], StringComparison.Ordinal);
+        Assert.Contains("after Early bird", lines[regularRow + 1], StringComparison.Ordinal);
+        var presaleRow = Array.FindIndex(lines, l => l.Contains(presaleId.ToString(), StringComparison.Ordinal));
+        Assert.Contains("opens 2030-05-01 18:00:00Z", lines[presaleRow + 1], StringComparison.Ordinal);
+        Assert.Contains("Sale: where each capacity stands", before.Output, StringComparison.Ordinal);
+
+        // The early bird sells out: it closes and the regular tier opens.
+        await tenant.Client.ReserveAsync(early, new ReserveRequest { Quantity = 3 });
+        var after = (await host.RunCliAsync("events", "show", "tiers", "--key", tenant.Key)).Output.Split('\n');
+        Assert.Contains("closed (sold out)", Assert.Single(after, l => l.Contains(early.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("on sale", Assert.Single(after, l => l.Contains(regularId.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
+        var show = await host.RunCliAsync("capacities", "show", early.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        Assert.Equal("closed (sold out)", Pair(show.Output, "State"));
+        Assert.StartsWith("closes", Pair(show.Output, "When sold out"), StringComparison.Ordinal);
+
+        var refused = await host.RunCliAsync("reserve", presaleId.ToString(), "-q", "1", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, refused.ExitCode);
+        using (var problem = JsonDocument.Parse(refused.Error))
+        {
+            Assert.Equal(("SALE_NOT_OPEN", presaleId), (problem.RootElement.GetProperty("code").GetString(), problem.RootElement.GetProperty("capacity_id").GetGuid()));
+            Assert.Equal(DateTimeOffset.Parse("2030-05-01T18:00:00Z", CultureInfo.InvariantCulture), problem.RootElement.GetProperty("sale_starts_at").GetDateTimeOffset());
+        }
+
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Capacities_update_changes_only_the_rules_given_clears_a_window_edge_and_reopens_a_capacity_its_rule_closed()
+    {
+        var tenant = await host.NewTenantAsync();
+        var floor = await CreateByCliAsync(tenant, "club", "Floor", "--total", "2", "--close-when-sold-out", "--sale-ends", "2030-05-02T18:00:00Z");
+        var id = floor.ToString();
+
+        var overbook = await host.RunCliAsync("capacities", "update", id, "--overbook", "1", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, overbook.ExitCode);
+        using (var updated = JsonDocument.Parse(overbook.Output))
+        {
+            var c = updated.RootElement;
+            Assert.Equal((1, 3L, true, true), (c.GetProperty("overbook_limit").GetInt32(), c.GetProperty("available_capacity").GetInt64(),
+                c.GetProperty("close_when_sold_out").GetBoolean(), c.GetProperty("is_active").GetBoolean()));
+            Assert.Equal("2030-05-02T18:00:00+00:00", c.GetProperty("sale_ends_at").GetString());
+        }
+
+        var starts = await host.RunCliAsync("capacities", "update", id, "--sale-starts", "2030-05-01T18:00:00Z", "--no-sale-end", "--overbook", "0", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, starts.ExitCode);
+        Assert.Equal("from 2030-05-01 18:00:00Z", Pair(starts.Output, "Sale window"));
+        Assert.DoesNotContain("Overbooking", starts.Output, StringComparison.Ordinal);
+        var now = await host.RunCliAsync("capacities", "update", id, "--no-sale-start", "--json", "--key", tenant.Key);
+        using (var updated = JsonDocument.Parse(now.Output))
+        {
+            Assert.Equal("on_sale", updated.RootElement.GetProperty("state").GetString());
+            Assert.False(updated.RootElement.TryGetProperty("sale_starts_at", out _));
+            Assert.False(updated.RootElement.TryGetProperty("sale_ends_at", out _));
+        }
+
+        // Sold out, it closes; tickets coming back do not reopen it, --active does.
+        var hold = await tenant.Client.ReserveAsync(floor, new ReserveRequest { Quantity = 2 });
+        await tenant.Client.ReleaseAsync(hold.Reservation.Id);
+        Assert.Equal("closed (sold out)", Pair((await host.RunCliAsync("capacities", "show", id, "--key", tenant.Key)).Output, "State"));
+        var reopen = await host.RunCliAsync("capacities", "update", id, "--active", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, reopen.ExitCode);
+        Assert.Equal("on sale", Pair(reopen.Output, "State"));
+        var capacity = await tenant.Client.GetCapacityAsync(floor);
+        Assert.Equal((SaleState.OnSale, true, null, true), (capacity.State, capacity.IsActive, capacity.ClosedReason, capacity.CloseWhenSoldOut));
+
+        // A tier is set once: naming another is the service's 400.
+        var other = await CreateByCliAsync(tenant, "club", "Other", "--total", "5");
+        var tier = await host.RunCliAsync("capacities", "update", other.ToString(), "--opens-after", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, tier.ExitCode);
+        Assert.Equal($"{id} sells out", Pair(tier.Output, "Opens after"));
+        var third = await CreateByCliAsync(tenant, "club", "Third", "--total", "5");
+        var again = await host.RunCliAsync("capacities", "update", other.ToString(), "--opens-after", third.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, again.ExitCode);
+        Assert.Contains("opens_after_sold_out_of", again.Error, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Limits_update_leaves_a_switch_it_is_not_given_alone_and_a_malformed_capacity_id_is_a_usage_error()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "kept");
+        var limit = await tenant.Client.CreateLimitAsync("kept", new CreateLimitRequest { Name = "Two", CapacityIds = [adult.Id], PerBuyerMax = 2, RequireBuyerKey = true });
+
+        // A switch left out is not sent as false: the limit still requires a buyer key.
+        Assert.Equal(ExitCodes.Ok, (await host.RunCliAsync("limits", "update", limit.Id.ToString(), "--max", "3", "--key", tenant.Key)).ExitCode);
+        var kept = await tenant.Client.GetLimitAsync(limit.Id);
+        Assert.Equal((3, true), (kept.PerBuyerMax, kept.RequireBuyerKey));
+
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var error = new StringWriter();
+        var exit = await CapacityCli.RunAsync(
+            ["limits", "create", "kept", "--name", "Two", "--max", "2", "-c", adult.Id.ToString(), "-c", "not-a-guid", "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+        Assert.Equal((ExitCodes.Usage, 0), (exit, stub.Calls));
+        Assert.Contains("'not-a-guid' is not a capacity id", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_capacities_command_line_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var id = Guid.NewGuid().ToString();
+        foreach (var args in new[]
+        {
+            new[] { "capacities", "create", "e" },
+            ["capacities", "create", "e", "Stalls", "--total", "many"],
+            ["capacities", "create", "e", "Stalls", "--sale-starts", "tomorrow"],
+            ["capacities", "create", "e", "Stalls", "--opens-after", "not-a-guid"],
+            ["capacities", "create", "e", "Stalls", "--parent", "not-a-guid"],
+            ["capacities", "update", id],
+            ["capacities", "update", id, "--sale-starts", "2030-05-01T18:00:00Z", "--no-sale-start"],
+            ["capacities", "update", id, "--sale-ends", "2030-05-01T18:00:00Z", "--no-sale-end"],
+            ["capacities", "update", id, "--overbook", "x"],
+            ["capacities", "show", "not-a-guid"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
     public async Task Exit_codes_tell_conflict_not_found_auth_and_usage_apart()
     {
         var tenant = await host.NewTenantAsync();
@@ -690,7 +857,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "confirm", "release", "cancel", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "capacities", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "confirm", "release", "cancel", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }
@@ -782,6 +949,19 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(ExitCodes.Unavailable, exit);
         Assert.Equal(snapshot, output.ToString().Trim());
         Assert.Contains("closed the stream", error.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The value printed beside <paramref name="name"/> in a view of name and value pairs.</summary>
+    private static string Pair(string output, string name) =>
+        Assert.Single(output.Split('\n'), l => l.StartsWith(name + "  ", StringComparison.Ordinal))[name.Length..].Trim();
+
+    /// <summary>Runs <c>capacities create</c> and answers the new capacity's id.</summary>
+    private async Task<Guid> CreateByCliAsync(TestTenant tenant, string eventId, string name, params string[] options)
+    {
+        var run = await host.RunCliAsync(["capacities", "create", eventId, name, .. options, "--json", "--key", tenant.Key]);
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error);
+        using var created = JsonDocument.Parse(run.Output);
+        return created.RootElement.GetProperty("id").GetGuid();
     }
 
     /// <summary>Seed 004's theatre: a pool of 100, Adult capped at 50 inside it, Child sharing it.</summary>

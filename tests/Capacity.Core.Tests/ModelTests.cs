@@ -1734,10 +1734,7 @@ internal sealed class ModelRun
             actual = Decider.Decide(_ws, command, _now, CoreLimits.Default);
 
             // As the engine does: units that came free become offers in the same batch, whatever the command answered.
-            if (_ws.HasUnsettled)
-            {
-                Decider.SettleWaitlists(_ws, _now);
-            }
+            Decider.AfterCommand(_ws, _now);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -9,7 +9,8 @@ namespace Capacity.Dashboard.Tests;
 /// <summary>
 /// The dashboard in real Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser is
 /// downloaded) against the real server process: holds placed and confirmed through the API show on
-/// the page within a second, and so do changes to allocations and waiting lists; buyer limits show on
+/// the page within a second, and so do changes to allocations and waiting lists, and a tier opening when
+/// the one before it sells out; each capacity shows its state and sale rules; buyer limits show on
 /// the page's next read of them; the reservations panel lists, filters and pages an event's
 /// reservations, releases, confirms and cancels them, and shows the platform's data as text.
 /// </summary>
@@ -76,6 +77,9 @@ public sealed class DashboardTests : IAsyncLifetime
     }
 
     private static readonly LocatorAssertionsToHaveTextOptions Within = new() { Timeout = 1000 };
+
+    /// <summary>A change decided in a batch that follows a hold: the stream shows it within a second or two.</summary>
+    private static readonly LocatorAssertionsToHaveTextOptions Live = new() { Timeout = 2000 };
 
     [Fact]
     public async Task The_page_follows_holds_and_confirmations_within_a_second()
@@ -204,6 +208,61 @@ public sealed class DashboardTests : IAsyncLifetime
         await ReadAsync(await api.PutAsJsonAsync($"/capacity/{stalls}", new { waitlist = new { enabled = false } }));
         await Expect(line.Locator(".badge")).ToHaveTextAsync("closed", Within);
         await SaveScreenshotAsync(page, "waitlist.png");
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_scheduled_capacity_shows_when_it_opens_and_a_tier_opens_live_when_the_one_before_sells_out()
+    {
+        var key = await NewTenantAsync();
+        using var api = _server.Client(key);
+        var hall = await CreateAsync(api, "Hall", 100, []);
+        var early = await CreateAsync(api, "Early <em>bird</em>", 2, [hall]);
+        var regular = await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Regular", ["total_capacity"] = 10, ["parent_ids"] = new[] { hall }, ["opens_after_sold_out_of"] = early, ["overbook_limit"] = 2,
+        });
+        var presale = await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Presale", ["total_capacity"] = 20,
+            ["sale_starts_at"] = DateTimeOffset.UtcNow.AddHours(2).ToString("O"), ["sale_ends_at"] = DateTimeOffset.UtcNow.AddHours(4).ToString("O"),
+        });
+        var presaleId = presale["id"]!.GetValue<string>();
+        var regularId = regular["id"]!.GetValue<string>();
+        var starts = presale["sale_starts_at"]!.GetValue<string>();
+
+        var page = await _browser.NewPageAsync();
+        await OpenGalaAsync(page, key);
+
+        // The presale: scheduled, opening at its start, inside its window.
+        await ExpectFieldsAsync(Head(page, presaleId), new() { ["state"] = "scheduled" });
+        await Expect(Head(page, presaleId).Locator("[data-field='state']")).ToHaveAttributeAsync("data-state", "scheduled");
+        var presaleSale = page.Locator($".capacity[data-capacity-id='{presaleId}'] > .sale");
+        await Expect(presaleSale.Locator("[data-field='next-change']")).ToContainTextAsync("opens ");
+        await Expect(presaleSale.Locator("[data-field='next-change'] time")).ToHaveAttributeAsync("datetime", starts);
+        await Expect(presaleSale.Locator("[data-field='next-change'] time")).Not.ToBeEmptyAsync();
+        await Expect(presaleSale.Locator("[data-field='sale-starts']")).ToHaveAttributeAsync("datetime", starts);
+        await Expect(presaleSale.Locator("[data-field='sale-ends']")).ToHaveAttributeAsync("datetime", presale["sale_ends_at"]!.GetValue<string>());
+
+        // The regular tier waits for the early bird, named as text, and shows its overbooking allowance in what is available.
+        var regularSale = page.Locator($".capacity[data-capacity-id='{regularId}'] > .sale");
+        await ExpectFieldsAsync(Head(page, regularId), new() { ["state"] = "scheduled", ["available"] = "12" });
+        await ExpectFieldsAsync(regularSale, new() { ["opens-after"] = "opens after Early <em>bird</em> sells out", ["overbooked"] = "0" });
+        await Expect(regularSale.Locator("[data-field='overbook']")).ToContainTextAsync("overbooking up to 2");
+        await Expect(regularSale.Locator("[data-field='next-change']")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#tree em")).ToHaveCountAsync(0);
+        await ExpectFieldsAsync(Head(page, early), new() { ["state"] = "on sale" });
+        await Expect(page.Locator($".capacity[data-capacity-id='{early}'] > .sale")).ToHaveCountAsync(0);
+
+        // The hold that takes the last early-bird ticket opens the regular tier and closes the early bird, live.
+        await ReserveAsync(api, early, 2, null);
+        await ExpectFieldsAsync(Head(page, regularId), new() { ["state"] = "on sale" }, Live);
+        await Expect(Head(page, regularId).Locator("[data-field='state']")).ToHaveAttributeAsync("data-state", "on_sale");
+        await ExpectFieldsAsync(regularSale, new() { ["opens-after"] = "opened after Early <em>bird</em> sold out" }, Live);
+        await ExpectFieldsAsync(Head(page, early), new() { ["state"] = "closed (sold out)", ["available"] = "0" }, Live);
+        await Expect(Head(page, early).Locator("[data-field='state']")).ToHaveAttributeAsync("data-state", "closed");
+
+        await SaveScreenshotAsync(page, "sale-rules.png");
         await AssertInvariantsAsync();
     }
 
@@ -520,6 +579,10 @@ public sealed class DashboardTests : IAsyncLifetime
         var body = new Dictionary<string, object?> { ["section_name"] = name, ["total_capacity"] = total, ["parent_ids"] = parents };
         return (await ReadAsync(await api.PostAsJsonAsync($"/events/{eventId}/capacity", body)))["id"]!.GetValue<string>();
     }
+
+    /// <summary>Creates a capacity of event "gala" from the body given, sale rules and all; answers the capacity.</summary>
+    private static async Task<JsonObject> CreateWithAsync(HttpClient api, Dictionary<string, object?> body) =>
+        await ReadAsync(await api.PostAsJsonAsync("/events/gala/capacity", body));
 
     private static async Task<JsonObject> ReadAsync(HttpResponseMessage response)
     {

@@ -100,6 +100,31 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task An_early_bird_sold_out_through_two_nodes_opens_the_regular_tier_once_and_no_regular_ticket_goes_before_it()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+        var venue = await a.CreateCapacityAsync("final", "Venue", 500);
+        var early = await a.CreateCapacityAsync("final", "Early bird", 50, venue);
+        var regular = (await Api.ReadAsync(await b.PostAsync("/events/final/capacity", Api.Json(new
+        {
+            section_name = "Regular", total_capacity = 400, parent_ids = new[] { venue }, opens_after_sold_out_of = early,
+        })), 201))["id"]!.GetValue<string>();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => (i % 2 == 0 ? a : b).ReserveAsync(i % 3 == 0 ? regular : early, 1)));
+        Assert.All(answers, r => Assert.True(r.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict or HttpStatusCode.ServiceUnavailable, $"{r.StatusCode}"));
+        Assert.Equal(50, (await a.GetCapacityAsync(early))["reserved_capacity"]!.GetValue<long>());
+
+        var kinds = (await b.LedgerAsync("final")).Select(e => (e!["kind"]!.GetValue<string>(), e["capacity_id"]!.GetValue<string>())).ToList();
+        Assert.Single(kinds, k => k.Item1 == "open");
+        var opened = kinds.IndexOf(("open", regular));
+        Assert.Equal(50, kinds.Take(opened).Count(k => k == ("hold", early)));
+        Assert.DoesNotContain(("hold", regular), kinds.Take(opened));
+        Assert.Equal("on_sale", (await b.GetCapacityAsync(regular))["state"]!.GetValue<string>());
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
     public async Task Tickets_freed_through_two_nodes_are_each_offered_once_to_a_queue_and_the_public_gets_none_while_it_waits()
     {
         await using var nodes = await Nodes.StartAsync();

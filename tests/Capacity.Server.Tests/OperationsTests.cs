@@ -326,7 +326,7 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
     }
 
     /// <summary>The next snapshot, past any heartbeats.</summary>
-    private static async Task<JsonObject> NextSnapshotAsync(StreamReader reader)
+    internal static async Task<JsonObject> NextSnapshotAsync(StreamReader reader)
     {
         while (true)
         {

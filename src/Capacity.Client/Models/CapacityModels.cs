@@ -23,6 +23,36 @@ public enum CapacityMode
     Unlimited,
 }
 
+/// <summary>Where a capacity stands for a buyer now, as its sale rules and counters make it.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SaleState>))]
+public enum SaleState
+{
+    /// <summary>Not yet: its sale window has not started, or the capacity it opens after has not sold out.</summary>
+    [JsonStringEnumMemberName("scheduled")]
+    Scheduled,
+
+    /// <summary>Taking holds.</summary>
+    [JsonStringEnumMemberName("on_sale")]
+    OnSale,
+
+    /// <summary>Open, but nothing is available.</summary>
+    [JsonStringEnumMemberName("sold_out")]
+    SoldOut,
+
+    /// <summary>Deactivated (by hand or by a sold-out rule; see <see cref="CapacityDetails.ClosedReason"/>), or its sale window has ended.</summary>
+    [JsonStringEnumMemberName("closed")]
+    Closed,
+}
+
+/// <summary>Why a rule, not a person, closed a capacity.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ClosedReason>))]
+public enum ClosedReason
+{
+    /// <summary>It sold out with <c>close_when_sold_out</c>, or a later tier opened when it sold out.</summary>
+    [JsonStringEnumMemberName("sold_out")]
+    SoldOut,
+}
+
 /// <summary>A section of an event with its counters, as <c>GET /capacity/{id}</c> answers it.</summary>
 /// <param name="Id">The capacity's id, chosen by the server.</param>
 /// <param name="EventId">The event it belongs to.</param>
@@ -32,8 +62,8 @@ public enum CapacityMode
 /// <param name="Mode">How it counts; see <see cref="CapacityMode"/>.</param>
 /// <param name="TotalCapacity">Its own limit, or null when it has none.</param>
 /// <param name="AvailableCapacity">
-/// What can still be held right now: the minimum of <c>total − reserved − sold</c> over this
-/// capacity and its limited ancestors, or null when none of them is limited.
+/// What can still be held right now: the minimum of <c>total + overbook_limit − reserved − sold</c> over
+/// this capacity and its limited ancestors, or null when none of them is limited.
 /// </param>
 /// <param name="ReservedCapacity">Tickets in active holds.</param>
 /// <param name="SoldCount">Tickets in confirmed reservations.</param>
@@ -49,6 +79,23 @@ public enum CapacityMode
 /// <param name="WaitlistDemand">
 /// Tickets owed to waiting entries, its own and those of capacities drawing from it, which public holds
 /// cannot take; null for a capacity that has no list and is owed nothing.
+/// </param>
+/// <param name="State">
+/// Where it stands now: scheduled, on sale, sold out or closed. A server that predates sale rules sends
+/// none, which reads as <see cref="SaleState.OnSale"/>.
+/// </param>
+/// <param name="NextChangeAt">When the clock alone will change <paramref name="State"/> (a window's start or end); null when nothing is due.</param>
+/// <param name="SaleStartsAt">Before this instant holds and checks are refused with <c>SALE_NOT_OPEN</c>; null when it has no start.</param>
+/// <param name="SaleEndsAt">From this instant new holds and checks are refused with <c>SALE_CLOSED</c>; null when it has no end.</param>
+/// <param name="OpensAfterSoldOutOf">The capacity of the same event whose first sell-out opens this one; null when it follows none.</param>
+/// <param name="CloseWhenSoldOut">
+/// Whether it closes the first time it sells out; null on a capacity with no sale rules, which the
+/// server shows without any of these members.
+/// </param>
+/// <param name="ClosedReason">Why a rule closed it (it shows <c>IsActive</c> false); null when open, or closed by hand.</param>
+/// <param name="OverbookLimit">How far past its total holds may take it; null on a capacity with no sale rules.</param>
+/// <param name="OverbookedBy">
+/// How far held and sold together are past its total, 0 when not past it; null unless it has an overbooking allowance.
 /// </param>
 public sealed record CapacityDetails(
     Guid Id,
@@ -67,7 +114,16 @@ public sealed record CapacityDetails(
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<AllocationSummary>? Allocations = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WaitlistSettings? Waitlist = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? WaitlistDemand = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? WaitlistDemand = null,
+    SaleState State = SaleState.OnSale,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? NextChangeAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SaleStartsAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SaleEndsAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? OpensAfterSoldOutOf = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? CloseWhenSoldOut = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ClosedReason? ClosedReason = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OverbookLimit = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null);
 
 /// <summary>The answer of <c>GET /events/{eventId}/capacity</c>.</summary>
 /// <param name="Capacity">The event's capacities in creation order.</param>
@@ -113,6 +169,34 @@ public sealed record CreateCapacityRequest
 
     /// <summary>Whether it starts active; the server's default is true.</summary>
     public bool? IsActive { get; init; }
+
+    // The sale rules below are left out when null, so a capacity without them reads the same to a server that predates them.
+
+    /// <summary>Before this instant holds and checks are refused with <c>SALE_NOT_OPEN</c>; on sale at once when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? SaleStartsAt { get; init; }
+
+    /// <summary>
+    /// From this instant new holds and checks are refused with <c>SALE_CLOSED</c> (holds placed before may still be
+    /// confirmed); after <see cref="SaleStartsAt"/> when both are set.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? SaleEndsAt { get; init; }
+
+    /// <summary>
+    /// A capacity of the same event this one follows as the next tier: closed to holds (<c>SALE_NOT_OPEN</c>) until that
+    /// one first sells out, then open for good, and that one closes. Set once; it cannot be changed or cleared.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Guid? OpensAfterSoldOutOf { get; init; }
+
+    /// <summary>When true, the first time its availability reaches 0 it closes (<see cref="ClosedReason.SoldOut"/>) until reopened by an update.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? CloseWhenSoldOut { get; init; }
+
+    /// <summary>How far past its total holds may take a limited capacity, 0 to 1,000,000; available counts the allowance.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? OverbookLimit { get; init; }
 }
 
 /// <summary>
@@ -133,9 +217,32 @@ public sealed record UpdateCapacityRequest
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Optional<int?> TotalCapacity { get; init; }
 
-    /// <summary>Activates or deactivates the capacity.</summary>
+    /// <summary>Activates or deactivates the capacity; true also reopens one a sold-out rule closed.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Optional<bool> IsActive { get; init; }
+
+    /// <summary>A new start of its sale window, or null to remove the start (on sale now, unless another rule says otherwise).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<DateTimeOffset?> SaleStartsAt { get; init; }
+
+    /// <summary>A new end of its sale window, or null to remove the end.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<DateTimeOffset?> SaleEndsAt { get; init; }
+
+    /// <summary>
+    /// The capacity of the same event this one opens after (see <see cref="CreateCapacityRequest.OpensAfterSoldOutOf"/>). Set
+    /// once: refused when it would close a cycle, names another event, or differs from the one already set; never cleared.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<Guid> OpensAfterSoldOutOf { get; init; }
+
+    /// <summary>Whether it closes the first time it sells out; set on a capacity already sold out, it closes at once.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<bool> CloseWhenSoldOut { get; init; }
+
+    /// <summary>A new overbooking allowance (0 to 1,000,000, on a limited capacity); 409 <c>CAPACITY_BELOW_COMMITTED</c> when held and sold together would be past total and allowance.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<int> OverbookLimit { get; init; }
 
     /// <summary>
     /// Opens, changes or closes its waiting list; only the patch's fields that are set change. Null (the
@@ -150,6 +257,7 @@ public sealed record UpdateCapacityRequest
 /// <param name="Quantity">The quantity asked about.</param>
 /// <param name="AvailableCapacity">The effective availability, or null when unlimited.</param>
 /// <param name="IsActive">False when the capacity or a pool it draws from is deactivated.</param>
+/// <remarks>A capacity outside its sale window, or a tier not yet open, is refused like a hold: 409 <c>SALE_NOT_OPEN</c> or <c>SALE_CLOSED</c>.</remarks>
 public sealed record CapacityCheck(bool Available, int Quantity, long? AvailableCapacity, bool IsActive);
 
 internal sealed record CheckRequest(int Quantity);

@@ -30,7 +30,7 @@ public sealed record HoldSummary(long Active, IReadOnlyList<ExpiringHold> Expiri
 /// <param name="Quantity">Tickets it holds, over all its items.</param>
 public sealed record ExpiringHold(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity);
 
-/// <summary>What a change to a capacity's counters was caused by.</summary>
+/// <summary>What a change to a capacity's counters was caused by, or what a sale rule did to it.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<LedgerEntryKind>))]
 public enum LedgerEntryKind
 {
@@ -65,6 +65,14 @@ public enum LedgerEntryKind
     /// <summary>An allocation gave idle tickets back to the public (reserved down); no reservation.</summary>
     [JsonStringEnumMemberName("deallocate")]
     Deallocate,
+
+    /// <summary>A tier opened because the capacity it opens after sold out; no counter moves, no reservation.</summary>
+    [JsonStringEnumMemberName("open")]
+    Open,
+
+    /// <summary>A sale rule closed the capacity when it sold out; no counter moves, no reservation.</summary>
+    [JsonStringEnumMemberName("close")]
+    Close,
 }
 
 /// <summary>A page of an event's ledger, the append-only record of every counter change.</summary>
@@ -79,7 +87,8 @@ public sealed record LedgerPage(string EventId, IReadOnlyList<LedgerEntry> Entri
 /// <param name="CapacityId">The capacity whose counters changed (each pool a hold draws from has its own entry).</param>
 /// <param name="ReservationId">
 /// The reservation that caused it; null on <see cref="LedgerEntryKind.Allocate"/> and
-/// <see cref="LedgerEntryKind.Deallocate"/> entries, which an allocation causes by itself.
+/// <see cref="LedgerEntryKind.Deallocate"/> entries, which an allocation causes by itself, and on
+/// <see cref="LedgerEntryKind.Open"/> and <see cref="LedgerEntryKind.Close"/> entries, which a sale rule causes.
 /// </param>
 /// <param name="ReservedDelta">The change to <c>reserved_capacity</c>.</param>
 /// <param name="SoldDelta">The change to <c>sold_count</c>.</param>

@@ -39,7 +39,7 @@ internal static class CapacityApi
     }
 
     private static async Task<Results<JsonCreated<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
-        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes)
+        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes, TimeProvider time)
     {
         if (body.Unread is { } unread)
         {
@@ -68,45 +68,49 @@ internal static class CapacityApi
             }
         }
 
+        var sale = request.SaleStartsAt is null && request.SaleEndsAt is null && request.OpensAfterSoldOutOf is null
+            && request.CloseWhenSoldOut is null && request.OverbookLimit is null
+            ? null
+            : new SaleRules(request.SaleStartsAt, request.SaleEndsAt, request.OpensAfterSoldOutOf, request.CloseWhenSoldOut ?? false, request.OverbookLimit ?? 0);
         var command = new CreateCapacity(
             caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
-            request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode);
-        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Created);
+            request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode, sale);
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Created(o, time.GetUtcNow()));
     }
 
-    internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o) =>
-        o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Value.Id}", CapacityResponse.From(o.Capacity.Value)) : ApiErrors.FromOutcome(o);
+    internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o, DateTimeOffset now) =>
+        o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Value.Id}", CapacityResponse.From(o.Capacity.Value, now)) : ApiErrors.FromOutcome(o);
 
-    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
             return ApiErrors.InvalidEventId();
         }
 
-        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, ct);
+        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, time.GetUtcNow(), ct);
         return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
     }
 
-    private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
             return ApiErrors.InvalidEventId();
         }
 
-        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, ct);
+        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, time.GetUtcNow(), ct);
         return JsonResults.Ok(snapshot.Totals);
     }
 
-    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
     {
-        var capacity = await CapacityReads.Show(id, caller.TenantId, store, ct);
+        var capacity = await CapacityReads.Show(id, caller.TenantId, store, time.GetUtcNow(), ct);
         return capacity is not null ? JsonResults.Ok(capacity) : NotFound(id);
     }
 
     private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult, StoredResult>> Update(
-        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes)
+        string id, TenantCaller caller, RawRequest body, HttpContext context, Writes writes, TimeProvider time)
     {
         if (body.Unread is { } unread)
         {
@@ -131,6 +135,10 @@ internal static class CapacityApi
             Change<int?> total = default;
             Change<bool> active = default;
             WaitlistPatch? waitlist = null;
+            Change<DateTimeOffset?> starts = default, ends = default;
+            Change<Guid?> after = default;
+            Change<bool> close = default;
+            Change<int> overbook = default;
             foreach (var p in document!.RootElement.EnumerateObject())
             {
                 switch (p.Name)
@@ -140,10 +148,18 @@ internal static class CapacityApi
                     case "total_capacity": total = reader.NullableInt(p); break;
                     case "is_active": active = reader.Bool(p); break;
                     case "waitlist": waitlist = ReadWaitlist(reader, p.Value); break;
+                    case "sale_starts_at": starts = reader.NullableInstant(p); break;
+                    case "sale_ends_at": ends = reader.NullableInstant(p); break;
+                    case "opens_after_sold_out_of": after = reader.Id(p); break;
+                    case "close_when_sold_out": close = reader.Bool(p); break;
+                    case "overbook_limit": overbook = reader.Int(p); break;
                     case "available_capacity" or "reserved_capacity" or "sold_count":
                         reader.Fail(p.Name, $"{p.Name} is a counter: it changes only through holds, confirmations and releases.");
                         break;
-                    default: reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are section_name, section_code, total_capacity, is_active and waitlist."); break;
+                    default:
+                        reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are section_name, section_code, total_capacity, is_active, waitlist, "
+                            + "sale_starts_at, sale_ends_at, opens_after_sold_out_of, close_when_sold_out and overbook_limit.");
+                        break;
                 }
             }
 
@@ -152,8 +168,9 @@ internal static class CapacityApi
                 return ApiErrors.Validation(reader.Errors);
             }
 
-            var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active, waitlist);
-            return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, Updated);
+            var sale = starts.IsSet || ends.IsSet || after.IsSet || close.IsSet || overbook.IsSet ? new SalePatch(starts, ends, after, close, overbook) : null;
+            var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active, waitlist, sale);
+            return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Updated(o, time.GetUtcNow()));
         }
     }
 
@@ -227,15 +244,15 @@ internal static class CapacityApi
         }
     }
 
-    private static Results<JsonOk<CapacityResponse>, ProblemHttpResult> Updated(Outcome o) =>
-        o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!.Value)) : ApiErrors.FromOutcome(o);
+    private static Results<JsonOk<CapacityResponse>, ProblemHttpResult> Updated(Outcome o, DateTimeOffset now) =>
+        o.Succeeded ? JsonResults.Ok(CapacityResponse.From(o.Capacity!.Value, now)) : ApiErrors.FromOutcome(o);
 
     /// <summary>
     /// A read: it answers from the last committed state and decides nothing, so a "yes" here is
     /// advice, and only a hold takes the tickets.
     /// </summary>
     private static async Task<Results<JsonOk<CheckResponse>, ProblemHttpResult>> Check(
-        string id, TenantCaller caller, JsonRequest<CheckRequest> body, HttpContext context, IReadStore store, CoreLimits limits)
+        string id, TenantCaller caller, JsonRequest<CheckRequest> body, HttpContext context, IReadStore store, CoreLimits limits, TimeProvider time)
     {
         if ((body.Problem ?? Writes.InvalidKey(context)) is { } problem)
         {
@@ -263,6 +280,21 @@ internal static class CapacityApi
         var lookup = new NodeLookup(nodes);
         var closure = new List<CapacityNode>();
         var available = Graph.Available(node, lookup, closure);
+
+        // The same gate a hold meets: a window or a tier not yet open on the capacity or a pool above it.
+        var now = time.GetUtcNow();
+        foreach (var n in closure)
+        {
+            if (n.Sale is { Gates: true } rules && (rules.StartsAt > now || rules.EndsAt <= now || rules.OpensAfter is not null && !rules.TierOpen))
+            {
+                var view = Graph.View(n, lookup);
+                return ApiErrors.NotOnSale(
+                    rules.EndsAt <= now ? OutcomeCode.SaleClosed : OutcomeCode.SaleNotOpen,
+                    rules.EndsAt <= now ? $"{n.SectionName} ({n.Id}) is no longer on sale." : $"{n.SectionName} ({n.Id}) is not on sale yet.",
+                    view);
+            }
+        }
+
         var active = closure.All(n => n.IsActive);
         return JsonResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
     }

@@ -1,4 +1,6 @@
+using System.Text.Json.Serialization;
 using Capacity.Core;
+using Capacity.Server.Http;
 using Capacity.Server.Views;
 
 namespace Capacity.Server.Capacities;
@@ -13,6 +15,23 @@ internal sealed record CreateCapacityRequest
     public string? Mode { get; init; }
     public string? ScheduleId { get; init; }
     public bool? IsActive { get; init; }
+
+    /// <summary>Before this instant holds and checks answer SALE_NOT_OPEN.</summary>
+    [JsonConverter(typeof(InstantConverter))]
+    public DateTimeOffset? SaleStartsAt { get; init; }
+
+    /// <summary>From this instant holds and checks answer SALE_CLOSED; holds placed before may still be confirmed.</summary>
+    [JsonConverter(typeof(InstantConverter))]
+    public DateTimeOffset? SaleEndsAt { get; init; }
+
+    /// <summary>Closed to holds until that capacity (of the same event) first sells out; then open for good.</summary>
+    public Guid? OpensAfterSoldOutOf { get; init; }
+
+    /// <summary>The first time it sells out it closes (is_active false, closed_reason sold_out) until a PUT reopens it.</summary>
+    public bool? CloseWhenSoldOut { get; init; }
+
+    /// <summary>Holds may take a limited capacity this far past its total (0 to 1,000,000).</summary>
+    public int? OverbookLimit { get; init; }
 }
 
 /// <summary>The fields a PUT may send, each optional; read field by field so that null can clear a value.</summary>

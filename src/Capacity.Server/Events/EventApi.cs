@@ -52,7 +52,7 @@ internal static class EventApi
         // Fail before the stream starts if the store is down: a problem, not an empty stream. The
         // viewer's own read also means it never waits for the shared poller's next round to start.
         var readStarted = Stopwatch.GetTimestamp();
-        var first = await SnapshotJsonAsync(store, feeds.Json, caller.TenantId, eventId, ct);
+        var first = await SnapshotJsonAsync(store, feeds.Json, feeds.Time.GetUtcNow(), caller.TenantId, eventId, ct);
         return TypedResults.ServerSentEvents(Snapshots(feeds, caller.TenantId, eventId, new Snapshot(first, readStarted), options.StreamHeartbeat, ct));
     }
 
@@ -106,10 +106,11 @@ internal static class EventApi
     private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct) =>
         await changed.WaitAsync(timeout, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-    internal static async Task<string> SnapshotJsonAsync(IReadStore store, JsonTypeInfo<EventStreamSnapshot> json, Guid tenantId, string eventId, CancellationToken ct)
+    internal static async Task<string> SnapshotJsonAsync(
+        IReadStore store, JsonTypeInfo<EventStreamSnapshot> json, DateTimeOffset now, Guid tenantId, string eventId, CancellationToken ct)
     {
         // One read: the holds are counted in the same committed state as the capacities they charge.
-        var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ExpiringHoldsShown, ct);
+        var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ExpiringHoldsShown, now, ct);
         var holds = snapshot.Holds!;
         var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));

@@ -13,8 +13,11 @@ namespace Capacity.Server.Events;
 /// capacities and counted its live holds four times a second per viewer. Now it is four times a
 /// second per event while anyone watches, and nothing once the last viewer has gone.
 /// </summary>
-internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) : IDisposable
+internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json, TimeProvider time) : IDisposable
 {
+    /// <summary>The clock a snapshot's capacity states are read at: a state that changes by the clock changes the snapshot.</summary>
+    internal TimeProvider Time => time;
+
     /// <summary>How a snapshot is written: the generated contract's own, as every viewer is sent it.</summary>
     internal JsonTypeInfo<EventStreamSnapshot> Json { get; } = JsonContract.For<EventStreamSnapshot>(json.Value.SerializerOptions);
 
@@ -177,7 +180,7 @@ internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json) :
                 string current;
                 try
                 {
-                    current = await EventApi.SnapshotJsonAsync(_owner.Store, _owner.Json, TenantId, EventId, ct);
+                    current = await EventApi.SnapshotJsonAsync(_owner.Store, _owner.Json, _owner.Time.GetUtcNow(), TenantId, EventId, ct);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {

@@ -69,6 +69,13 @@ internal static class ApiErrors
     public static readonly ErrorKind NotChangeableKind = new("RESERVATION_NOT_CHANGEABLE", 409, "The reservation cannot be changed this way.",
         "A change in part (PATCH, a partial confirm or refund, a reclaim) of a hold drawn from an allocation, or a change or reclaim of a waiting-list offer: those move only whole. Confirm, release or cancel the whole reservation instead.");
 
+    public static readonly ErrorKind SaleNotOpenKind = new("SALE_NOT_OPEN", 409, "The capacity is not on sale yet.",
+        "Its `sale_starts_at` has not come (the problem carries it), or it opens only when the capacity named by `opens_after_sold_out_of` sells out. "
+        + "Holds and checks are refused until then; nothing changed.");
+
+    public static readonly ErrorKind SaleClosedKind = new("SALE_CLOSED", 409, "The capacity is no longer on sale.",
+        "Its `sale_ends_at` has passed (the problem carries it). Holds placed before then may still be confirmed; new ones are refused.");
+
     public static readonly ErrorKind ExtensionLimitKind = new("RESERVATION_EXTENSION_LIMIT", 409, "The reservation cannot be extended that far.",
         "The extension would take the hold past `Capacity:Limits:MaxLifetimeMinutes` from its creation; `detail` says until when it can still be extended.");
 
@@ -192,6 +199,30 @@ internal static class ApiErrors
     /// <summary>A change in part of a hold that moves only whole: drawn from an allocation, or a waiting-list offer.</summary>
     public static ProblemHttpResult NotChangeable(string detail) => Problem(NotChangeableKind, detail);
 
+    /// <summary>A hold or check refused by a capacity's window or tier, with the rule that refused it.</summary>
+    public static ProblemHttpResult NotOnSale(OutcomeCode code, string detail, CapacityView? capacity)
+    {
+        var rules = capacity?.Sale;
+        var extensions = new Dictionary<string, object?> { ["capacity_id"] = capacity?.Id };
+        if (code == OutcomeCode.SaleClosed)
+        {
+            extensions["sale_ends_at"] = rules?.EndsAt;
+            return Problem(SaleClosedKind, detail, extensions);
+        }
+
+        if (rules?.StartsAt is { } starts)
+        {
+            extensions["sale_starts_at"] = starts;
+        }
+
+        if (rules?.OpensAfter is { } earlier)
+        {
+            extensions["opens_after_sold_out_of"] = earlier;
+        }
+
+        return Problem(SaleNotOpenKind, detail, extensions);
+    }
+
     public static ProblemHttpResult ReservationNotActive(string detail) => Problem(ReservationNotActiveKind, detail);
 
     public static ProblemHttpResult ExtensionLimit(string detail) => Problem(ExtensionLimitKind, detail);
@@ -271,6 +302,7 @@ internal static class ApiErrors
         OutcomeCode.BuyerLimitExceeded => BuyerLimitExceeded(o.Detail ?? "Over a buyer limit.", o.LimitExcess),
         OutcomeCode.BuyerKeyRequired => BuyerKeyRequired(o.Detail ?? "A buyer_key is required.", o.Limit?.Id),
         OutcomeCode.NotChangeable => NotChangeable(o.Detail ?? "Not changeable."),
+        OutcomeCode.SaleNotOpen or OutcomeCode.SaleClosed => NotOnSale(o.Code, o.Detail ?? "Not on sale.", o.Capacity),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 

@@ -152,6 +152,23 @@ internal sealed class PatchReader
         return default;
     }
 
+    /// <summary>An id as a string, or null.</summary>
+    public Change<Guid?> Id(JsonProperty p)
+    {
+        if (p.Value.ValueKind == JsonValueKind.Null)
+        {
+            return Change<Guid?>.To(null);
+        }
+
+        if (p.Value.ValueKind == JsonValueKind.String && p.Value.TryGetGuid(out var id))
+        {
+            return Change<Guid?>.To(id);
+        }
+
+        Fail(p.Name, $"{p.Name} must be a capacity id, or null.");
+        return default;
+    }
+
     public Change<bool> Bool(JsonProperty p)
     {
         if (p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)

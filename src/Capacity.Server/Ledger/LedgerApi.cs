@@ -33,7 +33,8 @@ internal static class LedgerApi
         var group = app.MapTenantGroup("Ledger");
         group.MapGet("/events/{eventId}/ledger", Page).Doc(
             "Page through an event's ledger",
-            "Every change to any counter of the event's capacities, in sequence order: kinds hold, confirm, release, expire, cancel, allocate and deallocate. "
+            "Every change to any counter of the event's capacities, in sequence order: kinds hold, confirm, release, expire, cancel, allocate, deallocate, reclaim, and open and close "
+            + "(a tier opened, or a capacity closed by its sold-out rule; no counter moves). "
             + "Entries of an allocation carry `allocation_id`, entries of a waiting-list offer `waitlist_id`; allocate and deallocate entries have `reservation_id` null. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
             400);
         return group;

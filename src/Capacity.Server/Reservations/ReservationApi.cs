@@ -111,7 +111,7 @@ internal static class ReservationApi
         var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
         return JsonResults.Created(
             $"/reservations/{o.Reservation!.Value.Id}",
-            new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!.Value), reservation.Items[0].LockedPrice));
+            new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!.Value, time.GetUtcNow()), reservation.Items[0].LockedPrice));
     }
 
     private static async Task<Results<JsonCreated<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(

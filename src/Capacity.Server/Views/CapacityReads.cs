@@ -30,7 +30,7 @@ internal static class CapacityReads
     /// The capacity as its own route shows it: with its allocations when it has had any, which is the
     /// only case that reads them.
     /// </summary>
-    public static async Task<CapacityResponse?> Show(string id, Guid tenantId, IReadStore store, CancellationToken ct)
+    public static async Task<CapacityResponse?> Show(string id, Guid tenantId, IReadStore store, DateTimeOffset now, CancellationToken ct)
     {
         if (await Find(id, tenantId, store, ct) is not { } loaded)
         {
@@ -38,7 +38,7 @@ internal static class CapacityReads
         }
 
         var allocations = loaded.Node.AllocationCount > 0 ? await store.GetAllocationsAsync(tenantId, loaded.Node.Id, ct) : null;
-        return CapacityResponse.From(loaded.View, allocations);
+        return CapacityResponse.From(loaded.View, allocations, now);
     }
 }
 

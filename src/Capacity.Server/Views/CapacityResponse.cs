@@ -29,19 +29,54 @@ internal sealed record CapacityResponse(
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AllocationSummaryResponse[]? Allocations = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WaitlistSettingsResponse? Waitlist = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? WaitlistDemand = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? WaitlistDemand = null,
+    [property: OneOf("scheduled", "on_sale", "sold_out", "closed")] string State = "on_sale",
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? NextChangeAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SaleStartsAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? SaleEndsAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? OpensAfterSoldOutOf = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? CloseWhenSoldOut = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("sold_out")] string? ClosedReason = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OverbookLimit = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null)
 {
-    public static CapacityResponse From(CapacityView v) => new(
-        v.Id, v.EventId, v.ScheduleId, v.SectionName, v.SectionCode, ModeName(v.Mode), v.Total, v.Available,
-        v.Reserved, v.Sold, v.IsActive, v.ParentIds, v.CreatedAt, v.UpdatedAt, null,
-        v.Waitlist is { } w ? new WaitlistSettingsResponse(w.Enabled, w.OfferMinutes, PolicyName(w.Policy), v.Waiting, v.Offered) : null,
-        v.Waitlist is not null || v.WaitlistDemand > 0 ? v.WaitlistDemand : null);
+    /// <summary>
+    /// The capacity at <paramref name="now"/>: <c>state</c> always, with <c>next_change_at</c> when the clock
+    /// will change it; the sale rules' fields only on a capacity that has some, so any other reads as before.
+    /// </summary>
+    public static CapacityResponse From(CapacityView v, DateTimeOffset now)
+    {
+        var (state, next) = SaleRulesOf.State(v.Sale, v.IsActive, v.Available, now);
+        var rules = v.Sale;
+        return new(
+            v.Id, v.EventId, v.ScheduleId, v.SectionName, v.SectionCode, ModeName(v.Mode), v.Total, v.Available,
+            v.Reserved, v.Sold, v.IsActive, v.ParentIds, v.CreatedAt, v.UpdatedAt, null,
+            v.Waitlist is { } w ? new WaitlistSettingsResponse(w.Enabled, w.OfferMinutes, PolicyName(w.Policy), v.Waiting, v.Offered) : null,
+            v.Waitlist is not null || v.WaitlistDemand > 0 ? v.WaitlistDemand : null,
+            StateName(state),
+            next,
+            rules?.StartsAt,
+            rules?.EndsAt,
+            rules?.OpensAfter,
+            rules is null ? null : rules.CloseWhenSoldOut,
+            rules?.ClosedReason,
+            rules is null ? null : rules.OverbookLimit,
+            rules is { OverbookLimit: > 0 } && v.Total is { } total ? Math.Max(0, v.Reserved + v.Sold - total) : null);
+    }
+
+    public static string StateName(SaleState state) => state switch
+    {
+        SaleState.Scheduled => "scheduled",
+        SaleState.OnSale => "on_sale",
+        SaleState.SoldOut => "sold_out",
+        _ => "closed",
+    };
 
     public static string PolicyName(WaitlistPolicy policy) => policy == WaitlistPolicy.Fifo ? "fifo" : "first_fit";
 
     /// <summary>The capacity with its allocations, oldest first; null for a capacity that has none, which omits the member.</summary>
-    public static CapacityResponse From(CapacityView v, IReadOnlyList<Allocation>? allocations) =>
-        allocations is null ? From(v) : From(v) with { Allocations = [.. allocations.Select(AllocationSummaryResponse.From)] };
+    public static CapacityResponse From(CapacityView v, IReadOnlyList<Allocation>? allocations, DateTimeOffset now) =>
+        allocations is null ? From(v, now) : From(v, now) with { Allocations = [.. allocations.Select(AllocationSummaryResponse.From)] };
 
     public static string ModeName(CapacityMode mode) => mode.ToString().ToLowerInvariant();
 }

@@ -17,7 +17,7 @@ internal sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity
     /// <param name="soonestHolds">
     /// Also read the active holds, with this many of those that expire soonest (the stream); null reads none.
     /// </param>
-    public static async Task<EventSnapshot> ReadAsync(IReadStore store, Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct)
+    public static async Task<EventSnapshot> ReadAsync(IReadStore store, Guid tenantId, string eventId, int? soonestHolds, DateTimeOffset now, CancellationToken ct)
     {
         // The store reads the event's allocations only when one of its capacities has had any: an
         // event without allocations reads exactly what it read before they existed.
@@ -28,7 +28,8 @@ internal sealed record EventSnapshot(string EventId, CapacityResponse[] Capacity
         var allocations = ByCapacity(read.Allocations);
         var views = own.Select(n => CapacityResponse.From(
             Graph.View(n, lookup, scratch),
-            allocations is not null && n.AllocationCount > 0 ? allocations.GetValueOrDefault(n.Id) ?? [] : null)).ToArray();
+            allocations is not null && n.AllocationCount > 0 ? allocations.GetValueOrDefault(n.Id) ?? [] : null,
+            now)).ToArray();
 
         long total = 0, available = 0, reserved = 0, sold = 0;
         var hasUnlimited = false;

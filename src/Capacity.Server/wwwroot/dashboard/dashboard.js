@@ -1,8 +1,9 @@
 // The Capacity dashboard: plain browser JavaScript, no build step. It signs in with a tenant key,
 // lists the tenant's events, and follows one live through GET /events/{id}/capacity/stream.
 // fetch() reads the stream instead of EventSource because EventSource cannot send an
-// Authorization header, and putting the key in the URL would leak it into logs. The event's
-// reservations are listed below its capacities, with release, confirm and cancel on each row.
+// Authorization header, and putting the key in the URL would leak it into logs. Each capacity shows
+// where it stands for sale and its sale rules. The event's reservations are listed below its
+// capacities, with release, confirm and cancel on each row.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -163,6 +164,7 @@ function render(snapshot) {
 // two days); one whose parents all belong to other events is shown at the top level.
 function renderTree(capacities) {
   const byId = new Map(capacities.map((c) => [c.id, c]));
+  const names = new Map(capacities.map((c) => [c.id, c.section_name]));
   const children = new Map();
   const roots = [];
   for (const c of capacities) {
@@ -176,7 +178,7 @@ function renderTree(capacities) {
   const setAside = setAsideByCapacity(capacities, byId);
   const build = (c, depth) => {
     const item = document.createElement("li");
-    item.append(capacityRow(c, setAside.get(c.id) || 0));
+    item.append(capacityRow(c, setAside.get(c.id) || 0, names));
     const kids = children.get(c.id) || [];
     if (kids.length > 0 && depth < 8) {
       const list = document.createElement("ul");
@@ -214,7 +216,7 @@ function bar(scale, parts) {
   return `<div class="bar">${spans.join("")}</div>`;
 }
 
-function capacityRow(c, setAside) {
+function capacityRow(c, setAside, names) {
   const row = document.createElement("div");
   row.className = "capacity";
   row.dataset.capacityId = c.id;
@@ -223,12 +225,15 @@ function capacityRow(c, setAside) {
   const aside = Math.min(setAside, c.reserved_capacity);
   // Units owed to waiting entries are free but not available: the public cannot take them.
   const owed = c.waitlist_demand ?? 0;
+  // Available counts an overbooking allowance, so a limited bar spans the total and the allowance.
+  const allowance = c.overbook_limit ?? 0;
   // An unlimited node's bar is scaled to what it has taken, so the proportions still read.
-  const scale = c.total_capacity ?? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0) + owed);
+  const scale = c.total_capacity === null ? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0) + owed) : c.total_capacity + allowance;
   const owedShown = Math.min(owed, Math.max(0, scale - c.sold_count - c.reserved_capacity - (available ?? 0)));
   row.innerHTML = `
     <div class="head">
       <span class="name"></span><span class="mode">${c.mode}</span>
+      <span class="badge sale-state" data-field="state"></span>
       ${c.is_active ? "" : '<span class="inactive">inactive</span>'}
       <span class="numbers">
         sold <b data-field="sold">${c.sold_count}</b> ·
@@ -236,14 +241,75 @@ function capacityRow(c, setAside) {
         ${aside === 0 ? "" : `(<b data-field="set-aside">${aside}</b> set aside)`} ·
         ${owed === 0 ? "" : `owed <b data-field="owed">${owed}</b> to the queue ·`}
         available <b data-field="available">${available ?? "∞"}</b>
-        ${c.total_capacity === null ? "" : `/ ${c.total_capacity}`}
+        ${c.total_capacity === null ? "" : `/ ${c.total_capacity}`}${allowance === 0 ? "" : ` +${allowance}`}
       </span>
     </div>
     ${bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["owed", owedShown], ["available", available ?? 0]])}`;
   row.querySelector(".name").textContent = c.section_name;
+  const state = row.querySelector("[data-field='state']");
+  state.dataset.state = c.state;
+  state.textContent = stateText(c);
+  const sale = saleLine(c, names);
+  if (sale) row.append(sale);
   if (c.waitlist) row.append(waitlistLine(c.waitlist));
   if (c.allocations && c.allocations.length > 0) row.append(allocationTable(c));
   return row;
+}
+
+// "closed" says why: a sold-out rule (closed_reason), a deactivation, or the end of the sale window.
+function stateText(c) {
+  switch (c.state) {
+    case "scheduled": return "scheduled";
+    case "on_sale": return "on sale";
+    case "sold_out": return "sold out";
+    default:
+      if (c.closed_reason === "sold_out") return "closed (sold out)";
+      return c.is_active ? "closed (sale ended)" : "closed (deactivated)";
+  }
+}
+
+// A capacity's sale rules and what the clock does next: when it opens or its sale ends, its window, the
+// tier it opens after (by name when it is in this event), and its overbooking allowance and use. Null
+// for a capacity with none of them. Every value goes in as text.
+function saleLine(c, names) {
+  const parts = [];
+  const part = (field, ...content) => {
+    const span = document.createElement("span");
+    span.dataset.field = field;
+    span.append(...content);
+    parts.push(span);
+  };
+  if (c.next_change_at) part("next-change", c.state === "scheduled" ? "opens " : "sale ends ", timeOf(c.next_change_at));
+  if (c.sale_starts_at || c.sale_ends_at) {
+    const edges = ["window "];
+    if (c.sale_starts_at) edges.push(c.sale_ends_at ? "" : "from ", timeOf(c.sale_starts_at, "sale-starts"));
+    if (c.sale_starts_at && c.sale_ends_at) edges.push(" – ");
+    if (c.sale_ends_at) edges.push(c.sale_starts_at ? "" : "until ", timeOf(c.sale_ends_at, "sale-ends"));
+    part("window", ...edges);
+  }
+  if (c.opens_after_sold_out_of) {
+    const earlier = names.get(c.opens_after_sold_out_of) ?? c.opens_after_sold_out_of;
+    part("opens-after", c.state === "scheduled" ? `opens after ${earlier} sells out` : `opened after ${earlier} sold out`);
+  }
+  if (c.overbook_limit) {
+    const used = document.createElement("b");
+    used.dataset.field = "overbooked";
+    used.textContent = c.overbooked_by ?? 0;
+    part("overbook", `overbooking up to ${c.overbook_limit} · `, used, " past total");
+  }
+  if (parts.length === 0) return null;
+  const line = document.createElement("div");
+  line.className = "sale";
+  for (const [i, p] of parts.entries()) line.append(...(i === 0 ? [p] : [" · ", p]));
+  return line;
+}
+
+// A <time> for an instant the server sent, shown in the viewer's own time zone.
+function timeOf(iso, field) {
+  const time = document.createElement("time");
+  if (field) time.dataset.field = field;
+  setTime(time, iso);
+  return time;
 }
 
 // A capacity's waiting list: its policy and offer length, and its own entries' units waiting and offered.

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using Capacity.Client;
+
+namespace Capacity.Cli;
+
+/// <summary>The <c>capacities</c> commands: create a capacity, show one, and change its sale rules.</summary>
+public static partial class CapacityCli
+{
+    private const string InstantDescription = "such as 2030-05-01T18:00:00Z (a time without an offset is local)";
+
+    private static Command CapacityCommands(Host host)
+    {
+        var eventId = EventArgument();
+        var name = new Argument<string>("name") { Description = "The section's name, such as \"Stalls\"" };
+        var total = new Option<int?>("--total") { Description = "Its limit, 0 to 1,000,000 [default: unlimited]" };
+        var parents = new Option<Guid[]>("--parent")
+        {
+            Description = "A pool it draws from (of any of your events); repeat for each",
+            HelpName = "capacity-id",
+            CustomParser = IdsOf,
+        };
+        var starts = new Option<DateTimeOffset?>("--sale-starts") { Description = "Holds are refused (SALE_NOT_OPEN) before this time, " + InstantDescription };
+        var ends = new Option<DateTimeOffset?>("--sale-ends") { Description = "New holds are refused (SALE_CLOSED) from this time; holds placed before may still be confirmed" };
+        var after = new Option<Guid?>("--opens-after")
+        {
+            Description = "A capacity of the same event: this one opens when that one first sells out, which then closes (set once)",
+            HelpName = "capacity-id",
+        };
+        var close = new Option<bool>("--close-when-sold-out") { Description = "Close it the first time it sells out, until an update reopens it with --active" };
+        var overbook = new Option<int?>("--overbook") { Description = "Let holds take a limited capacity this many tickets past its total (0 to 1,000,000)" };
+        var create = new Command("create", "Create a capacity of an event: a pool, a section of one, or a tier that opens after another")
+        {
+            eventId, name, total, parents, starts, ends, after, close, overbook,
+        };
+        create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var request = new CreateCapacityRequest
+            {
+                SectionName = p.GetRequiredValue(name),
+                TotalCapacity = p.GetValue(total),
+                ParentIds = p.GetValue(parents),
+                SaleStartsAt = p.GetValue(starts),
+                SaleEndsAt = p.GetValue(ends),
+                OpensAfterSoldOutOf = p.GetValue(after),
+
+                // Sent only when asked for, so a capacity without rules is created exactly as before they existed.
+                CloseWhenSoldOut = p.GetValue(close) ? true : null,
+                OverbookLimit = p.GetValue(overbook),
+            };
+            var capacity = await client.CreateCapacityAsync(p.GetRequiredValue(eventId), request, cancellationToken: ct);
+            c.Write(capacity, CliJson.Default.CapacityDetails, () => Views.Capacity(capacity));
+            return ExitCodes.Ok;
+        }));
+
+        var show = OnCapacity(host, "show", "Show a capacity: its counters, where it stands for sale, when that changes next, and its sale rules",
+            (_, client, id, ct) => client.GetCapacityAsync(id, ct));
+
+        var newStarts = new Option<DateTimeOffset?>("--sale-starts") { Description = "A new start of its sale window, " + InstantDescription };
+        var noStart = new Option<bool>("--no-sale-start") { Description = "Remove the start of its sale window" };
+        var newEnds = new Option<DateTimeOffset?>("--sale-ends") { Description = "A new end of its sale window" };
+        var noEnd = new Option<bool>("--no-sale-end") { Description = "Remove the end of its sale window" };
+        var newAfter = new Option<Guid>("--opens-after")
+        {
+            Description = "The capacity of the same event this one opens after (set once; it cannot be changed or removed)",
+            HelpName = "capacity-id",
+        };
+        var newClose = new Option<bool>("--close-when-sold-out") { Description = "Whether it closes the first time it sells out: --close-when-sold-out, or --close-when-sold-out false" };
+        var newOverbook = new Option<int>("--overbook") { Description = "A new overbooking allowance; 0 ends overbooking" };
+        var active = new Option<bool>("--active") { Description = "Reopen it (--active), also after its sold-out rule closed it, or close it (--active false)" };
+        var update = OnCapacity(host, "update", "Change a capacity's sale window, tier, sold-out rule or overbooking, or reopen it", (p, client, id, ct) =>
+            client.UpdateCapacityAsync(id, new UpdateCapacityRequest
+            {
+                SaleStartsAt = p.GetValue(noStart) ? new Optional<DateTimeOffset?>(null) : Given(p, newStarts),
+                SaleEndsAt = p.GetValue(noEnd) ? new Optional<DateTimeOffset?>(null) : Given(p, newEnds),
+                OpensAfterSoldOutOf = Given(p, newAfter),
+                CloseWhenSoldOut = Given(p, newClose),
+                OverbookLimit = Given(p, newOverbook),
+                IsActive = Given(p, active),
+            }, cancellationToken: ct),
+            newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, active);
+        RequireAny(update, newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, active);
+        update.Validators.Add(result =>
+        {
+            if (IsGiven(result.GetResult(newStarts)) && IsGiven(result.GetResult(noStart)))
+            {
+                result.AddError("Give --sale-starts or --no-sale-start, not both.");
+            }
+
+            if (IsGiven(result.GetResult(newEnds)) && IsGiven(result.GetResult(noEnd)))
+            {
+                result.AddError("Give --sale-ends or --no-sale-end, not both.");
+            }
+        });
+
+        return new Command("capacities", "An event's capacities: create them, show one, change its sale rules") { create, show, update };
+    }
+
+    private static Command OnCapacity(
+        Host host, string name, string description, Func<ParseResult, CapacityClient, Guid, CancellationToken, Task<CapacityDetails>> call, params Option[] options) =>
+        Call(host, name, description, new Argument<Guid>("capacity-id") { Description = "The capacity" },
+            CliJson.Default.CapacityDetails, Views.Capacity, call, options);
+}

@@ -1,0 +1,81 @@
+namespace Capacity.Core;
+
+/// <summary>
+/// What opens and closes a capacity for sale, and how far past its total it may sell: a window
+/// (<see cref="StartsAt"/>, <see cref="EndsAt"/>), a tier it opens after (<see cref="OpensAfter"/>: closed
+/// until that capacity first sells out, then open for good), <see cref="CloseWhenSoldOut"/>, and an
+/// <see cref="OverbookLimit"/>. With them, what happened: <see cref="TierOpen"/> (its earlier tier sold
+/// out), <see cref="SoldOutAt"/> (when its availability first reached 0), <see cref="ClosedReason"/>, and
+/// <see cref="Successors"/> (the capacities that open after this one).
+/// </summary>
+/// <remarks>
+/// A value, replaced whenever it changes, and null on a capacity that has none of these (nearly every
+/// one): a hold then pays one null check per node. Stored as one JSON column.
+/// </remarks>
+public sealed record SaleRules(
+    DateTimeOffset? StartsAt = null,
+    DateTimeOffset? EndsAt = null,
+    Guid? OpensAfter = null,
+    bool CloseWhenSoldOut = false,
+    int OverbookLimit = 0,
+    bool TierOpen = false,
+    DateTimeOffset? SoldOutAt = null,
+    string? ClosedReason = null,
+    Guid[]? Successors = null)
+{
+    /// <summary>Why a capacity closed by rule: its availability reached 0 with <see cref="CloseWhenSoldOut"/>.</summary>
+    public const string SoldOutReason = "sold_out";
+
+    /// <summary>Whether the capacity takes new holds only at some times: a window, or a tier not yet open.</summary>
+    public bool Gates => StartsAt.HasValue || EndsAt.HasValue || OpensAfter.HasValue && !TierOpen;
+
+    /// <summary>Whether the capacity's availability reaching 0 changes something: it closes, or a later tier opens.</summary>
+    public bool WatchesSellOut => CloseWhenSoldOut || Successors is { Length: > 0 } && SoldOutAt is null;
+}
+
+/// <summary>Where a capacity stands for a buyer at an instant: <c>state</c> on every read.</summary>
+public enum SaleState
+{
+    /// <summary>Not yet: its window has not started, or the tier before it has not sold out.</summary>
+    Scheduled,
+    OnSale,
+    /// <summary>Open, but nothing is available.</summary>
+    SoldOut,
+    /// <summary>Deactivated (by hand or by its sold-out rule), or its window has ended.</summary>
+    Closed,
+}
+
+/// <summary>New values for some of a capacity's sale rules; each <see cref="Change{T}"/> left as Keep keeps its value.</summary>
+public sealed record SalePatch(
+    Change<DateTimeOffset?> StartsAt,
+    Change<DateTimeOffset?> EndsAt,
+    Change<Guid?> OpensAfter,
+    Change<bool> CloseWhenSoldOut,
+    Change<int> OverbookLimit);
+
+public static class SaleRulesOf
+{
+    /// <summary>
+    /// The state of a capacity with these rules, activity and availability at <paramref name="now"/>, and
+    /// the next instant it changes by the clock (null when none is known).
+    /// </summary>
+    public static (SaleState State, DateTimeOffset? NextChangeAt) State(SaleRules? rules, bool isActive, long? available, DateTimeOffset now)
+    {
+        if (!isActive || rules?.EndsAt <= now)
+        {
+            return (SaleState.Closed, null);
+        }
+
+        if (rules?.StartsAt > now)
+        {
+            return (SaleState.Scheduled, rules.StartsAt);
+        }
+
+        if (rules is { OpensAfter: not null, TierOpen: false })
+        {
+            return (SaleState.Scheduled, null);
+        }
+
+        return (available == 0 ? SaleState.SoldOut : SaleState.OnSale, rules?.EndsAt);
+    }
+}

@@ -1,0 +1,213 @@
+namespace Capacity.Core.Tests;
+
+/// <summary>Capacity on a clock: sale windows, tiers that open when the one before sells out, closing when sold out, overbooking.</summary>
+public sealed class SaleRulesTests
+{
+    private static Guid CreateWith(Scenario s, int? total, SaleRules rules, string name = "Tier", Guid[]? parents = null)
+    {
+        var command = s.CreateCommand(total, parents, name) with { Sale = rules };
+        var outcome = s.Do(command);
+        Assert.True(outcome.Code == OutcomeCode.Ok, $"creating {name} answered {outcome.Code}: {outcome.Detail}");
+        return command.Id;
+    }
+
+    private static Outcome Patch(Scenario s, Guid id, SalePatch patch, Change<bool> active = default, Change<int?> total = default) =>
+        s.Do(new UpdateCapacity(s.Tenant, id, Change<string>.Keep, Change<string?>.Keep, total, active, null, patch));
+
+    private static SalePatch Only(Change<DateTimeOffset?> starts = default, Change<DateTimeOffset?> ends = default, Change<Guid?> after = default,
+        Change<bool> close = default, Change<int> overbook = default) => new(starts, ends, after, close, overbook);
+
+    [Fact]
+    public void A_window_refuses_holds_before_it_opens_and_after_it_ends_and_a_hold_placed_inside_may_be_confirmed_later()
+    {
+        var s = new Scenario();
+        var pool = CreateWith(s, 10, new SaleRules(StartsAt: s.Now.AddMinutes(10), EndsAt: s.Now.AddMinutes(60)), "Presale");
+
+        var early = s.Hold((pool, 1));
+        Assert.Equal(OutcomeCode.SaleNotOpen, early.Code);
+        Assert.Equal(pool, early.Capacity!.Value.Id);
+        Assert.Empty(s.LastLedger);
+
+        s.AdvanceMinutes(10);
+        var inside = s.HoldOkFor(120, (pool, 2));
+        s.AdvanceMinutes(50);
+        Assert.Equal(OutcomeCode.SaleClosed, s.Hold((pool, 1)).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Confirm(inside).Code);
+        Assert.Equal(2, s.Node(pool).Sold);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_window_on_a_parent_pool_gates_every_capacity_that_draws_from_it()
+    {
+        var s = new Scenario();
+        var venue = CreateWith(s, 10, new SaleRules(StartsAt: s.Now.AddHours(1)), "Venue");
+        var stalls = s.Shared(venue);
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((stalls, 1)).Code);
+        s.AdvanceMinutes(60);
+        s.HoldOk((stalls, 1));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_tier_opens_in_the_command_that_sells_the_one_before_out_and_stays_open_when_tickets_come_back()
+    {
+        var s = new Scenario();
+        var venue = s.Own(100, "Venue");
+        var early = s.Create(3, [venue], "Early bird");
+        var regular = CreateWith(s, 50, new SaleRules(OpensAfter: early), "Regular", [venue]);
+
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular, 1)).Code);
+        var first = s.HoldOk((early, 2));
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular, 1)).Code);
+
+        s.HoldOk((early, 1));
+        Assert.Equal(
+            [(LedgerKind.Hold, early), (LedgerKind.Hold, venue), (LedgerKind.Open, regular), (LedgerKind.Close, early)],
+            s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.Equal(s.Now, s.Node(early).Sale!.SoldOutAt);
+        Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(early).IsActive, s.Node(early).Sale!.ClosedReason));
+        s.HoldOk((regular, 1));
+
+        // Tickets back on the early bird go to the regular tier: the early bird does not reopen, the regular stays open.
+        s.Release(first);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+        s.HoldOk((regular, 1));
+        Assert.Single(s.Ledger, e => e.Kind == LedgerKind.Open);
+        Assert.Single(s.Ledger, e => e.Kind == LedgerKind.Close);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_tier_added_after_the_one_before_sold_out_opens_at_once()
+    {
+        var s = new Scenario();
+        var early = s.Own(1, "Early bird");
+        s.HoldOk((early, 1));
+        var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        s.HoldOk((regular, 1));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_tier_chain_cannot_close_into_a_cycle_cross_events_or_change_once_set()
+    {
+        var s = new Scenario();
+        var a = s.Own(1, "A");
+        var b = CreateWith(s, 1, new SaleRules(OpensAfter: a), "B");
+        var c = s.Own(1, "C");
+
+        // A is followed by B, so A may not follow anything: B after A after B would be a cycle.
+        var cycle = Patch(s, a, Only(after: Change<Guid?>.To(b)));
+        Assert.Equal((OutcomeCode.Invalid, "opens_after_sold_out_of"), (cycle.Code, cycle.Field));
+        Assert.Equal(OutcomeCode.Invalid, Patch(s, b, Only(after: Change<Guid?>.To(c))).Code);
+        Assert.Equal(OutcomeCode.Invalid, Patch(s, b, Only(after: Change<Guid?>.To(null))).Code);
+        Assert.Equal(OutcomeCode.Invalid, Patch(s, c, Only(after: Change<Guid?>.To(c))).Code);
+
+        s.EventId = "evt-2";
+        var other = s.CreateCommand(1, null, "Elsewhere") with { Sale = new SaleRules(OpensAfter: c) };
+        Assert.Equal(OutcomeCode.Invalid, s.Do(other).Code);
+
+        // C may follow A (a second tier after the same one); both open when A sells out, and A closes.
+        Assert.Equal(OutcomeCode.Ok, Patch(s, c, Only(after: Change<Guid?>.To(a))).Code);
+        s.HoldOk((a, 1));
+        Assert.True(s.Node(b).Sale!.TierOpen && s.Node(c).Sale!.TierOpen && !s.Node(a).IsActive);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Close_when_sold_out_closes_for_good_until_a_put_reopens_it()
+    {
+        var s = new Scenario();
+        var pool = CreateWith(s, 2, new SaleRules(CloseWhenSoldOut: true), "Flash");
+        var hold = s.HoldOk((pool, 2));
+        Assert.False(s.Node(pool).IsActive);
+        Assert.Equal(SaleRules.SoldOutReason, s.Node(pool).Sale!.ClosedReason);
+        Assert.Contains(s.LastLedger, e => e.Kind == LedgerKind.Close && e.CapacityId == pool);
+
+        s.Release(hold);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((pool, 1)).Code);
+
+        Assert.Equal(OutcomeCode.Ok, Patch(s, pool, Only(), active: Change<bool>.To(true)).Code);
+        Assert.Null(s.Node(pool).Sale!.ClosedReason);
+        s.HoldOk((pool, 1));
+        var last = s.HoldOk((pool, 1));
+        Assert.False(s.Node(pool).IsActive);
+
+        // Reopened by hand while still sold out, it stays open until a hold takes the last ticket again.
+        Assert.Equal(OutcomeCode.Ok, Patch(s, pool, Only(), active: Change<bool>.To(true)).Code);
+        Assert.True(s.Node(pool).IsActive);
+        s.Release(last);
+        s.HoldOk((pool, 1));
+        Assert.False(s.Node(pool).IsActive);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Overbooking_lets_holds_take_a_pool_past_its_total_by_the_allowance_and_no_further()
+    {
+        var s = new Scenario();
+        var pool = CreateWith(s, 100, new SaleRules(OverbookLimit: 20), "Free gig");
+        for (var i = 0; i < 12; i++)
+        {
+            s.HoldOk((pool, 10));
+        }
+
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
+        Assert.Equal(120, s.Node(pool).Reserved);
+        Assert.Equal(0, s.Available(pool));
+
+        // A resize is judged against total + allowance; the allowance cannot go below what is taken either.
+        Assert.Equal(OutcomeCode.BelowCommitted, Patch(s, pool, Only(), total: Change<int?>.To(99)).Code);
+        Assert.Equal(OutcomeCode.BelowCommitted, Patch(s, pool, Only(overbook: Change<int>.To(19))).Code);
+        Assert.Equal(OutcomeCode.Ok, Patch(s, pool, Only(overbook: Change<int>.To(0)), total: Change<int?>.To(120)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_parents_limit_still_applies_to_an_overbooked_child_unless_it_has_its_own_allowance()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var floor = CreateWith(s, 10, new SaleRules(OverbookLimit: 5), "Floor", [venue]);
+        s.HoldOk((floor, 10));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((floor, 1)).Code);
+
+        Assert.Equal(OutcomeCode.Ok, Patch(s, venue, Only(overbook: Change<int>.To(5))).Code);
+        s.HoldOk((floor, 5));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((floor, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Overbooking_an_unlimited_capacity_or_a_window_that_ends_before_it_starts_is_refused()
+    {
+        var s = new Scenario();
+        var refused = s.Do(s.CreateCommand(null, null, "Unlimited") with { Sale = new SaleRules(OverbookLimit: 1) });
+        Assert.Equal((OutcomeCode.Invalid, "overbook_limit"), (refused.Code, refused.Field));
+        var backwards = s.Do(s.CreateCommand(5, null, "Backwards") with { Sale = new SaleRules(StartsAt: s.Now.AddHours(2), EndsAt: s.Now.AddHours(1)) });
+        Assert.Equal((OutcomeCode.Invalid, "sale_ends_at"), (backwards.Code, backwards.Field));
+        var negative = s.Do(s.CreateCommand(5, null, "Negative") with { Sale = new SaleRules(OverbookLimit: -1) });
+        Assert.Equal(OutcomeCode.Invalid, negative.Code);
+        Assert.Empty(s.Nodes);
+    }
+
+    [Theory]
+    [InlineData(true, 10, 0, null, SaleState.Scheduled)]
+    [InlineData(true, -10, 10, 5L, SaleState.OnSale)]
+    [InlineData(true, -10, 10, 0L, SaleState.SoldOut)]
+    [InlineData(true, -20, -10, 5L, SaleState.Closed)]
+    [InlineData(false, -10, 10, 5L, SaleState.Closed)]
+    public void The_state_follows_the_window_activity_and_availability(bool active, int startsIn, int endsIn, long? available, SaleState expected)
+    {
+        var now = Scenario.Start;
+        var rules = new SaleRules(StartsAt: now.AddMinutes(startsIn), EndsAt: endsIn == 0 ? null : now.AddMinutes(endsIn));
+        var (state, next) = SaleRulesOf.State(rules, active, available, now);
+        Assert.Equal(expected, state);
+        Assert.Equal(
+            expected switch { SaleState.Scheduled => rules.StartsAt, SaleState.OnSale or SaleState.SoldOut => rules.EndsAt, _ => null },
+            next);
+    }
+}
