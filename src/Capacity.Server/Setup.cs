@@ -14,6 +14,7 @@ using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Server.Waitlists;
+using Capacity.Storage;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -244,13 +245,9 @@ internal static class Setup
             return File.ReadAllText(file).Trim();
         }
 
-        Directory.CreateDirectory(dataDirectory);
+        OwnerOnly.CreateDirectory(dataDirectory);
         var key = Authenticator.NewKey(Authenticator.AdminKeyPrefix);
-        File.WriteAllText(file, key);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        OwnerOnly.WriteNew(file, key);
 
         Console.WriteLine($"Generated the admin key, saved in {Path.GetFullPath(file)}:");
         Console.WriteLine(key);

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Net.Sockets;
 using Capacity.Engine;
+using Capacity.Storage;
 using Capacity.Storage.Postgres;
 using Capacity.Storage.Sqlite;
 using Npgsql;
@@ -89,7 +90,7 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
     {
         try
         {
-            Directory.CreateDirectory(directory);
+            OwnerOnly.CreateDirectory(directory);
             var probe = Path.Combine(directory, $".capacity-write-check-{Environment.ProcessId}");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);

@@ -38,8 +38,12 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
     public SqliteStore(string path)
     {
         var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        OwnerOnly.CreateDirectory(Path.GetDirectoryName(full)!);
         _lock = TakeLock(full);
+
+        // The file is created readable by its owner only; SQLite gives its -wal and -shm files the
+        // database file's permissions, so they are too.
+        OwnerOnly.CreateFile(full);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = full,
@@ -62,7 +66,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         {
             // FileShare.None is an exclusive flock on Unix: the kernel drops it when the process dies,
             // so a crashed server never leaves the file locked.
-            return new FileStream(database + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return new FileStream(database + ".lock", OwnerOnly.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
         catch (IOException ex)
         {
