@@ -322,6 +322,15 @@ public static partial class Decider
         }
 
         var isActive = command.IsActive.Or(node.IsActive);
+        var reopening = command.IsActive.IsSet && sale?.ClosedReason is not null;
+
+        // A PUT that changes nothing writes nothing, and updated_at keeps saying when it last changed.
+        if (name == node.SectionName && code == node.SectionCode && total == node.Total && isActive == node.IsActive
+            && waitlist == node.Waitlist && sale == node.Sale && !reopening)
+        {
+            return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
+        }
+
         var newlyFollowing = sale?.OpensAfter is { } earlierId && node.Sale?.OpensAfter is null ? set.FindCapacity(earlierId) : null;
         node.SectionName = name;
         node.SectionCode = code;

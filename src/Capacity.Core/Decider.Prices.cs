@@ -50,6 +50,12 @@ public static partial class Decider
             return invalid;
         }
 
+        // A PUT that changes nothing writes nothing, and updated_at keeps saying when it last changed.
+        if (price with { UpdatedAt = current.UpdatedAt } == current)
+        {
+            return new Outcome(OutcomeCode.Ok) { Price = current };
+        }
+
         set.Replace(price);
         return new Outcome(OutcomeCode.Ok) { Price = price };
     }
