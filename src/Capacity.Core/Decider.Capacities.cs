@@ -383,12 +383,12 @@ public static partial class Decider
     {
         if (!Rules.IsValidName(name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("section_name", $"section_name must be 1 to {limits.MaxNameLength} characters, not blank.");
+            return Outcome.Invalid("section_name", $"section_name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
         }
 
         if (code is not null && !Rules.IsValidName(code, limits.MaxCodeLength))
         {
-            return Outcome.Invalid("section_code", $"section_code must be 1 to {limits.MaxCodeLength} characters, not blank.");
+            return Outcome.Invalid("section_code", $"section_code must be 1 to {limits.MaxCodeLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
         }
 
         if (total is < 0 || total > limits.MaxTotalCapacity)

@@ -6,7 +6,7 @@ public static partial class Decider
     {
         if (!Rules.IsValidName(command.Name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank.");
+            return Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
         }
 
         var tenant = new Tenant(command.Id, command.Name, now);

@@ -64,7 +64,11 @@ public static class Rules
     public static bool IsValidCurrency(string? value) =>
         value is { Length: 3 } && char.IsAsciiLetterUpper(value[0]) && char.IsAsciiLetterUpper(value[1]) && char.IsAsciiLetterUpper(value[2]);
 
-    /// <summary>A display name: not blank, not too long, no control characters.</summary>
+    /// <summary>
+    /// A display name: not blank, not too long, no control characters, and none of the invisible ones
+    /// that make two names look alike or reorder what a screen shows (zero-width spaces and joiners,
+    /// direction marks, bidi embeddings, overrides and isolates, the byte-order mark).
+    /// </summary>
     public static bool IsValidName(string? value, int maxLength)
     {
         if (string.IsNullOrWhiteSpace(value) || value.Length > maxLength)
@@ -74,7 +78,7 @@ public static class Rules
 
         foreach (var ch in value)
         {
-            if (char.IsControl(ch))
+            if (char.IsControl(ch) || IsInvisible(ch))
             {
                 return false;
             }
@@ -82,6 +86,9 @@ public static class Rules
 
         return true;
     }
+
+    private static bool IsInvisible(char ch) => ch is (>= '\u200B' and <= '\u200F') or (>= '\u202A' and <= '\u202E') or (>= '\u2060' and <= '\u2064')
+        or (>= '\u2066' and <= '\u2069') or '\uFEFF';
 
     public const int MaxMetadataKeys = 16;
     public const int MaxMetadataKeyLength = 40;
@@ -98,7 +105,7 @@ public static class Rules
     {
         if (labels.ExternalRef is { } reference && !IsValidName(reference, limits.MaxExternalRefLength))
         {
-            return Outcome.Invalid("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control characters.");
+            return Outcome.Invalid("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
         }
 
         if (labels.Metadata is not { } metadata)
@@ -117,7 +124,7 @@ public static class Rules
             var (key, value) = (metadata[i].Key, metadata[i].Value);
             if (!IsValidName(key, MaxMetadataKeyLength))
             {
-                return Outcome.Invalid("metadata", $"metadata keys must be 1 to {MaxMetadataKeyLength} characters, not blank, without control characters.");
+                return Outcome.Invalid("metadata", $"metadata keys must be 1 to {MaxMetadataKeyLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
             }
 
             if (value is null || value.Length > MaxMetadataValueLength || value.Any(char.IsControl))

@@ -1014,7 +1014,12 @@ internal sealed class ReferenceModel
         && !key.All(char.IsWhiteSpace)
         && !key.Any(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) == System.Globalization.UnicodeCategory.Format);
 
-    private static bool ValidName(string name, int maxLength = MaxNameLength) => !string.IsNullOrWhiteSpace(name) && name.Length <= maxLength && !name.Any(char.IsControl);
+    private static bool ValidName(string name, int maxLength = MaxNameLength) =>
+        !string.IsNullOrWhiteSpace(name) && name.Length <= maxLength && !name.Any(c => char.IsControl(c) || Invisible.Contains(c));
+
+    /// <summary>Zero-width spaces and joiners, direction marks, bidi embeddings, overrides and isolates, the byte-order mark.</summary>
+    private static readonly HashSet<char> Invisible =
+        [.. Enumerable.Range(0x200B, 5).Concat(Enumerable.Range(0x202A, 5)).Concat(Enumerable.Range(0x2060, 5)).Concat(Enumerable.Range(0x2066, 4)).Append(0xFEFF).Select(c => (char)c)];
 
     private OutcomeCode Refuse(string field)
     {
