@@ -1701,14 +1701,18 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         await world.EnsureCleanAsync();
         world.MarkChanged();
 
-        // external_ref follows the rule of names: format characters are not control characters, and are kept as sent.
-        foreach (var (key, reference) in new[] { (new string('k', 128), new string('r', 128)), ("FAN", "order\u200b\u202e-2\ufeff"), (BadInputWorld.QueueBuyer, "o") })
+        // external_ref follows the rule of names: any script, kept as sent, up to 128 characters.
+        foreach (var (key, reference) in new[] { (new string('k', 128), new string('r', 128)), ("FAN", "Bestellung-Ä2-注文"), (BadInputWorld.QueueBuyer, "o") })
         {
             var body = Api.Json(new { items = new[] { new { capacity_id = world.Queue, quantity = 1 } }, buyer_key = key, external_ref = reference });
             var entry = await Api.ReadAsync(await world.Tenant.Client.PostAsync(Join, body), 201);
             Assert.Equal(("waiting", key, reference), (entry["status"]!.GetValue<string>(), entry["buyer_key"]!.GetValue<string>(), entry["external_ref"]!.GetValue<string>()));
             Assert.Equal(reference, (await world.Tenant.Client.EntryAsync(entry["id"]!.GetValue<string>()))["external_ref"]!.GetValue<string>());
         }
+
+        // Invisible characters (zero-width, bidi override, byte-order mark) make two references look alike: refused.
+        var hidden = Api.Json(new { items = new[] { new { capacity_id = world.Queue, quantity = 1 } }, buyer_key = "FAN", external_ref = "order\u200b\u202e-2\ufeff" });
+        await Api.ProblemAsync(await world.Tenant.Client.PostAsync(Join, hidden), 400, "VALIDATION_ERROR");
 
         await world.App.AssertInvariantsAsync();
     }
