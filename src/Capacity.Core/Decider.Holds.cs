@@ -120,7 +120,7 @@ public static partial class Decider
     {
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            if (charge.Node.Sale is { Gates: true } rules && (rules.StartsAt > now || rules.EndsAt <= now || rules.OpensAfter is not null && !rules.TierOpen))
+            if (charge.Node.Sale is { Gates: true } rules && rules.ClosedAt(now))
             {
                 return charge.Node;
             }

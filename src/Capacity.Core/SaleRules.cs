@@ -29,6 +29,9 @@ public sealed record SaleRules(
     /// <summary>Whether the capacity takes new holds only at some times: a window, or a tier not yet open.</summary>
     public bool Gates => StartsAt.HasValue || EndsAt.HasValue || OpensAfter.HasValue && !TierOpen;
 
+    /// <summary>Whether a new hold is refused at <paramref name="now"/>: before the window, after it, or a tier not yet open.</summary>
+    public bool ClosedAt(DateTimeOffset now) => StartsAt > now || EndsAt <= now || OpensAfter is not null && !TierOpen;
+
     /// <summary>Whether the capacity's availability reaching 0 changes something: it closes, or a later tier opens.</summary>
     public bool WatchesSellOut => CloseWhenSoldOut || Successors is { Length: > 0 } && SoldOutAt is null;
 }

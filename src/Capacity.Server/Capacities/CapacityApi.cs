@@ -285,7 +285,7 @@ internal static class CapacityApi
         var now = time.GetUtcNow();
         foreach (var n in closure)
         {
-            if (n.Sale is { Gates: true } rules && (rules.StartsAt > now || rules.EndsAt <= now || rules.OpensAfter is not null && !rules.TierOpen))
+            if (n.Sale is { Gates: true } rules && rules.ClosedAt(now))
             {
                 var view = Graph.View(n, lookup);
                 return ApiErrors.NotOnSale(
