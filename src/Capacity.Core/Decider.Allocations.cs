@@ -179,6 +179,7 @@ public static partial class Decider
         allocation.Status = AllocationStatus.Closed;
         allocation.UpdatedAt = now;
         set.Touch(allocation);
+        set.Notify(Topics.AllocationClosed, allocation.TenantId, allocation.EventId, AllocationView.Of(allocation), now);
     }
 
     /// <summary>Idle units back to the public: the block shrinks and every node it charged is relieved.</summary>

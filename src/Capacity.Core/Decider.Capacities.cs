@@ -100,6 +100,11 @@ public static partial class Decider
             return Outcome.Invalid("overbook_limit", "overbook_limit applies to a limited capacity; an unlimited one has no total to go past.");
         }
 
+        if (rules.LowWatermark is < 0 || rules.LowWatermark > limits.MaxTotalCapacity)
+        {
+            return Outcome.Invalid("low_watermark", $"low_watermark must be between 0 and {limits.MaxTotalCapacity}.");
+        }
+
         if (rules.StartsAt is { } starts && rules.EndsAt is { } ends && ends <= starts)
         {
             return Outcome.Invalid("sale_ends_at", "sale_ends_at must be after sale_starts_at.");
@@ -182,6 +187,11 @@ public static partial class Decider
             {
                 ApplySellOuts(set, now);
             }
+        }
+
+        if (set.HasWatchers)
+        {
+            CollectNotices(set, now);
         }
     }
 
@@ -332,6 +342,8 @@ public static partial class Decider
         }
 
         var newlyFollowing = sale?.OpensAfter is { } earlierId && node.Sale?.OpensAfter is null ? set.FindCapacity(earlierId) : null;
+        var watched = set.Watches(node.TenantId, Topics.All);
+        var (freeBefore, openBefore) = watched ? (node.Free, IsOpen(set, node, now)) : (null, false);
         node.SectionName = name;
         node.SectionCode = code;
         node.Total = total;
@@ -360,8 +372,25 @@ public static partial class Decider
             set.Unsettled.Add((node.TenantId, node.EventId));
         }
 
+        if (watched)
+        {
+            if (IsOpen(set, node, now) != openBefore)
+            {
+                NoticeState(set, node, command.IsActive.IsSet && isActive != openBefore ? (isActive ? "activated" : "deactivated") : "updated", now);
+            }
+
+            if (freeBefore is { } before)
+            {
+                NoticeCrossing(set, node, before, now);
+            }
+        }
+
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
     }
+
+    /// <summary>Whether a capacity takes holds at all at <paramref name="now"/> (sold out counts as open): what <c>capacity.state_changed</c> reports.</summary>
+    private static bool IsOpen(WorkingSet set, CapacityNode node, DateTimeOffset now) =>
+        SaleRulesOf.State(node.Sale, node.IsActive, null, now).State == SaleState.OnSale;
 
     /// <summary>An instant to the millisecond, as the stores keep it: a decision must not depend on precision a reload loses.</summary>
     private static DateTimeOffset? Ms(DateTimeOffset? at) => at is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.ToUnixTimeMilliseconds()) : null;
@@ -376,6 +405,7 @@ public static partial class Decider
             OpensAfter = patch.OpensAfter.Or(rules.OpensAfter),
             CloseWhenSoldOut = patch.CloseWhenSoldOut.Or(rules.CloseWhenSoldOut),
             OverbookLimit = patch.OverbookLimit.Or(rules.OverbookLimit),
+            LowWatermark = patch.LowWatermark.Or(rules.LowWatermark),
         };
     }
 

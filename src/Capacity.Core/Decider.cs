@@ -35,6 +35,12 @@ public static partial class Decider
             case ChangeHold change: return ChangeHold(set, change, now, limits);
             case ConfirmHold confirm: return ConfirmHold(set, confirm, now);
             case CancelSale cancel: return CancelSale(set, cancel, now);
+            case CreateWebhook createWebhook: return CreateWebhook(set, createWebhook, now, limits);
+            case UpdateWebhook updateWebhook: return UpdateWebhook(set, updateWebhook, now, limits);
+            case DeleteWebhook deleteWebhook: return DeleteWebhook(set, deleteWebhook);
+            case RotateWebhookSecret rotate: return RotateWebhookSecret(set, rotate, now);
+            case RecordDeliveryAttempt attempt: return RecordDeliveryAttempt(set, attempt, now);
+            case RetryDelivery retry: return RetryDelivery(set, retry, now);
             default: throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "Unknown command.");
         }
     }

@@ -32,5 +32,11 @@ public sealed record CoreLimits
     /// <summary>Most characters of an <c>external_ref</c>, on a hold or a waiting-list entry.</summary>
     public int MaxExternalRefLength { get; init; } = 128;
 
+    /// <summary>Most webhook endpoints one tenant may have.</summary>
+    public int MaxWebhooks { get; init; } = 20;
+
+    /// <summary>Most characters of a webhook's URL.</summary>
+    public int MaxWebhookUrlLength { get; init; } = 2000;
+
     public static CoreLimits Default { get; } = new();
 }

@@ -161,9 +161,24 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<Guid> ExpiryCandidates { get; } = [];
 
+    /// <summary>Webhook endpoints by id; the store loads every endpoint of their tenants too.</summary>
+    public HashSet<Guid> Webhooks { get; } = [];
+
+    /// <summary>
+    /// Tenants whose endpoints the batch needs besides those of its capacities' tenants, which the
+    /// store always loads: a notice is written for every endpoint that wants it, in the batch of the change.
+    /// </summary>
+    public HashSet<Guid> WebhookTenants { get; } = [];
+
+    /// <summary>Deliveries by (endpoint, sequence).</summary>
+    public HashSet<(Guid EndpointId, long Sequence)> Deliveries { get; } = [];
+
     public void Clear()
     {
         Capacities.Clear();
+        Webhooks.Clear();
+        WebhookTenants.Clear();
+        Deliveries.Clear();
         Reservations.Clear();
         NewReservations.Clear();
         Prices.Clear();

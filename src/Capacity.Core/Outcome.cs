@@ -152,6 +152,8 @@ public readonly record struct Outcome
     public BuyerLimitExcess? LimitExcess { get; init; }
     public WaitlistEntryView? Entry { get; init; }
     public Tenant? Tenant { get; init; }
+    public WebhookView? Webhook { get; init; }
+    public DeliveryView? Delivery { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }
 

@@ -8,6 +8,18 @@ public static class Rules
     /// <summary>What <see cref="IsValidEventId"/> accepts, as the sentence every refusal of an event or schedule id ends with.</summary>
     public static readonly string EventIdRule = $"must be 1 to {MaxEventIdLength} letters, digits, '.', '_', ':' or '-'.";
 
+    /// <summary>
+    /// A webhook's URL as written: absolute, http or https, a host, no user information (a password in
+    /// a URL ends up in logs) and no fragment (never sent). Whether its address may be called is the
+    /// server's business: it depends on configuration and on DNS, and the core does no IO.
+    /// </summary>
+    public static bool IsValidWebhookUrl(string? value, int maxLength) =>
+        value is { Length: > 0 } && value.Length <= maxLength
+        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+        && uri.Host.Length > 0 && uri.UserInfo.Length == 0 && uri.Fragment.Length == 0
+        && !value.Any(char.IsControl) && !value.Contains(' ', StringComparison.Ordinal);
+
     /// <summary>Event and schedule ids are opaque: 1..64 of letters, digits, '.', '_', ':' and '-'.</summary>
     public static bool IsValidEventId(string? value)
     {

@@ -6,7 +6,8 @@ namespace Capacity.Core;
 /// until that capacity first sells out, then open for good), <see cref="CloseWhenSoldOut"/>, and an
 /// <see cref="OverbookLimit"/>. With them, what happened: <see cref="TierOpen"/> (its earlier tier sold
 /// out), <see cref="SoldOutAt"/> (when its availability first reached 0), <see cref="ClosedReason"/>, and
-/// <see cref="Successors"/> (the capacities that open after this one).
+/// <see cref="Successors"/> (the capacities that open after this one). <see cref="LowWatermark"/> only says
+/// when subscribers hear <c>capacity.low</c>.
 /// </summary>
 /// <remarks>
 /// A value, replaced whenever it changes, and null on a capacity that has none of these (nearly every
@@ -21,7 +22,8 @@ public sealed record SaleRules(
     bool TierOpen = false,
     DateTimeOffset? SoldOutAt = null,
     string? ClosedReason = null,
-    Guid[]? Successors = null)
+    Guid[]? Successors = null,
+    int? LowWatermark = null)
 {
     /// <summary>Why a capacity closed by rule: its availability reached 0 with <see cref="CloseWhenSoldOut"/>.</summary>
     public const string SoldOutReason = "sold_out";
@@ -54,7 +56,8 @@ public sealed record SalePatch(
     Change<DateTimeOffset?> EndsAt,
     Change<Guid?> OpensAfter,
     Change<bool> CloseWhenSoldOut,
-    Change<int> OverbookLimit);
+    Change<int> OverbookLimit,
+    Change<int?> LowWatermark = default);
 
 public static class SaleRulesOf
 {

@@ -50,6 +50,22 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly List<Tenant> _newTenants = [];
     private readonly List<ApiKey> _newKeys = [];
 
+    // Webhooks. Every endpoint of every tenant the batch touches is loaded, so that a notice is written
+    // for each one that wants it; _watched is the union of the topics of each tenant's enabled
+    // endpoints, and while it is empty (no tenant of the batch has one) no notice is even looked for.
+    private readonly Dictionary<Guid, WebhookEndpoint> _endpoints = [];
+    private readonly Dictionary<Guid, Topics> _watched = [];
+    private readonly List<WebhookEndpoint> _newEndpoints = [];
+    private readonly List<WebhookEndpoint> _changedEndpoints = [];
+    private readonly Dictionary<(Guid EndpointId, long Sequence), WebhookDelivery> _deliveries = [];
+    private readonly List<WebhookDelivery> _changedDeliveries = [];
+    private readonly List<WebhookAttempt> _attempts = [];
+    private readonly List<Notice> _notices = [];
+
+    // The ledger entries already looked at for notices: those after it belong to the current command.
+    private int _noticedThrough;
+    internal readonly Dictionary<CapacityNode, long> NoticeScratch = new(ReferenceEqualityComparer.Instance);
+
     // Which changes are recorded: a row marked with the current epoch is already in a new or changed
     // list, so recording it again costs a comparison instead of two hash lookups (a hold touches each
     // node of its closure; a batch touches the same few nodes hundreds of times). Accepting the changes
@@ -176,6 +192,95 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(BuyerLimit limit) => _limits.TryAdd(limit.Id, limit);
     public void Load(BuyerUsage usage) => _usage.TryAdd((usage.CapacityId, usage.BuyerKey), usage);
     public void Load(WaitlistEntry entry) => _entries.TryAdd(entry.Id, entry);
+
+    public void Load(WebhookEndpoint endpoint)
+    {
+        if (_endpoints.TryAdd(endpoint.Id, endpoint))
+        {
+            Rewatch(endpoint.TenantId);
+        }
+    }
+
+    public void Load(WebhookDelivery delivery) => _deliveries.TryAdd((delivery.EndpointId, delivery.Sequence), delivery);
+
+    public WebhookEndpoint? FindEndpoint(Guid id) => _endpoints.TryGetValue(id, out var endpoint) ? endpoint : null;
+
+    internal WebhookDelivery? FindDelivery(Guid endpointId, long sequence) => _deliveries.TryGetValue((endpointId, sequence), out var d) ? d : null;
+
+    /// <summary>The loaded endpoints of a tenant, deleted ones included.</summary>
+    public IEnumerable<WebhookEndpoint> EndpointsOf(Guid tenantId) => _endpoints.Values.Where(e => e.TenantId == tenantId);
+
+    /// <summary>Whether any tenant of the batch has an enabled endpoint: the one check the hot path pays for webhooks.</summary>
+    public bool HasWatchers => _watched.Count > 0;
+
+    internal bool Watches(Guid tenantId, Topics topic) => _watched.Count > 0 && _watched.TryGetValue(tenantId, out var topics) && (topics & topic) != 0;
+
+    /// <summary>Recomputes what a tenant's endpoints want after one was loaded or changed.</summary>
+    internal void Rewatch(Guid tenantId)
+    {
+        var topics = Topics.None;
+        foreach (var e in _endpoints.Values)
+        {
+            if (e.TenantId == tenantId && e.Enabled && !e.Deleted)
+            {
+                topics |= e.Topics;
+            }
+        }
+
+        if (topics == Topics.None)
+        {
+            _watched.Remove(tenantId);
+        }
+        else
+        {
+            _watched[tenantId] = topics;
+        }
+    }
+
+    internal void Notify(Topics topic, Guid tenantId, string? eventId, object subject, DateTimeOffset at, string? reason = null)
+    {
+        if (Watches(tenantId, topic))
+        {
+            _notices.Add(new Notice { Topic = topic, TenantId = tenantId, EventId = eventId, Subject = subject, At = at, Reason = reason });
+        }
+    }
+
+    /// <summary>The ledger entries appended since notices were last looked for.</summary>
+    internal (int From, int To) UnnoticedLedger() => (_noticedThrough, _ledger.Count);
+
+    internal void MarkNoticed() => _noticedThrough = _ledger.Count;
+
+    internal LedgerList LedgerEntries => _ledger;
+
+    internal void AddNew(WebhookEndpoint endpoint)
+    {
+        _endpoints.Add(endpoint.Id, endpoint);
+        _newEndpoints.Add(endpoint);
+        endpoint.RecordedIn = _epoch;
+        Rewatch(endpoint.TenantId);
+    }
+
+    internal void Touch(WebhookEndpoint endpoint)
+    {
+        if (endpoint.RecordedIn != _epoch)
+        {
+            _changedEndpoints.Add(endpoint);
+            endpoint.RecordedIn = _epoch;
+        }
+
+        Rewatch(endpoint.TenantId);
+    }
+
+    internal void Touch(WebhookDelivery delivery)
+    {
+        if (delivery.RecordedIn != _epoch)
+        {
+            _changedDeliveries.Add(delivery);
+            delivery.RecordedIn = _epoch;
+        }
+    }
+
+    internal void Add(WebhookAttempt attempt) => _attempts.Add(attempt);
 
     /// <summary>
     /// Every waiting entry of one event, from the store: the core walks them when units come free.
@@ -396,6 +501,13 @@ public sealed class WorkingSet : ICapacityLookup
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
     public IReadOnlyList<Tenant> NewTenants => _newTenants;
     public IReadOnlyList<ApiKey> NewKeys => _newKeys;
+    public IReadOnlyList<WebhookEndpoint> NewEndpoints => _newEndpoints;
+    public IReadOnlyList<WebhookEndpoint> ChangedEndpoints => _changedEndpoints;
+    public IReadOnlyList<WebhookDelivery> ChangedDeliveries => _changedDeliveries;
+    public IReadOnlyList<WebhookAttempt> Attempts => _attempts;
+
+    /// <summary>The batch's notices, in the order they happened; the store writes one delivery per endpoint that wants each.</summary>
+    public IReadOnlyList<Notice> Notices => _notices;
 
     /// <summary>
     /// Checks, in Debug builds, what a batch is about to write: every capacity it created or changed
@@ -491,6 +603,12 @@ public sealed class WorkingSet : ICapacityLookup
         _ledger.Clear();
         _newTenants.Clear();
         _newKeys.Clear();
+        _newEndpoints.Clear();
+        _changedEndpoints.Clear();
+        _changedDeliveries.Clear();
+        _attempts.Clear();
+        _notices.Clear();
+        _noticedThrough = 0;
     }
 
     /// <summary>Forgets everything, rows included, so the instance can serve the next batch.</summary>
@@ -508,6 +626,9 @@ public sealed class WorkingSet : ICapacityLookup
         _entries.Clear();
         _queues.Clear();
         _lastSequences.Clear();
+        _endpoints.Clear();
+        _watched.Clear();
+        _deliveries.Clear();
 #if DEBUG
         _countersAsLoaded.Clear();
 #endif

@@ -221,7 +221,7 @@ public sealed class CommandEngine : IAsyncDisposable
                 batch[i].Result = Decide(batch[i], now);
 
                 // Tiers a sell-out opens, and offers for freed units, before the next command can see them.
-                if (_ws.HasSellOutCandidates || _ws.HasUnsettled)
+                if (_ws.HasSellOutCandidates || _ws.HasUnsettled || _ws.HasWatchers)
                 {
                     Decider.AfterCommand(_ws, now);
                 }
@@ -229,6 +229,11 @@ public sealed class CommandEngine : IAsyncDisposable
 
             // Debug builds check what is about to be written (bounds, ledger = counter movement); Release compiles it away.
             _ws.AssertBatchConsistent();
+            if (_ws.Notices.Count > 0)
+            {
+                RenderNotices();
+            }
+
             await tx.WriteAsync(_ws, _newRecords, _stopping.Token).ConfigureAwait(false);
             await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
         }
@@ -261,6 +266,11 @@ public sealed class CommandEngine : IAsyncDisposable
         }
 
         _outage?.Succeeded();
+        if (_ws.Notices.Count > 0 || _ws.ChangedDeliveries.Count > 0)
+        {
+            OutboxChanged?.Invoke();
+        }
+
         BatchSize.Record(batch.Count);
         CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         foreach (var s in batch)
@@ -283,6 +293,34 @@ public sealed class CommandEngine : IAsyncDisposable
         // see docs/performance.md).
         Complete([.. batch]);
     }
+
+    /// <summary>Raised after a batch that wrote deliveries or changed one commits: the dispatcher's cue, so that it need not poll fast.</summary>
+    public event Action? OutboxChanged;
+
+    /// <summary>
+    /// Renders a notice's subject as the API shows it (the webhook payload's <c>data</c>). The server
+    /// sets it; without it the data is the subject's bare id, enough for the engine's own tests.
+    /// </summary>
+    public Func<Notice, byte[]>? RenderNotice { get; set; }
+
+    private void RenderNotices()
+    {
+        var render = RenderNotice ?? DefaultRender;
+        foreach (var notice in _ws.Notices)
+        {
+            notice.MessageId = Guid.CreateVersion7(notice.At);
+            notice.Data = render(notice);
+        }
+    }
+
+    private static byte[] DefaultRender(Notice notice) => System.Text.Encoding.UTF8.GetBytes(notice.Subject switch
+    {
+        CapacityView c => $"{{\"id\":\"{c.Id}\"}}",
+        Reservation r => $"{{\"id\":\"{r.Id}\"}}",
+        AllocationView a => $"{{\"id\":\"{a.Id}\"}}",
+        WaitlistEntryView e => $"{{\"id\":\"{e.Id}\"}}",
+        _ => "{}",
+    });
 
     private async Task PurgeAsync(Purge purge)
     {
@@ -403,6 +441,7 @@ public sealed class CommandEngine : IAsyncDisposable
         UpdatePrice => "update_price",
         CreateTenant => "create_tenant",
         AddApiKey => "add_api_key",
+        RecordDeliveryAttempt => "record_delivery",
         _ => "other",
     };
 

@@ -200,3 +200,54 @@ public sealed record ReservationQuery(
     DateTimeOffset Now,
     (DateTimeOffset CreatedAt, Guid Id)? Before,
     int Limit);
+
+/// <summary>
+/// A store's webhook side: what the API reads, and the dispatcher's claims on the outbox. Claims are
+/// the one write outside the engine's batches, and they decide nothing: they only say which node is
+/// sending an endpoint's deliveries now (see <see cref="ClaimDeliveriesAsync"/>).
+/// </summary>
+public interface IWebhookStore
+{
+    /// <summary>The tenant's endpoints, oldest first.</summary>
+    Task<IReadOnlyList<WebhookEndpoint>> GetWebhooksAsync(Guid tenantId, CancellationToken ct);
+
+    Task<WebhookEndpoint?> GetWebhookAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    /// <summary>An endpoint's deliveries after <paramref name="after"/> in sequence order, each with its attempts.</summary>
+    Task<IReadOnlyList<DeliveryRecord>> GetDeliveriesAsync(Guid tenantId, Guid endpointId, long after, int limit, CancellationToken ct);
+
+    /// <summary>
+    /// Claims up to <paramref name="endpoints"/> enabled endpoints whose next pending delivery is due at
+    /// <paramref name="now"/> and that no other node holds, until <paramref name="leaseUntil"/>, and returns
+    /// each with up to <paramref name="perEndpoint"/> of its pending deliveries in order (the first of them due).
+    /// On PostgreSQL the claim is a lease taken with <c>FOR UPDATE SKIP LOCKED</c>, so nodes never
+    /// claim the same endpoint at once; a node that dies leaves its lease to run out, and its
+    /// deliveries are sent again (at least once).
+    /// </summary>
+    Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, CancellationToken ct);
+
+    /// <summary>Gives back a claim before its lease runs out.</summary>
+    Task ReleaseClaimAsync(string node, Guid endpointId, CancellationToken ct);
+}
+
+/// <summary>A delivery as the API lists it: the outbox row and its attempts.</summary>
+public sealed record DeliveryRecord(
+    Guid EndpointId,
+    long Sequence,
+    Guid MessageId,
+    string Type,
+    string? EventId,
+    DateTimeOffset OccurredAt,
+    DeliveryStatus Status,
+    int Attempts,
+    DateTimeOffset? NextAttemptAt,
+    DateTimeOffset? DeliveredAt,
+    int? LastStatusCode,
+    string? LastError,
+    IReadOnlyList<WebhookAttempt> AttemptLog);
+
+/// <summary>One claimed endpoint and the deliveries to send it, in order.</summary>
+public sealed record OutboxWork(Guid EndpointId, Guid TenantId, string Url, string Secret, IReadOnlyList<OutboxMessage> Messages);
+
+/// <summary>One delivery to send: the envelope's parts and its raw <c>data</c>.</summary>
+public sealed record OutboxMessage(long Sequence, Guid MessageId, string Type, Guid TenantId, string? EventId, DateTimeOffset OccurredAt, string Data, DateTimeOffset? NextAttemptAt);

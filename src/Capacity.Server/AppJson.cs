@@ -13,6 +13,7 @@ using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Server.Views;
 using Capacity.Server.Waitlists;
+using Capacity.Server.Webhooks;
 
 namespace Capacity.Server;
 
@@ -69,6 +70,13 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(IndexResponse))]
 [JsonSerializable(typeof(EventListResponse))]
 [JsonSerializable(typeof(EventStreamSnapshot))]
+[JsonSerializable(typeof(CreateWebhookRequest))]
+[JsonSerializable(typeof(UpdateWebhookRequest))]
+[JsonSerializable(typeof(WebhookResponse))]
+[JsonSerializable(typeof(WebhookListResponse))]
+[JsonSerializable(typeof(DeliveryListResponse))]
+[JsonSerializable(typeof(RetryResponse))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>

@@ -4,6 +4,7 @@ using System.Text;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
+using Capacity.Server.Webhooks;
 
 namespace Capacity.Server;
 
@@ -15,7 +16,7 @@ namespace Capacity.Server;
 /// are read from the options classes themselves (<see cref="Sections"/>), so the list cannot drift from
 /// what is bound; the README's table is tested against it.
 /// </summary>
-internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit)
+internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit, WebhookOptions Webhooks)
 {
     /// <summary>The sections the server owns; any key under them must be one of <see cref="KnownKeys"/>.</summary>
     public static readonly string[] Roots = ["Storage", "Auth", "Capacity"];
@@ -29,6 +30,7 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
         ("Capacity:Limits", typeof(CoreLimits)),
         ("Capacity:Engine", typeof(EngineOptions)),
         ("Capacity:RateLimit", typeof(RateLimitOptions)),
+        ("Capacity:Webhooks", typeof(WebhookOptions)),
     ];
 
     /// <summary>Settings whose values are secrets: a refusal says how long they are, never what they are.</summary>
@@ -73,7 +75,8 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
             Bind<ServerOptions>(config, "Capacity"),
             Bind<CoreLimits>(config, "Capacity:Limits"),
             Bind<EngineOptions>(config, "Capacity:Engine"),
-            Bind<RateLimitOptions>(config, "Capacity:RateLimit"));
+            Bind<RateLimitOptions>(config, "Capacity:RateLimit"),
+            Bind<WebhookOptions>(config, "Capacity:Webhooks"));
         foreach (var (key, holds, must) in settings.Rules())
         {
             if (!holds)
@@ -127,6 +130,8 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
             "an absolute http or https address, such as http://collector:4318");
 
         yield return ("Capacity:Engine:MaxBatch", Engine.MaxBatch >= 1, "at least 1");
+        yield return ("Capacity:Webhooks:TimeoutMs", Webhooks.TimeoutMs is >= 100 and <= 60_000, "between 100 and 60000");
+        yield return ("Capacity:Webhooks:PollIntervalMs", Webhooks.PollIntervalMs is >= 10 and <= 60_000, "between 10 and 60000");
         yield return ("Capacity:Engine:QueueLimit", Engine.QueueLimit >= 1, "at least 1");
         yield return ("Capacity:RateLimit:PermitsPerSecond", RateLimit.PermitsPerSecond >= 0, "0 (no limit) or more");
         yield return ("Capacity:RateLimit:Burst", RateLimit.Burst >= 1, "at least 1");

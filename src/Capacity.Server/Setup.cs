@@ -14,6 +14,7 @@ using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
 using Capacity.Server.Waitlists;
+using Capacity.Server.Webhooks;
 using Capacity.Storage;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Diagnostics;
@@ -48,7 +49,14 @@ internal static class Setup
         // The container holds the store as its read side only, so no endpoint can open a write
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
         services.AddSingleton<IReadStore>(_ => store.Open());
-        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<CommandEngine>(sp, WriteSide(sp)));
+        services.AddSingleton(settings.Webhooks);
+        services.AddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IReadStore>());
+        services.AddSingleton(sp =>
+        {
+            var engine = ActivatorUtilities.CreateInstance<CommandEngine>(sp, WriteSide(sp));
+            engine.RenderNotice = WebhookPayload.Render;
+            return engine;
+        });
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ExpirySweeper>(sp, WriteSide(sp)));
         services.AddSingleton<Writes>();
         services.AddSingleton<EventFeeds>();
@@ -57,6 +65,7 @@ internal static class Setup
         services.AddApiDocs();
         services.AddRateLimits(settings.RateLimit);
         services.AddHostedService<SweepService>();
+        services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<IReadStore>(),
             ResolveAdminKey(auth.AdminKey, store.DataDirectory),
@@ -154,6 +163,7 @@ internal static class Setup
         app.MapAllocations();
         app.MapLimits();
         app.MapWaitlists();
+        app.MapWebhooks();
         app.MapLedger();
         app.MapAdmin();
         app.MapMetrics();

@@ -15,7 +15,7 @@ namespace Capacity.Storage.Postgres;
 /// pool instead of deadlocking. It has no <see cref="ICommittedRows"/>: other nodes write the same
 /// rows, so what this one saw last may be stale.
 /// </summary>
-public sealed class PostgresStore : IWriteStore, IReadStore, IAsyncDisposable
+public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
 

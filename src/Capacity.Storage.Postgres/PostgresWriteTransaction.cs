@@ -16,7 +16,7 @@ namespace Capacity.Storage.Postgres;
 /// ascending id, FOR UPDATE. Buyer usage rows are read after the locks that guard them (see migration 006).
 /// Decisions are made against the locked rows; writes go out as one batch of set-based statements.
 /// </summary>
-internal sealed class PostgresWriteTransaction : IWriteTransaction
+internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 {
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _tx;
@@ -66,6 +66,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         await LoadUsageAsync(keys, ws, ct).ConfigureAwait(false);
         await LockPricesAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadTenantsAsync(keys, ws, ct).ConfigureAwait(false);
+        await LoadWebhooksAsync(keys, ws, ct).ConfigureAwait(false);
     }
 
     private async Task LockReservationsAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)
@@ -421,6 +422,7 @@ internal sealed class PostgresWriteTransaction : IWriteTransaction
         AddNewReservations(batch, ws);
         AddChangedReservations(batch, ws);
         AddLedger(batch, ws);
+        AddWebhooks(batch, ws);
         AddIdempotency(batch, records);
         if (batch.BatchCommands.Count > 0)
         {

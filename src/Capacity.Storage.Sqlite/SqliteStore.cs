@@ -21,12 +21,13 @@ namespace Capacity.Storage.Sqlite;
 /// Several nodes share PostgreSQL instead.
 /// </para>
 /// </summary>
-public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyncDisposable
+public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IWebhookStore, IAsyncDisposable
 {
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SqliteWriteTransaction _tx;
     private readonly CommittedCapacities _capacities = new();
+    private readonly WebhookTenants _webhookTenants = new();
     private readonly FileStream _lock;
 
     // Open read connections with their statements prepared, rented by the hot reads. Beyond this
@@ -57,7 +58,7 @@ public sealed class SqliteStore : IWriteStore, IReadStore, ICommittedRows, IAsyn
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
         // Group commit is what makes that affordable.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
-        _tx = new SqliteWriteTransaction(_writer, _capacities);
+        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants);
     }
 
     private static FileStream TakeLock(string database)

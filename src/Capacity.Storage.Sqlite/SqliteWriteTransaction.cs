@@ -13,7 +13,7 @@ namespace Capacity.Storage.Sqlite;
 /// store and is reused batch after batch, with its statements prepared once: the engine runs one
 /// batch at a time, so there is never more than one in use.
 /// </summary>
-internal sealed class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed) : IWriteTransaction
+internal sealed partial class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed, WebhookTenants watchers) : IWriteTransaction
 {
     // What this batch changed, published to the in-memory rows once (and only if) it commits.
     private readonly List<CapacityNode> _changed = [];
@@ -52,6 +52,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         // BEGIN IMMEDIATE: take the write lock up front, so nothing read here can change before commit.
         _changed.Clear();
         _rowids.Clear();
+        _endpointCounts.Clear();
         _batchInserted = false;
         _tx = connection.BeginTransaction(deferred: false);
     }
@@ -82,6 +83,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         LoadLimits(limitIds, ws, null);
         LoadUsage(keys, ws);
         LoadTenants(keys, ws);
+        LoadWebhooks(keys, ws);
         return Task.CompletedTask;
     }
 
@@ -326,6 +328,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
         InsertReservations(ws);
         UpdateReservations(ws);
         WriteLedger(ws);
+        WriteWebhooks(ws);
         WriteIdempotency(records);
         return Task.CompletedTask;
     }
@@ -603,6 +606,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
             // A failed COMMIT may or may not have reached the file; the rows in memory can no longer be trusted.
             committed.Invalidate();
             _maxId = null;
+            PublishWebhooks(false);
             throw;
         }
 
@@ -613,6 +617,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Commit
 
         committed.Publish(_changed);
         _changed.Clear();
+        PublishWebhooks(true);
         return Task.CompletedTask;
     }
 

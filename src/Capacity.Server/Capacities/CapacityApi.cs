@@ -69,9 +69,11 @@ internal static class CapacityApi
         }
 
         var sale = request.SaleStartsAt is null && request.SaleEndsAt is null && request.OpensAfterSoldOutOf is null
-            && request.CloseWhenSoldOut is null && request.OverbookLimit is null
+            && request.CloseWhenSoldOut is null && request.OverbookLimit is null && request.LowWatermark is null
             ? null
-            : new SaleRules(request.SaleStartsAt, request.SaleEndsAt, request.OpensAfterSoldOutOf, request.CloseWhenSoldOut ?? false, request.OverbookLimit ?? 0);
+            : new SaleRules(
+                request.SaleStartsAt, request.SaleEndsAt, request.OpensAfterSoldOutOf, request.CloseWhenSoldOut ?? false, request.OverbookLimit ?? 0,
+                LowWatermark: request.LowWatermark);
         var command = new CreateCapacity(
             caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
             request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode, sale);
@@ -139,6 +141,7 @@ internal static class CapacityApi
             Change<Guid?> after = default;
             Change<bool> close = default;
             Change<int> overbook = default;
+            Change<int?> low = default;
             foreach (var p in document!.RootElement.EnumerateObject())
             {
                 switch (p.Name)
@@ -153,12 +156,13 @@ internal static class CapacityApi
                     case "opens_after_sold_out_of": after = reader.Id(p); break;
                     case "close_when_sold_out": close = reader.Bool(p); break;
                     case "overbook_limit": overbook = reader.Int(p); break;
+                    case "low_watermark": low = reader.NullableInt(p); break;
                     case "available_capacity" or "reserved_capacity" or "sold_count":
                         reader.Fail(p.Name, $"{p.Name} is a counter: it changes only through holds, confirmations and releases.");
                         break;
                     default:
                         reader.Fail(p.Name, $"{p.Name} cannot be updated; updatable fields are section_name, section_code, total_capacity, is_active, waitlist, "
-                            + "sale_starts_at, sale_ends_at, opens_after_sold_out_of, close_when_sold_out and overbook_limit.");
+                            + "sale_starts_at, sale_ends_at, opens_after_sold_out_of, close_when_sold_out, overbook_limit and low_watermark.");
                         break;
                 }
             }
@@ -168,7 +172,7 @@ internal static class CapacityApi
                 return ApiErrors.Validation(reader.Errors);
             }
 
-            var sale = starts.IsSet || ends.IsSet || after.IsSet || close.IsSet || overbook.IsSet ? new SalePatch(starts, ends, after, close, overbook) : null;
+            var sale = starts.IsSet || ends.IsSet || after.IsSet || close.IsSet || overbook.IsSet || low.IsSet ? new SalePatch(starts, ends, after, close, overbook, low) : null;
             var command = new UpdateCapacity(caller.TenantId, capacityId, name, code, total, active, waitlist, sale);
             return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Updated(o, time.GetUtcNow()));
         }

@@ -32,6 +32,9 @@ internal sealed record CreateCapacityRequest
 
     /// <summary>Holds may take a limited capacity this far past its total (0 to 1,000,000).</summary>
     public int? OverbookLimit { get; init; }
+
+    /// <summary>Webhook subscribers hear <c>capacity.low</c> when availability falls to or below this (0 to 1,000,000).</summary>
+    public int? LowWatermark { get; init; }
 }
 
 /// <summary>The fields a PUT may send, each optional; read field by field so that null can clear a value.</summary>

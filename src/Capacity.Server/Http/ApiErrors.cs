@@ -100,6 +100,9 @@ internal static class ApiErrors
     public static readonly ErrorKind RateLimitedKind = new("RATE_LIMITED", 429, "Too many requests.",
         "This tenant is over its request budget (`Capacity:RateLimit`, a token bucket per tenant). Retry after the seconds in `Retry-After`.");
 
+    public static readonly ErrorKind WebhookUrlNotAllowedKind = new("WEBHOOK_URL_NOT_ALLOWED", 400, "The webhook's address may not be called.",
+        "The URL names a loopback, link-local, private or otherwise non-public address (or `localhost`). The server refuses to call its own network on a tenant's behalf; an operator can allow such addresses with `Capacity:Webhooks:AllowPrivateNetworks` (for tests and on-premises use). A host name that resolves to such an address is refused when a delivery is sent, and the attempt is logged with that error. Nothing was changed.");
+
     public static readonly ErrorKind IdempotencyKeyReusedKind = new("IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used for a different request.",
         "The key was first used with another method, path or body. A key names one request: use a new key for a new request.");
 
@@ -241,6 +244,12 @@ internal static class ApiErrors
         Problem(AllocationBelowCommittedKind, detail, new() { ["allocation_id"] = allocationId });
 
     /// <summary>A buyer limit id in a route that is not a limit of this tenant (or not an id at all).</summary>
+    public static ProblemHttpResult WebhookUrlNotAllowed(string detail) => Problem(WebhookUrlNotAllowedKind, detail, new() { ["errors"] = new Dictionary<string, string[]> { ["url"] = [detail] } });
+
+    public static ProblemHttpResult WebhookNotFound(string id) => NotFound($"Webhook {id} was not found.");
+
+    public static ProblemHttpResult DeliveryNotFound(string webhookId, string id) => NotFound($"Delivery {id} of webhook {webhookId} was not found.");
+
     public static ProblemHttpResult LimitNotFound(string id) => NotFound($"Buyer limit {id} was not found.");
 
     /// <summary>The hold would take its buyer past a limit: which one, what the buyer has, asks for, and may have.</summary>

@@ -38,7 +38,8 @@ internal sealed record CapacityResponse(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? CloseWhenSoldOut = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("sold_out")] string? ClosedReason = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OverbookLimit = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? LowWatermark = null)
 {
     /// <summary>
     /// The capacity at <paramref name="now"/>: <c>state</c> always, with <c>next_change_at</c> when the clock
@@ -61,7 +62,8 @@ internal sealed record CapacityResponse(
             rules is null ? null : rules.CloseWhenSoldOut,
             rules?.ClosedReason,
             rules is null ? null : rules.OverbookLimit,
-            rules is { OverbookLimit: > 0 } && v.Total is { } total ? Math.Max(0, v.Reserved + v.Sold - total) : null);
+            rules is { OverbookLimit: > 0 } && v.Total is { } total ? Math.Max(0, v.Reserved + v.Sold - total) : null,
+            rules?.LowWatermark);
     }
 
     public static string StateName(SaleState state) => state switch

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Capacity.Core;
+using Capacity.Engine;
+using Capacity.Server.Http;
+
+namespace Capacity.Server.Webhooks;
+
+/// <summary>
+/// Sends the outbox. Each round claims endpoints whose next pending delivery is due (on PostgreSQL a
+/// lease that keeps other nodes off them), sends each endpoint's deliveries in order and stops at its
+/// first failure, so a receiver sees an endpoint's notices in sequence. Every attempt's result goes
+/// through the engine (<see cref="RecordDeliveryAttempt"/>), where the core decides the next retry, when
+/// to give up, and when to disable the endpoint. A commit that wrote deliveries wakes it; retries come
+/// due by the clock and are found by polling. Delivery is at least once: a node that dies after a send
+/// and before recording it leaves the delivery pending, and it is sent again with the same
+/// <c>webhook-id</c>, by which receivers drop the repeat.
+/// </summary>
+internal sealed class WebhookDispatcher : BackgroundService
+{
+    private const int EndpointsPerRound = 16;
+    private const int DeliveriesPerClaim = 20;
+    private const int MaxErrorLength = 200;
+
+    private readonly IWebhookStore _store;
+    private readonly CommandEngine _engine;
+    private readonly TimeProvider _time;
+    private readonly WebhookOptions _options;
+    private readonly OutageLog _outage;
+    private readonly ILogger<WebhookDispatcher> _logger;
+    private readonly HttpClient _http;
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly string _node = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    public WebhookDispatcher(IWebhookStore store, CommandEngine engine, TimeProvider time, WebhookOptions options, OutageLog outage, ILogger<WebhookDispatcher> logger)
+    {
+        (_store, _engine, _time, _options, _outage, _logger) = (store, engine, time, options, outage, logger);
+        _http = new HttpClient(Handler(options)) { Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("Capacity-Webhooks/1");
+        engine.OutboxChanged += Wake;
+    }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Woken already.
+            }
+        }
+    }
+
+    /// <summary>
+    /// No redirects (a 3xx is a failed delivery, never a second request somewhere else), no cookies, no
+    /// proxy from the environment, and a connection only to the addresses <see cref="WebhookAddress"/>
+    /// allows, checked after DNS so that a name cannot point the server at its own network.
+    /// </summary>
+    private static SocketsHttpHandler Handler(WebhookOptions options) => new()
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectCallback = async (context, ct) =>
+        {
+            var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, ct).ConfigureAwait(false);
+            var allowed = options.AllowPrivateNetworks ? addresses : [.. addresses.Where(WebhookAddress.IsPublic)];
+            if (allowed.Length == 0)
+            {
+                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves to no public address; webhooks are sent only to public addresses.");
+            }
+
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, ct).ConfigureAwait(false);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.Dispatch)
+        {
+            return;
+        }
+
+        var poll = TimeSpan.FromMilliseconds(_options.PollIntervalMs);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var sent = 0;
+            try
+            {
+                sent = await RoundAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                if (OutageLog.IsStoreFailure(ex))
+                {
+                    _outage.Failed("webhook dispatch", ex);
+                }
+                else
+                {
+                    _logger.LogWarning(ex, "Webhook dispatch round failed; retrying");
+                }
+            }
+
+            // A full round may have left more behind: go again at once; otherwise wait for a commit or the poll.
+            if (sent == 0)
+            {
+                try
+                {
+                    await _wake.WaitAsync(poll, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One claim and its sends; the number of deliveries attempted.</summary>
+    internal async Task<int> RoundAsync(CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var lease = TimeSpan.FromMilliseconds((long)_options.TimeoutMs * DeliveriesPerClaim + 30_000);
+        var work = await _store.ClaimDeliveriesAsync(_node, now, now + lease, EndpointsPerRound, DeliveriesPerClaim, ct);
+        if (work.Count == 0)
+        {
+            return 0;
+        }
+
+        var counts = await Task.WhenAll(work.Select(w => SendEndpointAsync(w, ct)));
+        return counts.Sum();
+    }
+
+    private async Task<int> SendEndpointAsync(OutboxWork work, CancellationToken ct)
+    {
+        var attempted = 0;
+        try
+        {
+            foreach (var message in work.Messages)
+            {
+                // In order: one waiting for its retry holds back every later one.
+                if (message.NextAttemptAt is { } next && next > _time.GetUtcNow())
+                {
+                    break;
+                }
+
+                var (status, error, elapsed) = await SendAsync(work, message, ct);
+                attempted++;
+                var result = await _engine.SubmitAsync(new RecordDeliveryAttempt(
+                    work.TenantId, work.EndpointId, message.Sequence, status, error, (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds), Random.Shared.NextDouble()));
+                if (result.Status != EngineStatus.Decided || status is not (>= 200 and < 300))
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            try
+            {
+                await _store.ReleaseClaimAsync(_node, work.EndpointId, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                // The lease runs out by itself; another round or node takes the endpoint then.
+                _logger.LogDebug(ex, "Could not release the claim on webhook {Endpoint}", work.EndpointId);
+            }
+        }
+
+        return attempted;
+    }
+
+    private async Task<(int? Status, string? Error, TimeSpan Elapsed)> SendAsync(OutboxWork work, OutboxMessage message, CancellationToken ct)
+    {
+        var body = WebhookPayload.Envelope(message);
+        var id = message.MessageId.ToString();
+        var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, work.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add("webhook-id", id);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", WebhookSigner.Sign(work.Secret, id, timestamp, body));
+        var started = Stopwatch.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.TimeoutMs);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var status = (int)response.StatusCode;
+            return (status, status is >= 200 and < 300 ? null : $"HTTP {status}", Stopwatch.GetElapsedTime(started));
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (null, $"timed out after {_options.TimeoutMs} ms", Stopwatch.GetElapsedTime(started));
+        }
+        catch (HttpRequestException ex)
+        {
+            var text = ex.InnerException is SocketException socket ? $"{ex.Message} ({socket.SocketErrorCode})" : ex.Message;
+            return (null, text.Length > MaxErrorLength ? text[..MaxErrorLength] : text, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    public override void Dispose()
+    {
+        _engine.OutboxChanged -= Wake;
+        _http.Dispose();
+        _wake.Dispose();
+        base.Dispose();
+    }
+}
