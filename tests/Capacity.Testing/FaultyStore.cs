@@ -19,7 +19,7 @@ public enum FaultPoint
 /// else passes straight through to the real store, and it has <see cref="ICommittedRows"/> exactly
 /// when the real store has (so the engine's early refusals stay as they are without the switch).
 /// </summary>
-public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
+public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposable
 {
     private readonly IWriteStore _write;
     private readonly IReadStore _read;
@@ -202,6 +202,21 @@ public class FaultyStore : IWriteStore, IReadStore, IAsyncDisposable
 
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
     public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
+
+    // Webhooks pass straight through: both real stores have them.
+    private IWebhookStore Webhooks => (IWebhookStore)_read;
+
+    public Task<IReadOnlyList<WebhookEndpoint>> GetWebhooksAsync(Guid tenantId, CancellationToken ct) => Webhooks.GetWebhooksAsync(tenantId, ct);
+
+    public Task<WebhookEndpoint?> GetWebhookAsync(Guid tenantId, Guid id, CancellationToken ct) => Webhooks.GetWebhookAsync(tenantId, id, ct);
+
+    public Task<IReadOnlyList<DeliveryRecord>> GetDeliveriesAsync(Guid tenantId, Guid endpointId, long after, int limit, CancellationToken ct) =>
+        Webhooks.GetDeliveriesAsync(tenantId, endpointId, after, limit, ct);
+
+    public Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, CancellationToken ct) =>
+        Webhooks.ClaimDeliveriesAsync(node, now, leaseUntil, endpoints, perEndpoint, ct);
+
+    public Task ReleaseClaimAsync(string node, Guid endpointId, CancellationToken ct) => Webhooks.ReleaseClaimAsync(node, endpointId, ct);
     public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);
     public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => _read.ReadAuditDataAsync(ct);
     public ValueTask DisposeAsync() => _owner.DisposeAsync();

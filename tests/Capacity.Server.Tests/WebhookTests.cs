@@ -1,0 +1,296 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Capacity.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// Webhooks over HTTP on both stores, delivered to a real receiver (Kestrel in the test): a sell-out is
+/// told once and a release after it as "available", every delivery is signed as Standard Webhooks say
+/// and arrives in the endpoint's order; a receiver that fails three times gets the same id on the fourth
+/// attempt; private addresses and other tenants' endpoints are refused; bad input changes nothing.
+/// </summary>
+public sealed class WebhookTests_on_sqlite() : WebhookTests(StoreKind.Sqlite);
+
+public sealed class WebhookTests_on_postgres() : WebhookTests(StoreKind.Postgres);
+
+public abstract class WebhookTests(StoreKind store)
+{
+    private static readonly Dictionary<string, string?> Local = new()
+    {
+        ["Capacity:Webhooks:AllowPrivateNetworks"] = "true",
+        ["Capacity:Webhooks:PollIntervalMs"] = "50",
+    };
+
+    private Task<CapacityApp> NewAppAsync(bool manualClock = false, Dictionary<string, string?>? settings = null) =>
+        CapacityApp.CreateAsync(store, settings ?? Local, manualClock);
+
+    private static async Task<JsonObject> SubscribeAsync(HttpClient client, string url, params string[] events) =>
+        await Api.ReadAsync(await client.PostAsync("/webhooks", Api.Json(new { url, events })), 201);
+
+    [Fact]
+    public async Task A_pool_that_sells_out_under_concurrent_holds_is_told_once_signed_and_in_order_and_a_release_tells_it_is_back()
+    {
+        await using var receiver = await Receiver.StartAsync();
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 100);
+        var hook = await SubscribeAsync(t, receiver.Url, "capacity.sold_out", "capacity.available", "reservation.released");
+        var secret = hook["secret"]!.GetValue<string>();
+        Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
+        Assert.Null((await Api.ReadAsync(await t.GetAsync($"/webhooks/{hook["id"]}"), 200))["secret"]);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => t.ReserveAsync(pool, 1)));
+        Assert.Equal(100, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        var soldOut = await receiver.WaitForAsync(m => m.Type == "capacity.sold_out");
+        Assert.Equal(pool, soldOut.Data["id"]!.GetValue<string>());
+        Assert.Equal(0, soldOut.Data["available_capacity"]!.GetValue<long>());
+
+        var hold = (await Api.ReadAsync(answers.First(a => a.StatusCode == HttpStatusCode.Created), 201))["reservation"]!["id"]!.GetValue<string>();
+        await Api.ReadAsync(await t.TransitAsync(hold, "release"), 200);
+        var available = await receiver.WaitForAsync(m => m.Type == "capacity.available");
+        Assert.Equal(1, available.Data["available_capacity"]!.GetValue<long>());
+        var released = await receiver.WaitForAsync(m => m.Type == "reservation.released");
+        Assert.Equal(hold, released.Data["id"]!.GetValue<string>());
+
+        Assert.Single(receiver.Messages, m => m.Type == "capacity.sold_out");
+        Assert.All(receiver.Messages, m => Assert.True(m.SignatureValid(secret), "a signature does not verify"));
+        Assert.Equal([.. Enumerable.Range(1, receiver.Messages.Count).Select(i => (long)i)], receiver.Messages.Select(m => m.Sequence));
+        Assert.All(receiver.Messages, m => Assert.Equal(m.Id, m.Body["id"]!.GetValue<string>()));
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_receiver_that_fails_three_times_gets_the_same_event_id_on_the_fourth_attempt_and_the_log_shows_four()
+    {
+        await using var receiver = await Receiver.StartAsync(failFirst: 3);
+        await using var app = await NewAppAsync(manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 1);
+        var hook = await SubscribeAsync(t, receiver.Url, "capacity.sold_out");
+        await t.HoldAsync(pool, 1);
+
+        for (var attempts = 1; attempts <= 4; attempts++)
+        {
+            await receiver.WaitForCountAsync(attempts);
+            app.Clock!.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        // The fourth answer is recorded through the engine just after the receiver has it.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var delivery = await OnlyDeliveryAsync(t, hook);
+        while (delivery["status"]!.GetValue<string>() != "delivered" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+            delivery = await OnlyDeliveryAsync(t, hook);
+        }
+
+        Assert.Equal(("delivered", 4), (delivery["status"]!.GetValue<string>(), delivery["attempts"]!.GetValue<int>()));
+        var log = delivery["attempt_log"]!.AsArray();
+        Assert.Equal([500, 500, 500, 200], log.Select(a => a!["status_code"]!.GetValue<int>()));
+        Assert.Single(receiver.Attempts.Select(a => a.Id).Distinct());
+        Assert.Equal(delivery["message_id"]!.GetValue<string>(), receiver.Attempts[0].Id);
+        await app.AssertInvariantsAsync();
+    }
+
+    private static async Task<JsonNode> OnlyDeliveryAsync(HttpClient client, JsonObject hook) =>
+        Assert.Single((await Api.ReadAsync(await client.GetAsync($"/webhooks/{hook["id"]}/deliveries"), 200))["deliveries"]!.AsArray())!;
+
+    [Theory]
+    [InlineData("http://127.0.0.1:9/hook")]
+    [InlineData("http://localhost/hook")]
+    [InlineData("http://10.1.2.3/hook")]
+    [InlineData("http://169.254.169.254/latest/meta-data")]
+    [InlineData("http://[::1]/hook")]
+    [InlineData("https://192.168.0.10/hook")]
+    public async Task Private_addresses_are_refused_by_default_and_nothing_is_created(string url)
+    {
+        await using var app = await NewAppAsync(settings: []);
+        var t = (await app.NewTenantAsync()).Client;
+        await Api.ProblemAsync(await t.PostAsync("/webhooks", Api.Json(new { url, events = new[] { "capacity.sold_out" } })), 400, "WEBHOOK_URL_NOT_ALLOWED");
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync("/webhooks"), 200))["webhooks"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Another_tenants_endpoint_answers_404_on_every_route_and_stays_as_it_was()
+    {
+        await using var app = await NewAppAsync();
+        var owner = (await app.NewTenantAsync()).Client;
+        var other = (await app.NewTenantAsync("Other")).Client;
+        var id = (await SubscribeAsync(owner, "http://127.0.0.1:9/hook", "reservation.confirmed"))["id"]!.GetValue<string>();
+
+        await Api.ProblemAsync(await other.GetAsync($"/webhooks/{id}"), 404, "NOT_FOUND");
+        await Api.ProblemAsync(await other.PutAsync($"/webhooks/{id}", Api.Json(new { enabled = false })), 404, "NOT_FOUND");
+        await Api.ProblemAsync(await other.PostAsync($"/webhooks/{id}/rotate-secret", null), 404, "NOT_FOUND");
+        await Api.ProblemAsync(await other.GetAsync($"/webhooks/{id}/deliveries"), 404, "NOT_FOUND");
+        await Api.ProblemAsync(await other.PostAsync($"/webhooks/{id}/deliveries/1/retry", null), 404, "NOT_FOUND");
+        await Api.ProblemAsync(await other.DeleteAsync($"/webhooks/{id}"), 404, "NOT_FOUND");
+        Assert.Empty((await Api.ReadAsync(await other.GetAsync("/webhooks"), 200))["webhooks"]!.AsArray());
+        Assert.True((await Api.ReadAsync(await owner.GetAsync($"/webhooks/{id}"), 200))["enabled"]!.GetValue<bool>());
+    }
+
+    [Theory]
+    [InlineData("""{"url":"ftp://example.com/x","events":["capacity.sold_out"]}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"/relative","events":["capacity.sold_out"]}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"https://user:pw@example.com/x","events":["capacity.sold_out"]}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"https://example.com/x","events":[]}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"https://example.com/x","events":["capacity.exploded"]}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"https://example.com/x","events":["capacity.low","capacity.low"]}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"https://example.com/x"}""", "VALIDATION_ERROR")]
+    [InlineData("""{"url":"https://example.com/x","events":["capacity.low"],"secret":"mine"}""", "VALIDATION_ERROR")]
+    public async Task Bad_subscriptions_are_refused_with_a_code_and_create_nothing(string body, string code)
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        await Api.ProblemAsync(await t.PostAsync("/webhooks", Api.Json(body)), 400, code);
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync("/webhooks"), 200))["webhooks"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Concurrent_confirms_releases_and_holds_are_each_told_once_with_consecutive_sequence_numbers_and_a_low_watermark_crossed_once()
+    {
+        await using var receiver = await Receiver.StartAsync();
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = (await Api.ReadAsync(await t.PostAsync("/events/rush/capacity", Api.Json(new { section_name = "Floor", total_capacity = 60, low_watermark = 10 })), 201))["id"]!.GetValue<string>();
+        await SubscribeAsync(t, receiver.Url, "reservation.confirmed", "reservation.released", "capacity.low", "capacity.sold_out");
+        var holds = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => t.HoldAsync(pool, 1)));
+        var ends = await Task.WhenAll(holds.Select((h, i) => t.TransitAsync(h, i % 2 == 0 ? "confirm" : "release")));
+        Assert.All(ends, e => Assert.Equal(HttpStatusCode.OK, e.StatusCode));
+
+        await receiver.WaitForCountAsync(51);
+        await Task.Delay(300);
+        Assert.Equal(25, receiver.Messages.Count(m => m.Type == "reservation.confirmed"));
+        Assert.Equal(25, receiver.Messages.Count(m => m.Type == "reservation.released"));
+        Assert.Single(receiver.Messages, m => m.Type == "capacity.low");
+        Assert.DoesNotContain(receiver.Messages, m => m.Type == "capacity.sold_out");
+        Assert.Equal(holds.Order(), receiver.Messages.Where(m => m.Type.StartsWith("reservation.", StringComparison.Ordinal)).Select(m => m.Data["id"]!.GetValue<string>()).Order());
+        Assert.Equal([.. Enumerable.Range(1, 51).Select(i => (long)i)], receiver.Messages.Select(m => m.Sequence));
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_deleted_endpoint_is_sent_nothing_more_and_a_disabled_one_gets_nothing_written()
+    {
+        await using var receiver = await Receiver.StartAsync();
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 10);
+        var hook = (await SubscribeAsync(t, receiver.Url, "reservation.confirmed"))["id"]!.GetValue<string>();
+        Assert.False((await Api.ReadAsync(await t.PutAsync($"/webhooks/{hook}", Api.Json(new { enabled = false })), 200))["enabled"]!.GetValue<bool>());
+        await t.TransitAsync(await t.HoldAsync(pool, 1), "confirm");
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync($"/webhooks/{hook}/deliveries"), 200))["deliveries"]!.AsArray());
+
+        Assert.True((await Api.ReadAsync(await t.PutAsync($"/webhooks/{hook}", Api.Json(new { enabled = true })), 200))["enabled"]!.GetValue<bool>());
+        await t.TransitAsync(await t.HoldAsync(pool, 1), "confirm");
+        await receiver.WaitForCountAsync(1);
+        Assert.Equal(HttpStatusCode.NoContent, (await t.DeleteAsync($"/webhooks/{hook}")).StatusCode);
+        await t.TransitAsync(await t.HoldAsync(pool, 1), "confirm");
+        await Task.Delay(500);
+        Assert.Single(receiver.Messages);
+        await Api.ProblemAsync(await t.GetAsync($"/webhooks/{hook}"), 404, "NOT_FOUND");
+        await app.AssertInvariantsAsync();
+    }
+
+    /// <summary>A Kestrel endpoint that records what it is sent, answering 500 to the first <c>failFirst</c> requests.</summary>
+    private sealed class Receiver : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private readonly ConcurrentQueue<Message> _all = new();
+        private int _failFirst;
+
+        private Receiver(WebApplication app, string url, int failFirst) => (_app, Url, _failFirst) = (app, url, failFirst);
+
+        public string Url { get; }
+
+        /// <summary>Every request, in arrival order.</summary>
+        public List<Message> Attempts => [.. _all];
+
+        /// <summary>The requests answered 200, in arrival order.</summary>
+        public List<Message> Messages => [.. _all.Where(m => m.Accepted)];
+
+        public static async Task<Receiver> StartAsync(int failFirst = 0)
+        {
+            var port = FreePort();
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+            var app = builder.Build();
+            var receiver = new Receiver(app, $"http://127.0.0.1:{port}/hook", failFirst);
+            app.MapPost("/hook", async (HttpRequest request) =>
+            {
+                using var body = new MemoryStream();
+                await request.Body.CopyToAsync(body);
+                var accepted = Interlocked.Decrement(ref receiver._failFirst) < 0;
+                receiver._all.Enqueue(new Message(
+                    request.Headers["webhook-id"].ToString(), request.Headers["webhook-timestamp"].ToString(), request.Headers["webhook-signature"].ToString(),
+                    body.ToArray(), accepted));
+                return accepted ? Results.Ok() : Results.StatusCode(500);
+            });
+            await app.StartAsync();
+            return receiver;
+        }
+
+        public async Task<Message> WaitForAsync(Func<Message, bool> match)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (DateTime.UtcNow < deadline)
+            {
+                if (Messages.FirstOrDefault(match) is { } found)
+                {
+                    return found;
+                }
+
+                await Task.Delay(25);
+            }
+
+            throw new TimeoutException("The receiver was not sent the expected event within 20 s.");
+        }
+
+        public async Task WaitForCountAsync(int count)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (_all.Count < count && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(25);
+            }
+
+            Assert.True(_all.Count >= count, $"The receiver got {_all.Count} requests, not {count}.");
+        }
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+
+    private sealed record Message(string Id, string Timestamp, string Signature, byte[] Raw, bool Accepted)
+    {
+        public JsonObject Body => JsonNode.Parse(Raw)!.AsObject();
+
+        public string Type => Body["type"]!.GetValue<string>();
+
+        public long Sequence => Body["sequence"]!.GetValue<long>();
+
+        public JsonObject Data => Body["data"]!.AsObject();
+
+        /// <summary>Verified the way a receiver would, from the Standard Webhooks convention alone.</summary>
+        public bool SignatureValid(string secret)
+        {
+            var key = Convert.FromBase64String(secret["whsec_".Length..]);
+            var signed = Encoding.UTF8.GetBytes($"{Id}.{Timestamp}.").Concat(Raw).ToArray();
+            var expected = "v1," + Convert.ToBase64String(HMACSHA256.HashData(key, signed));
+            return Signature.Split(' ').Contains(expected);
+        }
+    }
+}
