@@ -116,6 +116,8 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
         yield return ("Capacity:Limits:MaxOfferMinutes", l.MaxOfferMinutes >= 1, "at least 1");
         yield return ("Capacity:Limits:DefaultOfferMinutes", l.DefaultOfferMinutes >= 1 && l.DefaultOfferMinutes <= l.MaxOfferMinutes, $"at least 1 and at most Capacity:Limits:MaxOfferMinutes ({l.MaxOfferMinutes})");
         yield return ("Capacity:Limits:MaxExternalRefLength", l.MaxExternalRefLength >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxWebhooks", l.MaxWebhooks >= 1, "at least 1");
+        yield return ("Capacity:Limits:MaxWebhookUrlLength", l.MaxWebhookUrlLength >= 20, "at least 20");
 
         var s = Server;
         yield return ("Capacity:MaxBodyBytes", s.MaxBodyBytes >= 1024, "at least 1024 (a cart of many items needs a few kilobytes)");

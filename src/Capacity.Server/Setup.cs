@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Admin;
@@ -13,6 +14,7 @@ using Capacity.Server.Limits;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
+using Capacity.Server.Views;
 using Capacity.Server.Waitlists;
 using Capacity.Server.Webhooks;
 using Capacity.Storage;
@@ -54,7 +56,7 @@ internal static class Setup
         services.AddSingleton(sp =>
         {
             var engine = ActivatorUtilities.CreateInstance<CommandEngine>(sp, WriteSide(sp));
-            engine.RenderNotice = WebhookPayload.Render;
+            engine.RenderNotice = RenderNotice;
             return engine;
         });
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ExpirySweeper>(sp, WriteSide(sp)));
@@ -230,6 +232,33 @@ internal static class Setup
         app.Logger.LogInformation(
             "Listening on {Urls}; dashboard at {Dashboard}, API docs at {Docs}, OpenAPI document at {OpenApi}, index at {Index}",
             string.Join(", ", urls), first + "/dashboard/", first + "/docs", first + "/openapi/v1.json", first + "/");
+    }
+
+    /// <summary>A notice's subject as the API shows it: the webhook payload's <c>data</c>, rendered by the engine in the batch.</summary>
+    private static byte[] RenderNotice(Notice notice)
+    {
+        switch (notice.Subject)
+        {
+            case CapacityView capacity:
+                var response = CapacityResponse.From(capacity, notice.At);
+                if (notice.Reason is null)
+                {
+                    return JsonSerializer.SerializeToUtf8Bytes(response, AppJson.Default.CapacityResponse);
+                }
+
+                // A state change says why: "activated", "deactivated", "updated", "tier_opened", "sold_out".
+                var node = JsonSerializer.SerializeToNode(response, AppJson.Default.CapacityResponse)!.AsObject();
+                node["change_reason"] = notice.Reason;
+                return JsonSerializer.SerializeToUtf8Bytes(node, AppJson.Default.JsonObject);
+            case Reservation reservation:
+                return JsonSerializer.SerializeToUtf8Bytes(ReservationResponse.From(reservation, notice.At), AppJson.Default.ReservationResponse);
+            case AllocationView allocation:
+                return JsonSerializer.SerializeToUtf8Bytes(AllocationResponse.From(allocation), AppJson.Default.AllocationResponse);
+            case WaitlistEntryView entry:
+                return JsonSerializer.SerializeToUtf8Bytes(WaitlistEntryResponse.From(entry), AppJson.Default.WaitlistEntryResponse);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(notice), notice.Subject.GetType().Name, "No rendering for this subject.");
+        }
     }
 
     /// <summary>

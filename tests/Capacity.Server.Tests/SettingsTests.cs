@@ -165,6 +165,7 @@ public sealed class SettingsTests
             ["Capacity", "Limits", _] => (settings.Limits, 2),
             ["Capacity", "Engine", _] => (settings.Engine, 2),
             ["Capacity", "RateLimit", _] => (settings.RateLimit, 2),
+            ["Capacity", "Webhooks", _] => (settings.Webhooks, 2),
             _ => (settings.Server, 1),
         };
         object? value = target;
