@@ -33,6 +33,13 @@ internal sealed class Scenario
     /// <summary>The ledger entries appended by the last command.</summary>
     public IReadOnlyList<LedgerEntry> LastLedger { get; private set; } = [];
 
+    /// <summary>Every notice decided so far, and those of the last command.</summary>
+    public IReadOnlyList<Notice> Notices => _notices;
+
+    public IReadOnlyList<Notice> LastNotices { get; private set; } = [];
+
+    private readonly List<Notice> _notices = [];
+
     public IReadOnlyList<CapacityNode> Nodes => [.. _capacityIds.Select(id => Ws.FindCapacity(id)!)];
     public IReadOnlyList<Reservation> Reservations => [.. _reservationIds.Select(id => Ws.FindReservation(id)!.Value)];
     public IReadOnlyList<Allocation> Allocations => [.. _allocationIds.Select(id => Ws.FindAllocation(id)!)];
@@ -62,6 +69,8 @@ internal sealed class Scenario
         _entryIds.AddRange(Ws.NewEntries.Select(e => e.Id));
         _limitIds.AddRange(Ws.NewLimits.Select(l => l.Id));
         LastLedger = [.. Ws.Ledger];
+        LastNotices = [.. Ws.Notices];
+        _notices.AddRange(Ws.Notices);
         foreach (var e in Ws.Ledger)
         {
             _ledger.Add(e);
