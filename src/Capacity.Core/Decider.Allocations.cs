@@ -298,7 +298,13 @@ public static partial class Decider
             return Answers.Inactive(inactive!);
         }
 
+        // The allocation's tickets are its own, but the cart's public items meet the sale rules as any hold's.
         SumDemandFrom(set, items, allocationId: null);
+        if (FirstClosedForSale(set, now) is { } closed)
+        {
+            return Answers.NotOnSale(set, closed, now);
+        }
+
         var shortNode = FirstShortNode(set.Demand, out var shortBy, out var left);
         if (shortNode is not null)
         {

@@ -144,19 +144,23 @@ public static partial class Decider
 
     /// <summary>
     /// Makes <paramref name="tier"/> follow <paramref name="earlier"/>: the earlier capacity lists it, so
-    /// the batch that sells the earlier one out opens it; if that has happened already (or the earlier
-    /// one has nothing available now), it opens now.
+    /// the batch that sells the earlier one out opens it. If that has happened already, it opens now; if
+    /// the earlier one has nothing available now, it sells out now, as in a hold's batch: every tier
+    /// after it opens (this one too) and it closes, so that tickets coming back to it go to the tiers.
     /// </summary>
     private static void FollowTier(WorkingSet set, CapacityNode tier, CapacityNode earlier, DateTimeOffset now)
     {
         var rules = earlier.Sale ?? new SaleRules();
-        var soldOutAt = rules.SoldOutAt ?? (Graph.Available(earlier, set, set.Closure) == 0 ? now : null);
-        earlier.Sale = rules with { Successors = [.. rules.Successors ?? [], tier.Id], SoldOutAt = soldOutAt };
+        earlier.Sale = rules with { Successors = [.. rules.Successors ?? [], tier.Id] };
         earlier.UpdatedAt = now;
         set.Touch(earlier);
-        if (soldOutAt is not null)
+        if (rules.SoldOutAt is not null)
         {
             OpenTier(set, tier, now);
+        }
+        else if (Graph.Available(earlier, set, set.Closure) == 0)
+        {
+            SellOut(set, earlier, earlier.Sale, now);
         }
     }
 
@@ -207,40 +211,44 @@ public static partial class Decider
     {
         foreach (var node in set.SellOutCandidates)
         {
-            if (node.Sale is not { WatchesSellOut: true } rules || Graph.Available(node, set, set.Closure) != 0)
+            if (node.Sale is { WatchesSellOut: true } rules && Graph.Available(node, set, set.Closure) == 0)
             {
-                continue;
+                SellOut(set, node, rules, now);
             }
-
-            var next = rules;
-            var close = rules.CloseWhenSoldOut;
-            if (rules.SoldOutAt is null)
-            {
-                next = next with { SoldOutAt = now };
-                close |= rules.Successors is { Length: > 0 };
-                foreach (var followerId in rules.Successors ?? [])
-                {
-                    var follower = set.FindCapacity(followerId) ?? throw new MissingRowException($"Capacity {followerId}, which opens after {node.Id}, was not loaded.");
-                    if (follower.Sale is { TierOpen: false })
-                    {
-                        OpenTier(set, follower, now);
-                    }
-                }
-            }
-
-            if (close && node.IsActive)
-            {
-                node.IsActive = false;
-                next = next with { ClosedReason = SaleRules.SoldOutReason };
-                set.Append(node, LedgerKind.Close, Guid.Empty, 0, 0, now);
-            }
-
-            node.Sale = next;
-            node.UpdatedAt = now;
-            set.Touch(node);
         }
 
         set.SellOutCandidates.Clear();
+    }
+
+    /// <summary>A capacity whose sold-out rule watches it has nothing available: see <see cref="ApplySellOuts"/>.</summary>
+    private static void SellOut(WorkingSet set, CapacityNode node, SaleRules rules, DateTimeOffset now)
+    {
+        var next = rules;
+        var close = rules.CloseWhenSoldOut;
+        if (rules.SoldOutAt is null)
+        {
+            next = next with { SoldOutAt = now };
+            close |= rules.Successors is { Length: > 0 };
+            foreach (var followerId in rules.Successors ?? [])
+            {
+                var follower = set.FindCapacity(followerId) ?? throw new MissingRowException($"Capacity {followerId}, which opens after {node.Id}, was not loaded.");
+                if (follower.Sale is { TierOpen: false })
+                {
+                    OpenTier(set, follower, now);
+                }
+            }
+        }
+
+        if (close && node.IsActive)
+        {
+            node.IsActive = false;
+            next = next with { ClosedReason = SaleRules.SoldOutReason };
+            set.Append(node, LedgerKind.Close, Guid.Empty, 0, 0, now);
+        }
+
+        node.Sale = next;
+        node.UpdatedAt = now;
+        set.Touch(node);
     }
 
     private static Outcome ModeDisagrees(CapacityMode asked, CapacityMode described) =>
@@ -359,9 +367,9 @@ public static partial class Decider
             FollowTier(set, node, newlyFollowing, now);
         }
 
-        // A rule set on a capacity that is sold out already applies now; a hand that reopens one is
-        // obeyed until the next hold takes its last ticket.
-        if (command.Sale is not null && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
+        // A rule set on a capacity that is sold out already applies now, as does a resize that leaves it
+        // nothing; a hand that reopens one is obeyed until the next hold takes its last ticket.
+        if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
         {
             set.SellOutCandidates.Add(node);
         }

@@ -21,6 +21,12 @@ namespace Capacity.Core.Tests;
 /// a node is owed is summed from the waiting ones when asked. After every command, whatever it was and
 /// whether or not it succeeded, every event's list is settled again from scratch by a plain scan (see
 /// <see cref="Settle"/>); the core instead settles only the events a command marked.
+///
+/// Sale rules are plain fields of a capacity, what became of them too (tier open, first sold out, closed
+/// by rule, the tiers that follow it). A hold's gate walks each item's capacity and its pools breadth
+/// first; a capacity's ceiling is its total and its allowance wherever room is judged. Sell-outs are
+/// looked for after every command among the capacities it took units from (or resized, or gave a new
+/// rule), by availability recomputed from scratch, then again after the waiting lists are settled.
 /// </remarks>
 internal sealed class ReferenceModel
 {
@@ -40,6 +46,28 @@ internal sealed class ReferenceModel
         public int? Total { get; set; }
         public bool Active { get; set; }
         public WaitlistSettings? Waitlist { get; set; }
+
+        // The sale rules, as plain fields: a capacity that never had any has them all at their defaults.
+        public DateTimeOffset? SaleStarts { get; set; }
+        public DateTimeOffset? SaleEnds { get; set; }
+        public Guid? OpensAfter { get; set; }
+        public bool CloseWhenSoldOut { get; set; }
+        public int Overbook { get; set; }
+
+        /// <summary>A tier whose earlier capacity sold out: open for good.</summary>
+        public bool TierOpen { get; set; }
+
+        /// <summary>When its availability was first seen at 0 by a rule that watches it; null before.</summary>
+        public DateTimeOffset? SoldOutAt { get; set; }
+
+        /// <summary>Closed by a sold-out rule (closed_reason "sold_out"), until a hand sets is_active.</summary>
+        public bool ClosedBySellOut { get; set; }
+
+        /// <summary>The tiers that open after this one, in the order they were set.</summary>
+        public List<Guid> Followers { get; } = [];
+
+        /// <summary>The most it may have held and sold together: its total and its overbooking allowance; null when unlimited.</summary>
+        public long? Ceiling => Total is { } t ? t + Overbook : null;
     }
 
     public sealed record Lock(Guid PricingId, decimal UnitPrice, string Currency);
@@ -279,10 +307,10 @@ internal sealed class ReferenceModel
         long? min = null;
         foreach (var n in Closure(id))
         {
-            if (Caps[n].Total is { } total)
+            if (Caps[n].Ceiling is { } ceiling)
             {
                 var (r, s) = used[n];
-                var left = Math.Max(0, total - r - s - owed[n].Below);
+                var left = Math.Max(0, ceiling - r - s - owed[n].Below);
                 min = min is null ? left : Math.Min(min.Value, left);
             }
         }
@@ -337,7 +365,7 @@ internal sealed class ReferenceModel
     {
         var used = UsedAll();
         var owed = Owed();
-        return Closure(capacity).All(n => Caps[n].Total is not { } total || total - used[n].Reserved - used[n].Sold - owed[n].Below >= quantity);
+        return Closure(capacity).All(n => Caps[n].Ceiling is not { } ceiling || ceiling - used[n].Reserved - used[n].Sold - owed[n].Below >= quantity);
     }
 
     // ---- decisions ----
@@ -350,9 +378,22 @@ internal sealed class ReferenceModel
         LastField = null;
         LastExcess = null;
         LastLimit = null;
+        LastNotOnSale = null;
         _joined = null;
+        _taken.Clear();
         var code = DecideOne(command, now, moves);
+
+        // What follows every command, in this order: what it sold out, then the waiting lists it
+        // freed units for, then what their offers sold out.
+        SellOuts(now, moves);
         Settle(now, moves);
+        SellOuts(now, moves);
+        var used = UsedAll();
+        if (Caps.Values.Any(cap => cap.Total is { } total && used[cap.Id].Reserved + used[cap.Id].Sold > total))
+        {
+            Tally(SaleEvent.Overbooked);
+        }
+
         if (_joined is { } joined && Entries[joined].Status == WaitlistStatus.Waiting)
         {
             Tally(WaitlistEvent.Waited);
@@ -363,8 +404,8 @@ internal sealed class ReferenceModel
 
     private OutcomeCode DecideOne(Command command, DateTimeOffset now, List<Move> moves) => command switch
     {
-        CreateCapacity c => Create(c, now),
-        UpdateCapacity c => Update(c),
+        CreateCapacity c => Create(c, now, moves),
+        UpdateCapacity c => Update(c, now, moves),
         CreatePrice c => CreatePricing(c),
         UpdatePrice c => UpdatePricing(c),
         PlaceHold c => Hold(c, now, moves),
@@ -410,9 +451,8 @@ internal sealed class ReferenceModel
     /// <summary>The limit a BuyerKeyRequired names, or a limit command acted on.</summary>
     public Guid? LastLimit { get; private set; }
 
-    private OutcomeCode Create(CreateCapacity c, DateTimeOffset now)
+    private OutcomeCode Create(CreateCapacity c, DateTimeOffset now, List<Move> moves)
     {
-        _ = now;
         var derived = (c.Total is null, c.ParentIds.Length == 0) switch
         {
             (false, true) => CapacityMode.Own,
@@ -440,17 +480,34 @@ internal sealed class ReferenceModel
             return OutcomeCode.Invalid;
         }
 
+        var rules = c.Sale ?? new SaleRules();
+        if (RulesRefusal(c.TenantId, c.Id, c.EventId, c.Total, rules.StartsAt, rules.EndsAt, rules.OpensAfter, rules.OverbookLimit, null) is { } badRules)
+        {
+            return badRules;
+        }
+
         if (1 + c.ParentIds.Select(Depth).DefaultIfEmpty(0).Max() > MaxDepth)
         {
             return OutcomeCode.Invalid;
         }
 
-        Caps[c.Id] = new Cap { Id = c.Id, Tenant = c.TenantId, EventId = c.EventId, Parents = [.. c.ParentIds], Total = c.Total, Active = c.IsActive };
+        // Only the rules themselves are taken from the command: what became of them starts afresh.
+        var cap = new Cap
+        {
+            Id = c.Id, Tenant = c.TenantId, EventId = c.EventId, Parents = [.. c.ParentIds], Total = c.Total, Active = c.IsActive,
+            SaleStarts = rules.StartsAt, SaleEnds = rules.EndsAt, OpensAfter = rules.OpensAfter, CloseWhenSoldOut = rules.CloseWhenSoldOut, Overbook = rules.OverbookLimit,
+        };
+        Caps[c.Id] = cap;
         CapOrder.Add(c.Id);
+        if (cap.OpensAfter is { } earlier)
+        {
+            Follow(cap, Caps[earlier], now, moves);
+        }
+
         return OutcomeCode.Ok;
     }
 
-    private OutcomeCode Update(UpdateCapacity c)
+    private OutcomeCode Update(UpdateCapacity c, DateTimeOffset now, List<Move> moves)
     {
         if (!Visible(c.TenantId, c.Id))
         {
@@ -480,17 +537,254 @@ internal sealed class ReferenceModel
             return Refuse("waitlist");
         }
 
-        // Only what is held and sold binds a new total: what the queue is owed may go unmet.
+        // The sale rules the PUT names change, the others keep their value; they are checked as they
+        // would stand whenever the PUT names one or resizes (an unlimited capacity cannot overbook).
+        var sale = c.Sale;
+        var starts = sale is null ? cap.SaleStarts : sale.StartsAt.Or(cap.SaleStarts);
+        var ends = sale is null ? cap.SaleEnds : sale.EndsAt.Or(cap.SaleEnds);
+        var after = sale is null ? cap.OpensAfter : sale.OpensAfter.Or(cap.OpensAfter);
+        var closeWhenSoldOut = sale is null ? cap.CloseWhenSoldOut : sale.CloseWhenSoldOut.Or(cap.CloseWhenSoldOut);
+        var overbook = sale is null ? cap.Overbook : sale.OverbookLimit.Or(cap.Overbook);
+        if ((sale is not null || c.Total.IsSet) && RulesRefusal(cap.Tenant, cap.Id, cap.EventId, total, starts, ends, after, overbook, cap) is { } badRules)
+        {
+            return badRules;
+        }
+
+        // Only what is held and sold binds a new total (with its allowance): what the queue is owed may go unmet.
         var (r, s) = Used(c.Id);
-        if (total is { } t && t < r + s)
+        if (total is { } t && t + overbook < r + s)
         {
             return OutcomeCode.BelowCommitted;
         }
 
+        var active = c.IsActive.Or(cap.Active);
+        var reopening = c.IsActive.IsSet && cap.ClosedBySellOut;
+        if (total == cap.Total && active == cap.Active && waitlist == cap.Waitlist && starts == cap.SaleStarts && ends == cap.SaleEnds
+            && after == cap.OpensAfter && closeWhenSoldOut == cap.CloseWhenSoldOut && overbook == cap.Overbook && !reopening)
+        {
+            return OutcomeCode.Ok;
+        }
+
+        if (reopening && active)
+        {
+            Tally(SaleEvent.Reopened);
+        }
+
+        var newlyFollowing = after is { } earlier && cap.OpensAfter is null ? Caps[earlier] : null;
         cap.Total = total;
-        cap.Active = c.IsActive.Or(cap.Active);
+        cap.Active = active;
         cap.Waitlist = waitlist;
+        (cap.SaleStarts, cap.SaleEnds, cap.OpensAfter, cap.CloseWhenSoldOut, cap.Overbook) = (starts, ends, after, closeWhenSoldOut, overbook);
+
+        // A hand on is_active, either way, overrides what a sold-out rule did.
+        if (c.IsActive.IsSet)
+        {
+            cap.ClosedBySellOut = false;
+        }
+
+        if (newlyFollowing is not null)
+        {
+            Follow(cap, newlyFollowing, now, moves);
+        }
+
+        // A resize or a new rule that leaves a watched capacity with nothing available sells it out;
+        // a hand that sets is_active is obeyed until the next hold takes its last ticket.
+        if ((sale is not null || c.Total.IsSet) && !c.IsActive.IsSet && Watches(cap))
+        {
+            _taken.Add(cap.Id);
+            _noticedOnUpdate = true;
+        }
+
         return OutcomeCode.Ok;
+    }
+
+    // ---- sale rules ----
+
+    /// <summary>The capacity the last SaleNotOpen or SaleClosed names: the first node met that is not on sale.</summary>
+    public Guid? LastNotOnSale { get; private set; }
+
+    /// <summary>Capacities the command being decided took units from (or resized, or gave a new rule): where a sell-out is looked for.</summary>
+    private readonly HashSet<Guid> _taken = [];
+
+    private bool _noticedOnUpdate;
+
+    /// <summary>What sale rules did, counted to show that the scripts reach each situation.</summary>
+    public Dictionary<SaleEvent, int> SaleEvents { get; } = [];
+
+    private void Tally(SaleEvent what) => SaleEvents[what] = SaleEvents.GetValueOrDefault(what) + 1;
+
+    /// <summary>
+    /// Sale rules as they would stand on a capacity: an allowance of 0 to a million, only on a limited
+    /// capacity; a window that ends after it starts; a tier set once, following a capacity of the same
+    /// tenant and event other than itself, and only on a capacity that no tier follows yet.
+    /// </summary>
+    private OutcomeCode? RulesRefusal(Guid tenant, Guid id, string eventId, int? total, DateTimeOffset? starts, DateTimeOffset? ends, Guid? after, int overbook, Cap? current)
+    {
+        if (overbook is < 0 or > MaxTotal || (overbook > 0 && total is null))
+        {
+            return Refuse("overbook_limit");
+        }
+
+        if (starts is { } s && ends is { } e && e <= s)
+        {
+            return Refuse("sale_ends_at");
+        }
+
+        if (current?.OpensAfter is { } set)
+        {
+            return after == set ? null : Refuse("opens_after_sold_out_of");
+        }
+
+        if (after is not { } earlier)
+        {
+            return null;
+        }
+
+        if (current is { Followers.Count: > 0 } || !Visible(tenant, earlier) || earlier == id || Caps[earlier].EventId != eventId)
+        {
+            return Refuse("opens_after_sold_out_of");
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether a capacity's availability reaching 0 would change something: it closes, or tiers open the first time.</summary>
+    private static bool Watches(Cap cap) => cap.CloseWhenSoldOut || (cap.Followers.Count > 0 && cap.SoldOutAt is null);
+
+    /// <summary>
+    /// A tier follows an earlier capacity. If that one sold out before, the tier opens now; if it has
+    /// nothing available now, it sells out now, as it would in a hold's batch: every tier after it opens
+    /// and it closes.
+    /// </summary>
+    private void Follow(Cap tier, Cap earlier, DateTimeOffset now, List<Move> moves)
+    {
+        earlier.Followers.Add(tier.Id);
+        if (earlier.SoldOutAt is not null)
+        {
+            Open(tier, moves);
+            Tally(SaleEvent.TierOpenedAtOnce);
+        }
+        else if (Available(earlier.Id, UsedAll()) == 0)
+        {
+            Tally(SaleEvent.FollowedSoldOut);
+            SellOut(earlier, now, moves);
+        }
+    }
+
+    private static void Open(Cap tier, List<Move> moves)
+    {
+        tier.TierOpen = true;
+        moves.Add(new Move(LedgerKind.Open, Guid.Empty, tier.Id, 0, 0));
+    }
+
+    /// <summary>
+    /// A watched capacity with nothing available: the first time, it records when, opens every tier
+    /// that follows it and, if it has any, closes; with close_when_sold_out it closes every time it is
+    /// open. A capacity closed already (by hand) is not closed again.
+    /// </summary>
+    private void SellOut(Cap cap, DateTimeOffset now, List<Move> moves)
+    {
+        var close = cap.CloseWhenSoldOut;
+        if (cap.SoldOutAt is null)
+        {
+            cap.SoldOutAt = now;
+            close |= cap.Followers.Count > 0;
+            foreach (var follower in cap.Followers.Select(f => Caps[f]).Where(f => !f.TierOpen))
+            {
+                Open(follower, moves);
+                Tally(SaleEvent.TierOpened);
+            }
+        }
+
+        if (close && cap.Active)
+        {
+            cap.Active = false;
+            cap.ClosedBySellOut = true;
+            moves.Add(new Move(LedgerKind.Close, Guid.Empty, cap.Id, 0, 0));
+            Tally(cap.CloseWhenSoldOut ? SaleEvent.ClosedWhenSoldOut : SaleEvent.ClosedForNextTier);
+        }
+    }
+
+    /// <summary>After a command: every capacity it took units from (or resized) that watches its sell-out and has nothing available sells out.</summary>
+    private void SellOuts(DateTimeOffset now, List<Move> moves)
+    {
+        var used = UsedAll();
+        foreach (var cap in CapOrder.Where(_taken.Contains).Select(id => Caps[id]).ToList())
+        {
+            if (Watches(cap) && Available(cap.Id, used) == 0)
+            {
+                if (_noticedOnUpdate)
+                {
+                    Tally(SaleEvent.SoldOutByUpdate);
+                }
+
+                SellOut(cap, now, moves);
+            }
+        }
+
+        _taken.Clear();
+        _noticedOnUpdate = false;
+    }
+
+    /// <summary>A node and its pools breadth first, each parent in the order named, each node once: the order in which a hold meets them.</summary>
+    private List<Guid> ClosureInOrder(Guid id)
+    {
+        var order = new List<Guid> { id };
+        for (var i = 0; i < order.Count; i++)
+        {
+            order.AddRange(Caps[order[i]].Parents.Where(p => !order.Contains(p)).Distinct());
+        }
+
+        return order;
+    }
+
+    /// <summary>
+    /// Whether new units of these capacities are refused by a sale rule at <paramref name="now"/>. The
+    /// nodes are met item by item, each capacity then its pools (a window on a pool gates what draws
+    /// from it), each node once; the first not on sale answers: SaleClosed once its window has ended,
+    /// SaleNotOpen before its window starts or while it is a tier whose earlier capacity has not sold out.
+    /// </summary>
+    private OutcomeCode? SaleRefusal(IEnumerable<Guid> capacities, DateTimeOffset now)
+    {
+        var met = new List<Guid>();
+        foreach (var capacity in capacities)
+        {
+            met.AddRange(ClosureInOrder(capacity).Where(n => !met.Contains(n)));
+        }
+
+        foreach (var n in met)
+        {
+            var cap = Caps[n];
+            if (cap.SaleEnds <= now || cap.SaleStarts > now || (cap.OpensAfter is not null && !cap.TierOpen))
+            {
+                LastNotOnSale = n;
+                return cap.SaleEnds <= now ? OutcomeCode.SaleClosed : OutcomeCode.SaleNotOpen;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Where a capacity stands for a buyer at <paramref name="now"/>, and the next instant the clock changes that (null when none is known).</summary>
+    public (SaleState State, DateTimeOffset? Next) State(Guid id, DateTimeOffset now, Dictionary<Guid, (long Reserved, long Sold)> used)
+    {
+        var cap = Caps[id];
+        if (!cap.Active || cap.SaleEnds <= now)
+        {
+            return (SaleState.Closed, null);
+        }
+
+        if (cap.SaleStarts > now)
+        {
+            return (SaleState.Scheduled, cap.SaleStarts);
+        }
+
+        if (cap.OpensAfter is not null && !cap.TierOpen)
+        {
+            return (SaleState.Scheduled, null);
+        }
+
+        return (Available(id, used) == 0 ? SaleState.SoldOut : SaleState.OnSale, cap.SaleEnds);
     }
 
     private OutcomeCode CreatePricing(CreatePrice c)
@@ -659,17 +953,22 @@ internal sealed class ReferenceModel
             return OutcomeCode.CapacityInactive;
         }
 
-        // Only the public items take room: allocated ones are already kept aside.
+        // Only the public items meet the sale rules and take room: allocated ones are already kept aside.
         var publicItems = items.Where(i => i.Allocation is null).ToList();
+        if (SaleRefusal(publicItems.Select(i => i.Capacity), now) is { } notOnSale)
+        {
+            return notOnSale;
+        }
+
         var demand = Demand(publicItems.Select(i => (i.Capacity, i.Quantity)));
         var used = UsedAll();
         var owed = Owed();
         foreach (var (node, quantity) in demand)
         {
-            if (Caps[node].Total is { } total)
+            if (Caps[node].Ceiling is { } ceiling)
             {
                 var (r, s) = used[node];
-                if (total - r - s - owed[node].Below < quantity)
+                if (ceiling - r - s - owed[node].Below < quantity)
                 {
                     return OutcomeCode.InsufficientCapacity;
                 }
@@ -689,6 +988,7 @@ internal sealed class ReferenceModel
         };
         Reservations[res.Id] = res;
         ResOrder.Add(res.Id);
+        _taken.UnionWith(demand.Keys);
         moves.AddRange(Moves(res.Id, publicItems, LedgerKind.Hold, 1, 0, null));
         foreach (var item in items.Where(i => i.Allocation is not null))
         {
@@ -1283,11 +1583,17 @@ internal sealed class ReferenceModel
                 return OutcomeCode.CapacityInactive;
             }
 
+            // Units added meet the sale rules as a new hold's do.
+            if (SaleRefusal(up.Select(u => u.Capacity), now) is { } notOnSale)
+            {
+                return notOnSale;
+            }
+
             var back = Demand(down);
             var used = UsedAll();
             var owed = Owed();
-            if (demand.Any(d => Caps[d.Key].Total is { } total
-                && Math.Max(0, total - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below) < d.Value - back.GetValueOrDefault(d.Key)))
+            if (demand.Any(d => Caps[d.Key].Ceiling is { } ceiling
+                && Math.Max(0, ceiling - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below) < d.Value - back.GetValueOrDefault(d.Key)))
             {
                 return OutcomeCode.InsufficientCapacity;
             }
@@ -1300,6 +1606,7 @@ internal sealed class ReferenceModel
 
         moves.AddRange(Moves(r.Id, down.Select(d => new Item(d.Capacity, d.Quantity, null)), LedgerKind.Release, -1, 0, null));
         moves.AddRange(Moves(r.Id, up.Select(u => new Item(u.Capacity, u.Quantity, null)), LedgerKind.Hold, 1, 0, null));
+        _taken.UnionWith(Demand(up.Select(u => (u.Capacity, u.Quantity))).Keys);
         foreach (var (capacity, units, pricing) in up)
         {
             items = Put(items, capacity, units, pricing);
@@ -1414,7 +1721,7 @@ internal sealed class ReferenceModel
             .Where(s => s.Available < s.Requested)
             .ToList();
         var owed = Owed();
-        if (shortfall.Count == 0 && demand.Any(d => Caps[d.Key].Total is { } total && total - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below < d.Value))
+        if (shortfall.Count == 0 && demand.Any(d => Caps[d.Key].Ceiling is { } ceiling && ceiling - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below < d.Value))
         {
             shortfall = [.. capacities.Select(cap => new ShortfallItem(cap, Held(items, cap), Available(cap, used) ?? 0))];
         }
@@ -1433,6 +1740,7 @@ internal sealed class ReferenceModel
 
         r.Items = [.. items];
         r.Status = ReservationStatus.Confirmed;
+        _taken.UnionWith(demand.Keys);
         moves.AddRange(Moves(r.Id, items, LedgerKind.Reclaim, 0, 1, null));
         LastReclaimed = true;
         Tally(ChangeEvent.Reclaimed);
@@ -1589,7 +1897,7 @@ internal sealed class ReferenceModel
 
         // An entry larger than a limited pool it reaches could never be offered.
         var reach = c.Items.SelectMany(i => Closure(i.CapacityId).Select(n => (Node: n, i.Quantity))).GroupBy(x => x.Node);
-        if (reach.Any(g => Caps[g.Key].Total is { } total && g.Sum(x => (long)x.Quantity) > total))
+        if (reach.Any(g => Caps[g.Key].Ceiling is { } ceiling && g.Sum(x => (long)x.Quantity) > ceiling))
         {
             return Refuse("items");
         }
@@ -1674,7 +1982,7 @@ internal sealed class ReferenceModel
                 var demand = Demand(e.Items);
                 var used = UsedAll();
                 bool FitsBeside(Func<Guid, long> waitedFor) => demand.All(d => Caps[d.Key].Active
-                    && (Caps[d.Key].Total is not { } total || Math.Max(0, total - used[d.Key].Reserved - used[d.Key].Sold) - waitedFor(d.Key) >= d.Value));
+                    && (Caps[d.Key].Ceiling is not { } ceiling || Math.Max(0, ceiling - used[d.Key].Reserved - used[d.Key].Sold) - waitedFor(d.Key) >= d.Value));
 
                 if (FitsBeside(n => ahead.GetValueOrDefault(n)))
                 {
@@ -1724,6 +2032,7 @@ internal sealed class ReferenceModel
         Reservations[offer.Id] = offer;
         ResOrder.Add(offer.Id);
         moves.AddRange(Moves(offer.Id, items, LedgerKind.Hold, 1, 0, null));
+        _taken.UnionWith(Demand(e.Items).Keys);
         (e.Status, e.Offer) = (WaitlistStatus.Offered, offer.Id);
         Tally(e.Id == _joined ? WaitlistEvent.OfferedOnJoining : WaitlistEvent.OfferedLater);
     }
@@ -1771,4 +2080,25 @@ internal enum WaitlistEvent
     OvertookUnderFirstFit,
     /// <summary>An entry that fit, passed over because its buyer's limits would refuse it.</summary>
     PassedOverForLimit,
+}
+
+/// <summary>What sale rules did, counted by the model, so that a test can require its scripts to reach each.</summary>
+internal enum SaleEvent
+{
+    /// <summary>A tier opened because a command took the last ticket of the capacity before it.</summary>
+    TierOpened,
+    /// <summary>A tier set on a capacity that had sold out before opened at once.</summary>
+    TierOpenedAtOnce,
+    /// <summary>A tier set on a capacity with nothing available sold that capacity out then.</summary>
+    FollowedSoldOut,
+    /// <summary>A capacity closed by close_when_sold_out.</summary>
+    ClosedWhenSoldOut,
+    /// <summary>An earlier tier closed as the tiers after it opened.</summary>
+    ClosedForNextTier,
+    /// <summary>A resize or a new rule sold a capacity out.</summary>
+    SoldOutByUpdate,
+    /// <summary>A PUT with is_active true reopened a capacity a sold-out rule closed.</summary>
+    Reopened,
+    /// <summary>A step ended with some capacity held and sold past its total.</summary>
+    Overbooked,
 }

@@ -80,14 +80,84 @@ public sealed class SaleRulesTests
     }
 
     [Fact]
-    public void A_tier_added_after_the_one_before_sold_out_opens_at_once()
+    public void A_tier_added_after_the_one_before_sold_out_opens_at_once_and_the_one_before_closes()
     {
         var s = new Scenario();
         var early = s.Own(1, "Early bird");
-        s.HoldOk((early, 1));
+        var first = s.HoldOk((early, 1));
         var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
         Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.Equal([(LedgerKind.Open, regular), (LedgerKind.Close, early)], s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
         s.HoldOk((regular, 1));
+
+        // As when a hold takes the last ticket: the early bird does not reopen when its ticket comes back.
+        s.Release(first);
+        Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(early).IsActive, s.Node(early).Sale!.ClosedReason));
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_second_tier_set_on_a_capacity_left_with_nothing_by_a_block_opens_the_first_tier_too()
+    {
+        // A block of every early-bird ticket takes its availability to 0 without a hold, so nothing has
+        // sold it out yet. A second tier set then sells it out there and then: both tiers open and the
+        // early bird closes. (The core once opened only the second and recorded the sell-out, so the
+        // first tier could never open.)
+        var s = new Scenario();
+        var early = s.Own(2, "Early bird");
+        var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
+        var block = s.AllocateOk(early, 2);
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular, 1)).Code);
+
+        var late = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Late");
+        Assert.True(s.Node(regular).Sale!.TierOpen && s.Node(late).Sale!.TierOpen);
+        Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(early).IsActive, s.Node(early).Sale!.ClosedReason));
+        s.HoldOk((regular, 1));
+        s.HoldOk((late, 1));
+        Assert.Equal(OutcomeCode.Ok, s.ReleaseAllocation(block, 2).Code);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_resize_that_leaves_nothing_available_sells_out_as_a_hold_would()
+    {
+        var s = new Scenario();
+        var flash = CreateWith(s, 5, new SaleRules(CloseWhenSoldOut: true), "Flash");
+        var early = s.Own(5, "Early bird");
+        var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
+        s.HoldOk((flash, 3));
+        s.HoldOk((early, 2));
+
+        Assert.Equal(OutcomeCode.Ok, s.Resize(flash, 3).Code);
+        Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(flash).IsActive, s.Node(flash).Sale!.ClosedReason));
+        Assert.Equal([(LedgerKind.Close, flash)], s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
+
+        Assert.Equal(OutcomeCode.Ok, s.Resize(early, 2).Code);
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.False(s.Node(early).IsActive);
+        s.HoldOk((regular, 1));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_cart_that_draws_from_a_block_still_meets_the_window_with_its_public_items()
+    {
+        var s = new Scenario();
+        var pool = CreateWith(s, 10, new SaleRules(StartsAt: s.Now.AddMinutes(10)), "Presale");
+        var block = s.AllocateOk(pool, 2);
+
+        // The block's tickets are its own; a public ticket in the same cart is not, and the window refuses the whole cart.
+        s.HoldFromOk((pool, 1, block));
+        var mixed = s.HoldFrom((pool, 1, block), (pool, 1, null));
+        Assert.Equal((OutcomeCode.SaleNotOpen, pool), (mixed.Code, mixed.Capacity!.Value.Id));
+        Assert.Empty(s.LastLedger);
+        Assert.Equal(2, s.Node(pool).Reserved);
+
+        s.AdvanceMinutes(10);
+        s.HoldFromOk((pool, 1, block), (pool, 1, null));
+        Assert.Equal(3, s.Node(pool).Reserved);
         s.AssertConsistent();
     }
 
