@@ -95,7 +95,7 @@ public sealed class WebhookTests
     {
         var s = new Scenario();
         var pool = s.Own(1);
-        Subscribe(s, tenant: TestKit.TenantB);
+        Subscribe(s, tenant: Scenario.TenantB);
         s.Confirm(s.HoldOk((pool, 1)));
         Assert.Empty(s.Notices);
     }
@@ -202,7 +202,7 @@ public sealed class WebhookTests
         Subscribe(s);
         Subscribe(s);
         Assert.Equal(OutcomeCode.Invalid, s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://a.example", Topics.All, null, "whsec_x")).Code);
-        Subscribe(s, tenant: TestKit.TenantB);
+        Subscribe(s, tenant: Scenario.TenantB);
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class WebhookTests
     {
         var s = new Scenario();
         var hook = Subscribe(s);
-        var other = TestKit.TenantB;
+        var other = Scenario.TenantB;
         Assert.Equal(OutcomeCode.NotFound, s.Do(new UpdateWebhook(other, hook, default, default, default, Change<bool>.To(false))).Code);
         Assert.Equal(OutcomeCode.NotFound, s.Do(new RotateWebhookSecret(other, hook, "whsec_y")).Code);
         Assert.Equal(OutcomeCode.NotFound, s.Do(new DeleteWebhook(other, hook)).Code);
