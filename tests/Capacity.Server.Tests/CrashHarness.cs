@@ -36,7 +36,7 @@ internal sealed class CrashServer : IAsyncDisposable
     /// <summary>The tenant's API key.</summary>
     public string Key { get; }
 
-    public static async Task<CrashServer> StartAsync(StoreKind kind, string tenant)
+    public static async Task<CrashServer> StartAsync(StoreKind kind, string tenant, IReadOnlyDictionary<string, string>? extra = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "capacity-crash", Guid.NewGuid().ToString("N"));
         var settings = new Dictionary<string, string>
@@ -45,6 +45,11 @@ internal sealed class CrashServer : IAsyncDisposable
             ["Auth:AdminKey"] = CapacityApp.AdminKey,
             ["Capacity:SweepIntervalMs"] = "200",
         };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>())
+        {
+            settings[k] = v;
+        }
+
         if (kind == StoreKind.Postgres)
         {
             settings["Storage:Provider"] = "postgres";
@@ -59,8 +64,14 @@ internal sealed class CrashServer : IAsyncDisposable
 
     public HttpClient Client() => Process.Client(Key);
 
-    public async Task RestartAsync()
+    /// <summary>Starts the server again on the same store, with <paramref name="changes"/> made to its settings from now on.</summary>
+    public async Task RestartAsync(IReadOnlyDictionary<string, string>? changes = null)
     {
+        foreach (var (k, v) in changes ?? new Dictionary<string, string>())
+        {
+            _settings[k] = v;
+        }
+
         await Process.DisposeAsync();
         Process = await ServerProcess.StartAsync(_settings);
     }

@@ -1,13 +1,6 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 using Capacity.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 
 namespace Capacity.Server.Tests;
 
@@ -38,7 +31,7 @@ public abstract class WebhookTests(StoreKind store)
     [Fact]
     public async Task A_pool_that_sells_out_under_concurrent_holds_is_told_once_signed_and_in_order_and_a_release_tells_it_is_back()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         await using var app = await NewAppAsync();
         var t = (await app.NewTenantAsync()).Client;
         var pool = await t.CreateCapacityAsync("gig", "Floor", 100);
@@ -70,7 +63,7 @@ public abstract class WebhookTests(StoreKind store)
     [Fact]
     public async Task A_receiver_that_fails_three_times_gets_the_same_event_id_on_the_fourth_attempt_and_the_log_shows_four()
     {
-        await using var receiver = await Receiver.StartAsync(failFirst: 3);
+        await using var receiver = await WebhookReceiver.StartAsync(failFirst: 3);
         await using var app = await NewAppAsync(manualClock: true);
         var t = (await app.NewTenantAsync()).Client;
         var pool = await t.CreateCapacityAsync("gig", "Floor", 1);
@@ -156,7 +149,7 @@ public abstract class WebhookTests(StoreKind store)
     [Fact]
     public async Task Concurrent_confirms_releases_and_holds_are_each_told_once_with_consecutive_sequence_numbers_and_a_low_watermark_crossed_once()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         await using var app = await NewAppAsync();
         var t = (await app.NewTenantAsync()).Client;
         var pool = (await Api.ReadAsync(await t.PostAsync("/events/rush/capacity", Api.Json(new { section_name = "Floor", total_capacity = 60, low_watermark = 10 })), 201))["id"]!.GetValue<string>();
@@ -179,7 +172,7 @@ public abstract class WebhookTests(StoreKind store)
     [Fact]
     public async Task A_deleted_endpoint_is_sent_nothing_more_and_a_disabled_one_gets_nothing_written()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         await using var app = await NewAppAsync();
         var t = (await app.NewTenantAsync()).Client;
         var pool = await t.CreateCapacityAsync("gig", "Floor", 10);
@@ -197,100 +190,5 @@ public abstract class WebhookTests(StoreKind store)
         Assert.Single(receiver.Messages);
         await Api.ProblemAsync(await t.GetAsync($"/webhooks/{hook}"), 404, "NOT_FOUND");
         await app.AssertInvariantsAsync();
-    }
-
-    /// <summary>A Kestrel endpoint that records what it is sent, answering 500 to the first <c>failFirst</c> requests.</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private readonly ConcurrentQueue<Message> _all = new();
-        private int _failFirst;
-
-        private Receiver(WebApplication app, string url, int failFirst) => (_app, Url, _failFirst) = (app, url, failFirst);
-
-        public string Url { get; }
-
-        /// <summary>Every request, in arrival order.</summary>
-        public List<Message> Attempts => [.. _all];
-
-        /// <summary>The requests answered 200, in arrival order.</summary>
-        public List<Message> Messages => [.. _all.Where(m => m.Accepted)];
-
-        public static async Task<Receiver> StartAsync(int failFirst = 0)
-        {
-            var port = FreePort();
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-            var app = builder.Build();
-            var receiver = new Receiver(app, $"http://127.0.0.1:{port}/hook", failFirst);
-            app.MapPost("/hook", async (HttpRequest request) =>
-            {
-                using var body = new MemoryStream();
-                await request.Body.CopyToAsync(body);
-                var accepted = Interlocked.Decrement(ref receiver._failFirst) < 0;
-                receiver._all.Enqueue(new Message(
-                    request.Headers["webhook-id"].ToString(), request.Headers["webhook-timestamp"].ToString(), request.Headers["webhook-signature"].ToString(),
-                    body.ToArray(), accepted));
-                return accepted ? Results.Ok() : Results.StatusCode(500);
-            });
-            await app.StartAsync();
-            return receiver;
-        }
-
-        public async Task<Message> WaitForAsync(Func<Message, bool> match)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (DateTime.UtcNow < deadline)
-            {
-                if (Messages.FirstOrDefault(match) is { } found)
-                {
-                    return found;
-                }
-
-                await Task.Delay(25);
-            }
-
-            throw new TimeoutException("The receiver was not sent the expected event within 20 s.");
-        }
-
-        public async Task WaitForCountAsync(int count)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (_all.Count < count && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(25);
-            }
-
-            Assert.True(_all.Count >= count, $"The receiver got {_all.Count} requests, not {count}.");
-        }
-
-        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-    }
-
-    private sealed record Message(string Id, string Timestamp, string Signature, byte[] Raw, bool Accepted)
-    {
-        public JsonObject Body => JsonNode.Parse(Raw)!.AsObject();
-
-        public string Type => Body["type"]!.GetValue<string>();
-
-        public long Sequence => Body["sequence"]!.GetValue<long>();
-
-        public JsonObject Data => Body["data"]!.AsObject();
-
-        /// <summary>Verified the way a receiver would, from the Standard Webhooks convention alone.</summary>
-        public bool SignatureValid(string secret)
-        {
-            var key = Convert.FromBase64String(secret["whsec_".Length..]);
-            var signed = Encoding.UTF8.GetBytes($"{Id}.{Timestamp}.").Concat(Raw).ToArray();
-            var expected = "v1," + Convert.ToBase64String(HMACSHA256.HashData(key, signed));
-            return Signature.Split(' ').Contains(expected);
-        }
     }
 }

@@ -135,27 +135,31 @@ internal sealed class WebhookDispatcher : BackgroundService
     /// <summary>One claim and its sends; the number of deliveries attempted.</summary>
     internal async Task<int> RoundAsync(CancellationToken ct)
     {
+        // A lease is short, so that the endpoints of a node that died are taken up again within
+        // seconds; a sender stops before a send that could outlast it (SendEndpointAsync).
         var now = _time.GetUtcNow();
-        var lease = TimeSpan.FromMilliseconds((long)_options.TimeoutMs * DeliveriesPerClaim + 30_000);
-        var work = await _store.ClaimDeliveriesAsync(_node, now, now + lease, EndpointsPerRound, DeliveriesPerClaim, ct);
+        var leaseUntil = now + TimeSpan.FromMilliseconds(2L * _options.TimeoutMs + 5_000);
+        var work = await _store.ClaimDeliveriesAsync(_node, now, leaseUntil, EndpointsPerRound, DeliveriesPerClaim, ct);
         if (work.Count == 0)
         {
             return 0;
         }
 
-        var counts = await Task.WhenAll(work.Select(w => SendEndpointAsync(w, ct)));
+        var counts = await Task.WhenAll(work.Select(w => SendEndpointAsync(w, leaseUntil, ct)));
         return counts.Sum();
     }
 
-    private async Task<int> SendEndpointAsync(OutboxWork work, CancellationToken ct)
+    private async Task<int> SendEndpointAsync(OutboxWork work, DateTimeOffset leaseUntil, CancellationToken ct)
     {
         var attempted = 0;
         try
         {
             foreach (var message in work.Messages)
             {
-                // In order: one waiting for its retry holds back every later one.
-                if (message.NextAttemptAt is { } next && next > _time.GetUtcNow())
+                // In order: one waiting for its retry holds back every later one. And no send that
+                // could end after the lease, when another node may take the endpoint over.
+                var now = _time.GetUtcNow();
+                if (message.NextAttemptAt is { } next && next > now || now + TimeSpan.FromMilliseconds(_options.TimeoutMs) > leaseUntil)
                 {
                     break;
                 }
