@@ -160,6 +160,45 @@ public sealed class MultiNodeTests
         await nodes.AssertVerifiedAsync();
     }
 
+    [Fact]
+    public async Task Two_nodes_share_the_sending_so_that_each_notice_reaches_each_endpoint_once_and_in_order()
+    {
+        await using var one = await WebhookReceiver.StartAsync();
+        await using var two = await WebhookReceiver.StartAsync();
+        await using var three = await WebhookReceiver.StartAsync();
+        await using var nodes = await Nodes.StartAsync(new Dictionary<string, string>
+        {
+            ["Capacity:Webhooks:AllowPrivateNetworks"] = "true",
+            ["Capacity:Webhooks:PollIntervalMs"] = "50",
+        });
+        var (a, b) = (nodes.A, nodes.B);
+        var pool = await a.CreateCapacityAsync("hooks", "Floor", 1000);
+        foreach (var (receiver, node) in new[] { (one, a), (two, b) })
+        {
+            await Api.ReadAsync(await node.PostAsync("/webhooks", Api.Json(new { url = receiver.Url, events = new[] { "reservation.confirmed" } })), 201);
+        }
+
+        var holds = await Task.WhenAll(Enumerable.Range(0, 150).Select(i => (i % 2 == 0 ? a : b).HoldAsync(pool, 1)));
+        await Task.WhenAll(holds.Select((h, i) => (i % 2 == 0 ? b : a).TransitAsync(h, "confirm")));
+
+        // Subscribed through one node, told of a change made through the other at once: each batch reads the endpoints it writes for.
+        await Api.ReadAsync(await b.PostAsync("/webhooks", Api.Json(new { url = three.Url, events = new[] { "reservation.confirmed" } })), 201);
+        var last = await a.HoldAsync(pool, 1);
+        Assert.Equal(HttpStatusCode.OK, (await a.TransitAsync(last, "confirm")).StatusCode);
+
+        foreach (var (receiver, expected) in new[] { (one, holds.Append(last).ToArray()), (two, holds.Append(last).ToArray()), (three, [last]) })
+        {
+            await receiver.WaitForCountAsync(expected.Length);
+            await Task.Delay(200);
+            var got = receiver.Messages;
+            Assert.Equal(expected.Length, got.Count);
+            Assert.Equal(expected.Order(), got.Select(m => m.Data["id"]!.GetValue<string>()).Order());
+            Assert.Equal([.. Enumerable.Range(1, expected.Length).Select(i => (long)i)], got.Select(m => m.Sequence));
+        }
+
+        await nodes.AssertVerifiedAsync();
+    }
+
     /// <summary>Two server processes on one fresh PostgreSQL schema, with a tenant's client on each.</summary>
     private sealed class Nodes : IAsyncDisposable
     {
@@ -172,7 +211,7 @@ public sealed class MultiNodeTests
 
         public HttpClient B { get; }
 
-        public static async Task<Nodes> StartAsync()
+        public static async Task<Nodes> StartAsync(IReadOnlyDictionary<string, string>? extra = null)
         {
             var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
             var settings = new Dictionary<string, string>
@@ -182,6 +221,11 @@ public sealed class MultiNodeTests
                 ["Storage:DataDirectory"] = Path.Combine(Path.GetTempPath(), "capacity-nodes", Guid.NewGuid().ToString("N")),
                 ["Auth:AdminKey"] = CapacityApp.AdminKey,
             };
+            foreach (var (k, v) in extra ?? new Dictionary<string, string>())
+            {
+                settings[k] = v;
+            }
+
             var one = await ServerProcess.StartAsync(settings);
             var two = await ServerProcess.StartAsync(settings);
             using var admin = one.Client(CapacityApp.AdminKey);
