@@ -180,3 +180,13 @@ public sealed record AddApiKey(Guid TenantId, byte[] KeyHash) : Command
 {
     public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
 }
+
+/// <summary>
+/// The sweep's: these capacities' sale windows have an edge at or before now that no sweep has passed.
+/// Each is passed once: subscribers are told of the change of state, and entries that waited for the
+/// window are offered in the same batch.
+/// </summary>
+public sealed record PassSaleEdges(Guid[] CapacityIds) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Capacities.UnionWith(CapacityIds);
+}

@@ -62,7 +62,7 @@ public static partial class Decider
             UpdatedAt = now,
             Sale = sale is null
                 ? null
-                : sale with { StartsAt = Ms(sale.StartsAt), EndsAt = Ms(sale.EndsAt), TierOpen = false, SoldOutAt = null, ClosedReason = null, Successors = null },
+                : WithNextEdge(sale with { StartsAt = Ms(sale.StartsAt), EndsAt = Ms(sale.EndsAt), TierOpen = false, SoldOutAt = null, ClosedReason = null, Successors = null }, now),
         };
 
         // Parents exist before their children and never change, so a new node cannot close a cycle;
@@ -170,6 +170,12 @@ public static partial class Decider
         tier.UpdatedAt = now;
         set.Touch(tier);
         set.Append(tier, LedgerKind.Open, Guid.Empty, 0, 0, now);
+
+        // Entries that waited for the tier to open are offered now, in the same batch.
+        if (tier.QueueDemand > 0)
+        {
+            set.Unsettled.Add((tier.TenantId, tier.EventId));
+        }
     }
 
     /// <summary>
@@ -359,6 +365,11 @@ public static partial class Decider
         node.Waitlist = waitlist;
         // A hand on is_active overrides the sold-out rule's closing, either way: the reason goes.
         node.Sale = command.IsActive.IsSet && sale?.ClosedReason is not null ? sale with { ClosedReason = null } : sale;
+        if (command.Sale is not null && node.Sale is not null)
+        {
+            node.Sale = WithNextEdge(node.Sale, now);
+        }
+
         node.UpdatedAt = now;
         set.Touch(node);
         if (newlyFollowing is not null)
@@ -394,6 +405,36 @@ public static partial class Decider
         }
 
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
+    }
+
+    private static SaleRules WithNextEdge(SaleRules rules, DateTimeOffset now) => rules with { EdgeAt = rules.NextEdgeAfter(now) };
+
+    private static Outcome PassSaleEdges(WorkingSet set, PassSaleEdges command, DateTimeOffset now)
+    {
+        var passed = 0;
+        foreach (var id in command.CapacityIds)
+        {
+            if (set.FindCapacity(id) is not { Sale: { EdgeAt: { } edge } rules } node || edge > now)
+            {
+                continue;
+            }
+
+            passed++;
+            node.Sale = WithNextEdge(rules, now);
+            node.UpdatedAt = now;
+            set.Touch(node);
+            if (node.QueueDemand > 0)
+            {
+                set.Unsettled.Add((node.TenantId, node.EventId));
+            }
+
+            if (set.Watches(node.TenantId, Topics.CapacityStateChanged))
+            {
+                NoticeState(set, node, rules.EndsAt <= now ? "sale_ended" : "sale_started", now);
+            }
+        }
+
+        return new Outcome(OutcomeCode.Ok) { Count = passed };
     }
 
     /// <summary>Whether a capacity takes holds at all at <paramref name="now"/> (sold out counts as open): what <c>capacity.state_changed</c> reports.</summary>

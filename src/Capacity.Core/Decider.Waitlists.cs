@@ -225,7 +225,7 @@ public static partial class Decider
     }
 
     /// <summary>
-    /// Offers every waiting entry of the event that fits, in the order they joined. An entry fits when
+    /// Offers every waiting entry of the event that fits and is on sale now, in the order they joined. An entry fits when
     /// every node it draws from has the units free, less what entries ahead of it on a <c>fifo</c> list
     /// (which keep their place while they do not fit) need there. An entry its buyer's limit would
     /// refuse is passed over and keeps waiting.
@@ -244,6 +244,14 @@ public static partial class Decider
 
             var items = entry.Items;
             var fits = SumDemand(set, items, out _) && FitsAhead(set.Demand, ahead);
+
+            // An offer is a hold, and no hold is placed before a window opens, after it ends, or on a
+            // tier not yet open: the entry waits for that, without holding back entries for what is on sale.
+            if (set.DemandHasRules && FirstClosedForSale(set, now) is not null)
+            {
+                continue;
+            }
+
             if (fits && !(MeetsLimits(set, items, entry.BuyerKey) && CheckBuyerLimits(set, items, entry.BuyerKey) is not null))
             {
                 Offer(set, entry, now);

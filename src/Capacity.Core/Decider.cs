@@ -35,6 +35,7 @@ public static partial class Decider
             case ChangeHold change: return ChangeHold(set, change, now, limits);
             case ConfirmHold confirm: return ConfirmHold(set, confirm, now);
             case CancelSale cancel: return CancelSale(set, cancel, now);
+            case PassSaleEdges edges: return PassSaleEdges(set, edges, now);
             case CreateWebhook createWebhook: return CreateWebhook(set, createWebhook, now, limits);
             case UpdateWebhook updateWebhook: return UpdateWebhook(set, updateWebhook, now, limits);
             case DeleteWebhook deleteWebhook: return DeleteWebhook(set, deleteWebhook);

@@ -163,7 +163,7 @@ public static class Invariants
     /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (an entry's units
     /// owed to its capacity and every node above it); an entry is offered exactly while its offer is
     /// active; each capacity's <see cref="CapacityNode.OfferedUnits"/> equals its live offers'; and no
-    /// entry waits while it fits (settling the lists as they are would offer nothing).
+    /// entry waits while it fits and is on sale at <paramref name="now"/> (settling the lists as they are would offer nothing).
     /// <paramref name="live"/> holds every waiting or offered entry and <paramref name="offers"/> the
     /// status of every offer that is active or belongs to one of them.
     /// </summary>
@@ -173,7 +173,8 @@ public static class Invariants
         IReadOnlyDictionary<Guid, ReservationStatus> offers,
         HoldSums holds,
         IReadOnlyCollection<BuyerLimit> limits,
-        IReadOnlyCollection<BuyerUsage> usage)
+        IReadOnlyCollection<BuyerUsage> usage,
+        DateTimeOffset now)
     {
         var violations = new List<string>();
         var byId = new Lookup(nodes);
@@ -232,7 +233,7 @@ public static class Invariants
 
         if (violations.Count == 0)
         {
-            violations.AddRange(UnofferedFits(nodes, live, limits, usage));
+            violations.AddRange(UnofferedFits(nodes, live, limits, usage, now));
         }
 
         return violations;
@@ -240,7 +241,8 @@ public static class Invariants
 
     /// <summary>Settles every event's list on copies of the rows: any entry that would be offered was left waiting while it fit.</summary>
     private static IEnumerable<string> UnofferedFits(
-        IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, IReadOnlyCollection<BuyerUsage> usage)
+        IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, IReadOnlyCollection<BuyerUsage> usage,
+        DateTimeOffset now)
     {
         var set = new WorkingSet();
         foreach (var n in nodes)
@@ -265,8 +267,24 @@ public static class Invariants
             set.Unsettled.Add(queue.Key);
         }
 
-        Decider.SettleWaitlists(set, DateTimeOffset.UnixEpoch);
-        return waiting.Where(e => e.Status != WaitlistStatus.Waiting)
+        // A window's edge that the sweep has not passed yet has not opened its waiting lists yet: entries
+        // under it may wait a sweep interval longer.
+        var pending = nodes.Where(n => n.Sale?.EdgeAt <= now).Select(n => n.Id).ToHashSet();
+        var lookup = new Lookup(nodes);
+        var closure = new List<CapacityNode>();
+        bool UnderPendingEdge(WaitlistEntry e) => pending.Count > 0 && e.Items.Any(i =>
+        {
+            if (lookup.FindCapacity(i.CapacityId) is not { } node)
+            {
+                return false;
+            }
+
+            Graph.Closure(node, lookup, closure);
+            return closure.Any(n => pending.Contains(n.Id));
+        });
+
+        Decider.SettleWaitlists(set, now);
+        return waiting.Where(e => e.Status != WaitlistStatus.Waiting && !UnderPendingEdge(e))
             .Select(e => $"waiting-list entry {e.Id} is waiting, but its items fit: it should have been offered");
     }
 

@@ -7,7 +7,7 @@ namespace Capacity.Core;
 /// <see cref="OverbookLimit"/>. With them, what happened: <see cref="TierOpen"/> (its earlier tier sold
 /// out), <see cref="SoldOutAt"/> (when its availability first reached 0), <see cref="ClosedReason"/>, and
 /// <see cref="Successors"/> (the capacities that open after this one). <see cref="LowWatermark"/> only says
-/// when subscribers hear <c>capacity.low</c>.
+/// when subscribers hear <c>capacity.low</c>; <see cref="EdgeAt"/> is the window's next edge that no sweep has passed yet.
 /// </summary>
 /// <remarks>
 /// A value, replaced whenever it changes, and null on a capacity that has none of these (nearly every
@@ -23,8 +23,17 @@ public sealed record SaleRules(
     DateTimeOffset? SoldOutAt = null,
     string? ClosedReason = null,
     Guid[]? Successors = null,
-    int? LowWatermark = null)
+    int? LowWatermark = null,
+    DateTimeOffset? EdgeAt = null)
 {
+    /// <summary>
+    /// The next edge of the window after <paramref name="now"/> (its start, else its end), or null. The
+    /// sweep passes each edge once (<see cref="PassSaleEdges"/>): that is when the clock's change of
+    /// state is told and the waiting lists it opens are offered.
+    /// </summary>
+    public DateTimeOffset? NextEdgeAfter(DateTimeOffset now) =>
+        StartsAt > now ? StartsAt : EndsAt > now ? EndsAt : null;
+
     /// <summary>Why a capacity closed by rule: its availability reached 0 with <see cref="CloseWhenSoldOut"/>.</summary>
     public const string SoldOutReason = "sold_out";
 

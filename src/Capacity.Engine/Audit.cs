@@ -12,13 +12,14 @@ public static class Audit
     /// lists (owed and offered units, offers, and no entry left waiting while it fits). One
     /// consistent read of the store; decides nothing.
     /// </summary>
-    public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct)
+    /// <param name="now">The instant sale windows are judged at; the system clock's when not given.</param>
+    public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct, DateTimeOffset? now = null)
     {
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
         var violations = Invariants.Check(data.Capacities, data.LiveHolds, data.Allocations);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
         violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
-        violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage));
+        violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage, now ?? DateTimeOffset.UtcNow));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }
 }

@@ -75,6 +75,25 @@ public sealed class ExpirySweeper(IWriteStore store, CommandEngine engine, TimeP
         return result.Outcome!.Value.Count;
     }
 
+    /// <summary>Passes every sale-window edge now due (<see cref="PassSaleEdges"/>). Returns how many it passed.</summary>
+    public async Task<int> PassSaleEdgesAsync(CancellationToken ct)
+    {
+        var due = await store.GetDueSaleEdgesAsync(time.GetUtcNow(), BatchSize, ct).ConfigureAwait(false);
+        if (due.Count == 0)
+        {
+            return 0;
+        }
+
+        var result = await engine.SubmitAsync(new PassSaleEdges([.. due])).ConfigureAwait(false);
+        if (result.Status != EngineStatus.Decided)
+        {
+            logger.LogWarning("Sale-window sweep stopped: the engine answered {Status}", result.Status);
+            return 0;
+        }
+
+        return result.Outcome!.Value.Count;
+    }
+
     /// <summary>Purges idempotency records older than the retention period, through the engine's writer.</summary>
     public Task<int> PurgeAsync(TimeSpan retention, CancellationToken ct) =>
         engine.PurgeIdempotencyAsync(time.GetUtcNow() - retention, ct);

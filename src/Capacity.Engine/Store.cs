@@ -23,6 +23,9 @@ public interface IWriteStore
 
     /// <summary>Open allocations whose expiry is at or before <paramref name="now"/>, soonest first.</summary>
     Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct);
+
+    /// <summary>Capacities whose sale window has an edge at or before <paramref name="now"/> that no sweep has passed, soonest first.</summary>
+    Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct);
 }
 
 /// <summary>

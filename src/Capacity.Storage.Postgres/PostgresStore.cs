@@ -367,10 +367,15 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         return page;
     }
 
-    public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    public Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
+        DueIdsAsync("SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= @now ORDER BY expires_at, id LIMIT @limit", now, limit, ct);
+
+    public Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
+        DueIdsAsync("SELECT id FROM capacities WHERE sale_edge_at IS NOT NULL AND sale_edge_at <= @now ORDER BY sale_edge_at, id LIMIT @limit", now, limit, ct);
+
+    private async Task<IReadOnlyList<Guid>> DueIdsAsync(string sql, DateTimeOffset now, int limit, CancellationToken ct)
     {
-        await using var cmd = _dataSource.CreateCommand(
-            "SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= @now ORDER BY expires_at, id LIMIT @limit");
+        await using var cmd = _dataSource.CreateCommand(sql);
         cmd.Parameters.AddWithValue("now", Time(now));
         cmd.Parameters.AddWithValue("limit", limit);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);

@@ -485,6 +485,16 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             cmd.Parameters.Add(new() { Value = changed.Select(n => n.OverbookLimit).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
+
+        // The few capacities with sale rules: the sweep finds their next window edge by this column.
+        var ruled = ws.NewCapacities.Concat(changed).Where(n => n.Sale is not null).ToList();
+        if (ruled.Count > 0)
+        {
+            var cmd = new NpgsqlBatchCommand("UPDATE capacities c SET sale_edge_at = u.edge FROM unnest($1::uuid[], $2::bigint[]) AS u(id, edge) WHERE c.id = u.id");
+            cmd.Parameters.Add(new() { Value = ruled.Select(n => n.Id).ToArray() });
+            cmd.Parameters.Add(NullableTimes([.. ruled.Select(n => Time(n.Sale!.EdgeAt))]));
+            batch.BatchCommands.Add(cmd);
+        }
     }
 
     private static void AddAllocations(NpgsqlBatch batch, WorkingSet ws)

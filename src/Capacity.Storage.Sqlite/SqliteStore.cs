@@ -426,11 +426,16 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         return (long)cmd.ExecuteScalar()!;
     }
 
-    public async Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    public Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
+        DueIdsAsync("SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= $now ORDER BY expires_at, id LIMIT $limit", now, limit, ct);
+
+    public Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
+        DueIdsAsync("SELECT id FROM capacities WHERE sale_edge_at IS NOT NULL AND sale_edge_at <= $now ORDER BY sale_edge_at, id LIMIT $limit", now, limit, ct);
+
+    private async Task<IReadOnlyList<Guid>> DueIdsAsync(string sql, DateTimeOffset now, int limit, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand(
-            "SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= $now ORDER BY expires_at, id LIMIT $limit", c);
+        using var cmd = new SqliteCommand(sql, c);
         cmd.Parameters.AddWithValue("$now", Time(now));
         cmd.Parameters.AddWithValue("$limit", limit);
         using var r = cmd.ExecuteReader();

@@ -370,6 +370,15 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
                 Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds),
                 Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits, Sale(n.Sale), n.OverbookLimit);
         }
+
+        // The few capacities with sale rules: the sweep finds their next window edge by this column.
+        foreach (var n in ws.NewCapacities.Concat(ws.ChangedCapacities))
+        {
+            if (n.Sale is { } rules)
+            {
+                Run(Command("UPDATE capacities SET sale_edge_at = $2 WHERE id = $1", "$1", "$2"), Id(n.Id), Time(rules.EdgeAt));
+            }
+        }
     }
 
     private void WriteEntries(WorkingSet ws)

@@ -99,7 +99,7 @@ public static class RowFormat
     /// <summary>
     /// A capacity's sale rules as a JSON object of the fields that are set (<c>starts_at</c>, <c>ends_at</c>
     /// and <c>sold_out_at</c> in Unix ms, <c>opens_after</c>, <c>close_when_sold_out</c>, <c>overbook_limit</c>,
-    /// <c>tier_open</c>, <c>closed_reason</c>, <c>successors</c>, <c>low_watermark</c>), or null for a capacity without any.
+    /// <c>tier_open</c>, <c>closed_reason</c>, <c>successors</c>, <c>low_watermark</c>, <c>edge_at</c>), or null for a capacity without any.
     /// </summary>
     public static string? Sale(SaleRules? rules)
     {
@@ -162,6 +162,11 @@ public static class RowFormat
                 w.WriteNumber("low_watermark", low);
             }
 
+            if (rules.EdgeAt is { } edge)
+            {
+                w.WriteNumber("edge_at", Time(edge));
+            }
+
             w.WriteEndObject();
         }
 
@@ -188,7 +193,8 @@ public static class RowFormat
             At("sold_out_at"),
             o.TryGetProperty("closed_reason", out var reason) ? reason.GetString() : null,
             o.TryGetProperty("successors", out var successors) ? Ids(successors.GetString()!) : null,
-            o.TryGetProperty("low_watermark", out var low) ? low.GetInt32() : null);
+            o.TryGetProperty("low_watermark", out var low) ? low.GetInt32() : null,
+            At("edge_at"));
     }
 
     /// <summary>A waiting list's settings as "enabled:offer_minutes:policy" (1:30:fifo), or null for a capacity that never had one.</summary>

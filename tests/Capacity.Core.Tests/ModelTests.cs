@@ -2058,7 +2058,10 @@ internal sealed class ModelRun
             });
             _trace.AppendLine(CultureInfo.InvariantCulture, $"  step {_step}: {op} -> now {_now:HH:mm:ss}");
             CheckState();
-            return;
+
+            // Then the sweep, as the server runs it every second: sale windows whose edge the clock passed
+            // open their waiting lists (the model settles every list after every command anyway).
+            command = new PassSaleEdges([.. _model.CapOrder]);
         }
 
         var expectedMoves = new List<ReferenceModel.Move>();
@@ -2423,7 +2426,7 @@ internal sealed class ModelRun
             // core checks by settling copies of the rows: a second opinion beside the model's own settling.
             var offers = reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
             var limits = _model.LimitOrder.Select(id => _ws.FindLimit(id)!).Where(l => !l.Deleted).ToList();
-            violations.AddRange(Invariants.CheckWaitlists(nodes, live, offers, sums, limits, _usage));
+            violations.AddRange(Invariants.CheckWaitlists(nodes, live, offers, sums, limits, _usage, _now));
         }
         if (violations.Count > 0)
         {

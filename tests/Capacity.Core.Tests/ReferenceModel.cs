@@ -404,6 +404,8 @@ internal sealed class ReferenceModel
 
     private OutcomeCode DecideOne(Command command, DateTimeOffset now, List<Move> moves) => command switch
     {
+        // The sweep passing window edges decides nothing of its own: what follows every command settles the lists.
+        PassSaleEdges => OutcomeCode.Ok,
         CreateCapacity c => Create(c, now, moves),
         UpdateCapacity c => Update(c, now, moves),
         CreatePrice c => CreatePricing(c),
@@ -1962,7 +1964,8 @@ internal sealed class ReferenceModel
     }
 
     /// <summary>
-    /// Settles every event's list from scratch, each in the order its entries joined. An entry fits
+    /// Settles every event's list from scratch, each in the order its entries joined. An entry reaching
+    /// a capacity not on sale (its window, its tier) is skipped. An entry fits
     /// when every node its items reach is active and, where limited, has free (total − reserved −
     /// sold) at least what the entry takes there plus what entries ahead of it that keep their place
     /// wait for there. An entry that fits is offered, unless its buyer's limits would refuse it: then
@@ -1979,6 +1982,15 @@ internal sealed class ReferenceModel
             var passed = new List<HashSet<Guid>>();
             foreach (var e in queue)
             {
+                // No offer while a capacity it reaches is not on sale; it waits without holding anyone back.
+                var named = LastNotOnSale;
+                var closed = SaleRefusal(e.Items.Select(i => i.Capacity), now) is not null;
+                LastNotOnSale = named;
+                if (closed)
+                {
+                    continue;
+                }
+
                 var demand = Demand(e.Items);
                 var used = UsedAll();
                 bool FitsBeside(Func<Guid, long> waitedFor) => demand.All(d => Caps[d.Key].Active

@@ -281,3 +281,69 @@ public sealed class SaleRulesTests
             next);
     }
 }
+
+/// <summary>Waiting lists under sale rules: an offer is a hold, so none is made before a window opens or a tier does.</summary>
+public sealed class SaleRulesWaitlistTests
+{
+    [Fact]
+    public void An_entry_waits_for_the_window_and_is_offered_when_the_sweep_passes_its_start()
+    {
+        var s = new Scenario();
+        var create = s.CreateCommand(5, null, "Presale") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(10)) };
+        s.Do(create);
+        var pool = create.Id;
+        s.EnableWaitlist(pool);
+        var entry = s.JoinOk((pool, 2));
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(entry).Status);
+
+        s.AdvanceMinutes(5);
+        Assert.Equal(0, s.Do(new PassSaleEdges([pool])).Count);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(entry).Status);
+
+        s.AdvanceMinutes(5);
+        Assert.Equal(1, s.Do(new PassSaleEdges([pool])).Count);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        Assert.Null(s.Node(pool).Sale!.EdgeAt);
+        Assert.Equal(0, s.Do(new PassSaleEdges([pool])).Count);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_entry_on_a_tier_not_yet_open_waits_without_holding_back_entries_for_what_is_on_sale_and_is_offered_in_the_batch_that_opens_it()
+    {
+        var s = new Scenario();
+        var early = s.Own(1, "Early bird");
+        var regular = s.CreateCommand(10, null, "Regular") with { Sale = new SaleRules(OpensAfter: early) };
+        s.Do(regular);
+        var other = s.Own(1, "Other");
+        s.EnableWaitlist(regular.Id);
+        s.EnableWaitlist(other);
+        var hold = s.HoldOk((other, 1));
+        var waitsForTier = s.JoinOk((regular.Id, 2));
+        var waitsForOther = s.JoinOk((other, 1));
+        s.Release(hold);
+        Assert.Equal((WaitlistStatus.Waiting, WaitlistStatus.Offered), (s.Entry(waitsForTier).Status, s.Entry(waitsForOther).Status));
+
+        s.HoldOk((early, 1));
+        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(waitsForTier).Status);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void The_window_is_passed_once_per_edge_start_then_end()
+    {
+        var s = new Scenario();
+        var create = s.CreateCommand(5, null, "Presale") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(10), EndsAt: s.Now.AddMinutes(20)) };
+        s.Do(create);
+        Assert.Equal(s.Now.AddMinutes(10), s.Node(create.Id).Sale!.EdgeAt);
+        s.AdvanceMinutes(30);
+        Assert.Equal(1, s.Do(new PassSaleEdges([create.Id])).Count);
+        Assert.Null(s.Node(create.Id).Sale!.EdgeAt);
+
+        // A window moved into the future is passed again.
+        Assert.Equal(OutcomeCode.Ok, s.Do(new UpdateCapacity(s.Tenant, create.Id, default, default, default, default, null,
+            new SalePatch(Change<DateTimeOffset?>.To(s.Now.AddMinutes(5)), Change<DateTimeOffset?>.To(s.Now.AddMinutes(15)), default, default, default))).Code);
+        Assert.Equal(s.Now.AddMinutes(5), s.Node(create.Id).Sale!.EdgeAt);
+    }
+}

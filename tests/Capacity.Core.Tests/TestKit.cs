@@ -281,7 +281,7 @@ internal sealed class Scenario
         var entries = _entryIds.Select(Entry).ToList();
         var offers = Reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
         var limits = _limitIds.Select(id => Ws.FindLimit(id)).OfType<BuyerLimit>().Where(l => !l.Deleted).ToList();
-        violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, sums, limits, _usage));
+        violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, sums, limits, _usage, Now));
         Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
         var ledger = Invariants.CheckLedger(nodes, _ledgerSums);
         Assert.True(ledger.Count == 0, "ledger: " + string.Join(Environment.NewLine, ledger));

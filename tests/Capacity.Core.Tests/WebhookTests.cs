@@ -288,3 +288,24 @@ public sealed class WebhookTests
         Assert.False(TopicNames.TryParse("capacity.SOLD_OUT", out _));
     }
 }
+
+/// <summary>The clock's changes of state are told when the sweep passes a window's edge.</summary>
+public sealed class WebhookWindowTests
+{
+    [Fact]
+    public void A_window_that_opens_and_ends_is_told_as_sale_started_and_sale_ended_once_each()
+    {
+        var s = new Scenario();
+        var create = s.CreateCommand(5, null, "Presale") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(10), EndsAt: s.Now.AddMinutes(20)) };
+        s.Do(create);
+        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.CapacityStateChanged, null, "whsec_c2VjcmV0"));
+        s.AdvanceMinutes(10);
+        s.Do(new PassSaleEdges([create.Id]));
+        Assert.Equal("sale_started", Assert.Single(s.LastNotices).Reason);
+        s.Do(new PassSaleEdges([create.Id]));
+        Assert.Empty(s.LastNotices);
+        s.AdvanceMinutes(10);
+        s.Do(new PassSaleEdges([create.Id]));
+        Assert.Equal("sale_ended", Assert.Single(s.LastNotices).Reason);
+    }
+}

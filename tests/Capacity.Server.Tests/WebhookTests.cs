@@ -93,6 +93,31 @@ public abstract class WebhookTests(StoreKind store)
         await app.AssertInvariantsAsync();
     }
 
+    [Fact]
+    public async Task A_sale_window_opening_by_the_clock_offers_the_entries_that_waited_and_tells_subscribers_at_the_next_sweep()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var settings = new Dictionary<string, string?>(Local) { ["Capacity:SweepIntervalMs"] = "50" };
+        await using var app = await NewAppAsync(manualClock: true, settings);
+        var t = (await app.NewTenantAsync()).Client;
+        var opens = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().ToUnixTimeMilliseconds()).AddMinutes(10);
+        var pool = (await Api.ReadAsync(await t.PostAsync("/events/presale/capacity", Api.Json(new { section_name = "Presale", total_capacity = 5, sale_starts_at = opens })), 201))["id"]!.GetValue<string>();
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{pool}", Api.Json(new { waitlist = new { enabled = true } })), 200);
+        await SubscribeAsync(t, receiver.Url, "capacity.state_changed", "waitlist.offered");
+        var entry = (await Api.ReadAsync(await t.PostAsync("/waitlist", Api.Json(new { items = new[] { new { capacity_id = pool, quantity = 2 } } })), 201))["id"]!.GetValue<string>();
+        await Task.Delay(300);
+        Assert.Equal("waiting", (await Api.ReadAsync(await t.GetAsync($"/waitlist/{entry}"), 200))["status"]!.GetValue<string>());
+        Assert.Empty(receiver.Messages);
+
+        app.Clock.Advance(TimeSpan.FromMinutes(10));
+        var started = await receiver.WaitForAsync(m => m.Type == "capacity.state_changed");
+        Assert.Equal(("sale_started", "on_sale"), (started.Data["change_reason"]!.GetValue<string>(), started.Data["state"]!.GetValue<string>()));
+        var offered = await receiver.WaitForAsync(m => m.Type == "waitlist.offered");
+        Assert.Equal(entry, offered.Data["id"]!.GetValue<string>());
+        Assert.Equal("offered", (await Api.ReadAsync(await t.GetAsync($"/waitlist/{entry}"), 200))["status"]!.GetValue<string>());
+        await app.AssertInvariantsAsync();
+    }
+
     private static async Task<JsonNode> OnlyDeliveryAsync(HttpClient client, JsonObject hook) =>
         Assert.Single((await Api.ReadAsync(await client.GetAsync($"/webhooks/{hook["id"]}/deliveries"), 200))["deliveries"]!.AsArray())!;
 

@@ -63,9 +63,9 @@ internal static class AdminApi
     private static Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult> Answer(Outcome o, string? key) =>
         o.Succeeded ? JsonResults.Created($"/admin/tenants/{o.Tenant!.Id}", new TenantKeyResponse(o.Tenant.Id, o.Tenant.Name, key)) : ApiErrors.FromOutcome(o);
 
-    private static async Task<JsonOk<VerifyResponse>> Verify(IReadStore store, CancellationToken ct)
+    private static async Task<JsonOk<VerifyResponse>> Verify(IReadStore store, TimeProvider time, CancellationToken ct)
     {
-        var report = await Audit.RunAsync(store, ct);
+        var report = await Audit.RunAsync(store, ct, time.GetUtcNow());
         return JsonResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
     }
 }

@@ -35,6 +35,9 @@ internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, Time
                     logger.LogInformation("Closed {Count} expired allocations", closed);
                 }
 
+                // Windows that opened or ended since the last tick: their waiting lists and subscribers hear of it now.
+                await sweeper.PassSaleEdgesAsync(stoppingToken);
+
                 if (lastStats is not { } statsRead || time.GetElapsedTime(statsRead) > StatsInterval)
                 {
                     lastStats = time.GetTimestamp();

@@ -41,7 +41,7 @@ internal sealed record WebhookListResponse(WebhookResponse[] Webhooks);
 
 internal sealed record AttemptResponse(int Attempt, DateTimeOffset At, int? StatusCode, string? Error, int DurationMs);
 
-/// <summary>One notice for one endpoint: <c>id</c> is its sequence number on the endpoint, <c>event_id</c> the <c>webhook-id</c> header, the same on every retry.</summary>
+/// <summary>One notice for one endpoint: <c>id</c> is its sequence number on the endpoint, <c>message_id</c> the <c>webhook-id</c> header (the same on every retry), <c>event_id</c> the tenant's event.</summary>
 internal sealed record DeliveryResponse(
     long Id,
     Guid MessageId,

@@ -52,3 +52,9 @@ CREATE TABLE webhook_attempts (
     duration_ms     integer NOT NULL,
     PRIMARY KEY (endpoint_id, sequence, attempt)
 );
+
+-- The next edge of a capacity's sale window that no sweep has passed (the sale rules' edge_at, kept
+-- apart so that the sweep finds the due ones by an index): passing it opens waiting lists and tells
+-- subscribers the state changed.
+ALTER TABLE capacities ADD COLUMN sale_edge_at bigint;
+CREATE INDEX capacities_sale_edge ON capacities (sale_edge_at) WHERE sale_edge_at IS NOT NULL;
