@@ -579,7 +579,7 @@ internal static class Views
     /// <summary><c>webhooks show</c>: the endpoint, then its newest deliveries.</summary>
     public static IRenderable Webhook(WebhookDetails w, IReadOnlyList<WebhookDelivery> recent) => new Rows(
         WebhookPairs(w),
-        new Markup(recent.Count == 0 ? "[grey]No deliveries yet.[/]" : "Newest deliveries [grey](all of them: webhooks deliveries)[/]:"),
+        new Markup(recent.Count == 0 ? "[grey]No deliveries yet.[/]" : "Newest deliveries [grey](every one: webhooks deliveries)[/]:"),
         recent.Count == 0 ? Text.Empty : DeliveryTable(recent));
 
     private static Grid WebhookPairs(WebhookDetails w)
@@ -632,14 +632,14 @@ internal static class Views
             : table;
     }
 
-    /// <summary>Deliveries with what their last attempt got (a status code, or why there was none) and when the next one is due.</summary>
+    /// <summary>Deliveries with what their last attempt got (a status code, or why there was none) and, while pending, when the next one is due.</summary>
     private static Table DeliveryTable(IReadOnlyList<WebhookDelivery> deliveries)
     {
         var table = new Table { Border = TableBorder.Rounded }
             .AddColumns(Counts("Delivery"))
             .AddColumns("Type", "Event", "Status")
             .AddColumns(Counts("Attempts"))
-            .AddColumns("Last answer", "Next retry");
+            .AddColumns("Last answer", "Next attempt");
         foreach (var d in deliveries)
         {
             var last = d.LastStatusCode is { } code ? code.ToString(CultureInfo.InvariantCulture) : Markup.Escape(d.LastError ?? "");

@@ -15,8 +15,11 @@ namespace Capacity.Client;
 /// may arrive more than once (after a crash, or a retry whose first answer was lost) with the same
 /// <c>webhook-id</c>: drop the ones already handled.
 /// <code>
-/// var body = await ReadAllBytesAsync(request.Body);
-/// if (!WebhookSignature.Verify(secret, request.Headers["webhook-id"], request.Headers["webhook-timestamp"], request.Headers["webhook-signature"], body))
+/// using var body = new MemoryStream();
+/// await request.Body.CopyToAsync(body);
+/// var headers = request.Headers;
+/// if (!WebhookSignature.Verify(
+///     secret, headers["webhook-id"].ToString(), headers["webhook-timestamp"].ToString(), headers["webhook-signature"].ToString(), body.ToArray()))
 /// {
 ///     return Results.Unauthorized();
 /// }
