@@ -3,7 +3,7 @@ using Capacity.Client;
 
 namespace Capacity.Cli;
 
-/// <summary>The <c>capacities</c> commands: create a capacity, show one, and change its sale rules.</summary>
+/// <summary>The <c>capacities</c> commands: create a capacity, show one, and change its sale rules and low watermark.</summary>
 public static partial class CapacityCli
 {
     private const string InstantDescription = "such as 2030-05-01T18:00:00Z (a time without an offset is local)";
@@ -28,9 +28,10 @@ public static partial class CapacityCli
         };
         var close = new Option<bool>("--close-when-sold-out") { Description = "Close it the first time it sells out, until an update reopens it with --active" };
         var overbook = new Option<int?>("--overbook") { Description = "Let holds take a limited capacity this many tickets past its total (0 to 1,000,000)" };
+        var low = new Option<int?>("--low-watermark") { Description = "Tell webhooks capacity.low when availability falls to this many tickets (0 to 1,000,000)" };
         var create = new Command("create", "Create a capacity of an event: a pool, a section of one, or a tier that opens after another")
         {
-            eventId, name, total, parents, starts, ends, after, close, overbook,
+            eventId, name, total, parents, starts, ends, after, close, overbook, low,
         };
         create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
@@ -46,6 +47,7 @@ public static partial class CapacityCli
                 // Sent only when asked for, so a capacity without rules is created exactly as before they existed.
                 CloseWhenSoldOut = p.GetValue(close) ? true : null,
                 OverbookLimit = p.GetValue(overbook),
+                LowWatermark = p.GetValue(low),
             };
             var capacity = await client.CreateCapacityAsync(p.GetRequiredValue(eventId), request, cancellationToken: ct);
             c.Write(capacity, CliJson.Default.CapacityDetails, () => Views.Capacity(capacity));
@@ -66,8 +68,10 @@ public static partial class CapacityCli
         };
         var newClose = new Option<bool>("--close-when-sold-out") { Description = "Whether it closes the first time it sells out: --close-when-sold-out, or --close-when-sold-out false" };
         var newOverbook = new Option<int>("--overbook") { Description = "A new overbooking allowance; 0 ends overbooking" };
+        var newLow = new Option<int?>("--low-watermark") { Description = "A new low watermark for webhooks' capacity.low" };
+        var noLow = new Option<bool>("--no-low-watermark") { Description = "Remove the low watermark" };
         var active = new Option<bool>("--active") { Description = "Reopen it (--active), also after its sold-out rule closed it, or close it (--active false)" };
-        var update = OnCapacity(host, "update", "Change a capacity's sale window, tier, sold-out rule or overbooking, or reopen it", (p, client, id, ct) =>
+        var update = OnCapacity(host, "update", "Change a capacity's sale window, tier, sold-out rule, overbooking or low watermark, or reopen it", (p, client, id, ct) =>
             client.UpdateCapacityAsync(id, new UpdateCapacityRequest
             {
                 SaleStartsAt = p.GetValue(noStart) ? new Optional<DateTimeOffset?>(null) : Given(p, newStarts),
@@ -75,10 +79,11 @@ public static partial class CapacityCli
                 OpensAfterSoldOutOf = Given(p, newAfter),
                 CloseWhenSoldOut = Given(p, newClose),
                 OverbookLimit = Given(p, newOverbook),
+                LowWatermark = p.GetValue(noLow) ? new Optional<int?>(null) : Given(p, newLow),
                 IsActive = Given(p, active),
             }, cancellationToken: ct),
-            newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, active);
-        RequireAny(update, newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, active);
+            newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, newLow, noLow, active);
+        RequireAny(update, newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, newLow, noLow, active);
         update.Validators.Add(result =>
         {
             if (IsGiven(result.GetResult(newStarts)) && IsGiven(result.GetResult(noStart)))
@@ -89,6 +94,11 @@ public static partial class CapacityCli
             if (IsGiven(result.GetResult(newEnds)) && IsGiven(result.GetResult(noEnd)))
             {
                 result.AddError("Give --sale-ends or --no-sale-end, not both.");
+            }
+
+            if (IsGiven(result.GetResult(newLow)) && IsGiven(result.GetResult(noLow)))
+            {
+                result.AddError("Give --low-watermark or --no-low-watermark, not both.");
             }
         });
 

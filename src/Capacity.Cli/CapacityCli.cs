@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, allocations, per-buyer limits, waiting lists, holds and sales, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -189,6 +189,7 @@ public static partial class CapacityCli
         root.Add(AllocationCommands(host));
         root.Add(LimitCommands(host));
         root.Add(WaitlistCommands(host));
+        root.Add(WebhookCommands(host));
         root.Add(ReservationCommands(host));
         root.Add(reserve);
         root.Add(ChangeCommand(host));

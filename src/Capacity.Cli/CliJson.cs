@@ -9,12 +9,15 @@ namespace Capacity.Cli;
 /// </summary>
 internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> Capacity, CapacityTotals Totals);
 
+/// <summary><c>webhooks show --json</c>: the endpoint and its newest deliveries (oldest of them first), each as the API has it.</summary>
+internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<WebhookDelivery> Deliveries);
+
 /// <summary>
 /// What <c>--json</c> prints: the SDK's records written back in the API's own shape (snake_case,
 /// nulls included), one document per line so a script can read it line by line. The members the API
 /// leaves out when they do not apply (<c>allocations</c>, <c>allocation_id</c>, <c>buyer_key</c>,
 /// <c>waitlist</c>, <c>waitlist_demand</c>, <c>waitlist_id</c>, <c>external_ref</c>, <c>metadata</c>,
-/// <c>cancelled_quantity</c>, <c>reclaimed</c>, <c>next_change_at</c> and the sale rules' members) are left out here too: the SDK's records say so on those
+/// <c>cancelled_quantity</c>, <c>reclaimed</c>, <c>next_change_at</c>, <c>low_watermark</c> and the sale rules' members) are left out here too: the SDK's records say so on those
 /// properties. Metadata keys are written as they were given, not in snake_case: the naming policy is
 /// for property names, not dictionary keys.
 /// </summary>
@@ -34,5 +37,10 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 [JsonSerializable(typeof(CapacityDetails))]
 [JsonSerializable(typeof(WaitlistEntry))]
 [JsonSerializable(typeof(WaitlistPage))]
+[JsonSerializable(typeof(WebhookDetails))]
+[JsonSerializable(typeof(WebhookList))]
+[JsonSerializable(typeof(WebhookView))]
+[JsonSerializable(typeof(WebhookDeliveryPage))]
+[JsonSerializable(typeof(DeliveryRetry))]
 [JsonSerializable(typeof(VerifyReport))]
 internal sealed partial class CliJson : JsonSerializerContext;

@@ -207,6 +207,11 @@ internal static class Views
             grid.AddRow("Overbooking", $"up to {Number(allowance)} past total, {Number(c.OverbookedBy ?? 0)} used");
         }
 
+        if (c.LowWatermark is { } low)
+        {
+            grid.AddRow("Low watermark", $"{Number(low)} [grey](webhooks are told capacity.low when available falls to it)[/]");
+        }
+
         return grid;
     }
 
@@ -558,6 +563,100 @@ internal static class Views
         return grid;
     }
 
+    /// <summary>An endpoint, without its secret (only creating it and rotating the secret show one).</summary>
+    public static IRenderable Webhook(WebhookDetails w) => WebhookPairs(w);
+
+    /// <summary>An endpoint with the secret its answer shows once, as a tenant's first key is shown.</summary>
+    public static IRenderable WebhookWithSecret(WebhookDetails w)
+    {
+        var grid = WebhookPairs(w);
+        grid.AddRow("Secret", w.Secret is null
+            ? "[grey](not shown: this answer was a replay)[/]"
+            : $"[bold]{Markup.Escape(w.Secret)}[/] [grey](shown once: store it now)[/]");
+        return grid;
+    }
+
+    /// <summary><c>webhooks show</c>: the endpoint, then its newest deliveries.</summary>
+    public static IRenderable Webhook(WebhookDetails w, IReadOnlyList<WebhookDelivery> recent) => new Rows(
+        WebhookPairs(w),
+        new Markup(recent.Count == 0 ? "[grey]No deliveries yet.[/]" : "Newest deliveries [grey](every one: webhooks deliveries)[/]:"),
+        recent.Count == 0 ? Text.Empty : DeliveryTable(recent));
+
+    private static Grid WebhookPairs(WebhookDetails w)
+    {
+        var grid = Pairs(("Webhook", w.Id.ToString()), ("Url", Markup.Escape(w.Url)), ("Events", Markup.Escape(string.Join("\n", w.Events))));
+        if (w.Description is { } description)
+        {
+            grid.AddRow("Description", Markup.Escape(description));
+        }
+
+        grid.AddRow("Status", WebhookState(w) + (w.DisabledReason is null ? "" : " [grey](webhooks update --enable turns it on again)[/]"));
+        if (w.FailingSince is { } since)
+        {
+            grid.AddRow("Failing since", Time(since));
+        }
+
+        grid.AddRow("Created", Time(w.CreatedAt));
+        return grid;
+    }
+
+    public static IRenderable Webhooks(IReadOnlyList<WebhookDetails> webhooks)
+    {
+        if (webhooks.Count == 0)
+        {
+            return new Markup("[grey]No webhooks.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }.AddColumns(new TableColumn("Webhook").NoWrap(), new TableColumn("Url"), new TableColumn("Events"), new TableColumn("Status"), new TableColumn("Failing since"));
+        foreach (var w in webhooks)
+        {
+            table.AddRow(
+                w.Id.ToString(), Markup.Escape(w.Url), Markup.Escape(string.Join("\n", w.Events)), WebhookState(w),
+                w.FailingSince is { } since ? Time(since) : "");
+        }
+
+        return table;
+    }
+
+    /// <summary>A page of an endpoint's deliveries; when there are more, how to ask for them.</summary>
+    public static IRenderable Deliveries(WebhookDeliveryPage page)
+    {
+        if (page.Deliveries.Count == 0)
+        {
+            return new Markup("[grey]No deliveries.[/]");
+        }
+
+        var table = DeliveryTable(page.Deliveries);
+        return page.NextAfter is { } next
+            ? new Rows(table, new Markup($"[grey]More: --after {next.ToString(CultureInfo.InvariantCulture)}, or --all[/]"))
+            : table;
+    }
+
+    /// <summary>Deliveries with what their last attempt got (a status code, or why there was none) and, while pending, when the next one is due.</summary>
+    private static Table DeliveryTable(IReadOnlyList<WebhookDelivery> deliveries)
+    {
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns(Counts("Delivery"))
+            .AddColumns("Type", "Event", "Status")
+            .AddColumns(Counts("Attempts"))
+            .AddColumns("Last answer", "Next attempt");
+        foreach (var d in deliveries)
+        {
+            var last = d.LastStatusCode is { } code ? code.ToString(CultureInfo.InvariantCulture) : Markup.Escape(d.LastError ?? "");
+            table.AddRow(
+                d.Id.ToString(CultureInfo.InvariantCulture), Markup.Escape(d.Type), Markup.Escape(d.EventId ?? ""), DeliveryState(d.Status),
+                Number(d.Attempts), last, d.NextAttemptAt is { } at ? Time(at) : "");
+        }
+
+        return table;
+    }
+
+    public static IRenderable Retry(Guid webhookId, DeliveryRetry r) => Pairs(
+        ("Webhook", webhookId.ToString()),
+        ("Delivery", r.Id.ToString(CultureInfo.InvariantCulture)),
+        ("Status", DeliveryState(r.Status) + " [grey](sent again with the same webhook-id)[/]"),
+        ("Next attempt", r.NextAttemptAt is { } at ? Time(at) : "[grey]none[/]"));
+
     public static IRenderable Verify(VerifyReport report)
     {
         var summary = $"{Number(report.Capacities)} capacities, {Number(report.LiveReservations)} live reservations";
@@ -605,6 +704,21 @@ internal static class Views
         WaitlistStatus.Offered => "[blue]offered[/]",
         WaitlistStatus.Accepted => "[green]accepted[/]",
         _ => $"[grey]{status.ToString().ToLowerInvariant()}[/]",
+    };
+
+    /// <summary>On, off by hand, or off because the service gave up on it.</summary>
+    private static string WebhookState(WebhookDetails w) => (w.Enabled, w.DisabledReason) switch
+    {
+        (true, _) => "[green]enabled[/]",
+        (false, WebhookDisabledReason.Failing) => "[red]disabled (failing)[/]",
+        _ => "[grey]disabled[/]",
+    };
+
+    private static string DeliveryState(DeliveryStatus status) => status switch
+    {
+        DeliveryStatus.Pending => "[yellow]pending[/]",
+        DeliveryStatus.Delivered => "[green]delivered[/]",
+        _ => "[red]failed[/]",
     };
 
     private static string Expiry(DateTimeOffset? at) => at is { } e ? Time(e) : "[grey]never[/]";

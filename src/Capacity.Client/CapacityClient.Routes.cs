@@ -447,4 +447,91 @@ public sealed partial class CapacityClient
     /// <param name="cancellationToken">Cancels the call.</param>
     public Task<WaitlistPage> GetWaitlistAsync(Guid capacityId, long? after = null, int? limit = null, CancellationToken cancellationToken = default) =>
         GetAsync(Paged($"capacity/{capacityId}/waitlist", after, limit), ClientJson.Default.WaitlistPage, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /webhooks</c>: subscribes an endpoint to event types. Every delivery is signed with the
+    /// endpoint's secret, which this answer shows once; check it with <see cref="WebhookSignature.Verify(string, string, string, string, ReadOnlySpan{byte})"/>.
+    /// </summary>
+    /// <param name="request">Where to send, and which event types.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="WebhookDetails.Secret"/>.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <returns>The endpoint, with its <see cref="WebhookDetails.Secret"/>: store it now.</returns>
+    /// <exception cref="CapacityApiException">
+    /// 400 <c>WEBHOOK_URL_NOT_ALLOWED</c> for a loopback, link-local or private address the server does not allow;
+    /// 400 <c>VALIDATION_ERROR</c> for a URL that is not http or https, or no, unknown or repeated event types; among others.
+    /// </exception>
+    public Task<WebhookDetails> CreateWebhookAsync(CreateWebhookRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync("webhooks", Body(request, ClientJson.Default.CreateWebhookRequest), ClientJson.Default.WebhookDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /webhooks</c>: the tenant's endpoints, oldest first, without their secrets.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<WebhookDetails>> ListWebhooksAsync(CancellationToken cancellationToken = default) =>
+        (await GetAsync("webhooks", ClientJson.Default.WebhookList, cancellationToken).ConfigureAwait(false)).Webhooks;
+
+    /// <summary>
+    /// <c>GET /webhooks/{id}</c>: one endpoint, without its secret. <see cref="WebhookDetails.Enabled"/> false with
+    /// <see cref="WebhookDisabledReason.Failing"/> means it failed for 24 hours and the server turned it off.
+    /// </summary>
+    /// <param name="webhookId">The endpoint.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">404 <c>NOT_FOUND</c>, also for another tenant's endpoint.</exception>
+    public Task<WebhookDetails> GetWebhookAsync(Guid webhookId, CancellationToken cancellationToken = default) =>
+        GetAsync($"webhooks/{webhookId}", ClientJson.Default.WebhookDetails, cancellationToken);
+
+    /// <summary><c>PUT /webhooks/{id}</c>: changes the fields set in <paramref name="request"/> and leaves the others.</summary>
+    /// <param name="webhookId">The endpoint.</param>
+    /// <param name="request">The fields to change; <see cref="UpdateWebhookRequest.Enabled"/> true turns on an endpoint the server turned off.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">
+    /// 400 <c>WEBHOOK_URL_NOT_ALLOWED</c> or <c>VALIDATION_ERROR</c> as on creation; 404 <c>NOT_FOUND</c>; among others.
+    /// </exception>
+    public Task<WebhookDetails> UpdateWebhookAsync(Guid webhookId, UpdateWebhookRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PutAsync($"webhooks/{webhookId}", Body(request, ClientJson.Default.UpdateWebhookRequest), ClientJson.Default.WebhookDetails, idempotencyKey, cancellationToken);
+
+    /// <summary><c>DELETE /webhooks/{id}</c>: deletes an endpoint with every delivery it still has; nothing more is sent to it.</summary>
+    /// <param name="webhookId">The endpoint.</param>
+    /// <param name="idempotencyKey">
+    /// The key for this call; a new one when null. Sending a delete again with the same key answers as the
+    /// first did, where a new key gets 404 <c>NOT_FOUND</c> for an endpoint already deleted.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task DeleteWebhookAsync(Guid webhookId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        DeleteAsync($"webhooks/{webhookId}", idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /webhooks/{id}/rotate-secret</c>: replaces an endpoint's secret at once. Deliveries sent from now
+    /// on, retries included, are signed with the new one, shown once in this answer.
+    /// </summary>
+    /// <param name="webhookId">The endpoint.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="WebhookDetails.Secret"/>.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <returns>The endpoint, with its new <see cref="WebhookDetails.Secret"/>: store it now.</returns>
+    /// <exception cref="CapacityApiException">404 <c>NOT_FOUND</c>.</exception>
+    public Task<WebhookDetails> RotateWebhookSecretAsync(Guid webhookId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"webhooks/{webhookId}/rotate-secret", null, ClientJson.Default.WebhookDetails, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>GET /webhooks/{id}/deliveries</c>: one page of an endpoint's deliveries in its order, each with every
+    /// attempt. Pass each page's <see cref="WebhookDeliveryPage.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="webhookId">The endpoint.</param>
+    /// <param name="after">The <see cref="WebhookDeliveryPage.NextAfter"/> of the previous page; from the first delivery when null.</param>
+    /// <param name="limit">Deliveries per page, 1 to 1000; the server's default (100) when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">404 <c>NOT_FOUND</c>; 400 <c>VALIDATION_ERROR</c> for a limit out of range.</exception>
+    public Task<WebhookDeliveryPage> ListWebhookDeliveriesAsync(Guid webhookId, long? after = null, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"webhooks/{webhookId}/deliveries", after, limit), ClientJson.Default.WebhookDeliveryPage, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /webhooks/{id}/deliveries/{deliveryId}/retry</c>: sends a delivery again, whatever its state: it becomes
+    /// pending and due now, with a fresh 24-hour retry window. The receiver sees the same <c>webhook-id</c>.
+    /// </summary>
+    /// <param name="webhookId">The endpoint.</param>
+    /// <param name="deliveryId">The delivery's <see cref="WebhookDelivery.Id"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="CapacityApiException">404 <c>NOT_FOUND</c> for an unknown endpoint or delivery.</exception>
+    public Task<DeliveryRetry> RetryWebhookDeliveryAsync(Guid webhookId, long deliveryId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"webhooks/{webhookId}/deliveries/{deliveryId}/retry", null, ClientJson.Default.DeliveryRetry, idempotencyKey, cancellationToken);
 }

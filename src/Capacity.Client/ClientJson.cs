@@ -6,8 +6,8 @@ namespace Capacity.Client;
 /// Source-generated serialisation for every request and response, snake_case like the API.
 /// Lenient on reading (fields a newer server adds are ignored); requests carry only the fields
 /// the server knows, since it refuses unknown ones. For that reason the request fields that came
-/// with allocations, per-buyer limits, waiting lists, labels and sale rules (<c>allocation_id</c>, <c>buyer_key</c>,
-/// <c>waitlist</c>, <c>external_ref</c>, <c>metadata</c>, <c>sale_starts_at</c> and the other rules of a new
+/// with allocations, per-buyer limits, waiting lists, labels, sale rules and webhooks (<c>allocation_id</c>, <c>buyer_key</c>,
+/// <c>waitlist</c>, <c>external_ref</c>, <c>metadata</c>, <c>sale_starts_at</c>, <c>low_watermark</c> and the other rules of a new
 /// capacity) are left out when null: a request that uses none reads the same to a server that predates them.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
@@ -47,12 +47,19 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(JoinWaitlistRequest))]
 [JsonSerializable(typeof(WaitlistEntry))]
 [JsonSerializable(typeof(WaitlistPage))]
+[JsonSerializable(typeof(CreateWebhookRequest))]
+[JsonSerializable(typeof(UpdateWebhookRequest))]
+[JsonSerializable(typeof(WebhookDetails))]
+[JsonSerializable(typeof(WebhookList))]
+[JsonSerializable(typeof(WebhookDeliveryPage))]
+[JsonSerializable(typeof(DeliveryRetry))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKey))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(HealthStatus))]
 // The values inside Optional<T>, which its converter serialises through this context.
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(int?))]
 [JsonSerializable(typeof(bool))]

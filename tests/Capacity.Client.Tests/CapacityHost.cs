@@ -26,8 +26,14 @@ public class CapacityHost : WebApplicationFactory<Program>
     /// <summary>The server on <paramref name="clock"/> instead of the system's.</summary>
     protected CapacityHost(ManualTime clock) => Clock = clock;
 
+    /// <summary>The server with <paramref name="settings"/> on top of the test defaults.</summary>
+    protected CapacityHost(IReadOnlyDictionary<string, string> settings) => Settings = settings;
+
     /// <summary>The server's clock when a test moves it by hand; null on the system clock.</summary>
     public ManualTime? Clock { get; }
+
+    /// <summary>Settings of the subclass's own, such as <c>Capacity:Webhooks:AllowPrivateNetworks</c>.</summary>
+    private IReadOnlyDictionary<string, string> Settings { get; } = new Dictionary<string, string>();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -37,6 +43,11 @@ public class CapacityHost : WebApplicationFactory<Program>
         builder.UseSetting("Storage:Sqlite:Path", Path.Combine(_directory, "capacity.db"));
         builder.UseSetting("Auth:AdminKey", AdminKey);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
         if (Clock is not null)
         {
             builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
@@ -106,6 +117,16 @@ public sealed class ClockedHost() : CapacityHost(new ManualTime(DateTimeOffset.U
         await Services.GetRequiredService<ExpirySweeper>().SweepOnceAsync(CancellationToken.None);
     }
 }
+
+/// <summary>
+/// The same server letting webhooks be subscribed and sent to 127.0.0.1, where a test's receiver listens, and
+/// looking for deliveries due by the clock every 50 ms instead of every second.
+/// </summary>
+public sealed class WebhookHost() : CapacityHost(new Dictionary<string, string>
+{
+    ["Capacity:Webhooks:AllowPrivateNetworks"] = "true",
+    ["Capacity:Webhooks:PollIntervalMs"] = "50",
+});
 
 public sealed record TestTenant(Guid Id, string Key, CapacityClient Client);
 

@@ -771,6 +771,52 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Capacities_low_watermark_is_set_on_create_shown_changed_and_removed()
+    {
+        var tenant = await host.NewTenantAsync();
+        var floor = await CreateByCliAsync(tenant, "low", "Floor", "--total", "100", "--low-watermark", "10");
+        var id = floor.ToString();
+
+        var show = await host.RunCliAsync("capacities", "show", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        Assert.StartsWith("10 ", Pair(show.Output, "Low watermark"), StringComparison.Ordinal);
+
+        var lowered = await host.RunCliAsync("capacities", "update", id, "--low-watermark", "5", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, lowered.ExitCode);
+        using (var updated = JsonDocument.Parse(lowered.Output))
+        {
+            Assert.Equal((5, 100), (updated.RootElement.GetProperty("low_watermark").GetInt32(), updated.RootElement.GetProperty("total_capacity").GetInt32()));
+        }
+
+        // An update that does not name it keeps it.
+        Assert.Equal(ExitCodes.Ok, (await host.RunCliAsync("capacities", "update", id, "--overbook", "2", "--key", tenant.Key)).ExitCode);
+        Assert.Equal(5, (await tenant.Client.GetCapacityAsync(floor)).LowWatermark);
+
+        var removed = await host.RunCliAsync("capacities", "update", id, "--no-low-watermark", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, removed.ExitCode);
+        using (var updated = JsonDocument.Parse(removed.Output))
+        {
+            Assert.False(updated.RootElement.TryGetProperty("low_watermark", out _));
+        }
+
+        Assert.DoesNotContain("Low watermark", (await host.RunCliAsync("capacities", "show", id, "--key", tenant.Key)).Output, StringComparison.Ordinal);
+        var both = await host.RunCliAsync("capacities", "update", id, "--low-watermark", "5", "--no-low-watermark", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, both.ExitCode);
+    }
+
+    [Fact]
+    public async Task Webhooks_create_to_a_private_address_is_refused_with_its_code_by_a_service_that_does_not_allow_them()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        var refused = await host.RunCliAsync("webhooks", "create", "http://10.0.0.1/x", "--events", "capacity.low", "--key", tenant.Key);
+
+        Assert.Equal(ExitCodes.Usage, refused.ExitCode);
+        Assert.Contains("WEBHOOK_URL_NOT_ALLOWED", refused.Error, StringComparison.Ordinal);
+        Assert.Empty(await tenant.Client.ListWebhooksAsync());
+    }
+
+    [Fact]
     public async Task Limits_update_leaves_a_switch_it_is_not_given_alone_and_a_malformed_capacity_id_is_a_usage_error()
     {
         var tenant = await host.NewTenantAsync();
@@ -857,7 +903,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "capacities", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "confirm", "release", "cancel", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "capacities", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "confirm", "release", "cancel", "webhooks", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }

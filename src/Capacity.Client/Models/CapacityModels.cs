@@ -97,6 +97,10 @@ public enum ClosedReason
 /// <param name="OverbookedBy">
 /// How far held and sold together are past its total, 0 when not past it; null unless it has an overbooking allowance.
 /// </param>
+/// <param name="LowWatermark">
+/// Webhook subscribers hear <see cref="WebhookEventTypes.CapacityLow"/> when its availability falls to or below this;
+/// null when it has none.
+/// </param>
 public sealed record CapacityDetails(
     Guid Id,
     string EventId,
@@ -123,7 +127,8 @@ public sealed record CapacityDetails(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? CloseWhenSoldOut = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ClosedReason? ClosedReason = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OverbookLimit = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? LowWatermark = null);
 
 /// <summary>The answer of <c>GET /events/{eventId}/capacity</c>.</summary>
 /// <param name="Capacity">The event's capacities in creation order.</param>
@@ -197,6 +202,13 @@ public sealed record CreateCapacityRequest
     /// <summary>How far past its total holds may take a limited capacity, 0 to 1,000,000; available counts the allowance.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? OverbookLimit { get; init; }
+
+    /// <summary>
+    /// 0 to 1,000,000: webhook subscribers hear <see cref="WebhookEventTypes.CapacityLow"/> when its availability falls
+    /// to or below this, once each time it crosses it downward.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? LowWatermark { get; init; }
 }
 
 /// <summary>
@@ -243,6 +255,10 @@ public sealed record UpdateCapacityRequest
     /// <summary>A new overbooking allowance (0 to 1,000,000, on a limited capacity); 409 <c>CAPACITY_BELOW_COMMITTED</c> when held and sold together would be past total and allowance.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Optional<int> OverbookLimit { get; init; }
+
+    /// <summary>A new low watermark (0 to 1,000,000; see <see cref="CreateCapacityRequest.LowWatermark"/>), or null to remove it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Optional<int?> LowWatermark { get; init; }
 
     /// <summary>
     /// Opens, changes or closes its waiting list; only the patch's fields that are set change. Null (the
