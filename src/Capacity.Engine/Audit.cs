@@ -9,7 +9,7 @@ public static class Audit
     /// <summary>
     /// Recomputes every counter twice, from the ledger and from the live holds and allocations, and
     /// checks the per-pool limits, every allocation's counters, every buyer's usage and the waiting
-    /// lists (owed and offered units, offers, and no entry left waiting while it fits). One
+    /// lists (owed and offered units, offers, and no entry left waiting while it fits), and the webhook outbox. One
     /// consistent read of the store; decides nothing.
     /// </summary>
     /// <param name="now">The instant sale windows are judged at; the system clock's when not given.</param>
@@ -20,6 +20,33 @@ public static class Audit
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
         violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
         violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage, now ?? DateTimeOffset.UtcNow));
+        violations.AddRange(CheckOutbox(data.Outbox));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
+    }
+
+    /// <summary>
+    /// The webhook outbox: an endpoint's deliveries are exactly 1 to its last sequence number (a notice
+    /// is never lost between numbering and writing, nor written twice), every pending one has its next
+    /// attempt, and none outlives its endpoint.
+    /// </summary>
+    public static IEnumerable<string> CheckOutbox(OutboxAudit outbox)
+    {
+        foreach (var e in outbox.Endpoints)
+        {
+            if (e.Deliveries != e.LastSequence || e.MaxSequence != e.LastSequence)
+            {
+                yield return $"webhook {e.EndpointId}: {e.Deliveries} deliveries up to sequence {e.MaxSequence}, but it numbered {e.LastSequence}";
+            }
+
+            if (e.PendingWithoutAttempt > 0)
+            {
+                yield return $"webhook {e.EndpointId}: {e.PendingWithoutAttempt} pending deliveries have no next attempt";
+            }
+        }
+
+        if (outbox.Orphans > 0)
+        {
+            yield return $"{outbox.Orphans} webhook deliveries belong to no endpoint";
+        }
     }
 }

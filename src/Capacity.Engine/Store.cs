@@ -187,7 +187,14 @@ public sealed record AuditData(
     IReadOnlyList<BuyerUsage> Usage,
     IReadOnlyList<BuyerLimit> Limits,
     IReadOnlyList<WaitlistEntry> LiveEntries,
-    IReadOnlyDictionary<Guid, ReservationStatus> Offers);
+    IReadOnlyDictionary<Guid, ReservationStatus> Offers,
+    OutboxAudit Outbox);
+
+/// <summary>The webhook outbox as the audit sees it: each endpoint's counts, and deliveries left without an endpoint.</summary>
+public sealed record OutboxAudit(IReadOnlyList<OutboxCounts> Endpoints, long Orphans);
+
+/// <summary>One endpoint's outbox: deliveries are numbered 1 to <see cref="LastSequence"/> without a gap, none missing.</summary>
+public sealed record OutboxCounts(Guid EndpointId, long LastSequence, long Deliveries, long MaxSequence, long PendingWithoutAttempt);
 
 /// <summary>
 /// A search of a tenant's reservations: by event or by the platform's reference (at least one), and

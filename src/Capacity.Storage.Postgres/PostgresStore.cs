@@ -499,8 +499,20 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
             }
         }
 
+        var outbox = new List<OutboxCounts>();
+        await using (var cmd = new NpgsqlCommand(WebhookRows.AuditOutbox, c, tx))
+        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                outbox.Add(new OutboxCounts(r.GetGuid(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)));
+            }
+        }
+
+        await using var orphans = new NpgsqlCommand(WebhookRows.AuditOrphans, c, tx);
+        var orphaned = (long)(await orphans.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers);
+        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned));
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

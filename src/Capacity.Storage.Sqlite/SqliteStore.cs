@@ -570,8 +570,20 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             }
         }
 
+        var outbox = new List<OutboxCounts>();
+        using (var cmd = new SqliteCommand(WebhookRows.AuditOutbox, c, tx))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                outbox.Add(new OutboxCounts(Id(r.GetString(0)), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)));
+            }
+        }
+
+        using var orphans = new SqliteCommand(WebhookRows.AuditOrphans, c, tx);
+        var orphaned = (long)orphans.ExecuteScalar()!;
         tx.Commit();
-        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers);
+        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned));
     }
 
     public ValueTask DisposeAsync()

@@ -38,6 +38,13 @@ public static class WebhookRows
         "UPDATE webhook_deliveries SET status = $3, attempts = $4, next_attempt_at = $5, retrying_since = $6, delivered_at = $7, last_status = $8, last_error = $9 "
         + "WHERE endpoint_id = $1 AND sequence = $2";
 
+    /// <summary>For the audit, per endpoint: its last sequence number, how many deliveries it has, the highest, and the pending ones with no next attempt.</summary>
+    public const string AuditOutbox =
+        "SELECT w.id, w.last_sequence, COUNT(d.sequence), COALESCE(MAX(d.sequence), 0), COALESCE(SUM(CASE WHEN d.status = 0 AND d.next_attempt_at IS NULL THEN 1 ELSE 0 END), 0) FROM webhooks w LEFT JOIN webhook_deliveries d ON d.endpoint_id = w.id GROUP BY w.id, w.last_sequence";
+
+    /// <summary>For the audit: deliveries whose endpoint is gone.</summary>
+    public const string AuditOrphans = "SELECT COUNT(*) FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.endpoint_id)";
+
     public const string InsertAttempt = $"INSERT INTO webhook_attempts ({AttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
     public static object?[] EndpointValues(WebhookEndpoint e, Func<Guid, object> id, Func<bool, object> flag) =>

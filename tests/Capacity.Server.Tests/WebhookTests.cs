@@ -70,14 +70,19 @@ public abstract class WebhookTests(StoreKind store)
         var hook = await SubscribeAsync(t, receiver.Url, "capacity.sold_out");
         await t.HoldAsync(pool, 1);
 
-        for (var attempts = 1; attempts <= 4; attempts++)
+        // Each failure is recorded at the clock of its batch, so the clock moves on until the retry comes
+        // due, whenever the record lands.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (receiver.Attempts.Count < 4 && DateTime.UtcNow < deadline)
         {
-            await receiver.WaitForCountAsync(attempts);
             app.Clock!.Advance(TimeSpan.FromMinutes(1));
+            await Task.Delay(100);
         }
 
+        await receiver.WaitForCountAsync(4);
+
         // The fourth answer is recorded through the engine just after the receiver has it.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        deadline = DateTime.UtcNow.AddSeconds(10);
         var delivery = await OnlyDeliveryAsync(t, hook);
         while (delivery["status"]!.GetValue<string>() != "delivered" && DateTime.UtcNow < deadline)
         {
@@ -116,6 +121,51 @@ public abstract class WebhookTests(StoreKind store)
         Assert.Equal(entry, offered.Data["id"]!.GetValue<string>());
         Assert.Equal("offered", (await Api.ReadAsync(await t.GetAsync($"/waitlist/{entry}"), 200))["status"]!.GetValue<string>());
         await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_to_commit_writes_no_notice_and_the_retry_that_commits_writes_one()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 1);
+        var hook = await SubscribeAsync(t, receiver.Url, "capacity.sold_out");
+        app.Faults.FailNextBatchAt(FaultPoint.Commit);
+        await Api.ProblemAsync(await t.ReserveAsync(pool, 1), 503, "SERVICE_UNAVAILABLE");
+        await Task.Delay(300);
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync($"/webhooks/{hook["id"]}/deliveries"), 200))["deliveries"]!.AsArray());
+        Assert.Empty(receiver.Attempts);
+
+        await t.HoldAsync(pool, 1);
+        Assert.Equal(1, (await receiver.WaitForAsync(m => m.Type == "capacity.sold_out")).Sequence);
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Verify_reports_a_delivery_lost_from_the_outbox()
+    {
+        await using var app = await NewAppAsync(settings: new() { ["Capacity:Webhooks:Dispatch"] = "false", ["Capacity:Webhooks:AllowPrivateNetworks"] = "true" });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 5);
+        var hook = (await SubscribeAsync(t, "http://127.0.0.1:9/hook", "reservation.confirmed"))["id"]!.GetValue<string>();
+        await t.TransitAsync(await t.HoldAsync(pool, 1), "confirm");
+        await t.TransitAsync(await t.HoldAsync(pool, 1), "confirm");
+        await app.AssertInvariantsAsync();
+
+        using (var connection = Database.OpenWritable(app))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = app.Kind == StoreKind.Sqlite
+                ? $"DELETE FROM webhook_deliveries WHERE endpoint_id = '{hook}' AND sequence = 1"
+                : $"DELETE FROM webhook_deliveries WHERE endpoint_id = '{hook}'::uuid AND sequence = 1";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        using var admin = app.Admin();
+        var verify = await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
+        Assert.False(verify["ok"]!.GetValue<bool>());
+        Assert.Contains(verify["violations"]!.AsArray(), v => v!.GetValue<string>().Contains(hook, StringComparison.OrdinalIgnoreCase));
     }
 
     private static async Task<JsonNode> OnlyDeliveryAsync(HttpClient client, JsonObject hook) =>
