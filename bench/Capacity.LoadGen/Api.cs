@@ -28,6 +28,17 @@ internal sealed class Api(HttpClient http, string adminKey)
         return body["id"]!.GetValue<string>();
     }
 
+    /// <summary>Subscribes an endpoint to every event type.</summary>
+    public async Task SubscribeAsync(AuthenticationHeaderValue tenant, string url, CancellationToken ct)
+    {
+        string[] all =
+        [
+            "capacity.sold_out", "capacity.available", "capacity.low", "capacity.state_changed", "reservation.confirmed", "reservation.released",
+            "reservation.expired", "reservation.cancelled", "allocation.closed", "waitlist.offered", "waitlist.lapsed",
+        ];
+        await SendAsync(HttpMethod.Post, "/webhooks", tenant, new JsonObject { ["url"] = url, ["events"] = new JsonArray([.. all.Select(e => JsonValue.Create(e))]) }, ct);
+    }
+
     public async Task<(long Reserved, long Sold)> CountersAsync(AuthenticationHeaderValue tenant, string capacityId, CancellationToken ct)
     {
         var body = await SendAsync(HttpMethod.Get, $"/capacity/{capacityId}", tenant, null, ct);

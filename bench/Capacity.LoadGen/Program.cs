@@ -12,9 +12,10 @@ scenario.AcceptOnlyFromAmong("onsale", "soldout", "reads", "mix");
 var mix = new Option<string>("--mix") { Description = "mix weights: hold, cart, confirm, release, check, read", DefaultValueFactory = _ => Plan.DefaultMix };
 var pool = new Option<int?>("--pool") { Description = "total of the pool (default 1,000,000; 100 for soldout)" };
 var serverPid = new Option<int?>("--server-pid") { Description = "also report the CPU the server process used during the measured window" };
+var webhook = new Option<bool>("--webhook") { Description = "subscribe the tenant to every webhook event, received by a listener here (the server needs Capacity:Webhooks:AllowPrivateNetworks)" };
 var setupOnly = new Option<bool>("--setup-only") { Description = "create the tenant and event, print their key and ids, and exit" };
 
-var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, setupOnly };
+var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, webhook, setupOnly };
 root.SetAction((parse, ct) =>
 {
     Plan plan;
@@ -30,7 +31,7 @@ root.SetAction((parse, ct) =>
 
     var key = parse.GetValue(adminKey) ?? Environment.GetEnvironmentVariable("CAPACITY_ADMIN_KEY");
     var settings = new Settings(
-        parse.GetValue(url)!, key ?? "", parse.GetValue(connections), parse.GetValue(duration), parse.GetValue(warmup), plan, parse.GetValue(serverPid), parse.GetValue(setupOnly));
+        parse.GetValue(url)!, key ?? "", parse.GetValue(connections), parse.GetValue(duration), parse.GetValue(warmup), plan, parse.GetValue(serverPid), parse.GetValue(setupOnly), parse.GetValue(webhook));
     if (string.IsNullOrEmpty(settings.AdminKey) || settings.Connections < 1 || settings.Duration <= 0 || settings.Warmup < 0)
     {
         Console.Error.WriteLine("--admin-key (or CAPACITY_ADMIN_KEY) is required; --connections must be at least 1, --duration above 0, --warmup at least 0.");

@@ -3,7 +3,7 @@ using Capacity.Bench;
 
 namespace Capacity.LoadGen;
 
-internal sealed record Settings(string Url, string AdminKey, int Connections, double Duration, double Warmup, Plan Plan, int? ServerPid, bool SetupOnly);
+internal sealed record Settings(string Url, string AdminKey, int Connections, double Duration, double Warmup, Plan Plan, int? ServerPid, bool SetupOnly, bool Webhook = false);
 
 /// <summary>
 /// Closed-loop HTTP load: one worker per keep-alive connection, each sending its next request as
@@ -27,6 +27,12 @@ internal static class Runner
         using var http = new HttpClient(handler) { BaseAddress = new Uri(s.Url), Timeout = TimeSpan.FromSeconds(30) };
         var api = new Api(http, s.AdminKey);
         var target = await Target.CreateAsync(api, plan, ct);
+        using var sink = s.Webhook ? WebhookSink.Start() : null;
+        if (sink is not null)
+        {
+            await api.SubscribeAsync(target.Auth, sink.Url, ct);
+        }
+
         if (s.SetupOnly)
         {
             // For another load tool (bench/run.sh points wrk at these as a reference).
@@ -87,6 +93,13 @@ internal static class Runner
         if (serverCores is { } server)
         {
             fields.Add(("server_cores", server));
+        }
+
+        if (sink is not null)
+        {
+            // Deliveries received by the end of the run (the dispatcher trails the commits a little).
+            Console.WriteLine($"  webhooks        {Report.N(sink.Received)} deliveries received");
+            fields.Add(("webhook_deliveries", sink.Received));
         }
 
         Report.Result([.. fields, .. verifyFields, ("passed", passed)]);
