@@ -398,10 +398,8 @@ public static partial class Decider
                 NoticeState(set, node, command.IsActive.IsSet && isActive != openBefore ? (isActive ? "activated" : "deactivated") : "updated", now);
             }
 
-            if (freeBefore is { } before)
-            {
-                NoticeCrossing(set, node, before, now);
-            }
+            // Judged with what the rest of the command does (offers it makes may take the units again).
+            set.FreeAtStart.TryAdd(node, freeBefore);
         }
 
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };

@@ -193,7 +193,7 @@ public static partial class Decider
     internal static void CollectNotices(WorkingSet set, DateTimeOffset now)
     {
         var (from, to) = set.UnnoticedLedger();
-        if (from == to)
+        if (from == to && set.FreeAtStart.Count == 0)
         {
             return;
         }
@@ -227,14 +227,24 @@ public static partial class Decider
             NoticeEntry(set, node, charge, now);
         }
 
+        // Where the command changed a capacity's total or allowance, its room before is what the update
+        // found; elsewhere the command's net movement says it.
+        var start = set.FreeAtStart;
         foreach (var (node, net) in moved)
         {
-            var ceiling = node.Ceiling!.Value;
-            var used = node.Reserved + node.Sold;
-            NoticeCrossing(set, node, Math.Max(0, ceiling - (used - net)), now);
+            start.TryAdd(node, Math.Max(0, node.Ceiling!.Value - (node.Reserved + node.Sold - net)));
+        }
+
+        foreach (var (node, freeBefore) in start)
+        {
+            if (freeBefore is { } before)
+            {
+                NoticeCrossing(set, node, before, now);
+            }
         }
 
         moved.Clear();
+        start.Clear();
         set.MarkNoticed();
     }
 
@@ -248,13 +258,21 @@ public static partial class Decider
                     return;
                 }
 
-                var topic = charge.Kind switch
+                // By what the hold became: units given back by a change, or the rest of a partial
+                // confirm, are released on the ledger while the hold lives on. A refund in part is told.
+                var topic = (charge.Kind, r.Status) switch
                 {
-                    LedgerKind.Release => Topics.ReservationReleased,
-                    LedgerKind.Expire => Topics.ReservationExpired,
-                    LedgerKind.Cancel => Topics.ReservationCancelled,
-                    _ => Topics.ReservationConfirmed,
+                    (LedgerKind.Release, ReservationStatus.Released) => Topics.ReservationReleased,
+                    (LedgerKind.Expire, ReservationStatus.Expired) => Topics.ReservationExpired,
+                    (LedgerKind.Cancel, _) => Topics.ReservationCancelled,
+                    (LedgerKind.Confirm or LedgerKind.Reclaim, ReservationStatus.Confirmed) => Topics.ReservationConfirmed,
+                    _ => Topics.None,
                 };
+                if (topic == Topics.None)
+                {
+                    return;
+                }
+
                 set.Notify(topic, r.TenantId, node.EventId, r, now);
                 if (r.WaitlistId is { } entryId && topic is Topics.ReservationReleased or Topics.ReservationExpired && set.FindEntry(entryId) is { Status: WaitlistStatus.Lapsed } lapsed)
                 {

@@ -66,6 +66,10 @@ public sealed class WorkingSet : ICapacityLookup
     private int _noticedThrough;
     internal readonly Dictionary<CapacityNode, long> NoticeScratch = new(ReferenceEqualityComparer.Instance);
 
+    // What a command's update of a capacity found it had free before changing its total or allowance
+    // (null: it was unlimited), so that its crossing is judged on the whole command, offers included.
+    internal readonly Dictionary<CapacityNode, long?> FreeAtStart = new(ReferenceEqualityComparer.Instance);
+
     // Which changes are recorded: a row marked with the current epoch is already in a new or changed
     // list, so recording it again costs a comparison instead of two hash lookups (a hold touches each
     // node of its closure; a batch touches the same few nodes hundreds of times). Accepting the changes
@@ -609,6 +613,7 @@ public sealed class WorkingSet : ICapacityLookup
         _attempts.Clear();
         _notices.Clear();
         _noticedThrough = 0;
+        FreeAtStart.Clear();
     }
 
     /// <summary>Forgets everything, rows included, so the instance can serve the next batch.</summary>

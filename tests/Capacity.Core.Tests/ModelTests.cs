@@ -1485,6 +1485,11 @@ internal sealed class ModelRun
         {
             _ws.LoadWaitlist(tenant, eventId, []);
         }
+
+        // Tenant A has a webhook endpoint that wants everything; tenant B has none. Every step's notices
+        // are checked against what the model says happened (CheckNotices).
+        Decider.Decide(_ws, new CreateWebhook(Scenario.TenantA, new Guid(0x0e, 0x0b, 0x0e, 0, 0, 0, 0, 0, 0, 0, 1), "https://hooks.example/in", Topics.All, null, "whsec_AA=="), Scenario.Start, CoreLimits.Default);
+        _ws.AcceptChanges();
     }
 
     public static void Execute(Script script) => Execute(script, corruptAfterStep: -1);
@@ -2065,6 +2070,8 @@ internal sealed class ModelRun
         }
 
         var expectedMoves = new List<ReferenceModel.Move>();
+        var usedBefore = _model.UsedAll();
+        var ceilingsBefore = _model.Caps.ToDictionary(c => c.Key, c => c.Value.Ceiling);
         var before = _model.EntryOrder.Select(id => _model.Entries[id].Status).ToList();
         var expected = _model.Decide(command, _now, expectedMoves);
         Outcome actual;
@@ -2087,6 +2094,7 @@ internal sealed class ModelRun
             throw Failure($"{Describe(command)} answered {actual.Code} ({actual.Field}: {actual.Detail}); the model expects {expected}");
         }
 
+        CheckNotices(command, expectedMoves, usedBefore, ceilingsBefore);
         CheckLedger(command, expectedMoves);
         CheckOutcome(command, actual);
         if (_codes is not null)
@@ -2134,6 +2142,69 @@ internal sealed class ModelRun
         return _model.Allocations.TryGetValue(id, out var a) && a.ExpiresAt is { } at
             ? Math.Max(0, (at - _now).TotalSeconds + t.Seconds)
             : 0;
+    }
+
+    /// <summary>
+    /// The step's webhook notices, all of them tenant A's: one per hold the model ended or refunded (by
+    /// what the hold became: released, expired, confirmed, or a refund), and one per limited capacity of
+    /// tenant A whose own room (ceiling − reserved − sold) the step took to 0 or brought back from 0.
+    /// </summary>
+    private void CheckNotices(
+        Command command, List<ReferenceModel.Move> expectedMoves, Dictionary<Guid, (long Reserved, long Sold)> usedBefore, Dictionary<Guid, long?> ceilingsBefore)
+    {
+        if (_ws.Notices.FirstOrDefault(n => n.TenantId != Scenario.TenantA) is { } stray)
+        {
+            throw Failure($"{Describe(command)} told tenant {stray.TenantId}, which has no endpoint, of {stray.Topic}");
+        }
+
+        Topics Ended(LedgerKind kind, ReservationStatus status) => (kind, status) switch
+        {
+            (LedgerKind.Release, ReservationStatus.Released) => Topics.ReservationReleased,
+            (LedgerKind.Expire, ReservationStatus.Expired) => Topics.ReservationExpired,
+            (LedgerKind.Cancel, _) => Topics.ReservationCancelled,
+            (LedgerKind.Confirm or LedgerKind.Reclaim, ReservationStatus.Confirmed) => Topics.ReservationConfirmed,
+            _ => Topics.None,
+        };
+        const Topics Holds = Topics.ReservationConfirmed | Topics.ReservationReleased | Topics.ReservationExpired | Topics.ReservationCancelled;
+        var expectedHolds = expectedMoves
+            .Where(m => _model.Reservations.TryGetValue(m.Reservation, out var r) && r.Tenant == Scenario.TenantA)
+            .Select(m => (m.Reservation, Topic: Ended(m.Kind, _model.Reservations[m.Reservation].Status)))
+            .Where(x => x.Topic != Topics.None)
+            .Distinct().Order().ToList();
+        var toldHolds = _ws.Notices.Where(n => (n.Topic & Holds) != 0).Select(n => (((Reservation)n.Subject).Id, n.Topic)).Order().ToList();
+        if (!toldHolds.SequenceEqual(expectedHolds))
+        {
+            throw Failure($"{Describe(command)} told of holds [{string.Join(", ", toldHolds)}]; the model expects [{string.Join(", ", expectedHolds)}]");
+        }
+
+        var usedAfter = _model.UsedAll();
+        var expectedCrossings = new List<(Guid, Topics)>();
+        foreach (var (id, cap) in _model.Caps)
+        {
+            if (cap.Tenant != Scenario.TenantA || cap.Ceiling is not { } after || ceilingsBefore.GetValueOrDefault(id) is not { } beforeCeiling || !usedBefore.ContainsKey(id))
+            {
+                continue;
+            }
+
+            var (r0, s0) = usedBefore[id];
+            var (r1, s1) = usedAfter[id];
+            var (freeBefore, freeAfter) = (Math.Max(0, beforeCeiling - r0 - s0), Math.Max(0, after - r1 - s1));
+            if (freeBefore > 0 && freeAfter == 0)
+            {
+                expectedCrossings.Add((id, Topics.CapacitySoldOut));
+            }
+            else if (freeBefore == 0 && freeAfter > 0)
+            {
+                expectedCrossings.Add((id, Topics.CapacityAvailable));
+            }
+        }
+
+        var toldCrossings = _ws.Notices.Where(n => n.Topic is Topics.CapacitySoldOut or Topics.CapacityAvailable)
+            .Select(n => (((CapacityView)n.Subject).Id, n.Topic)).Order().ToList();
+        if (!toldCrossings.SequenceEqual(expectedCrossings.Order()))
+        {
+            throw Failure($"{Describe(command)} told of capacities [{string.Join(", ", toldCrossings)}]; the model expects [{string.Join(", ", expectedCrossings.Order())}]");
+        }
     }
 
     private void CheckLedger(Command command, List<ReferenceModel.Move> expectedMoves)

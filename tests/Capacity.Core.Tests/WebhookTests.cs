@@ -309,3 +309,21 @@ public sealed class WebhookWindowTests
         Assert.Equal("sale_ended", Assert.Single(s.LastNotices).Reason);
     }
 }
+
+/// <summary>What a hold became decides its notice, not the ledger kind of each movement.</summary>
+public sealed class WebhookChangeTests
+{
+    [Fact]
+    public void A_change_that_gives_units_back_and_a_partial_confirm_are_not_told_as_releases()
+    {
+        var s = new Scenario();
+        var a = s.Own(10, "A");
+        var b = s.Own(10, "B");
+        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.All, null, "whsec_c2VjcmV0"));
+        var hold = s.HoldOk((a, 3), (b, 2));
+        Assert.Equal(OutcomeCode.Ok, s.Do(new ChangeHold(s.Tenant, hold, [new HoldItem(a, 1, null), new HoldItem(b, 2, null)], null)).Code);
+        Assert.DoesNotContain(s.LastNotices, n => n.Topic == Topics.ReservationReleased);
+        Assert.Equal(OutcomeCode.Ok, s.Do(new ConfirmHold(s.Tenant, hold, [new ItemQuantity(a, 1)], false)).Code);
+        Assert.Equal([Topics.ReservationConfirmed], s.LastNotices.Select(n => n.Topic));
+    }
+}
