@@ -57,37 +57,26 @@ public sealed class ExpirySweeper(IWriteStore store, CommandEngine engine, TimeP
     /// Like expiry, the close is a command: an allocation closed a moment before (by hand, or by
     /// another node's sweep) is left alone, so its units are given back once. Returns how many it closed.
     /// </summary>
-    public async Task<int> CloseDueAllocationsAsync(CancellationToken ct)
-    {
-        var due = await store.GetDueAllocationsAsync(time.GetUtcNow(), BatchSize, ct).ConfigureAwait(false);
-        if (due.Count == 0)
-        {
-            return 0;
-        }
-
-        var result = await engine.SubmitAsync(new CloseDueAllocations([.. due])).ConfigureAwait(false);
-        if (result.Status != EngineStatus.Decided)
-        {
-            logger.LogWarning("Allocation sweep stopped: the engine answered {Status}", result.Status);
-            return 0;
-        }
-
-        return result.Outcome!.Value.Count;
-    }
+    public Task<int> CloseDueAllocationsAsync(CancellationToken ct) =>
+        SubmitDueAsync(store.GetDueAllocationsAsync(time.GetUtcNow(), BatchSize, ct), ids => new CloseDueAllocations(ids), "Allocation sweep");
 
     /// <summary>Passes every sale-window edge now due (<see cref="PassSaleEdges"/>). Returns how many it passed.</summary>
-    public async Task<int> PassSaleEdgesAsync(CancellationToken ct)
+    public Task<int> PassSaleEdgesAsync(CancellationToken ct) =>
+        SubmitDueAsync(store.GetDueSaleEdgesAsync(time.GetUtcNow(), BatchSize, ct), ids => new PassSaleEdges(ids), "Sale-window sweep");
+
+    /// <summary>One command for the ids the store found due; the count the core answers (how many it acted on).</summary>
+    private async Task<int> SubmitDueAsync(Task<IReadOnlyList<Guid>> found, Func<Guid[], Command> command, string what)
     {
-        var due = await store.GetDueSaleEdgesAsync(time.GetUtcNow(), BatchSize, ct).ConfigureAwait(false);
+        var due = await found.ConfigureAwait(false);
         if (due.Count == 0)
         {
             return 0;
         }
 
-        var result = await engine.SubmitAsync(new PassSaleEdges([.. due])).ConfigureAwait(false);
+        var result = await engine.SubmitAsync(command([.. due])).ConfigureAwait(false);
         if (result.Status != EngineStatus.Decided)
         {
-            logger.LogWarning("Sale-window sweep stopped: the engine answered {Status}", result.Status);
+            logger.LogWarning("{Sweep} stopped: the engine answered {Status}", what, result.Status);
             return 0;
         }
 
