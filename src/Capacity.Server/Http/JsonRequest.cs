@@ -44,6 +44,12 @@ internal sealed class JsonRequest<T>
 
     public static async ValueTask<JsonRequest<T>?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
+        // Routing refuses another Content-Type with 415; one that names none is refused here, as documented.
+        if (string.IsNullOrEmpty(context.Request.ContentType))
+        {
+            return new JsonRequest<T>([], default, ApiErrors.UnsupportedMediaType(), unread: true);
+        }
+
         var (bytes, unread) = await RawRequest.ReadAsync(context);
         if (unread is not null)
         {

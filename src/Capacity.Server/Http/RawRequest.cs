@@ -31,6 +31,13 @@ internal sealed class RawRequest
     public static async ValueTask<RawRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
         var (bytes, unread) = await ReadAsync(context);
+
+        // These routes may go without a body; a body sent without saying it is JSON is refused (415).
+        if (unread is null && bytes.Length > 0 && string.IsNullOrEmpty(context.Request.ContentType))
+        {
+            unread = ApiErrors.UnsupportedMediaType();
+        }
+
         return new RawRequest(bytes, unread);
     }
 
