@@ -4,22 +4,24 @@ using System.Text;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
+using Capacity.Server.Metrics;
 using Capacity.Server.Webhooks;
 
 namespace Capacity.Server;
 
 /// <summary>
-/// Every setting the server reads under <c>Storage</c>, <c>Auth</c> and <c>Capacity</c>, bound once at
+/// Every setting the server reads under <c>Storage</c>, <c>Auth</c>, <c>Capacity</c> and <c>Metrics</c>, bound once at
 /// start and checked before anything opens: a key no options class has (a typo such as
 /// <c>Storage:Providr</c>, which would otherwise be ignored in silence) is refused with the nearest
 /// known name, a value of the wrong type or outside its rule is refused with the rule. The known keys
 /// are read from the options classes themselves (<see cref="Sections"/>), so the list cannot drift from
 /// what is bound; the README's table is tested against it.
 /// </summary>
-internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit, WebhookOptions Webhooks)
+internal sealed record Settings(
+    StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit, WebhookOptions Webhooks, MetricsOptions Metrics)
 {
     /// <summary>The sections the server owns; any key under them must be one of <see cref="KnownKeys"/>.</summary>
-    public static readonly string[] Roots = ["Storage", "Auth", "Capacity"];
+    public static readonly string[] Roots = ["Storage", "Auth", "Capacity", "Metrics"];
 
     /// <summary>Each section and the options class bound from it: the one list of what the server reads.</summary>
     private static readonly (string Section, Type Options)[] Sections =
@@ -31,10 +33,11 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
         ("Capacity:Engine", typeof(EngineOptions)),
         ("Capacity:RateLimit", typeof(RateLimitOptions)),
         ("Capacity:Webhooks", typeof(WebhookOptions)),
+        ("Metrics", typeof(MetricsOptions)),
     ];
 
     /// <summary>Settings whose values are secrets: a refusal says how long they are, never what they are.</summary>
-    private static readonly HashSet<string> Secrets = new(["Auth:AdminKey", "Auth:JwtSigningKey", "Storage:Postgres:ConnectionString"], StringComparer.OrdinalIgnoreCase);
+    private static readonly HashSet<string> Secrets = new(["Auth:AdminKey", "Auth:JwtSigningKey", "Storage:Postgres:ConnectionString", "Metrics:Key"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Every key the server reads, with the type its value must parse as, in the options classes' order.</summary>
     public static IReadOnlyList<(string Key, Type Type)> KnownKeys { get; } = [.. Sections.SelectMany(s => Leaves(s.Section, s.Options))];
@@ -76,7 +79,8 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
             Bind<CoreLimits>(config, "Capacity:Limits"),
             Bind<EngineOptions>(config, "Capacity:Engine"),
             Bind<RateLimitOptions>(config, "Capacity:RateLimit"),
-            Bind<WebhookOptions>(config, "Capacity:Webhooks"));
+            Bind<WebhookOptions>(config, "Capacity:Webhooks"),
+            Bind<MetricsOptions>(config, "Metrics"));
         foreach (var (key, holds, must) in settings.Rules())
         {
             if (!holds)
@@ -132,6 +136,7 @@ internal sealed record Settings(StorageOptions Storage, AuthOptions Auth, Server
             "an absolute http or https address, such as http://collector:4318");
 
         yield return ("Capacity:Engine:MaxBatch", Engine.MaxBatch >= 1, "at least 1");
+        yield return ("Metrics:Key", Metrics.Key is null || Metrics.Key.Length >= 16, "at least 16 characters, or unset to leave /metrics open");
         yield return ("Capacity:Webhooks:TimeoutMs", Webhooks.TimeoutMs is >= 100 and <= 60_000, "between 100 and 60000");
         yield return ("Capacity:Webhooks:PollIntervalMs", Webhooks.PollIntervalMs is >= 10 and <= 60_000, "between 10 and 60000");
         yield return ("Capacity:Engine:QueueLimit", Engine.QueueLimit >= 1, "at least 1");

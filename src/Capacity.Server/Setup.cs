@@ -52,6 +52,7 @@ internal static class Setup
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
         services.AddSingleton<IReadStore>(_ => store.Open());
         services.AddSingleton(settings.Webhooks);
+        services.AddSingleton(settings.Metrics);
         services.AddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IReadStore>());
         services.AddSingleton(sp =>
         {

@@ -225,3 +225,29 @@ internal sealed class RecordingLog : ILoggerProvider
         }
     }
 }
+
+/// <summary><c>Metrics:Key</c>: off by default (the scrape is open), on it takes the key as a bearer token and nothing else.</summary>
+public sealed class MetricsKeyTests
+{
+    [Fact]
+    public async Task With_a_metrics_key_a_scrape_needs_it_and_any_other_credential_is_refused()
+    {
+        const string key = "metrics-key-of-some-length";
+        await using var app = new CapacityApp(new() { ["Metrics:Key"] = key });
+        using var anonymous = app.CreateClient();
+        await Api.ProblemAsync(await anonymous.GetAsync("/metrics"), 401, "UNAUTHORIZED");
+        await Api.ProblemAsync(await app.WithToken(key + "x").GetAsync("/metrics"), 401, "UNAUTHORIZED");
+        await Api.ProblemAsync(await app.Admin().GetAsync("/metrics"), 401, "UNAUTHORIZED");
+        var scrape = await app.WithToken(key).GetAsync("/metrics");
+        Assert.Equal(System.Net.HttpStatusCode.OK, scrape.StatusCode);
+        Assert.Contains("capacity_", await scrape.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_a_metrics_key_the_scrape_is_open()
+    {
+        await using var app = new CapacityApp();
+        using var anonymous = app.CreateClient();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await anonymous.GetAsync("/metrics")).StatusCode);
+    }
+}

@@ -166,6 +166,7 @@ public sealed class SettingsTests
             ["Capacity", "Engine", _] => (settings.Engine, 2),
             ["Capacity", "RateLimit", _] => (settings.RateLimit, 2),
             ["Capacity", "Webhooks", _] => (settings.Webhooks, 2),
+            ["Metrics", _] => (settings.Metrics, 1),
             _ => (settings.Server, 1),
         };
         object? value = target;
