@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}; PORT=${PORT:-5098}
-dotnet build -c Release src/Capacity.Server bench/Capacity.LoadGen > /dev/null
+dotnet build -c Release src/Capacity.Server > /dev/null && dotnet build -c Release bench/Capacity.LoadGen > /dev/null
 LOADGEN=bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll
 ADMIN="capadmin_bench_$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 DATA=$(mktemp -d)
