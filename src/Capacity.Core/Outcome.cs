@@ -152,6 +152,9 @@ public readonly record struct Outcome
     public BuyerLimitExcess? LimitExcess { get; init; }
     public WaitlistEntryView? Entry { get; init; }
     public Tenant? Tenant { get; init; }
+
+    /// <summary>The key a key command issued, revoked or found revoked already.</summary>
+    public ApiKey? Key { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }
 

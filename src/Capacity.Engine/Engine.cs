@@ -403,6 +403,10 @@ public sealed class CommandEngine : IAsyncDisposable
         UpdatePrice => "update_price",
         CreateTenant => "create_tenant",
         AddApiKey => "add_api_key",
+        RevokeApiKey => "revoke_api_key",
+        SetTenantDisabled { Disabled: true } => "disable_tenant",
+        SetTenantDisabled => "enable_tenant",
+        RecordKeyUse => "record_key_use",
         _ => "other",
     };
 

@@ -33,6 +33,10 @@ public class CapacityApp : WebApplicationFactory<Program>
             ["Auth:AdminKey"] = AdminKey,
             ["Auth:JwtSigningKey"] = JwtKey,
             ["Capacity:SweepIntervalMs"] = "50",
+
+            // Suites that send many bad credentials on purpose (isolation, fuzzing) would be throttled
+            // by the default of 60 a minute; AuthThrottleTests sets its own budget.
+            ["Auth:FailedAttemptsPerMinute"] = "1000000",
         };
         foreach (var (k, v) in settings ?? [])
         {
