@@ -259,6 +259,19 @@ public sealed class CommandEngine : IAsyncDisposable
             Complete([.. batch]);
             return;
         }
+        catch (OperationCanceledException)
+        {
+            // Stopping in the middle of a batch: its transaction rolls back, and its callers hear that
+            // nothing was applied rather than wait for an answer that would never come (a service that
+            // submits while the host stops, such as KeyUseFlush, would otherwise hold the stop up).
+            foreach (var s in batch)
+            {
+                s.Result = new EngineResult(EngineStatus.Unavailable);
+            }
+
+            Complete([.. batch]);
+            throw;
+        }
 
         _outage?.Succeeded();
         BatchSize.Record(batch.Count);

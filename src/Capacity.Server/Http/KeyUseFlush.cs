@@ -38,7 +38,15 @@ internal sealed class KeyUseFlush(Authenticator authenticator, CommandEngine eng
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync();
+
+        // Bounded by the host's shutdown timeout: a last record of use is not worth holding a stop up.
+        try
+        {
+            await FlushAsync().WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>Sends the uses noted since the last flush; a chunk the engine could not apply stays noted for the next.</summary>
