@@ -20,6 +20,9 @@ internal sealed record EventView(string EventId, IReadOnlyList<CapacityDetails> 
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TenantKey))]
+[JsonSerializable(typeof(ApiKeyInfo))]
+[JsonSerializable(typeof(ApiKeyList))]
+[JsonSerializable(typeof(TenantInfo))]
 [JsonSerializable(typeof(EventList))]
 [JsonSerializable(typeof(EventView))]
 [JsonSerializable(typeof(ReserveResult))]

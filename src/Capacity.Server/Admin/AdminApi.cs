@@ -168,10 +168,9 @@ internal static class AdminApi
             return null;
         }
 
-        // To the millisecond, which is what the stores keep: the answer shows what a list will show.
-        var expiresAt = request.ExpiresAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at.ToUnixTimeMilliseconds()) : (DateTimeOffset?)null;
+        // expires_at is already to the millisecond (InstantConverter), as the stores keep it.
         var text = Authenticator.NewKey(Authenticator.TenantKeyPrefix);
-        return (new NewApiKey(Guid.CreateVersion7(), Authenticator.Hash(text), Authenticator.ShownPrefix(text), request.Name, scope, expiresAt), text);
+        return (new NewApiKey(Guid.CreateVersion7(), Authenticator.Hash(text), Authenticator.ShownPrefix(text), request.Name, scope, request.ExpiresAt), text);
     }
 
     private static Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult> Issued(Outcome o, string? text, TimeProvider time) =>
