@@ -70,6 +70,29 @@ public sealed class AuthThrottleTests
     }
 
     [Fact]
+    public async Task Behind_a_proxy_that_forwards_the_clients_address_each_client_has_a_budget_of_its_own()
+    {
+        // As compose.yaml runs the nodes behind Caddy: ASPNETCORE_FORWARDEDHEADERS_ENABLED=true.
+        await using var app = new CapacityApp(new() { ["Auth:FailedAttemptsPerMinute"] = "3", ["FORWARDEDHEADERS_ENABLED"] = "true" });
+        using var client = app.CreateClient();
+        async Task<HttpResponseMessage> GuessAsync(string from)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer cap_guess");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", from);
+            return await client.SendAsync(request);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Api.ProblemAsync(await GuessAsync("198.51.100.1"), 401, "UNAUTHORIZED");
+        }
+
+        await Api.ProblemAsync(await GuessAsync("198.51.100.1"), 429, "TOO_MANY_AUTH_FAILURES");
+        await Api.ProblemAsync(await GuessAsync("198.51.100.2"), 401, "UNAUTHORIZED");
+    }
+
+    [Fact]
     public void A_window_ends_after_a_minute_and_retry_after_counts_down_to_it()
     {
         var time = new SteppedTime();
