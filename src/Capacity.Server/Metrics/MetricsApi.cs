@@ -10,5 +10,5 @@ internal static class MetricsApi
             .RequireAccess(Access.Anonymous)
             .WithTags("Operations")
             .WithSummary("Prometheus metrics")
-            .WithDescription("Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag.");
+            .WithDescription("Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag, refused credentials by reason.");
 }
