@@ -201,9 +201,10 @@ internal sealed class Authenticator
         if (_resolved.TryGetValue(token, out var known))
         {
             var state = known.State;
-            if (IsFresh(state.CheckedAt, state.Generation) || Interlocked.CompareExchange(ref known.Rechecking, 1, 0) != 0)
+            var now = _time.GetTimestamp();
+            if (IsFresh(state.CheckedAt, state.Generation, now) || Interlocked.CompareExchange(ref known.Rechecking, 1, 0) != 0)
             {
-                return ValueTask.FromResult(Use(known, state));
+                return ValueTask.FromResult(Use(known, state, now));
             }
 
             return RecheckKeyAsync(known, ct);
@@ -212,26 +213,29 @@ internal sealed class Authenticator
         return token.Count('.') == 2 ? ValidateJwtAsync(token.ToString(), ct) : ResolveKeyAsync(token.ToString(), address, ct);
     }
 
-    private bool IsFresh(long checkedAt, long generation) =>
-        generation == Volatile.Read(ref _generation) && _time.GetTimestamp() - checkedAt < _recheckTicks;
+    private bool IsFresh(long checkedAt, long generation, long now) =>
+        generation == Volatile.Read(ref _generation) && now - checkedAt < _recheckTicks;
 
-    /// <summary>The answer a remembered key gives now, noting its use for <c>last_used_at</c>.</summary>
-    private Credential Use(RememberedKey key, KeyState state)
+    /// <summary>
+    /// The answer a remembered key gives at <paramref name="now"/> (a monotonic timestamp), noting its
+    /// use for <c>last_used_at</c>. The wall clock is read only for a key that expires.
+    /// </summary>
+    private Credential Use(RememberedKey key, KeyState state, long now)
     {
         if (state.Refusal != Refusal.None)
         {
             return Credential.Refused(state.Refusal);
         }
 
-        var now = _time.GetUtcNow();
-        if (state.ExpiresAt is { } expires && now >= expires)
+        if (state.ExpiresAt is { } expires && _time.GetUtcNow() >= expires)
         {
             return Credential.Refused(Refusal.KeyExpired);
         }
 
-        // A plain write of a long: two requests racing may leave the earlier of their two times, a
-        // millisecond apart, which a last-used time a minute coarse does not notice.
-        Volatile.Write(ref key.LastUsedMs, now.ToUnixTimeMilliseconds());
+        // A plain write of a long, as a timestamp (turned into a time only when flushed): two requests
+        // racing may leave the earlier of their two times, microseconds apart, which a last-used time a
+        // minute coarse does not notice.
+        Volatile.Write(ref key.LastUsedAt, now);
         return new Credential(Kind.Tenant, state.Caller);
     }
 
@@ -267,7 +271,7 @@ internal sealed class Authenticator
             token,
             static (_, s) => new RememberedKey(s.Stored.Key.Id, s.Stored.Key.KeyHash, StateOf(s.Stored, s.Generation, s.CheckedAt)),
             (Stored: stored, Generation: generation, CheckedAt: checkedAt));
-        return Use(remembered, remembered.State);
+        return Use(remembered, remembered.State, _time.GetTimestamp());
     }
 
     private async ValueTask<Credential> RecheckKeyAsync(RememberedKey key, CancellationToken ct)
@@ -283,7 +287,7 @@ internal sealed class Authenticator
             // Keys are never deleted; one gone is one of a database restored from before it was issued.
             var state = stored is null ? new KeyState(null, null, Refusal.UnknownKey, checkedAt, generation) : StateOf(stored, generation, checkedAt);
             key.State = state;
-            return Use(key, state);
+            return Use(key, state, _time.GetTimestamp());
         }
         finally
         {
@@ -298,16 +302,21 @@ internal sealed class Authenticator
         return new KeyState(new TenantCaller(key.TenantId, key.Scope), key.ExpiresAt, refusal, checkedAt, generation);
     }
 
-    /// <summary>The keys used on this node since they were last handed out here, with when: for <see cref="KeyUseFlush"/>.</summary>
-    internal List<(Guid KeyId, long UsedMs, Action Flushed)> UnflushedUses()
+    /// <summary>
+    /// The keys used on this node since they were last handed out here, with when (as a time, from the
+    /// timestamp of the use): for <see cref="KeyUseFlush"/>, which calls <c>Flushed</c> once it is written.
+    /// </summary>
+    internal List<(Guid KeyId, DateTimeOffset UsedAt, Action Flushed)> UnflushedUses()
     {
-        var uses = new List<(Guid, long, Action)>();
+        var (wall, now) = (_time.GetUtcNow(), _time.GetTimestamp());
+        var uses = new List<(Guid, DateTimeOffset, Action)>();
         foreach (var key in _keys.Values)
         {
-            var used = Volatile.Read(ref key.LastUsedMs);
-            if (used > Volatile.Read(ref key.FlushedMs))
+            var used = Volatile.Read(ref key.LastUsedAt);
+            if (used != 0 && used != Volatile.Read(ref key.FlushedAt))
             {
-                uses.Add((key.KeyId, used, () => Volatile.Write(ref key.FlushedMs, used)));
+                var at = wall - _time.GetElapsedTime(used, now);
+                uses.Add((key.KeyId, DateTimeOffset.FromUnixTimeMilliseconds(at.ToUnixTimeMilliseconds()), () => Volatile.Write(ref key.FlushedAt, used)));
             }
         }
 
@@ -382,7 +391,7 @@ internal sealed class Authenticator
         if (_tenants.TryGetValue(tenantId, out var known))
         {
             var state = known.State;
-            if (IsFresh(state.CheckedAt, state.Generation) || Interlocked.CompareExchange(ref known.Rechecking, 1, 0) != 0)
+            if (IsFresh(state.CheckedAt, state.Generation, _time.GetTimestamp()) || Interlocked.CompareExchange(ref known.Rechecking, 1, 0) != 0)
             {
                 return state.Tenant;
             }
@@ -457,9 +466,9 @@ internal sealed class Authenticator
         /// <summary>1 while one request reads the key again; the others use <see cref="State"/> meanwhile.</summary>
         public int Rechecking;
 
-        /// <summary>When a request last used the key here (Unix ms; 0: not since start), and the last such time handed out to be written.</summary>
-        public long LastUsedMs;
-        public long FlushedMs;
+        /// <summary>When a request last used the key here (a monotonic timestamp; 0: not since start), and the last such time written.</summary>
+        public long LastUsedAt;
+        public long FlushedAt;
     }
 
     private sealed record TenantState(Tenant? Tenant, long CheckedAt, long Generation);

@@ -6,7 +6,7 @@ namespace Capacity.Server.Http;
 /// <summary>
 /// Writes each key's <c>last_used_at</c> about once a minute, off the request path. A request that
 /// uses a remembered key only notes the time in memory (<see cref="Authenticator"/>, one write of a
-/// long); once a minute the keys used since the last flush go to the engine as one
+/// timestamp it has read anyway); once a minute the keys used since the last flush go to the engine as one
 /// <see cref="RecordKeyUse"/> command per <see cref="ChunkSize"/> keys, decided and written like any
 /// other change. A write per request would put one row update per request through the single writer
 /// (and, on PostgreSQL, lock the key's row on every node); a minute's precision is what the field is
@@ -57,7 +57,7 @@ internal sealed class KeyUseFlush(Authenticator authenticator, CommandEngine eng
         for (var start = 0; start < uses.Count; start += ChunkSize)
         {
             var chunk = uses.GetRange(start, Math.Min(ChunkSize, uses.Count - start));
-            var command = new RecordKeyUse([.. chunk.Select(u => new KeyUse(u.KeyId, DateTimeOffset.FromUnixTimeMilliseconds(u.UsedMs)))]);
+            var command = new RecordKeyUse([.. chunk.Select(u => new KeyUse(u.KeyId, u.UsedAt))]);
             var result = await engine.SubmitAsync(command);
             if (result.Status != EngineStatus.Decided)
             {
