@@ -92,6 +92,7 @@ internal sealed class Authenticator
     private readonly byte[] _adminHash;
     private readonly TimeSpan _maxJwtLifetime;
     private readonly long _recheckTicks;
+    private readonly long _ticksPerSecond;
     private readonly JsonWebTokenHandler _jwt = new();
     private readonly TokenValidationParameters? _jwtParameters;
     private readonly ConcurrentDictionary<string, RememberedKey> _keys = new(StringComparer.Ordinal);
@@ -111,6 +112,7 @@ internal sealed class Authenticator
         _adminHash = Hash(adminKey);
         _maxJwtLifetime = TimeSpan.FromMinutes(options.MaxJwtLifetimeMinutes);
         _recheckTicks = (long)(RecheckAfter.TotalSeconds * time.TimestampFrequency);
+        _ticksPerSecond = time.TimestampFrequency;
         _resolved = _keys.GetAlternateLookup<ReadOnlySpan<char>>();
         if (!string.IsNullOrEmpty(options.JwtSigningKey))
         {
@@ -232,10 +234,15 @@ internal sealed class Authenticator
             return Credential.Refused(Refusal.KeyExpired);
         }
 
-        // A plain write of a long, as a timestamp (turned into a time only when flushed): two requests
-        // racing may leave the earlier of their two times, microseconds apart, which a last-used time a
-        // minute coarse does not notice.
-        Volatile.Write(ref key.LastUsedAt, now);
+        // The timestamp already read, turned into a time only when flushed, and written at most once a
+        // second: a write per request would bounce the entry's cache line between the cores serving the
+        // same key. Two requests racing may leave the earlier of their two times, which a last-used time
+        // a minute coarse does not notice.
+        if (now - Volatile.Read(ref key.LastUsedAt) > _ticksPerSecond)
+        {
+            Volatile.Write(ref key.LastUsedAt, now);
+        }
+
         return new Credential(Kind.Tenant, state.Caller);
     }
 
