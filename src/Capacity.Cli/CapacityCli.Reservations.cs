@@ -13,7 +13,7 @@ public static partial class CapacityCli
     private static Command ConfirmCommand(Host host)
     {
         var items = PartsOption("Confirm only these tickets, as <capacity-id>:<quantity> (0 to what the hold has); the rest of the hold is released");
-        var reclaim = new Option<bool>("--reclaim") { Description = "If the hold has expired, take it back when its tickets are still free, at the prices it locked" };
+        var reclaim = new Option<bool>("--reclaim") { Description = "If the hold has expired, take it back when its tickets are still free, at the prices it locked (needs a key with the elevated scope)" };
         return Call(host, "confirm", "Confirm a hold: the tickets are sold", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
             (p, client, id, ct) =>
             {

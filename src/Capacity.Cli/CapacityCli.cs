@@ -75,7 +75,7 @@ public static partial class CapacityCli
 
         public readonly Option<string?> Key = new("--key")
         {
-            Description = "The API key; for tenants and verify, the admin key [env: CAPACITY_KEY; admin: CAPACITY_ADMIN_KEY, then CAPACITY_KEY]",
+            Description = "The API key; for tenants, admin and verify, the admin key [env: CAPACITY_KEY; admin: CAPACITY_ADMIN_KEY, then CAPACITY_KEY]",
             Recursive = true,
         };
 
@@ -198,6 +198,7 @@ public static partial class CapacityCli
         root.Add(CancelCommand(host));
         root.Add(watch);
         root.Add(verify);
+        root.Add(AdminCommands(host));
         return root;
     }
 

@@ -23,6 +23,9 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TenantKey))]
+[JsonSerializable(typeof(ApiKeyInfo))]
+[JsonSerializable(typeof(ApiKeyList))]
+[JsonSerializable(typeof(TenantInfo))]
 [JsonSerializable(typeof(EventList))]
 [JsonSerializable(typeof(EventView))]
 [JsonSerializable(typeof(ReserveResult))]

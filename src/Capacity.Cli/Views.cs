@@ -314,8 +314,66 @@ internal static class Views
         grid.AddRow("API key", key.ApiKey is null
             ? "[grey](not shown: this answer was a replay)[/]"
             : $"[bold]{Markup.Escape(key.ApiKey)}[/] [grey](shown once: store it now)[/]");
+        if (key.Key is { } k)
+        {
+            grid.AddRow("Key id", k.Id.ToString());
+            grid.AddRow("Key name", k.Name is null ? "[grey]none[/]" : Markup.Escape(k.Name));
+            grid.AddRow("Scope", Scope(k.Scope));
+            grid.AddRow("Expires", Expiry(k.ExpiresAt));
+        }
+
         return grid;
     }
+
+    public static IRenderable Key(ApiKeyInfo k) => Pairs(
+        ("Key id", k.Id.ToString()),
+        ("Tenant id", k.TenantId.ToString()),
+        ("Prefix", k.Prefix is null ? "[grey]not kept[/]" : Markup.Escape(k.Prefix) + "…"),
+        ("Name", k.Name is null ? "[grey]none[/]" : Markup.Escape(k.Name)),
+        ("Scope", Scope(k.Scope)),
+        ("Status", KeyState(k.Status)),
+        ("Created", Time(k.CreatedAt)),
+        ("Last used", k.LastUsedAt is { } used ? Time(used) : "[grey]never[/]"),
+        ("Expires", Expiry(k.ExpiresAt)),
+        ("Revoked", k.RevokedAt is { } revoked ? Time(revoked) : "[grey]no[/]"));
+
+    public static IRenderable Keys(IReadOnlyList<ApiKeyInfo> keys)
+    {
+        if (keys.Count == 0)
+        {
+            return new Markup("[grey]No keys.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }.AddColumns("Prefix", "Name", "Id", "Scope", "Status", "Created", "Last used", "Expires");
+        foreach (var k in keys)
+        {
+            table.AddRow(
+                k.Prefix is null ? "[grey]?[/]" : Markup.Escape(k.Prefix) + "…", k.Name is null ? "" : Markup.Escape(k.Name), k.Id.ToString(),
+                Scope(k.Scope), KeyState(k.Status), Time(k.CreatedAt), k.LastUsedAt is { } used ? Time(used) : "[grey]never[/]", Expiry(k.ExpiresAt));
+        }
+
+        return table;
+    }
+
+    public static IRenderable TenantState(TenantInfo t) => Pairs(
+        ("Tenant", Markup.Escape(t.Name)),
+        ("Tenant id", t.TenantId.ToString()),
+        ("Created", Time(t.CreatedAt)),
+        ("State", t.DisabledAt is { } since ? $"[red]disabled[/] since {Time(since)}: every key and JWT is refused" : "[green]enabled[/]"));
+
+    private static string Scope(ApiKeyScope scope) => scope switch
+    {
+        ApiKeyScope.Read => "read",
+        ApiKeyScope.Elevated => "[yellow]elevated[/]",
+        _ => "write",
+    };
+
+    private static string KeyState(ApiKeyStatus status) => status switch
+    {
+        ApiKeyStatus.Active => "[green]active[/]",
+        ApiKeyStatus.Expired => "[grey]expired[/]",
+        _ => "[red]revoked[/]",
+    };
 
     public static IRenderable Events(IReadOnlyList<EventSummary> events)
     {

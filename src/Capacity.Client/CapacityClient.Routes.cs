@@ -261,19 +261,71 @@ public sealed partial class CapacityClient
         }
     }
 
-    /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key.</summary>
+    /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key, a write key that never expires.</summary>
     /// <param name="name">The tenant's name.</param>
     /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
     public Task<TenantKey> CreateTenantAsync(string name, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        PostAsync("admin/tenants", Body(new CreateTenantRequest(name), ClientJson.Default.CreateTenantRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+        CreateTenantAsync(new CreateTenantRequest { Name = name }, idempotencyKey, cancellationToken);
 
-    /// <summary><c>POST /admin/tenants/{id}/keys</c> (admin key): issues another API key for a tenant.</summary>
+    /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key, as <see cref="CreateTenantRequest.Key"/> says.</summary>
+    /// <param name="request">The tenant's name and what its first key is.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<TenantKey> CreateTenantAsync(CreateTenantRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync("admin/tenants", Body(request, ClientJson.Default.CreateTenantRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /admin/tenants/{id}/keys</c> (admin key): issues another API key for a tenant, a write key that never expires.</summary>
     /// <param name="tenantId">The tenant.</param>
     /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
     public Task<TenantKey> IssueKeyAsync(Guid tenantId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"admin/tenants/{tenantId}/keys", null, ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /admin/tenants/{id}/keys</c> (admin key): issues another API key for a tenant, with a name, a
+    /// scope and an expiry. The other keys keep working.
+    /// </summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="request">What the key is.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<TenantKey> IssueKeyAsync(Guid tenantId, IssueKeyRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"admin/tenants/{tenantId}/keys", Body(request, ClientJson.Default.IssueKeyRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+
+    /// <summary><c>GET /admin/tenants/{id}/keys</c> (admin key): a tenant's keys, oldest first, revoked and expired ones included; never their text.</summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(Guid tenantId, CancellationToken cancellationToken = default) =>
+        (await GetAsync($"admin/tenants/{tenantId}/keys", ClientJson.Default.ApiKeyList, cancellationToken).ConfigureAwait(false)).Keys;
+
+    /// <summary>
+    /// <c>DELETE /admin/tenants/{id}/keys/{keyId}</c> (admin key): revokes a key, at once on the node that
+    /// answers and within seconds on the others. Revoking a revoked key changes nothing.
+    /// </summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="keyId">The key (<see cref="ApiKeyInfo.Id"/>).</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<ApiKeyInfo> RevokeKeyAsync(Guid tenantId, Guid keyId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        DeleteAsync($"admin/tenants/{tenantId}/keys/{keyId}", ClientJson.Default.ApiKeyInfo, idempotencyKey, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /admin/tenants/{id}/disable</c> (admin key): refuses every key and JWT of the tenant (403
+    /// <c>TENANT_DISABLED</c>) until it is enabled again; nothing is deleted.
+    /// </summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<TenantInfo> DisableTenantAsync(Guid tenantId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"admin/tenants/{tenantId}/disable", null, ClientJson.Default.TenantInfo, idempotencyKey, cancellationToken);
+
+    /// <summary><c>POST /admin/tenants/{id}/enable</c> (admin key): the tenant's keys and JWTs work again (revoked and expired keys stay refused).</summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
+    /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    public Task<TenantInfo> EnableTenantAsync(Guid tenantId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        PostAsync($"admin/tenants/{tenantId}/enable", null, ClientJson.Default.TenantInfo, idempotencyKey, cancellationToken);
 
     /// <summary><c>GET /admin/verify</c> (admin key): audits every counter against the ledger.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>

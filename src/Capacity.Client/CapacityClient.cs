@@ -9,8 +9,9 @@ namespace Capacity.Client;
 
 /// <summary>
 /// A typed client for the Capacity API. One instance per credential: a tenant API key (or JWT) for
-/// the tenant routes, the admin key for <see cref="CreateTenantAsync"/>, <see cref="IssueKeyAsync"/>
-/// and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
+/// the tenant routes, the admin key for the tenant and key routes (<see cref="CreateTenantAsync(string, string?, CancellationToken)"/>,
+/// <see cref="IssueKeyAsync(Guid, string?, CancellationToken)"/>, <see cref="ListKeysAsync"/>, <see cref="RevokeKeyAsync"/>,
+/// <see cref="DisableTenantAsync"/>, <see cref="EnableTenantAsync"/>) and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
 /// </summary>
 /// <remarks>
 /// Every POST, PUT, PATCH and DELETE carries an <c>Idempotency-Key</c>, generated per call unless the caller

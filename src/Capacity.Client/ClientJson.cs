@@ -55,6 +55,10 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(DeliveryRetry))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKey))]
+[JsonSerializable(typeof(IssueKeyRequest))]
+[JsonSerializable(typeof(ApiKeyInfo))]
+[JsonSerializable(typeof(ApiKeyList))]
+[JsonSerializable(typeof(TenantInfo))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(HealthStatus))]
 // The values inside Optional<T>, which its converter serialises through this context.

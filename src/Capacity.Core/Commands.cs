@@ -169,14 +169,23 @@ public sealed record ExpireDue(Guid[] ReservationIds) : Command
     public override void CollectKeys(LoadKeys keys) => keys.ExpiryCandidates.UnionWith(ReservationIds);
 }
 
-public sealed record CreateTenant(Guid Id, string Name, byte[] KeyHash) : Command
+/// <summary>
+/// A key to issue, as the caller made it: its id, the SHA-256 of its text (the only form kept), the
+/// first characters of the text that a list shows, an optional name, what it may do, and when it stops
+/// working (null: never, until revoked).
+/// </summary>
+public sealed record NewApiKey(Guid Id, byte[] KeyHash, string Prefix, string? Name = null, KeyScope Scope = KeyScope.Write, DateTimeOffset? ExpiresAt = null);
+
+/// <summary>Creates a tenant with its first key.</summary>
+public sealed record CreateTenant(Guid Id, string Name, NewApiKey Key) : Command
 {
     public override void CollectKeys(LoadKeys keys)
     {
     }
 }
 
-public sealed record AddApiKey(Guid TenantId, byte[] KeyHash) : Command
+/// <summary>Issues another key for a tenant (rotation, or a key of another scope); the others keep working.</summary>
+public sealed record AddApiKey(Guid TenantId, NewApiKey Key) : Command
 {
     public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
 }
@@ -189,4 +198,39 @@ public sealed record AddApiKey(Guid TenantId, byte[] KeyHash) : Command
 public sealed record PassSaleEdges(Guid[] CapacityIds) : Command
 {
     public override void CollectKeys(LoadKeys keys) => keys.Capacities.UnionWith(CapacityIds);
+}
+
+/// <summary>Revokes one of a tenant's keys: it is refused from then on. Revoking a revoked key changes nothing.</summary>
+public sealed record RevokeApiKey(Guid TenantId, Guid KeyId) : Command
+{
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Tenants.Add(TenantId);
+        keys.ApiKeys.Add(KeyId);
+    }
+}
+
+/// <summary>Disables a tenant (every credential of it is refused, nothing of it is deleted) or enables it again.</summary>
+public sealed record SetTenantDisabled(Guid TenantId, bool Disabled) : Command
+{
+    public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
+}
+
+/// <summary>When a key was last seen authenticating a request, as one node observed it.</summary>
+public readonly record struct KeyUse(Guid KeyId, DateTimeOffset At);
+
+/// <summary>
+/// A node's record of which keys it saw in use and when, sent about once a minute rather than once
+/// per request. A key's <c>last_used_at</c> only moves forward, so nodes reporting out of order, or
+/// the same use twice, change nothing.
+/// </summary>
+public sealed record RecordKeyUse(KeyUse[] Uses) : Command
+{
+    public override void CollectKeys(LoadKeys keys)
+    {
+        foreach (var use in Uses)
+        {
+            keys.ApiKeys.Add(use.KeyId);
+        }
+    }
 }

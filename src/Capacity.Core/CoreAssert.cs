@@ -68,6 +68,16 @@ internal static class CoreAssert
 #endif
     }
 
+    /// <summary>A condition a decision relies on; the message is a constant, so a check that passes costs nothing.</summary>
+    [Conditional("DEBUG")]
+    public static void That(bool condition, string message)
+    {
+        if (!condition)
+        {
+            Fail(message);
+        }
+    }
+
     [DoesNotReturn]
     public static void Fail(string message) => throw new InvariantViolationException(message);
 

@@ -21,7 +21,10 @@ public static partial class Decider
             case CreatePrice createPrice: return CreatePrice(set, createPrice, now, limits);
             case UpdatePrice updatePrice: return UpdatePrice(set, updatePrice, now, limits);
             case CreateTenant createTenant: return CreateTenant(set, createTenant, now, limits);
-            case AddApiKey addApiKey: return AddApiKey(set, addApiKey, now);
+            case AddApiKey addApiKey: return AddApiKey(set, addApiKey, now, limits);
+            case RevokeApiKey revoke: return RevokeApiKey(set, revoke, now);
+            case SetTenantDisabled setDisabled: return SetTenantDisabled(set, setDisabled, now);
+            case RecordKeyUse keyUse: return RecordKeyUse(set, keyUse);
             case CreateAllocation createAllocation: return CreateAllocation(set, createAllocation, now, limits);
             case UpdateAllocation updateAllocation: return UpdateAllocation(set, updateAllocation, now, limits);
             case ReleaseAllocation releaseAllocation: return ReleaseAllocation(set, releaseAllocation, now, limits);

@@ -53,6 +53,9 @@ public sealed class LoadKeys
     }
     public HashSet<Guid> Tenants { get; } = [];
 
+    /// <summary>API keys by id: those a command revokes or records the use of.</summary>
+    public HashSet<Guid> ApiKeys { get; } = [];
+
     /// <summary>
     /// Allocations by id. The store also loads every allocation that a loaded hold's items draw from,
     /// and the capacities (with ancestors) of every allocation it loads: ending a hold from an
@@ -185,6 +188,7 @@ public sealed class LoadKeys
         ReservationPrices.Clear();
         ReservationTargets.Clear();
         Tenants.Clear();
+        ApiKeys.Clear();
         Allocations.Clear();
         Limits.Clear();
         Buyers.Clear();

@@ -232,7 +232,42 @@ public readonly record struct LedgerEntry(
     Guid? AllocationId = null,
     Guid? WaitlistId = null);
 
-public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt);
+/// <summary>A tenant; <see cref="DisabledAt"/> set refuses every credential of it, its keys and JWTs alike.</summary>
+public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? DisabledAt = null);
 
-/// <summary>An API key as stored: only its SHA-256 hash, never the key itself.</summary>
-public sealed record ApiKey(byte[] KeyHash, Guid TenantId, DateTimeOffset CreatedAt);
+/// <summary>
+/// What a tenant credential may do, each scope all of the one before it and more. Ordered, so that a
+/// check is one comparison (<c>scope &gt;= KeyScope.Write</c>).
+/// </summary>
+public enum KeyScope
+{
+    /// <summary>Reads and live streams only: any change is refused.</summary>
+    Read,
+
+    /// <summary>Everything a tenant does through the API: what every key could do before scopes. The default.</summary>
+    Write,
+
+    /// <summary>Write, and what is reserved to a box office: confirming an expired hold after all (<c>on_expired: reclaim</c>).</summary>
+    Elevated,
+}
+
+/// <summary>
+/// An API key as stored: its SHA-256 hash, never the key itself, and the first characters of the key
+/// (<see cref="Prefix"/>, null for keys issued before they were kept) so that a person can tell keys
+/// apart in a list. A value: revoking or recording its use replaces it.
+/// </summary>
+public sealed record ApiKey(
+    Guid Id,
+    byte[] KeyHash,
+    Guid TenantId,
+    string? Prefix,
+    string? Name,
+    KeyScope Scope,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpiresAt = null,
+    DateTimeOffset? RevokedAt = null,
+    DateTimeOffset? LastUsedAt = null)
+{
+    /// <summary>Whether the key authenticates at <paramref name="now"/>: not revoked, and not past its expiry.</summary>
+    public bool IsUsableAt(DateTimeOffset now) => RevokedAt is null && (ExpiresAt is not { } expires || now < expires);
+}

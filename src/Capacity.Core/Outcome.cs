@@ -154,6 +154,9 @@ public readonly record struct Outcome
     public Tenant? Tenant { get; init; }
     public WebhookView? Webhook { get; init; }
     public DeliveryView? Delivery { get; init; }
+
+    /// <summary>The key a key command issued, revoked or found revoked already.</summary>
+    public ApiKey? Key { get; init; }
     public int Count { get; init; }
     public Shortage? Shortage { get; init; }
 

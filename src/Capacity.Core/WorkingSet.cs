@@ -47,8 +47,15 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly HashSet<(Guid TenantId, string EventId)> _unsettled = [];
     private readonly LedgerList _ledger = new();
     private readonly Dictionary<Guid, Tenant> _tenants = [];
-    private readonly List<Tenant> _newTenants = [];
-    private readonly List<ApiKey> _newKeys = [];
+    private readonly Dictionary<Guid, ApiKey> _keys = [];
+
+    // Tenants and keys are values, replaced when they change; these keep their ids, and the rows are
+    // read from the dictionaries when the store writes them. A row created and changed in one batch is
+    // written once, by its insert, as it stands at the end.
+    private readonly HashSet<Guid> _newTenants = [];
+    private readonly HashSet<Guid> _changedTenants = [];
+    private readonly HashSet<Guid> _newKeys = [];
+    private readonly HashSet<Guid> _changedKeys = [];
 
     // Webhooks. Every endpoint of every tenant the batch touches is loaded, so that a notice is written
     // for each one that wants it; _watched is the union of the topics of each tenant's enabled
@@ -154,6 +161,8 @@ public sealed class WorkingSet : ICapacityLookup
 
     internal Tenant? FindTenant(Guid id) => _tenants.TryGetValue(id, out var tenant) ? tenant : null;
 
+    internal ApiKey? FindKey(Guid id) => _keys.TryGetValue(id, out var key) ? key : null;
+
     internal bool HasCapacity(Guid id) => _capacities.ContainsKey(id);
 
     public Allocation? FindAllocation(Guid id) => _allocations.TryGetValue(id, out var allocation) ? allocation : null;
@@ -192,6 +201,7 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(Reservation reservation) => _reservations.TryAdd(reservation.Id, new ReservationSlot { Value = reservation });
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
+    public void Load(ApiKey key) => _keys.TryAdd(key.Id, key);
     public void Load(Allocation allocation) => _allocations.TryAdd(allocation.Id, allocation);
     public void Load(BuyerLimit limit) => _limits.TryAdd(limit.Id, limit);
     public void Load(BuyerUsage usage) => _usage.TryAdd((usage.CapacityId, usage.BuyerKey), usage);
@@ -473,10 +483,32 @@ public sealed class WorkingSet : ICapacityLookup
     internal void AddNew(Tenant tenant)
     {
         _tenants.Add(tenant.Id, tenant);
-        _newTenants.Add(tenant);
+        _newTenants.Add(tenant.Id);
     }
 
-    internal void AddNew(ApiKey key) => _newKeys.Add(key);
+    internal void Replace(Tenant tenant)
+    {
+        _tenants[tenant.Id] = tenant;
+        if (!_newTenants.Contains(tenant.Id))
+        {
+            _changedTenants.Add(tenant.Id);
+        }
+    }
+
+    internal void AddNew(ApiKey key)
+    {
+        _keys.Add(key.Id, key);
+        _newKeys.Add(key.Id);
+    }
+
+    internal void Replace(ApiKey key)
+    {
+        _keys[key.Id] = key;
+        if (!_newKeys.Contains(key.Id))
+        {
+            _changedKeys.Add(key.Id);
+        }
+    }
 
     public IEnumerable<CapacityNode> NewCapacities => _newCapacities.Select(id => _capacities[id]);
     public IEnumerable<CapacityNode> ChangedCapacities => _changedCapacities.Select(id => _capacities[id]);
@@ -503,8 +535,14 @@ public sealed class WorkingSet : ICapacityLookup
     public IReadOnlyList<WaitlistEntry> NewEntries => _newEntries;
     public IReadOnlyList<WaitlistEntry> ChangedEntries => _changedEntries;
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
-    public IReadOnlyList<Tenant> NewTenants => _newTenants;
-    public IReadOnlyList<ApiKey> NewKeys => _newKeys;
+    public IEnumerable<Tenant> NewTenants => _newTenants.Select(id => _tenants[id]);
+
+    /// <summary>Loaded tenants this batch disabled or enabled.</summary>
+    public IEnumerable<Tenant> ChangedTenants => _changedTenants.Select(id => _tenants[id]);
+    public IEnumerable<ApiKey> NewKeys => _newKeys.Select(id => _keys[id]);
+
+    /// <summary>Loaded keys this batch revoked or recorded the use of.</summary>
+    public IEnumerable<ApiKey> ChangedKeys => _changedKeys.Select(id => _keys[id]);
     public IReadOnlyList<WebhookEndpoint> NewEndpoints => _newEndpoints;
     public IReadOnlyList<WebhookEndpoint> ChangedEndpoints => _changedEndpoints;
     public IReadOnlyList<WebhookDelivery> ChangedDeliveries => _changedDeliveries;
@@ -606,7 +644,9 @@ public sealed class WorkingSet : ICapacityLookup
         _unsettled.Clear();
         _ledger.Clear();
         _newTenants.Clear();
+        _changedTenants.Clear();
         _newKeys.Clear();
+        _changedKeys.Clear();
         _newEndpoints.Clear();
         _changedEndpoints.Clear();
         _changedDeliveries.Clear();
@@ -625,6 +665,7 @@ public sealed class WorkingSet : ICapacityLookup
         _reservations.Clear();
         _prices.Clear();
         _tenants.Clear();
+        _keys.Clear();
         _allocations.Clear();
         _limits.Clear();
         _usage.Clear();

@@ -264,6 +264,19 @@ public sealed class CommandEngine : IAsyncDisposable
             Complete([.. batch]);
             return;
         }
+        catch (OperationCanceledException)
+        {
+            // Stopping in the middle of a batch: its transaction rolls back, and its callers hear that
+            // nothing was applied rather than wait for an answer that would never come (a service that
+            // submits while the host stops, such as KeyUseFlush, would otherwise hold the stop up).
+            foreach (var s in batch)
+            {
+                s.Result = new EngineResult(EngineStatus.Unavailable);
+            }
+
+            Complete([.. batch]);
+            throw;
+        }
 
         _outage?.Succeeded();
         if (_ws.Notices.Count > 0 || _ws.ChangedDeliveries.Count > 0)
@@ -442,6 +455,10 @@ public sealed class CommandEngine : IAsyncDisposable
         CreateTenant => "create_tenant",
         AddApiKey => "add_api_key",
         RecordDeliveryAttempt => "record_delivery",
+        RevokeApiKey => "revoke_api_key",
+        SetTenantDisabled { Disabled: true } => "disable_tenant",
+        SetTenantDisabled => "enable_tenant",
+        RecordKeyUse => "record_key_use",
         _ => "other",
     };
 

@@ -96,9 +96,16 @@ public interface IReadStore
     /// <summary>Ledger entries of the event's capacities with a sequence above <paramref name="after"/>, in sequence order.</summary>
     Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct);
 
-    Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct);
+    /// <summary>
+    /// The key with this SHA-256 hash and whether its tenant is disabled, in one read: what
+    /// authentication needs to accept or refuse the key. Null when no key has the hash.
+    /// </summary>
+    Task<StoredKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct);
 
-    Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct);
+    Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct);
+
+    /// <summary>Every key of the tenant, revoked and expired ones included, oldest first.</summary>
+    Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct);
 
     /// <summary>Everything <see cref="Invariants"/> needs to audit the whole store.</summary>
     Task<AuditData> ReadAuditDataAsync(CancellationToken ct);
@@ -162,6 +169,9 @@ public sealed record IdempotencyRecord(
     byte[] Body,
     string? Location,
     DateTimeOffset CreatedAt);
+
+/// <summary>A key as <see cref="IReadStore.FindApiKeyAsync"/> finds it, with whether its tenant is disabled.</summary>
+public sealed record StoredKey(ApiKey Key, bool TenantDisabled);
 
 public sealed record LedgerRow(long Sequence, LedgerEntry Entry);
 

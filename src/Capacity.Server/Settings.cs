@@ -146,6 +146,8 @@ internal sealed record Settings(
         yield return ("Auth:AdminKey", Auth.AdminKey is null || Auth.AdminKey.Trim().Length >= 16, "at least 16 characters, or unset to have one generated in the data directory");
         yield return ("Auth:JwtSigningKey", string.IsNullOrEmpty(Auth.JwtSigningKey) || Encoding.UTF8.GetByteCount(Auth.JwtSigningKey) >= 32,
             "at least 32 bytes (HS256 needs a 256-bit key; `openssl rand -base64 48` makes one), or unset to refuse JWTs");
+        yield return ("Auth:MaxJwtLifetimeMinutes", Auth.MaxJwtLifetimeMinutes >= 1, "at least 1");
+        yield return ("Auth:FailedAttemptsPerMinute", Auth.FailedAttemptsPerMinute >= 0, "0 (no throttle) or more");
     }
 
     /// <summary>The known key closest to <paramref name="key"/> by edit distance, ignoring case.</summary>

@@ -69,10 +69,16 @@ internal static class Setup
         services.AddRateLimits(settings.RateLimit);
         services.AddHostedService<SweepService>();
         services.AddHostedService<WebhookDispatcher>();
+        services.AddSingleton(auth);
+        services.AddSingleton<AuthFailures>();
         services.AddSingleton(sp => new Authenticator(
             sp.GetRequiredService<IReadStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<AuthFailures>(),
             ResolveAdminKey(auth.AdminKey, store.DataDirectory),
-            auth.JwtSigningKey));
+            auth));
+        services.AddSingleton<KeyUseFlush>();
+        services.AddHostedService(sp => sp.GetRequiredService<KeyUseFlush>());
 
         services.ConfigureHttpJsonOptions(o => AppJson.ConfigureHost(o.SerializerOptions));
         AddTracing(services, settings.Server.OtlpEndpoint ?? Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));

@@ -407,20 +407,49 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         return rows;
     }
 
-    public async Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct)
+    private static readonly string SelectKeyByHash =
+        $"SELECT {Of(ApiKeyColumns, "k")}, t.disabled_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = @h";
+
+    public async Task<StoredKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct)
     {
-        await using var cmd = _dataSource.CreateCommand("SELECT key_hash, tenant_id, created_at FROM api_keys WHERE key_hash = @h");
+        await using var cmd = _dataSource.CreateCommand(SelectKeyByHash);
         cmd.Parameters.AddWithValue("h", keyHash);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false) ? new ApiKey((byte[])r.GetValue(0), r.GetGuid(1), Time(r.GetInt64(2))) : null;
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? new StoredKey(ReadApiKey(r), !r.IsDBNull(10)) : null;
     }
 
-    public async Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct)
+    public async Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct)
     {
-        await using var cmd = _dataSource.CreateCommand("SELECT 1 FROM tenants WHERE id = @id");
+        await using var cmd = _dataSource.CreateCommand($"SELECT {TenantColumns} FROM tenants WHERE id = @id");
         cmd.Parameters.AddWithValue("id", tenantId);
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null;
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadTenant(r) : null;
     }
+
+    public async Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {ApiKeyColumns} FROM api_keys WHERE tenant_id = @t ORDER BY created_at, id");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var keys = new List<ApiKey>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            keys.Add(ReadApiKey(r));
+        }
+
+        return keys;
+    }
+
+    /// <summary>A row of <see cref="TableColumns.TenantColumns"/>.</summary>
+    internal static Tenant ReadTenant(NpgsqlDataReader r) =>
+        new(r.GetGuid(0), r.GetString(1), Time(r.GetInt64(2)), NullableTime(r, 3));
+
+    /// <summary>A row of <see cref="TableColumns.ApiKeyColumns"/>.</summary>
+    internal static ApiKey ReadApiKey(NpgsqlDataReader r) => new(
+        r.GetGuid(0), (byte[])r.GetValue(1), r.GetGuid(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+        (KeyScope)r.GetInt16(5), Time(r.GetInt64(6)), NullableTime(r, 7), NullableTime(r, 8), NullableTime(r, 9));
+
+    private static DateTimeOffset? NullableTime(NpgsqlDataReader r, int column) => r.IsDBNull(column) ? null : Time(r.GetInt64(column));
 
     public async Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct)
     {

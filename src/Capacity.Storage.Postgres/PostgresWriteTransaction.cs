@@ -12,8 +12,8 @@ namespace Capacity.Storage.Postgres;
 /// <summary>
 /// One engine batch on PostgreSQL. Locks follow one global order (idempotency keys are taken after
 /// rows, and hold no row) so that batches of different nodes wait for each other but never deadlock:
-/// reservations, allocations, capacities with all their ancestors, buyer limits, prices, each by
-/// ascending id, FOR UPDATE. Buyer usage rows are read after the locks that guard them (see migration 006).
+/// reservations, allocations, capacities with all their ancestors, buyer limits, prices, tenants, API
+/// keys, each by ascending id, FOR UPDATE, and last the webhook endpoints and deliveries a batch changes. Buyer usage rows are read after the locks that guard them (see migration 006).
 /// Decisions are made against the locked rows; writes go out as one batch of set-based statements.
 /// </summary>
 internal sealed partial class PostgresWriteTransaction : IWriteTransaction
@@ -47,7 +47,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     /// <summary>
     /// In the global lock order: reservations (which name more capacities and allocations), then
     /// allocations (which name more capacities), capacities with their ancestors (and a look at ids
-    /// about to be created, in the same round trip), prices, tenants.
+    /// about to be created, in the same round trip), prices, tenants, API keys.
     /// </summary>
     public async Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
@@ -65,7 +65,8 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         await LockLimitsAsync(limitIds, ws, ct).ConfigureAwait(false);
         await LoadUsageAsync(keys, ws, ct).ConfigureAwait(false);
         await LockPricesAsync(keys, ws, ct).ConfigureAwait(false);
-        await LoadTenantsAsync(keys, ws, ct).ConfigureAwait(false);
+        await LockTenantsAsync(keys, ws, ct).ConfigureAwait(false);
+        await LockKeysAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadWebhooksAsync(keys, ws, ct).ConfigureAwait(false);
     }
 
@@ -319,16 +320,32 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
-    private async Task LoadTenantsAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    // Locked, so that a tenant disabled on one node and enabled on another end as the later commit says,
+    // and a key revoked on one node is never written back unrevoked by another node's record of its use.
+    private async Task LockTenantsAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         if (keys.Tenants.Count > 0)
         {
-            await using var cmd = Command("SELECT id, name, created_at FROM tenants WHERE id = ANY(@ids)");
+            await using var cmd = Command($"SELECT {TenantColumns} FROM tenants WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
             cmd.Parameters.AddWithValue("ids", keys.Tenants.ToArray());
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                ws.Load(new Tenant(r.GetGuid(0), r.GetString(1), Time(r.GetInt64(2))));
+                ws.Load(ReadTenant(r));
+            }
+        }
+    }
+
+    private async Task LockKeysAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
+        if (keys.ApiKeys.Count > 0)
+        {
+            await using var cmd = Command($"SELECT {ApiKeyColumns} FROM api_keys WHERE id = ANY(@ids) ORDER BY id FOR UPDATE");
+            cmd.Parameters.AddWithValue("ids", keys.ApiKeys.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                ws.Load(ReadApiKey(r));
             }
         }
     }
@@ -434,12 +451,24 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     {
         foreach (var t in ws.NewTenants)
         {
-            Add(batch, "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", t.Id, t.Name, Time(t.CreatedAt));
+            Add(batch, $"INSERT INTO tenants ({TenantColumns}) VALUES ($1, $2, $3, $4::bigint)", t.Id, t.Name, Time(t.CreatedAt), Time(t.DisabledAt));
+        }
+
+        foreach (var t in ws.ChangedTenants)
+        {
+            Add(batch, "UPDATE tenants SET disabled_at = $2::bigint WHERE id = $1", t.Id, Time(t.DisabledAt));
         }
 
         foreach (var k in ws.NewKeys)
         {
-            Add(batch, "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)", k.KeyHash, k.TenantId, Time(k.CreatedAt));
+            Add(batch, $"INSERT INTO api_keys ({ApiKeyColumns}) VALUES ($1, $2, $3, $4::text, $5::text, $6, $7, $8::bigint, $9::bigint, $10::bigint)",
+                k.Id, k.KeyHash, k.TenantId, k.Prefix, k.Name, (short)k.Scope, Time(k.CreatedAt), Time(k.ExpiresAt), Time(k.RevokedAt), Time(k.LastUsedAt));
+        }
+
+        // Only what can change once issued: revocation and last use.
+        foreach (var k in ws.ChangedKeys)
+        {
+            Add(batch, "UPDATE api_keys SET revoked_at = $2::bigint, last_used_at = $3::bigint WHERE id = $1", k.Id, Time(k.RevokedAt), Time(k.LastUsedAt));
         }
     }
 

@@ -468,21 +468,50 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         return rows;
     }
 
-    public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => Read(reader =>
+    private static readonly string SelectKeyByHash =
+        $"SELECT {Of(ApiKeyColumns, "k")}, t.disabled_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $h";
+
+    public Task<StoredKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => Read(reader =>
     {
-        var cmd = reader.Get("SELECT key_hash, tenant_id, created_at FROM api_keys WHERE key_hash = $h", null, "$h");
+        var cmd = reader.Get(SelectKeyByHash, null, "$h");
         cmd.Parameters[0].Value = keyHash;
         using var r = cmd.ExecuteReader();
-        return r.Read() ? new ApiKey((byte[])r.GetValue(0), Id(r.GetString(1)), Time(r.GetInt64(2))) : null;
+        return r.Read() ? new StoredKey(ReadApiKey(r), !r.IsDBNull(10)) : null;
     });
 
-    public async Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct)
+    public Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct) => Read(reader =>
+    {
+        var cmd = reader.Get("SELECT " + TenantColumns + " FROM tenants WHERE id = $id", null, "$id");
+        cmd.Parameters[0].Value = Id(tenantId);
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? ReadTenant(r) : null;
+    });
+
+    public async Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand("SELECT 1 FROM tenants WHERE id = $id", c);
-        cmd.Parameters.AddWithValue("$id", Id(tenantId));
-        return cmd.ExecuteScalar() is not null;
+        using var cmd = new SqliteCommand($"SELECT {ApiKeyColumns} FROM api_keys WHERE tenant_id = $t ORDER BY created_at, id", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        using var r = cmd.ExecuteReader();
+        var keys = new List<ApiKey>();
+        while (r.Read())
+        {
+            keys.Add(ReadApiKey(r));
+        }
+
+        return keys;
     }
+
+    /// <summary>A row of <see cref="TableColumns.TenantColumns"/>.</summary>
+    internal static Tenant ReadTenant(SqliteDataReader r) =>
+        new(Id(r.GetString(0)), r.GetString(1), Time(r.GetInt64(2)), r.IsDBNull(3) ? null : Time(r.GetInt64(3)));
+
+    /// <summary>A row of <see cref="TableColumns.ApiKeyColumns"/>.</summary>
+    internal static ApiKey ReadApiKey(SqliteDataReader r) => new(
+        Id(r.GetString(0)), (byte[])r.GetValue(1), Id(r.GetString(2)), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+        (KeyScope)r.GetInt64(5), Time(r.GetInt64(6)), NullableTime(r, 7), NullableTime(r, 8), NullableTime(r, 9));
+
+    private static DateTimeOffset? NullableTime(SqliteDataReader r, int column) => r.IsDBNull(column) ? null : Time(r.GetInt64(column));
 
     public async Task<IReadOnlyList<DueHold>> GetDueReservationsAsync(DateTimeOffset now, int limit, DueHold? after, CancellationToken ct)
     {

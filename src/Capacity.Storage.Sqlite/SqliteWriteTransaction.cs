@@ -83,6 +83,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         LoadLimits(limitIds, ws, null);
         LoadUsage(keys, ws);
         LoadTenants(keys, ws);
+        LoadKeys(keys, ws);
         LoadWebhooks(keys, ws);
         return Task.CompletedTask;
     }
@@ -278,12 +279,26 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     {
         if (keys.Tenants.Count > 0)
         {
-            var cmd = Command("SELECT id, name, created_at FROM tenants WHERE id IN (SELECT value FROM json_each($ids))", "$ids");
+            var cmd = Command($"SELECT {TenantColumns} FROM tenants WHERE id IN (SELECT value FROM json_each($ids))", "$ids");
             cmd.Parameters[0].Value = IdArray(keys.Tenants);
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                ws.Load(new Tenant(Id(r.GetString(0)), r.GetString(1), Time(r.GetInt64(2))));
+                ws.Load(SqliteStore.ReadTenant(r));
+            }
+        }
+    }
+
+    private void LoadKeys(LoadKeys keys, WorkingSet ws)
+    {
+        if (keys.ApiKeys.Count > 0)
+        {
+            var cmd = Command($"SELECT {ApiKeyColumns} FROM api_keys WHERE id IN (SELECT value FROM json_each($ids))", "$ids");
+            cmd.Parameters[0].Value = IdArray(keys.ApiKeys);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                ws.Load(SqliteStore.ReadApiKey(r));
             }
         }
     }
@@ -337,12 +352,25 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     {
         foreach (var t in ws.NewTenants)
         {
-            Run(Command("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), Id(t.Id), t.Name, Time(t.CreatedAt));
+            Run(Command($"INSERT INTO tenants ({TenantColumns}) VALUES ($1, $2, $3, $4)", "$1", "$2", "$3", "$4"), Id(t.Id), t.Name, Time(t.CreatedAt), Time(t.DisabledAt));
+        }
+
+        foreach (var t in ws.ChangedTenants)
+        {
+            Run(Command("UPDATE tenants SET disabled_at = $2 WHERE id = $1", "$1", "$2"), Id(t.Id), Time(t.DisabledAt));
         }
 
         foreach (var k in ws.NewKeys)
         {
-            Run(Command("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)", "$1", "$2", "$3"), k.KeyHash, Id(k.TenantId), Time(k.CreatedAt));
+            Run(
+                Command($"INSERT INTO api_keys ({ApiKeyColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"),
+                Id(k.Id), k.KeyHash, Id(k.TenantId), k.Prefix, k.Name, (long)k.Scope, Time(k.CreatedAt), Time(k.ExpiresAt), Time(k.RevokedAt), Time(k.LastUsedAt));
+        }
+
+        // Only what can change once issued: revocation and last use.
+        foreach (var k in ws.ChangedKeys)
+        {
+            Run(Command("UPDATE api_keys SET revoked_at = $2, last_used_at = $3 WHERE id = $1", "$1", "$2", "$3"), Id(k.Id), Time(k.RevokedAt), Time(k.LastUsedAt));
         }
     }
 

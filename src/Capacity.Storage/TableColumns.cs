@@ -22,6 +22,10 @@ public static class TableColumns
     public const string PriceColumns =
         "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";
 
+    public const string TenantColumns = "id, name, created_at, disabled_at";
+
+    public const string ApiKeyColumns = "id, key_hash, tenant_id, prefix, name, scope, created_at, expires_at, revoked_at, last_used_at";
+
     /// <summary>The columns qualified by a table alias, for a query that joins: <c>Of(EntryColumns, "e")</c>.</summary>
     public static string Of(string columns, string alias) => string.Join(", ", columns.Split(", ").Select(column => alias + "." + column));
 }

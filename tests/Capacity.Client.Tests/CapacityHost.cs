@@ -60,10 +60,10 @@ public class CapacityHost : WebApplicationFactory<Program>
 
     public CapacityClient Admin() => Client(AdminKey);
 
-    /// <summary>A new tenant, so a test sees only its own data.</summary>
-    public async Task<TestTenant> NewTenantAsync(string name = "Tenant")
+    /// <summary>A new tenant, so a test sees only its own data; its key has <paramref name="scope"/> (write when null).</summary>
+    public async Task<TestTenant> NewTenantAsync(string name = "Tenant", ApiKeyScope? scope = null)
     {
-        var key = await Admin().CreateTenantAsync(name);
+        var key = await Admin().CreateTenantAsync(new CreateTenantRequest { Name = name, Key = scope is null ? null : new IssueKeyRequest { Scope = scope } });
         return new TestTenant(key.TenantId, key.ApiKey!, Client(key.ApiKey));
     }
 

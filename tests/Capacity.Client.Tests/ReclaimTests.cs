@@ -6,7 +6,8 @@ namespace Capacity.Client.Tests;
 /// <summary>
 /// Confirming a hold after it expired (<see cref="ExpiredHoldAction.Reclaim"/>) through the SDK, on a server
 /// whose clock the tests move: taken back at its locked price when its tickets are still free, refused
-/// with the exact shortfall when they are not; and <c>capacity confirm --reclaim</c>.
+/// with the exact shortfall when they are not; and <c>capacity confirm --reclaim</c>. A reclaim is a box
+/// office's call: the tenants here hold keys with the elevated scope (<see cref="KeyTests"/> has the refusal).
 /// </summary>
 public sealed class ReclaimTests(ClockedHost host) : IClassFixture<ClockedHost>
 {
@@ -15,7 +16,7 @@ public sealed class ReclaimTests(ClockedHost host) : IClassFixture<ClockedHost>
     [Fact]
     public async Task An_expired_hold_with_room_is_reclaimed_at_its_locked_price_and_only_that_answer_says_so()
     {
-        var t = (await host.NewTenantAsync()).Client;
+        var t = (await host.NewTenantAsync(scope: ApiKeyScope.Elevated)).Client;
         var pool = await t.CreateCapacityAsync("late", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 10 });
         var price = await t.CreatePricingAsync(pool.Id, new CreatePricingRequest { Name = "Standard", BasePrice = 40m, Currency = "EUR" });
         var hold = (await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 4, PricingId = price.Id, ReservationMinutes = 1 })).Reservation;
@@ -45,7 +46,7 @@ public sealed class ReclaimTests(ClockedHost host) : IClassFixture<ClockedHost>
     [Fact]
     public async Task A_reclaim_without_room_is_refused_with_the_shortfall_and_reclaiming_what_is_free_takes_that_part()
     {
-        var t = (await host.NewTenantAsync()).Client;
+        var t = (await host.NewTenantAsync(scope: ApiKeyScope.Elevated)).Client;
         var stalls = await t.CreateCapacityAsync("late", new CreateCapacityRequest { SectionName = "Stalls", TotalCapacity = 10 });
         var parking = await t.CreateCapacityAsync("late", new CreateCapacityRequest { SectionName = "Parking", TotalCapacity = 10 });
         var cart = await t.CreateReservationAsync(new CreateReservationRequest
@@ -80,7 +81,7 @@ public sealed class ReclaimTests(ClockedHost host) : IClassFixture<ClockedHost>
     [Fact]
     public async Task Confirm_reclaim_prints_the_shortfall_of_a_refusal_and_then_the_sale_it_took_back()
     {
-        var tenant = await host.NewTenantAsync();
+        var tenant = await host.NewTenantAsync(scope: ApiKeyScope.Elevated);
         var t = tenant.Client;
         var pool = await t.CreateCapacityAsync("late-cli", new CreateCapacityRequest { SectionName = "Pool", TotalCapacity = 10 });
         var hold = (await t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 4, ReservationMinutes = 1 })).Reservation;

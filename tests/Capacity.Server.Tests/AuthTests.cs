@@ -163,6 +163,82 @@ public sealed class AuthTests : IAsyncLifetime
         return signed + "." + Convert.ToBase64String(signature).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
+    /// <summary>A payload exactly as written, signed HS256 with the server's key: for claims IdentityModel would not write.</summary>
+    private static string SignedPayload(string payload)
+    {
+        var signed = Base64Url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + Base64Url(payload);
+        var signature = HMACSHA256.HashData(Encoding.UTF8.GetBytes(CapacityApp.JwtKey), Encoding.ASCII.GetBytes(signed));
+        return signed + "." + Convert.ToBase64String(signature).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    [Fact]
+    public async Task A_jwt_whose_exp_is_further_away_than_the_maximum_lifetime_is_refused_and_one_within_it_is_taken()
+    {
+        var tenant = await _app.NewTenantAsync();
+        using var within = _app.WithToken(Jwt(tenant.Id.ToString(), expires: DateTime.UtcNow.AddMinutes(59)));
+        await Api.ReadAsync(await within.GetAsync("/events"), 200);
+        foreach (var expires in new[] { DateTime.UtcNow.AddMinutes(62), DateTime.UtcNow.AddDays(365) })
+        {
+            using var tooLong = _app.WithToken(Jwt(tenant.Id.ToString(), expires: expires));
+            var problem = await Api.ProblemAsync(await tooLong.GetAsync("/events"), 401, "UNAUTHORIZED");
+            Assert.StartsWith("The JWT lives too long", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        // The limit is a setting.
+        await using var strict = new CapacityApp(new() { ["Auth:MaxJwtLifetimeMinutes"] = "5" });
+        var own = await strict.NewTenantAsync();
+        using var ten = strict.WithToken(Jwt(own.Id.ToString(), expires: DateTime.UtcNow.AddMinutes(10)));
+        await Api.ProblemAsync(await ten.GetAsync("/events"), 401, "UNAUTHORIZED");
+        using var four = strict.WithToken(Jwt(own.Id.ToString(), expires: DateTime.UtcNow.AddMinutes(4)));
+        await Api.ReadAsync(await four.GetAsync("/events"), 200);
+    }
+
+    public static TheoryData<string> MisshapenClaims() =>
+    [
+        "tenant_id twice",
+        "tenant_id twice, the second another tenant's",
+        "tenant_id an array",
+        "tenant_id an object",
+        "exp a string",
+        "exp twice",
+        "nbf a string",
+        "scope an array",
+        "scope twice",
+    ];
+
+    [Theory]
+    [MemberData(nameof(MisshapenClaims))]
+    public async Task A_jwt_with_a_repeated_or_mistyped_claim_is_unauthorized_although_its_signature_is_good(string kind)
+    {
+        var tenant = await _app.NewTenantAsync();
+        var other = await _app.NewTenantAsync("Other");
+        var (id, exp) = ($"\"{tenant.Id}\"", DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds());
+        var payload = kind switch
+        {
+            "tenant_id twice" => $$"""{"tenant_id":{{id}},"tenant_id":{{id}},"exp":{{exp}}}""",
+            "tenant_id twice, the second another tenant's" => $$"""{"tenant_id":{{id}},"tenant_id":"{{other.Id}}","exp":{{exp}}}""",
+            "tenant_id an array" => $$"""{"tenant_id":[{{id}}],"exp":{{exp}}}""",
+            "tenant_id an object" => $$"""{"tenant_id":{"id":{{id}}},"exp":{{exp}}}""",
+            "exp a string" => $$"""{"tenant_id":{{id}},"exp":"{{exp}}"}""",
+            "exp twice" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"exp":{{exp}}}""",
+            "nbf a string" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"nbf":"0"}""",
+            "scope an array" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"scope":["read"]}""",
+            "scope twice" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"scope":"read","scope":"elevated"}""",
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+
+        // The same payload, well formed, is taken: only the defect is refused.
+        using var control = _app.WithToken(SignedPayload($$"""{"tenant_id":{{id}},"exp":{{exp}}}"""));
+        await Api.ReadAsync(await control.GetAsync("/events"), 200);
+
+        using var client = _app.WithToken(SignedPayload(payload));
+        var problem = await Api.ProblemAsync(await client.GetAsync("/events"), 401, "UNAUTHORIZED");
+        Assert.Equal("Bearer", (await client.GetAsync("/events")).Headers.WwwAuthenticate.ToString());
+        await Api.ProblemAsync(await client.PostAsync("/events/claims/capacity", Api.Json(new { section_name = "Sneaky", total_capacity = 1 })), 401, "UNAUTHORIZED");
+        Assert.Empty((await Api.ReadAsync(await tenant.Client.GetAsync("/events/claims/capacity"), 200))["capacity"]!.AsArray());
+        Assert.DoesNotContain(tenant.Id.ToString(), problem.ToJsonString(), StringComparison.Ordinal);
+    }
+
     /// <summary>Swaps the tenant_id in a signed token's payload, keeping the original signature.</summary>
     private static string Tamper(string token, string tenantId)
     {

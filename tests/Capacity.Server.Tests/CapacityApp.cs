@@ -33,6 +33,10 @@ public class CapacityApp : WebApplicationFactory<Program>
             ["Auth:AdminKey"] = AdminKey,
             ["Auth:JwtSigningKey"] = JwtKey,
             ["Capacity:SweepIntervalMs"] = "50",
+
+            // Suites that send many bad credentials on purpose (isolation, fuzzing) would be throttled
+            // by the default of 60 a minute; AuthThrottleTests sets its own budget.
+            ["Auth:FailedAttemptsPerMinute"] = "1000000",
         };
         foreach (var (k, v) in settings ?? [])
         {
@@ -110,11 +114,16 @@ public class CapacityApp : WebApplicationFactory<Program>
         return client;
     }
 
-    /// <summary>Creates a tenant through the admin API and returns a client holding its key.</summary>
-    public async Task<Tenant> NewTenantAsync(string name = "Tenant")
+    /// <summary>
+    /// Creates a tenant through the admin API and returns a client holding its key: a write key, or one
+    /// of <paramref name="scope"/> (<c>elevated</c> for what is reserved to a box office, such as a reclaim).
+    /// </summary>
+    public async Task<Tenant> NewTenantAsync(string name = "Tenant", string? scope = null)
     {
         using var admin = Admin();
-        var response = await admin.PostAsJsonAsync("/admin/tenants", new { name });
+        var response = scope is null
+            ? await admin.PostAsJsonAsync("/admin/tenants", new { name })
+            : await admin.PostAsJsonAsync("/admin/tenants", new { name, key = new { scope } });
         var body = await Api.ReadAsync(response, 201);
         var key = body["api_key"]!.GetValue<string>();
         return new Tenant(Guid.Parse(body["tenant_id"]!.GetValue<string>()), key, WithToken(key));

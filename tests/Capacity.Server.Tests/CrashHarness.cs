@@ -58,7 +58,8 @@ internal sealed class CrashServer : IAsyncDisposable
 
         var process = await ServerProcess.StartAsync(settings);
         using var admin = process.Client(CapacityApp.AdminKey);
-        var key = (await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = tenant }), 201))["api_key"]!.GetValue<string>();
+        // Elevated, so that the crash suites may reclaim expired holds (on_expired: reclaim) like a box office.
+        var key = (await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = tenant, key = new { scope = "elevated" } }), 201))["api_key"]!.GetValue<string>();
         return new CrashServer(settings, directory, process, key);
     }
 

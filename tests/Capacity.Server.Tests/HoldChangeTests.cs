@@ -160,7 +160,7 @@ public abstract class HoldChangeTests(StoreKind store)
     public async Task An_expired_hold_with_room_is_reclaimed_at_its_locked_price_although_the_price_changed()
     {
         await using var app = await NewAppAsync(manualClock: true);
-        var t = (await app.NewTenantAsync()).Client;
+        var t = (await app.NewTenantAsync(scope: "elevated")).Client;
         var pool = await t.CreateCapacityAsync("late", "Pool", 10);
         var price = await t.PriceAsync(pool, 40m);
         var swept = await t.HoldPricedAsync(pool, 4, price, minutes: 1);
@@ -203,7 +203,7 @@ public abstract class HoldChangeTests(StoreKind store)
     public async Task An_expired_hold_without_room_is_refused_with_the_exact_shortfall_and_nothing_moves_and_a_released_hold_is_never_reclaimed()
     {
         await using var app = await NewAppAsync(manualClock: true);
-        var t = (await app.NewTenantAsync()).Client;
+        var t = (await app.NewTenantAsync(scope: "elevated")).Client;
         var stalls = await t.CreateCapacityAsync("late", "Stalls", 10);
         var parking = await t.CreateCapacityAsync("late", "Parking", 10);
         var cart = (await Api.ReadAsync(await t.PostAsync("/reservations", Api.Json(new
@@ -506,7 +506,7 @@ public abstract class HoldChangeTests(StoreKind store)
     {
         await using var app = await NewAppAsync(manualClock: true);
         var a = (await app.NewTenantAsync("A")).Client;
-        var b = (await app.NewTenantAsync("B")).Client;
+        var b = (await app.NewTenantAsync("B", scope: "elevated")).Client;
         var pool = await a.CreateCapacityAsync("own", "Pool", 10);
         var theirs = await b.CreateCapacityAsync("own", "Pool", 10);
         var hold = await a.HoldAsync(pool, 4);
@@ -651,6 +651,7 @@ public static class HoldChangeCalls
     public static Task<HttpResponseMessage> ConfirmPartAsync(this HttpClient client, string reservationId, params (string Capacity, int Quantity)[] items) =>
         client.PostAsync($"/reservations/{reservationId}/confirm", Api.Json(new { items = items.Select(i => new { capacity_id = i.Capacity, quantity = i.Quantity }).ToArray() }));
 
+    /// <summary>A confirm with <c>on_expired: reclaim</c>: the client's key must have the elevated scope.</summary>
     public static Task<HttpResponseMessage> ReclaimAsync(this HttpClient client, string reservationId) =>
         client.PostAsync($"/reservations/{reservationId}/confirm", Api.Json(new { on_expired = "reclaim" }));
 

@@ -490,6 +490,10 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
     {
         { "POST", "/admin/tenants" },
         { "POST", "/admin/tenants/{tenant}/keys" },
+        { "GET", "/admin/tenants/{tenant}/keys" },
+        { "DELETE", "/admin/tenants/{tenant}/keys/00000000-0000-0000-0000-000000000001" },
+        { "POST", "/admin/tenants/{tenant}/disable" },
+        { "POST", "/admin/tenants/{tenant}/enable" },
         { "GET", "/admin/verify" },
     };
 

@@ -81,11 +81,23 @@ public sealed class OpenApiTests : IAsyncLifetime
         }
 
         using var admin = _app.Admin();
-        var tenant = await Call(admin, HttpMethod.Post, "/admin/tenants", "/admin/tenants", new { name = "Docs" });
+        // Elevated, so that the scenario can reclaim an expired hold below.
+        var tenant = await Call(admin, HttpMethod.Post, "/admin/tenants", "/admin/tenants", new { name = "Docs", key = new { name = "Scenario", scope = "elevated" } });
         var t = _app.WithToken(tenant["api_key"]!.GetValue<string>());
         var tenantId = tenant["tenant_id"]!.GetValue<string>();
-        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys");
+        var second = await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys");
+        var reader = await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys", new { name = "Reader", scope = "read", expires_at = DateTimeOffset.UtcNow.AddDays(30) });
+        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys", new { scope = "owner" });
         await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{Guid.NewGuid()}/keys");
+        await Call(admin, HttpMethod.Get, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys");
+        await Call(admin, HttpMethod.Get, "/admin/tenants/{id}/keys", $"/admin/tenants/{Guid.NewGuid()}/keys");
+        await Call(admin, HttpMethod.Delete, "/admin/tenants/{id}/keys/{keyId}", $"/admin/tenants/{tenantId}/keys/{second["key"]!["id"]}");
+        await Call(admin, HttpMethod.Delete, "/admin/tenants/{id}/keys/{keyId}", $"/admin/tenants/{tenantId}/keys/{Guid.NewGuid()}");
+        var other = await Call(admin, HttpMethod.Post, "/admin/tenants", "/admin/tenants", new { name = "Paused" });
+        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/disable", $"/admin/tenants/{other["tenant_id"]}/disable");
+        await Call(_app.WithToken(other["api_key"]!.GetValue<string>()), HttpMethod.Get, "/events", "/events");
+        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/enable", $"/admin/tenants/{other["tenant_id"]}/enable");
+        await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/enable", $"/admin/tenants/{Guid.NewGuid()}/enable");
         await Call(admin, HttpMethod.Get, "/admin/verify", "/admin/verify");
         await Call(t, HttpMethod.Get, "/admin/verify", "/admin/verify");
 
@@ -93,6 +105,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         var child = (await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Child", parent_ids = new[] { pool } }))["id"]!.GetValue<string>();
         await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "X", unknown = 1 });
         await Call(t, HttpMethod.Get, "/events/{eventId}/capacity", "/events/docs/capacity");
+        await Call(_app.WithToken(reader["api_key"]!.GetValue<string>()), HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Read only", total_capacity = 1 });
         await Call(t, HttpMethod.Get, "/events/{eventId}/capacity/total", "/events/docs/capacity/total");
         await Call(t, HttpMethod.Get, "/events", "/events");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{child}");

@@ -203,7 +203,6 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     public Task<IReadOnlyList<Reservation>> ListReservationsAsync(ReservationQuery query, CancellationToken ct) => _read.ListReservationsAsync(query, ct);
 
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
-    public Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
 
     // Webhooks pass straight through: both real stores have them.
     private IWebhookStore Webhooks => (IWebhookStore)_read;
@@ -219,7 +218,10 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
         Webhooks.ClaimDeliveriesAsync(node, now, leaseUntil, endpoints, perEndpoint, ct);
 
     public Task ReleaseClaimAsync(string node, Guid endpointId, CancellationToken ct) => Webhooks.ReleaseClaimAsync(node, endpointId, ct);
-    public Task<bool> TenantExistsAsync(Guid tenantId, CancellationToken ct) => _read.TenantExistsAsync(tenantId, ct);
+
+    public Task<StoredKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
+    public Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct) => _read.GetTenantAsync(tenantId, ct);
+    public Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct) => _read.GetApiKeysAsync(tenantId, ct);
     public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => _read.ReadAuditDataAsync(ct);
     public ValueTask DisposeAsync() => _owner.DisposeAsync();
 }

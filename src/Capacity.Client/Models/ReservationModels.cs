@@ -235,6 +235,7 @@ public enum ExpiredHoldAction
     /// <summary>
     /// Confirm it after all if every ticket it asks for is still free under every rule, at the prices it
     /// locked; otherwise 409 <c>RESERVATION_EXPIRED</c> with <see cref="CapacityApiException.Shortfall"/>, and nothing changes.
+    /// Reserved to a box office: the client's key needs the <see cref="ApiKeyScope.Elevated"/> scope (403 <c>FORBIDDEN</c> otherwise).
     /// </summary>
     [JsonStringEnumMemberName("reclaim")]
     Reclaim,

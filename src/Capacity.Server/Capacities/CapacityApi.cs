@@ -33,8 +33,8 @@ internal static class CapacityApi
             + "`waitlist: {enabled, offer_minutes, policy}` opens, changes or closes its waiting list (fields left out keep their value; "
             + "a first list defaults to enabled, 30 minutes, fifo); closing it refuses new entries and keeps serving those waiting.",
             400, 404, 409, 413, 422);
-        group.MapPost("/capacity/{id}/check", Check).Body<CheckRequest>().Doc(
-            "Check availability", "Advice from the last committed state: only a hold takes tickets.", 400, 404, 413);
+        group.MapPost("/capacity/{id}/check", Check).Body<CheckRequest>().ReadsOnly().Doc(
+            "Check availability", "Advice from the last committed state: only a hold takes tickets. Open to a credential with the read scope: it changes nothing.", 400, 404, 413);
         return group;
     }
 

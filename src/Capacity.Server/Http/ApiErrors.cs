@@ -37,10 +37,18 @@ internal static class ApiErrors
         "A quantity is out of its range: an item's below 1 or above `Capacity:Limits:MaxQuantityPerItem` (100 by default), or an allocation's size or release outside 1 to `Capacity:Limits:MaxTotalCapacity`. Nothing was changed.");
 
     public static readonly ErrorKind UnauthorizedKind = new("UNAUTHORIZED", 401, "Authentication is required.",
-        "The request carries no usable credential. Send `Authorization: Bearer <token>` with a tenant API key, a tenant JWT (HS256 with `tenant_id` and `exp`), or on `/admin` routes the admin key. `detail` says which case it is: no credential, another scheme, a malformed token, an unknown API key, or a JWT that has expired, is not valid yet, has no `exp`, is not HS256, has a wrong signature, or names no tenant.");
+        "The request carries no usable credential. Send `Authorization: Bearer <token>` (at most 4,096 characters) with a tenant API key, a tenant JWT (HS256 with `tenant_id` and `exp`, "
+        + "`exp` at most `Auth:MaxJwtLifetimeMinutes` away), or on `/admin` routes the admin key. `detail` says which case it is: no credential, another scheme, a malformed token, "
+        + "an unknown, revoked or expired API key, or a JWT that has expired, is not valid yet, has no `exp`, lives too long, is not HS256, has a wrong signature, "
+        + "repeats a claim or gives one the wrong type, has an unknown `scope`, or names no tenant.");
 
-    public static readonly ErrorKind ForbiddenKind = new("FORBIDDEN", 403, "This credential may not use this route.",
-        "The credential is valid but of the wrong kind: the admin key on a tenant route, or a tenant key or JWT on an `/admin` route.");
+    public static readonly ErrorKind ForbiddenKind = new("FORBIDDEN", 403, "This credential may not do this.",
+        "The credential is valid but may not do this: the admin key on a tenant route, a tenant key or JWT on an `/admin` route, a credential with the `read` scope on a route "
+        + "that changes something, or one without the `elevated` scope asking for what is reserved to a box office (`on_expired: \"reclaim\"`). Nothing was changed.");
+
+    public static readonly ErrorKind TenantDisabledKind = new("TENANT_DISABLED", 403, "The tenant is disabled.",
+        "The credential is valid, but its tenant was disabled by an operator (`POST /admin/tenants/{id}/disable`): every key and JWT of the tenant is refused until it is enabled again. "
+        + "Nothing of the tenant was deleted.");
 
     public static readonly ErrorKind NotFoundKind = new("NOT_FOUND", 404, "The resource was not found.",
         "No such route, or no such id for this tenant. Another tenant's ids answer exactly the same, so a 404 never tells whether an id exists elsewhere.");
@@ -102,6 +110,9 @@ internal static class ApiErrors
 
     public static readonly ErrorKind WebhookUrlNotAllowedKind = new("WEBHOOK_URL_NOT_ALLOWED", 400, "The webhook's address may not be called.",
         "The URL names a loopback, link-local, private or otherwise non-public address (or `localhost`). The server refuses to call its own network on a tenant's behalf; an operator can allow such addresses with `Capacity:Webhooks:AllowPrivateNetworks` (for tests and on-premises use). A host name that resolves to such an address is refused when a delivery is sent, and the attempt is logged with that error. Nothing was changed.");
+    public static readonly ErrorKind TooManyAuthFailuresKind = new("TOO_MANY_AUTH_FAILURES", 429, "Too many refused credentials from this address.",
+        "This client address sent more than `Auth:FailedAttemptsPerMinute` requests with a refused credential in its current minute: until `Retry-After`, a request from it "
+        + "whose credential is refused gets this answer instead, and an API key the server has not seen before is not even looked up. Credentials that work are not affected.");
 
     public static readonly ErrorKind IdempotencyKeyReusedKind = new("IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used for a different request.",
         "The key was first used with another method, path or body. A key names one request: use a new key for a new request.");
@@ -156,6 +167,11 @@ internal static class ApiErrors
         Refusal.NoCredential => "No credential: send Authorization: Bearer <API key or JWT>.",
         Refusal.NotBearer => "The Authorization header is not a Bearer credential: send Authorization: Bearer <API key or JWT>.",
         Refusal.UnknownKey => "Unknown API key: it is not a key this server issued. Check it was copied whole; a lost key is replaced with POST /admin/tenants/{id}/keys.",
+        Refusal.Revoked => "This API key was revoked; ask the operator for a new one.",
+        Refusal.KeyExpired => "This API key has expired (its expires_at is past); ask the operator for a new one.",
+        Refusal.LifetimeTooLong => "The JWT lives too long: its exp is further away than the server allows (Auth:MaxJwtLifetimeMinutes); issue shorter-lived tokens.",
+        Refusal.BadClaims => "The JWT's claims are not as required: tenant_id once, a string; exp once, a number (nbf and iat numbers too); scope at most once, a string.",
+        Refusal.BadScope => "The JWT's scope claim must be read, write or elevated.",
         Refusal.JwtNotAccepted => "This server accepts no JWTs (it has no Auth:JwtSigningKey); send an API key.",
         Refusal.Expired => "The JWT has expired (its exp is past); get a new one.",
         Refusal.NotYetValid => "The JWT is not valid yet (its nbf is in the future).",
@@ -168,6 +184,15 @@ internal static class ApiErrors
     });
 
     public static ProblemHttpResult Forbidden(string detail) => Problem(ForbiddenKind, detail);
+
+    /// <summary>A credential whose scope does not reach this: a read-scope credential writing, or an elevated operation without the elevated scope.</summary>
+    public static ProblemHttpResult ScopeTooNarrow(string detail) => Problem(ForbiddenKind, detail);
+
+    public static ProblemHttpResult TenantDisabled() =>
+        Problem(TenantDisabledKind, "This credential's tenant is disabled; every key and JWT of it is refused until an operator enables it again.");
+
+    public static ProblemHttpResult TooManyAuthFailures(int retryAfterSeconds) =>
+        Problem(TooManyAuthFailuresKind, $"Too many requests with a refused credential came from this address; retry after {retryAfterSeconds} s with a credential that works.");
 
     public static ProblemHttpResult NotFound(string detail) => Problem(NotFoundKind, detail);
 

@@ -24,7 +24,7 @@ internal static class MetricsApi
             .WithTags("Operations")
             .WithSummary("Prometheus metrics")
             .WithDescription(
-                "Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag. "
+                "Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag, refused credentials by reason. "
                 + "With `Metrics:Key` set, a scrape sends `Authorization: Bearer <key>` (401 otherwise).");
 
     private static Results<ContentHttpResult, ProblemHttpResult> Scrape(HttpContext context, MetricsCollector collector, MetricsOptions options)

@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Capacity.Server.Http;
+
+/// <summary>
+/// Refused credentials, counted per client address in windows of a minute. Past
+/// <c>Auth:FailedAttemptsPerMinute</c> in a window, an address's refused requests are answered 429
+/// <c>TOO_MANY_AUTH_FAILURES</c> with <c>Retry-After</c>, and a key the node has never resolved is not
+/// even looked up (<see cref="Authenticator.IdentifyAsync"/>): only failures are throttled. A good key
+/// the node already knows, the admin key and a valid JWT from the same address are served as ever, so
+/// one bad client behind a shared address does not lock out the others. A request with no credential,
+/// or with a disabled tenant's, guesses nothing: it is counted in the metric, not against the budget.
+/// <para>
+/// A successful request never comes here. Every refusal is counted in <c>capacity_auth_failures_total</c>
+/// by reason, and reported in a warning at most every <see cref="LogInterval"/>, never a line per failure.
+/// Memory is bounded: at most <see cref="MaxAddresses"/> addresses are tracked, windows that ended are
+/// dropped when the table fills, and past that every new address shares one window (which, under a
+/// flood of addresses, fills at once: the flood is throttled as one).
+/// </para>
+/// </summary>
+internal sealed class AuthFailures
+{
+    public const int MaxAddresses = 10_000;
+    public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
+
+    private static readonly Counter<long> Failures = ServerMetrics.Meter.CreateCounter<long>(
+        "capacity.auth.failures", description: "Requests refused for their credential, by reason (throttled: answered 429 TOO_MANY_AUTH_FAILURES)");
+
+    private static readonly string[] ReasonNames = [.. Enum.GetNames<Refusal>().Select(JsonNamingPolicy.SnakeCaseLower.ConvertName)];
+
+    private readonly int _limit;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AuthFailures> _logger;
+    private readonly long _windowTicks;
+    private readonly long _logTicks;
+    private readonly ConcurrentDictionary<IPAddress, Tally> _tallies = new();
+    private readonly Tally _overflow = new();
+    private long _nextPruneAt;
+
+    // What the next warning reports: failures and addresses that went over since the last one.
+    private long _nextLogAt;
+    private long _failuresSinceLog;
+    private long _overSinceLog;
+
+    public AuthFailures(AuthOptions options, TimeProvider time, ILogger<AuthFailures> logger)
+    {
+        _limit = options.FailedAttemptsPerMinute;
+        _time = time;
+        _logger = logger;
+        _windowTicks = (long)(Window.TotalSeconds * time.TimestampFrequency);
+        _logTicks = (long)(LogInterval.TotalSeconds * time.TimestampFrequency);
+    }
+
+    /// <summary>How many addresses are tracked now.</summary>
+    internal int TrackedAddresses => _tallies.Count;
+
+    /// <summary>Whether the address has used up its budget in the current window: a dictionary lookup.</summary>
+    public bool IsOverBudget(IPAddress? address)
+    {
+        if (_limit <= 0)
+        {
+            return false;
+        }
+
+        var tally = _tallies.TryGetValue(Key(address), out var found) ? found : _overflow;
+        lock (tally)
+        {
+            return tally.Count >= _limit && _time.GetTimestamp() - tally.Started < _windowTicks;
+        }
+    }
+
+    /// <summary>What to do with a refused request: answer its refusal, or 429 with the seconds to wait.</summary>
+    public readonly record struct Throttle(int? RetryAfterSeconds);
+
+    /// <summary>Counts a refused request; says whether it is to be answered 429, and how long the address must wait.</summary>
+    public Throttle Record(IPAddress? address, Refusal refusal)
+    {
+        Failures.Add(1, new KeyValuePair<string, object?>("reason", ReasonNames[(int)refusal]));
+        if (_limit <= 0 || refusal is Refusal.NoCredential or Refusal.TenantDisabled)
+        {
+            return default;
+        }
+
+        var key = Key(address);
+        var tally = TallyOf(key);
+        var now = _time.GetTimestamp();
+        int count;
+        long started;
+        lock (tally)
+        {
+            if (now - tally.Started >= _windowTicks)
+            {
+                (tally.Started, tally.Count) = (now, 0);
+            }
+
+            count = ++tally.Count;
+            started = tally.Started;
+        }
+
+        Report(key, refusal, wentOver: count == _limit + 1);
+        if (count <= _limit && refusal != Refusal.Throttled)
+        {
+            return default;
+        }
+
+        var left = TimeSpan.FromSeconds((double)(started + _windowTicks - now) / _time.TimestampFrequency);
+        return new Throttle(Math.Max(1, (int)Math.Ceiling(left.TotalSeconds)));
+    }
+
+    private Tally TallyOf(IPAddress key)
+    {
+        if (_tallies.TryGetValue(key, out var tally))
+        {
+            return tally;
+        }
+
+        if (_tallies.Count >= MaxAddresses)
+        {
+            Prune();
+            if (_tallies.Count >= MaxAddresses)
+            {
+                return _overflow;
+            }
+        }
+
+        return _tallies.GetOrAdd(key, static _ => new Tally());
+    }
+
+    /// <summary>Drops the addresses whose window has ended; at most once a second, so a flood of new addresses does not scan the table each time.</summary>
+    private void Prune()
+    {
+        var now = _time.GetTimestamp();
+        var next = Volatile.Read(ref _nextPruneAt);
+        if (now < next || Interlocked.CompareExchange(ref _nextPruneAt, now + _time.TimestampFrequency, next) != next)
+        {
+            return;
+        }
+
+        foreach (var (address, tally) in _tallies)
+        {
+            bool ended;
+            lock (tally)
+            {
+                ended = now - tally.Started >= _windowTicks;
+            }
+
+            if (ended)
+            {
+                _tallies.TryRemove(new KeyValuePair<IPAddress, Tally>(address, tally));
+            }
+        }
+    }
+
+    /// <summary>One warning per <see cref="LogInterval"/> at most, with what happened since the last.</summary>
+    private void Report(IPAddress address, Refusal refusal, bool wentOver)
+    {
+        var failures = Interlocked.Increment(ref _failuresSinceLog);
+        var over = wentOver ? Interlocked.Increment(ref _overSinceLog) : Volatile.Read(ref _overSinceLog);
+        var now = _time.GetTimestamp();
+        var next = Volatile.Read(ref _nextLogAt);
+        if (now < next || Interlocked.CompareExchange(ref _nextLogAt, now + _logTicks, next) != next)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _failuresSinceLog, -failures);
+        Interlocked.Add(ref _overSinceLog, -over);
+        _logger.LogWarning(
+            "{Failures} requests refused for their credential since the last report, the last from {Address} ({Reason}); {Over} addresses went over "
+            + "Auth:FailedAttemptsPerMinute ({Limit}) and get 429 for the rest of their minute",
+            failures, address, ReasonNames[(int)refusal], over, _limit);
+    }
+
+    /// <summary>
+    /// The address a client is counted under: IPv4 as it is (an IPv4-mapped IPv6 address as its IPv4),
+    /// IPv6 by its /64, which one host can fill with addresses of its own. A request with no address (the
+    /// in-process test server) counts under <see cref="IPAddress.None"/>.
+    /// </summary>
+    internal static IPAddress Key(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return IPAddress.None;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
+    }
+
+    /// <summary>One address's window: when it started (a monotonic timestamp) and how many refusals it has seen.</summary>
+    private sealed class Tally
+    {
+        public long Started = long.MinValue / 2;
+        public int Count;
+    }
+}

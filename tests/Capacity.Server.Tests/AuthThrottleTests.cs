@@ -1,0 +1,188 @@
+using System.Net;
+using Capacity.Server.Http;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// Refused credentials counted per client address: past <c>Auth:FailedAttemptsPerMinute</c>, a bad
+/// credential from the address gets 429 and an unknown key is not looked up, while credentials that
+/// work are served; the failures are in <c>/metrics</c> and in a warning at most every 10 seconds; and
+/// the memory it takes stays bounded however many addresses send them.
+/// </summary>
+public sealed class AuthThrottleTests
+{
+    [Fact]
+    public async Task Past_its_budget_an_address_gets_429_for_bad_credentials_while_credentials_that_work_are_served()
+    {
+        var log = new CapturingLogger();
+        await using var app = new Throttled(log);
+        var tenant = await app.NewTenantAsync();
+        using var admin = app.Admin();
+        await Api.ReadAsync(await tenant.Client.GetAsync("/events"), 200);
+        using var jwt = app.WithToken(KeyTests.Jwt(tenant.Id));
+        await Api.ReadAsync(await jwt.GetAsync("/events"), 200);
+        var unseen = (await Api.ReadAsync(await admin.PostAsync($"/admin/tenants/{tenant.Id}/keys", null), 201))["api_key"]!.GetValue<string>();
+
+        // The in-process server gives every request the same (absent) address: one client.
+        for (var i = 0; i < 60; i++)
+        {
+            using var guess = app.WithToken($"cap_guess-{i}");
+            await Api.ProblemAsync(await guess.GetAsync("/events"), 401, "UNAUTHORIZED");
+        }
+
+        using var sixtyFirst = app.WithToken("cap_guess-60");
+        var throttled = await sixtyFirst.GetAsync("/events");
+        var problem = await Api.ProblemAsync(throttled, 429, "TOO_MANY_AUTH_FAILURES");
+        Assert.Equal("/problems/too-many-auth-failures", problem["type"]!.GetValue<string>());
+        Assert.InRange(throttled.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
+        using var badJwt = app.WithToken(KeyTests.Jwt(tenant.Id)[..^2] + "xx");
+        await Api.ProblemAsync(await badJwt.GetAsync("/events"), 429, "TOO_MANY_AUTH_FAILURES");
+        using var badAdmin = app.WithToken(CapacityApp.AdminKey + "x");
+        await Api.ProblemAsync(await badAdmin.GetAsync("/admin/verify"), 429, "TOO_MANY_AUTH_FAILURES");
+
+        // Credentials that work are served: a key this node knows, a JWT, the admin key.
+        Assert.Empty((await Api.ReadAsync(await tenant.Client.GetAsync("/events"), 200))["events"]!.AsArray());
+        await tenant.Client.CreateCapacityAsync("after", "Pool", 5);
+        await Api.ReadAsync(await jwt.GetAsync("/events"), 200);
+        await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
+
+        // A key this node has never resolved is not looked up until the minute is over; a request
+        // with no credential guesses nothing, and is answered as ever.
+        using var fresh = app.WithToken(unseen);
+        await Api.ProblemAsync(await fresh.GetAsync("/events"), 429, "TOO_MANY_AUTH_FAILURES");
+        using var anonymous = app.CreateClient();
+        await Api.ProblemAsync(await anonymous.GetAsync("/events"), 401, "UNAUTHORIZED");
+
+        using var metrics = app.CreateClient();
+        var text = await (await metrics.GetAsync("/metrics")).Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE capacity_auth_failures_total counter", text, StringComparison.Ordinal);
+        Assert.Contains("capacity_auth_failures_total{reason=\"unknown_key\"}", text, StringComparison.Ordinal);
+        Assert.Contains("capacity_auth_failures_total{reason=\"throttled\"}", text, StringComparison.Ordinal);
+
+        // 65 refusals, and one warning for them: the first, which reports itself; the rest wait for the next report.
+        var warnings = log.Lines.Where(l => l.Contains("refused for their credential", StringComparison.Ordinal)).ToList();
+        Assert.Single(warnings);
+        Assert.StartsWith("Warning:", warnings[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("cap_guess", string.Join("\n", log.Lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Behind_a_proxy_that_forwards_the_clients_address_each_client_has_a_budget_of_its_own()
+    {
+        // As compose.yaml runs the nodes behind Caddy: ASPNETCORE_FORWARDEDHEADERS_ENABLED=true.
+        await using var app = new CapacityApp(new() { ["Auth:FailedAttemptsPerMinute"] = "3", ["FORWARDEDHEADERS_ENABLED"] = "true" });
+        using var client = app.CreateClient();
+        async Task<HttpResponseMessage> GuessAsync(string from)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer cap_guess");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", from);
+            return await client.SendAsync(request);
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Api.ProblemAsync(await GuessAsync("198.51.100.1"), 401, "UNAUTHORIZED");
+        }
+
+        await Api.ProblemAsync(await GuessAsync("198.51.100.1"), 429, "TOO_MANY_AUTH_FAILURES");
+        await Api.ProblemAsync(await GuessAsync("198.51.100.2"), 401, "UNAUTHORIZED");
+    }
+
+    [Fact]
+    public void A_window_ends_after_a_minute_and_retry_after_counts_down_to_it()
+    {
+        var time = new SteppedTime();
+        var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 3 }, time, NullLogger<AuthFailures>.Instance);
+        var client = IPAddress.Parse("192.0.2.10");
+        Assert.Equal([null, null, null], Enumerable.Range(0, 3).Select(_ => failures.Record(client, Refusal.UnknownKey).RetryAfterSeconds));
+        Assert.True(failures.IsOverBudget(client));
+        Assert.Equal(60, failures.Record(client, Refusal.WrongSignature).RetryAfterSeconds);
+        time.Advance(TimeSpan.FromSeconds(45));
+        Assert.Equal(15, failures.Record(client, Refusal.Throttled).RetryAfterSeconds);
+        Assert.False(failures.IsOverBudget(IPAddress.Parse("192.0.2.11")));
+
+        time.Advance(TimeSpan.FromSeconds(15));
+        Assert.False(failures.IsOverBudget(client));
+        Assert.Null(failures.Record(client, Refusal.UnknownKey).RetryAfterSeconds);
+
+        // No credential, or a disabled tenant's, spends nothing of the budget.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Null(failures.Record(client, Refusal.NoCredential).RetryAfterSeconds);
+            Assert.Null(failures.Record(client, Refusal.TenantDisabled).RetryAfterSeconds);
+        }
+
+        Assert.False(failures.IsOverBudget(client));
+    }
+
+    [Fact]
+    public void Addresses_of_one_ipv6_64_share_a_budget_and_an_ipv4_mapped_address_counts_as_its_ipv4()
+    {
+        var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 4 }, new SteppedTime(), NullLogger<AuthFailures>.Instance);
+        foreach (var address in new[] { "2001:db8::1", "2001:db8::2", "2001:db8::ffff:1", "2001:db8:0:0:1:2:3:4" })
+        {
+            failures.Record(IPAddress.Parse(address), Refusal.UnknownKey);
+        }
+
+        Assert.True(failures.IsOverBudget(IPAddress.Parse("2001:db8::abcd")));
+        Assert.False(failures.IsOverBudget(IPAddress.Parse("2001:db8:0:1::1")));
+
+        for (var i = 0; i < 4; i++)
+        {
+            failures.Record(IPAddress.Parse("::ffff:192.0.2.1"), Refusal.UnknownKey);
+        }
+
+        Assert.True(failures.IsOverBudget(IPAddress.Parse("192.0.2.1")));
+        Assert.False(failures.IsOverBudget(IPAddress.Parse("192.0.2.2")));
+    }
+
+    [Fact]
+    public void A_flood_of_addresses_keeps_the_table_bounded_and_is_throttled_as_one_while_known_addresses_keep_their_own_count()
+    {
+        var time = new SteppedTime();
+        var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 60 }, time, NullLogger<AuthFailures>.Instance);
+        var known = IPAddress.Parse("198.51.100.7");
+        failures.Record(known, Refusal.UnknownKey);
+        for (var i = 0; i < 50_000; i++)
+        {
+            failures.Record(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), Refusal.UnknownKey);
+        }
+
+        Assert.InRange(failures.TrackedAddresses, 1, AuthFailures.MaxAddresses);
+        Assert.True(failures.IsOverBudget(IPAddress.Parse("203.0.113.99")));
+        Assert.False(failures.IsOverBudget(known));
+
+        // Once their minute is over, the flood's addresses are dropped to make room.
+        time.Advance(TimeSpan.FromMinutes(1));
+        var late = IPAddress.Parse("203.0.113.100");
+        failures.Record(late, Refusal.UnknownKey);
+        Assert.InRange(failures.TrackedAddresses, 1, 2);
+        Assert.False(failures.IsOverBudget(late));
+    }
+
+    /// <summary>A monotonic clock the test moves by hand, in ticks of 100 ns.</summary>
+    private sealed class SteppedTime : TimeProvider
+    {
+        private long _ticks = 1_000_000_000;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    }
+
+    /// <summary>The test app with the default budget of 60 a minute, logging warnings into <paramref name="log"/>.</summary>
+    private sealed class Throttled(CapturingLogger log) : CapacityApp(new() { ["Auth:FailedAttemptsPerMinute"] = "60" })
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureLogging(logging => logging.AddProvider(log));
+        }
+    }
+}
