@@ -333,7 +333,7 @@ public abstract class AllocationTests(StoreKind store)
         Assert.Equal("view", full[0]!["event_id"]!.GetValue<string>());
         Assert.Equal((await t.AllocationAsync(box)).ToJsonString(), full[0]!.ToJsonString());
 
-        var snapshot = await StreamSnapshotAsync(t, "view");
+        var snapshot = await Api.FirstSnapshotAsync(t, "view");
         var streamed = snapshot["capacity"]!.AsArray();
         Assert.False(streamed.Single(c => c!["id"]!.GetValue<string>() == pool)!.AsObject().ContainsKey("allocations"));
         Assert.Equal(shown.ToJsonString(), streamed.Single(c => c!["id"]!.GetValue<string>() == child)!["allocations"]!.ToJsonString());
@@ -545,28 +545,6 @@ public abstract class AllocationTests(StoreKind store)
             Assert.True(DateTime.UtcNow < deadline, "The condition did not come true within 10 s.");
             await Task.Delay(20);
         }
-    }
-
-    private static async Task<JsonObject> StreamSnapshotAsync(HttpClient client, string eventId)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        using var response = await client.GetAsync($"/events/{eventId}/capacity/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
-        string? kind = null;
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.StartsWith("event:", StringComparison.Ordinal))
-            {
-                kind = line[6..].Trim();
-            }
-            else if (line.StartsWith("data:", StringComparison.Ordinal) && kind == "snapshot")
-            {
-                return JsonNode.Parse(line[5..])!.AsObject();
-            }
-        }
-
-        throw new InvalidOperationException("The stream ended before its first snapshot.");
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -214,4 +215,27 @@ public static class Api
 
     public static Task<HttpResponseMessage> TransitAsync(this HttpClient client, string reservationId, string action) =>
         client.PostAsync($"/reservations/{reservationId}/{action}", null);
+
+    /// <summary>Reads the first <c>snapshot</c> event of an event's live stream, then hangs up.</summary>
+    public static async Task<JsonObject> FirstSnapshotAsync(HttpClient client, string eventId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var response = await client.GetAsync($"/events/{eventId}/capacity/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        string? kind = null;
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith("event:", StringComparison.Ordinal))
+            {
+                kind = line[6..].Trim();
+            }
+            else if (line.StartsWith("data:", StringComparison.Ordinal) && kind == "snapshot")
+            {
+                return JsonNode.Parse(line[5..])!.AsObject();
+            }
+        }
+
+        throw new InvalidOperationException("The stream ended before its first snapshot.");
+    }
 }

@@ -282,7 +282,7 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         Assert.Equal([TwoTenants.BEvent], events.Select(e => e!["event_id"]!.GetValue<string>()));
 
         // The live stream's first snapshot of A's event, as B sees it, is the empty one.
-        var stream = await FirstSnapshotAsync(b, TwoTenants.AEvent);
+        var stream = await Api.FirstSnapshotAsync(b, TwoTenants.AEvent);
         Assert.Empty(stream["capacity"]!.AsArray());
         Assert.Equal(0, stream["totals"]!["total_capacity"]!.GetValue<long>());
         Assert.Equal(0, stream["holds"]!["active"]!.GetValue<long>());
@@ -292,7 +292,7 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         Assert.Contains(
             TwoTenants.AEvent,
             (await Api.ReadAsync(await world.A.Client.GetAsync("/events"), 200))["events"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()));
-        Assert.Equal(3, (await FirstSnapshotAsync(world.A.Client, TwoTenants.AEvent))["capacity"]!.AsArray().Count);
+        Assert.Equal(3, (await Api.FirstSnapshotAsync(world.A.Client, TwoTenants.AEvent))["capacity"]!.AsArray().Count);
         var own = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/capacity"), 200);
         Assert.Equal(3, own["capacity"]!.AsArray().Count);
         var ownLedger = await Api.ReadAsync(await world.A.Client.GetAsync($"/events/{TwoTenants.AEvent}/ledger"), 200);
@@ -303,29 +303,6 @@ public abstract class IsolationTests<TWorld>(TWorld world) : IClassFixture<TWorl
         Assert.Equal(world.Entry, Assert.Single(ownQueue["entries"]!.AsArray())!["id"]!.GetValue<string>());
 
         Assert.Equal(before, await world.SnapshotAsync());
-    }
-
-    /// <summary>Reads the first <c>snapshot</c> event of an event's live stream, then hangs up.</summary>
-    private static async Task<JsonObject> FirstSnapshotAsync(HttpClient client, string eventId)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        using var response = await client.GetAsync($"/events/{eventId}/capacity/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
-        string? kind = null;
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.StartsWith("event:", StringComparison.Ordinal))
-            {
-                kind = line[6..].Trim();
-            }
-            else if (line.StartsWith("data:", StringComparison.Ordinal) && kind == "snapshot")
-            {
-                return JsonNode.Parse(line[5..])!.AsObject();
-            }
-        }
-
-        throw new InvalidOperationException("The stream ended before its first snapshot.");
     }
 
     [Fact]

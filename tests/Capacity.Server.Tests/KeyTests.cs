@@ -241,7 +241,7 @@ public abstract class KeyTests(StoreKind store)
             await Api.ReadAsync(await client.GetAsync($"/reservations/{hold}"), 200);
             await Api.ReadAsync(await client.GetAsync("/events/read-ev/ledger"), 200);
             Assert.True((await Api.ReadAsync(await client.PostAsync($"/capacity/{pool}/check", Api.Json(new { quantity = 2 })), 200))["available"]!.GetValue<bool>());
-            Assert.Single((await FirstSnapshotAsync(client, "read-ev"))["capacity"]!.AsArray());
+            Assert.Single((await Api.FirstSnapshotAsync(client, "read-ev"))["capacity"]!.AsArray());
         }
 
         var before = StateSnapshot.OfDatabase(app);
@@ -398,28 +398,5 @@ public abstract class KeyTests(StoreKind store)
         }
 
         await app.AssertInvariantsAsync();
-    }
-
-    /// <summary>Reads the first <c>snapshot</c> event of an event's live stream, then hangs up.</summary>
-    private static async Task<JsonObject> FirstSnapshotAsync(HttpClient client, string eventId)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        using var response = await client.GetAsync($"/events/{eventId}/capacity/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
-        string? kind = null;
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.StartsWith("event:", StringComparison.Ordinal))
-            {
-                kind = line[6..].Trim();
-            }
-            else if (line.StartsWith("data:", StringComparison.Ordinal) && kind == "snapshot")
-            {
-                return JsonNode.Parse(line[5..])!.AsObject();
-            }
-        }
-
-        throw new InvalidOperationException("The stream ended before its first snapshot.");
     }
 }
