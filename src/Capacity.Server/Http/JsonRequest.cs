@@ -44,13 +44,15 @@ internal sealed class JsonRequest<T>
 
     public static async ValueTask<JsonRequest<T>?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
-        // Routing refuses another Content-Type with 415; one that names none is refused here, as documented.
-        if (string.IsNullOrEmpty(context.Request.ContentType))
+        var (bytes, unread) = await RawRequest.ReadAsync(context);
+
+        // Routing refuses another Content-Type with 415; a body that names none is refused here, after
+        // the size (a body too large is that first), and no body at all is the parser's "required".
+        if (unread is null && bytes.Length > 0 && string.IsNullOrEmpty(context.Request.ContentType))
         {
-            return new JsonRequest<T>([], default, ApiErrors.UnsupportedMediaType(), unread: true);
+            unread = ApiErrors.UnsupportedMediaType();
         }
 
-        var (bytes, unread) = await RawRequest.ReadAsync(context);
         if (unread is not null)
         {
             return new JsonRequest<T>(bytes, null, unread, unread: true);
