@@ -123,7 +123,7 @@ internal sealed class SalesTally
             return; // An extension or a label: no ticket moved.
         }
 
-        var minute = Minute(now);
+        var minute = SalesStats.MinuteOf(now);
         for (var i = 0; i < after.Items.Length; i++)
         {
             if (!Names(after.Items.AsSpan(0, i), after.Items[i].CapacityId))
@@ -144,8 +144,6 @@ internal sealed class SalesTally
             }
         }
     }
-
-    public static long Minute(DateTimeOffset at) => Math.DivRem(at.ToUnixTimeSeconds(), 60, out var rem) - (rem < 0 ? 1 : 0);
 
     private void Move(ICapacityLookup lookup, Reservation? before, in Reservation after, Guid capacityId, long minute)
     {
@@ -257,9 +255,9 @@ public sealed record StatsRange(DateTimeOffset From, DateTimeOffset To, TimeSpan
 
     public int Count => (int)((To - From) / Bucket);
 
-    public long FromMinute => SalesTally.Minute(From);
+    public long FromMinute => SalesStats.MinuteOf(From);
 
-    public long ToMinute => SalesTally.Minute(To);
+    public long ToMinute => SalesStats.MinuteOf(To);
 
     /// <summary>
     /// The range for these parameters, each optional: by minute, ending now, sixty buckets long (the
@@ -319,6 +317,9 @@ public static class SalesStats
 {
     /// <summary>How far back the current rate looks for a sell-out forecast.</summary>
     public static readonly TimeSpan RateWindow = TimeSpan.FromMinutes(10);
+
+    /// <summary>The Unix minute an instant falls in: how figures are kept.</summary>
+    public static long MinuteOf(DateTimeOffset at) => Math.DivRem(at.ToUnixTimeSeconds(), 60, out var rem) - (rem < 0 ? 1 : 0);
 
     /// <summary>
     /// Turns stored per-minute figures into a report. <paramref name="before"/> sums every minute before
