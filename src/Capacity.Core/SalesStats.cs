@@ -25,15 +25,11 @@ public record struct SalesFlows(long Held, long Confirmed, long Released, long E
         a.Held + b.Held, a.Confirmed + b.Confirmed, a.Released + b.Released, a.Expired + b.Expired, a.Cancelled + b.Cancelled, a.Reclaimed + b.Reclaimed);
 }
 
-/// <summary>One capacity's flows in one minute (Unix minutes), as a batch adds them and a store keeps them summed.</summary>
-public sealed class SalesMinute
-{
-    public required Guid TenantId { get; init; }
-    public required string EventId { get; init; }
-    public required Guid CapacityId { get; init; }
-    public required long Minute { get; init; }
-    public SalesFlows Flows;
-}
+/// <summary>
+/// One capacity's flows in one minute (Unix minutes), as a batch adds them and a store keeps them
+/// summed. A value, kept inline in the batch's dictionary: tallying a hold allocates nothing.
+/// </summary>
+public readonly record struct SalesMinute(Guid TenantId, string EventId, Guid CapacityId, long Minute, SalesFlows Flows);
 
 /// <summary>Confirms in one minute on one capacity whose hold-to-confirm time fell in one <see cref="ConfirmTimes"/> bucket.</summary>
 public readonly record struct ConfirmTimeCount(Guid TenantId, string EventId, Guid CapacityId, long Minute, int Bucket, long Count);
@@ -157,12 +153,7 @@ internal sealed class SalesTally
 
         var node = lookup.FindCapacity(capacityId) ?? throw new InvalidOperationException($"Capacity {capacityId} of a reservation was not loaded.");
         ref var row = ref CollectionsMarshal.GetValueRefOrAddDefault(_minutes, (capacityId, minute), out var exists);
-        if (!exists)
-        {
-            row = new SalesMinute { TenantId = node.TenantId, EventId = node.EventId, CapacityId = capacityId, Minute = minute };
-        }
-
-        row!.Flows += flows;
+        row = new SalesMinute(node.TenantId, node.EventId, capacityId, minute, exists ? row.Flows + flows : flows);
         if (after.Status == ReservationStatus.Confirmed && before?.Status is null or ReservationStatus.Active && has > 0)
         {
             var bucket = ConfirmTimes.BucketOf((after.ConfirmedAt ?? after.CreatedAt) - after.CreatedAt);
