@@ -56,6 +56,9 @@ public interface IReadStore
     /// <summary>The tenant's events: every event id that has a capacity, oldest first.</summary>
     Task<IReadOnlyList<EventSummary>> GetEventsAsync(Guid tenantId, CancellationToken ct);
 
+    /// <summary>Active holds per tenant, for the bound on what one tenant may hold (tenants without any are absent).</summary>
+    Task<IReadOnlyDictionary<Guid, long>> GetLiveHoldsByTenantAsync(CancellationToken ct);
+
     /// <summary>All active holds, and the expiry of the oldest one still active (for the expiry-lag metric).</summary>
     Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct);
 

@@ -18,7 +18,8 @@ namespace Capacity.Server;
 /// what is bound; the README's table is tested against it.
 /// </summary>
 internal sealed record Settings(
-    StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit, WebhookOptions Webhooks, MetricsOptions Metrics)
+    StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit, WebhookOptions Webhooks, MetricsOptions Metrics,
+    QuotaOptions Quotas)
 {
     /// <summary>The sections the server owns; any key under them must be one of <see cref="KnownKeys"/>.</summary>
     public static readonly string[] Roots = ["Storage", "Auth", "Capacity", "Metrics"];
@@ -32,6 +33,7 @@ internal sealed record Settings(
         ("Capacity:Limits", typeof(CoreLimits)),
         ("Capacity:Engine", typeof(EngineOptions)),
         ("Capacity:RateLimit", typeof(RateLimitOptions)),
+        ("Capacity:Quotas", typeof(QuotaOptions)),
         ("Capacity:Webhooks", typeof(WebhookOptions)),
         ("Metrics", typeof(MetricsOptions)),
     ];
@@ -80,7 +82,8 @@ internal sealed record Settings(
             Bind<EngineOptions>(config, "Capacity:Engine"),
             Bind<RateLimitOptions>(config, "Capacity:RateLimit"),
             Bind<WebhookOptions>(config, "Capacity:Webhooks"),
-            Bind<MetricsOptions>(config, "Metrics"));
+            Bind<MetricsOptions>(config, "Metrics"),
+            Bind<QuotaOptions>(config, "Capacity:Quotas"));
         foreach (var (key, holds, must) in settings.Rules())
         {
             if (!holds)
@@ -142,6 +145,10 @@ internal sealed record Settings(
         yield return ("Capacity:Engine:QueueLimit", Engine.QueueLimit >= 1, "at least 1");
         yield return ("Capacity:RateLimit:PermitsPerSecond", RateLimit.PermitsPerSecond >= 0, "0 (no limit) or more");
         yield return ("Capacity:RateLimit:Burst", RateLimit.Burst >= 1, "at least 1");
+        yield return ("Capacity:Quotas:MaxStreamsPerTenant", Quotas.MaxStreamsPerTenant >= 1, "at least 1");
+        yield return ("Capacity:Quotas:MaxCapacitiesPerEvent", Quotas.MaxCapacitiesPerEvent >= 1, "at least 1");
+        yield return ("Capacity:Quotas:MaxLiveHoldsPerTenant", Quotas.MaxLiveHoldsPerTenant >= 0, "0 (no bound) or more");
+        yield return ("Capacity:Quotas:LiveHoldsRefreshMs", Quotas.LiveHoldsRefreshMs is >= 100 and <= 60_000, "between 100 and 60000");
 
         yield return ("Auth:AdminKey", Auth.AdminKey is null || Auth.AdminKey.Trim().Length >= 16, "at least 16 characters, or unset to have one generated in the data directory");
         yield return ("Auth:JwtSigningKey", string.IsNullOrEmpty(Auth.JwtSigningKey) || Encoding.UTF8.GetByteCount(Auth.JwtSigningKey) >= 32,

@@ -68,6 +68,9 @@ internal static class Setup
         services.AddSingleton<MetricsCollector>();
         services.AddApiDocs();
         services.AddRateLimits(settings.RateLimit);
+        services.AddSingleton(settings.Quotas);
+        services.AddSingleton<TenantQuotas>();
+        services.AddHostedService(sp => sp.GetRequiredService<TenantQuotas>());
         services.AddHostedService<SweepService>();
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(auth);

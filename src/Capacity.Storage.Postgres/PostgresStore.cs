@@ -188,14 +188,18 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
                 second.BatchCommands.Add(BatchCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = $1 AND event_id = $2 ORDER BY created_at, id", tenantId, eventId));
             }
 
-            const string Touching =
-                "FROM reservations r WHERE tenant_id = $1 AND status = 0 AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.items::jsonb) j "
-                + "WHERE (j->>'capacity_id')::uuid = ANY($2))";
-            var ids = own.Select(n => n.Id).ToArray();
+            // The event's active holds by the index of migration 013, and carts that reach it through a
+            // later item by reservation_events (no hold is in both): the cost follows this event's holds,
+            // not all of the tenant's.
+            const string Own = "FROM reservations WHERE tenant_id = $1 AND event_id = $2 AND status = 0";
+            const string Others = "FROM reservations WHERE status = 0 AND id IN (SELECT reservation_id FROM reservation_events WHERE tenant_id = $1 AND event_id = $2)";
             if (withHolds)
             {
-                second.BatchCommands.Add(BatchCommand("SELECT count(*) " + Touching, tenantId, ids));
-                second.BatchCommands.Add(BatchCommand($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT $3", tenantId, ids, soonestHolds!.Value));
+                second.BatchCommands.Add(BatchCommand($"SELECT (SELECT count(*) {Own}) + (SELECT count(*) {Others})", tenantId, eventId));
+                second.BatchCommands.Add(BatchCommand(
+                    $"(SELECT {ReservationColumns} {Own} ORDER BY expires_at LIMIT $3) UNION ALL (SELECT {ReservationColumns} {Others} ORDER BY expires_at LIMIT $3) "
+                    + "ORDER BY expires_at LIMIT $3",
+                    tenantId, eventId, soonestHolds!.Value));
             }
 
             await using var r = await second.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -264,6 +268,19 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         }
 
         return events;
+    }
+
+    public async Task<IReadOnlyDictionary<Guid, long>> GetLiveHoldsByTenantAsync(CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT tenant_id, count(*) FROM reservations WHERE status = 0 GROUP BY tenant_id");
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var counts = new Dictionary<Guid, long>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            counts[r.GetGuid(0)] = r.GetInt64(1);
+        }
+
+        return counts;
     }
 
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)

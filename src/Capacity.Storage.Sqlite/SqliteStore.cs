@@ -268,26 +268,31 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
         var holds = soonestHolds is not { } limit ? null
             : own.Count == 0 ? new HoldSummary(0, [])
-            : ReadActiveHolds(reader, tx, tenantId, own, limit);
+            : ReadActiveHolds(reader, tx, tenantId, eventId, limit);
         tx.Commit();
         return new EventRead(nodes, allocations, holds);
     });
 
-    /// <summary>The tenant's active holds on any of these capacities: how many, and the <paramref name="limit"/> that expire soonest.</summary>
-    private static HoldSummary ReadActiveHolds(StatementCache reader, SqliteTransaction tx, Guid tenantId, List<Guid> capacityIds, int limit)
+    /// <summary>
+    /// The tenant's active holds on the event: how many, and the <paramref name="limit"/> that expire
+    /// soonest. Holds whose first item is on the event are found by its index (migration 013), carts
+    /// that reach it through a later item by reservation_events; no hold is in both.
+    /// </summary>
+    private static HoldSummary ReadActiveHolds(StatementCache reader, SqliteTransaction tx, Guid tenantId, string eventId, int limit)
     {
-        const string Touching =
-            "FROM reservations r WHERE tenant_id = $t AND status = 0 AND EXISTS (SELECT 1 FROM json_each(r.items) j "
-            + "WHERE json_extract(j.value, '$.capacity_id') IN (SELECT value FROM json_each($ids)))";
-        var ids = IdArray(capacityIds);
-        var count = reader.Get("SELECT COUNT(*) " + Touching, tx, "$t", "$ids");
+        const string Own = "FROM reservations WHERE tenant_id = $t AND event_id = $e AND status = 0";
+        const string Others = "FROM reservations WHERE status = 0 AND id IN (SELECT reservation_id FROM reservation_events WHERE tenant_id = $t AND event_id = $e)";
+        var count = reader.Get($"SELECT (SELECT COUNT(*) {Own}) + (SELECT COUNT(*) {Others})", tx, "$t", "$e");
         count.Parameters[0].Value = Id(tenantId);
-        count.Parameters[1].Value = ids;
+        count.Parameters[1].Value = eventId;
         var active = (long)count.ExecuteScalar()!;
 
-        var soonest = reader.Get($"SELECT {ReservationColumns} " + Touching + " ORDER BY expires_at LIMIT $limit", tx, "$t", "$ids", "$limit");
+        var soonest = reader.Get(
+            $"SELECT * FROM (SELECT {ReservationColumns} {Own} ORDER BY expires_at LIMIT $limit) "
+            + $"UNION ALL SELECT * FROM (SELECT {ReservationColumns} {Others} ORDER BY expires_at LIMIT $limit) ORDER BY expires_at LIMIT $limit",
+            tx, "$t", "$e", "$limit");
         soonest.Parameters[0].Value = Id(tenantId);
-        soonest.Parameters[1].Value = ids;
+        soonest.Parameters[1].Value = eventId;
         soonest.Parameters[2].Value = limit;
         var holds = new List<Reservation>();
         using (var r = soonest.ExecuteReader())
@@ -324,6 +329,20 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         }
 
         return events;
+    }
+
+    public async Task<IReadOnlyDictionary<Guid, long>> GetLiveHoldsByTenantAsync(CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT tenant_id, COUNT(*) FROM reservations WHERE status = 0 GROUP BY tenant_id", c);
+        using var r = cmd.ExecuteReader();
+        var counts = new Dictionary<Guid, long>();
+        while (r.Read())
+        {
+            counts[Id(r.GetString(0))] = r.GetInt64(1);
+        }
+
+        return counts;
     }
 
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)

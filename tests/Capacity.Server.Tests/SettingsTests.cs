@@ -165,6 +165,7 @@ public sealed class SettingsTests
             ["Capacity", "Limits", _] => (settings.Limits, 2),
             ["Capacity", "Engine", _] => (settings.Engine, 2),
             ["Capacity", "RateLimit", _] => (settings.RateLimit, 2),
+            ["Capacity", "Quotas", _] => (settings.Quotas, 2),
             ["Capacity", "Webhooks", _] => (settings.Webhooks, 2),
             ["Metrics", _] => (settings.Metrics, 1),
             _ => (settings.Server, 1),

@@ -4,6 +4,7 @@ using Capacity.Engine;
 using Capacity.Server.Http;
 using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Capacities;
 
@@ -17,10 +18,12 @@ internal static class CapacityApi
             "Create a capacity",
             "A pool, a cap inside pools, or a section of its own. `total_capacity` null or absent means unlimited; `parent_ids` names "
             + "capacities (of any of your events) it also draws from, up to 8 levels deep. `mode` is derived (own, capped, shared, unlimited); "
-            + "if sent it must agree with the other fields.",
+            + "if sent it must agree with the other fields. An event has at most `Capacity:Quotas:MaxCapacitiesPerEvent` capacities (409 TOO_MANY_CAPACITIES).",
             400, 409, 413, 422);
         group.MapGet("/events/{eventId}/capacity", List).Doc(
-            "List an event's capacities", "Each with its effective `available_capacity`: the minimum over it and its limited ancestors.", 400);
+            "List an event's capacities",
+            "Each with its effective `available_capacity`: the minimum over it and its limited ancestors; in creation order. Without `limit` and `after`, all of them; "
+            + "with `limit` (1..1000) a page, and `next_after` (the id to pass as `after`) on every page but the last.", 400);
         group.MapGet("/events/{eventId}/capacity/total", Totals).Doc(
             "An event's totals", "Sums over the event's roots (capacities without parents), so each pool counts once.", 400);
         group.MapGet("/capacity/{id}", Get).Doc(
@@ -39,7 +42,7 @@ internal static class CapacityApi
     }
 
     private static async Task<Results<JsonCreated<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
-        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes, TimeProvider time)
+        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes, IReadStore store, TenantQuotas quotas, TimeProvider time)
     {
         if (body.Unread is { } unread)
         {
@@ -74,6 +77,14 @@ internal static class CapacityApi
             : new SaleRules(
                 request.SaleStartsAt, request.SaleEndsAt, request.OpensAfterSoldOutOf, request.CloseWhenSoldOut ?? false, request.OverbookLimit ?? 0,
                 LowWatermark: request.LowWatermark);
+        // Counted before the create is queued: creates racing each other can pass the bound by their
+        // number, which is all it needs (it keeps one event's snapshots from growing without end).
+        var events = await store.GetEventsAsync(caller.TenantId, context.RequestAborted);
+        if (events.FirstOrDefault(e => e.EventId == eventId) is { } existing && existing.Capacities >= quotas.Options.MaxCapacitiesPerEvent)
+        {
+            return ApiErrors.TooManyCapacities(eventId, quotas.Options.MaxCapacitiesPerEvent);
+        }
+
         var command = new CreateCapacity(
             caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
             request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode, sale);
@@ -83,15 +94,49 @@ internal static class CapacityApi
     internal static Results<JsonCreated<CapacityResponse>, ProblemHttpResult> Created(Outcome o, DateTimeOffset now) =>
         o.Succeeded ? JsonResults.Created($"/capacity/{o.Capacity!.Value.Id}", CapacityResponse.From(o.Capacity.Value, now)) : ApiErrors.FromOutcome(o);
 
-    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityListResponse>, ProblemHttpResult>> List(
+        string eventId, [FromQuery] string? after, [FromQuery] string? limit, TenantCaller caller, IReadStore store, ServerOptions options, TimeProvider time, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
             return ApiErrors.InvalidEventId();
         }
 
+        Guid? afterId = null;
+        if (after is not null)
+        {
+            if (!Guid.TryParse(after, out var parsed))
+            {
+                return ApiErrors.Validation("after", "after must be the id of the last capacity of the previous page.");
+            }
+
+            afterId = parsed;
+        }
+
+        var size = 0;
+        if (limit is not null && (!int.TryParse(limit, out size) || size < 1 || size > options.MaxPageSize))
+        {
+            return ApiErrors.Validation("limit", $"limit must be between 1 and {options.MaxPageSize}.");
+        }
+
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, time.GetUtcNow(), ct);
-        return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
+        if (afterId is null && limit is null)
+        {
+            return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
+        }
+
+        // Pages over the event's capacities in creation order, cut from one committed read (the
+        // event's size is bounded by Capacity:Quotas:MaxCapacitiesPerEvent): a capacity created between
+        // two pages shows on the last one.
+        var start = afterId is { } id ? Array.FindIndex(snapshot.Capacity, c => c.Id == id) + 1 : 0;
+        if (afterId is not null && start == 0)
+        {
+            return ApiErrors.Validation("after", $"after names no capacity of event {eventId}.");
+        }
+
+        var page = snapshot.Capacity.AsSpan(start, Math.Min(size == 0 ? options.DefaultPageSize : size, snapshot.Capacity.Length - start)).ToArray();
+        var more = start + page.Length < snapshot.Capacity.Length;
+        return JsonResults.Ok(new CapacityListResponse(page, more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)

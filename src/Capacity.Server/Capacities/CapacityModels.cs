@@ -40,7 +40,11 @@ internal sealed record CreateCapacityRequest
 /// <summary>The fields a PUT may send, each optional; read field by field so that null can clear a value.</summary>
 internal sealed record UpdateCapacityRequest(string? SectionName, string? SectionCode, int? TotalCapacity, bool? IsActive);
 
-internal sealed record CapacityListResponse(CapacityResponse[] Capacity);
+/// <summary>
+/// An event's capacities, or one page of them: <c>next_after</c> is the id to pass as <c>after</c> for
+/// the next page, absent on the last (and always without <c>limit</c>, which lists them all).
+/// </summary>
+internal sealed record CapacityListResponse(CapacityResponse[] Capacity, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 internal sealed record CheckRequest
 {

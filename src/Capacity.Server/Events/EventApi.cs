@@ -24,8 +24,9 @@ internal static class EventApi
         group.MapGet("/events/{eventId}/capacity/stream", Stream).Doc(
             "Watch an event live (Server-Sent Events)",
             "`snapshot` events carry an EventStreamSnapshot as JSON (capacities, totals, holds expiring soonest), sent on connect and within "
-            + "250 ms of any change; `heartbeat` events every 15 s. Viewers of one event share one poll of the store.",
-            400);
+            + "250 ms of any change; `heartbeat` events every 15 s. Viewers of one event share one poll of the store. A tenant may have "
+            + "`Capacity:Quotas:MaxStreamsPerTenant` streams open on a node (429 TOO_MANY_STREAMS).",
+            400, 429);
         return group;
     }
 
@@ -42,12 +43,22 @@ internal static class EventApi
     /// any of them. The polling is shared by all viewers of an event (<see cref="EventFeeds"/>).
     /// </summary>
     private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> Stream(
-        string eventId, TenantCaller caller, IReadStore store, EventFeeds feeds, ServerOptions options, CancellationToken ct)
+        string eventId, TenantCaller caller, IReadStore store, EventFeeds feeds, ServerOptions options, TenantQuotas quotas, HttpContext context, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
             return ApiErrors.InvalidEventId();
         }
+
+        // A slot per open stream, given back when the request ends however it ends (the response
+        // disposes it, even when the stream is never started).
+        if (quotas.TryOpenStream(caller.TenantId) is not { } slot)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            return ApiErrors.TooManyStreams(quotas.Options.MaxStreamsPerTenant);
+        }
+
+        context.Response.RegisterForDispose(slot);
 
         // Fail before the stream starts if the store is down: a problem, not an empty stream. The
         // viewer's own read also means it never waits for the shared poller's next round to start.

@@ -108,6 +108,15 @@ internal static class ApiErrors
     public static readonly ErrorKind RateLimitedKind = new("RATE_LIMITED", 429, "Too many requests.",
         "This tenant is over its request budget (`Capacity:RateLimit`, a token bucket per tenant). Retry after the seconds in `Retry-After`.");
 
+    public static readonly ErrorKind TooManyStreamsKind = new("TOO_MANY_STREAMS", 429, "Too many live streams.",
+        "This tenant already has `Capacity:Quotas:MaxStreamsPerTenant` live streams open on this node. Close one (or share one stream between viewers of an event) and retry after `Retry-After`.");
+
+    public static readonly ErrorKind TooManyCapacitiesKind = new("TOO_MANY_CAPACITIES", 409, "The event has as many capacities as it may.",
+        "The event already has `Capacity:Quotas:MaxCapacitiesPerEvent` capacities (`limit` says how many). Every snapshot of an event carries all of its capacities, so the bound keeps one event from slowing every viewer. Nothing was created.");
+
+    public static readonly ErrorKind TooManyLiveHoldsKind = new("TOO_MANY_LIVE_HOLDS", 429, "The tenant has as many active holds as it may.",
+        "This tenant has `Capacity:Quotas:MaxLiveHoldsPerTenant` active holds (`limit`). Confirm, release or let some expire, and retry after `Retry-After`. Nothing was held.");
+
     public static readonly ErrorKind WebhookUrlNotAllowedKind = new("WEBHOOK_URL_NOT_ALLOWED", 400, "The webhook's address may not be called.",
         "The URL names a loopback, link-local, private or otherwise non-public address (or `localhost`). The server refuses to call its own network on a tenant's behalf; an operator can allow such addresses with `Capacity:Webhooks:AllowPrivateNetworks` (for tests and on-premises use). A host name that resolves to such an address is refused when a delivery is sent, and the attempt is logged with that error. Nothing was changed.");
     public static readonly ErrorKind TooManyAuthFailuresKind = new("TOO_MANY_AUTH_FAILURES", 429, "Too many refused credentials from this address.",
@@ -296,6 +305,15 @@ internal static class ApiErrors
 
     public static ProblemHttpResult IdempotencyInProgress() =>
         Problem(IdempotencyInProgressKind, "Retry shortly to receive its answer.");
+
+    public static ProblemHttpResult TooManyStreams(int limit) =>
+        Problem(TooManyStreamsKind, $"This tenant has {limit} live streams open on this node, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
+
+    public static ProblemHttpResult TooManyCapacities(string eventId, int limit) =>
+        Problem(TooManyCapacitiesKind, $"Event {eventId} has {limit} capacities, the most one event may have.", new Dictionary<string, object?> { ["limit"] = limit });
+
+    public static ProblemHttpResult TooManyLiveHolds(int limit) =>
+        Problem(TooManyLiveHoldsKind, $"This tenant has {limit} active holds, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
 
     public static ProblemHttpResult RateLimited(int retryAfterSeconds) =>
         Problem(RateLimitedKind, $"This tenant is over its request budget; retry after {retryAfterSeconds} s.");

@@ -26,12 +26,13 @@ internal static class ReservationApi
             + "(409 ALLOCATION_INSUFFICIENT carries its `idle`; 409 ALLOCATION_CLOSED) and public availability does not move. "
             + "409 INSUFFICIENT_CAPACITY carries the current `available_capacity`. `buyer_key` names the buyer for per-buyer limits "
             + "(409 BUYER_LIMIT_EXCEEDED, 400 BUYER_KEY_REQUIRED). `external_ref` (your order or cart id) and `metadata` (a flat object of strings: "
-            + "16 keys, values up to 256 characters, 4 KB) are kept and shown on every read.",
-            400, 404, 409, 413, 422);
+            + "16 keys, values up to 256 characters, 4 KB) are kept and shown on every read. A tenant with `Capacity:Quotas:MaxLiveHoldsPerTenant` active holds "
+            + "gets 429 TOO_MANY_LIVE_HOLDS.",
+            400, 404, 409, 413, 422, 429);
         group.MapPost("/reservations", Create).Body<CreateReservationRequest>().Doc(
             "Hold a cart", "Several items, possibly across events, all or nothing. An item with `allocation_id` draws from that allocation of its capacity. "
             + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole). "
-            + "`external_ref` and `metadata` as on a single hold.", 400, 404, 409, 413, 422);
+            + "`external_ref` and `metadata` as on a single hold; 429 TOO_MANY_LIVE_HOLDS as there.", 400, 404, 409, 413, 422, 429);
         group.MapGet("/reservations", List).Doc(
             "List reservations",
             "The tenant's reservations, newest first, by `event_id` (a cart across events is listed under each of its events) or by `external_ref` "
@@ -70,7 +71,7 @@ internal static class ReservationApi
 
     /// <summary>The seed's single-capacity hold, kept with its path and fields; a one-item reservation underneath.</summary>
     private static async Task<Results<JsonCreated<ReserveResponse>, ProblemHttpResult, StoredResult>> Reserve(
-        string id, TenantCaller caller, JsonRequest<ReserveRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
+        string id, TenantCaller caller, JsonRequest<ReserveRequest> body, HttpContext context, Writes writes, CoreLimits limits, TenantQuotas quotas, TimeProvider time)
     {
         if (body.Problem is { } invalid)
         {
@@ -93,22 +94,59 @@ internal static class ReservationApi
             return ApiErrors.CapacityNotFound(id);
         }
 
+        // Last: a request refused for its shape never takes a place under the bound.
+        if (AtLiveHoldLimit(caller, context, quotas) is { } full)
+        {
+            return full;
+        }
+
         var command = new PlaceHold(
             caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId, request.AllocationId)],
             request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey, Labels.Of(request.ExternalRef, request.Metadata));
-        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Held(o, time));
+        // An answer the engine did not decide (a replay, an overload, a failed store) places nothing
+        // new: its place under the bound is given back here.
+        var decided = false;
+        try
+        {
+            return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o =>
+            {
+                decided = true;
+                return Held(o, time, quotas, caller.TenantId);
+            });
+        }
+        finally
+        {
+            if (!decided)
+            {
+                quotas.Decided(caller.TenantId, placed: false);
+            }
+        }
     }
 
-    private static Results<JsonCreated<ReserveResponse>, ProblemHttpResult> Held(Outcome o, TimeProvider time)
+    /// <summary>A new hold of a tenant at its bound of active holds is refused before it is queued (docs/reliability.md).</summary>
+    private static ProblemHttpResult? AtLiveHoldLimit(TenantCaller caller, HttpContext context, TenantQuotas quotas)
+    {
+        if (quotas.TryAdmitHold(caller.TenantId))
+        {
+            return null;
+        }
+
+        context.Response.Headers.RetryAfter = Math.Max(1, quotas.Options.LiveHoldsRefreshMs / 1000).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return ApiErrors.TooManyLiveHolds(quotas.Options.MaxLiveHoldsPerTenant);
+    }
+
+    private static Results<JsonCreated<ReserveResponse>, ProblemHttpResult> Held(Outcome o, TimeProvider time, TenantQuotas quotas, Guid tenantId)
     {
         if (!o.Succeeded)
         {
+            quotas.Decided(tenantId, placed: false);
             // This route has no items: the one it makes is named by its own field.
             return o is { Code: OutcomeCode.Invalid, Field: ItemAllocationField }
                 ? ApiErrors.Validation("allocation_id", o.Detail ?? "Invalid allocation.")
                 : ApiErrors.FromOutcome(o);
         }
 
+        quotas.Decided(tenantId, placed: true);
         var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
         return JsonResults.Created(
             $"/reservations/{o.Reservation!.Value.Id}",
@@ -116,9 +154,9 @@ internal static class ReservationApi
     }
 
     private static async Task<Results<JsonCreated<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
-        TenantCaller caller, JsonRequest<CreateReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
+        TenantCaller caller, JsonRequest<CreateReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TenantQuotas quotas, TimeProvider time)
     {
-        if ((body.Problem ?? InvalidItems(body.Value.Items, limits) ?? ApiErrors.InvalidBuyerKey(body.Value.BuyerKey)) is { } invalid)
+        if ((body.Problem ?? InvalidItems(body.Value.Items, limits) ?? ApiErrors.InvalidBuyerKey(body.Value.BuyerKey) ?? AtLiveHoldLimit(caller, context, quotas)) is { } invalid)
         {
             return invalid;
         }
@@ -128,9 +166,34 @@ internal static class ReservationApi
         var command = new PlaceHold(
             caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey,
             Labels.Of(request.ExternalRef, request.Metadata));
-        return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
-            ? JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()))
-            : ApiErrors.FromOutcome(o));
+        var decided = false;
+        try
+        {
+            return await writes.ExecuteAsync<JsonCreated<ReservationResponse>>(context, caller.TenantId, body.Bytes, command, o =>
+            {
+                decided = true;
+                return Placed(o);
+            });
+        }
+        finally
+        {
+            if (!decided)
+            {
+                quotas.Decided(caller.TenantId, placed: false);
+            }
+        }
+
+        Results<JsonCreated<ReservationResponse>, ProblemHttpResult> Placed(Outcome o)
+        {
+            if (!o.Succeeded)
+            {
+                quotas.Decided(caller.TenantId, placed: false);
+                return ApiErrors.FromOutcome(o);
+            }
+
+            quotas.Decided(caller.TenantId, placed: true);
+            return JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()));
+        }
     }
 
     /// <summary>A cart's shape, checked before anything is stored for its Idempotency-Key.</summary>

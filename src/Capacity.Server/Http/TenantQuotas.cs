@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Capacity.Engine;
+
+namespace Capacity.Server.Http;
+
+/// <summary>What one tenant may hold of the server's shared resources, bound from <c>Capacity:Quotas</c>.</summary>
+internal sealed class QuotaOptions
+{
+    /// <summary>Live streams one tenant may have open on one node at once; 429 <c>TOO_MANY_STREAMS</c> beyond.</summary>
+    public int MaxStreamsPerTenant { get; set; } = 100;
+
+    /// <summary>Capacities one event may have; 409 <c>TOO_MANY_CAPACITIES</c> for one more.</summary>
+    public int MaxCapacitiesPerEvent { get; set; } = 2_000;
+
+    /// <summary>Active holds one tenant may have at once; 429 <c>TOO_MANY_LIVE_HOLDS</c> for a new hold beyond. 0 turns it off.</summary>
+    public int MaxLiveHoldsPerTenant { get; set; } = 200_000;
+
+    /// <summary>How often the tenants' active holds are counted again from the store.</summary>
+    public int LiveHoldsRefreshMs { get; set; } = 2_000;
+}
+
+/// <summary>
+/// Keeps one tenant from taking what every tenant shares: a stream costs a connection and a share of
+/// the event's snapshots, a capacity makes every snapshot of its event larger, a live hold makes every
+/// count and the expiry sweep longer. Each is bounded per tenant, refused with its own code, and
+/// documented in docs/reliability.md. Streams are counted exactly on each node; live holds from a
+/// count of the store refreshed every <see cref="QuotaOptions.LiveHoldsRefreshMs"/>, plus the holds
+/// this node placed or is placing since, so on one node the bound is exact and with several a burst can
+/// pass it by what the other nodes placed since the last count (a bound on what one tenant costs the
+/// others, not a rule of the sale).
+/// </summary>
+internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeProvider time, ILogger<TenantQuotas> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<Guid, int> _streams = new();
+    private volatile IReadOnlyDictionary<Guid, long> _liveHolds = new Dictionary<Guid, long>();
+
+    // Holds admitted and not yet decided, and holds placed since the count before last began and since
+    // the last began: a hold is counted by one of them until a count that surely includes it
+    // replaces them, so the bound never lets a burst through between counts (a hold may be counted
+    // twice for one round, which only refuses early).
+    private readonly ConcurrentDictionary<Guid, long> _inFlight = new();
+    private volatile ConcurrentDictionary<Guid, long> _placedBefore = new();
+    private volatile ConcurrentDictionary<Guid, long> _placed = new();
+
+    public QuotaOptions Options => options;
+
+    /// <summary>Takes a stream slot for the tenant, or null when it has all of its streams open; dispose the slot when the stream ends.</summary>
+    public IDisposable? TryOpenStream(Guid tenantId)
+    {
+        var open = _streams.AddOrUpdate(tenantId, 1, (_, n) => n + 1);
+        if (open > options.MaxStreamsPerTenant)
+        {
+            CloseStream(tenantId);
+            return null;
+        }
+
+        return new StreamSlot(this, tenantId);
+    }
+
+    /// <summary>The tenant's open streams on this node.</summary>
+    public int OpenStreams(Guid tenantId) => _streams.GetValueOrDefault(tenantId);
+
+    /// <summary>
+    /// Admits one new hold of the tenant, or refuses it when the last count plus the holds this node
+    /// placed or admitted since reach the bound. Admission counts at once, so concurrent requests
+    /// cannot all pass on the same count; the answer is reported with <see cref="Decided"/>.
+    /// </summary>
+    public bool TryAdmitHold(Guid tenantId)
+    {
+        if (options.MaxLiveHoldsPerTenant <= 0)
+        {
+            return true;
+        }
+
+        var inFlight = _inFlight.AddOrUpdate(tenantId, 1, (_, n) => n + 1);
+        var known = _liveHolds.GetValueOrDefault(tenantId) + _placedBefore.GetValueOrDefault(tenantId) + _placed.GetValueOrDefault(tenantId);
+        if (known + inFlight > options.MaxLiveHoldsPerTenant)
+        {
+            _inFlight.AddOrUpdate(tenantId, 0, (_, n) => n - 1);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Reports how an admitted hold was decided: placed, it counts until the store's count includes it.</summary>
+    public void Decided(Guid tenantId, bool placed)
+    {
+        if (options.MaxLiveHoldsPerTenant <= 0)
+        {
+            return;
+        }
+
+        if (placed)
+        {
+            _placed.AddOrUpdate(tenantId, 1, (_, n) => n + 1);
+        }
+
+        _inFlight.AddOrUpdate(tenantId, 0, (_, n) => n - 1);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.MaxLiveHoldsPerTenant <= 0)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.LiveHoldsRefreshMs), time);
+        do
+        {
+            try
+            {
+                // Holds placed from here on may or may not be in the count: keep them apart until the next one.
+                _placedBefore = _placed;
+                _placed = new ConcurrentDictionary<Guid, long>();
+                _liveHolds = await store.GetLiveHoldsByTenantAsync(stoppingToken);
+                _placedBefore = new ConcurrentDictionary<Guid, long>();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The last count stands; holds are still decided by the engine whatever it says.
+                logger.LogWarning(ex, "Counting live holds per tenant failed; the last count stands");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private void CloseStream(Guid tenantId)
+    {
+        if (_streams.AddOrUpdate(tenantId, 0, (_, n) => n - 1) <= 0)
+        {
+            _streams.TryRemove(new KeyValuePair<Guid, int>(tenantId, 0));
+        }
+    }
+
+    private sealed class StreamSlot(TenantQuotas quotas, Guid tenantId) : IDisposable
+    {
+        private int _closed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _closed, 1) == 0)
+            {
+                quotas.CloseStream(tenantId);
+            }
+        }
+    }
+}
