@@ -171,10 +171,6 @@ public static partial class CapacityCli
 
         var release = Transition(host, "release", "Release a hold: the tickets go back", (client, id, ct) => client.ReleaseAsync(id, cancellationToken: ct));
 
-        var watchEvent = EventArgument();
-        var watch = new Command("watch", "Follow an event live, redrawn on every change (Ctrl+C stops; --json prints each snapshot as a line)") { watchEvent };
-        watch.SetAction((p, ct) => Run(host, p, admin: false, ct, (c, client) => WatchAsync(c, client, p.GetRequiredValue(watchEvent), ct)));
-
         var verify = new Command("verify", "Audit every counter against the ledger (admin); exit code 1 when something disagrees");
         verify.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
         {
@@ -196,7 +192,8 @@ public static partial class CapacityCli
         root.Add(ConfirmCommand(host));
         root.Add(release);
         root.Add(CancelCommand(host));
-        root.Add(watch);
+        root.Add(WatchCommand(host));
+        root.Add(StatsCommand(host));
         root.Add(verify);
         root.Add(AdminCommands(host));
         return root;
@@ -274,55 +271,6 @@ public static partial class CapacityCli
         }
 
         return ids;
-    }
-
-    /// <summary>
-    /// Redraws the event on every snapshot until Ctrl+C. In a terminal the view is updated in place;
-    /// when the output is a file or a pipe, each snapshot is written after the last.
-    /// </summary>
-    private static async Task<int> WatchAsync(Invocation c, CapacityClient client, string eventId, CancellationToken ct)
-    {
-        try
-        {
-            var snapshots = client.WatchAsync(eventId, ct);
-            if (c.Json || !c.Console.Profile.Capabilities.Interactive)
-            {
-                await foreach (var snapshot in snapshots)
-                {
-                    c.Write(snapshot, CliJson.Default.EventSnapshot, () => View(snapshot));
-                    await c.Host.Output.FlushAsync(ct);
-                }
-            }
-            else
-            {
-                await using var enumerator = snapshots.GetAsyncEnumerator(ct);
-                if (await enumerator.MoveNextAsync())
-                {
-                    await c.Console.Live(View(enumerator.Current)).AutoClear(false).StartAsync(async live =>
-                    {
-                        while (await enumerator.MoveNextAsync())
-                        {
-                            live.UpdateTarget(View(enumerator.Current));
-                            live.Refresh();
-                        }
-                    });
-                }
-            }
-
-            // Only Ctrl+C ends a watch on purpose; a stream that ends means the service went away.
-            await c.Host.Error.WriteLineAsync("error: the service closed the stream.");
-            return ExitCodes.Unavailable;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Ctrl+C is how a watch ends.
-            return ExitCodes.Ok;
-        }
-
-        static Spectre.Console.Rendering.IRenderable View(EventSnapshot s) =>
-            new Rows(
-                new Markup($"[grey]Live: {Views.Time(DateTimeOffset.UtcNow)} (Ctrl+C to stop)[/]"),
-                Views.Event(s.EventId, s.Capacity, s.Totals, s.Holds));
     }
 
     /// <summary>Runs one command's body with a client for the right key, and turns failures into exit codes.</summary>

@@ -46,4 +46,5 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(WebhookDeliveryPage))]
 [JsonSerializable(typeof(DeliveryRetry))]
 [JsonSerializable(typeof(VerifyReport))]
+[JsonSerializable(typeof(EventStats))]
 internal sealed partial class CliJson : JsonSerializerContext;

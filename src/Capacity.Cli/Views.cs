@@ -728,6 +728,97 @@ internal static class Views
         return new Rows(rows);
     }
 
+    /// <summary>
+    /// <c>stats</c>: the range, tickets sold per bucket as a sparkline, what each kind of change moved, the levels at
+    /// the end, conversion, time to confirm, and the forecast.
+    /// </summary>
+    public static IRenderable Stats(EventStats s)
+    {
+        var grid = Pairs(("Event", Markup.Escape(s.EventId) + (s.CapacityId is { } c ? $" [grey](capacity {c} and everything below it)[/]" : "")));
+        grid.AddRow("Range", $"{Time(s.From)} to {Time(s.To)}, {Number(s.Buckets.Count)} buckets of {Markup.Escape(s.Bucket)}");
+        grid.AddRow(SoldPer(s.Bucket), Sparkline(s.Buckets.Select(b => b.NetSold).ToList(), SparklineWidth));
+        grid.AddRow("Held", Number(s.Totals.Held));
+        grid.AddRow("Confirmed", Number(s.Totals.Confirmed));
+        grid.AddRow("Released", Number(s.Totals.Released));
+        grid.AddRow("Expired", Number(s.Totals.Expired));
+        grid.AddRow("Cancelled", Number(s.Totals.Cancelled));
+        grid.AddRow("Reclaimed", Number(s.Totals.Reclaimed));
+        grid.AddRow("Net sold", $"[bold]{Number(s.Totals.NetSold)}[/]");
+        if (s.Buckets.Count > 0)
+        {
+            grid.AddRow("At the end", $"{Number(s.Buckets[^1].Holding)} in holds, {Number(s.Buckets[^1].Sold)} sold");
+        }
+
+        grid.AddRow("Peak", $"{Rate(s.PeakSoldPerMinute)} sold in a minute");
+        grid.AddRow("Conversion", s.Conversion is { } share
+            ? $"{Percent(share)} [grey](tickets confirmed of tickets held)[/]"
+            : "[grey]nothing held[/]");
+        var wait = s.TimeToConfirm;
+        grid.AddRow("Time to confirm", wait is { MedianSeconds: { } median, P95Seconds: { } p95 }
+            ? $"median {Duration(median)}, 95th percentile {Duration(p95)} [grey]({Number(wait.Confirms)} confirms)[/]"
+            : "[grey]no confirms[/]");
+        grid.AddRow("Rate", $"{Rate(s.Forecast.TakenPerMinute)} tickets taken a minute");
+        grid.AddRow("Available", s.Forecast.Available is { } available ? Number(available) : "∞");
+        grid.AddRow("Sells out", SellOut(s.Forecast));
+        return grid;
+    }
+
+    /// <summary>
+    /// <c>watch</c>'s lines under the table, as markup: the rate, the availability and the forecast, then the last
+    /// hour's sparkline; or, while the first figures are on their way or when they cannot be had, why not.
+    /// </summary>
+    public static string SalesLine(EventStats? s, string? unavailable) => s is null
+        ? $"[grey]Sales: {Markup.Escape(unavailable ?? "reading…")}[/]"
+        : $"Sales: [bold]{Rate(s.Forecast.TakenPerMinute)}[/] tickets taken a minute, " +
+          $"{(s.Forecast.Available is { } a ? Number(a) : "∞")} available, sells out {SellOut(s.Forecast)}\n" +
+          $"{SoldPer(s.Bucket)} since {Time(s.From)}: {Sparkline(s.Buckets.Select(b => b.NetSold).ToList(), SparklineWidth)}";
+
+    private static string SoldPer(string bucket) => bucket == "1m" ? "Sold per minute" : $"Sold per {Markup.Escape(bucket)}";
+
+    private static string SellOut(SalesForecast f) => f.SellOutAt is { } at
+        ? $"{Time(at)} [grey](at this rate)[/]"
+        : f.Available is null ? "[grey]never (unlimited)[/]" : "[grey]not at this rate[/]";
+
+    private const int SparklineWidth = 120;
+
+    private const string Levels = "▁▂▃▄▅▆▇█";
+
+    /// <summary>
+    /// One character per value, its height proportional to the largest: nothing (or less, after refunds) is the
+    /// lowest bar, and anything above nothing is at least the second, so a slow minute never looks like an empty
+    /// one. More values than <paramref name="width"/> are summed in runs of equal length, so the line fits.
+    /// </summary>
+    public static string Sparkline(IReadOnlyList<long> values, int width)
+    {
+        var run = Math.Max(1, (values.Count + width - 1) / width);
+        var columns = new long[(values.Count + run - 1) / run];
+        for (var i = 0; i < values.Count; i++)
+        {
+            columns[i / run] += values[i];
+        }
+
+        var max = columns.Length == 0 ? 0 : columns.Max();
+        var line = new char[columns.Length];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            line[i] = columns[i] <= 0 ? Levels[0] : Levels[1 + (int)Math.Round((double)columns[i] / max * (Levels.Length - 2))];
+        }
+
+        return new string(line);
+    }
+
+    private static string Rate(double perMinute) => perMinute.ToString("#,0.#", CultureInfo.InvariantCulture);
+
+    private static string Percent(double share) => share.ToString("0%", CultureInfo.InvariantCulture);
+
+    /// <summary>Seconds as people read them: <c>41.5 s</c>, <c>3 min 05 s</c>, <c>2 h 10 min</c>.</summary>
+    private static string Duration(double seconds) => seconds switch
+    {
+        < 60 => $"{seconds.ToString("0.#", CultureInfo.InvariantCulture)} s",
+        < 3600 => FormattableString.Invariant($"{(int)(seconds / 60)} min {(int)(seconds % 60):00} s"),
+        _ => FormattableString.Invariant($"{(int)(seconds / 3600)} h {(int)(seconds % 3600 / 60):00} min"),
+    };
+
     private static Grid Pairs(params (string Name, string Value)[] pairs)
     {
         var grid = new Grid();

@@ -864,6 +864,32 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task A_stats_command_line_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        foreach (var args in new[]
+        {
+            new[] { "stats" },
+            ["stats", "e", "--bucket", "2m"],
+            ["stats", "e", "--from", "tomorrow"],
+            ["stats", "e", "--capacity", "not-a-guid"],
+            ["stats", "e", "--last", "5x"],
+            ["stats", "e", "--last", "0m"],
+            ["stats", "e", "--last", "h"],
+            ["stats", "e", "--last", "1441d"],
+            ["stats", "e", "--last", "1h", "--from", "2030-05-01T18:00:00Z"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+            Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
     public async Task Exit_codes_tell_conflict_not_found_auth_and_usage_apart()
     {
         var tenant = await host.NewTenantAsync();
@@ -977,6 +1003,36 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Contains("Event live-table", run.Output, StringComparison.Ordinal);
         Assert.Contains("├─ Adult", run.Output, StringComparison.Ordinal);
         Assert.Contains("Active holds: 0", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Watch_shows_the_sales_rate_and_forecast_under_the_table()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "live-rate");
+        var sale = await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 4 });
+        await tenant.Client.ConfirmAsync(sale.Reservation.Id);
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var watch = host.RunCliAsync(["watch", "live-rate", "--key", tenant.Key], null, stop.Token, output);
+        await output.WaitForAsync("Sold per minute since", stop.Token);
+        await stop.CancelAsync();
+        var run = await watch;
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+
+        // Each redraw repeats the lines; the first is enough.
+        var lines = output.Lines.ToList();
+        var sales = lines.FindIndex(l => l.Contains("tickets taken a minute", StringComparison.Ordinal));
+        Assert.StartsWith("Sales: ", lines[sales], StringComparison.Ordinal);
+        Assert.Contains(", 96 available, sells out ", lines[sales], StringComparison.Ordinal);
+
+        // The sparkline covers the last hour by minute, and this minute (or the one before, at a turn of the clock) sold 4.
+        Assert.StartsWith("Sold per minute since ", lines[sales + 1], StringComparison.Ordinal);
+        var sparkline = lines[sales + 1][(lines[sales + 1].LastIndexOf(": ", StringComparison.Ordinal) + 2)..];
+        Assert.InRange(sparkline.Length, 60, 61);
+        Assert.Contains('█', sparkline);
     }
 
     [Fact]
