@@ -5,8 +5,9 @@ using Capacity.Client;
 namespace Capacity.Cli;
 
 /// <summary>
-/// A hold's life after <c>reserve</c>: <c>confirm</c> (in part, or after it expired), <c>change</c>, <c>cancel</c>
-/// (in part), beside <c>release</c>; and <c>reservations list</c>, which finds them by event or reference.
+/// A hold's life after <c>reserve</c>: <c>confirm</c> (in part, or after it expired), <c>change</c>, <c>extend</c>,
+/// <c>cancel</c> (in part), beside <c>release</c>; <c>reservations list</c>, which finds them by event or reference,
+/// and <c>reservations show</c>, which looks one up.
 /// </summary>
 public static partial class CapacityCli
 {
@@ -35,6 +36,14 @@ public static partial class CapacityCli
                 ? client.CancelAsync(id, parts, cancellationToken: ct)
                 : client.CancelAsync(id, cancellationToken: ct),
             items);
+    }
+
+    private static Command ExtendCommand(Host host)
+    {
+        var minutes = new Option<int>("--minutes", "-m") { Description = "The hold then expires this many minutes from now (a smaller number shortens it); a hold lives at most 120 minutes", Required = true };
+        return Call(host, "extend", "Make an active hold expire a number of minutes from now", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+            (p, client, id, ct) => client.ExtendAsync(id, p.GetValue(minutes), cancellationToken: ct),
+            minutes);
     }
 
     private static Command ChangeCommand(Host host)
@@ -85,7 +94,10 @@ public static partial class CapacityCli
             return ExitCodes.Ok;
         }));
 
-        return new Command("reservations", "Find reservations by event or by your own reference") { list };
+        var show = Call(host, "show", "Show one reservation: its status, items with their locked prices, totals, buyer, reference and times",
+            ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r), (_, client, id, ct) => client.GetReservationAsync(id, ct));
+
+        return new Command("reservations", "Find reservations by event or by your own reference, and look one up") { list, show };
     }
 
     private static Argument<Guid> ReservationArgument() => new("reservation-id") { Description = "The reservation" };

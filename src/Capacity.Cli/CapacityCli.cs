@@ -189,11 +189,13 @@ public static partial class CapacityCli
         root.Add(ReservationCommands(host));
         root.Add(reserve);
         root.Add(ChangeCommand(host));
+        root.Add(ExtendCommand(host));
         root.Add(ConfirmCommand(host));
         root.Add(release);
         root.Add(CancelCommand(host));
         root.Add(WatchCommand(host));
         root.Add(StatsCommand(host));
+        root.Add(LedgerCommand(host));
         root.Add(verify);
         root.Add(AdminCommands(host));
         return root;

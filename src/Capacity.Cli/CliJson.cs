@@ -47,4 +47,5 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(DeliveryRetry))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(EventStats))]
+[JsonSerializable(typeof(LedgerPage))]
 internal sealed partial class CliJson : JsonSerializerContext;

@@ -476,6 +476,50 @@ internal static class Views
             : table;
     }
 
+    /// <summary>A page of the ledger, oldest first, each change signed; when there are more, how to ask for them.</summary>
+    public static IRenderable Ledger(LedgerPage page)
+    {
+        if (page.Entries.Count == 0)
+        {
+            return new Markup(page.NextAfter is null ? "[grey]No entries.[/]" : $"[grey]No entries. More: --after {page.NextAfter.Value.ToString(CultureInfo.InvariantCulture)}, or --all[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns(Counts("Seq"))
+            .AddColumns("Kind", "Capacity", "Reservation")
+            .AddColumns(Counts("Reserved", "Sold"))
+            .AddColumns("At");
+
+        // Only a ledger with allocations or waiting-list offers gets the column that names them.
+        var via = page.Entries.Any(e => e.AllocationId is not null || e.WaitlistId is not null);
+        if (via)
+        {
+            table.AddColumn("Via");
+        }
+
+        foreach (var e in page.Entries)
+        {
+            string[] cells =
+            [
+                Number(e.Sequence), e.Kind.ToString().ToLowerInvariant(), e.CapacityId.ToString(), e.ReservationId?.ToString() ?? "",
+                Signed(e.ReservedDelta), Signed(e.SoldDelta), Time(e.At),
+            ];
+            table.AddRow(via ? [.. cells, e.AllocationId is { } a ? $"allocation {a}" : e.WaitlistId is { } w ? $"waiting list {w}" : ""] : cells);
+        }
+
+        return page.NextAfter is { } next
+            ? new Rows(table, new Markup($"[grey]More: --after {next.ToString(CultureInfo.InvariantCulture)}, or --all[/]"))
+            : table;
+    }
+
+    /// <summary>A change of a counter: "+2", "-2", or blank when it did not move.</summary>
+    private static string Signed(long delta) => delta switch
+    {
+        0 => "",
+        > 0 => "+" + Number(delta),
+        _ => "-" + Number(-delta),
+    };
+
     /// <summary>An item's tickets, with those refunded from it when there are any.</summary>
     private static string Item(ReservationItem item) =>
         $"{Number(item.Quantity)} × {item.CapacityId}" + (item.CancelledQuantity > 0 ? $" [grey]({Number(item.CancelledQuantity)} refunded)[/]" : "");

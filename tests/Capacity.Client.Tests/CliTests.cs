@@ -539,6 +539,86 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Reservations_show_looks_a_hold_up_and_extend_moves_its_expiry_from_now()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "lookup");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 12.5m, Currency = "EUR" });
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 2, PricingId = price.Id, ReservationMinutes = 5, BuyerKey = "fan-7" })).Reservation;
+        var id = hold.Id.ToString();
+
+        var show = await host.RunCliAsync("reservations", "show", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        Assert.Equal((id, "active", "fan-7"), (Pair(show.Output, "Reservation"), Pair(show.Output, "Status"), Pair(show.Output, "Buyer")));
+        Assert.Equal($"2 × {adult.Id} at 12.50 EUR (Adult)", Pair(show.Output, "Item"));
+        Assert.StartsWith("25.00 EUR", Pair(show.Output, "Total"), StringComparison.Ordinal);
+
+        var before = DateTimeOffset.UtcNow;
+        var extend = await host.RunCliAsync("extend", id, "--minutes", "30", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, extend.ExitCode);
+        using (var extended = JsonDocument.Parse(extend.Output))
+        {
+            Assert.InRange(extended.RootElement.GetProperty("expires_at").GetDateTimeOffset(), before.AddMinutes(29), DateTimeOffset.UtcNow.AddMinutes(31));
+        }
+
+        var shown = await host.RunCliAsync("reservations", "show", id, "--json", "--key", tenant.Key);
+        using (var read = JsonDocument.Parse(shown.Output))
+        {
+            Assert.Equal((await tenant.Client.GetReservationAsync(hold.Id)).ExpiresAt, read.RootElement.GetProperty("expires_at").GetDateTimeOffset());
+        }
+
+        await tenant.Client.ReleaseAsync(hold.Id);
+        var released = await host.RunCliAsync("extend", id, "-m", "10", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, released.ExitCode);
+        Assert.Contains("RESERVATION_NOT_ACTIVE", released.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("reservations", "show", Guid.NewGuid().ToString(), "--key", tenant.Key)).ExitCode);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("extend", id, "--key", tenant.Key)).ExitCode);
+    }
+
+    [Fact]
+    public async Task Ledger_reads_an_event_a_page_at_a_time_and_all_reads_every_page()
+    {
+        var tenant = await host.NewTenantAsync();
+        var floor = await tenant.Client.CreateCapacityAsync("ledger", new CreateCapacityRequest { SectionName = "Floor", TotalCapacity = 10 });
+        var sale = await tenant.Client.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 2 });
+        await tenant.Client.ConfirmAsync(sale.Reservation.Id);
+        var hold = await tenant.Client.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 1 });
+        await tenant.Client.ReleaseAsync(hold.Reservation.Id);
+
+        var first = await host.RunCliAsync("ledger", "ledger", "--limit", "3", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, first.ExitCode);
+        long next;
+        using (var page = JsonDocument.Parse(first.Output))
+        {
+            Assert.Equal(["hold", "confirm", "hold"], page.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()));
+            next = page.RootElement.GetProperty("next_after").GetInt64();
+            Assert.Equal(page.RootElement.GetProperty("entries")[2].GetProperty("sequence").GetInt64(), next);
+        }
+
+        var rest = await host.RunCliAsync("ledger", "ledger", "--after", next.ToString(CultureInfo.InvariantCulture), "--json", "--key", tenant.Key);
+        using (var page = JsonDocument.Parse(rest.Output))
+        {
+            var release = Assert.Single(page.RootElement.GetProperty("entries").EnumerateArray());
+            Assert.Equal(("release", -1L, hold.Reservation.Id), (release.GetProperty("kind").GetString(), release.GetProperty("reserved_delta").GetInt64(), release.GetProperty("reservation_id").GetGuid()));
+            Assert.Equal(JsonValueKind.Null, page.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        var all = await host.RunCliAsync("ledger", "ledger", "--limit", "2", "--all", "--json", "--key", tenant.Key);
+        using (var page = JsonDocument.Parse(all.Output))
+        {
+            Assert.Equal(["hold", "confirm", "hold", "release"], page.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()));
+            Assert.Equal(JsonValueKind.Null, page.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        var table = await host.RunCliAsync("ledger", "ledger", "--limit", "3", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, table.ExitCode);
+        var confirm = Assert.Single(table.Output.Split('\n'), l => l.Contains("│ confirm", StringComparison.Ordinal));
+        var cells = confirm.Split('│', StringSplitOptions.TrimEntries)[2..^2];
+        Assert.Equal(["confirm", floor.Id.ToString(), sale.Reservation.Id.ToString(), "-2", "+2"], cells);
+        Assert.Contains($"More: --after {next}, or --all", table.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Change_sets_a_holds_new_quantities_and_a_change_past_what_is_free_is_a_conflict_that_changes_nothing()
     {
         var tenant = await host.NewTenantAsync();
