@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, pricing, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -182,6 +182,7 @@ public static partial class CapacityCli
         root.Add(new Command("tenants", "Tenants and their API keys (admin)") { createTenant, issueKey });
         root.Add(new Command("events", "The tenant's events") { listEvents, show });
         root.Add(CapacityCommands(host));
+        root.Add(PricingCommands(host));
         root.Add(AllocationCommands(host));
         root.Add(LimitCommands(host));
         root.Add(WaitlistCommands(host));

@@ -48,4 +48,6 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(EventStats))]
 [JsonSerializable(typeof(LedgerPage))]
+[JsonSerializable(typeof(PricingDetails))]
+[JsonSerializable(typeof(PricingList))]
 internal sealed partial class CliJson : JsonSerializerContext;

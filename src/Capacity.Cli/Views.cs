@@ -524,6 +524,42 @@ internal static class Views
     private static string Item(ReservationItem item) =>
         $"{Number(item.Quantity)} × {item.CapacityId}" + (item.CancelledQuantity > 0 ? $" [grey]({Number(item.CancelledQuantity)} refunded)[/]" : "");
 
+    /// <summary>A price entry: what a hold would lock now, and what that is made of.</summary>
+    public static IRenderable Pricing(PricingDetails p) => Pairs(
+        ("Pricing", p.Id.ToString()),
+        ("Name", Markup.Escape(p.Name)),
+        ("Capacity", p.CapacityId.ToString()),
+        ("Unit price", $"[bold]{Money(p.UnitPrice, p.Currency)}[/] [grey](what a hold locks now: {(p.CurrentPrice is null ? "the list price" : "the current price")})[/]"),
+        ("List price", Money(p.BasePrice, p.Currency)),
+        ("Current price", p.CurrentPrice is { } current ? Money(current, p.Currency) : "[grey]none[/]"),
+        ("Fees", $"{Money(p.ServiceFee, p.Currency)} service, {Money(p.FacilityFee, p.Currency)} facility, per ticket"),
+        ("Tax rate", TaxRate(p.TaxRate)),
+        ("Updated", Time(p.UpdatedAt)));
+
+    public static IRenderable Prices(IReadOnlyList<PricingDetails> prices)
+    {
+        if (prices.Count == 0)
+        {
+            return new Markup("[grey]No price entries.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Pricing", "Id")
+            .AddColumns(Counts("Unit price", "List price", "Current price", "Service fee", "Facility fee", "Tax rate"));
+        foreach (var p in prices)
+        {
+            table.AddRow(
+                Markup.Escape(p.Name), p.Id.ToString(), Money(p.UnitPrice, p.Currency), Money(p.BasePrice, p.Currency),
+                p.CurrentPrice is { } current ? Money(current, p.Currency) : "", Money(p.ServiceFee, p.Currency), Money(p.FacilityFee, p.Currency), TaxRate(p.TaxRate));
+        }
+
+        return table;
+    }
+
+    /// <summary>A tax rate as given, and as a percentage: "0.2 (20%)".</summary>
+    private static string TaxRate(decimal rate) =>
+        $"{rate.ToString(CultureInfo.InvariantCulture)} ({(rate * 100).ToString("0.##", CultureInfo.InvariantCulture)}%)";
+
     public static IRenderable Allocation(AllocationDetails a) => Pairs(
         ("Allocation", a.Id.ToString()),
         ("Name", Markup.Escape(a.Name)),

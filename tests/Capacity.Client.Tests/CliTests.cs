@@ -154,6 +154,59 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Pricing_commands_create_list_and_update_a_price_and_a_hold_keeps_the_price_it_locked()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "priced");
+
+        var create = await host.RunCliAsync(
+            "pricing", "create", adult.Id.ToString(), "--name", "Adult", "--price", "40", "--currency", "EUR", "--service-fee", "2.5", "--tax-rate", "0.2", "--json", "--key", tenant.Key);
+        Assert.True(create.ExitCode == ExitCodes.Ok, create.Error);
+        string id;
+        using (var created = JsonDocument.Parse(create.Output))
+        {
+            var p = created.RootElement;
+            id = p.GetProperty("id").GetString()!;
+            Assert.Equal((adult.Id, "Adult", 40m, 40m, 2.5m, 0m, 0.2m, "EUR"), (p.GetProperty("capacity_id").GetGuid(), p.GetProperty("name").GetString(),
+                p.GetProperty("base_price").GetDecimal(), p.GetProperty("unit_price").GetDecimal(), p.GetProperty("service_fee").GetDecimal(),
+                p.GetProperty("facility_fee").GetDecimal(), p.GetProperty("tax_rate").GetDecimal(), p.GetProperty("currency").GetString()));
+            Assert.Equal(JsonValueKind.Null, p.GetProperty("current_price").ValueKind);
+        }
+
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 2, PricingId = Guid.Parse(id) })).Reservation;
+
+        var discount = await host.RunCliAsync("pricing", "update", id, "--current-price", "30", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, discount.ExitCode);
+        Assert.StartsWith("30.00 EUR (what a hold locks now: the current price)", Pair(discount.Output, "Unit price"), StringComparison.Ordinal);
+        Assert.Equal(("40.00 EUR", "30.00 EUR", "0.2 (20%)"), (Pair(discount.Output, "List price"), Pair(discount.Output, "Current price"), Pair(discount.Output, "Tax rate")));
+
+        var list = await host.RunCliAsync("pricing", "list", adult.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, list.ExitCode);
+        var row = Assert.Single(list.Output.Split('\n'), l => l.Contains(id, StringComparison.Ordinal));
+        Assert.Equal(["Adult", id, "30.00 EUR", "40.00 EUR", "30.00 EUR", "2.50 EUR", "0.00 EUR", "0.2 (20%)"], row.Split('│', StringSplitOptions.TrimEntries)[1..^1]);
+
+        // The hold placed before the discount keeps the price it locked.
+        var show = await host.RunCliAsync("reservations", "show", hold.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal($"2 × {adult.Id} at 40.00 EUR (Adult)", Pair(show.Output, "Item"));
+
+        var back = await host.RunCliAsync("pricing", "update", id, "--no-current-price", "--name", "Adult (full)", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, back.ExitCode);
+        using (var updated = JsonDocument.Parse(back.Output))
+        {
+            Assert.Equal(("Adult (full)", 40m, JsonValueKind.Null), (updated.RootElement.GetProperty("name").GetString(),
+                updated.RootElement.GetProperty("unit_price").GetDecimal(), updated.RootElement.GetProperty("current_price").ValueKind));
+        }
+
+        Assert.Equal("Adult (full)", Pair((await host.RunCliAsync("pricing", "show", id, "--key", tenant.Key)).Output, "Name"));
+        var badRate = await host.RunCliAsync("pricing", "update", id, "--tax-rate", "2", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, badRate.ExitCode);
+        Assert.Contains("tax_rate", badRate.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("pricing", "update", id, "--key", tenant.Key)).ExitCode);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("pricing", "update", id, "--current-price", "1", "--no-current-price", "--key", tenant.Key)).ExitCode);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("pricing", "create", adult.Id.ToString(), "--name", "X", "--price", "cheap", "--currency", "EUR", "--key", tenant.Key)).ExitCode);
+    }
+
+    [Fact]
     public async Task Allocations_commands_create_list_resize_release_and_close_an_allocation()
     {
         var tenant = await host.NewTenantAsync();
