@@ -50,4 +50,5 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(LedgerPage))]
 [JsonSerializable(typeof(PricingDetails))]
 [JsonSerializable(typeof(PricingList))]
+[JsonSerializable(typeof(CapacityCheck))]
 internal sealed partial class CliJson : JsonSerializerContext;

@@ -174,6 +174,16 @@ internal static class Views
             grid.AddRow("Parents", string.Join("\n", c.ParentIds));
         }
 
+        if (c.SectionCode is { } code)
+        {
+            grid.AddRow("Code", Markup.Escape(code));
+        }
+
+        if (c.ScheduleId is { } schedule)
+        {
+            grid.AddRow("Schedule", Markup.Escape(schedule));
+        }
+
         grid.AddRow("State", CapacityState(c));
         if (c.NextChangeAt is { } next)
         {
@@ -214,6 +224,12 @@ internal static class Views
 
         return grid;
     }
+
+    /// <summary><c>capacities check</c>: whether the tickets could be held now, and why not when they could not.</summary>
+    public static IRenderable Check(CapacityCheck c) => Pairs(
+        ("Quantity", Number(c.Quantity)),
+        ("Available", c.Available ? "[green]yes[/] [grey](advice: only a hold takes them)[/]" : c.IsActive ? "[red]no[/]" : "[red]no[/] [grey](inactive)[/]"),
+        ("Free now", c.AvailableCapacity is { } a ? Number(a) : "∞"));
 
     /// <summary>A capacity's waiting-list cells: blank without a list, and a closed list says so.</summary>
     private static string[] Queue(WaitlistSettings? w) => w is null

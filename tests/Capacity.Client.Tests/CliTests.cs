@@ -904,6 +904,67 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Capacities_create_and_update_set_the_name_code_size_and_whether_it_is_open_and_check_asks_what_could_be_held()
+    {
+        var tenant = await host.NewTenantAsync();
+        var create = await host.RunCliAsync(
+            "capacities", "create", "resize", "Stalls", "--total", "10", "--code", "ST", "--schedule", "evening", "--mode", "own", "--inactive", "--json", "--key", tenant.Key);
+        Assert.True(create.ExitCode == ExitCodes.Ok, create.Error);
+        string id;
+        using (var created = JsonDocument.Parse(create.Output))
+        {
+            var c = created.RootElement;
+            id = c.GetProperty("id").GetString()!;
+            Assert.Equal(("Stalls", "ST", "evening", "own", false, "closed"), (c.GetProperty("section_name").GetString(), c.GetProperty("section_code").GetString(),
+                c.GetProperty("schedule_id").GetString(), c.GetProperty("mode").GetString(), c.GetProperty("is_active").GetBoolean(), c.GetProperty("state").GetString()));
+        }
+
+        Assert.Equal(ExitCodes.Conflict, (await host.RunCliAsync("reserve", id, "-q", "1", "--key", tenant.Key)).ExitCode);
+
+        var open = await host.RunCliAsync("capacities", "update", id, "--active", "--name", "Front stalls", "--no-code", "--total", "20", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, open.ExitCode);
+        Assert.Equal(("Front stalls", "20", "on sale", "evening"), (Pair(open.Output, "Name"), Pair(open.Output, "Total"), Pair(open.Output, "State"), Pair(open.Output, "Schedule")));
+        Assert.DoesNotContain("Code ", open.Output, StringComparison.Ordinal);
+
+        await tenant.Client.ReserveAsync(Guid.Parse(id), new ReserveRequest { Quantity = 5 });
+        var fits = await host.RunCliAsync("capacities", "check", id, "-q", "15", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, fits.ExitCode);
+        Assert.Equal(("15", "15"), (Pair(fits.Output, "Quantity"), Pair(fits.Output, "Free now")));
+        Assert.StartsWith("yes", Pair(fits.Output, "Available"), StringComparison.Ordinal);
+        var tooMany = await host.RunCliAsync("capacities", "check", id, "-q", "16", "--json", "--key", tenant.Key);
+        using (var check = JsonDocument.Parse(tooMany.Output))
+        {
+            Assert.Equal((false, 16, 15L, true), (check.RootElement.GetProperty("available").GetBoolean(), check.RootElement.GetProperty("quantity").GetInt32(),
+                check.RootElement.GetProperty("available_capacity").GetInt64(), check.RootElement.GetProperty("is_active").GetBoolean()));
+        }
+
+        // Nothing held or sold is ever cut: a size below them is refused and changes nothing.
+        var below = await host.RunCliAsync("capacities", "update", id, "--total", "4", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, below.ExitCode);
+        Assert.Contains("CAPACITY_BELOW_COMMITTED", below.Error, StringComparison.Ordinal);
+        Assert.Equal(20, (await tenant.Client.GetCapacityAsync(Guid.Parse(id))).TotalCapacity);
+
+        var unlimited = await host.RunCliAsync("capacities", "update", id, "--unlimited", "--json", "--key", tenant.Key);
+        using (var updated = JsonDocument.Parse(unlimited.Output))
+        {
+            Assert.Equal((JsonValueKind.Null, "unlimited", JsonValueKind.Null), (updated.RootElement.GetProperty("total_capacity").ValueKind,
+                updated.RootElement.GetProperty("mode").GetString(), updated.RootElement.GetProperty("available_capacity").ValueKind));
+        }
+
+        var closed = await host.RunCliAsync("capacities", "update", id, "--active", "false", "--json", "--key", tenant.Key);
+        using (var updated = JsonDocument.Parse(closed.Output))
+        {
+            Assert.False(updated.RootElement.GetProperty("is_active").GetBoolean());
+        }
+
+        // A mode the total and parents do not make is the service's 400.
+        var wrongMode = await host.RunCliAsync("capacities", "create", "resize", "Loose", "--total", "5", "--mode", "capped", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, wrongMode.ExitCode);
+        Assert.Contains("mode", wrongMode.Error, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Capacities_low_watermark_is_set_on_create_shown_changed_and_removed()
     {
         var tenant = await host.NewTenantAsync();
@@ -985,6 +1046,10 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             ["capacities", "update", id, "--sale-starts", "2030-05-01T18:00:00Z", "--no-sale-start"],
             ["capacities", "update", id, "--sale-ends", "2030-05-01T18:00:00Z", "--no-sale-end"],
             ["capacities", "update", id, "--overbook", "x"],
+            ["capacities", "update", id, "--total", "5", "--unlimited"],
+            ["capacities", "update", id, "--code", "A", "--no-code"],
+            ["capacities", "create", "e", "Stalls", "--mode", "Own"],
+            ["capacities", "check", id],
             ["capacities", "show", "not-a-guid"],
         })
         {
