@@ -629,6 +629,42 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Reservations_create_holds_a_cart_all_or_nothing_with_a_price_locked_per_item()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, child) = await TheatreAsync(tenant.Client, "cart");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 20m, Currency = "EUR" });
+
+        var cart = await host.RunCliAsync(
+            "reservations", "create", $"{adult.Id}:2:{price.Id}", $"{child.Id}:3", "--minutes", "10", "--buyer", "fan-9", "--ref", "order-77", "--meta", "channel=app", "--json", "--key", tenant.Key);
+        Assert.True(cart.ExitCode == ExitCodes.Ok, cart.Error);
+        using (var held = JsonDocument.Parse(cart.Output))
+        {
+            var r = held.RootElement;
+            Assert.Equal(("active", "fan-9", "order-77", "app"), (r.GetProperty("status").GetString(), r.GetProperty("buyer_key").GetString(),
+                r.GetProperty("external_ref").GetString(), r.GetProperty("metadata").GetProperty("channel").GetString()));
+            var items = r.GetProperty("items").EnumerateArray().ToList();
+            Assert.Equal([(adult.Id, 2), (child.Id, 3)], items.Select(i => (i.GetProperty("capacity_id").GetGuid(), i.GetProperty("quantity").GetInt32())));
+            Assert.Equal(20m, items[0].GetProperty("locked_price").GetProperty("unit_price").GetDecimal());
+            Assert.Equal(JsonValueKind.Null, items[1].GetProperty("locked_price").ValueKind);
+            Assert.Equal(40m, Assert.Single(r.GetProperty("totals").EnumerateArray()).GetProperty("total").GetDecimal());
+        }
+
+        Assert.Equal(95, (await tenant.Client.GetCapacityAsync(child.Id)).AvailableCapacity);
+
+        // Past what the adult section has, the whole cart is refused: the child's tickets are not held either.
+        var refused = await host.RunCliAsync("reservations", "create", $"{child.Id}:1", $"{adult.Id}:49", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, refused.ExitCode);
+        Assert.Contains("INSUFFICIENT_CAPACITY", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(95, (await tenant.Client.GetCapacityAsync(child.Id)).AvailableCapacity);
+
+        foreach (var item in new[] { $"{adult.Id}", $"{adult.Id}:2:not-a-guid", $"{adult.Id}:two", $"{adult.Id}:1:{price.Id}:x" })
+        {
+            Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("reservations", "create", item, "--key", tenant.Key)).ExitCode);
+        }
+    }
+
+    [Fact]
     public async Task Ledger_reads_an_event_a_page_at_a_time_and_all_reads_every_page()
     {
         var tenant = await host.NewTenantAsync();
