@@ -197,6 +197,7 @@ public static partial class CapacityCli
         root.Add(WatchCommand(host));
         root.Add(StatsCommand(host));
         root.Add(LedgerCommand(host));
+        root.Add(BenchCommand(host));
         root.Add(verify);
         root.Add(AdminCommands(host));
         return root;
@@ -306,7 +307,7 @@ public static partial class CapacityCli
             Timeout = TimeSpan.FromSeconds(30),
         };
         var client = new CapacityClient(http, key);
-        var invocation = new Invocation(host, CreateConsole(host.Output), json);
+        var invocation = new Invocation(host, CreateConsole(host.Output), json, http, key);
         try
         {
             return await body(invocation, client);
@@ -382,8 +383,11 @@ public static partial class CapacityCli
         return console;
     }
 
-    /// <summary>One command's run: the host, its console, and whether to print JSON.</summary>
-    private sealed record Invocation(Host Host, IAnsiConsole Console, bool Json)
+    /// <summary>
+    /// One command's run: the host, its console, whether to print JSON, and the connection and key its client uses,
+    /// for a command that needs a client of other settings (<c>bench</c>: no retries, and the admin key for its audit).
+    /// </summary>
+    private sealed record Invocation(Host Host, IAnsiConsole Console, bool Json, HttpClient Http, string Key)
     {
         /// <summary>Writes a result: the API's JSON on one line, or its human view.</summary>
         public void Write<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, Func<Spectre.Console.Rendering.IRenderable> view)

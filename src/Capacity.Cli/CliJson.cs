@@ -51,4 +51,5 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(PricingDetails))]
 [JsonSerializable(typeof(PricingList))]
 [JsonSerializable(typeof(CapacityCheck))]
+[JsonSerializable(typeof(BenchReport))]
 internal sealed partial class CliJson : JsonSerializerContext;

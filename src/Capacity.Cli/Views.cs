@@ -518,7 +518,7 @@ internal static class Views
             string[] cells =
             [
                 Number(e.Sequence), e.Kind.ToString().ToLowerInvariant(), e.CapacityId.ToString(), e.ReservationId?.ToString() ?? "",
-                Signed(e.ReservedDelta), Signed(e.SoldDelta), Time(e.At),
+                e.ReservedDelta == 0 ? "" : Signed(e.ReservedDelta), e.SoldDelta == 0 ? "" : Signed(e.SoldDelta), Time(e.At),
             ];
             table.AddRow(via ? [.. cells, e.AllocationId is { } a ? $"allocation {a}" : e.WaitlistId is { } w ? $"waiting list {w}" : ""] : cells);
         }
@@ -528,10 +528,10 @@ internal static class Views
             : table;
     }
 
-    /// <summary>A change of a counter: "+2", "-2", or blank when it did not move.</summary>
+    /// <summary>A change of a counter: "+2", "-2", or "0".</summary>
     private static string Signed(long delta) => delta switch
     {
-        0 => "",
+        0 => "0",
         > 0 => "+" + Number(delta),
         _ => "-" + Number(-delta),
     };
@@ -810,6 +810,48 @@ internal static class Views
         ("Delivery", r.Id.ToString(CultureInfo.InvariantCulture)),
         ("Status", DeliveryState(r.Status) + " [grey](sent again with the same webhook-id)[/]"),
         ("Next attempt", r.NextAttemptAt is { } at ? Time(at) : "[grey]none[/]"));
+
+    /// <summary><c>bench</c>: what ran, throughput, latency by operation, what went wrong, and the checks.</summary>
+    public static IRenderable Bench(BenchReport r)
+    {
+        var rows = new List<IRenderable>
+        {
+            new Markup(
+                $"Bench of event [bold]{Markup.Escape(r.EventId)}[/]: {Number(r.Workers)} workers for {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, " +
+                $"holds of {Number(r.Quantity)} {(r.Quantity == 1 ? "ticket" : "tickets")} on {Number(r.CapacityIds.Count)} {(r.CapacityIds.Count == 1 ? "capacity" : "capacities")}, " +
+                $"{r.ConfirmPercent}% confirmed and the rest released" + (r.Interrupted ? " [yellow](interrupted)[/]" : "")),
+            new Markup($"Throughput: [bold]{Rate(r.RequestsPerSecond)}[/] requests/s ({Number(r.Requests)} requests, {Number(r.Cycles)} holds tried)"),
+        };
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Operation")
+            .AddColumns(Counts("Requests", "Ok", "Refused (409)", "Failed", "p50 ms", "p90 ms", "p99 ms", "max ms"));
+        foreach (var o in r.Operations)
+        {
+            table.AddRow(o.Name, Number(o.Requests), Number(o.Ok), Number(o.Refused), Number(o.Failed), Ms(o.P50Ms), Ms(o.P90Ms), Ms(o.P99Ms), Ms(o.MaxMs));
+        }
+
+        rows.Add(table);
+        if (r.Errors.Count > 0)
+        {
+            rows.Add(new Markup("Errors: " + string.Join(", ", r.Errors.Select(e => $"{Markup.Escape(e.Key)} × {Number(e.Value)}"))));
+        }
+
+        var c = r.Counters;
+        var moved = $"sold {Signed(c.Sold)}, reserved {Signed(c.Reserved)}";
+        rows.Add(new Markup("Counters: " + (!c.Compared
+            ? $"[yellow]not compared[/]: {Number(c.Ambiguous)} requests ended without a definite answer, so they may or may not have taken effect"
+            : c.Ok
+                ? $"[green]as acknowledged[/] ({moved} on the capacities held from)"
+                : $"[red]DIFFERENT[/]: {moved}, where the service acknowledged sold {Signed(c.ExpectedSold)}, reserved {Signed(c.ExpectedReserved)} " +
+                  "[grey](another client selling on the event at the same time also moves them)[/]")));
+        rows.Add(r.Verify is { } v
+            ? new Rows(new Markup("Audit:"), Verify(v))
+            : new Markup("Audit: [grey]skipped (give --admin-key or set CAPACITY_ADMIN_KEY to run GET /admin/verify)[/]"));
+        return new Rows(rows);
+
+        static string Ms(double ms) => ms.ToString("0.000", CultureInfo.InvariantCulture);
+    }
 
     public static IRenderable Verify(VerifyReport report)
     {

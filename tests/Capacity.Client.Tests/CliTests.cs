@@ -1098,7 +1098,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
-    public async Task A_stats_command_line_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
+    public async Task A_stats_or_bench_command_line_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
     {
         var stub = new StubHandler((_, _) => throw new UnreachableException());
         foreach (var args in new[]
@@ -1112,6 +1112,13 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             ["stats", "e", "--last", "h"],
             ["stats", "e", "--last", "1441d"],
             ["stats", "e", "--last", "1h", "--from", "2030-05-01T18:00:00Z"],
+            ["bench"],
+            ["bench", "e", "--workers", "0"],
+            ["bench", "e", "--workers", "257"],
+            ["bench", "e", "--confirm", "101"],
+            ["bench", "e", "--duration", "0"],
+            ["bench", "e", "--quantity", "101"],
+            ["bench", "e", "--capacity", "not-a-guid"],
         })
         {
             var error = new StringWriter();
@@ -1194,6 +1201,59 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(ExitCodes.Unavailable, exit);
         Assert.Equal(4, stub.Calls);
         Assert.Contains("SERVICE_UNAVAILABLE", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_holds_confirms_and_releases_at_once_and_the_counters_and_audit_agree_with_what_was_acknowledged()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, child) = await TheatreAsync(tenant.Client, "bench");
+
+        var run = await host.RunCliAsync(
+            "bench", "bench", "--workers", "4", "--duration", "1", "--confirm", "50", "--quantity", "2", "--admin-key", CapacityHost.AdminKey, "--json", "--key", tenant.Key);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error + run.Output);
+        using var doc = JsonDocument.Parse(run.Output);
+        var r = doc.RootElement;
+        Assert.True(r.GetProperty("ok").GetBoolean());
+
+        // Without --capacity, the capacities nothing else draws from: the two sections, not their pool.
+        Assert.Equal([adult.Id, child.Id], r.GetProperty("capacity_ids").EnumerateArray().Select(x => x.GetGuid()));
+        var ops = r.GetProperty("operations").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!);
+        var holds = ops["hold"];
+        Assert.Equal(r.GetProperty("cycles").GetInt64(), holds.GetProperty("requests").GetInt64());
+        Assert.True(holds.GetProperty("ok").GetInt64() > 0);
+
+        // Every hold taken was confirmed or released, half of them confirmed; what was sold is on the pool, nothing is left held.
+        Assert.Equal(holds.GetProperty("ok").GetInt64(), ops["confirm"].GetProperty("requests").GetInt64() + ops["release"].GetProperty("requests").GetInt64());
+        Assert.InRange(ops["confirm"].GetProperty("requests").GetInt64() - ops["release"].GetProperty("requests").GetInt64(), -4, 4);
+        Assert.True(holds.GetProperty("p50_ms").GetDouble() > 0 && holds.GetProperty("p50_ms").GetDouble() <= holds.GetProperty("p99_ms").GetDouble());
+        var counters = (await tenant.Client.GetCapacityAsync(pool.Id));
+        Assert.Equal((0L, 2 * ops["confirm"].GetProperty("ok").GetInt64()), (counters.ReservedCapacity, counters.SoldCount));
+        var c = r.GetProperty("counters");
+        Assert.Equal((true, true, counters.SoldCount), (c.GetProperty("compared").GetBoolean(), c.GetProperty("ok").GetBoolean(), c.GetProperty("sold").GetInt64()));
+        Assert.True(r.GetProperty("verify").GetProperty("ok").GetBoolean());
+
+        // The pool of 100 sold out long before the second was over: the holds after that were refused, and counted so.
+        if (counters.SoldCount == 100)
+        {
+            Assert.True(holds.GetProperty("refused").GetInt64() > 0);
+            Assert.True(r.GetProperty("errors").GetProperty("409 INSUFFICIENT_CAPACITY").GetInt64() > 0);
+        }
+
+        // Nothing confirmed: the event is left as it was, and the table says so.
+        var released = await host.RunCliAsync("bench", "bench", "--capacity", adult.Id.ToString(), "--workers", "2", "--duration", "0.3", "--key", tenant.Key);
+        Assert.True(released.ExitCode == ExitCodes.Ok, released.Error + released.Output);
+        Assert.Contains("Throughput: ", released.Output, StringComparison.Ordinal);
+        Assert.Matches("│ hold +│ +[0-9,]+ │", released.Output);
+        Assert.Contains("Counters: as acknowledged (sold 0, reserved 0 on the capacities held from)", released.Output, StringComparison.Ordinal);
+        Assert.Contains("Audit: skipped", released.Output, StringComparison.Ordinal);
+        Assert.Equal(counters.SoldCount, (await tenant.Client.GetCapacityAsync(pool.Id)).SoldCount);
+
+        var stranger = await host.RunCliAsync("bench", "bench", "--capacity", Guid.NewGuid().ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, stranger.ExitCode);
+        Assert.Contains("is not a capacity of event bench", stranger.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("bench", "no-such-event", "--key", tenant.Key)).ExitCode);
     }
 
     [Fact]
