@@ -1131,6 +1131,44 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Every_write_a_command_sends_carries_an_idempotency_key_of_its_own()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, _) = await TheatreAsync(tenant.Client, "keyed");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 10m, Currency = "EUR" });
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 3 })).Reservation.Id.ToString();
+        var recorder = new Recorder { InnerHandler = host.Server.CreateHandler() };
+        foreach (var args in new[]
+        {
+            new[] { "capacities", "create", "keyed", "Box", "--total", "5" },
+            ["capacities", "update", pool.Id.ToString(), "--name", "Hall"],
+            ["pricing", "create", adult.Id.ToString(), "--name", "Child", "--price", "5", "--currency", "EUR"],
+            ["pricing", "update", price.Id.ToString(), "--current-price", "8"],
+            ["reserve", adult.Id.ToString(), "-q", "1"],
+            ["reservations", "create", $"{adult.Id}:1"],
+            ["extend", hold, "-m", "20"],
+            ["change", hold, $"{adult.Id}:2"],
+            ["confirm", hold],
+            ["cancel", hold, "--items", $"{adult.Id}:1"],
+            ["allocations", "create", pool.Id.ToString(), "--name", "Sponsor", "-q", "2"],
+            ["limits", "create", "keyed", "--name", "Four", "--max", "4", "-c", adult.Id.ToString()],
+            ["waitlist", "enable", adult.Id.ToString()],
+            ["bench", "keyed", "-c", adult.Id.ToString(), "-w", "1", "-d", "0.2", "--confirm", "50"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync(["--url", "http://localhost/", .. args, "--key", tenant.Key], recorder, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Ok, $"{string.Join(' ', args)}: exit {exit}, {error}");
+        }
+
+        var writes = recorder.Requests.Where(r => r.Method != "GET").ToList();
+        Assert.Contains(writes, w => w.Method == "PUT");
+        Assert.Contains(writes, w => w.Method == "PATCH");
+        Assert.All(writes, w => Assert.False(string.IsNullOrEmpty(w.Key), $"{w.Method} {w.Path} has no Idempotency-Key"));
+        Assert.Equal(writes.Count, writes.Select(w => w.Key).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Exit_codes_tell_conflict_not_found_auth_and_usage_apart()
     {
         var tenant = await host.NewTenantAsync();
@@ -1367,6 +1405,21 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var adult = await t.CreateCapacityAsync(eventId, new CreateCapacityRequest { SectionName = "Adult", TotalCapacity = 50, ParentIds = [pool.Id] });
         var child = await t.CreateCapacityAsync(eventId, new CreateCapacityRequest { SectionName = "Child", ParentIds = [pool.Id] });
         return (pool, adult, child);
+    }
+
+    /// <summary>Passes every request on to the server and remembers its method, path and Idempotency-Key.</summary>
+    private sealed class Recorder : DelegatingHandler
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(string Method, string Path, string? Key)> _requests = new();
+
+        public IReadOnlyList<(string Method, string Path, string? Key)> Requests => [.. _requests];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var key = request.Headers.TryGetValues(CapacityClient.IdempotencyKeyHeader, out var values) ? values.Single() : null;
+            _requests.Enqueue((request.Method.Method, request.RequestUri!.AbsolutePath, key));
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Collects what the command prints and lets the test wait until some of it has arrived.</summary>
