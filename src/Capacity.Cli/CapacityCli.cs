@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, pricing, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, pricing, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, a live view, sales figures, the ledger and a load test of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
