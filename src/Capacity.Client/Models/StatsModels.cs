@@ -12,8 +12,11 @@ namespace Capacity.Client;
 /// <param name="To">The end of the range.</param>
 /// <param name="Buckets">Every bucket of the range, oldest first, empty ones included.</param>
 /// <param name="Totals">The counts summed over the range.</param>
-/// <param name="PeakSoldPerMinute">The most tickets sold (net of refunds) in one minute of the range.</param>
-/// <param name="Conversion">Tickets confirmed as a share of tickets held, 0 to 1; null when nothing was held.</param>
+/// <param name="PeakSoldPerMinute">The most tickets sold in one minute of the range.</param>
+/// <param name="Conversion">
+/// Tickets confirmed as a share of the tickets whose holds ended in the range (confirmed, released or expired), 0 to 1;
+/// null when no hold ended.
+/// </param>
 /// <param name="TimeToConfirm">How long holds confirmed in the range had waited.</param>
 /// <param name="Forecast">The recent rate and when it sells the rest out.</param>
 public sealed record EventStats(
@@ -65,14 +68,17 @@ public sealed record StatsBucket(
 /// <param name="NetSold">Tickets sold less tickets refunded.</param>
 public sealed record StatsTotals(long Held, long Confirmed, long Released, long Expired, long Cancelled, long Reclaimed, long NetSold);
 
-/// <summary>How long the holds confirmed in the range waited between being placed and being confirmed.</summary>
+/// <summary>
+/// How long the holds confirmed in the range waited between being placed and being confirmed. The service keeps
+/// these times in buckets, so the figures are within about 9% of the exact ones.
+/// </summary>
 /// <param name="Confirms">How many confirms the figures cover.</param>
 /// <param name="MedianSeconds">The median wait; null when there was no confirm.</param>
 /// <param name="P95Seconds">The 95th percentile of the wait; null when there was no confirm.</param>
 public sealed record TimeToConfirm(long Confirms, double? MedianSeconds, double? P95Seconds);
 
 /// <summary>The recent rate at which tickets are taken, and when the event sells out if it holds.</summary>
-/// <param name="TakenPerMinute">Tickets taken per minute lately.</param>
-/// <param name="Available">Tickets still available; null when unlimited.</param>
-/// <param name="SellOutAt">When the available tickets are gone at that rate; null when unlimited or nothing is being taken.</param>
+/// <param name="TakenPerMinute">Tickets taken per minute over the last ten minutes, net of those given back.</param>
+/// <param name="Available">Tickets still available (of the capacity, with <see cref="EventStats.CapacityId"/>); null when unlimited.</param>
+/// <param name="SellOutAt">When the available tickets are gone at that rate; null when nothing is selling, when it is unlimited, or when it has sold out.</param>
 public sealed record SalesForecast(double TakenPerMinute, long? Available, DateTimeOffset? SellOutAt);
