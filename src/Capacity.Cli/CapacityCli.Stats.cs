@@ -9,7 +9,7 @@ public static partial class CapacityCli
 {
     private static Command StatsCommand(Host host)
     {
-        var from = new Option<DateTimeOffset?>("--from") { Description = "The start of the range, " + InstantDescription + " [default: an hour before --to]" };
+        var from = new Option<DateTimeOffset?>("--from") { Description = "The start of the range, " + InstantDescription + " [default: 60 buckets before --to]" };
         var to = new Option<DateTimeOffset?>("--to") { Description = "The end of the range [default: now]" };
         var last = new Option<TimeSpan?>("--last")
         {
@@ -24,9 +24,8 @@ public static partial class CapacityCli
             EventArgument(), CliJson.Default.EventStats, Views.Stats,
             (p, client, eventId, ct) =>
             {
-                var (start, end) = p.GetValue(last) is { } span
-                    ? (DateTimeOffset.UtcNow - span, DateTimeOffset.UtcNow)
-                    : (p.GetValue(from), p.GetValue(to));
+                var now = DateTimeOffset.UtcNow;
+                var (start, end) = p.GetValue(last) is { } span ? (now - span, now) : (p.GetValue(from), p.GetValue(to));
                 return client.GetEventStatsAsync(eventId, start, end, p.GetValue(bucket), p.GetValue(capacity), ct);
             },
             from, to, last, bucket, capacity);
