@@ -5,8 +5,9 @@ using Capacity.Client;
 namespace Capacity.Cli;
 
 /// <summary>
-/// A hold's life after <c>reserve</c>: <c>confirm</c> (in part, or after it expired), <c>change</c>, <c>cancel</c>
-/// (in part), beside <c>release</c>; and <c>reservations list</c>, which finds them by event or reference.
+/// A hold's life after <c>reserve</c>: <c>confirm</c> (in part, or after it expired), <c>change</c>, <c>extend</c>,
+/// <c>cancel</c> (in part), beside <c>release</c>; <c>reservations list</c>, which finds them by event or reference,
+/// and <c>reservations show</c>, which looks one up.
 /// </summary>
 public static partial class CapacityCli
 {
@@ -35,6 +36,73 @@ public static partial class CapacityCli
                 ? client.CancelAsync(id, parts, cancellationToken: ct)
                 : client.CancelAsync(id, cancellationToken: ct),
             items);
+    }
+
+    /// <summary><c>reservations create</c>: a cart of several capacities (of one event or several), held all or nothing.</summary>
+    private static Command CartCommand(Host host)
+    {
+        var items = new Argument<ReservationItemRequest[]>("items")
+        {
+            Description = "Each item as <capacity-id>:<quantity>, or <capacity-id>:<quantity>:<pricing-id> to lock that price entry's price",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = CartItemsOf,
+        };
+        var minutes = new Option<int?>("--minutes", "-m") { Description = "How long the hold lasts (the service's default: 15)" };
+        var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key: every item counts towards the buyer's per-buyer limits" };
+        var reference = new Option<string?>("--ref") { Description = "Your own reference for the cart (1 to 128 characters): kept, shown, and found by reservations list --ref" };
+        var meta = new Option<Dictionary<string, string>?>("--meta")
+        {
+            Description = "Your own note on the cart as key=value, kept and shown; repeat for each (at most 16)",
+            HelpName = "key=value",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = MetadataOf,
+        };
+        var create = new Command("create", "Hold a cart: tickets of several capacities in one hold, all or nothing") { items, minutes, buyer, reference, meta };
+        create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var cart = await client.CreateReservationAsync(new CreateReservationRequest
+            {
+                Items = p.GetRequiredValue(items),
+                ReservationMinutes = p.GetValue(minutes),
+                BuyerKey = p.GetValue(buyer),
+                ExternalRef = p.GetValue(reference),
+                Metadata = p.GetValue(meta),
+            }, cancellationToken: ct);
+            c.Write(cart, CliJson.Default.Reservation, () => Views.Reservation(cart));
+            return ExitCodes.Ok;
+        }));
+        return create;
+    }
+
+    /// <summary>Reads a cart's items: <c>&lt;capacity-id&gt;:&lt;quantity&gt;</c>, with an optional <c>:&lt;pricing-id&gt;</c>.</summary>
+    private static ReservationItemRequest[] CartItemsOf(ArgumentResult result)
+    {
+        var items = new ReservationItemRequest[result.Tokens.Count];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var token = result.Tokens[i].Value;
+            var parts = token.Split(':');
+            Guid pricingId = default;
+            if (parts.Length is not (2 or 3) || !Guid.TryParse(parts[0], out var capacityId)
+                || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var quantity)
+                || (parts.Length == 3 && !Guid.TryParse(parts[2], out pricingId)))
+            {
+                result.AddError($"'{token}' is not <capacity-id>:<quantity> or <capacity-id>:<quantity>:<pricing-id>, such as 0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f:2.");
+                return [];
+            }
+
+            items[i] = new ReservationItemRequest { CapacityId = capacityId, Quantity = quantity, PricingId = parts.Length == 3 ? pricingId : null };
+        }
+
+        return items;
+    }
+
+    private static Command ExtendCommand(Host host)
+    {
+        var minutes = new Option<int>("--minutes", "-m") { Description = "The hold then expires this many minutes from now (a smaller number shortens it); a hold lives at most 120 minutes", Required = true };
+        return Call(host, "extend", "Make an active hold expire a number of minutes from now", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+            (p, client, id, ct) => client.ExtendAsync(id, p.GetValue(minutes), cancellationToken: ct),
+            minutes);
     }
 
     private static Command ChangeCommand(Host host)
@@ -85,7 +153,10 @@ public static partial class CapacityCli
             return ExitCodes.Ok;
         }));
 
-        return new Command("reservations", "Find reservations by event or by your own reference") { list };
+        var show = Call(host, "show", "Show one reservation: its status, items with their locked prices, totals, buyer, reference and times",
+            ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r), (_, client, id, ct) => client.GetReservationAsync(id, ct));
+
+        return new Command("reservations", "Hold a cart, find reservations by event or by your own reference, and look one up") { CartCommand(host), list, show };
     }
 
     private static Argument<Guid> ReservationArgument() => new("reservation-id") { Description = "The reservation" };

@@ -88,7 +88,7 @@ public static partial class CapacityCli
 
     private static RootCommand Build(Host host)
     {
-        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, and a live view of the ticket-capacity service.\n\n" + ExitCodes.Help)
+        var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, pricing, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, a live view, sales figures, the ledger and a load test of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
             host.Url, host.Key, host.Json,
         };
@@ -171,10 +171,6 @@ public static partial class CapacityCli
 
         var release = Transition(host, "release", "Release a hold: the tickets go back", (client, id, ct) => client.ReleaseAsync(id, cancellationToken: ct));
 
-        var watchEvent = EventArgument();
-        var watch = new Command("watch", "Follow an event live, redrawn on every change (Ctrl+C stops; --json prints each snapshot as a line)") { watchEvent };
-        watch.SetAction((p, ct) => Run(host, p, admin: false, ct, (c, client) => WatchAsync(c, client, p.GetRequiredValue(watchEvent), ct)));
-
         var verify = new Command("verify", "Audit every counter against the ledger (admin); exit code 1 when something disagrees");
         verify.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
         {
@@ -186,6 +182,7 @@ public static partial class CapacityCli
         root.Add(new Command("tenants", "Tenants and their API keys (admin)") { createTenant, issueKey });
         root.Add(new Command("events", "The tenant's events") { listEvents, show });
         root.Add(CapacityCommands(host));
+        root.Add(PricingCommands(host));
         root.Add(AllocationCommands(host));
         root.Add(LimitCommands(host));
         root.Add(WaitlistCommands(host));
@@ -193,10 +190,14 @@ public static partial class CapacityCli
         root.Add(ReservationCommands(host));
         root.Add(reserve);
         root.Add(ChangeCommand(host));
+        root.Add(ExtendCommand(host));
         root.Add(ConfirmCommand(host));
         root.Add(release);
         root.Add(CancelCommand(host));
-        root.Add(watch);
+        root.Add(WatchCommand(host));
+        root.Add(StatsCommand(host));
+        root.Add(LedgerCommand(host));
+        root.Add(BenchCommand(host));
         root.Add(verify);
         root.Add(AdminCommands(host));
         return root;
@@ -276,55 +277,6 @@ public static partial class CapacityCli
         return ids;
     }
 
-    /// <summary>
-    /// Redraws the event on every snapshot until Ctrl+C. In a terminal the view is updated in place;
-    /// when the output is a file or a pipe, each snapshot is written after the last.
-    /// </summary>
-    private static async Task<int> WatchAsync(Invocation c, CapacityClient client, string eventId, CancellationToken ct)
-    {
-        try
-        {
-            var snapshots = client.WatchAsync(eventId, ct);
-            if (c.Json || !c.Console.Profile.Capabilities.Interactive)
-            {
-                await foreach (var snapshot in snapshots)
-                {
-                    c.Write(snapshot, CliJson.Default.EventSnapshot, () => View(snapshot));
-                    await c.Host.Output.FlushAsync(ct);
-                }
-            }
-            else
-            {
-                await using var enumerator = snapshots.GetAsyncEnumerator(ct);
-                if (await enumerator.MoveNextAsync())
-                {
-                    await c.Console.Live(View(enumerator.Current)).AutoClear(false).StartAsync(async live =>
-                    {
-                        while (await enumerator.MoveNextAsync())
-                        {
-                            live.UpdateTarget(View(enumerator.Current));
-                            live.Refresh();
-                        }
-                    });
-                }
-            }
-
-            // Only Ctrl+C ends a watch on purpose; a stream that ends means the service went away.
-            await c.Host.Error.WriteLineAsync("error: the service closed the stream.");
-            return ExitCodes.Unavailable;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Ctrl+C is how a watch ends.
-            return ExitCodes.Ok;
-        }
-
-        static Spectre.Console.Rendering.IRenderable View(EventSnapshot s) =>
-            new Rows(
-                new Markup($"[grey]Live: {Views.Time(DateTimeOffset.UtcNow)} (Ctrl+C to stop)[/]"),
-                Views.Event(s.EventId, s.Capacity, s.Totals, s.Holds));
-    }
-
     /// <summary>Runs one command's body with a client for the right key, and turns failures into exit codes.</summary>
     private static async Task<int> Run(Host host, ParseResult parse, bool admin, CancellationToken ct, Func<Invocation, CapacityClient, Task<int>> body)
     {
@@ -355,7 +307,7 @@ public static partial class CapacityCli
             Timeout = TimeSpan.FromSeconds(30),
         };
         var client = new CapacityClient(http, key);
-        var invocation = new Invocation(host, CreateConsole(host.Output), json);
+        var invocation = new Invocation(host, CreateConsole(host.Output), json, http, key);
         try
         {
             return await body(invocation, client);
@@ -431,8 +383,11 @@ public static partial class CapacityCli
         return console;
     }
 
-    /// <summary>One command's run: the host, its console, and whether to print JSON.</summary>
-    private sealed record Invocation(Host Host, IAnsiConsole Console, bool Json)
+    /// <summary>
+    /// One command's run: the host, its console, whether to print JSON, and the connection and key its client uses,
+    /// for a command that needs a client of other settings (<c>bench</c>: no retries, and the admin key for its audit).
+    /// </summary>
+    private sealed record Invocation(Host Host, IAnsiConsole Console, bool Json, HttpClient Http, string Key)
     {
         /// <summary>Writes a result: the API's JSON on one line, or its human view.</summary>
         public void Write<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, Func<Spectre.Console.Rendering.IRenderable> view)

@@ -46,4 +46,10 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(WebhookDeliveryPage))]
 [JsonSerializable(typeof(DeliveryRetry))]
 [JsonSerializable(typeof(VerifyReport))]
+[JsonSerializable(typeof(EventStats))]
+[JsonSerializable(typeof(LedgerPage))]
+[JsonSerializable(typeof(PricingDetails))]
+[JsonSerializable(typeof(PricingList))]
+[JsonSerializable(typeof(CapacityCheck))]
+[JsonSerializable(typeof(BenchReport))]
 internal sealed partial class CliJson : JsonSerializerContext;

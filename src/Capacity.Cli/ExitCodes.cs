@@ -6,7 +6,7 @@ public static class ExitCodes
     /// <summary>The command did what was asked.</summary>
     public const int Ok = 0;
 
-    /// <summary><c>verify</c> found counters that disagree with the ledger.</summary>
+    /// <summary><c>verify</c> found counters that disagree with the ledger, or <c>bench</c>'s checks failed.</summary>
     public const int Violations = 1;
 
     /// <summary>The command line was wrong, or the service refused its values (400).</summary>
@@ -27,14 +27,14 @@ public static class ExitCodes
     /// <summary>Any other error answer from the service.</summary>
     public const int ApiError = 7;
 
-    /// <summary>Interrupted with Ctrl+C (except <c>watch</c>, for which that is the normal way to stop).</summary>
+    /// <summary>Interrupted with Ctrl+C (except <c>watch</c>, for which that is the normal way to stop; <c>bench</c> still reports first).</summary>
     public const int Interrupted = 130;
 
     /// <summary>The text shown in <c>--help</c> and in docs/cli.md.</summary>
     internal const string Help = """
         Exit codes:
           0  ok
-          1  verify found violations
+          1  verify found violations, or bench's checks failed
           2  usage error (bad arguments, or the service refused their values: 400)
           3  not found (404)
           4  conflict: insufficient capacity, hold expired or not active, ... (409)

@@ -174,6 +174,16 @@ internal static class Views
             grid.AddRow("Parents", string.Join("\n", c.ParentIds));
         }
 
+        if (c.SectionCode is { } code)
+        {
+            grid.AddRow("Code", Markup.Escape(code));
+        }
+
+        if (c.ScheduleId is { } schedule)
+        {
+            grid.AddRow("Schedule", Markup.Escape(schedule));
+        }
+
         grid.AddRow("State", CapacityState(c));
         if (c.NextChangeAt is { } next)
         {
@@ -214,6 +224,12 @@ internal static class Views
 
         return grid;
     }
+
+    /// <summary><c>capacities check</c>: whether the tickets could be held now, and why not when they could not.</summary>
+    public static IRenderable Check(CapacityCheck c) => Pairs(
+        ("Quantity", Number(c.Quantity)),
+        ("Available", c.Available ? "[green]yes[/] [grey](advice: only a hold takes them)[/]" : c.IsActive ? "[red]no[/]" : "[red]no[/] [grey](inactive)[/]"),
+        ("Free now", c.AvailableCapacity is { } a ? Number(a) : "∞"));
 
     /// <summary>A capacity's waiting-list cells: blank without a list, and a closed list says so.</summary>
     private static string[] Queue(WaitlistSettings? w) => w is null
@@ -476,9 +492,89 @@ internal static class Views
             : table;
     }
 
+    /// <summary>A page of the ledger, oldest first, each change signed; when there are more, how to ask for them.</summary>
+    public static IRenderable Ledger(LedgerPage page)
+    {
+        if (page.Entries.Count == 0)
+        {
+            return new Markup(page.NextAfter is null ? "[grey]No entries.[/]" : $"[grey]No entries. More: --after {page.NextAfter.Value.ToString(CultureInfo.InvariantCulture)}, or --all[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns(Counts("Seq"))
+            .AddColumns("Kind", "Capacity", "Reservation")
+            .AddColumns(Counts("Reserved", "Sold"))
+            .AddColumns("At");
+
+        // Only a ledger with allocations or waiting-list offers gets the column that names them.
+        var via = page.Entries.Any(e => e.AllocationId is not null || e.WaitlistId is not null);
+        if (via)
+        {
+            table.AddColumn("Via");
+        }
+
+        foreach (var e in page.Entries)
+        {
+            string[] cells =
+            [
+                Number(e.Sequence), e.Kind.ToString().ToLowerInvariant(), e.CapacityId.ToString(), e.ReservationId?.ToString() ?? "",
+                e.ReservedDelta == 0 ? "" : Signed(e.ReservedDelta), e.SoldDelta == 0 ? "" : Signed(e.SoldDelta), Time(e.At),
+            ];
+            table.AddRow(via ? [.. cells, e.AllocationId is { } a ? $"allocation {a}" : e.WaitlistId is { } w ? $"waiting list {w}" : ""] : cells);
+        }
+
+        return page.NextAfter is { } next
+            ? new Rows(table, new Markup($"[grey]More: --after {next.ToString(CultureInfo.InvariantCulture)}, or --all[/]"))
+            : table;
+    }
+
+    /// <summary>A change of a counter: "+2", "-2", or "0".</summary>
+    private static string Signed(long delta) => delta switch
+    {
+        0 => "0",
+        > 0 => "+" + Number(delta),
+        _ => "-" + Number(-delta),
+    };
+
     /// <summary>An item's tickets, with those refunded from it when there are any.</summary>
     private static string Item(ReservationItem item) =>
         $"{Number(item.Quantity)} × {item.CapacityId}" + (item.CancelledQuantity > 0 ? $" [grey]({Number(item.CancelledQuantity)} refunded)[/]" : "");
+
+    /// <summary>A price entry: what a hold would lock now, and what that is made of.</summary>
+    public static IRenderable Pricing(PricingDetails p) => Pairs(
+        ("Pricing", p.Id.ToString()),
+        ("Name", Markup.Escape(p.Name)),
+        ("Capacity", p.CapacityId.ToString()),
+        ("Unit price", $"[bold]{Money(p.UnitPrice, p.Currency)}[/] [grey](what a hold locks now: {(p.CurrentPrice is null ? "the list price" : "the current price")})[/]"),
+        ("List price", Money(p.BasePrice, p.Currency)),
+        ("Current price", p.CurrentPrice is { } current ? Money(current, p.Currency) : "[grey]none[/]"),
+        ("Fees", $"{Money(p.ServiceFee, p.Currency)} service, {Money(p.FacilityFee, p.Currency)} facility, per ticket"),
+        ("Tax rate", TaxRate(p.TaxRate)),
+        ("Updated", Time(p.UpdatedAt)));
+
+    public static IRenderable Prices(IReadOnlyList<PricingDetails> prices)
+    {
+        if (prices.Count == 0)
+        {
+            return new Markup("[grey]No price entries.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Pricing", "Id")
+            .AddColumns(Counts("Unit price", "List price", "Current price", "Service fee", "Facility fee", "Tax rate"));
+        foreach (var p in prices)
+        {
+            table.AddRow(
+                Markup.Escape(p.Name), p.Id.ToString(), Money(p.UnitPrice, p.Currency), Money(p.BasePrice, p.Currency),
+                p.CurrentPrice is { } current ? Money(current, p.Currency) : "", Money(p.ServiceFee, p.Currency), Money(p.FacilityFee, p.Currency), TaxRate(p.TaxRate));
+        }
+
+        return table;
+    }
+
+    /// <summary>A tax rate as given, and as a percentage: "0.2 (20%)".</summary>
+    private static string TaxRate(decimal rate) =>
+        $"{rate.ToString(CultureInfo.InvariantCulture)} ({(rate * 100).ToString("0.##", CultureInfo.InvariantCulture)}%)";
 
     public static IRenderable Allocation(AllocationDetails a) => Pairs(
         ("Allocation", a.Id.ToString()),
@@ -715,6 +811,48 @@ internal static class Views
         ("Status", DeliveryState(r.Status) + " [grey](sent again with the same webhook-id)[/]"),
         ("Next attempt", r.NextAttemptAt is { } at ? Time(at) : "[grey]none[/]"));
 
+    /// <summary><c>bench</c>: what ran, throughput, latency by operation, what went wrong, and the checks.</summary>
+    public static IRenderable Bench(BenchReport r)
+    {
+        var rows = new List<IRenderable>
+        {
+            new Markup(
+                $"Bench of event [bold]{Markup.Escape(r.EventId)}[/]: {Number(r.Workers)} workers for {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, " +
+                $"holds of {Number(r.Quantity)} {(r.Quantity == 1 ? "ticket" : "tickets")} on {Number(r.CapacityIds.Count)} {(r.CapacityIds.Count == 1 ? "capacity" : "capacities")}, " +
+                $"{r.ConfirmPercent}% confirmed and the rest released" + (r.Interrupted ? " [yellow](interrupted)[/]" : "")),
+            new Markup($"Throughput: [bold]{Rate(r.RequestsPerSecond)}[/] requests/s ({Number(r.Requests)} requests, {Number(r.Cycles)} holds tried)"),
+        };
+
+        var table = new Table { Border = TableBorder.Rounded }
+            .AddColumns("Operation")
+            .AddColumns(Counts("Requests", "Ok", "Refused (409)", "Failed", "p50 ms", "p90 ms", "p99 ms", "max ms"));
+        foreach (var o in r.Operations)
+        {
+            table.AddRow(o.Name, Number(o.Requests), Number(o.Ok), Number(o.Refused), Number(o.Failed), Ms(o.P50Ms), Ms(o.P90Ms), Ms(o.P99Ms), Ms(o.MaxMs));
+        }
+
+        rows.Add(table);
+        if (r.Errors.Count > 0)
+        {
+            rows.Add(new Markup("Errors: " + string.Join(", ", r.Errors.Select(e => $"{Markup.Escape(e.Key)} × {Number(e.Value)}"))));
+        }
+
+        var c = r.Counters;
+        var moved = $"sold {Signed(c.Sold)}, reserved {Signed(c.Reserved)}";
+        rows.Add(new Markup("Counters: " + (!c.Compared
+            ? $"[yellow]not compared[/]: {Number(c.Ambiguous)} requests ended without a definite answer, so they may or may not have taken effect"
+            : c.Ok
+                ? $"[green]as acknowledged[/] ({moved} on the capacities held from)"
+                : $"[red]DIFFERENT[/]: {moved}, where the service acknowledged sold {Signed(c.ExpectedSold)}, reserved {Signed(c.ExpectedReserved)} " +
+                  "[grey](another client selling on the event at the same time also moves them)[/]")));
+        rows.Add(r.Verify is { } v
+            ? new Rows(new Markup("Audit:"), Verify(v))
+            : new Markup("Audit: [grey]skipped (give --admin-key or set CAPACITY_ADMIN_KEY to run GET /admin/verify)[/]"));
+        return new Rows(rows);
+
+        static string Ms(double ms) => ms.ToString("0.000", CultureInfo.InvariantCulture);
+    }
+
     public static IRenderable Verify(VerifyReport report)
     {
         var summary = $"{Number(report.Capacities)} capacities, {Number(report.LiveReservations)} live reservations";
@@ -727,6 +865,97 @@ internal static class Views
         rows.AddRange(report.Violations.Select(v => new Markup("  " + Markup.Escape(v))));
         return new Rows(rows);
     }
+
+    /// <summary>
+    /// <c>stats</c>: the range, tickets sold per bucket as a sparkline, what each kind of change moved, the levels at
+    /// the end, conversion, time to confirm, and the forecast.
+    /// </summary>
+    public static IRenderable Stats(EventStats s)
+    {
+        var grid = Pairs(("Event", Markup.Escape(s.EventId) + (s.CapacityId is { } c ? $" [grey](capacity {c} and everything below it)[/]" : "")));
+        grid.AddRow("Range", $"{Time(s.From)} to {Time(s.To)}, {Number(s.Buckets.Count)} buckets of {Markup.Escape(s.Bucket)}");
+        grid.AddRow(SoldPer(s.Bucket), Sparkline(s.Buckets.Select(b => b.NetSold).ToList(), SparklineWidth));
+        grid.AddRow("Held", Number(s.Totals.Held));
+        grid.AddRow("Confirmed", Number(s.Totals.Confirmed));
+        grid.AddRow("Released", Number(s.Totals.Released));
+        grid.AddRow("Expired", Number(s.Totals.Expired));
+        grid.AddRow("Cancelled", Number(s.Totals.Cancelled));
+        grid.AddRow("Reclaimed", Number(s.Totals.Reclaimed));
+        grid.AddRow("Net sold", $"[bold]{Number(s.Totals.NetSold)}[/]");
+        if (s.Buckets.Count > 0)
+        {
+            grid.AddRow("At the end", $"{Number(s.Buckets[^1].Holding)} in holds, {Number(s.Buckets[^1].Sold)} sold");
+        }
+
+        grid.AddRow("Peak", $"{Rate(s.PeakSoldPerMinute)} sold in a minute");
+        grid.AddRow("Conversion", s.Conversion is { } share
+            ? $"{Percent(share)} [grey](of the tickets whose holds ended, those confirmed rather than released or expired)[/]"
+            : "[grey]no hold ended[/]");
+        var wait = s.TimeToConfirm;
+        grid.AddRow("Time to confirm", wait is { MedianSeconds: { } median, P95Seconds: { } p95 }
+            ? $"median {Duration(median)}, 95th percentile {Duration(p95)} [grey]({Number(wait.Confirms)} confirms; the service keeps these times to within about 9%)[/]"
+            : "[grey]no confirms[/]");
+        grid.AddRow("Rate", $"{Rate(s.Forecast.TakenPerMinute)} tickets taken a minute");
+        grid.AddRow("Available", s.Forecast.Available is { } available ? Number(available) : "∞");
+        grid.AddRow("Sells out", SellOut(s.Forecast));
+        return grid;
+    }
+
+    /// <summary>
+    /// <c>watch</c>'s lines under the table, as markup: the rate, the availability and the forecast, then the last
+    /// hour's sparkline; or, while the first figures are on their way or when they cannot be had, why not.
+    /// </summary>
+    public static string SalesLine(EventStats? s, string? unavailable) => s is null
+        ? $"[grey]Sales: {Markup.Escape(unavailable ?? "reading…")}[/]"
+        : $"Sales: [bold]{Rate(s.Forecast.TakenPerMinute)}[/] tickets taken a minute, " +
+          $"{(s.Forecast.Available is { } a ? Number(a) : "∞")} available, sells out {SellOut(s.Forecast)}\n" +
+          $"{SoldPer(s.Bucket)} since {Time(s.From)}: {Sparkline(s.Buckets.Select(b => b.NetSold).ToList(), SparklineWidth)}";
+
+    private static string SoldPer(string bucket) => bucket == "1m" ? "Sold per minute" : $"Sold per {Markup.Escape(bucket)}";
+
+    private static string SellOut(SalesForecast f) => f.SellOutAt is { } at
+        ? $"{Time(at)} [grey](at this rate)[/]"
+        : f.Available is null ? "[grey]never (unlimited)[/]" : "[grey]not at this rate[/]";
+
+    private const int SparklineWidth = 120;
+
+    private const string Levels = "▁▂▃▄▅▆▇█";
+
+    /// <summary>
+    /// One character per value, its height proportional to the largest: nothing (or less, after refunds) is the
+    /// lowest bar, and anything above nothing is at least the second, so a slow minute never looks like an empty
+    /// one. More values than <paramref name="width"/> are summed in runs of equal length, so the line fits.
+    /// </summary>
+    public static string Sparkline(IReadOnlyList<long> values, int width)
+    {
+        var run = Math.Max(1, (values.Count + width - 1) / width);
+        var columns = new long[(values.Count + run - 1) / run];
+        for (var i = 0; i < values.Count; i++)
+        {
+            columns[i / run] += values[i];
+        }
+
+        var max = columns.Length == 0 ? 0 : columns.Max();
+        var line = new char[columns.Length];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            line[i] = columns[i] <= 0 ? Levels[0] : Levels[1 + (int)Math.Round((double)columns[i] / max * (Levels.Length - 2))];
+        }
+
+        return new string(line);
+    }
+
+    private static string Rate(double perMinute) => perMinute.ToString("#,0.#", CultureInfo.InvariantCulture);
+
+    private static string Percent(double share) => share.ToString("0%", CultureInfo.InvariantCulture);
+
+    /// <summary>Seconds as people read them: <c>41.5 s</c>, <c>3 min 05 s</c>, <c>2 h 10 min</c>.</summary>
+    private static string Duration(double seconds) => seconds switch
+    {
+        < 60 => $"{seconds.ToString("0.#", CultureInfo.InvariantCulture)} s",
+        < 3600 => FormattableString.Invariant($"{(int)(seconds / 60)} min {(int)(seconds % 60):00} s"),
+        _ => FormattableString.Invariant($"{(int)(seconds / 3600)} h {(int)(seconds % 3600 / 60):00} min"),
+    };
 
     private static Grid Pairs(params (string Name, string Value)[] pairs)
     {

@@ -227,6 +227,25 @@ public sealed partial class CapacityClient
     public Task<LedgerPage> GetLedgerAsync(string eventId, long? after = null, int? limit = null, CancellationToken cancellationToken = default) =>
         GetAsync(Paged($"events/{Segment(eventId)}/ledger", after, limit), ClientJson.Default.LedgerPage, cancellationToken);
 
+    /// <summary>
+    /// <c>GET /events/{eventId}/stats</c>: the event's sales bucket by bucket (every bucket of the range, empty ones
+    /// included), their totals, the conversion from holds to sales, the time buyers took to confirm, and a forecast
+    /// of when it sells out at the rate of the last ten minutes. Without a range, the last 60 buckets up to now.
+    /// </summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="from">The start of the range; 60 buckets before <paramref name="to"/> when null.</param>
+    /// <param name="to">The end of the range; the server's default (now) when null.</param>
+    /// <param name="bucket">The width of a bucket: <c>1m</c> (the server's default when null), <c>5m</c>, <c>1h</c> or <c>1d</c>.</param>
+    /// <param name="capacityId">Only this capacity and everything below it; the whole event when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">
+    /// 400 <c>VALIDATION_ERROR</c> for an unknown bucket, a range that ends before it starts, or more than 1,440 buckets;
+    /// 404 <c>NOT_FOUND</c> for a capacity that is not the event's.
+    /// </exception>
+    public Task<EventStats> GetEventStatsAsync(
+        string eventId, DateTimeOffset? from = null, DateTimeOffset? to = null, string? bucket = null, Guid? capacityId = null, CancellationToken cancellationToken = default) =>
+        GetAsync(StatsPath(eventId, from, to, bucket, capacityId), ClientJson.Default.EventStats, cancellationToken);
+
     /// <summary><c>GET /events</c>: the tenant's events.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     public async Task<IReadOnlyList<EventSummary>> ListEventsAsync(CancellationToken cancellationToken = default) =>

@@ -201,6 +201,28 @@ public sealed partial class CapacityClient
         }
     }
 
+    /// <summary><c>GET /events/{eventId}/stats</c>'s path: each parameter that is set, every value escaped.</summary>
+    private static string StatsPath(string eventId, DateTimeOffset? from, DateTimeOffset? to, string? bucket, Guid? capacityId)
+    {
+        var parameters = new List<string>(4);
+
+        // RFC 3339 with its offset; escaped, since a '+' left bare in a query reads as a space.
+        Add("from", from?.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        Add("to", to?.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        Add("bucket", bucket);
+        Add("capacity_id", capacityId?.ToString());
+        var path = $"events/{Segment(eventId)}/stats";
+        return parameters.Count == 0 ? path : path + "?" + string.Join('&', parameters);
+
+        void Add(string name, string? value)
+        {
+            if (value is not null)
+            {
+                parameters.Add(name + "=" + Uri.EscapeDataString(value));
+            }
+        }
+    }
+
     private async Task<T> SendAsync<T>(HttpMethod method, string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct)
     {
         using var response = await SendAsync(method, path, body, idempotencyKey, "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);

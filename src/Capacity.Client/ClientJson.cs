@@ -34,6 +34,7 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(EventList))]
 [JsonSerializable(typeof(EventSnapshot))]
 [JsonSerializable(typeof(LedgerPage))]
+[JsonSerializable(typeof(EventStats))]
 [JsonSerializable(typeof(CreateAllocationRequest))]
 [JsonSerializable(typeof(UpdateAllocationRequest))]
 [JsonSerializable(typeof(ReleaseAllocationRequest))]

@@ -154,6 +154,59 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Pricing_commands_create_list_and_update_a_price_and_a_hold_keeps_the_price_it_locked()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "priced");
+
+        var create = await host.RunCliAsync(
+            "pricing", "create", adult.Id.ToString(), "--name", "Adult", "--price", "40", "--currency", "EUR", "--service-fee", "2.5", "--tax-rate", "0.2", "--json", "--key", tenant.Key);
+        Assert.True(create.ExitCode == ExitCodes.Ok, create.Error);
+        string id;
+        using (var created = JsonDocument.Parse(create.Output))
+        {
+            var p = created.RootElement;
+            id = p.GetProperty("id").GetString()!;
+            Assert.Equal((adult.Id, "Adult", 40m, 40m, 2.5m, 0m, 0.2m, "EUR"), (p.GetProperty("capacity_id").GetGuid(), p.GetProperty("name").GetString(),
+                p.GetProperty("base_price").GetDecimal(), p.GetProperty("unit_price").GetDecimal(), p.GetProperty("service_fee").GetDecimal(),
+                p.GetProperty("facility_fee").GetDecimal(), p.GetProperty("tax_rate").GetDecimal(), p.GetProperty("currency").GetString()));
+            Assert.Equal(JsonValueKind.Null, p.GetProperty("current_price").ValueKind);
+        }
+
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 2, PricingId = Guid.Parse(id) })).Reservation;
+
+        var discount = await host.RunCliAsync("pricing", "update", id, "--current-price", "30", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, discount.ExitCode);
+        Assert.StartsWith("30.00 EUR (what a hold locks now: the current price)", Pair(discount.Output, "Unit price"), StringComparison.Ordinal);
+        Assert.Equal(("40.00 EUR", "30.00 EUR", "0.2 (20%)"), (Pair(discount.Output, "List price"), Pair(discount.Output, "Current price"), Pair(discount.Output, "Tax rate")));
+
+        var list = await host.RunCliAsync("pricing", "list", adult.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, list.ExitCode);
+        var row = Assert.Single(list.Output.Split('\n'), l => l.Contains(id, StringComparison.Ordinal));
+        Assert.Equal(["Adult", id, "30.00 EUR", "40.00 EUR", "30.00 EUR", "2.50 EUR", "0.00 EUR", "0.2 (20%)"], row.Split('│', StringSplitOptions.TrimEntries)[1..^1]);
+
+        // The hold placed before the discount keeps the price it locked.
+        var show = await host.RunCliAsync("reservations", "show", hold.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal($"2 × {adult.Id} at 40.00 EUR (Adult)", Pair(show.Output, "Item"));
+
+        var back = await host.RunCliAsync("pricing", "update", id, "--no-current-price", "--name", "Adult (full)", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, back.ExitCode);
+        using (var updated = JsonDocument.Parse(back.Output))
+        {
+            Assert.Equal(("Adult (full)", 40m, JsonValueKind.Null), (updated.RootElement.GetProperty("name").GetString(),
+                updated.RootElement.GetProperty("unit_price").GetDecimal(), updated.RootElement.GetProperty("current_price").ValueKind));
+        }
+
+        Assert.Equal("Adult (full)", Pair((await host.RunCliAsync("pricing", "show", id, "--key", tenant.Key)).Output, "Name"));
+        var badRate = await host.RunCliAsync("pricing", "update", id, "--tax-rate", "2", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, badRate.ExitCode);
+        Assert.Contains("tax_rate", badRate.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("pricing", "update", id, "--key", tenant.Key)).ExitCode);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("pricing", "update", id, "--current-price", "1", "--no-current-price", "--key", tenant.Key)).ExitCode);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("pricing", "create", adult.Id.ToString(), "--name", "X", "--price", "cheap", "--currency", "EUR", "--key", tenant.Key)).ExitCode);
+    }
+
+    [Fact]
     public async Task Allocations_commands_create_list_resize_release_and_close_an_allocation()
     {
         var tenant = await host.NewTenantAsync();
@@ -539,6 +592,122 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Reservations_show_looks_a_hold_up_and_extend_moves_its_expiry_from_now()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "lookup");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 12.5m, Currency = "EUR" });
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 2, PricingId = price.Id, ReservationMinutes = 5, BuyerKey = "fan-7" })).Reservation;
+        var id = hold.Id.ToString();
+
+        var show = await host.RunCliAsync("reservations", "show", id, "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        Assert.Equal((id, "active", "fan-7"), (Pair(show.Output, "Reservation"), Pair(show.Output, "Status"), Pair(show.Output, "Buyer")));
+        Assert.Equal($"2 × {adult.Id} at 12.50 EUR (Adult)", Pair(show.Output, "Item"));
+        Assert.StartsWith("25.00 EUR", Pair(show.Output, "Total"), StringComparison.Ordinal);
+
+        var before = DateTimeOffset.UtcNow;
+        var extend = await host.RunCliAsync("extend", id, "--minutes", "30", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, extend.ExitCode);
+        using (var extended = JsonDocument.Parse(extend.Output))
+        {
+            Assert.InRange(extended.RootElement.GetProperty("expires_at").GetDateTimeOffset(), before.AddMinutes(29), DateTimeOffset.UtcNow.AddMinutes(31));
+        }
+
+        var shown = await host.RunCliAsync("reservations", "show", id, "--json", "--key", tenant.Key);
+        using (var read = JsonDocument.Parse(shown.Output))
+        {
+            Assert.Equal((await tenant.Client.GetReservationAsync(hold.Id)).ExpiresAt, read.RootElement.GetProperty("expires_at").GetDateTimeOffset());
+        }
+
+        await tenant.Client.ReleaseAsync(hold.Id);
+        var released = await host.RunCliAsync("extend", id, "-m", "10", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, released.ExitCode);
+        Assert.Contains("RESERVATION_NOT_ACTIVE", released.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("reservations", "show", Guid.NewGuid().ToString(), "--key", tenant.Key)).ExitCode);
+        Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("extend", id, "--key", tenant.Key)).ExitCode);
+    }
+
+    [Fact]
+    public async Task Reservations_create_holds_a_cart_all_or_nothing_with_a_price_locked_per_item()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, child) = await TheatreAsync(tenant.Client, "cart");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 20m, Currency = "EUR" });
+
+        var cart = await host.RunCliAsync(
+            "reservations", "create", $"{adult.Id}:2:{price.Id}", $"{child.Id}:3", "--minutes", "10", "--buyer", "fan-9", "--ref", "order-77", "--meta", "channel=app", "--json", "--key", tenant.Key);
+        Assert.True(cart.ExitCode == ExitCodes.Ok, cart.Error);
+        using (var held = JsonDocument.Parse(cart.Output))
+        {
+            var r = held.RootElement;
+            Assert.Equal(("active", "fan-9", "order-77", "app"), (r.GetProperty("status").GetString(), r.GetProperty("buyer_key").GetString(),
+                r.GetProperty("external_ref").GetString(), r.GetProperty("metadata").GetProperty("channel").GetString()));
+            var items = r.GetProperty("items").EnumerateArray().ToList();
+            Assert.Equal([(adult.Id, 2), (child.Id, 3)], items.Select(i => (i.GetProperty("capacity_id").GetGuid(), i.GetProperty("quantity").GetInt32())));
+            Assert.Equal(20m, items[0].GetProperty("locked_price").GetProperty("unit_price").GetDecimal());
+            Assert.Equal(JsonValueKind.Null, items[1].GetProperty("locked_price").ValueKind);
+            Assert.Equal(40m, Assert.Single(r.GetProperty("totals").EnumerateArray()).GetProperty("total").GetDecimal());
+        }
+
+        Assert.Equal(95, (await tenant.Client.GetCapacityAsync(child.Id)).AvailableCapacity);
+
+        // Past what the adult section has, the whole cart is refused: the child's tickets are not held either.
+        var refused = await host.RunCliAsync("reservations", "create", $"{child.Id}:1", $"{adult.Id}:49", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, refused.ExitCode);
+        Assert.Contains("INSUFFICIENT_CAPACITY", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(95, (await tenant.Client.GetCapacityAsync(child.Id)).AvailableCapacity);
+
+        foreach (var item in new[] { $"{adult.Id}", $"{adult.Id}:2:not-a-guid", $"{adult.Id}:two", $"{adult.Id}:1:{price.Id}:x" })
+        {
+            Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("reservations", "create", item, "--key", tenant.Key)).ExitCode);
+        }
+    }
+
+    [Fact]
+    public async Task Ledger_reads_an_event_a_page_at_a_time_and_all_reads_every_page()
+    {
+        var tenant = await host.NewTenantAsync();
+        var floor = await tenant.Client.CreateCapacityAsync("ledger", new CreateCapacityRequest { SectionName = "Floor", TotalCapacity = 10 });
+        var sale = await tenant.Client.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 2 });
+        await tenant.Client.ConfirmAsync(sale.Reservation.Id);
+        var hold = await tenant.Client.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 1 });
+        await tenant.Client.ReleaseAsync(hold.Reservation.Id);
+
+        var first = await host.RunCliAsync("ledger", "ledger", "--limit", "3", "--json", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, first.ExitCode);
+        long next;
+        using (var page = JsonDocument.Parse(first.Output))
+        {
+            Assert.Equal(["hold", "confirm", "hold"], page.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()));
+            next = page.RootElement.GetProperty("next_after").GetInt64();
+            Assert.Equal(page.RootElement.GetProperty("entries")[2].GetProperty("sequence").GetInt64(), next);
+        }
+
+        var rest = await host.RunCliAsync("ledger", "ledger", "--after", next.ToString(CultureInfo.InvariantCulture), "--json", "--key", tenant.Key);
+        using (var page = JsonDocument.Parse(rest.Output))
+        {
+            var release = Assert.Single(page.RootElement.GetProperty("entries").EnumerateArray());
+            Assert.Equal(("release", -1L, hold.Reservation.Id), (release.GetProperty("kind").GetString(), release.GetProperty("reserved_delta").GetInt64(), release.GetProperty("reservation_id").GetGuid()));
+            Assert.Equal(JsonValueKind.Null, page.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        var all = await host.RunCliAsync("ledger", "ledger", "--limit", "2", "--all", "--json", "--key", tenant.Key);
+        using (var page = JsonDocument.Parse(all.Output))
+        {
+            Assert.Equal(["hold", "confirm", "hold", "release"], page.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()));
+            Assert.Equal(JsonValueKind.Null, page.RootElement.GetProperty("next_after").ValueKind);
+        }
+
+        var table = await host.RunCliAsync("ledger", "ledger", "--limit", "3", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, table.ExitCode);
+        var confirm = Assert.Single(table.Output.Split('\n'), l => l.Contains("│ confirm", StringComparison.Ordinal));
+        var cells = confirm.Split('│', StringSplitOptions.TrimEntries)[2..^2];
+        Assert.Equal(["confirm", floor.Id.ToString(), sale.Reservation.Id.ToString(), "-2", "+2"], cells);
+        Assert.Contains($"More: --after {next}, or --all", table.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Change_sets_a_holds_new_quantities_and_a_change_past_what_is_free_is_a_conflict_that_changes_nothing()
     {
         var tenant = await host.NewTenantAsync();
@@ -771,6 +940,67 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Capacities_create_and_update_set_the_name_code_size_and_whether_it_is_open_and_check_asks_what_could_be_held()
+    {
+        var tenant = await host.NewTenantAsync();
+        var create = await host.RunCliAsync(
+            "capacities", "create", "resize", "Stalls", "--total", "10", "--code", "ST", "--schedule", "evening", "--mode", "own", "--inactive", "--json", "--key", tenant.Key);
+        Assert.True(create.ExitCode == ExitCodes.Ok, create.Error);
+        string id;
+        using (var created = JsonDocument.Parse(create.Output))
+        {
+            var c = created.RootElement;
+            id = c.GetProperty("id").GetString()!;
+            Assert.Equal(("Stalls", "ST", "evening", "own", false, "closed"), (c.GetProperty("section_name").GetString(), c.GetProperty("section_code").GetString(),
+                c.GetProperty("schedule_id").GetString(), c.GetProperty("mode").GetString(), c.GetProperty("is_active").GetBoolean(), c.GetProperty("state").GetString()));
+        }
+
+        Assert.Equal(ExitCodes.Conflict, (await host.RunCliAsync("reserve", id, "-q", "1", "--key", tenant.Key)).ExitCode);
+
+        var open = await host.RunCliAsync("capacities", "update", id, "--active", "--name", "Front stalls", "--no-code", "--total", "20", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, open.ExitCode);
+        Assert.Equal(("Front stalls", "20", "on sale", "evening"), (Pair(open.Output, "Name"), Pair(open.Output, "Total"), Pair(open.Output, "State"), Pair(open.Output, "Schedule")));
+        Assert.DoesNotContain("Code ", open.Output, StringComparison.Ordinal);
+
+        await tenant.Client.ReserveAsync(Guid.Parse(id), new ReserveRequest { Quantity = 5 });
+        var fits = await host.RunCliAsync("capacities", "check", id, "-q", "15", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, fits.ExitCode);
+        Assert.Equal(("15", "15"), (Pair(fits.Output, "Quantity"), Pair(fits.Output, "Free now")));
+        Assert.StartsWith("yes", Pair(fits.Output, "Available"), StringComparison.Ordinal);
+        var tooMany = await host.RunCliAsync("capacities", "check", id, "-q", "16", "--json", "--key", tenant.Key);
+        using (var check = JsonDocument.Parse(tooMany.Output))
+        {
+            Assert.Equal((false, 16, 15L, true), (check.RootElement.GetProperty("available").GetBoolean(), check.RootElement.GetProperty("quantity").GetInt32(),
+                check.RootElement.GetProperty("available_capacity").GetInt64(), check.RootElement.GetProperty("is_active").GetBoolean()));
+        }
+
+        // Nothing held or sold is ever cut: a size below them is refused and changes nothing.
+        var below = await host.RunCliAsync("capacities", "update", id, "--total", "4", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Conflict, below.ExitCode);
+        Assert.Contains("CAPACITY_BELOW_COMMITTED", below.Error, StringComparison.Ordinal);
+        Assert.Equal(20, (await tenant.Client.GetCapacityAsync(Guid.Parse(id))).TotalCapacity);
+
+        var unlimited = await host.RunCliAsync("capacities", "update", id, "--unlimited", "--json", "--key", tenant.Key);
+        using (var updated = JsonDocument.Parse(unlimited.Output))
+        {
+            Assert.Equal((JsonValueKind.Null, "unlimited", JsonValueKind.Null), (updated.RootElement.GetProperty("total_capacity").ValueKind,
+                updated.RootElement.GetProperty("mode").GetString(), updated.RootElement.GetProperty("available_capacity").ValueKind));
+        }
+
+        var closed = await host.RunCliAsync("capacities", "update", id, "--active", "false", "--json", "--key", tenant.Key);
+        using (var updated = JsonDocument.Parse(closed.Output))
+        {
+            Assert.False(updated.RootElement.GetProperty("is_active").GetBoolean());
+        }
+
+        // A mode the total and parents do not make is the service's 400.
+        var wrongMode = await host.RunCliAsync("capacities", "create", "resize", "Loose", "--total", "5", "--mode", "capped", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, wrongMode.ExitCode);
+        Assert.Contains("mode", wrongMode.Error, StringComparison.Ordinal);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Capacities_low_watermark_is_set_on_create_shown_changed_and_removed()
     {
         var tenant = await host.NewTenantAsync();
@@ -852,6 +1082,10 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             ["capacities", "update", id, "--sale-starts", "2030-05-01T18:00:00Z", "--no-sale-start"],
             ["capacities", "update", id, "--sale-ends", "2030-05-01T18:00:00Z", "--no-sale-end"],
             ["capacities", "update", id, "--overbook", "x"],
+            ["capacities", "update", id, "--total", "5", "--unlimited"],
+            ["capacities", "update", id, "--code", "A", "--no-code"],
+            ["capacities", "create", "e", "Stalls", "--mode", "Own"],
+            ["capacities", "check", id],
             ["capacities", "show", "not-a-guid"],
         })
         {
@@ -861,6 +1095,77 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         }
 
         Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
+    public async Task A_stats_or_bench_command_line_the_command_cannot_read_is_a_usage_error_and_nothing_is_sent()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        foreach (var args in new[]
+        {
+            new[] { "stats" },
+            ["stats", "e", "--bucket", "2m"],
+            ["stats", "e", "--from", "tomorrow"],
+            ["stats", "e", "--capacity", "not-a-guid"],
+            ["stats", "e", "--last", "5x"],
+            ["stats", "e", "--last", "0m"],
+            ["stats", "e", "--last", "h"],
+            ["stats", "e", "--last", "1441d"],
+            ["stats", "e", "--last", "1h", "--from", "2030-05-01T18:00:00Z"],
+            ["bench"],
+            ["bench", "e", "--workers", "0"],
+            ["bench", "e", "--workers", "257"],
+            ["bench", "e", "--confirm", "101"],
+            ["bench", "e", "--duration", "0"],
+            ["bench", "e", "--quantity", "101"],
+            ["bench", "e", "--capacity", "not-a-guid"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+            Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
+    public async Task Every_write_a_command_sends_carries_an_idempotency_key_of_its_own()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, _) = await TheatreAsync(tenant.Client, "keyed");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 10m, Currency = "EUR" });
+        var hold = (await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 3 })).Reservation.Id.ToString();
+        var recorder = new Recorder { InnerHandler = host.Server.CreateHandler() };
+        foreach (var args in new[]
+        {
+            new[] { "capacities", "create", "keyed", "Box", "--total", "5" },
+            ["capacities", "update", pool.Id.ToString(), "--name", "Hall"],
+            ["pricing", "create", adult.Id.ToString(), "--name", "Child", "--price", "5", "--currency", "EUR"],
+            ["pricing", "update", price.Id.ToString(), "--current-price", "8"],
+            ["reserve", adult.Id.ToString(), "-q", "1"],
+            ["reservations", "create", $"{adult.Id}:1"],
+            ["extend", hold, "-m", "20"],
+            ["change", hold, $"{adult.Id}:2"],
+            ["confirm", hold],
+            ["cancel", hold, "--items", $"{adult.Id}:1"],
+            ["allocations", "create", pool.Id.ToString(), "--name", "Sponsor", "-q", "2"],
+            ["limits", "create", "keyed", "--name", "Four", "--max", "4", "-c", adult.Id.ToString()],
+            ["waitlist", "enable", adult.Id.ToString()],
+            ["bench", "keyed", "-c", adult.Id.ToString(), "-w", "1", "-d", "0.2", "--confirm", "50"],
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync(["--url", "http://localhost/", .. args, "--key", tenant.Key], recorder, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Ok, $"{string.Join(' ', args)}: exit {exit}, {error}");
+        }
+
+        var writes = recorder.Requests.Where(r => r.Method != "GET").ToList();
+        Assert.Contains(writes, w => w.Method == "PUT");
+        Assert.Contains(writes, w => w.Method == "PATCH");
+        Assert.All(writes, w => Assert.False(string.IsNullOrEmpty(w.Key), $"{w.Method} {w.Path} has no Idempotency-Key"));
+        Assert.Equal(writes.Count, writes.Select(w => w.Key).Distinct().Count());
     }
 
     [Fact]
@@ -903,7 +1208,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "capacities", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "confirm", "release", "cancel", "webhooks", "watch", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "capacities", "pricing", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "extend", "confirm", "release", "cancel", "webhooks", "watch", "stats", "ledger", "bench", "verify", "--url", "--key", "--json", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }
@@ -934,6 +1239,59 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(ExitCodes.Unavailable, exit);
         Assert.Equal(4, stub.Calls);
         Assert.Contains("SERVICE_UNAVAILABLE", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_holds_confirms_and_releases_at_once_and_the_counters_and_audit_agree_with_what_was_acknowledged()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (pool, adult, child) = await TheatreAsync(tenant.Client, "bench");
+
+        var run = await host.RunCliAsync(
+            "bench", "bench", "--workers", "4", "--duration", "1", "--confirm", "50", "--quantity", "2", "--admin-key", CapacityHost.AdminKey, "--json", "--key", tenant.Key);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error + run.Output);
+        using var doc = JsonDocument.Parse(run.Output);
+        var r = doc.RootElement;
+        Assert.True(r.GetProperty("ok").GetBoolean());
+
+        // Without --capacity, the capacities nothing else draws from: the two sections, not their pool.
+        Assert.Equal([adult.Id, child.Id], r.GetProperty("capacity_ids").EnumerateArray().Select(x => x.GetGuid()));
+        var ops = r.GetProperty("operations").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!);
+        var holds = ops["hold"];
+        Assert.Equal(r.GetProperty("cycles").GetInt64(), holds.GetProperty("requests").GetInt64());
+        Assert.True(holds.GetProperty("ok").GetInt64() > 0);
+
+        // Every hold taken was confirmed or released, half of them confirmed; what was sold is on the pool, nothing is left held.
+        Assert.Equal(holds.GetProperty("ok").GetInt64(), ops["confirm"].GetProperty("requests").GetInt64() + ops["release"].GetProperty("requests").GetInt64());
+        Assert.InRange(ops["confirm"].GetProperty("requests").GetInt64() - ops["release"].GetProperty("requests").GetInt64(), -4, 4);
+        Assert.True(holds.GetProperty("p50_ms").GetDouble() > 0 && holds.GetProperty("p50_ms").GetDouble() <= holds.GetProperty("p99_ms").GetDouble());
+        var counters = (await tenant.Client.GetCapacityAsync(pool.Id));
+        Assert.Equal((0L, 2 * ops["confirm"].GetProperty("ok").GetInt64()), (counters.ReservedCapacity, counters.SoldCount));
+        var c = r.GetProperty("counters");
+        Assert.Equal((true, true, counters.SoldCount), (c.GetProperty("compared").GetBoolean(), c.GetProperty("ok").GetBoolean(), c.GetProperty("sold").GetInt64()));
+        Assert.True(r.GetProperty("verify").GetProperty("ok").GetBoolean());
+
+        // The pool of 100 sold out long before the second was over: the holds after that were refused, and counted so.
+        if (counters.SoldCount == 100)
+        {
+            Assert.True(holds.GetProperty("refused").GetInt64() > 0);
+            Assert.True(r.GetProperty("errors").GetProperty("409 INSUFFICIENT_CAPACITY").GetInt64() > 0);
+        }
+
+        // Nothing confirmed: the event is left as it was, and the table says so.
+        var released = await host.RunCliAsync("bench", "bench", "--capacity", adult.Id.ToString(), "--workers", "2", "--duration", "0.3", "--key", tenant.Key);
+        Assert.True(released.ExitCode == ExitCodes.Ok, released.Error + released.Output);
+        Assert.Contains("Throughput: ", released.Output, StringComparison.Ordinal);
+        Assert.Matches("│ hold +│ +[0-9,]+ │", released.Output);
+        Assert.Contains("Counters: as acknowledged (sold 0, reserved 0 on the capacities held from)", released.Output, StringComparison.Ordinal);
+        Assert.Contains("Audit: skipped", released.Output, StringComparison.Ordinal);
+        Assert.Equal(counters.SoldCount, (await tenant.Client.GetCapacityAsync(pool.Id)).SoldCount);
+
+        var stranger = await host.RunCliAsync("bench", "bench", "--capacity", Guid.NewGuid().ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, stranger.ExitCode);
+        Assert.Contains("is not a capacity of event bench", stranger.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("bench", "no-such-event", "--key", tenant.Key)).ExitCode);
     }
 
     [Fact]
@@ -980,6 +1338,36 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Watch_shows_the_sales_rate_and_forecast_under_the_table()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "live-rate");
+        var sale = await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 4 });
+        await tenant.Client.ConfirmAsync(sale.Reservation.Id);
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var watch = host.RunCliAsync(["watch", "live-rate", "--key", tenant.Key], null, stop.Token, output);
+        await output.WaitForAsync("Sold per minute since", stop.Token);
+        await stop.CancelAsync();
+        var run = await watch;
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+
+        // Each redraw repeats the lines; the first is enough.
+        var lines = output.Lines.ToList();
+        var sales = lines.FindIndex(l => l.Contains("tickets taken a minute", StringComparison.Ordinal));
+        Assert.StartsWith("Sales: ", lines[sales], StringComparison.Ordinal);
+        Assert.Contains(", 96 available, sells out ", lines[sales], StringComparison.Ordinal);
+
+        // The sparkline covers the last hour by minute, and this minute (or the one before, at a turn of the clock) sold 4.
+        Assert.StartsWith("Sold per minute since ", lines[sales + 1], StringComparison.Ordinal);
+        var sparkline = lines[sales + 1][(lines[sales + 1].LastIndexOf(": ", StringComparison.Ordinal) + 2)..];
+        Assert.InRange(sparkline.Length, 60, 61);
+        Assert.Contains('█', sparkline);
+    }
+
+    [Fact]
     public async Task Watch_exits_6_when_the_service_ends_the_stream()
     {
         var snapshot = """{"event_id":"e","capacity":[],"totals":{"event_id":"e","total_capacity":0,"available_capacity":0,"reserved_capacity":0,"sold_count":0,"has_unlimited":false},"holds":{"active":0,"expiring":[]}}""";
@@ -1017,6 +1405,21 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var adult = await t.CreateCapacityAsync(eventId, new CreateCapacityRequest { SectionName = "Adult", TotalCapacity = 50, ParentIds = [pool.Id] });
         var child = await t.CreateCapacityAsync(eventId, new CreateCapacityRequest { SectionName = "Child", ParentIds = [pool.Id] });
         return (pool, adult, child);
+    }
+
+    /// <summary>Passes every request on to the server and remembers its method, path and Idempotency-Key.</summary>
+    private sealed class Recorder : DelegatingHandler
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(string Method, string Path, string? Key)> _requests = new();
+
+        public IReadOnlyList<(string Method, string Path, string? Key)> Requests => [.. _requests];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var key = request.Headers.TryGetValues(CapacityClient.IdempotencyKeyHeader, out var values) ? values.Single() : null;
+            _requests.Enqueue((request.Method.Method, request.RequestUri!.AbsolutePath, key));
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Collects what the command prints and lets the test wait until some of it has arrived.</summary>
