@@ -185,6 +185,7 @@ public static partial class Decider
     /// </summary>
     public static void AfterCommand(WorkingSet set, DateTimeOffset now)
     {
+        set.Clock = now;
         if (set.HasSellOutCandidates)
         {
             ApplySellOuts(set, now);

@@ -10,6 +10,7 @@ public static partial class Decider
     // A switch statement with a return per case: see the rules at the top of Decider.Holds.cs.
     public static Outcome Decide(WorkingSet set, Command command, DateTimeOffset now, CoreLimits limits)
     {
+        set.Clock = now;
         switch (command)
         {
             case PlaceHold placeHold: return PlaceHold(set, placeHold, now, limits);
@@ -55,5 +56,9 @@ public static partial class Decider
     /// that no offer is made while a command still reads a hold in place, and before the next
     /// command, so that nothing can take units a waiting entry fits.
     /// </summary>
-    public static void SettleWaitlists(WorkingSet set, DateTimeOffset now) => SettleUnsettled(set, now);
+    public static void SettleWaitlists(WorkingSet set, DateTimeOffset now)
+    {
+        set.Clock = now;
+        SettleUnsettled(set, now);
+    }
 }

@@ -304,6 +304,31 @@ public static class Invariants
         return violations;
     }
 
+    /// <summary>
+    /// Compares each capacity's sales figures, summed over all time, with its holds: the tickets they
+    /// say are held must be in active holds, and those they say are sold in confirmed ones.
+    /// </summary>
+    public static List<string> CheckSales(HoldSums holds, IReadOnlyDictionary<Guid, SalesFlows> figures)
+    {
+        var violations = new List<string>();
+        foreach (var id in holds.Tickets.Keys.Union(figures.Keys))
+        {
+            var (holding, sold) = holds.Tickets.GetValueOrDefault(id);
+            var f = figures.GetValueOrDefault(id);
+            if (f.HoldingDelta != holding || f.NetSold != sold)
+            {
+                violations.Add($"capacity {id}: sales figures (holding {f.HoldingDelta}, sold {f.NetSold}) differ from its holds (holding {holding}, sold {sold})");
+            }
+
+            if (f.Held < 0 || f.Confirmed < 0 || f.Released < 0 || f.Expired < 0 || f.Cancelled < 0 || f.Reclaimed < 0)
+            {
+                violations.Add($"capacity {id}: negative sales figures {f}");
+            }
+        }
+
+        return violations;
+    }
+
     private sealed class Lookup(IEnumerable<CapacityNode> nodes) : ICapacityLookup
     {
         private readonly Dictionary<Guid, CapacityNode> _byId = nodes.ToDictionary(n => n.Id);
@@ -324,6 +349,7 @@ public sealed class HoldSums
     private readonly Dictionary<Guid, (long Held, long Sold)> _byAllocation = [];
     private readonly Dictionary<(Guid CapacityId, string BuyerKey), long> _byBuyer = [];
     private readonly Dictionary<Guid, long> _offered = [];
+    private readonly Dictionary<Guid, (long Holding, long Sold)> _tickets = [];
 
     /// <summary>How many live (active or confirmed) holds were added.</summary>
     public int Count { get; private set; }
@@ -339,6 +365,9 @@ public sealed class HoldSums
     /// <summary>Per capacity: units in active waiting-list offers.</summary>
     public IReadOnlyDictionary<Guid, long> Offered => _offered;
 
+    /// <summary>Per capacity: tickets in its active holds and tickets sold, allocations' included (what the sales figures add up to).</summary>
+    public IReadOnlyDictionary<Guid, (long Holding, long Sold)> Tickets => _tickets;
+
     public void Add(Reservation reservation)
     {
         if (reservation.Status is not (ReservationStatus.Active or ReservationStatus.Confirmed))
@@ -350,6 +379,8 @@ public sealed class HoldSums
         var active = reservation.Status == ReservationStatus.Active;
         foreach (var item in reservation.Items)
         {
+            var (holding, ticketsSold) = _tickets.GetValueOrDefault(item.CapacityId);
+            _tickets[item.CapacityId] = active ? (holding + item.Quantity, ticketsSold) : (holding, ticketsSold + item.Quantity);
             if (reservation.BuyerKey is { } buyer)
             {
                 _byBuyer[(item.CapacityId, buyer)] = _byBuyer.GetValueOrDefault((item.CapacityId, buyer)) + item.Quantity;

@@ -46,6 +46,7 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly List<WaitlistEntry> _changedEntries = [];
     private readonly HashSet<(Guid TenantId, string EventId)> _unsettled = [];
     private readonly LedgerList _ledger = new();
+    private readonly SalesTally _sales = new();
     private readonly Dictionary<Guid, Tenant> _tenants = [];
     private readonly Dictionary<Guid, ApiKey> _keys = [];
 
@@ -364,6 +365,7 @@ public sealed class WorkingSet : ICapacityLookup
         slot.RecordedIn = _epoch;
         slot.AddedIn = _epoch;
         _newReservations.Add(reservation.Id);
+        _sales.Record(this, null, reservation, Clock);
     }
 
     /// <summary>
@@ -383,6 +385,7 @@ public sealed class WorkingSet : ICapacityLookup
             _changedItems.Add(reservation.Id);
         }
 
+        _sales.Record(this, slot.Value, reservation, Clock);
         slot.Value = reservation;
         slot.RecordedIn = _epoch;
     }
@@ -535,6 +538,18 @@ public sealed class WorkingSet : ICapacityLookup
     public IReadOnlyList<WaitlistEntry> NewEntries => _newEntries;
     public IReadOnlyList<WaitlistEntry> ChangedEntries => _changedEntries;
     public IReadOnlyList<LedgerEntry> Ledger => _ledger;
+
+    /// <summary>Tickets each changed hold moved, per capacity and minute, to be added to the stored figures.</summary>
+    public IReadOnlyCollection<SalesMinute> SalesMinutes => _sales.Minutes;
+
+    /// <summary>Hold-to-confirm times of this batch's confirms, counted per capacity, minute and bucket.</summary>
+    public IReadOnlyCollection<ConfirmTimeCount> ConfirmTimes => _sales.Times;
+
+    /// <summary>
+    /// The instant of the command being decided: when a hold's change is tallied (<see cref="SalesMinutes"/>).
+    /// Set by <see cref="Decider.Decide"/> and <see cref="Decider.AfterCommand"/>, the only ways in.
+    /// </summary>
+    internal DateTimeOffset Clock { get; set; }
     public IEnumerable<Tenant> NewTenants => _newTenants.Select(id => _tenants[id]);
 
     /// <summary>Loaded tenants this batch disabled or enabled.</summary>
@@ -643,6 +658,7 @@ public sealed class WorkingSet : ICapacityLookup
         _changedEntries.Clear();
         _unsettled.Clear();
         _ledger.Clear();
+        _sales.Clear();
         _newTenants.Clear();
         _changedTenants.Clear();
         _newKeys.Clear();

@@ -18,6 +18,7 @@ public static class Audit
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
         var violations = Invariants.Check(data.Capacities, data.LiveHolds, data.Allocations);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
+        violations.AddRange(Invariants.CheckSales(data.LiveHolds, data.Sales));
         violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
         violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage, now ?? DateTimeOffset.UtcNow));
         violations.AddRange(CheckOutbox(data.Outbox));

@@ -107,6 +107,13 @@ public interface IReadStore
     /// <summary>Every key of the tenant, revoked and expired ones included, oldest first.</summary>
     Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct);
 
+    /// <summary>
+    /// The event's stored sales figures for minutes <paramref name="fromMinute"/> (inclusive) to
+    /// <paramref name="toMinute"/> (exclusive), over these of its capacities, or all of them when null,
+    /// all read as one committed state.
+    /// </summary>
+    Task<SalesRead> ReadSalesAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid>? capacityIds, long fromMinute, long toMinute, CancellationToken ct);
+
     /// <summary>Everything <see cref="Invariants"/> needs to audit the whole store.</summary>
     Task<AuditData> ReadAuditDataAsync(CancellationToken ct);
 }
@@ -198,7 +205,15 @@ public sealed record AuditData(
     IReadOnlyList<BuyerLimit> Limits,
     IReadOnlyList<WaitlistEntry> LiveEntries,
     IReadOnlyDictionary<Guid, ReservationStatus> Offers,
-    OutboxAudit Outbox);
+    OutboxAudit Outbox,
+    IReadOnlyDictionary<Guid, SalesFlows> Sales);
+
+/// <summary>
+/// Stored sales figures (see <see cref="SalesFlows"/>) of some of an event's capacities, summed over
+/// them: everything before the range (where its levels start), each minute of the range with any
+/// activity in minute order, and the range's confirms by hold-to-confirm bucket.
+/// </summary>
+public sealed record SalesRead(SalesFlows Before, IReadOnlyList<(long Minute, SalesFlows Flows)> Minutes, IReadOnlyDictionary<int, long> ConfirmTimes);
 
 /// <summary>The webhook outbox as the audit sees it: each endpoint's counts, and deliveries left without an endpoint.</summary>
 public sealed record OutboxAudit(IReadOnlyList<OutboxCounts> Endpoints, long Orphans);

@@ -12,6 +12,7 @@ using Capacity.Server.Ledger;
 using Capacity.Server.Limits;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
+using Capacity.Server.Stats;
 using Capacity.Server.Views;
 using Capacity.Server.Waitlists;
 using Capacity.Server.Webhooks;
@@ -64,6 +65,7 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(WaitlistEntryResponse))]
 [JsonSerializable(typeof(WaitlistPageResponse))]
 [JsonSerializable(typeof(LedgerPageResponse))]
+[JsonSerializable(typeof(StatsResponse))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKeyResponse))]
 [JsonSerializable(typeof(IssueKeyRequest))]

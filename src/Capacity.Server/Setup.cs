@@ -15,6 +15,7 @@ using Capacity.Server.Limits;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
+using Capacity.Server.Stats;
 using Capacity.Server.Views;
 using Capacity.Server.Waitlists;
 using Capacity.Server.Webhooks;
@@ -176,6 +177,7 @@ internal static class Setup
         app.MapWaitlists();
         app.MapWebhooks();
         app.MapLedger();
+        app.MapStats();
         app.MapAdmin();
         app.MapMetrics();
         app.MapApiDocs();

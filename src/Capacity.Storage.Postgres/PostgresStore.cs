@@ -112,6 +112,56 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     /// first (they say whether there are allocations to read), then the allocations and the holds
     /// together. Npgsql sends BEGIN with the first batch.
     /// </summary>
+    private const string SalesSums = "SUM(held)::bigint, SUM(confirmed)::bigint, SUM(released)::bigint, SUM(expired)::bigint, SUM(cancelled)::bigint, SUM(reclaimed)::bigint";
+
+    private static SalesFlows ReadFlows(NpgsqlDataReader r, int at) => r.IsDBNull(at) ? default
+        : new(r.GetInt64(at), r.GetInt64(at + 1), r.GetInt64(at + 2), r.GetInt64(at + 3), r.GetInt64(at + 4), r.GetInt64(at + 5));
+
+    public async Task<SalesRead> ReadSalesAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid>? capacityIds, long fromMinute, long toMinute, CancellationToken ct)
+    {
+        // One round trip, one snapshot: the three reads agree on which batches they see.
+        await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+        var filter = capacityIds is null ? "" : " AND capacity_id = ANY($5)";
+        NpgsqlBatchCommand Query(string sql)
+        {
+            var cmd = new NpgsqlBatchCommand(sql);
+            cmd.Parameters.Add(new() { Value = tenantId });
+            cmd.Parameters.Add(new() { Value = eventId });
+            cmd.Parameters.Add(new() { Value = fromMinute });
+            cmd.Parameters.Add(new() { Value = toMinute });
+            if (capacityIds is not null)
+            {
+                cmd.Parameters.Add(new() { Value = capacityIds.ToArray() });
+            }
+
+            return cmd;
+        }
+
+        await using var batch = new NpgsqlBatch(c, tx);
+        batch.BatchCommands.Add(Query($"SELECT {SalesSums} FROM sales_minutes WHERE tenant_id = $1 AND event_id = $2 AND minute < $3{filter}"));
+        batch.BatchCommands.Add(Query($"SELECT minute, {SalesSums} FROM sales_minutes WHERE tenant_id = $1 AND event_id = $2 AND minute >= $3 AND minute < $4{filter} GROUP BY minute ORDER BY minute"));
+        batch.BatchCommands.Add(Query($"SELECT bucket, SUM(count)::bigint FROM confirm_times WHERE tenant_id = $1 AND event_id = $2 AND minute >= $3 AND minute < $4{filter} GROUP BY bucket"));
+        await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        var before = ReadFlows(r, 0);
+        await r.NextResultAsync(ct).ConfigureAwait(false);
+        var minutes = new List<(long, SalesFlows)>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            minutes.Add((r.GetInt64(0), ReadFlows(r, 1)));
+        }
+
+        await r.NextResultAsync(ct).ConfigureAwait(false);
+        var times = new Dictionary<int, long>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            times[r.GetInt32(0)] = r.GetInt64(1);
+        }
+
+        return new SalesRead(before, minutes, times);
+    }
+
     public async Task<EventRead> ReadEventAsync(Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct)
     {
         await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
@@ -540,8 +590,19 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
 
         await using var orphans = new NpgsqlCommand(WebhookRows.AuditOrphans, c, tx);
         var orphaned = (long)(await orphans.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+
+        var sales = new Dictionary<Guid, SalesFlows>();
+        await using (var cmd = new NpgsqlCommand($"SELECT capacity_id, {SalesSums} FROM sales_minutes GROUP BY capacity_id", c, tx))
+        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                sales[r.GetGuid(0)] = ReadFlows(r, 1);
+            }
+        }
+
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned));
+        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

@@ -438,6 +438,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         AddPrices(batch, ws);
         AddNewReservations(batch, ws);
         AddChangedReservations(batch, ws);
+        AddSales(batch, ws);
         AddLedger(batch, ws);
         AddWebhooks(batch, ws);
         AddIdempotency(batch, records);
@@ -718,6 +719,50 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             var cmd = new NpgsqlBatchCommand("UPDATE reservations r SET items = u.items FROM unnest($1::uuid[], $2::text[]) AS u(id, items) WHERE r.id = u.id");
             cmd.Parameters.Add(new() { Value = ids });
             cmd.Parameters.Add(new() { Value = items });
+            batch.BatchCommands.Add(cmd);
+        }
+    }
+
+    // Before the ledger: its lock is taken last. A batch writes only rows of capacities it has locked, so
+    // these upserts never wait on another node that the capacity's lock had not already made it wait for.
+    private static void AddSales(NpgsqlBatch batch, WorkingSet ws)
+    {
+        if (ws.SalesMinutes.Count > 0)
+        {
+            var rows = ws.SalesMinutes.OrderBy(m => m.CapacityId).ThenBy(m => m.Minute).ToArray();
+            var cmd = new NpgsqlBatchCommand(
+                "INSERT INTO sales_minutes (tenant_id, event_id, capacity_id, minute, held, confirmed, released, expired, cancelled, reclaimed) "
+                + "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) "
+                + "ON CONFLICT (tenant_id, event_id, minute, capacity_id) DO UPDATE SET held = sales_minutes.held + excluded.held, "
+                + "confirmed = sales_minutes.confirmed + excluded.confirmed, released = sales_minutes.released + excluded.released, "
+                + "expired = sales_minutes.expired + excluded.expired, cancelled = sales_minutes.cancelled + excluded.cancelled, "
+                + "reclaimed = sales_minutes.reclaimed + excluded.reclaimed");
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.TenantId).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.EventId).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.CapacityId).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Minute).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Flows.Held).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Flows.Confirmed).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Flows.Released).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Flows.Expired).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Flows.Cancelled).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(m => m.Flows.Reclaimed).ToArray() });
+            batch.BatchCommands.Add(cmd);
+        }
+
+        if (ws.ConfirmTimes.Count > 0)
+        {
+            var rows = ws.ConfirmTimes.OrderBy(t => t.CapacityId).ThenBy(t => t.Minute).ThenBy(t => t.Bucket).ToArray();
+            var cmd = new NpgsqlBatchCommand(
+                "INSERT INTO confirm_times (tenant_id, event_id, capacity_id, minute, bucket, count) "
+                + "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::integer[], $6::bigint[]) "
+                + "ON CONFLICT (tenant_id, event_id, minute, capacity_id, bucket) DO UPDATE SET count = confirm_times.count + excluded.count");
+            cmd.Parameters.Add(new() { Value = rows.Select(t => t.TenantId).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(t => t.EventId).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(t => t.CapacityId).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(t => t.Minute).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(t => t.Bucket).ToArray() });
+            cmd.Parameters.Add(new() { Value = rows.Select(t => t.Count).ToArray() });
             batch.BatchCommands.Add(cmd);
         }
     }

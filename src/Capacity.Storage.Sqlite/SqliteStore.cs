@@ -187,6 +187,63 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         });
     }
 
+    private const string SalesSums = "SUM(held), SUM(confirmed), SUM(released), SUM(expired), SUM(cancelled), SUM(reclaimed)";
+
+    private static SalesFlows ReadFlows(SqliteDataReader r, int at) => r.IsDBNull(at) ? default
+        : new(r.GetInt64(at), r.GetInt64(at + 1), r.GetInt64(at + 2), r.GetInt64(at + 3), r.GetInt64(at + 4), r.GetInt64(at + 5));
+
+    // Unprepared: the capacity filter varies, and a figures read is an organiser's, not the hot path.
+    public Task<SalesRead> ReadSalesAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid>? capacityIds, long fromMinute, long toMinute, CancellationToken ct) => Read(reader =>
+    {
+        using var tx = reader.Connection.BeginTransaction(deferred: true);
+        var filter = capacityIds is null ? "" : " AND capacity_id IN (SELECT value FROM json_each($ids))";
+        SqliteCommand Query(string sql)
+        {
+            var cmd = new SqliteCommand(sql, reader.Connection, tx);
+            cmd.Parameters.AddWithValue("$t", Id(tenantId));
+            cmd.Parameters.AddWithValue("$e", eventId);
+            cmd.Parameters.AddWithValue("$from", fromMinute);
+            cmd.Parameters.AddWithValue("$to", toMinute);
+            if (capacityIds is not null)
+            {
+                cmd.Parameters.AddWithValue("$ids", IdArray(capacityIds));
+            }
+
+            return cmd;
+        }
+
+        SalesFlows before;
+        using (var cmd = Query($"SELECT {SalesSums} FROM sales_minutes WHERE tenant_id = $t AND event_id = $e AND minute < $from{filter}"))
+        using (var r = cmd.ExecuteReader())
+        {
+            r.Read();
+            before = ReadFlows(r, 0);
+        }
+
+        var minutes = new List<(long, SalesFlows)>();
+        using (var cmd = Query($"SELECT minute, {SalesSums} FROM sales_minutes WHERE tenant_id = $t AND event_id = $e AND minute >= $from AND minute < $to{filter} GROUP BY minute ORDER BY minute"))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                minutes.Add((r.GetInt64(0), ReadFlows(r, 1)));
+            }
+        }
+
+        var times = new Dictionary<int, long>();
+        using (var cmd = Query($"SELECT bucket, SUM(count) FROM confirm_times WHERE tenant_id = $t AND event_id = $e AND minute >= $from AND minute < $to{filter} GROUP BY bucket"))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                times[r.GetInt32(0)] = r.GetInt64(1);
+            }
+        }
+
+        tx.Commit();
+        return new SalesRead(before, minutes, times);
+    });
+
     public Task<EventRead> ReadEventAsync(Guid tenantId, string eventId, int? soonestHolds, CancellationToken ct) => Read(reader =>
     {
         // One deferred read transaction: in WAL mode it sees one committed state from its first SELECT
@@ -611,8 +668,19 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
         using var orphans = new SqliteCommand(WebhookRows.AuditOrphans, c, tx);
         var orphaned = (long)orphans.ExecuteScalar()!;
+
+        var sales = new Dictionary<Guid, SalesFlows>();
+        using (var cmd = new SqliteCommand($"SELECT capacity_id, {SalesSums} FROM sales_minutes GROUP BY capacity_id", c, tx))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                sales[Id(r.GetString(0))] = ReadFlows(r, 1);
+            }
+        }
+
         tx.Commit();
-        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned));
+        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
     }
 
     public ValueTask DisposeAsync()

@@ -343,6 +343,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         InsertReservations(ws);
         UpdateReservations(ws);
         WriteLedger(ws);
+        WriteSales(ws);
         WriteWebhooks(ws);
         WriteIdempotency(records);
         return Task.CompletedTask;
@@ -609,6 +610,37 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             {
                 last += chunk.Count;
                 Run(insert, last, Id(chunk.TenantId), chunk.EventId, chunk.Count, chunk.Entries);
+            }
+        }
+    }
+
+    // One upsert per capacity and minute the batch moved tickets on: a batch of holds on one pool adds one row's worth.
+    private void WriteSales(WorkingSet ws)
+    {
+        if (ws.SalesMinutes.Count > 0)
+        {
+            var upsert = Command(
+                "INSERT INTO sales_minutes (tenant_id, event_id, capacity_id, minute, held, confirmed, released, expired, cancelled, reclaimed) "
+                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO UPDATE SET held = held + excluded.held, "
+                + "confirmed = confirmed + excluded.confirmed, released = released + excluded.released, expired = expired + excluded.expired, "
+                + "cancelled = cancelled + excluded.cancelled, reclaimed = reclaimed + excluded.reclaimed",
+                "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10");
+            foreach (var m in ws.SalesMinutes)
+            {
+                var f = m.Flows;
+                Run(upsert, Id(m.TenantId), m.EventId, Id(m.CapacityId), m.Minute, f.Held, f.Confirmed, f.Released, f.Expired, f.Cancelled, f.Reclaimed);
+            }
+        }
+
+        if (ws.ConfirmTimes.Count > 0)
+        {
+            var upsert = Command(
+                "INSERT INTO confirm_times (tenant_id, event_id, capacity_id, minute, bucket, count) VALUES ($1, $2, $3, $4, $5, $6) "
+                + "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+                "$1", "$2", "$3", "$4", "$5", "$6");
+            foreach (var t in ws.ConfirmTimes)
+            {
+                Run(upsert, Id(t.TenantId), t.EventId, Id(t.CapacityId), t.Minute, t.Bucket, t.Count);
             }
         }
     }

@@ -1464,6 +1464,7 @@ internal sealed class ModelRun
     private readonly ReferenceModel _model = new();
     private readonly WorkingSet _ws = new();
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
+    private readonly Dictionary<Guid, SalesFlows> _sales = [];
     private readonly List<Guid> _refusedHolds = [];
     private readonly List<Guid> _refusedAllocations = [];
     private readonly List<Guid> _refusedLimits = [];
@@ -2228,6 +2229,17 @@ internal sealed class ModelRun
             _ledgerSums[e.CapacityId] = (r + e.ReservedDelta, s + e.SoldDelta);
         }
 
+        // The sales figures this step added, at its minute: checked against every hold below (CheckSales).
+        foreach (var m in _ws.SalesMinutes)
+        {
+            if (m.Minute != SalesStats.MinuteOf(_now) || _ws.FindCapacity(m.CapacityId) is not { } node || (node.TenantId, node.EventId) != (m.TenantId, m.EventId))
+            {
+                throw Failure($"{Describe(command)} tallied {m.Flows} on capacity {m.CapacityId} at minute {m.Minute}, not its own tenant, event and minute {SalesStats.MinuteOf(_now)}");
+            }
+
+            _sales[m.CapacityId] = _sales.GetValueOrDefault(m.CapacityId) + m.Flows;
+        }
+
         try
         {
             _ws.AssertBatchConsistent();
@@ -2490,6 +2502,7 @@ internal sealed class ModelRun
 
         var violations = Invariants.Check(nodes, reservations, allocations);
         violations.AddRange(Invariants.CheckLedger(nodes, _ledgerSums));
+        violations.AddRange(Invariants.CheckSales(sums, _sales));
         violations.AddRange(Invariants.CheckUsage(_usage, sums));
         if (_model.EntryOrder.Count > 0)
         {

@@ -18,6 +18,7 @@ internal sealed class Scenario
     private readonly List<Guid> _entryIds = [];
     private readonly List<Guid> _limitIds = [];
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _ledgerSums = [];
+    private readonly Dictionary<Guid, SalesFlows> _sales = [];
     private readonly List<LedgerEntry> _ledger = [];
     private int _nextId;
 
@@ -32,6 +33,15 @@ internal sealed class Scenario
 
     /// <summary>The ledger entries appended by the last command.</summary>
     public IReadOnlyList<LedgerEntry> LastLedger { get; private set; } = [];
+
+    /// <summary>The sales figures the last command tallied, by capacity (one minute: the command's).</summary>
+    public IReadOnlyDictionary<Guid, SalesFlows> LastSales { get; private set; } = new Dictionary<Guid, SalesFlows>();
+
+    /// <summary>The hold-to-confirm counts the last command tallied.</summary>
+    public IReadOnlyList<ConfirmTimeCount> LastConfirmTimes { get; private set; } = [];
+
+    /// <summary>Every command's sales figures summed, by capacity.</summary>
+    public IReadOnlyDictionary<Guid, SalesFlows> Sales => _sales;
 
     /// <summary>Every notice decided so far, and those of the last command.</summary>
     public IReadOnlyList<Notice> Notices => _notices;
@@ -78,6 +88,15 @@ internal sealed class Scenario
             _ledgerSums[e.CapacityId] = (r + e.ReservedDelta, s + e.SoldDelta);
         }
 
+        LastSales = Ws.SalesMinutes.ToDictionary(m => m.CapacityId, m => m.Flows);
+        LastConfirmTimes = [.. Ws.ConfirmTimes];
+        foreach (var m in Ws.SalesMinutes)
+        {
+            Assert.Equal(SalesStats.MinuteOf(Now), m.Minute);
+            Assert.Equal((Node(m.CapacityId).TenantId, Node(m.CapacityId).EventId), (m.TenantId, m.EventId));
+            _sales[m.CapacityId] = _sales.GetValueOrDefault(m.CapacityId) + m.Flows;
+        }
+
         Ws.AcceptChanges();
         return outcome;
     }
@@ -94,6 +113,18 @@ internal sealed class Scenario
     {
         Ws.Load(reservation);
         _reservationIds.Add(reservation.Id);
+
+        // As the store has it: its tickets already in the figures, like its counters in the ledger.
+        foreach (var item in reservation.Items)
+        {
+            var q = item.Quantity;
+            _sales[item.CapacityId] = _sales.GetValueOrDefault(item.CapacityId) + reservation.Status switch
+            {
+                ReservationStatus.Active => new SalesFlows { Held = q },
+                ReservationStatus.Confirmed => new SalesFlows { Held = q, Confirmed = q },
+                _ => default,
+            };
+        }
     }
 
     // ---- capacities ----
@@ -283,6 +314,8 @@ internal sealed class Scenario
         var limits = _limitIds.Select(id => Ws.FindLimit(id)).OfType<BuyerLimit>().Where(l => !l.Deleted).ToList();
         violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, sums, limits, _usage, Now));
         Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
+        violations.AddRange(Invariants.CheckSales(sums, _sales));
+        Assert.True(violations.Count == 0, "sales figures: " + string.Join(Environment.NewLine, violations));
         var ledger = Invariants.CheckLedger(nodes, _ledgerSums);
         Assert.True(ledger.Count == 0, "ledger: " + string.Join(Environment.NewLine, ledger));
         foreach (var e in _ledger)

@@ -204,6 +204,9 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
     public Task<IReadOnlyList<LedgerRow>> GetLedgerAsync(Guid tenantId, string eventId, long after, int limit, CancellationToken ct) => _read.GetLedgerAsync(tenantId, eventId, after, limit, ct);
 
+    public Task<SalesRead> ReadSalesAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid>? capacityIds, long fromMinute, long toMinute, CancellationToken ct) =>
+        _read.ReadSalesAsync(tenantId, eventId, capacityIds, fromMinute, toMinute, ct);
+
     // Webhooks pass straight through: both real stores have them.
     private IWebhookStore Webhooks => (IWebhookStore)_read;
 

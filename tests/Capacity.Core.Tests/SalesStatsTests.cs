@@ -1,0 +1,140 @@
+namespace Capacity.Core.Tests;
+
+/// <summary>
+/// The sales figures the core tallies as holds change (what GET /events/{id}/stats reads), the
+/// percentiles of time to confirm, the range rules, and how a report sums minutes into buckets.
+/// </summary>
+public sealed class SalesStatsTests
+{
+    [Fact]
+    public void A_hold_counts_as_held_on_its_own_capacity_only_and_its_confirm_moves_it_to_sold_with_its_time()
+    {
+        var s = new Scenario();
+        var venue = s.Own(100, "Venue");
+        var stalls = s.Capped(60, venue);
+        var hold = s.HoldOk((stalls, 3));
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [stalls] = new() { Held = 3 } }, s.LastSales);
+
+        s.AdvanceMinutes(2.5);
+        s.Confirm(hold);
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [stalls] = new() { Confirmed = 3 } }, s.LastSales);
+        var time = Assert.Single(s.LastConfirmTimes);
+        Assert.Equal((stalls, 1L, SalesStats.MinuteOf(s.Now)), (time.CapacityId, time.Count, time.Minute));
+        var (from, to) = ConfirmTimes.Bounds(time.Bucket);
+        Assert.InRange(150, from, to);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Changing_a_hold_counts_the_difference_and_a_refund_and_a_whole_cancel_count_what_they_gave_back()
+    {
+        var s = new Scenario();
+        var pool = s.Own(20, "Pool");
+        var other = s.Own(20, "Other");
+        var hold = s.HoldOk((pool, 4));
+        s.Do(new ChangeHold(s.Tenant, hold, [new HoldItem(pool, 2, null), new HoldItem(other, 5, null)], null));
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [pool] = new() { Released = 2 }, [other] = new() { Held = 5 } }, s.LastSales);
+
+        s.Confirm(hold);
+        s.Do(new CancelSale(s.Tenant, hold, [new ItemQuantity(other, 2)]));
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [other] = new() { Cancelled = 2 } }, s.LastSales);
+        s.Cancel(hold);
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [pool] = new() { Cancelled = 2 }, [other] = new() { Cancelled = 3 } }, s.LastSales);
+        Assert.Equal(new SalesFlows(Held: 5, Confirmed: 5, Released: 0, Expired: 0, Cancelled: 5, Reclaimed: 0), s.Sales[other]);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_expired_hold_confirmed_after_all_counts_as_expired_then_reclaimed_and_an_extension_counts_nothing()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var hold = s.HoldOkFor(5, (pool, 4));
+        s.Extend(hold, 10);
+        Assert.Empty(s.LastSales);
+
+        s.AdvanceMinutes(20);
+        s.ExpireDue(hold);
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [pool] = new() { Expired = 4 } }, s.LastSales);
+        s.Do(new ConfirmHold(s.Tenant, hold, null, Reclaim: true));
+        Assert.Equal(new Dictionary<Guid, SalesFlows> { [pool] = new() { Reclaimed = 4 } }, s.LastSales);
+        Assert.Empty(s.LastConfirmTimes);
+        Assert.Equal(4, s.Sales[pool].NetSold);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_refused_hold_tallies_nothing()
+    {
+        var s = new Scenario();
+        var pool = s.Own(2, "Pool");
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 3)).Code);
+        Assert.Empty(s.LastSales);
+    }
+
+    [Theory]
+    [InlineData(0.05)]
+    [InlineData(1)]
+    [InlineData(41.5)]
+    [InlineData(600)]
+    [InlineData(86_400)]
+    public void A_percentile_read_back_from_the_buckets_is_within_ten_percent_of_the_time(double seconds)
+    {
+        var counts = new Dictionary<int, long> { [ConfirmTimes.BucketOf(TimeSpan.FromSeconds(seconds))] = 7 };
+        var median = ConfirmTimes.Percentile(counts, 0.5)!.Value;
+        Assert.InRange(median, seconds < 0.1 ? 0 : seconds * 0.9, seconds < 0.1 ? 0.1 : seconds * 1.1);
+    }
+
+    [Fact]
+    public void The_95th_percentile_of_nineteen_quick_confirms_and_one_slow_one_is_quick_and_of_ten_and_ten_is_slow()
+    {
+        var quick = ConfirmTimes.BucketOf(TimeSpan.FromSeconds(30));
+        var slow = ConfirmTimes.BucketOf(TimeSpan.FromSeconds(900));
+        Assert.InRange(ConfirmTimes.Percentile(new Dictionary<int, long> { [quick] = 19, [slow] = 1 }, 0.95)!.Value, 27, 33);
+        Assert.InRange(ConfirmTimes.Percentile(new Dictionary<int, long> { [quick] = 10, [slow] = 10 }, 0.95)!.Value, 810, 990);
+        Assert.Null(ConfirmTimes.Percentile(new Dictionary<int, long>(), 0.5));
+    }
+
+    [Fact]
+    public void A_range_defaults_to_the_last_hour_by_minute_aligned_to_whole_buckets_and_refuses_more_than_1440()
+    {
+        var now = new DateTimeOffset(2030, 1, 1, 12, 30, 20, TimeSpan.Zero);
+        var (range, _, _) = StatsRange.Create(null, null, null, now);
+        Assert.Equal((new DateTimeOffset(2030, 1, 1, 11, 31, 0, TimeSpan.Zero), new DateTimeOffset(2030, 1, 1, 12, 31, 0, TimeSpan.Zero), 60), (range!.From, range.To, range.Count));
+
+        var (hours, _, _) = StatsRange.Create(now.AddHours(-5), now, "1h", now);
+        Assert.Equal((new DateTimeOffset(2030, 1, 1, 7, 0, 0, TimeSpan.Zero), 6), (hours!.From, hours.Count));
+
+        Assert.Equal("bucket", StatsRange.Create(null, null, "2m", now).Field);
+        Assert.Equal("from", StatsRange.Create(now, now.AddMinutes(-1), null, now).Field);
+        Assert.Equal("from", StatsRange.Create(now.AddMinutes(-1441), now, "1m", now).Field);
+        Assert.NotNull(StatsRange.Create(now.AddMinutes(-1439), now, "1m", now).Range);
+    }
+
+    [Fact]
+    public void A_report_sums_minutes_into_buckets_keeps_levels_from_before_the_range_and_forecasts_at_the_recent_rate()
+    {
+        var now = new DateTimeOffset(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        var range = StatsRange.Create(now.AddMinutes(-10), now, "5m", now).Range!;
+        var m = range.FromMinute;
+        var report = SalesStats.Summarize(
+            range,
+            before: new SalesFlows { Held = 10, Confirmed = 4 },
+            minutes: [(m, new SalesFlows { Held = 3 }), (m + 4, new SalesFlows { Confirmed = 2, Released = 1 }), (m + 6, new SalesFlows { Held = 5, Confirmed = 5 })],
+            confirmTimes: new Dictionary<int, long>(),
+            recent: new SalesFlows { Held = 30, Released = 10 },
+            available: 40,
+            now);
+
+        Assert.Equal(2, report.Buckets.Count);
+        Assert.Equal((new SalesFlows { Held = 3, Confirmed = 2, Released = 1 }, 6L, 6L), (report.Buckets[0].Flows, report.Buckets[0].Holding, report.Buckets[0].Sold));
+        Assert.Equal((6L, 11L), (report.Buckets[1].Holding, report.Buckets[1].Sold));
+        Assert.Equal(5, report.PeakSoldPerMinute);
+        Assert.Equal(Math.Round(7.0 / 8, 4), report.Conversion);
+        Assert.Equal(2.0, report.TakenPerMinute);
+        Assert.Equal(now.AddMinutes(20), report.SellOutAt);
+
+        var quiet = SalesStats.Summarize(range, default, [], new Dictionary<int, long>(), default, 40, now);
+        Assert.Equal((null, null, 0.0), (quiet.Conversion, quiet.SellOutAt, quiet.TakenPerMinute));
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Capacity.Testing;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// The organiser's figures over HTTP: what concurrent holds, confirms, releases, expiries, refunds and
+/// late confirms add up to per minute, conversion and time to confirm, the sell-out forecast, pools
+/// counted once, tenants kept apart, and bad ranges refused.
+/// </summary>
+public sealed class StatsTests_on_sqlite() : StatsTests(StoreKind.Sqlite);
+
+public sealed class StatsTests_on_postgres() : StatsTests(StoreKind.Postgres);
+
+public abstract class StatsTests(StoreKind store)
+{
+    [Fact]
+    public async Task Forty_concurrent_holds_on_thirty_tickets_then_confirms_releases_and_expiries_add_up_minute_by_minute()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, null, manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 30);
+        var started = app.Clock!.GetUtcNow();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => t.ReserveAsync(pool, 1, minutes: 15)));
+        Assert.Equal(30, responses.Count(r => r.StatusCode == HttpStatusCode.Created));
+        var holds = new List<string>();
+        foreach (var r in responses.Where(r => r.StatusCode == HttpStatusCode.Created))
+        {
+            holds.Add((await Api.ReadAsync(r, 201))["reservation"]!["id"]!.GetValue<string>());
+        }
+
+        // Two minutes later ten are confirmed at once and five released, all concurrently.
+        app.Clock.Advance(TimeSpan.FromMinutes(2));
+        var moves = holds.Take(10).Select(h => t.TransitAsync(h, "confirm")).Concat(holds.Skip(10).Take(5).Select(h => t.TransitAsync(h, "release")));
+        Assert.All(await Task.WhenAll(moves), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        var during = await StatsAsync(t, "gig");
+        var last = during["buckets"]!.AsArray()[^1]!;
+        Assert.Equal((15L, 10L), (last["holding"]!.GetValue<long>(), last["sold"]!.GetValue<long>()));
+        Assert.Equal(25.0 / 10, during["forecast"]!["taken_per_minute"]!.GetValue<double>());
+        Assert.Equal(5, during["forecast"]!["available"]!.GetValue<long>());
+        Assert.Equal(app.Clock.GetUtcNow().AddMinutes(2), during["forecast"]!["sell_out_at"]!.GetValue<DateTimeOffset>());
+
+        // The other fifteen expire; one of the sales is refunded in part, by the API's partial cancel.
+        app.Clock.Advance(TimeSpan.FromMinutes(14));
+        await app.Sweeper.SweepOnceAsync(CancellationToken.None);
+        await Api.ReadAsync(await t.PostAsync($"/reservations/{holds[0]}/cancel", Api.Json(new { items = new[] { new { capacity_id = pool, quantity = 1 } } })), 200);
+
+        var stats = await StatsAsync(t, "gig", $"from={Uri.EscapeDataString(started.AddMinutes(-1).ToString("O"))}");
+        Assert.Equal("1m", stats["bucket"]!.GetValue<string>());
+        var totals = stats["totals"]!;
+        Assert.Equal(
+            (30L, 10L, 5L, 15L, 1L, 0L, 9L),
+            (totals["held"]!.GetValue<long>(), totals["confirmed"]!.GetValue<long>(), totals["released"]!.GetValue<long>(), totals["expired"]!.GetValue<long>(),
+                totals["cancelled"]!.GetValue<long>(), totals["reclaimed"]!.GetValue<long>(), totals["net_sold"]!.GetValue<long>()));
+        Assert.Equal(Math.Round(10.0 / 30, 4), stats["conversion"]!.GetValue<double>());
+        Assert.Equal(10, stats["peak_sold_per_minute"]!.GetValue<long>());
+        var confirmTime = stats["time_to_confirm"]!;
+        Assert.Equal(10, confirmTime["confirms"]!.GetValue<long>());
+        Assert.InRange(confirmTime["median_seconds"]!.GetValue<double>(), 120 * 0.9, 120 * 1.1);
+        Assert.InRange(confirmTime["p95_seconds"]!.GetValue<double>(), 120 * 0.9, 120 * 1.1);
+
+        // Each minute holds what happened in it, and the levels at its end follow.
+        var buckets = stats["buckets"]!.AsArray();
+        Assert.Equal(30L, buckets.Sum(b => b!["held"]!.GetValue<long>()));
+        var placed = buckets.Single(b => b!["held"]!.GetValue<long>() > 0)!;
+        Assert.Equal((30L, 0L), (placed["holding"]!.GetValue<long>(), placed["sold"]!.GetValue<long>()));
+        var end = buckets[^1]!;
+        Assert.Equal((0L, 9L), (end["holding"]!.GetValue<long>(), end["sold"]!.GetValue<long>()));
+        Assert.Null(stats["forecast"]!["sell_out_at"]);
+        Assert.Equal(app.Clock.GetUtcNow().AddMinutes(1).ToUnixTimeSeconds() / 60 * 60, stats["to"]!.GetValue<DateTimeOffset>().ToUnixTimeSeconds());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_pool_counts_its_sections_tickets_once_and_a_section_counts_only_its_own()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        var venue = await t.CreateCapacityAsync("final", "Venue", 100);
+        var stalls = await t.CreateCapacityAsync("final", "Stalls", 60, venue);
+        var circle = await t.CreateCapacityAsync("final", "Circle", 60, venue);
+        var parking = await t.CreateCapacityAsync("final", "Parking", null);
+
+        var sale = await t.HoldAsync(stalls, 4);
+        await Api.ReadAsync(await t.TransitAsync(sale, "confirm"), 200);
+        await t.HoldAsync(circle, 3);
+        await t.HoldAsync(parking, 2);
+        var cart = await Api.ReadAsync(await t.PostAsync("/reservations", Api.Json(new { items = new object[] { new { capacity_id = stalls, quantity = 1 }, new { capacity_id = circle, quantity = 1 } } })), 201);
+        await Api.ReadAsync(await t.TransitAsync(cart["id"]!.GetValue<string>(), "release"), 200);
+
+        Assert.Equal((11L, 4L, 2L), Held(await StatsAsync(t, "final")));
+        Assert.Equal((9L, 4L, 2L), Held(await StatsAsync(t, "final", $"capacity_id={venue}")));
+        Assert.Equal((5L, 4L, 1L), Held(await StatsAsync(t, "final", $"capacity_id={stalls}")));
+        Assert.Equal((2L, 0L, 0L), Held(await StatsAsync(t, "final", $"capacity_id={parking}")));
+
+        // An unlimited capacity cannot sell out; the venue can, and says what it has left.
+        Assert.Null((await StatsAsync(t, "final"))["forecast"]!["available"]);
+        var venueForecast = (await StatsAsync(t, "final", $"capacity_id={venue}"))["forecast"]!;
+        Assert.Equal(100 - 4 - 3, venueForecast["available"]!.GetValue<long>());
+        Assert.NotNull(venueForecast["sell_out_at"]);
+        await app.AssertInvariantsAsync();
+
+        static (long Held, long Confirmed, long Released) Held(JsonObject stats)
+        {
+            var totals = stats["totals"]!;
+            return (totals["held"]!.GetValue<long>(), totals["confirmed"]!.GetValue<long>(), totals["released"]!.GetValue<long>());
+        }
+    }
+
+    [Fact]
+    public async Task Another_tenant_sees_none_of_the_figures_and_cannot_name_the_capacity()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var a = (await app.NewTenantAsync("A")).Client;
+        var b = (await app.NewTenantAsync("B")).Client;
+        var pool = await a.CreateCapacityAsync("shared-name", "Pool", 10);
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => a.HoldAsync(pool, 1)));
+
+        Assert.Equal(5, (await StatsAsync(a, "shared-name"))["totals"]!["held"]!.GetValue<long>());
+        var other = await StatsAsync(b, "shared-name");
+        Assert.Equal(0, other["totals"]!["held"]!.GetValue<long>());
+        Assert.All(other["buckets"]!.AsArray(), bucket => Assert.Equal(0, bucket!["holding"]!.GetValue<long>()));
+        await Api.ProblemAsync(await b.GetAsync($"/events/shared-name/stats?capacity_id={pool}"), 404, "NOT_FOUND");
+        await app.AssertInvariantsAsync();
+    }
+
+    [Theory]
+    [InlineData("bucket=2m", "bucket")]
+    [InlineData("bucket=", "bucket")]
+    [InlineData("from=yesterday", "from")]
+    [InlineData("to=2026-01-01T00:00:00", "to")]
+    [InlineData("from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "from")]
+    [InlineData("from=2026-01-01T00:00:00Z&to=2026-01-02T00:01:00Z&bucket=1m", "from")]
+    [InlineData("from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&bucket=1d", "from")]
+    [InlineData("capacity_id=not-a-uuid", "capacity_id")]
+    public async Task A_bad_range_is_refused_with_the_field_at_fault(string query, string field)
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        await t.CreateCapacityAsync("e", "Pool", 10);
+        var problem = await Api.ProblemAsync(await t.GetAsync($"/events/e/stats?{query}"), 400, "VALIDATION_ERROR");
+        Assert.True(problem["errors"]!.AsObject().ContainsKey(field), problem.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_day_of_1440_minutes_is_the_largest_range_and_an_hour_bucket_sums_its_minutes()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e", "Pool", 10);
+        await t.HoldAsync(pool, 2);
+        var day = await StatsAsync(t, "e", "from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z");
+        Assert.Equal(1440, day["buckets"]!.AsArray().Count);
+
+        var hours = await StatsAsync(t, "e", "bucket=1h");
+        Assert.Equal(60, hours["buckets"]!.AsArray().Count);
+        Assert.Equal(2, hours["buckets"]!.AsArray()[^1]!["held"]!.GetValue<long>());
+        Assert.Equal(TimeSpan.FromHours(1), hours["buckets"]!.AsArray()[1]!["start"]!.GetValue<DateTimeOffset>() - hours["buckets"]!.AsArray()[0]!["start"]!.GetValue<DateTimeOffset>());
+    }
+
+    private static async Task<JsonObject> StatsAsync(HttpClient client, string eventId, string query = "") =>
+        await Api.ReadAsync(await client.GetAsync($"/events/{eventId}/stats?{query}"), 200);
+}
