@@ -92,10 +92,19 @@ public abstract class DashboardTest(DashboardHost host) : IAsyncLifetime
         await Expect(page.Locator("#status")).ToHaveTextAsync("live");
     }
 
-    /// <summary>The whole page, under artifacts/ in the test output and attached to the test's result.</summary>
-    protected static async Task<byte[]> SaveScreenshotAsync(IPage page, string name)
+    /// <summary>
+    /// The whole page, or its top down to the end of <paramref name="until"/>, under artifacts/ in the test
+    /// output and attached to the test's result.
+    /// </summary>
+    protected static async Task<byte[]> SaveScreenshotAsync(IPage page, string name, ILocator? until = null)
     {
-        var screenshot = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
+        var options = new PageScreenshotOptions { FullPage = true };
+        if (until is not null && await until.BoundingBoxAsync() is { } end)
+        {
+            options.Clip = new Clip { X = 0, Y = 0, Width = page.ViewportSize!.Width, Height = end.Y + end.Height + 16 };
+        }
+
+        var screenshot = await page.ScreenshotAsync(options);
         var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
         Directory.CreateDirectory(artifacts);
         await File.WriteAllBytesAsync(Path.Combine(artifacts, name), screenshot);

@@ -745,7 +745,8 @@ async function loadStats() {
 function renderStats() {
   const s = lastStats;
   $("conversion").textContent = s.conversion === null ? "—" : `${Math.round(s.conversion * 100)}%`;
-  $("conversion-detail").textContent = `${s.totals.confirmed} sold · ${s.totals.held} held in the period`;
+  // The share of holds ended in the period that ended in a sale (confirmed, against released and expired).
+  $("conversion-detail").textContent = `${s.totals.confirmed} confirmed · ${s.totals.released + s.totals.expired} released or expired`;
   renderForecast(s.forecast);
   $("peak").textContent = s.peak_sold_per_minute;
   const t = s.time_to_confirm;
@@ -794,10 +795,11 @@ function bucketLabel(iso, bucket) {
   return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-// A round top for an axis: 1, 2 or 5 times a power of ten, at least the largest value.
+// A round top for an axis, at least the largest value and not much above it (250 for 236, not 500),
+// so that a full event fills most of the chart's height.
 function niceMax(value) {
   const power = 10 ** Math.floor(Math.log10(Math.max(1, value)));
-  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+  for (const step of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (step * power >= value) return step * power;
   return 10 * power;
 }
 
