@@ -23,6 +23,7 @@ public abstract class DashboardTest(DashboardHost host) : IAsyncLifetime
     protected static readonly LocatorAssertionsToHaveTextOptions Live = new() { Timeout = 2000 };
 
     private readonly List<IBrowserContext> _contexts = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageErrors = new();
 
     protected ServerProcess Server => host.Server;
 
@@ -47,6 +48,10 @@ public abstract class DashboardTest(DashboardHost host) : IAsyncLifetime
         {
             await context.DisposeAsync();
         }
+
+        // An error the page did not handle, or a refusal by the Content-Security-Policy, fails the test
+        // that caused it, whatever it asserted.
+        Assert.True(_pageErrors.IsEmpty, "The page reported errors:\n" + string.Join("\n", _pageErrors));
     }
 
     /// <summary>A page in a fresh browser context (its own session storage), 1280 px wide unless told.</summary>
@@ -58,7 +63,19 @@ public abstract class DashboardTest(DashboardHost host) : IAsyncLifetime
             TimezoneId = timezone,
         });
         _contexts.Add(context);
-        return await context.NewPageAsync();
+        var page = await context.NewPageAsync();
+        page.PageError += (_, error) => _pageErrors.Enqueue(error);
+
+        // The browser logs every answer that is not a success as an error; those are the API's, expected
+        // by the tests that cause them, and the page shows them itself.
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal))
+            {
+                _pageErrors.Enqueue(message.Text);
+            }
+        };
+        return page;
     }
 
     protected async Task<string> NewTenantAsync()

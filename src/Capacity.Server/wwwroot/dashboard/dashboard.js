@@ -1316,8 +1316,13 @@ $("action-dialog").addEventListener("close", () => {
     (document.querySelector(`[data-focus-key="${CSS.escape(dialogOpener)}"]`) ?? $(dialogOpener))?.focus();
   }
 });
-// The charts are drawn to their box's width: drawn again when it changes (a phone turned, a window resized).
-new ResizeObserver(() => {
+// The charts are drawn to their box's width: drawn again when it changes (a phone turned, a window
+// resized), not when a redraw changes the box's height.
+let statsWidth = 0;
+new ResizeObserver((entries) => {
+  const width = Math.round(entries[0].contentRect.width);
+  if (width === statsWidth) return;
+  statsWidth = width;
   if (lastStats && !$("stats-body").hidden) {
     drawVelocity();
     drawLevels();
