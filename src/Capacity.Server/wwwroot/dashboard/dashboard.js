@@ -919,6 +919,8 @@ function openAction(action) {
   showProblem(null);
   askAgain();
   $("action-dialog").showModal();
+  // Straight to the first value to type; a dialog without one leaves the focus on Cancel, its first button.
+  $("action-fields").querySelector("input, select")?.focus();
 }
 
 // The question restates the values as they are typed, so that what is confirmed is what is sent.
