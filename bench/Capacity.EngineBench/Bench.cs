@@ -51,6 +51,7 @@ internal static class Bench
         {
             "expiry" => await ExpiryAsync(s, engine, bench.Write, clock, hot, sweeping, fields, ct),
             "fill" => await FillAsync(s, engine, hot, fields, ct),
+            "stats" => await StatsRead.RunAsync(s, engine, bench.Read, clock, hot, fields, ct),
             _ => await LoadAsync(s, engine, window!, hot, fields, ct),
         };
 

@@ -14,11 +14,11 @@ var warmup = new Option<double>("--warmup") { Description = "seconds run before 
 var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string; without it a throwaway cluster is started (fsync on)" };
 var scenario = new Option<string>("--scenario")
 {
-    Description = "onsale, soldout, expiry, fill, or floor (SQLite: the reservation rows alone, as the writer inserts them, nothing decided)",
+    Description = "onsale, soldout, expiry, fill, stats (a day of sales, then GET /events/{id}/stats's reads timed), or floor (SQLite: the reservation rows alone, as the writer inserts them, nothing decided)",
     DefaultValueFactory = _ => "onsale",
 };
-scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill", "floor");
-var holds = new Option<int>("--holds") { Description = "holds to place (expiry, fill)", DefaultValueFactory = _ => 100_000 };
+scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill", "stats", "floor");
+var holds = new Option<int>("--holds") { Description = "holds to place (expiry, fill, stats)", DefaultValueFactory = _ => 100_000 };
 var maxBatch = new Option<int>("--max-batch") { Description = "most commands per transaction", DefaultValueFactory = _ => new EngineOptions().MaxBatch };
 var sqlitePath = new Option<string?>("--sqlite-path") { Description = "create the SQLite database here and keep it (default: a temporary file, deleted)" };
 
