@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Capacity.Server.Admin;
 using Capacity.Server.Allocations;
 using Capacity.Server.Capacities;
+using Capacity.Server.Credentials;
 using Capacity.Server.Docs;
 using Capacity.Server.Events;
 using Capacity.Server.Health;
@@ -76,6 +77,7 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(IndexResponse))]
 [JsonSerializable(typeof(EventListResponse))]
 [JsonSerializable(typeof(EventStreamSnapshot))]
+[JsonSerializable(typeof(CredentialResponse))]
 [JsonSerializable(typeof(CreateWebhookRequest))]
 [JsonSerializable(typeof(UpdateWebhookRequest))]
 [JsonSerializable(typeof(WebhookResponse))]

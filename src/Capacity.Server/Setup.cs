@@ -4,6 +4,7 @@ using Capacity.Engine;
 using Capacity.Server.Admin;
 using Capacity.Server.Allocations;
 using Capacity.Server.Capacities;
+using Capacity.Server.Credentials;
 using Capacity.Server.Docs;
 using Capacity.Server.Events;
 using Capacity.Server.Expiry;
@@ -171,6 +172,7 @@ internal static class Setup
         app.MapHealth();
         app.MapCapacities();
         app.MapEvents();
+        app.MapCredential();
         app.MapReservations();
         app.MapPricing();
         app.MapAllocations();

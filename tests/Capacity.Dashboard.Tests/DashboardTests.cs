@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Capacity.Testing;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -14,84 +13,19 @@ namespace Capacity.Dashboard.Tests;
 /// the page's next read of them; the reservations panel lists, filters and pages an event's
 /// reservations, releases, confirms and cancels them, and shows the platform's data as text.
 /// </summary>
-public sealed class DashboardTests : IAsyncLifetime
+public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
 {
-    private const string AdminKey = "capadmin_dashboard-test";
-    private const string Chromium = "/usr/bin/chromium";
-
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "capacity-dashboard", Guid.NewGuid().ToString("N"));
-    private ServerProcess _server = null!;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        if (!File.Exists(Chromium))
-        {
-            var reason = $"{Chromium} is missing (apt-get install chromium)";
-            if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            {
-                Assert.Fail(reason);
-            }
-
-            Assert.Skip(reason);
-        }
-
-        _server = await ServerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Storage:DataDirectory"] = _directory,
-            ["Storage:Sqlite:Path"] = Path.Combine(_directory, "capacity.db"),
-            ["Auth:AdminKey"] = AdminKey,
-        });
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-
-            // As root Chromium needs --no-sandbox; the rest keeps it off the (closed) network.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_browser is not null)
-        {
-            await _browser.DisposeAsync();
-        }
-
-        _playwright?.Dispose();
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private static readonly LocatorAssertionsToHaveTextOptions Within = new() { Timeout = 1000 };
-
-    /// <summary>A change decided in a batch that follows a hold: the stream shows it within a second or two.</summary>
-    private static readonly LocatorAssertionsToHaveTextOptions Live = new() { Timeout = 2000 };
-
     [Fact]
     public async Task The_page_follows_holds_and_confirmations_within_a_second()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var pool = await CreateAsync(api, "Hall", 100, []);
         var stalls = await CreateAsync(api, "Stalls", 40, [pool]);
         await CreateAsync(api, "Standing", null, [pool]);
         await CreateAsync(api, "Stream", null, []);
 
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         await OpenGalaAsync(page, key);
         await Expect(page.Locator("#total-available")).ToHaveTextAsync("100");
         await Expect(page.Locator(".capacity")).ToHaveCountAsync(4);
@@ -111,14 +45,14 @@ public sealed class DashboardTests : IAsyncLifetime
         await Expect(page.Locator("#total-reserved")).ToHaveTextAsync("0", Within);
         await Expect(page.Locator($".capacity[data-capacity-id='{stalls}'] [data-field='sold']")).ToHaveTextAsync("3", Within);
 
-        await SaveScreenshotAsync(page, "dashboard.png");
+        await SaveScreenshotAsync(page, "live.png");
     }
 
     [Fact]
     public async Task A_wrong_key_is_refused_on_the_sign_in_page()
     {
-        var page = await _browser.NewPageAsync();
-        await page.GotoAsync(_server.Url + "/dashboard");
+        var page = await NewPageAsync();
+        await page.GotoAsync(Server.Url + "/dashboard");
         await page.FillAsync("#api-key", "cap_not-a-real-key");
         await page.ClickAsync("#sign-in-form button");
         await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("That key was not accepted.");
@@ -129,7 +63,7 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task Allocations_show_under_their_capacity_and_follow_holds_sales_and_closing_live()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var hall = await CreateAsync(api, "Hall", 200, []);
         var stalls = await CreateAsync(api, "Stalls", 100, [hall]);
         var expiresAt = DateTimeOffset.UtcNow.AddHours(2).ToString("O");
@@ -137,7 +71,7 @@ public sealed class DashboardTests : IAsyncLifetime
         var sponsor = (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Sponsor", quantity = 6 })))["id"]!.GetValue<string>();
         var boxId = box["id"]!.GetValue<string>();
 
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         await OpenGalaAsync(page, key);
         var boxRow = page.Locator($".capacity[data-capacity-id='{stalls}'] tr.allocation[data-allocation-id='{boxId}']");
         var sponsorRow = page.Locator($".capacity[data-capacity-id='{stalls}'] tr.allocation[data-allocation-id='{sponsor}']");
@@ -176,7 +110,7 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task A_waiting_list_shows_its_queue_and_the_tickets_owed_to_it_and_follows_offers_live()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var hall = await CreateAsync(api, "Hall", 10, []);
         var stalls = await CreateAsync(api, "Stalls", 10, [hall]);
         var first = await ReserveAsync(api, stalls, 6, null);
@@ -185,7 +119,7 @@ public sealed class DashboardTests : IAsyncLifetime
         await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = stalls, quantity = 3 } } }));
         await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = stalls, quantity = 5 } } }));
 
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         await OpenGalaAsync(page, key);
         var line = page.Locator($".capacity[data-capacity-id='{stalls}'] > .waitlist");
         await ExpectFieldsAsync(line, new() { ["waiting"] = "8", ["offered"] = "0" });
@@ -215,7 +149,7 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task A_scheduled_capacity_shows_when_it_opens_and_a_tier_opens_live_when_the_one_before_sells_out()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var hall = await CreateAsync(api, "Hall", 100, []);
         var early = await CreateAsync(api, "Early <em>bird</em>", 2, [hall]);
         var regular = await CreateWithAsync(api, new()
@@ -231,7 +165,7 @@ public sealed class DashboardTests : IAsyncLifetime
         var regularId = regular["id"]!.GetValue<string>();
         var starts = presale["sale_starts_at"]!.GetValue<string>();
 
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         await OpenGalaAsync(page, key);
 
         // The presale: scheduled, opening at its start, inside its window.
@@ -270,14 +204,14 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task The_limits_panel_lists_each_limit_and_picks_up_a_new_one_at_its_next_refresh()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var stalls = await CreateAsync(api, "Stalls", 100, []);
         var circle = await CreateAsync(api, "Circle", 50, []);
         var standing = await CreateAsync(api, "Standing", null, []);
         var seated = await CreateLimitAsync(api, "Four <em>per</em> person", [stalls, circle], 4, requireBuyerKey: true);
 
         // The page's clock is Playwright's, so the test can skip to the 10 s refresh instead of waiting for it.
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         await page.Clock.InstallAsync();
         await OpenGalaAsync(page, key);
         var first = page.Locator($"#limits-list .limit[data-limit-id='{seated}']");
@@ -301,7 +235,7 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task The_reservations_panel_lists_an_events_holds_newest_first_filters_them_and_loads_more()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var stalls = await CreateAsync(api, "Stalls", 100, []);
         var circle = await CreateAsync(api, "Circle", 50, []);
         var lawn = await CreateAsync(api, "Lawn", 30, [], eventId: "picnic");
@@ -320,7 +254,7 @@ public sealed class DashboardTests : IAsyncLifetime
         var picnic = await HoldAsync(api, lawn, 1, "shared-ref");
 
         // Two to a page, so five holds take three pages; the last one is short and ends the list.
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         await OpenGalaAsync(page, key, "?page_size=2");
         await ExpectRowsAsync(page, released, sale);
         await page.ClickAsync("#reservations-more");
@@ -386,13 +320,13 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task Releasing_a_hold_from_the_panel_after_confirming_frees_its_tickets_and_a_refused_action_shows_the_problem_detail()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var stalls = await CreateAsync(api, "Stalls", 10, []);
         var released = await HoldAsync(api, stalls, 4, "order-a");
         var stale = await HoldAsync(api, stalls, 2, "order-b");
         var sold = await HoldAsync(api, stalls, 1, "order-c");
 
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         var questions = new List<string>();
         var accept = false;
         page.Dialog += async (_, dialog) =>
@@ -461,12 +395,12 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task Markup_in_a_reference_metadata_or_buyer_key_is_shown_as_text_and_never_run()
     {
         var key = await NewTenantAsync();
-        using var api = _server.Client(key);
+        using var api = Server.Client(key);
         var stalls = await CreateAsync(api, "Stalls", 10, []);
         const string Img = "<img src=x onerror=alert(1)>";
         var hold = await HoldAsync(api, stalls, 1, "<b>order</b>", new() { ["note"] = Img, ["<i>k</i>"] = "v" }, "<script>alert(2)</script>");
 
-        var page = await _browser.NewPageAsync();
+        var page = await NewPageAsync();
         var dialogs = new List<string>();
         page.Dialog += async (_, dialog) =>
         {
@@ -491,103 +425,5 @@ public sealed class DashboardTests : IAsyncLifetime
         await page.WaitForTimeoutAsync(300);
         Assert.Empty(dialogs);
         await AssertInvariantsAsync();
-    }
-
-    private async Task<string> NewTenantAsync()
-    {
-        using var admin = _server.Client(AdminKey);
-        return (await ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Gala" })))["api_key"]!.GetValue<string>();
-    }
-
-    /// <summary>Signs in with the tenant key and follows event "gala" until the stream is live.</summary>
-    private async Task OpenGalaAsync(IPage page, string key, string query = "")
-    {
-        await page.GotoAsync(_server.Url + "/dashboard/" + query);
-        await page.FillAsync("#api-key", key);
-        await page.ClickAsync("#sign-in-form button");
-        await page.ClickAsync("#events button[data-event-id='gala']");
-        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
-    }
-
-    /// <summary>The whole page, under artifacts/ in the test output and attached to the test's result.</summary>
-    private static async Task SaveScreenshotAsync(IPage page, string name)
-    {
-        var screenshot = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
-        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
-        Directory.CreateDirectory(artifacts);
-        await File.WriteAllBytesAsync(Path.Combine(artifacts, name), screenshot);
-        TestContext.Current.AddAttachment(name, screenshot, "image/png");
-    }
-
-    /// <summary>Runs the ledger audit through the API and fails the test on any violation.</summary>
-    private async Task AssertInvariantsAsync()
-    {
-        using var admin = _server.Client(AdminKey);
-        var verify = await ReadAsync(await admin.GetAsync("/admin/verify"));
-        Assert.True(verify["ok"]!.GetValue<bool>(), "Invariants violated:\n" + string.Join("\n", verify["violations"]!.AsArray()));
-    }
-
-    /// <summary>The capacity's own numbers, apart from those of its allocations' rows.</summary>
-    private static ILocator Head(IPage page, string capacityId) => page.Locator($".capacity[data-capacity-id='{capacityId}'] > .head");
-
-    private static ILocator Row(IPage page, string reservationId) => page.Locator($"#reservations-table tr[data-reservation-id='{reservationId}']");
-
-    /// <summary>The panel shows exactly these reservations, in this order.</summary>
-    private static async Task ExpectRowsAsync(IPage page, params string[] reservationIds)
-    {
-        var rows = page.Locator("#reservations-table tbody tr");
-        await Expect(rows).ToHaveCountAsync(reservationIds.Length);
-        for (var i = 0; i < reservationIds.Length; i++)
-        {
-            await Expect(rows.Nth(i)).ToHaveAttributeAsync("data-reservation-id", reservationIds[i]);
-        }
-    }
-
-    private static async Task ExpectFieldsAsync(ILocator scope, Dictionary<string, string> fields, LocatorAssertionsToHaveTextOptions? options = null)
-    {
-        foreach (var (field, text) in fields)
-        {
-            await Expect(scope.Locator($"[data-field='{field}']")).ToHaveTextAsync(text, options);
-        }
-    }
-
-    private static async Task<string> ReserveAsync(HttpClient api, string capacityId, int quantity, string? allocationId)
-    {
-        var body = new Dictionary<string, object?> { ["quantity"] = quantity, ["allocation_id"] = allocationId };
-        return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
-    }
-
-    /// <summary>A single-capacity hold with the platform's labels, as a checkout would place it.</summary>
-    private static async Task<string> HoldAsync(
-        HttpClient api, string capacityId, int quantity, string? externalRef = null, Dictionary<string, string>? metadata = null, string? buyerKey = null)
-    {
-        var body = new Dictionary<string, object?> { ["quantity"] = quantity, ["external_ref"] = externalRef, ["metadata"] = metadata, ["buyer_key"] = buyerKey };
-        return (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{capacityId}/reserve", body)))["reservation"]!["id"]!.GetValue<string>();
-    }
-
-    private static async Task<string> StatusAsync(HttpClient api, string reservationId) =>
-        (await ReadAsync(await api.GetAsync($"/reservations/{reservationId}")))["status"]!.GetValue<string>();
-
-    private static async Task<string> CreateLimitAsync(HttpClient api, string name, string[] capacityIds, int max, bool requireBuyerKey)
-    {
-        var body = new { name, capacity_ids = capacityIds, per_buyer_max = max, require_buyer_key = requireBuyerKey };
-        return (await ReadAsync(await api.PostAsJsonAsync("/events/gala/limits", body)))["id"]!.GetValue<string>();
-    }
-
-    private static async Task<string> CreateAsync(HttpClient api, string name, int? total, string[] parents, string eventId = "gala")
-    {
-        var body = new Dictionary<string, object?> { ["section_name"] = name, ["total_capacity"] = total, ["parent_ids"] = parents };
-        return (await ReadAsync(await api.PostAsJsonAsync($"/events/{eventId}/capacity", body)))["id"]!.GetValue<string>();
-    }
-
-    /// <summary>Creates a capacity of event "gala" from the body given, sale rules and all; answers the capacity.</summary>
-    private static async Task<JsonObject> CreateWithAsync(HttpClient api, Dictionary<string, object?> body) =>
-        await ReadAsync(await api.PostAsJsonAsync("/events/gala/capacity", body));
-
-    private static async Task<JsonObject> ReadAsync(HttpResponseMessage response)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
-        return JsonNode.Parse(text)!.AsObject();
     }
 }

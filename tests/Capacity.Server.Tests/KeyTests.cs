@@ -278,6 +278,33 @@ public abstract class KeyTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_credential_reads_its_own_tenant_and_scope_whatever_that_scope_is()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var tenant = await app.NewTenantAsync();
+        using var admin = app.Admin();
+        foreach (var scope in new[] { "read", "write", "elevated" })
+        {
+            using var key = app.WithToken(Text((await IssueAsync(admin, tenant.Id, new { scope }))["api_key"]));
+            using var jwt = app.WithToken(Jwt(tenant.Id, scope));
+            foreach (var client in new[] { key, jwt })
+            {
+                var credential = await Api.ReadAsync(await client.GetAsync("/credential"), 200);
+                Assert.Equal(tenant.Id.ToString(), Text(credential["tenant_id"]));
+                Assert.Equal(scope, Text(credential["scope"]));
+                Assert.Equal(2, credential.Count);
+            }
+        }
+
+        // A JWT without a scope writes, and says so; the admin key is no tenant's credential.
+        using var unscoped = app.WithToken(Jwt(tenant.Id));
+        Assert.Equal("write", Text((await Api.ReadAsync(await unscoped.GetAsync("/credential"), 200))["scope"]));
+        await Api.ProblemAsync(await admin.GetAsync("/credential"), 403, "FORBIDDEN");
+        using var anonymous = app.CreateClient();
+        await Api.ProblemAsync(await anonymous.GetAsync("/credential"), 401, "UNAUTHORIZED");
+    }
+
+    [Fact]
     public async Task Reclaiming_an_expired_hold_needs_the_elevated_scope_and_a_write_key_asking_for_it_changes_nothing()
     {
         await using var app = await CapacityApp.CreateAsync(store, manualClock: true);

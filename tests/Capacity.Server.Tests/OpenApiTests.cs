@@ -108,6 +108,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(_app.WithToken(reader["api_key"]!.GetValue<string>()), HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Read only", total_capacity = 1 });
         await Call(t, HttpMethod.Get, "/events/{eventId}/capacity/total", "/events/docs/capacity/total");
         await Call(t, HttpMethod.Get, "/events", "/events");
+        await Call(_app.WithToken(reader["api_key"]!.GetValue<string>()), HttpMethod.Get, "/credential", "/credential");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{child}");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{Guid.NewGuid()}");
         await Call(t, HttpMethod.Put, "/capacity/{id}", $"/capacity/{pool}", new { total_capacity = 12 });

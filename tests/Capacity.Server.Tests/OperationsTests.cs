@@ -99,6 +99,20 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         Assert.Equal(hold, second["holds"]!["expiring"]![0]!["reservation_id"]!.GetValue<string>());
         Assert.Equal(3, second["holds"]!["expiring"]![0]!["quantity"]!.GetValue<int>());
         Assert.Equal(2, second["capacity"]!.AsArray().Count);
+
+        // An expiring hold names its capacities and what it holds of each.
+        var cart = await Api.ReadAsync(await t.PostAsync("/reservations", Api.Json(new
+        {
+            items = new[] { new { capacity_id = pool, quantity = 1 }, new { capacity_id = child, quantity = 2 } },
+            reservation_minutes = 1,
+        })), 201);
+        var third = await NextSnapshotAsync(reader).WaitAsync(TimeSpan.FromSeconds(1.5));
+        var soonest = third["holds"]!["expiring"]![0]!;
+        Assert.Equal(cart["id"]!.GetValue<string>(), soonest["reservation_id"]!.GetValue<string>());
+        Assert.Equal(
+            [(pool, 1), (child, 2)],
+            soonest["items"]!.AsArray().Select(i => (i!["capacity_id"]!.GetValue<string>(), i["quantity"]!.GetValue<int>())));
+        Assert.Equal([3], third["holds"]!["expiring"]![1]!["items"]!.AsArray().Select(i => i!["quantity"]!.GetValue<int>()));
     }
 
     [Fact]

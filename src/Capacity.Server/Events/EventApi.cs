@@ -123,8 +123,13 @@ internal static class EventApi
         // One read: the holds are counted in the same committed state as the capacities they charge.
         var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ExpiringHoldsShown, now, ct);
         var holds = snapshot.Holds!;
-        var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity))).ToArray();
+        var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity), ItemsOf(r))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
         return JsonSerializer.Serialize(body, json);
     }
+
+    // A hold keeps units added at another price as an item of their own, so one capacity may have
+    // several items: a viewer wants one line per capacity, in the order the hold first named them.
+    private static ExpiringHoldItemResponse[] ItemsOf(Reservation hold) =>
+        [.. hold.Items.GroupBy(i => i.CapacityId).Select(g => new ExpiringHoldItemResponse(g.Key, g.Sum(i => i.Quantity)))];
 }

@@ -6,7 +6,10 @@ internal sealed record EventSummaryResponse(string EventId, int Capacities, Date
 
 internal sealed record EventListResponse(EventSummaryResponse[] Events);
 
-internal sealed record ExpiringHoldResponse(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity);
+/// <summary>An active hold about to expire, with its tickets by capacity, so a viewer can say which sections it holds.</summary>
+internal sealed record ExpiringHoldResponse(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity, ExpiringHoldItemResponse[] Items);
+
+internal sealed record ExpiringHoldItemResponse(Guid CapacityId, int Quantity);
 
 internal sealed record HoldsResponse(long Active, ExpiringHoldResponse[] Expiring);
 

@@ -1,13 +1,18 @@
 // The Capacity dashboard: plain browser JavaScript, no build step. It signs in with a tenant key,
-// lists the tenant's events, and follows one live through GET /events/{id}/capacity/stream.
-// fetch() reads the stream instead of EventSource because EventSource cannot send an
-// Authorization header, and putting the key in the URL would leak it into logs. Each capacity shows
-// where it stands for sale and its sale rules. The event's reservations are listed below its
-// capacities, with release, confirm and cancel on each row.
+// lists the tenant's events, follows the newest one at once, and shows it live through
+// GET /events/{id}/capacity/stream. fetch() reads the stream instead of EventSource because
+// EventSource cannot send an Authorization header, and putting the key in the URL would leak it into
+// logs. Above the capacities, sales charts drawn from GET /events/{id}/stats; each capacity shows
+// where it stands for sale, its sale rules, waiting list, buyer limits and allocations, with the
+// organiser's actions on it; the event's reservations are listed below, with release, confirm and
+// cancel on each row. A key with the read scope sees all of it, with every action disabled.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const enc = encodeURIComponent;
 let key = sessionStorage.getItem("capacity.key");
+// What the key may do, from GET /credential: "read", "write" or "elevated".
+let scope = "write";
 let streamAbort = null;
 let currentEvent = null;
 let lastSnapshot = null;
@@ -28,26 +33,86 @@ let reservationsGeneration = 0;
 const shownReservations = new Map();
 let shownNames = "";
 
+// The sales figures are read again when the stream reports a change, at most every STATS_THROTTLE_MS
+// (a busy event changes every 250 ms, and each read sums the ledger over the period), and every
+// STATS_REFRESH_MS besides, so that the charts' time axis moves on while nothing sells.
+const STATS_THROTTLE_MS = 2000;
+const STATS_REFRESH_MS = 30000;
+const STATS_RANGES = {
+  hour: { bucket: "1m", minutes: 60 },
+  "six-hours": { bucket: "5m", minutes: 360 },
+  "two-days": { bucket: "1h", minutes: 2880 },
+  month: { bucket: "1d", minutes: 43200 },
+};
+const BUCKETS = {
+  "1m": { ms: 60000, per: "minute" },
+  "5m": { ms: 300000, per: "5 minutes" },
+  "1h": { ms: 3600000, per: "hour" },
+  "1d": { ms: 86400000, per: "day" },
+};
+let lastStats = null;
+let levelsDrawnFor = null;
+let statsTimer = null;
+let statsPending = null;
+let statsReadAt = 0;
+let statsSequence = 0;
+
 function pageSize(text) {
   const n = Number(text);
   return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 50;
 }
 
-async function api(path, { method = "GET", headers = {} } = {}) {
-  const response = await fetch(path, { method, headers: { ...headers, Authorization: `Bearer ${key}` } });
-  if (!response.ok) {
-    const problem = await response.json().catch(() => ({}));
-    const error = new Error(problem.detail || `${response.status}`);
-    error.status = response.status;
-    throw error;
+// ---------------------------------------------------------------------------------------------
+// Talking to the API
+
+async function api(path, { method = "GET", headers = {}, body } = {}) {
+  const init = { method, headers: { ...headers, Authorization: `Bearer ${key}` } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
   }
+  const response = await fetch(path, init);
+  if (!response.ok) throw await problemOf(response);
   return response.json();
 }
 
-// Every write carries a fresh Idempotency-Key, so a request sent twice (a browser or a proxy retrying
-// on a dropped connection) is applied once.
-function post(path) {
-  return api(path, { method: "POST", headers: { "Idempotency-Key": idempotencyKey() } });
+// An RFC 9457 problem as an Error. Its message is the detail, which the panels show in a sentence; the
+// action dialog shows the title, the detail, the code and the fields' errors apart.
+async function problemOf(response) {
+  const problem = await response.json().catch(() => ({}));
+  const error = new Error(problem.detail || problem.title || `${response.status} ${response.statusText}`);
+  error.status = response.status;
+  error.title = problem.title ?? null;
+  error.detail = problem.detail ?? null;
+  error.code = problem.code ?? null;
+  error.errors = problem.errors ?? null;
+  return error;
+}
+
+// Every write carries an Idempotency-Key, so that it takes effect once however often it is sent. Each
+// action of the user gets a fresh key. The same request sent again while its first outcome is unknown
+// (no answer at all, a 5xx, a 429 from before it ran, IDEMPOTENCY_IN_PROGRESS) reuses its key, so a
+// retry after a dropped connection cannot apply twice. Any other answer settles it: a refusal is
+// recorded with its key and would only be replayed, so trying again after the situation changed (a
+// hold released, a smaller size) needs a new key, and a changed request gets one anyway.
+const unsettledWrites = new Map();
+
+async function write(method, path, body) {
+  const request = `${method} ${path} ${JSON.stringify(body ?? null)}`;
+  const idempotency = unsettledWrites.get(request) ?? idempotencyKey();
+  unsettledWrites.set(request, idempotency);
+  try {
+    const answer = await api(path, { method, body, headers: { "Idempotency-Key": idempotency } });
+    unsettledWrites.delete(request);
+    return answer;
+  } catch (error) {
+    if (settled(error)) unsettledWrites.delete(request);
+    throw error;
+  }
+}
+
+function settled(error) {
+  return error.status !== undefined && error.status < 500 && error.status !== 429 && error.code !== "IDEMPOTENCY_IN_PROGRESS";
 }
 
 // crypto.randomUUID exists only in secure contexts (https, localhost); a dashboard opened over plain
@@ -57,21 +122,63 @@ function idempotencyKey() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Signing in, the key's scope, the events
+
 async function signIn(candidate) {
   key = candidate;
   try {
     const list = await api("/events");
+    scope = await credentialScope();
     sessionStorage.setItem("capacity.key", key);
     $("sign-in").hidden = true;
     $("main").hidden = false;
     $("sign-out").hidden = false;
     setStatus("signed-in", "signed in");
+    showScope();
     renderEvents(list.events);
+    // An organiser opens the dashboard to watch what is selling now: the newest event is followed at once.
+    const newest = newestEvent(list.events);
+    if (newest) follow(newest);
   } catch (error) {
     key = null;
     sessionStorage.removeItem("capacity.key");
     $("sign-in-error").textContent = error.status === 401 ? "That key was not accepted." : `Could not sign in: ${error.message}`;
   }
+}
+
+// A server from before GET /credential answers 404: the dashboard then offers every action, and the
+// server refuses those the key may not take, with the reason shown in the action's dialog.
+async function credentialScope() {
+  try {
+    return (await api("/credential")).scope;
+  } catch (error) {
+    if (error.status === 404) return "write";
+    throw error;
+  }
+}
+
+function canWrite() {
+  return scope !== "read";
+}
+
+function showScope() {
+  const readOnly = !canWrite();
+  $("scope").hidden = !readOnly;
+  $("scope").dataset.scope = scope;
+  $("scope").textContent = "read-only key";
+  $("read-only").hidden = !readOnly;
+  for (const control of document.querySelectorAll("[data-write]")) writeControl(control);
+}
+
+// Marks a control as a write: for a read key it is disabled, and points at the note that says why.
+function writeControl(control) {
+  control.dataset.write = "";
+  if (!canWrite()) {
+    control.disabled = true;
+    control.setAttribute("aria-describedby", "read-only");
+  }
+  return control;
 }
 
 function signOut() {
@@ -85,27 +192,53 @@ function setStatus(state, text) {
   $("status").textContent = text;
 }
 
+// The events list is oldest first; the newest is the one created last (the later of two equal times).
+function newestEvent(events) {
+  let newest = null;
+  for (const e of events) if (newest === null || Date.parse(e.created_at) >= Date.parse(newest.created_at)) newest = e;
+  return newest?.event_id ?? null;
+}
+
 function renderEvents(events) {
   const list = $("events");
   list.replaceChildren(...events.map((e) => {
     const item = document.createElement("li");
     const button = document.createElement("button");
+    button.type = "button";
     button.textContent = `${e.event_id} (${e.capacities})`;
     button.dataset.eventId = e.event_id;
+    button.setAttribute("aria-current", String(e.event_id === currentEvent));
     button.addEventListener("click", () => follow(e.event_id));
     item.append(button);
     return item;
   }));
-  if (events.length === 0) list.innerHTML = "<li>No events yet.</li>";
+  if (events.length === 0) list.innerHTML = "<li class=\"hint\">No events yet: create a capacity to start one.</li>";
 }
+
+// Reads the events again (a capacity was created, perhaps in a new event) and follows the one named.
+async function refreshEvents(eventId) {
+  const list = await api("/events");
+  renderEvents(list.events);
+  if (eventId !== currentEvent) follow(eventId);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following an event live
 
 async function follow(eventId) {
   if (streamAbort) streamAbort.abort();
   currentEvent = eventId;
+  lastSnapshot = null;
   for (const b of document.querySelectorAll("#events button")) b.setAttribute("aria-current", String(b.dataset.eventId === eventId));
   $("event").hidden = false;
   $("event-title").textContent = eventId;
+  $("action-result").textContent = "";
+  $("tree").replaceChildren();
+  $("expiring").tBodies[0].replaceChildren();
+  // Until this event's first snapshot, "live" would be the previous event's.
+  setStatus("connecting", "connecting…");
   followLimits(eventId);
+  followStats();
   loadReservations();
   const abort = new AbortController();
   streamAbort = abort;
@@ -122,7 +255,7 @@ async function follow(eventId) {
 }
 
 async function readStream(eventId, signal) {
-  const response = await fetch(`/events/${encodeURIComponent(eventId)}/capacity/stream`, {
+  const response = await fetch(`/events/${enc(eventId)}/capacity/stream`, {
     headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" },
     signal,
   });
@@ -146,6 +279,7 @@ async function readStream(eventId, signal) {
 }
 
 function render(snapshot) {
+  const first = lastSnapshot === null;
   lastSnapshot = snapshot;
   const t = snapshot.totals;
   $("total-capacity").textContent = t.has_unlimited ? `${t.total_capacity} + unlimited` : t.total_capacity;
@@ -153,16 +287,27 @@ function render(snapshot) {
   $("total-reserved").textContent = t.reserved_capacity;
   $("total-available").textContent = t.available_capacity;
   $("active-holds").textContent = snapshot.holds.active;
-  renderTree(snapshot.capacity);
+  renderTree();
   renderExpiring();
   // Section names may have changed or arrived after the limits and the reservations did.
   renderLimits();
   renameReservationItems();
+  // The available band of the levels chart is the event's total now, less what each bucket held and sold.
+  if (lastStats && levelsDrawnFor !== t.total_capacity) drawLevels();
+  // The first snapshot comes with the figures read when the event was opened; later ones are changes.
+  if (!first) statsSoon();
 }
 
+// ---------------------------------------------------------------------------------------------
+// The capacities
+
 // Pools as a tree: a capacity sits under each parent of this event (a weekend pass may appear under
-// two days); one whose parents all belong to other events is shown at the top level.
-function renderTree(capacities) {
+// two days); one whose parents all belong to other events is shown at the top level. The tree is
+// drawn anew on each snapshot, so the focused button is found again by its key and focused, or a
+// keyboard user would lose their place four times a second on a busy event.
+function renderTree() {
+  if (!lastSnapshot) return;
+  const capacities = lastSnapshot.capacity;
   const byId = new Map(capacities.map((c) => [c.id, c]));
   const names = new Map(capacities.map((c) => [c.id, c.section_name]));
   const children = new Map();
@@ -176,9 +321,10 @@ function renderTree(capacities) {
     }
   }
   const setAside = setAsideByCapacity(capacities, byId);
+  const limits = limitsByCapacity();
   const build = (c, depth) => {
     const item = document.createElement("li");
-    item.append(capacityRow(c, setAside.get(c.id) || 0, names));
+    item.append(capacityRow(c, setAside.get(c.id) || 0, names, closedPoolAbove(c, byId), limits.get(c.id) ?? []));
     const kids = children.get(c.id) || [];
     if (kids.length > 0 && depth < 8) {
       const list = document.createElement("ul");
@@ -187,7 +333,18 @@ function renderTree(capacities) {
     }
     return item;
   };
+  const focusKey = focusedKey($("tree"));
   $("tree").replaceChildren(...roots.map((r) => build(r, 0)));
+  refocus($("tree"), focusKey);
+}
+
+function focusedKey(container) {
+  const active = document.activeElement;
+  return active && container.contains(active) ? active.dataset.focusKey ?? null : null;
+}
+
+function refocus(container, focusKey) {
+  if (focusKey) container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
 }
 
 // Idle tickets of an open allocation are reserved on its capacity and on every pool above it (each
@@ -210,13 +367,37 @@ function setAsideByCapacity(capacities, byId) {
   return setAside;
 }
 
-// A stacked bar: one span per [class, count], each as a share of scale.
-function bar(scale, parts) {
-  const spans = parts.map(([name, n]) => `<span class="${name}" style="width:${Math.min(100, (100 * n) / Math.max(1, scale))}%"></span>`);
-  return `<div class="bar">${spans.join("")}</div>`;
+// A hold takes from a capacity and every pool above it, and is refused when any of them is closed or
+// not open yet, whatever the capacity's own state says (a state is each capacity's own). The nearest
+// such pool of this event, or null.
+function closedPoolAbove(c, byId) {
+  const seen = new Set();
+  const queue = [...c.parent_ids];
+  while (queue.length > 0) {
+    const id = queue.shift();
+    if (seen.has(id) || !byId.has(id)) continue;
+    seen.add(id);
+    const pool = byId.get(id);
+    if (pool.state === "closed" || pool.state === "scheduled") return pool;
+    queue.push(...pool.parent_ids);
+  }
+  return null;
 }
 
-function capacityRow(c, setAside, names) {
+function whyClosed(pool) {
+  if (pool.state === "scheduled") return `${pool.section_name} is not on sale yet`;
+  if (pool.closed_reason === "sold_out") return `${pool.section_name} closed when it sold out`;
+  return pool.is_active ? `${pool.section_name}'s sale has ended` : `${pool.section_name} is deactivated`;
+}
+
+// A stacked bar: one span per [class, count], each as a share of scale. Decorative: the numbers
+// beside it say the same in text.
+function bar(scale, parts) {
+  const spans = parts.filter(([, n]) => n > 0).map(([name, n]) => `<span class="${name}" style="width:${Math.min(100, (100 * n) / Math.max(1, scale))}%"></span>`);
+  return `<div class="bar" aria-hidden="true">${spans.join("")}</div>`;
+}
+
+function capacityRow(c, setAside, names, closedPool, limits) {
   const row = document.createElement("div");
   row.className = "capacity";
   row.dataset.capacityId = c.id;
@@ -227,9 +408,9 @@ function capacityRow(c, setAside, names) {
   const owed = c.waitlist_demand ?? 0;
   // Available counts an overbooking allowance, so a limited bar spans the total and the allowance.
   const allowance = c.overbook_limit ?? 0;
-  // An unlimited node's bar is scaled to what it has taken, so the proportions still read.
-  const scale = c.total_capacity === null ? Math.max(1, c.sold_count + c.reserved_capacity + (available ?? 0) + owed) : c.total_capacity + allowance;
-  const owedShown = Math.min(owed, Math.max(0, scale - c.sold_count - c.reserved_capacity - (available ?? 0)));
+  // A capacity closed itself says why in its own state; one below a closed pool is not on sale either.
+  const blockedBy = c.state === "closed" ? null : closedPool;
+  const onSale = (c.state === "on_sale" || c.state === "sold_out") && blockedBy === null;
   row.innerHTML = `
     <div class="head">
       <span class="name"></span><span class="mode">${c.mode}</span>
@@ -244,16 +425,37 @@ function capacityRow(c, setAside, names) {
         ${c.total_capacity === null ? "" : `/ ${c.total_capacity}`}${allowance === 0 ? "" : ` +${allowance}`}
       </span>
     </div>
-    ${bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["owed", owedShown], ["available", available ?? 0]])}`;
+    ${capacityBar(c, aside, owed, allowance, onSale)}`;
   row.querySelector(".name").textContent = c.section_name;
   const state = row.querySelector("[data-field='state']");
-  state.dataset.state = c.state;
-  state.textContent = stateText(c);
+  state.dataset.state = blockedBy ? "blocked" : c.state;
+  state.textContent = blockedBy ? "not on sale" : stateText(c);
+  if (blockedBy) {
+    const line = document.createElement("p");
+    line.className = "blocked";
+    line.dataset.field = "blocked";
+    line.textContent = `Not on sale: ${whyClosed(blockedBy)}.`;
+    row.append(line);
+  }
+  row.append(capacityActions(c));
   const sale = saleLine(c, names);
   if (sale) row.append(sale);
   if (c.waitlist) row.append(waitlistLine(c.waitlist));
+  if (limits.length > 0) row.append(buyerLimitsLine(limits));
   if (c.allocations && c.allocations.length > 0) row.append(allocationTable(c));
   return row;
+}
+
+// An unlimited capacity with no limited pool above it has no share to draw: a hold takes nothing from
+// a limit, so its bar is drawn open (or closed) whatever it has sold and held; its numbers say how much.
+// Otherwise an unlimited capacity's bar is scaled to what it has taken and what its pools have left.
+function capacityBar(c, aside, owed, allowance, onSale) {
+  const available = c.available_capacity;
+  const free = onSale ? "available" : "unsellable";
+  if (available === null) return `<div class="bar" aria-hidden="true" data-unlimited><span class="${onSale ? "unlimited" : "unsellable"}" style="width:100%"></span></div>`;
+  const scale = c.total_capacity === null ? Math.max(1, c.sold_count + c.reserved_capacity + available + owed) : c.total_capacity + allowance;
+  const owedShown = Math.min(owed, Math.max(0, scale - c.sold_count - c.reserved_capacity - available));
+  return bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["owed", owedShown], [free, available]]);
 }
 
 // "closed" says why: a sold-out rule (closed_reason), a deactivation, or the end of the sale window.
@@ -266,6 +468,32 @@ function stateText(c) {
       if (c.closed_reason === "sold_out") return "closed (sold out)";
       return c.is_active ? "closed (sale ended)" : "closed (deactivated)";
   }
+}
+
+function capacityActions(c) {
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  actions.append(
+    actionButton("resize", "Resize", c.section_name, c.id, () => resize(c)),
+    actionButton(c.is_active ? "deactivate" : "activate", c.is_active ? "Deactivate" : "Activate", c.section_name, c.id, () => setActive(c)),
+    actionButton("window", "Sale window", c.section_name, c.id, () => saleWindow(c)),
+  );
+  return actions;
+}
+
+// A write button whose accessible name says what it acts on ("Resize Stalls"), though it shows only
+// the verb; found again after a redraw by its focus key.
+function actionButton(action, label, subject, id, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.dataset.action = action;
+  button.dataset.focusKey = `${action}:${id}`;
+  const what = document.createElement("span");
+  what.className = "visually-hidden";
+  what.textContent = ` ${subject}`;
+  button.append(label, what);
+  button.addEventListener("click", onClick);
+  return writeControl(button);
 }
 
 // A capacity's sale rules and what the clock does next: when it opens or its sale ends, its window, the
@@ -324,16 +552,39 @@ function waitlistLine(w) {
   return line;
 }
 
+// The buyer limits covering a capacity: "Four per person: 4 per buyer (key required)", as text.
+function buyerLimitsLine(limits) {
+  const line = document.createElement("div");
+  line.className = "buyer-limits";
+  line.dataset.field = "limits";
+  line.textContent = "buyer limits: " + limits.map((l) => `${l.name}: ${l.per_buyer_max} per buyer${l.require_buyer_key ? " (key required)" : ""}`).join(" · ");
+  return line;
+}
+
+function limitsByCapacity() {
+  const byCapacity = new Map();
+  for (const l of lastLimits ?? []) {
+    for (const id of l.capacity_ids) {
+      if (!byCapacity.has(id)) byCapacity.set(id, []);
+      byCapacity.get(id).push(l);
+    }
+  }
+  return byCapacity;
+}
+
 function allocationTable(c) {
+  const box = document.createElement("div");
+  box.className = "scroll";
   const table = document.createElement("table");
   table.className = "allocations";
   table.setAttribute("aria-label", `Allocations of ${c.section_name}`);
-  table.innerHTML = "<thead><tr><th>Allocation</th><th>Sold · held · idle</th><th>Size</th><th>Status</th><th>Expires</th></tr></thead><tbody></tbody>";
-  table.tBodies[0].append(...c.allocations.map(allocationRow));
-  return table;
+  table.innerHTML = '<thead><tr><th scope="col">Allocation</th><th scope="col">Sold · held · idle</th><th scope="col">Size</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead><tbody></tbody>';
+  table.tBodies[0].append(...c.allocations.map((a) => allocationRow(c, a)));
+  box.append(table);
+  return box;
 }
 
-function allocationRow(a) {
+function allocationRow(c, a) {
   const tr = document.createElement("tr");
   tr.className = "allocation";
   tr.dataset.allocationId = a.id;
@@ -346,7 +597,8 @@ function allocationRow(a) {
     </td>
     <td data-field="size">${a.size}</td>
     <td data-field="status"></td>
-    <td><time data-field="expires"></time></td>`;
+    <td><time data-field="expires"></time></td>
+    <td></td>`;
   tr.querySelector(".name").textContent = a.name;
   tr.querySelector("[data-field='status']").textContent = a.status;
   if (a.expires_at) {
@@ -354,21 +606,30 @@ function allocationRow(a) {
     time.dateTime = a.expires_at;
     time.textContent = new Date(a.expires_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   }
+  const release = actionButton("release-idle", "Release idle", `of ${a.name}`, a.id, () => releaseIdle(c, a));
+  // Only an open allocation with idle tickets has any to give back.
+  if (a.status !== "open" || a.idle === 0) release.disabled = true;
+  tr.lastElementChild.append(release);
   return tr;
 }
 
 function renderExpiring() {
   if (!lastSnapshot) return;
   const now = Date.now();
+  const names = capacityNames();
   const rows = lastSnapshot.holds.expiring.map((h) => {
     const seconds = Math.max(0, Math.round((Date.parse(h.expires_at) - now) / 1000));
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td class="mono"></td><td>${h.quantity}</td><td>${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}</td>`;
-    tr.firstChild.textContent = h.reservation_id;
+    tr.innerHTML = `<td class="mono"></td><td data-field="sections"></td><td>${h.quantity}</td><td>${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}</td>`;
+    tr.cells[0].textContent = h.reservation_id;
+    tr.cells[1].textContent = (h.items ?? []).map((i) => `${names.get(i.capacity_id) ?? i.capacity_id} ×${i.quantity}`).join(", ");
     return tr;
   });
   $("expiring").tBodies[0].replaceChildren(...rows);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Buyer limits
 
 // Reads the event's limits now and every LIMITS_REFRESH_MS while it is followed, skipping a hidden tab.
 function followLimits(eventId) {
@@ -384,12 +645,15 @@ function followLimits(eventId) {
 
 async function loadLimits(eventId) {
   try {
-    const body = await api(`/events/${encodeURIComponent(eventId)}/limits`);
+    const body = await api(`/events/${enc(eventId)}/limits`);
     // An answer for an event the viewer has since left is dropped.
     if (currentEvent !== eventId) return;
+    const changed = JSON.stringify(body.limits) !== JSON.stringify(lastLimits);
     lastLimits = body.limits;
     $("limits-error").textContent = "";
     renderLimits();
+    // Each capacity lists the limits that cover it.
+    if (changed) renderTree();
   } catch (error) {
     if (currentEvent === eventId) $("limits-error").textContent = `Could not load limits: ${error.message}`;
   }
@@ -421,6 +685,448 @@ function renderLimits() {
   if (lastLimits.length === 0) list.innerHTML = "<li>No limits.</li>";
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sales figures and charts
+
+function followStats() {
+  clearInterval(statsTimer);
+  clearTimeout(statsPending);
+  statsPending = null;
+  lastStats = null;
+  levelsDrawnFor = null;
+  $("stats-body").hidden = true;
+  $("stats-note").hidden = true;
+  loadStats();
+  statsTimer = setInterval(() => {
+    if (!document.hidden) loadStats();
+  }, STATS_REFRESH_MS);
+}
+
+// The stream reported a change: read the figures again now, or as soon as the throttle allows.
+function statsSoon() {
+  if (statsPending !== null) return;
+  statsPending = setTimeout(() => {
+    statsPending = null;
+    loadStats();
+  }, Math.max(0, statsReadAt + STATS_THROTTLE_MS - Date.now()));
+}
+
+async function loadStats() {
+  const eventId = currentEvent;
+  const sequence = ++statsSequence;
+  const range = STATS_RANGES[$("stats-range").value];
+  const to = new Date();
+  const from = new Date(to.getTime() - range.minutes * 60000);
+  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), bucket: range.bucket });
+  statsReadAt = Date.now();
+  try {
+    const stats = await api(`/events/${enc(eventId)}/stats?${query}`);
+    // A newer read (another event, another period, a later change) has been sent: its answer wins.
+    if (sequence !== statsSequence) return;
+    lastStats = stats;
+    $("stats-note").hidden = true;
+    $("stats-body").hidden = false;
+    renderStats();
+  } catch (error) {
+    if (sequence !== statsSequence) return;
+    $("stats-note").hidden = false;
+    if (error.status === 404) {
+      // A server from before the statistics: the rest of the page works without them.
+      lastStats = null;
+      $("stats-body").hidden = true;
+      $("stats-note").textContent = "Sales charts are not available: this server does not answer GET /events/{id}/stats.";
+    } else {
+      // A failed read keeps the last charts, which the next read replaces.
+      $("stats-note").textContent = `Could not read the sales figures: ${error.message}`;
+    }
+  }
+}
+
+function renderStats() {
+  const s = lastStats;
+  $("conversion").textContent = s.conversion === null ? "—" : `${Math.round(s.conversion * 100)}%`;
+  // The share of holds ended in the period that ended in a sale (confirmed, against released and expired).
+  $("conversion-detail").textContent = `${s.totals.confirmed} confirmed · ${s.totals.released + s.totals.expired} released or expired`;
+  renderForecast(s.forecast);
+  $("peak").textContent = s.peak_sold_per_minute;
+  const t = s.time_to_confirm;
+  $("time-to-confirm").textContent = t.median_seconds === null ? "—" : `${duration(t.median_seconds)} median`;
+  $("time-to-confirm-detail").textContent = t.p95_seconds === null ? `${t.confirms} confirmed` : `95% within ${duration(t.p95_seconds)} · ${t.confirms} confirmed`;
+  drawVelocity();
+  drawLevels();
+}
+
+function renderForecast(f) {
+  const value = $("forecast");
+  const detail = $("forecast-detail");
+  value.dataset.state = f.available === null ? "unlimited" : f.available === 0 ? "sold-out" : f.sell_out_at === null ? "not-selling" : "selling";
+  if (f.available === null) {
+    value.textContent = "—";
+    detail.textContent = "no limit to sell out";
+  } else if (f.available === 0) {
+    value.textContent = "sold out";
+    detail.textContent = "nothing left";
+  } else if (f.sell_out_at === null) {
+    value.textContent = "not selling";
+    detail.textContent = `${f.available} left`;
+  } else {
+    const time = document.createElement("time");
+    time.dateTime = f.sell_out_at;
+    const at = new Date(f.sell_out_at);
+    const today = at.toDateString() === new Date().toDateString();
+    time.textContent = at.toLocaleString([], today ? { timeStyle: "short" } : { dateStyle: "medium", timeStyle: "short" });
+    value.replaceChildren(time);
+    detail.textContent = `${f.available} left at ${Number(f.taken_per_minute.toFixed(1))} a minute`;
+  }
+}
+
+function duration(seconds) {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Number((seconds / 3600).toFixed(1))} h`;
+}
+
+// A bucket's start as the axis and the figures show it: a time of day, with the day for hourly
+// buckets (two days), or the date alone for daily ones.
+function bucketLabel(iso, bucket) {
+  const d = new Date(iso);
+  if (bucket === "1d") return d.toLocaleDateString([], { day: "numeric", month: "short" });
+  if (bucket === "1h") return d.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+// A round top for an axis, at least the largest value and not much above it (250 for 236, not 500),
+// so that a full event fills most of the chart's height.
+function niceMax(value) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(1, value)));
+  for (const step of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(name, attributes = {}, ...children) {
+  const element = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attributes)) element.setAttribute(k, v);
+  element.append(...children);
+  return element;
+}
+
+// A chart's frame: the drawing's size follows its box (redrawn when the box changes), so that its
+// labels keep their size on a phone instead of shrinking with a scaled picture.
+function chartFrame(figure, labelledBy, buckets, bucket, max) {
+  const width = Math.max(240, figure.querySelector(".plot").clientWidth);
+  const height = 170;
+  const margin = { left: 36, right: 10, top: 10, bottom: 22 };
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-labelledby": labelledBy });
+  const plot = { left: margin.left, right: width - margin.right, top: margin.top, bottom: height - margin.bottom };
+  const y = (v) => plot.bottom - (v * (plot.bottom - plot.top)) / max;
+  for (const v of [0, max / 2, max]) {
+    chart.append(svg("line", { class: v === 0 ? "axis" : "grid", x1: plot.left, x2: plot.right, y1: y(v), y2: y(v) }));
+    chart.append(svg("text", { x: plot.left - 4, y: y(v) + 4, "text-anchor": "end" }, String(Number(v.toFixed(1)))));
+  }
+  const labelled = buckets.length <= 2 ? buckets.map((_, i) => i) : [0, Math.floor((buckets.length - 1) / 2), buckets.length - 1];
+  const column = (plot.right - plot.left) / Math.max(1, buckets.length);
+  for (const i of labelled) {
+    const anchor = i === 0 ? "start" : i === buckets.length - 1 ? "end" : "middle";
+    const x = anchor === "start" ? plot.left : anchor === "end" ? plot.right : plot.left + column * (i + 0.5);
+    chart.append(svg("text", { x, y: height - 6, "text-anchor": anchor }, bucketLabel(buckets[i].start, bucket)));
+  }
+  return { chart, plot, y, column };
+}
+
+// Tickets held and sold in each bucket, as two lines (sold solid, held dashed, so that they differ in
+// more than colour), with the figures in a table for whoever cannot see the chart.
+function drawVelocity() {
+  const s = lastStats;
+  const figure = $("velocity");
+  const per = BUCKETS[s.bucket]?.per ?? s.bucket;
+  $("velocity-title").textContent = `Tickets per ${per}, held and sold`;
+  const buckets = s.buckets;
+  const top = Math.max(0, ...buckets.map((b) => Math.max(b.held, b.confirmed)));
+  const { chart, y, plot, column } = chartFrame(figure, "velocity-title velocity-summary", buckets, s.bucket, niceMax(top));
+  const x = (i) => plot.left + column * (i + 0.5);
+  const points = (field) => buckets.map((b, i) => `${x(i).toFixed(1)},${y(b[field]).toFixed(1)}`).join(" ");
+  chart.append(svg("polyline", { class: "held", points: points("held") }), svg("polyline", { class: "sold-line", points: points("confirmed") }));
+  figure.querySelector(".plot").replaceChildren(chart);
+  const busiest = Math.max(0, ...buckets.map((b) => b.confirmed));
+  $("velocity-summary").textContent = buckets.length === 0
+    ? "No figures for this period."
+    : `From ${bucketLabel(s.from, s.bucket)} to ${bucketLabel(s.to, s.bucket)}: ${s.totals.held} tickets held and ${s.totals.confirmed} sold; at most ${top} in one ${per}, and ${busiest} sold in the busiest.`;
+  $("velocity-table").tBodies[0].replaceChildren(...buckets.map((b) => tableRow(bucketLabel(b.start, s.bucket), b.held, b.confirmed)));
+}
+
+// Sold, reserved and available at the end of each bucket, stacked. Available is the event's total
+// now less what was held and sold then: the statistics count tickets, the snapshot knows the total.
+function drawLevels() {
+  if (!lastStats || !lastSnapshot) return;
+  const s = lastStats;
+  const total = lastSnapshot.totals.total_capacity;
+  levelsDrawnFor = total;
+  const figure = $("levels");
+  const step = BUCKETS[s.bucket]?.ms ?? 0;
+  const levels = s.buckets.map((b) => ({
+    end: new Date(Date.parse(b.start) + step).toISOString(),
+    start: b.start,
+    sold: b.sold,
+    reserved: b.holding,
+    available: Math.max(0, total - b.holding - b.sold),
+  }));
+  const top = Math.max(1, ...levels.map((l) => l.sold + l.reserved + l.available));
+  const { chart, y, plot, column } = chartFrame(figure, "levels-title levels-summary", s.buckets, s.bucket, niceMax(top));
+  const width = Math.max(1, column - 1);
+  levels.forEach((l, i) => {
+    let base = 0;
+    for (const band of ["sold", "reserved", "available"]) {
+      if (l[band] === 0) continue;
+      chart.append(svg("rect", { class: band, x: (plot.left + column * i).toFixed(1), y: y(base + l[band]).toFixed(1), width: width.toFixed(1), height: (y(base) - y(base + l[band])).toFixed(1) }));
+      base += l[band];
+    }
+  });
+  figure.querySelector(".plot").replaceChildren(chart);
+  const last = levels.at(-1);
+  $("levels-summary").textContent = last
+    ? `At ${bucketLabel(last.end, s.bucket)}: ${last.sold} sold, ${last.reserved} reserved, ${last.available} available of ${total}${lastSnapshot.totals.has_unlimited ? " (and unlimited sections)" : ""}.`
+    : "No figures for this period.";
+  $("levels-table").tBodies[0].replaceChildren(...levels.map((l) => tableRow(bucketLabel(l.end, s.bucket), l.sold, l.reserved, l.available)));
+}
+
+function tableRow(...cells) {
+  const tr = document.createElement("tr");
+  for (const text of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.append(td);
+  }
+  return tr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The organiser's actions: one dialog for all of them. It says what will change, takes the values
+// the action needs and is the confirmation; a refusal stays in it with the API's problem (title,
+// detail, code and each field's errors), so the user can correct it and send again.
+
+let dialogAction = null;
+let dialogOpener = null;
+let dialogBusy = false;
+
+function openAction(action) {
+  dialogAction = action;
+  dialogOpener = document.activeElement?.dataset?.focusKey ?? document.activeElement?.id ?? null;
+  $("action-title").textContent = action.title;
+  $("action-fields").replaceChildren(...(action.fields ?? []).map(field));
+  $("action-submit").textContent = action.submit;
+  showProblem(null);
+  askAgain();
+  $("action-dialog").showModal();
+  // Straight to the first value to type; a dialog without one leaves the focus on Cancel, its first button.
+  $("action-fields").querySelector("input, select")?.focus();
+}
+
+// The question restates the values as they are typed, so that what is confirmed is what is sent.
+function askAgain() {
+  if (!dialogAction) return;
+  const question = dialogAction.question;
+  $("action-question").textContent = typeof question === "function" ? question(dialogValues()) : question;
+}
+
+function dialogValues() {
+  return Object.fromEntries([...new FormData($("action-form"))].map(([k, v]) => [k, String(v).trim()]));
+}
+
+function field(f) {
+  const wrapper = document.createElement("div");
+  wrapper.className = "field";
+  const id = `action-${f.name}`;
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = f.label;
+  let input;
+  if (f.options) {
+    input = document.createElement("select");
+    input.append(...f.options.map(([value, text]) => new Option(text, value)));
+  } else {
+    input = document.createElement("input");
+    input.type = f.type ?? "text";
+    input.autocomplete = "off";
+  }
+  input.id = id;
+  input.name = f.name;
+  input.required = Boolean(f.required);
+  for (const attribute of ["min", "max", "step", "pattern"]) if (f[attribute] !== undefined) input.setAttribute(attribute, f[attribute]);
+  input.value = f.value ?? "";
+  wrapper.append(label, input);
+  if (f.hint) {
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    hint.id = `${id}-hint`;
+    hint.textContent = f.hint;
+    input.setAttribute("aria-describedby", hint.id);
+    wrapper.append(hint);
+  }
+  return wrapper;
+}
+
+function closeAction() {
+  dialogAction = null;
+  if ($("action-dialog").open) $("action-dialog").close();
+}
+
+function showProblem(error) {
+  const box = $("action-problem");
+  if (!error) {
+    box.replaceChildren();
+    return;
+  }
+  const parts = [];
+  const add = (tag, className, text) => {
+    const element = document.createElement(tag);
+    element.className = className;
+    element.textContent = text;
+    parts.push(element);
+    return element;
+  };
+  if (error.status === undefined) {
+    add("strong", "title", "No answer from the server");
+    add("span", "detail", `${error.message}. `);
+  } else {
+    add("strong", "title", error.title ?? `Refused (${error.status})`);
+    if (error.detail) add("span", "detail", `${error.detail} `);
+    if (error.code) add("code", "code", error.code);
+    if (error.errors) {
+      const list = document.createElement("ul");
+      for (const [name, messages] of Object.entries(error.errors)) {
+        const item = document.createElement("li");
+        item.textContent = `${name}: ${[].concat(messages).join(" ")}`;
+        list.append(item);
+      }
+      parts.push(list);
+    }
+  }
+  if (!settled(error)) add("p", "hint", "It may not have been applied. Sending it again is safe: it goes with the same Idempotency-Key, so it takes effect once.");
+  box.replaceChildren(...parts);
+}
+
+async function submitAction(e) {
+  e.preventDefault();
+  const action = dialogAction;
+  if (!action || dialogBusy) return;
+  const values = dialogValues();
+  dialogBusy = true;
+  $("action-submit").disabled = true;
+  $("action-cancel").disabled = true;
+  $("action-form").setAttribute("aria-busy", "true");
+  showProblem(null);
+  try {
+    const answer = await action.send(values);
+    closeAction();
+    $("action-result").textContent = action.done(answer, values);
+    if (action.after) await action.after(answer);
+  } catch (error) {
+    if (dialogAction === action) showProblem(error);
+  } finally {
+    dialogBusy = false;
+    $("action-submit").disabled = false;
+    $("action-cancel").disabled = false;
+    $("action-form").setAttribute("aria-busy", "false");
+  }
+}
+
+// Text in a number field: empty is "no limit" (null) where a field allows it.
+function numberOrNull(text) {
+  return text === "" ? null : Number(text);
+}
+
+function limitText(total) {
+  return total === null ? "no limit" : `${total} tickets`;
+}
+
+function newCapacity() {
+  const capacities = lastSnapshot?.capacity ?? [];
+  openAction({
+    title: "New capacity",
+    question: (v) => `Create ${v.section_name ? `“${v.section_name}”` : "a capacity"} in ${v.event || "…"} with ${v.total === "" ? "no limit of its own" : `${v.total} tickets`}${v.parent ? `, drawing from ${capacities.find((c) => c.id === v.parent)?.section_name}` : ""}? It is on sale once created.`,
+    fields: [
+      { name: "event", label: "Event", value: currentEvent ?? "", required: true, pattern: "[A-Za-z0-9._:\\-]{1,64}", hint: "1 to 64 letters, digits, '.', '_', ':' or '-'. A new id starts a new event." },
+      { name: "section_name", label: "Name", required: true },
+      { name: "total", label: "Tickets", type: "number", min: 0, max: 1000000, step: 1, hint: "Empty: no limit of its own (unlimited, or as many as the pool above has)." },
+      { name: "parent", label: "Pool above it", options: [["", "none"], ...capacities.map((c) => [c.id, c.section_name])], hint: "A hold on the new capacity takes from this pool too." },
+    ],
+    submit: "Create",
+    send: (v) => write("POST", `/events/${enc(v.event)}/capacity`, { section_name: v.section_name, total_capacity: numberOrNull(v.total), parent_ids: v.parent ? [v.parent] : [] }),
+    done: (c) => `Created ${c.section_name} in ${c.event_id}, with ${limitText(c.total_capacity)}.`,
+    after: (c) => refreshEvents(c.event_id),
+  });
+}
+
+function resize(c) {
+  const taken = c.sold_count + c.reserved_capacity;
+  openAction({
+    title: `Resize ${c.section_name}`,
+    question: (v) => `${c.section_name} has ${limitText(c.total_capacity)}, of which ${taken} are sold, held or set aside. Give it ${v.total === "" ? "no limit" : `${v.total} tickets`}?`,
+    fields: [{ name: "total", label: "Tickets", type: "number", min: 0, max: 1000000, step: 1, value: c.total_capacity ?? "", hint: "Empty: no limit of its own." }],
+    submit: "Resize",
+    send: (v) => write("PUT", `/capacity/${enc(c.id)}`, { total_capacity: numberOrNull(v.total) }),
+    done: (r) => `${r.section_name} has ${limitText(r.total_capacity)} now.`,
+  });
+}
+
+function setActive(c) {
+  const activate = !c.is_active;
+  openAction({
+    title: `${activate ? "Activate" : "Deactivate"} ${c.section_name}`,
+    question: activate
+      ? `${c.section_name} goes back on sale (within its sale window), and so do the sections under it that are active.`
+      : `No new holds are taken from ${c.section_name}, or from the sections under it. Holds and sales already made stay.`,
+    submit: activate ? "Activate" : "Deactivate",
+    send: () => write("PUT", `/capacity/${enc(c.id)}`, { is_active: activate }),
+    done: (r) => `${r.section_name} is ${r.is_active ? "active" : "deactivated"}.`,
+  });
+}
+
+function saleWindow(c) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const when = (text) => new Date(text).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  openAction({
+    title: `Sale window of ${c.section_name}`,
+    question: (v) => `Sell ${c.section_name} ${v.starts ? `from ${when(v.starts)}` : "from now"} ${v.ends ? `until ${when(v.ends)}` : "with no end"}?`,
+    fields: [
+      { name: "starts", label: "Sale starts", type: "datetime-local", value: localInput(c.sale_starts_at), hint: `In your time zone (${zone}). Empty: no start.` },
+      { name: "ends", label: "Sale ends", type: "datetime-local", value: localInput(c.sale_ends_at), hint: "Empty: no end." },
+    ],
+    submit: "Set window",
+    send: (v) => write("PUT", `/capacity/${enc(c.id)}`, { sale_starts_at: instant(v.starts), sale_ends_at: instant(v.ends) }),
+    done: (r) => r.sale_starts_at || r.sale_ends_at ? `${r.section_name} has a new sale window.` : `${r.section_name} has no sale window now.`,
+  });
+}
+
+function releaseIdle(c, a) {
+  openAction({
+    title: `Release tickets of ${a.name}`,
+    question: (v) => `${a.name} has ${a.idle} idle tickets set aside on ${c.section_name}. Release ${v.quantity || "…"} of them to the public? The allocation shrinks by as many.`,
+    fields: [{ name: "quantity", label: "Tickets", type: "number", min: 1, max: a.idle, step: 1, value: a.idle, required: true }],
+    submit: "Release",
+    send: (v) => write("POST", `/allocations/${enc(a.id)}/release`, { quantity: Number(v.quantity) }),
+    done: (r, v) => `Released ${v.quantity} tickets of ${r.name} to the public; ${r.idle} stay set aside.`,
+  });
+}
+
+// A datetime-local input's value for an instant: the viewer's own time, to the minute.
+function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// A datetime-local value (the viewer's time) as RFC 3339; empty clears the edge.
+function instant(text) {
+  return text ? new Date(text).toISOString() : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reservations
+
 // Reads the first page for the filters as they are now. A reference is the platform's order or cart
 // id, so it is searched in every event (a cart may span several); without one, the followed event's.
 function loadReservations() {
@@ -447,7 +1153,7 @@ function loadReservations() {
 async function loadReservationPage(after) {
   // A page that answers after a newer search (another event, filter or Refresh) began is dropped.
   const generation = reservationsGeneration;
-  const path = `/reservations?${reservationsQuery}` + (after ? `&after=${encodeURIComponent(after)}` : "");
+  const path = `/reservations?${reservationsQuery}` + (after ? `&after=${enc(after)}` : "");
   $("reservations").setAttribute("aria-busy", "true");
   $("reservations-more").disabled = true;
   try {
@@ -514,8 +1220,9 @@ function reservationRow(r) {
     button.type = "button";
     button.dataset.action = action;
     button.textContent = label;
+    button.setAttribute("aria-label", `${label} ${itemsText(r, capacityNames())}`);
     button.addEventListener("click", () => act(r.id, action));
-    return button;
+    return writeControl(button);
   }));
   return tr;
 }
@@ -564,18 +1271,21 @@ async function act(id, action) {
   for (const button of row ? row.querySelectorAll("button") : []) button.disabled = true;
   $("reservations-error").textContent = "";
   try {
-    showReservation(await post(`/reservations/${encodeURIComponent(id)}/${action}`));
+    showReservation(await write("POST", `/reservations/${enc(id)}/${action}`));
   } catch (error) {
     // The problem's detail says why (409: it is no longer active, or already expired), unless the viewer has moved on.
     if (generation === reservationsGeneration) $("reservations-error").textContent = `Could not ${action} the reservation: ${error.message}`;
     // Most refusals mean another client moved it first: show it as it is now.
     try {
-      showReservation(await api(`/reservations/${encodeURIComponent(id)}`));
+      showReservation(await api(`/reservations/${enc(id)}`));
     } catch {
       if (generation === reservationsGeneration) showReservation(r);
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
 
 $("reservations-filter").addEventListener("submit", (e) => {
   e.preventDefault();
@@ -590,5 +1300,35 @@ $("sign-in-form").addEventListener("submit", (e) => {
   signIn($("api-key").value.trim());
 });
 $("sign-out").addEventListener("click", signOut);
+$("new-capacity").addEventListener("click", newCapacity);
+$("stats-range").addEventListener("change", () => {
+  if (currentEvent) loadStats();
+});
+$("action-form").addEventListener("submit", submitAction);
+$("action-form").addEventListener("input", askAgain);
+$("action-cancel").addEventListener("click", closeAction);
+$("action-dialog").addEventListener("cancel", (e) => {
+  // Escape while a write is on its way would hide its outcome.
+  if (dialogBusy) e.preventDefault();
+});
+$("action-dialog").addEventListener("close", () => {
+  dialogAction = null;
+  // The button that opened the dialog may have been drawn anew meanwhile: focus its successor.
+  if (dialogOpener && (document.activeElement === document.body || document.activeElement === null)) {
+    (document.querySelector(`[data-focus-key="${CSS.escape(dialogOpener)}"]`) ?? $(dialogOpener))?.focus();
+  }
+});
+// The charts are drawn to their box's width: drawn again when it changes (a phone turned, a window
+// resized), not when a redraw changes the box's height.
+let statsWidth = 0;
+new ResizeObserver((entries) => {
+  const width = Math.round(entries[0].contentRect.width);
+  if (width === statsWidth) return;
+  statsWidth = width;
+  if (lastStats && !$("stats-body").hidden) {
+    drawVelocity();
+    drawLevels();
+  }
+}).observe($("stats"));
 setInterval(renderExpiring, 1000);
 if (key) signIn(key);

@@ -1,0 +1,565 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Capacity.Dashboard.Tests;
+
+/// <summary>
+/// The organiser's view (issue 22): the newest event followed at sign-in; each section shown as it
+/// stands for sale (an unlimited one, one under a closed pool) with its limits, and each expiring hold
+/// with its sections; the sales charts, conversion and forecast from the statistics, following sales
+/// live, or a note when the server has none; the organiser's actions, each confirmed in a dialog,
+/// sent with an Idempotency-Key, and refused with the API's problem; a read key that sees everything
+/// and can change nothing; a phone's width; the keyboard.
+/// </summary>
+public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
+{
+    private static readonly LocatorAssertionsToHaveTextOptions Throttled = new() { Timeout = 8000 };
+
+    /// <summary>GET, PUT /capacity/{id}, and nothing else.</summary>
+    private static readonly Regex CapacityPath = new("/capacity/[0-9a-f-]{36}$");
+
+    [Fact]
+    public async Task Signing_in_follows_the_newest_event_whose_sections_and_holds_read_as_they_stand_for_sale()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        await CreateAsync(api, "Lawn", 30, [], eventId: "picnic");
+        var hall = await CreateAsync(api, "Hall", 100, []);
+        var stalls = await CreateAsync(api, "Stalls", 40, [hall]);
+        var stream = await CreateAsync(api, "Live-stream", null, []);
+        var balcony = await CreateAsync(api, "Balcony", 20, []);
+        var front = await CreateAsync(api, "Balcony front", 10, [balcony]);
+        var cart = (await ReadAsync(await api.PostAsJsonAsync("/reservations", new
+        {
+            items = new[] { new { capacity_id = stalls, quantity = 2 }, new { capacity_id = front, quantity = 1 } },
+        })))["id"]!.GetValue<string>();
+        var watcher = await ReserveAsync(api, stream, 1, null);
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{balcony}", new { is_active = false }));
+        await CreateLimitAsync(api, "Four each", [stalls], 4, requireBuyerKey: false);
+
+        // The page meets a server without statistics: GET /events/{id}/stats answers 404.
+        var page = await NewPageAsync();
+        await page.RouteAsync(new Regex("/events/[^/]+/stats\\?"), route => route.FulfillAsync(new RouteFulfillOptions
+        {
+            Status = 404,
+            ContentType = "application/problem+json",
+            Body = """{"type":"/problems/not-found","title":"Not found","status":404,"code":"NOT_FOUND","detail":"No such route."}""",
+        }));
+        await SignInAsync(page, key);
+
+        // No click: the newest event is followed.
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await Expect(page.Locator("#event-title")).ToHaveTextAsync("gala");
+        await Expect(page.Locator("#events button[data-event-id='gala']")).ToHaveAttributeAsync("aria-current", "true");
+        await Expect(page.Locator("#events button[data-event-id='picnic']")).ToHaveAttributeAsync("aria-current", "false");
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("117");
+
+        // Each expiring hold names its sections.
+        var expiring = page.Locator("#expiring tbody tr");
+        await Expect(expiring.Filter(new() { HasText = cart }).Locator("[data-field='sections']")).ToHaveTextAsync("Stalls ×2, Balcony front ×1");
+        await Expect(expiring.Filter(new() { HasText = watcher }).Locator("[data-field='sections']")).ToHaveTextAsync("Live-stream ×1");
+
+        // One ticket held on an unlimited section leaves its bar open, not all reserved.
+        var streamBar = page.Locator($".capacity[data-capacity-id='{stream}'] > .bar");
+        await ExpectFieldsAsync(Head(page, stream), new() { ["reserved"] = "1", ["available"] = "∞", ["state"] = "on sale" });
+        await Expect(streamBar.Locator(".unlimited")).ToHaveCountAsync(1);
+        await Expect(streamBar.Locator(".reserved")).ToHaveCountAsync(0);
+
+        // A section under a deactivated pool is not on sale, whatever its own state, and says why.
+        await ExpectFieldsAsync(Head(page, front), new() { ["state"] = "not on sale", ["available"] = "9" });
+        await Expect(Head(page, front).Locator("[data-field='state']")).ToHaveAttributeAsync("data-state", "blocked");
+        await Expect(Capacity(page, front).Locator("[data-field='blocked']")).ToHaveTextAsync("Not on sale: Balcony is deactivated.");
+        await Expect(page.Locator($".capacity[data-capacity-id='{front}'] > .bar .available")).ToHaveCountAsync(0);
+        await Expect(page.Locator($".capacity[data-capacity-id='{front}'] > .bar .unsellable")).ToHaveCountAsync(1);
+        await ExpectFieldsAsync(Head(page, balcony), new() { ["state"] = "closed (deactivated)" });
+        await Expect(page.Locator($".capacity[data-capacity-id='{stalls}'] > .bar .available")).ToHaveCountAsync(1);
+        await Expect(Capacity(page, stalls).Locator("[data-field='blocked']")).ToHaveCountAsync(0);
+
+        // Each section lists the buyer limits over it.
+        await Expect(Capacity(page, stalls).Locator("[data-field='limits']")).ToHaveTextAsync("buyer limits: Four each: 4 per buyer");
+        await Expect(Capacity(page, hall).Locator("[data-field='limits']")).ToHaveCountAsync(0);
+
+        // Without statistics the charts are left out with a note, and the rest works.
+        await Expect(page.Locator("#stats-note")).ToHaveTextAsync("Sales charts are not available: this server does not answer GET /events/{id}/stats.");
+        await Expect(page.Locator("#stats-body")).ToBeHiddenAsync();
+
+        // The pool reopened: its section is on sale again, live.
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{balcony}", new { is_active = true }));
+        await ExpectFieldsAsync(Head(page, front), new() { ["state"] = "on sale" }, Live);
+        await Expect(Capacity(page, front).Locator("[data-field='blocked']")).ToHaveCountAsync(0);
+        await Expect(page.Locator($".capacity[data-capacity-id='{front}'] > .bar .available")).ToHaveCountAsync(1);
+        await AssertInvariantsAsync();
+    }
+
+    /// <summary>
+    /// Needs GET /events/{id}/stats. Writes the README's screenshot (docs/images/dashboard.png) when
+    /// CAPACITY_SCREENSHOT_DIR names a directory, so that a run on a clean clone changes no tracked file.
+    /// </summary>
+    [Fact]
+    public async Task A_busy_event_shows_its_sales_charts_conversion_and_forecast_and_they_follow_a_sale_live()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var ids = await BusyGalaAsync(api);
+
+        var page = await NewPageAsync(width: 1200, height: 1000);
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await Expect(page.Locator("#stats-body")).ToBeVisibleAsync();
+        await Expect(page.Locator("#stats-note")).ToBeHiddenAsync();
+
+        var stats = await ReadAsync(await api.GetAsync("/events/gala/stats"));
+        var totals = stats["totals"]!;
+        var conversion = stats["conversion"]?.GetValue<double>();
+        await Expect(page.Locator("#conversion")).ToHaveTextAsync(conversion is { } c ? $"{Math.Round(c * 100)}%" : "—");
+        await Expect(page.Locator("#peak")).ToHaveTextAsync(stats["peak_sold_per_minute"]!.ToJsonString());
+        await Expect(page.Locator("#velocity-summary")).ToContainTextAsync($"{totals["held"]} tickets held and {totals["confirmed"]} sold");
+        var forecast = stats["forecast"]!;
+        if (forecast["sell_out_at"] is null)
+        {
+            await Expect(page.Locator("#forecast")).ToHaveTextAsync(forecast["available"] is null ? "—" : "not selling");
+        }
+        else
+        {
+            Assert.True(DateTimeOffset.TryParse(await page.Locator("#forecast time").GetAttributeAsync("datetime"), CultureInfo.InvariantCulture, out _));
+        }
+
+        // Both charts are pictures with a text alternative, and their figures are a table.
+        foreach (var chart in new[] { "velocity", "levels" })
+        {
+            var picture = page.Locator($"#{chart} .plot svg");
+            await Expect(picture).ToHaveAttributeAsync("role", "img");
+            await Expect(picture).ToHaveAttributeAsync("aria-labelledby", $"{chart}-title {chart}-summary");
+            await Expect(page.Locator($"#{chart}-summary")).Not.ToBeEmptyAsync();
+        }
+
+        await Expect(page.Locator("#velocity .plot svg polyline")).ToHaveCountAsync(2);
+        var rows = page.Locator("#velocity-table tbody tr");
+        Assert.InRange(await rows.CountAsync(), 59, 62);
+        Assert.Equal(totals["held"]!.GetValue<long>(), await ColumnSumAsync(rows, 1));
+        Assert.Equal(totals["confirmed"]!.GetValue<long>(), await ColumnSumAsync(rows, 2));
+
+        // The levels now: the last bucket's sold and held, and the rest of the event's total available.
+        var last = stats["buckets"]!.AsArray()[^1]!;
+        var total = (await ReadAsync(await api.GetAsync("/events/gala/capacity/total")))["total_capacity"]!.GetValue<long>();
+        var (sold, holding) = (last["sold"]!.GetValue<long>(), last["holding"]!.GetValue<long>());
+        await Expect(page.Locator("#levels-table tbody tr").Last.Locator("td"))
+            .ToHaveTextAsync([new Regex(".+"), new Regex($"^{sold}$"), new Regex($"^{holding}$"), new Regex($"^{Math.Max(0, total - holding - sold)}$")]);
+        Assert.True(await page.Locator("#levels .plot svg rect").CountAsync() > 0);
+
+        // A sale comes in: the figures follow within the throttle, without a reload.
+        var hold = await ReserveAsync(api, ids.Stalls, 3, null);
+        await ReadAsync(await api.PostAsync($"/reservations/{hold}/confirm", null));
+        var after = await ReadAsync(await api.GetAsync("/events/gala/stats"));
+        Assert.Equal(totals["held"]!.GetValue<long>() + 3, after["totals"]!["held"]!.GetValue<long>());
+        await Expect(page.Locator("#velocity-summary")).ToContainTextAsync(
+            $"{after["totals"]!["held"]} tickets held and {after["totals"]!["confirmed"]} sold", new() { Timeout = 8000 });
+
+        // Another period reads the figures again by the hour.
+        await page.SelectOptionAsync("#stats-range", "two-days");
+        await Expect(page.Locator("#velocity-title")).ToHaveTextAsync("Tickets per hour, held and sold", Throttled);
+        await page.SelectOptionAsync("#stats-range", "hour");
+        await Expect(page.Locator("#velocity-title")).ToHaveTextAsync("Tickets per minute, held and sold", Throttled);
+
+        // The README's picture: the figures and the capacities, down to the buyer limits.
+        var screenshot = await SaveScreenshotAsync(page, "dashboard.png", until: page.Locator("#limits"));
+        if (Environment.GetEnvironmentVariable(ScreenshotDirectoryVariable) is { Length: > 0 } directory)
+        {
+            Directory.CreateDirectory(directory);
+            await File.WriteAllBytesAsync(Path.Combine(directory, "dashboard.png"), screenshot);
+        }
+
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task An_organiser_creates_resizes_closes_reopens_and_schedules_a_capacity_and_releases_idle_tickets_each_after_confirming()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var hall = await CreateAsync(api, "Hall", 100, []);
+        var stalls = await CreateAsync(api, "Stalls", 40, [hall]);
+        var box = (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Box office", quantity = 10 })))["id"]!.GetValue<string>();
+
+        // Paris, so that the sale window is typed in a time zone other than the server's.
+        var page = await NewPageAsync(timezone: "Europe/Paris");
+        var writes = RecordWrites(page);
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        var dialog = page.Locator("#action-dialog");
+        var question = page.Locator("#action-question");
+        var result = page.Locator("#action-result");
+
+        // Creating: the dialog asks with the values typed; Cancel sends nothing.
+        await page.ClickAsync("#new-capacity");
+        await Expect(dialog).ToBeVisibleAsync();
+        await Expect(page.Locator("#action-event")).ToHaveValueAsync("gala");
+        await page.FillAsync("#action-section_name", "Circle");
+        await page.FillAsync("#action-total", "30");
+        await page.SelectOptionAsync("#action-parent", new SelectOptionValue { Label = "Hall" });
+        await Expect(question).ToHaveTextAsync("Create “Circle” in gala with 30 tickets, drawing from Hall? It is on sale once created.");
+        await page.ClickAsync("#action-cancel");
+        await Expect(dialog).ToBeHiddenAsync();
+        Assert.Empty(writes);
+
+        await page.ClickAsync("#new-capacity");
+        await page.FillAsync("#action-section_name", "Circle");
+        await page.FillAsync("#action-total", "30");
+        await page.SelectOptionAsync("#action-parent", new SelectOptionValue { Label = "Hall" });
+        await page.ClickAsync("#action-submit");
+        await Expect(dialog).ToBeHiddenAsync();
+        await Expect(result).ToHaveTextAsync("Created Circle in gala, with 30 tickets.");
+        var circle = (await ReadAsync(await api.GetAsync("/events/gala/capacity")))["capacity"]!.AsArray()
+            .Single(c => c!["section_name"]!.GetValue<string>() == "Circle")!;
+        var circleId = circle["id"]!.GetValue<string>();
+        Assert.Equal(30, circle["total_capacity"]!.GetValue<int>());
+        Assert.Equal([hall], circle["parent_ids"]!.AsArray().Select(p => p!.GetValue<string>()));
+        await Expect(page.Locator($".tree > li > .capacity[data-capacity-id='{hall}'] + ul .capacity[data-capacity-id='{circleId}']")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#events button[data-event-id='gala']")).ToHaveTextAsync("gala (3)");
+
+        // Resizing, from the size it has.
+        await Capacity(page, stalls).Locator("button[data-action='resize']").ClickAsync();
+        await Expect(page.Locator("#action-total")).ToHaveValueAsync("40");
+        await page.FillAsync("#action-total", "50");
+        await Expect(question).ToHaveTextAsync("Stalls has 40 tickets, of which 10 are sold, held or set aside. Give it 50 tickets?");
+        await page.ClickAsync("#action-submit");
+        await Expect(result).ToHaveTextAsync("Stalls has 50 tickets now.");
+        await Expect(Head(page, stalls)).ToContainTextAsync("/ 50");
+        Assert.Equal(50, (await CapacityAsync(api, stalls))["total_capacity"]!.GetValue<int>());
+
+        // Closing and opening again.
+        await Capacity(page, stalls).Locator("button[data-action='deactivate']").ClickAsync();
+        await Expect(question).ToHaveTextAsync("No new holds are taken from Stalls, or from the sections under it. Holds and sales already made stay.");
+        await page.ClickAsync("#action-submit");
+        await Expect(result).ToHaveTextAsync("Stalls is deactivated.");
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["state"] = "closed (deactivated)" }, Live);
+        Assert.False((await CapacityAsync(api, stalls))["is_active"]!.GetValue<bool>());
+        await Capacity(page, stalls).Locator("button[data-action='activate']").ClickAsync();
+        await page.ClickAsync("#action-submit");
+        await Expect(result).ToHaveTextAsync("Stalls is active.");
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["state"] = "on sale" }, Live);
+
+        // A sale window typed in Paris time (UTC+2 in May) is sent as the instant it means.
+        await Capacity(page, stalls).Locator("button[data-action='window']").ClickAsync();
+        await page.FillAsync("#action-starts", "2030-05-01T18:00");
+        await Expect(question).ToContainTextAsync("Sell Stalls from ");
+        await Expect(question).ToContainTextAsync(" with no end?");
+        await page.ClickAsync("#action-submit");
+        await Expect(result).ToHaveTextAsync("Stalls has a new sale window.");
+        var scheduled = await CapacityAsync(api, stalls);
+        Assert.Equal(new DateTimeOffset(2030, 5, 1, 16, 0, 0, TimeSpan.Zero), DateTimeOffset.Parse(scheduled["sale_starts_at"]!.GetValue<string>(), CultureInfo.InvariantCulture));
+        Assert.Null(scheduled["sale_ends_at"]);
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["state"] = "scheduled" }, Live);
+        await Expect(Capacity(page, stalls).Locator("[data-field='sale-starts']")).ToHaveAttributeAsync("datetime", scheduled["sale_starts_at"]!.GetValue<string>());
+
+        // The window as it is fills the dialog; emptied, it is cleared.
+        await Capacity(page, stalls).Locator("button[data-action='window']").ClickAsync();
+        await Expect(page.Locator("#action-starts")).ToHaveValueAsync("2030-05-01T18:00");
+        await page.FillAsync("#action-starts", "");
+        await Expect(question).ToHaveTextAsync("Sell Stalls from now with no end?");
+        await page.ClickAsync("#action-submit");
+        await Expect(result).ToHaveTextAsync("Stalls has no sale window now.");
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["state"] = "on sale" }, Live);
+        Assert.Null((await CapacityAsync(api, stalls))["sale_starts_at"]);
+
+        // Releasing part of an allocation's idle tickets to the public.
+        var boxRow = Capacity(page, stalls).Locator($"tr.allocation[data-allocation-id='{box}']");
+        await boxRow.Locator("button[data-action='release-idle']").ClickAsync();
+        await Expect(page.Locator("#action-quantity")).ToHaveValueAsync("10");
+        await page.FillAsync("#action-quantity", "4");
+        await Expect(question).ToHaveTextAsync("Box office has 10 idle tickets set aside on Stalls. Release 4 of them to the public? The allocation shrinks by as many.");
+        await page.ClickAsync("#action-submit");
+        await Expect(result).ToHaveTextAsync("Released 4 tickets of Box office to the public; 6 stay set aside.");
+        await ExpectFieldsAsync(boxRow, new() { ["idle"] = "6", ["size"] = "6" }, Live);
+
+        // One write per confirmed action, each with a key of its own.
+        Assert.Equal(
+            ["POST /events/gala/capacity", .. Enumerable.Repeat($"PUT /capacity/{stalls}", 5), $"POST /allocations/{box}/release"],
+            writes.Select(w => $"{w.Method} {w.Path}"));
+        Assert.All(writes, w => Assert.True(Guid.TryParse(w.Key, out _), $"not a UUID: {w.Key}"));
+        Assert.Equal(writes.Count, writes.Select(w => w.Key).Distinct().Count());
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_refused_action_shows_the_APIs_problem_in_its_dialog_and_a_retry_after_no_answer_reuses_its_key()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 10, []);
+        await ReserveAsync(api, stalls, 6, null);
+
+        var page = await NewPageAsync();
+        var writes = RecordWrites(page);
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+
+        // Below what is held: the server refuses, and the dialog stays open with its problem.
+        await Capacity(page, stalls).Locator("button[data-action='resize']").ClickAsync();
+        await page.FillAsync("#action-total", "4");
+        await page.ClickAsync("#action-submit");
+        var refusal = await api.PutAsJsonAsync($"/capacity/{stalls}", new { total_capacity = 4 });
+        Assert.Equal(HttpStatusCode.Conflict, refusal.StatusCode);
+        var problem = JsonNode.Parse(await refusal.Content.ReadAsStringAsync())!;
+        var shown = page.Locator("#action-problem");
+        await Expect(shown.Locator(".title")).ToHaveTextAsync(problem["title"]!.GetValue<string>());
+        await Expect(shown.Locator(".detail")).ToHaveTextAsync(problem["detail"]!.GetValue<string>());
+        await Expect(shown.Locator(".code")).ToHaveTextAsync("CAPACITY_BELOW_COMMITTED");
+        await Expect(page.Locator("#action-dialog")).ToBeVisibleAsync();
+        await Expect(page.Locator("#action-result")).ToBeEmptyAsync();
+
+        // The next try gets no answer (the connection drops): the dialog says sending again is safe.
+        await page.RouteAsync(CapacityPath, route => route.Request.Method == "PUT" ? route.AbortAsync("connectionreset") : route.ContinueAsync());
+        await page.FillAsync("#action-total", "8");
+        await page.ClickAsync("#action-submit");
+        await Expect(shown.Locator(".title")).ToHaveTextAsync("No answer from the server");
+        await Expect(shown).ToContainTextAsync("Sending it again is safe");
+        await page.UnrouteAsync(CapacityPath);
+        await page.ClickAsync("#action-submit");
+        await Expect(page.Locator("#action-result")).ToHaveTextAsync("Stalls has 8 tickets now.");
+        await Expect(page.Locator("#action-dialog")).ToBeHiddenAsync();
+        Assert.Equal(8, (await CapacityAsync(api, stalls))["total_capacity"]!.GetValue<int>());
+
+        // The refusal settled its key; the request that got no answer was sent again with the same one.
+        Assert.Equal(3, writes.Count);
+        Assert.NotEqual(writes[0].Key, writes[1].Key);
+        Assert.Equal(writes[1].Key, writes[2].Key);
+        await AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_read_key_sees_the_whole_event_and_every_action_is_disabled_with_the_reason()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var hall = await CreateAsync(api, "Hall", 100, []);
+        var stalls = await CreateAsync(api, "Stalls", 40, [hall]);
+        var box = (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Box office", quantity = 4 })))["id"]!.GetValue<string>();
+        var held = await HoldAsync(api, stalls, 2, "order-1");
+        var sold = await HoldAsync(api, stalls, 3, "order-2");
+        await ReadAsync(await api.PostAsync($"/reservations/{sold}/confirm", null));
+        var reader = await IssueKeyAsync(key, "read");
+
+        var page = await NewPageAsync();
+        var writes = RecordWrites(page);
+        await SignInAsync(page, reader);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+
+        // Everything is there.
+        await Expect(page.Locator("#total-sold")).ToHaveTextAsync("3");
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["sold"] = "3", ["reserved"] = "6", ["set-aside"] = "4" });
+        await ExpectFieldsAsync(Capacity(page, stalls).Locator($"tr.allocation[data-allocation-id='{box}']"), new() { ["idle"] = "4" });
+        await ExpectRowsAsync(page, sold, held);
+        await Expect(page.Locator("#expiring tbody tr")).ToHaveCountAsync(1);
+
+        // No action can be taken, and the page says why.
+        await Expect(page.Locator("#scope")).ToHaveTextAsync("read-only key");
+        await Expect(page.Locator("#read-only")).ToBeVisibleAsync();
+        var actions = page.Locator("[data-write]");
+        await Expect(actions).ToHaveCountAsync(1 + (2 * 3) + 1 + 3);
+        await Expect(page.Locator("[data-write]:enabled")).ToHaveCountAsync(0);
+        await Expect(Capacity(page, stalls).Locator("button[data-action='resize']")).ToHaveAttributeAsync("aria-describedby", "read-only");
+        await Expect(Row(page, held).Locator("button[data-action='release']")).ToBeDisabledAsync();
+        await Capacity(page, stalls).Locator("button[data-action='resize']").ClickAsync(new() { Force = true });
+        await Expect(page.Locator("#action-dialog")).ToBeHiddenAsync();
+        Assert.Empty(writes);
+        Assert.Equal("active", await StatusAsync(api, held));
+    }
+
+    [Fact]
+    public async Task At_a_phones_width_the_page_fits_without_scrolling_sideways()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        await CreateAsync(api, "Main stage", 500, [], eventId: "summer-festival-2026-main-stage-friday-evening");
+        var hall = await CreateAsync(api, "Royal Festival Hall, main auditorium", 300, []);
+        var stalls = await CreateAsync(api, "Stalls, rows A to T (restricted view at the sides)", 200, [hall]);
+        var circle = await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Grand circle", ["total_capacity"] = 80, ["parent_ids"] = new[] { hall }, ["overbook_limit"] = 4,
+            ["sale_ends_at"] = DateTimeOffset.UtcNow.AddHours(6).ToString("O"),
+        });
+        await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Sponsors and partners of the festival", quantity = 12, expires_at = DateTimeOffset.UtcNow.AddDays(2).ToString("O") }));
+        await CreateLimitAsync(api, "Four per household", [stalls, circle["id"]!.GetValue<string>()], 4, requireBuyerKey: false);
+        var hold = await HoldAsync(api, stalls, 2, "order-2026-000123456", new() { ["channel"] = "web", ["campaign"] = "early-summer-newsletter" }, "buyer-9f86d081884c7d659a2feaa0c55ad015");
+
+        var page = await NewPageAsync(width: 375, height: 740);
+        await page.GotoAsync(Server.Url + "/dashboard/");
+        await AssertFitsAsync(page);
+
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await ExpectRowsAsync(page, hold);
+        await Expect(page.Locator(".capacity")).ToHaveCountAsync(3);
+        await AssertFitsAsync(page);
+        var box = await page.Locator("#event").BoundingBoxAsync();
+        Assert.True(box!.X >= 0 && box.X + box.Width <= 375, $"the event spans {box.X} to {box.X + box.Width}");
+
+        // The dialog fits too.
+        await Capacity(page, stalls).Locator("button[data-action='window']").ClickAsync();
+        var dialog = await page.Locator("#action-dialog").BoundingBoxAsync();
+        Assert.True(dialog!.X >= 0 && dialog.X + dialog.Width <= 375, $"the dialog spans {dialog.X} to {dialog.X + dialog.Width}");
+        await AssertFitsAsync(page);
+        await page.ClickAsync("#action-cancel");
+        await SaveScreenshotAsync(page, "phone.png");
+    }
+
+    [Fact]
+    public async Task Every_action_is_reachable_by_keyboard_with_a_visible_focus_and_every_control_has_a_name()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var hall = await CreateAsync(api, "Hall", 100, []);
+        var stalls = await CreateAsync(api, "Stalls", 40, [hall]);
+        await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Box office", quantity = 5 }));
+        await HoldAsync(api, stalls, 1, "order-1");
+
+        var page = await NewPageAsync();
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "6" });
+        Assert.Empty(await UnnamedControlsAsync(page));
+
+        // Tab from the top to Resize Stalls; every stop on the way shows where the focus is.
+        var resize = page.Locator($"button[data-focus-key='resize:{stalls}']");
+        await page.Locator("body").FocusAsync();
+        var stops = 0;
+        while (!await resize.EvaluateAsync<bool>("b => b === document.activeElement"))
+        {
+            Assert.True(++stops < 40, "Resize Stalls is not reached by 40 presses of Tab");
+            await page.Keyboard.PressAsync("Tab");
+            var unmarked = await page.EvaluateAsync<string?>("() => getComputedStyle(document.activeElement).outlineStyle === 'none' ? document.activeElement.outerHTML.slice(0, 120) : null");
+            Assert.True(unmarked is null, $"The focus shows no outline on {unmarked}");
+        }
+
+        // A hold redraws the capacities: the focus stays where it was.
+        await HoldAsync(api, stalls, 2);
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["reserved"] = "8" }, Live);
+        await Expect(resize).ToBeFocusedAsync();
+
+        // Enter opens the dialog on its field; Escape closes it and gives the focus back.
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#action-total")).ToBeFocusedAsync();
+        Assert.Empty(await UnnamedControlsAsync(page));
+        await page.Keyboard.PressAsync("Escape");
+        await Expect(page.Locator("#action-dialog")).ToBeHiddenAsync();
+        await Expect(resize).ToBeFocusedAsync();
+
+        // Typed and sent from the keyboard alone.
+        await page.Keyboard.PressAsync("Enter");
+        await page.Keyboard.PressAsync("Control+A");
+        await page.Keyboard.TypeAsync("45");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#action-result")).ToHaveTextAsync("Stalls has 45 tickets now.");
+        Assert.Equal(45, (await CapacityAsync(api, stalls))["total_capacity"]!.GetValue<int>());
+        await Expect(resize).ToBeFocusedAsync();
+    }
+
+    /// <summary>
+    /// Event "gala" as a box office sees it on a busy night: a pool with sections under it, one
+    /// unlimited, an inactive pool, an allocation, a waiting list, a buyer limit, holds and sales.
+    /// </summary>
+    private static async Task<(string Hall, string Stalls)> BusyGalaAsync(HttpClient api)
+    {
+        await CreateAsync(api, "Lawn", 300, [], eventId: "picnic");
+        var hall = await CreateAsync(api, "Hall", 200, []);
+        var stalls = await CreateAsync(api, "Stalls", 90, [hall]);
+        var circle = (await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Circle", ["total_capacity"] = 60, ["parent_ids"] = new[] { hall }, ["overbook_limit"] = 2,
+            ["sale_ends_at"] = DateTimeOffset.UtcNow.AddHours(6).ToString("O"),
+        }))["id"]!.GetValue<string>();
+        var standing = await CreateAsync(api, "Standing", null, [hall]);
+        var balcony = await CreateAsync(api, "Balcony", 30, []);
+        await CreateAsync(api, "Balcony front", 20, [balcony]);
+        var vip = await CreateAsync(api, "VIP", 6, []);
+        var box = (await ReadAsync(await api.PostAsJsonAsync($"/capacity/{stalls}/allocations", new { name = "Box office", quantity = 12 })))["id"]!.GetValue<string>();
+        await CreateLimitAsync(api, "Four each", [stalls, circle], 4, requireBuyerKey: false);
+
+        async Task SellAsync(string capacityId, int quantity, string? allocationId = null) =>
+            await ReadAsync(await api.PostAsync($"/reservations/{await ReserveAsync(api, capacityId, quantity, allocationId)}/confirm", null));
+
+        await SellAsync(stalls, 4);
+        await SellAsync(stalls, 3, box);
+        await SellAsync(circle, 3);
+        await SellAsync(standing, 5);
+        await HoldAsync(api, stalls, 2, "order-17", buyerKey: "buyer-a");
+        await HoldAsync(api, circle, 2, "order-18");
+        await ReserveAsync(api, stalls, 2, box);
+        var released = await HoldAsync(api, circle, 1, "order-19");
+        await ReadAsync(await api.PostAsync($"/reservations/{released}/release", null));
+
+        // VIP sells out; two parties queue, and a returned pair is offered to the first.
+        var vipHold = await ReserveAsync(api, vip, 2, null);
+        await SellAsync(vip, 4);
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{vip}", new { waitlist = new { enabled = true, offer_minutes = 15 } }));
+        await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = vip, quantity = 2 } } }));
+        await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = vip, quantity = 3 } } }));
+        await ReadAsync(await api.PostAsync($"/reservations/{vipHold}/release", null));
+
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{balcony}", new { is_active = false }));
+        return (hall, stalls);
+    }
+
+    private static async Task<JsonObject> CapacityAsync(HttpClient api, string id) => await ReadAsync(await api.GetAsync($"/capacity/{id}"));
+
+    /// <summary>Every request of the page that is not a GET: method, path and Idempotency-Key, in the order sent.</summary>
+    private static List<(string Method, string Path, string? Key)> RecordWrites(IPage page)
+    {
+        var writes = new List<(string Method, string Path, string? Key)>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method != "GET")
+            {
+                lock (writes)
+                {
+                    writes.Add((request.Method, new Uri(request.Url).AbsolutePath, request.Headers.GetValueOrDefault("idempotency-key")));
+                }
+            }
+        };
+        return writes;
+    }
+
+    /// <summary>
+    /// Nothing makes the page scroll sideways. A failure names the elements that reach past the
+    /// window's right edge, those outside a box that scrolls by itself first.
+    /// </summary>
+    private static async Task AssertFitsAsync(IPage page)
+    {
+        var overflow = await page.EvaluateAsync<string[]>("""
+            () => {
+              const width = document.documentElement.clientWidth;
+              if (document.documentElement.scrollWidth <= width) return [];
+              const wide = [...document.querySelectorAll("body *")].filter((e) => e.getClientRects().length > 0 && e.getBoundingClientRect().right > width + 0.5);
+              const inScroll = (e) => Boolean(e.parentElement.closest(".scroll"));
+              return [`page ${document.documentElement.scrollWidth} wide`, ...wide.filter((e) => !inScroll(e)), ...wide.filter(inScroll)]
+                .map((e) => typeof e === "string" ? e : `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className} right ${Math.round(e.getBoundingClientRect().right)}`)
+                .slice(0, 20);
+            }
+            """);
+        Assert.True(overflow.Length == 0, "Wider than the window: " + string.Join("; ", overflow));
+    }
+
+    /// <summary>Shown controls without an accessible name: a label, text, aria-label or aria-labelledby.</summary>
+    private static Task<string[]> UnnamedControlsAsync(IPage page) => page.EvaluateAsync<string[]>("""
+        () => [...document.querySelectorAll("button, input, select, textarea, [tabindex]")]
+          .filter((e) => e.getClientRects().length > 0)
+          .filter((e) => {
+            if (e.getAttribute("aria-label") || e.getAttribute("aria-labelledby")) return false;
+            if (e.labels && e.labels.length > 0) return false;
+            return !(e.tagName === "BUTTON" && e.textContent.trim());
+          })
+          .map((e) => e.outerHTML.slice(0, 120))
+        """);
+
+    private static async Task<long> ColumnSumAsync(ILocator rows, int column)
+    {
+        var cells = await rows.Locator($"td:nth-child({column + 1})").AllTextContentsAsync();
+        return cells.Sum(text => long.Parse(text, CultureInfo.InvariantCulture));
+    }
+}
