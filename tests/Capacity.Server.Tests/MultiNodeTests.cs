@@ -38,6 +38,33 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task Sales_figures_written_by_two_nodes_at_once_add_up_the_same_through_either()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+        var pool = await a.CreateCapacityAsync("tour", "Pool", 200);
+        var capped = await a.CreateCapacityAsync("tour", "Capped", 150, pool);
+        var shared = await b.CreateCapacityAsync("tour", "Shared", null, pool);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => (i % 2 == 0 ? a : b).ReserveAsync(i % 3 == 0 ? shared : capped, 1)));
+        var holds = new List<string>();
+        foreach (var r in responses.Where(r => r.StatusCode == HttpStatusCode.Created))
+        {
+            holds.Add((await Api.ReadAsync(r, 201))["reservation"]!["id"]!.GetValue<string>());
+        }
+
+        Assert.Equal(200, holds.Count);
+        var moves = holds.Select((h, i) => (i % 2 == 0 ? a : b).TransitAsync(h, i % 4 == 3 ? "release" : "confirm"));
+        Assert.All(await Task.WhenAll(moves), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        var throughA = (await Api.ReadAsync(await a.GetAsync("/events/tour/stats"), 200))["totals"]!;
+        var throughB = (await Api.ReadAsync(await b.GetAsync("/events/tour/stats"), 200))["totals"]!;
+        Assert.Equal(throughA.ToJsonString(), throughB.ToJsonString());
+        Assert.Equal((200L, 150L, 50L), (throughA["held"]!.GetValue<long>(), throughA["confirmed"]!.GetValue<long>(), throughA["released"]!.GetValue<long>()));
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
     public async Task Fifty_concurrent_holds_of_one_buyer_across_two_nodes_place_exactly_the_limit()
     {
         await using var nodes = await Nodes.StartAsync();
