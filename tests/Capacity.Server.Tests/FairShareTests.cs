@@ -201,6 +201,7 @@ public abstract class FairShareTests(StoreKind store)
 /// On PostgreSQL, placing the same 20,000 holds took twelve minutes on the shared test machine, too
 /// long for the suite; the bounds themselves are tested on both stores above.
 /// </summary>
+[Collection(nameof(AloneCollection))]
 public sealed class FairShareLoadTests
 {
     [Fact]
@@ -294,3 +295,10 @@ public sealed class FairShareLoadTests
         await app.AssertInvariantsAsync();
     }
 }
+
+/// <summary>
+/// Tests that measure latency run with no other test class beside them: on the 2-core CI machine a
+/// neighbour's load would be measured, not the server's fairness.
+/// </summary>
+[CollectionDefinition(nameof(AloneCollection), DisableParallelization = true)]
+public sealed class AloneCollection;

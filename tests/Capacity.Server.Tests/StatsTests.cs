@@ -101,6 +101,13 @@ public abstract class StatsTests(StoreKind store)
         var venueForecast = (await StatsAsync(t, "final", $"capacity_id={venue}"))["forecast"]!;
         Assert.Equal(100 - 4 - 3, venueForecast["available"]!.GetValue<long>());
         Assert.NotNull(venueForecast["sell_out_at"]);
+
+        // A closed capacity sells nothing until it opens: closing parking leaves the venue's tickets to sell.
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{parking}", Api.Json(new { is_active = false })), 200);
+        Assert.Equal(93, (await StatsAsync(t, "final"))["forecast"]!["available"]!.GetValue<long>());
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{venue}", Api.Json(new { is_active = false })), 200);
+        Assert.Equal(0, (await StatsAsync(t, "final", $"capacity_id={venue}"))["forecast"]!["available"]!.GetValue<long>());
+        Assert.Null((await StatsAsync(t, "final", $"capacity_id={venue}"))["forecast"]!["sell_out_at"]);
         await app.AssertInvariantsAsync();
 
         static (long Held, long Confirmed, long Released) Held(JsonObject stats)

@@ -61,7 +61,7 @@ internal static class StatsApi
 
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, now, ct);
         IReadOnlyCollection<Guid>? capacities = null;
-        long? available = snapshot.Totals.HasUnlimited ? null : snapshot.Totals.AvailableCapacity;
+        long? available = OnSale(snapshot.Capacity);
         if (capacityId is { } id)
         {
             if (Array.Find(snapshot.Capacity, c => c.Id == id) is not { } capacity)
@@ -70,7 +70,7 @@ internal static class StatsApi
             }
 
             capacities = Below(snapshot.Capacity, id);
-            available = capacity.AvailableCapacity;
+            available = capacity.IsActive ? capacity.AvailableCapacity : 0;
         }
 
         var read = await store.ReadSalesAsync(caller.TenantId, eventId, capacities, range.FromMinute, range.ToMinute, ct);
@@ -79,6 +79,28 @@ internal static class StatsApi
         var recent = await store.ReadSalesAsync(caller.TenantId, eventId, capacities, rateTo - (long)SalesStats.RateWindow.TotalMinutes, rateTo, ct);
         var report = SalesStats.Summarize(range, read.Before, read.Minutes, read.ConfirmTimes, Sum(recent.Minutes), available, now);
         return JsonResults.Ok(StatsResponse.Of(eventId, capacityId, report));
+    }
+
+    /// <summary>
+    /// What the event has left to sell: the effective availability of its open top capacities (those
+    /// with no parent in the event; a closed one sells nothing until it opens), or null when one of them
+    /// is unlimited all the way up and so it cannot sell out.
+    /// </summary>
+    private static long? OnSale(CapacityResponse[] capacities)
+    {
+        var ids = capacities.Select(c => c.Id).ToHashSet();
+        var left = 0L;
+        foreach (var root in capacities.Where(c => c.IsActive && !Array.Exists(c.ParentIds, ids.Contains)))
+        {
+            if (root.AvailableCapacity is not { } available)
+            {
+                return null;
+            }
+
+            left += available;
+        }
+
+        return left;
     }
 
     /// <summary>The capacity and every capacity of the event below it: a pool's figures are its sections'.</summary>
