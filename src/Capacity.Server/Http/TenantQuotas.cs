@@ -29,7 +29,7 @@ internal sealed class QuotaOptions
 /// pass it by what the other nodes placed since the last count (a bound on what one tenant costs the
 /// others, not a rule of the sale).
 /// </summary>
-internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeProvider time, ILogger<TenantQuotas> logger) : BackgroundService
+internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeProvider time, OutageLog outage, ILogger<TenantQuotas> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, int> _streams = new();
     private volatile IReadOnlyDictionary<Guid, long> _liveHolds = new Dictionary<Guid, long>();
@@ -116,11 +116,26 @@ internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeP
                 _placed = new ConcurrentDictionary<Guid, long>();
                 _liveHolds = await store.GetLiveHoldsByTenantAsync(stoppingToken);
                 _placedBefore = new ConcurrentDictionary<Guid, long>();
+                outage.Succeeded();
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // The last count stands; holds are still decided by the engine whatever it says.
-                logger.LogWarning(ex, "Counting live holds per tenant failed; the last count stands");
+                // The last count stands (holds are still decided by the engine whatever it says), and
+                // the holds placed meanwhile keep counting. An outage is logged once, with summaries.
+                foreach (var (tenant, placed) in _placedBefore)
+                {
+                    _placed.AddOrUpdate(tenant, placed, (_, n) => n + placed);
+                }
+
+                _placedBefore = new ConcurrentDictionary<Guid, long>();
+                if (OutageLog.IsStoreFailure(ex))
+                {
+                    outage.Failed("live-hold count", ex);
+                }
+                else
+                {
+                    logger.LogWarning(ex, "Counting live holds per tenant failed; the last count stands");
+                }
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
