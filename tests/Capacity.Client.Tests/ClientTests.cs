@@ -225,6 +225,8 @@ public sealed class ClientTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(6, Assert.Single(after.Capacity).AvailableCapacity);
         Assert.Equal(4, after.Totals.ReservedCapacity);
         Assert.Equal(1, after.Holds.Active);
-        Assert.Equal(4, Assert.Single(after.Holds.Expiring).Quantity);
+        var expiring = Assert.Single(after.Holds.Expiring);
+        Assert.Equal(4, expiring.Quantity);
+        Assert.Equal(new ExpiringHoldItem(Assert.Single(after.Capacity).Id, 4), Assert.Single(expiring.Items!));
     }
 }

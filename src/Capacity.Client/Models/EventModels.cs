@@ -28,7 +28,11 @@ public sealed record HoldSummary(long Active, IReadOnlyList<ExpiringHold> Expiri
 /// <param name="ReservationId">The hold's reservation.</param>
 /// <param name="ExpiresAt">When it expires unless confirmed or extended.</param>
 /// <param name="Quantity">Tickets it holds, over all its items.</param>
-public sealed record ExpiringHold(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity);
+/// <param name="Items">Its tickets by capacity, in the order the hold first named them (null from a server that does not send them).</param>
+public sealed record ExpiringHold(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity, IReadOnlyList<ExpiringHoldItem>? Items = null);
+
+/// <summary>One capacity's tickets in an expiring hold.</summary>
+public sealed record ExpiringHoldItem(Guid CapacityId, int Quantity);
 
 /// <summary>What a change to a capacity's counters was caused by, or what a sale rule did to it.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<LedgerEntryKind>))]
