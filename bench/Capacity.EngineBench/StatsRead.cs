@@ -59,16 +59,7 @@ internal static class StatsRead
             for (var i = 0; i < Repeats; i++)
             {
                 var t = Stopwatch.StartNew();
-                var sales = await read.ReadSalesAsync(hot.Tenant, "bench-hot", capacities, range.FromMinute, range.ToMinute, ct);
-                var rateTo = SalesStats.MinuteOf(now) + 1;
-                var recent = await read.ReadSalesAsync(hot.Tenant, "bench-hot", capacities, rateTo - 10, rateTo, ct);
-                var sum = default(SalesFlows);
-                foreach (var (_, f) in recent.Minutes)
-                {
-                    sum += f;
-                }
-
-                report = SalesStats.Summarize(range, sales.Before, sales.Minutes, sales.ConfirmTimes, sum, null, now);
+                report = await SalesReports.ReadAsync(read, hot.Tenant, "bench-hot", capacities, range, null, now, ct);
                 times.Add(t.Elapsed.TotalMilliseconds);
             }
 

@@ -73,11 +73,7 @@ internal static class StatsApi
             available = capacity.IsActive ? capacity.AvailableCapacity : 0;
         }
 
-        var read = await store.ReadSalesAsync(caller.TenantId, eventId, capacities, range.FromMinute, range.ToMinute, ct);
-        // The rate window ends with the current minute, so a rush that started a moment ago counts.
-        var rateTo = SalesStats.MinuteOf(now) + 1;
-        var recent = await store.ReadSalesAsync(caller.TenantId, eventId, capacities, rateTo - (long)SalesStats.RateWindow.TotalMinutes, rateTo, ct);
-        var report = SalesStats.Summarize(range, read.Before, read.Minutes, read.ConfirmTimes, Sum(recent.Minutes), available, now);
+        var report = await SalesReports.ReadAsync(store, caller.TenantId, eventId, capacities, range, available, now, ct);
         return JsonResults.Ok(StatsResponse.Of(eventId, capacityId, report));
     }
 
@@ -114,22 +110,12 @@ internal static class StatsApi
             {
                 if (!below.Contains(c.Id) && Array.Exists(c.ParentIds, below.Contains))
                 {
-                    grew = below.Add(c.Id);
+                    below.Add(c.Id);
+                    grew = true;
                 }
             }
         }
 
         return below;
-    }
-
-    private static SalesFlows Sum(IReadOnlyList<(long Minute, SalesFlows Flows)> minutes)
-    {
-        var sum = default(SalesFlows);
-        foreach (var (_, flows) in minutes)
-        {
-            sum += flows;
-        }
-
-        return sum;
     }
 }
