@@ -123,6 +123,7 @@ public static partial class CapacityCli
     private static async Task<BenchWorker> BenchWorkerAsync(CapacityClient load, BenchSettings s, Guid[] targets, int index, long deadline, CancellationToken ct)
     {
         var worker = new BenchWorker();
+        var taken = 0; // holds acknowledged so far: refused ones must not shift which of them are sold
         for (var n = 0; !ct.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline; n++)
         {
             worker.Cycles++;
@@ -135,7 +136,8 @@ public static partial class CapacityCli
             }
 
             worker.Held[target] = worker.Held.GetValueOrDefault(target) + s.Quantity;
-            var sell = (n + 1) * s.ConfirmPercent / 100 > n * s.ConfirmPercent / 100;
+            var sell = (taken + 1) * s.ConfirmPercent / 100 > taken * s.ConfirmPercent / 100;
+            taken++;
             var id = hold.Reservation.Id;
             var ended = sell
                 ? await worker.MeasureAsync(BenchOperation.Confirm, () => load.ConfirmAsync(id, cancellationToken: CancellationToken.None))

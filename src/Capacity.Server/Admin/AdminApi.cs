@@ -57,7 +57,7 @@ internal static class AdminApi
             return ApiErrors.Validation("key.scope", ScopeRule);
         }
 
-        var command = new CreateTenant(Guid.CreateVersion7(), body.Value.Name, key);
+        var command = new CreateTenant(TimeOrderedIds.New(), body.Value.Name, key);
         return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, command, o => Issued(o, text, time), o => Issued(o, null, time));
     }
 
@@ -170,7 +170,7 @@ internal static class AdminApi
 
         // expires_at is already to the millisecond (InstantConverter), as the stores keep it.
         var text = Authenticator.NewKey(Authenticator.TenantKeyPrefix);
-        return (new NewApiKey(Guid.CreateVersion7(), Authenticator.Hash(text), Authenticator.ShownPrefix(text), request.Name, scope, request.ExpiresAt), text);
+        return (new NewApiKey(TimeOrderedIds.New(), Authenticator.Hash(text), Authenticator.ShownPrefix(text), request.Name, scope, request.ExpiresAt), text);
     }
 
     private static Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult> Issued(Outcome o, string? text, TimeProvider time) =>

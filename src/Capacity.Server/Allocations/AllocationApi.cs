@@ -55,7 +55,7 @@ internal static class AllocationApi
         }
 
         var r = body.Value;
-        var command = new CreateAllocation(caller.TenantId, Guid.CreateVersion7(), capacityId, r.Name, r.Quantity, r.ExpiresAt);
+        var command = new CreateAllocation(caller.TenantId, TimeOrderedIds.New(), capacityId, r.Name, r.Quantity, r.ExpiresAt);
         return await writes.ExecuteAsync<JsonCreated<AllocationResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/allocations/{o.Allocation!.Id}", AllocationResponse.From(o.Allocation))
             : ApiErrors.FromOutcome(o));

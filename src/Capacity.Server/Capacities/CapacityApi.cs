@@ -86,7 +86,7 @@ internal static class CapacityApi
         }
 
         var command = new CreateCapacity(
-            caller.TenantId, Guid.CreateVersion7(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
+            caller.TenantId, TimeOrderedIds.New(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
             request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode, sale);
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Created(o, time.GetUtcNow()));
     }

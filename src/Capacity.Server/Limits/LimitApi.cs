@@ -51,7 +51,7 @@ internal static class LimitApi
         }
 
         var r = body.Value;
-        var command = new CreateBuyerLimit(caller.TenantId, Guid.CreateVersion7(), eventId, r.Name, r.CapacityIds, r.PerBuyerMax, r.RequireBuyerKey);
+        var command = new CreateBuyerLimit(caller.TenantId, TimeOrderedIds.New(), eventId, r.Name, r.CapacityIds, r.PerBuyerMax, r.RequireBuyerKey);
         return await writes.ExecuteAsync<JsonCreated<LimitResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/limits/{o.Limit!.Id}", LimitResponse.From(o.Limit))
             : ApiErrors.FromOutcome(o));

@@ -36,7 +36,7 @@ internal static class PricingApi
 
         var r = body.Value;
         var command = new CreatePrice(
-            caller.TenantId, Guid.CreateVersion7(), capacityId, r.Name, r.BasePrice, r.CurrentPrice,
+            caller.TenantId, TimeOrderedIds.New(), capacityId, r.Name, r.BasePrice, r.CurrentPrice,
             r.ServiceFee ?? 0, r.FacilityFee ?? 0, r.TaxRate ?? 0, r.Currency);
         return await writes.ExecuteAsync<JsonCreated<PricingResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/pricing/{o.Price!.Id}", PricingResponse.From(o.Price))

@@ -101,7 +101,7 @@ internal static class ReservationApi
         }
 
         var command = new PlaceHold(
-            caller.TenantId, Guid.CreateVersion7(), [new HoldItem(capacityId, request.Quantity, request.PricingId, request.AllocationId)],
+            caller.TenantId, TimeOrderedIds.New(), [new HoldItem(capacityId, request.Quantity, request.PricingId, request.AllocationId)],
             request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey, Labels.Of(request.ExternalRef, request.Metadata));
         // An answer the engine did not decide (a replay, an overload, a failed store) places nothing
         // new: its place under the bound is given back here.
@@ -164,7 +164,7 @@ internal static class ReservationApi
         var request = body.Value;
         var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId, i.AllocationId));
         var command = new PlaceHold(
-            caller.TenantId, Guid.CreateVersion7(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey,
+            caller.TenantId, TimeOrderedIds.New(), items, request.ReservationMinutes ?? limits.DefaultHoldMinutes, request.BuyerKey,
             Labels.Of(request.ExternalRef, request.Metadata));
         var decided = false;
         try

@@ -46,7 +46,7 @@ internal static class WaitlistApi
 
         var r = body.Value;
         var command = new JoinWaitlist(
-            caller.TenantId, Guid.CreateVersion7(), Array.ConvertAll(r.Items, i => new WaitlistItem(i.CapacityId, i.Quantity)), r.BuyerKey, r.ExternalRef);
+            caller.TenantId, TimeOrderedIds.New(), Array.ConvertAll(r.Items, i => new WaitlistItem(i.CapacityId, i.Quantity)), r.BuyerKey, r.ExternalRef);
         return await writes.ExecuteAsync<JsonCreated<WaitlistEntryResponse>>(context, caller.TenantId, body.Bytes, command, o => o.Succeeded
             ? JsonResults.Created($"/waitlist/{o.Entry!.Id}", WaitlistEntryResponse.From(o.Entry))
             : ApiErrors.FromOutcome(o));

@@ -61,7 +61,7 @@ internal static class WebhookApi
             return ApiErrors.WebhookUrlNotAllowed(refusal);
         }
 
-        var command = new CreateWebhook(caller.TenantId, Guid.CreateVersion7(), r.Url, topics, r.Description, WebhookSigner.NewSecret());
+        var command = new CreateWebhook(caller.TenantId, TimeOrderedIds.New(), r.Url, topics, r.Description, WebhookSigner.NewSecret());
         return await writes.ExecuteAsync(
             context, caller.TenantId, body.Bytes, command, o => Created(o, withSecret: true), o => Created(o, withSecret: false));
     }
