@@ -14,17 +14,21 @@ var warmup = new Option<double>("--warmup") { Description = "seconds run before 
 var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string; without it a throwaway cluster is started (fsync on)" };
 var scenario = new Option<string>("--scenario")
 {
-    Description = "onsale, soldout, expiry, fill, stats (a day of sales, then GET /events/{id}/stats's reads timed), or floor (SQLite: the reservation rows alone, as the writer inserts them, nothing decided)",
+    Description = "onsale, soldout, expiry, fill, stats (a day of sales, then GET /events/{id}/stats's reads timed), "
+        + "floor (SQLite: the reservation rows alone, as the writer inserts them, nothing decided), or sweep (CPU per commit at each of --sizes, and the fixed-plus-per-hold fit)",
     DefaultValueFactory = _ => "onsale",
 };
-scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill", "stats", "floor");
+scenario.AcceptOnlyFromAmong("onsale", "soldout", "expiry", "fill", "stats", "floor", "sweep");
+var sizes = new Option<string>("--sizes") { Description = "batch sizes for --scenario sweep, comma-separated", DefaultValueFactory = _ => "1,2,4,8,16,32,64,128,256,500" };
+var sync = new Option<string>("--sync") { Description = "SQLite, --scenario sweep: on (synchronous=FULL, as the server runs) or off (no fsync: the fixed CPU without the flush's)", DefaultValueFactory = _ => "on" };
+sync.AcceptOnlyFromAmong("on", "off");
 var holds = new Option<int>("--holds") { Description = "holds to place (expiry, fill, stats)", DefaultValueFactory = _ => 100_000 };
 var maxBatch = new Option<int>("--max-batch") { Description = "most commands per transaction", DefaultValueFactory = _ => new EngineOptions().MaxBatch };
 var sqlitePath = new Option<string?>("--sqlite-path") { Description = "create the SQLite database here and keep it (default: a temporary file, deleted)" };
 
 var root = new RootCommand("Capacity engine benchmark: durable single-ticket holds on one hot event")
 {
-    store, batching, clients, duration, warmup, connection, scenario, holds, maxBatch, sqlitePath,
+    store, batching, clients, duration, warmup, connection, scenario, holds, maxBatch, sqlitePath, sizes, sync,
 };
 root.SetAction((parse, ct) =>
 {
@@ -47,6 +51,15 @@ root.SetAction((parse, ct) =>
     if (settings.Scenario == "floor")
     {
         return settings.Store == "sqlite" ? RowFloor.RunAsync(settings, ct) : Task.FromResult(Fail("--scenario floor measures SQLite only."));
+    }
+
+    if (settings.Scenario == "sweep")
+    {
+        var batchSizes = parse.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(v => int.TryParse(v, out var n) && n >= 1 ? n : 0).ToArray();
+        return batchSizes.Length < 2 || batchSizes.Contains(0)
+            ? Task.FromResult(Fail("--sizes takes two or more batch sizes of at least 1, comma-separated."))
+            : Sweep.RunAsync(settings, batchSizes, parse.GetValue(sync) == "on", ct);
     }
 
     return Bench.RunAsync(settings, ct);

@@ -25,6 +25,10 @@ internal sealed class RawStatement : IDisposable
         Check(raw.sqlite3_prepare_v2(_db, sql, out _stmt));
     }
 
+    /// <summary>True when no transaction is open on the connection (SQLite ends one itself after some errors).</summary>
+    public static bool InAutocommit(SqliteConnection connection) =>
+        raw.sqlite3_get_autocommit(connection.Handle ?? throw new InvalidOperationException("The connection is not open.")) != 0;
+
     public void Bind(int index, long value) => Check(raw.sqlite3_bind_int64(_stmt, index, value));
 
     public void Bind(int index, long? value) => Check(value is { } v ? raw.sqlite3_bind_int64(_stmt, index, v) : raw.sqlite3_bind_null(_stmt, index));

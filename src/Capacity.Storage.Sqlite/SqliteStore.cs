@@ -61,6 +61,12 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants);
     }
 
+    /// <summary>
+    /// For EngineBench's batch-size sweep only: commits without waiting for the disk, so the fixed CPU of a
+    /// commit can be told apart from the flush's own. Never used by the server: nothing would be durable.
+    /// </summary>
+    internal void SkipSyncForMeasurement() => Execute(_writer, "PRAGMA synchronous=OFF;");
+
     private static FileStream TakeLock(string database)
     {
         try

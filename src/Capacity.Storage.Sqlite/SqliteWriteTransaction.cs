@@ -19,13 +19,22 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private readonly List<CapacityNode> _changed = [];
 
     private readonly StatementCache _statements = new(connection);
-    private SqliteTransaction? _tx;
+
+    // BEGIN IMMEDIATE, COMMIT and ROLLBACK as statements prepared once. Microsoft.Data.Sqlite's
+    // BeginTransaction and Commit prepare a new command for each, every batch (about 14 µs of BEGIN alone,
+    // docs/performance.md); SQLite itself needs no transaction object, so the batch's commands run with none.
+    private RawStatement? _begin;
+    private RawStatement? _commit;
+    private RawStatement? _rollback;
+    private bool _open;
 
     // The statements run once per hold, bound directly (see RawStatement); the rest go through
     // Microsoft.Data.Sqlite, where a few rows per batch make its overhead irrelevant.
     private RawStatement? _selectReservation;
     private RawStatement? _insertReservation;
     private RawStatement? _updateReservation;
+    private RawStatement? _updateCapacity;
+    private RawStatement? _upsertSales;
     private readonly JsonRowBuffer _items = new();
     private readonly Dictionary<string, byte[]> _eventUtf8 = [];
 
@@ -44,7 +53,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     public void Begin()
     {
-        if (_tx is not null)
+        if (_open)
         {
             throw new InvalidOperationException("A batch transaction is already open.");
         }
@@ -54,7 +63,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _rowids.Clear();
         _endpointCounts.Clear();
         _batchInserted = false;
-        _tx = connection.BeginTransaction(deferred: false);
+        (_begin ??= new RawStatement(connection, "BEGIN IMMEDIATE")).Run();
+        _open = true;
     }
 
     /// <summary>
@@ -389,15 +399,30 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
                 Sale(n.Sale), n.OverbookLimit);
         }
 
+        // Every batch that takes tickets changes a few capacities, so this one is bound directly (RawStatement).
+        var update = _updateCapacity ??= new RawStatement(
+            connection,
+            "UPDATE capacities SET section_name = ?2, section_code = ?3, total_capacity = ?4, is_active = ?5, reserved = ?6, sold = ?7, updated_at = ?8, "
+            + "allocations = ?9, limit_ids = ?10, waitlist = ?11, waiting_units = ?12, queue_demand = ?13, offered_units = ?14, sale = ?15, overbook_limit = ?16 WHERE id = ?1");
         foreach (var n in ws.ChangedCapacities)
         {
-            Run(
-                Command(
-                    "UPDATE capacities SET section_name = $2, section_code = $3, total_capacity = $4, is_active = $5, reserved = $6, sold = $7, updated_at = $8, allocations = $9, limit_ids = $10, "
-                    + "waitlist = $11, waiting_units = $12, queue_demand = $13, offered_units = $14, sale = $15, overbook_limit = $16 WHERE id = $1",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"),
-                Id(n.Id), n.SectionName, n.SectionCode, n.Total, n.IsActive ? 1 : 0, n.Reserved, n.Sold, Time(n.UpdatedAt), n.AllocationCount, Ids(n.LimitIds),
-                Waitlist(n.Waitlist), n.WaitingUnits, n.QueueDemand, n.OfferedUnits, Sale(n.Sale), n.OverbookLimit);
+            update.Bind(1, n.Id);
+            update.Bind(2, n.SectionName);
+            update.Bind(3, n.SectionCode);
+            update.Bind(4, n.Total);
+            update.Bind(5, n.IsActive ? 1L : 0L);
+            update.Bind(6, n.Reserved);
+            update.Bind(7, n.Sold);
+            update.Bind(8, Time(n.UpdatedAt));
+            update.Bind(9, n.AllocationCount);
+            update.Bind(10, Ids(n.LimitIds));
+            update.Bind(11, Waitlist(n.Waitlist));
+            update.Bind(12, n.WaitingUnits);
+            update.Bind(13, n.QueueDemand);
+            update.Bind(14, n.OfferedUnits);
+            update.Bind(15, Sale(n.Sale));
+            update.Bind(16, n.OverbookLimit);
+            update.Run();
         }
 
         // The few capacities with sale rules: the sweep finds their next window edge by this column.
@@ -614,21 +639,32 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         }
     }
 
-    // One upsert per capacity and minute the batch moved tickets on: a batch of holds on one pool adds one row's worth.
+    // One upsert per capacity and minute the batch moved tickets on: a batch of holds on one pool adds one row's
+    // worth. Nearly every batch runs it, so it is bound directly (RawStatement).
     private void WriteSales(WorkingSet ws)
     {
         if (ws.SalesMinutes.Count > 0)
         {
-            var upsert = Command(
+            var upsert = _upsertSales ??= new RawStatement(
+                connection,
                 "INSERT INTO sales_minutes (tenant_id, event_id, capacity_id, minute, held, confirmed, released, expired, cancelled, reclaimed) "
-                + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO UPDATE SET held = held + excluded.held, "
+                + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO UPDATE SET held = held + excluded.held, "
                 + "confirmed = confirmed + excluded.confirmed, released = released + excluded.released, expired = expired + excluded.expired, "
-                + "cancelled = cancelled + excluded.cancelled, reclaimed = reclaimed + excluded.reclaimed",
-                "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10");
+                + "cancelled = cancelled + excluded.cancelled, reclaimed = reclaimed + excluded.reclaimed");
             foreach (var m in ws.SalesMinutes)
             {
                 var f = m.Flows;
-                Run(upsert, Id(m.TenantId), m.EventId, Id(m.CapacityId), m.Minute, f.Held, f.Confirmed, f.Released, f.Expired, f.Cancelled, f.Reclaimed);
+                upsert.Bind(1, m.TenantId);
+                upsert.Bind(2, m.EventId);
+                upsert.Bind(3, m.CapacityId);
+                upsert.Bind(4, m.Minute);
+                upsert.Bind(5, f.Held);
+                upsert.Bind(6, f.Confirmed);
+                upsert.Bind(7, f.Released);
+                upsert.Bind(8, f.Expired);
+                upsert.Bind(9, f.Cancelled);
+                upsert.Bind(10, f.Reclaimed);
+                upsert.Run();
             }
         }
 
@@ -668,7 +704,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     {
         try
         {
-            _tx!.Commit();
+            (_commit ??= new RawStatement(connection, "COMMIT")).Run();
+            _open = false;
         }
         catch
         {
@@ -692,9 +729,18 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     public ValueTask DisposeAsync()
     {
-        // Without a commit this rolls back: a failed batch leaves nothing behind.
-        _tx?.Dispose();
-        _tx = null;
+        // Without a commit this rolls back: a failed batch leaves nothing behind. A COMMIT that failed
+        // (SQLITE_BUSY, a full disk) may leave the transaction open; an error SQLite already rolled back
+        // for leaves none, and then there is nothing to roll back.
+        if (_open)
+        {
+            _open = false;
+            if (!RawStatement.InAutocommit(connection))
+            {
+                (_rollback ??= new RawStatement(connection, "ROLLBACK")).Run();
+            }
+        }
+
         return ValueTask.CompletedTask;
     }
 
@@ -704,6 +750,11 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _selectReservation?.Dispose();
         _insertReservation?.Dispose();
         _updateReservation?.Dispose();
+        _updateCapacity?.Dispose();
+        _upsertSales?.Dispose();
+        _begin?.Dispose();
+        _commit?.Dispose();
+        _rollback?.Dispose();
         _items.Dispose();
     }
 
@@ -724,7 +775,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private const string SelectReservationAndRowid = $"SELECT {ReservationColumns}, rowid FROM reservations WHERE id = ?1";
     private const int RowidColumn = 12;
 
-    private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, _tx, parameters);
+    private SqliteCommand Command(string sql, params string[] parameters) => _statements.Get(sql, null, parameters);
 
     private static void Run(SqliteCommand cmd, params object?[] values)
     {
