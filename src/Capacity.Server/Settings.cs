@@ -147,6 +147,7 @@ internal sealed record Settings(
         yield return ("Capacity:RateLimit:Burst", RateLimit.Burst >= 1, "at least 1");
         yield return ("Capacity:Quotas:MaxStreamsPerTenant", Quotas.MaxStreamsPerTenant >= 1, "at least 1");
         yield return ("Capacity:Quotas:MaxCapacitiesPerEvent", Quotas.MaxCapacitiesPerEvent >= 1, "at least 1");
+        yield return ("Capacity:Quotas:MaxKeysPerTenant", Quotas.MaxKeysPerTenant >= 1, "at least 1");
         yield return ("Capacity:Quotas:MaxLiveHoldsPerTenant", Quotas.MaxLiveHoldsPerTenant >= 0, "0 (no bound) or more");
         yield return ("Capacity:Quotas:LiveHoldsRefreshMs", Quotas.LiveHoldsRefreshMs is >= 100 and <= 60_000, "between 100 and 60000");
 

@@ -61,6 +61,7 @@ public sealed class AuthThrottleTests
         Assert.Contains("# TYPE capacity_auth_failures_total counter", text, StringComparison.Ordinal);
         Assert.Contains("capacity_auth_failures_total{reason=\"unknown_key\"}", text, StringComparison.Ordinal);
         Assert.Contains("capacity_auth_failures_total{reason=\"throttled\"}", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE capacity_auth_throttled_addresses gauge\ncapacity_auth_throttled_addresses 1\n", text.ReplaceLineEndings("\n"), StringComparison.Ordinal);
 
         // 65 refusals, and one warning for them: the first, which reports itself; the rest wait for the next report.
         var warnings = log.Lines.Where(l => l.Contains("refused for their credential", StringComparison.Ordinal)).ToList();
@@ -100,6 +101,7 @@ public sealed class AuthThrottleTests
         var client = IPAddress.Parse("192.0.2.10");
         Assert.Equal([null, null, null], Enumerable.Range(0, 3).Select(_ => failures.Record(client, Refusal.UnknownKey).RetryAfterSeconds));
         Assert.True(failures.IsOverBudget(client));
+        Assert.Equal(1, failures.ThrottledAddresses);
         Assert.Equal(60, failures.Record(client, Refusal.WrongSignature).RetryAfterSeconds);
         time.Advance(TimeSpan.FromSeconds(45));
         Assert.Equal(15, failures.Record(client, Refusal.Throttled).RetryAfterSeconds);
@@ -107,6 +109,7 @@ public sealed class AuthThrottleTests
 
         time.Advance(TimeSpan.FromSeconds(15));
         Assert.False(failures.IsOverBudget(client));
+        Assert.Equal(0, failures.ThrottledAddresses);
         Assert.Null(failures.Record(client, Refusal.UnknownKey).RetryAfterSeconds);
 
         // No credential, or a disabled tenant's, spends nothing of the budget.

@@ -177,6 +177,34 @@ public abstract class KeyTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_tenant_at_its_bound_of_usable_keys_is_refused_another_until_one_is_revoked_or_expires()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:Quotas:MaxKeysPerTenant"] = "3" }, manualClock: true);
+        var tenant = await app.NewTenantAsync();
+        var other = await app.NewTenantAsync("Other");
+        using var admin = app.Admin();
+        await IssueAsync(admin, tenant.Id);
+        await IssueAsync(admin, tenant.Id, new { name = "Brief", expires_at = app.Clock!.GetUtcNow().AddMinutes(5) });
+
+        var refused = await Api.ProblemAsync(await admin.PostAsync($"/admin/tenants/{tenant.Id}/keys", null), 409, "TOO_MANY_KEYS");
+        Assert.Equal(3, refused["limit"]!.GetValue<int>());
+        Assert.Equal(3, (await ListAsync(admin, tenant.Id)).Count);
+        await IssueAsync(admin, other.Id); // another tenant's bound is its own
+
+        // An expired key does not count, nor does a revoked one.
+        app.Clock.Advance(TimeSpan.FromMinutes(6));
+        await IssueAsync(admin, tenant.Id);
+        await Api.ProblemAsync(await admin.PostAsync($"/admin/tenants/{tenant.Id}/keys", null), 409, "TOO_MANY_KEYS");
+        var firstId = Text((await ListAsync(admin, tenant.Id))[0]!["id"]);
+        await Api.ReadAsync(await admin.DeleteAsync($"/admin/tenants/{tenant.Id}/keys/{firstId}"), 200);
+        using var fresh = app.WithToken(Text((await IssueAsync(admin, tenant.Id))["api_key"]));
+        await Api.ReadAsync(await fresh.GetAsync("/events"), 200);
+        Assert.Equal(["revoked", "active", "expired", "active", "active"], (await ListAsync(admin, tenant.Id)).Select(k => Text(k!["status"])));
+        Assert.Equal("Brief", Text((await ListAsync(admin, tenant.Id))[2]!["name"]));
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_disabled_tenant_is_refused_for_every_key_and_jwt_and_served_again_once_enabled()
     {
         await using var app = await CapacityApp.CreateAsync(store);

@@ -24,7 +24,8 @@ internal static class AdminApi
         group.MapPost("/tenants/{id}/keys", IssueKey).OptionalBody<IssueKeyRequest>().Doc(
             "Issue another API key",
             "For rotation, or for a key of another scope: the other keys keep working. Optional `name`, `scope` (`read`: GET routes and streams only; `write`, the default; "
-            + "`elevated`: write and what is reserved to a box office) and `expires_at` (RFC 3339 with an offset, in the future). The key's text is answered once, in `api_key`.",
+            + "`elevated`: write and what is reserved to a box office) and `expires_at` (RFC 3339 with an offset, in the future). The key's text is answered once, in `api_key`. A tenant has at most "
+            + "`Capacity:Quotas:MaxKeysPerTenant` usable keys (409 TOO_MANY_KEYS).",
             400, 404, 409, 413, 422);
         group.MapDelete("/tenants/{id}/keys/{keyId}", RevokeKey).Doc(
             "Revoke an API key",
@@ -74,7 +75,7 @@ internal static class AdminApi
     }
 
     private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(
-        string id, RawRequest body, HttpContext context, Writes writes, TimeProvider time)
+        string id, RawRequest body, HttpContext context, Writes writes, TimeProvider time, IReadStore store, TenantQuotas quotas)
     {
         // No body, or {}, issues a write key that never expires, as this route always did.
         var (request, problem) = body.Unread is { } unread ? (null, unread)
@@ -93,6 +94,15 @@ internal static class AdminApi
         if (NewKey(request!) is not ({ } key, { } text))
         {
             return ApiErrors.Validation("scope", ScopeRule);
+        }
+
+        // Counted before the key is queued, as capacities per event are: issuing keys is an operator's act,
+        // rare and not raced in earnest; two at once can pass the bound by one.
+        var limit = quotas.Options.MaxKeysPerTenant;
+        var now = time.GetUtcNow();
+        if ((await store.GetApiKeysAsync(tenantId, context.RequestAborted)).Count(k => k.IsUsableAt(now)) >= limit)
+        {
+            return ApiErrors.TooManyKeys(tenantId, limit);
         }
 
         return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, new AddApiKey(tenantId, key), o => Issued(o, text, time), o => Issued(o, null, time));

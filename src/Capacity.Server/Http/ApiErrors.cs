@@ -114,6 +114,9 @@ internal static class ApiErrors
     public static readonly ErrorKind TooManyCapacitiesKind = new("TOO_MANY_CAPACITIES", 409, "The event has as many capacities as it may.",
         "The event already has `Capacity:Quotas:MaxCapacitiesPerEvent` capacities (`limit` says how many). Every snapshot of an event carries all of its capacities, so the bound keeps one event from slowing every viewer. Nothing was created.");
 
+    public static readonly ErrorKind TooManyKeysKind = new("TOO_MANY_KEYS", 409, "The tenant has as many usable keys as it may.",
+        "The tenant already has `Capacity:Quotas:MaxKeysPerTenant` keys that are neither revoked nor expired (`limit`). Every key is a credential to guard and to look up; revoke one it no longer uses and issue again. Nothing was issued.");
+
     public static readonly ErrorKind TooManyLiveHoldsKind = new("TOO_MANY_LIVE_HOLDS", 429, "The tenant has as many active holds as it may.",
         "This tenant has `Capacity:Quotas:MaxLiveHoldsPerTenant` active holds (`limit`). Confirm, release or let some expire, and retry after `Retry-After`. Nothing was held.");
 
@@ -311,6 +314,9 @@ internal static class ApiErrors
 
     public static ProblemHttpResult TooManyCapacities(string eventId, int limit) =>
         Problem(TooManyCapacitiesKind, $"Event {eventId} has {limit} capacities, the most one event may have.", new Dictionary<string, object?> { ["limit"] = limit });
+
+    public static ProblemHttpResult TooManyKeys(Guid tenantId, int limit) =>
+        Problem(TooManyKeysKind, $"Tenant {tenantId} has {limit} usable keys, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
 
     public static ProblemHttpResult TooManyLiveHolds(int limit) =>
         Problem(TooManyLiveHoldsKind, $"This tenant has {limit} active holds, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });

@@ -47,17 +47,50 @@ internal sealed class AuthFailures
     private long _failuresSinceLog;
     private long _overSinceLog;
 
-    public AuthFailures(AuthOptions options, TimeProvider time, ILogger<AuthFailures> logger)
+    public AuthFailures(AuthOptions options, TimeProvider time, ILogger<AuthFailures> logger, IMeterFactory? meters = null)
     {
         _limit = options.FailedAttemptsPerMinute;
         _time = time;
         _logger = logger;
         _windowTicks = (long)(Window.TotalSeconds * time.TimestampFrequency);
         _logTicks = (long)(LogInterval.TotalSeconds * time.TimestampFrequency);
+
+        // The gauge reads this instance's table, so it lives on a meter of this host's (IMeterFactory), not on
+        // the process-wide one: two servers in one process (the tests) each report their own.
+        meters?.Create("Capacity.Server.Auth").CreateObservableGauge(
+            "capacity.auth.throttled_addresses", () => ThrottledAddresses,
+            description: "Client addresses whose refused requests are answered 429 TOO_MANY_AUTH_FAILURES now");
     }
 
     /// <summary>How many addresses are tracked now.</summary>
     internal int TrackedAddresses => _tallies.Count;
+
+    /// <summary>
+    /// Addresses over their budget in their current window (the shared overflow window counts as one): a scan of
+    /// at most <see cref="MaxAddresses"/> entries, made when /metrics is read, never on a request.
+    /// </summary>
+    internal int ThrottledAddresses
+    {
+        get
+        {
+            if (_limit <= 0)
+            {
+                return 0;
+            }
+
+            var now = _time.GetTimestamp();
+            var over = 0;
+            foreach (var tally in _tallies.Values.Append(_overflow))
+            {
+                lock (tally)
+                {
+                    over += tally.Count >= _limit && now - tally.Started < _windowTicks ? 1 : 0;
+                }
+            }
+
+            return over;
+        }
+    }
 
     /// <summary>Whether the address has used up its budget in the current window: a dictionary lookup.</summary>
     public bool IsOverBudget(IPAddress? address)

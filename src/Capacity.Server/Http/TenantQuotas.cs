@@ -15,6 +15,9 @@ internal sealed class QuotaOptions
     /// <summary>Active holds one tenant may have at once; 429 <c>TOO_MANY_LIVE_HOLDS</c> for a new hold beyond. 0 turns it off.</summary>
     public int MaxLiveHoldsPerTenant { get; set; } = 200_000;
 
+    /// <summary>Usable keys (neither revoked nor expired) one tenant may have; 409 <c>TOO_MANY_KEYS</c> for one more.</summary>
+    public int MaxKeysPerTenant { get; set; } = 100;
+
     /// <summary>How often the tenants' active holds are counted again from the store.</summary>
     public int LiveHoldsRefreshMs { get; set; } = 2_000;
 }

@@ -23,11 +23,14 @@ internal sealed class MetricsCollector : IDisposable
     // measurement allocates nothing; the label text is built once, when the series is created.
     private readonly ConcurrentDictionary<(Instrument Instrument, object? A, object? B, object? C), Series> _series = new();
 
-    public MetricsCollector()
+    public MetricsCollector(IMeterFactory meters)
     {
+        // Process-wide meters (no scope) and this host's own (IMeterFactory's): another server in the same
+        // process (the tests run many) has meters of its own that are not this one's to expose.
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name.StartsWith("Capacity.", StringComparison.Ordinal))
+            if (instrument.Meter.Name.StartsWith("Capacity.", StringComparison.Ordinal)
+                && (instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, meters)))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
