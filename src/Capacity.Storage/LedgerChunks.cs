@@ -10,8 +10,9 @@ namespace Capacity.Storage;
 /// with a child writes one row instead of a thousand; per-row B-tree and index work was most of
 /// the cost of a durable hold (docs/performance.md).
 /// <para>
-/// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c>, so every entry
-/// keeps its own sequence number and paging by <c>after</c> works as it did with one row per entry.
+/// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c> of its event (each
+/// tenant's event numbers its own entries 1, 2, 3…, migration 014), so every entry keeps its own sequence
+/// number and paging by <c>after</c> works as it did with one row per entry.
 /// The payload is JSON so that a migration can build it in SQL from older rows:
 /// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at(, allocation id or null(, true))], ...]}</c>.
 /// The allocation id is written only for an entry that has one, and the trailing <c>true</c> only for an
