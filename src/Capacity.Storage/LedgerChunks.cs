@@ -26,6 +26,16 @@ public static class LedgerChunks
 
     public readonly record struct Chunk(Guid TenantId, string EventId, int Count, byte[] Entries);
 
+    /// <summary>
+    /// For the audit, per event whose chunks do not number its entries 1, 2, 3… without a gap or an
+    /// overlap: its tenant and id, how many chunks do not start right after the one before (the first
+    /// must start at 1), and the last number of the first of them.
+    /// </summary>
+    public const string AuditNumbering =
+        "SELECT tenant_id, event_id, COUNT(*), MIN(last_seq) FROM (SELECT tenant_id, event_id, last_seq, count, "
+        + "COALESCE(LAG(last_seq) OVER (PARTITION BY tenant_id, event_id ORDER BY last_seq), 0) AS previous FROM ledger_chunks) AS c "
+        + "WHERE last_seq - count <> previous GROUP BY tenant_id, event_id";
+
     /// <summary>Groups a batch's entries by event, keeping their order within each event.</summary>
     public static List<Chunk> Encode(IReadOnlyList<LedgerEntry> entries)
     {

@@ -104,6 +104,40 @@ public abstract class LedgerTests(StoreKind kind)
     }
 
     [Fact]
+    public async Task The_audit_names_an_event_whose_ledger_numbers_have_a_gap_or_an_overlap()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var section = await h.CreateAsync("Section", 50, pool);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(section, 1)).Outcome?.Code);
+        }
+
+        // Three chunks of two entries, ending at 2, 4 and 6. The last moved on by one leaves a gap at 5;
+        // moved back by two from there, it overlaps the one before at 4.
+        await h.AssertAuditCleanAsync();
+        foreach (var (shift, from) in new[] { (1, 6), (-2, 7) })
+        {
+            await ExecuteAsync(h.Location, $"UPDATE ledger_chunks SET last_seq = last_seq + {shift} WHERE last_seq = {from}");
+            var report = await Audit.RunAsync(h.Store, CancellationToken.None);
+            var violation = Assert.Single(report.Violations);
+            Assert.StartsWith($"ledger of event e1 (tenant {Tenant}): 1 chunks do not follow on", violation, StringComparison.Ordinal);
+        }
+    }
+
+    private async Task ExecuteAsync(string location, string sql)
+    {
+        await using var c = kind == StoreKind.Sqlite
+            ? (System.Data.Common.DbConnection)new SqliteConnection($"Data Source={location};Pooling=false")
+            : new NpgsqlConnection(location);
+        await c.OpenAsync();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task Entries_written_one_row_each_before_migration_3_keep_their_order_numbered_per_event_and_new_ones_follow()
     {
         var location = await EngineHarness.NewLocationAsync(kind);
