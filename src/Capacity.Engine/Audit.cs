@@ -9,8 +9,8 @@ public static class Audit
     /// <summary>
     /// Recomputes every counter twice, from the ledger and from the live holds and allocations, and
     /// checks the per-pool limits, every allocation's counters, every buyer's usage and the waiting
-    /// lists (owed and offered units, offers, and no entry left waiting while it fits), and the webhook outbox. One
-    /// consistent read of the store; decides nothing.
+    /// lists (owed and offered units, offers, and no entry left waiting while it fits), each event's ledger
+    /// numbering, and the webhook outbox. One consistent read of the store; decides nothing.
     /// </summary>
     /// <param name="now">The instant sale windows are judged at; the system clock's when not given.</param>
     public static async Task<AuditReport> RunAsync(IReadStore store, CancellationToken ct, DateTimeOffset? now = null)
@@ -18,12 +18,21 @@ public static class Audit
         var data = await store.ReadAuditDataAsync(ct).ConfigureAwait(false);
         var violations = Invariants.Check(data.Capacities, data.LiveHolds, data.Allocations);
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
+        violations.AddRange(CheckLedgerNumbering(data.MisnumberedLedgers));
         violations.AddRange(Invariants.CheckSales(data.LiveHolds, data.Sales));
         violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
         violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage, now ?? DateTimeOffset.UtcNow));
         violations.AddRange(CheckOutbox(data.Outbox));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }
+
+    /// <summary>
+    /// Each event's ledger is numbered 1, 2, 3… in commit order, without a gap or an overlap: a reader
+    /// paging with <c>after</c> relies on it, and the numbers tell nothing of other events or tenants.
+    /// </summary>
+    public static IEnumerable<string> CheckLedgerNumbering(IReadOnlyList<MisnumberedLedger> misnumbered) =>
+        misnumbered.Select(m =>
+            $"ledger of event {m.EventId} (tenant {m.TenantId}): {m.Chunks} chunks do not follow on from the one before, the first ending at sequence {m.FirstEndingAt}");
 
     /// <summary>
     /// The webhook outbox: an endpoint's deliveries are exactly 1 to its last sequence number (a notice

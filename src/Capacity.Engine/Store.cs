@@ -203,6 +203,7 @@ public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,
     HoldSums LiveHolds,
     IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums,
+    IReadOnlyList<MisnumberedLedger> MisnumberedLedgers,
     IReadOnlyList<Allocation> Allocations,
     IReadOnlyList<BuyerUsage> Usage,
     IReadOnlyList<BuyerLimit> Limits,
@@ -210,6 +211,12 @@ public sealed record AuditData(
     IReadOnlyDictionary<Guid, ReservationStatus> Offers,
     OutboxAudit Outbox,
     IReadOnlyDictionary<Guid, SalesFlows> Sales);
+
+/// <summary>
+/// An event whose ledger is not numbered 1, 2, 3… without a gap or an overlap: how many of its chunks do
+/// not start right after the one before (the first must start at 1), and the last number of the first of them.
+/// </summary>
+public sealed record MisnumberedLedger(Guid TenantId, string EventId, long Chunks, long FirstEndingAt);
 
 /// <summary>
 /// Stored sales figures (see <see cref="SalesFlows"/>) of some of an event's capacities, summed over

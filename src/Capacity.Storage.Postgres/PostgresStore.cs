@@ -572,6 +572,16 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
             }
         }
 
+        var misnumbered = new List<MisnumberedLedger>();
+        await using (var cmd = new NpgsqlCommand(LedgerChunks.AuditNumbering, c, tx))
+        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                misnumbered.Add(new MisnumberedLedger(r.GetGuid(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)));
+            }
+        }
+
         await using var allocationsCmd = new NpgsqlCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = await ReadAllocationsAsync(allocationsCmd, ct).ConfigureAwait(false);
         await using var usageCmd = new NpgsqlCommand("SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage", c, tx);
@@ -619,7 +629,7 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         }
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
+        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

@@ -772,13 +772,14 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         var chunks = LedgerChunks.Encode(ws.Ledger);
         if (chunks.Count > 0)
         {
-            // Readers page through an event's ledger by sequence number, so an event's chunks must
-            // become visible in sequence order. Two nodes writing to one event without a row in common
-            // (two sections with no shared pool) lock nothing in common, and the one that drew the
-            // lower number could commit last, behind a reader that had already passed it. A lock per
-            // event, held from drawing the number to the commit, makes the order of numbers the order
-            // of commits. Taken in one order (by hash), so two batches over the same events cannot
-            // deadlock; taken last, so no other lock is waited for while holding it.
+            // Each event numbers its own entries 1, 2, 3… (migration 014), and readers page through an
+            // event's ledger by those numbers, so an event's chunks must be numbered without a gap or a
+            // repeat and become visible in number order, also when several nodes write to one event.
+            // Two nodes writing to one event without a row in common (two sections with no shared pool)
+            // lock nothing in common, so a lock per event does it: held from reading the event's last
+            // number to the commit, it makes one writer at a time number the event, and the order of
+            // numbers the order of commits. Taken in one order (by hash), so two batches over the same
+            // events cannot deadlock; taken last, so no other lock is waited for while holding it.
             var order = new NpgsqlBatchCommand(
                 "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('ledger:' || t::text || ':' || e, 0) AS h "
                 + "FROM unnest($1::uuid[], $2::text[]) AS u(t, e) ORDER BY h) s");
@@ -786,11 +787,20 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             order.Parameters.Add(new() { Value = chunks.Select(c => c.EventId).ToArray() });
             batch.BatchCommands.Add(order);
 
-            // nextval is the chunk's first sequence number (see migration 003).
+            // Numbered on from the highest number of the event's chunks, read once the lock is held:
+            // the writer before released it only by ending its transaction, and in READ COMMITTED this
+            // statement sees everything committed before it began, so it sees that writer's chunks.
+            // max over the primary key (tenant_id, event_id, last_seq) is one index descent per chunk;
+            // chosen over a table of per-event heads, which would be a second copy of the number to
+            // keep in step and one more row to update per event per batch. The primary key refuses two
+            // chunks of an event ending on one number. The running sum numbers an event's chunks that
+            // follow each other in one batch (a group too big for one chunk, split in order).
             var cmd = new NpgsqlBatchCommand(
-                "INSERT INTO ledger_chunks (last_seq, tenant_id, event_id, count, entries) "
-                + "SELECT nextval('ledger_blocks') + u.count - 1, u.tenant_id, u.event_id, u.count, u.entries "
-                + "FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bytea[]) AS u(tenant_id, event_id, count, entries)");
+                "INSERT INTO ledger_chunks (tenant_id, event_id, last_seq, count, entries) "
+                + "SELECT u.tenant_id, u.event_id, "
+                + "COALESCE((SELECT max(c.last_seq) FROM ledger_chunks c WHERE c.tenant_id = u.tenant_id AND c.event_id = u.event_id), 0) "
+                + "+ sum(u.count) OVER (PARTITION BY u.tenant_id, u.event_id ORDER BY u.n), u.count, u.entries "
+                + "FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bytea[]) WITH ORDINALITY AS u(tenant_id, event_id, count, entries, n)");
             cmd.Parameters.Add(new() { Value = chunks.Select(c => c.TenantId).ToArray() });
             cmd.Parameters.Add(new() { Value = chunks.Select(c => c.EventId).ToArray() });
             cmd.Parameters.Add(new() { Value = chunks.Select(c => c.Count).ToArray() });

@@ -650,6 +650,16 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             }
         }
 
+        var misnumbered = new List<MisnumberedLedger>();
+        using (var cmd = new SqliteCommand(LedgerChunks.AuditNumbering, c, tx))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                misnumbered.Add(new MisnumberedLedger(Id(r.GetString(0)), r.GetString(1), r.GetInt64(2), r.GetInt64(3)));
+            }
+        }
+
         using var allocationsCmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = ReadAllocations(allocationsCmd);
 
@@ -705,7 +715,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         }
 
         tx.Commit();
-        return new AuditData(nodes, holds, sums, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
+        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
     }
 
     public ValueTask DisposeAsync()

@@ -627,14 +627,28 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         var chunks = LedgerChunks.Encode(ws.Ledger);
         if (chunks.Count > 0)
         {
-            // Numbered on from the last chunk: last_seq is the rowid, so MAX is one B-tree descent.
-            var last = (long)Command("SELECT COALESCE(MAX(last_seq), 0) FROM ledger_chunks").ExecuteScalar()!;
+            // Each event numbers its own entries 1, 2, 3… (migration 014), on from the last number of
+            // its chunks: MAX through ledger_chunks_by_event is one B-tree descent per event. Read from
+            // the table rather than kept in memory: this connection is the only writer, so the table
+            // is always right, and a batch that rolls back leaves no number behind to forget.
+            var lastOf = Command("SELECT COALESCE(MAX(last_seq), 0) FROM ledger_chunks WHERE tenant_id = $t AND event_id = $e", "$t", "$e");
             var insert = Command(
-                "INSERT INTO ledger_chunks (last_seq, tenant_id, event_id, count, entries) VALUES ($1, $2, $3, $4, $5)", "$1", "$2", "$3", "$4", "$5");
-            foreach (var chunk in chunks)
+                "INSERT INTO ledger_chunks (tenant_id, event_id, last_seq, count, entries) VALUES ($1, $2, $3, $4, $5)", "$1", "$2", "$3", "$4", "$5");
+            var last = 0L;
+            for (var i = 0; i < chunks.Count; i++)
             {
+                var chunk = chunks[i];
+
+                // An event's chunks come together (a group too big for one is split in order), so only its first reads.
+                if (i == 0 || chunks[i - 1].TenantId != chunk.TenantId || !string.Equals(chunks[i - 1].EventId, chunk.EventId, StringComparison.Ordinal))
+                {
+                    lastOf.Parameters[0].Value = Id(chunk.TenantId);
+                    lastOf.Parameters[1].Value = chunk.EventId;
+                    last = (long)lastOf.ExecuteScalar()!;
+                }
+
                 last += chunk.Count;
-                Run(insert, last, Id(chunk.TenantId), chunk.EventId, chunk.Count, chunk.Entries);
+                Run(insert, Id(chunk.TenantId), chunk.EventId, last, chunk.Count, chunk.Entries);
             }
         }
     }

@@ -10,8 +10,9 @@ namespace Capacity.Storage;
 /// with a child writes one row instead of a thousand; per-row B-tree and index work was most of
 /// the cost of a durable hold (docs/performance.md).
 /// <para>
-/// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c>, so every entry
-/// keeps its own sequence number and paging by <c>after</c> works as it did with one row per entry.
+/// A chunk's entries take the sequence numbers <c>last_seq - count + 1 .. last_seq</c> of its event (each
+/// tenant's event numbers its own entries 1, 2, 3…, migration 014), so every entry keeps its own sequence
+/// number and paging by <c>after</c> works as it did with one row per entry.
 /// The payload is JSON so that a migration can build it in SQL from older rows:
 /// <c>{"c":[capacity ids],"e":[[capacity index, reservation id, kind, reserved delta, sold delta, at(, allocation id or null(, true))], ...]}</c>.
 /// The allocation id is written only for an entry that has one, and the trailing <c>true</c> only for an
@@ -24,6 +25,16 @@ public static class LedgerChunks
     public const int MaxEntries = 65_536;
 
     public readonly record struct Chunk(Guid TenantId, string EventId, int Count, byte[] Entries);
+
+    /// <summary>
+    /// For the audit, per event whose chunks do not number its entries 1, 2, 3… without a gap or an
+    /// overlap: its tenant and id, how many chunks do not start right after the one before (the first
+    /// must start at 1), and the last number of the first of them.
+    /// </summary>
+    public const string AuditNumbering =
+        "SELECT tenant_id, event_id, COUNT(*), MIN(last_seq) FROM (SELECT tenant_id, event_id, last_seq, count, "
+        + "COALESCE(LAG(last_seq) OVER (PARTITION BY tenant_id, event_id ORDER BY last_seq), 0) AS previous FROM ledger_chunks) AS c "
+        + "WHERE last_seq - count <> previous GROUP BY tenant_id, event_id";
 
     /// <summary>Groups a batch's entries by event, keeping their order within each event.</summary>
     public static List<Chunk> Encode(IReadOnlyList<LedgerEntry> entries)

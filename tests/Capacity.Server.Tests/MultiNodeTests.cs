@@ -152,6 +152,37 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task Two_nodes_writing_to_one_event_at_once_number_its_ledger_from_1_without_a_gap_or_a_number_twice()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+
+        // Two sections with no pool in common: the nodes lock no row in common, only the event's ledger.
+        var east = await a.CreateCapacityAsync("arena", "East", 200);
+        var west = await b.CreateCapacityAsync("arena", "West", 200);
+        var holds = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => (i % 2 == 0 ? a : b).HoldAsync(i % 2 == 0 ? east : west, 1)));
+        var ends = await Task.WhenAll(holds.Select((h, i) => (i % 2 == 0 ? b : a).TransitAsync(h, i % 3 == 0 ? "release" : "confirm")));
+        Assert.All(ends, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        // Read through both nodes, a page at a time: the same 400 entries, numbered 1 to 400.
+        foreach (var node in new[] { a, b })
+        {
+            var sequences = new List<long>();
+            long? after = 0;
+            while (after is not null)
+            {
+                var page = await Api.ReadAsync(await node.GetAsync($"/events/arena/ledger?after={after}&limit=150"), 200);
+                sequences.AddRange(page["entries"]!.AsArray().Select(e => e!["sequence"]!.GetValue<long>()));
+                after = page["next_after"]?.GetValue<long>();
+            }
+
+            Assert.Equal(Enumerable.Range(1, 400).Select(i => (long)i), sequences);
+        }
+
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
     public async Task Tickets_freed_through_two_nodes_are_each_offered_once_to_a_queue_and_the_public_gets_none_while_it_waits()
     {
         await using var nodes = await Nodes.StartAsync();

@@ -86,7 +86,7 @@ public enum LedgerEntryKind
 public sealed record LedgerPage(string EventId, IReadOnlyList<LedgerEntry> Entries, long? NextAfter);
 
 /// <summary>One change to one capacity's counters.</summary>
-/// <param name="Sequence">Its place in the ledger.</param>
+/// <param name="Sequence">Its place in the event's ledger: each event numbers its entries 1, 2, 3… in commit order, with no gap.</param>
 /// <param name="Kind">What caused it.</param>
 /// <param name="CapacityId">The capacity whose counters changed (each pool a hold draws from has its own entry).</param>
 /// <param name="ReservationId">

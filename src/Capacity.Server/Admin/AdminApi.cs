@@ -41,7 +41,7 @@ internal static class AdminApi
             "Enable a tenant", "Its keys and JWTs work again (revoked and expired keys stay refused). Enabling an enabled tenant answers 200 and changes nothing.",
             400, 404, 422);
         group.MapGet("/verify", Verify).Doc(
-            "Audit every counter", "Recomputes each counter from the ledger and from the live holds, and checks every pool's limit.");
+            "Audit every counter", "Recomputes each counter from the ledger and from the live holds, checks every pool's limit, and that each event's ledger is numbered 1, 2, 3… without a gap.");
         return group;
     }
 

@@ -35,7 +35,8 @@ internal static class LedgerApi
             "Page through an event's ledger",
             "Every change to any counter of the event's capacities, in sequence order: kinds hold, confirm, release, expire, cancel, allocate, deallocate, reclaim, and open and close "
             + "(a tier opened, or a capacity closed by its sold-out rule; no counter moves). "
-            + "Entries of an allocation carry `allocation_id`, entries of a waiting-list offer `waitlist_id`; allocate and deallocate entries have `reservation_id` null. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
+            + "Entries of an allocation carry `allocation_id`, entries of a waiting-list offer `waitlist_id`; allocate and deallocate entries have `reservation_id` null. "
+            + "Each event numbers its own entries (`sequence`) 1, 2, 3… in commit order, with no gap. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
             400);
         return group;
     }
