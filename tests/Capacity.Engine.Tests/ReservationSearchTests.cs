@@ -1,4 +1,5 @@
 using Capacity.Core;
+using Capacity.Engine;
 using Capacity.Testing;
 
 namespace Capacity.Engine.Tests;
@@ -16,13 +17,13 @@ public abstract class ReservationSearchTests(StoreKind kind)
         var location = await EngineHarness.NewLocationAsync(kind);
         var before = await EngineHarness.OpenExistingAsync(kind, location);
         var day1 = await before.CreateAsync("Day 1", 10);
-        var day2Id = Guid.CreateVersion7();
+        var day2Id = TimeOrderedIds.New();
         Assert.Equal(OutcomeCode.Ok, (await before.Engine.SubmitAsync(
             new CreateCapacity(EngineHarness.TenantA, day2Id, "e2", null, "Day 2", null, 10, [], true, null))).Outcome?.Code);
-        var single = Guid.CreateVersion7();
+        var single = TimeOrderedIds.New();
         Assert.Equal(OutcomeCode.Ok, (await before.Engine.SubmitAsync(
             new PlaceHold(EngineHarness.TenantA, single, [new HoldItem(day1, 1, null)], 15))).Outcome?.Code);
-        var cart = Guid.CreateVersion7();
+        var cart = TimeOrderedIds.New();
         Assert.Equal(OutcomeCode.Ok, (await before.Engine.SubmitAsync(
             new PlaceHold(EngineHarness.TenantA, cart, [new HoldItem(day1, 1, null), new HoldItem(day2Id, 2, null)], 15))).Outcome?.Code);
         await before.Engine.DisposeAsync();
@@ -42,7 +43,7 @@ public abstract class ReservationSearchTests(StoreKind kind)
         Assert.Equal(new[] { cart }, await ListAsync(after, "e2"));
 
         // And the writer lists a new cart across events the same way.
-        var newer = Guid.CreateVersion7();
+        var newer = TimeOrderedIds.New();
         Assert.Equal(OutcomeCode.Ok, (await after.Engine.SubmitAsync(
             new PlaceHold(EngineHarness.TenantA, newer, [new HoldItem(day2Id, 1, null), new HoldItem(day1, 1, null)], 15))).Outcome?.Code);
         Assert.Equal(new[] { newer, cart, single }, await ListAsync(after, "e1"));
