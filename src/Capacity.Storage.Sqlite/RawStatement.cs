@@ -44,6 +44,9 @@ internal sealed class RawStatement : IDisposable
     /// <summary>UTF-8 text; SQLite copies it before returning.</summary>
     public void BindText(int index, ReadOnlySpan<byte> utf8) => Check(raw.sqlite3_bind_text(_stmt, index, utf8));
 
+    /// <summary>A BLOB; SQLite copies it before returning.</summary>
+    public void BindBlob(int index, ReadOnlySpan<byte> value) => Check(raw.sqlite3_bind_blob(_stmt, index, value));
+
     public void Bind(int index, string? value) => Check(value is null ? raw.sqlite3_bind_null(_stmt, index) : raw.sqlite3_bind_text(_stmt, index, value));
 
     public string? Text(int column) => IsNull(column) ? null : raw.sqlite3_column_text(_stmt, column).utf8_to_string();

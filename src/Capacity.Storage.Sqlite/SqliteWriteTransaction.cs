@@ -35,6 +35,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _updateReservation;
     private RawStatement? _updateCapacity;
     private RawStatement? _upsertSales;
+    private RawStatement? _lastLedgerSeq;
+    private RawStatement? _insertLedger;
     private readonly JsonRowBuffer _items = new();
     private readonly Dictionary<string, byte[]> _eventUtf8 = [];
 
@@ -631,9 +633,10 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             // its chunks: MAX through ledger_chunks_by_event is one B-tree descent per event. Read from
             // the table rather than kept in memory: this connection is the only writer, so the table
             // is always right, and a batch that rolls back leaves no number behind to forget.
-            var lastOf = Command("SELECT COALESCE(MAX(last_seq), 0) FROM ledger_chunks WHERE tenant_id = $t AND event_id = $e", "$t", "$e");
-            var insert = Command(
-                "INSERT INTO ledger_chunks (tenant_id, event_id, last_seq, count, entries) VALUES ($1, $2, $3, $4, $5)", "$1", "$2", "$3", "$4", "$5");
+            // Every batch that moves tickets writes here, so both statements are bound directly (RawStatement).
+            var lastOf = _lastLedgerSeq ??= new RawStatement(connection, "SELECT COALESCE(MAX(last_seq), 0) FROM ledger_chunks WHERE tenant_id = ?1 AND event_id = ?2");
+            var insert = _insertLedger ??= new RawStatement(
+                connection, "INSERT INTO ledger_chunks (tenant_id, event_id, last_seq, count, entries) VALUES (?1, ?2, ?3, ?4, ?5)");
             var last = 0L;
             for (var i = 0; i < chunks.Count; i++)
             {
@@ -642,13 +645,19 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
                 // An event's chunks come together (a group too big for one is split in order), so only its first reads.
                 if (i == 0 || chunks[i - 1].TenantId != chunk.TenantId || !string.Equals(chunks[i - 1].EventId, chunk.EventId, StringComparison.Ordinal))
                 {
-                    lastOf.Parameters[0].Value = Id(chunk.TenantId);
-                    lastOf.Parameters[1].Value = chunk.EventId;
-                    last = (long)lastOf.ExecuteScalar()!;
+                    lastOf.Bind(1, chunk.TenantId);
+                    lastOf.Bind(2, chunk.EventId);
+                    last = lastOf.Step() ? lastOf.Int64(0) : 0;
+                    lastOf.Reset();
                 }
 
                 last += chunk.Count;
-                Run(insert, Id(chunk.TenantId), chunk.EventId, last, chunk.Count, chunk.Entries);
+                insert.Bind(1, chunk.TenantId);
+                insert.Bind(2, chunk.EventId);
+                insert.Bind(3, last);
+                insert.Bind(4, chunk.Count);
+                insert.BindBlob(5, chunk.Entries);
+                insert.Run();
             }
         }
     }
@@ -766,6 +775,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _updateReservation?.Dispose();
         _updateCapacity?.Dispose();
         _upsertSales?.Dispose();
+        _lastLedgerSeq?.Dispose();
+        _insertLedger?.Dispose();
         _begin?.Dispose();
         _commit?.Dispose();
         _rollback?.Dispose();
