@@ -42,16 +42,21 @@ internal sealed class Plan
     public int PoolTotal { get; }
     public int CappedTotal { get; }
 
+    /// <summary>The rules scenario: onsale's holds on a pool with every rule of the issue switched on (see <see cref="Target"/>).</summary>
+    public bool Rules => Scenario == "rules";
+
     /// <summary>
     /// onsale: single-ticket holds on a pool large enough never to run out; soldout: the same on a
     /// pool of 100 (the capped child 50), so after the first 100 nearly everything is a 409;
-    /// reads: <c>GET /capacity/{id}</c>; mix: the weights given.
+    /// reads: <c>GET /capacity/{id}</c>; rules: onsale's holds with an allocation, a waiting list, a
+    /// per-buyer limit and a webhook subscriber on the pool; mix: the weights given.
     /// </summary>
     public static Plan For(string scenario, string mix, int? pool) => scenario switch
     {
         "onsale" => new Plan(scenario, [(Operation.Hold, 1)], pool ?? 1_000_000, pool ?? 1_000_000),
         "soldout" => new Plan(scenario, [(Operation.Hold, 1)], pool ?? 100, (pool ?? 100) / 2),
         "reads" => new Plan(scenario, [(Operation.Read, 1)], pool ?? 1_000_000, pool ?? 1_000_000),
+        "rules" => new Plan(scenario, [(Operation.Hold, 1)], pool ?? 1_000_000, pool ?? 1_000_000),
         "mix" => new Plan(scenario, ParseMix(mix), pool ?? 1_000_000, pool ?? 1_000_000),
         _ => throw new ArgumentException($"Unknown scenario {scenario}.", nameof(scenario)),
     };
