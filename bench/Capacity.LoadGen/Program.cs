@@ -14,16 +14,17 @@ var pool = new Option<int?>("--pool") { Description = "total of the pool (defaul
 var serverPid = new Option<int?>("--server-pid") { Description = "also report the CPU the server process used during the measured window" };
 var webhook = new Option<bool>("--webhook") { Description = "subscribe the tenant to every webhook event, received by a listener here (the server needs Capacity:Webhooks:AllowPrivateNetworks); the rules scenario always does" };
 var webhookUrl = new Option<string?>("--webhook-url") { Description = "with --webhook or the rules scenario: subscribe this endpoint instead of a listener here (needed with --setup-only, whose listener would end with it)" };
+var rules = new Option<string>("--rules") { Description = "the rules scenario's rules: all, or some of allocation, waitlist, limit, webhook", DefaultValueFactory = _ => "all" };
 var echo = new Option<bool>("--echo") { Description = "aim onsale or reads at bench/Capacity.Echo: the same requests, with no setup and no audit" };
 var setupOnly = new Option<bool>("--setup-only") { Description = "create the tenant and event, print their key and ids, and exit" };
 
-var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, webhook, webhookUrl, echo, setupOnly };
+var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, webhook, webhookUrl, rules, echo, setupOnly };
 root.SetAction((parse, ct) =>
 {
     Plan plan;
     try
     {
-        plan = Plan.For(parse.GetValue(scenario)!, parse.GetValue(mix)!, parse.GetValue(pool));
+        plan = Plan.For(parse.GetValue(scenario)!, parse.GetValue(mix)!, parse.GetValue(pool), parse.GetValue(rules)!);
     }
     catch (ArgumentException e)
     {
@@ -47,7 +48,7 @@ root.SetAction((parse, ct) =>
         return Task.FromResult(2);
     }
 
-    if (settings.SetupOnly && (settings.Webhook || plan.Rules) && settings.WebhookUrl is null)
+    if (settings.SetupOnly && (settings.Webhook || plan.RulesOn.HasFlag(Rules.Webhook)) && settings.WebhookUrl is null)
     {
         Console.Error.WriteLine("--setup-only with a webhook subscriber needs --webhook-url: a listener here would end with this process.");
         return Task.FromResult(2);

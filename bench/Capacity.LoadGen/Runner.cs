@@ -29,8 +29,8 @@ internal static class Runner
         using var http = new HttpClient(handler) { BaseAddress = new Uri(s.Url), Timeout = TimeSpan.FromSeconds(30) };
         var api = new Api(http, s.AdminKey);
         var target = s.Echo ? Target.Echo() : await Target.CreateAsync(api, plan, ct);
-        // The rules scenario always has a subscriber; its own listener unless one is named that outlives this process.
-        var subscribe = !s.Echo && (s.Webhook || plan.Rules);
+        // The rules scenario has a subscriber unless --rules leaves it out: a listener here, or one named that outlives this process.
+        var subscribe = !s.Echo && (s.Webhook || plan.RulesOn.HasFlag(Rules.Webhook));
         using var sink = subscribe && s.WebhookUrl is null ? WebhookSink.Start() : null;
         if (subscribe)
         {
@@ -46,7 +46,7 @@ internal static class Runner
 
         Console.WriteLine(s.Echo
             ? $"Capacity.LoadGen: {plan.Scenario} against the echo at {s.Url} (no setup, no audit)"
-            : $"Capacity.LoadGen: {plan.Scenario} against {s.Url}, event {target.EventId} (pool {Report.N(plan.PoolTotal)}, capped child {Report.N(plan.CappedTotal)}, shared child{(plan.Rules ? "; rules on" : "")})");
+            : $"Capacity.LoadGen: {plan.Scenario} against {s.Url}, event {target.EventId} (pool {Report.N(plan.PoolTotal)}, capped child {Report.N(plan.CappedTotal)}, shared child{(plan.RulesOn != Rules.None ? $"; rules on: {plan.RulesOn.ToString().ToLowerInvariant()}" : "")})");
         Console.WriteLine($"  {s.Connections} keep-alive connections, {s.Warmup:0.#} s warm-up, {s.Duration:0.#} s measured; mix {string.Join(", ", plan.Weights.Select(w => $"{w.Op.ToString().ToLowerInvariant()} {w.Weight}"))}");
 
         var window = new Window(TimeSpan.FromSeconds(s.Warmup), TimeSpan.FromSeconds(s.Duration));

@@ -39,7 +39,7 @@ internal sealed class Target
     public string Capped { get; }
     public string Shared { get; }
 
-    /// <summary>Holds name a buyer (the rules scenario's limit covers the pool).</summary>
+    /// <summary>Holds name a buyer (the rules scenario's limit covers the pool); usage is kept for keyed holds only.</summary>
     public bool BuyerKeys { get; }
 
     /// <summary>Tickets of the pool's reserved that are no hold of this run (an allocation).</summary>
@@ -59,12 +59,9 @@ internal sealed class Target
         {
             ["section_name"] = "Shared", ["parent_ids"] = new JsonArray(pool), ["mode"] = "shared",
         }, ct);
-        if (plan.Rules)
-        {
-            await SwitchRulesOnAsync(api, auth, eventId, pool, capped, shared, ct);
-        }
-
-        return new Target(auth, eventId, pool, capped, shared, plan.Rules, plan.Rules ? Allocated : 0);
+        await SwitchRulesOnAsync(api, auth, eventId, pool, capped, shared, plan.RulesOn, ct);
+        var limit = plan.RulesOn.HasFlag(Rules.Limit);
+        return new Target(auth, eventId, pool, capped, shared, limit, plan.RulesOn.HasFlag(Rules.Allocation) ? Allocated : 0);
     }
 
     /// <summary>
@@ -85,13 +82,27 @@ internal sealed class Target
     /// once and leave no demand); a per-buyer limit over the pool and both children. The webhook
     /// subscriber is the runner's (<c>--webhook</c>, <c>--webhook-url</c>).
     /// </summary>
-    private static async Task SwitchRulesOnAsync(Api api, AuthenticationHeaderValue auth, string eventId, string pool, string capped, string shared, CancellationToken ct)
+    private static async Task SwitchRulesOnAsync(
+        Api api, AuthenticationHeaderValue auth, string eventId, string pool, string capped, string shared, Rules rules, CancellationToken ct)
     {
-        await api.SendAsync(HttpMethod.Post, auth, $"/capacity/{pool}/allocations", new JsonObject { ["name"] = "box office", ["quantity"] = Allocated }, ct);
-        await api.SendAsync(HttpMethod.Post, auth, $"/events/{eventId}/limits", new JsonObject
+        if (rules.HasFlag(Rules.Allocation))
         {
-            ["name"] = "per buyer", ["capacity_ids"] = new JsonArray(pool, capped, shared), ["per_buyer_max"] = PerBuyer,
-        }, ct);
+            await api.SendAsync(HttpMethod.Post, auth, $"/capacity/{pool}/allocations", new JsonObject { ["name"] = "box office", ["quantity"] = Allocated }, ct);
+        }
+
+        if (rules.HasFlag(Rules.Limit))
+        {
+            await api.SendAsync(HttpMethod.Post, auth, $"/events/{eventId}/limits", new JsonObject
+            {
+                ["name"] = "per buyer", ["capacity_ids"] = new JsonArray(pool, capped, shared), ["per_buyer_max"] = PerBuyer,
+            }, ct);
+        }
+
+        if (!rules.HasFlag(Rules.Waitlist))
+        {
+            return;
+        }
+
         var later = await api.CreateCapacityAsync(auth, eventId, new JsonObject
         {
             ["section_name"] = "Later", ["total_capacity"] = 10, ["parent_ids"] = new JsonArray(pool), ["sale_starts_at"] = "2030-01-01T00:00:00Z",
@@ -101,7 +112,7 @@ internal sealed class Target
         await api.SendAsync(HttpMethod.Put, auth, $"/capacity/{capped}", enabled.DeepClone().AsObject(), ct);
         var entry = await api.SendAsync(HttpMethod.Post, auth, "/waitlist", new JsonObject
         {
-            ["items"] = new JsonArray(new JsonObject { ["capacity_id"] = later, ["quantity"] = 2 }), ["buyer_key"] = "waiting",
+            ["items"] = new JsonArray(new JsonObject { ["capacity_id"] = later, ["quantity"] = 2 }),
         }, ct);
         if (entry["status"]?.GetValue<string>() != "waiting")
         {
