@@ -190,6 +190,7 @@ wrk_run() {
   case $label in
     *onsale | *rules) [[ $line == *" non2xx=0 errors=0 "* ]] || fail "$label run $run: holds refused or lost on a pool that cannot sell out ($line)" ;;
   esac
+  [[ $line != "rps=0 "* ]] || fail "$label run $run: wrk measured nothing; see $log"
 }
 
 # A tenant and an event on a server, for wrk: sets key and capped (the capped child, which the holds hit).
@@ -389,7 +390,7 @@ if [ "$COLD" = 1 ] && command -v wrk > /dev/null; then
       line="$(wrk_fields "$output") ready_s=$(printf '%.2f' "$ready_s")"
       echo "cold-$knob $run $line" >> "$results"
       show "cold-$knob" "$run" "$line"
-      [[ $line == *" non2xx=0 errors=0 "* ]] || fail "cold-$knob run $run: holds refused or lost ($line)"
+      [[ $line == *" non2xx=0 errors=0 "* && $line != "rps=0 "* ]] || fail "cold-$knob run $run: holds refused or lost, or none measured ($line)"
       verify "$PORT" "the start with $knob"
       stop_pid "$started_pid"
     done
