@@ -7,7 +7,7 @@
 # and the micro-benchmarks; repeats the figures RUNS times and writes the medians, and the ratios
 # taken within each run, to bench/results/latest.md.
 #
-#   bench/run.sh                                              # about 20 minutes on 2 cores
+#   bench/run.sh                                              # about 25 minutes on 2 cores
 #   RUNS=1 DURATION=2 WARMUP=2 FILL=0 BDN_JOB=none ENGINE=0 bench/run.sh   # a quick smoke run
 #
 # Everything runs on this machine: the load generator shares the cores with the server, so HTTP
