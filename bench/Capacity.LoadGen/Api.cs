@@ -39,6 +39,10 @@ internal sealed class Api(HttpClient http, string adminKey)
         await SendAsync(HttpMethod.Post, "/webhooks", tenant, new JsonObject { ["url"] = url, ["events"] = new JsonArray([.. all.Select(e => JsonValue.Create(e))]) }, ct);
     }
 
+    /// <summary>Any other call of the setup (an allocation, a limit, a waiting list); returns the answer's body.</summary>
+    public Task<JsonNode> SendAsync(HttpMethod method, AuthenticationHeaderValue tenant, string path, JsonObject body, CancellationToken ct) =>
+        SendAsync(method, path, tenant, body, ct);
+
     public async Task<(long Reserved, long Sold)> CountersAsync(AuthenticationHeaderValue tenant, string capacityId, CancellationToken ct)
     {
         var body = await SendAsync(HttpMethod.Get, $"/capacity/{capacityId}", tenant, null, ct);

@@ -7,21 +7,24 @@ var adminKey = new Option<string?>("--admin-key") { Description = "the server's 
 var connections = new Option<int>("--connections") { Description = "keep-alive connections, one request in flight on each", DefaultValueFactory = _ => 64 };
 var duration = new Option<double>("--duration") { Description = "measured seconds", DefaultValueFactory = _ => 10 };
 var warmup = new Option<double>("--warmup") { Description = "seconds of load before measuring", DefaultValueFactory = _ => 1 };
-var scenario = new Option<string>("--scenario") { Description = "onsale, soldout, reads or mix", DefaultValueFactory = _ => "onsale" };
-scenario.AcceptOnlyFromAmong("onsale", "soldout", "reads", "mix");
+var scenario = new Option<string>("--scenario") { Description = "onsale, soldout, reads, rules or mix", DefaultValueFactory = _ => "onsale" };
+scenario.AcceptOnlyFromAmong("onsale", "soldout", "reads", "rules", "mix");
 var mix = new Option<string>("--mix") { Description = "mix weights: hold, cart, confirm, release, check, read", DefaultValueFactory = _ => Plan.DefaultMix };
 var pool = new Option<int?>("--pool") { Description = "total of the pool (default 1,000,000; 100 for soldout)" };
 var serverPid = new Option<int?>("--server-pid") { Description = "also report the CPU the server process used during the measured window" };
-var webhook = new Option<bool>("--webhook") { Description = "subscribe the tenant to every webhook event, received by a listener here (the server needs Capacity:Webhooks:AllowPrivateNetworks)" };
+var webhook = new Option<bool>("--webhook") { Description = "subscribe the tenant to every webhook event, received by a listener here (the server needs Capacity:Webhooks:AllowPrivateNetworks); the rules scenario always does" };
+var webhookUrl = new Option<string?>("--webhook-url") { Description = "with --webhook or the rules scenario: subscribe this endpoint instead of a listener here (needed with --setup-only, whose listener would end with it)" };
+var rules = new Option<string>("--rules") { Description = "the rules scenario's rules: all, or some of allocation, waitlist, limit, webhook", DefaultValueFactory = _ => "all" };
+var echo = new Option<bool>("--echo") { Description = "aim onsale or reads at bench/Capacity.Echo: the same requests, with no setup and no audit" };
 var setupOnly = new Option<bool>("--setup-only") { Description = "create the tenant and event, print their key and ids, and exit" };
 
-var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, webhook, setupOnly };
+var root = new RootCommand("Capacity HTTP load generator") { url, adminKey, connections, duration, warmup, scenario, mix, pool, serverPid, webhook, webhookUrl, rules, echo, setupOnly };
 root.SetAction((parse, ct) =>
 {
     Plan plan;
     try
     {
-        plan = Plan.For(parse.GetValue(scenario)!, parse.GetValue(mix)!, parse.GetValue(pool));
+        plan = Plan.For(parse.GetValue(scenario)!, parse.GetValue(mix)!, parse.GetValue(pool), parse.GetValue(rules)!);
     }
     catch (ArgumentException e)
     {
@@ -31,10 +34,23 @@ root.SetAction((parse, ct) =>
 
     var key = parse.GetValue(adminKey) ?? Environment.GetEnvironmentVariable("CAPACITY_ADMIN_KEY");
     var settings = new Settings(
-        parse.GetValue(url)!, key ?? "", parse.GetValue(connections), parse.GetValue(duration), parse.GetValue(warmup), plan, parse.GetValue(serverPid), parse.GetValue(setupOnly), parse.GetValue(webhook));
-    if (string.IsNullOrEmpty(settings.AdminKey) || settings.Connections < 1 || settings.Duration <= 0 || settings.Warmup < 0)
+        parse.GetValue(url)!, key ?? "", parse.GetValue(connections), parse.GetValue(duration), parse.GetValue(warmup), plan, parse.GetValue(serverPid), parse.GetValue(setupOnly),
+        parse.GetValue(webhook), parse.GetValue(webhookUrl), parse.GetValue(echo));
+    if ((string.IsNullOrEmpty(settings.AdminKey) && !settings.Echo) || settings.Connections < 1 || settings.Duration <= 0 || settings.Warmup < 0)
     {
         Console.Error.WriteLine("--admin-key (or CAPACITY_ADMIN_KEY) is required; --connections must be at least 1, --duration above 0, --warmup at least 0.");
+        return Task.FromResult(2);
+    }
+
+    if (settings.Echo && (plan.Scenario is not ("onsale" or "reads") || settings.SetupOnly || settings.Webhook))
+    {
+        Console.Error.WriteLine("--echo answers holds and reads only: --scenario onsale or reads, without --setup-only or --webhook.");
+        return Task.FromResult(2);
+    }
+
+    if (settings.SetupOnly && (settings.Webhook || plan.RulesOn.HasFlag(Rules.Webhook)) && settings.WebhookUrl is null)
+    {
+        Console.Error.WriteLine("--setup-only with a webhook subscriber needs --webhook-url: a listener here would end with this process.");
         return Task.FromResult(2);
     }
 

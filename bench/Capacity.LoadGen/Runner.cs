@@ -3,7 +3,9 @@ using Capacity.Bench;
 
 namespace Capacity.LoadGen;
 
-internal sealed record Settings(string Url, string AdminKey, int Connections, double Duration, double Warmup, Plan Plan, int? ServerPid, bool SetupOnly, bool Webhook = false);
+internal sealed record Settings(
+    string Url, string AdminKey, int Connections, double Duration, double Warmup, Plan Plan, int? ServerPid, bool SetupOnly,
+    bool Webhook = false, string? WebhookUrl = null, bool Echo = false);
 
 /// <summary>
 /// Closed-loop HTTP load: one worker per keep-alive connection, each sending its next request as
@@ -26,11 +28,13 @@ internal static class Runner
         };
         using var http = new HttpClient(handler) { BaseAddress = new Uri(s.Url), Timeout = TimeSpan.FromSeconds(30) };
         var api = new Api(http, s.AdminKey);
-        var target = await Target.CreateAsync(api, plan, ct);
-        using var sink = s.Webhook ? WebhookSink.Start() : null;
-        if (sink is not null)
+        var target = s.Echo ? Target.Echo() : await Target.CreateAsync(api, plan, ct);
+        // The rules scenario has a subscriber unless --rules leaves it out: a listener here, or one named that outlives this process.
+        var subscribe = !s.Echo && (s.Webhook || plan.RulesOn.HasFlag(Rules.Webhook));
+        using var sink = subscribe && s.WebhookUrl is null ? WebhookSink.Start() : null;
+        if (subscribe)
         {
-            await api.SubscribeAsync(target.Auth, sink.Url, ct);
+            await api.SubscribeAsync(target.Auth, s.WebhookUrl ?? sink!.Url, ct);
         }
 
         if (s.SetupOnly)
@@ -40,7 +44,9 @@ internal static class Runner
             return 0;
         }
 
-        Console.WriteLine($"Capacity.LoadGen: {plan.Scenario} against {s.Url}, event {target.EventId} (pool {Report.N(plan.PoolTotal)}, capped child {Report.N(plan.CappedTotal)}, shared child)");
+        Console.WriteLine(s.Echo
+            ? $"Capacity.LoadGen: {plan.Scenario} against the echo at {s.Url} (no setup, no audit)"
+            : $"Capacity.LoadGen: {plan.Scenario} against {s.Url}, event {target.EventId} (pool {Report.N(plan.PoolTotal)}, capped child {Report.N(plan.CappedTotal)}, shared child{(plan.RulesOn != Rules.None ? $"; rules on: {plan.RulesOn.ToString().ToLowerInvariant()}" : "")})");
         Console.WriteLine($"  {s.Connections} keep-alive connections, {s.Warmup:0.#} s warm-up, {s.Duration:0.#} s measured; mix {string.Join(", ", plan.Weights.Select(w => $"{w.Op.ToString().ToLowerInvariant()} {w.Weight}"))}");
 
         var window = new Window(TimeSpan.FromSeconds(s.Warmup), TimeSpan.FromSeconds(s.Duration));
@@ -81,10 +87,11 @@ internal static class Runner
 
         Console.WriteLine($"  cpu             {cpuLine} of {Environment.ProcessorCount} cores");
 
-        var (passed, verifyFields) = await CheckAsync(api, target, tallies, ct);
+        // The echo keeps nothing, so there is nothing to audit.
+        var (passed, verifyFields) = s.Echo ? (true, []) : await CheckAsync(api, target, tallies, ct);
         List<(string, object)> fields =
         [
-            ("scenario", plan.Scenario), ("connections", s.Connections), ("rps", perSecond),
+            ("scenario", s.Echo ? "echo-" + plan.Scenario : plan.Scenario), ("connections", s.Connections), ("rps", perSecond),
             ("p50_ms", latency.P50), ("p90_ms", latency.P90), ("p99_ms", latency.P99), ("p999_ms", latency.P999),
             ("s2xx", Count(i => i is >= 200 and < 300)), ("s409", statuses[409]),
             ("s4xx_other", Count(i => i is >= 400 and < 500 and not 409)), ("s5xx", Count(i => i >= 500)), ("errors", statuses[0]),
@@ -112,7 +119,7 @@ internal static class Runner
         var random = new Random(index);
         var keepHolds = plan.Weights.Any(w => w.Op is Operation.Confirm or Operation.Release);
         var held = new Queue<(string Id, int Tickets)>();
-        long n = index;
+        long sent = 0;
         while (!window.Over && !ct.IsCancellationRequested)
         {
             var op = plan.Pick(random);
@@ -122,7 +129,7 @@ internal static class Runner
             }
 
             var subject = op is Operation.Confirm or Operation.Release ? held.Dequeue() : default;
-            using var request = target.Request(op, n++, subject.Id);
+            using var request = target.Request(op, index, sent++, subject.Id);
             var started = Stopwatch.GetTimestamp();
             int status;
             string? location = null;
@@ -208,8 +215,9 @@ internal static class Runner
         }
         else
         {
-            kept = reserved + sold == acknowledged;
-            Console.WriteLine($"  acknowledged    {Report.N(acknowledged)} tickets acknowledged, pool reserved + sold {Report.N(reserved + sold)}: {(kept ? "equal" : "DIFFERENT")}");
+            kept = reserved + sold == acknowledged + target.SetAside;
+            var setAside = target.SetAside > 0 ? $" + {Report.N(target.SetAside)} set aside" : "";
+            Console.WriteLine($"  acknowledged    {Report.N(acknowledged)} tickets acknowledged{setAside}, pool reserved + sold {Report.N(reserved + sold)}: {(kept ? "equal" : "DIFFERENT")}");
         }
 
         return (ok && kept, [("verify", ok ? "ok" : "failed"), ("verify_s", seconds), ("acknowledged", ambiguous > 0 ? "unknown" : kept ? "equal" : "different")]);
