@@ -97,7 +97,7 @@ record() {
   esac
 }
 
-show() { printf '  %-26s run %s: %s\n' "$1" "$2" "$(printf '%s' "$3" | tr ' ' '\n' | grep -E '^(holds_per_s|rows_per_s|rps|ops_per_s|expiry_s|rss_mib|p99_ms|non2xx|ready_s|audit|verify)=' | tr '\n' ' ' || true)" >&2; }
+show() { printf '  %-26s run %s: %s\n' "$1" "$2" "$(printf '%s' "$3" | tr ' ' '\n' | grep -E '^(holds_per_s|rows_per_s|rps|ops_per_s|expiry_s|fixed_us|per_hold_us|rss_mib|p99_ms|non2xx|ready_s|audit|verify)=' | tr '\n' ' ' || true)" >&2; }
 
 ADMIN="capadmin_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 SERVER_DIR=src/Capacity.Server/bin/Release/net10.0
@@ -234,6 +234,9 @@ if [ "$ENGINE" = 1 ]; then
     # The ceiling of a durable row per hold: the reservation rows alone, as the writer inserts them.
     record "floor" "$run" "${ENGINE_CMD[@]}" --scenario floor
     record "expiry" "$run" "${ENGINE_CMD[@]}" --scenario expiry --holds "$EXPIRY"
+    # CPU per commit at fixed batch sizes and the fixed-plus-per-hold line through it, with and without the fsync.
+    record "sweep-sync" "$run" dotnet bench/Capacity.EngineBench/bin/Release/net10.0/Capacity.EngineBench.dll --scenario sweep --warmup 1 --duration 2
+    record "sweep-nosync" "$run" dotnet bench/Capacity.EngineBench/bin/Release/net10.0/Capacity.EngineBench.dll --scenario sweep --warmup 1 --duration 2 --sync off
   done
 fi
 
@@ -575,6 +578,9 @@ machine="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(f
   row "Engine, PostgreSQL, batched: p99 ms" postgres-on p99_ms
   row "Engine, PostgreSQL, batched: mean batch (commands)" postgres-on mean_batch
   row "Expiry: one sweep of $EXPIRY due holds (SQLite), s" expiry expiry_s
+  row "Engine, SQLite: fixed CPU per commit without the fsync (sweep fit; target ≤ 150), µs" sweep-nosync fixed_us
+  row "Engine, SQLite: fixed CPU per commit, synchronous=FULL (sweep fit), µs" sweep-sync fixed_us
+  row "Engine, SQLite: CPU per hold beyond the fixed part (sweep fit), µs" sweep-sync per_hold_us
   if has wrk-onsale; then
     row "wrk: echo POST /capacity/{id}/reserve: req/s" wrk-echo-post rps
     row "wrk: HTTP single-ticket holds, one hot pool: req/s" wrk-onsale rps
