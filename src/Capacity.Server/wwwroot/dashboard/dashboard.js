@@ -1029,6 +1029,8 @@ async function submitAction(e) {
     $("action-submit").disabled = false;
     $("action-cancel").disabled = false;
     $("action-form").setAttribute("aria-busy", "false");
+    // The close event may have come before a redraw that followed the change (action.after).
+    refocusOpener();
   }
 }
 
@@ -1313,11 +1315,19 @@ $("action-dialog").addEventListener("cancel", (e) => {
 });
 $("action-dialog").addEventListener("close", () => {
   dialogAction = null;
-  // The button that opened the dialog may have been drawn anew meanwhile: focus its successor.
-  if (dialogOpener && (document.activeElement === document.body || document.activeElement === null)) {
+  refocusOpener();
+});
+
+// The button that opened the dialog may have been drawn anew while it was open (the stream's update of
+// the change it made often arrives before the change's own answer): focus its successor, unless the
+// focus has found a place of its own since.
+function refocusOpener() {
+  const active = document.activeElement;
+  const lost = active === null || active === document.body || !active.isConnected || $("action-dialog").contains(active);
+  if (dialogOpener && lost && !$("action-dialog").open) {
     (document.querySelector(`[data-focus-key="${CSS.escape(dialogOpener)}"]`) ?? $(dialogOpener))?.focus();
   }
-});
+}
 // The charts are drawn to their box's width: drawn again when it changes (a phone turned, a window
 // resized), not when a redraw changes the box's height.
 let statsWidth = 0;
