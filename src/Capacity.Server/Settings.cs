@@ -149,6 +149,8 @@ internal sealed record Settings(
         yield return ("Capacity:Quotas:MaxCapacitiesPerEvent", Quotas.MaxCapacitiesPerEvent >= 1, "at least 1");
         yield return ("Capacity:Quotas:MaxKeysPerTenant", Quotas.MaxKeysPerTenant >= 1, "at least 1");
         yield return ("Capacity:Quotas:MaxLiveHoldsPerTenant", Quotas.MaxLiveHoldsPerTenant >= 0, "0 (no bound) or more");
+        yield return ("Capacity:Quotas:StreamBytesPerSecondPerTenant", Quotas.StreamBytesPerSecondPerTenant >= 0, "0 (no bound) or more");
+        yield return ("Capacity:Quotas:HeavyReadsPerTenant", Quotas.HeavyReadsPerTenant >= 1, "at least 1");
         yield return ("Capacity:Quotas:LiveHoldsRefreshMs", Quotas.LiveHoldsRefreshMs is >= 100 and <= 60_000, "between 100 and 60000");
 
         yield return ("Auth:AdminKey", Auth.AdminKey is null || Auth.AdminKey.Trim().Length >= 16, "at least 16 characters, or unset to have one generated in the data directory");

@@ -166,6 +166,7 @@ internal static class Setup
         app.UseRouting();
         app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();
+        app.UseMiddleware<HeavyReadGate>();
         app.UseRateLimiter();
 
         app.MapIndex();

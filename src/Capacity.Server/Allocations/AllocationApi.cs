@@ -21,7 +21,7 @@ internal static class AllocationApi
             + "`available_capacity` when it does not fit), and keeps them for holds that name the allocation. Allowed on an inactive capacity. "
             + "`expires_at` (RFC 3339 with an offset, in the future): the sweeper closes it then.",
             400, 404, 409, 413, 422);
-        group.MapGet("/capacity/{id}/allocations", List).Doc("List a capacity's allocations", "Oldest first, closed ones included.", 404);
+        group.MapGet("/capacity/{id}/allocations", List).HeavyRead().Doc("List a capacity's allocations", "Oldest first, closed ones included.", 404);
         group.MapGet("/allocations/{id}", Get).Doc("Get an allocation", "As last committed: `size` = `held` + `sold` + `idle`.", 404);
         group.MapPut("/allocations/{id}", Update).Body<UpdateAllocationRequest>().Doc(
             "Change an allocation",

@@ -20,11 +20,11 @@ internal static class CapacityApi
             + "capacities (of any of your events) it also draws from, up to 8 levels deep. `mode` is derived (own, capped, shared, unlimited); "
             + "if sent it must agree with the other fields. An event has at most `Capacity:Quotas:MaxCapacitiesPerEvent` capacities (409 TOO_MANY_CAPACITIES).",
             400, 409, 413, 422);
-        group.MapGet("/events/{eventId}/capacity", List).Doc(
+        group.MapGet("/events/{eventId}/capacity", List).HeavyRead().Doc(
             "List an event's capacities",
             "Each with its effective `available_capacity`: the minimum over it and its limited ancestors; in creation order. Without `limit` and `after`, all of them; "
             + "with `limit` (1..1000) a page, and `next_after` (the id to pass as `after`) on every page but the last.", 400);
-        group.MapGet("/events/{eventId}/capacity/total", Totals).Doc(
+        group.MapGet("/events/{eventId}/capacity/total", Totals).HeavyRead().Doc(
             "An event's totals", "Sums over the event's roots (capacities without parents), so each pool counts once.", 400);
         group.MapGet("/capacity/{id}", Get).Doc(
             "Get a capacity",

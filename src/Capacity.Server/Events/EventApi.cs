@@ -20,7 +20,7 @@ internal static class EventApi
     public static RouteGroupBuilder MapEvents(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Events");
-        group.MapGet("/events", List).Doc("List your events", "Every event id that has a capacity, oldest first.");
+        group.MapGet("/events", List).HeavyRead().Doc("List your events", "Every event id that has a capacity, oldest first.");
         group.MapGet("/events/{eventId}/capacity/stream", Stream).Doc(
             "Watch an event live (Server-Sent Events)",
             "`snapshot` events carry an EventStreamSnapshot as JSON (capacities, totals, holds expiring soonest), sent on connect and within "
@@ -40,10 +40,12 @@ internal static class EventApi
     /// Server-Sent Events: a <c>snapshot</c> on connect and whenever anything in it changes, and a
     /// <c>heartbeat</c> after 15 s of silence (<c>Capacity:StreamHeartbeatMs</c>) so proxies keep the connection open. Polling the store (not a
     /// signal from this node's engine) is deliberate: with several nodes, changes arrive through
-    /// any of them. The polling is shared by all viewers of an event (<see cref="EventFeeds"/>).
+    /// any of them. The polling is shared by all viewers of an event (<see cref="EventFeeds"/>), each
+    /// snapshot is written once for all of them, and a tenant's streams share a rate of bytes
+    /// (<see cref="TenantQuotas.SpendStreamBytesAsync"/>).
     /// </summary>
-    private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> Stream(
-        string eventId, TenantCaller caller, IReadStore store, EventFeeds feeds, ServerOptions options, TenantQuotas quotas, HttpContext context, CancellationToken ct)
+    private static async Task<Results<EventStreamResult, ProblemHttpResult>> Stream(
+        string eventId, TenantCaller caller, EventFeeds feeds, ServerOptions options, TenantQuotas quotas, HttpContext context, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -60,52 +62,64 @@ internal static class EventApi
 
         context.Response.RegisterForDispose(slot);
 
-        // Fail before the stream starts if the store is down: a problem, not an empty stream. The
-        // viewer's own read also means it never waits for the shared poller's next round to start.
-        var readStarted = Stopwatch.GetTimestamp();
-        var first = await SnapshotJsonAsync(store, feeds.Json, feeds.Time.GetUtcNow(), caller.TenantId, eventId, ct);
-        return TypedResults.ServerSentEvents(Snapshots(feeds, caller.TenantId, eventId, new Snapshot(first, readStarted), options.StreamHeartbeat, ct));
+        // The viewer joins the event's feed for as long as its request lasts, and is sent a snapshot
+        // read after it arrived (shared with the viewers arriving with it). Reading before the stream
+        // starts means a store that is down answers a problem, not an empty stream.
+        var arrived = Stopwatch.GetTimestamp();
+        var feed = feeds.Join(caller.TenantId, eventId);
+        context.Response.RegisterForDispose(new Viewer(feed));
+        var first = await feed.ReadSinceAsync(arrived, ct);
+        return new EventStreamResult(Snapshots(feed, first, quotas, options.StreamHeartbeat, ct));
     }
 
-    private static async IAsyncEnumerable<SseItem<string>> Snapshots(
-        EventFeeds feeds, Guid tenantId, string eventId, Snapshot first, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<SseItem<byte[]>> Snapshots(
+        EventFeeds.Feed feed, Snapshot first, TenantQuotas quotas, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken ct)
     {
-        var feed = feeds.Join(tenantId, eventId);
-        try
+        var last = first;
+        await quotas.SpendStreamBytesAsync(feed.TenantId, first.Utf8.Length, ct);
+        var lastSent = DateTime.UtcNow;
+        yield return new SseItem<byte[]>(first.Utf8, "snapshot");
+
+        // A stopped feed (only at shutdown, while this viewer still holds it) ends the stream rather
+        // than leaving it to spin on a signal that has fired for good.
+        while (!ct.IsCancellationRequested && !feed.Stopped)
         {
-            var last = first.Json;
-            var lastSent = DateTime.UtcNow;
-            yield return new SseItem<string>(last, "snapshot");
-            // A stopped feed (only at shutdown, while this viewer still holds it) ends the stream
-            // rather than leaving it to spin on a signal that has fired for good.
-            while (!ct.IsCancellationRequested && !feed.Stopped)
+            var changed = feed.Changed;
+            if (feed.Latest is { } latest && latest.Version > last.Version)
             {
-                var changed = feed.Changed;
-
-                // A poll that began before this viewer's own read may be older than what it was sent;
-                // the next one, at most a poll interval away, is not.
-                if (feed.Latest is { } latest && latest.ReadStarted >= first.ReadStarted && latest.Json != last)
-                {
-                    last = latest.Json;
-                    lastSent = DateTime.UtcNow;
-                    yield return new SseItem<string>(last, "snapshot");
-                    continue;
-                }
-
-                var heartbeatDue = heartbeat - (DateTime.UtcNow - lastSent);
-                if (heartbeatDue <= TimeSpan.Zero)
-                {
-                    lastSent = DateTime.UtcNow;
-                    yield return new SseItem<string>("{}", "heartbeat");
-                    continue;
-                }
-
-                await WaitAsync(changed, heartbeatDue, ct);
+                // Over the tenant's share this waits, and then sends whatever is latest by then.
+                await quotas.SpendStreamBytesAsync(feed.TenantId, latest.Utf8.Length, ct);
+                last = feed.Latest is { } newer && newer.Version > latest.Version ? newer : latest;
+                lastSent = DateTime.UtcNow;
+                yield return new SseItem<byte[]>(last.Utf8, "snapshot");
+                continue;
             }
+
+            var heartbeatDue = heartbeat - (DateTime.UtcNow - lastSent);
+            if (heartbeatDue <= TimeSpan.Zero)
+            {
+                lastSent = DateTime.UtcNow;
+                yield return new SseItem<byte[]>(EmptyObject, "heartbeat");
+                continue;
+            }
+
+            await WaitAsync(changed, heartbeatDue, ct);
         }
-        finally
+    }
+
+    private static readonly byte[] EmptyObject = "{}"u8.ToArray();
+
+    /// <summary>Leaves the feed once, when the request ends however it ends.</summary>
+    private sealed class Viewer(EventFeeds.Feed feed) : IDisposable
+    {
+        private int _left;
+
+        public void Dispose()
         {
-            feed.Leave();
+            if (Interlocked.Exchange(ref _left, 1) == 0)
+            {
+                feed.Leave();
+            }
         }
     }
 
@@ -117,7 +131,7 @@ internal static class EventApi
     private static async Task WaitAsync(Task changed, TimeSpan timeout, CancellationToken ct) =>
         await changed.WaitAsync(timeout, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-    internal static async Task<string> SnapshotJsonAsync(
+    internal static async Task<byte[]> SnapshotUtf8Async(
         IReadStore store, JsonTypeInfo<EventStreamSnapshot> json, DateTimeOffset now, Guid tenantId, string eventId, CancellationToken ct)
     {
         // One read: the holds are counted in the same committed state as the capacities they charge.
@@ -125,7 +139,7 @@ internal static class EventApi
         var holds = snapshot.Holds!;
         var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity), ItemsOf(r))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
-        return JsonSerializer.Serialize(body, json);
+        return JsonSerializer.SerializeToUtf8Bytes(body, json);
     }
 
     // A hold keeps units added at another price as an item of their own, so one capacity may have

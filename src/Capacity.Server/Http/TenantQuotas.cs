@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Capacity.Engine;
 
 namespace Capacity.Server.Http;
@@ -20,6 +21,18 @@ internal sealed class QuotaOptions
 
     /// <summary>How often the tenants' active holds are counted again from the store.</summary>
     public int LiveHoldsRefreshMs { get; set; } = 2_000;
+
+    /// <summary>
+    /// Bytes per second one tenant's streams on one node are sent together; a stream over its tenant's
+    /// share waits and is then sent the latest snapshot only. 0 turns it off.
+    /// </summary>
+    public long StreamBytesPerSecondPerTenant { get; set; } = 32L << 20;
+
+    /// <summary>
+    /// Heavy reads (whole events, lists, ledger pages, statistics) one tenant may run at once on one
+    /// node; more wait their turn. Half the processors, at least one, unless set.
+    /// </summary>
+    public int HeavyReadsPerTenant { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
 }
 
 /// <summary>
@@ -35,6 +48,7 @@ internal sealed class QuotaOptions
 internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeProvider time, OutageLog outage, ILogger<TenantQuotas> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, int> _streams = new();
+    private readonly ConcurrentDictionary<Guid, ByteBudget> _streamBytes = new();
     private volatile IReadOnlyDictionary<Guid, long> _liveHolds = new Dictionary<Guid, long>();
 
     // Holds admitted and not yet decided, and holds placed since the count before last began and since
@@ -62,6 +76,17 @@ internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeP
 
     /// <summary>The tenant's open streams on this node.</summary>
     public int OpenStreams(Guid tenantId) => _streams.GetValueOrDefault(tenantId);
+
+    /// <summary>
+    /// Waits until the tenant's streams may be sent <paramref name="bytes"/> more, then counts them.
+    /// Snapshots of a big event are megabytes each and go to every viewer: unbounded, a tenant's wall of
+    /// viewers took every core from the other tenants. A stream that waits here is sent the latest
+    /// snapshot when it is its turn, so a tenant over its share sees fewer updates, never stale ones.
+    /// </summary>
+    public ValueTask SpendStreamBytesAsync(Guid tenantId, int bytes, CancellationToken ct) =>
+        options.StreamBytesPerSecondPerTenant <= 0
+            ? ValueTask.CompletedTask
+            : _streamBytes.GetOrAdd(tenantId, _ => new ByteBudget(options.StreamBytesPerSecondPerTenant)).SpendAsync(bytes, ct);
 
     /// <summary>
     /// Admits one new hold of the tenant, or refuses it when the last count plus the holds this node
@@ -162,6 +187,41 @@ internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeP
             {
                 quotas.CloseStream(tenantId);
             }
+        }
+    }
+}
+
+/// <summary>
+/// A token bucket of bytes that may go into debt: one item larger than a second's worth is still sent,
+/// and whoever comes next waits until the debt is paid. At most a second's worth builds up while idle.
+/// </summary>
+internal sealed class ByteBudget(long bytesPerSecond)
+{
+    private readonly Lock _lock = new();
+    private double _available = bytesPerSecond;
+    private long _refilled = Stopwatch.GetTimestamp();
+
+    public async ValueTask SpendAsync(int bytes, CancellationToken ct)
+    {
+        while (true)
+        {
+            TimeSpan wait;
+            lock (_lock)
+            {
+                var now = Stopwatch.GetTimestamp();
+                _available = Math.Min(bytesPerSecond, _available + (Stopwatch.GetElapsedTime(_refilled, now).TotalSeconds * bytesPerSecond));
+                _refilled = now;
+                if (_available > 0)
+                {
+                    _available -= bytes;
+                    return;
+                }
+
+                wait = TimeSpan.FromSeconds(-_available / bytesPerSecond);
+            }
+
+            // Several waiters may wake together; the first takes the share and the others wait again.
+            await Task.Delay(wait + TimeSpan.FromMilliseconds(1), ct);
         }
     }
 }

@@ -31,7 +31,7 @@ internal static class LedgerApi
     public static RouteGroupBuilder MapLedger(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Ledger");
-        group.MapGet("/events/{eventId}/ledger", Page).Doc(
+        group.MapGet("/events/{eventId}/ledger", Page).HeavyRead().Doc(
             "Page through an event's ledger",
             "Every change to any counter of the event's capacities, in sequence order: kinds hold, confirm, release, expire, cancel, allocate, deallocate, reclaim, and open and close "
             + "(a tier opened, or a capacity closed by its sold-out rule; no counter moves). "

@@ -21,7 +21,7 @@ internal static class LimitApi
             + "active holds and sales on them past `per_buyer_max` is refused whole (409 BUYER_LIMIT_EXCEEDED). With `require_buyer_key`, a hold "
             + "on any of them without a key is 400 BUYER_KEY_REQUIRED. Sales made before the limit count at once.",
             400, 413, 422);
-        group.MapGet("/events/{eventId}/limits", List).Doc("List an event's buyer limits", "Oldest first.", 400);
+        group.MapGet("/events/{eventId}/limits", List).HeavyRead().Doc("List an event's buyer limits", "Oldest first.", 400);
         group.MapGet("/limits/{id}", Get).Doc("Get a buyer limit", "As last committed.", 404);
         group.MapPut("/limits/{id}", Update).Body<UpdateLimitRequest>().Doc(
             "Change a buyer limit",

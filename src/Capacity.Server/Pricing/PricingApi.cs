@@ -14,7 +14,7 @@ internal static class PricingApi
         var group = app.MapTenantGroup("Pricing");
         group.MapPost("/capacity/{id}/pricing", Create).Body<CreatePricingRequest>().Doc(
             "Add a price to a capacity", "Money is exact decimal. The unit price is `current_price` when set, else `base_price`; 0 is a real price.", 400, 404, 409, 413, 422);
-        group.MapGet("/capacity/{id}/pricing", List).Doc("List a capacity's prices", "In creation order.", 404);
+        group.MapGet("/capacity/{id}/pricing", List).HeavyRead().Doc("List a capacity's prices", "In creation order.", 404);
         group.MapGet("/pricing/{id}", Get).Doc("Get a price", "As it is now; locked prices live on reservations.", 404);
         group.MapPut("/pricing/{id}", Update).Body<UpdatePricingRequest>().Doc(
             "Change a price", "Send only the fields to change; `current_price` null clears it. Never alters a price already locked by a hold.", 400, 404, 409, 413, 422);

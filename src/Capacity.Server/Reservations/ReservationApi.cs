@@ -33,7 +33,7 @@ internal static class ReservationApi
             "Hold a cart", "Several items, possibly across events, all or nothing. An item with `allocation_id` draws from that allocation of its capacity. "
             + "`buyer_key` names the buyer: the whole cart counts towards every limit over its items (409 BUYER_LIMIT_EXCEEDED refuses it whole). "
             + "`external_ref` and `metadata` as on a single hold; 429 TOO_MANY_LIVE_HOLDS as there.", 400, 404, 409, 413, 422, 429);
-        group.MapGet("/reservations", List).Doc(
+        group.MapGet("/reservations", List).HeavyRead().Doc(
             "List reservations",
             "The tenant's reservations, newest first, by `event_id` (a cart across events is listed under each of its events) or by `external_ref` "
             + "(at least one of the two), optionally only those of one `status` (the effective one: a hold past its expiry is `expired`) or one "

@@ -17,7 +17,7 @@ internal static class StatsApi
     public static RouteGroupBuilder MapStats(this IEndpointRouteBuilder app)
     {
         var group = app.MapTenantGroup("Stats");
-        group.MapGet("/events/{eventId}/stats", Get).Doc(
+        group.MapGet("/events/{eventId}/stats", Get).HeavyRead().Doc(
             "An event's sales over time",
             "Per bucket (`bucket` 1m, 5m, 1h or 1d; default 1m) from `from` to `to` (RFC 3339; default the last 60 buckets up to now; at most 1,440 buckets): "
             + "tickets held, confirmed, released, expired, cancelled and reclaimed, net sold, and the tickets holding and sold at the bucket's end. Over the range: "

@@ -29,7 +29,7 @@ internal static class WaitlistApi
             "A waiting entry leaves the queue; an offered one's hold is released and its units go to the next in line, in the same batch. "
             + "Leaving again changes nothing; an accepted or lapsed entry is answered as it is.",
             404, 422);
-        group.MapGet("/capacity/{id}/waitlist", List).Doc(
+        group.MapGet("/capacity/{id}/waitlist", List).HeavyRead().Doc(
             "List a capacity's waiting list",
             "Every entry that names the capacity, in the order they joined, whatever their status. Pass `next_after` as `after` for the next page; `limit` 1..1000.",
             400, 404);

@@ -25,7 +25,7 @@ internal static class WebhookApi
             + "`webhook-timestamp`, `webhook-signature`). " + EventsDoc + " A loopback, link-local or private address is 400 WEBHOOK_URL_NOT_ALLOWED "
             + "unless the operator allows them. At most 20 endpoints per tenant.",
             400, 413, 422);
-        group.MapGet("/webhooks", List).Doc("List the endpoints", "Oldest first, without their secrets.");
+        group.MapGet("/webhooks", List).HeavyRead().Doc("List the endpoints", "Oldest first, without their secrets.");
         group.MapGet("/webhooks/{id}", Get).Doc(
             "Get an endpoint", "Without its secret. `enabled` false with `disabled_reason: \"failing\"` means it failed for 24 hours and was turned off; a PUT with `enabled: true` turns it on again.", 404);
         group.MapPut("/webhooks/{id}", Update).Body<UpdateWebhookRequest>().Doc(
@@ -33,7 +33,7 @@ internal static class WebhookApi
         group.MapDelete("/webhooks/{id}", Delete).Doc("Delete an endpoint", "With every delivery it still has: nothing more is sent to it.", 404, 422);
         group.MapPost("/webhooks/{id}/rotate-secret", Rotate).Doc(
             "Replace an endpoint's secret", "At once: deliveries sent from now on are signed with the new secret, shown once here.", 404, 422);
-        group.MapGet("/webhooks/{id}/deliveries", Deliveries).Doc(
+        group.MapGet("/webhooks/{id}/deliveries", Deliveries).HeavyRead().Doc(
             "An endpoint's deliveries",
             "In the endpoint's order (`id` is the sequence number), after `after`, each with every attempt: status code or error, duration, and the next retry.",
             400, 404);
