@@ -29,6 +29,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private int _batches;
     private int _holdSummaries;
     private SummaryGate? _summaryGate;
+    private SummaryGate? _eventReadGate;
 
     private FaultyStore(IWriteStore write, IReadStore read, IAsyncDisposable owner)
     {
@@ -143,7 +144,15 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     {
         if (soonestHolds is null)
         {
-            return await _read.ReadEventAsync(tenantId, eventId, soonestHolds, ct);
+            var held = Interlocked.Exchange(ref _eventReadGate, null);
+            var plain = await _read.ReadEventAsync(tenantId, eventId, soonestHolds, ct);
+            if (held is not null)
+            {
+                held.Read.TrySetResult();
+                await held.Answer.WaitAsync(ct);
+            }
+
+            return plain;
         }
 
         Interlocked.Increment(ref _holdSummaries);
@@ -177,6 +186,18 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     }
 
     private sealed record SummaryGate(Task Start, TaskCompletionSource Read, Task Answer);
+
+    /// <summary>
+    /// The next event read without holds (a list of an event's capacities, or its totals) reads, then
+    /// is kept from its caller until <paramref name="answer"/> completes; the task returned completes
+    /// once it has read.
+    /// </summary>
+    public Task HoldNextEventRead(Task answer)
+    {
+        var gate = new SummaryGate(Task.CompletedTask, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), answer);
+        Volatile.Write(ref _eventReadGate, gate);
+        return gate.Read.Task;
+    }
 
     public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => _read.GetHoldStatsAsync(ct);
 

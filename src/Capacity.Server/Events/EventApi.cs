@@ -24,8 +24,9 @@ internal static class EventApi
         group.MapGet("/events/{eventId}/capacity/stream", Stream).Doc(
             "Watch an event live (Server-Sent Events)",
             "`snapshot` events carry an EventStreamSnapshot as JSON (capacities, totals, holds expiring soonest), sent on connect and within "
-            + "250 ms of any change; `heartbeat` events every 15 s. Viewers of one event share one poll of the store. A tenant may have "
-            + "`Capacity:Quotas:MaxStreamsPerTenant` streams open on a node (429 TOO_MANY_STREAMS).",
+            + "250 ms of any change (a snapshot over 2 MB less often, by its size); `heartbeat` events every 15 s. Viewers of one event share "
+            + "one poll of the store. A tenant may have `Capacity:Quotas:MaxStreamsPerTenant` streams open on a node (429 TOO_MANY_STREAMS), "
+            + "sent `Capacity:Quotas:StreamBytesPerSecondPerTenant` together: past it, fewer snapshots, each the latest.",
             400, 429);
         return group;
     }
