@@ -22,6 +22,7 @@ SETTLE=${SETTLE:-10,30}               # seconds after H closes everything at whi
 PORT=${PORT:-5099}                    # the server; PostgreSQL takes the next one
 SQLITE=${SQLITE:-1}                   # 0 skips the SQLite run
 POSTGRES=${POSTGRES:-1}               # 0 skips the PostgreSQL run
+# KEEP=1 keeps the work directory (the servers' logs and data) and prints where it is
 PG_SECTIONS=${PG_SECTIONS:-$SECTIONS} # the PostgreSQL run's, if its setup is too slow at full size
 PG_HOLDS=${PG_HOLDS:-$HOLDS}
 PG_PORT=$((PORT + 1))
@@ -38,7 +39,7 @@ cleanup() {
     kill -INT "$pg_pid"  # fast shutdown
     wait "$pg_pid" 2> /dev/null || true
   fi
-  rm -rf "$work"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 

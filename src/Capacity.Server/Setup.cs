@@ -12,6 +12,7 @@ using Capacity.Server.Health;
 using Capacity.Server.Http;
 using Capacity.Server.Ledger;
 using Capacity.Server.Limits;
+using Capacity.Server.Memory;
 using Capacity.Server.Metrics;
 using Capacity.Server.Pricing;
 using Capacity.Server.Reservations;
@@ -73,6 +74,7 @@ internal static class Setup
         services.AddSingleton<TenantQuotas>();
         services.AddHostedService(sp => sp.GetRequiredService<TenantQuotas>());
         services.AddHostedService<SweepService>();
+        services.AddHostedService<MemoryTrim>();
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(auth);
         services.AddSingleton<AuthFailures>();

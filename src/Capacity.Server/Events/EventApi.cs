@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
@@ -140,7 +141,15 @@ internal static class EventApi
         var holds = snapshot.Holds!;
         var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity), ItemsOf(r))).ToArray();
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
-        return JsonSerializer.SerializeToUtf8Bytes(body, json);
+        // Written into a buffer of its own rather than one from the shared array pool (which
+        // SerializeToUtf8Bytes rents): the pool would keep a big event's megabytes per thread.
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        using (var writer = new Utf8JsonWriter(buffer, JsonBody.WriterOptions(json.Options)))
+        {
+            JsonSerializer.Serialize(writer, body, json);
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 
     // A hold keeps units added at another price as an item of their own, so one capacity may have

@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Net.ServerSentEvents;
+using System.Text;
 using System.Reflection;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -31,14 +34,33 @@ internal sealed class EventStreamResult(IAsyncEnumerable<SseItem<byte[]>> items)
         await response.StartAsync(context.RequestAborted);
         await response.Body.FlushAsync(context.RequestAborted);
 
-        // The JSON has no line breaks, so each item is one data line. A viewer going away ends the
-        // stream; that is how every stream ends, not an error.
+        // A viewer going away ends the stream; that is how every stream ends, not an error.
         try
         {
-            await SseFormatter.WriteAsync(items, response.Body, static (item, writer) => writer.Write(item.Data), context.RequestAborted);
+            await WriteAsync(response.BodyWriter, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Writes each item as an event straight into the response's pipe, which sends it as the viewer
+    /// reads. The runtime's SSE formatter first copies each item into a buffer from the shared array
+    /// pool: for megabyte snapshots that pool kept a few megabytes per thread long after a burst of
+    /// viewers had gone (600 MiB of a server's memory). The JSON has no line breaks, so it is one data line.
+    /// </summary>
+    private async Task WriteAsync(PipeWriter pipe, CancellationToken ct)
+    {
+        await foreach (var item in items.WithCancellation(ct))
+        {
+            Debug.Assert(item.Data.AsSpan().IndexOfAny((byte)'\n', (byte)'\r') < 0, "an event's data is one line");
+            pipe.Write("event: "u8);
+            pipe.Write(Encoding.UTF8.GetBytes(item.EventType));
+            pipe.Write("\ndata: "u8);
+            pipe.Write(item.Data);
+            pipe.Write("\n\n"u8);
+            await pipe.FlushAsync(ct);
         }
     }
 

@@ -13,6 +13,9 @@ internal static class JsonBody
 {
     public const string Json = "application/json; charset=utf-8";
 
+    /// <summary>The largest buffer a thread keeps between answers.</summary>
+    private const int MaxKeptBytes = 256 * 1024;
+
     // One per thread and options (a test host may run several servers in one process).
     [ThreadStatic]
     private static (JsonSerializerOptions Options, ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? t_scratch;
@@ -54,6 +57,13 @@ internal static class JsonBody
 
         response.ContentLength = buffer.WrittenCount;
         response.BodyWriter.Write(buffer.WrittenSpan);
+
+        // A buffer grown by a big answer (a whole event of thousands of capacities is megabytes) is not
+        // kept: every thread that once wrote one would hold its megabytes for good.
+        if (buffer.Capacity > MaxKeptBytes)
+        {
+            t_scratch = null;
+        }
         // No cancellation token: a client that has gone away must not turn its answer into a server
         // error; Kestrel completes a flush to a closed connection without throwing.
         await response.BodyWriter.FlushAsync();
