@@ -47,6 +47,73 @@ public abstract class FairShareTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Events_prices_allocations_and_buyer_limits_page_in_creation_order_with_next_after_and_a_bad_cursor_changes_nothing()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        var events = new List<string>();
+        var floor = await t.CreateCapacityAsync("ev0", "Floor", 100);
+        events.Add("ev0");
+        for (var i = 1; i < 5; i++)
+        {
+            await t.CreateCapacityAsync($"ev{i}", "Floor", 100);
+            events.Add($"ev{i}");
+        }
+
+        var prices = new List<string>();
+        var allocations = new List<string>();
+        var limits = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            prices.Add((await Api.ReadAsync(await t.PostAsync($"/capacity/{floor}/pricing", Api.Json(new { name = $"P{i}", base_price = 10m + i, currency = "EUR" })), 201))["id"]!.GetValue<string>());
+            allocations.Add((await Api.ReadAsync(await t.PostAsync($"/capacity/{floor}/allocations", Api.Json(new { name = $"A{i}", quantity = 1 })), 201))["id"]!.GetValue<string>());
+            limits.Add((await Api.ReadAsync(await t.PostAsync("/events/ev0/limits", Api.Json(new { name = $"L{i}", capacity_ids = new[] { floor }, per_buyer_max = 2 + i })), 201))["id"]!.GetValue<string>());
+        }
+
+        Assert.Equal(events, await PagesAsync(t, "/events", "events", "event_id"));
+        Assert.Equal(prices, await PagesAsync(t, $"/capacity/{floor}/pricing", "pricing", "id"));
+        Assert.Equal(allocations, await PagesAsync(t, $"/capacity/{floor}/allocations", "allocations", "id"));
+        Assert.Equal(limits, await PagesAsync(t, "/events/ev0/limits", "limits", "id"));
+
+        // Without after and limit, the whole list, as before; a cursor in upper case still names its item.
+        Assert.Equal(5, (await Api.ReadAsync(await t.GetAsync($"/capacity/{floor}/pricing"), 200))["pricing"]!.AsArray().Count);
+        Assert.Equal(2, (await Api.ReadAsync(await t.GetAsync($"/capacity/{floor}/pricing?limit=2&after={prices[2].ToUpperInvariant()}"), 200))["pricing"]!.AsArray().Count);
+
+        foreach (var url in new[] { "/events", $"/capacity/{floor}/pricing", $"/capacity/{floor}/allocations", "/events/ev0/limits" })
+        {
+            await Api.ProblemAsync(await t.GetAsync($"{url}?limit=0"), 400, "VALIDATION_ERROR");
+            await Api.ProblemAsync(await t.GetAsync($"{url}?limit=1001"), 400, "VALIDATION_ERROR");
+            await Api.ProblemAsync(await t.GetAsync($"{url}?after={Guid.NewGuid()}"), 400, "VALIDATION_ERROR");
+        }
+
+        await app.AssertInvariantsAsync();
+    }
+
+    /// <summary>Every id of a paged list, two at a time, following next_after until it is absent.</summary>
+    private static async Task<List<string>> PagesAsync(HttpClient client, string url, string array, string id)
+    {
+        var ids = new List<string>();
+        string? after = null;
+        for (var pages = 0; pages < 10; pages++)
+        {
+            var page = await Api.ReadAsync(await client.GetAsync($"{url}?limit=2{(after is null ? "" : $"&after={after}")}"), 200);
+            var items = page[array]!.AsArray();
+            Assert.InRange(items.Count, 1, 2);
+            ids.AddRange(items.Select(i => i![id]!.GetValue<string>()));
+            after = page["next_after"]?.GetValue<string>();
+            if (after is null)
+            {
+                Assert.True(items.Count <= 2);
+                return ids;
+            }
+
+            Assert.Equal(ids[^1], after);
+        }
+
+        throw new InvalidOperationException($"{url} never ended");
+    }
+
+    [Fact]
     public async Task A_tenants_second_heavy_read_waits_for_its_first_while_another_tenants_heavy_read_and_its_own_point_read_do_not()
     {
         await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:Quotas:HeavyReadsPerTenant"] = "1" });

@@ -3,6 +3,7 @@ using Capacity.Engine;
 using Capacity.Server.Http;
 using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Allocations;
 
@@ -61,7 +62,8 @@ internal static class AllocationApi
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<JsonOk<AllocationListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<AllocationListResponse>, ProblemHttpResult>> List(
+        string id, [FromQuery] string? after, [FromQuery] string? limit, TenantCaller caller, IReadStore store, ServerOptions options, CancellationToken ct)
     {
         if (await CapacityReads.Find(id, caller.TenantId, store, ct) is not { } capacity)
         {
@@ -70,7 +72,9 @@ internal static class AllocationApi
 
         // A capacity that never had an allocation has none to read.
         var allocations = capacity.Node.AllocationCount > 0 ? await store.GetAllocationsAsync(caller.TenantId, capacity.Node.Id, ct) : [];
-        return JsonResults.Ok(new AllocationListResponse([.. allocations.Select(AllocationResponse.From)]));
+        return ListPages.TryCut(allocations, a => a.Id.ToString(), after, limit, options, $"allocation of capacity {id}", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new AllocationListResponse([.. page.Select(AllocationResponse.From)], more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonOk<AllocationResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)

@@ -48,4 +48,4 @@ internal sealed record AllocationResponse(
     public static AllocationResponse From(Allocation a) => From(AllocationView.Of(a));
 }
 
-internal sealed record AllocationListResponse(AllocationResponse[] Allocations);
+internal sealed record AllocationListResponse(AllocationResponse[] Allocations, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);

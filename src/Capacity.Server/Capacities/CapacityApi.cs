@@ -102,41 +102,12 @@ internal static class CapacityApi
             return ApiErrors.InvalidEventId();
         }
 
-        Guid? afterId = null;
-        if (after is not null)
-        {
-            if (!Guid.TryParse(after, out var parsed))
-            {
-                return ApiErrors.Validation("after", "after must be the id of the last capacity of the previous page.");
-            }
-
-            afterId = parsed;
-        }
-
-        var size = 0;
-        if (limit is not null && (!int.TryParse(limit, out size) || size < 1 || size > options.MaxPageSize))
-        {
-            return ApiErrors.Validation("limit", $"limit must be between 1 and {options.MaxPageSize}.");
-        }
-
         var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, time.GetUtcNow(), ct);
-        if (afterId is null && limit is null)
-        {
-            return JsonResults.Ok(new CapacityListResponse(snapshot.Capacity));
-        }
 
-        // Pages over the event's capacities in creation order, cut from one committed read (the
-        // event's size is bounded by Capacity:Quotas:MaxCapacitiesPerEvent): a capacity created between
-        // two pages shows on the last one.
-        var start = afterId is { } id ? Array.FindIndex(snapshot.Capacity, c => c.Id == id) + 1 : 0;
-        if (afterId is not null && start == 0)
-        {
-            return ApiErrors.Validation("after", $"after names no capacity of event {eventId}.");
-        }
-
-        var page = snapshot.Capacity.AsSpan(start, Math.Min(size == 0 ? options.DefaultPageSize : size, snapshot.Capacity.Length - start)).ToArray();
-        var more = start + page.Length < snapshot.Capacity.Length;
-        return JsonResults.Ok(new CapacityListResponse(page, more ? page[^1].Id : null));
+        // The event's size is bounded by Capacity:Quotas:MaxCapacitiesPerEvent.
+        return ListPages.TryCut(snapshot.Capacity, c => c.Id.ToString(), after, limit, options, $"capacity of event {eventId}", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new CapacityListResponse(page, more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonOk<CapacityTotalsResponse>, ProblemHttpResult>> Totals(string eventId, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)

@@ -9,6 +9,7 @@ using Capacity.Engine;
 using Capacity.Server.Http;
 using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Events;
 
@@ -32,10 +33,13 @@ internal static class EventApi
         return group;
     }
 
-    private static async Task<JsonOk<EventListResponse>> List(TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<EventListResponse>, ProblemHttpResult>> List(
+        [FromQuery] string? after, [FromQuery] string? limit, TenantCaller caller, IReadStore store, ServerOptions options, CancellationToken ct)
     {
         var events = await store.GetEventsAsync(caller.TenantId, ct);
-        return JsonResults.Ok(new EventListResponse([.. events.Select(e => new EventSummaryResponse(e.EventId, e.Capacities, e.CreatedAt))]));
+        return ListPages.TryCut(events, e => e.EventId, after, limit, options, "event", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new EventListResponse([.. page.Select(e => new EventSummaryResponse(e.EventId, e.Capacities, e.CreatedAt))], more ? page[^1].EventId : null));
     }
 
     /// <summary>

@@ -57,7 +57,8 @@ internal static class LimitApi
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<JsonOk<LimitListResponse>, ProblemHttpResult>> List(string eventId, TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<LimitListResponse>, ProblemHttpResult>> List(
+        string eventId, [FromQuery] string? after, [FromQuery] string? limit, TenantCaller caller, IReadStore store, ServerOptions options, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -65,7 +66,9 @@ internal static class LimitApi
         }
 
         var limits = await store.GetBuyerLimitsAsync(caller.TenantId, eventId, ct);
-        return JsonResults.Ok(new LimitListResponse([.. limits.Select(LimitResponse.From)]));
+        return ListPages.TryCut(limits, l => l.Id.ToString(), after, limit, options, $"buyer limit of event {eventId}", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new LimitListResponse([.. page.Select(LimitResponse.From)], more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonOk<LimitResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct) =>

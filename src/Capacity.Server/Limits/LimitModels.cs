@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Capacity.Core;
 
 namespace Capacity.Server.Limits;
@@ -34,7 +35,7 @@ internal sealed record LimitResponse(
     public static LimitResponse From(BuyerLimit l) => From(BuyerLimitView.Of(l));
 }
 
-internal sealed record LimitListResponse(LimitResponse[] Limits);
+internal sealed record LimitListResponse(LimitResponse[] Limits, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>One buyer's tickets in active holds and sales over a limit's capacities, as last committed.</summary>
 internal sealed record LimitUsageResponse(Guid LimitId, string BuyerKey, long Used, int PerBuyerMax);

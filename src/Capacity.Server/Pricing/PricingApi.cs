@@ -3,6 +3,7 @@ using Capacity.Engine;
 using Capacity.Server.Http;
 using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Pricing;
 
@@ -43,7 +44,8 @@ internal static class PricingApi
             : ApiErrors.FromOutcome(o));
     }
 
-    private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(string id, TenantCaller caller, IReadStore store, CancellationToken ct)
+    private static async Task<Results<JsonOk<PricingListResponse>, ProblemHttpResult>> List(
+        string id, [FromQuery] string? after, [FromQuery] string? limit, TenantCaller caller, IReadStore store, ServerOptions options, CancellationToken ct)
     {
         if (await CapacityReads.Load(id, caller.TenantId, store, ct) is null)
         {
@@ -51,7 +53,9 @@ internal static class PricingApi
         }
 
         var prices = await store.GetPricesAsync(caller.TenantId, Guid.Parse(id), ct);
-        return JsonResults.Ok(new PricingListResponse([.. prices.Select(PricingResponse.From)]));
+        return ListPages.TryCut(prices, p => p.Id.ToString(), after, limit, options, $"price of capacity {id}", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new PricingListResponse([.. page.Select(PricingResponse.From)], more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonOk<PricingResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Capacity.Core;
 
 namespace Capacity.Server.Pricing;
@@ -42,4 +43,4 @@ internal sealed record PricingResponse(
         Money.Show(p.UnitPrice, p.Currency), Money.Show(p.ServiceFee, p.Currency), Money.Show(p.FacilityFee, p.Currency), p.TaxRate, p.Currency, p.CreatedAt, p.UpdatedAt);
 }
 
-internal sealed record PricingListResponse(PricingResponse[] Pricing);
+internal sealed record PricingListResponse(PricingResponse[] Pricing, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
