@@ -50,6 +50,36 @@ public abstract class KeyTests(StoreKind store)
     private static string Text(JsonNode? node) => node!.GetValue<string>();
 
     [Fact]
+    public async Task A_tenants_keys_page_oldest_first_with_next_after_revoked_ones_included()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var tenant = await app.NewTenantAsync();
+        using var admin = app.Admin();
+        for (var i = 0; i < 4; i++)
+        {
+            await IssueAsync(admin, tenant.Id, new { name = $"Key {i}" });
+        }
+
+        var all = (await ListAsync(admin, tenant.Id)).Select(k => Text(k!["id"])).ToList();
+        Assert.Equal(5, all.Count);
+        Assert.Equal(200, (int)(await admin.DeleteAsync($"/admin/tenants/{tenant.Id}/keys/{all[1]}")).StatusCode);
+
+        var paged = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await Api.ReadAsync(await admin.GetAsync($"/admin/tenants/{tenant.Id}/keys?limit=2{(after is null ? "" : $"&after={after}")}"), 200);
+            paged.AddRange(page["keys"]!.AsArray().Select(k => Text(k!["id"])));
+            after = page["next_after"]?.GetValue<string>();
+        }
+        while (after is not null && paged.Count < 10);
+
+        Assert.Equal(all, paged);
+        await Api.ProblemAsync(await admin.GetAsync($"/admin/tenants/{tenant.Id}/keys?after={Guid.NewGuid()}"), 400, "VALIDATION_ERROR");
+        await Api.ProblemAsync(await admin.GetAsync($"/admin/tenants/{tenant.Id}/keys?limit=0"), 400, "VALIDATION_ERROR");
+    }
+
+    [Fact]
     public async Task A_tenants_keys_are_listed_by_prefix_name_scope_and_times_and_never_by_their_text_or_hash()
     {
         await using var app = await CapacityApp.CreateAsync(store);

@@ -2,6 +2,7 @@ using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Admin;
 
@@ -18,7 +19,7 @@ internal static class AdminApi
             400, 409, 413, 422);
         group.MapGet("/tenants/{id}/keys", ListKeys).Doc(
             "List a tenant's keys",
-            "Every key, revoked and expired ones included, oldest first: its id, its first 12 characters (`prefix`, null for a key issued before they were kept), "
+            "Every key, revoked and expired ones included, oldest first (with `after`/`limit` a page and `next_after`, as every list): its id, its first 12 characters (`prefix`, null for a key issued before they were kept), "
             + "name, scope, status, and when it was created, last used (updated about once a minute), expires and was revoked. Never a key's text or hash.",
             404);
         group.MapPost("/tenants/{id}/keys", IssueKey).OptionalBody<IssueKeyRequest>().Doc(
@@ -62,16 +63,20 @@ internal static class AdminApi
         return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, command, o => Issued(o, text, time), o => Issued(o, null, time));
     }
 
-    private static async Task<Results<JsonOk<ApiKeyListResponse>, ProblemHttpResult>> ListKeys(string id, IReadStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<JsonOk<ApiKeyListResponse>, ProblemHttpResult>> ListKeys(
+        string id, [FromQuery] string? after, [FromQuery] string? limit, IReadStore store, ServerOptions options, TimeProvider time, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var tenantId) || await store.GetTenantAsync(tenantId, ct) is null)
         {
             return TenantNotFound(id);
         }
 
+        // Revoked keys stay listed, so the list grows with rotations: it pages as every list does.
         var keys = await store.GetApiKeysAsync(tenantId, ct);
         var now = time.GetUtcNow();
-        return JsonResults.Ok(new ApiKeyListResponse(tenantId, [.. keys.Select(k => ApiKeyResponse.From(k, now))]));
+        return ListPages.TryCut(keys, k => k.Id.ToString(), after, limit, options, $"key of tenant {id}", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new ApiKeyListResponse(tenantId, [.. page.Select(k => ApiKeyResponse.From(k, now))], more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(

@@ -62,7 +62,7 @@ internal sealed record ApiKeyResponse(
 /// </summary>
 internal sealed record TenantKeyResponse(Guid TenantId, string Name, string? ApiKey, ApiKeyResponse Key);
 
-internal sealed record ApiKeyListResponse(Guid TenantId, ApiKeyResponse[] Keys);
+internal sealed record ApiKeyListResponse(Guid TenantId, ApiKeyResponse[] Keys, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>A tenant; <c>disabled_at</c> is set while it is disabled.</summary>
 internal sealed record TenantResponse(Guid TenantId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? DisabledAt)
