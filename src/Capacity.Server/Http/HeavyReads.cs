@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace Capacity.Server.Http;
 
@@ -22,6 +23,19 @@ internal static class HeavyReadExtensions
 /// </summary>
 internal sealed class HeavyReadGate(RequestDelegate next, QuotaOptions options)
 {
+    private static readonly TimeSpan MaxHoldBack = TimeSpan.FromSeconds(1);
+
+    private static void ReleaseLater(SemaphoreSlim turns, TimeSpan after)
+    {
+        if (after < TimeSpan.FromMilliseconds(1))
+        {
+            turns.Release();
+            return;
+        }
+
+        _ = Task.Delay(after).ContinueWith(_ => turns.Release(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _turns = new();
 
     public async Task InvokeAsync(HttpContext context)
@@ -35,13 +49,19 @@ internal sealed class HeavyReadGate(RequestDelegate next, QuotaOptions options)
 
         var turns = _turns.GetOrAdd(caller.TenantId, _ => new SemaphoreSlim(options.HeavyReadsPerTenant));
         await turns.WaitAsync(context.RequestAborted);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await next(context);
         }
         finally
         {
-            turns.Release();
+            // A turn is given back only after as long again as it took (the answer has gone by then):
+            // back to back, a tenant's heavy reads kept a core busy, and on PostgreSQL, whose server
+            // shares the cores, another tenant's writes waited for it. Each turn now runs at most half
+            // the time; a tenant's occasional heavy read does not notice.
+            // At most a second: a read that waited on the disk or a lock, not a core, is not held against it for long.
+            ReleaseLater(turns, TimeSpan.FromTicks(Math.Min(Stopwatch.GetElapsedTime(started).Ticks, MaxHoldBack.Ticks)));
         }
     }
 }
