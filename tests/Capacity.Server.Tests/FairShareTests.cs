@@ -149,6 +149,29 @@ public abstract class FairShareTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_tenants_next_heavy_read_starts_only_as_long_after_its_last_as_that_one_took()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:Quotas:HeavyReadsPerTenant"] = "1" });
+        var a = (await app.NewTenantAsync("A")).Client;
+        await a.CreateCapacityAsync("show", "Floor", 10);
+
+        // The first read takes at least 600 ms (held in the store); the second, queued behind it, may
+        // start only about 600 ms after the first has answered.
+        var release = new TaskCompletionSource();
+        var held = app.Faults.HoldNextEventRead(release.Task);
+        var first = a.GetAsync("/events/show/capacity");
+        await held.WaitAsync(TimeSpan.FromSeconds(5));
+        var second = a.GetAsync("/events/show/capacity/total");
+        await Task.Delay(600);
+        release.SetResult();
+        using var firstAnswer = await first.WaitAsync(TimeSpan.FromSeconds(5));
+        var answered = Stopwatch.StartNew();
+        using var secondAnswer = await second.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HttpStatusCode.OK, secondAnswer.StatusCode);
+        Assert.True(answered.Elapsed >= TimeSpan.FromMilliseconds(450), $"the second heavy read answered {answered.Elapsed.TotalMilliseconds:0} ms after the first");
+    }
+
+    [Fact]
     public async Task A_tenant_over_its_stream_byte_rate_is_sent_fewer_snapshots_each_the_latest_while_another_tenants_stream_follows_every_change()
     {
         // A snapshot of this event is about 1 KB: eight viewers share 4 KB a second, so about one
