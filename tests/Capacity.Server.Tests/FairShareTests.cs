@@ -448,14 +448,13 @@ public abstract class FairShareLoadTests(StoreKind store)
         // The event: a pool and 9,999 sections under it; then 100,000 live holds as fast as they are taken.
         var setup = Stopwatch.StartNew();
         var pool = await hostile.CreateCapacityAsync("big", "Pool", null);
-        var sections = new List<string>();
-        foreach (var chunk in Enumerable.Range(0, 9_999).Chunk(100))
-        {
-            sections.AddRange(await Task.WhenAll(chunk.Select(i => hostile.CreateCapacityAsync("big", $"Section {i}", 1000, pool))));
-        }
+        var created = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 9_999), new ParallelOptions { MaxDegreeOfParallelism = 128 }, async (i, _) =>
+            created.Add(await hostile.CreateCapacityAsync("big", $"Section {i}", 1000, pool)));
+        var sections = created.ToList();
 
         var placed = 0;
-        await Parallel.ForEachAsync(Enumerable.Range(0, 100_500), new ParallelOptions { MaxDegreeOfParallelism = 48 }, async (i, _) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, 100_500), new ParallelOptions { MaxDegreeOfParallelism = 128 }, async (i, _) =>
         {
             using var r = await hostile.ReserveAsync(sections[i % sections.Count], 1, minutes: 60);
             if (r.StatusCode == HttpStatusCode.Created)
