@@ -152,8 +152,19 @@ public interface IWriteTransaction : IAsyncDisposable
     Task LoadIdempotencyAsync(
         IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct);
 
-    /// <summary>Writes what the working set marks as new or changed, its ledger entries, and the idempotency records.</summary>
+    /// <summary>
+    /// Writes what the working set marks as new or changed, its ledger entries, and the idempotency
+    /// records. A store whose <see cref="CommitsWithWrites"/> is true commits here as well.
+    /// </summary>
     Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct);
+
+    /// <summary>
+    /// True when <see cref="WriteAsync"/> sends the commit with the writes (PostgreSQL: one round trip
+    /// less while the batch's row locks are held); <see cref="CommitAsync"/> then has nothing left to
+    /// do. Either way the engine answers only after <see cref="CommitAsync"/> returns, and a write
+    /// that fails applies nothing.
+    /// </summary>
+    bool CommitsWithWrites => false;
 
     /// <summary>
     /// Deletes the idempotency records created before <paramref name="before"/> and returns how many;

@@ -35,7 +35,7 @@ internal sealed partial class PostgresWriteTransaction
             }
         }
 
-        if (tenants.Count > 0)
+        if (tenants.Count > 0 && !_endpointsRead)
         {
             await using var cmd = Command($"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE tenant_id = ANY($1)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = tenants.ToArray() });

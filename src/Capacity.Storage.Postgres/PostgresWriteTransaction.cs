@@ -21,6 +21,12 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _tx;
 
+    /// <summary>The batch's tenants' endpoints came with the capacities' round trip.</summary>
+    private bool _endpointsRead;
+
+    /// <summary>COMMIT went out as the last statement of the writes' round trip.</summary>
+    private bool _committed;
+
     private PostgresWriteTransaction(NpgsqlConnection connection, NpgsqlTransaction tx)
     {
         _connection = connection;
@@ -287,6 +293,22 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             closure.Parameters.Add(new() { Value = keys.Queues.ToArray() });
             batch.BatchCommands.Add(closure);
 
+            // The endpoints of the batch's tenants, read (not locked) in the same round trip when no
+            // command changes an endpoint: every capacity the batch loads later (tiers, waiting
+            // entries' capacities) is in the same tenant as one named here, so this is the tenant set
+            // LoadWebhooksAsync would ask for, one round trip sooner, and a round trip less while the
+            // pool's row lock is held (which is what two nodes on one hot pool wait for).
+            var endpoints = keys.Webhooks.Count == 0;
+            if (endpoints)
+            {
+                var read = new NpgsqlBatchCommand(
+                    $"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE tenant_id = ANY($1) "
+                    + "OR tenant_id IN (SELECT DISTINCT tenant_id FROM capacities WHERE id = ANY($2))");
+                read.Parameters.Add(new() { Value = keys.WebhookTenants.ToArray() });
+                read.Parameters.Add(new() { Value = capacityIds.ToArray() });
+                batch.BatchCommands.Add(read);
+            }
+
             await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
             if (newIds.Length > 0)
             {
@@ -302,6 +324,17 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             {
                 ws.Load(node);
                 limitIds.UnionWith(node.LimitIds);
+            }
+
+            if (endpoints)
+            {
+                await r.NextResultAsync(ct).ConfigureAwait(false);
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    ws.Load(WebhookRows.ReadEndpoint(r));
+                }
+
+                _endpointsRead = true;
             }
         }
     }
@@ -425,7 +458,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
     /// <summary>
     /// One round trip: a batch with one step per table, in this order: tenants and keys, capacities,
-    /// prices, new holds, changed holds, the ledger, idempotency records.
+    /// prices, new holds, changed holds, the ledger, idempotency records, and COMMIT.
     /// </summary>
     public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
     {
@@ -444,7 +477,14 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         AddIdempotency(batch, records);
         if (batch.BatchCommands.Count > 0)
         {
+            // COMMIT rides with the writes: the locks taken in LoadAsync are held for one round trip
+            // and the flush, not two round trips. The answer comes once the commit is durable
+            // (synchronous_commit on), as CommitAsync's would. A statement that fails stops the batch
+            // before its COMMIT (PostgreSQL skips the rest of a batch after an error), so nothing of
+            // it is applied and DisposeAsync rolls the transaction back, as before.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
             await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            _committed = true;
         }
     }
 
@@ -826,7 +866,9 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    public Task CommitAsync(CancellationToken ct) => _tx.CommitAsync(ct);
+    public bool CommitsWithWrites => true;
+
+    public Task CommitAsync(CancellationToken ct) => _committed ? Task.CompletedTask : _tx.CommitAsync(ct);
 
     public async ValueTask DisposeAsync()
     {

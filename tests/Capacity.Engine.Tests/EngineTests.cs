@@ -50,6 +50,41 @@ public abstract class EngineTests(StoreKind kind)
         }
     }
 
+    /// <summary>
+    /// A real statement failing among the batch's writes (the last one before the commit: an
+    /// idempotency record whose key is stored already) leaves nothing of the batch behind, on the
+    /// store that sends its COMMIT with the writes (PostgreSQL) as on the one that commits apart.
+    /// </summary>
+    [Fact]
+    public async Task A_write_that_fails_at_its_last_statement_applies_nothing_of_its_batch()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var idem = new IdempotencyRequest(EngineHarness.TenantA, "taken", "POST", "/capacity/x/reserve", [1]);
+        var first = await h.Engine.SubmitAsync(
+            new PlaceHold(EngineHarness.TenantA, Guid.NewGuid(), [new HoldItem(pool, 1, null)], 15), idem, _ => new StoredResponse(201, [], null));
+        Assert.Equal(EngineStatus.Decided, first.Status);
+
+        var hold = new PlaceHold(EngineHarness.TenantA, Guid.NewGuid(), [new HoldItem(pool, 3, null)], 15);
+        var keys = new LoadKeys();
+        hold.CollectKeys(keys);
+        var ws = new WorkingSet();
+        var now = h.Clock.GetUtcNow();
+        await using (var tx = await h.Store.BeginWriteAsync(CancellationToken.None))
+        {
+            await tx.LoadAsync(keys, ws, CancellationToken.None);
+            Assert.Equal(OutcomeCode.Ok, Decider.Decide(ws, hold, now, new CoreLimits()).Code);
+            var duplicate = new IdempotencyRecord(idem.TenantId, idem.Key, idem.Method, idem.Path, idem.RequestHash, 201, [], null, now);
+            await Assert.ThrowsAnyAsync<Exception>(() => tx.WriteAsync(ws, [duplicate], CancellationToken.None));
+        }
+
+        Assert.Null(await h.Store.GetReservationAsync(EngineHarness.TenantA, hold.ReservationId, CancellationToken.None));
+        Assert.Equal(1, (await h.NodeAsync(pool)).Reserved);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 2)).Outcome?.Code);
+        Assert.Equal(3, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
     [Theory]
     [InlineData(FaultPoint.Begin)]
     [InlineData(FaultPoint.Load)]

@@ -72,6 +72,16 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
         return new Tx(this, await _write.BeginWriteAsync(ct));
     }
 
+    private async Task DelayCommitAsync(CancellationToken ct)
+    {
+        if (_commitDelay > TimeSpan.Zero)
+        {
+            var delay = _commitDelay;
+            _commitDelay = TimeSpan.Zero;
+            await Task.Delay(delay, ct);
+        }
+    }
+
     private bool Take(FaultPoint point)
     {
         if (_fail != point)
@@ -92,8 +102,25 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
             IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct) =>
             inner.LoadIdempotencyAsync(keys, into, busy, ct);
 
+        public bool CommitsWithWrites => inner.CommitsWithWrites;
+
         public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
         {
+            if (inner.CommitsWithWrites)
+            {
+                // The writes and the commit are one round trip: a failure in either is the round trip
+                // failing before its COMMIT took effect (a statement failing stops the batch there),
+                // and a request still in flight is one whose round trip has not come back yet.
+                if (owner.Take(FaultPoint.Write) || owner.Take(FaultPoint.Commit))
+                {
+                    throw new IOException("injected: writes and commit");
+                }
+
+                await owner.DelayCommitAsync(ct);
+                await inner.WriteAsync(ws, records, ct);
+                return;
+            }
+
             // Write first, then fail: the rows are in the transaction and must still vanish.
             await inner.WriteAsync(ws, records, ct);
             if (owner.Take(FaultPoint.Write))
@@ -111,13 +138,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
                 throw new IOException("injected: commit");
             }
 
-            if (owner._commitDelay > TimeSpan.Zero)
-            {
-                var delay = owner._commitDelay;
-                owner._commitDelay = TimeSpan.Zero;
-                await Task.Delay(delay, ct);
-            }
-
+            await owner.DelayCommitAsync(ct);
             await inner.CommitAsync(ct);
             if (owner.Take(FaultPoint.AfterCommit))
             {
