@@ -210,11 +210,15 @@ public sealed class CommandEngine : IAsyncDisposable
         try
         {
             await using var tx = await _store.BeginWriteAsync(_stopping.Token).ConfigureAwait(false);
-            await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
+
+            // Keys before rows: a store shared by nodes only tries its key locks, so they need no place
+            // in the row lock order, and its round trip then comes before any row is locked.
             if (_idempotencyKeys.Count > 0)
             {
                 await tx.LoadIdempotencyAsync(_idempotencyKeys, _records, _busy, _stopping.Token).ConfigureAwait(false);
             }
+
+            await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
 
             for (var i = 0; i < batch.Count; i++)
             {

@@ -147,7 +147,8 @@ public interface IWriteTransaction : IAsyncDisposable
     /// <summary>
     /// Reads the records of these keys into <paramref name="into"/>. A store shared by several nodes
     /// puts into <paramref name="busy"/> the keys whose first request another node is applying right
-    /// now; their commands are not decided in this batch, and the caller asks again shortly.
+    /// now; their commands are not decided in this batch, and the caller asks again shortly. The engine
+    /// calls it before <see cref="LoadAsync"/>, so such a store may only try key locks, never wait.
     /// </summary>
     Task LoadIdempotencyAsync(
         IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct);

@@ -10,8 +10,8 @@ using static Capacity.Storage.TableColumns;
 namespace Capacity.Storage.Postgres;
 
 /// <summary>
-/// One engine batch on PostgreSQL. Locks follow one global order (idempotency keys are taken after
-/// rows, and hold no row) so that batches of different nodes wait for each other but never deadlock:
+/// One engine batch on PostgreSQL. Locks follow one global order (idempotency keys are only tried,
+/// never waited for, before any row) so that batches of different nodes wait for each other but never deadlock:
 /// reservations, allocations, capacities with all their ancestors, buyer limits, prices, tenants, API
 /// keys, each by ascending id, FOR UPDATE, and last the webhook endpoints and deliveries a batch changes. Buyer usage rows are read after the locks that guard them (see migration 006).
 /// Decisions are made against the locked rows; writes go out as one batch of set-based statements.
@@ -416,37 +416,42 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>
-    /// Tries a transaction-scoped advisory lock per key before reading the records. A key another
-    /// node holds is busy: its first request is being applied there right now. Trying instead of
-    /// waiting keeps one duplicate from holding up this node's whole batch; the caller asks again
-    /// shortly, and then finds the record and replays it.
+    /// Tries a transaction-scoped advisory lock per key, then reads the records, in one round trip
+    /// (the read is a statement of its own, so in READ COMMITTED it sees every record committed before
+    /// the locks were taken). A key another node holds is busy: its first request is being applied
+    /// there right now. Trying instead of waiting keeps one duplicate from holding up this node's whole
+    /// batch; the caller asks again shortly, and then finds the record and replays it. The engine asks
+    /// for this before it loads the rows: the try never waits, so it needs no place in the lock order,
+    /// and a hot pool's row lock is not held across this round trip.
     /// </summary>
     public async Task LoadIdempotencyAsync(
         IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct)
     {
         var tenants = keys.Select(k => k.TenantId).ToArray();
         var names = keys.Select(k => k.Key).ToArray();
-        await using (var lockCmd = Command(
-            "SELECT t, k, pg_try_advisory_xact_lock(hashtextextended(t::text || ':' || k, 0)) FROM (SELECT DISTINCT t, k FROM unnest(@t, @k) AS u(t, k)) s"))
+        await using var batch = new NpgsqlBatch(_connection, _tx);
+        var locks = new NpgsqlBatchCommand(
+            "SELECT t, k, pg_try_advisory_xact_lock(hashtextextended(t::text || ':' || k, 0)) FROM (SELECT DISTINCT t, k FROM unnest($1::uuid[], $2::text[]) AS u(t, k)) s");
+        locks.Parameters.Add(new() { Value = tenants });
+        locks.Parameters.Add(new() { Value = names });
+        batch.BatchCommands.Add(locks);
+        var records = new NpgsqlBatchCommand(
+            "SELECT i.tenant_id, i.key, method, path, request_hash, status, body, location, created_at FROM idempotency i "
+            + "JOIN unnest($1::uuid[], $2::text[]) AS u(t, k) ON i.tenant_id = u.t AND i.key = u.k");
+        records.Parameters.Add(new() { Value = tenants });
+        records.Parameters.Add(new() { Value = names });
+        batch.BatchCommands.Add(records);
+
+        await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            lockCmd.Parameters.AddWithValue("t", tenants);
-            lockCmd.Parameters.AddWithValue("k", names);
-            await using var locks = await lockCmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await locks.ReadAsync(ct).ConfigureAwait(false))
+            if (!r.GetBoolean(2))
             {
-                if (!locks.GetBoolean(2))
-                {
-                    busy.Add(new IdempotencyKey(locks.GetGuid(0), locks.GetString(1)));
-                }
+                busy.Add(new IdempotencyKey(r.GetGuid(0), r.GetString(1)));
             }
         }
 
-        await using var cmd = Command(
-            "SELECT i.tenant_id, i.key, method, path, request_hash, status, body, location, created_at FROM idempotency i "
-            + "JOIN unnest(@t, @k) AS u(t, k) ON i.tenant_id = u.t AND i.key = u.k");
-        cmd.Parameters.AddWithValue("t", tenants);
-        cmd.Parameters.AddWithValue("k", names);
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.NextResultAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
             var record = new IdempotencyRecord(
