@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Capacity.Cli;
+using Spectre.Console;
 
 namespace Capacity.Client.Tests;
 
@@ -1338,6 +1339,51 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Watch_in_a_terminal_draws_the_first_snapshot_at_once_before_the_event_changes()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "live-terminal");
+        await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 3 });
+        var output = new LineWriter();
+        var terminal = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.Yes,
+            ColorSystem = ColorSystemSupport.Standard,
+            Interactive = InteractionSupport.Yes,
+        });
+        terminal.Profile.Width = 160;
+
+        // The sales figures are held back until the watch ends: they would redraw the table too, and so hide a first
+        // snapshot that was never drawn. Nothing changes on the event, so the stream's first snapshot is its only one.
+        var handler = new StatsHeldBack { InnerHandler = host.Server.CreateHandler() };
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var watch = CapacityCli.RunAsync(
+            ["--url", "http://localhost/", "watch", "live-terminal", "--key", tenant.Key], handler, terminal, output, new StringWriter(), _ => null, stop.Token);
+        try
+        {
+            await output.WaitForAsync("Active holds", stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail("In 20 s the watch drew nothing: its first snapshot was never put on the screen.");
+        }
+
+        var drawn = output.Lines;
+        await stop.CancelAsync();
+
+        Assert.Equal(ExitCodes.Ok, await watch);
+
+        // The live display's first act is to hide the cursor: the terminal path drew this, not the one for pipes.
+        Assert.StartsWith("\u001b[?25l", drawn[0], StringComparison.Ordinal);
+        Assert.Contains(drawn, l => l.Contains("Event live-terminal", StringComparison.Ordinal));
+
+        // Adult: 50 in all, 3 held before the watch began, 47 available. The one snapshot may be drawn twice over.
+        var adultRow = drawn.First(l => l.Contains(adult.Id.ToString(), StringComparison.Ordinal));
+        Assert.Matches(@"Adult.*│ +50 │ +0 │ +3 │ +47 │", adultRow);
+    }
+
+    [Fact]
     public async Task Watch_shows_the_sales_rate_and_forecast_under_the_table()
     {
         var tenant = await host.NewTenantAsync();
@@ -1419,6 +1465,20 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             var key = request.Headers.TryGetValues(CapacityClient.IdempotencyKeyHeader, out var values) ? values.Single() : null;
             _requests.Enqueue((request.Method.Method, request.RequestUri!.AbsolutePath, key));
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>Passes every request on to the server but <c>GET /events/{id}/stats</c>, which it answers only when cancelled.</summary>
+    private sealed class StatsHeldBack : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/stats", StringComparison.Ordinal))
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
         }
     }
 
