@@ -34,10 +34,19 @@ public static partial class CapacityCli
     /// <param name="environment">Reads CAPACITY_URL, CAPACITY_KEY and CAPACITY_ADMIN_KEY.</param>
     /// <param name="cancellationToken">Ctrl+C: stops the running command.</param>
     /// <returns>One of <see cref="ExitCodes"/>.</returns>
-    public static async Task<int> RunAsync(
-        string[] args, HttpMessageHandler? handler, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(
+        string[] args, HttpMessageHandler? handler, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken) =>
+        RunAsync(args, handler, null, output, error, environment, cancellationToken);
+
+    /// <summary>
+    /// Runs one command line drawing its views on <paramref name="console"/>, which must write to <paramref name="output"/>:
+    /// for a test of what a terminal gets (a live <c>watch</c>), which a writer alone never is. Null: the console
+    /// <paramref name="output"/> makes, as for the public overload.
+    /// </summary>
+    internal static async Task<int> RunAsync(
+        string[] args, HttpMessageHandler? handler, IAnsiConsole? console, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken)
     {
-        var root = Build(new Host(handler, output, error, environment));
+        var root = Build(new Host(handler, console, output, error, environment));
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
@@ -57,9 +66,12 @@ public static partial class CapacityCli
     }
 
     /// <summary>What every command shares: where to write, how to connect, and the global options.</summary>
-    private sealed class Host(HttpMessageHandler? handler, TextWriter output, TextWriter error, Func<string, string?> environment)
+    private sealed class Host(HttpMessageHandler? handler, IAnsiConsole? console, TextWriter output, TextWriter error, Func<string, string?> environment)
     {
         public HttpMessageHandler? Handler { get; } = handler;
+
+        /// <summary>The console views are drawn on; null: the one <see cref="CreateConsole"/> makes for <see cref="Output"/>.</summary>
+        public IAnsiConsole? Console { get; } = console;
 
         public TextWriter Output { get; } = output;
 
@@ -307,7 +319,7 @@ public static partial class CapacityCli
             Timeout = TimeSpan.FromSeconds(30),
         };
         var client = new CapacityClient(http, key);
-        var invocation = new Invocation(host, CreateConsole(host.Output), json, http, key);
+        var invocation = new Invocation(host, host.Console ?? CreateConsole(host.Output), json, http, key);
         try
         {
             return await body(invocation, client);

@@ -814,13 +814,23 @@ internal static class Views
     /// <summary><c>bench</c>: what ran, throughput, latency by operation, what went wrong, and the checks.</summary>
     public static IRenderable Bench(BenchReport r)
     {
+        var what = r.Scenario switch
+        {
+            "mix" => $"holds of {Number(r.Quantity)} {(r.Quantity == 1 ? "ticket" : "tickets")} on {Number(r.CapacityIds.Count)} {(r.CapacityIds.Count == 1 ? "capacity" : "capacities")}, " +
+                $"{r.ConfirmPercent}% confirmed and the rest released",
+            "soldout" => $"single-ticket holds on 2 sections of a pool of {Number(CapacityCli.SoldOutPool)} sold out first",
+            "reads" => $"reads of 2 sections of a pool of {Number(CapacityCli.BenchPool)}",
+            "rules" => $"single-ticket holds on 2 sections of a pool of {Number(CapacityCli.BenchPool)} with an allocation of " +
+                $"{Number(CapacityCli.RulesAllocation)}, waiting lists and a limit of {CapacityCli.PerBuyer} a buyer, left to expire",
+            _ => $"single-ticket holds on 2 sections of a pool of {Number(CapacityCli.BenchPool)}, left to expire",
+        };
         var rows = new List<IRenderable>
         {
             new Markup(
-                $"Bench of event [bold]{Markup.Escape(r.EventId)}[/]: {Number(r.Workers)} workers for {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, " +
-                $"holds of {Number(r.Quantity)} {(r.Quantity == 1 ? "ticket" : "tickets")} on {Number(r.CapacityIds.Count)} {(r.CapacityIds.Count == 1 ? "capacity" : "capacities")}, " +
-                $"{r.ConfirmPercent}% confirmed and the rest released" + (r.Interrupted ? " [yellow](interrupted)[/]" : "")),
-            new Markup($"Throughput: [bold]{Rate(r.RequestsPerSecond)}[/] requests/s ({Number(r.Requests)} requests, {Number(r.Cycles)} holds tried)"),
+                $"Bench{(r.Scenario == "mix" ? "" : " " + r.Scenario)} of event [bold]{Markup.Escape(r.EventId)}[/]: {Number(r.Workers)} workers for " +
+                $"{r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, {what}" + (r.Interrupted ? " [yellow](interrupted)[/]" : "")),
+            new Markup($"Throughput: [bold]{Rate(r.RequestsPerSecond)}[/] requests/s ({Number(r.Requests)} requests" +
+                (r.Scenario == "reads" ? ")" : $", {Number(r.Cycles)} holds tried)")),
         };
 
         var table = new Table { Border = TableBorder.Rounded }
@@ -837,14 +847,23 @@ internal static class Views
             rows.Add(new Markup("Errors: " + string.Join(", ", r.Errors.Select(e => $"{Markup.Escape(e.Key)} × {Number(e.Value)}"))));
         }
 
+        if (r.Expected is { } e)
+        {
+            rows.Add(new Markup($"Expected: {e.Rule}: " + (e.Ok ? "[green]yes[/]" : "[red]NO[/]") + $" ({Number(e.Met)} of {Number(e.Of)})"));
+        }
+
         var c = r.Counters;
         var moved = $"sold {Signed(c.Sold)}, reserved {Signed(c.Reserved)}";
+        var where = r.Scenario == "mix" ? "on the capacities held from" : "on the pool";
         rows.Add(new Markup("Counters: " + (!c.Compared
             ? $"[yellow]not compared[/]: {Number(c.Ambiguous)} requests ended without a definite answer, so they may or may not have taken effect"
             : c.Ok
-                ? $"[green]as acknowledged[/] ({moved} on the capacities held from)"
-                : $"[red]DIFFERENT[/]: {moved}, where the service acknowledged sold {Signed(c.ExpectedSold)}, reserved {Signed(c.ExpectedReserved)} " +
+                ? $"[green]as acknowledged[/] ({moved} {where})"
+                : $"[red]DIFFERENT[/]: {moved} {where}, where the service acknowledged sold {Signed(c.ExpectedSold)}, reserved {Signed(c.ExpectedReserved)} " +
                   "[grey](another client selling on the event at the same time also moves them)[/]")));
+        rows.Add(r.PastLimits.Count == 0
+            ? new Markup("Limits: [green]kept[/] (no capacity of the event negative, or held and sold past its total)")
+            : new Rows([new Markup($"Limits: [red]BROKEN[/] on {Number(r.PastLimits.Count)} {(r.PastLimits.Count == 1 ? "capacity" : "capacities")}:"), .. r.PastLimits.Select(p => new Markup("  " + Markup.Escape(p)))]));
         rows.Add(r.Verify is { } v
             ? new Rows(new Markup("Audit:"), Verify(v))
             : new Markup("Audit: [grey]skipped (give --admin-key or set CAPACITY_ADMIN_KEY to run GET /admin/verify)[/]"));

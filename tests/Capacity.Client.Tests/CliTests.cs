@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Capacity.Cli;
+using Spectre.Console;
 
 namespace Capacity.Client.Tests;
 
@@ -1154,6 +1156,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             ["limits", "create", "keyed", "--name", "Four", "--max", "4", "-c", adult.Id.ToString()],
             ["waitlist", "enable", adult.Id.ToString()],
             ["bench", "keyed", "-c", adult.Id.ToString(), "-w", "1", "-d", "0.2", "--confirm", "50"],
+            ["bench", "keyed-rules", "--scenario", "rules", "-w", "1", "-d", "0.2"],
         })
         {
             var error = new StringWriter();
@@ -1255,6 +1258,12 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var r = doc.RootElement;
         Assert.True(r.GetProperty("ok").GetBoolean());
 
+        // Mix is the default: it creates nothing, and has no rule for every answer, since its holds may sell the event out.
+        Assert.Equal("mix", r.GetProperty("scenario").GetString());
+        Assert.Equal(JsonValueKind.Null, r.GetProperty("pool_id").ValueKind);
+        Assert.Equal(JsonValueKind.Null, r.GetProperty("expected").ValueKind);
+        Assert.Equal(0, r.GetProperty("past_limits").GetArrayLength());
+
         // Without --capacity, the capacities nothing else draws from: the two sections, not their pool.
         Assert.Equal([adult.Id, child.Id], r.GetProperty("capacity_ids").EnumerateArray().Select(x => x.GetGuid()));
         var ops = r.GetProperty("operations").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!);
@@ -1285,6 +1294,8 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Contains("Throughput: ", released.Output, StringComparison.Ordinal);
         Assert.Matches("│ hold +│ +[0-9,]+ │", released.Output);
         Assert.Contains("Counters: as acknowledged (sold 0, reserved 0 on the capacities held from)", released.Output, StringComparison.Ordinal);
+        Assert.Contains("Limits: kept", released.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Expected:", released.Output, StringComparison.Ordinal);
         Assert.Contains("Audit: skipped", released.Output, StringComparison.Ordinal);
         Assert.Equal(counters.SoldCount, (await tenant.Client.GetCapacityAsync(pool.Id)).SoldCount);
 
@@ -1292,6 +1303,202 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(ExitCodes.Usage, stranger.ExitCode);
         Assert.Contains("is not a capacity of event bench", stranger.Error, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("bench", "no-such-event", "--key", tenant.Key)).ExitCode);
+    }
+
+    [Fact]
+    public async Task Bench_onsale_takes_every_single_ticket_hold_on_a_pool_of_its_own_and_the_pool_holds_exactly_those()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        var run = await host.RunCliAsync(
+            "bench", "onsale", "--scenario", "onsale", "--workers", "2", "--duration", "0.5", "--admin-key", CapacityHost.AdminKey, "--json", "--key", tenant.Key);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error + run.Output);
+        using var doc = JsonDocument.Parse(run.Output);
+        var r = doc.RootElement;
+        Assert.Equal(("onsale", 1, 0), (r.GetProperty("scenario").GetString(), r.GetProperty("quantity").GetInt32(), r.GetProperty("confirm_percent").GetInt32()));
+        var hold = Assert.Single(r.GetProperty("operations").EnumerateArray());
+        Assert.Equal("hold", hold.GetProperty("name").GetString());
+        var taken = hold.GetProperty("ok").GetInt64();
+        Assert.True(taken > 0);
+        Assert.Equal((taken, 0L, 0L), (hold.GetProperty("requests").GetInt64(), hold.GetProperty("refused").GetInt64(), hold.GetProperty("failed").GetInt64()));
+        var expected = r.GetProperty("expected");
+        Assert.Equal(("every hold taken", taken, taken, true),
+            (expected.GetProperty("rule").GetString(), expected.GetProperty("met").GetInt64(), expected.GetProperty("of").GetInt64(), expected.GetProperty("ok").GetBoolean()));
+
+        // The pool it made, with a capped and a shared section held from in turn, holds exactly the tickets taken.
+        var pool = await tenant.Client.GetCapacityAsync(r.GetProperty("pool_id").GetGuid());
+        Assert.Equal((1_000_000, taken, 0L), (pool.TotalCapacity, pool.ReservedCapacity, pool.SoldCount));
+        var sections = await tenant.Client.ListCapacityAsync("onsale");
+        Assert.Equal(["Pool", "Capped", "Shared"], sections.Select(x => x.SectionName));
+        Assert.Equal(sections.Skip(1).Select(x => x.Id), r.GetProperty("capacity_ids").EnumerateArray().Select(x => x.GetGuid()));
+        Assert.InRange(sections[1].ReservedCapacity - sections[2].ReservedCapacity, -2, 2);
+        var counters = r.GetProperty("counters");
+        Assert.Equal((true, true, taken, taken), (counters.GetProperty("compared").GetBoolean(), counters.GetProperty("ok").GetBoolean(),
+            counters.GetProperty("expected_reserved").GetInt64(), counters.GetProperty("reserved").GetInt64()));
+        Assert.Equal(0, r.GetProperty("past_limits").GetArrayLength());
+        Assert.True(r.GetProperty("verify").GetProperty("ok").GetBoolean());
+        Assert.True(r.GetProperty("ok").GetBoolean());
+
+        // The holds are left to expire a minute after the run, in whole minutes: a run of half a second, in two.
+        var left = Assert.Single((await tenant.Client.ListReservationsAsync(new ReservationQuery { EventId = "onsale" }, limit: 1)).Reservations);
+        Assert.Equal((ReservationStatus.Active, TimeSpan.FromMinutes(2)), (left.Status, left.ExpiresAt - left.CreatedAt));
+
+        // Its own capacities only: an event that has some is refused before anything is sent.
+        var again = await host.RunCliAsync("bench", "onsale", "--scenario", "onsale", "--duration", "0.2", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Usage, again.ExitCode);
+        Assert.Contains("event onsale already has capacities", again.Error, StringComparison.Ordinal);
+        Assert.Equal(3, (await tenant.Client.ListCapacityAsync("onsale")).Count);
+    }
+
+    [Fact]
+    public async Task Bench_soldout_sells_its_pool_first_and_then_every_hold_is_refused_as_insufficient_and_nothing_moves()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        var run = await host.RunCliAsync(
+            "bench", "soldout", "--scenario", "soldout", "--workers", "2", "--duration", "0.5", "--admin-key", CapacityHost.AdminKey, "--json", "--key", tenant.Key);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error + run.Output);
+        using var doc = JsonDocument.Parse(run.Output);
+        var r = doc.RootElement;
+        var hold = Assert.Single(r.GetProperty("operations").EnumerateArray());
+        var tried = hold.GetProperty("requests").GetInt64();
+        Assert.True(tried > 0);
+        Assert.Equal((0L, tried, 0L), (hold.GetProperty("ok").GetInt64(), hold.GetProperty("refused").GetInt64(), hold.GetProperty("failed").GetInt64()));
+        var error = Assert.Single(r.GetProperty("errors").EnumerateObject());
+        Assert.Equal(("409 INSUFFICIENT_CAPACITY", tried), (error.Name, error.Value.GetInt64()));
+        var expected = r.GetProperty("expected");
+        Assert.Equal(("every hold refused with 409 INSUFFICIENT_CAPACITY", tried, true),
+            (expected.GetProperty("rule").GetString(), expected.GetProperty("met").GetInt64(), expected.GetProperty("ok").GetBoolean()));
+
+        // Sold out before the run, half on each section, and just so after it.
+        var pool = await tenant.Client.GetCapacityAsync(r.GetProperty("pool_id").GetGuid());
+        Assert.Equal((100, 0L, 100L), (pool.TotalCapacity, pool.ReservedCapacity, pool.SoldCount));
+        Assert.Equal([50L, 50L], (await tenant.Client.ListCapacityAsync("soldout")).Skip(1).Select(x => x.SoldCount));
+        var counters = r.GetProperty("counters");
+        Assert.Equal((true, 0L, 0L), (counters.GetProperty("ok").GetBoolean(), counters.GetProperty("sold").GetInt64(), counters.GetProperty("reserved").GetInt64()));
+        Assert.True(r.GetProperty("verify").GetProperty("ok").GetBoolean());
+        Assert.True(r.GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Bench_reads_prints_every_read_answered_and_the_pool_unmoved()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        var run = await host.RunCliAsync("bench", "reads", "--scenario", "reads", "--workers", "2", "--duration", "0.5", "--key", tenant.Key);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error + run.Output);
+        Assert.Contains("Bench reads of event reads: 2 workers for ", run.Output, StringComparison.Ordinal);
+        Assert.Contains("reads of 2 sections of a pool of 1,000,000", run.Output, StringComparison.Ordinal);
+
+        // One row, the reads: as many answered as sent, none refused or failed; and no hold was tried.
+        var row = Assert.Single(run.Output.Split('\n'), l => l.StartsWith("│ read ", StringComparison.Ordinal));
+        var read = Regex.Match(row, "│ read +│ +([0-9,]+) │ +([0-9,]+) │ +0 │ +0 │");
+        Assert.True(read.Success, row);
+        Assert.Equal(read.Groups[1].Value, read.Groups[2].Value);
+        Assert.DoesNotContain("│ hold ", run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("holds tried", run.Output, StringComparison.Ordinal);
+        Assert.Contains($"Expected: every read answered: yes ({read.Groups[1].Value} of {read.Groups[1].Value})", run.Output, StringComparison.Ordinal);
+        Assert.Contains("Counters: as acknowledged (sold 0, reserved 0 on the pool)", run.Output, StringComparison.Ordinal);
+        Assert.Contains("Limits: kept", run.Output, StringComparison.Ordinal);
+        Assert.All(await tenant.Client.ListCapacityAsync("reads"), x => Assert.Equal((0L, 0L), (x.ReservedCapacity, x.SoldCount)));
+    }
+
+    [Fact]
+    public async Task Bench_rules_takes_every_hold_past_an_allocation_waiting_lists_and_a_per_buyer_limit_on_its_pool()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        var run = await host.RunCliAsync(
+            "bench", "rules", "--scenario", "rules", "--workers", "2", "--duration", "0.5", "--admin-key", CapacityHost.AdminKey, "--json", "--key", tenant.Key);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Error + run.Output);
+        using var doc = JsonDocument.Parse(run.Output);
+        var r = doc.RootElement;
+        var hold = Assert.Single(r.GetProperty("operations").EnumerateArray());
+        var taken = hold.GetProperty("ok").GetInt64();
+        Assert.True(taken > 0);
+        Assert.Equal(taken, hold.GetProperty("requests").GetInt64());
+        Assert.True(r.GetProperty("expected").GetProperty("ok").GetBoolean());
+
+        // The pool's reserved is the allocation set aside before the run and the tickets taken in it; the counters compare the run's share.
+        var poolId = r.GetProperty("pool_id").GetGuid();
+        var pool = await tenant.Client.GetCapacityAsync(poolId);
+        Assert.Equal((1_000 + taken, 0L), (pool.ReservedCapacity, pool.SoldCount));
+        Assert.Equal(1_000, Assert.Single(pool.Allocations!).Size);
+        Assert.Equal(2, pool.WaitlistDemand);
+        Assert.Equal(taken, r.GetProperty("counters").GetProperty("reserved").GetInt64());
+        Assert.True(r.GetProperty("counters").GetProperty("ok").GetBoolean());
+
+        // Every hold named a buyer, four holds to a buyer at most: the limit's usage by the first worker's first buyer says so.
+        var limit = Assert.Single(await tenant.Client.ListLimitsAsync("rules"));
+        Assert.Equal((4, 3), (limit.PerBuyerMax, limit.CapacityIds.Count));
+        Assert.InRange((await tenant.Client.GetLimitUsageAsync(limit.Id, "w0-0")).Used, 1, 4);
+        Assert.True(r.GetProperty("verify").GetProperty("ok").GetBoolean());
+        Assert.True(r.GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Bench_exits_1_and_says_NO_when_the_scenario_s_answers_are_not_what_it_expects()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        // Every third hold is answered 503 before it reaches the server: onsale expects every one taken.
+        var handler = new EveryThirdHoldUnavailable { InnerHandler = host.Server.CreateHandler() };
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await CapacityCli.RunAsync(
+            ["--url", "http://localhost/", "bench", "refused", "--scenario", "onsale", "--workers", "1", "--duration", "0.3", "--key", tenant.Key],
+            handler, output, error, _ => null, default);
+
+        Assert.True(exit == ExitCodes.Violations, $"exit {exit}: {error}{output}");
+        Assert.Matches(@"Expected: every hold taken: NO \([0-9,]+ of [0-9,]+\)", output.ToString());
+        Assert.Contains("503 SERVICE_UNAVAILABLE × ", output.ToString(), StringComparison.Ordinal);
+
+        // A 503 applies nothing, so the holds that were taken still add up.
+        Assert.Contains("Counters: as acknowledged", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_exits_1_and_names_a_capacity_held_past_its_total_even_when_the_counters_moved_as_acknowledged()
+    {
+        // A service that no real one should be: its hall is held past its total, and it refuses every hold, so nothing moves.
+        var hall = Guid.NewGuid();
+        var list = $$"""{"capacity":[{"id":"{{hall}}","event_id":"e","schedule_id":null,"section_name":"Hall","section_code":null,"mode":"own","total_capacity":100,"available_capacity":0,"reserved_capacity":101,"sold_count":0,"is_active":true,"parent_ids":[],"created_at":"2026-12-01T00:00:00Z","updated_at":"2026-12-01T00:00:00Z"}]}""";
+        var stub = new StubHandler((request, _) => request.Method == HttpMethod.Get
+            ? StubHandler.Json(HttpStatusCode.OK, list)
+            : StubHandler.Json(HttpStatusCode.Conflict, """{"type":"/problems/insufficient-capacity","title":"Not enough capacity.","status":409,"detail":"Test.","code":"INSUFFICIENT_CAPACITY"}"""));
+        var output = new StringWriter();
+
+        var exit = await CapacityCli.RunAsync(["bench", "e", "--workers", "1", "--duration", "0.1", "--key", "k"], stub, output, new StringWriter(), _ => null, default);
+
+        Assert.Equal(ExitCodes.Violations, exit);
+        Assert.Contains("Counters: as acknowledged (sold 0, reserved 0 on the capacities held from)", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Limits: BROKEN on 1 capacity:", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"Hall ({hall}): reserved 101, sold 0, limit 100", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_with_an_unknown_scenario_or_mix_options_on_another_is_a_usage_error_and_nothing_is_sent()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        foreach (var (args, says) in new[]
+        {
+            (new[] { "bench", "e", "--scenario", "stampede" }, "stampede"),
+            (["bench", "e", "--scenario", "onsale", "--confirm", "50"], "mix scenario's"),
+            (["bench", "e", "-s", "soldout", "--quantity", "2"], "mix scenario's"),
+            (["bench", "e", "-s", "reads", "--capacity", Guid.NewGuid().ToString()], "mix scenario's"),
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+            Assert.Contains(says, error.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, stub.Calls);
     }
 
     [Fact]
@@ -1335,6 +1542,51 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Contains("Event live-table", run.Output, StringComparison.Ordinal);
         Assert.Contains("├─ Adult", run.Output, StringComparison.Ordinal);
         Assert.Contains("Active holds: 0", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Watch_in_a_terminal_draws_the_first_snapshot_at_once_before_the_event_changes()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, _) = await TheatreAsync(tenant.Client, "live-terminal");
+        await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 3 });
+        var output = new LineWriter();
+        var terminal = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.Yes,
+            ColorSystem = ColorSystemSupport.Standard,
+            Interactive = InteractionSupport.Yes,
+        });
+        terminal.Profile.Width = 160;
+
+        // The sales figures are held back until the watch ends: they would redraw the table too, and so hide a first
+        // snapshot that was never drawn. Nothing changes on the event, so the stream's first snapshot is its only one.
+        var handler = new StatsHeldBack { InnerHandler = host.Server.CreateHandler() };
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var watch = CapacityCli.RunAsync(
+            ["--url", "http://localhost/", "watch", "live-terminal", "--key", tenant.Key], handler, terminal, output, new StringWriter(), _ => null, stop.Token);
+        try
+        {
+            await output.WaitForAsync("Active holds", stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail("In 20 s the watch drew nothing: its first snapshot was never put on the screen.");
+        }
+
+        var drawn = output.Lines;
+        await stop.CancelAsync();
+
+        Assert.Equal(ExitCodes.Ok, await watch);
+
+        // The live display's first act is to hide the cursor: the terminal path drew this, not the one for pipes.
+        Assert.StartsWith("\u001b[?25l", drawn[0], StringComparison.Ordinal);
+        Assert.Contains(drawn, l => l.Contains("Event live-terminal", StringComparison.Ordinal));
+
+        // Adult: 50 in all, 3 held before the watch began, 47 available. The one snapshot may be drawn twice over.
+        var adultRow = drawn.First(l => l.Contains(adult.Id.ToString(), StringComparison.Ordinal));
+        Assert.Matches(@"Adult.*│ +50 │ +0 │ +3 │ +47 │", adultRow);
     }
 
     [Fact]
@@ -1419,6 +1671,31 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             var key = request.Headers.TryGetValues(CapacityClient.IdempotencyKeyHeader, out var values) ? values.Single() : null;
             _requests.Enqueue((request.Method.Method, request.RequestUri!.AbsolutePath, key));
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>Answers every third hold (<c>POST /capacity/{id}/reserve</c>) 503 itself; passes everything else on to the server.</summary>
+    private sealed class EveryThirdHoldUnavailable : DelegatingHandler
+    {
+        private int _holds;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            request.RequestUri!.AbsolutePath.EndsWith("/reserve", StringComparison.Ordinal) && Interlocked.Increment(ref _holds) % 3 == 0
+                ? Task.FromResult(StubHandler.Unavailable())
+                : base.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>Passes every request on to the server but <c>GET /events/{id}/stats</c>, which it answers only when cancelled.</summary>
+    private sealed class StatsHeldBack : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/stats", StringComparison.Ordinal))
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
         }
     }
 
