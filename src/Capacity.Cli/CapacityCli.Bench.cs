@@ -38,7 +38,7 @@ public static partial class CapacityCli
             CustomParser = IdsOf,
         };
         var workers = new Option<int>("--workers", "-w") { Description = "Buyers at once, each sending its next request when its last is answered, 1 to 256", DefaultValueFactory = _ => 8 };
-        var duration = new Option<double>("--duration", "-d") { Description = "Seconds during which workers start new holds, above 0 and up to 3,600", DefaultValueFactory = _ => 10 };
+        var duration = new Option<double>("--duration", "-d") { Description = "Seconds during which workers start new requests (holds, or reads in the reads scenario), above 0 and up to 3,600", DefaultValueFactory = _ => 10 };
         var quantity = new Option<int>("--quantity", "-q") { Description = "Tickets per hold, 1 to 100", DefaultValueFactory = _ => 1 };
         var confirm = new Option<int>("--confirm")
         {

@@ -41,8 +41,9 @@ public static partial class CapacityCli
             }
             else if (c.Console.Profile.Capabilities.Interactive)
             {
-                // A live display draws only when refreshed: the first snapshot goes through the same draw as the others,
-                // so it is on the screen at once rather than when the event first changes.
+                // Every snapshot, the first included, goes through the same draw, so the first is on the screen at once
+                // rather than when the event first changes (the original blank screen). The explicit Refresh makes
+                // that not depend on whether UpdateTarget redraws by itself in this Spectre.Console version.
                 await c.Console.Live(Text.Empty).AutoClear(false).StartAsync(live => FollowAsync(client, eventId, view =>
                 {
                     live.UpdateTarget(view);
