@@ -93,4 +93,51 @@ public static class SaleRulesOf
 
         return (available == 0 ? SaleState.SoldOut : SaleState.OnSale, rules?.EndsAt);
     }
+
+    /// <summary>
+    /// Whether <paramref name="node"/>'s tickets belong to the sale under way at <paramref name="now"/>: it
+    /// and every capacity it draws from are active and inside their windows (the checks a hold meets), and
+    /// each tier among them not yet open follows a capacity that is itself in the sale, because the very
+    /// sales a forecast measures are what open it. A window not started or ended, or a deactivated
+    /// capacity here or above, sells nothing until the clock or a hand changes it.
+    /// </summary>
+    public static bool InCurrentSale(CapacityNode node, ICapacityLookup lookup, DateTimeOffset now) =>
+        InSale(node, lookup, now, []);
+
+    // earlier: the earlier capacities of tiers already decided, so that a chain is walked once.
+    private static bool InSale(CapacityNode node, ICapacityLookup lookup, DateTimeOffset now, Dictionary<Guid, bool> earlier)
+    {
+        var closure = new List<CapacityNode>();
+        Graph.Closure(node, lookup, closure);
+        foreach (var n in closure)
+        {
+            if (!n.IsActive || n.Sale is { } rules && (rules.StartsAt > now || rules.EndsAt <= now))
+            {
+                return false;
+            }
+        }
+
+        foreach (var n in closure)
+        {
+            if (n.Sale is { OpensAfter: { } after, TierOpen: false } && !Decided(after))
+            {
+                return false;
+            }
+        }
+
+        return true;
+
+        bool Decided(Guid id)
+        {
+            if (earlier.TryGetValue(id, out var known))
+            {
+                return known;
+            }
+
+            // False while it is being decided: a chain closing into a cycle, which the core never lets
+            // form, would never open, and the walk ends.
+            earlier[id] = false;
+            return earlier[id] = lookup.FindCapacity(id) is { } before && InSale(before, lookup, now, earlier);
+        }
+    }
 }

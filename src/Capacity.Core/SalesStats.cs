@@ -309,6 +309,35 @@ public static class SalesStats
     /// <summary>How far back the current rate looks for a sell-out forecast.</summary>
     public static readonly TimeSpan RateWindow = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// What is left to sell at <paramref name="now"/> for a forecast over <paramref name="capacities"/>
+    /// (an event's top capacities, which hold everything below them, or one capacity): the effective
+    /// availability of each that is in the sale under way (<see cref="SaleRulesOf.InCurrentSale"/>), 0 for
+    /// each that is not, since it sells nothing at any rate; null when one in the sale is unlimited all
+    /// the way up, and so it cannot sell out.
+    /// </summary>
+    public static long? LeftToSell(IEnumerable<CapacityNode> capacities, ICapacityLookup lookup, DateTimeOffset now)
+    {
+        var scratch = new List<CapacityNode>();
+        var left = 0L;
+        foreach (var capacity in capacities)
+        {
+            if (!SaleRulesOf.InCurrentSale(capacity, lookup, now))
+            {
+                continue;
+            }
+
+            if (Graph.Available(capacity, lookup, scratch) is not { } available)
+            {
+                return null;
+            }
+
+            left += available;
+        }
+
+        return left;
+    }
+
     /// <summary>The Unix minute an instant falls in: how figures are kept.</summary>
     public static long MinuteOf(DateTimeOffset at) => Math.DivRem(at.ToUnixTimeSeconds(), 60, out var rem) - (rem < 0 ? 1 : 0);
 

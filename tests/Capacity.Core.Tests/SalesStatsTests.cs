@@ -137,4 +137,40 @@ public sealed class SalesStatsTests
         var quiet = SalesStats.Summarize(range, default, [], new Dictionary<int, long>(), default, 40, now);
         Assert.Equal((null, null, 0.0), (quiet.Conversion, quiet.SellOutAt, quiet.TakenPerMinute));
     }
+
+    [Fact]
+    public void Left_to_sell_counts_a_capacity_only_while_it_and_its_pools_take_holds_or_while_it_is_a_tier_the_sale_under_way_will_open()
+    {
+        var s = new Scenario();
+        var venue = CreateWith(s, 100, new SaleRules(StartsAt: s.Now.AddMinutes(30)), "Venue");
+        var stalls = s.Capped(60, venue);
+        var early = s.Own(10, "Early bird");
+        var regular = CreateWith(s, 20, new SaleRules(OpensAfter: early), "Regular");
+        var last = CreateWith(s, 5, new SaleRules(OpensAfter: regular), "Last");
+        var parking = s.Unlimited("Parking");
+        Assert.Equal(OutcomeCode.Ok, s.SetActive(parking, false).Code);
+        long? Left(params Guid[] ids) => SalesStats.LeftToSell(ids.Select(s.Node), s.Ws, s.Now);
+
+        // Before the venue's window the stalls take no hold; the tiers after the early bird open as it sells.
+        Assert.Equal(0, Left(stalls));
+        Assert.Equal(10 + 20 + 5, Left(venue, early, regular, last, parking));
+
+        s.AdvanceMinutes(30);
+        Assert.Equal(60, Left(stalls));
+        Assert.Equal(100 + 10 + 20 + 5, Left(venue, early, regular, last, parking));
+        Assert.Equal(OutcomeCode.Ok, s.SetActive(parking, true).Code);
+        Assert.Null(Left(venue, parking));
+
+        // A chain of tiers after a capacity closed by hand never opens.
+        Assert.Equal(OutcomeCode.Ok, s.SetActive(early, false).Code);
+        Assert.Equal(100, Left(venue, early, regular, last));
+        s.AssertConsistent();
+    }
+
+    private static Guid CreateWith(Scenario s, int? total, SaleRules rules, string name)
+    {
+        var command = s.CreateCommand(total, null, name) with { Sale = rules };
+        Assert.Equal(OutcomeCode.Ok, s.Do(command).Code);
+        return command.Id;
+    }
 }

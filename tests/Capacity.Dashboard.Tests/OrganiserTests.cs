@@ -177,6 +177,57 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
         await AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// WCAG 2.2's minimums, measured on the colours the browser computes: 4.5:1 for text (1.4.3; a
+    /// disabled control is exempt there) and 3:1 for the graphics that carry meaning (1.4.11): the
+    /// bars' segments and outline, the legend's swatches, the charts' columns, lines and zero line.
+    /// </summary>
+    [Fact]
+    public async Task Every_text_stands_4_5_to_1_and_every_bar_swatch_and_chart_mark_3_to_1_against_what_is_behind_it()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        await BusyGalaAsync(api);
+        // What the busy event lacks: a section unlimited all the way up (its bar is drawn open, in a
+        // pattern of its own), and one whose free tickets are owed to a party of three that waits for more.
+        await CreateAsync(api, "Live-stream", null, []);
+        var boxes = await CreateAsync(api, "Boxes", 10, []);
+        await ReadAsync(await api.PostAsync($"/reservations/{await ReserveAsync(api, boxes, 8, null)}/confirm", null));
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{boxes}", new { waitlist = new { enabled = true } }));
+        await ReadAsync(await api.PostAsJsonAsync("/waitlist", new { items = new[] { new { capacity_id = boxes, quantity = 3 } } }));
+
+        var page = await NewPageAsync(width: 1200, height: 1000);
+        await page.GotoAsync(Server.Url + "/dashboard/");
+        await Expect(page.Locator("#api-key")).ToBeVisibleAsync();
+        var signIn = await ContrastAsync(page);
+        AssertContrast(signIn, "the sign-in page");
+        Assert.True(signIn.GetProperty("measured").GetProperty("placeholder").GetInt32() >= 1, signIn.ToString());
+
+        await page.FillAsync("#api-key", key);
+        await page.ClickAsync("#sign-in-form button");
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await Expect(page.Locator("#stats-body")).ToBeVisibleAsync();
+        await Expect(page.Locator("#velocity .plot svg polyline")).ToHaveCountAsync(2);
+        Assert.True(await page.Locator("#levels .plot svg rect").CountAsync() > 0);
+        var gala = await ContrastAsync(page);
+        AssertContrast(gala, "the busy event");
+
+        // Every kind of mark was there to be measured, so a colour that fails cannot go unseen.
+        var measured = gala.GetProperty("measured");
+        Assert.True(measured.GetProperty("text").GetInt32() >= 100, measured.ToString());
+        foreach (var kind in new[]
+        {
+            "bar sold", "bar reserved", "bar set-aside", "bar owed", "bar available", "bar unsellable", "bar unlimited", "bar outline",
+            "legend sold", "legend reserved", "legend available", "legend set-aside", "legend owed", "legend unsellable", "legend held",
+            "chart sold", "chart reserved", "chart available", "chart held", "chart sold-line", "chart axis", "placeholder",
+        })
+        {
+            Assert.True(measured.TryGetProperty(kind, out var count) && count.GetInt32() > 0, $"nothing measured as {kind}: {measured}");
+        }
+
+        await AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task An_organiser_creates_resizes_closes_reopens_and_schedules_a_capacity_and_releases_idle_tickets_each_after_confirming()
     {
@@ -544,6 +595,102 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
             """);
         Assert.True(overflow.Length == 0, "Wider than the window: " + string.Join("; ", overflow));
     }
+
+    private static void AssertContrast(System.Text.Json.JsonElement report, string where)
+    {
+        var failures = report.GetProperty("failures").EnumerateArray().Select(f => f.GetString()).ToList();
+        Assert.True(failures.Count == 0, $"Too little contrast on {where}:\n" + string.Join("\n", failures.Take(30)));
+    }
+
+    /// <summary>
+    /// Measures every shown text (its colour, or its placeholder's, over the backgrounds painted behind
+    /// it from the white canvas up, with the opacity of its ancestors) and every meaningful mark; answers
+    /// {failures: ["what: fg on bg is r:1, needs n:1"], measured: {kind: count}}. What it cannot measure
+    /// (text over an image or a gradient, a mark under a filter) is a failure too.
+    /// </summary>
+    private static Task<System.Text.Json.JsonElement> ContrastAsync(IPage page) => page.EvaluateAsync<System.Text.Json.JsonElement>("""
+        () => {
+          const failures = [], measured = {};
+          const parse = (text) => {
+            const m = /rgba?\(([^)]*)\)/.exec(text ?? "");
+            if (!m) return null;
+            const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+            return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+          };
+          const over = (top, base) => ({ r: top.r * top.a + base.r * (1 - top.a), g: top.g * top.a + base.g * (1 - top.a), b: top.b * top.a + base.b * (1 - top.a), a: 1 });
+          const lum = (c) => [c.r, c.g, c.b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+            .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+          const ratio = (x, y) => { const [hi, lo] = [lum(x), lum(y)].sort((a, b) => b - a); return (hi + 0.05) / (lo + 0.05); };
+          const hex = (c) => "#" + [c.r, c.g, c.b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("");
+          const name = (e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${typeof e.className === "string" && e.className ? "." + e.className.trim().split(/\s+/).join(".") : ""}`;
+          // What is painted behind: the backgrounds from the element (or its parent) up to the first opaque one, over the white canvas.
+          const behind = (e, self) => {
+            const layers = [];
+            for (let n = self ? e : e.parentElement; n; n = n.parentElement) {
+              const style = getComputedStyle(n);
+              if (style.backgroundImage !== "none") return { unknown: `${name(n)} paints an image behind it` };
+              const c = parse(style.backgroundColor);
+              if (c && c.a > 0) { layers.push(c); if (c.a === 1) break; }
+            }
+            return layers.reduceRight((base, layer) => over(layer, base), { r: 255, g: 255, b: 255, a: 1 });
+          };
+          const opacity = (e) => { let o = 1; for (let n = e; n; n = n.parentElement) o *= Number(getComputedStyle(n).opacity); return o; };
+          const filtered = (e) => { for (let n = e; n; n = n.parentElement) if (getComputedStyle(n).filter !== "none") return true; return false; };
+          const shown = (e) => e.getClientRects().length > 0 && e.checkVisibility({ visibilityProperty: true }) && !e.closest(".visually-hidden");
+          const check = (kind, what, e, colour, bg, need) => {
+            measured[kind] = (measured[kind] ?? 0) + 1;
+            if (!colour) return failures.push(`${kind} ${what}: no colour to measure`);
+            if (bg.unknown) return failures.push(`${kind} ${what}: ${bg.unknown}`);
+            if (filtered(e)) return failures.push(`${kind} ${what}: drawn under a filter`);
+            const fg = over({ ...colour, a: colour.a * opacity(e) }, bg);
+            const r = ratio(fg, bg);
+            if (r < need) failures.push(`${kind} ${what}: ${hex(fg)} on ${hex(bg)} is ${r.toFixed(2)}:1, needs ${need}:1`);
+          };
+          // The colour a gradient paints that stands out most from what is behind it (a hatch's stripes).
+          const boldest = (image, bg) => (image.match(/rgba?\([^)]*\)/g) ?? []).map(parse).filter((c) => c && c.a > 0)
+            .sort((x, y) => ratio(over(y, bg), bg) - ratio(over(x, bg), bg))[0] ?? null;
+
+          for (const e of document.querySelectorAll("body *")) {
+            if (["SCRIPT", "STYLE", "TEMPLATE", "OPTION"].includes(e.tagName) || !shown(e)) continue;
+            // WCAG 1.4.3 exempts the text of an inactive control.
+            if (e.closest(":disabled")) continue;
+            const field = e.matches("input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea");
+            const own = [...e.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+            const style = getComputedStyle(e);
+            if (own || field) check("text", `${name(e)} "${(e.textContent || e.value || "").trim().slice(0, 30)}"`, e, parse(e instanceof SVGElement ? style.fill : style.color), behind(e, true), 4.5);
+            if (field && e.placeholder) check("placeholder", `${name(e)} "${e.placeholder}"`, e, parse(getComputedStyle(e, "::placeholder").color), behind(e, true), 4.5);
+          }
+
+          for (const bar of document.querySelectorAll(".bar")) {
+            if (!shown(bar)) continue;
+            check("bar outline", name(bar.closest(".capacity") ?? bar), bar, parse(getComputedStyle(bar).borderTopColor), behind(bar, false), 3);
+            for (const segment of bar.children) {
+              const style = getComputedStyle(segment);
+              if (!shown(segment) || segment.getBoundingClientRect().width === 0) continue;
+              const bg = behind(segment, false);
+              check(`bar ${segment.className}`, name(bar.closest(".capacity") ?? bar), segment, style.backgroundImage !== "none" ? boldest(style.backgroundImage, bg) : parse(style.backgroundColor), bg, 3);
+            }
+          }
+
+          for (const swatch of document.querySelectorAll(".legend span")) {
+            if (!shown(swatch)) continue;
+            const style = getComputedStyle(swatch, "::before");
+            const bg = behind(swatch, true);
+            // A line's swatch is its top border; a patch's, its background.
+            const colour = style.backgroundImage !== "none" ? boldest(style.backgroundImage, bg)
+              : parseFloat(style.height) === 0 ? parse(style.borderTopColor) : parse(style.backgroundColor);
+            check(`legend ${swatch.className}`, swatch.closest("figure, section")?.id ?? "", swatch, colour, bg, 3);
+          }
+
+          for (const mark of document.querySelectorAll(".chart svg rect, .chart svg polyline, .chart svg line.axis")) {
+            if (!shown(mark)) continue;
+            const style = getComputedStyle(mark);
+            check(`chart ${mark.getAttribute("class")}`, mark.closest("figure")?.id ?? "", mark, parse(mark.tagName === "rect" ? style.fill : style.stroke), behind(mark, false), 3);
+          }
+
+          return { failures, measured };
+        }
+        """);
 
     /// <summary>Shown controls without an accessible name: a label, text, aria-label or aria-labelledby.</summary>
     private static Task<string[]> UnnamedControlsAsync(IPage page) => page.EvaluateAsync<string[]>("""

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -65,6 +66,17 @@ public sealed class OpenApiTests : IAsyncLifetime
             var text = await response.Content.ReadAsStringAsync();
             var status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var operation = _document["paths"]![template]![method.Method.ToLowerInvariant()]!;
+
+            // A body the route took names only fields its documented request schema names. Names only:
+            // a partial update sends what it changes, and the update bodies of other routes still list
+            // every field as required (PUT /capacity/{id}'s is checked on its own below).
+            if (response.IsSuccessStatusCode && body is not null and not HttpContent)
+            {
+                var requestSchema = operation["requestBody"]?["content"]?["application/json"]?["schema"];
+                Assert.True(requestSchema is not null, $"{method} {template} took a JSON body it does not document");
+                AssertMatches(JsonSerializer.SerializeToNode(body, JsonSerializerOptions.Web)!, requestSchema!, $"{method} {template} request", checkRequired: false);
+            }
+
             var documented = operation["responses"]![status];
             Assert.True(documented is not null, $"{method} {template} answered {status}, which is not documented: {text}");
             var content = documented!["content"]?.AsObject();
@@ -112,6 +124,15 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{child}");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{Guid.NewGuid()}");
         await Call(t, HttpMethod.Put, "/capacity/{id}", $"/capacity/{pool}", new { total_capacity = 12 });
+        var first = (await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "First release", total_capacity = 5 }))["id"]!.GetValue<string>();
+        var release = (await Call(t, HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Second", total_capacity = 5 }))["id"]!.GetValue<string>();
+        var now = _app.Clock!.GetUtcNow();
+        var every = await Call(t, HttpMethod.Put, "/capacity/{id}", $"/capacity/{release}", new
+        {
+            section_name = "Second release", section_code = "R2", total_capacity = 6, is_active = true, sale_starts_at = now.AddDays(-1), sale_ends_at = now.AddDays(30),
+            opens_after_sold_out_of = first, close_when_sold_out = true, overbook_limit = 1, low_watermark = 2, waitlist = new { enabled = true, offer_minutes = 20, policy = "first_fit" },
+        });
+        Assert.Equal((first, "first_fit", 2), (every["opens_after_sold_out_of"]!.GetValue<string>(), every["waitlist"]!["policy"]!.GetValue<string>(), every["low_watermark"]!.GetValue<int>()));
         await Call(t, HttpMethod.Post, "/capacity/{id}/check", $"/capacity/{child}/check", new { quantity = 2 });
         var price = (await Call(t, HttpMethod.Post, "/capacity/{id}/pricing", $"/capacity/{child}/pricing", new { name = "Std", base_price = 10.5m, currency = "EUR" }))["id"]!.GetValue<string>();
         await Call(t, HttpMethod.Get, "/capacity/{id}/pricing", $"/capacity/{child}/pricing");
@@ -176,6 +197,12 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{child}/reserve", new { quantity = 1, allocation_id = box });
         await Call(t, HttpMethod.Get, "/events/{eventId}/ledger", "/events/docs/ledger?limit=5");
         await Call(t, HttpMethod.Get, "/events/{eventId}/ledger", "/events/docs/ledger?limit=0");
+        await Call(t, HttpMethod.Get, "/events/{eventId}/stats", "/events/docs/stats");
+        var stats = await Call(t, HttpMethod.Get, "/events/{eventId}/stats", $"/events/docs/stats?capacity_id={child}&bucket=5m");
+        Assert.True(stats["totals"]!["confirmed"]!.GetValue<long>() > 0, stats.ToJsonString());
+        Assert.Equal(400, (await Call(t, HttpMethod.Get, "/events/{eventId}/stats", "/events/docs/stats?bucket=2m"))["status"]!.GetValue<int>());
+        Assert.Equal(400, (await Call(t, HttpMethod.Get, "/events/{eventId}/stats", "/events/docs/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"))["status"]!.GetValue<int>());
+        Assert.Equal(404, (await Call(t, HttpMethod.Get, "/events/{eventId}/stats", $"/events/docs/stats?capacity_id={Guid.NewGuid()}"))["status"]!.GetValue<int>());
         using var anonymous = _app.CreateClient();
         await Call(anonymous, HttpMethod.Get, "/capacity/{id}", $"/capacity/{pool}");
         await Call(anonymous, HttpMethod.Get, "/healthz", "/healthz");
@@ -184,8 +211,56 @@ public sealed class OpenApiTests : IAsyncLifetime
         Assert.True(checkedCount >= 30);
     }
 
+    [Fact]
+    public async Task The_capacity_update_body_documents_every_field_a_put_takes_all_optional_typed_as_at_creation_and_nullable_where_null_is_taken()
+    {
+        var update = Resolve(_document["paths"]!["/capacity/{id}"]!["put"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
+        var create = Resolve(_document["paths"]!["/events/{eventId}/capacity"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
+        var fields = update["properties"]!.AsObject();
+        Assert.Equal(
+            ["close_when_sold_out", "is_active", "low_watermark", "opens_after_sold_out_of", "overbook_limit", "sale_ends_at", "sale_starts_at", "section_code", "section_name", "total_capacity", "waitlist"],
+            fields.Select(f => f.Key).Order(StringComparer.Ordinal));
+        Assert.Empty(update["required"]?.AsArray() ?? []);
+        foreach (var (name, field) in fields.Where(f => create["properties"]![f.Key] is not null))
+        {
+            var created = create["properties"]![name]!;
+            Assert.True(
+                (Types(created).Except(["null"]).Single(), created["format"]?.GetValue<string>()) == (Types(field!).Except(["null"]).Single(), field!["format"]?.GetValue<string>()),
+                $"{name} is {field!.ToJsonString()} on update but {created.ToJsonString()} at creation");
+        }
+
+        var waitlist = Resolve(fields["waitlist"]!);
+        Assert.Equal(["enabled", "offer_minutes", "policy"], waitlist["properties"]!.AsObject().Select(f => f.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(["fifo", "first_fit"], waitlist["properties"]!["policy"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
+
+        // Null clears a value exactly where the document allows it, and is refused, naming the field, elsewhere.
+        var t = (await _app.NewTenantAsync()).Client;
+        foreach (var (name, field) in fields)
+        {
+            var capacity = await t.CreateCapacityAsync("nulls", "Pool", 10);
+            var response = await t.PutAsync($"/capacity/{capacity}", Api.Json($$"""{"{{name}}":null}"""));
+            if (Types(field!).Contains("null"))
+            {
+                await Api.ReadAsync(response, 200);
+            }
+            else
+            {
+                Assert.True((await Api.ProblemAsync(response, 400, "VALIDATION_ERROR"))["errors"]!.AsObject().ContainsKey(name), $"null {name} was not refused by name");
+            }
+        }
+
+        await _app.AssertInvariantsAsync();
+
+        static string[] Types(JsonNode schema) => schema["type"] switch
+        {
+            JsonArray many => [.. many.Select(t => t!.GetValue<string>())],
+            JsonValue one => [one.GetValue<string>()],
+            _ => ["object"],
+        };
+    }
+
     /// <summary>Object fields must be exactly the schema's properties; arrays and references are followed.</summary>
-    private void AssertMatches(JsonNode value, JsonNode schema, string where)
+    private void AssertMatches(JsonNode value, JsonNode schema, string where, bool checkRequired = true)
     {
         schema = Resolve(schema);
         if (schema["oneOf"] is JsonArray oneOf || schema["anyOf"] is JsonArray anyOf && (oneOf = anyOf) is not null)
@@ -193,7 +268,7 @@ public sealed class OpenApiTests : IAsyncLifetime
             var candidates = oneOf.Select(s => Resolve(s!)).Where(s => s["properties"] is not null || s["items"] is not null).ToList();
             if (candidates.Count == 1)
             {
-                AssertMatches(value, candidates[0], where);
+                AssertMatches(value, candidates[0], where, checkRequired);
             }
 
             return;
@@ -213,11 +288,11 @@ public sealed class OpenApiTests : IAsyncLifetime
 
                     if (child is not null)
                     {
-                        AssertMatches(child, propertySchema, $"{where}.{name}");
+                        AssertMatches(child, propertySchema, $"{where}.{name}", checkRequired);
                     }
                 }
 
-                foreach (var required in schema["required"]?.AsArray().Select(r => r!.GetValue<string>()) ?? [])
+                foreach (var required in checkRequired ? schema["required"]?.AsArray().Select(r => r!.GetValue<string>()) ?? [] : [])
                 {
                     Assert.True(obj.ContainsKey(required), $"{where}: required field '{required}' is missing");
                 }
@@ -226,7 +301,7 @@ public sealed class OpenApiTests : IAsyncLifetime
             case JsonArray array when schema["items"] is { } items:
                 foreach (var item in array.Where(i => i is not null))
                 {
-                    AssertMatches(item!, items, where + "[]");
+                    AssertMatches(item!, items, where + "[]", checkRequired);
                 }
 
                 break;

@@ -118,6 +118,69 @@ public abstract class StatsTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_section_under_a_closed_pool_sells_nothing_so_its_forecast_has_nothing_left_until_the_pool_reopens()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        var venue = await t.CreateCapacityAsync("arena", "Venue", 100);
+        var floor = await t.CreateCapacityAsync("arena", "Floor", 60, venue);
+        var seats = await t.CreateCapacityAsync("arena", "Seats", null, venue);
+        await t.HoldAsync(floor, 5);
+        await t.HoldAsync(seats, 3);
+        Assert.Equal((55L, true), Forecast(await StatsAsync(t, "arena", $"capacity_id={floor}")));
+        Assert.Equal((92L, true), Forecast(await StatsAsync(t, "arena", $"capacity_id={seats}")));
+
+        // The sections stay active themselves, but a hold on them is refused while the venue is closed.
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{venue}", Api.Json(new { is_active = false })), 200);
+        await Api.ProblemAsync(await t.ReserveAsync(floor, 1), 409, "CAPACITY_INACTIVE");
+        Assert.True((await t.GetCapacityAsync(floor))["is_active"]!.GetValue<bool>());
+        Assert.Equal((0L, false), Forecast(await StatsAsync(t, "arena", $"capacity_id={floor}")));
+        Assert.Equal((0L, false), Forecast(await StatsAsync(t, "arena", $"capacity_id={seats}")));
+        Assert.Equal((0L, false), Forecast(await StatsAsync(t, "arena")));
+
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{venue}", Api.Json(new { is_active = true })), 200);
+        Assert.Equal((55L, true), Forecast(await StatsAsync(t, "arena", $"capacity_id={floor}")));
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Tickets_outside_their_sale_window_are_not_left_to_sell_while_a_tier_that_the_sale_under_way_will_open_is()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, null, manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        // Windows are kept to the millisecond.
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().ToUnixTimeMilliseconds());
+        var presale = await CreateAsync(t, "fest", new { section_name = "Presale", total_capacity = 20, sale_ends_at = start.AddMinutes(5) });
+        var day = await CreateAsync(t, "fest", new { section_name = "Day ticket", total_capacity = 50 });
+        var weekend = await CreateAsync(t, "fest", new { section_name = "Weekend", total_capacity = 40, sale_starts_at = start.AddMinutes(30) });
+        var late = await CreateAsync(t, "fest", new { section_name = "Late day ticket", total_capacity = 30, opens_after_sold_out_of = day });
+        await t.HoldAsync(presale, 4);
+        await t.HoldAsync(day, 6);
+
+        // The presale has ended and the weekend has not started: neither sells at any rate. The late
+        // tier opens when the day tickets sell out, by the very sales the rate counts.
+        app.Clock.Advance(TimeSpan.FromMinutes(6));
+        var stats = await StatsAsync(t, "fest");
+        Assert.Equal(1.0, stats["forecast"]!["taken_per_minute"]!.GetValue<double>());
+        Assert.Equal(44 + 30, stats["forecast"]!["available"]!.GetValue<long>());
+        Assert.Equal(app.Clock.GetUtcNow().AddMinutes(74), stats["forecast"]!["sell_out_at"]!.GetValue<DateTimeOffset>());
+        Assert.Equal((0L, false), Forecast(await StatsAsync(t, "fest", $"capacity_id={presale}")));
+        Assert.Equal((0L, false), Forecast(await StatsAsync(t, "fest", $"capacity_id={weekend}")));
+        Assert.Equal(30, (await StatsAsync(t, "fest", $"capacity_id={late}"))["forecast"]!["available"]!.GetValue<long>());
+
+        // From its start the weekend is on sale; a tier after a capacity closed by hand never opens.
+        app.Clock.Advance(TimeSpan.FromMinutes(24));
+        Assert.Equal(44 + 40 + 30, (await StatsAsync(t, "fest"))["forecast"]!["available"]!.GetValue<long>());
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{day}", Api.Json(new { is_active = false })), 200);
+        Assert.Equal(40, (await StatsAsync(t, "fest"))["forecast"]!["available"]!.GetValue<long>());
+        Assert.Equal((0L, false), Forecast(await StatsAsync(t, "fest", $"capacity_id={late}")));
+        await app.AssertInvariantsAsync();
+
+        static async Task<string> CreateAsync(HttpClient client, string eventId, object body) =>
+            (await Api.ReadAsync(await client.PostAsync($"/events/{eventId}/capacity", Api.Json(body)), 201))["id"]!.GetValue<string>();
+    }
+
+    [Fact]
     public async Task Another_tenant_sees_none_of_the_figures_and_cannot_name_the_capacity()
     {
         await using var app = await CapacityApp.CreateAsync(store);
@@ -167,6 +230,10 @@ public abstract class StatsTests(StoreKind store)
         Assert.Equal(2, hours["buckets"]!.AsArray()[^1]!["held"]!.GetValue<long>());
         Assert.Equal(TimeSpan.FromHours(1), hours["buckets"]!.AsArray()[1]!["start"]!.GetValue<DateTimeOffset>() - hours["buckets"]!.AsArray()[0]!["start"]!.GetValue<DateTimeOffset>());
     }
+
+    /// <summary>What the forecast has left to sell, and whether it says when that sells out.</summary>
+    private static (long? Available, bool SellsOut) Forecast(JsonObject stats) =>
+        (stats["forecast"]!["available"]?.GetValue<long>(), stats["forecast"]!["sell_out_at"] is not null);
 
     private static async Task<JsonObject> StatsAsync(HttpClient client, string eventId, string query = "") =>
         await Api.ReadAsync(await client.GetAsync($"/events/{eventId}/stats?{query}"), 200);

@@ -79,6 +79,9 @@ public sealed record TimeToConfirm(long Confirms, double? MedianSeconds, double?
 
 /// <summary>The recent rate at which tickets are taken, and when the event sells out if it holds.</summary>
 /// <param name="TakenPerMinute">Tickets taken per minute over the last ten minutes, net of those given back.</param>
-/// <param name="Available">Tickets still available (of the capacity, with <see cref="EventStats.CapacityId"/>); null when unlimited.</param>
+/// <param name="Available">
+/// Tickets the sale under way still has (of the capacity, with <see cref="EventStats.CapacityId"/>): a capacity closed, under a closed
+/// pool, or outside its sale window counts 0; a tier that the sale will open counts. Null when unlimited.
+/// </param>
 /// <param name="SellOutAt">When the available tickets are gone at that rate; null when nothing is selling, when it is unlimited, or when it has sold out.</param>
 public sealed record SalesForecast(double TakenPerMinute, long? Available, DateTimeOffset? SellOutAt);

@@ -37,8 +37,57 @@ internal sealed record CreateCapacityRequest
     public int? LowWatermark { get; init; }
 }
 
-/// <summary>The fields a PUT may send, each optional; read field by field so that null can clear a value.</summary>
-internal sealed record UpdateCapacityRequest(string? SectionName, string? SectionCode, int? TotalCapacity, bool? IsActive);
+/// <summary>
+/// The body of <c>PUT /capacity/{id}</c> as the OpenAPI document shows it: every field optional, sent
+/// only to change it. Documentation only: the handler reads the body field by field (<see cref="PatchReader"/>)
+/// because absent keeps a value and null clears one, which a typed body cannot tell apart. So each
+/// field here is nullable exactly where that reader takes null, and named and typed as in
+/// <see cref="CreateCapacityRequest"/>; the initial values are never read.
+/// </summary>
+internal sealed record UpdateCapacityRequest
+{
+    public string SectionName { get; init; } = "";
+
+    /// <summary>Null clears it.</summary>
+    public string? SectionCode { get; init; }
+
+    /// <summary>Null: unlimited. Never below reserved + sold.</summary>
+    public int? TotalCapacity { get; init; }
+
+    public bool IsActive { get; init; }
+
+    /// <summary>Null removes the start.</summary>
+    [JsonConverter(typeof(InstantConverter))]
+    public DateTimeOffset? SaleStartsAt { get; init; }
+
+    /// <summary>Null removes the end.</summary>
+    [JsonConverter(typeof(InstantConverter))]
+    public DateTimeOffset? SaleEndsAt { get; init; }
+
+    /// <summary>Set once: on a capacity that follows one already, null or another id is refused.</summary>
+    public Guid? OpensAfterSoldOutOf { get; init; }
+
+    public bool CloseWhenSoldOut { get; init; }
+
+    public int OverbookLimit { get; init; }
+
+    /// <summary>Null removes it.</summary>
+    public int? LowWatermark { get; init; }
+
+    /// <summary>Opens, changes or closes the waiting list; never null.</summary>
+    public UpdateWaitlistRequest Waitlist { get; init; } = new();
+}
+
+/// <summary>The <c>waitlist</c> of a PUT: the fields sent change, the others keep their value (documentation only, as above).</summary>
+internal sealed record UpdateWaitlistRequest
+{
+    public bool Enabled { get; init; }
+
+    public int OfferMinutes { get; init; }
+
+    [OneOf("fifo", "first_fit")]
+    public string Policy { get; init; } = "fifo";
+}
 
 /// <summary>
 /// An event's capacities, or one page of them: <c>next_after</c> is the id to pass as <c>after</c> for

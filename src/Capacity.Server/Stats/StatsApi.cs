@@ -59,48 +59,35 @@ internal static class StatsApi
             return ApiErrors.Validation(field!, error!);
         }
 
-        var snapshot = await EventSnapshot.ReadAsync(store, caller.TenantId, eventId, soonestHolds: null, now, ct);
+        // The event's capacities and their ancestors (which may be other events'), as one committed state.
+        var read = await store.ReadEventAsync(caller.TenantId, eventId, soonestHolds: null, ct);
+        var own = read.Capacities.Where(n => n.EventId == eventId).ToList();
+        var lookup = new NodeLookup(read.Capacities);
         IReadOnlyCollection<Guid>? capacities = null;
-        long? available = OnSale(snapshot.Capacity);
+        long? available;
         if (capacityId is { } id)
         {
-            if (Array.Find(snapshot.Capacity, c => c.Id == id) is not { } capacity)
+            if (own.Find(n => n.Id == id) is not { } capacity)
             {
                 return ApiErrors.CapacityNotFound(id.ToString());
             }
 
-            capacities = Below(snapshot.Capacity, id);
-            available = capacity.IsActive ? capacity.AvailableCapacity : 0;
+            capacities = Below(own, id);
+            available = SalesStats.LeftToSell([capacity], lookup, now);
+        }
+        else
+        {
+            // Its top capacities (no parent in the event) hold everything below them: each ticket counts once.
+            var ids = own.Select(n => n.Id).ToHashSet();
+            available = SalesStats.LeftToSell(own.Where(n => !Array.Exists(n.ParentIds, ids.Contains)), lookup, now);
         }
 
         var report = await SalesReports.ReadAsync(store, caller.TenantId, eventId, capacities, range, available, now, ct);
         return JsonResults.Ok(StatsResponse.Of(eventId, capacityId, report));
     }
 
-    /// <summary>
-    /// What the event has left to sell: the effective availability of its open top capacities (those
-    /// with no parent in the event; a closed one sells nothing until it opens), or null when one of them
-    /// is unlimited all the way up and so it cannot sell out.
-    /// </summary>
-    private static long? OnSale(CapacityResponse[] capacities)
-    {
-        var ids = capacities.Select(c => c.Id).ToHashSet();
-        var left = 0L;
-        foreach (var root in capacities.Where(c => c.IsActive && !Array.Exists(c.ParentIds, ids.Contains)))
-        {
-            if (root.AvailableCapacity is not { } available)
-            {
-                return null;
-            }
-
-            left += available;
-        }
-
-        return left;
-    }
-
     /// <summary>The capacity and every capacity of the event below it: a pool's figures are its sections'.</summary>
-    private static HashSet<Guid> Below(CapacityResponse[] capacities, Guid id)
+    private static HashSet<Guid> Below(List<CapacityNode> capacities, Guid id)
     {
         var below = new HashSet<Guid> { id };
         for (var grew = true; grew;)
