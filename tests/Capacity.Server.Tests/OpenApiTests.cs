@@ -259,6 +259,25 @@ public sealed class OpenApiTests : IAsyncLifetime
         };
     }
 
+    /// <summary>
+    /// Every PUT changes only the fields it sends, so none of its body's fields is required, and the fields
+    /// are the ones its handler reads (each handler names the updatable fields when it refuses another).
+    /// </summary>
+    [Theory]
+    [InlineData("/capacity/{id}", "close_when_sold_out,is_active,low_watermark,opens_after_sold_out_of,overbook_limit,sale_ends_at,sale_starts_at,section_code,section_name,total_capacity,waitlist")]
+    [InlineData("/pricing/{id}", "base_price,currency,current_price,facility_fee,name,service_fee,tax_rate")]
+    [InlineData("/allocations/{id}", "expires_at,name,quantity")]
+    [InlineData("/limits/{id}", "name,per_buyer_max,require_buyer_key")]
+    [InlineData("/webhooks/{id}", "description,enabled,events,url")]
+    public void Every_partial_update_documents_its_fields_and_requires_none(string path, string fields)
+    {
+        var puts = _document["paths"]!.AsObject().Where(p => p.Value!["put"] is not null).Select(p => p.Key).Order(StringComparer.Ordinal);
+        Assert.Equal(["/allocations/{id}", "/capacity/{id}", "/limits/{id}", "/pricing/{id}", "/webhooks/{id}"], puts);
+        var body = Resolve(_document["paths"]![path]!["put"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
+        Assert.Equal(fields.Split(','), body["properties"]!.AsObject().Select(f => f.Key).Order(StringComparer.Ordinal));
+        Assert.Empty(body["required"]?.AsArray() ?? []);
+    }
+
     /// <summary>Object fields must be exactly the schema's properties; arrays and references are followed.</summary>
     private void AssertMatches(JsonNode value, JsonNode schema, string where, bool checkRequired = true)
     {

@@ -17,8 +17,21 @@ internal sealed record CreateAllocationRequest
     public DateTimeOffset? ExpiresAt { get; init; }
 }
 
-/// <summary>The fields a PUT may send, each optional; read field by field so that null can clear <c>expires_at</c>.</summary>
-internal sealed record UpdateAllocationRequest(string? Name, int? Quantity, DateTimeOffset? ExpiresAt);
+/// <summary>
+/// The fields a PUT may send, each optional; read field by field so that null can clear <c>expires_at</c>.
+/// Documentation only: every field is optional here and nullable exactly where that reader takes null.
+/// </summary>
+internal sealed record UpdateAllocationRequest
+{
+    public string Name { get; init; } = "";
+
+    /// <summary>The new size: never below what it holds and has sold.</summary>
+    public int Quantity { get; init; }
+
+    /// <summary>Null: never closed by the sweeper.</summary>
+    [JsonConverter(typeof(InstantConverter))]
+    public DateTimeOffset? ExpiresAt { get; init; }
+}
 
 internal sealed record ReleaseAllocationRequest
 {

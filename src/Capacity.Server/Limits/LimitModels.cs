@@ -17,7 +17,12 @@ internal sealed record CreateLimitRequest
 }
 
 /// <summary>The fields a PUT may send, each optional; read field by field (<see cref="Http.PatchReader"/>).</summary>
-internal sealed record UpdateLimitRequest(string? Name, int? PerBuyerMax, bool? RequireBuyerKey);
+internal sealed record UpdateLimitRequest
+{
+    public string Name { get; init; } = "";
+    public int PerBuyerMax { get; init; }
+    public bool RequireBuyerKey { get; init; }
+}
 
 internal sealed record LimitResponse(
     Guid Id,

@@ -14,15 +14,23 @@ internal sealed record CreatePricingRequest
     public required string Currency { get; init; }
 }
 
-/// <summary>The fields a PUT may send, each optional; read field by field so that null can clear <c>current_price</c>.</summary>
-internal sealed record UpdatePricingRequest(
-    string? Name,
-    decimal? BasePrice,
-    decimal? CurrentPrice,
-    decimal? ServiceFee,
-    decimal? FacilityFee,
-    decimal? TaxRate,
-    string? Currency);
+/// <summary>
+/// The fields a PUT may send, each optional; read field by field so that null can clear <c>current_price</c>.
+/// Documentation only: every field is optional here and nullable exactly where that reader takes null, and the
+/// initial values are never read.
+/// </summary>
+internal sealed record UpdatePricingRequest
+{
+    public string Name { get; init; } = "";
+    public decimal BasePrice { get; init; }
+
+    /// <summary>Null clears it: the base price applies.</summary>
+    public decimal? CurrentPrice { get; init; }
+    public decimal ServiceFee { get; init; }
+    public decimal FacilityFee { get; init; }
+    public decimal TaxRate { get; init; }
+    public string Currency { get; init; } = "";
+}
 
 internal sealed record PricingResponse(
     Guid Id,

@@ -16,7 +16,15 @@ internal sealed record CreateWebhookRequest
 }
 
 /// <summary>The fields a PUT may send, each optional; read field by field (<see cref="PatchReader"/>).</summary>
-internal sealed record UpdateWebhookRequest(string? Url, string[]? Events, string? Description, bool? Enabled);
+internal sealed record UpdateWebhookRequest
+{
+    public string Url { get; init; } = "";
+    public string[] Events { get; init; } = [];
+
+    /// <summary>Null clears it.</summary>
+    public string? Description { get; init; }
+    public bool Enabled { get; init; }
+}
 
 /// <summary>An endpoint. <c>secret</c> is shown once, when it is created or rotated; a replay of that request shows null.</summary>
 internal sealed record WebhookResponse(
