@@ -60,7 +60,7 @@ internal static class StatsRead
             for (var i = 0; i < Repeats; i++)
             {
                 var t = Stopwatch.StartNew();
-                report = await SalesReports.ReadAsync(read, hot.Tenant, "bench-hot", capacities, range, null, now, ct);
+                report = await SalesReports.ReadAsync(read, hot.Tenant, "bench-hot", capacities, range, default, now, ct);
                 times.Add(t.Elapsed.TotalMilliseconds);
             }
 

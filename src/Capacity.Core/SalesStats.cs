@@ -304,6 +304,12 @@ public sealed record SalesReport(
     long? Available,
     DateTimeOffset? SellOutAt);
 
+/// <summary>
+/// What a forecast has left to sell (null: it cannot sell out) and until when the sale can go on (null:
+/// no window ends it).
+/// </summary>
+public readonly record struct SaleLeft(long? Available, DateTimeOffset? Until);
+
 public static class SalesStats
 {
     /// <summary>How far back the current rate looks for a sell-out forecast.</summary>
@@ -314,12 +320,15 @@ public static class SalesStats
     /// (an event's top capacities, which hold everything below them, or one capacity): the effective
     /// availability of each that is in the sale under way (<see cref="SaleRulesOf.InCurrentSale"/>), 0 for
     /// each that is not, since it sells nothing at any rate; null when one in the sale is unlimited all
-    /// the way up, and so it cannot sell out.
+    /// the way up, and so it cannot sell out. With it, until when the sale can go on: the latest end of
+    /// the windows of those with tickets left (a hold needs every window above it open, so each one's
+    /// end is the earliest in its closure), null when one of them has no end.
     /// </summary>
-    public static long? LeftToSell(IEnumerable<CapacityNode> capacities, ICapacityLookup lookup, DateTimeOffset now)
+    public static SaleLeft LeftToSell(IEnumerable<CapacityNode> capacities, ICapacityLookup lookup, DateTimeOffset now)
     {
         var scratch = new List<CapacityNode>();
         var left = 0L;
+        DateTimeOffset? until = DateTimeOffset.MinValue;
         foreach (var capacity in capacities)
         {
             if (!SaleRulesOf.InCurrentSale(capacity, lookup, now))
@@ -329,13 +338,32 @@ public static class SalesStats
 
             if (Graph.Available(capacity, lookup, scratch) is not { } available)
             {
-                return null;
+                return new SaleLeft(null, null);
             }
 
             left += available;
+            if (available > 0 && until is { } latest)
+            {
+                until = EndOf(capacity) is { } end ? (end > latest ? end : latest) : null;
+            }
         }
 
-        return left;
+        return new SaleLeft(left, left > 0 ? until : null);
+
+        DateTimeOffset? EndOf(CapacityNode capacity)
+        {
+            Graph.Closure(capacity, lookup, scratch);
+            DateTimeOffset? end = null;
+            foreach (var n in scratch)
+            {
+                if (n.Sale?.EndsAt is { } e && (end is null || e < end))
+                {
+                    end = e;
+                }
+            }
+
+            return end;
+        }
     }
 
     /// <summary>The Unix minute an instant falls in: how figures are kept.</summary>
@@ -345,7 +373,7 @@ public static class SalesStats
     /// Turns stored per-minute figures into a report. <paramref name="before"/> sums every minute before
     /// the range (where the levels start); <paramref name="minutes"/> are the range's minutes with any
     /// activity; <paramref name="recent"/> sums the <see cref="RateWindow"/> before <paramref name="now"/>;
-    /// <paramref name="available"/> is what is left to sell now (null: it cannot sell out).
+    /// <paramref name="left"/> is what is left to sell now (null: it cannot sell out) and until when.
     /// </summary>
     public static SalesReport Summarize(
         StatsRange range,
@@ -353,9 +381,10 @@ public static class SalesStats
         IReadOnlyList<(long Minute, SalesFlows Flows)> minutes,
         IReadOnlyDictionary<int, long> confirmTimes,
         SalesFlows recent,
-        long? available,
+        SaleLeft left,
         DateTimeOffset now)
     {
+        var available = left.Available;
         var buckets = new List<StatsBucket>(range.Count);
         var holding = before.HoldingDelta;
         var sold = before.NetSold;
@@ -385,6 +414,13 @@ public static class SalesStats
         DateTimeOffset? sellOut = available is > 0 && rate > 0
             ? now + TimeSpan.FromMinutes(Math.Min(available.Value / rate, TimeSpan.FromDays(3650).TotalMinutes))
             : null;
+
+        // At this rate the last window closes first: the sale ends with tickets left, it does not sell out.
+        if (sellOut > left.Until)
+        {
+            sellOut = null;
+        }
+
         return new SalesReport(
             range,
             buckets,

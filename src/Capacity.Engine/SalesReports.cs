@@ -9,9 +9,9 @@ namespace Capacity.Engine;
 public static class SalesReports
 {
     /// <param name="capacities">The event's capacities to sum, or null for all of them.</param>
-    /// <param name="available">What is left to sell now; null when it cannot sell out.</param>
+    /// <param name="left">What is left to sell now (null when it cannot sell out), and until when.</param>
     public static async Task<SalesReport> ReadAsync(
-        IReadStore store, Guid tenantId, string eventId, IReadOnlyCollection<Guid>? capacities, StatsRange range, long? available, DateTimeOffset now, CancellationToken ct)
+        IReadStore store, Guid tenantId, string eventId, IReadOnlyCollection<Guid>? capacities, StatsRange range, SaleLeft left, DateTimeOffset now, CancellationToken ct)
     {
         var read = await store.ReadSalesAsync(tenantId, eventId, capacities, range.FromMinute, range.ToMinute, ct).ConfigureAwait(false);
 
@@ -31,6 +31,6 @@ public static class SalesReports
             }
         }
 
-        return SalesStats.Summarize(range, read.Before, read.Minutes, read.ConfirmTimes, recent, available, now);
+        return SalesStats.Summarize(range, read.Before, read.Minutes, read.ConfirmTimes, recent, left, now);
     }
 }

@@ -123,7 +123,7 @@ public sealed class SalesStatsTests
             minutes: [(m, new SalesFlows { Held = 3 }), (m + 4, new SalesFlows { Confirmed = 2, Released = 1 }), (m + 6, new SalesFlows { Held = 5, Confirmed = 5 })],
             confirmTimes: new Dictionary<int, long>(),
             recent: new SalesFlows { Held = 30, Released = 10 },
-            available: 40,
+            left: new SaleLeft(40, null),
             now);
 
         Assert.Equal(2, report.Buckets.Count);
@@ -134,7 +134,7 @@ public sealed class SalesStatsTests
         Assert.Equal(2.0, report.TakenPerMinute);
         Assert.Equal(now.AddMinutes(20), report.SellOutAt);
 
-        var quiet = SalesStats.Summarize(range, default, [], new Dictionary<int, long>(), default, 40, now);
+        var quiet = SalesStats.Summarize(range, default, [], new Dictionary<int, long>(), default, new SaleLeft(40, null), now);
         Assert.Equal((null, null, 0.0), (quiet.Conversion, quiet.SellOutAt, quiet.TakenPerMinute));
     }
 
@@ -149,7 +149,7 @@ public sealed class SalesStatsTests
         var last = CreateWith(s, 5, new SaleRules(OpensAfter: regular), "Last");
         var parking = s.Unlimited("Parking");
         Assert.Equal(OutcomeCode.Ok, s.SetActive(parking, false).Code);
-        long? Left(params Guid[] ids) => SalesStats.LeftToSell(ids.Select(s.Node), s.Ws, s.Now);
+        long? Left(params Guid[] ids) => SalesStats.LeftToSell(ids.Select(s.Node), s.Ws, s.Now).Available;
 
         // Before the venue's window the stalls take no hold; the tiers after the early bird open as it sells.
         Assert.Equal(0, Left(stalls));
@@ -165,6 +165,46 @@ public sealed class SalesStatsTests
         Assert.Equal(OutcomeCode.Ok, s.SetActive(early, false).Code);
         Assert.Equal(100, Left(venue, early, regular, last));
         s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_sale_can_go_on_until_the_latest_window_end_of_what_has_tickets_left_and_no_later_than_the_windows_above_it()
+    {
+        var s = new Scenario();
+        var venue = CreateWith(s, 100, new SaleRules(EndsAt: s.Now.AddHours(3)), "Venue");
+        var under = s.CreateCommand(60, [venue], "Stalls") with { Sale = new SaleRules(EndsAt: s.Now.AddHours(5)) };
+        Assert.Equal(OutcomeCode.Ok, s.Do(under).Code);
+        var stalls = under.Id;
+        var early = CreateWith(s, 10, new SaleRules(EndsAt: s.Now.AddHours(1)), "Early bird");
+        var late = CreateWith(s, 10, new SaleRules(EndsAt: s.Now.AddHours(2)), "Late");
+        var open = s.Own(10, "Open-ended");
+        SaleLeft Left(params Guid[] ids) => SalesStats.LeftToSell(ids.Select(s.Node), s.Ws, s.Now);
+
+        // The stalls' own window ends at five, but no hold passes the venue's after three.
+        Assert.Equal(new SaleLeft(60, s.Now.AddHours(3)), Left(stalls));
+        Assert.Equal(new SaleLeft(20, s.Now.AddHours(2)), Left(early, late));
+        Assert.Equal(new SaleLeft(30, null), Left(early, late, open));
+
+        // A capacity with nothing left does not keep the sale going.
+        Assert.Equal(OutcomeCode.Ok, s.Hold((late, 10)).Code);
+        Assert.Equal(new SaleLeft(10, s.Now.AddHours(1)), Left(early, late));
+        Assert.Equal(OutcomeCode.Ok, s.Hold((early, 10)).Code);
+        Assert.Equal(new SaleLeft(0, null), Left(early, late));
+    }
+
+    [Fact]
+    public void A_sell_out_the_last_window_closes_before_is_no_sell_out()
+    {
+        var now = new DateTimeOffset(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        var range = StatsRange.Create(now.AddMinutes(-10), now, "5m", now).Range!;
+        var recent = new SalesFlows { Held = 20 };
+        SalesReport Report(DateTimeOffset? until) => SalesStats.Summarize(range, default, [], new Dictionary<int, long>(), recent, new SaleLeft(40, until), now);
+
+        // 2 a minute: 40 tickets take 20 minutes.
+        Assert.Equal(now.AddMinutes(20), Report(null).SellOutAt);
+        Assert.Equal(now.AddMinutes(20), Report(now.AddMinutes(20)).SellOutAt);
+        Assert.Null(Report(now.AddMinutes(19)).SellOutAt);
+        Assert.Equal((2.0, 40L), (Report(now.AddMinutes(19)).TakenPerMinute, Report(now.AddMinutes(19)).Available));
     }
 
     private static Guid CreateWith(Scenario s, int? total, SaleRules rules, string name)

@@ -515,6 +515,27 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
     /// Event "gala" as a box office sees it on a busy night: a pool with sections under it, one
     /// unlimited, an inactive pool, an allocation, a waiting list, a buyer limit, holds and sales.
     /// </summary>
+    /// <summary>A sale that is selling, but whose window closes before its rate would sell it out, says so.</summary>
+    [Fact]
+    public async Task A_sale_whose_window_closes_before_its_rate_sells_it_out_says_it_will_not_sell_out_before_the_sale_ends()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var matinee = (await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Matinee", ["total_capacity"] = 1000,
+            ["sale_ends_at"] = DateTimeOffset.UtcNow.AddMinutes(30).ToString("O"),
+        }))["id"]!.GetValue<string>();
+        await HoldAsync(api, matinee, 1, "order-1");
+
+        var page = await NewPageAsync();
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+        await Expect(page.Locator("#forecast")).ToHaveTextAsync("not before the sale ends");
+        await Expect(page.Locator("#forecast")).ToHaveAttributeAsync("data-state", "ends-first");
+        await Expect(page.Locator("#forecast-detail")).ToHaveTextAsync("999 left at 0.1 a minute");
+    }
+
     private static async Task<(string Hall, string Stalls)> BusyGalaAsync(HttpClient api)
     {
         await CreateAsync(api, "Lawn", 300, [], eventId: "picnic");

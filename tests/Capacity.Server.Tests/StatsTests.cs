@@ -181,6 +181,31 @@ public abstract class StatsTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_sale_whose_window_closes_before_the_current_rate_would_sell_it_out_has_no_sell_out_forecast()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, null, manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().ToUnixTimeMilliseconds());
+        var gala = (await Api.ReadAsync(await t.PostAsync("/events/gala/capacity", Api.Json(
+            new { section_name = "Gala", total_capacity = 100, sale_ends_at = start.AddMinutes(30) })), 201))["id"]!.GetValue<string>();
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => t.HoldAsync(gala, 1)));
+
+        // Ten tickets in the last ten minutes, one a minute: 90 left take 90 minutes, and the window closes in 25.
+        app.Clock.Advance(TimeSpan.FromMinutes(5));
+        foreach (var query in new[] { "", $"capacity_id={gala}" })
+        {
+            var stats = await StatsAsync(t, "gala", query);
+            Assert.Equal((1.0, 90L), (stats["forecast"]!["taken_per_minute"]!.GetValue<double>(), stats["forecast"]!["available"]!.GetValue<long>()));
+            Assert.Null(stats["forecast"]!["sell_out_at"]);
+        }
+
+        // Without the end, the same rate sells it out.
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{gala}", Api.Json(new { sale_ends_at = (DateTimeOffset?)null })), 200);
+        Assert.Equal(app.Clock.GetUtcNow().AddMinutes(90), (await StatsAsync(t, "gala"))["forecast"]!["sell_out_at"]!.GetValue<DateTimeOffset>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Another_tenant_sees_none_of_the_figures_and_cannot_name_the_capacity()
     {
         await using var app = await CapacityApp.CreateAsync(store);

@@ -83,5 +83,8 @@ public sealed record TimeToConfirm(long Confirms, double? MedianSeconds, double?
 /// Tickets the sale under way still has (of the capacity, with <see cref="EventStats.CapacityId"/>): a capacity closed, under a closed
 /// pool, or outside its sale window counts 0; a tier that the sale will open counts. Null when unlimited.
 /// </param>
-/// <param name="SellOutAt">When the available tickets are gone at that rate; null when nothing is selling, when it is unlimited, or when it has sold out.</param>
+/// <param name="SellOutAt">
+/// When the available tickets are gone at that rate; null when nothing is selling, when it is unlimited, when it has sold out, or when
+/// the last sale window closes before that.
+/// </param>
 public sealed record SalesForecast(double TakenPerMinute, long? Available, DateTimeOffset? SellOutAt);

@@ -64,7 +64,7 @@ internal static class StatsApi
         var own = read.Capacities.Where(n => n.EventId == eventId).ToList();
         var lookup = new NodeLookup(read.Capacities);
         IReadOnlyCollection<Guid>? capacities = null;
-        long? available;
+        SaleLeft left;
         if (capacityId is { } id)
         {
             if (own.Find(n => n.Id == id) is not { } capacity)
@@ -73,16 +73,16 @@ internal static class StatsApi
             }
 
             capacities = Below(own, id);
-            available = SalesStats.LeftToSell([capacity], lookup, now);
+            left = SalesStats.LeftToSell([capacity], lookup, now);
         }
         else
         {
             // Its top capacities (no parent in the event) hold everything below them: each ticket counts once.
             var ids = own.Select(n => n.Id).ToHashSet();
-            available = SalesStats.LeftToSell(own.Where(n => !Array.Exists(n.ParentIds, ids.Contains)), lookup, now);
+            left = SalesStats.LeftToSell(own.Where(n => !Array.Exists(n.ParentIds, ids.Contains)), lookup, now);
         }
 
-        var report = await SalesReports.ReadAsync(store, caller.TenantId, eventId, capacities, range, available, now, ct);
+        var report = await SalesReports.ReadAsync(store, caller.TenantId, eventId, capacities, range, left, now, ct);
         return JsonResults.Ok(StatsResponse.Of(eventId, capacityId, report));
     }
 

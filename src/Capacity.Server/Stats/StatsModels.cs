@@ -25,7 +25,8 @@ internal sealed record TimeToConfirmResponse(long Confirms, double? MedianSecond
 /// <summary>
 /// The current rate (tickets taken per minute over the last ten minutes, net of those given back), what
 /// the sale under way has left (<see cref="SalesStats.LeftToSell"/>), and when it runs out at that rate:
-/// null when nothing is selling, when it cannot sell out (unlimited) or when it has.
+/// null when nothing is selling, when it cannot sell out (unlimited), when it has, or when the last sale
+/// window closes first.
 /// </summary>
 internal sealed record ForecastResponse(double TakenPerMinute, long? Available, DateTimeOffset? SellOutAt);
 

@@ -759,13 +759,18 @@ function renderStats() {
 function renderForecast(f) {
   const value = $("forecast");
   const detail = $("forecast-detail");
-  value.dataset.state = f.available === null ? "unlimited" : f.available === 0 ? "sold-out" : f.sell_out_at === null ? "not-selling" : "selling";
+  // Selling, yet no sell-out: the last sale window closes before this rate takes what is left.
+  const endsFirst = f.available > 0 && f.sell_out_at === null && f.taken_per_minute > 0;
+  value.dataset.state = f.available === null ? "unlimited" : f.available === 0 ? "sold-out" : endsFirst ? "ends-first" : f.sell_out_at === null ? "not-selling" : "selling";
   if (f.available === null) {
     value.textContent = "—";
     detail.textContent = "no limit to sell out";
   } else if (f.available === 0) {
     value.textContent = "sold out";
     detail.textContent = "nothing left";
+  } else if (endsFirst) {
+    value.textContent = "not before the sale ends";
+    detail.textContent = `${f.available} left at ${Number(f.taken_per_minute.toFixed(1))} a minute`;
   } else if (f.sell_out_at === null) {
     value.textContent = "not selling";
     detail.textContent = `${f.available} left`;
