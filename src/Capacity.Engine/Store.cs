@@ -59,6 +59,12 @@ public interface IReadStore
     /// <summary>Active holds per tenant, for the bound on what one tenant may hold (tenants without any are absent).</summary>
     Task<IReadOnlyDictionary<Guid, long>> GetLiveHoldsByTenantAsync(CancellationToken ct);
 
+    /// <summary>
+    /// The committed record of one Idempotency-Key, or null: for a retried hold met by the bound on live
+    /// holds, which replays what the first request answered rather than refuse it.
+    /// </summary>
+    Task<IdempotencyRecord?> GetIdempotencyRecordAsync(IdempotencyKey key, CancellationToken ct);
+
     /// <summary>All active holds, and the expiry of the oldest one still active (for the expiry-lag metric).</summary>
     Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct);
 

@@ -309,6 +309,54 @@ public abstract class FairShareTests(StoreKind store)
         await app.AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// A client that lost the answer to a hold and retries it with its Idempotency-Key must hear that it
+    /// has the hold, also when that hold brought the tenant to its bound: a 429 there would make it give
+    /// up a hold it has, which would stay taken until it expires.
+    /// </summary>
+    [Fact]
+    public async Task A_retried_hold_at_the_bound_on_live_holds_replays_its_first_answer_and_a_new_hold_is_still_refused()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new()
+        {
+            ["Capacity:Quotas:MaxLiveHoldsPerTenant"] = "2",
+            ["Capacity:Quotas:LiveHoldsRefreshMs"] = "60000",
+        });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("e", "Pool", 100);
+        var reserve = new { quantity = 3 };
+        var cart = new { items = new[] { new { capacity_id = pool, quantity = 2 } } };
+        var first = await Api.ReadAsync(await Keyed($"/capacity/{pool}/reserve", reserve, "hold-1"), 201);
+        var second = await Api.ReadAsync(await Keyed("/reservations", cart, "cart-1"), 201);
+
+        // At the bound: each retry (many at once) replays its first answer, and nothing more is held.
+        var retries = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => i % 2 == 0
+            ? Keyed($"/capacity/{pool}/reserve", reserve, "hold-1")
+            : Keyed("/reservations", cart, "cart-1")));
+        for (var i = 0; i < retries.Length; i++)
+        {
+            Assert.Equal("true", Assert.Single(retries[i].Headers.GetValues("Idempotent-Replayed")));
+            Assert.Null(retries[i].Headers.RetryAfter);
+            var again = await Api.ReadAsync(retries[i], 201);
+            var id = i % 2 == 0 ? again["reservation"]!["id"] : again["id"];
+            Assert.Equal((i % 2 == 0 ? first["reservation"]!["id"] : second["id"])!.GetValue<string>(), id!.GetValue<string>());
+        }
+
+        // A new hold, keyed or not, and a used key sent with another request are refused by the bound.
+        await Api.ProblemAsync(await Keyed($"/capacity/{pool}/reserve", reserve, "hold-2"), 429, "TOO_MANY_LIVE_HOLDS");
+        await Api.ProblemAsync(await t.ReserveAsync(pool, 1), 429, "TOO_MANY_LIVE_HOLDS");
+        await Api.ProblemAsync(await Keyed($"/capacity/{pool}/reserve", new { quantity = 4 }, "hold-1"), 429, "TOO_MANY_LIVE_HOLDS");
+        Assert.Equal(95, await t.AvailableAsync(pool));
+        await app.AssertInvariantsAsync();
+
+        Task<HttpResponseMessage> Keyed(string path, object body, string key)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Api.Json(body) };
+            request.Headers.Add("Idempotency-Key", key);
+            return t.SendAsync(request);
+        }
+    }
+
     [Fact]
     public async Task Holds_given_back_count_again_after_the_next_count_of_live_holds()
     {

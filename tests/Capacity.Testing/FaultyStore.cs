@@ -223,6 +223,8 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     public Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct) => _read.GetHoldStatsAsync(ct);
 
     public Task<IReadOnlyDictionary<Guid, long>> GetLiveHoldsByTenantAsync(CancellationToken ct) => _read.GetLiveHoldsByTenantAsync(ct);
+
+    public Task<IdempotencyRecord?> GetIdempotencyRecordAsync(IdempotencyKey key, CancellationToken ct) => _read.GetIdempotencyRecordAsync(key, ct);
     public Task<PriceEntry?> GetPriceAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetPriceAsync(tenantId, id, ct);
     public Task<IReadOnlyList<PriceEntry>> GetPricesAsync(Guid tenantId, Guid capacityId, CancellationToken ct) => _read.GetPricesAsync(tenantId, capacityId, ct);
 

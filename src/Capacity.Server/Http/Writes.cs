@@ -14,7 +14,7 @@ namespace Capacity.Server.Http;
 /// answer is rendered and stored in the same transaction as the effect, a repeat gets the stored
 /// answer back, and a failed batch (503) stores nothing so the client can simply retry.
 /// </summary>
-internal sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, ServerOptions options, TimeProvider time)
+internal sealed class Writes(CommandEngine engine, IReadStore store, IOptions<JsonOptions> json, ServerOptions options, TimeProvider time)
 {
     public const string IdempotencyHeader = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
@@ -125,6 +125,28 @@ internal sealed class Writes(CommandEngine engine, IOptions<JsonOptions> json, S
                 context.Response.Headers.RetryAfter = "1";
                 return ApiErrors.ServiceUnavailable("The change could not be stored and was not applied; retry with the same Idempotency-Key.");
         }
+    }
+
+    /// <summary>
+    /// For a request refused before it reaches the engine (the bound on live holds): when it carries an
+    /// Idempotency-Key whose first request, the same one, was applied, that first answer, replayed as the
+    /// engine would; otherwise null and the refusal stands (a key used for another request, or not yet
+    /// committed, is not decided here: retried once the bound allows, the engine answers it).
+    /// </summary>
+    public async Task<StoredResult?> ReplayCommittedAsync(HttpContext context, Guid scope, byte[] body, CancellationToken ct)
+    {
+        if (InvalidKey(context) is not null || !context.Request.Headers.TryGetValue(IdempotencyHeader, out var values))
+        {
+            return null;
+        }
+
+        var record = await store.GetIdempotencyRecordAsync(new IdempotencyKey(scope, values[0]!), ct);
+        return record is not null
+            && record.Method == context.Request.Method
+            && record.Path == (context.Request.Path.Value ?? "/")
+            && record.RequestHash.AsSpan().SequenceEqual(SHA256.HashData(body))
+            ? new StoredResult(new StoredResponse(record.Status, record.Body, record.Location))
+            : null;
     }
 
     /// <summary>

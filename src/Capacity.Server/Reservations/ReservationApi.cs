@@ -95,9 +95,11 @@ internal static class ReservationApi
         }
 
         // Last: a request refused for its shape never takes a place under the bound.
-        if (AtLiveHoldLimit(caller, context, quotas) is { } full)
+        if (AtLiveHoldLimit(caller, quotas) is { } full)
         {
-            return full;
+            return await writes.ReplayCommittedAsync(context, caller.TenantId, body.Bytes, context.RequestAborted) is { } replay
+                ? replay
+                : Refused(full, context, quotas);
         }
 
         var command = new PlaceHold(
@@ -123,16 +125,18 @@ internal static class ReservationApi
         }
     }
 
-    /// <summary>A new hold of a tenant at its bound of active holds is refused before it is queued (docs/reliability.md).</summary>
-    private static ProblemHttpResult? AtLiveHoldLimit(TenantCaller caller, HttpContext context, TenantQuotas quotas)
-    {
-        if (quotas.TryAdmitHold(caller.TenantId))
-        {
-            return null;
-        }
+    /// <summary>
+    /// A new hold of a tenant at its bound of active holds is refused before it is queued (docs/reliability.md),
+    /// unless it is the retry of a hold that was placed: then the first answer is replayed, since a client that
+    /// lost that answer and heard "refused" would leave the hold it has behind (see the callers).
+    /// </summary>
+    private static ProblemHttpResult? AtLiveHoldLimit(TenantCaller caller, TenantQuotas quotas) =>
+        quotas.TryAdmitHold(caller.TenantId) ? null : ApiErrors.TooManyLiveHolds(quotas.Options.MaxLiveHoldsPerTenant);
 
+    private static ProblemHttpResult Refused(ProblemHttpResult full, HttpContext context, TenantQuotas quotas)
+    {
         context.Response.Headers.RetryAfter = Math.Max(1, quotas.Options.LiveHoldsRefreshMs / 1000).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return ApiErrors.TooManyLiveHolds(quotas.Options.MaxLiveHoldsPerTenant);
+        return full;
     }
 
     private static Results<JsonCreated<ReserveResponse>, ProblemHttpResult> Held(Outcome o, TimeProvider time, TenantQuotas quotas, Guid tenantId)
@@ -156,9 +160,16 @@ internal static class ReservationApi
     private static async Task<Results<JsonCreated<ReservationResponse>, ProblemHttpResult, StoredResult>> Create(
         TenantCaller caller, JsonRequest<CreateReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TenantQuotas quotas, TimeProvider time)
     {
-        if ((body.Problem ?? InvalidItems(body.Value.Items, limits) ?? ApiErrors.InvalidBuyerKey(body.Value.BuyerKey) ?? AtLiveHoldLimit(caller, context, quotas)) is { } invalid)
+        if ((body.Problem ?? InvalidItems(body.Value.Items, limits) ?? ApiErrors.InvalidBuyerKey(body.Value.BuyerKey)) is { } invalid)
         {
             return invalid;
+        }
+
+        if (AtLiveHoldLimit(caller, quotas) is { } full)
+        {
+            return await writes.ReplayCommittedAsync(context, caller.TenantId, body.Bytes, context.RequestAborted) is { } replay
+                ? replay
+                : Refused(full, context, quotas);
         }
 
         var request = body.Value;
