@@ -194,34 +194,52 @@ internal sealed class TenantQuotas(QuotaOptions options, IReadStore store, TimeP
 /// <summary>
 /// A token bucket of bytes that may go into debt: one item larger than a second's worth is still sent,
 /// and whoever comes next waits until the debt is paid. At most a second's worth builds up while idle.
+/// Spenders are served in the order they arrive: each takes its bytes at once and waits only for the
+/// debt before it. (Waiting and then trying again let waiters wake together and the first take the
+/// share every time, so one of a tenant's viewers could be sent every snapshot while the others waited.)
 /// </summary>
-internal sealed class ByteBudget(long bytesPerSecond)
+internal sealed class ByteBudget(long bytesPerSecond, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
     private double _available = bytesPerSecond;
-    private long _refilled = Stopwatch.GetTimestamp();
+    private long _refilled = (time ?? TimeProvider.System).GetTimestamp();
+
+    /// <summary>Takes <paramref name="bytes"/> now and answers how long the caller must wait before it sends them.</summary>
+    public TimeSpan Take(int bytes)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            _available = Math.Min(bytesPerSecond, _available + (_time.GetElapsedTime(_refilled, now).TotalSeconds * bytesPerSecond));
+            _refilled = now;
+            var before = _available;
+            _available -= bytes;
+            return before > 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(-before / bytesPerSecond);
+        }
+    }
 
     public async ValueTask SpendAsync(int bytes, CancellationToken ct)
     {
-        while (true)
+        var wait = Take(bytes);
+        if (wait <= TimeSpan.Zero)
         {
-            TimeSpan wait;
+            return;
+        }
+
+        try
+        {
+            await Task.Delay(wait, _time, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            // Never sent: the bytes go back, so a viewer that leaves does not slow the ones after it.
             lock (_lock)
             {
-                var now = Stopwatch.GetTimestamp();
-                _available = Math.Min(bytesPerSecond, _available + (Stopwatch.GetElapsedTime(_refilled, now).TotalSeconds * bytesPerSecond));
-                _refilled = now;
-                if (_available > 0)
-                {
-                    _available -= bytes;
-                    return;
-                }
-
-                wait = TimeSpan.FromSeconds(-_available / bytesPerSecond);
+                _available += bytes;
             }
 
-            // Several waiters may wake together; the first takes the share and the others wait again.
-            await Task.Delay(wait + TimeSpan.FromMilliseconds(1), ct);
+            throw;
         }
     }
 }
