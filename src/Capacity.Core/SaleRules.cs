@@ -41,7 +41,10 @@ public sealed record SaleRules(
     public bool Gates => StartsAt.HasValue || EndsAt.HasValue || OpensAfter.HasValue && !TierOpen;
 
     /// <summary>Whether a new hold is refused at <paramref name="now"/>: before the window, after it, or a tier not yet open.</summary>
-    public bool ClosedAt(DateTimeOffset now) => StartsAt > now || EndsAt <= now || OpensAfter is not null && !TierOpen;
+    public bool ClosedAt(DateTimeOffset now) => OutsideWindow(now) || OpensAfter is not null && !TierOpen;
+
+    /// <summary>Whether <paramref name="now"/> is before the window's start or at or after its end.</summary>
+    public bool OutsideWindow(DateTimeOffset now) => StartsAt > now || EndsAt <= now;
 
     /// <summary>Whether the capacity's availability reaching 0 changes something: it closes, or a later tier opens.</summary>
     public bool WatchesSellOut => CloseWhenSoldOut || Successors is { Length: > 0 } && SoldOutAt is null;
@@ -111,7 +114,7 @@ public static class SaleRulesOf
         Graph.Closure(node, lookup, closure);
         foreach (var n in closure)
         {
-            if (!n.IsActive || n.Sale is { } rules && (rules.StartsAt > now || rules.EndsAt <= now))
+            if (!n.IsActive || n.Sale?.OutsideWindow(now) == true)
             {
                 return false;
             }
