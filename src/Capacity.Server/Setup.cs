@@ -69,7 +69,8 @@ internal static class Setup
         services.AddSingleton<IProblemDetailsService, ProblemJson>();
         services.AddSingleton<MetricsCollector>();
         services.AddApiDocs();
-        services.AddRateLimits(settings.RateLimit);
+        services.AddSingleton(settings.RateLimit);
+        services.AddSingleton<RateLimits>();
         services.AddSingleton(settings.Quotas);
         services.AddSingleton<TenantQuotas>();
         services.AddHostedService(sp => sp.GetRequiredService<TenantQuotas>());
@@ -169,7 +170,6 @@ internal static class Setup
         app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();
         app.UseMiddleware<HeavyReadGate>();
-        app.UseRateLimiter();
 
         app.MapIndex();
         app.MapHealth();

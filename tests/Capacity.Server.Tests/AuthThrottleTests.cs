@@ -1,5 +1,6 @@
 using System.Net;
 using Capacity.Server.Http;
+using Capacity.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -96,7 +97,7 @@ public sealed class AuthThrottleTests
     [Fact]
     public void A_window_ends_after_a_minute_and_retry_after_counts_down_to_it()
     {
-        var time = new SteppedTime();
+        var time = new SteppedTime(1_000_000_000);
         var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 3 }, time, NullLogger<AuthFailures>.Instance);
         var client = IPAddress.Parse("192.0.2.10");
         Assert.Equal([null, null, null], Enumerable.Range(0, 3).Select(_ => failures.Record(client, Refusal.UnknownKey).RetryAfterSeconds));
@@ -125,7 +126,7 @@ public sealed class AuthThrottleTests
     [Fact]
     public void Addresses_of_one_ipv6_64_share_a_budget_and_an_ipv4_mapped_address_counts_as_its_ipv4()
     {
-        var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 4 }, new SteppedTime(), NullLogger<AuthFailures>.Instance);
+        var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 4 }, new SteppedTime(1_000_000_000), NullLogger<AuthFailures>.Instance);
         foreach (var address in new[] { "2001:db8::1", "2001:db8::2", "2001:db8::ffff:1", "2001:db8:0:0:1:2:3:4" })
         {
             failures.Record(IPAddress.Parse(address), Refusal.UnknownKey);
@@ -146,7 +147,7 @@ public sealed class AuthThrottleTests
     [Fact]
     public void A_flood_of_addresses_keeps_the_table_bounded_and_is_throttled_as_one_while_known_addresses_keep_their_own_count()
     {
-        var time = new SteppedTime();
+        var time = new SteppedTime(1_000_000_000);
         var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 60 }, time, NullLogger<AuthFailures>.Instance);
         var known = IPAddress.Parse("198.51.100.7");
         failures.Record(known, Refusal.UnknownKey);
@@ -165,18 +166,6 @@ public sealed class AuthThrottleTests
         failures.Record(late, Refusal.UnknownKey);
         Assert.InRange(failures.TrackedAddresses, 1, 2);
         Assert.False(failures.IsOverBudget(late));
-    }
-
-    /// <summary>A monotonic clock the test moves by hand, in ticks of 100 ns.</summary>
-    private sealed class SteppedTime : TimeProvider
-    {
-        private long _ticks = 1_000_000_000;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
     }
 
     /// <summary>The test app with the default budget of 60 a minute, logging warnings into <paramref name="log"/>.</summary>

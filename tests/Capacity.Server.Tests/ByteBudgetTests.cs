@@ -1,4 +1,5 @@
 using Capacity.Server.Http;
+using Capacity.Testing;
 
 namespace Capacity.Server.Tests;
 
@@ -41,17 +42,5 @@ public sealed class ByteBudgetTests
         await gone.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
         Assert.Equal(TimeSpan.FromSeconds(1), budget.Take(100));
-    }
-
-    /// <summary>A clock that moves only when told to.</summary>
-    private sealed class SteppedTime : TimeProvider
-    {
-        private long _ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
     }
 }

@@ -552,7 +552,7 @@ internal sealed class Authenticator
 /// the wrong kind of credential (an admin key on a tenant route, or the reverse), a credential of a
 /// disabled tenant, and a read-scope credential on a route that changes something are 403.
 /// </summary>
-internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, AuthFailures failures, ILogger<AuthMiddleware> logger)
+internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, AuthFailures failures, RateLimits rateLimits, ILogger<AuthMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -586,6 +586,12 @@ internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authent
 
         if (kind != Authenticator.Kind.Tenant)
         {
+            // The admin key's budget: the empty id, which no tenant has.
+            if (!await WithinBudgetAsync(context, Guid.Empty))
+            {
+                return;
+            }
+
             await next(context);
             return;
         }
@@ -601,12 +607,30 @@ internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authent
             return;
         }
 
+        if (!await WithinBudgetAsync(context, caller.TenantId))
+        {
+            return;
+        }
+
         context.Items[TenantCaller.ItemKey] = caller;
 
         // Every log line of the request carries the tenant (the request id comes from the host's scope).
         using (logger.BeginScope(new TenantScope(caller.TenantId)))
         {
             await next(context);
+        }
+    }
+
+    /// <summary>Takes the request from its tenant's <see cref="RateLimits"/>; over budget, answers 429 with Retry-After and says false.</summary>
+    private ValueTask<bool> WithinBudgetAsync(HttpContext context, Guid tenantId)
+    {
+        return rateLimits.TryTake(tenantId) is { } retryAfter ? RefuseAsync(context, retryAfter) : ValueTask.FromResult(true);
+
+        static async ValueTask<bool> RefuseAsync(HttpContext context, int retryAfter)
+        {
+            context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ApiErrors.RateLimited(retryAfter).ExecuteAsync(context);
+            return false;
         }
     }
 

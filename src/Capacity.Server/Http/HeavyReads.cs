@@ -38,15 +38,17 @@ internal sealed class HeavyReadGate(RequestDelegate next, QuotaOptions options)
 
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _turns = new();
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<HeavyReadMetadata>() is null
-            || context.Items[TenantCaller.ItemKey] is not TenantCaller caller)
-        {
-            await next(context);
-            return;
-        }
+        // Every other request passes straight through, without a state machine of its own to resume.
+        return context.GetEndpoint()?.Metadata.GetMetadata<HeavyReadMetadata>() is null
+            || context.Items[TenantCaller.ItemKey] is not TenantCaller caller
+            ? next(context)
+            : TakeTurnAsync(context, caller);
+    }
 
+    private async Task TakeTurnAsync(HttpContext context, TenantCaller caller)
+    {
         var turns = _turns.GetOrAdd(caller.TenantId, _ => new SemaphoreSlim(options.HeavyReadsPerTenant));
         await turns.WaitAsync(context.RequestAborted);
         var started = Stopwatch.GetTimestamp();

@@ -1,6 +1,10 @@
 namespace Capacity.Server.Http;
 
-/// <summary>Route groups with their access level, rate limit, tag and the failures every route of the group can answer, set once per group.</summary>
+/// <summary>
+/// Route groups with their access level, tag and the failures every route of the group can answer, set
+/// once per group. A credential's route is also its tenant's rate limit: <see cref="AuthMiddleware"/>
+/// charges <see cref="RateLimits"/> once it knows the caller.
+/// </summary>
 internal static class RouteGroups
 {
     /// <summary>A group of tenant routes: tenant credentials, the per-tenant rate limit, and the failures every such route can answer.</summary>
@@ -8,7 +12,6 @@ internal static class RouteGroups
 
     public static RouteGroupBuilder Secured(this RouteGroupBuilder group, Access access, string tag) =>
         group.RequireAccess(access)
-            .RequireRateLimiting(RateLimits.PerTenant)
             .WithTags(tag)
             .ProducesProblem(401)
             .ProducesProblem(403)
