@@ -126,7 +126,7 @@ internal static class Setup
 
     public static void UseCapacity(this WebApplication app)
     {
-        // Outermost, so its line has the final status, whatever answered.
+        // Outermost, so its line and its metrics have the final status, whatever answered.
         app.UseMiddleware<RequestLog>();
         app.Use(SecurityHeaders.ApplyAsync);
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -150,24 +150,26 @@ internal static class Setup
             await problem.ExecuteAsync(context.HttpContext);
         });
         // The dashboard is static files, no build step; it signs in with a tenant key in the browser.
-        // Scoped to /dashboard so that no API request pays for a file-system lookup.
+        // Branched off by path so that no API request pays for the files middleware's path matching.
         var dashboard = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.Combine(app.Environment.WebRootPath, "dashboard"));
-        // The files middleware's own redirect to /dashboard/ names the request's Host header (an open
-        // redirect for anyone who can set it); this one answers with a path, the query kept.
-        app.Use((context, next) =>
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/dashboard"), files =>
         {
-            if (context.Request.Path.Value == "/dashboard")
+            // The files middleware's own redirect to /dashboard/ names the request's Host header (an open
+            // redirect for anyone who can set it); this one answers with a path, the query kept.
+            files.Use((context, next) =>
             {
-                context.Response.Redirect("/dashboard/" + context.Request.QueryString);
-                return Task.CompletedTask;
-            }
+                if (context.Request.Path.Value == "/dashboard")
+                {
+                    context.Response.Redirect("/dashboard/" + context.Request.QueryString);
+                    return Task.CompletedTask;
+                }
 
-            return next(context);
+                return next(context);
+            });
+            files.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = dashboard, RedirectToAppendTrailingSlash = false });
+            files.UseStaticFiles(new StaticFileOptions { RequestPath = "/dashboard", FileProvider = dashboard });
         });
-        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = dashboard, RedirectToAppendTrailingSlash = false });
-        app.UseStaticFiles(new StaticFileOptions { RequestPath = "/dashboard", FileProvider = dashboard });
         app.UseRouting();
-        app.Use(ServerMetrics.MeasureAsync);
         app.UseMiddleware<AuthMiddleware>();
         app.UseMiddleware<HeavyReadGate>();
 

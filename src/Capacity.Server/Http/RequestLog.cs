@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Routing;
 
 namespace Capacity.Server.Http;
 
 /// <summary>
-/// One log line per request (category <c>Capacity.Requests</c>): method, route template, status,
+/// Counts and times every request (<see cref="ServerMetrics.Record"/>) and writes one log line per
+/// request (category <c>Capacity.Requests</c>): method, route template, status,
 /// duration, tenant and request id; at Information, or at Warning for a 5xx so a failure is logged
 /// even where Information is off. appsettings.json turns the Information lines off by default: a JSON
 /// console line per request was a measurable share of a request's cost under load (docs/performance.md),
@@ -39,12 +41,16 @@ internal sealed partial class RequestLog(RequestDelegate next, ILoggerFactory lo
         finally
         {
             var status = context.Response.StatusCode;
+            // The exception handler clears the endpoint before it answers a failure; its feature keeps it.
+            var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            ServerMetrics.Record(context, route, elapsedMs);
             var level = status >= 500 ? LogLevel.Warning : LogLevel.Information;
             if (_logger.IsEnabled(level))
             {
-                var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
                 var tenant = context.Items[TenantCaller.ItemKey] is TenantCaller caller ? caller.TenantId : (Guid?)null;
-                Write(_logger, level, context.Request.Method, route, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, tenant, id);
+                Write(_logger, level, context.Request.Method, route, status, elapsedMs, tenant, id);
             }
         }
     }

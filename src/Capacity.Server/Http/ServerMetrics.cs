@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Microsoft.AspNetCore.Routing;
 
 namespace Capacity.Server.Http;
 
@@ -27,20 +25,15 @@ internal static class ServerMetrics
         Volatile.Write(ref _expiryLagSeconds, expiryLagSeconds);
     }
 
-    /// <summary>Counts and times every request by its route template (never the raw path, whose ids would explode the series).</summary>
-    public static async Task MeasureAsync(HttpContext context, RequestDelegate next)
+    /// <summary>
+    /// Counts and times a request by its route template (never the raw path, whose ids would explode
+    /// the series). Called by <see cref="RequestLog"/> once the answer is final, so that one
+    /// middleware, not two, waits on every request.
+    /// </summary>
+    public static void Record(HttpContext context, string route, double elapsedMs)
     {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            await next(context);
-        }
-        finally
-        {
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            Requests.Add(1, new("route", route), new("method", context.Request.Method), new("status", StatusText(context.Response.StatusCode)));
-            Duration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("route", route));
-        }
+        Requests.Add(1, new("route", route), new("method", context.Request.Method), new("status", StatusText(context.Response.StatusCode)));
+        Duration.Record(elapsedMs, new KeyValuePair<string, object?>("route", route));
     }
 
     private static readonly string[] Statuses = [.. Enumerable.Range(0, 600).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
