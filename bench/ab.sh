@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Two builds of the server side by side, and the echo, under the same wrk load in alternating runs:
+# the A/B behind docs/performance.md's "The request pipeline". On a shared machine two figures
+# measured minutes apart differ by more than most changes do; two servers running at once, measured
+# in turns of a few seconds, see the same machine.
+#
+#   bench/ab.sh <commit or server folder A> <commit or server folder B> [holds|reads] [rounds]
+#   bench/ab.sh aeb503a HEAD reads 6
+#
+# A commit is published (Release) from a temporary worktree; a folder is a published server as is.
+# Each round runs A, B and the echo for DURATION seconds each (wrk, 64 connections, single-ticket
+# holds or GET /capacity/{id} on one pool, SQLite FULL), after WARMUP seconds of each. Prints each
+# run (requests per second, p99, the process's CPU per request in µs, the machine's idle cores),
+# the medians, B ÷ A pairwise and each build ÷ echo. Both servers end with GET /admin/verify, and a
+# failed verify fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+A=${1:?usage: bench/ab.sh <A> <B> [holds|reads] [rounds]} B=${2:?usage: bench/ab.sh <A> <B> [holds|reads] [rounds]}
+SCENARIO=${3:-holds} ROUNDS=${4:-6}
+DURATION=${DURATION:-5} WARMUP=${WARMUP:-8} CONNECTIONS=${CONNECTIONS:-64} PORT=${PORT:-5941}
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+[[ $SCENARIO == holds || $SCENARIO == reads ]] || { echo "the scenario is holds or reads" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/capacity-ab-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+  for tree in "$work"/tree-*; do [ -d "$tree" ] && git worktree remove --force "$tree" > /dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A server folder for a commit or a folder: server_folder <A|B> <what>
+server_folder() {
+  if [ -f "$2/Capacity.Server.dll" ]; then
+    echo "$2"
+    return
+  fi
+  git worktree add --detach "$work/tree-$1" "$2" > /dev/null 2>&1
+  dotnet publish "$work/tree-$1/src/Capacity.Server" -c Release -o "$work/server-$1" -v q --nologo > "$work/publish-$1.log" 2>&1 \
+    || { cat "$work/publish-$1.log" >&2; exit 1; }
+  echo "$work/server-$1"
+}
+folder_a=$(server_folder a "$A")
+folder_b=$(server_folder b "$B")
+dotnet build bench/Capacity.Echo -c Release -v q --nologo > /dev/null
+dotnet build bench/Capacity.LoadGen -c Release -v q --nologo > /dev/null
+
+ADMIN="capadmin_ab_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+start() { # <folder> <port> <dll> [options]: prints the pid once /healthz answers
+  local folder=$1 port=$2 dll=$3
+  shift 3
+  (cd "$folder" && exec dotnet "$dll" --urls "http://127.0.0.1:$port" "$@") > "$work/$port.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break; sleep 0.1; done
+  echo "$pid"
+}
+server() { # <folder> <port>: the live-hold bound off, so that long runs are not refused
+  mkdir -p "$work/data-$2"
+  start "$1" "$2" Capacity.Server.dll --Auth:AdminKey="$ADMIN" --Storage:DataDirectory="$work/data-$2" \
+    --Storage:Sqlite:Path="$work/data-$2/capacity.db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0
+}
+pid_a=$(server "$folder_a" "$PORT"); pids+=("$pid_a")
+pid_b=$(server "$folder_b" $((PORT + 2))); pids+=("$pid_b")
+pid_e=$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Echo.dll); pids+=("$pid_e")
+
+setup() { # <port>: "key pool" of a new tenant's capped child, from LoadGen's onsale set-up
+  local lines
+  lines=$(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --admin-key "$ADMIN" --connections "$CONNECTIONS" \
+    --url "http://127.0.0.1:$1" --scenario onsale --setup-only | grep '^SETUP ' | tr ' ' '\n')
+  echo "$(sed -n 's/^api_key=//p' <<< "$lines") $(sed -n 's/^capped=//p' <<< "$lines")"
+}
+read -r key_a pool_a <<< "$(setup "$PORT")"
+read -r key_b pool_b <<< "$(setup $((PORT + 2)))"
+echo_pool=01a2446f-927a-7228-b56b-f7728307b5a6
+
+printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
+if [ "$SCENARIO" = holds ]; then suffix=/reserve; script=(-s "$work/hold.lua"); else suffix=; script=(); fi
+
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
+idle_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($5 + $6) / hz }' /proc/stat; }
+
+# One wrk run: run <label> <pid> <port> <key> <pool> <seconds>; prints "label rps p99 cpu_us idle_cores"
+run() {
+  local before idle_before output rps p99
+  before=$(cpu_seconds "$2") idle_before=$(idle_seconds)
+  output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency "${script[@]}" -H "Authorization: Bearer $4" "http://127.0.0.1:$3/capacity/$5$suffix")
+  rps=$(sed -n 's/^Requests\/sec: *//p' <<< "$output")
+  p99=$(awk '$1 == "99%" { print $2 }' <<< "$output")
+  printf '%s %.0f %s %.1f %.2f\n' "$1" "$rps" "$p99" "$(echo "($(cpu_seconds "$2") - $before) * 1000000 / ($rps * $6)" | bc -l)" \
+    "$(echo "($(idle_seconds) - $idle_before) / $6" | bc -l)"
+}
+
+echo "== $SCENARIO: A = $A, B = $B; $ROUNDS rounds of ${DURATION} s each, after ${WARMUP} s of each; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+run warm "$pid_a" "$PORT" "$key_a" "$pool_a" "$WARMUP" > /dev/null
+run warm "$pid_b" $((PORT + 2)) "$key_b" "$pool_b" "$WARMUP" > /dev/null
+run warm "$pid_e" $((PORT + 1)) x "$echo_pool" "$WARMUP" > /dev/null
+echo "label rps p99 cpu_us_per_request idle_cores"
+for _ in $(seq 1 "$ROUNDS"); do
+  run A "$pid_a" "$PORT" "$key_a" "$pool_a" "$DURATION"
+  run B "$pid_b" $((PORT + 2)) "$key_b" "$pool_b" "$DURATION"
+  run echo "$pid_e" $((PORT + 1)) x "$echo_pool" "$DURATION"
+done | tee "$work/runs.txt"
+
+python3 - "$work/runs.txt" << 'PY'
+import statistics as st, sys
+runs = {}
+for label, rps, _p99, cpu, _idle in (line.split() for line in open(sys.argv[1])):
+    runs.setdefault(label, []).append((float(rps), float(cpu)))
+for label, values in runs.items():
+    print(f"{label:5} median {st.median(v[0] for v in values):8.0f} req/s, {st.median(v[1] for v in values):5.1f} µs of CPU per request")
+a, b, e = ([v[0] for v in runs[k]] for k in ("A", "B", "echo"))
+print("B ÷ A, pairwise:", " · ".join(f"{y / x:.2f}" for x, y in zip(a, b)), f"; median {st.median(y / x for x, y in zip(a, b)):.3f}")
+print(f"A ÷ echo {st.median(x / z for x, z in zip(a, e)):.3f}; B ÷ echo {st.median(y / z for y, z in zip(b, e)):.3f} (medians of each round's ratio)")
+PY
+
+for port in "$PORT" $((PORT + 2)); do
+  ok=$(curl -fs -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port/admin/verify" | jq -r .ok || echo failed)
+  [ "$ok" = true ] || { echo "GET /admin/verify on port $port answered $ok" >&2; exit 1; }
+done
+echo "GET /admin/verify: true on both"
