@@ -32,14 +32,19 @@ public sealed class SecurityHeadersTests : IAsyncLifetime
         Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
     }
 
-    [Fact]
-    public async Task The_dashboard_redirect_names_a_path_never_the_requests_host()
+    [Theory]
+    [InlineData("/dashboard", "/dashboard/")]
+    [InlineData("/dashboard?event=night-1", "/dashboard/?event=night-1")]
+    [InlineData("/docs", "/docs/index.html")]
+    [InlineData("/docs/", "/docs/index.html")]
+    [InlineData("/DOCS", "/docs/index.html")]
+    public async Task Redirects_name_a_path_never_the_requests_host(string path, string location)
     {
         using var client = _app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard");
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Host = "evil.example";
         var response = await client.SendAsync(request);
         Assert.True(response.Headers.Location is not null, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        Assert.Equal("/dashboard/", response.Headers.Location!.OriginalString);
+        Assert.Equal(location, response.Headers.Location!.OriginalString);
     }
 }

@@ -186,14 +186,27 @@ internal static class ApiDocs
         // Branched off by path: in the main pipeline the UI's middleware ran on every API request,
         // matching its regexes and its file provider against the path, about 5 % of a read's CPU
         // (docs/performance.md).
-        app.UseWhen(
-            context => context.Request.Path.StartsWithSegments("/docs"),
-            docs => docs.UseSwaggerUI(options =>
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/docs"), docs =>
+        {
+            // The UI's own redirect to its page names the request's Host header (an open redirect
+            // for anyone who can set it, as the dashboard's was); this one answers with a path.
+            docs.Use((context, next) =>
+            {
+                if (context.Request.Path.Value?.TrimEnd('/').Length == "/docs".Length)
+                {
+                    context.Response.Redirect("/docs/index.html" + context.Request.QueryString, permanent: true);
+                    return Task.CompletedTask;
+                }
+
+                return next(context);
+            });
+            docs.UseSwaggerUI(options =>
             {
                 options.RoutePrefix = "docs";
                 options.SwaggerEndpoint("/openapi/v1.json", "Capacity v1");
                 options.DocumentTitle = "Capacity API";
-            }));
+            });
+        });
     }
 
     /// <summary>
