@@ -26,20 +26,20 @@ public static partial class CapacityCli
         {
             Description = "When it stops working by itself, such as 2030-05-01T18:00:00Z (a time without an offset is local) [default: never]",
         };
-        var issue = OnTenant(host, "issue", "Issue another API key for a tenant; its text is printed once", CliJson.Default.TenantKey, Views.Tenant,
+        var issue = host.OneWrite(OnTenant(host, "issue", "Issue another API key for a tenant; its text is printed once", CliJson.Default.TenantKey, Views.Tenant,
             (p, client, tenantId, ct) => client.IssueKeyAsync(
-                tenantId, new IssueKeyRequest { Name = p.GetValue(name), Scope = p.GetValue(scope), ExpiresAt = p.GetValue(expires) }, cancellationToken: ct),
-            name, scope, expires);
+                tenantId, new IssueKeyRequest { Name = p.GetValue(name), Scope = p.GetValue(scope), ExpiresAt = p.GetValue(expires) }, host.IdempotencyKeyOf(p), ct),
+            name, scope, expires));
 
         var keyId = new Argument<Guid>("key-id") { Description = "The key (its id, from admin keys list)" };
-        var revoke = OnTenant(host, "revoke", "Revoke a key: refused at once by the node that answers, within seconds by the others", CliJson.Default.ApiKeyInfo, Views.Key,
-            (p, client, tenantId, ct) => client.RevokeKeyAsync(tenantId, p.GetValue(keyId), cancellationToken: ct));
+        var revoke = host.OneWrite(OnTenant(host, "revoke", "Revoke a key: refused at once by the node that answers, within seconds by the others", CliJson.Default.ApiKeyInfo, Views.Key,
+            (p, client, tenantId, ct) => client.RevokeKeyAsync(tenantId, p.GetValue(keyId), host.IdempotencyKeyOf(p), ct)));
         revoke.Arguments.Add(keyId);
 
-        var disable = OnTenant(host, "disable", "Disable a tenant: every key and JWT of it is refused (403 TENANT_DISABLED); nothing is deleted",
-            CliJson.Default.TenantInfo, Views.TenantState, (_, client, tenantId, ct) => client.DisableTenantAsync(tenantId, cancellationToken: ct));
-        var enable = OnTenant(host, "enable", "Enable a disabled tenant: its keys and JWTs work again (revoked and expired keys stay refused)",
-            CliJson.Default.TenantInfo, Views.TenantState, (_, client, tenantId, ct) => client.EnableTenantAsync(tenantId, cancellationToken: ct));
+        var disable = host.OneWrite(OnTenant(host, "disable", "Disable a tenant: every key and JWT of it is refused (403 TENANT_DISABLED); nothing is deleted",
+            CliJson.Default.TenantInfo, Views.TenantState, (p, client, tenantId, ct) => client.DisableTenantAsync(tenantId, host.IdempotencyKeyOf(p), ct)));
+        var enable = host.OneWrite(OnTenant(host, "enable", "Enable a disabled tenant: its keys and JWTs work again (revoked and expired keys stay refused)",
+            CliJson.Default.TenantInfo, Views.TenantState, (p, client, tenantId, ct) => client.EnableTenantAsync(tenantId, host.IdempotencyKeyOf(p), ct)));
 
         return new Command("admin", "Operator commands (admin key): tenants' API keys, and disabling or enabling a tenant")
         {

@@ -13,13 +13,14 @@ public static partial class CapacityCli
         var name = new Option<string>("--name", "-n") { Description = "Who the tickets are for, such as \"Box office\"", Required = true };
         var quantity = new Option<int>("--quantity", "-q") { Description = "Tickets to set aside: taken from the public at once", Required = true };
         var expires = new Option<DateTimeOffset?>("--expires") { Description = ExpiresDescription + " [default: never]" };
-        var create = Call(host, "create", "Set tickets of a capacity aside; only holds that name the allocation can take them",
+        var create = host.OneWrite(Call(host, "create", "Set tickets of a capacity aside; only holds that name the allocation can take them",
             new Argument<Guid>("capacity-id") { Description = "The capacity to set tickets aside from" }, CliJson.Default.AllocationDetails, Views.Allocation,
             (p, client, capacityId, ct) => client.CreateAllocationAsync(
                 capacityId,
                 new CreateAllocationRequest { Name = p.GetRequiredValue(name), Quantity = p.GetValue(quantity), ExpiresAt = p.GetValue(expires) },
-                cancellationToken: ct),
-            name, quantity, expires);
+                host.IdempotencyKeyOf(p),
+                ct),
+            name, quantity, expires));
 
         var list = Call(host, "list", "List a capacity's allocations, closed ones included",
             new Argument<Guid>("capacity-id") { Description = "The capacity" }, CliJson.Default.AllocationList, l => Views.Allocations(l.Allocations),
@@ -31,13 +32,13 @@ public static partial class CapacityCli
         var size = new Option<int>("--quantity", "-q") { Description = "A new size: growing takes tickets from the public, shrinking gives idle ones back" };
         var newExpiry = new Option<DateTimeOffset?>("--expires") { Description = ExpiresDescription };
         var noExpiry = new Option<bool>("--no-expiry") { Description = "Keep it open until it is closed by hand" };
-        var update = OnAllocation(host, "update", "Rename, resize or change when an allocation closes", (p, client, id, ct) =>
+        var update = host.OneWrite(OnAllocation(host, "update", "Rename, resize or change when an allocation closes", (p, client, id, ct) =>
             client.UpdateAllocationAsync(id, new UpdateAllocationRequest
             {
                 Name = Given(p, newName),
                 Quantity = Given(p, size),
                 ExpiresAt = p.GetValue(noExpiry) ? new Optional<DateTimeOffset?>(null) : Given(p, newExpiry),
-            }, cancellationToken: ct), newName, size, newExpiry, noExpiry);
+            }, host.IdempotencyKeyOf(p), ct), newName, size, newExpiry, noExpiry));
         update.Aliases.Add("resize");
         RequireAny(update, newName, size, newExpiry, noExpiry);
         update.Validators.Add(result =>
@@ -49,11 +50,11 @@ public static partial class CapacityCli
         });
 
         var releaseQuantity = new Option<int>("--quantity", "-q") { Description = "Idle tickets to give back to the public", Required = true };
-        var release = OnAllocation(host, "release", "Give idle tickets of an allocation back to the public", (p, client, id, ct) =>
-            client.ReleaseAllocationAsync(id, p.GetValue(releaseQuantity), cancellationToken: ct), releaseQuantity);
+        var release = host.OneWrite(OnAllocation(host, "release", "Give idle tickets of an allocation back to the public", (p, client, id, ct) =>
+            client.ReleaseAllocationAsync(id, p.GetValue(releaseQuantity), host.IdempotencyKeyOf(p), ct), releaseQuantity));
 
-        var close = OnAllocation(host, "close", "Close an allocation: every idle ticket goes back to the public, and it takes no more holds",
-            (_, client, id, ct) => client.CloseAllocationAsync(id, cancellationToken: ct));
+        var close = host.OneWrite(OnAllocation(host, "close", "Close an allocation: every idle ticket goes back to the public, and it takes no more holds",
+            (p, client, id, ct) => client.CloseAllocationAsync(id, host.IdempotencyKeyOf(p), ct)));
 
         return new Command("allocations", "Tickets of a capacity set aside for a box office, a sponsor or a channel") { create, list, show, update, release, close };
     }

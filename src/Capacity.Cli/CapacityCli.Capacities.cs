@@ -47,6 +47,7 @@ public static partial class CapacityCli
         {
             eventId, name, total, parents, starts, ends, after, close, overbook, low, code, schedule, mode, inactive,
         };
+        host.OneWrite(create);
         create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var request = new CreateCapacityRequest
@@ -67,7 +68,7 @@ public static partial class CapacityCli
                 Mode = p.GetValue(mode),
                 IsActive = p.GetValue(inactive) ? false : null,
             };
-            var capacity = await client.CreateCapacityAsync(p.GetRequiredValue(eventId), request, cancellationToken: ct);
+            var capacity = await client.CreateCapacityAsync(p.GetRequiredValue(eventId), request, host.IdempotencyKeyOf(p), ct);
             c.Write(capacity, CliJson.Default.CapacityDetails, () => Views.Capacity(capacity));
             return ExitCodes.Ok;
         }));
@@ -94,7 +95,7 @@ public static partial class CapacityCli
         var noCode = new Option<bool>("--no-code") { Description = "Remove its short code" };
         var newTotal = new Option<int?>("--total") { Description = "A new limit, 0 to 1,000,000; refused below what is held and sold" };
         var unlimited = new Option<bool>("--unlimited") { Description = "Remove its limit: it then counts only against its pools" };
-        var update = OnCapacity(host, "update", "Rename or resize a capacity, or change its sale window, tier, sold-out rule, overbooking or low watermark, or open or close it", (p, client, id, ct) =>
+        var update = host.OneWrite(OnCapacity(host, "update", "Rename or resize a capacity, or change its sale window, tier, sold-out rule, overbooking or low watermark, or open or close it", (p, client, id, ct) =>
             client.UpdateCapacityAsync(id, new UpdateCapacityRequest
             {
                 SectionName = Given(p, newName),
@@ -107,8 +108,8 @@ public static partial class CapacityCli
                 OverbookLimit = Given(p, newOverbook),
                 LowWatermark = p.GetValue(noLow) ? new Optional<int?>(null) : Given(p, newLow),
                 IsActive = Given(p, active),
-            }, cancellationToken: ct),
-            newName, newCode, noCode, newTotal, unlimited, newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, newLow, noLow, active);
+            }, host.IdempotencyKeyOf(p), ct),
+            newName, newCode, noCode, newTotal, unlimited, newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, newLow, noLow, active));
         RequireAny(update, newName, newCode, noCode, newTotal, unlimited, newStarts, noStart, newEnds, noEnd, newAfter, newClose, newOverbook, newLow, noLow, active);
         update.Validators.Add(result =>
         {

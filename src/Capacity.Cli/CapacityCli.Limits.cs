@@ -18,7 +18,7 @@ public static partial class CapacityCli
             CustomParser = IdsOf,
         };
         var requireKey = new Option<bool>("--require-key") { Description = "Refuse holds on these capacities that name no buyer" };
-        var create = Call(host, "create", "Limit the tickets one buyer may have over some of an event's capacities",
+        var create = host.OneWrite(Call(host, "create", "Limit the tickets one buyer may have over some of an event's capacities",
             EventArgument(), CliJson.Default.LimitDetails, Views.Limit,
             (p, client, eventId, ct) => client.CreateLimitAsync(eventId, new CreateLimitRequest
             {
@@ -26,8 +26,8 @@ public static partial class CapacityCli
                 CapacityIds = p.GetRequiredValue(capacities),
                 PerBuyerMax = p.GetValue(max),
                 RequireBuyerKey = p.GetValue(requireKey),
-            }, cancellationToken: ct),
-            name, max, capacities, requireKey);
+            }, host.IdempotencyKeyOf(p), ct),
+            name, max, capacities, requireKey));
 
         var list = Call(host, "list", "List an event's per-buyer limits", EventArgument(), CliJson.Default.LimitList, l => Views.Limits(l.Limits),
             async (_, client, eventId, ct) => new LimitList(await client.ListLimitsAsync(eventId, ct)));
@@ -37,21 +37,22 @@ public static partial class CapacityCli
         var newName = new Option<string>("--name", "-n") { Description = "A new name" };
         var newMax = new Option<int>("--max") { Description = "A new maximum; lowering it cancels nothing, it refuses the next holds" };
         var newRequireKey = new Option<bool>("--require-key") { Description = "Whether holds must name their buyer: --require-key, or --require-key false" };
-        var update = OnLimit(host, "update", "Rename a limit, change its maximum, or whether it needs a buyer key", (p, client, id, ct) =>
+        var update = host.OneWrite(OnLimit(host, "update", "Rename a limit, change its maximum, or whether it needs a buyer key", (p, client, id, ct) =>
             client.UpdateLimitAsync(id, new UpdateLimitRequest
             {
                 Name = Given(p, newName),
                 PerBuyerMax = Given(p, newMax),
                 RequireBuyerKey = Given(p, newRequireKey),
-            }, cancellationToken: ct), newName, newMax, newRequireKey);
+            }, host.IdempotencyKeyOf(p), ct), newName, newMax, newRequireKey));
         RequireAny(update, newName, newMax, newRequireKey);
 
         var deleteId = LimitArgument();
         var delete = new Command("delete", "Delete a limit: its capacities' next holds no longer count against it") { deleteId };
+        host.OneWrite(delete);
         delete.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var id = p.GetValue(deleteId);
-            await client.DeleteLimitAsync(id, cancellationToken: ct);
+            await client.DeleteLimitAsync(id, host.IdempotencyKeyOf(p), ct);
 
             // The service answers 204 with no document, so --json prints nothing: the exit code says it worked.
             if (!c.Json)

@@ -18,7 +18,7 @@ public static partial class CapacityCli
         var serviceFee = new Option<decimal?>("--service-fee") { Description = "A fee per ticket [default: 0]" };
         var facilityFee = new Option<decimal?>("--facility-fee") { Description = "Another fee per ticket [default: 0]" };
         var taxRate = new Option<decimal?>("--tax-rate") { Description = "The tax rate on the price, 0 to 1, such as 0.2 [default: 0]" };
-        var create = Call(host, "create", "Add a price entry to a capacity; holds that name it lock its price",
+        var create = host.OneWrite(Call(host, "create", "Add a price entry to a capacity; holds that name it lock its price",
             new Argument<Guid>("capacity-id") { Description = "The capacity to price" }, CliJson.Default.PricingDetails, Views.Pricing,
             (p, client, capacityId, ct) => client.CreatePricingAsync(capacityId, new CreatePricingRequest
             {
@@ -29,8 +29,8 @@ public static partial class CapacityCli
                 ServiceFee = p.GetValue(serviceFee),
                 FacilityFee = p.GetValue(facilityFee),
                 TaxRate = p.GetValue(taxRate),
-            }, cancellationToken: ct),
-            name, price, currency, current, serviceFee, facilityFee, taxRate);
+            }, host.IdempotencyKeyOf(p), ct),
+            name, price, currency, current, serviceFee, facilityFee, taxRate));
 
         var list = Call(host, "list", "List a capacity's price entries, with the price a hold would lock now",
             new Argument<Guid>("capacity-id") { Description = "The capacity" }, CliJson.Default.PricingList, l => Views.Prices(l.Pricing),
@@ -46,7 +46,7 @@ public static partial class CapacityCli
         var newFacilityFee = new Option<decimal>("--facility-fee") { Description = "Another new fee per ticket" };
         var newTaxRate = new Option<decimal>("--tax-rate") { Description = "A new tax rate, 0 to 1" };
         var newCurrency = new Option<string>("--currency") { Description = "A new ISO 4217 code" };
-        var update = OnPricing(host, "update", "Change a price entry's fields given (at least one); holds keep the price they locked", (p, client, id, ct) =>
+        var update = host.OneWrite(OnPricing(host, "update", "Change a price entry's fields given (at least one); holds keep the price they locked", (p, client, id, ct) =>
             client.UpdatePricingAsync(id, new UpdatePricingRequest
             {
                 Name = Given(p, newName),
@@ -56,8 +56,8 @@ public static partial class CapacityCli
                 FacilityFee = Given(p, newFacilityFee),
                 TaxRate = Given(p, newTaxRate),
                 Currency = Given(p, newCurrency),
-            }, cancellationToken: ct),
-            newName, newPrice, newCurrent, noCurrent, newServiceFee, newFacilityFee, newTaxRate, newCurrency);
+            }, host.IdempotencyKeyOf(p), ct),
+            newName, newPrice, newCurrent, noCurrent, newServiceFee, newFacilityFee, newTaxRate, newCurrency));
         RequireAny(update, newName, newPrice, newCurrent, noCurrent, newServiceFee, newFacilityFee, newTaxRate, newCurrency);
         update.Validators.Add(result =>
         {

@@ -15,27 +15,27 @@ public static partial class CapacityCli
     {
         var items = PartsOption("Confirm only these tickets, as <capacity-id>:<quantity> (0 to what the hold has); the rest of the hold is released");
         var reclaim = new Option<bool>("--reclaim") { Description = "If the hold has expired, take it back when its tickets are still free, at the prices it locked (needs a key with the elevated scope)" };
-        return Call(host, "confirm", "Confirm a hold: the tickets are sold", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+        return host.OneWrite(Call(host, "confirm", "Confirm a hold: the tickets are sold", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
             (p, client, id, ct) =>
             {
                 // Without either option this is the plain confirm it always was: no body at all.
                 var parts = GivenItems(p, items);
                 var onExpired = p.GetValue(reclaim) ? ExpiredHoldAction.Reclaim : (ExpiredHoldAction?)null;
                 return parts is null && onExpired is null
-                    ? client.ConfirmAsync(id, cancellationToken: ct)
-                    : client.ConfirmAsync(id, new ConfirmReservationRequest { Items = parts, OnExpired = onExpired }, cancellationToken: ct);
+                    ? client.ConfirmAsync(id, host.IdempotencyKeyOf(p), ct)
+                    : client.ConfirmAsync(id, new ConfirmReservationRequest { Items = parts, OnExpired = onExpired }, host.IdempotencyKeyOf(p), ct);
             },
-            items, reclaim);
+            items, reclaim));
     }
 
     private static Command CancelCommand(Host host)
     {
         var items = PartsOption("Refund only these tickets, as <capacity-id>:<quantity>; the sale stays confirmed until its last ticket is refunded");
-        return Call(host, "cancel", "Cancel a sale (a refund): its tickets go back to every pool", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+        return host.OneWrite(Call(host, "cancel", "Cancel a sale (a refund): its tickets go back to every pool", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
             (p, client, id, ct) => GivenItems(p, items) is { } parts
-                ? client.CancelAsync(id, parts, cancellationToken: ct)
-                : client.CancelAsync(id, cancellationToken: ct),
-            items);
+                ? client.CancelAsync(id, parts, host.IdempotencyKeyOf(p), ct)
+                : client.CancelAsync(id, host.IdempotencyKeyOf(p), ct),
+            items));
     }
 
     /// <summary><c>reservations create</c>: a cart of several capacities (of one event or several), held all or nothing.</summary>
@@ -58,6 +58,7 @@ public static partial class CapacityCli
             CustomParser = MetadataOf,
         };
         var create = new Command("create", "Hold a cart: tickets of several capacities in one hold, all or nothing") { items, minutes, buyer, reference, meta };
+        host.OneWrite(create);
         create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var cart = await client.CreateReservationAsync(new CreateReservationRequest
@@ -67,7 +68,7 @@ public static partial class CapacityCli
                 BuyerKey = p.GetValue(buyer),
                 ExternalRef = p.GetValue(reference),
                 Metadata = p.GetValue(meta),
-            }, cancellationToken: ct);
+            }, host.IdempotencyKeyOf(p), ct);
             c.Write(cart, CliJson.Default.Reservation, () => Views.Reservation(cart));
             return ExitCodes.Ok;
         }));
@@ -100,9 +101,9 @@ public static partial class CapacityCli
     private static Command ExtendCommand(Host host)
     {
         var minutes = new Option<int>("--minutes", "-m") { Description = "The hold then expires this many minutes from now (a smaller number shortens it); a hold lives at most 120 minutes", Required = true };
-        return Call(host, "extend", "Make an active hold expire a number of minutes from now", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
-            (p, client, id, ct) => client.ExtendAsync(id, p.GetValue(minutes), cancellationToken: ct),
-            minutes);
+        return host.OneWrite(Call(host, "extend", "Make an active hold expire a number of minutes from now", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+            (p, client, id, ct) => client.ExtendAsync(id, p.GetValue(minutes), host.IdempotencyKeyOf(p), ct),
+            minutes));
     }
 
     private static Command ChangeCommand(Host host)
@@ -114,10 +115,10 @@ public static partial class CapacityCli
             CustomParser = r => ItemsOf(r, (capacityId, quantity) => new ChangeItemRequest { CapacityId = capacityId, Quantity = quantity }),
         };
         var minutes = new Option<int?>("--minutes", "-m") { Description = "The hold then expires this many minutes from now [default: its expiry stays]" };
-        var change = Call(host, "change", "Change an active hold's quantities; all 0 releases it", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
+        var change = host.OneWrite(Call(host, "change", "Change an active hold's quantities; all 0 releases it", ReservationArgument(), CliJson.Default.Reservation, r => Views.Reservation(r),
             (p, client, id, ct) => client.ChangeReservationAsync(
-                id, new ChangeReservationRequest { Items = p.GetRequiredValue(items), ReservationMinutes = p.GetValue(minutes) }, cancellationToken: ct),
-            minutes);
+                id, new ChangeReservationRequest { Items = p.GetRequiredValue(items), ReservationMinutes = p.GetValue(minutes) }, host.IdempotencyKeyOf(p), ct),
+            minutes));
         change.Arguments.Add(items);
         return change;
     }

@@ -18,15 +18,15 @@ public static partial class CapacityCli
         };
         var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key: the offer counts towards the buyer's per-buyer limits" };
         var reference = new Option<string?>("--ref") { Description = "Your own reference, such as an order or customer id: kept and shown" };
-        var join = Call(host, "join", "Join the waiting lists of sold-out capacities; freed tickets are offered as a hold",
+        var join = host.OneWrite(Call(host, "join", "Join the waiting lists of sold-out capacities; freed tickets are offered as a hold",
             items, CliJson.Default.WaitlistEntry, Views.WaitlistEntry,
             (p, client, wanted, ct) => client.JoinWaitlistAsync(
-                new JoinWaitlistRequest { Items = wanted, BuyerKey = p.GetValue(buyer), ExternalRef = p.GetValue(reference) }, cancellationToken: ct),
-            buyer, reference);
+                new JoinWaitlistRequest { Items = wanted, BuyerKey = p.GetValue(buyer), ExternalRef = p.GetValue(reference) }, host.IdempotencyKeyOf(p), ct),
+            buyer, reference));
 
-        var show = OnEntry(host, "show", "Show a waiting-list entry: its status, its place in line, its offer", (client, id, ct) => client.GetWaitlistEntryAsync(id, ct));
-        var leave = OnEntry(host, "leave", "Leave a waiting list; an offer's hold is released and its tickets go to the next in line",
-            (client, id, ct) => client.LeaveWaitlistAsync(id, cancellationToken: ct));
+        var show = OnEntry(host, "show", "Show a waiting-list entry: its status, its place in line, its offer", (_, client, id, ct) => client.GetWaitlistEntryAsync(id, ct));
+        var leave = host.OneWrite(OnEntry(host, "leave", "Leave a waiting list; an offer's hold is released and its tickets go to the next in line",
+            (p, client, id, ct) => client.LeaveWaitlistAsync(id, host.IdempotencyKeyOf(p), ct)));
 
         var after = new Option<long?>("--after") { Description = "Start after this sequence: the next_after of the previous page" };
         var limit = new Option<int?>("--limit") { Description = "Entries per page, 1 to 1000 (the service's default: 100)" };
@@ -113,15 +113,15 @@ public static partial class CapacityCli
         }
     }
 
-    private static Command OnEntry(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<WaitlistEntry>> call) =>
+    private static Command OnEntry(Host host, string name, string description, Func<ParseResult, CapacityClient, Guid, CancellationToken, Task<WaitlistEntry>> call) =>
         Call(host, name, description, new Argument<Guid>("entry-id") { Description = "The waiting-list entry" },
-            CliJson.Default.WaitlistEntry, Views.WaitlistEntry, (_, client, id, ct) => call(client, id, ct));
+            CliJson.Default.WaitlistEntry, Views.WaitlistEntry, call);
 
-    /// <summary>A change to a capacity's waiting list, sent as the capacity update it is; prints the list as the capacity shows it.</summary>
+    /// <summary>A change to a capacity's waiting list, sent as the capacity update it is (one write); prints the list as the capacity shows it.</summary>
     private static Command OnWaitlistSettings(
         Host host, string name, string description, Func<ParseResult, WaitlistPatch> patch, params Option[] options) =>
-        Call(host, name, description, new Argument<Guid>("capacity-id") { Description = "The capacity" },
+        host.OneWrite(Call(host, name, description, new Argument<Guid>("capacity-id") { Description = "The capacity" },
             CliJson.Default.CapacityDetails, Views.WaitlistSettings,
-            (p, client, capacityId, ct) => client.UpdateCapacityAsync(capacityId, new UpdateCapacityRequest { Waitlist = patch(p) }, cancellationToken: ct),
-            options);
+            (p, client, capacityId, ct) => client.UpdateCapacityAsync(capacityId, new UpdateCapacityRequest { Waitlist = patch(p) }, host.IdempotencyKeyOf(p), ct),
+            options));
 }

@@ -19,11 +19,13 @@ public static partial class CapacityCli
         var events = EventsOption(required: true);
         var description = new Option<string?>("--description", "-d") { Description = "A note for people, such as \"Box office notifications\"" };
         var create = new Command("create", "Subscribe an endpoint to event types; prints its signing secret, shown once") { url, events, description };
+        host.OneWrite(create);
         create.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var webhook = await client.CreateWebhookAsync(
                 new CreateWebhookRequest { Url = p.GetRequiredValue(url), Events = p.GetRequiredValue(events), Description = p.GetValue(description) },
-                cancellationToken: ct);
+                host.IdempotencyKeyOf(p),
+                ct);
             c.Write(webhook, CliJson.Default.WebhookDetails, () => Views.WebhookWithSecret(webhook));
             return ExitCodes.Ok;
         }));
@@ -53,7 +55,7 @@ public static partial class CapacityCli
         var noDescription = new Option<bool>("--no-description") { Description = "Remove the note" };
         var enable = new Option<bool>("--enable") { Description = "Turn it on, also after the service turned it off for failing" };
         var disable = new Option<bool>("--disable") { Description = "Turn it off: nothing is written for it while it is off" };
-        var update = Call(host, "update", "Change an endpoint's address, event types or note, or turn it on or off",
+        var update = host.OneWrite(Call(host, "update", "Change an endpoint's address, event types or note, or turn it on or off",
             WebhookArgument(), CliJson.Default.WebhookDetails, Views.Webhook, (p, client, id, ct) =>
             client.UpdateWebhookAsync(id, new UpdateWebhookRequest
             {
@@ -61,8 +63,8 @@ public static partial class CapacityCli
                 Events = IsGiven(p.GetResult(newEvents)) ? new Optional<IReadOnlyList<string>>(p.GetRequiredValue(newEvents)) : default,
                 Description = p.GetValue(noDescription) ? new Optional<string?>(null) : Given(p, newDescription),
                 Enabled = p.GetValue(enable) ? true : p.GetValue(disable) ? false : default(Optional<bool>),
-            }, cancellationToken: ct),
-            newUrl, newEvents, newDescription, noDescription, enable, disable);
+            }, host.IdempotencyKeyOf(p), ct),
+            newUrl, newEvents, newDescription, noDescription, enable, disable));
         RequireAny(update, newUrl, newEvents, newDescription, noDescription, enable, disable);
         update.Validators.Add(result =>
         {
@@ -79,10 +81,11 @@ public static partial class CapacityCli
 
         var deleteId = WebhookArgument();
         var delete = new Command("delete", "Delete an endpoint with every delivery it still has: nothing more is sent to it") { deleteId };
+        host.OneWrite(delete);
         delete.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var id = p.GetValue(deleteId);
-            await client.DeleteWebhookAsync(id, cancellationToken: ct);
+            await client.DeleteWebhookAsync(id, host.IdempotencyKeyOf(p), ct);
 
             // The service answers 204 with no document, so --json prints nothing: the exit code says it worked.
             if (!c.Json)
@@ -93,9 +96,9 @@ public static partial class CapacityCli
             return ExitCodes.Ok;
         }));
 
-        var rotate = Call(host, "rotate-secret", "Replace an endpoint's signing secret at once; prints the new one, shown once",
+        var rotate = host.OneWrite(Call(host, "rotate-secret", "Replace an endpoint's signing secret at once; prints the new one, shown once",
             WebhookArgument(), CliJson.Default.WebhookDetails, Views.WebhookWithSecret,
-            (_, client, id, ct) => client.RotateWebhookSecretAsync(id, cancellationToken: ct));
+            (p, client, id, ct) => client.RotateWebhookSecretAsync(id, host.IdempotencyKeyOf(p), ct)));
 
         var after = new Option<long?>("--after") { Description = "Start after this delivery: the next_after of the previous page" };
         var limit = new Option<int?>("--limit") { Description = "Deliveries per page, 1 to 1000 (the service's default: 100)" };
@@ -110,10 +113,11 @@ public static partial class CapacityCli
         var retryId = WebhookArgument();
         var deliveryId = new Argument<long>("delivery-id") { Description = "The delivery, as webhooks deliveries numbers it" };
         var retry = new Command("retry", "Send a delivery again, whatever its state, with the same webhook-id; due now") { retryId, deliveryId };
+        host.OneWrite(retry);
         retry.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var id = p.GetValue(retryId);
-            var retried = await client.RetryWebhookDeliveryAsync(id, p.GetValue(deliveryId), cancellationToken: ct);
+            var retried = await client.RetryWebhookDeliveryAsync(id, p.GetValue(deliveryId), host.IdempotencyKeyOf(p), ct);
             c.Write(retried, CliJson.Default.DeliveryRetry, () => Views.Retry(id, retried));
             return ExitCodes.Ok;
         }));

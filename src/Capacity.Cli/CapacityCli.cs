@@ -46,7 +46,8 @@ public static partial class CapacityCli
     internal static async Task<int> RunAsync(
         string[] args, HttpMessageHandler? handler, IAnsiConsole? console, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken)
     {
-        var root = Build(new Host(handler, console, output, error, environment));
+        var host = new Host(handler, console, output, error, environment);
+        var root = Build(host);
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
@@ -56,6 +57,14 @@ public static partial class CapacityCli
             }
 
             await error.WriteLineAsync("Run 'capacity --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        // A key names one request: on a command that sends none it would mean nothing, and on one that sends
+        // several the second request would get the first one's answer (or 422), so both are refused outright.
+        if (IsGiven(parse.GetResult(host.IdempotencyKey)) && !host.SendsOneWrite(parse.CommandResult.Command))
+        {
+            await error.WriteLineAsync($"error: --idempotency-key is for a command that sends exactly one write; '{CommandPath(parse.CommandResult)}' sends none or several.");
             return ExitCodes.Usage;
         }
 
@@ -96,29 +105,54 @@ public static partial class CapacityCli
             Description = "Print the API's JSON, one document per line, instead of tables",
             Recursive = true,
         };
+
+        public readonly Option<string?> IdempotencyKey = new("--idempotency-key")
+        {
+            Description = $"The Idempotency-Key of a command that sends one write, to run it again safely after a lost answer: a repeat gets the first answer and does nothing again ({IdempotencyKeyRule})",
+            HelpName = "key",
+            Recursive = true,
+            Validators = { ValidateIdempotencyKey },
+        };
+
+        // Commands are marked where they are built, next to the call that passes the key on; any other refuses the option.
+        private readonly HashSet<Command> _oneWrite = [];
+
+        /// <summary>Marks <paramref name="command"/> as sending exactly one write, which takes <c>--idempotency-key</c>.</summary>
+        public Command OneWrite(Command command)
+        {
+            _oneWrite.Add(command);
+            return command;
+        }
+
+        public bool SendsOneWrite(Command command) => _oneWrite.Contains(command);
+
+        /// <summary>The key given with <c>--idempotency-key</c>, or null for the SDK's own, new per command.</summary>
+        public string? IdempotencyKeyOf(ParseResult parse) => parse.GetValue(IdempotencyKey);
     }
 
     private static RootCommand Build(Host host)
     {
         var root = new RootCommand("Capacity: tenants, events, capacities and their sale rules, pricing, allocations, per-buyer limits, waiting lists, holds and sales, webhooks, a live view, sales figures, the ledger and a load test of the ticket-capacity service.\n\n" + ExitCodes.Help)
         {
-            host.Url, host.Key, host.Json,
+            host.Url, host.Key, host.Json, host.IdempotencyKey,
         };
 
         var tenantName = new Argument<string>("name") { Description = "The tenant's name" };
         var createTenant = new Command("create", "Create a tenant and its first API key (admin)") { tenantName };
+        host.OneWrite(createTenant);
         createTenant.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
         {
-            var key = await client.CreateTenantAsync(p.GetRequiredValue(tenantName), cancellationToken: ct);
+            var key = await client.CreateTenantAsync(p.GetRequiredValue(tenantName), host.IdempotencyKeyOf(p), ct);
             c.Write(key, CliJson.Default.TenantKey, () => Views.Tenant(key));
             return ExitCodes.Ok;
         }));
 
         var tenantId = new Argument<Guid>("tenant-id") { Description = "The tenant" };
         var issueKey = new Command("keys", "Issue another API key for a tenant (admin)") { tenantId };
+        host.OneWrite(issueKey);
         issueKey.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
         {
-            var key = await client.IssueKeyAsync(p.GetValue(tenantId), cancellationToken: ct);
+            var key = await client.IssueKeyAsync(p.GetValue(tenantId), host.IdempotencyKeyOf(p), ct);
             c.Write(key, CliJson.Default.TenantKey, () => Views.Tenant(key));
             return ExitCodes.Ok;
         }));
@@ -164,6 +198,7 @@ public static partial class CapacityCli
             CustomParser = MetadataOf,
         };
         var reserve = new Command("reserve", "Hold tickets of one capacity") { capacityId, quantity, minutes, pricing, allocation, buyer, reference, meta };
+        host.OneWrite(reserve);
         reserve.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
         {
             var request = new ReserveRequest
@@ -176,12 +211,12 @@ public static partial class CapacityCli
                 ExternalRef = p.GetValue(reference),
                 Metadata = p.GetValue(meta),
             };
-            var result = await client.ReserveAsync(p.GetValue(capacityId), request, cancellationToken: ct);
+            var result = await client.ReserveAsync(p.GetValue(capacityId), request, host.IdempotencyKeyOf(p), ct);
             c.Write(result, CliJson.Default.ReserveResult, () => Views.Reservation(result.Reservation, result.Capacity));
             return ExitCodes.Ok;
         }));
 
-        var release = Transition(host, "release", "Release a hold: the tickets go back", (client, id, ct) => client.ReleaseAsync(id, cancellationToken: ct));
+        var release = Transition(host, "release", "Release a hold: the tickets go back", (client, id, key, ct) => client.ReleaseAsync(id, key, ct));
 
         var verify = new Command("verify", "Audit every counter against the ledger (admin); exit code 1 when something disagrees");
         verify.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
@@ -217,9 +252,10 @@ public static partial class CapacityCli
 
     private static Argument<string> EventArgument() => new("event") { Description = "The event id" };
 
-    private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, CancellationToken, Task<Reservation>> call) =>
-        Call(host, name, description, ReservationArgument(),
-            CliJson.Default.Reservation, r => Views.Reservation(r), (_, client, id, ct) => call(client, id, ct));
+    /// <summary>A reservation's one write, given the command's Idempotency-Key (null for the SDK's own).</summary>
+    private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, string?, CancellationToken, Task<Reservation>> call) =>
+        host.OneWrite(Call(host, name, description, ReservationArgument(),
+            CliJson.Default.Reservation, r => Views.Reservation(r), (p, client, id, ct) => call(client, id, host.IdempotencyKeyOf(p), ct)));
 
     /// <summary>
     /// A tenant command with one argument (the id of a reservation, capacity, allocation or limit, or an
@@ -293,6 +329,7 @@ public static partial class CapacityCli
     private static async Task<int> Run(Host host, ParseResult parse, bool admin, CancellationToken ct, Func<Invocation, CapacityClient, Task<int>> body)
     {
         var json = parse.GetValue(host.Json);
+        var idempotencyKey = host.IdempotencyKeyOf(parse);
         var url = Value(parse.GetValue(host.Url)) ?? Value(host.Environment("CAPACITY_URL")) ?? DefaultUrl;
         if (!Uri.TryCreate(url, UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
         {
@@ -311,7 +348,9 @@ public static partial class CapacityCli
             return ExitCodes.Usage;
         }
 
-        using var http = new HttpClient(host.Handler ?? new SocketsHttpHandler(), disposeHandler: host.Handler is null)
+        // The SDK does not say whether an answer was replayed; the CLI, which owns the connection, looks for itself.
+        var answers = new ReplayWatch { InnerHandler = host.Handler ?? new SocketsHttpHandler() };
+        using var http = new HttpClient(answers, disposeHandler: host.Handler is null)
         {
             BaseAddress = baseAddress,
 
@@ -367,6 +406,15 @@ public static partial class CapacityCli
         {
             await host.Error.WriteLineAsync("Interrupted.");
             return ExitCodes.Interrupted;
+        }
+        finally
+        {
+            // Only for the user's own key: a replay of the SDK's key answers its retry of this same command, which is
+            // nothing to report. On stderr, so that --json output stays one clean document.
+            if (idempotencyKey is not null && answers.Replayed)
+            {
+                await host.Error.WriteLineAsync(ReplayedNotice);
+            }
         }
     }
 

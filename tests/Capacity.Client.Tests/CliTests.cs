@@ -1211,7 +1211,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "capacities", "pricing", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "extend", "confirm", "release", "cancel", "webhooks", "watch", "stats", "ledger", "bench", "verify", "--url", "--key", "--json", "Exit codes" })
+        foreach (var word in new[] { "tenants", "events", "capacities", "pricing", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "extend", "confirm", "release", "cancel", "webhooks", "watch", "stats", "ledger", "bench", "verify", "--url", "--key", "--json", "--idempotency-key", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }
