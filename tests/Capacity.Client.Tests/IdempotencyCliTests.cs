@@ -92,6 +92,7 @@ public sealed class IdempotencyCliTests(CapacityHost host) : IClassFixture<Capac
         Assert.Equal(ReservationIdOf(first), ReservationIdOf(second));
         Assert.Contains(Replayed, second.Error, StringComparison.Ordinal);
         Assert.Equal(1, (await tenant.Client.GetCapacityAsync(pool.Id)).ReservedCapacity);
+        await host.AssertInvariantsAsync();
     }
 
     [Fact]
