@@ -483,9 +483,8 @@ public sealed class CommandEngine : IAsyncDisposable
 
         if (_records.TryGetValue(key, out var record))
         {
-            var same = record.Method == idem.Method && record.Path == idem.Path && record.RequestHash.AsSpan().SequenceEqual(idem.RequestHash);
-            return same
-                ? new EngineResult(EngineStatus.Replayed, Response: new StoredResponse(record.Status, record.Body, record.Location))
+            return record.IsFor(idem)
+                ? new EngineResult(EngineStatus.Replayed, Response: record.Response)
                 : new EngineResult(EngineStatus.KeyReused);
         }
 

@@ -196,7 +196,15 @@ public sealed record IdempotencyRecord(
     int Status,
     byte[] Body,
     string? Location,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>Whether <paramref name="request"/> is the request this answered (method, path and body), which a repeat must be to be replayed.</summary>
+    public bool IsFor(IdempotencyRequest request) =>
+        Method == request.Method && Path == request.Path && RequestHash.AsSpan().SequenceEqual(request.RequestHash);
+
+    /// <summary>The answer as stored, for replay.</summary>
+    public StoredResponse Response => new(Status, Body, Location);
+}
 
 /// <summary>A key as <see cref="IReadStore.FindApiKeyAsync"/> finds it, with whether its tenant is disabled.</summary>
 public sealed record StoredKey(ApiKey Key, bool TenantDisabled);

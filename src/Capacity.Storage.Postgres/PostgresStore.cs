@@ -296,13 +296,11 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     public async Task<IdempotencyRecord?> GetIdempotencyRecordAsync(IdempotencyKey key, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(
-            "SELECT method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = @t AND key = @k");
+            $"SELECT {PostgresWriteTransaction.IdempotencyColumns} FROM idempotency i WHERE i.tenant_id = @t AND i.key = @k");
         cmd.Parameters.AddWithValue("t", key.TenantId);
         cmd.Parameters.AddWithValue("k", key.Key);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false)
-            ? new IdempotencyRecord(key.TenantId, key.Key, r.GetString(0), r.GetString(1), (byte[])r.GetValue(2), r.GetInt32(3), (byte[])r.GetValue(4), r.IsDBNull(5) ? null : r.GetString(5), Time(r.GetInt64(6)))
-            : null;
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? PostgresWriteTransaction.IdempotencyRow(r) : null;
     }
 
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)

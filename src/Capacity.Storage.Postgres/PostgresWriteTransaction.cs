@@ -436,7 +436,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         locks.Parameters.Add(new() { Value = names });
         batch.BatchCommands.Add(locks);
         var records = new NpgsqlBatchCommand(
-            "SELECT i.tenant_id, i.key, method, path, request_hash, status, body, location, created_at FROM idempotency i "
+            $"SELECT {IdempotencyColumns} FROM idempotency i "
             + "JOIN unnest($1::uuid[], $2::text[]) AS u(t, k) ON i.tenant_id = u.t AND i.key = u.k");
         records.Parameters.Add(new() { Value = tenants });
         records.Parameters.Add(new() { Value = names });
@@ -454,12 +454,17 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         await r.NextResultAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            var record = new IdempotencyRecord(
-                r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4),
-                r.GetInt32(5), (byte[])r.GetValue(6), r.IsDBNull(7) ? null : r.GetString(7), Time(r.GetInt64(8)));
+            var record = IdempotencyRow(r);
             into[new IdempotencyKey(record.TenantId, record.Key)] = record;
         }
     }
+
+    /// <summary>A record's columns (of <c>idempotency i</c>) as <see cref="IdempotencyRow"/> reads them. The read side uses both.</summary>
+    internal const string IdempotencyColumns = "i.tenant_id, i.key, i.method, i.path, i.request_hash, i.status, i.body, i.location, i.created_at";
+
+    internal static IdempotencyRecord IdempotencyRow(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4),
+        r.GetInt32(5), (byte[])r.GetValue(6), r.IsDBNull(7) ? null : r.GetString(7), Time(r.GetInt64(8)));
 
     /// <summary>
     /// One round trip: a batch with one step per table, in this order: tenants and keys, capacities,

@@ -354,14 +354,11 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     public async Task<IdempotencyRecord?> GetIdempotencyRecordAsync(IdempotencyKey key, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand(
-            "SELECT method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = $t AND key = $k", c);
+        using var cmd = new SqliteCommand(SqliteWriteTransaction.IdempotencyByKey, c);
         cmd.Parameters.AddWithValue("$t", Id(key.TenantId));
         cmd.Parameters.AddWithValue("$k", key.Key);
         using var r = cmd.ExecuteReader();
-        return r.Read()
-            ? new IdempotencyRecord(key.TenantId, key.Key, r.GetString(0), r.GetString(1), (byte[])r.GetValue(2), r.GetInt32(3), (byte[])r.GetValue(4), r.IsDBNull(5) ? null : r.GetString(5), Time(r.GetInt64(6)))
-            : null;
+        return r.Read() ? SqliteWriteTransaction.IdempotencyRow(r) : null;
     }
 
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)

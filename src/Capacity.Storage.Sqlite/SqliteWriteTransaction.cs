@@ -319,9 +319,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     public Task LoadIdempotencyAsync(
         IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct)
     {
-        var cmd = Command(
-            "SELECT tenant_id, key, method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = $t AND key = $k",
-            "$t", "$k");
+        var cmd = Command(IdempotencyByKey, "$t", "$k");
         foreach (var key in keys)
         {
             cmd.Parameters[0].Value = Id(key.TenantId);
@@ -329,14 +327,20 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             using var r = cmd.ExecuteReader();
             if (r.Read())
             {
-                into[key] = new IdempotencyRecord(
-                    Id(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4),
-                    r.GetInt32(5), (byte[])r.GetValue(6), r.IsDBNull(7) ? null : r.GetString(7), Time(r.GetInt64(8)));
+                into[key] = IdempotencyRow(r);
             }
         }
 
         return Task.CompletedTask;
     }
+
+    /// <summary>One key's record; its columns as <see cref="IdempotencyRow"/> reads them. The read side uses it too.</summary>
+    internal const string IdempotencyByKey =
+        "SELECT tenant_id, key, method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = $t AND key = $k";
+
+    internal static IdempotencyRecord IdempotencyRow(SqliteDataReader r) => new(
+        Id(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4),
+        r.GetInt32(5), (byte[])r.GetValue(6), r.IsDBNull(7) ? null : r.GetString(7), Time(r.GetInt64(8)));
 
     /// <summary>
     /// One step per table, in this order: tenants and keys, capacities, prices, new holds, changed

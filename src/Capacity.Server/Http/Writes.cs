@@ -50,9 +50,7 @@ internal sealed class Writes(CommandEngine engine, IReadStore store, IOptions<Js
             return invalid;
         }
 
-        IdempotencyRequest? idempotency = context.Request.Headers.TryGetValue(IdempotencyHeader, out var values)
-            ? new IdempotencyRequest(scope, values[0]!, context.Request.Method, context.Request.Path.Value ?? "/", SHA256.HashData(body))
-            : null;
+        var idempotency = RequestOf(context, scope, body);
 
         var storageMap = mapForStorage ?? map;
 
@@ -135,19 +133,20 @@ internal sealed class Writes(CommandEngine engine, IReadStore store, IOptions<Js
     /// </summary>
     public async Task<StoredResult?> ReplayCommittedAsync(HttpContext context, Guid scope, byte[] body, CancellationToken ct)
     {
-        if (InvalidKey(context) is not null || !context.Request.Headers.TryGetValue(IdempotencyHeader, out var values))
+        if (InvalidKey(context) is not null || RequestOf(context, scope, body) is not { } request)
         {
             return null;
         }
 
-        var record = await store.GetIdempotencyRecordAsync(new IdempotencyKey(scope, values[0]!), ct);
-        return record is not null
-            && record.Method == context.Request.Method
-            && record.Path == (context.Request.Path.Value ?? "/")
-            && record.RequestHash.AsSpan().SequenceEqual(SHA256.HashData(body))
-            ? new StoredResult(new StoredResponse(record.Status, record.Body, record.Location))
-            : null;
+        var record = await store.GetIdempotencyRecordAsync(new IdempotencyKey(scope, request.Key), ct);
+        return record is not null && record.IsFor(request) ? new StoredResult(record.Response) : null;
     }
+
+    /// <summary>What a request with an Idempotency-Key asks, by which a repeat is known; null without the header.</summary>
+    private static IdempotencyRequest? RequestOf(HttpContext context, Guid scope, byte[] body) =>
+        context.Request.Headers.TryGetValue(IdempotencyHeader, out var values)
+            ? new IdempotencyRequest(scope, values[0]!, context.Request.Method, context.Request.Path.Value ?? "/", SHA256.HashData(body))
+            : null;
 
     /// <summary>
     /// A malformed Idempotency-Key is refused on every POST, PUT and PATCH, reads included (check), so a
