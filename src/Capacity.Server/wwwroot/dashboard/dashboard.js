@@ -1319,6 +1319,10 @@ $("action-dialog").addEventListener("cancel", (e) => {
   if (dialogBusy) e.preventDefault();
 });
 $("action-dialog").addEventListener("close", () => {
+  // The close event comes a task after the dialog closed: by then the same key press that closed it
+  // (Escape) may have been followed by one that opened it again (Enter on the opener), whose action
+  // this must not forget.
+  if ($("action-dialog").open) return;
   dialogAction = null;
   refocusOpener();
 });
