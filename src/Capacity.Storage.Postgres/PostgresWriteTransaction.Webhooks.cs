@@ -9,10 +9,11 @@ namespace Capacity.Storage.Postgres;
 internal sealed partial class PostgresWriteTransaction
 {
     /// <summary>
-    /// Last in the lock order: the endpoints of every tenant the batch touches (read, not locked: a
-    /// batch that writes deliveries takes its sequence numbers with an UPDATE, which orders nodes), the
-    /// endpoints its commands change and their deliveries, locked, so that two nodes recording an
-    /// attempt at one delivery, or changing one endpoint, take turns.
+    /// Last in the lock order: the endpoints of every tenant the batch touches, read without a lock
+    /// (a batch that writes deliveries takes its sequence numbers with an UPDATE at its write, in id
+    /// order, which orders nodes); when a command names an endpoint (an attempt recorded, an endpoint
+    /// changed), all of them locked in id order instead, and the named deliveries after them, so that
+    /// two nodes recording an attempt at one delivery, or changing one endpoint, take turns.
     /// </summary>
     private async Task LoadWebhooksAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
@@ -22,20 +23,29 @@ internal sealed partial class PostgresWriteTransaction
             tenants.Add(node.TenantId);
         }
 
+        var locked = false;
         if (keys.Webhooks.Count > 0)
         {
-            await using var lockCmd = Command($"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE");
+            // Every endpoint of the tenants, not only those named: a batch may write notices to any of
+            // them, taking their sequence numbers (an UPDATE) at its write. Holding a named endpoint
+            // from the load while waiting there for another one that a second node's batch holds the
+            // same way (each recording for the endpoint its sender claimed) is a deadlock; taking them
+            // all here, in id order, leaves the write no endpoint to wait for.
+            await using var lockCmd = Command(
+                $"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE id = ANY($1) OR tenant_id = ANY($2) "
+                + "OR tenant_id IN (SELECT tenant_id FROM webhooks WHERE id = ANY($1)) ORDER BY id FOR UPDATE");
             lockCmd.Parameters.Add(new NpgsqlParameter { Value = keys.Webhooks.ToArray() });
+            lockCmd.Parameters.Add(new NpgsqlParameter { Value = tenants.ToArray() });
             await using var r = await lockCmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                var endpoint = WebhookRows.ReadEndpoint(r);
-                ws.Load(endpoint);
-                tenants.Add(endpoint.TenantId);
+                ws.Load(WebhookRows.ReadEndpoint(r));
             }
+
+            locked = true;
         }
 
-        if (tenants.Count > 0 && !_endpointsRead)
+        if (tenants.Count > 0 && !_endpointsRead && !locked)
         {
             await using var cmd = Command($"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE tenant_id = ANY($1)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = tenants.ToArray() });
@@ -105,8 +115,10 @@ internal sealed partial class PostgresWriteTransaction
         }
 
         // One statement per endpoint: its sequence numbers taken and its deliveries inserted together,
-        // in the write batch's single round trip.
-        foreach (var group in WebhookRows.FanOut(ws).GroupBy(row => row.Endpoint))
+        // in the write batch's single round trip. In PostgreSQL's order of the ids (that of the load's
+        // ORDER BY id FOR UPDATE; a uuid compares as its text does), so that two batches writing to the
+        // same endpoints take their row locks in one order and wait for each other, never in a cycle.
+        foreach (var group in WebhookRows.FanOut(ws).GroupBy(row => row.Endpoint).OrderBy(g => g.Key.Id.ToString("N"), StringComparer.Ordinal))
         {
             var notices = group.Select(row => row.Notice).ToArray();
             var cmd = new NpgsqlBatchCommand(

@@ -468,7 +468,8 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
     /// <summary>
     /// One round trip: a batch with one step per table, in this order: tenants and keys, capacities,
-    /// prices, new holds, changed holds, the ledger, idempotency records, and COMMIT.
+    /// prices, new holds, changed holds, webhooks and their outbox, the ledger (whose per-event lock is
+    /// the last lock taken), idempotency records, and COMMIT.
     /// </summary>
     public async Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
     {
@@ -482,8 +483,8 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         AddNewReservations(batch, ws);
         AddChangedReservations(batch, ws);
         AddSales(batch, ws);
-        AddLedger(batch, ws);
         AddWebhooks(batch, ws);
+        AddLedger(batch, ws);
         AddIdempotency(batch, records);
         if (batch.BatchCommands.Count > 0)
         {

@@ -125,6 +125,51 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// What two nodes' senders and sales do to one tenant's endpoints at once: each node sells from its
+    /// own section of one event (no capacity row in common, so nothing orders their batches) and
+    /// records attempts at the endpoint it claimed (which locks that endpoint) in the same batches as
+    /// releases whose notices go to both endpoints (which take both endpoints' next sequence numbers,
+    /// and the event's ledger lock). No batch may fail for it: a failed recording is a delivery sent
+    /// twice, a failed release a 503.
+    /// </summary>
+    [Fact]
+    public async Task Both_nodes_recording_deliveries_while_both_write_notices_to_the_same_endpoints_fail_no_batch()
+    {
+        Guid[] sections = [await CreateAsync("Stalls", 10_000), await CreateAsync("Circle", 10_000)];
+        Guid[] endpoints = [Guid.CreateVersion7(), Guid.CreateVersion7()];
+        foreach (var endpoint in endpoints)
+        {
+            var created = await Node(0).SubmitAsync(new CreateWebhook(Tenant, endpoint, $"https://{endpoint:N}.example/hook", Topics.ReservationReleased, null, "whsec_c2VjcmV0"));
+            Assert.Equal(OutcomeCode.Ok, created.Outcome?.Code);
+        }
+
+        var holds = new List<Guid>();
+        foreach (var batch in Enumerable.Range(0, 600).Chunk(50))
+        {
+            var placed = await Task.WhenAll(batch.Select(i => Node(i).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(sections[i % 2], 1, null)], 15))));
+            holds.AddRange(placed.Select(p => p.Outcome!.Value.Reservation!.Value.Id));
+        }
+
+        // Hold i is node i % 2's, from its section; each round records the next deliveries of each node's endpoint.
+        var recorded = 0L;
+        foreach (var round in holds.Select((h, i) => (Hold: h, Node: i % 2)).Chunk(20))
+        {
+            var work = new List<Task<EngineResult>>();
+            recorded++;
+            foreach (var (hold, node) in round)
+            {
+                work.Add(Node(node).SubmitAsync(new RecordDeliveryAttempt(Tenant, endpoints[node], recorded, 200, null, 1, 0.5)));
+                work.Add(Node(node).SubmitAsync(new TransitionReservation(Tenant, hold, Transition.Release)));
+            }
+
+            var results = await Task.WhenAll(work);
+            Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
+        }
+
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Both_nodes_sweeping_the_same_due_holds_expire_each_exactly_once()
     {

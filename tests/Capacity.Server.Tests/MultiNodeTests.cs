@@ -249,7 +249,8 @@ public sealed class MultiNodeTests
             await receiver.WaitForCountAsync(expected.Length);
             await Task.Delay(200);
             var got = receiver.Messages;
-            Assert.Equal(expected.Length, got.Count);
+            var twice = got.GroupBy(m => m.Id).Where(g => g.Count() > 1).Select(g => $"{g.Key} (sequence {g.First().Sequence}) ×{g.Count()}");
+            Assert.True(expected.Length == got.Count, $"{got.Count} deliveries, not {expected.Length}; more than once: {string.Join(", ", twice)}\n{nodes.Warnings}");
             Assert.Equal(expected.Order(), got.Select(m => m.Data["id"]!.GetValue<string>()).Order());
             Assert.Equal([.. Enumerable.Range(1, expected.Length).Select(i => (long)i)], got.Select(m => m.Sequence));
         }
@@ -291,6 +292,10 @@ public sealed class MultiNodeTests
             var key = tenant["api_key"]!.GetValue<string>();
             return new Nodes(one, two, one.Client(key), two.Client(key));
         }
+
+        /// <summary>What the nodes logged as warnings or worse, to say why a test failed.</summary>
+        public string Warnings => string.Join('\n', (_one.Output + "\n" + _two.Output).Split('\n')
+            .Where(line => line.Contains("warn", StringComparison.OrdinalIgnoreCase) || line.Contains("fail", StringComparison.OrdinalIgnoreCase)));
 
         /// <summary>The invariants, read through the second node.</summary>
         public async Task AssertVerifiedAsync()

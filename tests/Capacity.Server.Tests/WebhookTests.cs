@@ -142,6 +142,36 @@ public abstract class WebhookTests(StoreKind store)
         await app.AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// The receiver has the delivery; the batch recording that fails. The sender records the same
+    /// answer again rather than leave the delivery pending, which would send it a second time.
+    /// </summary>
+    [Fact]
+    public async Task A_delivery_whose_recording_fails_once_is_recorded_on_a_retry_and_not_sent_again()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 1);
+        var hook = await SubscribeAsync(t, receiver.Url, "capacity.sold_out");
+        app.Faults.FailNextDeliveryRecord();
+
+        await t.HoldAsync(pool, 1);
+        await receiver.WaitForAsync(m => m.Type == "capacity.sold_out");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await OnlyDeliveryAsync(t, hook))["status"]!.GetValue<string>() != "delivered" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.False(app.Faults.DeliveryRecordFaultPending);
+        var delivery = await OnlyDeliveryAsync(t, hook);
+        Assert.Equal(("delivered", 1), (delivery["status"]!.GetValue<string>(), delivery["attempts"]!.GetValue<int>()));
+        await Task.Delay(300);
+        Assert.Single(receiver.Attempts);
+        await app.AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task Verify_reports_a_delivery_lost_from_the_outbox()
     {

@@ -25,6 +25,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private readonly IReadStore _read;
     private readonly IAsyncDisposable _owner;
     private FaultPoint? _fail;
+    private int _failDeliveryRecord;
     private TimeSpan _commitDelay;
     private int _batches;
     private int _holdSummaries;
@@ -57,6 +58,15 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     public int HoldSummaryReads => Volatile.Read(ref _holdSummaries);
 
     public void FailNextBatchAt(FaultPoint point) => _fail = point;
+
+    /// <summary>
+    /// The next batch that records an attempt at a webhook delivery fails at its load, whatever other
+    /// batches run before it: the webhook sender's own write, picked out of the traffic around it.
+    /// </summary>
+    public void FailNextDeliveryRecord() => Volatile.Write(ref _failDeliveryRecord, 1);
+
+    /// <summary>Whether <see cref="FailNextDeliveryRecord"/> is still waiting for its batch.</summary>
+    public bool DeliveryRecordFaultPending => Volatile.Read(ref _failDeliveryRecord) == 1;
 
     /// <summary>The next commit takes this long: a request that is still in flight.</summary>
     public void DelayNextCommit(TimeSpan delay) => _commitDelay = delay;
@@ -96,7 +106,9 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private sealed class Tx(FaultyStore owner, IWriteTransaction inner) : IWriteTransaction
     {
         public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct) =>
-            owner.Take(FaultPoint.Load) ? throw new IOException("injected: load") : inner.LoadAsync(keys, ws, ct);
+            owner.Take(FaultPoint.Load) || keys.Deliveries.Count > 0 && Interlocked.Exchange(ref owner._failDeliveryRecord, 0) == 1
+                ? throw new IOException("injected: load")
+                : inner.LoadAsync(keys, ws, ct);
 
         public Task LoadIdempotencyAsync(
             IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct) =>

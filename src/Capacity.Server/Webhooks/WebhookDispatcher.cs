@@ -22,6 +22,7 @@ internal sealed class WebhookDispatcher : BackgroundService
     private const int EndpointsPerRound = 16;
     private const int DeliveriesPerClaim = 20;
     private const int MaxErrorLength = 200;
+    private const int RecordTries = 4;
 
     private readonly IWebhookStore _store;
     private readonly CommandEngine _engine;
@@ -166,8 +167,8 @@ internal sealed class WebhookDispatcher : BackgroundService
 
                 var (status, error, elapsed) = await SendAsync(work, message, ct);
                 attempted++;
-                var result = await _engine.SubmitAsync(new RecordDeliveryAttempt(
-                    work.TenantId, work.EndpointId, message.Sequence, status, error, (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds), Random.Shared.NextDouble()));
+                var result = await RecordAsync(new RecordDeliveryAttempt(
+                    work.TenantId, work.EndpointId, message.Sequence, status, error, (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds), Random.Shared.NextDouble()), ct);
                 if (result.Status != EngineStatus.Decided || status is not (>= 200 and < 300))
                 {
                     break;
@@ -188,6 +189,29 @@ internal sealed class WebhookDispatcher : BackgroundService
         }
 
         return attempted;
+    }
+
+    /// <summary>
+    /// The send has happened: an attempt left unrecorded is sent again by the next round, a second
+    /// copy the receiver has to drop. What fails a batch (a store error, a lock wait given up, a lost
+    /// connection) and a full queue usually pass within moments, so the answer is submitted again a
+    /// few times before that. Again is safe: a batch that failed applied nothing, and one whose answer
+    /// alone was lost left the delivery settled if it succeeded (the core then changes nothing); only a
+    /// failed send recorded twice that way counts one attempt too many.
+    /// </summary>
+    private async Task<EngineResult> RecordAsync(RecordDeliveryAttempt attempt, CancellationToken ct)
+    {
+        for (var tries = 1; ; tries++)
+        {
+            var result = await _engine.SubmitAsync(attempt);
+            if (result.Status is not (EngineStatus.Unavailable or EngineStatus.Overloaded) || tries == RecordTries || ct.IsCancellationRequested)
+            {
+                return result;
+            }
+
+            // Wall-clock pauses: they wait for the store, not for anything the domain's clock decides.
+            await Task.Delay(TimeSpan.FromMilliseconds(50 * tries), CancellationToken.None);
+        }
     }
 
     private async Task<(int? Status, string? Error, TimeSpan Elapsed)> SendAsync(OutboxWork work, OutboxMessage message, CancellationToken ct)
