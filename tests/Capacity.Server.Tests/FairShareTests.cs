@@ -280,6 +280,40 @@ public abstract class FairShareTests(StoreKind store)
         await app.AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// The create that filled the event, retried with its Idempotency-Key because its answer was lost:
+    /// a 409 would say the section was never made, and a platform would make it again under a new key.
+    /// </summary>
+    [Fact]
+    public async Task A_retried_create_that_filled_the_event_replays_its_first_answer_and_a_new_one_is_still_refused()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:Quotas:MaxCapacitiesPerEvent"] = "2" });
+        var t = (await app.NewTenantAsync()).Client;
+        await t.CreateCapacityAsync("gala", "Stalls", 10);
+        var body = new { section_name = "Circle", total_capacity = 10 };
+        var first = await Api.ReadAsync(await Keyed(body, "circle"), 201);
+
+        var retries = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Keyed(body, "circle")));
+        foreach (var retry in retries)
+        {
+            Assert.Equal("true", Assert.Single(retry.Headers.GetValues("Idempotent-Replayed")));
+            Assert.Equal(first["id"]!.GetValue<string>(), (await Api.ReadAsync(retry, 201))["id"]!.GetValue<string>());
+        }
+
+        // A new create, and the used key sent with another body, are refused by the bound.
+        await Api.ProblemAsync(await Keyed(new { section_name = "Balcony", total_capacity = 10 }, "balcony"), 409, "TOO_MANY_CAPACITIES");
+        await Api.ProblemAsync(await Keyed(new { section_name = "Circle", total_capacity = 11 }, "circle"), 409, "TOO_MANY_CAPACITIES");
+        Assert.Equal(2, (await Api.ReadAsync(await t.GetAsync("/events/gala/capacity"), 200))["capacity"]!.AsArray().Count);
+        await app.AssertInvariantsAsync();
+
+        Task<HttpResponseMessage> Keyed(object json, string key)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/events/gala/capacity") { Content = Api.Json(json) };
+            request.Headers.Add("Idempotency-Key", key);
+            return t.SendAsync(request);
+        }
+    }
+
     [Fact]
     public async Task Forty_concurrent_holds_of_a_tenant_bounded_at_twenty_live_holds_place_exactly_twenty_and_another_tenant_is_not_affected()
     {

@@ -206,6 +206,42 @@ public abstract class KeyTests(StoreKind store)
         Assert.Equal(["active", "expired"], (await ListAsync(admin, tenant.Id)).Select(k => Text(k!["status"])));
     }
 
+    /// <summary>
+    /// The issue that reached the bound, retried with its Idempotency-Key because its answer was lost,
+    /// hears that the key exists (without its secret, as every replay of an issue: it is shown once), so
+    /// the operator revokes it rather than believe it was never made.
+    /// </summary>
+    [Fact]
+    public async Task A_retried_key_issue_that_reached_the_bound_replays_its_answer_without_the_secret_and_a_new_one_is_still_refused()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:Quotas:MaxKeysPerTenant"] = "2" });
+        var tenant = await app.NewTenantAsync();
+        using var admin = app.Admin();
+        var first = await Api.ReadAsync(await Keyed(new { name = "Box office" }, "box-office"), 201);
+        Assert.NotNull(first["api_key"]);
+
+        var retries = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Keyed(new { name = "Box office" }, "box-office")));
+        foreach (var retry in retries)
+        {
+            Assert.Equal("true", Assert.Single(retry.Headers.GetValues("Idempotent-Replayed")));
+            var again = await Api.ReadAsync(retry, 201);
+            Assert.Equal(Text(first["key"]!["id"]), Text(again["key"]!["id"]));
+            Assert.Null(again["api_key"]);
+        }
+
+        await Api.ProblemAsync(await Keyed(new { name = "Door" }, "door"), 409, "TOO_MANY_KEYS");
+        await Api.ProblemAsync(await Keyed(new { name = "Other" }, "box-office"), 409, "TOO_MANY_KEYS");
+        Assert.Equal(2, (await ListAsync(admin, tenant.Id)).Count);
+        await app.AssertInvariantsAsync();
+
+        Task<HttpResponseMessage> Keyed(object json, string key)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/admin/tenants/{tenant.Id}/keys") { Content = Api.Json(json) };
+            request.Headers.Add("Idempotency-Key", key);
+            return admin.SendAsync(request);
+        }
+    }
+
     [Fact]
     public async Task A_tenant_at_its_bound_of_usable_keys_is_refused_another_until_one_is_revoked_or_expires()
     {

@@ -107,7 +107,11 @@ internal static class AdminApi
         var now = time.GetUtcNow();
         if ((await store.GetApiKeysAsync(tenantId, context.RequestAborted)).Count(k => k.IsUsableAt(now)) >= limit)
         {
-            return ApiErrors.TooManyKeys(tenantId, limit);
+            // The issue that reached the bound, sent again with its key because its answer was lost,
+            // gets that answer (stored without the secret, as every replay of an issue is).
+            return await writes.ReplayCommittedAsync(context, Guid.Empty, body.Bytes, context.RequestAborted) is { } replay
+                ? replay
+                : ApiErrors.TooManyKeys(tenantId, limit);
         }
 
         return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, new AddApiKey(tenantId, key), o => Issued(o, text, time), o => Issued(o, null, time));

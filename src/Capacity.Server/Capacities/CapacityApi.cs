@@ -82,7 +82,11 @@ internal static class CapacityApi
         var events = await store.GetEventsAsync(caller.TenantId, context.RequestAborted);
         if (events.FirstOrDefault(e => e.EventId == eventId) is { } existing && existing.Capacities >= quotas.Options.MaxCapacitiesPerEvent)
         {
-            return ApiErrors.TooManyCapacities(eventId, quotas.Options.MaxCapacitiesPerEvent);
+            // The create that filled the event, sent again with its key because its answer was lost,
+            // gets that answer, not a refusal that would say it never happened.
+            return await writes.ReplayCommittedAsync(context, caller.TenantId, body.Bytes, context.RequestAborted) is { } replay
+                ? replay
+                : ApiErrors.TooManyCapacities(eventId, quotas.Options.MaxCapacitiesPerEvent);
         }
 
         var command = new CreateCapacity(

@@ -126,7 +126,8 @@ internal sealed class Writes(CommandEngine engine, IReadStore store, IOptions<Js
     }
 
     /// <summary>
-    /// For a request refused before it reaches the engine (the bound on live holds): when it carries an
+    /// For a request refused before it reaches the engine (a bound: live holds, capacities per event,
+    /// keys per tenant): when it carries an
     /// Idempotency-Key whose first request, the same one, was applied, that first answer, replayed as the
     /// engine would; otherwise null and the refusal stands (a key used for another request, or not yet
     /// committed, is not decided here: retried once the bound allows, the engine answers it).
