@@ -32,8 +32,8 @@ internal sealed partial class PostgresWriteTransaction
             // same way (each recording for the endpoint its sender claimed) is a deadlock; taking them
             // all here, in id order, leaves the write no endpoint to wait for.
             await using var lockCmd = Command(
-                $"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE id = ANY($1) OR tenant_id = ANY($2) "
-                + "OR tenant_id IN (SELECT tenant_id FROM webhooks WHERE id = ANY($1)) ORDER BY id FOR UPDATE");
+                $"SELECT {WebhookRows.EndpointColumns} FROM webhooks "
+                + "WHERE tenant_id IN (SELECT tenant_id FROM webhooks WHERE id = ANY($1) UNION SELECT unnest($2::uuid[])) ORDER BY id FOR UPDATE");
             lockCmd.Parameters.Add(new NpgsqlParameter { Value = keys.Webhooks.ToArray() });
             lockCmd.Parameters.Add(new NpgsqlParameter { Value = tenants.ToArray() });
             await using var r = await lockCmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
