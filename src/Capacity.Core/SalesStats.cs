@@ -320,13 +320,22 @@ public static class SalesStats
     /// (an event's top capacities, which hold everything below them, or one capacity): the effective
     /// availability of each that is in the sale under way (<see cref="SaleRulesOf.InCurrentSale"/>), 0 for
     /// each that is not, since it sells nothing at any rate; null when one in the sale is unlimited all
-    /// the way up, and so it cannot sell out. With it, until when the sale can go on: the latest end of
-    /// the windows of those with tickets left (a hold needs every window above it open, so each one's
-    /// end is the earliest in its closure), null when one of them has no end.
+    /// the way up, and so it cannot sell out. A pool above several of them (an event's sections may
+    /// share a pool of another event) is counted once: what one takes of its headroom is not left for
+    /// the next. With it, until when the sale can go on: the latest end of the windows of those with
+    /// tickets left (a hold needs every window above it open, so each one's end is the earliest in its
+    /// closure), null when one of them has no end.
     /// </summary>
+    /// <remarks>
+    /// Taken in the order given, which finds the most that can be sold wherever the pools above them
+    /// nest (a tree). Where two capacities have pools above them that overlap without nesting (a
+    /// capacity with two parents), the order can leave less than the most; the figure is still one
+    /// that can be sold, never more.
+    /// </remarks>
     public static SaleLeft LeftToSell(IEnumerable<CapacityNode> capacities, ICapacityLookup lookup, DateTimeOffset now)
     {
-        var scratch = new List<CapacityNode>();
+        var closure = new List<CapacityNode>();
+        Dictionary<Guid, long>? counted = null;
         var left = 0L;
         DateTimeOffset? until = DateTimeOffset.MinValue;
         foreach (var capacity in capacities)
@@ -336,34 +345,49 @@ public static class SalesStats
                 continue;
             }
 
-            if (Graph.Available(capacity, lookup, scratch) is not { } available)
-            {
-                return new SaleLeft(null, null);
-            }
-
-            left += available;
-            if (available > 0 && until is { } latest)
-            {
-                until = EndOf(capacity) is { } end ? (end > latest ? end : latest) : null;
-            }
-        }
-
-        return new SaleLeft(left, left > 0 ? until : null);
-
-        DateTimeOffset? EndOf(CapacityNode capacity)
-        {
-            Graph.Closure(capacity, lookup, scratch);
+            Graph.Closure(capacity, lookup, closure);
+            long? available = null;
             DateTimeOffset? end = null;
-            foreach (var n in scratch)
+            foreach (var n in closure)
             {
+                if (n.Headroom is { } headroom)
+                {
+                    var rest = Math.Max(0, headroom - (counted?.GetValueOrDefault(n.Id) ?? 0));
+                    available = available is { } a && a <= rest ? a : rest;
+                }
+
                 if (n.Sale?.EndsAt is { } e && (end is null || e < end))
                 {
                     end = e;
                 }
             }
 
-            return end;
+            if (available is not { } taken)
+            {
+                return new SaleLeft(null, null);
+            }
+
+            if (taken > 0)
+            {
+                counted ??= [];
+                foreach (var n in closure)
+                {
+                    if (n.Headroom is not null)
+                    {
+                        counted[n.Id] = counted.GetValueOrDefault(n.Id) + taken;
+                    }
+                }
+
+                if (until is { } latest)
+                {
+                    until = end is { } e ? (e > latest ? e : latest) : null;
+                }
+            }
+
+            left += taken;
         }
+
+        return new SaleLeft(left, left > 0 ? until : null);
     }
 
     /// <summary>The Unix minute an instant falls in: how figures are kept.</summary>

@@ -167,6 +167,36 @@ public sealed class SalesStatsTests
         s.AssertConsistent();
     }
 
+    /// <summary>
+    /// An event's top sections may share a pool that is another event's (a venue's cap over two
+    /// nights): the pool's headroom is what both can sell together, not what each can.
+    /// </summary>
+    [Fact]
+    public void Sections_sharing_a_pool_above_them_count_its_headroom_once()
+    {
+        var s = new Scenario();
+        var venue = s.Own(100, "Venue");
+        var friday = s.Capped(60, venue);
+        var saturday = s.Capped(60, venue);
+        var parking = s.Own(10, "Parking");
+        SaleLeft Left(params Guid[] ids) => SalesStats.LeftToSell(ids.Select(s.Node), s.Ws, s.Now);
+
+        Assert.Equal(100, Left(friday, saturday).Available);
+        Assert.Equal(100, Left(saturday, friday).Available);
+        Assert.Equal(110, Left(friday, saturday, parking).Available);
+
+        // With 30 left in the venue, both nights together have 30, as each alone has.
+        Assert.Equal(OutcomeCode.Ok, s.Hold((friday, 40)).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Hold((saturday, 30)).Code);
+        Assert.Equal((20L, 30L, 30L), (Left(friday).Available, Left(saturday).Available, Left(friday, saturday).Available));
+        Assert.Equal(40, Left(friday, saturday, parking).Available);
+
+        // Nothing left in the venue: nothing left on either night, and no window keeps the sale going.
+        Assert.Equal(OutcomeCode.Ok, s.Hold((saturday, 30)).Code);
+        Assert.Equal(new SaleLeft(0, null), Left(friday, saturday));
+        s.AssertConsistent();
+    }
+
     [Fact]
     public void A_sale_can_go_on_until_the_latest_window_end_of_what_has_tickets_left_and_no_later_than_the_windows_above_it()
     {

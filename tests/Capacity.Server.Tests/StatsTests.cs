@@ -117,6 +117,23 @@ public abstract class StatsTests(StoreKind store)
         }
     }
 
+    /// <summary>A venue's cap over two nights, kept as an event of its own: each night's forecast counts the cap once.</summary>
+    [Fact]
+    public async Task An_events_sections_sharing_another_events_pool_have_left_what_the_pool_has_left_not_twice_that()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        var venue = await t.CreateCapacityAsync("season", "Venue cap", 100);
+        var stalls = await t.CreateCapacityAsync("friday", "Stalls", 80, venue);
+        var circle = await t.CreateCapacityAsync("friday", "Circle", 80, venue);
+        await t.HoldAsync(stalls, 50);
+        await t.HoldAsync(circle, 20);
+
+        Assert.Equal(30, (await StatsAsync(t, "friday"))["forecast"]!["available"]!.GetValue<long>());
+        Assert.Equal(30, (await StatsAsync(t, "friday", $"capacity_id={circle}"))["forecast"]!["available"]!.GetValue<long>());
+        await app.AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task A_section_under_a_closed_pool_sells_nothing_so_its_forecast_has_nothing_left_until_the_pool_reopens()
     {
