@@ -174,49 +174,66 @@ internal sealed class MetricsCollector : IDisposable
         private long _count;
         private double _last;
 
+        /// <summary>
+        /// Without a lock: every request records two series (its route's count and duration), so a lock
+        /// here was one that every request thread took in turn. The count goes up before the bucket, and
+        /// <see cref="Write"/> reads the buckets before the count, so a scrape never shows a bucket
+        /// above <c>+Inf</c>; a scrape during a measurement may show its count and not yet its sum.
+        /// </summary>
         public void Record(double value)
         {
-            lock (this)
+            Volatile.Write(ref _last, value);
+            Add(ref _sum, value);
+            Interlocked.Increment(ref _count);
+            for (var i = 0; i < _buckets.Length; i++)
             {
-                _last = value;
-                _sum += value;
-                _count++;
-                for (var i = 0; i < _buckets.Length; i++)
+                if (value <= bounds[i])
                 {
-                    if (value <= bounds[i])
-                    {
-                        _buckets[i]++;
-                        break;
-                    }
+                    Interlocked.Increment(ref _buckets[i]);
+                    break;
                 }
+            }
+        }
+
+        private static void Add(ref double total, double value)
+        {
+            var seen = Volatile.Read(ref total);
+            while (true)
+            {
+                var found = Interlocked.CompareExchange(ref total, seen + value, seen);
+                if (found.Equals(seen))
+                {
+                    return;
+                }
+
+                seen = found;
             }
         }
 
         public void Write(StringBuilder text, string name)
         {
-            lock (this)
+            switch (kind)
             {
-                switch (kind)
-                {
-                    case SeriesKind.Counter:
-                        Line(text, name, labels, _sum);
-                        break;
-                    case SeriesKind.Gauge:
-                        Line(text, name, labels, _last);
-                        break;
-                    default:
-                        long cumulative = 0;
-                        for (var i = 0; i < bounds.Length; i++)
-                        {
-                            cumulative += _buckets[i];
-                            Line(text, name + "_bucket", Join(labels, $"le=\"{bounds[i].ToString(CultureInfo.InvariantCulture)}\""), cumulative);
-                        }
+                case SeriesKind.Counter:
+                    Line(text, name, labels, Volatile.Read(ref _sum));
+                    break;
+                case SeriesKind.Gauge:
+                    Line(text, name, labels, Volatile.Read(ref _last));
+                    break;
+                default:
+                    long cumulative = 0;
+                    for (var i = 0; i < bounds.Length; i++)
+                    {
+                        cumulative += Volatile.Read(ref _buckets[i]);
+                        Line(text, name + "_bucket", Join(labels, $"le=\"{bounds[i].ToString(CultureInfo.InvariantCulture)}\""), cumulative);
+                    }
 
-                        Line(text, name + "_bucket", Join(labels, "le=\"+Inf\""), _count);
-                        Line(text, name + "_sum", labels, _sum);
-                        Line(text, name + "_count", labels, _count);
-                        break;
-                }
+                    // Read after the buckets: every measurement a bucket shows is counted here too.
+                    var count = Math.Max(cumulative, Volatile.Read(ref _count));
+                    Line(text, name + "_bucket", Join(labels, "le=\"+Inf\""), count);
+                    Line(text, name + "_sum", labels, Volatile.Read(ref _sum));
+                    Line(text, name + "_count", labels, count);
+                    break;
             }
         }
 
