@@ -43,7 +43,7 @@ public static partial class CapacityCli
     {
         var items = new Argument<ReservationItemRequest[]>("items")
         {
-            Description = "Each item as <capacity-id>:<quantity>, or <capacity-id>:<quantity>:<pricing-id> to lock that price entry's price",
+            Description = "Each item as <capacity-id>:<quantity>, then :<pricing-id> to lock that price entry's price and @<allocation-id> to draw it from that allocation of the capacity",
             Arity = ArgumentArity.OneOrMore,
             CustomParser = CartItemsOf,
         };
@@ -75,24 +75,36 @@ public static partial class CapacityCli
         return create;
     }
 
-    /// <summary>Reads a cart's items: <c>&lt;capacity-id&gt;:&lt;quantity&gt;</c>, with an optional <c>:&lt;pricing-id&gt;</c>.</summary>
+    /// <summary>
+    /// Reads a cart's items: <c>&lt;capacity-id&gt;:&lt;quantity&gt;</c>, with an optional
+    /// <c>:&lt;pricing-id&gt;</c> and an optional <c>@&lt;allocation-id&gt;</c> at the end.
+    /// </summary>
     private static ReservationItemRequest[] CartItemsOf(ArgumentResult result)
     {
+        const string Shape = "<capacity-id>:<quantity>[:<pricing-id>][@<allocation-id>]";
         var items = new ReservationItemRequest[result.Tokens.Count];
         for (var i = 0; i < items.Length; i++)
         {
             var token = result.Tokens[i].Value;
-            var parts = token.Split(':');
-            Guid pricingId = default;
+            var (held, from) = token.IndexOf('@', StringComparison.Ordinal) is var at and >= 0 ? (token[..at], token[(at + 1)..]) : (token, null);
+            var parts = held.Split(':');
+            Guid pricingId = default, allocationId = default;
             if (parts.Length is not (2 or 3) || !Guid.TryParse(parts[0], out var capacityId)
                 || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var quantity)
-                || (parts.Length == 3 && !Guid.TryParse(parts[2], out pricingId)))
+                || (parts.Length == 3 && !Guid.TryParse(parts[2], out pricingId))
+                || (from is not null && !Guid.TryParse(from, out allocationId)))
             {
-                result.AddError($"'{token}' is not <capacity-id>:<quantity> or <capacity-id>:<quantity>:<pricing-id>, such as 0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f:2.");
+                result.AddError($"'{token}' is not {Shape}, such as 0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f:2.");
                 return [];
             }
 
-            items[i] = new ReservationItemRequest { CapacityId = capacityId, Quantity = quantity, PricingId = parts.Length == 3 ? pricingId : null };
+            items[i] = new ReservationItemRequest
+            {
+                CapacityId = capacityId,
+                Quantity = quantity,
+                PricingId = parts.Length == 3 ? pricingId : null,
+                AllocationId = from is not null ? allocationId : null,
+            };
         }
 
         return items;

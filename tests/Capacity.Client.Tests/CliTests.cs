@@ -660,10 +660,40 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Contains("INSUFFICIENT_CAPACITY", refused.Error, StringComparison.Ordinal);
         Assert.Equal(95, (await tenant.Client.GetCapacityAsync(child.Id)).AvailableCapacity);
 
-        foreach (var item in new[] { $"{adult.Id}", $"{adult.Id}:2:not-a-guid", $"{adult.Id}:two", $"{adult.Id}:1:{price.Id}:x" })
+        foreach (var item in new[] { $"{adult.Id}", $"{adult.Id}:2:not-a-guid", $"{adult.Id}:two", $"{adult.Id}:1:{price.Id}:x", $"{adult.Id}:1@", $"{adult.Id}:1@box-office", $"{adult.Id}@{price.Id}" })
         {
             Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("reservations", "create", item, "--key", tenant.Key)).ExitCode);
         }
+
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Reservations_create_draws_an_item_from_an_allocation_named_after_an_at_sign()
+    {
+        var tenant = await host.NewTenantAsync();
+        var (_, adult, child) = await TheatreAsync(tenant.Client, "cart-allocation");
+        var price = await tenant.Client.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 20m, Currency = "EUR" });
+        var boxOffice = await tenant.Client.CreateAllocationAsync(adult.Id, new CreateAllocationRequest { Name = "Box office", Quantity = 4 });
+
+        var cart = await host.RunCliAsync("reservations", "create", $"{adult.Id}:3:{price.Id}@{boxOffice.Id}", $"{child.Id}:1", "--json", "--key", tenant.Key);
+        Assert.True(cart.ExitCode == ExitCodes.Ok, cart.Error);
+        using (var held = JsonDocument.Parse(cart.Output))
+        {
+            var items = held.RootElement.GetProperty("items").EnumerateArray().ToList();
+            Assert.Equal(boxOffice.Id, items[0].GetProperty("allocation_id").GetGuid());
+            Assert.Equal(20m, items[0].GetProperty("locked_price").GetProperty("unit_price").GetDecimal());
+        }
+
+        Assert.Equal(3, (await tenant.Client.GetAllocationAsync(boxOffice.Id)).Held);
+
+        // More than the allocation has left is refused, all or nothing, and takes nothing from the public.
+        var before = (await tenant.Client.GetCapacityAsync(adult.Id)).AvailableCapacity;
+        var refused = await host.RunCliAsync("reservations", "create", $"{child.Id}:1", $"{adult.Id}:2@{boxOffice.Id}", "--key", tenant.Key);
+        Assert.NotEqual(ExitCodes.Ok, refused.ExitCode);
+        Assert.Equal(before, (await tenant.Client.GetCapacityAsync(adult.Id)).AvailableCapacity);
+        Assert.Equal(3, (await tenant.Client.GetAllocationAsync(boxOffice.Id)).Held);
+        await host.AssertInvariantsAsync();
     }
 
     [Fact]
