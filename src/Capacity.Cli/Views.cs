@@ -1033,8 +1033,10 @@ internal static class Views
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
+    // As the server wrote it: with the currency's digits (1500 JPY, 40.00 EUR, 1.235 BHD), which the
+    // decimal keeps from the JSON; a fixed two places would have shown yen with cents and cut dinars.
     private static string Money(decimal amount, string currency) =>
-        Markup.Escape($"{amount.ToString("0.00", CultureInfo.InvariantCulture)} {currency}");
+        Markup.Escape($"{amount.ToString(CultureInfo.InvariantCulture)} {currency}");
 
     public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }

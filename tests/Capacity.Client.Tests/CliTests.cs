@@ -187,6 +187,14 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var row = Assert.Single(list.Output.Split('\n'), l => l.Contains(id, StringComparison.Ordinal));
         Assert.Equal(["Adult", id, "30.00 EUR", "40.00 EUR", "30.00 EUR", "2.50 EUR", "0.00 EUR", "0.2 (20%)"], row.Split('│', StringSplitOptions.TrimEntries)[1..^1]);
 
+        // Amounts have their currency's digits: none for yen, three for dinars.
+        foreach (var (currency, price, shown) in new[] { ("JPY", "1500", "1500 JPY"), ("BHD", "1.235", "1.235 BHD") })
+        {
+            var other = await host.RunCliAsync("pricing", "create", adult.Id.ToString(), "--name", currency, "--price", price, "--currency", currency, "--key", tenant.Key);
+            Assert.True(other.ExitCode == ExitCodes.Ok, other.Error);
+            Assert.StartsWith($"{shown} (what a hold locks now: the list price)", Pair(other.Output, "Unit price"), StringComparison.Ordinal);
+        }
+
         // The hold placed before the discount keeps the price it locked.
         var show = await host.RunCliAsync("reservations", "show", hold.Id.ToString(), "--key", tenant.Key);
         Assert.Equal($"2 × {adult.Id} at 40.00 EUR (Adult)", Pair(show.Output, "Item"));
