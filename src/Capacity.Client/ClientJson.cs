@@ -54,6 +54,7 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(WebhookList))]
 [JsonSerializable(typeof(WebhookDeliveryPage))]
 [JsonSerializable(typeof(DeliveryRetry))]
+[JsonSerializable(typeof(WebhookMessage))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(TenantKey))]
 [JsonSerializable(typeof(IssueKeyRequest))]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 
 namespace Capacity.Client.Tests;
 
@@ -216,6 +217,53 @@ public sealed class WebhookTests(WebhookHost host, CapacityHost plain) : IClassF
         Assert.True(WebhookSignature.Verify(rotated.Secret!, again.Id, again.Timestamp, again.Signature, again.Body));
         Assert.False(WebhookSignature.Verify(hook.Secret!, again.Id, again.Timestamp, again.Signature, again.Body));
         Assert.Equal(2, (await DeliveredAsync(t, hook.Id, 1, attempts: 2)).Attempts);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_receiver_reads_each_delivered_body_as_a_message_whose_data_is_the_APIs_record_for_its_type()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await host.NewTenantAsync();
+        var t = tenant.Client;
+        var floor = await t.CreateCapacityAsync("gig", new CreateCapacityRequest { SectionName = "Floor", TotalCapacity = 3 });
+        var hook = await t.CreateWebhookAsync(new CreateWebhookRequest
+        {
+            Url = receiver.Url,
+            Events = [WebhookEventTypes.ReservationConfirmed, WebhookEventTypes.CapacitySoldOut, WebhookEventTypes.CapacityStateChanged, WebhookEventTypes.AllocationClosed],
+        });
+
+        var box = await t.CreateAllocationAsync(floor.Id, new CreateAllocationRequest { Name = "Box office", Quantity = 1 });
+        var sale = (await t.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 2 })).Reservation;
+        await t.ConfirmAsync(sale.Id);
+        await t.CloseAllocationAsync(box.Id);
+        await t.UpdateCapacityAsync(floor.Id, new UpdateCapacityRequest { IsActive = false });
+
+        var received = await receiver.WaitForCountAsync(4);
+        var messages = received.Select(r =>
+        {
+            Assert.True(WebhookSignature.Verify(hook.Secret!, r.Id, r.Timestamp, r.Signature, r.Body));
+            return WebhookMessage.Parse(r.Body);
+        }).ToList();
+        Assert.Equal([1L, 2, 3, 4], messages.Select(m => m.Sequence));
+        Assert.All(messages, m => Assert.Equal((tenant.Id, "gig"), (m.TenantId, m.EventId)));
+        Assert.Equal(received.Select(r => r.Id), messages.Select(m => m.Id.ToString()));
+
+        var soldOut = Assert.Single(messages, m => m.Type == WebhookEventTypes.CapacitySoldOut);
+        Assert.Equal((floor.Id, 0L), (soldOut.Capacity()!.Id, soldOut.Capacity()!.AvailableCapacity));
+        Assert.Null(soldOut.Reservation());
+        var confirmed = Assert.Single(messages, m => m.Type == WebhookEventTypes.ReservationConfirmed);
+        Assert.Equal((sale.Id, ReservationStatus.Confirmed, 2), (confirmed.Reservation()!.Id, confirmed.Reservation()!.Status, confirmed.Reservation()!.Items.Single().Quantity));
+        Assert.Null(confirmed.Capacity());
+        var closed = Assert.Single(messages, m => m.Type == WebhookEventTypes.AllocationClosed);
+        Assert.Equal((box.Id, "Box office"), (closed.Allocation()!.Id, closed.Allocation()!.Name));
+        var state = Assert.Single(messages, m => m.Type == WebhookEventTypes.CapacityStateChanged);
+        Assert.Equal(("deactivated", false), (state.ChangeReason(), state.Capacity()!.IsActive));
+        Assert.Null(soldOut.ChangeReason());
+        Assert.Null(closed.WaitlistEntry());
+
+        Assert.Throws<JsonException>(() => WebhookMessage.Parse("{}"u8));
+        Assert.ThrowsAny<JsonException>(() => WebhookMessage.Parse("not json"u8));
         await host.AssertInvariantsAsync();
     }
 
