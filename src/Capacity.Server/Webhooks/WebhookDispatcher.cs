@@ -22,7 +22,7 @@ internal sealed class WebhookDispatcher : BackgroundService
     private const int EndpointsPerRound = 16;
     private const int DeliveriesPerClaim = 20;
     private const int MaxErrorLength = 200;
-    private const int RecordTries = 4;
+    private const int RecordTries = 6;
 
     private readonly IWebhookStore _store;
     private readonly CommandEngine _engine;
@@ -204,13 +204,21 @@ internal sealed class WebhookDispatcher : BackgroundService
         for (var tries = 1; ; tries++)
         {
             var result = await _engine.SubmitAsync(attempt);
-            if (result.Status is not (EngineStatus.Unavailable or EngineStatus.Overloaded) || tries == RecordTries || ct.IsCancellationRequested)
+            if (result.Status is not (EngineStatus.Unavailable or EngineStatus.Overloaded) || tries == RecordTries)
             {
                 return result;
             }
 
-            // Wall-clock pauses: they wait for the store, not for anything the domain's clock decides.
-            await Task.Delay(TimeSpan.FromMilliseconds(50 * tries), CancellationToken.None);
+            // Wall-clock pauses, doubling from 50 ms (about 1.5 s in all, well inside the lease): they
+            // wait for the store, not for anything the domain's clock decides. A stop ends them.
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50 << (tries - 1)), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return result;
+            }
         }
     }
 
