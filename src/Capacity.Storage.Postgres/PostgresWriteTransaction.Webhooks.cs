@@ -23,7 +23,6 @@ internal sealed partial class PostgresWriteTransaction
             tenants.Add(node.TenantId);
         }
 
-        var locked = false;
         if (keys.Webhooks.Count > 0)
         {
             // Every endpoint of the tenants, not only those named: a batch may write notices to any of
@@ -41,11 +40,8 @@ internal sealed partial class PostgresWriteTransaction
             {
                 ws.Load(WebhookRows.ReadEndpoint(r));
             }
-
-            locked = true;
         }
-
-        if (tenants.Count > 0 && !_endpointsRead && !locked)
+        else if (tenants.Count > 0 && !_endpointsRead)
         {
             await using var cmd = Command($"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE tenant_id = ANY($1)");
             cmd.Parameters.Add(new NpgsqlParameter { Value = tenants.ToArray() });

@@ -229,7 +229,7 @@ internal sealed class MetricsCollector : IDisposable
                     }
 
                     // Read after the buckets: every measurement a bucket shows is counted here too.
-                    var count = Math.Max(cumulative, Volatile.Read(ref _count));
+                    var count = Volatile.Read(ref _count);
                     Line(text, name + "_bucket", Join(labels, "le=\"+Inf\""), count);
                     Line(text, name + "_sum", labels, Volatile.Read(ref _sum));
                     Line(text, name + "_count", labels, count);
