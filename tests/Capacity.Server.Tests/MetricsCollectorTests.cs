@@ -20,17 +20,23 @@ public sealed class MetricsCollectorTests
         const int Threads = 8, Each = 20_000;
 
         using var stop = new CancellationTokenSource();
+        var scraping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var scrapes = Task.Run(() =>
         {
             var seen = 0;
-            while (!stop.IsCancellationRequested)
+            do
             {
                 AssertHistogramWhole(collector.Scrape());
                 seen++;
+                scraping.TrySetResult();
             }
+            while (!stop.IsCancellationRequested);
 
             return seen;
         });
+
+        // The recorders start once the scrapes have, so that they run side by side.
+        await scraping.Task;
         await Task.WhenAll(Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
         {
             for (var i = 0; i < Each; i++)
@@ -40,7 +46,7 @@ public sealed class MetricsCollectorTests
             }
         })));
         await stop.CancelAsync();
-        Assert.True(await scrapes > 0);
+        await scrapes; // its checks of every scrape taken meanwhile
 
         var lines = collector.Scrape().Split('\n');
         Assert.Equal(Threads * Each, Value(lines, "test_requests_total{route=\"/r\"}"));
