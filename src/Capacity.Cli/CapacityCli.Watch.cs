@@ -63,9 +63,10 @@ public static partial class CapacityCli
             await c.Host.Error.WriteLineAsync("error: the service closed the stream.");
             return ExitCodes.Unavailable;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
-            // Ctrl+C is how a watch ends.
+            // Ctrl+C is how a watch ends. A stream whose read is cancelled may report it as a broken read (an
+            // IOException around the cancellation) rather than as the cancellation: after Ctrl+C that is the same end.
             return ExitCodes.Ok;
         }
     }

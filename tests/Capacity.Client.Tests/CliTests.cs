@@ -1583,6 +1583,26 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Ctrl_C_ends_a_watch_with_0_even_when_the_stream_reports_the_cancelled_read_as_a_broken_one()
+    {
+        var tenant = await host.NewTenantAsync();
+        await TheatreAsync(tenant.Client, "live-broken-read");
+        var output = new LineWriter();
+        var errors = new StringWriter();
+        var handler = new CancelledReadsBreak { InnerHandler = host.Server.CreateHandler() };
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var watch = CapacityCli.RunAsync(
+            ["--url", "http://localhost/", "watch", "live-broken-read", "--json", "--key", tenant.Key], handler, output, errors, _ => null, stop.Token);
+        await output.WaitForAsync(1, stop.Token);
+        await stop.CancelAsync();
+
+        // The test server's stream does this now and then; a watch ended on purpose is not a broken connection.
+        Assert.Equal(ExitCodes.Ok, await watch);
+        Assert.Equal("", errors.ToString());
+    }
+
+    [Fact]
     public async Task Watch_in_a_terminal_draws_the_first_snapshot_at_once_before_the_event_changes()
     {
         var tenant = await host.NewTenantAsync();
@@ -1724,6 +1744,66 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     /// <summary>Passes every request on to the server but <c>GET /events/{id}/stats</c>, which it answers only when cancelled.</summary>
+    /// <summary>Hands out the event stream so that a read cancelled under it throws an IOException around the cancellation.</summary>
+    private sealed class CancelledReadsBreak : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.RequestUri!.AbsolutePath.EndsWith("/capacity/stream", StringComparison.Ordinal))
+            {
+                var inner = response.Content;
+                response.Content = new StreamContent(new BreakingStream(await inner.ReadAsStreamAsync(cancellationToken)));
+                foreach (var header in inner.Headers)
+                {
+                    response.Content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+            }
+
+            return response;
+        }
+
+        private sealed class BreakingStream(Stream inner) : Stream
+        {
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                try
+                {
+                    return await inner.ReadAsync(buffer, cancellationToken);
+                }
+                catch (OperationCanceledException ex)
+                {
+                    throw new IOException(string.Empty, ex);
+                }
+            }
+
+            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+                ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                }
+
+                base.Dispose(disposing);
+            }
+        }
+    }
+
     private sealed class StatsHeldBack : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
