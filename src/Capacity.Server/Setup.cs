@@ -95,6 +95,12 @@ internal static class Setup
         // one sentence instead (StartupFailure), or the trace itself when it is a bug. What the host
         // logs at Critical (a background service that stopped it) is still logged.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+
+        // The host's request logging writes "Request starting/finished" lines, which RequestLog's one line
+        // per request replaces, and while its category is on at any level the host also opens a log scope and
+        // starts an Activity for every request, for nobody when no collector is named (with one, tracing's own
+        // listener still starts it). RequestLog's scope carries the request id instead (RequestScope).
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
     }
 
     /// <summary>
@@ -136,19 +142,7 @@ internal static class Setup
             // not a trace per request from the middleware.
             SuppressDiagnosticsCallback = c => OutageLog.IsStoreFailure(c.Exception),
         });
-        app.UseStatusCodePages(async context =>
-        {
-            var response = context.HttpContext.Response;
-            ProblemHttpResult problem = response.StatusCode switch
-            {
-                404 => ApiErrors.NotFound($"No route matches {context.HttpContext.Request.Path}."),
-                405 => ApiErrors.MethodNotAllowed($"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}."),
-                413 => ApiErrors.PayloadTooLarge(app.Services.GetRequiredService<ServerOptions>().MaxBodyBytes),
-                415 => ApiErrors.UnsupportedMediaType(),
-                _ => ApiErrors.Status(response.StatusCode),
-            };
-            await problem.ExecuteAsync(context.HttpContext);
-        });
+        app.Use(StatusProblems.ApplyAsync);
         // The dashboard is static files, no build step; it signs in with a tenant key in the browser.
         // Branched off by path so that no API request pays for the files middleware's path matching.
         var dashboard = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.Combine(app.Environment.WebRootPath, "dashboard"));

@@ -65,6 +65,42 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task Lines_written_while_a_request_runs_carry_the_callers_request_id_and_once_it_is_known_the_tenant()
+    {
+        var log = new RecordingLog();
+        await using var app = new LoggingApp(log, new() { ["Logging:LogLevel:Capacity.Requests"] = "Information" });
+        var tenant = await app.NewTenantAsync();
+        log.Clear();
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/events"))
+        {
+            request.Headers.Add(RequestLog.Header, "cart-42");
+            Assert.Equal(HttpStatusCode.OK, (await tenant.Client.SendAsync(request)).StatusCode);
+        }
+
+        // A refused credential is reported by authentication itself, before any tenant is known.
+        using var anonymous = app.CreateClient();
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/events"))
+        {
+            request.Headers.Add(RequestLog.Header, "stranger-7");
+            request.Headers.Authorization = new("Bearer", "cap_not_a_key");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.SendAsync(request)).StatusCode);
+        }
+
+        var served = Assert.Single(log.Entries, e => e.Category == RequestLog.Category && (string?)e.State["RequestId"] == "cart-42");
+        Assert.Equal("cart-42", served.Scopes["RequestId"]);
+        Assert.Equal(tenant.Id, served.Scopes["TenantId"]);
+
+        var refusal = Assert.Single(log.Entries, e => e.Category == typeof(AuthFailures).FullName);
+        Assert.Equal("stranger-7", refusal.Scopes["RequestId"]);
+        Assert.False(refusal.Scopes.ContainsKey("TenantId"));
+
+        // One scope, the request's: not the host's, whose request id is its own and not the caller's.
+        Assert.All(log.Entries.Where(e => e.Scopes.Count > 0), e => Assert.False(e.Scopes.ContainsKey("RequestPath")));
+        Assert.DoesNotContain(log.Entries, e => e.Category.StartsWith("Microsoft.AspNetCore.Hosting", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task By_default_only_requests_answered_with_a_server_error_are_logged_and_at_warning()
     {
         var log = new RecordingLog();
@@ -180,9 +216,10 @@ public sealed class ObservabilityTests
 }
 
 /// <summary>Every entry written, with its category, level, message, exception and structured values.</summary>
-internal sealed class RecordingLog : ILoggerProvider
+internal sealed class RecordingLog : ILoggerProvider, ISupportExternalScope
 {
     private readonly ConcurrentQueue<Entry> _entries = new();
+    private IExternalScopeProvider? _scopes;
 
     public List<Entry> Entries => [.. _entries];
 
@@ -196,7 +233,10 @@ internal sealed class RecordingLog : ILoggerProvider
     {
     }
 
-    internal sealed record Entry(string Category, LogLevel Level, string Message, Exception? Exception, Dictionary<string, object?> State);
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+    /// <summary>One line: <paramref name="Scopes"/> has the structured values of the scopes it was written in, innermost last.</summary>
+    internal sealed record Entry(string Category, LogLevel Level, string Message, Exception? Exception, Dictionary<string, object?> State, Dictionary<string, object?> Scopes);
 
     private sealed class Logger(RecordingLog owner, string category) : ILogger
     {
@@ -208,7 +248,20 @@ internal sealed class RecordingLog : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var values = state is IEnumerable<KeyValuePair<string, object?>> pairs ? pairs.ToDictionary(p => p.Key, p => p.Value) : [];
-            owner._entries.Enqueue(new Entry(category, logLevel, formatter(state, exception), exception, values));
+            var scopes = new Dictionary<string, object?>();
+            owner._scopes?.ForEachScope(
+                static (scope, into) =>
+                {
+                    if (scope is IEnumerable<KeyValuePair<string, object?>> named)
+                    {
+                        foreach (var (key, value) in named)
+                        {
+                            into[key] = value;
+                        }
+                    }
+                },
+                scopes);
+            owner._entries.Enqueue(new Entry(category, logLevel, formatter(state, exception), exception, values, scopes));
         }
     }
 

@@ -552,7 +552,7 @@ internal sealed class Authenticator
 /// the wrong kind of credential (an admin key on a tenant route, or the reverse), a credential of a
 /// disabled tenant, and a read-scope credential on a route that changes something are 403.
 /// </summary>
-internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, AuthFailures failures, RateLimits rateLimits, ILogger<AuthMiddleware> logger)
+internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authenticator, AuthFailures failures, RateLimits rateLimits)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -614,11 +614,9 @@ internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authent
 
         context.Items[TenantCaller.ItemKey] = caller;
 
-        // Every log line of the request carries the tenant (the request id comes from the host's scope).
-        using (logger.BeginScope(new TenantScope(caller.TenantId)))
-        {
-            await next(context);
-        }
+        // Every log line of the request from here on carries the tenant, in the scope the request log opened.
+        RequestScope.Of(context)?.SetTenant(caller.TenantId);
+        await next(context);
     }
 
     /// <summary>Takes the request from its tenant's <see cref="RateLimits"/>; over budget, answers 429 with Retry-After and says false.</summary>
@@ -727,21 +725,4 @@ internal static class AccessExtensions
     public static TBuilder ReadsOnly<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new ReadsOnlyMetadata());
-}
-
-/// <summary>A logging scope that renders as <c>TenantId=…</c> and exposes it as a structured field.</summary>
-internal sealed class TenantScope(Guid tenantId) : IReadOnlyList<KeyValuePair<string, object>>
-{
-    public KeyValuePair<string, object> this[int index] => index == 0 ? new("TenantId", tenantId) : throw new ArgumentOutOfRangeException(nameof(index));
-
-    public int Count => 1;
-
-    public IEnumerator<KeyValuePair<string, object>> GetEnumerator()
-    {
-        yield return this[0];
-    }
-
-    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-
-    public override string ToString() => $"TenantId={tenantId}";
 }

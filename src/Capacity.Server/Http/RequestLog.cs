@@ -34,6 +34,9 @@ internal sealed partial class RequestLog(RequestDelegate next, ILoggerFactory lo
         var id = RequestId(context);
         context.TraceIdentifier = id;
         context.Response.Headers[Header] = id;
+        var scope = new RequestScope(id);
+        context.Items[RequestScope.ItemKey] = scope;
+        using var logScope = _logger.BeginScope(scope);
         try
         {
             await next(context);
@@ -75,4 +78,48 @@ internal sealed partial class RequestLog(RequestDelegate next, ILoggerFactory lo
 
     [LoggerMessage(EventId = 1, Message = "{Method} {Route} {Status} in {ElapsedMs:0.0} ms, tenant {TenantId}, request {RequestId}")]
     private static partial void Write(ILogger logger, LogLevel level, string method, string route, int status, double elapsedMs, Guid? tenantId, string requestId);
+}
+
+/// <summary>
+/// The log scope of one request: every line written while it runs carries its <c>RequestId</c> (the
+/// caller's, as <see cref="RequestLog"/> chose it) and, once the caller is known, its <c>TenantId</c>.
+/// <para>
+/// This one scope replaces two: the host's (which named the host's own request id, not the caller's
+/// <c>X-Request-Id</c>, and came with an <see cref="Activity"/> per request) and a second one opened by
+/// authentication for the tenant, each a change of the request's execution context. Authentication
+/// fills in the tenant here instead (<see cref="SetTenant"/>), before anything after it runs.
+/// </para>
+/// </summary>
+internal sealed class RequestScope(string requestId) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    public const string ItemKey = "Capacity.RequestScope";
+
+    // Boxed, so that a line written on another thread reads the whole value or none of it.
+    private object? _tenantId;
+
+    public static RequestScope? Of(HttpContext context) => context.Items[ItemKey] as RequestScope;
+
+    public void SetTenant(Guid tenantId) => Volatile.Write(ref _tenantId, tenantId);
+
+    public int Count => Volatile.Read(ref _tenantId) is null ? 1 : 2;
+
+    public KeyValuePair<string, object?> this[int index] => index switch
+    {
+        0 => new("RequestId", requestId),
+        1 when Volatile.Read(ref _tenantId) is { } tenant => new("TenantId", tenant),
+        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+    };
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+    {
+        yield return new("RequestId", requestId);
+        if (Volatile.Read(ref _tenantId) is { } tenant)
+        {
+            yield return new("TenantId", tenant);
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public override string ToString() => Volatile.Read(ref _tenantId) is { } tenant ? $"RequestId={requestId}, TenantId={tenant}" : $"RequestId={requestId}";
 }
