@@ -27,6 +27,10 @@ public sealed class CommandEngine : IAsyncDisposable
     private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("capacity.engine.batch_size", description: "Commands per committed batch");
     private static readonly Histogram<double> CommitLatency = Meter.CreateHistogram<double>("capacity.engine.commit_duration", "ms", "Time from opening a batch transaction to its durable commit");
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
+    private static readonly Counter<long> Conflicts = Meter.CreateCounter<long>("capacity.engine.lock_conflicts", description: "Tries of a batch that the database failed to break a lock cycle with another node's batch, each tried again");
+
+    /// <summary>Tries of one batch when the database fails it to break a lock cycle (<see cref="IWriteStore.IsLockConflict"/>).</summary>
+    public const int MaxAttempts = 3;
     private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
     private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
@@ -185,19 +189,11 @@ public sealed class CommandEngine : IAsyncDisposable
 
     private async Task ProcessAsync(List<Submission> batch)
     {
-        // Millisecond precision: that is what the stores keep, so a decision never depends on
-        // precision that a reload would lose.
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var now = DateTimeOffset.FromUnixTimeMilliseconds(nowMs);
         var started = Stopwatch.GetTimestamp();
         using var span = Tracing.HasListeners() ? StartBatchSpan(batch) : null;
 
         _keys.Clear();
         _idempotencyKeys.Clear();
-        _records.Clear();
-        _busy.Clear();
-        _newRecords.Clear();
-        _ws.Clear();
         foreach (var s in batch)
         {
             s.Command.CollectKeys(_keys);
@@ -207,79 +203,61 @@ public sealed class CommandEngine : IAsyncDisposable
             }
         }
 
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await using var tx = await _store.BeginWriteAsync(_stopping.Token).ConfigureAwait(false);
-
-            // Keys before rows: a store shared by nodes only tries its key locks, so they need no place
-            // in the row lock order, and its round trip then comes before any row is locked.
-            if (_idempotencyKeys.Count > 0)
+            try
             {
-                await tx.LoadIdempotencyAsync(_idempotencyKeys, _records, _busy, _stopping.Token).ConfigureAwait(false);
+                await AttemptAsync(batch).ConfigureAwait(false);
+                break;
             }
-
-            await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
-
-            for (var i = 0; i < batch.Count; i++)
+            catch (Exception ex) when (attempt < MaxAttempts && ex is not OperationCanceledException && _store.IsLockConflict(ex))
             {
-                batch[i].Result = Decide(batch[i], now);
-
-                // Tiers a sell-out opens, and offers for freed units, before the next command can see them.
-                if (_ws.HasSellOutCandidates || _ws.HasUnsettled || _ws.HasWatchers)
+                // The database broke a lock cycle between this batch and another node's by failing this
+                // one: nothing of it applied, and the other batch has its locks now. Deciding the batch again
+                // in a new transaction, on what is committed then, answers its callers instead of a 503.
+                Conflicts.Add(1);
+                _logger.LogInformation("Batch of {Count} commands met a lock conflict on the database ({Reason}); trying it again", batch.Count, ex.Message);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
+            {
+                Failures.Add(1);
+                if (_outage is not null && OutageLog.IsStoreFailure(ex))
                 {
-                    Decider.AfterCommand(_ws, now);
+                    // An outage fails every batch: one warning and periodic summaries, not a trace per batch.
+                    _outage.Failed("batch", ex);
                 }
-            }
+                else
+                {
+                    _logger.LogError(ex, "Batch of {Count} commands failed; none was applied", batch.Count);
+                }
 
-            // Debug builds check what is about to be written (bounds, ledger = counter movement); Release compiles it away.
-            _ws.AssertBatchConsistent();
-            if (_ws.Notices.Count > 0)
-            {
-                RenderNotices();
-            }
+                foreach (var s in batch)
+                {
+                    s.Result = new EngineResult(EngineStatus.Unavailable);
+                }
 
-            await tx.WriteAsync(_ws, _newRecords, _stopping.Token).ConfigureAwait(false);
-            await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
-        {
-            Failures.Add(1);
-            if (_outage is not null && OutageLog.IsStoreFailure(ex))
-            {
-                // An outage fails every batch: one warning and periodic summaries, not a trace per batch.
-                _outage.Failed("batch", ex);
-            }
-            else
-            {
-                _logger.LogError(ex, "Batch of {Count} commands failed; none was applied", batch.Count);
-            }
+                if (span is not null)
+                {
+                    span.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+                    EndCommandSpans(batch, span);
+                }
 
-            foreach (var s in batch)
-            {
-                s.Result = new EngineResult(EngineStatus.Unavailable);
+                Complete([.. batch]);
+                return;
             }
-
-            if (span is not null)
+            catch (OperationCanceledException)
             {
-                span.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-                EndCommandSpans(batch, span);
-            }
+                // Stopping in the middle of a batch: its transaction rolls back, and its callers hear that
+                // nothing was applied rather than wait for an answer that would never come (a service that
+                // submits while the host stops, such as KeyUseFlush, would otherwise hold the stop up).
+                foreach (var s in batch)
+                {
+                    s.Result = new EngineResult(EngineStatus.Unavailable);
+                }
 
-            Complete([.. batch]);
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping in the middle of a batch: its transaction rolls back, and its callers hear that
-            // nothing was applied rather than wait for an answer that would never come (a service that
-            // submits while the host stops, such as KeyUseFlush, would otherwise hold the stop up).
-            foreach (var s in batch)
-            {
-                s.Result = new EngineResult(EngineStatus.Unavailable);
+                Complete([.. batch]);
+                throw;
             }
-
-            Complete([.. batch]);
-            throw;
         }
 
         _outage?.Succeeded();
@@ -309,6 +287,54 @@ public sealed class CommandEngine : IAsyncDisposable
         // full collections (it did: measured by EngineBench, and LargeObjectTests now fails on it;
         // see docs/performance.md).
         Complete([.. batch]);
+    }
+
+    /// <summary>
+    /// One try at the batch: loads what its commands name in a new transaction, decides each command in
+    /// order on that working set, writes and commits. Everything it fills is cleared first, so a try
+    /// that failed leaves nothing behind for the next.
+    /// </summary>
+    private async Task AttemptAsync(List<Submission> batch)
+    {
+        // Millisecond precision: that is what the stores keep, so a decision never depends on
+        // precision that a reload would lose.
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        _records.Clear();
+        _busy.Clear();
+        _newRecords.Clear();
+        _ws.Clear();
+
+        await using var tx = await _store.BeginWriteAsync(_stopping.Token).ConfigureAwait(false);
+
+        // Keys before rows: a store shared by nodes only tries its key locks, so they need no place
+        // in the row lock order, and its round trip then comes before any row is locked.
+        if (_idempotencyKeys.Count > 0)
+        {
+            await tx.LoadIdempotencyAsync(_idempotencyKeys, _records, _busy, _stopping.Token).ConfigureAwait(false);
+        }
+
+        await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Result = Decide(batch[i], now);
+
+            // Tiers a sell-out opens, and offers for freed units, before the next command can see them.
+            if (_ws.HasSellOutCandidates || _ws.HasUnsettled || _ws.HasWatchers)
+            {
+                Decider.AfterCommand(_ws, now);
+            }
+        }
+
+        // Debug builds check what is about to be written (bounds, ledger = counter movement); Release compiles it away.
+        _ws.AssertBatchConsistent();
+        if (_ws.Notices.Count > 0)
+        {
+            RenderNotices();
+        }
+
+        await tx.WriteAsync(_ws, _newRecords, _stopping.Token).ConfigureAwait(false);
+        await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
     }
 
     /// <summary>Raised after a batch that wrote deliveries or changed one commits: the dispatcher's cue, so that it need not poll fast.</summary>

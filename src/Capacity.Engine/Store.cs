@@ -16,6 +16,14 @@ public interface IWriteStore
     Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct);
 
     /// <summary>
+    /// Whether a batch's transaction failed only because the database broke a lock cycle between it and
+    /// another node's batch by failing it (a deadlock it detected): nothing of it applied, and the same
+    /// commands decided again in a new transaction may well pass. The engine tries such a batch again
+    /// (up to <see cref="CommandEngine.MaxAttempts"/> times in all); every other failure answers its callers 503.
+    /// </summary>
+    bool IsLockConflict(Exception failure);
+
+    /// <summary>
     /// Active holds whose expiry is at or before <paramref name="now"/>, in (expiry, id) order, starting
     /// after <paramref name="after"/> when it is given (a page's last hold: the next page never repeats it).
     /// </summary>

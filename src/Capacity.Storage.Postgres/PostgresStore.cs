@@ -108,6 +108,13 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct) =>
         await PostgresWriteTransaction.BeginAsync(_dataSource, ct).ConfigureAwait(false);
 
+    /// <summary>
+    /// A deadlock PostgreSQL broke by failing this transaction. Batches take their row locks in one
+    /// order, save the capacities found late (a tier that opens after one loaded, or those of an entry
+    /// that joined a waiting list while the batch loaded), so two nodes' batches can rarely close a cycle.
+    /// </summary>
+    public bool IsLockConflict(Exception failure) => failure is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected };
+
     public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(ClosureQuery("WHERE id = ANY(@ids) AND tenant_id = @t"));

@@ -168,6 +168,9 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         return Task.FromResult<IWriteTransaction>(_tx);
     }
 
+    /// <summary>Never: one writer owns the file, so no other batch holds a lock this one waits for.</summary>
+    public bool IsLockConflict(Exception failure) => false;
+
     public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) =>
         _capacities.TryGetClosure(null, ids, out var nodes) ? nodes : null;
 

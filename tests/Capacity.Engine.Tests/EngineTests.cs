@@ -112,6 +112,53 @@ public abstract class EngineTests(StoreKind kind)
         Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 1)).Outcome?.Code);
     }
 
+    /// <summary>
+    /// A batch the database fails to break a lock cycle with another node's batch applied nothing; the
+    /// engine decides it again in a new transaction, so its callers get their answers, each applied once.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_failed_to_break_a_lock_cycle_is_decided_again_and_each_command_applies_once()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10);
+        static StoredResponse Render(Outcome o) => new(o.Succeeded ? 201 : 409, [42], null);
+
+        // Two in a row: the batch's first two tries fail, or the first tries of two batches.
+        h.Store.ConflictNextBatches(2);
+        var keyed = Enumerable.Range(0, 20).Select(i => h.Engine.SubmitAsync(
+            new PlaceHold(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15),
+            new IdempotencyRequest(EngineHarness.TenantA, $"k-{i % 5}", "POST", "/x", [1]), Render));
+        var plain = Enumerable.Range(0, 30).Select(_ => h.HoldAsync(pool, 1));
+        var results = await Task.WhenAll(keyed.Concat(plain));
+
+        Assert.Equal(0, h.Store.ConflictsPending);
+        Assert.DoesNotContain(results, r => r.Status == EngineStatus.Unavailable);
+
+        // Five keys, each applied once however many of its copies met the conflict; the rest of the ten from plain holds.
+        var held = results.Count(r => r.Status == EngineStatus.Decided && r.Outcome?.Code == OutcomeCode.Ok);
+        Assert.Equal(10, held);
+        Assert.Equal(10, (await h.NodeAsync(pool)).Reserved);
+        Assert.Equal(5, results.Take(20).Count(r => r.Status == EngineStatus.Decided));
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_batch_that_meets_a_lock_conflict_on_every_try_fails_whole_and_the_engine_carries_on()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10);
+
+        h.Store.ConflictNextBatches(CommandEngine.MaxAttempts);
+        var before = h.Store.Batches;
+        Assert.Equal(EngineStatus.Unavailable, (await h.HoldAsync(pool, 3)).Status);
+        Assert.Equal(CommandEngine.MaxAttempts, h.Store.Batches - before);
+        Assert.Equal(0, (await h.NodeAsync(pool)).Reserved);
+
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 3)).Outcome?.Code);
+        Assert.Equal(3, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task A_failed_batch_records_no_idempotency_key_so_the_retry_applies_once()
     {

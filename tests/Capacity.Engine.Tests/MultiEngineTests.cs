@@ -14,10 +14,11 @@ public sealed class MultiEngineTests : IAsyncLifetime
     private static readonly Guid Tenant = EngineHarness.TenantA;
     private readonly ManualTime _clock = new(DateTimeOffset.UtcNow);
     private readonly List<(FaultyStore Store, CommandEngine Engine)> _nodes = [];
+    private string _schema = "";
 
     public async ValueTask InitializeAsync()
     {
-        var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        var schema = _schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
         for (var i = 0; i < 2; i++)
         {
             var store = FaultyStore.Over(new PostgresStore(schema));
@@ -36,6 +37,39 @@ public sealed class MultiEngineTests : IAsyncLifetime
     }
 
     private CommandEngine Node(int i) => _nodes[i % 2].Engine;
+
+    /// <summary>
+    /// What PostgreSQL answers the victim of a deadlock it breaks is what the store calls a lock conflict
+    /// (the engine then decides the batch again), and nothing else is: a lock wait that timed out, or a
+    /// broken connection, stays a failure.
+    /// </summary>
+    [Fact]
+    public async Task A_deadlock_PostgreSQL_breaks_is_a_lock_conflict_and_other_failures_are_not()
+    {
+        await using var a = new Npgsql.NpgsqlConnection(_schema);
+        await using var b = new Npgsql.NpgsqlConnection(_schema);
+        await a.OpenAsync();
+        await b.OpenAsync();
+        await using var ta = await a.BeginTransactionAsync();
+        await using var tb = await b.BeginTransactionAsync();
+        await LockAsync(a, 4201);
+        await LockAsync(b, 4202);
+        var first = LockAsync(a, 4202);
+        var second = LockAsync(b, 4201);
+
+        var failure = await Record.ExceptionAsync(() => Task.WhenAll(first, second));
+        Assert.IsType<Npgsql.PostgresException>(failure);
+        Assert.True(_nodes[0].Store.IsLockConflict(failure));
+
+        Assert.False(_nodes[0].Store.IsLockConflict(new Npgsql.PostgresException("lock timeout", "ERROR", "ERROR", Npgsql.PostgresErrorCodes.LockNotAvailable)));
+        Assert.False(_nodes[0].Store.IsLockConflict(new IOException("connection reset")));
+
+        static async Task LockAsync(Npgsql.NpgsqlConnection c, long key)
+        {
+            await using var cmd = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_xact_lock({key})", c);
+            await cmd.ExecuteNonQueryAsync();
+        }
+    }
 
     private async Task<Guid> CreateAsync(string name, int? total, params Guid[] parents)
     {

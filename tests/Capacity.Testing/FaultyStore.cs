@@ -26,6 +26,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private readonly IAsyncDisposable _owner;
     private FaultPoint? _fail;
     private int _failDeliveryRecord;
+    private int _conflicts;
     private TimeSpan _commitDelay;
     private int _batches;
     private int _holdSummaries;
@@ -58,6 +59,21 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     public int HoldSummaryReads => Volatile.Read(ref _holdSummaries);
 
     public void FailNextBatchAt(FaultPoint point) => _fail = point;
+
+    /// <summary>
+    /// The next <paramref name="tries"/> batch transactions fail at their load as the database fails a
+    /// deadlock's victim (<see cref="IsLockConflict"/> says so), after taking their locks.
+    /// </summary>
+    public void ConflictNextBatches(int tries) => Volatile.Write(ref _conflicts, tries);
+
+    /// <summary>Conflicts <see cref="ConflictNextBatches"/> asked for that no batch has met yet (0 or less: none).</summary>
+    public int ConflictsPending => Volatile.Read(ref _conflicts);
+
+    /// <summary>The real store's answer, or true for a conflict this store made up.</summary>
+    public bool IsLockConflict(Exception failure) => failure is InjectedConflict || _write.IsLockConflict(failure);
+
+    /// <summary>A lock conflict as the switch makes it.</summary>
+    public sealed class InjectedConflict() : Exception("injected: deadlock detected");
 
     /// <summary>
     /// The next batch that records an attempt at a webhook delivery fails at its load, whatever other
@@ -105,10 +121,19 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
     private sealed class Tx(FaultyStore owner, IWriteTransaction inner) : IWriteTransaction
     {
-        public Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct) =>
-            owner.Take(FaultPoint.Load) || keys.Deliveries.Count > 0 && Interlocked.Exchange(ref owner._failDeliveryRecord, 0) == 1
-                ? throw new IOException("injected: load")
-                : inner.LoadAsync(keys, ws, ct);
+        public async Task LoadAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+        {
+            if (owner.Take(FaultPoint.Load) || keys.Deliveries.Count > 0 && Interlocked.Exchange(ref owner._failDeliveryRecord, 0) == 1)
+            {
+                throw new IOException("injected: load");
+            }
+
+            await inner.LoadAsync(keys, ws, ct);
+            if (Volatile.Read(ref owner._conflicts) > 0 && Interlocked.Decrement(ref owner._conflicts) >= 0)
+            {
+                throw new InjectedConflict();
+            }
+        }
 
         public Task LoadIdempotencyAsync(
             IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct) =>
