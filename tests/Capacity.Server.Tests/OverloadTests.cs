@@ -92,34 +92,43 @@ public sealed class OverloadTests
     }
 }
 
-/// <summary>Captures every log line and scope the server writes.</summary>
-public sealed class CapturingLogger : ILoggerProvider, ILogger
+/// <summary>
+/// Captures every log line the server writes, each followed by the scopes it was written in as they
+/// read when it was written: the console's JSON formatter reads them so too (an external scope provider).
+/// </summary>
+public sealed class CapturingLogger : ILoggerProvider, ILogger, ISupportExternalScope
 {
     private readonly ConcurrentQueue<string> _lines = new();
+    private IExternalScopeProvider? _scopes;
 
     public IReadOnlyCollection<string> Lines => _lines;
 
     public ILogger CreateLogger(string categoryName) => this;
 
-    public IDisposable BeginScope<TState>(TState state)
-        where TState : notnull
-    {
-        _lines.Enqueue("scope: " + state);
-        if (state is IEnumerable<KeyValuePair<string, object>> pairs)
-        {
-            foreach (var (k, v) in pairs)
-            {
-                _lines.Enqueue($"scope: {k}={v}");
-            }
-        }
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
-        return this;
-    }
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => _scopes?.Push(state);
 
     public bool IsEnabled(LogLevel logLevel) => true;
 
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
         _lines.Enqueue($"{logLevel}: {formatter(state, exception)} {exception}");
+        _scopes?.ForEachScope(
+            static (scope, lines) =>
+            {
+                lines.Enqueue("scope: " + scope);
+                if (scope is IEnumerable<KeyValuePair<string, object?>> pairs)
+                {
+                    foreach (var (k, v) in pairs)
+                    {
+                        lines.Enqueue($"scope: {k}={v}");
+                    }
+                }
+            },
+            _lines);
+    }
 
     public void Dispose()
     {
@@ -155,8 +164,17 @@ public sealed class LogTests
         Assert.Contains($"TenantId={tenant.Id}", all, StringComparison.Ordinal);
     }
 
-    /// <summary>The test app, logging everything at Trace into the capture.</summary>
-    private sealed class WithLogging(CapturingLogger capture) : CapacityApp
+    /// <summary>
+    /// The test app, logging everything at Trace into the capture, the categories appsettings.json quiets
+    /// included (every request's line among them), save what the server turns off in code.
+    /// </summary>
+    private sealed class WithLogging(CapturingLogger capture) : CapacityApp(new()
+    {
+        ["Logging:LogLevel:Default"] = "Trace",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Trace",
+        ["Logging:LogLevel:Capacity.Requests"] = "Trace",
+    })
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
