@@ -67,7 +67,12 @@ public sealed class CommandEngine : IAsyncDisposable
         _earlyRefusal = options.EarlyRefusals && store is ICommittedRows rows ? new EarlyRefusal(rows, time, limits) : null;
         _queue = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
         Meter.CreateObservableGauge("capacity.engine.queue_depth", () => Volatile.Read(ref _queued), description: "Commands waiting for the writer");
-        _writer = Task.Run(RunAsync);
+        // The engine may be built inside the first request that needs it; its writer serves every request
+        // after, so it does not keep that one's execution context (its log scope, its trace span).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _writer = Task.Run(RunAsync);
+        }
     }
 
     /// <summary>

@@ -190,7 +190,14 @@ internal sealed class EventFeeds(IReadStore store, IOptions<JsonOptions> json, T
         internal void Start()
         {
             Interlocked.Increment(ref _owner._polling);
-            _ = Task.Run(PollAsync);
+
+            // Started by the first viewer's request, but no part of it: without the request's execution
+            // context, the loop's log lines do not carry that request's scope and its reads are not
+            // traced as children of that request's span for as long as the feed lives.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _ = Task.Run(PollAsync);
+            }
         }
 
         // Idempotent: the last viewer and shutdown may both stop a feed.
