@@ -67,39 +67,46 @@ public abstract class CrashTests(StoreKind store)
             }
 
             var server = await ServerProcess.StartAsync(settings);
-            string key, pool, capped, shared;
-            using (var admin = server.Client(CapacityApp.AdminKey))
+            try
             {
-                key = (await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Crash" }), 201))["api_key"]!.GetValue<string>();
-            }
-
-            using (var setup = server.Client(key))
-            {
-                pool = await setup.CreateCapacityAsync("crash", "Pool", 5000);
-                capped = await setup.CreateCapacityAsync("crash", "Capped", 3000, pool);
-                shared = await setup.CreateCapacityAsync("crash", "Shared", null, pool);
-            }
-
-            for (var cycle = 0; cycle < cycles; cycle++)
-            {
-                using (var client = server.Client(key))
+                string key, pool, capped, shared;
+                using (var admin = server.Client(CapacityApp.AdminKey))
                 {
-                    using var stop = new CancellationTokenSource();
-                    var workers = Enumerable.Range(0, Workers).Select(w => WorkAsync(client, [capped, shared], w * 7919 + cycle, stop.Token)).ToList();
-                    await Task.Delay(_random.Next(150, 900));
-                    server.Kill();
-                    await stop.CancelAsync();
-                    await Task.WhenAll(workers);
+                    key = (await Api.ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Crash" }), 201))["api_key"]!.GetValue<string>();
                 }
 
-                await server.DisposeAsync();
-                server = await ServerProcess.StartAsync(settings);
-                using var check = server.Client(key);
-                await ResolveInDoubtAsync(check);
-                await CheckAsync(server, check, pool, $"cycle {cycle}");
-            }
+                using (var setup = server.Client(key))
+                {
+                    pool = await setup.CreateCapacityAsync("crash", "Pool", 5000);
+                    capped = await setup.CreateCapacityAsync("crash", "Capped", 3000, pool);
+                    shared = await setup.CreateCapacityAsync("crash", "Shared", null, pool);
+                }
 
-            await server.DisposeAsync();
+                for (var cycle = 0; cycle < cycles; cycle++)
+                {
+                    using (var client = server.Client(key))
+                    {
+                        using var stop = new CancellationTokenSource();
+                        var workers = Enumerable.Range(0, Workers).Select(w => WorkAsync(client, [capped, shared], w * 7919 + cycle, stop.Token)).ToList();
+                        await Task.Delay(_random.Next(150, 900));
+                        server.Kill();
+                        await stop.CancelAsync();
+                        await Task.WhenAll(workers);
+                    }
+
+                    await server.DisposeAsync();
+                    server = await ServerProcess.StartAsync(settings);
+                    using var check = server.Client(key);
+                    await ResolveInDoubtAsync(check);
+                    await CheckAsync(server, check, pool, $"cycle {cycle}");
+                }
+            }
+            finally
+            {
+                // Also when a check fails: a server left running would hold its port and a share of the
+                // cores for the rest of the suite (one did, after a failure in CI).
+                await server.DisposeAsync();
+            }
 
             // Guard against a run that proves nothing: the kills must have cut requests in flight.
             Assert.True(_resolved > 0, "no request was in flight at any kill");

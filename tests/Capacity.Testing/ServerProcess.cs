@@ -15,6 +15,7 @@ public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private int _disposed;
 
     private ServerProcess(Process process, string url)
     {
@@ -114,10 +115,15 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills the server if it still runs; a second call does nothing.</summary>
     public ValueTask DisposeAsync()
     {
-        Kill();
-        _process.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Kill();
+            _process.Dispose();
+        }
+
         return ValueTask.CompletedTask;
     }
 
