@@ -159,6 +159,50 @@ public abstract class EngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// The engine is built when first needed, which in the server can be inside a request. Its writer
+    /// must not keep that request's execution context: with tracing on, every batch span would be a
+    /// child of that first request's span for the life of the process.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_span_is_no_child_of_the_request_the_engine_happened_to_be_built_in()
+    {
+        var started = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
+        using var requests = new System.Diagnostics.ActivitySource("Capacity.Engine.Tests.Requests");
+        // Read before the listener is added: a source first created inside ShouldListenTo would miss it.
+        var engineSource = CommandEngine.Tracing;
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source == engineSource || source == requests,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStarted = started.Enqueue,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+
+        EngineHarness h;
+        using (requests.StartActivity("the request that built the engine"))
+        {
+            h = await EngineHarness.OpenAsync(kind);
+        }
+
+        await using (h)
+        {
+            var pool = await h.CreateAsync("Pool", 10);
+            System.Diagnostics.ActivitySpanId later;
+            using (var request = requests.StartActivity("a later request")!)
+            {
+                later = request.SpanId;
+                Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+            }
+
+            // The later request's command span links to the batch that decided it; that batch has no parent.
+            var command = Assert.Single(started, a => a.OperationName == "capacity.engine.command" && a.ParentSpanId == later);
+            var batchId = Assert.Single(command.Links).Context.SpanId;
+            var batch = Assert.Single(started, a => a.OperationName == "capacity.engine.batch" && a.SpanId == batchId);
+            Assert.Equal(default, batch.ParentSpanId);
+        }
+    }
+
     [Fact]
     public async Task A_failed_batch_records_no_idempotency_key_so_the_retry_applies_once()
     {
