@@ -28,11 +28,11 @@ public sealed class CommandEngine : IAsyncDisposable
     private static readonly Histogram<double> CommitLatency = Meter.CreateHistogram<double>("capacity.engine.commit_duration", "ms", "Time from opening a batch transaction to its durable commit");
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
     private static readonly Counter<long> Conflicts = Meter.CreateCounter<long>("capacity.engine.lock_conflicts", description: "Tries of a batch that the database failed to break a lock cycle with another node's batch, each tried again");
+    private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
+    private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
     /// <summary>Tries of one batch when the database fails it to break a lock cycle (<see cref="IWriteStore.IsLockConflict"/>).</summary>
     public const int MaxAttempts = 3;
-    private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
-    private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
     private readonly IWriteStore _store;
     private readonly TimeProvider _time;
