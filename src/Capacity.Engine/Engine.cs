@@ -67,11 +67,31 @@ public sealed class CommandEngine : IAsyncDisposable
         _earlyRefusal = options.EarlyRefusals && store is ICommittedRows rows ? new EarlyRefusal(rows, time, limits) : null;
         _queue = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
         Meter.CreateObservableGauge("capacity.engine.queue_depth", () => Volatile.Read(ref _queued), description: "Commands waiting for the writer");
-        // The engine may be built inside the first request that needs it; its writer serves every request
-        // after, so it does not keep that one's execution context (its log scope, its trace span).
+        // The writer has a thread of its own, so that its priority can be raised (WriterPriority) and
+        // its waits for work and for the disk never hold a thread-pool worker. The engine may be built
+        // inside the first request that needs it; its writer serves every request after, so it does
+        // not keep that one's execution context (its log scope, its trace span).
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _writer = stopped.Task;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run();
+                stopped.SetResult();
+            }
+            catch (Exception ex)
+            {
+                stopped.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "capacity-writer",
+        };
         using (ExecutionContext.SuppressFlow())
         {
-            _writer = Task.Run(RunAsync);
+            thread.Start();
         }
     }
 
@@ -131,13 +151,34 @@ public sealed class CommandEngine : IAsyncDisposable
         return purge.Completion.Task.WaitAsync(ct);
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The writer's loop, on its own thread. It waits for work by blocking that thread, and waits on a
+    /// batch the same way: on SQLite the store's calls complete at once, so the whole batch runs on
+    /// this thread at its priority; on PostgreSQL a batch continues on the thread pool after its
+    /// first round trip, as an asynchronous writer would, and this thread waits for its end.
+    /// </summary>
+    private void Run()
     {
+        if (_options.WriterNice != 0)
+        {
+            if (WriterPriority.TrySetCurrentThread(_options.WriterNice) is { } refusal)
+            {
+                _logger.LogInformation(
+                    "The writer thread runs at the process's priority: raising it to nice {Nice} was refused ({Reason}). Grant CAP_SYS_NICE, or set Capacity:Engine:WriterNice to 0 to not try",
+                    _options.WriterNice,
+                    refusal);
+            }
+            else
+            {
+                _logger.LogDebug("The writer thread runs at nice {Nice}", _options.WriterNice);
+            }
+        }
+
         var reader = _queue.Reader;
         var max = _options.Batching ? _options.MaxBatch : 1;
         try
         {
-            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            while (WaitForWork(reader))
             {
                 _batch.Clear();
                 while (_batch.Count < max && reader.TryRead(out var item))
@@ -155,12 +196,12 @@ public sealed class CommandEngine : IAsyncDisposable
                 Interlocked.Add(ref _queued, -_batch.Count);
                 if (_batch.Count > 0)
                 {
-                    await ProcessAsync(_batch).ConfigureAwait(false);
+                    ProcessAsync(_batch).GetAwaiter().GetResult();
                 }
 
                 foreach (var purge in _purges)
                 {
-                    await PurgeAsync(purge).ConfigureAwait(false);
+                    PurgeAsync(purge).GetAwaiter().GetResult();
                 }
 
                 _purges.Clear();
@@ -190,6 +231,12 @@ public sealed class CommandEngine : IAsyncDisposable
         }
 
         Complete(leftover);
+    }
+
+    private bool WaitForWork(ChannelReader<WorkItem> reader)
+    {
+        var wait = reader.WaitToReadAsync(_stopping.Token);
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     private async Task ProcessAsync(List<Submission> batch)

@@ -16,4 +16,10 @@ public sealed record EngineOptions
     /// the store has them in memory (<see cref="ICommittedRows"/>).
     /// </summary>
     public bool EarlyRefusals { get; init; } = true;
+
+    /// <summary>
+    /// The writer thread's nice value on Linux (−20 to 19; lower runs first), set when the engine starts
+    /// where the process may (<see cref="WriterPriority"/>). 0 leaves the writer as the process runs.
+    /// </summary>
+    public int WriterNice { get; init; } = -10;
 }

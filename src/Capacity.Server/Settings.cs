@@ -143,6 +143,7 @@ internal sealed record Settings(
         yield return ("Capacity:Webhooks:TimeoutMs", Webhooks.TimeoutMs is >= 100 and <= 60_000, "between 100 and 60000");
         yield return ("Capacity:Webhooks:PollIntervalMs", Webhooks.PollIntervalMs is >= 10 and <= 60_000, "between 10 and 60000");
         yield return ("Capacity:Engine:QueueLimit", Engine.QueueLimit >= 1, "at least 1");
+        yield return ("Capacity:Engine:WriterNice", Engine.WriterNice is >= -20 and <= 19, "between -20 and 19");
         yield return ("Capacity:RateLimit:PermitsPerSecond", RateLimit.PermitsPerSecond >= 0, "0 (no limit) or more");
         yield return ("Capacity:RateLimit:Burst", RateLimit.Burst >= 1, "at least 1");
         yield return ("Capacity:Quotas:MaxStreamsPerTenant", Quotas.MaxStreamsPerTenant >= 1, "at least 1");

@@ -2,6 +2,7 @@ using Capacity.Core;
 using Capacity.Storage.Postgres;
 using Capacity.Storage.Sqlite;
 using Capacity.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Capacity.Engine.Tests;
@@ -28,8 +29,8 @@ public sealed class EngineHarness : IAsyncDisposable
     public CommandEngine Engine { get; }
     public ManualTime Clock { get; }
 
-    public static async Task<EngineHarness> OpenAsync(StoreKind kind, EngineOptions? options = null) =>
-        await OpenAtAsync(kind, await NewLocationAsync(kind), options, new ManualTime(DateTimeOffset.UtcNow));
+    public static async Task<EngineHarness> OpenAsync(StoreKind kind, EngineOptions? options = null, ILogger<CommandEngine>? logger = null) =>
+        await OpenAtAsync(kind, await NewLocationAsync(kind), options, new ManualTime(DateTimeOffset.UtcNow), logger);
 
     /// <summary>A place for a fresh store that nothing has opened yet: a SQLite file path or a PostgreSQL schema.</summary>
     public static async Task<string> NewLocationAsync(StoreKind kind)
@@ -52,11 +53,11 @@ public sealed class EngineHarness : IAsyncDisposable
     public static FaultyStore CreateStore(StoreKind kind, string location) =>
         kind == StoreKind.Sqlite ? FaultyStore.Over(new SqliteStore(location)) : FaultyStore.Over(new PostgresStore(location));
 
-    private static async Task<EngineHarness> OpenAtAsync(StoreKind kind, string location, EngineOptions? options, ManualTime clock)
+    private static async Task<EngineHarness> OpenAtAsync(StoreKind kind, string location, EngineOptions? options, ManualTime clock, ILogger<CommandEngine>? logger = null)
     {
         var store = CreateStore(kind, location);
         await store.MigrateAsync(CancellationToken.None);
-        var engine = new CommandEngine(store, clock, CoreLimits.Default, options ?? new EngineOptions(), NullLogger<CommandEngine>.Instance);
+        var engine = new CommandEngine(store, clock, CoreLimits.Default, options ?? new EngineOptions(), logger ?? NullLogger<CommandEngine>.Instance);
         return new EngineHarness(kind, location, store, engine, clock);
     }
 

@@ -69,6 +69,7 @@ public sealed class SettingsTests
     [InlineData("Capacity:Limits:DefaultOfferMinutes", "121", "Capacity:Limits:DefaultOfferMinutes is 121, but it must be at least 1 and at most Capacity:Limits:MaxOfferMinutes (120).")]
     [InlineData("Capacity:MaxPageSize", "0", "Capacity:MaxPageSize is 0, but it must be at least 1.")]
     [InlineData("Capacity:Engine:QueueLimit", "-5", "Capacity:Engine:QueueLimit is -5, but it must be at least 1.")]
+    [InlineData("Capacity:Engine:WriterNice", "-21", "Capacity:Engine:WriterNice is -21, but it must be between -20 and 19.")]
     [InlineData("Capacity:Quotas:HeavyReadsPerTenant", "0", "Capacity:Quotas:HeavyReadsPerTenant is 0, but it must be at least 1.")]
     [InlineData("Capacity:Quotas:StreamBytesPerSecondPerTenant", "-1", "Capacity:Quotas:StreamBytesPerSecondPerTenant is -1, but it must be 0 (no bound) or more.")]
     [InlineData("Capacity:RateLimit:PermitsPerSecond", "-1", "Capacity:RateLimit:PermitsPerSecond is -1, but it must be 0 (no limit) or more.")]
