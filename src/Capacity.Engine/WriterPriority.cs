@@ -14,6 +14,8 @@ namespace Capacity.Engine;
 public static class WriterPriority
 {
     private const int PriorityProcess = 0; // PRIO_PROCESS: with a thread id, that one thread.
+    private const int SchedOther = 0; // SCHED_OTHER, the normal time-sharing policy
+    private const int SchedResetOnFork = 0x40000000; // SCHED_RESET_ON_FORK
 
     /// <summary>
     /// Sets the calling thread's nice value. Null when it was set or already had it; otherwise why it
@@ -37,7 +39,24 @@ public static class WriterPriority
                 return null;
             }
 
-            return SetPriority(PriorityProcess, tid, nice) == 0 ? null : Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+            if (SetPriority(PriorityProcess, tid, nice) != 0)
+            {
+                return Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+            }
+
+            // A thread inherits its creator's nice value, and the writer creates threads now and then
+            // (the thread pool adds a worker from the thread that queued work when it is short of them):
+            // without this, the writer's priority would spread to request threads. The flag resets a
+            // raised priority in the threads it creates; setting it needs no privilege.
+            var normal = 0;
+            if (nice < 0 && SchedSetScheduler(0, SchedOther | SchedResetOnFork, ref normal) != 0)
+            {
+                var error = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+                SetPriority(PriorityProcess, tid, current);
+                return "its threads would inherit it: " + error;
+            }
+
+            return null;
         }
         catch (EntryPointNotFoundException)
         {
@@ -69,6 +88,10 @@ public static class WriterPriority
 
     [DllImport("libc", EntryPoint = "getpriority", SetLastError = true)]
     private static extern int GetPriority(int which, int who);
+
+    /// <summary>sched_setscheduler; the parameter is the one field of struct sched_param (0 for SCHED_OTHER).</summary>
+    [DllImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static extern int SchedSetScheduler(int pid, int policy, ref int priority);
 
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetThreadId();

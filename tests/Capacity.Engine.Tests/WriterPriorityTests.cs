@@ -74,6 +74,33 @@ public sealed class WriterPriorityTests
         await h.AssertAuditCleanAsync();
     }
 
+    [Fact]
+    public void A_thread_created_by_a_raised_thread_runs_at_the_process_priority_not_the_raised_one()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "per-thread nice values are Linux's");
+        Assert.SkipUnless(CanRaisePriority(), "raising a priority needs root or CAP_SYS_NICE (CI has it)");
+
+        // The thread pool adds workers from whichever thread queues work when it is short of them, the
+        // writer included: those must not become raised request threads.
+        var normal = WriterPriority.OfCurrentThread();
+        int? raised = null, child = null;
+        string? refusal = "not run";
+        var thread = new Thread(() =>
+        {
+            refusal = WriterPriority.TrySetCurrentThread(-3);
+            raised = WriterPriority.OfCurrentThread();
+            var inner = new Thread(() => child = WriterPriority.OfCurrentThread());
+            inner.Start();
+            inner.Join();
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.Null(refusal);
+        Assert.Equal(-3, raised);
+        Assert.Equal(normal, child);
+    }
+
     /// <summary>Whether this process may lower a thread's nice value below its own (root, or CAP_SYS_NICE).</summary>
     private static bool CanRaisePriority()
     {
