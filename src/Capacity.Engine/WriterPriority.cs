@@ -58,10 +58,10 @@ public static class WriterPriority
 
             return null;
         }
-        catch (EntryPointNotFoundException)
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
-            // A C library without gettid (glibc before 2.30).
-            return "the C library has no gettid";
+            // A C library without gettid (glibc before 2.30), or none found under the name "libc".
+            return "the C library offers no gettid: " + ex.Message;
         }
     }
 
@@ -77,7 +77,7 @@ public static class WriterPriority
         {
             return GetPriority(PriorityProcess, GetThreadId());
         }
-        catch (EntryPointNotFoundException)
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
             return null;
         }
