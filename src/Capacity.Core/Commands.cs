@@ -29,7 +29,8 @@ public sealed record CreateCapacity(
     Guid[] ParentIds,
     bool IsActive,
     CapacityMode? Mode,
-    SaleRules? Sale = null) : Command
+    SaleRules? Sale = null,
+    int MaxInEvent = int.MaxValue) : Command
 {
     public override void CollectKeys(LoadKeys keys)
     {
@@ -38,6 +39,11 @@ public sealed record CreateCapacity(
         if (Sale?.OpensAfter is { } earlier)
         {
             keys.Capacities.Add(earlier);
+        }
+
+        if (MaxInEvent < int.MaxValue)
+        {
+            keys.EventSizes.Add((TenantId, EventId));
         }
     }
 }

@@ -46,6 +46,18 @@ public static partial class Decider
             return badSale;
         }
 
+        // Counted in the batch, on the store's count (which nothing else can add to before this batch
+        // commits) plus the creates before this one: racing creates cannot pass the bound.
+        if (command.MaxInEvent < int.MaxValue)
+        {
+            var size = set.EventSize(command.TenantId, command.EventId)
+                ?? throw new MissingRowException($"The number of capacities of event {command.EventId} was not loaded.");
+            if (size >= command.MaxInEvent)
+            {
+                return Outcome.TooManyCapacities(command.EventId, command.MaxInEvent);
+            }
+        }
+
         var node = new CapacityNode
         {
             Id = command.Id,

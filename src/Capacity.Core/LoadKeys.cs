@@ -176,12 +176,20 @@ public sealed class LoadKeys
     /// <summary>Deliveries by (endpoint, sequence).</summary>
     public HashSet<(Guid EndpointId, long Sequence)> Deliveries { get; } = [];
 
+    /// <summary>
+    /// Events whose number of capacities a create with a bound needs (<see cref="CreateCapacity.MaxInEvent"/>).
+    /// The store counts each (<see cref="WorkingSet.LoadEventSize"/>) so that no other create can add
+    /// to it before the batch commits: the single writer on SQLite, a lock per event on PostgreSQL.
+    /// </summary>
+    public HashSet<(Guid TenantId, string EventId)> EventSizes { get; } = [];
+
     public void Clear()
     {
         Capacities.Clear();
         Webhooks.Clear();
         WebhookTenants.Clear();
         Deliveries.Clear();
+        EventSizes.Clear();
         Reservations.Clear();
         NewReservations.Clear();
         Prices.Clear();

@@ -33,6 +33,8 @@ public enum OutcomeCode
     SaleNotOpen,
     /// <summary>A capacity of the hold is no longer on sale: its window has ended. <see cref="Outcome.Capacity"/> is that capacity.</summary>
     SaleClosed,
+    /// <summary>The event already has as many capacities as a create allowed it (<see cref="CreateCapacity.MaxInEvent"/>); <see cref="Outcome.Count"/> is that bound.</summary>
+    TooManyCapacities,
 }
 
 /// <summary>What an expired hold asked of one capacity and what that capacity has for it now.</summary>
@@ -170,4 +172,7 @@ public readonly record struct Outcome
 
     public static Outcome Invalid(string field, string detail) => new(OutcomeCode.Invalid, detail, field);
     public static Outcome NotFound(string detail) => new(OutcomeCode.NotFound, detail);
+
+    public static Outcome TooManyCapacities(string eventId, int bound) =>
+        new(OutcomeCode.TooManyCapacities, $"Event {eventId} has {bound} capacities, the most one event may have.") { Count = bound };
 }

@@ -42,6 +42,7 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly Dictionary<Guid, WaitlistEntry> _entries = [];
     private readonly Dictionary<(Guid TenantId, string EventId), List<WaitlistEntry>> _queues = [];
     private readonly Dictionary<(Guid TenantId, string EventId), long> _lastSequences = [];
+    private readonly Dictionary<(Guid TenantId, string EventId), int> _eventSizes = [];
     private readonly List<WaitlistEntry> _newEntries = [];
     private readonly List<WaitlistEntry> _changedEntries = [];
     private readonly HashSet<(Guid TenantId, string EventId)> _unsettled = [];
@@ -322,6 +323,12 @@ public sealed class WorkingSet : ICapacityLookup
         _lastSequences[(tenantId, eventId)] = lastSequence;
     }
 
+    /// <summary>How many capacities the event has as committed (<see cref="LoadKeys.EventSizes"/>): the store's count, for every event it was asked.</summary>
+    public void LoadEventSize(Guid tenantId, string eventId, int capacities) => _eventSizes[(tenantId, eventId)] = capacities;
+
+    /// <summary>The event's capacities: as loaded, with those the batch has created since; null when it was not loaded.</summary>
+    internal int? EventSize(Guid tenantId, string eventId) => _eventSizes.TryGetValue((tenantId, eventId), out var size) ? size : null;
+
     /// <summary>The sequence of a new entry of the event: one after the highest it ever gave.</summary>
     internal long NextSequence(Guid tenantId, string eventId)
     {
@@ -333,6 +340,11 @@ public sealed class WorkingSet : ICapacityLookup
     internal void AddNew(CapacityNode node)
     {
         _capacities.Add(node.Id, node);
+        if (_eventSizes.Count > 0 && _eventSizes.ContainsKey((node.TenantId, node.EventId)))
+        {
+            _eventSizes[(node.TenantId, node.EventId)]++;
+        }
+
         _newCapacities.Add(node.Id);
         node.RecordedIn = _epoch;
         RememberCounters(node);
@@ -688,6 +700,7 @@ public sealed class WorkingSet : ICapacityLookup
         _entries.Clear();
         _queues.Clear();
         _lastSequences.Clear();
+        _eventSizes.Clear();
         _endpoints.Clear();
         _watched.Clear();
         _deliveries.Clear();

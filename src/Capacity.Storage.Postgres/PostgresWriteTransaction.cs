@@ -59,6 +59,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     {
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         var loaded = new HashSet<Guid>();
+        await LockEventSizesAsync(keys, ws, ct).ConfigureAwait(false);
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
         await AddLimitCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
@@ -74,6 +75,43 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         await LockTenantsAsync(keys, ws, ct).ConfigureAwait(false);
         await LockKeysAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadWebhooksAsync(keys, ws, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The number of capacities of each event a bounded create names, counted under a lock per event
+    /// that every such count takes and holds to its commit: two nodes' creates in one event take turns,
+    /// and each counts what the other committed (READ COMMITTED: the count begins after the lock is
+    /// held). Taken first, before any row lock, and only by batches that create under a bound, so no
+    /// other lock is held while waiting for it; in one order (by hash) when a batch names several events.
+    /// </summary>
+    private async Task LockEventSizesAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
+    {
+        if (keys.EventSizes.Count == 0)
+        {
+            return;
+        }
+
+        var tenants = keys.EventSizes.Select(k => k.TenantId).ToArray();
+        var events = keys.EventSizes.Select(k => k.EventId).ToArray();
+        await using var batch = new NpgsqlBatch(_connection, _tx);
+        var locks = new NpgsqlBatchCommand(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('capacities:' || t::text || ':' || e, 0) AS h "
+            + "FROM unnest($1::uuid[], $2::text[]) AS u(t, e) ORDER BY h) s");
+        locks.Parameters.Add(new() { Value = tenants });
+        locks.Parameters.Add(new() { Value = events });
+        batch.BatchCommands.Add(locks);
+        var counts = new NpgsqlBatchCommand(
+            "SELECT u.t, u.e, (SELECT count(*) FROM capacities c WHERE c.tenant_id = u.t AND c.event_id = u.e)::integer "
+            + "FROM unnest($1::uuid[], $2::text[]) AS u(t, e)");
+        counts.Parameters.Add(new() { Value = tenants });
+        counts.Parameters.Add(new() { Value = events });
+        batch.BatchCommands.Add(counts);
+        await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.NextResultAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            ws.LoadEventSize(r.GetGuid(0), r.GetString(1), r.GetInt32(2));
+        }
     }
 
     private async Task LockReservationsAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)

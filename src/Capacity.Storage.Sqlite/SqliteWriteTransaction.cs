@@ -97,7 +97,21 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         LoadTenants(keys, ws);
         LoadKeys(keys, ws);
         LoadWebhooks(keys, ws);
+        LoadEventSizes(keys, ws);
         return Task.CompletedTask;
+    }
+
+    // The one writer holds the write lock from BEGIN IMMEDIATE to COMMIT: no create can land between
+    // this count and the batch's own.
+    private void LoadEventSizes(LoadKeys keys, WorkingSet ws)
+    {
+        foreach (var (tenantId, eventId) in keys.EventSizes)
+        {
+            var cmd = Command("SELECT COUNT(*) FROM capacities WHERE tenant_id = $t AND event_id = $e", "$t", "$e");
+            cmd.Parameters[0].Value = Id(tenantId);
+            cmd.Parameters[1].Value = eventId;
+            ws.LoadEventSize(tenantId, eventId, Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     private void LoadLimits(HashSet<Guid> ids, WorkingSet ws, HashSet<Guid>? capacityIds)

@@ -55,6 +55,41 @@ public sealed class CapacityTests
     }
 
     [Fact]
+    public void A_bounded_create_counts_the_events_capacities_as_loaded_and_those_created_since_and_refuses_the_one_past_the_bound()
+    {
+        var s = new Scenario();
+        s.Ws.LoadEventSize(s.Tenant, s.EventId, 2);
+
+        Assert.Equal(OutcomeCode.Ok, s.Do(s.CreateCommand(10) with { MaxInEvent = 4 }).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Do(s.CreateCommand(10) with { MaxInEvent = 4 }).Code);
+        var before = s.Snapshot();
+        var refused = s.Do(s.CreateCommand(10) with { MaxInEvent = 4 });
+
+        Assert.Equal(OutcomeCode.TooManyCapacities, refused.Code);
+        Assert.Equal(4, refused.Count);
+        Assert.Equal($"Event {s.EventId} has 4 capacities, the most one event may have.", refused.Detail);
+        Assert.Equal(before, s.Snapshot());
+
+        // A wider bound on the same count still admits; an unbounded create needs no count at all.
+        Assert.Equal(OutcomeCode.Ok, s.Do(s.CreateCommand(10) with { MaxInEvent = 5 }).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Do(s.CreateCommand(10)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_bounded_create_whose_events_count_was_not_loaded_is_a_store_bug_not_a_pass()
+    {
+        var s = new Scenario();
+        var command = s.CreateCommand(10) with { MaxInEvent = 4 };
+
+        Assert.Throws<MissingRowException>(() => s.Do(command));
+
+        var keys = new LoadKeys();
+        command.CollectKeys(keys);
+        Assert.Equal([(s.Tenant, s.EventId)], keys.EventSizes);
+    }
+
+    [Fact]
     public void Created_capacity_starts_empty_with_its_total_available()
     {
         var s = new Scenario();

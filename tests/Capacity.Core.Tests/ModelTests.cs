@@ -298,6 +298,8 @@ internal enum CreateTwist
     ReuseId,
     /// <summary>On another event of the same tenant: a limit over the tenant's usual event cannot name it.</summary>
     OtherEvent,
+    /// <summary>Under a bound on the event's capacities at, or one above, what the event has: refused or the last one in.</summary>
+    Bounded,
 }
 
 internal enum ResizeKind
@@ -693,7 +695,8 @@ internal static class Scripts
             (1, Gen.Constant(CreateTwist.ForeignParent)),
             (6, Gen.Constant(CreateTwist.DeepChain)),
             (1, Gen.Constant(CreateTwist.ReuseId)),
-            (1, Gen.Constant(CreateTwist.OtherEvent)))
+            (1, Gen.Constant(CreateTwist.OtherEvent)),
+            (2, Gen.Constant(CreateTwist.Bounded)))
         from active in Chance(92)
         from sale in SomeSale
         select (Op)new CreateOp(otherTenant, total, parents, twist, active, sale);
@@ -1657,7 +1660,16 @@ internal sealed class ModelRun
                     TierTarget(spec.Tier, spec.TierIndex, id, tenant, eventId),
                     spec.CloseWhenSoldOut,
                     spec.Overbook);
-                return new CreateCapacity(tenant, id, eventId, null, $"Section {_nextId}", null, c.Total, [.. parents], c.Active, mode, sale);
+                var bound = int.MaxValue;
+                if (c.Twist == CreateTwist.Bounded)
+                {
+                    // As the store counts for the batch: the event's capacities as they stand.
+                    var size = _model.Caps.Values.Count(x => x.Tenant == tenant && x.EventId == eventId);
+                    _ws.LoadEventSize(tenant, eventId, size);
+                    bound = size + (c.Total ?? 0) % 2;
+                }
+
+                return new CreateCapacity(tenant, id, eventId, null, $"Section {_nextId}", null, c.Total, [.. parents], c.Active, mode, sale, bound);
             }
 
             case SaleOp so:

@@ -488,6 +488,11 @@ internal sealed class ReferenceModel
             return badRules;
         }
 
+        if (Caps.Values.Count(x => x.Tenant == c.TenantId && x.EventId == c.EventId) >= c.MaxInEvent)
+        {
+            return OutcomeCode.TooManyCapacities;
+        }
+
         if (1 + c.ParentIds.Select(Depth).DefaultIfEmpty(0).Max() > MaxDepth)
         {
             return OutcomeCode.Invalid;

@@ -11,6 +11,29 @@ public sealed class EngineTests_on_postgres() : EngineTests(StoreKind.Postgres);
 /// <summary>The engine over a real store, written once and run against each store.</summary>
 public abstract class EngineTests(StoreKind kind)
 {
+    [Fact]
+    public async Task Forty_creates_at_once_in_an_event_bounded_at_ten_with_four_made_create_exactly_six_and_count_the_batchs_own()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        for (var i = 0; i < 4; i++)
+        {
+            await h.CreateAsync($"Made {i}", 10);
+        }
+
+        // Batches of several creates: each counts the creates before it in its own batch.
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            h.Engine.SubmitAsync(new CreateCapacity(EngineHarness.TenantA, Guid.CreateVersion7(), "e1", null, $"Racing {i}", null, 10, [], true, null, MaxInEvent: 10))));
+
+        Assert.Equal(6, results.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        var refused = results.Where(r => r.Outcome?.Code != OutcomeCode.Ok).ToList();
+        Assert.Equal(34, refused.Count(r => r.Outcome?.Code == OutcomeCode.TooManyCapacities && r.Outcome?.Count == 10));
+        Assert.Equal(10, (await h.Store.GetEventsAsync(EngineHarness.TenantA, CancellationToken.None)).Single(e => e.EventId == "e1").Capacities);
+
+        // Unbounded, the event takes more: the bound is the command's.
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateCapacity(EngineHarness.TenantA, Guid.CreateVersion7(), "e1", null, "Unbounded", null, 10, [], true, null))).Outcome?.Code);
+        await h.AssertAuditCleanAsync();
+    }
+
     /// <summary>
     /// The SQLite writer looks up only new ids that do not sort above every stored id; this checks both
     /// sides of that line, a batch that failed after inserting the highest id, and a reopened store.

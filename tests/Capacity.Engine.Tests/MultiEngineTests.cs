@@ -102,6 +102,21 @@ public sealed class MultiEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_nodes_racing_to_create_in_an_event_bounded_at_twelve_create_exactly_twelve_and_other_events_are_not_held_back()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 60).Select(i =>
+            Node(i).SubmitAsync(new CreateCapacity(
+                Tenant, Guid.CreateVersion7(), i % 4 == 0 ? $"other-{i}" : "gala", null, $"Section {i}", null, 10, [], true, null, MaxInEvent: 12))));
+
+        Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
+        Assert.Equal(12 + 15, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.Ok));
+        Assert.Equal(60 - 15 - 12, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.TooManyCapacities));
+        var events = await _nodes[0].Store.GetEventsAsync(Tenant, CancellationToken.None);
+        Assert.Equal(12, events.Single(e => e.EventId == "gala").Capacities);
+        await AssertAuditCleanAsync();
+    }
+
+    [Fact]
     public async Task The_same_idempotency_key_on_both_nodes_takes_effect_once()
     {
         var pool = await CreateAsync("Pool", 100);

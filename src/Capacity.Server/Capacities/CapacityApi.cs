@@ -42,7 +42,7 @@ internal static class CapacityApi
     }
 
     private static async Task<Results<JsonCreated<CapacityResponse>, ProblemHttpResult, StoredResult>> Create(
-        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes, IReadStore store, TenantQuotas quotas, TimeProvider time)
+        string eventId, TenantCaller caller, JsonRequest<CreateCapacityRequest> body, HttpContext context, Writes writes, TenantQuotas quotas, TimeProvider time)
     {
         if (body.Unread is { } unread)
         {
@@ -77,21 +77,11 @@ internal static class CapacityApi
             : new SaleRules(
                 request.SaleStartsAt, request.SaleEndsAt, request.OpensAfterSoldOutOf, request.CloseWhenSoldOut ?? false, request.OverbookLimit ?? 0,
                 LowWatermark: request.LowWatermark);
-        // Counted before the create is queued: creates racing each other can pass the bound by their
-        // number, which is all it needs (it keeps one event's snapshots from growing without end).
-        var events = await store.GetEventsAsync(caller.TenantId, context.RequestAborted);
-        if (events.FirstOrDefault(e => e.EventId == eventId) is { } existing && existing.Capacities >= quotas.Options.MaxCapacitiesPerEvent)
-        {
-            // The create that filled the event, sent again with its key because its answer was lost,
-            // gets that answer, not a refusal that would say it never happened.
-            return await writes.ReplayCommittedAsync(context, caller.TenantId, body.Bytes, context.RequestAborted) is { } replay
-                ? replay
-                : ApiErrors.TooManyCapacities(eventId, quotas.Options.MaxCapacitiesPerEvent);
-        }
-
+        // The bound is decided in the batch, on the event's count there: creates racing each other
+        // cannot pass it, and a keyed create that filled the event replays its answer as any write does.
         var command = new CreateCapacity(
             caller.TenantId, TimeOrderedIds.New(), eventId, request.ScheduleId, request.SectionName, request.SectionCode,
-            request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode, sale);
+            request.TotalCapacity, request.ParentIds ?? [], request.IsActive ?? true, mode, sale, quotas.Options.MaxCapacitiesPerEvent);
         return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Created(o, time.GetUtcNow()));
     }
 

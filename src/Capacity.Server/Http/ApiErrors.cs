@@ -312,9 +312,6 @@ internal static class ApiErrors
     public static ProblemHttpResult TooManyStreams(int limit) =>
         Problem(TooManyStreamsKind, $"This tenant has {limit} live streams open on this node, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
 
-    public static ProblemHttpResult TooManyCapacities(string eventId, int limit) =>
-        Problem(TooManyCapacitiesKind, $"Event {eventId} has {limit} capacities, the most one event may have.", new Dictionary<string, object?> { ["limit"] = limit });
-
     public static ProblemHttpResult TooManyKeys(Guid tenantId, int limit) =>
         Problem(TooManyKeysKind, $"Tenant {tenantId} has {limit} usable keys, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
 
@@ -361,6 +358,7 @@ internal static class ApiErrors
         OutcomeCode.BuyerKeyRequired => BuyerKeyRequired(o.Detail ?? "A buyer_key is required.", o.Limit?.Id),
         OutcomeCode.NotChangeable => NotChangeable(o.Detail ?? "Not changeable."),
         OutcomeCode.SaleNotOpen or OutcomeCode.SaleClosed => NotOnSale(o.Code, o.Detail ?? "Not on sale.", o.Capacity),
+        OutcomeCode.TooManyCapacities => Problem(TooManyCapacitiesKind, o.Detail ?? "Too many capacities.", new Dictionary<string, object?> { ["limit"] = o.Count }),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 
