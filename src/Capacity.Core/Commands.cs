@@ -191,9 +191,16 @@ public sealed record CreateTenant(Guid Id, string Name, NewApiKey Key) : Command
 }
 
 /// <summary>Issues another key for a tenant (rotation, or a key of another scope); the others keep working.</summary>
-public sealed record AddApiKey(Guid TenantId, NewApiKey Key) : Command
+public sealed record AddApiKey(Guid TenantId, NewApiKey Key, int MaxUsable = int.MaxValue) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Tenants.Add(TenantId);
+        if (MaxUsable < int.MaxValue)
+        {
+            keys.TenantKeys.Add(TenantId);
+        }
+    }
 }
 
 /// <summary>

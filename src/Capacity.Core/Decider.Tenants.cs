@@ -37,6 +37,19 @@ public static partial class Decider
             return invalid;
         }
 
+        // Counted in the batch, on every key of the tenant that is not revoked (loaded once its row is
+        // locked) and the batch's own: keys issued at once cannot pass the bound. Revoked and expired
+        // keys do not count.
+        if (command.MaxUsable < int.MaxValue)
+        {
+            var usable = set.UsableKeys(command.TenantId, now)
+                ?? throw new MissingRowException($"The keys of tenant {command.TenantId} were not loaded.");
+            if (usable >= command.MaxUsable)
+            {
+                return Outcome.TooManyKeys(command.TenantId, command.MaxUsable);
+            }
+        }
+
         // A disabled tenant may still be given keys: an operator rotating keys before enabling it again
         // should not have to enable it first. The keys are refused like the others until then.
         var key = NewKey(command.Key, command.TenantId, now);

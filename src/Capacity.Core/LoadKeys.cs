@@ -57,6 +57,13 @@ public sealed class LoadKeys
     public HashSet<Guid> ApiKeys { get; } = [];
 
     /// <summary>
+    /// Tenants whose keys that are not revoked a key issued under a bound needs (<see cref="AddApiKey.MaxUsable"/>),
+    /// loaded after the tenant's row is locked, so that no other issue can add one before the batch commits
+    /// (<see cref="WorkingSet.LoadedKeysOf"/>).
+    /// </summary>
+    public HashSet<Guid> TenantKeys { get; } = [];
+
+    /// <summary>
     /// Allocations by id. The store also loads every allocation that a loaded hold's items draw from,
     /// and the capacities (with ancestors) of every allocation it loads: ending a hold from an
     /// allocation moves the allocation's counters, and giving units back charges its nodes.
@@ -190,6 +197,7 @@ public sealed class LoadKeys
         WebhookTenants.Clear();
         Deliveries.Clear();
         EventSizes.Clear();
+        TenantKeys.Clear();
         Reservations.Clear();
         NewReservations.Clear();
         Prices.Clear();

@@ -35,6 +35,8 @@ public enum OutcomeCode
     SaleClosed,
     /// <summary>The event already has as many capacities as a create allowed it (<see cref="CreateCapacity.MaxInEvent"/>); <see cref="Outcome.Count"/> is that bound.</summary>
     TooManyCapacities,
+    /// <summary>The tenant already has as many usable keys as the issue allowed it (<see cref="AddApiKey.MaxUsable"/>); <see cref="Outcome.Count"/> is that bound.</summary>
+    TooManyKeys,
 }
 
 /// <summary>What an expired hold asked of one capacity and what that capacity has for it now.</summary>
@@ -172,6 +174,9 @@ public readonly record struct Outcome
 
     public static Outcome Invalid(string field, string detail) => new(OutcomeCode.Invalid, detail, field);
     public static Outcome NotFound(string detail) => new(OutcomeCode.NotFound, detail);
+
+    public static Outcome TooManyKeys(Guid tenantId, int bound) =>
+        new(OutcomeCode.TooManyKeys, $"Tenant {tenantId} has {bound} usable keys, the most it may.") { Count = bound };
 
     public static Outcome TooManyCapacities(string eventId, int bound) =>
         new(OutcomeCode.TooManyCapacities, $"Event {eventId} has {bound} capacities, the most one event may have.") { Count = bound };

@@ -43,6 +43,7 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly Dictionary<(Guid TenantId, string EventId), List<WaitlistEntry>> _queues = [];
     private readonly Dictionary<(Guid TenantId, string EventId), long> _lastSequences = [];
     private readonly Dictionary<(Guid TenantId, string EventId), int> _eventSizes = [];
+    private readonly HashSet<Guid> _keysLoadedFor = [];
     private readonly List<WaitlistEntry> _newEntries = [];
     private readonly List<WaitlistEntry> _changedEntries = [];
     private readonly HashSet<(Guid TenantId, string EventId)> _unsettled = [];
@@ -204,6 +205,29 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
     public void Load(ApiKey key) => _keys.TryAdd(key.Id, key);
+
+    /// <summary>Records that every key of the tenant that is not revoked has been loaded (<see cref="LoadKeys.TenantKeys"/>).</summary>
+    public void LoadedKeysOf(Guid tenantId) => _keysLoadedFor.Add(tenantId);
+
+    /// <summary>The tenant's keys usable at <paramref name="now"/>, loaded and new; null when its keys were not all loaded.</summary>
+    internal int? UsableKeys(Guid tenantId, DateTimeOffset now)
+    {
+        if (!_keysLoadedFor.Contains(tenantId))
+        {
+            return null;
+        }
+
+        var count = 0;
+        foreach (var key in _keys.Values)
+        {
+            if (key.TenantId == tenantId && key.IsUsableAt(now))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
     public void Load(Allocation allocation) => _allocations.TryAdd(allocation.Id, allocation);
     public void Load(BuyerLimit limit) => _limits.TryAdd(limit.Id, limit);
     public void Load(BuyerUsage usage) => _usage.TryAdd((usage.CapacityId, usage.BuyerKey), usage);
@@ -701,6 +725,7 @@ public sealed class WorkingSet : ICapacityLookup
         _queues.Clear();
         _lastSequences.Clear();
         _eventSizes.Clear();
+        _keysLoadedFor.Clear();
         _endpoints.Clear();
         _watched.Clear();
         _deliveries.Clear();

@@ -419,6 +419,27 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
                 ws.Load(ReadApiKey(r));
             }
         }
+
+        // Every key a bounded issue counts, read once the tenant's row is locked (LockTenantsAsync): every
+        // issue to the tenant locks that row to its commit, so none can be added meanwhile, and in READ
+        // COMMITTED this read sees what the issue before committed. Without a lock on the keys: a revoke
+        // at the same time only lowers the count. After the keys locked by id, whose rows win.
+        if (keys.TenantKeys.Count > 0)
+        {
+            var tenants = keys.TenantKeys.ToArray();
+            await using var cmd = Command($"SELECT {ApiKeyColumns} FROM api_keys WHERE tenant_id = ANY(@tenants) AND revoked_at IS NULL");
+            cmd.Parameters.AddWithValue("tenants", tenants);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                ws.Load(ReadApiKey(r));
+            }
+
+            foreach (var tenantId in tenants)
+            {
+                ws.LoadedKeysOf(tenantId);
+            }
+        }
     }
 
     private async Task LoadReservationsAsync(string sql, IEnumerable<Guid> ids, LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, CancellationToken ct)

@@ -327,6 +327,20 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
                 ws.Load(SqliteStore.ReadApiKey(r));
             }
         }
+
+        // Every key a bounded issue counts: the one writer means none can be added before this batch commits.
+        foreach (var tenantId in keys.TenantKeys)
+        {
+            var cmd = Command($"SELECT {ApiKeyColumns} FROM api_keys WHERE tenant_id = $t AND revoked_at IS NULL", "$t");
+            cmd.Parameters[0].Value = Id(tenantId);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                ws.Load(SqliteStore.ReadApiKey(r));
+            }
+
+            ws.LoadedKeysOf(tenantId);
+        }
     }
 
     // One process, one writer: no other node can be applying a key, so nothing is ever busy.

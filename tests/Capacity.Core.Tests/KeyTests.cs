@@ -57,6 +57,41 @@ public sealed class KeyTests
     }
 
     [Fact]
+    public void A_bounded_issue_counts_the_usable_keys_loaded_and_issued_since_not_revoked_or_expired_ones()
+    {
+        var s = new Scenario();
+        var tenant = NewTenant(s, out var first);
+        s.Ws.LoadedKeysOf(tenant);
+        Assert.Equal(OutcomeCode.Ok, s.Do(new AddApiKey(tenant, Key(s, expiresAt: Scenario.Start.AddMinutes(5)), MaxUsable: 3)).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Do(new AddApiKey(tenant, Key(s), MaxUsable: 3)).Code);
+
+        var refused = s.Do(new AddApiKey(tenant, Key(s), MaxUsable: 3));
+        Assert.Equal((OutcomeCode.TooManyKeys, 3), (refused.Code, refused.Count));
+        Assert.Equal($"Tenant {tenant} has 3 usable keys, the most it may.", refused.Detail);
+
+        // A revoked key and an expired one leave room.
+        Assert.Equal(OutcomeCode.Ok, s.Do(new RevokeApiKey(tenant, first)).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Do(new AddApiKey(tenant, Key(s), MaxUsable: 3)).Code);
+        s.AdvanceMinutes(6);
+        Assert.Equal(OutcomeCode.Ok, s.Do(new AddApiKey(tenant, Key(s), MaxUsable: 3)).Code);
+        Assert.Equal(OutcomeCode.TooManyKeys, s.Do(new AddApiKey(tenant, Key(s), MaxUsable: 3)).Code);
+    }
+
+    [Fact]
+    public void A_bounded_issue_whose_tenants_keys_were_not_loaded_is_a_store_bug_not_a_pass()
+    {
+        var s = new Scenario();
+        var tenant = NewTenant(s, out _);
+        var command = new AddApiKey(tenant, Key(s), MaxUsable: 3);
+
+        Assert.Throws<MissingRowException>(() => s.Do(command));
+
+        var keys = new LoadKeys();
+        command.CollectKeys(keys);
+        Assert.Equal([tenant], keys.TenantKeys);
+    }
+
+    [Fact]
     public void Revoking_a_key_stamps_it_once_and_another_tenants_key_is_not_found()
     {
         var s = new Scenario();

@@ -12,6 +12,23 @@ public sealed class EngineTests_on_postgres() : EngineTests(StoreKind.Postgres);
 public abstract class EngineTests(StoreKind kind)
 {
     [Fact]
+    public async Task Twenty_keys_issued_at_once_under_a_bound_of_five_issue_exactly_four_beside_the_tenants_first()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        var tenant = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateTenant(tenant, "Box office", NewKey()))).Outcome?.Code);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => h.Engine.SubmitAsync(new AddApiKey(tenant, NewKey(), MaxUsable: 5))));
+
+        Assert.Equal(4, results.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        Assert.Equal(16, results.Count(r => r.Outcome?.Code == OutcomeCode.TooManyKeys && r.Outcome?.Count == 5));
+        Assert.Equal(5, (await h.Store.GetApiKeysAsync(tenant, CancellationToken.None)).Count);
+        await h.AssertAuditCleanAsync();
+    }
+
+    internal static NewApiKey NewKey() => new(Guid.CreateVersion7(), System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), "cap_AbCdEfGh");
+
+    [Fact]
     public async Task Forty_creates_at_once_in_an_event_bounded_at_ten_with_four_made_create_exactly_six_and_count_the_batchs_own()
     {
         var h = await EngineHarness.OpenAsync(kind);

@@ -117,6 +117,25 @@ public sealed class MultiEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_nodes_issuing_keys_at_once_under_a_bound_of_eight_issue_exactly_seven_beside_the_tenants_first()
+    {
+        var tenant = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await Node(0).SubmitAsync(new CreateTenant(tenant, "Box office", EngineTests.NewKey()))).Outcome?.Code);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            await Task.Yield();
+            return await Node(i).SubmitAsync(new AddApiKey(tenant, EngineTests.NewKey(), MaxUsable: 8));
+        }));
+
+        Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
+        Assert.Equal(7, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.Ok));
+        Assert.Equal(33, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.TooManyKeys));
+        Assert.Equal(8, (await _nodes[1].Store.GetApiKeysAsync(tenant, CancellationToken.None)).Count);
+        await AssertAuditCleanAsync();
+    }
+
+    [Fact]
     public async Task The_same_idempotency_key_on_both_nodes_takes_effect_once()
     {
         var pool = await CreateAsync("Pool", 100);

@@ -229,8 +229,10 @@ public abstract class KeyTests(StoreKind store)
             Assert.Null(again["api_key"]);
         }
 
+        // A new issue is refused by the bound; the used key sent with another body is refused as any reused
+        // key is, before the bound is looked at.
         await Api.ProblemAsync(await Keyed(new { name = "Door" }, "door"), 409, "TOO_MANY_KEYS");
-        await Api.ProblemAsync(await Keyed(new { name = "Other" }, "box-office"), 409, "TOO_MANY_KEYS");
+        await Api.ProblemAsync(await Keyed(new { name = "Other" }, "box-office"), 422, "IDEMPOTENCY_KEY_REUSED");
         Assert.Equal(2, (await ListAsync(admin, tenant.Id)).Count);
         await app.AssertInvariantsAsync();
 
@@ -240,6 +242,27 @@ public abstract class KeyTests(StoreKind store)
             request.Headers.Add("Idempotency-Key", key);
             return admin.SendAsync(request);
         }
+    }
+
+    [Fact]
+    public async Task Twenty_keys_issued_at_once_to_a_tenant_bounded_at_six_with_one_issue_exactly_five()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:Quotas:MaxKeysPerTenant"] = "6" });
+        var tenant = await app.NewTenantAsync();
+        using var admin = app.Admin();
+        Assert.Single(await ListAsync(admin, tenant.Id));
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            admin.PostAsync($"/admin/tenants/{tenant.Id}/keys", Api.Json(new { name = $"Till {i}" }))));
+
+        Assert.Equal(5, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        foreach (var refused in answers.Where(a => a.StatusCode != HttpStatusCode.Created))
+        {
+            Assert.Equal(6, (await Api.ProblemAsync(refused, 409, "TOO_MANY_KEYS"))["limit"]!.GetValue<int>());
+        }
+
+        Assert.Equal(6, (await ListAsync(admin, tenant.Id)).Count);
+        await app.AssertInvariantsAsync();
     }
 
     [Fact]

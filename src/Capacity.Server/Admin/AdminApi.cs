@@ -80,7 +80,7 @@ internal static class AdminApi
     }
 
     private static async Task<Results<JsonCreated<TenantKeyResponse>, ProblemHttpResult, StoredResult>> IssueKey(
-        string id, RawRequest body, HttpContext context, Writes writes, TimeProvider time, IReadStore store, TenantQuotas quotas)
+        string id, RawRequest body, HttpContext context, Writes writes, TimeProvider time, TenantQuotas quotas)
     {
         // No body, or {}, issues a write key that never expires, as this route always did.
         var (request, problem) = body.Unread is { } unread ? (null, unread)
@@ -101,20 +101,11 @@ internal static class AdminApi
             return ApiErrors.Validation("scope", ScopeRule);
         }
 
-        // Counted before the key is queued, as capacities per event are: issuing keys is an operator's act,
-        // rare and not raced in earnest; two at once can pass the bound by one.
-        var limit = quotas.Options.MaxKeysPerTenant;
-        var now = time.GetUtcNow();
-        if ((await store.GetApiKeysAsync(tenantId, context.RequestAborted)).Count(k => k.IsUsableAt(now)) >= limit)
-        {
-            // The issue that reached the bound, sent again with its key because its answer was lost,
-            // gets that answer (stored without the secret, as every replay of an issue is).
-            return await writes.ReplayCommittedAsync(context, Guid.Empty, body.Bytes, context.RequestAborted) is { } replay
-                ? replay
-                : ApiErrors.TooManyKeys(tenantId, limit);
-        }
-
-        return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, new AddApiKey(tenantId, key), o => Issued(o, text, time), o => Issued(o, null, time));
+        // The bound is decided in the batch, on the tenant's keys there: keys issued at once cannot pass
+        // it, and the issue that reached it, retried with its key, replays its answer as any write does
+        // (without the secret, as every replay of an issue is).
+        var command = new AddApiKey(tenantId, key, quotas.Options.MaxKeysPerTenant);
+        return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, command, o => Issued(o, text, time), o => Issued(o, null, time));
     }
 
     private static async Task<Results<JsonOk<ApiKeyResponse>, ProblemHttpResult, StoredResult>> RevokeKey(

@@ -312,9 +312,6 @@ internal static class ApiErrors
     public static ProblemHttpResult TooManyStreams(int limit) =>
         Problem(TooManyStreamsKind, $"This tenant has {limit} live streams open on this node, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
 
-    public static ProblemHttpResult TooManyKeys(Guid tenantId, int limit) =>
-        Problem(TooManyKeysKind, $"Tenant {tenantId} has {limit} usable keys, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
-
     public static ProblemHttpResult TooManyLiveHolds(int limit) =>
         Problem(TooManyLiveHoldsKind, $"This tenant has {limit} active holds, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
 
@@ -359,6 +356,7 @@ internal static class ApiErrors
         OutcomeCode.NotChangeable => NotChangeable(o.Detail ?? "Not changeable."),
         OutcomeCode.SaleNotOpen or OutcomeCode.SaleClosed => NotOnSale(o.Code, o.Detail ?? "Not on sale.", o.Capacity),
         OutcomeCode.TooManyCapacities => Problem(TooManyCapacitiesKind, o.Detail ?? "Too many capacities.", new Dictionary<string, object?> { ["limit"] = o.Count }),
+        OutcomeCode.TooManyKeys => Problem(TooManyKeysKind, o.Detail ?? "Too many keys.", new Dictionary<string, object?> { ["limit"] = o.Count }),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 
