@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Capacity.Core;
@@ -205,29 +206,6 @@ public sealed class WorkingSet : ICapacityLookup
     public void Load(PriceEntry price) => _prices.TryAdd(price.Id, price);
     public void Load(Tenant tenant) => _tenants.TryAdd(tenant.Id, tenant);
     public void Load(ApiKey key) => _keys.TryAdd(key.Id, key);
-
-    /// <summary>Records that every key of the tenant that is not revoked has been loaded (<see cref="LoadKeys.TenantKeys"/>).</summary>
-    public void LoadedKeysOf(Guid tenantId) => _keysLoadedFor.Add(tenantId);
-
-    /// <summary>The tenant's keys usable at <paramref name="now"/>, loaded and new; null when its keys were not all loaded.</summary>
-    internal int? UsableKeys(Guid tenantId, DateTimeOffset now)
-    {
-        if (!_keysLoadedFor.Contains(tenantId))
-        {
-            return null;
-        }
-
-        var count = 0;
-        foreach (var key in _keys.Values)
-        {
-            if (key.TenantId == tenantId && key.IsUsableAt(now))
-            {
-                count++;
-            }
-        }
-
-        return count;
-    }
     public void Load(Allocation allocation) => _allocations.TryAdd(allocation.Id, allocation);
     public void Load(BuyerLimit limit) => _limits.TryAdd(limit.Id, limit);
     public void Load(BuyerUsage usage) => _usage.TryAdd((usage.CapacityId, usage.BuyerKey), usage);
@@ -353,6 +331,29 @@ public sealed class WorkingSet : ICapacityLookup
     /// <summary>The event's capacities: as loaded, with those the batch has created since; null when it was not loaded.</summary>
     internal int? EventSize(Guid tenantId, string eventId) => _eventSizes.TryGetValue((tenantId, eventId), out var size) ? size : null;
 
+    /// <summary>Records that every key of the tenant that is not revoked has been loaded (<see cref="LoadKeys.TenantKeys"/>).</summary>
+    public void LoadedKeysOf(Guid tenantId) => _keysLoadedFor.Add(tenantId);
+
+    /// <summary>The tenant's keys usable at <paramref name="now"/>, loaded and new; null when its keys were not all loaded.</summary>
+    internal int? UsableKeys(Guid tenantId, DateTimeOffset now)
+    {
+        if (!_keysLoadedFor.Contains(tenantId))
+        {
+            return null;
+        }
+
+        var count = 0;
+        foreach (var key in _keys.Values)
+        {
+            if (key.TenantId == tenantId && key.IsUsableAt(now))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     /// <summary>The sequence of a new entry of the event: one after the highest it ever gave.</summary>
     internal long NextSequence(Guid tenantId, string eventId)
     {
@@ -364,9 +365,13 @@ public sealed class WorkingSet : ICapacityLookup
     internal void AddNew(CapacityNode node)
     {
         _capacities.Add(node.Id, node);
-        if (_eventSizes.Count > 0 && _eventSizes.ContainsKey((node.TenantId, node.EventId)))
+        if (_eventSizes.Count > 0)
         {
-            _eventSizes[(node.TenantId, node.EventId)]++;
+            ref var size = ref CollectionsMarshal.GetValueRefOrNullRef(_eventSizes, (node.TenantId, node.EventId));
+            if (!Unsafe.IsNullRef(ref size))
+            {
+                size++;
+            }
         }
 
         _newCapacities.Add(node.Id);
