@@ -143,8 +143,30 @@ public class CapacityApp : WebApplicationFactory<Program>
 
     public ExpirySweeper Sweeper => Services.GetRequiredService<ExpirySweeper>();
 
+    private Npgsql.NpgsqlConnection? _snapshots;
+
+    /// <summary>
+    /// One unpooled connection to the app's PostgreSQL schema, opened at the first snapshot and kept
+    /// until the app is disposed, rather than a new one (a server process started) for each snapshot.
+    /// </summary>
+    internal Npgsql.NpgsqlConnection SnapshotConnection()
+    {
+        if (_snapshots is null)
+        {
+            _snapshots = new Npgsql.NpgsqlConnection(PostgresConnectionString + ";Pooling=false");
+            _snapshots.Open();
+        }
+
+        return _snapshots;
+    }
+
     public override async ValueTask DisposeAsync()
     {
+        if (_snapshots is not null)
+        {
+            await _snapshots.DisposeAsync();
+        }
+
         await base.DisposeAsync();
         try
         {
