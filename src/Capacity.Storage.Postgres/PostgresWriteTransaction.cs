@@ -39,8 +39,12 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         try
         {
             // Npgsql sends BEGIN with the batch's first statement, so it costs no round trip of its
-            // own; lock_timeout is a session setting of every connection (PostgresStore).
-            var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            // own; lock_timeout is a session setting of every connection (PostgresStore). READ
+            // COMMITTED by name, whatever the database's default_transaction_isolation: a batch that
+            // waited for another's lock must then read what that one committed (an event's count of
+            // capacities, its ledger's last number), which a snapshot taken before the wait would not
+            // show, and PostgreSQL would fail the batch as a serialization conflict (MultiEngineTests).
+            var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, ct).ConfigureAwait(false);
             return new PostgresWriteTransaction(connection, tx);
         }
         catch

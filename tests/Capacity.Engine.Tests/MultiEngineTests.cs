@@ -101,6 +101,55 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A database whose administrator made another isolation the default (<c>ALTER DATABASE … SET
+    /// default_transaction_isolation</c>; set here for the sessions) changes nothing: the batches ask for
+    /// READ COMMITTED themselves. Under REPEATABLE READ this fails: batches that waited for the other
+    /// node's locks are failed as serialization conflicts, and counts read before the wait let a bound pass.
+    /// </summary>
+    [Fact]
+    public async Task Under_a_serializable_database_default_two_nodes_sell_exactly_the_pool_and_keep_the_bound_and_the_ledger()
+    {
+        var options = new Npgsql.NpgsqlConnectionStringBuilder(_schema) { Options = "-c default_transaction_isolation=serializable" }.ConnectionString;
+        await using (var probe = new Npgsql.NpgsqlConnection(options))
+        {
+            await probe.OpenAsync();
+            await using var show = new Npgsql.NpgsqlCommand("SHOW default_transaction_isolation", probe);
+            Assert.Equal("serializable", await show.ExecuteScalarAsync());
+        }
+
+        var nodes = new List<(FaultyStore Store, CommandEngine Engine)>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var store = FaultyStore.Over(new PostgresStore(options));
+                nodes.Add((store, new CommandEngine(store, _clock, CoreLimits.Default, new EngineOptions(), NullLogger<CommandEngine>.Instance)));
+            }
+
+            var pool = await CreateAsync("Pool", 100);
+            var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i =>
+                nodes[i % 2].Engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15))));
+            Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
+            Assert.Equal(100, results.Count(r => r.Outcome!.Value.Code == OutcomeCode.Ok));
+
+            var created = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+                nodes[i % 2].Engine.SubmitAsync(new CreateCapacity(Tenant, Guid.CreateVersion7(), "bounded", null, $"Section {i}", null, 10, [], true, null, MaxInEvent: 12))));
+            Assert.All(created, r => Assert.Equal(EngineStatus.Decided, r.Status));
+            Assert.Equal(12, created.Count(r => r.Outcome!.Value.Code == OutcomeCode.Ok));
+        }
+        finally
+        {
+            foreach (var (store, engine) in nodes)
+            {
+                await engine.DisposeAsync();
+                await store.DisposeAsync();
+            }
+        }
+
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Two_nodes_racing_to_create_in_an_event_bounded_at_twelve_create_exactly_twelve_and_other_events_are_not_held_back()
     {
