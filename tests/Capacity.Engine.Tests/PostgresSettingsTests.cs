@@ -1,0 +1,44 @@
+using Capacity.Storage.Postgres;
+using Npgsql;
+
+namespace Capacity.Engine.Tests;
+
+/// <summary>What the PostgreSQL store adds to the connection string it is given, and what it leaves alone.</summary>
+public sealed class PostgresSettingsTests
+{
+    [Fact]
+    public void A_plain_connection_string_gets_the_stores_timeouts_session_settings_and_prepared_statements()
+    {
+        var settings = new NpgsqlConnectionStringBuilder(PostgresStore.WithDefaults("Host=127.0.0.1;Username=capacity;Database=capacity"));
+
+        Assert.Equal(1, settings.Timeout);
+        Assert.Equal(10, settings.CommandTimeout);
+        Assert.Contains("-c lock_timeout=5s", settings.Options, StringComparison.Ordinal);
+        Assert.Contains("-c jit=off", settings.Options, StringComparison.Ordinal);
+        Assert.Equal(64, settings.MaxAutoPrepare);
+        Assert.Equal(2, settings.AutoPrepareMinUsages);
+    }
+
+    [Fact]
+    public void A_setting_named_in_another_case_is_kept()
+    {
+        var settings = new NpgsqlConnectionStringBuilder(PostgresStore.WithDefaults("Host=127.0.0.1;timeout=7;COMMAND TIMEOUT=20;max auto prepare=0"));
+
+        Assert.Equal(7, settings.Timeout);
+        Assert.Equal(20, settings.CommandTimeout);
+        Assert.Equal(0, settings.MaxAutoPrepare);
+    }
+
+    [Fact]
+    public void A_connection_string_that_names_a_setting_keeps_its_own()
+    {
+        var settings = new NpgsqlConnectionStringBuilder(PostgresStore.WithDefaults(
+            "Host=127.0.0.1;Timeout=5;Command Timeout=30;Max Auto Prepare=0;Auto Prepare Min Usages=5;Options=-c lock_timeout=1s -c jit=on"));
+
+        Assert.Equal(5, settings.Timeout);
+        Assert.Equal(30, settings.CommandTimeout);
+        Assert.Equal("-c lock_timeout=1s -c jit=on", settings.Options);
+        Assert.Equal(0, settings.MaxAutoPrepare);
+        Assert.Equal(5, settings.AutoPrepareMinUsages);
+    }
+}
