@@ -67,7 +67,7 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         // Statements prepared on each connection once they have run twice (Npgsql's automatic
         // preparation): every statement text here is constant, and PostgreSQL then skips parsing and
         // planning them. Over HTTP, two nodes on one database ran 1.12× the holds a second with it, one
-        // node 1.11× (docs/performance.md, "PostgreSQL: statements prepared"): the database shares the
+        // node 1.14× (docs/performance.md, "PostgreSQL: statements prepared"): the database shares the
         // machine's cores with the nodes, and a batch plans while it holds its row locks. A connection
         // string that names either setting keeps its own.
         if (!named.ContainsKey("Max Auto Prepare"))

@@ -14,7 +14,7 @@ public abstract class EngineTests(StoreKind kind)
     [Fact]
     public async Task Twenty_keys_issued_at_once_under_a_bound_of_five_issue_exactly_four_beside_the_tenants_first()
     {
-        var h = await EngineHarness.OpenAsync(kind);
+        await using var h = await EngineHarness.OpenAsync(kind);
         var tenant = Guid.CreateVersion7();
         Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateTenant(tenant, "Box office", NewKey()))).Outcome?.Code);
 
@@ -31,7 +31,7 @@ public abstract class EngineTests(StoreKind kind)
     [Fact]
     public async Task Forty_creates_at_once_in_an_event_bounded_at_ten_with_four_made_create_exactly_six_and_count_the_batchs_own()
     {
-        var h = await EngineHarness.OpenAsync(kind);
+        await using var h = await EngineHarness.OpenAsync(kind);
         for (var i = 0; i < 4; i++)
         {
             await h.CreateAsync($"Made {i}", 10);
@@ -98,7 +98,7 @@ public abstract class EngineTests(StoreKind kind)
     [Fact]
     public async Task A_write_that_fails_at_its_last_statement_applies_nothing_of_its_batch()
     {
-        var h = await EngineHarness.OpenAsync(kind);
+        await using var h = await EngineHarness.OpenAsync(kind);
         var pool = await h.CreateAsync("Pool", 100);
         var idem = new IdempotencyRequest(EngineHarness.TenantA, "taken", "POST", "/capacity/x/reserve", [1]);
         var first = await h.Engine.SubmitAsync(
