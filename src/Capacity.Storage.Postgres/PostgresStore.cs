@@ -19,9 +19,37 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
 {
     private readonly NpgsqlDataSource _dataSource;
 
+    /// <summary>The engine's write transactions' own pool, whose sessions plan prepared statements once (<see cref="ForWriter"/>).</summary>
+    private readonly NpgsqlDataSource _writeSource;
+
     public PostgresStore(string connectionString)
     {
-        _dataSource = NpgsqlDataSource.Create(WithDefaults(connectionString));
+        var settings = WithDefaults(connectionString);
+        _dataSource = NpgsqlDataSource.Create(settings);
+        _writeSource = NpgsqlDataSource.Create(ForWriter(settings));
+    }
+
+    /// <summary>
+    /// The connection string of the write transactions' sessions: generic plans for their prepared
+    /// statements unless the string names <c>plan_cache_mode</c>. PostgreSQL plans a prepared statement
+    /// afresh on every execution while a plan for its actual parameters looks cheaper than a generic
+    /// one, and for the batch's statements, whose parameters are arrays of ids, it always does: the
+    /// closure query was planned on every batch (0.6 ms of CPU each, more than it took to run), the
+    /// ledger's and the endpoints' statements too, on the two cores the database shares with the nodes
+    /// and while the pool's row lock is held. Every statement of a batch finds rows by key, so the
+    /// generic plan is the plan a custom one would be (docs/performance.md, "PostgreSQL: generic plans
+    /// for the writer"). Reads keep PostgreSQL's choice: their filters (times, statuses) are where a
+    /// plan for the actual values can differ.
+    /// </summary>
+    public static string ForWriter(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (builder.Options is not { } options || !options.Contains("plan_cache_mode", StringComparison.Ordinal))
+        {
+            builder.Options = $"{builder.Options} -c plan_cache_mode=force_generic_plan".Trim();
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>The connection string with the store's defaults added where it does not name them itself.</summary>
@@ -133,7 +161,7 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     }
 
     public async Task<IWriteTransaction> BeginWriteAsync(CancellationToken ct) =>
-        await PostgresWriteTransaction.BeginAsync(_dataSource, ct).ConfigureAwait(false);
+        await PostgresWriteTransaction.BeginAsync(_writeSource, ct).ConfigureAwait(false);
 
     /// <summary>
     /// A deadlock PostgreSQL broke by failing this transaction. Batches take their row locks in one
@@ -686,7 +714,11 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
     }
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _writeSource.DisposeAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
 
     private static async Task Execute(NpgsqlConnection c, NpgsqlTransaction? tx, string sql, CancellationToken ct)
     {

@@ -1,4 +1,5 @@
 using Capacity.Storage.Postgres;
+using Capacity.Testing;
 using Npgsql;
 
 namespace Capacity.Engine.Tests;
@@ -40,5 +41,38 @@ public sealed class PostgresSettingsTests
         Assert.Equal("-c lock_timeout=1s -c jit=on", settings.Options);
         Assert.Equal(0, settings.MaxAutoPrepare);
         Assert.Equal(5, settings.AutoPrepareMinUsages);
+    }
+
+    [Fact]
+    public void The_writers_sessions_plan_prepared_statements_once_unless_the_string_says_otherwise()
+    {
+        var plain = PostgresStore.WithDefaults("Host=127.0.0.1;Username=capacity;Database=capacity");
+        var writer = new NpgsqlConnectionStringBuilder(PostgresStore.ForWriter(plain));
+        var named = new NpgsqlConnectionStringBuilder(PostgresStore.ForWriter(PostgresStore.WithDefaults("Host=127.0.0.1;Options=-c plan_cache_mode=auto")));
+
+        Assert.DoesNotContain("plan_cache_mode", new NpgsqlConnectionStringBuilder(plain).Options, StringComparison.Ordinal);
+        Assert.Contains("-c plan_cache_mode=force_generic_plan", writer.Options, StringComparison.Ordinal);
+        Assert.Contains("-c lock_timeout=5s", writer.Options, StringComparison.Ordinal);
+        Assert.Equal(64, writer.MaxAutoPrepare);
+        Assert.Equal("-c plan_cache_mode=auto -c lock_timeout=5s -c jit=off", named.Options);
+    }
+
+    [Fact]
+    public async Task A_session_opened_with_the_writers_string_runs_with_generic_plans_and_a_readers_does_not()
+    {
+        var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        var reader = PostgresStore.WithDefaults(schema);
+
+        Assert.Equal("force_generic_plan", await ShowAsync(PostgresStore.ForWriter(reader), "plan_cache_mode"));
+        Assert.Equal("5s", await ShowAsync(PostgresStore.ForWriter(reader), "lock_timeout"));
+        Assert.Equal("auto", await ShowAsync(reader, "plan_cache_mode"));
+    }
+
+    private static async Task<string?> ShowAsync(string connectionString, string setting)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var show = new NpgsqlCommand($"SHOW {setting}", connection);
+        return (string?)await show.ExecuteScalarAsync();
     }
 }
