@@ -229,7 +229,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             if (missing.Count > 0)
             {
                 await using var more = Command(
-                    $"SELECT {CapacityColumns} FROM capacities WHERE id IN ({ClosureOf("@ids")}) ORDER BY id FOR UPDATE");
+                    $"SELECT {CapacityColumns} FROM capacities WHERE id = ANY(ARRAY({ClosureOf("@ids")})) ORDER BY id FOR UPDATE");
                 more.Parameters.AddWithValue("ids", missing.ToArray());
                 foreach (var node in await PostgresStore.ReadCapacitiesAsync(more, ct).ConfigureAwait(false))
                 {
@@ -252,7 +252,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     {
         for (var tiers = ws.UnloadedTiers(); tiers.Count > 0; tiers = ws.UnloadedTiers(tiers))
         {
-            await using var more = Command($"SELECT {CapacityColumns} FROM capacities WHERE id IN ({ClosureOf("@ids")}) ORDER BY id FOR UPDATE");
+            await using var more = Command($"SELECT {CapacityColumns} FROM capacities WHERE id = ANY(ARRAY({ClosureOf("@ids")})) ORDER BY id FOR UPDATE");
             more.Parameters.AddWithValue("ids", tiers.ToArray());
             foreach (var node in await PostgresStore.ReadCapacitiesAsync(more, ct).ConfigureAwait(false))
             {
@@ -262,7 +262,10 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
-    /// <summary>The ids of these capacities and all their ancestors, as a subquery over <paramref name="ids"/>.</summary>
+    /// <summary>
+    /// The ids of these capacities and all their ancestors, as a subquery over <paramref name="ids"/>,
+    /// for <c>id = ANY(ARRAY(...))</c>: the rows are then found by key, whatever the planner makes of the subquery.
+    /// </summary>
     private static string ClosureOf(string ids) =>
         $"WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY({ids}) "
         + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)) SELECT id FROM c";
@@ -321,15 +324,19 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             // Parents never change, so the closure can be found without locks and locked in order,
             // in the same round trip. Where waiting entries are owed units on a node of it (or a
             // command joins a list), the capacities of every waiting entry of that event are locked
-            // with it: a batch may walk the event's list and offer any of them.
+            // with it: a batch may walk the event's list and offer any of them. Each set of ids is
+            // collected into an array (ARRAY(...)) and the rows found by it: written as IN (subquery),
+            // PostgreSQL planned a hash join over a scan of every capacity in the database and a
+            // merge join along the whole primary key, 630 ms a batch at 100,000 capacities against
+            // 0.2 ms this way (BatchScaleTests; docs/performance.md, "PostgreSQL: a batch reads only its rows").
             var closure = new NpgsqlBatchCommand(
-                $"SELECT {CapacityColumns} FROM capacities WHERE id IN ("
+                $"SELECT {CapacityColumns} FROM capacities WHERE id = ANY(ARRAY("
                 + "WITH RECURSIVE c AS (SELECT id, parent_ids FROM capacities WHERE id = ANY($1) "
                 + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c ON p.id = ANY(c.parent_ids)), "
-                + "q AS (SELECT DISTINCT k.tenant_id, k.event_id FROM capacities k WHERE k.id IN (SELECT id FROM c) AND (k.queue_demand > 0 OR k.id = ANY($2))), "
+                + "q AS (SELECT DISTINCT k.tenant_id, k.event_id FROM capacities k WHERE k.id = ANY(ARRAY(SELECT id FROM c)) AND (k.queue_demand > 0 OR k.id = ANY($2))), "
                 + "x AS (SELECT DISTINCT unnest(w.capacity_ids) AS id FROM waitlist_entries w JOIN q ON w.tenant_id = q.tenant_id AND w.event_id = q.event_id WHERE w.status = 0), "
-                + "c2 AS (SELECT id, parent_ids FROM capacities WHERE id IN (SELECT id FROM c UNION SELECT id FROM x) "
-                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c2 ON p.id = ANY(c2.parent_ids)) SELECT id FROM c2) "
+                + "c2 AS (SELECT id, parent_ids FROM capacities WHERE id = ANY(ARRAY(SELECT id FROM c UNION SELECT id FROM x)) "
+                + "UNION SELECT p.id, p.parent_ids FROM capacities p JOIN c2 ON p.id = ANY(c2.parent_ids)) SELECT id FROM c2)) "
                 + "ORDER BY id FOR UPDATE");
             closure.Parameters.Add(new() { Value = capacityIds.ToArray() });
             closure.Parameters.Add(new() { Value = keys.Queues.ToArray() });
@@ -339,13 +346,15 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             // command changes an endpoint: every capacity the batch loads later (tiers, waiting
             // entries' capacities) is in the same tenant as one named here, so this is the tenant set
             // LoadWebhooksAsync would ask for, one round trip sooner, and a round trip less while the
-            // pool's row lock is held (which is what two nodes on one hot pool wait for).
+            // pool's row lock is held (which is what two nodes on one hot pool wait for). The tenants
+            // as an array, like the closure's ids: as an OR of two conditions, PostgreSQL read every
+            // endpoint in the database on every batch (BatchScaleTests).
             var endpoints = keys.Webhooks.Count == 0;
             if (endpoints)
             {
                 var read = new NpgsqlBatchCommand(
-                    $"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE tenant_id = ANY($1) "
-                    + "OR tenant_id IN (SELECT DISTINCT tenant_id FROM capacities WHERE id = ANY($2))");
+                    $"SELECT {WebhookRows.EndpointColumns} FROM webhooks WHERE tenant_id = ANY(ARRAY("
+                    + "SELECT unnest($1::uuid[]) UNION SELECT tenant_id FROM capacities WHERE id = ANY($2)))");
                 read.Parameters.Add(new() { Value = keys.WebhookTenants.ToArray() });
                 read.Parameters.Add(new() { Value = capacityIds.ToArray() });
                 batch.BatchCommands.Add(read);
