@@ -9,8 +9,8 @@ namespace Capacity.Engine.Tests;
 /// whole. The capacities' lock query once did (PostgreSQL planned its <c>IN (subquery)</c> as a hash
 /// join over every capacity): 630 ms a batch at 100,000 capacities, unseen by every other test, whose
 /// databases hold a handful. What a table's scans read is PostgreSQL's own count
-/// (<c>pg_stat_user_tables</c>), so this fails on any statement of the write path whose plan scans a
-/// table it names, not only that one.
+/// (<c>pg_stat_user_tables</c>), so this fails on any statement of the write path whose plan scans
+/// the capacities, the endpoints or the deliveries, not only that one.
 /// </summary>
 public sealed class BatchScaleTests
 {
@@ -61,7 +61,7 @@ public sealed class BatchScaleTests
 
             // A backend reports what it read when it goes idle, at most once a second, and when it ends:
             // closing the pools ends the sessions, and the counts are awaited until the capacities' index
-            // shows this work, so a report not yet made cannot pass for a clean one.
+            // shows this work and they stop changing, so a report not yet made cannot pass for a clean one.
             reopened = await h.ReopenAsync();
             var after = await SettledScansAsync(h.Location, before);
             Assert.True(after["capacities"].SeqRead - before["capacities"].SeqRead < OtherCapacities / 10,
