@@ -44,17 +44,18 @@ public sealed class PostgresSettingsTests
     }
 
     [Fact]
-    public void The_writers_sessions_plan_prepared_statements_once_unless_the_string_says_otherwise()
+    public void The_writers_sessions_plan_prepared_statements_once_and_without_scans_unless_the_string_says_otherwise()
     {
         var plain = PostgresStore.WithDefaults("Host=127.0.0.1;Username=capacity;Database=capacity");
         var writer = new NpgsqlConnectionStringBuilder(PostgresStore.ForWriter(plain));
-        var named = new NpgsqlConnectionStringBuilder(PostgresStore.ForWriter(PostgresStore.WithDefaults("Host=127.0.0.1;Options=-c plan_cache_mode=auto")));
+        var named = new NpgsqlConnectionStringBuilder(PostgresStore.ForWriter(PostgresStore.WithDefaults("Host=127.0.0.1;Options=-c plan_cache_mode=auto -c enable_seqscan=on")));
 
         Assert.DoesNotContain("plan_cache_mode", new NpgsqlConnectionStringBuilder(plain).Options, StringComparison.Ordinal);
         Assert.Contains("-c plan_cache_mode=force_generic_plan", writer.Options, StringComparison.Ordinal);
+        Assert.Contains("-c enable_seqscan=off", writer.Options, StringComparison.Ordinal);
         Assert.Contains("-c lock_timeout=5s", writer.Options, StringComparison.Ordinal);
         Assert.Equal(64, writer.MaxAutoPrepare);
-        Assert.Equal("-c plan_cache_mode=auto -c lock_timeout=5s -c jit=off", named.Options);
+        Assert.Equal("-c plan_cache_mode=auto -c enable_seqscan=on -c lock_timeout=5s -c jit=off", named.Options);
     }
 
     [Fact]
@@ -64,8 +65,10 @@ public sealed class PostgresSettingsTests
         var reader = PostgresStore.WithDefaults(schema);
 
         Assert.Equal("force_generic_plan", await ShowAsync(PostgresStore.ForWriter(reader), "plan_cache_mode"));
+        Assert.Equal("off", await ShowAsync(PostgresStore.ForWriter(reader), "enable_seqscan"));
         Assert.Equal("5s", await ShowAsync(PostgresStore.ForWriter(reader), "lock_timeout"));
         Assert.Equal("auto", await ShowAsync(reader, "plan_cache_mode"));
+        Assert.Equal("on", await ShowAsync(reader, "enable_seqscan"));
     }
 
     private static async Task<string?> ShowAsync(string connectionString, string setting)
