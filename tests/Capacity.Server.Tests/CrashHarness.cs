@@ -204,6 +204,12 @@ internal sealed class CrashHarness<TSent>(Action<TSent, HttpStatusCode, string> 
         {
             return false;
         }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // A connection the kill reset between its connect and its first use: HttpClient lets
+            // this one through unwrapped (from reading the socket's remote end point).
+            return false;
+        }
         catch (TaskCanceledException)
         {
             return false;

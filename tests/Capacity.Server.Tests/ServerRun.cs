@@ -90,6 +90,10 @@ internal sealed class ServerRun : IAsyncDisposable
             catch (HttpRequestException)
             {
             }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Unwrapped by HttpClient when a connection is reset as it is made: not up yet.
+            }
             catch (TaskCanceledException)
             {
             }
