@@ -30,39 +30,37 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     }
 
     /// <summary>
-    /// The connection string of the write transactions' sessions: generic plans for their prepared
-    /// statements, and no table scan where an index will do, unless the string names
-    /// <c>plan_cache_mode</c> or <c>enable_seqscan</c>. PostgreSQL plans a prepared statement
-    /// afresh on every execution while a plan for its actual parameters looks cheaper than a generic
-    /// one, and for the batch's statements, whose parameters are arrays of ids, it always does: the
-    /// closure query was planned on every batch (0.6 ms of CPU each, more than it took to run), the
-    /// ledger's and the endpoints' statements too, on the two cores the database shares with the nodes
-    /// and while the pool's row lock is held. Every statement of a batch finds rows by key, so the
-    /// generic plan is the plan a custom one would be (docs/performance.md, "PostgreSQL: generic plans
-    /// for the writer"). Reads keep PostgreSQL's choice: their filters (times, statuses) are where a
-    /// plan for the actual values can differ.
-    /// A plan made once is kept by the session until the table's statistics change, so one made while
-    /// a table was small stays a scan as the table grows: on a fresh database the check that new hold
-    /// ids are unused read every hold on every batch (5 ms a batch at 8,000 holds) until autovacuum
-    /// analyzed the table, and never where autovacuum is off. Every statement of a batch finds its rows
-    /// by key, so the writer's sessions rule scans out wherever an index serves (<c>enable_seqscan=off</c>
-    /// only prices them out; a statement with no index to use still scans) and their plans do not
-    /// depend on how big a table was when they were made (BatchScaleTests).
+    /// The connection string of the write transactions' sessions, unless it names the setting itself:
+    /// <list type="bullet">
+    /// <item><c>plan_cache_mode=force_generic_plan</c>: PostgreSQL plans a prepared statement afresh on
+    /// every execution while a plan for its actual parameters looks cheaper than a generic one, and for
+    /// the batch's statements, whose parameters are arrays of ids, it always did (the closure query 0.6 ms
+    /// of CPU a batch, more than it took to run, on cores the database shares with the nodes, while
+    /// the pool's row lock was held).</item>
+    /// <item><c>enable_seqscan=off</c>: a plan made once is kept until the table's statistics change, so
+    /// one made while a table was small stayed a scan as it grew (the check that new hold ids are unused
+    /// read every hold on every batch until autovacuum analyzed the table). Every statement of a batch
+    /// finds its rows by key; the setting only prices scans out, so a statement with no index to use
+    /// would still scan.</item>
+    /// </list>
+    /// Reads keep PostgreSQL's choice: their filters (times, statuses) are where a plan for the actual
+    /// values can differ (docs/performance.md, "PostgreSQL: generic plans for the writer"; BatchScaleTests).
     /// </summary>
     public static string ForWriter(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (builder.Options is not { } options || !options.Contains("plan_cache_mode", StringComparison.Ordinal))
-        {
-            builder.Options = $"{builder.Options} -c plan_cache_mode=force_generic_plan".Trim();
-        }
-
-        if (!builder.Options.Contains("enable_seqscan", StringComparison.Ordinal))
-        {
-            builder.Options = $"{builder.Options} -c enable_seqscan=off";
-        }
-
+        SetUnlessNamed(builder, "plan_cache_mode", "force_generic_plan");
+        SetUnlessNamed(builder, "enable_seqscan", "off");
         return builder.ConnectionString;
+    }
+
+    /// <summary>A session setting in the connection's options (<c>-c name=value</c>), unless the options already set it.</summary>
+    private static void SetUnlessNamed(NpgsqlConnectionStringBuilder builder, string name, string value)
+    {
+        if (builder.Options?.Contains($"{name}=", StringComparison.Ordinal) != true)
+        {
+            builder.Options = $"{builder.Options} -c {name}={value}".Trim();
+        }
     }
 
     /// <summary>The connection string with the store's defaults added where it does not name them itself.</summary>
@@ -90,20 +88,14 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         // A batch waiting longer than this for a lock means something is wrong (a stuck node):
         // failing it with a 503 beats holding every caller hostage. Set for the session, not per
         // transaction, so that a batch costs no extra round trip for it; reads take no locks.
-        if (builder.Options is not { } options || !options.Contains("lock_timeout", StringComparison.Ordinal))
-        {
-            builder.Options = $"{builder.Options} -c lock_timeout=5s".Trim();
-        }
+        SetUnlessNamed(builder, "lock_timeout", "5s");
 
         // No JIT compilation of queries: ours are short OLTP statements, and without table statistics the
         // batch's recursive closure query is estimated at about a million rows, over jit_above_cost, so
         // PostgreSQL compiled it on every batch (152 ms of a 438 ms EXPLAIN ANALYZE; a node ran 45-146
         // holds/s until ANALYZE, about 1,000 after). The estimate grows with the table, so statistics alone
         // do not keep it under the threshold.
-        if (builder.Options is not { } withJit || !withJit.Contains("jit=", StringComparison.Ordinal))
-        {
-            builder.Options = $"{builder.Options} -c jit=off".Trim();
-        }
+        SetUnlessNamed(builder, "jit", "off");
 
         // Statements prepared on each connection once they have run twice (Npgsql's automatic
         // preparation): every statement text here is constant, and PostgreSQL then skips parsing and
