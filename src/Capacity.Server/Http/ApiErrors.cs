@@ -310,10 +310,10 @@ internal static class ApiErrors
         Problem(IdempotencyInProgressKind, "Retry shortly to receive its answer.");
 
     public static ProblemHttpResult TooManyStreams(int limit) =>
-        Problem(TooManyStreamsKind, $"This tenant has {limit} live streams open on this node, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
+        AtBound(TooManyStreamsKind, $"This tenant has {limit} live streams open on this node, the most it may.", limit);
 
     public static ProblemHttpResult TooManyLiveHolds(int limit) =>
-        Problem(TooManyLiveHoldsKind, $"This tenant has {limit} active holds, the most it may.", new Dictionary<string, object?> { ["limit"] = limit });
+        AtBound(TooManyLiveHoldsKind, $"This tenant has {limit} active holds, the most it may.", limit);
 
     public static ProblemHttpResult RateLimited(int retryAfterSeconds) =>
         Problem(RateLimitedKind, $"This tenant is over its request budget; retry after {retryAfterSeconds} s.");
@@ -355,10 +355,14 @@ internal static class ApiErrors
         OutcomeCode.BuyerKeyRequired => BuyerKeyRequired(o.Detail ?? "A buyer_key is required.", o.Limit?.Id),
         OutcomeCode.NotChangeable => NotChangeable(o.Detail ?? "Not changeable."),
         OutcomeCode.SaleNotOpen or OutcomeCode.SaleClosed => NotOnSale(o.Code, o.Detail ?? "Not on sale.", o.Capacity),
-        OutcomeCode.TooManyCapacities => Problem(TooManyCapacitiesKind, o.Detail ?? "Too many capacities.", new Dictionary<string, object?> { ["limit"] = o.Count }),
-        OutcomeCode.TooManyKeys => Problem(TooManyKeysKind, o.Detail ?? "Too many keys.", new Dictionary<string, object?> { ["limit"] = o.Count }),
+        OutcomeCode.TooManyCapacities => AtBound(TooManyCapacitiesKind, o.Detail ?? "Too many capacities.", o.Count),
+        OutcomeCode.TooManyKeys => AtBound(TooManyKeysKind, o.Detail ?? "Too many keys.", o.Count),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
+
+    /// <summary>A refusal for being at one of the service's bounds: the problem names the bound as <c>limit</c>.</summary>
+    private static ProblemHttpResult AtBound(ErrorKind kind, string detail, int limit) =>
+        Problem(kind, detail, new Dictionary<string, object?> { ["limit"] = limit });
 
     private static ProblemHttpResult Problem(ErrorKind kind, string detail, Dictionary<string, object?>? extensions = null)
     {
