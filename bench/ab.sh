@@ -15,6 +15,7 @@
 # failed verify fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 A=${1:?usage: bench/ab.sh <A> <B> [holds|reads] [rounds]} B=${2:?usage: bench/ab.sh <A> <B> [holds|reads] [rounds]}
 SCENARIO=${3:-holds} ROUNDS=${4:-6}
@@ -50,14 +51,6 @@ dotnet build bench/Capacity.Echo -c Release -v q --nologo > /dev/null
 dotnet build bench/Capacity.LoadGen -c Release -v q --nologo > /dev/null
 
 ADMIN="capadmin_ab_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-start() { # <folder> <port> <dll> [options]: prints the pid once /healthz answers
-  local folder=$1 port=$2 dll=$3
-  shift 3
-  (cd "$folder" && exec dotnet "$dll" --urls "http://127.0.0.1:$port" "$@") > "$work/$port.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break; sleep 0.1; done
-  echo "$pid"
-}
 server() { # <folder> <port>: the live-hold bound off, so that long runs are not refused
   mkdir -p "$work/data-$2"
   start "$1" "$2" Capacity.Server.dll --Auth:AdminKey="$ADMIN" --Storage:DataDirectory="$work/data-$2" \

@@ -13,6 +13,7 @@
 # them on, holds naming a buyer). Ends with GET /admin/verify.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${1:-6}
 VARIANTS=${VARIANTS:-plain plain-lua keyed allocation waitlist limit webhook all}
@@ -34,34 +35,12 @@ for project in src/Capacity.Server bench/Capacity.Echo bench/Capacity.LoadGen; d
 done
 
 ADMIN="capadmin_rules_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-start() { # <folder> <port> <dll> [options]: prints the pid once /healthz answers
-  local folder=$1 port=$2 dll=$3
-  shift 3
-  (cd "$folder" && exec dotnet "$dll" --urls "http://127.0.0.1:$port" "$@") > "$work/$port.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break; sleep 0.1; done
-  echo "$pid"
-}
 pid=$(start src/Capacity.Server/bin/Release/net10.0 "$PORT" Capacity.Server.dll --Auth:AdminKey="$ADMIN" \
   --Storage:DataDirectory="$work/data" --Storage:Sqlite:Path="$work/data/capacity.db" \
   --Capacity:Quotas:MaxLiveHoldsPerTenant=0 --Capacity:Webhooks:AllowPrivateNetworks=true)
 pids+=("$pid")
 pids+=("$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Echo.dll)")
 
-# The same Lua for every built body, so that the load generator's share is the same on both sides.
-lua_request() { # <body expression in Lua, may use buyer>
-  cat << LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local threads, sent = 0, 0
-function setup(thread) thread:set("id", threads); threads = threads + 1 end
-function request()
-  sent = sent + 1
-  local buyer = string.format('"w%d-%d"', id, math.floor(sent / 4))
-  return wrk.format(nil, nil, nil, $1)
-end
-LUA
-}
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/plain.lua"
 lua_request "'{\"quantity\":1}'" > "$work/plain-lua.lua"
 lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" > "$work/keyed.lua"

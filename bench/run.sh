@@ -15,6 +15,7 @@
 # given as ratios to the echo and to Redis: the same load generator on the same cores, minutes apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 RUNS=${RUNS:-3}                 # repeats of each engine and HTTP figure
 DURATION=${DURATION:-5}         # measured seconds per engine or HTTP run (LoadGen: plus 1 s warm-up)
@@ -295,19 +296,6 @@ printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Conte
 # four alternating rounds of 2026-12-05 plain holds built in Lua ran 0.84-1.00x, median 0.97x, as fast
 # as with the fixed body). So the rules are compared with plain holds built the same way (plain.lua:
 # the same calls, no buyer), and the fixed body's ratio is printed beside it.
-lua_request() { # <body expression in Lua, may use buyer>
-  cat <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local threads, sent = 0, 0
-function setup(thread) thread:set("id", threads); threads = threads + 1 end
-function request()
-  sent = sent + 1
-  local buyer = string.format('"w%d-%d"', id, math.floor(sent / 4))
-  return wrk.format(nil, nil, nil, $1)
-end
-LUA
-}
 lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" > "$work/rules.lua"
 lua_request "'{\"quantity\":1}'" > "$work/plain.lua"
 
