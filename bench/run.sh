@@ -59,6 +59,14 @@ cleanup() {
     stop_pid "$pid"
   done
   stop_postgres
+  # What the servers logged above Information, and their memory trims (a full collection taken when
+  # the process looks idle, whose pause would show in a p99), go to the log before the folder does.
+  for file in "$work"/*/server.log "$work"/*/*/server.log; do
+    [ -f "$file" ] || continue
+    printf '\n$ %s: warnings, errors and memory trims\n' "${file#"$work"/}" >> "$log"
+    jq -rR 'fromjson? | select(.LogLevel == "Warning" or .LogLevel == "Error" or .LogLevel == "Critical"
+      or ((.Message // "") | startswith("Quiet after a burst"))) | "\(.Timestamp) \(.LogLevel) \(.Category): \(.Message)"' "$file" >> "$log" || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -180,11 +188,11 @@ kv() { tr ' ' '\n' <<< "$1" | sed -n "s/^$2=//p"; }
 # One wrk run of DURATION on all CONNECTIONS: wrk_run <label> <run> <pid to measure> <url> [wrk options].
 # A hold that is not a 2xx on a pool that cannot sell out is a failure.
 wrk_run() {
-  local label=$1 run=$2 pid=$3 url=$4 output before line
+  local label=$1 run=$2 pid=$3 url=$4 output before began line
   shift 4
-  before=$(cpu_seconds "$pid")
+  before=$(cpu_seconds "$pid") began=$(date -u +%H:%M:%S.%3N)
   output=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" 2>&1)
-  printf '\n$ wrk %s %s\n%s\n' "$label" "$url" "$output" >> "$log"
+  printf '\n$ wrk %s %s (from %s UTC)\n%s\n' "$label" "$url" "$began" "$output" >> "$log"
   line="$(wrk_fields "$output") server_cores=$(printf '%.3f' "$(echo "($(cpu_seconds "$pid") - $before) / $DURATION" | bc -l)")"
   echo "$label $run $line" >> "$results"
   show "$label" "$run" "$line"
