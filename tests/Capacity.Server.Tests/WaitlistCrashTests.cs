@@ -187,7 +187,8 @@ public abstract class WaitlistCrashTests(StoreKind store)
                     Advance(sent.Target!, body["status"]!.GetValue<string>(), where);
                     return;
                 case "accept" or "decline":
-                    // 404: no offer yet; 409: the offer ended already (expired, left, or accepted before).
+                    // 404: no offer yet; 409: the offer ended already (expired, or accepted before). A decline
+                    // of an offer already released answers 200, unchanged: SendAsync skips entries that ended.
                     Assert.True(status is HttpStatusCode.OK or HttpStatusCode.NotFound or HttpStatusCode.Conflict, where);
                     if (status == HttpStatusCode.OK)
                     {
