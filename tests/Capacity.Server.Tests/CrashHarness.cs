@@ -200,17 +200,7 @@ internal sealed class CrashHarness<TSent>(Action<TSent, HttpStatusCode, string> 
         {
             response = await client.SendAsync(Request(sent));
         }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            // A connection the kill reset between its connect and its first use: HttpClient lets
-            // this one through unwrapped (from reading the socket's remote end point).
-            return false;
-        }
-        catch (TaskCanceledException)
+        catch (Exception e) when (ServerProcess.NoAnswer(e))
         {
             return false;
         }

@@ -87,15 +87,9 @@ internal sealed class ServerRun : IAsyncDisposable
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (Capacity.Testing.ServerProcess.NoAnswer(e))
             {
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                // Unwrapped by HttpClient when a connection is reset as it is made: not up yet.
-            }
-            catch (TaskCanceledException)
-            {
+                // Not up yet.
             }
 
             Assert.True(DateTime.UtcNow < deadline, $"The server did not answer /healthz within 60 s:\n{Stdout}");

@@ -13,6 +13,14 @@ namespace Capacity.Testing;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    /// <summary>
+    /// Whether a request failed for want of a server: refused, reset, or timed out. HttpClient wraps
+    /// most of these in <see cref="HttpRequestException"/>, but lets a <see cref="SocketException"/>
+    /// through unwrapped when a connection is reset between its connect and its first use (from
+    /// reading the socket's remote end point), as happens when a server is killed.
+    /// </summary>
+    public static bool NoAnswer(Exception e) => e is HttpRequestException or SocketException or TaskCanceledException;
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private int _disposed;
@@ -76,11 +84,9 @@ public sealed class ServerProcess : IAsyncDisposable
                     return server;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (NoAnswer(e))
             {
-            }
-            catch (TaskCanceledException)
-            {
+                // Not up yet.
             }
 
             if (DateTime.UtcNow > deadline)
