@@ -61,7 +61,7 @@ cleanup() {
   stop_postgres
   # What the servers logged above Information, and their memory trims (a full collection taken when
   # the process looks idle, whose pause would show in a p99), go to the log before the folder does.
-  for file in "$work"/*/server.log "$work"/*/*/server.log; do
+  for file in "$work"/*/server.log; do
     [ -f "$file" ] || continue
     printf '\n$ %s: warnings, errors and memory trims\n' "${file#"$work"/}" >> "$log"
     jq -rR 'fromjson? | select(.LogLevel == "Warning" or .LogLevel == "Error" or .LogLevel == "Critical"
