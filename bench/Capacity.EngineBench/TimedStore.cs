@@ -115,7 +115,7 @@ internal class TimedTransaction : DispatchProxy
     {
         switch (method!.Name)
         {
-            case nameof(IWriteTransaction.LoadAsync) or nameof(IWriteTransaction.LoadIdempotencyAsync):
+            case nameof(IWriteTransaction.LoadAsync) or nameof(IWriteTransaction.LoadIdempotencyAsync) or nameof(IWriteTransaction.LoadAddedAsync):
                 return Then(Call(method, args), phase: 1);
             case nameof(IWriteTransaction.WriteAsync):
                 // Everything since the last load finished was the engine deciding.

@@ -190,6 +190,36 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<(Guid TenantId, string EventId)> EventSizes { get; } = [];
 
+    /// <summary>
+    /// Whether a batch that has loaded these keys has loaded everything <paramref name="candidate"/>
+    /// names, but for the ids it is about to create (<see cref="NewReservations"/>, which take no lock,
+    /// only a look). The engine adds such a command to a batch after its rows are locked
+    /// (<c>IWriteTransaction.LoadAddedAsync</c>): every row it decides on is then already in the
+    /// working set, and no lock is taken out of the global order. What the store loads besides the
+    /// keys (ancestors, limits, waiting lists, usage) follows from the keys and the rows, so it is
+    /// loaded too. A change of a hold is never covered: its targets are kept per reservation, and a
+    /// second change would replace the first's.
+    /// </summary>
+    public bool Covers(LoadKeys candidate) =>
+        candidate.ReservationTargets.Count == 0
+        && candidate.Capacities.IsSubsetOf(Capacities)
+        && candidate.Reservations.IsSubsetOf(Reservations)
+        && candidate.Prices.IsSubsetOf(Prices)
+        && candidate.ReservationPrices.IsSubsetOf(ReservationPrices)
+        && candidate.Tenants.IsSubsetOf(Tenants)
+        && candidate.ApiKeys.IsSubsetOf(ApiKeys)
+        && candidate.TenantKeys.IsSubsetOf(TenantKeys)
+        && candidate.Allocations.IsSubsetOf(Allocations)
+        && candidate.Limits.IsSubsetOf(Limits)
+        && candidate.Buyers.IsSubsetOf(Buyers)
+        && candidate.Waitlist.IsSubsetOf(Waitlist)
+        && candidate.Queues.IsSubsetOf(Queues)
+        && candidate.ExpiryCandidates.IsSubsetOf(ExpiryCandidates)
+        && candidate.Webhooks.IsSubsetOf(Webhooks)
+        && candidate.WebhookTenants.IsSubsetOf(WebhookTenants)
+        && candidate.Deliveries.IsSubsetOf(Deliveries)
+        && candidate.EventSizes.IsSubsetOf(EventSizes);
+
     public void Clear()
     {
         Capacities.Clear();

@@ -160,7 +160,8 @@ public sealed class WorkingSet : ICapacityLookup
     /// </summary>
     internal ref ReservationSlot SlotOf(Guid id) => ref CollectionsMarshal.GetValueRefOrNullRef(_reservations, id);
 
-    internal bool HasReservation(Guid id) => _reservations.ContainsKey(id);
+    /// <summary>Whether a reservation with this id is loaded (or created by this batch).</summary>
+    public bool HasReservation(Guid id) => _reservations.ContainsKey(id);
     internal PriceEntry? FindPrice(Guid id) => _prices.TryGetValue(id, out var price) ? price : null;
 
     internal Tenant? FindTenant(Guid id) => _tenants.TryGetValue(id, out var tenant) ? tenant : null;

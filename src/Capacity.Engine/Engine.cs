@@ -28,6 +28,7 @@ public sealed class CommandEngine : IAsyncDisposable
     private static readonly Histogram<double> CommitLatency = Meter.CreateHistogram<double>("capacity.engine.commit_duration", "ms", "Time from opening a batch transaction to its durable commit");
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
     private static readonly Counter<long> Conflicts = Meter.CreateCounter<long>("capacity.engine.lock_conflicts", description: "Tries of a batch that the database failed to break a lock cycle with another node's batch, each tried again");
+    private static readonly Counter<long> Added = Meter.CreateCounter<long>("capacity.engine.added_commands", description: "Commands added to a batch after its rows were loaded: queued while it loaded (or waited for another node's locks), on rows it had loaded already");
     private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
     private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
@@ -50,7 +51,10 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly WorkingSet _ws = new();
     private readonly LoadKeys _keys = new();
     private readonly List<Submission> _batch = [];
-    private readonly List<IdempotencyKey> _idempotencyKeys = [];
+    private readonly HashSet<IdempotencyKey> _idempotencyKeys = [];
+    private readonly LoadKeys _candidate = new();
+    private readonly HashSet<IdempotencyKey> _addedIdempotencyKeys = [];
+    private readonly HashSet<Guid> _addedIds = [];
     private readonly Dictionary<IdempotencyKey, IdempotencyRecord> _records = [];
     private readonly HashSet<IdempotencyKey> _busy = [];
     private readonly List<IdempotencyRecord> _newRecords = [];
@@ -319,6 +323,7 @@ public sealed class CommandEngine : IAsyncDisposable
         }
 
         BatchSize.Record(batch.Count);
+        span?.SetTag("capacity.batch.size", batch.Count);
         CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         foreach (var s in batch)
         {
@@ -348,9 +353,6 @@ public sealed class CommandEngine : IAsyncDisposable
     /// </summary>
     private async Task AttemptAsync(List<Submission> batch)
     {
-        // Millisecond precision: that is what the stores keep, so a decision never depends on
-        // precision that a reload would lose.
-        var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
         _records.Clear();
         _busy.Clear();
         _newRecords.Clear();
@@ -366,7 +368,16 @@ public sealed class CommandEngine : IAsyncDisposable
         }
 
         await tx.LoadAsync(_keys, _ws, _stopping.Token).ConfigureAwait(false);
+        if (_queue.Reader.TryPeek(out _))
+        {
+            await AddQueuedAsync(batch, tx).ConfigureAwait(false);
+        }
 
+        // Taken once the rows are loaded, so that on a store shared by nodes a batch that waited for
+        // another's locks decides after what that one committed, and every command added while it
+        // waited is decided no earlier than it was sent. Millisecond precision: that is what the
+        // stores keep, so a decision never depends on precision that a reload would lose.
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
         for (var i = 0; i < batch.Count; i++)
         {
             batch[i].Result = Decide(batch[i], now);
@@ -387,6 +398,63 @@ public sealed class CommandEngine : IAsyncDisposable
 
         await tx.WriteAsync(_ws, _newRecords, _stopping.Token).ConfigureAwait(false);
         await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Adds to the batch the commands queued while it loaded whose rows it has loaded already
+    /// (<see cref="LoadKeys.Covers"/>), in queue order, stopping at the first that is not. On
+    /// PostgreSQL a batch on a hot pool shared by nodes spends its load waiting for the other node's
+    /// batch to release the pool's row lock; without this, what its callers sent meanwhile would wait
+    /// for one more turn at the lock, and two nodes would commit about as many batches as one, each
+    /// half as full. Such commands lock nothing new: only their idempotency keys (tried, never waited
+    /// for) and the ids they create are looked up, in one round trip (<see cref="IWriteTransaction.LoadAddedAsync"/>).
+    /// Their keys join the batch's, so a try decided again after a lock conflict loads them too.
+    /// </summary>
+    private async Task AddQueuedAsync(List<Submission> batch, IWriteTransaction tx)
+    {
+        var max = _options.Batching ? _options.MaxBatch : 1;
+        var before = batch.Count;
+        _addedIdempotencyKeys.Clear();
+        _addedIds.Clear();
+        var reader = _queue.Reader;
+        while (batch.Count < max && reader.TryPeek(out var item) && item is Submission s && IsLoaded(s))
+        {
+            reader.TryRead(out _);
+            batch.Add(s);
+            foreach (var id in _candidate.NewReservations)
+            {
+                if (_keys.NewReservations.Add(id) && !_ws.HasReservation(id))
+                {
+                    _addedIds.Add(id);
+                }
+            }
+
+            if (s.Idempotency is { } idem && _idempotencyKeys.Add(new IdempotencyKey(idem.TenantId, idem.Key)))
+            {
+                _addedIdempotencyKeys.Add(new IdempotencyKey(idem.TenantId, idem.Key));
+            }
+        }
+
+        var added = batch.Count - before;
+        if (added == 0)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _queued, -added);
+        Added.Add(added);
+        if (_addedIdempotencyKeys.Count + _addedIds.Count > 0)
+        {
+            await tx.LoadAddedAsync(_addedIdempotencyKeys, _records, _busy, _addedIds, _ws, _stopping.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether the batch has loaded every row the submission's command names but the ids it creates; leaves its keys in <see cref="_candidate"/>.</summary>
+    private bool IsLoaded(Submission s)
+    {
+        _candidate.Clear();
+        s.Command.CollectKeys(_candidate);
+        return _keys.Covers(_candidate);
     }
 
     /// <summary>Raised after a batch that wrote deliveries or changed one commits: the dispatcher's cue, so that it need not poll fast.</summary>

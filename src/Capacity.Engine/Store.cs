@@ -168,6 +168,22 @@ public interface IWriteTransaction : IAsyncDisposable
         IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct);
 
     /// <summary>
+    /// For commands the engine adds to the batch after <see cref="LoadAsync"/> (those queued meanwhile
+    /// whose rows the batch has loaded already, <see cref="LoadKeys.Covers"/>): the records of their
+    /// idempotency keys, as <see cref="LoadIdempotencyAsync"/> reads them (a store shared by nodes only
+    /// tries the keys' locks), and every reservation that already has one of the ids they are about to
+    /// create (a reuse the core refuses). It takes no row lock, so the batch's locks stay in the global
+    /// order; on a store shared by nodes it is one round trip.
+    /// </summary>
+    Task LoadAddedAsync(
+        IReadOnlyCollection<IdempotencyKey> keys,
+        Dictionary<IdempotencyKey, IdempotencyRecord> into,
+        HashSet<IdempotencyKey> busy,
+        IReadOnlyCollection<Guid> newReservations,
+        WorkingSet ws,
+        CancellationToken ct);
+
+    /// <summary>
     /// Writes what the working set marks as new or changed, its ledger entries, and the idempotency
     /// records. A store whose <see cref="CommitsWithWrites"/> is true commits here as well.
     /// </summary>

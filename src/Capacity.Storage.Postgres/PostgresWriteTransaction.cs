@@ -499,9 +499,17 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     public async Task LoadIdempotencyAsync(
         IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct)
     {
+        await using var batch = new NpgsqlBatch(_connection, _tx);
+        AddIdempotencyReads(batch, keys);
+        await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await ReadIdempotencyAsync(r, into, busy, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The keys' locks, only tried (never waited for: no place in the lock order), then their records: two results.</summary>
+    private static void AddIdempotencyReads(NpgsqlBatch batch, IReadOnlyCollection<IdempotencyKey> keys)
+    {
         var tenants = keys.Select(k => k.TenantId).ToArray();
         var names = keys.Select(k => k.Key).ToArray();
-        await using var batch = new NpgsqlBatch(_connection, _tx);
         var locks = new NpgsqlBatchCommand(
             "SELECT t, k, pg_try_advisory_xact_lock(hashtextextended(t::text || ':' || k, 0)) FROM (SELECT DISTINCT t, k FROM unnest($1::uuid[], $2::text[]) AS u(t, k)) s");
         locks.Parameters.Add(new() { Value = tenants });
@@ -513,8 +521,11 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         records.Parameters.Add(new() { Value = tenants });
         records.Parameters.Add(new() { Value = names });
         batch.BatchCommands.Add(records);
+    }
 
-        await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+    /// <summary>Reads what <see cref="AddIdempotencyReads"/> asked for; leaves the reader on the records' result.</summary>
+    private static async Task ReadIdempotencyAsync(NpgsqlDataReader r, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct)
+    {
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
             if (!r.GetBoolean(2))
@@ -528,6 +539,53 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         {
             var record = IdempotencyRow(r);
             into[new IdempotencyKey(record.TenantId, record.Key)] = record;
+        }
+    }
+
+    /// <summary>
+    /// Commands added after the load, in one round trip and without a row lock: their keys' locks tried
+    /// and records read (as <see cref="LoadIdempotencyAsync"/>), and any hold that already has one of
+    /// their new ids (a reuse the core refuses, as in the capacities' round trip).
+    /// </summary>
+    public async Task LoadAddedAsync(
+        IReadOnlyCollection<IdempotencyKey> keys,
+        Dictionary<IdempotencyKey, IdempotencyRecord> into,
+        HashSet<IdempotencyKey> busy,
+        IReadOnlyCollection<Guid> newReservations,
+        WorkingSet ws,
+        CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(_connection, _tx);
+        if (keys.Count > 0)
+        {
+            AddIdempotencyReads(batch, keys);
+        }
+
+        if (newReservations.Count > 0)
+        {
+            var existing = new NpgsqlBatchCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY($1)");
+            existing.Parameters.Add(new() { Value = newReservations.ToArray() });
+            batch.BatchCommands.Add(existing);
+        }
+
+        if (batch.BatchCommands.Count == 0)
+        {
+            return;
+        }
+
+        await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        if (keys.Count > 0)
+        {
+            await ReadIdempotencyAsync(r, into, busy, ct).ConfigureAwait(false);
+            await r.NextResultAsync(ct).ConfigureAwait(false);
+        }
+
+        if (newReservations.Count > 0)
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                ws.Load(ReadReservation(r));
+            }
         }
     }
 

@@ -362,6 +362,37 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         return Task.CompletedTask;
     }
 
+    /// <summary>Commands added after the load: their keys' records, and any hold that already has one of their new ids.</summary>
+    public async Task LoadAddedAsync(
+        IReadOnlyCollection<IdempotencyKey> keys,
+        Dictionary<IdempotencyKey, IdempotencyRecord> into,
+        HashSet<IdempotencyKey> busy,
+        IReadOnlyCollection<Guid> newReservations,
+        WorkingSet ws,
+        CancellationToken ct)
+    {
+        await LoadIdempotencyAsync(keys, into, busy, ct).ConfigureAwait(false);
+        var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
+        foreach (var id in newReservations.Where(MayExist))
+        {
+            select.Bind(1, id);
+            if (!select.Step())
+            {
+                continue;
+            }
+
+            try
+            {
+                // Only to be refused: the core never changes a hold it finds under a new id.
+                ws.Load(SqliteStore.ReadReservation(select));
+            }
+            finally
+            {
+                select.Reset();
+            }
+        }
+    }
+
     /// <summary>One key's record; its columns as <see cref="IdempotencyRow"/> reads them. The read side uses it too.</summary>
     internal const string IdempotencyByKey =
         "SELECT tenant_id, key, method, path, request_hash, status, body, location, created_at FROM idempotency WHERE tenant_id = $t AND key = $k";

@@ -182,6 +182,68 @@ public abstract class EngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A batch that waits after its load (as one waits on PostgreSQL for another node's lock on a hot
+    /// pool) takes in the commands queued meanwhile whose rows it has loaded, in queue order up to the
+    /// first that names another row; their idempotency keys and new ids are looked up as the batch's
+    /// own are, and they are decided at the time the wait ended.
+    /// </summary>
+    [Fact]
+    public async Task Commands_queued_while_a_batch_waits_on_its_rows_join_it_up_to_the_first_that_names_other_rows()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var other = await h.CreateAsync("Other", 100);
+        var stored = (await h.HoldAsync(pool, 1)).Outcome!.Value.Reservation!.Value.Id;
+        static StoredResponse Render(Outcome o) => new(o.Succeeded ? 201 : 409, [7], null);
+        Task<EngineResult> Keyed(string key) => h.Engine.SubmitAsync(
+            new PlaceHold(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15),
+            new IdempotencyRequest(EngineHarness.TenantA, key, "POST", "/x", [1]), Render);
+        Task<EngineResult> WithId(Guid id) => h.Engine.SubmitAsync(new PlaceHold(EngineHarness.TenantA, id, [new HoldItem(pool, 1, null)], 15));
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var batches = h.Store.Batches;
+        var first = h.HoldAsync(pool, 1);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var plain = Enumerable.Range(0, 5).Select(_ => h.HoldAsync(pool, 1)).ToArray();
+        var keyed = new[] { Keyed("k1"), Keyed("k2"), Keyed("k1") };
+        var twin = Guid.CreateVersion7();
+        var reuses = new[] { WithId(stored), WithId(twin), WithId(twin) };
+        var elsewhere = h.HoldAsync(other, 1);
+        var after = h.HoldAsync(pool, 1);
+
+        // The wait ends at one time, and the next batch (holding the rest) waits until another.
+        h.Clock.Advance(TimeSpan.FromMinutes(3));
+        var firstEnded = h.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var release2 = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded2 = h.Store.HoldNextLoad(release2.Task);
+        release.SetResult();
+        await loaded2.WaitAsync(TimeSpan.FromSeconds(30));
+        h.Clock.Advance(TimeSpan.FromMinutes(3));
+        var secondEnded = h.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        release2.SetResult();
+
+        static long Created(EngineResult r) => r.Outcome!.Value.Reservation!.Value.CreatedAt.ToUnixTimeMilliseconds();
+        Assert.Equal(firstEnded, Created(await first));
+        Assert.All(await Task.WhenAll(plain), r => Assert.Equal((OutcomeCode.Ok, firstEnded), (r.Outcome!.Value.Code, Created(r))));
+        var keyedResults = await Task.WhenAll(keyed);
+        Assert.Equal([EngineStatus.Decided, EngineStatus.Decided, EngineStatus.Replayed], keyedResults.Select(r => r.Status));
+        Assert.Equal([firstEnded, firstEnded], keyedResults.Take(2).Select(Created));
+        Assert.Equal(keyedResults[0].Response!.Body, keyedResults[2].Response!.Body);
+        var reuseResults = await Task.WhenAll(reuses);
+        Assert.Equal([("id", OutcomeCode.Invalid), (null, OutcomeCode.Ok), ("id", OutcomeCode.Invalid)], reuseResults.Select(r => (r.Outcome?.Field, r.Outcome?.Code)));
+        Assert.Equal(firstEnded, Created(reuseResults[1]));
+        Assert.Equal(secondEnded, Created(await elsewhere));
+        Assert.Equal(secondEnded, Created(await after));
+
+        Assert.Equal(2, h.Store.Batches - batches);
+        Assert.Equal(1 + 1 + 5 + 2 + 1 + 1, (await h.NodeAsync(pool)).Reserved);
+        Assert.Equal(1, (await h.NodeAsync(other)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task A_batch_that_meets_a_lock_conflict_on_every_try_fails_whole_and_the_engine_carries_on()
     {

@@ -32,6 +32,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private int _holdSummaries;
     private SummaryGate? _summaryGate;
     private SummaryGate? _eventReadGate;
+    private LoadGate? _loadGate;
 
     private FaultyStore(IWriteStore write, IReadStore read, IAsyncDisposable owner)
     {
@@ -84,6 +85,20 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     /// <summary>Whether <see cref="FailNextDeliveryRecord"/> is still waiting for its batch.</summary>
     public bool DeliveryRecordFaultPending => Volatile.Read(ref _failDeliveryRecord) == 1;
 
+    /// <summary>
+    /// The next batch transaction loads its rows, then waits until <paramref name="release"/> completes
+    /// before it goes on: a batch that waits for another node's row locks, while commands queue behind
+    /// it. The task returned completes once it has loaded and waits.
+    /// </summary>
+    public Task HoldNextLoad(Task release)
+    {
+        var gate = new LoadGate(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), release);
+        Volatile.Write(ref _loadGate, gate);
+        return gate.Loaded.Task;
+    }
+
+    private sealed record LoadGate(TaskCompletionSource Loaded, Task Release);
+
     /// <summary>The next commit takes this long: a request that is still in flight.</summary>
     public void DelayNextCommit(TimeSpan delay) => _commitDelay = delay;
 
@@ -133,7 +148,22 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
             {
                 throw new InjectedConflict();
             }
+
+            if (Interlocked.Exchange(ref owner._loadGate, null) is { } gate)
+            {
+                gate.Loaded.TrySetResult();
+                await gate.Release.WaitAsync(ct);
+            }
         }
+
+        public Task LoadAddedAsync(
+            IReadOnlyCollection<IdempotencyKey> keys,
+            Dictionary<IdempotencyKey, IdempotencyRecord> into,
+            HashSet<IdempotencyKey> busy,
+            IReadOnlyCollection<Guid> newReservations,
+            WorkingSet ws,
+            CancellationToken ct) =>
+            inner.LoadAddedAsync(keys, into, busy, newReservations, ws, ct);
 
         public Task LoadIdempotencyAsync(
             IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct) =>
