@@ -92,8 +92,9 @@ pair() {
   local before idle_before half=$((CONNECTIONS / 2)) out1 out2 rps p99
   before=$(echo "$(cpu_seconds "$2") + $(cpu_seconds "$3")" | bc) idle_before=$(idle_seconds)
   wrk -t1 -c"$half" -d"$7s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $5" "http://127.0.0.1:$4/capacity/$6/reserve" > "$work/w1.txt" &
+  local first=$!
   wrk -t1 -c$((CONNECTIONS - half)) -d"$7s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $5" "http://127.0.0.1:$(($4 + 1))/capacity/$6/reserve" > "$work/w2.txt"
-  wait
+  wait "$first"  # not a bare wait: PostgreSQL is this shell's child too
   out1=$(cat "$work/w1.txt") out2=$(cat "$work/w2.txt")
   rps=$(echo "$(sed -n 's/^Requests\/sec: *//p' <<< "$out1") + $(sed -n 's/^Requests\/sec: *//p' <<< "$out2")" | bc -l)
   p99=$( (awk '$1 == "99%" { print $2 }' <<< "$out1"; awk '$1 == "99%" { print $2 }' <<< "$out2") \

@@ -78,7 +78,7 @@ public sealed class LoadKeys
 
     /// <summary>
     /// A buyer's usage rows by (capacity, buyer key): a keyed hold's items, and a loaded keyed hold's.
-    /// The store widens them to every capacity of the limits that cover them (<see cref="UsageKeys"/>)
+    /// The store widens them to every capacity of the limits that cover them (<see cref="UsageKeys(WorkingSet)"/>)
     /// before it loads them, since a limit adds up its buyer's tickets over all its capacities.
     /// </summary>
     public HashSet<(Guid CapacityId, string BuyerKey)> Buyers { get; } = [];
@@ -193,12 +193,14 @@ public sealed class LoadKeys
     /// <summary>
     /// Whether a batch that has loaded these keys has loaded everything <paramref name="candidate"/>
     /// names, but for the ids it is about to create (<see cref="NewReservations"/>, which take no lock,
-    /// only a look). The engine adds such a command to a batch after its rows are locked
-    /// (<c>IWriteTransaction.LoadAddedAsync</c>): every row it decides on is then already in the
+    /// only a look) and the usage of buyers on capacities it names (<see cref="Buyers"/>: read, not
+    /// locked, since the locks that guard a usage row are its capacity's and that capacity's limits',
+    /// which the batch holds). The engine adds such a command to a batch after its rows are locked
+    /// (<c>IWriteTransaction.LoadAddedAsync</c>): every other row it decides on is then already in the
     /// working set, and no lock is taken out of the global order. What the store loads besides the
-    /// keys (ancestors, limits, waiting lists, usage) follows from the keys and the rows, so it is
-    /// loaded too. A change of a hold is never covered: its targets are kept per reservation, and a
-    /// second change would replace the first's.
+    /// keys (ancestors, limits, waiting lists) follows from the keys and the rows, so it is loaded
+    /// too. A change of a hold is never covered: its targets are kept per reservation, and a second
+    /// change would replace the first's.
     /// </summary>
     public bool Covers(LoadKeys candidate) =>
         candidate.ReservationTargets.Count == 0
@@ -211,7 +213,7 @@ public sealed class LoadKeys
         && candidate.TenantKeys.IsSubsetOf(TenantKeys)
         && candidate.Allocations.IsSubsetOf(Allocations)
         && candidate.Limits.IsSubsetOf(Limits)
-        && candidate.Buyers.IsSubsetOf(Buyers)
+        && BuyersOnNamedCapacities(candidate.Buyers)
         && candidate.Waitlist.IsSubsetOf(Waitlist)
         && candidate.Queues.IsSubsetOf(Queues)
         && candidate.ExpiryCandidates.IsSubsetOf(ExpiryCandidates)
@@ -219,6 +221,19 @@ public sealed class LoadKeys
         && candidate.WebhookTenants.IsSubsetOf(WebhookTenants)
         && candidate.Deliveries.IsSubsetOf(Deliveries)
         && candidate.EventSizes.IsSubsetOf(EventSizes);
+
+    private bool BuyersOnNamedCapacities(HashSet<(Guid CapacityId, string BuyerKey)> buyers)
+    {
+        foreach (var (capacityId, _) in buyers)
+        {
+            if (!Capacities.Contains(capacityId))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     public void Clear()
     {
@@ -247,10 +262,13 @@ public sealed class LoadKeys
     /// The usage rows a batch needs once its capacities and limits are loaded: each (capacity, buyer)
     /// named, and the same buyer on every capacity of each loaded limit that covers that capacity.
     /// </summary>
-    public HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set)
+    public HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set) => UsageKeys(set, Buyers);
+
+    /// <summary>The usage rows of these (capacity, buyer) pairs, widened as <see cref="UsageKeys(WorkingSet)"/> widens the batch's.</summary>
+    public static HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set, IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> buyers)
     {
-        var usage = new HashSet<(Guid, string)>(Buyers);
-        foreach (var (capacityId, buyerKey) in Buyers)
+        var usage = new HashSet<(Guid, string)>(buyers);
+        foreach (var (capacityId, buyerKey) in buyers)
         {
             if (set.FindCapacity(capacityId) is not { } node)
             {

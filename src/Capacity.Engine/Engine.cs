@@ -55,6 +55,7 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly LoadKeys _candidate = new();
     private readonly HashSet<IdempotencyKey> _addedIdempotencyKeys = [];
     private readonly HashSet<Guid> _addedIds = [];
+    private readonly HashSet<(Guid CapacityId, string BuyerKey)> _addedBuyers = [];
     private readonly Dictionary<IdempotencyKey, IdempotencyRecord> _records = [];
     private readonly HashSet<IdempotencyKey> _busy = [];
     private readonly List<IdempotencyRecord> _newRecords = [];
@@ -407,7 +408,7 @@ public sealed class CommandEngine : IAsyncDisposable
     /// batch to release the pool's row lock; without this, what its callers sent meanwhile would wait
     /// for one more turn at the lock, and two nodes would commit about as many batches as one, each
     /// half as full. Such commands lock nothing new: only their idempotency keys (tried, never waited
-    /// for) and the ids they create are looked up, in one round trip (<see cref="IWriteTransaction.LoadAddedAsync"/>).
+    /// for), the ids they create and their buyers' usage are looked up, in one round trip (<see cref="IWriteTransaction.LoadAddedAsync"/>).
     /// Their keys join the batch's, so a try decided again after a lock conflict loads them too.
     /// </summary>
     private async Task AddQueuedAsync(List<Submission> batch, IWriteTransaction tx)
@@ -416,6 +417,7 @@ public sealed class CommandEngine : IAsyncDisposable
         var before = batch.Count;
         _addedIdempotencyKeys.Clear();
         _addedIds.Clear();
+        _addedBuyers.Clear();
         var reader = _queue.Reader;
         while (batch.Count < max && reader.TryPeek(out var item) && item is Submission s && IsLoaded(s))
         {
@@ -426,6 +428,14 @@ public sealed class CommandEngine : IAsyncDisposable
                 if (_keys.NewReservations.Add(id) && !_ws.HasReservation(id))
                 {
                     _addedIds.Add(id);
+                }
+            }
+
+            foreach (var buyer in _candidate.Buyers)
+            {
+                if (_keys.Buyers.Add(buyer))
+                {
+                    _addedBuyers.Add(buyer);
                 }
             }
 
@@ -443,9 +453,10 @@ public sealed class CommandEngine : IAsyncDisposable
 
         Interlocked.Add(ref _queued, -added);
         Added.Add(added);
-        if (_addedIdempotencyKeys.Count + _addedIds.Count > 0)
+        if (_addedIdempotencyKeys.Count + _addedIds.Count + _addedBuyers.Count > 0)
         {
-            await tx.LoadAddedAsync(_addedIdempotencyKeys, _records, _busy, _addedIds, _ws, _stopping.Token).ConfigureAwait(false);
+            var usage = _addedBuyers.Count > 0 ? LoadKeys.UsageKeys(_ws, _addedBuyers) : [];
+            await tx.LoadAddedAsync(_addedIdempotencyKeys, _records, _busy, _addedIds, usage, _ws, _stopping.Token).ConfigureAwait(false);
         }
     }
 

@@ -171,8 +171,10 @@ public interface IWriteTransaction : IAsyncDisposable
     /// For commands the engine adds to the batch after <see cref="LoadAsync"/> (those queued meanwhile
     /// whose rows the batch has loaded already, <see cref="LoadKeys.Covers"/>): the records of their
     /// idempotency keys, as <see cref="LoadIdempotencyAsync"/> reads them (a store shared by nodes only
-    /// tries the keys' locks), and every reservation that already has one of the ids they are about to
-    /// create (a reuse the core refuses). It takes no row lock, so the batch's locks stay in the global
+    /// tries the keys' locks), every reservation that already has one of the ids they are about to
+    /// create (a reuse the core refuses), and the buyers' usage rows in <paramref name="usage"/> (on
+    /// capacities the batch has locked, widened over their limits as <see cref="LoadKeys.UsageKeys(WorkingSet)"/>
+    /// widens; those locks guard them). It takes no row lock, so the batch's locks stay in the global
     /// order; on a store shared by nodes it is one round trip.
     /// </summary>
     Task LoadAddedAsync(
@@ -180,6 +182,7 @@ public interface IWriteTransaction : IAsyncDisposable
         Dictionary<IdempotencyKey, IdempotencyRecord> into,
         HashSet<IdempotencyKey> busy,
         IReadOnlyCollection<Guid> newReservations,
+        IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> usage,
         WorkingSet ws,
         CancellationToken ct);
 

@@ -763,6 +763,12 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     internal static async Task<List<BuyerUsage>> ReadUsageAsync(NpgsqlCommand cmd, CancellationToken ct)
     {
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await ReadUsageAsync(r, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Usage rows as (capacity_id, buyer_key, tenant_id, used), from the reader's current result.</summary>
+    internal static async Task<List<BuyerUsage>> ReadUsageAsync(NpgsqlDataReader r, CancellationToken ct)
+    {
         var usage = new List<BuyerUsage>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {

@@ -296,15 +296,18 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         }
 
         var wanted = keys.UsageKeys(ws);
-        await using var cmd = Command(
-            "SELECT u.capacity_id, u.buyer_key, u.tenant_id, u.used FROM buyer_usage u JOIN unnest(@c, @k) AS w(c, k) ON u.capacity_id = w.c AND u.buyer_key = w.k");
-        cmd.Parameters.AddWithValue("c", wanted.Select(w => w.CapacityId).ToArray());
-        cmd.Parameters.AddWithValue("k", wanted.Select(w => w.BuyerKey).ToArray());
+        await using var cmd = Command(UsageByPairs);
+        cmd.Parameters.Add(new() { Value = wanted.Select(w => w.CapacityId).ToArray() });
+        cmd.Parameters.Add(new() { Value = wanted.Select(w => w.BuyerKey).ToArray() });
         foreach (var usage in await ReadUsageAsync(cmd, ct).ConfigureAwait(false))
         {
             ws.Load(usage);
         }
     }
+
+    /// <summary>Usage rows by (capacity, buyer) pairs, as two arrays ($1 the capacities, $2 the buyers).</summary>
+    private const string UsageByPairs =
+        "SELECT u.capacity_id, u.buyer_key, u.tenant_id, u.used FROM buyer_usage u JOIN unnest($1::uuid[], $2::text[]) AS w(c, k) ON u.capacity_id = w.c AND u.buyer_key = w.k";
 
     private async Task LockCapacitiesAsync(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds, HashSet<Guid> loaded, HashSet<Guid> limitIds, CancellationToken ct)
     {
@@ -544,14 +547,16 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
     /// <summary>
     /// Commands added after the load, in one round trip and without a row lock: their keys' locks tried
-    /// and records read (as <see cref="LoadIdempotencyAsync"/>), and any hold that already has one of
-    /// their new ids (a reuse the core refuses, as in the capacities' round trip).
+    /// and records read (as <see cref="LoadIdempotencyAsync"/>), any hold that already has one of
+    /// their new ids (a reuse the core refuses, as in the capacities' round trip), and their buyers'
+    /// usage, read under the locks of its capacities and their limits, which the batch holds.
     /// </summary>
     public async Task LoadAddedAsync(
         IReadOnlyCollection<IdempotencyKey> keys,
         Dictionary<IdempotencyKey, IdempotencyRecord> into,
         HashSet<IdempotencyKey> busy,
         IReadOnlyCollection<Guid> newReservations,
+        IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> usage,
         WorkingSet ws,
         CancellationToken ct)
     {
@@ -566,6 +571,14 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             var existing = new NpgsqlBatchCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY($1)");
             existing.Parameters.Add(new() { Value = newReservations.ToArray() });
             batch.BatchCommands.Add(existing);
+        }
+
+        if (usage.Count > 0)
+        {
+            var read = new NpgsqlBatchCommand(UsageByPairs);
+            read.Parameters.Add(new() { Value = usage.Select(u => u.CapacityId).ToArray() });
+            read.Parameters.Add(new() { Value = usage.Select(u => u.BuyerKey).ToArray() });
+            batch.BatchCommands.Add(read);
         }
 
         if (batch.BatchCommands.Count == 0)
@@ -585,6 +598,16 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
                 ws.Load(ReadReservation(r));
+            }
+
+            await r.NextResultAsync(ct).ConfigureAwait(false);
+        }
+
+        if (usage.Count > 0)
+        {
+            foreach (var row in await ReadUsageAsync(r, ct).ConfigureAwait(false))
+            {
+                ws.Load(row);
             }
         }
     }

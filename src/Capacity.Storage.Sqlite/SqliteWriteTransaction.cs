@@ -135,8 +135,18 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             return;
         }
 
+        LoadUsage(keys.UsageKeys(ws), ws);
+    }
+
+    private void LoadUsage(IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> wanted, WorkingSet ws)
+    {
+        if (wanted.Count == 0)
+        {
+            return;
+        }
+
         var cmd = Command("SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = $c AND buyer_key = $k", "$c", "$k");
-        foreach (var (capacityId, buyerKey) in keys.UsageKeys(ws))
+        foreach (var (capacityId, buyerKey) in wanted)
         {
             cmd.Parameters[0].Value = Id(capacityId);
             cmd.Parameters[1].Value = buyerKey;
@@ -362,16 +372,18 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         return Task.CompletedTask;
     }
 
-    /// <summary>Commands added after the load: their keys' records, and any hold that already has one of their new ids.</summary>
+    /// <summary>Commands added after the load: their keys' records, any hold that already has one of their new ids, their buyers' usage.</summary>
     public async Task LoadAddedAsync(
         IReadOnlyCollection<IdempotencyKey> keys,
         Dictionary<IdempotencyKey, IdempotencyRecord> into,
         HashSet<IdempotencyKey> busy,
         IReadOnlyCollection<Guid> newReservations,
+        IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> usage,
         WorkingSet ws,
         CancellationToken ct)
     {
         await LoadIdempotencyAsync(keys, into, busy, ct).ConfigureAwait(false);
+        LoadUsage(usage, ws);
         var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
         foreach (var id in newReservations.Where(MayExist))
         {

@@ -22,7 +22,7 @@ public sealed class LoadKeysTests
     }
 
     [Fact]
-    public void A_hold_on_another_pool_or_for_another_buyer_or_price_is_not_covered()
+    public void A_hold_on_another_pool_or_at_another_price_is_not_covered()
     {
         var pool = Guid.NewGuid();
         var price = Guid.NewGuid();
@@ -30,8 +30,20 @@ public sealed class LoadKeysTests
 
         Assert.True(loaded.Covers(KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, price)], 15, "buyer-1"))));
         Assert.False(loaded.Covers(KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(Guid.NewGuid(), 1, price)], 15, "buyer-1"))));
-        Assert.False(loaded.Covers(KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, price)], 15, "buyer-2"))));
         Assert.False(loaded.Covers(KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, Guid.NewGuid())], 15, "buyer-1"))));
+    }
+
+    /// <summary>A buyer's usage is guarded by the locks of its capacity and that capacity's limits, which the batch holds: it is only read.</summary>
+    [Fact]
+    public void A_hold_for_another_buyer_is_covered_on_a_pool_the_batch_names_and_not_elsewhere()
+    {
+        var pool = Guid.NewGuid();
+        var loaded = KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, null)], 15, "buyer-1"));
+        var elsewhere = new LoadKeys();
+        elsewhere.Buyers.Add((Guid.NewGuid(), "buyer-2"));
+
+        Assert.True(loaded.Covers(KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, null)], 15, "buyer-2"))));
+        Assert.False(loaded.Covers(elsewhere));
     }
 
     [Fact]
@@ -47,7 +59,8 @@ public sealed class LoadKeysTests
     /// <summary>
     /// Every set of keys a batch loads by is compared: a kind of key added to <see cref="LoadKeys"/>
     /// and left out of <see cref="LoadKeys.Covers"/> would let a command join a batch that never
-    /// loaded its rows. Only the ids about to be created are exempt (they are looked up, not locked).
+    /// loaded its rows. Only the ids about to be created are exempt (they are looked up, not locked);
+    /// a buyer counts as loaded only on a capacity the batch names, which a fresh id never is.
     /// </summary>
     [Fact]
     public void A_key_of_any_kind_that_the_batch_has_not_loaded_keeps_the_command_out()

@@ -244,6 +244,37 @@ public abstract class EngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Keyed holds that join a waiting batch bring their buyers' usage with them: a buyer at the limit
+    /// already (a stored usage row the batch had not loaded) is refused, and a new buyer is counted.
+    /// </summary>
+    [Fact]
+    public async Task Keyed_holds_that_join_a_waiting_batch_are_counted_against_usage_stored_before_it()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var limit = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(EngineHarness.TenantA, limit, "e1", "Per person", [pool], 2, false))).Outcome?.Code);
+        Task<EngineResult> Hold(string buyer) => h.Engine.SubmitAsync(new PlaceHold(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15, buyer));
+        Assert.Equal(OutcomeCode.Ok, (await Hold("b1")).Outcome?.Code);
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var batches = h.Store.Batches;
+        var first = Hold("b0");
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var joined = new[] { Hold("b1"), Hold("b1"), Hold("b2"), Hold("b2"), Hold("b2") };
+        release.SetResult();
+
+        Assert.Equal(OutcomeCode.Ok, (await first).Outcome?.Code);
+        Assert.Equal(
+            [OutcomeCode.Ok, OutcomeCode.BuyerLimitExceeded, OutcomeCode.Ok, OutcomeCode.Ok, OutcomeCode.BuyerLimitExceeded],
+            (await Task.WhenAll(joined)).Select(r => r.Outcome?.Code));
+        Assert.Equal(1, h.Store.Batches - batches);
+        Assert.Equal(1 + 1 + 1 + 2, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task A_batch_that_meets_a_lock_conflict_on_every_try_fails_whole_and_the_engine_carries_on()
     {

@@ -161,9 +161,10 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
             Dictionary<IdempotencyKey, IdempotencyRecord> into,
             HashSet<IdempotencyKey> busy,
             IReadOnlyCollection<Guid> newReservations,
+            IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> usage,
             WorkingSet ws,
             CancellationToken ct) =>
-            inner.LoadAddedAsync(keys, into, busy, newReservations, ws, ct);
+            inner.LoadAddedAsync(keys, into, busy, newReservations, usage, ws, ct);
 
         public Task LoadIdempotencyAsync(
             IReadOnlyCollection<IdempotencyKey> keys, Dictionary<IdempotencyKey, IdempotencyRecord> into, HashSet<IdempotencyKey> busy, CancellationToken ct) =>
