@@ -352,6 +352,72 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Node 0's batch holds the pool's row lock and node 1's waits for it, while both nodes' callers
+    /// queue plain holds, holds under a per-buyer limit and copies of keyed holds: each batch, once it
+    /// has its rows, takes in what queued behind it. The pool sells out exactly, no buyer passes the
+    /// limit, and each key takes effect once.
+    /// </summary>
+    [Fact]
+    public async Task Commands_queued_on_both_nodes_behind_a_held_pool_lock_join_the_waiting_batches_and_sell_exactly_the_pool()
+    {
+        var pool = await CreateAsync("Pool", 40);
+        var circle = await CreateAsync("Circle", 1000);
+        Assert.Equal(OutcomeCode.Ok, (await Node(0).SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e", "Three each", [pool, circle], 3, false))).Outcome?.Code);
+        static StoredResponse Render(Outcome o) => new(o.Succeeded ? 201 : 409, System.Text.Encoding.UTF8.GetBytes(o.Reservation?.Id.ToString() ?? ""), null);
+
+        async Task<EngineResult> SubmitAsync(int i, string? buyer, string? key)
+        {
+            while (true)
+            {
+                var hold = new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15, buyer);
+                var result = key is null
+                    ? await Node(i).SubmitAsync(hold)
+                    : await Node(i).SubmitAsync(hold, new IdempotencyRequest(Tenant, key, "POST", "/x", [1]), Render);
+                if (result.Status != EngineStatus.InProgress)
+                {
+                    return result;
+                }
+
+                await Task.Delay(10);
+            }
+        }
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = _nodes[0].Store.HoldNextLoad(release.Task);
+        var first = SubmitAsync(0, null, null);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var waiting = SubmitAsync(1, null, null);
+        await Task.Delay(200);
+
+        // 10 buyers × 5 holds (at most 30 by the limit), 20 plain, 5 keys × 4 copies: more than 40 asked for.
+        var buyers = Enumerable.Range(0, 50).Select(i => SubmitAsync(i, $"b{i % 10}", null)).ToArray();
+        var plain = Enumerable.Range(0, 20).Select(i => SubmitAsync(i, null, null)).ToArray();
+        var keyed = Enumerable.Range(0, 20).Select(i => SubmitAsync(i, null, $"k{i % 5}")).ToArray();
+        release.SetResult();
+
+        var all = await Task.WhenAll([first, waiting, .. buyers, .. plain, .. keyed]);
+        Assert.All(all, r => Assert.True(r.Status is EngineStatus.Decided or EngineStatus.Replayed, r.Status.ToString()));
+        Assert.Equal(40, all.Count(r => r.Status == EngineStatus.Decided && r.Outcome?.Code == OutcomeCode.Ok));
+        var perBuyer = buyers.Select((t, i) => (Buyer: i % 10, t.Result)).Where(x => x.Result.Outcome?.Code == OutcomeCode.Ok).GroupBy(x => x.Buyer);
+        Assert.All(perBuyer, g => Assert.True(g.Count() <= 3, $"buyer b{g.Key} took {g.Count()}"));
+        for (var b = 0; b < 10; b++)
+        {
+            var held = buyers.Where((_, i) => i % 10 == b).Count(t => t.Result.Outcome?.Code == OutcomeCode.Ok);
+            Assert.Equal(held, await _nodes[1].Store.GetBuyerUsageAsync(Tenant, [pool, circle], $"b{b}", CancellationToken.None));
+        }
+
+        foreach (var copies in keyed.Select((t, i) => (Key: i % 5, t.Result)).GroupBy(x => x.Key))
+        {
+            Assert.Single(copies, c => c.Result.Status == EngineStatus.Decided);
+            Assert.Single(copies.Select(c => System.Text.Encoding.UTF8.GetString(c.Result.Response!.Body)).Distinct());
+        }
+
+        var node = (await _nodes[0].Store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single(n => n.Id == pool);
+        Assert.Equal(40, node.Reserved);
+        await AssertAuditCleanAsync();
+    }
+
     /// <remarks>
     /// A copy of a hold waits on the pool's row lock before it gets here; the key's lock matters for
     /// commands that lock no existing row, such as creating a capacity or a tenant, shown here.
