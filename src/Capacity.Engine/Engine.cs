@@ -460,7 +460,7 @@ public sealed class CommandEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether the batch has loaded every row the submission's command names but the ids it creates; leaves its keys in <see cref="_candidate"/>.</summary>
+    /// <summary>Whether the batch has loaded every row the submission's command names, but the ids it creates and its buyers' usage; leaves its keys in <see cref="_candidate"/>.</summary>
     private bool IsLoaded(Submission s)
     {
         _candidate.Clear();
