@@ -34,17 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A server folder for a commit or a folder: server_folder <A|B> <what>
-server_folder() {
-  if [ -f "$2/Capacity.Server.dll" ]; then
-    echo "$2"
-    return
-  fi
-  git worktree add --detach "$work/tree-$1" "$2" > /dev/null 2>&1
-  dotnet publish "$work/tree-$1/src/Capacity.Server" -c Release -o "$work/server-$1" -v q --nologo > "$work/publish-$1.log" 2>&1 \
-    || { cat "$work/publish-$1.log" >&2; exit 1; }
-  echo "$work/server-$1"
-}
 folder_a=$(server_folder a "$A")
 folder_b=$(server_folder b "$B")
 dotnet build bench/Capacity.Echo -c Release -v q --nologo > /dev/null

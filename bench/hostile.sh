@@ -11,6 +11,7 @@
 #   POSTGRES=0 SECTIONS=999 HOLDS=10000 bench/hostile.sh   # a quick smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 SECTIONS=${SECTIONS:-9999}            # sections of 1,000 under H's pool (the event's capacities: one more)
 HOLDS=${HOLDS:-100000}                # live holds H places, 1 ticket, 60 minutes each
@@ -103,22 +104,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
 [ "$SQLITE" = 1 ] && run sqlite "$SECTIONS" "$HOLDS"
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1 || true)
 if [ "$POSTGRES" = 1 ] && [ -n "$pg_bin" ]; then
-  # As run.sh's: a throwaway cluster with fsync, synchronous_commit and full_page_writes on;
-  # PostgreSQL refuses to run as root, so as root it runs as postgres (setpriv execs).
-  pg_data="$work/pgdata"
-  mkdir -p "$pg_data"
-  as_postgres=()
-  if [ "$(id -u)" = 0 ]; then
-    chown postgres "$work" "$pg_data"
-    as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
-  fi
-  "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_data" -U capacity --auth=trust -E UTF8 --no-instructions > "$work/initdb.log" 2>&1
-  "${as_postgres[@]}" "$pg_bin/postgres" -D "$pg_data" -p "$PG_PORT" -k "$pg_data" -c listen_addresses=127.0.0.1 -c max_connections=200 \
-    -c log_min_messages=fatal -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB > "$work/postgres.log" 2>&1 &
-  pg_pid=$!
-  for _ in $(seq 1 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
+  [ "$(id -u)" = 0 ] && chown postgres "$work"
+  start_postgres "$work/pgdata" "$PG_PORT" "$work/postgres.log"
   run postgres "$PG_SECTIONS" "$PG_HOLDS" --Storage:Provider=postgres "--Storage:Postgres:ConnectionString=Host=127.0.0.1;Port=$PG_PORT;Username=capacity;Database=postgres"
 elif [ "$POSTGRES" = 1 ]; then
   say "  note: no PostgreSQL under /usr/lib/postgresql; the PostgreSQL run is skipped"

@@ -29,3 +29,37 @@ function request()
 end
 LUA
 }
+
+# The server published from a commit (a worktree under $work/tree-<name>, which the caller's cleanup
+# removes), or a folder that holds a published server, as is: server_folder <name> <commit or folder>
+server_folder() {
+  if [ -f "$2/Capacity.Server.dll" ]; then
+    echo "$2"
+    return
+  fi
+  git worktree add --detach "$work/tree-$1" "$2" > /dev/null 2>&1
+  dotnet publish "$work/tree-$1/src/Capacity.Server" -c Release -o "$work/server-$1" -v q --nologo > "$work/publish-$1.log" 2>&1 \
+    || { cat "$work/publish-$1.log" >&2; exit 1; }
+  echo "$work/server-$1"
+}
+
+# PostgreSQL's binaries (the newest under /usr/lib/postgresql), or nothing.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1 || true)
+
+# As EngineBench's PostgresCluster: a throwaway cluster in <folder> (which must not exist yet) on
+# 127.0.0.1:<port>, fsync, synchronous_commit and full_page_writes on, its output appended to <log>;
+# sets pg_pid once it answers. PostgreSQL refuses to run as root, so as root it runs as postgres
+# (setpriv execs), and the folders above <folder> must let it in: start_postgres <folder> <port> <log>
+start_postgres() {
+  local data=$1 port=$2 out=$3 as_postgres=()
+  mkdir -p "$data"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$data"
+    as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  fi
+  "${as_postgres[@]}" "$pg_bin/initdb" -D "$data" -U capacity --auth=trust -E UTF8 --no-instructions >> "$out" 2>&1
+  "${as_postgres[@]}" "$pg_bin/postgres" -D "$data" -p "$port" -k "$data" -c listen_addresses=127.0.0.1 -c max_connections=200 \
+    -c log_min_messages=fatal -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB >> "$out" 2>&1 &
+  pg_pid=$!
+  for _ in $(seq 1 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+}

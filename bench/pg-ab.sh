@@ -21,7 +21,6 @@ PG_PORT=$((PORT + 10))
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1 || true)
 [ -n "$pg_bin" ] || { echo "PostgreSQL is needed (apt-get install -y postgresql)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/capacity-pgab-XXXXXX)
@@ -34,33 +33,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-server_folder() { # <A|B> <commit or folder>, as ab.sh
-  if [ -f "$2/Capacity.Server.dll" ]; then
-    echo "$2"
-    return
-  fi
-  git worktree add --detach "$work/tree-$1" "$2" > /dev/null 2>&1
-  dotnet publish "$work/tree-$1/src/Capacity.Server" -c Release -o "$work/server-$1" -v q --nologo > "$work/publish-$1.log" 2>&1 \
-    || { cat "$work/publish-$1.log" >&2; exit 1; }
-  echo "$work/server-$1"
-}
 folder_a=$(server_folder a "$A")
 folder_b=$(server_folder b "$B")
 dotnet build bench/Capacity.LoadGen -c Release -v q --nologo > /dev/null
 
-# As run.sh: PostgreSQL refuses to run as root, so as root it runs as postgres (setpriv execs).
-pg_data="$work/pg"
-mkdir -p "$pg_data"
-as_postgres=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres "$work" "$pg_data"
-  as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
-fi
-"${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_data" -U capacity --auth=trust -E UTF8 --no-instructions > "$work/initdb.log" 2>&1
-"${as_postgres[@]}" "$pg_bin/postgres" -D "$pg_data" -p "$PG_PORT" -k "$pg_data" -c listen_addresses=127.0.0.1 -c max_connections=200 \
-  > "$work/postgres.log" 2>&1 &
-pg_pid=$!
-for _ in $(seq 1 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+start_postgres "$work/pg" "$PG_PORT" "$work/postgres.log"
 psql() { "$pg_bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U capacity "$@"; }
 psql -d postgres -qc "CREATE DATABASE build_a" -c "CREATE DATABASE build_b"
 

@@ -410,22 +410,10 @@ fi
 
 # ---- Two server nodes on one PostgreSQL database -------------------------------------------------
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1 || true)
 if [ "$POSTGRES" = 1 ] && [ -n "$pg_bin" ] && command -v wrk > /dev/null; then
   say "== two server nodes on one PostgreSQL database (fsync on), wrk $((CONNECTIONS / 2)) + $((CONNECTIONS - CONNECTIONS / 2)) connections on one pool"
-  # As EngineBench's PostgresCluster: a throwaway cluster with fsync, synchronous_commit and
-  # full_page_writes on; PostgreSQL refuses to run as root, so as root it runs as postgres (setpriv execs).
-  pg_data=$(mktemp -d /tmp/capacity-bench-pg-XXXXXX)
-  as_postgres=()
-  if [ "$(id -u)" = 0 ]; then
-    chown postgres "$pg_data"
-    as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
-  fi
-  "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_data" -U capacity --auth=trust -E UTF8 --no-instructions >> "$log" 2>&1
-  "${as_postgres[@]}" "$pg_bin/postgres" -D "$pg_data" -p "$PG_PORT" -k "$pg_data" -c listen_addresses=127.0.0.1 -c max_connections=200 \
-    -c log_min_messages=fatal -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB >> "$log" 2>&1 &
-  pg_pid=$!
-  for _ in $(seq 1 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
+  pg_data=$(mktemp -u /tmp/capacity-bench-pg-XXXXXX)
+  start_postgres "$pg_data" "$PG_PORT" "$log"
   pg_options=(-- --Storage:Provider=postgres "--Storage:Postgres:ConnectionString=Host=127.0.0.1;Port=$PG_PORT;Username=capacity;Database=postgres")
   start_server "$SERVER_DIR" "$work/pg1" "$PORT" "${pg_options[@]}"
   node1=$started_pid
