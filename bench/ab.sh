@@ -49,21 +49,13 @@ pid_a=$(server "$folder_a" "$PORT"); pids+=("$pid_a")
 pid_b=$(server "$folder_b" $((PORT + 2))); pids+=("$pid_b")
 pid_e=$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Echo.dll); pids+=("$pid_e")
 
-setup() { # <port>: "key pool" of a new tenant's capped child, from LoadGen's onsale set-up
-  local lines
-  lines=$(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --admin-key "$ADMIN" --connections "$CONNECTIONS" \
-    --url "http://127.0.0.1:$1" --scenario onsale --setup-only | grep '^SETUP ' | tr ' ' '\n')
-  echo "$(sed -n 's/^api_key=//p' <<< "$lines") $(sed -n 's/^capped=//p' <<< "$lines")"
-}
-read -r key_a pool_a <<< "$(setup "$PORT")"
-read -r key_b pool_b <<< "$(setup $((PORT + 2)))"
+read -r key_a pool_a <<< "$(onsale_setup "$PORT")"
+read -r key_b pool_b <<< "$(onsale_setup $((PORT + 2)))"
 echo_pool=01a2446f-927a-7228-b56b-f7728307b5a6
 
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
 if [ "$SCENARIO" = holds ]; then suffix=/reserve; script=(-s "$work/hold.lua"); else suffix=; script=(); fi
 
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
-idle_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($5 + $6) / hz }' /proc/stat; }
 
 # One wrk run: run <label> <pid> <port> <key> <pool> <seconds>; prints "label rps p99 cpu_us idle_cores"
 run() {

@@ -63,3 +63,18 @@ start_postgres() {
   pg_pid=$!
   for _ in $(seq 1 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 }
+
+# A process's CPU seconds so far (user + system): cpu_seconds <pid>
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
+
+# The machine's idle seconds so far (idle + iowait, all cores).
+idle_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($5 + $6) / hz }' /proc/stat; }
+
+# "key pool" of a new tenant's capped child on the server at <port>, from LoadGen's onsale set-up
+# (LoadGen built in Release; $ADMIN the server's admin key): onsale_setup <port>
+onsale_setup() {
+  local lines
+  lines=$(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --admin-key "$ADMIN" --connections "${CONNECTIONS:-64}" \
+    --url "http://127.0.0.1:$1" --scenario onsale --setup-only | grep '^SETUP ' | tr ' ' '\n')
+  echo "$(sed -n 's/^api_key=//p' <<< "$lines") $(sed -n 's/^capped=//p' <<< "$lines")"
+}

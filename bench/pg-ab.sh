@@ -52,18 +52,10 @@ a2=$(node "$folder_a" $((PORT + 1)) build_a); pids+=("$a2")
 b1=$(node "$folder_b" $((PORT + 2)) build_b); pids+=("$b1")
 b2=$(node "$folder_b" $((PORT + 3)) build_b); pids+=("$b2")
 
-setup() { # <port>: "key pool" of a new tenant's capped child, from LoadGen's onsale set-up
-  local lines
-  lines=$(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --admin-key "$ADMIN" --connections "$CONNECTIONS" \
-    --url "http://127.0.0.1:$1" --scenario onsale --setup-only | grep '^SETUP ' | tr ' ' '\n')
-  echo "$(sed -n 's/^api_key=//p' <<< "$lines") $(sed -n 's/^capped=//p' <<< "$lines")"
-}
-read -r key_a pool_a <<< "$(setup "$PORT")"
-read -r key_b pool_b <<< "$(setup $((PORT + 2)))"
+read -r key_a pool_a <<< "$(onsale_setup "$PORT")"
+read -r key_b pool_b <<< "$(onsale_setup $((PORT + 2)))"
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
 
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
-idle_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($5 + $6) / hz }' /proc/stat; }
 
 # One run of a pair: pair <label> <pid1> <pid2> <port1> <key> <pool> <seconds>; prints "label rps p99 cpu_us idle_cores"
 pair() {

@@ -45,7 +45,6 @@ printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Conte
 lua_request "'{\"quantity\":1}'" > "$work/plain-lua.lua"
 lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" > "$work/keyed.lua"
 
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
 
 # One run of a variant on a pool of its own: run <variant> <seconds>; prints "variant rps cpu_us non2xx"
 run() {

@@ -168,7 +168,6 @@ verify() { # <port> <what>
 }
 
 # CPU seconds a process has used so far (user + system).
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
 
 # Resident and peak resident memory of a process, in MiB.
 memory_mib() { awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "%.0f %.0f\n", r / 1024, h / 1024 }' "/proc/$1/status"; }
