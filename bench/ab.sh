@@ -91,8 +91,5 @@ print("B ÷ A, pairwise:", " · ".join(f"{y / x:.2f}" for x, y in zip(a, b)), f"
 print(f"A ÷ echo {st.median(x / z for x, z in zip(a, e)):.3f}; B ÷ echo {st.median(y / z for y, z in zip(b, e)):.3f} (medians of each round's ratio)")
 PY
 
-for port in "$PORT" $((PORT + 2)); do
-  ok=$(curl -fs -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port/admin/verify" | jq -r .ok || echo failed)
-  [ "$ok" = true ] || { echo "GET /admin/verify on port $port answered $ok" >&2; exit 1; }
-done
+verify_or_exit "$PORT" $((PORT + 2))
 echo "GET /admin/verify: true on both"

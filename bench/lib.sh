@@ -78,3 +78,13 @@ onsale_setup() {
     --url "http://127.0.0.1:$1" --scenario onsale --setup-only | grep '^SETUP ' | tr ' ' '\n')
   echo "$(sed -n 's/^api_key=//p' <<< "$lines") $(sed -n 's/^capped=//p' <<< "$lines")"
 }
+
+# GET /admin/verify on each server ($ADMIN its admin key); exits the script on the first that does
+# not answer ok: verify_or_exit <port>...
+verify_or_exit() {
+  local port ok
+  for port in "$@"; do
+    ok=$(curl -fs -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port/admin/verify" | jq -r .ok || echo failed)
+    [ "$ok" = true ] || { echo "GET /admin/verify on port $port answered $ok" >&2; exit 1; }
+  done
+}

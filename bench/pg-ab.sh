@@ -97,8 +97,5 @@ a, b = ([v[0] for v in runs[k]] for k in ("A", "B"))
 print("B ÷ A, pairwise:", " · ".join(f"{y / x:.2f}" for x, y in zip(a, b)), f"; median {st.median(y / x for x, y in zip(a, b)):.3f}")
 PY
 
-for port in "$PORT" $((PORT + 1)) $((PORT + 2)) $((PORT + 3)); do
-  ok=$(curl -fs -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$port/admin/verify" | jq -r .ok || echo failed)
-  [ "$ok" = true ] || { echo "GET /admin/verify on port $port answered $ok" >&2; exit 1; }
-done
+verify_or_exit "$PORT" $((PORT + 1)) $((PORT + 2)) $((PORT + 3))
 echo "GET /admin/verify: true on all four nodes"

@@ -85,6 +85,5 @@ for variant, values in runs.items():
     print(f"{variant:10} median {st.median(v[0] for v in values):8.0f} req/s, {st.median(v[1] for v in values):5.1f} µs of CPU per request")
 PY
 
-ok=$(curl -fs -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/admin/verify" | jq -r .ok || echo failed)
-[ "$ok" = true ] || { echo "GET /admin/verify answered $ok" >&2; exit 1; }
+verify_or_exit "$PORT"
 echo "GET /admin/verify: true"
