@@ -28,6 +28,7 @@ public sealed class WorkingSet : ICapacityLookup
     private readonly HashSet<Guid> _changedCapacities = [];
     private readonly List<Guid> _newReservations = [];
     private readonly List<Guid> _changedReservations = [];
+    private readonly Dictionary<Guid, int> _liveHoldChanges = [];
 
     // Loaded holds whose items changed too (a change in part): the store writes their items, which
     // for every other change (a confirm, a release, an expiry) stay as they were and are not written.
@@ -407,6 +408,11 @@ public sealed class WorkingSet : ICapacityLookup
         slot.RecordedIn = _epoch;
         slot.AddedIn = _epoch;
         _newReservations.Add(reservation.Id);
+        if (reservation.Status == ReservationStatus.Active)
+        {
+            CountLiveHold(reservation.TenantId, +1);
+        }
+
         _sales.Record(this, null, reservation, Clock);
     }
 
@@ -427,9 +433,20 @@ public sealed class WorkingSet : ICapacityLookup
             _changedItems.Add(reservation.Id);
         }
 
+        if ((slot.Value.Status == ReservationStatus.Active) != (reservation.Status == ReservationStatus.Active))
+        {
+            CountLiveHold(reservation.TenantId, reservation.Status == ReservationStatus.Active ? +1 : -1);
+        }
+
         _sales.Record(this, slot.Value, reservation, Clock);
         slot.Value = reservation;
         slot.RecordedIn = _epoch;
+    }
+
+    private void CountLiveHold(Guid tenantId, int change)
+    {
+        ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(_liveHoldChanges, tenantId, out _);
+        count += change;
     }
 
     internal void AddNew(PriceEntry price)
@@ -562,6 +579,13 @@ public sealed class WorkingSet : ICapacityLookup
     public IEnumerable<Reservation> NewReservations => _newReservations.Select(id => _reservations[id].Value);
     public IEnumerable<Reservation> ChangedReservations => _changedReservations.Select(id => _reservations[id].Value);
 
+    /// <summary>
+    /// By tenant, how many more active holds there are once the batch is written (negative: fewer): new
+    /// active holds, less the holds that stopped being active. A store that is the only writer of its
+    /// holds keeps its count of live holds with it, instead of counting them again (SQLite's <c>LiveHoldCounts</c>).
+    /// </summary>
+    public IReadOnlyDictionary<Guid, int> LiveHoldChanges => _liveHoldChanges;
+
     /// <summary>How many of <see cref="ChangedReservations"/> have new items, which the store writes as well.</summary>
     public int ChangedItemsCount => _changedItems.Count;
 
@@ -687,6 +711,7 @@ public sealed class WorkingSet : ICapacityLookup
         _changedCapacities.Clear();
         _newReservations.Clear();
         _changedReservations.Clear();
+        _liveHoldChanges.Clear();
         _changedItems.Clear();
         _newPrices.Clear();
         _changedPrices.Clear();

@@ -28,6 +28,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     private readonly SqliteWriteTransaction _tx;
     private readonly CommittedCapacities _capacities = new();
     private readonly WebhookTenants _webhookTenants = new();
+    private readonly LiveHoldCounts _liveHolds = new();
     private readonly FileStream _lock;
 
     // Open read connections with their statements prepared, rented by the hot reads. Beyond this
@@ -58,7 +59,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
         // Group commit is what makes that affordable.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
-        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants);
+        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds);
     }
 
     /// <summary>
@@ -112,6 +113,8 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             }
         }
 
+        // Before the engine's first batch: the live holds counted once here, then kept by every commit.
+        _liveHolds.CountIfUnknown(_writer);
         return Task.CompletedTask;
     }
 
@@ -342,6 +345,11 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
     public async Task<IReadOnlyDictionary<Guid, long>> GetLiveHoldsByTenantAsync(CancellationToken ct)
     {
+        if (_liveHolds.Snapshot() is { } kept)
+        {
+            return kept;
+        }
+
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
         using var cmd = new SqliteCommand("SELECT tenant_id, COUNT(*) FROM reservations WHERE status = 0 GROUP BY tenant_id", c);
         using var r = cmd.ExecuteReader();
@@ -367,6 +375,13 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     public async Task<(long Active, DateTimeOffset? OldestExpiry)> GetHoldStatsAsync(CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        if (_liveHolds.Total is { } active)
+        {
+            // The soonest expiry is the first entry of the due index: a lookup, not a scan.
+            using var soonest = new SqliteCommand("SELECT MIN(expires_at) FROM reservations WHERE status = 0", c);
+            return (active, soonest.ExecuteScalar() is long ms ? Time(ms) : null);
+        }
+
         using var cmd = new SqliteCommand("SELECT COUNT(*), MIN(expires_at) FROM reservations WHERE status = 0", c);
         using var r = cmd.ExecuteReader();
         r.Read();

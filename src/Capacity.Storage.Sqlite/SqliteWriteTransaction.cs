@@ -13,7 +13,7 @@ namespace Capacity.Storage.Sqlite;
 /// store and is reused batch after batch, with its statements prepared once: the engine runs one
 /// batch at a time, so there is never more than one in use.
 /// </summary>
-internal sealed partial class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed, WebhookTenants watchers) : IWriteTransaction
+internal sealed partial class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed, WebhookTenants watchers, LiveHoldCounts liveHolds) : IWriteTransaction
 {
     // What this batch changed, published to the in-memory rows once (and only if) it commits.
     private readonly List<CapacityNode> _changed = [];
@@ -50,6 +50,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     // hold skips one, about a ninth of a hold's cost on the writer. Any other id is looked up as before,
     // so this never depends on how ids are made.
     private byte[]? _maxId;
+
+    /// <summary>The working set the batch wrote, whose live-hold changes the commit applies.</summary>
+    private WorkingSet? _written;
     private readonly byte[] _batchMaxId = new byte[RawStatement.GuidTextLength];
     private bool _batchInserted;
 
@@ -419,6 +422,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     /// </summary>
     public Task WriteAsync(WorkingSet ws, IReadOnlyList<IdempotencyRecord> records, CancellationToken ct)
     {
+        _written = ws;
         _changed.AddRange(ws.NewCapacities);
         _changed.AddRange(ws.ChangedCapacities);
         WriteTenants(ws);
@@ -809,6 +813,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         {
             // A failed COMMIT may or may not have reached the file; the rows in memory can no longer be trusted.
             committed.Invalidate();
+            liveHolds.Invalidate();
             _maxId = null;
             PublishWebhooks(false);
             throw;
@@ -821,6 +826,16 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
         committed.Publish(_changed);
         _changed.Clear();
+        if (liveHolds.Total is null)
+        {
+            liveHolds.CountIfUnknown(connection);
+        }
+        else if (_written is { } written)
+        {
+            liveHolds.Apply(written.LiveHoldChanges);
+        }
+
+        _written = null;
         PublishWebhooks(true);
         return Task.CompletedTask;
     }

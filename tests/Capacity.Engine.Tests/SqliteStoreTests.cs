@@ -9,6 +9,63 @@ public sealed class SqliteStoreTests
 {
     private static readonly Guid Tenant = EngineHarness.TenantA;
 
+    /// <summary>
+    /// The active holds the store keeps per tenant, which the live-hold bound and the
+    /// <c>capacity_holds_active</c> gauge read instead of counting every hold again, equal a count of
+    /// the file: after concurrent holds, confirms, releases and expiries on two tenants, and after a reopen.
+    /// </summary>
+    [Fact]
+    public async Task The_live_holds_kept_per_tenant_equal_a_count_of_the_file_after_concurrent_holds_confirms_releases_and_expiries()
+    {
+        // Disposed by the reopen below, which closes its engine and store.
+        var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var other = Guid.NewGuid();
+        var pool = await h.CreateAsync("Pool", 1000);
+        var otherPool = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateCapacity(other, otherPool, "e1", null, "Other", null, 1000, [], true, null))).Outcome?.Code);
+
+        // 150 holds of the tenant's (every third for a minute only), 80 of the other's.
+        var mine = await Task.WhenAll(Enumerable.Range(0, 150).Select(i => h.HoldAsync(pool, 1, i % 3 == 0 ? 1 : 15)));
+        var theirs = await Task.WhenAll(Enumerable.Range(0, 80).Select(_ =>
+            h.Engine.SubmitAsync(new PlaceHold(other, Guid.CreateVersion7(), [new HoldItem(otherPool, 1, null)], 15))));
+        static Guid IdOf(EngineResult r) => r.Outcome!.Value.Reservation!.Value.Id;
+        var lasting = mine.Where((_, i) => i % 3 != 0).Select(IdOf).ToArray();
+
+        // At once: 30 confirmed and 20 released of the tenant's lasting holds, 10 of the other's released.
+        var ends = lasting.Take(30).Select(id => new TransitionReservation(EngineHarness.TenantA, id, Transition.Confirm))
+            .Concat(lasting.Skip(30).Take(20).Select(id => new TransitionReservation(EngineHarness.TenantA, id, Transition.Release)))
+            .Concat(theirs.Take(10).Select(r => new TransitionReservation(other, IdOf(r), Transition.Release)));
+        Assert.All(await Task.WhenAll(ends.Select(c => h.Engine.SubmitAsync(c))), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        // The 50 one-minute holds lapse.
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(50, await h.Sweeper().SweepOnceAsync(CancellationToken.None));
+
+        await AssertKeptAsync(h, new() { [EngineHarness.TenantA] = 50, [other] = 70 });
+        await using var reopened = await h.ReopenAsync();
+        await AssertKeptAsync(reopened, new() { [EngineHarness.TenantA] = 50, [other] = 70 });
+
+        static async Task AssertKeptAsync(EngineHarness h, Dictionary<Guid, long> expected)
+        {
+            var counted = new Dictionary<Guid, long>();
+            await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={h.Location};Pooling=False"))
+            {
+                await c.OpenAsync();
+                using var cmd = new Microsoft.Data.Sqlite.SqliteCommand("SELECT tenant_id, COUNT(*) FROM reservations WHERE status = 0 GROUP BY tenant_id", c);
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    counted[Guid.Parse(r.GetString(0))] = r.GetInt64(1);
+                }
+            }
+
+            Assert.Equal(expected.OrderBy(t => t.Key), counted.OrderBy(t => t.Key));
+            Assert.Equal(counted.OrderBy(t => t.Key), (await h.Store.GetLiveHoldsByTenantAsync(CancellationToken.None)).OrderBy(t => t.Key));
+            Assert.Equal(counted.Values.Sum(), (await h.Store.GetHoldStatsAsync(CancellationToken.None)).Active);
+            await h.AssertAuditCleanAsync();
+        }
+    }
+
     [Fact]
     public async Task Reads_racing_a_stream_of_holds_never_go_backwards_and_end_on_the_committed_counters()
     {
