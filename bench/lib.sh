@@ -88,3 +88,12 @@ verify_or_exit() {
     [ "$ok" = true ] || { echo "GET /admin/verify on port $port answered $ok" >&2; exit 1; }
   done
 }
+
+# The side-by-side scripts' exit trap: stops the processes in $pids and PostgreSQL ($pg_pid, when
+# set), removes the worktrees server_folder made, then $work.
+ab_cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+  if [ -n "${pg_pid:-}" ]; then kill -INT "$pg_pid" 2> /dev/null || true; wait "$pg_pid" 2> /dev/null || true; fi
+  for tree in "$work"/tree-*; do [ -d "$tree" ] && git worktree remove --force "$tree" > /dev/null 2>&1; done
+  rm -rf "$work"
+}

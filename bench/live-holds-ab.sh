@@ -23,12 +23,7 @@ command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&
 
 work=$(mktemp -d /tmp/capacity-live-holds-XXXXXX)
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
-  for tree in "$work"/tree-*; do [ -d "$tree" ] && git worktree remove --force "$tree" > /dev/null 2>&1; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap ab_cleanup EXIT
 
 folder_a=$(server_folder a "$A")
 folder_b=$(server_folder b "$B")
@@ -44,21 +39,24 @@ server() { # <folder> <port> <data folder> [options]
 mkdir -p "$work/fill"
 fill=$(server "$folder_b" "$PORT" "$work/fill" --Capacity:Quotas:MaxLiveHoldsPerTenant=0)
 read -r key pool <<< "$(onsale_setup "$PORT")"
-wrk -t2 -c"$CONNECTIONS" -d"${FILL_SECONDS}s" -s "$work/hold.lua" -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/capacity/$pool/reserve" > /dev/null
-kill "$fill"; wait "$fill" 2> /dev/null || true
+filled=$(wrk -t2 -c"$CONNECTIONS" -d"${FILL_SECONDS}s" -s "$work/hold.lua" -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/capacity/$pool/reserve" \
+  | awk '$2 == "requests" { print $1 }')
+# Stopped, and gone, before the copy: a clean stop folds SQLite's WAL into the file.
+kill "$fill"
+while kill -0 "$fill" 2> /dev/null; do sleep 0.1; done
 for side in a b; do mkdir -p "$work/$side" && cp "$work/fill/c.db" "$work/$side/"; done
 
 pid_a=$(server "$folder_a" $((PORT + 2)) "$work/a" --Capacity:Quotas:MaxLiveHoldsPerTenant=100000000); pids+=("$pid_a")
 pid_b=$(server "$folder_b" $((PORT + 4)) "$work/b" --Capacity:Quotas:MaxLiveHoldsPerTenant=100000000); pids+=("$pid_b")
 read -r key_a pool_a <<< "$(onsale_setup $((PORT + 2)))"
 read -r key_b pool_b <<< "$(onsale_setup $((PORT + 4)))"
-echo "== live holds: A = $A, B = $B; $(curl -fs -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$((PORT + 2))/metrics" | awk '/^capacity_holds_active / { print $2 }') active holds in the file; $ROUNDS rounds of ${DURATION} s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== live holds: A = $A, B = $B; $filled holds asked for in the fill (at most 1,000,000 placed); $ROUNDS rounds of ${DURATION} s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 run() { # <label> <pid> <port> <key> <pool> <seconds>: "label rps p99 cpu_us_per_hold"
   local before output rps
   before=$(cpu_seconds "$2")
   output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $4" "http://127.0.0.1:$3/capacity/$5/reserve")
-  grep -q "Non-2xx" <<< "$output" && { echo "holds refused: $output" >&2; exit 1; }
+  grep -q "Non-2xx" <<< "$output" && { echo "holds refused on port $3:" >&2; curl -s -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $4" -d '{"quantity":1}' "http://127.0.0.1:$3/capacity/$5/reserve" >&2; exit 1; }
   rps=$(sed -n 's/^Requests\/sec: *//p' <<< "$output")
   printf '%s %.0f %s %.1f\n' "$1" "$rps" "$(awk '$1 == "99%" { print $2 }' <<< "$output")" \
     "$(echo "($(cpu_seconds "$2") - $before) * 1000000 / ($rps * $6)" | bc -l)"

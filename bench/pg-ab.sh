@@ -25,13 +25,7 @@ command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&
 
 work=$(mktemp -d /tmp/capacity-pgab-XXXXXX)
 pids=() pg_pid=
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
-  if [ -n "$pg_pid" ]; then kill -INT "$pg_pid" 2> /dev/null || true; wait "$pg_pid" 2> /dev/null || true; fi
-  for tree in "$work"/tree-*; do [ -d "$tree" ] && git worktree remove --force "$tree" > /dev/null 2>&1; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap ab_cleanup EXIT
 
 folder_a=$(server_folder a "$A")
 folder_b=$(server_folder b "$B")
