@@ -21,7 +21,7 @@ public sealed record ChangeHold(Guid TenantId, Guid ReservationId, HoldItem[] It
         // Units added to a priced item without a pricing_id lock the current price of the item's own entry;
         // units added to a keyed hold count against its buyer's usage on their capacity.
         keys.ReservationPrices.Add(ReservationId);
-        keys.ReservationTargets[ReservationId] = Array.ConvertAll(Items, i => i.CapacityId);
+        keys.AddReservationTargets(ReservationId, Array.ConvertAll(Items, i => i.CapacityId));
         foreach (var item in Items)
         {
             keys.Capacities.Add(item.CapacityId);

@@ -27,6 +27,13 @@ public sealed class LoadKeys
     public Dictionary<Guid, Guid[]> ReservationTargets { get; } = [];
 
     /// <summary>
+    /// Adds a change's capacities to its reservation's targets: two changes of one hold in a batch need
+    /// its buyer's usage on the capacities of both.
+    /// </summary>
+    public void AddReservationTargets(Guid reservationId, Guid[] capacityIds) =>
+        ReservationTargets[reservationId] = ReservationTargets.TryGetValue(reservationId, out var earlier) ? [.. earlier.Union(capacityIds)] : capacityIds;
+
+    /// <summary>
     /// What a change needs of a reservation once its row is loaded: the price entries of its items, and
     /// its buyer's usage on every capacity the change names (<see cref="ReservationPrices"/>, <see cref="ReservationTargets"/>).
     /// </summary>
@@ -199,8 +206,8 @@ public sealed class LoadKeys
     /// (<c>IWriteTransaction.LoadAddedAsync</c>): every other row it decides on is then already in the
     /// working set, and no lock is taken out of the global order. What the store loads besides the
     /// keys (ancestors, limits, waiting lists) follows from the keys and the rows, so it is loaded
-    /// too. A change of a hold is never covered: its targets are kept per reservation, and a second
-    /// change would replace the first's.
+    /// too. A change of a hold is never covered: its buyer, and so the usage it needs, is known only
+    /// once its hold is loaded (<see cref="AddChangeKeysOf"/>), which the load did for the batch's own.
     /// </summary>
     public bool Covers(LoadKeys candidate) =>
         candidate.ReservationTargets.Count == 0

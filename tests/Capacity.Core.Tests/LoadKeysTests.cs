@@ -56,6 +56,18 @@ public sealed class LoadKeysTests
         Assert.False(KeysOf(change).Covers(KeysOf(change)));
     }
 
+    [Fact]
+    public void Two_changes_of_one_hold_keep_the_capacities_of_both_as_its_targets()
+    {
+        var hold = Guid.NewGuid();
+        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+        var keys = new LoadKeys();
+        new ChangeHold(Tenant, hold, [new HoldItem(a, 2, null)], null).CollectKeys(keys);
+        new ChangeHold(Tenant, hold, [new HoldItem(b, 1, null), new HoldItem(a, 1, null)], null).CollectKeys(keys);
+
+        Assert.Equal(new[] { a, b }.Order(), keys.ReservationTargets[hold].Order());
+    }
+
     /// <summary>
     /// Every set of keys a batch loads by is compared: a kind of key added to <see cref="LoadKeys"/>
     /// and left out of <see cref="LoadKeys.Covers"/> would let a command join a batch that never

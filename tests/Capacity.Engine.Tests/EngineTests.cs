@@ -275,6 +275,43 @@ public abstract class EngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Two changes of one keyed hold in one batch each count against its buyer's usage on the
+    /// capacities they add: the first's too, though the second names others (the batch's keys kept
+    /// only the last change's capacities, so the buyer's stored usage on the first's was not loaded).
+    /// </summary>
+    [Fact]
+    public async Task Two_changes_of_one_keyed_hold_in_a_batch_each_count_against_the_buyers_stored_usage()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var limited = await h.CreateAsync("Limited", 100);
+        var open = await h.CreateAsync("Open", 100);
+        var other = await h.CreateAsync("Other", 100);
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(EngineHarness.TenantA, Guid.CreateVersion7(), "e1", "Three each", [limited], 3, false))).Outcome?.Code);
+        Task<EngineResult> Hold(Guid capacity, int quantity) =>
+            h.Engine.SubmitAsync(new PlaceHold(EngineHarness.TenantA, Guid.CreateVersion7(), [new HoldItem(capacity, quantity, null)], 15, "b"));
+        Assert.Equal(OutcomeCode.Ok, (await Hold(limited, 2)).Outcome?.Code);
+        var cart = (await Hold(other, 1)).Outcome!.Value.Reservation!.Value.Id;
+
+        // Both changes queue behind a batch held after its load, so they share the next one.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var first = h.HoldAsync(other, 1);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var batches = h.Store.Batches;
+        var toLimited = h.Engine.SubmitAsync(new ChangeHold(EngineHarness.TenantA, cart, [new HoldItem(limited, 2, null)], null));
+        var toOpen = h.Engine.SubmitAsync(new ChangeHold(EngineHarness.TenantA, cart, [new HoldItem(open, 1, null)], null));
+        release.SetResult();
+
+        Assert.Equal(OutcomeCode.Ok, (await first).Outcome?.Code);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await toLimited).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await toOpen).Outcome?.Code);
+        Assert.Equal(1, h.Store.Batches - batches);
+        Assert.Equal(2, (await h.NodeAsync(limited)).Reserved);
+        Assert.Equal(1, (await h.NodeAsync(open)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task A_batch_that_meets_a_lock_conflict_on_every_try_fails_whole_and_the_engine_carries_on()
     {
