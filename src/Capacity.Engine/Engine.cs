@@ -439,9 +439,9 @@ public sealed class CommandEngine : IAsyncDisposable
                 }
             }
 
-            if (s.Idempotency is { } idem && _idempotencyKeys.Add(new IdempotencyKey(idem.TenantId, idem.Key)))
+            if (s.Idempotency is { } idem && new IdempotencyKey(idem.TenantId, idem.Key) is var key && _idempotencyKeys.Add(key))
             {
-                _addedIdempotencyKeys.Add(new IdempotencyKey(idem.TenantId, idem.Key));
+                _addedIdempotencyKeys.Add(key);
             }
         }
 

@@ -15,7 +15,6 @@ internal sealed class LiveHoldCounts
 {
     private readonly Lock _gate = new();
     private Dictionary<Guid, long>? _byTenant;
-    private long _total;
 
     /// <summary>A copy of the counts (tenants without active holds absent), or null when they are not known.</summary>
     public Dictionary<Guid, long>? Snapshot()
@@ -33,7 +32,7 @@ internal sealed class LiveHoldCounts
         {
             lock (_gate)
             {
-                return _byTenant is null ? null : _total;
+                return _byTenant?.Values.Sum();
             }
         }
     }
@@ -53,7 +52,17 @@ internal sealed class LiveHoldCounts
             }
         }
 
-        using var cmd = new SqliteCommand("SELECT tenant_id, COUNT(*) FROM reservations WHERE status = 0 GROUP BY tenant_id", writer);
+        var counts = Count(writer);
+        lock (_gate)
+        {
+            _byTenant = counts;
+        }
+    }
+
+    /// <summary>The active holds per tenant in the file, counted in SQL: a scan of every active hold.</summary>
+    public static Dictionary<Guid, long> Count(SqliteConnection connection)
+    {
+        using var cmd = new SqliteCommand("SELECT tenant_id, COUNT(*) FROM reservations WHERE status = 0 GROUP BY tenant_id", connection);
         using var r = cmd.ExecuteReader();
         var counts = new Dictionary<Guid, long>();
         while (r.Read())
@@ -61,11 +70,7 @@ internal sealed class LiveHoldCounts
             counts[Id(r.GetString(0))] = r.GetInt64(1);
         }
 
-        lock (_gate)
-        {
-            _byTenant = counts;
-            _total = counts.Values.Sum();
-        }
+        return counts;
     }
 
     /// <summary>A committed batch's changes; ignored while the counts are not known (the next count includes them).</summary>
@@ -86,7 +91,6 @@ internal sealed class LiveHoldCounts
             foreach (var (tenantId, change) in changes)
             {
                 _byTenant[tenantId] = _byTenant.GetValueOrDefault(tenantId) + change;
-                _total += change;
             }
         }
     }

@@ -350,16 +350,9 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             return kept;
         }
 
+        // Not counted yet (before the migration), or again (after a failed COMMIT, until the next commit).
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
-        using var cmd = new SqliteCommand("SELECT tenant_id, COUNT(*) FROM reservations WHERE status = 0 GROUP BY tenant_id", c);
-        using var r = cmd.ExecuteReader();
-        var counts = new Dictionary<Guid, long>();
-        while (r.Read())
-        {
-            counts[Id(r.GetString(0))] = r.GetInt64(1);
-        }
-
-        return counts;
+        return LiveHoldCounts.Count(c);
     }
 
     public async Task<IdempotencyRecord?> GetIdempotencyRecordAsync(IdempotencyKey key, CancellationToken ct)
