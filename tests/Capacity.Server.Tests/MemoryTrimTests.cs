@@ -27,4 +27,17 @@ public sealed class MemoryTrimTests
         Assert.False(MemoryTrim.ShouldTrim(1100 * MiB, 0, Ten, committedAfterLastTrim: 1000 * MiB));
         Assert.True(MemoryTrim.ShouldTrim(1300 * MiB, 0, Ten, committedAfterLastTrim: 1000 * MiB));
     }
+
+    [Fact]
+    public async Task An_audit_of_the_whole_store_is_followed_by_a_full_collection()
+    {
+        await using var app = new CapacityApp();
+        using var admin = app.Admin();
+        await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
+        var before = GC.CollectionCount(GC.MaxGeneration);
+
+        await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
+
+        Assert.True(GC.CollectionCount(GC.MaxGeneration) > before);
+    }
 }

@@ -1,6 +1,7 @@
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
+using Capacity.Server.Memory;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -193,6 +194,7 @@ internal static class AdminApi
     private static async Task<JsonOk<VerifyResponse>> Verify(IReadStore store, TimeProvider time, CancellationToken ct)
     {
         var report = await Audit.RunAsync(store, ct, time.GetUtcNow());
+        MemoryTrim.AfterWholeStoreRead();
         return JsonResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
     }
 }
