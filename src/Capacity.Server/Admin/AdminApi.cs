@@ -194,7 +194,7 @@ internal static class AdminApi
     private static async Task<JsonOk<VerifyResponse>> Verify(IReadStore store, TimeProvider time, CancellationToken ct)
     {
         var report = await Audit.RunAsync(store, ct, time.GetUtcNow());
-        MemoryTrim.AfterWholeStoreRead();
+        MemoryTrim.AfterAudit(report.LiveReservations);
         return JsonResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
     }
 }
