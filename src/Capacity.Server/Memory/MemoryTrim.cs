@@ -59,11 +59,11 @@ internal sealed class MemoryTrim(ILogger<MemoryTrim> logger) : BackgroundService
     /// meanwhile, in the young generations. Once the audit is over all of it is garbage, but a young
     /// collection does not ask whether an old object is alive: it keeps whatever the large arrays point
     /// at and promotes it, all at once. After an audit of 300,000 holds from 75,000 buyers the first
-    /// young collection under load paused the server for 55 ms (perf trace; the holds' worst latency
-    /// 29–82 ms, against 11–20 ms without the audit or with this collection; docs/performance.md). A
-    /// background collection finds the arrays dead first, beside the requests rather than in front of
-    /// them. Small stores are left alone: their pause is a few milliseconds, and a full collection
-    /// after every audit of a test's store would be pure cost.
+    /// young collection under load paused the server for 55 ms (perf trace; docs/performance.md, "Holds
+    /// p99: the pause an audit left behind"). A background collection finds the arrays dead first,
+    /// beside the requests rather than in front of them. Small stores are left alone: the pause grows
+    /// with what the audit read, and a full collection after every audit of a test's store would be
+    /// pure cost.
     /// </summary>
     /// <returns>Whether a collection was started.</returns>
     public static bool AfterAudit(int liveReservations)
