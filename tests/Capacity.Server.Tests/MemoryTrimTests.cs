@@ -27,18 +27,4 @@ public sealed class MemoryTrimTests
         Assert.False(MemoryTrim.ShouldTrim(1100 * MiB, 0, Ten, committedAfterLastTrim: 1000 * MiB));
         Assert.True(MemoryTrim.ShouldTrim(1300 * MiB, 0, Ten, committedAfterLastTrim: 1000 * MiB));
     }
-
-    [Fact]
-    public void An_audit_of_a_large_store_is_followed_by_a_full_collection()
-    {
-        var before = GC.CollectionCount(GC.MaxGeneration);
-
-        Assert.True(MemoryTrim.AfterAudit(MemoryTrim.AuditCollectionFloor));
-
-        Assert.True(GC.CollectionCount(GC.MaxGeneration) > before);
-    }
-
-    [Fact]
-    public void An_audit_of_a_small_store_starts_no_collection() =>
-        Assert.False(MemoryTrim.AfterAudit(MemoryTrim.AuditCollectionFloor - 1));
 }

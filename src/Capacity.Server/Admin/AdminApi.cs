@@ -1,7 +1,6 @@
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
-using Capacity.Server.Memory;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -194,7 +193,7 @@ internal static class AdminApi
     private static async Task<JsonOk<VerifyResponse>> Verify(IReadStore store, TimeProvider time, CancellationToken ct)
     {
         var report = await Audit.RunAsync(store, ct, time.GetUtcNow());
-        MemoryTrim.AfterAudit(report.LiveReservations);
+        AuditCollection.After(report.LiveReservations);
         return JsonResults.Ok(new VerifyResponse(report.Ok, report.Capacities, report.LiveReservations, [.. report.Violations]));
     }
 }
