@@ -68,6 +68,24 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     /// </summary>
     internal void SkipSyncForMeasurement() => Execute(_writer, "PRAGMA synchronous=OFF;");
 
+    private int _vetoCommits;
+
+    /// <summary>
+    /// For tests only: the writer's next COMMIT fails, as SQLite fails a commit a commit hook vetoes
+    /// (and rolls it back), so the path a failed COMMIT takes can be tested. Nothing else makes SQLite's
+    /// own COMMIT fail on demand. The hook is installed by the first call; the server never makes one.
+    /// </summary>
+    internal void VetoNextCommit()
+    {
+        if (Interlocked.Exchange(ref _vetoCommits, 1) == 0)
+        {
+            SQLitePCL.raw.sqlite3_commit_hook(_writer.Handle, static state => Interlocked.Exchange(ref ((SqliteStore)state)._vetoCommits, 2) == 1 ? 1 : 0, this);
+        }
+    }
+
+    /// <summary>For tests: the active holds the store keeps counted, or null when it will count them again at the next commit.</summary>
+    internal long? KeptLiveHolds => _liveHolds.Total;
+
     private static FileStream TakeLock(string database)
     {
         try

@@ -66,6 +66,38 @@ public sealed class SqliteStoreTests
         }
     }
 
+    /// <summary>
+    /// A COMMIT that fails may or may not have reached the file, so the store stops trusting what it
+    /// keeps in memory: the active holds it counted and the committed rows. The next commit counts the
+    /// holds again, and the next batch reads the rows again. SQLite's own COMMIT is made to fail by a
+    /// commit hook's veto (<see cref="SqliteStore.VetoNextCommit"/>).
+    /// </summary>
+    [Fact]
+    public async Task A_commit_that_fails_drops_the_kept_hold_counts_and_rows_and_the_next_commit_counts_again()
+    {
+        var path = await EngineHarness.NewLocationAsync(StoreKind.Sqlite);
+        await using var store = new SqliteStore(path);
+        await store.MigrateAsync(CancellationToken.None);
+        await using var engine = new CommandEngine(store, new ManualTime(DateTimeOffset.UtcNow), CoreLimits.Default, new EngineOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<CommandEngine>.Instance);
+        var pool = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await engine.SubmitAsync(new CreateCapacity(Tenant, pool, "e1", null, "Pool", null, 100, [], true, null))).Outcome?.Code);
+        Task<EngineResult> Hold() => engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15));
+        Assert.All(await Task.WhenAll(Hold(), Hold(), Hold()), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        Assert.Equal(3, store.KeptLiveHolds);
+        Assert.NotNull(store.GetCommittedCapacities([pool]));
+
+        store.VetoNextCommit();
+        Assert.Equal(EngineStatus.Unavailable, (await Hold()).Status);
+
+        Assert.Null(store.KeptLiveHolds);
+        Assert.Null(store.GetCommittedCapacities([pool]));
+        Assert.Equal(OutcomeCode.Ok, (await Hold()).Outcome?.Code);
+        Assert.Equal(4, store.KeptLiveHolds);
+        Assert.Equal(4, (await store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single().Reserved);
+        var audit = await Audit.RunAsync(store, CancellationToken.None);
+        Assert.True(audit.Ok, string.Join("\n", audit.Violations));
+    }
+
     [Fact]
     public async Task Reads_racing_a_stream_of_holds_never_go_backwards_and_end_on_the_committed_counters()
     {
