@@ -68,6 +68,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     /// </summary>
     internal void SkipSyncForMeasurement() => Execute(_writer, "PRAGMA synchronous=OFF;");
 
+    // 0: no commit hook; 1: the hook vetoes the next commit; 2: the hook is installed and lets commits through.
     private int _vetoCommits;
 
     /// <summary>
