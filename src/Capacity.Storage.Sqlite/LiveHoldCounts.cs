@@ -73,25 +73,25 @@ internal sealed class LiveHoldCounts
         return counts;
     }
 
-    /// <summary>A committed batch's changes; ignored while the counts are not known (the next count includes them).</summary>
-    public void Apply(IReadOnlyDictionary<Guid, int> changes)
+    /// <summary>
+    /// A committed batch's changes. False, and nothing done, while the counts are not known: then the
+    /// caller counts them (<see cref="CountIfUnknown"/>), and that count includes the batch.
+    /// </summary>
+    public bool Apply(IReadOnlyDictionary<Guid, int> changes)
     {
-        if (changes.Count == 0)
-        {
-            return;
-        }
-
         lock (_gate)
         {
             if (_byTenant is null)
             {
-                return;
+                return false;
             }
 
             foreach (var (tenantId, change) in changes)
             {
                 _byTenant[tenantId] = _byTenant.GetValueOrDefault(tenantId) + change;
             }
+
+            return true;
         }
     }
 

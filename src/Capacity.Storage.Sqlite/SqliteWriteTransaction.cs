@@ -53,6 +53,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     /// <summary>The working set the batch wrote, whose live-hold changes the commit applies.</summary>
     private WorkingSet? _written;
+    private static readonly Dictionary<Guid, int> NoLiveHoldChanges = [];
     private readonly byte[] _batchMaxId = new byte[RawStatement.GuidTextLength];
     private bool _batchInserted;
 
@@ -826,13 +827,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
         committed.Publish(_changed);
         _changed.Clear();
-        if (liveHolds.Total is null)
+        if (!liveHolds.Apply(_written?.LiveHoldChanges ?? NoLiveHoldChanges))
         {
             liveHolds.CountIfUnknown(connection);
-        }
-        else if (_written is { } written)
-        {
-            liveHolds.Apply(written.LiveHoldChanges);
         }
 
         _written = null;
