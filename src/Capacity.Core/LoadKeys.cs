@@ -187,6 +187,16 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<Guid> WebhookTenants { get; } = [];
 
+    /// <summary>
+    /// Tenants whose endpoints a command creates, changes or deletes: who is sent the notices of the
+    /// tenant's changes from that command on. A store with more than one writer makes such a command
+    /// take turns with every batch that changes the tenant's capacities (PostgreSQL locks every
+    /// capacity of the tenant), so that no batch decided on the endpoints as they were before it
+    /// commits after it, leaving an endpoint whose creation was acknowledged without a notice of a
+    /// change it was created in time for.
+    /// </summary>
+    public HashSet<Guid> EndpointChanges { get; } = [];
+
     /// <summary>Deliveries by (endpoint, sequence).</summary>
     public HashSet<(Guid EndpointId, long Sequence)> Deliveries { get; } = [];
 
@@ -226,6 +236,7 @@ public sealed class LoadKeys
         && candidate.ExpiryCandidates.IsSubsetOf(ExpiryCandidates)
         && candidate.Webhooks.IsSubsetOf(Webhooks)
         && candidate.WebhookTenants.IsSubsetOf(WebhookTenants)
+        && candidate.EndpointChanges.IsSubsetOf(EndpointChanges)
         && candidate.Deliveries.IsSubsetOf(Deliveries)
         && candidate.EventSizes.IsSubsetOf(EventSizes);
 
@@ -247,6 +258,7 @@ public sealed class LoadKeys
         Capacities.Clear();
         Webhooks.Clear();
         WebhookTenants.Clear();
+        EndpointChanges.Clear();
         Deliveries.Clear();
         EventSizes.Clear();
         TenantKeys.Clear();

@@ -7,18 +7,30 @@ public sealed record CreateWebhook(Guid TenantId, Guid Id, string Url, Topics To
     {
         keys.Webhooks.Add(Id);
         keys.WebhookTenants.Add(TenantId);
+        keys.EndpointChanges.Add(TenantId);
     }
 }
 
 public sealed record UpdateWebhook(Guid TenantId, Guid Id, Change<string> Url, Change<Topics> Topics, Change<string?> Description, Change<bool> Enabled) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Webhooks.Add(Id);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Webhooks.Add(Id);
+        if (Topics.IsSet || Enabled.IsSet)
+        {
+            keys.EndpointChanges.Add(TenantId);
+        }
+    }
 }
 
 /// <summary>Removes an endpoint and every delivery it still has.</summary>
 public sealed record DeleteWebhook(Guid TenantId, Guid Id) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Webhooks.Add(Id);
+    public override void CollectKeys(LoadKeys keys)
+    {
+        keys.Webhooks.Add(Id);
+        keys.EndpointChanges.Add(TenantId);
+    }
 }
 
 /// <summary>Replaces an endpoint's secret at once: deliveries sent from now on are signed with the new one.</summary>

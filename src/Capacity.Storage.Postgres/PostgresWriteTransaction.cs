@@ -68,6 +68,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
         await AddLimitCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
         await AddEntryCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
+        await AddEndpointTenantCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
         var limitIds = new HashSet<Guid>(keys.Limits);
         await LockCapacitiesAsync(keys, ws, capacityIds, loaded, limitIds, ct).ConfigureAwait(false);
         await LockTiersAsync(ws, limitIds, ct).ConfigureAwait(false);
@@ -150,6 +151,30 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             {
                 ws.Load(allocation);
                 capacityIds.Add(allocation.CapacityId);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every capacity of a tenant whose endpoints the batch creates, changes or deletes, to be locked
+    /// with the rest in id order. A batch that changes tickets reads the tenant's endpoints after it
+    /// holds its capacities' locks and keeps them to its commit, so with these held the two take
+    /// turns: an endpoint acknowledged as created is sent a notice of every change that commits after
+    /// it, and one acknowledged as deleted is written none. (A capacity created by another node while
+    /// this batch runs is not among them; a change on it that has read the endpoints before this
+    /// commit may still miss the new endpoint. Creating capacities and endpoints at the same moment
+    /// is an organiser's setup, not a sale.)
+    /// </summary>
+    private async Task AddEndpointTenantCapacitiesAsync(LoadKeys keys, HashSet<Guid> capacityIds, CancellationToken ct)
+    {
+        if (keys.EndpointChanges.Count > 0)
+        {
+            await using var cmd = Command("SELECT id FROM capacities WHERE tenant_id = ANY($1)");
+            cmd.Parameters.Add(new() { Value = keys.EndpointChanges.ToArray() });
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                capacityIds.Add(r.GetGuid(0));
             }
         }
     }

@@ -69,6 +69,32 @@ public sealed class LoadKeysTests
     }
 
     /// <summary>
+    /// Commands that change who is sent a tenant's notices name the tenant (<see cref="LoadKeys.EndpointChanges"/>;
+    /// on PostgreSQL they then lock its capacities); those that change only where or how a delivery is sent do not.
+    /// </summary>
+    [Fact]
+    public void Creating_deleting_disabling_or_resubscribing_an_endpoint_names_its_tenant_and_a_new_url_or_secret_does_not()
+    {
+        var id = Guid.NewGuid();
+        Command[] changes =
+        [
+            new CreateWebhook(Tenant, id, "https://a.example/hook", Topics.All, null, "whsec_c2VjcmV0"),
+            new DeleteWebhook(Tenant, id),
+            new UpdateWebhook(Tenant, id, Change<string>.Keep, Change<Topics>.To(Topics.CapacitySoldOut), Change<string?>.Keep, Change<bool>.Keep),
+            new UpdateWebhook(Tenant, id, Change<string>.Keep, Change<Topics>.Keep, Change<string?>.Keep, Change<bool>.To(false)),
+        ];
+        Command[] others =
+        [
+            new UpdateWebhook(Tenant, id, Change<string>.To("https://b.example/hook"), Change<Topics>.Keep, Change<string?>.To("moved"), Change<bool>.Keep),
+            new RotateWebhookSecret(Tenant, id, "whsec_bmV3"),
+            new RecordDeliveryAttempt(Tenant, id, 1, 200, null, 5, 0.5),
+        ];
+
+        Assert.All(changes, c => Assert.Equal([Tenant], KeysOf(c).EndpointChanges));
+        Assert.All(others, c => Assert.Empty(KeysOf(c).EndpointChanges));
+    }
+
+    /// <summary>
     /// Every set of keys a batch loads by is compared: a kind of key added to <see cref="LoadKeys"/>
     /// and left out of <see cref="LoadKeys.Covers"/> would let a command join a batch that never
     /// loaded its rows. Only the ids about to be created are exempt (they are looked up, not locked);

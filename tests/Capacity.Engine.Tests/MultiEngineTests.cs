@@ -287,6 +287,60 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <remarks>
+    /// A batch reads a tenant's endpoints once it holds its capacities' locks, and decides its notices
+    /// on them. An endpoint created or deleted on the other node in between must not be acknowledged
+    /// before that batch commits: the platform, told the endpoint exists, would never hear of a change
+    /// committed after that answer, and a deleted endpoint would be written a delivery.
+    /// </remarks>
+    [Fact]
+    public async Task An_endpoint_created_or_deleted_on_one_node_waits_for_a_change_the_other_node_decided_without_it()
+    {
+        var pool = await CreateAsync("Pool", 100);
+        async Task<Guid> HoldAsync()
+        {
+            var placed = await Node(0).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15));
+            return placed.Outcome!.Value.Reservation!.Value.Id;
+        }
+
+        Task<EngineResult> Release(Guid hold) => Node(0).SubmitAsync(new TransitionReservation(Tenant, hold, Transition.Release));
+        async Task<long> DeliveriesAsync(Guid endpoint) =>
+            (await _nodes[1].Store.GetDeliveriesAsync(Tenant, endpoint, 0, 100, CancellationToken.None)).Count;
+
+        // Node A has read the endpoints (none yet) and holds the pool while node B creates one.
+        var endpoint = Guid.CreateVersion7();
+        var hold = await HoldAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = _nodes[0].Store.HoldNextLoad(release.Task);
+        var unseen = Release(hold);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var created = Node(1).SubmitAsync(new CreateWebhook(Tenant, endpoint, "https://a.example/hook", Topics.ReservationReleased, null, "whsec_c2VjcmV0"));
+        await Task.Delay(500);
+        Assert.False(created.IsCompleted, "the endpoint was acknowledged while a change decided without it was still to commit");
+        release.SetResult();
+        Assert.Equal(OutcomeCode.Ok, (await unseen).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await created).Outcome?.Code);
+        Assert.Equal(0, await DeliveriesAsync(endpoint));
+        Assert.Equal(OutcomeCode.Ok, (await Release(await HoldAsync())).Outcome?.Code);
+        Assert.Equal(1, await DeliveriesAsync(endpoint));
+
+        // Node A has read the endpoint and holds the pool while node B deletes it.
+        hold = await HoldAsync();
+        release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        loaded = _nodes[0].Store.HoldNextLoad(release.Task);
+        var noticed = Release(hold);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var deleted = Node(1).SubmitAsync(new DeleteWebhook(Tenant, endpoint));
+        await Task.Delay(500);
+        Assert.False(deleted.IsCompleted, "the endpoint was deleted while a change that writes it a notice was still to commit");
+        release.SetResult();
+        Assert.Equal(OutcomeCode.Ok, (await noticed).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await deleted).Outcome?.Code);
+        Assert.Null(await _nodes[1].Store.GetWebhookAsync(Tenant, endpoint, CancellationToken.None));
+        Assert.Equal(0, await DeliveriesAsync(endpoint));
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Both_nodes_sweeping_the_same_due_holds_expire_each_exactly_once()
     {
