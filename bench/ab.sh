@@ -35,10 +35,11 @@ dotnet build bench/Capacity.Echo -c Release -v q --nologo > /dev/null
 dotnet build bench/Capacity.LoadGen -c Release -v q --nologo > /dev/null
 
 ADMIN="capadmin_ab_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-server() { # <folder> <port>: the live-hold bound off, so that long runs are not refused
+server() { # <folder> <port>: the live-hold bound off, so that long runs are not refused, and a rate limit that never refuses reads
   mkdir -p "$work/data-$2"
   start "$1" "$2" Capacity.Server.dll --Auth:AdminKey="$ADMIN" --Storage:DataDirectory="$work/data-$2" \
-    --Storage:Sqlite:Path="$work/data-$2/capacity.db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0
+    --Storage:Sqlite:Path="$work/data-$2/capacity.db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0 \
+    --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000
 }
 pid_a=$(server "$folder_a" "$PORT"); pids+=("$pid_a")
 pid_b=$(server "$folder_b" $((PORT + 2))); pids+=("$pid_b")

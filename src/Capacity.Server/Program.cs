@@ -32,6 +32,9 @@ try
 
     // Schema first: the engine's writer must never see an old schema.
     await app.OpenStoreAsync();
+
+    // Before listening, so that a load balancer sends the node nothing until it runs at full speed.
+    await app.WarmUpAsync();
     app.UseCapacity();
     await app.StartListeningAsync();
     await app.WaitForShutdownAsync();

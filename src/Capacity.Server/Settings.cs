@@ -134,6 +134,7 @@ internal sealed record Settings(
         yield return ("Capacity:IdempotencyRetentionHours", s.IdempotencyRetentionHours >= 1, "at least 1 (a retry must find the answer it repeats)");
         yield return ("Capacity:IdempotencyWaitMs", s.IdempotencyWaitMs >= 0, "0 or more");
         yield return ("Capacity:StreamHeartbeatMs", s.StreamHeartbeatMs >= 100, "at least 100");
+        yield return ("Capacity:WarmUpMs", s.WarmUpMs is >= 0 and <= 60_000, "between 0 (no warm-up) and 60000");
         yield return ("Capacity:OtlpEndpoint",
             s.OtlpEndpoint is null || Uri.TryCreate(s.OtlpEndpoint, UriKind.Absolute, out var otlp) && otlp.Scheme is "http" or "https",
             "an absolute http or https address, such as http://collector:4318");

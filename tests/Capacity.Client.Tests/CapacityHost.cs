@@ -43,6 +43,7 @@ public class CapacityHost : WebApplicationFactory<Program>
         builder.UseSetting("Storage:Sqlite:Path", Path.Combine(_directory, "capacity.db"));
         builder.UseSetting("Auth:AdminKey", AdminKey);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("Capacity:WarmUpMs", "0");
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);

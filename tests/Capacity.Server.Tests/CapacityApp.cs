@@ -35,6 +35,9 @@ public class CapacityApp : WebApplicationFactory<Program>
             ["Auth:JwtSigningKey"] = JwtKey,
             ["Capacity:SweepIntervalMs"] = "50",
 
+            // No warm-up server before each test host: WarmUpTests runs one on purpose.
+            ["Capacity:WarmUpMs"] = "0",
+
             // Suites that send many bad credentials on purpose (isolation, fuzzing) would be throttled
             // by the default of 60 a minute; AuthThrottleTests sets its own budget.
             ["Auth:FailedAttemptsPerMinute"] = "1000000",

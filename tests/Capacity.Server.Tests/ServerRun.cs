@@ -52,6 +52,9 @@ internal sealed class ServerRun : IAsyncDisposable
             start.ArgumentList.Add($"--{k}={v}");
         }
 
+        // Tests start many servers: none warms up unless its settings ask (they override this).
+        start.Environment["Capacity__WarmUpMs"] = "0";
+
         return new ServerRun(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), url);
     }
 

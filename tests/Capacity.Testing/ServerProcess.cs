@@ -48,7 +48,8 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    /// <param name="environment">Variables set for the process besides the test's own.</param>
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> settings, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = FreePort();
         var url = $"http://127.0.0.1:{port}";
@@ -65,6 +66,13 @@ public sealed class ServerProcess : IAsyncDisposable
         foreach (var (k, v) in settings)
         {
             start.ArgumentList.Add($"--{k}={v}");
+        }
+
+        // Tests start many servers: none warms up unless its settings ask (they override this).
+        start.Environment["Capacity__WarmUpMs"] = "0";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[k] = v;
         }
 
         var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), url);

@@ -20,6 +20,13 @@ internal sealed class ServerOptions
     /// </summary>
     public string? OtlpEndpoint { get; set; }
 
+    /// <summary>
+    /// The longest the node drives its hot paths through a throwaway server before it listens (the
+    /// root's WarmUp), so that it answers at full speed from its first request: it stops sooner, once
+    /// the runtime has compiled them optimised; 0 starts at once.
+    /// </summary>
+    public int WarmUpMs { get; set; } = 10_000;
+
     public TimeSpan IdempotencyWait => TimeSpan.FromMilliseconds(IdempotencyWaitMs);
 
     public TimeSpan StreamHeartbeat => TimeSpan.FromMilliseconds(StreamHeartbeatMs);
