@@ -23,9 +23,9 @@ public sealed class WarmUpTests
     }
 
     /// <summary>
-    /// The longest is a bound, not the length: once the runtime compiles nothing new under the load,
-    /// the hot paths are optimised and the warm-up ends (in a test process other tests have warmed
-    /// much of the code already; a fresh process takes 6–8 s on 2 cores).
+    /// The longest is a bound, not the length: once the runtime compiles next to nothing new under the
+    /// load, the hot paths are optimised and the warm-up ends (in a test process other tests have
+    /// warmed much of the code already; a fresh process takes about 6 s on 2 cores).
     /// </summary>
     [Fact]
     public async Task A_warm_up_ends_once_the_runtime_compiles_nothing_new_long_before_its_longest()
