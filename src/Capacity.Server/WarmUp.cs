@@ -72,7 +72,8 @@ internal static class WarmUp
     internal static async Task<Report> RunAsync(TimeSpan duration, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var folder = Directory.CreateTempSubdirectory("capacity-warmup-");
+        DeleteLeftBehind();
+        var folder = Directory.CreateTempSubdirectory($"{FolderPrefix}{Environment.ProcessId}-");
         try
         {
             var admin = Authenticator.NewKey(Authenticator.AdminKeyPrefix);
@@ -135,6 +136,46 @@ internal static class WarmUp
             {
                 // A temporary folder left behind is the system's to clear; it must not stop a start.
             }
+        }
+    }
+
+    private const string FolderPrefix = "capacity-warmup-";
+
+    /// <summary>
+    /// Deletes the folders of warm-ups whose process is gone (killed mid warm-up, the machine lost
+    /// power): a node restarted in a loop would otherwise leave one throwaway database behind per start.
+    /// A folder is named by its process's id; one whose process still runs is another node's, warming up.
+    /// </summary>
+    internal static void DeleteLeftBehind()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            var name = Path.GetFileName(folder).AsSpan(FolderPrefix.Length);
+            var dash = name.IndexOf('-');
+            if (dash > 0 && int.TryParse(name[..dash], out var pid) && !IsRunning(pid))
+            {
+                try
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Another user's, or being deleted by another node starting: not this start's business.
+                }
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

@@ -90,6 +90,30 @@ public sealed class WarmUpTests
         Assert.True((await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200))["ok"]!.GetValue<bool>());
     }
 
+    /// <summary>A node killed mid warm-up leaves its throwaway database behind; the next start on the machine deletes it, and never a live node's.</summary>
+    [Fact]
+    public void A_start_deletes_the_folders_of_warm_ups_whose_process_is_gone_and_keeps_a_live_ones()
+    {
+        var gone = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"capacity-warmup-{int.MaxValue - 7}-{Guid.NewGuid():N}"));
+        File.WriteAllText(Path.Combine(gone.FullName, "warm-up.db"), "left behind");
+        var live = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"capacity-warmup-{Environment.ProcessId}-{Guid.NewGuid():N}"));
+        try
+        {
+            WarmUp.DeleteLeftBehind();
+
+            Assert.False(Directory.Exists(gone.FullName));
+            Assert.True(Directory.Exists(live.FullName));
+        }
+        finally
+        {
+            live.Delete(recursive: true);
+            if (Directory.Exists(gone.FullName))
+            {
+                gone.Delete(recursive: true);
+            }
+        }
+    }
+
     private static HashSet<string> WarmUpFolders() =>
         [.. Directory.EnumerateDirectories(Path.GetTempPath(), "capacity-warmup-*")];
 }
