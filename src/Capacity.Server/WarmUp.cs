@@ -189,7 +189,9 @@ internal static class WarmUp
     /// </summary>
     private static async Task<Report> DriveAsync(Uri root, string admin, TimeSpan duration, CancellationToken ct)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = root, Timeout = duration + TimeSpan.FromSeconds(10) };
+        // No proxy: an HTTP_PROXY in the node's environment must not carry loopback traffic off the machine.
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 64, UseProxy = false };
+        using var http = new HttpClient(handler) { BaseAddress = root, Timeout = duration + TimeSpan.FromSeconds(10) };
         var tenant = (await SendAsync(http, HttpMethod.Post, "admin/tenants", admin, """{"name":"Warm-up"}""", ct)).GetProperty("api_key").GetString()!;
         var open = await CreatePoolAsync(http, tenant, "Open", 1_000_000, ct);
         var soldOut = await CreatePoolAsync(http, tenant, "Sold out", 0, ct);

@@ -41,13 +41,17 @@ public sealed class WarmUpTests
     public async Task A_node_that_warmed_up_listens_on_an_empty_store_and_its_metrics_count_none_of_the_warm_up()
     {
         var directory = Path.Combine(Path.GetTempPath(), "capacity-tests", Guid.NewGuid().ToString("N"));
-        await using var server = await ServerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Storage:DataDirectory"] = directory,
-            ["Auth:AdminKey"] = CapacityApp.AdminKey,
-            ["Capacity:WarmUpMs"] = "1000",
-            ["Logging:LogLevel:Default"] = "Information",
-        });
+        await using var server = await ServerProcess.StartAsync(
+            new Dictionary<string, string>
+            {
+                ["Storage:DataDirectory"] = directory,
+                ["Auth:AdminKey"] = CapacityApp.AdminKey,
+                ["Capacity:WarmUpMs"] = "1000",
+                ["Logging:LogLevel:Default"] = "Information",
+            },
+
+            // A proxy in the node's environment (nothing listens there) must not carry the warm-up's loopback traffic.
+            new Dictionary<string, string> { ["HTTP_PROXY"] = "http://127.0.0.1:9", ["http_proxy"] = "http://127.0.0.1:9" });
 
         Assert.Contains("Warmed up in", server.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("did not expect", server.Output, StringComparison.Ordinal);
