@@ -177,10 +177,15 @@ internal static class WarmUp
         {
             return false;
         }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Not ours to ask about (another user's process): taken as running, so its folder stays.
+            return true;
+        }
     }
 
     /// <summary>
-    /// Clients on every core, each in turn placing a hold, reading its pool, being refused on a sold-out
+    /// Sixteen clients per core, each in turn placing a hold, reading its pool, being refused on a sold-out
     /// pool, and confirming or releasing every other hold: the paths a sale runs hot. They stop at
     /// <paramref name="duration"/>, or sooner once the runtime has compiled next to no method for
     /// <see cref="Settled"/>: a method is compiled again, optimised, after it has been called often
@@ -196,9 +201,8 @@ internal static class WarmUp
         var open = await CreatePoolAsync(http, tenant, "Open", 1_000_000, ct);
         var soldOut = await CreatePoolAsync(http, tenant, "Sold out", 0, ct);
 
-        var begun = Stopwatch.GetTimestamp();
-        var deadline = begun + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var counts = new long[6];
+        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var counts = new long[(int)Answer.Unexpected + 1];
         using var settled = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watch = WatchCompilationsAsync(settled, ct);
         var workers = Enumerable.Range(0, Math.Max(8, Environment.ProcessorCount * 16)).Select(async worker =>
@@ -206,7 +210,7 @@ internal static class WarmUp
             for (var n = 0; Stopwatch.GetTimestamp() < deadline && !settled.IsCancellationRequested; n++)
             {
                 var (status, body) = await CallAsync(http, HttpMethod.Post, $"capacity/{open}/reserve", tenant, """{"quantity":1}""", ct);
-                Count(counts, status == HttpStatusCode.Created, 0);
+                Count(counts, status == HttpStatusCode.Created, Answer.Hold);
                 if (status == HttpStatusCode.Created && n % 2 == 0)
                 {
                     string? hold;
@@ -214,20 +218,23 @@ internal static class WarmUp
                     {
                         hold = answer.RootElement.GetProperty("reservation").GetProperty("id").GetString();
                     }
+
                     var confirm = (n + worker) % 4 == 0;
                     var (ended, _) = await CallAsync(http, HttpMethod.Post, $"reservations/{hold}/{(confirm ? "confirm" : "release")}", tenant, null, ct);
-                    Count(counts, ended == HttpStatusCode.OK, confirm ? 3 : 4);
+                    Count(counts, ended == HttpStatusCode.OK, confirm ? Answer.Confirm : Answer.Release);
                 }
 
-                Count(counts, (await CallAsync(http, HttpMethod.Get, $"capacity/{open}", tenant, null, ct)).Status == HttpStatusCode.OK, 1);
-                Count(counts, (await CallAsync(http, HttpMethod.Post, $"capacity/{soldOut}/reserve", tenant, """{"quantity":1}""", ct)).Status == HttpStatusCode.Conflict, 2);
+                Count(counts, (await CallAsync(http, HttpMethod.Get, $"capacity/{open}", tenant, null, ct)).Status == HttpStatusCode.OK, Answer.Read);
+                Count(counts, (await CallAsync(http, HttpMethod.Post, $"capacity/{soldOut}/reserve", tenant, """{"quantity":1}""", ct)).Status == HttpStatusCode.Conflict, Answer.Refusal);
             }
         });
         await Task.WhenAll(workers);
         await settled.CancelAsync();
         await watch;
         ct.ThrowIfCancellationRequested();
-        return new Report(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], TimeSpan.Zero);
+        return new Report(
+            counts[(int)Answer.Hold], counts[(int)Answer.Read], counts[(int)Answer.Refusal], counts[(int)Answer.Confirm], counts[(int)Answer.Release],
+            counts[(int)Answer.Unexpected], TimeSpan.Zero);
     }
 
     /// <summary>Cancels <paramref name="settled"/> once fewer than <see cref="Trickle"/> methods were compiled in <see cref="Settled"/>.</summary>
@@ -253,7 +260,11 @@ internal static class WarmUp
         }
     }
 
-    private static void Count(long[] counts, bool expected, int what) => Interlocked.Increment(ref counts[expected ? what : 5]);
+    private enum Answer { Hold, Read, Refusal, Confirm, Release, Unexpected }
+
+    /// <summary>Counts an answer as what was asked for when it was the one expected, else as unexpected.</summary>
+    private static void Count(long[] counts, bool expected, Answer what) =>
+        Interlocked.Increment(ref counts[(int)(expected ? what : Answer.Unexpected)]);
 
     private static async Task<string> CreatePoolAsync(HttpClient http, string tenant, string name, int total, CancellationToken ct) =>
         (await SendAsync(http, HttpMethod.Post, "events/warm-up/capacity", tenant, $$"""{"section_name":"{{name}}","total_capacity":{{total}}}""", ct))
