@@ -36,6 +36,7 @@ public sealed record CreateCapacity(
     {
         keys.Capacities.Add(Id);
         keys.Capacities.UnionWith(ParentIds);
+        keys.CapacityCreations.Add(TenantId);
         if (Sale?.OpensAfter is { } earlier)
         {
             keys.Capacities.Add(earlier);

@@ -197,6 +197,14 @@ public sealed class LoadKeys
     /// </summary>
     public HashSet<Guid> EndpointChanges { get; } = [];
 
+    /// <summary>
+    /// Tenants in which a command creates a capacity. Beside <see cref="EndpointChanges"/>: a change of
+    /// a tenant's endpoints takes turns with the tenant's changes through its capacities' locks, which a
+    /// capacity still being created on another node does not have yet; the two take turns too (on
+    /// PostgreSQL a lock per tenant, shared by creations, exclusive for the endpoint change).
+    /// </summary>
+    public HashSet<Guid> CapacityCreations { get; } = [];
+
     /// <summary>Deliveries by (endpoint, sequence).</summary>
     public HashSet<(Guid EndpointId, long Sequence)> Deliveries { get; } = [];
 
@@ -237,6 +245,7 @@ public sealed class LoadKeys
         && candidate.Webhooks.IsSubsetOf(Webhooks)
         && candidate.WebhookTenants.IsSubsetOf(WebhookTenants)
         && candidate.EndpointChanges.IsSubsetOf(EndpointChanges)
+        && candidate.CapacityCreations.IsSubsetOf(CapacityCreations)
         && candidate.Deliveries.IsSubsetOf(Deliveries)
         && candidate.EventSizes.IsSubsetOf(EventSizes);
 
@@ -259,6 +268,7 @@ public sealed class LoadKeys
         Webhooks.Clear();
         WebhookTenants.Clear();
         EndpointChanges.Clear();
+        CapacityCreations.Clear();
         Deliveries.Clear();
         EventSizes.Clear();
         TenantKeys.Clear();

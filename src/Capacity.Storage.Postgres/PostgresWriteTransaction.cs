@@ -64,6 +64,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         var loaded = new HashSet<Guid>();
         await LockEventSizesAsync(keys, ws, ct).ConfigureAwait(false);
+        await LockEndpointGuardsAsync(keys, ct).ConfigureAwait(false);
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
         await AddLimitCapacitiesAsync(keys, capacityIds, ct).ConfigureAwait(false);
@@ -156,14 +157,38 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>
+    /// A lock per tenant between a change of its endpoints (exclusive) and the creation of its
+    /// capacities (shared), taken before any row lock, tenant by tenant in id order (every node the
+    /// same), and after the event sizes' locks, which only creations take. An endpoint change reads
+    /// the tenant's capacities to lock them (<see cref="AddEndpointTenantCapacitiesAsync"/>) once no
+    /// capacity of the tenant is being created, and none is created until it commits: a capacity
+    /// created on another node meanwhile cannot escape its locks.
+    /// </summary>
+    private async Task LockEndpointGuardsAsync(LoadKeys keys, CancellationToken ct)
+    {
+        if (keys.CapacityCreations.Count == 0 && keys.EndpointChanges.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var tenant in keys.CapacityCreations.Union(keys.EndpointChanges).Order())
+        {
+            var exclusive = keys.EndpointChanges.Contains(tenant);
+            await using var cmd = Command(exclusive
+                ? "SELECT pg_advisory_xact_lock(hashtextextended('endpoints:' || $1::text, 0))"
+                : "SELECT pg_advisory_xact_lock_shared(hashtextextended('endpoints:' || $1::text, 0))");
+            cmd.Parameters.Add(new NpgsqlParameter { Value = tenant });
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Every capacity of a tenant whose endpoints the batch creates, changes or deletes, to be locked
     /// with the rest in id order. A batch that changes tickets reads the tenant's endpoints after it
     /// holds its capacities' locks and keeps them to its commit, so with these held the two take
     /// turns: an endpoint acknowledged as created is sent a notice of every change that commits after
-    /// it, and one acknowledged as deleted is written none. (A capacity created by another node while
-    /// this batch runs is not among them; a change on it that has read the endpoints before this
-    /// commit may still miss the new endpoint. Creating capacities and endpoints at the same moment
-    /// is an organiser's setup, not a sale.)
+    /// it, and one acknowledged as deleted is written none. Read under the tenant's endpoint guard
+    /// (<see cref="LockEndpointGuardsAsync"/>), so no capacity of the tenant is being created meanwhile.
     /// </summary>
     private async Task AddEndpointTenantCapacitiesAsync(LoadKeys keys, HashSet<Guid> capacityIds, CancellationToken ct)
     {

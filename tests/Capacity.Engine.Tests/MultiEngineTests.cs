@@ -341,6 +341,34 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <remarks>
+    /// An endpoint's creation locks the tenant's capacities, but a capacity another node is still
+    /// creating is not among them yet: the creation and the endpoint take turns on a lock of the
+    /// tenant, so the endpoint then locks the new capacity too, and a change on it is sent to it.
+    /// </remarks>
+    [Fact]
+    public async Task An_endpoint_created_while_the_other_node_creates_a_capacity_of_the_tenant_waits_for_it_and_hears_of_changes_on_it()
+    {
+        var section = Guid.CreateVersion7();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = _nodes[0].Store.HoldNextLoad(release.Task);
+        var creating = Node(0).SubmitAsync(new CreateCapacity(Tenant, section, "e", null, "New section", null, 10, [], true, null));
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var endpoint = Guid.CreateVersion7();
+        var created = Node(1).SubmitAsync(new CreateWebhook(Tenant, endpoint, "https://a.example/hook", Topics.ReservationReleased, null, "whsec_c2VjcmV0"));
+        await Task.Delay(500);
+        Assert.False(created.IsCompleted, "the endpoint was acknowledged while a capacity of its tenant was still being created");
+        release.SetResult();
+        Assert.Equal(OutcomeCode.Ok, (await creating).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await created).Outcome?.Code);
+
+        var hold = (await Node(0).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(section, 1, null)], 15))).Outcome!.Value.Reservation!.Value.Id;
+        Assert.Equal(OutcomeCode.Ok, (await Node(0).SubmitAsync(new TransitionReservation(Tenant, hold, Transition.Release))).Outcome?.Code);
+        Assert.Single(await _nodes[1].Store.GetDeliveriesAsync(Tenant, endpoint, 0, 100, CancellationToken.None));
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Both_nodes_sweeping_the_same_due_holds_expire_each_exactly_once()
     {
