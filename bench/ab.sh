@@ -53,11 +53,19 @@ printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Conte
 if [ "$SCENARIO" = holds ]; then suffix=/reserve; script=(-s "$work/hold.lua"); else suffix=; script=(); fi
 
 
-# One wrk run: run <label> <pid> <port> <key> <pool> <seconds>; prints "label rps p99 cpu_us idle_cores"
+# One wrk run: run <label> <pid> <port> <key> <pool> <seconds>; prints "label rps p99 cpu_us idle_cores".
+# Holds go to a fresh pool each run (a fast machine fills a pool of 1,000,000 in half a minute, and
+# refusals would be measured as holds); a server's answer that is not a 2xx fails the script.
 run() {
-  local before idle_before output rps p99
+  local before idle_before output rps p99 key=$4 pool=$5
+  local server=$(($3 != PORT + 1))
+  if [ "$SCENARIO" = holds ] && [ "$server" = 1 ]; then read -r key pool <<< "$(onsale_setup "$3")"; fi
   before=$(cpu_seconds "$2") idle_before=$(idle_seconds)
-  output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency "${script[@]}" -H "Authorization: Bearer $4" "http://127.0.0.1:$3/capacity/$5$suffix")
+  output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency "${script[@]}" -H "Authorization: Bearer $key" "http://127.0.0.1:$3/capacity/$pool$suffix")
+  if [ "$server" = 1 ] && grep -q "Non-2xx" <<< "$output"; then
+    echo "$1: answers that are not 2xx ($(grep Non-2xx <<< "$output")); the figure would not be the server's" >&2
+    exit 1
+  fi
   rps=$(sed -n 's/^Requests\/sec: *//p' <<< "$output")
   p99=$(awk '$1 == "99%" { print $2 }' <<< "$output")
   printf '%s %.0f %s %.1f %.2f\n' "$1" "$rps" "$p99" "$(echo "($(cpu_seconds "$2") - $before) * 1000000 / ($rps * $6)" | bc -l)" \
