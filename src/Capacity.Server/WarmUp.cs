@@ -260,7 +260,16 @@ internal static class WarmUp
         }
     }
 
-    private enum Answer { Hold, Read, Refusal, Confirm, Release, Unexpected }
+    /// <summary>What the warm-up counts: each kind of request answered as expected, and any answer that was not.</summary>
+    private enum Answer
+    {
+        Hold,
+        Read,
+        Refusal,
+        Confirm,
+        Release,
+        Unexpected,
+    }
 
     /// <summary>Counts an answer as what was asked for when it was the one expected, else as unexpected.</summary>
     private static void Count(long[] counts, bool expected, Answer what) =>
