@@ -55,6 +55,9 @@ public sealed class WarmUpTests
 
         Assert.Contains("Warmed up in", server.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("did not expect", server.Output, StringComparison.Ordinal);
+
+        // The throwaway server logs nothing: one start line, the node's own.
+        Assert.Single(server.Output.Split('\n'), l => l.Contains(" starting in ", StringComparison.Ordinal));
         using var admin = server.Client(CapacityApp.AdminKey);
         var audit = await Api.ReadAsync(await admin.GetAsync("/admin/verify"), 200);
         Assert.True(audit["ok"]!.GetValue<bool>());
