@@ -21,8 +21,11 @@ namespace Capacity.Server;
 /// </summary>
 internal static class WarmUp
 {
-    /// <summary>What a warm-up did: requests answered as expected, and any that were not.</summary>
-    internal sealed record Report(long Holds, long Reads, long Refusals, long Confirms, long Releases, long Unexpected, TimeSpan Took);
+    /// <summary>
+    /// What a warm-up did: requests answered as expected, any that were not, and whether it ended
+    /// because the runtime had settled (<c>false</c>: it ran to its longest).
+    /// </summary>
+    internal sealed record Report(long Holds, long Reads, long Refusals, long Confirms, long Releases, long Unexpected, bool Settled, TimeSpan Took);
 
     /// <summary>Runs the warm-up the settings ask for, if any, and says what it did.</summary>
     public static async Task WarmUpAsync(this WebApplication app)
@@ -38,8 +41,8 @@ internal static class WarmUp
         {
             var report = await RunAsync(TimeSpan.FromMilliseconds(duration), stopping);
             app.Logger.LogInformation(
-                "Warmed up in {Ms} ms: {Holds} holds, {Reads} reads, {Refusals} refusals, {Confirms} confirms, {Releases} releases",
-                (long)report.Took.TotalMilliseconds, report.Holds, report.Reads, report.Refusals, report.Confirms, report.Releases);
+                "Warmed up in {Ms} ms ({End}): {Holds} holds, {Reads} reads, {Refusals} refusals, {Confirms} confirms, {Releases} releases",
+                (long)report.Took.TotalMilliseconds, report.Settled ? "compilation settled" : "at its longest", report.Holds, report.Reads, report.Refusals, report.Confirms, report.Releases);
             if (report.Unexpected > 0)
             {
                 app.Logger.LogWarning("The warm-up had {Unexpected} answers it did not expect; the node starts all the same", report.Unexpected);
@@ -229,12 +232,13 @@ internal static class WarmUp
             }
         });
         await Task.WhenAll(workers);
+        var settledFirst = settled.IsCancellationRequested;
         await settled.CancelAsync();
         await watch;
         ct.ThrowIfCancellationRequested();
         return new Report(
             counts[(int)Answer.Hold], counts[(int)Answer.Read], counts[(int)Answer.Refusal], counts[(int)Answer.Confirm], counts[(int)Answer.Release],
-            counts[(int)Answer.Unexpected], TimeSpan.Zero);
+            counts[(int)Answer.Unexpected], settledFirst, TimeSpan.Zero);
     }
 
     /// <summary>Cancels <paramref name="settled"/> once fewer than <see cref="Trickle"/> methods were compiled in <see cref="Settled"/>.</summary>
