@@ -37,6 +37,11 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _upsertSales;
     private RawStatement? _lastLedgerSeq;
     private RawStatement? _insertLedger;
+
+    // A keyed hold reads and writes its buyer's usage row on each of its capacities, limit or not.
+    private RawStatement? _selectUsage;
+    private RawStatement? _insertUsage;
+    private RawStatement? _updateUsage;
     private readonly JsonRowBuffer _items = new();
     private readonly Dictionary<string, byte[]> _eventUtf8 = [];
 
@@ -149,15 +154,15 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             return;
         }
 
-        var cmd = Command("SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = $c AND buyer_key = $k", "$c", "$k");
+        var select = _selectUsage ??= new RawStatement(connection, "SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = ?1 AND buyer_key = ?2");
         foreach (var (capacityId, buyerKey) in wanted)
         {
-            cmd.Parameters[0].Value = Id(capacityId);
-            cmd.Parameters[1].Value = buyerKey;
-            using var r = cmd.ExecuteReader();
-            if (r.Read())
+            select.Bind(1, capacityId);
+            select.Bind(2, buyerKey);
+            if (select.Step())
             {
-                ws.Load(new BuyerUsage { TenantId = Id(r.GetString(0)), CapacityId = capacityId, BuyerKey = buyerKey, Used = r.GetInt64(1) });
+                ws.Load(new BuyerUsage { TenantId = select.Guid(0), CapacityId = capacityId, BuyerKey = buyerKey, Used = select.Int64(1) });
+                select.Reset();
             }
         }
     }
@@ -590,15 +595,29 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             }
         }
 
-        foreach (var u in ws.NewUsage)
+        if (ws.NewUsage.Count > 0)
         {
-            Run(Command("INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4)", "$1", "$2", "$3", "$4"),
-                Id(u.CapacityId), u.BuyerKey, Id(u.TenantId), u.Used);
+            var insert = _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)");
+            foreach (var u in ws.NewUsage)
+            {
+                insert.Bind(1, u.CapacityId);
+                insert.Bind(2, u.BuyerKey);
+                insert.Bind(3, u.TenantId);
+                insert.Bind(4, u.Used);
+                insert.Run();
+            }
         }
 
-        foreach (var u in ws.ChangedUsage)
+        if (ws.ChangedUsage.Count > 0)
         {
-            Run(Command("UPDATE buyer_usage SET used = $3 WHERE capacity_id = $1 AND buyer_key = $2", "$1", "$2", "$3"), Id(u.CapacityId), u.BuyerKey, u.Used);
+            var update = _updateUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = ?3 WHERE capacity_id = ?1 AND buyer_key = ?2");
+            foreach (var u in ws.ChangedUsage)
+            {
+                update.Bind(1, u.CapacityId);
+                update.Bind(2, u.BuyerKey);
+                update.Bind(3, u.Used);
+                update.Run();
+            }
         }
     }
 
@@ -864,6 +883,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _upsertSales?.Dispose();
         _lastLedgerSeq?.Dispose();
         _insertLedger?.Dispose();
+        _selectUsage?.Dispose();
+        _insertUsage?.Dispose();
+        _updateUsage?.Dispose();
         _begin?.Dispose();
         _commit?.Dispose();
         _rollback?.Dispose();
