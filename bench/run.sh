@@ -139,9 +139,10 @@ start_dotnet() {
 
 # The server from <folder> (its own appsettings.json applies, as when deployed) on <data dir>, with
 # the database path given explicitly because appsettings.json names ./data; webhooks may go to
-# 127.0.0.1 (the rules scenario's subscriber is the echo), and the per-tenant rate limit so high
-# that it never refuses (its charge still runs): on a fast machine one tenant's reads pass its
-# default 50,000 a second, and the 429s would be measured as reads:
+# 127.0.0.1 (the rules scenario's subscriber is the echo), and the per-tenant rate limit and
+# live-hold bound so high that they never refuse (their counting still runs): on a fast machine one
+# tenant's reads pass its default 50,000 a second, and one run's holds its default 200,000 active
+# holds, and the 429s would be measured as reads and holds:
 #   start_server <folder> <data dir> <port> [VAR=value ...] [-- more server options]
 start_server() {
   local folder=$1 dir=$2 port=$3 envs=()
@@ -151,7 +152,8 @@ start_server() {
   mkdir -p "$dir"
   start_dotnet "$folder" Capacity.Server.dll "$port" "$dir/server.log" "${envs[@]}" -- --Auth:AdminKey="$ADMIN" \
     --Storage:DataDirectory="$dir" --Storage:Sqlite:Path="$dir/capacity.db" --Capacity:Webhooks:AllowPrivateNetworks=true \
-    --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000 "$@"
+    --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000 \
+    --Capacity:Quotas:MaxLiveHoldsPerTenant=1000000000 "$@"
 }
 
 stop_pid() {

@@ -10,13 +10,7 @@ if (args is [HealthProbe.Command, ..])
 
 try
 {
-    // The web root (the dashboard) is looked up next to the binary, not in the working directory, which
-    // `dotnet run` sets to wherever it was typed.
-    var builder = WebApplication.CreateBuilder(new WebApplicationOptions
-    {
-        Args = args,
-        WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
-    });
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, WebRootPath = Setup.WebRoot });
     // appsettings.json ships next to the binary, but the working directory can be anywhere (`dotnet run`
     // from the repository root, a service manager). Without it every request would be logged at
     // Information. Inserted first, so environment variables and the command line still override it.

@@ -33,6 +33,12 @@ namespace Capacity.Server;
 /// <summary>Wires the service together: configuration, the store, the engine, and the pipeline.</summary>
 internal static class Setup
 {
+    /// <summary>
+    /// The web root (the dashboard), looked up next to the binary, not in the working directory, which
+    /// `dotnet run` sets to wherever it was typed.
+    /// </summary>
+    public static readonly string WebRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+
     public static void AddCapacity(this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;

@@ -80,7 +80,7 @@ internal static class WarmUp
         try
         {
             var admin = Authenticator.NewKey(Authenticator.AdminKeyPrefix);
-            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot") });
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { WebRootPath = Setup.WebRoot });
 
             // Only these settings: none of the node's own (its database, its collector, its keys) may
             // reach the throwaway server through the environment or the command line.

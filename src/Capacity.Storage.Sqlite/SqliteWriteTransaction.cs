@@ -172,27 +172,15 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         // One writer holds the lock, so expiry candidates need no different treatment here. A point
         // lookup per id, bound and read through the C API: an expiry batch loads 5000 holds, and
         // through json_each and SqliteDataReader that was most of its time.
-        var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
         _maxId ??= Command("SELECT MAX(id) FROM reservations").ExecuteScalar() is string max ? Encoding.UTF8.GetBytes(max) : [];
         foreach (var id in keys.Reservations.Concat(keys.NewReservations.Where(MayExist)).Concat(keys.ExpiryCandidates))
         {
-            select.Bind(1, id);
-            if (!select.Step())
+            if (!TryFindReservation(id, out var reservation, out var rowid))
             {
                 continue;
             }
 
-            Reservation reservation;
-            try
-            {
-                reservation = SqliteStore.ReadReservation(select);
-                _rowids[reservation.Id] = select.Int64(RowidColumn);
-            }
-            finally
-            {
-                select.Reset();
-            }
-
+            _rowids[reservation.Id] = rowid;
             ws.Load(reservation);
             foreach (var item in reservation.Items)
             {
@@ -393,24 +381,37 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     {
         await LoadIdempotencyAsync(keys, into, busy, ct).ConfigureAwait(false);
         LoadUsage(usage, ws);
-        var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
         foreach (var id in newReservations.Where(MayExist))
         {
-            select.Bind(1, id);
-            if (!select.Step())
+            // Only to be refused: the core never changes a hold it finds under a new id.
+            if (TryFindReservation(id, out var reservation, out _))
             {
-                continue;
+                ws.Load(reservation);
             }
+        }
+    }
 
-            try
-            {
-                // Only to be refused: the core never changes a hold it finds under a new id.
-                ws.Load(SqliteStore.ReadReservation(select));
-            }
-            finally
-            {
-                select.Reset();
-            }
+    /// <summary>The reservation with this id and its rowid, by the prepared point lookup; false when there is none.</summary>
+    private bool TryFindReservation(Guid id, out Reservation reservation, out long rowid)
+    {
+        var select = _selectReservation ??= new RawStatement(connection, SelectReservationAndRowid);
+        select.Bind(1, id);
+        if (!select.Step())
+        {
+            reservation = default;
+            rowid = 0;
+            return false;
+        }
+
+        try
+        {
+            reservation = SqliteStore.ReadReservation(select);
+            rowid = select.Int64(RowidColumn);
+            return true;
+        }
+        finally
+        {
+            select.Reset();
         }
     }
 

@@ -76,29 +76,8 @@ internal sealed class ServerRun : IAsyncDisposable
     }
 
     /// <summary>Waits until <c>/healthz</c> answers.</summary>
-    public async Task ReadyAsync()
-    {
-        using var probe = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            Assert.False(_process.HasExited, $"The server exited at start:\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
-            try
-            {
-                if ((await probe.GetAsync("/healthz")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (Capacity.Testing.ServerProcess.NoAnswer(e))
-            {
-                // Not up yet.
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"The server did not answer /healthz within 60 s:\n{Stdout}");
-            await Task.Delay(100);
-        }
-    }
+    public Task ReadyAsync() =>
+        Capacity.Testing.ServerProcess.WaitForHealthAsync(Url, _process, () => $"stdout:\n{Stdout}\nstderr:\n{Stderr}");
 
     public HttpClient Client(string? token = null)
     {

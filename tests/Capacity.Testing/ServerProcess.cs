@@ -76,20 +76,38 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), url);
+        try
+        {
+            await WaitForHealthAsync(url, server._process, () => server.Output);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the server at <paramref name="url"/> answers <c>/healthz</c>; throws with its
+    /// output when its process exits first or 60 s pass.
+    /// </summary>
+    public static async Task WaitForHealthAsync(string url, Process process, Func<string> output)
+    {
         using var probe = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            if (server._process.HasExited)
+            if (process.HasExited)
             {
-                throw new InvalidOperationException($"The server exited at start:\n{server.Output}");
+                throw new InvalidOperationException($"The server exited at start:\n{output()}");
             }
 
             try
             {
                 if ((await probe.GetAsync("/healthz")).IsSuccessStatusCode)
                 {
-                    return server;
+                    return;
                 }
             }
             catch (Exception e) when (NoAnswer(e))
@@ -99,8 +117,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                await server.DisposeAsync();
-                throw new TimeoutException($"The server did not answer /healthz within 60 s:\n{server.Output}");
+                throw new TimeoutException($"The server did not answer /healthz within 60 s:\n{output()}");
             }
 
             await Task.Delay(100);
