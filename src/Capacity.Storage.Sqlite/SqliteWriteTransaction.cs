@@ -159,9 +159,17 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         {
             select.Bind(1, capacityId);
             select.Bind(2, buyerKey);
-            if (select.Step())
+            if (!select.Step())
+            {
+                continue;
+            }
+
+            try
             {
                 ws.Load(new BuyerUsage { TenantId = select.Guid(0), CapacityId = capacityId, BuyerKey = buyerKey, Used = select.Int64(1) });
+            }
+            finally
+            {
                 select.Reset();
             }
         }
