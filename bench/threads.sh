@@ -30,6 +30,11 @@ lua_request "'{\"quantity\":1}'" > "$work/hold.lua"
 url="http://127.0.0.1:$PORT/capacity/$pool/reserve"
 wrk -t2 -c64 -d8s -s "$work/hold.lua" -H "Authorization: Bearer $key" "$url" > /dev/null
 
+# A fresh pool for the measured run: a fast machine fills one of 1,000,000 in under a minute, and
+# refusals would be measured as holds.
+read -r key pool <<< "$(onsale_setup "$PORT")"
+url="http://127.0.0.1:$PORT/capacity/$pool/reserve"
+
 # Each thread's name and CPU ticks so far.
 threads() { for t in /proc/"$pid"/task/*; do echo "$(basename "$t") $(tr ' ' '_' < "$t/comm") $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat")"; done; }
 metric() { curl -s -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
