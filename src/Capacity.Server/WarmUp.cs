@@ -10,8 +10,8 @@ namespace Capacity.Server;
 
 /// <summary>
 /// Before a node listens, its hot paths are driven through a second, throwaway server in the same
-/// process until the runtime has compiled them optimised (at most <c>Capacity:WarmUpMs</c>): its own SQLite file in a temporary folder, its own tenant
-/// and pools, on a loopback port of its own. Right after a start every method runs first as quickly
+/// process until the runtime has compiled them optimised (at most <c>Capacity:WarmUpMs</c>): its own
+/// SQLite file in a temporary folder, its own tenant and pools, on a loopback port of its own. Right after a start every method runs first as quickly
 /// compiled code and is compiled again, optimised, once it has been called often enough; until then
 /// a hold costs about twice its warm CPU, and a node restarted during an on-sale would answer its
 /// first seconds of traffic at a fraction of its speed. The compiled code belongs to the process, so
