@@ -9,50 +9,87 @@ namespace Capacity.Engine;
 /// holds and releases still queued have not taken effect yet. That is what makes an on-sale's
 /// thousands of "sold out" cost no queue slot, no batch and no commit. Keyed requests still queue,
 /// because their refusal must be stored for replay (the engine does not ask here for them).
+/// <para>
+/// After a sell-out most requests are the same request: the same tickets of the same pool, refused
+/// against rows that have not changed since the last one. Each thread remembers its last few
+/// refusals with the committed row objects they were decided on; a commit replaces a row's object
+/// rather than changing it (<see cref="ICommittedRows"/>), so finding the same objects again means
+/// the same rows, and the same question gets the same answer without deciding it again. Only
+/// refusals that cannot depend on the time are remembered: none on a row with sale rules (a window,
+/// a tier), whose answer may change with the clock alone.
+/// </para>
 /// </summary>
 internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreLimits limits)
 {
-    // The scratch working set of the calling thread: callers run on many threads at once, and a
-    // refusal must not allocate a working set each time.
+    /// <summary>Refusals a thread remembers: a few pools sold out at once, each asked in turn.</summary>
+    private const int Remembered = 4;
+
+    // The calling thread's scratch: callers run on many threads at once, and a refusal must not
+    // allocate a working set or lists each time. Refuse never awaits, so nothing else runs on it meanwhile.
     [ThreadStatic]
-    private static WorkingSet? t_scratch;
+    private static Scratch? t_scratch;
 
     /// <summary>The answer of a hold that cannot fit; null when it might fit, or when the rows are not all in memory.</summary>
     public Outcome? Refuse(PlaceHold hold)
     {
-        var ids = new Guid[hold.Items.Length];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = hold.Items[i].CapacityId;
-        }
-
-        if (rows.GetCommittedCapacities(ids) is not { } nodes)
-        {
-            return null;
-        }
-
-        // Only an inactive node, or one with less headroom than the whole hold, can refuse it. With
-        // neither, the hold fits as far as the committed rows go (the usual case during an on-sale
-        // until the last tickets), and deciding it here would be work thrown away.
+        var scratch = t_scratch ??= new Scratch();
+        var found = scratch.Rows;
+        scratch.Ids.Clear();
         var total = 0L;
         foreach (var item in hold.Items)
         {
+            scratch.Ids.Add(item.CapacityId);
             total += item.Quantity;
         }
 
-        if (!nodes.Any(n => !n.IsActive || n.Headroom < total))
+        if (!rows.TryGetCommittedCapacities(scratch.Ids, found))
         {
             return null;
         }
 
+        try
+        {
+            // Only an inactive node, or one with less headroom than the whole hold, can refuse it. With
+            // neither, the hold fits as far as the committed rows go (the usual case during an on-sale
+            // until the last tickets), and deciding it here would be work thrown away.
+            if (!AnyCanRefuse(found, total))
+            {
+                return null;
+            }
+
+            return scratch.Recall(this, hold, found) ?? Decide(scratch, hold, found);
+        }
+        finally
+        {
+            // The rows are the store's: not kept past this call but by a remembered refusal.
+            found.Clear();
+        }
+    }
+
+    private static bool AnyCanRefuse(List<CapacityNode> found, long total)
+    {
+        foreach (var node in found)
+        {
+            if (!node.IsActive || node.Headroom < total)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private Outcome? Decide(Scratch scratch, PlaceHold hold, List<CapacityNode> found)
+    {
         // A priced item can never get past the price check here, nor an item drawn from an allocation
         // past the allocation check (no prices or allocations are loaded), so such a hold always goes
-        // to the writer; the two refusals kept below come after every other check.
-        var ws = t_scratch ??= new WorkingSet();
+        // to the writer; the two refusals kept below come after every other check. The core decides
+        // on copies: it changes what it loads.
+        var ws = scratch.Set;
         ws.Clear();
-        foreach (var node in nodes)
+        foreach (var node in found)
         {
-            ws.Load(node);
+            ws.Load(node.Clone());
         }
 
         var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
@@ -65,11 +102,94 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
         {
             // The hold fits as far as the counters go and a buyer limit covers it: the copy has no
             // limits, so only the batch can decide.
+            return null;
+        }
+        finally
+        {
             ws.Clear();
+        }
+
+        if (outcome.Code is not (OutcomeCode.InsufficientCapacity or OutcomeCode.CapacityInactive))
+        {
             return null;
         }
 
-        ws.Clear();
-        return outcome.Code is OutcomeCode.InsufficientCapacity or OutcomeCode.CapacityInactive ? outcome : null;
+        scratch.Remember(this, hold, found, outcome);
+        return outcome;
+    }
+
+    /// <summary>A refusal as decided: by which instance (its limits), for which request, on which row objects.</summary>
+    private sealed record Refusal(EarlyRefusal Owner, PlaceHold Hold, CapacityNode[] Rows, Outcome Outcome);
+
+    private sealed class Scratch
+    {
+        public readonly WorkingSet Set = new();
+        public readonly List<Guid> Ids = [];
+        public readonly List<CapacityNode> Rows = [];
+        private readonly Refusal?[] _refusals = new Refusal?[Remembered];
+        private int _next;
+
+        /// <summary>The answer given to the same request on the same row objects, if this thread remembers one.</summary>
+        public Outcome? Recall(EarlyRefusal owner, PlaceHold hold, List<CapacityNode> found)
+        {
+            foreach (var refusal in _refusals)
+            {
+                if (refusal is not null && refusal.Owner == owner && SameRows(refusal.Rows, found) && SameRequest(refusal.Hold, hold))
+                {
+                    return refusal.Outcome;
+                }
+            }
+
+            return null;
+        }
+
+        public void Remember(EarlyRefusal owner, PlaceHold hold, List<CapacityNode> found, Outcome outcome)
+        {
+            if (hold.Labels is not null)
+            {
+                return;
+            }
+
+            foreach (var node in found)
+            {
+                if (node.Sale is not null)
+                {
+                    return;
+                }
+            }
+
+            _refusals[_next] = new Refusal(owner, hold, [.. found], outcome);
+            _next = (_next + 1) % Remembered;
+        }
+
+        private static bool SameRows(CapacityNode[] remembered, List<CapacityNode> found)
+        {
+            if (remembered.Length != found.Count)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < remembered.Length; i++)
+            {
+                if (!ReferenceEquals(remembered[i], found[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>
+        /// Everything the core reads of a hold before it refuses one, which is all of it but the new
+        /// reservation's id (a copy of the rows has no reservations, so no id is ever taken there).
+        /// Labels are compared only when neither has any: a request with labels is decided each time.
+        /// </summary>
+        private static bool SameRequest(PlaceHold a, PlaceHold b) =>
+            a.TenantId == b.TenantId
+            && a.Minutes == b.Minutes
+            && a.BuyerKey == b.BuyerKey
+            && a.Labels is null && b.Labels is null
+            && a.Items.AsSpan().SequenceEqual(b.Items);
     }
 }

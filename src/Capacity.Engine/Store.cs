@@ -144,8 +144,14 @@ public interface IReadStore
 /// </summary>
 public interface ICommittedRows
 {
-    /// <summary>These capacities and all their ancestors as last committed, or null when any of them is not in memory.</summary>
-    IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids);
+    /// <summary>
+    /// Puts into <paramref name="rows"/> these capacities and all their ancestors as last committed,
+    /// each once; false when any of them is not in memory. The rows are the store's own, not copies:
+    /// a caller reads them and never changes them (it decides on copies). A commit never changes a
+    /// row handed out either, it replaces it with a new object, so a caller that finds the same
+    /// objects again knows nothing about them has changed.
+    /// </summary>
+    bool TryGetCommittedCapacities(IReadOnlyList<Guid> ids, List<CapacityNode> rows);
 }
 
 /// <summary>One batch's transaction. Disposing without <see cref="CommitAsync"/> rolls everything back.</summary>

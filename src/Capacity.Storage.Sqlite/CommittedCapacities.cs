@@ -11,8 +11,10 @@ namespace Capacity.Storage.Sqlite;
 /// commit the writer publishes the rows the batch changed, overwriting what is here. A reader that
 /// missed reads SQLite and offers what it read, which is only added if nothing was published for
 /// that row meanwhile (a publish is never older than a read that started before it). When a commit
-/// fails in a way that leaves its outcome unknown, everything is dropped and read again. Nothing is
-/// ever handed out that a caller could change: callers get copies.
+/// fails in a way that leaves its outcome unknown, everything is dropped and read again. A row kept
+/// here is never changed: a publish puts a new copy in its place. Readers and batches get copies; the
+/// engine's look before it queues a hold gets the kept rows themselves (<see cref="TryGetCommitted"/>),
+/// to read only.
 /// </para>
 /// <para>
 /// It holds at most <c>maxRows</c> rows (about 300 bytes each): once full, rows already here are still
@@ -86,6 +88,63 @@ internal sealed class CommittedCapacities(int maxRows = 100_000)
             }
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// These capacities and all their ancestors, each once, as the objects kept here: never changed
+    /// once kept (<see cref="Publish"/> replaces a row with a copy), so a caller may read them without
+    /// the lock, and must not change them. For the engine's look before it queues a hold, which runs
+    /// on every request: no copy, and nothing allocated but what <paramref name="rows"/> grows by. A
+    /// closure is a handful of rows, so the list itself is the set of rows already seen.
+    /// </summary>
+    public bool TryGetCommitted(IReadOnlyList<Guid> ids, List<CapacityNode> rows)
+    {
+        rows.Clear();
+        lock (_gate)
+        {
+            for (var i = 0; i < ids.Count; i++)
+            {
+                if (!TryAddRow(ids[i], rows))
+                {
+                    rows.Clear();
+                    return false;
+                }
+            }
+
+            // Breadth first over the rows added so far: each one's parents join the list once.
+            for (var i = 0; i < rows.Count; i++)
+            {
+                foreach (var parent in rows[i].ParentIds)
+                {
+                    if (!TryAddRow(parent, rows))
+                    {
+                        rows.Clear();
+                        return false;
+                    }
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private bool TryAddRow(Guid id, List<CapacityNode> rows)
+    {
+        foreach (var row in rows)
+        {
+            if (row.Id == id)
+            {
+                return true;
+            }
+        }
+
+        if (!_nodes.TryGetValue(id, out var node))
+        {
+            return false;
+        }
+
+        rows.Add(node);
         return true;
     }
 

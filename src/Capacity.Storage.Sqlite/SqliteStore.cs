@@ -193,8 +193,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     /// <summary>Never: one writer owns the file, so no other batch holds a lock this one waits for.</summary>
     public bool IsLockConflict(Exception failure) => false;
 
-    public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) =>
-        _capacities.TryGetClosure(null, ids, out var nodes) ? nodes : null;
+    public bool TryGetCommittedCapacities(IReadOnlyList<Guid> ids, List<CapacityNode> rows) => _capacities.TryGetCommitted(ids, rows);
 
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {

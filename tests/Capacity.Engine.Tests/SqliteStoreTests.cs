@@ -84,13 +84,13 @@ public sealed class SqliteStoreTests
         Task<EngineResult> Hold() => engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15));
         Assert.All(await Task.WhenAll(Hold(), Hold(), Hold()), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
         Assert.Equal(3, store.KeptLiveHolds);
-        Assert.NotNull(store.GetCommittedCapacities([pool]));
+        Assert.True(store.TryGetCommittedCapacities([pool], []));
 
         store.VetoNextCommit();
         Assert.Equal(EngineStatus.Unavailable, (await Hold()).Status);
 
         Assert.Null(store.KeptLiveHolds);
-        Assert.Null(store.GetCommittedCapacities([pool]));
+        Assert.False(store.TryGetCommittedCapacities([pool], []));
         Assert.Equal(OutcomeCode.Ok, (await Hold()).Outcome?.Code);
         Assert.Equal(4, store.KeptLiveHolds);
         Assert.Equal(4, (await store.GetCapacitiesAsync(Tenant, [pool], CancellationToken.None)).Single().Reserved);
@@ -340,6 +340,74 @@ public sealed class EarlyRefusalTests
         Assert.Equal(OutcomeCode.Ok, release.Outcome?.Code);
 
         Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 5)).Outcome?.Code);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_refusal_given_again_from_memory_is_the_one_the_rows_as_they_are_now_give()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 5);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 5)).Outcome?.Code);
+        var batches = h.Store.Batches;
+
+        // The same request many times, and two others in between: each gets its own answer.
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("Not enough capacity in Pool: 3 requested, 0 left.", (await h.HoldAsync(pool, 3)).Outcome?.Detail);
+            Assert.Equal("Not enough capacity in Pool: 2 requested, 0 left.", (await h.HoldAsync(pool, 2)).Outcome?.Detail);
+            Assert.Equal(0, (await h.HoldAsync(pool, 3, minutes: 20)).Outcome?.Available);
+        }
+
+        Assert.Equal(batches, h.Store.Batches);
+
+        // A commit replaces the rows: the next refusal is decided on them, not recalled.
+        var raised = await h.Engine.SubmitAsync(new UpdateCapacity(EngineHarness.TenantA, pool, default, default, Change<int?>.To(6), default));
+        Assert.Equal(OutcomeCode.Ok, raised.Outcome?.Code);
+        Assert.Equal("Not enough capacity in Pool: 3 requested, 1 left.", (await h.HoldAsync(pool, 3)).Outcome?.Detail);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+        Assert.Equal("Not enough capacity in Pool: 3 requested, 0 left.", (await h.HoldAsync(pool, 3)).Outcome?.Detail);
+        Assert.Equal(6, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_refusal_is_never_recalled_for_another_tenant_or_another_engine()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        await using var other = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 1);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+        Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+
+        var stranger = await h.Engine.SubmitAsync(new PlaceHold(Guid.CreateVersion7(), Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 15));
+        Assert.Equal(OutcomeCode.NotFound, stranger.Outcome?.Code);
+
+        // Another store in the same process has no such pool: its engine must not answer from this one's rows.
+        Assert.Equal(OutcomeCode.NotFound, (await other.HoldAsync(pool, 1)).Outcome?.Code);
+        Assert.Equal(1, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+        await other.AssertAuditCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_refusal_on_a_pool_with_a_sale_window_follows_the_clock_not_the_last_answer()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = Guid.CreateVersion7();
+        var window = new SaleRules(EndsAt: h.Clock.GetUtcNow().AddMinutes(10));
+        var created = await h.Engine.SubmitAsync(new CreateCapacity(EngineHarness.TenantA, pool, "e1", null, "Pool", null, 2, [], true, null, Sale: window));
+        Assert.Equal(OutcomeCode.Ok, created.Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(pool, 2)).Outcome?.Code);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+        }
+
+        // Nothing was committed, only the clock moved: past the window's end the answer is that it has closed.
+        h.Clock.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal(OutcomeCode.SaleClosed, (await h.HoldAsync(pool, 1)).Outcome?.Code);
+        Assert.Equal(2, (await h.NodeAsync(pool)).Reserved);
         await h.AssertAuditCleanAsync();
     }
 

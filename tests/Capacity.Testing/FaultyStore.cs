@@ -50,7 +50,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private sealed class WithCommittedRows(IWriteStore write, IReadStore read, IAsyncDisposable owner, ICommittedRows rows)
         : FaultyStore(write, read, owner), ICommittedRows
     {
-        public IReadOnlyList<CapacityNode>? GetCommittedCapacities(IReadOnlyCollection<Guid> ids) => rows.GetCommittedCapacities(ids);
+        public bool TryGetCommittedCapacities(IReadOnlyList<Guid> ids, List<CapacityNode> into) => rows.TryGetCommittedCapacities(ids, into);
     }
 
     /// <summary>Batch transactions begun so far.</summary>
