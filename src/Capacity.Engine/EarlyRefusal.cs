@@ -134,7 +134,7 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
         {
             foreach (var refusal in _refusals)
             {
-                if (refusal is not null && refusal.Owner == owner && SameRows(refusal.Rows, found) && SameRequest(refusal.Hold, hold))
+                if (refusal is not null && refusal.Owner == owner && CommittedRows.Same(refusal.Rows, found) && SameRequest(refusal.Hold, hold))
                 {
                     return refusal.Outcome;
                 }
@@ -158,26 +158,9 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
                 }
             }
 
-            _refusals[_next] = new Refusal(owner, hold, [.. found], outcome);
+            // The sentence written once, not at every answer that recalls it.
+            _refusals[_next] = new Refusal(owner, hold, [.. found], outcome with { Detail = outcome.Detail });
             _next = (_next + 1) % Remembered;
-        }
-
-        private static bool SameRows(CapacityNode[] remembered, List<CapacityNode> found)
-        {
-            if (remembered.Length != found.Count)
-            {
-                return false;
-            }
-
-            for (var i = 0; i < remembered.Length; i++)
-            {
-                if (!ReferenceEquals(remembered[i], found[i]))
-                {
-                    return false;
-                }
-            }
-
-            return true;
         }
 
         /// <summary>

@@ -154,6 +154,32 @@ public interface ICommittedRows
     bool TryGetCommittedCapacities(IReadOnlyList<Guid> ids, List<CapacityNode> rows);
 }
 
+/// <summary>Answers worked out from committed rows, remembered with the row objects they came from (<see cref="ICommittedRows"/>).</summary>
+public static class CommittedRows
+{
+    /// <summary>
+    /// Whether <paramref name="found"/> are the very objects of <paramref name="remembered"/>, in order:
+    /// then no commit has changed any of them since, and an answer worked out from them still holds.
+    /// </summary>
+    public static bool Same(CapacityNode[] remembered, List<CapacityNode> found)
+    {
+        if (remembered.Length != found.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < remembered.Length; i++)
+        {
+            if (!ReferenceEquals(remembered[i], found[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
 /// <summary>One batch's transaction. Disposing without <see cref="CommitAsync"/> rolls everything back.</summary>
 public interface IWriteTransaction : IAsyncDisposable
 {

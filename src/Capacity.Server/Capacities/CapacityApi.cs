@@ -5,6 +5,8 @@ using Capacity.Server.Http;
 using Capacity.Server.Views;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace Capacity.Server.Capacities;
 
@@ -115,8 +117,15 @@ internal static class CapacityApi
         return JsonResults.Ok(snapshot.Totals);
     }
 
-    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(string id, TenantCaller caller, IReadStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<JsonOk<CapacityResponse>, ProblemHttpResult>> Get(
+        string id, TenantCaller caller, IReadStore store, TimeProvider time, IOptions<JsonOptions> json, CancellationToken ct)
     {
+        if (store is ICommittedRows committed && Guid.TryParse(id, out var capacityId)
+            && ShownCapacities.TryShow(committed, caller.TenantId, capacityId, json.Value.SerializerOptions, time.GetUtcNow()) is { } shown)
+        {
+            return shown;
+        }
+
         var capacity = await CapacityReads.Show(id, caller.TenantId, store, time.GetUtcNow(), ct);
         return capacity is not null ? JsonResults.Ok(capacity) : NotFound(id);
     }

@@ -27,6 +27,17 @@ internal static class JsonBody
     public static JsonWriterOptions WriterOptions(JsonSerializerOptions options) =>
         new() { Encoder = options.Encoder, Indented = options.WriteIndented };
 
+    /// <summary>Sends a body already written.</summary>
+    public static async Task WriteAsync(HttpResponse response, string contentType, byte[] utf8)
+    {
+        response.ContentType = contentType;
+        response.ContentLength = utf8.Length;
+        response.BodyWriter.Write(utf8);
+
+        // No cancellation token, as below.
+        await response.BodyWriter.FlushAsync();
+    }
+
     /// <summary>Writes the body that <paramref name="write"/> produces from <paramref name="state"/>.</summary>
     public static async Task WriteAsync<TState>(
         HttpResponse response, string contentType, JsonSerializerOptions options, TState state, Action<Utf8JsonWriter, TState> write)

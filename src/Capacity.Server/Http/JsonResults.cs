@@ -16,6 +16,9 @@ internal static class JsonResults
 {
     public static JsonOk<T> Ok<T>(T value) => new(value);
 
+    /// <summary>200 with <paramref name="value"/>, whose body <paramref name="utf8"/> already is (<see cref="ToUtf8Bytes"/>, the host's options).</summary>
+    public static JsonOk<T> Ok<T>(T value, byte[] utf8) => new(value, utf8);
+
     public static JsonCreated<T> Created<T>(string location, T value) => new(location, value);
 
     internal static Task WriteAsync<T>(HttpContext context, int status, T value)
@@ -57,14 +60,23 @@ internal static class JsonResults
 }
 
 /// <summary>200 with a JSON body.</summary>
-internal sealed class JsonOk<T>(T value) : IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
+internal sealed class JsonOk<T>(T value, byte[]? utf8 = null) : IResult, IStatusCodeHttpResult, IValueHttpResult<T>, IValueHttpResult, IEndpointMetadataProvider
 {
     public T Value { get; } = value;
     object? IValueHttpResult.Value => Value;
     public int StatusCode => StatusCodes.Status200OK;
     int? IStatusCodeHttpResult.StatusCode => StatusCode;
 
-    public Task ExecuteAsync(HttpContext httpContext) => JsonResults.WriteAsync(httpContext, StatusCode, Value);
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        if (utf8 is null)
+        {
+            return JsonResults.WriteAsync(httpContext, StatusCode, Value);
+        }
+
+        httpContext.Response.StatusCode = StatusCode;
+        return JsonBody.WriteAsync(httpContext.Response, JsonBody.Json, utf8);
+    }
 
     static void IEndpointMetadataProvider.PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         JsonResults.Describe<T>(builder, StatusCodes.Status200OK);

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Capacity.Core;
 using Capacity.Engine;
+using Capacity.Server.Http;
 
 namespace Capacity.Server.Views;
 
@@ -39,6 +41,76 @@ internal static class CapacityReads
 
         var allocations = loaded.Node.AllocationCount > 0 ? await store.GetAllocationsAsync(tenantId, loaded.Node.Id, ct) : null;
         return CapacityResponse.From(loaded.View, allocations, now);
+    }
+}
+
+/// <summary>
+/// <c>GET /capacity/{id}</c> answered from the committed rows a store keeps in memory (<see cref="ICommittedRows"/>),
+/// the hottest read there is: a buyer's page polls it. Each request thread remembers its last few
+/// answers, body bytes and all, with the row objects they were worked out from; a commit replaces a
+/// row's object, so finding the same objects again means the same answer, sent without building or
+/// serializing it again. Only answers that depend on nothing but the rows are remembered: none for a
+/// capacity with allocations (read from the store) or with sale rules on it or above it (its
+/// <c>state</c> changes with the clock).
+/// </summary>
+internal static class ShownCapacities
+{
+    private const int Remembered = 8;
+
+    // Per thread, as the engine's early refusal keeps its own: nothing here awaits.
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
+    /// <summary>The answer, or null when the rows are not all in memory, or not this tenant's, or the answer needs more than the rows.</summary>
+    public static JsonOk<CapacityResponse>? TryShow(ICommittedRows committed, Guid tenantId, Guid id, JsonSerializerOptions options, DateTimeOffset now)
+    {
+        var scratch = t_scratch ??= new Scratch();
+        var rows = scratch.Rows;
+        scratch.Id[0] = id;
+        if (!committed.TryGetCommittedCapacities(scratch.Id, rows))
+        {
+            return null;
+        }
+
+        try
+        {
+            // The asked row comes first, its ancestors after it.
+            var node = rows[0];
+            if (node.TenantId != tenantId || node.AllocationCount > 0 || rows.Exists(n => n.Sale is not null))
+            {
+                return null;
+            }
+
+            foreach (var shown in scratch.Shown)
+            {
+                if (shown is not null && shown.Options == options && CommittedRows.Same(shown.Rows, rows))
+                {
+                    return JsonResults.Ok(shown.Response, shown.Body);
+                }
+            }
+
+            // The kept rows are only read here, never changed.
+            var response = CapacityResponse.From(Graph.View(node, new NodeLookup(rows)), now);
+            var body = JsonResults.ToUtf8Bytes(response, options);
+            scratch.Shown[scratch.Next] = new Shown(options, [.. rows], response, body);
+            scratch.Next = (scratch.Next + 1) % Remembered;
+            return JsonResults.Ok(response, body);
+        }
+        finally
+        {
+            rows.Clear();
+        }
+    }
+
+    /// <summary>An answer as sent, with the options it was written with (a test process hosts several servers) and the rows it came from.</summary>
+    private sealed record Shown(JsonSerializerOptions Options, CapacityNode[] Rows, CapacityResponse Response, byte[] Body);
+
+    private sealed class Scratch
+    {
+        public readonly Guid[] Id = new Guid[1];
+        public readonly List<CapacityNode> Rows = [];
+        public readonly Shown?[] Shown = new Shown?[Remembered];
+        public int Next;
     }
 }
 
