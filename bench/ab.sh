@@ -4,13 +4,14 @@
 # measured minutes apart differ by more than most changes do; two servers running at once, measured
 # in turns of a few seconds, see the same machine.
 #
-#   bench/ab.sh <commit or server folder A> <commit or server folder B> [holds|keyed|reads|soldout] [rounds]
+#   bench/ab.sh <commit or server folder A> <commit or server folder B> [holds|keyed|rules|reads|soldout] [rounds]
 #   bench/ab.sh aeb503a HEAD reads 6
 #
 # A commit is published (Release) from a temporary worktree; a folder is a published server as is.
 # Each round runs A, B and the echo for DURATION seconds each (wrk, 64 connections, single-ticket
 # holds, holds naming a buyer (keyed: the body built in Lua, the buyer changing every 4 requests of
-# a wrk thread, as run.sh's rules scenario), GET /capacity/{id} on one pool, or holds on a pool sold out
+# a wrk thread, as run.sh's rules scenario), the same on a pool with every rule on (rules: an allocation,
+# a waiting list, a per-buyer limit, a webhook subscriber, which is the echo), GET /capacity/{id} on one pool, or holds on a pool sold out
 # by the warm-up (soldout: every measured answer a 409), SQLite FULL), after WARMUP seconds of each. Prints each
 # run (requests per second, p99, the process's CPU per request in µs, the machine's idle cores),
 # the medians, B ÷ A pairwise and each build ÷ echo. Both servers end with GET /admin/verify, and a
@@ -19,13 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 
-A=${1:?usage: bench/ab.sh <A> <B> [holds|keyed|reads|soldout] [rounds]} B=${2:?usage: bench/ab.sh <A> <B> [holds|keyed|reads|soldout] [rounds]}
+A=${1:?usage: bench/ab.sh <A> <B> [holds|keyed|rules|reads|soldout] [rounds]} B=${2:?usage: bench/ab.sh <A> <B> [holds|keyed|rules|reads|soldout] [rounds]}
 SCENARIO=${3:-holds} ROUNDS=${4:-6}
 DURATION=${DURATION:-5} WARMUP=${WARMUP:-8} CONNECTIONS=${CONNECTIONS:-64} PORT=${PORT:-5941}
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-[[ $SCENARIO == holds || $SCENARIO == keyed || $SCENARIO == reads || $SCENARIO == soldout ]] || { echo "the scenario is holds, keyed, reads or soldout" >&2; exit 1; }
+[[ $SCENARIO =~ ^(holds|keyed|rules|reads|soldout)$ ]] || { echo "the scenario is holds, keyed, rules, reads or soldout" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/capacity-ab-XXXXXX)
 pids=()
@@ -41,23 +42,24 @@ server() { # <folder> <port>: the live-hold bound off, so that long runs are not
   mkdir -p "$work/data-$2"
   start "$1" "$2" Capacity.Server.dll --Auth:AdminKey="$ADMIN" --Storage:DataDirectory="$work/data-$2" \
     --Storage:Sqlite:Path="$work/data-$2/capacity.db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0 \
-    --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000
+    --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000 --Capacity:Webhooks:AllowPrivateNetworks=true
 }
 pid_a=$(server "$folder_a" "$PORT"); pids+=("$pid_a")
 pid_b=$(server "$folder_b" $((PORT + 2))); pids+=("$pid_b")
 pid_e=$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Echo.dll); pids+=("$pid_e")
 
 setup=onsale
-[ "$SCENARIO" = soldout ] && setup=soldout
-read -r key_a pool_a <<< "$(onsale_setup "$PORT" $setup)"
-read -r key_b pool_b <<< "$(onsale_setup $((PORT + 2)) $setup)"
+[[ $SCENARIO == soldout || $SCENARIO == rules ]] && setup=$SCENARIO
+hook=http://127.0.0.1:$((PORT + 1))/hook
+read -r key_a pool_a <<< "$(onsale_setup "$PORT" $setup "$hook")"
+read -r key_b pool_b <<< "$(onsale_setup $((PORT + 2)) $setup "$hook")"
 echo_pool=01a2446f-927a-7228-b56b-f7728307b5a6
 
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
 lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" > "$work/keyed.lua"
 case $SCENARIO in
   holds | soldout) suffix=/reserve script=(-s "$work/hold.lua") ;;
-  keyed) suffix=/reserve script=(-s "$work/keyed.lua") ;;
+  keyed | rules) suffix=/reserve script=(-s "$work/keyed.lua") ;;
   *) suffix= script=() ;;
 esac
 
@@ -69,7 +71,7 @@ esac
 run() {
   local before idle_before output rps p99 key=$4 pool=$5 total refused
   local server=$(($3 != PORT + 1))
-  if [[ $SCENARIO == holds || $SCENARIO == keyed ]] && [ "$server" = 1 ]; then read -r key pool <<< "$(onsale_setup "$3")"; fi
+  if [[ $SCENARIO == holds || $SCENARIO == keyed || $SCENARIO == rules ]] && [ "$server" = 1 ]; then read -r key pool <<< "$(onsale_setup "$3" $setup "$hook")"; fi
   before=$(cpu_seconds "$2") idle_before=$(idle_seconds)
   output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency "${script[@]}" -H "Authorization: Bearer $key" "http://127.0.0.1:$3/capacity/$pool$suffix")
   if [ "$SCENARIO" = soldout ] && [ "$server" = 1 ] && [ "$1" != warm ]; then

@@ -71,12 +71,13 @@ cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 
 idle_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($5 + $6) / hz }' /proc/stat; }
 
 # "key pool" of a new tenant's capped child on the server at <port>, from LoadGen's onsale set-up
-# (LoadGen built in Release; $ADMIN the server's admin key): onsale_setup <port> [scenario], the
-# scenario onsale unless named (soldout: a pool with nothing left)
+# (LoadGen built in Release; $ADMIN the server's admin key): onsale_setup <port> [scenario] [webhook url],
+# the scenario onsale unless named (soldout: a pool with nothing left; rules: every rule on, its
+# webhook subscriber the url given)
 onsale_setup() {
   local lines
   lines=$(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --admin-key "$ADMIN" --connections "${CONNECTIONS:-64}" \
-    --url "http://127.0.0.1:$1" --scenario "${2:-onsale}" --setup-only | grep '^SETUP ' | tr ' ' '\n')
+    --url "http://127.0.0.1:$1" --scenario "${2:-onsale}" ${3:+--webhook-url "$3"} --setup-only | grep '^SETUP ' | tr ' ' '\n')
   echo "$(sed -n 's/^api_key=//p' <<< "$lines") $(sed -n 's/^capped=//p' <<< "$lines")"
 }
 

@@ -9,7 +9,7 @@ public sealed record CreateAllocation(
     int Size,
     DateTimeOffset? ExpiresAt) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Capacities.Add(CapacityId);
         // Looked up so that a reused id is refused by the core rather than failing the batch.
@@ -25,23 +25,23 @@ public sealed record UpdateAllocation(
     Change<int> Size,
     Change<DateTimeOffset?> ExpiresAt) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Allocations.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Allocations.Add(Id);
 }
 
 /// <summary>Gives <paramref name="Quantity"/> idle units back to the public.</summary>
 public sealed record ReleaseAllocation(Guid TenantId, Guid Id, int Quantity) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Allocations.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Allocations.Add(Id);
 }
 
 /// <summary>Gives every idle unit back and refuses new holds from the allocation.</summary>
 public sealed record CloseAllocation(Guid TenantId, Guid Id) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Allocations.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Allocations.Add(Id);
 }
 
 /// <summary>The sweeper's command: close those of these allocations that are still open and past their expiry.</summary>
 public sealed record CloseDueAllocations(Guid[] AllocationIds) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Allocations.UnionWith(AllocationIds);
+    protected override void AddKeys(LoadKeys keys) => keys.Allocations.UnionWith(AllocationIds);
 }

@@ -9,7 +9,7 @@ public sealed record CreateBuyerLimit(
     int PerBuyerMax,
     bool RequireBuyerKey) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Capacities.UnionWith(CapacityIds);
         keys.Limits.Add(Id);
@@ -23,10 +23,10 @@ public sealed record UpdateBuyerLimit(
     Change<int> PerBuyerMax,
     Change<bool> RequireBuyerKey) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Limits.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Limits.Add(Id);
 }
 
 public sealed record DeleteBuyerLimit(Guid TenantId, Guid Id) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Limits.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Limits.Add(Id);
 }

@@ -15,7 +15,22 @@ public readonly record struct Change<T>(bool IsSet, T Value)
 public abstract record Command
 {
     /// <summary>Adds the ids this command reads, so the engine can load them before deciding.</summary>
-    public abstract void CollectKeys(LoadKeys keys);
+    public void CollectKeys(LoadKeys keys)
+    {
+        AddKeys(keys);
+        keys.MayFreeUnits |= MayFreeUnits;
+    }
+
+    /// <summary>The ids this command reads (<see cref="CollectKeys"/>).</summary>
+    protected abstract void AddKeys(LoadKeys keys);
+
+    /// <summary>
+    /// Whether deciding this command may give units back to a capacity, or open a capacity, that
+    /// waiting entries are owed units on: then the batch settles waiting lists and must have them
+    /// loaded (<see cref="LoadKeys.QueueEvents"/>). Every command may, unless it says otherwise; a
+    /// hold only takes units (a hold that sells out a tier opening the next is seen by the load).
+    /// </summary>
+    protected virtual bool MayFreeUnits => true;
 }
 
 public sealed record CreateCapacity(
@@ -32,7 +47,7 @@ public sealed record CreateCapacity(
     SaleRules? Sale = null,
     int MaxInEvent = int.MaxValue) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Capacities.Add(Id);
         keys.Capacities.UnionWith(ParentIds);
@@ -59,7 +74,7 @@ public sealed record UpdateCapacity(
     WaitlistPatch? Waitlist = null,
     SalePatch? Sale = null) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Capacities.Add(Id);
         if (Sale?.OpensAfter is { IsSet: true, Value: { } earlier })
@@ -81,7 +96,7 @@ public sealed record CreatePrice(
     decimal TaxRate,
     string Currency) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Capacities.Add(CapacityId);
         keys.Prices.Add(Id);
@@ -99,7 +114,7 @@ public sealed record UpdatePrice(
     Change<decimal> TaxRate,
     Change<string> Currency) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Prices.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Prices.Add(Id);
 }
 
 /// <summary>One item of a hold: a quantity of a capacity, optionally at a price and drawn from an allocation.</summary>
@@ -125,7 +140,9 @@ public interface IDemand
 /// </summary>
 public sealed record PlaceHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int Minutes, string? BuyerKey = null, ReservationLabels? Labels = null) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override bool MayFreeUnits => false;
+
+    protected override void AddKeys(LoadKeys keys)
     {
         // The id is looked up too, so that a reused id is refused by the core, not by a key conflict
         // that would fail the whole batch.
@@ -162,18 +179,18 @@ public enum Transition
 
 public sealed record TransitionReservation(Guid TenantId, Guid ReservationId, Transition Transition) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
+    protected override void AddKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
 }
 
 public sealed record ExtendReservation(Guid TenantId, Guid ReservationId, int Minutes) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
+    protected override void AddKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
 }
 
 /// <summary>The sweeper's command: expire those of these holds that are still active and due.</summary>
 public sealed record ExpireDue(Guid[] ReservationIds) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.ExpiryCandidates.UnionWith(ReservationIds);
+    protected override void AddKeys(LoadKeys keys) => keys.ExpiryCandidates.UnionWith(ReservationIds);
 }
 
 /// <summary>
@@ -186,7 +203,7 @@ public sealed record NewApiKey(Guid Id, byte[] KeyHash, string Prefix, string? N
 /// <summary>Creates a tenant with its first key.</summary>
 public sealed record CreateTenant(Guid Id, string Name, NewApiKey Key) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
     }
 }
@@ -194,7 +211,7 @@ public sealed record CreateTenant(Guid Id, string Name, NewApiKey Key) : Command
 /// <summary>Issues another key for a tenant (rotation, or a key of another scope); the others keep working.</summary>
 public sealed record AddApiKey(Guid TenantId, NewApiKey Key, int MaxUsable = int.MaxValue) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Tenants.Add(TenantId);
         if (MaxUsable < int.MaxValue)
@@ -211,13 +228,13 @@ public sealed record AddApiKey(Guid TenantId, NewApiKey Key, int MaxUsable = int
 /// </summary>
 public sealed record PassSaleEdges(Guid[] CapacityIds) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Capacities.UnionWith(CapacityIds);
+    protected override void AddKeys(LoadKeys keys) => keys.Capacities.UnionWith(CapacityIds);
 }
 
 /// <summary>Revokes one of a tenant's keys: it is refused from then on. Revoking a revoked key changes nothing.</summary>
 public sealed record RevokeApiKey(Guid TenantId, Guid KeyId) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Tenants.Add(TenantId);
         keys.ApiKeys.Add(KeyId);
@@ -227,7 +244,7 @@ public sealed record RevokeApiKey(Guid TenantId, Guid KeyId) : Command
 /// <summary>Disables a tenant (every credential of it is refused, nothing of it is deleted) or enables it again.</summary>
 public sealed record SetTenantDisabled(Guid TenantId, bool Disabled) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
+    protected override void AddKeys(LoadKeys keys) => keys.Tenants.Add(TenantId);
 }
 
 /// <summary>When a key was last seen authenticating a request, as one node observed it.</summary>
@@ -240,7 +257,7 @@ public readonly record struct KeyUse(Guid KeyId, DateTimeOffset At);
 /// </summary>
 public sealed record RecordKeyUse(KeyUse[] Uses) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         foreach (var use in Uses)
         {

@@ -14,7 +14,7 @@ public readonly record struct ItemQuantity(Guid CapacityId, int Quantity) : IDem
 /// </summary>
 public sealed record ChangeHold(Guid TenantId, Guid ReservationId, HoldItem[] Items, int? Minutes) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Reservations.Add(ReservationId);
 
@@ -40,11 +40,11 @@ public sealed record ChangeHold(Guid TenantId, Guid ReservationId, HoldItem[] It
 /// </summary>
 public sealed record ConfirmHold(Guid TenantId, Guid ReservationId, ItemQuantity[]? Items, bool Reclaim) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
+    protected override void AddKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
 }
 
 /// <summary>Refunds part of a sale: these quantities leave it; the last unit refunded cancels it.</summary>
 public sealed record CancelSale(Guid TenantId, Guid ReservationId, ItemQuantity[] Items) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
+    protected override void AddKeys(LoadKeys keys) => keys.Reservations.Add(ReservationId);
 }

@@ -101,6 +101,14 @@ public sealed class LoadKeys
     /// <summary>Capacities whose event's waiting list a command needs whole (a join: it takes its place behind the others).</summary>
     public HashSet<Guid> Queues { get; } = [];
 
+    /// <summary>
+    /// Whether some command of the batch may give units back, or open a capacity, that waiting entries
+    /// are owed units on (<see cref="Command.CollectKeys"/>). A batch of holds only, the on-sale's
+    /// usual batch, does not: its holds are refused the owed units by the capacities' counters, and
+    /// no waiting list needs loading for them.
+    /// </summary>
+    public bool MayFreeUnits { get; set; }
+
     /// <summary>A keyed entry's buyer on each of its capacities: an offer counts against the buyer's limits.</summary>
     public void AddBuyersOf(IEnumerable<WaitlistEntry> entries)
     {
@@ -119,16 +127,18 @@ public sealed class LoadKeys
     /// <summary>
     /// The events whose waiting lists a batch must see whole, once its capacities and entries are
     /// loaded: those of the capacities in <see cref="Queues"/>, of every loaded entry, of every loaded
-    /// capacity that waiting entries are owed units on, and of every loaded capacity under a buyer
+    /// capacity that waiting entries are owed units on (when a command may free units there, <see cref="MayFreeUnits"/>,
+    /// or a hold may open a tier), and of every loaded capacity under a buyer
     /// limit that a loaded keyed hold draws from (ending it lowers its buyer's usage, which may let an
     /// entry the limit held back be offered). Limits are per event, so that event is the one to settle.
     /// </summary>
     public HashSet<(Guid TenantId, string EventId)> QueueEvents(WorkingSet set, IEnumerable<CapacityNode> loaded)
     {
         var events = new HashSet<(Guid, string)>();
+        var owed = MayFreeUnits || MayOpenTiers(loaded);
         foreach (var node in loaded)
         {
-            if (node.QueueDemand > 0 || Queues.Contains(node.Id))
+            if (owed && node.QueueDemand > 0 || Queues.Contains(node.Id))
             {
                 events.Add((node.TenantId, node.EventId));
             }
@@ -229,6 +239,7 @@ public sealed class LoadKeys
     /// </summary>
     public bool Covers(LoadKeys candidate) =>
         candidate.ReservationTargets.Count == 0
+        && (MayFreeUnits || !candidate.MayFreeUnits)
         && candidate.Capacities.IsSubsetOf(Capacities)
         && candidate.Reservations.IsSubsetOf(Reservations)
         && candidate.Prices.IsSubsetOf(Prices)
@@ -285,6 +296,24 @@ public sealed class LoadKeys
         Waitlist.Clear();
         Queues.Clear();
         ExpiryCandidates.Clear();
+        MayFreeUnits = false;
+    }
+
+    /// <summary>
+    /// Whether a hold may sell out a loaded capacity that opens tiers when it sells out: an entry
+    /// waiting for such a tier is offered in the same batch, so the waiting list is needed after all.
+    /// </summary>
+    private static bool MayOpenTiers(IEnumerable<CapacityNode> loaded)
+    {
+        foreach (var node in loaded)
+        {
+            if (node.Sale is { SoldOutAt: null, Successors.Length: > 0 })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

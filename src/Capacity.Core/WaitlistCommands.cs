@@ -3,7 +3,7 @@ namespace Capacity.Core;
 /// <summary>Joins the waiting lists of one event's capacities; offered at once when the units are there and nobody waits ahead.</summary>
 public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, string? BuyerKey, string? ExternalRef) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         foreach (var item in Items)
         {
@@ -23,7 +23,7 @@ public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, 
 /// <summary>Leaves a waiting list; a live offer is released and its units go to the next in line.</summary>
 public sealed record LeaveWaitlist(Guid TenantId, Guid Id) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Waitlist.Add(Id);
 

@@ -3,7 +3,7 @@ namespace Capacity.Core;
 /// <summary>A new endpoint. The secret is made by the caller (the core draws no randomness).</summary>
 public sealed record CreateWebhook(Guid TenantId, Guid Id, string Url, Topics Topics, string? Description, string Secret) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Webhooks.Add(Id);
         keys.WebhookTenants.Add(TenantId);
@@ -13,7 +13,7 @@ public sealed record CreateWebhook(Guid TenantId, Guid Id, string Url, Topics To
 
 public sealed record UpdateWebhook(Guid TenantId, Guid Id, Change<string> Url, Change<Topics> Topics, Change<string?> Description, Change<bool> Enabled) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Webhooks.Add(Id);
         if (Topics.IsSet || Enabled.IsSet)
@@ -26,7 +26,7 @@ public sealed record UpdateWebhook(Guid TenantId, Guid Id, Change<string> Url, C
 /// <summary>Removes an endpoint and every delivery it still has.</summary>
 public sealed record DeleteWebhook(Guid TenantId, Guid Id) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Webhooks.Add(Id);
         keys.EndpointChanges.Add(TenantId);
@@ -36,7 +36,7 @@ public sealed record DeleteWebhook(Guid TenantId, Guid Id) : Command
 /// <summary>Replaces an endpoint's secret at once: deliveries sent from now on are signed with the new one.</summary>
 public sealed record RotateWebhookSecret(Guid TenantId, Guid Id, string Secret) : Command
 {
-    public override void CollectKeys(LoadKeys keys) => keys.Webhooks.Add(Id);
+    protected override void AddKeys(LoadKeys keys) => keys.Webhooks.Add(Id);
 }
 
 /// <summary>
@@ -48,7 +48,7 @@ public sealed record RecordDeliveryAttempt(Guid TenantId, Guid EndpointId, long 
 {
     public bool Succeeded => StatusCode is >= 200 and < 300;
 
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Webhooks.Add(EndpointId);
         keys.Deliveries.Add((EndpointId, Sequence));
@@ -58,7 +58,7 @@ public sealed record RecordDeliveryAttempt(Guid TenantId, Guid EndpointId, long 
 /// <summary>Sends a delivery again, whatever its state: at once, with a fresh retry window.</summary>
 public sealed record RetryDelivery(Guid TenantId, Guid EndpointId, long Sequence) : Command
 {
-    public override void CollectKeys(LoadKeys keys)
+    protected override void AddKeys(LoadKeys keys)
     {
         keys.Webhooks.Add(EndpointId);
         keys.Deliveries.Add((EndpointId, Sequence));

@@ -117,6 +117,62 @@ public sealed class LoadKeysTests
         }
     }
 
+    /// <summary>
+    /// A waiting list is loaded for the units its entries are owed only when the batch may free some:
+    /// holds take units (the counters already refuse them the owed ones), a release or a resize may
+    /// give some back, and a hold on a tier's earlier capacity may open the tier.
+    /// </summary>
+    [Fact]
+    public void A_batch_of_holds_needs_no_waiting_list_for_owed_units_unless_a_command_may_free_some_or_a_tier_may_open()
+    {
+        var owed = OwedNode();
+        var holds = KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(owed.Id, 1, null)], 15));
+        Assert.False(holds.MayFreeUnits);
+        Assert.Empty(holds.QueueEvents(new WorkingSet(), [owed]));
+
+        var withResize = KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(owed.Id, 1, null)], 15));
+        new UpdateCapacity(Tenant, owed.Id, default, default, Change<int?>.To(20), default).CollectKeys(withResize);
+        Assert.True(withResize.MayFreeUnits);
+        Assert.Equal([(Tenant, "gig")], withResize.QueueEvents(new WorkingSet(), [owed]));
+
+        var release = KeysOf(new TransitionReservation(Tenant, Guid.NewGuid(), Transition.Release));
+        Assert.Equal([(Tenant, "gig")], release.QueueEvents(new WorkingSet(), [owed]));
+
+        var tier = OwedNode();
+        tier.QueueDemand = 0;
+        tier.Sale = new SaleRules(Successors: [owed.Id]);
+        Assert.Equal([(Tenant, "gig")], holds.QueueEvents(new WorkingSet(), [tier, owed]));
+
+        holds.Clear();
+        Assert.False(holds.MayFreeUnits);
+    }
+
+    /// <summary>A batch of holds loaded no waiting list, so a command that may free units must wait for a batch of its own.</summary>
+    [Fact]
+    public void A_command_that_may_free_units_is_not_covered_by_a_batch_of_holds_on_the_same_pool()
+    {
+        var pool = Guid.NewGuid();
+        var holds = KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, null)], 15));
+        var resize = KeysOf(new UpdateCapacity(Tenant, pool, default, default, Change<int?>.To(20), default));
+
+        Assert.False(holds.Covers(resize));
+        Assert.True(resize.Covers(KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, null)], 15))));
+        Assert.True(resize.Covers(KeysOf(new UpdateCapacity(Tenant, pool, default, default, Change<int?>.To(30), default))));
+    }
+
+    private static CapacityNode OwedNode() => new()
+    {
+        Id = Guid.NewGuid(),
+        TenantId = Tenant,
+        EventId = "gig",
+        SectionName = "Floor",
+        ParentIds = [],
+        Total = 10,
+        QueueDemand = 2,
+        CreatedAt = DateTimeOffset.UnixEpoch,
+        UpdatedAt = DateTimeOffset.UnixEpoch,
+    };
+
     private static LoadKeys KeysOf(Command command)
     {
         var keys = new LoadKeys();

@@ -45,6 +45,39 @@ public abstract class WaitlistEngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A batch of holds loads no waiting list (holds only take units), so a resize that frees units
+    /// must not join it after its load: it is decided in a batch that has the list, and offers there.
+    /// </summary>
+    [Fact]
+    public async Task A_resize_racing_public_holds_on_a_sold_out_pool_gives_every_new_unit_to_the_queue()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10);
+        await EnableAsync(h, pool, WaitlistPolicy.Fifo);
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => h.HoldAsync(pool, 1)));
+        var queue = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            queue.Add(await JoinAsync(h, (pool, 1)));
+        }
+
+        var before = Enumerable.Range(0, 100).Select(_ => h.HoldAsync(pool, 1)).ToList();
+        var resize = h.Engine.SubmitAsync(new UpdateCapacity(Tenant, pool, default, default, Change<int?>.To(15), default));
+        var after = Enumerable.Range(0, 100).Select(_ => h.HoldAsync(pool, 1)).ToList();
+
+        Assert.Equal(OutcomeCode.Ok, (await resize).Outcome?.Code);
+        Assert.All(await Task.WhenAll(before.Concat(after)), r => Assert.Equal(OutcomeCode.InsufficientCapacity, r.Outcome?.Code));
+        foreach (var id in queue)
+        {
+            Assert.Equal(WaitlistStatus.Offered, (await EntryAsync(h, id)).Status);
+        }
+
+        var node = await h.NodeAsync(pool);
+        Assert.Equal((15L, 0L, 5L), (node.Reserved, node.QueueDemand, node.OfferedUnits));
+        await h.AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task An_offer_that_expires_passes_its_units_to_the_next_entry_in_the_sweep_that_expires_it()
     {

@@ -214,10 +214,25 @@ internal static class ApiErrors
     public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(MethodNotAllowedKind, detail);
 
     /// <summary><c>waitlist_demand</c> is there only when a waiting list is owed units on the short pool: those are why it is short.</summary>
-    public static ProblemHttpResult InsufficientCapacity(string detail, long? available, long waitlistDemand = 0) =>
-        Problem(InsufficientCapacityKind, detail, waitlistDemand > 0
+    public static ProblemHttpResult InsufficientCapacity(string detail, long? available, long waitlistDemand = 0)
+    {
+        // A sell-out's refusals recalled by the engine carry the very sentence string they were first
+        // given with (EarlyRefusal), so the same string means the same problem: the last one this
+        // thread built is sent again. Nothing changes a problem once built, so requests may share it.
+        if (t_lastShortage is { } last && ReferenceEquals(last.Detail, detail) && last.Available == available && last.Owed == waitlistDemand)
+        {
+            return last.Result;
+        }
+
+        var result = Problem(InsufficientCapacityKind, detail, waitlistDemand > 0
             ? new() { ["available_capacity"] = available, ["waitlist_demand"] = waitlistDemand }
             : new() { ["available_capacity"] = available });
+        t_lastShortage = (detail, available, waitlistDemand, result);
+        return result;
+    }
+
+    [ThreadStatic]
+    private static (string Detail, long? Available, long Owed, ProblemHttpResult Result)? t_lastShortage;
 
     public static ProblemHttpResult WaitlistDisabled(string detail) => Problem(WaitlistDisabledKind, detail);
 
