@@ -74,6 +74,26 @@ public sealed record SalePatch(
 public static class SaleRulesOf
 {
     /// <summary>
+    /// Until when what these capacities' rules decide stays as it is at <paramref name="now"/> while
+    /// nothing is committed: the earliest edge of a window after now, or <see cref="DateTimeOffset.MaxValue"/>
+    /// (a tier waiting for a sell-out opens only by a commit). An answer worked out from these rows at
+    /// now, a state or a refusal, is the answer until then.
+    /// </summary>
+    public static DateTimeOffset SteadyUntil(IReadOnlyList<CapacityNode> rows, DateTimeOffset now)
+    {
+        var until = DateTimeOffset.MaxValue;
+        foreach (var row in rows)
+        {
+            if (row.Sale?.NextEdgeAfter(now) is { } edge && edge < until)
+            {
+                until = edge;
+            }
+        }
+
+        return until;
+    }
+
+    /// <summary>
     /// The state of a capacity with these rules, activity and availability at <paramref name="now"/>, and
     /// the next instant it changes by the clock (null when none is known).
     /// </summary>

@@ -14,9 +14,8 @@ namespace Capacity.Engine;
 /// against rows that have not changed since the last one. Each thread remembers its last few
 /// refusals with the committed row objects they were decided on; a commit replaces a row's object
 /// rather than changing it (<see cref="ICommittedRows"/>), so finding the same objects again means
-/// the same rows, and the same question gets the same answer without deciding it again. Only
-/// refusals that cannot depend on the time are remembered: none on a row with sale rules (a window,
-/// a tier), whose answer may change with the clock alone.
+/// the same rows, and the same question gets the same answer without deciding it again, up to the
+/// next edge of a window on those rows (the clock alone can turn "not enough" into "sale closed").
 /// </para>
 /// </summary>
 internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreLimits limits)
@@ -57,7 +56,8 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
                 return null;
             }
 
-            return scratch.Recall(this, hold, found) ?? Decide(scratch, hold, found);
+            var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
+            return scratch.Recall(this, hold, found, now) ?? Decide(scratch, hold, found, now);
         }
         finally
         {
@@ -79,7 +79,7 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
         return false;
     }
 
-    private Outcome? Decide(Scratch scratch, PlaceHold hold, List<CapacityNode> found)
+    private Outcome? Decide(Scratch scratch, PlaceHold hold, List<CapacityNode> found, DateTimeOffset now)
     {
         // A priced item can never get past the price check here, nor an item drawn from an allocation
         // past the allocation check (no prices or allocations are loaded), so such a hold always goes
@@ -92,7 +92,6 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
             ws.Load(node.Clone());
         }
 
-        var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
         Outcome outcome;
         try
         {
@@ -114,12 +113,12 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
             return null;
         }
 
-        scratch.Remember(this, hold, found, outcome);
+        scratch.Remember(this, hold, found, outcome, SaleRulesOf.SteadyUntil(found, now));
         return outcome;
     }
 
-    /// <summary>A refusal as decided: by which instance (its limits), for which request, on which row objects.</summary>
-    private sealed record Refusal(EarlyRefusal Owner, PlaceHold Hold, CapacityNode[] Rows, Outcome Outcome);
+    /// <summary>A refusal as decided: by which instance (its limits), for which request, on which row objects, and until when the clock leaves it standing.</summary>
+    private sealed record Refusal(EarlyRefusal Owner, PlaceHold Hold, CapacityNode[] Rows, Outcome Outcome, DateTimeOffset Until);
 
     private sealed class Scratch
     {
@@ -130,11 +129,11 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
         private int _next;
 
         /// <summary>The answer given to the same request on the same row objects, if this thread remembers one.</summary>
-        public Outcome? Recall(EarlyRefusal owner, PlaceHold hold, List<CapacityNode> found)
+        public Outcome? Recall(EarlyRefusal owner, PlaceHold hold, List<CapacityNode> found, DateTimeOffset now)
         {
             foreach (var refusal in _refusals)
             {
-                if (refusal is not null && refusal.Owner == owner && CommittedRows.Same(refusal.Rows, found) && SameRequest(refusal.Hold, hold))
+                if (refusal is not null && refusal.Owner == owner && now < refusal.Until && CommittedRows.Same(refusal.Rows, found) && SameRequest(refusal.Hold, hold))
                 {
                     return refusal.Outcome;
                 }
@@ -143,23 +142,15 @@ internal sealed class EarlyRefusal(ICommittedRows rows, TimeProvider time, CoreL
             return null;
         }
 
-        public void Remember(EarlyRefusal owner, PlaceHold hold, List<CapacityNode> found, Outcome outcome)
+        public void Remember(EarlyRefusal owner, PlaceHold hold, List<CapacityNode> found, Outcome outcome, DateTimeOffset until)
         {
             if (hold.Labels is not null)
             {
                 return;
             }
 
-            foreach (var node in found)
-            {
-                if (node.Sale is not null)
-                {
-                    return;
-                }
-            }
-
             // The sentence written once, not at every answer that recalls it.
-            _refusals[_next] = new Refusal(owner, hold, [.. found], outcome with { Detail = outcome.Detail });
+            _refusals[_next] = new Refusal(owner, hold, [.. found], outcome with { Detail = outcome.Detail }, until);
             _next = (_next + 1) % Remembered;
         }
 

@@ -283,6 +283,40 @@ public sealed class SaleRulesTests
 }
 
 /// <summary>Waiting lists under sale rules: an offer is a hold, so none is made before a window opens or a tier does.</summary>
+/// <summary>Until when an answer worked out from rows with sale rules stands with nothing committed: the next edge of any window.</summary>
+public sealed class SteadyUntilTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
+
+    private static CapacityNode Row(SaleRules? rules) => new()
+    {
+        Id = Guid.NewGuid(),
+        TenantId = Guid.NewGuid(),
+        EventId = "gig",
+        SectionName = "Floor",
+        ParentIds = [],
+        Total = 10,
+        Sale = rules,
+        CreatedAt = Now,
+        UpdatedAt = Now,
+    };
+
+    [Fact]
+    public void An_answer_stands_until_the_earliest_window_edge_after_now_of_any_of_its_rows()
+    {
+        var starts = Now.AddMinutes(10);
+        var ends = Now.AddMinutes(30);
+        Assert.Equal(DateTimeOffset.MaxValue, SaleRulesOf.SteadyUntil([Row(null), Row(null)], Now));
+        Assert.Equal(starts, SaleRulesOf.SteadyUntil([Row(null), Row(new SaleRules(StartsAt: starts, EndsAt: ends))], Now));
+        Assert.Equal(ends, SaleRulesOf.SteadyUntil([Row(new SaleRules(StartsAt: starts, EndsAt: ends))], starts));
+        Assert.Equal(DateTimeOffset.MaxValue, SaleRulesOf.SteadyUntil([Row(new SaleRules(StartsAt: starts, EndsAt: ends))], ends));
+        Assert.Equal(Now.AddMinutes(5), SaleRulesOf.SteadyUntil([Row(new SaleRules(EndsAt: ends)), Row(new SaleRules(StartsAt: Now.AddMinutes(5)))], Now));
+
+        // A tier waiting for a sell-out opens by a commit, never by the clock.
+        Assert.Equal(DateTimeOffset.MaxValue, SaleRulesOf.SteadyUntil([Row(new SaleRules(OpensAfter: Guid.NewGuid()))], Now));
+    }
+}
+
 public sealed class SaleRulesWaitlistTests
 {
     [Fact]

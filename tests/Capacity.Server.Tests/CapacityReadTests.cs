@@ -19,6 +19,9 @@ public abstract class CapacityReadTests(StoreKind store)
 
     private static long? Available(JsonObject capacity) => capacity["available_capacity"]?.GetValue<long>();
 
+    private static (string, DateTimeOffset?) State(JsonObject capacity) =>
+        (capacity["state"]!.GetValue<string>(), capacity["next_change_at"]?.GetValue<DateTimeOffset>());
+
     [Fact]
     public async Task A_capacity_read_again_and_again_shows_each_acknowledged_change_on_it_or_a_pool_above_it_at_once()
     {
@@ -83,21 +86,34 @@ public abstract class CapacityReadTests(StoreKind store)
     }
 
     [Fact]
-    public async Task A_capacity_under_a_sale_window_read_before_and_after_the_clock_passes_its_start_shows_each_state()
+    public async Task A_capacity_under_a_sale_window_read_again_and_again_shows_the_state_the_clock_gives_at_each_edge()
     {
         // No sweep: it would pass the window's edge and commit, which replaces the row; here only the clock moves.
         await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:SweepIntervalMs"] = "3600000" }, manualClock: true);
         var t = (await app.NewTenantAsync()).Client;
         var starts = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().AddMinutes(10).ToUnixTimeMilliseconds());
-        var created = await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new { section_name = "Floor", total_capacity = 10, sale_starts_at = starts })), 201);
+        var ends = starts.AddMinutes(20);
+        var created = await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new { section_name = "Floor", total_capacity = 10, sale_starts_at = starts, sale_ends_at = ends })), 201);
         var floor = created["id"]!.GetValue<string>();
+        var pool = await t.CreateCapacityAsync("gig", "Pool", 50);
+        var child = await t.CreateCapacityAsync("gig", "Under the floor's pool", 5, pool);
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal("scheduled", (await t.GetCapacityAsync(floor))["state"]!.GetValue<string>());
+            Assert.Equal(("scheduled", starts), State(await t.GetCapacityAsync(floor)));
+            Assert.Equal("on_sale", (await t.GetCapacityAsync(child))["state"]!.GetValue<string>());
+            app.Clock.Advance(TimeSpan.FromMinutes(3));
         }
 
-        app.Clock.Advance(TimeSpan.FromMinutes(10));
-        Assert.Equal("on_sale", (await t.GetCapacityAsync(floor))["state"]!.GetValue<string>());
+        // The window opens at its very start, and closes at its very end.
+        app.Clock.Advance(TimeSpan.FromMinutes(1));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(("on_sale", ends), State(await t.GetCapacityAsync(floor)));
+            app.Clock.Advance(TimeSpan.FromMinutes(5));
+        }
+
+        app.Clock.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal("closed", (await t.GetCapacityAsync(floor))["state"]!.GetValue<string>());
         await app.AssertInvariantsAsync();
     }
 

@@ -49,9 +49,8 @@ internal static class CapacityReads
 /// the hottest read there is: a buyer's page polls it. Each request thread remembers its last few
 /// answers, body bytes and all, with the row objects they were worked out from; a commit replaces a
 /// row's object, so finding the same objects again means the same answer, sent without building or
-/// serializing it again. Only answers that depend on nothing but the rows are remembered: none for a
-/// capacity with allocations (read from the store) or with sale rules on it or above it (its
-/// <c>state</c> changes with the clock).
+/// serializing it again, up to the next edge of a sale window on those rows (the <c>state</c> changes
+/// with the clock there). A capacity with allocations is not remembered: they are read from the store.
 /// </summary>
 internal static class ShownCapacities
 {
@@ -76,14 +75,14 @@ internal static class ShownCapacities
         {
             // The asked row comes first, its ancestors after it.
             var node = rows[0];
-            if (node.TenantId != tenantId || node.AllocationCount > 0 || rows.Exists(n => n.Sale is not null))
+            if (node.TenantId != tenantId || node.AllocationCount > 0)
             {
                 return null;
             }
 
             foreach (var shown in scratch.Shown)
             {
-                if (shown is not null && shown.Options == options && CommittedRows.Same(shown.Rows, rows))
+                if (shown is not null && shown.Options == options && now < shown.Until && CommittedRows.Same(shown.Rows, rows))
                 {
                     return JsonResults.Ok(shown.Response, shown.Body);
                 }
@@ -92,7 +91,7 @@ internal static class ShownCapacities
             // The kept rows are only read here, never changed.
             var response = CapacityResponse.From(Graph.View(node, new NodeLookup(rows)), now);
             var body = JsonResults.ToUtf8Bytes(response, options);
-            scratch.Shown[scratch.Next] = new Shown(options, [.. rows], response, body);
+            scratch.Shown[scratch.Next] = new Shown(options, [.. rows], response, body, SaleRulesOf.SteadyUntil(rows, now));
             scratch.Next = (scratch.Next + 1) % Remembered;
             return JsonResults.Ok(response, body);
         }
@@ -102,8 +101,8 @@ internal static class ShownCapacities
         }
     }
 
-    /// <summary>An answer as sent, with the options it was written with (a test process hosts several servers) and the rows it came from.</summary>
-    private sealed record Shown(JsonSerializerOptions Options, CapacityNode[] Rows, CapacityResponse Response, byte[] Body);
+    /// <summary>An answer as sent, with the options it was written with (a test process hosts several servers), the rows it came from, and until when the clock leaves it standing.</summary>
+    private sealed record Shown(JsonSerializerOptions Options, CapacityNode[] Rows, CapacityResponse Response, byte[] Body, DateTimeOffset Until);
 
     private sealed class Scratch
     {
