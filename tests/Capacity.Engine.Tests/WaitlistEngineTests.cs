@@ -78,6 +78,34 @@ public abstract class WaitlistEngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A batch of holds loads no waiting list for owed units, except where a hold may sell out a tier's
+    /// earlier capacity: the tier opens in that batch, and the entries waiting for it are offered there.
+    /// </summary>
+    [Fact]
+    public async Task A_hold_that_sells_out_the_earlier_tier_offers_the_entries_waiting_for_the_next_in_its_own_batch()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var early = await h.CreateAsync("Early", 2);
+        var late = Guid.CreateVersion7();
+        var created = await h.Engine.SubmitAsync(new CreateCapacity(Tenant, late, "e1", null, "Late", null, 5, [], true, null, Sale: new SaleRules(OpensAfter: early)));
+        Assert.Equal(OutcomeCode.Ok, created.Outcome?.Code);
+        await EnableAsync(h, late, WaitlistPolicy.Fifo);
+        var waiting = await JoinAsync(h, (late, 2));
+        Assert.Equal(WaitlistStatus.Waiting, (await EntryAsync(h, waiting)).Status);
+
+        // Holds only, racing for the last tickets of the earlier tier: the one that sells it out opens the next.
+        var holds = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => h.HoldAsync(early, 1)));
+        Assert.Equal(2, holds.Count(r => r.Outcome?.Code == OutcomeCode.Ok));
+        // A tier that sold out and opened the next closes: the rest are refused, none fails.
+        Assert.All(holds, r => Assert.True(r.Outcome?.Code is OutcomeCode.Ok or OutcomeCode.InsufficientCapacity or OutcomeCode.CapacityInactive, $"{r.Status} {r.Outcome?.Code}"));
+
+        Assert.Equal(WaitlistStatus.Offered, (await EntryAsync(h, waiting)).Status);
+        var node = await h.NodeAsync(late);
+        Assert.Equal((2L, 0L, 2L), (node.Reserved, node.QueueDemand, node.OfferedUnits));
+        await h.AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task An_offer_that_expires_passes_its_units_to_the_next_entry_in_the_sweep_that_expires_it()
     {
