@@ -15,7 +15,8 @@
 # by the warm-up (soldout: every measured answer a 409), SQLite FULL), after WARMUP seconds of each. Prints each
 # run (requests per second, p99, the process's CPU per request in µs, the machine's idle cores),
 # the medians, B ÷ A pairwise and each build ÷ echo. Both servers end with GET /admin/verify, and a
-# failed verify fails the script.
+# failed verify fails the script. WINDOW=1 gives each server's pool a sale window (opened a minute
+# before, ending a day after), as an on-sale's pool usually has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -51,8 +52,18 @@ pid_e=$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Ech
 setup=onsale
 [[ $SCENARIO == soldout || $SCENARIO == rules ]] && setup=$SCENARIO
 hook=http://127.0.0.1:$((PORT + 1))/hook
-read -r key_a pool_a <<< "$(onsale_setup "$PORT" $setup "$hook")"
-read -r key_b pool_b <<< "$(onsale_setup $((PORT + 2)) $setup "$hook")"
+# The pool of each set-up, with a sale window when WINDOW=1: setup <port>, printing "key pool".
+setup() {
+  local key pool
+  read -r key pool <<< "$(onsale_setup "$1" $setup "$hook")"
+  if [ "${WINDOW:-0}" = 1 ]; then
+    curl -fs -o /dev/null -X PUT -H "Authorization: Bearer $key" -H 'Content-Type: application/json' "http://127.0.0.1:$1/capacity/$pool" \
+      -d "{\"sale_starts_at\":\"$(date -u -d '-1 min' +%FT%TZ)\",\"sale_ends_at\":\"$(date -u -d '+1 day' +%FT%TZ)\"}"
+  fi
+  echo "$key $pool"
+}
+read -r key_a pool_a <<< "$(setup "$PORT")"
+read -r key_b pool_b <<< "$(setup $((PORT + 2)))"
 echo_pool=01a2446f-927a-7228-b56b-f7728307b5a6
 
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
@@ -71,7 +82,7 @@ esac
 run() {
   local before idle_before output rps p99 key=$4 pool=$5 total refused
   local server=$(($3 != PORT + 1))
-  if [[ $SCENARIO == holds || $SCENARIO == keyed || $SCENARIO == rules ]] && [ "$server" = 1 ]; then read -r key pool <<< "$(onsale_setup "$3" $setup "$hook")"; fi
+  if [[ $SCENARIO == holds || $SCENARIO == keyed || $SCENARIO == rules ]] && [ "$server" = 1 ]; then read -r key pool <<< "$(setup "$3")"; fi
   before=$(cpu_seconds "$2") idle_before=$(idle_seconds)
   output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency "${script[@]}" -H "Authorization: Bearer $key" "http://127.0.0.1:$3/capacity/$pool$suffix")
   if [ "$SCENARIO" = soldout ] && [ "$server" = 1 ] && [ "$1" != warm ]; then
