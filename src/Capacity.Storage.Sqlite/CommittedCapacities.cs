@@ -13,8 +13,8 @@ namespace Capacity.Storage.Sqlite;
 /// that row meanwhile (a publish is never older than a read that started before it). When a commit
 /// fails in a way that leaves its outcome unknown, everything is dropped and read again. A row kept
 /// here is never changed: a publish puts a new copy in its place. Readers and batches get copies; the
-/// engine's look before it queues a hold gets the kept rows themselves (<see cref="TryGetCommitted"/>),
-/// to read only.
+/// engine's look before it queues a hold and the server's remembered availability reads get the kept
+/// rows themselves (<see cref="TryGetCommitted"/>), to read only.
 /// </para>
 /// <para>
 /// It holds at most <c>maxRows</c> rows (about 300 bytes each): once full, rows already here are still
@@ -94,8 +94,8 @@ internal sealed class CommittedCapacities(int maxRows = 100_000)
     /// <summary>
     /// These capacities and all their ancestors, each once, as the objects kept here: never changed
     /// once kept (<see cref="Publish"/> replaces a row with a copy), so a caller may read them without
-    /// the lock, and must not change them. For the engine's look before it queues a hold, which runs
-    /// on every request: no copy, and nothing allocated but what <paramref name="rows"/> grows by. A
+    /// the lock, and must not change them. For what runs on every request (the engine's look before it
+    /// queues a hold, an availability read): no copy, and nothing allocated but what <paramref name="rows"/> grows by. A
     /// closure is a handful of rows, so the list itself is the set of rows already seen.
     /// </summary>
     public bool TryGetCommitted(IReadOnlyList<Guid> ids, List<CapacityNode> rows)
