@@ -52,8 +52,8 @@ pid_e=$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Ech
 setup=onsale
 [[ $SCENARIO == soldout || $SCENARIO == rules ]] && setup=$SCENARIO
 hook=http://127.0.0.1:$((PORT + 1))/hook
-# The pool of each set-up, with a sale window when WINDOW=1: setup <port>, printing "key pool".
-setup() {
+# A new pool of the scenario, with a sale window when WINDOW=1: new_pool <port>, printing "key pool".
+new_pool() {
   local key pool
   read -r key pool <<< "$(onsale_setup "$1" $setup "$hook")"
   if [ "${WINDOW:-0}" = 1 ]; then
@@ -62,8 +62,8 @@ setup() {
   fi
   echo "$key $pool"
 }
-read -r key_a pool_a <<< "$(setup "$PORT")"
-read -r key_b pool_b <<< "$(setup $((PORT + 2)))"
+read -r key_a pool_a <<< "$(new_pool "$PORT")"
+read -r key_b pool_b <<< "$(new_pool $((PORT + 2)))"
 echo_pool=01a2446f-927a-7228-b56b-f7728307b5a6
 
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
@@ -82,7 +82,7 @@ esac
 run() {
   local before idle_before output rps p99 key=$4 pool=$5 total refused
   local server=$(($3 != PORT + 1))
-  if [[ $SCENARIO == holds || $SCENARIO == keyed || $SCENARIO == rules ]] && [ "$server" = 1 ]; then read -r key pool <<< "$(setup "$3")"; fi
+  if [[ $SCENARIO == holds || $SCENARIO == keyed || $SCENARIO == rules ]] && [ "$server" = 1 ]; then read -r key pool <<< "$(new_pool "$3")"; fi
   before=$(cpu_seconds "$2") idle_before=$(idle_seconds)
   output=$(wrk -t2 -c"$CONNECTIONS" -d"$6s" --latency "${script[@]}" -H "Authorization: Bearer $key" "http://127.0.0.1:$3/capacity/$pool$suffix")
   if [ "$SCENARIO" = soldout ] && [ "$server" = 1 ] && [ "$1" != warm ]; then
