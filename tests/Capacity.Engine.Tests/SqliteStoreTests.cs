@@ -372,7 +372,7 @@ public sealed class EarlyRefusalTests
     }
 
     [Fact]
-    public async Task A_refusal_is_never_recalled_for_another_tenant_or_another_engine()
+    public async Task A_refusal_is_never_recalled_for_another_tenant_or_from_another_store()
     {
         await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
         await using var other = await EngineHarness.OpenAsync(StoreKind.Sqlite);
