@@ -987,6 +987,5 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     internal const string SelectCapacities = $"SELECT {CapacityColumns} FROM capacities WHERE id IN (SELECT value FROM json_each($ids))";
     internal const string SelectReservation = $"SELECT {ReservationColumns} FROM reservations WHERE id = ?1";
     internal const string SelectPrices = $"SELECT {PriceColumns} FROM pricing WHERE id IN (SELECT value FROM json_each($ids))";
-    internal const string SelectLimits = $"SELECT {LimitColumns} FROM buyer_limits WHERE id IN (SELECT value FROM json_each($ids))";
     internal const string SelectAllocations = $"SELECT {AllocationColumns} FROM allocations WHERE id IN (SELECT value FROM json_each($ids))";
 }
