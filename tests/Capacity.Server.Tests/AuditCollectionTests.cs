@@ -3,6 +3,11 @@ using Capacity.Server.Admin;
 namespace Capacity.Server.Tests;
 
 /// <summary>An audit of a large store is followed by a background full collection; a small store's is not.</summary>
+/// <remarks>
+/// Alone, with no other test class beside it: a neighbour's allocations could start a full collection
+/// of their own during the first fact, which would then pass whether or not the audit started one.
+/// </remarks>
+[Collection(nameof(AloneCollection))]
 public sealed class AuditCollectionTests
 {
     [Fact]
