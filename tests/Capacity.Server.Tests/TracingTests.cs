@@ -62,6 +62,8 @@ public sealed class TracingTests
         var t = (await app.NewTenantAsync()).Client;
         await t.HoldAsync(await t.CreateCapacityAsync("untraced", "Floor", 10), 1);
         Assert.Null(app.Services.GetService<TracerProvider>());
+        // Nobody listens to the engine's spans, so it starts none: a command's and a batch's span cost nothing.
+        Assert.False(CommandEngine.Tracing.HasListeners());
         await app.AssertInvariantsAsync();
     }
 
