@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Capacity.Core;
 using Capacity.Storage.Postgres;
 using Capacity.Testing;
@@ -248,11 +249,24 @@ public sealed class MultiEngineTests : IAsyncLifetime
     /// records attempts at the endpoint it claimed (which locks that endpoint) in the same batches as
     /// releases whose notices go to both endpoints (which take both endpoints' next sequence numbers,
     /// and the event's ledger lock). No batch may fail for it: a failed recording is a delivery sent
-    /// twice, a failed release a 503.
+    /// twice, a failed release a 503. Nor may any batch be tried again for a lock cycle: the engine
+    /// would hide one by deciding the batch afresh, so the test counts them.
     /// </summary>
     [Fact]
     public async Task Both_nodes_recording_deliveries_while_both_write_notices_to_the_same_endpoints_fail_no_batch()
     {
+        var conflicts = 0L;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == CommandEngine.Meter && instrument.Name == "capacity.engine.lock_conflicts")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref conflicts, value));
+        listener.Start();
+
         Guid[] sections = [await CreateAsync("Stalls", 10_000), await CreateAsync("Circle", 10_000)];
         Guid[] endpoints = [Guid.CreateVersion7(), Guid.CreateVersion7()];
         foreach (var endpoint in endpoints)
@@ -284,6 +298,7 @@ public sealed class MultiEngineTests : IAsyncLifetime
             Assert.All(results, r => Assert.Equal(EngineStatus.Decided, r.Status));
         }
 
+        Assert.Equal(0, Interlocked.Read(ref conflicts));
         await AssertAuditCleanAsync();
     }
 
