@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using Capacity.Server.Events;
@@ -119,6 +121,52 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
             [(pool, 1), (child, 2)],
             soonest["items"]!.AsArray().Select(i => (i!["capacity_id"]!.GetValue<string>(), i["quantity"]!.GetValue<int>())));
         Assert.Equal([3], third["holds"]!["expiring"]![1]!["items"]!.AsArray().Select(i => i!["quantity"]!.GetValue<int>()));
+    }
+
+    /// <remarks>
+    /// A feed is started by its first viewer's request but outlives it: its polls must not run in that
+    /// request's execution context, or they would be traced as that request's children (and log under
+    /// its scope) for as long as the feed lives. The hosting layer starts a request activity only when
+    /// someone listens to it, so the test listens, and sends a traceparent it can recognise.
+    /// </remarks>
+    [Fact]
+    public async Task A_feed_started_by_a_viewer_polls_outside_that_viewer_s_trace()
+    {
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("traced-feed", "Pool", 10);
+        var viewerTrace = ActivityTraceId.CreateRandom();
+        var reads = new ConcurrentQueue<ActivityTraceId?>();
+        _app.Faults.OnSummaryRead = () => reads.Enqueue(Activity.Current?.TraceId);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/events/traced-feed/capacity/stream");
+            request.Headers.Add("traceparent", $"00-{viewerTrace.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+            using var response = await t.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+            // The first snapshot is the viewer's own read, in its request; what follows is the feed's.
+            await NextSnapshotAsync(reader);
+            Assert.Contains(viewerTrace, reads);
+            reads.Clear();
+            await t.HoldAsync(pool, 1);
+            var second = await NextSnapshotAsync(reader).WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(9, second["totals"]!["available_capacity"]!.GetValue<long>());
+
+            Assert.NotEmpty(reads);
+            Assert.DoesNotContain(viewerTrace, reads);
+        }
+        finally
+        {
+            _app.Faults.OnSummaryRead = null;
+        }
+
+        await _app.AssertInvariantsAsync();
     }
 
     [Fact]

@@ -263,6 +263,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
         }
 
         Interlocked.Increment(ref _holdSummaries);
+        OnSummaryRead?.Invoke();
         var gate = Interlocked.Exchange(ref _summaryGate, null);
         if (gate is not null)
         {
@@ -278,6 +279,12 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
         return read;
     }
+
+    /// <summary>
+    /// Called as each event read with live holds (a stream snapshot) begins, on the flow that reads:
+    /// a test looks at what that flow carries (its <see cref="System.Diagnostics.Activity.Current"/>).
+    /// </summary>
+    public Action? OnSummaryRead { get; set; }
 
     /// <summary>
     /// The next event read with live holds (a stream snapshot) waits until <paramref name="start"/>
