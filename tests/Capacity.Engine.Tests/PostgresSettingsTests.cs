@@ -71,6 +71,27 @@ public sealed class PostgresSettingsTests
         Assert.Equal("on", await ShowAsync(reader, "enable_seqscan"));
     }
 
+    /// <remarks>
+    /// docs/operations.md promises a 503 within about a second when the database cannot give a
+    /// connection. Npgsql's <c>Timeout</c> bounds the wait for a pooled connection as well as the
+    /// connect; with every connection of a pool in use, the next open must fail near the default's 1 s
+    /// rather than hang for Npgsql's own 15 s.
+    /// </remarks>
+    [Fact]
+    public async Task With_every_pooled_connection_in_use_the_next_open_fails_within_the_default_timeout()
+    {
+        var schema = await (await PostgresServer.SharedAsync()).NewSchemaAsync();
+        var settings = new NpgsqlConnectionStringBuilder(PostgresStore.WithDefaults(schema)) { MaxPoolSize = 1 };
+        await using var source = NpgsqlDataSource.Create(settings.ConnectionString);
+        await using var busy = await source.OpenConnectionAsync();
+
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<NpgsqlException>(async () => await source.OpenConnectionAsync());
+        waited.Stop();
+
+        Assert.InRange(waited.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
+    }
+
     private static async Task<string?> ShowAsync(string connectionString, string setting)
     {
         await using var connection = new NpgsqlConnection(connectionString);
