@@ -39,6 +39,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
     public SqliteStore(string path)
     {
+        SqliteProcess.Configure();
         var full = Path.GetFullPath(path);
         OwnerOnly.CreateDirectory(Path.GetDirectoryName(full)!);
         _lock = TakeLock(full);
