@@ -41,6 +41,13 @@ public sealed class BuyerUsage
     public required string BuyerKey { get; init; }
     public long Used { get; set; }
 
+    /// <summary>
+    /// Set on a row the store did not read, on a capacity no limit covers (<see cref="LoadKeys.UsageKeys(WorkingSet)"/>):
+    /// <see cref="Used"/> is then this batch's change only, which the store adds to the row it has, or
+    /// writes as a new row. Nothing checks such a row against a limit; <see cref="WorkingSet.UsageOf"/> refuses to.
+    /// </summary>
+    public bool Unread { get; init; }
+
     internal long RecordedIn;
 }
 

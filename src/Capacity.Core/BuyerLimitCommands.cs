@@ -13,6 +13,7 @@ public sealed record CreateBuyerLimit(
     {
         keys.Capacities.UnionWith(CapacityIds);
         keys.Limits.Add(Id);
+        keys.CreatesLimits = true;
     }
 }
 

@@ -109,6 +109,13 @@ public sealed class LoadKeys
     /// </summary>
     public bool MayFreeUnits { get; set; }
 
+    /// <summary>
+    /// Whether some command of the batch creates a per-buyer limit. Such a batch reads the usage row of
+    /// every buyer it names (<see cref="UsageKeys(WorkingSet)"/>): a hold decided after the limit, in the
+    /// same batch, is checked against its buyer's whole usage on capacities no limit covered at the load.
+    /// </summary>
+    public bool CreatesLimits { get; set; }
+
     /// <summary>A keyed entry's buyer on each of its capacities: an offer counts against the buyer's limits.</summary>
     public void AddBuyersOf(IEnumerable<WaitlistEntry> entries)
     {
@@ -240,6 +247,7 @@ public sealed class LoadKeys
     public bool Covers(LoadKeys candidate) =>
         candidate.ReservationTargets.Count == 0
         && (MayFreeUnits || !candidate.MayFreeUnits)
+        && (CreatesLimits || !candidate.CreatesLimits)
         && candidate.Capacities.IsSubsetOf(Capacities)
         && candidate.Reservations.IsSubsetOf(Reservations)
         && candidate.Prices.IsSubsetOf(Prices)
@@ -297,6 +305,7 @@ public sealed class LoadKeys
         Queues.Clear();
         ExpiryCandidates.Clear();
         MayFreeUnits = false;
+        CreatesLimits = false;
     }
 
     /// <summary>
@@ -318,17 +327,28 @@ public sealed class LoadKeys
 
     /// <summary>
     /// The usage rows a batch needs once its capacities and limits are loaded: each (capacity, buyer)
-    /// named, and the same buyer on every capacity of each loaded limit that covers that capacity.
+    /// named on a capacity a loaded limit covers, and the same buyer on every capacity of each such
+    /// limit. A capacity no limit covers needs no read: its usage is only ever added to, never checked,
+    /// so the store writes the batch's change without reading the row (<see cref="BuyerUsage.Unread"/>;
+    /// a keyed hold's commonest case, which no longer pays for limits it does not have). A batch that
+    /// creates a limit reads every pair named (<see cref="CreatesLimits"/>). The store records which it
+    /// did in <see cref="WorkingSet.EveryUsageRead"/>.
     /// </summary>
-    public HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set) => UsageKeys(set, Buyers);
+    public HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set) => UsageKeys(set, Buyers, CreatesLimits);
 
-    /// <summary>The usage rows of these (capacity, buyer) pairs, widened as <see cref="UsageKeys(WorkingSet)"/> widens the batch's.</summary>
-    public static HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set, IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> buyers)
+    /// <summary>The usage rows of these (capacity, buyer) pairs, chosen and widened as <see cref="UsageKeys(WorkingSet)"/> does the batch's; <paramref name="every"/> when the batch reads every pair.</summary>
+    public static HashSet<(Guid CapacityId, string BuyerKey)> UsageKeys(WorkingSet set, IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> buyers, bool every)
     {
-        var usage = new HashSet<(Guid, string)>(buyers);
+        var usage = new HashSet<(Guid, string)>();
         foreach (var (capacityId, buyerKey) in buyers)
         {
-            if (set.FindCapacity(capacityId) is not { } node)
+            var node = set.FindCapacity(capacityId);
+            if (every || node is not { LimitIds.Length: 0 })
+            {
+                usage.Add((capacityId, buyerKey));
+            }
+
+            if (node is null)
             {
                 continue;
             }

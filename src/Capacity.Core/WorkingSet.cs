@@ -175,8 +175,31 @@ public sealed class WorkingSet : ICapacityLookup
 
     public BuyerLimit? FindLimit(Guid id) => _limits.TryGetValue(id, out var limit) ? limit : null;
 
-    /// <summary>A buyer's tickets on a capacity as loaded or changed in this batch; 0 when the row does not exist yet.</summary>
-    public long UsageOf(Guid capacityId, string buyerKey) => _usage.TryGetValue((capacityId, buyerKey), out var usage) ? usage.Used : 0;
+    /// <summary>
+    /// A buyer's tickets on a capacity as loaded or changed in this batch; 0 when the row does not exist
+    /// yet. Only a capacity a limit covers is asked, and its rows are always read (<see cref="LoadKeys.UsageKeys(WorkingSet)"/>):
+    /// a row that was not read holds a change, not the usage, and deciding on it would let a buyer past
+    /// a limit, so this throws instead (the batch fails and nothing is written).
+    /// </summary>
+    public long UsageOf(Guid capacityId, string buyerKey)
+    {
+        if (!_usage.TryGetValue((capacityId, buyerKey), out var usage))
+        {
+            return 0;
+        }
+
+        return usage.Unread
+            ? throw new InvalidOperationException($"The usage of a buyer on capacity {capacityId} was not read, and a limit asked for it.")
+            : usage.Used;
+    }
+
+    /// <summary>
+    /// Whether the store read the usage row of every (capacity, buyer) pair the batch names, or only
+    /// those on capacities a loaded limit covers (<see cref="LoadKeys.UsageKeys(WorkingSet)"/>). True
+    /// until a store says otherwise, and again after <see cref="Clear"/>: a working set that holds every
+    /// row there is (the core's tests) never writes an unread row.
+    /// </summary>
+    public bool EveryUsageRead { get; set; } = true;
 
     public WaitlistEntry? FindEntry(Guid id) => _entries.TryGetValue(id, out var entry) ? entry : null;
 
@@ -493,12 +516,17 @@ public sealed class WorkingSet : ICapacityLookup
         }
     }
 
-    /// <summary>Moves a buyer's tickets on a capacity, creating the row on first use.</summary>
+    /// <summary>
+    /// Moves a buyer's tickets on a capacity, creating the row on first use. A row not loaded was either
+    /// read and absent, or, on a capacity no limit covers, not read at all: then it records this
+    /// batch's change only (<see cref="BuyerUsage.Unread"/>), which may be below 0 (a release).
+    /// </summary>
     internal void AddUsage(Guid tenantId, Guid capacityId, string buyerKey, long delta)
     {
         if (!_usage.TryGetValue((capacityId, buyerKey), out var usage))
         {
-            usage = new BuyerUsage { TenantId = tenantId, CapacityId = capacityId, BuyerKey = buyerKey };
+            var unread = !EveryUsageRead && FindCapacity(capacityId) is { LimitIds.Length: 0 };
+            usage = new BuyerUsage { TenantId = tenantId, CapacityId = capacityId, BuyerKey = buyerKey, Unread = unread };
             _usage.Add((capacityId, buyerKey), usage);
             _newUsage.Add(usage);
             usage.RecordedIn = _epoch;
@@ -510,7 +538,7 @@ public sealed class WorkingSet : ICapacityLookup
         }
 
         usage.Used += delta;
-        if (usage.Used < 0)
+        if (usage.Used < 0 && !usage.Unread)
         {
             throw new InvalidOperationException($"Buyer usage on capacity {capacityId} would go negative.");
         }
@@ -598,7 +626,11 @@ public sealed class WorkingSet : ICapacityLookup
     public IReadOnlyList<BuyerLimit> NewLimits => _newLimits;
     public IReadOnlyList<BuyerLimit> ChangedLimits => _changedLimits;
 
-    /// <summary>Usage rows this batch created; a row once created is only ever updated (it may fall to 0).</summary>
+    /// <summary>
+    /// Usage rows this batch created, and rows it did not read (<see cref="BuyerUsage.Unread"/>): the store
+    /// adds each one's <see cref="BuyerUsage.Used"/> to the row it has, or creates the row. A row once
+    /// created is only ever updated (it may fall to 0).
+    /// </summary>
     public IReadOnlyList<BuyerUsage> NewUsage => _newUsage;
     public IReadOnlyList<BuyerUsage> ChangedUsage => _changedUsage;
     public IReadOnlyList<WaitlistEntry> NewEntries => _newEntries;
@@ -752,6 +784,7 @@ public sealed class WorkingSet : ICapacityLookup
         _allocations.Clear();
         _limits.Clear();
         _usage.Clear();
+        EveryUsageRead = true;
         _entries.Clear();
         _queues.Clear();
         _lastSequences.Clear();

@@ -455,7 +455,7 @@ public sealed class CommandEngine : IAsyncDisposable
         Added.Add(added);
         if (_addedIdempotencyKeys.Count + _addedIds.Count + _addedBuyers.Count > 0)
         {
-            var usage = _addedBuyers.Count > 0 ? LoadKeys.UsageKeys(_ws, _addedBuyers) : [];
+            var usage = _addedBuyers.Count > 0 ? LoadKeys.UsageKeys(_ws, _addedBuyers, _keys.CreatesLimits) : [];
             await tx.LoadAddedAsync(_addedIdempotencyKeys, _records, _busy, _addedIds, usage, _ws, _stopping.Token).ConfigureAwait(false);
         }
     }

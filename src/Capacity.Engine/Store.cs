@@ -205,8 +205,8 @@ public interface IWriteTransaction : IAsyncDisposable
     /// idempotency keys, as <see cref="LoadIdempotencyAsync"/> reads them (a store shared by nodes only
     /// tries the keys' locks), every reservation that already has one of the ids they are about to
     /// create (a reuse the core refuses), and the buyers' usage rows in <paramref name="usage"/> (on
-    /// capacities the batch has locked, widened over their limits as <see cref="LoadKeys.UsageKeys(WorkingSet)"/>
-    /// widens; those locks guard them). It takes no row lock, so the batch's locks stay in the global
+    /// capacities the batch has locked, chosen and widened over their limits as <see cref="LoadKeys.UsageKeys(WorkingSet)"/>
+    /// does; those locks guard them). It takes no row lock, so the batch's locks stay in the global
     /// order; on a store shared by nodes it is one round trip.
     /// </summary>
     Task LoadAddedAsync(

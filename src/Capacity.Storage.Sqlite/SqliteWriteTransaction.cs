@@ -38,8 +38,11 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _lastLedgerSeq;
     private RawStatement? _insertLedger;
 
-    // A keyed hold reads and writes its buyer's usage row on each of its capacities, limit or not.
+    // A keyed hold reads its buyer's usage row on each capacity a limit covers, and writes it on each
+    // of its capacities, limit or not (an unread row as an upsert of the batch's change).
     private RawStatement? _selectUsage;
+    private RawStatement? _addUsage;
+    private RawStatement? _subtractUsage;
     private RawStatement? _selectLimit;
     private RawStatement? _insertUsage;
     private RawStatement? _updateUsage;
@@ -169,6 +172,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     private void LoadUsage(LoadKeys keys, WorkingSet ws)
     {
+        ws.EveryUsageRead = keys.CreatesLimits;
         if (keys.Buyers.Count == 0)
         {
             return;
@@ -636,14 +640,34 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
         if (ws.NewUsage.Count > 0)
         {
-            var insert = _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)");
             foreach (var u in ws.NewUsage)
             {
-                insert.Bind(1, u.CapacityId);
-                insert.Bind(2, u.BuyerKey);
-                insert.Bind(3, u.TenantId);
-                insert.Bind(4, u.Used);
-                insert.Run();
+                if (u.Unread && u.Used <= 0)
+                {
+                    // Tickets given back on a row not read: the hold that took them made the row. An
+                    // update, since an insert's CHECK would see the negative change before the conflict.
+                    if (u.Used < 0)
+                    {
+                        var subtract = _subtractUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = used + ?3 WHERE capacity_id = ?1 AND buyer_key = ?2");
+                        subtract.Bind(1, u.CapacityId);
+                        subtract.Bind(2, u.BuyerKey);
+                        subtract.Bind(3, u.Used);
+                        subtract.Run();
+                    }
+
+                    continue;
+                }
+
+                // A row read and found absent is inserted, and one that exists after all fails the
+                // batch; a row not read gets the batch's tickets added, or is created with them.
+                var write = u.Unread
+                    ? _addUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = used + excluded.used")
+                    : _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)");
+                write.Bind(1, u.CapacityId);
+                write.Bind(2, u.BuyerKey);
+                write.Bind(3, u.TenantId);
+                write.Bind(4, u.Used);
+                write.Run();
             }
         }
 
@@ -925,6 +949,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _selectUsage?.Dispose();
         _selectLimit?.Dispose();
         _insertUsage?.Dispose();
+        _addUsage?.Dispose();
+        _subtractUsage?.Dispose();
         _updateUsage?.Dispose();
         _begin?.Dispose();
         _commit?.Dispose();

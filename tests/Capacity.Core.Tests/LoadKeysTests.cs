@@ -46,6 +46,53 @@ public sealed class LoadKeysTests
         Assert.False(loaded.Covers(elsewhere));
     }
 
+    /// <summary>
+    /// A batch reads a buyer's usage only where a loaded limit covers the capacity, widened over that
+    /// limit's capacities; a batch that creates a limit reads every pair it names, since a hold decided
+    /// after the limit in the same batch is checked against a usage the load could not know it needed.
+    /// </summary>
+    [Fact]
+    public void Usage_is_read_only_where_a_limit_covers_the_capacity_unless_the_batch_creates_a_limit()
+    {
+        var (free, stalls, circle, limitId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var ws = new WorkingSet();
+        foreach (var (id, limits) in new[] { (free, Array.Empty<Guid>()), (stalls, [limitId]), (circle, [limitId]) })
+        {
+            ws.Load(new CapacityNode
+            {
+                Id = id, TenantId = Tenant, EventId = "e", SectionName = "S", ParentIds = [], Total = 10,
+                CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, LimitIds = limits,
+            });
+        }
+
+        ws.Load(new BuyerLimit
+        {
+            Id = limitId, TenantId = Tenant, EventId = "e", Name = "Two", CapacityIds = [stalls, circle], PerBuyerMax = 2,
+            CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
+        });
+        var keys = KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(free, 1, null), new HoldItem(stalls, 1, null)], 15, "fan"));
+
+        Assert.True(keys.UsageKeys(ws).SetEquals([(stalls, "fan"), (circle, "fan")]));
+        new CreateBuyerLimit(Tenant, Guid.NewGuid(), "e", "One", [free], 1, false).CollectKeys(keys);
+        Assert.True(keys.UsageKeys(ws).SetEquals([(free, "fan"), (stalls, "fan"), (circle, "fan")]));
+    }
+
+    /// <summary>So a command that creates a limit joins only a batch that reads every buyer's usage already.</summary>
+    [Fact]
+    public void A_limit_s_creation_is_covered_only_by_a_batch_that_creates_one_too()
+    {
+        var pool = Guid.NewGuid();
+        var limit = Guid.NewGuid();
+        var create = new CreateBuyerLimit(Tenant, limit, "e", "Four", [pool], 4, false);
+        var holds = KeysOf(new PlaceHold(Tenant, Guid.NewGuid(), [new HoldItem(pool, 1, null)], 15, "fan"));
+        holds.Limits.Add(limit);
+        holds.MayFreeUnits = true; // as if a release were among the holds: only the limit's creation is at stake
+
+        Assert.False(holds.Covers(KeysOf(create)));
+        create.CollectKeys(holds);
+        Assert.True(holds.Covers(KeysOf(create)));
+    }
+
     [Fact]
     public void A_change_of_a_hold_is_never_covered_even_by_a_batch_that_changes_the_same_hold()
     {

@@ -206,6 +206,59 @@ public sealed class WorkingSetTests
         Assert.Equal(1, capped.Reserved);
     }
 
+    /// <summary>
+    /// Where no limit covers a capacity the store does not read a buyer's usage row
+    /// (<see cref="LoadKeys.UsageKeys(WorkingSet)"/>): a keyed hold and a release there record only
+    /// their change, on a row marked unread, which may go below 0 and which the store adds to the row it
+    /// has. A limit check never reads such a row; if one did, it would decide on a change, not a usage,
+    /// so reading it throws.
+    /// </summary>
+    [Fact]
+    public void On_a_capacity_no_limit_covers_an_unread_buyer_row_records_the_batch_s_change_and_refuses_to_be_read()
+    {
+        var (ws, capped) = Loaded();
+        ws.EveryUsageRead = false;
+        var held = LoadKeyedHold(ws, capped, 2, "fan");
+
+        Decide(ws, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 3, null)], 15, "fan"));
+        Decide(ws, new TransitionReservation(Tenant, held, Transition.Release));
+        Decide(ws, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 1, null)], 15, "other"));
+        var gone = LoadKeyedHold(ws, capped, 4, "gone");
+        Decide(ws, new TransitionReservation(Tenant, gone, Transition.Release));
+
+        var rows = ws.NewUsage.ToDictionary(u => u.BuyerKey);
+        Assert.All(rows.Values, u => Assert.True(u.Unread));
+        Assert.Equal(1, rows["fan"].Used);
+        Assert.Equal(1, rows["other"].Used);
+        Assert.Equal(-4, rows["gone"].Used);
+        Assert.Empty(ws.ChangedUsage);
+        Assert.Throws<InvalidOperationException>(() => ws.UsageOf(capped.Id, "fan"));
+    }
+
+    /// <summary>The same batch with every row read (as when it creates a limit): a buyer without a row gets a new, read one, which may not go below 0.</summary>
+    [Fact]
+    public void With_every_buyer_row_read_a_keyed_hold_creates_a_read_row_and_a_release_without_one_fails()
+    {
+        var (ws, capped) = Loaded();
+        Decide(ws, new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capped.Id, 3, null)], 15, "fan"));
+        var row = Assert.Single(ws.NewUsage);
+        Assert.False(row.Unread);
+        Assert.Equal(3, ws.UsageOf(capped.Id, "fan"));
+
+        var held = LoadKeyedHold(ws, capped, 2, "stranger");
+        Assert.Throws<InvalidOperationException>(() => Decider.Decide(ws, new TransitionReservation(Tenant, held, Transition.Release), Now, CoreLimits.Default));
+    }
+
+    /// <summary>An active keyed hold from an earlier batch, loaded with the counters it holds (on the capped child and its pool).</summary>
+    private static Guid LoadKeyedHold(WorkingSet ws, CapacityNode capped, int quantity, string buyerKey)
+    {
+        var id = Guid.CreateVersion7();
+        ws.Load(new Reservation(id, Tenant, ReservationStatus.Active, [new ReservationItem(capped.Id, quantity, null)], Now, Now.AddMinutes(15), null, null, buyerKey));
+        capped.Reserved += quantity;
+        ws.FindCapacity(capped.ParentIds[0])!.Reserved += quantity;
+        return id;
+    }
+
     private static void Decide(WorkingSet ws, Command command)
     {
         var outcome = Decider.Decide(ws, command, Now, CoreLimits.Default);

@@ -90,6 +90,48 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Keyed holds and releases on a capacity no limit covers write each buyer's usage without reading
+    /// it (the batch's change added to the row), many buyers at once, several holds each; and a limit
+    /// created in the same batch as later holds of those buyers still sees their whole usage, because
+    /// a batch that creates a limit reads every buyer's row: the holds decided after it are refused.
+    /// </summary>
+    [Fact]
+    public async Task Usage_written_unread_where_no_limit_covers_stays_exact_and_a_limit_created_in_the_holds_batch_counts_it()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 10_000);
+        var placed = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => HoldAsync(h, pool, 1, $"b{i % 40}")));
+        Assert.All(placed, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        var released = await Task.WhenAll(placed.Take(40).Select(r =>
+            h.Engine.SubmitAsync(new TransitionReservation(Tenant, r.Outcome!.Value.Reservation!.Value.Id, Transition.Release))));
+        Assert.All(released, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        foreach (var buyer in new[] { "b0", "b17", "b39" })
+        {
+            Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], buyer, CancellationToken.None));
+        }
+
+        await h.AssertAuditCleanAsync();
+
+        // The writer holds one batch at its load while a limit of 4 and a hold by each of five of those
+        // buyers queue behind it: they go into the next batch together, the limit first.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var held = HoldAsync(h, pool, 1, null);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var batches = h.Store.Batches;
+        var limit = h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Four", [pool], 4, false));
+        var after = Enumerable.Range(0, 5).Select(i => HoldAsync(h, pool, 1, $"b{i}")).ToArray();
+        release.SetResult();
+
+        Assert.Equal(OutcomeCode.Ok, (await held).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await limit).Outcome?.Code);
+        Assert.All(await Task.WhenAll(after), r => Assert.Equal(OutcomeCode.BuyerLimitExceeded, r.Outcome?.Code));
+        Assert.Equal(batches + 1, h.Store.Batches);
+        Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "b3", CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+    }
+
     private static async Task<Guid> LimitAsync(EngineHarness h, int max, Guid capacity, bool requireKey = false) =>
         await LimitAsync(h, max, [capacity], requireKey);
 

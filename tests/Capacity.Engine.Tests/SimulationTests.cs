@@ -49,6 +49,11 @@ public abstract class SimulationTests(StoreKind kind)
         private readonly List<Guid> _capacities = [];
         private readonly List<Guid> _reservations = [];
         private int _keys;
+        private int _limits;
+
+        // Two holds in three name one of these buyers: their usage rows are written, unread where no
+        // limit covers the capacity, and a few limits created on the way make some of them count.
+        private static readonly string[] Buyers = ["s0", "s1", "s2", "s3"];
 
         public int Step { get; private set; }
         public string Last { get; private set; } = "";
@@ -122,7 +127,7 @@ public abstract class SimulationTests(StoreKind kind)
             if (roll < 45)
             {
                 var items = Pick(_capacities, _random.Next(1, 3)).Select(c => new HoldItem(c, _random.Next(1, 6), null)).ToArray();
-                return new PlaceHold(Tenant, Guid.CreateVersion7(), items, _random.Next(1, 30));
+                return new PlaceHold(Tenant, Guid.CreateVersion7(), items, _random.Next(1, 30), _random.Next(3) == 0 ? null : Buyers[_random.Next(Buyers.Length)]);
             }
 
             if (roll < 80 && _reservations.Count > 0)
@@ -141,6 +146,12 @@ public abstract class SimulationTests(StoreKind kind)
             {
                 var due = _reservations.Where(r => _reference.FindReservation(r) is { Status: ReservationStatus.Active } x && x.ExpiresAt <= h.Clock.GetUtcNow()).ToArray();
                 return new ExpireDue(due);
+            }
+
+            if (roll >= 96 && _limits < 3)
+            {
+                var covered = Pick(_capacities, _random.Next(1, 3)).Distinct().ToArray();
+                return new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "sim", $"L{_limits}", covered, _random.Next(4, 11), false);
             }
 
             var target = _capacities[_random.Next(_capacities.Count)];
@@ -163,6 +174,9 @@ public abstract class SimulationTests(StoreKind kind)
                     break;
                 case PlaceHold p:
                     _reservations.Add(p.ReservationId);
+                    break;
+                case CreateBuyerLimit:
+                    _limits++;
                     break;
             }
         }
@@ -188,6 +202,16 @@ public abstract class SimulationTests(StoreKind kind)
                     ?? throw new InvalidOperationException($"reservation {id} is missing from the store");
                 Assert.Equal(expected.Status, stored.Status);
                 Assert.Equal(expected.ExpiresAt, stored.ExpiresAt);
+            }
+
+            var usage = data.Usage.ToDictionary(u => (u.CapacityId, u.BuyerKey), u => u.Used);
+            foreach (var capacity in _capacities)
+            {
+                foreach (var buyer in Buyers)
+                {
+                    var (stored, expected) = (usage.GetValueOrDefault((capacity, buyer)), _reference.UsageOf(capacity, buyer));
+                    Assert.True(stored == expected, $"usage of {buyer} on capacity {capacity}: store {stored} ≠ reference {expected}");
+                }
             }
 
             var live = _reservations.Count(r => _reference.FindReservation(r) is { Status: ReservationStatus.Active or ReservationStatus.Confirmed });
