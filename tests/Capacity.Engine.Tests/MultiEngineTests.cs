@@ -420,6 +420,33 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Where no limit covers a capacity, each node writes a buyer's usage without reading it (the
+    /// batch's change added to the row, or subtracted for a release): two nodes adding to and taking
+    /// from the same buyers' rows at once leave each row equal to the buyer's live tickets.
+    /// </summary>
+    [Fact]
+    public async Task Two_nodes_adding_to_the_same_buyers_unread_usage_rows_leave_them_exact()
+    {
+        var stalls = await CreateAsync("Stalls", 1000);
+        var circle = await CreateAsync("Circle", 1000, stalls);
+        var held = await Task.WhenAll(Enumerable.Range(0, 160).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(i % 3 == 0 ? circle : stalls, 1 + i % 2, null)], 15, $"b{i % 8}"))));
+        Assert.All(held, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        // Every fourth hold released from the other node, while both nodes place more for the same buyers.
+        var more = Enumerable.Range(0, 80).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, $"b{i % 8}")));
+        var released = held.Where((_, i) => i % 4 == 0).Select((r, i) => Node(i + 1).SubmitAsync(
+            new TransitionReservation(Tenant, r.Outcome!.Value.Reservation!.Value.Id, Transition.Release)));
+        Assert.All(await Task.WhenAll(more.Concat(released)), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        var expected = held.Where((_, i) => i % 4 != 0 && i % 8 == 3).Sum(r => r.Outcome!.Value.Reservation!.Value.Items.Sum(x => (long)x.Quantity))
+            + Enumerable.Range(0, 80).Count(i => i % 8 == 3);
+        Assert.Equal(expected, await _nodes[0].Store.GetBuyerUsageAsync(Tenant, [stalls, circle], "b3", CancellationToken.None));
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Fifty_holds_with_one_key_across_two_nodes_and_two_capacities_take_exactly_the_limit()
     {
