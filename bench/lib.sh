@@ -12,10 +12,11 @@ start() {
   echo "$pid"
 }
 
-# A wrk script that builds each hold's body in Lua: lua_request <body expression>. The expression may
-# use buyer, a buyer key ("w<thread>-<n>") that changes every 4 requests of a thread (the rules
-# scenario's per-buyer limit). Every body built this way costs wrk the same calls, so two such
-# scripts compare the server's work, not the load generator's.
+# A wrk script that builds each hold's body in Lua: lua_request <body expression> [holds per buyer].
+# The expression may use buyer, a buyer key ("w<thread>-<n>") that changes every 4 requests of a
+# thread (the rules scenario's per-buyer limit), or every [holds per buyer] (1: a new buyer for every
+# hold, as an on-sale's). Every body built this way costs wrk the same calls, so two such scripts
+# compare the server's work, not the load generator's.
 lua_request() {
   cat << LUA
 wrk.method = "POST"
@@ -24,7 +25,7 @@ local threads, sent = 0, 0
 function setup(thread) thread:set("id", threads); threads = threads + 1 end
 function request()
   sent = sent + 1
-  local buyer = string.format('"w%d-%d"', id, math.floor(sent / 4))
+  local buyer = string.format('"w%d-%d"', id, math.floor(sent / ${2:-4}))
   return wrk.format(nil, nil, nil, $1)
 end
 LUA
