@@ -7,7 +7,9 @@ between the syncs: behind docs/performance.md's "The flush waits for the virtual
 Each round writes 25 pages of fresh bytes (a batch of holds writes about 25 WAL frames) and fsyncs
 them, for 1.2 s back to back, then for 1.2 s with 300 µs of spinning before each write (about the
 writer's CPU for a batch), into a file in the directory given (the current one by default), and
-prints the median, p10 and p90 of the syncs of each. The file is removed at the end.
+prints the median, p10 and p90 of the syncs of each, and last a line
+`FLUSH back_to_back_ms=… after_gap_ms=…` (the median over the rounds of each round's median), which
+bench/run.sh puts in its report. The file is removed at the end.
 """
 import os
 import statistics
@@ -46,12 +48,15 @@ def main():
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     path = os.path.join(directory, "flush-gap.tmp")
     data = os.urandom(48 << 20)
+    medians = {gap: [] for gap in GAPS_US}
     try:
         for r in range(1, rounds + 1):
             for gap in GAPS_US:
                 t = run(path, gap, data)
+                medians[gap].append(statistics.median(t))
                 print(f"round {r}  {gap:3d} µs between syncs: {len(t):5d} syncs, median {statistics.median(t):.3f} ms, "
                       f"p10 {t[len(t) // 10]:.3f} ms, p90 {t[len(t) * 9 // 10]:.3f} ms", flush=True)
+        print(f"FLUSH back_to_back_ms={statistics.median(medians[0]):.3f} after_gap_ms={statistics.median(medians[300]):.3f}")
     finally:
         if os.path.exists(path):
             os.remove(path)

@@ -36,6 +36,7 @@ COLD_SECONDS=${COLD_SECONDS:-5} # seconds of hold load on a fresh process, from 
 # runtime settings joined by "+". Entries that are environment variables apply to that process only.
 KNOBS=${KNOBS:-default DOTNET_TieredPGO=0 DOTNET_TC_QuickJitForLoops=0 DOTNET_TC_CallCountingDelayMs=0 DOTNET_OSR_HitLimit=1+DOTNET_TC_OnStackReplacement_InitialCounter=10 DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 r2r}
 POSTGRES=${POSTGRES:-1}         # 0 skips the two nodes on PostgreSQL
+FLUSH=${FLUSH:-1}               # 0 skips the disk's sync latency (bench/flush-gap.py, about 10 s)
 
 ECHO_PORT=$((PORT + 1)) REDIS_PORT=$((PORT + 2)) PG_PORT=$((PORT + 3)) PORT2=$((PORT + 4))
 
@@ -236,6 +237,15 @@ LOADGEN_BASE=(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen
 LOADGEN=("${LOADGEN_BASE[@]}" --url "http://127.0.0.1:$PORT")
 LOADGEN_ECHO=("${LOADGEN_BASE[@]}" --url "http://127.0.0.1:$ECHO_PORT" --echo)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# What a batch's flush pays on this machine's disk, back to back and after the writer's work
+# (docs/performance.md, "The flush waits for the virtual disk to wake"): on a virtual disk the second
+# can be ten times the first, and it bounds the holds' closed loop, so each report carries it.
+flush_line=
+if [ "$FLUSH" = 1 ] && command -v python3 > /dev/null; then
+  say "== the disk: 25-page syncs back to back and after 300 µs of work (bench/flush-gap.py, 3 rounds)"
+  flush_line=$(python3 bench/flush-gap.py "$work" 3 | tee -a "$log" | sed -n 's/^FLUSH //p')
+fi
 
 if [ "$ENGINE" = 1 ]; then
   say "== engine: durable single-ticket holds in process, $CLIENTS submitters, ${DURATION} s each, $RUNS runs"
@@ -541,6 +551,9 @@ machine="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(f
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' with uncommitted changes in src/'), $machine."
   echo "Load average (1, 5, 15 min) before: $load_before; after: $load_after. Took $(( $(date +%s) - started )) s."
+  if [ -n "$flush_line" ]; then
+    echo "The disk (bench/flush-gap.py, 3 rounds, medians): a 25-page fsync takes $(kv "$flush_line" back_to_back_ms) ms back to back and $(kv "$flush_line" after_gap_ms) ms after 300 µs of work, as each batch's flush comes after the writer's."
+  fi
   echo "Each figure: $RUNS runs of ${DURATION} s measured (engine: after ${ENGINE_WARMUP} s unmeasured; HTTP: after ${WARMUP} s of unrecorded load per scenario, then 1 s for LoadGen); the median is in bold. Ratios are taken within each run: the echo, the server and Redis are measured one after another in every run, with the same load generator and $CONNECTIONS connections."
   echo
   if has wrk-onsale || has http-onsale; then
