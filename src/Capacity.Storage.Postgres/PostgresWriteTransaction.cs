@@ -825,22 +825,18 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
         foreach (var u in ws.NewUsage)
         {
-            // A row read and found absent is inserted (one that exists after all fails the batch); a
-            // row not read gets the batch's tickets added, or is created with them, and tickets given
-            // back on one are subtracted by an update (the hold that took them made the row; an
-            // insert's CHECK would see the negative change before the conflict).
-            if (!u.Unread)
+            // As the SQLite writer: a row read and found absent is inserted; a row not read gets the
+            // batch's tickets added (an upsert) or given back (an update); no change, no write.
+            var sql = !u.Unread
+                ? "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4)"
+                : u.Used > 0
+                    ? "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = buyer_usage.used + EXCLUDED.used"
+                    : u.Used < 0
+                        ? "UPDATE buyer_usage SET used = used + $4 WHERE capacity_id = $1 AND buyer_key = $2 AND tenant_id = $3"
+                        : null;
+            if (sql is not null)
             {
-                Add(batch, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4)", u.CapacityId, u.BuyerKey, u.TenantId, u.Used);
-            }
-            else if (u.Used > 0)
-            {
-                Add(batch, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = buyer_usage.used + EXCLUDED.used",
-                    u.CapacityId, u.BuyerKey, u.TenantId, u.Used);
-            }
-            else if (u.Used < 0)
-            {
-                Add(batch, "UPDATE buyer_usage SET used = used + $3 WHERE capacity_id = $1 AND buyer_key = $2", u.CapacityId, u.BuyerKey, u.Used);
+                Add(batch, sql, u.CapacityId, u.BuyerKey, u.TenantId, u.Used);
             }
         }
 

@@ -642,27 +642,22 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         {
             foreach (var u in ws.NewUsage)
             {
-                if (u.Unread && u.Used <= 0)
+                // A row read and found absent is inserted (one that exists after all fails the batch).
+                // A row not read gets the batch's tickets added, or is created with them; tickets it
+                // gave back are subtracted by an update (the hold that took them made the row, and an
+                // insert's CHECK would see the negative value before the conflict); no change, no write.
+                var write = !u.Unread
+                    ? _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)")
+                    : u.Used > 0
+                        ? _addUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = used + excluded.used")
+                        : u.Used < 0
+                            ? _subtractUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = used + ?4 WHERE capacity_id = ?1 AND buyer_key = ?2 AND tenant_id = ?3")
+                            : null;
+                if (write is null)
                 {
-                    // Tickets given back on a row not read: the hold that took them made the row. An
-                    // update, since an insert's CHECK would see the negative change before the conflict.
-                    if (u.Used < 0)
-                    {
-                        var subtract = _subtractUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = used + ?3 WHERE capacity_id = ?1 AND buyer_key = ?2");
-                        subtract.Bind(1, u.CapacityId);
-                        subtract.Bind(2, u.BuyerKey);
-                        subtract.Bind(3, u.Used);
-                        subtract.Run();
-                    }
-
                     continue;
                 }
 
-                // A row read and found absent is inserted, and one that exists after all fails the
-                // batch; a row not read gets the batch's tickets added, or is created with them.
-                var write = u.Unread
-                    ? _addUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = used + excluded.used")
-                    : _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)");
                 write.Bind(1, u.CapacityId);
                 write.Bind(2, u.BuyerKey);
                 write.Bind(3, u.TenantId);
