@@ -203,14 +203,23 @@ public static partial class Decider
         moved.Clear();
         var lastReservation = Guid.Empty;
         var lastKind = (LedgerKind)(-1);
+        // A command's entries are nearly always one tenant's: one lookup of what it watches, not one per entry.
+        Guid? tenant = null;
+        var watched = false;
         for (var i = from; i < to; i++)
         {
             var node = ledger.NodeAt(i);
-            var charge = ledger.ChargeAt(i);
-            if (!set.Watches(node.TenantId, Topics.All))
+            if (node.TenantId != tenant)
+            {
+                (tenant, watched) = (node.TenantId, set.Watches(node.TenantId, Topics.All));
+            }
+
+            if (!watched)
             {
                 continue;
             }
+
+            var charge = ledger.ChargeAt(i);
 
             if (node.Total is not null && charge.ReservedDelta + charge.SoldDelta != 0)
             {
@@ -301,21 +310,30 @@ public static partial class Decider
     /// <summary>A capacity's own availability went from <paramref name="freeBefore"/> to what it is now: sold out, back, or low.</summary>
     internal static void NoticeCrossing(WorkingSet set, CapacityNode node, long freeBefore, DateTimeOffset now)
     {
-        if (node.Free is not { } freeAfter || !set.Watches(node.TenantId, Topics.CapacitySoldOut | Topics.CapacityAvailable | Topics.CapacityLow))
+        // Nearly every command crosses no line: the lines are looked at before what the tenant watches.
+        if (node.Free is not { } freeAfter)
         {
             return;
         }
 
-        if (node.Sale?.LowWatermark is { } low && freeBefore > low && freeAfter <= low)
+        var low = node.Sale?.LowWatermark is { } watermark && freeBefore > watermark && freeAfter <= watermark;
+        var soldOut = freeBefore > 0 && freeAfter == 0;
+        var back = freeBefore == 0 && freeAfter > 0;
+        if (!(low || soldOut || back) || !set.Watches(node.TenantId, Topics.CapacitySoldOut | Topics.CapacityAvailable | Topics.CapacityLow))
+        {
+            return;
+        }
+
+        if (low)
         {
             set.Notify(Topics.CapacityLow, node.TenantId, node.EventId, Graph.View(node, set), now);
         }
 
-        if (freeBefore > 0 && freeAfter == 0)
+        if (soldOut)
         {
             set.Notify(Topics.CapacitySoldOut, node.TenantId, node.EventId, Graph.View(node, set), now);
         }
-        else if (freeBefore == 0 && freeAfter > 0)
+        else if (back)
         {
             set.Notify(Topics.CapacityAvailable, node.TenantId, node.EventId, Graph.View(node, set), now);
         }

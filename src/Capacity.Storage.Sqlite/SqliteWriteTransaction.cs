@@ -44,6 +44,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _addUsage;
     private RawStatement? _subtractUsage;
     private RawStatement? _selectLimit;
+    private RawStatement? _selectEndpoints;
     private RawStatement? _insertUsage;
     private RawStatement? _updateUsage;
     private readonly JsonRowBuffer _items = new();
@@ -943,6 +944,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _insertLedger?.Dispose();
         _selectUsage?.Dispose();
         _selectLimit?.Dispose();
+        _selectEndpoints?.Dispose();
         _insertUsage?.Dispose();
         _addUsage?.Dispose();
         _subtractUsage?.Dispose();

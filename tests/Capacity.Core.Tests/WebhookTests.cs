@@ -79,6 +79,30 @@ public sealed class WebhookTests
     }
 
     [Fact]
+    public void An_expiry_over_two_tenants_holds_in_turn_tells_only_the_watching_tenant_of_each_of_its_own()
+    {
+        var s = new Scenario();
+        var poolA = s.Own(10);
+        var poolB = s.Create(10, tenant: Scenario.TenantB);
+        Subscribe(s, Topics.ReservationExpired, tenant: Scenario.TenantB);
+        Guid HoldB()
+        {
+            var id = s.NewId();
+            Assert.Equal(OutcomeCode.Ok, s.Do(new PlaceHold(Scenario.TenantB, id, [new HoldItem(poolB, 1, null)], 5)).Code);
+            return id;
+        }
+
+        // The sweeper's one command expires many tenants' holds: its entries change tenant from one hold to the next.
+        var holds = new[] { s.HoldOkFor(5, (poolA, 1)), HoldB(), s.HoldOkFor(5, (poolA, 1)), HoldB() };
+        s.AdvanceMinutes(6);
+        s.ExpireDue(holds);
+
+        Assert.Equal([(Scenario.TenantB, holds[1]), (Scenario.TenantB, holds[3])], s.LastNotices.Select(n => (n.TenantId, ((Reservation)n.Subject).Id)));
+        Assert.All(s.LastNotices, n => Assert.Equal(Topics.ReservationExpired, n.Topic));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void A_hold_over_a_cart_of_three_nodes_is_one_notice_not_one_per_node()
     {
         var s = new Scenario();
