@@ -17,7 +17,8 @@
 # the medians, B ÷ A pairwise and each build ÷ echo. Both servers end with GET /admin/verify, and a
 # failed verify fails the script. WINDOW=1 gives each server's pool a sale window (opened a minute
 # before, ending a day after), as an on-sale's pool usually has. BUYER_HOLDS=1 gives keyed holds a new
-# buyer on every request (4 by default, as the rules' limit needs).
+# buyer on every request (4 by default, as the rules' limit needs); RANDOM_BUYERS=1 a new buyer on
+# every keyed or rules hold, named with 16 random hex digits as a platform's hashed keys are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -68,7 +69,11 @@ read -r key_b pool_b <<< "$(new_pool $((PORT + 2)))"
 echo_pool=01a2446f-927a-7228-b56b-f7728307b5a6
 
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
-lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" "$([ "$SCENARIO" = keyed ] && echo "${BUYER_HOLDS:-4}" || echo 4)" > "$work/keyed.lua"
+if [ "${RANDOM_BUYERS:-0}" = 1 ]; then
+  lua_request "$random_buyer_body" > "$work/keyed.lua"
+else
+  lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" "$([ "$SCENARIO" = keyed ] && echo "${BUYER_HOLDS:-4}" || echo 4)" > "$work/keyed.lua"
+fi
 case $SCENARIO in
   holds | soldout) suffix=/reserve script=(-s "$work/hold.lua") ;;
   keyed | rules) suffix=/reserve script=(-s "$work/keyed.lua") ;;

@@ -10,7 +10,8 @@
 # Variants: plain (a fixed body, as run.sh's plain holds), plain-lua (the same body built in Lua per
 # request, as run.sh's denominator for the rules), keyed (plain holds naming a buyer, built in Lua),
 # and allocation, waitlist, limit, webhook, all (LoadGen's rules scenario with that rule or all of
-# them on, holds naming a buyer). Ends with GET /admin/verify.
+# them on, holds naming a buyer). Each keyed variant with -random (keyed-random, limit-random, …)
+# names a new buyer on every hold with a random key instead. Ends with GET /admin/verify.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -44,15 +45,17 @@ pids+=("$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.E
 printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/plain.lua"
 lua_request "'{\"quantity\":1}'" > "$work/plain-lua.lua"
 lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" > "$work/keyed.lua"
+lua_request "$random_buyer_body" > "$work/random.lua"
 
 
 # One run of a variant on a pool of its own: run <variant> <seconds>; prints "variant rps cpu_us non2xx"
 run() {
-  local scenario=onsale rules=all script=keyed lines key capped before output rps
-  case $1 in
-    plain | plain-lua) script=$1 ;;
+  local scenario=onsale rules=all script=keyed variant=$1 lines key capped before output rps
+  if [[ $variant == *-random ]]; then script=random variant=${variant%-random}; fi
+  case $variant in
+    plain | plain-lua) script=$variant ;;
     keyed) ;;
-    allocation | waitlist | limit | webhook | all) scenario=rules rules=$1 ;;
+    allocation | waitlist | limit | webhook | all) scenario=rules rules=$variant ;;
     *) echo "unknown variant $1" >&2; exit 1 ;;
   esac
   lines=$(dotnet bench/Capacity.LoadGen/bin/Release/net10.0/Capacity.LoadGen.dll --admin-key "$ADMIN" --connections "$CONNECTIONS" \
