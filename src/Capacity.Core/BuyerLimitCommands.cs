@@ -12,6 +12,7 @@ public sealed record CreateBuyerLimit(
     protected override void AddKeys(LoadKeys keys)
     {
         keys.Capacities.UnionWith(CapacityIds);
+        keys.LimitCapacities.UnionWith(CapacityIds);
         keys.Limits.Add(Id);
         keys.CreatesLimits = true;
     }

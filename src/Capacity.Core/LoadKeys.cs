@@ -116,6 +116,13 @@ public sealed class LoadKeys
     /// </summary>
     public bool CreatesLimits { get; set; }
 
+    /// <summary>
+    /// The capacities of the limits the batch creates. Where no limit covered a capacity its buyers'
+    /// changes were appended to a log rather than added to their rows; the store folds that log into
+    /// the rows at the load of the batch that creates a limit over it, so that the limit counts them.
+    /// </summary>
+    public HashSet<Guid> LimitCapacities { get; } = [];
+
     /// <summary>A keyed entry's buyer on each of its capacities: an offer counts against the buyer's limits.</summary>
     public void AddBuyersOf(IEnumerable<WaitlistEntry> entries)
     {
@@ -248,6 +255,7 @@ public sealed class LoadKeys
         candidate.ReservationTargets.Count == 0
         && (MayFreeUnits || !candidate.MayFreeUnits)
         && (CreatesLimits || !candidate.CreatesLimits)
+        && candidate.LimitCapacities.IsSubsetOf(LimitCapacities)
         && candidate.Capacities.IsSubsetOf(Capacities)
         && candidate.Reservations.IsSubsetOf(Reservations)
         && candidate.Prices.IsSubsetOf(Prices)
@@ -284,6 +292,7 @@ public sealed class LoadKeys
     public void Clear()
     {
         Capacities.Clear();
+        LimitCapacities.Clear();
         Webhooks.Clear();
         WebhookTenants.Clear();
         EndpointChanges.Clear();

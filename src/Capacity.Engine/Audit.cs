@@ -21,10 +21,20 @@ public static class Audit
         violations.AddRange(CheckLedgerNumbering(data.MisnumberedLedgers));
         violations.AddRange(Invariants.CheckSales(data.LiveHolds, data.Sales));
         violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
+        violations.AddRange(CheckUsageLog(data.Capacities, data.UsageLogCapacities));
         violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage, now ?? DateTimeOffset.UtcNow));
         violations.AddRange(CheckOutbox(data.Outbox));
         return new AuditReport(violations.Count == 0, data.Capacities.Count, data.LiveHolds.Count, violations);
     }
+
+    /// <summary>
+    /// A capacity a limit covers has no usage changes left in the log: the limit's creation folded them
+    /// into its buyers' rows, and from then on the batches on it read and write the rows, which alone
+    /// are what its limits are checked against.
+    /// </summary>
+    public static IEnumerable<string> CheckUsageLog(IReadOnlyList<CapacityNode> capacities, IReadOnlyCollection<Guid> logged) =>
+        capacities.Where(n => n.LimitIds.Length > 0 && logged.Contains(n.Id)).Select(n =>
+            $"capacity {n.Id}: a buyer limit covers it, and usage changes appended while none did were never added into its buyers' rows");
 
     /// <summary>
     /// Each event's ledger is numbered 1, 2, 3… in commit order, without a gap or an overlap: a reader

@@ -295,7 +295,8 @@ public sealed record AuditData(
     IReadOnlyList<WaitlistEntry> LiveEntries,
     IReadOnlyDictionary<Guid, ReservationStatus> Offers,
     OutboxAudit Outbox,
-    IReadOnlyDictionary<Guid, SalesFlows> Sales);
+    IReadOnlyDictionary<Guid, SalesFlows> Sales,
+    IReadOnlyCollection<Guid> UsageLogCapacities);
 
 /// <summary>
 /// An event whose ledger is not numbered 1, 2, 3… without a gap or an overlap: how many of its chunks do

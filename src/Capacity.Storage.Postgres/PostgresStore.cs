@@ -437,7 +437,8 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     public async Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(
-            "SELECT COALESCE(SUM(used), 0)::bigint FROM buyer_usage WHERE tenant_id = @t AND buyer_key = @k AND capacity_id = ANY(@ids)");
+            "SELECT COALESCE(SUM(used), 0)::bigint FROM (SELECT used FROM buyer_usage WHERE tenant_id = @t AND buyer_key = @k AND capacity_id = ANY(@ids) "
+            + "UNION ALL SELECT delta FROM buyer_usage_log WHERE tenant_id = @t AND buyer_key = @k AND capacity_id = ANY(@ids)) u");
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("k", buyerKey);
         cmd.Parameters.AddWithValue("ids", capacityIds.ToArray());
@@ -671,8 +672,20 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
 
         await using var allocationsCmd = new NpgsqlCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = await ReadAllocationsAsync(allocationsCmd, ct).ConfigureAwait(false);
-        await using var usageCmd = new NpgsqlCommand("SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage", c, tx);
+        // A buyer's usage is its row plus what the usage log holds for it (capacities no limit covers).
+        await using var usageCmd = new NpgsqlCommand(
+            "SELECT capacity_id, buyer_key, tenant_id, SUM(used)::bigint FROM (SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage "
+            + "UNION ALL SELECT capacity_id, buyer_key, tenant_id, delta FROM buyer_usage_log) u GROUP BY capacity_id, buyer_key, tenant_id", c, tx);
         var usage = await ReadUsageAsync(usageCmd, ct).ConfigureAwait(false);
+        var logged = new HashSet<Guid>();
+        await using (var loggedCmd = new NpgsqlCommand("SELECT DISTINCT capacity_id FROM buyer_usage_log", c, tx))
+        await using (var r = await loggedCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                logged.Add(r.GetGuid(0));
+            }
+        }
 
         await using var limitsCmd = new NpgsqlCommand($"SELECT {LimitColumns} FROM buyer_limits", c, tx);
         var limits = await ReadLimitsAsync(limitsCmd, ct).ConfigureAwait(false);
@@ -716,7 +729,7 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         }
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
+        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales, logged);
     }
 
     public async ValueTask DisposeAsync()

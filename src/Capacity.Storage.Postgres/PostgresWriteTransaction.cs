@@ -341,6 +341,18 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     private async Task LoadUsageAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         ws.EveryUsageRead = keys.CreatesLimits;
+        if (keys.LimitCapacities.Count > 0)
+        {
+            // As the SQLite writer: a limit created in this batch counts every ticket its capacities'
+            // buyers hold, so what was appended to the usage log while no limit covered them is added
+            // into the rows (updated where a row is, inserted where none is: an insert's CHECK would see
+            // a negative change before the conflict) and the log emptied, before any row is read. The
+            // batch holds the capacities' locks, which every batch appending to their log holds too.
+            await using var fold = Command(FoldUsageLog);
+            fold.Parameters.Add(new() { Value = keys.LimitCapacities.ToArray() });
+            await fold.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
         if (keys.Buyers.Count == 0)
         {
             return;
@@ -355,6 +367,14 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             ws.Load(usage);
         }
     }
+
+    /// <summary>The usage log of the capacities in $1 added into their buyers' rows, and removed.</summary>
+    private const string FoldUsageLog =
+        "WITH folded AS (DELETE FROM buyer_usage_log WHERE capacity_id = ANY($1) RETURNING capacity_id, buyer_key, tenant_id, delta), "
+        + "sums AS (SELECT capacity_id, buyer_key, tenant_id, SUM(delta)::bigint AS delta FROM folded GROUP BY capacity_id, buyer_key, tenant_id), "
+        + "updated AS (UPDATE buyer_usage u SET used = u.used + s.delta FROM sums s WHERE u.capacity_id = s.capacity_id AND u.buyer_key = s.buyer_key RETURNING u.capacity_id, u.buyer_key) "
+        + "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) SELECT s.capacity_id, s.buyer_key, s.tenant_id, s.delta FROM sums s "
+        + "WHERE s.delta <> 0 AND NOT EXISTS (SELECT 1 FROM updated x WHERE x.capacity_id = s.capacity_id AND x.buyer_key = s.buyer_key)";
 
     /// <summary>Usage rows by (capacity, buyer) pairs, as two arrays ($1 the capacities, $2 the buyers).</summary>
     private const string UsageByPairs =
@@ -825,15 +845,14 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
         foreach (var u in ws.NewUsage)
         {
-            // As the SQLite writer: a row read and found absent is inserted; a row not read gets the
-            // batch's tickets added (an upsert) or given back (an update); no change, no write.
+            // As the SQLite writer: a row read and found absent is inserted; a row not read (no limit
+            // covers its capacity) has the batch's change appended to the capacity's usage log, which
+            // lands on the log's last pages whatever the buyers' keys; no change, no write.
             var sql = !u.Unread
                 ? "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4)"
-                : u.Used > 0
-                    ? "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES ($1, $2, $3, $4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = buyer_usage.used + EXCLUDED.used"
-                    : u.Used < 0
-                        ? "UPDATE buyer_usage SET used = used + $4 WHERE capacity_id = $1 AND buyer_key = $2 AND tenant_id = $3"
-                        : null;
+                : u.Used != 0
+                    ? "INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES ($1, $2, $3, $4)"
+                    : null;
             if (sql is not null)
             {
                 Add(batch, sql, u.CapacityId, u.BuyerKey, u.TenantId, u.Used);

@@ -541,7 +541,8 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
         using var cmd = new SqliteCommand(
-            "SELECT COALESCE(SUM(used), 0) FROM buyer_usage WHERE tenant_id = $t AND buyer_key = $k AND capacity_id IN (SELECT value FROM json_each($ids))", c);
+            "SELECT COALESCE(SUM(used), 0) FROM (SELECT used FROM buyer_usage WHERE tenant_id = $t AND buyer_key = $k AND capacity_id IN (SELECT value FROM json_each($ids)) "
+            + "UNION ALL SELECT delta FROM buyer_usage_log WHERE tenant_id = $t AND buyer_key = $k AND capacity_id IN (SELECT value FROM json_each($ids)))", c);
         cmd.Parameters.AddWithValue("$t", Id(tenantId));
         cmd.Parameters.AddWithValue("$k", buyerKey);
         cmd.Parameters.AddWithValue("$ids", IdArray(capacityIds));
@@ -703,7 +704,10 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         using var allocationsCmd = new SqliteCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = ReadAllocations(allocationsCmd);
 
-        using var usageCmd = new SqliteCommand("SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage", c, tx);
+        // A buyer's usage is its row plus what the usage log holds for it (capacities no limit covers).
+        using var usageCmd = new SqliteCommand(
+            "SELECT capacity_id, buyer_key, tenant_id, SUM(used) FROM (SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage "
+            + "UNION ALL SELECT capacity_id, buyer_key, tenant_id, delta FROM buyer_usage_log) GROUP BY capacity_id, buyer_key, tenant_id", c, tx);
         var usage = new List<BuyerUsage>();
         using (var r = usageCmd.ExecuteReader())
         {
@@ -715,6 +719,15 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
         using var limitsCmd = new SqliteCommand($"SELECT {LimitColumns} FROM buyer_limits", c, tx);
         var limits = ReadLimits(limitsCmd);
+        var logged = new HashSet<Guid>();
+        using (var loggedCmd = new SqliteCommand("SELECT DISTINCT capacity_id FROM buyer_usage_log", c, tx))
+        using (var r = loggedCmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                logged.Add(Id(r.GetString(0)));
+            }
+        }
 
         // Every entry waiting or offered, and the status of every offer that is active or theirs.
         using var entriesCmd = new SqliteCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE status IN (0, 1)", c, tx);
@@ -755,7 +768,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         }
 
         tx.Commit();
-        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales);
+        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales, logged);
     }
 
     public ValueTask DisposeAsync()

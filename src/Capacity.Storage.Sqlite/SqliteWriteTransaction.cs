@@ -38,15 +38,18 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _lastLedgerSeq;
     private RawStatement? _insertLedger;
 
-    // A keyed hold reads its buyer's usage row on each capacity a limit covers, and writes it on each
-    // of its capacities, limit or not (an unread row as an upsert of the batch's change).
+    // A keyed hold reads and writes its buyer's usage row on each capacity a limit covers, and
+    // appends its change to the usage log on every other (folded into the rows by a limit's creation).
     private RawStatement? _selectUsage;
+    private RawStatement? _insertUsage;
+    private RawStatement? _updateUsage;
+    private RawStatement? _logUsage;
+    private RawStatement? _selectUsageLog;
+    private RawStatement? _deleteUsageLog;
     private RawStatement? _addUsage;
     private RawStatement? _subtractUsage;
     private RawStatement? _selectLimit;
     private RawStatement? _selectEndpoints;
-    private RawStatement? _insertUsage;
-    private RawStatement? _updateUsage;
     private readonly JsonRowBuffer _items = new();
     private readonly Dictionary<string, byte[]> _eventUtf8 = [];
 
@@ -174,12 +177,68 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private void LoadUsage(LoadKeys keys, WorkingSet ws)
     {
         ws.EveryUsageRead = keys.CreatesLimits;
+        FoldUsageLog(keys.LimitCapacities);
         if (keys.Buyers.Count == 0)
         {
             return;
         }
 
         LoadUsage(keys.UsageKeys(ws), ws);
+    }
+
+    // A limit created in this batch counts every ticket its capacities' buyers hold: what was appended
+    // to the usage log while no limit covered a capacity is added into the buyers' rows, and the log
+    // of that capacity emptied, before any row is read. From the limit's commit on, the capacity's
+    // changes go to the rows. The price of a keyed hold's cheap write is paid here, once per capacity.
+    private void FoldUsageLog(HashSet<Guid> capacityIds)
+    {
+        var select = _selectUsageLog ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, SUM(delta) FROM buyer_usage_log WHERE capacity_id = ?1 GROUP BY buyer_key, tenant_id");
+        var sums = new List<(string BuyerKey, Guid TenantId, long Delta)>();
+        foreach (var capacityId in capacityIds)
+        {
+            sums.Clear();
+            select.Bind(1, capacityId);
+            try
+            {
+                while (select.Step())
+                {
+                    sums.Add((select.Text(0)!, select.Guid(1), select.Int64(2)));
+                }
+            }
+            finally
+            {
+                select.Reset();
+            }
+
+            if (sums.Count == 0)
+            {
+                continue;
+            }
+
+            foreach (var (buyerKey, tenantId, delta) in sums)
+            {
+                AddToUsageRow(capacityId, buyerKey, tenantId, delta);
+            }
+
+            var delete = _deleteUsageLog ??= new RawStatement(connection, "DELETE FROM buyer_usage_log WHERE capacity_id = ?1");
+            delete.Bind(1, capacityId);
+            delete.Run();
+        }
+    }
+
+    // Adds to a buyer's row, creating it with a positive change; a negative one is subtracted by an
+    // update (the holds that took the tickets made the row, and an insert's CHECK would see the
+    // negative value before the conflict).
+    private void AddToUsageRow(Guid capacityId, string buyerKey, Guid tenantId, long delta)
+    {
+        var write = delta > 0
+            ? _addUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = used + excluded.used")
+            : _subtractUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = used + ?4 WHERE capacity_id = ?1 AND buyer_key = ?2 AND tenant_id = ?3");
+        write.Bind(1, capacityId);
+        write.Bind(2, buyerKey);
+        write.Bind(3, tenantId);
+        write.Bind(4, delta);
+        write.Run();
     }
 
     private void LoadUsage(IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> wanted, WorkingSet ws)
@@ -644,16 +703,14 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             foreach (var u in ws.NewUsage)
             {
                 // A row read and found absent is inserted (one that exists after all fails the batch).
-                // A row not read gets the batch's tickets added, or is created with them; tickets it
-                // gave back are subtracted by an update (the hold that took them made the row, and an
-                // insert's CHECK would see the negative value before the conflict); no change, no write.
+                // A row not read (no limit covers its capacity) has the batch's change appended to the
+                // capacity's usage log, in commit order: with buyers' keys as platforms send them (hashes)
+                // an upsert of the row would be a page of its own for nearly every hold. No change, no write.
                 var write = !u.Unread
                     ? _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)")
-                    : u.Used > 0
-                        ? _addUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (capacity_id, buyer_key) DO UPDATE SET used = used + excluded.used")
-                        : u.Used < 0
-                            ? _subtractUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = used + ?4 WHERE capacity_id = ?1 AND buyer_key = ?2 AND tenant_id = ?3")
-                            : null;
+                    : u.Used != 0
+                        ? _logUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES (?1, ?2, ?3, ?4)")
+                        : null;
                 if (write is null)
                 {
                     continue;
@@ -944,6 +1001,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _insertLedger?.Dispose();
         _selectUsage?.Dispose();
         _selectLimit?.Dispose();
+        _logUsage?.Dispose();
+        _selectUsageLog?.Dispose();
+        _deleteUsageLog?.Dispose();
         _selectEndpoints?.Dispose();
         _insertUsage?.Dispose();
         _addUsage?.Dispose();

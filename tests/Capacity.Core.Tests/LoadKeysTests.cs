@@ -93,6 +93,27 @@ public sealed class LoadKeysTests
         Assert.True(holds.Covers(KeysOf(create)));
     }
 
+    /// <summary>
+    /// The store folds the usage log of a new limit's capacities at the load, so a limit over a
+    /// capacity the batch loaded but folded no log for waits for a batch of its own.
+    /// </summary>
+    [Fact]
+    public void A_limit_s_creation_joins_a_batch_that_creates_limits_only_over_capacities_that_batch_folded()
+    {
+        var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
+        var batch = KeysOf(new CreateBuyerLimit(Tenant, Guid.NewGuid(), "e", "Four", [first], 4, false));
+        batch.Capacities.Add(second);
+        var over = (Guid capacity) => KeysOf(new CreateBuyerLimit(Tenant, Guid.NewGuid(), "e", "Two", [capacity], 2, false));
+
+        Assert.Equal([first], batch.LimitCapacities);
+        var elsewhere = over(second);
+        var again = over(first);
+        batch.Limits.UnionWith(elsewhere.Limits);
+        batch.Limits.UnionWith(again.Limits);
+        Assert.False(batch.Covers(elsewhere));
+        Assert.True(batch.Covers(again));
+    }
+
     [Fact]
     public void A_change_of_a_hold_is_never_covered_even_by_a_batch_that_changes_the_same_hold()
     {

@@ -129,24 +129,7 @@ public abstract class AllocationEngineTests(StoreKind kind)
         Assert.Contains(report.Violations, v => v.Contains($"allocation {box}", StringComparison.Ordinal));
     }
 
-    private static async Task TamperAsync(EngineHarness h, string sql)
-    {
-        if (h.Kind == StoreKind.Sqlite)
-        {
-            await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={h.Location};Pooling=False");
-            await c.OpenAsync();
-            await using var cmd = c.CreateCommand();
-            cmd.CommandText = sql;
-            await cmd.ExecuteNonQueryAsync();
-        }
-        else
-        {
-            await using var c = new Npgsql.NpgsqlConnection(h.Location);
-            await c.OpenAsync();
-            await using var cmd = new Npgsql.NpgsqlCommand(sql, c);
-            await cmd.ExecuteNonQueryAsync();
-        }
-    }
+    private static Task TamperAsync(EngineHarness h, string sql) => h.SqlAsync(sql);
 
     [Fact]
     public async Task An_event_read_brings_ancestors_of_other_events_and_reads_allocations_only_when_it_has_some_and_holds_only_when_asked()

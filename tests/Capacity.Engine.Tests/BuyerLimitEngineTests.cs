@@ -132,6 +132,54 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Where no limit covers a capacity a keyed hold's change is appended to the usage log rather than
+    /// written into its buyer's row, which sits where the key sorts (with hashed keys, a page per hold).
+    /// A limit's creation adds the log into the rows and empties it, and the audit holds a capacity a
+    /// limit covers to an empty log.
+    /// </summary>
+    [Fact]
+    public async Task Keyed_holds_where_no_limit_covers_go_to_the_usage_log_which_a_limit_s_creation_folds_into_the_rows()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 1000);
+        string Buyer(int i) => $"{i % 20 * 2654435761L % 4294967296:x8}";
+        var placed = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => HoldAsync(h, pool, 1 + i % 2, Buyer(i))));
+        Assert.All(placed, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        var released = await Task.WhenAll(placed.Take(10).Select(r =>
+            h.Engine.SubmitAsync(new TransitionReservation(Tenant, r.Outcome!.Value.Reservation!.Value.Id, Transition.Release))));
+        Assert.All(released, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        // Each buyer j held three holds of 1 (j even) or 2 (j odd); buyers 0 to 9 gave one back.
+        long Expected(int j) => (j % 2 == 0 ? 1 : 2) * (j < 10 ? 2 : 3);
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage", pool));
+        Assert.True(await CountAsync(h, "buyer_usage_log", pool) > 0);
+        foreach (var j in new[] { 0, 1, 10, 11, 19 })
+        {
+            Assert.Equal(Expected(j), await h.Store.GetBuyerUsageAsync(Tenant, [pool], Buyer(j), CancellationToken.None));
+        }
+
+        await h.AssertAuditCleanAsync();
+
+        await LimitAsync(h, 4, pool);
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage_log", pool));
+        Assert.Equal(20L, await CountAsync(h, "buyer_usage", pool));
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(h, pool, 1, Buyer(11))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(h, pool, 1, Buyer(1))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 2, Buyer(0))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 1, Buyer(10))).Outcome?.Code);
+        Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], Buyer(0), CancellationToken.None));
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage_log", pool));
+        await h.AssertAuditCleanAsync();
+
+        await h.SqlAsync($"INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES ('{pool}', 'left behind', '{Tenant}', 0)");
+        var report = await Audit.RunAsync(h.Store, CancellationToken.None, h.Clock.GetUtcNow());
+        Assert.Equal([$"capacity {pool}: a buyer limit covers it, and usage changes appended while none did were never added into its buyers' rows"], report.Violations);
+    }
+
+    private static async Task<long> CountAsync(EngineHarness h, string table, Guid capacity) =>
+        Convert.ToInt64(await h.SqlAsync($"SELECT COUNT(*) FROM {table} WHERE capacity_id = '{capacity}'"), System.Globalization.CultureInfo.InvariantCulture);
+
     private static async Task<Guid> LimitAsync(EngineHarness h, int max, Guid capacity, bool requireKey = false) =>
         await LimitAsync(h, max, [capacity], requireKey);
 

@@ -80,6 +80,21 @@ public sealed class EngineHarness : IAsyncDisposable
     public Task<EngineResult> HoldAsync(Guid capacity, int quantity, int minutes = 15) =>
         Engine.SubmitAsync(new PlaceHold(TenantA, Guid.CreateVersion7(), [new HoldItem(capacity, quantity, null)], minutes));
 
+    /// <summary>
+    /// Runs one SQL statement on the store's database directly, outside the engine (a tamper, or a
+    /// count the API does not give), and returns its first column of its first row, if any.
+    /// </summary>
+    public async Task<object?> SqlAsync(string sql)
+    {
+        await using System.Data.Common.DbConnection c = Kind == StoreKind.Sqlite
+            ? new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Location};Pooling=False")
+            : new Npgsql.NpgsqlConnection(Location);
+        await c.OpenAsync();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return await cmd.ExecuteScalarAsync();
+    }
+
     public async Task<CapacityNode> NodeAsync(Guid id) => (await Store.GetCapacitiesAsync(TenantA, [id], CancellationToken.None)).Single(n => n.Id == id);
 
     public async Task AssertAuditCleanAsync()

@@ -20,7 +20,7 @@ public static class StateSnapshot
     private static readonly (string Table, string Key)[] Tables =
     [
         ("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("allocations", "id"),
-        ("ledger_chunks", "tenant_id, event_id, last_seq"), ("buyer_limits", "id"), ("buyer_usage", "capacity_id, buyer_key"),
+        ("ledger_chunks", "tenant_id, event_id, last_seq"), ("buyer_limits", "id"), ("buyer_usage", "capacity_id, buyer_key"), ("buyer_usage_log", "capacity_id, buyer_key, tenant_id, delta"),
         ("waitlist_entries", "id"), ("waitlist_lines", "capacity_id, sequence, entry_id"),
     ];
 

@@ -1,0 +1,13 @@
+-- A hold naming a buyer on a capacity no limit covers used to add its tickets to the buyer's row in
+-- buyer_usage, which sits where the buyer's key sorts: with keys as platforms send them (hashes) that
+-- is a page of its own for nearly every hold of a batch. Such changes are appended here instead, in
+-- commit order (a batch's land on one or two pages whatever the keys), and folded into buyer_usage
+-- by the batch that creates a limit over the capacity. A buyer's usage is its row plus its entries
+-- here; a capacity a limit covers has no entries here.
+CREATE TABLE buyer_usage_log (
+    capacity_id  TEXT NOT NULL,
+    buyer_key    TEXT NOT NULL,
+    tenant_id    TEXT NOT NULL,
+    delta        INTEGER NOT NULL
+);
+CREATE INDEX buyer_usage_log_by_capacity ON buyer_usage_log (capacity_id);
