@@ -341,24 +341,28 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     private async Task LoadUsageAsync(LoadKeys keys, WorkingSet ws, CancellationToken ct)
     {
         ws.EveryUsageRead = keys.CreatesLimits;
-        if (keys.LimitCapacities.Count > 0)
-        {
-            // As the SQLite writer: a limit created in this batch counts every ticket its capacities'
-            // buyers hold, so what was appended to the usage log while no limit covered them is added
-            // into the rows (updated where a row is, inserted where none is: an insert's CHECK would see
-            // a negative change before the conflict) and the log emptied, before any row is read. The
-            // batch holds the capacities' locks, which every batch appending to their log holds too.
-            await using var fold = Command(FoldUsageLog);
-            fold.Parameters.Add(new() { Value = keys.LimitCapacities.ToArray() });
-            await fold.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
-
-        if (keys.Buyers.Count == 0)
+        if (keys.Buyers.Count == 0 && keys.LimitCapacities.Count == 0)
         {
             return;
         }
 
-        var wanted = keys.UsageKeys(ws);
+        var wanted = keys.Buyers.Count == 0 ? [] : keys.UsageKeys(ws);
+        if (keys.CreatesLimits)
+        {
+            // As the SQLite writer: a limit created in this batch counts every ticket its capacities'
+            // buyers hold, so what was appended to the usage log while no limit covered them is added
+            // into the rows (updated where a row is, inserted where none is: an insert's CHECK would see
+            // a negative change before the conflict) and the log emptied, before any row is read; and
+            // so are the logs of the other capacities whose rows the batch reads, which it writes back
+            // whole. The batch holds the capacities' locks, which every batch appending to their log holds.
+            await FoldUsageLogAsync([.. keys.LimitCapacities, .. wanted.Select(w => w.CapacityId)], ct).ConfigureAwait(false);
+        }
+
+        if (wanted.Count == 0)
+        {
+            return;
+        }
+
         await using var cmd = Command(UsageByPairs);
         cmd.Parameters.Add(new() { Value = wanted.Select(w => w.CapacityId).ToArray() });
         cmd.Parameters.Add(new() { Value = wanted.Select(w => w.BuyerKey).ToArray() });
@@ -366,6 +370,13 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         {
             ws.Load(usage);
         }
+    }
+
+    private async Task FoldUsageLogAsync(HashSet<Guid> capacityIds, CancellationToken ct)
+    {
+        await using var fold = Command(FoldUsageLog);
+        fold.Parameters.Add(new() { Value = capacityIds.ToArray() });
+        await fold.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>The usage log of the capacities in $1 added into their buyers' rows, and removed.</summary>
@@ -642,6 +653,12 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             var existing = new NpgsqlBatchCommand($"SELECT {ReservationColumns} FROM reservations WHERE id = ANY($1)");
             existing.Parameters.Add(new() { Value = newReservations.ToArray() });
             batch.BatchCommands.Add(existing);
+        }
+
+        if (usage.Count > 0 && ws.EveryUsageRead)
+        {
+            // Rows read in a batch that creates a limit are written back whole (LoadUsageAsync).
+            await FoldUsageLogAsync([.. usage.Select(u => u.CapacityId)], ct).ConfigureAwait(false);
         }
 
         if (usage.Count > 0)

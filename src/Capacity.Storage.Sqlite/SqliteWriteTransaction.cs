@@ -248,6 +248,14 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             return;
         }
 
+        // A batch that creates a limit reads rows on capacities no limit covers too, and writes what it
+        // read plus its change back as the row: the log of those capacities is folded first, so that a
+        // row read is the buyer's whole usage and a release taken from it never goes below 0.
+        if (ws.EveryUsageRead)
+        {
+            FoldUsageLog([.. wanted.Select(w => w.CapacityId)]);
+        }
+
         var select = _selectUsage ??= new RawStatement(connection, "SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = ?1 AND buyer_key = ?2");
         foreach (var (capacityId, buyerKey) in wanted)
         {

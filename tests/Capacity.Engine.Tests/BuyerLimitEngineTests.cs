@@ -177,6 +177,39 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
         Assert.Equal([$"capacity {pool}: a buyer limit covers it, and usage changes appended while none did were never added into its buyers' rows"], report.Violations);
     }
 
+    /// <summary>
+    /// A batch that creates a limit reads its buyers' rows on every capacity and writes back what it
+    /// read plus its change; where no limit covers the capacity the log is added into the rows first,
+    /// so that a release there, in the same batch, takes from the buyer's whole usage and not from an
+    /// empty row.
+    /// </summary>
+    [Fact]
+    public async Task A_release_where_no_limit_covers_in_the_batch_that_creates_a_limit_elsewhere_takes_from_the_whole_usage()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var first = await h.CreateAsync("First", 100);
+        var second = await h.CreateAsync("Second", 100);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, second, 2, "fan")).Outcome?.Code);
+        var given = (await HoldAsync(h, second, 3, "fan")).Outcome!.Value.Reservation!.Value.Id;
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage", second));
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var held = HoldAsync(h, first, 1, null);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var batches = h.Store.Batches;
+        var limit = h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Four", [first], 4, false));
+        var released = h.Engine.SubmitAsync(new TransitionReservation(Tenant, given, Transition.Release));
+        release.SetResult();
+
+        Assert.Equal(OutcomeCode.Ok, (await held).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await limit).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await released).Outcome?.Code);
+        Assert.Equal(batches + 1, h.Store.Batches);
+        Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [second], "fan", CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+    }
+
     private static async Task<long> CountAsync(EngineHarness h, string table, Guid capacity) =>
         Convert.ToInt64(await h.SqlAsync($"SELECT COUNT(*) FROM {table} WHERE capacity_id = '{capacity}'"), System.Globalization.CultureInfo.InvariantCulture);
 
