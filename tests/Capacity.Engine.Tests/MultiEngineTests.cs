@@ -447,6 +447,53 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Where no limit covers a capacity the nodes append buyers' changes to the usage log; a limit
+    /// created on one node while both keep placing and releasing keyed holds folds the log under the
+    /// capacities' locks, so whichever side of the creation each batch commits on, every buyer's usage
+    /// stays exact and no buyer passes the limit once it exists.
+    /// </summary>
+    [Fact]
+    public async Task A_limit_created_on_one_node_while_both_append_to_the_usage_log_counts_every_ticket()
+    {
+        var stalls = await CreateAsync("Stalls", 1000);
+        var held = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, $"b{i % 6}"))));
+        Assert.All(held, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        // Each buyer has 10. A limit of 12 arrives on node 0 among releases and more holds from both nodes.
+        var limit = Node(0).SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e", "Twelve", [stalls], 12, false));
+        var released = held.Where((_, i) => i % 5 == 0).Select((r, i) => Node(i + 1).SubmitAsync(
+            new TransitionReservation(Tenant, r.Outcome!.Value.Reservation!.Value.Id, Transition.Release)));
+        var more = Enumerable.Range(0, 60).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, $"b{i % 6}"))).ToArray();
+        Assert.Equal(OutcomeCode.Ok, (await limit).Outcome?.Code);
+        Assert.All(await Task.WhenAll(released), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        var placed = await Task.WhenAll(more);
+        Assert.All(placed, r => Assert.True(r.Outcome?.Code is OutcomeCode.Ok or OutcomeCode.BuyerLimitExceeded, r.Outcome?.Code.ToString()));
+
+        // Holds that committed before the limit were not held to it; each buyer's usage is exact either way.
+        var before = new long[6];
+        for (var b = 0; b < 6; b++)
+        {
+            var buyer = $"b{b}";
+            before[b] = held.Where((r, i) => i % 5 != 0 && r.Outcome!.Value.Reservation!.Value.BuyerKey == buyer).Count()
+                + placed.Count(r => r.Outcome?.Code == OutcomeCode.Ok && r.Outcome!.Value.Reservation!.Value.BuyerKey == buyer);
+            Assert.Equal(before[b], await _nodes[b % 2].Store.GetBuyerUsageAsync(Tenant, [stalls], buyer, CancellationToken.None));
+        }
+
+        // Once the limit exists, both nodes hold every buyer to it: up to 12, and nothing for a buyer already there.
+        var after = await Task.WhenAll(Enumerable.Range(0, 42).Select(i => Node(i).SubmitAsync(
+            new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, $"b{i % 6}"))));
+        Assert.All(after, r => Assert.True(r.Outcome?.Code is OutcomeCode.Ok or OutcomeCode.BuyerLimitExceeded, r.Outcome?.Code.ToString()));
+        for (var b = 0; b < 6; b++)
+        {
+            Assert.Equal(Math.Max(before[b], Math.Min(12, before[b] + 7)), await _nodes[(b + 1) % 2].Store.GetBuyerUsageAsync(Tenant, [stalls], $"b{b}", CancellationToken.None));
+        }
+
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Fifty_holds_with_one_key_across_two_nodes_and_two_capacities_take_exactly_the_limit()
     {
