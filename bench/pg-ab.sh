@@ -11,7 +11,8 @@
 # Prints each run (holds per second summed over the nodes, the larger p99, the nodes' CPU per hold in
 # µs, the machine's idle cores), the medians and B ÷ A pairwise. Every node ends with GET /admin/verify.
 # BODY=keyed sends holds naming a buyer (every BUYER_HOLDS requests a new one per wrk process, 4 by
-# default; the two processes name the same buyers, one on each node).
+# default; the two processes name the same buyers, one on each node); with RANDOM_BUYERS=1 a new buyer
+# on every hold, named with 16 random hex digits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -50,7 +51,9 @@ b2=$(node "$folder_b" $((PORT + 3)) build_b); pids+=("$b2")
 
 read -r key_a pool_a <<< "$(onsale_setup "$PORT")"
 read -r key_b pool_b <<< "$(onsale_setup $((PORT + 2)))"
-if [ "${BODY:-plain}" = keyed ]; then
+if [ "${BODY:-plain}" = keyed ] && [ "${RANDOM_BUYERS:-0}" = 1 ]; then
+  lua_request "$random_buyer_body" > "$work/hold.lua"
+elif [ "${BODY:-plain}" = keyed ]; then
   lua_request "'{\"quantity\":1,\"buyer_key\":' .. buyer .. '}'" "${BUYER_HOLDS:-4}" > "$work/hold.lua"
 else
   printf 'wrk.method = "POST"\nwrk.body = "{\\"quantity\\":1}"\nwrk.headers["Content-Type"] = "application/json"\n' > "$work/hold.lua"
