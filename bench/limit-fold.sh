@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# What a limit's creation costs over a capacity whose keyed holds went to the usage log: one Release
+# server on SQLite (built from this tree), SECONDS of wrk holds on one pool, each naming a new buyer
+# with a random key, then POST /events/{event}/limits over that pool, timed (the writer folds the log
+# in that batch, and every other write waits), and one hold right after. Prints the log's size before, both times, the rows and log after, and
+# ends with GET /admin/verify. Behind docs/performance.md's "What to look at next", item 1.
+#
+#   bench/limit-fold.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+SECONDS_OF_HOLDS=${1:-10} PORT=${PORT:-5995}
+command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+command -v sqlite3 > /dev/null || { echo "sqlite3 is needed (apt-get install -y sqlite3)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/capacity-fold-XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$work"' EXIT
+for project in src/Capacity.Server bench/Capacity.LoadGen; do
+  dotnet build "$project" -c Release -v q --nologo > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+done
+
+ADMIN="capadmin_fold_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+mkdir -p "$work/data"
+db="$work/data/capacity.db"
+pid=$(start src/Capacity.Server/bin/Release/net10.0 "$PORT" Capacity.Server.dll --Auth:AdminKey="$ADMIN" \
+  --Storage:DataDirectory="$work/data" --Storage:Sqlite:Path="$db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0 \
+  --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000)
+pids+=("$pid")
+lua_request "$random_buyer_body" > "$work/random.lua"
+read -r key pool <<< "$(onsale_setup "$PORT")"
+url="http://127.0.0.1:$PORT"
+wrk -t2 -c64 -d"${SECONDS_OF_HOLDS}s" -s "$work/random.lua" -H "Authorization: Bearer $key" "$url/capacity/$pool/reserve" | grep Requests/sec
+event=$(curl -fs -H "Authorization: Bearer $key" "$url/capacity/$pool" | jq -r .event_id)
+echo "usage log entries: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage_log")"
+curl -fs -o /dev/null -w "limit created: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+  -X POST "$url/events/$event/limits" -d "{\"name\":\"Four\",\"capacity_ids\":[\"$pool\"],\"per_buyer_max\":4}"
+curl -fs -o /dev/null -w "a hold after it: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+  -X POST "$url/capacity/$pool/reserve" -d '{"quantity":1,"buyer_key":"after"}'
+echo "usage rows: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage"), log entries: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage_log")"
+verify_or_exit "$PORT"
+echo "GET /admin/verify: true"
