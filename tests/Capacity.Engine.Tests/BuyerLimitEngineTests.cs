@@ -210,6 +210,44 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A limit deleted leaves its buyers' rows as they were and sends the capacity's changes to the log
+    /// again; a limit created later adds the log to the rows, releases included (a buyer's net change
+    /// below 0 is taken from the row the earlier limit kept).
+    /// </summary>
+    [Fact]
+    public async Task A_limit_deleted_and_created_again_counts_what_was_held_and_released_in_between()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var first = await LimitAsync(h, 4, pool);
+        var fan = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => HoldAsync(h, pool, 1, "fan")));
+        var other = await HoldAsync(h, pool, 2, "other");
+        Assert.All(fan.Append(other), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        Assert.Equal(2L, await CountAsync(h, "buyer_usage", pool));
+
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new DeleteBuyerLimit(Tenant, first))).Outcome?.Code);
+        foreach (var r in fan.Take(2).Append(other))
+        {
+            var released = await h.Engine.SubmitAsync(new TransitionReservation(Tenant, r.Outcome!.Value.Reservation!.Value.Id, Transition.Release));
+            Assert.Equal(OutcomeCode.Ok, released.Outcome?.Code);
+        }
+
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 1, "fan")).Outcome?.Code);
+        Assert.True(await CountAsync(h, "buyer_usage_log", pool) > 0);
+        Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "fan", CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+
+        await LimitAsync(h, 4, pool);
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage_log", pool));
+        Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "fan", CancellationToken.None));
+        Assert.Equal(0, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "other", CancellationToken.None));
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(h, pool, 3, "fan")).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 2, "fan")).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 4, "other")).Outcome?.Code);
+        await h.AssertAuditCleanAsync();
+    }
+
     private static async Task<long> CountAsync(EngineHarness h, string table, Guid capacity) =>
         Convert.ToInt64(await h.SqlAsync($"SELECT COUNT(*) FROM {table} WHERE capacity_id = '{capacity}'"), System.Globalization.CultureInfo.InvariantCulture);
 
