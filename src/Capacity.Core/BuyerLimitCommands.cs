@@ -14,7 +14,6 @@ public sealed record CreateBuyerLimit(
         keys.Capacities.UnionWith(CapacityIds);
         keys.LimitCapacities.UnionWith(CapacityIds);
         keys.Limits.Add(Id);
-        keys.CreatesLimits = true;
     }
 }
 

@@ -110,18 +110,18 @@ public sealed class LoadKeys
     public bool MayFreeUnits { get; set; }
 
     /// <summary>
-    /// Whether some command of the batch creates a per-buyer limit. Such a batch reads the usage row of
-    /// every buyer it names (<see cref="UsageKeys(WorkingSet)"/>): a hold decided after the limit, in the
-    /// same batch, is checked against its buyer's whole usage on capacities no limit covered at the load.
-    /// </summary>
-    public bool CreatesLimits { get; set; }
-
-    /// <summary>
     /// The capacities of the limits the batch creates. Where no limit covered a capacity its buyers'
     /// changes were appended to a log rather than added to their rows; the store folds that log into
     /// the rows at the load of the batch that creates a limit over it, so that the limit counts them.
     /// </summary>
     public HashSet<Guid> LimitCapacities { get; } = [];
+
+    /// <summary>
+    /// Whether some command of the batch creates a per-buyer limit. Such a batch reads the usage row of
+    /// every buyer it names (<see cref="UsageKeys(WorkingSet)"/>): a hold decided after the limit, in the
+    /// same batch, is checked against its buyer's whole usage on capacities no limit covered at the load.
+    /// </summary>
+    public bool CreatesLimits => LimitCapacities.Count > 0;
 
     /// <summary>A keyed entry's buyer on each of its capacities: an offer counts against the buyer's limits.</summary>
     public void AddBuyersOf(IEnumerable<WaitlistEntry> entries)
@@ -254,7 +254,6 @@ public sealed class LoadKeys
     public bool Covers(LoadKeys candidate) =>
         candidate.ReservationTargets.Count == 0
         && (MayFreeUnits || !candidate.MayFreeUnits)
-        && (CreatesLimits || !candidate.CreatesLimits)
         && candidate.LimitCapacities.IsSubsetOf(LimitCapacities)
         && candidate.Capacities.IsSubsetOf(Capacities)
         && candidate.Reservations.IsSubsetOf(Reservations)
@@ -314,7 +313,6 @@ public sealed class LoadKeys
         Queues.Clear();
         ExpiryCandidates.Clear();
         MayFreeUnits = false;
-        CreatesLimits = false;
     }
 
     /// <summary>

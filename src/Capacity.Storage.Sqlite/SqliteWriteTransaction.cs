@@ -177,19 +177,22 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private void LoadUsage(LoadKeys keys, WorkingSet ws)
     {
         ws.EveryUsageRead = keys.CreatesLimits;
-        FoldUsageLog(keys.LimitCapacities);
-        if (keys.Buyers.Count == 0)
+        var wanted = keys.Buyers.Count == 0 ? [] : keys.UsageKeys(ws);
+        if (keys.CreatesLimits)
         {
-            return;
+            FoldUsageLog([.. keys.LimitCapacities, .. wanted.Select(w => w.CapacityId)]);
         }
 
-        LoadUsage(keys.UsageKeys(ws), ws);
+        ReadUsage(wanted, ws);
     }
 
     // A limit created in this batch counts every ticket its capacities' buyers hold: what was appended
     // to the usage log while no limit covered a capacity is added into the buyers' rows, and the log
     // of that capacity emptied, before any row is read. From the limit's commit on, the capacity's
     // changes go to the rows. The price of a keyed hold's cheap write is paid here, once per capacity.
+    // Such a batch also reads rows on capacities no limit covers and writes back what it read plus its
+    // change, so their logs are folded too: a row read is then the buyer's whole usage, and a release
+    // taken from it never goes below 0.
     private void FoldUsageLog(HashSet<Guid> capacityIds)
     {
         var select = _selectUsageLog ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, SUM(delta) FROM buyer_usage_log WHERE capacity_id = ?1 GROUP BY buyer_key, tenant_id");
@@ -241,19 +244,11 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         write.Run();
     }
 
-    private void LoadUsage(IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> wanted, WorkingSet ws)
+    private void ReadUsage(IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> wanted, WorkingSet ws)
     {
         if (wanted.Count == 0)
         {
             return;
-        }
-
-        // A batch that creates a limit reads rows on capacities no limit covers too, and writes what it
-        // read plus its change back as the row: the log of those capacities is folded first, so that a
-        // row read is the buyer's whole usage and a release taken from it never goes below 0.
-        if (ws.EveryUsageRead)
-        {
-            FoldUsageLog([.. wanted.Select(w => w.CapacityId)]);
         }
 
         var select = _selectUsage ??= new RawStatement(connection, "SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = ?1 AND buyer_key = ?2");
@@ -490,7 +485,13 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         CancellationToken ct)
     {
         await LoadIdempotencyAsync(keys, into, busy, ct).ConfigureAwait(false);
-        LoadUsage(usage, ws);
+        if (ws.EveryUsageRead && usage.Count > 0)
+        {
+            // Rows read in a batch that creates a limit are written back whole (LoadUsage).
+            FoldUsageLog([.. usage.Select(u => u.CapacityId)]);
+        }
+
+        ReadUsage(usage, ws);
         foreach (var id in newReservations.Where(MayExist))
         {
             // Only to be refused: the core never changes a hold it finds under a new id.

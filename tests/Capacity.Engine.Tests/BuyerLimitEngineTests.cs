@@ -115,19 +115,13 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
 
         // The writer holds one batch at its load while a limit of 4 and a hold by each of five of those
         // buyers queue behind it: they go into the next batch together, the limit first.
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var loaded = h.Store.HoldNextLoad(release.Task);
-        var held = HoldAsync(h, pool, 1, null);
-        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
-        var batches = h.Store.Batches;
-        var limit = h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Four", [pool], 4, false));
-        var after = Enumerable.Range(0, 5).Select(i => HoldAsync(h, pool, 1, $"b{i}")).ToArray();
-        release.SetResult();
+        var results = await InOneBatchAsync(h, pool, [
+            () => h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Four", [pool], 4, false)),
+            .. Enumerable.Range(0, 5).Select(i => (Func<Task<EngineResult>>)(() => HoldAsync(h, pool, 1, $"b{i}"))),
+        ]);
 
-        Assert.Equal(OutcomeCode.Ok, (await held).Outcome?.Code);
-        Assert.Equal(OutcomeCode.Ok, (await limit).Outcome?.Code);
-        Assert.All(await Task.WhenAll(after), r => Assert.Equal(OutcomeCode.BuyerLimitExceeded, r.Outcome?.Code));
-        Assert.Equal(batches + 1, h.Store.Batches);
+        Assert.Equal(OutcomeCode.Ok, results[0].Outcome?.Code);
+        Assert.All(results.Skip(1), r => Assert.Equal(OutcomeCode.BuyerLimitExceeded, r.Outcome?.Code));
         Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "b3", CancellationToken.None));
         await h.AssertAuditCleanAsync();
     }
@@ -193,19 +187,12 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
         var given = (await HoldAsync(h, second, 3, "fan")).Outcome!.Value.Reservation!.Value.Id;
         Assert.Equal(0L, await CountAsync(h, "buyer_usage", second));
 
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var loaded = h.Store.HoldNextLoad(release.Task);
-        var held = HoldAsync(h, first, 1, null);
-        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
-        var batches = h.Store.Batches;
-        var limit = h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Four", [first], 4, false));
-        var released = h.Engine.SubmitAsync(new TransitionReservation(Tenant, given, Transition.Release));
-        release.SetResult();
+        var results = await InOneBatchAsync(h, first, [
+            () => h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Four", [first], 4, false)),
+            () => h.Engine.SubmitAsync(new TransitionReservation(Tenant, given, Transition.Release)),
+        ]);
 
-        Assert.Equal(OutcomeCode.Ok, (await held).Outcome?.Code);
-        Assert.Equal(OutcomeCode.Ok, (await limit).Outcome?.Code);
-        Assert.Equal(OutcomeCode.Ok, (await released).Outcome?.Code);
-        Assert.Equal(batches + 1, h.Store.Batches);
+        Assert.All(results, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
         Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [second], "fan", CancellationToken.None));
         await h.AssertAuditCleanAsync();
     }
@@ -246,6 +233,27 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
         Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 2, "fan")).Outcome?.Code);
         Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, pool, 4, "other")).Outcome?.Code);
         await h.AssertAuditCleanAsync();
+    }
+
+    /// <summary>
+    /// Submits <paramref name="commands"/>, in order, while the writer holds another batch (a hold on
+    /// <paramref name="busy"/>) at its load, so that they queue and go into the next batch together;
+    /// asserts that they did, and returns their answers.
+    /// </summary>
+    private static async Task<EngineResult[]> InOneBatchAsync(EngineHarness h, Guid busy, Func<Task<EngineResult>>[] commands)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var held = HoldAsync(h, busy, 1, null);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var batches = h.Store.Batches;
+        var submitted = commands.Select(submit => submit()).ToArray();
+        release.SetResult();
+
+        Assert.Equal(OutcomeCode.Ok, (await held).Outcome?.Code);
+        var results = await Task.WhenAll(submitted);
+        Assert.Equal(batches + 1, h.Store.Batches);
+        return results;
     }
 
     private static async Task<long> CountAsync(EngineHarness h, string table, Guid capacity) =>
