@@ -588,8 +588,9 @@ public sealed class MultiEngineTests : IAsyncLifetime
         static StoredResponse Render(Outcome o) => new(201, [], null);
         CreateCapacity Create() => new(Tenant, Guid.CreateVersion7(), "e", null, "Balcony", null, 30, [], true, null);
 
-        // Node A holds the key's lock through a slow commit.
-        _nodes[0].Store.DelayNextCommit(TimeSpan.FromSeconds(1.5));
+        // Node A holds the key's lock through a slow commit, slow enough that node B's work below ends
+        // well inside it even on a loaded machine (at 1.5 s it did not once, in a full run of the suite).
+        _nodes[0].Store.DelayNextCommit(TimeSpan.FromSeconds(3));
         var first = Node(0).SubmitAsync(Create(), idem, Render);
         await Task.Delay(500);
         Assert.False(first.IsCompleted);
