@@ -59,7 +59,7 @@ public sealed class CommandEngine : IAsyncDisposable
     private readonly Dictionary<IdempotencyKey, IdempotencyRecord> _records = [];
     private readonly HashSet<IdempotencyKey> _busy = [];
     private readonly List<IdempotencyRecord> _newRecords = [];
-    private readonly List<Purge> _purges = [];
+    private readonly List<Chore> _chores = [];
 
     public CommandEngine(IWriteStore store, TimeProvider time, CoreLimits limits, EngineOptions options, ILogger<CommandEngine> logger, OutageLog? outage = null)
     {
@@ -145,15 +145,31 @@ public sealed class CommandEngine : IAsyncDisposable
     /// transaction of the writer's own between batches. Returns how many it deleted; a store failure
     /// comes back as its exception, and a stopping engine as <see cref="OperationCanceledException"/>.
     /// </summary>
-    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct)
+    public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct) =>
+        QueueChore(new Chore((tx, token) => tx.PurgeIdempotencyAsync(before, token), whenIdle: false), ct);
+
+    /// <summary>
+    /// Adds up to <paramref name="max"/> entries of the buyers' usage log into their rows
+    /// (<see cref="IWriteTransaction.FoldUsageLogAsync"/>), in a write transaction of the writer's own,
+    /// and only if no command is waiting when the writer comes to it: the log exists so that keyed
+    /// holds do not pay for their buyers' rows while the writer is busy, and this pays for them when it
+    /// is not. Returns how many entries it folded: 0 when the log is empty, when commands were waiting,
+    /// or when the store could not take the capacity's lock without waiting.
+    /// </summary>
+    public Task<int> FoldUsageLogAsync(int max, CancellationToken ct)
     {
-        var purge = new Purge(before);
-        if (!_queue.Writer.TryWrite(purge))
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        return QueueChore(new Chore((tx, token) => tx.FoldUsageLogAsync(max, token), whenIdle: true), ct);
+    }
+
+    private Task<int> QueueChore(Chore chore, CancellationToken ct)
+    {
+        if (!_queue.Writer.TryWrite(chore))
         {
             return Task.FromCanceled<int>(new CancellationToken(canceled: true));
         }
 
-        return purge.Completion.Task.WaitAsync(ct);
+        return chore.Completion.Task.WaitAsync(ct);
     }
 
     /// <summary>
@@ -194,7 +210,7 @@ public sealed class CommandEngine : IAsyncDisposable
                     }
                     else
                     {
-                        _purges.Add((Purge)item);
+                        _chores.Add((Chore)item);
                     }
                 }
 
@@ -204,12 +220,12 @@ public sealed class CommandEngine : IAsyncDisposable
                     ProcessAsync(_batch).GetAwaiter().GetResult();
                 }
 
-                foreach (var purge in _purges)
+                foreach (var chore in _chores)
                 {
-                    PurgeAsync(purge).GetAwaiter().GetResult();
+                    RunChoreAsync(chore).GetAwaiter().GetResult();
                 }
 
-                _purges.Clear();
+                _chores.Clear();
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -226,13 +242,13 @@ public sealed class CommandEngine : IAsyncDisposable
             }
             else
             {
-                ((Purge)left).Completion.TrySetCanceled();
+                ((Chore)left).Completion.TrySetCanceled();
             }
         }
 
-        foreach (var purge in _purges)
+        foreach (var chore in _chores)
         {
-            purge.Completion.TrySetCanceled();
+            chore.Completion.TrySetCanceled();
         }
 
         Complete(leftover);
@@ -496,22 +512,30 @@ public sealed class CommandEngine : IAsyncDisposable
         _ => "{}",
     });
 
-    private async Task PurgeAsync(Purge purge)
+    private async Task RunChoreAsync(Chore chore)
     {
+        // Commands queued since this iteration's batch was taken go first: a chore that runs only when
+        // the writer is idle does nothing this time.
+        if (chore.WhenIdle && Volatile.Read(ref _queued) > 0)
+        {
+            chore.Completion.TrySetResult(0);
+            return;
+        }
+
         try
         {
             await using var tx = await _store.BeginWriteAsync(_stopping.Token).ConfigureAwait(false);
-            var purged = await tx.PurgeIdempotencyAsync(purge.Before, _stopping.Token).ConfigureAwait(false);
+            var done = await chore.Work(tx, _stopping.Token).ConfigureAwait(false);
             await tx.CommitAsync(_stopping.Token).ConfigureAwait(false);
-            purge.Completion.TrySetResult(purged);
+            chore.Completion.TrySetResult(done);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            purge.Completion.TrySetCanceled();
+            chore.Completion.TrySetCanceled();
         }
         catch (Exception ex)
         {
-            purge.Completion.TrySetException(ex);
+            chore.Completion.TrySetException(ex);
         }
     }
 
@@ -665,7 +689,7 @@ public sealed class CommandEngine : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    /// <summary>What the writer drains: commands (<see cref="Submission"/>) and, rarely, maintenance (<see cref="Purge"/>).</summary>
+    /// <summary>What the writer drains: commands (<see cref="Submission"/>) and, rarely, maintenance (<see cref="Chore"/>).</summary>
     private abstract class WorkItem;
 
     private sealed class Submission(Command command, IdempotencyRequest? idempotency, Func<Outcome, StoredResponse>? render) : WorkItem
@@ -696,9 +720,16 @@ public sealed class CommandEngine : IAsyncDisposable
         }
     }
 
-    private sealed class Purge(DateTimeOffset before) : WorkItem
+    /// <summary>
+    /// Maintenance the writer runs in a transaction of its own after the batch it was drained with;
+    /// <see cref="Work"/> returns how many rows it dealt with. <see cref="WhenIdle"/>: only if no
+    /// command is waiting by then (otherwise it answers 0 without a transaction).
+    /// </summary>
+    private sealed class Chore(Func<IWriteTransaction, CancellationToken, Task<int>> work, bool whenIdle) : WorkItem
     {
-        public DateTimeOffset Before { get; } = before;
+        public Func<IWriteTransaction, CancellationToken, Task<int>> Work { get; } = work;
+
+        public bool WhenIdle { get; } = whenIdle;
 
         // Completed on the writer thread, so its caller's continuation must not run there.
         public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

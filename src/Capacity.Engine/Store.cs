@@ -238,6 +238,16 @@ public interface IWriteTransaction : IAsyncDisposable
     /// </summary>
     Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct);
 
+    /// <summary>
+    /// Adds the oldest <paramref name="max"/> entries (or fewer) of one capacity's buyer usage log into
+    /// their buyers' rows and removes them; returns how many. A buyer's usage (row plus log) is the same
+    /// after it. The entries are taken in the order they were written, so a buyer's part of them is a
+    /// prefix of its history and its row never goes below 0. Where the capacity's lock is held by
+    /// another transaction, folds nothing and returns 0 rather than wait. The engine runs it in a
+    /// transaction of its own, apart from any batch.
+    /// </summary>
+    Task<int> FoldUsageLogAsync(int max, CancellationToken ct);
+
     /// <summary>Returns only once the commit is durable.</summary>
     Task CommitAsync(CancellationToken ct);
 }

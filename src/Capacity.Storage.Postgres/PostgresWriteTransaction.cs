@@ -355,7 +355,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             // a negative change before the conflict) and the log emptied, before any row is read; and
             // so are the logs of the other capacities whose rows the batch reads, which it writes back
             // whole. The batch holds the capacities' locks, which every batch appending to their log holds.
-            await FoldUsageLogAsync([.. keys.LimitCapacities, .. wanted.Select(w => w.CapacityId)], ct).ConfigureAwait(false);
+            await FoldLogsAsync([.. keys.LimitCapacities, .. wanted.Select(w => w.CapacityId)], ct).ConfigureAwait(false);
         }
 
         if (wanted.Count == 0)
@@ -372,7 +372,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         }
     }
 
-    private async Task FoldUsageLogAsync(HashSet<Guid> capacityIds, CancellationToken ct)
+    private async Task FoldLogsAsync(HashSet<Guid> capacityIds, CancellationToken ct)
     {
         await using var fold = Command(FoldUsageLog);
         fold.Parameters.Add(new() { Value = capacityIds.ToArray() });
@@ -380,12 +380,48 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>The usage log of the capacities in $1 added into their buyers' rows, and removed.</summary>
-    private const string FoldUsageLog =
-        "WITH folded AS (DELETE FROM buyer_usage_log WHERE capacity_id = ANY($1) RETURNING capacity_id, buyer_key, tenant_id, delta), "
+    private const string FoldUsageLog = "WITH folded AS (DELETE FROM buyer_usage_log WHERE capacity_id = ANY($1) " + FoldFolded;
+
+    /// <summary>
+    /// The oldest $2 entries of capacity $1's usage log (by the number each was given when written)
+    /// added into their buyers' rows and removed; its one row is how many. The caller holds the
+    /// capacity's lock, as every batch that appends to or folds its log does.
+    /// </summary>
+    private const string FoldUsageLogSlice =
+        "WITH folded AS (DELETE FROM buyer_usage_log WHERE capacity_id = $1 AND seq = ANY(ARRAY(SELECT seq FROM buyer_usage_log WHERE capacity_id = $1 ORDER BY seq LIMIT $2)) "
+        + FoldFolded;
+
+    /// <summary>
+    /// The rest of a fold, after its DELETE: the entries' sums added into the rows where a row is, a row
+    /// inserted where none is (never for a sum below 0: the holds that made it made the row), and how
+    /// many entries were folded.
+    /// </summary>
+    private const string FoldFolded =
+        "RETURNING capacity_id, buyer_key, tenant_id, delta), "
         + "sums AS (SELECT capacity_id, buyer_key, tenant_id, SUM(delta)::bigint AS delta FROM folded GROUP BY capacity_id, buyer_key, tenant_id), "
-        + "updated AS (UPDATE buyer_usage u SET used = u.used + s.delta FROM sums s WHERE u.capacity_id = s.capacity_id AND u.buyer_key = s.buyer_key RETURNING u.capacity_id, u.buyer_key) "
-        + "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) SELECT s.capacity_id, s.buyer_key, s.tenant_id, s.delta FROM sums s "
-        + "WHERE s.delta <> 0 AND NOT EXISTS (SELECT 1 FROM updated x WHERE x.capacity_id = s.capacity_id AND x.buyer_key = s.buyer_key)";
+        + "updated AS (UPDATE buyer_usage u SET used = u.used + s.delta FROM sums s WHERE u.capacity_id = s.capacity_id AND u.buyer_key = s.buyer_key RETURNING u.capacity_id, u.buyer_key), "
+        + "inserted AS (INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) SELECT s.capacity_id, s.buyer_key, s.tenant_id, s.delta FROM sums s "
+        + "WHERE s.delta <> 0 AND NOT EXISTS (SELECT 1 FROM updated x WHERE x.capacity_id = s.capacity_id AND x.buyer_key = s.buyer_key) RETURNING 1) "
+        + "SELECT count(*) FROM folded";
+
+    public async Task<int> FoldUsageLogAsync(int max, CancellationToken ct)
+    {
+        // The capacity of the smallest id with entries, locked as a batch locks it, unless a batch (of
+        // this node's or another's) holds it: then nothing is folded this time rather than the writer
+        // waiting behind it. The lock keeps the batches that append to this log and the folds of other
+        // nodes off it until this one commits.
+        await using var pick = Command(
+            "SELECT id FROM capacities WHERE id = (SELECT capacity_id FROM buyer_usage_log ORDER BY capacity_id LIMIT 1) FOR UPDATE SKIP LOCKED");
+        if (await pick.ExecuteScalarAsync(ct).ConfigureAwait(false) is not Guid capacityId)
+        {
+            return 0;
+        }
+
+        await using var fold = Command(FoldUsageLogSlice);
+        fold.Parameters.Add(new() { Value = capacityId });
+        fold.Parameters.Add(new() { Value = (long)max });
+        return (int)(long)(await fold.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+    }
 
     /// <summary>Usage rows by (capacity, buyer) pairs, as two arrays ($1 the capacities, $2 the buyers).</summary>
     private const string UsageByPairs =
@@ -658,7 +694,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         if (usage.Count > 0 && ws.EveryUsageRead)
         {
             // Rows read in a batch that creates a limit are written back whole (LoadUsageAsync).
-            await FoldUsageLogAsync([.. usage.Select(u => u.CapacityId)], ct).ConfigureAwait(false);
+            await FoldLogsAsync([.. usage.Select(u => u.CapacityId)], ct).ConfigureAwait(false);
         }
 
         if (usage.Count > 0)

@@ -229,6 +229,47 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         }
     }
 
+    public Task<int> FoldUsageLogAsync(int max, CancellationToken ct)
+    {
+        // The capacity of the oldest entry, and its oldest entries in the order they were written (the
+        // table's rowid, one more than the largest at each insert, which the index by capacity carries).
+        // Prepared here, not kept: the sweep asks at most a few times a second.
+        using var first = new RawStatement(connection, "SELECT capacity_id FROM buyer_usage_log ORDER BY rowid LIMIT 1");
+        if (!first.Step())
+        {
+            return Task.FromResult(0);
+        }
+
+        var capacityId = first.Guid(0);
+        first.Reset();
+
+        using var select = new RawStatement(connection, "SELECT rowid, buyer_key, tenant_id, delta FROM buyer_usage_log WHERE capacity_id = ?1 ORDER BY rowid LIMIT ?2");
+        select.Bind(1, capacityId);
+        select.Bind(2, (long)max);
+        var sums = new Dictionary<(string BuyerKey, Guid TenantId), long>();
+        var (count, last) = (0, 0L);
+        while (select.Step())
+        {
+            (count, last) = (count + 1, select.Int64(0));
+            var key = (select.Text(1)!, select.Guid(2));
+            sums[key] = sums.GetValueOrDefault(key) + select.Int64(3);
+        }
+
+        foreach (var ((buyerKey, tenantId), delta) in sums)
+        {
+            if (delta != 0)
+            {
+                AddToUsageRow(capacityId, buyerKey, tenantId, delta);
+            }
+        }
+
+        using var delete = new RawStatement(connection, "DELETE FROM buyer_usage_log WHERE capacity_id = ?1 AND rowid <= ?2");
+        delete.Bind(1, capacityId);
+        delete.Bind(2, last);
+        delete.Run();
+        return Task.FromResult(count);
+    }
+
     // Adds to a buyer's row, creating it with a positive change; a negative one is subtracted by an
     // update (the holds that took the tickets made the row, and an insert's CHECK would see the
     // negative value before the conflict).

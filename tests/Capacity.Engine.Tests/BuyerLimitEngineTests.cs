@@ -236,6 +236,165 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
     }
 
     /// <summary>
+    /// While the writer is idle the usage log is added into the buyers' rows a slice at a time, oldest
+    /// entries first: after every slice each buyer's usage (row plus log) is what it was, a release is
+    /// never folded before the hold it gives back (the row would go below 0), and the sweep folds the
+    /// rest until the log is empty, leaving a limit created after it nothing to fold.
+    /// </summary>
+    [Fact]
+    public async Task The_usage_log_folded_a_slice_at_a_time_keeps_every_buyer_s_usage_and_ends_empty()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var stalls = await h.CreateAsync("Stalls", 1000);
+        var circle = await h.CreateAsync("Circle", 1000);
+        var given = (await HoldAsync(h, stalls, 2, "fan")).Outcome!.Value.Reservation!.Value.Id;
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new TransitionReservation(Tenant, given, Transition.Release))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, stalls, 1, "fan")).Outcome?.Code);
+        var placed = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => HoldAsync(h, i % 3 == 0 ? circle : stalls, 1 + i % 2, $"b{i % 12}")));
+        Assert.All(placed, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        var released = await Task.WhenAll(placed.Where((_, i) => i % 4 == 0).Select(r =>
+            h.Engine.SubmitAsync(new TransitionReservation(Tenant, r.Outcome!.Value.Reservation!.Value.Id, Transition.Release))));
+        Assert.All(released, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        // Holds 0, 12, 24, 36, 48 (buyer b0) were given back; b0 holds 1 on circle, the others 2 or 3 on one capacity.
+        long Expected(Guid capacity, int b) => Enumerable.Range(0, 60)
+            .Where(i => i % 12 == b && i % 4 != 0 && (i % 3 == 0 ? circle : stalls) == capacity).Sum(i => 1L + i % 2);
+        async Task AssertUsageAsync()
+        {
+            Assert.Equal(1, await h.Store.GetBuyerUsageAsync(Tenant, [stalls], "fan", CancellationToken.None));
+            foreach (var b in new[] { 0, 1, 3, 6, 11 })
+            {
+                Assert.Equal(Expected(stalls, b), await h.Store.GetBuyerUsageAsync(Tenant, [stalls], $"b{b}", CancellationToken.None));
+                Assert.Equal(Expected(circle, b), await h.Store.GetBuyerUsageAsync(Tenant, [circle], $"b{b}", CancellationToken.None));
+            }
+        }
+
+        await AssertUsageAsync();
+        var logged = await CountAsync(h, "buyer_usage_log", stalls) + await CountAsync(h, "buyer_usage_log", circle);
+        Assert.True(logged > 10, $"{logged} entries");
+
+        // One entry at a time, three times over: the log shrinks by one each time and nobody's usage moves.
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.Equal(1, await h.Engine.FoldUsageLogAsync(1, CancellationToken.None));
+            Assert.Equal(logged - i, await CountAsync(h, "buyer_usage_log", stalls) + await CountAsync(h, "buyer_usage_log", circle));
+            await AssertUsageAsync();
+        }
+
+        // A slice is one capacity's oldest entries: seven, or what is left of that capacity's log.
+        var slice = await h.Engine.FoldUsageLogAsync(7, CancellationToken.None);
+        Assert.InRange(slice, 1, 7);
+        Assert.Equal(logged - 3 - slice, await CountAsync(h, "buyer_usage_log", stalls) + await CountAsync(h, "buyer_usage_log", circle));
+        await AssertUsageAsync();
+        await h.AssertAuditCleanAsync();
+
+        // The sweep's fold goes on slice after slice, capacity after capacity, until the log is empty.
+        Assert.Equal(logged - 3 - slice, await h.Sweeper(foldSlice: 5).FoldUsageLogAsync(CancellationToken.None));
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage_log", stalls) + await CountAsync(h, "buyer_usage_log", circle));
+        Assert.Equal(0, await h.Engine.FoldUsageLogAsync(5, CancellationToken.None));
+        await AssertUsageAsync();
+        await h.AssertAuditCleanAsync();
+
+        await LimitAsync(h, 4, stalls, circle);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await HoldAsync(h, circle, 2, "b3")).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await HoldAsync(h, circle, 3, "fan")).Outcome?.Code);
+        await h.AssertAuditCleanAsync();
+    }
+
+    /// <summary>
+    /// The fold runs only when the writer is idle: with a command still queued when the writer comes to
+    /// it, it folds nothing (the command goes first); asked again with nothing queued, it folds.
+    /// </summary>
+    [Fact]
+    public async Task A_fold_reached_while_a_command_waits_folds_nothing()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind, new EngineOptions { MaxBatch = 1 });
+        var pool = await h.CreateAsync("Pool", 1000);
+        Assert.All(await Task.WhenAll(Enumerable.Range(0, 4).Select(i => HoldAsync(h, pool, 1, $"b{i}"))), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+
+        // The writer holds a batch at its load; behind it queue the fold and two holds. One batch takes
+        // the first hold (and the fold with it), so the second is still waiting when the fold's turn comes.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = h.Store.HoldNextLoad(release.Task);
+        var held = HoldAsync(h, pool, 1, null);
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+        var fold = h.Engine.FoldUsageLogAsync(100, CancellationToken.None);
+        var holds = new[] { HoldAsync(h, pool, 1, "b0"), HoldAsync(h, pool, 1, "b1") };
+        release.SetResult();
+
+        Assert.Equal(0, await fold);
+        Assert.All(await Task.WhenAll(holds.Append(held)), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        Assert.Equal(6L, await CountAsync(h, "buyer_usage_log", pool));
+        Assert.Equal(6, await h.Engine.FoldUsageLogAsync(100, CancellationToken.None));
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage_log", pool));
+        Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "b1", CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+    }
+
+    /// <summary>
+    /// Eight callers hold and give back, naming ten buyers on two capacities, with pauses that leave the
+    /// writer idle now and then, while a loop folds the log in slices of five: every buyer's usage is
+    /// exact afterwards, the log folds to empty, and the audit finds nothing.
+    /// </summary>
+    [Fact]
+    public async Task Folds_between_concurrent_keyed_holds_and_releases_keep_every_buyer_s_usage_exact()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var capacities = new[] { await h.CreateAsync("Stalls", 10_000), await h.CreateAsync("Circle", 10_000) };
+        var kept = new System.Collections.Concurrent.ConcurrentBag<(Guid Capacity, string Buyer, int Quantity)>();
+        using var done = new CancellationTokenSource();
+        var folded = 0;
+        var folding = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                folded += await h.Engine.FoldUsageLogAsync(5, CancellationToken.None);
+                await Task.Delay(1);
+            }
+        });
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 40; i++)
+            {
+                var (capacity, buyer, quantity) = (capacities[random.Next(2)], $"b{random.Next(10)}", 1 + random.Next(3));
+                var hold = await HoldAsync(h, capacity, quantity, buyer);
+                Assert.Equal(OutcomeCode.Ok, hold.Outcome?.Code);
+                if (random.Next(3) == 0)
+                {
+                    var given = await h.Engine.SubmitAsync(new TransitionReservation(Tenant, hold.Outcome!.Value.Reservation!.Value.Id, Transition.Release));
+                    Assert.Equal(OutcomeCode.Ok, given.Outcome?.Code);
+                }
+                else
+                {
+                    kept.Add((capacity, buyer, quantity));
+                }
+
+                await Task.Delay(random.Next(3));
+            }
+        })));
+        await done.CancelAsync();
+        await folding;
+
+        Assert.True(folded > 0, "no fold ran between the holds");
+        foreach (var capacity in capacities)
+        {
+            for (var b = 0; b < 10; b++)
+            {
+                var expected = kept.Where(k => k.Capacity == capacity && k.Buyer == $"b{b}").Sum(k => (long)k.Quantity);
+                Assert.Equal(expected, await h.Store.GetBuyerUsageAsync(Tenant, [capacity], $"b{b}", CancellationToken.None));
+            }
+        }
+
+        await h.AssertAuditCleanAsync();
+        await h.Sweeper(foldSlice: 50).FoldUsageLogAsync(CancellationToken.None);
+        Assert.Equal(0L, await CountAsync(h, "buyer_usage_log", capacities[0]) + await CountAsync(h, "buyer_usage_log", capacities[1]));
+        Assert.Equal(kept.Where(k => k.Buyer == "b7").Sum(k => (long)k.Quantity), await h.Store.GetBuyerUsageAsync(Tenant, capacities, "b7", CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+    }
+
+    /// <summary>
     /// Submits <paramref name="commands"/>, in order, while the writer holds another batch (a hold on
     /// <paramref name="busy"/>) at its load, so that they queue and go into the next batch together;
     /// asserts that they did, and returns their answers.

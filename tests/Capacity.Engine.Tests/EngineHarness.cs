@@ -67,7 +67,8 @@ public sealed class EngineHarness : IAsyncDisposable
         return await OpenAtAsync(Kind, Location, null, Clock);
     }
 
-    public ExpirySweeper Sweeper(int batchSize = 5000) => new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance) { BatchSize = batchSize };
+    public ExpirySweeper Sweeper(int batchSize = 5000, int foldSlice = 500) =>
+        new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance) { BatchSize = batchSize, FoldSlice = foldSlice };
 
     public async Task<Guid> CreateAsync(string name, int? total, params Guid[] parents)
     {

@@ -494,6 +494,125 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// Both nodes fold the usage log in small slices, again and again, while both append to it (holds
+    /// and releases naming six buyers on two capacities) and one creates a limit over one capacity: a
+    /// fold takes the capacity's lock as a batch does, or folds nothing, so no entry is added twice or
+    /// lost, and each buyer's usage is exact.
+    /// </summary>
+    [Fact]
+    public async Task Both_nodes_folding_the_usage_log_while_both_append_and_one_creates_a_limit_keep_every_buyer_s_usage_exact()
+    {
+        var capacities = new[] { await CreateAsync("Stalls", 10_000), await CreateAsync("Circle", 10_000) };
+        using var done = new CancellationTokenSource();
+        var folded = new int[2];
+        var folding = Enumerable.Range(0, 2).Select(n => Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                folded[n] += await Node(n).FoldUsageLogAsync(3, CancellationToken.None);
+                await Task.Delay(1);
+            }
+        })).ToArray();
+
+        var kept = new System.Collections.Concurrent.ConcurrentBag<(Guid Capacity, string Buyer)>();
+        var workers = Enumerable.Range(0, 6).Select(worker => Task.Run(async () =>
+        {
+            var random = new Random(worker);
+            for (var i = 0; i < 30; i++)
+            {
+                var (capacity, buyer) = (capacities[random.Next(2)], $"b{random.Next(6)}");
+                var hold = await Node(worker).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capacity, 1, null)], 15, buyer));
+                if (hold.Outcome?.Code == OutcomeCode.BuyerLimitExceeded)
+                {
+                    continue;
+                }
+
+                Assert.Equal(OutcomeCode.Ok, hold.Outcome?.Code);
+                if (random.Next(3) == 0)
+                {
+                    var given = await Node(worker + 1).SubmitAsync(new TransitionReservation(Tenant, hold.Outcome!.Value.Reservation!.Value.Id, Transition.Release));
+                    Assert.Equal(OutcomeCode.Ok, given.Outcome?.Code);
+                }
+                else
+                {
+                    kept.Add((capacity, buyer));
+                }
+
+                await Task.Delay(random.Next(3));
+            }
+        })).ToArray();
+
+        await Task.Delay(100);
+        Assert.Equal(OutcomeCode.Ok, (await Node(1).SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e", "Forty", [capacities[0]], 40, false))).Outcome?.Code);
+        await Task.WhenAll(workers);
+        await done.CancelAsync();
+        await Task.WhenAll(folding);
+
+        Assert.True(folded.Sum() > 0, "no fold ran between the holds");
+        await AssertAuditCleanAsync();
+        while (await Node(0).FoldUsageLogAsync(50, CancellationToken.None) > 0)
+        {
+        }
+
+        await using var count = new Npgsql.NpgsqlDataSourceBuilder(_schema).Build();
+        Assert.Equal(0L, (long)(await count.CreateCommand("SELECT COUNT(*) FROM buyer_usage_log").ExecuteScalarAsync())!);
+        foreach (var capacity in capacities)
+        {
+            for (var b = 0; b < 6; b++)
+            {
+                Assert.Equal(kept.Count(k => k.Capacity == capacity && k.Buyer == $"b{b}"), await _nodes[b % 2].Store.GetBuyerUsageAsync(Tenant, [capacity], $"b{b}", CancellationToken.None));
+            }
+        }
+
+        await AssertAuditCleanAsync();
+    }
+
+    /// <summary>
+    /// A fold holds the capacity's lock until it commits, as a batch does: a limit created over the
+    /// capacity on the other node meanwhile waits for it, then folds the rest of the log on top of the
+    /// rows the fold wrote. Without the lock the limit's batch would fold the rest on a snapshot taken
+    /// before the fold's commit, insert a buyer's row a second time and fail.
+    /// </summary>
+    [Fact]
+    public async Task A_limit_created_while_another_node_s_fold_is_uncommitted_waits_for_it_and_counts_every_ticket()
+    {
+        var stalls = await CreateAsync("Stalls", 1000);
+        for (var i = 0; i < 6; i++)
+        {
+            var held = await Node(0).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, $"b{i % 3}"));
+            Assert.Equal(OutcomeCode.Ok, held.Outcome?.Code);
+        }
+
+        // Node 0 folds the first three entries (one of each buyer: their rows are inserted) and waits before its commit.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = _nodes[0].Store.HoldNextCommit(release.Task);
+        var fold = Node(0).FoldUsageLogAsync(3, CancellationToken.None);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var limit = Node(1).SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e", "Three", [stalls], 3, false));
+        await using var db = new Npgsql.NpgsqlDataSourceBuilder(_schema).Build();
+        for (var tries = 0; tries < 100 && !limit.IsCompleted && (long)(await db.CreateCommand(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").ExecuteScalarAsync())! == 0; tries++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.False(limit.IsCompleted);
+        release.SetResult();
+        Assert.Equal(3, await fold);
+        Assert.Equal(OutcomeCode.Ok, (await limit).Outcome?.Code);
+        for (var b = 0; b < 3; b++)
+        {
+            Assert.Equal(2, await _nodes[1].Store.GetBuyerUsageAsync(Tenant, [stalls], $"b{b}", CancellationToken.None));
+        }
+
+        Assert.Equal(0L, (long)(await db.CreateCommand("SELECT COUNT(*) FROM buyer_usage_log").ExecuteScalarAsync())!);
+        Assert.Equal(OutcomeCode.Ok, (await Node(1).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, "b1"))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, (await Node(0).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(stalls, 1, null)], 15, "b1"))).Outcome?.Code);
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Fifty_holds_with_one_key_across_two_nodes_and_two_capacities_take_exactly_the_limit()
     {

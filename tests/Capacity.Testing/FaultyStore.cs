@@ -34,6 +34,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     private SummaryGate? _summaryGate;
     private SummaryGate? _eventReadGate;
     private LoadGate? _loadGate;
+    private LoadGate? _commitGate;
 
     private FaultyStore(IWriteStore write, IReadStore read, IAsyncDisposable owner)
     {
@@ -117,6 +118,18 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
     private sealed record LoadGate(TaskCompletionSource Loaded, Task Release);
 
+    /// <summary>
+    /// The next transaction to commit (a batch or a chore such as a fold) has done its work and waits,
+    /// holding its locks, until <paramref name="release"/> completes. The task returned completes once
+    /// it waits.
+    /// </summary>
+    public Task HoldNextCommit(Task release)
+    {
+        var gate = new LoadGate(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), release);
+        Volatile.Write(ref _commitGate, gate);
+        return gate.Loaded.Task;
+    }
+
     /// <summary>The next commit takes this long: a request that is still in flight.</summary>
     public void DelayNextCommit(TimeSpan delay) => _commitDelay = delay;
 
@@ -133,6 +146,12 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
     private async Task DelayCommitAsync(CancellationToken ct)
     {
+        if (Interlocked.Exchange(ref _commitGate, null) is { } gate)
+        {
+            gate.Loaded.TrySetResult();
+            await gate.Release.WaitAsync(ct);
+        }
+
         if (_commitDelay > TimeSpan.Zero)
         {
             var delay = _commitDelay;
@@ -216,6 +235,8 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
         }
 
         public Task<int> PurgeIdempotencyAsync(DateTimeOffset before, CancellationToken ct) => inner.PurgeIdempotencyAsync(before, ct);
+
+        public Task<int> FoldUsageLogAsync(int max, CancellationToken ct) => inner.FoldUsageLogAsync(max, ct);
 
         public async Task CommitAsync(CancellationToken ct)
         {
