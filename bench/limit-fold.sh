@@ -3,9 +3,12 @@
 # server on SQLite (built from this tree), SECONDS of wrk holds on one pool, each naming a new buyer
 # with a random key, then POST /events/{event}/limits over that pool, timed (the writer folds the log
 # in that batch, and every other write waits), and one hold right after. Prints the log's size before, both times, the rows and log after, and
-# ends with GET /admin/verify. Behind docs/performance.md's "What to look at next", item 1.
+# ends with GET /admin/verify. With WAIT=N, the limit is created N seconds after the holds end instead
+# of at once: meanwhile the idle writer folds the log in slices (the sweep's fold), the log's size is
+# printed each second, and single holds are sent one after another (one connection, curl), whose
+# median and slowest times show what a hold arriving during a slice waits.
 #
-#   bench/limit-fold.sh [seconds]
+#   [WAIT=seconds] bench/limit-fold.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -34,6 +37,21 @@ url="http://127.0.0.1:$PORT"
 wrk -t2 -c64 -d"${SECONDS_OF_HOLDS}s" -s "$work/random.lua" -H "Authorization: Bearer $key" "$url/capacity/$pool/reserve" | grep Requests/sec
 event=$(curl -fs -H "Authorization: Bearer $key" "$url/capacity/$pool" | jq -r .event_id)
 echo "usage log entries: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage_log")"
+if [[ ${WAIT:-0} -gt 0 ]]; then
+  ( for i in $(seq 1 "$WAIT"); do sleep 1; echo "  after ${i} s: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage_log") log entries"; done ) &
+  sampler=$!
+  end=$((SECONDS + WAIT))
+  while (( SECONDS < end )); do
+    curl -fs -o /dev/null -w "%{time_total}\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+      -X POST "$url/capacity/$pool/reserve" -d '{"quantity":1,"buyer_key":"probe"}'
+  done > "$work/probe.txt"
+  wait "$sampler"
+  python3 - "$work/probe.txt" <<'PY'
+import statistics, sys
+t = sorted(float(x) * 1000 for x in open(sys.argv[1]) if x.strip())
+print(f"single holds during the wait: {len(t)}, median {statistics.median(t):.2f} ms, p99 {t[int(len(t) * 0.99)]:.2f} ms, slowest {t[-1]:.2f} ms")
+PY
+fi
 curl -fs -o /dev/null -w "limit created: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
   -X POST "$url/events/$event/limits" -d "{\"name\":\"Four\",\"capacity_ids\":[\"$pool\"],\"per_buyer_max\":4}"
 curl -fs -o /dev/null -w "a hold after it: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \

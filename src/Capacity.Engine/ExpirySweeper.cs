@@ -83,33 +83,6 @@ public sealed class ExpirySweeper(IWriteStore store, CommandEngine engine, TimeP
         return result.Outcome!.Value.Count;
     }
 
-    /// <summary>Most usage-log entries one fold adds into the buyers' rows: one transaction of about a millisecond or two.</summary>
-    public int FoldSlice { get; init; } = 500;
-
-    /// <summary>How long one call of <see cref="FoldUsageLogAsync"/> goes on folding slice after slice.</summary>
-    public TimeSpan FoldBudget { get; init; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>
-    /// Folds the buyers' usage log into their rows a slice at a time while the writer is idle
-    /// (<see cref="CommandEngine.FoldUsageLogAsync"/>), until the log is empty, a command is waiting, or
-    /// the budget is spent. Bounds the log on capacities no limit ever covers, and what a limit's
-    /// creation has left to fold (every tenant's writes wait for that). Returns how many entries it folded.
-    /// </summary>
-    public async Task<int> FoldUsageLogAsync(CancellationToken ct)
-    {
-        var started = time.GetTimestamp();
-        var folded = 0;
-        while (true)
-        {
-            var slice = await engine.FoldUsageLogAsync(FoldSlice, ct).ConfigureAwait(false);
-            folded += slice;
-            if (slice == 0 || time.GetElapsedTime(started) >= FoldBudget)
-            {
-                return folded;
-            }
-        }
-    }
-
     /// <summary>Purges idempotency records older than the retention period, through the engine's writer.</summary>
     public Task<int> PurgeAsync(TimeSpan retention, CancellationToken ct) =>
         engine.PurgeIdempotencyAsync(time.GetUtcNow() - retention, ct);

@@ -131,6 +131,7 @@ internal sealed record Settings(
         yield return ("Capacity:MaxPageSize", s.MaxPageSize >= 1, "at least 1");
         yield return ("Capacity:DefaultPageSize", s.DefaultPageSize >= 1 && s.DefaultPageSize <= s.MaxPageSize, $"at least 1 and at most Capacity:MaxPageSize ({s.MaxPageSize})");
         yield return ("Capacity:SweepIntervalMs", s.SweepIntervalMs >= 1, "at least 1");
+        yield return ("Capacity:UsageFoldSlice", s.UsageFoldSlice >= 0, "0 (no folds while idle) or more");
         yield return ("Capacity:IdempotencyRetentionHours", s.IdempotencyRetentionHours >= 1, "at least 1 (a retry must find the answer it repeats)");
         yield return ("Capacity:IdempotencyWaitMs", s.IdempotencyWaitMs >= 0, "0 or more");
         yield return ("Capacity:StreamHeartbeatMs", s.StreamHeartbeatMs >= 100, "at least 100");

@@ -81,6 +81,7 @@ internal static class Setup
         services.AddSingleton<TenantQuotas>();
         services.AddHostedService(sp => sp.GetRequiredService<TenantQuotas>());
         services.AddHostedService<SweepService>();
+        services.AddHostedService<UsageFoldService>();
         services.AddHostedService<MemoryTrim>();
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(auth);

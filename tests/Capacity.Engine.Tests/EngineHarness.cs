@@ -67,8 +67,7 @@ public sealed class EngineHarness : IAsyncDisposable
         return await OpenAtAsync(Kind, Location, null, Clock);
     }
 
-    public ExpirySweeper Sweeper(int batchSize = 5000, int foldSlice = 500) =>
-        new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance) { BatchSize = batchSize, FoldSlice = foldSlice };
+    public ExpirySweeper Sweeper(int batchSize = 5000) => new(Store, Engine, Clock, NullLogger<ExpirySweeper>.Instance) { BatchSize = batchSize };
 
     public async Task<Guid> CreateAsync(string name, int? total, params Guid[] parents)
     {

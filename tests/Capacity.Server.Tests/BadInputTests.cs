@@ -20,9 +20,16 @@ public static class StateSnapshot
     private static readonly (string Table, string Key)[] Tables =
     [
         ("tenants", "id"), ("api_keys", "key_hash"), ("capacities", "id"), ("pricing", "id"), ("reservations", "id"), ("allocations", "id"),
-        ("ledger_chunks", "tenant_id, event_id, last_seq"), ("buyer_limits", "id"), ("buyer_usage", "capacity_id, buyer_key"), ("buyer_usage_log", "capacity_id, buyer_key, tenant_id, delta"),
+        ("ledger_chunks", "tenant_id, event_id, last_seq"), ("buyer_limits", "id"), (BuyerUsage, "capacity_id, buyer_key"),
         ("waitlist_entries", "id"), ("waitlist_lines", "capacity_id, sequence, entry_id"),
     ];
+
+    // A buyer's usage is its row plus its entries in the usage log, which an idle node folds into the
+    // row whenever it likes (UsageFoldService): what a request may change is the sum, so that is what
+    // is compared. A buyer whose sum is 0 is left out (a fold of +1 and -1 writes no row).
+    private const string BuyerUsage =
+        "(SELECT capacity_id, buyer_key, tenant_id, SUM(used) AS used FROM (SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage "
+        + "UNION ALL SELECT capacity_id, buyer_key, tenant_id, delta FROM buyer_usage_log) u GROUP BY capacity_id, buyer_key, tenant_id HAVING SUM(used) <> 0) usage";
 
     /// <param name="capacities">Capacities to read, each with its prices, allocations and waiting list.</param>
     /// <param name="limits">Buyer limits to read, each with its usage by every one of <paramref name="buyers"/>.</param>
@@ -100,7 +107,7 @@ public static class StateSnapshot
         var text = new StringBuilder();
         foreach (var (table, key) in Tables)
         {
-            text.Append("# ").AppendLine(table);
+            text.Append("# ").AppendLine(table == BuyerUsage ? "buyer usage" : table);
             using var command = connection.CreateCommand();
             var columns = table == "api_keys" ? "id, key_hash, tenant_id, prefix, name, scope, created_at, expires_at, revoked_at" : "*";
             command.CommandText = $"SELECT {columns} FROM {table} ORDER BY {key}";

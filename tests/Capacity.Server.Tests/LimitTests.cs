@@ -64,6 +64,54 @@ public abstract class LimitTests(StoreKind store)
         await app.AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// Keyed holds where no limit covers the capacity go to the usage log; once the node is idle it
+    /// folds the log into the buyers' rows in slices (here of 7), and a limit created after counts
+    /// every ticket without anything left to fold.
+    /// </summary>
+    [Fact]
+    public async Task Keyed_holds_where_no_limit_covers_are_folded_into_the_buyers_rows_once_the_node_is_idle()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, new() { ["Capacity:UsageFoldSlice"] = "7" });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 1000);
+        var held = await Task.WhenAll(Enumerable.Range(0, 90).Select(i => t.ReserveAsBuyerAsync(pool, 1 + i % 2, $"fan-{i % 15}")));
+        Assert.All(held, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Count(app, "buyer_usage_log") > 0)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), $"{Count(app, "buyer_usage_log")} entries still in the log");
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(15L, Count(app, "buyer_usage"));
+        var limit = await t.CreateLimitAsync("gig", "Nine per person", 9, pool);
+        Assert.Equal(9, await t.UsageAsync(limit, "fan-3"));
+        Assert.Equal(9, await t.UsageAsync(limit, "fan-4"));
+        await Api.ProblemAsync(await t.ReserveAsBuyerAsync(pool, 1, "fan-4"), 409, "BUYER_LIMIT_EXCEEDED");
+        await app.AssertInvariantsAsync();
+    }
+
+    private static long Count(CapacityApp app, string table)
+    {
+        if (app.Kind == StoreKind.Sqlite)
+        {
+            using var file = StateSnapshot.Open(app);
+            using var sqlite = file.CreateCommand();
+            sqlite.CommandText = $"SELECT COUNT(*) FROM {table}";
+            return (long)sqlite.ExecuteScalar()!;
+        }
+
+        var connection = app.SnapshotConnection();
+        lock (connection)
+        {
+            using var postgres = connection.CreateCommand();
+            postgres.CommandText = $"SELECT COUNT(*) FROM {table}";
+            return (long)postgres.ExecuteScalar()!;
+        }
+    }
+
     [Fact]
     public async Task A_cart_over_two_capacities_of_one_limit_counts_both_and_a_cart_with_one_item_over_the_limit_is_refused_whole()
     {

@@ -73,6 +73,7 @@ public sealed class SettingsTests
     [InlineData("Capacity:Quotas:HeavyReadsPerTenant", "0", "Capacity:Quotas:HeavyReadsPerTenant is 0, but it must be at least 1.")]
     [InlineData("Capacity:Quotas:StreamBytesPerSecondPerTenant", "-1", "Capacity:Quotas:StreamBytesPerSecondPerTenant is -1, but it must be 0 (no bound) or more.")]
     [InlineData("Capacity:RateLimit:PermitsPerSecond", "-1", "Capacity:RateLimit:PermitsPerSecond is -1, but it must be 0 (no limit) or more.")]
+    [InlineData("Capacity:UsageFoldSlice", "-1", "Capacity:UsageFoldSlice is -1, but it must be 0 (no folds while idle) or more.")]
     [InlineData("Capacity:Limits:MaxPrice", "0", "Capacity:Limits:MaxPrice is 0, but it must be more than 0.")]
     [InlineData("Capacity:OtlpEndpoint", "collector:4318", "Capacity:OtlpEndpoint is collector:4318, but it must be an absolute http or https address, such as http://collector:4318.")]
     public void A_value_out_of_range_is_refused_with_its_rule(string key, string value, string message)

@@ -5,8 +5,7 @@ namespace Capacity.Server.Expiry;
 
 /// <summary>
 /// Runs the expiry sweep every second (configurable) so a lapsed hold's tickets return within
-/// about a second (and an expired allocation's idle tickets with them), refreshes the hold gauges every 5 s, purges old idempotency records once a minute,
-/// and folds the buyers' usage log into their rows while the writer is idle.
+/// about a second (and an expired allocation's idle tickets with them), refreshes the hold gauges every 5 s, and purges old idempotency records once a minute.
 /// </summary>
 internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, TimeProvider time, ServerOptions options, OutageLog outage, ILogger<SweepService> logger) : BackgroundService
 {
@@ -51,13 +50,6 @@ internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, Time
                 {
                     lastPurge = time.GetTimestamp();
                     await sweeper.PurgeAsync(TimeSpan.FromHours(options.IdempotencyRetentionHours), stoppingToken);
-                }
-
-                // Last, so that the sweeps above never wait for it; it stops as soon as a command waits.
-                var folded = await sweeper.FoldUsageLogAsync(stoppingToken);
-                if (folded > 0)
-                {
-                    logger.LogDebug("Folded {Count} usage log entries into buyers' rows", folded);
                 }
 
                 // The sweep read the store: if it was failing, it answers again.
