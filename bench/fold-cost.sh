@@ -38,13 +38,16 @@ run() { # run <label> <slice>: prints "<label> <holds/s> <log entries> <usage ro
   rps=$(wrk -t2 -c64 -d"${SECONDS_OF_HOLDS}s" -s "$work/random.lua" -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/capacity/$pool/reserve" | awk '/Requests\/sec/ { print $2 }')
   echo "$1 $rps $(sqlite3 "$data/capacity.db" "SELECT COUNT(*) FROM buyer_usage_log") $(sqlite3 "$data/capacity.db" "SELECT COUNT(*) FROM buyer_usage")"
   verify_or_exit "$PORT"
-  kill "$pid"; wait "$pid" 2> /dev/null || true
+  kill "$pid"
+  while kill -0 "$pid" 2> /dev/null; do sleep 0.1; done
   rm -rf "$data"
 }
 
+# Not in a pipeline: run adds to pids, which the exit trap reads.
 for round in $(seq 1 "$ROUNDS"); do
-  if (( round % 2 )); then run on 100; run off 0; else run off 0; run on 100; fi
-done | tee "$work/runs.txt"
+  if (( round % 2 )); then run on 100 >> "$work/runs.txt"; run off 0 >> "$work/runs.txt"; else run off 0 >> "$work/runs.txt"; run on 100 >> "$work/runs.txt"; fi
+  tail -2 "$work/runs.txt"
+done
 python3 - "$work/runs.txt" <<'PY'
 import statistics, sys
 runs = [l.split() for l in open(sys.argv[1])]

@@ -8,7 +8,10 @@
 # printed each second, and single holds are sent one after another (one connection, curl), whose
 # median and slowest times show what a hold arriving during a slice waits.
 #
-#   [WAIT=seconds] bench/limit-fold.sh [seconds]
+# SERVER_ARGS adds settings to the server's command line (SERVER_ARGS=--Capacity:UsageFoldSlice=0: no
+# folds while idle, the single holds' baseline).
+#
+#   [WAIT=seconds] [SERVER_ARGS=...] bench/limit-fold.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -29,7 +32,7 @@ mkdir -p "$work/data"
 db="$work/data/capacity.db"
 pid=$(start src/Capacity.Server/bin/Release/net10.0 "$PORT" Capacity.Server.dll --Auth:AdminKey="$ADMIN" \
   --Storage:DataDirectory="$work/data" --Storage:Sqlite:Path="$db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0 \
-  --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000)
+  --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000 ${SERVER_ARGS:-})
 pids+=("$pid")
 lua_request "$random_buyer_body" > "$work/random.lua"
 read -r key pool <<< "$(onsale_setup "$PORT")"
