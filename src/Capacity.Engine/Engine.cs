@@ -29,6 +29,7 @@ public sealed class CommandEngine : IAsyncDisposable
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("capacity.engine.failed_batches", description: "Batches whose transaction failed");
     private static readonly Counter<long> Conflicts = Meter.CreateCounter<long>("capacity.engine.lock_conflicts", description: "Tries of a batch that the database failed to break a lock cycle with another node's batch, each tried again");
     private static readonly Counter<long> Added = Meter.CreateCounter<long>("capacity.engine.added_commands", description: "Commands added to a batch after its rows were loaded: queued while it loaded (or waited for another node's locks), on rows it had loaded already");
+    private static readonly Counter<long> Folded = Meter.CreateCounter<long>("capacity.engine.usage_log_folded", description: "Entries of the buyers' usage log added into their rows while the writer was idle");
     private static readonly Counter<long> Commands = Meter.CreateCounter<long>("capacity.engine.commands", description: "Commands decided, by command and outcome (holds by outcome: command=\"hold\")");
     private static readonly string[] OutcomeNames = [.. Enum.GetNames<OutcomeCode>().Select(n => n.ToLowerInvariant())];
 
@@ -159,7 +160,14 @@ public sealed class CommandEngine : IAsyncDisposable
     public Task<int> FoldUsageLogAsync(int max, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
-        return QueueChore(new Chore((tx, token) => tx.FoldUsageLogAsync(max, token), whenIdle: true), ct);
+        return Count(QueueChore(new Chore((tx, token) => tx.FoldUsageLogAsync(max, token), whenIdle: true), ct));
+
+        static async Task<int> Count(Task<int> folding)
+        {
+            var folded = await folding.ConfigureAwait(false);
+            Folded.Add(folded);
+            return folded;
+        }
     }
 
     private Task<int> QueueChore(Chore chore, CancellationToken ct)

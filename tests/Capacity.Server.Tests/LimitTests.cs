@@ -86,6 +86,10 @@ public abstract class LimitTests(StoreKind store)
         }
 
         Assert.Equal(15L, Count(app, "buyer_usage"));
+        using var anonymous = app.CreateClient();
+        var samples = OperationsTests.ParsePrometheus(await anonymous.GetStringAsync("/metrics"));
+        Assert.True(samples.Where(s => s.Name == "capacity_engine_usage_log_folded_total").Sum(s => s.Value) >= 15, "the folded entries are counted");
+
         var limit = await t.CreateLimitAsync("gig", "Nine per person", 9, pool);
         Assert.Equal(9, await t.UsageAsync(limit, "fan-3"));
         Assert.Equal(9, await t.UsageAsync(limit, "fan-4"));
