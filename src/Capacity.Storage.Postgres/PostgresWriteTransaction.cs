@@ -406,12 +406,16 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
     public async Task<int> FoldUsageLogAsync(int max, CancellationToken ct)
     {
-        // The capacity of the smallest id with entries, locked as a batch locks it, unless a batch (of
-        // this node's or another's) holds it: then nothing is folded this time rather than the writer
-        // waiting behind it. The lock keeps the batches that append to this log and the folds of other
-        // nodes off it until this one commits.
+        // The first of the smallest eight capacity ids with entries (found by skipping along the log's
+        // index, not by reading it) that no batch holds, locked as a batch locks it: a capacity a batch
+        // of this node's or another's holds is passed over rather than waited for, so a pool on sale
+        // elsewhere does not keep the idle writer from other capacities' logs. The lock keeps the
+        // batches that append to this log and the folds of other nodes off it until this one commits.
         await using var pick = Command(
-            "SELECT id FROM capacities WHERE id = (SELECT capacity_id FROM buyer_usage_log ORDER BY capacity_id LIMIT 1) FOR UPDATE SKIP LOCKED");
+            "WITH RECURSIVE logged AS ((SELECT capacity_id FROM buyer_usage_log ORDER BY capacity_id LIMIT 1) "
+            + "UNION ALL SELECT (SELECT l.capacity_id FROM buyer_usage_log l WHERE l.capacity_id > logged.capacity_id ORDER BY l.capacity_id LIMIT 1) "
+            + "FROM logged WHERE logged.capacity_id IS NOT NULL) "
+            + "SELECT id FROM capacities WHERE id = ANY(ARRAY(SELECT capacity_id FROM logged WHERE capacity_id IS NOT NULL LIMIT 8)) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED");
         if (await pick.ExecuteScalarAsync(ct).ConfigureAwait(false) is not Guid capacityId)
         {
             return 0;

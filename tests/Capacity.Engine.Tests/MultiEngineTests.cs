@@ -613,6 +613,39 @@ public sealed class MultiEngineTests : IAsyncLifetime
         await AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A capacity whose row lock a batch holds is passed over, not waited for: node 1 folds the log of
+    /// the next capacity with entries while node 0's batch holds the first, and the first's log stays.
+    /// </summary>
+    [Fact]
+    public async Task A_fold_passes_over_a_capacity_another_node_s_batch_holds_and_folds_the_next()
+    {
+        var busy = await CreateAsync("Busy", 1000);
+        var quiet = await CreateAsync("Quiet", 1000);
+        foreach (var capacity in new[] { busy, quiet, busy, quiet })
+        {
+            var held = await Node(0).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(capacity, 1, null)], 15, "fan"));
+            Assert.Equal(OutcomeCode.Ok, held.Outcome?.Code);
+        }
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = _nodes[0].Store.HoldNextLoad(release.Task);
+        var holding = Node(0).SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(busy, 1, null)], 15, null));
+        await loaded.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, await Node(1).FoldUsageLogAsync(10, CancellationToken.None));
+        await using var db = new Npgsql.NpgsqlDataSourceBuilder(_schema).Build();
+        Assert.Equal(2L, (long)(await db.CreateCommand($"SELECT COUNT(*) FROM buyer_usage_log WHERE capacity_id = '{busy}'").ExecuteScalarAsync())!);
+        Assert.Equal(0L, (long)(await db.CreateCommand($"SELECT COUNT(*) FROM buyer_usage_log WHERE capacity_id = '{quiet}'").ExecuteScalarAsync())!);
+
+        release.SetResult();
+        Assert.Equal(OutcomeCode.Ok, (await holding).Outcome?.Code);
+        Assert.Equal(2, await Node(1).FoldUsageLogAsync(10, CancellationToken.None));
+        Assert.Equal(2, await _nodes[1].Store.GetBuyerUsageAsync(Tenant, [busy], "fan", CancellationToken.None));
+        Assert.Equal(2, await _nodes[1].Store.GetBuyerUsageAsync(Tenant, [quiet], "fan", CancellationToken.None));
+        await AssertAuditCleanAsync();
+    }
+
     [Fact]
     public async Task Fifty_holds_with_one_key_across_two_nodes_and_two_capacities_take_exactly_the_limit()
     {
