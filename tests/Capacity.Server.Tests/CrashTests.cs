@@ -59,6 +59,10 @@ public abstract class CrashTests(StoreKind store)
                 ["Storage:DataDirectory"] = directory,
                 ["Auth:AdminKey"] = CapacityApp.AdminKey,
                 ["Capacity:SweepIntervalMs"] = "200",
+
+                // Small slices of the usage log folded whenever the writer is idle, so that kills land
+                // among folds as well as batches.
+                ["Capacity:UsageFoldSlice"] = "3",
             };
             if (kind == StoreKind.Postgres)
             {
@@ -109,6 +113,18 @@ public abstract class CrashTests(StoreKind store)
                     await ResolveInDoubtAsync(check);
                     await CheckAsync(server, check, pool, $"cycle {cycle}");
                 }
+
+                // The last node, idle now, folds what the keyed holds left in the usage log (the shared
+                // section's, which no limit covers); each cycle's checks above ran beside such folds.
+                using var metrics = server.Client(key);
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (OperationsTests.ParsePrometheus(await metrics.GetStringAsync("/metrics")).Where(s => s.Name == "capacity_engine_usage_log_folded_total").Sum(s => s.Value) == 0)
+                {
+                    Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), "the idle node folded none of the usage log");
+                    await Task.Delay(100);
+                }
+
+                await CheckAsync(server, metrics, pool, "after the last node's folds");
             }
             finally
             {
