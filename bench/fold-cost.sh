@@ -14,16 +14,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 ROUNDS=${1:-4} SECONDS_OF_HOLDS=${SECONDS_OF_HOLDS:-8} WARMUP=${WARMUP:-5} PORT=${PORT:-5997}
-command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-command -v sqlite3 > /dev/null || { echo "sqlite3 is needed (apt-get install -y sqlite3)" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/capacity-foldcost-XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$work"' EXIT
-for project in src/Capacity.Server bench/Capacity.LoadGen; do
-  dotnet build "$project" -c Release -v q --nologo > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-done
-ADMIN="capadmin_foldcost_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+single_server_setup foldcost
 lua_request "$random_buyer_body" > "$work/random.lua"
 
 run() { # run <label> <slice>: prints "<label> <holds/s> <log entries> <usage rows>"

@@ -105,3 +105,19 @@ ab_cleanup() {
   for tree in "$work"/tree-*; do [ -d "$tree" ] && git worktree remove --force "$tree" > /dev/null 2>&1; done
   rm -rf "$work"
 }
+
+# The set-up of the one-server scripts (limit-fold.sh, fold-cost.sh): checks for wrk and sqlite3,
+# makes $work (removed at exit, with the servers in $pids stopped), builds the server and LoadGen
+# (Release) and sets $ADMIN: single_server_setup <name>.
+single_server_setup() {
+  command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+  command -v sqlite3 > /dev/null || { echo "sqlite3 is needed (apt-get install -y sqlite3)" >&2; exit 1; }
+  work=$(mktemp -d "/tmp/capacity-$1-XXXXXX")
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$work"' EXIT
+  local project
+  for project in src/Capacity.Server bench/Capacity.LoadGen; do
+    dotnet build "$project" -c Release -v q --nologo > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+  done
+  ADMIN="capadmin_$1_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}

@@ -17,17 +17,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 SECONDS_OF_HOLDS=${1:-10} PORT=${PORT:-5995}
-command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
-command -v sqlite3 > /dev/null || { echo "sqlite3 is needed (apt-get install -y sqlite3)" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/capacity-fold-XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$work"' EXIT
-for project in src/Capacity.Server bench/Capacity.LoadGen; do
-  dotnet build "$project" -c Release -v q --nologo > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-done
-
-ADMIN="capadmin_fold_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+single_server_setup fold
 mkdir -p "$work/data"
 db="$work/data/capacity.db"
 pid=$(start src/Capacity.Server/bin/Release/net10.0 "$PORT" Capacity.Server.dll --Auth:AdminKey="$ADMIN" \
