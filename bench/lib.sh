@@ -16,7 +16,9 @@ start() {
 # The expression may use buyer, a buyer key ("w<thread>-<n>") that changes every 4 requests of a
 # thread (the rules scenario's per-buyer limit), or every [holds per buyer] (1: a new buyer for every
 # hold, as an on-sale's). Every body built this way costs wrk the same calls, so two such scripts
-# compare the server's work, not the load generator's. Each thread seeds math.random apart.
+# compare the server's work, not the load generator's. Each thread seeds math.random apart; a wrk
+# process given a number after "--" (wrk ... -- 2) names its buyers "p2w<thread>-<n>" and seeds apart
+# from other processes too.
 # lua_request's body of a hold naming a new buyer on every request, as a platform names them (16
 # random hex digits, a hash's look), so that their usage rows land all over the table.
 random_buyer_body="'{\"quantity\":1,\"buyer_key\":\"' .. string.format('%08x%08x', math.random(0, 2147483647), math.random(0, 2147483647)) .. '\"}'"
@@ -25,12 +27,16 @@ lua_request() {
   cat << LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local threads, sent = 0, 0
+local threads, sent, process = 0, 0, ""
 function setup(thread) thread:set("id", threads); threads = threads + 1 end
-function init(args) math.randomseed(os.time() * 16 + id) end
+function init(args)
+  local n = tonumber(args[1]) or 0
+  if n > 0 then process = "p" .. n end
+  math.randomseed(os.time() * 16 + id + n * 7919)
+end
 function request()
   sent = sent + 1
-  local buyer = string.format('"w%d-%d"', id, math.floor(sent / ${2:-4}))
+  local buyer = string.format('"%sw%d-%d"', process, id, math.floor(sent / ${2:-4}))
   return wrk.format(nil, nil, nil, $1)
 end
 LUA

@@ -11,8 +11,8 @@
 # Prints each run (holds per second summed over the nodes, the larger p99, the nodes' CPU per hold in
 # µs, the machine's idle cores), the medians and B ÷ A pairwise. Every node ends with GET /admin/verify.
 # BODY=keyed sends holds naming a buyer (every BUYER_HOLDS requests a new one per wrk process, 4 by
-# default; the two processes name the same buyers, one on each node); with RANDOM_BUYERS=1 a new buyer
-# on every hold, named with 16 random hex digits.
+# default; each wrk process names its own buyers); with RANDOM_BUYERS=1 a new buyer on every hold,
+# named with 16 random hex digits (the two processes seeded apart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -64,9 +64,9 @@ fi
 pair() {
   local before idle_before half=$((CONNECTIONS / 2)) out1 out2 rps p99
   before=$(echo "$(cpu_seconds "$2") + $(cpu_seconds "$3")" | bc) idle_before=$(idle_seconds)
-  wrk -t1 -c"$half" -d"$7s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $5" "http://127.0.0.1:$4/capacity/$6/reserve" > "$work/w1.txt" &
+  wrk -t1 -c"$half" -d"$7s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $5" "http://127.0.0.1:$4/capacity/$6/reserve" -- 1 > "$work/w1.txt" &
   local first=$!
-  wrk -t1 -c$((CONNECTIONS - half)) -d"$7s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $5" "http://127.0.0.1:$(($4 + 1))/capacity/$6/reserve" > "$work/w2.txt"
+  wrk -t1 -c$((CONNECTIONS - half)) -d"$7s" --latency -s "$work/hold.lua" -H "Authorization: Bearer $5" "http://127.0.0.1:$(($4 + 1))/capacity/$6/reserve" -- 2 > "$work/w2.txt"
   wait "$first"  # not a bare wait: PostgreSQL is this shell's child too
   out1=$(cat "$work/w1.txt") out2=$(cat "$work/w2.txt")
   rps=$(echo "$(sed -n 's/^Requests\/sec: *//p' <<< "$out1") + $(sed -n 's/^Requests\/sec: *//p' <<< "$out2")" | bc -l)
