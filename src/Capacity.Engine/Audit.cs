@@ -28,9 +28,10 @@ public static class Audit
     }
 
     /// <summary>
-    /// A capacity a limit covers has no usage changes left in the log: the limit's creation folded them
-    /// into its buyers' rows, and from then on the batches on it read and write the rows, which alone
-    /// are what its limits are checked against.
+    /// On PostgreSQL a capacity a limit covers has no usage changes left in the log: the limit's creation
+    /// folded them into its buyers' rows, and from then on the batches on it read and write the rows,
+    /// which alone are what its limits are checked against. (SQLite's writer reads a buyer's usage from
+    /// memory and logs every change, and reports no such capacities.)
     /// </summary>
     public static IEnumerable<string> CheckUsageLog(IReadOnlyList<CapacityNode> capacities, IReadOnlyCollection<Guid> logged) =>
         capacities.Where(n => n.LimitIds.Length > 0 && logged.Contains(n.Id)).Select(n =>

@@ -308,6 +308,9 @@ public sealed record AuditData(
     IReadOnlyDictionary<Guid, SalesFlows> Sales,
     IReadOnlyCollection<Guid> UsageLogCapacities);
 
+// UsageLogCapacities: the capacities with entries in the buyers' usage log, where a store writes a covered
+// capacity's usage to its rows (PostgreSQL); empty where every change goes to the log (SQLite's UsageMap).
+
 /// <summary>
 /// An event whose ledger is not numbered 1, 2, 3… without a gap or an overlap: how many of its chunks do
 /// not start right after the one before (the first must start at 1), and the last number of the first of them.

@@ -60,7 +60,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
         // Group commit is what makes that affordable.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
-        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds);
+        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds, new UsageMap());
     }
 
     /// <summary>
@@ -719,15 +719,6 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
         using var limitsCmd = new SqliteCommand($"SELECT {LimitColumns} FROM buyer_limits", c, tx);
         var limits = ReadLimits(limitsCmd);
-        var logged = new HashSet<Guid>();
-        using (var loggedCmd = new SqliteCommand("SELECT DISTINCT capacity_id FROM buyer_usage_log", c, tx))
-        using (var r = loggedCmd.ExecuteReader())
-        {
-            while (r.Read())
-            {
-                logged.Add(Id(r.GetString(0)));
-            }
-        }
 
         // Every entry waiting or offered, and the status of every offer that is active or theirs.
         using var entriesCmd = new SqliteCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE status IN (0, 1)", c, tx);
@@ -768,7 +759,9 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         }
 
         tx.Commit();
-        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales, logged);
+        // No usage-log capacities to hold to the rows: on SQLite every change of a buyer's usage goes to
+        // the log, a limit or not (UsageMap), and the usage above is rows plus log.
+        return new AuditData(nodes, holds, sums, misnumbered, allocations, usage, limits, entries, offers, new OutboxAudit(outbox, orphaned), sales, []);
     }
 
     public ValueTask DisposeAsync()

@@ -13,7 +13,7 @@ namespace Capacity.Storage.Sqlite;
 /// store and is reused batch after batch, with its statements prepared once: the engine runs one
 /// batch at a time, so there is never more than one in use.
 /// </summary>
-internal sealed partial class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed, WebhookTenants watchers, LiveHoldCounts liveHolds) : IWriteTransaction
+internal sealed partial class SqliteWriteTransaction(SqliteConnection connection, CommittedCapacities committed, WebhookTenants watchers, LiveHoldCounts liveHolds, UsageMap usage) : IWriteTransaction
 {
     // What this batch changed, published to the in-memory rows once (and only if) it commits.
     private readonly List<CapacityNode> _changed = [];
@@ -41,8 +41,6 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     // A keyed hold reads and writes its buyer's usage row on each capacity a limit covers, and
     // appends its change to the usage log on every other (folded into the rows by a limit's creation).
     private RawStatement? _selectUsage;
-    private RawStatement? _insertUsage;
-    private RawStatement? _updateUsage;
     private RawStatement? _logUsage;
     private RawStatement? _selectUsageLog;
     private RawStatement? _deleteUsageLog;
@@ -79,6 +77,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
         // BEGIN IMMEDIATE: take the write lock up front, so nothing read here can change before commit.
         _changed.Clear();
+        _written = null;
         _rowids.Clear();
         _endpointCounts.Clear();
         _batchInserted = false;
@@ -285,32 +284,35 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         write.Run();
     }
 
+    // Each pair's usage from the map, which loads a capacity whole (its rows plus its log) the first time
+    // one of its pairs is wanted: nothing is read per hold. This runs before the batch changes any usage
+    // (a fold only moves it between the log and the rows), so what it loads is what is committed.
     private void ReadUsage(IReadOnlyCollection<(Guid CapacityId, string BuyerKey)> wanted, WorkingSet ws)
     {
-        if (wanted.Count == 0)
-        {
-            return;
-        }
-
-        var select = _selectUsage ??= new RawStatement(connection, "SELECT tenant_id, used FROM buyer_usage WHERE capacity_id = ?1 AND buyer_key = ?2");
         foreach (var (capacityId, buyerKey) in wanted)
         {
-            select.Bind(1, capacityId);
-            select.Bind(2, buyerKey);
-            if (!select.Step())
+            if ((usage.Find(capacityId) ?? LoadCapacityUsage(capacityId)).TryGetValue(buyerKey, out var used))
             {
-                continue;
-            }
-
-            try
-            {
-                ws.Load(new BuyerUsage { TenantId = select.Guid(0), CapacityId = capacityId, BuyerKey = buyerKey, Used = select.Int64(1) });
-            }
-            finally
-            {
-                select.Reset();
+                ws.Load(new BuyerUsage { TenantId = used.TenantId, CapacityId = capacityId, BuyerKey = buyerKey, Used = used.Value });
             }
         }
+    }
+
+    private Dictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
+    {
+        var select = _selectUsage ??= new RawStatement(
+            connection,
+            "SELECT buyer_key, tenant_id, SUM(used) FROM (SELECT buyer_key, tenant_id, used FROM buyer_usage WHERE capacity_id = ?1 "
+            + "UNION ALL SELECT buyer_key, tenant_id, delta FROM buyer_usage_log WHERE capacity_id = ?1) GROUP BY buyer_key, tenant_id");
+        var buyers = new Dictionary<string, UsageMap.Used>();
+        select.Bind(1, capacityId);
+        while (select.Step())
+        {
+            buyers[select.Text(0)!] = new UsageMap.Used(select.Guid(1), select.Int64(2));
+        }
+
+        usage.Add(capacityId, buyers);
+        return buyers;
     }
 
     private void LoadReservations(LoadKeys keys, WorkingSet ws, HashSet<Guid> capacityIds)
@@ -748,41 +750,62 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             }
         }
 
-        if (ws.NewUsage.Count > 0)
+        // Every change of a buyer's usage is appended to the capacity's usage log, in commit order: a row
+        // not read (no limit covers its capacity) holds the batch's change already; a row read (from the
+        // map) holds the buyer's new usage, and the change is that less what the map had. With buyers'
+        // keys as platforms send them (hashes), writing the row instead would be a page of its own for
+        // nearly every hold. The idle fold adds the log into the rows (UsageFoldService); the map takes
+        // the new usage once the batch commits. No change, no write.
+        foreach (var u in ws.NewUsage)
         {
-            foreach (var u in ws.NewUsage)
+            // A pair read and found absent has no usage before; one that has some was not read, and
+            // deciding on it would have let a buyer past a limit: the batch fails (as an insert of its
+            // row did, on the row there).
+            if (!u.Unread && UsageOf(u) is not null)
             {
-                // A row read and found absent is inserted (one that exists after all fails the batch).
-                // A row not read (no limit covers its capacity) has the batch's change appended to the
-                // capacity's usage log, in commit order: with buyers' keys as platforms send them (hashes)
-                // an upsert of the row would be a page of its own for nearly every hold. No change, no write.
-                var write = !u.Unread
-                    ? _insertUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage (capacity_id, buyer_key, tenant_id, used) VALUES (?1, ?2, ?3, ?4)")
-                    : u.Used != 0
-                        ? _logUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES (?1, ?2, ?3, ?4)")
-                        : null;
-                if (write is null)
-                {
-                    continue;
-                }
-
-                write.Bind(1, u.CapacityId);
-                write.Bind(2, u.BuyerKey);
-                write.Bind(3, u.TenantId);
-                write.Bind(4, u.Used);
-                write.Run();
+                throw new InvalidOperationException($"The usage of a buyer on capacity {u.CapacityId} was written without being read.");
             }
+
+            LogUsage(u, u.Used);
         }
 
-        if (ws.ChangedUsage.Count > 0)
+        foreach (var u in ws.ChangedUsage)
         {
-            var update = _updateUsage ??= new RawStatement(connection, "UPDATE buyer_usage SET used = ?3 WHERE capacity_id = ?1 AND buyer_key = ?2");
-            foreach (var u in ws.ChangedUsage)
+            LogUsage(u, u.Used - (UsageOf(u) ?? 0));
+        }
+    }
+
+    /// <summary>The pair's usage in the map (which has every pair the batch read), null where it has none.</summary>
+    private long? UsageOf(BuyerUsage u) =>
+        (usage.Find(u.CapacityId) ?? throw new InvalidOperationException($"The usage of capacity {u.CapacityId} was read without the map.")).TryGetValue(u.BuyerKey, out var used)
+            ? used.Value
+            : null;
+
+    private void LogUsage(BuyerUsage u, long delta)
+    {
+        if (delta == 0)
+        {
+            return;
+        }
+
+        var log = _logUsage ??= new RawStatement(connection, "INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES (?1, ?2, ?3, ?4)");
+        log.Bind(1, u.CapacityId);
+        log.Bind(2, u.BuyerKey);
+        log.Bind(3, u.TenantId);
+        log.Bind(4, delta);
+        log.Run();
+    }
+
+    // After the commit: the new usage of every pair the batch read, and the change of every pair it did
+    // not read on a capacity the map has (one a limit covered until this batch, say).
+    private void PublishUsage(WorkingSet ws)
+    {
+        foreach (var u in ws.NewUsage.Concat(ws.ChangedUsage))
+        {
+            if (usage.Find(u.CapacityId) is { } buyers)
             {
-                update.Bind(1, u.CapacityId);
-                update.Bind(2, u.BuyerKey);
-                update.Bind(3, u.Used);
-                update.Run();
+                var before = buyers.GetValueOrDefault(u.BuyerKey).Value;
+                buyers[u.BuyerKey] = new UsageMap.Used(u.TenantId, u.Unread ? before + u.Used : u.Used);
             }
         }
     }
@@ -1000,6 +1023,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             // A failed COMMIT may or may not have reached the file; the rows in memory can no longer be trusted.
             committed.Invalidate();
             liveHolds.Invalidate();
+            usage.Invalidate();
             _maxId = null;
             PublishWebhooks(false);
             throw;
@@ -1015,6 +1039,11 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         if (!liveHolds.Apply(_written?.LiveHoldChanges ?? NoLiveHoldChanges))
         {
             liveHolds.CountIfUnknown(connection);
+        }
+
+        if (_written is { } written)
+        {
+            PublishUsage(written);
         }
 
         _written = null;
@@ -1055,10 +1084,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _selectUsageLog?.Dispose();
         _deleteUsageLog?.Dispose();
         _selectEndpoints?.Dispose();
-        _insertUsage?.Dispose();
         _addUsage?.Dispose();
         _subtractUsage?.Dispose();
-        _updateUsage?.Dispose();
         _begin?.Dispose();
         _commit?.Dispose();
         _rollback?.Dispose();
