@@ -41,9 +41,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     // A keyed hold reads and writes its buyer's usage row on each capacity a limit covers, and
     // appends its change to the usage log on every other (folded into the rows by a limit's creation).
     private RawStatement? _selectUsage;
-    private RawStatement? _logUsage;
     private RawStatement? _selectUsageLog;
-    private RawStatement? _deleteUsageLog;
+    private RawStatement? _logUsage;
     private RawStatement? _addUsage;
     private RawStatement? _subtractUsage;
     private RawStatement? _selectLimit;
@@ -173,59 +172,13 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         }
     }
 
+    // A batch that creates a limit reads every pair it names (a hold decided after the limit is checked
+    // against it); the map has each capacity's rows plus its log, so nothing needs folding first (the
+    // PostgreSQL writer, which reads rows, folds the log into them).
     private void LoadUsage(LoadKeys keys, WorkingSet ws)
     {
         ws.EveryUsageRead = keys.CreatesLimits;
-        var wanted = keys.Buyers.Count == 0 ? [] : keys.UsageKeys(ws);
-        if (keys.CreatesLimits)
-        {
-            FoldUsageLog([.. keys.LimitCapacities, .. wanted.Select(w => w.CapacityId)]);
-        }
-
-        ReadUsage(wanted, ws);
-    }
-
-    // A limit created in this batch counts every ticket its capacities' buyers hold: what was appended
-    // to the usage log while no limit covered a capacity is added into the buyers' rows, and the log
-    // of that capacity emptied, before any row is read. From the limit's commit on, the capacity's
-    // changes go to the rows. The price of a keyed hold's cheap write is paid here, once per capacity.
-    // Such a batch also reads rows on capacities no limit covers and writes back what it read plus its
-    // change, so their logs are folded too: a row read is then the buyer's whole usage, and a release
-    // taken from it never goes below 0.
-    private void FoldUsageLog(HashSet<Guid> capacityIds)
-    {
-        var select = _selectUsageLog ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, SUM(delta) FROM buyer_usage_log WHERE capacity_id = ?1 GROUP BY buyer_key, tenant_id");
-        var sums = new List<(string BuyerKey, Guid TenantId, long Delta)>();
-        foreach (var capacityId in capacityIds)
-        {
-            sums.Clear();
-            select.Bind(1, capacityId);
-            try
-            {
-                while (select.Step())
-                {
-                    sums.Add((select.Text(0)!, select.Guid(1), select.Int64(2)));
-                }
-            }
-            finally
-            {
-                select.Reset();
-            }
-
-            if (sums.Count == 0)
-            {
-                continue;
-            }
-
-            foreach (var (buyerKey, tenantId, delta) in sums)
-            {
-                AddToUsageRow(capacityId, buyerKey, tenantId, delta);
-            }
-
-            var delete = _deleteUsageLog ??= new RawStatement(connection, "DELETE FROM buyer_usage_log WHERE capacity_id = ?1");
-            delete.Bind(1, capacityId);
-            delete.Run();
-        }
+        ReadUsage(keys.Buyers.Count == 0 ? [] : keys.UsageKeys(ws), ws);
     }
 
     public Task<int> FoldUsageLogAsync(int max, CancellationToken ct)
@@ -298,17 +251,24 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         }
     }
 
+    // The rows, then each log entry added: two plain scans (the map does the adding up) rather than a
+    // grouping of their union, which sorted every row.
     private Dictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
     {
-        var select = _selectUsage ??= new RawStatement(
-            connection,
-            "SELECT buyer_key, tenant_id, SUM(used) FROM (SELECT buyer_key, tenant_id, used FROM buyer_usage WHERE capacity_id = ?1 "
-            + "UNION ALL SELECT buyer_key, tenant_id, delta FROM buyer_usage_log WHERE capacity_id = ?1) GROUP BY buyer_key, tenant_id");
         var buyers = new Dictionary<string, UsageMap.Used>();
-        select.Bind(1, capacityId);
-        while (select.Step())
+        var rows = _selectUsage ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, used FROM buyer_usage WHERE capacity_id = ?1");
+        rows.Bind(1, capacityId);
+        while (rows.Step())
         {
-            buyers[select.Text(0)!] = new UsageMap.Used(select.Guid(1), select.Int64(2));
+            buyers[rows.Text(0)!] = new UsageMap.Used(rows.Guid(1), rows.Int64(2));
+        }
+
+        var log = _selectUsageLog ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, delta FROM buyer_usage_log WHERE capacity_id = ?1");
+        log.Bind(1, capacityId);
+        while (log.Step())
+        {
+            var buyerKey = log.Text(0)!;
+            buyers[buyerKey] = new UsageMap.Used(log.Guid(1), buyers.GetValueOrDefault(buyerKey).Value + log.Int64(2));
         }
 
         usage.Add(capacityId, buyers);
@@ -528,12 +488,6 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         CancellationToken ct)
     {
         await LoadIdempotencyAsync(keys, into, busy, ct).ConfigureAwait(false);
-        if (ws.EveryUsageRead && usage.Count > 0)
-        {
-            // Rows read in a batch that creates a limit are written back whole (LoadUsage).
-            FoldUsageLog([.. usage.Select(u => u.CapacityId)]);
-        }
-
         ReadUsage(usage, ws);
         foreach (var id in newReservations.Where(MayExist))
         {
@@ -1079,10 +1033,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _lastLedgerSeq?.Dispose();
         _insertLedger?.Dispose();
         _selectUsage?.Dispose();
+        _selectUsageLog?.Dispose();
         _selectLimit?.Dispose();
         _logUsage?.Dispose();
-        _selectUsageLog?.Dispose();
-        _deleteUsageLog?.Dispose();
         _selectEndpoints?.Dispose();
         _addUsage?.Dispose();
         _subtractUsage?.Dispose();
