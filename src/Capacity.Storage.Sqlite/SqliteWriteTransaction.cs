@@ -38,8 +38,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _lastLedgerSeq;
     private RawStatement? _insertLedger;
 
-    // A keyed hold reads and writes its buyer's usage row on each capacity a limit covers, and
-    // appends its change to the usage log on every other (folded into the rows by a limit's creation).
+    // A keyed hold appends its change to the usage log on every capacity, and on one a limit covers
+    // reads its buyer's usage from the map (rows plus log, loaded per capacity); the idle fold and its
+    // two statements add the log into the rows.
     private RawStatement? _selectUsage;
     private RawStatement? _selectUsageLog;
     private RawStatement? _logUsage;
@@ -754,7 +755,17 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     // not read on a capacity the map has (one a limit covered until this batch, say).
     private void PublishUsage(WorkingSet ws)
     {
-        foreach (var u in ws.NewUsage.Concat(ws.ChangedUsage))
+        foreach (var u in ws.NewUsage)
+        {
+            Publish(u);
+        }
+
+        foreach (var u in ws.ChangedUsage)
+        {
+            Publish(u);
+        }
+
+        void Publish(BuyerUsage u)
         {
             if (usage.Find(u.CapacityId) is { } buyers)
             {
