@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What a limit's creation costs over a capacity whose keyed holds went to the usage log: one Release
 # server on SQLite (built from this tree), SECONDS of wrk holds on one pool, each naming a new buyer
-# with a random key, then POST /events/{event}/limits over that pool, timed (the writer folds the log
-# in that batch, and every other write waits), and one hold right after. Prints the log's size before, both times, the server's
-# resident memory before and after (the limit's batch loads the pool's usage into the writer's memory), the rows and log after, and
+# with a random key, then POST /events/{event}/limits over that pool, timed, and one hold right after
+# (on SQLite the first hold checked against the limit loads the pool's usage, rows plus log, into the
+# writer's memory; every other write waits for it). Prints the log's size before, both times, the
+# server's resident memory before and after, a buyer's usage read over the API, the rows and log
+# after, and
 # ends with GET /admin/verify. With WAIT=N, the limit is created N seconds after the holds end instead
-# of at once: meanwhile the idle writer folds the log in slices (the sweep's fold), the log's size is
+# of at once: meanwhile the idle writer folds the log in slices (UsageFoldService), the log's size is
 # printed each second, and single holds are sent one after another (one connection, curl), whose
 # median and slowest times show what a hold arriving during a slice waits.
 #
@@ -47,11 +49,13 @@ print(f"single holds during the wait: {len(t)}, median {statistics.median(t):.2f
 PY
 fi
 echo "server's resident memory before the limit: $(($(ps -o rss= -p "$pid") / 1024)) MiB"
-curl -fs -o /dev/null -w "limit created: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+curl -fs -o "$work/limit.json" -w "limit created: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
   -X POST "$url/events/$event/limits" -d "{\"name\":\"Four\",\"capacity_ids\":[\"$pool\"],\"per_buyer_max\":4}"
 curl -fs -o /dev/null -w "a hold after it: %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
   -X POST "$url/capacity/$pool/reserve" -d '{"quantity":1,"buyer_key":"after"}'
-echo "server's resident memory after it and a hold: $(($(ps -o rss= -p "$pid") / 1024)) MiB (on SQLite the limit's batch loads the pool's usage into the writer's memory)"
+curl -fs -o /dev/null -w "a buyer's usage under it (GET /limits/{id}/usage): %{http_code} in %{time_total} s\n" -H "Authorization: Bearer $key" \
+  "$url/limits/$(jq -r .id "$work/limit.json")/usage?buyer_key=after"
+echo "server's resident memory after it and a hold: $(($(ps -o rss= -p "$pid") / 1024)) MiB (on SQLite the first hold checked against the limit loads the pool's usage into the writer's memory)"
 echo "usage rows: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage"), log entries: $(sqlite3 "$db" "SELECT COUNT(*) FROM buyer_usage_log")"
 verify_or_exit "$PORT"
 echo "GET /admin/verify: true"

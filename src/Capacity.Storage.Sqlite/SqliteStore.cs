@@ -29,6 +29,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     private readonly CommittedCapacities _capacities = new();
     private readonly WebhookTenants _webhookTenants = new();
     private readonly LiveHoldCounts _liveHolds = new();
+    private readonly UsageMap _usage = new();
     private readonly FileStream _lock;
 
     // Open read connections with their statements prepared, rented by the hot reads. Beyond this
@@ -60,7 +61,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
         // Group commit is what makes that affordable.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
-        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds, new UsageMap());
+        _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds, _usage);
     }
 
     /// <summary>
@@ -539,6 +540,14 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
     public async Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
     {
+        // From the writer's memory where it has every capacity (those a limit covers, once a hold there
+        // was checked): the file's answer adds up the capacity's usage log, which a busy writer does not
+        // fold and which has no index by buyer.
+        if (_usage.Sum(tenantId, capacityIds, buyerKey) is { } remembered)
+        {
+            return remembered;
+        }
+
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
         using var cmd = new SqliteCommand(
             "SELECT COALESCE(SUM(used), 0) FROM (SELECT used FROM buyer_usage WHERE tenant_id = $t AND buyer_key = $k AND capacity_id IN (SELECT value FROM json_each($ids)) "

@@ -254,9 +254,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     // The rows, then each log entry added: two plain scans (the map does the adding up) rather than a
     // grouping of their union, which sorted every row.
-    private Dictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
+    private System.Collections.Concurrent.ConcurrentDictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
     {
-        var buyers = new Dictionary<string, UsageMap.Used>();
+        var buyers = new System.Collections.Concurrent.ConcurrentDictionary<string, UsageMap.Used>();
         var rows = _selectUsage ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, used FROM buyer_usage WHERE capacity_id = ?1");
         rows.Bind(1, capacityId);
         while (rows.Step())
