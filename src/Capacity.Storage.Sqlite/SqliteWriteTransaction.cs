@@ -254,9 +254,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     // The rows, then each log entry added: two plain scans (the map does the adding up) rather than a
     // grouping of their union, which sorted every row.
-    private System.Collections.Concurrent.ConcurrentDictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
+    private Dictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
     {
-        var buyers = new System.Collections.Concurrent.ConcurrentDictionary<string, UsageMap.Used>();
+        var buyers = new Dictionary<string, UsageMap.Used>();
         var rows = _selectUsage ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, used FROM buyer_usage WHERE capacity_id = ?1");
         rows.Bind(1, capacityId);
         while (rows.Step())
@@ -770,7 +770,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             if (usage.Find(u.CapacityId) is { } buyers)
             {
                 var before = buyers.GetValueOrDefault(u.BuyerKey).Value;
-                buyers[u.BuyerKey] = new UsageMap.Used(u.TenantId, u.Unread ? before + u.Used : u.Used);
+                UsageMap.Set(buyers, u.BuyerKey, new UsageMap.Used(u.TenantId, u.Unread ? before + u.Used : u.Used));
             }
         }
     }
