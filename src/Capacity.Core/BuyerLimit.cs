@@ -44,9 +44,9 @@ public sealed class BuyerUsage
     /// <summary>
     /// Set on a row the store did not read, on a capacity no limit covers (<see cref="LoadKeys.UsageKeys(WorkingSet)"/>):
     /// <see cref="Used"/> is then this batch's change only, which the store appends to the capacity's
-    /// usage log (the buyer's usage is its row plus its log entries; a limit's creation folds the log
-    /// into the rows, <see cref="LoadKeys.LimitCapacities"/>). Nothing checks such a row against a
-    /// limit; <see cref="WorkingSet.UsageOf"/> refuses to.
+    /// usage log (the buyer's usage is its row plus its log entries; on PostgreSQL a limit's creation
+    /// folds the log into the rows, <see cref="LoadKeys.LimitCapacities"/>). Nothing checks such a row
+    /// against a limit; <see cref="WorkingSet.UsageOf"/> refuses to.
     /// </summary>
     public bool Unread { get; init; }
 

@@ -111,8 +111,9 @@ public sealed class LoadKeys
 
     /// <summary>
     /// The capacities of the limits the batch creates. Where no limit covered a capacity its buyers'
-    /// changes were appended to a log rather than added to their rows; the store folds that log into
-    /// the rows at the load of the batch that creates a limit over it, so that the limit counts them.
+    /// changes were appended to a log rather than added to their rows; a store that reads rows
+    /// (PostgreSQL) folds that log into them at the load of the batch that creates a limit over it, so
+    /// that the limit counts them (SQLite's writer counts rows plus log from memory).
     /// </summary>
     public HashSet<Guid> LimitCapacities { get; } = [];
 

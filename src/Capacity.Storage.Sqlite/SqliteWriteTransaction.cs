@@ -44,6 +44,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     private RawStatement? _selectUsage;
     private RawStatement? _selectUsageLog;
     private RawStatement? _logUsage;
+    private RawStatement? _firstLogged;
+    private RawStatement? _oldestLogged;
+    private RawStatement? _deleteLogged;
     private RawStatement? _addUsage;
     private RawStatement? _subtractUsage;
     private RawStatement? _selectLimit;
@@ -186,8 +189,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     {
         // The capacity of the oldest entry, and its oldest entries in the order they were written (the
         // table's rowid, one more than the largest at each insert, which the index by capacity carries).
-        // Prepared here, not kept: the sweep asks at most a few times a second.
-        using var first = new RawStatement(connection, "SELECT capacity_id FROM buyer_usage_log ORDER BY rowid LIMIT 1");
+        // Kept prepared: while a log drains, UsageFoldService asks every few milliseconds.
+        var first = _firstLogged ??= new RawStatement(connection, "SELECT capacity_id FROM buyer_usage_log ORDER BY rowid LIMIT 1");
         if (!first.Step())
         {
             return Task.FromResult(0);
@@ -196,7 +199,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         var capacityId = first.Guid(0);
         first.Reset();
 
-        using var select = new RawStatement(connection, "SELECT rowid, buyer_key, tenant_id, delta FROM buyer_usage_log WHERE capacity_id = ?1 ORDER BY rowid LIMIT ?2");
+        var select = _oldestLogged ??= new RawStatement(connection, "SELECT rowid, buyer_key, tenant_id, delta FROM buyer_usage_log WHERE capacity_id = ?1 ORDER BY rowid LIMIT ?2");
         select.Bind(1, capacityId);
         select.Bind(2, (long)max);
         var sums = new Dictionary<(string BuyerKey, Guid TenantId), long>();
@@ -216,7 +219,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
             }
         }
 
-        using var delete = new RawStatement(connection, "DELETE FROM buyer_usage_log WHERE capacity_id = ?1 AND rowid <= ?2");
+        var delete = _deleteLogged ??= new RawStatement(connection, "DELETE FROM buyer_usage_log WHERE capacity_id = ?1 AND rowid <= ?2");
         delete.Bind(1, capacityId);
         delete.Bind(2, last);
         delete.Run();
@@ -1045,6 +1048,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _insertLedger?.Dispose();
         _selectUsage?.Dispose();
         _selectUsageLog?.Dispose();
+        _firstLogged?.Dispose();
+        _oldestLogged?.Dispose();
+        _deleteLogged?.Dispose();
         _selectLimit?.Dispose();
         _logUsage?.Dispose();
         _selectEndpoints?.Dispose();
