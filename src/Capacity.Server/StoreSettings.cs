@@ -17,6 +17,9 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
     /// <summary>Whether the SQLite file was named by <c>Storage:Sqlite:Path</c> rather than put in the data directory.</summary>
     private bool SqlitePathConfigured { get; init; }
 
+    /// <summary>How long the SQLite writer keeps a capacity's buyers' usage in memory unread (<c>Storage:Sqlite:UsageIdleMinutes</c>; zero: for good).</summary>
+    private TimeSpan SqliteUsageIdle { get; init; }
+
     public static StoreSettings From(StorageOptions options)
     {
         var dataDirectory = options.DataDirectory;
@@ -24,7 +27,7 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
         {
             case "sqlite":
                 var path = options.Sqlite.Path;
-                return new StoreSettings("sqlite", dataDirectory, path ?? Path.Combine(dataDirectory, "capacity.db"), null) { SqlitePathConfigured = path is not null };
+                return new StoreSettings("sqlite", dataDirectory, path ?? Path.Combine(dataDirectory, "capacity.db"), null) { SqlitePathConfigured = path is not null, SqliteUsageIdle = TimeSpan.FromMinutes(options.Sqlite.UsageIdleMinutes) };
             case "postgres":
                 var connectionString = options.Postgres.ConnectionString;
                 if (string.IsNullOrWhiteSpace(connectionString))
@@ -66,7 +69,8 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
         return $"PostgreSQL at {b.Host}:{b.Port}/{b.Database} as {b.Username}{schema}";
     }
 
-    public IReadStore Open() => Provider == "sqlite" ? new SqliteStore(SqlitePath!) : new PostgresStore(PostgresConnectionString!);
+    public IReadStore Open(TimeProvider time) =>
+        Provider == "sqlite" ? new SqliteStore(SqlitePath!, time) { UsageIdle = SqliteUsageIdle } : new PostgresStore(PostgresConnectionString!);
 
     /// <summary>
     /// Fails the start at once, with the setting to change, when a directory the server must write to

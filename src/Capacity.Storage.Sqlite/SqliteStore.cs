@@ -29,7 +29,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     private readonly CommittedCapacities _capacities = new();
     private readonly WebhookTenants _webhookTenants = new();
     private readonly LiveHoldCounts _liveHolds = new();
-    private readonly UsageMap _usage = new();
+    private readonly UsageMap _usage;
     private readonly FileStream _lock;
 
     // Open read connections with their statements prepared, rented by the hot reads. Beyond this
@@ -38,8 +38,11 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     private readonly ConcurrentBag<StatementCache> _readers = new();
     private volatile bool _disposed;
 
-    public SqliteStore(string path)
+    /// <param name="path">The database file.</param>
+    /// <param name="time">The clock by which buyers' usage kept in memory is forgotten when idle (tests move it by hand).</param>
+    public SqliteStore(string path, TimeProvider? time = null)
     {
+        _usage = new UsageMap(time ?? TimeProvider.System);
         SqliteProcess.Configure();
         var full = Path.GetFullPath(path);
         OwnerOnly.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -63,6 +66,23 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
         _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds, _usage);
     }
+
+    /// <summary>
+    /// How long the writer keeps a capacity's buyers' usage in memory after the last batch that read it
+    /// (30 minutes unless set; zero or less keeps it for as long as the store is open). A capacity forgotten is
+    /// loaded again from the file by the next batch that checks a limit on it.
+    /// </summary>
+    public TimeSpan UsageIdle
+    {
+        get => _usage.Idle;
+        init => _usage.Idle = value;
+    }
+
+    /// <summary>For tests: whether the writer has the capacity's buyers' usage in memory.</summary>
+    internal bool HasUsageInMemory(Guid capacityId) => _usage.Find(capacityId) is not null;
+
+    /// <summary>For tests: how many times the writer forgot a capacity's buyers' usage for being idle.</summary>
+    internal long UsageForgotten => _usage.Forgotten;
 
     /// <summary>
     /// For EngineBench's batch-size sweep only: commits without waiting for the disk, so the fixed CPU of a

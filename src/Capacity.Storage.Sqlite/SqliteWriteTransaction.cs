@@ -84,6 +84,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         _rowids.Clear();
         _endpointCounts.Clear();
         _batchInserted = false;
+        usage.StartBatch();
         (_begin ??= new RawStatement(connection, "BEGIN IMMEDIATE")).Run();
         _open = true;
     }
@@ -248,7 +249,7 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
     {
         foreach (var (capacityId, buyerKey) in wanted)
         {
-            if ((usage.Find(capacityId) ?? LoadCapacityUsage(capacityId)).TryGetValue(buyerKey, out var used))
+            if ((usage.Read(capacityId) ?? LoadCapacityUsage(capacityId)).TryGetValue(buyerKey, out var used))
             {
                 ws.Load(new BuyerUsage { TenantId = used.TenantId, CapacityId = capacityId, BuyerKey = buyerKey, Used = used.Value });
             }
@@ -257,9 +258,9 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
     // The rows, then each log entry added: two plain scans (the map does the adding up) rather than a
     // grouping of their union, which sorted every row.
-    private Dictionary<string, UsageMap.Used> LoadCapacityUsage(Guid capacityId)
+    private UsageMap.Buyers LoadCapacityUsage(Guid capacityId)
     {
-        var buyers = new Dictionary<string, UsageMap.Used>();
+        var buyers = new UsageMap.Buyers();
         var rows = _selectUsage ??= new RawStatement(connection, "SELECT buyer_key, tenant_id, used FROM buyer_usage WHERE capacity_id = ?1");
         rows.Bind(1, capacityId);
         while (rows.Step())

@@ -14,22 +14,85 @@ namespace Capacity.Storage.Sqlite;
 /// buyers under that dictionary's own lock; readers (a buyer's usage over the API) take that lock to
 /// read what it has, which is what is committed, instead of adding up a log that a busy writer has not
 /// folded. (Concurrent dictionaries cost keyed holds 4 %: an update of a value allocates there.)
+/// <para>
+/// A capacity no batch has read for <see cref="Idle"/> is forgotten at the start of a batch, and loaded
+/// again from the file if a batch reads it later: an event's buyers stay in memory (150–210 bytes each)
+/// while it sells, not for as long as the process runs. Forgetting is safe at any batch's start, for
+/// the same reason a failed COMMIT's <see cref="Invalidate"/> is: the file has rows plus log, which is
+/// what a load adds up. A reader that found the capacity just before reads what was committed then.
+/// </para>
 /// </summary>
-internal sealed class UsageMap
+internal sealed class UsageMap(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<Guid, Dictionary<string, Used>> _byCapacity = new();
+    private readonly ConcurrentDictionary<Guid, Buyers> _byCapacity = new();
+
+    // The writer's clock for the batch it is in (UTC ticks), and when it last looked for idle capacities.
+    private long _now;
+    private long _lastLook;
+
+    /// <summary>How long a capacity stays in memory without a batch reading it; zero or less keeps it for good.</summary>
+    public TimeSpan Idle { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How many times a capacity was forgotten for being idle (tests read it).</summary>
+    public long Forgotten => Volatile.Read(ref _forgotten);
+    private long _forgotten;
 
     /// <summary>A buyer's usage on a capacity, and the buyer's tenant (its row's, or its log's).</summary>
     internal record struct Used(Guid TenantId, long Value);
 
+    /// <summary>Every buyer's usage on one capacity, and when a batch last read it (the writer's clock, UTC ticks).</summary>
+    internal sealed class Buyers : Dictionary<string, Used>
+    {
+        public long ReadAt;
+    }
+
     /// <summary>Every buyer's usage on the capacity, or null when the capacity is not loaded.</summary>
-    public Dictionary<string, Used>? Find(Guid capacityId) => _byCapacity.GetValueOrDefault(capacityId);
+    public Buyers? Find(Guid capacityId) => _byCapacity.GetValueOrDefault(capacityId);
+
+    /// <summary>The capacity's buyers for a batch that reads them (which keeps them in memory), or null when not loaded.</summary>
+    public Buyers? Read(Guid capacityId)
+    {
+        if (_byCapacity.TryGetValue(capacityId, out var buyers))
+        {
+            buyers.ReadAt = _now;
+        }
+
+        return buyers;
+    }
 
     /// <summary>A capacity's usage as the file holds it, read inside the writer's transaction before any change of its usage.</summary>
-    public void Add(Guid capacityId, Dictionary<string, Used> buyers) => _byCapacity[capacityId] = buyers;
+    public void Add(Guid capacityId, Buyers buyers)
+    {
+        buyers.ReadAt = _now;
+        _byCapacity[capacityId] = buyers;
+    }
+
+    /// <summary>
+    /// At the start of each batch, before anything is read: takes the batch's time and, at most once a
+    /// minute (or once per <see cref="Idle"/> if shorter), forgets the capacities no batch has read for
+    /// <see cref="Idle"/>.
+    /// </summary>
+    public void StartBatch()
+    {
+        _now = time.GetUtcNow().UtcTicks;
+        var idle = Idle.Ticks;
+        if (idle <= 0 || _now - _lastLook < Math.Min(idle, TimeSpan.TicksPerMinute))
+        {
+            return;
+        }
+
+        _lastLook = _now;
+        foreach (var (capacityId, buyers) in _byCapacity)
+        {
+            if (_now - buyers.ReadAt >= idle && _byCapacity.TryRemove(capacityId, out _))
+            {
+                Interlocked.Increment(ref _forgotten);
+            }
+        }
+    }
 
     /// <summary>Sets a buyer's usage on a loaded capacity, under the lock readers take.</summary>
-    public static void Set(Dictionary<string, Used> buyers, string buyerKey, Used used)
+    public static void Set(Buyers buyers, string buyerKey, Used used)
     {
         lock (buyers)
         {

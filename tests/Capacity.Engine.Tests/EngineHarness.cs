@@ -12,8 +12,9 @@ public sealed class EngineHarness : IAsyncDisposable
 {
     public static readonly Guid TenantA = Guid.Parse("00000000-0000-0000-0000-00000000000a");
 
-    private EngineHarness(StoreKind kind, string location, FaultyStore store, CommandEngine engine, ManualTime clock)
+    private EngineHarness(StoreKind kind, string location, FaultyStore store, CommandEngine engine, ManualTime clock, SqliteStore? sqlite)
     {
+        Sqlite = sqlite;
         Kind = kind;
         Location = location;
         Store = store;
@@ -28,6 +29,9 @@ public sealed class EngineHarness : IAsyncDisposable
     public FaultyStore Store { get; }
     public CommandEngine Engine { get; }
     public ManualTime Clock { get; }
+
+    /// <summary>The SQLite store behind <see cref="Store"/>, on SQLite; its clock is <see cref="Clock"/>.</summary>
+    public SqliteStore? Sqlite { get; }
 
     public static async Task<EngineHarness> OpenAsync(StoreKind kind, EngineOptions? options = null, ILogger<CommandEngine>? logger = null) =>
         await OpenAtAsync(kind, await NewLocationAsync(kind), options, new ManualTime(DateTimeOffset.UtcNow), logger);
@@ -49,16 +53,14 @@ public sealed class EngineHarness : IAsyncDisposable
     public static Task<EngineHarness> OpenExistingAsync(StoreKind kind, string location) =>
         OpenAtAsync(kind, location, null, new ManualTime(DateTimeOffset.UtcNow));
 
-    /// <summary>The real store, behind the switch of <see cref="FaultyStore"/>.</summary>
-    public static FaultyStore CreateStore(StoreKind kind, string location) =>
-        kind == StoreKind.Sqlite ? FaultyStore.Over(new SqliteStore(location)) : FaultyStore.Over(new PostgresStore(location));
-
     private static async Task<EngineHarness> OpenAtAsync(StoreKind kind, string location, EngineOptions? options, ManualTime clock, ILogger<CommandEngine>? logger = null)
     {
-        var store = CreateStore(kind, location);
+        // The real store, behind the switch of FaultyStore; a SQLite store's usage in memory goes idle by the harness's clock.
+        var sqlite = kind == StoreKind.Sqlite ? new SqliteStore(location, clock) : null;
+        var store = sqlite is not null ? FaultyStore.Over(sqlite) : FaultyStore.Over(new PostgresStore(location));
         await store.MigrateAsync(CancellationToken.None);
         var engine = new CommandEngine(store, clock, CoreLimits.Default, options ?? new EngineOptions(), logger ?? NullLogger<CommandEngine>.Instance);
-        return new EngineHarness(kind, location, store, engine, clock);
+        return new EngineHarness(kind, location, store, engine, clock, sqlite);
     }
 
     public async Task<EngineHarness> ReopenAsync()

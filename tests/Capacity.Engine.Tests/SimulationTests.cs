@@ -41,6 +41,7 @@ public abstract class SimulationTests(StoreKind kind)
         Assert.True(sim.Faults > 10, $"only {sim.Faults} faults were injected");
         Assert.True(sim.Replays > 0, "no committed-but-unanswered batch was replayed");
         Assert.True(sim.Folded > 0, "no usage log entry was folded between the steps");
+        Assert.True(h.Sqlite is not { UsageForgotten: 0 }, "the SQLite writer never forgot an idle capacity's usage (the clock moves 1 to 19 minutes one step in ten)");
     }
 
     private sealed class Simulation(int seed, EngineHarness h)

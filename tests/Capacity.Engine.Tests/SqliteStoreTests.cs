@@ -192,6 +192,73 @@ public sealed class SqliteStoreTests
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// The writer keeps a capacity's buyers' usage in memory while batches check limits on it, forgets it
+    /// 30 minutes after the last such batch (so an event's buyers do not stay in memory for as long as the
+    /// process runs), and loads it again from the file, exactly, when holds come back: here under twenty
+    /// buyers' concurrent holds against a limit of four, each buyer already holding three.
+    /// </summary>
+    [Fact]
+    public async Task A_capacity_s_buyers_usage_in_memory_is_forgotten_after_thirty_unread_minutes_and_loaded_again_exactly()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 1000);
+        var other = await h.CreateAsync("Other", 1000);
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Per person", [pool], 4, false))).Outcome?.Code);
+        var buyers = Enumerable.Range(0, 20).Select(i => $"buyer-{i}").ToArray();
+        Task<EngineResult> Hold(string buyer) => h.Engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 120, buyer));
+
+        Assert.All(await Task.WhenAll(buyers.SelectMany(b => Enumerable.Repeat(b, 3)).Select(Hold)), r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        Assert.True(h.Sqlite!.HasUsageInMemory(pool));
+
+        // Read again after 20 minutes, then 20 more: kept, as the last read was 20 minutes ago.
+        h.Clock.Advance(TimeSpan.FromMinutes(20));
+        Assert.Equal(OutcomeCode.Ok, (await Hold(buyers[0])).Outcome?.Code);
+        h.Clock.Advance(TimeSpan.FromMinutes(20));
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(other, 1, 120)).Outcome?.Code);
+        Assert.True(h.Sqlite.HasUsageInMemory(pool));
+
+        // 31 minutes without a read: the next batch, on another capacity, forgets it.
+        h.Clock.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(other, 1, 120)).Outcome?.Code);
+        Assert.False(h.Sqlite.HasUsageInMemory(pool));
+        Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], buyers[0], CancellationToken.None));
+        Assert.Equal(3, await h.Store.GetBuyerUsageAsync(Tenant, [pool], buyers[1], CancellationToken.None));
+
+        // Three more holds of each buyer's at once: the first buyer gets none, every other exactly one.
+        var more = await Task.WhenAll(buyers.SelectMany(b => Enumerable.Repeat(b, 3)).Select(async b => (Buyer: b, Result: await Hold(b))));
+        Assert.True(h.Sqlite.HasUsageInMemory(pool));
+        Assert.All(more.Where(m => m.Result.Outcome?.Code != OutcomeCode.Ok), m => Assert.Equal(OutcomeCode.BuyerLimitExceeded, m.Result.Outcome?.Code));
+        Assert.Equal(buyers.ToDictionary(b => b, b => b == buyers[0] ? 0 : 1), buyers.ToDictionary(b => b, b => more.Count(m => m.Buyer == b && m.Result.Outcome?.Code == OutcomeCode.Ok)));
+        foreach (var buyer in buyers)
+        {
+            Assert.Equal(4, await h.Store.GetBuyerUsageAsync(Tenant, [pool], buyer, CancellationToken.None));
+        }
+
+        Assert.Equal(80, (await h.NodeAsync(pool)).Reserved);
+        await h.AssertAuditCleanAsync();
+    }
+
+    /// <summary>With the idle time zero, a capacity's buyers' usage stays in memory for as long as the store is open.</summary>
+    [Fact]
+    public async Task With_no_idle_time_a_capacity_s_buyers_usage_stays_in_memory()
+    {
+        var path = await EngineHarness.NewLocationAsync(StoreKind.Sqlite);
+        var clock = new ManualTime(DateTimeOffset.UtcNow);
+        await using var store = new SqliteStore(path, clock) { UsageIdle = TimeSpan.Zero };
+        await store.MigrateAsync(CancellationToken.None);
+        await using var engine = new CommandEngine(store, clock, CoreLimits.Default, new EngineOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<CommandEngine>.Instance);
+        var pool = Guid.CreateVersion7();
+        Assert.Equal(OutcomeCode.Ok, (await engine.SubmitAsync(new CreateCapacity(Tenant, pool, "e1", null, "Pool", null, 100, [], true, null))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Per person", [pool], 4, false))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 2, null)], 120, "buyer"))).Outcome?.Code);
+
+        clock.Advance(TimeSpan.FromDays(2));
+        Assert.Equal(OutcomeCode.Ok, (await engine.SubmitAsync(new CreateCapacity(Tenant, Guid.CreateVersion7(), "e1", null, "Other", null, 100, [], true, null))).Outcome?.Code);
+        Assert.True(store.HasUsageInMemory(pool));
+        Assert.Equal(2, await store.GetBuyerUsageAsync(Tenant, [pool], "buyer", CancellationToken.None));
+    }
+
     [Fact]
     public async Task A_second_store_on_the_same_file_is_refused_until_the_first_is_closed()
     {

@@ -73,6 +73,7 @@ public sealed class SettingsTests
     [InlineData("Capacity:Quotas:HeavyReadsPerTenant", "0", "Capacity:Quotas:HeavyReadsPerTenant is 0, but it must be at least 1.")]
     [InlineData("Capacity:Quotas:StreamBytesPerSecondPerTenant", "-1", "Capacity:Quotas:StreamBytesPerSecondPerTenant is -1, but it must be 0 (no bound) or more.")]
     [InlineData("Capacity:RateLimit:PermitsPerSecond", "-1", "Capacity:RateLimit:PermitsPerSecond is -1, but it must be 0 (no limit) or more.")]
+    [InlineData("Storage:Sqlite:UsageIdleMinutes", "-1", "Storage:Sqlite:UsageIdleMinutes is -1, but it must be 0 (kept for as long as the server runs) or more.")]
     [InlineData("Capacity:UsageFoldSlice", "-1", "Capacity:UsageFoldSlice is -1, but it must be 0 (no folds while idle) or more.")]
     [InlineData("Capacity:Limits:MaxPrice", "0", "Capacity:Limits:MaxPrice is 0, but it must be more than 0.")]
     [InlineData("Capacity:OtlpEndpoint", "collector:4318", "Capacity:OtlpEndpoint is collector:4318, but it must be an absolute http or https address, such as http://collector:4318.")]
@@ -113,6 +114,25 @@ public sealed class SettingsTests
     public void A_value_that_does_not_parse_is_refused_with_what_it_must_be(string key, string value, string expected)
     {
         Assert.Equal($"{key} is '{value}', which is not {expected}; set it to {expected} or remove it to use the default.", Refusal((key, value)));
+    }
+
+    [Fact]
+    public async Task The_SQLite_store_keeps_buyers_usage_in_memory_for_the_minutes_set_thirty_by_default()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "capacity-settings-tests", Guid.NewGuid().ToString("N"));
+        try
+        {
+            foreach (var (setting, expected) in new[] { ((string?)null, 30), ("5", 5), ("0", 0) })
+            {
+                var values = setting is null ? [("Storage:DataDirectory", directory)] : new[] { ("Storage:DataDirectory", directory), ("Storage:Sqlite:UsageIdleMinutes", setting) };
+                await using var store = (Capacity.Storage.Sqlite.SqliteStore)StoreSettings.From(Read(values).Storage).Open(TimeProvider.System);
+                Assert.Equal(TimeSpan.FromMinutes(expected), store.UsageIdle);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]
