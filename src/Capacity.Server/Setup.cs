@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Capacity.Core;
 using Capacity.Engine;
@@ -59,7 +60,7 @@ internal static class Setup
         services.AddSingleton(store);
         // The container holds the store as its read side only, so no endpoint can open a write
         // transaction; the engine and the sweeper are built here with its write side (WriteSide).
-        services.AddSingleton<IReadStore>(sp => store.Open(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IReadStore>(sp => store.Open(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IMeterFactory>()));
         services.AddSingleton(settings.Webhooks);
         services.AddSingleton(settings.Metrics);
         services.AddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IReadStore>());

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using Capacity.Engine;
 using Capacity.Storage;
@@ -69,8 +70,8 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
         return $"PostgreSQL at {b.Host}:{b.Port}/{b.Database} as {b.Username}{schema}";
     }
 
-    public IReadStore Open(TimeProvider time) =>
-        Provider == "sqlite" ? new SqliteStore(SqlitePath!, time) { UsageIdle = SqliteUsageIdle } : new PostgresStore(PostgresConnectionString!);
+    public IReadStore Open(TimeProvider time, IMeterFactory? meters = null) =>
+        Provider == "sqlite" ? new SqliteStore(SqlitePath!, time, meters) { UsageIdle = SqliteUsageIdle } : new PostgresStore(PostgresConnectionString!);
 
     /// <summary>
     /// Fails the start at once, with the setting to change, when a directory the server must write to

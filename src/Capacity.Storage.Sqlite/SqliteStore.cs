@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Storage;
@@ -40,9 +41,18 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
     /// <param name="path">The database file.</param>
     /// <param name="time">The clock by which buyers' usage kept in memory is forgotten when idle (tests move it by hand).</param>
-    public SqliteStore(string path, TimeProvider? time = null)
+    /// <param name="meters">Where the store's gauges go (the server's; none without it).</param>
+    public SqliteStore(string path, TimeProvider? time = null, IMeterFactory? meters = null)
     {
         _usage = new UsageMap(time ?? TimeProvider.System);
+        if (meters is not null)
+        {
+            // What the usage kept in memory weighs, for operators sizing a node (docs/operations.md).
+            var meter = meters.Create("Capacity.Storage.Sqlite");
+            meter.CreateObservableGauge("capacity.sqlite.usage_capacities", () => _usage.Capacities, description: "Capacities whose buyers' usage the SQLite writer keeps in memory for per-buyer limits");
+            meter.CreateObservableGauge("capacity.sqlite.usage_buyers", () => _usage.Entries(), description: "Buyers' usage entries the SQLite writer keeps in memory (about 150-210 bytes each)");
+        }
+
         SqliteProcess.Configure();
         var full = Path.GetFullPath(path);
         OwnerOnly.CreateDirectory(Path.GetDirectoryName(full)!);

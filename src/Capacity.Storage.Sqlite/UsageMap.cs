@@ -46,6 +46,24 @@ internal sealed class UsageMap(TimeProvider time)
         public long ReadAt;
     }
 
+    /// <summary>How many capacities are in memory.</summary>
+    public int Capacities => _byCapacity.Count;
+
+    /// <summary>How many (capacity, buyer) entries are in memory, each counted under its capacity's lock.</summary>
+    public long Entries()
+    {
+        var entries = 0L;
+        foreach (var buyers in _byCapacity.Values)
+        {
+            lock (buyers)
+            {
+                entries += buyers.Count;
+            }
+        }
+
+        return entries;
+    }
+
     /// <summary>Every buyer's usage on the capacity, or null when the capacity is not loaded.</summary>
     public Buyers? Find(Guid capacityId) => _byCapacity.GetValueOrDefault(capacityId);
 
