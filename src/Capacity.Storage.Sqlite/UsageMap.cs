@@ -26,16 +26,17 @@ internal sealed class UsageMap(TimeProvider time)
 {
     private readonly ConcurrentDictionary<Guid, Buyers> _byCapacity = new();
 
-    // The writer's clock for the batch it is in (UTC ticks), and when it last looked for idle capacities.
+    // The writer's clock for the batch it is in (UTC ticks), when it last looked for idle capacities,
+    // and how many it has forgotten.
     private long _now;
     private long _lastLook;
+    private long _forgotten;
 
     /// <summary>How long a capacity stays in memory without a batch reading it; zero or less keeps it for good.</summary>
     public TimeSpan Idle { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>How many times a capacity was forgotten for being idle (tests read it).</summary>
     public long Forgotten => Volatile.Read(ref _forgotten);
-    private long _forgotten;
 
     /// <summary>A buyer's usage on a capacity, and the buyer's tenant (its row's, or its log's).</summary>
     internal record struct Used(Guid TenantId, long Value);
@@ -94,7 +95,8 @@ internal sealed class UsageMap(TimeProvider time)
     {
         _now = time.GetUtcNow().UtcTicks;
         var idle = Idle.Ticks;
-        if (idle <= 0 || _now - _lastLook < Math.Min(idle, TimeSpan.TicksPerMinute))
+        // A clock set back looks again at once (and forgets nothing read "later" until it catches up).
+        if (idle <= 0 || (_now >= _lastLook && _now - _lastLook < Math.Min(idle, TimeSpan.TicksPerMinute)))
         {
             return;
         }
