@@ -84,9 +84,15 @@ pair warm "$b1" "$b2" $((PORT + 2)) "$key_b" "$pool_b" "$WARMUP" > /dev/null
 psql -d build_a -qc ANALYZE
 psql -d build_b -qc ANALYZE
 echo "label holds_per_s p99 cpu_us_per_hold idle_cores"
-for _ in $(seq 1 "$ROUNDS"); do
-  pair A "$a1" "$a2" "$PORT" "$key_a" "$pool_a" "$DURATION"
-  pair B "$b1" "$b2" $((PORT + 2)) "$key_b" "$pool_b" "$DURATION"
+# In turns first, as in ab.sh: the second of a round can run slower whichever it is.
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then
+    pair A "$a1" "$a2" "$PORT" "$key_a" "$pool_a" "$DURATION"
+    pair B "$b1" "$b2" $((PORT + 2)) "$key_b" "$pool_b" "$DURATION"
+  else
+    pair B "$b1" "$b2" $((PORT + 2)) "$key_b" "$pool_b" "$DURATION"
+    pair A "$a1" "$a2" "$PORT" "$key_a" "$pool_a" "$DURATION"
+  fi
 done | tee "$work/runs.txt"
 
 python3 - "$work/runs.txt" << 'PY'
