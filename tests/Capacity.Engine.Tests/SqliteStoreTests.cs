@@ -239,6 +239,30 @@ public sealed class SqliteStoreTests
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// A clock set back (by an operator or a time sync) does not stop the writer forgetting: it looks for
+    /// idle capacities again at once, so one read after the change and then left for 31 minutes is
+    /// forgotten, rather than kept until the clock has caught up with the last look.
+    /// </summary>
+    [Fact]
+    public async Task A_clock_set_back_two_hours_does_not_keep_an_idle_capacity_s_buyers_in_memory()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        var pool = await h.CreateAsync("Pool", 100);
+        var other = await h.CreateAsync("Other", 100);
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Per person", [pool], 4, false))).Outcome?.Code);
+
+        h.Clock.Advance(TimeSpan.FromHours(-2));
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 2, null)], 120, "buyer"))).Outcome?.Code);
+        Assert.True(h.Sqlite!.HasUsageInMemory(pool));
+
+        h.Clock.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(other, 1, 120)).Outcome?.Code);
+        Assert.False(h.Sqlite.HasUsageInMemory(pool));
+        Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "buyer", CancellationToken.None));
+        await h.AssertAuditCleanAsync();
+    }
+
     /// <summary>With the idle time zero, a capacity's buyers' usage stays in memory for as long as the store is open.</summary>
     [Fact]
     public async Task With_no_idle_time_a_capacity_s_buyers_usage_stays_in_memory()
