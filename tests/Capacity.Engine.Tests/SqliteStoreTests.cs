@@ -202,9 +202,7 @@ public sealed class SqliteStoreTests
     public async Task A_capacity_s_buyers_usage_in_memory_is_forgotten_after_thirty_unread_minutes_and_loaded_again_exactly()
     {
         await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
-        var pool = await h.CreateAsync("Pool", 1000);
-        var other = await h.CreateAsync("Other", 1000);
-        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Per person", [pool], 4, false))).Outcome?.Code);
+        var (pool, other) = await LimitedPoolAndAnotherAsync(h);
         var buyers = Enumerable.Range(0, 20).Select(i => $"buyer-{i}").ToArray();
         Task<EngineResult> Hold(string buyer) => h.Engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 1, null)], 120, buyer));
 
@@ -248,9 +246,7 @@ public sealed class SqliteStoreTests
     public async Task A_clock_set_back_two_hours_does_not_keep_an_idle_capacity_s_buyers_in_memory()
     {
         await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
-        var pool = await h.CreateAsync("Pool", 100);
-        var other = await h.CreateAsync("Other", 100);
-        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Per person", [pool], 4, false))).Outcome?.Code);
+        var (pool, other) = await LimitedPoolAndAnotherAsync(h);
 
         h.Clock.Advance(TimeSpan.FromHours(-2));
         Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new PlaceHold(Tenant, Guid.CreateVersion7(), [new HoldItem(pool, 2, null)], 120, "buyer"))).Outcome?.Code);
@@ -261,6 +257,15 @@ public sealed class SqliteStoreTests
         Assert.False(h.Sqlite.HasUsageInMemory(pool));
         Assert.Equal(2, await h.Store.GetBuyerUsageAsync(Tenant, [pool], "buyer", CancellationToken.None));
         await h.AssertAuditCleanAsync();
+    }
+
+    /// <summary>A pool of 1,000 under a limit of four per buyer, and another pool of 1,000 no limit covers.</summary>
+    private static async Task<(Guid Pool, Guid Other)> LimitedPoolAndAnotherAsync(EngineHarness h)
+    {
+        var pool = await h.CreateAsync("Pool", 1000);
+        var other = await h.CreateAsync("Other", 1000);
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new CreateBuyerLimit(Tenant, Guid.CreateVersion7(), "e1", "Per person", [pool], 4, false))).Outcome?.Code);
+        return (pool, other);
     }
 
     /// <summary>With the idle time zero, a capacity's buyers' usage stays in memory for as long as the store is open.</summary>
