@@ -294,6 +294,11 @@ public sealed record HoldSummary(long Active, IReadOnlyList<Reservation> Soonest
 /// <param name="Holds">The active holds on the event's capacities; null when they were not asked for.</param>
 public sealed record EventRead(IReadOnlyList<CapacityNode> Capacities, IReadOnlyList<Allocation>? Allocations, HoldSummary? Holds);
 
+/// <summary>What <see cref="IReadStore.ReadAuditDataAsync"/> read, all of it from one committed state.</summary>
+/// <param name="UsageLogCapacities">
+/// The capacities with entries in the buyers' usage log, where a store writes a covered capacity's usage
+/// to its rows (PostgreSQL); empty where every change goes to the log (SQLite's usage map).
+/// </param>
 public sealed record AuditData(
     IReadOnlyList<CapacityNode> Capacities,
     HoldSums LiveHolds,
@@ -307,9 +312,6 @@ public sealed record AuditData(
     OutboxAudit Outbox,
     IReadOnlyDictionary<Guid, SalesFlows> Sales,
     IReadOnlyCollection<Guid> UsageLogCapacities);
-
-// UsageLogCapacities: the capacities with entries in the buyers' usage log, where a store writes a covered
-// capacity's usage to its rows (PostgreSQL); empty where every change goes to the log (SQLite's UsageMap).
 
 /// <summary>
 /// An event whose ledger is not numbered 1, 2, 3… without a gap or an overlap: how many of its chunks do

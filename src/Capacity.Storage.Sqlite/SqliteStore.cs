@@ -45,14 +45,6 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     public SqliteStore(string path, TimeProvider? time = null, IMeterFactory? meters = null)
     {
         _usage = new UsageMap(time ?? TimeProvider.System);
-        if (meters is not null)
-        {
-            // What the usage kept in memory weighs, for operators sizing a node (docs/operations.md).
-            var meter = meters.Create("Capacity.Storage.Sqlite");
-            meter.CreateObservableGauge("capacity.sqlite.usage_capacities", () => _usage.Capacities, description: "Capacities whose buyers' usage the SQLite writer keeps in memory for per-buyer limits");
-            meter.CreateObservableGauge("capacity.sqlite.usage_buyers", () => _usage.Entries(), description: "Buyers' usage entries the SQLite writer keeps in memory (about 150-210 bytes each)");
-        }
-
         SqliteProcess.Configure();
         var full = Path.GetFullPath(path);
         OwnerOnly.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -75,6 +67,15 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         // Group commit is what makes that affordable.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
         _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds, _usage);
+
+        // What the usage kept in memory weighs, for operators sizing a node (docs/operations.md); only
+        // once the file is open, so a store that failed to open leaves no gauges behind.
+        if (meters is not null)
+        {
+            var meter = meters.Create("Capacity.Storage.Sqlite");
+            meter.CreateObservableGauge("capacity.sqlite.usage_capacities", () => _usage.Capacities, description: "Capacities whose buyers' usage the SQLite writer keeps in memory for per-buyer limits");
+            meter.CreateObservableGauge("capacity.sqlite.usage_buyers", () => _usage.Entries(), description: "Buyers' usage entries the SQLite writer keeps in memory (about 150-210 bytes each)");
+        }
     }
 
     /// <summary>
