@@ -535,7 +535,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
         using var cmd = new SqliteCommand(
-            ReservationSearch.Sql(q.EventId is not null, q.ExternalRef is not null, q.BuyerKey is not null, q.Status, q.Before is not null), c);
+            ReservationSearch.Sql(q.EventId is not null, q.ExternalRef is not null, q.BuyerKey is not null, q.Status, q.Before is not null, sqlite: true), c);
         cmd.Parameters.AddWithValue("@t", Id(q.TenantId));
         cmd.Parameters.AddWithValue("@now", Time(q.Now));
         cmd.Parameters.AddWithValue("@limit", q.Limit);
