@@ -265,17 +265,18 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
                 second.BatchCommands.Add(BatchCommand($"SELECT {AllocationColumns} FROM allocations WHERE tenant_id = $1 AND event_id = $2 ORDER BY created_at, id", tenantId, eventId));
             }
 
-            // The event's active holds by the index of migration 013, and carts that reach it through a
-            // later item by reservation_events (no hold is in both): the cost follows this event's holds,
-            // not all of the tenant's.
+            // The event's active holds by the status index of migration 017, and carts that reach it
+            // through a later item by reservation_events (no hold is in both): the cost follows this
+            // event's active holds, not all of the tenant's. The index holds each hold's expiry, so the
+            // soonest are picked from it before their rows are read.
             const string Own = "FROM reservations WHERE tenant_id = $1 AND event_id = $2 AND status = 0";
             const string Others = "FROM reservations WHERE status = 0 AND id IN (SELECT reservation_id FROM reservation_events WHERE tenant_id = $1 AND event_id = $2)";
             if (withHolds)
             {
                 second.BatchCommands.Add(BatchCommand($"SELECT (SELECT count(*) {Own}) + (SELECT count(*) {Others})", tenantId, eventId));
                 second.BatchCommands.Add(BatchCommand(
-                    $"(SELECT {ReservationColumns} {Own} ORDER BY expires_at LIMIT $3) UNION ALL (SELECT {ReservationColumns} {Others} ORDER BY expires_at LIMIT $3) "
-                    + "ORDER BY expires_at LIMIT $3",
+                    $"(SELECT {ReservationColumns} FROM reservations WHERE id IN (SELECT id {Own} ORDER BY expires_at LIMIT $3)) "
+                    + $"UNION ALL (SELECT {ReservationColumns} {Others} ORDER BY expires_at LIMIT $3) ORDER BY expires_at LIMIT $3",
                     tenantId, eventId, soonestHolds!.Value));
             }
 

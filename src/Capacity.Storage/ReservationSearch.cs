@@ -18,7 +18,8 @@ namespace Capacity.Storage;
 /// size, and the arms are merged, so a page costs the same on an event of a million holds whichever
 /// status it asks for (the index by event and creation alone read a whole event to find a page of a
 /// rare status: 0.2-0.8 s at 365,000 holds). A hold past its expiry that the sweeper has not written
-/// yet is found by the event's active holds in expiry order, where it comes first. A buyer's filter
+/// yet is found at the start of the due index, where every such hold is (the sweeper keeps them few),
+/// not among the event's active holds. A buyer's filter
 /// reads the event's reservations newest first until the page is full: an index by buyer would cost
 /// every keyed hold a page of its own where the buyer's key sorts.
 /// </remarks>
@@ -92,7 +93,9 @@ public static class ReservationSearch
                 break;
             case ReservationStatus.Expired:
                 yield return (3, "", ByStatus);
-                yield return (0, " AND r.expires_at <= @now", "reservations_event_live");
+                // Holds past their expiry that the sweeper has not written yet: all of them, every
+                // tenant's, are the start of the due index, a few seconds' worth while it keeps up.
+                yield return (0, " AND r.expires_at <= @now", "reservations_due");
                 break;
             case var other:
                 yield return ((int)other, "", ByStatus);

@@ -36,7 +36,7 @@ public abstract class ReservationSearchTests(StoreKind kind)
 
         // Back to the schema as it was before 008, these rows in it (and without 013's index, which needs 008's column).
         await RunAsync(location, kind == StoreKind.Sqlite
-            ? "DROP INDEX reservations_event_live; DROP INDEX reservations_event_status; DROP INDEX reservations_external_ref; DROP TABLE reservation_events; "
+            ? "DROP INDEX reservations_event_status; DROP INDEX reservations_external_ref; DROP TABLE reservation_events; "
               + "ALTER TABLE reservations DROP COLUMN event_id; ALTER TABLE reservations DROP COLUMN external_ref; ALTER TABLE reservations DROP COLUMN metadata; "
               + "DELETE FROM schema_migrations WHERE version IN (8, 13, 17);"
             : "DROP TABLE reservation_events; ALTER TABLE reservations DROP COLUMN event_id, DROP COLUMN external_ref, DROP COLUMN metadata; "
@@ -187,14 +187,14 @@ public abstract class ReservationSearchTests(StoreKind kind)
               INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, event_id)
               SELECT printf('00000000-0000-7000-8000-%012d', i), '{EngineHarness.TenantA}',
                      CASE WHEN i % 1500 = 7 THEN 4 WHEN i % 1500 = 8 THEN 2 WHEN i > {Sold} THEN 0 ELSE 1 END,
-                     '[]', 1000000 + i, CASE WHEN i > {Sold} THEN 9000000000000 ELSE 2000000 + i END, 1000000 + i, NULL, 'big'
+                     '[]', 1000000 + i, CASE WHEN i > {Sold} THEN 9000000000000 - i ELSE 2000000 + i END, 1000000 + i, NULL, 'big'
               FROM n;
               """
             : $"""
               INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, event_id)
               SELECT ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid, '{EngineHarness.TenantA}',
                      CASE WHEN i % 1500 = 7 THEN 4 WHEN i % 1500 = 8 THEN 2 WHEN i > {Sold} THEN 0 ELSE 1 END,
-                     '[]', 1000000 + i, CASE WHEN i > {Sold} THEN 9000000000000 ELSE 2000000 + i END, 1000000 + i, NULL, 'big'
+                     '[]', 1000000 + i, CASE WHEN i > {Sold} THEN 9000000000000 - i ELSE 2000000 + i END, 1000000 + i, NULL, 'big'
               FROM generate_series(1, {Sold + 40}) i;
               ANALYZE reservations;
               """);
@@ -231,6 +231,48 @@ public abstract class ReservationSearchTests(StoreKind kind)
                 }, rows);
             }
         }
+    }
+
+    /// <summary>
+    /// The live stream's snapshot of the same kind of event: the count of its active holds and the
+    /// soonest to expire, found among the event's active holds by the expiry the status index holds.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_counts_an_events_active_holds_and_lists_the_soonest_to_expire_among_its_sold_ones()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 100);
+        var held = new List<Guid>();
+        for (var i = 0; i < 6; i++)
+        {
+            var id = TimeOrderedIds.New();
+            // Expiry in neither order of creation.
+            Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(
+                new PlaceHold(EngineHarness.TenantA, id, [new HoldItem(pool, 1, null)], new[] { 20, 10, 25, 5, 30, 15 }[i]))).Outcome?.Code);
+            held.Add(id);
+            h.Clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new TransitionReservation(EngineHarness.TenantA, held[5], Transition.Confirm))).Outcome?.Code);
+        Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new TransitionReservation(EngineHarness.TenantA, held[4], Transition.Release))).Outcome?.Code);
+        await RunAsync(h.Location, kind == StoreKind.Sqlite
+            ? $"""
+              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+              INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, event_id)
+              SELECT printf('00000000-0000-7000-8000-%012d', i), '{EngineHarness.TenantA}', 1, '[]', 1000 + i, 2000 + i, 1000 + i, NULL, 'e1' FROM n;
+              """
+            : $"""
+              INSERT INTO reservations (id, tenant_id, status, items, created_at, expires_at, confirmed_at, ended_at, event_id)
+              SELECT ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid, '{EngineHarness.TenantA}', 1, '[]', 1000 + i, 2000 + i, 1000 + i, NULL, 'e1'
+              FROM generate_series(1, 20000) i;
+              ANALYZE reservations;
+              """);
+
+        var read = await h.Store.ReadEventAsync(EngineHarness.TenantA, "e1", 3, CancellationToken.None);
+        Assert.Equal(4, read.Holds!.Active);
+        Assert.Equal(new[] { held[3], held[1], held[0] }, read.Holds.Soonest.Select(r => r.Id));
+        await RunAsync(h.Location, "DELETE FROM reservations WHERE items = '[]'");
+        await h.AssertAuditCleanAsync();
     }
 
     /// <summary>Runs <paramref name="sql"/> on its own connection: the rows and the virtual machine's steps it took.</summary>
