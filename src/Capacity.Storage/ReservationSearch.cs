@@ -19,9 +19,9 @@ namespace Capacity.Storage;
 /// status it asks for (the index by event and creation alone read a whole event to find a page of a
 /// rare status: 0.2-0.8 s at 365,000 holds). A hold past its expiry that the sweeper has not written
 /// yet is found at the start of the due index, where every such hold is (the sweeper keeps them few),
-/// not among the event's active holds. A buyer's filter
-/// reads the event's reservations newest first until the page is full: an index by buyer would cost
-/// every keyed hold a page of its own where the buyer's key sorts.
+/// not among the event's active holds. A buyer's filter reads the event's reservations newest first
+/// until the page is full: an index by buyer would cost every keyed hold a page of its own where the
+/// buyer's key sorts.
 /// </remarks>
 public static class ReservationSearch
 {
