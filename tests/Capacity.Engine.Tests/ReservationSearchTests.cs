@@ -174,8 +174,9 @@ public abstract class ReservationSearchTests(StoreKind kind)
     /// An event of 60,000 sold holds and a few of each other status: a page of any status, at the start
     /// or deep into the event, reads its own status's rows, not the event's. What a read did is the
     /// database's own count, not a time: SQLite's virtual machine steps for the statement, PostgreSQL's
-    /// buffers in <c>EXPLAIN (ANALYZE, BUFFERS)</c>. Reading the event whole to fill a page takes tens of
-    /// times the bound on either (the index by event and creation alone did).
+    /// buffers in <c>EXPLAIN (ANALYZE, BUFFERS)</c>. Reading the event whole to fill a page takes several
+    /// times the bound (the status read as a filter: 540,585 steps on SQLite; the index by event and
+    /// creation alone: 2,414 buffers on PostgreSQL).
     /// </summary>
     [Fact]
     public async Task A_page_of_one_status_reads_that_status_rows_not_the_whole_event()
