@@ -32,7 +32,7 @@ internal static class Sweep
             sqlite.SkipSyncForMeasurement();
         }
 
-        Console.WriteLine($"Capacity.EngineBench: batch-size sweep on {bench.Description}{(sync ? "" : ", synchronous=OFF (no fsync)")}");
+        Console.WriteLine($"Capacity.EngineBench: batch-size sweep on {bench.Description}{(sync ? "" : ", the WAL written but not synced (no fsync)")}");
         Console.WriteLine($"  each size: {s.Warmup:0.#} s warm-up, {s.Duration:0.#} s measured, twice its size in submitters");
         Console.WriteLine("  size   mean batch   commits/s     holds/s   cores   CPU µs/commit   CPU µs/hold");
 

@@ -60,7 +60,15 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             Pooling = true,
             DefaultTimeout = 10,
         }.ToString();
-        _writer = new SqliteConnection(_connectionString);
+        // The writer opens through WalWriteBuffer's VFS, which writes each commit's WAL frames in one
+        // piece at its sync; readers open as SQLite does. Not pooled: the store keeps it for its life.
+        _writer = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = WalWriteBuffer.Uri(full),
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = 10,
+        }.ToString());
         _writer.Open();
 
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
@@ -99,7 +107,14 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     /// For EngineBench's batch-size sweep only: commits without waiting for the disk, so the fixed CPU of a
     /// commit can be told apart from the flush's own. Never used by the server: nothing would be durable.
     /// </summary>
-    internal void SkipSyncForMeasurement() => Execute(_writer, "PRAGMA synchronous=OFF;");
+    internal void SkipSyncForMeasurement()
+    {
+        // Not synchronous=OFF: WalWriteBuffer relies on SQLite syncing the WAL at every commit.
+        if (!WalWriteBuffer.SkipSyncs(_writer))
+        {
+            throw new InvalidOperationException("The writer's WAL is not open through WalWriteBuffer.");
+        }
+    }
 
     // 0: no commit hook; 1: the hook vetoes the next commit; 2: the hook is installed and lets commits through.
     private int _vetoCommits;
@@ -116,6 +131,9 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             SQLitePCL.raw.sqlite3_commit_hook(_writer.Handle, static state => Interlocked.Exchange(ref ((SqliteStore)state)._vetoCommits, 2) == 1 ? 1 : 0, this);
         }
     }
+
+    /// <summary>For tests: the writes SQLite made to the writer's WAL and those that reached the file (<see cref="WalWriteBuffer"/>); read while the writer is idle.</summary>
+    internal (long Gathered, long Written)? WalWrites => WalWriteBuffer.Counts(_writer);
 
     /// <summary>For tests: the active holds the store keeps counted, or null when it will count them again at the next commit.</summary>
     internal long? KeptLiveHolds => _liveHolds.Total;
