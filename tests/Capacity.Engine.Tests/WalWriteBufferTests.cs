@@ -147,6 +147,23 @@ public sealed class WalWriteBufferTests
         await h.AssertAuditCleanAsync();
     }
 
+    /// <summary>
+    /// EngineBench's sweep measures commits without the flush by the VFS skipping the sync (never by
+    /// <c>synchronous=OFF</c>, which would publish frames unwritten): it needs the writer's WAL open
+    /// through the VFS from the store's first moment, and the commits after it still reach the file.
+    /// </summary>
+    [Fact]
+    public async Task A_store_measured_without_the_flush_still_writes_every_commit_where_readers_find_it()
+    {
+        await using var h = await EngineHarness.OpenAsync(StoreKind.Sqlite);
+        h.Sqlite!.SkipSyncForMeasurement();
+        var pool = await h.CreateAsync("Pool", 100);
+        var holds = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => h.HoldAsync(pool, 1)));
+        Assert.All(holds, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        Assert.Equal(30L, await h.SqlAsync("SELECT COUNT(*) FROM reservations WHERE status = 0"));
+        await h.AssertAuditCleanAsync();
+    }
+
     private static void Run(SqliteConnection c, string sql)
     {
         using var cmd = new SqliteCommand(sql, c);
