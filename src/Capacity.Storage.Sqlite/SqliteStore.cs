@@ -72,7 +72,8 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         _writer.Open();
 
         // FULL: the WAL is synced at every commit, so an acknowledged hold survives power loss.
-        // Group commit is what makes that affordable.
+        // Group commit is what makes that affordable. WalWriteBuffer relies on it: it writes what it
+        // gathered at that sync, before SQLite publishes the commit to readers.
         Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
         _tx = new SqliteWriteTransaction(_writer, _capacities, _webhookTenants, _liveHolds, _usage);
 

@@ -10,11 +10,11 @@ namespace Capacity.Storage.Sqlite;
 /// at <c>synchronous=FULL</c> it does at the end of every commit, before the commit counts.
 /// <para>
 /// Why: SQLite writes each frame of a commit as two writes (its 24-byte header, then the page), so a
-/// batch of holds, about 25 pages, was 50 <c>pwrite</c> calls before its <c>fsync</c>. On the hosts
-/// this was measured on each call costs a system call's entry and exit under a hypervisor plus the
-/// file system's per-write work; a probe writing the same bytes as 50 writes or as one, then
-/// syncing, took 131–156 against 64–67 µs of CPU a commit (docs/performance.md, "The WAL written in
-/// one piece").
+/// batch of holds, about 25 pages, was 50 <c>pwrite</c> calls before its <c>fsync</c>. Each call
+/// costs a system call's entry and exit, dear under a hypervisor, and the file system's work per
+/// write: on the host this was measured on, a probe writing the same bytes as 50 writes or as one,
+/// then syncing, took 131–156 against 64–67 µs of CPU a commit (docs/performance.md, "The WAL
+/// written in one piece").
 /// </para>
 /// <para>
 /// Nothing durable changes. SQLite makes a commit visible to other connections (in the WAL index)
@@ -27,8 +27,8 @@ namespace Capacity.Storage.Sqlite;
 /// Only the store's writer opens through this VFS (by the <c>vfs</c> parameter of its URI), and only
 /// its WAL file is wrapped: the database file, the shared-memory index and every reader's files are
 /// SQLite's own, with no call through managed code. It relies on the writer's <c>synchronous=FULL</c>:
-/// with NORMAL or OFF, SQLite would publish frames in the WAL index without a sync, so before them
-/// being written. <see cref="SkipSyncs"/> is the one way the store measures without the flush.
+/// with NORMAL or OFF, SQLite would publish frames in the WAL index without a sync, so before they
+/// are written. <see cref="SkipSyncs"/> is the one way the store measures without the flush.
 /// </para>
 /// </summary>
 internal static unsafe class WalWriteBuffer
