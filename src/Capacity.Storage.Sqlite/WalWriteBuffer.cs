@@ -93,7 +93,7 @@ internal static unsafe class WalWriteBuffer
     }
 
     /// <summary>Registers the VFS (once per process) before a connection names it.</summary>
-    public static void Register() => RuntimeHelpers.RunClassConstructor(typeof(WalWriteBuffer).TypeHandle);
+    private static void Register() => RuntimeHelpers.RunClassConstructor(typeof(WalWriteBuffer).TypeHandle);
 
     /// <summary>
     /// The URI that opens <paramref name="path"/> through this VFS. SQLite's URIs take a path with
