@@ -11,7 +11,8 @@ namespace Capacity.EngineBench;
 /// Holds through the real <see cref="CommandEngine"/> into a real durable store, then the audit.
 /// Scenarios: <c>onsale</c> (totals so large every hold succeeds), <c>soldout</c> (a pool of 100,
 /// so nearly every hold is refused), <c>expiry</c> (place holds, move the clock past their expiry,
-/// time one sweep), <c>fill</c> (place many holds, report resident memory before and during the audit).
+/// time one sweep), <c>fill</c> (place many holds, naming buyers with <c>--buyers</c>; report resident
+/// memory, and what the audit's collections pause the process for, <see cref="AuditPauses"/>).
 /// </summary>
 internal static class Bench
 {
@@ -56,6 +57,11 @@ internal static class Bench
         };
 
         PrintPhases(phases, window);
+
+        if (s.Scenario == "fill")
+        {
+            passed &= await AuditPauses.RunAsync(bench.Read, fields, ct);
+        }
 
         passed &= await CheckAsync(bench.Read, hot, expectedReserved, fields, ct);
         if (s.Scenario == "fill")
@@ -215,8 +221,8 @@ internal static class Bench
     /// <summary>Places <see cref="Settings.Holds"/> long holds and reports this process's resident memory.</summary>
     private static async Task<(bool, long)> FillAsync(Settings s, CommandEngine engine, HotEvent hot, List<(string, object)> fields, CancellationToken ct)
     {
-        var (placed, failed, seconds) = await PlaceAsync(engine, hot, s.Holds, s.Clients, Limits.MaxLifetimeMinutes, ct);
-        Console.WriteLine($"  placed          {Report.N(placed)} holds in {seconds:0.00} s ({Report.N(placed / seconds)}/s), {failed} not placed");
+        var (placed, failed, seconds) = await PlaceAsync(engine, hot, s.Holds, s.Clients, Limits.MaxLifetimeMinutes, ct, s.Buyers);
+        Console.WriteLine($"  placed          {Report.N(placed)} {(s.Buyers ? $"holds of {Report.N((placed + 3) / 4)} buyers" : "holds")} in {seconds:0.00} s ({Report.N(placed / seconds)}/s), {failed} not placed");
 
         // What stays resident, not what is waiting for the next collection.
         GC.Collect();
@@ -229,7 +235,7 @@ internal static class Bench
     }
 
     private static async Task<(long Placed, long Failed, double Seconds)> PlaceAsync(
-        CommandEngine engine, HotEvent hot, int count, int clients, int minutes, CancellationToken ct)
+        CommandEngine engine, HotEvent hot, int count, int clients, int minutes, CancellationToken ct, bool keyed = false)
     {
         long next = 0, placed = 0, failed = 0;
         var sw = Stopwatch.StartNew();
@@ -239,7 +245,7 @@ internal static class Bench
                 long n;
                 while ((n = Interlocked.Increment(ref next)) <= count && !ct.IsCancellationRequested)
                 {
-                    var result = await engine.SubmitAsync(hot.Hold(n, minutes));
+                    var result = await engine.SubmitAsync(keyed ? hot.KeyedHold(n, minutes) : hot.Hold(n, minutes));
                     Interlocked.Increment(ref result is { Status: EngineStatus.Decided, Outcome.Code: OutcomeCode.Ok } ? ref placed : ref failed);
                 }
             },

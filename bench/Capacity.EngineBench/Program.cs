@@ -24,11 +24,12 @@ var sync = new Option<string>("--sync") { Description = "SQLite, --scenario swee
 sync.AcceptOnlyFromAmong("on", "off");
 var holds = new Option<int>("--holds") { Description = "holds to place (expiry, fill, stats)", DefaultValueFactory = _ => 100_000 };
 var maxBatch = new Option<int>("--max-batch") { Description = "most commands per transaction", DefaultValueFactory = _ => new EngineOptions().MaxBatch };
+var buyers = new Option<bool>("--buyers") { Description = "fill: each hold names a buyer, four holds a buyer, keys of 16 hex digits as a platform's hashed ones (the audit's per-buyer work)" };
 var sqlitePath = new Option<string?>("--sqlite-path") { Description = "create the SQLite database here and keep it (default: a temporary file, deleted)" };
 
 var root = new RootCommand("Capacity engine benchmark: durable single-ticket holds on one hot event")
 {
-    store, batching, clients, duration, warmup, connection, scenario, holds, maxBatch, sqlitePath, sizes, sync,
+    store, batching, clients, duration, warmup, connection, scenario, holds, maxBatch, sqlitePath, sizes, sync, buyers,
 };
 root.SetAction((parse, ct) =>
 {
@@ -42,7 +43,8 @@ root.SetAction((parse, ct) =>
         parse.GetValue(scenario)!,
         parse.GetValue(holds),
         parse.GetValue(maxBatch),
-        parse.GetValue(sqlitePath));
+        parse.GetValue(sqlitePath),
+        parse.GetValue(buyers));
     if (settings.Clients < 1 || settings.Duration <= 0 || settings.Warmup < 0 || settings.Holds < 1 || settings.MaxBatch < 1)
     {
         return Task.FromResult(Fail("--clients, --holds and --max-batch must be at least 1, --duration above 0, --warmup at least 0."));

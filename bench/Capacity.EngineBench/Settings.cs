@@ -11,4 +11,5 @@ internal sealed record Settings(
     string Scenario,
     int Holds,
     int MaxBatch,
-    string? SqlitePath);
+    string? SqlitePath,
+    bool Buyers = false);

@@ -133,25 +133,23 @@ public static class Invariants
     /// Every buyer's usage row equals the tickets of that buyer's live holds and sales on that
     /// capacity, and every buyer with live tickets has its row.
     /// </summary>
-    public static List<string> CheckUsage(IEnumerable<BuyerUsage> usage, HoldSums holds)
+    public static List<string> CheckUsage(BuyerTally usage, HoldSums holds)
     {
         var violations = new List<string>();
-        var seen = new HashSet<(Guid, string)>();
         foreach (var row in usage)
         {
-            seen.Add((row.CapacityId, row.BuyerKey));
-            var expected = holds.ByBuyer.GetValueOrDefault((row.CapacityId, row.BuyerKey));
-            if (row.Used != expected)
+            var expected = holds.ByBuyer.Find(row.CapacityId, row.BuyerKey) ?? 0;
+            if (row.Tickets != expected)
             {
-                violations.Add($"capacity {row.CapacityId}: buyer usage {row.Used} differs from the buyer's live tickets ({expected})");
+                violations.Add($"capacity {row.CapacityId}: buyer usage {row.Tickets} differs from the buyer's live tickets ({expected})");
             }
         }
 
-        foreach (var ((capacityId, buyerKey), expected) in holds.ByBuyer)
+        foreach (var sum in holds.ByBuyer)
         {
-            if (expected != 0 && !seen.Contains((capacityId, buyerKey)))
+            if (sum.Tickets != 0 && usage.Find(sum.CapacityId, sum.BuyerKey) is null)
             {
-                violations.Add($"capacity {capacityId}: a buyer has {expected} live tickets and no usage row");
+                violations.Add($"capacity {sum.CapacityId}: a buyer has {sum.Tickets} live tickets and no usage row");
             }
         }
 
@@ -173,7 +171,7 @@ public static class Invariants
         IReadOnlyDictionary<Guid, ReservationStatus> offers,
         HoldSums holds,
         IReadOnlyCollection<BuyerLimit> limits,
-        IReadOnlyCollection<BuyerUsage> usage,
+        BuyerTally usage,
         DateTimeOffset now)
     {
         var violations = new List<string>();
@@ -241,9 +239,15 @@ public static class Invariants
 
     /// <summary>Settles every event's list on copies of the rows: any entry that would be offered was left waiting while it fit.</summary>
     private static IEnumerable<string> UnofferedFits(
-        IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, IReadOnlyCollection<BuyerUsage> usage,
+        IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, BuyerTally usage,
         DateTimeOffset now)
     {
+        var waiting = live.Where(e => e.Status == WaitlistStatus.Waiting).Select(e => e.Clone()).ToList();
+        if (waiting.Count == 0)
+        {
+            return [];
+        }
+
         var set = new WorkingSet();
         foreach (var n in nodes)
         {
@@ -255,12 +259,20 @@ public static class Invariants
             set.Load(l);
         }
 
+        // Settling asks for the usage of the buyers who wait and no other's: an on-sale has many more
+        // buyers than waiting entries, and the audit keeps no object per buyer (BuyerTally).
+        var waitingBuyers = waiting.Where(e => e.BuyerKey is not null).GroupBy(e => e.TenantId)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.BuyerKey!).ToHashSet(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>());
+        var tenantOf = nodes.ToDictionary(n => n.Id, n => n.TenantId);
         foreach (var u in usage)
         {
-            set.Load(new BuyerUsage { TenantId = u.TenantId, CapacityId = u.CapacityId, BuyerKey = u.BuyerKey, Used = u.Used });
+            if (tenantOf.TryGetValue(u.CapacityId, out var tenant) && waitingBuyers.TryGetValue(tenant, out var buyers)
+                && buyers.TryGetValue(u.BuyerKey, out var buyerKey))
+            {
+                set.Load(new BuyerUsage { TenantId = tenant, CapacityId = u.CapacityId, BuyerKey = buyerKey, Used = u.Tickets });
+            }
         }
 
-        var waiting = live.Where(e => e.Status == WaitlistStatus.Waiting).Select(e => e.Clone()).ToList();
         foreach (var queue in waiting.GroupBy(e => (e.TenantId, e.EventId)))
         {
             set.LoadWaitlist(queue.Key.TenantId, queue.Key.EventId, queue);
@@ -341,13 +353,14 @@ public static class Invariants
 /// What the live holds put directly on each capacity (before charging ancestors): active quantities
 /// as reserved, confirmed ones as sold. An active item drawn from an allocation puts nothing on its
 /// capacity (the allocation's size already does) and counts as held by the allocation; a confirmed
-/// one counts as sold on both. Small whatever the number of holds: one entry per capacity and allocation.
+/// one counts as sold on both. One entry per capacity and allocation whatever the number of holds, and
+/// per buyer a <see cref="BuyerTally"/> entry, which holds no object of its own.
 /// </summary>
 public sealed class HoldSums
 {
     private readonly Dictionary<Guid, (long Reserved, long Sold)> _byCapacity = [];
     private readonly Dictionary<Guid, (long Held, long Sold)> _byAllocation = [];
-    private readonly Dictionary<(Guid CapacityId, string BuyerKey), long> _byBuyer = [];
+    private readonly BuyerTally _byBuyer = new();
     private readonly Dictionary<Guid, long> _offered = [];
     private readonly Dictionary<Guid, (long Holding, long Sold)> _tickets = [];
 
@@ -360,7 +373,7 @@ public sealed class HoldSums
     public IReadOnlyDictionary<Guid, (long Held, long Sold)> ByAllocation => _byAllocation;
 
     /// <summary>Per capacity and buyer key: tickets in that buyer's live holds and sales.</summary>
-    public IReadOnlyDictionary<(Guid CapacityId, string BuyerKey), long> ByBuyer => _byBuyer;
+    public BuyerTally ByBuyer => _byBuyer;
 
     /// <summary>Per capacity: units in active waiting-list offers.</summary>
     public IReadOnlyDictionary<Guid, long> Offered => _offered;
@@ -383,7 +396,7 @@ public sealed class HoldSums
             _tickets[item.CapacityId] = active ? (holding + item.Quantity, ticketsSold) : (holding, ticketsSold + item.Quantity);
             if (reservation.BuyerKey is { } buyer)
             {
-                _byBuyer[(item.CapacityId, buyer)] = _byBuyer.GetValueOrDefault((item.CapacityId, buyer)) + item.Quantity;
+                _byBuyer.Add(item.CapacityId, buyer, item.Quantity);
             }
 
             if (active && reservation.WaitlistId is not null)

@@ -305,7 +305,7 @@ public sealed record AuditData(
     IReadOnlyDictionary<Guid, (long Reserved, long Sold)> LedgerSums,
     IReadOnlyList<MisnumberedLedger> MisnumberedLedgers,
     IReadOnlyList<Allocation> Allocations,
-    IReadOnlyList<BuyerUsage> Usage,
+    BuyerTally Usage,
     IReadOnlyList<BuyerLimit> Limits,
     IReadOnlyList<WaitlistEntry> LiveEntries,
     IReadOnlyDictionary<Guid, ReservationStatus> Offers,

@@ -674,10 +674,18 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         await using var allocationsCmd = new NpgsqlCommand($"SELECT {AllocationColumns} FROM allocations", c, tx);
         var allocations = await ReadAllocationsAsync(allocationsCmd, ct).ConfigureAwait(false);
         // A buyer's usage is its row plus what the usage log holds for it (capacities no limit covers).
+        // A capacity has one tenant, so its buyers' rows group by capacity and key alone.
         await using var usageCmd = new NpgsqlCommand(
-            "SELECT capacity_id, buyer_key, tenant_id, SUM(used)::bigint FROM (SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage "
-            + "UNION ALL SELECT capacity_id, buyer_key, tenant_id, delta FROM buyer_usage_log) u GROUP BY capacity_id, buyer_key, tenant_id", c, tx);
-        var usage = await ReadUsageAsync(usageCmd, ct).ConfigureAwait(false);
+            "SELECT capacity_id, buyer_key, SUM(used)::bigint FROM (SELECT capacity_id, buyer_key, used FROM buyer_usage "
+            + "UNION ALL SELECT capacity_id, buyer_key, delta FROM buyer_usage_log) u GROUP BY capacity_id, buyer_key", c, tx);
+        var usage = new BuyerTally();
+        await using (var r = await usageCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                usage.Add(r.GetGuid(0), r.GetString(1), r.GetInt64(2));
+            }
+        }
         var logged = new HashSet<Guid>();
         await using (var loggedCmd = new NpgsqlCommand("SELECT DISTINCT capacity_id FROM buyer_usage_log", c, tx))
         await using (var r = await loggedCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))

@@ -767,15 +767,16 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         var allocations = ReadAllocations(allocationsCmd);
 
         // A buyer's usage is its row plus what the usage log holds for it (capacities no limit covers).
+        // A capacity has one tenant, so its buyers' rows group by capacity and key alone.
         using var usageCmd = new SqliteCommand(
-            "SELECT capacity_id, buyer_key, tenant_id, SUM(used) FROM (SELECT capacity_id, buyer_key, tenant_id, used FROM buyer_usage "
-            + "UNION ALL SELECT capacity_id, buyer_key, tenant_id, delta FROM buyer_usage_log) GROUP BY capacity_id, buyer_key, tenant_id", c, tx);
-        var usage = new List<BuyerUsage>();
+            "SELECT capacity_id, buyer_key, SUM(used) FROM (SELECT capacity_id, buyer_key, used FROM buyer_usage "
+            + "UNION ALL SELECT capacity_id, buyer_key, delta FROM buyer_usage_log) GROUP BY capacity_id, buyer_key", c, tx);
+        var usage = new BuyerTally();
         using (var r = usageCmd.ExecuteReader())
         {
             while (r.Read())
             {
-                usage.Add(new BuyerUsage { CapacityId = Id(r.GetString(0)), BuyerKey = r.GetString(1), TenantId = Id(r.GetString(2)), Used = r.GetInt64(3) });
+                usage.Add(Id(r.GetString(0)), r.GetString(1), r.GetInt64(2));
             }
         }
 

@@ -227,15 +227,15 @@ public sealed class WaitlistTests
 
         // Four units freed behind the core's back: the head fits and was not offered.
         nodes[0].Reserved -= 4;
-        var fits = Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], [], s.Now);
+        var fits = Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now);
         Assert.Contains(fits, v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("should have been offered", StringComparison.Ordinal));
 
         nodes[0].QueueDemand = 6;
-        Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], [], s.Now), v => v.Contains("queue demand 6", StringComparison.Ordinal));
+        Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now), v => v.Contains("queue demand 6", StringComparison.Ordinal));
 
         live[1].Status = WaitlistStatus.Offered;
         live[1].OfferReservationId = live[1].Id;
-        Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], [], s.Now), v => v.Contains("Offered with its offer absent", StringComparison.Ordinal));
+        Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now), v => v.Contains("Offered with its offer absent", StringComparison.Ordinal));
     }
 
     [Fact]

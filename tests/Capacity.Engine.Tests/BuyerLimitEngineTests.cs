@@ -127,6 +127,34 @@ public abstract class BuyerLimitEngineTests(StoreKind kind)
     }
 
     /// <summary>
+    /// The audit compares every buyer's usage with that buyer's live tickets, key by key and exactly: a
+    /// usage change nobody made, and a buyer whose usage is gone, are reported; a key differing only in
+    /// case is another buyer (here one with usage and no holds).
+    /// </summary>
+    [Fact]
+    public async Task The_audit_reports_a_buyer_whose_usage_disagrees_with_its_holds_and_one_whose_usage_is_gone()
+    {
+        await using var h = await EngineHarness.OpenAsync(kind);
+        var pool = await h.CreateAsync("Pool", 1000);
+        var placed = await Task.WhenAll(HoldAsync(h, pool, 2, "buyer-a"), HoldAsync(h, pool, 1, "buyer-b"), HoldAsync(h, pool, 1, "buyer-c"));
+        Assert.All(placed, r => Assert.Equal(OutcomeCode.Ok, r.Outcome?.Code));
+        await h.AssertAuditCleanAsync();
+
+        await h.SqlAsync($"INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES ('{pool}', 'buyer-a', '{Tenant}', 1)");
+        await h.SqlAsync($"INSERT INTO buyer_usage_log (capacity_id, buyer_key, tenant_id, delta) VALUES ('{pool}', 'BUYER-C', '{Tenant}', 1)");
+        await h.SqlAsync("DELETE FROM buyer_usage WHERE buyer_key = 'buyer-b'");
+        await h.SqlAsync("DELETE FROM buyer_usage_log WHERE buyer_key = 'buyer-b'");
+        var report = await Audit.RunAsync(h.Store, CancellationToken.None, h.Clock.GetUtcNow());
+        Assert.Equal(
+            [
+                $"capacity {pool}: a buyer has 1 live tickets and no usage row",
+                $"capacity {pool}: buyer usage 1 differs from the buyer's live tickets (0)",
+                $"capacity {pool}: buyer usage 3 differs from the buyer's live tickets (2)",
+            ],
+            report.Violations.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
     /// Where no limit covers a capacity a keyed hold's change is appended to the usage log rather than
     /// written into its buyer's row, which sits where the key sorts (with hashed keys, a page per hold).
     /// A limit created after them counts the log: on PostgreSQL its creation adds the log into the rows

@@ -236,12 +236,11 @@ public abstract class SimulationTests(StoreKind kind)
                 Assert.Equal(expected.ExpiresAt, stored.ExpiresAt);
             }
 
-            var usage = data.Usage.ToDictionary(u => (u.CapacityId, u.BuyerKey), u => u.Used);
             foreach (var capacity in _capacities)
             {
                 foreach (var buyer in Buyers)
                 {
-                    var (stored, expected) = (usage.GetValueOrDefault((capacity, buyer)), _reference.UsageOf(capacity, buyer));
+                    var (stored, expected) = (data.Usage.Find(capacity, buyer) ?? 0, _reference.UsageOf(capacity, buyer));
                     Assert.True(stored == expected, $"usage of {buyer} on capacity {capacity}: store {stored} ≠ reference {expected}");
                 }
             }
