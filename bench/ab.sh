@@ -15,7 +15,9 @@
 # by the warm-up (soldout: every measured answer a 409), SQLite FULL), after WARMUP seconds of each. Prints each
 # run (requests per second, p99, the process's CPU per request in µs, the machine's idle cores),
 # the medians, B ÷ A pairwise and each build ÷ echo. Both servers end with GET /admin/verify, and a
-# failed verify fails the script. WINDOW=1 gives each server's pool a sale window (opened a minute
+# failed verify fails the script. ENV_A and ENV_B give one server environment variables of its own
+# (ENV_B="DOTNET_GCgen0size=0x4000000": a runtime setting only the environment reaches, on one build
+# or on the same folder given twice). WINDOW=1 gives each server's pool a sale window (opened a minute
 # before, ending a day after), as an on-sale's pool usually has. BUYER_HOLDS=1 gives keyed holds a new
 # buyer on every request (4 by default, as the rules' limit needs); RANDOM_BUYERS=1 a new buyer on
 # every keyed or rules hold, named with 16 random hex digits as a platform's hashed keys are.
@@ -41,14 +43,18 @@ dotnet build bench/Capacity.Echo -c Release -v q --nologo > /dev/null
 dotnet build bench/Capacity.LoadGen -c Release -v q --nologo > /dev/null
 
 ADMIN="capadmin_ab_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-server() { # <folder> <port>: the live-hold bound off, so that long runs are not refused, and a rate limit that never refuses reads
+server() { # <folder> <port> [NAME=value ...]: the live-hold bound off, so that long runs are not refused, and a rate limit that never refuses reads
   mkdir -p "$work/data-$2"
+  local setting
+  for setting in "${@:3}"; do export "$setting"; done # inside the caller's $(...): this server's alone
   start "$1" "$2" Capacity.Server.dll --Auth:AdminKey="$ADMIN" --Storage:DataDirectory="$work/data-$2" \
     --Storage:Sqlite:Path="$work/data-$2/capacity.db" --Capacity:Quotas:MaxLiveHoldsPerTenant=0 \
     --Capacity:RateLimit:PermitsPerSecond=1000000000 --Capacity:RateLimit:Burst=1000000000 --Capacity:Webhooks:AllowPrivateNetworks=true
 }
-pid_a=$(server "$folder_a" "$PORT"); pids+=("$pid_a")
-pid_b=$(server "$folder_b" $((PORT + 2))); pids+=("$pid_b")
+# shellcheck disable=SC2086 # ENV_A and ENV_B are lists of NAME=value, split on spaces
+pid_a=$(server "$folder_a" "$PORT" ${ENV_A:-}); pids+=("$pid_a")
+# shellcheck disable=SC2086
+pid_b=$(server "$folder_b" $((PORT + 2)) ${ENV_B:-}); pids+=("$pid_b")
 pid_e=$(start bench/Capacity.Echo/bin/Release/net10.0 $((PORT + 1)) Capacity.Echo.dll); pids+=("$pid_e")
 
 setup=onsale
