@@ -22,18 +22,6 @@ public sealed class BuyerTally
     /// <summary>How many capacity and buyer pairs have a sum (zero sums included).</summary>
     public int Count => _tickets.Count;
 
-    /// <summary>The usage rows as a tally: each row's tickets added under its capacity and buyer.</summary>
-    public static BuyerTally Of(IEnumerable<BuyerUsage> rows)
-    {
-        var tally = new BuyerTally();
-        foreach (var row in rows)
-        {
-            tally.Add(row.CapacityId, row.BuyerKey, row.Used);
-        }
-
-        return tally;
-    }
-
     /// <summary>Adds <paramref name="tickets"/> to the buyer's sum on the capacity, starting it at zero when new.</summary>
     public void Add(Guid capacityId, ReadOnlySpan<char> buyerKey, long tickets)
     {

@@ -686,6 +686,7 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
                 usage.Add(r.GetGuid(0), r.GetString(1), r.GetInt64(2));
             }
         }
+
         var logged = new HashSet<Guid>();
         await using (var loggedCmd = new NpgsqlCommand("SELECT DISTINCT capacity_id FROM buyer_usage_log", c, tx))
         await using (var r = await loggedCmd.ExecuteReaderAsync(ct).ConfigureAwait(false))

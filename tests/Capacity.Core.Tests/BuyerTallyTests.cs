@@ -58,18 +58,6 @@ public sealed class BuyerTallyTests
     }
 
     [Fact]
-    public void Usage_rows_become_a_tally_each_added_under_its_capacity_and_buyer()
-    {
-        var tenant = Guid.Parse("0197a000-0000-7000-8000-0000000000aa");
-        var tally = BuyerTally.Of(
-        [
-            new BuyerUsage { TenantId = tenant, CapacityId = First, BuyerKey = "k", Used = 2 },
-            new BuyerUsage { TenantId = tenant, CapacityId = Second, BuyerKey = "k", Used = 1 },
-        ]);
-        Assert.Equal((2, 2L, 1L), (tally.Count, tally.Find(First, "k"), tally.Find(Second, "k")));
-    }
-
-    [Fact]
     public void The_usage_check_reports_a_row_that_differs_and_a_buyer_with_live_tickets_and_no_row_and_nothing_else()
     {
         var holds = new HoldSums();

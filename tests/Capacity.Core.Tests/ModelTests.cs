@@ -2515,14 +2515,14 @@ internal sealed class ModelRun
         var violations = Invariants.Check(nodes, reservations, allocations);
         violations.AddRange(Invariants.CheckLedger(nodes, _ledgerSums));
         violations.AddRange(Invariants.CheckSales(sums, _sales));
-        violations.AddRange(Invariants.CheckUsage(BuyerTally.Of(_usage), sums));
+        violations.AddRange(Invariants.CheckUsage(_usage.Tally(), sums));
         if (_model.EntryOrder.Count > 0)
         {
             // The waiting lists' invariants too, among them that no entry waits while it fits, which the
             // core checks by settling copies of the rows: a second opinion beside the model's own settling.
             var offers = reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
             var limits = _model.LimitOrder.Select(id => _ws.FindLimit(id)!).Where(l => !l.Deleted).ToList();
-            violations.AddRange(Invariants.CheckWaitlists(nodes, live, offers, sums, limits, BuyerTally.Of(_usage), _now));
+            violations.AddRange(Invariants.CheckWaitlists(nodes, live, offers, sums, limits, _usage.Tally(), _now));
         }
         if (violations.Count > 0)
         {

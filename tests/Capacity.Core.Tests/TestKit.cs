@@ -308,11 +308,11 @@ internal sealed class Scenario
             sums.Add(r);
         }
 
-        violations.AddRange(Invariants.CheckUsage(BuyerTally.Of(_usage), sums));
+        violations.AddRange(Invariants.CheckUsage(_usage.Tally(), sums));
         var entries = _entryIds.Select(Entry).ToList();
         var offers = Reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
         var limits = _limitIds.Select(id => Ws.FindLimit(id)).OfType<BuyerLimit>().Where(l => !l.Deleted).ToList();
-        violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, sums, limits, BuyerTally.Of(_usage), Now));
+        violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, sums, limits, _usage.Tally(), Now));
         Assert.True(violations.Count == 0, "invariants: " + string.Join(Environment.NewLine, violations));
         violations.AddRange(Invariants.CheckSales(sums, _sales));
         Assert.True(violations.Count == 0, "sales figures: " + string.Join(Environment.NewLine, violations));
@@ -333,5 +333,20 @@ internal sealed class Scenario
         {
             Assert.True(n.Ceiling is null || n.Reserved + n.Sold <= n.Ceiling, $"capacity {n.SectionName} is oversold");
         }
+    }
+}
+
+/// <summary>The usage rows a test keeps, as the audit compares them.</summary>
+internal static class UsageRows
+{
+    public static BuyerTally Tally(this IEnumerable<BuyerUsage> rows)
+    {
+        var tally = new BuyerTally();
+        foreach (var row in rows)
+        {
+            tally.Add(row.CapacityId, row.BuyerKey, row.Used);
+        }
+
+        return tally;
     }
 }
