@@ -23,5 +23,5 @@ internal static class CredentialApi
     }
 
     private static JsonOk<CredentialResponse> Get(TenantCaller caller) =>
-        JsonResults.Ok(new CredentialResponse(caller.TenantId, caller.Scope.ToString().ToLowerInvariant()));
+        JsonResults.Ok(new CredentialResponse(caller.TenantId, caller.Scope.ApiName()));
 }

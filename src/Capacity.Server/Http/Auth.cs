@@ -34,7 +34,7 @@ internal sealed record TenantCaller(Guid TenantId, KeyScope Scope = KeyScope.Wri
     /// the read scope for every route by its method).
     /// </summary>
     public Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? RequireElevated(string what) =>
-        Scope >= KeyScope.Elevated ? null : ApiErrors.ScopeTooNarrow($"{what} needs a credential with the elevated scope; this one has the {Scope.ToString().ToLowerInvariant()} scope.");
+        Scope >= KeyScope.Elevated ? null : ApiErrors.ScopeTooNarrow($"{what} needs a credential with the elevated scope; this one has the {Scope.ApiName()} scope.");
 }
 
 /// <summary>Credentials, bound from the <c>Auth</c> configuration section.</summary>

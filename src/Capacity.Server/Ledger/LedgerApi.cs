@@ -56,7 +56,7 @@ internal static class LedgerApi
 
         var rows = await store.GetLedgerAsync(caller.TenantId, eventId, page.After, page.Limit, ct);
         var entries = rows.Select(r => new LedgerEntryResponse(
-            r.Sequence, r.Entry.Kind.ToString().ToLowerInvariant(), r.Entry.CapacityId, r.Entry.ReservationId == Guid.Empty ? null : r.Entry.ReservationId,
+            r.Sequence, r.Entry.Kind.ApiName(), r.Entry.CapacityId, r.Entry.ReservationId == Guid.Empty ? null : r.Entry.ReservationId,
             r.Entry.ReservedDelta, r.Entry.SoldDelta, r.Entry.At, r.Entry.AllocationId, r.Entry.WaitlistId)).ToArray();
         return JsonResults.Ok(new LedgerPageResponse(eventId, entries, entries.Length == 0 ? null : page.Next(entries.Length, entries[^1].Sequence)));
     }

@@ -254,7 +254,7 @@ internal static class ReservationApi
         ReservationStatus? wanted = null;
         if (status is not null)
         {
-            if (!Enum.TryParse<ReservationStatus>(status, ignoreCase: true, out var parsed) || status != parsed.ToString().ToLowerInvariant())
+            if (!Enum.TryParse<ReservationStatus>(status, ignoreCase: true, out var parsed) || status != parsed.ApiName())
             {
                 return ApiErrors.Validation("status", "status must be one of active, confirmed, released, expired, cancelled.");
             }

@@ -151,7 +151,7 @@ internal sealed record ReservationResponse(
     /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
         r.Id,
-        r.EffectiveStatus(now).ToString().ToLowerInvariant(),
+        r.EffectiveStatus(now).ApiName(),
         [.. r.Items.Select(i => new ReservationItemResponse(
             i.CapacityId, i.Quantity, LockedPriceResponse.From(i.LockedPrice), i.AllocationId, i.CancelledQuantity > 0 ? i.CancelledQuantity : null))],
         [.. Core.Totals.Of(r).Select(t => new TotalResponse(t.Currency, t.Subtotal, t.Fees, t.Tax, t.Total))],

@@ -80,7 +80,7 @@ internal sealed record CapacityResponse(
     public static CapacityResponse From(CapacityView v, IReadOnlyList<Allocation>? allocations, DateTimeOffset now) =>
         allocations is null ? From(v, now) : From(v, now) with { Allocations = [.. allocations.Select(AllocationSummaryResponse.From)] };
 
-    public static string ModeName(CapacityMode mode) => mode.ToString().ToLowerInvariant();
+    public static string ModeName(CapacityMode mode) => mode.ApiName();
 }
 
 /// <summary>A capacity's waiting list: its settings, and the units of its own entries waiting and offered now.</summary>

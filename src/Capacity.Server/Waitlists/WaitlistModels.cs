@@ -45,7 +45,7 @@ internal sealed record WaitlistEntryResponse(
         e.Id, e.EventId, StatusName(e.Status), [.. e.Items.Select(i => new WaitlistItemResponse(i.CapacityId, i.Quantity))],
         e.Status == WaitlistStatus.Waiting ? e.Position : null, e.OfferReservationId, e.Sequence, e.CreatedAt, e.UpdatedAt, e.BuyerKey, e.ExternalRef);
 
-    public static string StatusName(WaitlistStatus status) => status.ToString().ToLowerInvariant();
+    public static string StatusName(WaitlistStatus status) => status.ApiName();
 }
 
 /// <summary>A page of a capacity's entries in the order they joined; pass <c>next_after</c> as <c>after</c> for the next.</summary>
