@@ -263,13 +263,13 @@ public static class Invariants
         // buyers than waiting entries, and the audit keeps no object per buyer (BuyerTally).
         var waitingBuyers = waiting.Where(e => e.BuyerKey is not null).GroupBy(e => e.TenantId)
             .ToDictionary(g => g.Key, g => g.Select(e => e.BuyerKey!).ToHashSet(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>());
-        var tenantOf = nodes.ToDictionary(n => n.Id, n => n.TenantId);
+        var lookup = new Lookup(nodes);
         foreach (var u in usage)
         {
-            if (tenantOf.TryGetValue(u.CapacityId, out var tenant) && waitingBuyers.TryGetValue(tenant, out var buyers)
+            if (lookup.FindCapacity(u.CapacityId) is { } node && waitingBuyers.TryGetValue(node.TenantId, out var buyers)
                 && buyers.TryGetValue(u.BuyerKey, out var buyerKey))
             {
-                set.Load(new BuyerUsage { TenantId = tenant, CapacityId = u.CapacityId, BuyerKey = buyerKey, Used = u.Tickets });
+                set.Load(new BuyerUsage { TenantId = node.TenantId, CapacityId = u.CapacityId, BuyerKey = buyerKey, Used = u.Tickets });
             }
         }
 
@@ -282,7 +282,6 @@ public static class Invariants
         // A window's edge that the sweep has not passed yet has not opened its waiting lists yet: entries
         // under it may wait a sweep interval longer.
         var pending = nodes.Where(n => n.Sale?.EdgeAt <= now).Select(n => n.Id).ToHashSet();
-        var lookup = new Lookup(nodes);
         var closure = new List<CapacityNode>();
         bool UnderPendingEdge(WaitlistEntry e) => pending.Count > 0 && e.Items.Any(i =>
         {
