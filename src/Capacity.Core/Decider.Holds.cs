@@ -235,7 +235,7 @@ public static partial class Decider
                 break;
             case (Transition.Cancel, ReservationStatus.Confirmed):
                 End(set, hold, LedgerKind.Cancel, reservedSign: 0, soldSign: -1, now);
-                set.Replace(ref slot, hold with { Status = ReservationStatus.Cancelled, EndedAt = now });
+                set.Replace(ref slot, hold with { Items = Refunded(hold.Items), Status = ReservationStatus.Cancelled, EndedAt = now });
                 break;
             case (Transition.Confirm, ReservationStatus.Confirmed):
             case (Transition.Release, ReservationStatus.Released):
@@ -249,6 +249,22 @@ public static partial class Decider
         }
 
         return Answers.Of(OutcomeCode.Ok, hold);
+    }
+
+    /// <summary>
+    /// A whole refund's items: every unit an item still has moves to its cancelled count, as a refund in
+    /// part moves some (Decider.Changes), so a sale refunded at once or in parts reads the same. A new
+    /// array: plain items arrays are shared.
+    /// </summary>
+    private static ReservationItem[] Refunded(ReservationItem[] items)
+    {
+        var result = new ReservationItem[items.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            result[i] = items[i] with { Quantity = 0, CancelledQuantity = items[i].CancelledQuantity + items[i].Quantity };
+        }
+
+        return result;
     }
 
     private static Outcome ExtendReservation(WorkingSet set, ExtendReservation command, DateTimeOffset now, CoreLimits limits)

@@ -105,7 +105,8 @@ public static class Graph
         node.QueueDemand,
         node.WaitingUnits,
         node.OfferedUnits,
-        node.Sale);
+        node.Sale,
+        SaleGate.Above(closure));
 
     public static CapacityView View(CapacityNode node, ICapacityLookup lookup) => View(node, lookup, []);
 

@@ -66,7 +66,8 @@ public readonly record struct CapacityView(
     long WaitlistDemand = 0,
     long Waiting = 0,
     long Offered = 0,
-    SaleRules? Sale = null);
+    SaleRules? Sale = null,
+    SaleGate Above = default);
 
 /// <summary>
 /// Why a hold did not fit: the node that ran short, what the hold asked of it and what it had left.

@@ -71,6 +71,68 @@ public sealed record SalePatch(
     Change<int> OverbookLimit,
     Change<int?> LowWatermark = default);
 
+/// <summary>
+/// What the capacities a capacity draws from decide about its sale: whether one of them is deactivated,
+/// the latest start and the earliest end among their windows, and whether one is a tier not yet open.
+/// A hold meets all of them (every node of its closure must be active and open), so the state a read
+/// shows counts them too. The default: nothing above gates. Kept as ticks, so a capacity's view grows
+/// by 24 bytes, not by two nullable instants.
+/// </summary>
+public readonly record struct SaleGate
+{
+    private readonly long _startsTicks;
+    private readonly long _endsTicks;
+
+    private SaleGate(bool inactive, long startsTicks, long endsTicks, bool tierWaiting)
+    {
+        Inactive = inactive;
+        _startsTicks = startsTicks;
+        _endsTicks = endsTicks;
+        TierWaiting = tierWaiting;
+    }
+
+    /// <summary>Whether a capacity it draws from is deactivated.</summary>
+    public bool Inactive { get; }
+
+    /// <summary>Whether a capacity it draws from is a tier not yet open.</summary>
+    public bool TierWaiting { get; }
+
+    /// <summary>The latest start of the windows above, or null when none has one.</summary>
+    public DateTimeOffset? StartsAt => _startsTicks == 0 ? null : new DateTimeOffset(_startsTicks, TimeSpan.Zero);
+
+    /// <summary>The earliest end of the windows above, or null when none has one.</summary>
+    public DateTimeOffset? EndsAt => _endsTicks == 0 ? null : new DateTimeOffset(_endsTicks, TimeSpan.Zero);
+
+    /// <summary>The gate of <paramref name="closure"/>'s nodes after its first (the capacity itself): its ancestors.</summary>
+    public static SaleGate Above(List<CapacityNode> closure)
+    {
+        var (inactive, starts, ends, tierWaiting) = (false, 0L, 0L, false);
+        for (var i = 1; i < closure.Count; i++)
+        {
+            var n = closure[i];
+            inactive |= !n.IsActive;
+            if (n.Sale is not { } rules)
+            {
+                continue;
+            }
+
+            if (rules.StartsAt is { } start && start.UtcTicks > starts)
+            {
+                starts = start.UtcTicks;
+            }
+
+            if (rules.EndsAt is { } end && (ends == 0 || end.UtcTicks < ends))
+            {
+                ends = end.UtcTicks;
+            }
+
+            tierWaiting |= rules is { OpensAfter: not null, TierOpen: false };
+        }
+
+        return new SaleGate(inactive, starts, ends, tierWaiting);
+    }
+}
+
 public static class SaleRulesOf
 {
     /// <summary>
@@ -97,25 +159,36 @@ public static class SaleRulesOf
     /// The state of a capacity with these rules, activity and availability at <paramref name="now"/>, and
     /// the next instant it changes by the clock (null when none is known).
     /// </summary>
-    public static (SaleState State, DateTimeOffset? NextChangeAt) State(SaleRules? rules, bool isActive, long? available, DateTimeOffset now)
+    /// <remarks>
+    /// With <paramref name="above"/>, the gates of the capacities it draws from count as its own: a
+    /// section under a closed pool is closed, under a pool whose window has not started is scheduled
+    /// until the later of the starts (or closed at the earlier end, if that comes first).
+    /// </remarks>
+    public static (SaleState State, DateTimeOffset? NextChangeAt) State(SaleRules? rules, bool isActive, long? available, DateTimeOffset now, SaleGate above = default)
     {
-        if (!isActive || rules?.EndsAt <= now)
+        var starts = Later(rules?.StartsAt, above.StartsAt);
+        var ends = Earlier(rules?.EndsAt, above.EndsAt);
+        if (!isActive || above.Inactive || ends <= now)
         {
             return (SaleState.Closed, null);
         }
 
-        if (rules?.StartsAt > now)
+        if (starts > now)
         {
-            return (SaleState.Scheduled, rules.StartsAt);
+            return (SaleState.Scheduled, Earlier(starts, ends));
         }
 
-        if (rules is { OpensAfter: not null, TierOpen: false })
+        if (rules is { OpensAfter: not null, TierOpen: false } || above.TierWaiting)
         {
             return (SaleState.Scheduled, null);
         }
 
-        return (available == 0 ? SaleState.SoldOut : SaleState.OnSale, rules?.EndsAt);
+        return (available == 0 ? SaleState.SoldOut : SaleState.OnSale, ends);
     }
+
+    private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    private static DateTimeOffset? Earlier(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
 
     /// <summary>
     /// Whether <paramref name="node"/>'s tickets belong to the sale under way at <paramref name="now"/>: it

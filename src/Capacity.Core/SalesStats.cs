@@ -262,8 +262,17 @@ public sealed record StatsRange(DateTimeOffset From, DateTimeOffset To, TimeSpan
             return (null, "bucket", "bucket must be one of 1m, 5m, 1h, 1d.");
         }
 
-        var end = Ceiling(to ?? now, size);
-        var start = Floor(from ?? end - (60 * size), size);
+        // Whole buckets inside the calendar: an end that rounds up past the last instant of 9999 is
+        // refused rather than overflowing, and the default start stops at the first instant of year 1.
+        var last = to ?? now;
+        var lastFloor = Floor(last, size);
+        if (lastFloor.UtcTicks != last.UtcTicks && lastFloor.UtcTicks > DateTimeOffset.MaxValue.UtcTicks - size.Ticks)
+        {
+            return (null, "to", $"to must end a whole bucket of {name} before the end of year 9999.");
+        }
+
+        var end = Ceiling(last, size);
+        var start = Floor(from ?? new DateTimeOffset(Math.Max(0, end.UtcTicks - (60 * size.Ticks)), TimeSpan.Zero), size);
         if (start >= end)
         {
             return (null, "from", "from must be before to.");

@@ -129,6 +129,34 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_sale_refunded_whole_reads_as_one_refunded_in_parts_nothing_left_and_every_unit_cancelled()
+    {
+        var s = new Scenario();
+        var venue = s.Own(100, "Venue");
+        var stalls = s.Capped(50, venue);
+        var circle = s.Capped(50, venue);
+
+        var whole = s.HoldOk((stalls, 3), (circle, 2));
+        Assert.Equal(OutcomeCode.Ok, s.Confirm(whole).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Cancel(whole).Code);
+
+        var parts = s.HoldOk((stalls, 3), (circle, 2));
+        Assert.Equal(OutcomeCode.Ok, s.Confirm(parts).Code);
+        Assert.Equal(OutcomeCode.Ok, CancelPart(s, parts, (stalls, 1)).Code);
+        Assert.Equal(OutcomeCode.Ok, s.Cancel(parts).Code);
+
+        foreach (var id in new[] { whole, parts })
+        {
+            var sale = s.Reservation(id);
+            Assert.Equal(ReservationStatus.Cancelled, sale.Status);
+            Assert.Equal([(stalls, 0, 3), (circle, 0, 2)], sale.Items.Select(i => (i.CapacityId, i.Quantity, i.CancelledQuantity)));
+        }
+
+        Assert.Equal((0L, 0L), (s.Node(venue).Reserved, s.Node(venue).Sold));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void An_expired_hold_with_room_is_reclaimed_at_its_locked_price_and_without_room_the_shortfall_is_exact_and_nothing_moves()
     {
         var s = new Scenario();

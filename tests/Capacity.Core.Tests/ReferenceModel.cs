@@ -1075,6 +1075,9 @@ internal sealed class ReferenceModel
                 return OutcomeCode.Ok;
             case (Transition.Cancel, ReservationStatus.Confirmed):
                 End(r, LedgerKind.Cancel, ReservationStatus.Cancelled, moves);
+
+                // A whole refund reads as refunds in part that took everything: nothing left, all cancelled.
+                r.Items = [.. r.Items.Select(i => i with { Quantity = 0, Cancelled = i.Cancelled + i.Quantity })];
                 return OutcomeCode.Ok;
             case (Transition.Confirm, ReservationStatus.Confirmed):
             case (Transition.Release, ReservationStatus.Released):

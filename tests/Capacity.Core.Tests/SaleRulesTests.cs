@@ -50,6 +50,50 @@ public sealed class SaleRulesTests
     }
 
     [Fact]
+    public void A_section_shows_the_state_a_hold_on_it_meets_closed_under_a_closed_pool_scheduled_under_one_not_yet_open()
+    {
+        var s = new Scenario();
+        var venue = CreateWith(s, 10, new SaleRules(StartsAt: s.Now.AddHours(1), EndsAt: s.Now.AddHours(5)), "Venue");
+        var stalls = s.Shared(venue);
+        var stallsState = () => SaleRulesOf.State(s.Node(stalls).Sale, s.Node(stalls).IsActive, 5, s.Now, Graph.View(s.Node(stalls), s.Ws).Above);
+
+        // Its pool's window: scheduled until the pool opens, as a hold on it is refused until then.
+        Assert.Equal((SaleState.Scheduled, s.Now.AddHours(1)), stallsState());
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((stalls, 1)).Code);
+        s.AdvanceMinutes(60);
+        Assert.Equal((SaleState.OnSale, s.Now.AddHours(4)), stallsState());
+        s.HoldOk((stalls, 1));
+
+        // Its pool deactivated: closed, whatever its own flag says.
+        s.SetActive(venue, false);
+        Assert.True(s.Node(stalls).IsActive);
+        Assert.Equal((SaleState.Closed, (DateTimeOffset?)null), stallsState());
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((stalls, 1)).Code);
+        s.SetActive(venue, true);
+
+        // Its pool's window over: closed.
+        s.AdvanceMinutes(240);
+        Assert.Equal((SaleState.Closed, (DateTimeOffset?)null), stallsState());
+        Assert.Equal(OutcomeCode.SaleClosed, s.Hold((stalls, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Theory]
+    [InlineData(30, 90, SaleState.Scheduled, 30)] // the later start, the section's own
+    [InlineData(-30, 90, SaleState.OnSale, 60)] // open: until the earlier end, the pool's
+    [InlineData(-30, 45, SaleState.OnSale, 45)] // open: until the earlier end, the section's own
+    [InlineData(120, 180, SaleState.Scheduled, 60)] // opens after the pool's window ends: closes first
+    public void A_sections_own_window_and_its_pools_combine_into_the_later_start_and_the_earlier_end(int startsIn, int endsIn, SaleState expected, int nextIn)
+    {
+        var now = Scenario.Start;
+        var pool = new CapacityNode { Id = Guid.NewGuid(), TenantId = Guid.NewGuid(), EventId = "gig", SectionName = "Pool", ParentIds = [], Total = 10, Sale = new SaleRules(StartsAt: now.AddMinutes(-60), EndsAt: now.AddMinutes(60)), CreatedAt = now, UpdatedAt = now };
+        var above = SaleGate.Above([pool, pool]);
+        var own = new SaleRules(StartsAt: now.AddMinutes(startsIn), EndsAt: now.AddMinutes(endsIn));
+        Assert.Equal((expected, now.AddMinutes(nextIn)), SaleRulesOf.State(own, true, 5, now, above));
+        Assert.Equal(default, SaleGate.Above([pool]));
+    }
+
+    [Fact]
     public void A_tier_opens_in_the_command_that_sells_the_one_before_out_and_stays_open_when_tickets_come_back()
     {
         var s = new Scenario();

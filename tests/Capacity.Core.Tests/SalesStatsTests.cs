@@ -112,6 +112,26 @@ public sealed class SalesStatsTests
     }
 
     [Fact]
+    public void A_range_at_either_end_of_the_calendar_is_refused_or_clamped_never_out_of_range()
+    {
+        var now = new DateTimeOffset(2030, 1, 1, 12, 30, 20, TimeSpan.Zero);
+        var lastDay = new DateTimeOffset(9999, 12, 31, 0, 0, 0, TimeSpan.Zero);
+
+        // Rounded up to a whole bucket these would end after 9999-12-31T23:59:59.9999999.
+        Assert.Equal("to", StatsRange.Create(null, new DateTimeOffset(9999, 12, 31, 23, 59, 59, TimeSpan.Zero), "1d", now).Field);
+        Assert.Equal("to", StatsRange.Create(null, new DateTimeOffset(9999, 12, 31, 23, 59, 30, TimeSpan.Zero), "1m", now).Field);
+        Assert.Equal("to", StatsRange.Create(new DateTimeOffset(9999, 12, 31, 23, 0, 0, TimeSpan.Zero), new DateTimeOffset(9999, 12, 31, 23, 59, 1, TimeSpan.Zero), "5m", now).Field);
+
+        // An end already on a bucket's edge needs no rounding.
+        var aligned = StatsRange.Create(null, lastDay, "1d", now).Range!;
+        Assert.Equal((lastDay.AddDays(-60), lastDay), (aligned.From, aligned.To));
+
+        // The default start of a range ending in year 1 is the calendar's first instant.
+        var early = StatsRange.Create(null, new DateTimeOffset(1, 1, 1, 0, 10, 0, TimeSpan.Zero), "1m", now).Range!;
+        Assert.Equal((DateTimeOffset.MinValue, 10), (early.From, early.Count));
+    }
+
+    [Fact]
     public void A_report_sums_minutes_into_buckets_keeps_levels_from_before_the_range_and_forecasts_at_the_recent_rate()
     {
         var now = new DateTimeOffset(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);

@@ -165,6 +165,37 @@ public abstract class SaleRulesTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_section_reads_closed_under_a_closed_pool_and_scheduled_under_one_not_yet_open_as_its_holds_are_refused()
+    {
+        await using var app = await NewAppAsync(manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().ToUnixTimeMilliseconds());
+        var pool = await t.CreateCapacityAsync("gig", "Pool", 5);
+        var section = (await CreateAsync(t, "gig", new { section_name = "Section", parent_ids = new[] { pool } }))["id"]!.GetValue<string>();
+        async Task<(string, bool, DateTimeOffset?)> ReadAsync()
+        {
+            var c = await t.GetCapacityAsync(section);
+            return (c["state"]!.GetValue<string>(), c["is_active"]!.GetValue<bool>(), c["next_change_at"]?.GetValue<DateTimeOffset>());
+        }
+
+        // The pool deactivated: the section is closed (its own switch stays on) and refuses holds.
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{pool}", Api.Json(new { is_active = false })), 200);
+        Assert.Equal(("closed", true, null), await ReadAsync());
+        await Api.ProblemAsync(await t.ReserveAsync(section, 1), 409, "CAPACITY_INACTIVE");
+
+        // The pool's window not yet open: scheduled until it opens, then on sale until it ends.
+        var starts = now.AddMinutes(30);
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{pool}", Api.Json(new { is_active = true, sale_starts_at = starts, sale_ends_at = now.AddMinutes(90) })), 200);
+        Assert.Equal(("scheduled", true, starts), await ReadAsync());
+        await Api.ProblemAsync(await t.ReserveAsync(section, 1), 409, "SALE_NOT_OPEN");
+        app.Clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.Equal(("on_sale", true, now.AddMinutes(90)), await ReadAsync());
+        var hold = await Api.ReadAsync(await t.ReserveAsync(section, 1), 201);
+        Assert.Equal("on_sale", hold["capacity"]!["state"]!.GetValue<string>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task The_live_stream_sends_a_snapshot_when_a_window_opens_by_the_clock()
     {
         await using var app = await NewAppAsync(manualClock: true);

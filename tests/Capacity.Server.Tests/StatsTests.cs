@@ -248,6 +248,9 @@ public abstract class StatsTests(StoreKind store)
     [InlineData("from=2026-01-01T00:00:00Z&to=2026-01-02T00:01:00Z&bucket=1m", "from")]
     [InlineData("from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&bucket=1d", "from")]
     [InlineData("capacity_id=not-a-uuid", "capacity_id")]
+    [InlineData("to=9999-12-31T23:59:59Z&bucket=1d", "to")]
+    [InlineData("to=9999-12-31T23:59:30Z", "to")]
+    [InlineData("from=9999-12-31T23:00:00Z&to=9999-12-31T23:59:01Z&bucket=5m", "to")]
     public async Task A_bad_range_is_refused_with_the_field_at_fault(string query, string field)
     {
         await using var app = await CapacityApp.CreateAsync(store);

@@ -47,7 +47,7 @@ internal sealed record CapacityResponse(
     /// </summary>
     public static CapacityResponse From(CapacityView v, DateTimeOffset now)
     {
-        var (state, next) = SaleRulesOf.State(v.Sale, v.IsActive, v.Available, now);
+        var (state, next) = SaleRulesOf.State(v.Sale, v.IsActive, v.Available, now, v.Above);
         var rules = v.Sale;
         return new(
             v.Id, v.EventId, v.ScheduleId, v.SectionName, v.SectionCode, ModeName(v.Mode), v.Total, v.Available,
