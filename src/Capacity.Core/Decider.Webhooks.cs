@@ -20,7 +20,7 @@ public static partial class Decider
 
         if (set.EndpointsOf(command.TenantId).Count(e => !e.Deleted) >= limits.MaxWebhooks)
         {
-            return Outcome.Invalid("url", $"A tenant may have at most {limits.MaxWebhooks} webhooks; delete one first.");
+            return Outcome.TooManyWebhooks(command.TenantId, limits.MaxWebhooks);
         }
 
         // Notices start with the commands after this one: nothing that happened before it existed is sent to it.

@@ -37,6 +37,8 @@ public enum OutcomeCode
     TooManyCapacities,
     /// <summary>The tenant already has as many usable keys as the issue allowed it (<see cref="AddApiKey.MaxUsable"/>); <see cref="Outcome.Count"/> is that bound.</summary>
     TooManyKeys,
+    /// <summary>The tenant already has as many webhook endpoints as it may (<see cref="CoreLimits.MaxWebhooks"/>); <see cref="Outcome.Count"/> is that bound.</summary>
+    TooManyWebhooks,
 }
 
 /// <summary>What an expired hold asked of one capacity and what that capacity has for it now.</summary>
@@ -178,6 +180,9 @@ public readonly record struct Outcome
 
     public static Outcome TooManyKeys(Guid tenantId, int bound) =>
         new(OutcomeCode.TooManyKeys, $"Tenant {tenantId} has {bound} usable keys, the most it may.") { Count = bound };
+
+    public static Outcome TooManyWebhooks(Guid tenantId, int bound) =>
+        new(OutcomeCode.TooManyWebhooks, $"Tenant {tenantId} has {bound} webhook endpoints, the most it may; delete one first.") { Count = bound };
 
     public static Outcome TooManyCapacities(string eventId, int bound) =>
         new(OutcomeCode.TooManyCapacities, $"Event {eventId} has {bound} capacities, the most one event may have.") { Count = bound };

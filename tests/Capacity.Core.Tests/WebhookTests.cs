@@ -225,7 +225,8 @@ public sealed class WebhookTests
         Assert.Equal("events", s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://a.example", Topics.None, null, "whsec_x")).Field);
         Subscribe(s);
         Subscribe(s);
-        Assert.Equal(OutcomeCode.Invalid, s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://a.example", Topics.All, null, "whsec_x")).Code);
+        var refused = s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://a.example", Topics.All, null, "whsec_x"));
+        Assert.Equal((OutcomeCode.TooManyWebhooks, 2), (refused.Code, refused.Count));
         Subscribe(s, tenant: Scenario.TenantB);
     }
 

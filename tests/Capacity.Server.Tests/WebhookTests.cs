@@ -252,6 +252,27 @@ public abstract class WebhookTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Thirty_concurrent_subscriptions_make_exactly_twenty_endpoints_and_the_rest_are_refused_at_the_bound_until_one_is_deleted()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var answers = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
+            t.PostAsync("/webhooks", Api.Json(new { url = $"https://example.com/hook/{i}", events = new[] { "capacity.sold_out" } }))));
+        Assert.Equal(20, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        foreach (var refused in answers.Where(a => a.StatusCode != HttpStatusCode.Created))
+        {
+            Assert.Equal(20, (await Api.ProblemAsync(refused, 409, "TOO_MANY_WEBHOOKS"))["limit"]!.GetValue<int>());
+        }
+
+        var hooks = (await Api.ReadAsync(await t.GetAsync("/webhooks"), 200))["webhooks"]!.AsArray();
+        Assert.Equal(20, hooks.Count);
+        Assert.Equal(HttpStatusCode.NoContent, (await t.DeleteAsync($"/webhooks/{hooks[0]!["id"]!.GetValue<string>()}")).StatusCode);
+        await SubscribeAsync(t, "https://example.com/hook/again", "capacity.sold_out");
+        await Api.ProblemAsync(await t.PostAsync("/webhooks", Api.Json(new { url = "https://example.com/hook/over", events = new[] { "capacity.sold_out" } })), 409, "TOO_MANY_WEBHOOKS");
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Concurrent_confirms_releases_and_holds_are_each_told_once_with_consecutive_sequence_numbers_and_a_low_watermark_crossed_once()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

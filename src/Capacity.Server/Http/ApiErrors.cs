@@ -117,6 +117,9 @@ internal static class ApiErrors
     public static readonly ErrorKind TooManyKeysKind = new("TOO_MANY_KEYS", 409, "The tenant has as many usable keys as it may.",
         "The tenant already has `Capacity:Quotas:MaxKeysPerTenant` keys that are neither revoked nor expired (`limit`). Every key is a credential to guard and to look up; revoke one it no longer uses and issue again. Nothing was issued.");
 
+    public static readonly ErrorKind TooManyWebhooksKind = new("TOO_MANY_WEBHOOKS", 409, "The tenant has as many webhook endpoints as it may.",
+        "The tenant already has `Capacity:Limits:MaxWebhooks` endpoints (`limit`). Each is delivered to in order and retried for a day; delete one it no longer uses (or subscribe one endpoint to more topics) and subscribe again. Nothing was created.");
+
     public static readonly ErrorKind TooManyLiveHoldsKind = new("TOO_MANY_LIVE_HOLDS", 429, "The tenant has as many active holds as it may.",
         "This tenant has `Capacity:Quotas:MaxLiveHoldsPerTenant` active holds (`limit`). Confirm, release or let some expire, and retry after `Retry-After`. Nothing was held.");
 
@@ -372,6 +375,7 @@ internal static class ApiErrors
         OutcomeCode.SaleNotOpen or OutcomeCode.SaleClosed => NotOnSale(o.Code, o.Detail ?? "Not on sale.", o.Capacity),
         OutcomeCode.TooManyCapacities => AtBound(TooManyCapacitiesKind, o.Detail ?? "Too many capacities.", o.Count),
         OutcomeCode.TooManyKeys => AtBound(TooManyKeysKind, o.Detail ?? "Too many keys.", o.Count),
+        OutcomeCode.TooManyWebhooks => AtBound(TooManyWebhooksKind, o.Detail ?? "Too many webhooks.", o.Count),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Code, "Not a failure."),
     };
 

@@ -108,23 +108,28 @@ internal static partial class RequestBody
         }
     }
 
+    // Named by where it is in the body, as a client wrote it: a field missing from or unknown to the
+    // first item is items[0].quantity or items[0].extra, not a top-level field of the same name.
     private static string FieldOf(JsonException ex)
     {
         var missing = MissingProperty().Match(ex.Message);
         if (missing.Success)
         {
-            return missing.Groups[1].Value;
+            return PathOf(ex) is { } within ? $"{within}.{missing.Groups[1].Value}" : missing.Groups[1].Value;
         }
 
         var unknown = UnknownProperty().Match(ex.Message);
         if (unknown.Success)
         {
-            return unknown.Groups[1].Value;
+            return PathOf(ex) ?? unknown.Groups[1].Value;
         }
 
-        var path = ex.Path;
-        return string.IsNullOrEmpty(path) || path == "$" ? "body" : path.TrimStart('$').TrimStart('.');
+        return PathOf(ex) ?? "body";
     }
+
+    /// <summary>The exception's JSON path without its root (<c>items[0].quantity</c>), or null at the root.</summary>
+    private static string? PathOf(JsonException ex) =>
+        string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? null : ex.Path.TrimStart('$').TrimStart('.');
 
     private static string Explain(JsonException ex)
     {

@@ -10,8 +10,8 @@ namespace Capacity.Server.Reservations;
 /// <summary>Holds and their lifecycle: place, read, change, confirm (in part, or after expiry), release, cancel (in part), extend.</summary>
 internal static class ReservationApi
 {
-    /// <summary>How the core names the allocation of the one item a single-capacity hold makes.</summary>
-    private const string ItemAllocationField = "items[0].allocation_id";
+    /// <summary>How the core names a field of the one item a single-capacity hold makes (<c>items[0].pricing_id</c>).</summary>
+    private const string OnlyItem = "items[0].";
 
     /// <summary>The one value <c>on_expired</c> takes.</summary>
     private const string ReclaimOnExpired = "reclaim";
@@ -144,10 +144,8 @@ internal static class ReservationApi
         if (!o.Succeeded)
         {
             quotas.Decided(tenantId, placed: false);
-            // This route has no items: the one it makes is named by its own field.
-            return o is { Code: OutcomeCode.Invalid, Field: ItemAllocationField }
-                ? ApiErrors.Validation("allocation_id", o.Detail ?? "Invalid allocation.")
-                : ApiErrors.FromOutcome(o);
+            // This route has no items: a field of the one it makes is named as the route's own field.
+            return ApiErrors.FromOutcome(o.Field is { } field && field.StartsWith(OnlyItem, StringComparison.Ordinal) ? o with { Field = field[OnlyItem.Length..] } : o);
         }
 
         quotas.Decided(tenantId, placed: true);

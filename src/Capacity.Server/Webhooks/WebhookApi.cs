@@ -23,8 +23,8 @@ internal static class WebhookApi
             "Subscribe an endpoint",
             "Answers the endpoint with its `secret`, shown once (as API keys are): every delivery is signed with it (Standard Webhooks: `webhook-id`, "
             + "`webhook-timestamp`, `webhook-signature`). " + EventsDoc + " A loopback, link-local or private address is 400 WEBHOOK_URL_NOT_ALLOWED "
-            + "unless the operator allows them. At most 20 endpoints per tenant.",
-            400, 413, 422);
+            + "unless the operator allows them. At most 20 endpoints per tenant (409 TOO_MANY_WEBHOOKS, with `limit`).",
+            400, 409, 413, 422);
         group.MapGet("/webhooks", List).HeavyRead().Doc("List the endpoints", "Oldest first, without their secrets.");
         group.MapGet("/webhooks/{id}", Get).Doc(
             "Get an endpoint", "Without its secret. `enabled` false with `disabled_reason: \"failing\"` means it failed for 24 hours and was turned off; a PUT with `enabled: true` turns it on again.", 404);
