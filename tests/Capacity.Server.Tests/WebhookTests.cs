@@ -208,12 +208,84 @@ public abstract class WebhookTests(StoreKind store)
     [InlineData("http://169.254.169.254/latest/meta-data")]
     [InlineData("http://[::1]/hook")]
     [InlineData("https://192.168.0.10/hook")]
-    public async Task Private_addresses_are_refused_by_default_and_nothing_is_created(string url)
+    [InlineData("http://LOCALHOST./h")]                                  // a fully-qualified name, its trailing dot written
+    [InlineData("http://localhost.:5191/h")]
+    [InlineData("http://sub.localhost./h")]
+    [InlineData("http://127.0.0.1./h")]                                  // to Uri a host name, not an address
+    [InlineData("http://[64:ff9b::7f00:1]/h")]                           // NAT64's well-known prefix, 127.0.0.1 in the last 32 bits
+    [InlineData("http://[64:ff9b:1::a00:1]/h")]                          // NAT64's local-use prefix, 10.0.0.1
+    [InlineData("http://[2002:7f00:1::]/h")]                             // 6to4, 127.0.0.1 in bits 16-47
+    [InlineData("http://[2002:a9fe:a9fe::1]/h")]                         // 6to4, 169.254.169.254
+    [InlineData("http://[::127.0.0.1]/h")]                               // IPv4-compatible
+    [InlineData("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/h")]      // Teredo, client 127.0.0.1 (the last 32 bits inverted)
+    public async Task Private_addresses_are_refused_by_default_when_subscribed_or_moved_to_and_change_nothing(string url)
     {
         await using var app = await NewAppAsync(settings: []);
         var t = (await app.NewTenantAsync()).Client;
         await Api.ProblemAsync(await t.PostAsync("/webhooks", Api.Json(new { url, events = new[] { "capacity.sold_out" } })), 400, "WEBHOOK_URL_NOT_ALLOWED");
         Assert.Empty((await Api.ReadAsync(await t.GetAsync("/webhooks"), 200))["webhooks"]!.AsArray());
+
+        var hook = await SubscribeAsync(t, "https://example.com/hook", "capacity.sold_out");
+        await Api.ProblemAsync(await t.PutAsync($"/webhooks/{hook["id"]}", Api.Json(new { url })), 400, "WEBHOOK_URL_NOT_ALLOWED");
+        Assert.Equal("https://example.com/hook", (await Api.ReadAsync(await t.GetAsync($"/webhooks/{hook["id"]}"), 200))["url"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// Subscribing judges only what the URL itself says: a name is not resolved until a delivery
+    /// connects, so an ordinary name (trailing dot or not) is taken, and so is a public address carried
+    /// in an IPv6 one.
+    /// </summary>
+    [Theory]
+    [InlineData("https://example.com./hook")]
+    [InlineData("https://notlocalhost./hook")]
+    [InlineData("https://localhost.example.com/hook")]
+    [InlineData("http://8.8.8.8/hook")]
+    [InlineData("http://[2001:4860:4860::8888]/hook")]
+    [InlineData("http://[64:ff9b::808:808]/hook")]
+    [InlineData("http://[2002:808:808::]/hook")]
+    [InlineData("http://[2001:0:4136:e378:8000:63bf:f7f7:f7f7]/hook")]
+    public async Task Public_addresses_and_names_are_subscribed_by_default(string url)
+    {
+        await using var app = await NewAppAsync(settings: []);
+        var t = (await app.NewTenantAsync()).Client;
+        Assert.Equal(url, (await SubscribeAsync(t, url, "capacity.sold_out"))["url"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// An endpoint stored before the check at subscription knew these forms is refused by the check that
+    /// runs as a delivery connects, before anything is sent, and the attempt says why.
+    /// </summary>
+    [Theory]
+    [InlineData("http://LOCALHOST.:9/h")]
+    [InlineData("http://sub.localhost.:9/h")]
+    [InlineData("http://[64:ff9b::7f00:1]:9/h")]
+    [InlineData("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]:9/h")]
+    public async Task A_stored_url_that_names_this_machine_is_refused_when_a_delivery_connects(string url)
+    {
+        await using var app = await NewAppAsync(settings: new() { ["Capacity:Webhooks:PollIntervalMs"] = "50" });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 1);
+        var hook = await SubscribeAsync(t, "https://example.com/hook", "capacity.sold_out");
+        using (var connection = Database.OpenWritable(app))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = app.Kind == StoreKind.Sqlite
+                ? $"UPDATE webhooks SET url = '{url}' WHERE id = '{hook["id"]}'"
+                : $"UPDATE webhooks SET url = '{url}' WHERE id = '{hook["id"]}'::uuid";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        await t.HoldAsync(pool, 1);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var delivery = await OnlyDeliveryAsync(t, hook);
+        while (delivery["attempts"]!.GetValue<int>() == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+            delivery = await OnlyDeliveryAsync(t, hook);
+        }
+
+        Assert.Equal("pending", delivery["status"]!.GetValue<string>());
+        Assert.Contains("webhooks are sent only to public addresses", delivery["last_error"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

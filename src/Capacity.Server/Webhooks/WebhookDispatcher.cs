@@ -70,11 +70,19 @@ internal sealed class WebhookDispatcher : BackgroundService
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectCallback = async (context, ct) =>
         {
-            var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, ct).ConfigureAwait(false);
+            // Refused by its name, not left to the resolver: what "localhost." or "a.localhost" resolves
+            // to, if anything, differs from one machine to the next.
+            var host = context.DnsEndPoint.Host;
+            if (!options.AllowPrivateNetworks && WebhookAddress.IsLocalName(host))
+            {
+                throw new HttpRequestException($"{host} is this machine; webhooks are sent only to public addresses.");
+            }
+
+            var addresses = await Dns.GetHostAddressesAsync(host, ct).ConfigureAwait(false);
             var allowed = options.AllowPrivateNetworks ? addresses : [.. addresses.Where(WebhookAddress.IsPublic)];
             if (allowed.Length == 0)
             {
-                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves to no public address; webhooks are sent only to public addresses.");
+                throw new HttpRequestException($"{host} resolves to no public address; webhooks are sent only to public addresses.");
             }
 
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -1,0 +1,42 @@
+using System.Net;
+using Capacity.Server.Webhooks;
+
+namespace Capacity.Server.Tests;
+
+/// <summary>
+/// The rule a delivery applies to every address its host resolves to (and a subscription to an address
+/// written in its URL): an IPv6 address that carries an IPv4 one, by translation or tunnel, is judged by
+/// the IPv4 address it carries.
+/// </summary>
+public sealed class WebhookAddressTests
+{
+    [Theory]
+    [InlineData("::ffff:10.0.0.1")]                           // IPv4-mapped
+    [InlineData("::127.0.0.1")]                               // IPv4-compatible
+    [InlineData("::10.0.0.1")]
+    [InlineData("64:ff9b::7f00:1")]                           // NAT64, well-known prefix
+    [InlineData("64:ff9b::a9fe:a9fe")]
+    [InlineData("64:ff9b:1::7f00:1")]                         // NAT64, local-use prefix as a /96
+    [InlineData("64:ff9b:1:a00:0:100::")]                     // NAT64, local-use prefix as a /48 (10.0.0.1 around the u octet)
+    [InlineData("2002:7f00:1::")]                             // 6to4
+    [InlineData("2002:c0a8:1::1")]
+    [InlineData("2001:0:4136:e378:8000:63bf:80ff:fffe")]      // Teredo, client 127.0.0.1
+    [InlineData("2001:0:4136:e378:8000:63bf:f5ff:fffe")]      // Teredo, client 10.0.0.1
+    public void An_address_that_carries_a_private_IPv4_address_is_not_public(string address)
+    {
+        Assert.False(WebhookAddress.IsPublic(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("8.8.8.8")]
+    [InlineData("2001:4860:4860::8888")]
+    [InlineData("::ffff:8.8.8.8")]
+    [InlineData("64:ff9b::808:808")]
+    [InlineData("64:ff9b:1::808:808")]
+    [InlineData("2002:808:808::")]
+    [InlineData("2001:0:4136:e378:8000:63bf:f7f7:f7f7")]      // Teredo, client 8.8.8.8
+    public void A_public_address_is_public_however_it_is_carried(string address)
+    {
+        Assert.True(WebhookAddress.IsPublic(IPAddress.Parse(address)));
+    }
+}
