@@ -1,7 +1,10 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Capacity.Server.Docs;
 using Capacity.Server.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Capacity.Server.Tests;
 
@@ -70,6 +73,85 @@ public sealed class OpenApiOperationTests : IAsyncLifetime
         Assert.All(ids, o => Assert.False(string.IsNullOrEmpty(o.Id), $"{o.Method} {o.Path} has no operationId"));
         var shared = ids.GroupBy(o => o.Id).Where(g => g.Count() > 1).Select(g => $"{g.Key}: {string.Join(", ", g.Select(o => $"{o.Method} {o.Path}"))}");
         Assert.Empty(shared);
+    }
+
+    [Fact]
+    public void Every_paged_list_documents_the_400_that_a_bad_limit_or_after_answers()
+    {
+        var paged = Operations()
+            .Where(o => o.Operation["parameters"]?.AsArray().Any(p => p!["in"]!.GetValue<string>() == "query" && p["name"]!.GetValue<string>() is "limit" or "after") == true)
+            .ToList();
+        Assert.True(paged.Count >= 10, $"only {paged.Count} paged lists found");
+        var undocumented = paged.Where(o => o.Operation["responses"]!["400"] is null).Select(o => $"{o.Method} {o.Path} takes limit or after but documents no 400");
+        Assert.True(!undocumented.Any(), string.Join(Environment.NewLine, undocumented));
+    }
+
+    /// <summary>
+    /// A POST or DELETE that takes no body still reads one, and refuses it: anything but nothing or <c>{}</c>
+    /// (400), a body without a Content-Type (415), one past the size limit (413). Each is sent to every such
+    /// route, with ids that name nothing, since the body is looked at before the ids.
+    /// </summary>
+    [Fact]
+    public async Task Every_post_or_delete_without_a_body_documents_and_answers_the_400_413_and_415_a_body_gets()
+    {
+        var tenant = (await _app.NewTenantAsync()).Client;
+        using var admin = _app.Admin();
+        var tooLarge = _app.Services.GetRequiredService<ServerOptions>().MaxBodyBytes + 1;
+        var bodiless = Operations().Where(o => o.Method is "POST" or "DELETE" && o.Operation["requestBody"] is null).ToList();
+        Assert.True(bodiless.Count >= 10, $"only {bodiless.Count} routes without a body found");
+        var wrong = new List<string>();
+        foreach (var (method, path, operation) in bodiless)
+        {
+            var client = path.StartsWith("/admin/", StringComparison.Ordinal) ? admin : tenant;
+            var url = Regex.Replace(path, "{[^}]+}", _ => Guid.NewGuid().ToString());
+            foreach (var (status, body) in new (int, Func<HttpContent>)[]
+            {
+                (400, () => Api.Json("""{"reason":"because"}""")),
+                (415, () => new ByteArrayContent("{}"u8.ToArray())),
+                (413, () => Api.Json(new string(' ', (int)tooLarge - 2) + "{}")),
+            })
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method), url) { Content = body() };
+                var answer = await client.SendAsync(request);
+                if ((int)answer.StatusCode != status)
+                {
+                    wrong.Add($"{method} {path} answered {(int)answer.StatusCode} to a body that should get {status}: {await answer.Content.ReadAsStringAsync()}");
+                }
+
+                if (operation["responses"]![status.ToString(CultureInfo.InvariantCulture)] is null)
+                {
+                    wrong.Add($"{method} {path} answers {status} to a body, which it does not document");
+                }
+            }
+        }
+
+        Assert.True(wrong.Count == 0, string.Join(Environment.NewLine, wrong));
+    }
+
+    [Fact]
+    public async Task A_check_validates_an_idempotency_key_but_applies_no_contract_and_its_operation_says_so()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("ev", "Pool", 5);
+        async Task<HttpResponseMessage> Check(int quantity, string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/capacity/{pool}/check") { Content = Api.Json(new { quantity }) };
+            request.Headers.TryAddWithoutValidation(Writes.IdempotencyHeader, key);
+            return await t.SendAsync(request);
+        }
+
+        // The same key with another body is answered afresh: nothing was recorded, so nothing is replayed or refused.
+        var first = await Check(2, "check-1");
+        var other = await Check(9, "check-1");
+        Assert.True((await Api.ReadAsync(first, 200))["available"]!.GetValue<bool>());
+        Assert.False((await Api.ReadAsync(other, 200))["available"]!.GetValue<bool>());
+        Assert.False(first.Headers.Contains(Writes.ReplayedHeader) || other.Headers.Contains(Writes.ReplayedHeader));
+        await Api.ProblemAsync(await Check(1, "not\u0001printable"), 400, "VALIDATION_ERROR");
+
+        string KeyDoc(string method, string path) => _document["paths"]![path]![method]!["parameters"]!.AsArray()
+            .Single(p => p!["name"]!.GetValue<string>() == Writes.IdempotencyHeader)!["description"]!.GetValue<string>();
+        Assert.DoesNotContain(Writes.ReplayedHeader, KeyDoc("post", "/capacity/{id}/check"), StringComparison.Ordinal);
+        Assert.Contains(Writes.ReplayedHeader, KeyDoc("post", "/capacity/{id}/reserve"), StringComparison.Ordinal);
     }
 
     [Theory]

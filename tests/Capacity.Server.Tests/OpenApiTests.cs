@@ -102,6 +102,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys", new { scope = "owner" });
         await Call(admin, HttpMethod.Post, "/admin/tenants/{id}/keys", $"/admin/tenants/{Guid.NewGuid()}/keys");
         await Call(admin, HttpMethod.Get, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys");
+        Assert.Equal(400, (await Call(admin, HttpMethod.Get, "/admin/tenants/{id}/keys", $"/admin/tenants/{tenantId}/keys?limit=0"))["status"]!.GetValue<int>());
         await Call(admin, HttpMethod.Get, "/admin/tenants/{id}/keys", $"/admin/tenants/{Guid.NewGuid()}/keys");
         await Call(admin, HttpMethod.Delete, "/admin/tenants/{id}/keys/{keyId}", $"/admin/tenants/{tenantId}/keys/{second["key"]!["id"]}");
         await Call(admin, HttpMethod.Delete, "/admin/tenants/{id}/keys/{keyId}", $"/admin/tenants/{tenantId}/keys/{Guid.NewGuid()}");
@@ -120,6 +121,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(_app.WithToken(reader["api_key"]!.GetValue<string>()), HttpMethod.Post, "/events/{eventId}/capacity", "/events/docs/capacity", new { section_name = "Read only", total_capacity = 1 });
         await Call(t, HttpMethod.Get, "/events/{eventId}/capacity/total", "/events/docs/capacity/total");
         await Call(t, HttpMethod.Get, "/events", "/events");
+        Assert.Equal(400, (await Call(t, HttpMethod.Get, "/events", "/events?limit=many"))["status"]!.GetValue<int>());
         await Call(_app.WithToken(reader["api_key"]!.GetValue<string>()), HttpMethod.Get, "/credential", "/credential");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{child}");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{Guid.NewGuid()}");
@@ -134,8 +136,10 @@ public sealed class OpenApiTests : IAsyncLifetime
         });
         Assert.Equal((first, "first_fit", 2), (every["opens_after_sold_out_of"]!.GetValue<string>(), every["waitlist"]!["policy"]!.GetValue<string>(), every["low_watermark"]!.GetValue<int>()));
         await Call(t, HttpMethod.Post, "/capacity/{id}/check", $"/capacity/{child}/check", new { quantity = 2 });
+        Assert.Equal("SALE_NOT_OPEN", (await Call(t, HttpMethod.Post, "/capacity/{id}/check", $"/capacity/{release}/check", new { quantity = 2 }))["code"]!.GetValue<string>());
         var price = (await Call(t, HttpMethod.Post, "/capacity/{id}/pricing", $"/capacity/{child}/pricing", new { name = "Std", base_price = 10.5m, currency = "EUR" }))["id"]!.GetValue<string>();
         await Call(t, HttpMethod.Get, "/capacity/{id}/pricing", $"/capacity/{child}/pricing");
+        Assert.Equal(400, (await Call(t, HttpMethod.Get, "/capacity/{id}/pricing", $"/capacity/{child}/pricing?limit=0"))["status"]!.GetValue<int>());
         await Call(t, HttpMethod.Get, "/pricing/{id}", $"/pricing/{price}");
         await Call(t, HttpMethod.Put, "/pricing/{id}", $"/pricing/{price}", new { current_price = 11m });
         var hold = (await Call(t, HttpMethod.Post, "/capacity/{id}/reserve", $"/capacity/{child}/reserve", new { quantity = 2, pricing_id = price }))["reservation"]!["id"]!.GetValue<string>();
@@ -175,6 +179,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         await Call(t, HttpMethod.Post, "/capacity/{id}/allocations", $"/capacity/{Guid.NewGuid()}/allocations", new { name = "Nowhere", quantity = 1 });
         await Call(t, HttpMethod.Post, "/capacity/{id}/allocations", $"/capacity/{child}/allocations", new StringContent("{}", System.Text.Encoding.UTF8, "text/plain"));
         await Call(t, HttpMethod.Get, "/capacity/{id}/allocations", $"/capacity/{child}/allocations");
+        Assert.Equal(400, (await Call(t, HttpMethod.Get, "/capacity/{id}/allocations", $"/capacity/{child}/allocations?after=nothing"))["status"]!.GetValue<int>());
         await Call(t, HttpMethod.Get, "/capacity/{id}/allocations", $"/capacity/{Guid.NewGuid()}/allocations");
         await Call(t, HttpMethod.Get, "/capacity/{id}", $"/capacity/{child}");
         await Call(t, HttpMethod.Get, "/events/{eventId}/capacity", "/events/docs/capacity");

@@ -39,7 +39,10 @@ internal static class CapacityApi
             + "a first list defaults to enabled, 30 minutes, fifo); closing it refuses new entries and keeps serving those waiting.",
             400, 404, 409, 413, 422);
         group.MapPost("/capacity/{id}/check", Check).Body<CheckRequest>().ReadsOnly().Doc(
-            "Check availability", "Advice from the last committed state: only a hold takes tickets. Open to a credential with the read scope: it changes nothing.", 400, 404, 413);
+            "Check availability",
+            "Advice from the last committed state: only a hold takes tickets. Open to a credential with the read scope: it changes nothing. "
+            + "Meets the sale gate a hold meets: 409 SALE_NOT_OPEN or SALE_CLOSED when the capacity, or a pool it draws from, is not on sale now.",
+            400, 404, 409, 413);
         return group;
     }
 

@@ -138,6 +138,35 @@ internal static class ApiDocs
                         Type = JsonSchemaType.Integer,
                         Description = "BUYER_LIMIT_EXCEEDED only: the limit's maximum per buyer.",
                     };
+                    schema.Properties["capacity_id"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Format = "uuid",
+                        Description = "SALE_NOT_OPEN and SALE_CLOSED: the capacity not on sale, which may be a pool the capacity named draws from.",
+                    };
+                    schema.Properties["sale_starts_at"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Format = "date-time",
+                        Description = "SALE_NOT_OPEN only, when the capacity has a start: when its sale starts (past, when only the tier before it holds it back).",
+                    };
+                    schema.Properties["opens_after_sold_out_of"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Format = "uuid",
+                        Description = "SALE_NOT_OPEN only, on a tier: the capacity whose first sell-out opens it.",
+                    };
+                    schema.Properties["sale_ends_at"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Format = "date-time",
+                        Description = "SALE_CLOSED only: when the capacity's sale ended.",
+                    };
+                    schema.Properties["limit"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer,
+                        Description = "TOO_MANY_CAPACITIES, TOO_MANY_KEYS, TOO_MANY_STREAMS and TOO_MANY_LIVE_HOLDS: the bound reached.",
+                    };
                 }
 
                 return Task.CompletedTask;
@@ -163,15 +192,38 @@ internal static class ApiDocs
                     }
                 }
 
+                // Every paged list reads `after` and `limit` through ListPages or Paging, which answer 400
+                // for a bad one. Said once here, of every operation that takes them, so that a new list
+                // cannot leave it out.
+                if (operation.Parameters?.Any(p => p.In == ParameterLocation.Query && p.Name is "after" or "limit") == true)
+                {
+                    operation.Responses ??= [];
+                    operation.Responses.TryAdd("400", new OpenApiResponse
+                    {
+                        Description = "Bad Request",
+                        Content = new Dictionary<string, OpenApiMediaType>
+                        {
+                            ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(nameof(ProblemDetails), context.Document) },
+                        },
+                    });
+                }
+
                 if (context.Description.HttpMethod is "POST" or "PUT" or "PATCH" or "DELETE")
                 {
+                    // A read sent as a POST (check) changes nothing, so there is no effect to record with
+                    // the key and no answer to replay; the key's format is still checked there, so that a
+                    // client learns of a bad one before it relies on it on a write.
+                    var readsOnly = context.Description.ActionDescriptor.EndpointMetadata.OfType<ReadsOnlyMetadata>().Any();
                     operation.Parameters ??= [];
                     operation.Parameters.Add(new OpenApiParameter
                     {
                         Name = "Idempotency-Key",
                         In = ParameterLocation.Header,
                         Required = false,
-                        Description = $"1 to {Writes.MaxKeyLength} printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
+                        Description = readsOnly
+                            ? $"1 to {Writes.MaxKeyLength} printable ASCII characters (400 otherwise), but not applied: this route changes nothing, so nothing is recorded "
+                                + "and a repeat, or another body with the same key, is answered afresh."
+                            : $"1 to {Writes.MaxKeyLength} printable ASCII characters. A repeat returns the first answer with Idempotent-Replayed: true and takes no second effect.",
                         Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = Writes.MaxKeyLength },
                     });
                 }

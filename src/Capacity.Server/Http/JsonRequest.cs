@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 
 namespace Capacity.Server.Http;
@@ -13,8 +14,11 @@ namespace Capacity.Server.Http;
 /// while the handler's parameters are bound; the handler still decides where among its own checks
 /// the problem is answered, so the order of the 400s stays the handler's to state.
 /// </summary>
-/// <remarks>Bound through <see cref="BindAsync"/>; pair the route with <c>.Body&lt;T&gt;()</c> for its OpenAPI entry and 415.</remarks>
-internal sealed class JsonRequest<T>
+/// <remarks>
+/// Bound through <see cref="BindAsync"/>; pair the route with <c>.Body&lt;T&gt;()</c> for its OpenAPI entry.
+/// The refusals of a body are documented by the parameter itself (<see cref="RequestBody.DescribeRefusals"/>).
+/// </remarks>
+internal sealed class JsonRequest<T> : IEndpointMetadataProvider
     where T : class
 {
     // The generated context is the same for every host in the process, so its metadata for T is looked up once.
@@ -61,6 +65,8 @@ internal sealed class JsonRequest<T>
         var (value, invalid) = Parse(context, bytes);
         return new JsonRequest<T>(bytes, value, invalid, unread: false);
     }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => RequestBody.DescribeRefusals(builder);
 
     /// <summary>
     /// Parses a body read raw (<see cref="RawRequest"/>) with the generated contract, for a route whose

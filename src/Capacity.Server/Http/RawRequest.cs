@@ -1,14 +1,16 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Capacity.Server.Http;
 
 /// <summary>
 /// A body as a handler parameter, read but not parsed: for the PUTs, which read their fields one by
 /// one (<see cref="PatchReader"/>), and for the routes that take no fields. The bytes are kept for the
-/// Idempotency-Key hash.
+/// Idempotency-Key hash. A route that takes it documents the refusals of a body
+/// (<see cref="RequestBody.DescribeRefusals"/>): a route that takes no fields still refuses one.
 /// </summary>
-internal sealed class RawRequest
+internal sealed class RawRequest : IEndpointMetadataProvider
 {
     private RawRequest(byte[] bytes, ProblemHttpResult? unread)
     {
@@ -40,6 +42,8 @@ internal sealed class RawRequest
 
         return new RawRequest(bytes, unread);
     }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => RequestBody.DescribeRefusals(builder);
 
     /// <summary>The body, up to <see cref="ServerOptions.MaxBodyBytes"/>.</summary>
     internal static ValueTask<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAsync(HttpContext context) =>

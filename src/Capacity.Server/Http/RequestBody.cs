@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Capacity.Server.Http;
 
@@ -68,6 +69,22 @@ internal static partial class RequestBody
         }
 
         return (buffer.ToArray(), null);
+    }
+
+    /// <summary>
+    /// Documents what every route that reads a body can answer because of it, whatever its handler does
+    /// next: 400 for a body it cannot take (malformed, or on a route that takes no fields anything but
+    /// nothing or <c>{}</c>), 413 past <see cref="ServerOptions.MaxBodyBytes"/>, 415 for a body without a
+    /// Content-Type. Called
+    /// by the parameter types that read bodies (<see cref="RawRequest"/>, <see cref="JsonRequest{T}"/>),
+    /// so no route that reads one can leave these out of the OpenAPI document.
+    /// </summary>
+    public static void DescribeRefusals(EndpointBuilder builder)
+    {
+        foreach (var status in (ReadOnlySpan<int>)[StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType])
+        {
+            builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(ProblemDetails), ["application/problem+json"]));
+        }
     }
 
     /// <summary>Parses a JSON object body. Unknown fields, wrong types and overflow are 400s.</summary>
