@@ -31,7 +31,7 @@ internal sealed record ErrorKind(string Code, int Status, string Title, string E
 internal static class ApiErrors
 {
     public static readonly ErrorKind ValidationKind = new("VALIDATION_ERROR", 400, "The request is not valid.",
-        "The body, a route value or a query parameter is malformed or out of range: JSON that does not parse, a field the route does not know, a repeated field, a wrong type, a number out of range, an id that is not a UUID. `errors` maps each field to its messages; fix those and send the request again. Nothing was changed.");
+        "The body, a route value or a query parameter is malformed or out of range: JSON that does not parse, a field the route does not know, a repeated field, a wrong type, a number out of range, an id that is not a UUID, a body on a route that takes none (anything but nothing or `{}`), a list's `limit` or `after` it cannot read, a malformed `Idempotency-Key`. `errors` maps each field to its messages; fix those and send the request again. Nothing was changed.");
 
     public static readonly ErrorKind InvalidQuantityKind = new("INVALID_QUANTITY", 400, "The quantity is not valid.",
         "A quantity is out of its range: an item's below 1 or above `Capacity:Limits:MaxQuantityPerItem` (100 by default), or an allocation's size or release outside 1 to `Capacity:Limits:MaxTotalCapacity`. Nothing was changed.");
@@ -69,10 +69,13 @@ internal static class ApiErrors
         "A resize asked for a `total_capacity` below the capacity's `reserved + sold`. Release holds first, or resize to at least that.");
 
     public static readonly ErrorKind ReservationExpiredKind = new("RESERVATION_EXPIRED", 409, "The reservation has expired.",
-        "The hold passed its `expires_at` before this confirm, release or extend; its tickets are back in their pools. Place a new hold, or confirm with `on_expired: \"reclaim\"` to take them back if they are still free (a refusal then lists each capacity's `shortfall`).");
+        "The hold passed its `expires_at` before this confirm (whole or in part), release, change, extension or whole cancel; its tickets are back in their pools. "
+        + "Place a new hold, or confirm with `on_expired: \"reclaim\"` to take them back if they are still free (a refusal then lists each capacity's `shortfall`). "
+        + "A refund of some items (`cancel` with `items`) of an expired hold is RESERVATION_NOT_ACTIVE instead: only a sale is refunded.");
 
     public static readonly ErrorKind ReservationNotActiveKind = new("RESERVATION_NOT_ACTIVE", 409, "The reservation is not in a state that allows this.",
-        "The transition is not allowed from the reservation's current status (for example, confirming a released hold, or cancelling one that is not confirmed).");
+        "The transition is not allowed from the reservation's current status: for example, confirming a released hold, cancelling an active one, or refunding some items "
+        + "of a hold that is not a sale, an expired one included. The other transitions of an expired hold answer RESERVATION_EXPIRED.");
 
     public static readonly ErrorKind NotChangeableKind = new("RESERVATION_NOT_CHANGEABLE", 409, "The reservation cannot be changed this way.",
         "A change in part (PATCH, a partial confirm or refund, a reclaim) of a hold drawn from an allocation, or a change or reclaim of a waiting-list offer: those move only whole. Confirm, release or cancel the whole reservation instead.");
@@ -136,7 +139,7 @@ internal static class ApiErrors
         "The body is over `Capacity:MaxBodyBytes` (64 KiB by default).");
 
     public static readonly ErrorKind UnsupportedMediaTypeKind = new("UNSUPPORTED_MEDIA_TYPE", 415, "The body must be JSON.",
-        "A route that takes a body was sent one without `Content-Type: application/json`.");
+        "A route that takes a JSON body was sent one without `Content-Type: application/json`, or a route that takes none was sent a body without any `Content-Type`.");
 
     public static readonly ErrorKind ServiceUnavailableKind = new("SERVICE_UNAVAILABLE", 503, "The service is temporarily unavailable.",
         "The store failed or the engine's queue is full; nothing was applied. Retry after `Retry-After`, with the same Idempotency-Key for a write: a write whose commit was cut off may have happened, and the key makes the retry safe.");
