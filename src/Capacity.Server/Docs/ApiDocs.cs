@@ -165,7 +165,7 @@ internal static class ApiDocs
                     schema.Properties["limit"] = new OpenApiSchema
                     {
                         Type = JsonSchemaType.Integer,
-                        Description = "TOO_MANY_CAPACITIES, TOO_MANY_KEYS, TOO_MANY_STREAMS and TOO_MANY_LIVE_HOLDS: the bound reached.",
+                        Description = "TOO_MANY_CAPACITIES, TOO_MANY_KEYS, TOO_MANY_WEBHOOKS, TOO_MANY_STREAMS and TOO_MANY_LIVE_HOLDS: the bound reached.",
                     };
                 }
 
