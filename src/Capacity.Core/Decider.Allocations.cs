@@ -215,7 +215,7 @@ public static partial class Decider
     private static Outcome? CheckAllocationName(string name, CoreLimits limits) =>
         Rules.IsValidName(name, limits.MaxNameLength)
             ? null
-            : Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            : Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
 
     /// <summary>The refusal of <paramref name="quantity"/> more reserved units on the node's closure, or null when they fit.</summary>
     private static Outcome? ShortOf(WorkingSet set, CapacityNode node, long quantity)

@@ -473,12 +473,12 @@ public static partial class Decider
     {
         if (!Rules.IsValidName(name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("section_name", $"section_name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return Outcome.Invalid("section_name", Rules.NameRule("section_name", limits.MaxNameLength));
         }
 
         if (code is not null && !Rules.IsValidName(code, limits.MaxCodeLength))
         {
-            return Outcome.Invalid("section_code", $"section_code must be 1 to {limits.MaxCodeLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return Outcome.Invalid("section_code", Rules.NameRule("section_code", limits.MaxCodeLength));
         }
 
         if (total is < 0 || total > limits.MaxTotalCapacity)

@@ -127,7 +127,7 @@ public static partial class Decider
     {
         if (!Rules.IsValidName(name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
         }
 
         return perBuyerMax < 1 || perBuyerMax > limits.MaxTotalCapacity

@@ -64,7 +64,7 @@ public static partial class Decider
     {
         if (!Rules.IsValidName(price.Name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("name", $"name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
         }
 
         if (!Rules.IsValidMoney(price.BasePrice, limits.MaxPrice))

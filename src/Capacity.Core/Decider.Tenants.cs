@@ -146,7 +146,7 @@ public static partial class Decider
     }
 
     private static string NameRule(CoreLimits limits) =>
-        $"name must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters (zero-width, direction marks).";
+        Rules.NameRule("name", limits.MaxNameLength);
 
     private static Outcome TenantNotFound(Guid tenantId) => Outcome.NotFound($"Tenant {tenantId} was not found.");
 }

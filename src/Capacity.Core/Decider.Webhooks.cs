@@ -178,7 +178,7 @@ public static partial class Decider
 
         if (description is not null && !Rules.IsValidName(description, limits.MaxNameLength))
         {
-            return Outcome.Invalid("description", $"description must be 1 to {limits.MaxNameLength} characters, not blank, without control or invisible characters.");
+            return Outcome.Invalid("description", Rules.NameRule("description", limits.MaxNameLength));
         }
 
         return null;

@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+
 namespace Capacity.Core;
 
 /// <summary>Shape rules shared by the core and the HTTP layer, so both say the same thing.</summary>
@@ -77,30 +81,44 @@ public static class Rules
         value is { Length: 3 } && char.IsAsciiLetterUpper(value[0]) && char.IsAsciiLetterUpper(value[1]) && char.IsAsciiLetterUpper(value[2]);
 
     /// <summary>
-    /// A display name: not blank, not too long, no control characters, and none of the invisible ones
-    /// that make two names look alike or reorder what a screen shows (zero-width spaces and joiners,
-    /// direction marks, bidi embeddings, overrides and isolates, the byte-order mark).
+    /// A display name: not blank, at most <paramref name="maxLength"/> characters (Unicode code points,
+    /// as JSON Schema's maxLength counts them, so an emoji is one), and none of the characters that
+    /// draw nothing or change what is drawn around them, which make two names look alike or reorder
+    /// what a screen shows: controls, format characters (zero-width spaces and joiners, direction marks
+    /// such as U+061C, bidi embeddings, overrides and isolates, the soft hyphen, the byte-order mark,
+    /// tag characters), line and paragraph separators, and the fillers that render blank (the combining
+    /// grapheme joiner, the Hangul fillers). Text that is not well-formed UTF-16 is refused too. A name
+    /// of only blank braille cells (U+2800) is blank.
     /// </summary>
     public static bool IsValidName(string? value, int maxLength)
     {
-        if (string.IsNullOrWhiteSpace(value) || value.Length > maxLength)
+        if (string.IsNullOrWhiteSpace(value) || value.Length > 2 * maxLength)
         {
             return false;
         }
 
-        foreach (var ch in value)
+        var (count, visible) = (0, false);
+        for (var rest = value.AsSpan(); !rest.IsEmpty;)
         {
-            if (char.IsControl(ch) || IsInvisible(ch))
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || ++count > maxLength || IsHidden(rune))
             {
                 return false;
             }
+
+            visible |= !Rune.IsWhiteSpace(rune) && rune.Value != 0x2800;
+            rest = rest[used..];
         }
 
-        return true;
+        return visible;
     }
 
-    private static bool IsInvisible(char ch) => ch is (>= '\u200B' and <= '\u200F') or (>= '\u202A' and <= '\u202E') or (>= '\u2060' and <= '\u2064')
-        or (>= '\u2066' and <= '\u2069') or '\uFEFF';
+    /// <summary>The sentence a refused name gets, after its field's name.</summary>
+    public static string NameRule(string field, int maxLength) =>
+        $"{field} must be 1 to {maxLength} characters, not blank, without control, format or invisible characters (zero-width, direction marks, soft hyphens, blank fillers).";
+
+    private static bool IsHidden(Rune rune) =>
+        Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+        || rune.Value is 0x034F or 0x115F or 0x1160 or 0x17B4 or 0x17B5 or 0x3164 or 0xFFA0;
 
     public const int MaxMetadataKeys = 16;
     public const int MaxMetadataKeyLength = 40;
@@ -117,7 +135,7 @@ public static class Rules
     {
         if (labels.ExternalRef is { } reference && !IsValidName(reference, limits.MaxExternalRefLength))
         {
-            return Outcome.Invalid("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return Outcome.Invalid("external_ref", NameRule("external_ref", limits.MaxExternalRefLength));
         }
 
         if (labels.Metadata is not { } metadata)
@@ -136,7 +154,7 @@ public static class Rules
             var (key, value) = (metadata[i].Key, metadata[i].Value);
             if (!IsValidName(key, MaxMetadataKeyLength))
             {
-                return Outcome.Invalid("metadata", $"metadata keys must be 1 to {MaxMetadataKeyLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+                return Outcome.Invalid("metadata", NameRule("metadata keys", MaxMetadataKeyLength));
             }
 
             if (value is null || value.Length > MaxMetadataValueLength || value.Any(char.IsControl))
