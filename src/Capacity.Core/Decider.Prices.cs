@@ -17,6 +17,7 @@ public static partial class Decider
             return invalid;
         }
 
+        price = Trimmed(price);
         if (set.FindPrice(command.Id) is not null)
         {
             return Outcome.Invalid("id", $"Pricing {command.Id} already exists.");
@@ -50,6 +51,8 @@ public static partial class Decider
             return invalid;
         }
 
+        price = Trimmed(price);
+
         // A PUT that changes nothing writes nothing, and updated_at keeps saying when it last changed.
         if (price with { UpdatedAt = current.UpdatedAt } == current)
         {
@@ -59,6 +62,15 @@ public static partial class Decider
         set.Replace(price);
         return new Outcome(OutcomeCode.Ok) { Price = price };
     }
+
+    private static PriceEntry Trimmed(PriceEntry p) => p with
+    {
+        BasePrice = Rules.Trimmed(p.BasePrice, Rules.MaxMoneyDecimals),
+        CurrentPrice = p.CurrentPrice is { } current ? Rules.Trimmed(current, Rules.MaxMoneyDecimals) : null,
+        ServiceFee = Rules.Trimmed(p.ServiceFee, Rules.MaxMoneyDecimals),
+        FacilityFee = Rules.Trimmed(p.FacilityFee, Rules.MaxMoneyDecimals),
+        TaxRate = Rules.Trimmed(p.TaxRate, Rules.MaxTaxRateDecimals),
+    };
 
     private static Outcome? CheckPrice(PriceEntry price, CoreLimits limits)
     {

@@ -184,9 +184,15 @@ public static class Rules
     /// <summary>Decimal places a tax rate (a fraction of 1) may have.</summary>
     public const int MaxTaxRateDecimals = 6;
 
-    /// <summary>Money: non-negative, bounded, at most <see cref="MaxMoneyDecimals"/> decimal places.</summary>
-    public static bool IsValidMoney(decimal value, decimal max) => value >= 0 && value <= max && value.Scale <= MaxMoneyDecimals;
+    /// <summary>
+    /// Money: non-negative, bounded, at most <see cref="MaxMoneyDecimals"/> decimal places by value, so
+    /// 1.00000000 (a NUMERIC column's rendering) is 1: only digits that change the amount count.
+    /// </summary>
+    public static bool IsValidMoney(decimal value, decimal max) => value >= 0 && value <= max && decimal.Round(value, MaxMoneyDecimals) == value;
 
-    /// <summary>A tax rate: a fraction between 0 and 1, at most <see cref="MaxTaxRateDecimals"/> decimal places.</summary>
-    public static bool IsValidTaxRate(decimal value) => value >= 0 && value <= 1 && value.Scale <= MaxTaxRateDecimals;
+    /// <summary>A tax rate: a fraction between 0 and 1, at most <see cref="MaxTaxRateDecimals"/> decimal places by value.</summary>
+    public static bool IsValidTaxRate(decimal value) => value >= 0 && value <= 1 && decimal.Round(value, MaxTaxRateDecimals) == value;
+
+    /// <summary>A valid amount with its trailing zeros past <paramref name="places"/> dropped (1.00000000 is kept as 1.0000), so what is stored and shown never has more places than the rule allows.</summary>
+    public static decimal Trimmed(decimal value, int places) => value.Scale > places ? decimal.Round(value, places) : value;
 }

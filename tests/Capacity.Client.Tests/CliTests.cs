@@ -820,7 +820,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         using (var cancelled = JsonDocument.Parse(rest.Output))
         {
             var item = Assert.Single(cancelled.RootElement.GetProperty("items").EnumerateArray());
-            Assert.Equal(("cancelled", 2, 1), (cancelled.RootElement.GetProperty("status").GetString(), item.GetProperty("quantity").GetInt32(), item.GetProperty("cancelled_quantity").GetInt32()));
+            Assert.Equal(("cancelled", 0, 3), (cancelled.RootElement.GetProperty("status").GetString(), item.GetProperty("quantity").GetInt32(), item.GetProperty("cancelled_quantity").GetInt32()));
         }
 
         Assert.Equal(0, (await tenant.Client.GetCapacityAsync(adult.Id)).SoldCount);

@@ -11,6 +11,7 @@ public abstract class MoneyFormatTests(StoreKind store)
 {
     [Theory]
     [InlineData("EUR", "85", "7.5", "0.1", "\"unit_price\":85.00", "\"service_fee\":7.50", "\"subtotal\":170.00", "\"fees\":15.00", "\"tax\":17.00", "\"total\":202.00")]
+    [InlineData("EUR", "85.00000000", "7.5000000", "0.100000000", "\"unit_price\":85.00", "\"service_fee\":7.50", "\"subtotal\":170.00", "\"fees\":15.00", "\"tax\":17.00", "\"total\":202.00")] // a NUMERIC column's trailing zeros
     [InlineData("JPY", "1200.00", "0", "0.1", "\"unit_price\":1200", "\"service_fee\":0", "\"subtotal\":2400", "\"fees\":0", "\"tax\":240", "\"total\":2640")]
     [InlineData("KWD", "1.5", "0.25", "0.05", "\"unit_price\":1.500", "\"service_fee\":0.250", "\"subtotal\":3.000", "\"fees\":0.500", "\"tax\":0.150", "\"total\":3.650")]
     public async Task Prices_locked_prices_and_totals_are_written_with_the_currencys_digits(

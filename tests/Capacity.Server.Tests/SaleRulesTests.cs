@@ -146,6 +146,19 @@ public abstract class SaleRulesTests(StoreKind store)
         Assert.Empty((await Api.ReadAsync(await t.GetAsync("/events/bad/capacity"), 200))["capacity"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("2030-01-01t10:00:00z", "2030-01-01T10:00:00Z")]
+    [InlineData("2030-01-01T10:00:00.123456789Z", "2030-01-01T10:00:00.123Z")]
+    [InlineData("2030-01-01T12:00:00.5+02:00", "2030-01-01T10:00:00.5Z")]
+    public async Task A_window_in_any_form_RFC_3339_allows_is_read_to_the_millisecond(string sent, string kept)
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var created = await CreateAsync(t, "forms", new { section_name = "A", total_capacity = 5, sale_starts_at = sent });
+        Assert.Equal(DateTimeOffset.Parse(kept, System.Globalization.CultureInfo.InvariantCulture), created["sale_starts_at"]!.GetValue<DateTimeOffset>());
+        Assert.Equal("scheduled", (await t.GetCapacityAsync(created["id"]!.GetValue<string>()))["state"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task A_tier_chain_cannot_close_into_a_cycle_or_cross_events_and_a_put_can_clear_a_window()
     {

@@ -150,7 +150,7 @@ public sealed record Reservation(
 
 /// <summary>One item of a reservation.</summary>
 /// <param name="CapacityId">The capacity the tickets come from.</param>
-/// <param name="Quantity">How many tickets; after a partial refund, how many it still has.</param>
+/// <param name="Quantity">How many tickets; after a refund, in part or whole, how many it still has (0 once the sale is cancelled).</param>
 /// <param name="LockedPrice">The price taken when the hold was placed, if one was asked for.</param>
 /// <param name="AllocationId">The allocation the tickets were drawn from, or null for the public pool.</param>
 /// <param name="CancelledQuantity">Tickets of this item refunded so far (<see cref="CapacityClient.CancelAsync(Guid, IReadOnlyList{ItemQuantity}, string?, CancellationToken)"/>); 0 when none.</param>

@@ -19,8 +19,16 @@ internal static partial class Instant
     public static bool TryParse(string? text, out DateTimeOffset value)
     {
         value = default;
-        if (text is null || !Shape().IsMatch(text)
-            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
+        if (text is null || Shape().Match(text) is not { Success: true } shape)
+        {
+            return false;
+        }
+
+        // RFC 3339 allows a lower-case t and z and any number of fraction digits; the parser takes seven
+        // at most, and the stores keep milliseconds, so the rest cannot matter.
+        var fraction = shape.Groups["fraction"].Value;
+        var normal = $"{shape.Groups["date"].Value}T{shape.Groups["time"].Value}{(fraction.Length > 8 ? fraction[..8] : fraction)}{shape.Groups["offset"].Value.ToUpperInvariant()}";
+        if (!DateTimeOffset.TryParse(normal, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
         {
             return false;
         }
@@ -29,7 +37,7 @@ internal static partial class Instant
         return true;
     }
 
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(?<date>\d{4}-\d{2}-\d{2})[Tt](?<time>\d{2}:\d{2}:\d{2})(?<fraction>\.\d{1,30})?(?<offset>[Zz]|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
     private static partial Regex Shape();
 }
 

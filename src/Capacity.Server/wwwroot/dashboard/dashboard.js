@@ -368,8 +368,8 @@ function setAsideByCapacity(capacities, byId) {
 }
 
 // A hold takes from a capacity and every pool above it, and is refused when any of them is closed or
-// not open yet, whatever the capacity's own state says (a state is each capacity's own). The nearest
-// such pool of this event, or null.
+// not open yet. The server's state counts those pools already; this finds the nearest such pool of
+// this event, or null, so that the row can say which pool it is and why.
 function closedPoolAbove(c, byId) {
   const seen = new Set();
   const queue = [...c.parent_ids];
@@ -408,8 +408,9 @@ function capacityRow(c, setAside, names, closedPool, limits) {
   const owed = c.waitlist_demand ?? 0;
   // Available counts an overbooking allowance, so a limited bar spans the total and the allowance.
   const allowance = c.overbook_limit ?? 0;
-  // A capacity closed itself says why in its own state; one below a closed pool is not on sale either.
-  const blockedBy = c.state === "closed" ? null : closedPool;
+  // A capacity closed by its own switch or rule says why in its own state; one that is not on sale
+  // because of a pool above it names that pool.
+  const blockedBy = !c.is_active || c.closed_reason ? null : closedPool;
   const onSale = (c.state === "on_sale" || c.state === "sold_out") && blockedBy === null;
   row.innerHTML = `
     <div class="head">
