@@ -54,7 +54,7 @@ internal static class Answers
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Expired(in Reservation r) =>
-        new(OutcomeCode.ReservationExpired, $"Reservation {r.Id} expired at {r.ExpiresAt:O}.") { Reservation = r };
+        new(OutcomeCode.ReservationExpired, $"Reservation {r.Id} expired at {Rules.Instant(r.ExpiresAt)}.") { Reservation = r };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome CancelNotConfirmed(in Reservation r) =>
@@ -70,7 +70,7 @@ internal static class Answers
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome ExtensionLimit(in Reservation r, CoreLimits limits, DateTimeOffset latest) =>
-        new(OutcomeCode.ExtensionLimit, $"A hold may live at most {limits.MaxLifetimeMinutes} minutes from creation; this one can be extended until {latest:O}.") { Reservation = r };
+        new(OutcomeCode.ExtensionLimit, $"A hold may live at most {limits.MaxLifetimeMinutes} minutes from creation; this one can be extended until {Rules.Instant(latest)}.") { Reservation = r };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome OfAllocation(Allocation allocation, OutcomeCode code = OutcomeCode.Ok) =>
@@ -106,11 +106,11 @@ internal static class Answers
         var view = Graph.View(node, set, set.Closure);
         if (rules.EndsAt <= now)
         {
-            return new Outcome(OutcomeCode.SaleClosed, $"{node.SectionName} ({node.Id}) is no longer on sale: its sale ended at {rules.EndsAt:O}.") { Capacity = view };
+            return new Outcome(OutcomeCode.SaleClosed, $"{node.SectionName} ({node.Id}) is no longer on sale: its sale ended at {Rules.Instant(rules.EndsAt)}.") { Capacity = view };
         }
 
         return rules.StartsAt > now
-            ? new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: its sale starts at {rules.StartsAt:O}.") { Capacity = view }
+            ? new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: its sale starts at {Rules.Instant(rules.StartsAt)}.") { Capacity = view }
             : new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: it opens when capacity {rules.OpensAfter} sells out.") { Capacity = view };
     }
 }

@@ -321,7 +321,7 @@ public static partial class Decider
 
         if (shortfall.Count > 0)
         {
-            return new Outcome(OutcomeCode.ReservationExpired, $"Reservation {hold.Id} expired at {hold.ExpiresAt:O} and its tickets are no longer all available.")
+            return new Outcome(OutcomeCode.ReservationExpired, $"Reservation {hold.Id} expired at {Rules.Instant(hold.ExpiresAt)} and its tickets are no longer all available.")
             {
                 Reservation = hold,
                 Shortfall = [.. shortfall],

@@ -178,6 +178,13 @@ public static class Rules
             : null;
     }
 
+    /// <summary>
+    /// An instant as a sentence names it: to the millisecond, as stored and as the answer's fields carry
+    /// it (the round-trip format's seven digits named a precision nothing keeps), whatever the culture.
+    /// </summary>
+    public static string Instant(DateTimeOffset? at) =>
+        at?.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture) ?? "";
+
     /// <summary>Decimal places a price or fee may have.</summary>
     public const int MaxMoneyDecimals = 4;
 

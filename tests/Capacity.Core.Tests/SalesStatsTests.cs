@@ -159,6 +159,26 @@ public sealed class SalesStatsTests
     }
 
     [Fact]
+    public void A_sell_out_forecast_is_kept_to_the_millisecond_as_every_other_instant_is()
+    {
+        var now = new DateTimeOffset(2030, 1, 1, 12, 0, 0, TimeSpan.Zero).AddTicks(1234);
+        var range = StatsRange.Create(now.AddMinutes(-10), now, "5m", now).Range!;
+
+        // 7 left at 3 a minute: 2.333… minutes away, a fraction no store keeps.
+        var report = SalesStats.Summarize(range, default, [], new Dictionary<int, long>(), new SalesFlows { Held = 30 }, new SaleLeft(7, null), now);
+        Assert.Equal(0, report.SellOutAt!.Value.UtcTicks % TimeSpan.TicksPerMillisecond);
+        Assert.Equal(now.AddMinutes(7.0 / 3), report.SellOutAt.Value, TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
+    public void An_instant_in_a_sentence_reads_to_the_millisecond()
+    {
+        var at = new DateTimeOffset(2026, 12, 7, 7, 20, 57, 270, TimeSpan.Zero).AddTicks(4567);
+        Assert.Equal("2026-12-07T07:20:57.270+00:00", Rules.Instant(at));
+        Assert.Equal("", Rules.Instant(null));
+    }
+
+    [Fact]
     public void Left_to_sell_counts_a_capacity_only_while_it_and_its_pools_take_holds_or_while_it_is_a_tier_the_sale_under_way_will_open()
     {
         var s = new Scenario();
