@@ -17,7 +17,7 @@ namespace Capacity.Server;
 /// are read from the options classes themselves (<see cref="Sections"/>), so the list cannot drift from
 /// what is bound; the README's table is tested against it.
 /// </summary>
-internal sealed record Settings(
+internal sealed partial record Settings(
     StorageOptions Storage, AuthOptions Auth, ServerOptions Server, CoreLimits Limits, EngineOptions Engine, RateLimitOptions RateLimit, WebhookOptions Webhooks, MetricsOptions Metrics,
     QuotaOptions Quotas)
 {
@@ -54,6 +54,7 @@ internal sealed record Settings(
     /// <summary>Binds and checks every section; a setting that cannot work is a <see cref="StartupFailure"/> naming it.</summary>
     public static Settings Read(IConfiguration config)
     {
+        CheckHostSettings(config);
         foreach (var (key, value) in Roots.SelectMany(r => config.GetSection(r).AsEnumerable()).Where(kv => kv.Value is not null))
         {
             // Some sources (the test host's) give a section itself an empty value.
@@ -200,6 +201,53 @@ internal sealed record Settings(
         return previous[known.Length];
     }
 
+    /// <summary>
+    /// The two host settings an operator sets most and mistypes: the addresses to listen on and the log
+    /// levels. Left to the host, a port that is not a number made Kestrel listen on every interface at
+    /// port 80, and a scheme other than http(s) or a log level such as "Informaton" stopped the start
+    /// with a stack trace, which reads as a bug of ours.
+    /// </summary>
+    private static void CheckHostSettings(IConfiguration config)
+    {
+        if (config["urls"] is { Length: > 0 } urls)
+        {
+            foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!IsListenUrl(url))
+                {
+                    throw StartupFailure.Configuration(
+                        $"urls (--urls or ASPNETCORE_URLS) has '{url}', which is not an address to listen on; give http:// or https://, a host, and a port from 0 to 65535, e.g. http://0.0.0.0:5050.");
+                }
+            }
+        }
+
+        foreach (var key in new[] { "http_ports", "https_ports" })
+        {
+            if (config[key] is { Length: > 0 } ports
+                && ports.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p => !int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535))
+            {
+                throw StartupFailure.Configuration($"{key} (ASPNETCORE_{key.ToUpperInvariant()}) is '{ports}', which is not a list of ports from 0 to 65535 separated by ';'.");
+            }
+        }
+
+        foreach (var (key, value) in config.GetSection("Logging").AsEnumerable().Where(kv => kv.Value is { Length: > 0 }))
+        {
+            var parts = key.Split(':');
+            if (parts.Length >= 3 && parts[^2].Equals("LogLevel", StringComparison.OrdinalIgnoreCase) && !Enum.TryParse<LogLevel>(value, ignoreCase: true, out _))
+            {
+                throw StartupFailure.Configuration(
+                    $"{key} is '{value}', which is not a log level; set it to Trace, Debug, Information, Warning, Error, Critical or None.");
+            }
+        }
+    }
+
+    /// <summary>What Kestrel can bind: http or https, a host (a name, an address, * or +) and an optional port, or a Unix socket.</summary>
+    internal static bool IsListenUrl(string url) => ListenUrl().Match(url) is { Success: true } m
+        && (!m.Groups["port"].Success || int.TryParse(m.Groups["port"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^https?://(unix:/.+|(\[[0-9A-Fa-f:.]+\]|[*+]|[A-Za-z0-9.-]+)(:(?<port>[0-9]{1,5}))?/?)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex ListenUrl();
+
     /// <summary>The keys an options class binds: its settable instance properties, nested classes followed.</summary>
     private static IEnumerable<(string Key, Type Type)> Leaves(string prefix, Type options)
     {
@@ -224,7 +272,9 @@ internal sealed record Settings(
     /// <summary>What a value must be and is not, or null when it parses as the binder will read it.</summary>
     private static string? ParseError(string value, Type type) => type switch
     {
-        _ when type == typeof(int) => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? null : "a whole number",
+        _ when type == typeof(int) => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? null
+            : System.Numerics.BigInteger.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? "a whole number from -2147483648 to 2147483647"
+            : "a whole number",
         _ when type == typeof(long) => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _) ? null : "a whole number",
         _ when type == typeof(decimal) => decimal.TryParse(value, NumberStyles.Number, CultureInfo.InvariantCulture, out _) ? null : "a number",
         _ when type == typeof(bool) => bool.TryParse(value, out _) ? null : "true or false",

@@ -56,6 +56,24 @@ public sealed class MetricsCollectorTests
         Assert.Equal(Threads * Each / 2 * (0.001 + 0.030), Value(lines, "test_duration_seconds_sum{route=\"/r\"}"), 6);
     }
 
+    [Fact]
+    public void A_counter_never_incremented_is_scraped_at_0_until_its_first_series()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var collector = new MetricsCollector(meters);
+        var failures = meters.Create("Capacity.Test").CreateCounter<long>("test.failed_batches", description: "Batches whose transaction failed");
+
+        var lines = collector.Scrape().Split('\n');
+        Assert.Contains("# TYPE test_failed_batches_total counter", lines);
+        Assert.Equal(0, Value(lines, "test_failed_batches_total"));
+
+        failures.Add(2, new KeyValuePair<string, object?>("store", "sqlite"));
+        lines = collector.Scrape().Split('\n');
+        Assert.Equal(2, Value(lines, "test_failed_batches_total{store=\"sqlite\"}"));
+        Assert.DoesNotContain("test_failed_batches_total 0", lines);
+    }
+
     /// <summary>Cumulative buckets never fall, and +Inf (the count) is at least the last of them.</summary>
     private static void AssertHistogramWhole(string scrape)
     {

@@ -71,6 +71,37 @@ public sealed class StartupTests : IDisposable
         Assert.Contains("must be at least 1", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("urls", "http://127.0.0.1:notaport", "http://0.0.0.0:5050")] // Kestrel listened on every interface at port 80
+    [InlineData("urls", "ftp://127.0.0.1:5196", "http://0.0.0.0:5050")]
+    [InlineData("urls", "http://127.0.0.1:70000", "0 to 65535")]
+    [InlineData("http_ports", "80;eighty", "0 to 65535")]
+    [InlineData("Logging:LogLevel:Capacity.Requests", "Informaton", "Information")]
+    [InlineData("Logging:Console:LogLevel:Default", "loud", "Warning")]
+    [InlineData("Capacity:Limits:MaxHoldMinutes", "99999999999", "2147483647")]
+    public async Task A_host_setting_that_cannot_work_stops_the_start_with_exit_78_and_one_line_naming_it(string key, string value, string hint)
+    {
+        await using var run = ServerRun.Start(Settings((key, value)));
+        var line = await AssertRefusedAsync(run, 78, key);
+        Assert.Contains(hint, line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://0.0.0.0:5050", true)]
+    [InlineData("http://*:80", true)]
+    [InlineData("http://+:80/", true)]
+    [InlineData("https://localhost:5001", true)]
+    [InlineData("http://[::1]:5000", true)]
+    [InlineData("http://127.0.0.1", true)]
+    [InlineData("http://unix:/run/capacity.sock", true)]
+    [InlineData("http://127.0.0.1:0", true)]
+    [InlineData("http://127.0.0.1:notaport", false)]
+    [InlineData("ftp://127.0.0.1:21", false)]
+    [InlineData("127.0.0.1:5050", false)]
+    [InlineData("http://127.0.0.1:65536", false)]
+    public void What_kestrel_can_listen_on_is_an_http_or_https_host_and_port_or_a_unix_socket(string url, bool valid) =>
+        Assert.Equal(valid, Server.Settings.IsListenUrl(url));
+
     [Fact]
     public async Task A_data_directory_that_cannot_be_written_stops_the_start_with_exit_73()
     {

@@ -23,6 +23,10 @@ internal sealed class MetricsCollector : IDisposable
     // measurement allocates nothing; the label text is built once, when the series is created.
     private readonly ConcurrentDictionary<(Instrument Instrument, object? A, object? B, object? C), Series> _series = new();
 
+    // Counters this host exposes, so that one never incremented is still scraped, at 0: a counter that
+    // appears only at its first failure reads as "no data" on a dashboard, not as none.
+    private readonly ConcurrentDictionary<Instrument, bool> _counters = new();
+
     public MetricsCollector(IMeterFactory meters)
     {
         // Process-wide meters (no scope) and this host's own (IMeterFactory's): another server in the same
@@ -33,6 +37,10 @@ internal sealed class MetricsCollector : IDisposable
                 && (instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, meters)))
             {
                 listener.EnableMeasurementEvents(instrument);
+                if (Kind(instrument) == SeriesKind.Counter)
+                {
+                    _counters.TryAdd(instrument, true);
+                }
             }
         };
         _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
@@ -58,6 +66,12 @@ internal sealed class MetricsCollector : IDisposable
     {
         _listener.RecordObservableInstruments();
         var text = new StringBuilder();
+        var seen = _series.Keys.Select(k => k.Instrument).ToHashSet();
+        foreach (var counter in _counters.Keys.Where(c => !seen.Contains(c)).OrderBy(c => c.Name, StringComparer.Ordinal))
+        {
+            Metric(text, Name(counter), "counter", counter.Description ?? counter.Name, 0);
+        }
+
         foreach (var group in _series.GroupBy(s => s.Key.Instrument).OrderBy(g => g.Key.Name, StringComparer.Ordinal))
         {
             var instrument = group.Key;
