@@ -100,17 +100,6 @@ internal static class Answers
 
     /// <summary>A hold refused because a capacity it draws from is not on sale: not yet (window or tier), or no longer.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Outcome NotOnSale(WorkingSet set, CapacityNode node, DateTimeOffset now)
-    {
-        var rules = node.Sale!;
-        var view = Graph.View(node, set, set.Closure);
-        if (rules.EndsAt <= now)
-        {
-            return new Outcome(OutcomeCode.SaleClosed, $"{node.SectionName} ({node.Id}) is no longer on sale: its sale ended at {Rules.Instant(rules.EndsAt)}.") { Capacity = view };
-        }
-
-        return rules.StartsAt > now
-            ? new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: its sale starts at {Rules.Instant(rules.StartsAt)}.") { Capacity = view }
-            : new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: it opens when capacity {rules.OpensAfter} sells out.") { Capacity = view };
-    }
+    public static Outcome NotOnSale(WorkingSet set, CapacityNode node, DateTimeOffset now) =>
+        SaleRulesOf.Refusal(node, Graph.View(node, set, set.Closure), now);
 }

@@ -57,7 +57,10 @@ public static partial class Decider
 
             if (node.Waitlist is not { Enabled: true })
             {
-                return new Outcome(OutcomeCode.WaitlistDisabled, $"Capacity {node.SectionName} ({node.Id}) has no waiting list open.", $"items[{i}].capacity_id");
+                return new Outcome(OutcomeCode.WaitlistDisabled, $"Capacity {node.SectionName} ({node.Id}) has no waiting list open.", $"items[{i}].capacity_id")
+                {
+                    Capacity = Graph.View(node, set, set.Closure),
+                };
             }
         }
 

@@ -186,6 +186,23 @@ public static class SaleRulesOf
         return (available == 0 ? SaleState.SoldOut : SaleState.OnSale, ends);
     }
 
+    /// <summary>
+    /// The refusal of a hold (or a check) on <paramref name="node"/>, not on sale at <paramref name="now"/>
+    /// (<see cref="SaleRules.ClosedAt"/>): closed, not started, or a tier not yet open, with its view.
+    /// </summary>
+    public static Outcome Refusal(CapacityNode node, in CapacityView view, DateTimeOffset now)
+    {
+        var rules = node.Sale!;
+        if (rules.EndsAt <= now)
+        {
+            return new Outcome(OutcomeCode.SaleClosed, $"{node.SectionName} ({node.Id}) is no longer on sale: its sale ended at {Rules.Instant(rules.EndsAt)}.") { Capacity = view };
+        }
+
+        return rules.StartsAt > now
+            ? new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: its sale starts at {Rules.Instant(rules.StartsAt)}.") { Capacity = view }
+            : new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: it opens when capacity {rules.OpensAfter} sells out.") { Capacity = view };
+    }
+
     private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
     private static DateTimeOffset? Earlier(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;

@@ -1770,6 +1770,7 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         var problem = await world.AssertRefusedAsync("POST", Join, body, 409, "WAITLIST_DISABLED");
         Assert.Equal("/problems/waitlist-disabled", problem["type"]!.GetValue<string>());
         Assert.Contains(world.Fill(capacity), problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(world.Fill(capacity), problem["capacity_id"]!.GetValue<string>());
     }
 
     [Theory]

@@ -34,7 +34,9 @@ public abstract class SaleRulesTests(StoreKind store)
         var before = StateSnapshot.OfDatabase(app);
         var early = await Api.ProblemAsync(await t.ReserveAsync(pool, 1), 409, "SALE_NOT_OPEN");
         Assert.Equal((pool, starts), (early["capacity_id"]!.GetValue<string>(), early["sale_starts_at"]!.GetValue<DateTimeOffset>()));
-        await Api.ProblemAsync(await t.PostAsync($"/capacity/{pool}/check", Api.Json(new { quantity = 1 })), 409, "SALE_NOT_OPEN");
+        var checkRefused = await Api.ProblemAsync(await t.PostAsync($"/capacity/{pool}/check", Api.Json(new { quantity = 1 })), 409, "SALE_NOT_OPEN");
+        Assert.Equal(early["detail"]!.GetValue<string>(), checkRefused["detail"]!.GetValue<string>());
+        Assert.Equal(starts, checkRefused["sale_starts_at"]!.GetValue<DateTimeOffset>());
         Assert.Equal(before, StateSnapshot.OfDatabase(app));
 
         app.Clock.Advance(TimeSpan.FromMinutes(10));

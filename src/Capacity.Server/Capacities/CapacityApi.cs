@@ -313,11 +313,8 @@ internal static class CapacityApi
         {
             if (n.Sale is { Gates: true } rules && rules.ClosedAt(now))
             {
-                var view = Graph.View(n, lookup);
-                return ApiErrors.NotOnSale(
-                    rules.EndsAt <= now ? OutcomeCode.SaleClosed : OutcomeCode.SaleNotOpen,
-                    rules.EndsAt <= now ? $"{n.SectionName} ({n.Id}) is no longer on sale." : $"{n.SectionName} ({n.Id}) is not on sale yet.",
-                    view);
+                // The hold's own refusal, sentence and fields, so that a check says what a hold would.
+                return ApiErrors.FromOutcome(SaleRulesOf.Refusal(n, Graph.View(n, lookup), now));
             }
         }
 

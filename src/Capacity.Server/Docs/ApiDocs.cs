@@ -142,7 +142,7 @@ internal static class ApiDocs
                     {
                         Type = JsonSchemaType.String,
                         Format = "uuid",
-                        Description = "SALE_NOT_OPEN and SALE_CLOSED: the capacity not on sale, which may be a pool the capacity named draws from.",
+                        Description = "SALE_NOT_OPEN and SALE_CLOSED: the capacity not on sale, which may be a pool the capacity named draws from; WAITLIST_DISABLED: the capacity whose list is not open.",
                     };
                     schema.Properties["sale_starts_at"] = new OpenApiSchema
                     {

@@ -240,7 +240,9 @@ internal static class ApiErrors
     [ThreadStatic]
     private static (string Detail, long? Available, long Owed, ProblemHttpResult Result)? t_lastShortage;
 
-    public static ProblemHttpResult WaitlistDisabled(string detail) => Problem(WaitlistDisabledKind, detail);
+    /// <summary>Names the capacity whose list is not open (<c>capacity_id</c>), so a client need not parse the sentence.</summary>
+    public static ProblemHttpResult WaitlistDisabled(string detail, Guid? capacityId) =>
+        Problem(WaitlistDisabledKind, detail, new Dictionary<string, object?> { ["capacity_id"] = capacityId });
 
     public static ProblemHttpResult WaitlistEntryNotFound(string id) => NotFound($"Waiting-list entry {id} was not found.");
 
@@ -363,7 +365,7 @@ internal static class ApiErrors
         OutcomeCode.InvalidQuantity => InvalidQuantity(o.Detail ?? "Invalid quantity."),
         OutcomeCode.NotFound => NotFound(o.Detail ?? "Not found."),
         OutcomeCode.InsufficientCapacity => InsufficientCapacity(o.Detail ?? "Not enough capacity.", o.Available, o.Shortage?.Owed ?? 0),
-        OutcomeCode.WaitlistDisabled => WaitlistDisabled(o.Detail ?? "The waiting list is not open."),
+        OutcomeCode.WaitlistDisabled => WaitlistDisabled(o.Detail ?? "The waiting list is not open.", o.Capacity?.Id),
         OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive."),
         OutcomeCode.BelowCommitted => BelowCommitted(o.Detail ?? "Below committed."),
         OutcomeCode.ReservationExpired => o.Shortfall is { } shortfall ? ReservationExpired(o.Detail ?? "Expired.", shortfall) : ReservationExpired(o.Detail ?? "Expired."),
