@@ -121,6 +121,9 @@ public interface IReadStore
 
     Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct);
 
+    /// <summary>Every tenant, disabled ones included, oldest first: the operator's list.</summary>
+    Task<IReadOnlyList<Tenant>> GetTenantsAsync(CancellationToken ct);
+
     /// <summary>Every key of the tenant, revoked and expired ones included, oldest first.</summary>
     Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct);
 

@@ -72,6 +72,7 @@ namespace Capacity.Server;
 [JsonSerializable(typeof(ApiKeyResponse))]
 [JsonSerializable(typeof(ApiKeyListResponse))]
 [JsonSerializable(typeof(TenantResponse))]
+[JsonSerializable(typeof(TenantListResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(IndexResponse))]

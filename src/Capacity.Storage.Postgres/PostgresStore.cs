@@ -582,6 +582,19 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadTenant(r) : null;
     }
 
+    public async Task<IReadOnlyList<Tenant>> GetTenantsAsync(CancellationToken ct)
+    {
+        await using var cmd = _dataSource.CreateCommand($"SELECT {TenantColumns} FROM tenants ORDER BY created_at, id");
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var tenants = new List<Tenant>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            tenants.Add(ReadTenant(r));
+        }
+
+        return tenants;
+    }
+
     public async Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand($"SELECT {ApiKeyColumns} FROM api_keys WHERE tenant_id = @t ORDER BY created_at, id");

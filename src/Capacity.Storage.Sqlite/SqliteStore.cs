@@ -672,6 +672,20 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         return r.Read() ? ReadTenant(r) : null;
     });
 
+    public async Task<IReadOnlyList<Tenant>> GetTenantsAsync(CancellationToken ct)
+    {
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand($"SELECT {TenantColumns} FROM tenants ORDER BY created_at, id", c);
+        using var r = cmd.ExecuteReader();
+        var tenants = new List<Tenant>();
+        while (r.Read())
+        {
+            tenants.Add(ReadTenant(r));
+        }
+
+        return tenants;
+    }
+
     public async Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);

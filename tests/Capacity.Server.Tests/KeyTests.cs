@@ -50,6 +50,35 @@ public abstract class KeyTests(StoreKind store)
     private static string Text(JsonNode? node) => node!.GetValue<string>();
 
     [Fact]
+    public async Task Tenants_created_at_once_are_all_listed_oldest_first_a_page_at_a_time_disabled_ones_marked_and_only_for_the_admin_key()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var tenants = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => app.NewTenantAsync($"Venue {i}")));
+        using var admin = app.Admin();
+        Assert.Equal(200, (int)(await admin.PostAsync($"/admin/tenants/{tenants[3].Id}/disable", null)).StatusCode);
+
+        var listed = new List<JsonObject>();
+        string? after = null;
+        do
+        {
+            var page = await Api.ReadAsync(await admin.GetAsync($"/admin/tenants?limit=5{(after is null ? "" : $"&after={after}")}"), 200);
+            Assert.True(page["tenants"]!.AsArray().Count <= 5);
+            listed.AddRange(page["tenants"]!.AsArray().Select(t => t!.AsObject()));
+            after = page["next_after"]?.GetValue<string>();
+        }
+        while (after is not null && listed.Count < 20);
+
+        Assert.Equal(tenants.Select(t => t.Id.ToString()).Order(), listed.Select(t => Text(t["tenant_id"])).Order());
+        Assert.Equal(listed.OrderBy(t => t["created_at"]!.GetValue<DateTimeOffset>()).ThenBy(t => Text(t["tenant_id"]), StringComparer.Ordinal), listed);
+        Assert.Equal([tenants[3].Id.ToString()], listed.Where(t => t["disabled_at"] is not null).Select(t => Text(t["tenant_id"])));
+        Assert.Equal($"Venue 3", Text(listed.Single(t => Text(t["tenant_id"]) == tenants[3].Id.ToString())["name"]));
+
+        await Api.ProblemAsync(await admin.GetAsync($"/admin/tenants?after={Guid.NewGuid()}"), 400, "VALIDATION_ERROR");
+        await Api.ProblemAsync(await admin.GetAsync("/admin/tenants?limit=0"), 400, "VALIDATION_ERROR");
+        Assert.Equal(HttpStatusCode.Forbidden, (await tenants[0].Client.GetAsync("/admin/tenants")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_tenants_keys_page_oldest_first_with_next_after_revoked_ones_included()
     {
         await using var app = await CapacityApp.CreateAsync(store);

@@ -384,6 +384,7 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
     public Task<StoredKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct) => _read.FindApiKeyAsync(keyHash, ct);
     public Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct) => _read.GetTenantAsync(tenantId, ct);
+    public Task<IReadOnlyList<Tenant>> GetTenantsAsync(CancellationToken ct) => _read.GetTenantsAsync(ct);
     public Task<IReadOnlyList<ApiKey>> GetApiKeysAsync(Guid tenantId, CancellationToken ct) => _read.GetApiKeysAsync(tenantId, ct);
     public Task<AuditData> ReadAuditDataAsync(CancellationToken ct) => _read.ReadAuditDataAsync(ct);
     public ValueTask DisposeAsync() => _owner.DisposeAsync();

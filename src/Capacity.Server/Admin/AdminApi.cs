@@ -17,6 +17,10 @@ internal static class AdminApi
             "Answers its first API key, once: only its hash is stored (a replay answers `api_key` null). `key` (optional: `name`, `scope`, `expires_at`) "
             + "says what that key is, as for `POST /admin/tenants/{id}/keys`; without it, a write key that never expires.",
             400, 409, 413, 422);
+        group.MapGet("/tenants", ListTenants).Doc(
+            "List the tenants",
+            "Every tenant, disabled ones included, oldest first (with `after`/`limit` a page and `next_after`, as every list): its id, name, when it was created, "
+            + "and `disabled_at` while it is disabled. How an operator finds a tenant whose id was not kept.");
         group.MapGet("/tenants/{id}/keys", ListKeys).Doc(
             "List a tenant's keys",
             "Every key, revoked and expired ones included, oldest first (with `after`/`limit` a page and `next_after`, as every list): its id, its first 12 characters (`prefix`, null for a key issued before they were kept), "
@@ -61,6 +65,15 @@ internal static class AdminApi
 
         var command = new CreateTenant(TimeOrderedIds.New(), body.Value.Name, key);
         return await writes.ExecuteAsync(context, Guid.Empty, body.Bytes, command, o => Issued(o, text, time), o => Issued(o, null, time));
+    }
+
+    private static async Task<Results<JsonOk<TenantListResponse>, ProblemHttpResult>> ListTenants(
+        [FromQuery] string? after, [FromQuery] string? limit, IReadStore store, ServerOptions options, CancellationToken ct)
+    {
+        var tenants = await store.GetTenantsAsync(ct);
+        return ListPages.TryCut(tenants, t => t.Id.ToString(), after, limit, options, "tenant", out var page, out var more) is { } bad
+            ? bad
+            : JsonResults.Ok(new TenantListResponse([.. page.Select(TenantResponse.From)], more ? page[^1].Id : null));
     }
 
     private static async Task<Results<JsonOk<ApiKeyListResponse>, ProblemHttpResult>> ListKeys(

@@ -64,6 +64,8 @@ internal sealed record TenantKeyResponse(Guid TenantId, string Name, string? Api
 
 internal sealed record ApiKeyListResponse(Guid TenantId, ApiKeyResponse[] Keys, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
+internal sealed record TenantListResponse(TenantResponse[] Tenants, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
+
 /// <summary>A tenant; <c>disabled_at</c> is set while it is disabled.</summary>
 internal sealed record TenantResponse(Guid TenantId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? DisabledAt)
 {
