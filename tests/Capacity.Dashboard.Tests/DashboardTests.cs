@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -11,7 +13,8 @@ namespace Capacity.Dashboard.Tests;
 /// the page within a second, and so do changes to allocations and waiting lists, and a tier opening when
 /// the one before it sells out; each capacity shows its state and sale rules; buyer limits show on
 /// the page's next read of them; the reservations panel lists, filters and pages an event's
-/// reservations, releases, confirms and cancels them, and shows the platform's data as text.
+/// reservations, releases, confirms and cancels them, and shows the platform's data as text; a key
+/// refused while the page is open signs it out, and a stream that fails is tried again later and later.
 /// </summary>
 public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
 {
@@ -57,6 +60,134 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
         await page.ClickAsync("#sign-in-form button");
         await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("That key was not accepted.");
         await Expect(page.Locator("#main")).ToBeHiddenAsync();
+    }
+
+    /// <summary>
+    /// A key refused for itself is refused on every request after, and each refusal counts against the
+    /// server's budget of refused credentials per address (Auth:FailedAttemptsPerMinute), past which new
+    /// keys from that address are refused too. Here the page's stream drops after the key was revoked or
+    /// its tenant disabled: its next try is refused, and the page signs out with the reason instead of
+    /// trying again, and asks nothing more.
+    /// </summary>
+    [Theory]
+    [InlineData("revoked")]
+    [InlineData("tenant_disabled")]
+    public async Task A_page_whose_key_is_refused_signs_out_with_the_reason_and_stops_asking(string reason)
+    {
+        using var admin = Server.Client(DashboardHost.AdminKey);
+        var tenant = await ReadAsync(await admin.PostAsJsonAsync("/admin/tenants", new { name = "Gala" }));
+        var key = tenant["api_key"]!.GetValue<string>();
+        var tenantId = tenant["tenant_id"]!.GetValue<string>();
+        using var api = Server.Client(key);
+        await CreateAsync(api, "Stalls", 40, []);
+
+        // The server keeps a stream open once it let it in, so the test cuts the page's streams as a
+        // network or a proxy would: the page sees them fail, not end at its own wish.
+        var page = await NewPageAsync();
+        await page.AddInitScriptAsync("""
+            (() => {
+              const fetch = window.fetch;
+              window.cutStreams = [];
+              window.fetch = (url, init = {}) => {
+                if (!String(url).endsWith("/capacity/stream")) return fetch(url, init);
+                const cut = new AbortController();
+                init.signal?.addEventListener("abort", () => cut.abort());
+                window.cutStreams.push(cut);
+                return fetch(url, { ...init, signal: cut.signal });
+              };
+            })();
+            """);
+        await OpenGalaAsync(page, key);
+        var before = await AuthFailuresAsync(reason);
+        await ReadAsync(reason == "revoked"
+            ? await admin.DeleteAsync($"/admin/tenants/{tenantId}/keys/{tenant["key"]!["id"]!.GetValue<string>()}")
+            : await admin.PostAsync($"/admin/tenants/{tenantId}/disable", null));
+
+        await page.EvaluateAsync("() => cutStreams.forEach((cut) => cut.abort())");
+        await Expect(page.Locator("#sign-in")).ToBeVisibleAsync();
+        await Expect(page.Locator("#sign-in-error")).ToContainTextAsync("Signed out: the key is no longer accepted.");
+        await Expect(page.Locator("#main")).ToBeHiddenAsync();
+        Assert.Null(await page.EvaluateAsync<string?>("() => sessionStorage.getItem('capacity.key')"));
+
+        // The stream's next try was refused, perhaps a timer's read too; after the sign-out, nothing.
+        var signedOut = await AuthFailuresAsync(reason);
+        Assert.InRange(signedOut - before, 1, 3);
+        await page.WaitForTimeoutAsync(3000);
+        Assert.Equal(signedOut, await AuthFailuresAsync(reason));
+
+        // The reason is the problem's detail.
+        var refused = await api.GetAsync("/events");
+        var detail = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["detail"]!.GetValue<string>();
+        await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync($"Signed out: the key is no longer accepted. {detail}");
+    }
+
+    /// <summary>
+    /// A stream that cannot be opened is tried again after 1 s, then 2, 4 … up to 30 s, and after what a
+    /// 429's Retry-After asks; a stream that brought a snapshot is tried again after 1 s. The page's clock
+    /// is Playwright's, stopped, so the waits are skipped instead of waited for.
+    /// </summary>
+    [Fact]
+    public async Task A_stream_that_fails_is_tried_again_later_and_later_and_after_what_a_429_asks()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        await CreateAsync(api, "Stalls", 40, []);
+
+        var page = await NewPageAsync();
+        var answer = "503";
+        var tries = 0;
+        await page.RouteAsync(new Regex("/capacity/stream$"), route =>
+        {
+            Interlocked.Increment(ref tries);
+            return answer switch
+            {
+                "503" => route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = """{"title":"Unavailable","status":503}""" }),
+                "429" => route.FulfillAsync(new()
+                {
+                    Status = 429, ContentType = "application/problem+json", Headers = new Dictionary<string, string> { ["Retry-After"] = "45" },
+                    Body = """{"title":"Too many streams","status":429,"code":"TOO_MANY_STREAMS"}""",
+                }),
+                // One snapshot, and the stream ends.
+                _ => route.FulfillAsync(new()
+                {
+                    Status = 200, ContentType = "text/event-stream",
+                    Body = "event: snapshot\ndata: {\"totals\":{\"total_capacity\":40,\"sold_count\":0,\"reserved_capacity\":0,\"available_capacity\":40,\"has_unlimited\":false},"
+                        + "\"capacity\":[],\"holds\":{\"active\":0,\"expiring\":[]}}\n\n",
+                }),
+            };
+        });
+        await page.Clock.InstallAsync();
+        await page.GotoAsync(Server.Url + "/dashboard/");
+        await page.Clock.PauseAtAsync(DateTime.Now.AddMinutes(1));
+        await page.FillAsync("#api-key", key);
+        await page.ClickAsync("#sign-in-form button");
+
+        // Each wait is as long as the status says, not a millisecond less; after seven failures, a 429 asks for 45 s.
+        var status = page.Locator("#status");
+        var waits = new[] { 1, 2, 4, 8, 16, 30, 30 };
+        for (var i = 0; i < waits.Length; i++)
+        {
+            await Expect(status).ToHaveTextAsync($"reconnecting in {waits[i]} s…");
+            Assert.Equal(i + 1, Volatile.Read(ref tries));
+            await page.Clock.FastForwardAsync((waits[i] * 1000) - 1);
+            await page.WaitForTimeoutAsync(50);
+            Assert.Equal(i + 1, Volatile.Read(ref tries));
+            answer = i == waits.Length - 1 ? "429" : "503";
+            await page.Clock.FastForwardAsync(1);
+        }
+
+        await Expect(status).ToHaveTextAsync("reconnecting in 45 s…");
+        Assert.Equal(8, Volatile.Read(ref tries));
+        answer = "snapshot";
+        await page.Clock.FastForwardAsync(45_000 - 1);
+        await page.WaitForTimeoutAsync(50);
+        Assert.Equal(8, Volatile.Read(ref tries));
+        await page.Clock.FastForwardAsync(1);
+
+        // A stream that worked is tried again after the shortest wait.
+        await Expect(page.Locator("#total-available")).ToHaveTextAsync("40");
+        await Expect(status).ToHaveTextAsync("reconnecting in 1 s…");
+        Assert.Equal(9, Volatile.Read(ref tries));
     }
 
     [Fact]
@@ -425,5 +556,15 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
         await page.WaitForTimeoutAsync(300);
         Assert.Empty(dialogs);
         await AssertInvariantsAsync();
+    }
+
+    /// <summary>Requests the server has refused for their credential with this reason, from its metrics (the tests run one after another).</summary>
+    private async Task<long> AuthFailuresAsync(string reason)
+    {
+        using var scraper = Server.Client();
+        var metrics = await scraper.GetStringAsync("/metrics");
+        return metrics.Split('\n')
+            .Where(line => line.StartsWith("capacity_auth_failures_total{", StringComparison.Ordinal) && line.Contains($"reason=\"{reason}\"", StringComparison.Ordinal))
+            .Sum(line => (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
     }
 }

@@ -10,8 +10,8 @@ namespace Capacity.Dashboard.Tests;
 
 /// <summary>
 /// The organiser's view (issue 22): the newest event followed at sign-in; each section shown as it
-/// stands for sale (an unlimited one, one under a closed pool) with its limits, and each expiring hold
-/// with its sections; the sales charts, conversion and forecast from the statistics, following sales
+/// stands for sale (an unlimited one, one under a closed pool, named by the pool whose own settings
+/// close it) with its limits, and each expiring hold with its sections and a countdown; the sales charts, conversion and forecast from the statistics, following sales
 /// live, or a note when the server has none; the organiser's actions, each confirmed in a dialog,
 /// sent with an Idempotency-Key, and refused with the API's problem; a read key that sees everything
 /// and can change nothing; a phone's width; the keyboard.
@@ -537,6 +537,156 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
         await page.Locator("#action-total").PressAsync("Enter");
         await Expect(page.Locator("#action-result")).ToHaveTextAsync("Stalls has 45 tickets now.");
         Assert.Equal(45, (await CapacityAsync(api, stalls))["total_capacity"]!.GetValue<int>());
+    }
+
+    /// <summary>
+    /// The server's state counts the pools a capacity draws from: under a deactivated venue, a level and
+    /// its stalls read closed though nothing of theirs closes them, and under a festival whose sale has
+    /// not started a day and its stage read scheduled. Each names the nearest capacity whose own settings
+    /// keep it from sale; one whose own settings explain its state says so in its own words.
+    /// </summary>
+    [Fact]
+    public async Task A_section_kept_from_sale_by_a_pool_above_names_the_pool_whose_own_settings_do_it()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var venue = await CreateAsync(api, "Venue", 100, []);
+        var level = await CreateAsync(api, "Level", 60, [venue]);
+        var stalls = await CreateAsync(api, "Stalls", 40, [level]);
+        var boxes = await CreateAsync(api, "Boxes", 10, [level]);
+        var terrace = (await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Terrace", ["total_capacity"] = 10, ["parent_ids"] = new[] { level },
+            ["sale_starts_at"] = DateTimeOffset.UtcNow.AddHours(2).ToString("O"),
+        }))["id"]!.GetValue<string>();
+        var festival = (await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Festival", ["total_capacity"] = 500,
+            ["sale_starts_at"] = DateTimeOffset.UtcNow.AddHours(2).ToString("O"),
+        }))["id"]!.GetValue<string>();
+        var day = await CreateAsync(api, "Day", 200, [festival]);
+        var stage = await CreateAsync(api, "Stage", 100, [day]);
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{boxes}", new { is_active = false }));
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{venue}", new { is_active = false }));
+
+        var page = await NewPageAsync();
+        await OpenGalaAsync(page, key);
+
+        // Level and Stalls read closed only because of Venue; Terrace's own window has not started, but it is Venue that closes it.
+        foreach (var id in new[] { level, stalls, terrace })
+        {
+            await ExpectFieldsAsync(Head(page, id), new() { ["state"] = "not on sale" });
+            await Expect(Capacity(page, id).Locator("[data-field='blocked']")).ToHaveTextAsync("Not on sale: Venue is deactivated.");
+        }
+
+        await ExpectFieldsAsync(Head(page, venue), new() { ["state"] = "closed (deactivated)" });
+        await ExpectFieldsAsync(Head(page, boxes), new() { ["state"] = "closed (deactivated)" });
+        await Expect(Capacity(page, boxes).Locator("[data-field='blocked']")).ToHaveCountAsync(0);
+
+        // Day and Stage wait for Festival's sale, which opens them.
+        await ExpectFieldsAsync(Head(page, festival), new() { ["state"] = "scheduled" });
+        await Expect(Capacity(page, festival).Locator("[data-field='blocked']")).ToHaveCountAsync(0);
+        foreach (var id in new[] { day, stage })
+        {
+            await ExpectFieldsAsync(Head(page, id), new() { ["state"] = "not on sale" });
+            await Expect(Capacity(page, id).Locator("[data-field='blocked']")).ToHaveTextAsync("Not on sale: Festival is not on sale yet.");
+        }
+
+        // Venue on sale again: Terrace waits for its own window, and says so in its own words.
+        await ReadAsync(await api.PutAsJsonAsync($"/capacity/{venue}", new { is_active = true }));
+        await ExpectFieldsAsync(Head(page, stalls), new() { ["state"] = "on sale" }, Live);
+        await ExpectFieldsAsync(Head(page, level), new() { ["state"] = "on sale" }, Live);
+        await ExpectFieldsAsync(Head(page, terrace), new() { ["state"] = "scheduled" }, Live);
+        await Expect(Capacity(page, terrace).Locator("[data-field='blocked']")).ToHaveCountAsync(0);
+    }
+
+    /// <summary>
+    /// A quiet event sends no snapshot (heartbeats only), yet a hold's countdown moves with the page's
+    /// clock (Playwright's here, so that a minute passes at once); only the countdown changes, so a
+    /// reservation id selected for copying stays selected.
+    /// </summary>
+    [Fact]
+    public async Task The_countdown_of_a_hold_expiring_next_moves_with_the_pages_clock_and_leaves_the_rest_of_its_row_alone()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var stalls = await CreateAsync(api, "Stalls", 40, []);
+        var hold = await HoldAsync(api, stalls, 2);
+
+        var page = await NewPageAsync();
+        await page.Clock.InstallAsync();
+        await OpenGalaAsync(page, key);
+        var cells = page.Locator("#expiring tbody tr td");
+        await Expect(cells.First).ToHaveTextAsync(hold);
+        await cells.First.EvaluateAsync("td => getSelection().selectAllChildren(td)");
+        var before = Seconds(await cells.Nth(3).TextContentAsync());
+
+        await page.Clock.FastForwardAsync("01:00");
+        Assert.InRange(before - Seconds(await cells.Nth(3).TextContentAsync()), 59, 61);
+        Assert.Equal(hold, await page.EvaluateAsync<string>("() => getSelection().toString()"));
+
+        // "9:58" as seconds.
+        static int Seconds(string? countdown)
+        {
+            var parts = countdown!.Split(':');
+            return (int.Parse(parts[0], CultureInfo.InvariantCulture) * 60) + int.Parse(parts[1], CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>
+    /// The dialog shows each edge of a window to the minute. Changing one edge sends that edge alone, so
+    /// the other keeps its seconds; emptying one sends it as null, which clears it.
+    /// </summary>
+    [Fact]
+    public async Task Changing_one_edge_of_a_sale_window_sends_that_edge_alone_and_the_other_keeps_its_seconds()
+    {
+        var key = await NewTenantAsync();
+        using var api = Server.Client(key);
+        var starts = new DateTimeOffset(2030, 5, 1, 16, 0, 30, 250, TimeSpan.Zero);
+        var ends = new DateTimeOffset(2030, 5, 1, 22, 0, 45, 500, TimeSpan.Zero);
+        var stalls = (await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Stalls", ["total_capacity"] = 40, ["sale_starts_at"] = starts.ToString("O"), ["sale_ends_at"] = ends.ToString("O"),
+        }))["id"]!.GetValue<string>();
+
+        // Paris: UTC+2 in May.
+        var page = await NewPageAsync(timezone: "Europe/Paris");
+        var bodies = new List<string?>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "PUT")
+            {
+                lock (bodies)
+                {
+                    bodies.Add(request.PostData);
+                }
+            }
+        };
+        await SignInAsync(page, key);
+        await Expect(page.Locator("#status")).ToHaveTextAsync("live");
+
+        await Capacity(page, stalls).Locator("button[data-action='window']").ClickAsync();
+        await Expect(page.Locator("#action-starts")).ToHaveValueAsync("2030-05-01T18:00");
+        await Expect(page.Locator("#action-ends")).ToHaveValueAsync("2030-05-02T00:00");
+        await page.FillAsync("#action-ends", "2030-05-02T01:00");
+        await page.ClickAsync("#action-submit");
+        await Expect(page.Locator("#action-result")).ToHaveTextAsync("Stalls has a new sale window.");
+        var changed = await CapacityAsync(api, stalls);
+        Assert.Equal(starts, DateTimeOffset.Parse(changed["sale_starts_at"]!.GetValue<string>(), CultureInfo.InvariantCulture));
+        Assert.Equal(new DateTimeOffset(2030, 5, 1, 23, 0, 0, TimeSpan.Zero), DateTimeOffset.Parse(changed["sale_ends_at"]!.GetValue<string>(), CultureInfo.InvariantCulture));
+
+        // Emptied, the start is cleared; the end stays as it is.
+        await Expect(Capacity(page, stalls).Locator("[data-field='sale-ends']")).ToHaveAttributeAsync("datetime", new Regex("^2030-05-01T23:00:00"), new() { Timeout = 2000 });
+        await Capacity(page, stalls).Locator("button[data-action='window']").ClickAsync();
+        await Expect(page.Locator("#action-ends")).ToHaveValueAsync("2030-05-02T01:00");
+        await page.FillAsync("#action-starts", "");
+        await page.ClickAsync("#action-submit");
+        await Expect(page.Locator("#action-dialog")).ToBeHiddenAsync();
+        var cleared = await CapacityAsync(api, stalls);
+        Assert.Null(cleared["sale_starts_at"]);
+        Assert.Equal(new DateTimeOffset(2030, 5, 1, 23, 0, 0, TimeSpan.Zero), DateTimeOffset.Parse(cleared["sale_ends_at"]!.GetValue<string>(), CultureInfo.InvariantCulture));
+
+        Assert.Equal(["""{"sale_ends_at":"2030-05-01T23:00:00.000Z"}""", """{"sale_starts_at":null}"""], bodies);
     }
 
     /// <summary>A sale that is selling, but whose window closes before its rate would sell it out, says so.</summary>

@@ -11,6 +11,8 @@
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 let key = sessionStorage.getItem("capacity.key");
+// The key the page signed in with, once the server took it; null while signing in or signed out.
+let acceptedKey = null;
 // What the key may do, from GET /credential: "read", "write" or "elevated".
 let scope = "write";
 let streamAbort = null;
@@ -21,6 +23,16 @@ let limitsTimer = null;
 
 // Buyer limits are not in the snapshot and change rarely, so the panel re-reads them on a slow timer.
 const LIMITS_REFRESH_MS = 10000;
+
+// The stream is tried again after a failure (the network, a server restarting or overloaded) 1 s
+// later, then 2, 4 … up to 30 s, and after 1 s again once a stream has brought a snapshot: a server
+// down for minutes sees one try every 30 s from each open tab, not one a second.
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30000;
+
+// Until when the server asked to be left alone (429 with Retry-After): the timers skip their reads
+// until then, and the stream waits as long before its next try.
+let quietUntil = 0;
 
 // The reservations list is read when asked for (event opened, a filter, Refresh, Load more), never
 // on the stream's beat: a busy event sends a snapshot up to every 250 ms, and while one poller serves
@@ -66,14 +78,33 @@ function pageSize(text) {
 // Talking to the API
 
 async function api(path, { method = "GET", headers = {}, body } = {}) {
-  const init = { method, headers: { ...headers, Authorization: `Bearer ${key}` } };
+  const sentWith = key;
+  const init = { method, headers: { ...headers, Authorization: `Bearer ${sentWith}` } };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
   const response = await fetch(path, init);
-  if (!response.ok) throw await problemOf(response);
+  if (!response.ok) throw await refusal(response, sentWith);
   return response.json();
+}
+
+// A refused request's problem, after acting on what it says of the page as a whole: the key is no
+// longer accepted (sign out), or the server asks for a pause (429 with Retry-After).
+async function refusal(response, sentWith) {
+  const error = await problemOf(response);
+  if (error.retryAfterMs !== null) quietUntil = Math.max(quietUntil, Date.now() + error.retryAfterMs);
+  // An answer to a key the page no longer uses (one from before a sign-in) says nothing of the new one.
+  if (keyRefused(error) && acceptedKey !== null && sentWith === acceptedKey) signOutRefused(error);
+  return error;
+}
+
+// The key itself is refused (401: unknown, revoked or expired; 403 TENANT_DISABLED), not what it asked
+// for: every later request with it is refused too, and each refusal counts against the server's budget
+// of refused credentials per client address (Auth:FailedAttemptsPerMinute), past which new keys from
+// the same address are refused as well. A forgotten tab must not lock an office out: the page stops.
+function keyRefused(error) {
+  return error.status === 401 || (error.status === 403 && error.code === "TENANT_DISABLED");
 }
 
 // An RFC 9457 problem as an Error. Its message is the detail, which the panels show in a sentence; the
@@ -86,7 +117,17 @@ async function problemOf(response) {
   error.detail = problem.detail ?? null;
   error.code = problem.code ?? null;
   error.errors = problem.errors ?? null;
+  error.retryAfterMs = response.status === 429 ? retryAfterMs(response.headers.get("Retry-After")) : null;
   return error;
+}
+
+// Retry-After in seconds, or as an HTTP date; null when absent or unreadable.
+function retryAfterMs(text) {
+  if (text === null) return null;
+  const seconds = Number(text);
+  if (text.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
 // Every write carries an Idempotency-Key, so that it takes effect once however often it is sent. Each
@@ -130,6 +171,7 @@ async function signIn(candidate) {
   try {
     const list = await api("/events");
     scope = await credentialScope();
+    acceptedKey = key;
     sessionStorage.setItem("capacity.key", key);
     $("sign-in").hidden = true;
     $("main").hidden = false;
@@ -183,8 +225,19 @@ function writeControl(control) {
 
 function signOut() {
   if (streamAbort) streamAbort.abort();
+  clearInterval(limitsTimer);
+  clearInterval(statsTimer);
+  clearTimeout(statsPending);
+  acceptedKey = null;
   sessionStorage.removeItem("capacity.key");
   location.reload();
+}
+
+// Signs out as the button does, so that nothing is left to ask again, and says why on the sign-in form
+// the reload brings (the problem's detail: revoked, expired, the tenant disabled).
+function signOutRefused(error) {
+  sessionStorage.setItem("capacity.signed-out", `Signed out: the key is no longer accepted. ${error.detail ?? `(${error.status})`}`);
+  signOut();
 }
 
 function setStatus(state, text) {
@@ -242,24 +295,47 @@ async function follow(eventId) {
   loadReservations();
   const abort = new AbortController();
   streamAbort = abort;
+  let failures = 0;
   while (!abort.signal.aborted) {
+    let retryAfter = null;
     try {
-      await readStream(eventId, abort.signal);
+      await readStream(eventId, abort.signal, () => { failures = 0; });
     } catch (error) {
+      // Aborted: another event is followed, or the page signed out (a refused key aborts it too).
       if (abort.signal.aborted) return;
+      retryAfter = error.retryAfterMs ?? null;
     }
-    // The stream dropped (server restart, network): say so and reconnect.
-    setStatus("reconnecting", "reconnecting…");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The stream dropped or was not opened (server restart, network, overload): say so and try again,
+    // after as long as a 429 asks, else after a wait that grows with each failure in a row.
+    const wait = retryAfter ?? Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures);
+    failures++;
+    setStatus("reconnecting", `reconnecting in ${Math.ceil(wait / 1000)} s…`);
+    await sleep(wait, abort.signal);
   }
 }
 
-async function readStream(eventId, signal) {
+// Resolves after ms, or at once when the signal aborts.
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+// Reads the stream until it ends; throws the problem when it cannot be opened. received() is called
+// for each snapshot, which shows the stream works.
+async function readStream(eventId, signal, received) {
+  const sentWith = key;
   const response = await fetch(`/events/${enc(eventId)}/capacity/stream`, {
-    headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" },
+    headers: { Authorization: `Bearer ${sentWith}`, Accept: "text/event-stream" },
     signal,
   });
-  if (!response.ok) throw new Error(`${response.status}`);
+  if (!response.ok) throw await refusal(response, sentWith);
   setStatus("live", "live");
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -273,7 +349,9 @@ async function readStream(eventId, signal) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trimStart()]));
-      if (fields.event === "snapshot" && currentEvent === eventId) render(JSON.parse(fields.data));
+      if (fields.event !== "snapshot") continue;
+      received();
+      if (currentEvent === eventId) render(JSON.parse(fields.data));
     }
   }
 }
@@ -322,9 +400,10 @@ function renderTree() {
   }
   const setAside = setAsideByCapacity(capacities, byId);
   const limits = limitsByCapacity();
+  const now = Date.now();
   const build = (c, depth) => {
     const item = document.createElement("li");
-    item.append(capacityRow(c, setAside.get(c.id) || 0, names, closedPoolAbove(c, byId), limits.get(c.id) ?? []));
+    item.append(capacityRow(c, setAside.get(c.id) || 0, names, whyNotOnSale(c, byId, now), limits.get(c.id) ?? []));
     const kids = children.get(c.id) || [];
     if (kids.length > 0 && depth < 8) {
       const list = document.createElement("ul");
@@ -368,9 +447,41 @@ function setAsideByCapacity(capacities, byId) {
 }
 
 // A hold takes from a capacity and every pool above it, and is refused when any of them is closed or
-// not open yet. The server's state counts those pools already; this finds the nearest such pool of
-// this event, or null, so that the row can say which pool it is and why.
-function closedPoolAbove(c, byId) {
+// not open yet. The server's state counts those pools already: a section under a deactivated venue
+// reads closed, and so does every pool between them, though nothing of their own closes them. So a
+// state is explained by the nearest capacity whose own settings close it (for a closed state) or hold
+// it back (for a scheduled one): the capacity itself, else the nearest such pool of this event above.
+// Answers { capacity, reason }, or null for a capacity on sale, or held back by a pool of another
+// event (which the snapshot does not carry). The reasons: "deactivated", "sold_out" (closed by its
+// sold-out rule), "ended" and "not_started" (its window), "tier" (it opens after another sells out).
+function whyNotOnSale(c, byId, now) {
+  if (c.state !== "closed" && c.state !== "scheduled") return null;
+  const closed = c.state === "closed";
+  const own = ownReason(c, now);
+  if (own !== null && CLOSING.has(own) === closed) return { capacity: c, reason: own };
+  const above = reasonAbove(c, byId, now, closed);
+  if (above !== null) return above;
+  if (!closed && c.opens_after_sold_out_of) return { capacity: c, reason: "tier" };
+  // The page's clock and the server's may disagree about an edge of the window by a moment.
+  return own === null ? null : { capacity: c, reason: own };
+}
+
+const CLOSING = new Set(["deactivated", "sold_out", "ended"]);
+
+// What a capacity's own switch, sold-out rule and window say at now, the page's time: a window edge
+// is compared with the clock, not read from the state, which counts the pools above as well.
+function ownReason(c, now) {
+  if (c.closed_reason === "sold_out") return "sold_out";
+  if (!c.is_active) return "deactivated";
+  if (c.sale_ends_at && Date.parse(c.sale_ends_at) <= now) return "ended";
+  if (c.sale_starts_at && Date.parse(c.sale_starts_at) > now) return "not_started";
+  return null;
+}
+
+// The nearest pool above c (breadth first) whose own settings close it, or hold it back; a pool that
+// opens after another sells out holds back what is under it while it is scheduled, unless a pool
+// above it is what keeps it scheduled.
+function reasonAbove(c, byId, now, closed) {
   const seen = new Set();
   const queue = [...c.parent_ids];
   while (queue.length > 0) {
@@ -378,16 +489,25 @@ function closedPoolAbove(c, byId) {
     if (seen.has(id) || !byId.has(id)) continue;
     seen.add(id);
     const pool = byId.get(id);
-    if (pool.state === "closed" || pool.state === "scheduled") return pool;
+    const own = ownReason(pool, now);
+    if (own !== null && CLOSING.has(own) === closed) return { capacity: pool, reason: own };
+    if (!closed && own === null && pool.opens_after_sold_out_of && pool.state === "scheduled" && reasonAbove(pool, byId, now, false) === null) {
+      return { capacity: pool, reason: "tier" };
+    }
     queue.push(...pool.parent_ids);
   }
   return null;
 }
 
-function whyClosed(pool) {
-  if (pool.state === "scheduled") return `${pool.section_name} is not on sale yet`;
-  if (pool.closed_reason === "sold_out") return `${pool.section_name} closed when it sold out`;
-  return pool.is_active ? `${pool.section_name}'s sale has ended` : `${pool.section_name} is deactivated`;
+// "Venue is deactivated": why a pool keeps what is under it from sale.
+function whyBlocked({ capacity, reason }) {
+  const name = capacity.section_name;
+  switch (reason) {
+    case "deactivated": return `${name} is deactivated`;
+    case "sold_out": return `${name} closed when it sold out`;
+    case "ended": return `${name}'s sale has ended`;
+    default: return `${name} is not on sale yet`;
+  }
 }
 
 // A stacked bar: one span per [class, count], each as a share of scale. Decorative: the numbers
@@ -397,7 +517,7 @@ function bar(scale, parts) {
   return `<div class="bar" aria-hidden="true">${spans.join("")}</div>`;
 }
 
-function capacityRow(c, setAside, names, closedPool, limits) {
+function capacityRow(c, setAside, names, why, limits) {
   const row = document.createElement("div");
   row.className = "capacity";
   row.dataset.capacityId = c.id;
@@ -408,9 +528,9 @@ function capacityRow(c, setAside, names, closedPool, limits) {
   const owed = c.waitlist_demand ?? 0;
   // Available counts an overbooking allowance, so a limited bar spans the total and the allowance.
   const allowance = c.overbook_limit ?? 0;
-  // A capacity closed by its own switch or rule says why in its own state; one that is not on sale
-  // because of a pool above it names that pool.
-  const blockedBy = !c.is_active || c.closed_reason ? null : closedPool;
+  // A capacity whose own settings explain its state says why in its state; one that is closed or
+  // scheduled only because of a pool above it names that pool.
+  const blockedBy = why !== null && why.capacity !== c ? why : null;
   const onSale = (c.state === "on_sale" || c.state === "sold_out") && blockedBy === null;
   row.innerHTML = `
     <div class="head">
@@ -430,12 +550,12 @@ function capacityRow(c, setAside, names, closedPool, limits) {
   row.querySelector(".name").textContent = c.section_name;
   const state = row.querySelector("[data-field='state']");
   state.dataset.state = blockedBy ? "blocked" : c.state;
-  state.textContent = blockedBy ? "not on sale" : stateText(c);
+  state.textContent = blockedBy ? "not on sale" : stateText(c, why);
   if (blockedBy) {
     const line = document.createElement("p");
     line.className = "blocked";
     line.dataset.field = "blocked";
-    line.textContent = `Not on sale: ${whyClosed(blockedBy)}.`;
+    line.textContent = `Not on sale: ${whyBlocked(blockedBy)}.`;
     row.append(line);
   }
   row.append(capacityActions(c));
@@ -459,15 +579,20 @@ function capacityBar(c, aside, owed, allowance, onSale) {
   return bar(scale, [["sold", c.sold_count], ["reserved", c.reserved_capacity - aside], ["set-aside", aside], ["owed", owedShown], [free, available]]);
 }
 
-// "closed" says why: a sold-out rule (closed_reason), a deactivation, or the end of the sale window.
-function stateText(c) {
+// "closed" says why when the capacity's own settings do: a sold-out rule (closed_reason), a
+// deactivation, or the end of the sale window; plain "closed" when a pool of another event closed it.
+function stateText(c, why) {
   switch (c.state) {
     case "scheduled": return "scheduled";
     case "on_sale": return "on sale";
     case "sold_out": return "sold out";
     default:
-      if (c.closed_reason === "sold_out") return "closed (sold out)";
-      return c.is_active ? "closed (sale ended)" : "closed (deactivated)";
+      switch (why?.reason) {
+        case "sold_out": return "closed (sold out)";
+        case "deactivated": return "closed (deactivated)";
+        case "ended": return "closed (sale ended)";
+        default: return "closed";
+      }
   }
 }
 
@@ -614,19 +739,31 @@ function allocationRow(c, a) {
   return tr;
 }
 
+// The holds expiring next, drawn on each snapshot; their countdowns move every second (tickExpiring).
 function renderExpiring() {
   if (!lastSnapshot) return;
-  const now = Date.now();
   const names = capacityNames();
   const rows = lastSnapshot.holds.expiring.map((h) => {
-    const seconds = Math.max(0, Math.round((Date.parse(h.expires_at) - now) / 1000));
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td class="mono"></td><td data-field="sections"></td><td>${h.quantity}</td><td>${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}</td>`;
+    tr.innerHTML = `<td class="mono"></td><td data-field="sections"></td><td>${h.quantity}</td><td data-field="expires-in"></td>`;
     tr.cells[0].textContent = h.reservation_id;
     tr.cells[1].textContent = (h.items ?? []).map((i) => `${names.get(i.capacity_id) ?? i.capacity_id} ×${i.quantity}`).join(", ");
+    tr.cells[3].dataset.expiresAt = h.expires_at;
     return tr;
   });
   $("expiring").tBodies[0].replaceChildren(...rows);
+  tickExpiring();
+}
+
+// Each countdown as the page's clock has it now ("4:07"). Only the countdowns' text changes, so a
+// reservation id being selected for copying stays selected while the seconds go by.
+function tickExpiring() {
+  const now = Date.now();
+  for (const cell of $("expiring").querySelectorAll("[data-field='expires-in']")) {
+    const seconds = Math.max(0, Math.round((Date.parse(cell.dataset.expiresAt) - now) / 1000));
+    const text = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    if (cell.textContent !== text) cell.textContent = text;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,7 +777,7 @@ function followLimits(eventId) {
   $("limits-error").textContent = "";
   loadLimits(eventId);
   limitsTimer = setInterval(() => {
-    if (!document.hidden) loadLimits(eventId);
+    if (!document.hidden && Date.now() >= quietUntil) loadLimits(eventId);
   }, LIMITS_REFRESH_MS);
 }
 
@@ -699,7 +836,7 @@ function followStats() {
   $("stats-note").hidden = true;
   loadStats();
   statsTimer = setInterval(() => {
-    if (!document.hidden) loadStats();
+    if (!document.hidden && Date.now() >= quietUntil) loadStats();
   }, STATS_REFRESH_MS);
 }
 
@@ -1095,15 +1232,22 @@ function setActive(c) {
 function saleWindow(c) {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const when = (text) => new Date(text).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  const starts = localInput(c.sale_starts_at);
+  const ends = localInput(c.sale_ends_at);
   openAction({
     title: `Sale window of ${c.section_name}`,
     question: (v) => `Sell ${c.section_name} ${v.starts ? `from ${when(v.starts)}` : "from now"} ${v.ends ? `until ${when(v.ends)}` : "with no end"}?`,
     fields: [
-      { name: "starts", label: "Sale starts", type: "datetime-local", value: localInput(c.sale_starts_at), hint: `In your time zone (${zone}). Empty: no start.` },
-      { name: "ends", label: "Sale ends", type: "datetime-local", value: localInput(c.sale_ends_at), hint: "Empty: no end." },
+      { name: "starts", label: "Sale starts", type: "datetime-local", value: starts, hint: `In your time zone (${zone}). Empty: no start.` },
+      { name: "ends", label: "Sale ends", type: "datetime-local", value: ends, hint: "Empty: no end." },
     ],
     submit: "Set window",
-    send: (v) => write("PUT", `/capacity/${enc(c.id)}`, { sale_starts_at: instant(v.starts), sale_ends_at: instant(v.ends) }),
+    // The fields show each edge to the minute: an edge left as it was shown is not sent, or editing
+    // one edge would cut the seconds off the other. An edge emptied is sent as null, which clears it.
+    send: (v) => write("PUT", `/capacity/${enc(c.id)}`, {
+      ...(v.starts === starts ? {} : { sale_starts_at: instant(v.starts) }),
+      ...(v.ends === ends ? {} : { sale_ends_at: instant(v.ends) }),
+    }),
     done: (r) => r.sale_starts_at || r.sale_ends_at ? `${r.section_name} has a new sale window.` : `${r.section_name} has no sale window now.`,
   });
 }
@@ -1350,5 +1494,12 @@ new ResizeObserver((entries) => {
     drawLevels();
   }
 }).observe($("stats"));
-setInterval(renderExpiring, 1000);
+// The countdowns of the holds expiring next move with the page's clock: a quiet event sends no snapshot.
+setInterval(tickExpiring, 1000);
+// A page signed out because its key was refused says why on the sign-in form (signOutRefused).
+const signedOutBecause = sessionStorage.getItem("capacity.signed-out");
+if (signedOutBecause) {
+  sessionStorage.removeItem("capacity.signed-out");
+  $("sign-in-error").textContent = signedOutBecause;
+}
 if (key) signIn(key);
