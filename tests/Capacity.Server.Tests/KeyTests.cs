@@ -183,6 +183,54 @@ public abstract class KeyTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Open_streams_end_once_their_key_is_revoked_or_their_tenant_disabled_and_others_go_on()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var tenant = await app.NewTenantAsync();
+        var other = await app.NewTenantAsync("Other");
+        using var admin = app.Admin();
+        using var kept = app.WithToken(Text((await IssueAsync(admin, tenant.Id))["api_key"]));
+        await tenant.Client.CreateCapacityAsync("live", "Pool", 10);
+        await other.Client.CreateCapacityAsync("live", "Pool", 10);
+        using var jwt = app.WithToken(Jwt(other.Id));
+
+        // Each stream read to its end in the background: a stream that ends returns, one that goes on is cut after 15 s.
+        static async Task<bool> EndsAsync(HttpClient client)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                using var response = await client.GetAsync("/events/live/capacity/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+                while (await reader.ReadLineAsync(timeout.Token) is not null)
+                {
+                }
+
+                return true;
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        var revokedStream = EndsAsync(tenant.Client);
+        var keptStream = EndsAsync(kept);
+        var disabledStream = EndsAsync(jwt);
+        await Task.Delay(500);
+        var started = Stopwatch.StartNew();
+        var firstId = Text((await ListAsync(admin, tenant.Id))[0]!["id"]);
+        await Api.ReadAsync(await admin.DeleteAsync($"/admin/tenants/{tenant.Id}/keys/{firstId}"), 200);
+        await Api.ReadAsync(await admin.PostAsync($"/admin/tenants/{other.Id}/disable", null), 200);
+
+        Assert.True(await revokedStream, "the stream of a revoked key went on");
+        Assert.True(await disabledStream, "the stream of a disabled tenant's JWT went on");
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(6), $"the streams ended after {started.Elapsed}");
+        Assert.False(await keptStream, "the stream of a key still accepted ended");
+    }
+
+    [Fact]
     public async Task A_revoked_key_is_refused_on_its_next_request_and_the_tenants_other_keys_keep_working()
     {
         await using var app = await CapacityApp.CreateAsync(store);

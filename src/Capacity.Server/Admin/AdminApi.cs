@@ -34,12 +34,12 @@ internal static class AdminApi
             400, 404, 409, 413, 422);
         group.MapDelete("/tenants/{id}/keys/{keyId}", RevokeKey).Doc(
             "Revoke an API key",
-            "At once on the node that answers, within 2 seconds on every other node: the key is refused with 401 from then on. Revoking a revoked key answers 200 "
+            "At once on the node that answers, within 2 seconds on every other node: the key is refused with 401 from then on, and its open live streams end. Revoking a revoked key answers 200 "
             + "and changes nothing. The key stays in the list, with `revoked_at`.",
             400, 404, 422);
         group.MapPost("/tenants/{id}/disable", Disable).Doc(
             "Disable a tenant",
-            "Every key and JWT of the tenant is refused with 403 TENANT_DISABLED, at once on the node that answers and within 2 seconds on the others; "
+            "Every key and JWT of the tenant is refused with 403 TENANT_DISABLED, at once on the node that answers and within 2 seconds on the others, and its open live streams end; "
             + "nothing of the tenant is deleted, and keys may still be issued and revoked. Disabling a disabled tenant answers 200 and changes nothing.",
             400, 404, 422);
         group.MapPost("/tenants/{id}/enable", Enable).Doc(

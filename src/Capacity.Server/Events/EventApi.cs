@@ -51,7 +51,7 @@ internal static class EventApi
     /// (<see cref="TenantQuotas.SpendStreamBytesAsync"/>).
     /// </summary>
     private static async Task<Results<EventStreamResult, ProblemHttpResult>> Stream(
-        string eventId, TenantCaller caller, EventFeeds feeds, ServerOptions options, TenantQuotas quotas, HttpContext context, CancellationToken ct)
+        string eventId, TenantCaller caller, EventFeeds feeds, ServerOptions options, TenantQuotas quotas, Authenticator authenticator, HttpContext context, CancellationToken ct)
     {
         if (!Rules.IsValidEventId(eventId))
         {
@@ -75,21 +75,42 @@ internal static class EventApi
         var feed = feeds.Join(caller.TenantId, eventId);
         context.Response.RegisterForDispose(new Viewer(feed));
         var first = await feed.ReadSinceAsync(arrived, ct);
-        return new EventStreamResult(Snapshots(feed, first, quotas, options.StreamHeartbeat, ct));
+
+        // A stream lasts as long as its viewer, hours for an organiser's screen: it ends once its
+        // credential is no longer accepted (a key revoked or expired, the tenant disabled), as the
+        // next request with it would be refused, rather than showing the tenant's data until it is closed.
+        var authorization = context.Request.Headers.Authorization.ToString();
+        async ValueTask<bool> StillAccepted(CancellationToken token) =>
+            (await authenticator.IdentifyAsync(authorization, null, token)).Caller?.TenantId == caller.TenantId;
+
+        return new EventStreamResult(Snapshots(feed, first, quotas, options.StreamHeartbeat, StillAccepted, ct));
     }
 
     private static async IAsyncEnumerable<SseItem<byte[]>> Snapshots(
-        EventFeeds.Feed feed, Snapshot first, TenantQuotas quotas, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken ct)
+        EventFeeds.Feed feed, Snapshot first, TenantQuotas quotas, TimeSpan heartbeat, Func<CancellationToken, ValueTask<bool>> stillAccepted,
+        [EnumeratorCancellation] CancellationToken ct)
     {
         var last = first;
         await quotas.SpendStreamBytesAsync(feed.TenantId, first.Utf8.Length, ct);
         var lastSent = DateTime.UtcNow;
+        var lastChecked = lastSent;
         yield return new SseItem<byte[]>(first.Utf8, "snapshot");
 
         // A stopped feed (only at shutdown, while this viewer still holds it) ends the stream rather
         // than leaving it to spin on a signal that has fired for good.
         while (!ct.IsCancellationRequested && !feed.Stopped)
         {
+            // As often as the node rechecks a remembered key (Authenticator.RecheckAfter): a revocation
+            // ends the stream as soon as a request with the key would be refused.
+            if (DateTime.UtcNow - lastChecked >= Authenticator.RecheckAfter)
+            {
+                lastChecked = DateTime.UtcNow;
+                if (!await stillAccepted(ct))
+                {
+                    yield break;
+                }
+            }
+
             var changed = feed.Changed;
             if (feed.Latest is { } latest && latest.Version > last.Version)
             {
@@ -109,7 +130,9 @@ internal static class EventApi
                 continue;
             }
 
-            await WaitAsync(changed, heartbeatDue, ct);
+            // At least a millisecond: the check above may have come due since it was passed.
+            var checkDue = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, (Authenticator.RecheckAfter - (DateTime.UtcNow - lastChecked)).Ticks));
+            await WaitAsync(changed, checkDue < heartbeatDue ? checkDue : heartbeatDue, ct);
         }
     }
 
