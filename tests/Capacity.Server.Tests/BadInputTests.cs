@@ -2058,7 +2058,7 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/capacity/{queue}/waitlist", false)]
     [InlineData("PUT", "/capacity/{queue}/waitlist", false)]
     [InlineData("DELETE", "/capacity/{queue}/waitlist", false)]
-    [InlineData("GET", "/admin/tenants", true)]
+    [InlineData("DELETE", "/admin/tenants", true)]
     [InlineData("DELETE", "/admin/tenants/{tenant}/keys", true)]
     [InlineData("POST", "/admin/verify", true)]
     [InlineData("POST", "/healthz", false)]
