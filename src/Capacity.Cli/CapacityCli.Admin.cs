@@ -14,18 +14,8 @@ public static partial class CapacityCli
             async (_, client, tenantId, ct) => new ApiKeyList(tenantId, await client.ListKeysAsync(tenantId, ct)));
 
         var name = new Option<string?>("--name", "-n") { Description = "What the key is for, such as \"box office\"" };
-        var scope = new Option<ApiKeyScope?>("--scope")
-        {
-            Description = "What it may do: read (reads and streams only), write (everything a tenant does) or elevated (write, and reclaiming expired holds) [default: write]",
-            HelpName = "read|write|elevated",
-
-            // The API's names: the default enum parsing would take "Read" or "0".
-            CustomParser = ScopeOf,
-        };
-        var expires = new Option<DateTimeOffset?>("--expires")
-        {
-            Description = "When it stops working by itself, such as 2030-05-01T18:00:00Z (a time without an offset is local) [default: never]",
-        };
+        var scope = ScopeOption();
+        var expires = ExpiresOption();
         var issue = host.OneWrite(OnTenant(host, "issue", "Issue another API key for a tenant; its text is printed once", CliJson.Default.TenantKey, Views.Tenant,
             (p, client, tenantId, ct) => client.IssueKeyAsync(
                 tenantId, new IssueKeyRequest { Name = p.GetValue(name), Scope = p.GetValue(scope), ExpiresAt = p.GetValue(expires) }, host.IdempotencyKeyOf(p), ct),
@@ -73,6 +63,22 @@ public static partial class CapacityCli
         }));
         return command;
     }
+
+    /// <summary>A key's <c>--scope</c>, for <c>admin keys issue</c> and a tenant's first key in <c>tenants create</c>.</summary>
+    private static Option<ApiKeyScope?> ScopeOption() => new("--scope")
+    {
+        Description = "What the key may do: read (reads and streams only), write (everything a tenant does) or elevated (write, and reclaiming expired holds) [default: write]",
+        HelpName = "read|write|elevated",
+
+        // The API's names: the default enum parsing would take "Read" or "0".
+        CustomParser = ScopeOf,
+    };
+
+    /// <summary>A key's <c>--expires</c>, for <c>admin keys issue</c> and <c>tenants create</c>.</summary>
+    private static Option<DateTimeOffset?> ExpiresOption() => new("--expires")
+    {
+        Description = "When the key stops working by itself, such as 2030-05-01T18:00:00Z (a time without an offset is local) [default: never]",
+    };
 
     private static ApiKeyScope? ScopeOf(ArgumentResult result)
     {

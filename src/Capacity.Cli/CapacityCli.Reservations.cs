@@ -47,7 +47,7 @@ public static partial class CapacityCli
             Arity = ArgumentArity.OneOrMore,
             CustomParser = CartItemsOf,
         };
-        var minutes = new Option<int?>("--minutes", "-m") { Description = "How long the hold lasts (the service's default: 15)" };
+        var minutes = new Option<int?>("--minutes", "-m") { Description = HoldMinutesDescription };
         var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key: every item counts towards the buyer's per-buyer limits" };
         var reference = new Option<string?>("--ref") { Description = "Your own reference for the cart (1 to 128 characters): kept, shown, and found by reservations list --ref" };
         var meta = new Option<Dictionary<string, string>?>("--meta")

@@ -31,6 +31,14 @@ public static partial class CapacityCli
     {
         try
         {
+            if (!await HasCapacitiesAsync(client, eventId, ct))
+            {
+                // The stream of an event with no capacities is an empty table and nothing available, which reads as an
+                // event sold out rather than one that does not exist (a mistyped id, say).
+                await c.Host.Error.WriteLineAsync($"error: event {eventId} has no capacities.");
+                return ExitCodes.NotFound;
+            }
+
             if (c.Json)
             {
                 await foreach (var snapshot in client.WatchAsync(eventId, ct))

@@ -138,11 +138,26 @@ public static partial class CapacityCli
         };
 
         var tenantName = new Argument<string>("name") { Description = "The tenant's name" };
-        var createTenant = new Command("create", "Create a tenant and its first API key (admin)") { tenantName };
+
+        // admin keys issue's options, but for the key's name: <name> is the tenant's here.
+        var firstKeyName = new Option<string?>("--key-name") { Description = "What its first key is for, such as \"box office\"" };
+        var firstKeyScope = ScopeOption();
+        var firstKeyExpires = ExpiresOption();
+        var createTenant = new Command("create", "Create a tenant and its first API key (admin); the key's text is printed once")
+        {
+            tenantName, firstKeyName, firstKeyScope, firstKeyExpires,
+        };
         host.OneWrite(createTenant);
         createTenant.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
         {
-            var key = await client.CreateTenantAsync(p.GetRequiredValue(tenantName), host.IdempotencyKeyOf(p), ct);
+            // Without any of the key's options the body is the name alone, as before they existed.
+            var (keyName, scope, expires) = (p.GetValue(firstKeyName), p.GetValue(firstKeyScope), p.GetValue(firstKeyExpires));
+            var request = new CreateTenantRequest
+            {
+                Name = p.GetRequiredValue(tenantName),
+                Key = keyName is null && scope is null && expires is null ? null : new IssueKeyRequest { Name = keyName, Scope = scope, ExpiresAt = expires },
+            };
+            var key = await client.CreateTenantAsync(request, host.IdempotencyKeyOf(p), ct);
             c.Write(key, CliJson.Default.TenantKey, () => Views.Tenant(key));
             return ExitCodes.Ok;
         }));
@@ -154,6 +169,14 @@ public static partial class CapacityCli
         {
             var key = await client.IssueKeyAsync(p.GetValue(tenantId), host.IdempotencyKeyOf(p), ct);
             c.Write(key, CliJson.Default.TenantKey, () => Views.Tenant(key));
+            return ExitCodes.Ok;
+        }));
+
+        var whoami = new Command("whoami", "Show the tenant and scope of the key in use (read, write or elevated), as the service sees it");
+        whoami.SetAction((p, ct) => Run(host, p, admin: false, ct, async (c, client) =>
+        {
+            var credential = await client.GetCredentialAsync(ct);
+            c.Write(credential, CliJson.Default.CredentialInfo, () => Views.Credential(credential));
             return ExitCodes.Ok;
         }));
 
@@ -185,7 +208,7 @@ public static partial class CapacityCli
 
         var capacityId = new Argument<Guid>("capacity-id") { Description = "The capacity to hold tickets of" };
         var quantity = new Option<int>("--quantity", "-q") { Description = "Tickets to hold", Required = true };
-        var minutes = new Option<int?>("--minutes", "-m") { Description = "How long the hold lasts (the service's default: 15)" };
+        var minutes = new Option<int?>("--minutes", "-m") { Description = HoldMinutesDescription };
         var pricing = new Option<Guid?>("--pricing", "-p") { Description = "A price entry whose price the hold locks" };
         var allocation = new Option<Guid?>("--allocation", "-a") { Description = "An allocation of the capacity to draw the tickets from" };
         var buyer = new Option<string?>("--buyer", "-b") { Description = "The buyer's key, for per-buyer limits (1 to 128 printable characters)" };
@@ -227,6 +250,7 @@ public static partial class CapacityCli
         }));
 
         root.Add(new Command("tenants", "Tenants and their API keys (admin)") { createTenant, issueKey });
+        root.Add(whoami);
         root.Add(new Command("events", "The tenant's events") { listEvents, show });
         root.Add(CapacityCommands(host));
         root.Add(PricingCommands(host));
@@ -247,10 +271,68 @@ public static partial class CapacityCli
         root.Add(BenchCommand(host));
         root.Add(verify);
         root.Add(AdminCommands(host));
+        ReadIds(root);
         return root;
     }
 
+    /// <summary>
+    /// Gives every id (a <see cref="Guid"/> argument or option) of <paramref name="command"/> and the commands under it a
+    /// parser whose error names it: the library's own says "Cannot parse argument … as expected type 'System.Guid'".
+    /// Done once over the tree, so that an id added later cannot miss it.
+    /// </summary>
+    private static void ReadIds(Command command)
+    {
+        foreach (var argument in command.Arguments)
+        {
+            if (argument is Argument<Guid> id)
+            {
+                id.CustomParser = r => IdOf(r, id.Name);
+            }
+        }
+
+        foreach (var option in command.Options)
+        {
+            switch (option)
+            {
+                case Option<Guid> id:
+                    id.CustomParser = r => IdOf(r, id.Name);
+                    break;
+                case Option<Guid?> maybe:
+                    maybe.CustomParser = r => IdOf(r, maybe.Name);
+                    break;
+            }
+        }
+
+        foreach (var subcommand in command.Subcommands)
+        {
+            ReadIds(subcommand);
+        }
+    }
+
+    private static Guid IdOf(System.CommandLine.Parsing.ArgumentResult result, string name)
+    {
+        // None: the library reports the missing argument itself.
+        if (result.Tokens.Count == 0)
+        {
+            return default;
+        }
+
+        var text = result.Tokens[0].Value;
+        if (!Guid.TryParse(text, out var id))
+        {
+            result.AddError($"{name} must be an id (a UUID), such as 0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f, not '{text}'.");
+        }
+
+        return id;
+    }
+
     private static Argument<string> EventArgument() => new("event") { Description = "The event id" };
+
+    /// <summary>
+    /// The hold length's help. No number: the service's default is its operator's setting (15 minutes unless changed),
+    /// which the command cannot know.
+    /// </summary>
+    private const string HoldMinutesDescription = "How long the hold lasts, in minutes [default: the service's, 15 unless its operator changed it]";
 
     /// <summary>A reservation's one write, given the command's Idempotency-Key (null for the SDK's own).</summary>
     private static Command Transition(Host host, string name, string description, Func<CapacityClient, Guid, string?, CancellationToken, Task<Reservation>> call) =>

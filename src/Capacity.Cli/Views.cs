@@ -33,9 +33,10 @@ internal static class Views
         table.AddColumn(new TableColumn("Available").RightAligned());
         table.AddColumn("");
 
-        // Only an event with sale rules gets their column, and one with a waiting list its columns: the others read as they always did.
-        var rules = capacity.Any(HasSaleRules);
-        if (rules)
+        // Only an event with sale rules, or with a capacity not on sale (closed, or under a pool that is), gets the Sale
+        // column, and one with a waiting list its columns: the others read as they always did.
+        var sale = capacity.Any(c => HasSaleRules(c) || c.State is not (SaleState.OnSale or SaleState.SoldOut));
+        if (sale)
         {
             table.AddColumn("Sale");
         }
@@ -46,7 +47,7 @@ internal static class Views
             table.AddColumns(Counts("Waiting", "Offered"));
         }
 
-        var names = capacity.ToDictionary(c => c.Id, c => c.SectionName);
+        var byId = capacity.ToDictionary(c => c.Id);
         foreach (var (node, allocation, label) in Tree(capacity))
         {
             string[] cells = allocation is { } block
@@ -64,7 +65,7 @@ internal static class Views
                 :
                 [
                     // The Sale column says "closed" and why, so the label need not say it too.
-                    Markup.Escape(label) + (node.IsActive || rules ? "" : " [grey](inactive)[/]"),
+                    Markup.Escape(label) + (node.IsActive || sale ? "" : " [grey](inactive)[/]"),
                     node.Id.ToString(),
                     Mode(node.Mode),
                     (node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞") + (node.OverbookLimit is > 0 and var allowance ? $" +{Number(allowance)}" : ""),
@@ -73,9 +74,9 @@ internal static class Views
                     node.AvailableCapacity is { } a ? Number(a) : "∞",
                     Bar(node),
                 ];
-            if (rules)
+            if (sale)
             {
-                cells = [.. cells, allocation is null ? SaleCell(node, names) : ""];
+                cells = [.. cells, allocation is null ? SaleCell(node, byId) : ""];
             }
 
             table.AddRow(queues ? [.. cells, .. Queue(allocation is null ? node.Waitlist : null)] : cells);
@@ -87,7 +88,7 @@ internal static class Views
             rows.Add(new Markup($"[grey]{AllocationLegend}[/]"));
         }
 
-        if (rules)
+        if (sale)
         {
             rows.Add(new Markup($"[grey]{SaleLegend}[/]"));
         }
@@ -115,25 +116,34 @@ internal static class Views
     }
 
     /// <summary>
-    /// Whether the capacity has sale rules: the server shows <c>close_when_sold_out</c> and <c>overbook_limit</c>
-    /// on every capacity that has any rule, and on no other.
+    /// Whether the capacity has a sale rule in force: a window, a tier, closing when sold out, or an overbooking allowance.
+    /// Not whether <c>close_when_sold_out</c> and <c>overbook_limit</c> are shown: the server shows them (false, 0) on a
+    /// capacity given any rule or a low watermark, and goes on showing them once the rules are cleared.
     /// </summary>
-    private static bool HasSaleRules(CapacityDetails c) => c.CloseWhenSoldOut is not null || c.OverbookLimit is not null;
+    private static bool HasSaleRules(CapacityDetails c) =>
+        c.SaleStartsAt is not null || c.SaleEndsAt is not null || c.OpensAfterSoldOutOf is not null || c.CloseWhenSoldOut == true || c.OverbookLimit > 0;
 
     /// <summary>
-    /// A capacity's state, and under it what changes it next ("opens …", "after Early bird", "until …") and how far
-    /// past its total it is: one line each, so the column stays narrow. A tier it opens after is named when it is in the event.
+    /// A capacity's state, and under it the pool that keeps it from sale when one does ("pool Venue is deactivated"),
+    /// what changes it next ("opens …", "after Early bird", "until …") and how far past its total it is: one line each,
+    /// so the column stays narrow. A tier it opens after is named when it is in the event.
     /// </summary>
-    private static string SaleCell(CapacityDetails c, IReadOnlyDictionary<Guid, string> names)
+    private static string SaleCell(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails> byId)
     {
-        var lines = new List<string> { CapacityState(c) };
+        var (state, pool) = CapacityState(c, byId);
+        var lines = new List<string> { state };
+        if (pool is not null)
+        {
+            lines.Add($"[grey]{pool}[/]");
+        }
+
         switch (c)
         {
             case { State: SaleState.Scheduled, NextChangeAt: { } at }:
                 lines.Add($"opens {Time(at)}");
                 break;
-            case { State: SaleState.Scheduled, OpensAfterSoldOutOf: { } earlier }:
-                lines.Add($"after {Markup.Escape(names.GetValueOrDefault(earlier) ?? earlier.ToString())}");
+            case { State: SaleState.Scheduled, OpensAfterSoldOutOf: { } earlier } when !TierOpen(c, byId):
+                lines.Add($"after {Markup.Escape(byId.GetValueOrDefault(earlier)?.SectionName ?? earlier.ToString())}");
                 break;
             case { NextChangeAt: { } at }:
                 lines.Add($"until {Time(at)}");
@@ -148,16 +158,103 @@ internal static class Views
         return string.Join("\n", lines);
     }
 
-    /// <summary>The state as a word, and for a closed capacity why: its sold-out rule, a deactivation, or the end of its window.</summary>
-    private static string CapacityState(CapacityDetails c) => c.State switch
+    /// <summary>
+    /// The state as a word, with the capacity's own reason when it is closed by its own settings; and apart, when a pool
+    /// above is why it is not on sale, that pool's reason. The state counts the pools a capacity draws from, where
+    /// <c>is_active</c>, <c>closed_reason</c>, the window and the tier are its own: when its own settings do not explain
+    /// the state, a pool above it does. Given the event's capacities (<paramref name="byId"/>), that pool is named: the
+    /// nearest whose own settings explain it; otherwise (<c>capacities show</c>, or a pool of another event) it is "a pool above".
+    /// </summary>
+    private static (string State, string? Pool) CapacityState(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId = null)
     {
-        SaleState.Scheduled => "[blue]scheduled[/]",
-        SaleState.OnSale => "[green]on sale[/]",
-        SaleState.SoldOut => "[yellow]sold out[/]",
-        _ when c.ClosedReason == ClosedReason.SoldOut => "[grey]closed (sold out)[/]",
-        _ when !c.IsActive => "[grey]closed (deactivated)[/]",
-        _ => "[grey]closed (sale ended)[/]",
-    };
+        var now = DateTimeOffset.UtcNow;
+        switch (c.State)
+        {
+            case SaleState.OnSale:
+                return ("[green]on sale[/]", null);
+            case SaleState.SoldOut:
+                return ("[yellow]sold out[/]", null);
+            case SaleState.Scheduled:
+                if (NotOpenYet(c, byId, now))
+                {
+                    return ("[blue]scheduled[/]", null);
+                }
+
+                return ("[blue]scheduled[/]", PoolAbove(c, byId, p => NotOpenYet(p, byId, now)) is { } later
+                    ? $"pool {Markup.Escape(later.SectionName)} is not on sale yet"
+                    : "a pool above is not on sale yet");
+            default:
+                if (OwnClosure(c, now) is { } own)
+                {
+                    return ($"[grey]closed ({own})[/]", null);
+                }
+
+                return ("[grey]closed[/]", PoolAbove(c, byId, p => OwnClosure(p, now) is not null) is { } pool
+                    ? PoolClosure(pool, OwnClosure(pool, now)!)
+                    : "a pool above is closed");
+        }
+    }
+
+    /// <summary>Why the capacity's own settings close it: its sold-out rule, a deactivation, or the end of its window; null when they do not.</summary>
+    private static string? OwnClosure(CapacityDetails c, DateTimeOffset now) =>
+        c.ClosedReason == ClosedReason.SoldOut ? "sold out"
+        : !c.IsActive ? "deactivated"
+        : c.SaleEndsAt <= now ? "sale ended"
+        : null;
+
+    /// <summary>A pool's own reason, said of it from a capacity below: "pool Venue is deactivated", as the dashboard says it.</summary>
+    private static string PoolClosure(CapacityDetails pool, string reason)
+    {
+        var name = Markup.Escape(pool.SectionName);
+        return reason switch
+        {
+            "sold out" => $"pool {name} closed when it sold out",
+            "deactivated" => $"pool {name} is deactivated",
+            _ => $"pool {name}'s sale has ended",
+        };
+    }
+
+    /// <summary>Whether the capacity's own settings keep it from sale for now: a window not started, or a tier not yet open.</summary>
+    private static bool NotOpenYet(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId, DateTimeOffset now) =>
+        c.SaleStartsAt > now || (c.OpensAfterSoldOutOf is not null && !TierOpen(c, byId));
+
+    /// <summary>
+    /// Whether a tier is known to have opened: the capacity it opens after was closed by selling out, which is what opened
+    /// it. The answer says no more; unknown (the earlier one reopened by hand since, or not at hand) counts as not open.
+    /// </summary>
+    private static bool TierOpen(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId) =>
+        c.OpensAfterSoldOutOf is { } earlier && byId?.GetValueOrDefault(earlier) is { ClosedReason: ClosedReason.SoldOut };
+
+    /// <summary>The nearest pool above <paramref name="c"/> in the event (breadth first) for which <paramref name="explains"/> holds, or null.</summary>
+    private static CapacityDetails? PoolAbove(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId, Func<CapacityDetails, bool> explains)
+    {
+        if (byId is null)
+        {
+            return null;
+        }
+
+        var seen = new HashSet<Guid>();
+        var queue = new Queue<Guid>(c.ParentIds);
+        while (queue.TryDequeue(out var id))
+        {
+            if (!seen.Add(id) || byId.GetValueOrDefault(id) is not { } pool)
+            {
+                continue;
+            }
+
+            if (explains(pool))
+            {
+                return pool;
+            }
+
+            foreach (var parent in pool.ParentIds)
+            {
+                queue.Enqueue(parent);
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>One capacity with its counters, where it stands for sale, and its sale rules (each only when it has it).</summary>
     public static IRenderable Capacity(CapacityDetails c)
@@ -184,7 +281,8 @@ internal static class Views
             grid.AddRow("Schedule", Markup.Escape(schedule));
         }
 
-        grid.AddRow("State", CapacityState(c));
+        var (state, pool) = CapacityState(c);
+        grid.AddRow("State", pool is null ? state : $"{state} [grey]({pool})[/]");
         if (c.NextChangeAt is { } next)
         {
             grid.AddRow("Next change", Time(next));
@@ -376,6 +474,16 @@ internal static class Views
         ("Tenant id", t.TenantId.ToString()),
         ("Created", Time(t.CreatedAt)),
         ("State", t.DisabledAt is { } since ? $"[red]disabled[/] since {Time(since)}: every key and JWT is refused" : "[green]enabled[/]"));
+
+    /// <summary><c>whoami</c>: the tenant the key acts for and what it may do.</summary>
+    public static IRenderable Credential(CredentialInfo c) => Pairs(
+        ("Tenant id", c.TenantId.ToString()),
+        ("Scope", Scope(c.Scope) + c.Scope switch
+        {
+            ApiKeyScope.Read => " [grey](reads and live streams; every change is refused)[/]",
+            ApiKeyScope.Elevated => " [grey](everything a tenant does, and reclaiming expired holds)[/]",
+            _ => " [grey](everything a tenant does)[/]",
+        }));
 
     private static string Scope(ApiKeyScope scope) => scope switch
     {
@@ -927,14 +1035,31 @@ internal static class Views
     public static string SalesLine(EventStats? s, string? unavailable) => s is null
         ? $"[grey]Sales: {Markup.Escape(unavailable ?? "reading…")}[/]"
         : $"Sales: [bold]{Rate(s.Forecast.TakenPerMinute)}[/] tickets taken a minute, " +
-          $"{(s.Forecast.Available is { } a ? Number(a) : "∞")} available, sells out {SellOut(s.Forecast)}\n" +
+          $"{(s.Forecast.Available is { } a ? Number(a) : "∞")} available, {SellOutClause(s.Forecast)}\n" +
           $"{SoldPer(s.Bucket)} since {Time(s.From)}: {Sparkline(s.Buckets.Select(b => b.NetSold).ToList(), SparklineWidth)}";
 
     private static string SoldPer(string bucket) => bucket == "1m" ? "Sold per minute" : $"Sold per {Markup.Escape(bucket)}";
 
-    private static string SellOut(SalesForecast f) => f.SellOutAt is { } at
-        ? $"{Time(at)} [grey](at this rate)[/]"
-        : f.Available is null ? "[grey]never (unlimited)[/]" : "[grey]not at this rate[/]";
+    /// <summary>
+    /// When it sells out, in the dashboard's words: a time at this rate; sold out (nothing left); not before the sale ends
+    /// (selling, but its last window closes first, when the service gives no time); not selling (nothing taken lately).
+    /// </summary>
+    private static string SellOut(SalesForecast f) => f switch
+    {
+        { SellOutAt: { } at } => $"{Time(at)} [grey](at this rate)[/]",
+        { Available: null } => "[grey]never (unlimited)[/]",
+        { Available: 0 } => "[yellow]sold out[/]",
+        { TakenPerMinute: > 0 } => "[grey]not before the sale ends[/]",
+        _ => "[grey]not selling[/]",
+    };
+
+    /// <summary><c>watch</c>'s forecast after the availability: "sells out" and <see cref="SellOut"/>, but "sold out" and "not selling" alone.</summary>
+    private static string SellOutClause(SalesForecast f) => f switch
+    {
+        { SellOutAt: null, Available: 0 } => "[yellow]sold out[/]",
+        { SellOutAt: null, Available: not null, TakenPerMinute: <= 0 } => "[grey]not selling[/]",
+        _ => "sells out " + SellOut(f),
+    };
 
     private const int SparklineWidth = 120;
 

@@ -116,6 +116,12 @@ public sealed class CapacityApiException : Exception
     /// <summary>For <c>SALE_NOT_OPEN</c>: the capacity whose first sell-out opens this one; null when it follows none.</summary>
     public Guid? OpensAfterSoldOutOf => Id(Problem, "opens_after_sold_out_of");
 
+    /// <summary>
+    /// For the bounds (<c>TOO_MANY_CAPACITIES</c>, <c>TOO_MANY_KEYS</c>, <c>TOO_MANY_WEBHOOKS</c>, <c>TOO_MANY_STREAMS</c>,
+    /// <c>TOO_MANY_LIVE_HOLDS</c>): how many the service allows, which the tenant or event already has; null when not given.
+    /// </summary>
+    public int? Limit => Field(Problem, "limit", JsonValueKind.Number) is { } v && v.TryGetInt32(out var limit) ? limit : null;
+
     /// <summary>Reads an error answer into an exception; the caller disposes the response.</summary>
     internal static async Task<CapacityApiException> FromResponseAsync(HttpResponseMessage response, CancellationToken ct)
     {

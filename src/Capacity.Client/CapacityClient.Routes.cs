@@ -16,11 +16,29 @@ public sealed partial class CapacityClient
     public Task<CapacityDetails> CreateCapacityAsync(string eventId, CreateCapacityRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"events/{Segment(eventId)}/capacity", Body(request, ClientJson.Default.CreateCapacityRequest), ClientJson.Default.CapacityDetails, idempotencyKey, cancellationToken);
 
-    /// <summary><c>GET /events/{eventId}/capacity</c>: the event's capacities in creation order (empty for an unknown event).</summary>
+    /// <summary>
+    /// <c>GET /events/{eventId}/capacity</c>: every capacity of the event in creation order (empty for an unknown event),
+    /// read page after page (<see cref="ListCapacityAsync(string, Guid?, int?, CancellationToken)"/> reads one).
+    /// </summary>
     /// <param name="eventId">The event.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<CapacityDetails>> ListCapacityAsync(string eventId, CancellationToken cancellationToken = default) =>
-        (await GetAsync($"events/{Segment(eventId)}/capacity", ClientJson.Default.CapacityList, cancellationToken).ConfigureAwait(false)).Capacity;
+    public Task<IReadOnlyList<CapacityDetails>> ListCapacityAsync(string eventId, CancellationToken cancellationToken = default) =>
+        AllPagesAsync($"events/{Segment(eventId)}/capacity", ClientJson.Default.CapacityList, l => l.Capacity, l => l.NextAfter?.ToString(), cancellationToken);
+
+    /// <summary>
+    /// <c>GET /events/{eventId}/capacity</c>: one page of the event's capacities in creation order. Pass each page's
+    /// <see cref="CapacityList.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="after">The <see cref="CapacityList.NextAfter"/> of the previous page; null for the first page.</param>
+    /// <param name="limit">
+    /// Capacities per page, 1 to 1000; the server's default (100) when null. With <paramref name="after"/> null too, the
+    /// server answers every capacity in one page.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is no capacity of the event.</exception>
+    public Task<CapacityList> ListCapacityAsync(string eventId, Guid? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"events/{Segment(eventId)}/capacity", after?.ToString(), limit), ClientJson.Default.CapacityList, cancellationToken);
 
     /// <summary><c>GET /events/{eventId}/capacity/total</c>: the event's totals over its roots.</summary>
     /// <param name="eventId">The event.</param>
@@ -199,11 +217,29 @@ public sealed partial class CapacityClient
     public Task<PricingDetails> CreatePricingAsync(Guid capacityId, CreatePricingRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"capacity/{capacityId}/pricing", Body(request, ClientJson.Default.CreatePricingRequest), ClientJson.Default.PricingDetails, idempotencyKey, cancellationToken);
 
-    /// <summary><c>GET /capacity/{id}/pricing</c>: a capacity's price entries.</summary>
+    /// <summary>
+    /// <c>GET /capacity/{id}/pricing</c>: every price entry of a capacity in creation order, read page after page
+    /// (<see cref="ListPricingAsync(Guid, Guid?, int?, CancellationToken)"/> reads one).
+    /// </summary>
     /// <param name="capacityId">The capacity.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<PricingDetails>> ListPricingAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
-        (await GetAsync($"capacity/{capacityId}/pricing", ClientJson.Default.PricingList, cancellationToken).ConfigureAwait(false)).Pricing;
+    public Task<IReadOnlyList<PricingDetails>> ListPricingAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
+        AllPagesAsync($"capacity/{capacityId}/pricing", ClientJson.Default.PricingList, l => l.Pricing, l => l.NextAfter?.ToString(), cancellationToken);
+
+    /// <summary>
+    /// <c>GET /capacity/{id}/pricing</c>: one page of a capacity's price entries in creation order. Pass each page's
+    /// <see cref="PricingList.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="after">The <see cref="PricingList.NextAfter"/> of the previous page; null for the first page.</param>
+    /// <param name="limit">
+    /// Entries per page, 1 to 1000; the server's default (100) when null. With <paramref name="after"/> null too, the
+    /// server answers every entry in one page.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is no entry of the capacity.</exception>
+    public Task<PricingList> ListPricingAsync(Guid capacityId, Guid? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"capacity/{capacityId}/pricing", after?.ToString(), limit), ClientJson.Default.PricingList, cancellationToken);
 
     /// <summary><c>GET /pricing/{id}</c>: one price entry.</summary>
     /// <param name="pricingId">The price entry.</param>
@@ -246,10 +282,27 @@ public sealed partial class CapacityClient
         string eventId, DateTimeOffset? from = null, DateTimeOffset? to = null, string? bucket = null, Guid? capacityId = null, CancellationToken cancellationToken = default) =>
         GetAsync(StatsPath(eventId, from, to, bucket, capacityId), ClientJson.Default.EventStats, cancellationToken);
 
-    /// <summary><c>GET /events</c>: the tenant's events.</summary>
+    /// <summary>
+    /// <c>GET /events</c>: every event of the tenant, oldest first, read page after page
+    /// (<see cref="ListEventsAsync(string?, int?, CancellationToken)"/> reads one).
+    /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<EventSummary>> ListEventsAsync(CancellationToken cancellationToken = default) =>
-        (await GetAsync("events", ClientJson.Default.EventList, cancellationToken).ConfigureAwait(false)).Events;
+    public Task<IReadOnlyList<EventSummary>> ListEventsAsync(CancellationToken cancellationToken = default) =>
+        AllPagesAsync("events", ClientJson.Default.EventList, l => l.Events, l => l.NextAfter, cancellationToken);
+
+    /// <summary>
+    /// <c>GET /events</c>: one page of the tenant's events, oldest first. Pass each page's <see cref="EventList.NextAfter"/>
+    /// as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="after">The <see cref="EventList.NextAfter"/> of the previous page (an event id); null for the first page.</param>
+    /// <param name="limit">
+    /// Events per page, 1 to 1000; the server's default (100) when null. With <paramref name="after"/> null too, the
+    /// server answers every event in one page.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is none of the events.</exception>
+    public Task<EventList> ListEventsAsync(string? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged("events", after, limit), ClientJson.Default.EventList, cancellationToken);
 
     /// <summary>
     /// <c>GET /events/{eventId}/capacity/stream</c>: the event's live snapshots, the first at once and
@@ -279,6 +332,15 @@ public sealed partial class CapacityClient
             }
         }
     }
+
+    /// <summary>
+    /// <c>GET /credential</c>: the tenant of the key or JWT this client calls with, and its scope, so that a client can
+    /// offer only what the credential may do (a <see cref="ApiKeyScope.Read"/> one changes nothing).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">401 <c>UNAUTHORIZED</c> for a key or JWT the server refuses; 403 <c>FORBIDDEN</c> for the admin key, which is no tenant's.</exception>
+    public Task<CredentialInfo> GetCredentialAsync(CancellationToken cancellationToken = default) =>
+        GetAsync("credential", ClientJson.Default.CredentialInfo, cancellationToken);
 
     /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key, a write key that never expires.</summary>
     /// <param name="name">The tenant's name.</param>
@@ -312,11 +374,29 @@ public sealed partial class CapacityClient
     public Task<TenantKey> IssueKeyAsync(Guid tenantId, IssueKeyRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"admin/tenants/{tenantId}/keys", Body(request, ClientJson.Default.IssueKeyRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
 
-    /// <summary><c>GET /admin/tenants/{id}/keys</c> (admin key): a tenant's keys, oldest first, revoked and expired ones included; never their text.</summary>
+    /// <summary>
+    /// <c>GET /admin/tenants/{id}/keys</c> (admin key): every key of a tenant, oldest first, revoked and expired ones
+    /// included, never their text; read page after page (<see cref="ListKeysAsync(Guid, Guid?, int?, CancellationToken)"/> reads one).
+    /// </summary>
     /// <param name="tenantId">The tenant.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(Guid tenantId, CancellationToken cancellationToken = default) =>
-        (await GetAsync($"admin/tenants/{tenantId}/keys", ClientJson.Default.ApiKeyList, cancellationToken).ConfigureAwait(false)).Keys;
+    public Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(Guid tenantId, CancellationToken cancellationToken = default) =>
+        AllPagesAsync($"admin/tenants/{tenantId}/keys", ClientJson.Default.ApiKeyList, l => l.Keys, l => l.NextAfter?.ToString(), cancellationToken);
+
+    /// <summary>
+    /// <c>GET /admin/tenants/{id}/keys</c> (admin key): one page of a tenant's keys, oldest first. Pass each page's
+    /// <see cref="ApiKeyList.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="after">The <see cref="ApiKeyList.NextAfter"/> of the previous page; null for the first page.</param>
+    /// <param name="limit">
+    /// Keys per page, 1 to 1000; the server's default (100) when null. With <paramref name="after"/> null too, the
+    /// server answers every key in one page.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is no key of the tenant.</exception>
+    public Task<ApiKeyList> ListKeysAsync(Guid tenantId, Guid? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"admin/tenants/{tenantId}/keys", after?.ToString(), limit), ClientJson.Default.ApiKeyList, cancellationToken);
 
     /// <summary>
     /// <c>DELETE /admin/tenants/{id}/keys/{keyId}</c> (admin key): revokes a key, at once on the node that
@@ -378,11 +458,29 @@ public sealed partial class CapacityClient
     public Task<AllocationDetails> CreateAllocationAsync(Guid capacityId, CreateAllocationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"capacity/{capacityId}/allocations", Body(request, ClientJson.Default.CreateAllocationRequest), ClientJson.Default.AllocationDetails, idempotencyKey, cancellationToken);
 
-    /// <summary><c>GET /capacity/{id}/allocations</c>: a capacity's allocations, oldest first, closed ones included.</summary>
+    /// <summary>
+    /// <c>GET /capacity/{id}/allocations</c>: every allocation of a capacity, oldest first, closed ones included; read page
+    /// after page (<see cref="ListAllocationsAsync(Guid, Guid?, int?, CancellationToken)"/> reads one).
+    /// </summary>
     /// <param name="capacityId">The capacity.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<AllocationDetails>> ListAllocationsAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
-        (await GetAsync($"capacity/{capacityId}/allocations", ClientJson.Default.AllocationList, cancellationToken).ConfigureAwait(false)).Allocations;
+    public Task<IReadOnlyList<AllocationDetails>> ListAllocationsAsync(Guid capacityId, CancellationToken cancellationToken = default) =>
+        AllPagesAsync($"capacity/{capacityId}/allocations", ClientJson.Default.AllocationList, l => l.Allocations, l => l.NextAfter?.ToString(), cancellationToken);
+
+    /// <summary>
+    /// <c>GET /capacity/{id}/allocations</c>: one page of a capacity's allocations, oldest first. Pass each page's
+    /// <see cref="AllocationList.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="capacityId">The capacity.</param>
+    /// <param name="after">The <see cref="AllocationList.NextAfter"/> of the previous page; null for the first page.</param>
+    /// <param name="limit">
+    /// Allocations per page, 1 to 1000; the server's default (100) when null. With <paramref name="after"/> null too, the
+    /// server answers every allocation in one page.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is no allocation of the capacity.</exception>
+    public Task<AllocationList> ListAllocationsAsync(Guid capacityId, Guid? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"capacity/{capacityId}/allocations", after?.ToString(), limit), ClientJson.Default.AllocationList, cancellationToken);
 
     /// <summary><c>GET /allocations/{id}</c>: one allocation with its counters.</summary>
     /// <param name="allocationId">The allocation.</param>
@@ -434,11 +532,29 @@ public sealed partial class CapacityClient
     public Task<LimitDetails> CreateLimitAsync(string eventId, CreateLimitRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         PostAsync($"events/{Segment(eventId)}/limits", Body(request, ClientJson.Default.CreateLimitRequest), ClientJson.Default.LimitDetails, idempotencyKey, cancellationToken);
 
-    /// <summary><c>GET /events/{eventId}/limits</c>: the event's per-buyer limits, oldest first (empty for an unknown event).</summary>
+    /// <summary>
+    /// <c>GET /events/{eventId}/limits</c>: every per-buyer limit of the event, oldest first (empty for an unknown event);
+    /// read page after page (<see cref="ListLimitsAsync(string, Guid?, int?, CancellationToken)"/> reads one).
+    /// </summary>
     /// <param name="eventId">The event.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<LimitDetails>> ListLimitsAsync(string eventId, CancellationToken cancellationToken = default) =>
-        (await GetAsync($"events/{Segment(eventId)}/limits", ClientJson.Default.LimitList, cancellationToken).ConfigureAwait(false)).Limits;
+    public Task<IReadOnlyList<LimitDetails>> ListLimitsAsync(string eventId, CancellationToken cancellationToken = default) =>
+        AllPagesAsync($"events/{Segment(eventId)}/limits", ClientJson.Default.LimitList, l => l.Limits, l => l.NextAfter?.ToString(), cancellationToken);
+
+    /// <summary>
+    /// <c>GET /events/{eventId}/limits</c>: one page of the event's per-buyer limits, oldest first. Pass each page's
+    /// <see cref="LimitList.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="eventId">The event.</param>
+    /// <param name="after">The <see cref="LimitList.NextAfter"/> of the previous page; null for the first page.</param>
+    /// <param name="limit">
+    /// Limits per page, 1 to 1000; the server's default (100) when null. With <paramref name="after"/> null too, the
+    /// server answers every limit in one page.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is no limit of the event.</exception>
+    public Task<LimitList> ListLimitsAsync(string eventId, Guid? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged($"events/{Segment(eventId)}/limits", after?.ToString(), limit), ClientJson.Default.LimitList, cancellationToken);
 
     /// <summary><c>GET /limits/{id}</c>: one per-buyer limit.</summary>
     /// <param name="limitId">The limit.</param>

@@ -10,7 +10,7 @@ namespace Capacity.Client;
 /// <summary>
 /// A typed client for the Capacity API. One instance per credential: a tenant API key (or JWT) for
 /// the tenant routes, the admin key for the tenant and key routes (<see cref="CreateTenantAsync(string, string?, CancellationToken)"/>,
-/// <see cref="IssueKeyAsync(Guid, string?, CancellationToken)"/>, <see cref="ListKeysAsync"/>, <see cref="RevokeKeyAsync"/>,
+/// <see cref="IssueKeyAsync(Guid, string?, CancellationToken)"/>, <see cref="ListKeysAsync(Guid, CancellationToken)"/>, <see cref="RevokeKeyAsync"/>,
 /// <see cref="DisableTenantAsync"/>, <see cref="EnableTenantAsync"/>) and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
 /// </summary>
 /// <remarks>
@@ -162,12 +162,16 @@ public sealed partial class CapacityClient
         SendAsync(HttpMethod.Delete, path, null, answer, idempotencyKey ?? NewIdempotencyKey(), ct);
 
     /// <summary>A paged route's path: <c>after</c> and <c>limit</c> in the query when given, the server's defaults otherwise.</summary>
-    private static string Paged(string path, long? after, int? limit)
+    private static string Paged(string path, long? after, int? limit) =>
+        Paged(path, after?.ToString(System.Globalization.CultureInfo.InvariantCulture), limit);
+
+    /// <summary>A paged route's path with an <c>after</c> that is an id (an event id may need escaping).</summary>
+    private static string Paged(string path, string? after, int? limit)
     {
         var query = new List<string>(2);
-        if (after is { } a)
+        if (after is not null)
         {
-            query.Add($"after={a}");
+            query.Add("after=" + Uri.EscapeDataString(after));
         }
 
         if (limit is { } l)
@@ -176,6 +180,27 @@ public sealed partial class CapacityClient
         }
 
         return query.Count == 0 ? path : path + "?" + string.Join('&', query);
+    }
+
+    /// <summary>
+    /// Every item of a list that pages by <c>after</c>. Asked with neither <c>after</c> nor <c>limit</c>, the server answers
+    /// the whole list in one page, so this is one request; a <c>next_after</c> on an answer is followed all the same, so that
+    /// no item is left out should the list come in pages (from a server whose lists page by default, say).
+    /// </summary>
+    private async Task<IReadOnlyList<TItem>> AllPagesAsync<TList, TItem>(
+        string path, JsonTypeInfo<TList> type, Func<TList, IReadOnlyList<TItem>> items, Func<TList, string?> nextAfter, CancellationToken ct)
+    {
+        var all = new List<TItem>();
+        string? after = null;
+        do
+        {
+            var page = await GetAsync(Paged(path, after, null), type, ct).ConfigureAwait(false);
+            all.AddRange(items(page));
+            after = nextAfter(page);
+        }
+        while (after is not null);
+
+        return all;
     }
 
     /// <summary><c>GET /reservations</c>'s path: each filter that is set, then the paging, every value escaped.</summary>

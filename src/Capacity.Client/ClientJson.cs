@@ -61,6 +61,7 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(ApiKeyInfo))]
 [JsonSerializable(typeof(ApiKeyList))]
 [JsonSerializable(typeof(TenantInfo))]
+[JsonSerializable(typeof(CredentialInfo))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(HealthStatus))]
 // The values inside Optional<T>, which its converter serialises through this context.

@@ -133,6 +133,26 @@ public sealed record TestTenant(Guid Id, string Key, CapacityClient Client);
 
 public sealed record CliRun(int ExitCode, string Output, string Error);
 
+/// <summary>
+/// Passes every request on, but asks for a list read whole (no query) a page of one: a service whose lists come in pages,
+/// for a test that a client still gets every item. What follows the first page (<c>after=…</c>) goes as it was sent.
+/// </summary>
+public sealed class ListsInPages : DelegatingHandler
+{
+    private static readonly string[] Lists = ["/events", "/capacity", "/pricing", "/allocations", "/limits", "/keys"];
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var uri = request.RequestUri!;
+        if (request.Method == HttpMethod.Get && uri.Query.Length == 0 && Lists.Any(l => uri.AbsolutePath.EndsWith(l, StringComparison.Ordinal)))
+        {
+            request.RequestUri = new Uri(uri, uri.AbsolutePath + "?limit=1");
+        }
+
+        return base.SendAsync(request, cancellationToken);
+    }
+}
+
 /// <summary>Answers every request itself without a server: for the answers a real server cannot be made to give.</summary>
 public sealed class StubHandler(Func<HttpRequestMessage, int, HttpResponseMessage> answer) : HttpMessageHandler
 {

@@ -1249,7 +1249,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         var help = await host.RunCliAsync("--help");
 
         Assert.Equal(ExitCodes.Ok, help.ExitCode);
-        foreach (var word in new[] { "tenants", "events", "capacities", "pricing", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "extend", "confirm", "release", "cancel", "webhooks", "watch", "stats", "ledger", "bench", "verify", "--url", "--key", "--json", "--idempotency-key", "Exit codes" })
+        foreach (var word in new[] { "tenants", "whoami", "events", "capacities", "pricing", "allocations", "limits", "waitlist", "reservations", "reserve", "change", "extend", "confirm", "release", "cancel", "webhooks", "watch", "stats", "ledger", "bench", "verify", "--url", "--key", "--json", "--idempotency-key", "Exit codes" })
         {
             Assert.Contains(word, help.Output, StringComparison.Ordinal);
         }
@@ -1678,13 +1678,37 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task Watch_says_an_event_with_nothing_left_is_sold_out()
+    {
+        var tenant = await host.NewTenantAsync();
+        var club = await tenant.Client.CreateCapacityAsync("live-sold-out", new CreateCapacityRequest { SectionName = "Club", TotalCapacity = 4 });
+        await tenant.Client.ConfirmAsync((await tenant.Client.ReserveAsync(club.Id, new ReserveRequest { Quantity = 4 })).Reservation.Id);
+        var output = new LineWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var watch = host.RunCliAsync(["watch", "live-sold-out", "--key", tenant.Key], null, stop.Token, output);
+        await output.WaitForAsync("Sold per minute since", stop.Token);
+        await stop.CancelAsync();
+        var run = await watch;
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        var sales = output.Lines.First(l => l.Contains("tickets taken a minute", StringComparison.Ordinal));
+        Assert.EndsWith(", 0 available, sold out", sales, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Watch_exits_6_when_the_service_ends_the_stream()
     {
-        var snapshot = """{"event_id":"e","capacity":[],"totals":{"event_id":"e","total_capacity":0,"available_capacity":0,"reserved_capacity":0,"sold_count":0,"has_unlimited":false},"holds":{"active":0,"expiring":[]}}""";
-        var stub = new StubHandler((_, _) => new HttpResponseMessage(HttpStatusCode.OK)
-        {
-            Content = new StringContent($"event: heartbeat\ndata: {{}}\n\nevent: snapshot\ndata: {snapshot}\n\n", System.Text.Encoding.UTF8, "text/event-stream"),
-        });
+        var hall = """{"id":"0199a5a0-1b2c-7d3e-8f40-5a6b7c8d9e0f","event_id":"e","schedule_id":null,"section_name":"Hall","section_code":null,"mode":"unlimited","total_capacity":null,"available_capacity":null,"reserved_capacity":0,"sold_count":0,"is_active":true,"parent_ids":[],"created_at":"2026-12-04T10:00:00+00:00","updated_at":"2026-12-04T10:00:00+00:00","state":"on_sale"}""";
+        var snapshot = $$$"""{"event_id":"e","capacity":[{{{hall}}}],"totals":{"event_id":"e","total_capacity":0,"available_capacity":0,"reserved_capacity":0,"sold_count":0,"has_unlimited":true},"holds":{"active":0,"expiring":[]}}""";
+
+        // The event's capacities first (watch makes sure it has some), then its stream.
+        var stub = new StubHandler((request, _) => request.RequestUri!.AbsolutePath.EndsWith("/stream", StringComparison.Ordinal)
+            ? new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = new StringContent($"event: heartbeat\ndata: {{}}\n\nevent: snapshot\ndata: {snapshot}\n\n", System.Text.Encoding.UTF8, "text/event-stream"),
+            }
+            : StubHandler.Json(HttpStatusCode.OK, $$"""{"capacity":[{{hall}}]}"""));
         var output = new StringWriter();
         var error = new StringWriter();
 
@@ -1693,6 +1717,193 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(ExitCodes.Unavailable, exit);
         Assert.Equal(snapshot, output.ToString().Trim());
         Assert.Contains("closed the stream", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Events_show_names_the_pool_above_that_closes_a_section_or_keeps_it_from_sale_and_shows_the_sale_column_for_it()
+    {
+        var tenant = await host.NewTenantAsync();
+        var t = tenant.Client;
+
+        // No sale rules anywhere: only the deactivated Venue takes its sections off sale.
+        var venue = await t.CreateCapacityAsync("arena", new CreateCapacityRequest { SectionName = "Venue", TotalCapacity = 100 });
+        var level = await t.CreateCapacityAsync("arena", new CreateCapacityRequest { SectionName = "Level", TotalCapacity = 60, ParentIds = [venue.Id] });
+        var stalls = await t.CreateCapacityAsync("arena", new CreateCapacityRequest { SectionName = "Stalls", TotalCapacity = 30, ParentIds = [level.Id] });
+        var box = await t.CreateCapacityAsync("arena", new CreateCapacityRequest { SectionName = "Box", TotalCapacity = 4, ParentIds = [level.Id], IsActive = false });
+        await t.UpdateCapacityAsync(venue.Id, new UpdateCapacityRequest { IsActive = false });
+
+        var show = await host.RunCliAsync("events", "show", "arena", "--key", tenant.Key);
+
+        Assert.Equal(ExitCodes.Ok, show.ExitCode);
+        var lines = show.Output.Split('\n');
+        Assert.Contains("│ Sale", Assert.Single(lines, l => l.Contains("│ Section", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Equal(["closed (deactivated)"], Sale(lines, venue.Id));
+        Assert.Equal(["closed", "pool Venue is deactivated"], Sale(lines, level.Id));
+        Assert.Equal(["closed", "pool Venue is deactivated"], Sale(lines, stalls.Id));
+
+        // Its own switch explains the Box, whatever the pools above it.
+        Assert.Equal(["closed (deactivated)"], Sale(lines, box.Id));
+        Assert.DoesNotContain("sale ended", show.Output, StringComparison.Ordinal);
+
+        // One capacity alone does not show its pools: it says a pool above, not which.
+        var alone = await host.RunCliAsync("capacities", "show", stalls.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal("closed (a pool above is closed)", Pair(alone.Output, "State"));
+
+        // A pool whose window has not started keeps its sections scheduled: they name it, and when it opens.
+        var annex = await t.CreateCapacityAsync("arena", new CreateCapacityRequest
+        {
+            SectionName = "Annex", TotalCapacity = 20, SaleStartsAt = DateTimeOffset.Parse("2030-05-01T18:00:00Z", CultureInfo.InvariantCulture),
+        });
+        var terrace = await t.CreateCapacityAsync("arena", new CreateCapacityRequest { SectionName = "Terrace", TotalCapacity = 10, ParentIds = [annex.Id] });
+        var later = (await host.RunCliAsync("events", "show", "arena", "--key", tenant.Key)).Output.Split('\n');
+        Assert.Equal(["scheduled", "pool Annex is not on sale yet", "opens 2030-05-01 18:00:00Z"], Sale(later, terrace.Id));
+        Assert.Equal(["scheduled", "opens 2030-05-01 18:00:00Z"], Sale(later, annex.Id));
+        Assert.Equal("scheduled (a pool above is not on sale yet)", Pair((await host.RunCliAsync("capacities", "show", terrace.Id.ToString(), "--key", tenant.Key)).Output, "State"));
+
+        // The Venue open again, its sections are on sale; an event all on sale and without rules has no Sale column, as before
+        // (a low watermark is no sale rule, though the service shows a capacity with one as having rules).
+        await t.UpdateCapacityAsync(venue.Id, new UpdateCapacityRequest { IsActive = true });
+        Assert.Equal(["on sale"], Sale((await host.RunCliAsync("events", "show", "arena", "--key", tenant.Key)).Output.Split('\n'), stalls.Id));
+        await t.CreateCapacityAsync("arena-plain", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 10, LowWatermark = 2 });
+        Assert.DoesNotContain("│ Sale", (await host.RunCliAsync("events", "show", "arena-plain", "--key", tenant.Key)).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stats_last_covers_exactly_the_buckets_the_duration_holds_ending_with_the_current_one()
+    {
+        var tenant = await host.NewTenantAsync();
+        await TheatreAsync(tenant.Client, "last-hour");
+
+        var hour = await host.RunCliAsync("stats", "last-hour", "--last", "1h", "--json", "--key", tenant.Key);
+        Assert.True(hour.ExitCode == ExitCodes.Ok, hour.Error);
+        using (var doc = JsonDocument.Parse(hour.Output))
+        {
+            var s = doc.RootElement;
+            Assert.Equal(60, s.GetProperty("buckets").GetArrayLength());
+            var (from, to) = (s.GetProperty("from").GetDateTimeOffset(), s.GetProperty("to").GetDateTimeOffset());
+            Assert.Equal(TimeSpan.FromHours(1), to - from);
+            Assert.InRange(DateTimeOffset.UtcNow, to.AddMinutes(-2), to);
+        }
+
+        var text = await host.RunCliAsync("stats", "last-hour", "--last", "1h", "--key", tenant.Key);
+        Assert.EndsWith(", 60 buckets of 1m", Pair(text.Output, "Range"), StringComparison.Ordinal);
+
+        var days = await host.RunCliAsync("stats", "last-hour", "--last", "2d", "--bucket", "1h", "--json", "--key", tenant.Key);
+        using (var doc = JsonDocument.Parse(days.Output))
+        {
+            Assert.Equal(48, doc.RootElement.GetProperty("buckets").GetArrayLength());
+        }
+    }
+
+    [Fact]
+    public async Task Stats_and_watch_of_an_event_with_no_capacities_say_so_and_exit_3()
+    {
+        var tenant = await host.NewTenantAsync();
+
+        var stats = await host.RunCliAsync("stats", "nosuch-event", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.NotFound, stats.ExitCode);
+        Assert.Contains("nosuch-event has no capacities", stats.Error, StringComparison.Ordinal);
+        Assert.Equal("", stats.Output);
+
+        // Before, a watch of it followed an empty table until Ctrl+C: the token ends it if it does.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var watch = await host.RunCliAsync(["watch", "nosuch-event", "--json", "--key", tenant.Key], null, stop.Token);
+        Assert.Equal(ExitCodes.NotFound, watch.ExitCode);
+        Assert.Contains("nosuch-event has no capacities", watch.Error, StringComparison.Ordinal);
+        Assert.Equal("", watch.Output);
+    }
+
+    [Fact]
+    public async Task An_id_that_is_not_a_uuid_is_a_usage_error_that_names_the_argument()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var id = Guid.NewGuid().ToString();
+        foreach (var (args, name) in new[]
+        {
+            (new[] { "capacities", "show", "not-a-guid" }, "capacity-id"),
+            (["confirm", "not-a-guid"], "reservation-id"),
+            (["admin", "keys", "revoke", id, "not-a-guid"], "key-id"),
+            (["reserve", id, "-q", "1", "--pricing", "not-a-guid"], "--pricing"),
+            (["capacities", "update", id, "--opens-after", "not-a-guid"], "--opens-after"),
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+            Assert.Contains($"{name} must be an id (a UUID)", error.ToString(), StringComparison.Ordinal);
+            Assert.Contains("'not-a-guid'", error.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("System.Guid", error.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
+    public async Task The_help_of_a_hold_does_not_promise_the_default_length_an_operator_may_have_changed()
+    {
+        foreach (var command in new[] { new[] { "reserve", "--help" }, ["reservations", "create", "--help"] })
+        {
+            var help = await host.RunCliAsync(command);
+            Assert.Equal(ExitCodes.Ok, help.ExitCode);
+            Assert.Contains("15 unless its operator changed it", help.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("default: 15)", help.Output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task List_commands_print_every_page_when_the_service_answers_a_list_in_pages()
+    {
+        var tenant = await host.NewTenantAsync();
+        var t = tenant.Client;
+        var (pool, adult, child) = await TheatreAsync(t, "paged-1");
+        await TheatreAsync(t, "paged-2");
+        await t.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Adult", BasePrice = 10m, Currency = "EUR" });
+        await t.CreatePricingAsync(adult.Id, new CreatePricingRequest { Name = "Student", BasePrice = 8m, Currency = "EUR" });
+        await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Box office", Quantity = 2 });
+        await t.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Sponsor", Quantity = 2 });
+        await t.CreateLimitAsync("paged-1", new CreateLimitRequest { Name = "Four", CapacityIds = [adult.Id], PerBuyerMax = 4 });
+        await t.CreateLimitAsync("paged-1", new CreateLimitRequest { Name = "Six", CapacityIds = [child.Id], PerBuyerMax = 6 });
+        await host.Admin().IssueKeyAsync(tenant.Id);
+        var pages = new ListsInPages { InnerHandler = host.Server.CreateHandler() };
+
+        foreach (var (args, member, count) in new[]
+        {
+            (new[] { "events", "list" }, "events", 2),
+            (["events", "show", "paged-1"], "capacity", 3),
+            (["pricing", "list", adult.Id.ToString()], "pricing", 2),
+            (["allocations", "list", pool.Id.ToString()], "allocations", 2),
+            (["limits", "list", "paged-1"], "limits", 2),
+            (["admin", "keys", "list", tenant.Id.ToString()], "keys", 2),
+        })
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var key = args[0] == "admin" ? CapacityHost.AdminKey : tenant.Key;
+            var exit = await CapacityCli.RunAsync(["--url", "http://localhost/", .. args, "--json", "--key", key], pages, output, error, _ => null, default);
+
+            Assert.True(exit == ExitCodes.Ok, $"{string.Join(' ', args)}: exit {exit}, {error}");
+            using var doc = JsonDocument.Parse(output.ToString());
+            Assert.True(doc.RootElement.GetProperty(member).GetArrayLength() == count, $"{string.Join(' ', args)}: {output}");
+            Assert.False(doc.RootElement.TryGetProperty("next_after", out _), $"{string.Join(' ', args)}: {output}");
+        }
+    }
+
+    /// <summary>
+    /// The lines of a capacity's Sale cell (the table's last column) in <c>events show</c>: on the row that shows its id and on
+    /// the lines under it that continue the row (no id of their own).
+    /// </summary>
+    private static string[] Sale(string[] lines, Guid id)
+    {
+        var row = Array.FindIndex(lines, l => l.Contains(id.ToString(), StringComparison.Ordinal));
+        Assert.True(row >= 0, $"No row shows {id}.");
+        var cells = new List<string>();
+        for (var i = row; i < lines.Length && (i == row || Regex.IsMatch(lines[i], @"^│ +│ +│")); i++)
+        {
+            var cell = lines[i].TrimEnd()[..^1];
+            cells.Add(cell[(cell.LastIndexOf('│') + 1)..].Trim());
+        }
+
+        return [.. cells];
     }
 
     /// <summary>The value printed beside <paramref name="name"/> in a view of name and value pairs.</summary>

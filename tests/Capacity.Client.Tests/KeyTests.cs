@@ -4,7 +4,7 @@ using Capacity.Cli;
 namespace Capacity.Client.Tests;
 
 /// <summary>
-/// A tenant's keys and its disabling through the SDK (<see cref="CapacityClient.ListKeysAsync"/>,
+/// A tenant's keys and its disabling through the SDK (<see cref="CapacityClient.ListKeysAsync(Guid, CancellationToken)"/>,
 /// <see cref="CapacityClient.IssueKeyAsync(Guid, IssueKeyRequest, string?, CancellationToken)"/>,
 /// <see cref="CapacityClient.RevokeKeyAsync"/>, <see cref="CapacityClient.DisableTenantAsync"/>) and through
 /// <c>capacity admin keys …</c> and <c>capacity admin tenants …</c>.
@@ -117,4 +117,40 @@ public sealed class KeyTests(ClockedHost host) : IClassFixture<ClockedHost>
         Assert.Equal(ExitCodes.Usage, (await host.RunCliAsync("admin", "keys", "revoke", id, "--key", CapacityHost.AdminKey)).ExitCode);
         Assert.Equal(ExitCodes.NotFound, (await host.RunCliAsync("admin", "keys", "list", Guid.NewGuid().ToString(), "--key", CapacityHost.AdminKey)).ExitCode);
     }
+
+    [Fact]
+    public async Task Tenants_create_gives_the_first_key_a_name_scope_and_expiry_and_prints_it_with_the_tenant()
+    {
+        var expires = host.Clock!.GetUtcNow().AddDays(30);
+        var at = expires.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+        var json = await host.RunCliAsync("tenants", "create", "Concert hall", "--key-name", "Box office", "--scope", "read", "--expires", at, "--json", "--key", CapacityHost.AdminKey);
+
+        Assert.True(json.ExitCode == ExitCodes.Ok, json.Error);
+        using var created = JsonDocument.Parse(json.Output);
+        var root = created.RootElement;
+        Assert.Equal(["tenant_id", "name", "api_key", "key"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("Concert hall", root.GetProperty("name").GetString());
+        var key = root.GetProperty("key");
+        Assert.Equal(("Box office", "read", "active"), (key.GetProperty("name").GetString(), key.GetProperty("scope").GetString(), key.GetProperty("status").GetString()));
+        Assert.Equal(expires.ToUnixTimeSeconds(), key.GetProperty("expires_at").GetDateTimeOffset().ToUnixTimeSeconds());
+
+        // The key is what it says: a read key reads, and is refused a change.
+        var apiKey = root.GetProperty("api_key").GetString()!;
+        Assert.Equal(ExitCodes.Ok, (await host.RunCliAsync("events", "list", "--key", apiKey)).ExitCode);
+        Assert.Equal(ExitCodes.Auth, (await host.RunCliAsync("capacities", "create", "ev", "Hall", "--key", apiKey)).ExitCode);
+
+        // Without the options, the first key is a write key that never expires, as before; the view shows it.
+        var plain = await host.RunCliAsync("tenants", "create", "Jazz club", "--key", CapacityHost.AdminKey);
+        Assert.Equal(ExitCodes.Ok, plain.ExitCode);
+        Assert.Equal(("write", "never", "none"), (Pair(plain.Output, "Scope"), Pair(plain.Output, "Expires"), Pair(plain.Output, "Key name")));
+
+        var badScope = await host.RunCliAsync("tenants", "create", "Opera", "--scope", "owner", "--key", CapacityHost.AdminKey);
+        Assert.Equal(ExitCodes.Usage, badScope.ExitCode);
+        Assert.Contains("--scope must be read, write or elevated", badScope.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>The value printed beside <paramref name="name"/> in a view of name and value pairs.</summary>
+    private static string Pair(string output, string name) =>
+        Assert.Single(output.Split('\n'), l => l.StartsWith(name + "  ", StringComparison.Ordinal))[name.Length..].Trim();
 }

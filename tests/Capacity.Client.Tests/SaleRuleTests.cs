@@ -201,5 +201,28 @@ public sealed class SaleRuleTests(ClockedHost host) : IClassFixture<ClockedHost>
     }
 
     /// <summary>The server's clock now, to the millisecond: the server keeps instants to the millisecond, so these compare equal when read back.</summary>
+    [Fact]
+    public async Task A_capacity_with_any_rule_shows_close_when_sold_out_and_overbook_limit_though_not_set_and_keeps_them_once_cleared()
+    {
+        var t = (await host.NewTenantAsync()).Client;
+
+        // A window alone: the sold-out rule and the allowance read false and 0; the rules not set are left out.
+        var windowed = await t.CreateCapacityAsync("shown", new CreateCapacityRequest { SectionName = "Window", TotalCapacity = 10, SaleEndsAt = Now().AddDays(1) });
+        Assert.Equal((false, 0), (windowed.CloseWhenSoldOut, windowed.OverbookLimit));
+        Assert.Equal((null, null, null, null), (windowed.SaleStartsAt, windowed.OpensAfterSoldOutOf, windowed.ClosedReason, windowed.OverbookedBy));
+
+        // A low watermark alone counts as a rule too.
+        var watched = await t.CreateCapacityAsync("shown", new CreateCapacityRequest { SectionName = "Watched", TotalCapacity = 10, LowWatermark = 2 });
+        Assert.Equal((false, 0, 2, null), (watched.CloseWhenSoldOut, watched.OverbookLimit, watched.LowWatermark, watched.SaleEndsAt));
+
+        // Cleared again, a capacity keeps showing them.
+        var cleared = await t.UpdateCapacityAsync(windowed.Id, new UpdateCapacityRequest { SaleEndsAt = null });
+        Assert.Equal((false, 0, null), (cleared.CloseWhenSoldOut, cleared.OverbookLimit, cleared.SaleEndsAt));
+
+        // One that never had any shows none.
+        var plain = await t.CreateCapacityAsync("shown", new CreateCapacityRequest { SectionName = "Plain", TotalCapacity = 10 });
+        Assert.Equal((null, null, null), (plain.CloseWhenSoldOut, plain.OverbookLimit, plain.LowWatermark));
+    }
+
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(host.Clock!.GetUtcNow().ToUnixTimeMilliseconds());
 }

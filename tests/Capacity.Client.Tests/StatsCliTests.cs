@@ -80,7 +80,7 @@ public sealed class StatsCliTests(ClockedHost host) : IClassFixture<ClockedHost>
         // An instant with a '+' in its offset reaches the service intact, not read as a space.
         Assert.Equal(start, (await t.GetEventStatsAsync("stats-gala", start.ToOffset(TimeSpan.FromHours(2)), start.AddMinutes(5))).From);
         Assert.Equal(
-            stats.Forecast.SellOutAt is { } at ? $"{Views(at)} (at this rate)" : "not at this rate",
+            stats.Forecast.SellOutAt is { } at ? $"{Views(at)} (at this rate)" : "not selling",
             Pair(run.Output, "Sells out"));
 
         // One capacity and what is below it: the balcony's sale is left out.
@@ -99,6 +99,37 @@ public sealed class StatsCliTests(ClockedHost host) : IClassFixture<ClockedHost>
         var tooMany = await host.RunCliAsync(["stats", "stats-gala", "--from", Instant(start.AddDays(-2)), "--to", Instant(start), "--key", tenant.Key]);
         Assert.Equal(ExitCodes.Usage, tooMany.ExitCode);
         Assert.Contains("VALIDATION_ERROR", tooMany.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stats_says_sold_out_not_before_the_sale_ends_or_not_selling_as_the_dashboard_does()
+    {
+        var tenant = await host.NewTenantAsync();
+        var t = tenant.Client;
+
+        // Every ticket sold: nothing left, though tickets were taken lately.
+        var small = await t.CreateCapacityAsync("forecast-sold", new CreateCapacityRequest { SectionName = "Club", TotalCapacity = 4 });
+        await t.ConfirmAsync((await t.ReserveAsync(small.Id, new ReserveRequest { Quantity = 4 })).Reservation.Id);
+
+        // Selling at 1 a minute, 990 left, and the sale ends in half an hour: the rate never gets there.
+        var big = await t.CreateCapacityAsync("forecast-ends", new CreateCapacityRequest
+        {
+            SectionName = "Arena", TotalCapacity = 1000, SaleEndsAt = host.Clock!.GetUtcNow().AddMinutes(30),
+        });
+        await t.ReserveAsync(big.Id, new ReserveRequest { Quantity = 10 });
+
+        // Nothing taken at all.
+        await t.CreateCapacityAsync("forecast-idle", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 10 });
+
+        foreach (var (eventId, available, says) in new[] { ("forecast-sold", 0L, "sold out"), ("forecast-ends", 990L, "not before the sale ends"), ("forecast-idle", 10L, "not selling") })
+        {
+            var forecast = (await t.GetEventStatsAsync(eventId)).Forecast;
+            Assert.Equal((available, null), (forecast.Available, forecast.SellOutAt));
+
+            var run = await host.RunCliAsync(["stats", eventId, "--key", tenant.Key]);
+            Assert.True(run.ExitCode == ExitCodes.Ok, run.Error);
+            Assert.Equal(says, Pair(run.Output, "Sells out"));
+        }
     }
 
     /// <summary>

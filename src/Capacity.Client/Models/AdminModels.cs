@@ -36,6 +36,14 @@ public enum ApiKeyStatus
     Revoked,
 }
 
+/// <summary>
+/// The credential a client calls with, as <c>GET /credential</c> tells it: whose it is and what it may do, for an
+/// API key and a JWT alike. The API says nothing more of it (not a key's name or expiry: the admin routes list those).
+/// </summary>
+/// <param name="TenantId">The tenant it acts for.</param>
+/// <param name="Scope">What it may do, so that a client can offer only that.</param>
+public sealed record CredentialInfo(Guid TenantId, ApiKeyScope Scope);
+
 /// <summary>A tenant's API key as the server lists it: never its text or its hash.</summary>
 /// <param name="Id">What the admin routes name it by.</param>
 /// <param name="TenantId">Its tenant.</param>
@@ -99,10 +107,14 @@ public sealed record CreateTenantRequest
     public IssueKeyRequest? Key { get; init; }
 }
 
-/// <summary>A tenant's keys, oldest first, revoked and expired ones included.</summary>
+/// <summary>A tenant's keys, oldest first, revoked and expired ones included: every key, or one page of them.</summary>
 /// <param name="TenantId">The tenant.</param>
-/// <param name="Keys">Its keys.</param>
-public sealed record ApiKeyList(Guid TenantId, IReadOnlyList<ApiKeyInfo> Keys);
+/// <param name="Keys">Its keys (of this page).</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page (a key's id); null on the last page, and on a list asked for whole.</param>
+public sealed record ApiKeyList(
+    Guid TenantId,
+    IReadOnlyList<ApiKeyInfo> Keys,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>A tenant, as disabling or enabling it answers.</summary>
 /// <param name="TenantId">The tenant.</param>

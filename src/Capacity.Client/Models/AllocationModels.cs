@@ -83,9 +83,12 @@ public sealed record AllocationDetails(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
-/// <summary>The answer of <c>GET /capacity/{id}/allocations</c>.</summary>
-/// <param name="Allocations">The capacity's allocations, oldest first, closed ones included.</param>
-public sealed record AllocationList(IReadOnlyList<AllocationDetails> Allocations);
+/// <summary>The answer of <c>GET /capacity/{id}/allocations</c>: every allocation, or one page of them.</summary>
+/// <param name="Allocations">The capacity's allocations (of this page), oldest first, closed ones included.</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page; null on the last page, and on a list asked for whole.</param>
+public sealed record AllocationList(
+    IReadOnlyList<AllocationDetails> Allocations,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>An allocation as a capacity lists it (<see cref="CapacityDetails.Allocations"/>).</summary>
 /// <param name="Id">The allocation.</param>

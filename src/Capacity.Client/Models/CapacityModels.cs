@@ -27,7 +27,10 @@ public enum CapacityMode
 [JsonConverter(typeof(JsonStringEnumConverter<SaleState>))]
 public enum SaleState
 {
-    /// <summary>Not yet: its sale window has not started, or the capacity it opens after has not sold out.</summary>
+    /// <summary>
+    /// Not yet: its sale window has not started, or the capacity it opens after has not sold out; or the same of a pool
+    /// it draws from.
+    /// </summary>
     [JsonStringEnumMemberName("scheduled")]
     Scheduled,
 
@@ -39,7 +42,10 @@ public enum SaleState
     [JsonStringEnumMemberName("sold_out")]
     SoldOut,
 
-    /// <summary>Deactivated (by hand or by a sold-out rule; see <see cref="CapacityDetails.ClosedReason"/>), or its sale window has ended.</summary>
+    /// <summary>
+    /// Deactivated (by hand or by a sold-out rule; see <see cref="CapacityDetails.ClosedReason"/>), or its sale window has ended;
+    /// or the same of a pool it draws from.
+    /// </summary>
     [JsonStringEnumMemberName("closed")]
     Closed,
 }
@@ -81,19 +87,22 @@ public enum ClosedReason
 /// cannot take; null for a capacity that has no list and is owed nothing.
 /// </param>
 /// <param name="State">
-/// Where it stands now: scheduled, on sale, sold out or closed. A server that predates sale rules sends
-/// none, which reads as <see cref="SaleState.OnSale"/>.
+/// Where it stands now: scheduled, on sale, sold out or closed, as a hold on it would find it, so the pools it draws
+/// from count (under a deactivated pool it is closed, under a pool whose window has not started it is scheduled),
+/// where <paramref name="IsActive"/>, <paramref name="ClosedReason"/> and the window and tier are its own settings.
+/// A server that predates sale rules sends none, which reads as <see cref="SaleState.OnSale"/>.
 /// </param>
 /// <param name="NextChangeAt">When the clock alone will change <paramref name="State"/> (a window's start or end); null when nothing is due.</param>
 /// <param name="SaleStartsAt">Before this instant holds and checks are refused with <c>SALE_NOT_OPEN</c>; null when it has no start.</param>
 /// <param name="SaleEndsAt">From this instant new holds and checks are refused with <c>SALE_CLOSED</c>; null when it has no end.</param>
 /// <param name="OpensAfterSoldOutOf">The capacity of the same event whose first sell-out opens this one; null when it follows none.</param>
 /// <param name="CloseWhenSoldOut">
-/// Whether it closes the first time it sells out; null on a capacity with no sale rules, which the
+/// Whether it closes the first time it sells out: false on a capacity given other rules (a low watermark
+/// counts) but not this one, or whose rules were cleared; null on one that never had a rule, which the
 /// server shows without any of these members.
 /// </param>
 /// <param name="ClosedReason">Why a rule closed it (it shows <c>IsActive</c> false); null when open, or closed by hand.</param>
-/// <param name="OverbookLimit">How far past its total holds may take it; null on a capacity with no sale rules.</param>
+/// <param name="OverbookLimit">How far past its total holds may take it: 0 without an allowance; null, as <paramref name="CloseWhenSoldOut"/>, on a capacity that never had a rule.</param>
 /// <param name="OverbookedBy">
 /// How far held and sold together are past its total, 0 when not past it; null unless it has an overbooking allowance.
 /// </param>
@@ -130,9 +139,12 @@ public sealed record CapacityDetails(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? OverbookedBy = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? LowWatermark = null);
 
-/// <summary>The answer of <c>GET /events/{eventId}/capacity</c>.</summary>
-/// <param name="Capacity">The event's capacities in creation order.</param>
-public sealed record CapacityList(IReadOnlyList<CapacityDetails> Capacity);
+/// <summary>The answer of <c>GET /events/{eventId}/capacity</c>: every capacity, or one page of them.</summary>
+/// <param name="Capacity">The event's capacities (of this page) in creation order.</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page; null on the last page, and on a list asked for whole.</param>
+public sealed record CapacityList(
+    IReadOnlyList<CapacityDetails> Capacity,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>
 /// An event's totals, summed over its roots (capacities without parents) so that each pool counts once.

@@ -8,9 +8,12 @@ namespace Capacity.Client;
 /// <param name="CreatedAt">When its first capacity was created.</param>
 public sealed record EventSummary(string EventId, int Capacities, DateTimeOffset CreatedAt);
 
-/// <summary>The answer of <c>GET /events</c>.</summary>
-/// <param name="Events">The tenant's events.</param>
-public sealed record EventList(IReadOnlyList<EventSummary> Events);
+/// <summary>The answer of <c>GET /events</c>: every event, or one page of them.</summary>
+/// <param name="Events">The tenant's events (of this page), oldest first.</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page (an event id); null on the last page, and on a list asked for whole.</param>
+public sealed record EventList(
+    IReadOnlyList<EventSummary> Events,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NextAfter = null);
 
 /// <summary>One <c>snapshot</c> of the live stream: the whole event as it is now.</summary>
 /// <param name="EventId">The event.</param>

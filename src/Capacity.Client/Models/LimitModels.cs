@@ -59,9 +59,12 @@ public sealed record LimitDetails(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
-/// <summary>The answer of <c>GET /events/{eventId}/limits</c>.</summary>
-/// <param name="Limits">The event's limits, oldest first.</param>
-public sealed record LimitList(IReadOnlyList<LimitDetails> Limits);
+/// <summary>The answer of <c>GET /events/{eventId}/limits</c>: every limit, or one page of them.</summary>
+/// <param name="Limits">The event's limits (of this page), oldest first.</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page; null on the last page, and on a list asked for whole.</param>
+public sealed record LimitList(
+    IReadOnlyList<LimitDetails> Limits,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>The answer of <c>GET /limits/{id}/usage</c>: one buyer's standing against a limit, as last committed.</summary>
 /// <param name="LimitId">The limit.</param>

@@ -89,6 +89,9 @@ public sealed record PricingDetails(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
 
-/// <summary>The answer of <c>GET /capacity/{id}/pricing</c>.</summary>
-/// <param name="Pricing">The capacity's price entries.</param>
-public sealed record PricingList(IReadOnlyList<PricingDetails> Pricing);
+/// <summary>The answer of <c>GET /capacity/{id}/pricing</c>: every entry, or one page of them.</summary>
+/// <param name="Pricing">The capacity's price entries (of this page) in creation order.</param>
+/// <param name="NextAfter">Pass as <c>after</c> for the next page; null on the last page, and on a list asked for whole.</param>
+public sealed record PricingList(
+    IReadOnlyList<PricingDetails> Pricing,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
