@@ -31,10 +31,18 @@ public static partial class CapacityCli
         var enable = host.OneWrite(OnTenant(host, "enable", "Enable a disabled tenant: its keys and JWTs work again (revoked and expired keys stay refused)",
             CliJson.Default.TenantInfo, Views.TenantState, (p, client, tenantId, ct) => client.EnableTenantAsync(tenantId, host.IdempotencyKeyOf(p), ct)));
 
-        return new Command("admin", "Operator commands (admin key): tenants' API keys, and disabling or enabling a tenant")
+        var tenants = new Command("list", "List every tenant, oldest first: name, id, created, and whether it is disabled");
+        tenants.SetAction((p, ct) => Run(host, p, admin: true, ct, async (c, client) =>
+        {
+            var all = new TenantList(await client.ListTenantsAsync(ct));
+            c.Write(all, CliJson.Default.TenantList, () => Views.Tenants(all.Tenants));
+            return ExitCodes.Ok;
+        }));
+
+        return new Command("admin", "Operator commands (admin key): tenants' API keys, and listing, disabling or enabling tenants")
         {
             new Command("keys", "A tenant's API keys: list, issue, revoke") { list, issue, revoke },
-            new Command("tenants", "Disable or enable a tenant") { disable, enable },
+            new Command("tenants", "List, disable or enable tenants") { tenants, disable, enable },
         };
     }
 

@@ -26,6 +26,7 @@ internal sealed record WebhookView(WebhookDetails Webhook, IReadOnlyList<Webhook
 [JsonSerializable(typeof(ApiKeyInfo))]
 [JsonSerializable(typeof(ApiKeyList))]
 [JsonSerializable(typeof(TenantInfo))]
+[JsonSerializable(typeof(TenantList))]
 [JsonSerializable(typeof(CredentialInfo))]
 [JsonSerializable(typeof(EventList))]
 [JsonSerializable(typeof(EventView))]

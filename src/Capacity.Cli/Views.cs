@@ -469,6 +469,23 @@ internal static class Views
         return table;
     }
 
+    /// <summary><c>admin tenants list</c>: one row per tenant, oldest first.</summary>
+    public static IRenderable Tenants(IReadOnlyList<TenantInfo> tenants)
+    {
+        if (tenants.Count == 0)
+        {
+            return new Markup("[grey]No tenants.[/]");
+        }
+
+        var table = new Table { Border = TableBorder.Rounded }.AddColumns("Tenant", "Id", "Created", "State");
+        foreach (var t in tenants)
+        {
+            table.AddRow(Markup.Escape(t.Name), t.TenantId.ToString(), Time(t.CreatedAt), t.DisabledAt is { } since ? $"[red]disabled[/] since {Time(since)}" : "[green]enabled[/]");
+        }
+
+        return table;
+    }
+
     public static IRenderable TenantState(TenantInfo t) => Pairs(
         ("Tenant", Markup.Escape(t.Name)),
         ("Tenant id", t.TenantId.ToString()),

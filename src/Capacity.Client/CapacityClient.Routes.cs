@@ -375,6 +375,25 @@ public sealed partial class CapacityClient
         PostAsync($"admin/tenants/{tenantId}/keys", Body(request, ClientJson.Default.IssueKeyRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
 
     /// <summary>
+    /// <c>GET /admin/tenants</c> (admin key): every tenant, oldest first, disabled ones included; read page after
+    /// page (<see cref="ListTenantsAsync(Guid?, int?, CancellationToken)"/> reads one).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<IReadOnlyList<TenantInfo>> ListTenantsAsync(CancellationToken cancellationToken = default) =>
+        AllPagesAsync("admin/tenants", ClientJson.Default.TenantList, l => l.Tenants, l => l.NextAfter?.ToString(), cancellationToken);
+
+    /// <summary>
+    /// <c>GET /admin/tenants</c> (admin key): one page of the tenants, oldest first. Pass each page's
+    /// <see cref="TenantList.NextAfter"/> as <paramref name="after"/> until it is null.
+    /// </summary>
+    /// <param name="after">The <see cref="TenantList.NextAfter"/> of the previous page; null for the first page.</param>
+    /// <param name="limit">Tenants per page, 1 to 1000; the server's default (100) when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="CapacityApiException">400 <c>VALIDATION_ERROR</c> for a limit out of range, or an <paramref name="after"/> that is no tenant.</exception>
+    public Task<TenantList> ListTenantsAsync(Guid? after, int? limit = null, CancellationToken cancellationToken = default) =>
+        GetAsync(Paged("admin/tenants", after?.ToString(), limit), ClientJson.Default.TenantList, cancellationToken);
+
+    /// <summary>
     /// <c>GET /admin/tenants/{id}/keys</c> (admin key): every key of a tenant, oldest first, revoked and expired ones
     /// included, never their text; read page after page (<see cref="ListKeysAsync(Guid, Guid?, int?, CancellationToken)"/> reads one).
     /// </summary>

@@ -61,6 +61,7 @@ namespace Capacity.Client;
 [JsonSerializable(typeof(ApiKeyInfo))]
 [JsonSerializable(typeof(ApiKeyList))]
 [JsonSerializable(typeof(TenantInfo))]
+[JsonSerializable(typeof(TenantList))]
 [JsonSerializable(typeof(CredentialInfo))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(HealthStatus))]

@@ -1886,6 +1886,21 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
             Assert.True(doc.RootElement.GetProperty(member).GetArrayLength() == count, $"{string.Join(' ', args)}: {output}");
             Assert.False(doc.RootElement.TryGetProperty("next_after", out _), $"{string.Join(' ', args)}: {output}");
         }
+
+        // Every tenant of the host, read page after page, this one among them, and as a table without --json.
+        var listed = new StringWriter();
+        var failed = new StringWriter();
+        Assert.Equal(ExitCodes.Ok, await CapacityCli.RunAsync(["--url", "http://localhost/", "admin", "tenants", "list", "--json", "--key", CapacityHost.AdminKey], pages, listed, failed, _ => null, default));
+        using (var doc = JsonDocument.Parse(listed.ToString()))
+        {
+            var ids = doc.RootElement.GetProperty("tenants").EnumerateArray().Select(x => x.GetProperty("tenant_id").GetGuid()).ToList();
+            Assert.Equal(ids.Count, ids.Distinct().Count());
+            Assert.Contains(tenant.Id, ids);
+        }
+
+        var table = new StringWriter();
+        Assert.Equal(ExitCodes.Ok, await CapacityCli.RunAsync(["--url", "http://localhost/", "admin", "tenants", "list", "--key", CapacityHost.AdminKey], pages, table, failed, _ => null, default));
+        Assert.Contains(tenant.Id.ToString(), table.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>

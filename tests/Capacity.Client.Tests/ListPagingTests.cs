@@ -52,6 +52,23 @@ public sealed class ListPagingTests(CapacityHost host) : IClassFixture<CapacityH
             var page = await admin.ListKeysAsync(tenant.Id, after, 2);
             return (page.Keys, page.NextAfter);
         });
+        // Tenants: other tests of the host create theirs meanwhile, so the pages are checked on their own.
+        var tenants = new List<TenantInfo>();
+        for (Guid? after = null; ;)
+        {
+            var page = await admin.ListTenantsAsync(after, 2);
+            Assert.True(page.Tenants.Count <= 2);
+            tenants.AddRange(page.Tenants);
+            if ((after = page.NextAfter) is null)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(tenants.Count, tenants.Select(x => x.TenantId).Distinct().Count());
+        Assert.Equal(tenants.OrderBy(x => x.CreatedAt), tenants);
+        Assert.Contains(tenants, x => x.TenantId == tenant.Id);
+        Assert.Contains(await admin.ListTenantsAsync(), x => x.TenantId == tenant.Id);
 
         // Events page by their ids, oldest first.
         var first = await t.ListEventsAsync(after: null, limit: 2);

@@ -116,7 +116,14 @@ public sealed record ApiKeyList(
     IReadOnlyList<ApiKeyInfo> Keys,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
-/// <summary>A tenant, as disabling or enabling it answers.</summary>
+/// <summary>A page of tenants (<see cref="CapacityClient.ListTenantsAsync(Guid?, int?, CancellationToken)"/>), oldest first.</summary>
+/// <param name="Tenants">The tenants of this page, disabled ones included.</param>
+/// <param name="NextAfter">The last tenant of this page when more follow: pass it as <c>after</c> for the next; null on the last page.</param>
+public sealed record TenantList(
+    IReadOnlyList<TenantInfo> Tenants,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
+
+/// <summary>A tenant, as listing, disabling or enabling it answers.</summary>
 /// <param name="TenantId">The tenant.</param>
 /// <param name="Name">Its name.</param>
 /// <param name="CreatedAt">When it was created.</param>
