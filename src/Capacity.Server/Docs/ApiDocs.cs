@@ -106,67 +106,25 @@ internal static class ApiDocs
                             },
                         },
                     };
-                    schema.Properties["idle"] = new OpenApiSchema
+
+                    // The members a refusal carries beyond the problem's own, by the codes that carry each.
+                    foreach (var (name, kind, format, description) in new (string, JsonSchemaType, string?, string)[]
                     {
-                        Type = JsonSchemaType.Integer,
-                        Description = "ALLOCATION_INSUFFICIENT only: the allocation's idle tickets now.",
-                    };
-                    schema.Properties["allocation_id"] = new OpenApiSchema
+                        ("idle", JsonSchemaType.Integer, null, "ALLOCATION_INSUFFICIENT only: the allocation's idle tickets now."),
+                        ("allocation_id", JsonSchemaType.String, "uuid", "ALLOCATION_CLOSED, ALLOCATION_INSUFFICIENT and ALLOCATION_BELOW_COMMITTED: the allocation refused."),
+                        ("limit_id", JsonSchemaType.String, "uuid", "BUYER_LIMIT_EXCEEDED and BUYER_KEY_REQUIRED: the buyer limit that refused."),
+                        ("used", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: the buyer's tickets in active holds and sales over the limit's capacities."),
+                        ("requested", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: the tickets the refused hold asked for on the limit's capacities."),
+                        ("per_buyer_max", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: the limit's maximum per buyer."),
+                        ("capacity_id", JsonSchemaType.String, "uuid", "SALE_NOT_OPEN and SALE_CLOSED: the capacity not on sale, which may be a pool the capacity named draws from; WAITLIST_DISABLED: the capacity whose list is not open."),
+                        ("sale_starts_at", JsonSchemaType.String, "date-time", "SALE_NOT_OPEN only, when the capacity has a start: when its sale starts (past, when only the tier before it holds it back)."),
+                        ("opens_after_sold_out_of", JsonSchemaType.String, "uuid", "SALE_NOT_OPEN only, on a tier: the capacity whose first sell-out opens it."),
+                        ("sale_ends_at", JsonSchemaType.String, "date-time", "SALE_CLOSED only: when the capacity's sale ended."),
+                        ("limit", JsonSchemaType.Integer, null, "TOO_MANY_CAPACITIES, TOO_MANY_KEYS, TOO_MANY_WEBHOOKS, TOO_MANY_STREAMS and TOO_MANY_LIVE_HOLDS: the bound reached."),
+                    })
                     {
-                        Type = JsonSchemaType.String,
-                        Format = "uuid",
-                        Description = "ALLOCATION_CLOSED, ALLOCATION_INSUFFICIENT and ALLOCATION_BELOW_COMMITTED: the allocation refused.",
-                    };
-                    schema.Properties["limit_id"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.String,
-                        Format = "uuid",
-                        Description = "BUYER_LIMIT_EXCEEDED and BUYER_KEY_REQUIRED: the buyer limit that refused.",
-                    };
-                    schema.Properties["used"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.Integer,
-                        Description = "BUYER_LIMIT_EXCEEDED only: the buyer's tickets in active holds and sales over the limit's capacities.",
-                    };
-                    schema.Properties["requested"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.Integer,
-                        Description = "BUYER_LIMIT_EXCEEDED only: the tickets the refused hold asked for on the limit's capacities.",
-                    };
-                    schema.Properties["per_buyer_max"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.Integer,
-                        Description = "BUYER_LIMIT_EXCEEDED only: the limit's maximum per buyer.",
-                    };
-                    schema.Properties["capacity_id"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.String,
-                        Format = "uuid",
-                        Description = "SALE_NOT_OPEN and SALE_CLOSED: the capacity not on sale, which may be a pool the capacity named draws from; WAITLIST_DISABLED: the capacity whose list is not open.",
-                    };
-                    schema.Properties["sale_starts_at"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.String,
-                        Format = "date-time",
-                        Description = "SALE_NOT_OPEN only, when the capacity has a start: when its sale starts (past, when only the tier before it holds it back).",
-                    };
-                    schema.Properties["opens_after_sold_out_of"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.String,
-                        Format = "uuid",
-                        Description = "SALE_NOT_OPEN only, on a tier: the capacity whose first sell-out opens it.",
-                    };
-                    schema.Properties["sale_ends_at"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.String,
-                        Format = "date-time",
-                        Description = "SALE_CLOSED only: when the capacity's sale ended.",
-                    };
-                    schema.Properties["limit"] = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.Integer,
-                        Description = "TOO_MANY_CAPACITIES, TOO_MANY_KEYS, TOO_MANY_WEBHOOKS, TOO_MANY_STREAMS and TOO_MANY_LIVE_HOLDS: the bound reached.",
-                    };
+                        schema.Properties[name] = new OpenApiSchema { Type = kind, Format = format, Description = description };
+                    }
                 }
 
                 return Task.CompletedTask;
