@@ -8,7 +8,7 @@ public static partial class Decider
 {
     private static Outcome CreateAllocation(WorkingSet set, CreateAllocation command, DateTimeOffset now, CoreLimits limits)
     {
-        if (CheckAllocationName(command.Name, limits) is { } badName)
+        if (CheckAllocationName(command.Name, null, limits) is { } badName)
         {
             return badName;
         }
@@ -68,7 +68,7 @@ public static partial class Decider
         }
 
         var name = command.Name.Or(allocation.Name);
-        if (CheckAllocationName(name, limits) is { } badName)
+        if (CheckAllocationName(name, allocation.Name, limits) is { } badName)
         {
             return badName;
         }
@@ -212,8 +212,8 @@ public static partial class Decider
     private static bool ClosedAt(Allocation allocation, DateTimeOffset now) =>
         allocation.Status == AllocationStatus.Closed || allocation.ExpiresAt <= now;
 
-    private static Outcome? CheckAllocationName(string name, CoreLimits limits) =>
-        Rules.IsValidName(name, limits.MaxNameLength)
+    private static Outcome? CheckAllocationName(string name, string? stored, CoreLimits limits) =>
+        Rules.IsValidNameChange(name, stored, limits.MaxNameLength)
             ? null
             : Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
 

@@ -14,7 +14,7 @@ public static partial class Decider
             return Outcome.Invalid("schedule_id", $"schedule_id {Rules.EventIdRule}");
         }
 
-        if (CheckShape(command.SectionName, command.SectionCode, command.Total, limits) is { } shape)
+        if (CheckShape(command.SectionName, command.SectionCode, command.Total, null, limits) is { } shape)
         {
             return shape;
         }
@@ -320,7 +320,7 @@ public static partial class Decider
         var name = command.SectionName.Or(node.SectionName);
         var code = command.SectionCode.Or(node.SectionCode);
         var total = command.Total.Or(node.Total);
-        if (CheckShape(name, code, total, limits) is { } shape)
+        if (CheckShape(name, code, total, node, limits) is { } shape)
         {
             return shape;
         }
@@ -469,14 +469,15 @@ public static partial class Decider
         };
     }
 
-    private static Outcome? CheckShape(string name, string? code, int? total, CoreLimits limits)
+    // stored: the capacity as it is, for an update; its name and code as stored are not judged again.
+    private static Outcome? CheckShape(string name, string? code, int? total, CapacityNode? stored, CoreLimits limits)
     {
-        if (!Rules.IsValidName(name, limits.MaxNameLength))
+        if (!Rules.IsValidNameChange(name, stored?.SectionName, limits.MaxNameLength))
         {
             return Outcome.Invalid("section_name", Rules.NameRule("section_name", limits.MaxNameLength));
         }
 
-        if (code is not null && !Rules.IsValidName(code, limits.MaxCodeLength))
+        if (code is not null && !Rules.IsValidNameChange(code, stored?.SectionCode, limits.MaxCodeLength))
         {
             return Outcome.Invalid("section_code", Rules.NameRule("section_code", limits.MaxCodeLength));
         }

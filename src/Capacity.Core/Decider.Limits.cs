@@ -14,7 +14,7 @@ public static partial class Decider
             return Outcome.Invalid("event_id", $"event_id {Rules.EventIdRule}");
         }
 
-        if (CheckLimitShape(command.Name, command.PerBuyerMax, limits) is { } shape)
+        if (CheckLimitShape(command.Name, command.PerBuyerMax, null, limits) is { } shape)
         {
             return shape;
         }
@@ -83,7 +83,7 @@ public static partial class Decider
         var name = command.Name.Or(limit.Name);
         var max = command.PerBuyerMax.Or(limit.PerBuyerMax);
         var require = command.RequireBuyerKey.Or(limit.RequireBuyerKey);
-        if (CheckLimitShape(name, max, limits) is { } shape)
+        if (CheckLimitShape(name, max, limit.Name, limits) is { } shape)
         {
             return shape;
         }
@@ -123,9 +123,10 @@ public static partial class Decider
         return new Outcome(OutcomeCode.Ok) { Limit = BuyerLimitView.Of(limit) };
     }
 
-    private static Outcome? CheckLimitShape(string name, int perBuyerMax, CoreLimits limits)
+    // storedName: the limit's name as stored, for an update; not judged again.
+    private static Outcome? CheckLimitShape(string name, int perBuyerMax, string? storedName, CoreLimits limits)
     {
-        if (!Rules.IsValidName(name, limits.MaxNameLength))
+        if (!Rules.IsValidNameChange(name, storedName, limits.MaxNameLength))
         {
             return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
         }

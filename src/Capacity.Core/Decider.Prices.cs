@@ -12,7 +12,7 @@ public static partial class Decider
 
         var price = new PriceEntry(command.Id, command.TenantId, command.CapacityId, command.Name, command.BasePrice, command.CurrentPrice,
             command.ServiceFee, command.FacilityFee, command.TaxRate, command.Currency, now, now);
-        if (CheckPrice(price, limits) is { } invalid)
+        if (CheckPrice(price, null, limits) is { } invalid)
         {
             return invalid;
         }
@@ -46,7 +46,7 @@ public static partial class Decider
             Currency = command.Currency.Or(current.Currency),
             UpdatedAt = now,
         };
-        if (CheckPrice(price, limits) is { } invalid)
+        if (CheckPrice(price, current, limits) is { } invalid)
         {
             return invalid;
         }
@@ -72,9 +72,10 @@ public static partial class Decider
         TaxRate = Rules.Trimmed(p.TaxRate, Rules.MaxTaxRateDecimals),
     };
 
-    private static Outcome? CheckPrice(PriceEntry price, CoreLimits limits)
+    // stored: the entry as it is, for an update; its name as stored is not judged again.
+    private static Outcome? CheckPrice(PriceEntry price, PriceEntry? stored, CoreLimits limits)
     {
-        if (!Rules.IsValidName(price.Name, limits.MaxNameLength))
+        if (!Rules.IsValidNameChange(price.Name, stored?.Name, limits.MaxNameLength))
         {
             return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
         }

@@ -8,7 +8,7 @@ public static partial class Decider
 {
     private static Outcome CreateWebhook(WorkingSet set, CreateWebhook command, DateTimeOffset now, CoreLimits limits)
     {
-        if (CheckWebhook(command.Url, command.Topics, command.Description, limits) is { } invalid)
+        if (CheckWebhook(command.Url, command.Topics, command.Description, null, limits) is { } invalid)
         {
             return invalid;
         }
@@ -50,7 +50,7 @@ public static partial class Decider
         var url = command.Url.Or(endpoint.Url);
         var topics = command.Topics.Or(endpoint.Topics);
         var description = command.Description.Or(endpoint.Description);
-        if (CheckWebhook(url, topics, description, limits) is { } invalid)
+        if (CheckWebhook(url, topics, description, endpoint.Description, limits) is { } invalid)
         {
             return invalid;
         }
@@ -164,7 +164,8 @@ public static partial class Decider
     private static WebhookEndpoint? FindEndpoint(WorkingSet set, Guid tenantId, Guid id) =>
         set.FindEndpoint(id) is { Deleted: false } endpoint && endpoint.TenantId == tenantId ? endpoint : null;
 
-    private static Outcome? CheckWebhook(string url, Topics topics, string? description, CoreLimits limits)
+    // storedDescription: the endpoint's description as stored, for an update; not judged again.
+    private static Outcome? CheckWebhook(string url, Topics topics, string? description, string? storedDescription, CoreLimits limits)
     {
         if (!Rules.IsValidWebhookUrl(url, limits.MaxWebhookUrlLength))
         {
@@ -176,7 +177,7 @@ public static partial class Decider
             return Outcome.Invalid("events", "events must name at least one event type: " + string.Join(", ", TopicNames.All) + ".");
         }
 
-        if (description is not null && !Rules.IsValidName(description, limits.MaxNameLength))
+        if (description is not null && !Rules.IsValidNameChange(description, storedDescription, limits.MaxNameLength))
         {
             return Outcome.Invalid("description", Rules.NameRule("description", limits.MaxNameLength));
         }

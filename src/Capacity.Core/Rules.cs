@@ -112,6 +112,13 @@ public static class Rules
         return visible;
     }
 
+    /// <summary>
+    /// A name an update leaves as stored is not judged again: it was taken under the rule in force then,
+    /// and a rule made stricter since must not block a change of something else (a total, a switch).
+    /// </summary>
+    public static bool IsValidNameChange(string? value, string? stored, int maxLength) =>
+        value == stored || IsValidName(value, maxLength);
+
     /// <summary>The sentence a refused name gets, after its field's name.</summary>
     public static string NameRule(string field, int maxLength) =>
         $"{field} must be 1 to {maxLength} characters, not blank, without control, format or invisible characters (zero-width, direction marks, soft hyphens, blank fillers).";
