@@ -1969,7 +1969,6 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
                 : base.SendAsync(request, cancellationToken);
     }
 
-    /// <summary>Passes every request on to the server but <c>GET /events/{id}/stats</c>, which it answers only when cancelled.</summary>
     /// <summary>Hands out the event stream so that a read cancelled under it throws an IOException around the cancellation.</summary>
     private sealed class CancelledReadsBreak : DelegatingHandler
     {
@@ -2030,6 +2029,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         }
     }
 
+    /// <summary>Passes every request on to the server but <c>GET /events/{id}/stats</c>, which it answers only when cancelled.</summary>
     private sealed class StatsHeldBack : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
