@@ -453,7 +453,7 @@ public static partial class Decider
         SaleRulesOf.State(node.Sale, node.IsActive, null, now).State == SaleState.OnSale;
 
     /// <summary>An instant to the millisecond, as the stores keep it: a decision must not depend on precision a reload loses.</summary>
-    private static DateTimeOffset? Ms(DateTimeOffset? at) => at is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.ToUnixTimeMilliseconds()) : null;
+    private static DateTimeOffset? Ms(DateTimeOffset? at) => at is { } t ? Rules.ToMillisecond(t) : null;
 
     private static SaleRules Patched(SaleRules? current, SalePatch patch)
     {

@@ -192,6 +192,9 @@ public static class Rules
     public static string Instant(DateTimeOffset? at) =>
         at?.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture) ?? "";
 
+    /// <summary>An instant cut to the millisecond (UTC), as the stores keep every instant: a decision must not depend on precision a reload loses.</summary>
+    public static DateTimeOffset ToMillisecond(DateTimeOffset at) => DateTimeOffset.FromUnixTimeMilliseconds(at.ToUnixTimeMilliseconds());
+
     /// <summary>Decimal places a price or fee may have.</summary>
     public const int MaxMoneyDecimals = 4;
 

@@ -445,7 +445,7 @@ public static class SalesStats
         var ended = totals.Confirmed + totals.Released + totals.Expired;
         var rate = recent.Taken / RateWindow.TotalMinutes;
         DateTimeOffset? sellOut = available is > 0 && rate > 0
-            ? DateTimeOffset.FromUnixTimeMilliseconds((now + TimeSpan.FromMinutes(Math.Min(available.Value / rate, TimeSpan.FromDays(3650).TotalMinutes))).ToUnixTimeMilliseconds())
+            ? Rules.ToMillisecond(now + TimeSpan.FromMinutes(Math.Min(available.Value / rate, TimeSpan.FromDays(3650).TotalMinutes)))
             : null;
 
         // At this rate the last window closes first: the sale ends with tickets left, it does not sell out.

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Capacity.Core;
 
 namespace Capacity.Server.Http;
 
@@ -33,7 +34,7 @@ internal static partial class Instant
             return false;
         }
 
-        value = DateTimeOffset.FromUnixTimeMilliseconds(parsed.ToUnixTimeMilliseconds());
+        value = Rules.ToMillisecond(parsed);
         return true;
     }
 

@@ -75,9 +75,8 @@ internal static partial class RequestBody
     /// Documents what every route that reads a body can answer because of it, whatever its handler does
     /// next: 400 for a body it cannot take (malformed, or on a route that takes no fields anything but
     /// nothing or <c>{}</c>), 413 past <see cref="ServerOptions.MaxBodyBytes"/>, 415 for a body without a
-    /// Content-Type. Called
-    /// by the parameter types that read bodies (<see cref="RawRequest"/>, <see cref="JsonRequest{T}"/>),
-    /// so no route that reads one can leave these out of the OpenAPI document.
+    /// Content-Type. Called by the parameter types that read bodies (<see cref="RawRequest"/>,
+    /// <see cref="JsonRequest{T}"/>), so no route that reads one can leave these out of the OpenAPI document.
     /// </summary>
     public static void DescribeRefusals(EndpointBuilder builder)
     {
