@@ -136,10 +136,13 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
         var page = await NewPageAsync();
         var answer = "503";
         var tries = 0;
-        await page.RouteAsync(new Regex("/capacity/stream$"), route =>
+        // Each try waits here until the test has seen the page say it is connecting.
+        using var gate = new SemaphoreSlim(0);
+        await page.RouteAsync(new Regex("/capacity/stream$"), async route =>
         {
             Interlocked.Increment(ref tries);
-            return answer switch
+            await gate.WaitAsync();
+            await (answer switch
             {
                 "503" => route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = """{"title":"Unavailable","status":503}""" }),
                 "429" => route.FulfillAsync(new()
@@ -154,16 +157,24 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
                     Body = "event: snapshot\ndata: {\"totals\":{\"total_capacity\":40,\"sold_count\":0,\"reserved_capacity\":0,\"available_capacity\":40,\"has_unlimited\":false},"
                         + "\"capacity\":[],\"holds\":{\"active\":0,\"expiring\":[]}}\n\n",
                 }),
-            };
+            });
         });
         await page.Clock.InstallAsync();
         await page.GotoAsync(Server.Url + "/dashboard/");
         await page.Clock.PauseAtAsync(DateTime.Now.AddMinutes(1));
         await page.FillAsync("#api-key", key);
         await page.ClickAsync("#sign-in-form button");
+        var status = page.Locator("#status");
+        async Task TryIsUnderWayAsync()
+        {
+            // A countdown left up during a try would make two waits of 30 s in a row read as one.
+            await Expect(status).ToHaveTextAsync("connecting…");
+            gate.Release();
+        }
+
+        await TryIsUnderWayAsync();
 
         // Each wait is as long as the status says, not a millisecond less; after seven failures, a 429 asks for 45 s.
-        var status = page.Locator("#status");
         var waits = new[] { 1, 2, 4, 8, 16, 30, 30 };
         for (var i = 0; i < waits.Length; i++)
         {
@@ -174,6 +185,7 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
             Assert.Equal(i + 1, Volatile.Read(ref tries));
             answer = i == waits.Length - 1 ? "429" : "503";
             await page.Clock.FastForwardAsync(1);
+            await TryIsUnderWayAsync();
         }
 
         await Expect(status).ToHaveTextAsync("reconnecting in 45 s…");
@@ -183,6 +195,7 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
         await page.WaitForTimeoutAsync(50);
         Assert.Equal(8, Volatile.Read(ref tries));
         await page.Clock.FastForwardAsync(1);
+        await TryIsUnderWayAsync();
 
         // A stream that worked is tried again after the shortest wait.
         await Expect(page.Locator("#total-available")).ToHaveTextAsync("40");

@@ -311,6 +311,9 @@ async function follow(eventId) {
     failures++;
     setStatus("reconnecting", `reconnecting in ${Math.ceil(wait / 1000)} s…`);
     await sleep(wait, abort.signal);
+    // While the next try is under way the countdown is over: say so rather than leave "in 30 s…" up
+    // (two waits of 30 s in a row would otherwise read as one).
+    if (!abort.signal.aborted) setStatus("connecting", "connecting…");
   }
 }
 
