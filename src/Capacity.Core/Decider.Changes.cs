@@ -353,15 +353,21 @@ public static partial class Decider
             return Answers.ReservationNotFound(command.ReservationId);
         }
 
-        var hold = slot.Value;
-        if (hold.Status == ReservationStatus.Active)
+        // As a whole cancel answers: a due hold is expired now, and an expired one is told it expired.
+        if (slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
         {
-            return Answers.CancelNotConfirmed(hold);
+            ExpireNow(set, ref slot, now);
         }
 
-        if (hold.Status != ReservationStatus.Confirmed)
+        var hold = slot.Value;
+        switch (hold.Status)
         {
-            return Answers.NotActive(hold);
+            case ReservationStatus.Active:
+                return Answers.CancelNotConfirmed(hold);
+            case ReservationStatus.Expired:
+                return Answers.Expired(hold);
+            case not ReservationStatus.Confirmed:
+                return Answers.NotActive(hold);
         }
 
         if ((Parts(hold, command.Items, allowZero: false) ?? NotChangeable(hold, partOfOffer: false)) is { } refused)

@@ -157,6 +157,33 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_refund_in_part_of_a_hold_that_expired_or_is_due_is_told_it_expired_as_a_whole_cancel_is()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var swept = s.HoldOkFor(5, (pool, 2));
+        var due = s.HoldOkFor(5, (pool, 3));
+        s.AdvanceMinutes(6);
+        s.Do(new ExpireDue([swept]));
+
+        Assert.Equal(OutcomeCode.ReservationExpired, CancelPart(s, swept, (pool, 1)).Code);
+        Assert.Empty(s.LastLedger);
+
+        // Due but not swept: expired by the refusal, as a whole cancel expires it, its 3 given back.
+        Assert.Equal(OutcomeCode.ReservationExpired, CancelPart(s, due, (pool, 1)).Code);
+        Assert.Equal(ReservationStatus.Expired, s.Reservation(due).Status);
+        Assert.Equal([(LedgerKind.Expire, -3L, 0L)], s.LastLedger.Select(e => (e.Kind, e.ReservedDelta, e.SoldDelta)));
+        Assert.Equal(OutcomeCode.ReservationExpired, s.Cancel(due).Code);
+
+        var held = s.HoldOk((pool, 1));
+        Assert.Equal(OutcomeCode.ReservationNotActive, CancelPart(s, held, (pool, 1)).Code);
+        s.Release(held);
+        Assert.Equal(OutcomeCode.ReservationNotActive, CancelPart(s, held, (pool, 1)).Code);
+        Assert.Equal(10, s.Available(pool));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void An_expired_hold_with_room_is_reclaimed_at_its_locked_price_and_without_room_the_shortfall_is_exact_and_nothing_moves()
     {
         var s = new Scenario();

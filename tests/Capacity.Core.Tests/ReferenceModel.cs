@@ -425,7 +425,7 @@ internal sealed class ReferenceModel
         JoinWaitlist c => Join(c),
         ChangeHold c => Change(c, now, moves),
         ConfirmHold c => ConfirmPart(c, now, moves),
-        CancelSale c => Refund(c, moves),
+        CancelSale c => Refund(c, now, moves),
         LeaveWaitlist c => Leave(c, now, moves),
         _ => throw new ArgumentOutOfRangeException(nameof(command)),
     };
@@ -1762,16 +1762,17 @@ internal sealed class ReferenceModel
     /// from 1; a sale drawn from an allocation is refunded only whole. The units leave the newest items
     /// first, which keep the count; the sale is cancelled once nothing is left.
     /// </summary>
-    private OutcomeCode Refund(CancelSale c, List<Move> moves)
+    private OutcomeCode Refund(CancelSale c, DateTimeOffset now, List<Move> moves)
     {
         if (!Reservations.TryGetValue(c.ReservationId, out var r) || r.Tenant != c.TenantId)
         {
             return OutcomeCode.NotFound;
         }
 
+        ExpireIfDue(r, now, moves);
         if (r.Status != ReservationStatus.Confirmed)
         {
-            return OutcomeCode.ReservationNotActive;
+            return r.Status == ReservationStatus.Expired ? OutcomeCode.ReservationExpired : OutcomeCode.ReservationNotActive;
         }
 
         if (PartsRefusal(r, c.Items, least: 1) is { } refused)

@@ -2186,6 +2186,46 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         world.MarkChanged();
     }
 
+    /// <summary>
+    /// A request refused before it reaches the writer applied nothing, so its key is not spent: the same
+    /// key with the request put right takes effect, once. A refusal the writer decided is that key's
+    /// answer from then on, as a success would be (docs/api.md, "Idempotency").
+    /// </summary>
+    [Fact]
+    public async Task A_key_refused_before_the_writer_is_not_spent_and_a_refusal_the_writer_decided_is_replayed()
+    {
+        await world.EnsureCleanAsync();
+        var key = "fixed-" + Guid.NewGuid().ToString("N");
+        void Keyed(HttpRequestMessage r) => r.Headers.Add("Idempotency-Key", key);
+        await world.AssertRefusedAsync(() => world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':'one'}", Keyed), 400, "VALIDATION_ERROR", "quantity");
+        world.MarkChanged();
+        string id;
+        using (var first = await world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':1}", Keyed))
+        {
+            Assert.False(first.Headers.Contains("Idempotent-Replayed"));
+            id = (await Api.ReadAsync(first, 201))["reservation"]!["id"]!.GetValue<string>();
+        }
+
+        using (var again = await world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':1}", Keyed))
+        {
+            Assert.Equal("true", Assert.Single(again.Headers.GetValues("Idempotent-Replayed")));
+            Assert.Equal(id, (await Api.ReadAsync(again, 201))["reservation"]!["id"]!.GetValue<string>());
+        }
+
+        var refused = "refused-" + Guid.NewGuid().ToString("N");
+        void RefusedKey(HttpRequestMessage r) => r.Headers.Add("Idempotency-Key", refused);
+        foreach (var replayed in new[] { false, true })
+        {
+            using var answer = await world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':99}", RefusedKey);
+            Assert.Equal(replayed, answer.Headers.Contains("Idempotent-Replayed"));
+            await Api.ProblemAsync(answer, 409, "INSUFFICIENT_CAPACITY");
+        }
+
+        using var reused = await world.SendAsync("POST", "/capacity/{pool}/reserve", "{'quantity':1}", RefusedKey);
+        await Api.ProblemAsync(reused, 422, "IDEMPOTENCY_KEY_REUSED");
+        await world.App.AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task Refused_requests_answer_problem_json_even_when_the_client_accepts_only_json() =>
         await world.AssertRefusedAsync(

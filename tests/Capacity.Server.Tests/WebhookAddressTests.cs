@@ -22,6 +22,8 @@ public sealed class WebhookAddressTests
     [InlineData("2002:c0a8:1::1")]
     [InlineData("2001:0:4136:e378:8000:63bf:80ff:fffe")]      // Teredo, client 127.0.0.1
     [InlineData("2001:0:4136:e378:8000:63bf:f5ff:fffe")]      // Teredo, client 10.0.0.1
+    [InlineData("::ffff:0:10.0.0.1")]                         // IPv4-translated (SIIT)
+    [InlineData("::ffff:0:127.0.0.1")]
     public void An_address_that_carries_a_private_IPv4_address_is_not_public(string address)
     {
         Assert.False(WebhookAddress.IsPublic(IPAddress.Parse(address)));
@@ -35,7 +37,37 @@ public sealed class WebhookAddressTests
     [InlineData("64:ff9b:1::808:808")]
     [InlineData("2002:808:808::")]
     [InlineData("2001:0:4136:e378:8000:63bf:f7f7:f7f7")]      // Teredo, client 8.8.8.8
+    [InlineData("::ffff:0:8.8.8.8")]
     public void A_public_address_is_public_however_it_is_carried(string address)
+    {
+        Assert.True(WebhookAddress.IsPublic(IPAddress.Parse(address)));
+    }
+
+    /// <summary>Ranges no host on the internet answers from: documentation examples, benchmarking, discard.</summary>
+    [Theory]
+    [InlineData("192.0.2.10")]
+    [InlineData("198.51.100.7")]
+    [InlineData("203.0.113.200")]
+    [InlineData("198.18.0.1")]
+    [InlineData("192.88.99.1")]
+    [InlineData("2001:db8::1")]
+    [InlineData("3fff:fff::1")]
+    [InlineData("100::1")]
+    [InlineData("::ffff:203.0.113.5")]                         // and carried in an IPv6 address
+    [InlineData("2002:c000:20a::")]                            // 6to4 of 192.0.2.10
+    public void An_address_reserved_for_examples_or_testing_is_not_public(string address)
+    {
+        Assert.False(WebhookAddress.IsPublic(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("192.0.3.1")]
+    [InlineData("198.51.101.1")]
+    [InlineData("203.0.114.1")]
+    [InlineData("2001:db9::1")]
+    [InlineData("3fff:1000::1")]
+    [InlineData("100:0:0:1::1")]
+    public void The_addresses_next_to_those_ranges_are_public(string address)
     {
         Assert.True(WebhookAddress.IsPublic(IPAddress.Parse(address)));
     }

@@ -66,20 +66,30 @@ internal static class WebhookAddress
                 || (b[0] == 169 && b[1] == 254)                   // link-local, cloud metadata
                 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31)
                 || (b[0] == 192 && b[1] == 168)
-                || (b[0] == 192 && b[1] == 0 && b[2] == 0)
-                || (b[0] == 198 && (b[1] == 18 || b[1] == 19)));
+                || (b[0] == 192 && b[1] == 0 && b[2] is 0 or 2)        // protocol assignments; documentation
+                || (b[0] == 192 && b[1] == 88 && b[2] == 99)           // the 6to4 relays' anycast (deprecated)
+                || (b[0] == 198 && (b[1] == 18 || b[1] == 19))         // benchmarking
+                || (b[0] == 198 && b[1] == 51 && b[2] == 100)          // documentation
+                || (b[0] == 203 && b[1] == 0 && b[2] == 113));         // documentation
         }
 
         var v6 = address.GetAddressBytes();
         return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
             || (v6[0] & 0xFE) == 0xFC                            // unique local fc00::/7
-            || v6.AsSpan(0, 6).SequenceEqual(Nat64LocalUse));     // the rest of 64:ff9b:1::/48 (see CarriedIPv4)
+            || v6.AsSpan(0, 6).SequenceEqual(Nat64LocalUse)       // the rest of 64:ff9b:1::/48 (see CarriedIPv4)
+            || v6.AsSpan(0, 8).SequenceEqual(Discard)            // discard-only 100::/64
+            || v6.AsSpan(0, 4).SequenceEqual(Documentation)      // documentation 2001:db8::/32
+            || (v6[0] == 0x3F && v6[1] == 0xFF && v6[2] < 0x10)); // documentation 3fff::/20
     }
 
     // 64:ff9b::/96 and 64:ff9b:1::/48 (RFC 6052, RFC 8215).
     private static ReadOnlySpan<byte> Nat64WellKnown => [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0];
 
     private static ReadOnlySpan<byte> Nat64LocalUse => [0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01];
+
+    private static ReadOnlySpan<byte> Discard => [0x01, 0x00, 0, 0, 0, 0, 0, 0];
+
+    private static ReadOnlySpan<byte> Documentation => [0x20, 0x01, 0x0D, 0xB8];
 
     /// <summary>
     /// The IPv4 address an IPv6 address stands for, or null when it stands for none. A connection to one
@@ -94,6 +104,12 @@ internal static class WebhookAddress
         // tunnel still sends it to the IPv4 address). :: and ::1 come out as 0.0.0.0 and 0.0.0.1, not
         // public either.
         if (b.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && b[10] == b[11] && (b[10] is 0x00 or 0xFF))
+        {
+            return new IPAddress(b.AsSpan(12));
+        }
+
+        // ::ffff:0:a.b.c.d (IPv4-translated, SIIT: a stateless translator sends it to the IPv4 address).
+        if (b.AsSpan(0, 8).IndexOfAnyExcept((byte)0) < 0 && b[8] == 0xFF && b[9] == 0xFF && b[10] == 0 && b[11] == 0)
         {
             return new IPAddress(b.AsSpan(12));
         }
