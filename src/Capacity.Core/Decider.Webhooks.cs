@@ -283,8 +283,11 @@ public static partial class Decider
                     return;
                 }
 
+                // An offer that ends without a sale is told as lapsed whoever ended it: it ran out, its
+                // hold was released, or its buyer left the list (the entry's status says which).
                 set.Notify(topic, r.TenantId, node.EventId, r, now);
-                if (r.WaitlistId is { } entryId && topic is Topics.ReservationReleased or Topics.ReservationExpired && set.FindEntry(entryId) is { Status: WaitlistStatus.Lapsed } lapsed)
+                if (r.WaitlistId is { } entryId && topic is Topics.ReservationReleased or Topics.ReservationExpired
+                    && set.FindEntry(entryId) is { Status: WaitlistStatus.Lapsed or WaitlistStatus.Left } lapsed)
                 {
                     set.Notify(Topics.WaitlistLapsed, r.TenantId, node.EventId, WaitlistEntryView.Of(lapsed), now);
                 }

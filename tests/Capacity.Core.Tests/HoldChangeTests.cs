@@ -219,7 +219,7 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
-    public void A_reclaim_cannot_take_units_a_waiting_list_is_owed_nor_pass_its_buyers_limit()
+    public void A_reclaim_cannot_take_units_a_waiting_list_is_owed_nor_pass_its_buyers_limit_nor_draw_on_a_deactivated_pool()
     {
         var s = new Scenario();
         var pool = s.Own(4, "Pool");
@@ -247,8 +247,23 @@ public sealed class HoldChangeTests
         var refused = ConfirmPart(t, keyed, true);
         Assert.Equal(OutcomeCode.BuyerLimitExceeded, refused.Code);
         Assert.Equal(ReservationStatus.Expired, t.Reservation(keyed).Status);
+
+        // Room enough, but the pool above was deactivated since: its own refusal, naming it.
+        var u = new Scenario();
+        var venue = u.Own(10, "Venue");
+        var stalls = u.Capped(5, venue);
+        var late = u.HoldOkFor(5, (stalls, 2));
+        u.AdvanceMinutes(6);
+        u.Do(new ExpireDue([late]));
+        Assert.Equal(OutcomeCode.Ok, u.SetActive(venue, false).Code);
+        var closed = ConfirmPart(u, late, true);
+        Assert.Equal(OutcomeCode.CapacityInactive, closed.Code);
+        Assert.Contains(venue.ToString(), closed.Detail, StringComparison.Ordinal);
+        Assert.Null(closed.Shortfall);
+        Assert.Equal(ReservationStatus.Expired, u.Reservation(late).Status);
         s.AssertConsistent();
         t.AssertConsistent();
+        u.AssertConsistent();
     }
 
     [Fact]

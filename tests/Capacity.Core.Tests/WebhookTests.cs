@@ -203,6 +203,32 @@ public sealed class WebhookTests
         s.AssertConsistent();
     }
 
+    [Fact]
+    public void An_offer_ended_by_its_buyer_leaving_the_list_is_told_as_lapsed_with_the_entry_left()
+    {
+        var s = new Scenario();
+        var pool = s.Own(1);
+        Subscribe(s, Topics.WaitlistOffered | Topics.WaitlistLapsed | Topics.ReservationReleased);
+        s.EnableWaitlist(pool, offerMinutes: 5);
+        var hold = s.HoldOk((pool, 1));
+        var first = s.JoinOk((pool, 1));
+        var second = s.JoinOk((pool, 1));
+        s.Release(hold);
+        Assert.Equal(first, ((WaitlistEntryView)Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistOffered).Subject).Id);
+
+        Assert.Equal(OutcomeCode.Ok, s.Leave(first).Code);
+        var lapsed = Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
+        Assert.Equal((first, WaitlistStatus.Left), (((WaitlistEntryView)lapsed.Subject).Id, ((WaitlistEntryView)lapsed.Subject).Status));
+        Assert.Contains(s.LastNotices, n => n.Topic == Topics.ReservationReleased);
+        Assert.Equal(second, ((WaitlistEntryView)Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistOffered).Subject).Id);
+
+        // Leaving while still waiting ends no offer: nothing to tell.
+        var third = s.JoinOk((pool, 1));
+        Assert.Equal(OutcomeCode.Ok, s.Leave(third).Code);
+        Assert.DoesNotContain(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
+        s.AssertConsistent();
+    }
+
     [Theory]
     [InlineData("ftp://example.com/x")]
     [InlineData("/relative")]

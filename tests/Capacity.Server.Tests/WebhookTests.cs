@@ -98,6 +98,46 @@ public abstract class WebhookTests(StoreKind store)
         await app.AssertInvariantsAsync();
     }
 
+    /// <summary>
+    /// A receiver that closes a kept-alive connection as the next delivery arrives on it has not seen
+    /// that delivery: it is sent again at once on a new connection rather than logged as a failure and
+    /// held back for the retry delay with every delivery behind it.
+    /// </summary>
+    [Fact]
+    public async Task A_delivery_on_a_connection_the_receiver_closed_unanswered_is_sent_again_at_once_and_logs_no_failure()
+    {
+        await using var receiver = new ClosingReceiver();
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 10);
+        var hook = await SubscribeAsync(t, receiver.Url, "reservation.released");
+        var holds = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var hold = await t.HoldAsync(pool, 1);
+            await Api.ReadAsync(await t.TransitAsync(hold, "release"), 200);
+            holds.Add(hold);
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (receiver.Answered.Count <= i && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(25);
+            }
+        }
+
+        Assert.Equal(3, receiver.Answered.Count);
+        Assert.Equal(1, receiver.Dropped);
+        var deliveries = (await Api.ReadAsync(await t.GetAsync($"/webhooks/{hook["id"]}/deliveries"), 200))["deliveries"]!.AsArray();
+        Assert.Equal(3, deliveries.Count);
+        foreach (var delivery in deliveries)
+        {
+            Assert.Equal(("delivered", 1), (delivery!["status"]!.GetValue<string>(), delivery["attempts"]!.GetValue<int>()));
+            Assert.Equal(200, Assert.Single(delivery["attempt_log"]!.AsArray())!["status_code"]!.GetValue<int>());
+        }
+
+        Assert.Equal(deliveries.Select(d => d!["message_id"]!.GetValue<string>()).Order(), receiver.Answered.Order());
+        await app.AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task A_sale_window_opening_by_the_clock_offers_the_entries_that_waited_and_tells_subscribers_at_the_next_sweep()
     {

@@ -24,9 +24,10 @@ internal sealed record WaitlistItemRequest
 internal sealed record WaitlistItemResponse(Guid CapacityId, int Quantity);
 
 /// <summary>
-/// An entry. <c>position</c> is there while it waits (1: next in line among the entries that share a
-/// capacity with it); <c>offer_reservation_id</c> once offered (the offer is an ordinary reservation
-/// with the entry's id). <c>sequence</c> orders an event's entries and is the cursor of the list.
+/// An entry. <c>position</c> is a number while it waits (1: next in line among the entries that share a
+/// capacity with it; null otherwise, and in a list); <c>offer_reservation_id</c> once offered (the
+/// offer is an ordinary reservation with the entry's id). <c>sequence</c> orders an event's entries
+/// and is the cursor of the list.
 /// </summary>
 internal sealed record WaitlistEntryResponse(
     Guid Id,

@@ -235,29 +235,62 @@ internal sealed class WebhookDispatcher : BackgroundService
         var body = WebhookPayload.Envelope(message);
         var id = message.MessageId.ToString();
         var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
-        using var request = new HttpRequestMessage(HttpMethod.Post, work.Url) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        request.Headers.Add("webhook-id", id);
-        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", WebhookSigner.Sign(work.Secret, id, timestamp, body));
+        var signature = WebhookSigner.Sign(work.Secret, id, timestamp, body);
         var started = Stopwatch.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.TimeoutMs);
-        try
+        for (var send = 1; ; send++)
         {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            var status = (int)response.StatusCode;
-            return (status, status is >= 200 and < 300 ? null : $"HTTP {status}", Stopwatch.GetElapsedTime(started));
+            // A request message is sent once; a second send is a new one with the same bytes.
+            using var request = new HttpRequestMessage(HttpMethod.Post, work.Url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/json");
+            request.Headers.Add("webhook-id", id);
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", signature);
+            try
+            {
+                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var status = (int)response.StatusCode;
+                return (status, status is >= 200 and < 300 ? null : $"HTTP {status}", Stopwatch.GetElapsedTime(started));
+            }
+            catch (HttpRequestException ex) when (send == 1 && ex.HttpRequestError == HttpRequestError.ResponseEnded)
+            {
+                // The connection ended before a byte of an answer: nearly always a kept-alive connection
+                // the receiver closed as this request went out on it (its idle timeout, or an HTTP/1.0
+                // server closing after each answer without saying so), which HttpClient does not send
+                // again for a POST. Sent again at once, on a new connection, inside the same timeout; a
+                // receiver that did see it gets the same webhook-id twice, as on any retry.
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return (null, $"timed out after {_options.TimeoutMs} ms", Stopwatch.GetElapsedTime(started));
+            }
+            catch (HttpRequestException ex)
+            {
+                var text = FailureText(ex);
+                return (null, text.Length > MaxErrorLength ? text[..MaxErrorLength] : text, Stopwatch.GetElapsedTime(started));
+            }
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+    }
+
+    /// <summary>
+    /// What went wrong, for the attempt's log: HttpClient's own message says only that sending failed,
+    /// so the innermost cause follows it ("the response ended prematurely", a socket's error code).
+    /// </summary>
+    internal static string FailureText(HttpRequestException ex)
+    {
+        Exception cause = ex;
+        while (cause.InnerException is { } inner)
         {
-            return (null, $"timed out after {_options.TimeoutMs} ms", Stopwatch.GetElapsedTime(started));
+            cause = inner;
         }
-        catch (HttpRequestException ex)
+
+        return cause switch
         {
-            var text = ex.InnerException is SocketException socket ? $"{ex.Message} ({socket.SocketErrorCode})" : ex.Message;
-            return (null, text.Length > MaxErrorLength ? text[..MaxErrorLength] : text, Stopwatch.GetElapsedTime(started));
-        }
+            _ when ReferenceEquals(cause, ex) => ex.Message,
+            SocketException socket => $"{ex.Message} ({socket.SocketErrorCode}: {socket.Message})",
+            _ => $"{ex.Message} ({cause.Message})",
+        };
     }
 
     public override void Dispose()
