@@ -229,6 +229,34 @@ internal static class Setup
         {
             throw failure;
         }
+
+        WarnOfOpenFiles(app.Logger, store);
+    }
+
+    /// <summary>
+    /// New files and directories are made the server's user's alone (<see cref="OwnerOnly"/>); ones that
+    /// already existed keep their modes, which an installation from before that, or a hand, may have left
+    /// open to every user of the machine. Said at each start rather than changed: a group that reads the
+    /// database for backups may be meant.
+    /// </summary>
+    private static void WarnOfOpenFiles(ILogger logger, StoreSettings store)
+    {
+        var paths = new List<string> { store.DataDirectory, Path.Combine(store.DataDirectory, "admin.key") };
+        if (store.SqlitePath is { } database)
+        {
+            paths.AddRange([Path.GetDirectoryName(Path.GetFullPath(database))!, database, database + "-wal", database + "-shm"]);
+        }
+
+        foreach (var path in paths.Select(Path.GetFullPath).Distinct())
+        {
+            if (OwnerOnly.OpenToOthers(path) is { } mode)
+            {
+                var owned = Directory.Exists(path) ? "0700" : "0600";
+                logger.LogWarning(
+                    "{Path} is open to other users of this machine (mode {Mode}), and it holds tickets, holds or keys: chmod {Owned} it unless that is meant",
+                    path, OwnerOnly.Octal(mode), owned);
+            }
+        }
     }
 
     /// <summary>Starts listening, then says where: the URLs, the dashboard and the API docs.</summary>

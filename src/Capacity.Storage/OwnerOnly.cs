@@ -40,6 +40,27 @@ public static class OwnerOnly
         writer.Write(text);
     }
 
+    /// <summary>
+    /// The mode of an existing file or directory that other users of the machine may read or enter (its
+    /// group or others bits), or null when only its owner may, it does not exist, or on Windows. The
+    /// server keeps such modes (an operator may mean them) and says so at start.
+    /// </summary>
+    public static UnixFileMode? OpenToOthers(string path)
+    {
+        if (OperatingSystem.IsWindows() || !Path.Exists(path))
+        {
+            return null;
+        }
+
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = File.GetUnixFileMode(path);
+        return (mode & others) != 0 ? mode : null;
+    }
+
+    /// <summary>A mode as <c>chmod</c> writes it: 0644.</summary>
+    public static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8);
+
     public static FileStreamOptions Options(FileMode mode, FileAccess access, FileShare share)
     {
         var options = new FileStreamOptions { Mode = mode, Access = access, Share = share };

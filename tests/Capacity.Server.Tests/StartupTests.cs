@@ -173,10 +173,44 @@ public sealed class StartupTests : IDisposable
         Assert.Contains(run.Url, listening, StringComparison.Ordinal);
         Assert.Contains($"{run.Url}/dashboard/", listening, StringComparison.Ordinal);
         Assert.Contains($"{run.Url}/docs", listening, StringComparison.Ordinal);
+        Assert.DoesNotContain("open to other users", run.Stdout, StringComparison.Ordinal);
 
         run.Terminate();
         Assert.Equal(0, await run.ExitCodeAsync(TimeSpan.FromSeconds(10)));
         Assert.Empty(run.Stderr);
+    }
+
+    /// <summary>
+    /// A data directory and database made before the server made them its user's alone (or opened by a
+    /// hand) keep their modes, and each start says which are open to other users, and how to close them.
+    /// </summary>
+    [Fact]
+    public async Task A_data_directory_or_database_open_to_other_users_is_named_in_a_warning_at_start_and_kept_as_it_is()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var data = Path.Combine(_directory, "data");
+        const UnixFileMode open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        Directory.CreateDirectory(data, open | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        var database = Path.Combine(data, "capacity.db");
+        await using (File.Create(database))
+        {
+        }
+
+        File.SetUnixFileMode(database, open);
+        await using var run = ServerRun.Start(Settings());
+        await run.ReadyAsync();
+        var directoryWarning = await LogLineAsync(run, data + " is open to other users");
+        Assert.Contains("mode 0755", directoryWarning, StringComparison.Ordinal);
+        Assert.Contains("chmod 0700", directoryWarning, StringComparison.Ordinal);
+        Assert.Contains("chmod 0600", await LogLineAsync(run, database + " is open to other users"), StringComparison.Ordinal);
+        Assert.Equal(open, File.GetUnixFileMode(database));
+
+        run.Terminate();
+        Assert.Equal(0, await run.ExitCodeAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
