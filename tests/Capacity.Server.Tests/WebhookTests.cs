@@ -328,6 +328,31 @@ public abstract class WebhookTests(StoreKind store)
         Assert.Contains("webhooks are sent only to public addresses", delivery["last_error"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A name that does not resolve is told as one that resolves only inward is: the delivery log must
+    /// not let a tenant ask the server's resolver which names its network knows.
+    /// </summary>
+    [Fact]
+    public async Task A_name_that_does_not_resolve_leaves_the_same_error_as_one_that_points_inward()
+    {
+        await using var app = await NewAppAsync(settings: new() { ["Capacity:Webhooks:PollIntervalMs"] = "50" });
+        var t = (await app.NewTenantAsync()).Client;
+        var pool = await t.CreateCapacityAsync("gig", "Floor", 1);
+        var hook = await SubscribeAsync(t, "https://no-such-host.invalid/hook", "capacity.sold_out");
+        await t.HoldAsync(pool, 1);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var delivery = await OnlyDeliveryAsync(t, hook);
+        while (delivery["attempts"]!.GetValue<int>() == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+            delivery = await OnlyDeliveryAsync(t, hook);
+        }
+
+        Assert.Equal(
+            "no-such-host.invalid has no public address (it does not resolve, or only to private ones); webhooks are sent only to public addresses. (no-such-host.invalid:443)",
+            delivery["last_error"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Another_tenants_endpoint_answers_404_on_every_route_and_stays_as_it_was()
     {

@@ -78,11 +78,22 @@ internal sealed class WebhookDispatcher : BackgroundService
                 throw new HttpRequestException($"{host} is this machine; webhooks are sent only to public addresses.");
             }
 
-            var addresses = await Dns.GetHostAddressesAsync(host, ct).ConfigureAwait(false);
+            IPAddress[] addresses;
+            try
+            {
+                addresses = await Dns.GetHostAddressesAsync(host, ct).ConfigureAwait(false);
+            }
+            catch (SocketException) when (!options.AllowPrivateNetworks)
+            {
+                // Said as a name that points inward is said: otherwise the delivery log would tell a
+                // tenant which names the server's own network knows.
+                addresses = [];
+            }
+
             var allowed = options.AllowPrivateNetworks ? addresses : [.. addresses.Where(WebhookAddress.IsPublic)];
             if (allowed.Length == 0)
             {
-                throw new HttpRequestException($"{host} resolves to no public address; webhooks are sent only to public addresses.");
+                throw new HttpRequestException($"{host} has no public address (it does not resolve, or only to private ones); webhooks are sent only to public addresses.");
             }
 
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -287,7 +298,8 @@ internal sealed class WebhookDispatcher : BackgroundService
 
         return cause switch
         {
-            _ when ReferenceEquals(cause, ex) => ex.Message,
+            // HttpClient's own message already carries it (a refusal thrown as the connection opens).
+            _ when ReferenceEquals(cause, ex) || ex.Message.Contains(cause.Message, StringComparison.Ordinal) => ex.Message,
             SocketException socket => $"{ex.Message} ({socket.SocketErrorCode}: {socket.Message})",
             _ => $"{ex.Message} ({cause.Message})",
         };
