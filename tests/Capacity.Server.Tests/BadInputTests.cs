@@ -1119,6 +1119,10 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("{'name':'P','base_price':-1,'currency':'EUR'}", "base_price")]
     [InlineData("{'name':'P','base_price':-0.01,'currency':'EUR'}", "base_price")]
     [InlineData("{'name':'P','base_price':1.00001,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':0.00000000000000000000000000001,'currency':'EUR'}", "base_price")] // 29 places: the parser would round it to 0
+    [InlineData("{'name':'P','base_price':0.99999999999999999999999999999,'currency':'EUR'}", "base_price")] // and this to 1
+    [InlineData("{'name':'P','base_price':1e-29,'currency':'EUR'}", "base_price")]
+    [InlineData("{'name':'P','base_price':1,'tax_rate':0.100000000000000000000000000001,'currency':'EUR'}", "tax_rate")]
     [InlineData("{'name':'P','base_price':1000000001,'currency':'EUR'}", "base_price")]
     [InlineData("{'name':'P','base_price':1,'current_price':-1,'currency':'EUR'}", "current_price")]
     [InlineData("{'name':'P','base_price':1,'current_price':0.123456,'currency':'EUR'}", "current_price")]
@@ -1166,6 +1170,8 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("{'base_price':'10'}", "base_price")]
     [InlineData("{'base_price':-1}", "base_price")]
     [InlineData("{'base_price':1.00001}", "base_price")]
+    [InlineData("{'base_price':0.99999999999999999999999999999}", "base_price")]
+    [InlineData("{'current_price':1e-40}", "current_price")]
     [InlineData("{'base_price':1e40}", "base_price")]
     [InlineData("{'base_price':1000000001}", "base_price")]
     [InlineData("{'current_price':'x'}", "current_price")]

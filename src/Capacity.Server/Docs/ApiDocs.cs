@@ -47,6 +47,12 @@ internal static class ApiDocs
                     schema.Description = "RFC 3339 with an offset (Z or ±hh:mm).";
                 }
 
+                // A decimal read by hand (ExactDecimal) is still a number.
+                if (context.JsonPropertyInfo?.CustomConverter is ExactDecimalConverter or ExactNullableDecimalConverter)
+                {
+                    schema.Type = context.JsonPropertyInfo.CustomConverter is ExactNullableDecimalConverter ? JsonSchemaType.Number | JsonSchemaType.Null : JsonSchemaType.Number;
+                }
+
                 // Numbers are written as numbers: the generator's "or a string of digits" (from the
                 // serializer's number handling) would make a generated client type every count as a union.
                 if (schema.Type is { } type && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0 && (type & JsonSchemaType.String) != 0)

@@ -182,6 +182,12 @@ internal sealed class PatchReader
 
     public Change<decimal> Decimal(JsonProperty p)
     {
+        if (p.Value.ValueKind == JsonValueKind.Number && ExactDecimal.TooManyPlaces(System.Text.Encoding.UTF8.GetBytes(p.Value.GetRawText())))
+        {
+            Fail(p.Name, $"{p.Name} {ExactDecimal.Rule}");
+            return default;
+        }
+
         if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDecimal(out var value))
         {
             return Change<decimal>.To(value);

@@ -1,16 +1,27 @@
 using System.Text.Json.Serialization;
 using Capacity.Core;
+using Capacity.Server.Http;
 
 namespace Capacity.Server.Pricing;
 
 internal sealed record CreatePricingRequest
 {
     public required string Name { get; init; }
+    [JsonConverter(typeof(ExactDecimalConverter))]
     public required decimal BasePrice { get; init; }
+
+    [JsonConverter(typeof(ExactNullableDecimalConverter))]
     public decimal? CurrentPrice { get; init; }
+
+    [JsonConverter(typeof(ExactNullableDecimalConverter))]
     public decimal? ServiceFee { get; init; }
+
+    [JsonConverter(typeof(ExactNullableDecimalConverter))]
     public decimal? FacilityFee { get; init; }
+
+    [JsonConverter(typeof(ExactNullableDecimalConverter))]
     public decimal? TaxRate { get; init; }
+
     public required string Currency { get; init; }
 }
 
