@@ -53,6 +53,9 @@ internal static class Setup
 
         services.AddSingleton(settings);
         services.AddSingleton(settings.Server);
+
+        // "Server: Kestrel" tells a scanner what to try and a client nothing it needs.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
         services.AddSingleton(settings.Limits);
         services.AddSingleton(settings.Engine);
         services.AddSingleton(TimeProvider.System);
