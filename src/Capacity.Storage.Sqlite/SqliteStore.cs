@@ -203,8 +203,18 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
                 return;
             }
 
-            using (var apply = new SqliteCommand(sql, _writer, tx))
+            foreach (var (condition, statements) in ConditionalParts(name, sql))
             {
+                if (condition is not null)
+                {
+                    using var test = new SqliteCommand(condition, _writer, tx);
+                    if (test.ExecuteScalar() is not 1L)
+                    {
+                        continue;
+                    }
+                }
+
+                using var apply = new SqliteCommand(statements, _writer, tx);
                 apply.ExecuteNonQuery();
             }
 
@@ -225,6 +235,54 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
             mark.ExecuteNonQuery();
             tx.Commit();
         }
+    }
+
+    /// <summary>
+    /// A script's parts in order, each with the query that decides whether it runs (null: always).
+    /// SQLite has no ADD COLUMN IF NOT EXISTS nor a conditional block, so a script that must work on
+    /// schemas that differ (018, which repairs databases migrated by edited scripts) says so in
+    /// comments, run in the migration's own transaction:
+    /// <code>
+    /// -- when: SELECT NOT EXISTS (SELECT 1 FROM pragma_table_info('capacities') WHERE name = 'sale_edge_at')
+    /// ALTER TABLE capacities ADD COLUMN sale_edge_at INTEGER;
+    /// -- end when
+    /// </code>
+    /// The part between runs only when the query answers 1. Parts do not nest.
+    /// </summary>
+    internal static List<(string? Condition, string Sql)> ConditionalParts(string name, string sql)
+    {
+        const string When = "-- when:", End = "-- end when";
+        var parts = new List<(string?, string)>();
+        var current = new System.Text.StringBuilder();
+        string? condition = null;
+        foreach (var line in sql.Split('\n'))
+        {
+            var trimmed = line.Trim();
+            if (trimmed.StartsWith(When, StringComparison.Ordinal) || trimmed == End)
+            {
+                var opens = trimmed != End;
+                if (opens == condition is not null)
+                {
+                    throw new InvalidOperationException($"Migration {name}: '{trimmed}' {(opens ? "inside another '-- when:'" : "without a '-- when:'")}.");
+                }
+
+                parts.Add((condition, current.ToString()));
+                current.Clear();
+                condition = opens ? trimmed[When.Length..].Trim() : null;
+                continue;
+            }
+
+            current.Append(line).Append('\n');
+        }
+
+        if (condition is not null)
+        {
+            throw new InvalidOperationException($"Migration {name}: a '-- when:' has no '-- end when'.");
+        }
+
+        parts.Add((null, current.ToString()));
+        parts.RemoveAll(p => string.IsNullOrWhiteSpace(p.Item2));
+        return parts;
     }
 
     private static IReadOnlyList<(int Version, string Name, string Sql)> Migrations() => MigrationScripts.Load(typeof(SqliteStore).Assembly);
