@@ -9,6 +9,14 @@ namespace Capacity.Server;
 /// </summary>
 internal sealed class StartupFailure(int exitCode, string message) : Exception(message)
 {
+    /// <summary>
+    /// EX_DATAERR: the database was migrated by a newer version of Capacity. Not 78: no setting is wrong,
+    /// and none would make this version able to use that schema; not 69 or 75: waiting will not help.
+    /// What this version cannot use is the data it was pointed at, so a service manager stops retrying
+    /// and an operator runs the newer version or restores the backup taken before the upgrade.
+    /// </summary>
+    public const int NewerDatabase = 65;
+
     /// <summary>EX_UNAVAILABLE: the database does not answer or refuses the login.</summary>
     public const int DatabaseUnavailable = 69;
 

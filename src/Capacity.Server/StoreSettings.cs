@@ -111,6 +111,11 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
     /// <summary>A failure to open or migrate the store, as the one sentence an operator needs, or null for a bug.</summary>
     public StartupFailure? Explain(Exception e)
     {
+        if (e is NewerSchemaException)
+        {
+            return new StartupFailure(StartupFailure.NewerDatabase, e.Message);
+        }
+
         if (Provider == "sqlite")
         {
             return e switch

@@ -128,6 +128,17 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         await Execute(c, null, "SELECT pg_advisory_lock(hashtext('capacity-migrations:' || current_schema()))", ct).ConfigureAwait(false);
         try
         {
+            // Before anything is written: a database a newer version migrated is left as it is.
+            // (Two statements: one naming a table that does not exist yet would not even be planned.)
+            await using (var exists = new NpgsqlCommand("SELECT to_regclass('schema_migrations') IS NOT NULL", c))
+            {
+                if ((bool)(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false))!)
+                {
+                    await using var newest = new NpgsqlCommand("SELECT max(version) FROM schema_migrations", c);
+                    MigrationScripts.RefuseNewer(await newest.ExecuteScalarAsync(ct).ConfigureAwait(false) is int v ? v : null, LatestVersion);
+                }
+            }
+
             await Execute(c, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)", ct).ConfigureAwait(false);
             foreach (var (version, name, sql) in Migrations.All)
             {

@@ -159,6 +159,17 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
 
     public Task MigrateAsync(CancellationToken ct)
     {
+        // Before anything is written: a database a newer version migrated is left as it is.
+        // (Two statements: one naming a table that does not exist yet would not even be prepared.)
+        using (var exists = new SqliteCommand("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", _writer))
+        {
+            if ((long)exists.ExecuteScalar()! > 0)
+            {
+                using var newest = new SqliteCommand("SELECT MAX(version) FROM schema_migrations", _writer);
+                MigrationScripts.RefuseNewer(newest.ExecuteScalar() as long?, LatestVersion);
+            }
+        }
+
         Execute(_writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
         foreach (var (version, name, sql) in Migrations())
         {
