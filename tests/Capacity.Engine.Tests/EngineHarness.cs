@@ -65,7 +65,7 @@ public sealed class EngineHarness : IAsyncDisposable
 
     public async Task<EngineHarness> ReopenAsync()
     {
-        await DisposeEngineAsync();
+        await CloseAsync();
         return await OpenAtAsync(Kind, Location, null, Clock);
     }
 
@@ -105,15 +105,22 @@ public sealed class EngineHarness : IAsyncDisposable
         Assert.True(report.Ok, string.Join("\n", report.Violations));
     }
 
-    private async Task DisposeEngineAsync()
+    private bool _closed;
+
+    /// <summary>Closes the engine and the store but keeps the database, to read or change it from outside; once.</summary>
+    public async Task CloseAsync()
     {
-        await Engine.DisposeAsync();
-        await Store.DisposeAsync();
+        if (!_closed)
+        {
+            _closed = true;
+            await Engine.DisposeAsync();
+            await Store.DisposeAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await DisposeEngineAsync();
+        await CloseAsync();
         if (Kind == StoreKind.Sqlite)
         {
             try
