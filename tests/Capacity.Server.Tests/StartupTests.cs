@@ -160,6 +160,55 @@ public sealed class StartupTests : IDisposable
         await AssertRefusedAsync(run, 78, "Storage:Postgres:ConnectionString");
     }
 
+    /// <summary>
+    /// A rollback onto a database a newer version migrated: this version refuses it before writing
+    /// anything (its schema may hold what this one would misread), naming both migrations.
+    /// </summary>
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_database_migrated_by_a_newer_version_stops_the_start_with_exit_65_and_is_left_as_it_was(string provider)
+    {
+        const string Newer = "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL); "
+            + "INSERT INTO schema_migrations (version, name, applied_at) VALUES (19, '019_from_the_future', 0)";
+        System.Data.Common.DbConnection connection;
+        Dictionary<string, string> settings;
+        if (provider == "sqlite")
+        {
+            Directory.CreateDirectory(Path.Combine(_directory, "data"));
+            connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "data", "capacity.db")};Pooling=False");
+            settings = Settings();
+        }
+        else
+        {
+            var schema = await (await Capacity.Testing.PostgresServer.SharedAsync()).NewSchemaAsync();
+            connection = new Npgsql.NpgsqlConnection(schema);
+            settings = Settings(("Storage:Provider", "postgres"), ("Storage:Postgres:ConnectionString", schema));
+        }
+
+        await using (connection)
+        {
+            await connection.OpenAsync();
+            await using (var create = connection.CreateCommand())
+            {
+                create.CommandText = Newer;
+                await create.ExecuteNonQueryAsync();
+            }
+
+            await using var run = ServerRun.Start(settings);
+            var line = await AssertRefusedAsync(run, 65, "migration 19");
+            Assert.Equal(
+                "The database was migrated by a newer version of Capacity (migration 19; this one knows up to 18): run that version or restore the backup taken before the upgrade.",
+                line);
+
+            await using var tables = connection.CreateCommand();
+            tables.CommandText = provider == "sqlite"
+                ? "SELECT COUNT(*) FROM sqlite_master"
+                : "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()";
+            Assert.Equal(1L, Convert.ToInt64(await tables.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
     [Fact]
     public async Task The_first_log_lines_say_the_version_the_store_and_where_then_the_urls_the_dashboard_and_the_docs()
     {
