@@ -145,27 +145,102 @@ public sealed class AuthThrottleTests
     }
 
     [Fact]
-    public void A_flood_of_addresses_keeps_the_table_bounded_and_is_throttled_as_one_while_known_addresses_keep_their_own_count()
+    public void A_flood_of_addresses_keeps_the_table_bounded_and_throttles_no_address_for_failures_it_did_not_make()
     {
         var time = new SteppedTime(1_000_000_000);
         var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 60 }, time, NullLogger<AuthFailures>.Instance);
-        var known = IPAddress.Parse("198.51.100.7");
-        failures.Record(known, Refusal.UnknownKey);
+        var guesser = IPAddress.Parse("198.51.100.7");
+        var once = IPAddress.Parse("198.51.100.8");
+        for (var i = 0; i < 60; i++)
+        {
+            failures.Record(guesser, Refusal.UnknownKey);
+        }
+
+        failures.Record(once, Refusal.UnknownKey);
+
+        // One failure from each of 50,000 addresses: five times what the table holds.
         for (var i = 0; i < 50_000; i++)
         {
             failures.Record(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), Refusal.UnknownKey);
         }
 
         Assert.InRange(failures.TrackedAddresses, 1, AuthFailures.MaxAddresses);
-        Assert.True(failures.IsOverBudget(IPAddress.Parse("203.0.113.99")));
-        Assert.False(failures.IsOverBudget(known));
+        Assert.True(failures.IsOverBudget(guesser));
+        Assert.False(failures.IsOverBudget(once));
+        Assert.False(failures.IsOverBudget(new IPAddress(BitConverter.GetBytes(0x0A000000 + 49_999))));
+        Assert.False(failures.IsOverBudget(IPAddress.Parse("203.0.113.99")));
+        Assert.Null(failures.Record(IPAddress.Parse("203.0.113.99"), Refusal.UnknownKey).RetryAfterSeconds);
+        Assert.Equal(1, failures.ThrottledAddresses);
 
-        // Once their minute is over, the flood's addresses are dropped to make room.
+        // Once their minute is over, all of them are dropped as soon as room is needed: a second flood
+        // of 2,000 addresses is all the table holds.
         time.Advance(TimeSpan.FromMinutes(1));
-        var late = IPAddress.Parse("203.0.113.100");
-        failures.Record(late, Refusal.UnknownKey);
-        Assert.InRange(failures.TrackedAddresses, 1, 2);
-        Assert.False(failures.IsOverBudget(late));
+        Assert.False(failures.IsOverBudget(guesser));
+        for (var i = 0; i < 2_000; i++)
+        {
+            failures.Record(new IPAddress(BitConverter.GetBytes(0x0B000000 + i)), Refusal.UnknownKey);
+        }
+
+        Assert.Equal(2_000, failures.TrackedAddresses);
+    }
+
+    [Fact]
+    public void A_full_table_makes_room_by_forgetting_the_addresses_with_the_fewest_failures_and_keeps_those_over_budget()
+    {
+        var time = new SteppedTime(1_000_000_000);
+        var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 3 }, time, NullLogger<AuthFailures>.Instance, maxAddresses: 10);
+        IPAddress Address(int i) => IPAddress.Parse($"192.0.2.{i}");
+        void Fail(int i, int times)
+        {
+            for (var n = 0; n < times; n++)
+            {
+                failures.Record(Address(i), Refusal.UnknownKey);
+            }
+        }
+
+        Fail(1, 3);
+        Fail(2, 3);
+        Fail(3, 2);
+        for (var i = 4; i <= 10; i++)
+        {
+            Fail(i, 1);
+        }
+
+        // Full: the eleventh address pushes out the one that failed once longest ago, and no more.
+        Fail(11, 1);
+        Assert.Equal(10, failures.TrackedAddresses);
+        Assert.True(failures.IsOverBudget(Address(1)));
+        Assert.True(failures.IsOverBudget(Address(2)));
+        Fail(3, 1);
+        Assert.True(failures.IsOverBudget(Address(3)));
+
+        // A flood of new addresses never pushes out one over its budget, nor puts anyone else over.
+        for (var i = 100; i < 200; i++)
+        {
+            Fail(i, 1);
+        }
+
+        Assert.InRange(failures.TrackedAddresses, 1, 10);
+        Assert.Equal(3, failures.ThrottledAddresses);
+        Assert.True(failures.IsOverBudget(Address(1)));
+        Assert.False(failures.IsOverBudget(Address(199)));
+        Assert.False(failures.IsOverBudget(Address(50)));
+
+        // A table full of addresses over budget leaves a new one uncounted rather than free one of them.
+        for (var i = 20; i < 27; i++)
+        {
+            Fail(i, 3);
+        }
+
+        Assert.Equal(10, failures.ThrottledAddresses);
+        Assert.Null(failures.Record(Address(50), Refusal.UnknownKey).RetryAfterSeconds);
+        Assert.False(failures.IsOverBudget(Address(50)));
+
+        // Their minute over, they make room.
+        time.Advance(TimeSpan.FromMinutes(1));
+        Fail(50, 3);
+        Assert.True(failures.IsOverBudget(Address(50)));
+        Assert.Equal(1, failures.TrackedAddresses);
     }
 
     /// <summary>The test app with the default budget of 60 a minute, logging warnings into <paramref name="log"/>.</summary>

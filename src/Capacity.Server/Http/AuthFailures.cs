@@ -17,14 +17,21 @@ namespace Capacity.Server.Http;
 /// <para>
 /// A successful request never comes here. Every refusal is counted in <c>capacity_auth_failures_total</c>
 /// by reason, and reported in a warning at most every <see cref="LogInterval"/>, never a line per failure.
-/// Memory is bounded: at most <see cref="MaxAddresses"/> addresses are tracked, windows that ended are
-/// dropped when the table fills, and past that every new address shares one window (which, under a
-/// flood of addresses, fills at once: the flood is throttled as one).
+/// Memory is bounded: at most <see cref="MaxAddresses"/> addresses are tracked. When the table is full,
+/// room is made (<see cref="MakeRoom"/>) by dropping the addresses whose minute has passed, then those
+/// with the fewest failures; an address over its budget is what the table is for, and is kept. An
+/// address without an entry is never over budget: no address is throttled for failures it did not make
+/// itself. (A table shared by every address it has no room for did that: a flood of addresses filled
+/// it, and from then on every address not in the table, a client that had never failed included, got
+/// 429 for a key not seen before.)
 /// </para>
 /// </summary>
 internal sealed class AuthFailures
 {
     public const int MaxAddresses = 10_000;
+
+    /// <summary>What each <see cref="MakeRoom"/> frees at least, of the table: one scan for many new addresses, not one per address.</summary>
+    private const int FreedShare = 10;
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
 
@@ -38,18 +45,24 @@ internal sealed class AuthFailures
     private readonly ILogger<AuthFailures> _logger;
     private readonly long _windowTicks;
     private readonly long _logTicks;
+    private readonly int _maxAddresses;
     private readonly ConcurrentDictionary<IPAddress, Tally> _tallies = new();
-    private readonly Tally _overflow = new();
-    private long _nextPruneAt;
+
+    // Held to add an address, so the table never grows past its bound, and while room is made. Only
+    // refusals from addresses not yet in the table take it: a credential that works never comes here.
+    private readonly Lock _adding = new();
+    private long _nextRoomAt;
 
     // What the next warning reports: failures and addresses that went over since the last one.
     private long _nextLogAt;
     private long _failuresSinceLog;
     private long _overSinceLog;
 
-    public AuthFailures(AuthOptions options, TimeProvider time, ILogger<AuthFailures> logger, IMeterFactory? meters = null)
+    /// <param name="maxAddresses">How many addresses are tracked at most: <see cref="MaxAddresses"/>, fewer in tests.</param>
+    public AuthFailures(AuthOptions options, TimeProvider time, ILogger<AuthFailures> logger, IMeterFactory? meters = null, int maxAddresses = MaxAddresses)
     {
         _limit = options.FailedAttemptsPerMinute;
+        _maxAddresses = maxAddresses;
         _time = time;
         _logger = logger;
         _windowTicks = (long)(Window.TotalSeconds * time.TimestampFrequency);
@@ -66,8 +79,8 @@ internal sealed class AuthFailures
     internal int TrackedAddresses => _tallies.Count;
 
     /// <summary>
-    /// Addresses over their budget in their current window (the shared overflow window counts as one): a scan of
-    /// at most <see cref="MaxAddresses"/> entries, made when /metrics is read, never on a request.
+    /// Addresses over their budget in their current window: a scan of at most <see cref="MaxAddresses"/>
+    /// entries, made when /metrics is read, never on a request.
     /// </summary>
     internal int ThrottledAddresses
     {
@@ -80,7 +93,7 @@ internal sealed class AuthFailures
 
             var now = _time.GetTimestamp();
             var over = 0;
-            foreach (var tally in _tallies.Values.Append(_overflow))
+            foreach (var tally in _tallies.Values)
             {
                 lock (tally)
                 {
@@ -92,15 +105,17 @@ internal sealed class AuthFailures
         }
     }
 
-    /// <summary>Whether the address has used up its budget in the current window: a dictionary lookup.</summary>
+    /// <summary>
+    /// Whether the address has used up its budget in the current window: a dictionary lookup. An address
+    /// the table does not hold has not: its own failures are all that can put it over.
+    /// </summary>
     public bool IsOverBudget(IPAddress? address)
     {
-        if (_limit <= 0)
+        if (_limit <= 0 || !_tallies.TryGetValue(Key(address), out var tally))
         {
             return false;
         }
 
-        var tally = _tallies.TryGetValue(Key(address), out var found) ? found : _overflow;
         lock (tally)
         {
             return tally.Count >= _limit && _time.GetTimestamp() - tally.Started < _windowTicks;
@@ -120,8 +135,15 @@ internal sealed class AuthFailures
         }
 
         var key = Key(address);
-        var tally = TallyOf(key);
         var now = _time.GetTimestamp();
+        if (TallyOf(key, now) is not { } tally)
+        {
+            // No room: every address held is over its budget. This one goes uncounted (its keys looked
+            // up) until a minute ends and makes room, rather than letting one that guessed too much go on.
+            Report(key, refusal, wentOver: false);
+            return default;
+        }
+
         int count;
         long started;
         lock (tally)
@@ -145,48 +167,83 @@ internal sealed class AuthFailures
         return new Throttle(Math.Max(1, (int)Math.Ceiling(left.TotalSeconds)));
     }
 
-    private Tally TallyOf(IPAddress key)
+    /// <summary>The address's tally, added if need be; null when the table is full and no room can be made now.</summary>
+    private Tally? TallyOf(IPAddress key, long now)
     {
         if (_tallies.TryGetValue(key, out var tally))
         {
             return tally;
         }
 
-        if (_tallies.Count >= MaxAddresses)
+        lock (_adding)
         {
-            Prune();
-            if (_tallies.Count >= MaxAddresses)
+            if (_tallies.TryGetValue(key, out tally))
             {
-                return _overflow;
+                return tally;
             }
-        }
 
-        return _tallies.GetOrAdd(key, static _ => new Tally());
+            if (_tallies.Count >= _maxAddresses && !MakeRoom(now))
+            {
+                return null;
+            }
+
+            tally = new Tally();
+            _tallies[key] = tally;
+            return tally;
+        }
     }
 
-    /// <summary>Drops the addresses whose window has ended; at most once a second, so a flood of new addresses does not scan the table each time.</summary>
-    private void Prune()
+    /// <summary>
+    /// Frees at least a tenth of the table (called with it full, under <see cref="_adding"/>): first the
+    /// addresses whose minute has passed, then those with the fewest failures in theirs, the oldest first
+    /// among equals. An address over its budget is never dropped: it is the one guessing, and dropping
+    /// it would let it guess again. So a flood of new addresses pushes out only its like (and a client
+    /// that failed once or twice, which loses nothing by being forgotten). When nothing can be freed,
+    /// every address held being over budget, the next try waits a second, so such a table is not scanned
+    /// for each new address.
+    /// </summary>
+    private bool MakeRoom(long now)
     {
-        var now = _time.GetTimestamp();
-        var next = Volatile.Read(ref _nextPruneAt);
-        if (now < next || Interlocked.CompareExchange(ref _nextPruneAt, now + _time.TimestampFrequency, next) != next)
+        if (now < _nextRoomAt)
         {
-            return;
+            return false;
         }
 
+        var target = _maxAddresses - Math.Max(1, _maxAddresses / FreedShare);
+        var candidates = new List<(IPAddress Address, int Count, long Started)>(_tallies.Count);
         foreach (var (address, tally) in _tallies)
         {
-            bool ended;
             lock (tally)
             {
-                ended = now - tally.Started >= _windowTicks;
-            }
-
-            if (ended)
-            {
-                _tallies.TryRemove(new KeyValuePair<IPAddress, Tally>(address, tally));
+                var count = now - tally.Started >= _windowTicks ? 0 : tally.Count;
+                if (count < _limit)
+                {
+                    candidates.Add((address, count, tally.Started));
+                }
             }
         }
+
+        candidates.Sort(static (a, b) => a.Count != b.Count ? a.Count.CompareTo(b.Count) : a.Started.CompareTo(b.Started));
+        var toFree = _tallies.Count - target;
+        foreach (var (address, count, _) in candidates)
+        {
+            // Every window that ended goes, needed or not (it holds nothing); then the fewest failures, until a tenth is free.
+            if (toFree <= 0 && count > 0)
+            {
+                break;
+            }
+
+            _tallies.TryRemove(address, out _);
+            toFree--;
+        }
+
+        if (_tallies.Count < _maxAddresses)
+        {
+            return true;
+        }
+
+        _nextRoomAt = now + _time.TimestampFrequency;
+        return false;
     }
 
     /// <summary>One warning per <see cref="LogInterval"/> at most, with what happened since the last.</summary>
