@@ -283,6 +283,35 @@ public abstract class KeyTests(StoreKind store)
         Assert.Equal(["active", "expired"], (await ListAsync(admin, tenant.Id)).Select(k => Text(k!["status"])));
     }
 
+    [Fact]
+    public async Task An_expired_or_revoked_key_of_a_disabled_tenant_is_refused_as_expired_or_revoked_and_only_its_good_keys_as_disabled()
+    {
+        await using var app = await CapacityApp.CreateAsync(store, manualClock: true);
+        var tenant = await app.NewTenantAsync();
+        using var admin = app.Admin();
+        var expiring = new { name = "Day pass", expires_at = app.Clock!.GetUtcNow().AddMinutes(10) };
+        using var used = app.WithToken(Text((await IssueAsync(admin, tenant.Id, expiring))["api_key"]));
+        using var unused = app.WithToken(Text((await IssueAsync(admin, tenant.Id, expiring))["api_key"]));
+        var revokedKey = await IssueAsync(admin, tenant.Id);
+        using var revoked = app.WithToken(Text(revokedKey["api_key"]));
+        await Api.ReadAsync(await used.GetAsync("/events"), 200);
+        await Api.ReadAsync(await revoked.GetAsync("/events"), 200);
+
+        await Api.ReadAsync(await admin.DeleteAsync($"/admin/tenants/{tenant.Id}/keys/{Text(revokedKey["key"]!["id"])}"), 200);
+        await Api.ReadAsync(await admin.PostAsync($"/admin/tenants/{tenant.Id}/disable", null), 200);
+        app.Clock.Advance(TimeSpan.FromMinutes(11));
+
+        // Enabling the tenant would not let these in again, so being disabled is not why they are refused.
+        foreach (var client in new[] { used, unused })
+        {
+            var refused = await Api.ProblemAsync(await client.GetAsync("/events"), 401, "UNAUTHORIZED");
+            Assert.Contains("expired", Text(refused["detail"]), StringComparison.Ordinal);
+        }
+
+        Assert.Contains("revoked", Text((await Api.ProblemAsync(await revoked.GetAsync("/events"), 401, "UNAUTHORIZED"))["detail"]), StringComparison.Ordinal);
+        await Api.ProblemAsync(await tenant.Client.GetAsync("/events"), 403, "TENANT_DISABLED");
+    }
+
     /// <summary>
     /// The issue that reached the bound, retried with its Idempotency-Key because its answer was lost,
     /// hears that the key exists (without its secret, as every replay of an issue: it is shown once), so

@@ -224,7 +224,10 @@ internal sealed class Authenticator
     /// </summary>
     private Credential Use(RememberedKey key, KeyState state, long now)
     {
-        if (state.Refusal != Refusal.None)
+        // The key's own refusals (revoked, expired) before its tenant's: they are for good, and enabling
+        // the tenant would not let the key in, so a disabled tenant's 403 would tell its holder to wait for
+        // something that will not help.
+        if (state.Refusal is not (Refusal.None or Refusal.TenantDisabled))
         {
             return Credential.Refused(state.Refusal);
         }
@@ -232,6 +235,11 @@ internal sealed class Authenticator
         if (state.ExpiresAt is { } expires && _time.GetUtcNow() >= expires)
         {
             return Credential.Refused(Refusal.KeyExpired);
+        }
+
+        if (state.Refusal == Refusal.TenantDisabled)
+        {
+            return Credential.Refused(Refusal.TenantDisabled);
         }
 
         // The timestamp already read, turned into a time only when flushed, and written at most once a
