@@ -297,6 +297,51 @@ public sealed class MetricsKeyTests
     }
 
     [Fact]
+    public async Task A_scrape_may_write_the_bearer_scheme_in_any_case_as_every_other_route_takes_it()
+    {
+        const string key = "metrics-key-of-some-length";
+        await using var app = new CapacityApp(new() { ["Metrics:Key"] = key });
+        foreach (var scheme in new[] { "Bearer", "bearer", "BEARER" })
+        {
+            using var client = app.CreateClient();
+            client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"{scheme} {key}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/metrics")).StatusCode);
+        }
+
+        using var glued = app.CreateClient();
+        glued.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "Bearer" + key);
+        await Api.ProblemAsync(await glued.GetAsync("/metrics"), 401, "UNAUTHORIZED");
+    }
+
+    [Fact]
+    public async Task Wrong_metrics_keys_are_counted_and_spend_the_budget_of_refused_credentials_of_their_address_while_the_right_key_is_served()
+    {
+        const string key = "metrics-key-of-some-length";
+        await using var app = new CapacityApp(new() { ["Metrics:Key"] = key, ["Auth:FailedAttemptsPerMinute"] = "3" });
+        using var wrong = app.WithToken("not-the-metrics-key");
+        for (var i = 0; i < 3; i++)
+        {
+            var refused = await wrong.GetAsync("/metrics");
+            await Api.ProblemAsync(refused, 401, "UNAUTHORIZED");
+            Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
+        }
+
+        var throttled = await wrong.GetAsync("/metrics");
+        await Api.ProblemAsync(throttled, 429, "TOO_MANY_AUTH_FAILURES");
+        Assert.InRange(throttled.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
+
+        // One budget per address, whatever the route: a made-up API key from it is not looked up now.
+        using var guess = app.WithToken("cap_guess");
+        await Api.ProblemAsync(await guess.GetAsync("/events"), 429, "TOO_MANY_AUTH_FAILURES");
+
+        var scrape = await app.WithToken(key).GetAsync("/metrics");
+        Assert.Equal(System.Net.HttpStatusCode.OK, scrape.StatusCode);
+        var text = await scrape.Content.ReadAsStringAsync();
+        Assert.Contains("capacity_auth_failures_total{reason=\"wrong_metrics_key\"}", text, StringComparison.Ordinal);
+        Assert.Contains("capacity_auth_failures_total{reason=\"throttled\"}", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Without_a_metrics_key_the_scrape_is_open()
     {
         await using var app = new CapacityApp();

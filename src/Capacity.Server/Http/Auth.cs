@@ -180,22 +180,10 @@ internal sealed class Authenticator
     /// <param name="ct">Cancels a store read.</param>
     public ValueTask<Credential> IdentifyAsync(string? authorization, IPAddress? address, CancellationToken ct)
     {
-        var header = authorization.AsSpan();
-        if (header.IsWhiteSpace())
+        var token = BearerToken(authorization, out var malformed);
+        if (malformed != Refusal.None)
         {
-            return ValueTask.FromResult(Credential.Refused(Refusal.NoCredential));
-        }
-
-        // "Bearer" alone is a bearer credential without its token: malformed, not another scheme.
-        if (!header.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) || (header.Length > 6 && header[6] != ' '))
-        {
-            return ValueTask.FromResult(Credential.Refused(Refusal.NotBearer));
-        }
-
-        var token = header[6..].Trim();
-        if (token.Length is 0 or > MaxTokenLength)
-        {
-            return ValueTask.FromResult(Credential.Refused(Refusal.Malformed));
+            return ValueTask.FromResult(Credential.Refused(malformed));
         }
 
         // The common case: a tenant key this process has resolved before. It is found by its text,
@@ -213,6 +201,30 @@ internal sealed class Authenticator
         }
 
         return token.Count('.') == 2 ? ValidateJwtAsync(token.ToString(), ct) : ResolveKeyAsync(token.ToString(), address, ct);
+    }
+
+    /// <summary>
+    /// The token of an <c>Authorization: Bearer</c> header, the scheme in any case (as HTTP has it), or,
+    /// with nothing returned, why the header holds none.
+    /// </summary>
+    internal static ReadOnlySpan<char> BearerToken(ReadOnlySpan<char> header, out Refusal refusal)
+    {
+        if (header.IsWhiteSpace())
+        {
+            refusal = Refusal.NoCredential;
+            return default;
+        }
+
+        // "Bearer" alone is a bearer credential without its token: malformed, not another scheme.
+        if (!header.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) || (header.Length > 6 && header[6] != ' '))
+        {
+            refusal = Refusal.NotBearer;
+            return default;
+        }
+
+        var token = header[6..].Trim();
+        refusal = token.Length is 0 or > MaxTokenLength ? Refusal.Malformed : Refusal.None;
+        return refusal == Refusal.None ? token : default;
     }
 
     private bool IsFresh(long checkedAt, long generation, long now) =>
@@ -716,6 +728,9 @@ internal enum Refusal
 
     /// <summary>A key this node does not know, from an address over its budget of refused credentials: 429, not looked up.</summary>
     Throttled,
+
+    /// <summary>A bearer token on <c>/metrics</c> that is not <c>Metrics:Key</c>: counted and throttled like any other guess.</summary>
+    WrongMetricsKey,
 }
 
 internal sealed record AccessMetadata(Access Access);

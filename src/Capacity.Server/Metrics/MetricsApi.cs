@@ -25,20 +25,43 @@ internal static class MetricsApi
             .WithSummary("Prometheus metrics")
             .WithDescription(
                 "Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag, refused credentials by reason. "
-                + "With `Metrics:Key` set, a scrape sends `Authorization: Bearer <key>` (401 otherwise).");
+                + "With `Metrics:Key` set, a scrape sends `Authorization: Bearer <key>` (401 otherwise; a wrong key counts against the address's "
+                + "`Auth:FailedAttemptsPerMinute`, past which it is answered 429 `TOO_MANY_AUTH_FAILURES`).");
 
-    private static Results<ContentHttpResult, ProblemHttpResult> Scrape(HttpContext context, MetricsCollector collector, MetricsOptions options)
+    private static Results<ContentHttpResult, ProblemHttpResult> Scrape(HttpContext context, MetricsCollector collector, MetricsOptions options, AuthFailures failures)
     {
-        if (options.Key is { Length: > 0 } key && !Presents(context.Request.Headers.Authorization.ToString(), key))
+        if (options.Key is { Length: > 0 } key && RefusalOf(context.Request.Headers.Authorization.ToString(), key) is var refusal and not Refusal.None)
         {
+            // A wrong metrics key is a guess at a secret like a wrong API key: counted by reason, and by
+            // the same budget of the address, so guessing it here buys no more tries than guessing a key.
+            var throttle = failures.Record(context.Connection.RemoteIpAddress, refusal);
+            if (throttle.RetryAfterSeconds is { } retryAfter)
+            {
+                context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return ApiErrors.TooManyAuthFailures(retryAfter);
+            }
+
+            context.Response.Headers.WWWAuthenticate = "Bearer";
             return ApiErrors.Unauthorized("/metrics needs Authorization: Bearer <Metrics:Key>.");
         }
 
         return TypedResults.Text(collector.Scrape(), "text/plain; version=0.0.4; charset=utf-8");
     }
 
-    /// <summary>Compared in constant time, so the answer's timing says nothing about the key.</summary>
-    private static bool Presents(string header, string key) =>
-        header.StartsWith("Bearer ", StringComparison.Ordinal)
-        && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(header[7..].Trim())), SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    /// <summary>
+    /// Why the header does not present the key, or <see cref="Refusal.None"/>: read as every other route
+    /// reads a bearer token (the scheme in any case), and the key compared in constant time, by its hash
+    /// (of a fixed length), so the answer's timing says nothing about the key or its length.
+    /// </summary>
+    private static Refusal RefusalOf(string header, string key)
+    {
+        var token = Authenticator.BearerToken(header, out var refusal);
+        if (refusal != Refusal.None)
+        {
+            return refusal;
+        }
+
+        var presented = SHA256.HashData(Encoding.UTF8.GetBytes(token.ToString()));
+        return CryptographicOperations.FixedTimeEquals(presented, SHA256.HashData(Encoding.UTF8.GetBytes(key))) ? Refusal.None : Refusal.WrongMetricsKey;
+    }
 }
