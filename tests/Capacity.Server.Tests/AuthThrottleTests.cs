@@ -64,10 +64,13 @@ public sealed class AuthThrottleTests
         Assert.Contains("capacity_auth_failures_total{reason=\"throttled\"}", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE capacity_auth_throttled_addresses gauge\ncapacity_auth_throttled_addresses 1\n", text.ReplaceLineEndings("\n"), StringComparison.Ordinal);
 
-        // 65 refusals, and one warning for them: the first, which reports itself; the rest wait for the next report.
+        // 65 refusals, and one warning for them so far: the 61st's, which put the address over and names
+        // it (the in-process server's absent address counts as 255.255.255.255); the rest wait for the next.
         var warnings = log.Lines.Where(l => l.Contains("refused for their credential", StringComparison.Ordinal)).ToList();
         Assert.Single(warnings);
-        Assert.StartsWith("Warning:", warnings[0], StringComparison.Ordinal);
+        Assert.StartsWith("Warning: 61 requests refused", warnings[0], StringComparison.Ordinal);
+        Assert.Contains("1 addresses went over", warnings[0], StringComparison.Ordinal);
+        Assert.Contains(": 255.255.255.255", warnings[0], StringComparison.Ordinal);
         Assert.DoesNotContain("cap_guess", string.Join("\n", log.Lines), StringComparison.Ordinal);
     }
 
@@ -241,6 +244,115 @@ public sealed class AuthThrottleTests
         Fail(50, 3);
         Assert.True(failures.IsOverBudget(Address(50)));
         Assert.Equal(1, failures.TrackedAddresses);
+    }
+
+    [Fact]
+    public void An_address_going_over_is_named_in_a_warning_at_once_or_when_ten_seconds_since_the_last_are_up_even_if_nothing_follows()
+    {
+        var time = new TimedClock();
+        var log = new CapturingLogger();
+        using var loggers = LoggerFactory.Create(logging => logging.AddProvider(log));
+        using var failures = new AuthFailures(new AuthOptions { FailedAttemptsPerMinute = 3 }, time, loggers.CreateLogger<AuthFailures>());
+        List<string> Warnings() => [.. log.Lines.Where(l => l.StartsWith("Warning:", StringComparison.Ordinal))];
+        void Fail(string address, int times)
+        {
+            for (var i = 0; i < times; i++)
+            {
+                failures.Record(IPAddress.Parse(address), Refusal.UnknownKey);
+            }
+        }
+
+        // A lone refusal waits, for another to go over or for ten seconds.
+        Fail("192.0.2.7", 1);
+        Assert.Empty(Warnings());
+
+        // The fourth refusal of a budget of three puts the address over: a warning at once, naming it.
+        time.Advance(TimeSpan.FromSeconds(2));
+        Fail("192.0.2.6", 4);
+        Assert.Equal(["Warning: 5 requests refused for their credential since the last report; 1 addresses went over Auth:FailedAttemptsPerMinute (3) "
+            + "and get 429 for the rest of their minute: 192.0.2.6 "], Warnings());
+
+        // Another goes over a second later: warned of once ten seconds since the last are up, with nothing
+        // sent meanwhile, and named, not the address of whatever refusal came next.
+        time.Advance(TimeSpan.FromSeconds(1));
+        Fail("192.0.2.6", 2);
+        Fail("192.0.2.8", 4);
+        time.Advance(TimeSpan.FromSeconds(8.9));
+        Assert.Single(Warnings());
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.Equal(2, Warnings().Count);
+        Assert.EndsWith("6 requests refused for their credential since the last report; 1 addresses went over Auth:FailedAttemptsPerMinute (3) "
+            + "and get 429 for the rest of their minute: 192.0.2.8 ", Warnings()[1], StringComparison.Ordinal);
+
+        // Quiet: nothing more, however long. Then a lone refusal is reported ten seconds after it.
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(2, Warnings().Count);
+        Fail("192.0.2.9", 1);
+        time.Advance(TimeSpan.FromSeconds(9.9));
+        Assert.Equal(2, Warnings().Count);
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.EndsWith("1 requests refused for their credential since the last report; no address went over Auth:FailedAttemptsPerMinute (3) ", Warnings()[2], StringComparison.Ordinal);
+
+        // Twelve addresses over at once: ten named, the rest counted.
+        time.Advance(TimeSpan.FromSeconds(10));
+        for (var i = 20; i < 32; i++)
+        {
+            Fail($"192.0.2.{i}", 4);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(5, Warnings().Count);
+        Assert.EndsWith("192.0.2.21, 192.0.2.22, 192.0.2.23, 192.0.2.24, 192.0.2.25, 192.0.2.26, 192.0.2.27, 192.0.2.28, 192.0.2.29, 192.0.2.30 and 1 more ", Warnings()[4], StringComparison.Ordinal);
+    }
+
+    /// <summary>A stepped clock whose timers fire when the test moves it past them.</summary>
+    private sealed class TimedClock : TimeProvider
+    {
+        private readonly List<Timer> _timers = [];
+        private long _ticks = 1_000_000_000;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _ticks;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = new Timer(this, () => callback(state));
+            timer.Change(dueTime, period);
+            _timers.Add(timer);
+            return timer;
+        }
+
+        public void Advance(TimeSpan by)
+        {
+            _ticks += by.Ticks;
+            foreach (var timer in _timers.Where(t => t.DueAt <= _ticks).ToList())
+            {
+                timer.DueAt = long.MaxValue;
+                timer.Fire();
+            }
+        }
+
+        public sealed class Timer(TimedClock clock, Action fire) : ITimer
+        {
+            public long DueAt { get; set; } = long.MaxValue;
+
+            public void Fire() => fire();
+
+            public bool Change(TimeSpan dueTime, TimeSpan period)
+            {
+                DueAt = dueTime == Timeout.InfiniteTimeSpan ? long.MaxValue : clock._ticks + dueTime.Ticks;
+                return true;
+            }
+
+            public void Dispose() => DueAt = long.MaxValue;
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return ValueTask.CompletedTask;
+            }
+        }
     }
 
     /// <summary>The test app with the default budget of 60 a minute, logging warnings into <paramref name="log"/>.</summary>

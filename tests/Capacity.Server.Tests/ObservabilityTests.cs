@@ -68,7 +68,7 @@ public sealed class ObservabilityTests
     public async Task Lines_written_while_a_request_runs_carry_the_callers_request_id_and_once_it_is_known_the_tenant()
     {
         var log = new RecordingLog();
-        await using var app = new LoggingApp(log, new() { ["Logging:LogLevel:Capacity.Requests"] = "Information" });
+        await using var app = new LoggingApp(log, new() { ["Logging:LogLevel:Capacity.Requests"] = "Information", ["Auth:FailedAttemptsPerMinute"] = "1" });
         var tenant = await app.NewTenantAsync();
         log.Clear();
 
@@ -78,13 +78,15 @@ public sealed class ObservabilityTests
             Assert.Equal(HttpStatusCode.OK, (await tenant.Client.SendAsync(request)).StatusCode);
         }
 
-        // A refused credential is reported by authentication itself, before any tenant is known.
+        // The refusal that puts an address over its budget (of one, here) is reported by authentication
+        // itself, at once, before any tenant is known.
         using var anonymous = app.CreateClient();
-        using (var request = new HttpRequestMessage(HttpMethod.Get, "/events"))
+        foreach (var (id, status) in new[] { ("stranger-6", HttpStatusCode.Unauthorized), ("stranger-7", HttpStatusCode.TooManyRequests) })
         {
-            request.Headers.Add(RequestLog.Header, "stranger-7");
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+            request.Headers.Add(RequestLog.Header, id);
             request.Headers.Authorization = new("Bearer", "cap_not_a_key");
-            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.SendAsync(request)).StatusCode);
+            Assert.Equal(status, (await anonymous.SendAsync(request)).StatusCode);
         }
 
         var served = Assert.Single(log.Entries, e => e.Category == RequestLog.Category && (string?)e.State["RequestId"] == "cart-42");

@@ -16,7 +16,9 @@ namespace Capacity.Server.Http;
 /// or with a disabled tenant's, guesses nothing: it is counted in the metric, not against the budget.
 /// <para>
 /// A successful request never comes here. Every refusal is counted in <c>capacity_auth_failures_total</c>
-/// by reason, and reported in a warning at most every <see cref="LogInterval"/>, never a line per failure.
+/// by reason, and reported in a warning at most every <see cref="LogInterval"/>, never a line per failure
+/// (<see cref="Report"/>): an address going over its budget at once, by name, unless a warning went out
+/// less than that ago; other refusals within <see cref="LogInterval"/>, even if no request follows them.
 /// Memory is bounded: at most <see cref="MaxAddresses"/> addresses are tracked. When the table is full,
 /// room is made (<see cref="MakeRoom"/>) by dropping the addresses whose minute has passed, then those
 /// with the fewest failures; an address over its budget is what the table is for, and is kept. An
@@ -26,12 +28,16 @@ namespace Capacity.Server.Http;
 /// 429 for a key not seen before.)
 /// </para>
 /// </summary>
-internal sealed class AuthFailures
+internal sealed class AuthFailures : IDisposable
 {
     public const int MaxAddresses = 10_000;
 
     /// <summary>What each <see cref="MakeRoom"/> frees at least, of the table: one scan for many new addresses, not one per address.</summary>
     private const int FreedShare = 10;
+
+    /// <summary>How many addresses that went over one warning names; it counts the rest.</summary>
+    private const int NamedAddresses = 10;
+
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
 
@@ -53,10 +59,16 @@ internal sealed class AuthFailures
     private readonly Lock _adding = new();
     private long _nextRoomAt;
 
-    // What the next warning reports: failures and addresses that went over since the last one.
+    // What the next warning reports (refusals, and the addresses that went over, since the last one),
+    // and when it is due: held under _reporting, which only refusals take.
+    private readonly Lock _reporting = new();
+    private readonly ITimer _reportTimer;
+    private readonly List<IPAddress> _wentOver = [];
     private long _nextLogAt;
-    private long _failuresSinceLog;
-    private long _overSinceLog;
+    private long _firstUnreportedAt;
+    private long _timerDueAt = long.MaxValue;
+    private int _failuresSinceLog;
+    private int _overSinceLog;
 
     /// <param name="maxAddresses">How many addresses are tracked at most: <see cref="MaxAddresses"/>, fewer in tests.</param>
     public AuthFailures(AuthOptions options, TimeProvider time, ILogger<AuthFailures> logger, IMeterFactory? meters = null, int maxAddresses = MaxAddresses)
@@ -67,6 +79,13 @@ internal sealed class AuthFailures
         _logger = logger;
         _windowTicks = (long)(Window.TotalSeconds * time.TimestampFrequency);
         _logTicks = (long)(LogInterval.TotalSeconds * time.TimestampFrequency);
+
+        // Not flowing the context: the warnings it writes belong to no request, least of all to the one
+        // that happened to resolve this singleton first.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _reportTimer = time.CreateTimer(_ => ReportDue(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
 
         // The gauge reads this instance's table, so it lives on a meter of this host's (IMeterFactory), not on
         // the process-wide one: two servers in one process (the tests) each report their own.
@@ -140,7 +159,7 @@ internal sealed class AuthFailures
         {
             // No room: every address held is over its budget. This one goes uncounted (its keys looked
             // up) until a minute ends and makes room, rather than letting one that guessed too much go on.
-            Report(key, refusal, wentOver: false);
+            Report(key, wentOver: false);
             return default;
         }
 
@@ -157,7 +176,7 @@ internal sealed class AuthFailures
             started = tally.Started;
         }
 
-        Report(key, refusal, wentOver: count == _limit + 1);
+        Report(key, wentOver: count == _limit + 1);
         if (count <= _limit && refusal != Refusal.Throttled)
         {
             return default;
@@ -246,25 +265,108 @@ internal sealed class AuthFailures
         return false;
     }
 
-    /// <summary>One warning per <see cref="LogInterval"/> at most, with what happened since the last.</summary>
-    private void Report(IPAddress address, Refusal refusal, bool wentOver)
+    public void Dispose() => _reportTimer.Dispose();
+
+    /// <summary>
+    /// Adds a refusal to the next warning, and writes it if it is due. One warning per
+    /// <see cref="LogInterval"/> at most: an address going over is what an operator must hear of, so it
+    /// is written at once, naming the address, unless the last warning is less than that old (then as
+    /// soon as it is that old); other refusals wait for one to go over, or for <see cref="LogInterval"/>
+    /// after the first of them. A timer writes a warning that falls due with no refusal to write it: the
+    /// guesser that stops sending still gets its warning, and names its own address, not the address of
+    /// whatever refusal came next.
+    /// </summary>
+    private void Report(IPAddress address, bool wentOver)
     {
-        var failures = Interlocked.Increment(ref _failuresSinceLog);
-        var over = wentOver ? Interlocked.Increment(ref _overSinceLog) : Volatile.Read(ref _overSinceLog);
-        var now = _time.GetTimestamp();
-        var next = Volatile.Read(ref _nextLogAt);
-        if (now < next || Interlocked.CompareExchange(ref _nextLogAt, now + _logTicks, next) != next)
+        Warning? warning;
+        lock (_reporting)
+        {
+            var now = _time.GetTimestamp();
+            if (_failuresSinceLog++ == 0)
+            {
+                _firstUnreportedAt = now;
+            }
+
+            if (wentOver && _overSinceLog++ < NamedAddresses)
+            {
+                _wentOver.Add(address);
+            }
+
+            warning = TakeIfDue(now);
+        }
+
+        Write(warning);
+    }
+
+    /// <summary>The timer's turn: writes what fell due with no refusal to write it.</summary>
+    private void ReportDue()
+    {
+        Warning? warning;
+        lock (_reporting)
+        {
+            _timerDueAt = long.MaxValue;
+            warning = _failuresSinceLog == 0 ? null : TakeIfDue(_time.GetTimestamp());
+        }
+
+        Write(warning);
+    }
+
+    /// <summary>
+    /// Under <see cref="_reporting"/>: the warning, when it is due, starting the next
+    /// <see cref="LogInterval"/>; otherwise null, with the timer set for when it will be.
+    /// </summary>
+    private Warning? TakeIfDue(long now)
+    {
+        var due = Math.Max(_nextLogAt, _overSinceLog > 0 ? now : _firstUnreportedAt + _logTicks);
+        if (now < due)
+        {
+            if (due < _timerDueAt)
+            {
+                _timerDueAt = due;
+                _reportTimer.Change(_time.GetElapsedTime(now, due), Timeout.InfiniteTimeSpan);
+            }
+
+            return null;
+        }
+
+        var named = string.Join(", ", _wentOver) + (_overSinceLog > _wentOver.Count ? $" and {_overSinceLog - _wentOver.Count} more" : "");
+        var warning = new Warning(_failuresSinceLog, _overSinceLog, named);
+        (_failuresSinceLog, _overSinceLog, _nextLogAt) = (0, 0, now + _logTicks);
+        _wentOver.Clear();
+
+        // A timer set for this warning must not write the next one early.
+        if (_timerDueAt != long.MaxValue)
+        {
+            _timerDueAt = long.MaxValue;
+            _reportTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        return warning;
+    }
+
+    private void Write(Warning? warning)
+    {
+        if (warning is not { } w)
         {
             return;
         }
 
-        Interlocked.Add(ref _failuresSinceLog, -failures);
-        Interlocked.Add(ref _overSinceLog, -over);
+        if (w.Over == 0)
+        {
+            _logger.LogWarning(
+                "{Failures} requests refused for their credential since the last report; no address went over Auth:FailedAttemptsPerMinute ({Limit})",
+                w.Failures, _limit);
+            return;
+        }
+
         _logger.LogWarning(
-            "{Failures} requests refused for their credential since the last report, the last from {Address} ({Reason}); {Over} addresses went over "
-            + "Auth:FailedAttemptsPerMinute ({Limit}) and get 429 for the rest of their minute",
-            failures, address, ReasonNames[(int)refusal], over, _limit);
+            "{Failures} requests refused for their credential since the last report; {Over} addresses went over Auth:FailedAttemptsPerMinute ({Limit}) "
+            + "and get 429 for the rest of their minute: {Addresses}",
+            w.Failures, w.Over, _limit, w.Addresses);
     }
+
+    /// <summary>What one warning says: refusals, and the addresses that went over (named up to <see cref="NamedAddresses"/>), since the last.</summary>
+    private readonly record struct Warning(int Failures, int Over, string Addresses);
 
     /// <summary>
     /// The address a client is counted under: IPv4 as it is (an IPv4-mapped IPv6 address as its IPv4),
