@@ -163,10 +163,10 @@ public sealed class AuthTests : IAsyncLifetime
         return signed + "." + Convert.ToBase64String(signature).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
-    /// <summary>A payload exactly as written, signed HS256 with the server's key: for claims IdentityModel would not write.</summary>
-    private static string SignedPayload(string payload)
+    /// <summary>A payload (and header) exactly as written, signed HS256 with the server's key: for claims IdentityModel would not write.</summary>
+    private static string SignedPayload(string payload, string header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}")
     {
-        var signed = Base64Url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + Base64Url(payload);
+        var signed = Base64Url(header) + "." + Base64Url(payload);
         var signature = HMACSHA256.HashData(Encoding.UTF8.GetBytes(CapacityApp.JwtKey), Encoding.ASCII.GetBytes(signed));
         return signed + "." + Convert.ToBase64String(signature).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
@@ -237,6 +237,54 @@ public sealed class AuthTests : IAsyncLifetime
         await Api.ProblemAsync(await client.PostAsync("/events/claims/capacity", Api.Json(new { section_name = "Sneaky", total_capacity = 1 })), 401, "UNAUTHORIZED");
         Assert.Empty((await Api.ReadAsync(await tenant.Client.GetAsync("/events/claims/capacity"), 200))["capacity"]!.AsArray());
         Assert.DoesNotContain(tenant.Id.ToString(), problem.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string> ImpossibleTimes() => new()
+    {
+        { "nbf after exp", "nbf is after its exp" },
+        { "exp null", "exp once, a number" },
+        { "exp true", "exp once, a number" },
+        { "exp 1e20", "exp, nbf and iat must be" },
+        { "nbf 1e20", "exp, nbf and iat must be" },
+        { "iat 1e20", "exp, nbf and iat must be" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ImpossibleTimes))]
+    public async Task A_jwt_whose_times_cannot_be_is_refused_with_a_detail_that_says_what_is_wrong_with_them(string kind, string detail)
+    {
+        var tenant = await _app.NewTenantAsync();
+        var (id, exp) = ($"\"{tenant.Id}\"", DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds());
+        var payload = kind switch
+        {
+            "nbf after exp" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"nbf":{{exp + 60}}}""",
+            "exp null" => $$"""{"tenant_id":{{id}},"exp":null}""",
+            "exp true" => $$"""{"tenant_id":{{id}},"exp":true}""",
+            "exp 1e20" => $$"""{"tenant_id":{{id}},"exp":1e20}""",
+            "nbf 1e20" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"nbf":1e20}""",
+            "iat 1e20" => $$"""{"tenant_id":{{id}},"exp":{{exp}},"iat":1e20}""",
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+
+        using var client = _app.WithToken(SignedPayload(payload));
+        var problem = await Api.ProblemAsync(await client.GetAsync("/events"), 401, "UNAUTHORIZED");
+        Assert.Contains(detail, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_jwt_whose_header_names_critical_extensions_is_refused_since_this_server_understands_none()
+    {
+        var tenant = await _app.NewTenantAsync();
+        var payload = $$"""{"tenant_id":"{{tenant.Id}}","exp":{{DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds()}}}""";
+        using var control = _app.WithToken(SignedPayload(payload));
+        await Api.ReadAsync(await control.GetAsync("/events"), 200);
+
+        foreach (var header in new[] { """{"alg":"HS256","typ":"JWT","crit":["exp"]}""", """{"alg":"HS256","crit":["b64"],"b64":true}""", """{"alg":"HS256","crit":[]}""" })
+        {
+            using var client = _app.WithToken(SignedPayload(payload, header));
+            var problem = await Api.ProblemAsync(await client.GetAsync("/events"), 401, "UNAUTHORIZED");
+            Assert.Contains("crit", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
     }
 
     /// <summary>Swaps the tenant_id in a signed token's payload, keeping the original signature.</summary>

@@ -198,6 +198,9 @@ internal static class ApiErrors
         Refusal.WrongSignature => "The JWT's signature is wrong: it was not signed with this server's signing key, or was changed after signing.",
         Refusal.NoTenant => "The JWT has no tenant_id claim holding a tenant id (a UUID).",
         Refusal.UnknownTenant => "The JWT's tenant_id names no tenant of this server.",
+        Refusal.CriticalHeader => "The JWT's header has crit, naming extensions that must be understood; this server understands none, so it takes no token with crit.",
+        Refusal.NeverValid => "The JWT's nbf is after its exp: it is valid at no time.",
+        Refusal.TimeOutOfRange => "The JWT's exp, nbf and iat must be times in Unix seconds, from the year 1 to 9999 (at most 253402300799).",
         _ => "The bearer token is malformed: it is neither an API key nor a well-formed JWT.",
     });
 

@@ -369,8 +369,18 @@ internal sealed class Authenticator
                 // IdentityModel reports another algorithm (HS384, none) as a bad signature too.
                 SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
                     Algorithm(token) == SecurityAlgorithms.HmacSha256 ? Refusal.WrongSignature : Refusal.WrongAlgorithm,
-                _ => Refusal.Malformed,
+
+                // IdentityModel refuses times it cannot read (exp null, true or 1e20) or that never hold (nbf
+                // after exp) with errors of its own; the claims read by our rules say which, rather than "malformed".
+                _ => StrictClaims.Check(token) ?? Refusal.Malformed,
             });
+        }
+
+        // RFC 7515 §4.1.11: a token whose crit names an extension the recipient does not understand must be
+        // refused, and this server understands none, so any crit is refused (IdentityModel lets it pass).
+        if (StrictClaims.HasCrit(token))
+        {
+            return Credential.Refused(Refusal.CriticalHeader);
         }
 
         // IdentityModel reads a repeated claim as a list and a numeric string as a number; the payload
@@ -508,10 +518,45 @@ internal sealed class Authenticator
 
     /// <summary>
     /// The claims of a JWT as signed, held to one reading: <c>tenant_id</c> once, a string; <c>exp</c>
-    /// once, a number (as are <c>nbf</c> and <c>iat</c> when present); <c>scope</c> at most once, a string.
+    /// once, a number (as are <c>nbf</c> and <c>iat</c> when present), each a time of the years 1 to 9999
+    /// in Unix seconds, with <c>nbf</c> not after <c>exp</c>; <c>scope</c> at most once, a string.
     /// </summary>
     private static class StrictClaims
     {
+        // The Unix seconds of DateTimeOffset.MinValue and MaxValue: the years 1 to 9999, the times there are.
+        private const double MinSeconds = -62_135_596_800;
+        private const double MaxSeconds = 253_402_300_799;
+
+        /// <summary>Whether the token's header has a <c>crit</c> parameter (a header that does not read has none: IdentityModel refused it already).</summary>
+        public static bool HasCrit(string token)
+        {
+            try
+            {
+                var reader = new Utf8JsonReader(System.Buffers.Text.Base64Url.DecodeFromChars(token.AsSpan(0, token.IndexOf('.', StringComparison.Ordinal))));
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                {
+                    return false;
+                }
+
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("crit"u8))
+                    {
+                        return true;
+                    }
+
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            catch (Exception e) when (e is FormatException or JsonException)
+            {
+                return false;
+            }
+
+            return false;
+        }
+
         public static Refusal? Check(string token)
         {
             var payload = token.AsSpan(token.IndexOf('.', StringComparison.Ordinal) + 1);
@@ -527,6 +572,7 @@ internal sealed class Authenticator
             }
 
             int tenants = 0, expiries = 0, scopes = 0;
+            double? exp = null, nbf = null;
             try
             {
                 var reader = new Utf8JsonReader(json);
@@ -552,12 +598,28 @@ internal sealed class Authenticator
                         return Refusal.BadClaims;
                     }
 
+                    if (name is "exp" or "nbf" or "iat")
+                    {
+                        if (!reader.TryGetDouble(out var seconds) || seconds is < MinSeconds or > MaxSeconds)
+                        {
+                            return Refusal.TimeOutOfRange;
+                        }
+
+                        exp = name == "exp" ? seconds : exp;
+                        nbf = name == "nbf" ? seconds : nbf;
+                    }
+
                     reader.Skip();
                 }
             }
             catch (JsonException)
             {
                 return Refusal.Malformed;
+            }
+
+            if (nbf > exp)
+            {
+                return Refusal.NeverValid;
             }
 
             // A missing claim has a refusal of its own (NoTenant; NoExpiry, which IdentityModel found first).
@@ -728,6 +790,15 @@ internal enum Refusal
 
     /// <summary>A key this node does not know, from an address over its budget of refused credentials: 429, not looked up.</summary>
     Throttled,
+
+    /// <summary>A JWT whose header has <c>crit</c>: it names extensions to understand, and this server understands none.</summary>
+    CriticalHeader,
+
+    /// <summary>A JWT whose <c>nbf</c> is after its <c>exp</c>: valid at no time.</summary>
+    NeverValid,
+
+    /// <summary>A JWT whose <c>exp</c>, <c>nbf</c> or <c>iat</c> is no time of the years 1 to 9999 (1e20, say).</summary>
+    TimeOutOfRange,
 
     /// <summary>A bearer token on <c>/metrics</c> that is not <c>Metrics:Key</c>: counted and throttled like any other guess.</summary>
     WrongMetricsKey,
