@@ -197,6 +197,34 @@ public static partial class Decider
         }
     }
 
+    /// <summary>Whether a confirmed sale holds, capacity by capacity, exactly the quantities <paramref name="parts"/> ask for (0 for a capacity they leave out).</summary>
+    private static bool SaleIs(in Reservation sale, ItemQuantity[] parts)
+    {
+        foreach (var part in parts)
+        {
+            long asked = 0;
+            foreach (var p in parts)
+            {
+                asked += p.CapacityId == part.CapacityId ? p.Quantity : 0;
+            }
+
+            if (asked != QuantityOn(sale.Items, part.CapacityId))
+            {
+                return false;
+            }
+        }
+
+        foreach (var item in sale.Items)
+        {
+            if (item.Quantity > 0 && Array.FindIndex(parts, p => p.CapacityId == item.CapacityId) < 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private static Outcome ConfirmHold(WorkingSet set, ConfirmHold command, DateTimeOffset now)
     {
         ref var slot = ref set.SlotOf(command.ReservationId);
@@ -213,7 +241,9 @@ public static partial class Decider
         var hold = slot.Value;
         switch (hold.Status)
         {
-            case ReservationStatus.Confirmed when command.Items is null:
+            // A repeat (a retry without an Idempotency-Key after a lost answer) is told the sale stands:
+            // a whole confirm, or one in part that asks for exactly what the sale has.
+            case ReservationStatus.Confirmed when command.Items is null || SaleIs(hold, command.Items):
                 return Answers.Of(OutcomeCode.Unchanged, hold);
             case ReservationStatus.Expired when !command.Reclaim:
                 return Answers.Expired(hold);

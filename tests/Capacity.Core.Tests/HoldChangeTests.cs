@@ -129,6 +129,35 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_partial_confirm_or_late_confirm_sent_again_is_told_the_sale_stands_and_one_asking_for_other_quantities_is_refused()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Pool");
+        var other = s.Own(10, "Other");
+        var hold = s.HoldOk((pool, 3), (other, 1));
+        Assert.Equal(OutcomeCode.Ok, ConfirmPart(s, hold, false, (pool, 2)).Code);
+
+        // The same request again: nothing moves, the answer is the sale.
+        var again = ConfirmPart(s, hold, false, (pool, 2));
+        Assert.Equal(OutcomeCode.Unchanged, again.Code);
+        Assert.Empty(s.LastLedger);
+        Assert.Equal(OutcomeCode.Unchanged, ConfirmPart(s, hold, true, (pool, 1), (pool, 1), (other, 0)).Code);
+
+        // Other quantities than the sale's are not a repeat.
+        Assert.Equal(OutcomeCode.ReservationNotActive, ConfirmPart(s, hold, false, (pool, 1)).Code);
+        Assert.Equal(OutcomeCode.ReservationNotActive, ConfirmPart(s, hold, false, (pool, 2), (other, 1)).Code);
+
+        // A late confirm in part, sent again.
+        var late = s.HoldOkFor(5, (pool, 2));
+        s.AdvanceMinutes(6);
+        var reclaimed = ConfirmPart(s, late, true, (pool, 1));
+        Assert.Equal((OutcomeCode.Ok, true), (reclaimed.Code, reclaimed.Reclaimed));
+        Assert.Equal(OutcomeCode.Unchanged, ConfirmPart(s, late, true, (pool, 1)).Code);
+        Assert.Equal(3, s.Node(pool).Sold);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void A_sale_refunded_whole_reads_as_one_refunded_in_parts_nothing_left_and_every_unit_cancelled()
     {
         var s = new Scenario();

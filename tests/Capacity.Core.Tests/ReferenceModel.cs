@@ -1651,7 +1651,9 @@ internal sealed class ReferenceModel
         ExpireIfDue(r, now, moves);
         switch (r.Status)
         {
-            case ReservationStatus.Confirmed when c.Items is null:
+            case ReservationStatus.Confirmed when c.Items is null
+                || (c.Items.GroupBy(p => p.CapacityId).All(g => g.Sum(p => p.Quantity) == r.Items.Where(i => i.Capacity == g.Key).Sum(i => i.Quantity))
+                    && r.Items.Where(i => i.Quantity > 0).All(i => c.Items.Any(p => p.CapacityId == i.Capacity))):
                 return OutcomeCode.Unchanged;
             case ReservationStatus.Expired when !c.Reclaim:
                 return OutcomeCode.ReservationExpired;
