@@ -1045,24 +1045,41 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
         // Items change only in a change in part (a new target, a partial confirm or refund), so they
         // are written only then, not with every confirmed or expired hold.
+        // A change may also move a hold to other events: it is listed under its first item's event and
+        // the others of its items, as a new hold would be, and no longer under one it has left. Only
+        // carts across events have reservation_events rows, so finding its rows without the event (a
+        // scan of the tenant's few) costs little, and only in a change in part.
         if (ws.ChangedItemsCount is var changedItems and > 0)
         {
-            var (ids, items) = (new Guid[changedItems], new string[changedItems]);
+            var (ids, items, events, tenants, created) = (new Guid[changedItems], new string[changedItems], new string[changedItems], new Guid[changedItems], new long[changedItems]);
             var i = 0;
             foreach (var r in ws.ChangedItems)
             {
-                (ids[i], items[i]) = (r.Id, Items(r.Items));
+                (ids[i], items[i], events[i], tenants[i], created[i]) = (r.Id, Items(r.Items), EventOf(ws, r), r.TenantId, Time(r.CreatedAt));
                 i++;
+            }
+
+            var unlist = new NpgsqlBatchCommand(
+                "DELETE FROM reservation_events e USING unnest($1::uuid[], $2::bigint[], $3::uuid[]) AS u(tenant_id, created_at, id) "
+                + "WHERE e.tenant_id = u.tenant_id AND e.created_at = u.created_at AND e.reservation_id = u.id");
+            unlist.Parameters.Add(new() { Value = tenants });
+            unlist.Parameters.Add(new() { Value = created });
+            unlist.Parameters.Add(new() { Value = ids });
+            batch.BatchCommands.Add(unlist);
+
+            var cmd = new NpgsqlBatchCommand("UPDATE reservations r SET items = u.items, event_id = u.event_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, items, event_id) WHERE r.id = u.id");
+            cmd.Parameters.Add(new() { Value = ids });
+            cmd.Parameters.Add(new() { Value = items });
+            cmd.Parameters.Add(new() { Value = events });
+            batch.BatchCommands.Add(cmd);
+
+            foreach (var r in ws.ChangedItems)
+            {
                 foreach (var other in OtherEventsOf(ws, r))
                 {
                     AddListedUnder(batch, r, other);
                 }
             }
-
-            var cmd = new NpgsqlBatchCommand("UPDATE reservations r SET items = u.items FROM unnest($1::uuid[], $2::text[]) AS u(id, items) WHERE r.id = u.id");
-            cmd.Parameters.Add(new() { Value = ids });
-            cmd.Parameters.Add(new() { Value = items });
-            batch.BatchCommands.Add(cmd);
         }
     }
 

@@ -870,12 +870,18 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
 
         // Items change only in a change in part (a new target, a partial confirm or refund): rare, so
         // a statement of their own rather than rewriting every confirmed or expired hold's items.
+        // A change may also move a hold to other events: it is listed under its first item's event and
+        // the others of its items, as a new hold would be, and no longer under one it has left. Only
+        // carts across events have reservation_events rows, so finding its rows without the event (a
+        // scan of the tenant's few) costs little, and only in a change in part.
         if (ws.ChangedItemsCount > 0)
         {
-            var updateItems = Command("UPDATE reservations SET items = $items WHERE rowid = $rowid", "$rowid", "$items");
+            var updateItems = Command("UPDATE reservations SET items = $items, event_id = $event WHERE rowid = $rowid", "$rowid", "$items", "$event");
+            var unlist = Command("DELETE FROM reservation_events WHERE tenant_id = $t AND created_at = $c AND reservation_id = $r", "$t", "$c", "$r");
             foreach (var r in ws.ChangedItems)
             {
-                Run(updateItems, _rowids[r.Id], Items(r.Items));
+                Run(updateItems, _rowids[r.Id], Items(r.Items), EventOf(ws, r));
+                Run(unlist, Id(r.TenantId), Time(r.CreatedAt), Id(r.Id));
                 ListUnderOtherEvents(ws, r);
             }
         }

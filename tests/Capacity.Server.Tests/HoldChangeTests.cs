@@ -17,6 +17,36 @@ public abstract class HoldChangeTests(StoreKind store)
 {
     private Task<CapacityApp> NewAppAsync(bool manualClock = false) => CapacityApp.CreateAsync(store, null, manualClock);
 
+    /// <summary>
+    /// A change that moves a hold's tickets to another event moves its listing too: it is listed, and
+    /// counted in the live stream's holds, under the events of its items, not under one it has left.
+    /// </summary>
+    [Fact]
+    public async Task A_hold_changed_to_another_events_capacity_is_listed_under_that_event_and_no_longer_under_the_one_it_left()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var x = await t.CreateCapacityAsync("ev-x", "X", 10);
+        var y = await t.CreateCapacityAsync("ev-y", "Y", 10);
+        var z = await t.CreateCapacityAsync("ev-z", "Z", 10);
+        var moved = await t.HoldAsync(x, 2);
+        var cart = (await Api.ReadAsync(await t.PostAsync("/reservations", Api.Json(new { items = new[] { new { capacity_id = x, quantity = 1 }, new { capacity_id = y, quantity = 1 } } })), 201))["id"]!.GetValue<string>();
+
+        await Api.ReadAsync(await t.ChangeAsync(moved, (x, 0), (z, 2)), 200);
+        await Api.ReadAsync(await t.ChangeAsync(cart, (x, 0), (y, 1), (z, 1)), 200);
+
+        async Task<string[]> ListedAsync(string eventId) =>
+            [.. (await Api.ReadAsync(await t.GetAsync($"/reservations?event_id={eventId}&status=active"), 200))["reservations"]!.AsArray().Select(r => r!["id"]!.GetValue<string>()).Order()];
+        Assert.Empty(await ListedAsync("ev-x"));
+        Assert.Equal(new[] { cart }, await ListedAsync("ev-y"));
+        Assert.Equal(new[] { cart, moved }.Order(), await ListedAsync("ev-z"));
+
+        // Confirmed, the moved hold stays where it went.
+        await Api.ReadAsync(await t.TransitAsync(moved, "confirm"), 200);
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync("/reservations?event_id=ev-x"), 200))["reservations"]!.AsArray());
+        await app.AssertInvariantsAsync();
+    }
+
     [Fact]
     public async Task Lowering_a_hold_from_4_to_2_gives_2_back_and_keeps_its_expiry_and_raising_it_past_what_is_free_changes_nothing()
     {
