@@ -53,10 +53,7 @@ public static partial class Decider
             return Answers.ReservationNotFound(command.ReservationId);
         }
 
-        if (slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
-        {
-            ExpireNow(set, ref slot, now);
-        }
+        ExpireIfDue(set, ref slot, now);
 
         var hold = slot.Value;
         if (hold.Status == ReservationStatus.Expired)
@@ -233,10 +230,7 @@ public static partial class Decider
             return Answers.ReservationNotFound(command.ReservationId);
         }
 
-        if (slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
-        {
-            ExpireNow(set, ref slot, now);
-        }
+        ExpireIfDue(set, ref slot, now);
 
         var hold = slot.Value;
         switch (hold.Status)
@@ -384,10 +378,7 @@ public static partial class Decider
         }
 
         // As a whole cancel answers: a due hold is expired now, and an expired one is told it expired.
-        if (slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
-        {
-            ExpireNow(set, ref slot, now);
-        }
+        ExpireIfDue(set, ref slot, now);
 
         var hold = slot.Value;
         switch (hold.Status)

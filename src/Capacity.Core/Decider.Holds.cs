@@ -218,10 +218,7 @@ public static partial class Decider
         ref readonly var hold = ref slot.Value;
 
         // A due hold is expired now, whether or not the sweeper got to it: it can never be confirmed.
-        if (hold.Status == ReservationStatus.Active && now >= hold.ExpiresAt)
-        {
-            ExpireNow(set, ref slot, now);
-        }
+        ExpireIfDue(set, ref slot, now);
 
         switch (command.Transition, hold.Status)
         {
@@ -280,11 +277,8 @@ public static partial class Decider
             return Answers.ReservationNotFound(command.ReservationId);
         }
 
+        ExpireIfDue(set, ref slot, now);
         var hold = slot.Value;
-        if (hold.Status == ReservationStatus.Active && now >= hold.ExpiresAt)
-        {
-            hold = ExpireNow(set, ref slot, now);
-        }
 
         if (hold.Status == ReservationStatus.Expired)
         {
@@ -314,7 +308,7 @@ public static partial class Decider
         foreach (var id in command.ReservationIds)
         {
             ref var slot = ref set.SlotOf(id);
-            if (!Unsafe.IsNullRef(ref slot) && slot.Value.Status == ReservationStatus.Active && now >= slot.Value.ExpiresAt)
+            if (!Unsafe.IsNullRef(ref slot) && IsDue(slot.Value, now))
             {
                 ExpireNow(set, ref slot, now);
                 count++;
@@ -324,12 +318,22 @@ public static partial class Decider
         return new Outcome(OutcomeCode.Ok) { Count = count };
     }
 
-    private static Reservation ExpireNow(WorkingSet set, ref ReservationSlot slot, DateTimeOffset now)
+    /// <summary>An active hold at or past its expiry: expired already by time, whether or not the sweep got to it.</summary>
+    private static bool IsDue(in Reservation hold, DateTimeOffset now) => hold.Status == ReservationStatus.Active && now >= hold.ExpiresAt;
+
+    /// <summary>Expires the hold in the slot if it is due: every step on a hold does this first.</summary>
+    private static void ExpireIfDue(WorkingSet set, ref ReservationSlot slot, DateTimeOffset now)
+    {
+        if (IsDue(slot.Value, now))
+        {
+            ExpireNow(set, ref slot, now);
+        }
+    }
+
+    private static void ExpireNow(WorkingSet set, ref ReservationSlot slot, DateTimeOffset now)
     {
         End(set, slot.Value, LedgerKind.Expire, reservedSign: -1, soldSign: 0, now);
-        var expired = slot.Value with { Status = ReservationStatus.Expired, EndedAt = now };
-        set.Replace(ref slot, expired);
-        return expired;
+        set.Replace(ref slot, slot.Value with { Status = ReservationStatus.Expired, EndedAt = now });
     }
 
     /// <summary>
