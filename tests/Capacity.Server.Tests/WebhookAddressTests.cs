@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Capacity.Server.Webhooks;
 
 namespace Capacity.Server.Tests;
@@ -41,6 +42,20 @@ public sealed class WebhookAddressTests
     public void A_public_address_is_public_however_it_is_carried(string address)
     {
         Assert.True(WebhookAddress.IsPublic(IPAddress.Parse(address)));
+    }
+
+    /// <summary>An attempt's error names its cause after HttpClient's words, once, as docs/webhooks.md shows.</summary>
+    [Fact]
+    public void A_failed_attempt_names_its_innermost_cause_after_httpclients_words_and_only_once()
+    {
+        var refused = new HttpRequestException("An error occurred while sending the request.", new SocketException((int)SocketError.ConnectionRefused));
+        Assert.Equal(
+            $"An error occurred while sending the request. (ConnectionRefused: {new SocketException((int)SocketError.ConnectionRefused).Message})",
+            WebhookDispatcher.FailureText(refused));
+
+        var ours = new HttpRequestException("x has no public address.");
+        Assert.Equal("x has no public address. (x:443)", WebhookDispatcher.FailureText(new HttpRequestException("x has no public address. (x:443)", ours)));
+        Assert.Equal("Plain.", WebhookDispatcher.FailureText(new HttpRequestException("Plain.")));
     }
 
     /// <summary>Ranges no host on the internet answers from: documentation examples, benchmarking, discard.</summary>
