@@ -166,7 +166,12 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         }
         finally
         {
-            await Execute(c, null, "SELECT pg_advisory_unlock(hashtext('capacity-migrations:' || current_schema()))", CancellationToken.None).ConfigureAwait(false);
+            // A connection that broke mid-migration took its session's lock with it; unlocking there would
+            // only hide the failure that broke it behind "Connection is not open".
+            if (c.State == System.Data.ConnectionState.Open)
+            {
+                await Execute(c, null, "SELECT pg_advisory_unlock(hashtext('capacity-migrations:' || current_schema()))", CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
