@@ -28,7 +28,7 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
     {
         var key = await NewTenantAsync();
         using var api = Server.Client(key);
-        await CreateAsync(api, "Lawn", 30, [], eventId: "picnic");
+        await CreateInOlderEventAsync(api, "Lawn", 30, "picnic");
         var hall = await CreateAsync(api, "Hall", 100, []);
         var stalls = await CreateAsync(api, "Stalls", 40, [hall]);
         var stream = await CreateAsync(api, "Live-stream", null, []);
@@ -427,7 +427,7 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
     {
         var key = await NewTenantAsync();
         using var api = Server.Client(key);
-        await CreateAsync(api, "Main stage", 500, [], eventId: "summer-festival-2026-main-stage-friday-evening");
+        await CreateInOlderEventAsync(api, "Main stage", 500, "summer-festival-2026-main-stage-friday-evening");
         var hall = await CreateAsync(api, "Royal Festival Hall, main auditorium", 300, []);
         var stalls = await CreateAsync(api, "Stalls, rows A to T (restricted view at the sides)", 200, [hall]);
         var circle = await CreateWithAsync(api, new()
@@ -716,13 +716,7 @@ public sealed class OrganiserTests(DashboardHost host) : DashboardTest(host)
     /// </summary>
     private static async Task<(string Hall, string Stalls)> BusyGalaAsync(HttpClient api)
     {
-        await CreateAsync(api, "Lawn", 300, [], eventId: "picnic");
-
-        // The gala must be the newer event, which the page follows. Two creates can commit within the
-        // same millisecond, and of two events created at the same time the page follows the later in
-        // the list (ordered by time, then id): "picnic". That made the page follow the picnic, without
-        // sales, in two full runs of the suite.
-        await Task.Delay(5);
+        await CreateInOlderEventAsync(api, "Lawn", 300, "picnic");
         var hall = await CreateAsync(api, "Hall", 200, []);
         var stalls = await CreateAsync(api, "Stalls", 90, [hall]);
         var circle = (await CreateWithAsync(api, new()
