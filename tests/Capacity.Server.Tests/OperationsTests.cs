@@ -123,6 +123,31 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         Assert.Equal([3], third["holds"]!["expiring"]![1]!["items"]!.AsArray().Select(i => i!["quantity"]!.GetValue<int>()));
     }
 
+    [Fact]
+    public async Task A_cart_over_two_events_shows_in_each_events_stream_with_that_events_tickets_only()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var friday = await t.CreateCapacityAsync("friday", "Stalls", 10);
+        var saturday = await t.CreateCapacityAsync("saturday", "Stalls", 10);
+        var circle = await t.CreateCapacityAsync("saturday", "Circle", 10);
+        var cart = (await Api.ReadAsync(await t.PostAsync("/reservations", Api.Json(new
+        {
+            items = new[] { new { capacity_id = friday, quantity = 2 }, new { capacity_id = saturday, quantity = 3 }, new { capacity_id = circle, quantity = 1 } },
+        })), 201))["id"]!.GetValue<string>();
+
+        foreach (var (eventId, items) in new[] { ("friday", new[] { (friday, 2) }), ("saturday", new[] { (saturday, 3), (circle, 1) }) })
+        {
+            using var response = await t.GetAsync($"/events/{eventId}/capacity/stream", HttpCompletionOption.ResponseHeadersRead);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            var hold = (await NextSnapshotAsync(reader))["holds"]!["expiring"]!.AsArray().Single()!;
+            Assert.Equal(cart, hold["reservation_id"]!.GetValue<string>());
+            Assert.Equal(items, hold["items"]!.AsArray().Select(i => (i!["capacity_id"]!.GetValue<string>(), i["quantity"]!.GetValue<int>())));
+            Assert.Equal(items.Sum(i => i.Item2), hold["quantity"]!.GetValue<int>());
+        }
+
+        await _app.AssertInvariantsAsync();
+    }
+
     /// <remarks>
     /// A feed is started by its first viewer's request but outlives it: its polls must not run in that
     /// request's execution context, or they would be traced as that request's children (and log under

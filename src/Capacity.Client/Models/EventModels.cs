@@ -30,8 +30,11 @@ public sealed record HoldSummary(long Active, IReadOnlyList<ExpiringHold> Expiri
 /// <summary>An active hold and when it runs out.</summary>
 /// <param name="ReservationId">The hold's reservation.</param>
 /// <param name="ExpiresAt">When it expires unless confirmed or extended.</param>
-/// <param name="Quantity">Tickets it holds, over all its items.</param>
-/// <param name="Items">Its tickets by capacity, in the order the hold first named them (null from a server that does not send them).</param>
+/// <param name="Quantity">Tickets it holds in this event, over all its items.</param>
+/// <param name="Items">
+/// Its tickets by capacity of this event, in the order the hold first named them (a cart over several
+/// events shows under each with that event's tickets; null from a server that does not send them).
+/// </param>
 public sealed record ExpiringHold(Guid ReservationId, DateTimeOffset ExpiresAt, int Quantity, IReadOnlyList<ExpiringHoldItem>? Items = null);
 
 /// <summary>One capacity's tickets in an expiring hold.</summary>

@@ -166,7 +166,22 @@ internal static class EventApi
         // One read: the holds are counted in the same committed state as the capacities they charge.
         var snapshot = await EventSnapshot.ReadAsync(store, tenantId, eventId, ExpiringHoldsShown, now, ct);
         var holds = snapshot.Holds!;
-        var expiring = holds.Soonest.Select(r => new ExpiringHoldResponse(r.Id, r.ExpiresAt, r.Items.Sum(i => i.Quantity), ItemsOf(r))).ToArray();
+        var expiring = new ExpiringHoldResponse[holds.Soonest.Count];
+        HashSet<Guid>? own = null;
+        for (var h = 0; h < expiring.Length; h++)
+        {
+            var hold = holds.Soonest[h];
+            var items = ItemsOf(hold);
+            if (items.Length > 1)
+            {
+                // A cart over several events is listed under each: each event's viewer sees its own tickets.
+                own ??= [.. snapshot.Capacity.Select(c => c.Id)];
+                items = [.. items.Where(i => own.Contains(i.CapacityId))];
+            }
+
+            expiring[h] = new ExpiringHoldResponse(hold.Id, hold.ExpiresAt, items.Sum(i => i.Quantity), items);
+        }
+
         var body = new EventStreamSnapshot(eventId, snapshot.Capacity, snapshot.Totals, new HoldsResponse(holds.Active, expiring));
         // Written into a buffer of its own rather than one from the shared array pool (which
         // SerializeToUtf8Bytes rents): the pool would keep a big event's megabytes per thread.
