@@ -84,7 +84,8 @@ public static class Rules
     /// A display name: not blank, at most <paramref name="maxLength"/> characters (Unicode code points,
     /// as JSON Schema's maxLength counts them, so an emoji is one), and none of the characters that
     /// draw nothing or change what is drawn around them, which make two names look alike or reorder
-    /// what a screen shows: controls, format characters (zero-width spaces and joiners, direction marks
+    /// what a screen shows: controls, format characters (zero-width spaces and joiners, but for a joiner
+    /// between two emoji, direction marks
     /// such as U+061C, bidi embeddings, overrides and isolates, the soft hyphen, the byte-order mark,
     /// tag characters), line and paragraph separators, and the fillers that render blank (the combining
     /// grapheme joiner, the Hangul fillers). Text that is not well-formed UTF-16 is refused too. A name
@@ -98,19 +99,34 @@ public static class Rules
         }
 
         var (count, visible) = (0, false);
+        var previous = default(Rune);
         for (var rest = value.AsSpan(); !rest.IsEmpty;)
         {
-            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || ++count > maxLength || IsHidden(rune))
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || ++count > maxLength
+                || (IsHidden(rune) && !JoinsEmoji(previous, rune, rest[used..])))
             {
                 return false;
             }
 
             visible |= !Rune.IsWhiteSpace(rune) && rune.Value != 0x2800;
+            previous = rune;
             rest = rest[used..];
         }
 
         return visible;
     }
+
+    /// <summary>
+    /// A zero-width joiner between two emoji makes one picture of them (👨‍👩‍👧, 🏳️‍🌈, 👩‍💻): ordinary
+    /// in a section's name ("Family ticket 👨‍👩‍👧", a Pride night). Between symbols only (the one before
+    /// may end in a variation selector or a skin tone), never next to a letter, a space or another
+    /// joiner, so it cannot hide inside a word.
+    /// </summary>
+    private static bool JoinsEmoji(Rune previous, Rune rune, ReadOnlySpan<char> rest) =>
+        rune.Value == 0x200D
+        && (previous.Value == 0xFE0F || Rune.GetUnicodeCategory(previous) is UnicodeCategory.OtherSymbol or UnicodeCategory.ModifierSymbol)
+        && Rune.DecodeFromUtf16(rest, out var next, out _) == OperationStatus.Done
+        && Rune.GetUnicodeCategory(next) == UnicodeCategory.OtherSymbol;
 
     /// <summary>
     /// A name an update leaves as stored is not judged again: it was taken under the rule in force then,

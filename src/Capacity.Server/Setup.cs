@@ -154,6 +154,16 @@ internal static class Setup
             SuppressDiagnosticsCallback = c => OutageLog.IsStoreFailure(c.Exception),
         });
         app.Use(StatusProblems.ApplyAsync);
+        // A HEAD answer has no body, whatever writes one: Kestrel drops it, and so does any other server here.
+        app.Use((context, next) =>
+        {
+            if (HttpMethods.IsHead(context.Request.Method))
+            {
+                context.Response.Body = Stream.Null;
+            }
+
+            return next(context);
+        });
         // The dashboard is static files, no build step; it signs in with a tenant key in the browser.
         // Branched off by path so that no API request pays for the files middleware's path matching.
         var dashboard = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.Combine(app.Environment.WebRootPath, "dashboard"));
@@ -176,6 +186,7 @@ internal static class Setup
         });
         app.UseRouting();
         app.UseMiddleware<AuthMiddleware>();
+        app.Use(RepeatedQuery.RefuseAsync);
         app.UseMiddleware<HeavyReadGate>();
 
         app.MapIndex();

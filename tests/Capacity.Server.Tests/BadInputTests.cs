@@ -566,6 +566,19 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR");
 
     [Theory]
+    [InlineData("POST", "/capacity/{child}/reserve", "{'quantity':1,'quantity':2}", "quantity", "quantity appears twice.")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'quantity':2}]}", "items[0].quantity", "items[0].quantity appears twice.")]
+    [InlineData("POST", Create, "{'section_name':'\\ud800','total_capacity':10}", "section_name", "section_name is not valid text (a lone surrogate or invalid UTF-8).")]
+    [InlineData("POST", "/capacity/{child}/allocations", "{'name':'B','quantity':1,'expires_at':'9999-12-31T23:59:59-14:00'}", "expires_at", "expires_at is an RFC 3339 date-time, but its instant in UTC falls outside the years 0001 to 9999.")]
+    [InlineData("POST", "/capacity/{child}/allocations", "{'name':'B','quantity':1,'expires_at':'2030-01-01T00:00:00+15:00'}", "expires_at", "expires_at must be an RFC 3339 date-time with an offset, e.g. 2030-05-01T18:00:00Z.")]
+    [InlineData("PUT", "/allocations/{alloc}", "{'expires_at':'0001-01-01T00:00:00+14:00'}", "expires_at", "expires_at is an RFC 3339 date-time, but its instant in UTC falls outside the years 0001 to 9999.")]
+    public async Task A_refused_field_is_told_what_is_wrong_with_it(string method, string path, string body, string field, string message)
+    {
+        var problem = await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR", field);
+        Assert.Equal(message, problem["errors"]![field]![0]!.GetValue<string>());
+    }
+
+    [Theory]
     [InlineData("POST", Create, "{'section_name':'\\ud800','total_capacity':10}")]
     [InlineData("POST", Create, "{'section_name':'A','section_code':'\\udc00'}")]
     [InlineData("POST", "/capacity/{child}/pricing", "{'name':'\\ud800','base_price':1,'currency':'EUR'}")]

@@ -169,11 +169,17 @@ public sealed class OpenApiOperationTests : IAsyncLifetime
     public void Health_readiness_metrics_the_index_and_the_error_pages_need_no_credentials_and_the_rest_need_the_bearer_scheme()
     {
         Assert.Equal("bearer", _document["security"]![0]!.AsObject().Single().Key);
-        var open = new[] { "/healthz", "/readyz", "/metrics", "/", "/problems", "/problems/{name}" };
+        var open = new[] { "/healthz", "/readyz", "/", "/problems", "/problems/{name}" };
         foreach (var (method, path, operation) in Operations())
         {
             var security = operation["security"]?.AsArray();
-            if (open.Contains(path))
+            if (path == "/metrics")
+            {
+                // Open unless Metrics:Key is set, then the bearer key: either requirement, and its refusals.
+                Assert.Equal(["", "bearer"], security!.Select(r => r!.AsObject().SingleOrDefault().Key ?? ""));
+                Assert.Equal(["200", "401", "429"], operation["responses"]!.AsObject().Select(r => r.Key).Order());
+            }
+            else if (open.Contains(path))
             {
                 Assert.True(security is { Count: 0 }, $"{method} {path} should say it needs no credentials (security: [])");
             }
@@ -182,6 +188,28 @@ public sealed class OpenApiOperationTests : IAsyncLifetime
                 Assert.True(security is null, $"{method} {path} overrides the document's bearer requirement");
             }
         }
+    }
+
+    [Fact]
+    public void A_nullable_field_with_a_closed_set_of_values_lists_null_among_them()
+    {
+        // JSON Schema checks enum on its own: without null there, every answer where the field is null
+        // (a webhook's disabled_reason while it is enabled) fails a strict validator.
+        var checkedFields = new List<string>();
+        foreach (var (name, schema) in _document["components"]!["schemas"]!.AsObject())
+        {
+            foreach (var (field, property) in schema!["properties"]?.AsObject() ?? [])
+            {
+                if (property?["enum"] is JsonArray values && property["type"] is JsonArray types && types.Any(t => t!.GetValue<string>() == "null"))
+                {
+                    Assert.True(values.Any(v => v is null), $"{name}.{field} may be null but its enum does not list null");
+                    checkedFields.Add($"{name}.{field}");
+                }
+            }
+        }
+
+        Assert.Contains("WebhookResponse.disabled_reason", checkedFields);
+        Assert.Contains("CapacityResponse.closed_reason", checkedFields);
     }
 
     [Fact]

@@ -27,6 +27,14 @@ public abstract class OperationsTests(StoreKind store) : IAsyncLifetime
         using var anonymous = _app.CreateClient();
         Assert.Equal("ok", (await Api.ReadAsync(await anonymous.GetAsync("/healthz"), 200))["status"]!.GetValue<string>());
         Assert.Equal("ready", (await Api.ReadAsync(await anonymous.GetAsync("/readyz"), 200))["status"]!.GetValue<string>());
+
+        // Load balancers and uptime checkers probe with HEAD: the same answer, without its body.
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            using var head = await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.Equal(System.Net.HttpStatusCode.OK, head.StatusCode);
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        }
     }
 
     [Fact]

@@ -74,6 +74,16 @@ public sealed class UnauthorizedTests : IAsyncLifetime
         Assert.StartsWith("The Authorization header is not a Bearer credential", await DetailAsync("Basic dXNlcjpwYXNz"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Two_authorization_headers_say_there_are_two_not_that_the_key_is_unknown()
+    {
+        using var client = _app.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+        request.Headers.TryAddWithoutValidation("Authorization", ["Bearer " + _tenant.Key, "Bearer " + _tenant.Key]);
+        var problem = await Api.ProblemAsync(await client.SendAsync(request), 401, "UNAUTHORIZED");
+        Assert.StartsWith("The request has more than one Authorization header", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("Bearer")]
     [InlineData("Bearer a.b.c")]

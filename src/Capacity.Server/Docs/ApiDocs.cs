@@ -64,7 +64,13 @@ internal static class ApiDocs
                 // A string field with a closed set of values is an enum, so a generated client gets one.
                 if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(OneOfAttribute), false) is [OneOfAttribute oneOf, ..])
                 {
+                    // JSON Schema checks an enum on its own, whatever the type allows: a nullable field's
+                    // enum lists null too, or every answer where it is null fails a strict validator.
                     schema.Enum = [.. oneOf.Values.Select(v => (JsonNode)JsonValue.Create(v))];
+                    if (schema.Type is { } nullable && (nullable & JsonSchemaType.Null) != 0)
+                    {
+                        schema.Enum.Add(null!);
+                    }
                 }
 
                 if (context.JsonTypeInfo.Type == typeof(ProblemDetails))
@@ -145,7 +151,10 @@ internal static class ApiDocs
                 var access = context.Description.ActionDescriptor.EndpointMetadata.OfType<AccessMetadata>().LastOrDefault()?.Access ?? Access.Anonymous;
                 if (access == Access.Anonymous)
                 {
-                    operation.Security = [];
+                    // /metrics is open unless Metrics:Key is set: no credential, or the bearer key.
+                    operation.Security = route == "GET /metrics"
+                        ? [new OpenApiSecurityRequirement(), new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", context.Document)] = [] }]
+                        : [];
                 }
 
                 if (Examples.TryGetValue(route, out var example) && operation.RequestBody?.Content is { } content)

@@ -9,12 +9,15 @@ internal sealed record HealthResponse(string Status);
 /// <summary>Liveness (the process answers) and readiness (the database answers and its schema is current).</summary>
 internal static class HealthApi
 {
+    private static readonly string[] Probe = [HttpMethods.Get, HttpMethods.Head];
+
     public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").RequireAccess(Access.Anonymous).WithTags("Health");
-        group.MapGet("/healthz", () => JsonResults.Ok(new HealthResponse("ok")))
+        // HEAD too: load balancers and uptime checkers probe with it (Kestrel sends the headers alone).
+        group.MapMethods("/healthz", Probe, () => JsonResults.Ok(new HealthResponse("ok")))
             .WithSummary("Liveness").WithDescription("The process answers.");
-        group.MapGet("/readyz", Ready)
+        group.MapMethods("/readyz", Probe, Ready)
             .WithSummary("Readiness").WithDescription("The database answers within 2 s and its schema is current; 503 otherwise.")
             .ProducesProblem(503);
         return group;

@@ -34,7 +34,7 @@ internal static class ApiErrors
         "The body, a route value or a query parameter is malformed or out of range: JSON that does not parse, a field the route does not know, a repeated field, a wrong type, a number out of range, an id that is not a UUID, a body on a route that takes none (anything but nothing or `{}`), a list's `limit` or `after` it cannot read, a malformed `Idempotency-Key`. `errors` maps each field to its messages; fix those and send the request again. Nothing was changed.");
 
     public static readonly ErrorKind InvalidQuantityKind = new("INVALID_QUANTITY", 400, "The quantity is not valid.",
-        "A quantity is out of its range: an item's below 1 or above `Capacity:Limits:MaxQuantityPerItem` (100 by default), or an allocation's size or release outside 1 to `Capacity:Limits:MaxTotalCapacity`. Nothing was changed.");
+        "A quantity is out of its range: an item's below 1 or above `Capacity:Limits:MaxQuantityPerItem` (100 by default), or an allocation's size or release outside 1 to `Capacity:Limits:MaxTotalCapacity` (a resize may go down to 0: every ticket back, the allocation kept open to grow again). Nothing was changed.");
 
     public static readonly ErrorKind UnauthorizedKind = new("UNAUTHORIZED", 401, "Authentication is required.",
         "The request carries no usable credential. Send `Authorization: Bearer <token>` (at most 4,096 characters) with a tenant API key, a tenant JWT (HS256 with `tenant_id` and `exp`, "
@@ -139,7 +139,7 @@ internal static class ApiErrors
         "The body is over `Capacity:MaxBodyBytes` (64 KiB by default).");
 
     public static readonly ErrorKind UnsupportedMediaTypeKind = new("UNSUPPORTED_MEDIA_TYPE", 415, "The body must be JSON.",
-        "A route that takes a JSON body was sent one without `Content-Type: application/json`, or a route that takes none was sent a body without any `Content-Type`.");
+        "A body was sent without `Content-Type: application/json`: with none, another type (`application/json-patch+json` included), or a charset other than utf-8 (JSON is UTF-8). A route that takes no body refuses one sent so too.");
 
     public static readonly ErrorKind ServiceUnavailableKind = new("SERVICE_UNAVAILABLE", 503, "The service is temporarily unavailable.",
         "The store failed or the engine's queue is full; nothing was applied. Retry after `Retry-After`, with the same Idempotency-Key for a write: a write whose commit was cut off may have happened, and the key makes the retry safe.");
@@ -184,6 +184,7 @@ internal static class ApiErrors
     {
         Refusal.NoCredential => "No credential: send Authorization: Bearer <API key or JWT>.",
         Refusal.NotBearer => "The Authorization header is not a Bearer credential: send Authorization: Bearer <API key or JWT>.",
+        Refusal.SeveralCredentials => "The request has more than one Authorization header: send one, Authorization: Bearer <API key or JWT>.",
         Refusal.UnknownKey => "Unknown API key: it is not a key this server issued. Check it was copied whole; a lost key is replaced with POST /admin/tenants/{id}/keys.",
         Refusal.Revoked => "This API key was revoked; ask the operator for a new one.",
         Refusal.KeyExpired => "This API key has expired (its expires_at is past); ask the operator for a new one.",
@@ -351,7 +352,7 @@ internal static class ApiErrors
         Problem(PayloadTooLargeKind, $"Request bodies are limited to {limit} bytes.");
 
     public static ProblemHttpResult UnsupportedMediaType() =>
-        Problem(UnsupportedMediaTypeKind, "Send the body with Content-Type: application/json.");
+        Problem(UnsupportedMediaTypeKind, "Send the body as UTF-8 JSON with Content-Type: application/json (a charset, if named, utf-8).");
 
     /// <summary>Any other status the framework answers by itself, kept as it is, with a problem body.</summary>
     public static ProblemHttpResult Status(int status) =>

@@ -647,7 +647,11 @@ internal sealed class AuthMiddleware(RequestDelegate next, Authenticator authent
         }
 
         var address = context.Connection.RemoteIpAddress;
-        var (kind, caller, refusal) = await authenticator.IdentifyAsync(context.Request.Headers.Authorization, address, context.RequestAborted);
+        // Two headers would reach the authenticator joined by a comma, and be refused as an unknown key.
+        var authorization = context.Request.Headers.Authorization;
+        var (kind, caller, refusal) = authorization.Count > 1
+            ? Authenticator.Credential.Refused(Refusal.SeveralCredentials)
+            : await authenticator.IdentifyAsync(authorization, address, context.RequestAborted);
         if (kind == Authenticator.Kind.None)
         {
             await RefuseAsync(context, address, refusal);
@@ -748,6 +752,9 @@ internal enum Refusal
 
     /// <summary>An Authorization header of another scheme (Basic, …).</summary>
     NotBearer,
+
+    /// <summary>More than one Authorization header.</summary>
+    SeveralCredentials,
 
     /// <summary>An empty or oversized token, or one shaped like a JWT that does not parse.</summary>
     Malformed,

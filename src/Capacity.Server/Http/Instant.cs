@@ -17,6 +17,24 @@ internal static partial class Instant
     /// <summary>The sentence every refusal of a date-time ends with.</summary>
     public const string Rule = "must be an RFC 3339 date-time with an offset, e.g. 2030-05-01T18:00:00Z.";
 
+    /// <summary>The sentence for an RFC 3339 date-time whose instant falls outside what a date can hold.</summary>
+    public const string RangeRule = "is an RFC 3339 date-time, but its instant in UTC falls outside the years 0001 to 9999.";
+
+    /// <summary>Why <paramref name="text"/> was refused: the shape, or (shaped right, a real date and time) the range.</summary>
+    public static string RuleFor(string? text)
+    {
+        if (text is null || Shape().Match(text) is not { Success: true } shape
+            || !DateTime.TryParse($"{shape.Groups["date"].Value}T{shape.Groups["time"].Value}", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        {
+            return Rule;
+        }
+
+        // An offset of more than 14 hours, or 60 minutes or more, is malformed rather than out of range.
+        var offset = shape.Groups["offset"].Value;
+        var minutes = offset.Length == 6 ? (int.Parse(offset[1..3], CultureInfo.InvariantCulture) * 60) + int.Parse(offset[4..], CultureInfo.InvariantCulture) : 0;
+        return minutes <= 14 * 60 && (offset.Length != 6 || int.Parse(offset[4..], CultureInfo.InvariantCulture) < 60) ? RangeRule : Rule;
+    }
+
     public static bool TryParse(string? text, out DateTimeOffset value)
     {
         value = default;
@@ -60,7 +78,7 @@ internal sealed class InstantConverter : JsonConverter<DateTimeOffset?>
             }
         }
 
-        return Instant.TryParse(text, out var value) ? value : throw new JsonFieldException(Instant.Rule);
+        return Instant.TryParse(text, out var value) ? value : throw new JsonFieldException(Instant.RuleFor(text));
     }
 
     public override void Write(Utf8JsonWriter writer, DateTimeOffset? value, JsonSerializerOptions options)

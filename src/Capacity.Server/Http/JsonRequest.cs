@@ -50,9 +50,10 @@ internal sealed class JsonRequest<T> : IEndpointMetadataProvider
     {
         var (bytes, unread) = await RawRequest.ReadAsync(context);
 
-        // Routing refuses another Content-Type with 415; a body that names none is refused here, after
-        // the size (a body too large is that first), and no body at all is the parser's "required".
-        if (unread is null && bytes.Length > 0 && string.IsNullOrEmpty(context.Request.ContentType))
+        // Routing refuses another Content-Type with 415; a body that names none, another charset or a
+        // type routing takes as JSON (json-patch+json) is refused here, after the size (a body too large
+        // is that first), and no body at all is the parser's "required".
+        if (unread is null && bytes.Length > 0 && !RequestBody.IsUtf8Json(context.Request.ContentType))
         {
             unread = ApiErrors.UnsupportedMediaType();
         }

@@ -148,7 +148,7 @@ internal sealed class PatchReader
             return Change<DateTimeOffset?>.To(value);
         }
 
-        Fail(p.Name, $"{p.Name} {Instant.Rule[..^1]}, or null.");
+        Fail(p.Name, Instant.RuleFor(text) is var rule && rule == Instant.Rule ? $"{p.Name} {rule[..^1]}, or null." : $"{p.Name} {rule}");
         return default;
     }
 

@@ -35,7 +35,7 @@ internal sealed class RawRequest : IEndpointMetadataProvider
         var (bytes, unread) = await ReadAsync(context);
 
         // These routes may go without a body; a body sent without saying it is JSON is refused (415).
-        if (unread is null && bytes.Length > 0 && string.IsNullOrEmpty(context.Request.ContentType))
+        if (unread is null && bytes.Length > 0 && !RequestBody.IsUtf8Json(context.Request.ContentType))
         {
             unread = ApiErrors.UnsupportedMediaType();
         }

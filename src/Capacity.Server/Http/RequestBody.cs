@@ -29,6 +29,30 @@ internal static partial class RequestBody
         }
     }
 
+    /// <summary>
+    /// A body's Content-Type as this API takes it: <c>application/json</c>, in any case, with no charset
+    /// or utf-8. Routing matches a route's <c>application/json</c> with any parameters and with any
+    /// <c>+json</c> type (<c>application/json-patch+json</c> is not a body of ours), and a body is read
+    /// as UTF-8 whatever charset it names: one labelled UTF-16 or Latin-1 was read as UTF-8, and refused,
+    /// if at all, for what that made of a field.
+    /// </summary>
+    public static bool IsUtf8Json(string? contentType)
+    {
+        if (string.Equals(contentType, "application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+            || !media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var charset = Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(media.Charset);
+        return !media.Charset.HasValue || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
+    }
+
     private static async ValueTask<(byte[] Bytes, ProblemHttpResult? Problem)> ReadAllAsync(HttpRequest request, long limit, CancellationToken ct)
     {
         if (request.ContentLength > limit)
@@ -162,6 +186,19 @@ internal static partial class RequestBody
         if (UnknownProperty().IsMatch(ex.Message))
         {
             return $"{FieldOf(ex)} is not a field of this request.";
+        }
+
+        // The body is valid JSON (RFC 8259 only asks for unique names): what is wrong is the repeat.
+        if (ex.Message.StartsWith("Duplicate property", StringComparison.Ordinal))
+        {
+            return $"{FieldOf(ex)} appears twice.";
+        }
+
+        // A string the reader cannot turn into text (a lone surrogate escaped, bytes that are not UTF-8)
+        // is said as the PUTs say it (PatchReader), not as a wrong type.
+        if (ex.InnerException is InvalidOperationException { Message: var text } && text.Contains("UTF-", StringComparison.Ordinal))
+        {
+            return $"{FieldOf(ex)} is not valid text (a lone surrogate or invalid UTF-8).";
         }
 
         if (ex.Message.Contains("could not be converted", StringComparison.Ordinal))

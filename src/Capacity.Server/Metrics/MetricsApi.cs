@@ -23,6 +23,9 @@ internal static class MetricsApi
             .RequireAccess(Access.Anonymous)
             .WithTags("Operations")
             .WithSummary("Prometheus metrics")
+            .Produces<string>(200, "text/plain")
+            .ProducesProblem(401)
+            .ProducesProblem(429)
             .WithDescription(
                 "Requests by route and status, commands (holds by outcome), batch sizes, commit latency, queue depth, active holds, expiry lag, refused credentials by reason. "
                 + "With `Metrics:Key` set, a scrape sends `Authorization: Bearer <key>` (401 otherwise; a wrong key counts against the address's "

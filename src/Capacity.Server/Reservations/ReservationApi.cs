@@ -252,7 +252,9 @@ internal static class ReservationApi
         ReservationStatus? wanted = null;
         if (status is not null)
         {
-            if (!Enum.TryParse<ReservationStatus>(status, ignoreCase: true, out var parsed) || status != parsed.ApiName())
+            // Enum.TryParse takes any integer, and an undefined value's name is its digits: "5" would read as a
+            // status no reservation has, and a mistyped filter would answer an empty list.
+            if (!Enum.TryParse<ReservationStatus>(status, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || status != parsed.ApiName())
             {
                 return ApiErrors.Validation("status", "status must be one of active, confirmed, released, expired, cancelled.");
             }
