@@ -244,6 +244,13 @@ public static partial class Decider
                 NoteFreed(set, n);
             }
 
+            // Units set aside leave the public's reach as a hold's do: the last of an early tier's set
+            // aside sells it out (its next tier opens), as a hold taking them would.
+            if (reservedDelta > 0 && n.Sale is { WatchesSellOut: true })
+            {
+                set.SellOutCandidates.Add(n);
+            }
+
             CoreAssert.WithinBounds(n);
             set.Touch(n);
             set.Append(n, kind, Guid.Empty, allocationId, reservedDelta, 0, now);

@@ -338,8 +338,16 @@ internal sealed class ReferenceModel
         [.. Demand(items.Select(i => (i.Capacity, i.Quantity))).Select(d => new Move(kind, reservation, d.Key, reservedSign * d.Value, soldSign * d.Value, allocation))];
 
     /// <summary>An allocation's size set aside or given back: the node and every ancestor once, no reservation.</summary>
-    private List<Move> AllocationMoves(Alloc a, LedgerKind kind, long reservedDelta) =>
-        [.. Closure(a.Capacity).Select(n => new Move(kind, Guid.Empty, n, reservedDelta, 0, a.Id))];
+    private List<Move> AllocationMoves(Alloc a, LedgerKind kind, long reservedDelta)
+    {
+        // Units set aside are taken from the public as a hold's are: they may sell a capacity out.
+        if (reservedDelta > 0)
+        {
+            _taken.UnionWith(Closure(a.Capacity));
+        }
+
+        return [.. Closure(a.Capacity).Select(n => new Move(kind, Guid.Empty, n, reservedDelta, 0, a.Id))];
+    }
 
     /// <summary>The limits, not deleted, that name this capacity, in the order they were created.</summary>
     public List<Limit> LimitsOn(Guid capacity) =>

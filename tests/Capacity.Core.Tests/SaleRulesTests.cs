@@ -142,25 +142,40 @@ public sealed class SaleRulesTests
     }
 
     [Fact]
-    public void A_second_tier_set_on_a_capacity_left_with_nothing_by_a_block_opens_the_first_tier_too()
+    public void A_block_that_sets_aside_an_early_birds_last_tickets_sells_it_out_and_a_tier_set_later_opens_at_once()
     {
-        // A block of every early-bird ticket takes its availability to 0 without a hold, so nothing has
-        // sold it out yet. A second tier set then sells it out there and then: both tiers open and the
-        // early bird closes. (The core once opened only the second and recorded the sell-out, so the
-        // first tier could never open.)
+        // The block's tickets are no longer the public's: the early bird is sold out to it, so the next
+        // tier opens in the same command. (Before, only a hold was noticed: a box-office block on an
+        // early bird kept every later tier closed for good, even once all its tickets were sold.)
         var s = new Scenario();
-        var early = s.Own(2, "Early bird");
+        var early = s.Own(3, "Early bird");
         var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
+        s.HoldOk((early, 1));
         var block = s.AllocateOk(early, 2);
-        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular, 1)).Code);
-
-        var late = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Late");
-        Assert.True(s.Node(regular).Sale!.TierOpen && s.Node(late).Sale!.TierOpen);
+        Assert.True(s.Node(regular).Sale!.TierOpen);
         Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(early).IsActive, s.Node(early).Sale!.ClosedReason));
+        Assert.Equal([LedgerKind.Allocate, LedgerKind.Open, LedgerKind.Close], s.LastLedger.Select(e => e.Kind));
+
+        // A tier set afterwards opens at once; tickets given back by the block go to the tiers, not to the early bird.
+        var late = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Late");
+        Assert.True(s.Node(late).Sale!.TierOpen);
         s.HoldOk((regular, 1));
         s.HoldOk((late, 1));
         Assert.Equal(OutcomeCode.Ok, s.ReleaseAllocation(block, 2).Code);
         Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Close_when_sold_out_closes_a_capacity_whose_last_tickets_a_block_sets_aside_or_a_grown_block_takes()
+    {
+        var s = new Scenario();
+        var flash = CreateWith(s, 4, new SaleRules(CloseWhenSoldOut: true), "Flash");
+        var block = s.AllocateOk(flash, 2);
+        Assert.True(s.Node(flash).IsActive);
+        s.HoldOk((flash, 1));
+        Assert.Equal(OutcomeCode.Ok, s.Do(new UpdateAllocation(s.Tenant, block, Change<string>.Keep, Change<int>.To(3), Change<DateTimeOffset?>.Keep)).Code);
+        Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(flash).IsActive, s.Node(flash).Sale!.ClosedReason));
         s.AssertConsistent();
     }
 

@@ -85,6 +85,30 @@ public abstract class SaleRulesTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_block_that_takes_an_early_birds_last_tickets_opens_the_next_tier_and_one_grown_to_take_them_closes_a_flash_sale()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var early = (await CreateAsync(t, "tiers", new { section_name = "Early bird", total_capacity = 10 }))["id"]!.GetValue<string>();
+        var regular = (await CreateAsync(t, "tiers", new { section_name = "Regular", total_capacity = 20, opens_after_sold_out_of = early }))["id"]!.GetValue<string>();
+        await t.HoldAsync(early, 4);
+        await Api.ProblemAsync(await t.ReserveAsync(regular, 1), 409, "SALE_NOT_OPEN");
+
+        // The box office's block takes the last six: the public has none left, so the next tier opens.
+        await Api.ReadAsync(await t.PostAsync($"/capacity/{early}/allocations", Api.Json(new { name = "Box office", quantity = 6 })), 201);
+        Assert.Equal(("closed", "sold_out"), ((await t.GetCapacityAsync(early))["state"]!.GetValue<string>(), (await t.GetCapacityAsync(early))["closed_reason"]!.GetValue<string>()));
+        Assert.Equal("on_sale", (await t.GetCapacityAsync(regular))["state"]!.GetValue<string>());
+        await t.HoldAsync(regular, 1);
+
+        var flash = (await CreateAsync(t, "tiers", new { section_name = "Flash", total_capacity = 5, close_when_sold_out = true }))["id"]!.GetValue<string>();
+        var block = (await Api.ReadAsync(await t.PostAsync($"/capacity/{flash}/allocations", Api.Json(new { name = "Sponsors", quantity = 2 })), 201))["id"]!.GetValue<string>();
+        await t.HoldAsync(flash, 1);
+        await Api.ReadAsync(await t.PutAsync($"/allocations/{block}", Api.Json(new { quantity = 4 })), 200);
+        Assert.Equal("sold_out", (await t.GetCapacityAsync(flash))["closed_reason"]!.GetValue<string>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Close_when_sold_out_stays_closed_when_a_ticket_comes_back_until_a_put_reopens_it()
     {
         await using var app = await NewAppAsync();
