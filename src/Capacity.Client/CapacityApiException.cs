@@ -99,10 +99,17 @@ public sealed class CapacityApiException : Exception
     public IReadOnlyList<ShortfallItem>? Shortfall => Field(Problem, "shortfall", JsonValueKind.Array) is { } list ? ReadShortfall(list) : null;
 
     /// <summary>
-    /// For <c>SALE_NOT_OPEN</c> and <c>SALE_CLOSED</c>: the capacity that is not on sale, which may be a pool the
-    /// hold draws from rather than the capacity it named; null when not given.
+    /// For <c>SALE_NOT_OPEN</c> and <c>SALE_CLOSED</c>: the capacity that is not on sale; for <c>INSUFFICIENT_CAPACITY</c>:
+    /// the one that is short; for <c>CAPACITY_INACTIVE</c>: the one that is inactive. Each may be a pool the hold draws
+    /// from rather than the capacity it named; null when not given (a server from before it was sent).
     /// </summary>
     public Guid? CapacityId => Id(Problem, "capacity_id");
+
+    /// <summary>
+    /// For <c>CAPACITY_INACTIVE</c>: <c>sold_out</c> when the capacity's sold-out rule closed it (an early tier after
+    /// its sell-out: offer the next tier), null when the organiser switched it off.
+    /// </summary>
+    public string? ClosedReason => Field(Problem, "closed_reason", JsonValueKind.String)?.GetString();
 
     /// <summary>
     /// For <c>SALE_NOT_OPEN</c>: when the capacity's sale starts, if it has a start (one already past when only the tier

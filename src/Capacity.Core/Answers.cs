@@ -42,12 +42,14 @@ internal static class Answers
         Outcome.Invalid($"items[{index}].pricing_id", $"Pricing {pricingId} does not belong to capacity {capacityId}.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Outcome Inactive(CapacityNode node) =>
-        new(OutcomeCode.CapacityInactive, $"Capacity {node.Id} ({node.SectionName}) is inactive and takes no new holds.");
+    public static Outcome Inactive(CapacityNode node, ICapacityLookup lookup) =>
+        new(OutcomeCode.CapacityInactive, node.Sale?.ClosedReason == SaleRules.SoldOutReason
+            ? $"Capacity {node.Id} ({node.SectionName}) closed when it sold out and takes no new holds; only a PUT with is_active: true reopens it."
+            : $"Capacity {node.Id} ({node.SectionName}) is inactive and takes no new holds.") { Capacity = Graph.View(node, lookup) };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Short(CapacityNode node, long requested, long left, long? available) =>
-        new(OutcomeCode.InsufficientCapacity) { Available = available, Shortage = new Shortage(node.SectionName, requested, left, node.QueueDemand) };
+        new(OutcomeCode.InsufficientCapacity) { Available = available, Shortage = new Shortage(node.Id, node.SectionName, requested, left, node.QueueDemand) };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome ReservationNotFound(Guid id) => Outcome.NotFound($"Reservation {id} was not found.");

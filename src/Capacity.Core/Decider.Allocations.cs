@@ -302,7 +302,7 @@ public static partial class Decider
         // An inactive capacity takes no holds, from an allocation or not.
         if (!SumDemand(set, items, out var inactive, first))
         {
-            return Answers.Inactive(inactive!);
+            return Answers.Inactive(inactive!, set);
         }
 
         // The allocation's tickets are its own, but the cart's public items meet the sale rules as any hold's.

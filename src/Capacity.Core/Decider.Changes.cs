@@ -126,7 +126,7 @@ public static partial class Decider
         {
             if (!SumDemand(set, addedItems, out var inactive))
             {
-                return Answers.Inactive(inactive!);
+                return Answers.Inactive(inactive!, set);
             }
 
             if (set.DemandHasRules && FirstClosedForSale(set, now) is { } closed)
@@ -318,7 +318,7 @@ public static partial class Decider
         var hold = slot.Value;
         if (!SumDemand(set, items, out var inactive))
         {
-            return Answers.Inactive(inactive!);
+            return Answers.Inactive(inactive!, set);
         }
 
         var shortfall = new List<ShortfallItem>();

@@ -87,7 +87,7 @@ public static partial class Decider
 
         if (!SumDemand(set, command.Items, out var inactive, first))
         {
-            return Answers.Inactive(inactive!);
+            return Answers.Inactive(inactive!, set);
         }
 
         if (set.DemandHasRules && FirstClosedForSale(set, now) is { } closed)

@@ -76,11 +76,12 @@ public readonly record struct CapacityView(
 /// The refusal keeps the numbers and writes its sentence only when someone reads it, so that an
 /// on-sale's thousands of "sold out" answers cost no string each inside the core.
 /// </summary>
+/// <param name="CapacityId">The short node: the capacity named, or a pool it draws from.</param>
 /// <param name="SectionName">The short node's name.</param>
 /// <param name="Requested">What the hold asked of it.</param>
 /// <param name="Left">What it had left for a public hold.</param>
 /// <param name="Owed">Units on the short node owed to waiting lists, which a public hold cannot take.</param>
-public readonly record struct Shortage(string SectionName, long Requested, long Left, long Owed = 0)
+public readonly record struct Shortage(Guid CapacityId, string SectionName, long Requested, long Left, long Owed = 0)
 {
     public string Describe() => Owed > 0
         ? $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left; {Owed} are owed to its waiting list."

@@ -33,7 +33,7 @@ public sealed class WorkingSetTests
         var refused = s.Hold((pool, 3));
 
         Assert.Equal(OutcomeCode.InsufficientCapacity, refused.Code);
-        Assert.Equal(new Shortage("Parkett", 3, 1), refused.Shortage);
+        Assert.Equal(("Parkett", 3L, 1L), (refused.Shortage!.Value.SectionName, refused.Shortage.Value.Requested, refused.Shortage.Value.Left));
         Assert.Equal("Not enough capacity in Parkett: 3 requested, 1 left.", refused.Detail);
         Assert.Equal(1, refused.Available);
         s.AssertConsistent();

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Capacity.Testing;
 
 namespace Capacity.Server.Tests;
@@ -28,6 +29,7 @@ public abstract class SoldOutTests(StoreKind store)
             {
                 Assert.Equal($"Not enough capacity in Pool: {quantity} requested, {left} left.", p["detail"]!.GetValue<string>());
                 Assert.Equal(left, p["available_capacity"]!.GetValue<long>());
+                Assert.Equal(pool, p["capacity_id"]!.GetValue<string>());
             });
         }
 
@@ -41,6 +43,42 @@ public abstract class SoldOutTests(StoreKind store)
         await Refused(2, 0);
 
         Assert.Equal(10, (await t.GetCapacityAsync(pool))["reserved_capacity"]!.GetValue<long>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task A_refused_cart_names_the_capacity_or_pool_that_is_short_and_an_early_tier_closed_by_its_sell_out_says_so()
+    {
+        await using var app = await CapacityApp.CreateAsync(store);
+        var t = (await app.NewTenantAsync()).Client;
+        var plenty = await t.CreateCapacityAsync("cart", "Plenty", 100);
+        var venue = await t.CreateCapacityAsync("cart", "Venue", 4);
+        var stalls = await t.CreateCapacityAsync("cart", "Stalls", 3, venue);
+        await t.HoldAsync(stalls, 1);
+
+        async Task<JsonObject> CartAsync(params (string Capacity, int Quantity)[] items) =>
+            await Api.ProblemAsync(await t.PostAsync("/reservations", Api.Json(new { items = items.Select(i => new { capacity_id = i.Capacity, quantity = i.Quantity }) })), 409, "INSUFFICIENT_CAPACITY");
+
+        var section = await CartAsync((plenty, 2), (stalls, 3));
+        Assert.Equal((stalls, 2L), (section["capacity_id"]!.GetValue<string>(), section["available_capacity"]!.GetValue<long>()));
+        var stage = await t.CreateCapacityAsync("cart", "Stage", null, venue);
+        await t.HoldAsync(stage, 2);
+        var pool = await CartAsync((plenty, 2), (stalls, 2));
+        Assert.Equal((venue, 1L), (pool["capacity_id"]!.GetValue<string>(), pool["available_capacity"]!.GetValue<long>()));
+
+        // An early bird closed by its sell-out is not one the organiser switched off: the refusal says which.
+        var early = (await Api.ReadAsync(await t.PostAsync("/events/cart/capacity", Api.Json(new { section_name = "Early", total_capacity = 1 })), 201))["id"]!.GetValue<string>();
+        await Api.ReadAsync(await t.PostAsync("/events/cart/capacity", Api.Json(new { section_name = "Regular", total_capacity = 5, opens_after_sold_out_of = early })), 201);
+        var last = await t.HoldAsync(early, 1);
+        await Api.ReadAsync(await t.TransitAsync(last, "release"), 200);
+        var closed = await Api.ProblemAsync(await t.ReserveAsync(early, 1), 409, "CAPACITY_INACTIVE");
+        Assert.Equal((early, "sold_out"), (closed["capacity_id"]!.GetValue<string>(), closed["closed_reason"]!.GetValue<string>()));
+        Assert.Contains("closed when it sold out", closed["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{plenty}", Api.Json(new { is_active = false })), 200);
+        var off = await Api.ProblemAsync(await t.ReserveAsync(plenty, 1), 409, "CAPACITY_INACTIVE");
+        Assert.Equal(plenty, off["capacity_id"]!.GetValue<string>());
+        Assert.Null(off["closed_reason"]);
         await app.AssertInvariantsAsync();
     }
 }

@@ -223,26 +223,39 @@ internal static class ApiErrors
 
     public static ProblemHttpResult MethodNotAllowed(string detail) => Problem(MethodNotAllowedKind, detail);
 
-    /// <summary><c>waitlist_demand</c> is there only when a waiting list is owed units on the short pool: those are why it is short.</summary>
-    public static ProblemHttpResult InsufficientCapacity(string detail, long? available, long waitlistDemand = 0)
+    /// <summary>
+    /// <c>capacity_id</c> names the short node (the capacity named, or a pool it draws from), so a cart's
+    /// page can point at the line to change without parsing the sentence; <c>waitlist_demand</c> is there
+    /// only when a waiting list is owed units on the short pool: those are why it is short.
+    /// </summary>
+    public static ProblemHttpResult InsufficientCapacity(string detail, long? available, long waitlistDemand = 0, Guid? capacityId = null)
     {
         // A sell-out's refusals recalled by the engine carry the very sentence string they were first
         // given with (EarlyRefusal), so the same string means the same problem: the last one this
         // thread built is sent again. Nothing changes a problem once built, so requests may share it.
-        if (t_lastShortage is { } last && ReferenceEquals(last.Detail, detail) && last.Available == available && last.Owed == waitlistDemand)
+        if (t_lastShortage is { } last && ReferenceEquals(last.Detail, detail) && last.Available == available && last.Owed == waitlistDemand && last.CapacityId == capacityId)
         {
             return last.Result;
         }
 
-        var result = Problem(InsufficientCapacityKind, detail, waitlistDemand > 0
-            ? new() { ["available_capacity"] = available, ["waitlist_demand"] = waitlistDemand }
-            : new() { ["available_capacity"] = available });
-        t_lastShortage = (detail, available, waitlistDemand, result);
+        var extensions = new Dictionary<string, object?> { ["available_capacity"] = available };
+        if (waitlistDemand > 0)
+        {
+            extensions["waitlist_demand"] = waitlistDemand;
+        }
+
+        if (capacityId is { } id)
+        {
+            extensions["capacity_id"] = id;
+        }
+
+        var result = Problem(InsufficientCapacityKind, detail, extensions);
+        t_lastShortage = (detail, available, waitlistDemand, capacityId, result);
         return result;
     }
 
     [ThreadStatic]
-    private static (string Detail, long? Available, long Owed, ProblemHttpResult Result)? t_lastShortage;
+    private static (string Detail, long? Available, long Owed, Guid? CapacityId, ProblemHttpResult Result)? t_lastShortage;
 
     /// <summary>Names the capacity whose list is not open (<c>capacity_id</c>), so a client need not parse the sentence.</summary>
     public static ProblemHttpResult WaitlistDisabled(string detail, Guid? capacityId) =>
@@ -250,7 +263,17 @@ internal static class ApiErrors
 
     public static ProblemHttpResult WaitlistEntryNotFound(string id) => NotFound($"Waiting-list entry {id} was not found.");
 
-    public static ProblemHttpResult CapacityInactive(string detail) => Problem(CapacityInactiveKind, detail);
+    /// <summary>
+    /// Names the capacity that refused (<c>capacity_id</c>: the one named, or a pool it draws from) and,
+    /// when its sold-out rule closed it, <c>closed_reason</c>: "sold out, try the next tier" is not
+    /// "the organiser switched it off".
+    /// </summary>
+    public static ProblemHttpResult CapacityInactive(string detail, CapacityView? capacity = null) =>
+        capacity is { } view
+            ? Problem(CapacityInactiveKind, detail, view.Sale?.ClosedReason is { } reason
+                ? new() { ["capacity_id"] = view.Id, ["closed_reason"] = reason }
+                : new() { ["capacity_id"] = view.Id })
+            : Problem(CapacityInactiveKind, detail);
 
     public static ProblemHttpResult BelowCommitted(string detail) => Problem(BelowCommittedKind, detail);
 
@@ -368,9 +391,9 @@ internal static class ApiErrors
         OutcomeCode.Invalid => Validation(o.Field ?? "body", o.Detail ?? "Invalid value."),
         OutcomeCode.InvalidQuantity => InvalidQuantity(o.Detail ?? "Invalid quantity."),
         OutcomeCode.NotFound => NotFound(o.Detail ?? "Not found."),
-        OutcomeCode.InsufficientCapacity => InsufficientCapacity(o.Detail ?? "Not enough capacity.", o.Available, o.Shortage?.Owed ?? 0),
+        OutcomeCode.InsufficientCapacity => InsufficientCapacity(o.Detail ?? "Not enough capacity.", o.Available, o.Shortage?.Owed ?? 0, o.Shortage?.CapacityId),
         OutcomeCode.WaitlistDisabled => WaitlistDisabled(o.Detail ?? "The waiting list is not open.", o.Capacity?.Id),
-        OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive."),
+        OutcomeCode.CapacityInactive => CapacityInactive(o.Detail ?? "Inactive.", o.Capacity),
         OutcomeCode.BelowCommitted => BelowCommitted(o.Detail ?? "Below committed."),
         OutcomeCode.ReservationExpired => o.Shortfall is { } shortfall ? ReservationExpired(o.Detail ?? "Expired.", shortfall) : ReservationExpired(o.Detail ?? "Expired."),
         OutcomeCode.ReservationNotActive => ReservationNotActive(o.Detail ?? "Not active."),
