@@ -311,7 +311,8 @@ public static partial class Decider
     /// <summary>
     /// An expired hold confirmed after all, if every unit it asks for is still free under every rule
     /// (pools less what waiting lists are owed, active capacities, buyer limits): sold at once, at the
-    /// prices it locked. Otherwise nothing changes and the answer lists each capacity that falls short.
+    /// prices it locked. Otherwise nothing changes and the answer lists each capacity that falls short
+    /// (or the pool their items share, when each fits alone and not all together).
     /// </summary>
     private static Outcome Reclaim(WorkingSet set, ref ReservationSlot slot, ReservationItem[] items, DateTimeOffset now)
     {
@@ -333,14 +334,13 @@ public static partial class Decider
             }
         }
 
-        // Two items on one capacity, or two capacities under one pool, can fit alone and not together.
+        // Two items on one capacity, or two capacities under one pool, can fit alone and not together:
+        // then the node they share is what is short, with what they ask of it together. (Listing every
+        // item's capacity, each with more than it asks, told a box office nothing it could act on.)
         SumDemand(set, items, out _);
-        if (shortfall.Count == 0 && FirstShortNode(set.Demand, out _, out _) is { } shortNode)
+        if (shortfall.Count == 0 && FirstShortNode(set.Demand, out var together, out var left) is { } shortNode)
         {
-            foreach (var capacityId in items.Select(i => i.CapacityId).Distinct())
-            {
-                shortfall.Add(new ShortfallItem(capacityId, QuantityOn(items, capacityId), Graph.Available(set.FindCapacity(capacityId)!, set, set.Closure) ?? 0));
-            }
+            shortfall.Add(new ShortfallItem(shortNode.Id, together, left));
         }
 
         if (shortfall.Count > 0)
@@ -464,7 +464,9 @@ public static partial class Decider
     {
         if (DrawsFromAllocation(hold.Items))
         {
-            return new Outcome(OutcomeCode.NotChangeable, $"Reservation {hold.Id} draws from an allocation: it can only be confirmed, released or cancelled whole.") { Reservation = hold };
+            return new Outcome(OutcomeCode.NotChangeable, hold.Status == ReservationStatus.Expired
+                ? $"Reservation {hold.Id} drew from an allocation and has expired: its tickets went back to the allocation, so it is not reclaimed; hold them from the allocation again."
+                : $"Reservation {hold.Id} draws from an allocation: it can only be confirmed, released or cancelled whole.") { Reservation = hold };
         }
 
         if (partOfOffer && hold.WaitlistId is not null)

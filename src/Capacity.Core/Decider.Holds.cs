@@ -290,6 +290,13 @@ public static partial class Decider
             return Answers.NotActive(hold);
         }
 
+        // An offer lasts the offer_minutes its organiser chose so that tickets the queue waits for come
+        // back in time; its buyer's platform does not lengthen it (a change's reservation_minutes is refused too).
+        if (hold.WaitlistId is not null)
+        {
+            return new Outcome(OutcomeCode.NotChangeable, $"Reservation {hold.Id} is a waiting-list offer: it lasts its capacity's offer_minutes and is not extended.") { Reservation = hold };
+        }
+
         var expiresAt = AfterMinutes(now, command.Minutes);
         var latest = AfterMinutes(hold.CreatedAt, limits.MaxLifetimeMinutes);
         if (expiresAt > latest)

@@ -248,6 +248,26 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_reclaim_whose_items_fit_alone_but_not_together_names_the_pool_they_share_with_what_they_ask_of_it()
+    {
+        var s = new Scenario();
+        var venue = s.Own(4, "Venue");
+        var stalls = s.Shared(venue);
+        var circle = s.Shared(venue);
+        var cart = s.HoldOkFor(5, (stalls, 2), (circle, 2));
+        s.AdvanceMinutes(6);
+        s.Do(new ExpireDue([cart]));
+        s.HoldOk((stalls, 1));
+
+        // Each section has 3 left, more than the 2 it asks: what is short is the venue, 4 asked, 3 left.
+        var refused = ConfirmPart(s, cart, true);
+        Assert.Equal(OutcomeCode.ReservationExpired, refused.Code);
+        Assert.Equal([new ShortfallItem(venue, 4, 3)], refused.Shortfall!);
+        Assert.Empty(s.LastLedger);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void A_reclaim_cannot_take_units_a_waiting_list_is_owed_nor_pass_its_buyers_limit_nor_draw_on_a_deactivated_pool()
     {
         var s = new Scenario();

@@ -1120,6 +1120,12 @@ internal sealed class ReferenceModel
             return OutcomeCode.ReservationNotActive;
         }
 
+        // An offer keeps the length its organiser gave it.
+        if (r.WaitlistId is not null)
+        {
+            return OutcomeCode.NotChangeable;
+        }
+
         var expiresAt = now.AddMinutes(c.Minutes);
         if (expiresAt > r.CreatedAt.AddMinutes(MaxLifetimeMinutes))
         {
@@ -1723,7 +1729,7 @@ internal sealed class ReferenceModel
     /// An expired hold sold after all, if what it asks for is free now as for a new public hold: no
     /// inactive node; on each of its capacities, availability (less what queues are owed) at least what
     /// it asks there, else each such capacity is short; and, if each fits alone, all of them together,
-    /// else every capacity is listed; then the buyer's limits. The units go straight to sold at the
+    /// else the first node short of their sum is listed with that sum; then the buyer's limits. The units go straight to sold at the
     /// prices the hold locked.
     /// </summary>
     private OutcomeCode Reclaim(Res r, List<Item> items, List<Move> moves)
@@ -1741,9 +1747,12 @@ internal sealed class ReferenceModel
             .Where(s => s.Available < s.Requested)
             .ToList();
         var owed = Owed();
-        if (shortfall.Count == 0 && demand.Any(d => Caps[d.Key].Ceiling is { } ceiling && ceiling - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below < d.Value))
+        long Left(Guid n) => Math.Max(0, Caps[n].Ceiling!.Value - used[n].Reserved - used[n].Sold - owed[n].Below);
+        // The first node short of the sum, met as a hold meets them: item by item, each capacity then its pools.
+        var met = items.SelectMany(i => ClosureInOrder(i.Capacity)).Distinct();
+        if (shortfall.Count == 0 && met.Where(n => Caps[n].Ceiling is not null && Left(n) < demand[n]).Select(n => (Guid?)n).FirstOrDefault() is { } shortNode)
         {
-            shortfall = [.. capacities.Select(cap => new ShortfallItem(cap, Held(items, cap), Available(cap, used) ?? 0))];
+            shortfall = [new ShortfallItem(shortNode, demand[shortNode], Left(shortNode))];
         }
 
         if (shortfall.Count > 0)

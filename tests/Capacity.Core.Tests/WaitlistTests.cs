@@ -82,6 +82,23 @@ public sealed class WaitlistTests
     }
 
     [Fact]
+    public void An_offer_is_not_extended_past_the_length_its_organiser_gave_it()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 4; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        var offer = s.Entry(queue[0]).OfferReservationId!.Value;
+        var expiresAt = s.Reservation(offer).ExpiresAt;
+        var refused = s.Do(new ExtendReservation(s.Tenant, offer, 100));
+        Assert.Equal(OutcomeCode.NotChangeable, refused.Code);
+        Assert.Equal(expiresAt, s.Reservation(offer).ExpiresAt);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void A_confirmed_offer_is_accepted_and_its_refund_does_not_bring_the_entry_back()
     {
         var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);

@@ -105,7 +105,7 @@ internal static class ApiDocs
                     schema.Properties["shortfall"] = new OpenApiSchema
                     {
                         Type = JsonSchemaType.Array,
-                        Description = "RESERVATION_EXPIRED only, when a reclaim (`on_expired: reclaim`) is refused: each capacity that lacks the tickets, "
+                        Description = "RESERVATION_EXPIRED only, when a reclaim (`on_expired: reclaim`) is refused: each capacity that lacks the tickets (or the pool they share, when each fits alone and not all together), "
                             + "with what the hold asks of it and what it has available now.",
                         Items = new OpenApiSchema
                         {
