@@ -38,8 +38,10 @@ internal static class Answers
     public static Outcome CapacityNotFound(Guid id) => Outcome.NotFound($"Capacity {id} was not found.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Outcome PriceNotOfCapacity(int index, Guid pricingId, Guid capacityId) =>
-        Outcome.Invalid($"items[{index}].pricing_id", $"Pricing {pricingId} does not belong to capacity {capacityId}.");
+    public static Outcome PriceNotOfCapacity(int index, Guid pricingId, Guid capacityId, bool exists) =>
+        Outcome.Invalid($"items[{index}].pricing_id", exists
+            ? $"Pricing {pricingId} does not belong to capacity {capacityId}."
+            : $"Pricing {pricingId} does not exist.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Inactive(CapacityNode node, ICapacityLookup lookup) =>

@@ -86,7 +86,8 @@ public static partial class Decider
             if (item.PricingId is { } pricingId
                 && (set.FindPrice(pricingId) is not { } price || price.TenantId != command.TenantId || price.CapacityId != item.CapacityId))
             {
-                return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId);
+                var found = set.FindPrice(pricingId);
+                return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId, exists: found is not null && found.TenantId == command.TenantId);
             }
 
             var held = QuantityOn(hold.Items, item.CapacityId);

@@ -572,10 +572,12 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     [InlineData("POST", "/capacity/{child}/allocations", "{'name':'B','quantity':1,'expires_at':'9999-12-31T23:59:59-14:00'}", "expires_at", "expires_at is an RFC 3339 date-time, but its instant in UTC falls outside the years 0001 to 9999.")]
     [InlineData("POST", "/capacity/{child}/allocations", "{'name':'B','quantity':1,'expires_at':'2030-01-01T00:00:00+15:00'}", "expires_at", "expires_at must be an RFC 3339 date-time with an offset, e.g. 2030-05-01T18:00:00Z.")]
     [InlineData("PUT", "/allocations/{alloc}", "{'expires_at':'0001-01-01T00:00:00+14:00'}", "expires_at", "expires_at is an RFC 3339 date-time, but its instant in UTC falls outside the years 0001 to 9999.")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{child}','quantity':1,'pricing_id':'01a250ae-0000-7000-8000-000000000001'}]}", "items[0].pricing_id", "Pricing 01a250ae-0000-7000-8000-000000000001 does not exist.")]
+    [InlineData("POST", "/reservations", "{'items':[{'capacity_id':'{pool}','quantity':1,'pricing_id':'{child_price}'}]}", "items[0].pricing_id", "Pricing {child_price} does not belong to capacity {pool}.")]
     public async Task A_refused_field_is_told_what_is_wrong_with_it(string method, string path, string body, string field, string message)
     {
         var problem = await world.AssertRefusedAsync(method, path, body, 400, "VALIDATION_ERROR", field);
-        Assert.Equal(message, problem["errors"]![field]![0]!.GetValue<string>());
+        Assert.Equal(world.Fill(message), problem["errors"]![field]![0]!.GetValue<string>());
     }
 
     [Theory]
