@@ -437,7 +437,7 @@ public static partial class CapacityCli
             BaseAddress = baseAddress,
 
             // Per attempt. A watch is not cut by it: the timeout ends once the stream's headers arrive.
-            Timeout = TimeSpan.FromSeconds(30),
+            Timeout = AttemptTimeout,
         };
         var client = new CapacityClient(http, key);
         var invocation = new Invocation(host, host.Console ?? CreateConsole(host.Output), json, http, key);
@@ -489,6 +489,15 @@ public static partial class CapacityCli
             await host.Error.WriteLineAsync("Interrupted.");
             return ExitCodes.Interrupted;
         }
+        catch (OperationCanceledException ex)
+        {
+            // Not Ctrl+C: HttpClient's timeout on the last attempt (a TimeoutException inside), as from a service that takes
+            // the connection and never answers (overloaded, stopped, a proxy that black-holes). An outage, not a bug.
+            await host.Error.WriteLineAsync(ex.InnerException is TimeoutException
+                ? $"error: {baseAddress} did not answer within the timeout ({AttemptTimeout.TotalSeconds:0} s an attempt), on any attempt."
+                : $"error: the request to {baseAddress} was cancelled before it was answered: {ex.Message}");
+            return ExitCodes.Unavailable;
+        }
         finally
         {
             // Only for the user's own key: a replay of the SDK's key answers its retry of this same command, which is
@@ -501,6 +510,9 @@ public static partial class CapacityCli
     }
 
     private static string? Value(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
+
+    /// <summary>How long one attempt of a request may wait for its answer's headers.</summary>
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// A real terminal gets colours and live redraws; anything else (a file, a pipe, a test's
