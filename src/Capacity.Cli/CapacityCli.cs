@@ -441,6 +441,7 @@ public static partial class CapacityCli
         };
         var client = new CapacityClient(http, key);
         var invocation = new Invocation(host, host.Console ?? CreateConsole(host.Output), json, http, key);
+        var secretLost = false;
         try
         {
             return await body(invocation, client);
@@ -467,6 +468,14 @@ public static partial class CapacityCli
             }
 
             return ExitCodes.FromStatus(ex.Status);
+        }
+        catch (SecretNotShownException ex)
+        {
+            // Exit 0 with "(not shown)" would let a script store nothing as the key or secret and carry on; the service did
+            // what was asked, but the one thing the command is for cannot be printed, so it is an error that says what to do.
+            secretLost = true;
+            await host.Error.WriteLineAsync("error: " + SecretLostAdvice(ex));
+            return ExitCodes.ApiError;
         }
         catch (HttpRequestException ex)
         {
@@ -501,8 +510,8 @@ public static partial class CapacityCli
         finally
         {
             // Only for the user's own key: a replay of the SDK's key answers its retry of this same command, which is
-            // nothing to report. On stderr, so that --json output stays one clean document.
-            if (idempotencyKey is not null && answers.Replayed)
+            // nothing to report. On stderr, so that --json output stays one clean document. A lost secret's error says it.
+            if (idempotencyKey is not null && answers.Replayed && !secretLost)
             {
                 await host.Error.WriteLineAsync(ReplayedNotice);
             }
@@ -513,6 +522,21 @@ public static partial class CapacityCli
 
     /// <summary>How long one attempt of a request may wait for its answer's headers.</summary>
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>What a replayed key or secret means for the person at the command line, in the commands that mend it.</summary>
+    private static string SecretLostAdvice(SecretNotShownException ex)
+    {
+        const string Replay = "the service answered with a replay of an earlier request with the same Idempotency-Key (an earlier run, or an attempt whose answer was lost), and a replay cannot show";
+        if (ex.WebhookId is { } webhook)
+        {
+            return $"{Replay} webhook {webhook}'s signing secret again: only the first answer had it. If it is lost, run 'capacity webhooks rotate-secret {webhook}' for a new one.";
+        }
+
+        var revoke = ex.KeyId is { } key
+            ? $"'capacity admin keys revoke {ex.TenantId} {key}'"
+            : $"'capacity admin keys revoke {ex.TenantId} <key-id>' for the lost one (see 'capacity admin keys list {ex.TenantId}')";
+        return $"{Replay} the API key of tenant {ex.TenantId} again: only the first answer had it. If it is lost, run 'capacity admin keys issue {ex.TenantId}' for another, then {revoke}.";
+    }
 
     /// <summary>
     /// A real terminal gets colours and live redraws; anything else (a file, a pipe, a test's

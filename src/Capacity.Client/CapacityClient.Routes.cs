@@ -344,24 +344,33 @@ public sealed partial class CapacityClient
 
     /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key, a write key that never expires.</summary>
     /// <param name="name">The tenant's name.</param>
-    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="SecretNotShownException">The answer was a replay, which has no key text: see <see cref="CreateTenantAsync(CreateTenantRequest, string?, CancellationToken)"/>.</exception>
     public Task<TenantKey> CreateTenantAsync(string name, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         CreateTenantAsync(new CreateTenantRequest { Name = name }, idempotencyKey, cancellationToken);
 
     /// <summary><c>POST /admin/tenants</c> (admin key): creates a tenant and its first API key, as <see cref="CreateTenantRequest.Key"/> says.</summary>
     /// <param name="request">The tenant's name and what its first key is.</param>
-    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="SecretNotShownException">
+    /// The answer was a replay of an earlier one to the same Idempotency-Key (this client's own retry after a lost answer, or
+    /// the caller's key used again): the tenant exists, but a replay has no key text. Its <see cref="SecretNotShownException.TenantId"/>
+    /// and <see cref="SecretNotShownException.KeyId"/> say which tenant and which key to revoke once another is issued.
+    /// </exception>
     public Task<TenantKey> CreateTenantAsync(CreateTenantRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        PostAsync("admin/tenants", Body(request, ClientJson.Default.CreateTenantRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+        PostSecretAsync("admin/tenants", Body(request, ClientJson.Default.CreateTenantRequest), ClientJson.Default.TenantKey, idempotencyKey,
+            k => k.ApiKey is null ? SecretNotShownException.TenantCreated(k) : null, cancellationToken);
 
     /// <summary><c>POST /admin/tenants/{id}/keys</c> (admin key): issues another API key for a tenant, a write key that never expires.</summary>
     /// <param name="tenantId">The tenant.</param>
-    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="SecretNotShownException">The answer was a replay, which has no key text: see <see cref="IssueKeyAsync(Guid, IssueKeyRequest, string?, CancellationToken)"/>.</exception>
     public Task<TenantKey> IssueKeyAsync(Guid tenantId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        PostAsync($"admin/tenants/{tenantId}/keys", null, ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+        PostSecretAsync($"admin/tenants/{tenantId}/keys", null, ClientJson.Default.TenantKey, idempotencyKey,
+            k => k.ApiKey is null ? SecretNotShownException.KeyIssued(k) : null, cancellationToken);
 
     /// <summary>
     /// <c>POST /admin/tenants/{id}/keys</c> (admin key): issues another API key for a tenant, with a name, a
@@ -369,10 +378,16 @@ public sealed partial class CapacityClient
     /// </summary>
     /// <param name="tenantId">The tenant.</param>
     /// <param name="request">What the key is.</param>
-    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="TenantKey.ApiKey"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
+    /// <exception cref="SecretNotShownException">
+    /// The answer was a replay of an earlier one to the same Idempotency-Key (this client's own retry after a lost answer, or
+    /// the caller's key used again): the key exists, but a replay has no key text. Its <see cref="SecretNotShownException.KeyId"/>
+    /// is the key to revoke once another is issued.
+    /// </exception>
     public Task<TenantKey> IssueKeyAsync(Guid tenantId, IssueKeyRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        PostAsync($"admin/tenants/{tenantId}/keys", Body(request, ClientJson.Default.IssueKeyRequest), ClientJson.Default.TenantKey, idempotencyKey, cancellationToken);
+        PostSecretAsync($"admin/tenants/{tenantId}/keys", Body(request, ClientJson.Default.IssueKeyRequest), ClientJson.Default.TenantKey, idempotencyKey,
+            k => k.ApiKey is null ? SecretNotShownException.KeyIssued(k) : null, cancellationToken);
 
     /// <summary>
     /// <c>GET /admin/tenants</c> (admin key): every tenant, oldest first, disabled ones included; read page after
@@ -659,15 +674,21 @@ public sealed partial class CapacityClient
     /// endpoint's secret, which this answer shows once; check it with <see cref="WebhookSignature.Verify(string, string, string, string, ReadOnlySpan{byte})"/>.
     /// </summary>
     /// <param name="request">Where to send, and which event types.</param>
-    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="WebhookDetails.Secret"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
     /// <returns>The endpoint, with its <see cref="WebhookDetails.Secret"/>: store it now.</returns>
     /// <exception cref="CapacityApiException">
     /// 400 <c>WEBHOOK_URL_NOT_ALLOWED</c> for a loopback, link-local or private address the server does not allow;
     /// 400 <c>VALIDATION_ERROR</c> for a URL that is not http or https, or no, unknown or repeated event types; among others.
     /// </exception>
+    /// <exception cref="SecretNotShownException">
+    /// The answer was a replay of an earlier one to the same Idempotency-Key (this client's own retry after a lost answer, or
+    /// the caller's key used again): the endpoint exists, with <see cref="SecretNotShownException.WebhookId"/>, but a replay has
+    /// no secret. Rotate it (<see cref="RotateWebhookSecretAsync"/>) for one.
+    /// </exception>
     public Task<WebhookDetails> CreateWebhookAsync(CreateWebhookRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        PostAsync("webhooks", Body(request, ClientJson.Default.CreateWebhookRequest), ClientJson.Default.WebhookDetails, idempotencyKey, cancellationToken);
+        PostSecretAsync("webhooks", Body(request, ClientJson.Default.CreateWebhookRequest), ClientJson.Default.WebhookDetails, idempotencyKey,
+            w => w.Secret is null ? SecretNotShownException.WebhookCreated(w) : null, cancellationToken);
 
     /// <summary><c>GET /webhooks</c>: the tenant's endpoints, oldest first, without their secrets.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -710,12 +731,17 @@ public sealed partial class CapacityClient
     /// on, retries included, are signed with the new one, shown once in this answer.
     /// </summary>
     /// <param name="webhookId">The endpoint.</param>
-    /// <param name="idempotencyKey">The key for this call; a new one when null. A replay answers with a null <see cref="WebhookDetails.Secret"/>.</param>
+    /// <param name="idempotencyKey">The key for this call; a new one when null.</param>
     /// <param name="cancellationToken">Cancels the call, retries included.</param>
     /// <returns>The endpoint, with its new <see cref="WebhookDetails.Secret"/>: store it now.</returns>
     /// <exception cref="CapacityApiException">404 <c>NOT_FOUND</c>.</exception>
+    /// <exception cref="SecretNotShownException">
+    /// The answer was a replay of an earlier one to the same Idempotency-Key: the secret was replaced, but a replay has no
+    /// secret. Rotate it again, with a new key.
+    /// </exception>
     public Task<WebhookDetails> RotateWebhookSecretAsync(Guid webhookId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        PostAsync($"webhooks/{webhookId}/rotate-secret", null, ClientJson.Default.WebhookDetails, idempotencyKey, cancellationToken);
+        PostSecretAsync($"webhooks/{webhookId}/rotate-secret", null, ClientJson.Default.WebhookDetails, idempotencyKey,
+            w => w.Secret is null ? SecretNotShownException.SecretRotated(w) : null, cancellationToken);
 
     /// <summary>
     /// <c>GET /webhooks/{id}/deliveries</c>: one page of an endpoint's deliveries in its order, each with every

@@ -19,12 +19,16 @@ namespace Capacity.Client;
 /// once (a retried delete gets the first 204 back rather than a 404 for what it already deleted).
 /// 503, 429, 409 <c>IDEMPOTENCY_IN_PROGRESS</c> and connection failures are retried with exponential
 /// backoff and jitter, or after the server's <c>Retry-After</c>; see <see cref="CapacityClientOptions"/>.
-/// Every error answer is thrown as <see cref="CapacityApiException"/>.
+/// Every error answer is thrown as <see cref="CapacityApiException"/>. A replayed answer of a call that shows a secret once
+/// (a new API key, a webhook's signing secret) has no secret, and is thrown as <see cref="SecretNotShownException"/>.
 /// </remarks>
 public sealed partial class CapacityClient
 {
     /// <summary>The header that makes a write safe to repeat.</summary>
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>The header the server sets, to <c>true</c>, on an answer replayed for a repeated Idempotency-Key.</summary>
+    public const string ReplayedHeader = "Idempotent-Replayed";
 
     private readonly HttpClient _http;
     private readonly Uri _baseAddress;
@@ -251,6 +255,32 @@ public sealed partial class CapacityClient
     private async Task<T> SendAsync<T>(HttpMethod method, string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, CancellationToken ct)
     {
         using var response = await SendAsync(method, path, body, idempotencyKey, "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+        return await ReadAsync(response, method, path, answer, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A POST whose answer shows a secret once (a new API key, a webhook's signing secret). A replay of it carries none,
+    /// and a null stored as the secret fails only later and far away, so a replay without one is thrown as what
+    /// <paramref name="lost"/> makes of it instead of returned. Retries and a caller's own key alike can get a replay.
+    /// </summary>
+    private async Task<T> PostSecretAsync<T>(
+        string path, byte[]? body, JsonTypeInfo<T> answer, string? idempotencyKey, Func<T, SecretNotShownException?> lost, CancellationToken ct)
+    {
+        using var response = await SendAsync(
+            HttpMethod.Post, path, body, idempotencyKey ?? NewIdempotencyKey(), "application/json", HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+        var result = await ReadAsync(response, HttpMethod.Post, path, answer, ct).ConfigureAwait(false);
+        var replayed = response.Headers.TryGetValues(ReplayedHeader, out var values)
+            && values.Any(v => string.Equals(v, "true", StringComparison.OrdinalIgnoreCase));
+        if (replayed && lost(result) is { } exception)
+        {
+            throw exception;
+        }
+
+        return result;
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, HttpMethod method, string path, JsonTypeInfo<T> answer, CancellationToken ct)
+    {
         var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {

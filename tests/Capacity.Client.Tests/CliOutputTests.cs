@@ -4,7 +4,7 @@ using Capacity.Cli;
 namespace Capacity.Client.Tests;
 
 /// <summary>What the capacity command prints when something goes wrong, and how its event table reads.</summary>
-public sealed class CliOutputTests
+public sealed class CliOutputTests(CapacityHost host) : IClassFixture<CapacityHost>
 {
     [Fact]
     public async Task A_service_that_accepts_but_never_answers_exits_6_with_one_error_line_after_the_retries()
@@ -54,6 +54,25 @@ public sealed class CliOutputTests
 
         Assert.Equal(ExitCodes.Interrupted, exit);
         Assert.Equal("Interrupted.", Assert.Single(Lines(error)));
+    }
+
+    [Fact]
+    public async Task Tenants_create_run_again_with_the_same_key_exits_7_and_says_which_key_to_revoke_rather_than_printing_no_key()
+    {
+        var key = "tenant-" + Guid.NewGuid().ToString("N");
+        var first = await host.RunCliAsync("tenants", "create", "Replay Hall", "--json", "--key", CapacityHost.AdminKey, "--idempotency-key", key);
+        var second = await host.RunCliAsync("tenants", "create", "Replay Hall", "--json", "--key", CapacityHost.AdminKey, "--idempotency-key", key);
+
+        Assert.Equal(ExitCodes.Ok, first.ExitCode);
+        using var created = System.Text.Json.JsonDocument.Parse(first.Output);
+        var tenantId = created.RootElement.GetProperty("tenant_id").GetString()!;
+        var keyId = created.RootElement.GetProperty("key").GetProperty("id").GetString()!;
+        Assert.Equal(ExitCodes.ApiError, second.ExitCode);
+        Assert.Equal("", second.Output);
+        var line = Assert.Single(Lines(second.Error));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains($"capacity admin keys issue {tenantId}", line, StringComparison.Ordinal);
+        Assert.Contains($"capacity admin keys revoke {tenantId} {keyId}", line, StringComparison.Ordinal);
     }
 
     private static string[] Lines(StringWriter writer) => Lines(writer.ToString());

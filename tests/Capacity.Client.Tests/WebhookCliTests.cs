@@ -72,6 +72,25 @@ public sealed class WebhookCliTests(WebhookHost host) : IClassFixture<WebhookHos
     }
 
     [Fact]
+    public async Task Webhooks_rotate_secret_run_again_with_the_same_key_exits_7_and_says_to_rotate_rather_than_printing_no_secret()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hook = await tenant.Client.CreateWebhookAsync(new CreateWebhookRequest { Url = "https://example.com/hooks", Events = [WebhookEventTypes.CapacityLow] });
+        var key = "rotate-" + Guid.NewGuid().ToString("N");
+
+        var first = await host.RunCliAsync("webhooks", "rotate-secret", hook.Id.ToString(), "--key", tenant.Key, "--idempotency-key", key);
+        var second = await host.RunCliAsync("webhooks", "rotate-secret", hook.Id.ToString(), "--key", tenant.Key, "--idempotency-key", key);
+
+        Assert.Equal(ExitCodes.Ok, first.ExitCode);
+        Assert.Contains("whsec_", first.Output, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.ApiError, second.ExitCode);
+        Assert.Equal("", second.Output);
+        var line = Assert.Single(second.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains($"capacity webhooks rotate-secret {hook.Id}", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Webhooks_deliveries_and_show_list_what_was_sent_and_retry_sends_a_delivery_again()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -71,8 +71,8 @@ public sealed record ApiKeyInfo(
 /// <param name="TenantId">The tenant.</param>
 /// <param name="Name">The tenant's name.</param>
 /// <param name="ApiKey">
-/// The new key, shown this once; null when the answer was replayed for a repeated Idempotency-Key,
-/// because the server keeps only the key's hash.
+/// The new key, shown this once. A replay for a repeated Idempotency-Key has none, because the server keeps only the
+/// key's hash; the calls that issue keys throw <see cref="SecretNotShownException"/> for such a replay instead of returning it.
 /// </param>
 /// <param name="Key">What the key is (its id, scope, expiry); null from a server that predates key management.</param>
 public sealed record TenantKey(Guid TenantId, string Name, string? ApiKey, ApiKeyInfo? Key = null);

@@ -109,8 +109,8 @@ public enum WebhookDisabledReason
 /// <param name="UpdatedAt">When it last changed.</param>
 /// <param name="Secret">
 /// The signing secret (<c>whsec_…</c>), shown once: in the answer of <see cref="CapacityClient.CreateWebhookAsync"/>
-/// and <see cref="CapacityClient.RotateWebhookSecretAsync"/>; null in every other answer, and in a replay of
-/// those for a repeated Idempotency-Key. Pass it to <see cref="WebhookSignature.Verify(string, string, string, string, ReadOnlySpan{byte})"/>.
+/// and <see cref="CapacityClient.RotateWebhookSecretAsync"/>; null in every other answer. A replay of those for a repeated
+/// Idempotency-Key has none either, and they throw <see cref="SecretNotShownException"/> for it. Pass it to <see cref="WebhookSignature.Verify(string, string, string, string, ReadOnlySpan{byte})"/>.
 /// </param>
 public sealed record WebhookDetails(
     Guid Id,
