@@ -70,8 +70,12 @@ public sealed partial class CapacityClient
     /// <exception cref="CapacityApiException">
     /// 409 <c>SALE_NOT_OPEN</c> or <c>SALE_CLOSED</c> when the capacity, or a pool it draws from, is not on sale now, as a hold would be refused.
     /// </exception>
+    /// <remarks>
+    /// Sent without an Idempotency-Key: a check changes nothing, and the server records and replays nothing for it, so a
+    /// retried check is simply asked again.
+    /// </remarks>
     public Task<CapacityCheck> CheckAsync(Guid capacityId, int quantity, CancellationToken cancellationToken = default) =>
-        PostAsync($"capacity/{capacityId}/check", Body(new CheckRequest(quantity), ClientJson.Default.CheckRequest), ClientJson.Default.CapacityCheck, null, cancellationToken);
+        SendAsync(HttpMethod.Post, $"capacity/{capacityId}/check", Body(new CheckRequest(quantity), ClientJson.Default.CheckRequest), ClientJson.Default.CapacityCheck, null, cancellationToken);
 
     /// <summary><c>POST /capacity/{id}/reserve</c>: holds tickets of one capacity.</summary>
     /// <param name="capacityId">The capacity.</param>

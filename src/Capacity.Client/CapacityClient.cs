@@ -14,7 +14,7 @@ namespace Capacity.Client;
 /// <see cref="DisableTenantAsync"/>, <see cref="EnableTenantAsync"/>) and <see cref="VerifyAsync"/>. Thread-safe; it does not own the <see cref="HttpClient"/>.
 /// </summary>
 /// <remarks>
-/// Every POST, PUT, PATCH and DELETE carries an <c>Idempotency-Key</c>, generated per call unless the caller
+/// Every POST, PUT, PATCH and DELETE but a check carries an <c>Idempotency-Key</c>, generated per call unless the caller
 /// passes one, and the same key is sent on every retry of that call, so a retried write takes effect
 /// once (a retried delete gets the first 204 back rather than a 404 for what it already deleted).
 /// 503, 429, 409 <c>IDEMPOTENCY_IN_PROGRESS</c> and connection failures are retried with exponential

@@ -103,6 +103,19 @@ public sealed class RetryTests(CapacityHost host) : IClassFixture<CapacityHost>
     }
 
     [Fact]
+    public async Task A_check_sends_no_idempotency_key_as_it_changes_nothing()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hall = await tenant.Client.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 10 });
+        var record = new Recorder();
+
+        var check = await host.Client(tenant.Key, handlers: record).CheckAsync(hall.Id, 2);
+
+        Assert.True(check.Available);
+        Assert.Equal(("POST", null), Assert.Single(record.Requests));
+    }
+
+    [Fact]
     public async Task Retry_After_is_waited_for_before_the_next_attempt()
     {
         var tenant = await host.NewTenantAsync();
