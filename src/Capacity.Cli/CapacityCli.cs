@@ -51,7 +51,7 @@ public static partial class CapacityCli
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
-            foreach (var e in parse.Errors)
+            foreach (var e in parse.Errors.Where(e => !FollowsFromUnknownToken(parse, e)))
             {
                 await error.WriteLineAsync($"error: {e.Message}");
             }
@@ -73,6 +73,19 @@ public static partial class CapacityCli
         var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
         return await parse.InvokeAsync(configuration, cancellationToken);
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> is a group's "Required command was not provided" after a token that was not understood
+    /// (<c>capacity frobnicate</c>): the unknown token is the mistake, and the missing command only follows from it.
+    /// </summary>
+    /// <remarks>
+    /// The library gives both errors the same command as their symbol, so the unknown token's own error is told apart by
+    /// naming the token.
+    /// </remarks>
+    private static bool FollowsFromUnknownToken(ParseResult parse, System.CommandLine.Parsing.ParseError e) =>
+        parse.UnmatchedTokens.Count > 0
+        && e.SymbolResult is System.CommandLine.Parsing.CommandResult { Command: { Action: null, Subcommands.Count: > 0 } }
+        && !parse.UnmatchedTokens.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal));
 
     /// <summary>What every command shares: where to write, how to connect, and the global options.</summary>
     private sealed class Host(HttpMessageHandler? handler, IAnsiConsole? console, TextWriter output, TextWriter error, Func<string, string?> environment)
@@ -271,22 +284,28 @@ public static partial class CapacityCli
         root.Add(BenchCommand(host));
         root.Add(verify);
         root.Add(AdminCommands(host));
-        ReadIds(root);
+        ReadValues(root);
         return root;
     }
 
     /// <summary>
-    /// Gives every id (a <see cref="Guid"/> argument or option) of <paramref name="command"/> and the commands under it a
-    /// parser whose error names it: the library's own says "Cannot parse argument … as expected type 'System.Guid'".
-    /// Done once over the tree, so that an id added later cannot miss it.
+    /// Gives every id, number and time (argument or option) of <paramref name="command"/> and the commands under it that has
+    /// no parser of its own one whose error names it in words: the library's own says "Cannot parse argument … as expected
+    /// type 'System.Guid'" (or 'System.Int32', or 'System.Nullable`1[System.DateTimeOffset]'). Done once over the tree, so
+    /// that a value added later cannot miss it.
     /// </summary>
-    private static void ReadIds(Command command)
+    private static void ReadValues(Command command)
     {
         foreach (var argument in command.Arguments)
         {
-            if (argument is Argument<Guid> id)
+            switch (argument)
             {
-                id.CustomParser = r => IdOf(r, id.Name);
+                case Argument<Guid> { CustomParser: null } id:
+                    id.CustomParser = r => IdOf(r, id.Name);
+                    break;
+                case Argument<long> { CustomParser: null } number:
+                    number.CustomParser = r => WholeOf(r, number.Name);
+                    break;
             }
         }
 
@@ -294,19 +313,91 @@ public static partial class CapacityCli
         {
             switch (option)
             {
-                case Option<Guid> id:
+                case Option<Guid> { CustomParser: null } id:
                     id.CustomParser = r => IdOf(r, id.Name);
                     break;
-                case Option<Guid?> maybe:
+                case Option<Guid?> { CustomParser: null } maybe:
                     maybe.CustomParser = r => IdOf(r, maybe.Name);
+                    break;
+                case Option<int> { CustomParser: null } number:
+                    number.CustomParser = r => (int)WholeOf(r, number.Name, int.MinValue, int.MaxValue);
+                    break;
+                case Option<int?> { CustomParser: null } number:
+                    number.CustomParser = r => (int)WholeOf(r, number.Name, int.MinValue, int.MaxValue);
+                    break;
+                case Option<long?> { CustomParser: null } number:
+                    number.CustomParser = r => WholeOf(r, number.Name);
+                    break;
+                case Option<decimal> { CustomParser: null } number:
+                    number.CustomParser = r => DecimalOf(r, number.Name);
+                    break;
+                case Option<decimal?> { CustomParser: null } number:
+                    number.CustomParser = r => DecimalOf(r, number.Name);
+                    break;
+                case Option<double> { CustomParser: null } number:
+                    number.CustomParser = r => (double)DecimalOf(r, number.Name);
+                    break;
+                case Option<DateTimeOffset?> { CustomParser: null } time:
+                    time.CustomParser = r => TimeOf(r, time.Name);
                     break;
             }
         }
 
         foreach (var subcommand in command.Subcommands)
         {
-            ReadIds(subcommand);
+            ReadValues(subcommand);
         }
+    }
+
+    /// <summary>The one token of a value, or null when there is none (the library then reports what is missing itself).</summary>
+    private static string? TokenOf(System.CommandLine.Parsing.ArgumentResult result) => result.Tokens.Count == 0 ? null : result.Tokens[0].Value;
+
+    private static long WholeOf(System.CommandLine.Parsing.ArgumentResult result, string name, long min = long.MinValue, long max = long.MaxValue)
+    {
+        if (TokenOf(result) is not { } text)
+        {
+            return 0;
+        }
+
+        if (!long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            result.AddError($"{name} must be a whole number, such as 2, not '{text}'.");
+            return 0;
+        }
+
+        return value;
+    }
+
+    private static decimal DecimalOf(System.CommandLine.Parsing.ArgumentResult result, string name)
+    {
+        if (TokenOf(result) is not { } text)
+        {
+            return 0;
+        }
+
+        if (!decimal.TryParse(text, System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            result.AddError($"{name} must be a number, such as 12.50, not '{text}'.");
+        }
+
+        return value;
+    }
+
+    private static DateTimeOffset? TimeOf(System.CommandLine.Parsing.ArgumentResult result, string name)
+    {
+        if (TokenOf(result) is not { } text)
+        {
+            return null;
+        }
+
+        // As the library read it: a time without an offset is the machine's local time, as the options' help says.
+        if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var value))
+        {
+            result.AddError($"{name} must be an ISO 8601 date-time, such as 2030-05-01T18:00:00Z (without an offset it is local time), not '{text}'.");
+            return null;
+        }
+
+        return value;
     }
 
     private static Guid IdOf(System.CommandLine.Parsing.ArgumentResult result, string name)
@@ -457,7 +548,12 @@ public static partial class CapacityCli
                 await host.Error.WriteLineAsync($"error: {ex.Message}");
                 foreach (var (field, messages) in ex.Errors)
                 {
-                    await host.Error.WriteLineAsync($"  {field}: {string.Join(" ", messages)}");
+                    // A field whose message is the detail itself (every 400 about one field) would only say it twice.
+                    var message = string.Join(" ", messages);
+                    if (message != ex.Detail)
+                    {
+                        await host.Error.WriteLineAsync($"  {field}: {message}");
+                    }
                 }
 
                 // A refused reclaim says which capacities fall short: what to lower, or to wait for.

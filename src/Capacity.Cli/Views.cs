@@ -734,7 +734,7 @@ internal static class Views
         ("Limit", l.Id.ToString()),
         ("Name", Markup.Escape(l.Name)),
         ("Event", Markup.Escape(l.EventId)),
-        ("Per buyer", $"at most [bold]{Number(l.PerBuyerMax)}[/] tickets"),
+        ("Per buyer", $"at most [bold]{Tickets(l.PerBuyerMax)}[/]"),
         ("Buyer key", BuyerKeyRule(l.RequireBuyerKey)),
         ("Capacities", string.Join("\n", l.CapacityIds)));
 
@@ -831,12 +831,12 @@ internal static class Views
 
         grid.AddRow("Waiting list", w.Enabled ? "[green]open[/]" : "[grey]closed[/] [grey](refuses new entries; serves those in it)[/]");
         grid.AddRow("Policy", w.Policy == WaitlistPolicy.Fifo ? "fifo" : "first_fit");
-        grid.AddRow("Offers last", $"{Number(w.OfferMinutes)} minutes");
-        grid.AddRow("Waiting", $"{Number(w.Waiting)} tickets");
-        grid.AddRow("Offered", $"{Number(w.Offered)} tickets");
+        grid.AddRow("Offers last", $"{Number(w.OfferMinutes)} {(w.OfferMinutes == 1 ? "minute" : "minutes")}");
+        grid.AddRow("Waiting", Tickets(w.Waiting));
+        grid.AddRow("Offered", Tickets(w.Offered));
         if (c.WaitlistDemand is { } owed)
         {
-            grid.AddRow("Owed", $"{Number(owed)} tickets [grey](to waiting entries here and below: public holds cannot take them)[/]");
+            grid.AddRow("Owed", $"{Tickets(owed)} [grey](to waiting entries here and below: public holds cannot take them)[/]");
         }
 
         return grid;
@@ -1039,7 +1039,7 @@ internal static class Views
         grid.AddRow("Time to confirm", wait is { MedianSeconds: { } median, P95Seconds: { } p95 }
             ? $"median {Duration(median)}, 95th percentile {Duration(p95)} [grey]({Number(wait.Confirms)} confirms; the service keeps these times to within about 9%)[/]"
             : "[grey]no confirms[/]");
-        grid.AddRow("Rate", $"{Rate(s.Forecast.TakenPerMinute)} tickets taken a minute");
+        grid.AddRow("Rate", $"{Rate(s.Forecast.TakenPerMinute)} {TicketsWord(s.Forecast.TakenPerMinute)} taken a minute");
         grid.AddRow("Available", s.Forecast.Available is { } available ? Number(available) : "∞");
         grid.AddRow("Sells out", SellOut(s.Forecast));
         return grid;
@@ -1051,7 +1051,7 @@ internal static class Views
     /// </summary>
     public static string SalesLine(EventStats? s, string? unavailable) => s is null
         ? $"[grey]Sales: {Markup.Escape(unavailable ?? "reading…")}[/]"
-        : $"Sales: [bold]{Rate(s.Forecast.TakenPerMinute)}[/] tickets taken a minute, " +
+        : $"Sales: [bold]{Rate(s.Forecast.TakenPerMinute)}[/] {TicketsWord(s.Forecast.TakenPerMinute)} taken a minute, " +
           $"{(s.Forecast.Available is { } a ? Number(a) : "∞")} available, {SellOutClause(s.Forecast)}\n" +
           $"{SoldPer(s.Bucket)} since {Time(s.From)}: {Sparkline(s.Buckets.Select(b => b.NetSold).ToList(), SparklineWidth)}";
 
@@ -1107,6 +1107,9 @@ internal static class Views
     }
 
     private static string Rate(double perMinute) => perMinute.ToString("#,0.#", CultureInfo.InvariantCulture);
+
+    // As the rate is printed: 0.96 reads "1", so it takes the singular too.
+    private static string TicketsWord(double perMinute) => Rate(perMinute) == "1" ? "ticket" : "tickets";
 
     private static string Percent(double share) => share.ToString("0%", CultureInfo.InvariantCulture);
 
@@ -1174,6 +1177,9 @@ internal static class Views
     private static string BuyerKeyRule(bool required) => required ? "required" : "optional";
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>A count of tickets in words: <c>1 ticket</c>, <c>1,000 tickets</c>.</summary>
+    private static string Tickets(long count) => $"{Number(count)} {(count == 1 ? "ticket" : "tickets")}";
 
     // As the server wrote it: with the currency's digits (1500 JPY, 40.00 EUR, 1.235 BHD), which the
     // decimal keeps from the JSON; a fixed two places would have shown yen with cents and cut dinars.

@@ -57,6 +57,70 @@ public sealed class CliOutputTests(CapacityHost host) : IClassFixture<CapacityHo
     }
 
     [Fact]
+    public async Task A_validation_error_whose_one_field_says_what_the_detail_says_is_printed_once()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hall = await tenant.Client.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 10 });
+        var hold = await tenant.Client.ReserveAsync(hall.Id, new ReserveRequest { Quantity = 1 });
+
+        var run = await host.RunCliAsync("extend", hold.Reservation.Id.ToString(), "--minutes", "200", "--key", tenant.Key);
+
+        Assert.Equal(ExitCodes.Usage, run.ExitCode);
+        var line = Assert.Single(Lines(run.Error));
+        Assert.StartsWith("error: 400 VALIDATION_ERROR: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_number_or_a_time_the_command_cannot_read_is_named_in_words_not_as_a_dotnet_type()
+    {
+        var stub = new StubHandler((_, _) => throw new UnreachableException());
+        var id = Guid.NewGuid().ToString();
+        foreach (var (args, expected) in new[]
+        {
+            (new[] { "reserve", id, "-q", "two" }, "--quantity must be a whole number"),
+            (["reserve", id, "-q", "1", "--minutes", "ten"], "--minutes must be a whole number"),
+            (["admin", "keys", "issue", id, "--expires", "tomorrow"], "--expires must be an ISO 8601 date-time"),
+            (["pricing", "create", id, "--name", "A", "--price", "cheap", "--currency", "EUR"], "--price must be a number"),
+        })
+        {
+            var error = new StringWriter();
+            var exit = await CapacityCli.RunAsync([.. args, "--key", "k"], stub, new StringWriter(), error, _ => null, default);
+
+            Assert.True(exit == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {exit}, {error}");
+            Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", error.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, stub.Calls);
+    }
+
+    [Fact]
+    public async Task An_unknown_command_is_reported_alone_not_with_a_missing_command_too()
+    {
+        var run = await host.RunCliAsync("frobnicate");
+
+        Assert.Equal(ExitCodes.Usage, run.ExitCode);
+        Assert.Equal(["error: Unrecognized command or argument 'frobnicate'.", "Run 'capacity --help' for usage."], Lines(run.Error));
+    }
+
+    [Fact]
+    public async Task A_waiting_list_of_one_ticket_says_1_ticket()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hall = await tenant.Client.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 1 });
+        await tenant.Client.ReserveAsync(hall.Id, new ReserveRequest { Quantity = 1 });
+        await tenant.Client.UpdateCapacityAsync(hall.Id, new UpdateCapacityRequest { Waitlist = new WaitlistPatch { Enabled = true } });
+        await tenant.Client.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(hall.Id, 1)] });
+
+        var run = await host.RunCliAsync("waitlist", "disable", hall.Id.ToString(), "--key", tenant.Key);
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("1 ticket ", run.Output + " ", StringComparison.Ordinal);
+        Assert.DoesNotContain("1 tickets", run.Output, StringComparison.Ordinal);
+        Assert.Contains("0 tickets", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Tenants_create_run_again_with_the_same_key_exits_7_and_says_which_key_to_revoke_rather_than_printing_no_key()
     {
         var key = "tenant-" + Guid.NewGuid().ToString("N");
