@@ -52,7 +52,7 @@ public static partial class CapacityCli
                 // Every snapshot, the first included, goes through the same draw, so the first is on the screen at once
                 // rather than when the event first changes (the original blank screen). The explicit Refresh makes
                 // that not depend on whether UpdateTarget redraws by itself in this Spectre.Console version.
-                await c.Console.Live(Text.Empty).AutoClear(false).StartAsync(live => FollowAsync(client, eventId, view =>
+                await c.Console.Live(Text.Empty).AutoClear(false).StartAsync(live => FollowAsync(client, eventId, c.Console, view =>
                 {
                     live.UpdateTarget(view);
                     live.Refresh();
@@ -60,7 +60,7 @@ public static partial class CapacityCli
             }
             else
             {
-                await FollowAsync(client, eventId, view =>
+                await FollowAsync(client, eventId, c.Console, view =>
                 {
                     c.Console.Write(view);
                     c.Console.WriteLine();
@@ -83,7 +83,7 @@ public static partial class CapacityCli
     /// Draws the event on its first snapshot and on every one after, and again when the sales figures, read every
     /// <see cref="SalesInterval"/>, say something new. Returns when the service ends the stream.
     /// </summary>
-    private static async Task FollowAsync(CapacityClient client, string eventId, Action<IRenderable> draw, CancellationToken ct)
+    private static async Task FollowAsync(CapacityClient client, string eventId, IAnsiConsole console, Action<IRenderable> draw, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var snapshots = client.WatchAsync(eventId, stop.Token).GetAsyncEnumerator(stop.Token);
@@ -103,7 +103,7 @@ public static partial class CapacityCli
                     }
 
                     latest = snapshots.Current;
-                    draw(View(latest, sales));
+                    draw(View(latest, sales, console));
                     nextSnapshot = snapshots.MoveNextAsync().AsTask();
                 }
                 else
@@ -114,7 +114,7 @@ public static partial class CapacityCli
                         sales = read;
                         if (latest is not null)
                         {
-                            draw(View(latest, sales));
+                            draw(View(latest, sales, console));
                         }
                     }
 
@@ -131,10 +131,10 @@ public static partial class CapacityCli
             await snapshots.DisposeAsync();
         }
 
-        static IRenderable View(EventSnapshot s, string sales) =>
+        static IRenderable View(EventSnapshot s, string sales, IAnsiConsole console) =>
             new Rows(
                 new Markup($"[grey]Live: {Views.Time(DateTimeOffset.UtcNow)} (Ctrl+C to stop)[/]"),
-                Views.Event(s.EventId, s.Capacity, s.Totals, s.Holds),
+                Views.Event(s.EventId, s.Capacity, s.Totals, console, s.Holds),
                 new Markup(sales));
     }
 

@@ -215,7 +215,7 @@ public static partial class CapacityCli
             }
 
             var totals = await client.GetTotalsAsync(eventId, ct);
-            c.Write(new EventView(eventId, capacity, totals), CliJson.Default.EventView, () => Views.Event(eventId, capacity, totals));
+            c.Write(new EventView(eventId, capacity, totals), CliJson.Default.EventView, () => Views.Event(eventId, capacity, totals, c.Console));
             return ExitCodes.Ok;
         }));
 

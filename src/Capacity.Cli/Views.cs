@@ -18,71 +18,37 @@ internal static class Views
 
     public const string SaleLegend = "Sale: where each capacity stands for buyers and when that changes next; +N after a total is its overbooking allowance (counted in Available)";
 
-    /// <summary>An event's capacities as a tree by parent_ids, each with its counters and a bar, then the totals.</summary>
-    public static IRenderable Event(string eventId, IReadOnlyList<CapacityDetails> capacity, CapacityTotals totals, HoldSummary? holds = null)
+    /// <summary>
+    /// An event's capacities as a tree by parent_ids, each with its counters and a bar, then the totals; as wide as
+    /// <paramref name="console"/> allows.
+    /// </summary>
+    public static IRenderable Event(string eventId, IReadOnlyList<CapacityDetails> capacity, CapacityTotals totals, IAnsiConsole console, HoldSummary? holds = null)
     {
-        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle($"Event {Markup.Escape(eventId)}") };
-        table.AddColumn("Section");
-
-        // An id cut in two cannot be copied; with the optional columns the table may be wider than the console.
-        table.AddColumn(new TableColumn("Id").NoWrap());
-        table.AddColumn("Mode");
-        table.AddColumn(new TableColumn("Total").RightAligned());
-        table.AddColumn(new TableColumn("Sold").RightAligned());
-        table.AddColumn(new TableColumn("Reserved").RightAligned());
-        table.AddColumn(new TableColumn("Available").RightAligned());
-        table.AddColumn("");
-
         // Only an event with sale rules, or with a capacity not on sale (closed, or under a pool that is), gets the Sale
         // column, and one with a waiting list its columns: the others read as they always did.
         var sale = capacity.Any(c => HasSaleRules(c) || c.State is not (SaleState.OnSale or SaleState.SoldOut));
-        if (sale)
-        {
-            table.AddColumn("Sale");
-        }
-
         var queues = capacity.Any(c => c.Waitlist is not null);
-        if (queues)
-        {
-            table.AddColumns(Counts("Waiting", "Offered"));
-        }
 
-        var byId = capacity.ToDictionary(c => c.Id);
-        foreach (var (node, allocation, label) in Tree(capacity))
+        // A console narrower than the table would squeeze every column, wrapping each bar over several lines and breaking
+        // names mid-word. Words wrap well, ids and bars do not: so the Id column goes first, and the bars only after it.
+        var bars = true;
+        var table = EventTable(eventId, capacity, sale, queues, ids: true, bars);
+        if (!Fits(table, console))
         {
-            string[] cells = allocation is { } block
-                ?
-                [
-                    Markup.Escape(label) + (block.Status == AllocationStatus.Open ? "" : " [grey](closed)[/]"),
-                    block.Id.ToString(),
-                    "allocation",
-                    Number(block.Size),
-                    Number(block.Sold),
-                    Number(block.Held),
-                    Number(block.Idle),
-                    Bar(block.Size, block.Sold, block.Held, block.Idle),
-                ]
-                :
-                [
-                    // The Sale column says "closed" and why, so the label need not say it too.
-                    Markup.Escape(label) + (node.IsActive || sale ? "" : " [grey](inactive)[/]"),
-                    node.Id.ToString(),
-                    Mode(node.Mode),
-                    (node.TotalCapacity?.ToString(CultureInfo.InvariantCulture) ?? "∞") + (node.OverbookLimit is > 0 and var allowance ? $" +{Number(allowance)}" : ""),
-                    Number(node.SoldCount),
-                    Number(node.ReservedCapacity),
-                    node.AvailableCapacity is { } a ? Number(a) : "∞",
-                    Bar(node),
-                ];
-            if (sale)
+            table = EventTable(eventId, capacity, sale, queues, ids: false, bars);
+            if (!Fits(table, console))
             {
-                cells = [.. cells, allocation is null ? SaleCell(node, byId) : ""];
+                bars = false;
+                table = EventTable(eventId, capacity, sale, queues, ids: false, bars);
             }
-
-            table.AddRow(queues ? [.. cells, .. Queue(allocation is null ? node.Waitlist : null)] : cells);
         }
 
-        var rows = new List<IRenderable> { table, new Markup($"[grey]{Legend}[/]") };
+        var rows = new List<IRenderable> { table };
+        if (bars)
+        {
+            rows.Add(new Markup($"[grey]{Legend}[/]"));
+        }
+
         if (capacity.Any(c => c.Allocations is { Count: > 0 }))
         {
             rows.Add(new Markup($"[grey]{AllocationLegend}[/]"));
@@ -113,6 +79,103 @@ internal static class Views
         }
 
         return new Rows(rows);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="table"/> fits the console with every column at least as wide as its widest word, id or bar:
+    /// narrower, the console would cut those too. Measured without a limit, which would cap the answer at the console's width.
+    /// </summary>
+    private static bool Fits(Table table, IAnsiConsole console) =>
+        ((IRenderable)table).Measure(RenderOptions.Create(console), int.MaxValue / 2).Min <= console.Profile.Width;
+
+    /// <summary>The event's table, with or without the Id column and the bars.</summary>
+    private static Table EventTable(string eventId, IReadOnlyList<CapacityDetails> capacity, bool sale, bool queues, bool ids, bool bars)
+    {
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle($"Event {Markup.Escape(eventId)}") };
+        table.AddColumn("Section");
+        if (ids)
+        {
+            // An id cut in two cannot be copied.
+            table.AddColumn(new TableColumn("Id").NoWrap());
+        }
+
+        table.AddColumn("Mode");
+        table.AddColumn(new TableColumn("Total").RightAligned());
+        table.AddColumn(new TableColumn("Sold").RightAligned());
+        table.AddColumn(new TableColumn("Reserved").RightAligned());
+        table.AddColumn(new TableColumn("Available").RightAligned());
+        if (bars)
+        {
+            table.AddColumn("");
+        }
+
+        if (sale)
+        {
+            table.AddColumn("Sale");
+        }
+
+        if (queues)
+        {
+            table.AddColumns(Counts("Waiting", "Offered"));
+        }
+
+        var byId = capacity.ToDictionary(c => c.Id);
+        foreach (var (node, allocation, label) in Tree(capacity))
+        {
+            var cells = new List<string>();
+            if (allocation is { } block)
+            {
+                cells.Add(Markup.Escape(label));
+                if (ids)
+                {
+                    cells.Add(block.Id.ToString());
+                }
+
+                cells.AddRange(["allocation", Number(block.Size), Number(block.Sold), Number(block.Held), Number(block.Idle)]);
+                if (bars)
+                {
+                    // Said where the bar would be, rather than after the name: a name that wraps would carry it to a line
+                    // of its own, outside the tree. And a bar of nothing would read as tickets held back by a pool.
+                    cells.Add(block.Status == AllocationStatus.Open ? Bar(block.Size, block.Sold, block.Held, block.Idle) : "[grey]closed[/]");
+                }
+            }
+            else
+            {
+                // The Sale column says "closed" and why, so the label need not say it too.
+                cells.Add(Markup.Escape(label) + (node.IsActive || sale ? "" : " [grey](inactive)[/]"));
+                if (ids)
+                {
+                    cells.Add(node.Id.ToString());
+                }
+
+                cells.AddRange(
+                [
+                    Mode(node.Mode),
+                    (node.TotalCapacity is { } total ? Number(total) : "∞") + (node.OverbookLimit is > 0 and var allowance ? $" +{Number(allowance)}" : ""),
+                    Number(node.SoldCount),
+                    Number(node.ReservedCapacity),
+                    node.AvailableCapacity is { } a ? Number(a) : "∞",
+                ]);
+                if (bars)
+                {
+                    cells.Add(Bar(node));
+                }
+            }
+
+            if (sale)
+            {
+                cells.Add(allocation is null ? SaleCell(node, byId) : "");
+            }
+
+            if (queues)
+            {
+                cells.AddRange(Queue(allocation is null ? node.Waitlist : null));
+            }
+
+            table.AddRow([.. cells]);
+        }
+
+        return table;
     }
 
     /// <summary>
@@ -409,7 +472,8 @@ internal static class Views
     {
         if (total == 0)
         {
-            return "[grey]" + new string('·', BarWidth) + "[/]";
+            // Nothing to draw: a row of '·' would say that tickets are held back by a pool.
+            return "[grey]empty[/]";
         }
 
         var sold = Cells(soldCount, total);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Capacity.Cli;
+using Spectre.Console;
 
 namespace Capacity.Client.Tests;
 
@@ -118,6 +119,67 @@ public sealed class CliOutputTests(CapacityHost host) : IClassFixture<CapacityHo
         Assert.Contains("1 ticket ", run.Output + " ", StringComparison.Ordinal);
         Assert.DoesNotContain("1 tickets", run.Output, StringComparison.Ordinal);
         Assert.Contains("0 tickets", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_closed_allocation_says_closed_in_its_own_row_and_draws_no_held_back_bar()
+    {
+        var tenant = await host.NewTenantAsync();
+        var pool = await tenant.Client.CreateCapacityAsync("fest", new CreateCapacityRequest { SectionName = "Arena", TotalCapacity = 1000 });
+        var sponsor = await tenant.Client.CreateAllocationAsync(pool.Id, new CreateAllocationRequest { Name = "Sponsor", Quantity = 10 });
+        await tenant.Client.CloseAllocationAsync(sponsor.Id);
+
+        var run = await host.RunCliAsync("events", "show", "fest", "--key", tenant.Key);
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        var lines = run.Output.Split('\n');
+        var row = Assert.Single(lines, l => l.Contains(sponsor.Id.ToString(), StringComparison.Ordinal));
+        Assert.Contains("closed", row, StringComparison.Ordinal);
+        Assert.DoesNotContain("·", row, StringComparison.Ordinal);
+        Assert.Single(lines, l => l.Contains("closed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Events_show_prints_totals_with_the_same_thousands_separators_as_the_other_counts()
+    {
+        var tenant = await host.NewTenantAsync();
+        var arena = await tenant.Client.CreateCapacityAsync("big", new CreateCapacityRequest { SectionName = "Arena", TotalCapacity = 1000 });
+
+        var run = await host.RunCliAsync("events", "show", "big", "--key", tenant.Key);
+
+        var row = Assert.Single(run.Output.Split('\n'), l => l.Contains(arena.Id.ToString(), StringComparison.Ordinal));
+        var cells = row.Split('│').Select(c => c.Trim()).ToArray();
+        Assert.Equal(("Arena", "1,000", "1,000"), (cells[1], cells[4], cells[7]));
+    }
+
+    [Fact]
+    public async Task In_a_terminal_narrower_than_the_table_the_id_column_goes_before_any_bar_wraps()
+    {
+        var tenant = await host.NewTenantAsync();
+        var pool = await tenant.Client.CreateCapacityAsync("narrow", new CreateCapacityRequest { SectionName = "Theatre", TotalCapacity = 100, SaleEndsAt = DateTimeOffset.UtcNow.AddDays(30) });
+        await tenant.Client.CreateCapacityAsync("narrow", new CreateCapacityRequest { SectionName = "Live-stream", ParentIds = [pool.Id] });
+        await tenant.Client.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 30 });
+        var output = new StringWriter();
+        var terminal = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        terminal.Profile.Width = 110;
+
+        var exit = await CapacityCli.RunAsync(
+            ["--url", "http://localhost/", "events", "show", "narrow", "--key", tenant.Key], host.Server.CreateHandler(), terminal, output, new StringWriter(), _ => null, default);
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        var lines = output.ToString().Split('\n');
+        Assert.All(lines, l => Assert.True(l.TrimEnd().Length <= 110, $"Wider than the terminal: {l}"));
+        Assert.DoesNotContain(pool.Id.ToString(), output.ToString(), StringComparison.Ordinal);
+
+        // The whole bar on one line: 6 cells reserved, 14 available.
+        Assert.Single(lines, l => l.Contains("Theatre", StringComparison.Ordinal) && l.Contains("▒▒▒▒▒▒░░░░░░░░░░░░░░", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.Contains("Live-stream", StringComparison.Ordinal));
     }
 
     [Fact]
