@@ -64,9 +64,14 @@ public static partial class Decider
             }
         }
 
+        SumDemand(set, command.Items, out _);
+        if (ClosedForGood(set, now) is { } closed)
+        {
+            return closed;
+        }
+
         // An entry bigger than a pool it draws from could never be offered, yet it would be owed units
         // there for good: public holds and every fifo entry behind it would wait for nothing.
-        SumDemand(set, command.Items, out _);
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
             if (charge.Node.Ceiling is { } total && charge.Quantity > total)
@@ -108,6 +113,36 @@ public static partial class Decider
         Settle(set, command.TenantId, entry.EventId, now);
         var view = WaitlistEntryView.Of(entry);
         return new Outcome(OutcomeCode.Ok) { Entry = entry.Status == WaitlistStatus.Waiting ? view with { Position = Position(queue, entry) } : view };
+    }
+
+    /// <summary>
+    /// The refusal of a join whose summed demand reaches a capacity that will not take holds again by
+    /// itself: one its sold-out rule closed (an early tier after its sell-out, <c>close_when_sold_out</c>),
+    /// or one whose window has ended. Such an entry would never be offered, yet it would be owed units on
+    /// every pool above for good. One closed by hand, a window not yet open or a tier not yet open will
+    /// open again, so an entry may wait for them.
+    /// </summary>
+    private static Outcome? ClosedForGood(WorkingSet set, DateTimeOffset now)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (!charge.Node.IsActive && charge.Node.Sale?.ClosedReason == SaleRules.SoldOutReason)
+            {
+                return new Outcome(
+                    OutcomeCode.CapacityInactive,
+                    $"Capacity {charge.Node.Id} ({charge.Node.SectionName}) closed when it sold out and does not reopen by itself: its waiting list takes no entries.");
+            }
+        }
+
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (charge.Node.Sale?.EndsAt <= now)
+            {
+                return Answers.NotOnSale(set, charge.Node, now);
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Where a waiting entry stands: 1 + the entries ahead of it that still wait and share a capacity with it.</summary>

@@ -430,7 +430,7 @@ internal sealed class ReferenceModel
         CreateBuyerLimit c => CreateLimit(c),
         UpdateBuyerLimit c => UpdateLimit(c),
         DeleteBuyerLimit c => DeleteLimit(c),
-        JoinWaitlist c => Join(c),
+        JoinWaitlist c => Join(c, now),
         ChangeHold c => Change(c, now, moves),
         ConfirmHold c => ConfirmPart(c, now, moves),
         CancelSale c => Refund(c, now, moves),
@@ -1878,11 +1878,12 @@ internal sealed class ReferenceModel
 
     /// <summary>
     /// The item count, the buyer key, the external reference; then item by item: its quantity, a
-    /// capacity of the tenant, of the first item's event, named once, with its list open; then the id;
-    /// then the buyer limits, as for a hold (a buyer may not queue for more than they could hold now).
+    /// capacity of the tenant, of the first item's event, named once, with its list open; then no
+    /// capacity reached closed for good (by its sold-out rule, or its window ended); then no pool too
+    /// small for it; then the id; then the buyer limits, as for a hold (a buyer may not queue for more than they could hold now).
     /// The entry joins waiting; the settling that follows every command offers it if it fits.
     /// </summary>
-    private OutcomeCode Join(JoinWaitlist c)
+    private OutcomeCode Join(JoinWaitlist c, DateTimeOffset now)
     {
         if (c.Items.Length is 0 or > MaxItems)
         {
@@ -1923,6 +1924,25 @@ internal sealed class ReferenceModel
                 LastField = $"items[{i}].capacity_id";
                 return OutcomeCode.WaitlistDisabled;
             }
+        }
+
+        // A capacity that will not take holds again by itself (closed by its sold-out rule, or its window
+        // over), here or above, would owe the entry units for good: refused as a hold there would be.
+        var met = new List<Guid>();
+        foreach (var item in c.Items)
+        {
+            met.AddRange(ClosureInOrder(item.CapacityId).Where(n => !met.Contains(n)));
+        }
+
+        if (met.Any(n => !Caps[n].Active && Caps[n].ClosedBySellOut))
+        {
+            return OutcomeCode.CapacityInactive;
+        }
+
+        if (met.FirstOrDefault(n => Caps[n].SaleEnds <= now) is var ended && ended != Guid.Empty)
+        {
+            LastNotOnSale = ended;
+            return OutcomeCode.SaleClosed;
         }
 
         // An entry larger than a limited pool it reaches could never be offered.

@@ -424,6 +424,35 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
+    public void Joining_a_capacity_closed_for_good_by_its_sell_out_or_the_end_of_its_window_is_refused_as_a_hold_there_would_be()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var early = s.Create(2, [venue], "Early bird");
+        var regular = s.CreateCommand(10, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
+        s.Do(regular);
+        var presale = s.CreateCommand(10, [venue], "Presale") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10)) };
+        s.Do(presale);
+        s.EnableWaitlist(early);
+        s.EnableWaitlist(presale.Id);
+
+        // The early bird sells out, closes and opens the regular tier: it will not reopen by itself.
+        s.HoldOk((early, 2));
+        var refused = s.Join(null, (early, 1));
+        Assert.Equal(OutcomeCode.CapacityInactive, refused.Code);
+        Assert.Contains("Early bird", refused.Detail);
+
+        s.AdvanceMinutes(10);
+        var ended = s.Join(null, (presale.Id, 4));
+        Assert.Equal((OutcomeCode.SaleClosed, presale.Id), (ended.Code, ended.Capacity?.Id));
+
+        // Nothing is owed on the venue, so the regular tier sells every seat left.
+        Assert.Equal((0L, 0L), (s.Node(venue).QueueDemand, s.Node(venue).WaitingUnits));
+        s.HoldOk((regular.Id, 8));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void The_window_is_passed_once_per_edge_start_then_end()
     {
         var s = new Scenario();

@@ -331,6 +331,41 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Joining_an_early_bird_closed_by_its_sell_out_or_a_presale_whose_window_ended_is_refused_and_the_venue_owes_nothing()
+    {
+        await using var app = await NewAppAsync(manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var venue = await t.CreateCapacityAsync("gig", "Venue", 10);
+        var early = await t.CreateCapacityAsync("gig", "Early bird", 2, venue);
+        var regular = (await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new
+        {
+            section_name = "Regular", total_capacity = 10, parent_ids = new[] { venue }, opens_after_sold_out_of = early,
+        })), 201))["id"]!.GetValue<string>();
+        var presale = (await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new
+        {
+            section_name = "Presale", total_capacity = 10, parent_ids = new[] { venue }, sale_ends_at = app.Clock!.GetUtcNow().AddMinutes(10),
+        })), 201))["id"]!.GetValue<string>();
+        await t.EnableWaitlistAsync(early, "fifo");
+        await t.EnableWaitlistAsync(presale, "fifo");
+
+        await t.HoldAsync(early, 2);
+        Assert.Equal("closed", (await t.GetCapacityAsync(early))["state"]!.GetValue<string>());
+        var inactive = await Api.ProblemAsync(await t.JoinAsync(null, (early, 1)), 409, "CAPACITY_INACTIVE");
+        Assert.Contains("Early bird", inactive["detail"]!.GetValue<string>());
+
+        app.Clock.Advance(TimeSpan.FromMinutes(10));
+        var ended = await Api.ProblemAsync(await t.JoinAsync(null, (presale, 4)), 409, "SALE_CLOSED");
+        Assert.Equal(presale, ended["capacity_id"]!.GetValue<string>());
+
+        // Nothing is owed on the venue: the regular tier sells the 8 seats left.
+        Assert.Equal(0L, (await t.GetCapacityAsync(venue))["waitlist_demand"]?.GetValue<long>() ?? 0);
+        await t.HoldAsync(regular, 8);
+        Assert.Equal(0, await t.AvailableAsync(venue));
+        Assert.Empty((await Api.ReadAsync(await t.GetAsync($"/capacity/{early}/waitlist"), 200))["entries"]!.AsArray());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_retried_join_with_the_same_Idempotency_Key_queues_once_and_answers_the_same()
     {
         await using var app = await NewAppAsync();
