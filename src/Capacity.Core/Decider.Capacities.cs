@@ -371,6 +371,7 @@ public static partial class Decider
         var newlyFollowing = sale?.OpensAfter is { } earlierId && node.Sale?.OpensAfter is null ? set.FindCapacity(earlierId) : null;
         var watched = set.Watches(node.TenantId, Topics.All);
         var (freeBefore, openBefore) = watched ? (node.Free, IsOpen(set, node, now)) : (null, false);
+        var ceilingBefore = node.Ceiling;
         node.SectionName = name;
         node.SectionCode = code;
         node.Total = total;
@@ -396,6 +397,11 @@ public static partial class Decider
         if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
         {
             set.SellOutCandidates.Add(node);
+        }
+
+        if (node.QueueDemand > 0 && node.Ceiling < (ceilingBefore ?? long.MaxValue))
+        {
+            LapseEntriesTooLarge(set, node, now);
         }
 
         // A larger total, a reopened capacity or a changed policy may fit entries that waited.

@@ -145,6 +145,45 @@ public static partial class Decider
         return null;
     }
 
+    /// <summary>
+    /// After <paramref name="shrunk"/>'s ceiling came down (a smaller total or overbook allowance): a waiting
+    /// entry that now asks more of a pool than the pool holds in all could never be offered, yet it would be
+    /// owed units there for good, and public holds and every fifo entry behind it would wait for nothing. It
+    /// lapses, as the join-time rule would have refused it, and its buyer hears <c>waitlist.lapsed</c>.
+    /// </summary>
+    private static void LapseEntriesTooLarge(WorkingSet set, CapacityNode shrunk, DateTimeOffset now)
+    {
+        var queue = set.QueueOf(shrunk.TenantId, shrunk.EventId) ?? throw new MissingRowException($"The waiting list of event {shrunk.EventId} was not loaded.");
+        foreach (var entry in queue)
+        {
+            if (entry.Status != WaitlistStatus.Waiting || !NeverFits(set, entry.Items))
+            {
+                continue;
+            }
+
+            Owe(set, entry, -1);
+            (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Lapsed, now);
+            set.Touch(entry);
+            set.Unsettled.Add((entry.TenantId, entry.EventId));
+            set.Notify(Topics.WaitlistLapsed, entry.TenantId, entry.EventId, WaitlistEntryView.Of(entry), now);
+        }
+    }
+
+    /// <summary>Whether these items ask more of some pool they draw from than it holds in all (its total and overbook allowance).</summary>
+    private static bool NeverFits(WorkingSet set, WaitlistItem[] items)
+    {
+        SumDemand(set, items, out _);
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (charge.Node.Ceiling is { } total && charge.Quantity > total)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Where a waiting entry stands: 1 + the entries ahead of it that still wait and share a capacity with it.</summary>
     public static long Position(IEnumerable<WaitlistEntry> queue, WaitlistEntry entry)
     {

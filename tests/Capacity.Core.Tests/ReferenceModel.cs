@@ -591,6 +591,17 @@ internal sealed class ReferenceModel
         cap.Waitlist = waitlist;
         (cap.SaleStarts, cap.SaleEnds, cap.OpensAfter, cap.CloseWhenSoldOut, cap.Overbook) = (starts, ends, after, closeWhenSoldOut, overbook);
 
+        // A waiting entry that now asks more of a limited pool than it holds in all could never be
+        // offered (a join would be refused so): it lapses, owed nothing.
+        foreach (var e in EntryOrder.Select(id => Entries[id]).Where(e => e.Status == WaitlistStatus.Waiting))
+        {
+            if (Demand(e.Items).Any(d => Caps[d.Key].Ceiling is { } ceiling && d.Value > ceiling))
+            {
+                e.Status = WaitlistStatus.Lapsed;
+                Tally(WaitlistEvent.LapsedTooLarge);
+            }
+        }
+
         // A hand on is_active, either way, overrides what a sold-out rule did.
         if (c.IsActive.IsSet)
         {
@@ -2138,6 +2149,8 @@ internal enum WaitlistEvent
     HeldBackByFifo,
     /// <summary>An entry offered past an earlier one on a node they share, which did not fit and, all first_fit, kept no place.</summary>
     OvertookUnderFirstFit,
+    /// <summary>A waiting entry that lapsed because a resize left it larger than a pool it draws from.</summary>
+    LapsedTooLarge,
     /// <summary>An entry that fit, passed over because its buyer's limits would refuse it.</summary>
     PassedOverForLimit,
 }

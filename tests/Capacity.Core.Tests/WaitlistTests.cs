@@ -336,6 +336,40 @@ public sealed class WaitlistTests
     }
 
     [Fact]
+    public void A_resize_that_leaves_an_entry_bigger_than_a_pool_it_draws_from_lapses_it_and_the_queue_behind_it_moves_on()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Floor");
+        s.EnableWaitlist(pool);
+        var hold = s.HoldOk((pool, 6));
+        var seven = s.JoinOk((pool, 7));
+        var one = s.JoinOk((pool, 1));
+
+        Assert.Equal(OutcomeCode.Ok, s.Resize(pool, 6).Code);
+        Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Waiting), (s.Entry(seven).Status, s.Entry(one).Status));
+        Assert.Null(s.Entry(seven).OfferReservationId);
+        Assert.Equal((1L, 1L), (s.Node(pool).QueueDemand, s.Node(pool).WaitingUnits));
+
+        // The tickets that come back go to the single behind it, then to the public.
+        s.Release(hold);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(one).Status);
+        s.HoldOk((pool, 5));
+        s.AssertConsistent();
+
+        // Likewise for an entry on a section when the venue above it is shrunk.
+        var t = new Scenario();
+        var venue = t.Own(10, "Venue");
+        var stalls = t.Capped(10, venue);
+        t.EnableWaitlist(stalls);
+        t.HoldOk((stalls, 6));
+        var group = t.JoinOk((stalls, 7));
+        Assert.Equal(OutcomeCode.Ok, t.Resize(venue, 6).Code);
+        Assert.Equal(WaitlistStatus.Lapsed, t.Entry(group).Status);
+        Assert.Equal(0, t.Node(venue).QueueDemand);
+        t.AssertConsistent();
+    }
+
+    [Fact]
     public void An_entry_bigger_than_a_pool_it_draws_from_is_refused_because_it_could_never_be_offered()
     {
         var s = new Scenario();

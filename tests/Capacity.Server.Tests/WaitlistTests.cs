@@ -366,6 +366,31 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Shrinking_a_floor_below_a_waiting_group_lapses_the_group_and_the_seats_go_to_the_single_behind_it_and_the_public()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var floor = await t.CreateCapacityAsync("gig", "Floor", 10);
+        await t.EnableWaitlistAsync(floor, "fifo");
+        var hold = await t.HoldAsync(floor, 6);
+        var group = Id(await t.JoinOkAsync(null, (floor, 7)));
+        var single = Id(await t.JoinOkAsync(null, (floor, 1)));
+
+        var resized = await Api.ReadAsync(await t.PutAsync($"/capacity/{floor}", Api.Json(new { total_capacity = 6 })), 200);
+        Assert.Equal(1L, resized["waitlist_demand"]!.GetValue<long>());
+        var lapsed = await t.EntryAsync(group);
+        Assert.Equal("lapsed", lapsed["status"]!.GetValue<string>());
+        Assert.Null(lapsed["offer_reservation_id"]);
+        Assert.Equal(1L, Position(await t.EntryAsync(single)));
+
+        await Api.ReadAsync(await t.TransitAsync(hold, "release"), 200);
+        Assert.Equal("offered", (await t.EntryAsync(single))["status"]!.GetValue<string>());
+        await t.HoldAsync(floor, 5);
+        Assert.Equal(0, await t.AvailableAsync(floor));
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_retried_join_with_the_same_Idempotency_Key_queues_once_and_answers_the_same()
     {
         await using var app = await NewAppAsync();
