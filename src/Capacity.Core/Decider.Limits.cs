@@ -141,10 +141,12 @@ public static partial class Decider
     /// requires a buyer key refuses a hold without one; a keyed hold is refused when it would take its
     /// buyer past a limit's maximum, counting the buyer's active holds and sales on all the limit's
     /// capacities (earlier commands of this batch included), less what a change gives back in the
-    /// same command (<paramref name="givenBack"/>). Null when the hold passes.
+    /// same command (<paramref name="givenBack"/>). A join also counts the buyer's entries still waiting in
+    /// <paramref name="queue"/> (their event's): an entry is a claim on tickets, and a buyer queueing past
+    /// a limit would be owed units the limit never lets them be offered. Null when the hold passes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, ItemQuantity[]? givenBack = null)
+    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, ItemQuantity[]? givenBack = null, List<WaitlistEntry>? queue = null)
         where T : struct, IDemand
     {
         for (var i = 0; i < items.Length; i++)
@@ -193,20 +195,46 @@ public static partial class Decider
                     }
                 }
 
-                if (used + requested > limit.PerBuyerMax)
+                var waiting = queue is null ? 0 : WaitingUnder(queue, buyerKey, limit);
+                if (used + waiting + requested > limit.PerBuyerMax)
                 {
                     return new Outcome(
                         OutcomeCode.BuyerLimitExceeded,
-                        $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} and asks for {requested}.")
+                        waiting == 0
+                            ? $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} and asks for {requested}."
+                            : $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used}, waits for {waiting} more on its waiting lists, and asks for {requested}.")
                     {
                         Limit = BuyerLimitView.Of(limit),
-                        LimitExcess = new BuyerLimitExcess(limit.Id, used, requested, limit.PerBuyerMax),
+                        LimitExcess = new BuyerLimitExcess(limit.Id, used + waiting, requested, limit.PerBuyerMax),
                     };
                 }
             }
         }
 
         return null;
+    }
+
+    /// <summary>The units a buyer's entries still waiting in <paramref name="queue"/> ask of a limit's capacities (offered ones are holds, counted in usage).</summary>
+    private static long WaitingUnder(List<WaitlistEntry> queue, string buyerKey, BuyerLimit limit)
+    {
+        long waiting = 0;
+        foreach (var entry in queue)
+        {
+            if (entry.Status != WaitlistStatus.Waiting || !string.Equals(entry.BuyerKey, buyerKey, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var item in entry.Items)
+            {
+                if (Array.IndexOf(limit.CapacityIds, item.CapacityId) >= 0)
+                {
+                    waiting += item.Quantity;
+                }
+            }
+        }
+
+        return waiting;
     }
 
     private static bool CoveredByEarlierItem<T>(WorkingSet set, T[] items, int index, Guid limitId)

@@ -86,13 +86,14 @@ public static partial class Decider
             return Outcome.Invalid("id", $"Waiting-list entry {command.Id} already exists.");
         }
 
-        // A buyer may not queue for more than a limit would let them hold: what they have now plus this.
-        if (MeetsLimits(set, command.Items, command.BuyerKey) && CheckBuyerLimits(set, command.Items, command.BuyerKey) is { } overLimit)
+        // A buyer may not queue for more than a limit would let them hold: what they have now, what
+        // their other entries wait for (the event's whole queue is loaded for a join), plus this.
+        var queue = set.QueueOf(command.TenantId, eventId!) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
+        if (MeetsLimits(set, command.Items, command.BuyerKey) && CheckBuyerLimits(set, command.Items, command.BuyerKey, queue: queue) is { } overLimit)
         {
             return overLimit;
         }
 
-        var queue = set.QueueOf(command.TenantId, eventId!) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
         var entry = new WaitlistEntry
         {
             Id = command.Id,

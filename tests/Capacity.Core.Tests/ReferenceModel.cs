@@ -851,7 +851,8 @@ internal sealed class ReferenceModel
     /// creation order; the first that refuses answers: without a key, a limit that requires one;
     /// with one, a limit the buyer's live tickets and these items together would exceed. Null when none refuses.
     /// </summary>
-    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, List<(Guid Capacity, int Quantity)>? givenBack = null)
+    /// <param name="joining">A join: the buyer's entries still waiting count as theirs too.</param>
+    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, List<(Guid Capacity, int Quantity)>? givenBack = null, bool joining = false)
     {
         var list = items.ToList();
         var seen = new HashSet<Guid>();
@@ -874,6 +875,12 @@ internal sealed class ReferenceModel
 
             var has = BuyerHas(tenant, buyerKey, limit.Capacities)
                 - (givenBack ?? []).Where(b => limit.Capacities.Contains(b.Capacity)).Sum(b => (long)b.Quantity);
+            if (joining)
+            {
+                has += Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting && e.Tenant == tenant && e.BuyerKey == buyerKey)
+                    .SelectMany(e => e.Items).Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
+            }
+
             var asks = list.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
             if (has + asks > limit.Max)
             {
@@ -1891,7 +1898,7 @@ internal sealed class ReferenceModel
     /// The item count, the buyer key, the external reference; then item by item: its quantity, a
     /// capacity of the tenant, of the first item's event, named once, with its list open; then no
     /// capacity reached closed for good (by its sold-out rule, or its window ended); then no pool too
-    /// small for it; then the id; then the buyer limits, as for a hold (a buyer may not queue for more than they could hold now).
+    /// small for it; then the id; then the buyer limits, as for a hold, counting the buyer's entries still waiting (a buyer may not queue for more than they could hold now).
     /// The entry joins waiting; the settling that follows every command offers it if it fits.
     /// </summary>
     private OutcomeCode Join(JoinWaitlist c, DateTimeOffset now)
@@ -1969,7 +1976,7 @@ internal sealed class ReferenceModel
         }
 
         var items = c.Items.Select(i => (i.CapacityId, i.Quantity)).ToArray();
-        if (LimitRefusal(c.TenantId, c.BuyerKey, items) is { } refusal)
+        if (LimitRefusal(c.TenantId, c.BuyerKey, items, joining: true) is { } refusal)
         {
             return Refused(refusal);
         }

@@ -282,14 +282,13 @@ public sealed class WaitlistTests
     {
         var s = new Scenario();
         var pool = s.Own(3, "Pool");
+        var side = s.Own(10, "Side");
         s.EnableWaitlist(pool, WaitlistPolicy.FirstFit);
-        var limit = s.LimitOk(4, pool);
+        var limit = s.LimitOk(4, pool, side);
         var first = s.Join("c", (pool, 2)).Entry!.Id;
         var second = s.Join("c", (pool, 2)).Entry!.Id;
-        var third = s.Join("c", (pool, 1)).Entry!.Id;
-        Assert.Equal(
-            [WaitlistStatus.Offered, WaitlistStatus.Waiting, WaitlistStatus.Offered],
-            new[] { first, second, third }.Select(e => s.Entry(e).Status));
+        Assert.Equal(OutcomeCode.Ok, s.HoldFor("c", (side, 1)).Code);
+        Assert.Equal([WaitlistStatus.Offered, WaitlistStatus.Waiting], new[] { first, second }.Select(e => s.Entry(e).Status));
 
         // Room for all, but 2 + 1 + 2 would pass the limit of 4.
         s.Resize(pool, null);
@@ -314,6 +313,40 @@ public sealed class WaitlistTests
         t.DeleteLimit(tLimit);
         Assert.Equal(WaitlistStatus.Offered, t.Entry(keyed).Status);
         t.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_buyer_cannot_queue_past_their_limit_counting_the_entries_they_already_have_waiting()
+    {
+        var s = new Scenario();
+        var floor = s.Own(10, "Floor");
+        var balcony = s.Own(10, "Balcony");
+        s.EnableWaitlist(floor);
+        s.EnableWaitlist(balcony);
+        s.LimitOk(4, floor, balcony);
+        var full = s.HoldOk((floor, 10));
+        s.HoldOk((balcony, 10));
+        var four = s.Join("bot", (floor, 4)).Entry!.Id;
+
+        // Waiting for 4 already: one more, on either capacity of the limit, would pass it.
+        foreach (var capacity in new[] { floor, balcony })
+        {
+            var refused = s.Join("bot", (capacity, 1));
+            Assert.Equal(OutcomeCode.BuyerLimitExceeded, refused.Code);
+            Assert.Equal((4L, 1L), (refused.LimitExcess!.Used, refused.LimitExcess.Requested));
+            Assert.Contains("waits for 4", refused.Detail);
+        }
+
+        Assert.Equal(OutcomeCode.Ok, s.Join("fan", (floor, 1)).Code);
+        Assert.Equal(5, s.Node(floor).QueueDemand);
+
+        // Offered, the 4 count once, as a hold; left, they no longer count.
+        s.Release(full);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(four).Status);
+        Assert.Equal(4L, s.Join("bot", (balcony, 1)).LimitExcess!.Used);
+        s.Leave(four);
+        Assert.Equal(OutcomeCode.Ok, s.Join("bot", (balcony, 4)).Code);
+        s.AssertConsistent();
     }
 
     [Fact]

@@ -217,6 +217,50 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_bot_cannot_queue_five_times_four_under_a_limit_of_four_so_the_freed_seats_are_not_owed_past_its_limit()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var floor = await t.CreateCapacityAsync("gig", "Floor", 10);
+        await t.EnableWaitlistAsync(floor, "fifo");
+        var limit = await t.CreateLimitAsync("gig", "Four per person", 4, floor);
+        var full = await t.HoldAsync(floor, 10);
+        var first = Id(await t.JoinOkAsync("bot", (floor, 4)));
+
+        for (var i = 0; i < 4; i++)
+        {
+            var refused = await Api.ProblemAsync(await t.JoinAsync("bot", (floor, 4)), 409, "BUYER_LIMIT_EXCEEDED");
+            Assert.Equal((limit, 4L, 4L), (refused["limit_id"]!.GetValue<string>(), refused["used"]!.GetValue<long>(), refused["requested"]!.GetValue<long>()));
+        }
+
+        var fan = Id(await t.JoinOkAsync("fan", (floor, 1)));
+        await Api.ReadAsync(await t.TransitAsync(full, "release"), 200);
+        Assert.Equal(("offered", "offered"), ((await t.EntryAsync(first))["status"]!.GetValue<string>(), (await t.EntryAsync(fan))["status"]!.GetValue<string>()));
+
+        // Nothing is owed to entries the limit would pass over: the 5 seats left go to the public.
+        Assert.Equal(5, await t.AvailableAsync(floor));
+        await t.HoldAsync(floor, 5);
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Twenty_joins_of_two_by_one_buyer_at_once_under_a_limit_of_four_queue_exactly_two()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var floor = await t.CreateCapacityAsync("gig", "Floor", 10);
+        await t.EnableWaitlistAsync(floor, "fifo");
+        await t.CreateLimitAsync("gig", "Four per person", 4, floor);
+        await t.HoldAsync(floor, 10);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => t.JoinAsync("bot", (floor, 2))));
+        Assert.Equal(2, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        Assert.Equal(18, answers.Count(a => a.StatusCode == HttpStatusCode.Conflict));
+        Assert.Equal(4L, (await t.GetCapacityAsync(floor))["waitlist_demand"]!.GetValue<long>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task The_capacity_lists_its_entries_in_order_a_page_at_a_time()
     {
         await using var app = await NewAppAsync();
