@@ -17,6 +17,10 @@ public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, 
         }
 
         keys.Waitlist.Add(Id);
+        if (Rules.IsValidBuyerKey(BuyerKey))
+        {
+            keys.JoiningBuyers.Add((TenantId, BuyerKey!));
+        }
     }
 }
 

@@ -64,6 +64,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         var loaded = new HashSet<Guid>();
         await LockEventSizesAsync(keys, ws, ct).ConfigureAwait(false);
+        await LockJoiningBuyersAsync(keys, ct).ConfigureAwait(false);
         await LockEndpointGuardsAsync(keys, ct).ConfigureAwait(false);
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
@@ -81,6 +82,28 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         await LockTenantsAsync(keys, ws, ct).ConfigureAwait(false);
         await LockKeysAsync(keys, ws, ct).ConfigureAwait(false);
         await LoadWebhooksAsync(keys, ws, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A lock per buyer that a batch queues for (<see cref="LoadKeys.JoiningBuyers"/>), held to its commit.
+    /// A join counts the buyer's other waiting entries against their limits, and two joins of one buyer
+    /// on capacities that share no pool lock no row in common before the queue is read: each would
+    /// count without the other's entry. Taken after the event locks and before any row lock, in one
+    /// order (by hash), so no row lock is held while waiting for it.
+    /// </summary>
+    private async Task LockJoiningBuyersAsync(LoadKeys keys, CancellationToken ct)
+    {
+        if (keys.JoiningBuyers.Count == 0)
+        {
+            return;
+        }
+
+        await using var cmd = Command(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('waitlist-buyer:' || t::text || ':' || k, 0) AS h "
+            + "FROM unnest(@t::uuid[], @k::text[]) AS u(t, k) ORDER BY h) s");
+        cmd.Parameters.AddWithValue("t", keys.JoiningBuyers.Select(b => b.TenantId).ToArray());
+        cmd.Parameters.AddWithValue("k", keys.JoiningBuyers.Select(b => b.BuyerKey).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>

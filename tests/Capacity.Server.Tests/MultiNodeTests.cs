@@ -88,6 +88,34 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task First_joins_of_one_buyer_on_two_sections_through_two_nodes_at_once_never_queue_past_the_limit()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+
+        // Sections that share no pool, with nobody waiting yet: the two joins lock no row in common
+        // before they read the queue, so only the buyer's own lock keeps them in turn.
+        for (var round = 0; round < 12; round++)
+        {
+            var eventId = $"night-{round}";
+            var stalls = await a.CreateCapacityAsync(eventId, "Stalls", 10);
+            var circle = await b.CreateCapacityAsync(eventId, "Circle", 10);
+            await a.EnableWaitlistAsync(stalls, "fifo");
+            await b.EnableWaitlistAsync(circle, "fifo");
+            await b.CreateLimitAsync(eventId, "Four per person", 4, stalls, circle);
+            await a.HoldAsync(stalls, 10);
+            await b.HoldAsync(circle, 10);
+
+            var responses = await Task.WhenAll(a.JoinAsync("one-buyer", (stalls, 3)), b.JoinAsync("one-buyer", (circle, 3)));
+            Assert.Equal(
+                [HttpStatusCode.Created, HttpStatusCode.Conflict],
+                responses.Select(r => r.StatusCode).Order().ToArray());
+        }
+
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
     public async Task Changes_partial_confirms_and_new_holds_racing_through_two_nodes_never_oversell_and_every_ticket_is_accounted_for()
     {
         await using var nodes = await Nodes.StartAsync();
