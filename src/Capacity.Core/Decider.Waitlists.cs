@@ -129,9 +129,7 @@ public static partial class Decider
         {
             if (!charge.Node.IsActive && charge.Node.Sale?.ClosedReason == SaleRules.SoldOutReason)
             {
-                return new Outcome(
-                    OutcomeCode.CapacityInactive,
-                    $"Capacity {charge.Node.Id} ({charge.Node.SectionName}) closed when it sold out and does not reopen by itself: its waiting list takes no entries.");
+                return Answers.Inactive(charge.Node, set);
             }
         }
 

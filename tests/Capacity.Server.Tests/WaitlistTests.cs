@@ -395,7 +395,7 @@ public abstract class WaitlistTests(StoreKind store)
         await t.HoldAsync(early, 2);
         Assert.Equal("closed", (await t.GetCapacityAsync(early))["state"]!.GetValue<string>());
         var inactive = await Api.ProblemAsync(await t.JoinAsync(null, (early, 1)), 409, "CAPACITY_INACTIVE");
-        Assert.Contains("Early bird", inactive["detail"]!.GetValue<string>());
+        Assert.Equal((early, "sold_out"), (inactive["capacity_id"]!.GetValue<string>(), inactive["closed_reason"]!.GetValue<string>()));
 
         app.Clock.Advance(TimeSpan.FromMinutes(10));
         var ended = await Api.ProblemAsync(await t.JoinAsync(null, (presale, 4)), 409, "SALE_CLOSED");
