@@ -101,6 +101,15 @@ public abstract class SaleRulesTests(StoreKind store)
         await t.HoldAsync(regular, 1);
 
         var flash = (await CreateAsync(t, "tiers", new { section_name = "Flash", total_capacity = 5, close_when_sold_out = true }))["id"]!.GetValue<string>();
+
+        // A later tier with a waiting entry: the block that sells its tier out offers the entry in the same batch.
+        var late = (await CreateAsync(t, "tiers", new { section_name = "Late", total_capacity = 4, opens_after_sold_out_of = regular }))["id"]!.GetValue<string>();
+        await t.EnableWaitlistAsync(late, "fifo");
+        var entry = (await Api.ReadAsync(await t.JoinAsync(null, (late, 2)), 201))["id"]!.GetValue<string>();
+        Assert.Equal("waiting", (await t.EntryAsync(entry))["status"]!.GetValue<string>());
+        await Api.ReadAsync(await t.PostAsync($"/capacity/{regular}/allocations", Api.Json(new { name = "Press", quantity = 19 })), 201);
+        Assert.Equal("on_sale", (await t.GetCapacityAsync(late))["state"]!.GetValue<string>());
+        Assert.Equal("offered", (await t.EntryAsync(entry))["status"]!.GetValue<string>());
         var block = (await Api.ReadAsync(await t.PostAsync($"/capacity/{flash}/allocations", Api.Json(new { name = "Sponsors", quantity = 2 })), 201))["id"]!.GetValue<string>();
         await t.HoldAsync(flash, 1);
         await Api.ReadAsync(await t.PutAsync($"/allocations/{block}", Api.Json(new { quantity = 4 })), 200);
