@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Capacity.Core;
 
@@ -299,10 +300,12 @@ public static partial class Decider
             }
         }
 
-        // An inactive capacity takes no holds, from an allocation or not.
-        if (!SumDemand(set, items, out var inactive, first))
+        // A capacity deactivated by hand takes no holds, from an allocation or not. One its sold-out rule
+        // closed is closed to the public only: a block's tickets were set aside there before it closed
+        // (often the very block whose setting aside sold it out), so they are still the block's to issue.
+        if (!SumDemand(set, items, out var inactive, first) && RefusingInactive(set, items) is { } refusing)
         {
-            return Answers.Inactive(inactive!, set);
+            return Answers.Inactive(refusing, set);
         }
 
         // The allocation's tickets are its own, but the cart's public items meet the sale rules as any hold's.
@@ -439,6 +442,34 @@ public static partial class Decider
                 set.Append(set.FindCapacity(item.CapacityId)!, kind, reservationId, allocationId, 0, 0, now);
             }
         }
+    }
+
+    /// <summary>
+    /// The inactive node that refuses a hold drawing from allocations, if any: any node a public item
+    /// reaches, or one an allocated item reaches that was deactivated by hand rather than closed by its
+    /// sold-out rule. Only when some node is inactive (rare), so it may sum the demand twice.
+    /// </summary>
+    private static CapacityNode? RefusingInactive(WorkingSet set, HoldItem[] items)
+    {
+        SumDemandFrom(set, items, allocationId: null);
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (!charge.Node.IsActive)
+            {
+                return charge.Node;
+            }
+        }
+
+        SumDemand(set, items, out _);
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (!charge.Node.IsActive && charge.Node.Sale?.ClosedReason != SaleRules.SoldOutReason)
+            {
+                return charge.Node;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Sums into <see cref="WorkingSet.Demand"/> what the items drawing from <paramref name="allocationId"/> (null: the public pool) take from each node.</summary>

@@ -980,8 +980,10 @@ internal sealed class ReferenceModel
             }
         }
 
-        // Any inactive node reached by any item refuses the hold, allocated or not.
-        if (Demand(items.Select(i => (i.Capacity, i.Quantity))).Keys.Any(n => !Caps[n].Active))
+        // An inactive node refuses the public items; the allocated ones only if it was deactivated by
+        // hand (one its sell-out closed is closed to the public, not to the blocks set aside in it).
+        if (Demand(items.Where(i => i.Allocation is null).Select(i => (i.Capacity, i.Quantity))).Keys.Any(n => !Caps[n].Active)
+            || Demand(items.Select(i => (i.Capacity, i.Quantity))).Keys.Any(n => !Caps[n].Active && !Caps[n].ClosedBySellOut))
         {
             return OutcomeCode.CapacityInactive;
         }

@@ -156,13 +156,36 @@ public sealed class SaleRulesTests
         Assert.Equal((false, SaleRules.SoldOutReason), (s.Node(early).IsActive, s.Node(early).Sale!.ClosedReason));
         Assert.Equal([LedgerKind.Allocate, LedgerKind.Open, LedgerKind.Close], s.LastLedger.Select(e => e.Kind));
 
+        // Closed to the public, not to the block: the box office still issues the tickets set aside.
+        var fromBlock = s.HoldFromOk((early, 1, block));
+        Assert.Equal(OutcomeCode.Ok, s.Do(new ConfirmHold(s.Tenant, fromBlock, null, false)).Code);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+
         // A tier set afterwards opens at once; tickets given back by the block go to the tiers, not to the early bird.
         var late = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Late");
         Assert.True(s.Node(late).Sale!.TierOpen);
         s.HoldOk((regular, 1));
         s.HoldOk((late, 1));
-        Assert.Equal(OutcomeCode.Ok, s.ReleaseAllocation(block, 2).Code);
+        Assert.Equal(OutcomeCode.Ok, s.ReleaseAllocation(block, 1).Code);
         Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_block_set_aside_before_the_public_sells_the_rest_still_issues_its_tickets_but_not_once_deactivated_by_hand()
+    {
+        var s = new Scenario();
+        var early = s.Own(6, "Early bird");
+        var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
+        var block = s.AllocateOk(early, 2);
+        s.HoldOk((early, 4));
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.False(s.Node(early).IsActive);
+        s.HoldFromOk((early, 1, block));
+
+        Assert.Equal(OutcomeCode.Ok, Patch(s, early, Only(), active: Change<bool>.To(true)).Code);
+        Assert.Equal(OutcomeCode.Ok, Patch(s, early, Only(), active: Change<bool>.To(false)).Code);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Do(new PlaceHold(s.Tenant, s.NewId(), [new HoldItem(early, 1, null, block)], 15)).Code);
         s.AssertConsistent();
     }
 

@@ -95,10 +95,14 @@ public abstract class SaleRulesTests(StoreKind store)
         await Api.ProblemAsync(await t.ReserveAsync(regular, 1), 409, "SALE_NOT_OPEN");
 
         // The box office's block takes the last six: the public has none left, so the next tier opens.
-        await Api.ReadAsync(await t.PostAsync($"/capacity/{early}/allocations", Api.Json(new { name = "Box office", quantity = 6 })), 201);
+        var office = (await Api.ReadAsync(await t.PostAsync($"/capacity/{early}/allocations", Api.Json(new { name = "Box office", quantity = 6 })), 201))["id"]!.GetValue<string>();
         Assert.Equal(("closed", "sold_out"), ((await t.GetCapacityAsync(early))["state"]!.GetValue<string>(), (await t.GetCapacityAsync(early))["closed_reason"]!.GetValue<string>()));
         Assert.Equal("on_sale", (await t.GetCapacityAsync(regular))["state"]!.GetValue<string>());
         await t.HoldAsync(regular, 1);
+
+        // Closed to the public, not to the box office: the block still issues what it set aside.
+        await Api.ReadAsync(await t.PostAsync($"/capacity/{early}/reserve", Api.Json(new { quantity = 6, allocation_id = office })), 201);
+        await Api.ProblemAsync(await t.ReserveAsync(early, 1), 409, "CAPACITY_INACTIVE");
 
         var flash = (await CreateAsync(t, "tiers", new { section_name = "Flash", total_capacity = 5, close_when_sold_out = true }))["id"]!.GetValue<string>();
 
