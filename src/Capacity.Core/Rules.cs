@@ -85,7 +85,8 @@ public static class Rules
     /// as JSON Schema's maxLength counts them, so an emoji is one), and none of the characters that
     /// draw nothing or change what is drawn around them, which make two names look alike or reorder
     /// what a screen shows: controls, format characters (zero-width spaces and joiners, but for a joiner
-    /// between two emoji, direction marks
+    /// between two emoji or a (non-)joiner between letters of the scripts that need one, and the tags of a
+    /// subdivision flag, direction marks
     /// such as U+061C, bidi embeddings, overrides and isolates, the soft hyphen, the byte-order mark,
     /// tag characters), line and paragraph separators, and the fillers that render blank (the combining
     /// grapheme joiner, the Hangul fillers). Text that is not well-formed UTF-16 is refused too. A name
@@ -103,7 +104,7 @@ public static class Rules
         for (var rest = value.AsSpan(); !rest.IsEmpty;)
         {
             if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || ++count > maxLength
-                || (IsHidden(rune) && !JoinsEmoji(previous, rune, rest[used..])))
+                || (IsHidden(rune) && !JoinsEmoji(previous, rune, rest[used..]) && !JoinsLetters(previous, rune, rest[used..]) && !TagsAFlag(previous, rune)))
             {
                 return false;
             }
@@ -122,6 +123,28 @@ public static class Rules
     /// may end in a variation selector or a skin tone), never next to a letter, a space or another
     /// joiner, so it cannot hide inside a word.
     /// </summary>
+    /// <summary>
+    /// A zero-width non-joiner or joiner between two letters (or marks) of the scripts that write with
+    /// them: Persian and Urdu words (می‌خواهم), Devanagari and Sinhala conjuncts. Letters of those
+    /// scripts are "other letters"; Latin, Greek and Cyrillic ones have case, and a joiner between them
+    /// could only hide inside a word, so it stays refused there.
+    /// </summary>
+    private static bool JoinsLetters(Rune previous, Rune rune, ReadOnlySpan<char> rest) =>
+        rune.Value is 0x200C or 0x200D
+        && IsScriptLetter(previous)
+        && Rune.DecodeFromUtf16(rest, out var next, out _) == OperationStatus.Done
+        && IsScriptLetter(next);
+
+    private static bool IsScriptLetter(Rune rune) =>
+        Rune.GetUnicodeCategory(rune) is UnicodeCategory.OtherLetter or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark;
+
+    /// <summary>
+    /// The tag characters that make a black flag one of England, Scotland or Wales (🏴 then tags, ending
+    /// with the cancel tag): allowed right after the flag or another tag, nowhere else.
+    /// </summary>
+    private static bool TagsAFlag(Rune previous, Rune rune) =>
+        rune.Value is >= 0xE0020 and <= 0xE007F && (previous.Value == 0x1F3F4 || previous.Value is >= 0xE0020 and <= 0xE007E);
+
     private static bool JoinsEmoji(Rune previous, Rune rune, ReadOnlySpan<char> rest) =>
         rune.Value == 0x200D
         && (previous.Value == 0xFE0F || Rune.GetUnicodeCategory(previous) is UnicodeCategory.OtherSymbol or UnicodeCategory.ModifierSymbol)
