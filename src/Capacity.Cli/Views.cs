@@ -389,7 +389,7 @@ internal static class Views
     /// <summary><c>capacities check</c>: whether the tickets could be held now, and why not when they could not.</summary>
     public static IRenderable Check(CapacityCheck c) => Pairs(
         ("Quantity", Number(c.Quantity)),
-        ("Available", c.Available ? "[green]yes[/] [grey](advice: only a hold takes them)[/]" : c.IsActive ? "[red]no[/]" : "[red]no[/] [grey](inactive)[/]"),
+        ("Available", c.Available ? "[green]yes[/] [grey](advice: only a hold takes them)[/]" : c.IsActive ? "[red]no[/]" : c.ClosedReason == "sold_out" ? "[red]no[/] [grey](closed: sold out)[/]" : "[red]no[/] [grey](inactive)[/]"),
         ("Free now", c.AvailableCapacity is { } a ? Number(a) : "∞"));
 
     /// <summary>A capacity's waiting-list cells: blank without a list, and a closed list says so.</summary>

@@ -122,6 +122,24 @@ public sealed class CliOutputTests(CapacityHost host) : IClassFixture<CapacityHo
     }
 
     [Fact]
+    public async Task A_check_on_an_early_bird_closed_by_its_sell_out_says_so_and_one_switched_off_says_inactive()
+    {
+        var tenant = await host.NewTenantAsync();
+        var early = await tenant.Client.CreateCapacityAsync("tiers", new CreateCapacityRequest { SectionName = "Early", TotalCapacity = 1 });
+        await tenant.Client.CreateCapacityAsync("tiers", new CreateCapacityRequest { SectionName = "Regular", TotalCapacity = 5, OpensAfterSoldOutOf = early.Id });
+        await tenant.Client.ReserveAsync(early.Id, new ReserveRequest { Quantity = 1 });
+        var off = await tenant.Client.CreateCapacityAsync("tiers", new CreateCapacityRequest { SectionName = "Off", TotalCapacity = 5 });
+        await tenant.Client.UpdateCapacityAsync(off.Id, new UpdateCapacityRequest { IsActive = false });
+
+        var closed = await host.RunCliAsync("capacities", "check", early.Id.ToString(), "-q", "1", "--key", tenant.Key);
+        var inactive = await host.RunCliAsync("capacities", "check", off.Id.ToString(), "-q", "1", "--key", tenant.Key);
+
+        Assert.Contains("(closed: sold out)", closed.Output, StringComparison.Ordinal);
+        Assert.Contains("(inactive)", inactive.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("sold out", inactive.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_closed_allocation_says_closed_in_its_own_row_and_draws_no_held_back_bar()
     {
         var tenant = await host.NewTenantAsync();

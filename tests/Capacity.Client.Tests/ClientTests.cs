@@ -55,7 +55,8 @@ public sealed class ClientTests(CapacityHost host) : IClassFixture<CapacityHost>
         var no = await t.CheckAsync(adult.Id, 48);
         Assert.False(no.Available);
         Assert.Equal(48, no.Quantity);
-        Assert.False((await t.CheckAsync(stream.Id, 1)).IsActive);
+        var off = await t.CheckAsync(stream.Id, 1);
+        Assert.Equal((false, stream.Id, null), (off.IsActive, off.InactiveCapacityId, off.ClosedReason));
     }
 
     [Fact]

@@ -74,11 +74,19 @@ public abstract class SoldOutTests(StoreKind store)
         var closed = await Api.ProblemAsync(await t.ReserveAsync(early, 1), 409, "CAPACITY_INACTIVE");
         Assert.Equal((early, "sold_out"), (closed["capacity_id"]!.GetValue<string>(), closed["closed_reason"]!.GetValue<string>()));
         Assert.Contains("closed when it sold out", closed["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        var check = await Api.ReadAsync(await t.PostAsync($"/capacity/{early}/check", Api.Json(new { quantity = 1 })), 200);
+        Assert.Equal((false, false, early, "sold_out"), (check["available"]!.GetValue<bool>(), check["is_active"]!.GetValue<bool>(), check["inactive_capacity_id"]!.GetValue<string>(), check["closed_reason"]!.GetValue<string>()));
 
         await Api.ReadAsync(await t.PutAsync($"/capacity/{plenty}", Api.Json(new { is_active = false })), 200);
         var off = await Api.ProblemAsync(await t.ReserveAsync(plenty, 1), 409, "CAPACITY_INACTIVE");
         Assert.Equal(plenty, off["capacity_id"]!.GetValue<string>());
         Assert.Null(off["closed_reason"]);
+
+        // Under a pool switched off by hand, a check names the pool, with no reason of a rule.
+        await Api.ReadAsync(await t.PutAsync($"/capacity/{venue}", Api.Json(new { is_active = false })), 200);
+        var under = await Api.ReadAsync(await t.PostAsync($"/capacity/{stalls}/check", Api.Json(new { quantity = 1 })), 200);
+        Assert.Equal((false, venue), (under["available"]!.GetValue<bool>(), under["inactive_capacity_id"]!.GetValue<string>()));
+        Assert.Null(under["closed_reason"]);
         await app.AssertInvariantsAsync();
     }
 }

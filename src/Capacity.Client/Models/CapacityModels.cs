@@ -284,8 +284,10 @@ public sealed record UpdateCapacityRequest
 /// <param name="Available">True when the quantity could be held right now.</param>
 /// <param name="Quantity">The quantity asked about.</param>
 /// <param name="AvailableCapacity">The effective availability, or null when unlimited.</param>
-/// <param name="IsActive">False when the capacity or a pool it draws from is deactivated.</param>
+/// <param name="IsActive">False when the capacity or a pool it draws from is deactivated, or closed by its sold-out rule.</param>
+/// <param name="InactiveCapacityId">When <paramref name="IsActive"/> is false: the capacity or pool that is inactive (null from a server that does not send it).</param>
+/// <param name="ClosedReason">When that one was closed by its sold-out rule: <c>sold_out</c> (an early tier after its sell-out: offer the next tier); null when switched off by hand.</param>
 /// <remarks>A capacity outside its sale window, or a tier not yet open, is refused like a hold: 409 <c>SALE_NOT_OPEN</c> or <c>SALE_CLOSED</c>.</remarks>
-public sealed record CapacityCheck(bool Available, int Quantity, long? AvailableCapacity, bool IsActive);
+public sealed record CapacityCheck(bool Available, int Quantity, long? AvailableCapacity, bool IsActive, Guid? InactiveCapacityId = null, string? ClosedReason = null);
 
 internal sealed record CheckRequest(int Quantity);

@@ -318,8 +318,10 @@ internal static class CapacityApi
             }
         }
 
-        var active = closure.All(n => n.IsActive);
-        return JsonResults.Ok(new CheckResponse(active && (available is null || available >= request.Quantity), request.Quantity, available, active));
+        // The node a hold would be refused by, named as the hold's refusal names it (and why, when its sell-out closed it).
+        var inactive = closure.Find(n => !n.IsActive);
+        return JsonResults.Ok(new CheckResponse(
+            inactive is null && (available is null || available >= request.Quantity), request.Quantity, available, inactive is null, inactive?.Id, inactive?.Sale?.ClosedReason));
     }
 
     private static ProblemHttpResult NotFound(string id) => ApiErrors.CapacityNotFound(id);

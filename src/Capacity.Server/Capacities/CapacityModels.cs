@@ -100,4 +100,12 @@ internal sealed record CheckRequest
     public required int Quantity { get; init; }
 }
 
-internal sealed record CheckResponse(bool Available, int Quantity, long? AvailableCapacity, bool IsActive);
+/// <param name="InactiveCapacityId">When <paramref name="IsActive"/> is false: the capacity or pool that is inactive, as a hold's refusal names it.</param>
+/// <param name="ClosedReason">When that one was closed by its sold-out rule: <c>sold_out</c> (offer the next tier); absent when switched off by hand.</param>
+internal sealed record CheckResponse(
+    bool Available,
+    int Quantity,
+    long? AvailableCapacity,
+    bool IsActive,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? InactiveCapacityId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ClosedReason = null);
