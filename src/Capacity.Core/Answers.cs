@@ -37,15 +37,16 @@ internal static class Answers
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome CapacityNotFound(Guid id) => Outcome.NotFound($"Capacity {id} was not found.");
 
+    // price: what the id found, if anything; another tenant's price reads as none, as its id would anywhere else.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static Outcome PriceNotOfCapacity(int index, Guid pricingId, Guid capacityId, bool exists) =>
-        Outcome.Invalid($"items[{index}].pricing_id", exists
+    public static Outcome PriceNotOfCapacity(int index, Guid pricingId, Guid capacityId, PriceEntry? price, Guid tenantId) =>
+        Outcome.Invalid($"items[{index}].pricing_id", price is not null && price.TenantId == tenantId
             ? $"Pricing {pricingId} does not belong to capacity {capacityId}."
             : $"Pricing {pricingId} does not exist.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Inactive(CapacityNode node, ICapacityLookup lookup) =>
-        new(OutcomeCode.CapacityInactive, node.Sale?.ClosedReason == SaleRules.SoldOutReason
+        new(OutcomeCode.CapacityInactive, node.ClosedBySellOut
             ? $"Capacity {node.Id} ({node.SectionName}) closed when it sold out and takes no new holds; only a PUT with is_active: true reopens it."
             : $"Capacity {node.Id} ({node.SectionName}) is inactive and takes no new holds.") { Capacity = Graph.View(node, lookup) };
 

@@ -463,7 +463,7 @@ public static partial class Decider
         SumDemand(set, items, out _);
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            if (!charge.Node.IsActive && charge.Node.Sale?.ClosedReason != SaleRules.SoldOutReason)
+            if (!charge.Node.IsActive && !charge.Node.ClosedBySellOut)
             {
                 return charge.Node;
             }

@@ -83,11 +83,10 @@ public static partial class Decider
                 return Answers.CapacityNotFound(item.CapacityId);
             }
 
-            if (item.PricingId is { } pricingId
-                && (set.FindPrice(pricingId) is not { } price || price.TenantId != command.TenantId || price.CapacityId != item.CapacityId))
+            if (item.PricingId is { } pricingId && set.FindPrice(pricingId) is var price
+                && (price is null || price.TenantId != command.TenantId || price.CapacityId != item.CapacityId))
             {
-                var found = set.FindPrice(pricingId);
-                return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId, exists: found is not null && found.TenantId == command.TenantId);
+                return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId, price, command.TenantId);
             }
 
             var held = QuantityOn(hold.Items, item.CapacityId);

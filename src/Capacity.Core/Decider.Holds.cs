@@ -71,8 +71,7 @@ public static partial class Decider
                 var price = set.FindPrice(pricingId);
                 if (price is null || price.TenantId != command.TenantId || price.CapacityId != item.CapacityId)
                 {
-                    // Another tenant's price reads as none, as its id would anywhere else.
-                    return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId, exists: price is not null && price.TenantId == command.TenantId);
+                    return Answers.PriceNotOfCapacity(i, pricingId, item.CapacityId, price, command.TenantId);
                 }
 
                 priced = true;

@@ -127,7 +127,7 @@ public static partial class Decider
     {
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            if (!charge.Node.IsActive && charge.Node.Sale?.ClosedReason == SaleRules.SoldOutReason)
+            if (charge.Node.ClosedBySellOut)
             {
                 return Answers.Inactive(charge.Node, set);
             }

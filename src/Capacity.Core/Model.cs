@@ -80,6 +80,12 @@ public sealed class CapacityNode
         (true, true) => CapacityMode.Unlimited,
     };
 
+    /// <summary>
+    /// Closed by its sold-out rule (an early tier after its sell-out, <c>close_when_sold_out</c>) rather than
+    /// switched off by hand: closed to the public for good, not to the blocks set aside in it.
+    /// </summary>
+    public bool ClosedBySellOut => !IsActive && Sale?.ClosedReason == SaleRules.SoldOutReason;
+
     /// <summary>What this node alone could still give a public hold (units owed to waiting lists excluded), or null when it is unlimited.</summary>
     public long? Headroom => Total is { } t ? Math.Max(0, t + OverbookLimit - Reserved - Sold - QueueDemand) : null;
 

@@ -85,6 +85,16 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     }
 
     /// <summary>
+    /// Advisory locks held to the commit, one per distinct (tenant, text) pair of the arrays $1 (uuid[])
+    /// and $2 (text[]) under <paramref name="kind"/>, taken in hash order, so two batches over the same
+    /// pairs never wait on each other in a cycle: an event's capacity count, its ledger numbering, a
+    /// buyer's waiting-list joins.
+    /// </summary>
+    private static string PairLocks(string kind) =>
+        $"SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('{kind}:' || t::text || ':' || k, 0) AS h "
+        + "FROM unnest($1::uuid[], $2::text[]) AS u(t, k) ORDER BY h) s";
+
+    /// <summary>
     /// A lock per buyer that a batch queues for (<see cref="LoadKeys.JoiningBuyers"/>), held to its commit.
     /// A join counts the buyer's other waiting entries against their limits, and two joins of one buyer
     /// on capacities that share no pool lock no row in common before the queue is read: each would
@@ -98,11 +108,9 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             return;
         }
 
-        await using var cmd = Command(
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('waitlist-buyer:' || t::text || ':' || k, 0) AS h "
-            + "FROM unnest(@t::uuid[], @k::text[]) AS u(t, k) ORDER BY h) s");
-        cmd.Parameters.AddWithValue("t", keys.JoiningBuyers.Select(b => b.TenantId).ToArray());
-        cmd.Parameters.AddWithValue("k", keys.JoiningBuyers.Select(b => b.BuyerKey).ToArray());
+        await using var cmd = Command(PairLocks("waitlist-buyer"));
+        cmd.Parameters.Add(new() { Value = keys.JoiningBuyers.Select(b => b.TenantId).ToArray() });
+        cmd.Parameters.Add(new() { Value = keys.JoiningBuyers.Select(b => b.BuyerKey).ToArray() });
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
@@ -123,9 +131,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         var tenants = keys.EventSizes.Select(k => k.TenantId).ToArray();
         var events = keys.EventSizes.Select(k => k.EventId).ToArray();
         await using var batch = new NpgsqlBatch(_connection, _tx);
-        var locks = new NpgsqlBatchCommand(
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('capacities:' || t::text || ':' || e, 0) AS h "
-            + "FROM unnest($1::uuid[], $2::text[]) AS u(t, e) ORDER BY h) s");
+        var locks = new NpgsqlBatchCommand(PairLocks("capacities"));
         locks.Parameters.Add(new() { Value = tenants });
         locks.Parameters.Add(new() { Value = events });
         batch.BatchCommands.Add(locks);
@@ -1163,9 +1169,7 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
             // number to the commit, it makes one writer at a time number the event, and the order of
             // numbers the order of commits. Taken in one order (by hash), so two batches over the same
             // events cannot deadlock; taken last, so no other lock is waited for while holding it.
-            var order = new NpgsqlBatchCommand(
-                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('ledger:' || t::text || ':' || e, 0) AS h "
-                + "FROM unnest($1::uuid[], $2::text[]) AS u(t, e) ORDER BY h) s");
+            var order = new NpgsqlBatchCommand(PairLocks("ledger"));
             order.Parameters.Add(new() { Value = chunks.Select(c => c.TenantId).ToArray() });
             order.Parameters.Add(new() { Value = chunks.Select(c => c.EventId).ToArray() });
             batch.BatchCommands.Add(order);

@@ -29,10 +29,10 @@ internal static partial class Instant
             return Rule;
         }
 
-        // An offset of more than 14 hours, or 60 minutes or more, is malformed rather than out of range.
+        // An offset of more than 14 hours, or of 60 minutes or more, is malformed rather than out of range.
         var offset = shape.Groups["offset"].Value;
-        var minutes = offset.Length == 6 ? (int.Parse(offset[1..3], CultureInfo.InvariantCulture) * 60) + int.Parse(offset[4..], CultureInfo.InvariantCulture) : 0;
-        return minutes <= 14 * 60 && (offset.Length != 6 || int.Parse(offset[4..], CultureInfo.InvariantCulture) < 60) ? RangeRule : Rule;
+        var (hours, minutes) = offset.Length == 6 ? (int.Parse(offset[1..3], CultureInfo.InvariantCulture), int.Parse(offset[4..], CultureInfo.InvariantCulture)) : (0, 0);
+        return minutes < 60 && (hours * 60) + minutes <= 14 * 60 ? RangeRule : Rule;
     }
 
     public static bool TryParse(string? text, out DateTimeOffset value)
