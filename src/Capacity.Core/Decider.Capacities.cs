@@ -192,8 +192,9 @@ public static partial class Decider
 
     /// <summary>
     /// What follows a command in its batch, before the next one is decided: capacities it sold out
-    /// (tiers open, capacities close), then waiting lists it freed units for (whose offers may sell
-    /// out more). The engine and every test of the core call this one method, so they agree.
+    /// (tiers open, capacities close), then waiting lists it freed units for or closed (whose offers
+    /// may sell out more), until nothing moves. The engine and every test of the core call this one
+    /// method, so they agree.
     /// </summary>
     public static void AfterCommand(WorkingSet set, DateTimeOffset now)
     {
@@ -203,7 +204,10 @@ public static partial class Decider
             ApplySellOuts(set, now);
         }
 
-        if (set.HasUnsettled)
+        // Until nothing moves: an offer may sell a tier out, which opens the next (whose entries are
+        // offered) or closes it (whose entries lapse). Each capacity closes or opens once, and each
+        // entry is offered or lapses once, so this ends.
+        while (set.HasUnsettled)
         {
             SettleWaitlists(set, now);
             if (set.HasSellOutCandidates)
@@ -263,6 +267,12 @@ public static partial class Decider
             node.IsActive = false;
             next = next with { ClosedReason = SaleRules.SoldOutReason };
             set.Append(node, LedgerKind.Close, Guid.Empty, 0, 0, now);
+
+            // Closed for good: entries waiting on it, or below it, lapse when the list is settled.
+            if (node.QueueDemand > 0)
+            {
+                set.Unsettled.Add((node.TenantId, node.EventId));
+            }
         }
 
         node.Sale = next;
@@ -386,6 +396,13 @@ public static partial class Decider
 
         node.UpdatedAt = now;
         set.Touch(node);
+
+        // Before a tier is judged: entries the resize lapses are owed nothing on the pools above.
+        if (node.QueueDemand > 0 && node.Ceiling < (ceilingBefore ?? long.MaxValue))
+        {
+            LapseEntriesTooLarge(set, node, now);
+        }
+
         if (newlyFollowing is not null)
         {
             node.Sale = node.Sale! with { TierOpen = false };
@@ -397,11 +414,6 @@ public static partial class Decider
         if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
         {
             set.SellOutCandidates.Add(node);
-        }
-
-        if (node.QueueDemand > 0 && node.Ceiling < (ceilingBefore ?? long.MaxValue))
-        {
-            LapseEntriesTooLarge(set, node, now);
         }
 
         // A larger total, a reopened capacity or a changed policy may fit entries that waited.

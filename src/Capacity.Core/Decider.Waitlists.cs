@@ -144,6 +144,20 @@ public static partial class Decider
         return null;
     }
 
+    /// <summary>Whether the summed demand reaches a capacity <see cref="ClosedForGood"/> would refuse a join for.</summary>
+    private static bool ReachesClosedForGood(WorkingSet set, DateTimeOffset now)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (charge.Node.ClosedBySellOut || charge.Node.Sale?.EndsAt <= now)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// After <paramref name="shrunk"/>'s ceiling came down (a smaller total or overbook allowance): a waiting
     /// entry that now asks more of a pool than the pool holds in all could never be offered, yet it would be
@@ -155,17 +169,21 @@ public static partial class Decider
         var queue = set.QueueOf(shrunk.TenantId, shrunk.EventId) ?? throw new MissingRowException($"The waiting list of event {shrunk.EventId} was not loaded.");
         foreach (var entry in queue)
         {
-            if (entry.Status != WaitlistStatus.Waiting || !NeverFits(set, entry.Items))
+            if (entry.Status == WaitlistStatus.Waiting && NeverFits(set, entry.Items))
             {
-                continue;
+                Lapse(set, entry, now);
+                set.Unsettled.Add((entry.TenantId, entry.EventId));
             }
-
-            Owe(set, entry, -1);
-            (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Lapsed, now);
-            set.Touch(entry);
-            set.Unsettled.Add((entry.TenantId, entry.EventId));
-            set.Notify(Topics.WaitlistLapsed, entry.TenantId, entry.EventId, WaitlistEntryView.Of(entry), now);
         }
+    }
+
+    /// <summary>A waiting entry that could never be offered lapses: owed nothing from now on, and its buyer hears <c>waitlist.lapsed</c>.</summary>
+    private static void Lapse(WorkingSet set, WaitlistEntry entry, DateTimeOffset now)
+    {
+        Owe(set, entry, -1);
+        (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Lapsed, now);
+        set.Touch(entry);
+        set.Notify(Topics.WaitlistLapsed, entry.TenantId, entry.EventId, WaitlistEntryView.Of(entry), now);
     }
 
     /// <summary>Whether these items ask more of some pool they draw from than it holds in all (its total and overbook allowance).</summary>
@@ -304,7 +322,7 @@ public static partial class Decider
     /// Offers every waiting entry of the event that fits and is on sale now, in the order they joined. An entry fits when
     /// every node it draws from has the units free, less what entries ahead of it on a <c>fifo</c> list
     /// (which keep their place while they do not fit) need there. An entry its buyer's limit would
-    /// refuse is passed over and keeps waiting.
+    /// refuse is passed over and keeps waiting. An entry reaching a capacity closed for good lapses.
     /// </summary>
     private static void Settle(WorkingSet set, Guid tenantId, string eventId, DateTimeOffset now)
     {
@@ -320,12 +338,24 @@ public static partial class Decider
 
             var items = entry.Items;
             var fits = SumDemand(set, items, out _) && FitsAhead(set.Demand, ahead);
-
-            // An offer is a hold, and no hold is placed before a window opens, after it ends, or on a
-            // tier not yet open: the entry waits for that, without holding back entries for what is on sale.
-            if (set.DemandHasRules && FirstClosedForSale(set, now) is not null)
+            if (set.DemandHasRules)
             {
-                continue;
+                // A capacity it reaches will not take holds again by itself (its sold-out rule closed it,
+                // its window ended), so the entry could never be offered, yet it would be owed units on
+                // every pool above for good: it lapses, as a join there would be refused, and those
+                // behind it and the public may have the units.
+                if (ReachesClosedForGood(set, now))
+                {
+                    Lapse(set, entry, now);
+                    continue;
+                }
+
+                // An offer is a hold, and no hold is placed before a window opens or on a tier not yet
+                // open: the entry waits for that, without holding back entries for what is on sale.
+                if (FirstClosedForSale(set, now) is not null)
+                {
+                    continue;
+                }
             }
 
             if (fits && !(MeetsLimits(set, items, entry.BuyerKey) && CheckBuyerLimits(set, items, entry.BuyerKey) is not null))

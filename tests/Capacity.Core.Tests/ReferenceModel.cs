@@ -390,12 +390,17 @@ internal sealed class ReferenceModel
         _joined = null;
         _taken.Clear();
         var code = DecideOne(command, now, moves);
+        HeldAvailable = command is PlaceHold { Items: [var first, ..] } && code == OutcomeCode.Ok ? Available(first.CapacityId, UsedAll()) : null;
 
         // What follows every command, in this order: what it sold out, then the waiting lists it
-        // freed units for, then what their offers sold out.
+        // freed units for, then what their offers sold out, until the lists settle without a change
+        // (a tier the offers sold out opens the next, or closes with entries waiting).
         SellOuts(now, moves);
-        Settle(now, moves);
-        SellOuts(now, moves);
+        while (Settle(now, moves))
+        {
+            SellOuts(now, moves);
+        }
+
         var used = UsedAll();
         if (Caps.Values.Any(cap => cap.Total is { } total && used[cap.Id].Reserved + used[cap.Id].Sold > total))
         {
@@ -451,6 +456,12 @@ internal sealed class ReferenceModel
     /// an order the model does not state).
     /// </summary>
     public long? LastAvailable { get; private set; }
+
+    /// <summary>
+    /// After a hold, its first capacity's availability as the hold left it: what its answer reports, before
+    /// what follows the command (entries lapsing on a capacity the hold closed give it units back).
+    /// </summary>
+    public long? HeldAvailable { get; private set; }
 
     /// <summary>The field the last refusal must name, where the model states it (limits, buyer keys); null otherwise.</summary>
     public string? LastField { get; private set; }
@@ -2033,16 +2044,19 @@ internal sealed class ReferenceModel
 
     /// <summary>
     /// Settles every event's list from scratch, each in the order its entries joined. An entry reaching
-    /// a capacity not on sale (its window, its tier) is skipped. An entry fits
+    /// a capacity closed for good (by its sold-out rule, or its window over) lapses. An entry reaching
+    /// a capacity not on sale (its window not yet open, its tier) is skipped. An entry fits
     /// when every node its items reach is active and, where limited, has free (total − reserved −
     /// sold) at least what the entry takes there plus what entries ahead of it that keep their place
     /// wait for there. An entry that fits is offered, unless its buyer's limits would refuse it: then
     /// it is passed over and keeps waiting, holding nobody back. An entry that does not fit keeps its
     /// place (its units are waited for, ahead of everyone behind it) unless every one of its
-    /// capacities' lists is first_fit. One pass is enough: an offer only ever takes units.
+    /// capacities' lists is first_fit. One pass is enough: an offer only ever takes units. Answers
+    /// whether any entry was offered or lapsed.
     /// </summary>
-    private void Settle(DateTimeOffset now, List<Move> moves)
+    private bool Settle(DateTimeOffset now, List<Move> moves)
     {
+        var changed = false;
         var queues = EntryOrder.Select(id => Entries[id]).Where(e => e.Status == WaitlistStatus.Waiting).GroupBy(e => (e.Tenant, e.EventId)).ToList();
         foreach (var queue in queues)
         {
@@ -2050,6 +2064,16 @@ internal sealed class ReferenceModel
             var passed = new List<HashSet<Guid>>();
             foreach (var e in queue)
             {
+                // Reaching a capacity that will not take holds again by itself, it could never be offered.
+                var reached = e.Items.SelectMany(i => Closure(i.Capacity)).ToHashSet();
+                if (reached.Any(n => (!Caps[n].Active && Caps[n].ClosedBySellOut) || Caps[n].SaleEnds <= now))
+                {
+                    e.Status = WaitlistStatus.Lapsed;
+                    Tally(WaitlistEvent.LapsedClosed);
+                    changed = true;
+                    continue;
+                }
+
                 // No offer while a capacity it reaches is not on sale; it waits without holding anyone back.
                 var named = LastNotOnSale;
                 var closed = SaleRefusal(e.Items.Select(i => i.Capacity), now) is not null;
@@ -2078,6 +2102,7 @@ internal sealed class ReferenceModel
                     }
 
                     Offer(e, now, moves);
+                    changed = true;
                     continue;
                 }
 
@@ -2098,6 +2123,8 @@ internal sealed class ReferenceModel
                 }
             }
         }
+
+        return changed;
     }
 
     /// <summary>An offer is an ordinary hold with the entry's id and buyer, for the shortest offer_minutes of its capacities.</summary>
@@ -2162,6 +2189,8 @@ internal enum WaitlistEvent
     LapsedTooLarge,
     /// <summary>An entry that fit, passed over because its buyer's limits would refuse it.</summary>
     PassedOverForLimit,
+    /// <summary>A waiting entry that lapsed because a capacity it reaches closed for good (its sold-out rule, its window's end).</summary>
+    LapsedClosed,
 }
 
 /// <summary>What sale rules did, counted by the model, so that a test can require its scripts to reach each.</summary>

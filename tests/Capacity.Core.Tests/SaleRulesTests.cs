@@ -476,6 +476,121 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
+    public void Entries_waiting_on_an_early_bird_lapse_when_an_offer_sells_it_out_and_the_regular_tier_sells_the_seats_they_were_owed()
+    {
+        var s = new Scenario();
+        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.WaitlistLapsed, null, "whsec_c2VjcmV0"));
+        var venue = s.Own(10, "Venue");
+        var early = s.Create(3, [venue], "Early bird");
+        var regular = s.CreateCommand(10, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
+        s.Do(regular);
+        s.EnableWaitlist(early, WaitlistPolicy.FirstFit);
+        var hold = s.HoldOk((early, 2));
+        var pair = s.JoinOk((early, 2));
+        Assert.Equal((WaitlistStatus.Waiting, 2L), (s.Entry(pair).Status, s.Node(venue).QueueDemand));
+
+        // A single fits the last early ticket past the pair (first_fit); its offer sells the early bird
+        // out, which closes for good and opens the regular tier: the pair could never be offered now.
+        var single = s.JoinOk((early, 1));
+        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Lapsed), (s.Entry(single).Status, s.Entry(pair).Status));
+        Assert.True(s.Node(early).ClosedBySellOut);
+        Assert.Equal((0L, 0L), (s.Node(venue).QueueDemand, s.Node(early).WaitingUnits));
+        var told = Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
+        Assert.Equal((pair, WaitlistStatus.Lapsed), (((WaitlistEntryView)told.Subject).Id, ((WaitlistEntryView)told.Subject).Status));
+
+        // Nothing is owed on the venue: the regular tier sells all seven seats left, and an early ticket
+        // that comes back goes to it too, not to the lapsed pair.
+        s.HoldOk((regular.Id, 7));
+        s.Release(hold);
+        Assert.Equal(WaitlistStatus.Lapsed, s.Entry(pair).Status);
+        s.HoldOk((regular.Id, 2));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Entries_waiting_on_a_capacity_lapse_when_its_window_ends_or_its_sell_out_closes_it()
+    {
+        var s = new Scenario();
+        var venue = s.Own(20, "Venue");
+        var presale = s.CreateCommand(4, [venue], "Presale") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10)) };
+        s.Do(presale);
+        var box = s.CreateCommand(4, [venue], "Box") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
+        s.Do(box);
+        s.EnableWaitlist(presale.Id);
+        s.EnableWaitlist(box.Id, WaitlistPolicy.FirstFit);
+        s.HoldOk((presale.Id, 3));
+        s.HoldOk((box.Id, 2));
+        var late = s.JoinOk((presale.Id, 2));
+        var boxed = s.JoinOk((box.Id, 3));
+        Assert.Equal(5L, s.Node(venue).QueueDemand);
+
+        // The window's end, passed by the sweep: the entry lapses in that batch.
+        s.AdvanceMinutes(10);
+        Assert.Equal(1, s.Do(new PassSaleEdges([presale.Id])).Count);
+        Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Waiting), (s.Entry(late).Status, s.Entry(boxed).Status));
+        Assert.Equal(3L, s.Node(venue).QueueDemand);
+
+        // A single takes one of the box's two tickets past the three (first_fit); the one left is owed
+        // to them, so the box has sold out, and close_when_sold_out closes it: the three lapse.
+        var single = s.JoinOk((box.Id, 1));
+        Assert.True(s.Node(box.Id).ClosedBySellOut);
+        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Lapsed, 0L), (s.Entry(single).Status, s.Entry(boxed).Status, s.Node(venue).QueueDemand));
+
+        // A capacity closed by hand will open again: an entry may wait for it, and does.
+        var hand = s.Create(2, [venue], "Balcony");
+        s.EnableWaitlist(hand);
+        s.HoldOk((hand, 2));
+        var waits = s.JoinOk((hand, 1));
+        Assert.Equal(OutcomeCode.Ok, s.SetActive(hand, false).Code);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(waits).Status);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_offer_that_sells_a_tier_out_opens_the_next_and_offers_its_queue_in_the_same_step()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var early = s.Create(2, [venue], "Early bird");
+        var regular = s.CreateCommand(5, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
+        s.Do(regular);
+        s.EnableWaitlist(early);
+        s.EnableWaitlist(regular.Id);
+        var hold = s.HoldOk((early, 1));
+        var pair = s.JoinOk((early, 2));
+        var next = s.JoinOk((regular.Id, 3));
+        Assert.Equal((WaitlistStatus.Waiting, WaitlistStatus.Waiting), (s.Entry(pair).Status, s.Entry(next).Status));
+
+        // The release offers the pair both early tickets; that sells the early bird out and opens the
+        // regular tier, whose entry is offered before the step ends, not by whatever comes next.
+        s.Release(hold);
+        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Offered), (s.Entry(pair).Status, s.Entry(next).Status));
+        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_put_that_lapses_an_entry_and_makes_a_tier_judges_the_earlier_capacity_without_what_the_entry_was_owed()
+    {
+        var s = new Scenario();
+        var pool = s.Own(2, "Pool");
+        var stalls = s.Create(null, [pool], "Stalls");
+        s.EnableWaitlist(stalls);
+        s.HoldOk((pool, 1));
+        var pair = s.JoinOk((stalls, 2));
+        Assert.Equal(0L, s.Available(pool));
+
+        // Stalls shrink to 1 (the pair lapses) and follow the pool: the pool has a ticket left once the
+        // pair is owed nothing, so it has not sold out, and the stalls wait for it as a tier.
+        var put = s.Do(new UpdateCapacity(s.Tenant, stalls, Change<string>.Keep, Change<string?>.Keep, Change<int?>.To(1), Change<bool>.Keep, null,
+            new SalePatch(default, default, Change<Guid?>.To(pool), default, default)));
+        Assert.Equal(OutcomeCode.Ok, put.Code);
+        Assert.Equal(WaitlistStatus.Lapsed, s.Entry(pair).Status);
+        Assert.Equal((1L, null, false), (s.Available(pool), s.Node(pool).Sale!.SoldOutAt, s.Node(stalls).Sale!.TierOpen));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void The_window_is_passed_once_per_edge_start_then_end()
     {
         var s = new Scenario();

@@ -11,19 +11,22 @@ public sealed class WaitlistCrashTests_on_postgres() : WaitlistCrashTests(StoreK
 
 /// <summary>
 /// Kill -9 the real server while buyers hold, confirm, release and cancel tickets of a small pool
-/// with a fifo waiting list, join it, leave it, and confirm or let go of the offers it makes, all
-/// with Idempotency-Keys. Offers are made by the server in the batch that frees the tickets, so the
-/// test cannot predict them; it checks what must hold whatever happened: every acknowledged join
-/// exists, no entry's status goes back past what was acknowledged (waiting, offered, then accepted,
-/// lapsed or left for good), every offered entry's offer is its own reservation, every public hold
-/// reads as acknowledged, and the audit is clean after each restart (which includes: no entry waits
-/// while it fits). CAPACITY_CRASH_CYCLES sets the cycles (4 by default here), CAPACITY_CRASH_SEED
+/// with a fifo waiting list and of an early bird with a first_fit list (the regular tier opens when it
+/// sells out, and it closes), join them, leave them, and confirm or let go of the offers they make, all
+/// with Idempotency-Keys. Offers are made by the server in the batch that frees the tickets, and
+/// entries on the early bird lapse in the batch that sells it out, so the test cannot predict them; it
+/// checks what must hold whatever happened: every acknowledged join exists, no entry's status goes back
+/// past what was acknowledged (waiting, offered, then accepted, lapsed or left for good), every offered
+/// entry's offer is its own reservation, an entry lapses without an offer only on the early bird once it
+/// closed and none waits there after, every public hold reads as acknowledged, and the audit is clean
+/// after each restart (which includes: no entry waits while it fits, and nothing is owed to lapsed ones). CAPACITY_CRASH_CYCLES sets the cycles (4 by default here), CAPACITY_CRASH_SEED
 /// replays a run.
 /// </summary>
 public abstract class WaitlistCrashTests(StoreKind store)
 {
     private const int Workers = 8;
     private const int PoolSize = 30;
+    private const int EarlySize = 8;
 
     [Fact]
     public async Task Killing_the_server_amid_waiting_list_traffic_loses_no_acknowledged_entry_and_keeps_the_queue_settled()
@@ -32,7 +35,8 @@ public abstract class WaitlistCrashTests(StoreKind store)
     }
 
     /// <param name="Target">The hold or entry the request acts on; null for a new hold or a join.</param>
-    private sealed record Sent(string Key, string Action, string Path, object? Body, string? Target) : ICrashRequest
+    /// <param name="Capacity">The capacity a new hold or a join takes from.</param>
+    private sealed record Sent(string Key, string Action, string Path, object? Body, string? Target, string? Capacity = null) : ICrashRequest
     {
         public HttpMethod Method => Action == "leave" ? HttpMethod.Delete : HttpMethod.Post;
     }
@@ -47,9 +51,11 @@ public abstract class WaitlistCrashTests(StoreKind store)
         private readonly ConcurrentDictionary<string, string> _holds = new();
         private readonly ConcurrentDictionary<string, string> _entries = new();
         private readonly ConcurrentDictionary<string, byte> _busy = new();
-        private string _pool = "";
+        private readonly ConcurrentDictionary<string, byte> _onEarly = new();
+        private string _pool = "", _early = "";
         private int _keys;
         private int _offersSeen;
+        private readonly ConcurrentDictionary<string, byte> _lapsedByClose = new();
         private int _offersEnded;
 
         public Run(int seed)
@@ -65,6 +71,18 @@ public abstract class WaitlistCrashTests(StoreKind store)
             {
                 _pool = await setup.CreateCapacityAsync("waitlist-crash", "Floor", PoolSize);
                 await setup.EnableWaitlistAsync(_pool, "fifo", offerMinutes: 60);
+                _early = await setup.CreateCapacityAsync("waitlist-crash", "Early bird", EarlySize);
+                await Api.ReadAsync(await setup.PostAsync("/events/waitlist-crash/capacity", Api.Json(new
+                {
+                    section_name = "Regular", total_capacity = 100, opens_after_sold_out_of = _early,
+                })), 201);
+                await setup.EnableWaitlistAsync(_early, "first_fit", offerMinutes: 60);
+
+                // A pair waits for the early bird's last ticket: the first single to join there is offered
+                // it past the pair (first_fit), which sells the early bird out and lapses the pair.
+                await setup.HoldAsync(_early, EarlySize - 1, 120);
+                var pair = (await setup.JoinOkAsync(null, (_early, 2)))["id"]!.GetValue<string>();
+                (_entries[pair], _onEarly[pair]) = ("waiting", 0);
             }
 
             await _harness.RunAsync(server, cycles, _random, Workers, WorkAsync, async (client, where) =>
@@ -76,6 +94,7 @@ public abstract class WaitlistCrashTests(StoreKind store)
             Assert.True(_entries.Count > 8, $"only {_entries.Count} entries joined");
             Assert.True(_offersSeen > 3, $"only {_offersSeen} offers were seen");
             Assert.True(_offersEnded > 0, $"only {_offersEnded} offers were confirmed or released");
+            Assert.True(!_lapsedByClose.IsEmpty, $"no entry was seen lapsed by the early bird's sell-out ({_onEarly.Count} joined there)");
         }
 
         private async Task WorkAsync(HttpClient client, int workerSeed, CancellationToken stop)
@@ -87,14 +106,17 @@ public abstract class WaitlistCrashTests(StoreKind store)
                 Sent next;
                 var active = _holds.Where(h => h.Value is "active" or "confirmed").Select(h => h.Key).ToArray();
                 var live = _entries.Where(e => e.Value is "waiting" or "offered").Select(e => e.Key).ToArray();
+                var capacity = random.Next(4) == 0 ? _early : _pool;
                 if (roll < 5 || active.Length == 0 && live.Length == 0)
                 {
-                    next = New("hold", $"/capacity/{_pool}/reserve", new { quantity = random.Next(1, 3), reservation_minutes = 60 }, null);
+                    next = New("hold", $"/capacity/{capacity}/reserve", new { quantity = random.Next(1, 3), reservation_minutes = 60 }, null) with { Capacity = capacity };
                 }
                 else if (roll < 10 || live.Length == 0)
                 {
-                    var items = new[] { new { capacity_id = _pool, quantity = random.Next(1, 4) } };
-                    next = New("join", "/waitlist", new { items, external_ref = $"w{workerSeed}" }, null);
+                    // Half the joins go to the early bird, a single or a pair, so that a single soon sells it out.
+                    capacity = random.Next(2) == 0 ? _early : _pool;
+                    var items = new[] { new { capacity_id = capacity, quantity = random.Next(1, capacity == _early ? 3 : 4) } };
+                    next = New("join", "/waitlist", new { items, external_ref = $"w{workerSeed}" }, null) with { Capacity = capacity };
                 }
                 else if (roll < 15 && active.Length > 0)
                 {
@@ -167,11 +189,14 @@ public abstract class WaitlistCrashTests(StoreKind store)
         {
             var body = JsonNode.Parse(text)!.AsObject();
             var where = $"{sent.Action} {sent.Path} ({sent.Key}) answered {(int)status}: {text}";
+
+            // Once the early bird sold out it is closed: holds and joins there are refused so.
+            var closedEarly = status == HttpStatusCode.Conflict && sent.Capacity == _early && body["code"]!.GetValue<string>() == "CAPACITY_INACTIVE";
             switch (sent.Action)
             {
                 case "hold":
                     Assert.True(
-                        status == HttpStatusCode.Created || status == HttpStatusCode.Conflict && body["code"]!.GetValue<string>() == "INSUFFICIENT_CAPACITY", where);
+                        status == HttpStatusCode.Created || closedEarly || status == HttpStatusCode.Conflict && body["code"]!.GetValue<string>() == "INSUFFICIENT_CAPACITY", where);
                     if (status == HttpStatusCode.Created)
                     {
                         _holds[body["reservation"]!["id"]!.GetValue<string>()] = "active";
@@ -179,8 +204,17 @@ public abstract class WaitlistCrashTests(StoreKind store)
 
                     return;
                 case "join":
-                    Assert.True(status == HttpStatusCode.Created, where);
-                    Advance(body["id"]!.GetValue<string>(), body["status"]!.GetValue<string>(), where);
+                    Assert.True(status == HttpStatusCode.Created || closedEarly, where);
+                    if (status == HttpStatusCode.Created)
+                    {
+                        if (sent.Capacity == _early)
+                        {
+                            _onEarly.TryAdd(body["id"]!.GetValue<string>(), 0);
+                        }
+
+                        Advance(body["id"]!.GetValue<string>(), body["status"]!.GetValue<string>(), where);
+                    }
+
                     return;
                 case "leave":
                     Assert.True(status == HttpStatusCode.OK, where);
@@ -208,15 +242,27 @@ public abstract class WaitlistCrashTests(StoreKind store)
 
         private async Task CheckAsync(HttpClient client, string where)
         {
+            var early = await client.GetCapacityAsync(_early);
+            var earlyClosed = early["closed_reason"]?.GetValue<string>() == "sold_out";
+            Assert.True(earlyClosed || early["state"]!.GetValue<string>() != "closed", $"{where}: the early bird reads {early}");
             foreach (var (id, known) in _entries)
             {
                 var entry = await Api.ReadAsync(await client.GetAsync($"/waitlist/{id}"), 200);
                 var stored = entry["status"]!.GetValue<string>();
                 Assert.True(Rank(stored) >= Rank(known) && (Rank(known) < 2 || stored == known), $"{where}: entry {id} acknowledged {known}, stored {stored}");
-                if (stored != "waiting")
+                var onClosedEarly = earlyClosed && _onEarly.ContainsKey(id);
+                if (stored == "lapsed" && entry["offer_reservation_id"] is null)
+                {
+                    // Lapsed without an offer: only an entry the early bird's sell-out closed on.
+                    Assert.True(onClosedEarly, $"{where}: entry {id} lapsed without an offer: {entry}");
+                    _lapsedByClose.TryAdd(id, 0);
+                }
+                else if (stored != "waiting")
                 {
                     Assert.Equal(id, entry["offer_reservation_id"]?.GetValue<string>() ?? (stored == "left" ? id : null));
                 }
+
+                Assert.False(onClosedEarly && stored == "waiting", $"{where}: entry {id} still waits on the closed early bird");
 
                 if (entry["offer_reservation_id"] is not null)
                 {

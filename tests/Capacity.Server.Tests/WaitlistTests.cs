@@ -410,6 +410,34 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Public_holds_racing_for_the_last_seats_of_a_pool_that_closes_when_sold_out_close_it_once_and_lapse_the_entry_waiting_below_it()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var hall = (await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new
+        {
+            section_name = "Hall", total_capacity = 10, close_when_sold_out = true,
+        })), 201))["id"]!.GetValue<string>();
+        var boxes = await t.CreateCapacityAsync("gig", "Boxes", 2, hall);
+        var stalls = await t.CreateCapacityAsync("gig", "Stalls", 10, hall);
+        await t.EnableWaitlistAsync(boxes, "fifo");
+        await t.HoldAsync(boxes, 2);
+        var waiting = Id(await t.JoinOkAsync(null, (boxes, 1)));
+        Assert.Equal(7, await t.AvailableAsync(stalls));
+
+        // Batches of holds only: the one that takes the hall's last seat closes it, and the entry waiting
+        // for a box, which the closed hall could never offer, lapses in that batch.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => t.ReserveAsync(stalls, 1)));
+        Assert.Equal(7, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
+        var hallNow = await t.GetCapacityAsync(hall);
+        Assert.Equal(("closed", "sold_out"), (hallNow["state"]!.GetValue<string>(), hallNow["closed_reason"]!.GetValue<string>()));
+        Assert.Equal("lapsed", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
+        Assert.Equal(0L, hallNow["waitlist_demand"]?.GetValue<long>() ?? 0);
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Shrinking_a_floor_below_a_waiting_group_lapses_the_group_and_the_seats_go_to_the_single_behind_it_and_the_public()
     {
         await using var app = await NewAppAsync();

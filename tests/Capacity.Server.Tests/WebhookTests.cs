@@ -178,6 +178,57 @@ public abstract class WebhookTests(StoreKind store)
     }
 
     [Fact]
+    public async Task Entries_waiting_on_a_presale_lapse_when_the_sweep_passes_its_end_and_on_an_early_bird_when_an_offer_sells_it_out_and_the_venue_sells_their_seats()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var settings = new Dictionary<string, string?>(Local) { ["Capacity:SweepIntervalMs"] = "50" };
+        await using var app = await NewAppAsync(manualClock: true, settings);
+        var t = (await app.NewTenantAsync()).Client;
+        var ends = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().ToUnixTimeMilliseconds()).AddMinutes(10);
+        var venue = await t.CreateCapacityAsync("gig", "Venue", 10);
+        var presale = (await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new
+        {
+            section_name = "Presale", total_capacity = 3, parent_ids = new[] { venue }, sale_ends_at = ends,
+        })), 201))["id"]!.GetValue<string>();
+        var early = await t.CreateCapacityAsync("gig", "Early bird", 3, venue);
+        var regular = (await Api.ReadAsync(await t.PostAsync("/events/gig/capacity", Api.Json(new
+        {
+            section_name = "Regular", total_capacity = 10, parent_ids = new[] { venue }, opens_after_sold_out_of = early,
+        })), 201))["id"]!.GetValue<string>();
+        await t.EnableWaitlistAsync(presale, "fifo");
+        await t.EnableWaitlistAsync(early, "first_fit");
+        await SubscribeAsync(t, receiver.Url, "waitlist.lapsed", "waitlist.offered");
+
+        await t.HoldAsync(presale, 2);
+        var late = (await t.JoinOkAsync(null, (presale, 2)))["id"]!.GetValue<string>();
+        await t.HoldAsync(early, 2);
+        var pair = (await t.JoinOkAsync(null, (early, 2)))["id"]!.GetValue<string>();
+        Assert.Equal(4L, (await t.GetCapacityAsync(venue))["waitlist_demand"]!.GetValue<long>());
+
+        // The presale's window ends; the sweep passes the edge, and its waiting entry lapses in that batch.
+        app.Clock.Advance(TimeSpan.FromMinutes(10));
+        var lapsed = await receiver.WaitForAsync(m => m.Type == "waitlist.lapsed");
+        Assert.Equal((late, "lapsed"), (lapsed.Data["id"]!.GetValue<string>(), lapsed.Data["status"]!.GetValue<string>()));
+        Assert.Null(lapsed.Data["offer_reservation_id"]);
+        Assert.Equal("lapsed", (await t.EntryAsync(late))["status"]!.GetValue<string>());
+
+        // A single is offered the early bird's last ticket past the pair; the offer sells it out, so it
+        // closes and the regular tier opens: the pair lapses in the same batch.
+        var single = (await t.JoinOkAsync(null, (early, 1)))["id"]!.GetValue<string>();
+        Assert.Equal("offered", (await t.EntryAsync(single))["status"]!.GetValue<string>());
+        Assert.Equal("lapsed", (await t.EntryAsync(pair))["status"]!.GetValue<string>());
+        Assert.Equal(pair, (await receiver.WaitForAsync(m => m.Type == "waitlist.lapsed" && m.Data["id"]!.GetValue<string>() == pair)).Data["id"]!.GetValue<string>());
+
+        // Nothing is owed on the venue any more: sixteen buyers race for the regular tier, and exactly the
+        // five seats left are sold (the presale's two and the early bird's three are held).
+        Assert.Equal((0L, 5L), ((await t.GetCapacityAsync(venue))["waitlist_demand"]?.GetValue<long>() ?? 0, await t.AvailableAsync(venue)));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => t.ReserveAsync(regular, 1)));
+        Assert.Equal(5, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_batch_that_fails_to_commit_writes_no_notice_and_the_retry_that_commits_writes_one()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
