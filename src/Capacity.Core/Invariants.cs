@@ -237,7 +237,10 @@ public static class Invariants
         return violations;
     }
 
-    /// <summary>Settles every event's list on copies of the rows: any entry that would be offered was left waiting while it fit.</summary>
+    /// <summary>
+    /// Settles every event's list on copies of the rows: any entry that would be offered was left waiting
+    /// while it fit, and any that would lapse was left waiting on a capacity closed for good.
+    /// </summary>
     private static IEnumerable<string> UnofferedFits(
         IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, BuyerTally usage,
         DateTimeOffset now)
@@ -296,7 +299,9 @@ public static class Invariants
 
         Decider.SettleWaitlists(set, now);
         return waiting.Where(e => e.Status != WaitlistStatus.Waiting && !UnderPendingEdge(e))
-            .Select(e => $"waiting-list entry {e.Id} is waiting, but its items fit: it should have been offered");
+            .Select(e => e.Status == WaitlistStatus.Lapsed
+                ? $"waiting-list entry {e.Id} is waiting, but a capacity it reaches closed for good: it should have lapsed"
+                : $"waiting-list entry {e.Id} is waiting, but its items fit: it should have been offered");
     }
 
     /// <summary>Compares every node's counters with the sums of its ledger entries.</summary>

@@ -253,6 +253,18 @@ public sealed class WaitlistTests
         live[1].Status = WaitlistStatus.Offered;
         live[1].OfferReservationId = live[1].Id;
         Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now), v => v.Contains("Offered with its offer absent", StringComparison.Ordinal));
+
+        // The pool closed by its sold-out rule behind the core's back: the queue should have lapsed.
+        var closed = new[] { s.Node(pool).Clone() };
+        closed[0].IsActive = false;
+        closed[0].Sale = new SaleRules(CloseWhenSoldOut: true, SoldOutAt: s.Now, ClosedReason: SaleRules.SoldOutReason);
+        var left = queue.Select(id => s.Entry(id).Clone()).ToList();
+        Assert.Contains(Invariants.CheckWaitlists(closed, left, none, new HoldSums(), [], new BuyerTally(), s.Now),
+            v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("closed for good: it should have lapsed", StringComparison.Ordinal));
+
+        // Closed by hand it will open again: the queue may wait.
+        closed[0].Sale = null;
+        Assert.Empty(Invariants.CheckWaitlists(closed, left, none, new HoldSums(), [], new BuyerTally(), s.Now));
     }
 
     [Fact]
