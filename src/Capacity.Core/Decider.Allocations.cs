@@ -216,7 +216,7 @@ public static partial class Decider
     private static Outcome? CheckAllocationName(string name, string? stored, CoreLimits limits) =>
         Rules.IsValidNameChange(name, stored, limits.MaxNameLength)
             ? null
-            : Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
+            : Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength, name));
 
     /// <summary>The refusal of <paramref name="quantity"/> more reserved units on the node's closure, or null when they fit.</summary>
     private static Outcome? ShortOf(WorkingSet set, CapacityNode node, long quantity)

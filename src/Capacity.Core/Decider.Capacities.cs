@@ -492,12 +492,12 @@ public static partial class Decider
     {
         if (!Rules.IsValidNameChange(name, stored?.SectionName, limits.MaxNameLength))
         {
-            return Outcome.Invalid("section_name", Rules.NameRule("section_name", limits.MaxNameLength));
+            return Outcome.Invalid("section_name", Rules.NameRule("section_name", limits.MaxNameLength, name));
         }
 
         if (code is not null && !Rules.IsValidNameChange(code, stored?.SectionCode, limits.MaxCodeLength))
         {
-            return Outcome.Invalid("section_code", Rules.NameRule("section_code", limits.MaxCodeLength));
+            return Outcome.Invalid("section_code", Rules.NameRule("section_code", limits.MaxCodeLength, code));
         }
 
         if (total is < 0 || total > limits.MaxTotalCapacity)

@@ -128,7 +128,7 @@ public static partial class Decider
     {
         if (!Rules.IsValidNameChange(name, storedName, limits.MaxNameLength))
         {
-            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
+            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength, name));
         }
 
         return perBuyerMax < 1 || perBuyerMax > limits.MaxTotalCapacity

@@ -77,7 +77,7 @@ public static partial class Decider
     {
         if (!Rules.IsValidNameChange(price.Name, stored?.Name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength));
+            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength, price.Name));
         }
 
         if (!Rules.IsValidMoney(price.BasePrice, limits.MaxPrice))

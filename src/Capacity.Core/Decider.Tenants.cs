@@ -9,7 +9,7 @@ public static partial class Decider
     {
         if (!Rules.IsValidName(command.Name, limits.MaxNameLength))
         {
-            return Outcome.Invalid("name", NameRule(limits));
+            return Outcome.Invalid("name", Rules.NameRule("name", limits.MaxNameLength, command.Name));
         }
 
         if (InvalidKey(command.Key, now, limits, "key.") is { } invalid)
@@ -128,7 +128,7 @@ public static partial class Decider
     {
         if (key.Name is not null && !Rules.IsValidName(key.Name, limits.MaxNameLength))
         {
-            return Outcome.Invalid(prefix + "name", NameRule(limits));
+            return Outcome.Invalid(prefix + "name", Rules.NameRule("name", limits.MaxNameLength, key.Name));
         }
 
         if (!Enum.IsDefined(key.Scope))
@@ -144,9 +144,6 @@ public static partial class Decider
         CoreAssert.That(key.KeyHash.Length == 32, "An API key is kept as its SHA-256 hash, 32 bytes.");
         return null;
     }
-
-    private static string NameRule(CoreLimits limits) =>
-        Rules.NameRule("name", limits.MaxNameLength);
 
     private static Outcome TenantNotFound(Guid tenantId) => Outcome.NotFound($"Tenant {tenantId} was not found.");
 }

@@ -23,7 +23,7 @@ public static partial class Decider
 
         if (command.ExternalRef is { } reference && !Rules.IsValidName(reference, limits.MaxExternalRefLength))
         {
-            return Outcome.Invalid("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return Outcome.Invalid("external_ref", Rules.NameRule("external_ref", limits.MaxExternalRefLength, reference));
         }
 
         string? eventId = null;

@@ -179,7 +179,7 @@ public static partial class Decider
 
         if (description is not null && !Rules.IsValidNameChange(description, storedDescription, limits.MaxNameLength))
         {
-            return Outcome.Invalid("description", Rules.NameRule("description", limits.MaxNameLength));
+            return Outcome.Invalid("description", Rules.NameRule("description", limits.MaxNameLength, description));
         }
 
         return null;

@@ -92,21 +92,37 @@ public static class Rules
     /// grapheme joiner, the Hangul fillers). Text that is not well-formed UTF-16 is refused too. A name
     /// of only blank braille cells (U+2800) is blank.
     /// </summary>
-    public static bool IsValidName(string? value, int maxLength)
+    public static bool IsValidName(string? value, int maxLength) => NameRefusal(value, maxLength) is null;
+
+    /// <summary>
+    /// Why <see cref="IsValidName"/> refuses a name, as a clause for its error's detail (a refused
+    /// character by its code point and place, since an invisible one cannot be seen in the echo of the
+    /// name), or null for a valid name.
+    /// </summary>
+    public static string? NameRefusal(string? value, int maxLength)
     {
-        if (string.IsNullOrWhiteSpace(value) || value.Length > 2 * maxLength)
+        if (string.IsNullOrWhiteSpace(value))
         {
-            return false;
+            return "it is blank";
         }
 
         var (count, visible) = (0, false);
         var previous = default(Rune);
         for (var rest = value.AsSpan(); !rest.IsEmpty;)
         {
-            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || ++count > maxLength
-                || (IsHidden(rune) && !JoinsEmoji(previous, rune, rest[used..]) && !JoinsLetters(previous, rune, rest[used..]) && !TagsAFlag(previous, rune)))
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done)
             {
-                return false;
+                return $"character {count + 1} is half of a surrogate pair";
+            }
+
+            if (++count > maxLength)
+            {
+                return $"it is longer than {maxLength} characters";
+            }
+
+            if (IsHidden(rune) && !JoinsEmoji(previous, rune, rest[used..]) && !JoinsLetters(previous, rune, rest[used..]) && !TagsAFlag(previous, rune))
+            {
+                return $"character {count} is U+{rune.Value:X4}, which draws nothing or changes what is drawn around it";
             }
 
             visible |= !Rune.IsWhiteSpace(rune) && rune.Value != 0x2800;
@@ -114,15 +130,9 @@ public static class Rules
             rest = rest[used..];
         }
 
-        return visible;
+        return visible ? null : "it is blank";
     }
 
-    /// <summary>
-    /// A zero-width joiner between two emoji makes one picture of them (👨‍👩‍👧, 🏳️‍🌈, 👩‍💻): ordinary
-    /// in a section's name ("Family ticket 👨‍👩‍👧", a Pride night). Between symbols only (the one before
-    /// may end in a variation selector or a skin tone), never next to a letter, a space or another
-    /// joiner, so it cannot hide inside a word.
-    /// </summary>
     /// <summary>
     /// A zero-width non-joiner or joiner between two letters (or marks) of the scripts that write with
     /// them: Persian and Urdu words (می‌خواهم), Devanagari and Sinhala conjuncts. Letters of those
@@ -145,6 +155,12 @@ public static class Rules
     private static bool TagsAFlag(Rune previous, Rune rune) =>
         rune.Value is >= 0xE0020 and <= 0xE007F && (previous.Value == 0x1F3F4 || previous.Value is >= 0xE0020 and <= 0xE007E);
 
+    /// <summary>
+    /// A zero-width joiner between two emoji makes one picture of them (👨‍👩‍👧, 🏳️‍🌈, 👩‍💻): ordinary
+    /// in a section's name ("Family ticket 👨‍👩‍👧", a Pride night). Between symbols only (the one before
+    /// may end in a variation selector or a skin tone), never next to a letter, a space or another
+    /// joiner, so it cannot hide inside a word.
+    /// </summary>
     private static bool JoinsEmoji(Rune previous, Rune rune, ReadOnlySpan<char> rest) =>
         rune.Value == 0x200D
         && (previous.Value == 0xFE0F || Rune.GetUnicodeCategory(previous) is UnicodeCategory.OtherSymbol or UnicodeCategory.ModifierSymbol)
@@ -158,9 +174,12 @@ public static class Rules
     public static bool IsValidNameChange(string? value, string? stored, int maxLength) =>
         value == stored || IsValidName(value, maxLength);
 
-    /// <summary>The sentence a refused name gets, after its field's name.</summary>
-    public static string NameRule(string field, int maxLength) =>
-        $"{field} must be 1 to {maxLength} characters, not blank, without control, format or invisible characters (zero-width, direction marks, soft hyphens, blank fillers).";
+    /// <summary>The sentence a refused name gets, after its field's name, and why this one was refused.</summary>
+    public static string NameRule(string field, int maxLength, string? value)
+    {
+        var rule = $"{field} must be 1 to {maxLength} characters, not blank, without control, format or invisible characters (zero-width, direction marks, soft hyphens, blank fillers)";
+        return NameRefusal(value, maxLength) is { } why ? $"{rule}: {why}." : $"{rule}.";
+    }
 
     private static bool IsHidden(Rune rune) =>
         Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
@@ -181,7 +200,7 @@ public static class Rules
     {
         if (labels.ExternalRef is { } reference && !IsValidName(reference, limits.MaxExternalRefLength))
         {
-            return Outcome.Invalid("external_ref", NameRule("external_ref", limits.MaxExternalRefLength));
+            return Outcome.Invalid("external_ref", NameRule("external_ref", limits.MaxExternalRefLength, reference));
         }
 
         if (labels.Metadata is not { } metadata)
@@ -200,7 +219,7 @@ public static class Rules
             var (key, value) = (metadata[i].Key, metadata[i].Value);
             if (!IsValidName(key, MaxMetadataKeyLength))
             {
-                return Outcome.Invalid("metadata", NameRule("metadata keys", MaxMetadataKeyLength));
+                return Outcome.Invalid("metadata", NameRule("metadata keys", MaxMetadataKeyLength, key));
             }
 
             if (value is null || value.Length > MaxMetadataValueLength || value.Any(char.IsControl))

@@ -43,6 +43,36 @@ public sealed class NameTests : IAsyncLifetime
         Assert.Empty((await Api.ReadAsync(await t.GetAsync("/events/names/capacity"), 200))["capacity"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("Stalls\u200B", "character 7 is U+200B")]
+    [InlineData("Box\u00ADoffice", "character 4 is U+00AD")]
+    [InlineData("🎟🎟\u202E", "character 3 is U+202E")]
+    [InlineData("VIP\uDB40\uDC41", "character 4 is U+E0041")]
+    [InlineData("\u2800\u2800", "it is blank")]
+    [InlineData("   ", "it is blank")]
+    public async Task A_refused_names_detail_says_which_character_and_where_since_an_invisible_one_cannot_be_seen(string name, string why)
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var problem = await Api.ProblemAsync(await t.PostAsync("/events/names/capacity", Api.Json(new { section_name = name, total_capacity = 5 })), 400, "VALIDATION_ERROR");
+        Assert.Contains($": {why}", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The same words wherever a name is judged: an allocation's, a hold's external_ref.
+        var pool = await t.CreateCapacityAsync("names", "Pool", 5);
+        var block = await Api.ProblemAsync(await t.PostAsync($"/capacity/{pool}/allocations", Api.Json(new { name, quantity = 1 })), 400, "VALIDATION_ERROR");
+        Assert.Contains($": {why}", block["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        var hold = await Api.ProblemAsync(await t.PostAsync($"/capacity/{pool}/reserve", Api.Json(new { quantity = 1, external_ref = name })), 400, "VALIDATION_ERROR");
+        Assert.Contains($": {why}", hold["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(5, await t.AvailableAsync(pool));
+    }
+
+    [Fact]
+    public async Task A_name_longer_than_its_limit_is_told_so()
+    {
+        var t = (await _app.NewTenantAsync()).Client;
+        var problem = await Api.ProblemAsync(await t.PostAsync("/events/names/capacity", Api.Json(new { section_name = new string('a', 201), total_capacity = 5 })), 400, "VALIDATION_ERROR");
+        Assert.EndsWith(": it is longer than 200 characters.", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Names_in_any_script_and_with_emoji_joined_or_not_are_kept()
     {

@@ -246,7 +246,7 @@ internal static class ReservationApi
 
         if (externalRef is not null && !Rules.IsValidName(externalRef, limits.MaxExternalRefLength))
         {
-            return ApiErrors.Validation("external_ref", $"external_ref must be 1 to {limits.MaxExternalRefLength} characters, not blank, without control or invisible characters (zero-width, direction marks).");
+            return ApiErrors.Validation("external_ref", Rules.NameRule("external_ref", limits.MaxExternalRefLength, externalRef));
         }
 
         ReservationStatus? wanted = null;
