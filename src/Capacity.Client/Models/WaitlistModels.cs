@@ -31,7 +31,12 @@ public enum WaitlistStatus
     [JsonStringEnumMemberName("accepted")]
     Accepted,
 
-    /// <summary>Its offer expired or was released; it does not rejoin the queue.</summary>
+    /// <summary>
+    /// Its offer expired or was released, or, while it waited, it could never be offered any more (a
+    /// resize left it larger than a pool it draws from, or a capacity it reaches closed for good: its
+    /// sold-out rule closed it, its window ended); then <see cref="WaitlistEntry.OfferReservationId"/> is
+    /// null. It does not rejoin the queue.
+    /// </summary>
     [JsonStringEnumMemberName("lapsed")]
     Lapsed,
 

@@ -23,7 +23,7 @@ internal static class WaitlistApi
             + "towards the buyer's limits (a buyer cannot queue for more than a limit allows).",
             400, 404, 409, 413, 422);
         group.MapGet("/waitlist/{id}", Get).Doc(
-            "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released) or left; `position` while waiting.", 404);
+            "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released, or, waiting, it could never be offered any more: too large for a pool after a resize, or a capacity it reaches closed for good) or left; `position` while waiting.", 404);
         group.MapDelete("/waitlist/{id}", Leave).Doc(
             "Leave a waiting list",
             "A waiting entry leaves the queue; an offered one's hold is released and its units go to the next in line, in the same batch. "
