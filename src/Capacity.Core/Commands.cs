@@ -28,7 +28,7 @@ public abstract record Command
     /// Whether deciding this command may give units back to a capacity, or open a capacity, that
     /// waiting entries are owed units on: then the batch settles waiting lists and must have them
     /// loaded (<see cref="LoadKeys.QueueEvents"/>). Every command may, unless it says otherwise; a
-    /// hold only takes units (a hold that sells out a tier opening the next, or a capacity that closes, is seen by the load).
+    /// hold only takes units (a hold that sells out a tier opening the next is seen by the load).
     /// </summary>
     protected virtual bool MayFreeUnits => true;
 }

@@ -192,21 +192,33 @@ public static partial class Decider
 
     /// <summary>
     /// What follows a command in its batch, before the next one is decided: capacities it sold out
-    /// (tiers open, capacities close), then waiting lists it freed units for or closed (whose offers
+    /// (tiers open, capacities close), then waiting lists it freed or opened units for (whose offers
     /// may sell out more), until nothing moves. The engine and every test of the core call this one
     /// method, so they agree.
     /// </summary>
     public static void AfterCommand(WorkingSet set, DateTimeOffset now)
     {
         set.Clock = now;
+        SellOutAndSettle(set, now);
+
+        if (set.HasWatchers)
+        {
+            CollectNotices(set, now);
+        }
+    }
+
+    /// <summary>
+    /// Sells out what the command left with nothing available, then settles the waiting lists it freed
+    /// or opened units for, until nothing moves: an offer may sell a tier out, which opens the next,
+    /// whose entries are offered in turn. Each tier opens once and each entry is offered once, so this ends.
+    /// </summary>
+    private static void SellOutAndSettle(WorkingSet set, DateTimeOffset now)
+    {
         if (set.HasSellOutCandidates)
         {
             ApplySellOuts(set, now);
         }
 
-        // Until nothing moves: an offer may sell a tier out, which opens the next (whose entries are
-        // offered) or closes it (whose entries lapse). Each capacity closes or opens once, and each
-        // entry is offered or lapses once, so this ends.
         while (set.HasUnsettled)
         {
             SettleWaitlists(set, now);
@@ -214,11 +226,6 @@ public static partial class Decider
             {
                 ApplySellOuts(set, now);
             }
-        }
-
-        if (set.HasWatchers)
-        {
-            CollectNotices(set, now);
         }
     }
 
@@ -267,12 +274,6 @@ public static partial class Decider
             node.IsActive = false;
             next = next with { ClosedReason = SaleRules.SoldOutReason };
             set.Append(node, LedgerKind.Close, Guid.Empty, 0, 0, now);
-
-            // Closed for good: entries waiting on it, or below it, lapse when the list is settled.
-            if (node.QueueDemand > 0)
-            {
-                set.Unsettled.Add((node.TenantId, node.EventId));
-            }
         }
 
         node.Sale = next;
@@ -369,7 +370,10 @@ public static partial class Decider
         }
 
         var isActive = command.IsActive.Or(node.IsActive);
-        var reopening = command.IsActive.IsSet && sale?.ClosedReason is not null;
+
+        // Reopening by hand drops the sold-out rule's close; closing by hand what that rule closed
+        // changes nothing (it stays closed for good to new joins, its queue still served).
+        var reopening = command.IsActive.IsSet && isActive && sale?.ClosedReason is not null;
 
         // A PUT that changes nothing writes nothing, and updated_at keeps saying when it last changed.
         if (name == node.SectionName && code == node.SectionCode && total == node.Total && isActive == node.IsActive
@@ -387,8 +391,7 @@ public static partial class Decider
         node.Total = total;
         node.IsActive = isActive;
         node.Waitlist = waitlist;
-        // A hand on is_active overrides the sold-out rule's closing, either way: the reason goes.
-        node.Sale = command.IsActive.IsSet && sale?.ClosedReason is not null ? sale with { ClosedReason = null } : sale;
+        node.Sale = reopening ? sale! with { ClosedReason = null } : sale;
         if (command.Sale is not null && node.Sale is not null)
         {
             node.Sale = WithNextEdge(node.Sale, now);
@@ -410,8 +413,10 @@ public static partial class Decider
         }
 
         // A rule set on a capacity that is sold out already applies now, as does a resize that leaves it
-        // nothing; a hand that reopens one is obeyed until the next hold takes its last ticket.
-        if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true })
+        // nothing; a hand that reopens one is obeyed until the next hold takes its last ticket. Only
+        // while it is on sale: before its window or its tier opens, what its waiting list is owed is no
+        // sale, and the window's opening offers it (an offer that takes the last units sells it out).
+        if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true } && IsOpen(set, node, now))
         {
             set.SellOutCandidates.Add(node);
         }
@@ -433,6 +438,9 @@ public static partial class Decider
             set.FreeAtStart.TryAdd(node, freeBefore);
         }
 
+        // Here rather than after the command, so that the answer shows what the PUT led to: a sell-out
+        // that closed it, offers its waiting list was made.
+        SellOutAndSettle(set, now);
         return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
     }
 

@@ -111,17 +111,38 @@ public static partial class Decider
         };
         set.AddNew(entry);
         Owe(set, entry, 1);
-        Settle(set, command.TenantId, entry.EventId, now);
+
+        // Units owed to the queue are no longer the public's: a join on what is on sale now that leaves
+        // a capacity nothing available sells it out as a hold would (the next tier opens;
+        // close_when_sold_out closes it to the public, and the entry still waits there), or the on-sale
+        // would stall with nothing to buy. An entry waiting for a window or a tier sells nothing out:
+        // the sale has not begun. Done here rather than after the command, so that the answer tells
+        // where the entry stands once the tier it waits for has opened.
+        if (SumDemand(set, entry.Items, out _) && !(set.DemandHasRules && FirstClosedForSale(set, now) is not null))
+        {
+            foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+            {
+                if (charge.Node.Sale is { WatchesSellOut: true })
+                {
+                    set.SellOutCandidates.Add(charge.Node);
+                }
+            }
+        }
+
+        set.Unsettled.Add((command.TenantId, entry.EventId));
+        SellOutAndSettle(set, now);
+
         var view = WaitlistEntryView.Of(entry);
         return new Outcome(OutcomeCode.Ok) { Entry = entry.Status == WaitlistStatus.Waiting ? view with { Position = Position(queue, entry) } : view };
     }
 
     /// <summary>
-    /// The refusal of a join whose summed demand reaches a capacity that will not take holds again by
-    /// itself: one its sold-out rule closed (an early tier after its sell-out, <c>close_when_sold_out</c>),
-    /// or one whose window has ended. Such an entry would never be offered, yet it would be owed units on
-    /// every pool above for good. One closed by hand, a window not yet open or a tier not yet open will
-    /// open again, so an entry may wait for them.
+    /// The refusal of a join whose summed demand reaches a capacity that will not take the public's
+    /// holds again by itself: one its sold-out rule closed (an early tier after its sell-out,
+    /// <c>close_when_sold_out</c>), whose tickets that come back go to the entries that waited there before
+    /// it closed and then to the next tier, never to a new queue; or one whose window has ended, where
+    /// an entry would never be offered yet be owed units on every pool above for good. One closed by
+    /// hand, a window not yet open or a tier not yet open will open again, so an entry may wait for them.
     /// </summary>
     private static Outcome? ClosedForGood(WorkingSet set, DateTimeOffset now)
     {
@@ -144,18 +165,35 @@ public static partial class Decider
         return null;
     }
 
-    /// <summary>Whether the summed demand reaches a capacity <see cref="ClosedForGood"/> would refuse a join for.</summary>
-    private static bool ReachesClosedForGood(WorkingSet set, DateTimeOffset now)
+    /// <summary>Whether the summed demand reaches a capacity whose window has ended: no hold, an offer included, is placed there again.</summary>
+    private static bool ReachesEndedWindow(WorkingSet set, DateTimeOffset now)
     {
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            if (charge.Node.ClosedBySellOut || charge.Node.Sale?.EndsAt <= now)
+            if (charge.Node.Sale?.EndsAt <= now)
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Whether every node of the summed demand that is inactive was closed by its sold-out rule: closed to
+    /// the public, its queue still offered, since those entries waited there before it closed.
+    /// </summary>
+    private static bool OpenToQueue(WorkingSet set)
+    {
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            if (!charge.Node.IsActive && !charge.Node.ClosedBySellOut)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -322,7 +360,7 @@ public static partial class Decider
     /// Offers every waiting entry of the event that fits and is on sale now, in the order they joined. An entry fits when
     /// every node it draws from has the units free, less what entries ahead of it on a <c>fifo</c> list
     /// (which keep their place while they do not fit) need there. An entry its buyer's limit would
-    /// refuse is passed over and keeps waiting. An entry reaching a capacity closed for good lapses.
+    /// refuse is passed over and keeps waiting. An entry reaching a window that has ended lapses.
     /// </summary>
     private static void Settle(WorkingSet set, Guid tenantId, string eventId, DateTimeOffset now)
     {
@@ -337,14 +375,14 @@ public static partial class Decider
             }
 
             var items = entry.Items;
-            var fits = SumDemand(set, items, out _) && FitsAhead(set.Demand, ahead);
+            var fits = (SumDemand(set, items, out _) || OpenToQueue(set)) && FitsAhead(set.Demand, ahead);
             if (set.DemandHasRules)
             {
-                // A capacity it reaches will not take holds again by itself (its sold-out rule closed it,
-                // its window ended), so the entry could never be offered, yet it would be owed units on
-                // every pool above for good: it lapses, as a join there would be refused, and those
-                // behind it and the public may have the units.
-                if (ReachesClosedForGood(set, now))
+                // A window it reaches has ended, so the entry could never be offered, yet it would be owed
+                // units on every pool above for good: it lapses, as a join there would be refused, and those
+                // behind it and the public may have the units. (A capacity its sold-out rule closed is
+                // closed to the public only: entries that waited there before are still offered.)
+                if (ReachesEndedWindow(set, now))
                 {
                     Lapse(set, entry, now);
                     continue;

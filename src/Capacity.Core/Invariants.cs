@@ -239,7 +239,7 @@ public static class Invariants
 
     /// <summary>
     /// Settles every event's list on copies of the rows: any entry that would be offered was left waiting
-    /// while it fit, and any that would lapse was left waiting on a capacity closed for good.
+    /// while it fit, and any that would lapse was left waiting past the end of a window.
     /// </summary>
     private static IEnumerable<string> UnofferedFits(
         IReadOnlyCollection<CapacityNode> nodes, IReadOnlyCollection<WaitlistEntry> live, IReadOnlyCollection<BuyerLimit> limits, BuyerTally usage,
@@ -297,10 +297,13 @@ public static class Invariants
             return closure.Any(n => pending.Contains(n.Id));
         });
 
+        // Nor has it lapsed those past a window's end yet, which may hold back the entries behind them
+        // in the same event: an event with such an entry is judged once the sweep has passed the edge.
+        var pendingEvents = waiting.Where(UnderPendingEdge).Select(e => (e.TenantId, e.EventId)).ToHashSet();
         Decider.SettleWaitlists(set, now);
-        return waiting.Where(e => e.Status != WaitlistStatus.Waiting && !UnderPendingEdge(e))
+        return waiting.Where(e => e.Status != WaitlistStatus.Waiting && !pendingEvents.Contains((e.TenantId, e.EventId)))
             .Select(e => e.Status == WaitlistStatus.Lapsed
-                ? $"waiting-list entry {e.Id} is waiting, but a capacity it reaches closed for good: it should have lapsed"
+                ? $"waiting-list entry {e.Id} is waiting past the end of a window it reaches: it should have lapsed"
                 : $"waiting-list entry {e.Id} is waiting, but its items fit: it should have been offered");
     }
 

@@ -143,14 +143,14 @@ public sealed class LoadKeys
     /// The events whose waiting lists a batch must see whole, once its capacities and entries are
     /// loaded: those of the capacities in <see cref="Queues"/>, of every loaded entry, of every loaded
     /// capacity that waiting entries are owed units on (when a command may free units there, <see cref="MayFreeUnits"/>,
-    /// or a hold may open a tier or close a capacity), and of every loaded capacity under a buyer
+    /// or a hold may open a tier), and of every loaded capacity under a buyer
     /// limit that a loaded keyed hold draws from (ending it lowers its buyer's usage, which may let an
     /// entry the limit held back be offered). Limits are per event, so that event is the one to settle.
     /// </summary>
     public HashSet<(Guid TenantId, string EventId)> QueueEvents(WorkingSet set, IEnumerable<CapacityNode> loaded)
     {
         var events = new HashSet<(Guid, string)>();
-        var owed = MayFreeUnits || MaySellOut(loaded);
+        var owed = MayFreeUnits || MayOpenTiers(loaded);
         foreach (var node in loaded)
         {
             if (owed && node.QueueDemand > 0 || Queues.Contains(node.Id))
@@ -327,15 +327,14 @@ public sealed class LoadKeys
     }
 
     /// <summary>
-    /// Whether a hold may sell out a loaded capacity that opens tiers or closes when it sells out: an
-    /// entry waiting for such a tier is offered in the same batch, and one waiting on (or below) a
-    /// capacity that closes lapses in it, so the waiting list is needed after all.
+    /// Whether a hold may sell out a loaded capacity that opens tiers when it sells out: an entry
+    /// waiting for such a tier is offered in the same batch, so the waiting list is needed after all.
     /// </summary>
-    private static bool MaySellOut(IEnumerable<CapacityNode> loaded)
+    private static bool MayOpenTiers(IEnumerable<CapacityNode> loaded)
     {
         foreach (var node in loaded)
         {
-            if (node.Sale is { SoldOutAt: null, Successors.Length: > 0 } || node is { IsActive: true, Sale.CloseWhenSoldOut: true })
+            if (node.Sale is { SoldOutAt: null, Successors.Length: > 0 })
             {
                 return true;
             }

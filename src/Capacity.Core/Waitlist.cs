@@ -34,7 +34,7 @@ public enum WaitlistStatus
     Offered,
     /// <summary>Its offer was confirmed.</summary>
     Accepted,
-    /// <summary>Its offer expired or was released, or, waiting, it could never be offered any more (too large for a pool, a capacity closed for good); it does not rejoin.</summary>
+    /// <summary>Its offer expired or was released, or, waiting, it could never be offered any more (too large for a pool after a resize, past the end of a window it reaches); it does not rejoin.</summary>
     Lapsed,
     /// <summary>The buyer left the queue (or left with an offer, which was released).</summary>
     Left,

@@ -584,7 +584,7 @@ internal sealed class ReferenceModel
         }
 
         var active = c.IsActive.Or(cap.Active);
-        var reopening = c.IsActive.IsSet && cap.ClosedBySellOut;
+        var reopening = c.IsActive.IsSet && active && cap.ClosedBySellOut;
         if (total == cap.Total && active == cap.Active && waitlist == cap.Waitlist && starts == cap.SaleStarts && ends == cap.SaleEnds
             && after == cap.OpensAfter && closeWhenSoldOut == cap.CloseWhenSoldOut && overbook == cap.Overbook && !reopening)
         {
@@ -613,8 +613,8 @@ internal sealed class ReferenceModel
             }
         }
 
-        // A hand on is_active, either way, overrides what a sold-out rule did.
-        if (c.IsActive.IsSet)
+        // A hand that reopens overrides what a sold-out rule did; one that closes what it closed changes nothing.
+        if (c.IsActive.IsSet && active)
         {
             cap.ClosedBySellOut = false;
         }
@@ -626,7 +626,7 @@ internal sealed class ReferenceModel
 
         // A resize or a new rule that leaves a watched capacity with nothing available sells it out;
         // a hand that sets is_active is obeyed until the next hold takes its last ticket.
-        if ((sale is not null || c.Total.IsSet) && !c.IsActive.IsSet && Watches(cap))
+        if ((sale is not null || c.Total.IsSet) && !c.IsActive.IsSet && Watches(cap) && OnSaleByItsRules(cap, now))
         {
             _taken.Add(cap.Id);
             _noticedOnUpdate = true;
@@ -684,6 +684,10 @@ internal sealed class ReferenceModel
 
         return null;
     }
+
+    /// <summary>Whether a capacity takes holds now by its own rules: active, its window open, a tier opened.</summary>
+    private static bool OnSaleByItsRules(Cap cap, DateTimeOffset now) =>
+        cap.Active && !(cap.SaleStarts > now) && !(cap.SaleEnds <= now) && (cap.OpensAfter is null || cap.TierOpen);
 
     /// <summary>Whether a capacity's availability reaching 0 would change something: it closes, or tiers open the first time.</summary>
     private static bool Watches(Cap cap) => cap.CloseWhenSoldOut || (cap.Followers.Count > 0 && cap.SoldOutAt is null);
@@ -2000,6 +2004,16 @@ internal sealed class ReferenceModel
         };
         EntryOrder.Add(c.Id);
         _joined = c.Id;
+
+        // Units owed to the queue are no longer the public's: a join on what is on sale may sell a
+        // capacity out; one that waits for a window or a tier sells nothing out.
+        var named = LastNotOnSale;
+        if (SaleRefusal(items.Select(i => i.CapacityId), now) is null && Demand(items).Keys.All(n => Caps[n].Active))
+        {
+            _taken.UnionWith(Demand(items).Keys);
+        }
+
+        LastNotOnSale = named;
         return OutcomeCode.Ok;
     }
 
@@ -2044,9 +2058,9 @@ internal sealed class ReferenceModel
 
     /// <summary>
     /// Settles every event's list from scratch, each in the order its entries joined. An entry reaching
-    /// a capacity closed for good (by its sold-out rule, or its window over) lapses. An entry reaching
-    /// a capacity not on sale (its window not yet open, its tier) is skipped. An entry fits
-    /// when every node its items reach is active and, where limited, has free (total − reserved −
+    /// a window that has ended lapses. An entry reaching a capacity not on sale (its window not yet
+    /// open, its tier) is skipped. An entry fits when every node its items reach is active (or closed
+    /// by its sold-out rule, which closes it to the public only) and, where limited, has free (total − reserved −
     /// sold) at least what the entry takes there plus what entries ahead of it that keep their place
     /// wait for there. An entry that fits is offered, unless its buyer's limits would refuse it: then
     /// it is passed over and keeps waiting, holding nobody back. An entry that does not fit keeps its
@@ -2064,9 +2078,9 @@ internal sealed class ReferenceModel
             var passed = new List<HashSet<Guid>>();
             foreach (var e in queue)
             {
-                // Reaching a capacity that will not take holds again by itself, it could never be offered.
+                // Reaching a window that has ended, it could never be offered.
                 var reached = e.Items.SelectMany(i => Closure(i.Capacity)).ToHashSet();
-                if (reached.Any(n => (!Caps[n].Active && Caps[n].ClosedBySellOut) || Caps[n].SaleEnds <= now))
+                if (reached.Any(n => Caps[n].SaleEnds <= now))
                 {
                     e.Status = WaitlistStatus.Lapsed;
                     Tally(WaitlistEvent.LapsedClosed);
@@ -2085,7 +2099,8 @@ internal sealed class ReferenceModel
 
                 var demand = Demand(e.Items);
                 var used = UsedAll();
-                bool FitsBeside(Func<Guid, long> waitedFor) => demand.All(d => Caps[d.Key].Active
+                // A capacity its sold-out rule closed is closed to the public only: its queue is still offered.
+                bool FitsBeside(Func<Guid, long> waitedFor) => demand.All(d => (Caps[d.Key].Active || Caps[d.Key].ClosedBySellOut)
                     && (Caps[d.Key].Ceiling is not { } ceiling || Math.Max(0, ceiling - used[d.Key].Reserved - used[d.Key].Sold) - waitedFor(d.Key) >= d.Value));
 
                 if (FitsBeside(n => ahead.GetValueOrDefault(n)))
@@ -2139,6 +2154,11 @@ internal sealed class ReferenceModel
         Reservations[offer.Id] = offer;
         ResOrder.Add(offer.Id);
         moves.AddRange(Moves(offer.Id, items, LedgerKind.Hold, 1, 0, null));
+        if (Demand(e.Items).Keys.Any(n => !Caps[n].Active))
+        {
+            Tally(WaitlistEvent.OfferedWhileClosed);
+        }
+
         _taken.UnionWith(Demand(e.Items).Keys);
         (e.Status, e.Offer) = (WaitlistStatus.Offered, offer.Id);
         Tally(e.Id == _joined ? WaitlistEvent.OfferedOnJoining : WaitlistEvent.OfferedLater);
@@ -2189,8 +2209,10 @@ internal enum WaitlistEvent
     LapsedTooLarge,
     /// <summary>An entry that fit, passed over because its buyer's limits would refuse it.</summary>
     PassedOverForLimit,
-    /// <summary>A waiting entry that lapsed because a capacity it reaches closed for good (its sold-out rule, its window's end).</summary>
+    /// <summary>A waiting entry that lapsed because a window it reaches ended.</summary>
     LapsedClosed,
+    /// <summary>An entry offered units of a capacity its sold-out rule had closed to the public.</summary>
+    OfferedWhileClosed,
 }
 
 /// <summary>What sale rules did, counted by the model, so that a test can require its scripts to reach each.</summary>

@@ -476,65 +476,71 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
-    public void Entries_waiting_on_an_early_bird_lapse_when_an_offer_sells_it_out_and_the_regular_tier_sells_the_seats_they_were_owed()
+    public void A_join_that_leaves_an_early_bird_nothing_for_the_public_sells_it_out_and_the_entry_keeps_its_place_for_the_tickets_that_come_back()
     {
         var s = new Scenario();
-        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.WaitlistLapsed, null, "whsec_c2VjcmV0"));
         var venue = s.Own(10, "Venue");
         var early = s.Create(3, [venue], "Early bird");
         var regular = s.CreateCommand(10, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
         s.Do(regular);
-        s.EnableWaitlist(early, WaitlistPolicy.FirstFit);
+        s.EnableWaitlist(early);
         var hold = s.HoldOk((early, 2));
+
+        // The pair asks 2 of the 1 left: it waits, owed 2, so the public has nothing left of the early
+        // bird. That is its sell-out: the regular tier opens and the early bird closes to the public.
         var pair = s.JoinOk((early, 2));
-        Assert.Equal((WaitlistStatus.Waiting, 2L), (s.Entry(pair).Status, s.Node(venue).QueueDemand));
-
-        // A single fits the last early ticket past the pair (first_fit); its offer sells the early bird
-        // out, which closes for good and opens the regular tier: the pair could never be offered now.
-        var single = s.JoinOk((early, 1));
-        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Lapsed), (s.Entry(single).Status, s.Entry(pair).Status));
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(pair).Status);
         Assert.True(s.Node(early).ClosedBySellOut);
-        Assert.Equal((0L, 0L), (s.Node(venue).QueueDemand, s.Node(early).WaitingUnits));
-        var told = Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
-        Assert.Equal((pair, WaitlistStatus.Lapsed), (((WaitlistEntryView)told.Subject).Id, ((WaitlistEntryView)told.Subject).Status));
+        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Join(null, (early, 1)).Code);
 
-        // Nothing is owed on the venue: the regular tier sells all seven seats left, and an early ticket
-        // that comes back goes to it too, not to the lapsed pair.
-        s.HoldOk((regular.Id, 7));
+        // The venue keeps the pair's two seats for it: the regular tier sells the other six.
+        s.HoldOk((regular.Id, 6));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((regular.Id, 1)).Code);
+
+        // Early tickets that come back go to the pair that waited for them, closed or not.
         s.Release(hold);
-        Assert.Equal(WaitlistStatus.Lapsed, s.Entry(pair).Status);
-        s.HoldOk((regular.Id, 2));
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(pair).Status);
+        Assert.Equal((0L, 2L), (s.Node(venue).QueueDemand, s.Node(early).Reserved));
         s.AssertConsistent();
     }
 
     [Fact]
-    public void Entries_waiting_on_a_capacity_lapse_when_its_window_ends_or_its_sell_out_closes_it()
+    public void Entries_lapse_when_their_window_ends_and_keep_their_place_when_a_sell_out_closes_their_capacity_to_the_public()
     {
         var s = new Scenario();
+        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.WaitlistLapsed, null, "whsec_c2VjcmV0"));
         var venue = s.Own(20, "Venue");
         var presale = s.CreateCommand(4, [venue], "Presale") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10)) };
         s.Do(presale);
         var box = s.CreateCommand(4, [venue], "Box") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
         s.Do(box);
         s.EnableWaitlist(presale.Id);
-        s.EnableWaitlist(box.Id, WaitlistPolicy.FirstFit);
+        s.EnableWaitlist(box.Id);
         s.HoldOk((presale.Id, 3));
-        s.HoldOk((box.Id, 2));
+        var boxHold = s.HoldOk((box.Id, 2));
         var late = s.JoinOk((presale.Id, 2));
         var boxed = s.JoinOk((box.Id, 3));
         Assert.Equal(5L, s.Node(venue).QueueDemand);
 
-        // The window's end, passed by the sweep: the entry lapses in that batch.
+        // The three owed leave the public nothing of the box: close_when_sold_out closes it to the public.
+        Assert.True(s.Node(box.Id).ClosedBySellOut);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(boxed).Status);
+
+        // The window's end, passed by the sweep: the entry there could never be offered, so it lapses in
+        // that batch and is told so; the venue owes it nothing more.
         s.AdvanceMinutes(10);
         Assert.Equal(1, s.Do(new PassSaleEdges([presale.Id])).Count);
         Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Waiting), (s.Entry(late).Status, s.Entry(boxed).Status));
+        Assert.Null(s.Entry(late).OfferReservationId);
+        var told = Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
+        Assert.Equal(late, ((WaitlistEntryView)told.Subject).Id);
         Assert.Equal(3L, s.Node(venue).QueueDemand);
 
-        // A single takes one of the box's two tickets past the three (first_fit); the one left is owed
-        // to them, so the box has sold out, and close_when_sold_out closes it: the three lapse.
-        var single = s.JoinOk((box.Id, 1));
-        Assert.True(s.Node(box.Id).ClosedBySellOut);
-        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Lapsed, 0L), (s.Entry(single).Status, s.Entry(boxed).Status, s.Node(venue).QueueDemand));
+        // The box's tickets that come back go to the three who waited there before it closed.
+        s.Release(boxHold);
+        Assert.Equal((WaitlistStatus.Offered, 0L), (s.Entry(boxed).Status, s.Node(venue).QueueDemand));
 
         // A capacity closed by hand will open again: an entry may wait for it, and does.
         var hand = s.Create(2, [venue], "Balcony");
@@ -547,7 +553,7 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
-    public void An_offer_that_sells_a_tier_out_opens_the_next_and_offers_its_queue_in_the_same_step()
+    public void A_join_whose_owed_units_sell_an_early_bird_out_opens_the_next_tier_and_offers_its_queue_in_the_same_step()
     {
         var s = new Scenario();
         var venue = s.Own(10, "Venue");
@@ -556,16 +562,89 @@ public sealed class SaleRulesWaitlistTests
         s.Do(regular);
         s.EnableWaitlist(early);
         s.EnableWaitlist(regular.Id);
-        var hold = s.HoldOk((early, 1));
-        var pair = s.JoinOk((early, 2));
         var next = s.JoinOk((regular.Id, 3));
-        Assert.Equal((WaitlistStatus.Waiting, WaitlistStatus.Waiting), (s.Entry(pair).Status, s.Entry(next).Status));
+        s.HoldOk((early, 1));
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(next).Status);
 
-        // The release offers the pair both early tickets; that sells the early bird out and opens the
-        // regular tier, whose entry is offered before the step ends, not by whatever comes next.
-        s.Release(hold);
-        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Offered), (s.Entry(pair).Status, s.Entry(next).Status));
+        // The pair is owed the last early ticket and one to come: the early bird has sold out to the
+        // public, the regular tier opens, and its queue is offered before the join answers.
+        var pair = s.Do(new JoinWaitlist(s.Tenant, s.NewId(), [new WaitlistItem(early, 2)], null, null));
+        Assert.Equal((OutcomeCode.Ok, WaitlistStatus.Waiting, 1L), (pair.Code, pair.Entry!.Status, pair.Entry.Position));
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(next).Status);
         Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Before_its_window_opens_a_capacity_its_queue_is_owed_whole_does_not_sell_out_by_a_put_and_the_window_offers_the_queue()
+    {
+        var s = new Scenario();
+        var early = s.CreateCommand(4, null, "Early bird") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(60)) };
+        s.Do(early);
+        var regular = s.CreateCommand(50, null, "Regular") with { Sale = new SaleRules(OpensAfter: early.Id) };
+        s.Do(regular);
+        s.EnableWaitlist(early.Id);
+        var group = s.JoinOk((early.Id, 4));
+
+        // The organiser extends the window: nothing is sold, nothing sells out, the regular tier waits.
+        var put = s.Do(new UpdateCapacity(s.Tenant, early.Id, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep, null,
+            new SalePatch(default, Change<DateTimeOffset?>.To(s.Now.AddMinutes(120)), default, default, default)));
+        Assert.Equal((OutcomeCode.Ok, true), (put.Code, put.Capacity!.Value.IsActive));
+        Assert.Null(s.Node(early.Id).Sale!.SoldOutAt);
+        Assert.False(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(group).Status);
+
+        // The window opens: the group is offered all four, which sells the early bird out.
+        s.AdvanceMinutes(60);
+        s.Do(new PassSaleEdges([early.Id]));
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(group).Status);
+        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_puts_answer_shows_the_close_it_caused_and_closing_by_hand_what_a_sell_out_closed_changes_nothing()
+    {
+        var s = new Scenario();
+        var box = s.Own(3, "Box");
+        s.EnableWaitlist(box);
+        s.HoldOk((box, 3));
+        var put = s.Do(new UpdateCapacity(s.Tenant, box, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep, null,
+            new SalePatch(default, default, default, Change<bool>.To(true), default)));
+        Assert.Equal((false, SaleRules.SoldOutReason), (put.Capacity!.Value.IsActive, put.Capacity.Value.Sale!.ClosedReason));
+
+        // Deactivating it by hand changes nothing: it stays closed by its sell-out, and joins stay refused.
+        var again = s.SetActive(box, false);
+        Assert.Equal(SaleRules.SoldOutReason, again.Capacity!.Value.Sale!.ClosedReason);
+        Assert.Equal(OutcomeCode.CapacityInactive, s.Join(null, (box, 1)).Code);
+
+        // Reopening by hand drops the close.
+        Assert.Null(s.SetActive(box, true).Capacity!.Value.Sale!.ClosedReason);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Between_a_windows_end_and_the_sweep_verify_lets_the_entries_behind_one_about_to_lapse_wait()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var presale = s.CreateCommand(10, [venue], "Presale") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10)) };
+        s.Do(presale);
+        var stalls = s.Create(10, [venue], "Stalls");
+        s.EnableWaitlist(presale.Id);
+        s.EnableWaitlist(stalls);
+        s.HoldOk((stalls, 8));
+        var late = s.JoinOk((presale.Id, 3));
+        var behind = s.JoinOk((stalls, 2));
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(behind).Status);
+
+        // The window has ended, the sweep has not passed it: the first entry still holds the venue's two
+        // seats back from the second, and the audit does not call that a fault.
+        s.AdvanceMinutes(10);
+        s.AssertConsistent();
+
+        s.Do(new PassSaleEdges([presale.Id]));
+        Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Offered), (s.Entry(late).Status, s.Entry(behind).Status));
         s.AssertConsistent();
     }
 

@@ -254,17 +254,21 @@ public sealed class WaitlistTests
         live[1].OfferReservationId = live[1].Id;
         Assert.Contains(Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now), v => v.Contains("Offered with its offer absent", StringComparison.Ordinal));
 
-        // The pool closed by its sold-out rule behind the core's back: the queue should have lapsed.
-        var closed = new[] { s.Node(pool).Clone() };
-        closed[0].IsActive = false;
-        closed[0].Sale = new SaleRules(CloseWhenSoldOut: true, SoldOutAt: s.Now, ClosedReason: SaleRules.SoldOutReason);
+        // The pool's window ended behind the core's back, its edge passed: the queue should have lapsed.
+        var ended = new[] { s.Node(pool).Clone() };
+        ended[0].Sale = new SaleRules(EndsAt: s.Now.AddMinutes(-1));
         var left = queue.Select(id => s.Entry(id).Clone()).ToList();
-        Assert.Contains(Invariants.CheckWaitlists(closed, left, none, new HoldSums(), [], new BuyerTally(), s.Now),
-            v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("closed for good: it should have lapsed", StringComparison.Ordinal));
+        Assert.Contains(Invariants.CheckWaitlists(ended, left, none, new HoldSums(), [], new BuyerTally(), s.Now),
+            v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("past the end of a window it reaches: it should have lapsed", StringComparison.Ordinal));
 
-        // Closed by hand it will open again: the queue may wait.
-        closed[0].Sale = null;
-        Assert.Empty(Invariants.CheckWaitlists(closed, left, none, new HoldSums(), [], new BuyerTally(), s.Now));
+        // An edge the sweep has not passed yet may keep them waiting a sweep longer.
+        ended[0].Sale = ended[0].Sale! with { EdgeAt = s.Now.AddMinutes(-1) };
+        Assert.Empty(Invariants.CheckWaitlists(ended, left, none, new HoldSums(), [], new BuyerTally(), s.Now));
+
+        // Closed by its sold-out rule, or by hand, it still owes its queue: the entries may wait.
+        ended[0].Sale = new SaleRules(CloseWhenSoldOut: true, SoldOutAt: s.Now, ClosedReason: SaleRules.SoldOutReason);
+        ended[0].IsActive = false;
+        Assert.Empty(Invariants.CheckWaitlists(ended, left, none, new HoldSums(), [], new BuyerTally(), s.Now));
     }
 
     [Fact]

@@ -410,7 +410,7 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
-    public async Task Public_holds_racing_for_the_last_seats_of_a_pool_that_closes_when_sold_out_close_it_once_and_lapse_the_entry_waiting_below_it()
+    public async Task Public_holds_racing_for_the_last_seats_of_a_pool_that_closes_when_sold_out_close_it_once_and_the_entry_waiting_below_it_keeps_its_place()
     {
         await using var app = await NewAppAsync();
         var t = (await app.NewTenantAsync()).Client;
@@ -421,19 +421,23 @@ public abstract class WaitlistTests(StoreKind store)
         var boxes = await t.CreateCapacityAsync("gig", "Boxes", 2, hall);
         var stalls = await t.CreateCapacityAsync("gig", "Stalls", 10, hall);
         await t.EnableWaitlistAsync(boxes, "fifo");
-        await t.HoldAsync(boxes, 2);
+        var boxHold = await t.HoldAsync(boxes, 2);
         var waiting = Id(await t.JoinOkAsync(null, (boxes, 1)));
         Assert.Equal(7, await t.AvailableAsync(stalls));
 
-        // Batches of holds only: the one that takes the hall's last seat closes it, and the entry waiting
-        // for a box, which the closed hall could never offer, lapses in that batch.
+        // The hold that takes the hall's last public seat closes it to the public; the entry waiting for
+        // a box keeps the seat it is owed.
         var answers = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => t.ReserveAsync(stalls, 1)));
         Assert.Equal(7, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
         var hallNow = await t.GetCapacityAsync(hall);
-        Assert.Equal(("closed", "sold_out"), (hallNow["state"]!.GetValue<string>(), hallNow["closed_reason"]!.GetValue<string>()));
-        Assert.Equal("lapsed", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
-        Assert.Equal(0L, hallNow["waitlist_demand"]?.GetValue<long>() ?? 0);
+        Assert.Equal(("closed", "sold_out", 1L), (hallNow["state"]!.GetValue<string>(), hallNow["closed_reason"]!.GetValue<string>(), hallNow["waitlist_demand"]!.GetValue<long>()));
+        Assert.Equal("waiting", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
+
+        // A box that comes back goes to the entry, though the hall is closed.
+        await Api.ReadAsync(await t.TransitAsync(boxHold, "release"), 200);
+        Assert.Equal("offered", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
+        await Api.ProblemAsync(await t.ReserveAsync(boxes, 1), 409, "CAPACITY_INACTIVE");
         await app.AssertInvariantsAsync();
     }
 

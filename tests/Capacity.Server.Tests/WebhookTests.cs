@@ -178,7 +178,7 @@ public abstract class WebhookTests(StoreKind store)
     }
 
     [Fact]
-    public async Task Entries_waiting_on_a_presale_lapse_when_the_sweep_passes_its_end_and_on_an_early_bird_when_an_offer_sells_it_out_and_the_venue_sells_their_seats()
+    public async Task Entries_on_a_presale_lapse_when_the_sweep_passes_its_end_and_a_queue_that_sells_an_early_bird_out_keeps_its_place_while_the_regular_tier_sells_the_rest()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         var settings = new Dictionary<string, string?>(Local) { ["Capacity:SweepIntervalMs"] = "50" };
@@ -196,14 +196,21 @@ public abstract class WebhookTests(StoreKind store)
             section_name = "Regular", total_capacity = 10, parent_ids = new[] { venue }, opens_after_sold_out_of = early,
         })), 201))["id"]!.GetValue<string>();
         await t.EnableWaitlistAsync(presale, "fifo");
-        await t.EnableWaitlistAsync(early, "first_fit");
+        await t.EnableWaitlistAsync(early, "fifo");
         await SubscribeAsync(t, receiver.Url, "waitlist.lapsed", "waitlist.offered");
 
         await t.HoldAsync(presale, 2);
         var late = (await t.JoinOkAsync(null, (presale, 2)))["id"]!.GetValue<string>();
-        await t.HoldAsync(early, 2);
-        var pair = (await t.JoinOkAsync(null, (early, 2)))["id"]!.GetValue<string>();
-        Assert.Equal(4L, (await t.GetCapacityAsync(venue))["waitlist_demand"]!.GetValue<long>());
+        var earlyHold = await t.HoldAsync(early, 2);
+
+        // The pair is owed the early bird's last ticket and one to come: the public has nothing left of
+        // it, so the join sells it out, the regular tier opens, and the pair keeps its place.
+        var pair = await t.JoinOkAsync(null, (early, 2));
+        Assert.Equal(("waiting", 1L), (pair["status"]!.GetValue<string>(), pair["position"]!.GetValue<long>()));
+        var earlyNow = await t.GetCapacityAsync(early);
+        Assert.Equal(("closed", "sold_out"), (earlyNow["state"]!.GetValue<string>(), earlyNow["closed_reason"]!.GetValue<string>()));
+        Assert.Equal("on_sale", (await t.GetCapacityAsync(regular))["state"]!.GetValue<string>());
+        await Api.ProblemAsync(await t.JoinAsync(null, (early, 1)), 409, "CAPACITY_INACTIVE");
 
         // The presale's window ends; the sweep passes the edge, and its waiting entry lapses in that batch.
         app.Clock.Advance(TimeSpan.FromMinutes(10));
@@ -212,19 +219,17 @@ public abstract class WebhookTests(StoreKind store)
         Assert.Null(lapsed.Data["offer_reservation_id"]);
         Assert.Equal("lapsed", (await t.EntryAsync(late))["status"]!.GetValue<string>());
 
-        // A single is offered the early bird's last ticket past the pair; the offer sells it out, so it
-        // closes and the regular tier opens: the pair lapses in the same batch.
-        var single = (await t.JoinOkAsync(null, (early, 1)))["id"]!.GetValue<string>();
-        Assert.Equal("offered", (await t.EntryAsync(single))["status"]!.GetValue<string>());
-        Assert.Equal("lapsed", (await t.EntryAsync(pair))["status"]!.GetValue<string>());
-        Assert.Equal(pair, (await receiver.WaitForAsync(m => m.Type == "waitlist.lapsed" && m.Data["id"]!.GetValue<string>() == pair)).Data["id"]!.GetValue<string>());
-
-        // Nothing is owed on the venue any more: sixteen buyers race for the regular tier, and exactly the
-        // five seats left are sold (the presale's two and the early bird's three are held).
-        Assert.Equal((0L, 5L), ((await t.GetCapacityAsync(venue))["waitlist_demand"]?.GetValue<long>() ?? 0, await t.AvailableAsync(venue)));
+        // Sixteen buyers race for the regular tier: exactly the four seats the venue does not hold or owe
+        // the pair are sold (two held on the presale, two on the early bird, two owed).
+        Assert.Equal((2L, 4L), ((await t.GetCapacityAsync(venue))["waitlist_demand"]!.GetValue<long>(), await t.AvailableAsync(venue)));
         var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => t.ReserveAsync(regular, 1)));
-        Assert.Equal(5, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        Assert.Equal(4, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
+
+        // Early tickets that come back go to the pair that waited for them, though the early bird is closed.
+        await Api.ReadAsync(await t.TransitAsync(earlyHold, "release"), 200);
+        Assert.Equal("offered", (await t.EntryAsync(pair["id"]!.GetValue<string>()))["status"]!.GetValue<string>());
+        Assert.Equal(pair["id"]!.GetValue<string>(), (await receiver.WaitForAsync(m => m.Type == "waitlist.offered")).Data["id"]!.GetValue<string>());
         await app.AssertInvariantsAsync();
     }
 

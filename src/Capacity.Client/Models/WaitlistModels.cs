@@ -33,8 +33,7 @@ public enum WaitlistStatus
 
     /// <summary>
     /// Its offer expired or was released, or, while it waited, it could never be offered any more (a
-    /// resize left it larger than a pool it draws from, or a capacity it reaches closed for good: its
-    /// sold-out rule closed it, its window ended); then <see cref="WaitlistEntry.OfferReservationId"/> is
+    /// resize left it larger than a pool it draws from, or a window it reaches ended); then <see cref="WaitlistEntry.OfferReservationId"/> is
     /// null. It does not rejoin the queue.
     /// </summary>
     [JsonStringEnumMemberName("lapsed")]

@@ -36,7 +36,10 @@ internal static class CapacityApi
             "Send only the fields to change. `total_capacity` may not go below reserved + sold (409 CAPACITY_BELOW_COMMITTED); null makes it unlimited. "
             + "Counters are never writable. A deactivated capacity refuses new holds; existing holds can still be confirmed or released. "
             + "`waitlist: {enabled, offer_minutes, policy}` opens, changes or closes its waiting list (fields left out keep their value; "
-            + "a first list defaults to enabled, 30 minutes, fifo); closing it refuses new entries and keeps serving those waiting.",
+            + "a first list defaults to enabled, 30 minutes, fifo); closing it refuses new entries and keeps serving those waiting. "
+            + "A resize that leaves a waiting entry larger than a pool, or a window ended now, lapses the entries it leaves unable to be offered; "
+            + "a rule or resize that leaves a capacity on sale nothing available sells it out (the answer shows it closed). "
+            + "`is_active: true` reopens a capacity its sold-out rule closed; `is_active: false` on one changes nothing.",
             400, 404, 409, 413, 422);
         group.MapPost("/capacity/{id}/check", Check).Body<CheckRequest>().ReadsOnly().Doc(
             "Check availability",

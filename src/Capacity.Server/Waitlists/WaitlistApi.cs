@@ -20,10 +20,14 @@ internal static class WaitlistApi
             "For `items` of one event's capacities, each with its waiting list enabled (else 409 WAITLIST_DISABLED); quantities as for holds. "
             + "The entry waits until every item fits, then is offered all together as a hold (`offer_reservation_id`) lasting the capacities' "
             + "shortest `offer_minutes`; if the units are free and nobody waits ahead it is offered at once. `buyer_key` counts the offer "
-            + "towards the buyer's limits (a buyer cannot queue for more than a limit allows).",
+            + "towards the buyer's limits (a buyer cannot queue for more than a limit allows). A capacity its sold-out rule closed, or whose "
+            + "window has ended, takes no new entries (409 CAPACITY_INACTIVE with `closed_reason`, or SALE_CLOSED); one closed by hand, or whose "
+            + "window or tier has not opened, may be waited for. An entry waiting past the end of a window it reaches lapses; one on a capacity "
+            + "its sold-out rule closes keeps its place and is offered the tickets that come back. A join that leaves what is on sale nothing "
+            + "available sells it out as a hold would (the next tier opens).",
             400, 404, 409, 413, 422);
         group.MapGet("/waitlist/{id}", Get).Doc(
-            "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released, or, waiting, it could never be offered any more: too large for a pool after a resize, or a capacity it reaches closed for good) or left; `position` while waiting.", 404);
+            "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released, or, waiting, it could never be offered any more: too large for a pool after a resize, or past the end of a window it reaches) or left; `position` while waiting.", 404);
         group.MapDelete("/waitlist/{id}", Leave).Doc(
             "Leave a waiting list",
             "A waiting entry leaves the queue; an offered one's hold is released and its units go to the next in line, in the same batch. "
