@@ -401,6 +401,17 @@ public sealed class SteadyUntilTests
 
 public sealed class SaleRulesWaitlistTests
 {
+    /// <summary>A venue with an early bird and a regular tier that opens when the early bird sells out.</summary>
+    private static (Scenario S, Guid Venue, Guid Early, Guid Regular) EarlyBirdAndRegular(int venue, int early, int regular)
+    {
+        var s = new Scenario();
+        var venueId = s.Own(venue, "Venue");
+        var earlyId = s.Create(early, [venueId], "Early bird");
+        var tier = s.CreateCommand(regular, [venueId], "Regular") with { Sale = new SaleRules(OpensAfter: earlyId) };
+        s.Do(tier);
+        return (s, venueId, earlyId, tier.Id);
+    }
+
     [Fact]
     public void An_entry_waits_for_the_window_and_is_offered_when_the_sweep_passes_its_start()
     {
@@ -449,11 +460,7 @@ public sealed class SaleRulesWaitlistTests
     [Fact]
     public void Joining_a_capacity_closed_for_good_by_its_sell_out_or_the_end_of_its_window_is_refused_as_a_hold_there_would_be()
     {
-        var s = new Scenario();
-        var venue = s.Own(10, "Venue");
-        var early = s.Create(2, [venue], "Early bird");
-        var regular = s.CreateCommand(10, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
-        s.Do(regular);
+        var (s, venue, early, regular) = EarlyBirdAndRegular(10, 2, 10);
         var presale = s.CreateCommand(10, [venue], "Presale") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10)) };
         s.Do(presale);
         s.EnableWaitlist(early);
@@ -471,18 +478,14 @@ public sealed class SaleRulesWaitlistTests
 
         // Nothing is owed on the venue, so the regular tier sells every seat left.
         Assert.Equal((0L, 0L), (s.Node(venue).QueueDemand, s.Node(venue).WaitingUnits));
-        s.HoldOk((regular.Id, 8));
+        s.HoldOk((regular, 8));
         s.AssertConsistent();
     }
 
     [Fact]
     public void A_join_that_leaves_an_early_bird_nothing_for_the_public_sells_it_out_and_the_entry_keeps_its_place_for_the_tickets_that_come_back()
     {
-        var s = new Scenario();
-        var venue = s.Own(10, "Venue");
-        var early = s.Create(3, [venue], "Early bird");
-        var regular = s.CreateCommand(10, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
-        s.Do(regular);
+        var (s, venue, early, regular) = EarlyBirdAndRegular(10, 3, 10);
         s.EnableWaitlist(early);
         var hold = s.HoldOk((early, 2));
 
@@ -491,13 +494,13 @@ public sealed class SaleRulesWaitlistTests
         var pair = s.JoinOk((early, 2));
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(pair).Status);
         Assert.True(s.Node(early).ClosedBySellOut);
-        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.True(s.Node(regular).Sale!.TierOpen);
         Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
         Assert.Equal(OutcomeCode.CapacityInactive, s.Join(null, (early, 1)).Code);
 
         // The venue keeps the pair's two seats for it: the regular tier sells the other six.
-        s.HoldOk((regular.Id, 6));
-        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((regular.Id, 1)).Code);
+        s.HoldOk((regular, 6));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((regular, 1)).Code);
 
         // Early tickets that come back go to the pair that waited for them, closed or not.
         s.Release(hold);
@@ -555,14 +558,10 @@ public sealed class SaleRulesWaitlistTests
     [Fact]
     public void A_join_whose_owed_units_sell_an_early_bird_out_opens_the_next_tier_and_offers_its_queue_in_the_same_step()
     {
-        var s = new Scenario();
-        var venue = s.Own(10, "Venue");
-        var early = s.Create(2, [venue], "Early bird");
-        var regular = s.CreateCommand(5, [venue], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
-        s.Do(regular);
+        var (s, venue, early, regular) = EarlyBirdAndRegular(10, 2, 5);
         s.EnableWaitlist(early);
-        s.EnableWaitlist(regular.Id);
-        var next = s.JoinOk((regular.Id, 3));
+        s.EnableWaitlist(regular);
+        var next = s.JoinOk((regular, 3));
         s.HoldOk((early, 1));
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(next).Status);
 
@@ -571,7 +570,7 @@ public sealed class SaleRulesWaitlistTests
         var pair = s.Do(new JoinWaitlist(s.Tenant, s.NewId(), [new WaitlistItem(early, 2)], null, null));
         Assert.Equal((OutcomeCode.Ok, WaitlistStatus.Waiting, 1L), (pair.Code, pair.Entry!.Status, pair.Entry.Position));
         Assert.Equal(WaitlistStatus.Offered, s.Entry(next).Status);
-        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.True(s.Node(regular).Sale!.TierOpen);
         s.AssertConsistent();
     }
 
