@@ -17,9 +17,10 @@ public interface IWriteStore
 
     /// <summary>
     /// Whether a batch's transaction failed only because the database broke a lock cycle between it and
-    /// another node's batch by failing it (a deadlock it detected): nothing of it applied, and the same
-    /// commands decided again in a new transaction may well pass. The engine tries such a batch again
-    /// (up to <see cref="CommandEngine.MaxAttempts"/> times in all); every other failure answers its callers 503.
+    /// another node's batch by failing it (a deadlock it detected), or because another node committed a
+    /// row between two of the batch's reads: nothing of it applied, and the same commands decided again
+    /// in a new transaction may well pass. The engine tries such a batch again (up to
+    /// <see cref="CommandEngine.MaxAttempts"/> times in all); every other failure answers its callers 503.
     /// </summary>
     bool IsLockConflict(Exception failure);
 

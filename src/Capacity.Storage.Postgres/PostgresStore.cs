@@ -188,8 +188,14 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     /// A deadlock PostgreSQL broke by failing this transaction. Batches take their row locks in one
     /// order, save the capacities found late (a tier that opens after one loaded, or those of an entry
     /// that joined a waiting list while the batch loaded), so two nodes' batches can rarely close a cycle.
+    /// Also a row the core found missing: a batch reads its rows in more than one statement, and a row
+    /// another node committed between two of them (an offer made while this batch's leave loaded the
+    /// entry's reservation, then the entry) is seen by the later read only. Decided again in a new
+    /// transaction, the batch reads both; on SQLite's single writer this cannot happen, and a missing
+    /// row there is a fault that fails its batch.
     /// </summary>
-    public bool IsLockConflict(Exception failure) => failure is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected };
+    public bool IsLockConflict(Exception failure) =>
+        failure is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected } or Capacity.Core.MissingRowException;
 
     public async Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {

@@ -64,6 +64,9 @@ public sealed class MultiEngineTests : IAsyncLifetime
         Assert.False(_nodes[0].Store.IsLockConflict(new Npgsql.PostgresException("lock timeout", "ERROR", "ERROR", Npgsql.PostgresErrorCodes.LockNotAvailable)));
         Assert.False(_nodes[0].Store.IsLockConflict(new IOException("connection reset")));
 
+        // A row another node committed between two of a batch's reads: decided again, the batch sees it.
+        Assert.True(_nodes[0].Store.IsLockConflict(new MissingRowException("Offer 1 of waiting-list entry 1 was not loaded.")));
+
         static async Task LockAsync(Npgsql.NpgsqlConnection c, long key)
         {
             await using var cmd = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_xact_lock({key})", c);
