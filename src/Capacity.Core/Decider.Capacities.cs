@@ -414,9 +414,10 @@ public static partial class Decider
 
         // A rule set on a capacity that is sold out already applies now, as does a resize that leaves it
         // nothing; a hand that reopens one is obeyed until the next hold takes its last ticket. Only
-        // while it is on sale: before its window or its tier opens, what its waiting list is owed is no
-        // sale, and the window's opening offers it (an offer that takes the last units sells it out).
-        if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true } && IsOpen(set, node, now))
+        // while it is on sale, by its own rules and its pools': before a window or its tier opens, what
+        // its waiting list is owed is no sale, and the window's opening offers it (an offer that takes
+        // the last units sells it out).
+        if ((command.Sale is not null || command.Total.IsSet) && !command.IsActive.IsSet && node.Sale is { WatchesSellOut: true } && OnSaleNow(set, node, now))
         {
             set.SellOutCandidates.Add(node);
         }

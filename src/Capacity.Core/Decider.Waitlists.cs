@@ -112,22 +112,33 @@ public static partial class Decider
         set.AddNew(entry);
         Owe(set, entry, 1);
 
-        // Units owed to the queue are no longer the public's: a join on what is on sale now that leaves
-        // a capacity nothing available sells it out as a hold would (the next tier opens;
-        // close_when_sold_out closes it to the public, and the entry still waits there), or the on-sale
-        // would stall with nothing to buy. An entry waiting for a window or a tier sells nothing out:
-        // the sale has not begun. Done here rather than after the command, so that the answer tells
-        // where the entry stands once the tier it waits for has opened.
-        if (SumDemand(set, entry.Items, out _) && !(set.DemandHasRules && FirstClosedForSale(set, now) is not null))
+        // Units owed to the queue are no longer the public's: a join that leaves an early tier on sale
+        // nothing for the public sells it out as a hold would (the next tier opens and the early one
+        // closes; the entry keeps its place there), or the on-sale would stall with an early bird that
+        // shows sold out and a next tier that never opens. Only a tier's source: a join takes nothing,
+        // so it never closes a close_when_sold_out capacity for good (its buyer may leave at once), and
+        // nothing sells out before it is on sale. Done here rather than after the command, so that the
+        // answer tells where the entry stands once the tier it waits for has opened.
+        SumDemand(set, entry.Items, out _);
+        var sources = set.Ahead;
+        sources.Clear();
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+            if (charge.Node.Sale is { SoldOutAt: null, Successors.Length: > 0 })
             {
-                if (charge.Node.Sale is { WatchesSellOut: true })
-                {
-                    set.SellOutCandidates.Add(charge.Node);
-                }
+                sources[charge.Node] = 0;
             }
         }
+
+        foreach (var source in sources.Keys)
+        {
+            if (OnSaleNow(set, source, now))
+            {
+                set.SellOutCandidates.Add(source);
+            }
+        }
+
+        sources.Clear();
 
         set.Unsettled.Add((command.TenantId, entry.EventId));
         SellOutAndSettle(set, now);
@@ -163,6 +174,25 @@ public static partial class Decider
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Whether a hold on <paramref name="node"/> alone would meet no closed gate now: it and every pool
+    /// above it active, their windows open, no tier among them waiting for its earlier capacity.
+    /// </summary>
+    internal static bool OnSaleNow(WorkingSet set, CapacityNode node, DateTimeOffset now)
+    {
+        Graph.Closure(node, set, set.Closure);
+        foreach (var reached in set.Closure)
+        {
+            if (!reached.IsActive
+                || reached.Sale is { } rules && (rules.StartsAt > now || rules.EndsAt <= now || rules is { OpensAfter: not null, TierOpen: false }))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Whether the summed demand reaches a capacity whose window has ended: no hold, an offer included, is placed there again.</summary>

@@ -626,7 +626,7 @@ internal sealed class ReferenceModel
 
         // A resize or a new rule that leaves a watched capacity with nothing available sells it out;
         // a hand that sets is_active is obeyed until the next hold takes its last ticket.
-        if ((sale is not null || c.Total.IsSet) && !c.IsActive.IsSet && Watches(cap) && OnSaleByItsRules(cap, now))
+        if ((sale is not null || c.Total.IsSet) && !c.IsActive.IsSet && Watches(cap) && OnSaleNow(cap.Id, now))
         {
             _taken.Add(cap.Id);
             _noticedOnUpdate = true;
@@ -685,9 +685,14 @@ internal sealed class ReferenceModel
         return null;
     }
 
-    /// <summary>Whether a capacity takes holds now by its own rules: active, its window open, a tier opened.</summary>
-    private static bool OnSaleByItsRules(Cap cap, DateTimeOffset now) =>
-        cap.Active && !(cap.SaleStarts > now) && !(cap.SaleEnds <= now) && (cap.OpensAfter is null || cap.TierOpen);
+    /// <summary>Whether a hold on the capacity alone would meet no closed gate now: it and its pools active, on sale by their windows and tiers.</summary>
+    private bool OnSaleNow(Guid id, DateTimeOffset now)
+    {
+        var named = LastNotOnSale;
+        var open = ClosureInOrder(id).All(n => Caps[n].Active) && SaleRefusal([id], now) is null;
+        LastNotOnSale = named;
+        return open;
+    }
 
     /// <summary>Whether a capacity's availability reaching 0 would change something: it closes, or tiers open the first time.</summary>
     private static bool Watches(Cap cap) => cap.CloseWhenSoldOut || (cap.Followers.Count > 0 && cap.SoldOutAt is null);
@@ -2005,15 +2010,9 @@ internal sealed class ReferenceModel
         EntryOrder.Add(c.Id);
         _joined = c.Id;
 
-        // Units owed to the queue are no longer the public's: a join on what is on sale may sell a
-        // capacity out; one that waits for a window or a tier sells nothing out.
-        var named = LastNotOnSale;
-        if (SaleRefusal(items.Select(i => i.CapacityId), now) is null && Demand(items).Keys.All(n => Caps[n].Active))
-        {
-            _taken.UnionWith(Demand(items).Keys);
-        }
-
-        LastNotOnSale = named;
+        // Units owed to the queue are no longer the public's: a join may sell out an early tier it
+        // reaches that is on sale (never a close_when_sold_out capacity alone: a join takes nothing).
+        _taken.UnionWith(Demand(items).Keys.Where(n => Caps[n] is { Followers.Count: > 0, SoldOutAt: null } && OnSaleNow(n, now)));
         return OutcomeCode.Ok;
     }
 

@@ -517,17 +517,24 @@ public sealed class SaleRulesWaitlistTests
         var venue = s.Own(20, "Venue");
         var presale = s.CreateCommand(4, [venue], "Presale") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10)) };
         s.Do(presale);
-        var box = s.CreateCommand(4, [venue], "Box") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
+        var box = s.CreateCommand(4, [venue], "Boxes") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
         s.Do(box);
+        var front = s.Create(1, [box.Id], "Front box");
+        var back = s.Create(4, [box.Id], "Back boxes");
         s.EnableWaitlist(presale.Id);
-        s.EnableWaitlist(box.Id);
+        s.EnableWaitlist(front);
         s.HoldOk((presale.Id, 3));
-        var boxHold = s.HoldOk((box.Id, 2));
+        var frontHold = s.HoldOk((front, 1));
         var late = s.JoinOk((presale.Id, 2));
-        var boxed = s.JoinOk((box.Id, 3));
-        Assert.Equal(5L, s.Node(venue).QueueDemand);
+        var boxed = s.JoinOk((front, 1));
+        Assert.Equal(3L, s.Node(venue).QueueDemand);
 
-        // The three owed leave the public nothing of the box: close_when_sold_out closes it to the public.
+        // A join takes nothing: it never closes a close_when_sold_out capacity, though the entry is owed a unit there.
+        Assert.True(s.Node(box.Id).IsActive);
+
+        // The hold that takes the boxes' last public ticket closes them to the public; the entry waiting
+        // for the front box keeps the unit it is owed.
+        s.HoldOk((back, 2));
         Assert.True(s.Node(box.Id).ClosedBySellOut);
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(boxed).Status);
 
@@ -539,10 +546,10 @@ public sealed class SaleRulesWaitlistTests
         Assert.Null(s.Entry(late).OfferReservationId);
         var told = Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
         Assert.Equal(late, ((WaitlistEntryView)told.Subject).Id);
-        Assert.Equal(3L, s.Node(venue).QueueDemand);
+        Assert.Equal(1L, s.Node(venue).QueueDemand);
 
-        // The box's tickets that come back go to the three who waited there before it closed.
-        s.Release(boxHold);
+        // The front box that comes back goes to the entry that waited for it before the boxes closed.
+        s.Release(frontHold);
         Assert.Equal((WaitlistStatus.Offered, 0L), (s.Entry(boxed).Status, s.Node(venue).QueueDemand));
 
         // A capacity closed by hand will open again: an entry may wait for it, and does.
@@ -553,6 +560,68 @@ public sealed class SaleRulesWaitlistTests
         Assert.Equal(OutcomeCode.Ok, s.SetActive(hand, false).Code);
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(waits).Status);
         s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_join_sells_out_an_early_bird_on_sale_even_when_the_entry_also_waits_for_a_window_or_a_section_closed_by_hand()
+    {
+        var (s, venue, early, regular) = EarlyBirdAndRegular(30, 10, 10);
+        var later = s.CreateCommand(5, [venue], "Late entry") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(30)) };
+        s.Do(later);
+        var shut = s.Create(5, [venue], "Shut");
+        s.EnableWaitlist(early);
+        s.EnableWaitlist(later.Id);
+        s.EnableWaitlist(shut);
+        Assert.Equal(OutcomeCode.Ok, s.SetActive(shut, false).Code);
+        s.HoldOk((early, 8));
+
+        // The entry waits for the late window and a closed section too, but it is owed 4 of the early
+        // bird's 2 left: the early bird, on sale, has nothing for the public, so the regular tier opens.
+        var entry = s.Do(new JoinWaitlist(s.Tenant, s.NewId(), [new WaitlistItem(early, 4), new WaitlistItem(later.Id, 1), new WaitlistItem(shut, 1)], null, null));
+        Assert.Equal((OutcomeCode.Ok, WaitlistStatus.Waiting), (entry.Code, entry.Entry!.Status));
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.True(s.Node(early).ClosedBySellOut);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_join_never_closes_a_close_when_sold_out_capacity_and_a_put_before_a_pools_window_sells_nothing_out()
+    {
+        var s = new Scenario();
+        var hall = s.CreateCommand(3, null, "Hall") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
+        s.Do(hall);
+        s.EnableWaitlist(hall.Id);
+        s.HoldOk((hall.Id, 3));
+        Assert.True(s.Node(hall.Id).ClosedBySellOut);
+
+        // Reopened by hand so that buyers may queue for what comes back: every join is taken, none closes it again.
+        Assert.Equal(OutcomeCode.Ok, s.SetActive(hall.Id, true).Code);
+        s.JoinOk((hall.Id, 1));
+        s.JoinOk((hall.Id, 1));
+        Assert.True(s.Node(hall.Id).IsActive);
+
+        // A venue whose window opens in an hour, an early bird below it owed whole to its queue: a PUT of
+        // a rule on the early bird before the on-sale sells nothing out and opens no tier.
+        var t = new Scenario();
+        var venue = t.CreateCommand(20, null, "Venue") with { Sale = new SaleRules(StartsAt: t.Now.AddMinutes(60)) };
+        t.Do(venue);
+        var early = t.Create(4, [venue.Id], "Early bird");
+        var regular = t.CreateCommand(10, [venue.Id], "Regular") with { Sale = new SaleRules(OpensAfter: early) };
+        t.Do(regular);
+        t.EnableWaitlist(early);
+        var group = t.JoinOk((early, 4));
+        var put = t.Do(new UpdateCapacity(t.Tenant, early, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep, null,
+            new SalePatch(default, default, default, default, default, Change<int?>.To(1))));
+        Assert.Equal((OutcomeCode.Ok, true), (put.Code, put.Capacity!.Value.IsActive));
+        Assert.False(t.Node(regular.Id).Sale!.TierOpen);
+
+        // The venue's window opens: the group is offered the four, which sells the early bird out.
+        t.AdvanceMinutes(60);
+        t.Do(new PassSaleEdges([venue.Id]));
+        Assert.Equal(WaitlistStatus.Offered, t.Entry(group).Status);
+        Assert.True(t.Node(regular.Id).Sale!.TierOpen);
+        s.AssertConsistent();
+        t.AssertConsistent();
     }
 
     [Fact]
