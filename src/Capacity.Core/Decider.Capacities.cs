@@ -241,7 +241,12 @@ public static partial class Decider
     {
         foreach (var node in set.SellOutCandidates)
         {
-            if (node.Sale is { WatchesSellOut: true } rules && Graph.Available(node, set, set.Closure) == 0)
+            // An early tier sells out when the public has nothing left of it, what the queue is owed
+            // included (else the next tier would wait for tickets the public can never have); a capacity
+            // that only closes, when every unit is held or sold (units only owed may yet come back to
+            // the public when their entry leaves, and a closed capacity could not sell them).
+            if (node.Sale is { WatchesSellOut: true } rules
+                && (rules is { SoldOutAt: null, Successors.Length: > 0 } ? Graph.Available(node, set, set.Closure) : Graph.Unheld(node, set, set.Closure)) == 0)
             {
                 SellOut(set, node, rules, now);
             }

@@ -56,6 +56,22 @@ public static class Graph
 
     public static long? Available(CapacityNode node, ICapacityLookup lookup) => Available(node, lookup, []);
 
+    /// <summary>Like <see cref="Available(CapacityNode, ICapacityLookup, List{CapacityNode})"/>, but counting only what is held or sold: units owed to waiting entries are left in.</summary>
+    public static long? Unheld(CapacityNode node, ICapacityLookup lookup, List<CapacityNode> scratch)
+    {
+        Closure(node, lookup, scratch);
+        long? min = null;
+        foreach (var n in scratch)
+        {
+            if (n.Free is { } f && (min is null || f < min))
+            {
+                min = f;
+            }
+        }
+
+        return min;
+    }
+
     /// <summary>Nodes on the longest path from <paramref name="node"/> to a root, the node included.</summary>
     internal static int Depth(CapacityNode node, ICapacityLookup lookup) => Depth(node, lookup, []);
 

@@ -163,7 +163,7 @@ public sealed class ModelTests
             (SaleEvent.ClosedWhenSoldOut, 9),
             (SaleEvent.Reopened, 3),
             (SaleEvent.Overbooked, 50),
-            (SaleEvent.SoldOutByUpdate, 7),
+            (SaleEvent.SoldOutByUpdate, 5),
         ]);
 
     [Fact]

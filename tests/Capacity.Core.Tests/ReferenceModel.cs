@@ -318,6 +318,22 @@ internal sealed class ReferenceModel
         return min;
     }
 
+    /// <summary>The minimum over the node and its limited ancestors of total − reserved − sold, floored at 0: what owed units do not count against.</summary>
+    private long? Unheld(Guid id, Dictionary<Guid, (long Reserved, long Sold)> used)
+    {
+        long? min = null;
+        foreach (var n in Closure(id))
+        {
+            if (Caps[n].Ceiling is { } ceiling)
+            {
+                var left = Math.Max(0, ceiling - used[n].Reserved - used[n].Sold);
+                min = min is null ? left : Math.Min(min.Value, left);
+            }
+        }
+
+        return min;
+    }
+
     /// <summary>What a list of items takes from each node: each item charges every node of its closure once.</summary>
     public Dictionary<Guid, long> Demand(IEnumerable<(Guid Capacity, int Quantity)> items)
     {
@@ -757,7 +773,9 @@ internal sealed class ReferenceModel
         var used = UsedAll();
         foreach (var cap in CapOrder.Where(_taken.Contains).Select(id => Caps[id]).ToList())
         {
-            if (Watches(cap) && Available(cap.Id, used) == 0)
+            // An early tier sells out when the public has nothing left of it (what the queue is owed
+            // included); a capacity that only closes, when every unit is held or sold.
+            if (Watches(cap) && (cap.Followers.Count > 0 && cap.SoldOutAt is null ? Available(cap.Id, used) : Unheld(cap.Id, used)) == 0)
             {
                 if (_noticedOnUpdate)
                 {

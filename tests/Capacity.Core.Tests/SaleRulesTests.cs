@@ -510,7 +510,7 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
-    public void Entries_lapse_when_their_window_ends_and_keep_their_place_when_a_sell_out_closes_their_capacity_to_the_public()
+    public void Entries_lapse_when_their_window_ends_and_units_owed_to_a_queue_never_close_a_capacity_that_closes_when_sold_out()
     {
         var s = new Scenario();
         s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.WaitlistLapsed, null, "whsec_c2VjcmV0"));
@@ -532,11 +532,10 @@ public sealed class SaleRulesWaitlistTests
         // A join takes nothing: it never closes a close_when_sold_out capacity, though the entry is owed a unit there.
         Assert.True(s.Node(box.Id).IsActive);
 
-        // The hold that takes the boxes' last public ticket closes them to the public; the entry waiting
-        // for the front box keeps the unit it is owed.
+        // The public takes the boxes' last two public tickets: nothing is left for it, but the unit owed to
+        // the entry is no sale (it may come back to the public), so the boxes stay open.
         s.HoldOk((back, 2));
-        Assert.True(s.Node(box.Id).ClosedBySellOut);
-        Assert.Equal(WaitlistStatus.Waiting, s.Entry(boxed).Status);
+        Assert.Equal((0L, true), (s.Available(box.Id)!.Value, s.Node(box.Id).IsActive));
 
         // The window's end, passed by the sweep: the entry there could never be offered, so it lapses in
         // that batch and is told so; the venue owes it nothing more.
@@ -548,9 +547,11 @@ public sealed class SaleRulesWaitlistTests
         Assert.Equal(late, ((WaitlistEntryView)told.Subject).Id);
         Assert.Equal(1L, s.Node(venue).QueueDemand);
 
-        // The front box that comes back goes to the entry that waited for it before the boxes closed.
-        s.Release(frontHold);
-        Assert.Equal((WaitlistStatus.Offered, 0L), (s.Entry(boxed).Status, s.Node(venue).QueueDemand));
+        // The entry leaves: its unit goes back to the public, whose hold of it sells the boxes out and closes them.
+        Assert.Equal(OutcomeCode.Ok, s.Leave(boxed).Code);
+        s.HoldOk((back, 1));
+        Assert.True(s.Node(box.Id).ClosedBySellOut);
+        Assert.Equal(OutcomeCode.Ok, s.Release(frontHold).Code);
 
         // A capacity closed by hand will open again: an entry may wait for it, and does.
         var hand = s.Create(2, [venue], "Balcony");
