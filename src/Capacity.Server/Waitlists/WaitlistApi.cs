@@ -24,7 +24,7 @@ internal static class WaitlistApi
             + "window has ended, takes no new entries (409 CAPACITY_INACTIVE with `closed_reason`, or SALE_CLOSED); one closed by hand, or whose "
             + "window or tier has not opened, may be waited for. An entry waiting past the end of a window it reaches lapses; one on a capacity "
             + "its sold-out rule closes keeps its place and is offered the tickets that come back. A join that leaves an early tier on sale nothing "
-            + "for the public sells it out as a hold would (the next tier opens); it never closes a close_when_sold_out capacity.",
+            + "for the public sells it out as a hold would (the next tier opens); units only owed never close a close_when_sold_out capacity.",
             400, 404, 409, 413, 422);
         group.MapGet("/waitlist/{id}", Get).Doc(
             "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released, or, waiting, it could never be offered any more: too large for a pool after a resize, or past the end of a window it reaches) or left; `position` while waiting.", 404);
