@@ -410,7 +410,7 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
-    public async Task Public_holds_racing_for_the_last_seats_of_a_pool_that_closes_when_sold_out_close_it_once_and_the_entry_waiting_below_it_keeps_its_place()
+    public async Task Public_holds_racing_for_the_last_seats_of_a_pool_that_closes_when_sold_out_leave_it_open_for_the_seat_owed_below_it_and_the_offer_closes_it()
     {
         await using var app = await NewAppAsync();
         var t = (await app.NewTenantAsync()).Client;
@@ -425,18 +425,24 @@ public abstract class WaitlistTests(StoreKind store)
         var waiting = Id(await t.JoinOkAsync(null, (boxes, 1)));
         Assert.Equal(7, await t.AvailableAsync(stalls));
 
-        // The hold that takes the hall's last public seat closes it to the public; the entry waiting for
-        // a box keeps the seat it is owed.
+        // The public takes the seven seats it may have; the eighth is owed to the entry waiting for a
+        // box, and a seat only owed is no sale: the hall stays open (it may come back to the public).
         var answers = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => t.ReserveAsync(stalls, 1)));
         Assert.Equal(7, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
         var hallNow = await t.GetCapacityAsync(hall);
-        Assert.Equal(("closed", "sold_out", 1L), (hallNow["state"]!.GetValue<string>(), hallNow["closed_reason"]!.GetValue<string>(), hallNow["waitlist_demand"]!.GetValue<long>()));
+        Assert.Equal((true, 1L, (long?)0), (hallNow["is_active"]!.GetValue<bool>(), hallNow["waitlist_demand"]!.GetValue<long>(), await t.AvailableAsync(hall)));
         Assert.Equal("waiting", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
 
-        // A box that comes back goes to the entry, though the hall is closed.
+        // The two boxes come back: the entry is offered one, and the public may have the other and the
+        // seat it gave back. Once the public holds them, every seat is held and the hall closes.
         await Api.ReadAsync(await t.TransitAsync(boxHold, "release"), 200);
         Assert.Equal("offered", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
+        Assert.Equal((true, (long?)2), ((await t.GetCapacityAsync(hall))["is_active"]!.GetValue<bool>(), await t.AvailableAsync(hall)));
+        await t.HoldAsync(boxes, 1);
+        await t.HoldAsync(stalls, 1);
+        hallNow = await t.GetCapacityAsync(hall);
+        Assert.Equal(("closed", "sold_out"), (hallNow["state"]!.GetValue<string>(), hallNow["closed_reason"]!.GetValue<string>()));
         await Api.ProblemAsync(await t.ReserveAsync(boxes, 1), 409, "CAPACITY_INACTIVE");
         await app.AssertInvariantsAsync();
     }
