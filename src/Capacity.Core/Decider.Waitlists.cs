@@ -120,25 +120,13 @@ public static partial class Decider
         // nothing sells out before it is on sale. Done here rather than after the command, so that the
         // answer tells where the entry stands once the tier it waits for has opened.
         SumDemand(set, entry.Items, out _);
-        var sources = set.Ahead;
-        sources.Clear();
         foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
         {
-            if (charge.Node.Sale is { SoldOutAt: null, Successors.Length: > 0 })
+            if (charge.Node.Sale is { SoldOutAt: null, Successors.Length: > 0 } && OnSaleNow(set, charge.Node, now))
             {
-                sources[charge.Node] = 0;
+                set.SellOutCandidates.Add(charge.Node);
             }
         }
-
-        foreach (var source in sources.Keys)
-        {
-            if (OnSaleNow(set, source, now))
-            {
-                set.SellOutCandidates.Add(source);
-            }
-        }
-
-        sources.Clear();
 
         set.Unsettled.Add((command.TenantId, entry.EventId));
         SellOutAndSettle(set, now);
@@ -185,8 +173,7 @@ public static partial class Decider
         Graph.Closure(node, set, set.Closure);
         foreach (var reached in set.Closure)
         {
-            if (!reached.IsActive
-                || reached.Sale is { } rules && (rules.StartsAt > now || rules.EndsAt <= now || rules is { OpensAfter: not null, TierOpen: false }))
+            if (!IsOpen(set, reached, now))
             {
                 return false;
             }
