@@ -30,9 +30,10 @@ public sealed class BuyerLimit
 }
 
 /// <summary>
-/// Tickets one buyer has on one capacity in active holds and confirmed sales. Kept for every keyed
-/// hold, limit or not, so that a limit created after the sales counts them at once. A limit's usage
-/// for a buyer is the sum of these over its capacities.
+/// Tickets one buyer has on one capacity in active holds and confirmed sales, and the units its
+/// waiting-list entries still wait for there (an entry is a claim on tickets; an offer moves its units
+/// to its hold). Kept for every keyed hold and entry, limit or not, so that a limit created after the
+/// sales counts them at once. A limit's usage for a buyer is the sum of these over its capacities.
 /// </summary>
 public sealed class BuyerUsage
 {

@@ -139,14 +139,13 @@ public static partial class Decider
     /// <summary>
     /// Checks a hold against every limit over any of its items' capacities, each once: a limit that
     /// requires a buyer key refuses a hold without one; a keyed hold is refused when it would take its
-    /// buyer past a limit's maximum, counting the buyer's active holds and sales on all the limit's
-    /// capacities (earlier commands of this batch included), less what a change gives back in the
-    /// same command (<paramref name="givenBack"/>). A join also counts the buyer's entries still waiting in
-    /// <paramref name="queue"/> (their event's): an entry is a claim on tickets, and a buyer queueing past
-    /// a limit would be owed units the limit never lets them be offered. Null when the hold passes.
+    /// buyer past a limit's maximum, counting the buyer's usage on all the limit's capacities (active
+    /// holds, sales and the units its entries still wait for, earlier commands of this batch included),
+    /// less what a change gives back in the same command (<paramref name="givenBack"/>; an offer gives
+    /// back the units its entry waited for). Null when the hold passes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, ItemQuantity[]? givenBack = null, List<WaitlistEntry>? queue = null)
+    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, T[]? givenBack = null)
         where T : struct, IDemand
     {
         for (var i = 0; i < items.Length; i++)
@@ -195,17 +194,12 @@ public static partial class Decider
                     }
                 }
 
-                var waiting = queue is null ? 0 : WaitingUnder(queue, buyerKey, limit);
-                if (used + waiting + requested > limit.PerBuyerMax)
+                if (used + requested > limit.PerBuyerMax)
                 {
-                    return new Outcome(
-                        OutcomeCode.BuyerLimitExceeded,
-                        waiting == 0
-                            ? $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} and asks for {requested}."
-                            : $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used}, waits for {waiting} more on its waiting lists, and asks for {requested}.")
+                    return new Outcome(OutcomeCode.BuyerLimitExceeded, LimitExcessDetail(set, limit, buyerKey, used, requested))
                     {
                         Limit = BuyerLimitView.Of(limit),
-                        LimitExcess = new BuyerLimitExcess(limit.Id, used + waiting, requested, limit.PerBuyerMax),
+                        LimitExcess = new BuyerLimitExcess(limit.Id, used, requested, limit.PerBuyerMax),
                     };
                 }
             }
@@ -214,11 +208,15 @@ public static partial class Decider
         return null;
     }
 
-    /// <summary>The units a buyer's entries still waiting in <paramref name="queue"/> ask of a limit's capacities (offered ones are holds, counted in usage).</summary>
-    private static long WaitingUnder(List<WaitlistEntry> queue, string buyerKey, BuyerLimit limit)
+    /// <summary>
+    /// What a refusal says the buyer has. Where the batch loaded the event's waiting list (a join, or a
+    /// hold in a batch that frees units), it says how much of that the buyer is waiting for; counted only
+    /// on a refusal, so a hold pays nothing for it.
+    /// </summary>
+    private static string LimitExcessDetail(WorkingSet set, BuyerLimit limit, string buyerKey, long used, long requested)
     {
         long waiting = 0;
-        foreach (var entry in queue)
+        foreach (var entry in set.QueueOf(limit.TenantId, limit.EventId) ?? [])
         {
             if (entry.Status != WaitlistStatus.Waiting || !string.Equals(entry.BuyerKey, buyerKey, StringComparison.Ordinal))
             {
@@ -234,7 +232,9 @@ public static partial class Decider
             }
         }
 
-        return waiting;
+        return waiting == 0
+            ? $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} (active holds, sales and units waited for on waiting lists) and asks for {requested}."
+            : $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used}, {waiting} of them waited for on waiting lists, and asks for {requested}.";
     }
 
     private static bool CoveredByEarlierItem<T>(WorkingSet set, T[] items, int index, Guid limitId)

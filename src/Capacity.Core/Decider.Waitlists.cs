@@ -86,10 +86,10 @@ public static partial class Decider
             return Outcome.Invalid("id", $"Waiting-list entry {command.Id} already exists.");
         }
 
-        // A buyer may not queue for more than a limit would let them hold: what they have now, what
-        // their other entries wait for (the event's whole queue is loaded for a join), plus this.
+        // A buyer may not queue for more than a limit would let them hold: their usage (holds, sales and
+        // the units their other entries wait for) plus this.
         var queue = set.QueueOf(command.TenantId, eventId!) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
-        if (MeetsLimits(set, command.Items, command.BuyerKey) && CheckBuyerLimits(set, command.Items, command.BuyerKey, queue: queue) is { } overLimit)
+        if (MeetsLimits(set, command.Items, command.BuyerKey) && CheckBuyerLimits(set, command.Items, command.BuyerKey) is { } overLimit)
         {
             return overLimit;
         }
@@ -238,6 +238,12 @@ public static partial class Decider
         Owe(set, entry, -1);
         (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Lapsed, now);
         set.Touch(entry);
+        if (entry.BuyerKey is not null)
+        {
+            // Its buyer's usage fell: an entry of theirs that a limit held back, ahead of this one, may fit now.
+            set.Unsettled.Add((entry.TenantId, entry.EventId));
+        }
+
         set.Notify(Topics.WaitlistLapsed, entry.TenantId, entry.EventId, WaitlistEntryView.Of(entry), now);
     }
 
@@ -330,7 +336,12 @@ public static partial class Decider
         return new Outcome(OutcomeCode.Ok) { Entry = WaitlistEntryView.Of(entry) };
     }
 
-    /// <summary>Adds (sign 1) or removes (sign -1) a waiting entry's units from what its capacities and every node above them are owed.</summary>
+    /// <summary>
+    /// Adds (sign 1) or removes (sign -1) a waiting entry's units from what its capacities and every node
+    /// above them are owed, and from its buyer's usage: an entry is a claim on tickets, so a buyer who
+    /// queues for 4 under a limit of 4 may not also hold 4 elsewhere (the units would stay owed to an
+    /// entry its limit never lets be offered). An offer moves them from the entry to its hold.
+    /// </summary>
     private static void Owe(WorkingSet set, WaitlistEntry entry, int sign)
     {
         foreach (var item in entry.Items)
@@ -338,6 +349,11 @@ public static partial class Decider
             var node = set.FindCapacity(item.CapacityId) ?? throw new MissingRowException($"Capacity {item.CapacityId} of waiting-list entry {entry.Id} was not loaded.");
             node.WaitingUnits += sign * item.Quantity;
             set.Touch(node);
+            if (entry.BuyerKey is { } buyerKey)
+            {
+                set.AddUsage(entry.TenantId, item.CapacityId, buyerKey, sign * item.Quantity);
+            }
+
             Graph.Closure(node, set, set.Closure);
             foreach (var reached in set.Closure)
             {
@@ -377,7 +393,7 @@ public static partial class Decider
     /// Offers every waiting entry of the event that fits and is on sale now, in the order they joined. An entry fits when
     /// every node it draws from has the units free, less what entries ahead of it on a <c>fifo</c> list
     /// (which keep their place while they do not fit) need there. An entry its buyer's limit would
-    /// refuse is passed over and keeps waiting. An entry reaching a window that has ended lapses.
+    /// refuse (a limit lowered or created since it joined) is passed over and keeps waiting. An entry reaching a window that has ended lapses.
     /// </summary>
     private static void Settle(WorkingSet set, Guid tenantId, string eventId, DateTimeOffset now)
     {
@@ -413,7 +429,8 @@ public static partial class Decider
                 }
             }
 
-            if (fits && !(MeetsLimits(set, items, entry.BuyerKey) && CheckBuyerLimits(set, items, entry.BuyerKey) is not null))
+            // Its units are in its buyer's usage already: the offer gives them back as it takes them.
+            if (fits && !(MeetsLimits(set, items, entry.BuyerKey) && CheckBuyerLimits(set, items, entry.BuyerKey, givenBack: items) is not null))
             {
                 Offer(set, entry, now);
                 continue;

@@ -130,18 +130,35 @@ public static class Invariants
     }
 
     /// <summary>
-    /// Every buyer's usage row equals the tickets of that buyer's live holds and sales on that
-    /// capacity, and every buyer with live tickets has its row.
+    /// Every buyer's usage row equals the tickets of that buyer's live holds and sales on that capacity
+    /// plus the units its waiting entries (in <paramref name="live"/>) wait for there, and every buyer
+    /// with either has its row.
     /// </summary>
-    public static List<string> CheckUsage(BuyerTally usage, HoldSums holds)
+    public static List<string> CheckUsage(BuyerTally usage, HoldSums holds, IEnumerable<WaitlistEntry> live)
     {
+        // Entries are few beside holds: their units are tallied apart, and only their buyers' rows look there.
+        var waiting = new BuyerTally();
+        foreach (var entry in live)
+        {
+            if (entry is { Status: WaitlistStatus.Waiting, BuyerKey: { } buyerKey })
+            {
+                foreach (var item in entry.Items)
+                {
+                    waiting.Add(item.CapacityId, buyerKey, item.Quantity);
+                }
+            }
+        }
+
         var violations = new List<string>();
         foreach (var row in usage)
         {
-            var expected = holds.ByBuyer.Find(row.CapacityId, row.BuyerKey) ?? 0;
-            if (row.Tickets != expected)
+            var tickets = holds.ByBuyer.Find(row.CapacityId, row.BuyerKey) ?? 0;
+            var waited = waiting.Find(row.CapacityId, row.BuyerKey) ?? 0;
+            if (row.Tickets != tickets + waited)
             {
-                violations.Add($"capacity {row.CapacityId}: buyer usage {row.Tickets} differs from the buyer's live tickets ({expected})");
+                violations.Add(waited == 0
+                    ? $"capacity {row.CapacityId}: buyer usage {row.Tickets} differs from the buyer's live tickets ({tickets})"
+                    : $"capacity {row.CapacityId}: buyer usage {row.Tickets} differs from the buyer's live tickets ({tickets}) and units waited for ({waited})");
             }
         }
 
@@ -150,6 +167,14 @@ public static class Invariants
             if (sum.Tickets != 0 && usage.Find(sum.CapacityId, sum.BuyerKey) is null)
             {
                 violations.Add($"capacity {sum.CapacityId}: a buyer has {sum.Tickets} live tickets and no usage row");
+            }
+        }
+
+        foreach (var sum in waiting)
+        {
+            if (usage.Find(sum.CapacityId, sum.BuyerKey) is null)
+            {
+                violations.Add($"capacity {sum.CapacityId}: a buyer waits for {sum.Tickets} units and has no usage row");
             }
         }
 

@@ -241,14 +241,6 @@ public sealed class LoadKeys
     public HashSet<(Guid TenantId, string EventId)> EventSizes { get; } = [];
 
     /// <summary>
-    /// Buyers the batch queues for (keyed joins). A join counts the buyer's other waiting entries against
-    /// their limits, read from the event's queue; entries of the same buyer on other capacities are
-    /// guarded by no lock the join takes, so the store serialises a buyer's joins: the single writer on
-    /// SQLite, a lock per buyer taken before any row on PostgreSQL.
-    /// </summary>
-    public HashSet<(Guid TenantId, string BuyerKey)> JoiningBuyers { get; } = [];
-
-    /// <summary>
     /// Whether a batch that has loaded these keys has loaded everything <paramref name="candidate"/>
     /// names, but for the ids it is about to create (<see cref="NewReservations"/>, which take no lock,
     /// only a look) and the usage of buyers on capacities it names (<see cref="Buyers"/>: read, not
@@ -282,8 +274,7 @@ public sealed class LoadKeys
         && candidate.EndpointChanges.IsSubsetOf(EndpointChanges)
         && candidate.CapacityCreations.IsSubsetOf(CapacityCreations)
         && candidate.Deliveries.IsSubsetOf(Deliveries)
-        && candidate.EventSizes.IsSubsetOf(EventSizes)
-        && candidate.JoiningBuyers.IsSubsetOf(JoiningBuyers);
+        && candidate.EventSizes.IsSubsetOf(EventSizes);
 
     private bool BuyersOnNamedCapacities(HashSet<(Guid CapacityId, string BuyerKey)> buyers)
     {
@@ -308,7 +299,6 @@ public sealed class LoadKeys
         CapacityCreations.Clear();
         Deliveries.Clear();
         EventSizes.Clear();
-        JoiningBuyers.Clear();
         TenantKeys.Clear();
         Reservations.Clear();
         NewReservations.Clear();

@@ -17,10 +17,6 @@ public sealed record JoinWaitlist(Guid TenantId, Guid Id, WaitlistItem[] Items, 
         }
 
         keys.Waitlist.Add(Id);
-        if (Rules.IsValidBuyerKey(BuyerKey))
-        {
-            keys.JoiningBuyers.Add((TenantId, BuyerKey!));
-        }
     }
 }
 

@@ -20,7 +20,7 @@ public static class Audit
         violations.AddRange(Invariants.CheckLedger(data.Capacities, data.LedgerSums));
         violations.AddRange(CheckLedgerNumbering(data.MisnumberedLedgers));
         violations.AddRange(Invariants.CheckSales(data.LiveHolds, data.Sales));
-        violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds));
+        violations.AddRange(Invariants.CheckUsage(data.Usage, data.LiveHolds, data.LiveEntries));
         violations.AddRange(CheckUsageLog(data.Capacities, data.UsageLogCapacities));
         violations.AddRange(Invariants.CheckWaitlists(data.Capacities, data.LiveEntries, data.Offers, data.LiveHolds, data.Limits, data.Usage, now ?? DateTimeOffset.UtcNow));
         violations.AddRange(CheckOutbox(data.Outbox));

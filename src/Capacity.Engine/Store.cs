@@ -91,8 +91,14 @@ public interface IReadStore
     /// <summary>The tenant's buyer limits of one event, oldest first.</summary>
     Task<IReadOnlyList<BuyerLimit>> GetBuyerLimitsAsync(Guid tenantId, string eventId, CancellationToken ct);
 
-    /// <summary>A buyer's tickets in active holds and sales over these capacities of the tenant's.</summary>
+    /// <summary>
+    /// A buyer's usage over these capacities of the tenant's: tickets in active holds and sales, and the
+    /// units the buyer's waiting-list entries wait for there.
+    /// </summary>
     Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct);
+
+    /// <summary>The units a buyer's waiting entries of the tenant's event wait for on these capacities (a part of its usage).</summary>
+    Task<long> GetBuyerWaitingAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct);
 
     Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct);
 

@@ -468,6 +468,23 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 
+    public async Task<long> GetBuyerWaitingAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
+    {
+        // The event's waiting entries (an index of its own), that buyer's among them: few, summed here.
+        await using var cmd = _dataSource.CreateCommand("SELECT items FROM waitlist_entries WHERE tenant_id = @t AND event_id = @e AND status = 0 AND buyer_key = @k");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("e", eventId);
+        cmd.Parameters.AddWithValue("k", buyerKey);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var lines = new List<string>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            lines.Add(r.GetString(0));
+        }
+
+        return WaitingOn(lines, capacityIds);
+    }
+
     public async Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand($"SELECT {EntryColumns} FROM waitlist_entries WHERE id = @id AND tenant_id = @t");

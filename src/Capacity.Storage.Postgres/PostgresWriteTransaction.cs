@@ -64,7 +64,6 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         var capacityIds = new HashSet<Guid>(keys.Capacities);
         var loaded = new HashSet<Guid>();
         await LockEventSizesAsync(keys, ws, ct).ConfigureAwait(false);
-        await LockJoiningBuyersAsync(keys, ct).ConfigureAwait(false);
         await LockEndpointGuardsAsync(keys, ct).ConfigureAwait(false);
         await LockReservationsAsync(keys, ws, capacityIds, loaded, ct).ConfigureAwait(false);
         await LockAllocationsAsync(keys, ws, capacityIds, ct).ConfigureAwait(false);
@@ -87,32 +86,11 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
     /// <summary>
     /// Advisory locks held to the commit, one per distinct (tenant, text) pair of the arrays $1 (uuid[])
     /// and $2 (text[]) under <paramref name="kind"/>, taken in hash order, so two batches over the same
-    /// pairs never wait on each other in a cycle: an event's capacity count, its ledger numbering, a
-    /// buyer's waiting-list joins.
+    /// pairs never wait on each other in a cycle: an event's capacity count, its ledger numbering.
     /// </summary>
     private static string PairLocks(string kind) =>
         $"SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('{kind}:' || t::text || ':' || k, 0) AS h "
         + "FROM unnest($1::uuid[], $2::text[]) AS u(t, k) ORDER BY h) s";
-
-    /// <summary>
-    /// A lock per buyer that a batch queues for (<see cref="LoadKeys.JoiningBuyers"/>), held to its commit.
-    /// A join counts the buyer's other waiting entries against their limits, and two joins of one buyer
-    /// on capacities that share no pool lock no row in common before the queue is read: each would
-    /// count without the other's entry. Taken after the event locks and before any row lock, in one
-    /// order (by hash), so no row lock is held while waiting for it.
-    /// </summary>
-    private async Task LockJoiningBuyersAsync(LoadKeys keys, CancellationToken ct)
-    {
-        if (keys.JoiningBuyers.Count == 0)
-        {
-            return;
-        }
-
-        await using var cmd = Command(PairLocks("waitlist-buyer"));
-        cmd.Parameters.Add(new() { Value = keys.JoiningBuyers.Select(b => b.TenantId).ToArray() });
-        cmd.Parameters.Add(new() { Value = keys.JoiningBuyers.Select(b => b.BuyerKey).ToArray() });
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
 
     /// <summary>
     /// The number of capacities of each event a bounded create names, counted under a lock per event

@@ -680,6 +680,24 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         return (long)cmd.ExecuteScalar()!;
     }
 
+    public async Task<long> GetBuyerWaitingAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct)
+    {
+        // The event's waiting entries (an index of its own), that buyer's among them: few, summed here.
+        await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
+        using var cmd = new SqliteCommand("SELECT items FROM waitlist_entries WHERE tenant_id = $t AND event_id = $e AND status = 0 AND buyer_key = $k", c);
+        cmd.Parameters.AddWithValue("$t", Id(tenantId));
+        cmd.Parameters.AddWithValue("$e", eventId);
+        cmd.Parameters.AddWithValue("$k", buyerKey);
+        using var r = cmd.ExecuteReader();
+        var lines = new List<string>();
+        while (r.Read())
+        {
+            lines.Add(r.GetString(0));
+        }
+
+        return WaitingOn(lines, capacityIds);
+    }
+
     public Task<IReadOnlyList<Guid>> GetDueAllocationsAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
         DueIdsAsync("SELECT id FROM allocations WHERE status = 0 AND expires_at IS NOT NULL AND expires_at <= $now ORDER BY expires_at, id LIMIT $limit", now, limit, ct);
 

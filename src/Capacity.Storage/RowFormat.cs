@@ -217,6 +217,24 @@ public static class RowFormat
     public static string Lines(WaitlistItem[] items) =>
         string.Join(',', items.Select(i => string.Create(CultureInfo.InvariantCulture, $"{Id(i.CapacityId)}:{i.Quantity}")));
 
+    /// <summary>The units entries' lines (<see cref="Lines(WaitlistItem[])"/>) ask of these capacities.</summary>
+    public static long WaitingOn(IEnumerable<string> entriesLines, IReadOnlyCollection<Guid> capacityIds)
+    {
+        long waiting = 0;
+        foreach (var text in entriesLines)
+        {
+            foreach (var item in Lines(text))
+            {
+                if (capacityIds.Contains(item.CapacityId))
+                {
+                    waiting += item.Quantity;
+                }
+            }
+        }
+
+        return waiting;
+    }
+
     public static WaitlistItem[] Lines(string text) => Array.ConvertAll(text.Split(','), line =>
     {
         var colon = line.IndexOf(':', StringComparison.Ordinal);

@@ -76,6 +76,30 @@ public sealed class BuyerTallyTests
         usage.Add(First, "released", 0);
         Assert.Equal(
             [$"capacity {First}: a buyer has 1 live tickets and no usage row", $"capacity {First}: buyer usage 1 differs from the buyer's live tickets (2)"],
-            Invariants.CheckUsage(usage, holds).Order(StringComparer.Ordinal));
+            Invariants.CheckUsage(usage, holds, []).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void The_usage_check_counts_the_units_a_buyer_waits_for_and_not_an_offered_entry_whose_hold_counts_instead()
+    {
+        var start = DateTimeOffset.Parse("2026-12-07T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        WaitlistEntry Entry(string buyer, int quantity, WaitlistStatus status) => new()
+        {
+            Id = Guid.NewGuid(), TenantId = Guid.Empty, EventId = "e", Items = [new WaitlistItem(First, quantity)], BuyerKey = buyer,
+            Sequence = 1, Status = status, CreatedAt = start, UpdatedAt = start,
+        };
+        var holds = new HoldSums();
+        holds.Add(new Reservation(Guid.NewGuid(), Guid.Empty, ReservationStatus.Active, [new ReservationItem(First, 1, null)], start, start.AddMinutes(15), null, null, "both"));
+        var usage = new BuyerTally();
+        usage.Add(First, "both", 3);
+        usage.Add(First, "offered", 0);
+        usage.Add(First, "stale", 2);
+        Assert.Equal(
+            [
+                $"capacity {First}: a buyer waits for 4 units and has no usage row",
+                $"capacity {First}: buyer usage 2 differs from the buyer's live tickets (0) and units waited for (1)",
+            ],
+            Invariants.CheckUsage(usage, holds, [Entry("both", 2, WaitlistStatus.Waiting), Entry("offered", 3, WaitlistStatus.Offered), Entry("stale", 1, WaitlistStatus.Waiting), Entry("missing", 4, WaitlistStatus.Waiting)])
+                .Order(StringComparer.Ordinal));
     }
 }

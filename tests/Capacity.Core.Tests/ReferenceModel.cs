@@ -373,10 +373,12 @@ internal sealed class ReferenceModel
     /// A buyer's tickets on some capacities: the items on them of the buyer's active and confirmed
     /// holds of that tenant. Released, expired and cancelled ones count nothing; ancestors do not count.
     /// </summary>
+    /// <summary>What counts against a buyer's limits on these capacities: live tickets, and the units their waiting entries wait for.</summary>
     public long BuyerHas(Guid tenant, string buyerKey, IReadOnlyCollection<Guid> capacities) =>
         Reservations.Values
             .Where(r => r.Tenant == tenant && r.BuyerKey == buyerKey && r.Status is ReservationStatus.Active or ReservationStatus.Confirmed)
-            .SelectMany(r => r.Items)
+            .SelectMany(r => r.Items.Select(i => (i.Capacity, i.Quantity)))
+            .Concat(Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting && e.Tenant == tenant && e.BuyerKey == buyerKey).SelectMany(e => e.Items))
             .Where(i => capacities.Contains(i.Capacity))
             .Sum(i => (long)i.Quantity);
 
@@ -887,10 +889,10 @@ internal sealed class ReferenceModel
     /// <summary>
     /// Every limit over any item's capacity, once, items in order and each capacity's limits in
     /// creation order; the first that refuses answers: without a key, a limit that requires one;
-    /// with one, a limit the buyer's live tickets and these items together would exceed. Null when none refuses.
+    /// with one, a limit the buyer's live tickets, waiting units (<see cref="BuyerHas"/>) and these items together
+    /// would exceed, less what is given back. Null when none refuses.
     /// </summary>
-    /// <param name="joining">A join: the buyer's entries still waiting count as theirs too.</param>
-    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, List<(Guid Capacity, int Quantity)>? givenBack = null, bool joining = false)
+    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, IEnumerable<(Guid Capacity, int Quantity)>? givenBack = null)
     {
         var list = items.ToList();
         var seen = new HashSet<Guid>();
@@ -913,15 +915,16 @@ internal sealed class ReferenceModel
 
             var has = BuyerHas(tenant, buyerKey, limit.Capacities)
                 - (givenBack ?? []).Where(b => limit.Capacities.Contains(b.Capacity)).Sum(b => (long)b.Quantity);
-            if (joining)
-            {
-                has += Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting && e.Tenant == tenant && e.BuyerKey == buyerKey)
-                    .SelectMany(e => e.Items).Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
-            }
-
             var asks = list.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
             if (has + asks > limit.Max)
             {
+                var waited = Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting && e.Tenant == tenant && e.BuyerKey == buyerKey)
+                    .SelectMany(e => e.Items).Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
+                if (givenBack is null && has - waited + asks <= limit.Max)
+                {
+                    Tally(WaitlistEvent.RefusedForUnitsWaitedFor);
+                }
+
                 return new LimitRefusalOf(OutcomeCode.BuyerLimitExceeded, limit.Id, new BuyerLimitExcess(limit.Id, has, asks, limit.Max));
             }
         }
@@ -2016,7 +2019,7 @@ internal sealed class ReferenceModel
         }
 
         var items = c.Items.Select(i => (i.CapacityId, i.Quantity)).ToArray();
-        if (LimitRefusal(c.TenantId, c.BuyerKey, items, joining: true) is { } refusal)
+        if (LimitRefusal(c.TenantId, c.BuyerKey, items) is { } refusal)
         {
             return Refused(refusal);
         }
@@ -2122,7 +2125,8 @@ internal sealed class ReferenceModel
 
                 if (FitsBeside(n => ahead.GetValueOrDefault(n)))
                 {
-                    if (LimitRefusal(e.Tenant, e.BuyerKey, e.Items) is not null)
+                    // Its units count against its buyer already: the offer gives them back as it takes them.
+                    if (LimitRefusal(e.Tenant, e.BuyerKey, e.Items, givenBack: e.Items) is not null)
                     {
                         TallyOnce(WaitlistEvent.PassedOverForLimit, e.Id);
                         continue;
@@ -2224,8 +2228,10 @@ internal enum WaitlistEvent
     OvertookUnderFirstFit,
     /// <summary>A waiting entry that lapsed because a resize left it larger than a pool it draws from.</summary>
     LapsedTooLarge,
-    /// <summary>An entry that fit, passed over because its buyer's limits would refuse it.</summary>
+    /// <summary>An entry that fit, passed over because its buyer's limits would refuse it (a limit lowered or created since it joined).</summary>
     PassedOverForLimit,
+    /// <summary>A hold, change or join a limit refused that the buyer's live tickets alone would have let through: the units their entries wait for count.</summary>
+    RefusedForUnitsWaitedFor,
     /// <summary>A waiting entry that lapsed because a window it reaches ended.</summary>
     LapsedClosed,
     /// <summary>An entry offered units of a capacity its sold-out rule had closed to the public.</summary>

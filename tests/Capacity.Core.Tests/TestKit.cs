@@ -308,8 +308,8 @@ internal sealed class Scenario
             sums.Add(r);
         }
 
-        violations.AddRange(Invariants.CheckUsage(_usage.Tally(), sums));
         var entries = _entryIds.Select(Entry).ToList();
+        violations.AddRange(Invariants.CheckUsage(_usage.Tally(), sums, entries));
         var offers = Reservations.Where(r => r.WaitlistId is not null).ToDictionary(r => r.Id, r => r.Status);
         var limits = _limitIds.Select(id => Ws.FindLimit(id)).OfType<BuyerLimit>().Where(l => !l.Deleted).ToList();
         violations.AddRange(Invariants.CheckWaitlists(nodes, [.. entries.Where(e => e.Status is WaitlistStatus.Waiting or WaitlistStatus.Offered)], offers, sums, limits, _usage.Tally(), Now));

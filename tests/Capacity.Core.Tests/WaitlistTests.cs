@@ -272,24 +272,53 @@ public sealed class WaitlistTests
     }
 
     [Fact]
-    public void An_entry_its_buyers_limit_held_back_is_offered_once_the_buyer_gives_tickets_back_elsewhere_under_the_limit()
+    public void A_buyer_waiting_for_units_under_a_limit_cannot_hold_past_it_elsewhere_until_the_entry_leaves()
     {
         var s = new Scenario();
         var stalls = s.Own(1, "Stalls");
         var circle = s.Own(10, "Circle");
         s.EnableWaitlist(stalls);
         s.LimitOk(2, stalls, circle);
+        s.HoldOk((stalls, 1));
+        var entry = s.Join("fan", (stalls, 1)).Entry!.Id;
+        Assert.Equal(1, s.Used("fan", stalls));
+
+        // The entry is a claim on a ticket: 1 waited for + 2 asked would pass the limit of 2. Were the
+        // hold placed, the entry would be passed over for good and its unit owed to nobody who could buy it.
+        var refused = s.HoldFor("fan", (circle, 2));
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, refused.Code);
+        Assert.Equal((1L, 2L), (refused.LimitExcess!.Used, refused.LimitExcess.Requested));
+        Assert.Equal(0, s.Node(circle).Reserved);
+        Assert.Equal(OutcomeCode.Ok, s.HoldFor("fan", (circle, 1)).Code);
+
+        s.Leave(entry);
+        Assert.Equal(1, s.Used("fan", stalls, circle));
+        Assert.Equal(OutcomeCode.Ok, s.HoldFor("fan", (circle, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_entry_a_lowered_limit_holds_back_is_offered_once_the_buyer_gives_tickets_back_elsewhere_under_it()
+    {
+        var s = new Scenario();
+        var stalls = s.Own(1, "Stalls");
+        var circle = s.Own(10, "Circle");
+        s.EnableWaitlist(stalls);
+        var limit = s.LimitOk(3, stalls, circle);
         var other = s.HoldOk((stalls, 1));
         var entry = s.Join("fan", (stalls, 1)).Entry!.Id;
         var fans = s.HoldFor("fan", (circle, 2)).Reservation!.Value.Id;
+        s.SetLimit(limit, 2);
 
-        // The unit comes back, but the fan already has two under the limit: passed over, still waiting.
+        // The unit comes back, but the fan has 2 under a limit now 2, and the offer would make it 3:
+        // passed over, still waiting (the offer takes the unit the entry counted for, no more).
         s.Release(other);
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(entry).Status);
 
         s.Release(fans);
         Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
         Assert.Equal(1, s.Used("fan", stalls));
+        Assert.Equal(0, s.Used("fan", circle));
         s.AssertConsistent();
     }
 
@@ -300,29 +329,31 @@ public sealed class WaitlistTests
         var pool = s.Own(3, "Pool");
         var side = s.Own(10, "Side");
         s.EnableWaitlist(pool, WaitlistPolicy.FirstFit);
-        var limit = s.LimitOk(4, pool, side);
+        var limit = s.LimitOk(5, pool, side);
         var first = s.Join("c", (pool, 2)).Entry!.Id;
         var second = s.Join("c", (pool, 2)).Entry!.Id;
         Assert.Equal(OutcomeCode.Ok, s.HoldFor("c", (side, 1)).Code);
         Assert.Equal([WaitlistStatus.Offered, WaitlistStatus.Waiting], new[] { first, second }.Select(e => s.Entry(e).Status));
+        s.SetLimit(limit, 4);
 
-        // Room for all, but 2 + 1 + 2 would pass the limit of 4.
+        // Room for all, but 2 + 1 + 2 would pass the limit, now 4.
         s.Resize(pool, null);
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(second).Status);
         s.SetLimit(limit, 5);
         Assert.Equal(WaitlistStatus.Offered, s.Entry(second).Status);
         s.AssertConsistent();
 
-        // A buyer may queue within the limit, then reach it with a hold elsewhere under it.
+        // A limit created over a buyer who already queued and holds counts both; deleting it lets the entry go.
         var t = new Scenario();
         var tPool = t.Own(10, "Pool");
         var circle = t.Own(10, "Circle");
         t.EnableWaitlist(tPool);
-        var tLimit = t.LimitOk(2, tPool, circle);
         t.HoldFor("c", (tPool, 1));
         t.HoldOk((tPool, 9));
         var keyed = t.Join("c", (tPool, 1)).Entry!.Id;
         t.HoldFor("c", (circle, 1));
+        var tLimit = t.LimitOk(2, tPool, circle);
+        Assert.Equal(3, t.Used("c", tPool, circle));
         var held = t.Join(null, (tPool, 1)).Entry!.Id;
         t.Resize(tPool, 12);
         Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Waiting), (t.Entry(held).Status, t.Entry(keyed).Status));
@@ -350,7 +381,7 @@ public sealed class WaitlistTests
             var refused = s.Join("bot", (capacity, 1));
             Assert.Equal(OutcomeCode.BuyerLimitExceeded, refused.Code);
             Assert.Equal((4L, 1L), (refused.LimitExcess!.Used, refused.LimitExcess.Requested));
-            Assert.Contains("waits for 4", refused.Detail);
+            Assert.Contains("4 of them waited for on waiting lists", refused.Detail);
         }
 
         Assert.Equal(OutcomeCode.Ok, s.Join("fan", (floor, 1)).Code);

@@ -33,6 +33,7 @@ public sealed class MigrationHashTests
         ["Sqlite/015_buyer_usage_log.sql"] = "37d3fc1e2ad9d0cd195fcabe32f5dac08421cdd748f06479c23e9a807b33cc03",
         ["Sqlite/017_reservations_by_status.sql"] = "ef46de75a4111c694e0201e4f071f7afb5a0104c28b1d02d6870e1bcead96e42",
         ["Sqlite/018_repair_earlier_edits.sql"] = "b795eb4ed82266181148bd676d214da5dcc8869e76d95994003a0def2386fd6e",
+        ["Sqlite/019_waiting_units_in_usage.sql"] = "3048e95eb5ae195ce8fa3845cf20ef92196db894ed62830de6a86774de5c5ccb",
         ["Postgres/001_initial.sql"] = "f2adf7518f3b1c3b67f343187c4246df3ccd007d11d2567a6293ab4735abc403",
         ["Postgres/002_audit_indexes.sql"] = "e698184e0a0d5d24ed83347ecf9f1dc5877bf9ef2d57a487878a93fe76ec8bec",
         ["Postgres/003_ledger_chunks.sql"] = "498a0227c6c47e124b3cd9fc96245233aaa934816bd386e39f648b494c788b2e",
@@ -51,6 +52,7 @@ public sealed class MigrationHashTests
         ["Postgres/016_usage_log_order.sql"] = "64650bae697870b268aa2c9133b93b2170520255a46f556e898215609864e819",
         ["Postgres/017_reservations_by_status.sql"] = "5a703c8dad3e80c1385a179f79a2f52fe6eedd706f1af3cb41b4708a65500d96",
         ["Postgres/018_repair_earlier_edits.sql"] = "c45ad3e9eb16a4329e587c91582ed6bcd0fe493d70e1cb48a05d1e4845551968",
+        ["Postgres/019_waiting_units_in_usage.sql"] = "34d10a0fb8547070cf932382103550eca24afb0e80459df4c936749208ef36df",
     };
 
     [Fact]

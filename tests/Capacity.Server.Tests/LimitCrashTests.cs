@@ -11,11 +11,12 @@ public sealed class LimitCrashTests_on_postgres() : LimitCrashTests(StoreKind.Po
 
 /// <summary>
 /// Kill -9 the real server while a few buyers, each under two per-buyer limits, place keyed holds
-/// and carts, confirm, release and cancel them, beside unkeyed public holds, all with
-/// Idempotency-Keys. Each buyer's requests go one at a time, so each buyer's acknowledged history
-/// is a sequence: every placed hold must have fitted both limits, every BUYER_LIMIT_EXCEEDED must
-/// name the usage the acknowledged answers left, and after each restart every buyer's usage and
-/// every hold must read as acknowledged, with a clean audit. CAPACITY_CRASH_CYCLES sets the cycles
+/// and carts, confirm, release and cancel them, join and leave the waiting list of a sold-out box
+/// the larger limit covers too (units waited for count against it), beside unkeyed public holds, all
+/// with Idempotency-Keys. Each buyer's requests go one at a time, so each buyer's acknowledged history
+/// is a sequence: every placed hold and join must have fitted both limits, every BUYER_LIMIT_EXCEEDED
+/// must name the usage the acknowledged answers left, and after each restart every buyer's usage,
+/// every hold and every entry must read as acknowledged, with a clean audit. CAPACITY_CRASH_CYCLES sets the cycles
 /// (4 by default here) and CAPACITY_CRASH_SEED replays a run.
 /// </summary>
 public abstract class LimitCrashTests(StoreKind store)
@@ -31,7 +32,7 @@ public abstract class LimitCrashTests(StoreKind store)
         await CrashHarness<Sent>.RunSeededAsync("Limit crash test", store, 4, (seed, cycles) => new Run(seed).ExecuteAsync(store, cycles));
     }
 
-    /// <summary>A keyed hold as the acknowledged answers left it: its tickets in the stalls and in the circle.</summary>
+    /// <summary>A keyed hold as the acknowledged answers left it: its tickets in the stalls and in the circle (or an entry's units waited for in the box).</summary>
     private sealed record HoldState(string Buyer, int Stalls, int Circle, string Status)
     {
         public bool Counts => Status is "active" or "confirmed";
@@ -39,7 +40,11 @@ public abstract class LimitCrashTests(StoreKind store)
 
     /// <param name="Buyer">The buyer whose request it is (null for a public hold).</param>
     /// <param name="Hold">The hold it confirms, releases or cancels.</param>
-    private sealed record Sent(string Key, string Action, string Path, object? Body, string? Buyer, string? Hold, int Stalls, int Circle) : ICrashRequest;
+    /// <param name="Box">The units a join waits for in the sold-out box.</param>
+    private sealed record Sent(string Key, string Action, string Path, object? Body, string? Buyer, string? Hold, int Stalls, int Circle, int Box = 0) : ICrashRequest
+    {
+        public HttpMethod Method => Action == "leave" ? HttpMethod.Delete : HttpMethod.Post;
+    }
 
     private sealed class Run
     {
@@ -47,11 +52,13 @@ public abstract class LimitCrashTests(StoreKind store)
         private readonly Random _random;
         private readonly CrashHarness<Sent> _harness;
         private readonly ConcurrentDictionary<string, HoldState> _holds = new();
+        private readonly ConcurrentDictionary<string, (string Buyer, int Box, string Status)> _entries = new();
         private readonly ConcurrentDictionary<string, byte> _busy = new();
-        private string _stalls = "", _circle = "", _sixEach = "", _twoInTheCircle = "";
+        private string _stalls = "", _circle = "", _box = "", _sixEach = "", _twoInTheCircle = "";
         private int _keys;
         private int _placed;
         private int _refusedByLimit;
+        private int _joined;
 
         public Run(int seed)
         {
@@ -67,7 +74,11 @@ public abstract class LimitCrashTests(StoreKind store)
                 var venue = await setup.CreateCapacityAsync("limit-crash", "Venue", 100_000);
                 _stalls = await setup.CreateCapacityAsync("limit-crash", "Stalls", 50_000, venue);
                 _circle = await setup.CreateCapacityAsync("limit-crash", "Circle", 50_000, venue);
-                _sixEach = await setup.CreateLimitAsync("limit-crash", "Six each", SixEach, _stalls, _circle);
+                // Sold for good before the first join: its entries wait until they leave.
+                _box = await setup.CreateCapacityAsync("limit-crash", "Box", 3);
+                await Api.ReadAsync(await setup.TransitAsync(await setup.HoldAsync(_box, 3), "confirm"), 200);
+                await setup.EnableWaitlistAsync(_box, "fifo");
+                _sixEach = await setup.CreateLimitAsync("limit-crash", "Six each", SixEach, _stalls, _circle, _box);
                 _twoInTheCircle = await setup.CreateLimitAsync("limit-crash", "Two in the circle", TwoInTheCircle, _circle);
             }
 
@@ -79,6 +90,7 @@ public abstract class LimitCrashTests(StoreKind store)
 
             Assert.True(_placed > 20, $"only {_placed} keyed holds were placed");
             Assert.True(_refusedByLimit > 20, $"only {_refusedByLimit} holds were refused by a limit");
+            Assert.True(_joined > 5, $"only {_joined} entries joined the box's waiting list");
         }
 
         private async Task WorkAsync(HttpClient client, int workerSeed, CancellationToken stop)
@@ -88,9 +100,17 @@ public abstract class LimitCrashTests(StoreKind store)
             {
                 var buyer = $"buyer-{random.Next(Buyers)}";
                 var theirs = _holds.Where(h => h.Value.Buyer == buyer && h.Value.Counts).Select(h => h.Key).ToArray();
-                var roll = random.Next(20);
+                var waiting = _entries.Where(e => e.Value.Buyer == buyer && e.Value.Status == "waiting").Select(e => e.Key).ToArray();
+                var roll = random.Next(23);
                 Sent next;
-                if (roll < 2)
+                if (roll >= 20)
+                {
+                    var quantity = random.Next(1, 3);
+                    next = roll == 22 && waiting.Length > 0
+                        ? New("leave", $"/waitlist/{waiting[random.Next(waiting.Length)]}", null, buyer, null, 0, 0)
+                        : New("join", "/waitlist", new { items = new[] { new { capacity_id = _box, quantity } }, buyer_key = buyer }, buyer, null, 0, 0) with { Box = quantity };
+                }
+                else if (roll < 2)
                 {
                     next = New("public", $"/capacity/{_circle}/reserve", new { quantity = random.Next(1, 4), reservation_minutes = 60 }, null, null, 0, 0);
                 }
@@ -146,8 +166,8 @@ public abstract class LimitCrashTests(StoreKind store)
             }
         }
 
-        /// <summary>A buyer's tickets on the stalls and the circle in active holds and sales, as acknowledged.</summary>
-        private (long Stalls, long Circle) Usage(string buyer)
+        /// <summary>A buyer's tickets on the stalls and the circle in active holds and sales, and its units waited for in the box, as acknowledged.</summary>
+        private (long Stalls, long Circle, long Box) Usage(string buyer)
         {
             long stalls = 0, circle = 0;
             foreach (var hold in _holds.Values.Where(h => h.Buyer == buyer && h.Counts))
@@ -155,7 +175,7 @@ public abstract class LimitCrashTests(StoreKind store)
                 (stalls, circle) = (stalls + hold.Stalls, circle + hold.Circle);
             }
 
-            return (stalls, circle);
+            return (stalls, circle, _entries.Values.Where(e => e.Buyer == buyer && e.Status == "waiting").Sum(e => (long)e.Box));
         }
 
         /// <summary>Applies an answer to the model, checking each placement or limit refusal against it.</summary>
@@ -169,27 +189,43 @@ public abstract class LimitCrashTests(StoreKind store)
                 return;
             }
 
-            var (stalls, circle) = Usage(sent.Buyer!);
+            var (stalls, circle, box) = Usage(sent.Buyer!);
+            if (sent.Action == "leave")
+            {
+                var entry = sent.Path["/waitlist/".Length..];
+                Assert.True(status == HttpStatusCode.OK && body["status"]!.GetValue<string>() == "left", where);
+                _entries[entry] = _entries[entry] with { Status = "left" };
+                return;
+            }
+
             if (sent.Hold is not null)
             {
                 _holds[sent.Hold] = _holds[sent.Hold] with { Status = CrashHarness<Sent>.HoldStep(sent.Action, _holds[sent.Hold].Status, status, body, where) };
                 return;
             }
 
-            var fitsSix = stalls + circle + sent.Stalls + sent.Circle <= SixEach;
+            var fitsSix = stalls + circle + box + sent.Stalls + sent.Circle + sent.Box <= SixEach;
             var fitsTwo = circle + sent.Circle <= TwoInTheCircle;
             if (status == HttpStatusCode.Conflict)
             {
                 Assert.True(body["code"]!.GetValue<string>() == "BUYER_LIMIT_EXCEEDED", where);
                 var limit = body["limit_id"]!.GetValue<string>();
-                var (used, requested) = limit == _sixEach ? (stalls + circle, sent.Stalls + sent.Circle) : (circle, sent.Circle);
-                Assert.True(limit == _sixEach ? !fitsSix : limit == _twoInTheCircle && !fitsTwo, $"{where}; the buyer has {stalls} + {circle}");
-                Assert.True(body["used"]!.GetValue<long>() == used && body["requested"]!.GetValue<long>() == requested, $"{where}; the buyer has {stalls} + {circle}");
+                var (used, requested) = limit == _sixEach ? (stalls + circle + box, sent.Stalls + sent.Circle + sent.Box) : (circle, sent.Circle);
+                Assert.True(limit == _sixEach ? !fitsSix : limit == _twoInTheCircle && !fitsTwo, $"{where}; the buyer has {stalls} + {circle} + {box} waited for");
+                Assert.True(body["used"]!.GetValue<long>() == used && body["requested"]!.GetValue<long>() == requested, $"{where}; the buyer has {stalls} + {circle} + {box} waited for");
                 Interlocked.Increment(ref _refusedByLimit);
                 return;
             }
 
-            Assert.True(status == HttpStatusCode.Created && fitsSix && fitsTwo, $"{where}; the buyer had {stalls} + {circle}");
+            Assert.True(status == HttpStatusCode.Created && fitsSix && fitsTwo, $"{where}; the buyer had {stalls} + {circle} + {box} waited for");
+            if (sent.Action == "join")
+            {
+                Assert.True(body["status"]!.GetValue<string>() == "waiting" && body["buyer_key"]!.GetValue<string>() == sent.Buyer, where);
+                _entries[body["id"]!.GetValue<string>()] = (sent.Buyer!, sent.Box, "waiting");
+                Interlocked.Increment(ref _joined);
+                return;
+            }
+
             var reservation = (sent.Action == "hold" ? body["reservation"]! : body).AsObject();
             Assert.Equal(sent.Buyer, reservation["buyer_key"]!.GetValue<string>());
             _holds[reservation["id"]!.GetValue<string>()] = new HoldState(sent.Buyer!, sent.Stalls, sent.Circle, "active");
@@ -201,8 +237,8 @@ public abstract class LimitCrashTests(StoreKind store)
             for (var b = 0; b < Buyers; b++)
             {
                 var buyer = $"buyer-{b}";
-                var (stalls, circle) = Usage(buyer);
-                Assert.True(await client.UsageAsync(_sixEach, buyer) == stalls + circle, $"{where}: {buyer} acknowledged {stalls} + {circle}");
+                var (stalls, circle, box) = Usage(buyer);
+                Assert.True(await client.UsageAsync(_sixEach, buyer) == stalls + circle + box, $"{where}: {buyer} acknowledged {stalls} + {circle} + {box} waited for");
                 Assert.True(await client.UsageAsync(_twoInTheCircle, buyer) == circle, $"{where}: {buyer} acknowledged {circle} in the circle");
             }
 
@@ -210,6 +246,12 @@ public abstract class LimitCrashTests(StoreKind store)
             {
                 var reservation = await Api.ReadAsync(await client.GetAsync($"/reservations/{id}"), 200);
                 Assert.True(reservation["status"]!.GetValue<string>() == hold.Status, $"{where}: reservation {id} acknowledged {hold.Status}, stored {reservation["status"]}");
+            }
+
+            foreach (var (id, entry) in _entries)
+            {
+                var stored = await Api.ReadAsync(await client.GetAsync($"/waitlist/{id}"), 200);
+                Assert.True(stored["status"]!.GetValue<string>() == entry.Status, $"{where}: entry {id} acknowledged {entry.Status}, stored {stored["status"]}");
             }
         }
     }

@@ -93,8 +93,8 @@ public sealed class MultiNodeTests
         await using var nodes = await Nodes.StartAsync();
         var (a, b) = (nodes.A, nodes.B);
 
-        // Sections that share no pool, with nobody waiting yet: the two joins lock no row in common
-        // before they read the queue, so only the buyer's own lock keeps them in turn.
+        // Sections that share no pool, with nobody waiting yet: the two joins lock no capacity in common,
+        // so only the limit's lock, which guards the buyer's usage (waiting units included), keeps them in turn.
         for (var round = 0; round < 12; round++)
         {
             var eventId = $"night-{round}";
@@ -112,6 +112,30 @@ public sealed class MultiNodeTests
                 responses.Select(r => r.StatusCode).Order().ToArray());
         }
 
+        await nodes.AssertVerifiedAsync();
+    }
+
+    [Fact]
+    public async Task Joins_and_holds_of_one_buyer_racing_through_two_nodes_take_exactly_the_limit_between_them()
+    {
+        await using var nodes = await Nodes.StartAsync();
+        var (a, b) = (nodes.A, nodes.B);
+        var floor = await a.CreateCapacityAsync("final", "Floor", 10);
+        var balcony = await b.CreateCapacityAsync("final", "Balcony", 100);
+        await a.EnableWaitlistAsync(floor, "fifo");
+        var limit = await b.CreateLimitAsync("final", "Four per person", 4, floor, balcony);
+        await a.HoldAsync(floor, 10);
+
+        // A join waits for units the buyer may not also hold elsewhere: joins for the sold-out floor and
+        // holds on the balcony, both through both nodes, together take 4 and no more.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            (i % 2 == 0 ? a : b) is var node && i % 4 < 2 ? node.JoinAsync("one-buyer", (floor, 1)) : node.ReserveAsBuyerAsync(balcony, 1, "one-buyer")));
+        Assert.Equal(4, responses.Count(r => r.StatusCode == HttpStatusCode.Created));
+        Assert.Equal(36, responses.Count(r => r.StatusCode == HttpStatusCode.Conflict));
+        Assert.Equal(4, await a.UsageAsync(limit, "one-buyer"));
+        var waiting = (await Api.ReadAsync(await b.GetAsync($"/limits/{limit}/usage?buyer_key=one-buyer"), 200))["waiting"]!.GetValue<long>();
+        Assert.Equal(waiting, (await a.GetCapacityAsync(floor))["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal(4 - waiting, (await b.GetCapacityAsync(balcony))["reserved_capacity"]!.GetValue<long>());
         await nodes.AssertVerifiedAsync();
     }
 

@@ -194,17 +194,47 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
-    public async Task An_entry_held_back_by_its_buyers_limit_is_offered_when_the_buyer_releases_tickets_on_another_section_of_the_limit()
+    public async Task A_buyer_waiting_under_a_limit_cannot_hold_past_it_elsewhere_and_usage_shows_the_units_waited_for()
     {
         await using var app = await NewAppAsync();
         var t = (await app.NewTenantAsync()).Client;
         var stalls = await t.CreateCapacityAsync("gig", "Stalls", 1);
         var circle = await t.CreateCapacityAsync("gig", "Circle", 10);
         await t.EnableWaitlistAsync(stalls, "fifo");
-        await t.CreateLimitAsync("gig", "Two per person", 2, stalls, circle);
+        var limit = await t.CreateLimitAsync("gig", "Two per person", 2, stalls, circle);
+        await t.HoldAsync(stalls, 1);
+        var entry = Id(await t.JoinOkAsync("fan", (stalls, 1)));
+
+        // The entry is a claim on a ticket: were the hold placed, the entry could never be offered, and
+        // its seat would stay owed to it, out of the public's reach.
+        var refused = await Api.ProblemAsync(await t.ReserveAsBuyerAsync(circle, 2, "fan"), 409, "BUYER_LIMIT_EXCEEDED");
+        Assert.Equal((1L, 2L), (refused["used"]!.GetValue<long>(), refused["requested"]!.GetValue<long>()));
+        Assert.Contains("waiting lists", refused["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(0L, (await t.GetCapacityAsync(circle))["reserved_capacity"]!.GetValue<long>());
+        var usage = await Api.ReadAsync(await t.GetAsync($"/limits/{limit}/usage?buyer_key=fan"), 200);
+        Assert.Equal((1L, 1L, 2), (usage["used"]!.GetValue<long>(), usage["waiting"]!.GetValue<long>(), usage["per_buyer_max"]!.GetValue<int>()));
+
+        await Api.ReadAsync(await t.ReserveAsBuyerAsync(circle, 1, "fan"), 201);
+        await Api.ReadAsync(await t.DeleteAsync($"/waitlist/{entry}"), 200);
+        usage = await Api.ReadAsync(await t.GetAsync($"/limits/{limit}/usage?buyer_key=fan"), 200);
+        Assert.Equal((1L, 0L), (usage["used"]!.GetValue<long>(), usage["waiting"]!.GetValue<long>()));
+        await Api.ReadAsync(await t.ReserveAsBuyerAsync(circle, 1, "fan"), 201);
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task An_entry_a_lowered_limit_holds_back_is_offered_when_the_buyer_releases_tickets_on_another_section_of_the_limit()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var stalls = await t.CreateCapacityAsync("gig", "Stalls", 1);
+        var circle = await t.CreateCapacityAsync("gig", "Circle", 10);
+        await t.EnableWaitlistAsync(stalls, "fifo");
+        var limit = await t.CreateLimitAsync("gig", "Three per person", 3, stalls, circle);
         var other = await t.HoldAsync(stalls, 1);
         var entry = Id(await t.JoinOkAsync("fan", (stalls, 1)));
         var fans = (await Api.ReadAsync(await t.ReserveAsBuyerAsync(circle, 2, "fan"), 201))["reservation"]!["id"]!.GetValue<string>();
+        await Api.ReadAsync(await t.PutAsync($"/limits/{limit}", Api.Json(new { per_buyer_max = 2 })), 200);
 
         await Api.ReadAsync(await t.TransitAsync(other, "release"), 200);
         Assert.Equal("waiting", (await t.EntryAsync(entry))["status"]!.GetValue<string>());
@@ -213,6 +243,34 @@ public abstract class WaitlistTests(StoreKind store)
         // The release touches only the circle; the batch still settles the event's queue.
         await Api.ReadAsync(await t.TransitAsync(fans, "release"), 200);
         Assert.Equal("offered", (await t.EntryAsync(entry))["status"]!.GetValue<string>());
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Thirty_joins_and_holds_of_one_buyer_at_once_under_a_limit_of_four_take_exactly_four_between_them()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var floor = await t.CreateCapacityAsync("gig", "Floor", 10);
+        var balcony = await t.CreateCapacityAsync("gig", "Balcony", 100);
+        await t.EnableWaitlistAsync(floor, "fifo");
+        var limit = await t.CreateLimitAsync("gig", "Four per person", 4, floor, balcony);
+        await t.HoldAsync(floor, 10);
+
+        // Joins for the sold-out floor and holds on the balcony, one buyer, all at once: whichever land
+        // first, together they stay within 4, and the 4 are taken (room enough on both).
+        var answers = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => i % 2 == 0 ? t.JoinAsync("bot", (floor, 1)) : t.ReserveAsBuyerAsync(balcony, 1, "bot")));
+        Assert.Equal(4, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        foreach (var refused in answers.Where(a => a.StatusCode != HttpStatusCode.Created))
+        {
+            await Api.ProblemAsync(refused, 409, "BUYER_LIMIT_EXCEEDED");
+        }
+
+        var joined = answers.Where((a, i) => i % 2 == 0 && a.StatusCode == HttpStatusCode.Created).Count();
+        Assert.Equal((long)joined, (await t.GetCapacityAsync(floor))["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal(4L - joined, (await t.GetCapacityAsync(balcony))["reserved_capacity"]!.GetValue<long>());
+        var usage = await Api.ReadAsync(await t.GetAsync($"/limits/{limit}/usage?buyer_key=bot"), 200);
+        Assert.Equal((4L, (long)joined), (usage["used"]!.GetValue<long>(), usage["waiting"]!.GetValue<long>()));
         await app.AssertInvariantsAsync();
     }
 

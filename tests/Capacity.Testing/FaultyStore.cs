@@ -353,6 +353,9 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     public Task<long> GetBuyerUsageAsync(Guid tenantId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct) =>
         _read.GetBuyerUsageAsync(tenantId, capacityIds, buyerKey, ct);
 
+    public Task<long> GetBuyerWaitingAsync(Guid tenantId, string eventId, IReadOnlyCollection<Guid> capacityIds, string buyerKey, CancellationToken ct) =>
+        _read.GetBuyerWaitingAsync(tenantId, eventId, capacityIds, buyerKey, ct);
+
     public Task<WaitlistEntry?> GetWaitlistEntryAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetWaitlistEntryAsync(tenantId, id, ct);
 
     public Task<long?> GetWaitlistPositionAsync(WaitlistEntry entry, CancellationToken ct) => _read.GetWaitlistPositionAsync(entry, ct);

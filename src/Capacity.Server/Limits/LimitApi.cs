@@ -18,7 +18,7 @@ internal static class LimitApi
         group.MapPost("/events/{eventId}/limits", Create).Body<CreateLimitRequest>().Doc(
             "Limit the tickets one buyer may have",
             "Over `capacity_ids` (1 to 100 capacities of this event, fixed once created): a hold with a `buyer_key` that would take that buyer's "
-            + "active holds and sales on them past `per_buyer_max` is refused whole (409 BUYER_LIMIT_EXCEEDED). With `require_buyer_key`, a hold "
+            + "active holds, sales and units waited for on waiting lists on them past `per_buyer_max` is refused whole (409 BUYER_LIMIT_EXCEEDED). With `require_buyer_key`, a hold "
             + "on any of them without a key is 400 BUYER_KEY_REQUIRED. Sales made before the limit count at once.",
             400, 413, 422);
         group.MapGet("/events/{eventId}/limits", List).HeavyRead().Doc("List an event's buyer limits", "Oldest first.", 400);
@@ -32,7 +32,9 @@ internal static class LimitApi
             "Delete a buyer limit", "At once: the next holds on its capacities are no longer counted against it. Holds and sales stay as they are.", 404, 422);
         group.MapGet("/limits/{id}/usage", Usage).Doc(
             "One buyer's usage of a limit",
-            "`used` is the tickets of `buyer_key` in active holds and confirmed sales over the limit's capacities, as last committed.",
+            "`used` is what counts against the limit for `buyer_key` over its capacities, as last committed: tickets in active holds and "
+            + "confirmed sales, and the units the buyer's waiting-list entries still wait for. `waiting` is that last part (read apart, so "
+            + "in a busy moment it may be a commit newer or older than `used`).",
             400, 404);
         return group;
     }
@@ -154,7 +156,8 @@ internal static class LimitApi
         }
 
         var used = await store.GetBuyerUsageAsync(caller.TenantId, limit.CapacityIds, buyerKey!, ct);
-        return JsonResults.Ok(new LimitUsageResponse(limit.Id, buyerKey!, used, limit.PerBuyerMax));
+        var waiting = await store.GetBuyerWaitingAsync(caller.TenantId, limit.EventId, limit.CapacityIds, buyerKey!, ct);
+        return JsonResults.Ok(new LimitUsageResponse(limit.Id, buyerKey!, used, waiting, limit.PerBuyerMax));
     }
 
     private static async Task<BuyerLimit?> Find(string id, TenantCaller caller, IReadStore store, CancellationToken ct) =>

@@ -43,4 +43,4 @@ internal sealed record LimitResponse(
 internal sealed record LimitListResponse(LimitResponse[] Limits, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
 /// <summary>One buyer's tickets in active holds and sales over a limit's capacities, as last committed.</summary>
-internal sealed record LimitUsageResponse(Guid LimitId, string BuyerKey, long Used, int PerBuyerMax);
+internal sealed record LimitUsageResponse(Guid LimitId, string BuyerKey, long Used, long Waiting, int PerBuyerMax);
