@@ -64,7 +64,7 @@ public static partial class CapacityCli
         }));
 
         var buyer = new Option<string>("--buyer", "-b") { Description = "The buyer's key", Required = true };
-        var usage = Call(host, "usage", "How many tickets one buyer has under a limit", LimitArgument(), CliJson.Default.LimitUsage, Views.Usage,
+        var usage = Call(host, "usage", "How many tickets one buyer has under a limit, units waited for on waiting lists included", LimitArgument(), CliJson.Default.LimitUsage, Views.Usage,
             (p, client, id, ct) => client.GetLimitUsageAsync(id, p.GetRequiredValue(buyer), ct), buyer);
 
         return new Command("limits", "Per-buyer limits: at most N tickets per buyer over some of an event's capacities") { create, list, show, update, delete, usage };

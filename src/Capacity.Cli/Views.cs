@@ -824,7 +824,9 @@ internal static class Views
     public static IRenderable Usage(LimitUsage u) => Pairs(
         ("Limit", u.LimitId.ToString()),
         ("Buyer", Markup.Escape(u.BuyerKey)),
-        ("Used", $"[bold]{Number(u.Used)}[/] of {Number(u.PerBuyerMax)} [grey](active holds and sales)[/]"),
+        ("Used", u.Waiting == 0
+            ? $"[bold]{Number(u.Used)}[/] of {Number(u.PerBuyerMax)} [grey](active holds and sales)[/]"
+            : $"[bold]{Number(u.Used)}[/] of {Number(u.PerBuyerMax)} [grey](active holds and sales, and {Number(u.Waiting)} waited for on waiting lists)[/]"),
         ("Left", Number(Math.Max(0, u.PerBuyerMax - u.Used))));
 
     public static IRenderable WaitlistEntry(WaitlistEntry e)

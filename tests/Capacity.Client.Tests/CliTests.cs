@@ -364,8 +364,16 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         Assert.Equal(ExitCodes.Ok, usage.ExitCode);
         using (var used = JsonDocument.Parse(usage.Output))
         {
-            Assert.Equal((2L, 3), (used.RootElement.GetProperty("used").GetInt64(), used.RootElement.GetProperty("per_buyer_max").GetInt32()));
+            Assert.Equal((2L, 0L, 3), (used.RootElement.GetProperty("used").GetInt64(), used.RootElement.GetProperty("waiting").GetInt64(), used.RootElement.GetProperty("per_buyer_max").GetInt32()));
         }
+
+        // Units waited for count, and the view says how many of them.
+        await tenant.Client.UpdateCapacityAsync(adult.Id, new UpdateCapacityRequest { Waitlist = new WaitlistPatch { Enabled = true } });
+        await tenant.Client.ReserveAsync(adult.Id, new ReserveRequest { Quantity = 50 });
+        await tenant.Client.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(adult.Id, 1)], BuyerKey = "fan" });
+        var shown = await host.RunCliAsync("limits", "usage", id, "--buyer", "fan", "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, shown.ExitCode);
+        Assert.Contains("1 waited for on waiting lists", shown.Output, StringComparison.Ordinal);
 
         var delete = await host.RunCliAsync("limits", "delete", id, "--json", "--key", tenant.Key);
         Assert.Equal((ExitCodes.Ok, ""), (delete.ExitCode, delete.Output));

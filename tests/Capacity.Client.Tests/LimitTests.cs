@@ -52,7 +52,7 @@ public sealed class LimitTests(CapacityHost host) : IClassFixture<CapacityHost>
         });
         Assert.Equal((buyer, box.Id), (cart.BuyerKey, cart.Items[0].AllocationId));
         Assert.Equal(buyer, (await t.GetReservationAsync(cart.Id)).BuyerKey);
-        Assert.Equal(new LimitUsage(limit.Id, buyer, 4, 4), await t.GetLimitUsageAsync(limit.Id, buyer));
+        Assert.Equal(new LimitUsage(limit.Id, buyer, 4, 4, 0), await t.GetLimitUsageAsync(limit.Id, buyer));
 
         var fifth = await Assert.ThrowsAsync<CapacityApiException>(() => t.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 1, BuyerKey = buyer }));
         Assert.Equal((409, "BUYER_LIMIT_EXCEEDED"), (fifth.Status, fifth.Code));
@@ -68,6 +68,24 @@ public sealed class LimitTests(CapacityHost host) : IClassFixture<CapacityHost>
         // Releasing a hold gives its tickets back to the buyer's allowance.
         await t.ReleaseAsync(hold.Reservation.Id);
         Assert.Equal(1, (await t.GetLimitUsageAsync(limit.Id, buyer)).Used);
+        await host.AssertInvariantsAsync();
+    }
+
+    [Fact]
+    public async Task Units_a_buyer_waits_for_count_in_its_usage_and_the_answer_says_how_many()
+    {
+        var t = (await host.NewTenantAsync()).Client;
+        var floor = await t.CreateCapacityAsync("gig", new CreateCapacityRequest { SectionName = "Floor", TotalCapacity = 2 });
+        var balcony = await t.CreateCapacityAsync("gig", new CreateCapacityRequest { SectionName = "Balcony", TotalCapacity = 10 });
+        await t.UpdateCapacityAsync(floor.Id, new UpdateCapacityRequest { Waitlist = new WaitlistPatch { Enabled = true } });
+        var limit = await t.CreateLimitAsync("gig", new CreateLimitRequest { Name = "Four per person", CapacityIds = [floor.Id, balcony.Id], PerBuyerMax = 4 });
+        await t.ReserveAsync(floor.Id, new ReserveRequest { Quantity = 2 });
+        await t.ReserveAsync(balcony.Id, new ReserveRequest { Quantity = 1, BuyerKey = "fan" });
+        await t.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(floor.Id, 2)], BuyerKey = "fan" });
+
+        Assert.Equal(new LimitUsage(limit.Id, "fan", 3, 4, 2), await t.GetLimitUsageAsync(limit.Id, "fan"));
+        var refused = await Assert.ThrowsAsync<CapacityApiException>(() => t.ReserveAsync(balcony.Id, new ReserveRequest { Quantity = 2, BuyerKey = "fan" }));
+        Assert.Equal((409, "BUYER_LIMIT_EXCEEDED", 3L, 2L), (refused.Status, refused.Code, refused.Used, refused.Requested));
         await host.AssertInvariantsAsync();
     }
 

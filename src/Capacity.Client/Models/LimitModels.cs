@@ -69,6 +69,10 @@ public sealed record LimitList(
 /// <summary>The answer of <c>GET /limits/{id}/usage</c>: one buyer's standing against a limit, as last committed.</summary>
 /// <param name="LimitId">The limit.</param>
 /// <param name="BuyerKey">The buyer.</param>
-/// <param name="Used">The buyer's tickets in active holds and confirmed sales over the limit's capacities.</param>
+/// <param name="Used">
+/// What counts against the limit for the buyer over its capacities: tickets in active holds and confirmed
+/// sales, and the units the buyer's waiting-list entries still wait for there.
+/// </param>
 /// <param name="PerBuyerMax">The limit's maximum.</param>
-public sealed record LimitUsage(Guid LimitId, string BuyerKey, long Used, int PerBuyerMax);
+/// <param name="Waiting">The part of <paramref name="Used"/> the buyer waits for on waiting lists (read apart: in a busy moment a commit newer or older).</param>
+public sealed record LimitUsage(Guid LimitId, string BuyerKey, long Used, int PerBuyerMax, long Waiting = 0);

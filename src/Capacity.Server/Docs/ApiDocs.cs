@@ -125,7 +125,7 @@ internal static class ApiDocs
                         ("idle", JsonSchemaType.Integer, null, "ALLOCATION_INSUFFICIENT only: the allocation's idle tickets now."),
                         ("allocation_id", JsonSchemaType.String, "uuid", "ALLOCATION_CLOSED, ALLOCATION_INSUFFICIENT and ALLOCATION_BELOW_COMMITTED: the allocation refused."),
                         ("limit_id", JsonSchemaType.String, "uuid", "BUYER_LIMIT_EXCEEDED and BUYER_KEY_REQUIRED: the buyer limit that refused."),
-                        ("used", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: the buyer's tickets in active holds and sales over the limit's capacities."),
+                        ("used", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: what counts against the limit for the buyer over its capacities: tickets in active holds and sales, and units its waiting-list entries wait for."),
                         ("requested", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: the tickets the refused hold asked for on the limit's capacities."),
                         ("per_buyer_max", JsonSchemaType.Integer, null, "BUYER_LIMIT_EXCEEDED only: the limit's maximum per buyer."),
                         ("capacity_id", JsonSchemaType.String, "uuid", "SALE_NOT_OPEN and SALE_CLOSED: the capacity not on sale, which may be a pool the capacity named draws from; INSUFFICIENT_CAPACITY: the capacity or pool that is short; CAPACITY_INACTIVE: the capacity or pool that is inactive; WAITLIST_DISABLED: the capacity whose list is not open."),
