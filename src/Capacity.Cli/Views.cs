@@ -821,6 +821,16 @@ internal static class Views
         return table;
     }
 
+    /// <summary>Why an entry lapsed, in words; a reason this CLI does not know is shown as the server sent it.</summary>
+    public static string LapseReason(string reason) => reason switch
+    {
+        WaitlistLapseReasons.OfferExpired => "its offer expired unconfirmed",
+        WaitlistLapseReasons.OfferReleased => "its offer was released",
+        WaitlistLapseReasons.TooLarge => "a pool it draws from became smaller than what it asks",
+        WaitlistLapseReasons.SaleEnded => "the sale window of a capacity it reaches ended",
+        _ => Markup.Escape(reason),
+    };
+
     public static IRenderable Usage(LimitUsage u) => Pairs(
         ("Limit", u.LimitId.ToString()),
         ("Buyer", Markup.Escape(u.BuyerKey)),
@@ -832,6 +842,11 @@ internal static class Views
     public static IRenderable WaitlistEntry(WaitlistEntry e)
     {
         var grid = Pairs(("Entry", e.Id.ToString()), ("Status", WaitlistState(e.Status)), ("Event", Markup.Escape(e.EventId)));
+        if (e.LapsedReason is { } reason)
+        {
+            grid.AddRow("Why", LapseReason(reason));
+        }
+
         if (e.Position is { } position)
         {
             grid.AddRow("Position", $"[bold]{Number(position)}[/] in line");

@@ -226,17 +226,17 @@ public static partial class Decider
         {
             if (entry.Status == WaitlistStatus.Waiting && NeverFits(set, entry.Items))
             {
-                Lapse(set, entry, now);
+                Lapse(set, entry, WaitlistLapse.TooLarge, now);
                 set.Unsettled.Add((entry.TenantId, entry.EventId));
             }
         }
     }
 
     /// <summary>A waiting entry that could never be offered lapses: owed nothing from now on, and its buyer hears <c>waitlist.lapsed</c>.</summary>
-    private static void Lapse(WorkingSet set, WaitlistEntry entry, DateTimeOffset now)
+    private static void Lapse(WorkingSet set, WaitlistEntry entry, WaitlistLapse reason, DateTimeOffset now)
     {
         Owe(set, entry, -1);
-        (entry.Status, entry.UpdatedAt) = (WaitlistStatus.Lapsed, now);
+        (entry.Status, entry.LapsedReason, entry.UpdatedAt) = (WaitlistStatus.Lapsed, reason, now);
         set.Touch(entry);
         if (entry.BuyerKey is not null)
         {
@@ -417,7 +417,7 @@ public static partial class Decider
                 // closed to the public only: entries that waited there before are still offered.)
                 if (ReachesEndedWindow(set, now))
                 {
-                    Lapse(set, entry, now);
+                    Lapse(set, entry, WaitlistLapse.SaleEnded, now);
                     continue;
                 }
 
@@ -541,6 +541,12 @@ public static partial class Decider
         }
 
         entry.Status = kind == LedgerKind.Confirm ? WaitlistStatus.Accepted : WaitlistStatus.Lapsed;
+        entry.LapsedReason = kind switch
+        {
+            LedgerKind.Confirm => null,
+            LedgerKind.Expire => WaitlistLapse.OfferExpired,
+            _ => WaitlistLapse.OfferReleased,
+        };
         entry.UpdatedAt = now;
         set.Touch(entry);
     }

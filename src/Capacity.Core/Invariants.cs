@@ -325,7 +325,17 @@ public static class Invariants
         // Nor has it lapsed those past a window's end yet, which may hold back the entries behind them
         // in the same event: an event with such an entry is judged once the sweep has passed the edge.
         var pendingEvents = waiting.Where(UnderPendingEdge).Select(e => (e.TenantId, e.EventId)).ToHashSet();
-        Decider.SettleWaitlists(set, now);
+        try
+        {
+            Decider.SettleWaitlists(set, now);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Rows that disagree with each other (a waiting buyer's usage row missing or short, which
+            // CheckUsage names) can stop the copy's settling: say so rather than fail the audit.
+            return [$"the waiting lists could not be settled on copies of the rows: {ex.Message}"];
+        }
+
         return waiting.Where(e => e.Status != WaitlistStatus.Waiting && !pendingEvents.Contains((e.TenantId, e.EventId)))
             .Select(e => e.Status == WaitlistStatus.Lapsed
                 ? $"waiting-list entry {e.Id} is waiting past the end of a window it reaches: it should have lapsed"

@@ -40,6 +40,19 @@ public enum WaitlistStatus
     Left,
 }
 
+/// <summary>Why an entry lapsed: what a platform tells its buyer, and whether the buyer may simply join again.</summary>
+public enum WaitlistLapse
+{
+    /// <summary>Its offer expired unconfirmed.</summary>
+    OfferExpired,
+    /// <summary>Its offer was released (the buyer declined it, or a change of the hold gave every unit back).</summary>
+    OfferReleased,
+    /// <summary>Waiting, it asked more of a pool than a smaller total (or overbooking allowance) left the pool in all.</summary>
+    TooLarge,
+    /// <summary>Waiting, the sale window of a capacity it reaches (its own or a pool's above it) ended.</summary>
+    SaleEnded,
+}
+
 /// <summary>One line of an entry: units of one capacity, offered all together with the entry's other lines.</summary>
 public readonly record struct WaitlistItem(Guid CapacityId, int Quantity) : IDemand
 {
@@ -73,6 +86,9 @@ public sealed class WaitlistEntry
 
     /// <summary>The reservation that holds the offered units; set once offered.</summary>
     public Guid? OfferReservationId { get; set; }
+
+    /// <summary>Why it lapsed, once <see cref="WaitlistStatus.Lapsed"/> (null for entries that lapsed before migration 020 kept it).</summary>
+    public WaitlistLapse? LapsedReason { get; set; }
 
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; set; }
@@ -117,8 +133,9 @@ public sealed record WaitlistEntryView(
     Guid? OfferReservationId,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    long? Position = null)
+    long? Position = null,
+    WaitlistLapse? LapsedReason = null)
 {
     public static WaitlistEntryView Of(WaitlistEntry e) =>
-        new(e.Id, e.EventId, e.Status, e.Items, e.BuyerKey, e.ExternalRef, e.Sequence, e.OfferReservationId, e.CreatedAt, e.UpdatedAt);
+        new(e.Id, e.EventId, e.Status, e.Items, e.BuyerKey, e.ExternalRef, e.Sequence, e.OfferReservationId, e.CreatedAt, e.UpdatedAt, LapsedReason: e.LapsedReason);
 }

@@ -950,6 +950,7 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
                 OfferReservationId = r.IsDBNull(8) ? null : r.GetGuid(8),
                 CreatedAt = Time(r.GetInt64(9)),
                 UpdatedAt = Time(r.GetInt64(10)),
+                LapsedReason = r.IsDBNull(11) ? null : (WaitlistLapse)r.GetInt16(11),
             });
         }
 

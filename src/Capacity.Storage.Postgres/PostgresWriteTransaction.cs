@@ -934,9 +934,9 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
         foreach (var e in ws.NewEntries)
         {
             Add(batch,
-                $"INSERT INTO waitlist_entries ({EntryColumns}, capacity_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                $"INSERT INTO waitlist_entries ({EntryColumns}, capacity_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 e.Id, e.TenantId, e.EventId, Lines(e.Items), e.BuyerKey, e.ExternalRef, e.Sequence, (short)e.Status, e.OfferReservationId,
-                Time(e.CreatedAt), Time(e.UpdatedAt), e.Items.Select(i => i.CapacityId).ToArray());
+                Time(e.CreatedAt), Time(e.UpdatedAt), (short?)e.LapsedReason, e.Items.Select(i => i.CapacityId).ToArray());
             foreach (var item in e.Items)
             {
                 Add(batch, "INSERT INTO waitlist_lines (capacity_id, sequence, entry_id) VALUES ($1, $2, $3)", item.CapacityId, e.Sequence, e.Id);
@@ -945,8 +945,8 @@ internal sealed partial class PostgresWriteTransaction : IWriteTransaction
 
         foreach (var e in ws.ChangedEntries)
         {
-            Add(batch, "UPDATE waitlist_entries SET status = $2, offer_reservation_id = $3, updated_at = $4 WHERE id = $1",
-                e.Id, (short)e.Status, e.OfferReservationId, Time(e.UpdatedAt));
+            Add(batch, "UPDATE waitlist_entries SET status = $2, offer_reservation_id = $3, updated_at = $4, lapsed_reason = $5 WHERE id = $1",
+                e.Id, (short)e.Status, e.OfferReservationId, Time(e.UpdatedAt), (short?)e.LapsedReason);
         }
     }
 

@@ -1076,6 +1076,7 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
         OfferReservationId = r.IsDBNull(8) ? null : Id(r.GetString(8)),
         CreatedAt = Time(r.GetInt64(9)),
         UpdatedAt = Time(r.GetInt64(10)),
+        LapsedReason = r.IsDBNull(11) ? null : (WaitlistLapse)r.GetInt32(11),
     };
 
     internal static List<WaitlistEntry> ReadEntries(SqliteCommand cmd)

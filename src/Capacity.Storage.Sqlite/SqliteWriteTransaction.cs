@@ -642,10 +642,10 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         {
             Run(
                 Command(
-                    $"INSERT INTO waitlist_entries ({EntryColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11"),
+                    $"INSERT INTO waitlist_entries ({EntryColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12"),
                 Id(e.Id), Id(e.TenantId), e.EventId, Lines(e.Items), e.BuyerKey, e.ExternalRef, e.Sequence, (int)e.Status,
-                e.OfferReservationId is { } offer ? Id(offer) : null, Time(e.CreatedAt), Time(e.UpdatedAt));
+                e.OfferReservationId is { } offer ? Id(offer) : null, Time(e.CreatedAt), Time(e.UpdatedAt), (int?)e.LapsedReason);
             foreach (var item in e.Items)
             {
                 Run(Command("INSERT INTO waitlist_lines (capacity_id, sequence, entry_id) VALUES ($1, $2, $3)", "$1", "$2", "$3"), Id(item.CapacityId), e.Sequence, Id(e.Id));
@@ -655,8 +655,8 @@ internal sealed partial class SqliteWriteTransaction(SqliteConnection connection
         foreach (var e in ws.ChangedEntries)
         {
             Run(
-                Command("UPDATE waitlist_entries SET status = $2, offer_reservation_id = $3, updated_at = $4 WHERE id = $1", "$1", "$2", "$3", "$4"),
-                Id(e.Id), (int)e.Status, e.OfferReservationId is { } offer ? Id(offer) : null, Time(e.UpdatedAt));
+                Command("UPDATE waitlist_entries SET status = $2, offer_reservation_id = $3, updated_at = $4, lapsed_reason = $5 WHERE id = $1", "$1", "$2", "$3", "$4", "$5"),
+                Id(e.Id), (int)e.Status, e.OfferReservationId is { } offer ? Id(offer) : null, Time(e.UpdatedAt), (int?)e.LapsedReason);
         }
     }
 

@@ -17,7 +17,7 @@ public static class TableColumns
     public const string LimitColumns = "id, tenant_id, event_id, name, capacity_ids, per_buyer_max, require_buyer_key, created_at, updated_at";
 
     public const string EntryColumns =
-        "id, tenant_id, event_id, items, buyer_key, external_ref, sequence, status, offer_reservation_id, created_at, updated_at";
+        "id, tenant_id, event_id, items, buyer_key, external_ref, sequence, status, offer_reservation_id, created_at, updated_at, lapsed_reason";
 
     public const string PriceColumns =
         "id, tenant_id, capacity_id, name, base_price, current_price, service_fee, facility_fee, tax_rate, currency, created_at, updated_at";

@@ -122,6 +122,23 @@ public sealed class CliOutputTests(CapacityHost host) : IClassFixture<CapacityHo
     }
 
     [Fact]
+    public async Task A_lapsed_entry_says_why_it_lapsed_and_the_sdk_reads_the_reason()
+    {
+        var tenant = await host.NewTenantAsync();
+        var hall = await tenant.Client.CreateCapacityAsync("e", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 1 });
+        var hold = await tenant.Client.ReserveAsync(hall.Id, new ReserveRequest { Quantity = 1 });
+        await tenant.Client.UpdateCapacityAsync(hall.Id, new UpdateCapacityRequest { Waitlist = new WaitlistPatch { Enabled = true } });
+        var entry = await tenant.Client.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(hall.Id, 1)] });
+        await tenant.Client.ReleaseAsync(hold.Reservation.Id);
+        await tenant.Client.ReleaseAsync(entry.Id);
+
+        Assert.Equal((WaitlistStatus.Lapsed, WaitlistLapseReasons.OfferReleased), ((await tenant.Client.GetWaitlistEntryAsync(entry.Id)) is var read ? (read.Status, read.LapsedReason) : default));
+        var run = await host.RunCliAsync("waitlist", "show", entry.Id.ToString(), "--key", tenant.Key);
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("its offer was released", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_check_on_an_early_bird_closed_by_its_sell_out_says_so_and_one_switched_off_says_inactive()
     {
         var tenant = await host.NewTenantAsync();

@@ -2607,10 +2607,10 @@ internal sealed class ModelRun
             var m = _model.Entries[id];
             var e = _ws.FindEntry(id) ?? throw Failure($"entry {Name(id)} is missing from the core");
             if (e.Status != m.Status || e.OfferReservationId != m.Offer || e.TenantId != m.Tenant || e.EventId != m.EventId || e.BuyerKey != m.BuyerKey
-                || !e.Items.SequenceEqual(m.Items.Select(i => new WaitlistItem(i.Capacity, i.Quantity))))
+                || !e.Items.SequenceEqual(m.Items.Select(i => new WaitlistItem(i.Capacity, i.Quantity))) || e.LapsedReason != m.Lapse)
             {
-                throw Failure($"entry {Name(id)}: core {e.Status}{(e.OfferReservationId is { } o ? $" offer {Name(o)}" : "")}; "
-                    + $"model {m.Status}{(m.Offer is { } mo ? $" offer {Name(mo)}" : "")}");
+                throw Failure($"entry {Name(id)}: core {e.Status}{(e.OfferReservationId is { } o ? $" offer {Name(o)}" : "")}{(e.LapsedReason is { } lr ? $" ({lr})" : "")}; "
+                    + $"model {m.Status}{(m.Offer is { } mo ? $" offer {Name(mo)}" : "")}{(m.Lapse is { } ml ? $" ({ml})" : "")}");
             }
 
             if (last.TryGetValue((e.TenantId, e.EventId), out var before) && e.Sequence <= before)

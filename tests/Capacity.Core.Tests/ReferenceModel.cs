@@ -133,6 +133,9 @@ internal sealed class ReferenceModel
         public string? BuyerKey { get; init; }
         public WaitlistStatus Status { get; set; }
         public Guid? Offer { get; set; }
+
+        /// <summary>Why it lapsed, once it did.</summary>
+        public WaitlistLapse? Lapse { get; set; }
     }
 
     /// <summary>An expected ledger entry: which reservation (or none) moved which node by how much, for which allocation (or none).</summary>
@@ -626,7 +629,7 @@ internal sealed class ReferenceModel
         {
             if (Demand(e.Items).Any(d => Caps[d.Key].Ceiling is { } ceiling && d.Value > ceiling))
             {
-                e.Status = WaitlistStatus.Lapsed;
+                (e.Status, e.Lapse) = (WaitlistStatus.Lapsed, WaitlistLapse.TooLarge);
                 Tally(WaitlistEvent.LapsedTooLarge);
             }
         }
@@ -1097,6 +1100,7 @@ internal sealed class ReferenceModel
         if (r.WaitlistId is { } entryId && kind != LedgerKind.Cancel && Entries[entryId] is { Status: WaitlistStatus.Offered } entry)
         {
             entry.Status = kind == LedgerKind.Confirm ? WaitlistStatus.Accepted : WaitlistStatus.Lapsed;
+            entry.Lapse = kind switch { LedgerKind.Release => WaitlistLapse.OfferReleased, LedgerKind.Expire => WaitlistLapse.OfferExpired, _ => null };
             Tally(kind == LedgerKind.Confirm ? WaitlistEvent.Accepted : WaitlistEvent.Lapsed);
         }
 
@@ -2102,7 +2106,7 @@ internal sealed class ReferenceModel
                 var reached = e.Items.SelectMany(i => Closure(i.Capacity)).ToHashSet();
                 if (reached.Any(n => Caps[n].SaleEnds <= now))
                 {
-                    e.Status = WaitlistStatus.Lapsed;
+                    (e.Status, e.Lapse) = (WaitlistStatus.Lapsed, WaitlistLapse.SaleEnded);
                     Tally(WaitlistEvent.LapsedClosed);
                     changed = true;
                     continue;

@@ -714,6 +714,7 @@ public sealed class SaleRulesWaitlistTests
 
         s.Do(new PassSaleEdges([presale.Id]));
         Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Offered), (s.Entry(late).Status, s.Entry(behind).Status));
+        Assert.Equal(WaitlistLapse.SaleEnded, s.Entry(late).LapsedReason);
         s.AssertConsistent();
     }
 

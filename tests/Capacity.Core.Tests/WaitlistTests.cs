@@ -76,6 +76,7 @@ public sealed class WaitlistTests
         Assert.Equal(
             [WaitlistStatus.Lapsed, WaitlistStatus.Offered, WaitlistStatus.Offered],
             queue.Select(id => s.Entry(id).Status).ToArray());
+        Assert.Equal(WaitlistLapse.OfferExpired, s.Entry(queue[0]).LapsedReason);
         Assert.Equal((0L, 1L), (s.Node(pool).QueueDemand, s.Available(pool)!.Value));
         Assert.Equal(OutcomeCode.Ok, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
@@ -95,6 +96,23 @@ public sealed class WaitlistTests
         var refused = s.Do(new ExtendReservation(s.Tenant, offer, 100));
         Assert.Equal(OutcomeCode.NotChangeable, refused.Code);
         Assert.Equal(expiresAt, s.Reservation(offer).ExpiresAt);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_offer_the_buyer_declines_lapses_as_released_and_a_confirmed_one_gives_no_reason()
+    {
+        var (s, pool, holds, queue) = SoldOutWithQueue(WaitlistPolicy.Fifo);
+        for (var i = 0; i < 4; i++)
+        {
+            s.Release(holds[i]);
+        }
+
+        s.Release(s.Entry(queue[0]).OfferReservationId!.Value);
+        Assert.Equal((WaitlistStatus.Lapsed, WaitlistLapse.OfferReleased), (s.Entry(queue[0]).Status, s.Entry(queue[0]).LapsedReason));
+        Assert.Equal(OutcomeCode.Ok, s.Confirm(s.Entry(queue[1]).OfferReservationId!.Value).Code);
+        Assert.Equal((WaitlistStatus.Accepted, null), (s.Entry(queue[1]).Status, s.Entry(queue[1]).LapsedReason));
+        Assert.Equal(WaitlistLapse.OfferReleased, WaitlistEntryView.Of(s.Entry(queue[0])).LapsedReason);
         s.AssertConsistent();
     }
 
@@ -231,6 +249,29 @@ public sealed class WaitlistTests
             queue.Select(id => s.Entry(id).Status).ToArray());
         Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Verify_reports_rather_than_fails_when_a_waiting_buyers_usage_row_is_missing()
+    {
+        var s = new Scenario();
+        var pool = s.Own(2, "Floor");
+        s.EnableWaitlist(pool);
+        s.HoldOk((pool, 2));
+        var entry = s.Join("fan", (pool, 1)).Entry!.Id;
+        s.AssertConsistent();
+
+        // The rows as a damaged store might hold them: the hold gone behind the core's back (so the entry
+        // fits) and the buyer's usage row lost. Settling a copy would take the entry's units off a row
+        // that is not there.
+        var nodes = new[] { s.Node(pool).Clone() };
+        nodes[0].Reserved = 0;
+        var live = new List<WaitlistEntry> { s.Entry(entry).Clone() };
+        var usage = new BuyerTally();
+        Assert.Contains(Invariants.CheckUsage(usage, new HoldSums(), live), v => v.Contains("waits for 1 units and has no usage row", StringComparison.Ordinal));
+        Assert.Equal(
+            [$"the waiting lists could not be settled on copies of the rows: Buyer usage on capacity {pool} would go negative."],
+            Invariants.CheckWaitlists(nodes, live, new Dictionary<Guid, ReservationStatus>(), new HoldSums(), [], usage, s.Now));
     }
 
     [Fact]
@@ -427,6 +468,7 @@ public sealed class WaitlistTests
 
         Assert.Equal(OutcomeCode.Ok, s.Resize(pool, 6).Code);
         Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Waiting), (s.Entry(seven).Status, s.Entry(one).Status));
+        Assert.Equal((WaitlistLapse.TooLarge, null), (s.Entry(seven).LapsedReason, s.Entry(one).LapsedReason));
         Assert.Null(s.Entry(seven).OfferReservationId);
         Assert.Equal((1L, 1L), (s.Node(pool).QueueDemand, s.Node(pool).WaitingUnits));
 

@@ -53,6 +53,9 @@ public sealed class OpenApiOperationTests : IAsyncLifetime
         Assert.Equal(["active", "confirmed", "released", "expired", "cancelled"], Values(Property("ReservationResponse", "status")));
         Assert.Equal(["capped", "own", "shared", "unlimited"], Values(Property("CapacityResponse", "mode")).Order());
         Assert.Equal(["waiting", "offered", "accepted", "lapsed", "left"], Values(Property("WaitlistEntryResponse", "status")));
+        // Absent unless lapsed: its enum allows null too.
+        Assert.Equal(["offer_expired", "offer_released", "too_large", "sale_ended", null],
+            Property("WaitlistEntryResponse", "lapsed_reason")["enum"]!.AsArray().Select(v => v?.GetValue<string>()));
         Assert.Equal(["open", "closed"], Values(Property("AllocationResponse", "status")));
         Assert.Equal(["fifo", "first_fit"], Values(Property("WaitlistSettingsResponse", "policy")));
         Assert.Contains("reclaim", Values(Property("LedgerEntryResponse", "kind")));

@@ -114,14 +114,17 @@ public abstract class WaitlistTests(StoreKind store)
 
         app.Clock!.Advance(TimeSpan.FromMinutes(6));
         await app.Sweeper.SweepOnceAsync(CancellationToken.None);
-        Assert.Equal("lapsed", (await t.EntryAsync(first))["status"]!.GetValue<string>());
+        var expired = await t.EntryAsync(first);
+        Assert.Equal(("lapsed", "offer_expired"), (expired["status"]!.GetValue<string>(), expired["lapsed_reason"]!.GetValue<string>()));
         Assert.Equal("expired", (await Api.ReadAsync(await t.GetAsync($"/reservations/{first}"), 200))["status"]!.GetValue<string>());
         var next = await t.EntryAsync(second);
         Assert.Equal(("offered", second), (next["status"]!.GetValue<string>(), next["offer_reservation_id"]!.GetValue<string>()));
+        Assert.Null(next["lapsed_reason"]);
 
         // The second lets its offer go: nobody waits, so the tickets are public again.
         await Api.ReadAsync(await t.TransitAsync(second, "release"), 200);
-        Assert.Equal("lapsed", (await t.EntryAsync(second))["status"]!.GetValue<string>());
+        var released = await t.EntryAsync(second);
+        Assert.Equal(("lapsed", "offer_released"), (released["status"]!.GetValue<string>(), released["lapsed_reason"]!.GetValue<string>()));
         var view = await t.GetCapacityAsync(pool);
         Assert.Equal((2L, 0L), (view["available_capacity"]!.GetValue<long>(), view["waitlist_demand"]!.GetValue<long>()));
         await app.AssertInvariantsAsync();
@@ -519,7 +522,7 @@ public abstract class WaitlistTests(StoreKind store)
         var resized = await Api.ReadAsync(await t.PutAsync($"/capacity/{floor}", Api.Json(new { total_capacity = 6 })), 200);
         Assert.Equal(1L, resized["waitlist_demand"]!.GetValue<long>());
         var lapsed = await t.EntryAsync(group);
-        Assert.Equal("lapsed", lapsed["status"]!.GetValue<string>());
+        Assert.Equal(("lapsed", "too_large"), (lapsed["status"]!.GetValue<string>(), lapsed["lapsed_reason"]!.GetValue<string>()));
         Assert.Null(lapsed["offer_reservation_id"]);
         Assert.Equal(1L, Position(await t.EntryAsync(single)));
 

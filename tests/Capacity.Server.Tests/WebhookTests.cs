@@ -215,7 +215,7 @@ public abstract class WebhookTests(StoreKind store)
         // The presale's window ends; the sweep passes the edge, and its waiting entry lapses in that batch.
         app.Clock.Advance(TimeSpan.FromMinutes(10));
         var lapsed = await receiver.WaitForAsync(m => m.Type == "waitlist.lapsed");
-        Assert.Equal((late, "lapsed"), (lapsed.Data["id"]!.GetValue<string>(), lapsed.Data["status"]!.GetValue<string>()));
+        Assert.Equal((late, "lapsed", "sale_ended"), (lapsed.Data["id"]!.GetValue<string>(), lapsed.Data["status"]!.GetValue<string>(), lapsed.Data["lapsed_reason"]!.GetValue<string>()));
         Assert.Null(lapsed.Data["offer_reservation_id"]);
         Assert.Equal("lapsed", (await t.EntryAsync(late))["status"]!.GetValue<string>());
 

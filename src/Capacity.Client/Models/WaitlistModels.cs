@@ -116,6 +116,10 @@ public sealed record WaitlistItem(Guid CapacityId, int Quantity);
 /// <param name="UpdatedAt">When its status last changed.</param>
 /// <param name="BuyerKey">The buyer it named, or null.</param>
 /// <param name="ExternalRef">The reference it was given, or null.</param>
+/// <param name="LapsedReason">
+/// Why a <see cref="WaitlistStatus.Lapsed"/> entry lapsed, one of <see cref="WaitlistLapseReasons"/> (a string, so that a reason a
+/// newer server adds reads too); null otherwise, and for entries that lapsed before the server kept it.
+/// </param>
 public sealed record WaitlistEntry(
     Guid Id,
     string EventId,
@@ -127,7 +131,24 @@ public sealed record WaitlistEntry(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LapsedReason = null);
+
+/// <summary>The reasons <see cref="WaitlistEntry.LapsedReason"/> gives today.</summary>
+public static class WaitlistLapseReasons
+{
+    /// <summary>Its offer expired unconfirmed.</summary>
+    public const string OfferExpired = "offer_expired";
+
+    /// <summary>Its offer was released (the buyer declined it, or a change gave every unit back).</summary>
+    public const string OfferReleased = "offer_released";
+
+    /// <summary>While it waited, a smaller total (or overbooking allowance) left a pool it draws from smaller than what it asks.</summary>
+    public const string TooLarge = "too_large";
+
+    /// <summary>While it waited, the sale window of a capacity it reaches (its own or a pool's above it) ended.</summary>
+    public const string SaleEnded = "sale_ended";
+}
 
 /// <summary>A page of a capacity's waiting list: every entry that names it, whatever its status, in the order they joined.</summary>
 /// <param name="CapacityId">The capacity.</param>

@@ -27,7 +27,8 @@ internal sealed record WaitlistItemResponse(Guid CapacityId, int Quantity);
 /// An entry. <c>position</c> is a number while it waits (1: next in line among the entries that share a
 /// capacity with it; null otherwise, and in a list); <c>offer_reservation_id</c> once offered (the
 /// offer is an ordinary reservation with the entry's id). <c>sequence</c> orders an event's entries
-/// and is the cursor of the list.
+/// and is the cursor of the list. <c>lapsed_reason</c> says why a lapsed entry lapsed (absent otherwise,
+/// and for entries that lapsed before migration 020).
 /// </summary>
 internal sealed record WaitlistEntryResponse(
     Guid Id,
@@ -40,13 +41,23 @@ internal sealed record WaitlistEntryResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("offer_expired", "offer_released", "too_large", "sale_ended")] string? LapsedReason = null)
 {
     public static WaitlistEntryResponse From(WaitlistEntryView e) => new(
         e.Id, e.EventId, StatusName(e.Status), [.. e.Items.Select(i => new WaitlistItemResponse(i.CapacityId, i.Quantity))],
-        e.Status == WaitlistStatus.Waiting ? e.Position : null, e.OfferReservationId, e.Sequence, e.CreatedAt, e.UpdatedAt, e.BuyerKey, e.ExternalRef);
+        e.Status == WaitlistStatus.Waiting ? e.Position : null, e.OfferReservationId, e.Sequence, e.CreatedAt, e.UpdatedAt, e.BuyerKey, e.ExternalRef,
+        e.LapsedReason is { } reason ? LapseName(reason) : null);
 
     public static string StatusName(WaitlistStatus status) => status.ApiName();
+
+    public static string LapseName(WaitlistLapse reason) => reason switch
+    {
+        WaitlistLapse.OfferExpired => "offer_expired",
+        WaitlistLapse.OfferReleased => "offer_released",
+        WaitlistLapse.TooLarge => "too_large",
+        _ => "sale_ended",
+    };
 }
 
 /// <summary>A page of a capacity's entries in the order they joined; pass <c>next_after</c> as <c>after</c> for the next.</summary>
