@@ -215,8 +215,13 @@ public static partial class Decider
     /// </summary>
     private static string LimitExcessDetail(WorkingSet set, BuyerLimit limit, string buyerKey, long used, long requested)
     {
+        if (set.QueueOf(limit.TenantId, limit.EventId) is not { } queue)
+        {
+            return $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} (in active holds, sales and waiting-list entries) and asks for {requested}.";
+        }
+
         long waiting = 0;
-        foreach (var entry in set.QueueOf(limit.TenantId, limit.EventId) ?? [])
+        foreach (var entry in queue)
         {
             if (entry.Status != WaitlistStatus.Waiting || !string.Equals(entry.BuyerKey, buyerKey, StringComparison.Ordinal))
             {
@@ -233,7 +238,7 @@ public static partial class Decider
         }
 
         return waiting == 0
-            ? $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} (active holds, sales and units waited for on waiting lists) and asks for {requested}."
+            ? $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used} and asks for {requested}."
             : $"Buyer limit {limit.Name} allows {limit.PerBuyerMax} tickets per buyer; this buyer has {used}, {waiting} of them waited for on waiting lists, and asks for {requested}.";
     }
 

@@ -212,7 +212,7 @@ public abstract class WaitlistTests(StoreKind store)
         // its seat would stay owed to it, out of the public's reach.
         var refused = await Api.ProblemAsync(await t.ReserveAsBuyerAsync(circle, 2, "fan"), 409, "BUYER_LIMIT_EXCEEDED");
         Assert.Equal((1L, 2L), (refused["used"]!.GetValue<long>(), refused["requested"]!.GetValue<long>()));
-        Assert.Contains("waiting lists", refused["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("waiting-list entries", refused["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(0L, (await t.GetCapacityAsync(circle))["reserved_capacity"]!.GetValue<long>());
         var usage = await Api.ReadAsync(await t.GetAsync($"/limits/{limit}/usage?buyer_key=fan"), 200);
         Assert.Equal((1L, 1L, 2), (usage["used"]!.GetValue<long>(), usage["waiting"]!.GetValue<long>(), usage["per_buyer_max"]!.GetValue<int>()));
