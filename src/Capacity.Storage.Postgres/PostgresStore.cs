@@ -142,26 +142,11 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
             await Execute(c, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)", ct).ConfigureAwait(false);
             foreach (var (version, name, sql) in Migrations.All)
             {
-                await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
-                await using (var check = new NpgsqlCommand("SELECT count(*) FROM schema_migrations WHERE version = @v", c, tx))
+                var attempt = 1;
+                while (!await ApplyAsync(c, version, name, sql, lastTry: attempt == 3, ct).ConfigureAwait(false))
                 {
-                    check.Parameters.AddWithValue("v", version);
-                    if ((long)(await check.ExecuteScalarAsync(ct).ConfigureAwait(false))! > 0)
-                    {
-                        continue;
-                    }
+                    attempt++;
                 }
-
-                await Execute(c, tx, sql, ct).ConfigureAwait(false);
-                await using (var mark = new NpgsqlCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @t)", c, tx))
-                {
-                    mark.Parameters.AddWithValue("v", version);
-                    mark.Parameters.AddWithValue("n", name);
-                    mark.Parameters.AddWithValue("t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                    await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                }
-
-                await tx.CommitAsync(ct).ConfigureAwait(false);
             }
         }
         finally
@@ -172,6 +157,46 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
             {
                 await Execute(c, null, "SELECT pg_advisory_unlock(hashtext('capacity-migrations:' || current_schema()))", CancellationToken.None).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// One script in a transaction of its own, unless schema_migrations has it already. False when it
+    /// met a catalog entry another session was dropping at that moment ("cache lookup failed", XX000:
+    /// a catalog view such as information_schema.columns, which 018 reads, looks at every schema of the
+    /// database, and other schemas' DDL may be under way; seen with tests migrating side by side): its
+    /// transaction is rolled back and the script may be tried again, as nothing of it was applied.
+    /// </summary>
+    private static async Task<bool> ApplyAsync(NpgsqlConnection c, int version, string name, string sql, bool lastTry, CancellationToken ct)
+    {
+        await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await using (var check = new NpgsqlCommand("SELECT count(*) FROM schema_migrations WHERE version = @v", c, tx))
+            {
+                check.Parameters.AddWithValue("v", version);
+                if ((long)(await check.ExecuteScalarAsync(ct).ConfigureAwait(false))! > 0)
+                {
+                    return true;
+                }
+            }
+
+            await Execute(c, tx, sql, ct).ConfigureAwait(false);
+            await using (var mark = new NpgsqlCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @t)", c, tx))
+            {
+                mark.Parameters.AddWithValue("v", version);
+                mark.Parameters.AddWithValue("n", name);
+                mark.Parameters.AddWithValue("t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (PostgresException ex) when (!lastTry && ex.SqlState == PostgresErrorCodes.InternalError && ex.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))
+        {
+            await tx.RollbackAsync(ct).ConfigureAwait(false);
+            return false;
         }
     }
 
