@@ -471,6 +471,15 @@ public static partial class Decider
                 set.Unsettled.Add((node.TenantId, node.EventId));
             }
 
+            // Blocks and waiting entries may take an early tier's units before its window opens, and
+            // then no hold can take it to 0: the opening judges it, so that the next tier opens with
+            // the sale rather than at some later command (the offers the opening makes may take it to
+            // 0 too; SellOutAndSettle judges again after them).
+            if (node.Sale is { WatchesSellOut: true } && OnSaleNow(set, node, now))
+            {
+                set.SellOutCandidates.Add(node);
+            }
+
             if (set.Watches(node.TenantId, Topics.CapacityStateChanged))
             {
                 NoticeState(set, node, rules.EndsAt <= now ? "sale_ended" : "sale_started", now);

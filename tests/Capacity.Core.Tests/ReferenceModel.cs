@@ -66,6 +66,9 @@ internal sealed class ReferenceModel
         /// <summary>The tiers that open after this one, in the order they were set.</summary>
         public List<Guid> Followers { get; } = [];
 
+        /// <summary>The window's next edge (its start, else its end) after the rules were last set or an edge passed; null when none is ahead.</summary>
+        public DateTimeOffset? EdgeAt { get; set; }
+
         /// <summary>The most it may have held and sold together: its total and its overbooking allowance; null when unlimited.</summary>
         public long? Ceiling => Total is { } t ? t + Overbook : null;
     }
@@ -438,8 +441,7 @@ internal sealed class ReferenceModel
 
     private OutcomeCode DecideOne(Command command, DateTimeOffset now, List<Move> moves) => command switch
     {
-        // The sweep passing window edges decides nothing of its own: what follows every command settles the lists.
-        PassSaleEdges => OutcomeCode.Ok,
+        PassSaleEdges c => PassEdges(c, now),
         CreateCapacity c => Create(c, now, moves),
         UpdateCapacity c => Update(c, now, moves),
         CreatePrice c => CreatePricing(c),
@@ -544,6 +546,7 @@ internal sealed class ReferenceModel
             Id = c.Id, Tenant = c.TenantId, EventId = c.EventId, Parents = [.. c.ParentIds], Total = c.Total, Active = c.IsActive,
             SaleStarts = rules.StartsAt, SaleEnds = rules.EndsAt, OpensAfter = rules.OpensAfter, CloseWhenSoldOut = rules.CloseWhenSoldOut, Overbook = rules.OverbookLimit,
         };
+        cap.EdgeAt = c.Sale is null ? null : NextEdge(cap, now);
         Caps[c.Id] = cap;
         CapOrder.Add(c.Id);
         if (cap.OpensAfter is { } earlier)
@@ -622,6 +625,10 @@ internal sealed class ReferenceModel
         cap.Active = active;
         cap.Waitlist = waitlist;
         (cap.SaleStarts, cap.SaleEnds, cap.OpensAfter, cap.CloseWhenSoldOut, cap.Overbook) = (starts, ends, after, closeWhenSoldOut, overbook);
+        if (sale is not null)
+        {
+            cap.EdgeAt = NextEdge(cap, now);
+        }
 
         // A waiting entry that now asks more of a limited pool than it holds in all could never be
         // offered (a join would be refused so): it lapses, owed nothing.
@@ -665,6 +672,9 @@ internal sealed class ReferenceModel
     private readonly HashSet<Guid> _taken = [];
 
     private bool _noticedOnUpdate;
+
+    /// <summary>The command passed window edges that opened a watched capacity.</summary>
+    private bool _atWindowStart;
 
     /// <summary>What sale rules did, counted to show that the scripts reach each situation.</summary>
     public Dictionary<SaleEvent, int> SaleEvents { get; } = [];
@@ -716,6 +726,31 @@ internal sealed class ReferenceModel
     }
 
     /// <summary>Whether a capacity's availability reaching 0 would change something: it closes, or tiers open the first time.</summary>
+    private static DateTimeOffset? NextEdge(Cap cap, DateTimeOffset now) => cap.SaleStarts > now ? cap.SaleStarts : cap.SaleEnds > now ? cap.SaleEnds : null;
+
+    /// <summary>
+    /// The sweep passes the window edges the clock reached (the lists they open are settled after every
+    /// command anyway). A window that opens on a capacity whose sold-out rule watches it has it judged,
+    /// as a hold would: blocks and waiting entries may have left the public nothing before it opened.
+    /// </summary>
+    private OutcomeCode PassEdges(PassSaleEdges c, DateTimeOffset now)
+    {
+        foreach (var id in c.CapacityIds)
+        {
+            if (Caps.TryGetValue(id, out var cap) && cap.EdgeAt <= now)
+            {
+                cap.EdgeAt = NextEdge(cap, now);
+                if (Watches(cap) && OnSaleNow(cap.Id, now))
+                {
+                    _taken.Add(cap.Id);
+                    _atWindowStart = true;
+                }
+            }
+        }
+
+        return OutcomeCode.Ok;
+    }
+
     private static bool Watches(Cap cap) => cap.CloseWhenSoldOut || (cap.Followers.Count > 0 && cap.SoldOutAt is null);
 
     /// <summary>
@@ -787,12 +822,18 @@ internal sealed class ReferenceModel
                     Tally(SaleEvent.SoldOutByUpdate);
                 }
 
+                if (_atWindowStart)
+                {
+                    Tally(SaleEvent.SoldOutAsItsWindowOpened);
+                }
+
                 SellOut(cap, now, moves);
             }
         }
 
         _taken.Clear();
         _noticedOnUpdate = false;
+        _atWindowStart = false;
     }
 
     /// <summary>A node and its pools breadth first, each parent in the order named, each node once: the order in which a hold meets them.</summary>
@@ -2257,6 +2298,8 @@ internal enum SaleEvent
     ClosedForNextTier,
     /// <summary>A resize or a new rule sold a capacity out.</summary>
     SoldOutByUpdate,
+    /// <summary>A window opened on a capacity its blocks and waiting entries had left nothing for the public, and sold it out.</summary>
+    SoldOutAsItsWindowOpened,
     /// <summary>A PUT with is_active true reopened a capacity a sold-out rule closed.</summary>
     Reopened,
     /// <summary>A step ended with some capacity held and sold past its total.</summary>

@@ -693,6 +693,34 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
+    public void An_early_bird_its_block_and_queue_left_nothing_before_its_window_sells_out_as_the_window_opens_and_the_next_tier_opens()
+    {
+        var s = new Scenario();
+        var early = s.CreateCommand(4, null, "Early bird") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(10)) };
+        var regular = s.CreateCommand(10, null, "Regular") with { Sale = new SaleRules(OpensAfter: early.Id) };
+        Assert.Equal((OutcomeCode.Ok, OutcomeCode.Ok), (s.Do(early).Code, s.Do(regular).Code));
+        s.EnableWaitlist(early.Id);
+        var block = s.AllocateOk(early.Id, 2);
+        var entry = s.JoinOk((early.Id, 3));
+        Assert.Equal(0, s.Available(early.Id));
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular.Id, 1)).Code);
+
+        // Nothing the public could hold takes it to 0 once the window opens, and the entry (3) does not
+        // fit the 2 left: the opening itself sells it out, and the next tier opens with the sale.
+        s.AdvanceMinutes(10);
+        s.Do(new PassSaleEdges([early.Id, regular.Id]));
+        Assert.NotNull(s.Node(early.Id).Sale!.SoldOutAt);
+        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.Equal(OutcomeCode.Ok, s.Hold((regular.Id, 1)).Code);
+
+        // Closed to the public, the early bird still serves its queue: the block's tickets come back to the entry.
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(entry).Status);
+        s.ReleaseAllocation(block, 1);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Between_a_windows_end_and_the_sweep_verify_lets_the_entries_behind_one_about_to_lapse_wait()
     {
         var s = new Scenario();
