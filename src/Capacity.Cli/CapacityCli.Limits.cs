@@ -10,7 +10,7 @@ public static partial class CapacityCli
     private static Command LimitCommands(Host host)
     {
         var name = new Option<string>("--name", "-n") { Description = "The limit's name, such as \"Four per person\"", Required = true };
-        var max = new Option<int>("--max") { Description = "The most tickets one buyer may have in active holds and sales", Required = true };
+        var max = new Option<int>("--max") { Description = "The most tickets one buyer may have in active holds, sales and waiting-list entries", Required = true };
         var capacities = new Option<Guid[]>("--capacity", "-c")
         {
             Description = "A capacity of the event whose tickets count; repeat for each section the limit covers",

@@ -618,7 +618,7 @@ public sealed partial class CapacityClient
     public Task DeleteLimitAsync(Guid limitId, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         DeleteAsync($"limits/{limitId}", idempotencyKey, cancellationToken);
 
-    /// <summary><c>GET /limits/{id}/usage</c>: one buyer's tickets in active holds and sales over the limit's capacities.</summary>
+    /// <summary><c>GET /limits/{id}/usage</c>: what counts against the limit for one buyer over its capacities (active holds, sales, and units its waiting-list entries wait for).</summary>
     /// <param name="limitId">The limit.</param>
     /// <param name="buyerKey">The buyer, 1 to 128 printable characters.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

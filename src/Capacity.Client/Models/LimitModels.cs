@@ -14,7 +14,7 @@ public sealed record CreateLimitRequest
     /// </summary>
     public required IReadOnlyList<Guid> CapacityIds { get; init; }
 
-    /// <summary>The most tickets one buyer may have in active holds and sales over those capacities, 1 to 1,000,000.</summary>
+    /// <summary>The most tickets one buyer may have in active holds, sales and waiting-list entries over those capacities, 1 to 1,000,000.</summary>
     public required int PerBuyerMax { get; init; }
 
     /// <summary>When true, a hold on any of the capacities without a buyer key is refused (400 <c>BUYER_KEY_REQUIRED</c>).</summary>
@@ -45,7 +45,7 @@ public sealed record UpdateLimitRequest
 /// <param name="EventId">The event whose capacities it covers.</param>
 /// <param name="Name">The limit's name.</param>
 /// <param name="CapacityIds">The capacities whose tickets count towards it.</param>
-/// <param name="PerBuyerMax">The most tickets one buyer may have in active holds and sales over them.</param>
+/// <param name="PerBuyerMax">The most tickets one buyer may have in active holds, sales and waiting-list entries over them.</param>
 /// <param name="RequireBuyerKey">Whether a hold on them must carry a buyer key.</param>
 /// <param name="CreatedAt">When it was created.</param>
 /// <param name="UpdatedAt">When it last changed.</param>

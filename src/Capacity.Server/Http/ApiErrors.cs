@@ -100,7 +100,7 @@ internal static class ApiErrors
         "A resize asked for fewer tickets than the allocation's `held + sold`.");
 
     public static readonly ErrorKind BuyerLimitExceededKind = new("BUYER_LIMIT_EXCEEDED", 409, "The buyer would go past a per-buyer limit.",
-        "The hold would take its `buyer_key` past a limit: `limit_id` names it, `used` is what the buyer has in active holds and sales over its capacities, `requested` what this hold asked for there, and `per_buyer_max` the most allowed.");
+        "The hold, change or join would take its `buyer_key` past a limit: `limit_id` names it, `used` is what the buyer has over its capacities (active holds, sales, and units its waiting-list entries wait for), `requested` what this asked for there, and `per_buyer_max` the most allowed.");
 
     public static readonly ErrorKind BuyerKeyRequiredKind = new("BUYER_KEY_REQUIRED", 400, "A buyer_key is required.",
         "A buyer limit over one of the hold's capacities (`limit_id`) requires every hold to name its buyer with `buyer_key`.");
