@@ -828,6 +828,7 @@ internal static class Views
         WaitlistLapseReasons.OfferReleased => "its offer was released",
         WaitlistLapseReasons.TooLarge => "a pool it draws from became smaller than what it asks",
         WaitlistLapseReasons.SaleEnded => "the sale window of a capacity it reaches ended",
+        WaitlistLapseReasons.BuyerKeyRequired => "it names no buyer, and a limit now requires a buyer key",
         _ => Markup.Escape(reason),
     };
 

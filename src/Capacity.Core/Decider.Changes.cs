@@ -144,7 +144,7 @@ public static partial class Decider
                 return Short(set, [.. addedItems.Select(a => new HoldItem(a.CapacityId, a.Quantity, null))], shortNode, requested, left);
             }
 
-            if (MeetsLimits(set, addedItems, hold.BuyerKey) && CheckBuyerLimits(set, addedItems, hold.BuyerKey, givenBack) is { } overLimit)
+            if (MeetsLimits(set, addedItems, hold.BuyerKey) && CheckBuyerLimits(set, addedItems, hold.BuyerKey, givenBack, keepsWithin: true) is { } overLimit)
             {
                 return overLimit;
             }

@@ -142,10 +142,13 @@ public static partial class Decider
     /// buyer past a limit's maximum, counting the buyer's usage on all the limit's capacities (active
     /// holds, sales and the units its entries still wait for, earlier commands of this batch included),
     /// less what a change gives back in the same command (<paramref name="givenBack"/>; an offer gives
-    /// back the units its entry waited for). Null when the hold passes.
+    /// back the units its entry waited for). With <paramref name="keepsWithin"/> (a change of a hold), a
+    /// limit never refuses what takes no more under it than it gives back: a buyer past a limit lowered
+    /// since may still move tickets between its sections, as lowering it refuses only their next holds.
+    /// Null when the hold passes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, T[]? givenBack = null)
+    private static Outcome? CheckBuyerLimits<T>(WorkingSet set, T[] items, string? buyerKey, T[]? givenBack = null, bool keepsWithin = false)
         where T : struct, IDemand
     {
         for (var i = 0; i < items.Length; i++)
@@ -172,7 +175,7 @@ public static partial class Decider
                     continue;
                 }
 
-                long used = 0, requested = 0;
+                long used = 0, requested = 0, returned = 0;
                 foreach (var capacityId in limit.CapacityIds)
                 {
                     used += set.UsageOf(capacityId, buyerKey);
@@ -182,9 +185,11 @@ public static partial class Decider
                 {
                     if (Array.IndexOf(limit.CapacityIds, back.CapacityId) >= 0)
                     {
-                        used -= back.Quantity;
+                        returned += back.Quantity;
                     }
                 }
+
+                used -= returned;
 
                 foreach (var item in items)
                 {
@@ -194,7 +199,7 @@ public static partial class Decider
                     }
                 }
 
-                if (used + requested > limit.PerBuyerMax)
+                if (used + requested > limit.PerBuyerMax && !(keepsWithin && requested <= returned))
                 {
                     return new Outcome(OutcomeCode.BuyerLimitExceeded, LimitExcessDetail(set, limit, buyerKey, used, requested))
                     {

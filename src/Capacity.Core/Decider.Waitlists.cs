@@ -429,11 +429,24 @@ public static partial class Decider
                 }
             }
 
-            // Its units are in its buyer's usage already: the offer gives them back as it takes them.
-            if (fits && !(MeetsLimits(set, items, entry.BuyerKey) && CheckBuyerLimits(set, items, entry.BuyerKey, givenBack: items) is not null))
+            if (fits)
             {
-                Offer(set, entry, now);
-                continue;
+                // Its units are in its buyer's usage already: the offer gives them back as it takes them.
+                var refused = MeetsLimits(set, items, entry.BuyerKey) ? CheckBuyerLimits(set, items, entry.BuyerKey, givenBack: items) : null;
+                if (refused is null)
+                {
+                    Offer(set, entry, now);
+                    continue;
+                }
+
+                // No buyer key, under a limit that now requires one: no offer could ever be made, and
+                // keeping its place would keep its units from everyone. (A keyed entry past its limit
+                // waits, passed over, for its buyer to have room again.)
+                if (refused.Value.Code == OutcomeCode.BuyerKeyRequired)
+                {
+                    Lapse(set, entry, WaitlistLapse.BuyerKeyRequired, now);
+                    continue;
+                }
             }
 
             if (fits || !KeepsItsPlace(set, entry))

@@ -40,7 +40,10 @@ public enum WaitlistStatus
     Left,
 }
 
-/// <summary>Why an entry lapsed: what a platform tells its buyer, and whether the buyer may simply join again.</summary>
+/// <summary>
+/// Why an entry lapsed: what a platform tells its buyer, and whether the buyer may simply join again.
+/// Stored as its number (migration 020 names 0 to 3; <see cref="BuyerKeyRequired"/>, 4, came after): append only.
+/// </summary>
 public enum WaitlistLapse
 {
     /// <summary>Its offer expired unconfirmed.</summary>
@@ -51,6 +54,12 @@ public enum WaitlistLapse
     TooLarge,
     /// <summary>Waiting, the sale window of a capacity it reaches (its own or a pool's above it) ended.</summary>
     SaleEnded,
+
+    /// <summary>
+    /// Its turn came, but it names no buyer and a limit over its capacities, created or changed since it
+    /// joined, requires a buyer key on every hold (an offer is one): it could never be offered.
+    /// </summary>
+    BuyerKeyRequired,
 }
 
 /// <summary>One line of an entry: units of one capacity, offered all together with the entry's other lines.</summary>

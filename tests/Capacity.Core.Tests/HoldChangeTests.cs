@@ -83,6 +83,28 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_buyer_past_a_limit_lowered_since_may_still_move_tickets_between_its_sections_but_not_add_one()
+    {
+        var s = new Scenario();
+        var stalls = s.Own(10, "Stalls");
+        var circle = s.Own(10, "Circle");
+        var limit = s.LimitOk(5, stalls, circle);
+        var hold = s.Do(new PlaceHold(s.Tenant, s.NewId(), [new HoldItem(stalls, 5, null)], 15, "fan")).Reservation!.Value.Id;
+        s.SetLimit(limit, 3);
+
+        // 5 held under a limit now 3: moving 2 to the circle takes no more under it than it gives back.
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (stalls, 3, null), (circle, 2, null)).Code);
+        Assert.Equal(5, s.Used("fan", stalls, circle));
+
+        // One more than it gives back is refused, as a new hold would be, with what it would hold after.
+        var over = Change(s, hold, null, (stalls, 2, null), (circle, 4, null));
+        Assert.Equal(OutcomeCode.BuyerLimitExceeded, over.Code);
+        Assert.Equal((4L, 2L), (over.LimitExcess!.Used, over.LimitExcess.Requested));
+        Assert.Equal(OutcomeCode.Ok, Change(s, hold, null, (stalls, 1, null), (circle, 2, null)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Units_already_held_keep_their_locked_price_and_added_units_lock_the_current_one()
     {
         var s = new Scenario();

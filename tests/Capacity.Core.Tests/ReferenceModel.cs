@@ -936,7 +936,8 @@ internal sealed class ReferenceModel
     /// with one, a limit the buyer's live tickets, waiting units (<see cref="BuyerHas"/>) and these items together
     /// would exceed, less what is given back. Null when none refuses.
     /// </summary>
-    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, IEnumerable<(Guid Capacity, int Quantity)>? givenBack = null)
+    /// <param name="keepsWithin">A change of a hold: what takes no more under a limit than it gives back passes it.</param>
+    private LimitRefusalOf? LimitRefusal(Guid tenant, string? buyerKey, IEnumerable<(Guid Capacity, int Quantity)> items, IEnumerable<(Guid Capacity, int Quantity)>? givenBack = null, bool keepsWithin = false)
     {
         var list = items.ToList();
         var seen = new HashSet<Guid>();
@@ -957,10 +958,14 @@ internal sealed class ReferenceModel
                 continue;
             }
 
-            var has = BuyerHas(tenant, buyerKey, limit.Capacities)
-                - (givenBack ?? []).Where(b => limit.Capacities.Contains(b.Capacity)).Sum(b => (long)b.Quantity);
+            var back = (givenBack ?? []).Where(b => limit.Capacities.Contains(b.Capacity)).Sum(b => (long)b.Quantity);
+            var has = BuyerHas(tenant, buyerKey, limit.Capacities) - back;
             var asks = list.Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
-            if (has + asks > limit.Max)
+            if (keepsWithin && asks <= back && has + asks > limit.Max)
+            {
+                Tally(ChangeEvent.MovedPastLoweredLimit);
+            }
+            else if (has + asks > limit.Max)
             {
                 var waited = Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting && e.Tenant == tenant && e.BuyerKey == buyerKey)
                     .SelectMany(e => e.Items).Where(i => limit.Capacities.Contains(i.Capacity)).Sum(i => (long)i.Quantity);
@@ -1728,7 +1733,7 @@ internal sealed class ReferenceModel
                 return OutcomeCode.InsufficientCapacity;
             }
 
-            if (LimitRefusal(r.Tenant, r.BuyerKey, up.Select(u => (u.Capacity, u.Quantity)), down) is { } refusal)
+            if (LimitRefusal(r.Tenant, r.BuyerKey, up.Select(u => (u.Capacity, u.Quantity)), down, keepsWithin: true) is { } refusal)
             {
                 return Refused(refusal);
             }
@@ -2171,8 +2176,17 @@ internal sealed class ReferenceModel
                 if (FitsBeside(n => ahead.GetValueOrDefault(n)))
                 {
                     // Its units count against its buyer already: the offer gives them back as it takes them.
-                    if (LimitRefusal(e.Tenant, e.BuyerKey, e.Items, givenBack: e.Items) is not null)
+                    // Without a key under a limit that requires one, it could never be offered: it lapses.
+                    if (LimitRefusal(e.Tenant, e.BuyerKey, e.Items, givenBack: e.Items) is { } refusal)
                     {
+                        if (refusal.Code == OutcomeCode.BuyerKeyRequired)
+                        {
+                            (e.Status, e.Lapse) = (WaitlistStatus.Lapsed, WaitlistLapse.BuyerKeyRequired);
+                            Tally(WaitlistEvent.LapsedForKey);
+                            changed = true;
+                            continue;
+                        }
+
                         TallyOnce(WaitlistEvent.PassedOverForLimit, e.Id);
                         continue;
                     }
@@ -2242,6 +2256,8 @@ internal enum ChangeEvent
     Added,
     /// <summary>A change with every target 0 released the hold.</summary>
     ReleasedByChange,
+    /// <summary>A change by a buyer past a limit (lowered since) that took no more under it than it gave back, let through.</summary>
+    MovedPastLoweredLimit,
     /// <summary>A confirm sold part and released the rest.</summary>
     ConfirmedPart,
     Reclaimed,
@@ -2277,6 +2293,8 @@ internal enum WaitlistEvent
     PassedOverForLimit,
     /// <summary>A hold, change or join a limit refused that the buyer's live tickets alone would have let through: the units their entries wait for count.</summary>
     RefusedForUnitsWaitedFor,
+    /// <summary>An entry without a buyer key whose turn came under a limit that requires one.</summary>
+    LapsedForKey,
     /// <summary>A waiting entry that lapsed because a window it reaches ended.</summary>
     LapsedClosed,
     /// <summary>An entry offered units of a capacity its sold-out rule had closed to the public.</summary>

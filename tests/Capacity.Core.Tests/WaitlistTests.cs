@@ -364,6 +364,28 @@ public sealed class WaitlistTests
     }
 
     [Fact]
+    public void An_entry_without_a_buyer_key_lapses_when_its_turn_comes_under_a_limit_that_now_requires_one_and_its_seats_go_on()
+    {
+        var s = new Scenario();
+        var pool = s.Own(5, "Floor");
+        s.EnableWaitlist(pool);
+        var hold = s.HoldOk((pool, 5));
+        var keyless = s.JoinOk((pool, 2));
+        var keyed = s.Join("fan", (pool, 2)).Entry!.Id;
+        var limit = s.Limit(4, [pool], requireKey: false).Limit!.Id;
+        Assert.Equal(OutcomeCode.Ok, s.Do(new UpdateBuyerLimit(s.Tenant, limit, Change<string>.Keep, Change<int>.Keep, Change<bool>.To(true))).Code);
+
+        // Its turn: no offer could carry a key it never gave, so it lapses, and the keyed entry behind
+        // it and then the public have the seats.
+        s.Release(hold);
+        Assert.Equal((WaitlistStatus.Lapsed, WaitlistLapse.BuyerKeyRequired), (s.Entry(keyless).Status, s.Entry(keyless).LapsedReason));
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(keyed).Status);
+        Assert.Equal((0L, 3L), (s.Node(pool).QueueDemand, s.Available(pool)!.Value));
+        Assert.Equal(OutcomeCode.Ok, s.HoldFor("other", (pool, 3)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Raising_or_deleting_the_limit_that_held_an_entry_back_offers_it()
     {
         var s = new Scenario();

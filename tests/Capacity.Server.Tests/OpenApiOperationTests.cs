@@ -54,7 +54,7 @@ public sealed class OpenApiOperationTests : IAsyncLifetime
         Assert.Equal(["capped", "own", "shared", "unlimited"], Values(Property("CapacityResponse", "mode")).Order());
         Assert.Equal(["waiting", "offered", "accepted", "lapsed", "left"], Values(Property("WaitlistEntryResponse", "status")));
         // Absent unless lapsed: its enum allows null too.
-        Assert.Equal(["offer_expired", "offer_released", "too_large", "sale_ended", null],
+        Assert.Equal(["offer_expired", "offer_released", "too_large", "sale_ended", "buyer_key_required", null],
             Property("WaitlistEntryResponse", "lapsed_reason")["enum"]!.AsArray().Select(v => v?.GetValue<string>()));
         Assert.Equal(["open", "closed"], Values(Property("AllocationResponse", "status")));
         Assert.Equal(["fifo", "first_fit"], Values(Property("WaitlistSettingsResponse", "policy")));

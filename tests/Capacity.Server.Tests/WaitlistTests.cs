@@ -250,6 +250,25 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task An_entry_without_a_buyer_key_lapses_when_a_limit_now_requires_one_and_its_seats_go_to_the_public()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var floor = await t.CreateCapacityAsync("gig", "Floor", 5);
+        await t.EnableWaitlistAsync(floor, "fifo");
+        var hold = await t.HoldAsync(floor, 5);
+        var keyless = Id(await t.JoinOkAsync(null, (floor, 2)));
+        await t.CreateLimitAsync("gig", "Keys only", 4, requireKey: true, floor);
+
+        await Api.ReadAsync(await t.TransitAsync(hold, "release"), 200);
+        var entry = await t.EntryAsync(keyless);
+        Assert.Equal(("lapsed", "buyer_key_required"), (entry["status"]!.GetValue<string>(), entry["lapsed_reason"]!.GetValue<string>()));
+        Assert.Equal(5, await t.AvailableAsync(floor));
+        await Api.ReadAsync(await t.ReserveAsBuyerAsync(floor, 4, "fan"), 201);
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task Thirty_joins_and_holds_of_one_buyer_at_once_under_a_limit_of_four_take_exactly_four_between_them()
     {
         await using var app = await NewAppAsync();

@@ -148,6 +148,9 @@ public static class WaitlistLapseReasons
 
     /// <summary>While it waited, the sale window of a capacity it reaches (its own or a pool's above it) ended.</summary>
     public const string SaleEnded = "sale_ended";
+
+    /// <summary>Its turn came, but it names no buyer and a limit over its capacities, set since it joined, requires a buyer key on every hold.</summary>
+    public const string BuyerKeyRequired = "buyer_key_required";
 }
 
 /// <summary>A page of a capacity's waiting list: every entry that names it, whatever its status, in the order they joined.</summary>

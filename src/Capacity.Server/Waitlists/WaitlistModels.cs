@@ -42,7 +42,7 @@ internal sealed record WaitlistEntryResponse(
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("offer_expired", "offer_released", "too_large", "sale_ended")] string? LapsedReason = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("offer_expired", "offer_released", "too_large", "sale_ended", "buyer_key_required")] string? LapsedReason = null)
 {
     public static WaitlistEntryResponse From(WaitlistEntryView e) => new(
         e.Id, e.EventId, StatusName(e.Status), [.. e.Items.Select(i => new WaitlistItemResponse(i.CapacityId, i.Quantity))],
@@ -56,7 +56,8 @@ internal sealed record WaitlistEntryResponse(
         WaitlistLapse.OfferExpired => "offer_expired",
         WaitlistLapse.OfferReleased => "offer_released",
         WaitlistLapse.TooLarge => "too_large",
-        _ => "sale_ended",
+        WaitlistLapse.SaleEnded => "sale_ended",
+        _ => "buyer_key_required",
     };
 }
 
