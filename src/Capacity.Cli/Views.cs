@@ -853,6 +853,11 @@ internal static class Views
             grid.AddRow("Position", $"[bold]{Number(position)}[/] in line");
         }
 
+        if (e.HeldBackByLimitId is { } limit)
+        {
+            grid.AddRow("Held back", $"its buyer is past limit {limit}: passed over until the buyer has room again");
+        }
+
         if (e.OfferReservationId is { } offer)
         {
             grid.AddRow("Offer", $"reservation {offer}" + (e.Status == WaitlistStatus.Offered ? " [grey](confirm or release it like any hold)[/]" : ""));

@@ -122,7 +122,34 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     /// Applies the versioned scripts under a session advisory lock, so that several nodes starting
     /// at once migrate one at a time and the later ones find nothing left to do.
     /// </summary>
-    public async Task MigrateAsync(CancellationToken ct)
+    public Task MigrateAsync(CancellationToken ct) => MigrateAsync(Migrations.All, ct);
+
+    /// <summary>
+    /// <see cref="MigrateAsync(CancellationToken)"/> over these scripts. A script that meets a catalog entry
+    /// another session is dropping at that moment fails with XX000 "cache lookup failed" (a catalog view
+    /// such as information_schema.columns, which 018 reads, looks at every schema of the database, and
+    /// other schemas' DDL may be under way: seen with test schemas migrating side by side). Npgsql breaks
+    /// the connection on an XX error, taking the lock and the script's transaction with it, so nothing of
+    /// the script was applied: the whole run starts again on a new connection (the scripts applied before
+    /// it are skipped), up to three times in all.
+    /// </summary>
+    internal async Task MigrateAsync(IReadOnlyList<(int Version, string Name, string Sql)> scripts, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await MigrateOnceAsync(scripts, ct).ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException ex) when (attempt < 3 && ex.SqlState == PostgresErrorCodes.InternalError
+                && ex.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private async Task MigrateOnceAsync(IReadOnlyList<(int Version, string Name, string Sql)> scripts, CancellationToken ct)
     {
         await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         await Execute(c, null, "SELECT pg_advisory_lock(hashtext('capacity-migrations:' || current_schema()))", ct).ConfigureAwait(false);
@@ -135,18 +162,33 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
                 if ((bool)(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false))!)
                 {
                     await using var newest = new NpgsqlCommand("SELECT max(version) FROM schema_migrations", c);
-                    MigrationScripts.RefuseNewer(await newest.ExecuteScalarAsync(ct).ConfigureAwait(false) is int v ? v : null, LatestVersion);
+                    MigrationScripts.RefuseNewer(await newest.ExecuteScalarAsync(ct).ConfigureAwait(false) is int v ? v : null, scripts.Max(m => m.Version));
                 }
             }
 
             await Execute(c, null, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)", ct).ConfigureAwait(false);
-            foreach (var (version, name, sql) in Migrations.All)
+            foreach (var (version, name, sql) in scripts)
             {
-                var attempt = 1;
-                while (!await ApplyAsync(c, version, name, sql, lastTry: attempt == 3, ct).ConfigureAwait(false))
+                await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+                await using (var check = new NpgsqlCommand("SELECT count(*) FROM schema_migrations WHERE version = @v", c, tx))
                 {
-                    attempt++;
+                    check.Parameters.AddWithValue("v", version);
+                    if ((long)(await check.ExecuteScalarAsync(ct).ConfigureAwait(false))! > 0)
+                    {
+                        continue;
+                    }
                 }
+
+                await Execute(c, tx, sql, ct).ConfigureAwait(false);
+                await using (var mark = new NpgsqlCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @t)", c, tx))
+                {
+                    mark.Parameters.AddWithValue("v", version);
+                    mark.Parameters.AddWithValue("n", name);
+                    mark.Parameters.AddWithValue("t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                    await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+
+                await tx.CommitAsync(ct).ConfigureAwait(false);
             }
         }
         finally
@@ -157,46 +199,6 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
             {
                 await Execute(c, null, "SELECT pg_advisory_unlock(hashtext('capacity-migrations:' || current_schema()))", CancellationToken.None).ConfigureAwait(false);
             }
-        }
-    }
-
-    /// <summary>
-    /// One script in a transaction of its own, unless schema_migrations has it already. False when it
-    /// met a catalog entry another session was dropping at that moment ("cache lookup failed", XX000:
-    /// a catalog view such as information_schema.columns, which 018 reads, looks at every schema of the
-    /// database, and other schemas' DDL may be under way; seen with tests migrating side by side): its
-    /// transaction is rolled back and the script may be tried again, as nothing of it was applied.
-    /// </summary>
-    private static async Task<bool> ApplyAsync(NpgsqlConnection c, int version, string name, string sql, bool lastTry, CancellationToken ct)
-    {
-        await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
-        try
-        {
-            await using (var check = new NpgsqlCommand("SELECT count(*) FROM schema_migrations WHERE version = @v", c, tx))
-            {
-                check.Parameters.AddWithValue("v", version);
-                if ((long)(await check.ExecuteScalarAsync(ct).ConfigureAwait(false))! > 0)
-                {
-                    return true;
-                }
-            }
-
-            await Execute(c, tx, sql, ct).ConfigureAwait(false);
-            await using (var mark = new NpgsqlCommand("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @t)", c, tx))
-            {
-                mark.Parameters.AddWithValue("v", version);
-                mark.Parameters.AddWithValue("n", name);
-                mark.Parameters.AddWithValue("t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-
-            await tx.CommitAsync(ct).ConfigureAwait(false);
-            return true;
-        }
-        catch (PostgresException ex) when (!lastTry && ex.SqlState == PostgresErrorCodes.InternalError && ex.MessageText.StartsWith("cache lookup failed", StringComparison.Ordinal))
-        {
-            await tx.RollbackAsync(ct).ConfigureAwait(false);
-            return false;
         }
     }
 

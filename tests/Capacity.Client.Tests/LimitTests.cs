@@ -84,8 +84,14 @@ public sealed class LimitTests(CapacityHost host) : IClassFixture<CapacityHost>
         await t.JoinWaitlistAsync(new JoinWaitlistRequest { Items = [new(floor.Id, 2)], BuyerKey = "fan" });
 
         Assert.Equal(new LimitUsage(limit.Id, "fan", 3, 4, 2), await t.GetLimitUsageAsync(limit.Id, "fan"));
+        var entry = (await t.GetWaitlistAsync(floor.Id)).Entries.Single();
+        Assert.Null((await t.GetWaitlistEntryAsync(entry.Id)).HeldBackByLimitId);
         var refused = await Assert.ThrowsAsync<CapacityApiException>(() => t.ReserveAsync(balcony.Id, new ReserveRequest { Quantity = 2, BuyerKey = "fan" }));
         Assert.Equal((409, "BUYER_LIMIT_EXCEEDED", 3L, 2L), (refused.Status, refused.Code, refused.Used, refused.Requested));
+
+        // Lowered below what the fan has, the limit holds the entry back, and the entry says so.
+        await t.UpdateLimitAsync(limit.Id, new UpdateLimitRequest { PerBuyerMax = 2 });
+        Assert.Equal(limit.Id, (await t.GetWaitlistEntryAsync(entry.Id)).HeldBackByLimitId);
         await host.AssertInvariantsAsync();
     }
 

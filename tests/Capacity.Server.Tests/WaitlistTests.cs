@@ -237,10 +237,13 @@ public abstract class WaitlistTests(StoreKind store)
         var other = await t.HoldAsync(stalls, 1);
         var entry = Id(await t.JoinOkAsync("fan", (stalls, 1)));
         var fans = (await Api.ReadAsync(await t.ReserveAsBuyerAsync(circle, 2, "fan"), 201))["reservation"]!["id"]!.GetValue<string>();
+        Assert.Null((await t.EntryAsync(entry))["held_back_by_limit_id"]);
         await Api.ReadAsync(await t.PutAsync($"/limits/{limit}", Api.Json(new { per_buyer_max = 2 })), 200);
 
+        // The entry says which limit holds it back, so that the platform can tell the buyer.
         await Api.ReadAsync(await t.TransitAsync(other, "release"), 200);
-        Assert.Equal("waiting", (await t.EntryAsync(entry))["status"]!.GetValue<string>());
+        var held = await t.EntryAsync(entry);
+        Assert.Equal(("waiting", limit), (held["status"]!.GetValue<string>(), held["held_back_by_limit_id"]!.GetValue<string>()));
         await Api.ProblemAsync(await t.ReserveAsync(stalls, 1), 409, "INSUFFICIENT_CAPACITY");
 
         // The release touches only the circle; the batch still settles the event's queue.

@@ -116,6 +116,11 @@ public sealed record WaitlistItem(Guid CapacityId, int Quantity);
 /// <param name="UpdatedAt">When its status last changed.</param>
 /// <param name="BuyerKey">The buyer it named, or null.</param>
 /// <param name="ExternalRef">The reference it was given, or null.</param>
+/// <param name="HeldBackByLimitId">
+/// On <see cref="CapacityClient.GetWaitlistEntryAsync"/> only: while it waits, a limit over its capacities its buyer is
+/// past (lowered, or created after the buyer queued and bought). It is passed over when its turn comes
+/// until the buyer has room again or it leaves; null otherwise.
+/// </param>
 /// <param name="LapsedReason">
 /// Why a <see cref="WaitlistStatus.Lapsed"/> entry lapsed, one of <see cref="WaitlistLapseReasons"/> (a string, so that a reason a
 /// newer server adds reads too); null otherwise, and for entries that lapsed before the server kept it.
@@ -132,7 +137,8 @@ public sealed record WaitlistEntry(
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LapsedReason = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LapsedReason = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? HeldBackByLimitId = null);
 
 /// <summary>The reasons <see cref="WaitlistEntry.LapsedReason"/> gives today.</summary>
 public static class WaitlistLapseReasons

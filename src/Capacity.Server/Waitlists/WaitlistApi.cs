@@ -27,7 +27,11 @@ internal static class WaitlistApi
             + "for the public sells it out as a hold would (the next tier opens); units only owed never close a close_when_sold_out capacity.",
             400, 404, 409, 413, 422);
         group.MapGet("/waitlist/{id}", Get).Doc(
-            "Get a waiting-list entry", "Status waiting, offered, accepted (offer confirmed), lapsed (offer expired or released, or, waiting, it could never be offered any more: too large for a pool after a resize, or past the end of a window it reaches) or left; `position` while waiting.", 404);
+            "Get a waiting-list entry",
+            "Status waiting, offered, accepted (offer confirmed), lapsed (`lapsed_reason` says why) or left; `position` while waiting, and "
+            + "`held_back_by_limit_id` while its buyer is past a limit over its capacities (lowered, or created after the buyer queued and bought): "
+            + "it is passed over when its turn comes until the buyer has room again or it leaves.",
+            404);
         group.MapDelete("/waitlist/{id}", Leave).Doc(
             "Leave a waiting list",
             "A waiting entry leaves the queue; an offered one's hold is released and its units go to the next in line, in the same batch. "
@@ -68,7 +72,33 @@ internal static class WaitlistApi
         }
 
         var position = await store.GetWaitlistPositionAsync(entry, ct);
-        return JsonResults.Ok(WaitlistEntryResponse.From(WaitlistEntryView.Of(entry) with { Position = position }));
+        var heldBackBy = await HeldBackByAsync(entry, store, ct);
+        return JsonResults.Ok(WaitlistEntryResponse.From(WaitlistEntryView.Of(entry) with { Position = position }) with { HeldBackByLimitId = heldBackBy });
+    }
+
+    /// <summary>
+    /// The first limit over a waiting keyed entry's capacities that its buyer is past, as last committed:
+    /// such an entry is passed over when its turn comes (an offer takes no more than the entry already
+    /// counts, so it is refused exactly when the buyer's usage is above the maximum) until the buyer has
+    /// room again. Only a limit lowered, or created over a buyer who queued and holds, leaves one so.
+    /// </summary>
+    private static async Task<Guid?> HeldBackByAsync(WaitlistEntry entry, IReadStore store, CancellationToken ct)
+    {
+        if (entry is not { Status: WaitlistStatus.Waiting, BuyerKey: { } buyerKey })
+        {
+            return null;
+        }
+
+        foreach (var limit in await store.GetBuyerLimitsAsync(entry.TenantId, entry.EventId, ct))
+        {
+            if (entry.Items.Any(i => limit.CapacityIds.Contains(i.CapacityId))
+                && await store.GetBuyerUsageAsync(entry.TenantId, limit.CapacityIds, buyerKey, ct) > limit.PerBuyerMax)
+            {
+                return limit.Id;
+            }
+        }
+
+        return null;
     }
 
     private static async Task<Results<JsonOk<WaitlistEntryResponse>, ProblemHttpResult, StoredResult>> Leave(

@@ -28,7 +28,8 @@ internal sealed record WaitlistItemResponse(Guid CapacityId, int Quantity);
 /// capacity with it; null otherwise, and in a list); <c>offer_reservation_id</c> once offered (the
 /// offer is an ordinary reservation with the entry's id). <c>sequence</c> orders an event's entries
 /// and is the cursor of the list. <c>lapsed_reason</c> says why a lapsed entry lapsed (absent otherwise,
-/// and for entries that lapsed before migration 020).
+/// and for entries that lapsed before migration 020). <c>held_back_by_limit_id</c> (on <c>GET</c> only)
+/// names a limit its buyer is past while it waits: it is passed over when its turn comes.
 /// </summary>
 internal sealed record WaitlistEntryResponse(
     Guid Id,
@@ -42,7 +43,8 @@ internal sealed record WaitlistEntryResponse(
     DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BuyerKey = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ExternalRef = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("offer_expired", "offer_released", "too_large", "sale_ended", "buyer_key_required")] string? LapsedReason = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), OneOf("offer_expired", "offer_released", "too_large", "sale_ended", "buyer_key_required")] string? LapsedReason = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? HeldBackByLimitId = null)
 {
     public static WaitlistEntryResponse From(WaitlistEntryView e) => new(
         e.Id, e.EventId, StatusName(e.Status), [.. e.Items.Select(i => new WaitlistItemResponse(i.CapacityId, i.Quantity))],
