@@ -42,5 +42,5 @@ internal sealed record LimitResponse(
 
 internal sealed record LimitListResponse(LimitResponse[] Limits, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? NextAfter = null);
 
-/// <summary>One buyer's tickets in active holds and sales over a limit's capacities, as last committed.</summary>
+/// <summary>What counts against a limit for one buyer (active holds, sales, units waited for), and the part waited for, as last committed.</summary>
 internal sealed record LimitUsageResponse(Guid LimitId, string BuyerKey, long Used, long Waiting, int PerBuyerMax);
