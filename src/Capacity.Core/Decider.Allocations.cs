@@ -349,6 +349,12 @@ public static partial class Decider
         }
 
         set.AddNew(reservation);
+        if (set.HasSellOutCandidates)
+        {
+            // A public item of the cart may have sold its capacity out: answered as written (see Place).
+            SellOutAndSettle(set, now);
+        }
+
         return Answers.Held(reservation, Graph.View(first, set, set.Closure));
     }
 

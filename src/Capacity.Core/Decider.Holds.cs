@@ -165,6 +165,15 @@ public static partial class Decider
         }
 
         set.AddNew(reservation);
+        if (set.HasSellOutCandidates)
+        {
+            // The hold may have taken a watched capacity's last ticket: its sell-out (a close, the
+            // next tier's opening and that tier's offers) is decided now rather than after the
+            // command, so that the answer shows the capacity as the batch will write it.
+            SellOutAndSettle(set, now);
+            return Answers.Held(reservation, Graph.View(first, set, set.Closure));
+        }
+
         // With one item, SumDemand left its closure in set.Closure and the counters changed in place: no second walk.
         return single ? Answers.Held(reservation, Graph.ViewOf(first, set.Closure)) : Answers.Held(reservation, Graph.View(first, set, set.Closure));
     }

@@ -203,6 +203,31 @@ public sealed class SaleRulesTests
     }
 
     [Fact]
+    public void A_hold_that_takes_the_last_ticket_answers_with_its_capacity_closed_as_the_batch_writes_it()
+    {
+        var s = new Scenario();
+        var flash = CreateWith(s, 2, new SaleRules(CloseWhenSoldOut: true), "Flash");
+        var early = s.Own(2, "Early bird");
+        var regular = CreateWith(s, 5, new SaleRules(OpensAfter: early), "Regular");
+
+        var first = s.Hold((flash, 1));
+        Assert.Equal((true, (string?)null), (first.Capacity!.Value.IsActive, first.Capacity.Value.Sale!.ClosedReason));
+
+        // The last ticket: the answer shows the close the sell-out made, not the capacity before it.
+        var last = s.Hold((flash, 1));
+        Assert.Equal(OutcomeCode.Ok, last.Code);
+        Assert.Equal((false, SaleRules.SoldOutReason, 0L), (last.Capacity!.Value.IsActive, last.Capacity.Value.Sale!.ClosedReason, last.Capacity.Value.Available));
+
+        // An early bird sold out by a cart: closed in the answer, and its tier open in the same command.
+        var cart = s.Hold((early, 2), (flash, 1));
+        Assert.Equal(OutcomeCode.CapacityInactive, cart.Code);
+        var bird = s.Hold((early, 2));
+        Assert.Equal((false, SaleRules.SoldOutReason), (bird.Capacity!.Value.IsActive, bird.Capacity.Value.Sale!.ClosedReason));
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void A_resize_that_leaves_nothing_available_sells_out_as_a_hold_would()
     {
         var s = new Scenario();

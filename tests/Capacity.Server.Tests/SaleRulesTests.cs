@@ -128,10 +128,14 @@ public abstract class SaleRulesTests(StoreKind store)
         var t = (await app.NewTenantAsync()).Client;
         var pool = (await CreateAsync(t, "flash", new { section_name = "Flash sale", total_capacity = 3, close_when_sold_out = true }))["id"]!.GetValue<string>();
         var holds = new List<string>();
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < 2; i++)
         {
             holds.Add(await t.HoldAsync(pool, 1));
         }
+
+        // The hold that takes the last ticket answers with the capacity its sell-out closed.
+        var last = await Api.ReadAsync(await t.ReserveAsync(pool, 1), 201);
+        Assert.Equal((false, "closed", "sold_out"), (last["capacity"]!["is_active"]!.GetValue<bool>(), last["capacity"]!["state"]!.GetValue<string>(), last["capacity"]!["closed_reason"]!.GetValue<string>()));
 
         await Api.ReadAsync(await t.TransitAsync(holds[0], "release"), 200);
         var view = await t.GetCapacityAsync(pool);
