@@ -26,7 +26,7 @@ public static partial class CapacityCli
         var ends = new Option<DateTimeOffset?>("--sale-ends") { Description = "New holds are refused (SALE_CLOSED) from this time; holds placed before may still be confirmed" };
         var after = new Option<Guid?>("--opens-after")
         {
-            Description = "A capacity of the same event: this one opens when that one first sells out, which then closes (set once)",
+            Description = "A capacity of the same event: this one opens when that one first sells out, which then closes, or when its sale window ends (set once)",
             HelpName = "capacity-id",
         };
         var close = new Option<bool>("--close-when-sold-out") { Description = "Close it the first time it sells out, until an update reopens it with --active" };

@@ -205,7 +205,7 @@ internal static class Views
             case { State: SaleState.Scheduled, NextChangeAt: { } at }:
                 lines.Add($"opens {Time(at)}");
                 break;
-            case { State: SaleState.Scheduled, OpensAfterSoldOutOf: { } earlier } when !TierOpen(c, byId):
+            case { State: SaleState.Scheduled, OpensAfterSoldOutOf: { } earlier } when !TierOpen(c, byId, DateTimeOffset.UtcNow):
                 lines.Add($"after {Markup.Escape(byId.GetValueOrDefault(earlier)?.SectionName ?? earlier.ToString())}");
                 break;
             case { NextChangeAt: { } at }:
@@ -279,14 +279,15 @@ internal static class Views
 
     /// <summary>Whether the capacity's own settings keep it from sale for now: a window not started, or a tier not yet open.</summary>
     private static bool NotOpenYet(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId, DateTimeOffset now) =>
-        c.SaleStartsAt > now || (c.OpensAfterSoldOutOf is not null && !TierOpen(c, byId));
+        c.SaleStartsAt > now || (c.OpensAfterSoldOutOf is not null && !TierOpen(c, byId, now));
 
     /// <summary>
-    /// Whether a tier is known to have opened: the capacity it opens after was closed by selling out, which is what opened
-    /// it. The answer says no more; unknown (the earlier one reopened by hand since, or not at hand) counts as not open.
+    /// Whether a tier is known to have opened: the capacity it opens after was closed by selling out, or its own sale window
+    /// has ended, either of which opens it. The answer says no more; unknown (the earlier one reopened by hand since, or
+    /// not at hand) counts as not open.
     /// </summary>
-    private static bool TierOpen(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId) =>
-        c.OpensAfterSoldOutOf is { } earlier && byId?.GetValueOrDefault(earlier) is { ClosedReason: ClosedReason.SoldOut };
+    private static bool TierOpen(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId, DateTimeOffset now) =>
+        c.OpensAfterSoldOutOf is { } earlier && byId?.GetValueOrDefault(earlier) is { } e && (e.ClosedReason == ClosedReason.SoldOut || e.SaleEndsAt <= now);
 
     /// <summary>The nearest pool above <paramref name="c"/> in the event (breadth first) for which <paramref name="explains"/> holds, or null.</summary>
     private static CapacityDetails? PoolAbove(CapacityDetails c, IReadOnlyDictionary<Guid, CapacityDetails>? byId, Func<CapacityDetails, bool> explains)

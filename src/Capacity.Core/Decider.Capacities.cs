@@ -156,7 +156,8 @@ public static partial class Decider
 
     /// <summary>
     /// Makes <paramref name="tier"/> follow <paramref name="earlier"/>: the earlier capacity lists it, so
-    /// the batch that sells the earlier one out opens it. If that has happened already, it opens now; if
+    /// the batch that sells the earlier one out opens it. If that has happened already, or the earlier
+    /// one's window has ended (it can sell out no more), it opens now; if
     /// the earlier one has nothing available now, it sells out now, as in a hold's batch: every tier
     /// after it opens (this one too) and it closes, so that tickets coming back to it go to the tiers.
     /// </summary>
@@ -166,7 +167,7 @@ public static partial class Decider
         earlier.Sale = rules with { Successors = [.. rules.Successors ?? [], tier.Id] };
         earlier.UpdatedAt = now;
         set.Touch(earlier);
-        if (rules.SoldOutAt is not null)
+        if (rules.SoldOutAt is not null || rules.EndsAt <= now)
         {
             OpenTier(set, tier, now);
         }
@@ -264,14 +265,7 @@ public static partial class Decider
         {
             next = next with { SoldOutAt = now };
             close |= rules.Successors is { Length: > 0 };
-            foreach (var followerId in rules.Successors ?? [])
-            {
-                var follower = set.FindCapacity(followerId) ?? throw new MissingRowException($"Capacity {followerId}, which opens after {node.Id}, was not loaded.");
-                if (follower.Sale is { TierOpen: false })
-                {
-                    OpenTier(set, follower, now);
-                }
-            }
+            OpenSuccessors(set, node, rules, now);
         }
 
         if (close && node.IsActive)
@@ -284,6 +278,32 @@ public static partial class Decider
         node.Sale = next;
         node.UpdatedAt = now;
         set.Touch(node);
+    }
+
+    /// <summary>Opens every tier that follows <paramref name="node"/> and is not open yet.</summary>
+    private static void OpenSuccessors(WorkingSet set, CapacityNode node, SaleRules rules, DateTimeOffset now)
+    {
+        foreach (var followerId in rules.Successors ?? [])
+        {
+            var follower = set.FindCapacity(followerId) ?? throw new MissingRowException($"Capacity {followerId}, which opens after {node.Id}, was not loaded.");
+            if (follower.Sale is { TierOpen: false })
+            {
+                OpenTier(set, follower, now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An earlier tier whose own window has ended can sell out no more: the tiers that follow it open
+    /// (an early bird "until 200 are sold or until 1 March"). It is not closed or marked sold out; a
+    /// window opened again later sells both, since a tier stays open for good.
+    /// </summary>
+    private static void OpenSuccessorsIfEnded(WorkingSet set, CapacityNode node, DateTimeOffset now)
+    {
+        if (node.Sale is { SoldOutAt: null, Successors.Length: > 0, EndsAt: { } ends } rules && ends <= now)
+        {
+            OpenSuccessors(set, node, rules, now);
+        }
     }
 
     private static Outcome ModeDisagrees(CapacityMode asked, CapacityMode described) =>
@@ -417,6 +437,13 @@ public static partial class Decider
             FollowTier(set, node, newlyFollowing, now);
         }
 
+        // A window that now ends at or before now: no sweep will pass that edge (the next edge was
+        // just worked out from now), so the tiers that wait for this capacity open here.
+        if (command.Sale is not null)
+        {
+            OpenSuccessorsIfEnded(set, node, now);
+        }
+
         // A rule set on a capacity that is sold out already applies now, as does a resize that leaves it
         // nothing; a hand that reopens one is obeyed until the next hold takes its last ticket. Only
         // while it is on sale, by its own rules and its pools': before a window or its tier opens, what
@@ -480,6 +507,7 @@ public static partial class Decider
                 set.SellOutCandidates.Add(node);
             }
 
+            OpenSuccessorsIfEnded(set, node, now);
             if (set.Watches(node.TenantId, Topics.CapacityStateChanged))
             {
                 NoticeState(set, node, rules.EndsAt <= now ? "sale_ended" : "sale_started", now);

@@ -3,7 +3,7 @@ namespace Capacity.Core;
 /// <summary>
 /// What opens and closes a capacity for sale, and how far past its total it may sell: a window
 /// (<see cref="StartsAt"/>, <see cref="EndsAt"/>), a tier it opens after (<see cref="OpensAfter"/>: closed
-/// until that capacity first sells out, then open for good), <see cref="CloseWhenSoldOut"/>, and an
+/// until that capacity first sells out or its own window ends, then open for good), <see cref="CloseWhenSoldOut"/>, and an
 /// <see cref="OverbookLimit"/>. With them, what happened: <see cref="TierOpen"/> (its earlier tier sold
 /// out), <see cref="SoldOutAt"/> (when its availability first reached 0), <see cref="ClosedReason"/>, and
 /// <see cref="Successors"/> (the capacities that open after this one). <see cref="LowWatermark"/> only says

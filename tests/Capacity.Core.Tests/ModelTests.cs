@@ -168,6 +168,10 @@ public sealed class ModelTests
             (SaleEvent.Reopened, 3),
             (SaleEvent.Overbooked, 50),
             (SaleEvent.SoldOutByUpdate, 5),
+
+            // An early tier's window ending before it sold out (by the clock or a PUT) opens the next:
+            // 9 to 15 in 300 scripts over seeds 1 to 3.
+            (SaleEvent.TierOpenedAsWindowEnded, 1),
         ]);
 
     [Fact]

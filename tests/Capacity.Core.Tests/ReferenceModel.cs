@@ -441,7 +441,7 @@ internal sealed class ReferenceModel
 
     private OutcomeCode DecideOne(Command command, DateTimeOffset now, List<Move> moves) => command switch
     {
-        PassSaleEdges c => PassEdges(c, now),
+        PassSaleEdges c => PassEdges(c, now, moves),
         CreateCapacity c => Create(c, now, moves),
         UpdateCapacity c => Update(c, now, moves),
         CreatePrice c => CreatePricing(c),
@@ -652,6 +652,12 @@ internal sealed class ReferenceModel
             Follow(cap, newlyFollowing, now, moves);
         }
 
+        // A window set to end by now: no sweep passes that edge, so the tiers waiting for it open here.
+        if (sale is not null)
+        {
+            OpenFollowersIfEnded(cap, now, moves);
+        }
+
         // A resize or a new rule that leaves a watched capacity with nothing available sells it out;
         // a hand that sets is_active is obeyed until the next hold takes its last ticket.
         if ((sale is not null || c.Total.IsSet) && !c.IsActive.IsSet && Watches(cap) && OnSaleNow(cap.Id, now))
@@ -733,13 +739,14 @@ internal sealed class ReferenceModel
     /// command anyway). A window that opens on a capacity whose sold-out rule watches it has it judged,
     /// as a hold would: blocks and waiting entries may have left the public nothing before it opened.
     /// </summary>
-    private OutcomeCode PassEdges(PassSaleEdges c, DateTimeOffset now)
+    private OutcomeCode PassEdges(PassSaleEdges c, DateTimeOffset now, List<Move> moves)
     {
         foreach (var id in c.CapacityIds)
         {
             if (Caps.TryGetValue(id, out var cap) && cap.EdgeAt <= now)
             {
                 cap.EdgeAt = NextEdge(cap, now);
+                OpenFollowersIfEnded(cap, now, moves);
                 if (Watches(cap) && OnSaleNow(cap.Id, now))
                 {
                     _taken.Add(cap.Id);
@@ -749,6 +756,19 @@ internal sealed class ReferenceModel
         }
 
         return OutcomeCode.Ok;
+    }
+
+    /// <summary>An earlier tier whose own window has ended (and that never sold out) opens the tiers that wait for it.</summary>
+    private void OpenFollowersIfEnded(Cap cap, DateTimeOffset now, List<Move> moves)
+    {
+        if (cap.SoldOutAt is null && cap.SaleEnds <= now)
+        {
+            foreach (var follower in cap.Followers.Select(f => Caps[f]).Where(f => !f.TierOpen))
+            {
+                Open(follower, moves);
+                Tally(SaleEvent.TierOpenedAsWindowEnded);
+            }
+        }
     }
 
     private static bool Watches(Cap cap) => cap.CloseWhenSoldOut || (cap.Followers.Count > 0 && cap.SoldOutAt is null);
@@ -761,7 +781,7 @@ internal sealed class ReferenceModel
     private void Follow(Cap tier, Cap earlier, DateTimeOffset now, List<Move> moves)
     {
         earlier.Followers.Add(tier.Id);
-        if (earlier.SoldOutAt is not null)
+        if (earlier.SoldOutAt is not null || earlier.SaleEnds <= now)
         {
             Open(tier, moves);
             Tally(SaleEvent.TierOpenedAtOnce);
@@ -2306,8 +2326,10 @@ internal enum SaleEvent
 {
     /// <summary>A tier opened because a command took the last ticket of the capacity before it.</summary>
     TierOpened,
-    /// <summary>A tier set on a capacity that had sold out before opened at once.</summary>
+    /// <summary>A tier set on a capacity that had sold out before, or whose window had ended, opened at once.</summary>
     TierOpenedAtOnce,
+    /// <summary>A tier opened because the window of the capacity before it ended (by the clock or a PUT) before it sold out.</summary>
+    TierOpenedAsWindowEnded,
     /// <summary>A tier set on a capacity with nothing available sold that capacity out then.</summary>
     FollowedSoldOut,
     /// <summary>A capacity closed by close_when_sold_out.</summary>

@@ -3,7 +3,7 @@ namespace Capacity.Core.Tests;
 /// <summary>Capacity on a clock: sale windows, tiers that open when the one before sells out, closing when sold out, overbooking.</summary>
 public sealed class SaleRulesTests
 {
-    private static Guid CreateWith(Scenario s, int? total, SaleRules rules, string name = "Tier", Guid[]? parents = null)
+    internal static Guid CreateWith(Scenario s, int? total, SaleRules rules, string name = "Tier", Guid[]? parents = null)
     {
         var command = s.CreateCommand(total, parents, name) with { Sale = rules };
         var outcome = s.Do(command);
@@ -11,10 +11,10 @@ public sealed class SaleRulesTests
         return command.Id;
     }
 
-    private static Outcome Patch(Scenario s, Guid id, SalePatch patch, Change<bool> active = default, Change<int?> total = default) =>
+    internal static Outcome Patch(Scenario s, Guid id, SalePatch patch, Change<bool> active = default, Change<int?> total = default) =>
         s.Do(new UpdateCapacity(s.Tenant, id, Change<string>.Keep, Change<string?>.Keep, total, active, null, patch));
 
-    private static SalePatch Only(Change<DateTimeOffset?> starts = default, Change<DateTimeOffset?> ends = default, Change<Guid?> after = default,
+    internal static SalePatch Only(Change<DateTimeOffset?> starts = default, Change<DateTimeOffset?> ends = default, Change<Guid?> after = default,
         Change<bool> close = default, Change<int> overbook = default) => new(starts, ends, after, close, overbook);
 
     [Fact]
@@ -389,7 +389,6 @@ public sealed class SaleRulesTests
     }
 }
 
-/// <summary>Waiting lists under sale rules: an offer is a hold, so none is made before a window opens or a tier does.</summary>
 /// <summary>Until when an answer worked out from rows with sale rules stands with nothing committed: the next edge of any window.</summary>
 public sealed class SteadyUntilTests
 {
@@ -424,6 +423,7 @@ public sealed class SteadyUntilTests
     }
 }
 
+/// <summary>Waiting lists under sale rules: an offer is a hold, so none is made before a window opens or a tier does.</summary>
 public sealed class SaleRulesWaitlistTests
 {
     /// <summary>A venue with an early bird and a regular tier that opens when the early bird sells out.</summary>
@@ -742,6 +742,62 @@ public sealed class SaleRulesWaitlistTests
         Assert.Equal(WaitlistStatus.Waiting, s.Entry(entry).Status);
         s.ReleaseAllocation(block, 1);
         Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void An_early_bird_whose_window_ends_before_it_sells_out_opens_the_next_tier_when_the_sweep_passes_the_end()
+    {
+        var s = new Scenario();
+        var early = s.CreateCommand(10, null, "Early bird") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(60)) };
+        var regular = s.CreateCommand(50, null, "Regular") with { Sale = new SaleRules(OpensAfter: early.Id) };
+        Assert.Equal((OutcomeCode.Ok, OutcomeCode.Ok), (s.Do(early).Code, s.Do(regular).Code));
+        s.EnableWaitlist(regular.Id);
+        var entry = s.JoinOk((regular.Id, 2));
+        s.HoldOk((early.Id, 3));
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((regular.Id, 1)).Code);
+
+        // The early bird's sale ends with 7 unsold: it can sell out no more, so the regular tier opens
+        // as the sweep passes the end, and the entry waiting for it is offered in the same batch.
+        s.AdvanceMinutes(60);
+        Assert.Equal(1, s.Do(new PassSaleEdges([early.Id])).Count);
+        Assert.True(s.Node(regular.Id).Sale!.TierOpen);
+        Assert.Contains((LedgerKind.Open, regular.Id), s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        s.HoldOk((regular.Id, 1));
+
+        // Not closed, not sold out: its own window is what ended, and its holds may still be confirmed.
+        Assert.Equal((true, (DateTimeOffset?)null, (string?)null), (s.Node(early.Id).IsActive, s.Node(early.Id).Sale!.SoldOutAt, s.Node(early.Id).Sale!.ClosedReason));
+        Assert.Equal(OutcomeCode.SaleClosed, s.Hold((early.Id, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_put_that_ends_an_early_birds_window_opens_the_next_tier_and_a_tier_set_after_the_end_opens_at_once()
+    {
+        var s = new Scenario();
+        var early = s.Own(10, "Early bird");
+        var regular = SaleRulesTests.CreateWith(s, 50, new SaleRules(OpensAfter: early), "Regular");
+        s.HoldOk((early, 2));
+
+        // The organiser ends the early bird now: no sweep will pass that edge, so the PUT opens the tier.
+        var put = SaleRulesTests.Patch(s, early, SaleRulesTests.Only(ends: Change<DateTimeOffset?>.To(s.Now)));
+        Assert.Equal(OutcomeCode.Ok, put.Code);
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.Null(s.Node(early).Sale!.EdgeAt);
+        s.HoldOk((regular, 1));
+
+        // A tier after the regular one, which is on sale, waits; one set later on the ended early bird
+        // opens at once, as does one created after it.
+        var late = s.Own(5, "Late");
+        Assert.Equal(OutcomeCode.Ok, SaleRulesTests.Patch(s, late, SaleRulesTests.Only(after: Change<Guid?>.To(regular))).Code);
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((late, 1)).Code);
+        var door = s.Own(5, "Door");
+        Assert.Equal(OutcomeCode.Ok, SaleRulesTests.Patch(s, door, SaleRulesTests.Only(after: Change<Guid?>.To(early))).Code);
+        Assert.True(s.Node(door).Sale!.TierOpen);
+        var stream = SaleRulesTests.CreateWith(s, 5, new SaleRules(OpensAfter: early), "Stream");
+        Assert.True(s.Node(stream).Sale!.TierOpen);
+        s.HoldOk((stream, 1));
         s.AssertConsistent();
     }
 

@@ -252,6 +252,34 @@ public abstract class SaleRulesTests(StoreKind store)
     }
 
     [Fact]
+    public async Task An_early_bird_whose_window_ends_unsold_opens_the_next_tier_as_the_sweep_passes_the_end()
+    {
+        await using var app = await NewAppAsync(manualClock: true);
+        var t = (await app.NewTenantAsync()).Client;
+        var ends = DateTimeOffset.FromUnixTimeMilliseconds(app.Clock!.GetUtcNow().AddMinutes(10).ToUnixTimeMilliseconds());
+        var early = (await CreateAsync(t, "wave", new { section_name = "Early bird", total_capacity = 100, sale_ends_at = ends }))["id"]!.GetValue<string>();
+        var regular = (await CreateAsync(t, "wave", new { section_name = "Regular", total_capacity = 400, opens_after_sold_out_of = early }))["id"]!.GetValue<string>();
+        await t.HoldAsync(early, 3);
+        await Api.ProblemAsync(await t.ReserveAsync(regular, 1), 409, "SALE_NOT_OPEN");
+
+        // The early bird's sale ends with 97 unsold: the sweep that passes the end opens the regular tier.
+        app.Clock.Advance(TimeSpan.FromMinutes(10));
+        await app.Sweeper.PassSaleEdgesAsync(CancellationToken.None); // or the background sweep passed it first
+        Assert.Equal("on_sale", (await t.GetCapacityAsync(regular))["state"]!.GetValue<string>());
+        var hold = await Api.ReadAsync(await t.ReserveAsync(regular, 2), 201);
+        Assert.Equal("on_sale", hold["capacity"]!["state"]!.GetValue<string>());
+        var kinds = (await t.LedgerAsync("wave")).Select(e => (e!["kind"]!.GetValue<string>(), e["capacity_id"]!.GetValue<string>())).ToList();
+        Assert.Single(kinds, k => k == ("open", regular));
+
+        // The early bird is closed by its window, not by a sell-out.
+        var earlyView = await t.GetCapacityAsync(early);
+        Assert.Equal(("closed", true), (earlyView["state"]!.GetValue<string>(), earlyView["is_active"]!.GetValue<bool>()));
+        Assert.Null(earlyView["closed_reason"]);
+        await Api.ProblemAsync(await t.ReserveAsync(early, 1), 409, "SALE_CLOSED");
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task The_live_stream_sends_a_snapshot_when_a_window_opens_by_the_clock()
     {
         await using var app = await NewAppAsync(manualClock: true);

@@ -28,7 +28,7 @@ public enum CapacityMode
 public enum SaleState
 {
     /// <summary>
-    /// Not yet: its sale window has not started, or the capacity it opens after has not sold out; or the same of a pool
+    /// Not yet: its sale window has not started, or the capacity it opens after has not sold out (nor ended its window); or the same of a pool
     /// it draws from.
     /// </summary>
     [JsonStringEnumMemberName("scheduled")]
@@ -95,7 +95,7 @@ public enum ClosedReason
 /// <param name="NextChangeAt">When the clock alone will change <paramref name="State"/> (a window's start or end); null when nothing is due.</param>
 /// <param name="SaleStartsAt">Before this instant holds and checks are refused with <c>SALE_NOT_OPEN</c>; null when it has no start.</param>
 /// <param name="SaleEndsAt">From this instant new holds and checks are refused with <c>SALE_CLOSED</c>; null when it has no end.</param>
-/// <param name="OpensAfterSoldOutOf">The capacity of the same event whose first sell-out opens this one; null when it follows none.</param>
+/// <param name="OpensAfterSoldOutOf">The capacity of the same event whose first sell-out, or the end of whose sale window, opens this one; null when it follows none.</param>
 /// <param name="CloseWhenSoldOut">
 /// Whether it closes the first time it sells out: false on a capacity given other rules (a low watermark
 /// counts) but not this one, or whose rules were cleared; null on one that never had a rule, which the
@@ -202,7 +202,8 @@ public sealed record CreateCapacityRequest
 
     /// <summary>
     /// A capacity of the same event this one follows as the next tier: closed to holds (<c>SALE_NOT_OPEN</c>) until that
-    /// one first sells out, then open for good, and that one closes. Set once; it cannot be changed or cleared.
+    /// one first sells out (then open for good, and that one closes) or that one's own sale window ends. Set once; it
+    /// cannot be changed or cleared.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Guid? OpensAfterSoldOutOf { get; init; }

@@ -76,7 +76,7 @@ public enum LedgerEntryKind
     [JsonStringEnumMemberName("deallocate")]
     Deallocate,
 
-    /// <summary>A tier opened because the capacity it opens after sold out; no counter moves, no reservation.</summary>
+    /// <summary>A tier opened because the capacity it opens after sold out or ended its sale window; no counter moves, no reservation.</summary>
     [JsonStringEnumMemberName("open")]
     Open,
 

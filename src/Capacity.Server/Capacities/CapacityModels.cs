@@ -24,7 +24,7 @@ internal sealed record CreateCapacityRequest
     [JsonConverter(typeof(InstantConverter))]
     public DateTimeOffset? SaleEndsAt { get; init; }
 
-    /// <summary>Closed to holds until that capacity (of the same event) first sells out; then open for good.</summary>
+    /// <summary>Closed to holds until that capacity (of the same event) first sells out or its own sale window ends; then open for good.</summary>
     public Guid? OpensAfterSoldOutOf { get; init; }
 
     /// <summary>The first time it sells out it closes (is_active false, closed_reason sold_out) until a PUT reopens it.</summary>
