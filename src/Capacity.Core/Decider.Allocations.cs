@@ -240,6 +240,11 @@ public static partial class Decider
         foreach (var n in set.Closure)
         {
             n.Reserved += reservedDelta;
+            if (n.WaitingUnits > 0)
+            {
+                SyncShare(set, n);
+            }
+
             if (reservedDelta < 0)
             {
                 NoteFreed(set, n);

@@ -185,7 +185,7 @@ public static partial class Decider
         set.Append(tier, LedgerKind.Open, Guid.Empty, 0, 0, now);
 
         // Entries that waited for the tier to open are offered now, in the same batch.
-        if (tier.QueueDemand > 0)
+        if (tier.HasWaiting)
         {
             set.Unsettled.Add((tier.TenantId, tier.EventId));
         }
@@ -424,9 +424,14 @@ public static partial class Decider
 
         node.UpdatedAt = now;
         set.Touch(node);
+        if (node.WaitingUnits > 0)
+        {
+            // A resize or a new allowance changes what its entries could be given, so what they are owed above.
+            SyncShare(set, node);
+        }
 
         // Before a tier is judged: entries the resize lapses are owed nothing on the pools above.
-        if (node.QueueDemand > 0 && node.Ceiling < (ceilingBefore ?? long.MaxValue))
+        if (node.HasWaiting && node.Ceiling < (ceilingBefore ?? long.MaxValue))
         {
             LapseEntriesTooLarge(set, node, now);
         }
@@ -455,7 +460,7 @@ public static partial class Decider
         }
 
         // A larger total, a reopened capacity or a changed policy may fit entries that waited.
-        if (node.QueueDemand > 0)
+        if (node.HasWaiting)
         {
             set.Unsettled.Add((node.TenantId, node.EventId));
         }
@@ -493,7 +498,7 @@ public static partial class Decider
             node.Sale = WithNextEdge(rules, now);
             node.UpdatedAt = now;
             set.Touch(node);
-            if (node.QueueDemand > 0)
+            if (node.HasWaiting)
             {
                 set.Unsettled.Add((node.TenantId, node.EventId));
             }

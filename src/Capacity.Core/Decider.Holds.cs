@@ -457,6 +457,10 @@ public static partial class Decider
 
             set.Touch(node);
             set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now, offer);
+            if (node.WaitingUnits > 0)
+            {
+                SyncShare(set, node);
+            }
 
             // Units taken from a capacity whose selling out opens a tier or closes it: looked at after this command.
             if (node.Sale is { WatchesSellOut: true } && reservedSign + soldSign > 0)
@@ -466,7 +470,7 @@ public static partial class Decider
 
             // Units back on a node that a waiting entry draws from: the engine settles the queue
             // after this command, before any other can take them.
-            if (node.QueueDemand > 0 && reservedSign + soldSign < 0)
+            if (node.HasWaiting && reservedSign + soldSign < 0)
             {
                 NoteFreed(set, node);
             }

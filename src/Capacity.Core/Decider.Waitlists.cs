@@ -354,24 +354,47 @@ public static partial class Decider
                 set.AddUsage(entry.TenantId, item.CapacityId, buyerKey, sign * item.Quantity);
             }
 
-            Graph.Closure(node, set, set.Closure);
-            foreach (var reached in set.Closure)
+            if (node.WaitingUnits < 0)
             {
-                reached.QueueDemand += sign * item.Quantity;
-                if (reached.QueueDemand < 0 || node.WaitingUnits < 0)
-                {
-                    throw new InvalidOperationException($"Waiting-list counters of capacity {reached.Id} would go negative.");
-                }
-
-                set.Touch(reached);
+                throw new InvalidOperationException($"Waiting-list counters of capacity {node.Id} would go negative.");
             }
+
+            SyncShare(set, node);
+        }
+    }
+
+    /// <summary>
+    /// Brings what a capacity's own waiting entries count as owed, on it and on every node above it,
+    /// in step with its counters (<see cref="CapacityNode.ShareOf"/>): called wherever its waiting units,
+    /// reserved or sold units, total or allowance change while it has entries. Its closure is loaded
+    /// whenever any of those change.
+    /// </summary>
+    private static void SyncShare(WorkingSet set, CapacityNode node)
+    {
+        var delta = node.ShareOf(node.WaitingUnits) - node.QueueShare;
+        if (delta == 0)
+        {
+            return;
+        }
+
+        node.QueueShare += delta;
+        Graph.Closure(node, set, set.ShareClosure);
+        foreach (var reached in set.ShareClosure)
+        {
+            reached.QueueDemand += delta;
+            if (reached.QueueDemand < 0)
+            {
+                throw new InvalidOperationException($"Waiting-list counters of capacity {reached.Id} would go negative.");
+            }
+
+            set.Touch(reached);
         }
     }
 
     /// <summary>Notes that units came free on nodes some waiting entry draws from; the command settles before it answers.</summary>
     private static void NoteFreed(WorkingSet set, CapacityNode node)
     {
-        if (node.QueueDemand > 0)
+        if (node.HasWaiting)
         {
             set.Unsettled.Add((node.TenantId, node.EventId));
         }
@@ -400,6 +423,7 @@ public static partial class Decider
         var queue = set.QueueOf(tenantId, eventId) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
         var ahead = set.Ahead;
         ahead.Clear();
+        set.AheadOwn.Clear();
         foreach (var entry in queue)
         {
             if (entry.Status != WaitlistStatus.Waiting)
@@ -454,14 +478,37 @@ public static partial class Decider
                 continue;
             }
 
-            foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
-            {
-                ref var owed = ref CollectionsMarshal.GetValueRefOrAddDefault(ahead, charge.Node, out _);
-                owed += charge.Quantity;
-            }
+            KeepPlace(set, entry);
         }
 
         ahead.Clear();
+        set.AheadOwn.Clear();
+    }
+
+    /// <summary>
+    /// An entry that does not fit keeps its place: the entries behind it may not have the units it waits
+    /// for, on its capacities and on every node above them, up to what each of its capacities could
+    /// still give (as <see cref="CapacityNode.QueueDemand"/> counts it: units a full section's queue
+    /// could never be offered are no one's to keep from the entries behind on other sections).
+    /// </summary>
+    private static void KeepPlace(WorkingSet set, WaitlistEntry entry)
+    {
+        foreach (var item in entry.Items)
+        {
+            var node = set.FindCapacity(item.CapacityId)!;
+            ref var own = ref CollectionsMarshal.GetValueRefOrAddDefault(set.AheadOwn, node, out _);
+            var delta = node.ShareOf(own + item.Quantity) - node.ShareOf(own);
+            own += item.Quantity;
+            if (delta > 0)
+            {
+                Graph.Closure(node, set, set.ShareClosure);
+                foreach (var reached in set.ShareClosure)
+                {
+                    ref var owed = ref CollectionsMarshal.GetValueRefOrAddDefault(set.Ahead, reached, out _);
+                    owed += delta;
+                }
+            }
+        }
     }
 
     private static bool FitsAhead(List<(CapacityNode Node, long Quantity)> demand, Dictionary<CapacityNode, long> ahead)

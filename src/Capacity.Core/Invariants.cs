@@ -183,8 +183,9 @@ public static class Invariants
 
     /// <summary>
     /// Waiting lists: each capacity's <see cref="CapacityNode.WaitingUnits"/> and
-    /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (an entry's units
-    /// owed to its capacity and every node above it); an entry is offered exactly while its offer is
+    /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (the units of
+    /// entries on a capacity owed to it and every node above it, up to what it could still give:
+    /// <see cref="CapacityNode.ShareOf"/>); an entry is offered exactly while its offer is
     /// active; each capacity's <see cref="CapacityNode.OfferedUnits"/> equals its live offers'; and no
     /// entry waits while it fits and is on sale at <paramref name="now"/> (settling the lists as they are would offer nothing).
     /// <paramref name="live"/> holds every waiting or offered entry and <paramref name="offers"/> the
@@ -225,10 +226,19 @@ public static class Invariants
                 }
 
                 owed[node.Id] = (owed[node.Id].Own + item.Quantity, owed[node.Id].Below);
+            }
+        }
+
+        // Each capacity's own units count on it and every node above up to what it could still give.
+        foreach (var node in nodes)
+        {
+            var share = node.ShareOf(owed[node.Id].Own);
+            if (share > 0)
+            {
                 Graph.Closure(node, byId, closure);
                 foreach (var n in closure)
                 {
-                    owed[n.Id] = (owed[n.Id].Own, owed[n.Id].Below + item.Quantity);
+                    owed[n.Id] = (owed[n.Id].Own, owed[n.Id].Below + share);
                 }
             }
         }

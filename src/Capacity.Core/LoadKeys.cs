@@ -153,7 +153,8 @@ public sealed class LoadKeys
         var owed = MayFreeUnits || MayOpenTiers(loaded);
         foreach (var node in loaded)
         {
-            if (owed && node.QueueDemand > 0 || Queues.Contains(node.Id))
+            // Waiting units with no share (their capacity has nothing to give) are owed once a ticket comes back to it.
+            if (owed && node.HasWaiting || Queues.Contains(node.Id))
             {
                 events.Add((node.TenantId, node.EventId));
             }

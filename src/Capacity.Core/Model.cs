@@ -60,11 +60,32 @@ public sealed class CapacityNode
     public long WaitingUnits { get; set; }
 
     /// <summary>
-    /// Units in waiting entries on this capacity or any below it. A public hold sees them as taken
-    /// (<see cref="Headroom"/>), so nobody can jump the queue through a sibling that shares this pool.
-    /// 0 on nearly every capacity, and then it costs a hold one subtraction.
+    /// Units owed to waiting entries on this capacity or any below it: each capacity's own entries count
+    /// here and on every node above it up to what that capacity could still give them (<see cref="ShareOf"/>).
+    /// A public hold sees them as taken (<see cref="Headroom"/>), so nobody can jump the queue through a
+    /// sibling that shares this pool, while a long queue on a small sold-out section, which could never
+    /// be offered more than that section's own returns, does not close its siblings. 0 on nearly every
+    /// capacity, and then it costs a hold one subtraction.
     /// </summary>
     public long QueueDemand { get; set; }
+
+    /// <summary>
+    /// This capacity's own entries' share of <see cref="QueueDemand"/> here and above, as last counted
+    /// (<see cref="ShareOf"/> of <see cref="WaitingUnits"/> when the row was loaded, kept in step by the
+    /// core); not stored.
+    /// </summary>
+    internal long QueueShare { get; set; }
+
+    /// <summary>Whether some waiting entry draws from this node: owed units here, or entries of its own whose share is 0 while it has nothing to give.</summary>
+    public bool HasWaiting => QueueDemand > 0 || WaitingUnits > 0;
+
+    /// <summary>
+    /// What <paramref name="waiting"/> units of entries on this capacity count as owed on it and above:
+    /// all of them on an unlimited capacity (any unit of the pools above could be theirs), else at most
+    /// what it could still give (<see cref="Free"/>): entries here can be offered no more than that,
+    /// and a ticket coming back to it frees a unit of each pool above as well.
+    /// </summary>
+    public long ShareOf(long waiting) => waiting <= 0 ? 0 : Free is { } free ? Math.Min(waiting, free) : waiting;
 
     /// <summary>Units of this capacity held by live waiting-list offers: shown beside <see cref="WaitingUnits"/>.</summary>
     public long OfferedUnits { get; set; }

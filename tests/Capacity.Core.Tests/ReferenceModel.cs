@@ -277,8 +277,9 @@ internal sealed class ReferenceModel
 
     /// <summary>
     /// What the waiting entries are owed on each node: Own, the units of entries' items on the node
-    /// itself; Below, the units of every item whose closure reaches the node. Offered, lapsed, accepted
-    /// and departed entries are owed nothing.
+    /// itself; Below, for every capacity whose closure reaches the node, its Own up to what that capacity
+    /// could still give (all of it on an unlimited one): its entries can be offered no more. Offered,
+    /// lapsed, accepted and departed entries are owed nothing.
     /// </summary>
     public Dictionary<Guid, (long Own, long Below)> Owed()
     {
@@ -288,15 +289,25 @@ internal sealed class ReferenceModel
             foreach (var (capacity, quantity) in e.Items)
             {
                 owed[capacity] = (owed[capacity].Own + quantity, owed[capacity].Below);
-                foreach (var n in Closure(capacity))
-                {
-                    owed[n] = (owed[n].Own, owed[n].Below + quantity);
-                }
+            }
+        }
+
+        var used = UsedAll();
+        foreach (var capacity in Caps.Keys)
+        {
+            var share = Share(capacity, owed[capacity].Own, used);
+            foreach (var n in share > 0 ? Closure(capacity) : [])
+            {
+                owed[n] = (owed[n].Own, owed[n].Below + share);
             }
         }
 
         return owed;
     }
+
+    /// <summary>Of <paramref name="units"/> waited for on a capacity, what counts as owed on it and above: at most what it could still give.</summary>
+    private long Share(Guid capacity, long units, Dictionary<Guid, (long Reserved, long Sold)> used) =>
+        Caps[capacity].Ceiling is { } ceiling ? Math.Min(units, Math.Max(0, ceiling - used[capacity].Reserved - used[capacity].Sold)) : units;
 
     /// <summary>Units of the capacity itself in active offers.</summary>
     public long Offered(Guid capacity) =>
@@ -2165,6 +2176,7 @@ internal sealed class ReferenceModel
         foreach (var queue in queues)
         {
             var ahead = new Dictionary<Guid, long>();
+            var aheadOwn = new Dictionary<Guid, long>();
             var passed = new List<HashSet<Guid>>();
             foreach (var e in queue)
             {
@@ -2232,9 +2244,16 @@ internal sealed class ReferenceModel
                     continue;
                 }
 
-                foreach (var (node, quantity) in demand)
+                // It keeps its place on each capacity it names and above, up to what each could still give.
+                foreach (var (capacity, quantity) in e.Items)
                 {
-                    ahead[node] = ahead.GetValueOrDefault(node) + quantity;
+                    var before = aheadOwn.GetValueOrDefault(capacity);
+                    aheadOwn[capacity] = before + quantity;
+                    var delta = Share(capacity, before + quantity, used) - Share(capacity, before, used);
+                    foreach (var node in delta > 0 ? Closure(capacity) : [])
+                    {
+                        ahead[node] = ahead.GetValueOrDefault(node) + delta;
+                    }
                 }
             }
         }

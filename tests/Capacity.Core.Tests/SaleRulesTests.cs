@@ -523,8 +523,9 @@ public sealed class SaleRulesWaitlistTests
         Assert.Equal(OutcomeCode.CapacityInactive, s.Hold((early, 1)).Code);
         Assert.Equal(OutcomeCode.CapacityInactive, s.Join(null, (early, 1)).Code);
 
-        // The venue keeps the pair's two seats for it: the regular tier sells the other six.
-        s.HoldOk((regular, 6));
+        // The venue keeps for the pair what the early bird could still give it (one seat: a second comes
+        // back to the venue only with an early ticket): the regular tier sells the other seven.
+        s.HoldOk((regular, 7));
         Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((regular, 1)).Code);
 
         // Early tickets that come back go to the pair that waited for them, closed or not.
@@ -544,15 +545,17 @@ public sealed class SaleRulesWaitlistTests
         s.Do(presale);
         var box = s.CreateCommand(4, [venue], "Boxes") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
         s.Do(box);
-        var front = s.Create(1, [box.Id], "Front box");
+        var front = s.Create(2, [box.Id], "Front box");
         var back = s.Create(4, [box.Id], "Back boxes");
         s.EnableWaitlist(presale.Id);
         s.EnableWaitlist(front);
         s.HoldOk((presale.Id, 3));
         var frontHold = s.HoldOk((front, 1));
         var late = s.JoinOk((presale.Id, 2));
-        var boxed = s.JoinOk((front, 1));
-        Assert.Equal(3L, s.Node(venue).QueueDemand);
+        var boxed = s.JoinOk((front, 2));
+
+        // Each entry is owed what its own capacity could still give it (1 of the presale, 1 of the front box).
+        Assert.Equal(2L, s.Node(venue).QueueDemand);
 
         // A join takes nothing: it never closes a close_when_sold_out capacity, though the entry is owed a unit there.
         Assert.True(s.Node(box.Id).IsActive);

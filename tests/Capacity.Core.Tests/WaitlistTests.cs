@@ -28,7 +28,8 @@ public sealed class WaitlistTests
         Assert.All(queue, id => Assert.Equal(WaitlistStatus.Waiting, s.Entry(id).Status));
         var refused = s.Hold((pool, 1));
         Assert.Equal(OutcomeCode.InsufficientCapacity, refused.Code);
-        Assert.Equal(7, refused.Shortage!.Value.Owed);
+        // Owed what the pool could give them: the three freed units, not all seven they wait for.
+        Assert.Equal(3, refused.Shortage!.Value.Owed);
         Assert.Equal(0, s.Available(pool));
 
         s.Release(holds[3]);
@@ -54,7 +55,8 @@ public sealed class WaitlistTests
         Assert.Equal(
             [WaitlistStatus.Waiting, WaitlistStatus.Offered, WaitlistStatus.Offered],
             queue.Select(id => s.Entry(id).Status).ToArray());
-        Assert.Equal(4, s.Node(pool).QueueDemand);
+        // The four still wait, owed nothing while the pool has nothing to give.
+        Assert.Equal((4L, 0L), (s.Node(pool).WaitingUnits, s.Node(pool).QueueDemand));
         Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
     }
@@ -265,7 +267,7 @@ public sealed class WaitlistTests
         // fits) and the buyer's usage row lost. Settling a copy would take the entry's units off a row
         // that is not there.
         var nodes = new[] { s.Node(pool).Clone() };
-        nodes[0].Reserved = 0;
+        (nodes[0].Reserved, nodes[0].QueueDemand) = (0, 1);
         var live = new List<WaitlistEntry> { s.Entry(entry).Clone() };
         var usage = new BuyerTally();
         Assert.Contains(Invariants.CheckUsage(usage, new HoldSums(), live), v => v.Contains("waits for 1 units and has no usage row", StringComparison.Ordinal));
@@ -283,8 +285,9 @@ public sealed class WaitlistTests
         var live = queue.Select(id => s.Entry(id).Clone()).ToList();
         var none = new Dictionary<Guid, ReservationStatus>();
 
-        // Four units freed behind the core's back: the head fits and was not offered.
+        // Four units freed behind the core's back (owed to the queue, as the counters say): the head fits and was not offered.
         nodes[0].Reserved -= 4;
+        nodes[0].QueueDemand = 4;
         var fits = Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now);
         Assert.Contains(fits, v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("should have been offered", StringComparison.Ordinal));
 
@@ -448,7 +451,7 @@ public sealed class WaitlistTests
         }
 
         Assert.Equal(OutcomeCode.Ok, s.Join("fan", (floor, 1)).Code);
-        Assert.Equal(5, s.Node(floor).QueueDemand);
+        Assert.Equal((5L, 0L), (s.Node(floor).WaitingUnits, s.Node(floor).QueueDemand));
 
         // Offered, the 4 count once, as a hold; left, they no longer count.
         s.Release(full);
@@ -492,7 +495,7 @@ public sealed class WaitlistTests
         Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Waiting), (s.Entry(seven).Status, s.Entry(one).Status));
         Assert.Equal((WaitlistLapse.TooLarge, null), (s.Entry(seven).LapsedReason, s.Entry(one).LapsedReason));
         Assert.Null(s.Entry(seven).OfferReservationId);
-        Assert.Equal((1L, 1L), (s.Node(pool).QueueDemand, s.Node(pool).WaitingUnits));
+        Assert.Equal((0L, 1L), (s.Node(pool).QueueDemand, s.Node(pool).WaitingUnits));
 
         // The tickets that come back go to the single behind it, then to the public.
         s.Release(hold);

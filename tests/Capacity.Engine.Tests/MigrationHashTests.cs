@@ -35,6 +35,7 @@ public sealed class MigrationHashTests
         ["Sqlite/018_repair_earlier_edits.sql"] = "b795eb4ed82266181148bd676d214da5dcc8869e76d95994003a0def2386fd6e",
         ["Sqlite/019_waiting_units_in_usage.sql"] = "3048e95eb5ae195ce8fa3845cf20ef92196db894ed62830de6a86774de5c5ccb",
         ["Sqlite/020_lapsed_reason.sql"] = "2961d6397fb79c738305f29f5c21ead45dbfb114923e317808f9769e2e96579a",
+        ["Sqlite/021_queue_share.sql"] = "71f336fbb929e6bebb951ff211ab7546552a98de66a823eb63dd23ce8843217b",
         ["Postgres/001_initial.sql"] = "f2adf7518f3b1c3b67f343187c4246df3ccd007d11d2567a6293ab4735abc403",
         ["Postgres/002_audit_indexes.sql"] = "e698184e0a0d5d24ed83347ecf9f1dc5877bf9ef2d57a487878a93fe76ec8bec",
         ["Postgres/003_ledger_chunks.sql"] = "498a0227c6c47e124b3cd9fc96245233aaa934816bd386e39f648b494c788b2e",
@@ -55,6 +56,7 @@ public sealed class MigrationHashTests
         ["Postgres/018_repair_earlier_edits.sql"] = "c45ad3e9eb16a4329e587c91582ed6bcd0fe493d70e1cb48a05d1e4845551968",
         ["Postgres/019_waiting_units_in_usage.sql"] = "34d10a0fb8547070cf932382103550eca24afb0e80459df4c936749208ef36df",
         ["Postgres/020_lapsed_reason.sql"] = "328d7523c8421c14839cb34e4edfcd11766ece1c0bf5b0f12ea105fc7c522d8a",
+        ["Postgres/021_queue_share.sql"] = "7f20fed1371a0c8dce885de162849e0925f4266795d52880e3a7deeeb4c4cabe",
     };
 
     [Fact]

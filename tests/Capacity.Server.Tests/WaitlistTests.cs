@@ -42,9 +42,10 @@ public abstract class WaitlistTests(StoreKind store)
         }
 
         var view = await t.GetCapacityAsync(pool);
-        Assert.Equal((0L, 7L, 7L), (view["available_capacity"]!.GetValue<long>(), view["waitlist_demand"]!.GetValue<long>(), view["waitlist"]!["waiting"]!.GetValue<long>()));
+        // Seven units wait; the three free ones are owed to them (all the pool could give them now).
+        Assert.Equal((0L, 3L, 7L), (view["available_capacity"]!.GetValue<long>(), view["waitlist_demand"]!.GetValue<long>(), view["waitlist"]!["waiting"]!.GetValue<long>()));
         var refused = await Api.ProblemAsync(await t.ReserveAsync(pool, 1), 409, "INSUFFICIENT_CAPACITY");
-        Assert.Equal(7, refused["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal(3, refused["waitlist_demand"]!.GetValue<long>());
         Assert.Contains("waiting list", refused["detail"]!.GetValue<string>());
 
         await Api.ReadAsync(await t.TransitAsync(one, "release"), 200);
@@ -61,8 +62,9 @@ public abstract class WaitlistTests(StoreKind store)
         var minutes = (offer["expires_at"]!.GetValue<DateTimeOffset>() - offer["created_at"]!.GetValue<DateTimeOffset>()).TotalMinutes;
         Assert.Equal(20, minutes, precision: 3);
 
+        // Three units still wait, owed nothing while the pool has nothing free to give them.
         view = await t.GetCapacityAsync(pool);
-        Assert.Equal((0L, 3L, 3L, 4L), (view["available_capacity"]!.GetValue<long>(), view["waitlist_demand"]!.GetValue<long>(),
+        Assert.Equal((0L, 0L, 3L, 4L), (view["available_capacity"]!.GetValue<long>(), view["waitlist_demand"]!.GetValue<long>(),
             view["waitlist"]!["waiting"]!.GetValue<long>(), view["waitlist"]!["offered"]!.GetValue<long>()));
 
         // The offer is a reservation like any other: confirming it accepts the entry.
@@ -197,6 +199,41 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_hundred_joins_for_a_small_sold_out_section_leave_the_rest_of_the_venue_on_sale_and_a_returned_ticket_goes_to_the_first()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var venue = await t.CreateCapacityAsync("arena", "Venue", 100);
+        var box = await t.CreateCapacityAsync("arena", "Box", 2, venue);
+        var stands = await t.CreateCapacityAsync("arena", "Stands", 98, venue);
+        await t.EnableWaitlistAsync(box, "fifo");
+        var boxHold = await t.HoldAsync(box, 2);
+
+        // A hundred fans queue for the box while the public buys the stands, all at once.
+        var joins = Task.WhenAll(Enumerable.Range(0, 100).Select(_ => t.JoinAsync(null, (box, 1))));
+        var holds = await Task.WhenAll(Enumerable.Range(0, 110).Select(_ => t.ReserveAsync(stands, 1)));
+        Assert.All(await joins, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
+
+        // The box can give its queue nothing until its own tickets come back, which free the venue's
+        // seats with them: the queue keeps nothing from the stands, which sell all 98.
+        Assert.Equal(98, holds.Count(a => a.StatusCode == HttpStatusCode.Created));
+        foreach (var refused in holds.Where(a => a.StatusCode != HttpStatusCode.Created))
+        {
+            await Api.ProblemAsync(refused, 409, "INSUFFICIENT_CAPACITY");
+        }
+
+        var boxView = await t.GetCapacityAsync(box);
+        Assert.Equal((100L, 0L), (boxView["waitlist"]!["waiting"]!.GetValue<long>(), boxView["waitlist_demand"]!.GetValue<long>()));
+
+        // The box's two tickets come back: they go to the first two in line, not to the public.
+        await Api.ReadAsync(await t.TransitAsync(boxHold, "release"), 200);
+        var first = (await Api.ReadAsync(await t.GetAsync($"/capacity/{box}/waitlist?limit=3"), 200))["entries"]!.AsArray();
+        Assert.Equal(["offered", "offered", "waiting"], first.Select(e => e!["status"]!.GetValue<string>()));
+        await Api.ProblemAsync(await t.ReserveAsync(box, 1), 409, "INSUFFICIENT_CAPACITY");
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_buyer_waiting_under_a_limit_cannot_hold_past_it_elsewhere_and_usage_shows_the_units_waited_for()
     {
         await using var app = await NewAppAsync();
@@ -292,7 +329,8 @@ public abstract class WaitlistTests(StoreKind store)
         }
 
         var joined = answers.Where((a, i) => i % 2 == 0 && a.StatusCode == HttpStatusCode.Created).Count();
-        Assert.Equal((long)joined, (await t.GetCapacityAsync(floor))["waitlist_demand"]!.GetValue<long>());
+        var floorView = await t.GetCapacityAsync(floor);
+        Assert.Equal(((long)joined, 0L), (floorView["waitlist"]!["waiting"]!.GetValue<long>(), floorView["waitlist_demand"]!.GetValue<long>()));
         Assert.Equal(4L - joined, (await t.GetCapacityAsync(balcony))["reserved_capacity"]!.GetValue<long>());
         var usage = await Api.ReadAsync(await t.GetAsync($"/limits/{limit}/usage?buyer_key=bot"), 200);
         Assert.Equal((4L, (long)joined), (usage["used"]!.GetValue<long>(), usage["waiting"]!.GetValue<long>()));
@@ -339,7 +377,7 @@ public abstract class WaitlistTests(StoreKind store)
         var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => t.JoinAsync("bot", (floor, 2))));
         Assert.Equal(2, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         Assert.Equal(18, answers.Count(a => a.StatusCode == HttpStatusCode.Conflict));
-        Assert.Equal(4L, (await t.GetCapacityAsync(floor))["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal(4L, (await t.GetCapacityAsync(floor))["waitlist"]!["waiting"]!.GetValue<long>());
         await app.AssertInvariantsAsync();
     }
 
@@ -501,15 +539,16 @@ public abstract class WaitlistTests(StoreKind store)
         {
             section_name = "Hall", total_capacity = 10, close_when_sold_out = true,
         })), 201))["id"]!.GetValue<string>();
-        var boxes = await t.CreateCapacityAsync("gig", "Boxes", 2, hall);
+        var boxes = await t.CreateCapacityAsync("gig", "Boxes", 3, hall);
         var stalls = await t.CreateCapacityAsync("gig", "Stalls", 10, hall);
         await t.EnableWaitlistAsync(boxes, "fifo");
         var boxHold = await t.HoldAsync(boxes, 2);
-        var waiting = Id(await t.JoinOkAsync(null, (boxes, 1)));
+        var waiting = Id(await t.JoinOkAsync(null, (boxes, 2)));
         Assert.Equal(7, await t.AvailableAsync(stalls));
 
-        // The public takes the seven seats it may have; the eighth is owed to the entry waiting for a
-        // box, and a seat only owed is no sale: the hall stays open (it may come back to the public).
+        // The public takes the seven seats it may have; the eighth is owed to the pair waiting for two
+        // boxes (the box free now is theirs), and a seat only owed is no sale: the hall stays open (it
+        // may come back to the public).
         var answers = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => t.ReserveAsync(stalls, 1)));
         Assert.Equal(7, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
         Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), a => Assert.Equal(HttpStatusCode.Conflict, a.StatusCode));
@@ -517,13 +556,12 @@ public abstract class WaitlistTests(StoreKind store)
         Assert.Equal((true, 1L, (long?)0), (hallNow["is_active"]!.GetValue<bool>(), hallNow["waitlist_demand"]!.GetValue<long>(), await t.AvailableAsync(hall)));
         Assert.Equal("waiting", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
 
-        // The two boxes come back: the entry is offered one, and the public may have the other and the
-        // seat it gave back. Once the public holds them, every seat is held and the hall closes.
+        // The two boxes come back: the pair is offered two, and the public may have the third. Once the
+        // public holds it, every seat is held and the hall closes.
         await Api.ReadAsync(await t.TransitAsync(boxHold, "release"), 200);
         Assert.Equal("offered", (await t.EntryAsync(waiting))["status"]!.GetValue<string>());
-        Assert.Equal((true, (long?)2), ((await t.GetCapacityAsync(hall))["is_active"]!.GetValue<bool>(), await t.AvailableAsync(hall)));
+        Assert.Equal((true, (long?)1), ((await t.GetCapacityAsync(hall))["is_active"]!.GetValue<bool>(), await t.AvailableAsync(hall)));
         await t.HoldAsync(boxes, 1);
-        await t.HoldAsync(stalls, 1);
         hallNow = await t.GetCapacityAsync(hall);
         Assert.Equal(("closed", "sold_out"), (hallNow["state"]!.GetValue<string>(), hallNow["closed_reason"]!.GetValue<string>()));
         await Api.ProblemAsync(await t.ReserveAsync(boxes, 1), 409, "CAPACITY_INACTIVE");
@@ -542,7 +580,7 @@ public abstract class WaitlistTests(StoreKind store)
         var single = Id(await t.JoinOkAsync(null, (floor, 1)));
 
         var resized = await Api.ReadAsync(await t.PutAsync($"/capacity/{floor}", Api.Json(new { total_capacity = 6 })), 200);
-        Assert.Equal(1L, resized["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal((1L, 0L), (resized["waitlist"]!["waiting"]!.GetValue<long>(), resized["waitlist_demand"]!.GetValue<long>()));
         var lapsed = await t.EntryAsync(group);
         Assert.Equal(("lapsed", "too_large"), (lapsed["status"]!.GetValue<string>(), lapsed["lapsed_reason"]!.GetValue<string>()));
         Assert.Null(lapsed["offer_reservation_id"]);
@@ -574,7 +612,7 @@ public abstract class WaitlistTests(StoreKind store)
         Assert.All(answers, a => Assert.True(Guid.TryParse(a, out _) || a == "409", a));
         Assert.Single(answers.Where(a => a != "409").Distinct());
         Assert.Single((await Api.ReadAsync(await t.GetAsync($"/capacity/{pool}/waitlist"), 200))["entries"]!.AsArray());
-        Assert.Equal(1, (await t.GetCapacityAsync(pool))["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal(1, (await t.GetCapacityAsync(pool))["waitlist"]!["waiting"]!.GetValue<long>());
         await app.AssertInvariantsAsync();
     }
 

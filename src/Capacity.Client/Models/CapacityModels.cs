@@ -84,7 +84,8 @@ public enum ClosedReason
 /// <param name="Waitlist">Its waiting list's settings and counts; null for a capacity that has never had one.</param>
 /// <param name="WaitlistDemand">
 /// Tickets owed to waiting entries, its own and those of capacities drawing from it, which public holds
-/// cannot take; null for a capacity that has no list and is owed nothing.
+/// cannot take: each capacity's entries are owed at most what that capacity could still give them (the
+/// units waited for are <see cref="WaitlistSettings"/>' waiting count); null for a capacity that has no list and is owed nothing.
 /// </param>
 /// <param name="State">
 /// Where it stands now: scheduled, on sale, sold out or closed, as a hold on it would find it, so the pools it draws

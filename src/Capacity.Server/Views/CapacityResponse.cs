@@ -9,7 +9,8 @@ namespace Capacity.Server.Views;
 /// <c>allocations</c> is there only for a capacity that has had one (<see cref="CapacityNode.AllocationCount"/>),
 /// so a capacity without any reads as it always did and costs no read of allocations. <c>waitlist</c>
 /// is there once the capacity has had a waiting list, and <c>waitlist_demand</c> (units owed to
-/// waiting entries, its own and its children's, which public holds cannot take) once it has one or is
+/// waiting entries, its own and its children's, each capacity's up to what it could still give them,
+/// which public holds cannot take) once it has one or is
 /// owed units; both come from the row, so they cost no read either.
 /// </summary>
 internal sealed record CapacityResponse(

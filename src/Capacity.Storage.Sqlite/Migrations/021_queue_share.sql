@@ -1,0 +1,15 @@
+-- A capacity's waiting entries now count as owed on it and on every pool above it only up to what
+-- that capacity could still give them (its total and allowance less what is held and sold; all of
+-- them on an unlimited capacity): a long queue on a small sold-out section no longer closes the
+-- other sections of its venue. queue_demand is worked out again from waiting_units, the counters
+-- and the parents (comma-separated ids, read here as a JSON array); each capacity's share counts
+-- once on each node above it, however many paths lead there (UNION drops the repeats).
+WITH RECURSIVE share(source, node, units) AS (
+    SELECT id, id, CASE WHEN total_capacity IS NULL THEN waiting_units
+                        ELSE MIN(waiting_units, MAX(0, total_capacity + overbook_limit - reserved - sold)) END
+    FROM capacities WHERE waiting_units > 0
+    UNION
+    SELECT s.source, p.value, s.units
+    FROM share s JOIN capacities c ON c.id = s.node, json_each('["' || replace(c.parent_ids, ',', '","') || '"]') p
+    WHERE c.parent_ids <> '')
+UPDATE capacities SET queue_demand = COALESCE((SELECT SUM(units) FROM share WHERE node = capacities.id), 0);
