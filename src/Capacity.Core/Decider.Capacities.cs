@@ -513,7 +513,7 @@ public static partial class Decider
             }
 
             OpenSuccessorsIfEnded(set, node, now);
-            if (set.Watches(node.TenantId, Topics.CapacityStateChanged))
+            if (set.Watches(node.TenantId, Topics.CapacityStateChanged) && EdgeChangesSale(set, node, rules, now))
             {
                 NoticeState(set, node, rules.EndsAt <= now ? "sale_ended" : "sale_started", now);
             }
@@ -521,6 +521,14 @@ public static partial class Decider
 
         return new Outcome(OutcomeCode.Ok) { Count = passed };
     }
+
+    /// <summary>
+    /// Whether passing a window's edge opens the capacity for sale (it is on sale now) or closes it (it was
+    /// on sale just before its end): a capacity deactivated, closed by its sold-out rule, a tier not yet
+    /// open or under a pool that holds it back neither opens nor closes at its own edge, and is not told so.
+    /// </summary>
+    private static bool EdgeChangesSale(WorkingSet set, CapacityNode node, SaleRules rules, DateTimeOffset now) =>
+        rules.EndsAt is { } ends && ends <= now ? OnSaleNow(set, node, ends.AddMilliseconds(-1)) : OnSaleNow(set, node, now);
 
     /// <summary>Whether a capacity takes holds at all at <paramref name="now"/> (sold out counts as open): what <c>capacity.state_changed</c> reports.</summary>
     private static bool IsOpen(WorkingSet set, CapacityNode node, DateTimeOffset now) =>

@@ -228,7 +228,8 @@ public static partial class Decider
             }
 
             // A hold's entries come together, one per node it charges: one notice per hold and kind.
-            if (charge.ReservationId == lastReservation && charge.Kind == lastKind)
+            // Entries of no hold (a tier opening, a capacity closing) are each a notice of their own.
+            if (charge.ReservationId == lastReservation && charge.Kind == lastKind && charge.ReservationId != Guid.Empty)
             {
                 continue;
             }

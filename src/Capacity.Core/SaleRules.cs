@@ -173,14 +173,16 @@ public static class SaleRulesOf
             return (SaleState.Closed, null);
         }
 
+        // A tier not yet open opens by a sell-out (a commit), never by the clock: its window's start
+        // changes nothing, and only the end, which closes it, is a change the clock makes.
+        if (rules is { OpensAfter: not null, TierOpen: false } || above.TierWaiting)
+        {
+            return (SaleState.Scheduled, ends);
+        }
+
         if (starts > now)
         {
             return (SaleState.Scheduled, Earlier(starts, ends));
-        }
-
-        if (rules is { OpensAfter: not null, TierOpen: false } || above.TierWaiting)
-        {
-            return (SaleState.Scheduled, null);
         }
 
         return (available == 0 ? SaleState.SoldOut : SaleState.OnSale, ends);

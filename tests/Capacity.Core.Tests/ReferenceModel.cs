@@ -915,14 +915,15 @@ internal sealed class ReferenceModel
             return (SaleState.Closed, null);
         }
 
+        // A tier not yet open opens by a sell-out, not by the clock: only its window's end changes it.
+        if (cap.OpensAfter is not null && !cap.TierOpen)
+        {
+            return (SaleState.Scheduled, cap.SaleEnds);
+        }
+
         if (cap.SaleStarts > now)
         {
             return (SaleState.Scheduled, cap.SaleStarts);
-        }
-
-        if (cap.OpensAfter is not null && !cap.TierOpen)
-        {
-            return (SaleState.Scheduled, null);
         }
 
         return (Available(id, used) == 0 ? SaleState.SoldOut : SaleState.OnSale, cap.SaleEnds);

@@ -38,6 +38,16 @@ public sealed class SaleRulesTests
     }
 
     [Fact]
+    public void A_tier_not_yet_open_names_only_its_windows_end_as_its_next_change_since_the_clock_does_not_open_it()
+    {
+        var now = DateTimeOffset.Parse("2030-01-01T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var tier = new SaleRules(StartsAt: now.AddMinutes(10), EndsAt: now.AddMinutes(60), OpensAfter: Guid.NewGuid());
+        Assert.Equal((SaleState.Scheduled, now.AddMinutes(60)), SaleRulesOf.State(tier, true, 5, now));
+        Assert.Equal((SaleState.Scheduled, (DateTimeOffset?)null), SaleRulesOf.State(tier with { StartsAt = null, EndsAt = null }, true, 5, now));
+        Assert.Equal((SaleState.Scheduled, now.AddMinutes(10)), SaleRulesOf.State(tier with { TierOpen = true }, true, 5, now));
+    }
+
+    [Fact]
     public void A_window_on_a_parent_pool_gates_every_capacity_that_draws_from_it()
     {
         var s = new Scenario();

@@ -155,6 +155,29 @@ public sealed class WebhookTests
     }
 
     [Fact]
+    public void Every_tier_a_sell_out_opens_and_every_capacity_a_cart_closes_is_told_not_only_the_first()
+    {
+        var s = new Scenario();
+        var early = s.Own(1, "Early bird");
+        var tiers = Enumerable.Range(1, 3).Select(i => s.CreateCommand(5, null, $"Tier {i}") with { Sale = new SaleRules(OpensAfter: early) }).ToList();
+        tiers.ForEach(t => s.Do(t));
+        var pool = s.CreateCommand(2, null, "Pool") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
+        s.Do(pool);
+        var section = s.CreateCommand(2, [pool.Id], "Section") with { Sale = new SaleRules(CloseWhenSoldOut: true) };
+        s.Do(section);
+        Subscribe(s, Topics.CapacityStateChanged);
+
+        s.HoldOk((early, 1));
+        var changes = s.LastNotices.Select(n => (((CapacityView)n.Subject).Id, n.Reason)).ToList();
+        Assert.Equal([.. tiers.Select(t => (t.Id, (string?)"tier_opened")), (early, "sold_out")], changes);
+
+        // A section and its pool, both closing when sold out, sold out by one hold: both are told.
+        s.HoldOk((section.Id, 2));
+        Assert.Equal([(section.Id, "sold_out"), (pool.Id, "sold_out")], s.LastNotices.Select(n => (((CapacityView)n.Subject).Id, n.Reason)).ToList());
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Deactivating_and_reactivating_a_capacity_is_told_and_a_rename_is_not()
     {
         var s = new Scenario();
@@ -358,6 +381,33 @@ public sealed class WebhookWindowTests
         s.AdvanceMinutes(10);
         s.Do(new PassSaleEdges([create.Id]));
         Assert.Equal("sale_ended", Assert.Single(s.LastNotices).Reason);
+    }
+
+    [Fact]
+    public void An_edge_that_opens_or_closes_nothing_is_not_told_a_deactivated_capacity_a_tier_not_open_or_one_its_sell_out_closed()
+    {
+        var s = new Scenario();
+        var window = new SaleRules(StartsAt: s.Now.AddMinutes(10), EndsAt: s.Now.AddMinutes(20));
+        var off = s.CreateCommand(5, null, "Off") with { Sale = window, IsActive = false };
+        var early = s.CreateCommand(5, null, "Early");
+        var tier = s.CreateCommand(5, null, "Tier") with { Sale = window with { OpensAfter = early.Id } };
+        var flash = s.CreateCommand(1, null, "Flash") with { Sale = window with { CloseWhenSoldOut = true } };
+        foreach (var command in new[] { off, early, tier, flash })
+        {
+            Assert.Equal(OutcomeCode.Ok, s.Do(command).Code);
+        }
+
+        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.CapacityStateChanged, null, "whsec_c2VjcmV0"));
+        s.AdvanceMinutes(10);
+        s.Do(new PassSaleEdges([off.Id, tier.Id, flash.Id]));
+        Assert.Equal([(flash.Id, "sale_started")], s.LastNotices.Select(n => (((CapacityView)n.Subject).Id, n.Reason)));
+
+        // The flash sale sells out and closes before its window's end: the end closes nothing more.
+        s.HoldOk((flash.Id, 1));
+        s.AdvanceMinutes(10);
+        s.Do(new PassSaleEdges([off.Id, tier.Id, flash.Id]));
+        Assert.Empty(s.LastNotices);
+        s.AssertConsistent();
     }
 }
 

@@ -309,6 +309,14 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
         var regularId = regular["id"]!.GetValue<string>();
         var starts = presale["sale_starts_at"]!.GetValue<string>();
 
+        // A section whose own window would start after its pool's ends: what comes next closes it.
+        var late = await CreateWithAsync(api, new()
+        {
+            ["section_name"] = "Late", ["total_capacity"] = 5, ["parent_ids"] = new[] { presaleId },
+            ["sale_starts_at"] = DateTimeOffset.UtcNow.AddHours(5).ToString("O"),
+        });
+        var lateId = late["id"]!.GetValue<string>();
+
         var page = await NewPageAsync();
         await OpenGalaAsync(page, key);
 
@@ -321,6 +329,9 @@ public sealed class DashboardTests(DashboardHost host) : DashboardTest(host)
         await Expect(presaleSale.Locator("[data-field='next-change'] time")).Not.ToBeEmptyAsync();
         await Expect(presaleSale.Locator("[data-field='sale-starts']")).ToHaveAttributeAsync("datetime", starts);
         await Expect(presaleSale.Locator("[data-field='sale-ends']")).ToHaveAttributeAsync("datetime", presale["sale_ends_at"]!.GetValue<string>());
+        var lateSale = page.Locator($".capacity[data-capacity-id='{lateId}'] > .sale");
+        await Expect(lateSale.Locator("[data-field='next-change']")).ToContainTextAsync("closes ");
+        await Expect(lateSale.Locator("[data-field='next-change'] time")).ToHaveAttributeAsync("datetime", presale["sale_ends_at"]!.GetValue<string>());
 
         // The regular tier waits for the early bird, named as text, and shows its overbooking allowance in what is available.
         var regularSale = page.Locator($".capacity[data-capacity-id='{regularId}'] > .sale");

@@ -406,7 +406,7 @@ function renderTree() {
   const now = Date.now();
   const build = (c, depth) => {
     const item = document.createElement("li");
-    item.append(capacityRow(c, setAside.get(c.id) || 0, names, whyNotOnSale(c, byId, now), limits.get(c.id) ?? []));
+    item.append(capacityRow(c, setAside.get(c.id) || 0, names, whyNotOnSale(c, byId, now), limits.get(c.id) ?? [], closesAt(c, byId)));
     const kids = children.get(c.id) || [];
     if (kids.length > 0 && depth < 8) {
       const list = document.createElement("ul");
@@ -520,7 +520,7 @@ function bar(scale, parts) {
   return `<div class="bar" aria-hidden="true">${spans.join("")}</div>`;
 }
 
-function capacityRow(c, setAside, names, why, limits) {
+function capacityRow(c, setAside, names, why, limits, closes) {
   const row = document.createElement("div");
   row.className = "capacity";
   row.dataset.capacityId = c.id;
@@ -562,7 +562,7 @@ function capacityRow(c, setAside, names, why, limits) {
     row.append(line);
   }
   row.append(capacityActions(c));
-  const sale = saleLine(c, names);
+  const sale = saleLine(c, names, closes);
   if (sale) row.append(sale);
   if (c.waitlist) row.append(waitlistLine(c.waitlist));
   if (limits.length > 0) row.append(buyerLimitsLine(limits));
@@ -628,7 +628,24 @@ function actionButton(action, label, subject, id, onClick) {
 // A capacity's sale rules and what the clock does next: when it opens or its sale ends, its window, the
 // tier it opens after (by name when it is in this event), and its overbooking allowance and use. Null
 // for a capacity with none of them. Every value goes in as text.
-function saleLine(c, names) {
+// A scheduled capacity's next change opens it, unless it is the end of its window or of a pool's above
+// it (this event's pools: closesAt), which closes it before it ever opened.
+function closesAt(c, byId) {
+  const ends = new Set();
+  const seen = new Set();
+  const queue = [c.id];
+  while (queue.length > 0) {
+    const id = queue.shift();
+    if (seen.has(id) || !byId.has(id)) continue;
+    seen.add(id);
+    const node = byId.get(id);
+    if (node.sale_ends_at) ends.add(Date.parse(node.sale_ends_at));
+    queue.push(...node.parent_ids);
+  }
+  return ends;
+}
+
+function saleLine(c, names, closes) {
   const parts = [];
   const part = (field, ...content) => {
     const span = document.createElement("span");
@@ -636,7 +653,10 @@ function saleLine(c, names) {
     span.append(...content);
     parts.push(span);
   };
-  if (c.next_change_at) part("next-change", c.state === "scheduled" ? "opens " : "sale ends ", timeOf(c.next_change_at));
+  if (c.next_change_at) {
+    const opens = c.state === "scheduled" && !closes.has(Date.parse(c.next_change_at));
+    part("next-change", opens ? "opens " : c.state === "scheduled" ? "closes " : "sale ends ", timeOf(c.next_change_at));
+  }
   if (c.sale_starts_at || c.sale_ends_at) {
     const edges = ["window "];
     if (c.sale_starts_at) edges.push(c.sale_ends_at ? "" : "from ", timeOf(c.sale_starts_at, "sale-starts"));
