@@ -378,9 +378,11 @@ public interface IWebhookStore
     /// each with up to <paramref name="perEndpoint"/> of its pending deliveries in order (the first of them due).
     /// On PostgreSQL the claim is a lease taken with <c>FOR UPDATE SKIP LOCKED</c>, so nodes never
     /// claim the same endpoint at once; a node that dies leaves its lease to run out, and its
-    /// deliveries are sent again (at least once).
+    /// deliveries are sent again (at least once). <paramref name="busy"/>: endpoints this node is
+    /// sending to now, never claimed again meanwhile (on PostgreSQL their lease keeps them out anyway).
     /// </summary>
-    Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, CancellationToken ct);
+    Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(
+        string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, IReadOnlyCollection<Guid> busy, CancellationToken ct);
 
     /// <summary>Gives back a claim before its lease runs out.</summary>
     Task ReleaseClaimAsync(string node, Guid endpointId, CancellationToken ct);

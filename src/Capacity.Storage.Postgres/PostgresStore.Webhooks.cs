@@ -66,7 +66,7 @@ public sealed partial class PostgresStore
     /// two nodes claiming at once each take different endpoints instead of waiting for each other.
     /// </summary>
     public async Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(
-        string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, CancellationToken ct)
+        string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, IReadOnlyCollection<Guid> busy, CancellationToken ct)
     {
         await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         var claimed = new List<(Guid Id, Guid Tenant, string Url, string Secret)>();

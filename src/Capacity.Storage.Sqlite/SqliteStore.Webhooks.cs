@@ -62,9 +62,9 @@ public sealed partial class SqliteStore
         return WithAttempts(rows, attempts);
     }
 
-    /// <summary>One process owns the file, so a claim needs no lease: the dispatcher keeps its own endpoints apart.</summary>
+    /// <summary>One process owns the file, so a claim needs no lease: the dispatcher keeps its own endpoints apart (<paramref name="busy"/>).</summary>
     public async Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(
-        string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, CancellationToken ct)
+        string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, IReadOnlyCollection<Guid> busy, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
         var candidates = new List<(Guid Id, Guid Tenant, string Url, string Secret)>();
@@ -86,6 +86,11 @@ public sealed partial class SqliteStore
         pending.Parameters.AddWithValue("$l", perEndpoint);
         foreach (var (id, tenant, url, secret) in candidates)
         {
+            if (busy.Contains(id))
+            {
+                continue;
+            }
+
             pending.Parameters[0].Value = Id(id);
             var messages = new List<OutboxMessage>();
             using (var r = pending.ExecuteReader())

@@ -485,7 +485,7 @@ public sealed class CliTests(CapacityHost host) : IClassFixture<CapacityHost>
         using (var capacity = JsonDocument.Parse(disable.Output))
         {
             Assert.False(capacity.RootElement.GetProperty("waitlist").GetProperty("enabled").GetBoolean());
-            Assert.Equal(3, capacity.RootElement.GetProperty("waitlist_demand").GetInt64());
+            Assert.Equal(3, capacity.RootElement.GetProperty("waitlist").GetProperty("waiting").GetInt64());
         }
 
         var refused = await host.RunCliAsync("waitlist", "join", $"{adult.Id}:1", "--key", tenant.Key);

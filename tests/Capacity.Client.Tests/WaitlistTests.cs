@@ -24,7 +24,8 @@ public sealed class WaitlistTests(CapacityHost host) : IClassFixture<CapacityHos
 
         var queued = await t.GetCapacityAsync(pool.Id);
         Assert.Equal(new WaitlistSettings(true, 20, WaitlistPolicy.Fifo, 3, 0), queued.Waitlist);
-        Assert.Equal((0L, 3L), (queued.AvailableCapacity, queued.WaitlistDemand));
+        // Three tickets wait; the pool has none free to owe them yet.
+        Assert.Equal((0L, 0L), (queued.AvailableCapacity, queued.WaitlistDemand));
 
         // Two tickets come back: the first in line gets them as a hold, before any public hold could.
         await t.ReleaseAsync(hold.Reservation.Id);
@@ -37,7 +38,7 @@ public sealed class WaitlistTests(CapacityHost host) : IClassFixture<CapacityHos
         Assert.Equal([(pool.Id, 2)], offer.Items.Select(i => (i.CapacityId, i.Quantity)));
         Assert.Equal(20, (offer.ExpiresAt - offer.CreatedAt).TotalMinutes, precision: 3);
         var after = await t.GetCapacityAsync(pool.Id);
-        Assert.Equal((new WaitlistSettings(true, 20, WaitlistPolicy.Fifo, 1, 2), 1L), (after.Waitlist, after.WaitlistDemand));
+        Assert.Equal((new WaitlistSettings(true, 20, WaitlistPolicy.Fifo, 1, 2), 0L), (after.Waitlist, after.WaitlistDemand));
 
         // The offer is a reservation like any other: confirming it accepts the entry.
         await t.ConfirmAsync(offer.Id);
@@ -147,10 +148,11 @@ public sealed class WaitlistTests(CapacityHost host) : IClassFixture<CapacityHos
         await JoinAsync(t, pool, 4);
         await JoinAsync(t, pool, 1);
 
-        // Three come back, too few for the 4 at the head of a fifo queue: they wait for it, and so does the 1 behind.
+        // Three come back, too few for the 4 at the head of a fifo queue: they wait for it, and so does the 1
+        // behind; the three are owed to the queue (all the pool could give the five waiting).
         await t.ReleaseAsync(three.Reservation.Id);
         var ex = await Assert.ThrowsAsync<CapacityApiException>(() => t.ReserveAsync(pool.Id, new ReserveRequest { Quantity = 1 }));
-        Assert.Equal((409, "INSUFFICIENT_CAPACITY", 0L, 5L), (ex.Status, ex.Code, ex.AvailableCapacity, ex.WaitlistDemand));
+        Assert.Equal((409, "INSUFFICIENT_CAPACITY", 0L, 3L), (ex.Status, ex.Code, ex.AvailableCapacity, ex.WaitlistDemand));
 
         // A pool without a list falls short without a demand.
         var hall = await t.CreateCapacityAsync("gig", new CreateCapacityRequest { SectionName = "Hall", TotalCapacity = 1 });
@@ -175,7 +177,7 @@ public sealed class WaitlistTests(CapacityHost host) : IClassFixture<CapacityHos
         Assert.Equal((first.Id, first.Sequence, first.Position), (again.Id, again.Sequence, again.Position));
         Assert.Equal((422, "IDEMPOTENCY_KEY_REUSED"), (reused.Status, reused.Code));
         Assert.Equal([first.Id], (await t.GetWaitlistAsync(pool.Id)).Entries.Select(e => e.Id));
-        Assert.Equal(1, (await t.GetCapacityAsync(pool.Id)).WaitlistDemand);
+        Assert.Equal(1, (await t.GetCapacityAsync(pool.Id)).Waitlist!.Waiting);
         await host.AssertInvariantsAsync();
     }
 

@@ -200,6 +200,33 @@ public abstract class HoldChangeTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_cart_of_150_of_one_capacity_over_two_lines_can_be_confirmed_120_and_refunded_110_at_once()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var hall = await t.CreateCapacityAsync("big", "Hall", 500);
+        var cart = (await Api.ReadAsync(await t.PostAsync("/reservations", Api.Json(new
+        {
+            items = new[] { new { capacity_id = hall, quantity = 100 }, new { capacity_id = hall, quantity = 50 } },
+        })), 201))["id"]!.GetValue<string>();
+
+        // More than one line may hold, but no more than the hold has.
+        await Api.ProblemAsync(await t.ConfirmPartAsync(cart, (hall, 151)), 400, "INVALID_QUANTITY");
+        var sale = await Api.ReadAsync(await t.ConfirmPartAsync(cart, (hall, 120)), 200);
+        Assert.Equal(("confirmed", 120), (sale["status"]!.GetValue<string>(), sale["items"]!.AsArray().Sum(i => i!["quantity"]!.GetValue<int>())));
+        Assert.Equal((0L, 120L), await CountersAsync(t, hall));
+
+        await Api.ProblemAsync(await t.CancelPartAsync(cart, (hall, 121)), 400, "INVALID_QUANTITY");
+        var refunded = await Api.ReadAsync(await t.CancelPartAsync(cart, (hall, 110)), 200);
+        Assert.Equal(10, refunded["items"]!.AsArray().Sum(i => i!["quantity"]!.GetValue<int>()));
+        Assert.Equal((0L, 10L), await CountersAsync(t, hall));
+
+        // A quantity no hold could ever have (more than a cart's lines could add up to) is refused before the core.
+        await Api.ProblemAsync(await t.CancelPartAsync(cart, (hall, 5001)), 400, "INVALID_QUANTITY");
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_partial_confirm_of_a_cart_releases_the_capacities_it_does_not_name()
     {
         await using var app = await NewAppAsync();

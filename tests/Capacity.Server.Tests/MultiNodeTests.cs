@@ -134,7 +134,7 @@ public sealed class MultiNodeTests
         Assert.Equal(36, responses.Count(r => r.StatusCode == HttpStatusCode.Conflict));
         Assert.Equal(4, await a.UsageAsync(limit, "one-buyer"));
         var waiting = (await Api.ReadAsync(await b.GetAsync($"/limits/{limit}/usage?buyer_key=one-buyer"), 200))["waiting"]!.GetValue<long>();
-        Assert.Equal(waiting, (await a.GetCapacityAsync(floor))["waitlist_demand"]!.GetValue<long>());
+        Assert.Equal(waiting, (await a.GetCapacityAsync(floor))["waitlist"]!["waiting"]!.GetValue<long>());
         Assert.Equal(4 - waiting, (await b.GetCapacityAsync(balcony))["reserved_capacity"]!.GetValue<long>());
         await nodes.AssertVerifiedAsync();
     }

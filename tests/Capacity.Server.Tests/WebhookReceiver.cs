@@ -10,7 +10,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace Capacity.Server.Tests;
 
-/// <summary>A Kestrel endpoint that records what it is sent, answering 500 to the first <c>failFirst</c> requests.</summary>
+/// <summary>
+/// A Kestrel endpoint that records what it is sent (on arrival), answering 500 to the first <c>failFirst</c>
+/// requests, and each only after <c>delay</c>: a slow receiver.
+/// </summary>
 internal sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -18,6 +21,9 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     private int _failFirst;
 
     private WebhookReceiver(WebApplication app, string url, int failFirst) => (_app, Url, _failFirst) = (app, url, failFirst);
+
+    /// <summary>When each request arrived, in arrival order.</summary>
+    public ConcurrentQueue<DateTimeOffset> Arrivals { get; } = new();
 
     public string Url { get; }
 
@@ -27,7 +33,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>The requests answered 200, in arrival order.</summary>
     public List<WebhookMessage> Messages => [.. _all.Where(m => m.Accepted)];
 
-    public static async Task<WebhookReceiver> StartAsync(int failFirst = 0)
+    public static async Task<WebhookReceiver> StartAsync(int failFirst = 0, TimeSpan delay = default)
     {
         var port = FreePort();
         var builder = WebApplication.CreateSlimBuilder();
@@ -39,9 +45,15 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body);
             var accepted = Interlocked.Decrement(ref receiver._failFirst) < 0;
+            receiver.Arrivals.Enqueue(DateTimeOffset.UtcNow);
             receiver._all.Enqueue(new WebhookMessage(
                 request.Headers["webhook-id"].ToString(), request.Headers["webhook-timestamp"].ToString(), request.Headers["webhook-signature"].ToString(),
                 body.ToArray(), accepted));
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay);
+            }
+
             return accepted ? Results.Ok() : Results.StatusCode(500);
         });
         await app.StartAsync();

@@ -380,8 +380,9 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
     public Task<IReadOnlyList<DeliveryRecord>> GetDeliveriesAsync(Guid tenantId, Guid endpointId, long after, int limit, CancellationToken ct) =>
         Webhooks.GetDeliveriesAsync(tenantId, endpointId, after, limit, ct);
 
-    public Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, CancellationToken ct) =>
-        Webhooks.ClaimDeliveriesAsync(node, now, leaseUntil, endpoints, perEndpoint, ct);
+    public Task<IReadOnlyList<OutboxWork>> ClaimDeliveriesAsync(
+        string node, DateTimeOffset now, DateTimeOffset leaseUntil, int endpoints, int perEndpoint, IReadOnlyCollection<Guid> busy, CancellationToken ct) =>
+        Webhooks.ClaimDeliveriesAsync(node, now, leaseUntil, endpoints, perEndpoint, busy, ct);
 
     public Task ReleaseClaimAsync(string node, Guid endpointId, CancellationToken ct) => Webhooks.ReleaseClaimAsync(node, endpointId, ct);
 

@@ -321,7 +321,7 @@ internal static class ReservationApi
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Change(
         string id, TenantCaller caller, JsonRequest<ChangeReservationRequest> body, HttpContext context, Writes writes, CoreLimits limits, TimeProvider time)
     {
-        if ((body.Problem ?? InvalidParts(body.Value.Items, limits, i => i.Quantity, min: 0)) is { } invalid)
+        if ((body.Problem ?? InvalidParts(body.Value.Items, limits, i => i.Quantity, min: 0, max: limits.MaxQuantityPerItem)) is { } invalid)
         {
             return invalid;
         }
@@ -411,16 +411,21 @@ internal static class ReservationApi
     private static ItemQuantity[]? Parts(ItemQuantityRequest[]? items) =>
         items is null ? null : Array.ConvertAll(items, i => new ItemQuantity(i.CapacityId, i.Quantity));
 
+    /// <summary>
+    /// A partial confirm or refund names what to keep or refund of each capacity: up to what the hold has
+    /// there, which a cart's several lines of one capacity may make more than one line's most (the core
+    /// checks it against the hold).
+    /// </summary>
     private static ProblemHttpResult? InvalidParts(ItemQuantityRequest[]? items, CoreLimits limits, int min) =>
-        items is null ? null : InvalidParts(items, limits, i => i.Quantity, min);
+        items is null ? null : InvalidParts(items, limits, i => i.Quantity, min, (int)Math.Min(int.MaxValue, (long)limits.MaxQuantityPerItem * limits.MaxItemsPerReservation));
 
     /// <summary>
     /// The shape of the items a change, partial confirm or refund names, checked before anything is
     /// stored for its Idempotency-Key: 1 to the cart's most items, each an object, each quantity from
-    /// <paramref name="min"/> to the most an item may have. What they are checked against (the hold's
+    /// <paramref name="min"/> to <paramref name="max"/>. What they are checked against (the hold's
     /// items, the capacities) is the core's.
     /// </summary>
-    private static ProblemHttpResult? InvalidParts<T>(T[] items, CoreLimits limits, Func<T, int> quantityOf, int min)
+    private static ProblemHttpResult? InvalidParts<T>(T[] items, CoreLimits limits, Func<T, int> quantityOf, int min, int max)
         where T : class
     {
         if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
@@ -436,9 +441,9 @@ internal static class ReservationApi
             }
 
             var quantity = quantityOf(items[i]);
-            if (quantity < min || quantity > limits.MaxQuantityPerItem)
+            if (quantity < min || quantity > max)
             {
-                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between {min} and {limits.MaxQuantityPerItem}.");
+                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between {min} and {max}.");
             }
         }
 

@@ -9,8 +9,11 @@ namespace Capacity.Server.Webhooks;
 
 /// <summary>
 /// Sends the outbox. Each round claims endpoints whose next pending delivery is due (on PostgreSQL a
-/// lease that keeps other nodes off them), sends each endpoint's deliveries in order and stops at its
-/// first failure, so a receiver sees an endpoint's notices in sequence. Every attempt's result goes
+/// lease that keeps other nodes off them), and starts a sender for each that sends its deliveries in
+/// order and stops at its first failure, so a receiver sees an endpoint's notices in sequence. Rounds
+/// do not wait for senders: an endpoint that answers slowly (up to <c>TimeoutMs</c> an attempt) keeps
+/// nobody else's notices waiting, since the next commit's round claims the other endpoints meanwhile
+/// (leaving out those this node is sending to). Every attempt's result goes
 /// through the engine (<see cref="RecordDeliveryAttempt"/>), where the core decides the next retry, when
 /// to give up, and when to disable the endpoint. A commit that wrote deliveries wakes it; retries come
 /// due by the clock and are found by polling. Delivery is at least once: a node that dies after a send
@@ -32,6 +35,9 @@ internal sealed class WebhookDispatcher : BackgroundService
     private readonly ILogger<WebhookDispatcher> _logger;
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _wake = new(0, 1);
+
+    // Endpoints this node's senders are working on: not claimed again until their sender ends.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> _sending = new();
     private readonly string _node = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
 
     public WebhookDispatcher(IWebhookStore store, CommandEngine engine, TimeProvider time, WebhookOptions options, OutageLog outage, ILogger<WebhookDispatcher> logger)
@@ -120,25 +126,19 @@ internal sealed class WebhookDispatcher : BackgroundService
         var poll = TimeSpan.FromMilliseconds(_options.PollIntervalMs);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var sent = 0;
+            var started = 0;
             try
             {
-                sent = await RoundAsync(stoppingToken);
+                started = await RoundAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                if (OutageLog.IsStoreFailure(ex))
-                {
-                    _outage.Failed("webhook dispatch", ex);
-                }
-                else
-                {
-                    _logger.LogWarning(ex, "Webhook dispatch round failed; retrying");
-                }
+                Report(ex);
             }
 
-            // A full round may have left more behind: go again at once; otherwise wait for a commit or the poll.
-            if (sent == 0)
+            // Senders started may leave more behind, or free a place: go again at once; otherwise wait
+            // for a commit, a sender that ends, or the poll.
+            if (started == 0)
             {
                 try
                 {
@@ -152,21 +152,70 @@ internal sealed class WebhookDispatcher : BackgroundService
         }
     }
 
-    /// <summary>One claim and its sends; the number of deliveries attempted.</summary>
+    private void Report(Exception ex)
+    {
+        if (OutageLog.IsStoreFailure(ex))
+        {
+            _outage.Failed("webhook dispatch", ex);
+        }
+        else
+        {
+            _logger.LogWarning(ex, "Webhook dispatch round failed; retrying");
+        }
+    }
+
+    /// <summary>
+    /// One claim: starts a sender for each endpoint claimed, up to <see cref="EndpointsPerRound"/>
+    /// senders at once on this node, and returns how many it started without waiting for them.
+    /// </summary>
     internal async Task<int> RoundAsync(CancellationToken ct)
     {
-        // A lease is short, so that the endpoints of a node that died are taken up again within
-        // seconds; a sender stops before a send that could outlast it (SendEndpointAsync).
-        var now = _time.GetUtcNow();
-        var leaseUntil = now + TimeSpan.FromMilliseconds(2L * _options.TimeoutMs + 5_000);
-        var work = await _store.ClaimDeliveriesAsync(_node, now, leaseUntil, EndpointsPerRound, DeliveriesPerClaim, ct);
-        if (work.Count == 0)
+        var room = EndpointsPerRound - _sending.Count;
+        if (room <= 0)
         {
             return 0;
         }
 
-        var counts = await Task.WhenAll(work.Select(w => SendEndpointAsync(w, leaseUntil, ct)));
-        return counts.Sum();
+        // A lease is short, so that the endpoints of a node that died are taken up again within
+        // seconds; a sender stops before a send that could outlast it (SendEndpointAsync).
+        var now = _time.GetUtcNow();
+        var leaseUntil = now + TimeSpan.FromMilliseconds(2L * _options.TimeoutMs + 5_000);
+        var work = await _store.ClaimDeliveriesAsync(_node, now, leaseUntil, room, DeliveriesPerClaim, [.. _sending.Keys], ct);
+        var started = 0;
+        foreach (var endpoint in work)
+        {
+            // Marked before it starts, so that the sender's end always comes after (and removes it).
+            if (_sending.TryAdd(endpoint.EndpointId, 0))
+            {
+                _ = SendThenWakeAsync(endpoint, leaseUntil, ct);
+                started++;
+            }
+        }
+
+        return started;
+    }
+
+    /// <summary>An endpoint's sender, apart from the round that started it; its end wakes the loop, which claims what it left.</summary>
+    private async Task SendThenWakeAsync(OutboxWork work, DateTimeOffset leaseUntil, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Yield();
+            await SendEndpointAsync(work, leaseUntil, ct);
+        }
+        catch (Exception ex)
+        {
+            // Not awaited by anyone: what goes wrong is said here (nothing, when the node is stopping).
+            if (!ct.IsCancellationRequested)
+            {
+                Report(ex);
+            }
+        }
+        finally
+        {
+            _sending.TryRemove(work.EndpointId, out _);
+            Wake();
+        }
     }
 
     private async Task<int> SendEndpointAsync(OutboxWork work, DateTimeOffset leaseUntil, CancellationToken ct)
