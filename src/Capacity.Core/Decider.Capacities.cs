@@ -167,7 +167,7 @@ public static partial class Decider
         earlier.Sale = rules with { Successors = [.. rules.Successors ?? [], tier.Id] };
         earlier.UpdatedAt = now;
         set.Touch(earlier);
-        if (rules.SoldOutAt is not null || rules.EndsAt <= now)
+        if (rules.SoldOutAt is not null || EndedUnsold(rules, now))
         {
             OpenTier(set, tier, now);
         }
@@ -183,6 +183,9 @@ public static partial class Decider
         tier.UpdatedAt = now;
         set.Touch(tier);
         set.Append(tier, LedgerKind.Open, Guid.Empty, 0, 0, now);
+
+        // A tier whose own window ended while it waited opens with nothing to sell: those after it open too.
+        OpenSuccessorsIfEnded(set, tier, now);
 
         // Entries that waited for the tier to open are offered now, in the same batch.
         if (tier.HasWaiting)
@@ -300,11 +303,19 @@ public static partial class Decider
     /// </summary>
     private static void OpenSuccessorsIfEnded(WorkingSet set, CapacityNode node, DateTimeOffset now)
     {
-        if (node.Sale is { SoldOutAt: null, Successors.Length: > 0, EndsAt: { } ends } rules && ends <= now)
+        if (node.Sale is { Successors.Length: > 0 } rules && EndedUnsold(rules, now))
         {
             OpenSuccessors(set, node, rules, now);
         }
     }
+
+    /// <summary>
+    /// Whether a capacity's own window has ended before it sold out, while it could sell: a tier not
+    /// yet open has sold nothing in its window, so the tiers after it wait for it to open (and open
+    /// with it, its window being over: <see cref="OpenTier"/>), not for its window.
+    /// </summary>
+    private static bool EndedUnsold(SaleRules rules, DateTimeOffset now) =>
+        rules is { SoldOutAt: null, EndsAt: { } ends } && ends <= now && !(rules.OpensAfter is not null && !rules.TierOpen);
 
     private static Outcome ModeDisagrees(CapacityMode asked, CapacityMode described) =>
         Outcome.Invalid("mode", $"mode '{asked.ToString().ToLowerInvariant()}' disagrees with the other fields, which describe '{described.ToString().ToLowerInvariant()}'. "
@@ -407,6 +418,13 @@ public static partial class Decider
             return new Outcome(OutcomeCode.Ok) { Capacity = Graph.View(node, set, set.Closure) };
         }
 
+        // A due edge the sweep has not passed yet is passed first, by the rules it was due under: the
+        // PUT works the next edge out anew from now, and would otherwise skip it and its notice.
+        if (command.Sale is not null)
+        {
+            PassEdge(set, node, now);
+        }
+
         var newlyFollowing = sale?.OpensAfter is { } earlierId && node.Sale?.OpensAfter is null ? set.FindCapacity(earlierId) : null;
         var watched = set.Watches(node.TenantId, Topics.All);
         var (freeBefore, openBefore) = watched ? (node.Free, IsOpen(set, node, now)) : (null, false);
@@ -489,37 +507,52 @@ public static partial class Decider
         var passed = 0;
         foreach (var id in command.CapacityIds)
         {
-            if (set.FindCapacity(id) is not { Sale: { EdgeAt: { } edge } rules } node || edge > now)
+            if (set.FindCapacity(id) is { } node && PassEdge(set, node, now))
             {
-                continue;
-            }
-
-            passed++;
-            node.Sale = WithNextEdge(rules, now);
-            node.UpdatedAt = now;
-            set.Touch(node);
-            if (node.HasWaiting)
-            {
-                set.Unsettled.Add((node.TenantId, node.EventId));
-            }
-
-            // Blocks and waiting entries may take an early tier's units before its window opens, and
-            // then no hold can take it to 0: the opening judges it, so that the next tier opens with
-            // the sale rather than at some later command (the offers the opening makes may take it to
-            // 0 too; SellOutAndSettle judges again after them).
-            if (node.Sale is { WatchesSellOut: true } && OnSaleNow(set, node, now))
-            {
-                set.SellOutCandidates.Add(node);
-            }
-
-            OpenSuccessorsIfEnded(set, node, now);
-            if (set.Watches(node.TenantId, Topics.CapacityStateChanged) && EdgeChangesSale(set, node, rules, now))
-            {
-                NoticeState(set, node, rules.EndsAt <= now ? "sale_ended" : "sale_started", now);
+                passed++;
             }
         }
 
         return new Outcome(OutcomeCode.Ok) { Count = passed };
+    }
+
+    /// <summary>
+    /// Passes the capacity's window edge if one is due and no sweep has passed it yet: its waiting list
+    /// and sell-out are judged, the tiers an ended window releases open, and subscribers are told. The
+    /// sweep does it, and so does a PUT of the sale rules before it works out the next edge anew (which
+    /// would otherwise skip the due one, and its notice with it).
+    /// </summary>
+    private static bool PassEdge(WorkingSet set, CapacityNode node, DateTimeOffset now)
+    {
+        if (node.Sale is not { EdgeAt: { } edge } rules || edge > now)
+        {
+            return false;
+        }
+
+        node.Sale = WithNextEdge(rules, now);
+        node.UpdatedAt = now;
+        set.Touch(node);
+        if (node.HasWaiting)
+        {
+            set.Unsettled.Add((node.TenantId, node.EventId));
+        }
+
+        // Blocks and waiting entries may take an early tier's units before its window opens, and
+        // then no hold can take it to 0: the opening judges it, so that the next tier opens with
+        // the sale rather than at some later command (the offers the opening makes may take it to
+        // 0 too; SellOutAndSettle judges again after them).
+        if (node.Sale is { WatchesSellOut: true } && OnSaleNow(set, node, now))
+        {
+            set.SellOutCandidates.Add(node);
+        }
+
+        OpenSuccessorsIfEnded(set, node, now);
+        if (set.Watches(node.TenantId, Topics.CapacityStateChanged) && EdgeChangesSale(set, node, rules, now))
+        {
+            NoticeState(set, node, rules.EndsAt <= now ? "sale_ended" : "sale_started", now);
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -400,6 +400,18 @@ public static partial class Decider
         }
     }
 
+    /// <summary>Marks the capacity's event unsettled: the engine settles it after the command, as it does after a release.</summary>
+    private static Outcome SettleWaitlist(WorkingSet set, SettleWaitlist command)
+    {
+        if (set.FindCapacity(command.CapacityId) is not { } node)
+        {
+            return Outcome.NotFound($"Capacity {command.CapacityId} was not found.");
+        }
+
+        set.Unsettled.Add((node.TenantId, node.EventId));
+        return new Outcome(OutcomeCode.Ok);
+    }
+
     /// <summary>Walks every event whose waiting list may now fit an entry.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void SettleUnsettled(WorkingSet set, DateTimeOffset now)

@@ -40,6 +40,7 @@ public static partial class Decider
             case ConfirmHold confirm: return ConfirmHold(set, confirm, now);
             case CancelSale cancel: return CancelSale(set, cancel, now);
             case PassSaleEdges edges: return PassSaleEdges(set, edges, now);
+            case SettleWaitlist settle: return SettleWaitlist(set, settle);
             case CreateWebhook createWebhook: return CreateWebhook(set, createWebhook, now, limits);
             case UpdateWebhook updateWebhook: return UpdateWebhook(set, updateWebhook, now, limits);
             case DeleteWebhook deleteWebhook: return DeleteWebhook(set, deleteWebhook);

@@ -202,7 +202,7 @@ public static class SaleRulesOf
 
         return rules.StartsAt > now
             ? new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: its sale starts at {Rules.Instant(rules.StartsAt)}.") { Capacity = view }
-            : new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: it opens when capacity {rules.OpensAfter} sells out.") { Capacity = view };
+            : new Outcome(OutcomeCode.SaleNotOpen, $"{node.SectionName} ({node.Id}) is not on sale yet: it opens when capacity {rules.OpensAfter} sells out or its sale ends.") { Capacity = view };
     }
 
     private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;

@@ -31,3 +31,18 @@ public sealed record LeaveWaitlist(Guid TenantId, Guid Id) : Command
         keys.Reservations.Add(Id);
     }
 }
+
+/// <summary>
+/// Offers whatever fits in the waiting list of the event that <paramref name="CapacityId"/> belongs to,
+/// as a command that frees units does after it. A node submits one for each event with waiting entries
+/// as it starts (<c>ExpirySweeper.SettleWaitingListsAsync</c>), so that entries a recount left fitting
+/// (migration 021 owes fewer units) are offered then rather than at the event's next release.
+/// </summary>
+public sealed record SettleWaitlist(Guid CapacityId) : Command
+{
+    protected override void AddKeys(LoadKeys keys)
+    {
+        keys.Capacities.Add(CapacityId);
+        keys.Queues.Add(CapacityId);
+    }
+}

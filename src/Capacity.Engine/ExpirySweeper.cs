@@ -64,6 +64,29 @@ public sealed class ExpirySweeper(IWriteStore store, CommandEngine engine, TimeP
     public Task<int> PassSaleEdgesAsync(CancellationToken ct) =>
         SubmitDueAsync(store.GetDueSaleEdgesAsync(time.GetUtcNow(), BatchSize, ct), ids => new PassSaleEdges(ids), "Sale-window sweep");
 
+    /// <summary>
+    /// Settles the waiting list of every event where entries wait (<see cref="SettleWaitlist"/>), as a
+    /// node starts: an upgrade's recount of what queues are owed (migration 021) can leave entries that
+    /// now fit, and nothing else would offer them before the event's next release. Settling a list
+    /// that is settled changes nothing, so every node may do it. Returns whether every event's list was
+    /// settled (false: try again later).
+    /// </summary>
+    public async Task<bool> SettleWaitingListsAsync(CancellationToken ct)
+    {
+        var capacities = await store.GetWaitingEventCapacitiesAsync(BatchSize, ct).ConfigureAwait(false);
+        var results = await Task.WhenAll(capacities.Select(id => engine.SubmitAsync(new SettleWaitlist(id)))).ConfigureAwait(false);
+        foreach (var result in results)
+        {
+            if (result.Status != EngineStatus.Decided)
+            {
+                logger.LogWarning("Settling the waiting lists at start stopped: the engine answered {Status}", result.Status);
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>One command for the ids the store found due; the count the core answers (how many it acted on).</summary>
     private async Task<int> SubmitDueAsync(Task<IReadOnlyList<Guid>> found, Func<Guid[], Command> command, string what)
     {

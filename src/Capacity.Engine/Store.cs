@@ -35,6 +35,9 @@ public interface IWriteStore
 
     /// <summary>Capacities whose sale window has an edge at or before <paramref name="now"/> that no sweep has passed, soonest first.</summary>
     Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct);
+
+    /// <summary>One capacity of each event (up to <paramref name="limit"/> events) where waiting-list entries wait: what a node settles as it starts.</summary>
+    Task<IReadOnlyList<Guid>> GetWaitingEventCapacitiesAsync(int limit, CancellationToken ct);
 }
 
 /// <summary>

@@ -595,10 +595,17 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
     public Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
         DueIdsAsync("SELECT id FROM capacities WHERE sale_edge_at IS NOT NULL AND sale_edge_at <= @now ORDER BY sale_edge_at, id LIMIT @limit", now, limit, ct);
 
-    private async Task<IReadOnlyList<Guid>> DueIdsAsync(string sql, DateTimeOffset now, int limit, CancellationToken ct)
+    public Task<IReadOnlyList<Guid>> GetWaitingEventCapacitiesAsync(int limit, CancellationToken ct) =>
+        DueIdsAsync("SELECT DISTINCT ON (tenant_id, event_id) id FROM capacities WHERE waiting_units > 0 ORDER BY tenant_id, event_id, id LIMIT @limit", null, limit, ct);
+
+    private async Task<IReadOnlyList<Guid>> DueIdsAsync(string sql, DateTimeOffset? now, int limit, CancellationToken ct)
     {
         await using var cmd = _dataSource.CreateCommand(sql);
-        cmd.Parameters.AddWithValue("now", Time(now));
+        if (now is { } at)
+        {
+            cmd.Parameters.AddWithValue("now", Time(at));
+        }
+
         cmd.Parameters.AddWithValue("limit", limit);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var due = new List<Guid>();

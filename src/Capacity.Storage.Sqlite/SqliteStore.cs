@@ -704,11 +704,18 @@ public sealed partial class SqliteStore : IWriteStore, IReadStore, ICommittedRow
     public Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct) =>
         DueIdsAsync("SELECT id FROM capacities WHERE sale_edge_at IS NOT NULL AND sale_edge_at <= $now ORDER BY sale_edge_at, id LIMIT $limit", now, limit, ct);
 
-    private async Task<IReadOnlyList<Guid>> DueIdsAsync(string sql, DateTimeOffset now, int limit, CancellationToken ct)
+    public Task<IReadOnlyList<Guid>> GetWaitingEventCapacitiesAsync(int limit, CancellationToken ct) =>
+        DueIdsAsync("SELECT MIN(id) FROM capacities WHERE waiting_units > 0 GROUP BY tenant_id, event_id LIMIT $limit", null, limit, ct);
+
+    private async Task<IReadOnlyList<Guid>> DueIdsAsync(string sql, DateTimeOffset? now, int limit, CancellationToken ct)
     {
         await using var c = await OpenReadAsync(ct).ConfigureAwait(false);
         using var cmd = new SqliteCommand(sql, c);
-        cmd.Parameters.AddWithValue("$now", Time(now));
+        if (now is { } at)
+        {
+            cmd.Parameters.AddWithValue("$now", Time(at));
+        }
+
         cmd.Parameters.AddWithValue("$limit", limit);
         using var r = cmd.ExecuteReader();
         var due = new List<Guid>();

@@ -631,6 +631,12 @@ internal sealed class ReferenceModel
             Tally(SaleEvent.Reopened);
         }
 
+        // A due edge the sweep has not passed yet is passed first, by the rules it was due under.
+        if (sale is not null)
+        {
+            PassEdge(cap, now, moves);
+        }
+
         var newlyFollowing = after is { } earlier && cap.OpensAfter is null ? Caps[earlier] : null;
         cap.Total = total;
         cap.Active = active;
@@ -754,29 +760,39 @@ internal sealed class ReferenceModel
     {
         foreach (var id in c.CapacityIds)
         {
-            if (Caps.TryGetValue(id, out var cap) && cap.EdgeAt <= now)
+            if (Caps.TryGetValue(id, out var cap))
             {
-                cap.EdgeAt = NextEdge(cap, now);
-                OpenFollowersIfEnded(cap, now, moves);
-                if (Watches(cap) && OnSaleNow(cap.Id, now))
-                {
-                    _taken.Add(cap.Id);
-                    _atWindowStart = true;
-                }
+                PassEdge(cap, now, moves);
             }
         }
 
         return OutcomeCode.Ok;
     }
 
+    /// <summary>A due edge no sweep has passed: the sweep passes it, and so does a PUT of the sale rules before it works the next edge out anew.</summary>
+    private void PassEdge(Cap cap, DateTimeOffset now, List<Move> moves)
+    {
+        if (cap.EdgeAt <= now)
+        {
+            cap.EdgeAt = NextEdge(cap, now);
+            OpenFollowersIfEnded(cap, now, moves);
+            if (Watches(cap) && OnSaleNow(cap.Id, now))
+            {
+                _taken.Add(cap.Id);
+                _atWindowStart = true;
+            }
+        }
+    }
+
     /// <summary>An earlier tier whose own window has ended (and that never sold out) opens the tiers that wait for it.</summary>
     private void OpenFollowersIfEnded(Cap cap, DateTimeOffset now, List<Move> moves)
     {
-        if (cap.SoldOutAt is null && cap.SaleEnds <= now)
+        // Not a tier that never opened: the tiers after it wait for it to open (and open with it).
+        if (cap.SoldOutAt is null && cap.SaleEnds <= now && !(cap.OpensAfter is not null && !cap.TierOpen))
         {
             foreach (var follower in cap.Followers.Select(f => Caps[f]).Where(f => !f.TierOpen))
             {
-                Open(follower, moves);
+                Open(follower, now, moves);
                 Tally(SaleEvent.TierOpenedAsWindowEnded);
             }
         }
@@ -792,9 +808,9 @@ internal sealed class ReferenceModel
     private void Follow(Cap tier, Cap earlier, DateTimeOffset now, List<Move> moves)
     {
         earlier.Followers.Add(tier.Id);
-        if (earlier.SoldOutAt is not null || earlier.SaleEnds <= now)
+        if (earlier.SoldOutAt is not null || (earlier.SaleEnds <= now && !(earlier.OpensAfter is not null && !earlier.TierOpen)))
         {
-            Open(tier, moves);
+            Open(tier, now, moves);
             Tally(SaleEvent.TierOpenedAtOnce);
         }
         else if (Available(earlier.Id, UsedAll()) == 0)
@@ -804,10 +820,13 @@ internal sealed class ReferenceModel
         }
     }
 
-    private static void Open(Cap tier, List<Move> moves)
+    private void Open(Cap tier, DateTimeOffset now, List<Move> moves)
     {
         tier.TierOpen = true;
         moves.Add(new Move(LedgerKind.Open, Guid.Empty, tier.Id, 0, 0));
+
+        // Its own window over while it waited: the tiers after it open with it.
+        OpenFollowersIfEnded(tier, now, moves);
     }
 
     /// <summary>
@@ -824,7 +843,7 @@ internal sealed class ReferenceModel
             close |= cap.Followers.Count > 0;
             foreach (var follower in cap.Followers.Select(f => Caps[f]).Where(f => !f.TierOpen))
             {
-                Open(follower, moves);
+                Open(follower, now, moves);
                 Tally(SaleEvent.TierOpened);
             }
         }

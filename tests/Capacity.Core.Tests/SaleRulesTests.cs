@@ -786,6 +786,54 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
+    public void In_a_chain_a_waiting_tier_whose_window_ends_holds_the_next_back_until_it_opens_itself_and_then_both_open()
+    {
+        var s = new Scenario();
+        var first = s.Own(2, "First");
+        var second = s.CreateCommand(5, null, "Second") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(10), OpensAfter: first) };
+        s.Do(second);
+        var third = s.CreateCommand(5, null, "Third") with { Sale = new SaleRules(OpensAfter: second.Id) };
+        s.Do(third);
+
+        // The second tier's window ends before it ever opened: it sold nothing, so the third still waits.
+        s.AdvanceMinutes(10);
+        s.Do(new PassSaleEdges([second.Id]));
+        Assert.Equal((false, false), (s.Node(second.Id).Sale!.TierOpen, s.Node(third.Id).Sale!.TierOpen));
+        Assert.Equal(OutcomeCode.SaleNotOpen, s.Hold((third.Id, 1)).Code);
+
+        // The first sells out: the second opens with its window over, and the third with it.
+        s.HoldOk((first, 2));
+        Assert.Equal((true, true), (s.Node(second.Id).Sale!.TierOpen, s.Node(third.Id).Sale!.TierOpen));
+        Assert.Equal(OutcomeCode.SaleClosed, s.Hold((second.Id, 1)).Code);
+        s.HoldOk((third.Id, 1));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void Settling_a_waiting_list_on_its_own_offers_an_entry_that_fits_though_no_command_freed_its_units()
+    {
+        var s = new Scenario();
+        var pool = s.Own(10, "Floor");
+        s.EnableWaitlist(pool);
+        s.HoldOk((pool, 7));
+        var group = s.JoinOk((pool, 4));
+        var single = s.JoinOk((pool, 1));
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(single).Status);
+
+        // As a recount can leave the rows (an upgrade's migration): the group that held the single back
+        // is gone, the counters say so, and nothing has settled the list since.
+        s.Entry(group).Status = WaitlistStatus.Left;
+        var node = s.Node(pool);
+        (node.WaitingUnits, node.QueueDemand, node.QueueShare) = (1, 1, 1);
+        Assert.Equal(WaitlistStatus.Waiting, s.Entry(single).Status);
+
+        Assert.Equal(OutcomeCode.Ok, s.Do(new SettleWaitlist(pool)).Code);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(single).Status);
+        Assert.Equal(OutcomeCode.NotFound, s.Do(new SettleWaitlist(Guid.NewGuid())).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void A_put_that_ends_an_early_birds_window_opens_the_next_tier_and_a_tier_set_after_the_end_opens_at_once()
     {
         var s = new Scenario();

@@ -384,6 +384,24 @@ public sealed class WebhookWindowTests
     }
 
     [Fact]
+    public void A_put_of_the_sale_rules_between_an_edge_and_the_sweep_passes_the_edge_and_tells_it_first()
+    {
+        var s = new Scenario();
+        var create = s.CreateCommand(5, null, "Presale") with { Sale = new SaleRules(StartsAt: s.Now.AddMinutes(10)) };
+        s.Do(create);
+        s.Do(new CreateWebhook(s.Tenant, s.NewId(), "https://hooks.example.com/in", Topics.CapacityStateChanged, null, "whsec_c2VjcmV0"));
+
+        // The window opened a moment ago and no sweep has passed it: the PUT (a new low watermark) does.
+        s.AdvanceMinutes(10);
+        var put = s.Do(new UpdateCapacity(s.Tenant, create.Id, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep, null,
+            new SalePatch(default, default, default, default, default, Change<int?>.To(2))));
+        Assert.Equal(OutcomeCode.Ok, put.Code);
+        Assert.Equal([(create.Id, "sale_started")], s.LastNotices.Select(n => (((CapacityView)n.Subject).Id, n.Reason)));
+        s.Do(new PassSaleEdges([create.Id]));
+        Assert.Empty(s.LastNotices);
+    }
+
+    [Fact]
     public void An_edge_that_opens_or_closes_nothing_is_not_told_a_deactivated_capacity_a_tier_not_open_or_one_its_sell_out_closed()
     {
         var s = new Scenario();

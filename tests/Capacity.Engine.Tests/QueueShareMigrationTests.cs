@@ -67,6 +67,36 @@ public abstract class QueueShareMigrationTests(StoreKind kind)
         }
     }
 
+    [Fact]
+    public async Task A_node_settles_the_waiting_lists_as_it_starts_so_entries_a_recount_left_fitting_are_offered_then()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        try
+        {
+            var floor = await h.CreateAsync("Floor", 4);
+            Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new UpdateCapacity(
+                Tenant, floor, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep, new WaitlistPatch(true, 30, WaitlistPolicy.Fifo)))).Outcome?.Code);
+            Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(floor, 4)).Outcome?.Code);
+            var pair = Guid.CreateVersion7();
+            Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new JoinWaitlist(Tenant, pair, [new WaitlistItem(floor, 2)], null, null))).Outcome?.Code);
+
+            // The rows as a recount leaves them (migration 021 can): the pair fits and is owed its two, and
+            // no command has settled the list since.
+            await h.CloseAsync();
+            await h.SqlAsync("UPDATE capacities SET total_capacity = 6, queue_demand = 2 WHERE section_name = 'Floor'");
+            h = await h.ReopenAsync();
+            Assert.Equal(WaitlistStatus.Waiting, (await h.Store.GetWaitlistEntryAsync(Tenant, pair, CancellationToken.None))!.Status);
+
+            Assert.True(await h.Sweeper().SettleWaitingListsAsync(CancellationToken.None));
+            Assert.Equal(WaitlistStatus.Offered, (await h.Store.GetWaitlistEntryAsync(Tenant, pair, CancellationToken.None))!.Status);
+            await h.AssertAuditCleanAsync();
+        }
+        finally
+        {
+            await h.DisposeAsync();
+        }
+    }
+
     private static Task<EngineResult> Join(EngineHarness h, Guid capacity, int quantity) =>
         h.Engine.SubmitAsync(new JoinWaitlist(Tenant, Guid.CreateVersion7(), [new WaitlistItem(capacity, quantity)], null, null));
 }

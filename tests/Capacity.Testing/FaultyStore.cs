@@ -264,6 +264,8 @@ public class FaultyStore : IWriteStore, IReadStore, IWebhookStore, IAsyncDisposa
 
     public Task<IReadOnlyList<Guid>> GetDueSaleEdgesAsync(DateTimeOffset now, int limit, CancellationToken ct) => _write.GetDueSaleEdgesAsync(now, limit, ct);
 
+    public Task<IReadOnlyList<Guid>> GetWaitingEventCapacitiesAsync(int limit, CancellationToken ct) => _write.GetWaitingEventCapacitiesAsync(limit, ct);
+
     public Task<bool> IsReadyAsync(CancellationToken ct) => _read.IsReadyAsync(ct);
     public Task<IReadOnlyList<CapacityNode>> GetCapacitiesAsync(Guid tenantId, IReadOnlyCollection<Guid> ids, CancellationToken ct) => _read.GetCapacitiesAsync(tenantId, ids, ct);
     public Task<Reservation?> GetReservationAsync(Guid tenantId, Guid id, CancellationToken ct) => _read.GetReservationAsync(tenantId, id, ct);

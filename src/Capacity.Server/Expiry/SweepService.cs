@@ -18,10 +18,14 @@ internal sealed class SweepService(ExpirySweeper sweeper, IReadStore store, Time
         // Periods on the provider's monotonic clock; the first stats are read at the first tick.
         var lastPurge = time.GetTimestamp();
         long? lastStats = null;
+        var settled = false;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
+                // Once a start: waiting lists a recount (an upgrade's migration) left fitting are offered now.
+                settled = settled || await sweeper.SettleWaitingListsAsync(stoppingToken);
+
                 var expired = await sweeper.SweepOnceAsync(stoppingToken);
                 if (expired > 0)
                 {

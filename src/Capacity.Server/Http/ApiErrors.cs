@@ -81,7 +81,7 @@ internal static class ApiErrors
         "A change in part (PATCH, a partial confirm or refund, a reclaim) of a hold drawn from an allocation, or a change or reclaim of a waiting-list offer: those move only whole. Confirm, release or cancel the whole reservation instead.");
 
     public static readonly ErrorKind SaleNotOpenKind = new("SALE_NOT_OPEN", 409, "The capacity is not on sale yet.",
-        "Its `sale_starts_at` has not come (the problem carries it), or it opens only when the capacity named by `opens_after_sold_out_of` sells out. "
+        "Its `sale_starts_at` has not come (the problem carries it), or it opens only when the capacity named by `opens_after_sold_out_of` sells out or ends its sale window. "
         + "Holds and checks are refused until then; nothing changed.");
 
     public static readonly ErrorKind SaleClosedKind = new("SALE_CLOSED", 409, "The capacity is no longer on sale.",
