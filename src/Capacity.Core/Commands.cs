@@ -81,6 +81,13 @@ public sealed record UpdateCapacity(
         {
             keys.Capacities.Add(earlier);
         }
+
+        // A window it ends (or a due end it passes) lapses the entries below that reach it, owed
+        // nothing or not: the event's queue must be at hand. Rare (an organiser's PUT of the rules).
+        if (Sale is not null)
+        {
+            keys.Queues.Add(Id);
+        }
     }
 }
 
@@ -228,7 +235,13 @@ public sealed record AddApiKey(Guid TenantId, NewApiKey Key, int MaxUsable = int
 /// </summary>
 public sealed record PassSaleEdges(Guid[] CapacityIds) : Command
 {
-    protected override void AddKeys(LoadKeys keys) => keys.Capacities.UnionWith(CapacityIds);
+    // The queues too: a window's end lapses the entries below that reach it, including those owed
+    // nothing (their own capacity full), which no counter of the capacity shows. One batch per edge.
+    protected override void AddKeys(LoadKeys keys)
+    {
+        keys.Capacities.UnionWith(CapacityIds);
+        keys.Queues.UnionWith(CapacityIds);
+    }
 }
 
 /// <summary>Revokes one of a tenant's keys: it is refused from then on. Revoking a revoked key changes nothing.</summary>

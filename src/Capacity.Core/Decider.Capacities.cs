@@ -477,8 +477,9 @@ public static partial class Decider
             set.SellOutCandidates.Add(node);
         }
 
-        // A larger total, a reopened capacity or a changed policy may fit entries that waited.
-        if (node.HasWaiting)
+        // A larger total, a reopened capacity or a changed policy may fit entries that waited; a window
+        // ended by the PUT lapses those below that reach it, owed nothing or not.
+        if (node.HasWaiting || command.Sale is not null && node.Sale?.EndsAt <= now && set.QueueOf(node.TenantId, node.EventId) is not null)
         {
             set.Unsettled.Add((node.TenantId, node.EventId));
         }
@@ -532,7 +533,11 @@ public static partial class Decider
         node.Sale = WithNextEdge(rules, now);
         node.UpdatedAt = now;
         set.Touch(node);
-        if (node.HasWaiting)
+
+        // An end lapses every entry below that reaches it, also those owed nothing (their own capacity
+        // full: no counter here shows them), so it settles the event's list whenever one is loaded (the
+        // sweep's and a PUT's batches load it); a start offers only entries with room.
+        if (node.HasWaiting || rules.EndsAt <= now && set.QueueOf(node.TenantId, node.EventId) is not null)
         {
             set.Unsettled.Add((node.TenantId, node.EventId));
         }

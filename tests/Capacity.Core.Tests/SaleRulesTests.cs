@@ -810,6 +810,25 @@ public sealed class SaleRulesWaitlistTests
     }
 
     [Fact]
+    public void A_pools_window_end_lapses_an_entry_below_it_owed_nothing_because_its_own_section_is_full()
+    {
+        var s = new Scenario();
+        var venue = s.CreateCommand(10, null, "Venue") with { Sale = new SaleRules(EndsAt: s.Now.AddMinutes(30)) };
+        s.Do(venue);
+        var box = s.Create(2, [venue.Id], "Box");
+        s.EnableWaitlist(box);
+        s.HoldOk((box, 2));
+        var entry = s.JoinOk((box, 1));
+        Assert.Equal((0L, 0L), (s.Node(venue.Id).QueueDemand, s.Node(box).QueueDemand));
+
+        // Nothing on the venue shows the entry, yet the venue's end reaches it: the sweep lapses it.
+        s.AdvanceMinutes(30);
+        s.Do(new PassSaleEdges([venue.Id]));
+        Assert.Equal((WaitlistStatus.Lapsed, (WaitlistLapse?)WaitlistLapse.SaleEnded), (s.Entry(entry).Status, s.Entry(entry).LapsedReason));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Settling_a_waiting_list_on_its_own_offers_an_entry_that_fits_though_no_command_freed_its_units()
     {
         var s = new Scenario();
