@@ -478,11 +478,8 @@ public static partial class Decider
         }
 
         // A larger total, a reopened capacity or a changed policy may fit entries that waited; a window
-        // ended by the PUT lapses those below that reach it, owed nothing or not.
-        if (node.HasWaiting || command.Sale is not null && node.Sale?.EndsAt <= now && set.QueueOf(node.TenantId, node.EventId) is not null)
-        {
-            set.Unsettled.Add((node.TenantId, node.EventId));
-        }
+        // ended by the PUT lapses those below that reach it.
+        MarkWindowUnsettled(set, node, ended: command.Sale is not null && node.Sale?.EndsAt <= now);
 
         if (watched)
         {
@@ -534,13 +531,8 @@ public static partial class Decider
         node.UpdatedAt = now;
         set.Touch(node);
 
-        // An end lapses every entry below that reaches it, also those owed nothing (their own capacity
-        // full: no counter here shows them), so it settles the event's list whenever one is loaded (the
-        // sweep's and a PUT's batches load it); a start offers only entries with room.
-        if (node.HasWaiting || rules.EndsAt <= now && set.QueueOf(node.TenantId, node.EventId) is not null)
-        {
-            set.Unsettled.Add((node.TenantId, node.EventId));
-        }
+        // A start offers only entries with room; an end lapses every entry below that reaches it.
+        MarkWindowUnsettled(set, node, ended: rules.EndsAt <= now);
 
         // Blocks and waiting entries may take an early tier's units before its window opens, and
         // then no hold can take it to 0: the opening judges it, so that the next tier opens with
@@ -558,6 +550,20 @@ public static partial class Decider
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Marks the capacity's event for settling when entries draw from it, or, where its window has
+    /// <paramref name="ended"/>, whenever the event's list is loaded (the sweep's and a sale-rule PUT's
+    /// batches load it): the end lapses every entry below that reaches it, also those owed nothing
+    /// because their own capacity is full, which no counter here shows.
+    /// </summary>
+    private static void MarkWindowUnsettled(WorkingSet set, CapacityNode node, bool ended)
+    {
+        if (node.HasWaiting || ended && set.QueueOf(node.TenantId, node.EventId) is not null)
+        {
+            set.Unsettled.Add((node.TenantId, node.EventId));
+        }
     }
 
     /// <summary>

@@ -218,9 +218,8 @@ internal sealed class WebhookDispatcher : BackgroundService
         }
     }
 
-    private async Task<int> SendEndpointAsync(OutboxWork work, DateTimeOffset leaseUntil, CancellationToken ct)
+    private async Task SendEndpointAsync(OutboxWork work, DateTimeOffset leaseUntil, CancellationToken ct)
     {
-        var attempted = 0;
         try
         {
             foreach (var message in work.Messages)
@@ -234,7 +233,6 @@ internal sealed class WebhookDispatcher : BackgroundService
                 }
 
                 var (status, error, elapsed) = await SendAsync(work, message, ct);
-                attempted++;
                 var result = await RecordAsync(new RecordDeliveryAttempt(
                     work.TenantId, work.EndpointId, message.Sequence, status, error, (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds), Random.Shared.NextDouble()), ct);
                 if (result.Status != EngineStatus.Decided || status is not (>= 200 and < 300))
@@ -256,7 +254,6 @@ internal sealed class WebhookDispatcher : BackgroundService
             }
         }
 
-        return attempted;
     }
 
     /// <summary>
