@@ -52,7 +52,7 @@ internal static class Answers
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome Short(CapacityNode node, long requested, long left, long? available) =>
-        new(OutcomeCode.InsufficientCapacity) { Available = available, Shortage = new Shortage(node.Id, node.SectionName, requested, left, node.QueueDemand) };
+        new(OutcomeCode.InsufficientCapacity) { Available = available, Shortage = new Shortage(node.Id, node.SectionName, requested, left, node.OwedUnits) };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Outcome ReservationNotFound(Guid id) => Outcome.NotFound($"Reservation {id} was not found.");

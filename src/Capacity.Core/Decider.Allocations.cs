@@ -240,7 +240,7 @@ public static partial class Decider
         foreach (var n in set.Closure)
         {
             n.Reserved += reservedDelta;
-            if (n.WaitingUnits > 0)
+            if (n.QueueDemand > 0)
             {
                 SyncShare(set, n);
             }

@@ -442,9 +442,9 @@ public static partial class Decider
 
         node.UpdatedAt = now;
         set.Touch(node);
-        if (node.WaitingUnits > 0)
+        if (node.QueueDemand > 0)
         {
-            // A resize or a new allowance changes what its entries could be given, so what they are owed above.
+            // A resize or a new allowance changes what could be given here, so what passes up to the pools above.
             SyncShare(set, node);
         }
 

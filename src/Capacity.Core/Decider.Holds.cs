@@ -457,7 +457,7 @@ public static partial class Decider
 
             set.Touch(node);
             set.Append(node, kind, reservationId, allocationId, reservedSign * quantity, soldSign * quantity, now, offer);
-            if (node.WaitingUnits > 0)
+            if (node.QueueDemand > 0)
             {
                 SyncShare(set, node);
             }

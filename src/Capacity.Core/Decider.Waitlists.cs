@@ -348,7 +348,6 @@ public static partial class Decider
         {
             var node = set.FindCapacity(item.CapacityId) ?? throw new MissingRowException($"Capacity {item.CapacityId} of waiting-list entry {entry.Id} was not loaded.");
             node.WaitingUnits += sign * item.Quantity;
-            set.Touch(node);
             if (entry.BuyerKey is { } buyerKey)
             {
                 set.AddUsage(entry.TenantId, item.CapacityId, buyerKey, sign * item.Quantity);
@@ -359,35 +358,45 @@ public static partial class Decider
                 throw new InvalidOperationException($"Waiting-list counters of capacity {node.Id} would go negative.");
             }
 
-            SyncShare(set, node);
+            WaitFor(set, node, sign * item.Quantity);
         }
     }
 
     /// <summary>
-    /// Brings what a capacity's own waiting entries count as owed, on it and on every node above it,
-    /// in step with its counters (<see cref="CapacityNode.ShareOf"/>): called wherever its waiting units,
-    /// reserved or sold units, total or allowance change while it has entries. Its closure is loaded
-    /// whenever any of those change.
+    /// Adds <paramref name="units"/> to what is waited for on <paramref name="node"/> and passes the
+    /// change of its share up (<see cref="SyncShare"/>).
+    /// </summary>
+    private static void WaitFor(WorkingSet set, CapacityNode node, long units)
+    {
+        node.QueueDemand += units;
+        if (node.QueueDemand < 0)
+        {
+            throw new InvalidOperationException($"Waiting-list counters of capacity {node.Id} would go negative.");
+        }
+
+        set.Touch(node);
+        SyncShare(set, node);
+    }
+
+    /// <summary>
+    /// Brings what a capacity passes up to its parents (<see cref="CapacityNode.ShareOf"/> of what is
+    /// waited for on it) in step with its counters, level by level up: called wherever what is waited
+    /// for on it, its reserved or sold units, its total or its allowance change while something is
+    /// waited for on it. Its closure is loaded whenever any of those change.
     /// </summary>
     private static void SyncShare(WorkingSet set, CapacityNode node)
     {
-        var delta = node.ShareOf(node.WaitingUnits) - node.QueueShare;
+        var delta = node.ShareOf(node.QueueDemand) - node.QueueShare;
         if (delta == 0)
         {
             return;
         }
 
         node.QueueShare += delta;
-        Graph.Closure(node, set, set.ShareClosure);
-        foreach (var reached in set.ShareClosure)
+        foreach (var parentId in node.ParentIds)
         {
-            reached.QueueDemand += delta;
-            if (reached.QueueDemand < 0)
-            {
-                throw new InvalidOperationException($"Waiting-list counters of capacity {reached.Id} would go negative.");
-            }
-
-            set.Touch(reached);
+            var parent = set.FindCapacity(parentId) ?? throw new MissingRowException($"Capacity {parentId} above {node.Id} was not loaded.");
+            WaitFor(set, parent, delta);
         }
     }
 
@@ -435,7 +444,6 @@ public static partial class Decider
         var queue = set.QueueOf(tenantId, eventId) ?? throw new MissingRowException($"The waiting list of event {eventId} was not loaded.");
         var ahead = set.Ahead;
         ahead.Clear();
-        set.AheadOwn.Clear();
         foreach (var entry in queue)
         {
             if (entry.Status != WaitlistStatus.Waiting)
@@ -494,31 +502,33 @@ public static partial class Decider
         }
 
         ahead.Clear();
-        set.AheadOwn.Clear();
     }
 
     /// <summary>
     /// An entry that does not fit keeps its place: the entries behind it may not have the units it waits
-    /// for, on its capacities and on every node above them, up to what each of its capacities could
-    /// still give (as <see cref="CapacityNode.QueueDemand"/> counts it: units a full section's queue
-    /// could never be offered are no one's to keep from the entries behind on other sections).
+    /// for, on its capacities and on every node above them, counted as <see cref="CapacityNode.QueueDemand"/>
+    /// is (units a full section's queue could never be offered are no one's to keep from the entries
+    /// behind on other sections).
     /// </summary>
     private static void KeepPlace(WorkingSet set, WaitlistEntry entry)
     {
         foreach (var item in entry.Items)
         {
-            var node = set.FindCapacity(item.CapacityId)!;
-            ref var own = ref CollectionsMarshal.GetValueRefOrAddDefault(set.AheadOwn, node, out _);
-            var delta = node.ShareOf(own + item.Quantity) - node.ShareOf(own);
-            own += item.Quantity;
-            if (delta > 0)
+            WaitAhead(set, set.FindCapacity(item.CapacityId)!, item.Quantity);
+        }
+    }
+
+    private static void WaitAhead(WorkingSet set, CapacityNode node, long units)
+    {
+        ref var waited = ref CollectionsMarshal.GetValueRefOrAddDefault(set.Ahead, node, out _);
+        var before = node.ShareOf(waited);
+        waited += units;
+        var passed = node.ShareOf(waited) - before;
+        if (passed > 0)
+        {
+            foreach (var parentId in node.ParentIds)
             {
-                Graph.Closure(node, set, set.ShareClosure);
-                foreach (var reached in set.ShareClosure)
-                {
-                    ref var owed = ref CollectionsMarshal.GetValueRefOrAddDefault(set.Ahead, reached, out _);
-                    owed += delta;
-                }
+                WaitAhead(set, set.FindCapacity(parentId)!, passed);
             }
         }
     }

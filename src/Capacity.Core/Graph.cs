@@ -118,7 +118,7 @@ public static class Graph
         node.CreatedAt,
         node.UpdatedAt,
         node.Waitlist,
-        node.QueueDemand,
+        node.OwedUnits,
         node.WaitingUnits,
         node.OfferedUnits,
         node.Sale,

@@ -183,9 +183,8 @@ public static class Invariants
 
     /// <summary>
     /// Waiting lists: each capacity's <see cref="CapacityNode.WaitingUnits"/> and
-    /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (the units of
-    /// entries on a capacity owed to it and every node above it, up to what it could still give:
-    /// <see cref="CapacityNode.ShareOf"/>); an entry is offered exactly while its offer is
+    /// <see cref="CapacityNode.QueueDemand"/> equal what its waiting entries add up to (its own entries'
+    /// units, and what each capacity directly below passes up: <see cref="CapacityNode.ShareOf"/>); an entry is offered exactly while its offer is
     /// active; each capacity's <see cref="CapacityNode.OfferedUnits"/> equals its live offers'; and no
     /// entry waits while it fits and is on sale at <paramref name="now"/> (settling the lists as they are would offer nothing).
     /// <paramref name="live"/> holds every waiting or offered entry and <paramref name="offers"/> the
@@ -202,8 +201,7 @@ public static class Invariants
     {
         var violations = new List<string>();
         var byId = new Lookup(nodes);
-        var owed = nodes.ToDictionary(n => n.Id, _ => (Own: 0L, Below: 0L));
-        var closure = new List<CapacityNode>();
+        var owed = nodes.ToDictionary(n => n.Id, _ => (Own: 0L, Below: -1L));
         foreach (var entry in live)
         {
             var offer = entry.OfferReservationId is { } id && offers.TryGetValue(id, out var status) ? status : (ReservationStatus?)null;
@@ -229,18 +227,24 @@ public static class Invariants
             }
         }
 
-        // Each capacity's own units count on it and every node above up to what it could still give.
+        // What is waited for on each node: its own units and what each node directly below passes up,
+        // at most what that one could still give; worked out from the leaves up.
+        var below = nodes.SelectMany(n => n.ParentIds.Select(p => (Parent: p, Child: n))).ToLookup(x => x.Parent, x => x.Child);
+        long WaitedFor(CapacityNode node)
+        {
+            var (own, waited) = owed[node.Id];
+            if (waited < 0)
+            {
+                waited = own + below[node.Id].Sum(child => child.ShareOf(WaitedFor(child)));
+                owed[node.Id] = (own, waited);
+            }
+
+            return waited;
+        }
+
         foreach (var node in nodes)
         {
-            var share = node.ShareOf(owed[node.Id].Own);
-            if (share > 0)
-            {
-                Graph.Closure(node, byId, closure);
-                foreach (var n in closure)
-                {
-                    owed[n.Id] = (owed[n.Id].Own, owed[n.Id].Below + share);
-                }
-            }
+            WaitedFor(node);
         }
 
         foreach (var (entryId, status) in offers)

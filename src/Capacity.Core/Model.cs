@@ -60,29 +60,34 @@ public sealed class CapacityNode
     public long WaitingUnits { get; set; }
 
     /// <summary>
-    /// Units owed to waiting entries on this capacity or any below it: each capacity's own entries count
-    /// here and on every node above it up to what that capacity could still give them (<see cref="ShareOf"/>).
-    /// A public hold sees them as taken (<see cref="Headroom"/>), so nobody can jump the queue through a
-    /// sibling that shares this pool, while a long queue on a small sold-out section, which could never
-    /// be offered more than that section's own returns, does not close its siblings. 0 on nearly every
-    /// capacity, and then it costs a hold one subtraction.
+    /// Units waited for here: this capacity's own waiting units plus what each capacity directly below
+    /// it passes up (<see cref="ShareOf"/> of its own <see cref="QueueDemand"/>: at most what it could
+    /// still give). Entries can be offered no more than every capacity between them and this one could
+    /// give, so a long queue on a sold-out section (or on an unlimited ticket type under one) passes
+    /// nothing up and does not close its siblings, while what could reach this node stays kept from
+    /// the public (<see cref="Headroom"/>): nobody jumps the queue through a sibling that shares the
+    /// pool. A capacity with two parents passes its share up both ways, so a pool both lead to counts
+    /// it twice: more kept back than could ever be offered, never less. 0 on nearly every capacity,
+    /// and then it costs a hold one subtraction.
     /// </summary>
     public long QueueDemand { get; set; }
 
     /// <summary>
-    /// This capacity's own entries' share of <see cref="QueueDemand"/> here and above, as last counted
-    /// (<see cref="ShareOf"/> of <see cref="WaitingUnits"/> when the row was loaded, kept in step by the
-    /// core); not stored.
+    /// What this capacity passes up to each parent, as last counted (<see cref="ShareOf"/> of
+    /// <see cref="QueueDemand"/> when the row was loaded, kept in step by the core); not stored.
     /// </summary>
     internal long QueueShare { get; set; }
 
-    /// <summary>Whether some waiting entry draws from this node: owed units here, or entries of its own whose share is 0 while it has nothing to give.</summary>
-    public bool HasWaiting => QueueDemand > 0 || WaitingUnits > 0;
+    /// <summary>Units of this capacity's free room kept for waiting entries here and below: <see cref="QueueDemand"/> up to what it could still give.</summary>
+    public long OwedUnits => ShareOf(QueueDemand);
+
+    /// <summary>Whether some waiting entry draws from this node: entries of its own, or units passed up from below (owed or not, since a ticket coming back here may let one be offered).</summary>
+    public bool HasWaiting => QueueDemand > 0;
 
     /// <summary>
-    /// What <paramref name="waiting"/> units of entries on this capacity count as owed on it and above:
-    /// all of them on an unlimited capacity (any unit of the pools above could be theirs), else at most
-    /// what it could still give (<see cref="Free"/>): entries here can be offered no more than that,
+    /// What <paramref name="waiting"/> units waited for here count as owed on the nodes above: all of
+    /// them on an unlimited capacity (any unit of the pools above could be theirs), else at most what
+    /// it could still give (<see cref="Free"/>): entries through here can be offered no more than that,
     /// and a ticket coming back to it frees a unit of each pool above as well.
     /// </summary>
     public long ShareOf(long waiting) => waiting <= 0 ? 0 : Free is { } free ? Math.Min(waiting, free) : waiting;

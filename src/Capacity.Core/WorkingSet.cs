@@ -95,8 +95,6 @@ public sealed class WorkingSet : ICapacityLookup
     internal readonly List<(CapacityNode Node, long Quantity)> Demand = [];
     internal readonly List<CapacityNode> Closure = [];
 
-    /// <summary>Scratch for <see cref="Decider"/>'s queue shares, apart from <see cref="Closure"/>, which callers keep across it.</summary>
-    internal readonly List<CapacityNode> ShareClosure = [];
 
     /// <summary>Whether a node of the last summed demand has sale rules (a window, a tier, overbooking): only then are they looked at.</summary>
     internal bool DemandHasRules;
@@ -218,18 +216,18 @@ public sealed class WorkingSet : ICapacityLookup
     /// <summary>Whether a command left a waiting list to settle (<see cref="Decider.SettleWaitlists"/>).</summary>
     public bool HasUnsettled => _unsettled.Count > 0;
 
-    /// <summary>Scratch for the walk of a waiting list: units that entries keeping their place need on each node.</summary>
+    /// <summary>
+    /// Scratch for the walk of a waiting list: units that entries keeping their place wait for on each
+    /// node, counted as <see cref="CapacityNode.QueueDemand"/> is (their own, plus what the nodes below pass up).
+    /// </summary>
     internal readonly Dictionary<CapacityNode, long> Ahead = new(ReferenceEqualityComparer.Instance);
-
-    /// <summary>Scratch for the same walk: units of entries keeping their place on each capacity they name.</summary>
-    internal readonly Dictionary<CapacityNode, long> AheadOwn = new(ReferenceEqualityComparer.Instance);
 
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node)
     {
         if (_capacities.TryAdd(node.Id, node))
         {
-            node.QueueShare = node.ShareOf(node.WaitingUnits);
+            node.QueueShare = node.ShareOf(node.QueueDemand);
             RememberCounters(node);
         }
     }

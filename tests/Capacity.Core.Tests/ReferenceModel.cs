@@ -277,29 +277,39 @@ internal sealed class ReferenceModel
 
     /// <summary>
     /// What the waiting entries are owed on each node: Own, the units of entries' items on the node
-    /// itself; Below, for every capacity whose closure reaches the node, its Own up to what that capacity
-    /// could still give (all of it on an unlimited one): its entries can be offered no more. Offered,
+    /// itself; Below, what is waited for there: its Own plus, for every capacity directly below it, what
+    /// is waited for on that one up to what it could still give (all of it on an unlimited one), worked
+    /// out from the leaves up; a capacity with two parents passes its share up both ways. Offered,
     /// lapsed, accepted and departed entries are owed nothing.
     /// </summary>
     public Dictionary<Guid, (long Own, long Below)> Owed()
     {
-        var owed = Caps.Keys.ToDictionary(id => id, _ => (Own: 0L, Below: 0L));
+        var own = Caps.Keys.ToDictionary(id => id, _ => 0L);
         foreach (var e in Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting))
         {
             foreach (var (capacity, quantity) in e.Items)
             {
-                owed[capacity] = (owed[capacity].Own + quantity, owed[capacity].Below);
+                own[capacity] += quantity;
             }
         }
 
         var used = UsedAll();
-        foreach (var capacity in Caps.Keys)
+        var children = Caps.Values.SelectMany(c => c.Parents.Select(p => (Parent: p, Child: c.Id))).ToLookup(x => x.Parent, x => x.Child);
+        var owed = new Dictionary<Guid, (long Own, long Below)>();
+        long Waited(Guid id)
         {
-            var share = Share(capacity, owed[capacity].Own, used);
-            foreach (var n in share > 0 ? Closure(capacity) : [])
+            if (!owed.TryGetValue(id, out var known))
             {
-                owed[n] = (owed[n].Own, owed[n].Below + share);
+                known = (own[id], own[id] + children[id].Sum(child => Share(child, Waited(child), used)));
+                owed[id] = known;
             }
+
+            return known.Below;
+        }
+
+        foreach (var id in Caps.Keys)
+        {
+            Waited(id);
         }
 
         return owed;
@@ -2196,7 +2206,6 @@ internal sealed class ReferenceModel
         foreach (var queue in queues)
         {
             var ahead = new Dictionary<Guid, long>();
-            var aheadOwn = new Dictionary<Guid, long>();
             var passed = new List<HashSet<Guid>>();
             foreach (var e in queue)
             {
@@ -2264,16 +2273,21 @@ internal sealed class ReferenceModel
                     continue;
                 }
 
-                // It keeps its place on each capacity it names and above, up to what each could still give.
+                // It keeps its place on each capacity it names and above, counted as what is owed is.
+                void WaitAhead(Guid capacity, long units)
+                {
+                    var before = Share(capacity, ahead.GetValueOrDefault(capacity), used);
+                    ahead[capacity] = ahead.GetValueOrDefault(capacity) + units;
+                    var passed = Share(capacity, ahead[capacity], used) - before;
+                    foreach (var parent in passed > 0 ? Caps[capacity].Parents : [])
+                    {
+                        WaitAhead(parent, passed);
+                    }
+                }
+
                 foreach (var (capacity, quantity) in e.Items)
                 {
-                    var before = aheadOwn.GetValueOrDefault(capacity);
-                    aheadOwn[capacity] = before + quantity;
-                    var delta = Share(capacity, before + quantity, used) - Share(capacity, before, used);
-                    foreach (var node in delta > 0 ? Closure(capacity) : [])
-                    {
-                        ahead[node] = ahead.GetValueOrDefault(node) + delta;
-                    }
+                    WaitAhead(capacity, quantity);
                 }
             }
         }

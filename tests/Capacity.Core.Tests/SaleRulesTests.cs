@@ -512,7 +512,7 @@ public sealed class SaleRulesWaitlistTests
         Assert.Equal((OutcomeCode.SaleClosed, presale.Id), (ended.Code, ended.Capacity?.Id));
 
         // Nothing is owed on the venue, so the regular tier sells every seat left.
-        Assert.Equal((0L, 0L), (s.Node(venue).QueueDemand, s.Node(venue).WaitingUnits));
+        Assert.Equal((0L, 0L), (s.Node(venue).OwedUnits, s.Node(venue).WaitingUnits));
         s.HoldOk((regular, 8));
         s.AssertConsistent();
     }
@@ -541,7 +541,7 @@ public sealed class SaleRulesWaitlistTests
         // Early tickets that come back go to the pair that waited for them, closed or not.
         s.Release(hold);
         Assert.Equal(WaitlistStatus.Offered, s.Entry(pair).Status);
-        Assert.Equal((0L, 2L), (s.Node(venue).QueueDemand, s.Node(early).Reserved));
+        Assert.Equal((0L, 2L), (s.Node(venue).OwedUnits, s.Node(early).Reserved));
         s.AssertConsistent();
     }
 
@@ -565,7 +565,7 @@ public sealed class SaleRulesWaitlistTests
         var boxed = s.JoinOk((front, 2));
 
         // Each entry is owed what its own capacity could still give it (1 of the presale, 1 of the front box).
-        Assert.Equal(2L, s.Node(venue).QueueDemand);
+        Assert.Equal(2L, s.Node(venue).OwedUnits);
 
         // A join takes nothing: it never closes a close_when_sold_out capacity, though the entry is owed a unit there.
         Assert.True(s.Node(box.Id).IsActive);
@@ -583,7 +583,7 @@ public sealed class SaleRulesWaitlistTests
         Assert.Null(s.Entry(late).OfferReservationId);
         var told = Assert.Single(s.LastNotices, n => n.Topic == Topics.WaitlistLapsed);
         Assert.Equal(late, ((WaitlistEntryView)told.Subject).Id);
-        Assert.Equal(1L, s.Node(venue).QueueDemand);
+        Assert.Equal(1L, s.Node(venue).OwedUnits);
 
         // The entry leaves: its unit goes back to the public, whose hold of it sells the boxes out and closes them.
         Assert.Equal(OutcomeCode.Ok, s.Leave(boxed).Code);
@@ -819,7 +819,7 @@ public sealed class SaleRulesWaitlistTests
         s.EnableWaitlist(box);
         s.HoldOk((box, 2));
         var entry = s.JoinOk((box, 1));
-        Assert.Equal((0L, 0L), (s.Node(venue.Id).QueueDemand, s.Node(box).QueueDemand));
+        Assert.Equal((0L, 0L), (s.Node(venue.Id).OwedUnits, s.Node(box).OwedUnits));
 
         // Nothing on the venue shows the entry, yet the venue's end reaches it: the sweep lapses it.
         s.AdvanceMinutes(30);

@@ -56,7 +56,7 @@ public sealed class WaitlistTests
             [WaitlistStatus.Waiting, WaitlistStatus.Offered, WaitlistStatus.Offered],
             queue.Select(id => s.Entry(id).Status).ToArray());
         // The four still wait, owed nothing while the pool has nothing to give.
-        Assert.Equal((4L, 0L), (s.Node(pool).WaitingUnits, s.Node(pool).QueueDemand));
+        Assert.Equal((4L, 0L), (s.Node(pool).WaitingUnits, s.Node(pool).OwedUnits));
         Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
     }
@@ -79,7 +79,7 @@ public sealed class WaitlistTests
             [WaitlistStatus.Lapsed, WaitlistStatus.Offered, WaitlistStatus.Offered],
             queue.Select(id => s.Entry(id).Status).ToArray());
         Assert.Equal(WaitlistLapse.OfferExpired, s.Entry(queue[0]).LapsedReason);
-        Assert.Equal((0L, 1L), (s.Node(pool).QueueDemand, s.Available(pool)!.Value));
+        Assert.Equal((0L, 1L), (s.Node(pool).OwedUnits, s.Available(pool)!.Value));
         Assert.Equal(OutcomeCode.Ok, s.Hold((pool, 1)).Code);
         s.AssertConsistent();
     }
@@ -158,7 +158,7 @@ public sealed class WaitlistTests
         s.Release(circleHolds[1]);
         Assert.Equal(WaitlistStatus.Offered, s.Entry(both).Status);
         Assert.Equal(2, s.Reservation(both).Items.Length);
-        Assert.Equal((0L, 0L), (s.Node(stalls).QueueDemand, s.Node(circle).QueueDemand));
+        Assert.Equal((0L, 0L), (s.Node(stalls).OwedUnits, s.Node(circle).OwedUnits));
         s.AssertConsistent();
     }
 
@@ -287,7 +287,6 @@ public sealed class WaitlistTests
 
         // Four units freed behind the core's back (owed to the queue, as the counters say): the head fits and was not offered.
         nodes[0].Reserved -= 4;
-        nodes[0].QueueDemand = 4;
         var fits = Invariants.CheckWaitlists(nodes, live, none, new HoldSums(), [], new BuyerTally(), s.Now);
         Assert.Contains(fits, v => v.Contains(queue[0].ToString(), StringComparison.Ordinal) && v.Contains("should have been offered", StringComparison.Ordinal));
 
@@ -383,7 +382,7 @@ public sealed class WaitlistTests
         s.Release(hold);
         Assert.Equal((WaitlistStatus.Lapsed, WaitlistLapse.BuyerKeyRequired), (s.Entry(keyless).Status, s.Entry(keyless).LapsedReason));
         Assert.Equal(WaitlistStatus.Offered, s.Entry(keyed).Status);
-        Assert.Equal((0L, 3L), (s.Node(pool).QueueDemand, s.Available(pool)!.Value));
+        Assert.Equal((0L, 3L), (s.Node(pool).OwedUnits, s.Available(pool)!.Value));
         Assert.Equal(OutcomeCode.Ok, s.HoldFor("other", (pool, 3)).Code);
         s.AssertConsistent();
     }
@@ -451,7 +450,7 @@ public sealed class WaitlistTests
         }
 
         Assert.Equal(OutcomeCode.Ok, s.Join("fan", (floor, 1)).Code);
-        Assert.Equal((5L, 0L), (s.Node(floor).WaitingUnits, s.Node(floor).QueueDemand));
+        Assert.Equal((5L, 0L), (s.Node(floor).WaitingUnits, s.Node(floor).OwedUnits));
 
         // Offered, the 4 count once, as a hold; left, they no longer count.
         s.Release(full);
@@ -495,7 +494,7 @@ public sealed class WaitlistTests
         Assert.Equal((WaitlistStatus.Lapsed, WaitlistStatus.Waiting), (s.Entry(seven).Status, s.Entry(one).Status));
         Assert.Equal((WaitlistLapse.TooLarge, null), (s.Entry(seven).LapsedReason, s.Entry(one).LapsedReason));
         Assert.Null(s.Entry(seven).OfferReservationId);
-        Assert.Equal((0L, 1L), (s.Node(pool).QueueDemand, s.Node(pool).WaitingUnits));
+        Assert.Equal((0L, 1L), (s.Node(pool).OwedUnits, s.Node(pool).WaitingUnits));
 
         // The tickets that come back go to the single behind it, then to the public.
         s.Release(hold);
@@ -512,7 +511,7 @@ public sealed class WaitlistTests
         var group = t.JoinOk((stalls, 7));
         Assert.Equal(OutcomeCode.Ok, t.Resize(venue, 6).Code);
         Assert.Equal(WaitlistStatus.Lapsed, t.Entry(group).Status);
-        Assert.Equal(0, t.Node(venue).QueueDemand);
+        Assert.Equal(0, t.Node(venue).OwedUnits);
         t.AssertConsistent();
     }
 
@@ -527,8 +526,92 @@ public sealed class WaitlistTests
         var refused = s.Join(null, (stalls, 6));
         Assert.Equal((OutcomeCode.Invalid, "items"), (refused.Code, refused.Field));
         Assert.Contains("Venue", refused.Detail);
-        Assert.Equal(0, s.Node(venue).QueueDemand);
+        Assert.Equal(0, s.Node(venue).OwedUnits);
         Assert.Equal(OutcomeCode.Ok, s.Join(null, (stalls, 5)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_queue_on_a_ticket_type_under_a_sold_out_section_keeps_nothing_of_the_venue_from_the_other_sections()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var stalls = s.Capped(4, venue);
+        var adult = s.Shared(stalls);
+        var circle = s.Capped(10, venue);
+        s.EnableWaitlist(adult);
+        var sold = s.HoldOk((adult, 4));
+        var queue = Enumerable.Range(0, 5).Select(_ => s.JoinOk((adult, 2))).ToArray();
+
+        // Ten units wait on the ticket type, which has no total of its own; the stalls above it are full,
+        // so none of them could be offered a unit of the venue now.
+        Assert.Equal((10L, 10L), (s.Node(adult).QueueDemand, s.Node(adult).OwedUnits));
+        Assert.Equal((10L, 0L), (s.Node(stalls).QueueDemand, s.Node(stalls).OwedUnits));
+        Assert.Equal((0L, 0L), (s.Node(venue).QueueDemand, s.Node(venue).OwedUnits));
+        Assert.Equal(6, s.Available(circle));
+        var circleHolds = Enumerable.Range(0, 6).Select(_ => s.HoldOk((circle, 1))).ToArray();
+
+        // The stalls' four coming back go to the head of the queue, not to the circle's buyers.
+        s.Release(sold);
+        Assert.Equal(
+            [WaitlistStatus.Offered, WaitlistStatus.Offered, WaitlistStatus.Waiting, WaitlistStatus.Waiting, WaitlistStatus.Waiting],
+            queue.Select(id => s.Entry(id).Status).ToArray());
+        s.Release(circleHolds[0]);
+        Assert.Equal(OutcomeCode.Ok, s.Hold((circle, 1)).Code);
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_fifo_entry_on_a_ticket_type_under_a_full_section_does_not_hold_back_a_later_entry_on_another_section()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var stalls = s.Capped(4, venue);
+        var adult = s.Shared(stalls);
+        var circle = s.Capped(10, venue);
+        s.EnableWaitlist(adult);
+        s.EnableWaitlist(circle);
+        s.HoldOk((adult, 4));
+        var circleHolds = Enumerable.Range(0, 6).Select(_ => s.HoldOk((circle, 1))).ToArray();
+        var first = s.JoinOk((adult, 2));
+        var second = s.JoinOk((circle, 1));
+
+        // A circle ticket comes back: the adult entry ahead cannot have it (its stalls are full), so it keeps nothing of the venue.
+        s.Release(circleHolds[0]);
+        Assert.Equal((WaitlistStatus.Waiting, WaitlistStatus.Offered), (s.Entry(first).Status, s.Entry(second).Status));
+        s.AssertConsistent();
+    }
+
+    [Fact]
+    public void A_section_passes_up_to_the_venue_at_most_what_it_could_still_give_its_ticket_types_queues()
+    {
+        var s = new Scenario();
+        var venue = s.Own(10, "Venue");
+        var stalls = s.Capped(4, venue);
+        var adult = s.Shared(stalls);
+        var child = s.Shared(stalls);
+        var circle = s.Capped(10, venue);
+        s.EnableWaitlist(adult);
+        s.EnableWaitlist(child);
+        var adultHold = s.HoldOk((adult, 2));
+        var circleHold = s.HoldOk((circle, 8));
+        var adults = s.JoinOk((adult, 3));
+        var children = s.JoinOk((child, 3));
+
+        // Six wait below the stalls, which could give them two: the venue keeps two for them.
+        Assert.Equal((6L, 2L), (s.Node(stalls).QueueDemand, s.Node(stalls).OwedUnits));
+        Assert.Equal(2, s.Node(venue).QueueDemand);
+
+        // The circle's eight come back: neither entry fits the stalls' two, and six of the eight are the circle's again.
+        s.Release(circleHold);
+        Assert.Equal((WaitlistStatus.Waiting, WaitlistStatus.Waiting), (s.Entry(adults).Status, s.Entry(children).Status));
+        Assert.Equal(6, s.Available(circle));
+        s.HoldOk((circle, 6));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, s.Hold((circle, 1)).Code);
+
+        // The adults' two come back: the stalls could give four, the venue has them, and the first in line has its three.
+        s.Release(adultHold);
+        Assert.Equal((WaitlistStatus.Offered, WaitlistStatus.Waiting), (s.Entry(adults).Status, s.Entry(children).Status));
         s.AssertConsistent();
     }
 }

@@ -36,6 +36,7 @@ public sealed class MigrationHashTests
         ["Sqlite/019_waiting_units_in_usage.sql"] = "3048e95eb5ae195ce8fa3845cf20ef92196db894ed62830de6a86774de5c5ccb",
         ["Sqlite/020_lapsed_reason.sql"] = "2961d6397fb79c738305f29f5c21ead45dbfb114923e317808f9769e2e96579a",
         ["Sqlite/021_queue_share.sql"] = "71f336fbb929e6bebb951ff211ab7546552a98de66a823eb63dd23ce8843217b",
+        ["Sqlite/022_queue_levels.sql"] = "6dcff18d1cd26dda698475a73aa7a23a3a73b900d4c0878d672f64cbbe2a7bed",
         ["Postgres/001_initial.sql"] = "f2adf7518f3b1c3b67f343187c4246df3ccd007d11d2567a6293ab4735abc403",
         ["Postgres/002_audit_indexes.sql"] = "e698184e0a0d5d24ed83347ecf9f1dc5877bf9ef2d57a487878a93fe76ec8bec",
         ["Postgres/003_ledger_chunks.sql"] = "498a0227c6c47e124b3cd9fc96245233aaa934816bd386e39f648b494c788b2e",
@@ -57,6 +58,7 @@ public sealed class MigrationHashTests
         ["Postgres/019_waiting_units_in_usage.sql"] = "34d10a0fb8547070cf932382103550eca24afb0e80459df4c936749208ef36df",
         ["Postgres/020_lapsed_reason.sql"] = "328d7523c8421c14839cb34e4edfcd11766ece1c0bf5b0f12ea105fc7c522d8a",
         ["Postgres/021_queue_share.sql"] = "7f20fed1371a0c8dce885de162849e0925f4266795d52880e3a7deeeb4c4cabe",
+        ["Postgres/022_queue_levels.sql"] = "fad336a6cebfea29a082cc08a37636ef638c82e0911bb281d9099d02e2aca0fc",
     };
 
     [Fact]

@@ -11,6 +11,8 @@ public sealed class QueueShareMigrationTests_on_postgres() : QueueShareMigration
 /// Migration 021: before it, every unit of a capacity's waiting entries was owed on every pool above
 /// it, so a long queue on a small sold-out section closed the rest of its venue. It works
 /// <c>queue_demand</c> out again, each capacity's entries counting up to what it could still give.
+/// Migration 022 counts level by level: a capacity passes up at most what it could still give of all
+/// that waits on it and below, so an unlimited ticket type's queue stops at its sold-out section.
 /// </summary>
 public abstract class QueueShareMigrationTests(StoreKind kind)
 {
@@ -50,7 +52,7 @@ public abstract class QueueShareMigrationTests(StoreKind kind)
             await h.CloseAsync();
             await h.SqlAsync(
                 "UPDATE capacities SET queue_demand = 6 WHERE section_name IN ('Front', 'Venue'); UPDATE capacities SET queue_demand = 0 WHERE section_name = 'Hall'; "
-                + "DELETE FROM schema_migrations WHERE version = 21");
+                + "DELETE FROM schema_migrations WHERE version >= 21");
 
             h = await h.ReopenAsync();
             await h.AssertAuditCleanAsync();
@@ -59,6 +61,44 @@ public abstract class QueueShareMigrationTests(StoreKind kind)
             Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(rear, 3)).Outcome?.Code);
             Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(rear, 1)).Outcome?.Code);
             Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(floor, 1)).Outcome?.Code);
+            await h.AssertAuditCleanAsync();
+        }
+        finally
+        {
+            await h.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_venue_a_ticket_types_queue_under_a_sold_out_section_closed_before_022_sells_its_other_sections_after_it()
+    {
+        var h = await EngineHarness.OpenAsync(kind);
+        try
+        {
+            var venue = await h.CreateAsync("Venue", 10);
+            var stalls = await h.CreateAsync("Stalls", 4, venue);
+            var adult = await h.CreateAsync("Adult", null, stalls);
+            var circle = await h.CreateAsync("Circle", 10, venue);
+            Assert.Equal(OutcomeCode.Ok, (await h.Engine.SubmitAsync(new UpdateCapacity(
+                Tenant, adult, Change<string>.Keep, Change<string?>.Keep, Change<int?>.Keep, Change<bool>.Keep, new WaitlistPatch(true, 30, WaitlistPolicy.Fifo)))).Outcome?.Code);
+            Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(adult, 4)).Outcome?.Code);
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(OutcomeCode.Ok, (await Join(h, adult, 2)).Outcome?.Code);
+            }
+
+            await h.AssertAuditCleanAsync();
+
+            // The counters as 021 left them: the ticket type is unlimited, so its six counted in full on
+            // the stalls and on the venue, where the stalls could give them nothing.
+            await h.CloseAsync();
+            await h.SqlAsync(
+                "UPDATE capacities SET queue_demand = 6 WHERE section_name IN ('Adult', 'Stalls', 'Venue'); DELETE FROM schema_migrations WHERE version = 22");
+
+            h = await h.ReopenAsync();
+            await h.AssertAuditCleanAsync();
+            Assert.Equal(OutcomeCode.Ok, (await h.HoldAsync(circle, 6)).Outcome?.Code);
+            Assert.Equal(OutcomeCode.InsufficientCapacity, (await h.HoldAsync(circle, 1)).Outcome?.Code);
             await h.AssertAuditCleanAsync();
         }
         finally

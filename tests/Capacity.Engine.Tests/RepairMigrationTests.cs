@@ -150,14 +150,14 @@ public abstract class RepairMigrationTests(StoreKind kind)
     {
         var location = await EngineHarness.NewLocationAsync(kind);
         await (await OpenStoreAsync(location)).DisposeAsync();
-        await ExecuteAsync(location, "DELETE FROM schema_migrations WHERE version >= 18; INSERT INTO schema_migrations (version, name, applied_at) VALUES (22, '022_future', 0)");
+        await ExecuteAsync(location, "DELETE FROM schema_migrations WHERE version >= 18; INSERT INTO schema_migrations (version, name, applied_at) VALUES (23, '023_future', 0)");
 
         await using var store = await OpenStoreAsync(location, migrate: false);
         var refused = await Assert.ThrowsAsync<NewerSchemaException>(() => store.MigrateAsync(CancellationToken.None));
         Assert.Equal(
-            "The database was migrated by a newer version of Capacity (migration 22; this one knows up to 21): run that version or restore the backup taken before the upgrade.",
+            "The database was migrated by a newer version of Capacity (migration 23; this one knows up to 22): run that version or restore the backup taken before the upgrade.",
             refused.Message);
-        Assert.Equal(0L, await ScalarAsync(location, "SELECT COUNT(*) FROM schema_migrations WHERE version >= 18 AND version < 22"));
+        Assert.Equal(0L, await ScalarAsync(location, "SELECT COUNT(*) FROM schema_migrations WHERE version >= 18 AND version < 23"));
     }
 
     /// <summary>

@@ -145,7 +145,7 @@ public abstract class WaitlistEngineTests(StoreKind kind)
         var node = await reopened.NodeAsync(stalls);
         Assert.Equal(new WaitlistSettings(true, 45, WaitlistPolicy.FirstFit), node.Waitlist);
         // Three units wait; the stalls have nothing free to give them, so they are owed nothing yet.
-        Assert.Equal((3L, 0L), (node.WaitingUnits, node.QueueDemand));
+        Assert.Equal((3L, 3L, 0L), (node.WaitingUnits, node.QueueDemand, node.OwedUnits));
         var list = await reopened.Store.GetWaitlistAsync(Tenant, stalls, 0, 10, CancellationToken.None);
         Assert.Equal([both, stallsOnly], list.Select(e => e.Id));
         Assert.Equal([both], (await reopened.Store.GetWaitlistAsync(Tenant, circle, 0, 10, CancellationToken.None)).Select(e => e.Id));

@@ -234,6 +234,46 @@ public abstract class WaitlistTests(StoreKind store)
     }
 
     [Fact]
+    public async Task A_hundred_joins_for_a_ticket_type_under_a_sold_out_section_leave_the_other_sections_on_sale_and_a_returned_ticket_goes_to_the_first()
+    {
+        await using var app = await NewAppAsync();
+        var t = (await app.NewTenantAsync()).Client;
+        var venue = await t.CreateCapacityAsync("arena", "Venue", 100);
+        var stalls = await t.CreateCapacityAsync("arena", "Stalls", 4, venue);
+        var adult = await t.CreateCapacityAsync("arena", "Adult", null, stalls);
+        var circle = await t.CreateCapacityAsync("arena", "Circle", 96, venue);
+        await t.EnableWaitlistAsync(adult, "fifo");
+        var adultHolds = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => t.HoldAsync(adult, 1)));
+
+        // A hundred fans queue for the adult tickets, which have no total of their own, while the public
+        // buys the circle, all at once: the stalls above the ticket type are full, so the queue keeps
+        // nothing of the venue and the circle sells all 96.
+        var joins = Task.WhenAll(Enumerable.Range(0, 100).Select(_ => t.JoinAsync(null, (adult, 1))));
+        var holds = await Task.WhenAll(Enumerable.Range(0, 110).Select(_ => t.ReserveAsync(circle, 1)));
+        Assert.All(await joins, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
+        Assert.Equal(96, holds.Count(a => a.StatusCode == HttpStatusCode.Created));
+        foreach (var refused in holds.Where(a => a.StatusCode != HttpStatusCode.Created))
+        {
+            await Api.ProblemAsync(refused, 409, "INSUFFICIENT_CAPACITY");
+        }
+
+        var adultView = await t.GetCapacityAsync(adult);
+        Assert.Equal(100L, adultView["waitlist"]!["waiting"]!.GetValue<long>());
+        Assert.Equal(0L, (await t.GetCapacityAsync(venue))["waitlist_demand"]?.GetValue<long>() ?? 0);
+
+        // Two adult tickets come back: they go to the first two in line, not to the public.
+        foreach (var hold in adultHolds.Take(2))
+        {
+            await Api.ReadAsync(await t.TransitAsync(hold, "release"), 200);
+        }
+
+        var first = (await Api.ReadAsync(await t.GetAsync($"/capacity/{adult}/waitlist?limit=3"), 200))["entries"]!.AsArray();
+        Assert.Equal(["offered", "offered", "waiting"], first.Select(e => e!["status"]!.GetValue<string>()));
+        await Api.ProblemAsync(await t.ReserveAsync(adult, 1), 409, "INSUFFICIENT_CAPACITY");
+        await app.AssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task A_buyer_waiting_under_a_limit_cannot_hold_past_it_elsewhere_and_usage_shows_the_units_waited_for()
     {
         await using var app = await NewAppAsync();

@@ -83,8 +83,8 @@ public enum ClosedReason
 /// </param>
 /// <param name="Waitlist">Its waiting list's settings and counts; null for a capacity that has never had one.</param>
 /// <param name="WaitlistDemand">
-/// Tickets owed to waiting entries, its own and those of capacities drawing from it, which public holds
-/// cannot take: each capacity's entries are owed at most what that capacity could still give them (the
+/// Tickets of its free room kept for waiting entries, its own and those of capacities drawing from it,
+/// which public holds cannot take: each level passes up at most what it could still give them (the
 /// units waited for are <see cref="WaitlistSettings"/>' waiting count); null for a capacity that has no list and is owed nothing.
 /// </param>
 /// <param name="State">

@@ -8,10 +8,9 @@ namespace Capacity.Server.Views;
 /// A capacity as every route that shows one shows it: its own answer, a hold's answer and the live stream.
 /// <c>allocations</c> is there only for a capacity that has had one (<see cref="CapacityNode.AllocationCount"/>),
 /// so a capacity without any reads as it always did and costs no read of allocations. <c>waitlist</c>
-/// is there once the capacity has had a waiting list, and <c>waitlist_demand</c> (units owed to
-/// waiting entries, its own and its children's, each capacity's up to what it could still give them,
-/// which public holds cannot take) once it has one or is
-/// owed units; both come from the row, so they cost no read either.
+/// is there once the capacity has had a waiting list, and <c>waitlist_demand</c> (units of its free
+/// room kept for waiting entries, its own and those below it, each level passing up at most what it
+/// could still give them: public holds cannot take them) once it has one or is owed units; both come from the row, so they cost no read either.
 /// </summary>
 internal sealed record CapacityResponse(
     Guid Id,
