@@ -224,6 +224,9 @@ internal static class Setup
         app.Lifetime.ApplicationStopped.Register(() => app.Logger.LogInformation("Stopped"));
     }
 
+    private const int StartAttempts = 5;
+    private static readonly TimeSpan StartRetryDelay = TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// Says what is starting, then opens the store and creates or upgrades its schema (before anything
     /// reads or writes) and settles the admin key. A failure an operator can fix becomes a
@@ -236,7 +239,25 @@ internal static class Setup
         try
         {
             store.EnsureWritable(adminKeyConfigured: !string.IsNullOrWhiteSpace(app.Services.GetRequiredService<Settings>().Auth.AdminKey));
-            await WriteSide(app.Services).MigrateAsync(CancellationToken.None);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await WriteSide(app.Services).MigrateAsync(CancellationToken.None);
+                    break;
+                }
+                catch (Exception e) when (attempt < StartAttempts && store.IsTransient(e))
+                {
+                    // A database still starting, or slow to start a backend on a busy host, is waited
+                    // for a little (each try is one transaction, so a failed one leaves nothing), rather
+                    // than the node exiting for a service manager to start it again at once.
+                    app.Logger.LogWarning(
+                        "The database is not answering yet ({Reason}); trying again in {Seconds} s ({Attempt} of {Attempts})",
+                        StartupFailure.Reason(e), StartRetryDelay.TotalSeconds, attempt, StartAttempts);
+                    await Task.Delay(StartRetryDelay);
+                }
+            }
+
             app.Services.GetRequiredService<Authenticator>();
         }
         catch (Exception e) when (store.Explain(e) is { } failure)

@@ -108,6 +108,13 @@ internal sealed record StoreSettings(string Provider, string DataDirectory, stri
         }
     }
 
+    /// <summary>
+    /// Whether opening the store failed in a way that may pass by itself: a PostgreSQL server that
+    /// refused or timed out the connection (starting, restarting, or slow on a busy host).
+    /// </summary>
+    public bool IsTransient(Exception e) =>
+        Provider != "sqlite" && e is TimeoutException or SocketException or DbException { IsTransient: true };
+
     /// <summary>A failure to open or migrate the store, as the one sentence an operator needs, or null for a bug.</summary>
     public StartupFailure? Explain(Exception e)
     {

@@ -73,11 +73,13 @@ public sealed partial class PostgresStore : IWriteStore, IReadStore, IWebhookSto
         // (in whatever case the caller wrote it). Before this, the two timeouts below never applied.
         var named = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = builder.ConnectionString };
 
-        // Fail fast when the database is down: a request should get its 503 within about a second,
-        // not after the 15 s default connect timeout.
+        // Fail fast when the database is down: a request should get its 503 within a few seconds, not
+        // after the 15 s default connect timeout. Not 1 s: on a busy host a new backend can take longer
+        // than that to start, and a node just restarted (or a pool growing under a burst) answered
+        // 503 to requests the database would have served (outside test, and the suite under load).
         if (!named.ContainsKey("Timeout"))
         {
-            builder.Timeout = 1;
+            builder.Timeout = 3;
         }
 
         if (!named.ContainsKey("Command Timeout"))

@@ -2248,6 +2248,34 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
     }
 
     [Fact]
+    public async Task Refusals_name_what_is_wrong_in_words_a_client_can_act_on_and_echo_a_long_field_name_only_in_part()
+    {
+        // A field name of 60,000 characters comes back cut to 100 (and an ellipsis), not three times whole.
+        var name = new string('k', 60_000);
+        var unknown = await world.AssertRefusedAsync("POST", "/capacity/{pool}/reserve", $"{{'quantity':1,'{name}':1}}", 400, "VALIDATION_ERROR");
+        Assert.True(unknown.ToJsonString().Length < 2_000, $"The answer has {unknown.ToJsonString().Length} characters.");
+        Assert.Equal(new string('k', 100) + "… is not a field of this request.", unknown["detail"]!.GetValue<string>());
+
+        // A null where a list is needed is said as such, not as JSON that does not parse.
+        foreach (var (path, body, field) in new[]
+        {
+            ("/reservations", "{'items':null}", "items"),
+            ("/waitlist", "{'items':null}", "items"),
+            ("/events/{ev}/limits", "{'name':'Four','per_buyer_max':4,'capacity_ids':null}", "capacity_ids"),
+        })
+        {
+            var refused = await world.AssertRefusedAsync("POST", path, body, 400, "VALIDATION_ERROR", field);
+            Assert.Equal($"{field} may not be null.", refused["detail"]!.GetValue<string>());
+        }
+
+        // A partial confirm or refund is bounded by what the reservation has, which is what the refusal says.
+        var confirm = await world.AssertRefusedAsync("POST", "/reservations/{hold}/confirm", "{'items':[{'capacity_id':'{child}','quantity':-1}]}", 400, "INVALID_QUANTITY");
+        Assert.Equal("items[0].quantity must be between 0 and what the reservation has of that capacity.", confirm["detail"]!.GetValue<string>());
+        var refund = await world.AssertRefusedAsync("POST", "/reservations/{sold}/cancel", "{'items':[{'capacity_id':'{pool}','quantity':0}]}", 400, "INVALID_QUANTITY");
+        Assert.Equal("items[0].quantity must be between 1 and what the reservation has of that capacity.", refund["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Refused_requests_answer_problem_json_even_when_the_client_accepts_only_json() =>
         await world.AssertRefusedAsync(
             () => world.SendAsync("POST", Create, "[]", r => r.Headers.Accept.ParseAdd("application/json")),

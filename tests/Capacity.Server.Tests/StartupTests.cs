@@ -143,14 +143,39 @@ public sealed class StartupTests : IDisposable
         Assert.Contains(url, line, StringComparison.Ordinal);
     }
 
+    /// <summary>The start waits about ten seconds for a database that does not answer (five tries), then gives up.</summary>
     [Fact]
-    public async Task An_unreachable_database_stops_the_start_with_exit_69_and_never_prints_the_password()
+    public async Task An_unreachable_database_stops_the_start_with_exit_69_after_a_few_tries_and_never_prints_the_password()
     {
         var connectionString = $"Host=127.0.0.1;Port={ServerRun.FreePort()};Database=capacity;Username=capacity;Password=s3cret-pa55";
         await using var run = ServerRun.Start(Settings(("Storage:Provider", "postgres"), ("Storage:Postgres:ConnectionString", connectionString)));
         var line = await AssertRefusedAsync(run, 69, "Storage:Postgres:ConnectionString");
         Assert.DoesNotContain("s3cret-pa55", run.Stdout + run.Stderr, StringComparison.Ordinal);
         Assert.Contains("127.0.0.1", line, StringComparison.Ordinal);
+        Assert.Contains("trying again in 2 s (4 of 5)", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_database_that_comes_up_a_few_seconds_after_the_server_starts_is_waited_for_and_served()
+    {
+        await Capacity.Testing.PostgresServer.SharedAsync(); // skips or fails with the reason when PostgreSQL is missing
+        await using var pg = await Capacity.Testing.PostgresServer.StartPrivateAsync();
+        var schema = await pg.NewSchemaAsync();
+        await pg.StopAsync();
+
+        await using var run = ServerRun.Start(Settings(("Storage:Provider", "postgres"), ("Storage:Postgres:ConnectionString", schema)));
+        var deadline = Stopwatch.StartNew();
+        while (!run.Stdout.Contains("The database is not answering yet", StringComparison.Ordinal))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"No retry was logged.\nstdout:\n{run.Stdout}\nstderr:\n{run.Stderr}");
+            await Task.Delay(100);
+        }
+
+        await pg.RestartAsync();
+        await run.ReadyAsync();
+        using var admin = run.Client(CapacityApp.AdminKey);
+        var tenant = await admin.PostAsJsonAsync("/admin/tenants", new { name = "Late database" });
+        Assert.Equal(HttpStatusCode.Created, tenant.StatusCode);
     }
 
     [Fact]

@@ -149,8 +149,18 @@ internal static partial class RequestBody
     }
 
     // Named by where it is in the body, as a client wrote it: a field missing from or unknown to the
-    // first item is items[0].quantity or items[0].extra, not a top-level field of the same name.
+    // first item is items[0].quantity or items[0].extra, not a top-level field of the same name. A
+    // name is echoed up to MaxEchoedName characters: an unknown field of 60,000 would otherwise come
+    // back three times over (the errors key, its message and the detail).
     private static string FieldOf(JsonException ex)
+    {
+        var field = NameOf(ex);
+        return field.Length <= MaxEchoedName ? field : string.Concat(field.AsSpan(0, MaxEchoedName), "…");
+    }
+
+    private const int MaxEchoedName = 100;
+
+    private static string NameOf(JsonException ex)
     {
         var missing = MissingProperty().Match(ex.Message);
         if (missing.Success)
@@ -204,6 +214,13 @@ internal static partial class RequestBody
         if (ex.Message.Contains("could not be converted", StringComparison.Ordinal))
         {
             return $"{FieldOf(ex)} has the wrong type or is out of range.";
+        }
+
+        // A null where the request needs a value (RespectNullableAnnotations: "items": null).
+        if (ex.Message.Contains("doesn't allow null values", StringComparison.Ordinal)
+            || ex.Message.Contains("doesn't allow setting null values", StringComparison.Ordinal))
+        {
+            return $"{FieldOf(ex)} may not be null.";
         }
 
         return ex.Path is null or "$" ? "The body is not valid JSON." : $"The body is not valid JSON near {FieldOf(ex)}.";

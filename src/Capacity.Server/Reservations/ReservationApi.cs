@@ -1,3 +1,4 @@
+using System.Globalization;
 using Capacity.Core;
 using Capacity.Engine;
 using Capacity.Server.Http;
@@ -149,7 +150,7 @@ internal static class ReservationApi
         }
 
         quotas.Decided(tenantId, placed: true);
-        var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
+        var reservation = ReservationResponse.AsDecided(o.Reservation!.Value);
         return JsonResults.Created(
             $"/reservations/{o.Reservation!.Value.Id}",
             new ReserveResponse("Capacity reserved successfully", reservation, CapacityResponse.From(o.Capacity!.Value, time.GetUtcNow()), reservation.Items[0].LockedPrice));
@@ -201,7 +202,7 @@ internal static class ReservationApi
             }
 
             quotas.Decided(caller.TenantId, placed: true);
-            return JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.From(o.Reservation.Value, time.GetUtcNow()));
+            return JsonResults.Created($"/reservations/{o.Reservation!.Value.Id}", ReservationResponse.AsDecided(o.Reservation.Value));
         }
     }
 
@@ -315,7 +316,7 @@ internal static class ReservationApi
         }
 
         var command = new TransitionReservation(caller.TenantId, reservationId, transition);
-        return await writes.ExecuteAsync(context, caller.TenantId, body, command, o => Answer(o, time));
+        return await writes.ExecuteAsync(context, caller.TenantId, body, command, o => Answer(o));
     }
 
     private static async Task<Results<JsonOk<ReservationResponse>, ProblemHttpResult, StoredResult>> Change(
@@ -334,7 +335,7 @@ internal static class ReservationApi
         var request = body.Value;
         var items = Array.ConvertAll(request.Items, i => new HoldItem(i.CapacityId, i.Quantity, i.PricingId));
         var command = new ChangeHold(caller.TenantId, reservationId, items, request.ReservationMinutes);
-        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o));
     }
 
     /// <summary>
@@ -377,7 +378,7 @@ internal static class ReservationApi
         }
 
         var command = new ConfirmHold(caller.TenantId, reservationId, Parts(request.Items), request.OnExpired is not null);
-        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o));
     }
 
     /// <summary>The whole cancel (no body, or <c>{}</c>) as it always was; with <c>items</c>, a partial refund.</summary>
@@ -405,7 +406,7 @@ internal static class ReservationApi
         }
 
         var command = new CancelSale(caller.TenantId, reservationId, Parts(request.Items)!);
-        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o));
     }
 
     private static ItemQuantity[]? Parts(ItemQuantityRequest[]? items) =>
@@ -417,15 +418,17 @@ internal static class ReservationApi
     /// checks it against the hold).
     /// </summary>
     private static ProblemHttpResult? InvalidParts(ItemQuantityRequest[]? items, CoreLimits limits, int min) =>
-        items is null ? null : InvalidParts(items, limits, i => i.Quantity, min, (int)Math.Min(int.MaxValue, (long)limits.MaxQuantityPerItem * limits.MaxItemsPerReservation));
+        items is null ? null : InvalidParts(
+            items, limits, i => i.Quantity, min, (int)Math.Min(int.MaxValue, (long)limits.MaxQuantityPerItem * limits.MaxItemsPerReservation), "what the reservation has of that capacity");
 
     /// <summary>
     /// The shape of the items a change, partial confirm or refund names, checked before anything is
     /// stored for its Idempotency-Key: 1 to the cart's most items, each an object, each quantity from
     /// <paramref name="min"/> to <paramref name="max"/>. What they are checked against (the hold's
-    /// items, the capacities) is the core's.
+    /// items, the capacities) is the core's; <paramref name="upTo"/> names that bound in the refusal when
+    /// <paramref name="max"/> is only a ceiling no hold reaches, which a client could not act on.
     /// </summary>
-    private static ProblemHttpResult? InvalidParts<T>(T[] items, CoreLimits limits, Func<T, int> quantityOf, int min, int max)
+    private static ProblemHttpResult? InvalidParts<T>(T[] items, CoreLimits limits, Func<T, int> quantityOf, int min, int max, string? upTo = null)
         where T : class
     {
         if (items.Length == 0 || items.Length > limits.MaxItemsPerReservation)
@@ -443,7 +446,7 @@ internal static class ReservationApi
             var quantity = quantityOf(items[i]);
             if (quantity < min || quantity > max)
             {
-                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between {min} and {max}.");
+                return ApiErrors.InvalidQuantity($"items[{i}].quantity must be between {min} and {upTo ?? max.ToString(CultureInfo.InvariantCulture)}.");
             }
         }
 
@@ -469,17 +472,17 @@ internal static class ReservationApi
         }
 
         var command = new ExtendReservation(caller.TenantId, reservationId, body.Value.Minutes);
-        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o, time));
+        return await writes.ExecuteAsync(context, caller.TenantId, body.Bytes, command, o => Answer(o));
     }
 
-    private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o, TimeProvider time)
+    private static Results<JsonOk<ReservationResponse>, ProblemHttpResult> Answer(Outcome o)
     {
         if (!o.Succeeded)
         {
             return ApiErrors.FromOutcome(o);
         }
 
-        var reservation = ReservationResponse.From(o.Reservation!.Value, time.GetUtcNow());
+        var reservation = ReservationResponse.AsDecided(o.Reservation!.Value);
         return JsonResults.Ok(o.Reclaimed ? reservation with { Reclaimed = true } : reservation);
     }
 

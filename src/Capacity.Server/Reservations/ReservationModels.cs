@@ -148,6 +148,13 @@ internal sealed record ReservationResponse(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Dictionary<string, string>? Metadata = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Reclaimed = null)
 {
+    /// <summary>
+    /// A write's answer: the reservation as the command left it. A change decided a moment before the
+    /// hold's expiry answers <c>active</c>, as the batch wrote it, though the answer is written after
+    /// that instant (a read then says <c>expired</c>, and the sweep expires it whole).
+    /// </summary>
+    public static ReservationResponse AsDecided(Reservation r) => From(r, DateTimeOffset.MinValue);
+
     /// <summary>The status is the effective one: a hold past its expiry reads as expired at once.</summary>
     public static ReservationResponse From(Reservation r, DateTimeOffset now) => new(
         r.Id,
