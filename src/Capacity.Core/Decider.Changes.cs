@@ -134,12 +134,12 @@ public static partial class Decider
                 return Answers.NotOnSale(set, closed, now);
             }
 
-            // Judged on the end state: what this change gives back counts against what it adds, pool
-            // by pool and limit by limit, so a swap between two sections of a sold-out venue, or at a
-            // buyer's limit, is not refused for units the hold already has.
+            // Judged as if what this change gives back were released first: it counts against what it
+            // adds, pool by pool and limit by limit, so a swap between two sections of a sold-out
+            // venue, or at a buyer's limit, is not refused for units the hold already has; but what a
+            // waiting entry would be offered of it, as a release would offer it, is not the hold's to take.
             var givenBack = removed.ToArray();
-            GiveBack(set, givenBack);
-            if (FirstShortNode(set.Demand, out var requested, out var left) is { } shortNode)
+            if (FirstShortAfterGivingBack(set, givenBack, out var requested, out var left) is { } shortNode)
             {
                 return Short(set, [.. addedItems.Select(a => new HoldItem(a.CapacityId, a.Quantity, null))], shortNode, requested, left);
             }
@@ -175,22 +175,78 @@ public static partial class Decider
         return Answers.Of(OutcomeCode.Ok, slot.Value);
     }
 
-    /// <summary>Takes units a change gives back off the summed demand of what it adds, on the nodes both reach.</summary>
-    private static void GiveBack(WorkingSet set, ItemQuantity[] givenBack)
+    /// <summary>
+    /// The first node the units a change adds (<see cref="WorkingSet.Demand"/>) do not fit on, judged as
+    /// if what it gives back had been released first: those units are free again on every node they
+    /// reach, and what waiting entries are owed there is counted as it would then be (a section whose
+    /// queue wanted more than it could give passes more up). Public units owed to the queue are not the
+    /// hold's, as for a new hold; so a change cannot pass a waiting list by moving a ticket sideways.
+    /// </summary>
+    private static CapacityNode? FirstShortAfterGivingBack(WorkingSet set, ItemQuantity[] givenBack, out long requested, out long left)
     {
+        var freed = set.Freed;
+        freed.Clear();
+        set.WaitedMore.Clear();
+        set.PassedAfter.Clear();
+        var queued = false;
         foreach (var item in givenBack)
         {
             Graph.Closure(set.FindCapacity(item.CapacityId)!, set, set.Closure);
             foreach (var reached in set.Closure)
             {
-                foreach (ref var charge in CollectionsMarshal.AsSpan(set.Demand))
+                CollectionsMarshal.GetValueRefOrAddDefault(freed, reached, out _) += item.Quantity;
+                queued |= reached.QueueDemand > 0;
+            }
+        }
+
+        if (queued)
+        {
+            foreach (var node in freed.Keys)
+            {
+                if (node.QueueDemand > 0)
                 {
-                    if (ReferenceEquals(charge.Node, reached))
-                    {
-                        charge.Quantity -= item.Quantity;
-                    }
+                    PassUpFreed(set, node);
                 }
             }
+        }
+
+        foreach (ref readonly var charge in CollectionsMarshal.AsSpan(set.Demand))
+        {
+            var node = charge.Node;
+            if (node.Ceiling is { } ceiling)
+            {
+                var waited = node.QueueDemand + set.WaitedMore.GetValueOrDefault(node);
+                var room = Math.Max(0, ceiling - node.Reserved - node.Sold + freed.GetValueOrDefault(node) - waited);
+                if (room < charge.Quantity)
+                {
+                    (requested, left) = (charge.Quantity, room);
+                    return node;
+                }
+            }
+        }
+
+        (requested, left) = (0, 0);
+        return null;
+    }
+
+    /// <summary>What <paramref name="node"/> would pass up once the given-back units are free, walked up as <see cref="SyncShare"/> walks, on scratch counts.</summary>
+    private static void PassUpFreed(WorkingSet set, CapacityNode node)
+    {
+        var waited = node.QueueDemand + set.WaitedMore.GetValueOrDefault(node);
+        var free = node.Ceiling is { } ceiling ? Math.Max(0, ceiling - node.Reserved - node.Sold + set.Freed.GetValueOrDefault(node)) : long.MaxValue;
+        var passed = waited <= 0 ? 0 : Math.Min(waited, free);
+        var before = set.PassedAfter.TryGetValue(node, out var known) ? known : node.QueueShare;
+        if (passed == before)
+        {
+            return;
+        }
+
+        set.PassedAfter[node] = passed;
+        foreach (var parentId in node.ParentIds)
+        {
+            var parent = set.FindCapacity(parentId)!;
+            CollectionsMarshal.GetValueRefOrAddDefault(set.WaitedMore, parent, out _) += passed - before;
+            PassUpFreed(set, parent);
         }
     }
 

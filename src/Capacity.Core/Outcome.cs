@@ -84,7 +84,7 @@ public readonly record struct CapacityView(
 public readonly record struct Shortage(Guid CapacityId, string SectionName, long Requested, long Left, long Owed = 0)
 {
     public string Describe() => Owed > 0
-        ? $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left; {Owed} are owed to its waiting list."
+        ? $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left; {Owed} {(Owed == 1 ? "is" : "are")} kept for the waiting lists it serves."
         : $"Not enough capacity in {SectionName}: {Requested} requested, {Left} left.";
 }
 

@@ -222,6 +222,15 @@ public sealed class WorkingSet : ICapacityLookup
     /// </summary>
     internal readonly Dictionary<CapacityNode, long> Ahead = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>Scratch for judging a hold change: units it gives back on each node they reach.</summary>
+    internal readonly Dictionary<CapacityNode, long> Freed = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Scratch for the same: what more would be waited for on each node once those units are free.</summary>
+    internal readonly Dictionary<CapacityNode, long> WaitedMore = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Scratch for the same: what each node would then pass up to its parents.</summary>
+    internal readonly Dictionary<CapacityNode, long> PassedAfter = new(ReferenceEqualityComparer.Instance);
+
     // Loading: rows as the store has them. Loading never marks anything changed.
     public void Load(CapacityNode node)
     {

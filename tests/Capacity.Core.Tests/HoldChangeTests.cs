@@ -83,6 +83,46 @@ public sealed class HoldChangeTests
     }
 
     [Fact]
+    public void A_change_cannot_pass_a_waiting_list_by_moving_a_ticket_sideways_under_a_sold_out_venue()
+    {
+        var s = new Scenario();
+        var venue = s.Own(4, "Venue");
+        var stalls = s.Capped(2, venue);
+        var circle = s.Capped(4, venue);
+        s.EnableWaitlist(stalls);
+        var hold = s.HoldOk((stalls, 2));
+        s.HoldOk((circle, 2));
+        var entry = s.JoinOk((stalls, 1));
+
+        // A stalls ticket moved to the circle would free the seat the entry waits for and take the
+        // venue's with it: released first, the seat would be offered to the entry, so the move is refused.
+        var moved = Change(s, hold, null, (stalls, 1, null), (circle, 1, null));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, moved.Code);
+        Assert.Equal(venue, moved.Shortage!.Value.CapacityId);
+        Assert.Equal([(stalls, 2)], s.Reservation(hold).Items.Select(i => (i.CapacityId, i.Quantity)));
+
+        // Likewise when the queue waits on a sibling whose own seats are free but the venue's are not.
+        var t = new Scenario();
+        var hall = t.Own(4, "Hall");
+        var floor = t.Capped(4, hall);
+        var balcony = t.Capped(4, hall);
+        var gallery = t.Capped(4, hall);
+        t.EnableWaitlist(gallery);
+        var swap = t.HoldOk((floor, 2));
+        t.HoldOk((balcony, 2));
+        var waiting = t.JoinOk((gallery, 1));
+        Assert.Equal(OutcomeCode.InsufficientCapacity, Change(t, swap, null, (floor, 1, null), (balcony, 1, null)).Code);
+
+        // A release is what gives the seat to the entry, and the public may then have what is left.
+        s.Release(hold);
+        Assert.Equal(WaitlistStatus.Offered, s.Entry(entry).Status);
+        t.Release(swap);
+        Assert.Equal(WaitlistStatus.Offered, t.Entry(waiting).Status);
+        s.AssertConsistent();
+        t.AssertConsistent();
+    }
+
+    [Fact]
     public void A_buyer_past_a_limit_lowered_since_may_still_move_tickets_between_its_sections_but_not_add_one()
     {
         var s = new Scenario();

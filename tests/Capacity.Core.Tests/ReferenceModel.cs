@@ -282,7 +282,10 @@ internal sealed class ReferenceModel
     /// out from the leaves up; a capacity with two parents passes its share up both ways. Offered,
     /// lapsed, accepted and departed entries are owed nothing.
     /// </summary>
-    public Dictionary<Guid, (long Own, long Below)> Owed()
+    public Dictionary<Guid, (long Own, long Below)> Owed() => Owed(UsedAll());
+
+    /// <summary>What the waiting entries are owed, with the nodes' reserved and sold units as <paramref name="used"/> says.</summary>
+    private Dictionary<Guid, (long Own, long Below)> Owed(Dictionary<Guid, (long Reserved, long Sold)> used)
     {
         var own = Caps.Keys.ToDictionary(id => id, _ => 0L);
         foreach (var e in Entries.Values.Where(e => e.Status == WaitlistStatus.Waiting))
@@ -293,7 +296,6 @@ internal sealed class ReferenceModel
             }
         }
 
-        var used = UsedAll();
         var children = Caps.Values.SelectMany(c => c.Parents.Select(p => (Parent: p, Child: c.Id))).ToLookup(x => x.Parent, x => x.Child);
         var owed = new Dictionary<Guid, (long Own, long Below)>();
         long Waited(Guid id)
@@ -1785,11 +1787,12 @@ internal sealed class ReferenceModel
                 return notOnSale;
             }
 
+            // Judged as if what it gives back were released first, with what the queues are then owed.
             var back = Demand(down);
-            var used = UsedAll();
-            var owed = Owed();
+            var used = UsedAll().ToDictionary(u => u.Key, u => (Reserved: u.Value.Reserved - back.GetValueOrDefault(u.Key), u.Value.Sold));
+            var owed = Owed(used);
             if (demand.Any(d => Caps[d.Key].Ceiling is { } ceiling
-                && Math.Max(0, ceiling - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below) < d.Value - back.GetValueOrDefault(d.Key)))
+                && Math.Max(0, ceiling - used[d.Key].Reserved - used[d.Key].Sold - owed[d.Key].Below) < d.Value))
             {
                 return OutcomeCode.InsufficientCapacity;
             }
