@@ -160,8 +160,11 @@ public static partial class Decider
     /// one's window has ended (it can sell out no more), it opens now; if
     /// the earlier one has nothing available now, it sells out now, as in a hold's batch: every tier
     /// after it opens (this one too) and it closes, so that tickets coming back to it go to the tiers.
+    /// Opening at once is recorded (and told as <c>tier_opened</c>) only when <paramref name="told"/>: a
+    /// new capacity's opening is; a capacity made a tier by a PUT was never held back by the tier, so
+    /// one that follows a capacity already sold out stays open with nothing recorded or told.
     /// </summary>
-    private static void FollowTier(WorkingSet set, CapacityNode tier, CapacityNode earlier, DateTimeOffset now)
+    private static void FollowTier(WorkingSet set, CapacityNode tier, CapacityNode earlier, DateTimeOffset now, bool told = true)
     {
         var rules = earlier.Sale ?? new SaleRules();
         earlier.Sale = rules with { Successors = [.. rules.Successors ?? [], tier.Id] };
@@ -169,20 +172,28 @@ public static partial class Decider
         set.Touch(earlier);
         if (rules.SoldOutAt is not null || EndedUnsold(rules, now))
         {
-            OpenTier(set, tier, now);
+            OpenTier(set, tier, now, told);
         }
         else if (Graph.Available(earlier, set, set.Closure) == 0)
         {
+            if (!told)
+            {
+                OpenTier(set, tier, now, told: false);
+            }
+
             SellOut(set, earlier, earlier.Sale, now);
         }
     }
 
-    private static void OpenTier(WorkingSet set, CapacityNode tier, DateTimeOffset now)
+    private static void OpenTier(WorkingSet set, CapacityNode tier, DateTimeOffset now, bool told = true)
     {
         tier.Sale = tier.Sale! with { TierOpen = true };
         tier.UpdatedAt = now;
         set.Touch(tier);
-        set.Append(tier, LedgerKind.Open, Guid.Empty, 0, 0, now);
+        if (told)
+        {
+            set.Append(tier, LedgerKind.Open, Guid.Empty, 0, 0, now);
+        }
 
         // A tier whose own window ended while it waited opens with nothing to sell: those after it open too.
         OpenSuccessorsIfEnded(set, tier, now);
@@ -457,7 +468,7 @@ public static partial class Decider
         if (newlyFollowing is not null)
         {
             node.Sale = node.Sale! with { TierOpen = false };
-            FollowTier(set, node, newlyFollowing, now);
+            FollowTier(set, node, newlyFollowing, now, told: false);
         }
 
         // A window that now ends at or before now: no sweep will pass that edge (the next edge was

@@ -678,7 +678,7 @@ internal sealed class ReferenceModel
 
         if (newlyFollowing is not null)
         {
-            Follow(cap, newlyFollowing, now, moves);
+            Follow(cap, newlyFollowing, now, moves, told: false);
         }
 
         // A window set to end by now: no sweep passes that edge, so the tiers waiting for it open here.
@@ -817,25 +817,34 @@ internal sealed class ReferenceModel
     /// nothing available now, it sells out now, as it would in a hold's batch: every tier after it opens
     /// and it closes.
     /// </summary>
-    private void Follow(Cap tier, Cap earlier, DateTimeOffset now, List<Move> moves)
+    /// <summary>A capacity made a tier by a PUT (<paramref name="told"/> false) was never held back: opening at once records nothing.</summary>
+    private void Follow(Cap tier, Cap earlier, DateTimeOffset now, List<Move> moves, bool told = true)
     {
         earlier.Followers.Add(tier.Id);
         if (earlier.SoldOutAt is not null || (earlier.SaleEnds <= now && !(earlier.OpensAfter is not null && !earlier.TierOpen)))
         {
-            Open(tier, now, moves);
+            Open(tier, now, moves, told);
             Tally(SaleEvent.TierOpenedAtOnce);
         }
         else if (Available(earlier.Id, UsedAll()) == 0)
         {
             Tally(SaleEvent.FollowedSoldOut);
+            if (!told)
+            {
+                Open(tier, now, moves, told: false);
+            }
+
             SellOut(earlier, now, moves);
         }
     }
 
-    private void Open(Cap tier, DateTimeOffset now, List<Move> moves)
+    private void Open(Cap tier, DateTimeOffset now, List<Move> moves, bool told = true)
     {
         tier.TierOpen = true;
-        moves.Add(new Move(LedgerKind.Open, Guid.Empty, tier.Id, 0, 0));
+        if (told)
+        {
+            moves.Add(new Move(LedgerKind.Open, Guid.Empty, tier.Id, 0, 0));
+        }
 
         // Its own window over while it waited: the tiers after it open with it.
         OpenFollowersIfEnded(tier, now, moves);

@@ -155,6 +155,31 @@ public sealed class WebhookTests
     }
 
     [Fact]
+    public void A_capacity_on_sale_made_a_tier_of_one_already_sold_out_stays_on_sale_and_its_opening_is_neither_told_nor_recorded()
+    {
+        var s = new Scenario();
+        var early = s.Own(1, "Early bird");
+        var regular = s.Own(10, "Regular");
+        s.HoldOk((early, 1));
+        Subscribe(s, Topics.CapacityStateChanged);
+
+        var patch = new SalePatch(default, default, Change<Guid?>.To(early), default, default);
+        Assert.Equal(OutcomeCode.Ok, s.Do(new UpdateCapacity(s.Tenant, regular, Change<string>.Keep, Change<string?>.Keep, default, default, null, patch)).Code);
+        Assert.True(s.Node(regular).Sale!.TierOpen);
+        Assert.DoesNotContain(s.LastLedger, e => e.Kind == LedgerKind.Open);
+
+        // The early bird, watched from now on, is closed by its sell-out: that is a change, and told.
+        Assert.Equal([(early, (string?)"sold_out")], s.LastNotices.Select(n => (((CapacityView)n.Subject).Id, n.Reason)));
+        s.HoldOk((regular, 1));
+
+        // A capacity created as a tier of one sold out opens as it is made, and that is recorded and told.
+        var late = s.CreateCommand(10, null, "Late") with { Sale = new SaleRules(OpensAfter: early) };
+        s.Do(late);
+        Assert.Contains((LedgerKind.Open, late.Id), s.LastLedger.Select(e => (e.Kind, e.CapacityId)));
+        s.AssertConsistent();
+    }
+
+    [Fact]
     public void Every_tier_a_sell_out_opens_and_every_capacity_a_cart_closes_is_told_not_only_the_first()
     {
         var s = new Scenario();
