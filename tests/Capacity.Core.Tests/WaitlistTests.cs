@@ -531,8 +531,8 @@ public sealed class WaitlistTests
         s.AssertConsistent();
     }
 
-    [Fact]
-    public void A_queue_on_a_ticket_type_under_a_sold_out_section_keeps_nothing_of_the_venue_from_the_other_sections()
+    /// <summary>A venue of 10: stalls of 4 with an Adult ticket type (no total of its own, a waiting list on it) and a circle.</summary>
+    private static (Scenario S, Guid Venue, Guid Stalls, Guid Adult, Guid Circle) AdultsUnderStalls()
     {
         var s = new Scenario();
         var venue = s.Own(10, "Venue");
@@ -540,6 +540,13 @@ public sealed class WaitlistTests
         var adult = s.Shared(stalls);
         var circle = s.Capped(10, venue);
         s.EnableWaitlist(adult);
+        return (s, venue, stalls, adult, circle);
+    }
+
+    [Fact]
+    public void A_queue_on_a_ticket_type_under_a_sold_out_section_keeps_nothing_of_the_venue_from_the_other_sections()
+    {
+        var (s, venue, stalls, adult, circle) = AdultsUnderStalls();
         var sold = s.HoldOk((adult, 4));
         var queue = Enumerable.Range(0, 5).Select(_ => s.JoinOk((adult, 2))).ToArray();
 
@@ -564,12 +571,7 @@ public sealed class WaitlistTests
     [Fact]
     public void A_fifo_entry_on_a_ticket_type_under_a_full_section_does_not_hold_back_a_later_entry_on_another_section()
     {
-        var s = new Scenario();
-        var venue = s.Own(10, "Venue");
-        var stalls = s.Capped(4, venue);
-        var adult = s.Shared(stalls);
-        var circle = s.Capped(10, venue);
-        s.EnableWaitlist(adult);
+        var (s, venue, stalls, adult, circle) = AdultsUnderStalls();
         s.EnableWaitlist(circle);
         s.HoldOk((adult, 4));
         var circleHolds = Enumerable.Range(0, 6).Select(_ => s.HoldOk((circle, 1))).ToArray();
