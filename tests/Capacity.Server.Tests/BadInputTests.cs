@@ -2255,6 +2255,8 @@ public abstract class BadInputTests<TWorld>(TWorld world) : IClassFixture<TWorld
         var unknown = await world.AssertRefusedAsync("POST", "/capacity/{pool}/reserve", $"{{'quantity':1,'{name}':1}}", 400, "VALIDATION_ERROR");
         Assert.True(unknown.ToJsonString().Length < 2_000, $"The answer has {unknown.ToJsonString().Length} characters.");
         Assert.Equal(new string('k', 100) + "… is not a field of this request.", unknown["detail"]!.GetValue<string>());
+        var emoji = await world.AssertRefusedAsync("POST", "/capacity/{pool}/reserve", $"{{'quantity':1,'{new string('k', 99)}🎟{name}':1}}", 400, "VALIDATION_ERROR");
+        Assert.Equal(new string('k', 99) + "… is not a field of this request.", emoji["detail"]!.GetValue<string>());
 
         // A null where a list is needed is said as such, not as JSON that does not parse.
         foreach (var (path, body, field) in new[]

@@ -155,7 +155,14 @@ internal static partial class RequestBody
     private static string FieldOf(JsonException ex)
     {
         var field = NameOf(ex);
-        return field.Length <= MaxEchoedName ? field : string.Concat(field.AsSpan(0, MaxEchoedName), "…");
+        if (field.Length <= MaxEchoedName)
+        {
+            return field;
+        }
+
+        // Never half of a surrogate pair (an emoji) at the cut.
+        var cut = char.IsHighSurrogate(field[MaxEchoedName - 1]) ? MaxEchoedName - 1 : MaxEchoedName;
+        return string.Concat(field.AsSpan(0, cut), "…");
     }
 
     private const int MaxEchoedName = 100;
