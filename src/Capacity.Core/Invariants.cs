@@ -201,6 +201,7 @@ public static class Invariants
     {
         var violations = new List<string>();
         var byId = new Lookup(nodes);
+        // Below is -1 until WaitedFor works it out (0 is a count).
         var owed = nodes.ToDictionary(n => n.Id, _ => (Own: 0L, Below: -1L));
         foreach (var entry in live)
         {

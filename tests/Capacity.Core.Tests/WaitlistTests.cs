@@ -571,7 +571,7 @@ public sealed class WaitlistTests
     [Fact]
     public void A_fifo_entry_on_a_ticket_type_under_a_full_section_does_not_hold_back_a_later_entry_on_another_section()
     {
-        var (s, venue, stalls, adult, circle) = AdultsUnderStalls();
+        var (s, _, _, adult, circle) = AdultsUnderStalls();
         s.EnableWaitlist(circle);
         s.HoldOk((adult, 4));
         var circleHolds = Enumerable.Range(0, 6).Select(_ => s.HoldOk((circle, 1))).ToArray();
